@@ -1,0 +1,64 @@
+"""semcache's engine: an exact + semantic cache and vector store, with no framework imports.
+
+Example::
+
+    >>> from semcache_core import SemCache
+    >>> cache = SemCache(ttl=3600, max_entries=100_000)
+    >>> cache.set("greeting", {"text": "hi"}, vector=[0.1, 0.9, 0.2], metadata={"lang": "en"})
+    >>> cache.search([0.1, 0.8, 0.2], k=1)[0].key
+    'greeting'
+"""
+
+from .backends import Backend, LocalBackend
+from .cache import SemCache
+from .embedders import Embedder, HashingEmbedder, as_embedder
+from .errors import (
+    BackendError,
+    CapabilityError,
+    DimensionMismatchError,
+    EmbedderError,
+    FilterError,
+    FilterValueError,
+    InvalidArgumentError,
+    InvalidKeyError,
+    InvalidValueError,
+    InvalidVectorError,
+    SemCacheError,
+    UnknownOperatorError,
+)
+from .filters import Filter, FilterCondition, FilterGroup, FilterOperator, parse_filters
+from .index import HNSWParams
+from .records import CacheStats, Entry, Hit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "CacheStats",
+    "CapabilityError",
+    "DimensionMismatchError",
+    "Embedder",
+    "EmbedderError",
+    "Entry",
+    "Filter",
+    "FilterCondition",
+    "FilterError",
+    "FilterGroup",
+    "FilterOperator",
+    "FilterValueError",
+    "HNSWParams",
+    "HashingEmbedder",
+    "Hit",
+    "InvalidArgumentError",
+    "InvalidKeyError",
+    "InvalidValueError",
+    "InvalidVectorError",
+    "LocalBackend",
+    "SemCache",
+    "SemCacheError",
+    "UnknownOperatorError",
+    "__version__",
+    "as_embedder",
+    "parse_filters",
+]

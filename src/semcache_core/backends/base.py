@@ -1,0 +1,136 @@
+"""The storage contract behind :class:`~semcache_core.SemCache`.
+
+A backend stores entries (encoded value, encoded metadata, namespace, absolute expiry time,
+optional unit vector) and answers vector searches. The facade validates every input,
+encodes values and metadata, normalises vectors and applies the cache's policies before it
+calls a backend, so a backend trusts its arguments.
+
+Nothing here assumes the vectors live in this process: a search takes a query vector and
+returns entries with scores, whether the index is a local matrix or vector sets on a Redis
+cluster searched on the server and merged from shards. Times are passed in (``now``, in
+seconds since the epoch, from the cache's clock), so expiry is testable without sleeping.
+
+Contract, for every backend:
+
+- Scores are cosine similarities in [-1, 1], higher is closer, best first.
+- An entry whose ``expires_at <= now`` is never returned, and its vector leaves the index.
+- ``search`` applies ``namespace`` and ``filters`` *before* ranking: it returns ``k``
+  results whenever ``k`` live entries match.
+- Reads that return an entry (``get``, ``search``) refresh its recency for LRU eviction.
+- Thread-safe: the facade calls a backend from many threads at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ..filters import FilterNode
+from ..vectors import FloatMatrix, FloatVector
+
+__all__ = ["NOT_DECODED", "Backend", "BackendCounters", "EntryWrite", "StoredEntry"]
+
+NOT_DECODED: Any = type("NotDecoded", (), {"__repr__": lambda self: "NOT_DECODED"})()
+"""``plain`` of an entry whose value must be decoded from ``value`` to be read."""
+
+
+@dataclass(slots=True)
+class StoredEntry:
+    """An entry as a backend returns it; ``value`` and ``metadata`` are encoded bytes."""
+
+    key: str
+    value: bytes
+    metadata: bytes
+    namespace: str
+    expires_at: float | None
+    vector: FloatVector | None = None  # filled only when a call asks for vectors
+    plain: Any = NOT_DECODED  # the value itself, when immutable and kept by the backend
+
+
+@dataclass(slots=True)
+class EntryWrite:
+    """An entry to store; ``vector`` is unit-length float32 or ``None``."""
+
+    key: str
+    value: bytes
+    metadata: bytes
+    namespace: str
+    expires_at: float | None
+    vector: FloatVector | None = None
+    plain: Any = NOT_DECODED  # the value itself when it is immutable (str, int, ...)
+
+
+@dataclass(slots=True)
+class BackendCounters:
+    """Lookups (``get`` with ``count=True``), LRU evictions and TTL expirations."""
+
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+    expirations: int = 0
+    details: dict[str, object] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Storage for one cache. See the module docstring for the contract."""
+
+    @property
+    def dim(self) -> int | None:
+        """Dimension of the stored vectors, ``None`` until the first vector."""
+        ...
+
+    def get(self, key: str, now: float, count: bool = True) -> StoredEntry | None:
+        """The live entry for ``key`` (refreshing its recency), else ``None``.
+
+        With ``count``, the call counts as a hit or a miss in :meth:`counters`.
+        """
+        ...
+
+    def exists(self, key: str, now: float) -> bool:
+        """Whether ``key`` holds a live entry (recency untouched)."""
+        ...
+
+    def set_many(self, writes: list[EntryWrite], now: float) -> None:
+        """Insert or replace entries, all or nothing, evicting beyond capacity."""
+        ...
+
+    def delete(self, key: str, now: float) -> bool:
+        """Remove ``key``; True when a live entry was removed."""
+        ...
+
+    def count(self, now: float) -> int:
+        """Number of live entries."""
+        ...
+
+    def scan(self, prefix: str, limit: int | None, now: float) -> list[str]:
+        """Live keys starting with ``prefix``, sorted, at most ``limit``."""
+        ...
+
+    def clear(self) -> None:
+        """Remove every entry (and the dimension, so a new one may be set)."""
+        ...
+
+    def search(
+        self,
+        queries: FloatMatrix,
+        k: int,
+        namespace: str,
+        filters: FilterNode | None,
+        now: float,
+        with_vectors: bool = False,
+    ) -> list[list[tuple[StoredEntry, float]]]:
+        """For each query row, up to ``k`` (entry, cosine score) pairs, best first."""
+        ...
+
+    def purge_expired(self, now: float) -> int:
+        """Reclaim every expired entry now; returns how many."""
+        ...
+
+    def counters(self) -> BackendCounters:
+        """Evictions and expirations so far."""
+        ...
+
+    def close(self) -> None:
+        """Release resources; the backend is not used afterwards."""
+        ...

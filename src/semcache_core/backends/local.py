@@ -1,0 +1,323 @@
+"""In-process backend: an LRU-ordered key table plus one vector index per namespace.
+
+Layout::
+
+    _entries      OrderedDict key -> _LocalEntry, least recently used first
+    _namespaces   name -> _Namespace(index: HybridIndex, by_label: label -> entry)
+    _expiry       heap of (expires_at, label, entry); stale items are skipped
+
+Each entry with a vector gets a fresh int64 label (labels are never reused, which the HNSW
+index relies on). One ``RLock`` guards everything; the background HNSW builder takes it
+per chunk.
+
+Example::
+
+    >>> backend = LocalBackend(max_entries=1000, index="flat")
+    >>> from semcache_core import SemCache
+    >>> cache = SemCache(backend=backend)
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+
+import msgpack
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from ..filters import FilterNode, compile_filter
+from ..index.hnsw import HNSWParams
+from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
+from ..vectors import FloatMatrix
+from .base import BackendCounters, EntryWrite, StoredEntry
+
+__all__ = ["LocalBackend"]
+
+_INDEX_MODES = ("flat", "hnsw", "auto")
+
+
+class _LocalEntry(StoredEntry):
+    """A stored entry plus what the local backend needs to find it again."""
+
+    __slots__ = ("decoded_metadata", "label")
+
+    def __init__(self, write: EntryWrite, label: int | None) -> None:
+        super().__init__(
+            write.key,
+            write.value,
+            write.metadata,
+            write.namespace,
+            write.expires_at,
+            None,
+            write.plain,
+        )
+        self.label = label
+        self.decoded_metadata: dict | None = None
+
+    def metadata_dict(self) -> dict:
+        if self.decoded_metadata is None:
+            self.decoded_metadata = msgpack.unpackb(self.metadata, raw=False)
+        return self.decoded_metadata
+
+
+class _Namespace:
+    __slots__ = ("by_label", "index")
+
+    def __init__(self, index: HybridIndex) -> None:
+        self.index = index
+        self.by_label: dict[int, _LocalEntry] = {}
+
+
+class LocalBackend:
+    """Entries and vectors in this process's memory.
+
+    Args:
+        max_entries: LRU bound on live entries (``None``: unbounded).
+        index: ``"flat"`` (always exact), ``"hnsw"`` (always graph) or ``"auto"``
+            (exact until ``hnsw_threshold`` vectors in a namespace, then graph).
+        hnsw_threshold: namespace size at which ``auto`` starts building the graph.
+        hnsw_params: graph settings (M, ef_construction, ef_search).
+    """
+
+    def __init__(
+        self,
+        max_entries: int | None = None,
+        index: IndexMode = "auto",
+        *,
+        hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD,
+        hnsw_params: HNSWParams | None = None,
+    ) -> None:
+        if index not in _INDEX_MODES:
+            raise InvalidArgumentError(f"index must be one of {_INDEX_MODES}, got {index!r}")
+        if max_entries is not None and (
+            not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1
+        ):
+            raise InvalidArgumentError(f"max_entries must be a positive int, got {max_entries!r}")
+        if not isinstance(hnsw_threshold, int) or hnsw_threshold < 1:
+            raise InvalidArgumentError(
+                f"hnsw_threshold must be a positive int, got {hnsw_threshold!r}"
+            )
+        self.max_entries = max_entries
+        self.index_mode: IndexMode = index
+        self._hnsw_threshold = hnsw_threshold
+        self._hnsw_params = hnsw_params
+        self._lock = threading.RLock()
+        self._dim: int | None = None
+        self._hits = self._misses = self._evictions = self._expirations = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._entries: OrderedDict[str, _LocalEntry] = OrderedDict()
+        self._namespaces: dict[str, _Namespace] = {}
+        self._expiry: list[tuple[float, int, _LocalEntry]] = []
+        self._next_label = 0
+        self._tiebreak = 0
+
+    # --- reads ---------------------------------------------------------------------------
+
+    @property
+    def dim(self) -> int | None:
+        return self._dim
+
+    def get(self, key: str, now: float, count: bool = True) -> StoredEntry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.expires_at is not None and entry.expires_at <= now:
+                self._expire(entry)
+                entry = None
+            if entry is None:
+                self._misses += count
+                return None
+            self._hits += count
+            self._entries.move_to_end(key)
+            return entry
+
+    def exists(self, key: str, now: float) -> bool:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return False
+            if entry.expires_at is not None and entry.expires_at <= now:
+                self._expire(entry)
+                return False
+            return True
+
+    def count(self, now: float) -> int:
+        with self._lock:
+            self.purge_expired(now)
+            return len(self._entries)
+
+    def scan(self, prefix: str, limit: int | None, now: float) -> list[str]:
+        with self._lock:
+            self.purge_expired(now)
+            keys = sorted(key for key in self._entries if key.startswith(prefix))
+        return keys if limit is None else keys[:limit]
+
+    def search(
+        self,
+        queries: FloatMatrix,
+        k: int,
+        namespace: str,
+        filters: FilterNode | None,
+        now: float,
+        with_vectors: bool = False,
+    ) -> list[list[tuple[StoredEntry, float]]]:
+        with self._lock:
+            self.purge_expired(now)
+            space = self._namespaces.get(namespace)
+            if space is None or len(space.index) == 0:
+                return [[] for _ in range(len(queries))]
+            allowed = None
+            if filters is not None:
+                predicate = compile_filter(filters)
+                allowed = np.fromiter(
+                    (label for label, e in space.by_label.items() if predicate(e.metadata_dict())),
+                    dtype=np.int64,
+                )
+            if allowed is None and len(queries) > 1:
+                found = space.index.search_batch(queries, k)
+            else:
+                found = [space.index.search(query, k, allowed) for query in queries]
+            results = []
+            for labels, scores in found:
+                hits: list[tuple[StoredEntry, float]] = []
+                for label, score in zip(labels.tolist(), scores.tolist()):
+                    entry = space.by_label[label]
+                    self._entries.move_to_end(entry.key)
+                    if with_vectors:
+                        entry = self._with_vector(entry, space)
+                    hits.append((entry, score))
+                results.append(hits)
+            return results
+
+    @staticmethod
+    def _with_vector(entry: _LocalEntry, space: _Namespace) -> StoredEntry:
+        vector = space.index.vectors(np.array([entry.label], dtype=np.int64))[0]
+        return StoredEntry(
+            entry.key,
+            entry.value,
+            entry.metadata,
+            entry.namespace,
+            entry.expires_at,
+            vector,
+            entry.plain,
+        )
+
+    # --- writes --------------------------------------------------------------------------
+
+    def set_many(self, writes: list[EntryWrite], now: float) -> None:
+        with self._lock:
+            dims = {len(w.vector) for w in writes if w.vector is not None}
+            if len(dims) > 1 or (self._dim is not None and dims - {self._dim}):
+                raise InvalidArgumentError(f"vectors of mixed dimensions {sorted(dims)}")
+            for write in writes:
+                self._set_one(write)
+            if self.max_entries is not None and len(self._entries) > self.max_entries:
+                self.purge_expired(now)
+                while len(self._entries) > self.max_entries:
+                    _, oldest = self._entries.popitem(last=False)
+                    self._unlink(oldest)
+                    self._evictions += 1
+
+    def _set_one(self, write: EntryWrite) -> None:
+        old = self._entries.pop(write.key, None)
+        if old is not None:
+            self._unlink(old)
+        label = None
+        if write.vector is not None:
+            label = self._next_label
+            self._next_label += 1
+        entry = _LocalEntry(write, label)
+        if write.vector is not None:
+            assert label is not None
+            space = self._space(write.namespace, len(write.vector))
+            space.index.add(np.array([label], dtype=np.int64), write.vector[None, :])
+            space.by_label[label] = entry
+        self._entries[write.key] = entry
+        if write.expires_at is not None:
+            self._tiebreak += 1
+            heapq.heappush(self._expiry, (write.expires_at, self._tiebreak, entry))
+
+    def _space(self, namespace: str, dim: int) -> _Namespace:
+        space = self._namespaces.get(namespace)
+        if space is None:
+            self._dim = dim
+            index = HybridIndex(
+                dim, self.index_mode, self._lock, self._hnsw_threshold, self._hnsw_params
+            )
+            space = self._namespaces[namespace] = _Namespace(index)
+        return space
+
+    def delete(self, key: str, now: float) -> bool:
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is None:
+                return False
+            self._unlink(entry)
+            if entry.expires_at is not None and entry.expires_at <= now:
+                self._expirations += 1
+                return False
+            return True
+
+    def clear(self) -> None:
+        with self._lock:
+            for space in self._namespaces.values():
+                space.index.close()
+            self._dim = None
+            self._reset()
+
+    def _unlink(self, entry: _LocalEntry) -> None:
+        """Drop an entry's vector from its namespace index (the key table is the caller's)."""
+        if entry.label is None:
+            return
+        space = self._namespaces[entry.namespace]
+        space.index.remove(np.array([entry.label], dtype=np.int64))
+        del space.by_label[entry.label]
+
+    def _expire(self, entry: _LocalEntry) -> None:
+        del self._entries[entry.key]
+        self._unlink(entry)
+        self._expirations += 1
+
+    def purge_expired(self, now: float) -> int:
+        with self._lock:
+            purged = 0
+            heap = self._expiry
+            while heap and heap[0][0] <= now:
+                _, _, entry = heapq.heappop(heap)
+                if self._entries.get(entry.key) is entry:
+                    self._expire(entry)
+                    purged += 1
+            if len(heap) > 2 * len(self._entries) + 1024:  # drop items of replaced entries
+                self._expiry = [item for item in heap if self._entries.get(item[2].key) is item[2]]
+                heapq.heapify(self._expiry)
+            return purged
+
+    # --- bookkeeping ---------------------------------------------------------------------
+
+    def counters(self) -> BackendCounters:
+        with self._lock:
+            kinds = {name: space.index.kind for name, space in self._namespaces.items()}
+            return BackendCounters(
+                self._hits,
+                self._misses,
+                self._evictions,
+                self._expirations,
+                {"index": kinds, "dim": self._dim},
+            )
+
+    def index_for(self, namespace: str = "") -> HybridIndex | None:
+        """The namespace's index (for inspection and benchmarks)."""
+        space = self._namespaces.get(namespace)
+        return None if space is None else space.index
+
+    def live_labels(self) -> Iterable[tuple[str, int]]:
+        """(key, label) of every entry with a vector; for consistency checks."""
+        with self._lock:
+            return [(e.key, e.label) for e in self._entries.values() if e.label is not None]
+
+    def close(self) -> None:
+        self.clear()

@@ -1,0 +1,701 @@
+"""``SemCache``: the public facade over a storage backend.
+
+The facade owns validation (every bad input raises before anything changes), encoding,
+embedding, the TTL default, statistics and single flight; the backend owns storage,
+expiry, LRU eviction and the vector index. Async twins run the same sync code in a worker
+thread (after awaiting the embedder's async method for text), so they never block the loop.
+
+Example::
+
+    >>> from semcache_core import SemCache
+    >>> cache = SemCache()
+    >>> cache.put("faq:1", "How do I reset my password?")
+    >>> cache.get_similar("how do I reset my password", threshold=0.8)
+    'How do I reset my password?'
+    >>> import numpy as np
+    >>> vec = cache.get_or_compute("hello", lambda text: np.ones(256, np.float32))
+    >>> cache.stats().computes
+    1
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .backends.base import NOT_DECODED, Backend, EntryWrite, StoredEntry
+from .backends.local import LocalBackend
+from .codec import decode, encode, encode_metadata
+from .embedders import as_embedder
+from .errors import (
+    DimensionMismatchError,
+    InvalidArgumentError,
+    InvalidKeyError,
+    InvalidValueError,
+    InvalidVectorError,
+)
+from .filters import FilterLike, FilterNode, parse_filters
+from .flight import FlightTable
+from .index.hnsw import HNSWParams
+from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
+from .records import CacheStats, Entry, Hit
+from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector, looks_like_vector
+
+__all__ = ["SemCache"]
+
+_EMPTY_METADATA = encode_metadata({})
+_IMMUTABLE = (str, bytes, int, float, bool, type(None))
+
+
+def _value_of(entry: StoredEntry) -> Any:
+    """The entry's value: immutable ones as kept, others decoded fresh for each reader."""
+    value = entry.plain
+    return decode(entry.value) if value is NOT_DECODED else value
+
+
+def _check_key(key: Any) -> None:
+    if not isinstance(key, str):
+        raise InvalidKeyError(f"keys must be str, got {type(key).__name__} {key!r}")
+
+
+def _check_namespace(namespace: Any) -> str:
+    if namespace is None:
+        return ""
+    if not isinstance(namespace, str):
+        raise InvalidArgumentError(f"namespace must be a str, got {type(namespace).__name__}")
+    return namespace
+
+
+def _check_ttl(ttl: Any, name: str = "ttl") -> float | None:
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl):
+        raise InvalidArgumentError(f"{name} must be a finite number of seconds, got {ttl!r}")
+    if ttl <= 0:
+        raise InvalidArgumentError(f"{name} must be > 0 seconds, got {ttl!r}")
+    return float(ttl)
+
+
+def _check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InvalidArgumentError(f"k must be an int >= 1, got {k!r}")
+    return k
+
+
+def _check_threshold(threshold: Any) -> float | None:
+    if threshold is None:
+        return None
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not -1.0 <= threshold <= 1.0
+    ):
+        raise InvalidArgumentError(
+            f"threshold is a cosine similarity and must be in [-1, 1], got {threshold!r}"
+        )
+    return float(threshold)
+
+
+class _Counters:
+    """What the facade counts itself; exact hits and misses are the backend's (hot path)."""
+
+    __slots__ = ("computes", "lock", "semantic_hits", "semantic_misses")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.semantic_hits = self.semantic_misses = self.computes = 0
+
+
+class SemCache:
+    """An exact + semantic cache of ``key -> value`` entries with vectors, TTL and LRU.
+
+    Args:
+        dim: vector dimension; fixed by the first vector when ``None``.
+        ttl: default time to live in seconds (``None``: entries never expire).
+        max_entries: LRU bound (local backend); a read refreshes recency.
+        embedder: turns text into vectors for ``put`` and text queries: a callable
+            ``str -> vector``, a LangChain ``Embeddings`` or a LlamaIndex embedding.
+            Default: the built-in lexical :class:`~semcache_core.embedders.HashingEmbedder`.
+        index: ``"flat"`` (exact), ``"hnsw"`` (approximate) or ``"auto"`` (exact while a
+            namespace is small, HNSW beyond ``hnsw_threshold`` vectors).
+        backend: where entries live; default an in-process
+            :class:`~semcache_core.backends.LocalBackend` built from ``max_entries`` and
+            ``index`` (pass those to your own backend instead).
+        clock: seconds since the epoch; inject a fake one to test TTLs without sleeping.
+
+    Raises:
+        InvalidArgumentError: an argument out of range, or both ``backend`` and options
+            that belong to the backend.
+    """
+
+    def __init__(
+        self,
+        dim: int | None = None,
+        ttl: float | None = None,
+        max_entries: int | None = None,
+        embedder: Any = None,
+        index: IndexMode = "auto",
+        backend: Backend | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD,
+        hnsw_params: HNSWParams | None = None,
+    ) -> None:
+        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
+            raise InvalidArgumentError(f"dim must be a positive int, got {dim!r}")
+        self._default_ttl = _check_ttl(ttl, "ttl")
+        if backend is None:
+            backend = LocalBackend(
+                max_entries, index, hnsw_threshold=hnsw_threshold, hnsw_params=hnsw_params
+            )
+        elif max_entries is not None or index != "auto" or hnsw_params is not None:
+            raise InvalidArgumentError(
+                "max_entries, index and hnsw_params configure the default local backend; "
+                "set them on the backend you pass instead"
+            )
+        if dim is not None and backend.dim is not None and backend.dim != dim:
+            raise DimensionMismatchError(backend.dim, dim)
+        self._backend = backend
+        self._fixed_dim = dim
+        self._embedder = as_embedder(embedder)
+        self._clock = clock
+        self._counters = _Counters()
+        self._flights = FlightTable()
+
+    # --- properties ----------------------------------------------------------------------
+
+    @property
+    def dim(self) -> int | None:
+        """Vector dimension, ``None`` until fixed by the first vector (or ``dim=``)."""
+        return self._fixed_dim if self._fixed_dim is not None else self._backend.dim
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    @property
+    def embedder(self) -> Any:
+        return self._embedder
+
+    def __repr__(self) -> str:
+        return f"SemCache(dim={self.dim}, backend={type(self._backend).__name__})"
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _expires_at(self, ttl: Any) -> float | None:
+        ttl = _check_ttl(ttl) if ttl is not None else self._default_ttl
+        return None if ttl is None else self._clock() + ttl
+
+    def _write(
+        self,
+        key: Any,
+        value: Any,
+        vector: Any,
+        metadata: Any,
+        ttl: Any,
+        namespace: Any,
+    ) -> EntryWrite:
+        """Validate and encode one entry; raises before anything is stored."""
+        _check_key(key)
+        unit = None if vector is None else as_unit_vector(vector, self.dim)
+        return EntryWrite(
+            key=key,
+            value=encode(value),
+            metadata=_EMPTY_METADATA if metadata is None else encode_metadata(metadata),
+            namespace=_check_namespace(namespace),
+            expires_at=self._expires_at(ttl),
+            vector=unit,
+            plain=value if type(value) in _IMMUTABLE else NOT_DECODED,
+        )
+
+    def _store(self, write: EntryWrite) -> None:
+        self._backend.set_many([write], self._clock())
+
+    def _embed_value(self, value: Any) -> FloatVector:
+        if not isinstance(value, str):
+            raise InvalidValueError(
+                f"put() embeds its value, which must be a str, got {type(value).__name__}; "
+                "use set() for other values"
+            )
+        return self._embedder.embed_document(value)
+
+    def _as_queries(self, vectors: Any) -> FloatMatrix:
+        if isinstance(vectors, np.ndarray) and vectors.ndim == 2:
+            return as_unit_matrix(vectors, self.dim, "queries")
+        return np.stack([as_unit_vector(v, self.dim, "query") for v in vectors])
+
+    def _count(self, name: str) -> None:
+        counters = self._counters
+        with counters.lock:
+            setattr(counters, name, getattr(counters, name) + 1)
+
+    def _hit(self, entry: StoredEntry, score: float) -> Hit:
+        return Hit(
+            entry.key,
+            _value_of(entry),
+            score,
+            decode(entry.metadata),
+            entry.namespace,
+            entry.vector,
+        )
+
+    # --- exact key/value -----------------------------------------------------------------
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value stored under ``key`` (a fresh copy), or ``default``."""
+        if key.__class__ is not str:
+            _check_key(key)
+        entry = self._backend.get(key, self._clock())
+        if entry is None:
+            return default
+        value = entry.plain
+        return decode(entry.value) if value is NOT_DECODED else value
+
+    def get_entry(self, key: str) -> Entry | None:
+        """Value, metadata, namespace and expiry of ``key``, or ``None`` (no stats counted)."""
+        _check_key(key)
+        entry = self._backend.get(key, self._clock(), count=False)
+        if entry is None:
+            return None
+        return Entry(
+            entry.key, _value_of(entry), decode(entry.metadata), entry.namespace, entry.expires_at
+        )
+
+    def set(
+        self,
+        key: str,
+        value: Any,
+        *,
+        vector: Any = None,
+        metadata: dict[str, Any] | None = None,
+        ttl: float | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        """Store ``value`` (bytes or anything msgpack can encode) under ``key``.
+
+        With ``vector``, the entry is also found by :meth:`search` / :meth:`get_similar`.
+        ``ttl`` (seconds) overrides the cache default. Replaces any previous entry.
+
+        Raises:
+            InvalidKeyError, InvalidValueError, InvalidVectorError, DimensionMismatchError,
+            InvalidArgumentError: bad input; nothing is stored.
+        """
+        self._store(self._write(key, value, vector, metadata, ttl, namespace))
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key`` and its vector; True when it held a live entry."""
+        _check_key(key)
+        return self._backend.delete(key, self._clock())
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` holds a live entry (does not count as a hit or refresh LRU)."""
+        _check_key(key)
+        return self._backend.exists(key, self._clock())
+
+    def __contains__(self, key: object) -> bool:
+        return self.exists(key)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return self._backend.count(self._clock())
+
+    def scan(self, prefix: str = "", limit: int | None = None) -> list[str]:
+        """Live keys starting with ``prefix``, sorted, at most ``limit`` of them."""
+        if not isinstance(prefix, str):
+            raise InvalidArgumentError(f"prefix must be a str, got {type(prefix).__name__}")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise InvalidArgumentError(f"limit must be an int >= 0 or None, got {limit!r}")
+        return self._backend.scan(prefix, limit, self._clock())
+
+    def clear(self) -> None:
+        """Remove every entry (statistics are kept)."""
+        self._backend.clear()
+
+    def purge_expired(self) -> int:
+        """Reclaim expired entries now (reads also do it); returns how many."""
+        return self._backend.purge_expired(self._clock())
+
+    # --- seed-compatible text KV ---------------------------------------------------------
+
+    def put(
+        self,
+        key: str,
+        value: str,
+        ttl: float | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        namespace: str | None = None,
+    ) -> None:
+        """Store text and index its embedding, so :meth:`get_similar` finds it by meaning."""
+        _check_key(key)
+        self.set(
+            key,
+            value,
+            vector=self._embed_value(value),
+            metadata=metadata,
+            ttl=ttl,
+            namespace=namespace,
+        )
+
+    def put_json(
+        self, key: str, obj: Any, ttl: float | None = None, metadata: dict[str, Any] | None = None
+    ) -> None:
+        """Store a JSON-serialisable object as JSON text (not embedded)."""
+        try:
+            text = json.dumps(obj, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidValueError(f"put_json needs a JSON-serialisable object: {exc}") from exc
+        self.set(key, text, metadata=metadata, ttl=ttl)
+
+    def get_json(self, key: str, default: Any = None) -> Any:
+        """The object stored by :meth:`put_json`, or ``default``."""
+        text = self.get(key, _MISSING)
+        if text is _MISSING:
+            return default
+        if not isinstance(text, str):
+            raise InvalidValueError(f"{key!r} holds {type(text).__name__}, not JSON text")
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidValueError(f"{key!r} does not hold JSON text: {exc}") from exc
+
+    def put_string(
+        self, key: str, text: str, ttl: float | None = None, metadata: dict[str, Any] | None = None
+    ) -> None:
+        """Store a string as is (not embedded; use :meth:`put` to embed)."""
+        if not isinstance(text, str):
+            raise InvalidValueError(f"put_string needs a str, got {type(text).__name__}")
+        self.set(key, text, metadata=metadata, ttl=ttl)
+
+    def get_string(self, key: str, default: str | None = None) -> str | None:
+        """The string stored under ``key``, or ``default``."""
+        text = self.get(key, _MISSING)
+        if text is _MISSING:
+            return default
+        if not isinstance(text, str):
+            raise InvalidValueError(f"{key!r} holds {type(text).__name__}, not a str")
+        return text
+
+    # --- get_or_compute ------------------------------------------------------------------
+
+    def _lookup(self, key: str) -> tuple[bool, Any]:
+        """(found, fresh value) counting a hit or a miss."""
+        entry = self._backend.get(key, self._clock())
+        return (False, None) if entry is None else (True, _value_of(entry))
+
+    def _peek(self, key: str) -> StoredEntry | None:
+        return self._backend.get(key, self._clock(), count=False)
+
+    def _store_computed(
+        self, key: str, result: Any, ttl: Any, namespace: Any, metadata: Any
+    ) -> bytes:
+        """Store ``fn``'s result, indexing it when it is a vector of the cache's dimension."""
+        self._count("computes")
+        vector = None
+        dim = self.dim
+        if looks_like_vector(result) and (dim is None or len(result) == dim):
+            try:
+                vector = as_unit_vector(result, dim)
+            except InvalidVectorError:  # e.g. an all-zero result: stored, not indexed
+                vector = None
+        write = self._write(key, result, vector, metadata, ttl, namespace)
+        self._store(write)
+        return write.value
+
+    def get_or_compute(
+        self,
+        key: str,
+        fn: Callable[[str], Any],
+        *,
+        ttl: float | None = None,
+        namespace: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Any:
+        """The cached value of ``key``, or ``fn(key)`` computed once and stored.
+
+        Threads missing the same key together wait for one call of ``fn`` (single flight);
+        no cache lock is held while ``fn`` runs. An exception from ``fn`` reaches every
+        waiter and stores nothing. A result that is a vector of the cache's dimension (an
+        embedding) is also indexed, so :meth:`get_similar` finds it.
+        """
+        _check_key(key)
+        _check_ttl(ttl)
+        found, value = self._lookup(key)
+        if found:
+            return value
+        flight, leader = self._flights.join(key)
+        if not leader:
+            return decode(flight.wait())
+        try:
+            entry = self._peek(key)  # a leader that just finished may have stored it
+            blob = (
+                entry.value
+                if entry is not None
+                else self._store_computed(key, fn(key), ttl, namespace, metadata)
+            )
+            flight.finish(blob)
+        except BaseException as exc:
+            flight.fail(exc)
+            raise
+        finally:
+            self._flights.leave(key, flight)
+        return decode(blob)
+
+    # --- semantic ------------------------------------------------------------------------
+
+    def search(
+        self,
+        vector_or_text: Any,
+        k: int = 10,
+        *,
+        threshold: float | None = None,
+        namespace: str | None = None,
+        filters: FilterLike = None,
+        with_vectors: bool = False,
+    ) -> list[Hit]:
+        """The ``k`` live entries most similar to the query, best first.
+
+        ``score`` is cosine similarity in [-1, 1]; ``threshold`` drops hits below it.
+        ``filters`` (a :class:`~semcache_core.filters.Filter`, group or dict) applies
+        before ranking, so ``k`` results come back whenever ``k`` entries match. Text is
+        embedded with the cache's embedder.
+        """
+        query = (
+            self._embedder.embed_query(vector_or_text)
+            if isinstance(vector_or_text, str)
+            else vector_or_text
+        )
+        return self._search_vectors([query], k, threshold, namespace, filters, with_vectors)[0]
+
+    def search_batch(
+        self,
+        queries: Sequence[Any] | FloatMatrix,
+        k: int = 10,
+        *,
+        threshold: float | None = None,
+        namespace: str | None = None,
+        filters: FilterLike = None,
+        with_vectors: bool = False,
+    ) -> list[list[Hit]]:
+        """:meth:`search` for many queries at once (one matrix product when unfiltered)."""
+        if isinstance(queries, np.ndarray):
+            vectors: Any = queries
+        else:
+            queries = list(queries)
+            if not queries:
+                raise InvalidArgumentError("search_batch needs at least one query")
+            vectors = [self._embedder.embed_query(q) if isinstance(q, str) else q for q in queries]
+        return self._search_vectors(vectors, k, threshold, namespace, filters, with_vectors)
+
+    def _search_vectors(
+        self,
+        vectors: Any,
+        k: int,
+        threshold: Any,
+        namespace: Any,
+        filters: FilterLike,
+        with_vectors: bool,
+    ) -> list[list[Hit]]:
+        k = _check_k(k)
+        threshold = _check_threshold(threshold)
+        namespace = _check_namespace(namespace)
+        node: FilterNode | None = parse_filters(filters)
+        matrix = self._as_queries(vectors)
+        found = self._backend.search(matrix, k, namespace, node, self._clock(), with_vectors)
+        return [
+            [
+                self._hit(entry, score)
+                for entry, score in hits
+                if threshold is None or score >= threshold
+            ]
+            for hits in found
+        ]
+
+    def get_similar(
+        self,
+        vector_or_text: Any,
+        threshold: float = 0.95,
+        *,
+        namespace: str | None = None,
+        filters: FilterLike = None,
+    ) -> Any:
+        """The value of the most similar live entry with cosine >= ``threshold``, else None."""
+        _check_threshold(threshold)
+        hits = self.search(
+            vector_or_text, 1, threshold=threshold, namespace=namespace, filters=filters
+        )
+        self._count("semantic_hits" if hits else "semantic_misses")
+        return hits[0].value if hits else None
+
+    # --- stats and lifecycle -------------------------------------------------------------
+
+    def stats(self) -> CacheStats:
+        """Counters so far and the live size."""
+        backend = self._backend.counters()
+        c = self._counters
+        with c.lock:
+            semantic_hits, semantic_misses, computes = (
+                c.semantic_hits,
+                c.semantic_misses,
+                c.computes,
+            )
+        return CacheStats(
+            size=len(self),
+            hits=backend.hits,
+            misses=backend.misses,
+            semantic_hits=semantic_hits,
+            semantic_misses=semantic_misses,
+            evictions=backend.evictions,
+            expirations=backend.expirations,
+            computes=computes,
+        )
+
+    def close(self) -> None:
+        """Release the backend."""
+        self._backend.close()
+
+    def __enter__(self) -> SemCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- async twins ---------------------------------------------------------------------
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        return await asyncio.to_thread(self.get, key, default)
+
+    async def aget_entry(self, key: str) -> Entry | None:
+        return await asyncio.to_thread(self.get_entry, key)
+
+    async def aset(self, key: str, value: Any, **options: Any) -> None:
+        await asyncio.to_thread(lambda: self.set(key, value, **options))
+
+    async def adelete(self, key: str) -> bool:
+        return await asyncio.to_thread(self.delete, key)
+
+    async def aexists(self, key: str) -> bool:
+        return await asyncio.to_thread(self.exists, key)
+
+    async def alen(self) -> int:
+        return await asyncio.to_thread(len, self)
+
+    async def ascan(self, prefix: str = "", limit: int | None = None) -> list[str]:
+        return await asyncio.to_thread(self.scan, prefix, limit)
+
+    async def aclear(self) -> None:
+        await asyncio.to_thread(self.clear)
+
+    async def astats(self) -> CacheStats:
+        return await asyncio.to_thread(self.stats)
+
+    async def aput(
+        self,
+        key: str,
+        value: str,
+        ttl: float | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        namespace: str | None = None,
+    ) -> None:
+        _check_key(key)
+        if not isinstance(value, str):
+            self._embed_value(value)  # raises the same error as put()
+        vector = await self._embedder.aembed_document(value)
+        await asyncio.to_thread(
+            lambda: self.set(
+                key, value, vector=vector, metadata=metadata, ttl=ttl, namespace=namespace
+            )
+        )
+
+    async def aput_json(
+        self, key: str, obj: Any, ttl: float | None = None, metadata: Any = None
+    ) -> None:
+        await asyncio.to_thread(self.put_json, key, obj, ttl, metadata)
+
+    async def aget_json(self, key: str, default: Any = None) -> Any:
+        return await asyncio.to_thread(self.get_json, key, default)
+
+    async def aput_string(
+        self, key: str, text: str, ttl: float | None = None, metadata: Any = None
+    ) -> None:
+        await asyncio.to_thread(self.put_string, key, text, ttl, metadata)
+
+    async def aget_string(self, key: str, default: str | None = None) -> str | None:
+        return await asyncio.to_thread(self.get_string, key, default)
+
+    async def _aquery(self, vector_or_text: Any) -> Any:
+        if isinstance(vector_or_text, str):
+            return await self._embedder.aembed_query(vector_or_text)
+        return vector_or_text
+
+    async def asearch(self, vector_or_text: Any, k: int = 10, **options: Any) -> list[Hit]:
+        query = await self._aquery(vector_or_text)
+        return await asyncio.to_thread(lambda: self.search(query, k, **options))
+
+    async def asearch_batch(self, queries: Any, k: int = 10, **options: Any) -> list[list[Hit]]:
+        if not isinstance(queries, np.ndarray):
+            queries = [await self._aquery(q) for q in queries]
+        return await asyncio.to_thread(lambda: self.search_batch(queries, k, **options))
+
+    async def aget_similar(
+        self, vector_or_text: Any, threshold: float = 0.95, **options: Any
+    ) -> Any:
+        query = await self._aquery(vector_or_text)
+        return await asyncio.to_thread(lambda: self.get_similar(query, threshold, **options))
+
+    async def aget_or_compute(
+        self,
+        key: str,
+        fn: Callable[[str], Any],
+        *,
+        ttl: float | None = None,
+        namespace: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Any:
+        """Async :meth:`get_or_compute`; ``fn`` may be a plain or an ``async`` function.
+
+        A plain ``fn`` runs in a worker thread; waiters share the leader's single flight
+        with threads calling the sync twin.
+        """
+        _check_key(key)
+        _check_ttl(ttl)
+        found, value = await asyncio.to_thread(self._lookup, key)
+        if found:
+            return value
+        flight, leader = self._flights.join(key)
+        if not leader:
+            return decode(await flight.await_outcome())
+        try:
+            entry = await asyncio.to_thread(self._peek, key)
+            if entry is not None:
+                blob = entry.value
+            else:
+                if inspect.iscoroutinefunction(fn):
+                    result = await fn(key)
+                else:
+                    result = await asyncio.to_thread(fn, key)
+                    if inspect.isawaitable(result):
+                        result = await result
+                blob = await asyncio.to_thread(
+                    self._store_computed, key, result, ttl, namespace, metadata
+                )
+            flight.finish(blob)
+        except BaseException as exc:
+            flight.fail(exc)
+            raise
+        finally:
+            self._flights.leave(key, flight)
+        return decode(blob)
+
+
+_MISSING: Any = object()

@@ -1,0 +1,78 @@
+"""Value and metadata encoding: msgpack, with numpy arrays as an extension type.
+
+Values are stored encoded, so every read hands out a fresh object (callers may mutate what
+they get without touching the cache) and every backend, local or remote, stores the same
+bytes. Never pickle: decoding stored bytes cannot run code.
+
+Round trips keep ``None, bool, int, float, str, bytes, list, dict`` and ``numpy.ndarray``
+(dtype and shape); tuples come back as lists.
+
+Example::
+
+    >>> decode(encode({"a": [1, 2.5, "x"], "b": b"raw"}))
+    {'a': [1, 2.5, 'x'], 'b': b'raw'}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from .errors import InvalidValueError
+
+__all__ = ["decode", "encode", "encode_metadata"]
+
+_NDARRAY = 1
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind not in "biufc":
+            raise TypeError(f"numpy arrays of dtype {obj.dtype} cannot be stored")
+        array = np.ascontiguousarray(obj)
+        header = msgpack.packb([array.dtype.str, list(array.shape)])
+        return msgpack.ExtType(_NDARRAY, header + array.tobytes())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"cannot store an object of type {type(obj).__name__}")
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code != _NDARRAY:
+        return msgpack.ExtType(code, data)
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(data)
+    dtype, shape = unpacker.unpack()
+    offset = unpacker.tell()
+    return np.frombuffer(data, dtype=np.dtype(dtype), offset=offset).reshape(shape).copy()
+
+
+_packer_options = {"default": _default, "use_bin_type": True, "datetime": False}
+
+
+def encode(value: Any) -> bytes:
+    """Serialise a value. Raises :class:`InvalidValueError` for unsupported types."""
+    try:
+        return msgpack.packb(value, **_packer_options)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidValueError(f"value cannot be stored: {exc}") from exc
+
+
+def decode(blob: bytes) -> Any:
+    """Inverse of :func:`encode`."""
+    return msgpack.unpackb(blob, raw=False, ext_hook=_ext_hook, strict_map_key=False)
+
+
+def encode_metadata(metadata: Any) -> bytes:
+    """Serialise a metadata dict (``str`` keys, msgpack-able values)."""
+    if not isinstance(metadata, dict):
+        raise InvalidValueError(f"metadata must be a dict, got {type(metadata).__name__}")
+    for key in metadata:
+        if not isinstance(key, str):
+            raise InvalidValueError(f"metadata keys must be str, got {key!r}")
+    try:
+        return msgpack.packb(metadata, use_bin_type=True, datetime=False)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidValueError(f"metadata cannot be stored: {exc}") from exc

@@ -1,0 +1,217 @@
+"""Embedders: the built-in lexical default, and adapters for anything that embeds text.
+
+:func:`as_embedder` accepts
+
+- ``None``: the built-in :class:`HashingEmbedder` (character n-gram hashing, numpy only,
+  deterministic, no download) so ``SemCache()`` works out of the box;
+- a plain callable ``str -> vector`` (sync or ``async def``);
+- a LangChain ``Embeddings`` (``embed_query`` / ``embed_documents`` / ``aembed_*``);
+- a LlamaIndex embedding (``get_query_embedding`` / ``get_text_embedding`` / ``aget_*``);
+- an object already implementing :class:`Embedder`.
+
+Stored texts go through ``embed_document`` and search texts through ``embed_query``: models
+that embed queries and passages differently (E5, instructor, ...) get what they expect.
+
+Example::
+
+    >>> embedder = as_embedder(None)
+    >>> v = embedder.embed_query("How do I reset my password?")
+    >>> v.shape, v.dtype
+    ((256,), dtype('float32'))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import zlib
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import EmbedderError
+from .vectors import FloatVector
+
+__all__ = ["CallableEmbedder", "Embedder", "HashingEmbedder", "as_embedder"]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the cache needs from an embedder. ``dim`` may be ``None`` until first use."""
+
+    dim: int | None
+
+    def embed_query(self, text: str) -> FloatVector: ...
+
+    def embed_document(self, text: str) -> FloatVector: ...
+
+    async def aembed_query(self, text: str) -> FloatVector: ...
+
+    async def aembed_document(self, text: str) -> FloatVector: ...
+
+
+def _to_array(raw: Any, source: str) -> FloatVector:
+    try:
+        array = np.asarray(raw, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise EmbedderError(f"{source} returned {type(raw).__name__}, not a vector") from exc
+    if array.ndim != 1 or array.size == 0:
+        raise EmbedderError(f"{source} returned an array of shape {array.shape}, not a vector")
+    return array
+
+
+class HashingEmbedder:
+    """Lexical embedder: hashed character n-grams and words, signed, log-scaled, normalised.
+
+    Deterministic across processes (CRC32, not Python's salted ``hash``). It sees spelling,
+    not meaning: "reset my password" ~ "reset password" scores high, a paraphrase with other
+    words scores low, so it suits exact-ish repeats; plug in a real model for paraphrases.
+
+    Example::
+
+        >>> e = HashingEmbedder(dim=64)
+        >>> a, b = e.embed_query("hello world"), e.embed_query("Hello,  world!")
+        >>> float(a @ b) > 0.99
+        True
+    """
+
+    def __init__(self, dim: int = 256, ngram_range: tuple[int, int] = (3, 5)) -> None:
+        if dim < 8:
+            raise EmbedderError(f"HashingEmbedder needs dim >= 8, got {dim}")
+        self.dim: int | None = dim
+        self._dim = dim
+        self._ngrams = range(ngram_range[0], ngram_range[1] + 1)
+
+    _WORDS = re.compile(r"\w+")
+
+    def _features(self, text: str) -> list[str]:
+        words = self._WORDS.findall(text.lower())
+        features = [f"w:{word}" for word in words]
+        padded = f" {' '.join(words)} "
+        for n in self._ngrams:
+            features.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+        return features or ["<empty>"]  # empty text still gets a (fixed) non-zero vector
+
+    def embed_query(self, text: str) -> FloatVector:
+        counts = np.zeros(self._dim, dtype=np.float64)
+        for feature in self._features(text):
+            digest = zlib.crc32(feature.encode("utf-8"))
+            sign = 1.0 if digest & 0x80000000 else -1.0
+            counts[digest % self._dim] += sign
+        vector = np.sign(counts) * np.log1p(np.abs(counts))
+        if not vector.any():  # every feature cancelled out: fall back to a fixed bucket
+            vector[0] = 1.0
+        return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+    embed_document = embed_query
+
+    async def aembed_query(self, text: str) -> FloatVector:
+        return self.embed_query(text)  # microseconds of numpy: not worth a thread hop
+
+    aembed_document = aembed_query
+
+
+class CallableEmbedder:
+    """Wraps ``fn(text) -> vector`` (or ``async def fn``) as an :class:`Embedder`."""
+
+    def __init__(self, fn: Callable[[str], Any]) -> None:
+        self.dim: int | None = None
+        self._fn = fn
+        self._is_async = inspect.iscoroutinefunction(fn)
+        self._name = getattr(fn, "__qualname__", type(fn).__name__)
+
+    def embed_query(self, text: str) -> FloatVector:
+        if self._is_async:
+            raise EmbedderError(
+                f"embedder {self._name} is async; use the cache's async methods (asearch, ...)"
+            )
+        return _to_array(self._fn(text), f"embedder {self._name}")
+
+    embed_document = embed_query
+
+    async def aembed_query(self, text: str) -> FloatVector:
+        if self._is_async:
+            return _to_array(await self._fn(text), f"embedder {self._name}")
+        return await asyncio.to_thread(self.embed_query, text)
+
+    aembed_document = aembed_query
+
+
+class _MethodEmbedder:
+    """Adapter for framework embeddings, given their query/document calls (async optional)."""
+
+    def __init__(
+        self,
+        name: str,
+        query: Callable[[str], Any],
+        document: Callable[[str], Any],
+        aquery: Callable[[str], Any] | None,
+        adocument: Callable[[str], Any] | None,
+    ) -> None:
+        self.dim: int | None = None
+        self._name = name
+        self._query, self._document = query, document
+        self._aquery, self._adocument = aquery, adocument
+
+    def embed_query(self, text: str) -> FloatVector:
+        return _to_array(self._query(text), f"{self._name} (query)")
+
+    def embed_document(self, text: str) -> FloatVector:
+        return _to_array(self._document(text), f"{self._name} (document)")
+
+    async def aembed_query(self, text: str) -> FloatVector:
+        if self._aquery is None:
+            return await asyncio.to_thread(self.embed_query, text)
+        return _to_array(await self._aquery(text), f"{self._name} (query)")
+
+    async def aembed_document(self, text: str) -> FloatVector:
+        if self._adocument is None:
+            return await asyncio.to_thread(self.embed_document, text)
+        return _to_array(await self._adocument(text), f"{self._name} (document)")
+
+
+def _langchain(model: Any) -> _MethodEmbedder:
+    async def adocument(text: str) -> Any:
+        return (await model.aembed_documents([text]))[0]
+
+    return _MethodEmbedder(
+        type(model).__name__,
+        model.embed_query,
+        lambda text: model.embed_documents([text])[0],
+        getattr(model, "aembed_query", None),
+        adocument if hasattr(model, "aembed_documents") else None,
+    )
+
+
+def _llama_index(model: Any) -> _MethodEmbedder:
+    return _MethodEmbedder(
+        type(model).__name__,
+        model.get_query_embedding,
+        model.get_text_embedding,
+        getattr(model, "aget_query_embedding", None),
+        getattr(model, "aget_text_embedding", None),
+    )
+
+
+def as_embedder(obj: Any) -> Embedder:
+    """Adapt ``obj`` (see module docstring) to the :class:`Embedder` protocol.
+
+    Raises:
+        EmbedderError: ``obj`` is none of the supported kinds.
+    """
+    if obj is None:
+        return HashingEmbedder()
+    if isinstance(obj, Embedder):
+        return obj
+    if hasattr(obj, "embed_query") and hasattr(obj, "embed_documents"):
+        return _langchain(obj)
+    if hasattr(obj, "get_query_embedding") and hasattr(obj, "get_text_embedding"):
+        return _llama_index(obj)
+    if callable(obj):
+        return CallableEmbedder(obj)
+    raise EmbedderError(
+        f"cannot use {type(obj).__name__} as an embedder: pass a callable str -> vector, "
+        "a LangChain Embeddings or a LlamaIndex embedding"
+    )

@@ -1,0 +1,98 @@
+"""The one exception hierarchy of semcache.
+
+Every error semcache raises is a :class:`SemCacheError`. Errors caused by bad input also
+subclass :class:`ValueError` or :class:`TypeError`, so callers that already catch those
+keep working::
+
+    SemCacheError
+     ├── InvalidKeyError            (TypeError)   a key that is not a ``str``
+     ├── InvalidValueError          (TypeError)   a value that cannot be serialised
+     ├── InvalidVectorError         (ValueError)  NaN/inf, all-zero, not 1-D, not numeric
+     │    └── DimensionMismatchError              a vector of the wrong dimension
+     ├── InvalidArgumentError       (ValueError)  k < 1, threshold outside [-1, 1], ...
+     ├── FilterError                (ValueError)  a malformed metadata filter
+     │    ├── UnknownOperatorError                an operator that does not exist
+     │    └── FilterValueError      (TypeError)   a filter value of the wrong type
+     ├── EmbedderError                            the embedder failed or returned garbage
+     └── BackendError                             the storage backend failed
+          └── CapabilityError                     the backend lacks a needed feature
+
+Example::
+
+    try:
+        cache.search([0.0, 0.0, 0.0])
+    except ValueError as exc:  # InvalidVectorError is a ValueError
+        print(exc)             # "vector is all zeros: cosine similarity is undefined"
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendError",
+    "CapabilityError",
+    "DimensionMismatchError",
+    "EmbedderError",
+    "FilterError",
+    "FilterValueError",
+    "InvalidArgumentError",
+    "InvalidKeyError",
+    "InvalidValueError",
+    "InvalidVectorError",
+    "SemCacheError",
+    "UnknownOperatorError",
+]
+
+
+class SemCacheError(Exception):
+    """Root of every error raised by semcache."""
+
+
+class InvalidKeyError(SemCacheError, TypeError):
+    """A key was not a ``str``."""
+
+
+class InvalidValueError(SemCacheError, TypeError):
+    """A value (or metadata) cannot be stored: it is not serialisable."""
+
+
+class InvalidVectorError(SemCacheError, ValueError):
+    """A vector is unusable: non-finite, all zeros, not one-dimensional or not numeric."""
+
+
+class DimensionMismatchError(InvalidVectorError):
+    """A vector's dimension differs from the cache's dimension."""
+
+    def __init__(self, expected: int, got: int) -> None:
+        super().__init__(
+            f"vector has dimension {got}, but this cache holds vectors of dimension {expected}"
+        )
+        self.expected = expected
+        self.got = got
+
+
+class InvalidArgumentError(SemCacheError, ValueError):
+    """An argument is out of its allowed range (k < 1, threshold outside [-1, 1], ...)."""
+
+
+class FilterError(SemCacheError, ValueError):
+    """A metadata filter is malformed."""
+
+
+class UnknownOperatorError(FilterError):
+    """A filter names an operator that does not exist."""
+
+
+class FilterValueError(FilterError, TypeError):
+    """A filter value has the wrong type for its operator."""
+
+
+class EmbedderError(SemCacheError):
+    """The embedder raised, or returned something that is not a usable vector."""
+
+
+class BackendError(SemCacheError):
+    """The storage backend failed (connection lost, server error, ...)."""
+
+
+class CapabilityError(BackendError):
+    """The backend lacks a capability the call needs (e.g. vector search)."""

@@ -1,0 +1,330 @@
+"""Metadata filters: a small tree model, its validation, and a compiled evaluator.
+
+The model can say everything LlamaIndex's ``MetadataFilters`` can: fourteen operators, the
+conditions AND / OR / NOT (NOT = none of the children match), and nesting. Missing keys
+behave as in ``llama_index.core.vector_stores.utils.build_metadata_filter_fn``: a missing
+(or ``None``) value matches only ``!=`` and ``nin`` (and ``is_empty``). A metadata value of
+a type the operator cannot compare (``"abc" > 3``) does not match; it never raises.
+
+Build filters from the classes, or parse a dict (LangChain style)::
+
+    >>> f = FilterGroup.all_of(Filter("year", ">=", 2020), Filter("tags", "any", ["ai"]))
+    >>> matches(f, {"year": 2021, "tags": ["ai", "db"]})
+    True
+    >>> parse_filters({"year": {"$gte": 2020}, "lang": "en"}) == FilterGroup.all_of(
+    ...     Filter("year", ">=", 2020), Filter("lang", "==", "en"))
+    True
+
+Bad filters raise when they are built: :class:`UnknownOperatorError` for an operator that
+does not exist, :class:`FilterValueError` for a value of the wrong type.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from .errors import FilterError, FilterValueError, UnknownOperatorError
+
+__all__ = [
+    "Filter",
+    "FilterCondition",
+    "FilterGroup",
+    "FilterLike",
+    "FilterOperator",
+    "FilterNode",
+    "Predicate",
+    "compile_filter",
+    "matches",
+    "parse_filters",
+]
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+Scalar = (str, int, float, bool)
+
+
+class FilterOperator(str, enum.Enum):
+    """Comparison operators; the values are LlamaIndex's ``FilterOperator`` values."""
+
+    EQ = "=="
+    NE = "!="
+    GT = ">"
+    GTE = ">="
+    LT = "<"
+    LTE = "<="
+    IN = "in"
+    NIN = "nin"
+    ANY = "any"
+    ALL = "all"
+    CONTAINS = "contains"
+    TEXT_MATCH = "text_match"
+    TEXT_MATCH_INSENSITIVE = "text_match_insensitive"
+    IS_EMPTY = "is_empty"
+
+
+class FilterCondition(str, enum.Enum):
+    """How a group combines its children; NOT means none of them match."""
+
+    AND = "and"
+    OR = "or"
+    NOT = "not"
+
+
+_OPERATOR_ALIASES: dict[str, FilterOperator] = {
+    **{op.value: op for op in FilterOperator},
+    **{op.name.lower(): op for op in FilterOperator},
+    "=": FilterOperator.EQ,
+    "eq": FilterOperator.EQ,
+    "ne": FilterOperator.NE,
+    "gt": FilterOperator.GT,
+    "gte": FilterOperator.GTE,
+    "lt": FilterOperator.LT,
+    "lte": FilterOperator.LTE,
+}
+
+
+def _operator(op: Any) -> FilterOperator:
+    if isinstance(op, FilterOperator):
+        return op
+    name = getattr(op, "value", op)  # accepts other str enums, e.g. LlamaIndex's
+    if isinstance(name, str) and name.lower() in _OPERATOR_ALIASES:
+        return _OPERATOR_ALIASES[name.lower()]
+    known = ", ".join(op.value for op in FilterOperator)
+    raise UnknownOperatorError(f"unknown filter operator {op!r}; known operators: {known}")
+
+
+def _condition(condition: Any) -> FilterCondition:
+    name = getattr(condition, "value", condition)
+    try:
+        return FilterCondition(str(name).lower())
+    except ValueError:
+        raise UnknownOperatorError(
+            f"unknown filter condition {condition!r}; known conditions: and, or, not"
+        ) from None
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, Scalar)
+
+
+def _is_scalar_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(_is_scalar(v) for v in value)
+
+
+def _check_value(key: str, op: FilterOperator, value: Any) -> Any:
+    """Validate ``value`` for ``op``; returns it normalised (lists as tuples)."""
+
+    def wrong(expected: str) -> FilterValueError:
+        return FilterValueError(
+            f"filter on {key!r} with operator {op.value!r} needs {expected}, "
+            f"got {type(value).__name__} {value!r}"
+        )
+
+    if op is FilterOperator.IS_EMPTY:
+        return None
+    if op in (FilterOperator.EQ, FilterOperator.NE):
+        if _is_scalar(value):
+            return value
+        if _is_scalar_list(value):
+            return list(value)
+        raise wrong("a str, int, float, bool or a list of them")
+    if op in (FilterOperator.GT, FilterOperator.GTE, FilterOperator.LT, FilterOperator.LTE):
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            return value
+        raise wrong("a number or a str")
+    if op in (FilterOperator.IN, FilterOperator.NIN, FilterOperator.ANY, FilterOperator.ALL):
+        if isinstance(value, (list, tuple, set, frozenset)) and all(map(_is_scalar, value)):
+            return tuple(value)
+        raise wrong("a list of str, int, float or bool")
+    if op is FilterOperator.CONTAINS:
+        if _is_scalar(value):
+            return value
+        raise wrong("a str, int, float or bool")
+    if isinstance(value, str):  # TEXT_MATCH, TEXT_MATCH_INSENSITIVE
+        return value
+    raise wrong("a str")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One condition on one metadata key: ``Filter("year", ">=", 2020)``.
+
+    ``op`` accepts a :class:`FilterOperator`, its value (``">="``) or its name (``"gte"``).
+    """
+
+    key: str
+    op: FilterOperator | str = FilterOperator.EQ
+    value: Any = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not self.key:
+            raise FilterValueError(f"filter key must be a non-empty str, got {self.key!r}")
+        op = _operator(self.op)
+        object.__setattr__(self, "op", op)
+        object.__setattr__(self, "value", _check_value(self.key, op, self.value))
+
+
+@dataclass(frozen=True)
+class FilterGroup:
+    """Children combined by a condition: ``FilterGroup([f1, f2], "or")``. Groups nest."""
+
+    filters: tuple[FilterNode, ...] = field(default_factory=tuple)
+    condition: FilterCondition | str = FilterCondition.AND
+
+    def __post_init__(self) -> None:
+        children = tuple(self.filters)
+        for child in children:
+            if not isinstance(child, (Filter, FilterGroup)):
+                raise FilterValueError(
+                    f"a filter group holds Filter or FilterGroup objects, got {child!r}"
+                )
+        object.__setattr__(self, "filters", children)
+        object.__setattr__(self, "condition", _condition(self.condition))
+
+    @classmethod
+    def all_of(cls, *filters: FilterNode) -> FilterGroup:
+        return cls(filters, FilterCondition.AND)
+
+    @classmethod
+    def any_of(cls, *filters: FilterNode) -> FilterGroup:
+        return cls(filters, FilterCondition.OR)
+
+    @classmethod
+    def none_of(cls, *filters: FilterNode) -> FilterGroup:
+        return cls(filters, FilterCondition.NOT)
+
+
+FilterNode = Union[Filter, FilterGroup]
+FilterLike = Union[Filter, FilterGroup, Mapping[str, Any], None]
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+
+def parse_filters(spec: FilterLike) -> FilterNode | None:
+    """Turn a filter spec into a tree; ``None`` or an empty dict means no filter.
+
+    A dict maps keys to a value (equality) or to ``{"$op": value}`` with ``op`` any operator
+    name (``$eq $ne $gt $gte $lt $lte $in $nin $any $all $contains $text_match
+    $text_match_insensitive $is_empty``); ``$and`` / ``$or`` / ``$not`` take lists of dicts.
+    """
+    if spec is None or isinstance(spec, (Filter, FilterGroup)):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise FilterValueError(
+            f"filters must be a Filter, a FilterGroup or a dict, got {type(spec).__name__}"
+        )
+    if not spec:
+        return None
+    nodes = [_parse_entry(key, value) for key, value in spec.items()]
+    return nodes[0] if len(nodes) == 1 else FilterGroup(tuple(nodes), FilterCondition.AND)
+
+
+def _parse_entry(key: Any, value: Any) -> FilterNode:
+    if not isinstance(key, str):
+        raise FilterValueError(f"filter keys must be str, got {key!r}")
+    if key.startswith("$"):
+        condition = _condition(key[1:])
+        if not isinstance(value, (list, tuple)):
+            raise FilterValueError(f"{key} takes a list of filter dicts, got {value!r}")
+        children = []
+        for child in value:
+            parsed = parse_filters(child)
+            if parsed is not None:
+                children.append(parsed)
+        return FilterGroup(tuple(children), condition)
+    if isinstance(value, Mapping):
+        clauses = []
+        for op_name, operand in value.items():
+            if not isinstance(op_name, str) or not op_name.startswith("$"):
+                raise FilterValueError(
+                    f"filter on {key!r}: expected {{'$op': value}}, got key {op_name!r}"
+                )
+            clauses.append(Filter(key, _operator(op_name[1:]), operand))
+        if not clauses:
+            raise FilterError(f"filter on {key!r} has no operator")
+        return clauses[0] if len(clauses) == 1 else FilterGroup(tuple(clauses))
+    return Filter(key, FilterOperator.EQ, value)
+
+
+# --- evaluation ------------------------------------------------------------------------
+
+_MISSING = None
+
+
+def _safe(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def guarded(actual: Any, expected: Any) -> bool:
+        try:
+            return bool(test(actual, expected))
+        except TypeError:  # incomparable types do not match
+            return False
+
+    return guarded
+
+
+def _contains(container: Any, item: Any) -> bool:
+    if isinstance(container, str):
+        return isinstance(item, str) and item in container
+    if isinstance(container, (list, tuple, set, frozenset)):
+        return item in container
+    return False
+
+
+def _is_empty(actual: Any) -> bool:
+    return actual is None or actual == "" or actual == []
+
+
+_TESTS: dict[FilterOperator, Callable[[Any, Any], bool]] = {
+    FilterOperator.EQ: _safe(lambda a, e: a == e),
+    FilterOperator.NE: _safe(lambda a, e: a != e),
+    FilterOperator.GT: _safe(lambda a, e: a > e),
+    FilterOperator.GTE: _safe(lambda a, e: a >= e),
+    FilterOperator.LT: _safe(lambda a, e: a < e),
+    FilterOperator.LTE: _safe(lambda a, e: a <= e),
+    FilterOperator.IN: _safe(lambda a, e: a in e),
+    FilterOperator.NIN: _safe(lambda a, e: a not in e),
+    FilterOperator.ANY: lambda a, e: any(_contains(a, v) for v in e),
+    FilterOperator.ALL: lambda a, e: all(_contains(a, v) for v in e),
+    FilterOperator.CONTAINS: _contains,
+    FilterOperator.TEXT_MATCH: lambda a, e: isinstance(a, str) and e in a,
+    FilterOperator.TEXT_MATCH_INSENSITIVE: (
+        lambda a, e: isinstance(a, str) and e.lower() in a.lower()
+    ),
+}
+
+
+def _compile_leaf(leaf: Filter) -> Predicate:
+    key, value, op = leaf.key, leaf.value, leaf.op
+    if op is FilterOperator.IS_EMPTY:
+        return lambda metadata: _is_empty(metadata.get(key))
+    test = _TESTS[FilterOperator(op)]
+    missing_matches = op in (FilterOperator.NE, FilterOperator.NIN)
+
+    def predicate(metadata: Mapping[str, Any]) -> bool:
+        actual = metadata.get(key)
+        if actual is _MISSING:
+            return missing_matches
+        return test(actual, value)
+
+    return predicate
+
+
+def compile_filter(node: FilterNode | None) -> Predicate:
+    """Compile a filter tree into a fast ``metadata -> bool`` function."""
+    if node is None:
+        return lambda metadata: True
+    if isinstance(node, Filter):
+        return _compile_leaf(node)
+    children = [compile_filter(child) for child in node.filters]
+    if node.condition is FilterCondition.AND:
+        return lambda metadata: all(child(metadata) for child in children)
+    if node.condition is FilterCondition.OR:
+        return lambda metadata: any(child(metadata) for child in children)
+    return lambda metadata: not any(child(metadata) for child in children)
+
+
+def matches(spec: FilterLike, metadata: Mapping[str, Any] | None) -> bool:
+    """Evaluate a filter spec against one metadata dict (``None`` counts as empty)."""
+    return compile_filter(parse_filters(spec))(metadata or {})

@@ -1,0 +1,112 @@
+"""Approximate search with hnswlib: incremental adds, deletes, growth, save and load.
+
+Deleted labels are marked in the graph and their slots reused by later adds
+(``allow_replace_deleted``), so churn does not grow the graph without bound. Scores are
+cosine similarities (``1 - ip distance`` on unit vectors), best first.
+
+Example::
+
+    >>> index = HNSWIndex(dim=3)
+    >>> index.add(np.array([1, 2]), np.eye(3, dtype=np.float32)[:2])
+    >>> index.search(np.array([0, 1, 0], np.float32), k=1)[0]
+    array([2])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import hnswlib
+import numpy as np
+
+from ..vectors import FloatMatrix, FloatVector
+from .base import Labels, SearchResult, empty_result
+
+__all__ = ["HNSWIndex", "HNSWParams"]
+
+
+@dataclass(frozen=True)
+class HNSWParams:
+    """Graph settings. ``ef_search`` trades speed for recall at query time."""
+
+    m: int = 24
+    ef_construction: int = 200
+    ef_search: int = 64
+    seed: int = 100
+
+
+class HNSWIndex:
+    """hnswlib over unit vectors, labels as hnswlib ids."""
+
+    kind = "hnsw"
+
+    def __init__(self, dim: int, params: HNSWParams | None = None, capacity: int = 1024) -> None:
+        self.dim = dim
+        self.params = params or HNSWParams()
+        self._graph = hnswlib.Index(space="ip", dim=dim)
+        self._graph.init_index(
+            max_elements=max(16, capacity),
+            M=self.params.m,
+            ef_construction=self.params.ef_construction,
+            random_seed=self.params.seed,
+            allow_replace_deleted=True,
+        )
+        self._graph.set_ef(self.params.ef_search)
+        self._graph.set_num_threads(1)
+        self._live: set[int] = set()
+        self._deleted = 0  # marked-deleted slots that a later add may reuse
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __contains__(self, label: int) -> bool:
+        return label in self._live
+
+    def add(self, labels: Labels, vectors: FloatMatrix) -> None:
+        """Insert new labels (reusing freed slots) or update live ones in place.
+
+        A label that was removed must never be added again: hnswlib keeps the label of a
+        freed slot until the slot is reused, and a second owner of it would be erased then.
+        """
+        labels = np.asarray(labels, dtype=np.int64)
+        live = np.fromiter((label in self._live for label in labels.tolist()), bool, len(labels))
+        if live.any():
+            self._graph.add_items(vectors[live], labels[live], num_threads=1)
+        fresh_labels, fresh_vectors = labels[~live], vectors[~live]
+        if len(fresh_labels) == 0:
+            return
+        reused = min(len(fresh_labels), self._deleted)
+        needed = self._graph.get_current_count() + len(fresh_labels) - reused
+        if needed > self._graph.get_max_elements():
+            self._graph.resize_index(max(needed, 2 * self._graph.get_max_elements()))
+        self._graph.add_items(fresh_vectors, fresh_labels, num_threads=1, replace_deleted=True)
+        self._deleted -= reused
+        self._live.update(fresh_labels.tolist())
+
+    def remove(self, labels: Labels) -> None:
+        for label in np.asarray(labels, dtype=np.int64).tolist():
+            if label in self._live:
+                self._graph.mark_deleted(label)
+                self._live.discard(label)
+                self._deleted += 1
+
+    def search(self, query: FloatVector, k: int, allowed: Labels | None = None) -> SearchResult:
+        """Approximate top ``k``; fewer results only when the graph cannot reach ``k``."""
+        k = min(k, len(self._live) if allowed is None else len(allowed))
+        if k == 0:
+            return empty_result()
+        allowed_set = None if allowed is None else set(allowed.tolist())
+        self._graph.set_ef(max(self.params.ef_search, k))
+        try:
+            labels, distances = self._graph.knn_query(
+                query,
+                k=k,
+                num_threads=1,
+                filter=None if allowed_set is None else allowed_set.__contains__,
+            )
+        except RuntimeError:  # hnswlib found fewer than k: let the caller fall back
+            return empty_result()
+        return labels[0].astype(np.int64), (1.0 - distances[0]).astype(np.float32)
+
+    def search_batch(self, queries: FloatMatrix, k: int) -> list[SearchResult]:
+        return [self.search(query, k) for query in queries]

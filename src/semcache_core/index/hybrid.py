@@ -1,0 +1,142 @@
+"""One index per namespace: exact flat search while small, HNSW once large.
+
+:class:`HybridIndex` always keeps the :class:`FlatIndex` (exact answers, filtered search,
+the vectors themselves) and, above ``hnsw_threshold`` live vectors (``mode="auto"``) or from
+the start (``mode="hnsw"``), an :class:`HNSWIndex` beside it for unfiltered queries.
+
+When ``auto`` crosses the threshold, a background thread copies the existing vectors into
+the graph in small chunks, taking the owner's lock for each chunk, so no single call pays
+for the whole build; queries stay exact (flat) until the graph has caught up, and from
+then on every add goes into both.
+
+The threshold default comes from ``benchmarks/bench_core.py --crossover`` on the reference
+machine: below it, the int8 flat scan is as fast as a graph query and exact.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Literal
+
+import numpy as np
+
+from ..vectors import FloatMatrix, FloatVector
+from .base import Labels, SearchResult
+from .flat import FlatIndex
+from .hnsw import HNSWIndex, HNSWParams
+
+__all__ = ["DEFAULT_HNSW_THRESHOLD", "HybridIndex", "IndexMode"]
+
+IndexMode = Literal["flat", "hnsw", "auto"]
+
+DEFAULT_HNSW_THRESHOLD = 20_000
+_BUILD_CHUNK = 64
+
+
+class HybridIndex:
+    """Flat + optional HNSW over the same labels; see the module docstring."""
+
+    def __init__(
+        self,
+        dim: int,
+        mode: IndexMode,
+        lock: threading.RLock,
+        hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD,
+        hnsw_params: HNSWParams | None = None,
+    ) -> None:
+        self.dim = dim
+        self.mode = mode
+        self._lock = lock
+        self._threshold = hnsw_threshold
+        self._hnsw_params = hnsw_params
+        self.flat = FlatIndex(dim)
+        self.hnsw: HNSWIndex | None = None
+        self._pending: dict[int, None] = {}  # labels in flat, not yet in the graph
+        self._builder: threading.Thread | None = None
+        if mode == "hnsw":
+            self.hnsw = HNSWIndex(dim, hnsw_params)
+
+    @property
+    def kind(self) -> str:
+        """``"hnsw"`` when queries go to the graph, else ``"flat"``."""
+        return "hnsw" if self._graph_ready else "flat"
+
+    @property
+    def _graph_ready(self) -> bool:
+        return self.hnsw is not None and not self._pending
+
+    def __len__(self) -> int:
+        return len(self.flat)
+
+    def __contains__(self, label: int) -> bool:
+        return label in self.flat
+
+    def add(self, labels: Labels, vectors: FloatMatrix) -> None:
+        """Insert or replace; the caller holds the lock."""
+        self.flat.add(labels, vectors)
+        if self.hnsw is None:
+            if self.mode == "auto" and len(self.flat) >= self._threshold:
+                self._start_graph()
+            return
+        if self._pending:
+            self._pending.update(dict.fromkeys(np.asarray(labels).tolist()))
+        else:
+            self.hnsw.add(labels, vectors)
+
+    def remove(self, labels: Labels) -> None:
+        self.flat.remove(labels)
+        if self.hnsw is not None:
+            for label in np.asarray(labels).tolist():
+                self._pending.pop(label, None)
+            self.hnsw.remove(labels)
+
+    def search(self, query: FloatVector, k: int, allowed: Labels | None = None) -> SearchResult:
+        """Exact when filtered or while the graph builds; otherwise the graph."""
+        if allowed is None and self._graph_ready:
+            assert self.hnsw is not None
+            labels, scores = self.hnsw.search(query, k)
+            if len(labels) >= min(k, len(self.flat)):
+                return labels, scores
+        return self.flat.search(query, k, allowed)
+
+    def search_batch(self, queries: FloatMatrix, k: int) -> list[SearchResult]:
+        if self._graph_ready:
+            return [self.search(query, k) for query in queries]
+        return self.flat.search_batch(queries, k)
+
+    def vectors(self, labels: Labels) -> FloatMatrix:
+        return self.flat.vectors(labels)
+
+    def _start_graph(self) -> None:
+        self.hnsw = HNSWIndex(self.dim, self._hnsw_params, capacity=2 * len(self.flat))
+        self._pending = dict.fromkeys(self.flat.labels.tolist())
+        self._builder = threading.Thread(
+            target=self._build, name="semcache-hnsw-build", daemon=True
+        )
+        self._builder.start()
+
+    def _build(self) -> None:
+        graph = self.hnsw
+        while True:
+            with self._lock:
+                if self.hnsw is not graph or graph is None or not self._pending:
+                    return  # cleared, or done
+                chunk = np.fromiter(
+                    (label for label, _ in zip(self._pending, range(_BUILD_CHUNK))), np.int64
+                )
+                graph.add(chunk, self.flat.vectors(chunk))
+                for label in chunk.tolist():
+                    del self._pending[label]
+
+    def wait_until_built(self, timeout: float | None = None) -> bool:
+        """Block until a background graph build has finished; True when none is running."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
+            return not builder.is_alive()
+        return True
+
+    def close(self) -> None:
+        """Stop a background build and drop the graph (the caller holds the lock)."""
+        self.hnsw = None
+        self._pending = {}

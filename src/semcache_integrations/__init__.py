@@ -1,0 +1,1 @@
+"""Thin adapters from LangChain and LlamaIndex to the semcache engine, and the CLI."""
