@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from .errors import FilterError, FilterValueError, UnknownOperatorError
 
@@ -196,8 +196,8 @@ class FilterGroup:
         return cls(filters, FilterCondition.NOT)
 
 
-FilterNode = Union[Filter, FilterGroup]
-FilterLike = Union[Filter, FilterGroup, Mapping[str, Any], None]
+FilterNode = Filter | FilterGroup
+FilterLike = Filter | FilterGroup | Mapping[str, Any] | None
 
 
 # --- parsing ---------------------------------------------------------------------------

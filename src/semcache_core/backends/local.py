@@ -187,9 +187,7 @@ class LocalBackend:
                 for label, score in zip(labels.tolist(), scores.tolist()):
                     entry = space.by_label[label]
                     self._entries.move_to_end(entry.key)
-                    if with_vectors:
-                        entry = self._with_vector(entry, space)
-                    hits.append((entry, score))
+                    hits.append((self._with_vector(entry, space) if with_vectors else entry, score))
                 results.append(hits)
             return results
 

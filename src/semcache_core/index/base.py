@@ -45,9 +45,6 @@ def empty_result() -> SearchResult:
 def top_k(scores: npt.NDArray[np.floating], k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray]:
     """Positions and values of the ``k`` largest scores, largest first (ties: lower first)."""
     n = len(scores)
-    if k < n:
-        part = np.argpartition(-scores, k - 1)[:k]
-    else:
-        part = np.arange(n)
+    part = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
     order = part[np.lexsort((part, -scores[part]))]
     return order, scores[order].astype(np.float32, copy=False)

@@ -1,0 +1,148 @@
+"""The ``semcache`` command.
+
+    semcache demo      an end-to-end run of the engine on the in-process cache
+
+The demo caches the calls of a slow embedding function with ``get_or_compute`` (a stand-in
+for a remote embedding API: the built-in lexical embedder plus a fixed latency), then
+answers semantic lookups from the cached vectors, and prints what the cache saved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from semcache_core import HashingEmbedder, SemCache
+
+__all__ = ["main"]
+
+_TOPICS = [
+    "reset my password",
+    "delete my account",
+    "change my email address",
+    "cancel my subscription",
+    "update my billing details",
+    "download my invoices",
+    "enable two-factor authentication",
+    "export my data",
+    "contact customer support",
+    "upgrade to the pro plan",
+    "invite a teammate",
+    "change the language of the app",
+]
+_PHRASINGS = ["How do I {}?", "how can I {}", "What is the way to {}?", "Help me {} please"]
+
+
+def _requests(count: int, seed: int = 7) -> list[str]:
+    """A skewed stream of questions: a few asked often, many asked again later."""
+    rng = random.Random(seed)
+    texts = [p.format(t) for t in _TOPICS for p in _PHRASINGS]
+    weights = [1.0 / (rank + 1) for rank in range(len(texts))]
+    return rng.choices(texts, weights=weights, k=count)
+
+
+def _slow_embedder(latency_s: float) -> tuple[Callable[[str], np.ndarray], list[str]]:
+    embedder = HashingEmbedder()
+    calls: list[str] = []
+
+    def embed(text: str) -> np.ndarray:
+        calls.append(text)
+        time.sleep(latency_s)  # the network round trip of a hosted embedding API
+        return embedder.embed_query(text)
+
+    return embed, calls
+
+
+def demo(requests: int = 200, latency_ms: float = 10.0, console: Console | None = None) -> dict:
+    """Run the demo and print its report; returns the figures (for tests)."""
+    console = console or Console()
+    stream = _requests(requests)
+    latency_s = latency_ms / 1000.0
+
+    embed, uncached_calls = _slow_embedder(latency_s)
+    start = time.perf_counter()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("embedding without a cache", total=len(stream))
+        for text in stream:
+            embed(text)
+            progress.advance(task)
+    uncached_s = time.perf_counter() - start
+
+    cache = SemCache(embedder=HashingEmbedder())
+    embed, cached_calls = _slow_embedder(latency_s)
+    start = time.perf_counter()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("embedding through SemCache.get_or_compute", total=len(stream))
+        for text in stream:
+            cache.get_or_compute(text, embed)
+            progress.advance(task)
+    cached_s = time.perf_counter() - start
+
+    table = Table(title=f"Embedding {len(stream)} requests ({latency_ms:g} ms per API call)")
+    for column in ("", "API calls", "time (s)"):
+        table.add_column(column, justify="right")
+    table.add_row("no cache", str(len(uncached_calls)), f"{uncached_s:.2f}")
+    table.add_row("SemCache", str(len(cached_calls)), f"{cached_s:.2f}")
+    saved = len(uncached_calls) - len(cached_calls)
+    table.add_row("saved", f"{saved} ({saved / len(stream):.0%})", f"{uncached_s - cached_s:.2f}")
+    console.print(table)
+
+    lookups = Table(title="Semantic lookups over the cached embeddings (get_similar, 0.8)")
+    lookups.add_column("query")
+    lookups.add_column("closest cached text")
+    lookups.add_column("cosine", justify="right")
+    lookups.add_column("hit?")
+    queries = [
+        "how do I reset my password",
+        "HOW CAN I DELETE MY ACCOUNT",
+        "what's the way to export my data",
+        "is it going to rain tomorrow?",
+    ]
+    hits = 0
+    for query in queries:
+        best = cache.search(query, k=1)
+        value = cache.get_similar(query, threshold=0.8)
+        hits += value is not None
+        lookups.add_row(
+            query,
+            best[0].key if best else "-",
+            f"{best[0].score:.3f}" if best else "-",
+            "yes" if value is not None else "no",
+        )
+    console.print(lookups)
+    stats = cache.stats()
+    console.print(
+        f"cache: {stats.size} entries, {stats.hits} hits, {stats.misses} misses, "
+        f"{stats.semantic_hits} semantic hits, {stats.semantic_misses} semantic misses"
+    )
+    return {
+        "requests": len(stream),
+        "uncached_calls": len(uncached_calls),
+        "cached_calls": len(cached_calls),
+        "semantic_hits": hits,
+        "uncached_s": uncached_s,
+        "cached_s": cached_s,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="semcache", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo_parser = commands.add_parser("demo", help="run the end-to-end demo")
+    demo_parser.add_argument("--requests", type=int, default=200)
+    demo_parser.add_argument("--latency-ms", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        demo(args.requests, args.latency_ms)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
