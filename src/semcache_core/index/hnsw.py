@@ -30,7 +30,7 @@ class HNSWParams:
     """Graph settings. ``ef_search`` trades speed for recall at query time."""
 
     m: int = 24
-    ef_construction: int = 200
+    ef_construction: int = 100
     ef_search: int = 64
     seed: int = 100
 
@@ -51,7 +51,8 @@ class HNSWIndex:
             random_seed=self.params.seed,
             allow_replace_deleted=True,
         )
-        self._graph.set_ef(self.params.ef_search)
+        self._ef = self.params.ef_search
+        self._graph.set_ef(self._ef)
         self._graph.set_num_threads(1)
         self._live: set[int] = set()
         self._deleted = 0  # marked-deleted slots that a later add may reuse
@@ -96,7 +97,10 @@ class HNSWIndex:
         if k == 0:
             return empty_result()
         allowed_set = None if allowed is None else set(allowed.tolist())
-        self._graph.set_ef(max(self.params.ef_search, k))
+        ef = max(self.params.ef_search, k)
+        if ef != self._ef:  # hnswlib needs ef >= k to return k results
+            self._graph.set_ef(ef)
+            self._ef = ef
         try:
             labels, distances = self._graph.knn_query(
                 query,
