@@ -156,10 +156,15 @@ class SemCache:
             backend = LocalBackend(
                 max_entries, index, hnsw_threshold=hnsw_threshold, hnsw_params=hnsw_params
             )
-        elif max_entries is not None or index != "auto" or hnsw_params is not None:
+        elif (
+            max_entries is not None
+            or index != "auto"
+            or hnsw_params is not None
+            or hnsw_threshold != DEFAULT_HNSW_THRESHOLD
+        ):
             raise InvalidArgumentError(
-                "max_entries, index and hnsw_params configure the default local backend; "
-                "set them on the backend you pass instead"
+                "max_entries, index, hnsw_threshold and hnsw_params configure the default "
+                "local backend; set them on the backend you pass instead"
             )
         if dim is not None and backend.dim is not None and backend.dim != dim:
             raise DimensionMismatchError(backend.dim, dim)
@@ -510,15 +515,10 @@ class SemCache:
         namespace = _check_namespace(namespace)
         node: FilterNode | None = parse_filters(filters)
         matrix = self._as_queries(vectors)
-        found = self._backend.search(matrix, k, namespace, node, self._clock(), with_vectors)
-        return [
-            [
-                self._hit(entry, score)
-                for entry, score in hits
-                if threshold is None or score >= threshold
-            ]
-            for hits in found
-        ]
+        found = self._backend.search(
+            matrix, k, namespace, node, self._clock(), with_vectors, threshold
+        )
+        return [[self._hit(entry, score) for entry, score in hits] for hits in found]
 
     def get_similar(
         self,

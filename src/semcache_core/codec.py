@@ -31,11 +31,13 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "biufc":
             raise TypeError(f"numpy arrays of dtype {obj.dtype} cannot be stored")
-        array = np.ascontiguousarray(obj)
+        array = obj if obj.flags.c_contiguous else obj.copy(order="C")  # keeps 0-d shapes
         header = msgpack.packb([array.dtype.str, list(array.shape)])
         return msgpack.ExtType(_NDARRAY, header + array.tobytes())
     if isinstance(obj, np.generic):
         return obj.item()
+    if isinstance(obj, int):
+        raise TypeError(f"integer {obj} is outside the 64-bit range msgpack can store")
     raise TypeError(f"cannot store an object of type {type(obj).__name__}")
 
 

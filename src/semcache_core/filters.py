@@ -155,7 +155,7 @@ class Filter:
     """
 
     key: str
-    op: FilterOperator | str = FilterOperator.EQ
+    op: FilterOperator | str
     value: Any = None
 
     def __post_init__(self) -> None:
@@ -318,6 +318,8 @@ def compile_filter(node: FilterNode | None) -> Predicate:
     if isinstance(node, Filter):
         return _compile_leaf(node)
     children = [compile_filter(child) for child in node.filters]
+    if not children:  # as LlamaIndex: an empty filter list restricts nothing
+        return lambda metadata: True
     if node.condition is FilterCondition.AND:
         return lambda metadata: all(child(metadata) for child in children)
     if node.condition is FilterCondition.OR:

@@ -44,7 +44,15 @@ def _as_float32(obj: Any, what: str) -> FloatMatrix:
         raise InvalidVectorError(f"{what} is not an array of numbers: {exc}") from exc
     if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
         raise InvalidVectorError(f"{what} must hold real numbers, got dtype {array.dtype}")
-    return np.ascontiguousarray(array, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        converted = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(converted).all():
+        if np.isfinite(array).all():
+            raise InvalidVectorError(
+                f"{what} has components outside the float32 range (|x| > 3.4e38)"
+            )
+        raise InvalidVectorError(f"{what} has NaN or infinite components")
+    return converted
 
 
 def as_unit_matrix(obj: Any, dim: int | None, what: str = "vectors") -> FloatMatrix:
@@ -59,9 +67,6 @@ def as_unit_matrix(obj: Any, dim: int | None, what: str = "vectors") -> FloatMat
         raise InvalidVectorError(f"{what} must be a 2-D array (n, dim), got shape {matrix.shape}")
     if dim is not None and matrix.shape[1] != dim:
         raise DimensionMismatchError(dim, matrix.shape[1])
-    if not np.isfinite(matrix).all():
-        bad = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
-        raise InvalidVectorError(f"{what}[{bad}] has NaN or infinite components")
     norms = np.linalg.norm(matrix.astype(np.float64), axis=1)
     if not (norms > 0).all():
         bad = int(np.flatnonzero(norms <= 0)[0])
@@ -83,8 +88,6 @@ def as_unit_vector(obj: Any, dim: int | None, what: str = "vector") -> FloatVect
         raise InvalidVectorError(f"{what} must be a non-empty 1-D array, got shape {vector.shape}")
     if dim is not None and vector.size != dim:
         raise DimensionMismatchError(dim, vector.size)
-    if not np.isfinite(vector).all():
-        raise InvalidVectorError(f"{what} has NaN or infinite components")
     norm = float(np.linalg.norm(vector.astype(np.float64)))
     if norm == 0.0:
         raise InvalidVectorError(f"{what} is all zeros: cosine similarity is undefined for it")

@@ -119,8 +119,12 @@ class Backend(Protocol):
         filters: FilterNode | None,
         now: float,
         with_vectors: bool = False,
+        threshold: float | None = None,
     ) -> list[list[tuple[StoredEntry, float]]]:
-        """For each query row, up to ``k`` (entry, cosine score) pairs, best first."""
+        """For each query row, up to ``k`` (entry, cosine score) pairs, best first.
+
+        Pairs scoring below ``threshold`` are left out (and their recency is not refreshed).
+        """
         ...
 
     def purge_expired(self, now: float) -> int:

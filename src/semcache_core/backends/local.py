@@ -164,7 +164,9 @@ class LocalBackend:
         filters: FilterNode | None,
         now: float,
         with_vectors: bool = False,
+        threshold: float | None = None,
     ) -> list[list[tuple[StoredEntry, float]]]:
+        floor = -1.0 if threshold is None else threshold
         with self._lock:
             self.purge_expired(now)
             space = self._namespaces.get(namespace)
@@ -184,7 +186,11 @@ class LocalBackend:
             results = []
             for labels, scores in found:
                 hits: list[tuple[StoredEntry, float]] = []
-                for label, score in zip(labels.tolist(), scores.tolist()):
+                # float32 rounding can put a self-match a hair above 1: keep the contract
+                clipped = np.clip(scores, -1.0, 1.0).tolist()
+                for label, score in zip(labels.tolist(), clipped):
+                    if score < floor:
+                        break  # best first: the rest score lower still
                     entry = space.by_label[label]
                     self._entries.move_to_end(entry.key)
                     hits.append((self._with_vector(entry, space) if with_vectors else entry, score))
