@@ -67,13 +67,14 @@ def as_unit_matrix(obj: Any, dim: int | None, what: str = "vectors") -> FloatMat
         raise InvalidVectorError(f"{what} must be a 2-D array (n, dim), got shape {matrix.shape}")
     if dim is not None and matrix.shape[1] != dim:
         raise DimensionMismatchError(dim, matrix.shape[1])
-    norms = np.linalg.norm(matrix.astype(np.float64), axis=1)
+    wide = matrix.astype(np.float64)  # float64: norms of near-max or subnormal rows stay exact
+    norms = np.linalg.norm(wide, axis=1)
     if not (norms > 0).all():
         bad = int(np.flatnonzero(norms <= 0)[0])
         raise InvalidVectorError(
             f"{what}[{bad}] is all zeros: cosine similarity is undefined for it"
         )
-    return (matrix / norms[:, None]).astype(np.float32)
+    return (wide / norms[:, None]).astype(np.float32)
 
 
 def as_unit_vector(obj: Any, dim: int | None, what: str = "vector") -> FloatVector:
@@ -88,7 +89,8 @@ def as_unit_vector(obj: Any, dim: int | None, what: str = "vector") -> FloatVect
         raise InvalidVectorError(f"{what} must be a non-empty 1-D array, got shape {vector.shape}")
     if dim is not None and vector.size != dim:
         raise DimensionMismatchError(dim, vector.size)
-    norm = float(np.linalg.norm(vector.astype(np.float64)))
+    wide = vector.astype(np.float64)  # float64: norms of near-max or subnormal vectors stay exact
+    norm = float(np.linalg.norm(wide))
     if norm == 0.0:
         raise InvalidVectorError(f"{what} is all zeros: cosine similarity is undefined for it")
-    return (vector / norm).astype(np.float32)
+    return (wide / norm).astype(np.float32)

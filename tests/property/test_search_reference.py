@@ -29,7 +29,7 @@ SETTINGS = {
 }
 
 SIZES = [1, 2, 50, 3000, 5000, 12000]
-DATA_KINDS = ["gauss", "duplicates", "huge", "tiny", "mixed"]
+DATA_KINDS = ["gauss", "duplicates", "huge", "tiny", "grid", "dense", "mixed"]
 
 
 # --- reference and comparison ----------------------------------------------------------
@@ -46,7 +46,7 @@ def make_data(rng: np.random.Generator, n: int, dim: int, kind: str) -> np.ndarr
         parts = np.array_split(np.arange(n), 4)
         chunks = [
             make_data(rng, len(p), dim, k)
-            for p, k in zip(parts, ["gauss", "duplicates", "huge", "tiny"])
+            for p, k in zip(parts, ["duplicates", "huge", "tiny", "grid"])
         ]
         x = np.concatenate(chunks)[rng.permutation(n)]
         return x.astype(np.float32).astype(np.float64)
@@ -63,6 +63,17 @@ def make_data(rng: np.random.Generator, n: int, dim: int, kind: str) -> np.ndarr
         x[np.arange(n), cols] *= 10.0 ** rng.uniform(2, 30, n)
     elif kind == "tiny":
         x *= 10.0 ** rng.uniform(-30, -15, (n, 1))
+    elif kind == "grid":
+        # integer rows with a +-127 peak: exactly representable in int8 (zero row error),
+        # so only the query's rounding separates the int8 score from the true one
+        x = rng.integers(-20, 21, (n, dim)).astype(np.float64)
+        x[np.arange(n), rng.integers(0, dim, n)] = 127.0 * rng.choice([-1.0, 1.0], n)
+    elif kind == "dense":
+        # many rows in a plane or 3-space: neighbours' scores differ by far less than the
+        # int8 rounding, which (in few dimensions) is close to its worst case
+        rank = min(dim, int(rng.integers(2, 4)))
+        basis = np.linalg.qr(rng.standard_normal((dim, rank)))[0].T
+        x = rng.standard_normal((n, rank)) @ basis
     return x.astype(np.float32).astype(np.float64)
 
 
@@ -76,6 +87,10 @@ def make_queries(rng: np.random.Generator, stored: np.ndarray, dim: int) -> list
     basis = np.zeros(dim)
     basis[int(rng.integers(0, dim))] = 1.0
     queries.append(basis)
+    # every component just off a half step of the int8 grid: the largest query rounding
+    half_step = rng.integers(-20, 21, dim) + 0.49 * rng.choice([-1.0, 1.0], dim)
+    half_step[int(rng.integers(0, dim))] = 127.0
+    queries.append(half_step)
     return [unit_rows(q.astype(np.float32).astype(np.float64)) for q in queries]
 
 
@@ -202,7 +217,7 @@ def test_flat_index_matches_reference(n, dim, k, kind, delete_fraction, allowed_
     check("none")
 
     # delete a random subset (plus unknown labels, which are ignored) and compare again
-    doomed = rng.permutation(labels)[: int(round(delete_fraction * n))]
+    doomed = rng.permutation(labels)[: round(delete_fraction * n)]
     index.remove(np.concatenate([doomed, np.array([-1, 10**12], dtype=np.int64)]))
     for label in doomed.tolist():
         del store[label]
@@ -242,6 +257,47 @@ def test_flat_index_int8_path_on_adversarial_rows_is_exact():
             assert_matches_reference(ids, scores, *reference(store, query, allowed), k)
 
 
+@pytest.mark.parametrize("dim", [2, 3])
+def test_flat_index_int8_path_is_exact_on_dense_low_dimensional_data(dim):
+    """In 2-3 dimensions the int8 rounding error nearly reaches its bound while thousands
+    of rows sit within it of the k-th score: any slack missing from the bound shows."""
+    rng = np.random.default_rng(dim)
+    n = 12000
+    units = unit_rows(rng.standard_normal((n, dim)))
+    index = FlatIndex(dim)
+    index.add(np.arange(n, dtype=np.int64), units.astype(np.float32))
+    labels = list(range(n))
+    half = rng.permutation(n)[: n // 2]
+    for _ in range(120):
+        query = unit_rows(rng.standard_normal(dim).astype(np.float32).astype(np.float64))
+        exact = units @ query
+        for k in (1, 10, 50):
+            ids, scores = index.search(query.astype(np.float32), k)
+            assert_matches_reference(ids, scores, labels, exact, k)
+        ids, scores = index.search(query.astype(np.float32), 20, allowed=half)
+        assert_matches_reference(ids, scores, half.tolist(), exact[half], 20)
+
+
+@pytest.mark.parametrize("dim", [3, 16, 128])
+def test_flat_index_int8_path_is_exact_for_int8_exact_rows(dim):
+    """Rows on the int8 grid have no rounding error of their own; a query just off the
+    half steps carries the largest error, which the bound must still cover."""
+    rng = np.random.default_rng(100 + dim)
+    n = 6000
+    units = unit_rows(make_data(rng, n, dim, "grid"))
+    index = FlatIndex(dim)
+    index.add(np.arange(n, dtype=np.int64), units.astype(np.float32))
+    labels = list(range(n))
+    for _ in range(40):
+        raw = rng.integers(-20, 21, dim) + 0.49 * rng.choice([-1.0, 1.0], dim)
+        raw[int(rng.integers(0, dim))] = 127.0
+        query = unit_rows(raw.astype(np.float32).astype(np.float64))
+        exact = units @ query
+        for k in (1, 10, 50):
+            ids, scores = index.search(query.astype(np.float32), k)
+            assert_matches_reference(ids, scores, labels, exact, k)
+
+
 # --- (a) SemCache(index="flat") against the reference ---------------------------------
 
 
@@ -267,7 +323,7 @@ def test_semcache_flat_matches_reference(n, dim, k, kind, delete_fraction, group
         cache.set(f"k{i}", i, vector=raw[i].astype(np.float32), metadata={"g": int(groups[i])})
     units = unit_rows(raw)
     store = dict(enumerate(units))
-    doomed = rng.permutation(n)[: int(round(delete_fraction * n))]
+    doomed = rng.permutation(n)[: round(delete_fraction * n)]
     for i in doomed.tolist():
         assert cache.delete(f"k{i}")
         del store[i]
@@ -282,26 +338,28 @@ def test_semcache_flat_matches_reference(n, dim, k, kind, delete_fraction, group
         assert_matches_reference(ids, [h.score for h in hits], *reference(store, query, allowed), k)
 
 
-def test_semcache_tiny_and_huge_norm_vectors_are_normalised():
-    """Valid finite non-zero vectors at the ends of float32's range must still be stored as
-    unit vectors: a query equal to the stored vector scores 1.0."""
+EXTREME_VECTORS = {
+    "subnormal": [1e-44, 3e-44, 0.0, 2e-44],  # norm below float32's smallest normal
+    "tiny": [1e-30, 3e-30, 0.0, 2e-30],
+    "near-max": [3e38, 3e38, 1.0, 0.0],  # finite float32 components, norm above float32 max
+    "one-huge": [3e38, 1.0, 1.0, 1.0],
+}
+
+
+@pytest.mark.parametrize("case", list(EXTREME_VECTORS))
+def test_semcache_normalises_vectors_at_the_ends_of_float32(case):
+    """Valid finite non-zero float32 vectors must be stored as unit vectors: a query equal
+    to the stored vector finds it with score 1.0."""
+    vector = np.array(EXTREME_VECTORS[case], dtype=np.float32)
     cache = SemCache(index="flat")
-    cases = {
-        "subnormal": np.array([1e-44, 3e-44, 0.0, 2e-44], dtype=np.float32),
-        "tiny": np.array([1e-30, 3e-30, 0.0, 2e-30], dtype=np.float32),
-        "near-max": np.array([3e38, 3e38, 1.0, 0.0], dtype=np.float32),
-        "one-huge": np.array([3e38, 1.0, 1.0, 1.0], dtype=np.float32),
-    }
-    for key, vector in cases.items():
-        cache.set(key, key, vector=vector)
-    for key, vector in cases.items():
-        expected = unit_rows(vector.astype(np.float64))
-        hit = cache.search(vector, 1, with_vectors=True)[0]
-        assert hit.vector is not None
-        np.testing.assert_allclose(np.linalg.norm(hit.vector.astype(np.float64)), 1.0, atol=TOL)
-        np.testing.assert_allclose(hit.vector, expected, atol=TOL)
-        assert hit.key == key or abs(hit.score - 1.0) <= TOL
-        assert abs(hit.score - 1.0) <= TOL, (key, hit.score)
+    cache.set("other", "other", vector=np.array([0.0, 0.0, 0.0, 1.0], np.float32))
+    cache.set(case, case, vector=vector)
+    hit = cache.search(vector, 1, with_vectors=True)[0]
+    assert hit.vector is not None
+    np.testing.assert_allclose(np.linalg.norm(hit.vector.astype(np.float64)), 1.0, atol=TOL)
+    np.testing.assert_allclose(hit.vector, unit_rows(vector.astype(np.float64)), atol=TOL)
+    assert hit.key == case
+    assert abs(hit.score - 1.0) <= TOL, hit.score
 
 
 # --- (b) search_batch equals per-query search ------------------------------------------
@@ -432,6 +490,35 @@ def test_hnsw_recall_on_clustered_data_with_deletions():
     assert recall_at_10(cache, units, alive, queries) >= 0.95
 
 
+def test_hnsw_churn_reuses_deleted_slots_and_grows_past_capacity():
+    """Delete/add cycles: freed graph slots are reused and the graph still grows when the
+    live count passes its capacity; nothing deleted comes back, everything live is found."""
+    rng = np.random.default_rng(31)
+    dim = 24
+    cache = SemCache(index="hnsw")
+    vectors: dict[int, np.ndarray] = {}
+    gone: list[int] = []
+    next_id = 0
+    for _ in range(6):
+        for _ in range(700):
+            vectors[next_id] = rng.standard_normal(dim).astype(np.float32)
+            cache.set(f"k{next_id}", next_id, vector=vectors[next_id])
+            next_id += 1
+        for i in rng.permutation(sorted(vectors))[:400].tolist():
+            assert cache.delete(f"k{i}")
+            gone.append(i)
+            del vectors[i]
+        index = cache.backend.index_for("")
+        assert len(index.hnsw) == len(index) == len(vectors)
+    assert len(vectors) == 1800  # past the graph's initial capacity of 1024
+    for i in sorted(vectors)[::9]:
+        assert f"k{i}" in {hit.key for hit in cache.search(vectors[i], 10)}
+    for i in gone[::9]:
+        keys = {hit.key for hit in cache.search(rng.standard_normal(dim), 10)}
+        keys |= {hit.key for hit in cache.search(np.ones(dim) + 0.01 * i, 10)}
+        assert all(int(key[1:]) in vectors for key in keys)
+
+
 # --- (d) auto: crossing the threshold, with writes during the background build ----------
 
 
@@ -450,33 +537,38 @@ def test_auto_switches_to_hnsw_and_reflects_writes_during_build():
     alive[: threshold - 1] = True
     added_during_build: list[int] = []
     deleted: list[int] = []
-    # Hold the backend's lock (the builder takes it per chunk) so these writes certainly
-    # land while the graph is still being built.
-    with cache.backend._lock:
-        cache.set(f"k{threshold - 1}", threshold - 1, vector=data[threshold - 1])
-        alive[threshold - 1] = True
-        assert index.hnsw is not None and index.kind == "flat"  # building
-        for i in range(threshold, threshold + 500):
+    try:
+        # Hold the backend's lock (the builder takes it per chunk) so these writes certainly
+        # land while the graph is still being built.
+        with cache.backend._lock:
+            cache.set(f"k{threshold - 1}", threshold - 1, vector=data[threshold - 1])
+            alive[threshold - 1] = True
+            assert index.hnsw is not None and index.kind == "flat"  # building
+            for i in range(threshold, threshold + 500):
+                cache.set(f"k{i}", i, vector=data[i])
+                alive[i] = True
+                added_during_build.append(i)
+            for i in [*range(0, 1000, 5), *range(threshold, threshold + 500, 7)]:
+                assert cache.delete(f"k{i}")
+                alive[i] = False
+                deleted.append(i)
+            assert index.kind == "flat"
+        # and some more writes racing with the builder's chunks
+        for i in range(threshold + 500, threshold + 1500):
             cache.set(f"k{i}", i, vector=data[i])
             alive[i] = True
             added_during_build.append(i)
-        for i in [*range(0, 1000, 5), *range(threshold, threshold + 500, 7)]:
-            assert cache.delete(f"k{i}")
-            alive[i] = False
-            deleted.append(i)
-        assert index.kind == "flat"
-    # and some more writes racing with the builder's chunks
-    for i in range(threshold + 500, threshold + 1500):
-        cache.set(f"k{i}", i, vector=data[i])
-        alive[i] = True
-        added_during_build.append(i)
-        if i % 4 == 0:
-            victim = int(rng.integers(0, i))
-            if alive[victim]:
-                assert cache.delete(f"k{victim}")
-                alive[victim] = False
-                deleted.append(victim)
-    assert index.wait_until_built(timeout=60)
+            if i % 50 == 0:  # exact (flat) while building, graph afterwards: found either way
+                assert f"k{i}" in {hit.key for hit in cache.search(data[i], 10)}
+            if i % 4 == 0:
+                victim = int(rng.integers(0, i))
+                if alive[victim]:
+                    assert cache.delete(f"k{victim}")
+                    alive[victim] = False
+                    deleted.append(victim)
+    finally:  # never leave a builder thread running past a failed test
+        built = index.wait_until_built(timeout=60)
+    assert built
     assert index.kind == "hnsw"
     live = np.flatnonzero(alive)
     assert len(index) == len(index.hnsw) == len(live)

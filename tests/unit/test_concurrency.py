@@ -58,6 +58,11 @@ async def async_wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -
     return True
 
 
+async def within(awaitable, timeout: float = 30.0):
+    """Await with a time limit, so a lost wake-up fails the test instead of hanging it."""
+    return await asyncio.wait_for(awaitable, timeout)
+
+
 def run_threads(targets: list[Callable[[], None]], timeout: float = 60.0) -> None:
     threads = [threading.Thread(target=t, daemon=True) for t in targets]
     for thread in threads:
@@ -132,7 +137,9 @@ def worker(tid: int, cache: SemCache, clock: FakeClock, deadline: float, errors:
                 k = [1, 5, 20][int(rng.integers(0, 3))]
                 check_hits(cache.search(rng.standard_normal(DIM), k, namespace=ns), k, ns)
             elif op < 77:
-                hits = cache.search(rng.standard_normal(DIM), 5, namespace=ns, filters={"p": {"$lt": 3}})
+                hits = cache.search(
+                    rng.standard_normal(DIM), 5, namespace=ns, filters={"p": {"$lt": 3}}
+                )
                 check_hits(hits, 5, ns, filtered=True)
             elif op < 83:
                 batch = cache.search_batch(rng.standard_normal((3, DIM)), 5, namespace=ns)
@@ -379,7 +386,7 @@ async def test_aget_or_compute_async_fn_runs_once_for_50_coroutines():
         ok = await async_wait_for(lambda: cache.stats().misses >= n)
         return {"key": key, "everyone_missed": ok}
 
-    results = await asyncio.gather(*(cache.aget_or_compute("hot", fn) for _ in range(n)))
+    results = await within(asyncio.gather(*(cache.aget_or_compute("hot", fn) for _ in range(n))))
     assert calls == ["hot"]
     assert all(r == {"key": "hot", "everyone_missed": True} for r in results)
     assert cache.stats().computes == 1
@@ -398,7 +405,7 @@ async def test_aget_or_compute_plain_fn_runs_once_for_50_coroutines():
         ok = wait_for(lambda: cache.stats().misses >= n)
         return f"{key}:{ok}"
 
-    results = await asyncio.gather(*(cache.aget_or_compute("hot", fn) for _ in range(n)))
+    results = await within(asyncio.gather(*(cache.aget_or_compute("hot", fn) for _ in range(n))))
     assert calls == ["hot"]
     assert results == ["hot:True"] * n
     assert cache.stats().computes == 1
@@ -414,8 +421,10 @@ async def test_aget_or_compute_exception_reaches_all_coroutines():
         await async_wait_for(lambda: cache.stats().misses >= n)
         raise KeyError("nope")
 
-    outcomes = await asyncio.gather(
-        *(cache.aget_or_compute("hot", fn) for _ in range(n)), return_exceptions=True
+    outcomes = await within(
+        asyncio.gather(
+            *(cache.aget_or_compute("hot", fn) for _ in range(n)), return_exceptions=True
+        )
     )
     assert calls == ["hot"]
     assert all(isinstance(o, KeyError) for o in outcomes), outcomes
@@ -449,13 +458,13 @@ async def test_threads_and_coroutines_share_one_flight(leader):
         assert await async_wait_for(lambda: bool(calls))
         for thread in threads[1:]:
             thread.start()
-        coroutine_results = await asyncio.gather(*coroutines)
+        coroutine_results = await within(asyncio.gather(*coroutines))
     else:
         gathered = asyncio.gather(*coroutines)
         assert await async_wait_for(lambda: bool(calls))
         for thread in threads:
             thread.start()
-        coroutine_results = await gathered
+        coroutine_results = await within(gathered)
     for thread in threads:
         await asyncio.to_thread(thread.join, 30)
         assert not thread.is_alive()
@@ -484,7 +493,7 @@ async def test_slow_sync_fn_does_not_block_the_event_loop():
         assert await cache.aget("side") == "S"
         ticked.set()
 
-    value, _ = await asyncio.gather(cache.aget_or_compute("slow", slow), ticker())
+    value, _ = await within(asyncio.gather(cache.aget_or_compute("slow", slow), ticker()))
     assert value is True
     assert ticks == [0, 1, 2, 3, 4]
     assert await cache.aget("slow") is True

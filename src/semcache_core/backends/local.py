@@ -2,9 +2,15 @@
 
 Layout::
 
-    _entries      OrderedDict key -> _LocalEntry, least recently used first
+    _entries      dict key -> _LocalEntry
     _namespaces   name -> _Namespace(index: HybridIndex, by_label: label -> entry)
-    _expiry       heap of (expires_at, label, entry); stale items are skipped
+    _expiry       heap of (expires_at, seq, entry); items of replaced entries are skipped
+    _recency      heap of (tick, entry), only with max_entries (exact LRU, lazily kept)
+
+Recency is a tick stamped on the entry by every read, so a read costs one attribute write
+instead of reordering a linked list. Eviction pops the smallest tick from ``_recency``:
+an item whose entry was read since (its tick moved on) is pushed back with the new tick,
+so the entry finally evicted is exactly the least recently used one.
 
 Each entry with a vector gets a fresh int64 label (labels are never reused, which the HNSW
 index relies on). One ``RLock`` guards everything; the background HNSW builder takes it
@@ -21,7 +27,6 @@ from __future__ import annotations
 
 import heapq
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 
 import msgpack
@@ -42,9 +47,9 @@ _INDEX_MODES = ("flat", "hnsw", "auto")
 class _LocalEntry(StoredEntry):
     """A stored entry plus what the local backend needs to find it again."""
 
-    __slots__ = ("decoded_metadata", "label")
+    __slots__ = ("decoded_metadata", "label", "tick")
 
-    def __init__(self, write: EntryWrite, label: int | None) -> None:
+    def __init__(self, write: EntryWrite, label: int | None, tick: int) -> None:
         super().__init__(
             write.key,
             write.value,
@@ -56,6 +61,7 @@ class _LocalEntry(StoredEntry):
         )
         self.label = label
         self.decoded_metadata: dict | None = None
+        self.tick = tick
 
     def metadata_dict(self) -> dict:
         if self.decoded_metadata is None:
@@ -110,7 +116,9 @@ class LocalBackend:
         self._reset()
 
     def _reset(self) -> None:
-        self._entries: OrderedDict[str, _LocalEntry] = OrderedDict()
+        self._entries: dict[str, _LocalEntry] = {}
+        self._recency: list[tuple[int, _LocalEntry]] = []
+        self._tick = 0
         self._namespaces: dict[str, _Namespace] = {}
         self._expiry: list[tuple[float, int, _LocalEntry]] = []
         self._next_label = 0
@@ -132,7 +140,8 @@ class LocalBackend:
                 self._misses += count
                 return None
             self._hits += count
-            self._entries.move_to_end(key)
+            self._tick += 1
+            entry.tick = self._tick
             return entry
 
     def exists(self, key: str, now: float) -> bool:
@@ -192,7 +201,8 @@ class LocalBackend:
                     if score < floor:
                         break  # best first: the rest score lower still
                     entry = space.by_label[label]
-                    self._entries.move_to_end(entry.key)
+                    self._tick += 1
+                    entry.tick = self._tick
                     hits.append((self._with_vector(entry, space) if with_vectors else entry, score))
                 results.append(hits)
             return results
@@ -222,9 +232,7 @@ class LocalBackend:
             if self.max_entries is not None and len(self._entries) > self.max_entries:
                 self.purge_expired(now)
                 while len(self._entries) > self.max_entries:
-                    _, oldest = self._entries.popitem(last=False)
-                    self._unlink(oldest)
-                    self._evictions += 1
+                    self._evict_least_recent()
 
     def _set_one(self, write: EntryWrite) -> None:
         old = self._entries.pop(write.key, None)
@@ -234,7 +242,10 @@ class LocalBackend:
         if write.vector is not None:
             label = self._next_label
             self._next_label += 1
-        entry = _LocalEntry(write, label)
+        self._tick += 1
+        entry = _LocalEntry(write, label, self._tick)
+        if self.max_entries is not None:
+            heapq.heappush(self._recency, (entry.tick, entry))
         if write.vector is not None:
             assert label is not None
             space = self._space(write.namespace, len(write.vector))
@@ -244,6 +255,20 @@ class LocalBackend:
         if write.expires_at is not None:
             self._tiebreak += 1
             heapq.heappush(self._expiry, (write.expires_at, self._tiebreak, entry))
+
+    def _evict_least_recent(self) -> None:
+        heap = self._recency
+        while True:
+            tick, entry = heapq.heappop(heap)
+            if self._entries.get(entry.key) is not entry:
+                continue  # replaced or deleted since
+            if entry.tick != tick:
+                heapq.heappush(heap, (entry.tick, entry))  # read since: requeue
+                continue
+            del self._entries[entry.key]
+            self._unlink(entry)
+            self._evictions += 1
+            return
 
     def _space(self, namespace: str, dim: int) -> _Namespace:
         space = self._namespaces.get(namespace)
@@ -298,6 +323,9 @@ class LocalBackend:
             if len(heap) > 2 * len(self._entries) + 1024:  # drop items of replaced entries
                 self._expiry = [item for item in heap if self._entries.get(item[2].key) is item[2]]
                 heapq.heapify(self._expiry)
+            if len(self._recency) > 2 * len(self._entries) + 1024:
+                self._recency = [(e.tick, e) for e in self._entries.values()]
+                heapq.heapify(self._recency)
             return purged
 
     # --- bookkeeping ---------------------------------------------------------------------
