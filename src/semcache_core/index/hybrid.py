@@ -17,7 +17,9 @@ answers stay exact and inserts stay cheap (a graph insert costs ~10x a flat one)
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from typing import Literal
 
 import numpy as np
@@ -33,6 +35,16 @@ IndexMode = Literal["flat", "hnsw", "auto"]
 
 DEFAULT_HNSW_THRESHOLD = 2_000
 _BUILD_CHUNK = 64
+_BUILDING: weakref.WeakSet[HybridIndex] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_builders() -> None:
+    """Stop background builds before the interpreter tears daemon threads down mid-call."""
+    for index in list(_BUILDING):
+        with index._lock:
+            index.close()
+        index.wait_until_built(timeout=5)
 
 
 class HybridIndex:
@@ -115,6 +127,7 @@ class HybridIndex:
         self._builder = threading.Thread(
             target=self._build, name="semcache-hnsw-build", daemon=True
         )
+        _BUILDING.add(self)
         self._builder.start()
 
     def _build(self) -> None:
