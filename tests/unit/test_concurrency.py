@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from fakeclock import FakeClock
 
 from semcache_core import SemCache
 
@@ -24,19 +25,6 @@ KEYS = 1200
 MAX_ENTRIES = 400
 WORKLOAD_SECONDS = 2.0
 MATCH_ALL = {"tid": {"$ne": -1}}  # missing keys match "!=", so this keeps every entry
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
+from fakeclock import FakeClock
 
 from semcache_core import SemCache
 
 T0 = 1_000_000.0  # with dyadic steps below, clock sums are exact
 DIM = 8
-
-
-class FakeClock:
-    """Seconds since the epoch that only move when the test says so."""
-
-    def __init__(self, start: float = T0) -> None:
-        self.now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
 
 
 def vec(i: int, dim: int = DIM) -> np.ndarray:
