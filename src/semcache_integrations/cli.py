@@ -107,8 +107,9 @@ def demo(requests: int = 200, latency_ms: float = 10.0, console: Console | None 
     ]
     hits = 0
     for query in queries:
-        best = cache.search(query, k=1)
-        value = cache.get_similar(query, threshold=0.8)
+        vector = cache.embedder.embed_query(query)  # embedded once, used by both calls
+        best = cache.search(vector, k=1)
+        value = cache.get_similar(vector, threshold=0.8)
         hits += value is not None
         lookups.add_row(
             query,

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 import msgpack
 import numpy as np
 
-from ..errors import InvalidArgumentError
+from ..errors import DimensionMismatchError, InvalidArgumentError
 from ..filters import FilterNode, compile_filter
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
@@ -140,9 +140,14 @@ class LocalBackend:
                 self._misses += count
                 return None
             self._hits += count
-            self._tick += 1
+            self._tick += 1  # _touch(entry), inlined: this is the exact-hit hot path
             entry.tick = self._tick
             return entry
+
+    def _touch(self, entry: _LocalEntry) -> None:
+        """Mark a read: the entry becomes the most recently used (see module docstring)."""
+        self._tick += 1
+        entry.tick = self._tick
 
     def exists(self, key: str, now: float) -> bool:
         with self._lock:
@@ -201,8 +206,7 @@ class LocalBackend:
                     if score < floor:
                         break  # best first: the rest score lower still
                     entry = space.by_label[label]
-                    self._tick += 1
-                    entry.tick = self._tick
+                    self._touch(entry)
                     hits.append((self._with_vector(entry, space) if with_vectors else entry, score))
                 results.append(hits)
             return results
@@ -224,9 +228,14 @@ class LocalBackend:
 
     def set_many(self, writes: list[EntryWrite], now: float) -> None:
         with self._lock:
-            dims = {len(w.vector) for w in writes if w.vector is not None}
-            if len(dims) > 1 or (self._dim is not None and dims - {self._dim}):
-                raise InvalidArgumentError(f"vectors of mixed dimensions {sorted(dims)}")
+            # the facade checks dimensions; this catches a write racing another that fixed them
+            expected = self._dim
+            for write in writes:
+                if write.vector is None:
+                    continue
+                if expected is not None and len(write.vector) != expected:
+                    raise DimensionMismatchError(expected, len(write.vector))
+                expected = len(write.vector)
             for write in writes:
                 self._set_one(write)
             if self.max_entries is not None and len(self._entries) > self.max_entries:

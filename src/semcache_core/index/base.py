@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from ..vectors import FloatMatrix, FloatVector
 
-__all__ = ["Labels", "SearchResult", "VectorIndex", "empty_result", "top_k"]
+__all__ = ["Labels", "SearchResult", "VectorIndex", "empty_result", "rank", "top_k"]
 
 Labels = npt.NDArray[np.int64]
 SearchResult = tuple[Labels, npt.NDArray[np.float32]]
@@ -46,5 +46,12 @@ def top_k(scores: npt.NDArray[np.floating], k: int) -> tuple[npt.NDArray[np.intp
     """Positions and values of the ``k`` largest scores, largest first (ties: lower first)."""
     n = len(scores)
     part = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
-    order = part[np.lexsort((part, -scores[part]))]
+    return rank(part, scores)
+
+
+def rank(
+    positions: npt.NDArray[np.intp], scores: npt.NDArray[np.floating]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray]:
+    """``positions`` ordered by their score, best first (ties: lower position first)."""
+    order = positions[np.lexsort((positions, -scores[positions]))]
     return order, scores[order].astype(np.float32, copy=False)

@@ -30,7 +30,7 @@ import numpy.typing as npt
 import simsimd
 
 from ..vectors import FloatMatrix, FloatVector
-from .base import Labels, SearchResult, empty_result, top_k
+from .base import Labels, SearchResult, empty_result, rank, top_k
 
 __all__ = ["FlatIndex"]
 
@@ -185,6 +185,6 @@ class FlatIndex:
             part = np.broadcast_to(np.arange(n), scores.shape)
         results = []
         for row, candidates in zip(scores, part):
-            order = candidates[np.lexsort((candidates, -row[candidates]))]
-            results.append((self._labels[order], row[order]))
+            order, best = rank(candidates, row)
+            results.append((self._labels[order], best))
         return results
