@@ -26,7 +26,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -203,14 +203,13 @@ class SemCache:
         self,
         key: Any,
         value: Any,
-        vector: Any,
+        unit: FloatVector | None,
         metadata: Any,
         ttl: Any,
         namespace: Any,
     ) -> EntryWrite:
-        """Validate and encode one entry; raises before anything is stored."""
+        """Validate and encode one entry (``unit``: an already validated vector or None)."""
         _check_key(key)
-        unit = None if vector is None else as_unit_vector(vector, self.dim)
         return EntryWrite(
             key=key,
             value=encode(value),
@@ -293,7 +292,60 @@ class SemCache:
             InvalidKeyError, InvalidValueError, InvalidVectorError, DimensionMismatchError,
             InvalidArgumentError: bad input; nothing is stored.
         """
-        self._store(self._write(key, value, vector, metadata, ttl, namespace))
+        _check_key(key)
+        unit = None if vector is None else as_unit_vector(vector, self.dim)
+        self._store(self._write(key, value, unit, metadata, ttl, namespace))
+
+    def set_many(
+        self,
+        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        *,
+        vectors: Sequence[Any] | FloatMatrix | None = None,
+        metadatas: Sequence[dict[str, Any] | None] | None = None,
+        ttl: float | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        """Store many entries in one call: all are validated first, then stored together.
+
+        ``items`` maps keys to values (or is a sequence of ``(key, value)`` pairs; a repeated
+        key keeps its last value). ``vectors`` and ``metadatas``, when given, run parallel
+        to ``items`` (a row of ``vectors`` may be ``None``). Vectors reach the index in one
+        batch per namespace, which is what makes bulk loads fast.
+
+        Example::
+
+            cache.set_many({"a": 1, "b": 2}, vectors=np.eye(2, dtype=np.float32))
+
+        Raises:
+            The errors of :meth:`set`, naming the offending row; nothing is stored then.
+        """
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        rows = self._vector_rows(vectors, len(pairs))
+        if metadatas is not None and len(metadatas) != len(pairs):
+            raise InvalidArgumentError(
+                f"metadatas has {len(metadatas)} rows for {len(pairs)} items"
+            )
+        writes = []
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                raise InvalidArgumentError(f"items[{i}] must be a (key, value) pair, got {pair!r}")
+            key, value = pair
+            metadata = None if metadatas is None else metadatas[i]
+            writes.append(self._write(key, value, rows[i], metadata, ttl, namespace))
+        self._backend.set_many(writes, self._clock())
+
+    def _vector_rows(self, vectors: Any, count: int) -> list[Any]:
+        """Parallel vectors as unit rows (or ``None``s), validated in one pass for a matrix."""
+        if vectors is None:
+            return [None] * count
+        if len(vectors) != count:
+            raise InvalidArgumentError(f"vectors has {len(vectors)} rows for {count} items")
+        if isinstance(vectors, np.ndarray) and vectors.ndim == 2:
+            return list(as_unit_matrix(vectors, self.dim)) if count else []
+        return [
+            None if v is None else as_unit_vector(v, self.dim, f"vectors[{i}]")
+            for i, v in enumerate(vectors)
+        ]
 
     def delete(self, key: str) -> bool:
         """Remove ``key`` and its vector; True when it held a live entry."""
@@ -579,6 +631,9 @@ class SemCache:
 
     async def aset(self, key: str, value: Any, **options: Any) -> None:
         await asyncio.to_thread(lambda: self.set(key, value, **options))
+
+    async def aset_many(self, items: Any, **options: Any) -> None:
+        await asyncio.to_thread(lambda: self.set_many(items, **options))
 
     async def adelete(self, key: str) -> bool:
         return await asyncio.to_thread(self.delete, key)

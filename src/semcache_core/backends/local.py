@@ -36,7 +36,7 @@ from ..errors import DimensionMismatchError, InvalidArgumentError
 from ..filters import FilterNode, compile_filter
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
-from ..vectors import FloatMatrix
+from ..vectors import FloatMatrix, FloatVector
 from .base import BackendCounters, EntryWrite, StoredEntry
 
 __all__ = ["LocalBackend"]
@@ -236,14 +236,24 @@ class LocalBackend:
                 if expected is not None and len(write.vector) != expected:
                     raise DimensionMismatchError(expected, len(write.vector))
                 expected = len(write.vector)
-            for write in writes:
-                self._set_one(write)
+            latest = {write.key: write for write in writes}  # a repeated key: last one wins
+            added: dict[str, tuple[list[int], list[FloatVector]]] = {}
+            for write in latest.values():
+                label = self._set_one(write)
+                if label is not None and write.vector is not None:
+                    labels, vectors = added.setdefault(write.namespace, ([], []))
+                    labels.append(label)
+                    vectors.append(write.vector)
+            for namespace, (labels, vectors) in added.items():  # one index call per namespace
+                space = self._namespaces[namespace]
+                space.index.add(np.asarray(labels, dtype=np.int64), np.stack(vectors))
             if self.max_entries is not None and len(self._entries) > self.max_entries:
                 self.purge_expired(now)
                 while len(self._entries) > self.max_entries:
                     self._evict_least_recent()
 
-    def _set_one(self, write: EntryWrite) -> None:
+    def _set_one(self, write: EntryWrite) -> int | None:
+        """Replace the key's entry in the tables; returns the label its vector must get."""
         old = self._entries.pop(write.key, None)
         if old is not None:
             self._unlink(old)
@@ -255,15 +265,13 @@ class LocalBackend:
         entry = _LocalEntry(write, label, self._tick)
         if self.max_entries is not None:
             heapq.heappush(self._recency, (entry.tick, entry))
-        if write.vector is not None:
-            assert label is not None
-            space = self._space(write.namespace, len(write.vector))
-            space.index.add(np.array([label], dtype=np.int64), write.vector[None, :])
-            space.by_label[label] = entry
+        if label is not None and write.vector is not None:
+            self._space(write.namespace, len(write.vector)).by_label[label] = entry
         self._entries[write.key] = entry
         if write.expires_at is not None:
             self._tiebreak += 1
             heapq.heappush(self._expiry, (write.expires_at, self._tiebreak, entry))
+        return label
 
     def _evict_least_recent(self) -> None:
         heap = self._recency

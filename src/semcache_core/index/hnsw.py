@@ -24,6 +24,13 @@ from .base import Labels, SearchResult, empty_result
 
 __all__ = ["HNSWIndex", "HNSWParams"]
 
+_PARALLEL_ADD_MIN = 256
+
+
+def _threads(rows: int) -> int:
+    """hnswlib threads for an add: every core for a large batch, one for a few rows."""
+    return -1 if rows >= _PARALLEL_ADD_MIN else 1
+
 
 @dataclass(frozen=True)
 class HNSWParams:
@@ -72,7 +79,7 @@ class HNSWIndex:
         labels = np.asarray(labels, dtype=np.int64)
         live = np.fromiter((label in self._live for label in labels.tolist()), bool, len(labels))
         if live.any():
-            self._graph.add_items(vectors[live], labels[live], num_threads=1)
+            self._graph.add_items(vectors[live], labels[live], num_threads=_threads(live.sum()))
         fresh_labels, fresh_vectors = labels[~live], vectors[~live]
         if len(fresh_labels) == 0:
             return
@@ -80,7 +87,12 @@ class HNSWIndex:
         needed = self._graph.get_current_count() + len(fresh_labels) - reused
         if needed > self._graph.get_max_elements():
             self._graph.resize_index(max(needed, 2 * self._graph.get_max_elements()))
-        self._graph.add_items(fresh_vectors, fresh_labels, num_threads=1, replace_deleted=True)
+        self._graph.add_items(
+            fresh_vectors,
+            fresh_labels,
+            num_threads=_threads(len(fresh_labels)),
+            replace_deleted=True,
+        )
         self._deleted -= reused
         self._live.update(fresh_labels.tolist())
 
