@@ -234,6 +234,8 @@ class SemCache:
     def _as_queries(self, vectors: Any) -> FloatMatrix:
         if isinstance(vectors, np.ndarray) and vectors.ndim == 2:
             return as_unit_matrix(vectors, self.dim, "queries")
+        if len(vectors) == 1:  # the common single search: no stacking copy
+            return as_unit_vector(vectors[0], self.dim, "query")[None, :]
         return np.stack([as_unit_vector(v, self.dim, "query") for v in vectors])
 
     def _count(self, name: str) -> None:
@@ -246,7 +248,7 @@ class SemCache:
             entry.key,
             _value_of(entry),
             score,
-            decode(entry.metadata),
+            {} if entry.metadata == _EMPTY_METADATA else decode(entry.metadata),
             entry.namespace,
             entry.vector,
         )
