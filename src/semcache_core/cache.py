@@ -24,6 +24,7 @@ import asyncio
 import inspect
 import json
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,21 +32,24 @@ from typing import Any
 
 import numpy as np
 
-from .backends.base import NOT_DECODED, Backend, EntryWrite, StoredEntry
+from .backends.base import NOT_DECODED, Backend, EntryWrite, StoredEntry, SupportsSnapshots
 from .backends.local import LocalBackend
 from .codec import decode, encode, encode_metadata
 from .embedders import as_embedder
 from .errors import (
+    CapabilityError,
     DimensionMismatchError,
     InvalidArgumentError,
     InvalidKeyError,
     InvalidValueError,
     InvalidVectorError,
+    SnapshotError,
 )
 from .filters import FilterLike, FilterNode, parse_filters
 from .flight import FlightTable
 from .index.hnsw import HNSWParams
 from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
+from .persist.snapshot import read_snapshot, write_snapshot
 from .records import CacheStats, Entry, Hit
 from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector, looks_like_vector
 
@@ -590,6 +594,89 @@ class SemCache:
         self._count("semantic_hits" if hits else "semantic_misses")
         return hits[0].value if hits else None
 
+    # --- snapshots -----------------------------------------------------------------------
+
+    def dump(self, path: str | os.PathLike[str]) -> None:
+        """Write every live entry, vector and complete HNSW graph to one binary file.
+
+        The file is written beside ``path``, fsynced and renamed over it: a crash during
+        ``dump`` leaves the previous snapshot intact. Load it with :meth:`load` or
+        :meth:`from_snapshot`. Entries keep their absolute expiry times.
+
+        Example::
+
+            cache.dump("faq.semcache")
+            same = SemCache.from_snapshot("faq.semcache", embedder=my_embedder)
+        """
+        state = self._snapshot_backend().export_state(self._clock())
+        write_snapshot(path, state, self._settings())
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Replace this cache's content with a snapshot's (entries expired by now are skipped).
+
+        The cache keeps its own settings (index kind, LRU bound, default TTL); a saved HNSW
+        graph is reused, not rebuilt, unless this cache is ``index="flat"``. Statistics are
+        kept.
+
+        Raises:
+            SnapshotError: the file is truncated, corrupted, not a snapshot, or holds vectors
+                of another dimension than ``dim=``; the cache is left exactly as it was.
+            FileNotFoundError: there is no file at ``path``.
+        """
+        backend = self._snapshot_backend()
+        state, _ = read_snapshot(path)
+        if self._fixed_dim is not None and state.dim not in (None, self._fixed_dim):
+            raise SnapshotError(
+                f"{path} holds vectors of dimension {state.dim}, but this cache has dim="
+                f"{self._fixed_dim}"
+            )
+        try:
+            backend.restore_state(state, self._clock())
+        except ValueError as exc:
+            raise SnapshotError(f"{path} is inconsistent: {exc}") from exc
+
+    @classmethod
+    def from_snapshot(
+        cls, path: str | os.PathLike[str], *, embedder: Any = None, **options: Any
+    ) -> SemCache:
+        """A new cache with the snapshot's content and settings (``options`` override them).
+
+        Pass the ``embedder`` the snapshot was made with: embedders are not saved.
+
+        Raises:
+            SnapshotError, FileNotFoundError: as :meth:`load`.
+        """
+        state, meta = read_snapshot(path)
+        saved = {name: meta[name] for name in ("ttl", "max_entries", "index", "hnsw_threshold")}
+        if meta.get("hnsw_params") is not None:
+            saved["hnsw_params"] = HNSWParams(*meta["hnsw_params"])
+        cache = cls(dim=state.dim, embedder=embedder, **{**saved, **options})
+        try:
+            cache._snapshot_backend().restore_state(state, cache._clock())
+        except ValueError as exc:
+            raise SnapshotError(f"{path} is inconsistent: {exc}") from exc
+        return cache
+
+    def _snapshot_backend(self) -> SupportsSnapshots:
+        if not isinstance(self._backend, SupportsSnapshots):
+            raise CapabilityError(
+                f"{type(self._backend).__name__} cannot export or replace its whole content"
+            )
+        return self._backend
+
+    def _settings(self) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "ttl": self._default_ttl,
+            "index": "auto",
+            "max_entries": None,
+            "hnsw_threshold": DEFAULT_HNSW_THRESHOLD,
+            "hnsw_params": None,
+        }
+        backend_settings = getattr(self._backend, "settings", None)
+        if callable(backend_settings):
+            settings.update(backend_settings())
+        return settings
+
     # --- stats and lifecycle -------------------------------------------------------------
 
     def stats(self) -> CacheStats:
@@ -654,6 +741,12 @@ class SemCache:
 
     async def astats(self) -> CacheStats:
         return await asyncio.to_thread(self.stats)
+
+    async def adump(self, path: str | os.PathLike[str]) -> None:
+        await asyncio.to_thread(self.dump, path)
+
+    async def aload(self, path: str | os.PathLike[str]) -> None:
+        await asyncio.to_thread(self.load, path)
 
     async def aput(
         self,

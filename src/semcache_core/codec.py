@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import InvalidValueError
 
-__all__ = ["decode", "encode", "encode_metadata"]
+__all__ = ["decode", "encode", "encode_metadata", "is_scalar"]
 
 _NDARRAY = 1
 
@@ -62,7 +62,7 @@ def encode(value: Any) -> bytes:
         raise InvalidValueError(f"value cannot be stored: {exc}") from exc
 
 
-def decode(blob: bytes) -> Any:
+def decode(blob: bytes | bytearray) -> Any:
     """Inverse of :func:`encode`."""
     return msgpack.unpackb(blob, raw=False, ext_hook=_ext_hook, strict_map_key=False)
 
@@ -78,3 +78,15 @@ def encode_metadata(metadata: Any) -> bytes:
         return msgpack.packb(metadata, use_bin_type=True, datetime=False)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidValueError(f"metadata cannot be stored: {exc}") from exc
+
+
+# First bytes of msgpack containers and extension types (maps, arrays, ext): everything else
+# encodes a scalar (nil, bool, int, float, str, bin).
+_COMPOUND_FIRST_BYTES = frozenset(
+    [*range(0x80, 0xA0), 0xC7, 0xC8, 0xC9, *range(0xD4, 0xD9), 0xDC, 0xDD, 0xDE, 0xDF]
+)
+
+
+def is_scalar(blob: bytes) -> bool:
+    """Whether ``blob`` encodes an immutable scalar (``None``, bool, number, str, bytes)."""
+    return blob[0] not in _COMPOUND_FIRST_BYTES

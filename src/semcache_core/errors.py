@@ -14,8 +14,10 @@ keep working::
      │    ├── UnknownOperatorError                an operator that does not exist
      │    └── FilterValueError      (TypeError)   a filter value of the wrong type
      ├── EmbedderError                            the embedder failed or returned garbage
+     ├── SnapshotError              (ValueError)  a truncated, corrupted or foreign snapshot
      └── BackendError                             the storage backend failed
-          └── CapabilityError                     the backend lacks a needed feature
+          ├── CapabilityError                     the backend lacks a needed feature
+          └── DirectoryLockedError                a durable directory open in another process
 
 Example::
 
@@ -38,7 +40,9 @@ __all__ = [
     "InvalidKeyError",
     "InvalidValueError",
     "InvalidVectorError",
+    "DirectoryLockedError",
     "SemCacheError",
+    "SnapshotError",
     "UnknownOperatorError",
 ]
 
@@ -96,3 +100,14 @@ class BackendError(SemCacheError):
 
 class CapabilityError(BackendError):
     """The backend lacks a capability the call needs (e.g. vector search)."""
+
+
+class DirectoryLockedError(BackendError):
+    """A durable cache directory is already open in another process (one writer at a time)."""
+
+
+class SnapshotError(SemCacheError, ValueError):
+    """A snapshot file is truncated, corrupted, foreign or incompatible with the cache.
+
+    Raised before anything changes: the cache that tried to load it is left as it was.
+    """

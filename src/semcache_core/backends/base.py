@@ -25,10 +25,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+import numpy.typing as npt
+
 from ..filters import FilterNode
 from ..vectors import FloatMatrix, FloatVector
 
-__all__ = ["NOT_DECODED", "Backend", "BackendCounters", "EntryWrite", "StoredEntry"]
+__all__ = [
+    "NOT_DECODED",
+    "Backend",
+    "BackendCounters",
+    "BackendState",
+    "EntryWrite",
+    "SpaceState",
+    "StoredEntry",
+    "SupportsSnapshots",
+]
 
 NOT_DECODED: Any = type("NotDecoded", (), {"__repr__": lambda self: "NOT_DECODED"})()
 """``plain`` of an entry whose value must be decoded from ``value`` to be read."""
@@ -137,4 +149,49 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release resources; the backend is not used afterwards."""
+        ...
+
+
+@dataclass(slots=True)
+class SpaceState:
+    """One namespace's vectors in index row order, and its graph when one is complete."""
+
+    name: str
+    labels: npt.NDArray[np.int64]
+    vectors: FloatMatrix
+    graph: dict[str, Any] | None = None  # HNSWIndex.graph_state()
+
+
+@dataclass(slots=True)
+class BackendState:
+    """A backend's whole content as parallel columns: what a snapshot holds.
+
+    Entries run from least to most recently used, so LRU order survives a round trip.
+    ``labels[i]`` is the label of entry ``i``'s vector in its namespace's space, or None.
+    """
+
+    dim: int | None
+    keys: list[str] = field(default_factory=list)
+    values: list[bytes] = field(default_factory=list)
+    metadata: list[bytes] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+    expires_at: list[float | None] = field(default_factory=list)
+    labels: list[int | None] = field(default_factory=list)
+    spaces: list[SpaceState] = field(default_factory=list)
+
+
+@runtime_checkable
+class SupportsSnapshots(Protocol):
+    """A backend whose whole content can be exported and replaced (``dump`` / ``load``)."""
+
+    def export_state(self, now: float) -> BackendState:
+        """A consistent copy of every live entry, vector and complete graph."""
+        ...
+
+    def restore_state(self, state: BackendState, now: float) -> None:
+        """Replace the whole content with ``state`` (entries expired at ``now`` left out).
+
+        Raises:
+            ValueError: the state is inconsistent; the backend is unchanged.
+        """
         ...

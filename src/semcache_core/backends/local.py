@@ -28,16 +28,26 @@ from __future__ import annotations
 import heapq
 import threading
 from collections.abc import Iterable
+from operator import attrgetter
+from typing import Any
 
 import msgpack
 import numpy as np
 
+from ..codec import decode, is_scalar
 from ..errors import DimensionMismatchError, InvalidArgumentError
 from ..filters import FilterNode, compile_filter
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
 from ..vectors import FloatMatrix, FloatVector
-from .base import BackendCounters, EntryWrite, StoredEntry
+from .base import (
+    NOT_DECODED,
+    BackendCounters,
+    BackendState,
+    EntryWrite,
+    SpaceState,
+    StoredEntry,
+)
 
 __all__ = ["LocalBackend"]
 
@@ -49,16 +59,26 @@ class _LocalEntry(StoredEntry):
 
     __slots__ = ("decoded_metadata", "label", "tick")
 
-    def __init__(self, write: EntryWrite, label: int | None, tick: int) -> None:
-        super().__init__(
-            write.key,
-            write.value,
-            write.metadata,
-            write.namespace,
-            write.expires_at,
-            None,
-            write.plain,
-        )
+    def __init__(
+        self,
+        key: str,
+        value: bytes,
+        metadata: bytes,
+        namespace: str,
+        expires_at: float | None,
+        plain: Any,
+        label: int | None,
+        tick: int,
+    ) -> None:
+        # every slot set here, without StoredEntry.__init__: restoring a snapshot makes
+        # one of these per entry, and the extra call is a fifth of that time
+        self.key = key
+        self.value = value
+        self.metadata = metadata
+        self.namespace = namespace
+        self.expires_at = expires_at
+        self.vector = None
+        self.plain = plain
         self.label = label
         self.decoded_metadata: dict | None = None
         self.tick = tick
@@ -262,7 +282,16 @@ class LocalBackend:
             label = self._next_label
             self._next_label += 1
         self._tick += 1
-        entry = _LocalEntry(write, label, self._tick)
+        entry = _LocalEntry(
+            write.key,
+            write.value,
+            write.metadata,
+            write.namespace,
+            write.expires_at,
+            write.plain,
+            label,
+            self._tick,
+        )
         if self.max_entries is not None:
             heapq.heappush(self._recency, (entry.tick, entry))
         if label is not None and write.vector is not None:
@@ -344,6 +373,135 @@ class LocalBackend:
                 self._recency = [(e.tick, e) for e in self._entries.values()]
                 heapq.heapify(self._recency)
             return purged
+
+    # --- snapshots -----------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor options, as plain values (saved in snapshot headers)."""
+        params = self._hnsw_params or HNSWParams()
+        return {
+            "index": self.index_mode,
+            "max_entries": self.max_entries,
+            "hnsw_threshold": self._hnsw_threshold,
+            "hnsw_params": [params.m, params.ef_construction, params.ef_search, params.seed],
+        }
+
+    def export_state(self, now: float) -> BackendState:
+        """A consistent copy of the live content (see :class:`BackendState`)."""
+        with self._lock:
+            self.purge_expired(now)
+            entries = sorted(self._entries.values(), key=attrgetter("tick"))
+            state = BackendState(self._dim)
+            state.keys = [e.key for e in entries]
+            state.values = [e.value for e in entries]
+            state.metadata = [e.metadata for e in entries]
+            state.namespaces = [e.namespace for e in entries]
+            state.expires_at = [e.expires_at for e in entries]
+            state.labels = [e.label for e in entries]
+            for name, space in self._namespaces.items():
+                if len(space.index):
+                    state.spaces.append(SpaceState(name, *space.index.export()))
+            return state
+
+    def restore_state(self, state: BackendState, now: float) -> None:
+        """Replace the whole content with ``state``; entries expired at ``now`` are dropped.
+
+        Everything is built aside and checked first, then swapped in under the lock.
+
+        Raises:
+            ValueError: the state is inconsistent (the backend is unchanged).
+        """
+        spaces: dict[str, _Namespace] = {}
+        try:
+            for saved in state.spaces:
+                if saved.name in spaces or saved.vectors.shape != (len(saved.labels), state.dim):
+                    raise ValueError(f"namespace {saved.name!r}: vectors do not match labels")
+                spaces[saved.name] = _Namespace(
+                    HybridIndex.restore(
+                        self.index_mode,
+                        self._lock,
+                        saved.labels,
+                        saved.vectors,
+                        saved.graph,
+                        self._hnsw_threshold,
+                        self._hnsw_params,
+                    )
+                )
+            entries, expired = self._restore_entries(state, spaces, now)
+        except BaseException:
+            with self._lock:
+                for space in spaces.values():
+                    space.index.close()
+            raise
+        with self._lock:
+            for space in self._namespaces.values():
+                space.index.close()
+            self._reset()
+            self._dim = state.dim
+            self._namespaces = spaces
+            self._entries = {entry.key: entry for entry in entries}
+            self._tick = len(entries)
+            self._next_label = 1 + max((int(s.labels.max()) for s in state.spaces), default=-1)
+            if self.max_entries is not None:
+                self._recency = [(entry.tick, entry) for entry in entries]  # sorted: a heap
+            self._expiry = [
+                (entry.expires_at, entry.tick, entry)
+                for entry in entries
+                if entry.expires_at is not None
+            ]
+            heapq.heapify(self._expiry)
+            self._tiebreak = len(entries)
+            for namespace, labels in expired.items():
+                spaces[namespace].index.remove(np.asarray(labels, dtype=np.int64))
+            for space in spaces.values():
+                space.index.start_background_work()
+            if self.max_entries is not None:
+                while len(self._entries) > self.max_entries:
+                    self._evict_least_recent()
+
+    @staticmethod
+    def _restore_entries(
+        state: BackendState, spaces: dict[str, _Namespace], now: float
+    ) -> tuple[list[_LocalEntry], dict[str, list[int]]]:
+        """Entries of ``state`` (live ones) and the labels of expired ones per namespace."""
+        columns = (state.values, state.metadata, state.namespaces, state.expires_at)
+        if any(len(column) != len(state.keys) for column in (*columns, state.labels)):
+            raise ValueError("entry columns differ in length")
+        if len(set(state.keys)) != len(state.keys):
+            raise ValueError("a key appears twice")
+        entries: list[_LocalEntry] = []
+        expired: dict[str, list[int]] = {}
+        owned: dict[str, list[int]] = {name: [] for name in spaces}
+        for key, value, metadata, namespace, expires_at, label in zip(
+            state.keys, *columns, state.labels
+        ):
+            if label is not None:
+                if namespace not in owned:
+                    raise ValueError(f"entry {key!r}: its namespace has no vectors")
+                owned[namespace].append(label)
+                if expires_at is not None and expires_at <= now:
+                    expired.setdefault(namespace, []).append(label)
+                    continue
+            elif expires_at is not None and expires_at <= now:
+                continue
+            entry = _LocalEntry(
+                key,
+                value,
+                metadata,
+                namespace,
+                expires_at,
+                decode(value) if is_scalar(value) else NOT_DECODED,
+                label,
+                len(entries) + 1,
+            )
+            entries.append(entry)
+            if label is not None:
+                spaces[namespace].by_label[label] = entry
+        for name, space in spaces.items():
+            labels = set(owned[name])
+            if len(labels) != len(owned[name]) or labels != set(space.index.flat.labels.tolist()):
+                raise ValueError(f"namespace {name!r}: vectors and entries do not match")
+        return entries, expired
 
     # --- bookkeeping ---------------------------------------------------------------------
 

@@ -15,6 +15,11 @@ so each int8 score brackets the true score. Any row whose upper bound falls belo
 largest lower bound cannot be in the top k; the remaining candidates (typically a few
 hundred) are re-scored in float32 and ranked. Same ids and scores as brute force.
 
+A bulk restore (:meth:`FlatIndex.restore`, used when a snapshot loads) adopts the float32
+rows as they are and leaves the int8 codes to :meth:`FlatIndex.code_pending`, which the
+owner calls in small steps from a background thread; until every row has its code,
+searches scan the float32 rows (exact, just slower).
+
 Example::
 
     >>> index = FlatIndex(dim=3)
@@ -42,11 +47,15 @@ _ROUNDING_SLACK = 1e-5
 
 def _quantise(vectors: FloatMatrix) -> tuple[npt.NDArray[np.int8], FloatVector, FloatVector]:
     """Per-row symmetric int8 quantisation: codes, scales, and residual norms."""
-    peaks = np.abs(vectors).max(axis=1)
-    scales = (peaks / 127.0).astype(np.float32)
-    codes = np.rint(vectors / scales[:, None]).clip(-127, 127).astype(np.int8)
-    residuals = vectors - codes.astype(np.float32) * scales[:, None]
-    errors = np.linalg.norm(residuals, axis=1).astype(np.float32)
+    peaks = np.maximum(vectors.max(axis=1), -vectors.min(axis=1))
+    scales = (peaks / np.float32(127.0)).astype(np.float32)
+    work = vectors / scales[:, None]  # one scratch matrix, reused in place below
+    np.rint(work, out=work)
+    np.clip(work, -127, 127, out=work)
+    codes = work.astype(np.int8)
+    np.multiply(work, scales[:, None], out=work)
+    np.subtract(vectors, work, out=work)  # the residuals
+    errors = np.sqrt(np.einsum("ij,ij->i", work, work)).astype(np.float32)
     return codes, scales, errors
 
 
@@ -63,14 +72,52 @@ class FlatIndex:
         self._scales = np.empty(capacity, dtype=np.float32)
         self._errors = np.empty(capacity, dtype=np.float32)
         self._labels = np.empty(capacity, dtype=np.int64)
+        self._coded = np.ones(capacity, dtype=bool)  # False: row restored, code pending
         self._row_of: dict[int, int] = {}
         self._n = 0
+        self._uncoded = 0
+
+    @classmethod
+    def restore(cls, labels: Labels, vectors: FloatMatrix) -> FlatIndex:
+        """An index over ``vectors`` (unit float32 rows, adopted without a copy), in order.
+
+        The int8 codes are left pending: call :meth:`code_pending` until it returns False.
+        """
+        n, dim = vectors.shape
+        index = cls(dim, capacity=0)
+        index._vectors = vectors
+        index._labels = np.array(labels, dtype=np.int64)
+        index._codes = np.empty((n, dim), dtype=np.int8)
+        index._scales = np.empty(n, dtype=np.float32)
+        index._errors = np.empty(n, dtype=np.float32)
+        index._coded = np.zeros(n, dtype=bool)
+        index._row_of = dict(zip(index._labels.tolist(), range(n)))
+        index._n = index._uncoded = n
+        if len(index._row_of) != n:
+            raise ValueError("restored labels repeat")
+        return index
+
+    def code_pending(self, max_rows: int) -> bool:
+        """Compute the int8 codes of up to ``max_rows`` restored rows; True while some remain."""
+        if self._uncoded:
+            rows = np.flatnonzero(~self._coded[: self._n])[:max_rows]
+            self._codes[rows], self._scales[rows], self._errors[rows] = _quantise(
+                self._vectors[rows]
+            )
+            self._coded[rows] = True
+            self._uncoded -= len(rows)
+        return self._uncoded > 0
 
     def __len__(self) -> int:
         return self._n
 
     def __contains__(self, label: int) -> bool:
         return label in self._row_of
+
+    @property
+    def uncoded(self) -> int:
+        """Rows still waiting for their int8 codes (see :meth:`code_pending`)."""
+        return self._uncoded
 
     @property
     def labels(self) -> Labels:
@@ -94,7 +141,7 @@ class FlatIndex:
         if needed <= capacity:
             return
         new_capacity = max(needed, capacity * 2)
-        for name in ("_vectors", "_codes", "_scales", "_errors", "_labels"):
+        for name in ("_vectors", "_codes", "_scales", "_errors", "_labels", "_coded"):
             old = getattr(self, name)
             new = np.empty((new_capacity, *old.shape[1:]), dtype=old.dtype)
             new[: self._n] = old[: self._n]
@@ -113,6 +160,10 @@ class FlatIndex:
                 self._row_of[label] = row
                 self._labels[row] = label
                 self._n += 1
+                self._coded[row] = True
+            elif not self._coded[row]:
+                self._coded[row] = True
+                self._uncoded -= 1
             rows[i] = row
         self._vectors[rows] = vectors
         self._codes[rows] = codes
@@ -125,6 +176,7 @@ class FlatIndex:
             row = self._row_of.pop(label, None)
             if row is None:
                 continue
+            self._uncoded -= not self._coded[row]
             last = self._n - 1
             if row != last:
                 moved = int(self._labels[last])
@@ -132,6 +184,7 @@ class FlatIndex:
                 self._codes[row] = self._codes[last]
                 self._scales[row] = self._scales[last]
                 self._errors[row] = self._errors[last]
+                self._coded[row] = self._coded[last]
                 self._labels[row] = moved
                 self._row_of[moved] = row
             self._n = last
@@ -140,11 +193,13 @@ class FlatIndex:
         """Top ``k`` labels by cosine similarity, best first; ``allowed`` restricts labels."""
         if self._n == 0 or (allowed is not None and len(allowed) == 0):
             return empty_result()
-        if allowed is not None and len(allowed) < max(_QUANTISED_MIN_ROWS, self._n // 8):
+        if allowed is not None and (
+            self._uncoded or len(allowed) < max(_QUANTISED_MIN_ROWS, self._n // 8)
+        ):
             rows = self._rows(allowed)
             ids, scores = top_k(self._vectors[rows] @ query, k)
             return self._labels[rows[ids]], scores
-        if self._n < _QUANTISED_MIN_ROWS:
+        if self._n < _QUANTISED_MIN_ROWS or self._uncoded:
             ids, scores = top_k(self._vectors[: self._n] @ query, k)
             return self._labels[ids], scores
         rows = self._candidates(query, k, allowed)

@@ -4,6 +4,11 @@ Deleted labels are marked in the graph and their slots reused by later adds
 (``allow_replace_deleted``), so churn does not grow the graph without bound. Scores are
 cosine similarities (``1 - ip distance`` on unit vectors), best first.
 
+:meth:`HNSWIndex.graph_state` / :meth:`HNSWIndex.from_graph_state` save and restore the
+graph without rebuilding it. hnswlib keeps a copy of every vector inside its graph; a
+snapshot already holds the vectors once, so the state leaves out the vectors of live
+labels and the restore puts them back from the caller's copy.
+
 Example::
 
     >>> index = HNSWIndex(dim=3)
@@ -14,7 +19,9 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import hnswlib
 import numpy as np
@@ -63,6 +70,78 @@ class HNSWIndex:
         self._graph.set_num_threads(1)
         self._live: set[int] = set()
         self._deleted = 0  # marked-deleted slots that a later add may reuse
+
+    @classmethod
+    def from_graph_state(
+        cls,
+        dim: int,
+        params: HNSWParams | None,
+        state: dict[str, Any],
+        vectors_of: Callable[[Labels], FloatMatrix],
+    ) -> HNSWIndex:
+        """Rebuild an index from :meth:`graph_state` without re-inserting anything.
+
+        ``vectors_of(labels)`` returns the vectors of live labels, in order.
+
+        Raises:
+            ValueError: the state is inconsistent with ``dim`` or with itself.
+        """
+        state = dict(state)
+        live_slots = np.asarray(state.pop("live_slots"), dtype=bool)
+        orphans = np.asarray(state.pop("orphan_vectors"), dtype=np.float32)
+        stripped = np.asarray(state.pop("data_level0"), dtype=np.int8)
+        count = int(state["cur_element_count"])
+        size = int(state["size_data_per_element"])
+        start, stop, label_at = _slot_layout(state, dim)
+        if (
+            state.get("dim") != dim
+            or stripped.shape != (count, size - (stop - start))
+            or live_slots.shape != (count,)
+            or orphans.shape != (count - int(live_slots.sum()), dim)
+        ):
+            raise ValueError("graph state does not match its own sizes or the dimension")
+        slots = np.empty((count, size), dtype=np.int8)
+        slots[:, :start] = stripped[:, :start]
+        slots[:, stop:] = stripped[:, start:]
+        slot_labels = _slot_labels(slots, label_at)
+        live_labels = slot_labels[live_slots]
+        slots[live_slots, start:stop] = vectors_of(live_labels).view(np.int8)
+        slots[~live_slots, start:stop] = orphans.view(np.int8)
+        state["data_level0"] = slots.reshape(-1)
+        graph = hnswlib.Index.__new__(hnswlib.Index)
+        try:
+            graph.__setstate__((state,))
+        except (RuntimeError, TypeError, KeyError) as exc:
+            raise ValueError(f"hnswlib rejected the graph state: {exc}") from exc
+        index = cls.__new__(cls)
+        index.dim = dim
+        index.params = params or HNSWParams()
+        index._graph = graph
+        index._ef = index.params.ef_search
+        graph.set_ef(index._ef)
+        graph.set_num_threads(1)
+        index._live = set(live_labels.tolist())
+        index._deleted = count - len(index._live)
+        return index
+
+    def graph_state(self) -> dict[str, Any]:
+        """The graph as plain values and arrays, without the vectors of live labels.
+
+        Marked-deleted slots keep their vectors (``orphan_vectors``): searches still route
+        through them.
+        """
+        state = dict(self._graph.__getstate__()[0])
+        count = int(state["cur_element_count"])
+        start, stop, label_at = _slot_layout(state, self.dim)
+        slots = np.asarray(state["data_level0"]).reshape(count, -1)
+        live = self._live
+        live_slots = np.fromiter(
+            (label in live for label in _slot_labels(slots, label_at).tolist()), bool, count
+        )
+        state["data_level0"] = np.concatenate([slots[:, :start], slots[:, stop:]], axis=1)
+        state["orphan_vectors"] = slots[~live_slots, start:stop].copy().view(np.float32)
+        state["live_slots"] = live_slots
+        return state
 
     def __len__(self) -> int:
         return len(self._live)
@@ -126,3 +205,14 @@ class HNSWIndex:
 
     def search_batch(self, queries: FloatMatrix, k: int) -> list[SearchResult]:
         return [self.search(query, k) for query in queries]
+
+
+def _slot_layout(state: dict[str, Any], dim: int) -> tuple[int, int, int]:
+    """Byte range of the vector inside an hnswlib level-0 slot, and where its label sits."""
+    start = int(state["offset_data"])
+    return start, start + 4 * dim, int(state["label_offset"])
+
+
+def _slot_labels(slots: np.ndarray, label_at: int) -> Labels:
+    """The (8-byte) label stored in each level-0 slot."""
+    return slots[:, label_at : label_at + 8].copy().view(np.int64).reshape(-1)

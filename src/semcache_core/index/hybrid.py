@@ -20,7 +20,7 @@ from __future__ import annotations
 import atexit
 import threading
 import weakref
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -34,7 +34,8 @@ __all__ = ["DEFAULT_HNSW_THRESHOLD", "HybridIndex", "IndexMode"]
 IndexMode = Literal["flat", "hnsw", "auto"]
 
 DEFAULT_HNSW_THRESHOLD = 2_000
-_BUILD_CHUNK = 64
+_BUILD_CHUNK = 64  # graph inserts per lock hold
+_CODE_CHUNK = 16_384  # int8 codes per lock hold (~10 ms at 384 dims)
 _BUILDING: weakref.WeakSet[HybridIndex] = weakref.WeakSet()
 
 
@@ -66,9 +67,44 @@ class HybridIndex:
         self.flat = FlatIndex(dim)
         self.hnsw: HNSWIndex | None = None
         self._pending: dict[int, None] = {}  # labels in flat, not yet in the graph
-        self._builder: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
+        self._closed = False
         if mode == "hnsw":
             self.hnsw = HNSWIndex(dim, hnsw_params)
+
+    @classmethod
+    def restore(
+        cls,
+        mode: IndexMode,
+        lock: threading.RLock,
+        labels: Labels,
+        vectors: FloatMatrix,
+        graph_state: dict[str, Any] | None,
+        hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD,
+        hnsw_params: HNSWParams | None = None,
+    ) -> HybridIndex:
+        """An index over saved rows (adopted as they are) and, when given, a saved graph.
+
+        Searches are exact from the start. Call :meth:`start_background_work` once the index
+        is in use: a thread then computes the int8 codes and, without a saved graph in
+        ``hnsw`` mode (or ``auto`` above the threshold), builds one.
+
+        Raises:
+            ValueError: the graph does not hold exactly ``labels``.
+        """
+        dim = vectors.shape[1]
+        index = cls(dim, "flat", lock, hnsw_threshold, hnsw_params)
+        index.mode = mode
+        index.flat = FlatIndex.restore(labels, vectors)
+        if mode != "flat" and graph_state is not None:
+            graph = HNSWIndex.from_graph_state(dim, hnsw_params, graph_state, index.flat.vectors)
+            if len(graph) != len(labels) or not all(label in graph for label in labels.tolist()):
+                raise ValueError("the saved graph does not hold the saved vectors")
+            index.hnsw = graph
+        elif mode == "hnsw" or (mode == "auto" and len(labels) >= hnsw_threshold):
+            index.hnsw = HNSWIndex(dim, hnsw_params, capacity=2 * len(labels))
+            index._pending = dict.fromkeys(labels.tolist())
+        return index
 
     @property
     def kind(self) -> str:
@@ -124,34 +160,56 @@ class HybridIndex:
     def _start_graph(self) -> None:
         self.hnsw = HNSWIndex(self.dim, self._hnsw_params, capacity=2 * len(self.flat))
         self._pending = dict.fromkeys(self.flat.labels.tolist())
-        self._builder = threading.Thread(
-            target=self._build, name="semcache-hnsw-build", daemon=True
-        )
-        _BUILDING.add(self)
-        self._builder.start()
+        self.start_background_work()
 
-    def _build(self) -> None:
-        graph = self.hnsw
+    def start_background_work(self) -> None:
+        """Start the thread that catches the index up, if there is work (lock held)."""
+        if self._worker is None and not self._closed and (self._pending or self.flat.uncoded):
+            self._worker = threading.Thread(
+                target=self._catch_up, name="semcache-index-build", daemon=True
+            )
+            _BUILDING.add(self)
+            self._worker.start()
+
+    def _catch_up(self) -> None:
         while True:
             with self._lock:
-                if self.hnsw is not graph or graph is None or not self._pending:
-                    return  # cleared, or done
-                chunk = np.fromiter(
-                    (label for label, _ in zip(self._pending, range(_BUILD_CHUNK))), np.int64
-                )
-                graph.add(chunk, self.flat.vectors(chunk))
-                for label in chunk.tolist():
-                    del self._pending[label]
+                if not self._step():
+                    self._worker = None  # decided under the lock: a new start sees it
+                    return
 
-    def wait_until_built(self, timeout: float | None = None) -> bool:
-        """Block until a background graph build has finished; True when none is running."""
-        builder = self._builder
-        if builder is not None:
-            builder.join(timeout)
-            return not builder.is_alive()
+    def _step(self) -> bool:
+        """One chunk of background work: int8 codes of restored rows, then graph inserts."""
+        if self._closed:
+            return False
+        if self.flat.code_pending(_CODE_CHUNK):
+            return True
+        graph = self.hnsw
+        if graph is None or not self._pending:
+            return False
+        chunk = np.fromiter(
+            (label for label, _ in zip(self._pending, range(_BUILD_CHUNK))), np.int64
+        )
+        graph.add(chunk, self.flat.vectors(chunk))
+        for label in chunk.tolist():
+            del self._pending[label]
         return True
 
+    def wait_until_built(self, timeout: float | None = None) -> bool:
+        """Block until background work (codes, graph) has finished; True when none is left."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+            return not worker.is_alive()
+        return True
+
+    def export(self) -> tuple[Labels, FloatMatrix, dict[str, Any] | None]:
+        """Copies of the labels and vectors in row order, and the graph when it is complete."""
+        graph = self.hnsw.graph_state() if self.hnsw is not None and self._graph_ready else None
+        return self.flat.labels.copy(), self.flat.vectors(), graph
+
     def close(self) -> None:
-        """Stop a background build and drop the graph (the caller holds the lock)."""
+        """Stop background work and drop the graph (the caller holds the lock)."""
+        self._closed = True
         self.hnsw = None
         self._pending = {}

@@ -1,0 +1,161 @@
+"""Snapshots: a backend's whole content in one binary file, and back.
+
+A snapshot is a :mod:`container <semcache_core.persist.container>` with these sections:
+
+    entries      msgpack columns: keys, encoded values and metadata, namespace numbers,
+                 expiry times (seconds since the epoch), vector labels; least recently
+                 used first
+    vectors      every namespace's unit vectors, one raw float32 block (rows x dim), in
+                 index row order, namespace after namespace
+    labels       int64 label of each row of ``vectors``
+    graph/<i>    the HNSW graph of namespace ``i`` (msgpack), when one was complete; it
+                 leaves out the vectors, which ``vectors`` already holds
+
+The header's ``meta`` holds the settings (dimension, metric, index kind, HNSW parameters,
+default TTL, LRU bound) and counts, so ``semcache inspect`` can describe a file without
+reading its sections. Nothing is ever unpickled: msgpack, raw arrays and CRC-32s only.
+
+Example::
+
+    >>> write_snapshot("cache.semcache", backend.export_state(now), settings)
+    >>> state, settings = read_snapshot("cache.semcache")
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from ..backends.base import BackendState, SpaceState
+from ..codec import decode, encode
+from ..errors import SnapshotError
+from .container import Container, open_container, write_container
+
+__all__ = ["SNAPSHOT_KIND", "describe_state", "read_snapshot", "state_from", "write_snapshot"]
+
+SNAPSHOT_KIND = "snapshot"
+
+
+def write_snapshot(
+    path: str | os.PathLike[str],
+    state: BackendState,
+    settings: dict[str, Any],
+    kind: str = SNAPSHOT_KIND,
+) -> int:
+    """Write ``state`` atomically; returns the file size in bytes."""
+    names = sorted(set(state.namespaces) | {space.name for space in state.spaces})
+    number = {name: i for i, name in enumerate(names)}
+    entries = msgpack.packb(
+        {
+            "keys": state.keys,
+            "values": state.values,
+            "metadata": state.metadata,
+            "namespaces": names,
+            "namespace": [number[name] for name in state.namespaces],
+            "expires_at": state.expires_at,
+            "labels": state.labels,
+        },
+        use_bin_type=True,
+    )
+    dim = state.dim or 0
+    sections: dict[str, Any] = {
+        "entries": entries,
+        "vectors": _concat([s.vectors for s in state.spaces], np.float32, (0, dim)),
+        "labels": _concat([s.labels for s in state.spaces], np.int64, (0,)),
+    }
+    for space in state.spaces:
+        if space.graph is not None:
+            sections[f"graph/{number[space.name]}"] = encode(space.graph)
+    meta = {**settings, **describe_state(state)}
+    return write_container(path, kind, meta, sections)
+
+
+def _concat(parts: list[np.ndarray], dtype: type, empty_shape: tuple[int, ...]) -> np.ndarray:
+    if not parts:
+        return np.empty(empty_shape, dtype=dtype)
+    return np.ascontiguousarray(parts[0] if len(parts) == 1 else np.concatenate(parts))
+
+
+def describe_state(state: BackendState) -> dict[str, Any]:
+    """Counts kept in the header: what ``semcache inspect`` prints without reading sections."""
+    expiries = [t for t in state.expires_at if t is not None]
+    return {
+        "dim": state.dim,
+        "metric": "cosine",
+        "entries": len(state.keys),
+        "vectors": sum(len(space.labels) for space in state.spaces),
+        "spaces": [[s.name, len(s.labels), s.graph is not None] for s in state.spaces],
+        "namespaces": sorted(set(state.namespaces)),
+        "expiry_range": [min(expiries), max(expiries)] if expiries else None,
+    }
+
+
+def read_snapshot(
+    path: str | os.PathLike[str], kind: str = SNAPSHOT_KIND
+) -> tuple[BackendState, dict[str, Any]]:
+    """The state and header ``meta`` of a snapshot file.
+
+    Raises:
+        SnapshotError: the file is truncated, corrupted, foreign or of another kind.
+        FileNotFoundError: there is no file at ``path``.
+    """
+    with open_container(path) as container:
+        if container.kind != kind:
+            raise SnapshotError(f"{path} holds a {container.kind!r}, not a {kind!r}")
+        return state_from(container), container.meta
+
+
+def state_from(container: Container) -> BackendState:
+    """Decode and cross-check the sections of an open snapshot container."""
+    path = container.path
+    try:
+        columns = msgpack.unpackb(container.section("entries"), raw=False)
+        meta = container.meta
+        dim = meta["dim"]
+        vectors = np.frombuffer(container.section("vectors"), dtype=np.float32)
+        labels = np.frombuffer(container.section("labels"), dtype=np.int64)
+        rows = len(labels)
+        vectors = vectors.reshape(rows, dim if dim else 0)
+        names: list[str] = columns["namespaces"]
+        state = BackendState(dim)
+        state.keys = columns["keys"]
+        state.values = columns["values"]
+        state.metadata = columns["metadata"]
+        state.namespaces = [names[i] for i in columns["namespace"]]
+        state.expires_at = columns["expires_at"]
+        state.labels = columns["labels"]
+        start = 0
+        for name, count, has_graph in meta["spaces"]:
+            stop = start + count
+            graph_name = f"graph/{names.index(name)}"
+            graph = decode(container.section(graph_name)) if has_graph else None
+            state.spaces.append(SpaceState(name, labels[start:stop], vectors[start:stop], graph))
+            start = stop
+        if start != rows:
+            raise ValueError(f"{rows} vectors stored, {start} accounted for by namespaces")
+        _check_types(state)
+    except SnapshotError:
+        raise
+    except Exception as exc:  # sections that passed their CRCs but do not fit together
+        raise SnapshotError(f"{path} is inconsistent: {exc!r}") from exc
+    return state
+
+
+def _check_types(state: BackendState) -> None:
+    """Reject columns of the wrong types before they reach the backend."""
+    checks = (
+        ("keys", state.keys, {str}),
+        ("values", state.values, {bytes}),
+        ("metadata", state.metadata, {bytes}),
+        ("namespaces", state.namespaces, {str}),
+        ("expires_at", state.expires_at, {float, int, type(None)}),
+        ("labels", state.labels, {int, type(None)}),
+    )
+    for name, column, types in checks:
+        if not set(map(type, column)) <= types:
+            raise ValueError(f"column {name!r} holds values of the wrong type")
+    if not all(state.values) or not all(state.metadata):
+        raise ValueError("an encoded value or metadata blob is empty")
