@@ -49,6 +49,7 @@ from .filters import FilterLike, FilterNode, parse_filters
 from .flight import FlightTable
 from .index.hnsw import HNSWParams
 from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
+from .persist.durable import DurableBackend
 from .persist.snapshot import read_snapshot, write_snapshot
 from .records import CacheStats, Entry, Hit
 from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector, looks_like_vector
@@ -134,6 +135,10 @@ class SemCache:
             :class:`~semcache_core.backends.LocalBackend` built from ``max_entries`` and
             ``index`` (pass those to your own backend instead).
         clock: seconds since the epoch; inject a fake one to test TTLs without sleeping.
+        path: a directory for durable mode: every acknowledged write survives a crash and
+            reopening restores the cache (see :class:`~semcache_core.persist.DurableBackend`;
+            one process owns a directory at a time). Call :meth:`close` (or use ``with``)
+            to save the index for a fast reopen.
 
     Raises:
         InvalidArgumentError: an argument out of range, or both ``backend`` and options
@@ -152,23 +157,37 @@ class SemCache:
         clock: Callable[[], float] = time.time,
         hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD,
         hnsw_params: HNSWParams | None = None,
+        path: str | os.PathLike[str] | None = None,
     ) -> None:
         if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
             raise InvalidArgumentError(f"dim must be a positive int, got {dim!r}")
         self._default_ttl = _check_ttl(ttl, "ttl")
-        if backend is None:
-            backend = LocalBackend(
-                max_entries, index, hnsw_threshold=hnsw_threshold, hnsw_params=hnsw_params
-            )
-        elif (
+        if backend is not None and (
             max_entries is not None
             or index != "auto"
             or hnsw_params is not None
             or hnsw_threshold != DEFAULT_HNSW_THRESHOLD
+            or path is not None
         ):
             raise InvalidArgumentError(
-                "max_entries, index, hnsw_threshold and hnsw_params configure the default "
-                "local backend; set them on the backend you pass instead"
+                "max_entries, index, hnsw_threshold, hnsw_params and path configure the "
+                "default backend; set them on the backend you pass instead"
+            )
+        if backend is None and path is not None:
+            backend = DurableBackend(
+                path,
+                max_entries,
+                index,
+                hnsw_threshold=hnsw_threshold,
+                hnsw_params=hnsw_params,
+                clock=clock,
+            )
+            if dim is not None and backend.dim not in (None, dim):
+                backend.close()
+                raise DimensionMismatchError(backend.dim, dim)
+        elif backend is None:
+            backend = LocalBackend(
+                max_entries, index, hnsw_threshold=hnsw_threshold, hnsw_params=hnsw_params
             )
         if dim is not None and backend.dim is not None and backend.dim != dim:
             raise DimensionMismatchError(backend.dim, dim)

@@ -1,6 +1,7 @@
 """The ``semcache`` command.
 
-    semcache demo      an end-to-end run of the engine on the in-process cache
+    semcache demo            an end-to-end run of the engine on the in-process cache
+    semcache inspect PATH    what a snapshot file or durable directory holds; verifies it
 
 The demo caches the calls of a slow embedding function with ``get_or_compute`` (a stand-in
 for a remote embedding API: the built-in lexical embedder plus a fixed latency), then
@@ -13,13 +14,15 @@ import argparse
 import random
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 
 import numpy as np
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from semcache_core import HashingEmbedder, SemCache
+from semcache_core import HashingEmbedder, SemCache, SemCacheError
+from semcache_core.persist.inspect import StoreReport, describe_size, inspect_path
 
 __all__ = ["main"]
 
@@ -133,15 +136,70 @@ def demo(requests: int = 200, latency_ms: float = 10.0, console: Console | None 
     }
 
 
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def inspect(path: str, console: Console | None = None) -> int:
+    """Print what ``path`` holds; exit status 0 when every checksum holds, else 1."""
+    console = console or Console()
+    try:
+        report = inspect_path(path)
+    except (OSError, SemCacheError) as exc:
+        console.print(f"[red]cannot inspect {path}: {exc}[/red]")
+        return 1
+    console.print(_report_table(report))
+    for note in report.notes:
+        console.print(f"note: {note}")
+    if report.damaged:
+        console.print(f"[red]DAMAGED: {', '.join(report.damaged)}[/red]")
+        return 1
+    console.print("[green]checksums OK[/green]")
+    return 0
+
+
+def _name(namespace: str) -> str:
+    return namespace or "(default)"
+
+
+def _report_table(report: StoreReport) -> Table:
+    table = Table(title=f"{report.kind}: {report.path}", show_header=False)
+    expiry = report.expiry_range
+    namespaces = ", ".join(f"{_name(name)}: {n}" for name, n in report.namespaces.items())
+    graphs = ", ".join(_name(name) for name in report.graphs) or "none"
+    rows = [
+        ("entries", f"{report.entries:,}"),
+        ("vectors", f"{report.vectors:,}"),
+        ("dimension", str(report.dim)),
+        ("index", f"{report.index} (saved HNSW graphs: {graphs})"),
+        ("namespaces", namespaces or "-"),
+        ("size on disk", describe_size(report.size_bytes)),
+        ("oldest expiry", _when(expiry[0] if expiry else None)),
+        ("newest expiry", _when(expiry[1] if expiry else None)),
+        ("written", _when(report.created_at)),
+        ("format version", str(report.format_version)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="semcache", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="run the end-to-end demo")
     demo_parser.add_argument("--requests", type=int, default=200)
     demo_parser.add_argument("--latency-ms", type=float, default=10.0)
+    inspect_parser = commands.add_parser(
+        "inspect", help="describe a snapshot file or durable directory and verify it"
+    )
+    inspect_parser.add_argument("path")
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        demo(args.requests, args.latency_ms)
+    if args.command == "inspect":
+        return inspect(args.path)
+    demo(args.requests, args.latency_ms)
     return 0
 
 

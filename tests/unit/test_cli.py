@@ -1,12 +1,16 @@
-"""The demo runs end to end and its figures add up."""
+"""The command line: the demo runs end to end and its figures add up; inspect reports."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 
-from semcache_integrations.cli import _requests, demo, main
+from semcache_core import SemCache
+from semcache_core.persist.container import open_container
+from semcache_integrations.cli import _requests, demo, inspect, main
 
 
 def test_demo_saves_every_repeated_embedding_call() -> None:
@@ -22,3 +26,72 @@ def test_demo_saves_every_repeated_embedding_call() -> None:
 
 def test_main_runs_the_demo_command() -> None:
     assert main(["demo", "--requests", "20", "--latency-ms", "0"]) == 0
+
+
+def _console() -> tuple[Console, io.StringIO]:
+    output = io.StringIO()
+    return Console(file=output, width=200), output
+
+
+def _small_cache() -> SemCache:
+    cache = SemCache(index="hnsw", clock=lambda: 1_000.0)
+    rng = np.random.default_rng(3)
+    cache.set_many(
+        {f"k{i}": f"v{i}" for i in range(40)}, vectors=rng.standard_normal((40, 8)), ttl=60
+    )
+    cache.set("tenant", "x", vector=np.ones(8), namespace="acme", ttl=500)
+    cache.set("plain", "no vector")
+    return cache
+
+
+def test_inspect_describes_a_snapshot_and_verifies_it(tmp_path: Path) -> None:
+    path = tmp_path / "c.semcache"
+    _small_cache().dump(path)
+    console, output = _console()
+    assert inspect(str(path), console) == 0
+    text = output.getvalue()
+    assert "snapshot" in text and "checksums OK" in text
+    assert "│ entries        │ 42" in text and "│ vectors        │ 41" in text
+    assert "│ dimension      │ 8" in text and "(default), acme" in text  # graphs of both
+    assert "(default): 41, acme: 1" in text
+    assert "1970-01-01 00:17:40 UTC" in text and "1970-01-01 00:25:00 UTC" in text  # expiries
+
+
+def test_inspect_names_the_damaged_section(tmp_path: Path) -> None:
+    path = tmp_path / "c.semcache"
+    _small_cache().dump(path)
+    with open_container(path) as container:
+        offset = container.sections["vectors"].offset + 5
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    console, output = _console()
+    assert inspect(str(path), console) == 1
+    assert "DAMAGED: vectors" in output.getvalue()
+
+
+def test_inspect_rejects_a_foreign_or_missing_file(tmp_path: Path) -> None:
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("hello")
+    console, output = _console()
+    assert inspect(str(foreign), console) == 1
+    assert inspect(str(tmp_path / "missing"), console) == 1
+    text = output.getvalue()
+    assert "not a semcache snapshot" in text and "No such file" in text
+
+
+def test_inspect_describes_a_durable_directory_while_it_is_open(tmp_path: Path) -> None:
+    directory = tmp_path / "durable"
+    with SemCache(path=directory, clock=lambda: 1_000.0) as cache:
+        cache.set("a", 1, vector=[1.0, 0.0, 0.0], ttl=10)
+        cache.set("b", 2, namespace="other")
+        console, output = _console()
+        assert inspect(str(directory), console) == 0  # readable while the owner holds it
+        text = output.getvalue()
+        assert "durable directory" in text and "no checkpoint yet" in text
+        assert "│ entries        │ 2" in text and "│ dimension      │ 3" in text
+        assert "(default): 1, other: 1" in text
+    console, output = _console()
+    assert main(["inspect", str(directory)]) == 0
+    assert inspect(str(directory), console) == 0
+    assert "checkpoint: 2 entries" in output.getvalue()

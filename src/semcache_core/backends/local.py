@@ -28,6 +28,7 @@ from __future__ import annotations
 import heapq
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
@@ -49,7 +50,7 @@ from .base import (
     StoredEntry,
 )
 
-__all__ = ["LocalBackend"]
+__all__ = ["LocalBackend", "PreparedRestore"]
 
 _INDEX_MODES = ("flat", "hnsw", "auto")
 
@@ -87,6 +88,17 @@ class _LocalEntry(StoredEntry):
         if self.decoded_metadata is None:
             self.decoded_metadata = msgpack.unpackb(self.metadata, raw=False)
         return self.decoded_metadata
+
+
+@dataclass(slots=True)
+class PreparedRestore:
+    """Tables built by :meth:`LocalBackend.prepare_restore`, ready to swap in."""
+
+    dim: int | None
+    spaces: dict[str, _Namespace]
+    entries: list[_LocalEntry]
+    expired_keys: list[str]
+    next_label: int
 
 
 class _Namespace:
@@ -133,6 +145,8 @@ class LocalBackend:
         self._lock = threading.RLock()
         self._dim: int | None = None
         self._hits = self._misses = self._evictions = self._expirations = 0
+        self.discarded: list[str] | None = None
+        """When a list, the keys of entries this backend expires or evicts are appended."""
         self._reset()
 
     def _reset(self) -> None:
@@ -149,6 +163,11 @@ class LocalBackend:
     @property
     def dim(self) -> int | None:
         return self._dim
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The one lock guarding this backend (a wrapping backend may share it)."""
+        return self._lock
 
     def get(self, key: str, now: float, count: bool = True) -> StoredEntry | None:
         with self._lock:
@@ -248,14 +267,7 @@ class LocalBackend:
 
     def set_many(self, writes: list[EntryWrite], now: float) -> None:
         with self._lock:
-            # the facade checks dimensions; this catches a write racing another that fixed them
-            expected = self._dim
-            for write in writes:
-                if write.vector is None:
-                    continue
-                if expected is not None and len(write.vector) != expected:
-                    raise DimensionMismatchError(expected, len(write.vector))
-                expected = len(write.vector)
+            self.check_dimensions(writes)
             latest = {write.key: write for write in writes}  # a repeated key: last one wins
             added: dict[str, tuple[list[int], list[FloatVector]]] = {}
             for write in latest.values():
@@ -271,6 +283,21 @@ class LocalBackend:
                 self.purge_expired(now)
                 while len(self._entries) > self.max_entries:
                     self._evict_least_recent()
+
+    def check_dimensions(self, writes: list[EntryWrite]) -> None:
+        """Raise :class:`DimensionMismatchError` unless every vector fits (nothing changes).
+
+        The facade checks dimensions first; this catches a write racing another that fixed
+        the dimension.
+        """
+        with self._lock:
+            expected = self._dim
+            for write in writes:
+                if write.vector is None:
+                    continue
+                if expected is not None and len(write.vector) != expected:
+                    raise DimensionMismatchError(expected, len(write.vector))
+                expected = len(write.vector)
 
     def _set_one(self, write: EntryWrite) -> int | None:
         """Replace the key's entry in the tables; returns the label its vector must get."""
@@ -314,6 +341,8 @@ class LocalBackend:
             del self._entries[entry.key]
             self._unlink(entry)
             self._evictions += 1
+            if self.discarded is not None:
+                self.discarded.append(entry.key)
             return
 
     def _space(self, namespace: str, dim: int) -> _Namespace:
@@ -356,6 +385,8 @@ class LocalBackend:
         del self._entries[entry.key]
         self._unlink(entry)
         self._expirations += 1
+        if self.discarded is not None:
+            self.discarded.append(entry.key)
 
     def purge_expired(self, now: float) -> int:
         with self._lock:
@@ -406,42 +437,52 @@ class LocalBackend:
     def restore_state(self, state: BackendState, now: float) -> None:
         """Replace the whole content with ``state``; entries expired at ``now`` are dropped.
 
-        Everything is built aside and checked first, then swapped in under the lock.
-
         Raises:
             ValueError: the state is inconsistent (the backend is unchanged).
         """
+        self.commit_restore(self.prepare_restore(state, now))
+
+    def prepare_restore(self, state: BackendState, now: float) -> PreparedRestore:
+        """Build and check the tables for ``state`` aside; nothing changes until committed.
+
+        Raises:
+            ValueError: the state is inconsistent.
+        """
         spaces: dict[str, _Namespace] = {}
-        try:
-            for saved in state.spaces:
-                if saved.name in spaces or saved.vectors.shape != (len(saved.labels), state.dim):
-                    raise ValueError(f"namespace {saved.name!r}: vectors do not match labels")
-                spaces[saved.name] = _Namespace(
-                    HybridIndex.restore(
-                        self.index_mode,
-                        self._lock,
-                        saved.labels,
-                        saved.vectors,
-                        saved.graph,
-                        self._hnsw_threshold,
-                        self._hnsw_params,
-                    )
+        for saved in state.spaces:
+            if saved.name in spaces or saved.vectors.shape != (len(saved.labels), state.dim):
+                raise ValueError(f"namespace {saved.name!r}: vectors do not match labels")
+            spaces[saved.name] = _Namespace(
+                HybridIndex.restore(
+                    self.index_mode,
+                    self._lock,
+                    saved.labels,
+                    saved.vectors,
+                    saved.graph,
+                    self._hnsw_threshold,
+                    self._hnsw_params,
                 )
-            entries, expired = self._restore_entries(state, spaces, now)
-        except BaseException:
-            with self._lock:
-                for space in spaces.values():
-                    space.index.close()
-            raise
+            )
+        entries, expired_keys, expired_labels = self._restore_entries(state, spaces, now)
+        for namespace, labels in expired_labels.items():
+            spaces[namespace].index.remove(np.asarray(labels, dtype=np.int64))
+        next_label = 1 + max(
+            (int(s.labels.max()) for s in state.spaces if len(s.labels)), default=-1
+        )
+        return PreparedRestore(state.dim, spaces, entries, expired_keys, next_label)
+
+    def commit_restore(self, prepared: PreparedRestore) -> None:
+        """Swap in what :meth:`prepare_restore` built (once)."""
+        entries = prepared.entries
         with self._lock:
             for space in self._namespaces.values():
                 space.index.close()
             self._reset()
-            self._dim = state.dim
-            self._namespaces = spaces
+            self._dim = prepared.dim
+            self._namespaces = prepared.spaces
             self._entries = {entry.key: entry for entry in entries}
-            self._tick = len(entries)
-            self._next_label = 1 + max((int(s.labels.max()) for s in state.spaces), default=-1)
+            self._tick = self._tiebreak = len(entries)
+            self._next_label = prepared.next_label
             if self.max_entries is not None:
                 self._recency = [(entry.tick, entry) for entry in entries]  # sorted: a heap
             self._expiry = [
@@ -450,10 +491,9 @@ class LocalBackend:
                 if entry.expires_at is not None
             ]
             heapq.heapify(self._expiry)
-            self._tiebreak = len(entries)
-            for namespace, labels in expired.items():
-                spaces[namespace].index.remove(np.asarray(labels, dtype=np.int64))
-            for space in spaces.values():
+            if self.discarded is not None:
+                self.discarded.extend(prepared.expired_keys)
+            for space in prepared.spaces.values():
                 space.index.start_background_work()
             if self.max_entries is not None:
                 while len(self._entries) > self.max_entries:
@@ -462,8 +502,8 @@ class LocalBackend:
     @staticmethod
     def _restore_entries(
         state: BackendState, spaces: dict[str, _Namespace], now: float
-    ) -> tuple[list[_LocalEntry], dict[str, list[int]]]:
-        """Entries of ``state`` (live ones) and the labels of expired ones per namespace."""
+    ) -> tuple[list[_LocalEntry], list[str], dict[str, list[int]]]:
+        """Live entries of ``state``; keys of expired ones, and their labels per namespace."""
         columns = (state.values, state.metadata, state.namespaces, state.expires_at)
         if any(len(column) != len(state.keys) for column in (*columns, state.labels)):
             raise ValueError("entry columns differ in length")
@@ -471,6 +511,7 @@ class LocalBackend:
             raise ValueError("a key appears twice")
         entries: list[_LocalEntry] = []
         expired: dict[str, list[int]] = {}
+        expired_keys: list[str] = []
         owned: dict[str, list[int]] = {name: [] for name in spaces}
         for key, value, metadata, namespace, expires_at, label in zip(
             state.keys, *columns, state.labels
@@ -481,8 +522,10 @@ class LocalBackend:
                 owned[namespace].append(label)
                 if expires_at is not None and expires_at <= now:
                     expired.setdefault(namespace, []).append(label)
+                    expired_keys.append(key)
                     continue
             elif expires_at is not None and expires_at <= now:
+                expired_keys.append(key)
                 continue
             entry = _LocalEntry(
                 key,
@@ -501,7 +544,7 @@ class LocalBackend:
             labels = set(owned[name])
             if len(labels) != len(owned[name]) or labels != set(space.index.flat.labels.tolist()):
                 raise ValueError(f"namespace {name!r}: vectors and entries do not match")
-        return entries, expired
+        return entries, expired_keys, expired
 
     # --- bookkeeping ---------------------------------------------------------------------
 

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import time
+import uuid
 import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -68,9 +68,9 @@ def write_container(
 ) -> int:
     """Write a container atomically (temporary file, fsync, rename); returns its size."""
     target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp_name = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(tmp_name, "xb") as out:  # "x": a fresh file, with the usual permissions
             size = _write(out, kind, meta, sections)
             out.flush()
             os.fsync(out.fileno())

@@ -1,0 +1,473 @@
+"""Durable mode: every acknowledged write survives ``kill -9``; reopening is fast.
+
+A durable cache is a directory::
+
+    journal/             diskcache (SQLite in WAL mode): the source of truth
+      "e" + key            one record per live entry: value, metadata, namespace,
+                           expiry, vector (msgpack)
+      "c-<n>"              change log: the key each write touched, tagged with the epoch
+      "m:epoch", "m:id"    current epoch; random id that ties checkpoints to this journal
+    checkpoint.semcache  the in-memory view at the start of an epoch: a snapshot (entries,
+                         vectors, HNSW graph) whose header names that epoch
+    LOCK                 held (``flock``) by the one process that has the directory open
+
+Write path (under the backend lock): one SQLite transaction stores the records *and* logs
+the keys, then the in-memory view applies the write; a call returns only after the commit,
+so anything acknowledged is in the journal. SQLite's WAL with ``synchronous=NORMAL`` keeps
+committed transactions through a process crash (a power cut may lose the last few).
+
+Checkpoint (on ``close()`` and every ``checkpoint_interval`` seconds when something changed):
+under the lock, bump the epoch and copy the view; then, outside it, write the copy as
+``checkpoint.semcache`` (atomic rename) and drop the log of the finished epoch.
+
+Open: load the checkpoint (entries, vectors and graph as saved: no graph rebuild), then
+re-read from the journal only the keys logged after its epoch. Without a usable checkpoint
+(first open after a crash before any checkpoint, or a damaged file) every record is read
+and the index rebuilt, then a checkpoint is written.
+
+A second process opening the same directory gets :class:`DirectoryLockedError` at once:
+one process owns a durable directory (share a cache between processes through Redis).
+
+Example::
+
+    >>> with SemCache(path="cache-dir") as cache:
+    ...     cache.set("q", "answer", vector=[0.1, 0.2, 0.3])
+    >>> SemCache(path="cache-dir").get("q")
+    'answer'
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import diskcache
+import msgpack
+import numpy as np
+
+from ..backends.base import NOT_DECODED, BackendCounters, BackendState, EntryWrite, StoredEntry
+from ..backends.local import LocalBackend
+from ..codec import decode, is_scalar
+from ..errors import BackendError, DirectoryLockedError, InvalidArgumentError, SnapshotError
+from ..filters import FilterNode
+from ..index.hnsw import HNSWParams
+from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
+from ..vectors import FloatMatrix
+from .snapshot import read_snapshot, write_snapshot
+
+__all__ = ["CHECKPOINT_KIND", "DurableBackend"]
+
+CHECKPOINT_KIND = "checkpoint"
+CHECKPOINT_FILE = "checkpoint.semcache"
+JOURNAL_DIR = "journal"
+LOCK_FILE = "LOCK"
+ENTRY_PREFIX = "e"  # prefix of entry records: user keys never collide with log or meta keys
+_LOG = "c"  # diskcache push() prefix of the change log
+_EPOCH = "m:epoch"
+_JOURNAL_ID = "m:id"
+_REPLAY_BATCH = 4096
+
+
+def open_journal(directory: Path) -> diskcache.Cache:
+    """The diskcache under a durable directory, configured never to drop a record itself."""
+    return diskcache.Cache(
+        str(directory / JOURNAL_DIR),
+        eviction_policy="none",  # diskcache's default culls past 1 GB: a journal never may
+        cull_limit=0,
+        tag_index=True,  # the log of a finished epoch is dropped by tag
+    )
+
+
+def _record(write: EntryWrite) -> bytes:
+    vector = None if write.vector is None else write.vector.tobytes()
+    return msgpack.packb(
+        [write.value, write.metadata, write.namespace, write.expires_at, vector],
+        use_bin_type=True,
+    )
+
+
+def _write_from(key: str, record: bytes) -> EntryWrite:
+    value, metadata, namespace, expires_at, vector = msgpack.unpackb(record, raw=False)
+    return EntryWrite(
+        key,
+        value,
+        metadata,
+        namespace,
+        expires_at,
+        None if vector is None else np.frombuffer(vector, dtype=np.float32),
+        decode(value) if is_scalar(value) else NOT_DECODED,
+    )
+
+
+class DurableBackend:
+    """An in-memory :class:`LocalBackend` view over a diskcache journal in ``path``.
+
+    Args:
+        path: the directory (created if missing).
+        max_entries, index, hnsw_threshold, hnsw_params: as :class:`LocalBackend`.
+        checkpoint_interval: seconds between background checkpoints while writes come in
+            (``None``: only on :meth:`close` and explicit :meth:`checkpoint` calls).
+        clock: seconds since the epoch, for expiry at open (the cache passes its own).
+
+    Raises:
+        DirectoryLockedError: another process (or another cache here) has ``path`` open.
+
+    ``opened_from`` tells how the view was rebuilt at open: ``"checkpoint"`` (saved view
+    plus the logged changes since), ``"journal"`` (every record re-read, index rebuilt) or
+    ``"new"``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        max_entries: int | None = None,
+        index: IndexMode = "auto",
+        *,
+        hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD,
+        hnsw_params: HNSWParams | None = None,
+        checkpoint_interval: float | None = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if checkpoint_interval is not None and (
+            isinstance(checkpoint_interval, bool)
+            or not isinstance(checkpoint_interval, (int, float))
+            or not checkpoint_interval > 0
+        ):
+            raise InvalidArgumentError(
+                f"checkpoint_interval must be a number of seconds > 0 or None, got "
+                f"{checkpoint_interval!r}"
+            )
+        self._memory = LocalBackend(
+            max_entries, index, hnsw_threshold=hnsw_threshold, hnsw_params=hnsw_params
+        )
+        self._memory.discarded = []
+        self._lock = self._memory.lock
+        self._checkpoint_lock = threading.Lock()
+        self._clock = clock
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock_file = _lock_directory(self.path)
+        self._closed = False
+        try:
+            self._journal = open_journal(self.path)
+            self._epoch: int = self._journal.get(_EPOCH, 0)
+            self._journal_id: str = self._journal.get(_JOURNAL_ID) or self._new_journal_id()
+            self._log_tags: set[int] = set()
+            self._changes = 0
+            self.opened_from = self._open()
+        except BaseException:
+            self._release()
+            raise
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        if checkpoint_interval is not None:
+            self._ticker = threading.Thread(
+                target=self._checkpoint_every,
+                args=(float(checkpoint_interval),),
+                name="semcache-checkpoint",
+                daemon=True,
+            )
+            self._ticker.start()
+
+    def _new_journal_id(self) -> str:
+        journal_id = uuid.uuid4().hex
+        self._journal.set(_JOURNAL_ID, journal_id)
+        return journal_id
+
+    # --- open ----------------------------------------------------------------------------
+
+    def _open(self) -> str:
+        for stale in self.path.glob(f".{CHECKPOINT_FILE}.*.tmp"):  # a checkpoint cut short
+            stale.unlink(missing_ok=True)
+        log = self._read_log()
+        self._log_tags = {tag for _, tag in log}
+        saved = self._read_checkpoint()
+        now = self._clock()
+        if saved is not None:
+            state, epoch = saved
+            self._memory.restore_state(state, now)
+            self._replay(dict.fromkeys(key for key, tag in log if tag > epoch), now)
+            opened_from = "checkpoint"
+        else:
+            keys = [
+                key[len(ENTRY_PREFIX) :]
+                for key in self._journal.iterkeys()
+                if isinstance(key, str) and key.startswith(ENTRY_PREFIX)
+            ]
+            self._replay(keys, now)
+            opened_from = "journal" if keys or log else "new"
+        self._drain()
+        if opened_from == "journal":
+            self.checkpoint()  # the next open starts from the saved view
+        return opened_from
+
+    def _read_log(self) -> list[tuple[str, int]]:
+        """(key, epoch) of every logged change, oldest first."""
+        (first, _), _ = self._journal.peek(prefix=_LOG, tag=True)
+        if first is None:
+            return []
+        number = int(first.rsplit("-", 1)[1])
+        log: list[tuple[str, int]] = []
+        while True:  # push() numbers log keys consecutively
+            key, tag = self._journal.get(f"{_LOG}-{number:015d}", default=None, tag=True)
+            if key is None:
+                return log
+            log.append((key, tag))
+            number += 1
+
+    def _read_checkpoint(self) -> tuple[BackendState, int] | None:
+        """The saved view and its epoch, when it exists and belongs to this journal."""
+        try:
+            state, meta = read_snapshot(self.path / CHECKPOINT_FILE, CHECKPOINT_KIND)
+        except (FileNotFoundError, SnapshotError):
+            return None  # the journal has everything: rebuild from it
+        if meta.get("journal_id") != self._journal_id or meta.get("epoch", -1) > self._epoch:
+            return None
+        return state, int(meta["epoch"])
+
+    def _replay(self, keys: Iterable[str], now: float) -> None:
+        """Make the view match the journal for ``keys``."""
+        keys = list(keys)
+        for start in range(0, len(keys), _REPLAY_BATCH):
+            writes = []
+            for key in keys[start : start + _REPLAY_BATCH]:
+                record = self._journal.get(ENTRY_PREFIX + key)
+                if record is None:
+                    self._memory.delete(key, now)
+                    continue
+                write = _write_from(key, record)
+                if write.expires_at is not None and write.expires_at <= now:
+                    self._memory.delete(key, now)
+                    self._memory.discarded.append(key)  # type: ignore[union-attr]
+                else:
+                    writes.append(write)
+            self._memory.set_many(writes, now)
+
+    # --- writes --------------------------------------------------------------------------
+
+    def set_many(self, writes: list[EntryWrite], now: float) -> None:
+        with self._lock:
+            self._check_open()
+            self._memory.check_dimensions(writes)
+            latest = {write.key: write for write in writes}
+            with self._journal.transact():
+                for write in latest.values():
+                    self._journal.set(ENTRY_PREFIX + write.key, _record(write))
+                    self._log(write.key)
+            self._memory.set_many(writes, now)
+            self._drain()
+
+    def delete(self, key: str, now: float) -> bool:
+        with self._lock:
+            self._check_open()
+            with self._journal.transact():
+                if self._journal.delete(ENTRY_PREFIX + key):
+                    self._log(key)
+            return self._memory.delete(key, now)
+
+    def _log(self, key: str) -> None:
+        """Record that ``key`` changed in this epoch (inside the write's transaction)."""
+        self._journal.push(key, prefix=_LOG, tag=self._epoch)
+        self._log_tags.add(self._epoch)
+        self._changes += 1
+
+    def _drain(self) -> None:
+        """Delete from the journal what the view expired or evicted."""
+        if not self._memory.discarded:
+            return
+        with self._lock:
+            keys, self._memory.discarded = self._memory.discarded, []
+            with self._journal.transact():
+                for key in keys:
+                    if self._journal.delete(ENTRY_PREFIX + key):
+                        self._log(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._check_open()
+            (self.path / CHECKPOINT_FILE).unlink(missing_ok=True)  # first: never resurrected
+            self._journal.clear()
+            self._epoch, self._log_tags, self._changes = 0, set(), 0
+            self._journal_id = self._new_journal_id()
+            self._memory.clear()
+            self._memory.discarded = []
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BackendError(f"the durable cache at {self.path} is closed")
+
+    # --- reads: the view answers; what it expires on the way leaves the journal ----------
+
+    @property
+    def dim(self) -> int | None:
+        return self._memory.dim
+
+    def get(self, key: str, now: float, count: bool = True) -> StoredEntry | None:
+        entry = self._memory.get(key, now, count)
+        if self._memory.discarded:
+            self._drain()
+        return entry
+
+    def exists(self, key: str, now: float) -> bool:
+        found = self._memory.exists(key, now)
+        self._drain()
+        return found
+
+    def count(self, now: float) -> int:
+        found = self._memory.count(now)
+        self._drain()
+        return found
+
+    def scan(self, prefix: str, limit: int | None, now: float) -> list[str]:
+        keys = self._memory.scan(prefix, limit, now)
+        self._drain()
+        return keys
+
+    def search(
+        self,
+        queries: FloatMatrix,
+        k: int,
+        namespace: str,
+        filters: FilterNode | None,
+        now: float,
+        with_vectors: bool = False,
+        threshold: float | None = None,
+    ) -> list[list[tuple[StoredEntry, float]]]:
+        found = self._memory.search(queries, k, namespace, filters, now, with_vectors, threshold)
+        self._drain()
+        return found
+
+    def purge_expired(self, now: float) -> int:
+        purged = self._memory.purge_expired(now)
+        self._drain()
+        return purged
+
+    def counters(self) -> BackendCounters:
+        counters = self._memory.counters()
+        counters.details["path"] = str(self.path)
+        counters.details["opened_from"] = self.opened_from
+        return counters
+
+    def index_for(self, namespace: str = "") -> Any:
+        """The namespace's in-memory index (for inspection and benchmarks)."""
+        return self._memory.index_for(namespace)
+
+    def settings(self) -> dict[str, Any]:
+        return self._memory.settings()
+
+    # --- snapshots -----------------------------------------------------------------------
+
+    def export_state(self, now: float) -> BackendState:
+        state = self._memory.export_state(now)
+        self._drain()
+        return state
+
+    def restore_state(self, state: BackendState, now: float) -> None:
+        """Replace the content with ``state``, journaled in one transaction."""
+        with self._lock:
+            self._check_open()
+            prepared = self._memory.prepare_restore(state, now)
+            vectors = {
+                space.name: dict(zip(space.labels.tolist(), space.vectors))
+                for space in state.spaces
+            }
+            incoming = set(state.keys)
+            with self._journal.transact():
+                for key in self._memory.scan("", None, now):
+                    if key not in incoming and self._journal.delete(ENTRY_PREFIX + key):
+                        self._log(key)
+                for entry in prepared.entries:
+                    vector = None if entry.label is None else vectors[entry.namespace][entry.label]
+                    write = EntryWrite(
+                        entry.key,
+                        entry.value,
+                        entry.metadata,
+                        entry.namespace,
+                        entry.expires_at,
+                        vector,
+                    )
+                    self._journal.set(ENTRY_PREFIX + entry.key, _record(write))
+                    self._log(entry.key)
+            self._memory.commit_restore(prepared)
+            self._drain()
+
+    # --- checkpoints and lifecycle -------------------------------------------------------
+
+    def checkpoint(self) -> bool:
+        """Save the view now, so the next open skips re-reading; False when nothing changed."""
+        with self._checkpoint_lock:
+            target = self.path / CHECKPOINT_FILE
+            with self._lock:
+                if self._changes == 0 and target.exists():
+                    return False
+                epoch = self._epoch
+                self._epoch += 1
+                self._journal.set(_EPOCH, self._epoch)
+                state = self._memory.export_state(self._clock())
+                self._changes = 0
+            self._drain()
+            settings = {
+                **self._memory.settings(),
+                "ttl": None,
+                "epoch": epoch,
+                "journal_id": self._journal_id,
+            }
+            write_snapshot(target, state, settings, CHECKPOINT_KIND)
+            for tag in sorted(t for t in self._log_tags if t <= epoch):
+                self._journal.evict(tag)  # those changes are in the checkpoint now
+                self._log_tags.discard(tag)
+            return True
+
+    def _checkpoint_every(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            if self._changes:
+                try:
+                    self.checkpoint()
+                except Exception as exc:  # the journal still has everything; retry next time
+                    self.last_checkpoint_error: BaseException | None = exc
+
+    def close(self) -> None:
+        """Save a checkpoint, close the journal and release the directory."""
+        if self._closed:
+            return
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        try:
+            self.checkpoint()
+        finally:
+            self._closed = True
+            self._memory.close()
+            self._release()
+
+    def _release(self) -> None:
+        journal = getattr(self, "_journal", None)
+        if journal is not None:
+            journal.close()
+        self._lock_file.close()  # closing the descriptor drops the flock
+
+
+def _lock_directory(path: Path) -> Any:
+    """Hold an exclusive ``flock`` on ``path/LOCK`` for as long as the file stays open."""
+    handle = open(path / LOCK_FILE, "a+")  # noqa: SIM115  # held open until close()
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise DirectoryLockedError(
+            f"{path} is already open (process {holder}); a durable directory has one owner "
+            "at a time: close the other cache first, or share a cache through Redis"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle

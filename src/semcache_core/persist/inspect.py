@@ -1,0 +1,155 @@
+"""What a snapshot file or a durable directory holds, checked (``semcache inspect``).
+
+Example::
+
+    >>> report = inspect_path("faq.semcache")
+    >>> report.entries, report.dim, report.damaged
+    (1200, 384, [])
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgpack
+
+from ..errors import SnapshotError
+from .container import FORMAT_VERSION, open_container
+from .durable import CHECKPOINT_FILE, CHECKPOINT_KIND, ENTRY_PREFIX, JOURNAL_DIR, open_journal
+from .snapshot import SNAPSHOT_KIND
+
+__all__ = ["StoreReport", "describe_size", "inspect_path"]
+
+
+@dataclass
+class StoreReport:
+    """A description of a snapshot or durable directory; ``damaged`` lists what failed."""
+
+    path: str
+    kind: str  # "snapshot", "checkpoint" or "durable directory"
+    size_bytes: int
+    entries: int = 0
+    vectors: int = 0
+    dim: int | None = None
+    index: str | None = None
+    namespaces: dict[str, int] = field(default_factory=dict)  # name -> entries
+    graphs: list[str] = field(default_factory=list)  # namespaces with a saved HNSW graph
+    expiry_range: tuple[float, float] | None = None  # oldest, newest (epoch seconds)
+    format_version: int | None = None
+    created_at: float | None = None
+    damaged: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.damaged
+
+
+def inspect_path(path: str | os.PathLike[str]) -> StoreReport:
+    """Describe and verify a snapshot file or a durable cache directory.
+
+    A durable directory is read without taking its lock, so it can be inspected while a
+    cache has it open.
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+        SnapshotError: a file that is not a semcache snapshot at all.
+    """
+    target = Path(path)
+    if target.is_dir():
+        return _inspect_directory(target)
+    return _inspect_file(target)
+
+
+def _inspect_file(path: Path) -> StoreReport:
+    with open_container(path) as container:
+        meta = container.meta
+        report = StoreReport(
+            str(path),
+            container.kind,
+            container.file_size,
+            entries=meta.get("entries", 0),
+            vectors=meta.get("vectors", 0),
+            dim=meta.get("dim"),
+            index=meta.get("index"),
+            graphs=[name for name, _, has_graph in meta.get("spaces", []) if has_graph],
+            format_version=FORMAT_VERSION,
+            created_at=container.created_at,
+        )
+        expiry = meta.get("expiry_range")
+        report.expiry_range = None if expiry is None else (expiry[0], expiry[1])
+        report.damaged = container.verify()
+        if "entries" not in report.damaged and container.kind in (SNAPSHOT_KIND, CHECKPOINT_KIND):
+            columns = msgpack.unpackb(container.section("entries"), raw=False)
+            names = columns["namespaces"]
+            report.namespaces = dict(Counter(names[i] for i in columns["namespace"]))
+    return report
+
+
+def _inspect_directory(path: Path) -> StoreReport:
+    journal_dir = path / JOURNAL_DIR
+    if not journal_dir.is_dir():
+        raise SnapshotError(f"{path} is a directory but not a durable semcache directory")
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    report = StoreReport(str(path), "durable directory", size)
+    namespaces: Counter[str] = Counter()
+    expiries: list[float] = []
+    journal = open_journal(path)
+    try:
+        for key in journal.iterkeys():
+            if not (isinstance(key, str) and key.startswith(ENTRY_PREFIX)):
+                continue
+            record = journal.get(key)
+            if record is None:
+                continue  # deleted while we read
+            try:
+                _, _, namespace, expires_at, vector = msgpack.unpackb(record, raw=False)
+            except Exception:
+                report.damaged.append(f"journal record {key[len(ENTRY_PREFIX) :]!r}")
+                continue
+            namespaces[namespace] += 1
+            if vector is not None:
+                report.vectors += 1
+                report.dim = len(vector) // 4
+            if expires_at is not None:
+                expiries.append(expires_at)
+    finally:
+        journal.close()
+    report.entries = sum(namespaces.values())
+    report.namespaces = dict(namespaces)
+    report.expiry_range = (min(expiries), max(expiries)) if expiries else None
+    _describe_checkpoint(path / CHECKPOINT_FILE, report)
+    return report
+
+
+def _describe_checkpoint(path: Path, report: StoreReport) -> None:
+    if not path.exists():
+        report.notes.append("no checkpoint yet: the next open re-reads the journal")
+        return
+    try:
+        checkpoint = _inspect_file(path)
+    except SnapshotError as exc:
+        report.damaged.append(f"checkpoint ({exc})")
+        return
+    report.damaged.extend(f"checkpoint section {name!r}" for name in checkpoint.damaged)
+    report.index = checkpoint.index
+    report.graphs = checkpoint.graphs
+    report.format_version = checkpoint.format_version
+    report.created_at = checkpoint.created_at
+    report.notes.append(
+        f"checkpoint: {checkpoint.entries} entries, {describe_size(checkpoint.size_bytes)}; "
+        "changes since it are replayed from the journal on open"
+    )
+
+
+def describe_size(size: int) -> str:
+    """``size`` bytes in decimal units: ``"109.2 MB"``."""
+    value = float(size)
+    for unit in ("B", "KB", "MB"):
+        if value < 1000:
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
