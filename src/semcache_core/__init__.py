@@ -16,6 +16,7 @@ from .errors import (
     BackendError,
     CapabilityError,
     DimensionMismatchError,
+    DirectoryLockedError,
     EmbedderError,
     FilterError,
     FilterValueError,
@@ -24,10 +25,12 @@ from .errors import (
     InvalidValueError,
     InvalidVectorError,
     SemCacheError,
+    SnapshotError,
     UnknownOperatorError,
 )
 from .filters import Filter, FilterCondition, FilterGroup, FilterOperator, parse_filters
 from .index import HNSWParams
+from .persist import DurableBackend
 from .records import CacheStats, Entry, Hit
 
 __version__ = "0.1.0"
@@ -38,6 +41,8 @@ __all__ = [
     "CacheStats",
     "CapabilityError",
     "DimensionMismatchError",
+    "DirectoryLockedError",
+    "DurableBackend",
     "Embedder",
     "EmbedderError",
     "Entry",
@@ -57,6 +62,7 @@ __all__ = [
     "LocalBackend",
     "SemCache",
     "SemCacheError",
+    "SnapshotError",
     "UnknownOperatorError",
     "__version__",
     "as_embedder",

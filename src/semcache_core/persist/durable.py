@@ -191,7 +191,11 @@ class DurableBackend:
         now = self._clock()
         if saved is not None:
             state, epoch = saved
-            self._memory.restore_state(state, now)
+            try:
+                self._memory.restore_state(state, now)
+            except ValueError:  # passed its checksums but does not hold together
+                saved = None
+        if saved is not None:
             self._replay(dict.fromkeys(key for key, tag in log if tag > epoch), now)
             opened_from = "checkpoint"
         else:
@@ -289,7 +293,9 @@ class DurableBackend:
                         self._log(key)
 
     def clear(self) -> None:
-        with self._lock:
+        # the checkpoint lock first (its order everywhere): no checkpoint of the old content
+        # may land, or drop log records, after the journal starts over
+        with self._checkpoint_lock, self._lock:
             self._check_open()
             (self.path / CHECKPOINT_FILE).unlink(missing_ok=True)  # first: never resurrected
             self._journal.clear()
