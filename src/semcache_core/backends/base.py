@@ -178,6 +178,7 @@ class BackendState:
     expires_at: list[float | None] = field(default_factory=list)
     labels: list[int | None] = field(default_factory=list)
     spaces: list[SpaceState] = field(default_factory=list)
+    next_label: int = 0  # labels are never reused: graphs keep those of deleted slots
 
 
 @runtime_checkable

@@ -422,7 +422,7 @@ class LocalBackend:
         with self._lock:
             self.purge_expired(now)
             entries = sorted(self._entries.values(), key=attrgetter("tick"))
-            state = BackendState(self._dim)
+            state = BackendState(self._dim, next_label=self._next_label)
             state.keys = [e.key for e in entries]
             state.values = [e.value for e in entries]
             state.metadata = [e.metadata for e in entries]
@@ -466,8 +466,10 @@ class LocalBackend:
         entries, expired_keys, expired_labels = self._restore_entries(state, spaces, now)
         for namespace, labels in expired_labels.items():
             spaces[namespace].index.remove(np.asarray(labels, dtype=np.int64))
-        next_label = 1 + max(
-            (int(s.labels.max()) for s in state.spaces if len(s.labels)), default=-1
+        next_label = max(
+            [state.next_label]
+            + [1 + int(s.labels.max()) for s in state.spaces if len(s.labels)]
+            + [1 + space.index.highest_label for space in spaces.values()]
         )
         return PreparedRestore(state.dim, spaces, entries, expired_keys, next_label)
 

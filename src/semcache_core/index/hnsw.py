@@ -70,6 +70,7 @@ class HNSWIndex:
         self._graph.set_num_threads(1)
         self._live: set[int] = set()
         self._deleted = 0  # marked-deleted slots that a later add may reuse
+        self._highest_label = -1
 
     @classmethod
     def from_graph_state(
@@ -122,6 +123,7 @@ class HNSWIndex:
         graph.set_num_threads(1)
         index._live = set(live_labels.tolist())
         index._deleted = count - len(index._live)
+        index._highest_label = int(slot_labels.max()) if count else -1
         return index
 
     def graph_state(self) -> dict[str, Any]:
@@ -146,6 +148,11 @@ class HNSWIndex:
     def __len__(self) -> int:
         return len(self._live)
 
+    @property
+    def highest_label(self) -> int:
+        """The highest label ever added (deleted slots keep theirs); -1 when none."""
+        return self._highest_label
+
     def __contains__(self, label: int) -> bool:
         return label in self._live
 
@@ -156,6 +163,8 @@ class HNSWIndex:
         freed slot until the slot is reused, and a second owner of it would be erased then.
         """
         labels = np.asarray(labels, dtype=np.int64)
+        if len(labels):
+            self._highest_label = max(self._highest_label, int(labels.max()))
         live = np.fromiter((label in self._live for label in labels.tolist()), bool, len(labels))
         if live.any():
             self._graph.add_items(vectors[live], labels[live], num_threads=_threads(live.sum()))

@@ -36,6 +36,9 @@ IndexMode = Literal["flat", "hnsw", "auto"]
 DEFAULT_HNSW_THRESHOLD = 2_000
 _BUILD_CHUNK = 64  # graph inserts per lock hold
 _CODE_CHUNK = 16_384  # int8 codes per lock hold (~10 ms at 384 dims)
+# Below this many vectors the exact scan is as fast as the graph (see the crossover above)
+# and immune to what heavy churn does to a small graph: deleted slots crowding out live ones.
+_EXACT_BELOW = 1_000
 _BUILDING: weakref.WeakSet[HybridIndex] = weakref.WeakSet()
 
 
@@ -140,9 +143,15 @@ class HybridIndex:
                 self._pending.pop(label, None)
             self.hnsw.remove(labels)
 
+    @property
+    def highest_label(self) -> int:
+        """The highest label held, deleted graph slots included (-1 when none)."""
+        highest = int(self.flat.labels.max()) if len(self.flat) else -1
+        return max(highest, self.hnsw.highest_label) if self.hnsw is not None else highest
+
     def search(self, query: FloatVector, k: int, allowed: Labels | None = None) -> SearchResult:
-        """Exact when filtered or while the graph builds; otherwise the graph."""
-        if allowed is None and self._graph_ready:
+        """Exact when filtered, while the graph builds, or while small; otherwise the graph."""
+        if allowed is None and self._graph_ready and len(self.flat) >= _EXACT_BELOW:
             assert self.hnsw is not None
             labels, scores = self.hnsw.search(query, k)
             if len(labels) >= min(k, len(self.flat)):

@@ -89,7 +89,8 @@ def _write(
     position = _PREAMBLE_SIZE
     table = []
     for name, data in sections.items():
-        view = memoryview(data).cast("B")
+        view = memoryview(data)
+        view = view.cast("B") if view.nbytes else memoryview(b"")  # cast() refuses 0-d shapes
         table.append([name, position, len(view), zlib.crc32(view)])
         out.write(view)
         position += len(view)

@@ -39,6 +39,7 @@ Example::
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import threading
 import time
@@ -137,7 +138,7 @@ class DurableBackend:
         if checkpoint_interval is not None and (
             isinstance(checkpoint_interval, bool)
             or not isinstance(checkpoint_interval, (int, float))
-            or not checkpoint_interval > 0
+            or not 0 < checkpoint_interval < math.inf
         ):
             raise InvalidArgumentError(
                 f"checkpoint_interval must be a number of seconds > 0 or None, got "
@@ -208,7 +209,7 @@ class DurableBackend:
             opened_from = "journal" if keys or log else "new"
         self._drain()
         if opened_from == "journal":
-            self.checkpoint()  # the next open starts from the saved view
+            self.checkpoint(force=True)  # replaces a damaged or foreign checkpoint too
         return opened_from
 
     def _read_log(self) -> list[tuple[str, int]]:
@@ -405,12 +406,15 @@ class DurableBackend:
 
     # --- checkpoints and lifecycle -------------------------------------------------------
 
-    def checkpoint(self) -> bool:
-        """Save the view now, so the next open skips re-reading; False when nothing changed."""
+    def checkpoint(self, force: bool = False) -> bool:
+        """Save the view now, so the next open skips re-reading; False when nothing changed.
+
+        Without ``force``, an existing checkpoint with no change since is kept.
+        """
         with self._checkpoint_lock:
             target = self.path / CHECKPOINT_FILE
             with self._lock:
-                if self._changes == 0 and target.exists():
+                if not force and self._changes == 0 and target.exists():
                     return False
                 epoch = self._epoch
                 self._epoch += 1

@@ -4,7 +4,7 @@ A snapshot is a :mod:`container <semcache_core.persist.container>` with these se
 
     entries      msgpack columns: keys, encoded values and metadata, namespace numbers,
                  expiry times (seconds since the epoch), vector labels; least recently
-                 used first
+                 used first; and the next free label (labels are never reused)
     vectors      every namespace's unit vectors, one raw float32 block (rows x dim), in
                  index row order, namespace after namespace
     labels       int64 label of each row of ``vectors``
@@ -57,6 +57,7 @@ def write_snapshot(
             "namespace": [number[name] for name in state.namespaces],
             "expires_at": state.expires_at,
             "labels": state.labels,
+            "next_label": state.next_label,
         },
         use_bin_type=True,
     )
@@ -120,7 +121,7 @@ def state_from(container: Container) -> BackendState:
         rows = len(labels)
         vectors = vectors.reshape(rows, dim if dim else 0)
         names: list[str] = columns["namespaces"]
-        state = BackendState(dim)
+        state = BackendState(dim, next_label=columns["next_label"])
         state.keys = columns["keys"]
         state.values = columns["values"]
         state.metadata = columns["metadata"]
