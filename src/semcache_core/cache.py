@@ -628,6 +628,8 @@ class SemCache:
             same = SemCache.from_snapshot("faq.semcache", embedder=my_embedder)
         """
         state = self._snapshot_backend().export_state(self._clock())
+        if state.dim is None:
+            state.dim = self._fixed_dim  # dim= given, no vector yet: keep it
         write_snapshot(path, state, self._settings())
 
     def load(self, path: str | os.PathLike[str]) -> None:
@@ -666,13 +668,17 @@ class SemCache:
             SnapshotError, FileNotFoundError: as :meth:`load`.
         """
         state, meta = read_snapshot(path)
-        saved = {name: meta[name] for name in ("ttl", "max_entries", "index", "hnsw_threshold")}
-        if meta.get("hnsw_params") is not None:
-            saved["hnsw_params"] = HNSWParams(*meta["hnsw_params"])
-        cache = cls(dim=state.dim, embedder=embedder, **{**saved, **options})
+        settings = {**_saved_settings(path, meta), **options}
+        dim = settings.pop("dim", state.dim)
+        if dim is not None and state.dim not in (None, dim):
+            raise SnapshotError(
+                f"{path} holds vectors of dimension {state.dim}, but dim={dim} was asked for"
+            )
+        cache = cls(dim=dim, embedder=embedder, **settings)
         try:
             cache._snapshot_backend().restore_state(state, cache._clock())
         except ValueError as exc:
+            cache.close()
             raise SnapshotError(f"{path} is inconsistent: {exc}") from exc
         return cache
 
@@ -868,3 +874,36 @@ class SemCache:
 
 
 _MISSING: Any = object()
+
+
+def _saved_settings(path: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """The cache settings in a snapshot header, checked as the constructor would check them.
+
+    Raises:
+        SnapshotError: a setting no cache accepts.
+    """
+    settings: dict[str, Any] = {
+        "ttl": meta.get("ttl"),
+        "max_entries": meta.get("max_entries"),
+        "index": meta.get("index", "auto"),
+        "hnsw_threshold": meta.get("hnsw_threshold", DEFAULT_HNSW_THRESHOLD),
+    }
+    params = meta.get("hnsw_params")
+    try:
+        if params is not None:
+            if not (
+                isinstance(params, list)
+                and len(params) == 4
+                and all(type(p) is int for p in params)
+                and min(params[:3]) > 0
+                and params[3] >= 0
+            ):
+                raise InvalidArgumentError(f"hnsw_params {params!r} are not four counts")
+            settings["hnsw_params"] = HNSWParams(*params)
+        _check_ttl(settings["ttl"])
+        LocalBackend(
+            settings["max_entries"], settings["index"], hnsw_threshold=settings["hnsw_threshold"]
+        )
+    except (InvalidArgumentError, TypeError) as exc:
+        raise SnapshotError(f"{path} holds settings no cache accepts: {exc}") from exc
+    return settings

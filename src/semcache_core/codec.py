@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import InvalidValueError
 
-__all__ = ["decode", "encode", "encode_metadata", "is_scalar"]
+__all__ = ["decode", "decode_many", "encode", "encode_metadata", "is_scalar"]
 
 _NDARRAY = 1
 
@@ -65,6 +65,22 @@ def encode(value: Any) -> bytes:
 def decode(blob: bytes | bytearray) -> Any:
     """Inverse of :func:`encode`."""
     return msgpack.unpackb(blob, raw=False, ext_hook=_ext_hook, strict_map_key=False)
+
+
+def decode_many(blobs: list[bytes]) -> list[Any]:
+    """Decode many blobs in one msgpack call; extension types stay ``msgpack.ExtType``.
+
+    Raises:
+        ValueError: the blobs are not one complete msgpack object each.
+    """
+    header = msgpack.Packer().pack_array_header(len(blobs))
+    try:
+        decoded = msgpack.unpackb(header + b"".join(blobs), raw=False, strict_map_key=False)
+    except Exception as exc:  # msgpack raises several types for malformed input
+        raise ValueError(f"stored values do not decode: {exc!r}") from exc
+    if not isinstance(decoded, list) or len(decoded) != len(blobs):
+        raise ValueError("stored values do not decode one by one")
+    return decoded
 
 
 def encode_metadata(metadata: Any) -> bytes:

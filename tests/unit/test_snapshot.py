@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 
 import semcache_core
 from semcache_core import HNSWParams, SemCache
+from semcache_core.codec import decode, encode
 from semcache_core.errors import SemCacheError, SnapshotError
 from semcache_core.persist.container import (
     FORMAT_VERSION,
@@ -902,7 +903,7 @@ def test_truncated_snapshots_raise_and_change_nothing(tmp_path: Path) -> None:
         bad.write_bytes(data[:cut])
         with pytest.raises(SnapshotError) as info:
             target.cache.load(bad)
-        if cut >= PREAMBLE.size:
+        if cut >= len(MAGIC):  # the signature is there: the rest is missing
             assert "truncated" in str(info.value), cut
         else:
             assert "not a semcache snapshot" in str(info.value), cut
@@ -916,9 +917,8 @@ def flip_points(data: bytes, table: list[tuple[str, int, int]]) -> list[tuple[in
     """(offset, region) pairs: every preamble field byte, spots inside each section and
     inside the header (padding between sections is not checksummed, so it is left out)."""
     rng = random.Random(71)
-    # the magic's bytes and every field after it (the magic field's last byte, a NUL pad
-    # behind the 15-byte MAGIC, is never checked by the reader)
-    preamble = [*range(len(MAGIC)), *range(VERSION_AT, PREAMBLE.size)]
+    # every byte of the 64-byte preamble: the signature, the fields and the zero padding
+    preamble = list(range(64))
     points = [(offset, "preamble") for offset in preamble]
     for name, offset, length in table:
         assert length > 0, name
@@ -1259,7 +1259,39 @@ GARBAGE: dict[str, Callable[[dict, dict, dict], tuple[str, dict, dict]]] = {
         m,
         {**s, "labels": bytes(len(s["labels"]))},
     ),
+    "graphs swapped": lambda m, s, e: (
+        "snapshot",
+        m,
+        {**s, "graph/0": s["graph/1"], "graph/1": s["graph/0"]},
+    ),
+    "graph link out of range": lambda m, s, e: (
+        "snapshot",
+        m,
+        {**s, "graph/0": graph_with_far_link(s["graph/0"])},
+    ),
+    "next label not an int": lambda m, s, e: ("snapshot", m, with_entries(s, e, next_label="x")),
+    "next label huge": lambda m, s, e: ("snapshot", m, with_entries(s, e, next_label=2**63 - 1)),
+    "next label a float": lambda m, s, e: ("snapshot", m, with_entries(s, e, next_label=1e300)),
+    "metadata not maps": lambda m, s, e: (
+        "snapshot",
+        m,
+        with_entries(s, e, metadata=[b"\x01"] * len(e["keys"])),
+    ),
+    "values not one object each": lambda m, s, e: (
+        "snapshot",
+        m,
+        with_entries(s, e, values=[b"\x91\xc1"] * len(e["keys"])),
+    ),
 }
+
+
+def graph_with_far_link(blob: bytes) -> bytes:
+    """A graph state whose first level-0 link points a billion slots away (hnswlib would
+    follow it straight out of its memory)."""
+    state = decode(blob)
+    slots = state["data_level0"].copy()
+    slots[0, 4:8] = np.frombuffer(np.uint32(10**9).tobytes(), np.int8)
+    return encode({**state, "data_level0": slots})
 
 
 @pytest.mark.parametrize("name", list(GARBAGE))
@@ -1277,6 +1309,57 @@ def test_checksummed_garbage_raises_snapshot_error(tmp_path: Path, name: str) ->
     target.assert_unchanged()
     with pytest.raises(SnapshotError):
         SemCache.from_snapshot(bad)
+
+
+SETTINGS_GARBAGE = {
+    "index": "bogus",
+    "hnsw_params": "x",
+    "ttl": -5,
+    "max_entries": 0,
+    "hnsw_threshold": "many",
+}
+
+
+@pytest.mark.parametrize("name", list(SETTINGS_GARBAGE))
+def test_from_snapshot_refuses_settings_no_cache_accepts(tmp_path: Path, name: str) -> None:
+    good = tmp_path / "good.semcache"
+    sample_snapshot(good)
+    meta, sections, _ = read_parts(good)
+    bad = tmp_path / "bad.semcache"
+    write_container(bad, "snapshot", {**meta, name: SETTINGS_GARBAGE[name]}, sections)
+    with pytest.raises(SnapshotError, match="settings no cache accepts"):
+        SemCache.from_snapshot(bad)
+    target = Target()
+    target.cache.load(bad)  # load keeps the target's own settings: the content is fine
+    assert len(target.cache) == 73
+
+
+def test_from_snapshot_with_short_hnsw_params_is_refused(tmp_path: Path) -> None:
+    good = tmp_path / "good.semcache"
+    sample_snapshot(good)
+    meta, sections, _ = read_parts(good)
+    write_container(good, "snapshot", {**meta, "hnsw_params": [1, 2]}, sections)
+    with pytest.raises(SnapshotError, match="hnsw_params"):
+        SemCache.from_snapshot(good)
+
+
+def test_from_snapshot_dim_option_must_match_the_vectors(tmp_path: Path) -> None:
+    path = tmp_path / "s.semcache"
+    sample_snapshot(path)
+    assert SemCache.from_snapshot(path, dim=8).dim == 8
+    with pytest.raises(SnapshotError, match=r"dimension 8.*dim=64"):
+        SemCache.from_snapshot(path, dim=64)
+
+
+def test_a_fixed_dim_without_vectors_survives_a_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "s.semcache"
+    cache = SemCache(dim=8)
+    cache.set("no vector", 1)
+    cache.dump(path)
+    loaded = SemCache.from_snapshot(path)
+    assert loaded.dim == 8 and loaded.get("no vector") == 1
+    with pytest.raises(ValueError, match="dimension 4"):
+        loaded.set("wrong", 1, vector=np.ones(4))
 
 
 # --- 11. the container ---------------------------------------------------------------------

@@ -25,9 +25,12 @@ Example::
 
 from __future__ import annotations
 
+import gc
 import heapq
+import itertools
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -35,7 +38,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from ..codec import decode, is_scalar
+from ..codec import decode_many
 from ..errors import DimensionMismatchError, InvalidArgumentError
 from ..filters import FilterNode, compile_filter
 from ..index.hnsw import HNSWParams
@@ -53,6 +56,19 @@ from .base import (
 __all__ = ["LocalBackend", "PreparedRestore"]
 
 _INDEX_MODES = ("flat", "hnsw", "auto")
+_SCALARS = frozenset([str, bytes, int, float, bool, type(None)])  # kept decoded (immutable)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many objects that form no cycles."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _LocalEntry(StoredEntry):
@@ -505,47 +521,56 @@ class LocalBackend:
     def _restore_entries(
         state: BackendState, spaces: dict[str, _Namespace], now: float
     ) -> tuple[list[_LocalEntry], list[str], dict[str, list[int]]]:
-        """Live entries of ``state``; keys of expired ones, and their labels per namespace."""
-        columns = (state.values, state.metadata, state.namespaces, state.expires_at)
-        if any(len(column) != len(state.keys) for column in (*columns, state.labels)):
+        """Live entries of ``state``; keys of expired ones, and their labels per namespace.
+
+        Column-wise and in bulk (one msgpack call decodes every value): a snapshot of 100k
+        entries restores in about the time it takes to read it.
+        """
+        keys, labels, namespaces = state.keys, state.labels, state.namespaces
+        columns: list[list[Any]] = [
+            state.values,
+            state.metadata,
+            namespaces,
+            state.expires_at,
+            labels,
+        ]
+        if any(len(column) != len(keys) for column in columns):
             raise ValueError("entry columns differ in length")
-        if len(set(state.keys)) != len(state.keys):
+        if len(set(keys)) != len(keys):
             raise ValueError("a key appears twice")
-        entries: list[_LocalEntry] = []
-        expired: dict[str, list[int]] = {}
-        expired_keys: list[str] = []
-        owned: dict[str, list[int]] = {name: [] for name in spaces}
-        for key, value, metadata, namespace, expires_at, label in zip(
-            state.keys, *columns, state.labels
-        ):
+        if not set(map(type, decode_many(state.metadata))) <= {dict}:
+            raise ValueError("an entry's metadata is not a map")
+        owned: dict[str, list[int | None]] = {name: [] for name in spaces}
+        for namespace, label in zip(namespaces, labels):
             if label is not None:
                 if namespace not in owned:
-                    raise ValueError(f"entry {key!r}: its namespace has no vectors")
+                    raise ValueError(f"namespace {namespace!r} has entries but no vectors")
                 owned[namespace].append(label)
-                if expires_at is not None and expires_at <= now:
-                    expired.setdefault(namespace, []).append(label)
-                    expired_keys.append(key)
-                    continue
-            elif expires_at is not None and expires_at <= now:
-                expired_keys.append(key)
-                continue
-            entry = _LocalEntry(
-                key,
-                value,
-                metadata,
-                namespace,
-                expires_at,
-                decode(value) if is_scalar(value) else NOT_DECODED,
-                label,
-                len(entries) + 1,
-            )
-            entries.append(entry)
-            if label is not None:
-                spaces[namespace].by_label[label] = entry
         for name, space in spaces.items():
-            labels = set(owned[name])
-            if len(labels) != len(owned[name]) or labels != set(space.index.flat.labels.tolist()):
+            held = set(owned[name])
+            if len(held) != len(owned[name]) or held != set(space.index.flat.labels.tolist()):
                 raise ValueError(f"namespace {name!r}: vectors and entries do not match")
+        expired_keys: list[str] = []
+        expired: dict[str, list[int]] = {}
+        gone = [i for i, when in enumerate(state.expires_at) if when is not None and when <= now]
+        if gone:
+            for i in gone:
+                expired_keys.append(keys[i])
+                label = labels[i]
+                if label is not None:
+                    expired.setdefault(namespaces[i], []).append(label)
+            keep = sorted(set(range(len(keys))).difference(gone))
+            columns = [[column[i] for i in keep] for column in [keys, *columns]]
+        else:
+            columns = [keys, *columns]
+        plains = [
+            value if type(value) in _SCALARS else NOT_DECODED for value in decode_many(columns[1])
+        ]
+        with _gc_paused():  # 100k new objects would trigger full collections for nothing
+            entries = list(map(_LocalEntry, *columns[:5], plains, columns[5], itertools.count(1)))
+            for entry in entries:
+                if entry.label is not None:
+                    spaces[entry.namespace].by_label[entry.label] = entry
         return entries, expired_keys, expired
 
     # --- bookkeeping ---------------------------------------------------------------------

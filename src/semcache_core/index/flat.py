@@ -196,7 +196,7 @@ class FlatIndex:
         if allowed is not None and (
             self._uncoded or len(allowed) < max(_QUANTISED_MIN_ROWS, self._n // 8)
         ):
-            rows = self._rows(allowed)
+            rows = np.sort(self._rows(allowed))  # row order: scores independent of `allowed`
             ids, scores = top_k(self._vectors[rows] @ query, k)
             return self._labels[rows[ids]], scores
         if self._n < _QUANTISED_MIN_ROWS or self._uncoded:

@@ -101,12 +101,17 @@ class HNSWIndex:
             or orphans.shape != (count - int(live_slots.sum()), dim)
         ):
             raise ValueError("graph state does not match its own sizes or the dimension")
+        _check_links(state, stripped[:, :start], count)
         slots = np.empty((count, size), dtype=np.int8)
         slots[:, :start] = stripped[:, :start]
         slots[:, stop:] = stripped[:, start:]
         slot_labels = _slot_labels(slots, label_at)
         live_labels = slot_labels[live_slots]
-        slots[live_slots, start:stop] = vectors_of(live_labels).view(np.int8)
+        try:
+            live_vectors = vectors_of(live_labels)
+        except KeyError as exc:
+            raise ValueError(f"the graph holds label {exc} that has no vector") from exc
+        slots[live_slots, start:stop] = live_vectors.view(np.int8)
         slots[~live_slots, start:stop] = orphans.view(np.int8)
         state["data_level0"] = slots.reshape(-1)
         graph = hnswlib.Index.__new__(hnswlib.Index)
@@ -147,6 +152,11 @@ class HNSWIndex:
 
     def __len__(self) -> int:
         return len(self._live)
+
+    @property
+    def live_labels(self) -> frozenset[int] | set[int]:
+        """The labels searches can return (a read-only view by convention)."""
+        return self._live
 
     @property
     def highest_label(self) -> int:
@@ -225,3 +235,39 @@ def _slot_layout(state: dict[str, Any], dim: int) -> tuple[int, int, int]:
 def _slot_labels(slots: np.ndarray, label_at: int) -> Labels:
     """The (8-byte) label stored in each level-0 slot."""
     return slots[:, label_at : label_at + 8].copy().view(np.int64).reshape(-1)
+
+
+def _check_links(state: dict[str, Any], level0_links: np.ndarray, count: int) -> None:
+    """Bounds-check a graph before hnswlib sees it: hnswlib trusts every stored link id.
+
+    Raises:
+        ValueError: a size, level, entry point or link outside the graph.
+    """
+    max_m, max_m0 = int(state["max_M"]), int(state["max_M0"])
+    levels = np.asarray(state["element_levels"])[:count]
+    links = np.asarray(state["link_lists"], dtype=np.int8)
+    vector_end = 4 + 4 * max_m0 + 4 * int(state["dim"])
+    expected = {
+        "offset_level0": 0,
+        "offset_data": 4 + 4 * max_m0,
+        "label_offset": vector_end,
+        "size_data_per_element": vector_end + 8,
+        "size_links_per_element": 4 + 4 * max_m,
+        "max_level": int(levels.max()) if count else state["max_level"],
+    }
+    wrong = [name for name, value in expected.items() if state[name] != value]
+    if wrong or not 0 <= count <= int(state["max_elements"]) or (count and levels.min() < 0):
+        raise ValueError(f"graph header fields are inconsistent: {wrong or 'sizes'}")
+    if count and not 0 <= int(state["enterpoint_node"]) < count:
+        raise ValueError("the graph's entry point lies outside it")
+    if len(links) != int(levels.sum()) * expected["size_links_per_element"]:
+        raise ValueError("the graph's upper-level link lists have the wrong size")
+    internal = np.asarray(state["label_lookup_internal"])
+    if len(internal) and not (internal.min() >= 0 and internal.max() < count):
+        raise ValueError("the graph's label table points outside it")
+    for table, width in ((level0_links, max_m0), (links, max_m)):
+        rows = np.ascontiguousarray(table).view(np.uint32).reshape(-1, 1 + width)
+        sizes = rows[:, 0] & 0xFFFF
+        used = np.arange(width) < sizes[:, None]
+        if (sizes > width).any() or (rows[:, 1:][used] >= count).any():
+            raise ValueError("the graph holds a link outside it")

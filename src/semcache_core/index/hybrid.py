@@ -101,7 +101,7 @@ class HybridIndex:
         index.flat = FlatIndex.restore(labels, vectors)
         if mode != "flat" and graph_state is not None:
             graph = HNSWIndex.from_graph_state(dim, hnsw_params, graph_state, index.flat.vectors)
-            if len(graph) != len(labels) or not all(label in graph for label in labels.tolist()):
+            if graph.live_labels != set(labels.tolist()):
                 raise ValueError("the saved graph does not hold the saved vectors")
             index.hnsw = graph
         elif mode == "hnsw" or (mode == "auto" and len(labels) >= hnsw_threshold):

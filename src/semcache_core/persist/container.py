@@ -46,7 +46,7 @@ from ..errors import SnapshotError
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "Container", "open_container", "write_container"]
 
-MAGIC = b"\x89SEMCACHE\r\n\x1a\n\x00\x00"  # PNG-style: catches text-mode and truncation damage
+MAGIC = b"\x89SEMCACHE\r\n\x1a\n\x00\x00\x00"  # 16 bytes, PNG-style: text-mode damage shows
 FORMAT_VERSION = 1
 _PREAMBLE = struct.Struct("<16sIQII")
 _PREAMBLE_SIZE = 64
@@ -127,9 +127,13 @@ class Container:
         self._handle = handle
         self.file_size = os.fstat(handle.fileno()).st_size
         preamble = handle.read(_PREAMBLE_SIZE)
-        if len(preamble) < _PREAMBLE.size or not preamble.startswith(MAGIC):
+        if not preamble.startswith(MAGIC):
             raise SnapshotError(f"{path} is not a semcache snapshot (no semcache signature)")
+        if len(preamble) < _PREAMBLE_SIZE:
+            raise SnapshotError(f"{path} is truncated inside its preamble")
         _, version, header_at, header_length, header_crc = _PREAMBLE.unpack_from(preamble)
+        if any(preamble[_PREAMBLE.size :]):
+            raise SnapshotError(f"{path} is corrupted: the preamble's padding is not zero")
         if version != FORMAT_VERSION:
             raise SnapshotError(
                 f"{path} has snapshot format version {version}; this semcache reads version "

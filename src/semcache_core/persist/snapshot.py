@@ -121,7 +121,7 @@ def state_from(container: Container) -> BackendState:
         rows = len(labels)
         vectors = vectors.reshape(rows, dim if dim else 0)
         names: list[str] = columns["namespaces"]
-        state = BackendState(dim, next_label=columns["next_label"])
+        state = BackendState(dim, next_label=columns.get("next_label", 0))
         state.keys = columns["keys"]
         state.values = columns["values"]
         state.metadata = columns["metadata"]
@@ -160,3 +160,7 @@ def _check_types(state: BackendState) -> None:
             raise ValueError(f"column {name!r} holds values of the wrong type")
     if not all(state.values) or not all(state.metadata):
         raise ValueError("an encoded value or metadata blob is empty")
+    if type(state.next_label) is not int or not 0 <= state.next_label < 2**62:
+        raise ValueError(f"next label {state.next_label!r} is not a label")
+    if state.dim is not None and (type(state.dim) is not int or state.dim < 1):
+        raise ValueError(f"dimension {state.dim!r} is not a positive int")
