@@ -20,10 +20,7 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
-import math
 import os
 import threading
 import time
@@ -34,13 +31,14 @@ import numpy as np
 
 from .backends.base import NOT_DECODED, Backend, EntryWrite, StoredEntry, SupportsSnapshots
 from .backends.local import LocalBackend
+from .cache_async import AsyncTwins
+from .checks import check_k, check_key, check_namespace, check_threshold, check_ttl
 from .codec import decode, encode, encode_metadata
 from .embedders import as_embedder
 from .errors import (
     CapabilityError,
     DimensionMismatchError,
     InvalidArgumentError,
-    InvalidKeyError,
     InvalidValueError,
     InvalidVectorError,
     SnapshotError,
@@ -50,7 +48,7 @@ from .flight import FlightTable
 from .index.hnsw import HNSWParams
 from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from .persist.durable import DurableBackend
-from .persist.snapshot import read_snapshot, write_snapshot
+from .persist.snapshot import read_snapshot, settings_from_meta, write_snapshot
 from .records import CacheStats, Entry, Hit
 from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector, looks_like_vector
 
@@ -66,49 +64,6 @@ def _value_of(entry: StoredEntry) -> Any:
     return decode(entry.value) if value is NOT_DECODED else value
 
 
-def _check_key(key: Any) -> None:
-    if not isinstance(key, str):
-        raise InvalidKeyError(f"keys must be str, got {type(key).__name__} {key!r}")
-
-
-def _check_namespace(namespace: Any) -> str:
-    if namespace is None:
-        return ""
-    if not isinstance(namespace, str):
-        raise InvalidArgumentError(f"namespace must be a str, got {type(namespace).__name__}")
-    return namespace
-
-
-def _check_ttl(ttl: Any, name: str = "ttl") -> float | None:
-    if ttl is None:
-        return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl):
-        raise InvalidArgumentError(f"{name} must be a finite number of seconds, got {ttl!r}")
-    if ttl <= 0:
-        raise InvalidArgumentError(f"{name} must be > 0 seconds, got {ttl!r}")
-    return float(ttl)
-
-
-def _check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InvalidArgumentError(f"k must be an int >= 1, got {k!r}")
-    return k
-
-
-def _check_threshold(threshold: Any) -> float | None:
-    if threshold is None:
-        return None
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, (int, float))
-        or not -1.0 <= threshold <= 1.0
-    ):
-        raise InvalidArgumentError(
-            f"threshold is a cosine similarity and must be in [-1, 1], got {threshold!r}"
-        )
-    return float(threshold)
-
-
 class _Counters:
     """What the facade counts itself; exact hits and misses are the backend's (hot path)."""
 
@@ -119,7 +74,7 @@ class _Counters:
         self.semantic_hits = self.semantic_misses = self.computes = 0
 
 
-class SemCache:
+class SemCache(AsyncTwins):
     """An exact + semantic cache of ``key -> value`` entries with vectors, TTL and LRU.
 
     Args:
@@ -161,7 +116,7 @@ class SemCache:
     ) -> None:
         if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
             raise InvalidArgumentError(f"dim must be a positive int, got {dim!r}")
-        self._default_ttl = _check_ttl(ttl, "ttl")
+        self._default_ttl = check_ttl(ttl, "ttl")
         if backend is not None and (
             max_entries is not None
             or index != "auto"
@@ -219,7 +174,7 @@ class SemCache:
     # --- helpers -------------------------------------------------------------------------
 
     def _expires_at(self, ttl: Any) -> float | None:
-        ttl = _check_ttl(ttl) if ttl is not None else self._default_ttl
+        ttl = check_ttl(ttl) if ttl is not None else self._default_ttl
         return None if ttl is None else self._clock() + ttl
 
     def _write(
@@ -232,12 +187,12 @@ class SemCache:
         namespace: Any,
     ) -> EntryWrite:
         """Validate and encode one entry (``unit``: an already validated vector or None)."""
-        _check_key(key)
+        check_key(key)
         return EntryWrite(
             key=key,
             value=encode(value),
             metadata=_EMPTY_METADATA if metadata is None else encode_metadata(metadata),
-            namespace=_check_namespace(namespace),
+            namespace=check_namespace(namespace),
             expires_at=self._expires_at(ttl),
             vector=unit,
             plain=value if type(value) in _IMMUTABLE else NOT_DECODED,
@@ -281,7 +236,7 @@ class SemCache:
     def get(self, key: str, default: Any = None) -> Any:
         """The value stored under ``key`` (a fresh copy), or ``default``."""
         if key.__class__ is not str:
-            _check_key(key)
+            check_key(key)
         entry = self._backend.get(key, self._clock())
         if entry is None:
             return default
@@ -290,7 +245,7 @@ class SemCache:
 
     def get_entry(self, key: str) -> Entry | None:
         """Value, metadata, namespace and expiry of ``key``, or ``None`` (no stats counted)."""
-        _check_key(key)
+        check_key(key)
         entry = self._backend.get(key, self._clock(), count=False)
         if entry is None:
             return None
@@ -317,7 +272,7 @@ class SemCache:
             InvalidKeyError, InvalidValueError, InvalidVectorError, DimensionMismatchError,
             InvalidArgumentError: bad input; nothing is stored.
         """
-        _check_key(key)
+        check_key(key)
         unit = None if vector is None else as_unit_vector(vector, self.dim)
         self._store(self._write(key, value, unit, metadata, ttl, namespace))
 
@@ -374,12 +329,12 @@ class SemCache:
 
     def delete(self, key: str) -> bool:
         """Remove ``key`` and its vector; True when it held a live entry."""
-        _check_key(key)
+        check_key(key)
         return self._backend.delete(key, self._clock())
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` holds a live entry (does not count as a hit or refresh LRU)."""
-        _check_key(key)
+        check_key(key)
         return self._backend.exists(key, self._clock())
 
     def __contains__(self, key: object) -> bool:
@@ -418,7 +373,7 @@ class SemCache:
         namespace: str | None = None,
     ) -> None:
         """Store text and index its embedding, so :meth:`get_similar` finds it by meaning."""
-        _check_key(key)
+        check_key(key)
         self.set(
             key,
             value,
@@ -509,8 +464,8 @@ class SemCache:
         waiter and stores nothing. A result that is a vector of the cache's dimension (an
         embedding) is also indexed, so :meth:`get_similar` finds it.
         """
-        _check_key(key)
-        _check_ttl(ttl)
+        check_key(key)
+        check_ttl(ttl)
         found, value = self._lookup(key)
         if found:
             return value
@@ -587,9 +542,9 @@ class SemCache:
         filters: FilterLike,
         with_vectors: bool,
     ) -> list[list[Hit]]:
-        k = _check_k(k)
-        threshold = _check_threshold(threshold)
-        namespace = _check_namespace(namespace)
+        k = check_k(k)
+        threshold = check_threshold(threshold)
+        namespace = check_namespace(namespace)
         node: FilterNode | None = parse_filters(filters)
         matrix = self._as_queries(vectors)
         found = self._backend.search(
@@ -606,7 +561,7 @@ class SemCache:
         filters: FilterLike = None,
     ) -> Any:
         """The value of the most similar live entry with cosine >= ``threshold``, else None."""
-        _check_threshold(threshold)
+        check_threshold(threshold)
         hits = self.search(
             vector_or_text, 1, threshold=threshold, namespace=namespace, filters=filters
         )
@@ -668,7 +623,7 @@ class SemCache:
             SnapshotError, FileNotFoundError: as :meth:`load`.
         """
         state, meta = read_snapshot(path)
-        settings = {**_saved_settings(path, meta), **options}
+        settings = {**settings_from_meta(path, meta), **options}
         dim = settings.pop("dim", state.dim)
         if dim is not None and state.dim not in (None, dim):
             raise SnapshotError(
@@ -735,175 +690,5 @@ class SemCache:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # --- async twins ---------------------------------------------------------------------
-
-    async def aget(self, key: str, default: Any = None) -> Any:
-        return await asyncio.to_thread(self.get, key, default)
-
-    async def aget_entry(self, key: str) -> Entry | None:
-        return await asyncio.to_thread(self.get_entry, key)
-
-    async def aset(self, key: str, value: Any, **options: Any) -> None:
-        await asyncio.to_thread(lambda: self.set(key, value, **options))
-
-    async def aset_many(self, items: Any, **options: Any) -> None:
-        await asyncio.to_thread(lambda: self.set_many(items, **options))
-
-    async def adelete(self, key: str) -> bool:
-        return await asyncio.to_thread(self.delete, key)
-
-    async def aexists(self, key: str) -> bool:
-        return await asyncio.to_thread(self.exists, key)
-
-    async def alen(self) -> int:
-        return await asyncio.to_thread(len, self)
-
-    async def ascan(self, prefix: str = "", limit: int | None = None) -> list[str]:
-        return await asyncio.to_thread(self.scan, prefix, limit)
-
-    async def aclear(self) -> None:
-        await asyncio.to_thread(self.clear)
-
-    async def astats(self) -> CacheStats:
-        return await asyncio.to_thread(self.stats)
-
-    async def adump(self, path: str | os.PathLike[str]) -> None:
-        await asyncio.to_thread(self.dump, path)
-
-    async def aload(self, path: str | os.PathLike[str]) -> None:
-        await asyncio.to_thread(self.load, path)
-
-    async def aput(
-        self,
-        key: str,
-        value: str,
-        ttl: float | None = None,
-        metadata: dict[str, Any] | None = None,
-        *,
-        namespace: str | None = None,
-    ) -> None:
-        _check_key(key)
-        if not isinstance(value, str):
-            self._embed_value(value)  # raises the same error as put()
-        vector = await self._embedder.aembed_document(value)
-        await asyncio.to_thread(
-            lambda: self.set(
-                key, value, vector=vector, metadata=metadata, ttl=ttl, namespace=namespace
-            )
-        )
-
-    async def aput_json(
-        self, key: str, obj: Any, ttl: float | None = None, metadata: Any = None
-    ) -> None:
-        await asyncio.to_thread(self.put_json, key, obj, ttl, metadata)
-
-    async def aget_json(self, key: str, default: Any = None) -> Any:
-        return await asyncio.to_thread(self.get_json, key, default)
-
-    async def aput_string(
-        self, key: str, text: str, ttl: float | None = None, metadata: Any = None
-    ) -> None:
-        await asyncio.to_thread(self.put_string, key, text, ttl, metadata)
-
-    async def aget_string(self, key: str, default: str | None = None) -> str | None:
-        return await asyncio.to_thread(self.get_string, key, default)
-
-    async def _aquery(self, vector_or_text: Any) -> Any:
-        if isinstance(vector_or_text, str):
-            return await self._embedder.aembed_query(vector_or_text)
-        return vector_or_text
-
-    async def asearch(self, vector_or_text: Any, k: int = 10, **options: Any) -> list[Hit]:
-        query = await self._aquery(vector_or_text)
-        return await asyncio.to_thread(lambda: self.search(query, k, **options))
-
-    async def asearch_batch(self, queries: Any, k: int = 10, **options: Any) -> list[list[Hit]]:
-        if not isinstance(queries, np.ndarray):
-            queries = [await self._aquery(q) for q in queries]
-        return await asyncio.to_thread(lambda: self.search_batch(queries, k, **options))
-
-    async def aget_similar(
-        self, vector_or_text: Any, threshold: float = 0.95, **options: Any
-    ) -> Any:
-        query = await self._aquery(vector_or_text)
-        return await asyncio.to_thread(lambda: self.get_similar(query, threshold, **options))
-
-    async def aget_or_compute(
-        self,
-        key: str,
-        fn: Callable[[str], Any],
-        *,
-        ttl: float | None = None,
-        namespace: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> Any:
-        """Async :meth:`get_or_compute`; ``fn`` may be a plain or an ``async`` function.
-
-        A plain ``fn`` runs in a worker thread; waiters share the leader's single flight
-        with threads calling the sync twin.
-        """
-        _check_key(key)
-        _check_ttl(ttl)
-        found, value = await asyncio.to_thread(self._lookup, key)
-        if found:
-            return value
-        flight, leader = self._flights.join(key)
-        if not leader:
-            return decode(await flight.await_outcome())
-        try:
-            entry = await asyncio.to_thread(self._peek, key)
-            if entry is not None:
-                blob = entry.value
-            else:
-                if inspect.iscoroutinefunction(fn):
-                    result = await fn(key)
-                else:
-                    result = await asyncio.to_thread(fn, key)
-                    if inspect.isawaitable(result):
-                        result = await result
-                blob = await asyncio.to_thread(
-                    self._store_computed, key, result, ttl, namespace, metadata
-                )
-            flight.finish(blob)
-        except BaseException as exc:
-            flight.fail(exc)
-            raise
-        finally:
-            self._flights.leave(key, flight)
-        return decode(blob)
-
 
 _MISSING: Any = object()
-
-
-def _saved_settings(path: Any, meta: dict[str, Any]) -> dict[str, Any]:
-    """The cache settings in a snapshot header, checked as the constructor would check them.
-
-    Raises:
-        SnapshotError: a setting no cache accepts.
-    """
-    settings: dict[str, Any] = {
-        "ttl": meta.get("ttl"),
-        "max_entries": meta.get("max_entries"),
-        "index": meta.get("index", "auto"),
-        "hnsw_threshold": meta.get("hnsw_threshold", DEFAULT_HNSW_THRESHOLD),
-    }
-    params = meta.get("hnsw_params")
-    try:
-        if params is not None:
-            if not (
-                isinstance(params, list)
-                and len(params) == 4
-                and all(type(p) is int for p in params)
-                and min(params[:3]) > 0
-                and params[3] >= 0
-            ):
-                raise InvalidArgumentError(f"hnsw_params {params!r} are not four counts")
-            settings["hnsw_params"] = HNSWParams(*params)
-        _check_ttl(settings["ttl"])
-        LocalBackend(
-            settings["max_entries"], settings["index"], hnsw_threshold=settings["hnsw_threshold"]
-        )
-    except (InvalidArgumentError, TypeError) as exc:
-        raise SnapshotError(f"{path} holds settings no cache accepts: {exc}") from exc
-    return settings

@@ -151,7 +151,8 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 def temp_files(directory: Path) -> list[str]:
-    return sorted(name for name in os.listdir(directory) if name.endswith(".tmp"))
+    """Files a write in progress leaves: the new file (.tmp), the replaced one's link (.old)."""
+    return sorted(name for name in os.listdir(directory) if name.endswith((".tmp", ".old")))
 
 
 def build_rich_cache(index: str, clock: FakeClock) -> tuple[SemCache, list[str], np.ndarray]:

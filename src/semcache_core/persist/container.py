@@ -16,7 +16,9 @@ CRC-32 (zlib's, ~7 GB/s), so ``semcache inspect`` can name the damaged one.
 
 Writes go to a temporary file in the same directory, are fsynced and then renamed over
 the target, and the directory is fsynced: a crash leaves either the old file or the new
-one, never a mix.
+one, never a mix. The file being replaced is first hard-linked aside (``.NAME.<id>.old``)
+and unlinked after the rename — by a thread when it is large — so the rename does not wait
+while the file system frees its blocks; a link a crash leaves behind goes at the next write.
 
 Example::
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import time
 import uuid
 import zlib
@@ -51,6 +54,7 @@ FORMAT_VERSION = 1
 _PREAMBLE = struct.Struct("<16sIQII")
 _PREAMBLE_SIZE = 64
 _ALIGN = 64
+_UNLINK_IN_BACKGROUND = 32 * 2**20  # bytes: replaced files this large are freed by a thread
 
 Buffer = bytes | bytearray | memoryview | Any  # numpy arrays qualify (buffer protocol)
 
@@ -69,17 +73,35 @@ def write_container(
     """Write a container atomically (temporary file, fsync, rename); returns its size."""
     target = Path(path)
     tmp_name = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    for stale in target.parent.glob(f".{target.name}.*.old"):  # left by an earlier crash
+        stale.unlink(missing_ok=True)
     try:
         with open(tmp_name, "xb") as out:  # "x": a fresh file, with the usual permissions
             size = _write(out, kind, meta, sections)
             out.flush()
             os.fsync(out.fileno())
+        old = _keep_old_copy(target)
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_directory(target.parent)
+    if old is not None and size < _UNLINK_IN_BACKGROUND:
+        old.unlink(missing_ok=True)
+    elif old is not None:
+        # freeing a large file's blocks takes a while on some file systems: not our caller's
+        threading.Thread(target=old.unlink, args=(True,), daemon=True).start()
     return size
+
+
+def _keep_old_copy(target: Path) -> Path | None:
+    """Hard-link the file about to be replaced, so the rename does not free its blocks."""
+    old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
+    try:
+        os.link(target, old)
+    except OSError:  # no file yet, or a file system without hard links
+        return None
+    return old
 
 
 def _write(

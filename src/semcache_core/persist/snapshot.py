@@ -30,11 +30,22 @@ import msgpack
 import numpy as np
 
 from ..backends.base import BackendState, SpaceState
+from ..backends.local import LocalBackend
+from ..checks import check_ttl
 from ..codec import decode, encode
-from ..errors import SnapshotError
+from ..errors import InvalidArgumentError, SnapshotError
+from ..index.hnsw import HNSWParams
+from ..index.hybrid import DEFAULT_HNSW_THRESHOLD
 from .container import Container, open_container, write_container
 
-__all__ = ["SNAPSHOT_KIND", "describe_state", "read_snapshot", "state_from", "write_snapshot"]
+__all__ = [
+    "SNAPSHOT_KIND",
+    "describe_state",
+    "read_snapshot",
+    "settings_from_meta",
+    "state_from",
+    "write_snapshot",
+]
 
 SNAPSHOT_KIND = "snapshot"
 
@@ -164,3 +175,36 @@ def _check_types(state: BackendState) -> None:
         raise ValueError(f"next label {state.next_label!r} is not a label")
     if state.dim is not None and (type(state.dim) is not int or state.dim < 1):
         raise ValueError(f"dimension {state.dim!r} is not a positive int")
+
+
+def settings_from_meta(path: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """The cache settings in a snapshot header, checked as the constructor would check them.
+
+    Raises:
+        SnapshotError: a setting no cache accepts.
+    """
+    settings: dict[str, Any] = {
+        "ttl": meta.get("ttl"),
+        "max_entries": meta.get("max_entries"),
+        "index": meta.get("index", "auto"),
+        "hnsw_threshold": meta.get("hnsw_threshold", DEFAULT_HNSW_THRESHOLD),
+    }
+    params = meta.get("hnsw_params")
+    try:
+        if params is not None:
+            if not (
+                isinstance(params, list)
+                and len(params) == 4
+                and all(type(p) is int for p in params)
+                and min(params[:3]) > 0
+                and params[3] >= 0
+            ):
+                raise InvalidArgumentError(f"hnsw_params {params!r} are not four counts")
+            settings["hnsw_params"] = HNSWParams(*params)
+        check_ttl(settings["ttl"])
+        LocalBackend(
+            settings["max_entries"], settings["index"], hnsw_threshold=settings["hnsw_threshold"]
+        )
+    except (InvalidArgumentError, TypeError) as exc:
+        raise SnapshotError(f"{path} holds settings no cache accepts: {exc}") from exc
+    return settings

@@ -1,0 +1,57 @@
+"""Argument checks shared by the facade's sync and async calls.
+
+Each raises a typed :mod:`~semcache_core.errors` exception that names what was wrong, and
+returns the value in the form the cache uses (``None`` namespace as ``""``, ttl as float).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .errors import InvalidArgumentError, InvalidKeyError
+
+__all__ = ["check_k", "check_key", "check_namespace", "check_threshold", "check_ttl"]
+
+
+def check_key(key: Any) -> None:
+    if not isinstance(key, str):
+        raise InvalidKeyError(f"keys must be str, got {type(key).__name__} {key!r}")
+
+
+def check_namespace(namespace: Any) -> str:
+    if namespace is None:
+        return ""
+    if not isinstance(namespace, str):
+        raise InvalidArgumentError(f"namespace must be a str, got {type(namespace).__name__}")
+    return namespace
+
+
+def check_ttl(ttl: Any, name: str = "ttl") -> float | None:
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl):
+        raise InvalidArgumentError(f"{name} must be a finite number of seconds, got {ttl!r}")
+    if ttl <= 0:
+        raise InvalidArgumentError(f"{name} must be > 0 seconds, got {ttl!r}")
+    return float(ttl)
+
+
+def check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InvalidArgumentError(f"k must be an int >= 1, got {k!r}")
+    return k
+
+
+def check_threshold(threshold: Any) -> float | None:
+    if threshold is None:
+        return None
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not -1.0 <= threshold <= 1.0
+    ):
+        raise InvalidArgumentError(
+            f"threshold is a cosine similarity and must be in [-1, 1], got {threshold!r}"
+        )
+    return float(threshold)
