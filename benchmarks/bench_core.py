@@ -55,7 +55,6 @@ import ctypes
 import dataclasses
 import gc
 import json
-import platform
 import random
 import statistics
 import subprocess
@@ -63,29 +62,40 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from cachetools import TTLCache
-from rich.console import Console
 from rich.table import Table
 
+from report import (
+    SEED,
+    Row,
+    arg_parser,
+    console,
+    environment_line,
+    fmt_time,
+    gc_paused,
+    info_row,
+    print_summary,
+    results_table,
+    rng_for,
+    system_pieces,
+    time_ratio_row,
+    unit_rows,
+)
 from semcache_core import SemCache
 from semcache_core.index.flat import FlatIndex
 from semcache_core.index.hnsw import HNSWIndex
 from semcache_core.index.hybrid import DEFAULT_HNSW_THRESHOLD
 
-SEED = 20240611
 DIM = 384
 K = 10
 RECALL_TARGET = 0.95
 EF_GRID = (10, 16, 24, 32, 40, 48, 64, 96, 128, 192, 256, 384)
 SEED_ANCHOR_S = 0.022  # "Rust seed: 22 ms semantic search over 100k vectors"
 BATCH_THREADS = 2
-
-console = Console(width=150)
 
 
 # --- configuration -----------------------------------------------------------------------
@@ -121,11 +131,6 @@ QUICK = Config(
 )
 
 
-def rng_for(row: int) -> np.random.Generator:
-    """An independent, seeded stream per row, so rows do not depend on each other."""
-    return np.random.default_rng([SEED, row])
-
-
 # --- results -----------------------------------------------------------------------------
 
 
@@ -141,28 +146,13 @@ class Timing:
         q1, q2, q3 = statistics.quantiles(samples, n=4) if len(samples) > 1 else [samples[0]] * 3
         return cls(q2 * scale, (q3 - q1) / (2 * q2) if q2 > 0 else 0.0)
 
+    @property
+    def seconds(self) -> float:
+        """The figure ratios compare: the median."""
+        return self.median
+
     def __str__(self) -> str:
         return f"{fmt_time(self.median)} (±{self.spread:.0%})"
-
-
-@dataclasses.dataclass(frozen=True)
-class Row:
-    """One line of the report; ``passed`` is None for information-only lines."""
-
-    number: str
-    label: str
-    ours: str
-    baseline: str
-    ratio: str
-    target: str
-    passed: bool | None = None
-
-
-def fmt_time(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
 
 
 def speedup_row(
@@ -181,39 +171,7 @@ def speedup_row(
     )
 
 
-def time_ratio_row(
-    number: str, label: str, ours: Timing, base: Timing, base_label: str, max_ratio: float
-) -> Row:
-    """A row whose target is ``ours / baseline <= max_ratio`` (fraction of the baseline time)."""
-    ratio = ours.median / base.median
-    return Row(
-        number,
-        label,
-        str(ours),
-        f"{base_label}: {base}",
-        f"{ratio:.2f}x its time",
-        f"<= {max_ratio:g}x its time",
-        ratio <= max_ratio,
-    )
-
-
-def info_row(number: str, label: str, ours: str, baseline: str = "", ratio: str = "") -> Row:
-    return Row(number, label, ours, baseline, ratio, "info")
-
-
 # --- timing ------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    gc.collect()
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def time_calls(
@@ -234,6 +192,7 @@ def time_calls(
             fns[name](args[i % len(args)])
     samples: dict[str, list[float]] = {name: [] for name in names}
     perf = time.perf_counter
+    gc.collect()
     with gc_paused():
         for round_no in range(rounds):
             shift = round_no % len(names)
@@ -290,10 +249,6 @@ def blas_threads(n: int) -> Iterator[bool]:
 
 
 # --- data --------------------------------------------------------------------------------
-
-
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    return (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
 
 
 def isotropic(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -833,38 +788,6 @@ def seed_rows(flat: Timing, flat_n: int, hnsw: Timing | None, hnsw_n: int) -> li
 # --- report ------------------------------------------------------------------------------
 
 
-def results_table(rows: list[Row], title: str) -> Table:
-    table = Table(title=title, show_lines=True)
-    table.add_column("#", justify="right")
-    table.add_column("measurement", max_width=48)
-    table.add_column("ours", max_width=26)
-    table.add_column("baseline (same run)", max_width=34)
-    table.add_column("ratio", justify="right")
-    table.add_column("target", justify="right")
-    table.add_column("result", justify="center")
-    for row in rows:
-        verdict = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: "[dim]info[/]"}
-        table.add_row(
-            row.number,
-            row.label,
-            row.ours,
-            row.baseline,
-            row.ratio,
-            row.target,
-            verdict[row.passed],
-        )
-    return table
-
-
-def environment_line(cfg: Config, mode: str) -> str:
-    return (
-        f"{mode} run | Python {platform.python_version()} | numpy {np.__version__} | "
-        f"simsimd {version('simsimd')} | hnswlib {version('hnswlib')} | "
-        f"{os.cpu_count()} CPUs | BLAS pinned to {os.environ['OPENBLAS_NUM_THREADS']} thread | "
-        f"seed {SEED} | load avg {os.getloadavg()[0]:.2f}"
-    )
-
-
 def sweep_line(sweep: list[EfPoint], n: int) -> str:
     parts = [f"ef={p.ef}: {p.recall:.3f} @ {fmt_time(p.latency.median)}" for p in sweep]
     return f"raw HNSWIndex ef sweep at n={n:,} (recall@{K} @ median latency): " + "; ".join(parts)
@@ -873,7 +796,14 @@ def sweep_line(sweep: list[EfPoint], n: int) -> str:
 def run(cfg: Config, mode: str, crossover: bool, quick: bool) -> None:
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
-    console.print(environment_line(cfg, mode))
+    console.print(
+        environment_line(
+            mode,
+            *system_pieces("simsimd", "hnswlib"),
+            f"BLAS pinned to {os.environ['OPENBLAS_NUM_THREADS']} thread",
+            f"seed {SEED}",
+        )
+    )
     rows: list[Row] = []
 
     console.print("[bold]row 1[/] exact hits")
@@ -905,23 +835,11 @@ def run(cfg: Config, mode: str, crossover: bool, quick: bool) -> None:
     )
     if cross_table is not None:
         console.print(cross_table)
-    load_after = os.getloadavg()[0]
-    console.print(
-        f"load average {load_before:.2f} -> {load_after:.2f} on {os.cpu_count()} CPUs; "
-        f"total {time.perf_counter() - started:.0f} s"
-    )
-    if max(load_before, load_after) > (os.cpu_count() or 1) - 0.5:
-        console.print(
-            "[yellow]warning: another process seems busy on this machine; "
-            "timings may be noisy (see the ± spreads)[/]"
-        )
-    passed = [r.passed for r in rows if r.passed is not None]
-    console.print(f"{sum(passed)}/{len(passed)} targets met (exit code is 0 regardless)")
+    print_summary(rows, started, load_before, "see the ± spreads")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run (< 30 s)")
+    parser = arg_parser(__doc__)
     parser.add_argument(
         "--crossover", action="store_true", help="also measure flat vs HNSW at growing n"
     )

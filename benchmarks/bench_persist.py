@@ -47,12 +47,10 @@ Rows (targets from the issue):
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import gc
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -60,27 +58,37 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import hnswlib
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
+from report import (
+    SEED,
+    Row,
+    arg_parser,
+    console,
+    environment_line,
+    fmt_time,
+    gc_paused,
+    info_row,
+    print_summary,
+    results_table,
+    rng_for,
+    system_pieces,
+    time_ratio_row,
+    unit_rows,
+)
 from semcache_core import SemCache
 from semcache_core.index.hnsw import HNSWIndex
 
-SEED = 20240611
 DIM = 384
 K = 10
 PROBES = 5  # queries whose results are compared after a load or a reopen
 SEED_DUMP_S = 0.79  # Rust seed, 100k vectors, another machine
 SEED_LOAD_S = 1.10
 SEED_FILE_MB = 109
-
-console = Console(width=150)
 
 
 # --- configuration -----------------------------------------------------------------------
@@ -100,11 +108,6 @@ FULL = Config(n=100_000, repeats=5, json_repeats=1, batch=1_000)
 QUICK = Config(n=5_000, repeats=3, json_repeats=1, batch=1_000)
 
 
-def rng_for(row: int) -> np.random.Generator:
-    """An independent, seeded stream per row, so rows do not depend on each other."""
-    return np.random.default_rng([SEED, row])
-
-
 # --- results -----------------------------------------------------------------------------
 
 
@@ -120,50 +123,19 @@ class Best:
     def of(cls, samples: Sequence[float]) -> Best:
         return cls(min(samples), statistics.median(samples), len(samples))
 
+    @property
+    def seconds(self) -> float:
+        """The figure ratios compare: the best time."""
+        return self.best
+
     def __str__(self) -> str:
         if self.count == 1:
             return f"{fmt_time(self.best)} (once)"
         return f"{fmt_time(self.best)} (median {fmt_time(self.median)})"
 
 
-@dataclasses.dataclass(frozen=True)
-class Row:
-    """One line of the report; ``passed`` is None for information-only lines."""
-
-    number: str
-    label: str
-    ours: str
-    baseline: str
-    ratio: str
-    target: str
-    passed: bool | None = None
-
-
-def fmt_time(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
-
-
 def fmt_mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
-
-
-def time_ratio_row(
-    number: str, label: str, ours: Best, base: Best, base_label: str, max_ratio: float
-) -> Row:
-    """A row whose target is ``ours / baseline <= max_ratio`` (best times)."""
-    ratio = ours.best / base.best
-    return Row(
-        number,
-        label,
-        str(ours),
-        f"{base_label}: {base}",
-        f"{ratio:.2f}x its time",
-        f"<= {max_ratio:g}x its time",
-        ratio <= max_ratio,
-    )
 
 
 def budget_row(
@@ -181,10 +153,6 @@ def budget_row(
         "<= 1x budget",
         ratio <= 1.0,
     )
-
-
-def info_row(number: str, label: str, ours: str, baseline: str = "", ratio: str = "") -> Row:
-    return Row(number, label, ours, baseline, ratio, "info")
 
 
 # --- timing ------------------------------------------------------------------------------
@@ -235,19 +203,6 @@ def best_of(
     return {name: Best.of(samples[name]) for name in names}
 
 
-def gc_paused(fn: Callable[[Path], Any]) -> Callable[[Path], Any]:
-    """``fn`` with garbage collection paused during the call (as ``timeit`` does)."""
-
-    def run(call_dir: Path) -> Any:
-        gc.disable()
-        try:
-            return fn(call_dir)
-        finally:
-            gc.enable()
-
-    return run
-
-
 def free_memory() -> None:
     gc.collect()
 
@@ -280,10 +235,6 @@ def make_data(n: int) -> Data:
 
 def probe_queries() -> np.ndarray:
     return rng_for(1).standard_normal((PROBES, DIM), dtype=np.float32)
-
-
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    return (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
 
 
 def result_keys(cache: SemCache, queries: np.ndarray) -> list[list[str]]:
@@ -354,6 +305,20 @@ def floor_dump(data: Data, mapping: dict[str, str]) -> Callable[[Path], None]:
     return run
 
 
+def save_for_loads(
+    cache: SemCache, data: Data, mapping: dict[str, str], scratch: Scratch
+) -> tuple[Path, Path]:
+    """A fresh directory holding ``cache``'s snapshot and the floor's files, for the loads.
+
+    Returns the directory and the snapshot's path in it.
+    """
+    saved = scratch.fresh()
+    snapshot = saved / "cache.semcache"
+    cache.dump(snapshot)
+    floor_dump(data, mapping)(saved)
+    return saved, snapshot
+
+
 def floor_load(saved: Path) -> Callable[[Path], tuple[np.ndarray, dict[str, str]]]:
     def run(_: Path) -> tuple[np.ndarray, dict[str, str]]:
         vectors = np.load(saved / "vectors.npy")
@@ -409,10 +374,7 @@ def row_flat(data: Data, cfg: Config, scratch: Scratch) -> FlatResult:
         cfg.repeats,
         scratch,
     )
-    saved = scratch.fresh()
-    snapshot = saved / "cache.semcache"
-    cache.dump(snapshot)
-    floor_dump(data, mapping)(saved)
+    saved, snapshot = save_for_loads(cache, data, mapping, scratch)
     size = snapshot.stat().st_size
 
     console.print("  [dim]dump over an existing snapshot[/dim]")
@@ -440,8 +402,12 @@ def row_flat(data: Data, cfg: Config, scratch: Scratch) -> FlatResult:
             and result_keys(fresh, queries) == expected
         )
 
+    def load_without_gc(call_dir: Path) -> SemCache:
+        with gc_paused():
+            return load_ours(call_dir)
+
     loads = best_of(
-        {"ours": load_ours, "floor": floor_load(saved), "no-gc": gc_paused(load_ours)},
+        {"ours": load_ours, "floor": floor_load(saved), "no-gc": load_without_gc},
         cfg.repeats,
         scratch,
         after={"ours": after_load, "no-gc": after_load},
@@ -543,10 +509,7 @@ def row_hnsw(data: Data, cfg: Config, scratch: Scratch) -> HNSWResult:
         cfg.repeats,
         scratch,
     )
-    saved = scratch.fresh()
-    snapshot = saved / "cache.semcache"
-    cache.dump(snapshot)
-    floor_dump(data, mapping)(saved)
+    saved, snapshot = save_for_loads(cache, data, mapping, scratch)
     graph_file = saved / "graph.bin"
     graph.save_index(str(graph_file))
     size, graph_size = snapshot.stat().st_size, graph_file.stat().st_size
@@ -827,38 +790,6 @@ def seed_rows(flat: FlatResult, hnsw: HNSWResult, n: int) -> list[Row]:
 # --- report ------------------------------------------------------------------------------
 
 
-def results_table(rows: list[Row], title: str) -> Table:
-    table = Table(title=title, show_lines=True)
-    table.add_column("#", justify="right")
-    table.add_column("measurement", max_width=40)
-    table.add_column("ours", max_width=26)
-    table.add_column("baseline (same run)", max_width=36)
-    table.add_column("ratio", justify="right", max_width=14)
-    table.add_column("target", justify="right", max_width=14)
-    table.add_column("result", justify="center")
-    for row in rows:
-        verdict = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: "[dim]info[/]"}
-        table.add_row(
-            row.number,
-            row.label,
-            row.ours,
-            row.baseline,
-            row.ratio,
-            row.target,
-            verdict[row.passed],
-        )
-    return table
-
-
-def environment_line(cfg: Config, mode: str, root: Path) -> str:
-    return (
-        f"{mode} run | {cfg.n:,} x {DIM} float32 | Python {platform.python_version()} | "
-        f"numpy {np.__version__} | hnswlib {version('hnswlib')} | msgpack {version('msgpack')} "
-        f"| diskcache {version('diskcache')} | {os.cpu_count()} CPUs | best of {cfg.repeats} | "
-        f"seed {SEED} | files in {root.parent} | load avg {os.getloadavg()[0]:.2f}"
-    )
-
-
 def run(cfg: Config, mode: str) -> None:
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
@@ -866,7 +797,16 @@ def run(cfg: Config, mode: str) -> None:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="semcache-bench-") as tmp:
         scratch = Scratch(Path(tmp))
-        console.print(environment_line(cfg, mode, scratch.root))
+        console.print(
+            environment_line(
+                mode,
+                f"{cfg.n:,} x {DIM} float32",
+                *system_pieces("hnswlib", "msgpack", "diskcache"),
+                f"best of {cfg.repeats}",
+                f"seed {SEED}",
+                f"files in {scratch.root.parent}",
+            )
+        )
 
         console.print("[bold]row 1[/] flat snapshot")
         flat = row_flat(data, cfg, scratch)
@@ -888,25 +828,13 @@ def run(cfg: Config, mode: str) -> None:
     rows.sort(key=lambda row: row.number)
 
     console.print()
-    console.print(results_table(rows, f"semcache_core persistence benchmark ({mode})"))
-    load_after = os.getloadavg()[0]
-    console.print(
-        f"load average {load_before:.2f} -> {load_after:.2f} on {os.cpu_count()} CPUs; "
-        f"total {time.perf_counter() - started:.0f} s"
-    )
-    if max(load_before, load_after) > (os.cpu_count() or 1) - 0.5:
-        console.print(
-            "[yellow]warning: another process seems busy on this machine; "
-            "timings may be noisy (see the medians beside the best times)[/]"
-        )
-    passed = [r.passed for r in rows if r.passed is not None]
-    console.print(f"{sum(passed)}/{len(passed)} targets met (exit code is 0 regardless)")
+    title = f"semcache_core persistence benchmark ({mode})"
+    console.print(results_table(rows, title, label_width=40, baseline_width=36, figure_width=14))
+    print_summary(rows, started, load_before, "see the medians beside the best times")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run (< 30 s)")
-    args = parser.parse_args(argv)
+    args = arg_parser(__doc__).parse_args(argv)
     run(QUICK if args.quick else FULL, "quick" if args.quick else "full")
     return 0
 

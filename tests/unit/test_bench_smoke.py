@@ -1,4 +1,4 @@
-"""The core benchmark keeps running (its figures are a report, never asserted here)."""
+"""The benchmarks keep running (their figures are a report, never asserted here)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,33 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_core.py"
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+CORE_ROWS = ("1", "2a", "3", "4a", "4b", "4f", "6a")
+SNAPSHOT_ROWS = ("1a", "1b", "1c", "1d", "1e", "1f", "1g", "2a", "2b", "2c", "2d")
+OTHER_ROWS = ("3a", "3b", "4a", "4b", "5a", "5b", "5c")  # size, durable reopen, seed
 
 
-def test_quick_benchmark_prints_every_row() -> None:
+@pytest.mark.parametrize(
+    ("script", "title", "rows"),
+    [
+        ("bench_core.py", "semcache_core benchmark (quick)", CORE_ROWS),
+        ("bench_persist.py", "persistence benchmark (quick)", (*SNAPSHOT_ROWS, *OTHER_ROWS)),
+    ],
+)
+def test_quick_benchmark_prints_every_row(script: str, title: str, rows: tuple[str, ...]) -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick"],
+        [sys.executable, str(BENCHMARKS / script), "--quick"],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    for row in ("│  1 │", "│ 2a │", "│  3 │", "│ 4a │", "│ 4b │", "│ 4f │", "│ 6a │"):
-        assert row in done.stdout, f"row {row!r} missing from:\n{done.stdout[-3000:]}"
+    for header in (title, "measurement", "baseline (same run)"):
+        assert header in done.stdout, f"{header!r} missing from:\n{done.stdout[-3000:]}"
+    for row in rows:
+        cell = f"│ {row:>2} │"  # the "#" column is right-justified, two characters wide
+        assert cell in done.stdout, f"row {cell!r} missing from:\n{done.stdout[-3000:]}"
+    assert "targets met" in done.stdout

@@ -1,0 +1,187 @@
+"""What the benchmark scripts share: report rows and table, the run's first and last lines,
+seeded data and a paused garbage collector.
+
+``bench_core.py`` and ``bench_persist.py`` import it with ``from report import ...``: a script
+run as ``python benchmarks/<script>.py`` (also from a test's subprocess) has ``benchmarks/``
+first on ``sys.path``. Each script keeps its own timing type (``Timing``: median and spread,
+``Best``: best of a few) and exposes the figure a ratio compares as ``seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import gc
+import os
+import platform
+import time
+from collections.abc import Iterator, Sequence
+from importlib.metadata import version
+from typing import Protocol
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+SEED = 20240611
+
+console = Console(width=150)
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+def rng_for(row: int) -> np.random.Generator:
+    """An independent, seeded stream per row, so rows do not depend on each other."""
+    return np.random.default_rng([SEED, row])
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` with every row scaled to unit length, as float32."""
+    return (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
+
+
+# --- timing ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Garbage collection paused inside the block (as ``timeit`` does), then restored."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def fmt_time(seconds: float) -> str:
+    """Seconds with three significant digits in s, ms, µs or ns."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+class Measured(Protocol):
+    """A timing result: ``seconds`` is the figure ratios compare; ``str()`` prints it."""
+
+    @property
+    def seconds(self) -> float: ...
+
+
+# --- rows --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One line of the report; ``passed`` is None for information-only lines."""
+
+    number: str
+    label: str
+    ours: str
+    baseline: str
+    ratio: str
+    target: str
+    passed: bool | None = None
+
+
+def time_ratio_row(
+    number: str, label: str, ours: Measured, base: Measured, base_label: str, max_ratio: float
+) -> Row:
+    """A row whose target is ``ours / baseline <= max_ratio`` (fraction of the baseline time)."""
+    ratio = ours.seconds / base.seconds
+    return Row(
+        number,
+        label,
+        str(ours),
+        f"{base_label}: {base}",
+        f"{ratio:.2f}x its time",
+        f"<= {max_ratio:g}x its time",
+        ratio <= max_ratio,
+    )
+
+
+def info_row(number: str, label: str, ours: str, baseline: str = "", ratio: str = "") -> Row:
+    """An information-only row (target "info", no verdict)."""
+    return Row(number, label, ours, baseline, ratio, "info")
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+def arg_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser described by the first paragraph of ``doc``, with ``--quick``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run (< 30 s)")
+    return parser
+
+
+def system_pieces(*distributions: str) -> list[str]:
+    """Python's, numpy's and each named distribution's version, then the CPU count."""
+    return [
+        f"Python {platform.python_version()}",
+        f"numpy {np.__version__}",
+        *(f"{name} {version(name)}" for name in distributions),
+        f"{os.cpu_count()} CPUs",
+    ]
+
+
+def environment_line(mode: str, *pieces: str) -> str:
+    """The line a run starts with: ``{mode} run | pieces... | load avg x.xx``."""
+    return " | ".join([f"{mode} run", *pieces, f"load avg {os.getloadavg()[0]:.2f}"])
+
+
+VERDICT = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: "[dim]info[/]"}
+
+
+def results_table(
+    rows: Sequence[Row],
+    title: str,
+    *,
+    label_width: int = 48,
+    baseline_width: int = 34,
+    figure_width: int | None = None,
+) -> Table:
+    """The report table; ``figure_width`` caps the ratio and target columns (None: no cap)."""
+    table = Table(title=title, show_lines=True)
+    table.add_column("#", justify="right")
+    table.add_column("measurement", max_width=label_width)
+    table.add_column("ours", max_width=26)
+    table.add_column("baseline (same run)", max_width=baseline_width)
+    table.add_column("ratio", justify="right", max_width=figure_width)
+    table.add_column("target", justify="right", max_width=figure_width)
+    table.add_column("result", justify="center")
+    for row in rows:
+        table.add_row(
+            row.number,
+            row.label,
+            row.ours,
+            row.baseline,
+            row.ratio,
+            row.target,
+            VERDICT[row.passed],
+        )
+    return table
+
+
+def print_summary(rows: Sequence[Row], started: float, load_before: float, noise_hint: str) -> None:
+    """The run's last lines: load and total time, a warning when busy, targets met.
+
+    ``started`` is the ``time.perf_counter()`` and ``load_before`` the 1-minute load
+    average taken when the run began; ``noise_hint`` says where to look when it was busy.
+    """
+    load_after = os.getloadavg()[0]
+    console.print(
+        f"load average {load_before:.2f} -> {load_after:.2f} on {os.cpu_count()} CPUs; "
+        f"total {time.perf_counter() - started:.0f} s"
+    )
+    if max(load_before, load_after) > (os.cpu_count() or 1) - 0.5:
+        console.print(
+            "[yellow]warning: another process seems busy on this machine; "
+            f"timings may be noisy ({noise_hint})[/]"
+        )
+    passed = [r.passed for r in rows if r.passed is not None]
+    console.print(f"{sum(passed)}/{len(passed)} targets met (exit code is 0 regardless)")
