@@ -62,7 +62,7 @@ def encode(value: Any) -> bytes:
         raise InvalidValueError(f"value cannot be stored: {exc}") from exc
 
 
-def decode(blob: bytes | bytearray) -> Any:
+def decode(blob: bytes | bytearray | memoryview | np.ndarray) -> Any:
     """Inverse of :func:`encode`."""
     return msgpack.unpackb(blob, raw=False, ext_hook=_ext_hook, strict_map_key=False)
 

@@ -24,10 +24,12 @@ Example::
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import msgpack
 import numpy as np
+import numpy.typing as npt
 
 from ..backends.base import BackendState, SpaceState
 from ..backends.local import LocalBackend
@@ -122,15 +124,24 @@ def read_snapshot(
 
 def state_from(container: Container) -> BackendState:
     """Decode and cross-check the sections of an open snapshot container."""
+    # the big vector block is read and checksummed (both release the GIL) while this
+    # thread decodes the entries
+    with ThreadPoolExecutor(1, thread_name_prefix="semcache-snapshot-read") as reader:
+        vector_block = reader.submit(container.section, "vectors")
+        try:
+            return _decode_state(container, vector_block)
+        finally:
+            vector_block.cancel()
+
+
+def _decode_state(
+    container: Container, vector_block: Future[npt.NDArray[np.uint8]]
+) -> BackendState:
     path = container.path
     try:
         columns = msgpack.unpackb(container.section("entries"), raw=False)
         meta = container.meta
         dim = meta["dim"]
-        vectors = np.frombuffer(container.section("vectors"), dtype=np.float32)
-        labels = np.frombuffer(container.section("labels"), dtype=np.int64)
-        rows = len(labels)
-        vectors = vectors.reshape(rows, dim if dim else 0)
         names: list[str] = columns["namespaces"]
         state = BackendState(dim, next_label=columns.get("next_label", 0))
         state.keys = columns["keys"]
@@ -139,6 +150,11 @@ def state_from(container: Container) -> BackendState:
         state.namespaces = [names[i] for i in columns["namespace"]]
         state.expires_at = columns["expires_at"]
         state.labels = columns["labels"]
+        _check_types(state)
+        labels = np.frombuffer(container.section("labels"), dtype=np.int64)
+        rows = len(labels)
+        vectors = np.frombuffer(vector_block.result(), dtype=np.float32)
+        vectors = vectors.reshape(rows, dim if dim else 0)
         start = 0
         for name, count, has_graph in meta["spaces"]:
             stop = start + count
@@ -148,7 +164,6 @@ def state_from(container: Container) -> BackendState:
             start = stop
         if start != rows:
             raise ValueError(f"{rows} vectors stored, {start} accounted for by namespaces")
-        _check_types(state)
     except SnapshotError:
         raise
     except Exception as exc:  # sections that passed their CRCs but do not fit together
