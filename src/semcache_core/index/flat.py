@@ -41,6 +41,8 @@ __all__ = ["FlatIndex"]
 
 # Below this many candidate rows, the plain float32 product is as fast as the int8 pass.
 _QUANTISED_MIN_ROWS = 4096
+# From this many labels on, rows are found by one sort and a binary search, not a dict each.
+_SORTED_LOOKUP_MIN = 8192
 # Float32 rounding of the exact re-score and of the bounds themselves.
 _ROUNDING_SLACK = 1e-5
 
@@ -133,8 +135,20 @@ class FlatIndex:
         return self._vectors[self._rows(labels)]
 
     def _rows(self, labels: Labels) -> npt.NDArray[np.intp]:
-        row_of = self._row_of
-        return np.fromiter((row_of[int(label)] for label in labels), np.intp, len(labels))
+        """Rows of ``labels``; raises ``KeyError`` for a label this index does not hold."""
+        if len(labels) < _SORTED_LOOKUP_MIN:
+            row_of = self._row_of
+            return np.fromiter((row_of[int(label)] for label in labels), np.intp, len(labels))
+        # many labels (a restore, a broad filter): one sort beats a dict lookup per label
+        held = self._labels[: self._n]
+        order = np.argsort(held, kind="stable")
+        ranked = held[order]
+        wanted = np.asarray(labels, dtype=np.int64)
+        at = np.searchsorted(ranked, wanted).clip(0, max(self._n - 1, 0))
+        if self._n == 0 or not np.array_equal(ranked[at], wanted):
+            missing = wanted[ranked[at] != wanted] if self._n else wanted
+            raise KeyError(int(missing[0]))
+        return order[at].astype(np.intp, copy=False)
 
     def _grow(self, needed: int) -> None:
         capacity = len(self._labels)
