@@ -155,6 +155,8 @@ class DurableBackend:
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock_file = _lock_directory(self.path)
         self._closed = False
+        self.last_checkpoint_error: BaseException | None = None
+        """What made the last background checkpoint fail, if one did (the next one retries)."""
         try:
             self._journal = open_journal(self.path)
             self._epoch: int = self._journal.get(_EPOCH, 0)
@@ -440,7 +442,7 @@ class DurableBackend:
                 try:
                     self.checkpoint()
                 except Exception as exc:  # the journal still has everything; retry next time
-                    self.last_checkpoint_error: BaseException | None = exc
+                    self.last_checkpoint_error = exc
 
     def close(self) -> None:
         """Save a checkpoint, close the journal and release the directory."""
