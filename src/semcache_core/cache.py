@@ -117,6 +117,7 @@ class SemCache(AsyncTwins):
         if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
             raise InvalidArgumentError(f"dim must be a positive int, got {dim!r}")
         self._default_ttl = check_ttl(ttl, "ttl")
+        embedder = as_embedder(embedder)  # before a durable directory is opened and locked
         if backend is not None and (
             max_entries is not None
             or index != "auto"
@@ -148,7 +149,7 @@ class SemCache(AsyncTwins):
             raise DimensionMismatchError(backend.dim, dim)
         self._backend = backend
         self._fixed_dim = dim
-        self._embedder = as_embedder(embedder)
+        self._embedder = embedder
         self._clock = clock
         self._counters = _Counters()
         self._flights = FlightTable()

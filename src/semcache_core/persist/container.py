@@ -205,9 +205,13 @@ class Container:
             raise SnapshotError(f"{self.path} lacks the {name!r} section")
         data = np.empty(info.length, dtype=np.uint8)  # unlike bytearray(n), not zero-filled
         view = data.data  # a memoryview
-        # positional reads: sections may be read from several threads at once
-        if info.length and os.preadv(self._handle.fileno(), [view], info.offset) != info.length:
-            raise SnapshotError(f"{self.path} is truncated inside section {name!r}")
+        done = 0
+        while done < info.length:  # one read returns at most ~2 GiB on Linux
+            # positional reads: sections may be read from several threads at once
+            got = os.preadv(self._handle.fileno(), [view[done:]], info.offset + done)
+            if got == 0:
+                raise SnapshotError(f"{self.path} is truncated inside section {name!r}")
+            done += got
         if zlib.crc32(view) != info.crc32:
             raise SnapshotError(f"{self.path} is corrupted: section {name!r} fails its checksum")
         return data
