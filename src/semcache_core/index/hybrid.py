@@ -7,7 +7,9 @@ the start (``mode="hnsw"``), an :class:`HNSWIndex` beside it for unfiltered quer
 When ``auto`` crosses the threshold, a background thread copies the existing vectors into
 the graph in small chunks, taking the owner's lock for each chunk, so no single call pays
 for the whole build; queries stay exact (flat) until the graph has caught up, and from
-then on every add goes into both.
+then on every add goes into both. The same thread computes the int8 codes of rows adopted
+by :meth:`HybridIndex.restore` (a snapshot load), which also takes a saved graph as is.
+Below 1,000 vectors queries stay exact even with a graph.
 
 The threshold default comes from ``benchmarks/bench_core.py --crossover`` (384-dim low-rank
 data, 2 cores): at the default ``ef_search=64`` the graph overtakes the int8 flat scan at
@@ -159,7 +161,7 @@ class HybridIndex:
         return self.flat.search(query, k, allowed)
 
     def search_batch(self, queries: FloatMatrix, k: int) -> list[SearchResult]:
-        if self._graph_ready:
+        if self._graph_ready and len(self.flat) >= _EXACT_BELOW:
             return [self.search(query, k) for query in queries]
         return self.flat.search_batch(queries, k)
 
