@@ -1,0 +1,252 @@
+"""LLM response caching on the engine: exact hits, then semantic hits within one scope.
+
+Framework adapters (LangChain's ``BaseCache``, LlamaIndex's LLM wrapper) turn their
+prompts into a :class:`Prompt` and their responses into a string, and leave the rest here:
+
+- one entry per ``(prompt, model)``: its key hashes both (the exact hit), its vector is the
+  embedding of the prompt's *query* text (the last user message), and its namespace hashes
+  the model and the prompt's *context* (everything but the query text);
+- a semantic lookup searches only that namespace, so a hit never crosses models or
+  conversation contexts: the namespace is chosen before ranking, not checked after it;
+- a scope's entries share a key prefix per model, so ``clear(model)`` removes one model's.
+
+Example::
+
+    >>> responses = ResponseCache(threshold=0.9)
+    >>> prompt = Prompt(exact="sys:be brief|user:How do I reset my password?",
+    ...                 context="sys:be brief", query="How do I reset my password?")
+    >>> responses.update(prompt, "gpt-x", "Use the reset link.")
+    >>> responses.lookup(Prompt("...", "sys:be brief", "how do I reset my password"), "gpt-x")
+    'Use the reset link.'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .cache import SemCache
+from .embedders import as_embedder
+from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError
+from .records import Hit
+from .vectors import FloatVector, as_unit_vector
+
+__all__ = ["Loader", "Prompt", "ResponseCache", "ResponseStats"]
+
+Loader = Callable[[Any], Any]
+"""Turns a stored response into the caller's objects, or ``None`` when it cannot."""
+
+_KEY_PREFIX = "llm:"
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A prompt as the cache sees it.
+
+    Attributes:
+        exact: the whole prompt, serialised; equal strings are an exact hit.
+        context: everything that must match exactly for a semantic hit (system prompt,
+            earlier turns, tool results), serialised.
+        query: the text whose meaning is compared (the last user message); empty for
+            prompts that only ever hit exactly.
+    """
+
+    exact: str
+    context: str
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseStats:
+    """Lookups so far: exact hits, semantic hits and misses (``hits`` counts both kinds)."""
+
+    exact_hits: int
+    semantic_hits: int
+    misses: int
+    updates: int
+
+    @property
+    def hits(self) -> int:
+        return self.exact_hits + self.semantic_hits
+
+    @property
+    def hit_rate(self) -> float:
+        lookups = self.hits + self.misses
+        return self.hits / lookups if lookups else 0.0
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+class ResponseCache:
+    """Responses by exact prompt, or by meaning within one model and context.
+
+    Args:
+        cache: the engine to store in (durable, Redis-backed, ...); default a new in-process
+            :class:`~semcache_core.SemCache`. Entries live under keys starting ``"llm:"``.
+        embedder: embeds query texts (a callable, a LangChain or LlamaIndex embedding);
+            default the cache's own embedder.
+        threshold: cosine similarity in [-1, 1] a semantic hit needs.
+        ttl: seconds an entry lives (``None``: the cache's default).
+        max_entries: LRU bound of the cache this creates (only without ``cache``).
+
+    Raises:
+        InvalidArgumentError: a threshold outside [-1, 1], or ``max_entries`` with ``cache``.
+    """
+
+    def __init__(
+        self,
+        cache: SemCache | None = None,
+        *,
+        embedder: Any = None,
+        threshold: float = 0.95,
+        ttl: float | None = None,
+        max_entries: int | None = None,
+    ) -> None:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+            raise InvalidArgumentError(f"threshold must be a number, got {threshold!r}")
+        if not -1.0 <= threshold <= 1.0:
+            raise InvalidArgumentError(
+                f"threshold is a cosine similarity and must be in [-1, 1], got {threshold!r}"
+            )
+        if cache is not None and max_entries is not None:
+            raise InvalidArgumentError(
+                "max_entries bounds the cache created here; set it on the cache you pass"
+            )
+        self._owns_cache = cache is None
+        self.cache = cache if cache is not None else SemCache(max_entries=max_entries)
+        self._embedder = self.cache.embedder if embedder is None else as_embedder(embedder)
+        self.threshold = float(threshold)
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._exact_hits = self._semantic_hits = self._misses = self._updates = 0
+
+    # --- keys ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _model_prefix(model: str) -> str:
+        return f"{_KEY_PREFIX}{_digest(model)}:"
+
+    def _key(self, prompt: Prompt, model: str) -> str:
+        return self._model_prefix(model) + _digest(prompt.exact)
+
+    def _scope(self, prompt: Prompt, model: str) -> str:
+        return f"{_KEY_PREFIX}{_digest(model)}:{_digest(prompt.context)}"
+
+    # --- lookups -------------------------------------------------------------------------
+
+    def lookup(self, prompt: Prompt, model: str, load: Loader | None = None) -> Any:
+        """The stored response for an exact or semantic hit, else ``None``.
+
+        ``load`` turns the stored value into what the caller returns (``None`` when it
+        cannot: that lookup counts as a miss).
+        """
+        found = self.cache.get(self._key(prompt, model), _MISS)
+        if found is not _MISS:
+            return self._outcome(found, load, exact=True)
+        vector = _usable(self._embedder.embed_query(prompt.query)) if prompt.query else None
+        hits = [] if vector is None else self._search(vector, prompt, model)
+        return self._outcome(hits[0].value if hits else None, load, exact=False)
+
+    async def alookup(self, prompt: Prompt, model: str, load: Loader | None = None) -> Any:
+        """Async :meth:`lookup`, embedding with the embedder's async method."""
+        found = await self.cache.aget(self._key(prompt, model), _MISS)
+        if found is not _MISS:
+            return self._outcome(found, load, exact=True)
+        vector = None
+        if prompt.query:
+            vector = _usable(await self._embedder.aembed_query(prompt.query))
+        hits = (
+            []
+            if vector is None
+            else await self.cache.asearch(
+                vector, 1, threshold=self.threshold, namespace=self._scope(prompt, model)
+            )
+        )
+        return self._outcome(hits[0].value if hits else None, load, exact=False)
+
+    def _search(self, vector: FloatVector, prompt: Prompt, model: str) -> list[Hit]:
+        return self.cache.search(
+            vector, 1, threshold=self.threshold, namespace=self._scope(prompt, model)
+        )
+
+    def _outcome(self, value: Any, load: Loader | None, exact: bool) -> Any:
+        if value is not None and load is not None:
+            value = load(value)
+        with self._lock:
+            if value is None:
+                self._misses += 1
+            elif exact:
+                self._exact_hits += 1
+            else:
+                self._semantic_hits += 1
+        return value
+
+    # --- writes --------------------------------------------------------------------------
+
+    def update(self, prompt: Prompt, model: str, response: Any) -> None:
+        """Store ``response`` (anything the cache stores: usually serialised text)."""
+        vector = _usable(self._embedder.embed_document(prompt.query)) if prompt.query else None
+        self.cache.set(**self._entry(prompt, model, response, vector))
+        self._count_update()
+
+    async def aupdate(self, prompt: Prompt, model: str, response: Any) -> None:
+        vector = None
+        if prompt.query:
+            vector = _usable(await self._embedder.aembed_document(prompt.query))
+        await self.cache.aset(**self._entry(prompt, model, response, vector))
+        self._count_update()
+
+    def _entry(
+        self, prompt: Prompt, model: str, response: Any, vector: FloatVector | None
+    ) -> dict[str, Any]:
+        return {
+            "key": self._key(prompt, model),
+            "value": response,
+            "vector": vector,
+            "ttl": self.ttl,
+            "namespace": self._scope(prompt, model),
+        }
+
+    def _count_update(self) -> None:
+        with self._lock:
+            self._updates += 1
+
+    def clear(self, model: str | None = None) -> None:
+        """Remove every response (of ``model`` only, when given)."""
+        if model is None and self._owns_cache:
+            self.cache.clear()
+            return
+        prefix = _KEY_PREFIX if model is None else self._model_prefix(model)
+        for key in self.cache.scan(prefix):
+            self.cache.delete(key)
+
+    async def aclear(self, model: str | None = None) -> None:
+        if model is None and self._owns_cache:
+            await self.cache.aclear()
+            return
+        prefix = _KEY_PREFIX if model is None else self._model_prefix(model)
+        for key in await self.cache.ascan(prefix):
+            await self.cache.adelete(key)
+
+    def stats(self) -> ResponseStats:
+        with self._lock:
+            return ResponseStats(self._exact_hits, self._semantic_hits, self._misses, self._updates)
+
+
+_MISS: Any = object()
+
+
+def _usable(vector: Any) -> FloatVector | None:
+    """The query's embedding as a unit vector; ``None`` when it embeds to nothing (a text
+    too short for the embedder gives zeros): such prompts hit exactly only."""
+    try:
+        return as_unit_vector(vector, None)
+    except DimensionMismatchError:
+        raise
+    except InvalidVectorError:
+        return None

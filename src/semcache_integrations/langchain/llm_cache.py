@@ -1,0 +1,180 @@
+"""A LangChain LLM cache: exact hits, then semantic hits that never cross models or contexts.
+
+Example::
+
+    from langchain_core.globals import set_llm_cache
+    from semcache_integrations.langchain import SemCache
+
+    set_llm_cache(SemCache())                                     # in-process, lexical
+    set_llm_cache(SemCache(embedding=my_embeddings, threshold=0.85))  # a sentence model
+
+For chat models LangChain passes the JSON of the message list as ``prompt``. The text of
+the last human message is what gets embedded; every other message — system prompt, earlier
+turns, tool results — and the rest of that message (images, names) must match exactly, so a
+paraphrased question in the same conversation hits and the same question under another
+system prompt does not. Plain LLM prompts are embedded whole. Scoping, storage, TTL and
+statistics live in the engine (:class:`semcache_core.responses.ResponseCache`).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
+from langchain_core.embeddings import Embeddings
+from langchain_core.load import dumps, loads
+from langchain_core.outputs import Generation
+
+from semcache_core import SemCache as EngineCache
+from semcache_core.responses import Prompt, ResponseCache, ResponseStats
+
+__all__ = ["SemCache", "split_prompt"]
+
+_HUMAN = "HumanMessage"
+
+
+class SemCache(BaseCache):
+    """``BaseCache`` over :class:`semcache_core.SemCache`.
+
+    Args:
+        embedding: any LangChain ``Embeddings`` for the semantic lookups; default the
+            engine's embedder (the built-in lexical one unless ``cache`` has another).
+        threshold: cosine similarity a semantic hit needs. The default 0.95 suits the
+            lexical embedder (near-identical phrasings); a sentence model such as
+            all-MiniLM-L6-v2 wants about 0.85.
+        ttl: seconds a response stays cached (``None``: the engine's default).
+        max_entries: LRU bound of the engine created here.
+        cache: an existing engine (durable, Redis-backed, shared); responses live under
+            keys starting ``"llm:"`` and ``clear()`` removes only those.
+    """
+
+    def __init__(
+        self,
+        embedding: Embeddings | None = None,
+        threshold: float = 0.95,
+        ttl: float | None = None,
+        max_entries: int | None = None,
+        cache: EngineCache | None = None,
+    ) -> None:
+        self._responses = ResponseCache(
+            cache, embedder=embedding, threshold=threshold, ttl=ttl, max_entries=max_entries
+        )
+
+    @property
+    def engine(self) -> EngineCache:
+        """The engine underneath."""
+        return self._responses.cache
+
+    def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        """Fresh generations for an exact or semantic hit, else ``None``."""
+        return self._responses.lookup(split_prompt(prompt), llm_string, _load_generations)
+
+    async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        return await self._responses.alookup(split_prompt(prompt), llm_string, _load_generations)
+
+    def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+        self._responses.update(split_prompt(prompt), llm_string, dumps(list(return_val)))
+
+    async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+        await self._responses.aupdate(split_prompt(prompt), llm_string, dumps(list(return_val)))
+
+    def clear(self, **kwargs: Any) -> None:
+        """Remove every cached response, or one model's with ``llm_string=...``."""
+        self._responses.clear(kwargs.get("llm_string"))
+
+    async def aclear(self, **kwargs: Any) -> None:
+        await self._responses.aclear(kwargs.get("llm_string"))
+
+    def stats(self) -> ResponseStats:
+        """Exact hits, semantic hits, misses and updates so far."""
+        return self._responses.stats()
+
+
+def _spend_loads_beta_warning() -> None:
+    """langchain-core marks ``loads`` beta and warns on the first call in a process. Users
+    of this cache did not choose that function, so the one warning is spent here, at import
+    (where changing the warning filters is safe), instead of on their first cache hit."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loads("[]", allowed_objects="core")
+
+
+_spend_loads_beta_warning()
+
+
+def _load_generations(blob: Any) -> list[Generation] | None:
+    """A stored response as a new list of new generations (LangChain mutates what a hit
+    returns); ``None`` for a blob that does not load: a miss, not an error."""
+    try:
+        generations = loads(blob, allowed_objects="core")
+    except Exception:  # written by another version, or not by us
+        return None
+    if isinstance(generations, list) and all(isinstance(g, Generation) for g in generations):
+        return generations
+    return None
+
+
+def split_prompt(prompt: str) -> Prompt:
+    """Exact text, context and query text of a LangChain prompt.
+
+    A chat prompt (the JSON of serialised messages) embeds the text of its last human
+    message; its context is the whole message list with that text blanked out. Anything
+    else is a plain prompt: embedded whole, with no context.
+    """
+    messages = _chat_messages(prompt)
+    if messages is None:
+        return Prompt(exact=prompt, context="", query=prompt)
+    for position in range(len(messages) - 1, -1, -1):
+        if messages[position]["id"][-1] == _HUMAN:
+            query, blanked = _take_text(messages[position])
+            context = [*messages[:position], blanked, *messages[position + 1 :]]
+            return Prompt(exact=prompt, context=json.dumps(context, sort_keys=True), query=query)
+    return Prompt(exact=prompt, context=prompt, query="")  # no human turn: exact hits only
+
+
+def _chat_messages(prompt: str) -> list[dict[str, Any]] | None:
+    """The serialised messages of a chat prompt, or ``None`` for a plain prompt."""
+    if not prompt.startswith("["):
+        return None
+    try:
+        messages = json.loads(prompt)
+    except ValueError:
+        return None
+    if not isinstance(messages, list) or not all(_is_message(m) for m in messages):
+        return None
+    return messages
+
+
+def _is_message(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and item.get("lc") == 1
+        and isinstance(item.get("id"), list)
+        and bool(item["id"])
+        and isinstance(item.get("kwargs"), dict)
+    )
+
+
+def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A message's text, and the message with its text blanked (other parts kept)."""
+    content = message["kwargs"].get("content", "")
+    if isinstance(content, str):
+        text, blank_content = content, ""
+    else:
+        text = "\n".join(_texts(content))
+        blank_content = [
+            {**part, "text": ""} if isinstance(part, dict) and part.get("type") == "text" else part
+            for part in content
+        ]
+    return text, {**message, "kwargs": {**message["kwargs"], "content": blank_content}}
+
+
+def _texts(parts: Sequence[Any]) -> list[str]:
+    return [
+        part if isinstance(part, str) else part.get("text", "")
+        for part in parts
+        if isinstance(part, str) or (isinstance(part, dict) and part.get("type") == "text")
+    ]
