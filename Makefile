@@ -14,8 +14,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# torch first, pinned: this machine's index serves 2.13.0 as a local CPU build, where an
+# unpinned dependency would pull a CUDA build of several GB
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[test,models]"
 	touch $(STAMP)
 
 demo: $(STAMP)  ## run the end-to-end demo on the in-process cache
