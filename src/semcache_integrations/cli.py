@@ -1,6 +1,7 @@
 """The ``semcache`` command.
 
-    semcache demo            an end-to-end run of the engine on the in-process cache
+    semcache demo            the engine on the in-process cache, then a LangChain chat model
+                             behind no cache, InMemoryCache and semcache
     semcache inspect PATH    what a snapshot file or durable directory holds; verifies it
 
 The demo caches the calls of a slow embedding function with ``get_or_compute`` (a stand-in
@@ -192,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_parser = commands.add_parser("demo", help="run the end-to-end demo")
     demo_parser.add_argument("--requests", type=int, default=200)
     demo_parser.add_argument("--latency-ms", type=float, default=10.0)
+    demo_parser.add_argument("--chat-requests", type=int, default=80)
+    demo_parser.add_argument("--chat-latency-ms", type=float, default=50.0)
     inspect_parser = commands.add_parser(
         "inspect", help="describe a snapshot file or durable directory and verify it"
     )
@@ -200,6 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "inspect":
         return inspect(args.path)
     demo(args.requests, args.latency_ms)
+    from .demo_langchain import langchain_demo  # LangChain only for this part of the demo
+
+    langchain_demo(args.chat_requests, args.chat_latency_ms)
     return 0
 
 
