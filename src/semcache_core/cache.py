@@ -32,6 +32,7 @@ import numpy as np
 from .backends.base import NOT_DECODED, Backend, EntryWrite, StoredEntry, SupportsSnapshots
 from .backends.local import LocalBackend
 from .cache_async import AsyncTwins
+from .cache_batch import BatchCalls
 from .checks import check_k, check_key, check_namespace, check_threshold, check_ttl
 from .codec import decode, encode, encode_metadata
 from .embedders import as_embedder
@@ -74,7 +75,7 @@ class _Counters:
         self.semantic_hits = self.semantic_misses = self.computes = 0
 
 
-class SemCache(AsyncTwins):
+class SemCache(BatchCalls, AsyncTwins):
     """An exact + semantic cache of ``key -> value`` entries with vectors, TTL and LRU.
 
     Args:
@@ -437,17 +438,27 @@ class SemCache(AsyncTwins):
         self, key: str, result: Any, ttl: Any, namespace: Any, metadata: Any
     ) -> bytes:
         """Store ``fn``'s result, indexing it when it is a vector of the cache's dimension."""
-        self._count("computes")
-        vector = None
+        return self._store_computed_many([key], [result], ttl, namespace, metadata)[0]
+
+    def _store_computed_many(
+        self, keys: list[str], results: list[Any], ttl: Any, namespace: Any, metadata: Any
+    ) -> list[bytes]:
+        """Store computed results in one write (vectors indexed); their encoded values."""
         dim = self.dim
-        if looks_like_vector(result) and (dim is None or len(result) == dim):
-            try:
-                vector = as_unit_vector(result, dim)
-            except InvalidVectorError:  # e.g. an all-zero result: stored, not indexed
-                vector = None
-        write = self._write(key, result, vector, metadata, ttl, namespace)
-        self._store(write)
-        return write.value
+        writes = []
+        for key, result in zip(keys, results):
+            vector = None
+            if looks_like_vector(result) and (dim is None or len(result) == dim):
+                try:
+                    vector = as_unit_vector(result, dim)
+                    dim = len(vector)  # a batch fixing the dimension keeps to it
+                except InvalidVectorError:  # e.g. an all-zero result: stored, not indexed
+                    vector = None
+            writes.append(self._write(key, result, vector, metadata, ttl, namespace))
+        with self._counters.lock:
+            self._counters.computes += len(writes)
+        self._backend.set_many(writes, self._clock())
+        return [write.value for write in writes]
 
     def get_or_compute(
         self,

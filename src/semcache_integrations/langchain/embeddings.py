@@ -1,0 +1,186 @@
+"""``CachedEmbeddings``: a LangChain ``Embeddings`` that pays for each text once.
+
+Example::
+
+    from langchain_openai import OpenAIEmbeddings
+    from semcache_core import SemCache
+    from semcache_integrations.langchain.embeddings import CachedEmbeddings
+
+    embeddings = CachedEmbeddings(OpenAIEmbeddings(), SemCache(path="./embeddings"))
+    vectors = embeddings.embed_documents(["hello", "goodbye", "hello"])  # one API call
+    embeddings.cache.search(embeddings.embed_query("hi"), k=1)  # the cached documents
+
+Every distinct text is embedded once, whatever the number of callers: the document misses
+of one ``embed_documents`` call go to the model in **one** ``embed_documents`` call, and
+single flight (the engine's ``get_or_compute_many`` / ``get_or_compute``) makes concurrent
+callers (threads or coroutines) wait for a text another caller is already embedding.
+
+Where entries live (``ns`` is ``namespace``, ``""`` when ``None``)::
+
+    document vector of text t   key  "embed:{ns}:doc:{t}"     engine namespace  ns
+    query vector of text t      key  "embed:{ns}:query:{t}"   engine namespace  "{ns}:query"
+
+so documents and queries never answer for one another (models such as E5 embed them
+differently), and ``cache.search(vector, namespace=embeddings.document_namespace)`` ranks
+the cached documents only. Vectors are indexed when they have the cache's dimension (a
+fresh cache takes the model's). Values are the model's float64 vectors, returned exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from semcache_core import SemCache
+from semcache_core.checks import check_key_namespace
+from semcache_core.errors import EmbedderError, InvalidArgumentError, InvalidKeyError
+
+__all__ = ["CachedEmbeddings"]
+
+
+def _vector(raw: Any, source: str) -> np.ndarray:
+    """The model's vector as a 1-D float64 array: what the cache stores and indexes."""
+    try:
+        vector = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise EmbedderError(f"{source} returned {type(raw).__name__}, not a vector") from exc
+    if vector.ndim != 1 or vector.size == 0:
+        raise EmbedderError(f"{source} returned an array of shape {vector.shape}, not a vector")
+    return vector
+
+
+def _floats(value: Any) -> list[float]:
+    """A stored vector as the plain ``list[float]`` the Embeddings interface returns."""
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float64, copy=False).tolist()
+    return [float(x) for x in value]
+
+
+class CachedEmbeddings(Embeddings):
+    """Caches an ``Embeddings`` model's vectors in a :class:`~semcache_core.SemCache`.
+
+    Args:
+        underlying: the model that embeds what the cache does not hold.
+        cache: where vectors live; default a fresh in-process ``SemCache`` whose embedder
+            is this object, so ``cache.search("some text")`` works too. Pass a durable
+            ``SemCache(path=...)`` to keep vectors across restarts.
+        namespace: separates the vectors of several models in one cache (use the model's
+            name); it may not contain ``":"``.
+
+    Raises:
+        InvalidArgumentError: ``underlying`` is not an embedding model, or a bad namespace.
+    """
+
+    def __init__(
+        self,
+        underlying: Embeddings,
+        cache: SemCache | None = None,
+        *,
+        namespace: str | None = None,
+    ) -> None:
+        if not (hasattr(underlying, "embed_documents") and hasattr(underlying, "embed_query")):
+            raise InvalidArgumentError(
+                f"underlying must be a LangChain Embeddings, got {type(underlying).__name__}"
+            )
+        ns = "" if namespace is None else check_key_namespace(namespace)
+        self.underlying = underlying
+        self.namespace = namespace
+        self.document_namespace = ns
+        self.query_namespace = f"{ns}:query"
+        self._document_prefix = f"embed:{ns}:doc:"
+        self._query_prefix = f"embed:{ns}:query:"
+        self.cache = SemCache(embedder=self) if cache is None else cache
+
+    def __repr__(self) -> str:
+        return (
+            f"CachedEmbeddings({type(self.underlying).__name__}, namespace={self.namespace!r}, "
+            f"cache={self.cache!r})"
+        )
+
+    def document_key(self, text: str) -> str:
+        """The cache key of ``text``'s document vector."""
+        return self._keys(self._document_prefix, [text])[0]
+
+    def query_key(self, text: str) -> str:
+        """The cache key of ``text``'s query vector."""
+        return self._keys(self._query_prefix, [text])[0]
+
+    @staticmethod
+    def _keys(prefix: str, texts: Sequence[str]) -> list[str]:
+        if isinstance(texts, str):
+            raise InvalidArgumentError("texts must be a list of str, got a single str")
+        keys = []
+        for text in texts:
+            if not isinstance(text, str):
+                raise InvalidKeyError(f"texts to embed must be str, got {type(text).__name__}")
+            keys.append(prefix + text)
+        return keys
+
+    def _texts(self, keys: list[str]) -> list[str]:
+        start = len(self._document_prefix)
+        return [key[start:] for key in keys]
+
+    def _vectors(self, raw: Any, count: int) -> list[np.ndarray]:
+        source = f"{type(self.underlying).__name__}.embed_documents"
+        try:
+            rows = list(raw)
+        except TypeError as exc:
+            raise EmbedderError(f"{source} returned {type(raw).__name__}, not vectors") from exc
+        if len(rows) != count:
+            raise EmbedderError(f"{source} returned {len(rows)} vectors for {count} texts")
+        return [_vector(row, source) for row in rows]
+
+    # --- documents: the misses of a call are embedded in one underlying call -------------
+
+    def _compute_documents(self, keys: list[str]) -> list[np.ndarray]:
+        return self._vectors(self.underlying.embed_documents(self._texts(keys)), len(keys))
+
+    async def _acompute_documents(self, keys: list[str]) -> list[np.ndarray]:
+        raw = await self.underlying.aembed_documents(self._texts(keys))
+        return self._vectors(raw, len(keys))
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, in order; the misses are embedded in one underlying call."""
+        keys = self._keys(self._document_prefix, texts)
+        if not keys:
+            return []
+        values = self.cache.get_or_compute_many(
+            keys, self._compute_documents, namespace=self.document_namespace
+        )
+        return [_floats(value) for value in values]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Async :meth:`embed_documents`, through the model's ``aembed_documents``."""
+        keys = self._keys(self._document_prefix, texts)
+        if not keys:
+            return []
+        values = await self.cache.aget_or_compute_many(
+            keys, self._acompute_documents, namespace=self.document_namespace
+        )
+        return [_floats(value) for value in values]
+
+    # --- queries -------------------------------------------------------------------------
+
+    def embed_query(self, text: str) -> list[float]:
+        """The query vector of ``text`` (cached apart from its document vector)."""
+        (key,) = self._keys(self._query_prefix, [text])
+
+        def compute(_: str) -> np.ndarray:
+            raw = self.underlying.embed_query(text)
+            return _vector(raw, f"{type(self.underlying).__name__}.embed_query")
+
+        return _floats(self.cache.get_or_compute(key, compute, namespace=self.query_namespace))
+
+    async def aembed_query(self, text: str) -> list[float]:
+        """Async :meth:`embed_query`, through the model's ``aembed_query``."""
+        (key,) = self._keys(self._query_prefix, [text])
+
+        async def compute(_: str) -> np.ndarray:
+            raw = await self.underlying.aembed_query(text)
+            return _vector(raw, f"{type(self.underlying).__name__}.aembed_query")
+
+        value = await self.cache.aget_or_compute(key, compute, namespace=self.query_namespace)
+        return _floats(value)

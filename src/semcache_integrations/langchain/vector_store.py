@@ -1,0 +1,542 @@
+"""A LangChain ``VectorStore`` over :class:`semcache_core.SemCache`.
+
+Example::
+
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+    from semcache_integrations.langchain.vector_store import SemCacheVectorStore
+
+    store = SemCacheVectorStore(DeterministicFakeEmbedding(size=64))
+    store.add_texts(["cats purr", "dogs bark"], [{"year": 2021}, {"year": 2019}])
+    store.similarity_search("kittens", k=1, filter={"year": {"$gte": 2020}})
+
+How documents are stored: each document is one cache entry in the store's namespace
+(default ``"langchain-vectors"``), with
+
+- key ``f"{namespace}:{document id}"`` (a namespace may not contain ``":"``, so two
+  stores' keys can never collide; the same scheme as the byte store's), the id being
+  ``Document.id`` or a uuid4 hex;
+- value: ``page_content`` (a ``str``);
+- metadata: the document's metadata dict, stored as is (msgpack: ``str`` keys; values
+  ``None``, bool, int, float, str, bytes, lists and dicts of them; tuples come back as
+  lists);
+- vector: the embedding (stored unit-length; scores are cosine similarities).
+
+The adapter is thin: search, filtering (before ranking), TTL, eviction and persistence are
+the cache's. A ``SemCache(path=...)`` makes the store durable; a cache ``ttl`` or
+``max_entries`` applies to documents too. One cache holds vectors of one dimension, so a
+cache shared with other users needs the same embedding dimension. Search never leaves the
+store's namespace; entries in that namespace that the store did not write (other keys) are
+ignored, so give each store a namespace of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+from typing_extensions import Self
+
+from semcache_core import Entry, Hit, SemCache
+from semcache_core.checks import check_key_namespace
+from semcache_core.codec import encode_metadata
+from semcache_core.errors import EmbedderError, InvalidArgumentError, InvalidValueError
+from semcache_core.filters import FilterLike, FilterNode, parse_filters
+from semcache_core.mmr import mmr_select
+from semcache_core.vectors import as_unit_vector
+
+__all__ = ["DEFAULT_NAMESPACE", "KEY_SEPARATOR", "SemCacheVectorStore"]
+
+DEFAULT_NAMESPACE = "langchain-vectors"
+KEY_SEPARATOR = ":"  # see semcache_core.checks.check_key_namespace
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Documents to write, validated: parallel ids, texts and metadata dicts."""
+
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[dict[str, Any]]
+
+
+def _relevance(similarity: float) -> float:
+    """Cosine similarity in [-1, 1] -> LangChain relevance in [0, 1]: clamped at 0.
+
+    Relevance equals the cosine similarity wherever it is positive, so a ``score_threshold``
+    means the same as a ``threshold`` everywhere else in semcache; opposite vectors
+    (negative cosine) are as irrelevant as orthogonal ones.
+    """
+    return min(1.0, max(0.0, similarity))
+
+
+def _check_no_extra(method: str, kwargs: dict[str, Any]) -> None:
+    if kwargs:
+        names = ", ".join(sorted(kwargs))
+        hint = " (the metadata filter argument is `filter`)" if "filters" in kwargs else ""
+        raise TypeError(f"{method}() got unexpected keyword arguments: {names}{hint}")
+
+
+class SemCacheVectorStore(VectorStore):
+    """LangChain ``VectorStore`` whose documents live in a :class:`~semcache_core.SemCache`.
+
+    Args:
+        embedding: the LangChain ``Embeddings`` for documents and queries.
+        cache: where documents live; default a fresh in-process ``SemCache(index="auto")``
+            (exact search while small, HNSW beyond). Pass ``SemCache(path=...)`` for a
+            durable store, or a cache shared with other components (same dimension).
+        namespace: the cache namespace holding this store's documents; it must not
+            contain ``":"``.
+
+    Scores from ``similarity_search_with_score`` are cosine similarities in [-1, 1],
+    higher is closer; ``similarity_search_with_relevance_scores`` clamps them to [0, 1].
+    ``filter=`` (every search) takes a dict of equalities (``{"lang": "en"}``), the
+    operator syntax (``{"year": {"$gte": 2020}}``, ``$and``/``$or``/``$not``) or a
+    :class:`~semcache_core.Filter` / :class:`~semcache_core.FilterGroup`; the cache applies
+    it before ranking, so ``k`` results come back whenever ``k`` documents match.
+
+    Raises:
+        InvalidArgumentError: ``namespace`` is empty, not a str, or contains ``":"``.
+    """
+
+    def __init__(
+        self,
+        embedding: Embeddings,
+        cache: SemCache | None = None,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> None:
+        if not check_key_namespace(namespace):
+            raise InvalidArgumentError("namespace must not be empty")
+        self._embedding = embedding
+        self._cache = SemCache(index="auto", embedder=embedding) if cache is None else cache
+        self._namespace = namespace
+        self._prefix = namespace + KEY_SEPARATOR
+
+    @property
+    def embeddings(self) -> Embeddings:
+        return self._embedding
+
+    @property
+    def cache(self) -> SemCache:
+        return self._cache
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    def __repr__(self) -> str:
+        return f"SemCacheVectorStore(namespace={self._namespace!r}, cache={self._cache!r})"
+
+    # --- shared logic (sync and async twins differ only in the awaited calls) -------------
+
+    def _key(self, doc_id: Any) -> str:
+        if not isinstance(doc_id, str):
+            raise TypeError(f"document ids must be str, got {type(doc_id).__name__} {doc_id!r}")
+        return self._prefix + doc_id
+
+    def _batch(
+        self,
+        texts: Iterable[str],
+        metadatas: Sequence[dict[str, Any] | None] | None,
+        ids: Sequence[str | None] | None,
+        fallback_ids: Sequence[str | None] | None = None,
+    ) -> _Batch:
+        """Validate a write before anything is embedded (embedding is what costs money)."""
+        texts = list(texts)
+        n = len(texts)
+        if metadatas is not None and len(metadatas) != n:
+            raise InvalidArgumentError(f"got {len(metadatas)} metadatas for {n} texts")
+        if ids is not None and len(ids) != n:
+            raise InvalidArgumentError(f"got {len(ids)} ids for {n} texts")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise InvalidValueError(f"texts[{i}] must be a str, got {type(text).__name__}")
+        given = list(ids) if ids is not None else [None] * n
+        fallback = list(fallback_ids) if fallback_ids is not None else [None] * n
+        # An explicit id wins, then Document.id, then a fresh one ("" counts as none, as in
+        # langchain_core's InMemoryVectorStore).
+        final_ids = [g or f or uuid.uuid4().hex for g, f in zip(given, fallback)]
+        for doc_id in final_ids:
+            self._key(doc_id)
+        final_metadatas = [dict(m or {}) for m in (metadatas or [None] * n)]
+        for i, metadata in enumerate(final_metadatas):
+            try:
+                encode_metadata(metadata)
+            except TypeError as exc:  # InvalidValueError: say which document
+                raise type(exc)(f"metadatas[{i}]: {exc}") from exc
+        return _Batch(final_ids, texts, final_metadatas)
+
+    def _writes(
+        self, batch: _Batch, vectors: list[list[float]]
+    ) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+        """``(items, options)`` of the ``set_many`` call that writes ``batch``."""
+        if len(vectors) != len(batch.texts):
+            raise EmbedderError(
+                f"the embedding returned {len(vectors)} vectors for {len(batch.texts)} texts"
+            )
+        items = [(self._prefix + i, t) for i, t in zip(batch.ids, batch.texts)]
+        options = {"vectors": vectors, "metadatas": batch.metadatas, "namespace": self._namespace}
+        return items, options
+
+    def _document(self, key: str, value: Any, metadata: dict[str, Any]) -> Document | None:
+        """The document an entry holds, or None for an entry this store did not write."""
+        if not key.startswith(self._prefix) or not isinstance(value, str):
+            return None
+        return Document(id=key[len(self._prefix) :], page_content=value, metadata=metadata)
+
+    def _from_entry(self, entry: Entry | None) -> Document | None:
+        if entry is None or entry.namespace != self._namespace:
+            return None
+        return self._document(entry.key, entry.value, entry.metadata)
+
+    def _scored(self, hits: list[Hit]) -> list[tuple[Document, float]]:
+        scored = []
+        for hit in hits:
+            doc = self._document(hit.key, hit.value, hit.metadata)
+            if doc is not None:
+                scored.append((doc, float(hit.score)))
+        return scored
+
+    def _search_options(
+        self, method: str, filter: FilterLike, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The cache's search options; a bad filter raises before the query is embedded."""
+        _check_no_extra(method, kwargs)
+        node: FilterNode | None = parse_filters(filter)
+        return {"namespace": self._namespace, "filters": node}
+
+    def _mmr(self, query: Any, hits: list[Hit], k: int, lambda_mult: float) -> list[Document]:
+        """MMR among the fetched ``hits`` (fetched with their vectors)."""
+        pairs = [
+            (doc, hit.vector)
+            for hit in hits
+            if (doc := self._document(hit.key, hit.value, hit.metadata)) is not None
+        ]
+        unit_query = as_unit_vector(query, self._cache.dim, "query")
+        matrix = (
+            np.stack([vector for _, vector in pairs])
+            if pairs
+            else np.empty((0, unit_query.size), np.float32)
+        )
+        return [pairs[i][0] for i in mmr_select(unit_query, matrix, k, lambda_mult)]
+
+    @staticmethod
+    def _fetch_k(k: int, fetch_k: int) -> int:
+        return max(k, fetch_k)
+
+    # --- writes --------------------------------------------------------------------------
+
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Embed ``texts`` and store them; returns their ids (a repeated id replaces).
+
+        ``batch_size`` (sent by LangChain's indexing API) is accepted and ignored: the
+        whole batch goes to the cache in one ``set_many`` call, validated before anything
+        is embedded or stored.
+
+        Raises:
+            ValueError: ``metadatas`` or ``ids`` of another length than ``texts``.
+            TypeError: a non-str text or id, or metadata msgpack cannot store.
+        """
+        return self._add(texts, metadatas, ids, None, "add_texts", kwargs)
+
+    def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        """Store ``documents``; ids from ``ids=``, else ``Document.id``, else fresh uuid4 hex.
+
+        The documents themselves are not modified.
+        """
+        ids = kwargs.pop("ids", None)
+        texts = [doc.page_content for doc in documents]
+        metadatas = [doc.metadata for doc in documents]
+        fallback = [doc.id for doc in documents]
+        return self._add(texts, metadatas, ids, fallback, "add_documents", kwargs)
+
+    def _add(
+        self,
+        texts: Iterable[str],
+        metadatas: Sequence[dict[str, Any] | None] | None,
+        ids: Sequence[str | None] | None,
+        fallback: Sequence[str | None] | None,
+        method: str,
+        kwargs: dict[str, Any],
+    ) -> list[str]:
+        kwargs.pop("batch_size", None)
+        _check_no_extra(method, kwargs)
+        batch = self._batch(texts, metadatas, ids, fallback)
+        if batch.texts:
+            items, options = self._writes(batch, self._embedding.embed_documents(batch.texts))
+            self._cache.set_many(items, **options)
+        return batch.ids
+
+    async def aadd_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Async :meth:`add_texts` (``aembed_documents``, then the cache's ``aset_many``)."""
+        return await self._aadd(texts, metadatas, ids, None, "aadd_texts", kwargs)
+
+    async def aadd_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        """Async :meth:`add_documents`."""
+        ids = kwargs.pop("ids", None)
+        texts = [doc.page_content for doc in documents]
+        metadatas = [doc.metadata for doc in documents]
+        fallback = [doc.id for doc in documents]
+        return await self._aadd(texts, metadatas, ids, fallback, "aadd_documents", kwargs)
+
+    async def _aadd(
+        self,
+        texts: Iterable[str],
+        metadatas: Sequence[dict[str, Any] | None] | None,
+        ids: Sequence[str | None] | None,
+        fallback: Sequence[str | None] | None,
+        method: str,
+        kwargs: dict[str, Any],
+    ) -> list[str]:
+        kwargs.pop("batch_size", None)
+        _check_no_extra(method, kwargs)
+        batch = self._batch(texts, metadatas, ids, fallback)
+        if batch.texts:
+            vectors = await self._embedding.aembed_documents(batch.texts)
+            items, options = self._writes(batch, vectors)
+            await self._cache.aset_many(items, **options)
+        return batch.ids
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        """Delete documents by id (missing ids are fine); ``None`` deletes every document
+        of this store (its namespace), as LangChain's ``VectorStore.delete`` specifies.
+
+        Returns True.
+        """
+        _check_no_extra("delete", kwargs)
+        keys = self._cache.scan(self._prefix) if ids is None else [self._key(i) for i in ids]
+        self._cache.delete_many(keys)
+        return True
+
+    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        """Async :meth:`delete`."""
+        _check_no_extra("adelete", kwargs)
+        if ids is None:
+            keys = await self._cache.ascan(self._prefix)
+        else:
+            keys = [self._key(i) for i in ids]
+        await self._cache.adelete_many(keys)
+        return True
+
+    # --- reads by id ---------------------------------------------------------------------
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """The stored documents among ``ids``, in the order asked; missing ids are skipped."""
+        keys = [self._key(i) for i in ids]
+        found = (self._from_entry(self._cache.get_entry(key)) for key in keys)
+        return [doc for doc in found if doc is not None]
+
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """Async :meth:`get_by_ids`."""
+        keys = [self._key(i) for i in ids]
+        found = [self._from_entry(await self._cache.aget_entry(key)) for key in keys]
+        return [doc for doc in found if doc is not None]
+
+    # --- similarity search ---------------------------------------------------------------
+
+    def similarity_search_with_score_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        *,
+        filter: FilterLike = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """The ``k`` documents closest to ``embedding``, with cosine similarity, best first."""
+        options = self._search_options("similarity_search_with_score_by_vector", filter, kwargs)
+        return self._scored(self._cache.search(embedding, k, **options))
+
+    def similarity_search_with_score(
+        self,
+        query: str,
+        k: int = 4,
+        *,
+        filter: FilterLike = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """The ``k`` documents closest to ``query``, with cosine similarity in [-1, 1]."""
+        options = self._search_options("similarity_search_with_score", filter, kwargs)
+        vector = self._embedding.embed_query(query)
+        return self._scored(self._cache.search(vector, k, **options))
+
+    def similarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, *, filter: FilterLike = None, **kwargs: Any
+    ) -> list[Document]:
+        scored = self.similarity_search_with_score_by_vector(embedding, k, filter=filter, **kwargs)
+        return [doc for doc, _ in scored]
+
+    def similarity_search(
+        self, query: str, k: int = 4, *, filter: FilterLike = None, **kwargs: Any
+    ) -> list[Document]:
+        scored = self.similarity_search_with_score(query, k, filter=filter, **kwargs)
+        return [doc for doc, _ in scored]
+
+    def _select_relevance_score_fn(self) -> Callable[[float], float]:
+        """Scores are cosine similarities; relevance is that similarity clamped to [0, 1]."""
+        return _relevance
+
+    async def asimilarity_search_with_score_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        *,
+        filter: FilterLike = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        options = self._search_options("asimilarity_search_with_score_by_vector", filter, kwargs)
+        return self._scored(await self._cache.asearch(embedding, k, **options))
+
+    async def asimilarity_search_with_score(
+        self,
+        query: str,
+        k: int = 4,
+        *,
+        filter: FilterLike = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        options = self._search_options("asimilarity_search_with_score", filter, kwargs)
+        vector = await self._embedding.aembed_query(query)
+        return self._scored(await self._cache.asearch(vector, k, **options))
+
+    async def asimilarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, *, filter: FilterLike = None, **kwargs: Any
+    ) -> list[Document]:
+        scored = await self.asimilarity_search_with_score_by_vector(
+            embedding, k, filter=filter, **kwargs
+        )
+        return [doc for doc, _ in scored]
+
+    async def asimilarity_search(
+        self, query: str, k: int = 4, *, filter: FilterLike = None, **kwargs: Any
+    ) -> list[Document]:
+        scored = await self.asimilarity_search_with_score(query, k, filter=filter, **kwargs)
+        return [doc for doc, _ in scored]
+
+    # --- maximal marginal relevance ------------------------------------------------------
+
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        *,
+        filter: FilterLike = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """``k`` documents picked by MMR among the ``max(k, fetch_k)`` closest matches.
+
+        ``lambda_mult`` in [0, 1]: 1 is plain relevance order, 0 maximum diversity. The
+        selection is :func:`semcache_core.mmr.mmr_select` on the vectors the cache returns.
+        """
+        options = self._search_options("max_marginal_relevance_search_by_vector", filter, kwargs)
+        hits = self._cache.search(
+            embedding, self._fetch_k(k, fetch_k), with_vectors=True, **options
+        )
+        return self._mmr(embedding, hits, k, lambda_mult)
+
+    def max_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        *,
+        filter: FilterLike = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """:meth:`max_marginal_relevance_search_by_vector` for a text query."""
+        self._search_options("max_marginal_relevance_search", filter, kwargs)
+        return self.max_marginal_relevance_search_by_vector(
+            self._embedding.embed_query(query), k, fetch_k, lambda_mult, filter=filter
+        )
+
+    async def amax_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        *,
+        filter: FilterLike = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        options = self._search_options("amax_marginal_relevance_search_by_vector", filter, kwargs)
+        hits = await self._cache.asearch(
+            embedding, self._fetch_k(k, fetch_k), with_vectors=True, **options
+        )
+        # O(k * fetch_k * dim) of numpy: off the loop, like the search itself.
+        return await asyncio.to_thread(self._mmr, embedding, hits, k, lambda_mult)
+
+    async def amax_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        *,
+        filter: FilterLike = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        self._search_options("amax_marginal_relevance_search", filter, kwargs)
+        vector = await self._embedding.aembed_query(query)
+        return await self.amax_marginal_relevance_search_by_vector(
+            vector, k, fetch_k, lambda_mult, filter=filter
+        )
+
+    # --- construction --------------------------------------------------------------------
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        cache: SemCache | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        **kwargs: Any,
+    ) -> Self:
+        """A store (over ``cache``, default a fresh one) holding ``texts``."""
+        store = cls(embedding, cache, namespace=namespace)
+        store.add_texts(texts, metadatas, ids=ids, **kwargs)
+        return store
+
+    @classmethod
+    async def afrom_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        cache: SemCache | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        **kwargs: Any,
+    ) -> Self:
+        """Async :meth:`from_texts`."""
+        store = cls(embedding, cache, namespace=namespace)
+        await store.aadd_texts(texts, metadatas, ids=ids, **kwargs)
+        return store
