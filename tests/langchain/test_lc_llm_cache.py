@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from fakeclock import FakeClock
 from langchain_core.caches import BaseCache
+from langchain_core.embeddings import Embeddings
 from langchain_core.globals import set_llm_cache
 from langchain_core.language_models import FakeListChatModel, FakeListLLM
 from langchain_core.load import dumps
@@ -19,7 +20,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, Generation
 from langchain_tests.integration_tests import AsyncCacheTestSuite, SyncCacheTestSuite
 
-from semcache_core import InvalidArgumentError
+from semcache_core import HashingEmbedder, InvalidArgumentError
 from semcache_core import SemCache as Engine
 from semcache_integrations.langchain.llm_cache import SemCache, split_prompt
 
@@ -235,3 +236,29 @@ def test_bad_arguments_are_refused() -> None:
         SemCache(threshold=1.5)
     with pytest.raises(InvalidArgumentError, match="max_entries"):
         SemCache(max_entries=10, cache=Engine())
+
+
+class AsyncOnlyEmbeddings(Embeddings):
+    """Embeds through its async methods only: the sync ones fail loudly."""
+
+    def __init__(self) -> None:
+        self.inner = HashingEmbedder()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        raise AssertionError("the async path called the sync embedding")
+
+    def embed_query(self, text: str) -> list[float]:
+        raise AssertionError("the async path called the sync embedding")
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.inner.embed_document(text).tolist() for text in texts]
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text).tolist()
+
+
+async def test_async_calls_embed_with_the_async_methods() -> None:
+    cache = SemCache(embedding=AsyncOnlyEmbeddings(), threshold=0.9)
+    await cache.aupdate("How do I reset my password?", "model", [Generation(text="reset")])
+    assert await cache.alookup("how do I reset my password", "model") == [Generation(text="reset")]
+    assert cache.stats().semantic_hits == 1
