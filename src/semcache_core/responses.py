@@ -26,7 +26,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .cache import SemCache
 from .embedders import as_embedder
@@ -34,7 +34,7 @@ from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorE
 from .records import Hit
 from .vectors import FloatVector, as_unit_vector
 
-__all__ = ["Loader", "Prompt", "ResponseCache", "ResponseStats"]
+__all__ = ["Loader", "Prompt", "PromptLike", "ResponseCache", "ResponseStats"]
 
 Loader = Callable[[Any], Any]
 """Turns a stored response into the caller's objects, or ``None`` when it cannot."""
@@ -57,6 +57,20 @@ class Prompt:
     exact: str
     context: str
     query: str
+
+
+class PromptLike(Protocol):
+    """What :class:`ResponseCache` reads of a prompt (see :class:`Prompt`). An adapter may
+    compute ``context`` and ``query`` lazily: an exact hit reads only ``exact``."""
+
+    @property
+    def exact(self) -> str: ...
+
+    @property
+    def context(self) -> str: ...
+
+    @property
+    def query(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +145,15 @@ class ResponseCache:
     def _model_prefix(model: str) -> str:
         return f"{_KEY_PREFIX}{_digest(model)}:"
 
-    def _key(self, prompt: Prompt, model: str) -> str:
+    def _key(self, prompt: PromptLike, model: str) -> str:
         return self._model_prefix(model) + _digest(prompt.exact)
 
-    def _scope(self, prompt: Prompt, model: str) -> str:
+    def _scope(self, prompt: PromptLike, model: str) -> str:
         return f"{_KEY_PREFIX}{_digest(model)}:{_digest(prompt.context)}"
 
     # --- lookups -------------------------------------------------------------------------
 
-    def lookup(self, prompt: Prompt, model: str, load: Loader | None = None) -> Any:
+    def lookup(self, prompt: PromptLike, model: str, load: Loader | None = None) -> Any:
         """The stored response for an exact or semantic hit, else ``None``.
 
         ``load`` turns the stored value into what the caller returns (``None`` when it
@@ -152,7 +166,7 @@ class ResponseCache:
         hits = [] if vector is None else self._search(vector, prompt, model)
         return self._outcome(hits[0].value if hits else None, load, exact=False)
 
-    async def alookup(self, prompt: Prompt, model: str, load: Loader | None = None) -> Any:
+    async def alookup(self, prompt: PromptLike, model: str, load: Loader | None = None) -> Any:
         """Async :meth:`lookup`, embedding with the embedder's async method."""
         found = await self.cache.aget(self._key(prompt, model), _MISS)
         if found is not _MISS:
@@ -169,7 +183,7 @@ class ResponseCache:
         )
         return self._outcome(hits[0].value if hits else None, load, exact=False)
 
-    def _search(self, vector: FloatVector, prompt: Prompt, model: str) -> list[Hit]:
+    def _search(self, vector: FloatVector, prompt: PromptLike, model: str) -> list[Hit]:
         return self.cache.search(
             vector, 1, threshold=self.threshold, namespace=self._scope(prompt, model)
         )
@@ -188,13 +202,13 @@ class ResponseCache:
 
     # --- writes --------------------------------------------------------------------------
 
-    def update(self, prompt: Prompt, model: str, response: Any) -> None:
+    def update(self, prompt: PromptLike, model: str, response: Any) -> None:
         """Store ``response`` (anything the cache stores: usually serialised text)."""
         vector = _usable(self._embedder.embed_document(prompt.query)) if prompt.query else None
         self.cache.set(**self._entry(prompt, model, response, vector))
         self._count_update()
 
-    async def aupdate(self, prompt: Prompt, model: str, response: Any) -> None:
+    async def aupdate(self, prompt: PromptLike, model: str, response: Any) -> None:
         vector = None
         if prompt.query:
             vector = _usable(await self._embedder.aembed_document(prompt.query))
@@ -202,7 +216,7 @@ class ResponseCache:
         self._count_update()
 
     def _entry(
-        self, prompt: Prompt, model: str, response: Any, vector: FloatVector | None
+        self, prompt: PromptLike, model: str, response: Any, vector: FloatVector | None
     ) -> dict[str, Any]:
         return {
             "key": self._key(prompt, model),
