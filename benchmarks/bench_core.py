@@ -56,7 +56,6 @@ import dataclasses
 import gc
 import json
 import random
-import statistics
 import subprocess
 import sys
 import threading
@@ -72,6 +71,7 @@ from rich.table import Table
 from report import (
     SEED,
     Row,
+    Timing,
     arg_parser,
     console,
     environment_line,
@@ -132,27 +132,6 @@ QUICK = Config(
 
 
 # --- results -----------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Timing:
-    """Median seconds of repeated measurements and their relative half-IQR."""
-
-    median: float
-    spread: float
-
-    @classmethod
-    def of(cls, samples: Sequence[float], scale: float = 1.0) -> Timing:
-        q1, q2, q3 = statistics.quantiles(samples, n=4) if len(samples) > 1 else [samples[0]] * 3
-        return cls(q2 * scale, (q3 - q1) / (2 * q2) if q2 > 0 else 0.0)
-
-    @property
-    def seconds(self) -> float:
-        """The figure ratios compare: the median."""
-        return self.median
-
-    def __str__(self) -> str:
-        return f"{fmt_time(self.median)} (±{self.spread:.0%})"
 
 
 def speedup_row(

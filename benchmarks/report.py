@@ -15,6 +15,7 @@ import dataclasses
 import gc
 import os
 import platform
+import statistics
 import time
 from collections.abc import Iterator, Sequence
 from importlib.metadata import version
@@ -73,6 +74,27 @@ class Measured(Protocol):
 
 
 # --- rows --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """Median seconds of repeated measurements and their relative half-IQR."""
+
+    median: float
+    spread: float
+
+    @classmethod
+    def of(cls, samples: Sequence[float], scale: float = 1.0) -> Timing:
+        q1, q2, q3 = statistics.quantiles(samples, n=4) if len(samples) > 1 else [samples[0]] * 3
+        return cls(q2 * scale, (q3 - q1) / (2 * q2) if q2 > 0 else 0.0)
+
+    @property
+    def seconds(self) -> float:
+        """The figure ratios compare: the median."""
+        return self.median
+
+    def __str__(self) -> str:
+        return f"{fmt_time(self.median)} (±{self.spread:.0%})"
 
 
 @dataclasses.dataclass(frozen=True)
