@@ -36,9 +36,10 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-bench: $(STAMP)  ## run the benchmarks (core, persistence); each prints ratios against baselines
+bench: $(STAMP)  ## run the benchmarks (core, persistence, LangChain) beside their baselines
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_persist.py
+	$(BIN)/python benchmarks/bench_langchain.py
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
