@@ -30,8 +30,10 @@ from .errors import (
 )
 from .filters import Filter, FilterCondition, FilterGroup, FilterOperator, parse_filters
 from .index import HNSWParams
+from .mmr import mmr_select
 from .persist import DurableBackend
 from .records import CacheStats, Entry, Hit
+from .responses import Prompt, ResponseCache, ResponseStats
 
 __version__ = "0.1.0"
 
@@ -60,11 +62,15 @@ __all__ = [
     "InvalidValueError",
     "InvalidVectorError",
     "LocalBackend",
+    "Prompt",
+    "ResponseCache",
+    "ResponseStats",
     "SemCache",
     "SemCacheError",
     "SnapshotError",
     "UnknownOperatorError",
     "__version__",
     "as_embedder",
+    "mmr_select",
     "parse_filters",
 ]
