@@ -1,0 +1,437 @@
+"""A LlamaIndex LLM that answers repeated and paraphrased prompts from the cache.
+
+Example::
+
+    from llama_index.core import Settings
+    from llama_index.llms.openai import OpenAI
+    from semcache_integrations.llama_index.llm import SemCacheLLM
+
+    Settings.llm = SemCacheLLM(OpenAI(model="gpt-4o-mini"))            # in-process, lexical
+    Settings.llm = SemCacheLLM(OpenAI(), embed_model=my_embed_model, threshold=0.85)
+
+:class:`SemCacheLLM` is itself an ``LLM``: ``complete``/``chat`` (their async and streaming
+twins too) answer from the cache on an exact or semantic hit and call the wrapped LLM on a
+miss, storing its response. What must match for a hit:
+
+- the *model*: :func:`model_identity` of the wrapped LLM (class, its serialised fields and
+  metadata), so a hit never crosses models or model settings (temperature, max_tokens, ...);
+- for ``chat``: every message except the *text* of the last user message — system prompt,
+  earlier turns, roles, ``additional_kwargs``, images — and the call's keyword arguments;
+  the text of the last user message is what gets embedded and compared;
+- for ``complete``: ``formatted`` and the keyword arguments; the prompt is embedded whole.
+
+A call whose keyword arguments are not JSON (tool objects, classes) is not cached: it goes
+straight to the wrapped LLM. Responses are stored as JSON (``raw`` and ``delta`` dropped)
+and rebuilt as new objects on every hit; a stored response that does not load is a miss.
+Scoping, storage, TTL and statistics live in the engine
+(:class:`semcache_core.responses.ResponseCache`).
+
+The wrapper reports the wrapped LLM's metadata with ``is_function_calling_model=False``: it
+is not a ``FunctionCallingLLM``, so structured prediction goes through its (cached) text
+calls; give an agent that calls tools the wrapped LLM itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
+from typing import Any, TypeVar
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.llm import LLM
+
+from semcache_core import SemCache
+from semcache_core.responses import Prompt, ResponseCache, ResponseStats
+
+__all__ = ["SemCacheLLM", "model_identity"]
+
+_FORMAT = 1  # version of the stored response JSON; another version loads as a miss
+
+# Fields of an LLM that do not change its answers (credentials, transport settings): left
+# out of the model identity so that rotating a key or a timeout keeps the cache.
+_NOT_IDENTITY = frozenset(
+    {
+        "api_key",
+        "api_secret",
+        "secret_key",
+        "access_token",
+        "token",
+        "password",
+        "timeout",
+        "request_timeout",
+        "max_retries",
+        "reuse_client",
+        "default_headers",
+        "http_client",
+        "async_http_client",
+        "callback_manager",
+        "rate_limiter",
+    }
+)
+
+_Response = TypeVar("_Response", ChatResponse, CompletionResponse)
+
+
+class SemCacheLLM(LLM):
+    """An ``LLM`` that wraps another and caches its responses in :class:`semcache_core.SemCache`.
+
+    Args:
+        llm: the LLM to call on a miss.
+        cache: the engine to store in (durable, Redis-backed, shared); default a new
+            in-process one. Responses live under keys starting ``"llm:"``.
+        embed_model: any LlamaIndex embedding for the semantic lookups; default the
+            engine's embedder (the built-in lexical one unless ``cache`` has another).
+        threshold: cosine similarity in [-1, 1] a semantic hit needs. The default 0.95
+            suits the lexical embedder (near-identical phrasings); a sentence model such
+            as all-MiniLM-L6-v2 wants about 0.85.
+        ttl: seconds a response stays cached (``None``: the engine's default).
+        model_id: the model identity responses are scoped by; default
+            :func:`model_identity` of ``llm``. Give a stable name of your own when the
+            wrapped LLM's fields change between runs without changing its answers.
+
+    Raises:
+        InvalidArgumentError: a threshold outside [-1, 1].
+    """
+
+    llm: SerializeAsAny[LLM] = Field(description="The wrapped LLM, called on a miss.")
+    model_id: str = Field(description="The model identity responses are scoped by.")
+
+    _responses: ResponseCache = PrivateAttr()
+
+    def __init__(
+        self,
+        llm: LLM,
+        cache: SemCache | None = None,
+        embed_model: Any = None,
+        threshold: float = 0.95,
+        ttl: float | None = None,
+        *,
+        model_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # predict() formats prompts with the wrapper's own prompt settings: copy the wrapped
+        # LLM's, so that wrapping does not change what it is sent.
+        for name in (
+            "system_prompt",
+            "messages_to_prompt",
+            "completion_to_prompt",
+            "output_parser",
+            "pydantic_program_mode",
+            "query_wrapper_prompt",
+        ):
+            kwargs.setdefault(name, getattr(llm, name, None))
+        if kwargs["pydantic_program_mode"] is None:
+            del kwargs["pydantic_program_mode"]
+        kwargs["model_id"] = model_identity(llm) if model_id is None else model_id
+        kwargs["llm"] = llm
+        super().__init__(**kwargs)
+        self._responses = ResponseCache(cache, embedder=embed_model, threshold=threshold, ttl=ttl)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "SemCacheLLM"
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        """The wrapped LLM's metadata, less function calling (see the module's notes)."""
+        return self.llm.metadata.model_copy(update={"is_function_calling_model": False})
+
+    @property
+    def engine(self) -> SemCache:
+        """The engine underneath."""
+        return self._responses.cache
+
+    def stats(self) -> ResponseStats:
+        """Exact hits, semantic hits, misses and updates so far."""
+        return self._responses.stats()
+
+    def clear(self) -> None:
+        """Remove this model's cached responses (other models' stay)."""
+        self._responses.clear(self.model_id)
+
+    async def aclear(self) -> None:
+        await self._responses.aclear(self.model_id)
+
+    # --- chat ----------------------------------------------------------------------------
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        prompt = _chat_prompt(messages, kwargs)
+        if prompt is None:
+            return self.llm.chat(messages, **kwargs)
+        cached = self._responses.lookup(prompt, self.model_id, _load_chat)
+        if cached is not None:
+            return cached
+        response = self.llm.chat(messages, **kwargs)
+        self._store(prompt, response)
+        return response
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        prompt = _chat_prompt(messages, kwargs)
+        if prompt is None:
+            return await self.llm.achat(messages, **kwargs)
+        cached = await self._responses.alookup(prompt, self.model_id, _load_chat)
+        if cached is not None:
+            return cached
+        response = await self.llm.achat(messages, **kwargs)
+        await self._astore(prompt, response)
+        return response
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        prompt = _chat_prompt(messages, kwargs)
+        if prompt is None:
+            return self.llm.stream_chat(messages, **kwargs)
+        cached = self._responses.lookup(prompt, self.model_id, _load_chat)
+        if cached is not None:
+            return _replay(_chat_chunk(cached))
+        return self._tee(prompt, self.llm.stream_chat(messages, **kwargs))
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        prompt = _chat_prompt(messages, kwargs)
+        if prompt is None:
+            return await self.llm.astream_chat(messages, **kwargs)
+        cached = await self._responses.alookup(prompt, self.model_id, _load_chat)
+        if cached is not None:
+            return _areplay(_chat_chunk(cached))
+        return self._atee(prompt, await self.llm.astream_chat(messages, **kwargs))
+
+    # --- complete ------------------------------------------------------------------------
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        key = _completion_prompt(prompt, formatted, kwargs)
+        if key is None:
+            return self.llm.complete(prompt, formatted=formatted, **kwargs)
+        cached = self._responses.lookup(key, self.model_id, _load_completion)
+        if cached is not None:
+            return cached
+        response = self.llm.complete(prompt, formatted=formatted, **kwargs)
+        self._store(key, response)
+        return response
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        key = _completion_prompt(prompt, formatted, kwargs)
+        if key is None:
+            return await self.llm.acomplete(prompt, formatted=formatted, **kwargs)
+        cached = await self._responses.alookup(key, self.model_id, _load_completion)
+        if cached is not None:
+            return cached
+        response = await self.llm.acomplete(prompt, formatted=formatted, **kwargs)
+        await self._astore(key, response)
+        return response
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        key = _completion_prompt(prompt, formatted, kwargs)
+        if key is None:
+            return self.llm.stream_complete(prompt, formatted=formatted, **kwargs)
+        cached = self._responses.lookup(key, self.model_id, _load_completion)
+        if cached is not None:
+            return _replay(_completion_chunk(cached))
+        return self._tee(key, self.llm.stream_complete(prompt, formatted=formatted, **kwargs))
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        key = _completion_prompt(prompt, formatted, kwargs)
+        if key is None:
+            return await self.llm.astream_complete(prompt, formatted=formatted, **kwargs)
+        cached = await self._responses.alookup(key, self.model_id, _load_completion)
+        if cached is not None:
+            return _areplay(_completion_chunk(cached))
+        stream = await self.llm.astream_complete(prompt, formatted=formatted, **kwargs)
+        return self._atee(key, stream)
+
+    # --- storing -------------------------------------------------------------------------
+
+    def _store(self, prompt: Prompt, response: ChatResponse | CompletionResponse) -> None:
+        blob = _dump(response)
+        if blob is not None:
+            self._responses.update(prompt, self.model_id, blob)
+
+    async def _astore(self, prompt: Prompt, response: ChatResponse | CompletionResponse) -> None:
+        blob = _dump(response)
+        if blob is not None:
+            await self._responses.aupdate(prompt, self.model_id, blob)
+
+    def _tee(self, prompt: Prompt, stream: Iterator[_Response]) -> Generator[_Response, None, None]:
+        """Pass a wrapped stream through; store its last chunk (LlamaIndex streams carry
+        the text so far in every chunk) once it has run to the end, not when abandoned."""
+        last = None
+        for last in stream:
+            yield last
+        if last is not None:
+            self._store(prompt, last)
+
+    async def _atee(
+        self, prompt: Prompt, stream: AsyncIterator[_Response]
+    ) -> AsyncGenerator[_Response, None]:
+        last = None
+        async for last in stream:
+            yield last
+        if last is not None:
+            await self._astore(prompt, last)
+
+
+# --- model identity ----------------------------------------------------------------------
+
+
+def model_identity(llm: LLM) -> str:
+    """A stable string naming ``llm`` and every setting that changes its answers.
+
+    The JSON of: the class (module and qualified name), its serialised fields
+    (``model_dump(mode="json")``: model name, temperature, max tokens, system prompt, ...)
+    less credentials and transport settings, its ``metadata``, and the names of its
+    ``messages_to_prompt`` / ``completion_to_prompt`` functions. A field that does not
+    serialise leaves out the fields (class and metadata remain).
+    """
+    cls = type(llm)
+    identity: dict[str, Any] = {"class": f"{cls.__module__}.{cls.__qualname__}"}
+    try:
+        fields = llm.model_dump(mode="json")
+        identity["fields"] = {k: v for k, v in fields.items() if k not in _NOT_IDENTITY}
+    except Exception:  # an arbitrary object in a field: fall back to class and metadata
+        identity["fields"] = None
+    identity["metadata"] = llm.metadata.model_dump(mode="json")
+    for name in ("messages_to_prompt", "completion_to_prompt"):
+        identity[name] = _function_name(getattr(llm, name, None))
+    return json.dumps(identity, sort_keys=True, default=_type_name)
+
+
+def _function_name(function: Any) -> str | None:
+    if function is None:
+        return None
+    module = getattr(function, "__module__", None) or type(function).__module__
+    name = getattr(function, "__qualname__", None) or type(function).__qualname__
+    return f"{module}.{name}"
+
+
+def _type_name(value: Any) -> str:
+    """JSON stand-in for a value that has none (stable across processes, unlike repr)."""
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+# --- prompts -----------------------------------------------------------------------------
+
+
+def _kwargs_json(kwargs: dict[str, Any]) -> Any:
+    """The call's keyword arguments as JSON data, or ``_UNCACHEABLE``."""
+    try:
+        return json.loads(json.dumps(kwargs, sort_keys=True))
+    except (TypeError, ValueError):
+        return _UNCACHEABLE
+
+
+_UNCACHEABLE: Any = object()
+
+
+def _chat_prompt(messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Prompt | None:
+    """Exact text, context and query of a chat call; ``None`` when it cannot be cached.
+
+    The query is the text of the last user message; the context is the call with that text
+    blanked (its other blocks, its role and ``additional_kwargs`` kept).
+    """
+    extra = _kwargs_json(kwargs)
+    if extra is _UNCACHEABLE:
+        return None
+    try:
+        dumped = [ChatMessage.model_validate(m).model_dump(mode="json") for m in messages]
+    except Exception:  # not messages LlamaIndex can serialise: let the wrapped LLM decide
+        return None
+    exact = json.dumps({"chat": dumped, "kwargs": extra}, sort_keys=True)
+    for position in range(len(dumped) - 1, -1, -1):
+        if dumped[position].get("role") == MessageRole.USER.value:
+            query, blanked = _take_text(dumped[position])
+            context = [*dumped[:position], blanked, *dumped[position + 1 :]]
+            context_json = json.dumps({"chat": context, "kwargs": extra}, sort_keys=True)
+            return Prompt(exact=exact, context=context_json, query=query)
+    return Prompt(exact=exact, context=exact, query="")  # no user turn: exact hits only
+
+
+def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A serialised message's text (its text blocks, as ``ChatMessage.content`` joins
+    them), and the message with those texts blanked."""
+    blocks = message.get("blocks") or []
+    texts = [b.get("text", "") for b in blocks if b.get("block_type") == "text"]
+    blanked = [{**b, "text": ""} if b.get("block_type") == "text" else b for b in blocks]
+    return "\n".join(texts), {**message, "blocks": blanked}
+
+
+def _completion_prompt(prompt: str, formatted: bool, kwargs: dict[str, Any]) -> Prompt | None:
+    extra = _kwargs_json(kwargs)
+    if extra is _UNCACHEABLE or not isinstance(prompt, str):
+        return None
+    context = json.dumps({"complete": bool(formatted), "kwargs": extra}, sort_keys=True)
+    exact = json.dumps({"complete": bool(formatted), "kwargs": extra, "prompt": prompt})
+    return Prompt(exact=exact, context=context, query=prompt)
+
+
+# --- responses ---------------------------------------------------------------------------
+
+
+def _dump(response: ChatResponse | CompletionResponse) -> str | None:
+    """A response as JSON (no ``raw``, no ``delta``); ``None`` when it does not serialise
+    (then it is not cached)."""
+    kind = "chat" if isinstance(response, ChatResponse) else "completion"
+    try:
+        data = response.model_dump(mode="json", exclude={"raw", "delta"})
+        return json.dumps({"format": _FORMAT, "kind": kind, "response": data})
+    except Exception:  # an arbitrary object in additional_kwargs
+        return None
+
+
+def _loader(kind: str, cls: type[_Response]) -> Callable[[Any], _Response | None]:
+    def load(blob: Any) -> _Response | None:
+        try:
+            data = json.loads(blob)
+            if data["format"] != _FORMAT or data["kind"] != kind:
+                return None
+            return cls.model_validate(data["response"])
+        except Exception:  # written by another version, or not by us: a miss
+            return None
+
+    return load
+
+
+_load_chat = _loader("chat", ChatResponse)
+_load_completion = _loader("completion", CompletionResponse)
+
+
+def _chat_chunk(response: ChatResponse) -> ChatResponse:
+    return response.model_copy(update={"delta": response.message.content or ""})
+
+
+def _completion_chunk(response: CompletionResponse) -> CompletionResponse:
+    return response.model_copy(update={"delta": response.text})
+
+
+def _replay(chunk: _Response) -> Generator[_Response, None, None]:
+    """A cached response as a stream of one chunk holding the whole text."""
+    yield chunk
+
+
+async def _areplay(chunk: _Response) -> AsyncGenerator[_Response, None]:
+    yield chunk

@@ -1,0 +1,382 @@
+"""SemCacheLLM: a LlamaIndex LLM answering from the cache, scoped by model and context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakeclock import FakeClock
+from llama_index.core import Document, Settings, VectorStoreIndex
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    CompletionResponse,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.bridge.pydantic import Field
+from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.llms import CustomLLM, MockLLM
+from llama_index.core.llms.callbacks import llm_completion_callback
+
+from semcache_core import SemCache
+from semcache_integrations.llama_index.llm import SemCacheLLM, model_identity
+
+
+class CountingLLM(CustomLLM):
+    """Answers ``"<model_name>: <prompt>"`` and counts the calls that reach it."""
+
+    model_name: str = "counting-1"
+    temperature: float = 0.0
+    calls: int = Field(default=0, exclude=True)  # not part of the model identity
+    chat_model: bool = False
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(model_name=self.model_name, is_chat_model=self.chat_model)
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        self.calls += 1
+        return CompletionResponse(text=f"{self.model_name}: {prompt}", raw=object())
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        self.calls += 1
+        answer = f"{self.model_name}: {prompt}"
+        words = answer.split(" ")
+
+        def gen() -> CompletionResponseGen:
+            for n in range(1, len(words) + 1):
+                delta = words[n - 1] if n == 1 else " " + words[n - 1]
+                yield CompletionResponse(text=" ".join(words[:n]), delta=delta)
+
+        return gen()
+
+
+def user(text: str) -> ChatMessage:
+    return ChatMessage(role=MessageRole.USER, content=text)
+
+
+def system(text: str) -> ChatMessage:
+    return ChatMessage(role=MessageRole.SYSTEM, content=text)
+
+
+QUESTION = "How do I reset my password?"
+PARAPHRASE = "how do I reset my password"
+
+
+@pytest.fixture
+def inner() -> CountingLLM:
+    return CountingLLM()
+
+
+@pytest.fixture
+def llm(inner: CountingLLM) -> SemCacheLLM:
+    return SemCacheLLM(inner, threshold=0.9)
+
+
+# --- complete ----------------------------------------------------------------------------
+
+
+def test_complete_exact_repeat_calls_wrapped_once(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    first = llm.complete(QUESTION)
+    second = llm.complete(QUESTION)
+    assert inner.calls == 1
+    assert second.text == first.text == f"counting-1: {QUESTION}"
+    assert second is not first and second.raw is None  # rebuilt, raw dropped
+    stats = llm.stats()
+    assert (stats.exact_hits, stats.semantic_hits, stats.misses, stats.updates) == (1, 0, 1, 1)
+
+
+def test_complete_paraphrase_hits(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    llm.complete(QUESTION)
+    assert llm.complete(PARAPHRASE).text == f"counting-1: {QUESTION}"
+    assert inner.calls == 1
+    assert llm.stats().semantic_hits == 1
+
+
+def test_different_question_misses(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    llm.complete(QUESTION)
+    assert llm.complete("What is the capital of France?").text.endswith("France?")
+    assert inner.calls == 2
+
+
+def test_kwargs_and_formatted_scope_the_entry(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    llm.complete(QUESTION, temperature=0.0)
+    llm.complete(QUESTION, temperature=0.7)
+    llm.complete(QUESTION, formatted=True, temperature=0.0)
+    assert inner.calls == 3
+    llm.complete(PARAPHRASE, temperature=0.7)
+    assert inner.calls == 3
+
+
+def test_unserialisable_kwargs_bypass_the_cache(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    llm.complete(QUESTION, tool=object())
+    llm.complete(QUESTION, tool=object())
+    assert inner.calls == 2
+    assert llm.stats().updates == 0
+
+
+async def test_embed_model_is_used(inner: CountingLLM) -> None:
+    # MockEmbedding gives every text the same vector: any question in scope hits.
+    llm = SemCacheLLM(inner, embed_model=MockEmbedding(embed_dim=8))
+    llm.complete(QUESTION)
+    assert llm.complete("Something else entirely").text == f"counting-1: {QUESTION}"
+    assert (await llm.acomplete("And another")).text == f"counting-1: {QUESTION}"
+    assert inner.calls == 1
+
+
+def test_no_hit_across_models() -> None:
+    engine = SemCache()
+    small, large = CountingLLM(model_name="small"), CountingLLM(model_name="large")
+    hot = CountingLLM(model_name="small", temperature=0.9)
+    cached = [SemCacheLLM(m, cache=engine, threshold=0.9) for m in (small, large, hot)]
+    answers = [c.complete(QUESTION).text for c in cached]
+    assert answers == [f"small: {QUESTION}", f"large: {QUESTION}", f"small: {QUESTION}"]
+    assert (small.calls, large.calls, hot.calls) == (1, 1, 1)
+    assert len({c.model_id for c in cached}) == 3
+    assert cached[1].complete(PARAPHRASE).text == f"large: {QUESTION}"
+
+
+def test_model_identity_is_stable_and_leaves_out_credentials() -> None:
+    assert model_identity(MockLLM(max_tokens=3)) == model_identity(MockLLM(max_tokens=3))
+    assert model_identity(MockLLM(max_tokens=3)) != model_identity(MockLLM(max_tokens=4))
+    assert "counting-1" in model_identity(CountingLLM())
+
+
+def test_model_id_override_shares_entries() -> None:
+    engine = SemCache()
+    first = SemCacheLLM(CountingLLM(model_name="a"), cache=engine, model_id="shared")
+    second_inner = CountingLLM(model_name="b")
+    second = SemCacheLLM(second_inner, cache=engine, model_id="shared")
+    first.complete(QUESTION)
+    assert second.complete(QUESTION).text == f"a: {QUESTION}"
+    assert second_inner.calls == 0
+
+
+# --- chat --------------------------------------------------------------------------------
+
+
+def test_chat_exact_and_paraphrase(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    first = llm.chat([system("Be brief."), user(QUESTION)])
+    again = llm.chat([system("Be brief."), user(QUESTION)])
+    para = llm.chat([system("Be brief."), user(PARAPHRASE)])
+    assert inner.calls == 1
+    assert again.message.content == para.message.content == first.message.content
+    assert again.message.role == MessageRole.ASSISTANT
+    assert again is not first and again.message is not first.message
+
+
+def test_chat_no_hit_across_system_prompts_or_turns(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    llm.chat([system("Be brief."), user(QUESTION)])
+    llm.chat([system("Answer in French."), user(PARAPHRASE)])
+    assert inner.calls == 2
+    history = [user("Hi"), ChatMessage(role=MessageRole.ASSISTANT, content="Hello!")]
+    llm.chat([*history, user(QUESTION)])
+    assert inner.calls == 3
+    llm.chat([*history, user(PARAPHRASE)])  # same earlier turns: a semantic hit
+    assert inner.calls == 3
+    other = [user("Hey"), ChatMessage(role=MessageRole.ASSISTANT, content="Hello!")]
+    llm.chat([*other, user(PARAPHRASE)])
+    assert inner.calls == 4
+
+
+def test_chat_query_is_last_user_message(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    tagged = ChatMessage(role=MessageRole.USER, content=QUESTION, additional_kwargs={"n": 1})
+    llm.chat([tagged])
+    llm.chat([ChatMessage(role=MessageRole.USER, content=PARAPHRASE, additional_kwargs={"n": 2})])
+    assert inner.calls == 2  # additional_kwargs are context
+    llm.chat([user(QUESTION)], temperature=0.5)
+    assert inner.calls == 3  # so are the call's kwargs
+
+
+def test_chat_and_complete_do_not_share(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    llm.complete(QUESTION)
+    llm.chat([user(QUESTION)])
+    assert inner.calls == 2
+
+
+# --- async -------------------------------------------------------------------------------
+
+
+async def test_async_parity(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    first = await llm.acomplete(QUESTION)
+    assert (await llm.acomplete(PARAPHRASE)).text == first.text
+    assert llm.complete(QUESTION).text == first.text  # sync and async share entries
+    chat = await llm.achat([user(QUESTION)])
+    assert (await llm.achat([user(PARAPHRASE)])).message.content == chat.message.content
+    assert inner.calls == 2
+    stats = llm.stats()
+    assert (stats.exact_hits, stats.semantic_hits, stats.misses) == (1, 2, 2)
+
+
+# --- streaming ---------------------------------------------------------------------------
+
+
+def test_stream_complete_miss_then_hit(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    chunks = list(llm.stream_complete(QUESTION))
+    assert len(chunks) > 1
+    assert "".join(c.delta or "" for c in chunks) == f"counting-1: {QUESTION}"
+    hit = list(llm.stream_complete(PARAPHRASE))
+    assert [(c.text, c.delta) for c in hit] == [(f"counting-1: {QUESTION}",) * 2]
+    assert llm.complete(QUESTION).text == f"counting-1: {QUESTION}"  # stored whole
+    assert inner.calls == 1
+
+
+def test_abandoned_stream_is_not_stored(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    stream = llm.stream_complete(QUESTION)
+    next(stream)
+    stream.close()
+    list(llm.stream_complete(QUESTION))
+    assert inner.calls == 2
+
+
+def test_stream_chat_miss_then_hit(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    chunks = list(llm.stream_chat([user(QUESTION)]))
+    assert len(chunks) > 1 and QUESTION in (chunks[-1].message.content or "")
+    hit = list(llm.stream_chat([user(PARAPHRASE)]))
+    assert len(hit) == 1 and hit[0].delta == hit[0].message.content == chunks[-1].message.content
+    assert llm.chat([user(QUESTION)]).message.content == chunks[-1].message.content
+    assert inner.calls == 1
+
+
+async def test_async_streams(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    miss = [c async for c in await llm.astream_complete(QUESTION)]
+    hit = [c async for c in await llm.astream_complete(PARAPHRASE)]
+    assert hit[0].text == miss[-1].text and len(hit) == 1
+    chat_miss = [c async for c in await llm.astream_chat([user(QUESTION)])]
+    chat_hit = [c async for c in await llm.astream_chat([user(QUESTION)])]
+    assert chat_hit[0].message.content == chat_miss[-1].message.content
+    assert inner.calls == 2
+
+
+# --- storage -----------------------------------------------------------------------------
+
+
+def test_ttl_expiry_with_fake_clock(inner: CountingLLM) -> None:
+    clock = FakeClock(1_000.0)
+    llm = SemCacheLLM(inner, cache=SemCache(clock=clock), ttl=10)
+    llm.complete(QUESTION)
+    clock.advance(9)
+    llm.complete(QUESTION)
+    assert inner.calls == 1
+    clock.advance(2)
+    llm.complete(QUESTION)
+    assert inner.calls == 2
+
+
+@pytest.mark.parametrize("garbage", ['{"not": "a response"}', "not json", b"\x00\x01"])
+def test_stored_garbage_is_a_miss(llm: SemCacheLLM, inner: CountingLLM, garbage: Any) -> None:
+    llm.chat([user(QUESTION)])
+    (key,) = llm.engine.scan("llm:")
+    entry = llm.engine.get_entry(key)
+    assert entry is not None
+    llm.engine.set(key, garbage, namespace=entry.namespace)
+    assert QUESTION in (llm.chat([user(QUESTION)]).message.content or "")
+    assert inner.calls == 2
+    assert llm.stats().hits == 0
+
+
+def test_completion_entry_does_not_load_as_chat(llm: SemCacheLLM, inner: CountingLLM) -> None:
+    llm.complete(QUESTION)
+    (key,) = llm.engine.scan("llm:")
+    completion_blob = llm.engine.get(key)
+    llm.chat([user(QUESTION)])
+    chat_key = next(k for k in llm.engine.scan("llm:") if k != key)
+    llm.engine.set(chat_key, completion_blob)
+    llm.chat([user(QUESTION)])
+    assert inner.calls == 3
+
+
+def test_durable_reopen_keeps_responses(tmp_path: Path) -> None:
+    path = tmp_path / "responses"
+    with SemCache(path=path) as engine:
+        SemCacheLLM(CountingLLM(), cache=engine).chat([user(QUESTION)])
+    inner = CountingLLM()
+    with SemCache(path=path) as engine:
+        reopened = SemCacheLLM(inner, cache=engine, threshold=0.9)
+        answer = reopened.chat([user(PARAPHRASE)]).message.content
+    assert answer is not None and QUESTION in answer
+    assert inner.calls == 0
+
+
+def test_clear_removes_only_this_model() -> None:
+    engine = SemCache()
+    a, b = CountingLLM(model_name="a"), CountingLLM(model_name="b")
+    cached_a, cached_b = SemCacheLLM(a, cache=engine), SemCacheLLM(b, cache=engine)
+    cached_a.complete(QUESTION)
+    cached_b.complete(QUESTION)
+    cached_a.clear()
+    cached_a.complete(QUESTION)
+    cached_b.complete(QUESTION)
+    assert (a.calls, b.calls) == (2, 1)
+
+
+# --- inside LlamaIndex -------------------------------------------------------------------
+
+
+def test_wrapper_mirrors_the_wrapped_llm() -> None:
+    inner = CountingLLM(system_prompt="Be brief.", chat_model=True)
+    llm = SemCacheLLM(inner)
+    assert llm.system_prompt == "Be brief."
+    assert llm.metadata.model_name == "counting-1" and llm.metadata.is_chat_model
+    assert not llm.metadata.is_function_calling_model
+    assert llm.class_name() == "SemCacheLLM"
+
+
+def test_predict_uses_the_cache_with_mock_llm() -> None:
+    from llama_index.core.prompts import PromptTemplate
+
+    llm = SemCacheLLM(MockLLM(max_tokens=4))
+    template = PromptTemplate("Tell me about {topic}.")
+    assert llm.predict(template, topic="cats") == "text text text text"
+    assert llm.predict(template, topic="cats") == "text text text text"
+    assert llm.stats().exact_hits == 1
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``Settings`` with its LLM and embedding model restored after the test."""
+    monkeypatch.setattr(Settings, "_llm", None)
+    monkeypatch.setattr(Settings, "_embed_model", None)
+    yield Settings
+
+
+def test_query_engine_under_settings(settings: Any, inner: CountingLLM) -> None:
+    settings.llm = SemCacheLLM(inner)
+    settings.embed_model = MockEmbedding(embed_dim=8)
+    index = VectorStoreIndex.from_documents(
+        [Document(text="Passwords are reset from the login page."), Document(text="Cats purr.")]
+    )
+    engine = index.as_query_engine()
+    first = engine.query(QUESTION)
+    second = engine.query(QUESTION)
+    assert inner.calls == 1
+    assert str(second) == str(first) != ""
+
+
+async def test_chat_response_round_trips_fields() -> None:
+    class Fixed(CountingLLM):
+        def chat(self, messages: Any, **kwargs: Any) -> ChatResponse:
+            self.calls += 1
+            return ChatResponse(
+                message=ChatMessage(
+                    role=MessageRole.ASSISTANT, content="ok", additional_kwargs={"id": 7}
+                ),
+                additional_kwargs={"usage": {"total_tokens": 3}},
+                raw=object(),
+            )
+
+    fixed = Fixed()
+    cached = SemCacheLLM(fixed)
+    cached.chat([user(QUESTION)])
+    hit = await cached.achat([user(QUESTION)])
+    assert hit.message.additional_kwargs == {"id": 7}
+    assert hit.additional_kwargs == {"usage": {"total_tokens": 3}}
+    assert hit.raw is None and fixed.calls == 1
