@@ -186,6 +186,7 @@ def _is_message(item: Any) -> bool:
 def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """A message's text, and the message with its text blanked (other parts kept)."""
     content = message["kwargs"].get("content", "")
+    blank_content: str | list[Any]
     if isinstance(content, str):
         text, blank_content = content, ""
     else:

@@ -217,7 +217,8 @@ class SemCacheVectorStore(VectorStore):
         pairs = [
             (doc, hit.vector)
             for hit in hits
-            if (doc := self._document(hit.key, hit.value, hit.metadata)) is not None
+            if hit.vector is not None
+            and (doc := self._document(hit.key, hit.value, hit.metadata)) is not None
         ]
         unit_query = as_unit_vector(query, self._cache.dim, "query")
         matrix = (
