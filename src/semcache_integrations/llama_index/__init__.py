@@ -1,5 +1,7 @@
 """LlamaIndex adapters over :class:`semcache_core.SemCache`.
 
+- :class:`SemCacheVectorStore`: a ``BasePydanticVectorStore`` with every filter operator
+  (nesting included) before ranking, MMR, async twins and binary persistence.
 - :class:`SemCacheKVStore`: a ``BaseKVStore`` (``IngestionCache``, docstore, index store).
 - :class:`SemCacheLLM`: an ``LLM`` wrapper answering from the cache on exact or semantic
   hits, scoped like the LangChain cache (same model, same preceding context).
@@ -14,5 +16,6 @@ Example::
 
 from .kvstore import SemCacheKVStore
 from .llm import SemCacheLLM, model_identity
+from .vector_store import SemCacheVectorStore
 
-__all__ = ["SemCacheKVStore", "SemCacheLLM", "model_identity"]
+__all__ = ["SemCacheKVStore", "SemCacheLLM", "SemCacheVectorStore", "model_identity"]

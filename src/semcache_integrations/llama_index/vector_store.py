@@ -1,0 +1,611 @@
+"""A LlamaIndex ``BasePydanticVectorStore`` over :class:`semcache_core.SemCache`.
+
+Example::
+
+    from llama_index.core import StorageContext, VectorStoreIndex
+    from semcache_integrations.llama_index.vector_store import SemCacheVectorStore
+
+    store = SemCacheVectorStore()  # or SemCacheVectorStore(SemCache(path="vectors"))
+    index = VectorStoreIndex.from_documents(
+        documents, storage_context=StorageContext.from_defaults(vector_store=store)
+    )
+    index.storage_context.persist("storage")  # our binary snapshot, see persist()
+    store = SemCacheVectorStore.from_persist_dir("storage")
+
+How nodes are stored: each node is one cache entry in the store's namespace (default
+``"llama-vectors"``, which may not contain ``":"``), with
+
+- key ``f"{namespace}:{node_id}"`` (the scheme of every semcache adapter);
+- vector: ``node.get_embedding()`` (stored unit length; similarities are cosine);
+- value: the node itself, as the JSON string ``node_to_metadata_dict`` makes of it
+  (``_node_content``: id, text, metadata, relationships, ...; no embedding);
+- metadata: what filters see, i.e. ``node_to_metadata_dict(node)`` without
+  ``_node_content``: the user's metadata keys at the top level, plus LlamaIndex's
+  ``_node_type``, ``document_id``, ``doc_id``, ``ref_doc_id`` (the ref doc id, or
+  ``"None"``) and our ``_node_id``. That is exactly what ``SimpleVectorStore`` filters on
+  (plus ``_node_id``), so filters mean the same; a user key with one of those names is
+  shadowed for filtering, as in every LlamaIndex store, but the node keeps it.
+
+Keeping the node payload in the value, not the metadata, keeps filtering fast: the cache
+decodes (and keeps decoded) the metadata of every entry a filter looks at, and the text is
+usually the largest part of a node. Nodes come back whole through
+``metadata_dict_to_node``.
+
+Queries: ``node_ids`` (an empty list restricts nothing, as the retriever sends it),
+``doc_ids`` (ref doc ids; empty restricts nothing) and ``filters`` are intersected into one
+cache filter (``_node_id in node_ids``, ``ref_doc_id in doc_ids``, the ``MetadataFilters``
+translated recursively) that the cache applies before ranking, so ``similarity_top_k``
+results come back whenever that many nodes match. The adapter is thin: search, filters,
+TTL, eviction and persistence are the cache's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.schema import BaseNode
+from llama_index.core.vector_stores.types import (
+    DEFAULT_PERSIST_DIR,
+    DEFAULT_PERSIST_FNAME,
+    BasePydanticVectorStore,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+    VectorStoreQueryResult,
+)
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
+from typing_extensions import Self
+
+from semcache_core import Entry, Hit, SemCache
+from semcache_core.checks import check_key_namespace
+from semcache_core.errors import FilterValueError, InvalidArgumentError, InvalidValueError
+from semcache_core.filters import Filter, FilterCondition, FilterGroup, FilterNode, compile_filter
+from semcache_core.mmr import mmr_select
+from semcache_core.vectors import as_unit_vector
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "DEFAULT_STORE_NAME",
+    "NODE_ID_KEY",
+    "SemCacheVectorStore",
+    "translate_filters",
+]
+
+DEFAULT_NAMESPACE = "llama-vectors"
+DEFAULT_STORE_NAME = "default"  # StorageContext's name for its vector store
+KEY_SEPARATOR = ":"  # see semcache_core.checks.check_key_namespace
+NODE_ID_KEY = "_node_id"  # reserved metadata key: the node id, for node_ids restrictions
+REF_DOC_ID_KEY = "ref_doc_id"  # written by node_to_metadata_dict ("None" when absent)
+NODE_CONTENT_KEY = "_node_content"
+NODE_TYPE_KEY = "_node_type"
+DEFAULT_MMR_THRESHOLD = 0.5  # as llama_index.core.indices.query.embedding_utils
+DEFAULT_MMR_PREFETCH_FACTOR = 4.0  # candidates fetched per result (names as other stores)
+_QUERY_KWARGS = frozenset({"mmr_threshold", "mmr_prefetch_k", "mmr_prefetch_factor"})
+_MATCH_ALL = FilterGroup(())  # an empty group matches every entry
+
+
+def translate_filters(filters: Any) -> FilterNode | None:
+    """LlamaIndex ``MetadataFilters`` (nested, any operator or condition) -> cache filter.
+
+    A ``MetadataFilter`` becomes a :class:`~semcache_core.Filter` with the same key,
+    operator and value; a ``MetadataFilters`` a :class:`~semcache_core.FilterGroup` with its
+    condition (``None`` means AND). The cache's evaluator has the missing-key semantics of
+    ``build_metadata_filter_fn`` and also handles nesting. ``Filter`` / ``FilterGroup``
+    objects pass through unchanged.
+
+    Raises:
+        FilterError: an operator the cache does not know, or a value of the wrong type for
+            its operator (``FilterValueError``, e.g. ``EQ`` with ``None``).
+    """
+    if filters is None or isinstance(filters, (Filter, FilterGroup)):
+        return filters
+    if isinstance(filters, MetadataFilters):
+        children = tuple(translate_filters(child) for child in filters.filters)
+        return FilterGroup(children, filters.condition or FilterCondition.AND)  # type: ignore[arg-type]
+    if isinstance(filters, MetadataFilter):
+        return Filter(filters.key, filters.operator, filters.value)
+    raise FilterValueError(
+        f"filters must be MetadataFilters, MetadataFilter, Filter or FilterGroup, "
+        f"got {type(filters).__name__}"
+    )
+
+
+def _check_fs(fs: Any) -> None:
+    """Snapshots are written with atomic renames on a local disk: other filesystems fail."""
+    if fs is None:
+        return
+    protocol = getattr(fs, "protocol", None)
+    protocols = {protocol} if isinstance(protocol, str) else set(protocol or ())
+    if not protocols & {"file", "local"}:
+        raise InvalidArgumentError(
+            f"SemCacheVectorStore persists to the local filesystem only, got fs={fs!r}; "
+            "pass fs=None (or a local fsspec filesystem)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A validated query: what to ask the cache, and how to finish the answer."""
+
+    vector: Any  # the query embedding, or None for a pure filter query
+    top_k: int | None  # None: every match
+    fetch_k: int | None  # ranked queries: how many hits to ask for (None: every match)
+    node: FilterNode | None
+    mmr_lambda: float | None  # None: plain similarity order
+
+
+class SemCacheVectorStore(BasePydanticVectorStore):
+    """LlamaIndex vector store whose nodes live in a :class:`~semcache_core.SemCache`.
+
+    Args:
+        cache: where nodes live; default a fresh in-process ``SemCache(index="auto")``
+            (exact search while small, HNSW beyond). Pass ``SemCache(path=...)`` for a
+            durable store, or a cache shared with other components (one vector dimension
+            per cache).
+        namespace: the cache namespace holding this store's nodes; it must not contain
+            ``":"``. Give each store its own: ``clear()`` empties the namespace.
+
+    ``query`` similarities are cosine similarities in [-1, 1] (Python floats), higher is
+    closer, parallel to ``ids`` and ``nodes``. Modes: ``DEFAULT`` and ``MMR``
+    (``mmr_threshold`` from the query kwargs, else ``VectorStoreQuery.mmr_threshold``,
+    else 0.5; candidates: ``mmr_prefetch_k``, else ``similarity_top_k *
+    mmr_prefetch_factor`` (default 4) best matches). A query without an embedding returns
+    the nodes matching its restrictions, by node id, each with similarity 1.0.
+
+    Raises:
+        InvalidArgumentError: ``namespace`` is empty, not a str, or contains ``":"``.
+    """
+
+    stores_text: bool = True
+    is_embedding_query: bool = True
+    namespace: str = Field(default=DEFAULT_NAMESPACE, description="cache namespace")
+
+    _cache: SemCache = PrivateAttr()
+    _prefix: str = PrivateAttr()
+
+    def __init__(
+        self,
+        cache: SemCache | None = None,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        **kwargs: Any,
+    ) -> None:
+        if not check_key_namespace(namespace):
+            raise InvalidArgumentError("namespace must not be empty")
+        super().__init__(namespace=namespace, **kwargs)  # type: ignore[call-arg]
+        self._cache = SemCache(index="auto") if cache is None else cache
+        self._prefix = namespace + KEY_SEPARATOR
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "SemCacheVectorStore"
+
+    @property
+    def client(self) -> SemCache:
+        """The :class:`~semcache_core.SemCache` holding the nodes."""
+        return self._cache
+
+    @property
+    def cache(self) -> SemCache:
+        return self._cache
+
+    def __repr__(self) -> str:
+        return f"SemCacheVectorStore(namespace={self.namespace!r}, cache={self._cache!r})"
+
+    # --- shared logic (sync and async twins differ only in the awaited calls) -------------
+
+    def _key(self, node_id: Any) -> str:
+        if not isinstance(node_id, str):
+            raise InvalidArgumentError(
+                f"node ids must be str, got {type(node_id).__name__} {node_id!r}"
+            )
+        return self._prefix + node_id
+
+    def _writes(self, nodes: Sequence[BaseNode]) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+        """``(items, options)`` of the ``set_many`` call that stores ``nodes``.
+
+        Everything is validated (and serialised) before anything is written.
+        """
+        items, vectors, metadatas = [], [], []
+        for i, node in enumerate(nodes):
+            if not isinstance(node, BaseNode):
+                raise InvalidValueError(f"nodes[{i}] must be a BaseNode, got {type(node).__name__}")
+            if node.embedding is None:
+                raise InvalidArgumentError(
+                    f"node {node.node_id!r} has no embedding; embed nodes before adding them "
+                    "(VectorStoreIndex does it)"
+                )
+            metadata = node_to_metadata_dict(node, remove_text=False, flat_metadata=False)
+            content = metadata.pop(NODE_CONTENT_KEY)
+            metadata[NODE_ID_KEY] = node.node_id
+            items.append((self._key(node.node_id), content))
+            vectors.append(node.get_embedding())
+            metadatas.append(metadata)
+        return items, {"vectors": vectors, "metadatas": metadatas, "namespace": self.namespace}
+
+    def _node(self, key: str, value: Any, metadata: dict[str, Any]) -> BaseNode | None:
+        """The node an entry holds, or None for an entry this store did not write."""
+        if not key.startswith(self._prefix) or not isinstance(value, str):
+            return None
+        payload = {NODE_CONTENT_KEY: value, NODE_TYPE_KEY: metadata.get(NODE_TYPE_KEY)}
+        return metadata_dict_to_node(payload)
+
+    def _from_entry(self, entry: Entry | None, predicate: Any) -> BaseNode | None:
+        if entry is None or entry.namespace != self.namespace or not predicate(entry.metadata):
+            return None
+        return self._node(entry.key, entry.value, entry.metadata)
+
+    @staticmethod
+    def _restriction(
+        filters: Any,
+        node_ids: Sequence[str] | None = None,
+        doc_ids: Sequence[str] | None = None,
+    ) -> FilterNode | None:
+        """One cache filter: ``filters`` AND node id in ``node_ids`` AND ref doc in ``doc_ids``.
+
+        Empty (or None) ``node_ids`` / ``doc_ids`` restrict nothing.
+        """
+        parts: list[FilterNode] = []
+        if node_ids:
+            parts.append(Filter(NODE_ID_KEY, "in", list(node_ids)))
+        if doc_ids:
+            parts.append(Filter(REF_DOC_ID_KEY, "in", list(doc_ids)))
+        node = translate_filters(filters)
+        if node is not None:
+            parts.append(node)
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else FilterGroup.all_of(*parts)
+
+    def _plan(self, query: VectorStoreQuery, kwargs: dict[str, Any]) -> _Plan:
+        """Validate ``query`` (before the cache is asked anything)."""
+        unknown = set(kwargs) - _QUERY_KWARGS
+        if unknown:
+            raise TypeError(
+                f"query() got unexpected keyword arguments: {', '.join(sorted(unknown))}"
+            )
+        asked: Any = query.similarity_top_k
+        if isinstance(asked, bool) or not isinstance(asked, (int, type(None))) or (asked or 0) < 0:
+            raise InvalidArgumentError(f"similarity_top_k must be an int >= 0, got {asked!r}")
+        top_k: int | None = asked or None  # 0 / None: every match, as get_top_k_embeddings
+        node = self._restriction(query.filters, query.node_ids, query.doc_ids)
+        mode = VectorStoreQueryMode(query.mode)
+        if mode not in (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR):
+            raise InvalidArgumentError(
+                f"SemCacheVectorStore supports query modes 'default' and 'mmr', got {mode.value!r}"
+            )
+        if query.query_embedding is None:
+            if mode is VectorStoreQueryMode.MMR:
+                raise InvalidArgumentError("an MMR query needs a query_embedding")
+            return _Plan(None, top_k, None, node, None)
+        if mode is VectorStoreQueryMode.DEFAULT:
+            return _Plan(query.query_embedding, top_k, top_k, node, None)
+        threshold = kwargs.get("mmr_threshold")
+        if threshold is None:
+            threshold = query.mmr_threshold
+        if threshold is None:
+            threshold = DEFAULT_MMR_THRESHOLD
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+            raise InvalidArgumentError(f"mmr_threshold must be in [0, 1], got {threshold!r}")
+        if not 0.0 <= threshold <= 1.0:
+            raise InvalidArgumentError(f"mmr_threshold must be in [0, 1], got {threshold!r}")
+        return _Plan(query.query_embedding, top_k, self._fetch_k(top_k, kwargs), node, threshold)
+
+    @staticmethod
+    def _fetch_k(top_k: int | None, kwargs: dict[str, Any]) -> int | None:
+        if top_k is None:
+            return None
+        prefetch_k = kwargs.get("mmr_prefetch_k")
+        if prefetch_k is not None:
+            if isinstance(prefetch_k, bool) or not isinstance(prefetch_k, int) or prefetch_k < 1:
+                raise InvalidArgumentError(
+                    f"mmr_prefetch_k must be an int >= 1, got {prefetch_k!r}"
+                )
+            return max(top_k, prefetch_k)
+        factor = kwargs.get("mmr_prefetch_factor", DEFAULT_MMR_PREFETCH_FACTOR)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 1:
+            raise InvalidArgumentError(f"mmr_prefetch_factor must be >= 1, got {factor!r}")
+        return max(top_k, int(top_k * factor))
+
+    def _probe(self) -> np.ndarray | None:
+        """Any unit vector of the cache's dimension (None while no vector is stored)."""
+        dim = self._cache.dim
+        if dim is None:
+            return None
+        probe = np.zeros(dim, dtype=np.float32)
+        probe[0] = 1.0
+        return probe
+
+    def _matching_options(self, node: FilterNode | None) -> dict[str, Any]:
+        # A filter (the empty group matches everything) keeps the cache on its filtered
+        # path, whose contract is k results whenever k entries match: with k >= the
+        # cache's size that is every match, ranked against an arbitrary probe.
+        return {"namespace": self.namespace, "filters": _MATCH_ALL if node is None else node}
+
+    def _listed(self, hits: list[Hit]) -> list[tuple[str, BaseNode]]:
+        """The nodes among ``hits``, by node id."""
+        found = [
+            (hit.key[len(self._prefix) :], node)
+            for hit in hits
+            if (node := self._node(hit.key, hit.value, hit.metadata)) is not None
+        ]
+        found.sort(key=lambda pair: pair[0])
+        return found
+
+    def _by_ids(self, entries: list[Entry | None], node: FilterNode | None) -> list[BaseNode]:
+        """The nodes among ``entries`` (fetched by key) that match ``node``."""
+        predicate = compile_filter(node)
+        found = (self._from_entry(entry, predicate) for entry in entries)
+        return [n for n in found if n is not None]
+
+    def _unique_keys(self, node_ids: Sequence[str]) -> list[str]:
+        return list(dict.fromkeys(self._key(i) for i in node_ids))
+
+    def _result(self, plan: _Plan, hits: list[Hit]) -> VectorStoreQueryResult:
+        """Hits of a ranked query (best first) -> the query's result."""
+        scored = [
+            (node, float(hit.score), hit.vector)
+            for hit in hits
+            if (node := self._node(hit.key, hit.value, hit.metadata)) is not None
+        ]
+        if plan.mmr_lambda is not None:
+            scored = self._mmr(plan, scored)
+        if plan.top_k is not None:
+            scored = scored[: plan.top_k]
+        return VectorStoreQueryResult(
+            nodes=[node for node, _, _ in scored],
+            similarities=[score for _, score, _ in scored],
+            ids=[node.node_id for node, _, _ in scored],
+        )
+
+    def _mmr(self, plan: _Plan, scored: list[Any]) -> list[Any]:
+        if not scored or plan.mmr_lambda is None:
+            return scored
+        query = as_unit_vector(plan.vector, self._cache.dim, "query_embedding")
+        matrix = np.stack([vector for _, _, vector in scored])
+        k = len(scored) if plan.top_k is None else plan.top_k
+        return [scored[i] for i in mmr_select(query, matrix, k, plan.mmr_lambda)]
+
+    @staticmethod
+    def _unranked(plan: _Plan, listed: list[tuple[str, BaseNode]]) -> VectorStoreQueryResult:
+        if plan.top_k is not None:
+            listed = listed[: plan.top_k]
+        return VectorStoreQueryResult(
+            nodes=[node for _, node in listed],
+            similarities=[1.0] * len(listed),
+            ids=[node_id for node_id, _ in listed],
+        )
+
+    # --- writes --------------------------------------------------------------------------
+
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
+        """Store ``nodes`` (with their embeddings); returns their ids. A stored id is replaced.
+
+        Raises:
+            InvalidArgumentError: a node without an embedding (nothing is stored).
+            DimensionMismatchError: an embedding of another dimension than the cache's.
+        """
+        items, options = self._writes(nodes)
+        if items:
+            self._cache.set_many(items, **options)
+        return [node.node_id for node in nodes]
+
+    async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        """Async :meth:`add` (the cache's ``aset_many``)."""
+        items, options = self._writes(nodes)
+        if items:
+            await self._cache.aset_many(items, **options)
+        return [node.node_id for node in nodes]
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Remove every node of document ``ref_doc_id`` (nodes whose ``ref_doc_id`` is it)."""
+        node = self._restriction(None, doc_ids=[ref_doc_id])
+        self._cache.delete_many(self._matching_keys(node))
+
+    async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Async :meth:`delete`."""
+        node = self._restriction(None, doc_ids=[ref_doc_id])
+        await self._cache.adelete_many(await self._amatching_keys(node))
+
+    def delete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """Remove the nodes among ``node_ids`` that match ``filters``.
+
+        As in ``SimpleVectorStore``: ``node_ids=None`` means every node, ``[]`` none, and
+        ``filters=None`` restricts nothing (so no arguments at all removes every node).
+        """
+        if node_ids is not None:
+            keys = [n.node_id for n in self.get_nodes(node_ids, filters)]
+            self._cache.delete_many([self._key(i) for i in keys])
+            return
+        self._cache.delete_many(self._matching_keys(self._restriction(filters)))
+
+    async def adelete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """Async :meth:`delete_nodes`."""
+        if node_ids is not None:
+            keys = [n.node_id for n in await self.aget_nodes(node_ids, filters)]
+            await self._cache.adelete_many([self._key(i) for i in keys])
+            return
+        await self._cache.adelete_many(await self._amatching_keys(self._restriction(filters)))
+
+    def clear(self) -> None:
+        """Remove every node of this store (its namespace's keys); other data stays."""
+        self._cache.delete_many(self._cache.scan(self._prefix))
+
+    async def aclear(self) -> None:
+        """Async :meth:`clear`."""
+        await self._cache.adelete_many(await self._cache.ascan(self._prefix))
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def _matching_keys(self, node: FilterNode | None) -> list[str]:
+        return [self._key(node_id) for node_id, _ in self._matching(node)]
+
+    async def _amatching_keys(self, node: FilterNode | None) -> list[str]:
+        return [self._key(node_id) for node_id, _ in await self._amatching(node)]
+
+    def _matching(self, node: FilterNode | None) -> list[tuple[str, BaseNode]]:
+        """Every node matching ``node``, by node id."""
+        probe = self._probe()
+        size = len(self._cache)
+        if probe is None or size == 0:
+            return []
+        return self._listed(self._cache.search(probe, size, **self._matching_options(node)))
+
+    async def _amatching(self, node: FilterNode | None) -> list[tuple[str, BaseNode]]:
+        probe = self._probe()
+        size = await self._cache.alen()
+        if probe is None or size == 0:
+            return []
+        hits = await self._cache.asearch(probe, size, **self._matching_options(node))
+        return self._listed(hits)
+
+    def get_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+    ) -> list[BaseNode]:
+        """Stored nodes among ``node_ids`` (in that order; missing ids skipped) matching
+        ``filters``; ``node_ids=None``: every node matching ``filters``, by node id."""
+        if node_ids is None:
+            return [n for _, n in self._matching(self._restriction(filters))]
+        node = translate_filters(filters)
+        keys = self._unique_keys(node_ids)
+        return self._by_ids([self._cache.get_entry(key) for key in keys], node)
+
+    async def aget_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+    ) -> list[BaseNode]:
+        """Async :meth:`get_nodes`."""
+        if node_ids is None:
+            return [n for _, n in await self._amatching(self._restriction(filters))]
+        node = translate_filters(filters)
+        keys = self._unique_keys(node_ids)
+        entries = [await self._cache.aget_entry(key) for key in keys]
+        return self._by_ids(entries, node)
+
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """The ``similarity_top_k`` nodes closest to ``query.query_embedding``, best first,
+        among those matching ``node_ids``, ``doc_ids`` and ``filters``.
+
+        Raises:
+            InvalidArgumentError: an unsupported mode, ``mmr_threshold`` outside [0, 1].
+            TypeError: an unknown keyword argument.
+            FilterError: a filter the cache cannot evaluate.
+            DimensionMismatchError: a query embedding of another dimension.
+        """
+        plan = self._plan(query, kwargs)
+        if plan.vector is None:
+            return self._unranked(plan, self._matching(plan.node))
+        k = plan.fetch_k if plan.fetch_k is not None else len(self._cache)
+        if self._cache.dim is None or k == 0:
+            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        hits = self._cache.search(
+            plan.vector,
+            k,
+            namespace=self.namespace,
+            filters=plan.node,
+            with_vectors=plan.mmr_lambda is not None,
+        )
+        return self._result(plan, hits)
+
+    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Async :meth:`query` (the cache's ``asearch``; MMR runs off the event loop)."""
+        plan = self._plan(query, kwargs)
+        if plan.vector is None:
+            return self._unranked(plan, await self._amatching(plan.node))
+        k = plan.fetch_k if plan.fetch_k is not None else await self._cache.alen()
+        if self._cache.dim is None or k == 0:
+            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        hits = await self._cache.asearch(
+            plan.vector,
+            k,
+            namespace=self.namespace,
+            filters=plan.node,
+            with_vectors=plan.mmr_lambda is not None,
+        )
+        if plan.mmr_lambda is None:
+            return self._result(plan, hits)
+        # O(top_k * fetch_k * dim) of numpy: off the loop, like the search itself.
+        return await asyncio.to_thread(self._result, plan, hits)
+
+    # --- persistence ---------------------------------------------------------------------
+
+    def persist(self, persist_path: str, fs: Any = None) -> None:
+        """Write the cache's binary snapshot (``SemCache.dump``) to ``persist_path``.
+
+        ``StorageContext.persist(dir)`` calls this with ``dir/default__vector_store.json``:
+        the file keeps that name but holds a semcache snapshot, not JSON. The snapshot holds
+        the **whole cache**, other namespaces and other users' entries included, when the
+        cache is shared. Reload with :meth:`from_persist_dir` / :meth:`from_persist_path`
+        and pass the store to ``StorageContext.from_defaults(vector_store=...,
+        persist_dir=...)`` (its default would read the file as a ``SimpleVectorStore``).
+
+        Raises:
+            InvalidArgumentError: ``fs`` is not a local filesystem.
+        """
+        _check_fs(fs)
+        directory = os.path.dirname(os.fspath(persist_path))
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        self._cache.dump(persist_path)
+
+    @classmethod
+    def from_persist_path(
+        cls,
+        persist_path: str,
+        fs: Any = None,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        **cache_options: Any,
+    ) -> Self:
+        """A store over a new in-process cache loaded from a :meth:`persist` snapshot.
+
+        ``cache_options`` go to ``SemCache.from_snapshot`` (e.g. ``embedder=``, ``ttl=``).
+
+        Raises:
+            FileNotFoundError: no file at ``persist_path``.
+            SnapshotError: not a (valid) semcache snapshot.
+            InvalidArgumentError: ``fs`` is not a local filesystem.
+        """
+        _check_fs(fs)
+        return cls(SemCache.from_snapshot(persist_path, **cache_options), namespace=namespace)
+
+    @classmethod
+    def from_persist_dir(
+        cls,
+        persist_dir: str = DEFAULT_PERSIST_DIR,
+        namespace: str = DEFAULT_NAMESPACE,
+        fs: Any = None,
+        *,
+        store_name: str = DEFAULT_STORE_NAME,
+        **cache_options: Any,
+    ) -> Self:
+        """:meth:`from_persist_path` of ``persist_dir/{store_name}__vector_store.json``, the
+        file ``StorageContext.persist(persist_dir)`` wrote.
+
+        Unlike ``SimpleVectorStore.from_persist_dir``, ``namespace`` is the cache namespace
+        (as in the constructor); the StorageContext's store name is ``store_name``.
+        """
+        fname = f"{store_name}__{DEFAULT_PERSIST_FNAME}"
+        return cls.from_persist_path(
+            os.path.join(persist_dir, fname), fs, namespace=namespace, **cache_options
+        )
