@@ -1,9 +1,10 @@
 """Conformance suite for LlamaIndex vector stores (``BasePydanticVectorStore``).
 
-Every test takes a ``factory`` (see ``conformance_factories.py``); ``conftest.py`` generates it for the
-factories whose ``supports`` cover the test's ``@requires`` features. Expected answers come
-from ``data.py``: LlamaIndex's own ``build_metadata_filter_fn`` for filters, cosine
-similarity for ranking, and SimpleVectorStore for the cross-store comparison.
+Every test takes a ``factory`` (see ``conformance_factories.py``); ``conftest.py``
+generates it for the factories whose ``supports`` cover the test's ``@requires`` features.
+Expected answers come from ``conformance_data.py``: LlamaIndex's own
+``build_metadata_filter_fn`` for filters, cosine similarity for ranking, and
+SimpleVectorStore for the cross-store comparison.
 """
 
 from __future__ import annotations
