@@ -1,7 +1,8 @@
 """The ``semcache`` command.
 
     semcache demo            the engine on the in-process cache, then a LangChain chat model
-                             behind no cache, InMemoryCache and semcache
+                             behind no cache, InMemoryCache and semcache, then a LlamaIndex
+                             index: filtered query, persist, reload
     semcache inspect PATH    what a snapshot file or durable directory holds; verifies it
 
 The demo caches the calls of a slow embedding function with ``get_or_compute`` (a stand-in
@@ -195,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_parser.add_argument("--latency-ms", type=float, default=10.0)
     demo_parser.add_argument("--chat-requests", type=int, default=80)
     demo_parser.add_argument("--chat-latency-ms", type=float, default=50.0)
+    demo_parser.add_argument("--documents", type=int, default=2000)
     inspect_parser = commands.add_parser(
         "inspect", help="describe a snapshot file or durable directory and verify it"
     )
@@ -203,9 +205,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "inspect":
         return inspect(args.path)
     demo(args.requests, args.latency_ms)
-    from .demo_langchain import langchain_demo  # LangChain only for this part of the demo
+    from .demo_langchain import langchain_demo  # the frameworks only for their parts
+    from .demo_llamaindex import llamaindex_demo
 
     langchain_demo(args.chat_requests, args.chat_latency_ms)
+    llamaindex_demo(args.documents)
     return 0
 
 

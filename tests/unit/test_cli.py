@@ -25,7 +25,8 @@ def test_demo_saves_every_repeated_embedding_call() -> None:
 
 
 def test_main_runs_the_demo_command() -> None:
-    assert main(["demo", "--requests", "20", "--latency-ms", "0", "--chat-latency-ms", "0"]) == 0
+    options = ["--requests", "20", "--latency-ms", "0", "--chat-latency-ms", "0"]
+    assert main(["demo", *options, "--documents", "200"]) == 0
 
 
 def _console() -> tuple[Console, io.StringIO]:
