@@ -37,6 +37,7 @@ from typing import Any
 
 import msgpack
 import numpy as np
+import numpy.typing as npt
 
 from ..codec import decode_many
 from ..errors import DimensionMismatchError, InvalidArgumentError
@@ -56,6 +57,7 @@ from .base import (
 __all__ = ["LocalBackend", "PreparedRestore"]
 
 _INDEX_MODES = ("flat", "hnsw", "auto")
+_FILTER_CACHE_SIZE = 32  # filter results kept per namespace (tenants, doc ids, ...)
 _SCALARS = frozenset([str, bytes, int, float, bool, type(None)])  # kept decoded (immutable)
 
 
@@ -142,11 +144,40 @@ class PreparedRestore:
 
 
 class _Namespace:
-    __slots__ = ("by_label", "index")
+    """One namespace's index, its entries by label, and the labels recent filters allowed.
+
+    ``version`` moves on every change to the namespace's entries; a cached filter result
+    is used only while its version is current, so it is never stale.
+    """
+
+    __slots__ = ("by_label", "filtered", "index", "version")
 
     def __init__(self, index: HybridIndex) -> None:
         self.index = index
         self.by_label: dict[int, _LocalEntry] = {}
+        self.version = 0
+        self.filtered: dict[str, tuple[int, npt.NDArray[np.int64]]] = {}
+
+    def allowed(self, filters: FilterNode) -> npt.NDArray[np.int64]:
+        """Labels whose metadata ``filters`` accepts (cached per filter until a change)."""
+        # repr, not the filter itself, as the key: it tells 1, 1.0 and True apart, which
+        # compare equal (and hash alike) but need not match the same entries
+        key = repr(filters)
+        cached = self.filtered.get(key)
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
+        allowed = self._evaluate(filters)
+        if len(self.filtered) >= _FILTER_CACHE_SIZE and key not in self.filtered:
+            self.filtered.pop(next(iter(self.filtered)))  # the oldest
+        self.filtered[key] = (self.version, allowed)
+        return allowed
+
+    def _evaluate(self, filters: FilterNode) -> npt.NDArray[np.int64]:
+        predicate = compile_filter(filters)
+        return np.fromiter(
+            (label for label, e in self.by_label.items() if predicate(e.metadata_dict())),
+            dtype=np.int64,
+        )
 
 
 class LocalBackend:
@@ -267,11 +298,7 @@ class LocalBackend:
                 return [[] for _ in range(len(queries))]
             allowed = None
             if filters is not None:
-                predicate = compile_filter(filters)
-                allowed = np.fromiter(
-                    (label for label, e in space.by_label.items() if predicate(e.metadata_dict())),
-                    dtype=np.int64,
-                )
+                allowed = space.allowed(filters)
             if allowed is None and len(queries) > 1:
                 found = space.index.search_batch(queries, k)
             else:
@@ -362,7 +389,9 @@ class LocalBackend:
         if self.max_entries is not None:
             heapq.heappush(self._recency, (entry.tick, entry))
         if label is not None and write.vector is not None:
-            self._space(write.namespace, len(write.vector)).by_label[label] = entry
+            space = self._space(write.namespace, len(write.vector))
+            space.by_label[label] = entry
+            space.version += 1
         self._entries[write.key] = entry
         if write.expires_at is not None:
             self._tiebreak += 1
@@ -420,6 +449,7 @@ class LocalBackend:
         space = self._namespaces[entry.namespace]
         space.index.remove(np.array([entry.label], dtype=np.int64))
         del space.by_label[entry.label]
+        space.version += 1
 
     def _expire(self, entry: _LocalEntry) -> None:
         del self._entries[entry.key]
