@@ -13,7 +13,7 @@ CORE_ROWS = ("1", "2a", "3", "4a", "4b", "4f", "6a")
 SNAPSHOT_ROWS = ("1a", "1b", "1c", "1d", "1e", "1f", "1g", "2a", "2b", "2c", "2d")
 OTHER_ROWS = ("3a", "3b", "4a", "4b", "5a", "5b", "5c")  # size, durable reopen, seed
 LANGCHAIN_ROWS = ("1a", "1b", "1c", "2a", "2b", "2c", "2d", "2e", "3a", "3b", "3c", "3d", "3e")
-LLAMAINDEX_ROWS = ("1a", "1b", "2a", "2b", "3", "4a", "4b", "5", "6")
+LLAMAINDEX_ROWS = ("1a", "1b", "2a", "2b", "2c", "3", "4a", "4b", "5", "6")
 
 
 @pytest.mark.parametrize(
