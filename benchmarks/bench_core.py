@@ -70,6 +70,7 @@ from rich.table import Table
 
 from report import (
     SEED,
+    LowRankSource,
     Row,
     Timing,
     arg_parser,
@@ -232,23 +233,6 @@ def blas_threads(n: int) -> Iterator[bool]:
 
 def isotropic(n: int, rng: np.random.Generator) -> np.ndarray:
     return unit_rows(rng.standard_normal((n, DIM), dtype=np.float32))
-
-
-class LowRankSource:
-    """32 latent dims with spectrum (i+1)**-0.7, mixed into 384 dims, plus isotropic noise."""
-
-    LATENT = 32
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-        self.spectrum = (np.arange(1, self.LATENT + 1, dtype=np.float32) ** -0.7)[None, :]
-        self.mixing = rng.standard_normal((self.LATENT, DIM), dtype=np.float32)
-        self.noise = 0.05 * np.sqrt(self.LATENT)
-
-    def draw(self, n: int) -> np.ndarray:
-        latent = self.rng.standard_normal((n, self.LATENT), dtype=np.float32) * self.spectrum
-        noise = self.rng.standard_normal((n, DIM), dtype=np.float32) * self.noise
-        return unit_rows(latent @ self.mixing + noise)
 
 
 def keys_and_values(n: int) -> tuple[list[str], list[str]]:

@@ -86,6 +86,7 @@ from langchain_core.stores import ByteStore, InMemoryByteStore
 
 from report import (
     SEED,
+    LowRankSource,
     Row,
     Timing,
     arg_parser,
@@ -295,24 +296,6 @@ def chat_response(i: int) -> list[ChatGeneration]:
         id=f"run-{i:08d}",
     )
     return [ChatGeneration(message=message, generation_info={"finish_reason": "stop"})]
-
-
-class LowRankSource:
-    """32 latent dims with spectrum (i+1)**-0.7, mixed into 384 dims, plus isotropic noise
-    (``bench_core.py`` row 4's realistic data)."""
-
-    LATENT = 32
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-        self.spectrum = (np.arange(1, self.LATENT + 1, dtype=np.float32) ** -0.7)[None, :]
-        self.mixing = rng.standard_normal((self.LATENT, DIM), dtype=np.float32)
-        self.noise = 0.05 * np.sqrt(self.LATENT)
-
-    def draw(self, n: int) -> np.ndarray:
-        latent = self.rng.standard_normal((n, self.LATENT), dtype=np.float32) * self.spectrum
-        noise = self.rng.standard_normal((n, DIM), dtype=np.float32) * self.noise
-        return unit_rows(latent @ self.mixing + noise)
 
 
 def near(vectors: np.ndarray, cosine: float, rng: np.random.Generator) -> np.ndarray:

@@ -75,6 +75,7 @@ from llama_index.core.vector_stores.types import (
 
 from report import (
     SEED,
+    LowRankSource,
     Measured,
     Row,
     Timing,
@@ -88,7 +89,6 @@ from report import (
     results_table,
     rng_for,
     system_pieces,
-    unit_rows,
 )
 from semcache_core import SemCache
 
@@ -252,24 +252,6 @@ def wait_built(store: Any) -> None:
 
 
 # --- data --------------------------------------------------------------------------------
-
-
-class LowRankSource:
-    """32 latent dims with spectrum (i+1)**-0.7, mixed into 384 dims, plus isotropic noise
-    (``bench_core.py`` row 4's realistic data)."""
-
-    LATENT = 32
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-        self.spectrum = (np.arange(1, self.LATENT + 1, dtype=np.float32) ** -0.7)[None, :]
-        self.mixing = rng.standard_normal((self.LATENT, DIM), dtype=np.float32)
-        self.noise = 0.05 * np.sqrt(self.LATENT)
-
-    def draw(self, n: int) -> np.ndarray:
-        latent = self.rng.standard_normal((n, self.LATENT), dtype=np.float32) * self.spectrum
-        noise = self.rng.standard_normal((n, DIM), dtype=np.float32) * self.noise
-        return unit_rows(latent @ self.mixing + noise)
 
 
 def node_id(i: int) -> str:
