@@ -594,3 +594,14 @@ def test_cache_search_applies_the_same_semantics_as_matches() -> None:
         expected = sorted(f"r{n}" for n, m in enumerate(records) if matches(spec, m))
         found = sorted(h.key for h in cache.search([1.0, 0.0], k=10, filters=spec))
         assert found == expected, (key, op, value)
+
+
+@pytest.mark.parametrize("op", ["in", "nin"])
+def test_long_membership_lists_answer_as_short_ones(op: str) -> None:
+    """Long IN / NIN lists are tested with a set: the answers stay those of a plain list."""
+    values = [*range(20), "x", 2.5, True]
+    probes = [0, 1, 1.0, True, False, 19, 20, "x", "y", 2.5, None, [1], [99], {"a": 1}]
+    long_filter = compile_filter(Filter("v", op, values))
+    for probe in probes:
+        found = any(probe == value for value in values)
+        assert long_filter({"v": probe}) == (found if op == "in" else not found), probe
