@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import NOT_DECODED, StoredEntry
-from .checks import check_key, check_namespace, check_ttl
+from .checks import check_keys, check_namespace, check_ttl
 from .codec import decode
 from .errors import InvalidArgumentError
 from .flight import Flight
@@ -46,17 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["BatchCalls"]
 
 ManyFn = Callable[[list[str]], Any]
-
-
-def _keys(keys: Iterable[str]) -> list[str]:
-    if isinstance(keys, (str, bytes)):
-        raise InvalidArgumentError(
-            f"keys must be a sequence of str, got a single {type(keys).__name__}"
-        )
-    keys = list(keys)
-    for key in keys:
-        check_key(key)
-    return keys
 
 
 def _fresh(found: StoredEntry | bytes) -> Any:
@@ -151,7 +140,7 @@ class BatchCalls:
         Raises:
             InvalidKeyError: a key is not a ``str`` (nothing is read).
         """
-        keys = _keys(keys)
+        keys = check_keys(keys)
         now = self._clock()
         out = []
         for key in keys:
@@ -165,7 +154,7 @@ class BatchCalls:
         Raises:
             InvalidKeyError: a key is not a ``str`` (nothing is removed).
         """
-        keys = _keys(keys)
+        keys = check_keys(keys)
         now = self._clock()
         return sum(self._backend.delete(key, now) for key in keys)
 
@@ -190,7 +179,7 @@ class BatchCalls:
             InvalidKeyError, InvalidArgumentError: bad input, before anything is computed;
                 InvalidArgumentError too when ``fn`` returns the wrong number of results.
         """
-        plan = _ManyPlan(_keys(keys))
+        plan = _ManyPlan(check_keys(keys))
         check_ttl(ttl)
         check_namespace(namespace)
         plan.lookup(self)
@@ -229,7 +218,7 @@ class BatchCalls:
 
         A plain ``fn`` runs in a worker thread; flights are shared with sync callers.
         """
-        plan = _ManyPlan(_keys(keys))
+        plan = _ManyPlan(check_keys(keys))
         check_ttl(ttl)
         check_namespace(namespace)
         await asyncio.to_thread(plan.lookup, self)

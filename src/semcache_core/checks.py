@@ -15,6 +15,7 @@ __all__ = [
     "check_k",
     "check_key",
     "check_key_namespace",
+    "check_keys",
     "check_namespace",
     "check_threshold",
     "check_ttl",
@@ -24,6 +25,25 @@ __all__ = [
 def check_key(key: Any) -> None:
     if not isinstance(key, str):
         raise InvalidKeyError(f"keys must be str, got {type(key).__name__} {key!r}")
+
+
+def check_keys(keys: Any, prefix: str = "", what: str = "keys") -> list[str]:
+    """``keys`` (a sequence of str, not one str) as a list, each behind ``prefix``.
+
+    Raises:
+        InvalidArgumentError: a single str or bytes instead of a sequence.
+        InvalidKeyError: an item that is not a str; nothing is returned then.
+    """
+    if isinstance(keys, (str, bytes)):
+        raise InvalidArgumentError(
+            f"{what} must be a sequence of str, got a single {type(keys).__name__}"
+        )
+    checked = []
+    for key in keys:
+        if not isinstance(key, str):
+            raise InvalidKeyError(f"{what} must be str, got {type(key).__name__} {key!r}")
+        checked.append(prefix + key)
+    return checked
 
 
 def check_namespace(namespace: Any) -> str:

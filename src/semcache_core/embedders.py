@@ -34,7 +34,7 @@ import numpy as np
 from .errors import EmbedderError
 from .vectors import FloatVector
 
-__all__ = ["CallableEmbedder", "Embedder", "HashingEmbedder", "as_embedder"]
+__all__ = ["CallableEmbedder", "Embedder", "HashingEmbedder", "as_embedder", "to_vector"]
 
 
 @runtime_checkable
@@ -52,9 +52,14 @@ class Embedder(Protocol):
     async def aembed_document(self, text: str) -> FloatVector: ...
 
 
-def _to_array(raw: Any, source: str) -> FloatVector:
+def to_vector(raw: Any, source: str, dtype: Any = np.float32) -> Any:
+    """What an embedding model returned, as a 1-D array of ``dtype``.
+
+    Raises:
+        EmbedderError: naming ``source``, when ``raw`` is not a non-empty 1-D vector.
+    """
     try:
-        array = np.asarray(raw, dtype=np.float32)
+        array = np.asarray(raw, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise EmbedderError(f"{source} returned {type(raw).__name__}, not a vector") from exc
     if array.ndim != 1 or array.size == 0:
@@ -127,13 +132,13 @@ class CallableEmbedder:
             raise EmbedderError(
                 f"embedder {self._name} is async; use the cache's async methods (asearch, ...)"
             )
-        return _to_array(self._fn(text), f"embedder {self._name}")
+        return to_vector(self._fn(text), f"embedder {self._name}")
 
     embed_document = embed_query
 
     async def aembed_query(self, text: str) -> FloatVector:
         if self._is_async:
-            return _to_array(await self._fn(text), f"embedder {self._name}")
+            return to_vector(await self._fn(text), f"embedder {self._name}")
         return await asyncio.to_thread(self.embed_query, text)
 
     aembed_document = aembed_query
@@ -156,20 +161,20 @@ class _MethodEmbedder:
         self._aquery, self._adocument = aquery, adocument
 
     def embed_query(self, text: str) -> FloatVector:
-        return _to_array(self._query(text), f"{self._name} (query)")
+        return to_vector(self._query(text), f"{self._name} (query)")
 
     def embed_document(self, text: str) -> FloatVector:
-        return _to_array(self._document(text), f"{self._name} (document)")
+        return to_vector(self._document(text), f"{self._name} (document)")
 
     async def aembed_query(self, text: str) -> FloatVector:
         if self._aquery is None:
             return await asyncio.to_thread(self.embed_query, text)
-        return _to_array(await self._aquery(text), f"{self._name} (query)")
+        return to_vector(await self._aquery(text), f"{self._name} (query)")
 
     async def aembed_document(self, text: str) -> FloatVector:
         if self._adocument is None:
             return await asyncio.to_thread(self.embed_document, text)
-        return _to_array(await self._adocument(text), f"{self._name} (document)")
+        return to_vector(await self._adocument(text), f"{self._name} (document)")
 
 
 def _langchain(model: Any) -> _MethodEmbedder:

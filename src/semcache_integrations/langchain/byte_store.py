@@ -25,8 +25,8 @@ from typing import Any
 from langchain_core.stores import ByteStore
 
 from semcache_core import SemCache
-from semcache_core.checks import check_key_namespace, check_ttl
-from semcache_core.errors import InvalidArgumentError, InvalidKeyError, InvalidValueError
+from semcache_core.checks import check_key_namespace, check_keys, check_ttl
+from semcache_core.errors import InvalidArgumentError, InvalidValueError
 
 __all__ = ["SemCacheByteStore"]
 
@@ -64,17 +64,7 @@ class SemCacheByteStore(ByteStore):
     # --- translation between store keys and cache keys (all validation happens here) -----
 
     def _cache_keys(self, keys: Sequence[str]) -> list[str]:
-        if isinstance(keys, (str, bytes)):
-            raise InvalidArgumentError(
-                f"keys must be a sequence of str, got a single {type(keys).__name__}"
-            )
-        prefix = self._prefix
-        out = []
-        for key in keys:
-            if not isinstance(key, str):
-                raise InvalidKeyError(f"store keys must be str, got {type(key).__name__} {key!r}")
-            out.append(prefix + key)
-        return out
+        return check_keys(keys, self._prefix, "store keys")
 
     def _cache_items(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
         """Every pair checked before any is written: a bad one means nothing is stored."""

@@ -35,21 +35,16 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from semcache_core import SemCache
-from semcache_core.checks import check_key_namespace
-from semcache_core.errors import EmbedderError, InvalidArgumentError, InvalidKeyError
+from semcache_core.checks import check_key_namespace, check_keys
+from semcache_core.embedders import to_vector
+from semcache_core.errors import EmbedderError, InvalidArgumentError
 
 __all__ = ["CachedEmbeddings"]
 
 
 def _vector(raw: Any, source: str) -> np.ndarray:
     """The model's vector as a 1-D float64 array: what the cache stores and indexes."""
-    try:
-        vector = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise EmbedderError(f"{source} returned {type(raw).__name__}, not a vector") from exc
-    if vector.ndim != 1 or vector.size == 0:
-        raise EmbedderError(f"{source} returned an array of shape {vector.shape}, not a vector")
-    return vector
+    return to_vector(raw, source, np.float64)
 
 
 def _floats(value: Any) -> list[float]:
@@ -110,14 +105,7 @@ class CachedEmbeddings(Embeddings):
 
     @staticmethod
     def _keys(prefix: str, texts: Sequence[str]) -> list[str]:
-        if isinstance(texts, str):
-            raise InvalidArgumentError("texts must be a list of str, got a single str")
-        keys = []
-        for text in texts:
-            if not isinstance(text, str):
-                raise InvalidKeyError(f"texts to embed must be str, got {type(text).__name__}")
-            keys.append(prefix + text)
-        return keys
+        return check_keys(texts, prefix, "texts to embed")
 
     def _texts(self, keys: list[str]) -> list[str]:
         start = len(self._document_prefix)
