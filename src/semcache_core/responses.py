@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .cache import SemCache
+from .checks import check_threshold
 from .embedders import as_embedder
 from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError
 from .records import Hit
@@ -121,12 +122,9 @@ class ResponseCache:
         ttl: float | None = None,
         max_entries: int | None = None,
     ) -> None:
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-            raise InvalidArgumentError(f"threshold must be a number, got {threshold!r}")
-        if not -1.0 <= threshold <= 1.0:
-            raise InvalidArgumentError(
-                f"threshold is a cosine similarity and must be in [-1, 1], got {threshold!r}"
-            )
+        checked = check_threshold(threshold)
+        if checked is None:
+            raise InvalidArgumentError("threshold must be a number in [-1, 1], got None")
         if cache is not None and max_entries is not None:
             raise InvalidArgumentError(
                 "max_entries bounds the cache created here; set it on the cache you pass"
@@ -134,7 +132,7 @@ class ResponseCache:
         self._owns_cache = cache is None
         self.cache = cache if cache is not None else SemCache(max_entries=max_entries)
         self._embedder = self.cache.embedder if embedder is None else as_embedder(embedder)
-        self.threshold = float(threshold)
+        self.threshold = checked
         self.ttl = ttl
         self._lock = threading.Lock()
         self._exact_hits = self._semantic_hits = self._misses = self._updates = 0
