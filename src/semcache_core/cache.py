@@ -29,7 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from .backends.base import NOT_DECODED, Backend, EntryWrite, StoredEntry, SupportsSnapshots
+from .backends.base import (
+    NOT_DECODED,
+    Backend,
+    BackendState,
+    EntryWrite,
+    StoredEntry,
+    SupportsSnapshots,
+)
 from .backends.local import LocalBackend
 from .cache_async import AsyncTwins
 from .cache_batch import BatchCalls
@@ -613,6 +620,10 @@ class SemCache(BatchCalls, AsyncTwins):
         """
         backend = self._snapshot_backend()
         state, _ = read_snapshot(path)
+        self._restore(backend, path, state)
+
+    def _restore(self, backend: SupportsSnapshots, path: Any, state: BackendState) -> None:
+        """Put a read snapshot in place, or raise :class:`SnapshotError` changing nothing."""
         if self._fixed_dim is not None and state.dim not in (None, self._fixed_dim):
             raise SnapshotError(
                 f"{path} holds vectors of dimension {state.dim}, but this cache has dim="
@@ -636,17 +647,12 @@ class SemCache(BatchCalls, AsyncTwins):
         """
         state, meta = read_snapshot(path)
         settings = {**settings_from_meta(path, meta), **options}
-        dim = settings.pop("dim", state.dim)
-        if dim is not None and state.dim not in (None, dim):
-            raise SnapshotError(
-                f"{path} holds vectors of dimension {state.dim}, but dim={dim} was asked for"
-            )
-        cache = cls(dim=dim, embedder=embedder, **settings)
+        cache = cls(dim=settings.pop("dim", state.dim), embedder=embedder, **settings)
         try:
-            cache._snapshot_backend().restore_state(state, cache._clock())
-        except ValueError as exc:
+            cache._restore(cache._snapshot_backend(), path, state)
+        except SnapshotError:
             cache.close()
-            raise SnapshotError(f"{path} is inconsistent: {exc}") from exc
+            raise
         return cache
 
     def _snapshot_backend(self) -> SupportsSnapshots:
