@@ -35,7 +35,7 @@ import numpy.typing as npt
 import simsimd
 
 from ..vectors import FloatMatrix, FloatVector
-from .base import Labels, SearchResult, empty_result, rank, top_k
+from .base import Labels, SearchResult, empty_result, top_k, top_k_rows
 
 __all__ = ["FlatIndex"]
 
@@ -244,16 +244,7 @@ class FlatIndex:
 
     def search_batch(self, queries: FloatMatrix, k: int) -> list[SearchResult]:
         """Top ``k`` for each query from one matrix product (exact; BLAS may use every core)."""
-        n = self._n
-        if n == 0:
+        if self._n == 0:
             return [empty_result() for _ in range(len(queries))]
-        scores = queries @ self._vectors[:n].T
-        if k < n:  # one partition call over the whole (queries, n) block, no Python loop
-            part = np.argpartition(scores, n - k, axis=1)[:, n - k :]
-        else:
-            part = np.broadcast_to(np.arange(n), scores.shape)
-        results = []
-        for row, candidates in zip(scores, part):
-            order, best = rank(candidates, row)
-            results.append((self._labels[order], best))
-        return results
+        scores = queries @ self._vectors[: self._n].T
+        return [(self._labels[rows], best) for rows, best in top_k_rows(scores, k)]
