@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,11 +33,23 @@ from .base import Labels, SearchResult, empty_result
 __all__ = ["HNSWIndex", "HNSWParams"]
 
 _PARALLEL_ADD_MIN = 256
+_PARALLEL_QUERIES_MIN = 4  # a batch of queries this large is searched on every core
 
 
-def _threads(rows: int) -> int:
-    """hnswlib threads for an add: every core for a large batch, one for a few rows."""
-    return -1 if rows >= _PARALLEL_ADD_MIN else 1
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _threads(rows: int, parallel_from: int = _PARALLEL_ADD_MIN) -> int:
+    """hnswlib threads for a call over ``rows`` rows: every core from ``parallel_from`` on.
+
+    Always an explicit count: hnswlib reads -1 as "the index's default", which is 1 here
+    (``set_num_threads(1)`` keeps single queries off the other cores).
+    """
+    return _cores() if rows >= parallel_from else 1
 
 
 @dataclass(frozen=True)
@@ -207,10 +220,7 @@ class HNSWIndex:
         if k == 0:
             return empty_result()
         allowed_set = None if allowed is None else set(allowed.tolist())
-        ef = max(self.params.ef_search, k)
-        if ef != self._ef:  # hnswlib needs ef >= k to return k results
-            self._graph.set_ef(ef)
-            self._ef = ef
+        self._ensure_ef(k)
         try:
             labels, distances = self._graph.knn_query(
                 query,
@@ -223,7 +233,24 @@ class HNSWIndex:
         return labels[0].astype(np.int64), (1.0 - distances[0]).astype(np.float32)
 
     def search_batch(self, queries: FloatMatrix, k: int) -> list[SearchResult]:
-        return [self.search(query, k) for query in queries]
+        """:meth:`search` for every query, in one hnswlib call spread over every core."""
+        k = min(k, len(self._live))
+        if k == 0:
+            return [empty_result() for _ in range(len(queries))]
+        self._ensure_ef(k)
+        threads = _threads(len(queries), _PARALLEL_QUERIES_MIN)
+        try:
+            labels, distances = self._graph.knn_query(queries, k=k, num_threads=threads)
+        except RuntimeError:  # some query found fewer than k: answer each on its own
+            return [self.search(query, k) for query in queries]
+        scores = (1.0 - distances).astype(np.float32)
+        return list(zip(labels.astype(np.int64), scores))
+
+    def _ensure_ef(self, k: int) -> None:
+        ef = max(self.params.ef_search, k)
+        if ef != self._ef:  # hnswlib needs ef >= k to return k results
+            self._graph.set_ef(ef)
+            self._ef = ef
 
 
 def _slot_layout(state: dict[str, Any], dim: int) -> tuple[int, int, int]:

@@ -161,9 +161,15 @@ class HybridIndex:
         return self.flat.search(query, k, allowed)
 
     def search_batch(self, queries: FloatMatrix, k: int) -> list[SearchResult]:
-        if self._graph_ready and len(self.flat) >= _EXACT_BELOW:
-            return [self.search(query, k) for query in queries]
-        return self.flat.search_batch(queries, k)
+        """:meth:`search` for many queries: one graph call, or one exact matrix product."""
+        if not (self._graph_ready and len(self.flat) >= _EXACT_BELOW):
+            return self.flat.search_batch(queries, k)
+        assert self.hnsw is not None
+        wanted = min(k, len(self.flat))
+        return [
+            found if len(found[0]) >= wanted else self.flat.search(query, k)
+            for query, found in zip(queries, self.hnsw.search_batch(queries, k))
+        ]
 
     def vectors(self, labels: Labels) -> FloatMatrix:
         return self.flat.vectors(labels)
