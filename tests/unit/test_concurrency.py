@@ -18,6 +18,7 @@ import pytest
 from fakeclock import FakeClock
 
 from semcache_core import SemCache
+from semcache_core.index.hybrid import _BUILD_CHUNK
 
 DIM = 16
 NAMESPACES = ["", "a", "b"]
@@ -551,3 +552,27 @@ async def test_aget_or_compute_vector_result_is_indexed():
     assert {key for key, _ in cache.backend.live_labels()} == {"async-emb"}
     hits = await cache.asearch([1.0, 2.0, 2.0, 0.0], 5)
     assert [h.key for h in hits] == ["async-emb"]
+
+
+def test_callers_are_served_while_the_graph_builds_in_the_background():
+    """The builder hands the lock over between chunks: a get waits for about one chunk of
+    graph inserts, not for the whole graph (Python locks are not fair: a builder that
+    re-took the lock at once could keep every caller out for seconds)."""
+    rng = np.random.default_rng(11)
+    cache = SemCache(index="auto", hnsw_threshold=1_000)
+    rows = 12_000
+    vectors = rng.standard_normal((rows, 256))
+    cache.set_many({f"k{i}": i for i in range(rows)}, vectors=vectors)
+    index = cache.backend.index_for("")
+    assert index is not None and index.hnsw is not None
+    built_during_a_get = []
+    for i in range(40):
+        before = len(index._pending)
+        assert cache.get(f"k{i}") == i
+        if before and index._pending:  # the build was running throughout this get
+            built_during_a_get.append(before - len(index._pending))
+        time.sleep(0.002)  # the caller's own work, during which the builder runs freely
+    assert len(built_during_a_get) >= 20, built_during_a_get
+    assert np.median(built_during_a_get) <= 4 * _BUILD_CHUNK, built_during_a_get
+    assert wait_for(lambda: index.kind == "hnsw", timeout=120)
+    assert [h.key for h in cache.search(vectors[7], 1)] == ["k7"]

@@ -32,7 +32,7 @@ from .base import Labels, SearchResult, empty_result
 
 __all__ = ["HNSWIndex", "HNSWParams"]
 
-_PARALLEL_ADD_MIN = 256
+_PARALLEL_ADD_MIN = 16  # an add of this many rows runs on every core
 _PARALLEL_QUERIES_MIN = 4  # a batch of queries this large is searched on every core
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+import time
 import weakref
 from typing import Any, Literal
 
@@ -36,7 +37,10 @@ __all__ = ["DEFAULT_HNSW_THRESHOLD", "HybridIndex", "IndexMode"]
 IndexMode = Literal["flat", "hnsw", "auto"]
 
 DEFAULT_HNSW_THRESHOLD = 2_000
-_BUILD_CHUNK = 64  # graph inserts per lock hold
+_BUILD_CHUNK = 32  # graph inserts per lock hold (~3 ms on two cores at 384 dims)
+# Pause between lock holds: Python locks are not fair, and without a pause the builder
+# takes the lock straight back, keeping every other caller waiting until the graph is done.
+_HANDOVER_SECONDS = 0.0002
 _CODE_CHUNK = 16_384  # int8 codes per lock hold (~10 ms at 384 dims)
 # Below this many vectors the exact scan is as fast as the graph (see the crossover above)
 # and immune to what heavy churn does to a small graph: deleted slots crowding out live ones.
@@ -194,6 +198,7 @@ class HybridIndex:
                 if not self._step():
                     self._worker = None  # decided under the lock: a new start sees it
                     return
+            time.sleep(_HANDOVER_SECONDS)
 
     def _step(self) -> bool:
         """One chunk of background work: int8 codes of restored rows, then graph inserts."""
