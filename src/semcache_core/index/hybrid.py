@@ -38,8 +38,9 @@ IndexMode = Literal["flat", "hnsw", "auto"]
 
 DEFAULT_HNSW_THRESHOLD = 2_000
 _BUILD_CHUNK = 32  # graph inserts per lock hold (~3 ms on two cores at 384 dims)
-# Pause between lock holds: Python locks are not fair, and without a pause the builder
-# takes the lock straight back, keeping every other caller waiting until the graph is done.
+# Pause between lock holds: Python locks are not fair, and without a pause the builder can
+# take the lock straight back before a waiting caller wakes, chunk after chunk (seen to
+# keep callers out for seconds when the inserts ran on one thread).
 _HANDOVER_SECONDS = 0.0002
 _CODE_CHUNK = 16_384  # int8 codes per lock hold (~10 ms at 384 dims)
 # Below this many vectors the exact scan is as fast as the graph (see the crossover above)
