@@ -309,7 +309,7 @@ def first_filter_row(filled: Filled, data: Data) -> Row:
     """Our filtered query the first time its filter is seen (no reused filter result)."""
     label = (
         f"query top-{K} with a filter seen for the first time (year == y, {YEARS} values, "
-        "4% of nodes each): the filter is evaluated over every node; 2a's repeats reuse it"
+        "4% of nodes each); the first filter on a field also indexes the field"
     )
     if isinstance(filled.ours, Missing):
         return info_row("2c", label, "not available")
@@ -324,7 +324,12 @@ def first_filter_row(filled: Filled, data: Data) -> Row:
         start = time.perf_counter()
         filled.ours.query(query)
         samples.append(time.perf_counter() - start)
-    return info_row("2c", label, str(Timing.of(samples)), "SimpleVectorStore: see 2a")
+    return info_row(
+        "2c",
+        label,
+        f"{Timing.of(samples[1:])} (the first, indexing: {fmt_time(samples[0])})",
+        "SimpleVectorStore: see 2a",
+    )
 
 
 def ids_of(result: VectorStoreQueryResult) -> list[str]:

@@ -53,6 +53,7 @@ from .base import (
     SpaceState,
     StoredEntry,
 )
+from .metadata_index import MetadataIndex
 
 __all__ = ["LocalBackend", "PreparedRestore"]
 
@@ -144,19 +145,36 @@ class PreparedRestore:
 
 
 class _Namespace:
-    """One namespace's index, its entries by label, and the labels recent filters allowed.
+    """One namespace's index, its entries by label, and what speeds up its filters.
 
     ``version`` moves on every change to the namespace's entries; a cached filter result
-    is used only while its version is current, so it is never stale.
+    is used only while its version is current, so it is never stale. ``metadata`` indexes
+    the fields that equality filters use, so a filter seen for the first time scans only
+    the entries it can match.
     """
 
-    __slots__ = ("by_label", "filtered", "index", "version")
+    __slots__ = ("by_label", "filtered", "index", "metadata", "version")
 
     def __init__(self, index: HybridIndex) -> None:
         self.index = index
         self.by_label: dict[int, _LocalEntry] = {}
         self.version = 0
         self.filtered: dict[str, tuple[int, npt.NDArray[np.int64]]] = {}
+        self.metadata = MetadataIndex()
+
+    def link(self, label: int, entry: _LocalEntry) -> None:
+        """Record a new entry with a vector (the caller adds the vector to ``index``)."""
+        self.by_label[label] = entry
+        self.version += 1
+        if self.metadata.indexed:
+            self.metadata.add(label, entry.metadata_dict())
+
+    def unlink(self, label: int) -> None:
+        """Forget an entry (the caller removes its vector from ``index``)."""
+        entry = self.by_label.pop(label)
+        self.version += 1
+        if self.metadata.indexed:
+            self.metadata.remove(label, entry.metadata_dict())
 
     def allowed(self, filters: FilterNode) -> npt.NDArray[np.int64]:
         """Labels whose metadata ``filters`` accepts (cached per filter until a change)."""
@@ -174,8 +192,13 @@ class _Namespace:
 
     def _evaluate(self, filters: FilterNode) -> npt.NDArray[np.int64]:
         predicate = compile_filter(filters)
+        by_label = self.by_label
+        candidates = self.metadata.candidates(
+            filters, lambda: ((label, e.metadata_dict()) for label, e in by_label.items())
+        )
+        labels = by_label.keys() if candidates is None else candidates
         return np.fromiter(
-            (label for label, e in self.by_label.items() if predicate(e.metadata_dict())),
+            (label for label in labels if predicate(by_label[label].metadata_dict())),
             dtype=np.int64,
         )
 
@@ -389,9 +412,7 @@ class LocalBackend:
         if self.max_entries is not None:
             heapq.heappush(self._recency, (entry.tick, entry))
         if label is not None and write.vector is not None:
-            space = self._space(write.namespace, len(write.vector))
-            space.by_label[label] = entry
-            space.version += 1
+            self._space(write.namespace, len(write.vector)).link(label, entry)
         self._entries[write.key] = entry
         if write.expires_at is not None:
             self._tiebreak += 1
@@ -448,8 +469,7 @@ class LocalBackend:
             return
         space = self._namespaces[entry.namespace]
         space.index.remove(np.array([entry.label], dtype=np.int64))
-        del space.by_label[entry.label]
-        space.version += 1
+        space.unlink(entry.label)
 
     def _expire(self, entry: _LocalEntry) -> None:
         del self._entries[entry.key]
