@@ -76,6 +76,22 @@ def test_or_unions_and_and_intersects_what_each_side_allows() -> None:
     assert index.candidates(FilterGroup.none_of(Filter("t", "==", "a")), entries.items) is None
 
 
+def test_a_value_gains_and_loses_entries() -> None:
+    entries: dict[int, dict[str, Any]] = {1: {"t": "a"}}
+    index = MetadataIndex()
+    leaf = Filter("t", "==", "a")
+    assert index.candidates(leaf, entries.items) == {1}  # builds the field
+    for label in (2, 3):
+        entries[label] = {"t": "a"}
+        index.add(label, entries[label])
+    assert index.candidates(leaf, entries.items) == {1, 2, 3}
+    for label in (1, 3, 2):
+        index.remove(label, entries.pop(label))
+        assert index.candidates(leaf, entries.items) == set(entries)
+    index.add(4, {"t": "a"})
+    assert index.candidates(leaf, entries.items) == {4}
+
+
 class CacheWithIndexedFilters(RuleBasedStateMachine):
     """Writes, replacements, deletes, expiry and eviction between fresh filtered searches."""
 

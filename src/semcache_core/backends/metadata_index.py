@@ -35,6 +35,15 @@ MAX_INDEXED_FIELDS = 16
 _HASHABLE = (str, int, float, bool)  # what ``==`` / ``in`` filters compare (bool is an int)
 
 Labelled = Iterable[tuple[int, Mapping[str, Any]]]
+# A value held by one entry maps to its label, by several to a set of them: unique fields
+# (node ids, document ids) then cost a dict slot per entry instead of a set each.
+Bucket = int | set[int]
+
+
+def _labels(bucket: Bucket | None) -> set[int]:
+    if bucket is None:
+        return set()
+    return {bucket} if isinstance(bucket, int) else bucket
 
 
 class MetadataIndex:
@@ -43,23 +52,24 @@ class MetadataIndex:
     __slots__ = ("_fields",)
 
     def __init__(self) -> None:
-        self._fields: dict[str, dict[Any, set[int]]] = {}
+        self._fields: dict[str, dict[Any, Bucket]] = {}
 
     def add(self, label: int, metadata: Mapping[str, Any]) -> None:
         for name, buckets in self._fields.items():
-            value = metadata.get(name)
-            if isinstance(value, _HASHABLE):
-                buckets.setdefault(value, set()).add(label)
+            _add(buckets, metadata.get(name), label)
 
     def remove(self, label: int, metadata: Mapping[str, Any]) -> None:
         for name, buckets in self._fields.items():
             value = metadata.get(name)
-            if isinstance(value, _HASHABLE):
-                bucket = buckets.get(value)
-                if bucket is not None:
-                    bucket.discard(label)
-                    if not bucket:
-                        del buckets[value]
+            if not isinstance(value, _HASHABLE):
+                continue
+            bucket = buckets.get(value)
+            if bucket == label:
+                del buckets[value]
+            elif isinstance(bucket, set):
+                bucket.discard(label)
+                if len(bucket) == 1:
+                    buckets[value] = bucket.pop()
 
     @property
     def indexed(self) -> bool:
@@ -99,16 +109,25 @@ class MetadataIndex:
             if len(self._fields) >= MAX_INDEXED_FIELDS:
                 return None
             buckets = self._build(leaf.key, entries())
-        empty: set[int] = set()
         if len(wanted) == 1:
-            return buckets.get(wanted[0], empty)
-        return empty.union(*(buckets.get(value, empty) for value in wanted))
+            return _labels(buckets.get(wanted[0]))
+        return set().union(*(_labels(buckets.get(value)) for value in wanted))
 
-    def _build(self, name: str, entries: Labelled) -> dict[Any, set[int]]:
-        buckets: dict[Any, set[int]] = {}
+    def _build(self, name: str, entries: Labelled) -> dict[Any, Bucket]:
+        buckets: dict[Any, Bucket] = {}
         for label, metadata in entries:
-            value = metadata.get(name)
-            if isinstance(value, _HASHABLE):
-                buckets.setdefault(value, set()).add(label)
+            _add(buckets, metadata.get(name), label)
         self._fields[name] = buckets
         return buckets
+
+
+def _add(buckets: dict[Any, Bucket], value: Any, label: int) -> None:
+    if not isinstance(value, _HASHABLE):
+        return  # missing, None, lists: no == / in filter on a scalar matches them
+    bucket = buckets.get(value)
+    if bucket is None:
+        buckets[value] = label
+    elif isinstance(bucket, int):
+        buckets[value] = {bucket, label}
+    else:
+        bucket.add(label)
