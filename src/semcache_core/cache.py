@@ -32,31 +32,27 @@ import numpy as np
 from .backends.base import (
     NOT_DECODED,
     Backend,
-    BackendState,
     EntryWrite,
     StoredEntry,
-    SupportsSnapshots,
 )
 from .backends.local import LocalBackend
 from .cache_async import AsyncTwins
 from .cache_batch import BatchCalls
+from .cache_snapshots import Snapshots
 from .checks import check_k, check_key, check_namespace, check_threshold, check_ttl
 from .codec import decode, encode, encode_metadata
 from .embedders import as_embedder
 from .errors import (
-    CapabilityError,
     DimensionMismatchError,
     InvalidArgumentError,
     InvalidValueError,
     InvalidVectorError,
-    SnapshotError,
 )
 from .filters import FilterLike, FilterNode, parse_filters
 from .flight import FlightTable
 from .index.hnsw import HNSWParams
 from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from .persist.durable import DurableBackend
-from .persist.snapshot import read_snapshot, settings_from_meta, write_snapshot
 from .records import CacheStats, Entry, Hit
 from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector, looks_like_vector
 
@@ -82,7 +78,7 @@ class _Counters:
         self.semantic_hits = self.semantic_misses = self.computes = 0
 
 
-class SemCache(BatchCalls, AsyncTwins):
+class SemCache(BatchCalls, AsyncTwins, Snapshots):
     """An exact + semantic cache of ``key -> value`` entries with vectors, TTL and LRU.
 
     Args:
@@ -586,94 +582,6 @@ class SemCache(BatchCalls, AsyncTwins):
         )
         self._count("semantic_hits" if hits else "semantic_misses")
         return hits[0].value if hits else None
-
-    # --- snapshots -----------------------------------------------------------------------
-
-    def dump(self, path: str | os.PathLike[str]) -> None:
-        """Write every live entry, vector and complete HNSW graph to one binary file.
-
-        The file is written beside ``path``, fsynced and renamed over it: a crash during
-        ``dump`` leaves the previous snapshot intact. Load it with :meth:`load` or
-        :meth:`from_snapshot`. Entries keep their absolute expiry times.
-
-        Example::
-
-            cache.dump("faq.semcache")
-            same = SemCache.from_snapshot("faq.semcache", embedder=my_embedder)
-        """
-        state = self._snapshot_backend().export_state(self._clock())
-        if state.dim is None:
-            state.dim = self._fixed_dim  # dim= given, no vector yet: keep it
-        write_snapshot(path, state, self._settings())
-
-    def load(self, path: str | os.PathLike[str]) -> None:
-        """Replace this cache's content with a snapshot's (entries expired by now are skipped).
-
-        The cache keeps its own settings (index kind, LRU bound, default TTL); a saved HNSW
-        graph is reused, not rebuilt, unless this cache is ``index="flat"``. Statistics are
-        kept.
-
-        Raises:
-            SnapshotError: the file is truncated, corrupted, not a snapshot, or holds vectors
-                of another dimension than ``dim=``; the cache is left exactly as it was.
-            FileNotFoundError: there is no file at ``path``.
-        """
-        backend = self._snapshot_backend()
-        state, _ = read_snapshot(path)
-        self._restore(backend, path, state)
-
-    def _restore(self, backend: SupportsSnapshots, path: Any, state: BackendState) -> None:
-        """Put a read snapshot in place, or raise :class:`SnapshotError` changing nothing."""
-        if self._fixed_dim is not None and state.dim not in (None, self._fixed_dim):
-            raise SnapshotError(
-                f"{path} holds vectors of dimension {state.dim}, but this cache has dim="
-                f"{self._fixed_dim}"
-            )
-        try:
-            backend.restore_state(state, self._clock())
-        except ValueError as exc:
-            raise SnapshotError(f"{path} is inconsistent: {exc}") from exc
-
-    @classmethod
-    def from_snapshot(
-        cls, path: str | os.PathLike[str], *, embedder: Any = None, **options: Any
-    ) -> SemCache:
-        """A new cache with the snapshot's content and settings (``options`` override them).
-
-        Pass the ``embedder`` the snapshot was made with: embedders are not saved.
-
-        Raises:
-            SnapshotError, FileNotFoundError: as :meth:`load`.
-        """
-        state, meta = read_snapshot(path)
-        settings = {**settings_from_meta(path, meta), **options}
-        cache = cls(dim=settings.pop("dim", state.dim), embedder=embedder, **settings)
-        try:
-            cache._restore(cache._snapshot_backend(), path, state)
-        except SnapshotError:
-            cache.close()
-            raise
-        return cache
-
-    def _snapshot_backend(self) -> SupportsSnapshots:
-        if not isinstance(self._backend, SupportsSnapshots):
-            raise CapabilityError(
-                f"{type(self._backend).__name__} cannot export or replace its whole content"
-            )
-        return self._backend
-
-    def _settings(self) -> dict[str, Any]:
-        settings: dict[str, Any] = {
-            "ttl": self._default_ttl,
-            "index": "auto",
-            "max_entries": None,
-            "hnsw_threshold": DEFAULT_HNSW_THRESHOLD,
-            "hnsw_params": None,
-        }
-        backend_settings = getattr(self._backend, "settings", None)
-        if callable(backend_settings):
-            settings.update(backend_settings())
-        return settings
 
     # --- stats and lifecycle -------------------------------------------------------------
 
