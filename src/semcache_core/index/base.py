@@ -74,7 +74,8 @@ def top_k_rows(
     true ``k``-th best, so every top-``k`` column scores at least that: one comparison pass
     and one ``flatnonzero`` find a few hundred candidates per row, where a full
     ``argpartition`` would reorder all ``n``. Each row is ordered as :func:`top_k` orders it:
-    best first, ties by lower position.
+    best first, ties by lower position (and, as there, which of several columns tied at the
+    cut make it is not specified).
 
     Example::
 
@@ -85,8 +86,8 @@ def top_k_rows(
     k = min(k, n)
     if n >= _SAMPLE_SHARE * _SAMPLE_PER_RESULT * k:
         width = n // (_SAMPLE_SHARE * _SAMPLE_BLOCKS)
-        starts = np.linspace(0, n - width, _SAMPLE_BLOCKS).astype(np.intp)
-        sample = np.concatenate([scores[:, start : start + width] for start in starts], axis=1)
+        blocks = np.linspace(0, n - width, _SAMPLE_BLOCKS).astype(np.intp)
+        sample = np.concatenate([scores[:, start : start + width] for start in blocks], axis=1)
         kth = sample.shape[1] - k
         floors = np.partition(sample, kth, axis=1)[:, kth]
         flat = np.flatnonzero(scores >= floors[:, None])
@@ -96,8 +97,8 @@ def top_k_rows(
             values = scores.reshape(-1)[flat]
             order = np.lexsort((-values, row_of))  # stable: equal scores keep column order
             row_of, columns, values = row_of[order], columns[order], values[order]
-            starts = np.searchsorted(row_of, np.arange(queries))
-            return [(columns[start : start + k], values[start : start + k]) for start in starts]
+            firsts = np.searchsorted(row_of, np.arange(queries))  # where each row's run starts
+            return [(columns[first : first + k], values[first : first + k]) for first in firsts]
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < n else None
     return [
         rank(np.arange(n) if part is None else part[row], scores[row]) for row in range(queries)
