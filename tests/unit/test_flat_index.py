@@ -53,3 +53,27 @@ def test_filtered_search_over_many_allowed_labels_is_exact(churned: tuple) -> No
         best = np.argsort(-truth, kind="stable")[:10]
         assert found.tolist() == labels[chosen][best].tolist()
         assert np.allclose(scores, truth[best], atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [0, 1, 300, _SORTED_LOOKUP_MIN + 500, 17_000])
+def test_a_filtered_batch_is_exact_and_answers_like_single_searches(
+    churned: tuple, size: int
+) -> None:
+    """The allowed rows are gathered once for the batch; each query still gets its exact
+    top k among them (the large sizes take the sampled-floor selection)."""
+    index, labels, vectors, removed = churned
+    rng = np.random.default_rng(size)
+    allowed = rng.choice(labels, size=size, replace=False)
+    chosen = np.isin(labels, allowed)
+    queries = unit(rng.standard_normal((12, 16)))
+    batch = index.search_batch(queries, 10, allowed)
+    assert len(batch) == len(queries)
+    for query, (found, scores) in zip(queries, batch):
+        truth = vectors[chosen] @ query
+        best = np.argsort(-truth, kind="stable")[:10]
+        assert found.tolist() == labels[chosen][best].tolist()
+        assert np.allclose(scores, truth[best], atol=1e-6)
+        single, _ = index.search(query, 10, allowed)
+        assert found.tolist() == single.tolist()
+    with pytest.raises(KeyError):
+        index.search_batch(queries, 10, removed[:3])  # labels the index no longer holds

@@ -33,6 +33,12 @@ def test_a_batch_answers_like_single_searches() -> None:
     for k in (1, 10, 100):
         assert_batch_equals_singles(index, queries, k)
     assert_batch_equals_singles(index, queries[:2], 10)  # one-thread path
+    allowed = np.arange(1, 3_000, 7)
+    for (labels, scores), query in zip(index.search_batch(queries, 10, allowed), queries):
+        single_labels, single_scores = index.search(query, 10, allowed)
+        np.testing.assert_array_equal(labels, single_labels)
+        np.testing.assert_array_equal(scores, single_scores)
+        assert set(labels.tolist()) <= set(allowed.tolist())
     labels, scores = index.search_batch(queries[:1], 5_000)[0]  # k beyond the live count
     assert sorted(labels.tolist()) == sorted(set(range(3_000)) - set(range(0, 3_000, 4)))
     assert np.all(np.diff(scores) <= 0)

@@ -322,8 +322,8 @@ class LocalBackend:
             allowed = None
             if filters is not None:
                 allowed = space.allowed(filters)
-            if allowed is None and len(queries) > 1:
-                found = space.index.search_batch(queries, k)
+            if len(queries) > 1:
+                found = space.index.search_batch(queries, k, allowed)
             else:
                 found = [space.index.search(query, k, allowed) for query in queries]
             results = []

@@ -43,7 +43,9 @@ class VectorIndex(Protocol):
 
     def search(self, query: FloatVector, k: int, allowed: Labels | None = None) -> SearchResult: ...
 
-    def search_batch(self, queries: FloatMatrix, k: int) -> list[SearchResult]: ...
+    def search_batch(
+        self, queries: FloatMatrix, k: int, allowed: Labels | None = None
+    ) -> list[SearchResult]: ...
 
 
 def empty_result() -> SearchResult:

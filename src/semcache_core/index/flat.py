@@ -242,9 +242,23 @@ class FlatIndex:
         kth_lower = np.partition(lower, n - k)[n - k]
         return np.flatnonzero(approx + bound >= kth_lower)
 
-    def search_batch(self, queries: FloatMatrix, k: int) -> list[SearchResult]:
-        """Top ``k`` for each query from one matrix product (exact; BLAS may use every core)."""
-        if self._n == 0:
+    def search_batch(
+        self, queries: FloatMatrix, k: int, allowed: Labels | None = None
+    ) -> list[SearchResult]:
+        """Top ``k`` for each query from one matrix product (exact; BLAS may use every core).
+
+        ``allowed`` restricts labels, as in :meth:`search`: its rows are gathered once for
+        the whole batch.
+        """
+        if self._n == 0 or (allowed is not None and len(allowed) == 0):
             return [empty_result() for _ in range(len(queries))]
-        scores = queries @ self._vectors[: self._n].T
-        return [(self._labels[rows], best) for rows, best in top_k_rows(scores, k)]
+        if allowed is None:
+            rows = None
+            scores = queries @ self._vectors[: self._n].T
+        else:
+            rows = np.sort(self._rows(allowed))  # row order: scores independent of `allowed`
+            scores = queries @ self._vectors[rows].T
+        return [
+            (self._labels[found if rows is None else rows[found]], best)
+            for found, best in top_k_rows(scores, k)
+        ]

@@ -232,8 +232,13 @@ class HNSWIndex:
             return empty_result()
         return labels[0].astype(np.int64), (1.0 - distances[0]).astype(np.float32)
 
-    def search_batch(self, queries: FloatMatrix, k: int) -> list[SearchResult]:
-        """:meth:`search` for every query, in one hnswlib call spread over every core."""
+    def search_batch(
+        self, queries: FloatMatrix, k: int, allowed: Labels | None = None
+    ) -> list[SearchResult]:
+        """:meth:`search` for every query, in one hnswlib call spread over every core
+        (filtered batches query one by one: hnswlib's filter calls back into Python)."""
+        if allowed is not None:
+            return [self.search(query, k, allowed) for query in queries]
         k = min(k, len(self._live))
         if k == 0:
             return [empty_result() for _ in range(len(queries))]

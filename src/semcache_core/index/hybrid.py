@@ -165,10 +165,12 @@ class HybridIndex:
                 return labels, scores
         return self.flat.search(query, k, allowed)
 
-    def search_batch(self, queries: FloatMatrix, k: int) -> list[SearchResult]:
+    def search_batch(
+        self, queries: FloatMatrix, k: int, allowed: Labels | None = None
+    ) -> list[SearchResult]:
         """:meth:`search` for many queries: one graph call, or one exact matrix product."""
-        if not (self._graph_ready and len(self.flat) >= _EXACT_BELOW):
-            return self.flat.search_batch(queries, k)
+        if allowed is not None or not (self._graph_ready and len(self.flat) >= _EXACT_BELOW):
+            return self.flat.search_batch(queries, k, allowed)
         assert self.hnsw is not None
         wanted = min(k, len(self.flat))
         return [
