@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from semcache_core.index.flat import _SORTED_LOOKUP_MIN, FlatIndex
+from semcache_core.index.flat import _BATCH_SCORES, _SORTED_LOOKUP_MIN, FlatIndex
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -77,3 +77,18 @@ def test_a_filtered_batch_is_exact_and_answers_like_single_searches(
         assert found.tolist() == single.tolist()
     with pytest.raises(KeyError):
         index.search_batch(queries, 10, removed[:3])  # labels the index no longer holds
+
+
+def test_a_batch_larger_than_one_score_matrix_is_searched_in_parts() -> None:
+    rng = np.random.default_rng(9)
+    rows = 20_000
+    index = FlatIndex(8)
+    index.add(np.arange(rows, dtype=np.int64) * 3, unit(rng.standard_normal((rows, 8))))
+    queries = unit(rng.standard_normal((_BATCH_SCORES // rows * 2 + 5, 8)))  # three parts
+    batch = index.search_batch(queries, 5)
+    assert len(batch) == len(queries)
+    for i in (0, len(queries) // 2, len(queries) - 1):  # one query from each part
+        found, scores = batch[i]
+        single, single_scores = index.search(queries[i], 5)
+        assert found.tolist() == single.tolist()
+        assert np.allclose(scores, single_scores, atol=1e-6)

@@ -43,6 +43,8 @@ __all__ = ["FlatIndex"]
 _QUANTISED_MIN_ROWS = 4096
 # From this many labels on, rows are found by one sort and a binary search, not a dict each.
 _SORTED_LOOKUP_MIN = 8192
+# search_batch scores at most this many (query, row) pairs at once: 128 MB of float32.
+_BATCH_SCORES = 1 << 25
 # Float32 rounding of the exact re-score and of the bounds themselves.
 _ROUNDING_SLACK = 1e-5
 
@@ -254,11 +256,16 @@ class FlatIndex:
             return [empty_result() for _ in range(len(queries))]
         if allowed is None:
             rows = None
-            scores = queries @ self._vectors[: self._n].T
+            matrix = self._vectors[: self._n]
         else:
             rows = np.sort(self._rows(allowed))  # row order: scores independent of `allowed`
-            scores = queries @ self._vectors[rows].T
-        return [
-            (self._labels[found if rows is None else rows[found]], best)
-            for found, best in top_k_rows(scores, k)
-        ]
+            matrix = self._vectors[rows]
+        results: list[SearchResult] = []
+        step = max(1, _BATCH_SCORES // len(matrix))  # bounds the score matrix's memory
+        for start in range(0, len(queries), step):
+            scores = queries[start : start + step] @ matrix.T
+            results += [
+                (self._labels[found if rows is None else rows[found]], best)
+                for found, best in top_k_rows(scores, k)
+            ]
+        return results
