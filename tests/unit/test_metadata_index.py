@@ -35,7 +35,12 @@ LEAVES = st.one_of(
     EQUALITIES,
     st.builds(Filter, st.sampled_from(FIELDS), st.just("!="), SCALARS),
     st.builds(Filter, st.sampled_from(FIELDS), st.just("nin"), st.lists(SCALARS, max_size=3)),
-    st.builds(Filter, st.just("n"), st.sampled_from([">", "<="]), st.sampled_from([0, 1.5])),
+    st.builds(
+        Filter,
+        st.sampled_from(FIELDS),
+        st.sampled_from([">", ">=", "<", "<="]),
+        st.sampled_from([0, 1, 1.5, math.nan, "a", "1"]),
+    ),
     st.builds(Filter, st.sampled_from(FIELDS), st.just("is_empty")),
 )
 TREES = st.recursive(
@@ -71,9 +76,32 @@ def test_or_unions_and_and_intersects_what_each_side_allows() -> None:
     assert index.candidates(either, entries.items) == {1, 2}
     both = FilterGroup.all_of(Filter("u", "==", 1), Filter("t", "in", ["b", "c"]))
     assert index.candidates(both, entries.items) == {2}
-    unbounded = FilterGroup.any_of(Filter("t", "==", "a"), Filter("u", ">", 1))
+    ranged = FilterGroup.any_of(Filter("t", "==", "a"), Filter("u", ">", 1))
+    assert index.candidates(ranged, entries.items) == {1, 3}
+    unbounded = FilterGroup.any_of(Filter("t", "==", "a"), Filter("t", "text_match", "b"))
     assert index.candidates(unbounded, entries.items) is None
     assert index.candidates(FilterGroup.none_of(Filter("t", "==", "a")), entries.items) is None
+
+
+def test_ranges_take_the_values_of_their_own_kind_in_order() -> None:
+    values = [0, 1, True, 1.5, 2, 10**18, math.nan, "a", "b", "1", None, [3]]
+    entries = {label: {"v": value} for label, value in enumerate(values)}
+    index = MetadataIndex()
+    for op, bound in [(">", 1), (">=", 1), ("<", 2), ("<=", 1.5), (">", "a"), ("<=", "a")]:
+        leaf = Filter("v", op, bound)
+        truth = {label for label, metadata in entries.items() if matches(leaf, metadata)}
+        assert index.candidates(leaf, entries.items) == truth, (op, bound)
+    window = FilterGroup.all_of(Filter("v", ">=", 1), Filter("v", "<", 2), Filter("v", ">", 0))
+    assert index.candidates(window, entries.items) == {1, 2, 3}  # one interval: [1, 2)
+    empty = FilterGroup.all_of(Filter("v", ">", 2), Filter("v", "<", 1))
+    assert index.candidates(empty, entries.items) == set()
+    kinds = FilterGroup.all_of(Filter("v", ">", 0), Filter("v", "<", "b"))  # number and str
+    assert index.candidates(kinds, entries.items) == set()
+    entries[20] = {"v": 1.25}  # a new value between the old ones
+    index.add(20, entries[20])
+    assert index.candidates(Filter("v", "<", 1.5), entries.items) == {0, 1, 2, 20}
+    index.remove(3, entries.pop(3))  # 1.5 leaves
+    assert index.candidates(Filter("v", ">=", 1.5), entries.items) == {4, 5}
 
 
 def test_a_value_gains_and_loses_entries() -> None:
