@@ -3,7 +3,7 @@
 Layout::
 
     _entries      dict key -> _LocalEntry
-    _namespaces   name -> _Namespace(index: HybridIndex, by_label: label -> entry)
+    _namespaces   name -> Namespace(index: HybridIndex, by_label: label -> entry)
     _expiry       heap of (expires_at, seq, entry); items of replaced entries are skipped
     _recency      heap of (tick, entry), only with max_entries (exact LRU, lazily kept)
 
@@ -37,11 +37,10 @@ from typing import Any
 
 import msgpack
 import numpy as np
-import numpy.typing as npt
 
 from ..codec import decode_many
 from ..errors import DimensionMismatchError, InvalidArgumentError
-from ..filters import FilterNode, compile_filter
+from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
 from ..vectors import FloatMatrix, FloatVector
@@ -53,12 +52,11 @@ from .base import (
     SpaceState,
     StoredEntry,
 )
-from .metadata_index import MetadataIndex
+from .namespace import Namespace
 
 __all__ = ["LocalBackend", "PreparedRestore"]
 
 _INDEX_MODES = ("flat", "hnsw", "auto")
-_FILTER_CACHE_SIZE = 32  # filter results kept per namespace (tenants, doc ids, ...)
 _SCALARS = frozenset([str, bytes, int, float, bool, type(None)])  # kept decoded (immutable)
 
 
@@ -138,69 +136,10 @@ class PreparedRestore:
     """Tables built by :meth:`LocalBackend.prepare_restore`, ready to swap in."""
 
     dim: int | None
-    spaces: dict[str, _Namespace]
+    spaces: dict[str, Namespace]
     entries: list[_LocalEntry]
     expired_keys: list[str]
     next_label: int
-
-
-class _Namespace:
-    """One namespace's index, its entries by label, and what speeds up its filters.
-
-    ``version`` moves on every change to the namespace's entries; a cached filter result
-    is used only while its version is current, so it is never stale. ``metadata`` indexes
-    the fields that equality filters use, so a filter seen for the first time scans only
-    the entries it can match.
-    """
-
-    __slots__ = ("by_label", "filtered", "index", "metadata", "version")
-
-    def __init__(self, index: HybridIndex) -> None:
-        self.index = index
-        self.by_label: dict[int, _LocalEntry] = {}
-        self.version = 0
-        self.filtered: dict[str, tuple[int, npt.NDArray[np.int64]]] = {}
-        self.metadata = MetadataIndex()
-
-    def link(self, label: int, entry: _LocalEntry) -> None:
-        """Record a new entry with a vector (the caller adds the vector to ``index``)."""
-        self.by_label[label] = entry
-        self.version += 1
-        if self.metadata.indexed:
-            self.metadata.add(label, entry.metadata_dict())
-
-    def unlink(self, label: int) -> None:
-        """Forget an entry (the caller removes its vector from ``index``)."""
-        entry = self.by_label.pop(label)
-        self.version += 1
-        if self.metadata.indexed:
-            self.metadata.remove(label, entry.metadata_dict())
-
-    def allowed(self, filters: FilterNode) -> npt.NDArray[np.int64]:
-        """Labels whose metadata ``filters`` accepts (cached per filter until a change)."""
-        # repr, not the filter itself, as the key: it tells 1, 1.0 and True apart, which
-        # compare equal (and hash alike) but need not match the same entries
-        key = repr(filters)
-        cached = self.filtered.get(key)
-        if cached is not None and cached[0] == self.version:
-            return cached[1]
-        allowed = self._evaluate(filters)
-        if len(self.filtered) >= _FILTER_CACHE_SIZE and key not in self.filtered:
-            self.filtered.pop(next(iter(self.filtered)))  # the oldest
-        self.filtered[key] = (self.version, allowed)
-        return allowed
-
-    def _evaluate(self, filters: FilterNode) -> npt.NDArray[np.int64]:
-        predicate = compile_filter(filters)
-        by_label = self.by_label
-        candidates = self.metadata.candidates(
-            filters, lambda: ((label, e.metadata_dict()) for label, e in by_label.items())
-        )
-        labels = by_label.keys() if candidates is None else candidates
-        return np.fromiter(
-            (label for label in labels if predicate(by_label[label].metadata_dict())),
-            dtype=np.int64,
-        )
 
 
 class LocalBackend:
@@ -247,7 +186,7 @@ class LocalBackend:
         self._entries: dict[str, _LocalEntry] = {}
         self._recency: list[tuple[int, _LocalEntry]] = []
         self._tick = 0
-        self._namespaces: dict[str, _Namespace] = {}
+        self._namespaces: dict[str, Namespace] = {}
         self._expiry: list[tuple[float, int, _LocalEntry]] = []
         self._next_label = 0
         self._tiebreak = 0
@@ -341,7 +280,7 @@ class LocalBackend:
             return results
 
     @staticmethod
-    def _with_vector(entry: _LocalEntry, space: _Namespace) -> StoredEntry:
+    def _with_vector(entry: _LocalEntry, space: Namespace) -> StoredEntry:
         vector = space.index.vectors(np.array([entry.label], dtype=np.int64))[0]
         return StoredEntry(
             entry.key,
@@ -435,14 +374,14 @@ class LocalBackend:
                 self.discarded.append(entry.key)
             return
 
-    def _space(self, namespace: str, dim: int) -> _Namespace:
+    def _space(self, namespace: str, dim: int) -> Namespace:
         space = self._namespaces.get(namespace)
         if space is None:
             self._dim = dim
             index = HybridIndex(
                 dim, self.index_mode, self._lock, self._hnsw_threshold, self._hnsw_params
             )
-            space = self._namespaces[namespace] = _Namespace(index)
+            space = self._namespaces[namespace] = Namespace(index)
         return space
 
     def delete(self, key: str, now: float) -> bool:
@@ -538,11 +477,11 @@ class LocalBackend:
         Raises:
             ValueError: the state is inconsistent.
         """
-        spaces: dict[str, _Namespace] = {}
+        spaces: dict[str, Namespace] = {}
         for saved in state.spaces:
             if saved.name in spaces or saved.vectors.shape != (len(saved.labels), state.dim):
                 raise ValueError(f"namespace {saved.name!r}: vectors do not match labels")
-            spaces[saved.name] = _Namespace(
+            spaces[saved.name] = Namespace(
                 HybridIndex.restore(
                     self.index_mode,
                     self._lock,
@@ -593,7 +532,7 @@ class LocalBackend:
 
     @staticmethod
     def _restore_entries(
-        state: BackendState, spaces: dict[str, _Namespace], now: float
+        state: BackendState, spaces: dict[str, Namespace], now: float
     ) -> tuple[list[_LocalEntry], list[str], dict[str, list[int]]]:
         """Live entries of ``state``; keys of expired ones, and their labels per namespace.
 

@@ -1,0 +1,87 @@
+"""One namespace of the in-process backend: its vector index, its entries by label, and
+what makes its filters fast (recent results, and the metadata index).
+
+Example::
+
+    >>> space = Namespace(HybridIndex(4, "flat", threading.RLock()))
+    >>> space.link(0, entry)  # the caller adds the entry's vector to space.index as label 0
+    >>> space.allowed(Filter("tenant", "==", "acme"))
+    array([0])
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from ..filters import FilterNode, compile_filter
+from ..index.hybrid import HybridIndex
+from .metadata_index import MetadataIndex
+
+if TYPE_CHECKING:
+    from .local import _LocalEntry
+
+__all__ = ["Namespace"]
+
+_FILTER_CACHE_SIZE = 32  # filter results kept per namespace (tenants, doc ids, ...)
+
+
+class Namespace:
+    """One namespace's index, its entries by label, and what speeds up its filters.
+
+    ``version`` moves on every change to the namespace's entries; a cached filter result
+    is used only while its version is current, so it is never stale. ``metadata`` indexes
+    the fields that ``==``, ``in`` and range conditions use, so a filter seen for the first
+    time scans only the entries it can match.
+    """
+
+    __slots__ = ("by_label", "filtered", "index", "metadata", "version")
+
+    def __init__(self, index: HybridIndex) -> None:
+        self.index = index
+        self.by_label: dict[int, _LocalEntry] = {}
+        self.version = 0
+        self.filtered: dict[str, tuple[int, npt.NDArray[np.int64]]] = {}
+        self.metadata = MetadataIndex()
+
+    def link(self, label: int, entry: _LocalEntry) -> None:
+        """Record a new entry with a vector (the caller adds the vector to ``index``)."""
+        self.by_label[label] = entry
+        self.version += 1
+        if self.metadata.indexed:
+            self.metadata.add(label, entry.metadata_dict())
+
+    def unlink(self, label: int) -> None:
+        """Forget an entry (the caller removes its vector from ``index``)."""
+        entry = self.by_label.pop(label)
+        self.version += 1
+        if self.metadata.indexed:
+            self.metadata.remove(label, entry.metadata_dict())
+
+    def allowed(self, filters: FilterNode) -> npt.NDArray[np.int64]:
+        """Labels whose metadata ``filters`` accepts (cached per filter until a change)."""
+        # repr, not the filter itself, as the key: it tells 1, 1.0 and True apart, which
+        # compare equal (and hash alike) but need not match the same entries
+        key = repr(filters)
+        cached = self.filtered.get(key)
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
+        allowed = self._evaluate(filters)
+        if len(self.filtered) >= _FILTER_CACHE_SIZE and key not in self.filtered:
+            self.filtered.pop(next(iter(self.filtered)))  # the oldest
+        self.filtered[key] = (self.version, allowed)
+        return allowed
+
+    def _evaluate(self, filters: FilterNode) -> npt.NDArray[np.int64]:
+        predicate = compile_filter(filters)
+        by_label = self.by_label
+        candidates = self.metadata.candidates(
+            filters, lambda: ((label, e.metadata_dict()) for label, e in by_label.items())
+        )
+        labels = by_label.keys() if candidates is None else candidates
+        return np.fromiter(
+            (label for label in labels if predicate(by_label[label].metadata_dict())),
+            dtype=np.int64,
+        )
