@@ -58,7 +58,7 @@ def _labels(bucket: Bucket | None) -> set[int]:
 
 
 class MetadataIndex:
-    """``field -> value -> labels`` for the fields equality filters have used."""
+    """``field -> value -> labels`` for the fields that ``==``, ``in`` and range conditions used."""
 
     __slots__ = ("_fields", "_ordered")
 
