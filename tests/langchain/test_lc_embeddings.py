@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests
+from threads import run_threads, wait_until
 
 from semcache_core import EmbedderError, InvalidArgumentError, InvalidKeyError, SemCache
 from semcache_integrations.langchain.embeddings import CachedEmbeddings
@@ -82,22 +82,6 @@ class CountingEmbeddings(Embeddings):
         for _kind, what in self.calls:
             out.extend(what if isinstance(what, list) else [what])
         return out
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "callers never all arrived"
-        time.sleep(0.001)
-
-
-def run_threads(targets: list[Callable[[], None]]) -> None:
-    threads = [threading.Thread(target=target, daemon=True) for target in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not any(thread.is_alive() for thread in threads), "deadlock?"
 
 
 # --- each distinct text once, misses batched ---------------------------------------------
@@ -206,7 +190,9 @@ def test_threads_asking_for_one_query_embed_it_once():
     threads = 12
     model.gate = lambda: wait_until(lambda: embeddings.cache.stats().misses >= threads)
     results: list[list[float]] = []
-    run_threads([lambda: results.append(embeddings.embed_query("hot")) for _ in range(threads)])
+    run_threads(
+        [lambda: results.append(embeddings.embed_query("hot")) for _ in range(threads)], timeout=30
+    )
     assert model.calls == [("query", "hot")]
     assert results == [model.expected_query("hot")] * threads
 
@@ -224,7 +210,7 @@ def test_threads_with_overlapping_batches_embed_each_text_once():
     def embed(i: int) -> Callable[[], None]:
         return lambda: results.__setitem__(i, embeddings.embed_documents(batches[i]))
 
-    run_threads([embed(i) for i in range(threads)])
+    run_threads([embed(i) for i in range(threads)], timeout=30)
     embedded = model.texts_embedded()
     assert sorted(embedded) == sorted(distinct)  # each distinct text exactly once
     assert all(kind == "documents" for kind, _ in model.calls)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable
 
 import numpy as np
 import pytest
+from threads import run_threads, wait_until
 
 from semcache_core import InvalidArgumentError, InvalidKeyError, SemCache
 
@@ -41,22 +41,6 @@ class Recorder:
 
     def computed(self) -> list[str]:
         return [key for batch in self.batches for key in batch]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "callers never all arrived"
-        time.sleep(0.001)
-
-
-def run_threads(targets: list[Callable[[], None]]) -> None:
-    threads = [threading.Thread(target=target, daemon=True) for target in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not any(thread.is_alive() for thread in threads), "deadlock?"
 
 
 # --- get_many / delete_many --------------------------------------------------------------
@@ -164,7 +148,7 @@ def test_an_exception_reaches_the_waiters_and_stores_nothing():
         except RuntimeError as exc:
             errors.append(exc)
 
-    run_threads([call] * callers)
+    run_threads([call] * callers, timeout=30)
     assert len(errors) == callers and len(cache) == 0
     assert cache.get_or_compute_many(["k"], lambda keys: [1]) == [1]
 
@@ -182,7 +166,7 @@ def test_threads_with_overlapping_batches_compute_each_key_once():
     def call(i: int) -> Callable[[], None]:
         return lambda: results.__setitem__(i, cache.get_or_compute_many(batches[i], fn))
 
-    run_threads([call(i) for i in range(threads)])
+    run_threads([call(i) for i in range(threads)], timeout=30)
     assert sorted(fn.computed()) == sorted({key for batch in batches for key in batch})
     for i, batch in enumerate(batches):
         assert [v.tolist() for v in results[i]] == [vector_of(k).tolist() for k in batch]

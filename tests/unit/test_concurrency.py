@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from fakeclock import FakeClock
+from threads import run_threads, wait_for
 
 from semcache_core import SemCache
 from semcache_core.index.hybrid import _BUILD_CHUNK
@@ -26,16 +27,6 @@ KEYS = 1200
 MAX_ENTRIES = 400
 WORKLOAD_SECONDS = 2.0
 MATCH_ALL = {"tid": {"$ne": -1}}  # missing keys match "!=", so this keeps every entry
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll ``predicate`` (1 ms steps) until true or ``timeout``; whether it came true."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
 
 
 async def async_wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -50,15 +41,6 @@ async def async_wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -
 async def within(awaitable, timeout: float = 30.0):
     """Await with a time limit, so a lost wake-up fails the test instead of hanging it."""
     return await asyncio.wait_for(awaitable, timeout)
-
-
-def run_threads(targets: list[Callable[[], None]], timeout: float = 60.0) -> None:
-    threads = [threading.Thread(target=t, daemon=True) for t in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(t.is_alive() for t in threads), "threads still running: deadlock?"
 
 
 # --- (a) mixed workload, then key table and indexes must agree -------------------------
