@@ -66,7 +66,7 @@ class Snapshots:
             FileNotFoundError: there is no file at ``path``.
         """
         backend = self._snapshot_backend()
-        state, _ = read_snapshot(path)
+        state, _ = read_snapshot(path, wait=False)  # the restore waits for the vectors
         self._restore(backend, path, state)
 
     def _restore(
@@ -80,6 +80,8 @@ class Snapshots:
             )
         try:
             backend.restore_state(state, self._clock())
+        except SnapshotError:
+            raise
         except ValueError as exc:
             raise SnapshotError(f"{path} is inconsistent: {exc}") from exc
 
@@ -94,7 +96,7 @@ class Snapshots:
         Raises:
             SnapshotError, FileNotFoundError: as :meth:`load`.
         """
-        state, meta = read_snapshot(path)
+        state, meta = read_snapshot(path, wait=False)
         settings = {**settings_from_meta(path, meta), **options}
         cache = cls(dim=settings.pop("dim", state.dim), embedder=embedder, **settings)
         try:

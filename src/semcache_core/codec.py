@@ -74,7 +74,7 @@ def decode_many(blobs: list[bytes]) -> list[Any]:
         ValueError: the blobs are not one complete msgpack object each.
     """
     header = msgpack.Packer().pack_array_header(len(blobs))
-    try:
+    try:  # join() also rejects anything that is not bytes
         decoded = msgpack.unpackb(header + b"".join(blobs), raw=False, strict_map_key=False)
     except Exception as exc:  # msgpack raises several types for malformed input
         raise ValueError(f"stored values do not decode: {exc!r}") from exc

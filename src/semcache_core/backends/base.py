@@ -22,6 +22,7 @@ Contract, for every backend:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -168,6 +169,9 @@ class BackendState:
 
     Entries run from least to most recently used, so LRU order survives a round trip.
     ``labels[i]`` is the label of entry ``i``'s vector in its namespace's space, or None.
+
+    A snapshot being read may hand over the state while its vectors are still coming in
+    (``vectors_pending``): call :meth:`wait_for_vectors` before reading any vector.
     """
 
     dim: int | None
@@ -179,6 +183,12 @@ class BackendState:
     labels: list[int | None] = field(default_factory=list)
     spaces: list[SpaceState] = field(default_factory=list)
     next_label: int = 0  # labels are never reused: graphs keep those of deleted slots
+    vectors_pending: Callable[[], object] | None = None  # blocks until they are in; raises
+
+    def wait_for_vectors(self) -> None:
+        """Block until every space's vectors are in; raises whatever damaged them."""
+        if self.vectors_pending is not None:
+            self.vectors_pending()
 
 
 @runtime_checkable
@@ -191,6 +201,8 @@ class SupportsSnapshots(Protocol):
 
     def restore_state(self, state: BackendState, now: float) -> None:
         """Replace the whole content with ``state`` (entries expired at ``now`` left out).
+
+        Calls ``state.wait_for_vectors()`` before it reads a vector.
 
         Raises:
             ValueError: the state is inconsistent; the backend is unchanged.

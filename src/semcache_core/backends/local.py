@@ -2,8 +2,10 @@
 
 Layout::
 
-    _entries      dict key -> _LocalEntry
-    _namespaces   name -> Namespace(index: HybridIndex, by_label: label -> entry)
+    _entries      dict key -> LocalEntry
+    _cold         ColdEntries restored from a snapshot and not touched yet (or None)
+    _namespaces   name -> Namespace(index: HybridIndex, by_label: label -> entry, or
+                  label -> key while the entry is cold)
     _expiry       heap of (expires_at, seq, entry); items of replaced entries are skipped
     _recency      heap of (tick, entry), only with max_entries (exact LRU, lazily kept)
 
@@ -11,6 +13,9 @@ Recency is a tick stamped on the entry by every read, so a read costs one attrib
 instead of reordering a linked list. Eviction pops the smallest tick from ``_recency``:
 an item whose entry was read since (its tick moved on) is pushed back with the new tick,
 so the entry finally evicted is exactly the least recently used one.
+
+A restore leaves its entries cold (see :mod:`.entries`): a call that reaches one thaws it
+first, and from then on it is an ordinary entry.
 
 Each entry with a vector gets a fresh int64 label (labels are never reused, which the HNSW
 index relies on). One ``RLock`` guards everything; the background HNSW builder takes it
@@ -27,7 +32,6 @@ from __future__ import annotations
 
 import gc
 import heapq
-import itertools
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -35,29 +39,26 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-import msgpack
 import numpy as np
 
-from ..codec import decode_many
 from ..errors import DimensionMismatchError, InvalidArgumentError
 from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
 from ..vectors import FloatMatrix, FloatVector
 from .base import (
-    NOT_DECODED,
     BackendCounters,
     BackendState,
     EntryWrite,
     SpaceState,
     StoredEntry,
 )
+from .entries import ColdEntries, LocalEntry
 from .namespace import Namespace
 
 __all__ = ["LocalBackend", "PreparedRestore"]
 
 _INDEX_MODES = ("flat", "hnsw", "auto")
-_SCALARS = frozenset([str, bytes, int, float, bool, type(None)])  # kept decoded (immutable)
 
 
 @contextmanager
@@ -72,74 +73,20 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _labels_by_namespace(
-    namespaces: list[str], labels: list[int | None], entries: list[Any] | None = None
-) -> dict[str, Any]:
-    """Non-None labels grouped by namespace (with the parallel ``entries``, when given).
-
-    Column-wise, for restores: one namespace, the common case, costs two C-level passes.
-    """
-    has_label = [label is not None for label in labels]
-    named = list(itertools.compress(namespaces, has_label))
-    labelled = list(itertools.compress(labels, has_label))
-    chosen = None if entries is None else list(itertools.compress(entries, has_label))
-    if len(set(named)) <= 1:
-        if not named:
-            return {}
-        return {named[0]: labelled if chosen is None else (labelled, chosen)}
-    groups: dict[str, Any] = {}
-    for i, namespace in enumerate(named):
-        group = groups.setdefault(namespace, ([], []))
-        group[0].append(labelled[i])
-        if chosen is not None:
-            group[1].append(chosen[i])
-    return {name: group[0] if chosen is None else group for name, group in groups.items()}
-
-
-class _LocalEntry(StoredEntry):
-    """A stored entry plus what the local backend needs to find it again."""
-
-    __slots__ = ("decoded_metadata", "label", "tick")
-
-    def __init__(
-        self,
-        key: str,
-        value: bytes,
-        metadata: bytes,
-        namespace: str,
-        expires_at: float | None,
-        plain: Any,
-        label: int | None,
-        tick: int,
-    ) -> None:
-        # every slot set here, without StoredEntry.__init__: restoring a snapshot makes
-        # one of these per entry, and the extra call is a fifth of that time
-        self.key = key
-        self.value = value
-        self.metadata = metadata
-        self.namespace = namespace
-        self.expires_at = expires_at
-        self.vector = None
-        self.plain = plain
-        self.label = label
-        self.decoded_metadata: dict | None = None
-        self.tick = tick
-
-    def metadata_dict(self) -> dict:
-        if self.decoded_metadata is None:
-            self.decoded_metadata = msgpack.unpackb(self.metadata, raw=False)
-        return self.decoded_metadata
-
-
 @dataclass(slots=True)
 class PreparedRestore:
     """Tables built by :meth:`LocalBackend.prepare_restore`, ready to swap in."""
 
     dim: int | None
     spaces: dict[str, Namespace]
-    entries: list[_LocalEntry]
+    cold: ColdEntries
     expired_keys: list[str]
     next_label: int
+
+    @property
+    def ticks(self) -> int:
+        """Ticks the restored entries use: a cold row ``r`` has tick ``r + 1``."""
+        return len(self.cold) + len(self.expired_keys)
 
 
 class LocalBackend:
@@ -183,11 +130,12 @@ class LocalBackend:
         self._reset()
 
     def _reset(self) -> None:
-        self._entries: dict[str, _LocalEntry] = {}
-        self._recency: list[tuple[int, _LocalEntry]] = []
+        self._entries: dict[str, LocalEntry] = {}
+        self._cold: ColdEntries | None = None
+        self._recency: list[tuple[int, LocalEntry]] = []
         self._tick = 0
         self._namespaces: dict[str, Namespace] = {}
-        self._expiry: list[tuple[float, int, _LocalEntry]] = []
+        self._expiry: list[tuple[float, int, LocalEntry]] = []
         self._next_label = 0
         self._tiebreak = 0
 
@@ -205,6 +153,8 @@ class LocalBackend:
     def get(self, key: str, now: float, count: bool = True) -> StoredEntry | None:
         with self._lock:
             entry = self._entries.get(key)
+            if entry is None and self._cold is not None:
+                entry = self._thaw(key)
             if entry is not None and entry.expires_at is not None and entry.expires_at <= now:
                 self._expire(entry)
                 entry = None
@@ -216,7 +166,7 @@ class LocalBackend:
             entry.tick = self._tick
             return entry
 
-    def _touch(self, entry: _LocalEntry) -> None:
+    def _touch(self, entry: LocalEntry) -> None:
         """Mark a read: the entry becomes the most recently used (see module docstring)."""
         self._tick += 1
         entry.tick = self._tick
@@ -224,6 +174,8 @@ class LocalBackend:
     def exists(self, key: str, now: float) -> bool:
         with self._lock:
             entry = self._entries.get(key)
+            if entry is None and self._cold is not None:
+                entry = self._thaw(key)  # keeps its place in LRU order
             if entry is None:
                 return False
             if entry.expires_at is not None and entry.expires_at <= now:
@@ -234,12 +186,18 @@ class LocalBackend:
     def count(self, now: float) -> int:
         with self._lock:
             self.purge_expired(now)
-            return len(self._entries)
+            return self._size()
+
+    def _size(self) -> int:
+        return len(self._entries) + (0 if self._cold is None else len(self._cold))
 
     def scan(self, prefix: str, limit: int | None, now: float) -> list[str]:
         with self._lock:
             self.purge_expired(now)
-            keys = sorted(key for key in self._entries if key.startswith(prefix))
+            keys = [key for key in self._entries if key.startswith(prefix)]
+            if self._cold is not None:
+                keys += [key for key in self._cold if key.startswith(prefix)]
+            keys.sort()
         return keys if limit is None else keys[:limit]
 
     def search(
@@ -260,6 +218,8 @@ class LocalBackend:
                 return [[] for _ in range(len(queries))]
             allowed = None
             if filters is not None:
+                if self._cold is not None:
+                    self._thaw_all()  # a filter reads every entry's metadata
                 allowed = space.allowed(filters)
             if len(queries) > 1:
                 found = space.index.search_batch(queries, k, allowed)
@@ -274,13 +234,15 @@ class LocalBackend:
                     if score < floor:
                         break  # best first: the rest score lower still
                     entry = space.by_label[label]
+                    if isinstance(entry, str):  # a cold entry's key
+                        entry = self._thaw_known(entry)
                     self._touch(entry)
                     hits.append((self._with_vector(entry, space) if with_vectors else entry, score))
                 results.append(hits)
             return results
 
     @staticmethod
-    def _with_vector(entry: _LocalEntry, space: Namespace) -> StoredEntry:
+    def _with_vector(entry: LocalEntry, space: Namespace) -> StoredEntry:
         vector = space.index.vectors(np.array([entry.label], dtype=np.int64))[0]
         return StoredEntry(
             entry.key,
@@ -308,9 +270,9 @@ class LocalBackend:
             for namespace, (labels, vectors) in added.items():  # one index call per namespace
                 space = self._namespaces[namespace]
                 space.index.add(np.asarray(labels, dtype=np.int64), np.stack(vectors))
-            if self.max_entries is not None and len(self._entries) > self.max_entries:
+            if self.max_entries is not None and self._size() > self.max_entries:
                 self.purge_expired(now)
-                while len(self._entries) > self.max_entries:
+                while self._size() > self.max_entries:
                     self._evict_least_recent()
 
     def check_dimensions(self, writes: list[EntryWrite]) -> None:
@@ -331,6 +293,8 @@ class LocalBackend:
     def _set_one(self, write: EntryWrite) -> int | None:
         """Replace the key's entry in the tables; returns the label its vector must get."""
         old = self._entries.pop(write.key, None)
+        if old is None and self._cold is not None and self._thaw(write.key) is not None:
+            old = self._entries.pop(write.key)
         if old is not None:
             self._unlink(old)
         label = None
@@ -338,7 +302,7 @@ class LocalBackend:
             label = self._next_label
             self._next_label += 1
         self._tick += 1
-        entry = _LocalEntry(
+        entry = LocalEntry(
             write.key,
             write.value,
             write.metadata,
@@ -360,6 +324,10 @@ class LocalBackend:
 
     def _evict_least_recent(self) -> None:
         heap = self._recency
+        if self._cold is not None:
+            oldest = self._cold.oldest_key()
+            if oldest is not None:
+                self._thaw(oldest)  # on the heap now, with its old tick: compared below
         while True:
             tick, entry = heapq.heappop(heap)
             if self._entries.get(entry.key) is not entry:
@@ -387,6 +355,8 @@ class LocalBackend:
     def delete(self, key: str, now: float) -> bool:
         with self._lock:
             entry = self._entries.pop(key, None)
+            if entry is None and self._cold is not None and self._thaw(key) is not None:
+                entry = self._entries.pop(key)
             if entry is None:
                 return False
             self._unlink(entry)
@@ -402,7 +372,7 @@ class LocalBackend:
             self._dim = None
             self._reset()
 
-    def _unlink(self, entry: _LocalEntry) -> None:
+    def _unlink(self, entry: LocalEntry) -> None:
         """Drop an entry's vector from its namespace index (the key table is the caller's)."""
         if entry.label is None:
             return
@@ -410,7 +380,54 @@ class LocalBackend:
         space.index.remove(np.array([entry.label], dtype=np.int64))
         space.unlink(entry.label)
 
-    def _expire(self, entry: _LocalEntry) -> None:
+    def _thaw(self, key: str) -> LocalEntry | None:
+        """Make ``key``'s cold entry an ordinary one, in its place in LRU and expiry order."""
+        cold = self._cold
+        entry = None if cold is None else cold.thaw(key)
+        if entry is None:
+            return None
+        self._entries[key] = entry
+        if entry.label is not None:
+            self._namespaces[entry.namespace].by_label[entry.label] = entry
+        if self.max_entries is not None:
+            heapq.heappush(self._recency, (entry.tick, entry))
+        if entry.expires_at is not None:
+            self._tiebreak += 1
+            heapq.heappush(self._expiry, (entry.expires_at, self._tiebreak, entry))
+        if not cold:
+            self._cold = None  # frees the columns
+        return entry
+
+    def _thaw_known(self, key: str) -> LocalEntry:
+        """Thaw ``key``, known to be cold (its label maps to it)."""
+        entry = self._thaw(key)
+        assert entry is not None, f"{key!r} is not cold"
+        return entry
+
+    def _thaw_all(self) -> None:
+        """Thaw every cold entry at once (before calls that visit them all)."""
+        if self._cold is None:
+            return
+        with _gc_paused():  # 100k new objects would trigger full collections for nothing
+            entries = self._cold.thaw_all()
+        self._cold = None
+        self._entries.update(zip(map(attrgetter("key"), entries), entries))
+        for entry in entries:
+            if entry.label is not None:
+                self._namespaces[entry.namespace].by_label[entry.label] = entry
+        if self.max_entries is not None:
+            self._recency.extend((entry.tick, entry) for entry in entries)
+            heapq.heapify(self._recency)
+        timed = [entry for entry in entries if entry.expires_at is not None]
+        if timed:
+            self._expiry.extend(
+                (entry.expires_at, self._tiebreak + i, entry)  # type: ignore[misc]
+                for i, entry in enumerate(timed, 1)
+            )
+            self._tiebreak += len(timed)
+            heapq.heapify(self._expiry)
+
+    def _expire(self, entry: LocalEntry) -> None:
         del self._entries[entry.key]
         self._unlink(entry)
         self._expirations += 1
@@ -419,6 +436,9 @@ class LocalBackend:
 
     def purge_expired(self, now: float) -> int:
         with self._lock:
+            if self._cold is not None:
+                for key in self._cold.due(now):
+                    self._thaw(key)  # its expiry joins the heap below
             purged = 0
             heap = self._expiry
             while heap and heap[0][0] <= now:
@@ -450,6 +470,7 @@ class LocalBackend:
         """A consistent copy of the live content (see :class:`BackendState`)."""
         with self._lock:
             self.purge_expired(now)
+            self._thaw_all()
             entries = sorted(self._entries.values(), key=attrgetter("tick"))
             state = BackendState(self._dim, next_label=self._next_label)
             state.keys = [e.key for e in entries]
@@ -477,6 +498,16 @@ class LocalBackend:
         Raises:
             ValueError: the state is inconsistent.
         """
+        cold, expired_rows = ColdEntries.from_columns(
+            state.keys,
+            state.values,
+            state.metadata,
+            state.namespaces,
+            state.expires_at,
+            state.labels,
+            now,
+        )
+        state.wait_for_vectors()  # a snapshot's were being read in meanwhile
         spaces: dict[str, Namespace] = {}
         for saved in state.spaces:
             if saved.name in spaces or saved.vectors.shape != (len(saved.labels), state.dim):
@@ -492,98 +523,63 @@ class LocalBackend:
                     self._hnsw_params,
                 )
             )
-        entries, expired_keys, expired_labels = self._restore_entries(state, spaces, now)
-        for namespace, labels in expired_labels.items():
-            spaces[namespace].index.remove(np.asarray(labels, dtype=np.int64))
+        self._link_entries(state, spaces, cold, expired_rows)
         next_label = max(
             [state.next_label]
             + [1 + int(s.labels.max()) for s in state.spaces if len(s.labels)]
             + [1 + space.index.highest_label for space in spaces.values()]
         )
-        return PreparedRestore(state.dim, spaces, entries, expired_keys, next_label)
+        expired_keys = [state.keys[row] for row in expired_rows]
+        return PreparedRestore(state.dim, spaces, cold, expired_keys, next_label)
 
     def commit_restore(self, prepared: PreparedRestore) -> None:
         """Swap in what :meth:`prepare_restore` built (once)."""
-        entries = prepared.entries
         with self._lock:
             for space in self._namespaces.values():
                 space.index.close()
             self._reset()
             self._dim = prepared.dim
             self._namespaces = prepared.spaces
-            self._entries = dict(zip(map(attrgetter("key"), entries), entries))
-            self._tick = self._tiebreak = len(entries)
+            self._cold = prepared.cold if prepared.cold else None
+            self._tick = self._tiebreak = prepared.ticks
             self._next_label = prepared.next_label
-            if self.max_entries is not None:
-                self._recency = [(entry.tick, entry) for entry in entries]  # sorted: a heap
-            self._expiry = [
-                (entry.expires_at, entry.tick, entry)
-                for entry in entries
-                if entry.expires_at is not None
-            ]
-            heapq.heapify(self._expiry)
             if self.discarded is not None:
                 self.discarded.extend(prepared.expired_keys)
             for space in prepared.spaces.values():
                 space.index.start_background_work()
             if self.max_entries is not None:
-                while len(self._entries) > self.max_entries:
+                while self._size() > self.max_entries:
                     self._evict_least_recent()
 
     @staticmethod
-    def _restore_entries(
-        state: BackendState, spaces: dict[str, Namespace], now: float
-    ) -> tuple[list[_LocalEntry], list[str], dict[str, list[int]]]:
-        """Live entries of ``state``; keys of expired ones, and their labels per namespace.
-
-        Column-wise and in bulk (one msgpack call decodes every value): a snapshot of 100k
-        entries restores in about the time it takes to read it.
+    def _link_entries(
+        state: BackendState,
+        spaces: dict[str, Namespace],
+        cold: ColdEntries,
+        expired_rows: list[int],
+    ) -> None:
+        """Fill each namespace's ``by_label`` (label -> key, while cold), checking that the
+        entries and the vectors match, and drop the vectors of the expired rows.
         """
-        keys, labels, namespaces = state.keys, state.labels, state.namespaces
-        columns: list[list[Any]] = [
-            state.values,
-            state.metadata,
-            namespaces,
-            state.expires_at,
-            labels,
-        ]
-        if any(len(column) != len(keys) for column in columns):
-            raise ValueError("entry columns differ in length")
-        if len(set(keys)) != len(keys):
-            raise ValueError("a key appears twice")
-        if not set(map(type, decode_many(state.metadata))) <= {dict}:
-            raise ValueError("an entry's metadata is not a map")
-        owned = _labels_by_namespace(namespaces, labels)
+        owned = cold.labelled()
         if not owned.keys() <= spaces.keys():
             raise ValueError(f"namespaces {sorted(owned.keys() - spaces.keys())} have no vectors")
         for name, space in spaces.items():
-            owned.setdefault(name, [])
-            held = set(owned[name])
-            if len(held) != len(owned[name]) or held != set(space.index.flat.labels.tolist()):
+            labels, keys = owned.get(name, ([], []))
+            space.by_label = dict(zip(labels, keys))
+            if len(space.by_label) != len(labels) or space.by_label.keys() != set(
+                space.index.flat.labels.tolist()
+            ):
                 raise ValueError(f"namespace {name!r}: vectors and entries do not match")
-        expired_keys: list[str] = []
         expired: dict[str, list[int]] = {}
-        gone = [i for i, when in enumerate(state.expires_at) if when is not None and when <= now]
-        if gone:
-            for i in gone:
-                expired_keys.append(keys[i])
-                label = labels[i]
-                if label is not None:
-                    expired.setdefault(namespaces[i], []).append(label)
-            keep = sorted(set(range(len(keys))).difference(gone))
-            columns = [[column[i] for i in keep] for column in [keys, *columns]]
-        else:
-            columns = [keys, *columns]
-        plains = [
-            value if type(value) in _SCALARS else NOT_DECODED for value in decode_many(columns[1])
-        ]
-        with _gc_paused():  # 100k new objects would trigger full collections for nothing
-            entries = list(map(_LocalEntry, *columns[:5], plains, columns[5], itertools.count(1)))
-        for name, (labels_of, entries_of) in _labels_by_namespace(
-            columns[3], columns[5], entries
-        ).items():
-            spaces[name].by_label = dict(zip(labels_of, entries_of))
-        return entries, expired_keys, expired
+        for row in expired_rows:
+            label = state.labels[row]
+            if label is not None:
+                expired.setdefault(state.namespaces[row], []).append(label)
+        for name, labels in expired.items():
+            spaces[name].index.remove(np.asarray(labels, dtype=np.int64))
+            for label in labels:
+                del spaces[name].by_label[label]
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -606,6 +602,7 @@ class LocalBackend:
     def live_labels(self) -> Iterable[tuple[str, int]]:
         """(key, label) of every entry with a vector; for consistency checks."""
         with self._lock:
+            self._thaw_all()
             return [(e.key, e.label) for e in self._entries.values() if e.label is not None]
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +21,7 @@ from ..index.hybrid import HybridIndex
 from .metadata_index import MetadataIndex
 
 if TYPE_CHECKING:
-    from .local import _LocalEntry
+    from .entries import LocalEntry
 
 __all__ = ["Namespace"]
 
@@ -41,12 +41,13 @@ class Namespace:
 
     def __init__(self, index: HybridIndex) -> None:
         self.index = index
-        self.by_label: dict[int, _LocalEntry] = {}
+        # label -> entry; label -> key while the entry is cold (see backends/entries.py)
+        self.by_label: dict[int, LocalEntry | str] = {}
         self.version = 0
         self.filtered: dict[str, tuple[int, npt.NDArray[np.int64]]] = {}
         self.metadata = MetadataIndex()
 
-    def link(self, label: int, entry: _LocalEntry) -> None:
+    def link(self, label: int, entry: LocalEntry) -> None:
         """Record a new entry with a vector (the caller adds the vector to ``index``)."""
         self.by_label[label] = entry
         self.version += 1
@@ -54,14 +55,17 @@ class Namespace:
             self.metadata.add(label, entry.metadata_dict())
 
     def unlink(self, label: int) -> None:
-        """Forget an entry (the caller removes its vector from ``index``)."""
-        entry = self.by_label.pop(label)
+        """Forget a thawed entry (the caller removes its vector from ``index``)."""
+        entry = cast("LocalEntry", self.by_label.pop(label))
         self.version += 1
         if self.metadata.indexed:
             self.metadata.remove(label, entry.metadata_dict())
 
     def allowed(self, filters: FilterNode) -> npt.NDArray[np.int64]:
-        """Labels whose metadata ``filters`` accepts (cached per filter until a change)."""
+        """Labels whose metadata ``filters`` accepts (cached per filter until a change).
+
+        Every entry must be thawed: this reads their metadata.
+        """
         # repr, not the filter itself, as the key: it tells 1, 1.0 and True apart, which
         # compare equal (and hash alike) but need not match the same entries
         key = repr(filters)
@@ -76,7 +80,7 @@ class Namespace:
 
     def _evaluate(self, filters: FilterNode) -> npt.NDArray[np.int64]:
         predicate = compile_filter(filters)
-        by_label = self.by_label
+        by_label = cast("dict[int, LocalEntry]", self.by_label)
         candidates = self.metadata.candidates(
             filters, lambda: ((label, e.metadata_dict()) for label, e in by_label.items())
         )

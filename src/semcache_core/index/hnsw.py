@@ -91,11 +91,12 @@ class HNSWIndex:
         dim: int,
         params: HNSWParams | None,
         state: dict[str, Any],
-        vectors_of: Callable[[Labels], FloatMatrix],
+        vectors_into: Callable[[Labels, FloatMatrix], None],
     ) -> HNSWIndex:
         """Rebuild an index from :meth:`graph_state` without re-inserting anything.
 
-        ``vectors_of(labels)`` returns the vectors of live labels, in order.
+        ``vectors_into(labels, out)`` writes the vectors of live labels into the rows of
+        ``out``, in order, raising ``KeyError`` for a label it does not know.
 
         Raises:
             ValueError: the state is inconsistent with ``dim`` or with itself.
@@ -121,11 +122,15 @@ class HNSWIndex:
         slot_labels = _slot_labels(slots, label_at)
         live_labels = slot_labels[live_slots]
         try:
-            live_vectors = vectors_of(live_labels)
+            if len(orphans):
+                live_vectors = np.empty((len(live_labels), dim), dtype=np.float32)
+                vectors_into(live_labels, live_vectors)
+                slots[live_slots, start:stop] = live_vectors.view(np.int8)
+                slots[~live_slots, start:stop] = orphans.view(np.int8)
+            else:  # every slot live (no deletes since the build): straight into the slots
+                vectors_into(live_labels, slots[:, start:stop].view(np.float32))
         except KeyError as exc:
             raise ValueError(f"the graph holds label {exc} that has no vector") from exc
-        slots[live_slots, start:stop] = live_vectors.view(np.int8)
-        slots[~live_slots, start:stop] = orphans.view(np.int8)
         state["data_level0"] = slots.reshape(-1)
         graph = hnswlib.Index.__new__(hnswlib.Index)
         try:

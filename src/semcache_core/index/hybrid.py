@@ -107,7 +107,9 @@ class HybridIndex:
         index.mode = mode
         index.flat = FlatIndex.restore(labels, vectors)
         if mode != "flat" and graph_state is not None:
-            graph = HNSWIndex.from_graph_state(dim, hnsw_params, graph_state, index.flat.vectors)
+            graph = HNSWIndex.from_graph_state(
+                dim, hnsw_params, graph_state, index.flat.vectors_into
+            )
             if graph.live_labels != set(labels.tolist()):
                 raise ValueError("the saved graph does not hold the saved vectors")
             index.hnsw = graph

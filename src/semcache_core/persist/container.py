@@ -12,7 +12,8 @@ Layout (little-endian)::
 The header goes last because it lists where the sections landed; the preamble, written
 last of all, points at it, and the header must end exactly where the file ends, so a file
 cut short (or grown) is caught before any section is read. Every section has its own
-CRC-32 (zlib's, ~7 GB/s), so ``semcache inspect`` can name the damaged one.
+CRC-32 (zlib's polynomial, computed by ISA-L: ~40 GB/s here, against ~7 for zlib), so
+``semcache inspect`` can name the damaged one.
 
 Writes go to a temporary file in the same directory, are fsynced and then renamed over
 the target, and the directory is fsynced: a crash leaves either the old file or the new
@@ -35,9 +36,8 @@ import struct
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BufferedReader
@@ -47,6 +47,7 @@ from typing import IO, Any
 import msgpack
 import numpy as np
 import numpy.typing as npt
+from isal.isal_zlib import crc32
 
 from ..errors import SnapshotError
 
@@ -119,7 +120,7 @@ def _write(
         for name, data in sections.items():
             view = memoryview(data)
             view = view.cast("B") if view.nbytes else memoryview(b"")  # cast() refuses 0 sizes
-            table.append([name, position, len(view), checksums.submit(zlib.crc32, view)])
+            table.append([name, position, len(view), checksums.submit(crc32, view)])
             out.write(view)
             position += len(view)
             padding = -position % _ALIGN
@@ -133,7 +134,7 @@ def _write(
     )
     out.write(header)
     out.seek(0)
-    out.write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION, position, len(header), zlib.crc32(header)))
+    out.write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION, position, len(header), crc32(header)))
     return position + len(header)
 
 
@@ -178,7 +179,7 @@ class Container:
             raise SnapshotError(f"{path} has {self.file_size - end} unexpected trailing bytes")
         handle.seek(header_at)
         header = handle.read(header_length)
-        if zlib.crc32(header) != header_crc:
+        if crc32(header) != header_crc:
             raise SnapshotError(f"{path} is corrupted: the header fails its checksum")
         try:
             fields = msgpack.unpackb(header, raw=False)
@@ -200,21 +201,54 @@ class Container:
 
         A writable uint8 array: ``np.frombuffer(section, dtype)`` views it without a copy.
         """
+        info = self._info(name)
+        data = np.empty(info.length, dtype=np.uint8)  # unlike bytearray(n), not zero-filled
+        self._read_into(data, self._handle.fileno(), info)
+        return data
+
+    def section_in_background(
+        self, name: str
+    ) -> tuple[npt.NDArray[np.uint8], Future[npt.NDArray[np.uint8]]]:
+        """Start reading section ``name`` on a thread: its array now, filled and checked once
+        the future is done (the future raises :class:`SnapshotError` if the section is
+        damaged). The container may be closed meanwhile.
+        """
+        info = self._info(name)
+        data = np.empty(info.length, dtype=np.uint8)
+        done: Future[npt.NDArray[np.uint8]] = Future()
+        descriptor = os.dup(self._handle.fileno())
+
+        def read() -> None:
+            try:
+                self._read_into(data, descriptor, info)
+                done.set_result(data)
+            except BaseException as exc:
+                done.set_exception(exc)
+            finally:
+                os.close(descriptor)
+
+        threading.Thread(target=read, name="semcache-snapshot-read", daemon=True).start()
+        return data, done
+
+    def _info(self, name: str) -> SectionInfo:
         info = self.sections.get(name)
         if info is None:
             raise SnapshotError(f"{self.path} lacks the {name!r} section")
-        data = np.empty(info.length, dtype=np.uint8)  # unlike bytearray(n), not zero-filled
+        return info
+
+    def _read_into(self, data: npt.NDArray[np.uint8], descriptor: int, info: SectionInfo) -> None:
         view = data.data  # a memoryview
         done = 0
         while done < info.length:  # one read returns at most ~2 GiB on Linux
             # positional reads: sections may be read from several threads at once
-            got = os.preadv(self._handle.fileno(), [view[done:]], info.offset + done)
+            got = os.preadv(descriptor, [view[done:]], info.offset + done)
             if got == 0:
-                raise SnapshotError(f"{self.path} is truncated inside section {name!r}")
+                raise SnapshotError(f"{self.path} is truncated inside section {info.name!r}")
             done += got
-        if zlib.crc32(view) != info.crc32:
-            raise SnapshotError(f"{self.path} is corrupted: section {name!r} fails its checksum")
-        return data
+        if crc32(view) != info.crc32:
+            raise SnapshotError(
+                f"{self.path} is corrupted: section {info.name!r} fails its checksum"
+            )
 
     def verify(self) -> list[str]:
         """Check every section; returns the names of the damaged ones."""

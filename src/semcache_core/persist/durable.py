@@ -231,7 +231,7 @@ class DurableBackend:
     def _read_checkpoint(self) -> tuple[BackendState, int] | None:
         """The saved view and its epoch, when it exists and belongs to this journal."""
         try:
-            state, meta = read_snapshot(self.path / CHECKPOINT_FILE, CHECKPOINT_KIND)
+            state, meta = read_snapshot(self.path / CHECKPOINT_FILE, CHECKPOINT_KIND, wait=False)
         except (FileNotFoundError, SnapshotError):
             return None  # the journal has everything: rebuild from it
         if meta.get("journal_id") != self._journal_id or meta.get("epoch", -1) > self._epoch:
@@ -391,18 +391,11 @@ class DurableBackend:
                 for key in self._memory.scan("", None, now):
                     if key not in incoming and self._journal.delete(ENTRY_PREFIX + key):
                         self._log(key)
-                for entry in prepared.entries:
-                    vector = None if entry.label is None else vectors[entry.namespace][entry.label]
-                    write = EntryWrite(
-                        entry.key,
-                        entry.value,
-                        entry.metadata,
-                        entry.namespace,
-                        entry.expires_at,
-                        vector,
-                    )
-                    self._journal.set(ENTRY_PREFIX + entry.key, _record(write))
-                    self._log(entry.key)
+                for key, value, metadata, namespace, expires_at, label in prepared.cold.rows():
+                    vector = None if label is None else vectors[namespace][label]
+                    write = EntryWrite(key, value, metadata, namespace, expires_at, vector)
+                    self._journal.set(ENTRY_PREFIX + key, _record(write))
+                    self._log(key)
             self._memory.commit_restore(prepared)
             self._drain()
 

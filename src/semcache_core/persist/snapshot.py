@@ -24,12 +24,10 @@ Example::
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import msgpack
 import numpy as np
-import numpy.typing as npt
 
 from ..backends.base import BackendState, SpaceState
 from ..backends.local import LocalBackend
@@ -108,9 +106,14 @@ def describe_state(state: BackendState) -> dict[str, Any]:
 
 
 def read_snapshot(
-    path: str | os.PathLike[str], kind: str = SNAPSHOT_KIND
+    path: str | os.PathLike[str], kind: str = SNAPSHOT_KIND, *, wait: bool = True
 ) -> tuple[BackendState, dict[str, Any]]:
     """The state and header ``meta`` of a snapshot file.
+
+    With ``wait=False`` the vector block is still being read and checksummed by a thread
+    when this returns, so a restore can build its tables meanwhile: the state's
+    ``wait_for_vectors()`` blocks until it is in, raising :class:`SnapshotError` if it is
+    damaged (backends call it before they read a vector).
 
     Raises:
         SnapshotError: the file is truncated, corrupted, foreign or of another kind.
@@ -119,25 +122,21 @@ def read_snapshot(
     with open_container(path) as container:
         if container.kind != kind:
             raise SnapshotError(f"{path} holds a {container.kind!r}, not a {kind!r}")
-        return state_from(container), container.meta
+        state = state_from(container)
+        meta = container.meta
+    if wait:
+        state.wait_for_vectors()
+    return state, meta
 
 
 def state_from(container: Container) -> BackendState:
-    """Decode and cross-check the sections of an open snapshot container."""
-    # the big vector block is read and checksummed (both release the GIL) while this
-    # thread decodes the entries
-    with ThreadPoolExecutor(1, thread_name_prefix="semcache-snapshot-read") as reader:
-        vector_block = reader.submit(container.section, "vectors")
-        try:
-            return _decode_state(container, vector_block)
-        finally:
-            vector_block.cancel()
+    """Decode and cross-check the sections of an open snapshot container.
 
-
-def _decode_state(
-    container: Container, vector_block: Future[npt.NDArray[np.uint8]]
-) -> BackendState:
+    The vector block is read by a thread meanwhile (the read and the checksum release the
+    GIL): see ``BackendState.wait_for_vectors``.
+    """
     path = container.path
+    vector_block, vectors_read = container.section_in_background("vectors")
     try:
         columns = msgpack.unpackb(container.section("entries"), raw=False)
         meta = container.meta
@@ -147,13 +146,13 @@ def _decode_state(
         state.keys = columns["keys"]
         state.values = columns["values"]
         state.metadata = columns["metadata"]
-        state.namespaces = [names[i] for i in columns["namespace"]]
+        state.namespaces = _namespace_column(names, columns["namespace"])
         state.expires_at = columns["expires_at"]
         state.labels = columns["labels"]
         _check_types(state)
         labels = np.frombuffer(container.section("labels"), dtype=np.int64)
         rows = len(labels)
-        vectors = np.frombuffer(vector_block.result(), dtype=np.float32)
+        vectors = np.frombuffer(vector_block, dtype=np.float32)
         vectors = vectors.reshape(rows, dim if dim else 0)
         start = 0
         for name, count, has_graph in meta["spaces"]:
@@ -168,15 +167,24 @@ def _decode_state(
         raise
     except Exception as exc:  # sections that passed their CRCs but do not fit together
         raise SnapshotError(f"{path} is inconsistent: {exc!r}") from exc
+    state.vectors_pending = vectors_read.result
     return state
 
 
+def _namespace_column(names: list[str], numbers: list[int]) -> list[str]:
+    """Each entry's namespace name from its number in ``names``."""
+    if len(names) == 1 and numbers.count(0) == len(numbers):  # the common case, in C
+        return names * len(numbers)
+    return [names[i] for i in numbers]
+
+
 def _check_types(state: BackendState) -> None:
-    """Reject columns of the wrong types before they reach the backend."""
+    """Reject columns of the wrong types before they reach the backend.
+
+    Values and metadata are checked where they are decoded (``codec.decode_many``).
+    """
     checks = (
         ("keys", state.keys, {str}),
-        ("values", state.values, {bytes}),
-        ("metadata", state.metadata, {bytes}),
         ("namespaces", state.namespaces, {str}),
         ("expires_at", state.expires_at, {float, int, type(None)}),
         ("labels", state.labels, {int, type(None)}),
