@@ -61,14 +61,14 @@ def test_inspect_describes_a_snapshot_and_verifies_it(tmp_path: Path) -> None:
 def test_inspect_names_the_damaged_section(tmp_path: Path) -> None:
     path = tmp_path / "c.semcache"
     _small_cache().dump(path)
-    with open_container(path) as container:
-        offset = container.sections["vectors"].offset + 5
+    with open_container(path) as container:  # graphs hold their namespace's vectors
+        offset = container.sections["graph/0/level0"].offset + 5
     data = bytearray(path.read_bytes())
     data[offset] ^= 0xFF
     path.write_bytes(bytes(data))
     console, output = _console()
     assert inspect(str(path), console) == 1
-    assert "DAMAGED: vectors" in output.getvalue()
+    assert "DAMAGED: graph/0/level0" in output.getvalue()
 
 
 def test_inspect_rejects_a_foreign_or_missing_file(tmp_path: Path) -> None:

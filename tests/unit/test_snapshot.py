@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 
 import semcache_core
 from semcache_core import HNSWParams, SemCache
-from semcache_core.codec import decode, encode
+from semcache_core.codec import decode
 from semcache_core.errors import SemCacheError, SnapshotError
 from semcache_core.persist.container import (
     FORMAT_VERSION,
@@ -224,7 +224,7 @@ def graph_fingerprint(cache: SemCache, namespace: str) -> dict[str, bytes] | Non
     if index is None or index.kind != "hnsw":
         return None
     state = index.hnsw.graph_state()
-    names = ("data_level0", "link_lists", "element_levels", "live_slots", "orphan_vectors")
+    names = ("data_level0", "link_lists", "element_levels")
     return {name: np.asarray(state[name]).tobytes() for name in names} | {
         "entry": state["enterpoint_node"],
         "count": state["cur_element_count"],
@@ -240,8 +240,8 @@ def test_round_trip_gives_identical_answers(tmp_path: Path, index: str, how: str
     clock = FakeClock(T0)
     cache, probe, queries = build_rich_cache(index, clock)
     if index != "flat":  # the graph being saved has deleted slots
-        live_slots = cache.backend.index_for("").hnsw.graph_state()["live_slots"]
-        assert not live_slots.all()
+        state = cache.backend.index_for("").hnsw.graph_state()
+        assert (state["data_level0"][:, 2] & 1).any()  # hnswlib's delete mark
     path = tmp_path / "cache.semcache"
     cache.dump(path)
     assert temp_files(tmp_path) == []
@@ -803,9 +803,10 @@ def test_loaded_hnsw_cache_keeps_working(tmp_path: Path) -> None:
 
 
 def sample_snapshot(path: Path) -> bytes:
-    """A small snapshot with every kind of section (two graphs), returned as bytes."""
+    """A small snapshot with every kind of section (two graphs, and namespace "C" without
+    one), returned as bytes."""
     clock = FakeClock(T0)
-    cache = SemCache(index="hnsw", clock=clock)
+    cache = SemCache(index="auto", hnsw_threshold=10, clock=clock)
     rng = np.random.default_rng(51)
     cache.set_many(
         {f"s/{i}": {"i": i} for i in range(60)},
@@ -816,9 +817,14 @@ def sample_snapshot(path: Path) -> bytes:
     cache.set_many(
         {f"b/{i}": i for i in range(12)}, vectors=rng.standard_normal((12, 8)), namespace="B"
     )
+    cache.set_many(
+        {f"c/{i}": i for i in range(5)}, vectors=rng.standard_normal((5, 8)), namespace="C"
+    )
     cache.set("plain", b"raw")
     cache.delete("s/3")
     cache.set("s/last", "last", vector=rng.standard_normal(8))
+    for namespace in ("", "B"):
+        assert cache.backend.index_for(namespace).wait_until_built(timeout=60)
     cache.dump(path)
     return path.read_bytes()
 
@@ -870,17 +876,25 @@ def test_sample_snapshot_is_sound(tmp_path: Path) -> None:
     path = tmp_path / "s.semcache"
     data = sample_snapshot(path)
     table = section_table(path)
-    assert [name for name, _, _ in table] == ["entries", "vectors", "labels", "graph/0", "graph/1"]
+    assert [name for name, _, _ in table] == [
+        "entries",
+        "vectors",
+        "labels",
+        "graph/0/level0",
+        "graph/0",
+        "graph/1/level0",
+        "graph/1",
+    ]
     with open_container(path) as container:
         assert container.verify() == []
         assert container.kind == "snapshot"
         assert container.meta["dim"] == 8
-        assert container.meta["entries"] == 73
+        assert container.meta["entries"] == 78
     at, length = header_span(data)
     assert at + length == len(data)
     target = Target()
     target.cache.load(path)
-    assert len(target.cache) == 73 and target.cache.get("plain") == b"raw"
+    assert len(target.cache) == 78 and target.cache.get("plain") == b"raw"
 
 
 def truncation_points(data: bytes, table: list[tuple[str, int, int]]) -> list[int]:
@@ -961,7 +975,7 @@ def test_flipped_bytes_raise_and_change_nothing(tmp_path: Path) -> None:
                 SemCache.from_snapshot(bad)
     # and the good file still loads
     target.cache.load(good)
-    assert len(target.cache) == 73
+    assert len(target.cache) == 78
 
 
 @pytest.mark.parametrize("extra", [b"\x00", b"x" * 64, None], ids=["1", "64", "copy"])
@@ -1268,7 +1282,32 @@ GARBAGE: dict[str, Callable[[dict, dict, dict], tuple[str, dict, dict]]] = {
     "graph link out of range": lambda m, s, e: (
         "snapshot",
         m,
-        {**s, "graph/0": graph_with_far_link(s["graph/0"])},
+        {**s, "graph/0/level0": level0_with(s, 0, at=4, raw=np.uint32(10**9).tobytes())},
+    ),
+    "graph slot marked deleted": lambda m, s, e: (
+        "snapshot",
+        m,
+        {**s, "graph/1/level0": level0_with(s, 1, at=2, raw=b"\x01")},
+    ),
+    "graph slot label changed": lambda m, s, e: (
+        "snapshot",
+        m,
+        {**s, "graph/1/level0": level0_with(s, 1, at=-8, raw=np.int64(999).tobytes())},
+    ),
+    "level0 short": lambda m, s, e: (
+        "snapshot",
+        m,
+        {**s, "graph/0/level0": s["graph/0/level0"][:-1]},
+    ),
+    "level0 missing": lambda m, s, e: (
+        "snapshot",
+        m,
+        {k: v for k, v in s.items() if k != "graph/1/level0"},
+    ),
+    "labels in another order": lambda m, s, e: (
+        "snapshot",
+        m,
+        {**s, "labels": np.frombuffer(s["labels"], np.int64)[::-1].tobytes()},
     ),
     "next label not an int": lambda m, s, e: ("snapshot", m, with_entries(s, e, next_label="x")),
     "next label huge": lambda m, s, e: ("snapshot", m, with_entries(s, e, next_label=2**63 - 1)),
@@ -1286,13 +1325,15 @@ GARBAGE: dict[str, Callable[[dict, dict, dict], tuple[str, dict, dict]]] = {
 }
 
 
-def graph_with_far_link(blob: bytes) -> bytes:
-    """A graph state whose first level-0 link points a billion slots away (hnswlib would
-    follow it straight out of its memory)."""
-    state = decode(blob)
-    slots = state["data_level0"].copy()
-    slots[0, 4:8] = np.frombuffer(np.uint32(10**9).tobytes(), np.int8)
-    return encode({**state, "data_level0": slots})
+def level0_with(sections: dict[str, bytes], space: int, at: int, raw: bytes) -> bytes:
+    """Graph ``space``'s level-0 block with ``raw`` written at offset ``at`` of its first
+    slot (negative: from the slot's end). At 4, a link: a billion slots away, hnswlib
+    would follow it straight out of its memory."""
+    size = decode(sections[f"graph/{space}"])["size_data_per_element"]
+    slots = bytearray(sections[f"graph/{space}/level0"])
+    start = at % size
+    slots[start : start + len(raw)] = raw
+    return bytes(slots)
 
 
 @pytest.mark.parametrize("name", list(GARBAGE))
@@ -1332,7 +1373,7 @@ def test_from_snapshot_refuses_settings_no_cache_accepts(tmp_path: Path, name: s
         SemCache.from_snapshot(bad)
     target = Target()
     target.cache.load(bad)  # load keeps the target's own settings: the content is fine
-    assert len(target.cache) == 73
+    assert len(target.cache) == 78
 
 
 def test_from_snapshot_with_short_hnsw_params_is_refused(tmp_path: Path) -> None:

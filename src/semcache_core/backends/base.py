@@ -155,11 +155,14 @@ class Backend(Protocol):
 
 @dataclass(slots=True)
 class SpaceState:
-    """One namespace's vectors in index row order, and its graph when one is complete."""
+    """One namespace's vectors in index row order, and its graph when one is complete.
+
+    ``vectors`` is None in an export with a graph: they sit in ``graph["data_level0"]``.
+    """
 
     name: str
     labels: npt.NDArray[np.int64]
-    vectors: FloatMatrix
+    vectors: FloatMatrix | None
     graph: dict[str, Any] | None = None  # HNSWIndex.graph_state()
 
 

@@ -507,23 +507,30 @@ class LocalBackend:
             state.labels,
             now,
         )
-        state.wait_for_vectors()  # a snapshot's were being read in meanwhile
         spaces: dict[str, Namespace] = {}
         for saved in state.spaces:
-            if saved.name in spaces or saved.vectors.shape != (len(saved.labels), state.dim):
+            vectors = saved.vectors
+            if (
+                saved.name in spaces
+                or vectors is None
+                or vectors.shape != (len(saved.labels), state.dim)
+            ):
                 raise ValueError(f"namespace {saved.name!r}: vectors do not match labels")
             spaces[saved.name] = Namespace(
                 HybridIndex.restore(
                     self.index_mode,
                     self._lock,
                     saved.labels,
-                    saved.vectors,
-                    saved.graph,
+                    vectors,
                     self._hnsw_threshold,
                     self._hnsw_params,
                 )
             )
         self._link_entries(state, spaces, cold, expired_rows)
+        state.wait_for_vectors()  # a snapshot's were being read in meanwhile
+        for saved in state.spaces:
+            spaces[saved.name].index.restore_graph(saved.graph)
+        self._drop_expired_vectors(state, spaces, expired_rows)
         next_label = max(
             [state.next_label]
             + [1 + int(s.labels.max()) for s in state.spaces if len(s.labels)]
@@ -559,7 +566,7 @@ class LocalBackend:
         expired_rows: list[int],
     ) -> None:
         """Fill each namespace's ``by_label`` (label -> key, while cold), checking that the
-        entries and the vectors match, and drop the vectors of the expired rows.
+        entries and the vectors match; the expired rows' labels stay out of it.
         """
         owned = cold.labelled()
         if not owned.keys() <= spaces.keys():
@@ -571,6 +578,16 @@ class LocalBackend:
                 space.index.flat.labels.tolist()
             ):
                 raise ValueError(f"namespace {name!r}: vectors and entries do not match")
+        for row in expired_rows:
+            label = state.labels[row]
+            if label is not None:
+                del spaces[state.namespaces[row]].by_label[label]
+
+    @staticmethod
+    def _drop_expired_vectors(
+        state: BackendState, spaces: dict[str, Namespace], expired_rows: list[int]
+    ) -> None:
+        """Remove the vectors of the rows expired at load time (once the vectors are in)."""
         expired: dict[str, list[int]] = {}
         for row in expired_rows:
             label = state.labels[row]
@@ -578,8 +595,6 @@ class LocalBackend:
                 expired.setdefault(state.namespaces[row], []).append(label)
         for name, labels in expired.items():
             spaces[name].index.remove(np.asarray(labels, dtype=np.int64))
-            for label in labels:
-                del spaces[name].by_label[label]
 
     # --- bookkeeping ---------------------------------------------------------------------
 

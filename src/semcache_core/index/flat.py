@@ -45,8 +45,6 @@ _QUANTISED_MIN_ROWS = 4096
 _SORTED_LOOKUP_MIN = 8192
 # search_batch scores at most this many (query, row) pairs at once: 128 MB of float32.
 _BATCH_SCORES = 1 << 25
-# vectors_into gathers this many rows at a time (1.5 MB at 384 dims: stays in cache).
-_GATHER_ROWS = 1024
 # Float32 rounding of the exact re-score and of the bounds themselves.
 _ROUNDING_SLACK = 1e-5
 
@@ -137,18 +135,6 @@ class FlatIndex:
         if labels is None:
             return self._vectors[: self._n].copy()
         return self._vectors[self._rows(labels)]
-
-    def vectors_into(self, labels: Labels, out: FloatMatrix) -> None:
-        """Write the vectors of ``labels`` into the rows of ``out``, in order, in one pass
-        (``out`` may be strided, such as the vector columns of a graph's slots).
-
-        Raises:
-            KeyError: a label this index does not hold.
-        """
-        rows = self._rows(labels)
-        for begin in range(0, len(rows), _GATHER_ROWS):  # each part gathered while in cache
-            part = rows[begin : begin + _GATHER_ROWS]
-            out[begin : begin + len(part)] = self._vectors[part]
 
     def _rows(self, labels: Labels) -> npt.NDArray[np.intp]:
         """Rows of ``labels``; raises ``KeyError`` for a label this index does not hold."""

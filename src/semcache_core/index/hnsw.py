@@ -5,9 +5,9 @@ Deleted labels are marked in the graph and their slots reused by later adds
 cosine similarities (``1 - ip distance`` on unit vectors), best first.
 
 :meth:`HNSWIndex.graph_state` / :meth:`HNSWIndex.from_graph_state` save and restore the
-graph without rebuilding it. hnswlib keeps a copy of every vector inside its graph; a
-snapshot already holds the vectors once, so the state leaves out the vectors of live
-labels and the restore puts them back from the caller's copy.
+graph without rebuilding it: hnswlib's own state, whose ``data_level0`` (one fixed-size
+slot per element: links, vector, label) already holds every vector, so a snapshot stores
+the vectors of a graph's namespace only there (:func:`vectors_into` reads them out).
 
 Example::
 
@@ -20,18 +20,20 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import hnswlib
 import numpy as np
+import numpy.typing as npt
 
 from ..vectors import FloatMatrix, FloatVector
 from .base import Labels, SearchResult, empty_result
 
-__all__ = ["HNSWIndex", "HNSWParams"]
+__all__ = ["HNSWIndex", "HNSWParams", "vectors_into"]
 
+# hnswlib marks a deleted slot in the third byte of its level-0 link header (hnswalg.h)
+_DELETE_MARK_BYTE, _DELETE_MARK = 2, 0x01
 _PARALLEL_ADD_MIN = 16  # an add of this many rows runs on every core
 _PARALLEL_QUERIES_MIN = 4  # a batch of queries this large is searched on every core
 
@@ -87,51 +89,27 @@ class HNSWIndex:
 
     @classmethod
     def from_graph_state(
-        cls,
-        dim: int,
-        params: HNSWParams | None,
-        state: dict[str, Any],
-        vectors_into: Callable[[Labels, FloatMatrix], None],
+        cls, dim: int, params: HNSWParams | None, state: dict[str, Any], labels: Labels
     ) -> HNSWIndex:
         """Rebuild an index from :meth:`graph_state` without re-inserting anything.
 
-        ``vectors_into(labels, out)`` writes the vectors of live labels into the rows of
-        ``out``, in order, raising ``KeyError`` for a label it does not know.
+        The graph's live slots must hold exactly ``labels`` (in any order).
 
         Raises:
-            ValueError: the state is inconsistent with ``dim`` or with itself.
+            ValueError: the state is inconsistent with ``dim``, ``labels`` or itself.
         """
         state = dict(state)
-        live_slots = np.asarray(state.pop("live_slots"), dtype=bool)
-        orphans = np.asarray(state.pop("orphan_vectors"), dtype=np.float32)
-        stripped = np.asarray(state.pop("data_level0"), dtype=np.int8)
+        level0 = np.asarray(state.pop("data_level0"), dtype=np.int8)
         count = int(state["cur_element_count"])
-        size = int(state["size_data_per_element"])
-        start, stop, label_at = _slot_layout(state, dim)
-        if (
-            state.get("dim") != dim
-            or stripped.shape != (count, size - (stop - start))
-            or live_slots.shape != (count,)
-            or orphans.shape != (count - int(live_slots.sum()), dim)
-        ):
+        if state.get("dim") != dim or level0.shape != (count, int(state["size_data_per_element"])):
             raise ValueError("graph state does not match its own sizes or the dimension")
-        _check_links(state, stripped[:, :start], count)
-        slots = np.empty((count, size), dtype=np.int8)
-        slots[:, :start] = stripped[:, :start]
-        slots[:, stop:] = stripped[:, start:]
-        slot_labels = _slot_labels(slots, label_at)
-        live_labels = slot_labels[live_slots]
-        try:
-            if len(orphans):
-                live_vectors = np.empty((len(live_labels), dim), dtype=np.float32)
-                vectors_into(live_labels, live_vectors)
-                slots[live_slots, start:stop] = live_vectors.view(np.int8)
-                slots[~live_slots, start:stop] = orphans.view(np.int8)
-            else:  # every slot live (no deletes since the build): straight into the slots
-                vectors_into(live_labels, slots[:, start:stop].view(np.float32))
-        except KeyError as exc:
-            raise ValueError(f"the graph holds label {exc} that has no vector") from exc
-        state["data_level0"] = slots.reshape(-1)
+        start, _, label_at = _slot_layout(state, dim)
+        _check_links(state, level0[:, :start], count)
+        slot_labels = _slot_labels(level0, label_at)
+        live_labels = slot_labels[_live_slots(level0)]
+        if not np.array_equal(np.sort(live_labels), np.sort(labels)):
+            raise ValueError("the graph does not hold the saved labels")
+        state["data_level0"] = level0.reshape(-1)
         graph = hnswlib.Index.__new__(hnswlib.Index)
         try:
             graph.__setstate__((state,))
@@ -150,22 +128,12 @@ class HNSWIndex:
         return index
 
     def graph_state(self) -> dict[str, Any]:
-        """The graph as plain values and arrays, without the vectors of live labels.
-
-        Marked-deleted slots keep their vectors (``orphan_vectors``): searches still route
-        through them.
+        """hnswlib's state of the graph as plain values and arrays (a copy), with
+        ``data_level0`` as an int8 array of one row per slot.
         """
         state = dict(self._graph.__getstate__()[0])
         count = int(state["cur_element_count"])
-        start, stop, label_at = _slot_layout(state, self.dim)
-        slots = np.asarray(state["data_level0"]).reshape(count, -1)
-        live = self._live
-        live_slots = np.fromiter(
-            (label in live for label in _slot_labels(slots, label_at).tolist()), bool, count
-        )
-        state["data_level0"] = np.concatenate([slots[:, :start], slots[:, stop:]], axis=1)
-        state["orphan_vectors"] = slots[~live_slots, start:stop].copy().view(np.float32)
-        state["live_slots"] = live_slots
+        state["data_level0"] = np.asarray(state["data_level0"]).view(np.int8).reshape(count, -1)
         return state
 
     def __len__(self) -> int:
@@ -274,6 +242,40 @@ def _slot_labels(slots: np.ndarray, label_at: int) -> Labels:
     return slots[:, label_at : label_at + 8].copy().view(np.int64).reshape(-1)
 
 
+def _live_slots(slots: np.ndarray) -> npt.NDArray[np.bool_]:
+    """Slots not marked deleted: hnswlib sets bit 0 of byte 2 of a slot's link header."""
+    return (slots[:, _DELETE_MARK_BYTE] & _DELETE_MARK) == 0
+
+
+def vectors_into(state: dict[str, Any], labels: Labels, out: FloatMatrix) -> None:
+    """Copy the vectors of ``labels`` (the graph's live labels, in any order) out of a
+    :meth:`HNSWIndex.graph_state`'s level-0 block into the rows of ``out``, in order.
+
+    Raises:
+        ValueError: ``data_level0`` does not have the layout the state describes, or its
+            live slots do not hold exactly ``labels``.
+    """
+    level0 = np.asarray(state["data_level0"])
+    count, dim = int(state["cur_element_count"]), out.shape[1]
+    if level0.dtype != np.int8 or level0.shape != (count, int(state["size_data_per_element"])):
+        raise ValueError("the graph's level-0 block does not match its slot count and size")
+    start, stop, label_at = _slot_layout(state, dim)
+    if not 0 <= start < stop <= label_at <= level0.shape[1] - 8 or len(out) != len(labels):
+        raise ValueError("the graph's slots do not fit vectors of this dimension")
+    live_slots = np.flatnonzero(_live_slots(level0))
+    live_labels = _slot_labels(level0, label_at)[live_slots]
+    slots = live_slots
+    if not np.array_equal(live_labels, labels):  # rows in another order than the slots
+        order = np.argsort(live_labels)
+        at = np.searchsorted(live_labels, labels, sorter=order).clip(0, max(len(order) - 1, 0))
+        if len(live_labels) != len(labels) or not np.array_equal(live_labels[order[at]], labels):
+            raise ValueError("the graph's live slots do not hold the saved labels")
+        slots = live_slots[order[at]]
+    # one fancy-index call: it releases the GIL throughout (np.take and a loop of small
+    # gathers do not, and this runs beside a busy Python thread)
+    out[:] = level0[:, start:stop].view(np.float32)[slots]
+
+
 def _check_links(state: dict[str, Any], level0_links: np.ndarray, count: int) -> None:
     """Bounds-check a graph before hnswlib sees it: hnswlib trusts every stored link id.
 
@@ -303,8 +305,11 @@ def _check_links(state: dict[str, Any], level0_links: np.ndarray, count: int) ->
     if len(internal) and not (internal.min() >= 0 and internal.max() < count):
         raise ValueError("the graph's label table points outside it")
     for table, width in ((level0_links, max_m0), (links, max_m)):
-        rows = np.ascontiguousarray(table).view(np.uint32).reshape(-1, 1 + width)
-        sizes = rows[:, 0] & 0xFFFF
-        used = np.arange(width) < sizes[:, None]
-        if (sizes > width).any() or (rows[:, 1:][used] >= count).any():
+        rows = table.view(np.uint32).reshape(-1, 1 + width)  # rows may be strided: no copy
+        sizes, ids = rows[:, 0] & 0xFFFF, rows[:, 1:]
+        if (sizes > width).any():
+            raise ValueError("the graph holds a link list longer than its room")
+        # hnswlib zeroes a new slot's links, so entries past a list's size hold 0 or ids of
+        # earlier links: only when some id is out of range do the sizes need a closer look
+        if (ids >= count).any() and (ids[np.arange(width) < sizes[:, None]] >= count).any():
             raise ValueError("the graph holds a link outside it")

@@ -89,34 +89,34 @@ class HybridIndex:
         lock: threading.RLock,
         labels: Labels,
         vectors: FloatMatrix,
-        graph_state: dict[str, Any] | None,
         hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD,
         hnsw_params: HNSWParams | None = None,
     ) -> HybridIndex:
-        """An index over saved rows (adopted as they are) and, when given, a saved graph.
+        """An index over saved rows, adopted as they are (their vectors are not read: they
+        may still be coming in). Then call :meth:`restore_graph`, once they are in.
 
         Searches are exact from the start. Call :meth:`start_background_work` once the index
         is in use: a thread then computes the int8 codes and, without a saved graph in
         ``hnsw`` mode (or ``auto`` above the threshold), builds one.
-
-        Raises:
-            ValueError: the graph does not hold exactly ``labels``.
         """
-        dim = vectors.shape[1]
-        index = cls(dim, "flat", lock, hnsw_threshold, hnsw_params)
+        index = cls(vectors.shape[1], "flat", lock, hnsw_threshold, hnsw_params)
         index.mode = mode
         index.flat = FlatIndex.restore(labels, vectors)
-        if mode != "flat" and graph_state is not None:
-            graph = HNSWIndex.from_graph_state(
-                dim, hnsw_params, graph_state, index.flat.vectors_into
-            )
-            if graph.live_labels != set(labels.tolist()):
-                raise ValueError("the saved graph does not hold the saved vectors")
-            index.hnsw = graph
-        elif mode == "hnsw" or (mode == "auto" and len(labels) >= hnsw_threshold):
-            index.hnsw = HNSWIndex(dim, hnsw_params, capacity=2 * len(labels))
-            index._pending = dict.fromkeys(labels.tolist())
         return index
+
+    def restore_graph(self, graph_state: dict[str, Any] | None) -> None:
+        """Adopt a saved graph (unless the mode is ``flat``), or plan a build where the mode
+        wants a graph and none was saved.
+
+        Raises:
+            ValueError: the graph does not hold exactly the restored labels.
+        """
+        labels = self.flat.labels
+        if self.mode != "flat" and graph_state is not None:
+            self.hnsw = HNSWIndex.from_graph_state(self.dim, self._hnsw_params, graph_state, labels)
+        elif self.mode == "hnsw" or (self.mode == "auto" and len(labels) >= self._threshold):
+            self.hnsw = HNSWIndex(self.dim, self._hnsw_params, capacity=2 * len(labels))
+            self._pending = dict.fromkeys(labels.tolist())
 
     @property
     def kind(self) -> str:
@@ -230,10 +230,16 @@ class HybridIndex:
             return not worker.is_alive()
         return True
 
-    def export(self) -> tuple[Labels, FloatMatrix, dict[str, Any] | None]:
-        """Copies of the labels and vectors in row order, and the graph when it is complete."""
-        graph = self.hnsw.graph_state() if self.hnsw is not None and self._graph_ready else None
-        return self.flat.labels.copy(), self.flat.vectors(), graph
+    def export(self) -> tuple[Labels, FloatMatrix | None, dict[str, Any] | None]:
+        """Copies of the labels and vectors in row order, and the graph when it is complete.
+
+        With a graph the vectors are ``None``: the graph's state holds them already (read
+        them out with :func:`~semcache_core.index.hnsw.vectors_into`), so the flat matrix
+        is not copied.
+        """
+        if self.hnsw is not None and self._graph_ready:
+            return self.flat.labels.copy(), None, self.hnsw.graph_state()
+        return self.flat.labels.copy(), self.flat.vectors(), None
 
     def close(self) -> None:
         """Stop background work and drop the graph (the caller holds the lock)."""

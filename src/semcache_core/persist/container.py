@@ -36,7 +36,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,7 +54,7 @@ from ..errors import SnapshotError
 __all__ = ["FORMAT_VERSION", "MAGIC", "Container", "open_container", "write_container"]
 
 MAGIC = b"\x89SEMCACHE\r\n\x1a\n\x00\x00\x00"  # 16 bytes, PNG-style: text-mode damage shows
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a graph's level-0 block holds its namespace's vectors
 _PREAMBLE = struct.Struct("<16sIQII")
 _PREAMBLE_SIZE = 64
 _ALIGN = 64
@@ -206,29 +206,35 @@ class Container:
         self._read_into(data, self._handle.fileno(), info)
         return data
 
-    def section_in_background(
-        self, name: str
-    ) -> tuple[npt.NDArray[np.uint8], Future[npt.NDArray[np.uint8]]]:
-        """Start reading section ``name`` on a thread: its array now, filled and checked once
-        the future is done (the future raises :class:`SnapshotError` if the section is
-        damaged). The container may be closed meanwhile.
+    def sections_in_background(
+        self,
+        names: list[str],
+        then: Callable[[dict[str, npt.NDArray[np.uint8]]], object] | None = None,
+    ) -> tuple[dict[str, npt.NDArray[np.uint8]], Future[None]]:
+        """Start reading sections ``names``, one after another, on a thread, and then call
+        ``then(sections)`` there. Returns their arrays now (filled once the future is done)
+        and the future, which raises :class:`SnapshotError` if a section is damaged (or
+        what ``then`` raised). The container may be closed meanwhile.
         """
-        info = self._info(name)
-        data = np.empty(info.length, dtype=np.uint8)
-        done: Future[npt.NDArray[np.uint8]] = Future()
+        infos = [self._info(name) for name in names]
+        sections = {info.name: np.empty(info.length, dtype=np.uint8) for info in infos}
+        done: Future[None] = Future()
         descriptor = os.dup(self._handle.fileno())
 
         def read() -> None:
             try:
-                self._read_into(data, descriptor, info)
-                done.set_result(data)
+                for info in infos:
+                    self._read_into(sections[info.name], descriptor, info)
+                if then is not None:
+                    then(sections)
+                done.set_result(None)
             except BaseException as exc:
                 done.set_exception(exc)
             finally:
                 os.close(descriptor)
 
         threading.Thread(target=read, name="semcache-snapshot-read", daemon=True).start()
-        return data, done
+        return sections, done
 
     def _info(self, name: str) -> SectionInfo:
         info = self.sections.get(name)

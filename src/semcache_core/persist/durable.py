@@ -382,10 +382,10 @@ class DurableBackend:
         with self._lock:
             self._check_open()
             prepared = self._memory.prepare_restore(state, now)
-            vectors = {
-                space.name: dict(zip(space.labels.tolist(), space.vectors))
-                for space in state.spaces
-            }
+            vectors = {}
+            for space in state.spaces:
+                assert space.vectors is not None  # prepare_restore found them all
+                vectors[space.name] = dict(zip(space.labels.tolist(), space.vectors))
             incoming = set(state.keys)
             with self._journal.transact():
                 for key in self._memory.scan("", None, now):

@@ -2,14 +2,21 @@
 
 A snapshot is a :mod:`container <semcache_core.persist.container>` with these sections:
 
-    entries      msgpack columns: keys, encoded values and metadata, namespace numbers,
-                 expiry times (seconds since the epoch), vector labels; least recently
-                 used first; and the next free label (labels are never reused)
-    vectors      every namespace's unit vectors, one raw float32 block (rows x dim), in
-                 index row order, namespace after namespace
-    labels       int64 label of each row of ``vectors``
-    graph/<i>    the HNSW graph of namespace ``i`` (msgpack), when one was complete; it
-                 leaves out the vectors, which ``vectors`` already holds
+    entries          msgpack columns: keys, encoded values and metadata, namespace
+                     numbers, expiry times (seconds since the epoch), vector labels; least
+                     recently used first; and the next free label (labels are never reused)
+    vectors          the unit vectors of every space without a graph, one raw float32
+                     block (rows x dim), in index row order, space after space
+    labels           int64 label of each row of every space, in index row order, space
+                     after space
+    graph/<j>        the HNSW graph of space ``j`` (msgpack, hnswlib's own state), when one
+                     was complete, without its level-0 block:
+    graph/<j>/level0 hnswlib's level-0 slots (links, vector, label), raw: the space's
+                     vectors are read out of it, so the file holds each vector once
+
+Spaces are the namespaces with vectors, in the order of the header's ``meta["spaces"]``.
+The big blocks (``vectors`` and the level-0 blocks) are read and checksummed by a thread
+while the entries are decoded; a restore waits for them only when it needs the vectors.
 
 The header's ``meta`` holds the settings (dimension, metric, index kind, HNSW parameters,
 default TTL, LRU bound) and counts, so ``semcache inspect`` can describe a file without
@@ -34,7 +41,7 @@ from ..backends.local import LocalBackend
 from ..checks import check_ttl
 from ..codec import decode, encode
 from ..errors import InvalidArgumentError, SnapshotError
-from ..index.hnsw import HNSWParams
+from ..index.hnsw import HNSWParams, vectors_into
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD
 from .container import Container, open_container, write_container
 
@@ -73,14 +80,19 @@ def write_snapshot(
         use_bin_type=True,
     )
     dim = state.dim or 0
+    plain = [space.vectors for space in state.spaces if space.vectors is not None]
     sections: dict[str, Any] = {
         "entries": entries,
-        "vectors": _concat([s.vectors for s in state.spaces], np.float32, (0, dim)),
+        "vectors": _concat(plain, np.float32, (0, dim)),
         "labels": _concat([s.labels for s in state.spaces], np.int64, (0,)),
     }
-    for space in state.spaces:
+    for j, space in enumerate(state.spaces):
         if space.graph is not None:
-            sections[f"graph/{number[space.name]}"] = encode(space.graph)
+            if space.vectors is not None:
+                raise ValueError(f"space {space.name!r}: vectors belong in its graph's state")
+            graph = dict(space.graph)
+            sections[f"graph/{j}/level0"] = np.ascontiguousarray(graph.pop("data_level0"))
+            sections[f"graph/{j}"] = encode(graph)
     meta = {**settings, **describe_state(state)}
     return write_container(path, kind, meta, sections)
 
@@ -132,43 +144,70 @@ def read_snapshot(
 def state_from(container: Container) -> BackendState:
     """Decode and cross-check the sections of an open snapshot container.
 
-    The vector block is read by a thread meanwhile (the read and the checksum release the
-    GIL): see ``BackendState.wait_for_vectors``.
+    The big blocks are read by a thread meanwhile (the reads, the checksums and the copies
+    out of the level-0 blocks release the GIL): see ``BackendState.wait_for_vectors``.
     """
     path = container.path
-    vector_block, vectors_read = container.section_in_background("vectors")
     try:
-        columns = msgpack.unpackb(container.section("entries"), raw=False)
         meta = container.meta
         dim = meta["dim"]
-        names: list[str] = columns["namespaces"]
+        spaces = meta["spaces"]
+        graphs = {
+            j: decode(container.section(f"graph/{j}"))
+            for j, (_, _, has_graph) in enumerate(spaces)
+            if has_graph
+        }
+        graph_vectors = {j: np.empty((spaces[j][1], dim), dtype=np.float32) for j in graphs}
+        own_copies = {j: dict(graph) for j, graph in graphs.items()}  # the thread's
+        labels = np.frombuffer(container.section("labels"), dtype=np.int64)
+        starts = np.cumsum([0] + [count for _, count, _ in spaces]).tolist()
+
+        def read_out_graph_vectors(blocks: dict[str, np.ndarray]) -> None:
+            for j, graph in own_copies.items():
+                level0 = _with_level0(graph, blocks[f"graph/{j}/level0"])
+                vectors_into(level0, labels[starts[j] : starts[j + 1]], graph_vectors[j])
+
+        blocks, blocks_read = container.sections_in_background(
+            ["vectors", *(f"graph/{j}/level0" for j in graphs)], read_out_graph_vectors
+        )
+        for j, graph in graphs.items():
+            graph.update(_with_level0(graph, blocks[f"graph/{j}/level0"]))
+        columns = msgpack.unpackb(container.section("entries"), raw=False)
         state = BackendState(dim, next_label=columns.get("next_label", 0))
         state.keys = columns["keys"]
         state.values = columns["values"]
         state.metadata = columns["metadata"]
-        state.namespaces = _namespace_column(names, columns["namespace"])
+        state.namespaces = _namespace_column(columns["namespaces"], columns["namespace"])
         state.expires_at = columns["expires_at"]
         state.labels = columns["labels"]
         _check_types(state)
-        labels = np.frombuffer(container.section("labels"), dtype=np.int64)
-        rows = len(labels)
-        vectors = np.frombuffer(vector_block, dtype=np.float32)
-        vectors = vectors.reshape(rows, dim if dim else 0)
-        start = 0
-        for name, count, has_graph in meta["spaces"]:
-            stop = start + count
-            graph_name = f"graph/{names.index(name)}"
-            graph = decode(container.section(graph_name)) if has_graph else None
-            state.spaces.append(SpaceState(name, labels[start:stop], vectors[start:stop], graph))
-            start = stop
-        if start != rows:
-            raise ValueError(f"{rows} vectors stored, {start} accounted for by namespaces")
+        plain_rows = sum(count for j, (_, count, _) in enumerate(spaces) if j not in graphs)
+        plain = np.frombuffer(blocks["vectors"], dtype=np.float32)
+        plain = plain.reshape(plain_rows, dim if dim else 0)
+        start = plain_start = 0
+        for j, (name, count, _) in enumerate(spaces):
+            if j in graphs:
+                vectors = graph_vectors[j]
+            else:
+                vectors = plain[plain_start : plain_start + count]
+                plain_start += count
+            space_labels = labels[start : start + count]
+            state.spaces.append(SpaceState(name, space_labels, vectors, graphs.get(j)))
+            start += count
+        if start != len(labels):
+            raise ValueError(f"{len(labels)} labels stored, {start} accounted for by spaces")
     except SnapshotError:
         raise
     except Exception as exc:  # sections that passed their CRCs but do not fit together
         raise SnapshotError(f"{path} is inconsistent: {exc!r}") from exc
-    state.vectors_pending = vectors_read.result
+    state.vectors_pending = blocks_read.result
     return state
+
+
+def _with_level0(graph: dict[str, Any], block: np.ndarray) -> dict[str, Any]:
+    """``graph`` with its level-0 block as one row per slot (a view of ``block``)."""
+    level0 = block.view(np.int8).reshape(int(graph["cur_element_count"]), -1)
+    return {**graph, "data_level0": level0}
 
 
 def _namespace_column(names: list[str], numbers: list[int]) -> list[str]:
