@@ -38,6 +38,7 @@ import semcache_core
 from semcache_core import HNSWParams, SemCache
 from semcache_core.codec import decode
 from semcache_core.errors import SemCacheError, SnapshotError
+from semcache_core.index.hnsw import HNSWIndex
 from semcache_core.persist.container import (
     FORMAT_VERSION,
     MAGIC,
@@ -1351,6 +1352,48 @@ def test_checksummed_garbage_raises_snapshot_error(tmp_path: Path, name: str) ->
     target.assert_unchanged()
     with pytest.raises(SnapshotError):
         SemCache.from_snapshot(bad)
+
+
+def test_a_graph_state_must_hold_exactly_the_given_labels() -> None:
+    index = HNSWIndex(8)
+    index.add(np.arange(20), unit(np.random.default_rng(3).standard_normal((20, 8))).astype("f4"))
+    index.remove(np.array([4]))
+    state = index.graph_state()
+    live = np.array([label for label in range(20) if label != 4])
+    rebuilt = HNSWIndex.from_graph_state(8, None, state, live[::-1])  # any order
+    assert rebuilt.live_labels == set(live.tolist())
+    for labels in (live[1:], np.append(live, 4), np.append(live[1:], 99)):
+        with pytest.raises(ValueError, match="does not hold the saved labels"):
+            HNSWIndex.from_graph_state(8, None, state, labels)
+
+
+def test_ids_past_a_link_lists_size_are_ignored(tmp_path: Path) -> None:
+    """hnswlib reads only ``size`` links of a list: a stale id past it is no reason to refuse
+    a snapshot (the bounds check looks closer before it refuses one)."""
+    good = tmp_path / "good.semcache"
+    sample_snapshot(good)
+    meta, sections, _ = read_parts(good)
+    graph = decode(sections["graph/0"])
+    room, size = graph["max_M0"], graph["size_data_per_element"]
+    slots = np.frombuffer(sections["graph/0/level0"], np.uint8).reshape(-1, size)
+    lengths = slots[:, :2].copy().view(np.uint16).ravel()
+    slot = int(np.flatnonzero(lengths < room)[0])  # a slot with room left in its list
+    at = slot * size + 4 + 4 * int(lengths[slot])
+    far = bytearray(sections["graph/0/level0"])
+    far[at : at + 4] = np.uint32(10**9).tobytes()
+    bad_link = bytearray(far)
+    at_used = slot * size + 4  # the list's first link, which hnswlib does follow
+    bad_link[at_used : at_used + 4] = np.uint32(10**9).tobytes()
+    write_container(
+        tmp_path / "far.semcache", "snapshot", meta, {**sections, "graph/0/level0": bytes(far)}
+    )
+    loaded = SemCache.from_snapshot(tmp_path / "far.semcache", clock=FakeClock(T0))
+    assert loaded.backend.index_for("").kind == "hnsw" and len(loaded.search(np.ones(8), 5)) == 5
+    write_container(
+        tmp_path / "bad.semcache", "snapshot", meta, {**sections, "graph/0/level0": bytes(bad_link)}
+    )
+    with pytest.raises(SnapshotError, match="link outside"):
+        SemCache.from_snapshot(tmp_path / "bad.semcache", clock=FakeClock(T0))
 
 
 SETTINGS_GARBAGE = {

@@ -65,14 +65,18 @@ def write_snapshot(
 ) -> int:
     """Write ``state`` atomically; returns the file size in bytes."""
     names = sorted(set(state.namespaces) | {space.name for space in state.spaces})
-    number = {name: i for i, name in enumerate(names)}
+    if len(names) == 1:  # the common case, in C
+        numbers = [0] * len(state.namespaces)
+    else:
+        number = {name: i for i, name in enumerate(names)}
+        numbers = [number[name] for name in state.namespaces]
     entries = msgpack.packb(
         {
             "keys": state.keys,
             "values": state.values,
             "metadata": state.metadata,
             "namespaces": names,
-            "namespace": [number[name] for name in state.namespaces],
+            "namespace": numbers,
             "expires_at": state.expires_at,
             "labels": state.labels,
             "next_label": state.next_label,
