@@ -153,17 +153,15 @@ class LocalBackend:
     def get(self, key: str, now: float, count: bool = True) -> StoredEntry | None:
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None and self._cold is not None:
-                entry = self._thaw(key)
-            if entry is not None and entry.expires_at is not None and entry.expires_at <= now:
+            if entry is None and (self._cold is None or (entry := self._thaw(key)) is None):
+                self._misses += count
+                return None
+            if entry.expires_at is not None and entry.expires_at <= now:
                 self._expire(entry)
-                entry = None
-            if entry is None:
                 self._misses += count
                 return None
             self._hits += count
-            self._tick += 1  # _touch(entry), inlined: this is the exact-hit hot path
-            entry.tick = self._tick
+            entry.tick = self._tick = self._tick + 1  # _touch, inlined: the exact-hit hot path
             return entry
 
     def _touch(self, entry: LocalEntry) -> None:
