@@ -173,8 +173,9 @@ class BackendState:
     Entries run from least to most recently used, so LRU order survives a round trip.
     ``labels[i]`` is the label of entry ``i``'s vector in its namespace's space, or None.
 
-    A snapshot being read may hand over the state while its vectors are still coming in
-    (``vectors_pending``): call :meth:`wait_for_vectors` before reading any vector.
+    A snapshot being read may hand over the state while its big blocks are still coming
+    in: call :meth:`wait_for_graphs` before reading a graph's ``data_level0``, and
+    :meth:`wait_for_vectors` before reading any of ``spaces``' vectors.
     """
 
     dim: int | None
@@ -186,7 +187,13 @@ class BackendState:
     labels: list[int | None] = field(default_factory=list)
     spaces: list[SpaceState] = field(default_factory=list)
     next_label: int = 0  # labels are never reused: graphs keep those of deleted slots
-    vectors_pending: Callable[[], object] | None = None  # blocks until they are in; raises
+    graphs_pending: Callable[[], object] | None = None  # blocks until they are in; raises
+    vectors_pending: Callable[[], object] | None = None  # likewise
+
+    def wait_for_graphs(self) -> None:
+        """Block until every graph's level-0 block is in; raises whatever damaged it."""
+        if self.graphs_pending is not None:
+            self.graphs_pending()
 
     def wait_for_vectors(self) -> None:
         """Block until every space's vectors are in; raises whatever damaged them."""

@@ -525,9 +525,10 @@ class LocalBackend:
                 )
             )
         self._link_entries(state, spaces, cold, expired_rows)
-        state.wait_for_vectors()  # a snapshot's were being read in meanwhile
-        for saved in state.spaces:
+        state.wait_for_graphs()  # a snapshot's blocks were being read in meanwhile
+        for saved in state.spaces:  # while the reader copies the vectors out of the graphs
             spaces[saved.name].index.restore_graph(saved.graph)
+        state.wait_for_vectors()
         self._drop_expired_vectors(state, spaces, expired_rows)
         next_label = max(
             [state.next_label]

@@ -210,31 +210,41 @@ class Container:
         self,
         names: list[str],
         then: Callable[[dict[str, npt.NDArray[np.uint8]]], object] | None = None,
-    ) -> tuple[dict[str, npt.NDArray[np.uint8]], Future[None]]:
+    ) -> tuple[dict[str, npt.NDArray[np.uint8]], Future[None], Future[None]]:
         """Start reading sections ``names``, one after another, on a thread, and then call
-        ``then(sections)`` there. Returns their arrays now (filled once the future is done)
-        and the future, which raises :class:`SnapshotError` if a section is damaged (or
-        what ``then`` raised). The container may be closed meanwhile.
+        ``then(sections)`` there. The container may be closed meanwhile.
+
+        Returns their arrays now, a future done once every section is read and checked
+        (it raises :class:`SnapshotError` if one is damaged), and one done once ``then``
+        has run too (it raises what the first one raises, or what ``then`` raised).
         """
         infos = [self._info(name) for name in names]
         sections = {info.name: np.empty(info.length, dtype=np.uint8) for info in infos}
+        read: Future[None] = Future()
         done: Future[None] = Future()
         descriptor = os.dup(self._handle.fileno())
 
-        def read() -> None:
+        def work() -> None:
             try:
-                for info in infos:
-                    self._read_into(sections[info.name], descriptor, info)
+                try:
+                    for info in infos:
+                        self._read_into(sections[info.name], descriptor, info)
+                finally:
+                    os.close(descriptor)
+            except BaseException as exc:
+                read.set_exception(exc)
+                done.set_exception(exc)
+                return
+            read.set_result(None)
+            try:
                 if then is not None:
                     then(sections)
                 done.set_result(None)
             except BaseException as exc:
                 done.set_exception(exc)
-            finally:
-                os.close(descriptor)
 
-        threading.Thread(target=read, name="semcache-snapshot-read", daemon=True).start()
-        return sections, done
+        threading.Thread(target=work, name="semcache-snapshot-read", daemon=True).start()
+        return sections, read, done
 
     def _info(self, name: str) -> SectionInfo:
         info = self.sections.get(name)

@@ -171,7 +171,7 @@ def state_from(container: Container) -> BackendState:
                 level0 = _with_level0(graph, blocks[f"graph/{j}/level0"])
                 vectors_into(level0, labels[starts[j] : starts[j + 1]], graph_vectors[j])
 
-        blocks, blocks_read = container.sections_in_background(
+        blocks, blocks_read, vectors_read = container.sections_in_background(
             ["vectors", *(f"graph/{j}/level0" for j in graphs)], read_out_graph_vectors
         )
         for j, graph in graphs.items():
@@ -204,7 +204,8 @@ def state_from(container: Container) -> BackendState:
         raise
     except Exception as exc:  # sections that passed their CRCs but do not fit together
         raise SnapshotError(f"{path} is inconsistent: {exc!r}") from exc
-    state.vectors_pending = blocks_read.result
+    state.graphs_pending = blocks_read.result
+    state.vectors_pending = vectors_read.result
     return state
 
 
