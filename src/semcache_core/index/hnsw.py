@@ -7,7 +7,8 @@ cosine similarities (``1 - ip distance`` on unit vectors), best first.
 :meth:`HNSWIndex.graph_state` / :meth:`HNSWIndex.from_graph_state` save and restore the
 graph without rebuilding it: hnswlib's own state, whose ``data_level0`` (one fixed-size
 slot per element: links, vector, label) already holds every vector, so a snapshot stores
-the vectors of a graph's namespace only there (:func:`vectors_into` reads them out).
+the vectors of a graph's namespace only there (:func:`slots_of` and :func:`copy_vectors`
+read them out).
 
 Example::
 
@@ -30,7 +31,7 @@ import numpy.typing as npt
 from ..vectors import FloatMatrix, FloatVector
 from .base import Labels, SearchResult, empty_result
 
-__all__ = ["HNSWIndex", "HNSWParams", "vectors_into"]
+__all__ = ["HNSWIndex", "HNSWParams", "copy_vectors", "slots_of"]
 
 # hnswlib marks a deleted slot in the third byte of its level-0 link header (hnswalg.h)
 _DELETE_MARK_BYTE, _DELETE_MARK = 2, 0x01
@@ -247,33 +248,39 @@ def _live_slots(slots: np.ndarray) -> npt.NDArray[np.bool_]:
     return (slots[:, _DELETE_MARK_BYTE] & _DELETE_MARK) == 0
 
 
-def vectors_into(state: dict[str, Any], labels: Labels, out: FloatMatrix) -> None:
-    """Copy the vectors of ``labels`` (the graph's live labels, in any order) out of a
-    :meth:`HNSWIndex.graph_state`'s level-0 block into the rows of ``out``, in order.
+def slots_of(state: dict[str, Any], labels: Labels, dim: int) -> npt.NDArray[np.intp]:
+    """The slots holding ``labels`` (the graph's live labels, in any order) in a
+    :meth:`HNSWIndex.graph_state`'s level-0 block, for :func:`copy_vectors`.
 
     Raises:
         ValueError: ``data_level0`` does not have the layout the state describes, or its
             live slots do not hold exactly ``labels``.
     """
     level0 = np.asarray(state["data_level0"])
-    count, dim = int(state["cur_element_count"]), out.shape[1]
+    count = int(state["cur_element_count"])
     if level0.dtype != np.int8 or level0.shape != (count, int(state["size_data_per_element"])):
         raise ValueError("the graph's level-0 block does not match its slot count and size")
     start, stop, label_at = _slot_layout(state, dim)
-    if not 0 <= start < stop <= label_at <= level0.shape[1] - 8 or len(out) != len(labels):
+    if not 0 <= start < stop <= label_at <= level0.shape[1] - 8:
         raise ValueError("the graph's slots do not fit vectors of this dimension")
     live_slots = np.flatnonzero(_live_slots(level0))
     live_labels = _slot_labels(level0, label_at)[live_slots]
-    slots = live_slots
-    if not np.array_equal(live_labels, labels):  # rows in another order than the slots
-        order = np.argsort(live_labels)
-        at = np.searchsorted(live_labels, labels, sorter=order).clip(0, max(len(order) - 1, 0))
-        if len(live_labels) != len(labels) or not np.array_equal(live_labels[order[at]], labels):
-            raise ValueError("the graph's live slots do not hold the saved labels")
-        slots = live_slots[order[at]]
-    # one fancy-index call: it releases the GIL throughout (np.take and a loop of small
-    # gathers do not, and this runs beside a busy Python thread)
-    out[:] = level0[:, start:stop].view(np.float32)[slots]
+    if np.array_equal(live_labels, labels):  # rows in slot order already
+        return live_slots
+    order = np.argsort(live_labels)
+    at = np.searchsorted(live_labels, labels, sorter=order).clip(0, max(len(order) - 1, 0))
+    if len(live_labels) != len(labels) or not np.array_equal(live_labels[order[at]], labels):
+        raise ValueError("the graph's live slots do not hold the saved labels")
+    return live_slots[order[at]]
+
+
+def copy_vectors(state: dict[str, Any], slots: npt.NDArray[np.intp], out: FloatMatrix) -> None:
+    """Copy the vectors in ``slots`` (from :func:`slots_of`) into the rows of ``out``."""
+    start, stop, _ = _slot_layout(state, out.shape[1])
+    vectors = np.asarray(state["data_level0"])[:, start:stop].view(np.float32)
+    # one call that releases the GIL throughout and needs no temporary: this runs beside
+    # a thread busy in hnswlib, which holds the GIL (slots_of checked every slot)
+    np.take(vectors, slots, axis=0, out=out, mode="clip")
 
 
 def _check_links(state: dict[str, Any], level0_links: np.ndarray, count: int) -> None:

@@ -234,7 +234,7 @@ class HybridIndex:
         """Copies of the labels and vectors in row order, and the graph when it is complete.
 
         With a graph the vectors are ``None``: the graph's state holds them already (read
-        them out with :func:`~semcache_core.index.hnsw.vectors_into`), so the flat matrix
+        them out with :func:`~semcache_core.index.hnsw.copy_vectors`), so the flat matrix
         is not copied.
         """
         if self.hnsw is not None and self._graph_ready:

@@ -31,6 +31,7 @@ Example::
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future
 from typing import Any
 
 import msgpack
@@ -41,7 +42,7 @@ from ..backends.local import LocalBackend
 from ..checks import check_ttl
 from ..codec import decode, encode
 from ..errors import InvalidArgumentError, SnapshotError
-from ..index.hnsw import HNSWParams, vectors_into
+from ..index.hnsw import HNSWParams, copy_vectors, slots_of
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD
 from .container import Container, open_container, write_container
 
@@ -148,34 +149,16 @@ def read_snapshot(
 def state_from(container: Container) -> BackendState:
     """Decode and cross-check the sections of an open snapshot container.
 
-    The big blocks are read by a thread meanwhile (the reads, the checksums and the copies
-    out of the level-0 blocks release the GIL): see ``BackendState.wait_for_vectors``.
+    The big blocks are read by a thread meanwhile (see :class:`_BigBlocks`): the state's
+    ``wait_for_graphs`` and ``wait_for_vectors`` wait for them.
     """
     path = container.path
     try:
         meta = container.meta
         dim = meta["dim"]
         spaces = meta["spaces"]
-        graphs = {
-            j: decode(container.section(f"graph/{j}"))
-            for j, (_, _, has_graph) in enumerate(spaces)
-            if has_graph
-        }
-        graph_vectors = {j: np.empty((spaces[j][1], dim), dtype=np.float32) for j in graphs}
-        own_copies = {j: dict(graph) for j, graph in graphs.items()}  # the thread's
         labels = np.frombuffer(container.section("labels"), dtype=np.int64)
-        starts = np.cumsum([0] + [count for _, count, _ in spaces]).tolist()
-
-        def read_out_graph_vectors(blocks: dict[str, np.ndarray]) -> None:
-            for j, graph in own_copies.items():
-                level0 = _with_level0(graph, blocks[f"graph/{j}/level0"])
-                vectors_into(level0, labels[starts[j] : starts[j + 1]], graph_vectors[j])
-
-        blocks, blocks_read, vectors_read = container.sections_in_background(
-            ["vectors", *(f"graph/{j}/level0" for j in graphs)], read_out_graph_vectors
-        )
-        for j, graph in graphs.items():
-            graph.update(_with_level0(graph, blocks[f"graph/{j}/level0"]))
+        big = _BigBlocks(container, spaces, dim, labels)
         columns = msgpack.unpackb(container.section("entries"), raw=False)
         state = BackendState(dim, next_label=columns.get("next_label", 0))
         state.keys = columns["keys"]
@@ -185,18 +168,18 @@ def state_from(container: Container) -> BackendState:
         state.expires_at = columns["expires_at"]
         state.labels = columns["labels"]
         _check_types(state)
-        plain_rows = sum(count for j, (_, count, _) in enumerate(spaces) if j not in graphs)
-        plain = np.frombuffer(blocks["vectors"], dtype=np.float32)
+        plain_rows = sum(count for j, (_, count, _) in enumerate(spaces) if j not in big.graphs)
+        plain = np.frombuffer(big.blocks["vectors"], dtype=np.float32)
         plain = plain.reshape(plain_rows, dim if dim else 0)
         start = plain_start = 0
         for j, (name, count, _) in enumerate(spaces):
-            if j in graphs:
-                vectors = graph_vectors[j]
+            if j in big.graphs:
+                vectors = big.graph_vectors[j]
             else:
                 vectors = plain[plain_start : plain_start + count]
                 plain_start += count
             space_labels = labels[start : start + count]
-            state.spaces.append(SpaceState(name, space_labels, vectors, graphs.get(j)))
+            state.spaces.append(SpaceState(name, space_labels, vectors, big.graphs.get(j)))
             start += count
         if start != len(labels):
             raise ValueError(f"{len(labels)} labels stored, {start} accounted for by spaces")
@@ -204,9 +187,61 @@ def state_from(container: Container) -> BackendState:
         raise
     except Exception as exc:  # sections that passed their CRCs but do not fit together
         raise SnapshotError(f"{path} is inconsistent: {exc!r}") from exc
-    state.graphs_pending = blocks_read.result
-    state.vectors_pending = vectors_read.result
+    state.graphs_pending = big.graphs_in
+    state.vectors_pending = big.vectors_in
     return state
+
+
+class _BigBlocks:
+    """The vector block and the graphs' level-0 blocks, read and checksummed by a thread
+    while the caller decodes the entries. The thread then finds the slot of each flat row
+    in its graph (:func:`slots_of`) and copies the vectors out (:func:`copy_vectors`):
+    a restore can rebuild the graphs (``graphs_in``) while that copy runs (the copy
+    releases the GIL; hnswlib's restore mostly holds it).
+    """
+
+    def __init__(
+        self, container: Container, spaces: list[Any], dim: int, labels: np.ndarray
+    ) -> None:
+        self.graphs: dict[int, dict[str, Any]] = {
+            j: decode(container.section(f"graph/{j}"))
+            for j, (_, _, has_graph) in enumerate(spaces)
+            if has_graph
+        }
+        self.graph_vectors = {j: np.empty((spaces[j][1], dim), np.float32) for j in self.graphs}
+        starts = np.cumsum([0] + [count for _, count, _ in spaces]).tolist()
+        own = {j: dict(graph) for j, graph in self.graphs.items()}  # the thread's copies
+        self._slots_found: Future[None] = Future()
+
+        def copy_out(blocks: dict[str, np.ndarray]) -> None:
+            try:
+                plans = []
+                for j, graph in own.items():
+                    state = _with_level0(graph, blocks[f"graph/{j}/level0"])
+                    plans.append(
+                        (j, state, slots_of(state, labels[starts[j] : starts[j + 1]], dim))
+                    )
+            except BaseException as exc:
+                self._slots_found.set_exception(exc)
+                raise
+            self._slots_found.set_result(None)
+            for j, state, slots in plans:
+                copy_vectors(state, slots, self.graph_vectors[j])
+
+        self.blocks, self._read, self._copied = container.sections_in_background(
+            ["vectors", *(f"graph/{j}/level0" for j in self.graphs)], copy_out
+        )
+        for j, graph in self.graphs.items():
+            graph.update(_with_level0(graph, self.blocks[f"graph/{j}/level0"]))
+
+    def graphs_in(self) -> None:
+        """Block until the graphs' blocks are in (and their rows found); raises if not."""
+        self._read.result()
+        self._slots_found.result()
+
+    def vectors_in(self) -> None:
+        """Block until every vector is in; raises if a block is damaged or inconsistent."""
+        self._copied.result()
 
 
 def _with_level0(graph: dict[str, Any], block: np.ndarray) -> dict[str, Any]:
