@@ -212,7 +212,8 @@ class SupportsSnapshots(Protocol):
     def restore_state(self, state: BackendState, now: float) -> None:
         """Replace the whole content with ``state`` (entries expired at ``now`` left out).
 
-        Calls ``state.wait_for_vectors()`` before it reads a vector.
+        Calls ``state.wait_for_graphs()`` / ``state.wait_for_vectors()`` before it reads a
+        graph's level-0 block / a vector.
 
         Raises:
             ValueError: the state is inconsistent; the backend is unchanged.

@@ -404,7 +404,8 @@ class LocalBackend:
     def _thaw_known(self, key: str) -> LocalEntry:
         """Thaw ``key``, known to be cold (its label maps to it)."""
         entry = self._thaw(key)
-        assert entry is not None, f"{key!r} is not cold"
+        if entry is None:  # by_label and the cold rows disagree: a bug, never bad input
+            raise RuntimeError(f"label of {key!r} points at no cold entry")
         return entry
 
     def _thaw_all(self) -> None:
@@ -498,8 +499,12 @@ class LocalBackend:
     def prepare_restore(self, state: BackendState, now: float) -> PreparedRestore:
         """Build and check the tables for ``state`` aside; nothing changes until committed.
 
+        A snapshot's big blocks may still be coming in: the entry tables are built first,
+        then this waits for the graphs, and for the vectors last.
+
         Raises:
-            ValueError: the state is inconsistent.
+            ValueError: the state is inconsistent (a :class:`SnapshotError` when a block
+                of a snapshot being read turned out damaged).
         """
         cold, expired_rows = ColdEntries.from_columns(
             state.keys,

@@ -92,9 +92,9 @@ def write_snapshot(
         "labels": _concat([s.labels for s in state.spaces], np.int64, (0,)),
     }
     for j, space in enumerate(state.spaces):
+        if (space.graph is None) == (space.vectors is None):  # see SpaceState
+            raise ValueError(f"space {space.name!r}: its vectors go either in rows or a graph")
         if space.graph is not None:
-            if space.vectors is not None:
-                raise ValueError(f"space {space.name!r}: vectors belong in its graph's state")
             graph = dict(space.graph)
             sections[f"graph/{j}/level0"] = np.ascontiguousarray(graph.pop("data_level0"))
             sections[f"graph/{j}"] = encode(graph)
