@@ -1535,3 +1535,33 @@ def test_snapshot_sections_are_plain_data(tmp_path: Path) -> None:
     assert labels.tolist() == [0, 1, 2, 3, 4]
     assert entries["keys"] == [f"k/{i}" for i in range(5)]
     assert entries["labels"] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("index", ["flat", "hnsw"])
+def test_the_vectors_can_be_memory_mapped_straight_from_the_file(
+    tmp_path: Path, index: str
+) -> None:
+    """Flat: one raw float32 block. With a graph: raw float32 at a fixed stride inside the
+    graph's level-0 block (hnswlib's slots), so a strided map reads them without a copy."""
+    rng = np.random.default_rng(122)
+    vectors = unit(rng.standard_normal((40, 8))).astype(np.float32)
+    cache = SemCache(index=index)  # type: ignore[arg-type]
+    cache.set_many({f"k/{i}": i for i in range(40)}, vectors=vectors)
+    assert cache.backend.index_for("").wait_until_built(timeout=60)
+    path = tmp_path / "m.semcache"
+    cache.dump(path)
+    with open_container(path) as container:
+        sections = container.sections
+        graph = decode(container.section("graph/0")) if index == "hnsw" else None
+    mapped = np.memmap(path, dtype=np.uint8, mode="r")
+    if graph is None:
+        at = sections["vectors"].offset
+        rows = np.ndarray((40, 8), np.float32, buffer=mapped, offset=at)
+    else:
+        at = sections["graph/0/level0"].offset + graph["offset_data"]
+        stride = graph["size_data_per_element"]
+        rows = np.ndarray((40, 8), np.float32, buffer=mapped, offset=at, strides=(stride, 4))
+        label_at = sections["graph/0/level0"].offset + graph["label_offset"]
+        slot_labels = np.ndarray((40,), np.int64, buffer=mapped, offset=label_at, strides=(stride,))
+        rows = rows[np.argsort(slot_labels)]  # slots in the graph's order; labels 0..39
+    np.testing.assert_allclose(rows, vectors, atol=1e-6)
