@@ -10,10 +10,12 @@ mode's checkpoint, and a damaged vector block read in the background.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import numpy as np
 import pytest
 from fakeclock import FakeClock
@@ -22,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from semcache_core import SemCache
+from semcache_core.backends.entries import ColdEntries
 from semcache_core.errors import SnapshotError
 from semcache_core.persist.container import open_container
 from semcache_core.persist.snapshot import read_snapshot
@@ -271,3 +274,19 @@ def test_a_damaged_vector_block_read_in_the_background_changes_nothing(tmp_path:
         state.wait_for_vectors()
     with pytest.raises(SnapshotError, match="fails its checksum"):
         read_snapshot(tmp_path / "s.semcache")
+
+
+def test_a_thawed_row_leaves_its_value_to_the_entry() -> None:
+    """Once thawed, an entry alone holds its value: replacing or deleting it frees it, even
+    while other rows stay cold."""
+    values = [msgpack.packb(f"value number {i}") for i in range(3)]
+    value = values[1]
+    cold, _ = ColdEntries.from_columns(
+        ["a", "b", "c"], values, [b"\x80"] * 3, [""] * 3, [None] * 3, [None] * 3, now=0.0
+    )
+    held = sys.getrefcount(value)
+    entry = cold.thaw("b")
+    assert entry is not None and entry.value is value and entry.plain == "value number 1"
+    del entry
+    assert sys.getrefcount(value) == held - 1
+    assert len(cold) == 2 and cold.thaw("b") is None

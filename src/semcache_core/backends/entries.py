@@ -113,8 +113,9 @@ class ColdEntries:
         expiry: list[tuple[float, int]],
     ) -> None:
         self._keys = keys
-        self._values = values
-        self._metadata = metadata
+        # bytes, or None once a row is thawed (the entry holds them then)
+        self._values: list[Any] = values
+        self._metadata: list[Any] = metadata
         self._namespaces = namespaces
         self._expires_at = expires_at
         self._labels = labels
@@ -135,15 +136,15 @@ class ColdEntries:
         now: float,
     ) -> tuple[ColdEntries, list[int]]:
         """The columns' entries, least recently used first, and the rows expired at ``now``
-        (left out). Every value and metadata blob is decoded once, to check it.
+        (left out). Every value and metadata blob is decoded once, to check it. The table
+        owns the lists from then on: thawing a row clears its slots in them.
 
         Raises:
             ValueError: the columns are inconsistent or hold blobs that do not decode.
         """
         count = len(keys)
-        if any(len(column) != count for column in (values, metadata, namespaces, labels)):
-            raise ValueError("entry columns differ in length")
-        if len(expires_at) != count:
+        columns: tuple[list[Any], ...] = (values, metadata, namespaces, expires_at, labels)
+        if any(len(column) != count for column in columns):
             raise ValueError("entry columns differ in length")
         row_of = dict(zip(keys, range(count)))
         if len(row_of) != count:
@@ -210,7 +211,7 @@ class ColdEntries:
         row = self._row_of.pop(key, None)
         if row is None:
             return None
-        return LocalEntry(
+        entry = LocalEntry(
             key,
             self._values[row],
             self._metadata[row],
@@ -220,6 +221,9 @@ class ColdEntries:
             self._labels[row],
             row + 1,
         )
+        # the entry owns these now: once it is replaced or deleted, nothing keeps them
+        self._values[row] = self._metadata[row] = self._decoded[row] = None
+        return entry
 
     def thaw_all(self) -> list[LocalEntry]:
         """Every cold entry as an object, least recently used first; none stay cold."""
@@ -253,7 +257,8 @@ class ColdEntries:
         return keys[self._oldest] if self._oldest < len(keys) else None
 
     def due(self, now: float) -> list[str]:
-        """Keys of the cold entries expired at ``now`` (they stay cold until thawed)."""
+        """Keys of the cold entries expired at ``now``: the caller thaws (and expires) them,
+        as they leave this table's expiry order."""
         heap, keys, row_of = self._expiry, self._keys, self._row_of
         due = []
         while heap and heap[0][0] <= now:
