@@ -10,6 +10,7 @@ mode's checkpoint, and a damaged vector block read in the background.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -165,6 +166,7 @@ class RestoredCacheAnswersLikeAWrittenOne(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.written.close()
         self.restored.close()
+        shutil.rmtree(self.snapshot.parent, ignore_errors=True)
 
 
 RestoredCacheAnswersLikeAWrittenOne.TestCase.settings = settings(
