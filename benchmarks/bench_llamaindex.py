@@ -79,15 +79,14 @@ from report import (
     Measured,
     Row,
     Timing,
-    arg_parser,
     console,
     environment_line,
     fmt_time,
     gc_paused,
     info_row,
-    print_summary,
-    results_table,
+    print_report,
     rng_for,
+    run_from_command_line,
     system_pieces,
 )
 from semcache_core import SemCache
@@ -741,16 +740,13 @@ def run(cfg: Config, mode: str) -> None:
         gc.collect()
 
     rows.sort(key=lambda row: row.number)
-    console.print()
     title = f"semcache LlamaIndex benchmark ({mode})"
-    console.print(results_table(rows, title, label_width=46, baseline_width=34, figure_width=14))
-    print_summary(rows, started, load_before, "see the ± spreads")
+    widths = {"label_width": 46, "baseline_width": 34, "figure_width": 14}
+    print_report(rows, title, started, load_before, "see the ± spreads", **widths)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = arg_parser(__doc__).parse_args(argv)
-    run(QUICK if args.quick else FULL, "quick" if args.quick else "full")
-    return 0
+    return run_from_command_line(__doc__, run, QUICK, FULL, argv)
 
 
 if __name__ == "__main__":

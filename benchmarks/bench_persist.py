@@ -67,15 +67,14 @@ import numpy as np
 from report import (
     SEED,
     Row,
-    arg_parser,
     console,
     environment_line,
     fmt_time,
     gc_paused,
     info_row,
-    print_summary,
-    results_table,
+    print_report,
     rng_for,
+    run_from_command_line,
     system_pieces,
     time_ratio_row,
     unit_rows,
@@ -827,16 +826,14 @@ def run(cfg: Config, mode: str) -> None:
     rows += seed_rows(flat, hnsw, cfg.n)
     rows.sort(key=lambda row: row.number)
 
-    console.print()
     title = f"semcache_core persistence benchmark ({mode})"
-    console.print(results_table(rows, title, label_width=40, baseline_width=36, figure_width=14))
-    print_summary(rows, started, load_before, "see the medians beside the best times")
+    widths = {"label_width": 40, "baseline_width": 36, "figure_width": 14}
+    hint = "see the medians beside the best times"
+    print_report(rows, title, started, load_before, hint, **widths)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = arg_parser(__doc__).parse_args(argv)
-    run(QUICK if args.quick else FULL, "quick" if args.quick else "full")
-    return 0
+    return run_from_command_line(__doc__, run, QUICK, FULL, argv)
 
 
 if __name__ == "__main__":

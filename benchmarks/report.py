@@ -17,9 +17,9 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import version
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from rich.console import Console
@@ -187,6 +187,29 @@ def results_table(
             VERDICT[row.passed],
         )
     return table
+
+
+def print_report(
+    rows: Sequence[Row],
+    title: str,
+    started: float,
+    load_before: float,
+    noise_hint: str,
+    **widths: int,
+) -> None:
+    """The results table (``widths`` as :func:`results_table` takes them), then the summary."""
+    console.print()
+    console.print(results_table(rows, title, **widths))
+    print_summary(rows, started, load_before, noise_hint)
+
+
+def run_from_command_line(
+    doc: str, run: Callable[[Any, str], None], quick: Any, full: Any, argv: Sequence[str] | None
+) -> int:
+    """A benchmark's ``main``: ``--quick`` picks the small configuration; exit code 0."""
+    args = arg_parser(doc).parse_args(argv)
+    run(quick if args.quick else full, "quick" if args.quick else "full")
+    return 0
 
 
 def print_summary(rows: Sequence[Row], started: float, load_before: float, noise_hint: str) -> None:
