@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 from conformance_factories import FACTORIES, REFERENCE
+from llama_support import no_llm  # a fixture for this folder's tests (see tests/support)
+
+__all__ = ["no_llm", "pytest_generate_tests"]
 
 _NO_FACTORY = object()
 

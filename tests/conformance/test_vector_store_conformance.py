@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,12 +50,10 @@ from conformance_factories import (
 )
 from llama_index.core import (
     Document,
-    Settings,
     StorageContext,
     VectorStoreIndex,
     load_index_from_storage,
 )
-from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, IndexNode, QueryBundle, TextNode
@@ -70,6 +68,7 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQueryMode,
     VectorStoreQueryResult,
 )
+from llama_support import FunctionEmbedding
 
 T = TypeVar("T", bound=Callable[..., Any])
 ALL = 100  # a top_k larger than the corpus
@@ -659,7 +658,7 @@ def test_mmr_respects_filters_and_top_k(factory: StoreFactory) -> None:
 # -- persistence through StorageContext --------------------------------------------------------
 
 
-class KeywordEmbedding(BaseEmbedding):
+class KeywordEmbedding(FunctionEmbedding):
     """Deterministic local embedding: counts of eight topic words (plus a small bias)."""
 
     VOCAB: tuple[str, ...] = ("space", "magic", "robot", "crime", "ocean", "music", "food", "sport")
@@ -676,26 +675,6 @@ class KeywordEmbedding(BaseEmbedding):
                 if word.startswith(topic):
                     vector[k] += 1.0
         return vector
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._vector(query)
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._vector(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._vector(text)
-
-
-@pytest.fixture
-def no_llm() -> Iterator[None]:
-    """``Settings.llm = None`` (MockLLM) for the test; the previous settings come back."""
-    saved_llm, saved_embed = Settings._llm, Settings._embed_model
-    Settings.llm = None
-    try:
-        yield
-    finally:
-        Settings._llm, Settings._embed_model = saved_llm, saved_embed
 
 
 def test_persist_round_trip_through_storage_context(factory: StoreFactory, tmp_path: Path) -> None:

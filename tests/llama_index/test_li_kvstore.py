@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from fakeclock import FakeClock
 from llama_index.core import Document
-from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.data_structs import IndexDict
 from llama_index.core.ingestion import IngestionCache, IngestionPipeline
@@ -21,6 +20,7 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.storage.docstore.keyval_docstore import KVDocumentStore
 from llama_index.core.storage.index_store.keyval_index_store import KVIndexStore
 from llama_index.core.storage.kvstore.types import BaseKVStore
+from llama_support import FunctionEmbedding
 
 from semcache_core import InvalidArgumentError, InvalidKeyError, InvalidValueError, SemCache
 from semcache_integrations.llama_index.kvstore import SemCacheKVStore
@@ -345,7 +345,7 @@ def test_ingestion_cache_put_get_clear(store: SemCacheKVStore) -> None:
 # --- an IngestionPipeline that embeds each unchanged chunk once --------------------------
 
 
-class CountingEmbedding(BaseEmbedding):
+class CountingEmbedding(FunctionEmbedding):
     """Deterministic local vectors; counts every text that reaches the model.
 
     The counter is a private attribute: ``get_transformation_hash`` hashes the model's
@@ -365,15 +365,6 @@ class CountingEmbedding(BaseEmbedding):
     def _vector(self, text: str) -> list[float]:
         self._texts.append(text)
         return [float((sum(map(ord, text)) * (i + 1)) % 97 + 1) for i in range(8)]
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._vector(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._vector(text)
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._vector(query)
 
 
 DOCS = [

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,10 @@ import fsspec
 import pytest
 from llama_index.core import (
     Document,
-    Settings,
     StorageContext,
     VectorStoreIndex,
     load_index_from_storage,
 )
-from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import (
     BaseNode,
     ImageNode,
@@ -39,6 +36,7 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQuery,
     VectorStoreQueryMode,
 )
+from llama_support import FunctionEmbedding
 
 from semcache_core import (
     DimensionMismatchError,
@@ -101,7 +99,7 @@ def store() -> SemCacheVectorStore:
     return s
 
 
-class WordEmbedding(BaseEmbedding):
+class WordEmbedding(FunctionEmbedding):
     """Deterministic bag-of-words vectors (64 hashed buckets plus a constant)."""
 
     @classmethod
@@ -113,26 +111,6 @@ class WordEmbedding(BaseEmbedding):
         for word in text.lower().split():
             vector[zlib.crc32(word.strip(".,?!").encode()) % 64] += 1.0
         return vector
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._vector(query)
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._vector(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._vector(text)
-
-
-@pytest.fixture
-def no_llm() -> Iterator[None]:
-    """``Settings.llm = None`` (a MockLLM) for the test, restored afterwards."""
-    saved = Settings._llm
-    Settings.llm = None
-    try:
-        yield
-    finally:
-        Settings._llm = saved
 
 
 # --- add and rank --------------------------------------------------------------------------
