@@ -78,6 +78,7 @@ from report import (
     LowRankSource,
     Measured,
     Row,
+    Scratch,
     Timing,
     console,
     environment_line,
@@ -491,20 +492,6 @@ def query_rows(
 
 
 # --- rows 3, 4 and 5: persist, load, file size -------------------------------------------
-
-
-class Scratch:
-    """A fresh, empty directory for each call under one temporary root."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.calls = 0
-
-    def fresh(self) -> Path:
-        self.calls += 1
-        path = self.root / f"call-{self.calls:04d}"
-        path.mkdir()
-        return path
 
 
 def size_of(path: Path) -> int:

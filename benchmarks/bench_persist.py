@@ -67,6 +67,7 @@ import numpy as np
 from report import (
     SEED,
     Row,
+    Scratch,
     console,
     environment_line,
     fmt_time,
@@ -155,20 +156,6 @@ def budget_row(
 
 
 # --- timing ------------------------------------------------------------------------------
-
-
-class Scratch:
-    """A fresh, empty directory for each timed call under one temporary root."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.calls = 0
-
-    def fresh(self) -> Path:
-        self.calls += 1
-        path = self.root / f"call-{self.calls:04d}"
-        path.mkdir()
-        return path
 
 
 def best_of(

@@ -19,6 +19,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -232,6 +233,20 @@ def print_summary(rows: Sequence[Row], started: float, load_before: float, noise
         )
     passed = [r.passed for r in rows if r.passed is not None]
     console.print(f"{sum(passed)}/{len(passed)} targets met (exit code is 0 regardless)")
+
+
+class Scratch:
+    """A fresh, empty directory for each timed call under one temporary root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.calls = 0
+
+    def fresh(self) -> Path:
+        self.calls += 1
+        path = self.root / f"call-{self.calls:04d}"
+        path.mkdir()
+        return path
 
 
 class LowRankSource:
