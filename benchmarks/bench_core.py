@@ -85,6 +85,7 @@ from report import (
     rng_for,
     system_pieces,
     time_ratio_row,
+    turns,
     unit_rows,
 )
 from semcache_core import SemCache
@@ -175,14 +176,12 @@ def time_calls(
     perf = time.perf_counter
     gc.collect()
     with gc_paused():
-        for round_no in range(rounds):
-            shift = round_no % len(names)
-            for name in names[shift:] + names[:shift]:
-                fn, out = fns[name], samples[name]
-                for arg in args:
-                    start = perf()
-                    fn(arg)
-                    out.append(perf() - start)
+        for _, name in turns(names, rounds):
+            fn, out = fns[name], samples[name]
+            for arg in args:
+                start = perf()
+                fn(arg)
+                out.append(perf() - start)
     return {name: Timing.of(samples[name], scale) for name in names}
 
 

@@ -98,6 +98,7 @@ from report import (
     rng_for,
     run_from_command_line,
     system_pieces,
+    turns,
     unit_rows,
 )
 from semcache_core import SemCache as Engine
@@ -222,14 +223,12 @@ def time_passes(
     perf = time.perf_counter
     gc.collect()
     with gc_paused():
-        for round_no in range(rounds):
-            shift = round_no % len(names)
-            for name in names[shift:] + names[:shift]:
-                fn = fns[name]
-                start = perf()
-                for item in items:
-                    fn(item)
-                samples[name].append(perf() - start)
+        for _, name in turns(names, rounds):
+            fn = fns[name]
+            start = perf()
+            for item in items:
+                fn(item)
+            samples[name].append(perf() - start)
     return {name: Timing.of(samples[name], 1 / len(items)) for name in names}
 
 
@@ -249,14 +248,12 @@ def time_each(
     perf = time.perf_counter
     gc.collect()
     with gc_paused():
-        for round_no in range(rounds):
-            shift = round_no % len(names)
-            for name in names[shift:] + names[:shift]:
-                fn, out = fns[name], samples[name][round_no]
-                for i, item in enumerate(items):
-                    start = perf()
-                    fn(item)
-                    out[i] = perf() - start
+        for round_no, name in turns(names, rounds):
+            fn, out = fns[name], samples[name][round_no]
+            for i, item in enumerate(items):
+                start = perf()
+                fn(item)
+                out[i] = perf() - start
     return samples
 
 

@@ -78,6 +78,7 @@ from report import (
     run_from_command_line,
     system_pieces,
     time_ratio_row,
+    turns,
     unit_rows,
 )
 from semcache_core import SemCache
@@ -173,19 +174,17 @@ def best_of(
     names = list(fns)
     samples: dict[str, list[float]] = {name: [] for name in names}
     perf = time.perf_counter
-    for round_no in range(repeats):
-        shift = round_no % len(names)
-        for name in names[shift:] + names[:shift]:
-            call_dir = scratch.fresh()
-            gc.collect()
-            start = perf()
-            result = fns[name](call_dir)
-            samples[name].append(perf() - start)
-            if after is not None and name in after:
-                after[name](result)
-            del result
-            shutil.rmtree(call_dir)
-            gc.collect()
+    for _, name in turns(names, repeats):
+        call_dir = scratch.fresh()
+        gc.collect()
+        start = perf()
+        result = fns[name](call_dir)
+        samples[name].append(perf() - start)
+        if after is not None and name in after:
+            after[name](result)
+        del result
+        shutil.rmtree(call_dir)
+        gc.collect()
     return {name: Best.of(samples[name]) for name in names}
 
 

@@ -235,6 +235,16 @@ def print_summary(rows: Sequence[Row], started: float, load_before: float, noise
     console.print(f"{sum(passed)}/{len(passed)} targets met (exit code is 0 regardless)")
 
 
+def turns(names: Sequence[str], rounds: int) -> Iterator[tuple[int, str]]:
+    """``(round, name)``: in every round each name takes a turn, the order rotating from
+    round to round, so slow drift of the machine (turbo, a neighbour on the other core)
+    hits all of them alike."""
+    for round_no in range(rounds):
+        shift = round_no % len(names)
+        for name in [*names[shift:], *names[:shift]]:
+            yield round_no, name
+
+
 class Scratch:
     """A fresh, empty directory for each timed call under one temporary root."""
 
