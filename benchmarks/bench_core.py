@@ -23,9 +23,10 @@ Rows (targets from the issue):
    ``argpartition`` + sorting the top 10. Target: ours <= 0.6x numpy's time. Also printed:
    the memory-read floor (one-thread ``np.dot(X, q)``) and the implied GB/s.
 3. Batch: ``search_batch(100 queries, k=10)`` vs 100 single ``search`` calls, per query,
-   with 2 BLAS threads for both (switched in-process; a subprocess when that is impossible).
-   Target: >= 4x faster per query. Row 3d repeats it without an ``OPENBLAS_CORETYPE`` pin
-   from the environment, when there is one (this machine pins the AVX2 kernel).
+   with 2 threads for both (``SEMCACHE_NUM_THREADS`` and BLAS, switched in-process; a
+   subprocess when BLAS cannot be switched). Target: >= 4x faster per query. Row 3b repeats
+   it on one thread; row 3d prints the plain numpy batch (``Q @ X.T``, one float32 matrix
+   product on 2 BLAS threads, then ``argpartition`` per query) for comparison.
 4. HNSW on realistic low-rank data (32 latent dims, spectrum (i+1)**-0.7, mixed into 384
    dims, isotropic noise 0.05*sqrt(32) per component, unit rows; queries drawn the same
    way): ``SemCache(index="hnsw")`` built through ``cache.set`` one entry at a time (build
@@ -47,6 +48,7 @@ import os
 
 # Pin BLAS before numpy is imported (the batch row raises it in-process when it can).
 os.environ["OPENBLAS_NUM_THREADS"] = os.environ.get("SEMCACHE_BENCH_BLAS_THREADS", "1")
+os.environ["SEMCACHE_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"]
 os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"]
 os.environ["MKL_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"]
 
@@ -205,7 +207,20 @@ def _openblas_thread_setters() -> tuple[Callable[[int], None], Callable[[], int]
 
 
 @contextlib.contextmanager
-def blas_threads(n: int) -> Iterator[bool]:
+def compute_threads(n: int) -> Iterator[bool]:
+    """Run the block with ``n`` threads for semcache and for BLAS; yields False when BLAS
+    cannot be switched here."""
+    before = os.environ["SEMCACHE_NUM_THREADS"]
+    os.environ["SEMCACHE_NUM_THREADS"] = str(n)
+    try:
+        with _blas_threads(n) as switched:
+            yield switched
+    finally:
+        os.environ["SEMCACHE_NUM_THREADS"] = before
+
+
+@contextlib.contextmanager
+def _blas_threads(n: int) -> Iterator[bool]:
     """Run the block with ``n`` BLAS threads; yields False when that cannot be done here."""
     try:
         from threadpoolctl import threadpool_limits  # type: ignore[import-not-found]
@@ -401,38 +416,47 @@ def row_flat(cfg: Config, fixture: tuple) -> tuple[list[Row], Timing]:
     return rows, t["semcache"]
 
 
-def measure_batch(cache: SemCache, queries: np.ndarray, rounds: int) -> dict[str, float]:
-    """Per-query seconds of one ``search_batch`` vs a loop of single ``search`` calls."""
+def numpy_batch_top_k(matrix: np.ndarray, queries: np.ndarray, k: int = K) -> list[np.ndarray]:
+    """The plain numpy batch: one ``Q @ X.T``, then :func:`numpy_top_k`'s steps per query."""
+    scores = queries @ matrix.T
+    tops = np.argpartition(scores, -k, axis=1)[:, -k:]
+    return [top[np.argsort(-row[top])] for top, row in zip(tops, scores)]
+
+
+def measure_batch(
+    matrix: np.ndarray, cache: SemCache, queries: np.ndarray, rounds: int
+) -> dict[str, float]:
+    """Per-query seconds of one ``search_batch``, a loop of single ``search`` calls, and the
+    plain numpy batch, on the threads the caller set.
+
+    The numpy batch is timed after the other two, not in turns with them: OpenBLAS's idle
+    threads keep spinning on a core for a while after each matrix product."""
     batch = cache.search_batch(queries, k=K)
     singles = [cache.search(q, k=K) for q in queries]
     same = all(
-        [h.key for h in a] == [h.key for h in b] for a, b in zip(batch, singles, strict=True)
+        [(h.key, h.score) for h in a] == [(h.key, h.score) for h in b]
+        for a, b in zip(batch, singles, strict=True)
     )
+    timing = {"rounds": max(5, rounds + 2), "warmup": 1, "scale": 1 / len(queries)}
     t = time_calls(
         {
             "batch": lambda _: cache.search_batch(queries, k=K),
             "singles": lambda _: [cache.search(q, k=K) for q in queries],
         },
         [None],
-        rounds=max(5, rounds + 2),
-        warmup=1,
-        scale=1 / len(queries),
+        **timing,
     )
+    t |= time_calls({"numpy": lambda _: numpy_batch_top_k(matrix, queries)}, [None], **timing)
     return {
-        "batch": t["batch"].median,
-        "batch_spread": t["batch"].spread,
-        "singles": t["singles"].median,
-        "singles_spread": t["singles"].spread,
+        **{name: timing.median for name, timing in t.items()},
+        **{f"{name}_spread": timing.spread for name, timing in t.items()},
         "same": same,
     }
 
 
-def batch_in_subprocess(cfg: Config, quick: bool, own_kernel: bool = False) -> dict[str, float]:
-    """Row 3 in a fresh interpreter whose BLAS starts with ``BATCH_THREADS`` threads;
-    ``own_kernel`` also drops an ``OPENBLAS_CORETYPE`` pin, so OpenBLAS picks its kernel."""
+def batch_in_subprocess(cfg: Config, quick: bool) -> dict[str, float]:
+    """Row 3 in a fresh interpreter whose BLAS starts with ``BATCH_THREADS`` threads."""
     env = dict(os.environ, SEMCACHE_BENCH_BLAS_THREADS=str(BATCH_THREADS))
-    if own_kernel:
-        env.pop("OPENBLAS_CORETYPE", None)
     argv = [sys.executable, __file__, "--batch-json", *(["--quick"] if quick else [])]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -442,53 +466,51 @@ def batch_queries(cfg: Config) -> np.ndarray:
     return isotropic(cfg.n_batch, rng_for(3))
 
 
-def row_batch(cfg: Config, cache: SemCache, quick: bool) -> list[Row]:
+def row_batch(cfg: Config, matrix: np.ndarray, cache: SemCache, quick: bool) -> list[Row]:
     queries = batch_queries(cfg)
-    with blas_threads(1):
-        one_thread = measure_batch(cache, queries, cfg.rounds)
+    with compute_threads(1):
+        one_thread = measure_batch(matrix, cache, queries, cfg.rounds)
     threads = min(BATCH_THREADS, os.cpu_count() or 1)
-    with blas_threads(threads) as switched:
-        result = measure_batch(cache, queries, cfg.rounds) if switched else None
+    with compute_threads(threads) as switched:
+        result = measure_batch(matrix, cache, queries, cfg.rounds) if switched else None
     where = "in-process"
     if result is None:
         result, where = batch_in_subprocess(cfg, quick), "subprocess"
-    rows = [
+
+    def timing(measured: dict[str, float], name: str) -> Timing:
+        return Timing(measured[name], measured[f"{name}_spread"])
+
+    singles = f"{cfg.n_batch}x search()"
+    return [
         speedup_row(
             "3",
-            f"search_batch({cfg.n_batch} q) per query, {threads} BLAS threads ({where})",
-            Timing(result["batch"], result["batch_spread"]),
-            Timing(result["singles"], result["singles_spread"]),
-            f"{cfg.n_batch}x search()",
+            f"search_batch({cfg.n_batch} q) per query, {threads} threads ({where})",
+            timing(result, "batch"),
+            timing(result, "singles"),
+            singles,
             4.0,
         ),
         speedup_row(
             "3b",
-            f"search_batch({cfg.n_batch} q) per query, 1 BLAS thread",
-            Timing(one_thread["batch"], one_thread["batch_spread"]),
-            Timing(one_thread["singles"], one_thread["singles_spread"]),
-            f"{cfg.n_batch}x search()",
+            f"search_batch({cfg.n_batch} q) per query, 1 thread",
+            timing(one_thread, "batch"),
+            timing(one_thread, "singles"),
+            singles,
             4.0,
         ),
         info_row(
             "3c",
-            "batch results identical to single searches",
+            "batch results (keys and scores) identical to single searches",
             f"{bool(result['same'] and one_thread['same'])}",
         ),
+        info_row(
+            "3d",
+            f"search_batch vs a plain numpy batch: Q @ X.T ({threads} BLAS threads) + argpartition",
+            str(timing(result, "batch")),
+            f"numpy batch {timing(result, 'numpy')}",
+            f"{result['numpy'] / result['batch']:.2f}x faster",
+        ),
     ]
-    pinned = os.environ.get("OPENBLAS_CORETYPE")
-    if pinned:  # the environment forces a kernel: show what OpenBLAS itself would run
-        own = batch_in_subprocess(cfg, quick, own_kernel=True)
-        speedup = own["singles"] / own["batch"]
-        rows.append(
-            info_row(
-                "3d",
-                f"row 3 with OpenBLAS's own kernel choice (here OPENBLAS_CORETYPE={pinned})",
-                str(Timing(own["batch"], own["batch_spread"])),
-                f"{cfg.n_batch}x search(): {Timing(own['singles'], own['singles_spread'])}",
-                f"{speedup:.2f}x faster",
-            )
-        )
-    return rows
 
 
 # --- rows 4 and 5: HNSW and the crossover ------------------------------------------------
@@ -796,7 +818,7 @@ def run(cfg: Config, mode: str, crossover: bool, quick: bool) -> None:
     console.print(
         environment_line(
             mode,
-            *system_pieces("simsimd", "hnswlib"),
+            *system_pieces("simsimd", "numkong", "hnswlib"),
             f"BLAS pinned to {os.environ['OPENBLAS_NUM_THREADS']} thread",
             f"seed {SEED}",
         )
@@ -810,7 +832,7 @@ def run(cfg: Config, mode: str, crossover: bool, quick: bool) -> None:
     fixture = flat_fixture(cfg)
     flat_rows, semcache_flat = row_flat(cfg, fixture)
     rows += flat_rows
-    rows += row_batch(cfg, fixture[3], quick)
+    rows += row_batch(cfg, fixture[0], fixture[3], quick)
     del fixture
     gc.collect()
 
@@ -845,8 +867,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     random.seed(SEED)
     cfg = QUICK if args.quick else FULL
     if args.batch_json:  # row 3 in a subprocess with more BLAS threads
-        cache = flat_fixture(cfg)[3]
-        print(json.dumps(measure_batch(cache, batch_queries(cfg), cfg.rounds)))
+        matrix, _, _, cache = flat_fixture(cfg)
+        print(json.dumps(measure_batch(matrix, cache, batch_queries(cfg), cfg.rounds)))
         return 0
     run(cfg, "quick" if args.quick else "full", args.crossover, args.quick)
     return 0

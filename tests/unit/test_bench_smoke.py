@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-CORE_ROWS = ("1", "2a", "3", "4a", "4b", "4f", "6a")
+CORE_ROWS = ("1", "2a", "3", "3b", "3c", "3d", "4a", "4b", "4f", "6a")
 SNAPSHOT_ROWS = ("1a", "1b", "1c", "1d", "1e", "1f", "1g", "2a", "2b", "2c", "2d")
 OTHER_ROWS = ("3a", "3b", "4a", "4b", "5a", "5b", "5c")  # size, durable reopen, seed
 LANGCHAIN_ROWS = ("1a", "1b", "1c", "2a", "2b", "2c", "2d", "2e", "3a", "3b", "3c", "3d", "3e")

@@ -4,16 +4,13 @@ Rows ``[0, n)`` of ``_vectors`` are the live unit vectors; deleting a row moves 
 row into its place (O(dim), no rebuild). Beside the float32 matrix sits an int8 copy
 (scalar quantised per row, as in faiss's SQ8) which is 4x smaller, so a scan of it reads a
 quarter of the memory: single-query search is bound by memory bandwidth, and this is
-what makes it beat a plain ``X @ q``.
+what makes it beat a plain ``X @ q``. A batch scores its queries with one int8 matrix
+product instead, which does four times the work of a float32 one per instruction.
 
-The result is still **exact**. For a unit query ``q`` and row ``x`` with quantisation
-residuals ``e = x - x~`` and ``f = q - q~``::
-
-    |x.q - x~.q~| <= |e| + (1 + |e|) |f|          (Cauchy-Schwarz, |x| = |q| = 1)
-
-so each int8 score brackets the true score. Any row whose upper bound falls below the k-th
-largest lower bound cannot be in the top k; the remaining candidates (typically a few
-hundred) are re-scored in float32 and ranked. Same ids and scores as brute force.
+The result is still **exact**: each int8 score comes with an error bound
+(:mod:`.quantised`), and only the rows that may be in the top k (typically a few hundred)
+are re-scored in float32 and ranked. Same ids and scores as brute force, and a batch gives
+each query the same candidates, so the same answer, as a single search.
 
 A bulk restore (:meth:`FlatIndex.restore`, used when a snapshot loads) adopts the float32
 rows as they are and leaves the int8 codes to :meth:`FlatIndex.code_pending`, which the
@@ -36,31 +33,21 @@ import simsimd
 
 from ..vectors import FloatMatrix, FloatVector
 from .base import Labels, SearchResult, empty_result, top_k, top_k_rows
+from .quantised import batch_candidates, candidates, quantise_queries, quantise_rows
 
 __all__ = ["FlatIndex"]
 
 # Below this many candidate rows, the plain float32 product is as fast as the int8 pass.
 _QUANTISED_MIN_ROWS = 4096
+# A batch takes the int8 product from this many queries on (fewer: one scan per query) ...
+_QUANTISED_BATCH_MIN_QUERIES = 4
+# ... and this many rows per wanted result (its block-maxima bound needs many more blocks
+# than results to be tight).
+_QUANTISED_BATCH_ROWS_PER_RESULT = 512
 # From this many labels on, rows are found by one sort and a binary search, not a dict each.
 _SORTED_LOOKUP_MIN = 8192
-# search_batch scores at most this many (query, row) pairs at once: 128 MB of float32.
+# search_batch's float32 path scores at most this many (query, row) pairs at once: 128 MB.
 _BATCH_SCORES = 1 << 25
-# Float32 rounding of the exact re-score and of the bounds themselves.
-_ROUNDING_SLACK = 1e-5
-
-
-def _quantise(vectors: FloatMatrix) -> tuple[npt.NDArray[np.int8], FloatVector, FloatVector]:
-    """Per-row symmetric int8 quantisation: codes, scales, and residual norms."""
-    peaks = np.maximum(vectors.max(axis=1), -vectors.min(axis=1))
-    scales = (peaks / np.float32(127.0)).astype(np.float32)
-    work = vectors / scales[:, None]  # one scratch matrix, reused in place below
-    np.rint(work, out=work)
-    np.clip(work, -127, 127, out=work)
-    codes = work.astype(np.int8)
-    np.multiply(work, scales[:, None], out=work)
-    np.subtract(vectors, work, out=work)  # the residuals
-    errors = np.sqrt(np.einsum("ij,ij->i", work, work)).astype(np.float32)
-    return codes, scales, errors
 
 
 class FlatIndex:
@@ -105,7 +92,7 @@ class FlatIndex:
         """Compute the int8 codes of up to ``max_rows`` restored rows; True while some remain."""
         if self._uncoded:
             rows = np.flatnonzero(~self._coded[: self._n])[:max_rows]
-            self._codes[rows], self._scales[rows], self._errors[rows] = _quantise(
+            self._codes[rows], self._scales[rows], self._errors[rows] = quantise_rows(
                 self._vectors[rows]
             )
             self._coded[rows] = True
@@ -166,7 +153,7 @@ class FlatIndex:
     def add(self, labels: Labels, vectors: FloatMatrix) -> None:
         """Insert or replace rows; ``vectors`` must already be unit-length float32."""
         labels = np.asarray(labels, dtype=np.int64)
-        codes, scales, errors = _quantise(vectors)
+        codes, scales, errors = quantise_rows(vectors)
         rows = np.empty(len(labels), dtype=np.intp)
         self._grow(self._n + len(labels))
         for i, label in enumerate(labels.tolist()):
@@ -209,57 +196,78 @@ class FlatIndex:
         """Top ``k`` labels by cosine similarity, best first; ``allowed`` restricts labels."""
         if self._n == 0 or (allowed is not None and len(allowed) == 0):
             return empty_result()
-        if allowed is not None and (
-            self._uncoded or len(allowed) < max(_QUANTISED_MIN_ROWS, self._n // 8)
-        ):
-            rows = np.sort(self._rows(allowed))  # row order: scores independent of `allowed`
-            ids, scores = top_k(self._vectors[rows] @ query, k)
-            return self._labels[rows[ids]], scores
-        if self._n < _QUANTISED_MIN_ROWS or self._uncoded:
-            ids, scores = top_k(self._vectors[: self._n] @ query, k)
-            return self._labels[ids], scores
-        rows = self._candidates(query, k, allowed)
-        ids, scores = top_k(self._vectors[rows] @ query, k)
-        return self._labels[rows[ids]], scores
-
-    def _candidates(self, query: FloatVector, k: int, allowed: Labels | None) -> npt.NDArray:
-        """Rows that may be in the exact top ``k``, from the int8 scan and its error bounds."""
+        rows = None if allowed is None else self._allowed_rows(allowed)
+        if not self._quantised(rows):
+            return self._rescored(rows, query, k)
         n = self._n
-        peak = float(np.abs(query).max())
-        query_scale = peak / 127.0
-        query_codes = np.rint(query / query_scale).clip(-127, 127).astype(np.int8)
-        query_error = float(np.linalg.norm(query - query_codes.astype(np.float32) * query_scale))
-        dots = np.asarray(
-            simsimd.cdist(query_codes[None], self._codes[:n], metric="dot", threads=1)
-        )[0]
-        approx = dots * (self._scales[:n] * query_scale)
-        bound = self._errors[:n] * (1.0 + query_error) + (query_error + _ROUNDING_SLACK)
-        lower = approx - bound
-        if allowed is not None:
-            mask = np.zeros(n, dtype=bool)
-            mask[self._rows(allowed)] = True
-            lower[~mask] = -np.inf
-            approx[~mask] = -np.inf
-        k = min(k, n if allowed is None else len(allowed))
-        kth_lower = np.partition(lower, n - k)[n - k]
-        return np.flatnonzero(approx + bound >= kth_lower)
+        quantised = quantise_queries(query[None])
+        dots = np.asarray(simsimd.cdist(quantised.codes, self._codes[:n], metric="dot", threads=1))[
+            0
+        ]
+        if rows is None:
+            found = candidates(dots, self._scales[:n], self._errors[:n], quantised, [0, n], k)
+            return self._rescored(found[0], query, k)
+        found = candidates(
+            dots[rows], self._scales[rows], self._errors[rows], quantised, [0, len(rows)], k
+        )
+        return self._rescored(rows[found[0]], query, k)
 
     def search_batch(
         self, queries: FloatMatrix, k: int, allowed: Labels | None = None
     ) -> list[SearchResult]:
-        """Top ``k`` for each query from one matrix product (exact; BLAS may use every core).
+        """Top ``k`` for each query, the same answers as :meth:`search` gives each one.
 
-        ``allowed`` restricts labels, as in :meth:`search`: its rows are gathered once for
-        the whole batch.
+        From four queries on, one int8 matrix product (:func:`.quantised.batch_candidates`,
+        on every core) finds each query's candidates. ``allowed`` restricts labels, as in
+        :meth:`search`: its rows are found once for the whole batch.
         """
         if self._n == 0 or (allowed is not None and len(allowed) == 0):
             return [empty_result() for _ in range(len(queries))]
-        if allowed is None:
-            rows = None
-            matrix = self._vectors[: self._n]
+        rows = None if allowed is None else self._allowed_rows(allowed)
+        searched = self._n if rows is None else len(rows)
+        if not self._quantised(rows) or searched < _QUANTISED_BATCH_ROWS_PER_RESULT * k:
+            return self._rescored_batch(rows, queries, k)
+        if len(queries) < _QUANTISED_BATCH_MIN_QUERIES:
+            return [self.search(query, k, allowed) for query in queries]
+        if rows is None:
+            n = self._n
+            per_query = batch_candidates(
+                self._codes[:n], self._scales[:n], self._errors[:n], queries, k
+            )
         else:
-            rows = np.sort(self._rows(allowed))  # row order: scores independent of `allowed`
-            matrix = self._vectors[rows]
+            per_query = [
+                rows[found]
+                for found in batch_candidates(
+                    self._codes[rows], self._scales[rows], self._errors[rows], queries, k
+                )
+            ]
+        return [self._rescored(found, query, k) for found, query in zip(per_query, queries)]
+
+    def _allowed_rows(self, allowed: Labels) -> npt.NDArray[np.intp]:
+        """Rows of ``allowed``, ascending: scores then do not depend on the labels' order."""
+        return np.sort(self._rows(allowed))
+
+    def _quantised(self, rows: npt.NDArray[np.intp] | None) -> bool:
+        """Whether the int8 pass pays for a search over ``rows`` (None: every row)."""
+        if self._uncoded or self._n < _QUANTISED_MIN_ROWS:
+            return False
+        return rows is None or len(rows) >= max(_QUANTISED_MIN_ROWS, self._n // 8)
+
+    def _rescored(
+        self, rows: npt.NDArray[np.intp] | None, query: FloatVector, k: int
+    ) -> SearchResult:
+        """The exact top ``k`` among ``rows`` (ascending; None: every row) in float32."""
+        if rows is None:
+            ids, scores = top_k(self._vectors[: self._n] @ query, k)
+            return self._labels[ids], scores
+        ids, scores = top_k(self._vectors[rows] @ query, k)
+        return self._labels[rows[ids]], scores
+
+    def _rescored_batch(
+        self, rows: npt.NDArray[np.intp] | None, queries: FloatMatrix, k: int
+    ) -> list[SearchResult]:
+        """:meth:`_rescored` for each query from float32 matrix products (BLAS threads)."""
+        matrix = self._vectors[: self._n] if rows is None else self._vectors[rows]
         results: list[SearchResult] = []
         step = max(1, _BATCH_SCORES // len(matrix))  # bounds the score matrix's memory
         for start in range(0, len(queries), step):
