@@ -201,16 +201,14 @@ class FlatIndex:
             return self._rescored(rows, query, k)
         n = self._n
         quantised = quantise_queries(query[None])
-        dots = np.asarray(simsimd.cdist(quantised.codes, self._codes[:n], metric="dot", threads=1))[
-            0
-        ]
+        dots = simsimd.cdist(quantised.codes, self._codes[:n], metric="dot", threads=1)
+        dots = np.asarray(dots)[0]
         if rows is None:
-            found = candidates(dots, self._scales[:n], self._errors[:n], quantised, [0, n], k)
-            return self._rescored(found[0], query, k)
-        found = candidates(
-            dots[rows], self._scales[rows], self._errors[rows], quantised, [0, len(rows)], k
-        )
-        return self._rescored(rows[found[0]], query, k)
+            found = candidates(dots, self._scales[:n], self._errors[:n], quantised, [0, n], k)[0]
+            return self._rescored(found, query, k)
+        scales, errors = self._scales[rows], self._errors[rows]
+        found = candidates(dots[rows], scales, errors, quantised, [0, len(rows)], k)[0]
+        return self._rescored(rows[found], query, k)
 
     def search_batch(
         self, queries: FloatMatrix, k: int, allowed: Labels | None = None
@@ -231,16 +229,12 @@ class FlatIndex:
             return [self.search(query, k, allowed) for query in queries]
         if rows is None:
             n = self._n
-            per_query = batch_candidates(
-                self._codes[:n], self._scales[:n], self._errors[:n], queries, k
-            )
-        else:
-            per_query = [
-                rows[found]
-                for found in batch_candidates(
-                    self._codes[rows], self._scales[rows], self._errors[rows], queries, k
-                )
-            ]
+            codes, scales, errors = self._codes[:n], self._scales[:n], self._errors[:n]
+        else:  # gathered once for the whole batch
+            codes, scales, errors = self._codes[rows], self._scales[rows], self._errors[rows]
+        per_query = batch_candidates(codes, scales, errors, queries, k)
+        if rows is not None:
+            per_query = [rows[found] for found in per_query]
         return [self._rescored(found, query, k) for found, query in zip(per_query, queries)]
 
     def _allowed_rows(self, allowed: Labels) -> npt.NDArray[np.intp]:

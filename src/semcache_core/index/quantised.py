@@ -222,7 +222,8 @@ def _scan(
             out, scaled, above = scratch.views(stop - start, m)
             numkong.dots_packed(codes[start:stop], packed, out=out)
             dots = np.asarray(out)
-            # float32 work: the dots are exact in float32, int32 * float32 computes in float64
+            # in float32 (int32 * float32 would compute in float64): its rounding, far below
+            # the slack in the margin, only decides what is pruned, never a survivor
             np.multiply(dots, scales[start:stop, None], out=scaled, dtype=np.float32)
             best = np.concatenate([best, _block_maxima(scaled)], axis=1)
             if best.shape[1] > k:
