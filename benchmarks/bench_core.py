@@ -437,19 +437,19 @@ def measure_batch(
         [(h.key, h.score) for h in a] == [(h.key, h.score) for h in b]
         for a, b in zip(batch, singles, strict=True)
     )
-    timing = {"rounds": max(5, rounds + 2), "warmup": 1, "scale": 1 / len(queries)}
+    options = {"rounds": max(5, rounds + 2), "warmup": 1, "scale": 1 / len(queries)}
     t = time_calls(
         {
             "batch": lambda _: cache.search_batch(queries, k=K),
             "singles": lambda _: [cache.search(q, k=K) for q in queries],
         },
         [None],
-        **timing,
+        **options,
     )
-    t |= time_calls({"numpy": lambda _: numpy_batch_top_k(matrix, queries)}, [None], **timing)
+    t |= time_calls({"numpy": lambda _: numpy_batch_top_k(matrix, queries)}, [None], **options)
     return {
-        **{name: timing.median for name, timing in t.items()},
-        **{f"{name}_spread": timing.spread for name, timing in t.items()},
+        **{name: measured.median for name, measured in t.items()},
+        **{f"{name}_spread": measured.spread for name, measured in t.items()},
         "same": same,
     }
 

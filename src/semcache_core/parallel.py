@@ -2,15 +2,15 @@
 
 ``search_batch``'s int8 pass runs in numkong and numpy, which both release the GIL, so it
 splits its rows over threads, as a BLAS matrix product would. How many threads:
-``SEMCACHE_NUM_THREADS`` when set (read on every call, like ``OMP_NUM_THREADS`` for a BLAS),
-else the number of cores this process may run on.
+``SEMCACHE_NUM_THREADS`` when set (read on every call, like ``OMP_NUM_THREADS`` for a BLAS;
+anything but a positive integer raises ``InvalidArgumentError``), else the number of cores
+this process may run on.
 
 Example::
 
-    >>> import os
-    >>> os.environ["SEMCACHE_NUM_THREADS"] = "2"
-    >>> run_in_threads(lambda part: sum(part), [[1, 2], [3]])
-    [3, 3]
+    >>> parts = [[1, 2], [3]][: worker_count()]  # one part per thread
+    >>> run_in_threads(sum, parts)[0]  # the first part runs on this thread
+    3
 """
 
 from __future__ import annotations
