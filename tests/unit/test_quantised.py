@@ -9,6 +9,7 @@ near-duplicates and low-rank rows score within the int8 rounding of each other.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import threading
 import time
@@ -17,8 +18,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from threads import run_threads
 
-from semcache_core import InvalidArgumentError
+from semcache_core import InvalidArgumentError, SemCache
 from semcache_core.index import FlatIndex
 from semcache_core.index.quantised import (
     batch_candidates,
@@ -185,6 +187,55 @@ def test_flat_search_batch_answers_bit_for_bit_like_search(
             assert scores.tobytes() == single_scores.tobytes()
             if allowed is not None:
                 assert set(labels.tolist()) <= set(allowed.tolist())
+
+
+def test_cache_batches_stay_sound_beside_writers(monkeypatch) -> None:
+    """Searchers run int8 batches (filtered and not) on two threads each while writers add
+    and delete: every batch is well formed, and afterwards batches equal single searches."""
+    monkeypatch.setenv(THREADS_VARIABLE, "2")
+    rng = np.random.default_rng(31)
+    rows = make_rows(rng, 7000, 16, "near_duplicates")
+    cache = SemCache(index="flat")
+    cache.set_many(
+        [(f"k{i}", i) for i in range(6000)],
+        vectors=rows[:6000],
+        metadatas=[{"group": i % 3} for i in range(6000)],
+    )
+    queries = make_queries(rng, rows, 6)
+    every_group = {"group": {"$ne": -1}}  # allows all: still the int8 path
+    failures: list[BaseException] = []
+    writing = threading.Event()
+    writing.set()
+
+    def search(filters: dict | None) -> None:
+        try:
+            while writing.is_set():
+                for hits in cache.search_batch(queries, 10, filters=filters):
+                    assert len({hit.key for hit in hits}) == len(hits) == 10
+                    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
+        except BaseException as failure:  # reported by the main thread
+            failures.append(failure)
+
+    def write(first: int) -> None:
+        try:
+            for i in range(first, 7000, 2):
+                cache.set(f"k{i}", i, vector=rows[i], metadata={"group": i % 3})
+                cache.delete(f"k{i - 6000}")
+        except BaseException as failure:
+            failures.append(failure)
+
+    searchers = [threading.Thread(target=search, args=(f,)) for f in (None, every_group)]
+    for thread in searchers:
+        thread.start()
+    run_threads([lambda: write(6000), lambda: write(6001)])
+    writing.clear()
+    for thread in searchers:
+        thread.join(60)
+    assert not failures, failures
+    assert len(cache) == 6000
+    for filters in (None, every_group):
+        batch = cache.search_batch(queries, 10, filters=filters)
+        assert batch == [cache.search(query, 10, filters=filters) for query in queries]
 
 
 # --- the thread count and the shared pool ----------------------------------------------
