@@ -126,15 +126,8 @@ def test_concurrent_batches_each_get_their_own_answers(monkeypatch) -> None:
         barrier.wait()
         return batch_candidates(*quantise_rows(rows), queries, k, chunk_scores=3000)
 
-    threads = [
-        threading.Thread(target=lambda c=c, i=i: results.__setitem__(i, run(c)))
-        for i, c in enumerate(cases)
-    ]
     results: dict[int, list[np.ndarray]] = {}
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads([lambda c=c, i=i: results.__setitem__(i, run(c)) for i, c in enumerate(cases)])
     for i, (rows, queries, k) in enumerate(cases):
         for query, positions in zip(queries, results[i]):
             assert positions.tolist() == single_candidates(rows, query, k).tolist()

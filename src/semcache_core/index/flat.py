@@ -197,6 +197,12 @@ class FlatIndex:
         if self._n == 0 or (allowed is not None and len(allowed) == 0):
             return empty_result()
         rows = None if allowed is None else self._allowed_rows(allowed)
+        return self._search_rows(query, k, rows)
+
+    def _search_rows(
+        self, query: FloatVector, k: int, rows: npt.NDArray[np.intp] | None
+    ) -> SearchResult:
+        """:meth:`search` among ``rows`` (ascending; None: every row)."""
         if not self._quantised(rows):
             return self._rescored(rows, query, k)
         n = self._n
@@ -226,7 +232,7 @@ class FlatIndex:
         if not self._quantised(rows) or searched < _QUANTISED_BATCH_ROWS_PER_RESULT * k:
             return self._rescored_batch(rows, queries, k)
         if len(queries) < _QUANTISED_BATCH_MIN_QUERIES:
-            return [self.search(query, k, allowed) for query in queries]
+            return [self._search_rows(query, k, rows) for query in queries]
         if rows is None:
             n = self._n
             codes, scales, errors = self._codes[:n], self._scales[:n], self._errors[:n]
