@@ -462,14 +462,21 @@ def filled_cache(fx: SemanticFixture, index: str) -> tuple[SemCache, float]:
     keys = [responses._key(Prompt(p, context, ""), LLM_STRING) for p in fx.cached]
     reference = SemCache(embedding=fx.table)  # what update writes, for comparison
     reference.update(fx.cached[0], LLM_STRING, chat_response(0))
-    (written,) = reference.engine.scan()
-    entry = reference.engine.get_entry(written)
+    namespace = responses.namespace
+    (written,) = reference.engine.scan(namespace=namespace)
+    entry = reference.engine.get_entry(written, namespace=namespace)
     assert entry is not None
-    assert (written, entry.namespace, entry.value) == (keys[0], scope, fx.blob)
+    metadata = {"scope": scope}
+    assert (written, entry.metadata, entry.value) == (keys[0], metadata, fx.blob)
     vectors = fx.table.matrix[:n]
     begin = time.perf_counter()
-    engine.set_many([(k, fx.blob) for k in keys], vectors=vectors, namespace=scope)
-    built = engine.backend.index_for(scope)  # type: ignore[attr-defined]
+    engine.set_many(
+        [(k, fx.blob) for k in keys],
+        vectors=vectors,
+        metadatas=[metadata] * n,
+        namespace=namespace,
+    )
+    built = engine.backend.index_for(namespace)  # type: ignore[attr-defined]
     built.wait_until_built()  # "auto" builds its graph in the background past the threshold
     seconds = time.perf_counter() - begin
     assert len(engine) == n and llm_cache.lookup(fx.cached[-1], LLM_STRING) is not None
@@ -658,7 +665,7 @@ def measure_embeddings(cfg: Config, tmp: Path) -> EmbedTimes:
             cold_s = perf() - start
             if name == "cached":
                 begin = perf()
-                index = embedder.cache.backend.index_for(EMBED_NAMESPACE)
+                index = embedder.cache.backend.index_for(embedder.document_namespace)
                 if index is not None:
                     index.wait_until_built()
                 build_s = perf() - begin

@@ -221,7 +221,7 @@ def index_of(store: Any) -> Any:
     index_for = getattr(engine.backend, "index_for", None) if engine is not None else None
     if engine is None or index_for is None:
         return None
-    namespace = getattr(store, "namespace", NAMESPACE)
+    namespace = getattr(store, "engine_namespace", NAMESPACE)
     index = index_for(namespace) if isinstance(namespace, str) else None
     if index is None:  # another namespace scheme: the first namespace with an index
         for name in engine.backend.counters().details.get("index") or {}:

@@ -24,7 +24,8 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -142,15 +143,16 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
                 hnsw_params=hnsw_params,
                 clock=clock,
             )
-            if dim is not None and backend.dim not in (None, dim):
+            try:
+                _check_dims(backend, dim)
+            except DimensionMismatchError:
                 backend.close()
-                raise DimensionMismatchError(backend.dim, dim)
+                raise
         elif backend is None:
             backend = LocalBackend(
                 max_entries, index, hnsw_threshold=hnsw_threshold, hnsw_params=hnsw_params
             )
-        if dim is not None and backend.dim is not None and backend.dim != dim:
-            raise DimensionMismatchError(backend.dim, dim)
+        _check_dims(backend, dim)
         self._backend = backend
         self._fixed_dim = dim
         self._embedder = embedder
@@ -162,8 +164,20 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
 
     @property
     def dim(self) -> int | None:
-        """Vector dimension, ``None`` until fixed by the first vector (or ``dim=``)."""
-        return self._fixed_dim if self._fixed_dim is not None else self._backend.dim
+        """The vector dimension: ``dim=`` when given; else the one dimension every
+        namespace holding vectors shares; ``None`` before any vector, or while namespaces
+        differ (see :meth:`dim_of`)."""
+        if self._fixed_dim is not None:
+            return self._fixed_dim
+        dims = set(self._backend.dims.values())
+        return dims.pop() if len(dims) == 1 else None
+
+    def dim_of(self, namespace: str = "") -> int | None:
+        """The dimension of ``namespace``'s vectors (``dim=`` for every namespace when
+        given), ``None`` before its first vector."""
+        if self._fixed_dim is not None:
+            return self._fixed_dim
+        return self._backend.dim_of(check_namespace(namespace))
 
     @property
     def backend(self) -> Backend:
@@ -214,12 +228,13 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
             )
         return self._embedder.embed_document(value)
 
-    def _as_queries(self, vectors: Any) -> FloatMatrix:
+    def _as_queries(self, vectors: Any, namespace: str) -> FloatMatrix:
+        dim = self.dim_of(namespace)
         if isinstance(vectors, np.ndarray) and vectors.ndim == 2:
-            return as_unit_matrix(vectors, self.dim, "queries")
+            return as_unit_matrix(vectors, dim, "queries")
         if len(vectors) == 1:  # the common single search: no stacking copy
-            return as_unit_vector(vectors[0], self.dim, "query")[None, :]
-        return np.stack([as_unit_vector(v, self.dim, "query") for v in vectors])
+            return as_unit_vector(vectors[0], dim, "query")[None, :]
+        return np.stack([as_unit_vector(v, dim, "query") for v in vectors])
 
     def _count(self, name: str) -> None:
         counters = self._counters
@@ -238,20 +253,22 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
 
     # --- exact key/value -----------------------------------------------------------------
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """The value stored under ``key`` (a fresh copy), or ``default``."""
+    def get(self, key: str, default: Any = None, *, namespace: str = "") -> Any:
+        """The value stored under ``key`` in ``namespace`` (a fresh copy), or ``default``."""
         if key.__class__ is not str:
             check_key(key)
-        entry = self._backend.get(key, self._clock())
+        if namespace.__class__ is not str:
+            check_namespace(namespace)
+        entry = self._backend.get(namespace, key, self._clock())
         if entry is None:
             return default
         value = entry.plain
         return decode(entry.value) if value is NOT_DECODED else value
 
-    def get_entry(self, key: str) -> Entry | None:
+    def get_entry(self, key: str, *, namespace: str = "") -> Entry | None:
         """Value, metadata, namespace and expiry of ``key``, or ``None`` (no stats counted)."""
         check_key(key)
-        entry = self._backend.get(key, self._clock(), count=False)
+        entry = self._backend.get(check_namespace(namespace), key, self._clock(), count=False)
         if entry is None:
             return None
         return Entry(
@@ -266,19 +283,25 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         vector: Any = None,
         metadata: dict[str, Any] | None = None,
         ttl: float | None = None,
-        namespace: str | None = None,
+        namespace: str = "",
     ) -> None:
-        """Store ``value`` (bytes or anything msgpack can encode) under ``key``.
+        """Store ``value`` (bytes or anything msgpack can encode) under ``key`` in
+        ``namespace``.
 
-        With ``vector``, the entry is also found by :meth:`search` / :meth:`get_similar`.
-        ``ttl`` (seconds) overrides the cache default. Replaces any previous entry.
+        With ``vector``, the entry is also found by :meth:`search` / :meth:`get_similar`
+        in its namespace. ``ttl`` (seconds) overrides the cache default. Replaces any
+        previous entry of ``(namespace, key)``.
 
         Raises:
             InvalidKeyError, InvalidValueError, InvalidVectorError, DimensionMismatchError,
             InvalidArgumentError: bad input; nothing is stored.
         """
         check_key(key)
-        unit = None if vector is None else as_unit_vector(vector, self.dim)
+        namespace = check_namespace(namespace)
+        unit = None
+        if vector is not None:
+            with _naming(namespace):
+                unit = as_unit_vector(vector, self.dim_of(namespace))
         self._store(self._write(key, value, unit, metadata, ttl, namespace))
 
     def set_many(
@@ -288,9 +311,10 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         vectors: Sequence[Any] | FloatMatrix | None = None,
         metadatas: Sequence[dict[str, Any] | None] | None = None,
         ttl: float | None = None,
-        namespace: str | None = None,
+        namespace: str = "",
     ) -> None:
-        """Store many entries in one call: all are validated first, then stored together.
+        """Store many entries of ``namespace`` in one call: all are validated first, then
+        stored together.
 
         ``items`` maps keys to values (or is a sequence of ``(key, value)`` pairs; a repeated
         key keeps its last value). ``vectors`` and ``metadatas``, when given, run parallel
@@ -305,7 +329,9 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
             The errors of :meth:`set`, naming the offending row; nothing is stored then.
         """
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
-        rows = self._vector_rows(vectors, len(pairs))
+        namespace = check_namespace(namespace)
+        with _naming(namespace):
+            rows = self._vector_rows(vectors, len(pairs), self.dim_of(namespace))
         if metadatas is not None and len(metadatas) != len(pairs):
             raise InvalidArgumentError(
                 f"metadatas has {len(metadatas)} rows for {len(pairs)} items"
@@ -319,48 +345,65 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
             writes.append(self._write(key, value, rows[i], metadata, ttl, namespace))
         self._backend.set_many(writes, self._clock())
 
-    def _vector_rows(self, vectors: Any, count: int) -> list[Any]:
+    def _vector_rows(self, vectors: Any, count: int, dim: int | None) -> list[Any]:
         """Parallel vectors as unit rows (or ``None``s), validated in one pass for a matrix."""
         if vectors is None:
             return [None] * count
         if len(vectors) != count:
             raise InvalidArgumentError(f"vectors has {len(vectors)} rows for {count} items")
         if isinstance(vectors, np.ndarray) and vectors.ndim == 2:
-            return list(as_unit_matrix(vectors, self.dim)) if count else []
-        return [
-            None if v is None else as_unit_vector(v, self.dim, f"vectors[{i}]")
-            for i, v in enumerate(vectors)
-        ]
+            return list(as_unit_matrix(vectors, dim)) if count else []
+        rows = []
+        for i, v in enumerate(vectors):
+            row = None if v is None else as_unit_vector(v, dim, f"vectors[{i}]")
+            if row is not None:
+                dim = len(row)  # a batch fixing the dimension keeps to it
+            rows.append(row)
+        return rows
 
-    def delete(self, key: str) -> bool:
-        """Remove ``key`` and its vector; True when it held a live entry."""
+    def delete(self, key: str, *, namespace: str = "") -> bool:
+        """Remove ``key`` of ``namespace`` and its vector; True when it held a live entry."""
         check_key(key)
-        return self._backend.delete(key, self._clock())
+        return self._backend.delete(check_namespace(namespace), key, self._clock())
 
-    def exists(self, key: str) -> bool:
-        """Whether ``key`` holds a live entry (does not count as a hit or refresh LRU)."""
+    def exists(self, key: str, *, namespace: str = "") -> bool:
+        """Whether ``key`` holds a live entry in ``namespace`` (does not count as a hit or
+        refresh LRU)."""
         check_key(key)
-        return self._backend.exists(key, self._clock())
+        return self._backend.exists(check_namespace(namespace), key, self._clock())
 
     def __contains__(self, key: object) -> bool:
+        """``key in cache``: whether ``key`` lives in the default namespace ``""``."""
         return self.exists(key)  # type: ignore[arg-type]
 
     def __len__(self) -> int:
+        """Live entries, all namespaces together."""
         return self._backend.count(self._clock())
 
-    def scan(self, prefix: str = "", limit: int | None = None) -> list[str]:
-        """Live keys starting with ``prefix``, sorted, at most ``limit`` of them."""
+    def count(self, namespace: str | None = None) -> int:
+        """Live entries of ``namespace`` (of all namespaces when ``None``)."""
+        if namespace is not None:
+            check_namespace(namespace)
+        return self._backend.count(self._clock(), namespace)
+
+    def namespaces(self) -> list[str]:
+        """The namespaces holding live entries, sorted."""
+        return self._backend.namespaces(self._clock())
+
+    def scan(self, prefix: str = "", limit: int | None = None, *, namespace: str = "") -> list[str]:
+        """Live keys of ``namespace`` starting with ``prefix``, sorted, at most ``limit``."""
         if not isinstance(prefix, str):
             raise InvalidArgumentError(f"prefix must be a str, got {type(prefix).__name__}")
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
         ):
             raise InvalidArgumentError(f"limit must be an int >= 0 or None, got {limit!r}")
-        return self._backend.scan(prefix, limit, self._clock())
+        return self._backend.scan(check_namespace(namespace), prefix, limit, self._clock())
 
-    def clear(self) -> None:
-        """Remove every entry (statistics are kept)."""
-        self._backend.clear()
+    def clear(self, namespace: str | None = None) -> None:
+        """Remove every entry of ``namespace``, or of every namespace when ``None``
+        (statistics are kept). No other namespace is read or touched."""
+        self._backend.clear(None if namespace is None else check_namespace(namespace))
 
     def purge_expired(self) -> int:
         """Reclaim expired entries now (reads also do it); returns how many."""
@@ -375,7 +418,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         ttl: float | None = None,
         metadata: dict[str, Any] | None = None,
         *,
-        namespace: str | None = None,
+        namespace: str = "",
     ) -> None:
         """Store text and index its embedding, so :meth:`get_similar` finds it by meaning."""
         check_key(key)
@@ -389,18 +432,24 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         )
 
     def put_json(
-        self, key: str, obj: Any, ttl: float | None = None, metadata: dict[str, Any] | None = None
+        self,
+        key: str,
+        obj: Any,
+        ttl: float | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        namespace: str = "",
     ) -> None:
         """Store a JSON-serialisable object as JSON text (not embedded)."""
         try:
             text = json.dumps(obj, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise InvalidValueError(f"put_json needs a JSON-serialisable object: {exc}") from exc
-        self.set(key, text, metadata=metadata, ttl=ttl)
+        self.set(key, text, metadata=metadata, ttl=ttl, namespace=namespace)
 
-    def get_json(self, key: str, default: Any = None) -> Any:
+    def get_json(self, key: str, default: Any = None, *, namespace: str = "") -> Any:
         """The object stored by :meth:`put_json`, or ``default``."""
-        text = self.get(key, _MISSING)
+        text = self.get(key, _MISSING, namespace=namespace)
         if text is _MISSING:
             return default
         if not isinstance(text, str):
@@ -411,16 +460,24 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
             raise InvalidValueError(f"{key!r} does not hold JSON text: {exc}") from exc
 
     def put_string(
-        self, key: str, text: str, ttl: float | None = None, metadata: dict[str, Any] | None = None
+        self,
+        key: str,
+        text: str,
+        ttl: float | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        namespace: str = "",
     ) -> None:
         """Store a string as is (not embedded; use :meth:`put` to embed)."""
         if not isinstance(text, str):
             raise InvalidValueError(f"put_string needs a str, got {type(text).__name__}")
-        self.set(key, text, metadata=metadata, ttl=ttl)
+        self.set(key, text, metadata=metadata, ttl=ttl, namespace=namespace)
 
-    def get_string(self, key: str, default: str | None = None) -> str | None:
+    def get_string(
+        self, key: str, default: str | None = None, *, namespace: str = ""
+    ) -> str | None:
         """The string stored under ``key``, or ``default``."""
-        text = self.get(key, _MISSING)
+        text = self.get(key, _MISSING, namespace=namespace)
         if text is _MISSING:
             return default
         if not isinstance(text, str):
@@ -429,25 +486,26 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
 
     # --- get_or_compute ------------------------------------------------------------------
 
-    def _lookup(self, key: str) -> tuple[bool, Any]:
+    def _lookup(self, namespace: str, key: str) -> tuple[bool, Any]:
         """(found, fresh value) counting a hit or a miss."""
-        entry = self._backend.get(key, self._clock())
+        entry = self._backend.get(namespace, key, self._clock())
         return (False, None) if entry is None else (True, _value_of(entry))
 
-    def _peek(self, key: str) -> StoredEntry | None:
-        return self._backend.get(key, self._clock(), count=False)
+    def _peek(self, namespace: str, key: str) -> StoredEntry | None:
+        return self._backend.get(namespace, key, self._clock(), count=False)
 
     def _store_computed(
-        self, key: str, result: Any, ttl: Any, namespace: Any, metadata: Any
+        self, key: str, result: Any, ttl: Any, namespace: str, metadata: Any
     ) -> bytes:
-        """Store ``fn``'s result, indexing it when it is a vector of the cache's dimension."""
+        """Store ``fn``'s result, indexing it when it is a vector of its namespace's
+        dimension."""
         return self._store_computed_many([key], [result], ttl, namespace, metadata)[0]
 
     def _store_computed_many(
-        self, keys: list[str], results: list[Any], ttl: Any, namespace: Any, metadata: Any
+        self, keys: list[str], results: list[Any], ttl: Any, namespace: str, metadata: Any
     ) -> list[bytes]:
         """Store computed results in one write (vectors indexed); their encoded values."""
-        dim = self.dim
+        dim = self.dim_of(namespace)
         writes = []
         for key, result in zip(keys, results):
             vector = None
@@ -469,10 +527,11 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         fn: Callable[[str], Any],
         *,
         ttl: float | None = None,
-        namespace: str | None = None,
+        namespace: str = "",
         metadata: dict[str, Any] | None = None,
     ) -> Any:
-        """The cached value of ``key``, or ``fn(key)`` computed once and stored.
+        """The cached value of ``key`` in ``namespace``, or ``fn(key)`` computed once and
+        stored there.
 
         Threads missing the same key together wait for one call of ``fn`` (single flight);
         no cache lock is held while ``fn`` runs. An exception from ``fn`` reaches every
@@ -481,14 +540,15 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         """
         check_key(key)
         check_ttl(ttl)
-        found, value = self._lookup(key)
+        namespace = check_namespace(namespace)
+        found, value = self._lookup(namespace, key)
         if found:
             return value
-        flight, leader = self._flights.join(key)
+        flight, leader = self._flights.join((namespace, key))
         if not leader:
             return decode(flight.wait())
         try:
-            entry = self._peek(key)  # a leader that just finished may have stored it
+            entry = self._peek(namespace, key)  # a leader that just finished may have stored it
             blob = (
                 entry.value
                 if entry is not None
@@ -499,7 +559,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
             flight.fail(exc)
             raise
         finally:
-            self._flights.leave(key, flight)
+            self._flights.leave((namespace, key), flight)
         return decode(blob)
 
     # --- semantic ------------------------------------------------------------------------
@@ -510,7 +570,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         k: int = 10,
         *,
         threshold: float | None = None,
-        namespace: str | None = None,
+        namespace: str = "",
         filters: FilterLike = None,
         with_vectors: bool = False,
     ) -> list[Hit]:
@@ -534,7 +594,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         k: int = 10,
         *,
         threshold: float | None = None,
-        namespace: str | None = None,
+        namespace: str = "",
         filters: FilterLike = None,
         with_vectors: bool = False,
     ) -> list[list[Hit]]:
@@ -561,7 +621,8 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         threshold = check_threshold(threshold)
         namespace = check_namespace(namespace)
         node: FilterNode | None = parse_filters(filters)
-        matrix = self._as_queries(vectors)
+        with _naming(namespace):
+            matrix = self._as_queries(vectors, namespace)
         found = self._backend.search(
             matrix, k, namespace, node, self._clock(), with_vectors, threshold
         )
@@ -572,7 +633,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         vector_or_text: Any,
         threshold: float = 0.95,
         *,
-        namespace: str | None = None,
+        namespace: str = "",
         filters: FilterLike = None,
     ) -> Any:
         """The value of the most similar live entry with cosine >= ``threshold``, else None."""
@@ -618,3 +679,23 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
 
 
 _MISSING: Any = object()
+
+
+@contextmanager
+def _naming(namespace: str) -> Iterator[None]:
+    """A :class:`DimensionMismatchError` raised inside names ``namespace``."""
+    try:
+        yield
+    except DimensionMismatchError as exc:
+        if exc.namespace is not None:
+            raise
+        raise DimensionMismatchError(exc.expected, exc.got, namespace) from None
+
+
+def _check_dims(backend: Backend, dim: int | None) -> None:
+    """Raise unless every namespace of ``backend`` holds vectors of ``dim=`` (when given)."""
+    if dim is None:
+        return
+    for namespace, held in backend.dims.items():
+        if held != dim:
+            raise DimensionMismatchError(held, dim, namespace)

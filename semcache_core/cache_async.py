@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checks import check_key, check_ttl
+from .checks import check_key, check_namespace, check_ttl
 from .codec import decode
 from .records import CacheStats, Entry, Hit
 
@@ -32,11 +32,11 @@ __all__ = ["AsyncTwins"]
 class AsyncTwins:
     """Mixed into :class:`~semcache_core.SemCache`: ``await cache.aget(key)`` and the rest."""
 
-    async def aget(self: SemCache, key: str, default: Any = None) -> Any:
-        return await asyncio.to_thread(self.get, key, default)
+    async def aget(self: SemCache, key: str, default: Any = None, *, namespace: str = "") -> Any:
+        return await asyncio.to_thread(lambda: self.get(key, default, namespace=namespace))
 
-    async def aget_entry(self: SemCache, key: str) -> Entry | None:
-        return await asyncio.to_thread(self.get_entry, key)
+    async def aget_entry(self: SemCache, key: str, *, namespace: str = "") -> Entry | None:
+        return await asyncio.to_thread(lambda: self.get_entry(key, namespace=namespace))
 
     async def aset(self: SemCache, key: str, value: Any, **options: Any) -> None:
         await asyncio.to_thread(lambda: self.set(key, value, **options))
@@ -44,20 +44,28 @@ class AsyncTwins:
     async def aset_many(self: SemCache, items: Any, **options: Any) -> None:
         await asyncio.to_thread(lambda: self.set_many(items, **options))
 
-    async def adelete(self: SemCache, key: str) -> bool:
-        return await asyncio.to_thread(self.delete, key)
+    async def adelete(self: SemCache, key: str, *, namespace: str = "") -> bool:
+        return await asyncio.to_thread(lambda: self.delete(key, namespace=namespace))
 
-    async def aexists(self: SemCache, key: str) -> bool:
-        return await asyncio.to_thread(self.exists, key)
+    async def aexists(self: SemCache, key: str, *, namespace: str = "") -> bool:
+        return await asyncio.to_thread(lambda: self.exists(key, namespace=namespace))
 
     async def alen(self: SemCache) -> int:
         return await asyncio.to_thread(len, self)
 
-    async def ascan(self: SemCache, prefix: str = "", limit: int | None = None) -> list[str]:
-        return await asyncio.to_thread(self.scan, prefix, limit)
+    async def acount(self: SemCache, namespace: str | None = None) -> int:
+        return await asyncio.to_thread(self.count, namespace)
 
-    async def aclear(self: SemCache) -> None:
-        await asyncio.to_thread(self.clear)
+    async def anamespaces(self: SemCache) -> list[str]:
+        return await asyncio.to_thread(self.namespaces)
+
+    async def ascan(
+        self: SemCache, prefix: str = "", limit: int | None = None, *, namespace: str = ""
+    ) -> list[str]:
+        return await asyncio.to_thread(lambda: self.scan(prefix, limit, namespace=namespace))
+
+    async def aclear(self: SemCache, namespace: str | None = None) -> None:
+        await asyncio.to_thread(self.clear, namespace)
 
     async def astats(self: SemCache) -> CacheStats:
         return await asyncio.to_thread(self.stats)
@@ -75,7 +83,7 @@ class AsyncTwins:
         ttl: float | None = None,
         metadata: dict[str, Any] | None = None,
         *,
-        namespace: str | None = None,
+        namespace: str = "",
     ) -> None:
         check_key(key)
         if not isinstance(value, str):
@@ -88,20 +96,38 @@ class AsyncTwins:
         )
 
     async def aput_json(
-        self: SemCache, key: str, obj: Any, ttl: float | None = None, metadata: Any = None
+        self: SemCache,
+        key: str,
+        obj: Any,
+        ttl: float | None = None,
+        metadata: Any = None,
+        *,
+        namespace: str = "",
     ) -> None:
-        await asyncio.to_thread(self.put_json, key, obj, ttl, metadata)
+        await asyncio.to_thread(lambda: self.put_json(key, obj, ttl, metadata, namespace=namespace))
 
-    async def aget_json(self: SemCache, key: str, default: Any = None) -> Any:
-        return await asyncio.to_thread(self.get_json, key, default)
+    async def aget_json(
+        self: SemCache, key: str, default: Any = None, *, namespace: str = ""
+    ) -> Any:
+        return await asyncio.to_thread(lambda: self.get_json(key, default, namespace=namespace))
 
     async def aput_string(
-        self: SemCache, key: str, text: str, ttl: float | None = None, metadata: Any = None
+        self: SemCache,
+        key: str,
+        text: str,
+        ttl: float | None = None,
+        metadata: Any = None,
+        *,
+        namespace: str = "",
     ) -> None:
-        await asyncio.to_thread(self.put_string, key, text, ttl, metadata)
+        await asyncio.to_thread(
+            lambda: self.put_string(key, text, ttl, metadata, namespace=namespace)
+        )
 
-    async def aget_string(self: SemCache, key: str, default: str | None = None) -> str | None:
-        return await asyncio.to_thread(self.get_string, key, default)
+    async def aget_string(
+        self: SemCache, key: str, default: str | None = None, *, namespace: str = ""
+    ) -> str | None:
+        return await asyncio.to_thread(lambda: self.get_string(key, default, namespace=namespace))
 
     async def _aquery(self: SemCache, vector_or_text: Any) -> Any:
         if isinstance(vector_or_text, str):
@@ -133,7 +159,7 @@ class AsyncTwins:
         fn: Callable[[str], Any],
         *,
         ttl: float | None = None,
-        namespace: str | None = None,
+        namespace: str = "",
         metadata: dict[str, Any] | None = None,
     ) -> Any:
         """Async :meth:`get_or_compute`; ``fn`` may be a plain or an ``async`` function.
@@ -143,14 +169,15 @@ class AsyncTwins:
         """
         check_key(key)
         check_ttl(ttl)
-        found, value = await asyncio.to_thread(self._lookup, key)
+        namespace = check_namespace(namespace)
+        found, value = await asyncio.to_thread(self._lookup, namespace, key)
         if found:
             return value
-        flight, leader = self._flights.join(key)
+        flight, leader = self._flights.join((namespace, key))
         if not leader:
             return decode(await flight.await_outcome())
         try:
-            entry = await asyncio.to_thread(self._peek, key)
+            entry = await asyncio.to_thread(self._peek, namespace, key)
             if entry is not None:
                 blob = entry.value
             else:
@@ -168,5 +195,5 @@ class AsyncTwins:
             flight.fail(exc)
             raise
         finally:
-            self._flights.leave(key, flight)
+            self._flights.leave((namespace, key), flight)
         return decode(blob)

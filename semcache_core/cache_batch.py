@@ -63,8 +63,9 @@ class _ManyPlan:
     :meth:`fail`) and :meth:`leave` whatever happens, so that no follower waits forever.
     """
 
-    def __init__(self, keys: list[str]) -> None:
+    def __init__(self, keys: list[str], namespace: str) -> None:
         self.keys = keys
+        self.namespace = namespace
         self.found: dict[str, StoredEntry | bytes] = {}
         self.led: list[tuple[str, Flight]] = []
         self.followed: list[tuple[str, Flight]] = []
@@ -74,7 +75,7 @@ class _ManyPlan:
         """Read every distinct key once (each counts as a hit or a miss)."""
         now = cache._clock()
         for key in dict.fromkeys(self.keys):
-            entry = cache._backend.get(key, now)
+            entry = cache._backend.get(self.namespace, key, now)
             if entry is not None:
                 self.found[key] = entry
 
@@ -82,14 +83,14 @@ class _ManyPlan:
         """Lead or follow a flight for every key that missed."""
         for key in dict.fromkeys(self.keys):
             if key not in self.found:
-                flight, leader = cache._flights.join(key)
+                flight, leader = cache._flights.join((self.namespace, key))
                 (self.led if leader else self.followed).append((key, flight))
 
     def peek(self, cache: SemCache) -> None:
         """Take what a leader that just finished stored; the rest is to compute."""
         now = cache._clock()
         for key, _ in self.led:
-            entry = cache._backend.get(key, now, count=False)
+            entry = cache._backend.get(self.namespace, key, now, count=False)
             if entry is None:
                 self.to_compute.append(key)
             else:
@@ -108,10 +109,8 @@ class _ManyPlan:
             )
         return results
 
-    def store(
-        self, cache: SemCache, results: list[Any], ttl: Any, namespace: Any, metadata: Any
-    ) -> None:
-        blobs = cache._store_computed_many(self.to_compute, results, ttl, namespace, metadata)
+    def store(self, cache: SemCache, results: list[Any], ttl: Any, metadata: Any) -> None:
+        blobs = cache._store_computed_many(self.to_compute, results, ttl, self.namespace, metadata)
         self.found.update(zip(self.to_compute, blobs))
 
     def settle(self) -> None:
@@ -125,7 +124,7 @@ class _ManyPlan:
 
     def leave(self, cache: SemCache) -> None:
         for key, flight in self.led:
-            cache._flights.leave(key, flight)
+            cache._flights.leave((self.namespace, key), flight)
 
     def values(self) -> list[Any]:
         return [_fresh(self.found[key]) for key in self.keys]
@@ -134,29 +133,34 @@ class _ManyPlan:
 class BatchCalls:
     """Mixed into :class:`~semcache_core.SemCache`: many-key calls and their async twins."""
 
-    def get_many(self: SemCache, keys: Sequence[str], default: Any = None) -> list[Any]:
-        """The values of ``keys`` in order (``default`` for a miss); repeats allowed.
+    def get_many(
+        self: SemCache, keys: Sequence[str], default: Any = None, *, namespace: str = ""
+    ) -> list[Any]:
+        """The values of ``keys`` in ``namespace``, in order (``default`` for a miss);
+        repeats allowed.
 
         Raises:
             InvalidKeyError: a key is not a ``str`` (nothing is read).
         """
         keys = check_keys(keys)
+        namespace = check_namespace(namespace)
         now = self._clock()
         out = []
         for key in keys:
-            entry = self._backend.get(key, now)
+            entry = self._backend.get(namespace, key, now)
             out.append(default if entry is None else _fresh(entry))
         return out
 
-    def delete_many(self: SemCache, keys: Sequence[str]) -> int:
-        """Remove ``keys`` and their vectors; how many held a live entry.
+    def delete_many(self: SemCache, keys: Sequence[str], *, namespace: str = "") -> int:
+        """Remove ``keys`` of ``namespace`` and their vectors; how many held a live entry.
 
         Raises:
             InvalidKeyError: a key is not a ``str`` (nothing is removed).
         """
         keys = check_keys(keys)
+        namespace = check_namespace(namespace)
         now = self._clock()
-        return sum(self._backend.delete(key, now) for key in keys)
+        return sum(self._backend.delete(namespace, key, now) for key in keys)
 
     def get_or_compute_many(
         self: SemCache,
@@ -164,7 +168,7 @@ class BatchCalls:
         fn: ManyFn,
         *,
         ttl: float | None = None,
-        namespace: str | None = None,
+        namespace: str = "",
         metadata: dict[str, Any] | None = None,
     ) -> list[Any]:
         """The cached values of ``keys``, computing every miss with one ``fn(missing)`` call.
@@ -179,16 +183,15 @@ class BatchCalls:
             InvalidKeyError, InvalidArgumentError: bad input, before anything is computed;
                 InvalidArgumentError too when ``fn`` returns the wrong number of results.
         """
-        plan = _ManyPlan(check_keys(keys))
+        plan = _ManyPlan(check_keys(keys), check_namespace(namespace))
         check_ttl(ttl)
-        check_namespace(namespace)
         plan.lookup(self)
         plan.join(self)
         try:
             plan.peek(self)
             if plan.to_compute:
                 results = plan.results_of(fn(list(plan.to_compute)))
-                plan.store(self, results, ttl, namespace, metadata)
+                plan.store(self, results, ttl, metadata)
             plan.settle()
         except BaseException as exc:
             plan.fail(exc)
@@ -199,11 +202,13 @@ class BatchCalls:
             plan.found[key] = flight.wait()
         return plan.values()
 
-    async def aget_many(self: SemCache, keys: Sequence[str], default: Any = None) -> list[Any]:
-        return await asyncio.to_thread(self.get_many, keys, default)
+    async def aget_many(
+        self: SemCache, keys: Sequence[str], default: Any = None, *, namespace: str = ""
+    ) -> list[Any]:
+        return await asyncio.to_thread(lambda: self.get_many(keys, default, namespace=namespace))
 
-    async def adelete_many(self: SemCache, keys: Sequence[str]) -> int:
-        return await asyncio.to_thread(self.delete_many, keys)
+    async def adelete_many(self: SemCache, keys: Sequence[str], *, namespace: str = "") -> int:
+        return await asyncio.to_thread(lambda: self.delete_many(keys, namespace=namespace))
 
     async def aget_or_compute_many(
         self: SemCache,
@@ -211,16 +216,15 @@ class BatchCalls:
         fn: ManyFn,
         *,
         ttl: float | None = None,
-        namespace: str | None = None,
+        namespace: str = "",
         metadata: dict[str, Any] | None = None,
     ) -> list[Any]:
         """Async :meth:`get_or_compute_many`; ``fn`` may be a plain or an ``async`` function.
 
         A plain ``fn`` runs in a worker thread; flights are shared with sync callers.
         """
-        plan = _ManyPlan(check_keys(keys))
+        plan = _ManyPlan(check_keys(keys), check_namespace(namespace))
         check_ttl(ttl)
-        check_namespace(namespace)
         await asyncio.to_thread(plan.lookup, self)
         plan.join(self)  # on the loop, so a cancellation cannot strand a joined flight
         try:
@@ -234,7 +238,7 @@ class BatchCalls:
                     if inspect.isawaitable(computed):
                         computed = await computed
                 results = plan.results_of(computed)
-                await asyncio.to_thread(plan.store, self, results, ttl, namespace, metadata)
+                await asyncio.to_thread(plan.store, self, results, ttl, metadata)
             plan.settle()
         except BaseException as exc:
             plan.fail(exc)

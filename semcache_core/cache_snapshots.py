@@ -63,6 +63,9 @@ class Snapshots:
         Raises:
             SnapshotError: the file is truncated, corrupted, not a snapshot, or holds vectors
                 of another dimension than ``dim=``; the cache is left exactly as it was.
+
+        Every namespace of the file is loaded; namespaces of this cache not in the file
+        are emptied (a load replaces the whole content).
             FileNotFoundError: there is no file at ``path``.
         """
         backend = self._snapshot_backend()
@@ -73,10 +76,12 @@ class Snapshots:
         self: SemCache, backend: SupportsSnapshots, path: Any, state: BackendState
     ) -> None:
         """Put a read snapshot in place, or raise :class:`SnapshotError` changing nothing."""
-        if self._fixed_dim is not None and state.dim not in (None, self._fixed_dim):
+        fixed = self._fixed_dim
+        wrong = [s for s in state.spaces if fixed is not None and s.dim != fixed]
+        if wrong or (fixed is not None and state.dim not in (None, fixed)):
+            held = wrong[0].dim if wrong else state.dim
             raise SnapshotError(
-                f"{path} holds vectors of dimension {state.dim}, but this cache has dim="
-                f"{self._fixed_dim}"
+                f"{path} holds vectors of dimension {held}, but this cache has dim={fixed}"
             )
         try:
             backend.restore_state(state, self._clock())

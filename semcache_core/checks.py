@@ -14,7 +14,6 @@ from .errors import InvalidArgumentError, InvalidKeyError
 __all__ = [
     "check_k",
     "check_key",
-    "check_key_namespace",
     "check_keys",
     "check_namespace",
     "check_threshold",
@@ -51,22 +50,6 @@ def check_namespace(namespace: Any) -> str:
         return ""
     if not isinstance(namespace, str):
         raise InvalidArgumentError(f"namespace must be a str, got {type(namespace).__name__}")
-    return namespace
-
-
-def check_key_namespace(namespace: Any, what: str = "namespace") -> str:
-    """A namespace that adapters put in front of their keys, as ``f"{namespace}:{key}"``.
-
-    It may not contain ``":"``, so one namespace's keys can never be another's: without
-    that, namespace ``"a"`` with key ``"b:c"`` and namespace ``"a:b"`` with key ``"c"``
-    would share the cache key ``"a:b:c"``.
-    """
-    if not isinstance(namespace, str):
-        raise InvalidArgumentError(f"{what} must be a str, got {type(namespace).__name__}")
-    if ":" in namespace:
-        raise InvalidArgumentError(
-            f"{what} {namespace!r} may not contain ':', which ends it in cache keys"
-        )
     return namespace
 
 

@@ -64,14 +64,16 @@ class InvalidVectorError(SemCacheError, ValueError):
 
 
 class DimensionMismatchError(InvalidVectorError):
-    """A vector's dimension differs from the cache's dimension."""
+    """A vector's dimension differs from its namespace's (or the cache's ``dim=``)."""
 
-    def __init__(self, expected: int, got: int) -> None:
+    def __init__(self, expected: int, got: int, namespace: str | None = None) -> None:
+        where = "this cache" if namespace is None else f"namespace {namespace!r}"
         super().__init__(
-            f"vector has dimension {got}, but this cache holds vectors of dimension {expected}"
+            f"vector has dimension {got}, but {where} holds vectors of dimension {expected}"
         )
         self.expected = expected
         self.got = got
+        self.namespace = namespace
 
 
 class InvalidArgumentError(SemCacheError, ValueError):

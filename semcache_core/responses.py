@@ -3,12 +3,14 @@
 Framework adapters (LangChain's ``BaseCache``, LlamaIndex's LLM wrapper) turn their
 prompts into a :class:`Prompt` and their responses into a string, and leave the rest here:
 
+- every entry lives in the cache's engine namespace ``"llm:{namespace}"`` (see
+  :mod:`semcache_core.namespaces`), so no other adapter on the same engine sees or clears it;
 - one entry per ``(prompt, model)``: its key hashes both (the exact hit), its vector is the
-  embedding of the prompt's *query* text (the last user message), and its namespace hashes
-  the model and the prompt's *context* (everything but the query text);
-- a semantic lookup searches only that namespace, so a hit never crosses models or
-  conversation contexts: the namespace is chosen before ranking, not checked after it;
-- a scope's entries share a key prefix per model, so ``clear(model)`` removes one model's.
+  embedding of the prompt's *query* text (the last user message), and its ``scope``
+  metadata hashes the model and the prompt's *context* (everything but the query text);
+- a semantic lookup filters on that scope before ranking, so a hit never crosses models
+  or conversation contexts; a scope costs only its entries (no index of its own);
+- a model's entries share a key prefix, so ``clear(model)`` removes one model's.
 
 Example::
 
@@ -32,6 +34,8 @@ from .cache import SemCache
 from .checks import check_threshold
 from .embedders import as_embedder
 from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError
+from .filters import Filter
+from .namespaces import adapter_namespace
 from .records import Hit
 from .vectors import FloatVector, as_unit_vector
 
@@ -40,7 +44,7 @@ __all__ = ["Loader", "Prompt", "PromptLike", "ResponseCache", "ResponseStats"]
 Loader = Callable[[Any], Any]
 """Turns a stored response into the caller's objects, or ``None`` when it cannot."""
 
-_KEY_PREFIX = "llm:"
+NAMESPACE_KIND = "llm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +106,9 @@ class ResponseCache:
 
     Args:
         cache: the engine to store in (durable, Redis-backed, ...); default a new in-process
-            :class:`~semcache_core.SemCache`. Entries live under keys starting ``"llm:"``.
+            :class:`~semcache_core.SemCache`.
+        namespace: this cache's share of the engine: its entries live in the engine
+            namespace ``"llm:{namespace}"``, and :meth:`clear` touches nothing else.
         embedder: embeds query texts (a callable, a LangChain or LlamaIndex embedding);
             default the cache's own embedder.
         threshold: cosine similarity in [-1, 1] a semantic hit needs.
@@ -121,7 +127,9 @@ class ResponseCache:
         threshold: float = 0.95,
         ttl: float | None = None,
         max_entries: int | None = None,
+        namespace: str = "default",
     ) -> None:
+        self.namespace = adapter_namespace(NAMESPACE_KIND, namespace)
         checked = check_threshold(threshold)
         if checked is None:
             raise InvalidArgumentError("threshold must be a number in [-1, 1], got None")
@@ -129,7 +137,6 @@ class ResponseCache:
             raise InvalidArgumentError(
                 "max_entries bounds the cache created here; set it on the cache you pass"
             )
-        self._owns_cache = cache is None
         self.cache = cache if cache is not None else SemCache(max_entries=max_entries)
         self._embedder = self.cache.embedder if embedder is None else as_embedder(embedder)
         self.threshold = checked
@@ -141,13 +148,21 @@ class ResponseCache:
 
     @staticmethod
     def _model_prefix(model: str) -> str:
-        return f"{_KEY_PREFIX}{_digest(model)}:"
+        return f"{_digest(model)}:"
 
     def _key(self, prompt: PromptLike, model: str) -> str:
         return self._model_prefix(model) + _digest(prompt.exact)
 
-    def _scope(self, prompt: PromptLike, model: str) -> str:
-        return f"{_KEY_PREFIX}{_digest(model)}:{_digest(prompt.context)}"
+    @staticmethod
+    def _scope(prompt: PromptLike, model: str) -> str:
+        return f"{_digest(model)}:{_digest(prompt.context)}"
+
+    def _in_scope(self, prompt: PromptLike, model: str) -> dict[str, Any]:
+        """Search options: this cache's namespace, the prompt's scope only."""
+        return {
+            "namespace": self.namespace,
+            "filters": Filter(_SCOPE, "==", self._scope(prompt, model)),
+        }
 
     # --- lookups -------------------------------------------------------------------------
 
@@ -157,7 +172,7 @@ class ResponseCache:
         ``load`` turns the stored value into what the caller returns (``None`` when it
         cannot: that lookup counts as a miss).
         """
-        found = self.cache.get(self._key(prompt, model), _MISS)
+        found = self.cache.get(self._key(prompt, model), _MISS, namespace=self.namespace)
         if found is not _MISS:
             return self._outcome(found, load, exact=True)
         vector = _usable(self._embedder.embed_query(prompt.query)) if prompt.query else None
@@ -166,7 +181,7 @@ class ResponseCache:
 
     async def alookup(self, prompt: PromptLike, model: str, load: Loader | None = None) -> Any:
         """Async :meth:`lookup`, embedding with the embedder's async method."""
-        found = await self.cache.aget(self._key(prompt, model), _MISS)
+        found = await self.cache.aget(self._key(prompt, model), _MISS, namespace=self.namespace)
         if found is not _MISS:
             return self._outcome(found, load, exact=True)
         vector = None
@@ -176,14 +191,14 @@ class ResponseCache:
             []
             if vector is None
             else await self.cache.asearch(
-                vector, 1, threshold=self.threshold, namespace=self._scope(prompt, model)
+                vector, 1, threshold=self.threshold, **self._in_scope(prompt, model)
             )
         )
         return self._outcome(hits[0].value if hits else None, load, exact=False)
 
     def _search(self, vector: FloatVector, prompt: PromptLike, model: str) -> list[Hit]:
         return self.cache.search(
-            vector, 1, threshold=self.threshold, namespace=self._scope(prompt, model)
+            vector, 1, threshold=self.threshold, **self._in_scope(prompt, model)
         )
 
     def _outcome(self, value: Any, load: Loader | None, exact: bool) -> Any:
@@ -221,7 +236,8 @@ class ResponseCache:
             "value": response,
             "vector": vector,
             "ttl": self.ttl,
-            "namespace": self._scope(prompt, model),
+            "namespace": self.namespace,
+            "metadata": {_SCOPE: self._scope(prompt, model)},
         }
 
     def _count_update(self) -> None:
@@ -229,21 +245,20 @@ class ResponseCache:
             self._updates += 1
 
     def clear(self, model: str | None = None) -> None:
-        """Remove every response (of ``model`` only, when given)."""
-        if model is None and self._owns_cache:
-            self.cache.clear()
+        """Remove every response of this cache (of ``model`` only, when given); nothing
+        outside its namespace is touched."""
+        if model is None:
+            self.cache.clear(self.namespace)
             return
-        prefix = _KEY_PREFIX if model is None else self._model_prefix(model)
-        for key in self.cache.scan(prefix):
-            self.cache.delete(key)
+        keys = self.cache.scan(self._model_prefix(model), namespace=self.namespace)
+        self.cache.delete_many(keys, namespace=self.namespace)
 
     async def aclear(self, model: str | None = None) -> None:
-        if model is None and self._owns_cache:
-            await self.cache.aclear()
+        if model is None:
+            await self.cache.aclear(self.namespace)
             return
-        prefix = _KEY_PREFIX if model is None else self._model_prefix(model)
-        for key in await self.cache.ascan(prefix):
-            await self.cache.adelete(key)
+        keys = await self.cache.ascan(self._model_prefix(model), namespace=self.namespace)
+        await self.cache.adelete_many(keys, namespace=self.namespace)
 
     def stats(self) -> ResponseStats:
         with self._lock:
@@ -251,6 +266,7 @@ class ResponseCache:
 
 
 _MISS: Any = object()
+_SCOPE = "scope"  # the metadata field holding an entry's (model, context) scope
 
 
 def _usable(vector: Any) -> FloatVector | None:

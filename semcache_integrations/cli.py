@@ -166,6 +166,12 @@ def _name(namespace: str) -> str:
     return namespace or "(default)"
 
 
+def _dimensions(report: StoreReport) -> str:
+    if report.dim is not None or not report.dims:
+        return str(report.dim)
+    return ", ".join(f"{_name(name)}: {dim}" for name, dim in sorted(report.dims.items()))
+
+
 def _report_table(report: StoreReport) -> Table:
     table = Table(title=f"{report.kind}: {report.path}", show_header=False)
     expiry = report.expiry_range
@@ -174,7 +180,7 @@ def _report_table(report: StoreReport) -> Table:
     rows = [
         ("entries", f"{report.entries:,}"),
         ("vectors", f"{report.vectors:,}"),
-        ("dimension", str(report.dim)),
+        ("dimension", _dimensions(report)),
         ("index", f"{report.index} (saved HNSW graphs: {graphs})"),
         ("namespaces", namespaces or "-"),
         ("size on disk", describe_size(report.size_bytes)),

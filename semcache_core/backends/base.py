@@ -86,21 +86,29 @@ class BackendCounters:
 
 @runtime_checkable
 class Backend(Protocol):
-    """Storage for one cache. See the module docstring for the contract."""
+    """Storage for one cache. See the module docstring for the contract.
 
-    @property
-    def dim(self) -> int | None:
-        """Dimension of the stored vectors, ``None`` until the first vector."""
+    An entry is identified by ``(namespace, key)``; each namespace has its own vector
+    dimension, fixed by its first vector, and ``clear(namespace)`` touches no other.
+    """
+
+    def dim_of(self, namespace: str) -> int | None:
+        """Dimension of ``namespace``'s vectors, ``None`` until its first vector."""
         ...
 
-    def get(self, key: str, now: float, count: bool = True) -> StoredEntry | None:
+    @property
+    def dims(self) -> dict[str, int]:
+        """namespace -> dimension, for every namespace holding vectors."""
+        ...
+
+    def get(self, namespace: str, key: str, now: float, count: bool = True) -> StoredEntry | None:
         """The live entry for ``key`` (refreshing its recency), else ``None``.
 
         With ``count``, the call counts as a hit or a miss in :meth:`counters`.
         """
         ...
 
-    def exists(self, key: str, now: float) -> bool:
+    def exists(self, namespace: str, key: str, now: float) -> bool:
         """Whether ``key`` holds a live entry (recency untouched)."""
         ...
 
@@ -108,20 +116,25 @@ class Backend(Protocol):
         """Insert or replace entries, all or nothing, evicting beyond capacity."""
         ...
 
-    def delete(self, key: str, now: float) -> bool:
+    def delete(self, namespace: str, key: str, now: float) -> bool:
         """Remove ``key``; True when a live entry was removed."""
         ...
 
-    def count(self, now: float) -> int:
-        """Number of live entries."""
+    def count(self, now: float, namespace: str | None = None) -> int:
+        """Number of live entries (of ``namespace`` only, when given)."""
         ...
 
-    def scan(self, prefix: str, limit: int | None, now: float) -> list[str]:
-        """Live keys starting with ``prefix``, sorted, at most ``limit``."""
+    def namespaces(self, now: float) -> list[str]:
+        """The namespaces holding live entries, sorted."""
         ...
 
-    def clear(self) -> None:
-        """Remove every entry (and the dimension, so a new one may be set)."""
+    def scan(self, namespace: str, prefix: str, limit: int | None, now: float) -> list[str]:
+        """Live keys of ``namespace`` starting with ``prefix``, sorted, at most ``limit``."""
+        ...
+
+    def clear(self, namespace: str | None = None) -> None:
+        """Remove every entry of ``namespace`` (of all namespaces when ``None``); a cleared
+        namespace forgets its dimension."""
         ...
 
     def search(
@@ -134,7 +147,8 @@ class Backend(Protocol):
         with_vectors: bool = False,
         threshold: float | None = None,
     ) -> list[list[tuple[StoredEntry, float]]]:
-        """For each query row, up to ``k`` (entry, cosine score) pairs, best first.
+        """For each query row, up to ``k`` (entry, cosine score) pairs of ``namespace``,
+        best first.
 
         Pairs scoring below ``threshold`` are left out (and their recency is not refreshed).
         """
@@ -164,13 +178,16 @@ class SpaceState:
     labels: npt.NDArray[np.int64]
     vectors: FloatMatrix | None
     graph: dict[str, Any] | None = None  # HNSWIndex.graph_state()
+    dim: int = 0  # the dimension of this namespace's vectors
 
 
 @dataclass(slots=True)
 class BackendState:
     """A backend's whole content as parallel columns: what a snapshot holds.
 
-    Entries run from least to most recently used, so LRU order survives a round trip.
+    ``dim`` is the dimension every namespace must have (a cache's ``dim=``), or ``None``:
+    each of ``spaces`` has its own. Entries run from least to most recently used, so LRU
+    order survives a round trip.
     ``labels[i]`` is the label of entry ``i``'s vector in its namespace's space, or None.
 
     A snapshot being read may hand over the state while its big blocks are still coming

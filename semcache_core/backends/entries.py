@@ -4,10 +4,10 @@ entries a restore brought in that no call has touched yet, kept as columns.
 A restore of 100k entries as objects costs about 15 ms of allocations and 8 ms more when
 the garbage collector first walks them, twice what reading the snapshot's vectors takes.
 A cache loaded to serve a few keys would pay that for nothing, so a restore keeps the
-snapshot's columns as they were decoded, with a ``key -> row`` map, and the backend makes
-a row into an entry ("thaws" it) the first time a call reaches it: a ``get``, a ``set``
-or ``delete`` of its key, a search hit, its expiry or its eviction. Calls that visit every
-entry (a filtered search, an export) thaw them all first, in bulk.
+snapshot's columns as they were decoded, with a ``namespace -> key -> row`` map, and the
+backend makes a row into an entry ("thaws" it) the first time a call reaches it: a
+``get``, a ``set`` or ``delete`` of its key, a search hit, its expiry or its eviction.
+Calls that visit every entry (a filtered search, an export) thaw them all first, in bulk.
 
 Row ``r`` stands for an entry whose LRU tick is ``r + 1``: rows run from least to most
 recently used, and everything written or read after the restore gets a larger tick, so
@@ -19,9 +19,9 @@ Example::
     >>> cold, expired = ColdEntries.from_columns(
     ...     ["a", "b"], [b"\\x01", b"\\x02"], [b"\\x80", b"\\x80"], ["", ""], [None, 5.0],
     ...     [0, 1], now=10.0)
-    >>> expired, len(cold), cold.oldest_key()
-    ([1], 1, 'a')
-    >>> cold.thaw("a").plain, len(cold)
+    >>> expired, len(cold), cold.oldest()
+    ([1], 1, ('', 'a'))
+    >>> cold.thaw("", "a").plain, len(cold)
     (1, 0)
 """
 
@@ -82,12 +82,14 @@ def _plain(decoded: Any) -> Any:
 
 
 class ColdEntries:
-    """Restored entries no call has touched yet: parallel columns and ``key -> row``.
+    """Restored entries no call has touched yet: parallel columns and ``(namespace, key) ->
+    row``.
 
     Build with :meth:`from_columns`; rows leave through :meth:`thaw` and :meth:`thaw_all`.
     """
 
     __slots__ = (
+        "_count",
         "_decoded",
         "_expires_at",
         "_expiry",
@@ -109,7 +111,7 @@ class ColdEntries:
         expires_at: list[float | None],
         labels: list[int | None],
         decoded: list[Any],
-        row_of: dict[str, int],
+        row_of: dict[str, dict[str, int]],
         expiry: list[tuple[float, int]],
     ) -> None:
         self._keys = keys
@@ -120,7 +122,8 @@ class ColdEntries:
         self._expires_at = expires_at
         self._labels = labels
         self._decoded = decoded  # each value decoded (its plain, when a scalar)
-        self._row_of = row_of  # rows still cold
+        self._row_of = row_of  # namespace -> key -> row, of the rows still cold
+        self._count = sum(map(len, row_of.values()))
         self._expiry = expiry  # heap of (expires_at, row)
         self._oldest = 0  # no row before this one is still cold
 
@@ -146,9 +149,9 @@ class ColdEntries:
         columns: tuple[list[Any], ...] = (values, metadata, namespaces, expires_at, labels)
         if any(len(column) != count for column in columns):
             raise ValueError("entry columns differ in length")
-        row_of = dict(zip(keys, range(count)))
-        if len(row_of) != count:
-            raise ValueError("a key appears twice")
+        row_of = _rows_by_namespace(keys, namespaces)
+        if sum(map(len, row_of.values())) != count:
+            raise ValueError("a key appears twice in one namespace")
         decoded = decode_many(values)
         # metadata blobs repeat (often all empty): decode each distinct one once
         if not set(map(type, decode_many(list(set(metadata))))) <= {dict}:
@@ -161,7 +164,7 @@ class ColdEntries:
                     continue
                 if when <= now:
                     expired.append(row)
-                    del row_of[keys[row]]
+                    del row_of[namespaces[row]][keys[row]]
                 else:
                     expiry.append((when, row))
             heapq.heapify(expiry)
@@ -169,14 +172,20 @@ class ColdEntries:
         return cold, expired
 
     def __len__(self) -> int:
-        return len(self._row_of)
+        return self._count
 
-    def __contains__(self, key: str) -> bool:
-        return key in self._row_of
+    def count_in(self, namespace: str) -> int:
+        """How many of ``namespace``'s entries are cold."""
+        rows = self._row_of.get(namespace)
+        return 0 if rows is None else len(rows)
 
-    def __iter__(self) -> Iterator[str]:
-        """The cold keys."""
-        return iter(self._row_of)
+    def keys_in(self, namespace: str) -> Iterator[str]:
+        """The cold keys of ``namespace``."""
+        return iter(self._row_of.get(namespace, ()))
+
+    def namespaces(self) -> list[str]:
+        """The namespaces that still have cold entries."""
+        return [name for name, rows in self._row_of.items() if rows]
 
     def labelled(self) -> dict[str, tuple[list[int], list[str]]]:
         """``namespace -> (labels, keys)`` of every row with a vector, expired ones too."""
@@ -196,21 +205,26 @@ class ColdEntries:
 
     def rows(self) -> Iterator[tuple[str, bytes, bytes, str, float | None, int | None]]:
         """(key, value, metadata, namespace, expires_at, label) of each cold entry."""
-        for row in self._row_of.values():
-            yield (
-                self._keys[row],
-                self._values[row],
-                self._metadata[row],
-                self._namespaces[row],
-                self._expires_at[row],
-                self._labels[row],
-            )
+        for rows in self._row_of.values():
+            for row in rows.values():
+                yield (
+                    self._keys[row],
+                    self._values[row],
+                    self._metadata[row],
+                    self._namespaces[row],
+                    self._expires_at[row],
+                    self._labels[row],
+                )
 
-    def thaw(self, key: str) -> LocalEntry | None:
+    def thaw(self, namespace: str, key: str) -> LocalEntry | None:
         """The entry of ``key`` as an object, leaving the cold rows; None if not cold."""
-        row = self._row_of.pop(key, None)
+        rows = self._row_of.get(namespace)
+        row = None if rows is None else rows.pop(key, None)
         if row is None:
             return None
+        self._count -= 1
+        if not rows:
+            del self._row_of[namespace]
         entry = LocalEntry(
             key,
             self._values[row],
@@ -227,9 +241,10 @@ class ColdEntries:
 
     def thaw_all(self) -> list[LocalEntry]:
         """Every cold entry as an object, least recently used first; none stay cold."""
-        rows = sorted(self._row_of.values())
+        rows = sorted(row for rows in self._row_of.values() for row in rows.values())
         every_row = len(rows) == len(self._keys)  # nothing thawed or expired yet
         self._row_of = {}
+        self._count = 0
         self._expiry = []
 
         def column(values: list[Any]) -> list[Any]:
@@ -249,20 +264,36 @@ class ColdEntries:
             )
         )
 
-    def oldest_key(self) -> str | None:
-        """The key of the least recently used cold entry (tick ``row + 1``)."""
-        keys, row_of = self._keys, self._row_of
-        while self._oldest < len(keys) and keys[self._oldest] not in row_of:  # keys are unique
+    def oldest(self) -> tuple[str, str] | None:
+        """(namespace, key) of the least recently used cold entry (tick ``row + 1``)."""
+        keys, namespaces = self._keys, self._namespaces
+        while self._oldest < len(keys) and not self._is_cold(self._oldest):
             self._oldest += 1
-        return keys[self._oldest] if self._oldest < len(keys) else None
+        row = self._oldest
+        return (namespaces[row], keys[row]) if row < len(keys) else None
 
-    def due(self, now: float) -> list[str]:
-        """Keys of the cold entries expired at ``now``: the caller thaws (and expires) them,
-        as they leave this table's expiry order."""
-        heap, keys, row_of = self._expiry, self._keys, self._row_of
+    def _is_cold(self, row: int) -> bool:
+        rows = self._row_of.get(self._namespaces[row])
+        return rows is not None and rows.get(self._keys[row]) == row
+
+    def due(self, now: float) -> list[tuple[str, str]]:
+        """(namespace, key) of the cold entries expired at ``now``: the caller thaws (and
+        expires) them, as they leave this table's expiry order."""
+        heap = self._expiry
         due = []
         while heap and heap[0][0] <= now:
             _, row = heapq.heappop(heap)
-            if keys[row] in row_of:  # not thawed since
-                due.append(keys[row])
+            if self._is_cold(row):  # not thawed since
+                due.append((self._namespaces[row], self._keys[row]))
         return due
+
+
+def _rows_by_namespace(keys: list[str], namespaces: list[str]) -> dict[str, dict[str, int]]:
+    """namespace -> key -> row (a repeated key in one namespace keeps its last row)."""
+    names = set(namespaces)
+    if len(names) <= 1:  # the common case, in C
+        return {names.pop(): dict(zip(keys, range(len(keys))))} if keys else {}
+    grouped: dict[str, dict[str, int]] = {}
+    for row, (namespace, key) in enumerate(zip(namespaces, keys)):
+        grouped.setdefault(namespace, {})[key] = row
+    return grouped

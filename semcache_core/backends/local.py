@@ -2,12 +2,16 @@
 
 Layout::
 
-    _entries      dict key -> LocalEntry
+    _spaces       namespace -> Namespace(entries: key -> LocalEntry, index: HybridIndex
+                  from its first vector, by_label: label -> entry, or label -> key while
+                  the entry is cold); a namespace whose last entry leaves is dropped
     _cold         ColdEntries restored from a snapshot and not touched yet (or None)
-    _namespaces   name -> Namespace(index: HybridIndex, by_label: label -> entry, or
-                  label -> key while the entry is cold)
     _expiry       heap of (expires_at, seq, entry); items of replaced entries are skipped
     _recency      heap of (tick, entry), only with max_entries (exact LRU, lazily kept)
+
+An entry is identified by ``(namespace, key)``: the same key in two namespaces is two
+entries, and each namespace has its own vector dimension. ``max_entries`` bounds all
+namespaces together.
 
 Recency is a tick stamped on the entry by every read, so a read costs one attribute write
 instead of reordering a linked list. Eviction pops the smallest tick from ``_recency``:
@@ -77,23 +81,23 @@ def _gc_paused() -> Iterator[None]:
 class PreparedRestore:
     """Tables built by :meth:`LocalBackend.prepare_restore`, ready to swap in."""
 
-    dim: int | None
     spaces: dict[str, Namespace]
     cold: ColdEntries
-    expired_keys: list[str]
+    expired: list[tuple[str, str]]  # (namespace, key) of the entries expired at load time
     next_label: int
 
     @property
     def ticks(self) -> int:
         """Ticks the restored entries use: a cold row ``r`` has tick ``r + 1``."""
-        return len(self.cold) + len(self.expired_keys)
+        return len(self.cold) + len(self.expired)
 
 
 class LocalBackend:
     """Entries and vectors in this process's memory.
 
     Args:
-        max_entries: LRU bound on live entries (``None``: unbounded).
+        max_entries: LRU bound on live entries, all namespaces together (``None``:
+            unbounded).
         index: ``"flat"`` (always exact), ``"hnsw"`` (always graph) or ``"auto"``
             (exact until ``hnsw_threshold`` vectors in a namespace, then graph).
         hnsw_threshold: namespace size at which ``auto`` starts building the graph.
@@ -123,40 +127,53 @@ class LocalBackend:
         self._hnsw_threshold = hnsw_threshold
         self._hnsw_params = hnsw_params
         self._lock = threading.RLock()
-        self._dim: int | None = None
         self._hits = self._misses = self._evictions = self._expirations = 0
-        self.discarded: list[str] | None = None
-        """When a list, the keys of entries this backend expires or evicts are appended."""
+        self.discarded: list[tuple[str, str]] | None = None
+        """When a list, (namespace, key) of the entries this backend expires or evicts."""
         self._reset()
 
     def _reset(self) -> None:
-        self._entries: dict[str, LocalEntry] = {}
+        self._spaces: dict[str, Namespace] = {}
+        self._live = 0  # thawed entries, all namespaces
         self._cold: ColdEntries | None = None
         self._recency: list[tuple[int, LocalEntry]] = []
         self._tick = 0
-        self._namespaces: dict[str, Namespace] = {}
         self._expiry: list[tuple[float, int, LocalEntry]] = []
         self._next_label = 0
         self._tiebreak = 0
 
     # --- reads ---------------------------------------------------------------------------
 
+    def dim_of(self, namespace: str) -> int | None:
+        """The dimension of ``namespace``'s vectors, ``None`` before its first vector."""
+        space = self._spaces.get(namespace)
+        return None if space is None else space.dim
+
     @property
-    def dim(self) -> int | None:
-        return self._dim
+    def dims(self) -> dict[str, int]:
+        """namespace -> dimension, for every namespace holding vectors."""
+        with self._lock:
+            return {
+                name: space.index.dim
+                for name, space in self._spaces.items()
+                if space.index is not None
+            }
 
     @property
     def lock(self) -> threading.RLock:
         """The one lock guarding this backend (a wrapping backend may share it)."""
         return self._lock
 
-    def get(self, key: str, now: float, count: bool = True) -> StoredEntry | None:
+    def get(self, namespace: str, key: str, now: float, count: bool = True) -> StoredEntry | None:
         # the exact-hit hot path: acquire/release in try/finally costs ~50 ns less than
         # `with` (whose __exit__ takes three arguments), and _touch is inlined
         self._lock.acquire()
         try:
-            entry = self._entries.get(key)
-            if entry is None and (self._cold is None or (entry := self._thaw(key)) is None):
+            space = self._spaces.get(namespace)
+            entry = None if space is None else space.entries.get(key)
+            if entry is None and (
+                self._cold is None or (entry := self._thaw(namespace, key)) is None
+            ):
                 self._misses += count
                 return None
             if entry.expires_at is not None and entry.expires_at <= now:
@@ -174,11 +191,9 @@ class LocalBackend:
         self._tick += 1
         entry.tick = self._tick
 
-    def exists(self, key: str, now: float) -> bool:
+    def exists(self, namespace: str, key: str, now: float) -> bool:
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None and self._cold is not None:
-                entry = self._thaw(key)  # keeps its place in LRU order
+            entry = self._find(namespace, key)  # a thawed entry keeps its place in LRU order
             if entry is None:
                 return False
             if entry.expires_at is not None and entry.expires_at <= now:
@@ -186,20 +201,42 @@ class LocalBackend:
                 return False
             return True
 
-    def count(self, now: float) -> int:
+    def _find(self, namespace: str, key: str) -> LocalEntry | None:
+        """The entry of ``key`` (thawed if it was cold), expired or not."""
+        space = self._spaces.get(namespace)
+        entry = None if space is None else space.entries.get(key)
+        if entry is None and self._cold is not None:
+            entry = self._thaw(namespace, key)
+        return entry
+
+    def count(self, now: float, namespace: str | None = None) -> int:
         with self._lock:
             self.purge_expired(now)
-            return self._size()
+            if namespace is None:
+                return self._size()
+            space = self._spaces.get(namespace)
+            cold = 0 if self._cold is None else self._cold.count_in(namespace)
+            return cold + (0 if space is None else len(space.entries))
 
     def _size(self) -> int:
-        return len(self._entries) + (0 if self._cold is None else len(self._cold))
+        return self._live + (0 if self._cold is None else len(self._cold))
 
-    def scan(self, prefix: str, limit: int | None, now: float) -> list[str]:
+    def namespaces(self, now: float) -> list[str]:
+        """The namespaces holding live entries, sorted."""
         with self._lock:
             self.purge_expired(now)
-            keys = [key for key in self._entries if key.startswith(prefix)]
+            names = set(self._spaces)
             if self._cold is not None:
-                keys += [key for key in self._cold if key.startswith(prefix)]
+                names.update(self._cold.namespaces())
+            return sorted(names)
+
+    def scan(self, namespace: str, prefix: str, limit: int | None, now: float) -> list[str]:
+        with self._lock:
+            self.purge_expired(now)
+            space = self._spaces.get(namespace)
+            keys = [] if space is None else [k for k in space.entries if k.startswith(prefix)]
+            if self._cold is not None:
+                keys += [k for k in self._cold.keys_in(namespace) if k.startswith(prefix)]
             keys.sort()
         return keys if limit is None else keys[:limit]
 
@@ -216,9 +253,11 @@ class LocalBackend:
         floor = -1.0 if threshold is None else threshold
         with self._lock:
             self.purge_expired(now)
-            space = self._namespaces.get(namespace)
-            if space is None or len(space.index) == 0:
+            space = self._spaces.get(namespace)
+            if space is None or space.index is None or len(space.index) == 0:
                 return [[] for _ in range(len(queries))]
+            if queries.shape[1] != space.index.dim:
+                raise DimensionMismatchError(space.index.dim, queries.shape[1], namespace)
             allowed = None
             if filters is not None:
                 if self._cold is not None:
@@ -238,7 +277,7 @@ class LocalBackend:
                         break  # best first: the rest score lower still
                     entry = space.by_label[label]
                     if isinstance(entry, str):  # a cold entry's key
-                        entry = self._thaw_known(entry)
+                        entry = self._thaw_known(namespace, entry)
                     self._touch(entry)
                     hits.append((self._with_vector(entry, space) if with_vectors else entry, score))
                 results.append(hits)
@@ -246,6 +285,7 @@ class LocalBackend:
 
     @staticmethod
     def _with_vector(entry: LocalEntry, space: Namespace) -> StoredEntry:
+        assert space.index is not None  # the entry has a label in it
         vector = space.index.vectors(np.array([entry.label], dtype=np.int64))[0]
         return StoredEntry(
             entry.key,
@@ -262,7 +302,8 @@ class LocalBackend:
     def set_many(self, writes: list[EntryWrite], now: float) -> None:
         with self._lock:
             self.check_dimensions(writes)
-            latest = {write.key: write for write in writes}  # a repeated key: last one wins
+            # a repeated (namespace, key): the last write wins
+            latest = {(write.namespace, write.key): write for write in writes}
             added: dict[str, tuple[list[int], list[FloatVector]]] = {}
             for write in latest.values():
                 label = self._set_one(write)
@@ -271,35 +312,39 @@ class LocalBackend:
                     labels.append(label)
                     vectors.append(write.vector)
             for namespace, (labels, vectors) in added.items():  # one index call per namespace
-                space = self._namespaces[namespace]
-                space.index.add(np.asarray(labels, dtype=np.int64), np.stack(vectors))
+                index = self._spaces[namespace].index
+                assert index is not None  # made by _set_one for the first vector
+                index.add(np.asarray(labels, dtype=np.int64), np.stack(vectors))
             if self.max_entries is not None and self._size() > self.max_entries:
                 self.purge_expired(now)
                 while self._size() > self.max_entries:
                     self._evict_least_recent()
 
     def check_dimensions(self, writes: list[EntryWrite]) -> None:
-        """Raise :class:`DimensionMismatchError` unless every vector fits (nothing changes).
+        """Raise :class:`DimensionMismatchError` unless every vector fits its namespace
+        (nothing changes).
 
         The facade checks dimensions first; this catches a write racing another that fixed
-        the dimension.
+        a namespace's dimension.
         """
         with self._lock:
-            expected = self._dim
+            expected: dict[str, int | None] = {}
             for write in writes:
                 if write.vector is None:
                     continue
-                if expected is not None and len(write.vector) != expected:
-                    raise DimensionMismatchError(expected, len(write.vector))
-                expected = len(write.vector)
+                name = write.namespace
+                if name not in expected:
+                    expected[name] = self.dim_of(name)
+                dim = expected[name]
+                if dim is not None and len(write.vector) != dim:
+                    raise DimensionMismatchError(dim, len(write.vector), name)
+                expected[name] = len(write.vector)
 
     def _set_one(self, write: EntryWrite) -> int | None:
         """Replace the key's entry in the tables; returns the label its vector must get."""
-        old = self._entries.pop(write.key, None)
-        if old is None and self._cold is not None and self._thaw(write.key) is not None:
-            old = self._entries.pop(write.key)
+        old = self._find(write.namespace, write.key)
         if old is not None:
-            self._unlink(old)
+            self._remove(old)
         label = None
         if write.vector is not None:
             label = self._next_label
@@ -317,81 +362,105 @@ class LocalBackend:
         )
         if self.max_entries is not None:
             heapq.heappush(self._recency, (entry.tick, entry))
+        space = self._space(write.namespace)
         if label is not None and write.vector is not None:
-            self._space(write.namespace, len(write.vector)).link(label, entry)
-        self._entries[write.key] = entry
+            space.ensure_index(len(write.vector), self._new_index)
+            space.link(label, entry)
+        space.entries[write.key] = entry
+        self._live += 1
         if write.expires_at is not None:
             self._tiebreak += 1
             heapq.heappush(self._expiry, (write.expires_at, self._tiebreak, entry))
         return label
 
+    def _new_index(self, dim: int) -> HybridIndex:
+        return HybridIndex(
+            dim, self.index_mode, self._lock, self._hnsw_threshold, self._hnsw_params
+        )
+
+    def _space(self, namespace: str) -> Namespace:
+        space = self._spaces.get(namespace)
+        if space is None:
+            space = self._spaces[namespace] = Namespace(namespace)
+        return space
+
+    def _is_current(self, entry: LocalEntry) -> bool:
+        """Whether ``entry`` is still the one stored under its (namespace, key)."""
+        space = self._spaces.get(entry.namespace)
+        return space is not None and space.entries.get(entry.key) is entry
+
     def _evict_least_recent(self) -> None:
         heap = self._recency
         if self._cold is not None:
-            oldest = self._cold.oldest_key()
+            oldest = self._cold.oldest()
             if oldest is not None:
-                self._thaw(oldest)  # on the heap now, with its old tick: compared below
+                self._thaw(*oldest)  # on the heap now, with its old tick: compared below
         while True:
             tick, entry = heapq.heappop(heap)
-            if self._entries.get(entry.key) is not entry:
+            if not self._is_current(entry):
                 continue  # replaced or deleted since
             if entry.tick != tick:
                 heapq.heappush(heap, (entry.tick, entry))  # read since: requeue
                 continue
-            del self._entries[entry.key]
-            self._unlink(entry)
+            self._remove(entry)
             self._evictions += 1
             if self.discarded is not None:
-                self.discarded.append(entry.key)
+                self.discarded.append((entry.namespace, entry.key))
             return
 
-    def _space(self, namespace: str, dim: int) -> Namespace:
-        space = self._namespaces.get(namespace)
-        if space is None:
-            self._dim = dim
-            index = HybridIndex(
-                dim, self.index_mode, self._lock, self._hnsw_threshold, self._hnsw_params
-            )
-            space = self._namespaces[namespace] = Namespace(index)
-        return space
-
-    def delete(self, key: str, now: float) -> bool:
+    def delete(self, namespace: str, key: str, now: float) -> bool:
         with self._lock:
-            entry = self._entries.pop(key, None)
-            if entry is None and self._cold is not None and self._thaw(key) is not None:
-                entry = self._entries.pop(key)
+            entry = self._find(namespace, key)
             if entry is None:
                 return False
-            self._unlink(entry)
+            self._remove(entry)
             if entry.expires_at is not None and entry.expires_at <= now:
                 self._expirations += 1
                 return False
             return True
 
-    def clear(self) -> None:
+    def clear(self, namespace: str | None = None) -> None:
+        """Remove every entry of ``namespace`` (of every namespace when ``None``)."""
         with self._lock:
-            for space in self._namespaces.values():
-                space.index.close()
-            self._dim = None
-            self._reset()
+            if namespace is None:
+                for space in self._spaces.values():
+                    space.close()
+                self._reset()
+                return
+            if self._cold is not None:
+                for key in list(self._cold.keys_in(namespace)):
+                    self._thaw(namespace, key)
+            dropped = self._spaces.pop(namespace, None)
+            if dropped is not None:
+                self._live -= len(dropped.entries)
+                dropped.close()
+            # the heaps keep items of the removed entries: they are skipped as not current
 
-    def _unlink(self, entry: LocalEntry) -> None:
-        """Drop an entry's vector from its namespace index (the key table is the caller's)."""
-        if entry.label is None:
-            return
-        space = self._namespaces[entry.namespace]
-        space.index.remove(np.array([entry.label], dtype=np.int64))
-        space.unlink(entry.label)
+    def _remove(self, entry: LocalEntry) -> None:
+        """Take a thawed entry out of its namespace (vector included); an emptied
+        namespace is dropped, index and all."""
+        space = self._spaces[entry.namespace]
+        del space.entries[entry.key]
+        self._live -= 1
+        if entry.label is not None:
+            assert space.index is not None
+            space.index.remove(np.array([entry.label], dtype=np.int64))
+            space.unlink(entry.label)
+        if not space.entries and (self._cold is None or not self._cold.count_in(space.name)):
+            del self._spaces[space.name]
+            space.close()
 
-    def _thaw(self, key: str) -> LocalEntry | None:
+    def _thaw(self, namespace: str, key: str) -> LocalEntry | None:
         """Make ``key``'s cold entry an ordinary one, in its place in LRU and expiry order."""
         cold = self._cold
-        entry = None if cold is None else cold.thaw(key)
+        entry = None if cold is None else cold.thaw(namespace, key)
         if entry is None:
             return None
-        self._entries[key] = entry
+        space = self._space(namespace)
+        space.entries[key] = entry
+        self._live += 1
         if entry.label is not None:
-            self._namespaces[entry.namespace].by_label[entry.label] = entry
+            space.by_label[entry.label] = entry
         if self.max_entries is not None:
             heapq.heappush(self._recency, (entry.tick, entry))
         if entry.expires_at is not None:
@@ -401,9 +470,9 @@ class LocalBackend:
             self._cold = None  # frees the columns
         return entry
 
-    def _thaw_known(self, key: str) -> LocalEntry:
+    def _thaw_known(self, namespace: str, key: str) -> LocalEntry:
         """Thaw ``key``, known to be cold (its label maps to it)."""
-        entry = self._thaw(key)
+        entry = self._thaw(namespace, key)
         if entry is None:  # by_label and the cold rows disagree: a bug, never bad input
             raise RuntimeError(f"label of {key!r} points at no cold entry")
         return entry
@@ -415,10 +484,14 @@ class LocalBackend:
         with _gc_paused():  # 100k new objects would trigger full collections for nothing
             entries = self._cold.thaw_all()
         self._cold = None
-        self._entries.update(zip(map(attrgetter("key"), entries), entries))
+        self._live += len(entries)
+        space = None
         for entry in entries:
+            if space is None or space.name != entry.namespace:
+                space = self._space(entry.namespace)
+            space.entries[entry.key] = entry
             if entry.label is not None:
-                self._namespaces[entry.namespace].by_label[entry.label] = entry
+                space.by_label[entry.label] = entry
         if self.max_entries is not None:
             self._recency.extend((entry.tick, entry) for entry in entries)
             heapq.heapify(self._recency)
@@ -432,29 +505,30 @@ class LocalBackend:
             heapq.heapify(self._expiry)
 
     def _expire(self, entry: LocalEntry) -> None:
-        del self._entries[entry.key]
-        self._unlink(entry)
+        self._remove(entry)
         self._expirations += 1
         if self.discarded is not None:
-            self.discarded.append(entry.key)
+            self.discarded.append((entry.namespace, entry.key))
 
     def purge_expired(self, now: float) -> int:
         with self._lock:
             if self._cold is not None:
-                for key in self._cold.due(now):
-                    self._thaw(key)  # its expiry joins the heap below
+                for namespace, key in self._cold.due(now):
+                    self._thaw(namespace, key)  # its expiry joins the heap below
             purged = 0
             heap = self._expiry
             while heap and heap[0][0] <= now:
                 _, _, entry = heapq.heappop(heap)
-                if self._entries.get(entry.key) is entry:
+                if self._is_current(entry):
                     self._expire(entry)
                     purged += 1
-            if len(heap) > 2 * len(self._entries) + 1024:  # drop items of replaced entries
-                self._expiry = [item for item in heap if self._entries.get(item[2].key) is item[2]]
+            if len(heap) > 2 * self._live + 1024:  # drop items of replaced entries
+                self._expiry = [item for item in heap if self._is_current(item[2])]
                 heapq.heapify(self._expiry)
-            if len(self._recency) > 2 * len(self._entries) + 1024:
-                self._recency = [(e.tick, e) for e in self._entries.values()]
+            if len(self._recency) > 2 * self._live + 1024:
+                self._recency = [
+                    (e.tick, e) for space in self._spaces.values() for e in space.entries.values()
+                ]
                 heapq.heapify(self._recency)
             return purged
 
@@ -475,17 +549,22 @@ class LocalBackend:
         with self._lock:
             self.purge_expired(now)
             self._thaw_all()
-            entries = sorted(self._entries.values(), key=attrgetter("tick"))
-            state = BackendState(self._dim, next_label=self._next_label)
+            entries = sorted(
+                (e for space in self._spaces.values() for e in space.entries.values()),
+                key=attrgetter("tick"),
+            )
+            state = BackendState(None, next_label=self._next_label)
             state.keys = [e.key for e in entries]
             state.values = [e.value for e in entries]
             state.metadata = [e.metadata for e in entries]
             state.namespaces = [e.namespace for e in entries]
             state.expires_at = [e.expires_at for e in entries]
             state.labels = [e.label for e in entries]
-            for name, space in self._namespaces.items():
-                if len(space.index):
-                    state.spaces.append(SpaceState(name, *space.index.export()))
+            for name, space in self._spaces.items():
+                if space.index is not None and len(space.index):
+                    state.spaces.append(
+                        SpaceState(name, *space.index.export(), dim=space.index.dim)
+                    )
             return state
 
     def restore_state(self, state: BackendState, now: float) -> None:
@@ -521,10 +600,12 @@ class LocalBackend:
             if (
                 saved.name in spaces
                 or vectors is None
-                or vectors.shape != (len(saved.labels), state.dim)
+                or vectors.shape != (len(saved.labels), saved.dim)
+                or (state.dim is not None and saved.dim != state.dim)
             ):
                 raise ValueError(f"namespace {saved.name!r}: vectors do not match labels")
             spaces[saved.name] = Namespace(
+                saved.name,
                 HybridIndex.restore(
                     self.index_mode,
                     self._lock,
@@ -532,37 +613,41 @@ class LocalBackend:
                     vectors,
                     self._hnsw_threshold,
                     self._hnsw_params,
-                )
+                ),
             )
         self._link_entries(state, spaces, cold, expired_rows)
         state.wait_for_graphs()  # a snapshot's blocks were being read in meanwhile
         for saved in state.spaces:  # while the reader copies the vectors out of the graphs
-            spaces[saved.name].index.restore_graph(saved.graph)
+            restored = spaces[saved.name].index
+            assert restored is not None  # made above
+            restored.restore_graph(saved.graph)
         state.wait_for_vectors()
         self._drop_expired_vectors(state, spaces, expired_rows)
         next_label = max(
             [state.next_label]
             + [1 + int(s.labels.max()) for s in state.spaces if len(s.labels)]
-            + [1 + space.index.highest_label for space in spaces.values()]
+            + [1 + space.index.highest_label for space in spaces.values() if space.index]
         )
-        expired_keys = [state.keys[row] for row in expired_rows]
-        return PreparedRestore(state.dim, spaces, cold, expired_keys, next_label)
+        expired = [(state.namespaces[row], state.keys[row]) for row in expired_rows]
+        for name in [name for name in spaces if not cold.count_in(name)]:
+            spaces.pop(name).close()  # every entry of it expired: nothing to keep
+        return PreparedRestore(spaces, cold, expired, next_label)
 
     def commit_restore(self, prepared: PreparedRestore) -> None:
         """Swap in what :meth:`prepare_restore` built (once)."""
         with self._lock:
-            for space in self._namespaces.values():
-                space.index.close()
+            for space in self._spaces.values():
+                space.close()
             self._reset()
-            self._dim = prepared.dim
-            self._namespaces = prepared.spaces
+            self._spaces = prepared.spaces
             self._cold = prepared.cold if prepared.cold else None
             self._tick = self._tiebreak = prepared.ticks
             self._next_label = prepared.next_label
             if self.discarded is not None:
-                self.discarded.extend(prepared.expired_keys)
+                self.discarded.extend(prepared.expired)
             for space in prepared.spaces.values():
-                space.index.start_background_work()
+                if space.index is not None:
+                    space.index.start_background_work()
             if self.max_entries is not None:
                 while self._size() > self.max_entries:
                     self._evict_least_recent()
@@ -583,6 +668,7 @@ class LocalBackend:
         for name, space in spaces.items():
             labels, keys = owned.get(name, ([], []))
             space.by_label = dict(zip(labels, keys))
+            assert space.index is not None  # restored from its saved vectors
             if len(space.by_label) != len(labels) or space.by_label.keys() != set(
                 space.index.flat.labels.tolist()
             ):
@@ -603,31 +689,48 @@ class LocalBackend:
             if label is not None:
                 expired.setdefault(state.namespaces[row], []).append(label)
         for name, labels in expired.items():
-            spaces[name].index.remove(np.asarray(labels, dtype=np.int64))
+            index = spaces[name].index
+            assert index is not None  # the rows had labels in it
+            index.remove(np.asarray(labels, dtype=np.int64))
 
     # --- bookkeeping ---------------------------------------------------------------------
 
     def counters(self) -> BackendCounters:
         with self._lock:
-            kinds = {name: space.index.kind for name, space in self._namespaces.items()}
+            kinds = {
+                name: space.index.kind
+                for name, space in self._spaces.items()
+                if space.index is not None
+            }
             return BackendCounters(
                 self._hits,
                 self._misses,
                 self._evictions,
                 self._expirations,
-                {"index": kinds, "dim": self._dim},
+                {"index": kinds, "dims": self.dims},
             )
 
     def index_for(self, namespace: str = "") -> HybridIndex | None:
         """The namespace's index (for inspection and benchmarks)."""
-        space = self._namespaces.get(namespace)
+        space = self._spaces.get(namespace)
         return None if space is None else space.index
 
-    def live_labels(self) -> Iterable[tuple[str, int]]:
-        """(key, label) of every entry with a vector; for consistency checks."""
+    def vector_count(self, namespace: str = "") -> int:
+        """How many vectors ``namespace``'s index holds (0 for a namespace with none)."""
+        with self._lock:
+            space = self._spaces.get(namespace)
+            return 0 if space is None else space.vector_count()
+
+    def live_labels(self) -> Iterable[tuple[str, str, int]]:
+        """(namespace, key, label) of every entry with a vector; for consistency checks."""
         with self._lock:
             self._thaw_all()
-            return [(e.key, e.label) for e in self._entries.values() if e.label is not None]
+            return [
+                (e.namespace, e.key, e.label)
+                for space in self._spaces.values()
+                for e in space.entries.values()
+                if e.label is not None
+            ]
 
     def close(self) -> None:
         self.clear()

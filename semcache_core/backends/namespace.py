@@ -1,9 +1,15 @@
-"""One namespace of the in-process backend: its vector index, its entries by label, and
-what makes its filters fast (recent results, and the metadata index).
+"""One namespace of the in-process backend: its entries, its vector index (from its first
+vector on), its entries by label, and what makes its filters fast (recent results, and
+the metadata index).
+
+A namespace costs what its entries cost: its index is made by its first vector (small,
+growing as rows arrive), and the backend drops the whole namespace when its last entry
+leaves.
 
 Example::
 
-    >>> space = Namespace(HybridIndex(4, "flat", threading.RLock()))
+    >>> space = Namespace("tenant-a")
+    >>> space.ensure_index(4, lambda dim: HybridIndex(dim, "flat", threading.RLock()))
     >>> space.link(0, entry)  # the caller adds the entry's vector to space.index as label 0
     >>> space.allowed(Filter("tenant", "==", "acme"))
     array([0])
@@ -11,11 +17,13 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import DimensionMismatchError
 from ..filters import FilterNode, compile_filter
 from ..index.hybrid import HybridIndex
 from .metadata_index import MetadataIndex
@@ -29,23 +37,46 @@ _FILTER_CACHE_SIZE = 32  # filter results kept per namespace (tenants, doc ids, 
 
 
 class Namespace:
-    """One namespace's index, its entries by label, and what speeds up its filters.
+    """One namespace's entries, index, entries by label, and what speeds up its filters.
 
-    ``version`` moves on every change to the namespace's entries; a cached filter result
-    is used only while its version is current, so it is never stale. ``metadata`` indexes
-    the fields that ``==``, ``in`` and range conditions use, so a filter seen for the first
-    time scans only the entries it can match.
+    ``entries`` holds the thawed entries by key (cold ones are the backend's
+    :class:`~.entries.ColdEntries`). ``version`` moves on every change to the namespace's
+    vectors; a cached filter result is used only while its version is current, so it is
+    never stale. ``metadata`` indexes the fields that ``==``, ``in`` and range conditions
+    use, so a filter seen for the first time scans only the entries it can match.
     """
 
-    __slots__ = ("by_label", "filtered", "index", "metadata", "version")
+    __slots__ = ("by_label", "entries", "filtered", "index", "metadata", "name", "version")
 
-    def __init__(self, index: HybridIndex) -> None:
+    def __init__(self, name: str, index: HybridIndex | None = None) -> None:
+        self.name = name
+        self.entries: dict[str, LocalEntry] = {}
         self.index = index
         # label -> entry; label -> key while the entry is cold (see backends/entries.py)
         self.by_label: dict[int, LocalEntry | str] = {}
         self.version = 0
         self.filtered: dict[str, tuple[int, npt.NDArray[np.int64]]] = {}
         self.metadata = MetadataIndex()
+
+    @property
+    def dim(self) -> int | None:
+        """The dimension of this namespace's vectors, ``None`` before the first one."""
+        return None if self.index is None else self.index.dim
+
+    def ensure_index(self, dim: int, make: Callable[[int], HybridIndex]) -> HybridIndex:
+        """The namespace's index, made by ``make(dim)`` for its first vector.
+
+        Raises:
+            DimensionMismatchError: the namespace holds vectors of another dimension.
+        """
+        if self.index is None:
+            self.index = make(dim)
+        elif self.index.dim != dim:
+            raise DimensionMismatchError(self.index.dim, dim, self.name)
+        return self.index
+
+    def vector_count(self) -> int:
+        return 0 if self.index is None else len(self.index)
 
     def link(self, label: int, entry: LocalEntry) -> None:
         """Record a new entry with a vector (the caller adds the vector to ``index``)."""
@@ -89,3 +120,7 @@ class Namespace:
             (label for label in labels if predicate(by_label[label].metadata_dict())),
             dtype=np.int64,
         )
+
+    def close(self) -> None:
+        if self.index is not None:
+            self.index.close()

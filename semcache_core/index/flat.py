@@ -55,9 +55,9 @@ class FlatIndex:
 
     kind = "flat"
 
-    def __init__(self, dim: int, capacity: int = 1024) -> None:
+    def __init__(self, dim: int, capacity: int = 1) -> None:
         self.dim = dim
-        capacity = max(16, capacity)
+        capacity = max(1, capacity)  # rows grow by doubling: a small namespace stays small
         self._vectors = np.empty((capacity, dim), dtype=np.float32)
         self._codes = np.empty((capacity, dim), dtype=np.int8)
         self._scales = np.empty(capacity, dtype=np.float32)

@@ -70,7 +70,7 @@ class HNSWIndex:
 
     kind = "hnsw"
 
-    def __init__(self, dim: int, params: HNSWParams | None = None, capacity: int = 1024) -> None:
+    def __init__(self, dim: int, params: HNSWParams | None = None, capacity: int = 16) -> None:
         self.dim = dim
         self.params = params or HNSWParams()
         self._graph = hnswlib.Index(space="ip", dim=dim)

@@ -3,10 +3,12 @@
 A durable cache is a directory::
 
     journal/             diskcache (SQLite in WAL mode): the source of truth
-      "e" + key            one record per live entry: value, metadata, namespace,
-                           expiry, vector (msgpack)
-      "c-<n>"              change log: the key each write touched, tagged with the epoch
+      "e" + entry id       one record per live entry: value, metadata, namespace,
+                           expiry, vector (msgpack); the entry id is
+                           "<len(namespace)>:<namespace><key>" (see :func:`entry_id`)
+      "c-<n>"              change log: the entry id each write touched, tagged with the epoch
       "m:epoch", "m:id"    current epoch; random id that ties checkpoints to this journal
+      "m:format"           the journal's layout version (2: entries keyed by namespace too)
     checkpoint.semcache  the in-memory view at the start of an epoch: a snapshot (entries,
                          vectors, HNSW graph) whose header names that epoch
     LOCK                 held (``flock``) by the one process that has the directory open
@@ -62,7 +64,7 @@ from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from ..vectors import FloatMatrix
 from .snapshot import read_snapshot, write_snapshot
 
-__all__ = ["CHECKPOINT_KIND", "DurableBackend"]
+__all__ = ["CHECKPOINT_KIND", "DurableBackend", "entry_id", "split_entry_id"]
 
 CHECKPOINT_KIND = "checkpoint"
 CHECKPOINT_FILE = "checkpoint.semcache"
@@ -72,6 +74,8 @@ ENTRY_PREFIX = "e"  # prefix of entry records: user keys never collide with log 
 _LOG = "c"  # diskcache push() prefix of the change log
 _EPOCH = "m:epoch"
 _JOURNAL_ID = "m:id"
+_FORMAT = "m:format"
+JOURNAL_FORMAT = 2
 _REPLAY_BATCH = 4096
 
 
@@ -85,6 +89,22 @@ def open_journal(directory: Path) -> diskcache.Cache:
     )
 
 
+def entry_id(namespace: str, key: str) -> str:
+    """The journal's name for an entry: unambiguous whatever the namespace and key hold.
+
+    >>> entry_id("a:b", "c"), entry_id("a", "b:c")
+    ('3:a:bc', '1:ab:c')
+    """
+    return f"{len(namespace)}:{namespace}{key}"
+
+
+def split_entry_id(name: str) -> tuple[str, str]:
+    """``(namespace, key)`` of an :func:`entry_id`."""
+    length, _, rest = name.partition(":")
+    size = int(length)
+    return rest[:size], rest[size:]
+
+
 def _record(write: EntryWrite) -> bytes:
     vector = None if write.vector is None else write.vector.tobytes()
     return msgpack.packb(
@@ -93,10 +113,10 @@ def _record(write: EntryWrite) -> bytes:
     )
 
 
-def _write_from(key: str, record: bytes) -> EntryWrite:
+def _write_from(name: str, record: bytes) -> EntryWrite:
     value, metadata, namespace, expires_at, vector = msgpack.unpackb(record, raw=False)
     return EntryWrite(
-        key,
+        split_entry_id(name)[1],
         value,
         metadata,
         namespace,
@@ -160,6 +180,7 @@ class DurableBackend:
         try:
             self._journal = open_journal(self.path)
             self._epoch: int = self._journal.get(_EPOCH, 0)
+            self._check_format()
             self._journal_id: str = self._journal.get(_JOURNAL_ID) or self._new_journal_id()
             self._log_tags: set[int] = set()
             self._changes = 0
@@ -178,7 +199,18 @@ class DurableBackend:
             )
             self._ticker.start()
 
+    def _check_format(self) -> None:
+        found = self._journal.get(_FORMAT)
+        if found is None and self._journal.get(_JOURNAL_ID) is not None:
+            raise BackendError(
+                f"{self.path} was written by an earlier semcache (journal format 1, keys "
+                "without namespaces); export it with that version and load the snapshot"
+            )
+        if found is not None and found != JOURNAL_FORMAT:
+            raise BackendError(f"{self.path} has journal format {found!r}, not {JOURNAL_FORMAT}")
+
     def _new_journal_id(self) -> str:
+        self._journal.set(_FORMAT, JOURNAL_FORMAT)
         journal_id = uuid.uuid4().hex
         self._journal.set(_JOURNAL_ID, journal_id)
         return journal_id
@@ -238,20 +270,20 @@ class DurableBackend:
             return None
         return state, int(meta["epoch"])
 
-    def _replay(self, keys: Iterable[str], now: float) -> None:
-        """Make the view match the journal for ``keys``."""
-        keys = list(keys)
-        for start in range(0, len(keys), _REPLAY_BATCH):
+    def _replay(self, names: Iterable[str], now: float) -> None:
+        """Make the view match the journal for the entries ``names`` (entry ids)."""
+        names = list(names)
+        for start in range(0, len(names), _REPLAY_BATCH):
             writes = []
-            for key in keys[start : start + _REPLAY_BATCH]:
-                record = self._journal.get(ENTRY_PREFIX + key)
+            for name in names[start : start + _REPLAY_BATCH]:
+                record = self._journal.get(ENTRY_PREFIX + name)
                 if record is None:
-                    self._memory.delete(key, now)
+                    self._memory.delete(*split_entry_id(name), now)
                     continue
-                write = _write_from(key, record)
+                write = _write_from(name, record)
                 if write.expires_at is not None and write.expires_at <= now:
-                    self._memory.delete(key, now)
-                    self._memory.discarded.append(key)  # type: ignore[union-attr]
+                    self._memory.delete(write.namespace, write.key, now)
+                    self._memory.discarded.append((write.namespace, write.key))  # type: ignore[union-attr]
                 else:
                     writes.append(write)
             self._memory.set_many(writes, now)
@@ -262,25 +294,31 @@ class DurableBackend:
         with self._lock:
             self._check_open()
             self._memory.check_dimensions(writes)
-            latest = {write.key: write for write in writes}
+            latest = {entry_id(write.namespace, write.key): write for write in writes}
             with self._journal.transact():
-                for write in latest.values():
-                    self._journal.set(ENTRY_PREFIX + write.key, _record(write))
-                    self._log(write.key)
+                for name, write in latest.items():
+                    self._journal.set(ENTRY_PREFIX + name, _record(write))
+                    self._log(name)
             self._memory.set_many(writes, now)
             self._drain()
 
-    def delete(self, key: str, now: float) -> bool:
+    def delete(self, namespace: str, key: str, now: float) -> bool:
         with self._lock:
             self._check_open()
-            with self._journal.transact():
-                if self._journal.delete(ENTRY_PREFIX + key):
-                    self._log(key)
-            return self._memory.delete(key, now)
+            self._forget([(namespace, key)])
+            return self._memory.delete(namespace, key, now)
 
-    def _log(self, key: str) -> None:
-        """Record that ``key`` changed in this epoch (inside the write's transaction)."""
-        self._journal.push(key, prefix=_LOG, tag=self._epoch)
+    def _forget(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Delete the records of ``(namespace, key)`` pairs from the journal, logged."""
+        with self._journal.transact():
+            for namespace, key in entries:
+                name = entry_id(namespace, key)
+                if self._journal.delete(ENTRY_PREFIX + name):
+                    self._log(name)
+
+    def _log(self, name: str) -> None:
+        """Record that entry ``name`` changed in this epoch (inside the write's transaction)."""
+        self._journal.push(name, prefix=_LOG, tag=self._epoch)
         self._log_tags.add(self._epoch)
         self._changes += 1
 
@@ -289,13 +327,20 @@ class DurableBackend:
         if not self._memory.discarded:
             return
         with self._lock:
-            keys, self._memory.discarded = self._memory.discarded, []
-            with self._journal.transact():
-                for key in keys:
-                    if self._journal.delete(ENTRY_PREFIX + key):
-                        self._log(key)
+            entries, self._memory.discarded = self._memory.discarded, []
+            self._forget(entries)
 
-    def clear(self) -> None:
+    def clear(self, namespace: str | None = None) -> None:
+        if namespace is not None:
+            with self._lock:
+                self._check_open()
+                now = self._clock()
+                self._forget(
+                    (namespace, key) for key in self._memory.scan(namespace, "", None, now)
+                )
+                self._memory.clear(namespace)
+                self._drain()
+            return
         # the checkpoint lock first (its order everywhere): no checkpoint of the old content
         # may land, or drop log records, after the journal starts over
         with self._checkpoint_lock, self._lock:
@@ -313,28 +358,36 @@ class DurableBackend:
 
     # --- reads: the view answers; what it expires on the way leaves the journal ----------
 
-    @property
-    def dim(self) -> int | None:
-        return self._memory.dim
+    def dim_of(self, namespace: str) -> int | None:
+        return self._memory.dim_of(namespace)
 
-    def get(self, key: str, now: float, count: bool = True) -> StoredEntry | None:
-        entry = self._memory.get(key, now, count)
+    @property
+    def dims(self) -> dict[str, int]:
+        return self._memory.dims
+
+    def get(self, namespace: str, key: str, now: float, count: bool = True) -> StoredEntry | None:
+        entry = self._memory.get(namespace, key, now, count)
         if self._memory.discarded:
             self._drain()
         return entry
 
-    def exists(self, key: str, now: float) -> bool:
-        found = self._memory.exists(key, now)
+    def exists(self, namespace: str, key: str, now: float) -> bool:
+        found = self._memory.exists(namespace, key, now)
         self._drain()
         return found
 
-    def count(self, now: float) -> int:
-        found = self._memory.count(now)
+    def count(self, now: float, namespace: str | None = None) -> int:
+        found = self._memory.count(now, namespace)
         self._drain()
         return found
 
-    def scan(self, prefix: str, limit: int | None, now: float) -> list[str]:
-        keys = self._memory.scan(prefix, limit, now)
+    def namespaces(self, now: float) -> list[str]:
+        found = self._memory.namespaces(now)
+        self._drain()
+        return found
+
+    def scan(self, namespace: str, prefix: str, limit: int | None, now: float) -> list[str]:
+        keys = self._memory.scan(namespace, prefix, limit, now)
         self._drain()
         return keys
 
@@ -367,6 +420,9 @@ class DurableBackend:
         """The namespace's in-memory index (for inspection and benchmarks)."""
         return self._memory.index_for(namespace)
 
+    def vector_count(self, namespace: str = "") -> int:
+        return self._memory.vector_count(namespace)
+
     def settings(self) -> dict[str, Any]:
         return self._memory.settings()
 
@@ -386,16 +442,20 @@ class DurableBackend:
             for space in state.spaces:
                 assert space.vectors is not None  # prepare_restore found them all
                 vectors[space.name] = dict(zip(space.labels.tolist(), space.vectors))
-            incoming = set(state.keys)
+            incoming = set(zip(state.namespaces, state.keys))
             with self._journal.transact():
-                for key in self._memory.scan("", None, now):
-                    if key not in incoming and self._journal.delete(ENTRY_PREFIX + key):
-                        self._log(key)
+                self._forget(
+                    (namespace, key)
+                    for namespace in self._memory.namespaces(now)
+                    for key in self._memory.scan(namespace, "", None, now)
+                    if (namespace, key) not in incoming
+                )
                 for key, value, metadata, namespace, expires_at, label in prepared.cold.rows():
                     vector = None if label is None else vectors[namespace][label]
                     write = EntryWrite(key, value, metadata, namespace, expires_at, vector)
-                    self._journal.set(ENTRY_PREFIX + key, _record(write))
-                    self._log(key)
+                    name = entry_id(namespace, key)
+                    self._journal.set(ENTRY_PREFIX + name, _record(write))
+                    self._log(name)
             self._memory.commit_restore(prepared)
             self._drain()
 

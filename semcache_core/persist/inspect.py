@@ -18,7 +18,14 @@ import msgpack
 
 from ..errors import SnapshotError
 from .container import FORMAT_VERSION, open_container
-from .durable import CHECKPOINT_FILE, CHECKPOINT_KIND, ENTRY_PREFIX, JOURNAL_DIR, open_journal
+from .durable import (
+    CHECKPOINT_FILE,
+    CHECKPOINT_KIND,
+    ENTRY_PREFIX,
+    JOURNAL_DIR,
+    open_journal,
+    split_entry_id,
+)
 from .snapshot import SNAPSHOT_KIND
 
 __all__ = ["StoreReport", "describe_size", "inspect_path"]
@@ -33,7 +40,8 @@ class StoreReport:
     size_bytes: int
     entries: int = 0
     vectors: int = 0
-    dim: int | None = None
+    dim: int | None = None  # the one dimension of every namespace, when they share one
+    dims: dict[str, int] = field(default_factory=dict)  # namespace -> dimension
     index: str | None = None
     namespaces: dict[str, int] = field(default_factory=dict)  # name -> entries
     graphs: list[str] = field(default_factory=list)  # namespaces with a saved HNSW graph
@@ -67,18 +75,20 @@ def inspect_path(path: str | os.PathLike[str]) -> StoreReport:
 def _inspect_file(path: Path) -> StoreReport:
     with open_container(path) as container:
         meta = container.meta
+        spaces = [s if len(s) == 4 else [*s, meta.get("dim")] for s in meta.get("spaces", [])]
         report = StoreReport(
             str(path),
             container.kind,
             container.file_size,
             entries=meta.get("entries", 0),
             vectors=meta.get("vectors", 0),
-            dim=meta.get("dim"),
             index=meta.get("index"),
-            graphs=[name for name, _, has_graph in meta.get("spaces", []) if has_graph],
+            dims={name: dim for name, _, _, dim in spaces},
+            graphs=[name for name, _, has_graph, _ in spaces if has_graph],
             format_version=FORMAT_VERSION,
             created_at=container.created_at,
         )
+        report.dim = meta.get("dim") or _shared(report.dims)
         expiry = meta.get("expiry_range")
         report.expiry_range = None if expiry is None else (expiry[0], expiry[1])
         report.damaged = container.verify()
@@ -108,21 +118,37 @@ def _inspect_directory(path: Path) -> StoreReport:
             try:
                 _, _, namespace, expires_at, vector = msgpack.unpackb(record, raw=False)
             except Exception:
-                report.damaged.append(f"journal record {key[len(ENTRY_PREFIX) :]!r}")
+                report.damaged.append(f"journal record {_entry_name(key)}")
                 continue
             namespaces[namespace] += 1
             if vector is not None:
                 report.vectors += 1
-                report.dim = len(vector) // 4
+                report.dims[namespace] = len(vector) // 4
             if expires_at is not None:
                 expiries.append(expires_at)
     finally:
         journal.close()
+    report.dim = _shared(report.dims)
     report.entries = sum(namespaces.values())
     report.namespaces = dict(namespaces)
     report.expiry_range = (min(expiries), max(expiries)) if expiries else None
     _describe_checkpoint(path / CHECKPOINT_FILE, report)
     return report
+
+
+def _entry_name(record_key: str) -> str:
+    """A journal record's entry, as ``'key' of namespace 'name'`` when its id reads."""
+    entry = record_key[len(ENTRY_PREFIX) :]
+    try:
+        namespace, key = split_entry_id(entry)
+    except ValueError:
+        return repr(entry)
+    return f"{key!r} of namespace {namespace!r}"
+
+
+def _shared(dims: dict[str, int]) -> int | None:
+    distinct = set(dims.values())
+    return distinct.pop() if len(distinct) == 1 else None
 
 
 def _describe_checkpoint(path: Path, report: StoreReport) -> None:

@@ -6,7 +6,8 @@ A snapshot is a :mod:`container <semcache_core.persist.container>` with these se
                      numbers, expiry times (seconds since the epoch), vector labels; least
                      recently used first; and the next free label (labels are never reused)
     vectors          the unit vectors of every space without a graph, one raw float32
-                     block (rows x dim), in index row order, space after space
+                     block: each space's rows x its own dimension, in index row order,
+                     space after space
     labels           int64 label of each row of every space, in index row order, space
                      after space
     graph/<j>        the HNSW graph of space ``j`` (msgpack, hnswlib's own state), when one
@@ -18,6 +19,8 @@ Spaces are the namespaces with vectors, in the order of the header's ``meta["spa
 The big blocks (``vectors`` and the level-0 blocks) are read and checksummed by a thread
 while the entries are decoded; a restore waits for them only when it needs the vectors.
 
+Each space has its own dimension, in ``meta["spaces"]`` (``[name, count, has_graph, dim]``);
+``meta["dim"]`` is the dimension every namespace must have (``dim=``) or None.
 The header's ``meta`` holds the settings (dimension, metric, index kind, HNSW parameters,
 default TTL, LRU bound) and counts, so ``semcache inspect`` can describe a file without
 reading its sections. Nothing is ever unpickled: msgpack, raw arrays and CRC-32s only.
@@ -84,11 +87,10 @@ def write_snapshot(
         },
         use_bin_type=True,
     )
-    dim = state.dim or 0
-    plain = [space.vectors for space in state.spaces if space.vectors is not None]
+    plain = [space.vectors.ravel() for space in state.spaces if space.vectors is not None]
     sections: dict[str, Any] = {
         "entries": entries,
-        "vectors": _concat(plain, np.float32, (0, dim)),
+        "vectors": _concat(plain, np.float32, (0,)),
         "labels": _concat([s.labels for s in state.spaces], np.int64, (0,)),
     }
     for j, space in enumerate(state.spaces):
@@ -116,7 +118,7 @@ def describe_state(state: BackendState) -> dict[str, Any]:
         "metric": "cosine",
         "entries": len(state.keys),
         "vectors": sum(len(space.labels) for space in state.spaces),
-        "spaces": [[s.name, len(s.labels), s.graph is not None] for s in state.spaces],
+        "spaces": [[s.name, len(s.labels), s.graph is not None, s.dim] for s in state.spaces],
         "namespaces": sorted(set(state.namespaces)),
         "expiry_range": [min(expiries), max(expiries)] if expiries else None,
     }
@@ -156,9 +158,14 @@ def state_from(container: Container) -> BackendState:
     try:
         meta = container.meta
         dim = meta["dim"]
-        spaces = meta["spaces"]
+        # [name, count, has_graph, dim]; files from before per-namespace dimensions have
+        # no dim there: every space has the header's
+        spaces = [space if len(space) == 4 else [*space, dim] for space in meta["spaces"]]
+        for name, _, _, space_dim in spaces:
+            if type(space_dim) is not int or space_dim < 1:
+                raise ValueError(f"space {name!r} has dimension {space_dim!r}")
         labels = np.frombuffer(container.section("labels"), dtype=np.int64)
-        big = _BigBlocks(container, spaces, dim, labels)
+        big = _BigBlocks(container, spaces, labels)
         columns = msgpack.unpackb(container.section("entries"), raw=False)
         state = BackendState(dim, next_label=columns.get("next_label", 0))
         state.keys = columns["keys"]
@@ -168,21 +175,24 @@ def state_from(container: Container) -> BackendState:
         state.expires_at = columns["expires_at"]
         state.labels = columns["labels"]
         _check_types(state)
-        plain_rows = sum(count for j, (_, count, _) in enumerate(spaces) if j not in big.graphs)
         plain = np.frombuffer(big.blocks["vectors"], dtype=np.float32)
-        plain = plain.reshape(plain_rows, dim if dim else 0)
         start = plain_start = 0
-        for j, (name, count, _) in enumerate(spaces):
+        for j, (name, count, _, space_dim) in enumerate(spaces):
             if j in big.graphs:
                 vectors = big.graph_vectors[j]
             else:
-                vectors = plain[plain_start : plain_start + count]
-                plain_start += count
+                size = count * space_dim
+                vectors = plain[plain_start : plain_start + size].reshape(count, space_dim)
+                plain_start += size
             space_labels = labels[start : start + count]
-            state.spaces.append(SpaceState(name, space_labels, vectors, big.graphs.get(j)))
+            state.spaces.append(
+                SpaceState(name, space_labels, vectors, big.graphs.get(j), dim=space_dim)
+            )
             start += count
         if start != len(labels):
             raise ValueError(f"{len(labels)} labels stored, {start} accounted for by spaces")
+        if plain_start != len(plain):
+            raise ValueError(f"{len(plain)} vector components stored, {plain_start} used")
     except SnapshotError:
         raise
     except Exception as exc:  # sections that passed their CRCs but do not fit together
@@ -200,16 +210,16 @@ class _BigBlocks:
     releases the GIL; hnswlib's restore mostly holds it).
     """
 
-    def __init__(
-        self, container: Container, spaces: list[Any], dim: int, labels: np.ndarray
-    ) -> None:
+    def __init__(self, container: Container, spaces: list[Any], labels: np.ndarray) -> None:
         self.graphs: dict[int, dict[str, Any]] = {
             j: decode(container.section(f"graph/{j}"))
-            for j, (_, _, has_graph) in enumerate(spaces)
+            for j, (_, _, has_graph, _) in enumerate(spaces)
             if has_graph
         }
-        self.graph_vectors = {j: np.empty((spaces[j][1], dim), np.float32) for j in self.graphs}
-        starts = np.cumsum([0] + [count for _, count, _ in spaces]).tolist()
+        self.graph_vectors = {
+            j: np.empty((spaces[j][1], spaces[j][3]), np.float32) for j in self.graphs
+        }
+        starts = np.cumsum([0] + [count for _, count, _, _ in spaces]).tolist()
         own = {j: dict(graph) for j, graph in self.graphs.items()}  # the thread's copies
         self._slots_found: Future[None] = Future()
 
@@ -219,7 +229,7 @@ class _BigBlocks:
                 for j, graph in own.items():
                     state = _with_level0(graph, blocks[f"graph/{j}/level0"])
                     plans.append(
-                        (j, state, slots_of(state, labels[starts[j] : starts[j + 1]], dim))
+                        (j, state, slots_of(state, labels[starts[j] : starts[j + 1]], spaces[j][3]))
                     )
             except BaseException as exc:
                 self._slots_found.set_exception(exc)

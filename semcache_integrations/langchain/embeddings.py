@@ -15,15 +15,15 @@ of one ``embed_documents`` call go to the model in **one** ``embed_documents`` c
 single flight (the engine's ``get_or_compute_many`` / ``get_or_compute``) makes concurrent
 callers (threads or coroutines) wait for a text another caller is already embedding.
 
-Where entries live (``ns`` is ``namespace``, ``""`` when ``None``)::
+Where entries live (``ns`` is ``namespace``; see :mod:`semcache_core.namespaces`)::
 
-    document vector of text t   key  "embed:{ns}:doc:{t}"     engine namespace  ns
-    query vector of text t      key  "embed:{ns}:query:{t}"   engine namespace  "{ns}:query"
+    document vector of text t   key  t   engine namespace  "embed:{ns}"
+    query vector of text t      key  t   engine namespace  "embed-query:{ns}"
 
 so documents and queries never answer for one another (models such as E5 embed them
 differently), and ``cache.search(vector, namespace=embeddings.document_namespace)`` ranks
-the cached documents only. Vectors are indexed when they have the cache's dimension (a
-fresh cache takes the model's). Values are the model's float64 vectors, returned exactly.
+the cached documents only. Each namespace takes the model's dimension, whatever else the
+cache holds. Values are the model's float64 vectors, returned exactly.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from semcache_core import SemCache
-from semcache_core.checks import check_key_namespace, check_keys
+from semcache_core.checks import check_keys
 from semcache_core.embedders import to_vector
 from semcache_core.errors import EmbedderError, InvalidArgumentError
+from semcache_core.namespaces import adapter_namespace
 
 __all__ = ["CachedEmbeddings"]
 
@@ -63,7 +64,8 @@ class CachedEmbeddings(Embeddings):
             is this object, so ``cache.search("some text")`` works too. Pass a durable
             ``SemCache(path=...)`` to keep vectors across restarts.
         namespace: separates the vectors of several models in one cache (use the model's
-            name); it may not contain ``":"``.
+            name): documents live in the engine namespace ``"embed:{namespace}"``,
+            queries in ``"embed-query:{namespace}"``.
 
     Raises:
         InvalidArgumentError: ``underlying`` is not an embedding model, or a bad namespace.
@@ -74,19 +76,16 @@ class CachedEmbeddings(Embeddings):
         underlying: Embeddings,
         cache: SemCache | None = None,
         *,
-        namespace: str | None = None,
+        namespace: str = "default",
     ) -> None:
         if not (hasattr(underlying, "embed_documents") and hasattr(underlying, "embed_query")):
             raise InvalidArgumentError(
                 f"underlying must be a LangChain Embeddings, got {type(underlying).__name__}"
             )
-        ns = "" if namespace is None else check_key_namespace(namespace)
+        self.document_namespace = adapter_namespace("embed", namespace)
+        self.query_namespace = adapter_namespace("embed-query", namespace)
         self.underlying = underlying
         self.namespace = namespace
-        self.document_namespace = ns
-        self.query_namespace = f"{ns}:query"
-        self._document_prefix = f"embed:{ns}:doc:"
-        self._query_prefix = f"embed:{ns}:query:"
         self.cache = SemCache(embedder=self) if cache is None else cache
 
     def __repr__(self) -> str:
@@ -95,21 +94,20 @@ class CachedEmbeddings(Embeddings):
             f"cache={self.cache!r})"
         )
 
-    def document_key(self, text: str) -> str:
-        """The cache key of ``text``'s document vector."""
-        return self._keys(self._document_prefix, [text])[0]
-
-    def query_key(self, text: str) -> str:
-        """The cache key of ``text``'s query vector."""
-        return self._keys(self._query_prefix, [text])[0]
+    @staticmethod
+    def document_key(text: str) -> str:
+        """The cache key of ``text``'s document vector (in :attr:`document_namespace`)."""
+        return CachedEmbeddings._keys([text])[0]
 
     @staticmethod
-    def _keys(prefix: str, texts: Sequence[str]) -> list[str]:
-        return check_keys(texts, prefix, "texts to embed")
+    def query_key(text: str) -> str:
+        """The cache key of ``text``'s query vector (in :attr:`query_namespace`)."""
+        return CachedEmbeddings._keys([text])[0]
 
-    def _texts(self, keys: list[str]) -> list[str]:
-        start = len(self._document_prefix)
-        return [key[start:] for key in keys]
+    @staticmethod
+    def _keys(texts: Sequence[str]) -> list[str]:
+        """The cache keys of ``texts`` (the texts themselves, checked)."""
+        return check_keys(texts, what="texts to embed")
 
     def _vectors(self, raw: Any, count: int) -> list[np.ndarray]:
         source = f"{type(self.underlying).__name__}.embed_documents"
@@ -124,15 +122,15 @@ class CachedEmbeddings(Embeddings):
     # --- documents: the misses of a call are embedded in one underlying call -------------
 
     def _compute_documents(self, keys: list[str]) -> list[np.ndarray]:
-        return self._vectors(self.underlying.embed_documents(self._texts(keys)), len(keys))
+        return self._vectors(self.underlying.embed_documents(keys), len(keys))
 
     async def _acompute_documents(self, keys: list[str]) -> list[np.ndarray]:
-        raw = await self.underlying.aembed_documents(self._texts(keys))
+        raw = await self.underlying.aembed_documents(keys)
         return self._vectors(raw, len(keys))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, in order; the misses are embedded in one underlying call."""
-        keys = self._keys(self._document_prefix, texts)
+        keys = self._keys(texts)
         if not keys:
             return []
         values = self.cache.get_or_compute_many(
@@ -142,7 +140,7 @@ class CachedEmbeddings(Embeddings):
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """Async :meth:`embed_documents`, through the model's ``aembed_documents``."""
-        keys = self._keys(self._document_prefix, texts)
+        keys = self._keys(texts)
         if not keys:
             return []
         values = await self.cache.aget_or_compute_many(
@@ -154,7 +152,7 @@ class CachedEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         """The query vector of ``text`` (cached apart from its document vector)."""
-        (key,) = self._keys(self._query_prefix, [text])
+        (key,) = self._keys([text])
 
         def compute(_: str) -> np.ndarray:
             raw = self.underlying.embed_query(text)
@@ -164,7 +162,7 @@ class CachedEmbeddings(Embeddings):
 
     async def aembed_query(self, text: str) -> list[float]:
         """Async :meth:`embed_query`, through the model's ``aembed_query``."""
-        (key,) = self._keys(self._query_prefix, [text])
+        (key,) = self._keys([text])
 
         async def compute(_: str) -> np.ndarray:
             raw = await self.underlying.aembed_query(text)

@@ -47,8 +47,9 @@ class SemCache(BaseCache):
             all-MiniLM-L6-v2 wants about 0.85.
         ttl: seconds a response stays cached (``None``: the engine's default).
         max_entries: LRU bound of the engine created here.
-        cache: an existing engine (durable, Redis-backed, shared); responses live under
-            keys starting ``"llm:"`` and ``clear()`` removes only those.
+        cache: an existing engine (durable, Redis-backed, shared).
+        namespace: this cache's share of the engine (engine namespace
+            ``"llm:{namespace}"``); ``clear()`` removes only its responses.
     """
 
     def __init__(
@@ -58,9 +59,15 @@ class SemCache(BaseCache):
         ttl: float | None = None,
         max_entries: int | None = None,
         cache: EngineCache | None = None,
+        namespace: str = "default",
     ) -> None:
         self._responses = ResponseCache(
-            cache, embedder=embedding, threshold=threshold, ttl=ttl, max_entries=max_entries
+            cache,
+            embedder=embedding,
+            threshold=threshold,
+            ttl=ttl,
+            max_entries=max_entries,
+            namespace=namespace,
         )
 
     @property

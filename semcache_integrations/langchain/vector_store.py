@@ -9,12 +9,10 @@ Example::
     store.add_texts(["cats purr", "dogs bark"], [{"year": 2021}, {"year": 2019}])
     store.similarity_search("kittens", k=1, filter={"year": {"$gte": 2020}})
 
-How documents are stored: each document is one cache entry in the store's namespace
-(default ``"langchain-vectors"``), with
+How documents are stored: each document is one cache entry in the engine namespace
+``"lc-vectors:{namespace}"`` (see :mod:`semcache_core.namespaces`), with
 
-- key ``f"{namespace}:{document id}"`` (a namespace may not contain ``":"``, so two
-  stores' keys can never collide; the same scheme as the byte store's), the id being
-  ``Document.id`` or a uuid4 hex;
+- key: ``Document.id`` or a uuid4 hex;
 - value: ``page_content`` (a ``str``);
 - metadata: the document's metadata dict, stored as is (msgpack: ``str`` keys; values
   ``None``, bool, int, float, str, bytes, lists and dicts of them; tuples come back as
@@ -23,10 +21,9 @@ How documents are stored: each document is one cache entry in the store's namesp
 
 The adapter is thin: search, filtering (before ranking), TTL, eviction and persistence are
 the cache's. A ``SemCache(path=...)`` makes the store durable; a cache ``ttl`` or
-``max_entries`` applies to documents too. One cache holds vectors of one dimension, so a
-cache shared with other users needs the same embedding dimension. Search never leaves the
-store's namespace; entries in that namespace that the store did not write (other keys) are
-ignored, so give each store a namespace of its own.
+``max_entries`` applies to documents too. The store's namespace has its own vector
+dimension, whatever else the cache holds. Search, ``delete()`` and every read stay inside
+the store's namespace, so nothing another adapter writes is ever seen or removed.
 """
 
 from __future__ import annotations
@@ -44,17 +41,16 @@ from langchain_core.vectorstores import VectorStore
 from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
-from semcache_core.checks import check_key_namespace
 from semcache_core.codec import encode_metadata
 from semcache_core.errors import EmbedderError, InvalidArgumentError, InvalidValueError
 from semcache_core.filters import FilterLike, FilterNode, parse_filters
 from semcache_core.mmr import mmr_select
+from semcache_core.namespaces import adapter_namespace
 from semcache_core.vectors import as_unit_vector
 
-__all__ = ["DEFAULT_NAMESPACE", "KEY_SEPARATOR", "SemCacheVectorStore"]
+__all__ = ["DEFAULT_NAMESPACE", "SemCacheVectorStore"]
 
-DEFAULT_NAMESPACE = "langchain-vectors"
-KEY_SEPARATOR = ":"  # see semcache_core.checks.check_key_namespace
+DEFAULT_NAMESPACE = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +108,10 @@ class SemCacheVectorStore(VectorStore):
         *,
         namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
-        if not check_key_namespace(namespace):
-            raise InvalidArgumentError("namespace must not be empty")
+        self._engine_namespace = adapter_namespace("lc-vectors", namespace)
         self._embedding = embedding
         self._cache = SemCache(index="auto", embedder=embedding) if cache is None else cache
         self._namespace = namespace
-        self._prefix = namespace + KEY_SEPARATOR
 
     @property
     def embeddings(self) -> Embeddings:
@@ -131,6 +125,11 @@ class SemCacheVectorStore(VectorStore):
     def namespace(self) -> str:
         return self._namespace
 
+    @property
+    def engine_namespace(self) -> str:
+        """The engine namespace holding this store's documents."""
+        return self._engine_namespace
+
     def __repr__(self) -> str:
         return f"SemCacheVectorStore(namespace={self._namespace!r}, cache={self._cache!r})"
 
@@ -139,7 +138,7 @@ class SemCacheVectorStore(VectorStore):
     def _key(self, doc_id: Any) -> str:
         if not isinstance(doc_id, str):
             raise TypeError(f"document ids must be str, got {type(doc_id).__name__} {doc_id!r}")
-        return self._prefix + doc_id
+        return doc_id
 
     def _batch(
         self,
@@ -181,18 +180,22 @@ class SemCacheVectorStore(VectorStore):
             raise EmbedderError(
                 f"the embedding returned {len(vectors)} vectors for {len(batch.texts)} texts"
             )
-        items = [(self._prefix + i, t) for i, t in zip(batch.ids, batch.texts)]
-        options = {"vectors": vectors, "metadatas": batch.metadatas, "namespace": self._namespace}
+        items = list(zip(batch.ids, batch.texts))
+        options = {
+            "vectors": vectors,
+            "metadatas": batch.metadatas,
+            "namespace": self._engine_namespace,
+        }
         return items, options
 
     def _document(self, key: str, value: Any, metadata: dict[str, Any]) -> Document | None:
         """The document an entry holds, or None for an entry this store did not write."""
-        if not key.startswith(self._prefix) or not isinstance(value, str):
+        if not isinstance(value, str):
             return None
-        return Document(id=key[len(self._prefix) :], page_content=value, metadata=metadata)
+        return Document(id=key, page_content=value, metadata=metadata)
 
     def _from_entry(self, entry: Entry | None) -> Document | None:
-        if entry is None or entry.namespace != self._namespace:
+        if entry is None:
             return None
         return self._document(entry.key, entry.value, entry.metadata)
 
@@ -210,7 +213,7 @@ class SemCacheVectorStore(VectorStore):
         """The cache's search options; a bad filter raises before the query is embedded."""
         _check_no_extra(method, kwargs)
         node: FilterNode | None = parse_filters(filter)
-        return {"namespace": self._namespace, "filters": node}
+        return {"namespace": self._engine_namespace, "filters": node}
 
     def _mmr(self, query: Any, hits: list[Hit], k: int, lambda_mult: float) -> list[Document]:
         """MMR among the fetched ``hits`` (fetched with their vectors)."""
@@ -326,18 +329,20 @@ class SemCacheVectorStore(VectorStore):
         Returns True.
         """
         _check_no_extra("delete", kwargs)
-        keys = self._cache.scan(self._prefix) if ids is None else [self._key(i) for i in ids]
-        self._cache.delete_many(keys)
+        if ids is None:
+            self._cache.clear(self._engine_namespace)
+        else:
+            self._cache.delete_many([self._key(i) for i in ids], namespace=self._engine_namespace)
         return True
 
     async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         """Async :meth:`delete`."""
         _check_no_extra("adelete", kwargs)
         if ids is None:
-            keys = await self._cache.ascan(self._prefix)
+            await self._cache.aclear(self._engine_namespace)
         else:
             keys = [self._key(i) for i in ids]
-        await self._cache.adelete_many(keys)
+            await self._cache.adelete_many(keys, namespace=self._engine_namespace)
         return True
 
     # --- reads by id ---------------------------------------------------------------------
@@ -345,13 +350,15 @@ class SemCacheVectorStore(VectorStore):
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """The stored documents among ``ids``, in the order asked; missing ids are skipped."""
         keys = [self._key(i) for i in ids]
-        found = (self._from_entry(self._cache.get_entry(key)) for key in keys)
+        ns = self._engine_namespace
+        found = (self._from_entry(self._cache.get_entry(key, namespace=ns)) for key in keys)
         return [doc for doc in found if doc is not None]
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Async :meth:`get_by_ids`."""
         keys = [self._key(i) for i in ids]
-        found = [self._from_entry(await self._cache.aget_entry(key)) for key in keys]
+        ns = self._engine_namespace
+        found = [self._from_entry(await self._cache.aget_entry(k, namespace=ns)) for k in keys]
         return [doc for doc in found if doc is not None]
 
     # --- similarity search ---------------------------------------------------------------

@@ -14,14 +14,13 @@ split or embedded again)::
 
 It also backs ``KVDocumentStore(store)`` and ``KVIndexStore(store)``.
 
-Key scheme: key ``k`` of collection ``c`` lives in the cache under
-``f"{namespace}:{escape(c)}:{k}"``, tagged with the engine namespace ``namespace``.
-``escape`` writes ``"%"`` as ``"%25"`` and ``":"`` as ``"%3A"``, so an escaped collection
-holds no ``":"`` and the first ``":"`` after the namespace always ends it: LlamaIndex's
-collections (``"docstore/data"``, ``"index_store/data"``, ``"llama_cache"``) read as they
-are, any collection may contain ``":"``, keys may contain anything, and no two
-``(collection, key)`` pairs share a cache key. The namespace itself may not contain
-``":"`` (as for every adapter), so two stores never share a cache key either.
+Key scheme: key ``k`` of collection ``c`` is the key ``f"{escape(c)}:{k}"`` of the engine
+namespace ``"li-kv:{namespace}"`` (see :mod:`semcache_core.namespaces`), so no other
+adapter sees or clears it. ``escape`` writes ``"%"`` as ``"%25"`` and ``":"`` as
+``"%3A"``, so an escaped collection holds no ``":"`` and the first ``":"`` always ends it:
+LlamaIndex's collections (``"docstore/data"``, ``"index_store/data"``, ``"llama_cache"``)
+read as they are, any collection may contain ``":"``, keys may contain anything, and no two
+``(collection, key)`` pairs share a cache key.
 
 Values are dicts stored encoded (msgpack), so every read is a fresh copy and the caller's
 dict is not kept; tuples inside come back as lists. Expiry, eviction and persistence are
@@ -40,9 +39,10 @@ from llama_index.core.storage.kvstore.types import (
 )
 
 from semcache_core import SemCache
-from semcache_core.checks import check_key_namespace, check_ttl
+from semcache_core.checks import check_ttl
 from semcache_core.codec import encode
 from semcache_core.errors import InvalidArgumentError, InvalidKeyError, InvalidValueError
+from semcache_core.namespaces import adapter_namespace
 
 __all__ = ["SemCacheKVStore"]
 
@@ -77,8 +77,8 @@ class SemCacheKVStore(BaseKVStore):
     Args:
         cache: the cache to store into; default a fresh in-process ``SemCache()``. Pass a
             durable one (``SemCache(path=...)``) to keep collections across restarts.
-        namespace: the store's share of the cache: its key prefix (``f"{namespace}:"``) and
-            the engine namespace of its entries. No ``":"`` inside.
+        namespace: the store's share of the cache: the engine namespace
+            ``"li-kv:{namespace}"`` holds its entries (``engine_namespace``).
         ttl: seconds each value written lives; ``None``: the cache's default TTL.
 
     Every call raises before anything is stored or read when given a key that is not a
@@ -88,7 +88,7 @@ class SemCacheKVStore(BaseKVStore):
     (:class:`~semcache_core.errors.InvalidValueError`).
 
     Raises:
-        InvalidArgumentError: a namespace that is not a str or contains ``":"``, or a bad
+        InvalidArgumentError: a namespace that is not a non-empty str, or a bad
             ``ttl``.
     """
 
@@ -96,10 +96,11 @@ class SemCacheKVStore(BaseKVStore):
         self,
         cache: SemCache | None = None,
         *,
-        namespace: str = "llama-kv",
+        namespace: str = "default",
         ttl: float | None = None,
     ) -> None:
-        self.namespace = check_key_namespace(namespace)
+        self.engine_namespace = adapter_namespace("li-kv", namespace)
+        self.namespace = namespace
         self.ttl = check_ttl(ttl)
         self.cache = SemCache() if cache is None else cache
 
@@ -110,7 +111,7 @@ class SemCacheKVStore(BaseKVStore):
 
     def _prefix(self, collection: str) -> str:
         """The cache-key prefix of one collection: no other collection's keys start so."""
-        return f"{self.namespace}:{_escape(collection)}:"
+        return f"{_escape(collection)}:"
 
     def _cache_key(self, key: str, collection: str) -> str:
         if not isinstance(key, str):
@@ -168,7 +169,7 @@ class SemCacheKVStore(BaseKVStore):
     def put(self, key: str, val: dict, collection: str = DEFAULT_COLLECTION) -> None:
         """Store ``val`` (a copy: later changes to it are not seen) under ``key``."""
         self.cache.set_many(
-            [self._item(key, val, collection)], ttl=self.ttl, namespace=self.namespace
+            [self._item(key, val, collection)], ttl=self.ttl, namespace=self.engine_namespace
         )
 
     def put_all(
@@ -183,27 +184,30 @@ class SemCacheKVStore(BaseKVStore):
         a key wins.
         """
         for batch in self._batches(kv_pairs, collection, batch_size):
-            self.cache.set_many(batch, ttl=self.ttl, namespace=self.namespace)
+            self.cache.set_many(batch, ttl=self.ttl, namespace=self.engine_namespace)
 
     def get(self, key: str, collection: str = DEFAULT_COLLECTION) -> dict | None:
         """A fresh copy of the value of ``key``, or ``None``."""
-        return self._dict_or_none(self.cache.get(self._cache_key(key, collection)))
+        return self._dict_or_none(
+            self.cache.get(self._cache_key(key, collection), namespace=self.engine_namespace)
+        )
 
     def get_all(self, collection: str = DEFAULT_COLLECTION) -> dict[str, dict]:
         """Every live ``key -> value`` of ``collection`` (fresh copies; ``{}`` when empty)."""
         prefix = self._prefix(collection)
-        cache_keys = self.cache.scan(prefix)
-        return self._collect(cache_keys, self.cache.get_many(cache_keys), prefix)
+        ns = self.engine_namespace
+        cache_keys = self.cache.scan(prefix, namespace=ns)
+        return self._collect(cache_keys, self.cache.get_many(cache_keys, namespace=ns), prefix)
 
     def delete(self, key: str, collection: str = DEFAULT_COLLECTION) -> bool:
         """Remove ``key``; True when it held a live value."""
-        return self.cache.delete(self._cache_key(key, collection))
+        return self.cache.delete(self._cache_key(key, collection), namespace=self.engine_namespace)
 
     # --- async: the cache's async twins, so the event loop never blocks ------------------
 
     async def aput(self, key: str, val: dict, collection: str = DEFAULT_COLLECTION) -> None:
         item = self._item(key, val, collection)
-        await self.cache.aset_many([item], ttl=self.ttl, namespace=self.namespace)
+        await self.cache.aset_many([item], ttl=self.ttl, namespace=self.engine_namespace)
 
     async def aput_all(
         self,
@@ -212,15 +216,19 @@ class SemCacheKVStore(BaseKVStore):
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         for batch in self._batches(kv_pairs, collection, batch_size):
-            await self.cache.aset_many(batch, ttl=self.ttl, namespace=self.namespace)
+            await self.cache.aset_many(batch, ttl=self.ttl, namespace=self.engine_namespace)
 
     async def aget(self, key: str, collection: str = DEFAULT_COLLECTION) -> dict | None:
-        return self._dict_or_none(await self.cache.aget(self._cache_key(key, collection)))
+        cache_key = self._cache_key(key, collection)
+        return self._dict_or_none(await self.cache.aget(cache_key, namespace=self.engine_namespace))
 
     async def aget_all(self, collection: str = DEFAULT_COLLECTION) -> dict[str, dict]:
         prefix = self._prefix(collection)
-        cache_keys = await self.cache.ascan(prefix)
-        return self._collect(cache_keys, await self.cache.aget_many(cache_keys), prefix)
+        ns = self.engine_namespace
+        cache_keys = await self.cache.ascan(prefix, namespace=ns)
+        values = await self.cache.aget_many(cache_keys, namespace=ns)
+        return self._collect(cache_keys, values, prefix)
 
     async def adelete(self, key: str, collection: str = DEFAULT_COLLECTION) -> bool:
-        return await self.cache.adelete(self._cache_key(key, collection))
+        cache_key = self._cache_key(key, collection)
+        return await self.cache.adelete(cache_key, namespace=self.engine_namespace)

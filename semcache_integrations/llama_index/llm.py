@@ -90,7 +90,7 @@ class SemCacheLLM(LLM):
     Args:
         llm: the LLM to call on a miss.
         cache: the engine to store in (durable, Redis-backed, shared); default a new
-            in-process one. Responses live under keys starting ``"llm:"``.
+            in-process one.
         embed_model: any LlamaIndex embedding for the semantic lookups; default the
             engine's embedder (the built-in lexical one unless ``cache`` has another).
         threshold: cosine similarity in [-1, 1] a semantic hit needs. The default 0.95
@@ -100,6 +100,8 @@ class SemCacheLLM(LLM):
         model_id: the model identity responses are scoped by; default
             :func:`model_identity` of ``llm``. Give a stable name of your own when the
             wrapped LLM's fields change between runs without changing its answers.
+        namespace: this wrapper's share of the engine (engine namespace
+            ``"llm:{namespace}"``, as LangChain's ``SemCache``).
 
     Raises:
         InvalidArgumentError: a threshold outside [-1, 1].
@@ -119,6 +121,7 @@ class SemCacheLLM(LLM):
         ttl: float | None = None,
         *,
         model_id: str | None = None,
+        namespace: str = "default",
         **kwargs: Any,
     ) -> None:
         # predict() formats prompts with the wrapper's own prompt settings: copy the wrapped
@@ -137,7 +140,9 @@ class SemCacheLLM(LLM):
         kwargs["model_id"] = model_identity(llm) if model_id is None else model_id
         kwargs["llm"] = llm
         super().__init__(**kwargs)
-        self._responses = ResponseCache(cache, embedder=embed_model, threshold=threshold, ttl=ttl)
+        self._responses = ResponseCache(
+            cache, embedder=embed_model, threshold=threshold, ttl=ttl, namespace=namespace
+        )
 
     @classmethod
     def class_name(cls) -> str:

@@ -12,10 +12,10 @@ Example::
     index.storage_context.persist("storage")  # our binary snapshot, see persist()
     store = SemCacheVectorStore.from_persist_dir("storage")
 
-How nodes are stored: each node is one cache entry in the store's namespace (default
-``"llama-vectors"``, which may not contain ``":"``), with
+How nodes are stored: each node is one cache entry in the engine namespace
+``"li-vectors:{namespace}"`` (see :mod:`semcache_core.namespaces`), with
 
-- key ``f"{namespace}:{node_id}"`` (the scheme of every semcache adapter);
+- key: the node id;
 - vector: ``node.get_embedding()`` (stored unit length; similarities are cosine);
 - value: the node itself, as the JSON string ``node_to_metadata_dict`` makes of it
   (``_node_content``: id, text, metadata, relationships, ...; no embedding);
@@ -64,10 +64,10 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
-from semcache_core.checks import check_key_namespace
 from semcache_core.errors import FilterValueError, InvalidArgumentError, InvalidValueError
 from semcache_core.filters import Filter, FilterCondition, FilterGroup, FilterNode, compile_filter
 from semcache_core.mmr import mmr_select
+from semcache_core.namespaces import adapter_namespace
 from semcache_core.vectors import as_unit_vector
 
 __all__ = [
@@ -78,9 +78,8 @@ __all__ = [
     "translate_filters",
 ]
 
-DEFAULT_NAMESPACE = "llama-vectors"
+DEFAULT_NAMESPACE = "default"
 DEFAULT_STORE_NAME = "default"  # StorageContext's name for its vector store
-KEY_SEPARATOR = ":"  # see semcache_core.checks.check_key_namespace
 NODE_ID_KEY = "_node_id"  # reserved metadata key: the node id, for node_ids restrictions
 REF_DOC_ID_KEY = "ref_doc_id"  # written by node_to_metadata_dict ("None" when absent)
 NODE_CONTENT_KEY = "_node_content"
@@ -147,10 +146,11 @@ class SemCacheVectorStore(BasePydanticVectorStore):
     Args:
         cache: where nodes live; default a fresh in-process ``SemCache(index="auto")``
             (exact search while small, HNSW beyond). Pass ``SemCache(path=...)`` for a
-            durable store, or a cache shared with other components (one vector dimension
-            per cache).
-        namespace: the cache namespace holding this store's nodes; it must not contain
-            ``":"``. Give each store its own: ``clear()`` empties the namespace.
+            durable store, or a cache shared with other components (the store's namespace
+            has its own vector dimension).
+        namespace: the store's share of the cache: the engine namespace
+            ``"li-vectors:{namespace}"`` holds its nodes (``engine_namespace``), and
+            ``clear()`` empties it and nothing else.
 
     ``query`` similarities are cosine similarities in [-1, 1] (Python floats), higher is
     closer, parallel to ``ids`` and ``nodes``. Modes: ``DEFAULT`` and ``MMR``
@@ -160,7 +160,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
     the nodes matching its restrictions, by node id, each with similarity 1.0.
 
     Raises:
-        InvalidArgumentError: ``namespace`` is empty, not a str, or contains ``":"``.
+        InvalidArgumentError: ``namespace`` is empty or not a str.
     """
 
     stores_text: bool = True
@@ -168,7 +168,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
     namespace: str = Field(default=DEFAULT_NAMESPACE, description="cache namespace")
 
     _cache: SemCache = PrivateAttr()
-    _prefix: str = PrivateAttr()
+    _engine_namespace: str = PrivateAttr()
 
     def __init__(
         self,
@@ -177,11 +177,10 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         namespace: str = DEFAULT_NAMESPACE,
         **kwargs: Any,
     ) -> None:
-        if not check_key_namespace(namespace):
-            raise InvalidArgumentError("namespace must not be empty")
+        engine_namespace = adapter_namespace("li-vectors", namespace)
         super().__init__(namespace=namespace, **kwargs)  # type: ignore[call-arg]
         self._cache = SemCache(index="auto") if cache is None else cache
-        self._prefix = namespace + KEY_SEPARATOR
+        self._engine_namespace = engine_namespace
 
     @classmethod
     def class_name(cls) -> str:
@@ -196,6 +195,11 @@ class SemCacheVectorStore(BasePydanticVectorStore):
     def cache(self) -> SemCache:
         return self._cache
 
+    @property
+    def engine_namespace(self) -> str:
+        """The engine namespace holding this store's nodes."""
+        return self._engine_namespace
+
     def __repr__(self) -> str:
         return f"SemCacheVectorStore(namespace={self.namespace!r}, cache={self._cache!r})"
 
@@ -206,7 +210,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
             raise InvalidArgumentError(
                 f"node ids must be str, got {type(node_id).__name__} {node_id!r}"
             )
-        return self._prefix + node_id
+        return node_id
 
     def _writes(self, nodes: Sequence[BaseNode]) -> tuple[list[tuple[str, str]], dict[str, Any]]:
         """``(items, options)`` of the ``set_many`` call that stores ``nodes``.
@@ -228,17 +232,18 @@ class SemCacheVectorStore(BasePydanticVectorStore):
             items.append((self._key(node.node_id), content))
             vectors.append(node.get_embedding())
             metadatas.append(metadata)
-        return items, {"vectors": vectors, "metadatas": metadatas, "namespace": self.namespace}
+        options = {"vectors": vectors, "metadatas": metadatas, "namespace": self._engine_namespace}
+        return items, options
 
     def _node(self, key: str, value: Any, metadata: dict[str, Any]) -> BaseNode | None:
         """The node an entry holds, or None for an entry this store did not write."""
-        if not key.startswith(self._prefix) or not isinstance(value, str):
+        if not isinstance(value, str):
             return None
         payload = {NODE_CONTENT_KEY: value, NODE_TYPE_KEY: metadata.get(NODE_TYPE_KEY)}
         return metadata_dict_to_node(payload)
 
     def _from_entry(self, entry: Entry | None, predicate: Any) -> BaseNode | None:
-        if entry is None or entry.namespace != self.namespace or not predicate(entry.metadata):
+        if entry is None or not predicate(entry.metadata):
             return None
         return self._node(entry.key, entry.value, entry.metadata)
 
@@ -327,12 +332,13 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         # A filter (the empty group matches everything) keeps the cache on its filtered
         # path, whose contract is k results whenever k entries match: with k >= the
         # cache's size that is every match, ranked against an arbitrary probe.
-        return {"namespace": self.namespace, "filters": _MATCH_ALL if node is None else node}
+        filters = _MATCH_ALL if node is None else node
+        return {"namespace": self._engine_namespace, "filters": filters}
 
     def _listed(self, hits: list[Hit]) -> list[tuple[str, BaseNode]]:
         """The nodes among ``hits``, by node id."""
         found = [
-            (hit.key[len(self._prefix) :], node)
+            (hit.key, node)
             for hit in hits
             if (node := self._node(hit.key, hit.value, hit.metadata)) is not None
         ]
@@ -407,12 +413,14 @@ class SemCacheVectorStore(BasePydanticVectorStore):
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Remove every node of document ``ref_doc_id`` (nodes whose ``ref_doc_id`` is it)."""
         node = self._restriction(None, doc_ids=[ref_doc_id])
-        self._cache.delete_many(self._matching_keys(node))
+        self._cache.delete_many(self._matching_keys(node), namespace=self._engine_namespace)
 
     async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Async :meth:`delete`."""
         node = self._restriction(None, doc_ids=[ref_doc_id])
-        await self._cache.adelete_many(await self._amatching_keys(node))
+        await self._cache.adelete_many(
+            await self._amatching_keys(node), namespace=self._engine_namespace
+        )
 
     def delete_nodes(
         self,
@@ -427,9 +435,11 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         """
         if node_ids is not None:
             keys = [n.node_id for n in self.get_nodes(node_ids, filters)]
-            self._cache.delete_many([self._key(i) for i in keys])
+            self._cache.delete_many([self._key(i) for i in keys], namespace=self._engine_namespace)
             return
-        self._cache.delete_many(self._matching_keys(self._restriction(filters)))
+        self._cache.delete_many(
+            self._matching_keys(self._restriction(filters)), namespace=self._engine_namespace
+        )
 
     async def adelete_nodes(
         self,
@@ -440,17 +450,22 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         """Async :meth:`delete_nodes`."""
         if node_ids is not None:
             keys = [n.node_id for n in await self.aget_nodes(node_ids, filters)]
-            await self._cache.adelete_many([self._key(i) for i in keys])
+            await self._cache.adelete_many(
+                [self._key(i) for i in keys], namespace=self._engine_namespace
+            )
             return
-        await self._cache.adelete_many(await self._amatching_keys(self._restriction(filters)))
+        await self._cache.adelete_many(
+            await self._amatching_keys(self._restriction(filters)),
+            namespace=self._engine_namespace,
+        )
 
     def clear(self) -> None:
         """Remove every node of this store (its namespace's keys); other data stays."""
-        self._cache.delete_many(self._cache.scan(self._prefix))
+        self._cache.clear(self._engine_namespace)
 
     async def aclear(self) -> None:
         """Async :meth:`clear`."""
-        await self._cache.adelete_many(await self._cache.ascan(self._prefix))
+        await self._cache.aclear(self._engine_namespace)
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -487,7 +502,8 @@ class SemCacheVectorStore(BasePydanticVectorStore):
             return [n for _, n in self._matching(self._restriction(filters))]
         node = translate_filters(filters)
         keys = self._unique_keys(node_ids)
-        return self._by_ids([self._cache.get_entry(key) for key in keys], node)
+        ns = self._engine_namespace
+        return self._by_ids([self._cache.get_entry(key, namespace=ns) for key in keys], node)
 
     async def aget_nodes(
         self,
@@ -499,7 +515,8 @@ class SemCacheVectorStore(BasePydanticVectorStore):
             return [n for _, n in await self._amatching(self._restriction(filters))]
         node = translate_filters(filters)
         keys = self._unique_keys(node_ids)
-        entries = [await self._cache.aget_entry(key) for key in keys]
+        ns = self._engine_namespace
+        entries = [await self._cache.aget_entry(key, namespace=ns) for key in keys]
         return self._by_ids(entries, node)
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
@@ -521,7 +538,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         hits = self._cache.search(
             plan.vector,
             k,
-            namespace=self.namespace,
+            namespace=self._engine_namespace,
             filters=plan.node,
             with_vectors=plan.mmr_lambda is not None,
         )
@@ -538,7 +555,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         hits = await self._cache.asearch(
             plan.vector,
             k,
-            namespace=self.namespace,
+            namespace=self._engine_namespace,
             filters=plan.node,
             with_vectors=plan.mmr_lambda is not None,
         )

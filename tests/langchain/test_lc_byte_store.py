@@ -161,7 +161,9 @@ def test_stores_and_other_users_of_one_cache_stay_apart():
     a.mdelete(["foo", "missing"])
     assert b.mget(["foo"]) == [b"b-foo"]
     assert cache.get("foo") == b"someone else's"  # a non-store entry under the same name
-    assert cache.get("a:food") == b"a-food"  # documented layout: f"{namespace}:{key}"
+    # documented layout: key "food" of the engine namespace "lc-bytes:a"
+    assert cache.get("food", namespace="lc-bytes:a") == b"a-food"
+    assert cache.get("a:food") is None
 
 
 async def test_async_yield_keys_is_isolated_and_an_async_generator():
@@ -179,7 +181,7 @@ def test_store_values_expire_with_the_store_ttl():
     cache = SemCache(clock=clock)
     store = SemCacheByteStore(cache, ttl=10)
     store.mset([("short", b"lived")])
-    cache.set("langchain-bytes:forever", b"no ttl")  # written by hand, without the ttl
+    cache.set("forever", b"no ttl", namespace=store.engine_namespace)  # by hand, no ttl
     clock.advance(11)
     assert store.mget(["short", "forever"]) == [None, b"no ttl"]
     assert list(store.yield_keys()) == ["forever"]
@@ -227,7 +229,7 @@ async def test_bad_keys_raise_before_anything_happens():
         store.ayield_keys(prefix=1)
 
 
-@pytest.mark.parametrize("namespace", ["a:b", 3, None])
+@pytest.mark.parametrize("namespace", ["", 3, None])
 def test_bad_namespace_is_refused(namespace):
     with pytest.raises(InvalidArgumentError):
         SemCacheByteStore(namespace=namespace)

@@ -140,9 +140,11 @@ def test_queries_and_documents_are_cached_apart():
     assert embeddings.embed_query("same text") == query
     assert embeddings.embed_documents(["same text"]) == [document]
     assert model.calls == [("documents", ["same text"]), ("query", "same text")]
-    assert embeddings.document_key("same text") != embeddings.query_key("same text")
-    assert cache.get_entry(embeddings.document_key("same text")).namespace == ""
-    assert cache.get_entry(embeddings.query_key("same text")).namespace == ":query"
+    assert embeddings.document_namespace != embeddings.query_namespace
+    doc = cache.get_entry("same text", namespace=embeddings.document_namespace)
+    query = cache.get_entry("same text", namespace=embeddings.query_namespace)
+    assert (doc.namespace, query.namespace) == ("embed:default", "embed-query:default")
+    assert cache.get_entry("same text") is None  # nothing in the engine's default namespace
 
 
 # --- the vectors answer similarity lookups -----------------------------------------------
@@ -160,9 +162,10 @@ def test_document_vectors_are_found_by_cache_search():
         (hit,) = cache.search(vector, k=1, namespace=embeddings.document_namespace)
         assert hit.key == embeddings.document_key(text)
         assert hit.score == pytest.approx(1.0, abs=1e-5)
-    hits = cache.search(vectors[3], k=50, namespace="fake")
-    assert len(hits) == 20 and all(":doc:" in hit.key for hit in hits)
-    assert np.asarray(cache.get_similar(vectors[5], 0.99, namespace="fake")).tolist() == vectors[5]
+    hits = cache.search(vectors[3], k=50, namespace="embed:fake")
+    assert len(hits) == 20 and {hit.key for hit in hits} == set(texts)
+    similar = cache.get_similar(vectors[5], 0.99, namespace="embed:fake")
+    assert np.asarray(similar).tolist() == vectors[5]
     (query_hit,) = cache.search(
         model.expected_query("document 3"), k=1, namespace=embeddings.query_namespace
     )
@@ -173,11 +176,12 @@ def test_default_cache_searches_text_through_the_cached_model():
     model = CountingEmbeddings()
     embeddings = CachedEmbeddings(model)
     embeddings.embed_documents(["red apple", "blue sky"])
-    hits = embeddings.cache.search("blue sky", k=2)  # embedded as a query, cached
+    documents = embeddings.document_namespace
+    hits = embeddings.cache.search("blue sky", k=2, namespace=documents)  # a cached query
     assert {hit.key for hit in hits} == {
         embeddings.document_key(t) for t in ["red apple", "blue sky"]
     }
-    embeddings.cache.search("blue sky", k=2)
+    embeddings.cache.search("blue sky", k=2, namespace=documents)
     assert model.calls == [("documents", ["red apple", "blue sky"]), ("query", "blue sky")]
 
 
@@ -261,7 +265,7 @@ def test_durable_cache_answers_after_reopen_without_the_model(tmp_path: Path):
         assert embeddings.embed_documents(texts) == vectors
         assert embeddings.embed_query("kept") == query
         assert model.calls == []
-        (hit,) = cache.search(vectors[1], k=1, namespace="fake")
+        (hit,) = cache.search(vectors[1], k=1, namespace="embed:fake")
         assert hit.key == embeddings.document_key("across")
 
 
@@ -274,8 +278,9 @@ def test_namespaces_keep_two_models_apart_in_one_cache():
     b = second.embed_documents(["text"])
     assert a == model_a.expected_documents(["text"]) and b == model_b.expected_documents(["text"])
     assert a != b and len(model_a.calls) == len(model_b.calls) == 1
-    (hit,) = cache.search(a[0], k=5, namespace="model-b")  # one entry there: model b's
-    assert hit.key == second.document_key("text") == "embed:model-b:doc:text"
+    (hit,) = cache.search(a[0], k=5, namespace="embed:model-b")  # one entry: model b's
+    assert hit.key == second.document_key("text") == "text"
+    assert hit.namespace == second.document_namespace == "embed:model-b"
 
 
 def test_a_failing_model_stores_nothing_and_the_next_call_retries():
@@ -323,7 +328,7 @@ async def test_bad_input_raises_before_the_model_is_called():
     with pytest.raises(InvalidArgumentError):
         embeddings.embed_documents("a str, not a list")
     with pytest.raises(InvalidArgumentError):
-        CachedEmbeddings(model, namespace="a:b")
+        CachedEmbeddings(model, namespace="")
     with pytest.raises(InvalidArgumentError):
         CachedEmbeddings("not a model")
     assert model.calls == [] and len(embeddings.cache) == 0

@@ -149,10 +149,12 @@ def test_every_hit_returns_new_objects() -> None:
 def test_a_response_that_does_not_load_is_a_miss() -> None:
     cache = SemCache()
     cache.update("prompt text here", "model", [Generation(text="answer")])
-    (key,) = cache.engine.scan("llm:")
-    entry = cache.engine.get_entry(key)
+    (key,) = cache.engine.scan(namespace="llm:default")
+    entry = cache.engine.get_entry(key, namespace="llm:default")
     assert entry is not None
-    cache.engine.set(key, '{"not": "generations"}', namespace=entry.namespace)
+    cache.engine.set(
+        key, '{"not": "generations"}', metadata=entry.metadata, namespace=entry.namespace
+    )
     assert cache.lookup("prompt text here", "model") is None
     stats = cache.stats()
     assert (stats.hits, stats.misses) == (0, 1)

@@ -19,7 +19,6 @@ from langchain_tests.integration_tests import VectorStoreIntegrationTests
 
 from semcache_core import Filter, FilterGroup, FilterValueError, InvalidValueError, SemCache
 from semcache_integrations.langchain.vector_store import (
-    KEY_SEPARATOR,
     SemCacheVectorStore,
 )
 
@@ -249,7 +248,7 @@ def test_bad_input_raises_before_anything_is_stored(fake: Embeddings) -> None:
     assert store.get_by_ids(["1", "2"]) == []
     assert store.add_texts(["a"], batch_size=10) != []  # the indexing API sends it
     with pytest.raises(ValueError, match="namespace"):
-        SemCacheVectorStore(fake, namespace=f"a{KEY_SEPARATOR}b")
+        SemCacheVectorStore(fake, namespace="")
 
 
 # --- MMR ----------------------------------------------------------------------------------
@@ -331,7 +330,9 @@ def test_isolated_from_other_users_of_the_cache(fake: Embeddings) -> None:
     mine = SemCacheVectorStore(fake, cache, namespace="mine")
     theirs = SemCacheVectorStore(fake, cache, namespace="theirs")
     theirs.add_texts(["shared text", "other"], [{"who": "them"}] * 2, ids=["1", "2"])
+    # a core user who picked the same name, and a plain key: neither is the store's
     cache.set("1", "raw", vector=fake.embed_query("shared text"), namespace="mine")
+    cache.set("1", "plain")
     mine.add_texts(["shared text"], [{"who": "me"}], ids=["1"])
 
     for docs in (
@@ -340,11 +341,11 @@ def test_isolated_from_other_users_of_the_cache(fake: Embeddings) -> None:
         mine.get_by_ids(["1", "2"]),
     ):
         assert [(d.id, d.metadata) for d in docs] == [("1", {"who": "me"})]
-    assert cache.get("1") == "raw"  # the plain key is untouched by the store
+    assert cache.get("1", namespace="mine") == "raw"  # untouched by the store
     mine.delete()
     assert mine.similarity_search("shared text", k=10) == []
+    assert (cache.get("1"), cache.get("1", namespace="mine")) == ("plain", "raw")
     assert ids_of(theirs.get_by_ids(["1", "2"])) == ["1", "2"]
-    assert cache.get("1") == "raw"
 
 
 def test_durable_across_close_and_reopen(tmp_path: Path, fake: Embeddings) -> None:
@@ -371,10 +372,12 @@ def test_durable_across_close_and_reopen(tmp_path: Path, fake: Embeddings) -> No
 def test_defaults_and_properties(fake: Embeddings) -> None:
     store = SemCacheVectorStore.from_texts(["a"], fake)
     assert store.embeddings is fake
-    assert store.namespace == "langchain-vectors"
+    assert store.namespace == "default"
+    assert store.engine_namespace == "lc-vectors:default"
     assert isinstance(store.cache, SemCache)
-    assert store.cache.scan("langchain-vectors" + KEY_SEPARATOR) != []
-    assert "langchain-vectors" in repr(store)
+    assert store.cache.scan(namespace="lc-vectors:default") != []
+    assert store.cache.scan() == []  # nothing in the engine's default namespace
+    assert "default" in repr(store)
     assert np.isclose(store.similarity_search_with_score("a", k=1)[0][1], 1.0)
 
 

@@ -53,7 +53,8 @@ def store() -> SemCacheKVStore:
 
 def test_is_a_base_kv_store(store: SemCacheKVStore) -> None:
     assert isinstance(store, BaseKVStore)
-    assert "llama-kv" in repr(store)
+    assert "default" in repr(store)
+    assert store.engine_namespace == "li-kv:default"
 
 
 def test_put_get_delete_and_miss(store: SemCacheKVStore) -> None:
@@ -114,12 +115,13 @@ def test_key_scheme_is_readable() -> None:
     store = SemCacheKVStore()
     store.put("doc-1", {"x": 1}, collection="docstore/data")
     store.put("id", {"x": 1}, collection="odd:name%")
-    assert store.cache.scan("llama-kv:") == [
-        "llama-kv:docstore/data:doc-1",
-        "llama-kv:odd%3Aname%25:id",
+    assert store.cache.scan(namespace="li-kv:default") == [
+        "docstore/data:doc-1",
+        "odd%3Aname%25:id",
     ]
-    entry = store.cache.get_entry("llama-kv:docstore/data:doc-1")
-    assert entry is not None and entry.namespace == "llama-kv"
+    assert store.cache.namespaces() == ["li-kv:default"]
+    entry = store.cache.get_entry("docstore/data:doc-1", namespace="li-kv:default")
+    assert entry is not None and entry.namespace == "li-kv:default"
 
 
 def test_get_all_returns_every_key_of_the_collection(store: SemCacheKVStore) -> None:
@@ -237,7 +239,7 @@ def test_bad_reads_raise_typed_errors(call: Any) -> None:
         call(SemCacheKVStore())
 
 
-@pytest.mark.parametrize("namespace", ["a:b", 3])
+@pytest.mark.parametrize("namespace", ["", 3, None])
 def test_bad_namespace(namespace: Any) -> None:
     with pytest.raises(InvalidArgumentError):
         SemCacheKVStore(namespace=namespace)

@@ -271,13 +271,16 @@ def test_ttl_expiry_with_fake_clock(inner: CountingLLM) -> None:
     assert inner.calls == 2
 
 
+NS = "llm:default"  # the engine namespace of a SemCacheLLM without namespace=
+
+
 @pytest.mark.parametrize("garbage", ['{"not": "a response"}', "not json", b"\x00\x01"])
 def test_stored_garbage_is_a_miss(llm: SemCacheLLM, inner: CountingLLM, garbage: Any) -> None:
     llm.chat([user(QUESTION)])
-    (key,) = llm.engine.scan("llm:")
-    entry = llm.engine.get_entry(key)
+    (key,) = llm.engine.scan(namespace=NS)
+    entry = llm.engine.get_entry(key, namespace=NS)
     assert entry is not None
-    llm.engine.set(key, garbage, namespace=entry.namespace)
+    llm.engine.set(key, garbage, metadata=entry.metadata, namespace=entry.namespace)
     assert QUESTION in (llm.chat([user(QUESTION)]).message.content or "")
     assert inner.calls == 2
     assert llm.stats().hits == 0
@@ -285,11 +288,13 @@ def test_stored_garbage_is_a_miss(llm: SemCacheLLM, inner: CountingLLM, garbage:
 
 def test_completion_entry_does_not_load_as_chat(llm: SemCacheLLM, inner: CountingLLM) -> None:
     llm.complete(QUESTION)
-    (key,) = llm.engine.scan("llm:")
-    completion_blob = llm.engine.get(key)
+    (key,) = llm.engine.scan(namespace=NS)
+    completion_blob = llm.engine.get(key, namespace=NS)
     llm.chat([user(QUESTION)])
-    chat_key = next(k for k in llm.engine.scan("llm:") if k != key)
-    llm.engine.set(chat_key, completion_blob)
+    chat_key = next(k for k in llm.engine.scan(namespace=NS) if k != key)
+    chat_entry = llm.engine.get_entry(chat_key, namespace=NS)
+    assert chat_entry is not None
+    llm.engine.set(chat_key, completion_blob, metadata=chat_entry.metadata, namespace=NS)
     llm.chat([user(QUESTION)])
     assert inner.calls == 3
 

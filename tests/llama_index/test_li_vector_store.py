@@ -310,7 +310,7 @@ def test_clear_and_namespaces_stay_apart() -> None:
     assert one.get_nodes() == [] and one.query(q(unit(1, 0, 0, 0))).ids == []
     assert len(two.get_nodes()) == 2 and cache.get("unrelated") == "value"
     with pytest.raises(InvalidArgumentError):
-        SemCacheVectorStore(cache, namespace="a:b")
+        SemCacheVectorStore(cache, namespace=None)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError):
         SemCacheVectorStore(cache, namespace="")
 

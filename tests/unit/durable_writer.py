@@ -141,7 +141,7 @@ def _next_op(rng: random.Random, ver: int, opts: dict[str, Any]) -> dict[str, An
         return {"op": "set_many", "ns": ns, "items": items, "meta": meta, "vectors": with_vectors}
     if roll < 0.66:
         return {"op": "put", "key": key, "ver": ver, "ns": ns, "meta": meta}
-    return {"op": "del", "key": key}
+    return {"op": "del", "key": key, "ns": ns}
 
 
 def _apply(cache: SemCache, op: dict[str, Any]) -> None:
@@ -175,7 +175,7 @@ def _apply(cache: SemCache, op: dict[str, Any]) -> None:
             namespace=op["ns"],
         )
     elif kind == "del":
-        cache.delete(op["key"])
+        cache.delete(op["key"], namespace=op["ns"])
     elif kind == "ckpt":
         cache.backend.checkpoint()
     else:  # pragma: no cover - a typo in this script

@@ -59,16 +59,18 @@ def cache() -> SemCache:
 
 
 def snapshot(cache: SemCache) -> tuple:
-    """Everything observable: size, keys, values, entries and search answers."""
-    keys = cache.scan()
-    values = [(key, repr(cache.get(key))) for key in keys]
-    entries = [cache.get_entry(key) for key in keys]
+    """Everything observable: size, keys of every namespace, values, entries and search
+    answers."""
+    keys = [(ns, key) for ns in cache.namespaces() for key in cache.scan(namespace=ns)]
+    values = [(ns, key, repr(cache.get(key, namespace=ns))) for ns, key in keys]
+    entries = [cache.get_entry(key, namespace=ns) for ns, key in keys]
     searches = []
     for namespace in ("", "other"):
         for query in QUERIES:
             hits = cache.search(query, k=20, namespace=namespace)
             searches.append([(h.key, h.score, repr(h.value), h.metadata) for h in hits])
-    return len(cache), keys, values, repr(entries), searches, cache.dim
+    dims = [cache.dim_of(ns) for ns in ("", "other", "fresh")]
+    return len(cache), keys, values, repr(entries), searches, cache.dim, dims
 
 
 def assert_rejected(
@@ -92,12 +94,12 @@ def assert_rejected(
 
 
 def test_fixture_is_what_the_snapshot_expects(cache: SemCache) -> None:
-    size, keys, _, _, searches, dim = snapshot(cache)
-    assert size == 14
-    assert "plain" in keys
+    size, keys, _, _, searches, dim, dims = snapshot(cache)
+    assert size == len(keys) == 14
+    assert ("", "plain") in keys and sum(ns == "other" for ns, _ in keys) == 3
     assert len(searches[0]) == 9
     assert len(searches[-1]) == 3
-    assert dim == DIM
+    assert dim == DIM and dims == [DIM, DIM, None]
 
 
 # --- vectors ---------------------------------------------------------------------------------
@@ -110,7 +112,6 @@ WRONG_DIM = np.ones(DIM - 3)
     [
         lambda c: c.set("new", 1, vector=WRONG_DIM),
         lambda c: c.set("v0", "replaced", vector=WRONG_DIM),
-        lambda c: c.set("new", 1, vector=list(WRONG_DIM), namespace="fresh"),
         lambda c: c.search(WRONG_DIM),
         lambda c: c.search(WRONG_DIM, namespace="other"),
         lambda c: c.search_batch([QUERIES[0], WRONG_DIM]),
@@ -120,7 +121,6 @@ WRONG_DIM = np.ones(DIM - 3)
     ids=[
         "set-new",
         "set-existing",
-        "set-new-namespace",
         "search",
         "search-ns",
         "batch-list",
@@ -139,6 +139,23 @@ def test_wrong_dimension_names_both_dimensions(cache: SemCache, call) -> None:
     )
     assert isinstance(exc, InvalidVectorError)
     assert (exc.expected, exc.got) == (DIM, DIM - 3)
+
+
+def test_a_new_namespace_takes_its_own_dimension(cache: SemCache) -> None:
+    """Not bad input any more: a namespace's first vector fixes that namespace's dimension
+    only (``dim=`` would fix every namespace's), and the others keep theirs."""
+    _, keys, values, entries, searches, _, _ = snapshot(cache)
+    cache.set("new", 1, vector=list(WRONG_DIM), namespace="fresh")
+    assert (cache.dim_of(""), cache.dim_of("other"), cache.dim_of("fresh")) == (DIM, DIM, DIM - 3)
+    assert cache.dim is None  # the namespaces holding vectors no longer share one
+    assert [h.key for h in cache.search(WRONG_DIM, namespace="fresh")] == ["new"]
+    cache.delete("new", namespace="fresh")  # emptied: back to what it was
+    assert snapshot(cache)[1:5] == (keys, values, entries, searches)
+    assert cache.dim == DIM and cache.dim_of("fresh") is None
+    fixed = SemCache(dim=DIM)
+    with pytest.raises(DimensionMismatchError):
+        fixed.set("new", 1, vector=WRONG_DIM, namespace="fresh")
+    assert fixed.namespaces() == [] and fixed.dim_of("fresh") == DIM
 
 
 def test_put_with_an_embedder_of_another_dimension(cache: SemCache) -> None:

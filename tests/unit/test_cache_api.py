@@ -328,8 +328,9 @@ def test_clear_removes_everything_but_keeps_stats() -> None:
     assert cache.get("a") == 1
     assert cache.get("zzz") is None
     cache.clear()
-    assert len(cache) == 0
+    assert len(cache) == 0 and cache.namespaces() == []
     assert cache.get("a") is None
+    assert cache.get_entry("b", namespace="other") is None  # no stats counted
     assert cache.scan() == []
     assert cache.search(v) == []
     assert cache.search(v, namespace="other") == []
@@ -371,13 +372,14 @@ def test_put_accepts_metadata_ttl_and_namespace() -> None:
     clock = FakeClock()
     cache = SemCache(clock=clock)
     cache.put("k", "some text here", 30, {"lang": "en"}, namespace="docs")
-    entry = cache.get_entry("k")
+    entry = cache.get_entry("k", namespace="docs")
     assert entry == Entry("k", "some text here", {"lang": "en"}, "docs", clock.now + 30)
+    assert cache.get_entry("k") is None  # only in "docs"
     assert cache.search("some text here") == []
     hits = cache.search("some text here", namespace="docs", filters={"lang": "en"})
     assert [h.key for h in hits] == ["k"]
     clock.now += 30
-    assert cache.get("k") is None
+    assert cache.get("k", namespace="docs") is None
 
 
 def test_put_json_get_json() -> None:
@@ -475,7 +477,8 @@ def test_get_entry_fields_and_no_stats() -> None:
     cache = SemCache(clock=clock, ttl=100)
     cache.set("a", [1, 2], metadata={"x": 1}, namespace="ns", vector=[1.0, 0.0])
     cache.set("b", "forever", ttl=None)
-    entry = cache.get_entry("a")
+    assert cache.get_entry("a") is None  # "a" lives in "ns" only
+    entry = cache.get_entry("a", namespace="ns")
     assert isinstance(entry, Entry)
     assert entry.key == "a"
     assert entry.value == [1, 2]
@@ -727,29 +730,37 @@ def test_namespaces_are_isolated_even_when_the_other_is_closer() -> None:
     assert cache.search(query, k=5, namespace=None) == []
     assert cache.get_similar(query, threshold=0.9, namespace="A") is None
     assert cache.get_similar(query, threshold=0.9, namespace="B").startswith("B")
-    # keys are global: exact reads do not need the namespace
-    assert cache.get("a3") == "A3"
+    # exact reads are per namespace too
+    assert cache.get("a3", namespace="A") == "A3"
+    assert cache.get("a3") is None and cache.get("a3", namespace="B") is None
     assert len(cache) == 20
 
 
-def test_resetting_a_key_moves_it_to_another_namespace() -> None:
+def test_the_same_key_in_two_namespaces_is_two_entries() -> None:
     cache = SemCache()
     v = np.array([1.0, 2.0, 3.0])
     cache.set("k", "old", vector=v, namespace="A")
     cache.set("other", "o", vector=-v, namespace="A")
     cache.set("k", "new", vector=v, namespace="B")
-    assert [h.key for h in cache.search(v, k=5, namespace="A")] == ["other"]
+    hits = cache.search(v, k=5, namespace="A")
+    assert [(h.key, h.value, h.namespace) for h in hits] == [("k", "old", "A"), ("other", "o", "A")]
     hits = cache.search(v, k=5, namespace="B")
     assert [(h.key, h.value, h.namespace) for h in hits] == [("k", "new", "B")]
-    assert len(cache) == 2
-    entry = cache.get_entry("k")
-    assert entry is not None
-    assert entry.namespace == "B"
-    # re-set without a vector: no longer found by search anywhere
+    assert len(cache) == 3 and (cache.count("A"), cache.count("B")) == (2, 1)
+    assert cache.namespaces() == ["A", "B"]
+    entry = cache.get_entry("k", namespace="B")
+    assert entry is not None and (entry.value, entry.namespace) == ("new", "B")
+    assert cache.get_entry("k") is None and "k" not in cache  # nothing in ""
+    # re-set without a vector: no longer found by search in its namespace; B is untouched
     cache.set("k", "plain", namespace="A")
-    assert cache.search(v, k=5, namespace="B") == []
     assert [h.key for h in cache.search(v, k=5, namespace="A")] == ["other"]
-    assert cache.get("k") == "plain"
+    assert [h.key for h in cache.search(v, k=5, namespace="B")] == ["k"]
+    assert cache.get("k", namespace="A") == "plain"
+    assert cache.get("k", namespace="B") == "new"
+    # a delete removes one namespace's entry only
+    assert cache.delete("k", namespace="B")
+    assert cache.get("k", namespace="A") == "plain" and cache.namespaces() == ["A"]
+    assert cache.search(v, k=5, namespace="B") == []
 
 
 # --- metadata filters through search ---------------------------------------------------------
@@ -977,7 +988,8 @@ def test_get_or_compute_options_and_vector_results_are_indexed() -> None:
     vec = np.array([1.0, 2.0, 3.0, 4.0], dtype=np.float32)
     result = cache.get_or_compute("emb", lambda key: vec, ttl=5, namespace="n", metadata={"m": 1})
     np.testing.assert_array_equal(result, vec)
-    entry = cache.get_entry("emb")
+    assert cache.get_entry("emb") is None
+    entry = cache.get_entry("emb", namespace="n")
     assert entry is not None
     assert (entry.namespace, entry.metadata, entry.expires_at) == ("n", {"m": 1}, clock.now + 5)
     found = cache.get_similar(vec, threshold=0.99, namespace="n")
@@ -1221,16 +1233,24 @@ async def test_async_kv_twins_match_sync() -> None:
     cache = SemCache()
     await cache.aset("a", {"x": [1]}, metadata={"m": 1}, vector=[1.0, 0.0], namespace="ns")
     cache.set("b", "B")
-    assert await cache.aget("a") == cache.get("a") == {"x": [1]}
+    ns = {"namespace": "ns"}
+    assert await cache.aget("a", **ns) == cache.get("a", **ns) == {"x": [1]}
+    assert await cache.aget("a") is None
     assert await cache.aget("missing", 5) == cache.get("missing", 5) == 5
-    assert await cache.aget_entry("a") == cache.get_entry("a")
-    assert (await cache.aget_entry("a")).namespace == "ns"
+    assert await cache.aget_entry("a", **ns) == cache.get_entry("a", **ns)
+    assert (await cache.aget_entry("a", **ns)).namespace == "ns"
+    assert await cache.aget_entry("a") is None
     assert await cache.aget_entry("missing") is None
-    assert await cache.aexists("a") is True
+    assert await cache.aexists("a", **ns) is True
+    assert await cache.aexists("a") is False
     assert await cache.aexists("missing") is False
     assert await cache.alen() == len(cache) == 2
-    assert await cache.ascan() == cache.scan() == ["a", "b"]
-    assert await cache.ascan("a", 1) == cache.scan("a", 1) == ["a"]
+    assert await cache.acount("ns") == cache.count("ns") == 1
+    assert await cache.anamespaces() == cache.namespaces() == ["", "ns"]
+    assert await cache.ascan() == cache.scan() == ["b"]
+    assert await cache.ascan(**ns) == cache.scan(**ns) == ["a"]
+    assert await cache.ascan("a", 1, **ns) == cache.scan("a", 1, **ns) == ["a"]
+    assert await cache.ascan("a", 1) == cache.scan("a", 1) == []
     assert await cache.astats() == cache.stats()
     assert await cache.adelete("b") is True
     assert await cache.adelete("b") is False
@@ -1256,7 +1276,9 @@ async def test_async_text_twins_match_sync() -> None:
     assert await async_cache.aget_string("s") == sync_cache.get_string("s") == "str"
     assert await async_cache.aget_string("missing", "d") == "d"
     for key in texts:
-        assert await async_cache.aget_entry(key) == sync_cache.get_entry(key)
+        entry = sync_cache.get_entry(key, namespace="n")
+        assert entry is not None and entry.value == texts[key]
+        assert await async_cache.aget_entry(key, namespace="n") == entry
 
     query = "bread"
     expected = hit_summary(sync_cache.search(query, k=3, namespace="n"))
@@ -1336,7 +1358,8 @@ async def test_aget_or_compute_options_and_single_flight() -> None:
     assert calls == 1
     for r in results:
         np.testing.assert_array_equal(r, [1.0, 2.0, 2.0])
-    entry = cache.get_entry("v")
+    assert cache.get_entry("v") is None
+    entry = cache.get_entry("v", namespace="n")
     assert entry is not None
     assert (entry.namespace, entry.metadata, entry.expires_at) == ("n", {"m": 1}, clock.now + 3)
     hits = await cache.asearch([1.0, 2.0, 2.0], k=1, namespace="n")

@@ -102,17 +102,17 @@ class RestoredCacheAnswersLikeAWrittenOne(RuleBasedStateMachine):
         items = {key: f"v{first + i}" for i, key in enumerate(keys)}
         self._same("set_many", items, vectors=vectors, namespace=namespace)
 
-    @rule(key=KEYS)
-    def get(self, key: str) -> None:
-        self._same("get", key)
+    @rule(key=KEYS, namespace=NAMESPACES)
+    def get(self, key: str, namespace: str) -> None:
+        self._same("get", key, namespace=namespace)
 
-    @rule(key=KEYS)
-    def exists(self, key: str) -> None:
-        self._same("exists", key)
+    @rule(key=KEYS, namespace=NAMESPACES)
+    def exists(self, key: str, namespace: str) -> None:
+        self._same("exists", key, namespace=namespace)
 
-    @rule(key=KEYS)
-    def delete(self, key: str) -> None:
-        self._same("delete", key)
+    @rule(key=KEYS, namespace=NAMESPACES)
+    def delete(self, key: str, namespace: str) -> None:
+        self._same("delete", key, namespace=namespace)
 
     @rule(
         seed=st.integers(0, 10**6),
@@ -151,15 +151,21 @@ class RestoredCacheAnswersLikeAWrittenOne(RuleBasedStateMachine):
         """A new cache from the snapshot (statistics start again: compare them apart)."""
         self.restored.dump(self.snapshot)
         fresh = SemCache.from_snapshot(self.snapshot, clock=self.clock)
-        assert fresh.scan() == self.written.scan()
-        for key in fresh.scan():  # every cache reads every key, in the same order
-            assert fresh.get(key) == self._same("get", key)
+        assert fresh.namespaces() == self.written.namespaces()
+        for namespace in fresh.namespaces():
+            assert fresh.scan(namespace=namespace) == self.written.scan(namespace=namespace)
+            # every cache reads every key, in the same order
+            for key in fresh.scan(namespace=namespace):
+                got = fresh.get(key, namespace=namespace)
+                assert got == self._same("get", key, namespace=namespace)
         fresh.close()
 
     @invariant()
     def same_content_and_counters(self) -> None:
         self._same("__len__")
-        self._same("scan")
+        for namespace in self._same("namespaces"):
+            self._same("scan", namespace=namespace)
+            self._same("count", namespace)
         for field in ("evictions", "expirations", "hits", "misses", "size"):
             assert getattr(self.restored.stats(), field) == getattr(self.written.stats(), field)
 
@@ -287,8 +293,10 @@ def test_a_thawed_row_leaves_its_value_to_the_entry() -> None:
         ["a", "b", "c"], values, [b"\x80"] * 3, [""] * 3, [None] * 3, [None] * 3, now=0.0
     )
     held = sys.getrefcount(value)
-    entry = cold.thaw("b")
+    assert cold.thaw("a:", "b") is None  # "b" of namespace "" only
+    entry = cold.thaw("", "b")
     assert entry is not None and entry.value is value and entry.plain == "value number 1"
     del entry
     assert sys.getrefcount(value) == held - 1
-    assert len(cold) == 2 and cold.thaw("b") is None
+    assert len(cold) == 2 and cold.thaw("", "b") is None
+    assert cold.count_in("") == 2 and sorted(cold.keys_in("")) == ["a", "c"]

@@ -100,10 +100,10 @@ def worker(tid: int, cache: SemCache, clock: FakeClock, deadline: float, errors:
             elif op < 38:
                 cache.set(key, f"{key}|plain", ttl=ttl, namespace=ns)
             elif op < 52:
-                value = cache.get(key)
+                value = cache.get(key, namespace=ns)
                 assert value is None or value_ok(key, value), (key, value)
             elif op < 60:
-                cache.delete(key)
+                cache.delete(key, namespace=ns)
             elif op < 72:
                 k = [1, 5, 20][int(rng.integers(0, 3))]
                 check_hits(cache.search(rng.standard_normal(DIM), k, namespace=ns), k, ns)
@@ -124,11 +124,11 @@ def worker(tid: int, cache: SemCache, clock: FakeClock, deadline: float, errors:
                 value = cache.get_similar(rng.standard_normal(DIM), 0.3, namespace=ns)
                 assert value is None or isinstance(value, (str, np.ndarray))
             elif op < 97:
-                cache.exists(key)
+                cache.exists(key, namespace=ns)
                 _ = key in cache
             elif op < 99:
                 assert len(cache) <= MAX_ENTRIES
-                assert all(k.startswith("k1") for k in cache.scan("k1"))
+                assert all(k.startswith("k1") for k in cache.scan("k1", namespace=ns))
             else:
                 stats = cache.stats()
                 assert stats.size <= MAX_ENTRIES
@@ -145,13 +145,14 @@ def assert_table_and_indexes_agree(cache: SemCache, mode: str) -> None:
             assert index.wait_until_built(timeout=60)
 
     live = backend.live_labels()
-    labels = [label for _, label in live]
+    labels = [label for _, _, label in live]
     assert len(set(labels)) == len(labels), "two live entries share a label"
     by_ns: dict[str, dict[int, str]] = {ns: {} for ns in NAMESPACES}
-    for key, label in live:
-        entry = cache.get_entry(key)
-        assert entry is not None, f"{key} has a label but no live entry"
-        by_ns[entry.namespace][label] = key
+    for ns, key, label in live:
+        entry = cache.get_entry(key, namespace=ns)
+        assert entry is not None, f"{(ns, key)} has a label but no live entry"
+        assert entry.namespace == ns
+        by_ns[ns][label] = key
 
     queries = np.random.default_rng(5).standard_normal((10, DIM)).astype(np.float32)
     for ns in NAMESPACES:
@@ -183,15 +184,18 @@ def assert_table_and_indexes_agree(cache: SemCache, mode: str) -> None:
         assert {h.key for h in everything} == set(by_ns[ns].values())
         for q in queries:
             for hit in cache.search(q, 20, namespace=ns):
-                assert hit.key in cache
-                entry = cache.get_entry(hit.key)
+                assert cache.exists(hit.key, namespace=ns)
+                entry = cache.get_entry(hit.key, namespace=ns)
                 assert entry is not None and entry.namespace == ns
 
-    keys = cache.scan()
+    spaces = cache.namespaces()
+    assert set(spaces) <= set(NAMESPACES)
+    keys = [(ns, key) for ns in spaces for key in cache.scan(namespace=ns)]
     assert len(keys) == len(set(keys)) == len(cache) == cache.stats().size
+    assert [cache.count(ns) for ns in spaces] == [sum(n == ns for n, _ in keys) for ns in spaces]
     assert len(keys) <= MAX_ENTRIES
-    assert all(cache.get_entry(key) is not None for key in keys)
-    assert {key for key, _ in live} <= set(keys)
+    assert all(cache.get_entry(key, namespace=ns) is not None for ns, key in keys)
+    assert {(ns, key) for ns, key, _ in live} <= set(keys)
 
 
 @pytest.mark.parametrize("mode", ["flat", "hnsw", "auto"])
@@ -480,7 +484,7 @@ def test_get_or_compute_vector_result_is_indexed():
     np.testing.assert_array_equal(result, vector)
     index = cache.backend.index_for("docs")
     assert index is not None and len(index) == 1
-    assert {key for key, _ in cache.backend.live_labels()} == {"emb"}
+    assert {key for _, key, _ in cache.backend.live_labels()} == {"emb"}
     np.testing.assert_array_equal(cache.get_similar(vector * 3, 0.999, namespace="docs"), vector)
     hits = cache.search(vector, 1, namespace="docs")
     assert [h.key for h in hits] == ["emb"] and hits[0].score == pytest.approx(1.0, abs=1e-5)
@@ -517,8 +521,8 @@ def test_get_or_compute_non_vector_results_are_not_indexed():
             np.testing.assert_array_equal(got, value)
         else:
             assert got == value
-    assert len(cache.backend.index_for("")) == 1
-    assert {key for key, _ in cache.backend.live_labels()} == {"anchor"}
+    assert cache.backend.vector_count("") == 1
+    assert {key for _, key, _ in cache.backend.live_labels()} == {"anchor"}
     assert len(cache) == 1 + len(results)
     assert all(hit.key == "anchor" for hit in cache.search(np.ones(8), 10))
 
@@ -531,7 +535,7 @@ async def test_aget_or_compute_vector_result_is_indexed():
 
     await cache.aget_or_compute("async-emb", embed)
     await cache.aget_or_compute("async-text", lambda key: "not a vector")
-    assert {key for key, _ in cache.backend.live_labels()} == {"async-emb"}
+    assert {key for _, key, _ in cache.backend.live_labels()} == {"async-emb"}
     hits = await cache.asearch([1.0, 2.0, 2.0, 0.0], 5)
     assert [h.key for h in hits] == ["async-emb"]
 

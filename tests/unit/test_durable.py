@@ -53,6 +53,7 @@ from semcache_core.persist.durable import (
     CHECKPOINT_KIND,
     DurableBackend,
     open_journal,
+    split_entry_id,
 )
 from semcache_core.persist.snapshot import read_snapshot
 
@@ -74,7 +75,7 @@ class Expected:
     vector: np.ndarray | None  # the unit vector the cache must hold
 
 
-Model = dict[str, Expected]
+Model = dict[tuple[str, str], Expected]  # (namespace, key) -> what the entry must be
 
 
 def apply_op(model: Model, op: dict[str, Any]) -> Model:
@@ -90,27 +91,28 @@ def apply_op(model: Model, op: dict[str, Any]) -> Model:
             value = text_for(key, ver)
             vector = unit(EMBEDDER.embed_document(value))
         metadata = meta_for(key, ver) if op["meta"] else {}
-        model[key] = Expected(value, metadata, op["ns"], vector)
+        model[op["ns"], key] = Expected(value, metadata, op["ns"], vector)
     elif kind == "set_many":
         for key, ver, has_meta, seed in op["items"]:  # in order: a repeated key's last wins
-            model[key] = Expected(
+            model[op["ns"], key] = Expected(
                 value_for(key, ver),
                 meta_for(key, ver) if op["meta"] and has_meta else {},
                 op["ns"],
                 unit(vector_for(seed)) if op["vectors"] and seed is not None else None,
             )
     elif kind == "del":
-        model.pop(op["key"], None)
+        model.pop((op["ns"], op["key"]), None)
     else:
         assert kind == "ckpt", kind
     return model
 
 
-def written(i: int, offset: int = 0) -> tuple[str, Expected]:
-    """Entry ``i`` of the writer's ``write`` mode (``["set", first, stop, offset]``)."""
+def written(i: int, offset: int = 0) -> tuple[tuple[str, str], Expected]:
+    """Entry ``i`` of the writer's ``write`` mode (``["set", first, stop, offset]``), in
+    the default namespace: ``(("", key), expected)``."""
     entry = entry_for(i, offset)
     key, ver = entry["key"], entry["ver"]
-    return key, Expected(
+    return ("", key), Expected(
         value_for(key, ver),
         meta_for(key, ver) if entry["meta"] else {},
         "",
@@ -125,7 +127,7 @@ def written_range(first: int, stop: int, offset: int = 0) -> Model:
 def set_written(cache: SemCache, first: int, stop: int, offset: int = 0) -> Model:
     """Store entries ``first..stop`` as the writer's ``write`` mode does; their model."""
     model = written_range(first, stop, offset)
-    for key, exp in model.items():
+    for (_, key), exp in model.items():
         cache.set(
             key,
             exp.value,
@@ -138,16 +140,25 @@ def set_written(cache: SemCache, first: int, stop: int, offset: int = 0) -> Mode
 
 def differences(cache: SemCache, model: Model) -> list[str]:
     """Every way the cache's content differs from ``model`` (empty: identical)."""
-    keys = cache.scan()
-    if keys != sorted(model):
-        missing = sorted(set(model) - set(keys))
-        extra = sorted(set(keys) - set(model))
+    spaces = cache.namespaces()
+    if spaces != sorted({ns for ns, _ in model}):
+        return [f"namespaces differ: {spaces} != {sorted({ns for ns, _ in model})}"]
+    entries = {(ns, key) for ns in spaces for key in cache.scan(namespace=ns)}
+    if entries != set(model) or any(
+        cache.scan(namespace=ns) != sorted(key for n, key in model if n == ns) for ns in spaces
+    ):
+        missing = sorted(set(model) - entries)
+        extra = sorted(entries - set(model))
         return [f"keys differ: missing {missing[:8]} ({len(missing)}), extra {extra[:8]}"]
     problems = []
     if len(cache) != len(model):
         problems.append(f"len {len(cache)} != {len(model)}")
-    for key, exp in sorted(model.items()):
-        entry = cache.get_entry(key)
+    for ns in spaces:
+        want_count = sum(n == ns for n, _ in model)
+        if cache.count(ns) != want_count:
+            problems.append(f"count({ns!r}) {cache.count(ns)} != {want_count}")
+    for (ns, key), exp in sorted(model.items()):
+        entry = cache.get_entry(key, namespace=ns)
         got = None if entry is None else (entry.value, entry.metadata, entry.namespace)
         if (
             entry is None
@@ -155,9 +166,9 @@ def differences(cache: SemCache, model: Model) -> list[str]:
             or got != (exp.value, exp.metadata, exp.namespace)
             or entry.expires_at is not None
         ):
-            problems.append(f"{key}: got {got!r}, expected {exp!r}")
+            problems.append(f"{(ns, key)}: got {got!r}, expected {exp!r}")
     for ns in NAMESPACES:
-        want = {key for key, exp in model.items() if exp.vector is not None and exp.namespace == ns}
+        want = {key for (n, key), exp in model.items() if exp.vector is not None and n == ns}
         index = cache.backend.index_for(ns)
         indexed = 0 if index is None else len(index)
         hits = cache.search(PROBE, k=KEY_POOL + 50, namespace=ns)
@@ -170,13 +181,11 @@ def differences(cache: SemCache, model: Model) -> list[str]:
             )
     # each vector exactly as stored: a filter that every entry passes takes the exact path
     with_vectors = found_by_graph = 0
-    for key, exp in sorted(model.items()):
+    for (ns, key), exp in sorted(model.items()):
         if exp.vector is None:
             continue
         with_vectors += 1
-        hits = cache.search(
-            exp.vector, k=1, namespace=exp.namespace, filters=MATCH_ALL, with_vectors=True
-        )
+        hits = cache.search(exp.vector, k=1, namespace=ns, filters=MATCH_ALL, with_vectors=True)
         if (
             not hits
             or hits[0].key != key
@@ -185,8 +194,8 @@ def differences(cache: SemCache, model: Model) -> list[str]:
             or not np.allclose(hits[0].vector, exp.vector, atol=1e-6)
         ):
             top = None if not hits else (hits[0].key, hits[0].score)
-            problems.append(f"{key}: exact search by its own vector found {top}")
-        hits = cache.search(exp.vector, k=1, namespace=exp.namespace)
+            problems.append(f"{(ns, key)}: exact search by its own vector found {top}")
+        hits = cache.search(exp.vector, k=1, namespace=ns)
         found_by_graph += bool(hits) and hits[0].key == key and hits[0].score >= 0.9999
     # unfiltered: exact for flat; HNSW under heavy churn may (rarely) strand a node, which
     # is recall, not durability, but a graph loaded wrong would miss nearly everything
@@ -208,11 +217,16 @@ def open_cache(path: Path, index: str = "flat", **options: Any) -> SemCache:
     return SemCache(path=path, index=index, hnsw_params=HNSW, embedder=embedder(), **options)
 
 
-def journal_keys(path: Path) -> set[str]:
-    """User keys with a record in the journal (read only while no cache has ``path`` open)."""
+def journal_keys(path: Path) -> set[tuple[str, str]]:
+    """``(namespace, key)`` of every entry with a record in the journal (read only while no
+    cache has ``path`` open)."""
     journal = open_journal(path)
     try:
-        return {key[1:] for key in journal.iterkeys() if isinstance(key, str) and key[0] == "e"}
+        return {
+            split_entry_id(name[1:])
+            for name in journal.iterkeys()
+            if isinstance(name, str) and name[0] == "e"
+        }
     finally:
         journal.close()
 
@@ -482,14 +496,15 @@ def populate(cache: SemCache) -> Model:
         key = f"a{i}"
         exp = Expected(value_for(key, i), meta_for(key, i), "a", unit(vector_for(20_000 + i)))
         cache.set(key, exp.value, vector=exp.vector, metadata=exp.metadata, namespace="a")
-        model[key] = exp
+        model["a", key] = exp
     for i in range(75, 85):
         key = f"plain{i}"
-        model[key] = Expected(value_for(key, i), {}, "", None)
-        cache.set(key, model[key].value)
-    for key in ("w3", "w17", "a61", "plain80"):
-        assert cache.delete(key)
-        del model[key]
+        model["", key] = Expected(value_for(key, i), {}, "", None)
+        cache.set(key, model["", key].value)
+    for ns, key in (("", "w3"), ("", "w17"), ("a", "a61"), ("", "plain80")):
+        assert not cache.delete(key, namespace="b" if ns else "a")  # only its namespace's
+        assert cache.delete(key, namespace=ns)
+        del model[ns, key]
     return model
 
 
@@ -534,13 +549,13 @@ def test_hnsw_graph_stays_consistent_through_reopen_and_churn(tmp_path: Path) ->
         model = set_written(cache, 0, 10)
         for i in range(5, 10):  # the newest labels: deleted, still slots of the graph
             cache.delete(f"w{i}")
-            del model[f"w{i}"]
+            del model["", f"w{i}"]
     with open_cache(directory, "hnsw") as cache:
         assert cache.backend.opened_from == "checkpoint"
         model.update(set_written(cache, 10, 20))
         for i in range(10, 15):
             assert cache.delete(f"w{i}")
-            del model[f"w{i}"]
+            del model["", f"w{i}"]
         model.update(set_written(cache, 0, 3, offset=100))  # overwrites move vectors
         assert_content(cache, model)
     with open_cache(directory, "hnsw") as cache:
@@ -565,9 +580,10 @@ def test_crash_after_a_checkpoint_replays_the_logged_changes(
     options = {"index": index, "interval": None, "steps": steps}
     run_writer(directory, {**options, "exit": "hang" if kill else "os_exit"}, kill)
     model = {**written_range(0, 40), **written_range(0, 5, 1000), **written_range(40, 50)}
-    del model["w7"], model["w45"]
+    del model["", "w7"], model["", "w45"]
     state, _ = read_snapshot(directory / CHECKPOINT_FILE, CHECKPOINT_KIND)
-    assert sorted(state.keys) == sorted(written_range(0, 40))  # the rest is only logged
+    # the rest is only logged
+    assert sorted(zip(state.namespaces, state.keys)) == sorted(written_range(0, 40))
     for _ in range(2):
         with open_cache(directory, index) as cache:
             assert cache.backend.opened_from == "checkpoint"
@@ -580,7 +596,7 @@ def test_crash_before_any_checkpoint_reads_the_journal(tmp_path: Path) -> None:
     run_writer(directory, {"interval": None, "steps": steps})
     assert not (directory / CHECKPOINT_FILE).exists()
     model = {**written_range(0, 30), **written_range(10, 12, 500)}
-    del model["w4"]
+    del model["", "w4"]
     with open_cache(directory) as cache:
         assert cache.backend.opened_from == "journal"
         assert_content(cache, model)
@@ -721,15 +737,21 @@ def test_expired_entries_leave_the_journal(tmp_path: Path) -> None:
         cache.set("lapses_open", "x", vector=vector_for(4), ttl=5)
         clock.advance(6)
         assert cache.get("lapses_open") is None  # expired while open: leaves the journal now
-    assert journal_keys(directory) == {"short", "short_plain", "long", "forever"}
+    assert journal_keys(directory) == {
+        ("", "short"),
+        ("a", "short_plain"),
+        ("", "long"),
+        ("", "forever"),
+    }
     clock.advance(50)  # the short ones expire while the directory is closed
     with open_cache(directory, clock=clock) as cache:
+        assert cache.namespaces() == [""]  # "a" held only short_plain: gone with it
         assert cache.scan() == ["forever", "long"]
         assert len(cache) == 2
         entry = cache.get_entry("long")
         assert entry is not None and entry.expires_at == T0 + 1000
         assert {hit.key for hit in cache.search(vector_for(1), k=5)} == {"forever", "long"}
-    assert journal_keys(directory) == {"forever", "long"}
+    assert journal_keys(directory) == {("", "forever"), ("", "long")}
     # a clock from before the expiry cannot bring them back: their records are gone
     early = FakeClock(T0)
     for source in ("checkpoint", "journal"):
@@ -737,6 +759,7 @@ def test_expired_entries_leave_the_journal(tmp_path: Path) -> None:
             (directory / CHECKPOINT_FILE).unlink()
         with open_cache(directory, clock=early) as cache:
             assert cache.backend.opened_from == source
+            assert cache.namespaces() == [""]
             assert cache.scan() == ["forever", "long"]
 
 
@@ -749,7 +772,7 @@ def test_lru_evictions_are_not_resurrected(tmp_path: Path) -> None:
         assert cache.get("a") == 1  # b is the least recently used now
         cache.set("d", 4, vector=vector_for(4))
         assert cache.scan() == ["a", "c", "d"]
-    assert journal_keys(directory) == {"a", "c", "d"}
+    assert journal_keys(directory) == {("", "a"), ("", "c"), ("", "d")}
     with open_cache(directory, max_entries=3) as cache:
         assert cache.backend.opened_from == "checkpoint"
         assert cache.scan() == ["a", "c", "d"]
@@ -781,8 +804,10 @@ def test_clear_is_durable(tmp_path: Path) -> None:
     with open_cache(directory) as cache:
         cache.clear()
         assert len(cache) == 0
-        assert cache.scan() == []
+        assert cache.namespaces() == []
+        assert cache.scan() == [] and cache.scan(namespace="a") == []
         assert cache.search(PROBE, k=5) == []
+        assert cache.search(PROBE, k=5, namespace="a") == []
         model = set_written(cache, 200, 205)
     assert journal_keys(directory) == set(model)
     with open_cache(directory) as cache:
@@ -974,12 +999,13 @@ def test_writes_after_close_raise_backend_error(tmp_path: Path) -> None:
 # --- 9. background checkpoints -----------------------------------------------------------
 
 
-def _checkpoint_keys(directory: Path) -> set[str] | None:
+def _checkpoint_keys(directory: Path) -> set[tuple[str, str]] | None:
+    """``(namespace, key)`` of every entry in the checkpoint; None without one."""
     try:
         state, _ = read_snapshot(directory / CHECKPOINT_FILE, CHECKPOINT_KIND)
     except FileNotFoundError:
         return None
-    return set(state.keys)
+    return set(zip(state.namespaces, state.keys))
 
 
 def test_background_checkpoints_follow_the_writes(tmp_path: Path) -> None:
@@ -1005,7 +1031,7 @@ def test_background_checkpoint_serves_the_reopen_after_a_crash(tmp_path: Path) -
     run_writer(directory, {"interval": 0.05, "steps": steps})  # os._exit: no close
     assert _checkpoint_keys(directory) is not None
     model = written_range(0, 33)
-    del model["w1"]
+    del model["", "w1"]
     with open_cache(directory) as cache:
         assert cache.backend.opened_from == "checkpoint"
         assert_content(cache, model)

@@ -53,7 +53,7 @@ def test_set_many_equals_sequential_sets(index: str) -> None:
         assert got[0].key == want[0].key
         assert all(h.metadata == {"i": h.value} for h in got)
     assert bulk.search(vectors[1234], k=1, namespace="ns")[0].key == "k1234"
-    assert len(bulk.backend.index_for("ns")) == 3000
+    assert bulk.backend.vector_count("ns") == 3000
 
 
 def test_rows_without_vectors_and_pairs_input() -> None:
@@ -71,7 +71,7 @@ def test_repeated_key_keeps_last_value_and_vector() -> None:
     vectors = unit_rows(2)
     cache.set_many([("a", 1), ("a", 2)], vectors=vectors)
     assert cache.get("a") == 2
-    assert len(cache.backend.index_for("")) == 1
+    assert cache.backend.vector_count("") == 1
     assert cache.search(vectors[1], k=1)[0].score == pytest.approx(1.0, abs=1e-6)
 
 
@@ -80,7 +80,7 @@ def test_replacing_existing_keys_removes_their_old_vectors() -> None:
     old, new = unit_rows(4, seed=2), unit_rows(4, seed=3)
     cache.set_many({f"k{i}": i for i in range(4)}, vectors=old)
     cache.set_many({f"k{i}": -i for i in range(4)}, vectors=new)
-    assert len(cache.backend.index_for("")) == 4
+    assert cache.backend.vector_count("") == 4
     hit = cache.search(new[2], k=1)[0]
     assert (hit.key, hit.value) == ("k2", -2)
 
@@ -89,7 +89,7 @@ def test_max_entries_evicts_after_a_bulk_write() -> None:
     cache = SemCache(max_entries=5, index="flat")
     cache.set_many({f"k{i}": i for i in range(8)}, vectors=unit_rows(8))
     assert cache.scan() == ["k3", "k4", "k5", "k6", "k7"]
-    assert len(cache.backend.index_for("")) == 5
+    assert cache.backend.vector_count("") == 5
     assert cache.stats().evictions == 3
 
 

@@ -101,8 +101,17 @@ def canon(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
-def canon_entry(cache: SemCache, key: str) -> Any:
-    entry = cache.get_entry(key)
+Probe = str | tuple[str, str]  # a key of namespace "", or (namespace, key)
+
+
+def split_probe(probe: Probe) -> tuple[str, str]:
+    """``(namespace, key)`` of a probe."""
+    return ("", probe) if isinstance(probe, str) else probe
+
+
+def canon_entry(cache: SemCache, probe: Probe) -> Any:
+    namespace, key = split_probe(probe)
+    entry = cache.get_entry(key, namespace=namespace)
     if entry is None:
         return None
     return (
@@ -128,15 +137,20 @@ def canon_hits(hits: list) -> list:
     ]
 
 
-def observe(cache: SemCache, keys: list[str], queries: np.ndarray) -> dict[str, Any]:
-    """Everything a user can see: sizes, keys, entries, values and search answers."""
+def observe(cache: SemCache, keys: list[Probe], queries: np.ndarray) -> dict[str, Any]:
+    """Everything a user can see: sizes, keys of every namespace, entries, values and
+    search answers (``keys``: the entries to probe)."""
+    pairs = [split_probe(probe) for probe in keys]
     return {
         "len": len(cache),
-        "scan": cache.scan(),
-        "scan_prefix": cache.scan("v/", limit=5),
-        "get": [canon(cache.get(key, "<missing>")) for key in keys],
-        "entries": [canon_entry(cache, key) for key in keys],
-        "exists": [key in cache for key in keys],
+        "namespaces": cache.namespaces(),
+        "counts": [cache.count(ns) for ns in NAMESPACES],
+        "scan": {ns: cache.scan(namespace=ns) for ns in cache.namespaces()},
+        "scan_prefix": [cache.scan("v/", limit=5, namespace=ns) for ns in NAMESPACES],
+        "get": [canon(cache.get(key, "<missing>", namespace=ns)) for ns, key in pairs],
+        "entries": [canon_entry(cache, pair) for pair in pairs],
+        "exists": [cache.exists(key, namespace=ns) for ns, key in pairs],
+        "in": [key in cache for ns, key in pairs if ns == ""],
         "search": [
             canon_hits(cache.search(query, **options))
             for query in queries
@@ -156,7 +170,7 @@ def temp_files(directory: Path) -> list[str]:
     return sorted(name for name in os.listdir(directory) if name.endswith((".tmp", ".old")))
 
 
-def build_rich_cache(index: str, clock: FakeClock) -> tuple[SemCache, list[str], np.ndarray]:
+def build_rich_cache(index: str, clock: FakeClock) -> tuple[SemCache, list[Probe], np.ndarray]:
     """A cache with several namespaces, metadata, TTLs, values of many types, entries with
     and without vectors, deletes and overwrites (deleted slots in the HNSW graphs).
 
@@ -205,16 +219,20 @@ def build_rich_cache(index: str, clock: FakeClock) -> tuple[SemCache, list[str],
         cache.delete(keys[i])
     for i in range(1, n, 50):  # overwrite: the old vector's slot is deleted
         cache.set(keys[i], f"new {i}", vector=rng.standard_normal(DIM), metadata={"group": 1})
-    cache.delete("docs/003")
-    cache.delete("u/2")
+    assert cache.delete("docs/003", namespace="docs")
+    assert cache.delete("u/2", namespace="ns/ü")
     # the newest vector is deleted: its graph slot keeps the highest label ever used
     cache.set("z/gone", "gone", vector=rng.standard_normal(DIM), metadata={"group": 0})
     cache.set("z/last", "last", vector=rng.standard_normal(DIM), metadata={"group": 0})
     cache.delete("z/gone")
     for ns in NAMESPACES:
         assert cache.backend.index_for(ns).wait_until_built(timeout=60)
-    probe = [*keys, *VALUES, *(f"docs/{i:03d}" for i in range(0, 120, 7))]
-    probe += ["u/1", "u/2", "plain/3", "z/last", "z/gone", "never/set"]
+    probe: list[Probe] = [*keys]
+    probe += [(NAMESPACES[j % 3], key) for j, key in enumerate(VALUES)]
+    probe += [("docs", f"docs/{i:03d}") for i in range(0, 120, 7)]
+    probe += [("ns/ü", "u/1"), ("ns/ü", "u/2"), "plain/3", "z/last", "z/gone", "never/set"]
+    # a key of one namespace is absent from the others
+    probe += [("docs", "m/0001"), ("ns/ü", "docs/010"), "u/1", ("docs", "never/set")]
     queries = np.concatenate([rng.standard_normal((8, DIM)), main[[5, 6, 700]], docs[[10]]])
     return cache, probe, queries.astype(np.float32)
 
@@ -271,7 +289,7 @@ def test_round_trip_gives_identical_answers(tmp_path: Path, index: str, how: str
     if index != "flat":  # unfiltered searches are the graph's answers
         graph = loaded.backend.index_for("")
         assert len(graph) >= 1000, "below 1,000 vectors searches are exact, not the graph's"
-        key_of = {label: key for key, label in loaded.backend.live_labels()}
+        key_of = {label: key for ns, key, label in loaded.backend.live_labels() if ns == ""}
         for query in queries:
             labels, _ = graph.hnsw.search(as_unit_vector(query, DIM), 10)
             found = [hit.key for hit in loaded.search(query, k=10)]
@@ -296,12 +314,16 @@ def test_load_replaces_existing_content_and_keeps_statistics(tmp_path: Path) -> 
     target = SemCache(clock=clock)
     target.set("old/vec", "x", vector=np.ones(8), namespace="docs")  # another dimension
     target.set("old/plain", 1, namespace="elsewhere")
-    assert target.get("old/plain") == 1  # one hit
+    assert target.get("old/plain", namespace="elsewhere") == 1  # one hit
     assert target.get("old/none") is None  # one miss
+    assert target.dim == target.dim_of("docs") == 8 and target.dim_of("") is None
     target.load(path)
 
-    assert target.get("old/vec") is None and target.get("old/plain") is None
-    assert "old/vec" not in target.scan() and target.dim == DIM
+    assert target.get("old/vec", namespace="docs") is None
+    assert target.get("old/plain", namespace="elsewhere") is None
+    assert "elsewhere" not in target.namespaces()
+    assert "old/vec" not in target.scan(namespace="docs")
+    assert target.dim == target.dim_of("docs") == DIM
     # the statistics are kept (plus the two misses just above)
     assert (target.stats().hits, target.stats().misses) == (1, 3)
     assert observe(target, probe, queries) == observe(source, probe, queries)
@@ -340,7 +362,7 @@ def test_load_replaces_existing_content_and_keeps_statistics(tmp_path: Path) -> 
             st.sampled_from(NAMESPACES),
         ),
         max_size=6,
-        unique_by=lambda entry: entry[0],
+        unique_by=lambda entry: (entry[4], entry[0]),  # the same key in two namespaces: two
     )
 )
 def test_values_and_metadata_survive_a_round_trip(tmp_path: Path, entries: list) -> None:
@@ -352,15 +374,18 @@ def test_values_and_metadata_survive_a_round_trip(tmp_path: Path, entries: list)
     path = tmp_path / "h.semcache"
     cache.dump(path)
     loaded = SemCache.from_snapshot(path)
-    keys = [entry[0] for entry in entries]
-    assert len(loaded) == len(entries) and loaded.scan() == sorted(keys)
-    assert [canon_entry(loaded, k) for k in keys] == [canon_entry(cache, k) for k in keys]
-    for key, value, *_ in entries:
-        assert canon(loaded.get(key)) == canon(value)
-        got = loaded.get(key)
+    pairs = [(entry[4], entry[0]) for entry in entries]
+    assert len(loaded) == len(entries)
+    assert loaded.namespaces() == sorted({ns for ns, _ in pairs})
+    for ns in NAMESPACES:
+        assert loaded.scan(namespace=ns) == sorted(k for n, k in pairs if n == ns)
+    assert [canon_entry(loaded, p) for p in pairs] == [canon_entry(cache, p) for p in pairs]
+    for key, value, _, _, ns in entries:
+        assert canon(loaded.get(key, namespace=ns)) == canon(value)
+        got = loaded.get(key, namespace=ns)
         if isinstance(got, (list, dict)):  # a fresh copy for every reader
             got.clear()
-            assert canon(loaded.get(key)) == canon(value)
+            assert canon(loaded.get(key, namespace=ns)) == canon(value)
     query = rng.standard_normal(4)
     for ns in NAMESPACES:
         mine = loaded.search(query, k=10, namespace=ns, with_vectors=True)
@@ -391,13 +416,15 @@ def test_caches_without_vectors_round_trip(tmp_path: Path, name: str) -> None:
     cache.dump(path)
     with open_container(path) as container:
         assert container.verify() == []
-    keys = ["a", "b", "p", "x", "v/0"]
+    keys: list[Probe] = ["a", "b", "p", "x", "v/0", ("n", "a"), ("n", "b"), ("n", "p")]
     fresh = SemCache.from_snapshot(path)
     target = SemCache()
     target.set_many({"old": 1, "a": "old"}, vectors=np.eye(2, 4))  # replaced by the load
     target.load(path)
     for loaded in (fresh, target):
-        assert loaded.scan() == cache.scan()
+        assert loaded.namespaces() == cache.namespaces()
+        for ns in ("", "n"):
+            assert loaded.scan(namespace=ns) == cache.scan(namespace=ns)
         assert [canon_entry(loaded, k) for k in keys] == [canon_entry(cache, k) for k in keys]
         assert loaded.search(np.ones(8), k=5) == []
         loaded.set("new", "n", vector=np.arange(1, 9))  # any dimension may come next
@@ -427,7 +454,7 @@ def test_labels_are_never_reused_after_a_restore(tmp_path: Path, index: str) -> 
         assert index_.wait_until_built(timeout=60)
         for key in keys[:30]:
             assert cache.delete(key)
-        live = {key: label for key, label in cache.backend.live_labels()}
+        live = {key: label for _, key, label in cache.backend.live_labels()}
         assert len(set(live.values())) == len(live) == len(index_) == len(cache)
         assert sorted(index_.flat.labels.tolist()) == sorted(live.values())
         if index_.hnsw is not None:
@@ -612,7 +639,7 @@ def test_entries_expired_at_load_time_are_not_loaded(tmp_path: Path, index: str,
     # gone from the index too, so never found
     index_ = loaded.backend.index_for("")
     assert sorted(index_.flat.labels.tolist()) == sorted(
-        label for _, label in loaded.backend.live_labels()
+        label for _, _, label in loaded.backend.live_labels()
     )
     assert len(index_) == 31
     if index == "hnsw":
@@ -781,7 +808,7 @@ def test_loaded_hnsw_cache_keeps_working(tmp_path: Path) -> None:
     assert index.kind == "hnsw"
     assert len(index.hnsw) == len(index) == len(reference) == len(loaded)
     assert sorted(index.flat.labels.tolist()) == sorted(
-        label for _, label in loaded.backend.live_labels()
+        label for _, _, label in loaded.backend.live_labels()
     )
     for i in range(1, 400, 7):
         hits = loaded.search(extra[i], k=3)
@@ -851,6 +878,7 @@ class Target:
         c = self.cache
         return (
             len(c),
+            c.namespaces(),
             c.scan(),
             c.dim,
             [canon_entry(c, key) for key in self.keys],
@@ -889,7 +917,12 @@ def test_sample_snapshot_is_sound(tmp_path: Path) -> None:
     with open_container(path) as container:
         assert container.verify() == []
         assert container.kind == "snapshot"
-        assert container.meta["dim"] == 8
+        assert container.meta["dim"] is None  # no dim=: each namespace has its own
+        assert container.meta["spaces"] == [
+            ["", 60, True, 8],
+            ["B", 12, True, 8],
+            ["C", 5, False, 8],
+        ]
         assert container.meta["entries"] == 78
     at, length = header_span(data)
     assert at + length == len(data)
@@ -1530,7 +1563,8 @@ def test_snapshot_sections_are_plain_data(tmp_path: Path) -> None:
         stored = np.frombuffer(container.section("vectors"), dtype=np.float32).reshape(5, 8)
         labels = np.frombuffer(container.section("labels"), dtype=np.int64)
         entries = msgpack.unpackb(container.section("entries"), raw=False)
-        assert container.meta["spaces"] == [["", 5, False]]
+        assert container.meta["spaces"] == [["", 5, False, 8]]
+        assert container.meta["dim"] is None
     np.testing.assert_allclose(stored, unit(vectors), atol=1e-6)
     assert labels.tolist() == [0, 1, 2, 3, 4]
     assert entries["keys"] == [f"k/{i}" for i in range(5)]

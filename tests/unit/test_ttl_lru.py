@@ -34,15 +34,15 @@ def index_labels(cache: SemCache, namespace: str = "") -> set[int]:
 
 
 def live_vector_labels(cache: SemCache) -> set[int]:
-    return {label for _, label in cache.backend.live_labels()}
+    return {label for _, _, label in cache.backend.live_labels()}
 
 
 def assert_index_consistent(cache: SemCache, namespaces=("",)) -> None:
     """Every namespace index holds exactly the labels of the live entries with vectors."""
     cache.purge_expired()
     by_ns: dict[str, set[int]] = {ns: set() for ns in namespaces}
-    for key, label in cache.backend.live_labels():
-        entry = cache.get_entry(key)
+    for namespace, key, label in cache.backend.live_labels():
+        entry = cache.get_entry(key, namespace=namespace)
         assert entry is not None, key
         by_ns.setdefault(entry.namespace, set()).add(label)
     for ns, labels in by_ns.items():
@@ -112,13 +112,18 @@ def _expiring_cache():
         cache.set(f"dead{i}", f"D{i}", vector=vec(100 + i), metadata={"t": "x"}, ttl=5)
     cache.set("deadns", "DN", vector=vec(200), ttl=5, namespace="ns")
     cache.set("livens", "LN", vector=vec(201), namespace="ns")
-    assert len(cache.backend.index_for("")) == 6
+    assert cache.backend.vector_count("") == 6
     clock.advance(5)
     return cache, clock
 
 
 DEAD = ["dead0", "dead1", "dead2", "deadns"]
 LIVE = ["live0", "live1", "live2", "livens"]
+
+
+def ns_of(key: str) -> str:
+    """The namespace ``_expiring_cache`` put ``key`` in."""
+    return "ns" if key.endswith("ns") else ""
 
 
 def _check_get(cache):
@@ -147,8 +152,9 @@ def _check_len(cache):
 
 
 def _check_scan(cache):
-    assert cache.scan() == sorted(LIVE)
-    assert cache.scan("dead") == []
+    assert cache.scan() == ["live0", "live1", "live2"]
+    assert cache.scan(namespace="ns") == ["livens"]
+    assert cache.scan("dead") == [] and cache.scan("dead", namespace="ns") == []
     return DEAD
 
 
@@ -216,7 +222,7 @@ def _check_purge(cache):
 )
 def test_expired_entries_are_never_returned_and_leave_the_index(check):
     cache, _ = _expiring_cache()
-    label_of = dict(cache.backend.live_labels())
+    label_of = {key: label for _, key, label in cache.backend.live_labels()}
     dead_labels = {label_of[key] for key in DEAD}
     before = index_labels(cache, "") | index_labels(cache, "ns")
     reclaimed = check(cache)
@@ -225,23 +231,24 @@ def test_expired_entries_are_never_returned_and_leave_the_index(check):
     now = index_labels(cache, "") | index_labels(cache, "ns")
     assert now == before - {label_of[key] for key in reclaimed}
     recomputed = check is _check_get_or_compute  # stored again, without a vector
-    live_now = {label for _, label in cache.backend.live_labels()}
+    live_now = {label for _, _, label in cache.backend.live_labels()}
     for key in reclaimed:
-        assert (key in cache) == recomputed
+        assert cache.exists(key, namespace=ns_of(key)) == recomputed
         assert label_of[key] not in live_now
     assert cache.stats().computes == int(recomputed)
 
     # whatever the first reader reclaimed, nothing expired is visible afterwards either
     for key in DEAD:
         if not (recomputed and key == "dead0"):
-            assert cache.get(key) is None
-            assert key not in cache
+            assert cache.get(key, namespace=ns_of(key)) is None
+            assert not cache.exists(key, namespace=ns_of(key))
     assert cache.stats().expirations == 4
     assert not dead_labels & (index_labels(cache, "") | index_labels(cache, "ns"))
-    assert len(cache.backend.index_for("")) == 3
-    assert len(cache.backend.index_for("ns")) == 1
+    assert cache.backend.vector_count("") == 3
+    assert cache.backend.vector_count("ns") == 1
     for key in LIVE:
-        assert key in cache
+        assert cache.exists(key, namespace=ns_of(key))
+    assert "livens" not in cache  # ``in`` looks in "" only
     assert_index_consistent(cache, ("", "ns"))
 
 
@@ -256,7 +263,7 @@ def test_expirations_counted_once_each():
     assert cache.purge_expired() == 0
     assert len(cache) == 0
     assert cache.stats().expirations == 50
-    assert len(cache.backend.index_for("")) == 0
+    assert cache.backend.vector_count("") == 0
     assert cache.backend.live_labels() == []
 
 
@@ -266,7 +273,7 @@ def test_resetting_a_key_refreshes_its_expiry():
     cache.set("a", 1, vector=vec(1))
     clock.advance(8)
     cache.set("a", 2, vector=vec(2))  # now expires at T0 + 18
-    assert len(cache.backend.index_for("")) == 1
+    assert cache.backend.vector_count("") == 1
     clock.advance(2)  # T0 + 10: the first write's deadline must not expire the second
     assert cache.get("a") == 2
     assert len(cache) == 1
@@ -277,7 +284,7 @@ def test_resetting_a_key_refreshes_its_expiry():
     assert cache.get("a") == 2
     clock.advance(0.25)
     assert cache.get("a") is None
-    assert len(cache.backend.index_for("")) == 0
+    assert cache.backend.vector_count("") == 0
     assert cache.stats().expirations == 1
 
 
@@ -313,7 +320,7 @@ def test_filtered_search_with_many_expired_neighbours_returns_k_live():
     unfiltered = cache.search(q, 25)
     assert len(unfiltered) == 25
     assert not any(h.key.startswith("near") for h in unfiltered)
-    assert len(cache.backend.index_for("")) == 40
+    assert cache.backend.vector_count("") == 40
     assert cache.stats().expirations == 300
 
 
@@ -341,10 +348,10 @@ def test_get_or_compute_expired_vector_result_leaves_index():
     clock = FakeClock()
     cache = SemCache(dim=DIM, clock=clock)
     cache.get_or_compute("k", lambda key: vec(5), ttl=5)
-    assert len(cache.backend.index_for("")) == 1
+    assert cache.backend.vector_count("") == 1
     clock.advance(5)
     assert cache.get_similar(vec(5), threshold=0.9) is None
-    assert len(cache.backend.index_for("")) == 0
+    assert cache.backend.vector_count("") == 0
 
 
 # --- LRU ---------------------------------------------------------------------------------
@@ -447,13 +454,15 @@ def test_eviction_removes_vectors_from_index(mode):
     cache = SemCache(max_entries=10, index=mode, hnsw_threshold=5)
     for i in range(60):
         cache.set(f"k{i}", i, vector=None if i % 3 == 0 else vec(i), namespace=f"n{i % 2}")
-    keys = cache.scan()
-    assert keys == sorted(f"k{i}" for i in range(50, 60))
+    assert cache.namespaces() == ["n0", "n1"] and cache.scan() == []
+    for ns in ("n0", "n1"):  # LRU runs across namespaces: the 10 newest stay
+        want = sorted(f"k{i}" for i in range(50, 60) if f"n{i % 2}" == ns)
+        assert cache.scan(namespace=ns) == want
     assert len(cache) == 10
     stats = cache.stats()
     assert stats.evictions == 50 and stats.size == 10
-    live_with_vectors = {f"k{i}" for i in range(50, 60) if i % 3}
-    assert {key for key, _ in cache.backend.live_labels()} == live_with_vectors
+    live_with_vectors = {(f"n{i % 2}", f"k{i}") for i in range(50, 60) if i % 3}
+    assert {(ns, key) for ns, key, _ in cache.backend.live_labels()} == live_with_vectors
     for ns in ("n0", "n1"):
         index = cache.backend.index_for(ns)
         assert index.wait_until_built(timeout=30)
@@ -479,7 +488,7 @@ def test_expired_entries_are_purged_before_live_ones_are_evicted():
     assert cache.scan() == ["keep", "new1", "new2"]
     stats = cache.stats()
     assert stats.evictions == 0 and stats.expirations == 2
-    assert len(cache.backend.index_for("")) == 3
+    assert cache.backend.vector_count("") == 3
 
 
 def test_lru_and_ttl_together_keep_index_consistent():
