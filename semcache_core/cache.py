@@ -39,7 +39,15 @@ from .backends.local import LocalBackend
 from .cache_async import AsyncTwins
 from .cache_batch import BatchCalls
 from .cache_snapshots import Snapshots
-from .checks import check_k, check_key, check_namespace, check_threshold, check_ttl
+from .checks import (
+    check_count,
+    check_k,
+    check_key,
+    check_namespace,
+    check_threshold,
+    check_ttl,
+    check_write_options,
+)
 from .codec import decode, encode, encode_metadata
 from .embedders import as_embedder
 from .errors import (
@@ -118,8 +126,8 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         hnsw_params: HNSWParams | None = None,
         path: str | os.PathLike[str] | None = None,
     ) -> None:
-        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
-            raise InvalidArgumentError(f"dim must be a positive int, got {dim!r}")
+        if dim is not None:
+            dim = check_count(dim, "dim")
         self._default_ttl = check_ttl(ttl, "ttl")
         embedder = as_embedder(embedder)  # before a durable directory is opened and locked
         if backend is not None and (
@@ -240,7 +248,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value stored under ``key`` (a fresh copy), or ``default``."""
-        if key.__class__ is not str:
+        if key.__class__ is not str or not key.isascii():  # non-ASCII: check it is UTF-8
             check_key(key)
         entry = self._backend.get(key, self._clock())
         if entry is None:
@@ -352,10 +360,8 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         """Live keys starting with ``prefix``, sorted, at most ``limit`` of them."""
         if not isinstance(prefix, str):
             raise InvalidArgumentError(f"prefix must be a str, got {type(prefix).__name__}")
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
-        ):
-            raise InvalidArgumentError(f"limit must be an int >= 0 or None, got {limit!r}")
+        if limit is not None:
+            limit = check_count(limit, "limit", minimum=0)
         return self._backend.scan(prefix, limit, self._clock())
 
     def clear(self) -> None:
@@ -480,7 +486,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         embedding) is also indexed, so :meth:`get_similar` finds it.
         """
         check_key(key)
-        check_ttl(ttl)
+        check_write_options(ttl, namespace, metadata)
         found, value = self._lookup(key)
         if found:
             return value

@@ -107,6 +107,8 @@ def translate_filters(filters: Any) -> FilterNode | None:
     if filters is None or isinstance(filters, (Filter, FilterGroup)):
         return filters
     if isinstance(filters, MetadataFilters):
+        if not filters.filters:  # build_metadata_filter_fn: no filters restrict nothing
+            return _MATCH_ALL
         children = tuple(translate_filters(child) for child in filters.filters)
         return FilterGroup(children, filters.condition or FilterCondition.AND)  # type: ignore[arg-type]
     if isinstance(filters, MetadataFilter):
