@@ -26,6 +26,7 @@ from langchain_core.stores import ByteStore
 
 from semcache_core import SemCache
 from semcache_core.checks import check_key_namespace, check_keys, check_ttl
+from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError, InvalidValueError
 
 __all__ = ["SemCacheByteStore"]
@@ -55,6 +56,7 @@ class SemCacheByteStore(ByteStore):
     ) -> None:
         self.namespace = check_key_namespace(namespace)
         self.ttl = check_ttl(ttl)
+        cache = check_engine(cache, "SemCacheByteStore")
         self.cache = SemCache() if cache is None else cache
         self._prefix = f"{namespace}:"
 

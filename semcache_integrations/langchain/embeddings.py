@@ -20,14 +20,18 @@ Where entries live (``ns`` is ``namespace``, ``""`` when ``None``)::
     document vector of text t   key  "embed:{ns}:doc:{t}"     engine namespace  ns
     query vector of text t      key  "embed:{ns}:query:{t}"   engine namespace  "{ns}:query"
 
-so documents and queries never answer for one another (models such as E5 embed them
-differently), and ``cache.search(vector, namespace=embeddings.document_namespace)`` ranks
-the cached documents only. Vectors are indexed when they have the cache's dimension (a
+A query whose text is already cached as a document is answered from that document vector
+(no model call): most models embed a query and a document of the same text alike. For
+models that do not (E5, Instructor: a prefix or instruction per side), pass
+``share_document_vectors=False`` and documents and queries never answer for one another.
+``cache.search(vector, namespace=embeddings.document_namespace)`` ranks the cached
+documents only. Vectors are indexed when they have the cache's dimension (a
 fresh cache takes the model's). Values are the model's float64 vectors, returned exactly.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,9 +41,12 @@ from langchain_core.embeddings import Embeddings
 from semcache_core import SemCache
 from semcache_core.checks import check_key_namespace, check_keys
 from semcache_core.embedders import to_vector
+from semcache_core.engine_arg import check_engine
 from semcache_core.errors import EmbedderError, InvalidArgumentError
 
 __all__ = ["CachedEmbeddings"]
+
+_MISSING: Any = object()
 
 
 def _vector(raw: Any, source: str) -> np.ndarray:
@@ -64,6 +71,8 @@ class CachedEmbeddings(Embeddings):
             ``SemCache(path=...)`` to keep vectors across restarts.
         namespace: separates the vectors of several models in one cache (use the model's
             name); it may not contain ``":"``.
+        share_document_vectors: answer ``embed_query`` from a cached document vector of
+            the same text; ``False`` for models that embed queries differently.
 
     Raises:
         InvalidArgumentError: ``underlying`` is not an embedding model, or a bad namespace.
@@ -75,6 +84,7 @@ class CachedEmbeddings(Embeddings):
         cache: SemCache | None = None,
         *,
         namespace: str | None = None,
+        share_document_vectors: bool = True,
     ) -> None:
         if not (hasattr(underlying, "embed_documents") and hasattr(underlying, "embed_query")):
             raise InvalidArgumentError(
@@ -82,11 +92,13 @@ class CachedEmbeddings(Embeddings):
             )
         ns = "" if namespace is None else check_key_namespace(namespace)
         self.underlying = underlying
+        self.share_document_vectors = bool(share_document_vectors)
         self.namespace = namespace
         self.document_namespace = ns
         self.query_namespace = f"{ns}:query"
         self._document_prefix = f"embed:{ns}:doc:"
         self._query_prefix = f"embed:{ns}:query:"
+        cache = check_engine(cache, "CachedEmbeddings")
         self.cache = SemCache(embedder=self) if cache is None else cache
 
     def __repr__(self) -> str:
@@ -152,9 +164,20 @@ class CachedEmbeddings(Embeddings):
 
     # --- queries -------------------------------------------------------------------------
 
+    def _cached_document(self, text: str) -> Any:
+        """The cached document vector of ``text`` (when shared), else ``_MISSING``."""
+        if not self.share_document_vectors:
+            return _MISSING
+        entry = self.cache.get_entry(self.document_key(text))  # the query's lookup counts
+        return _MISSING if entry is None else entry.value
+
     def embed_query(self, text: str) -> list[float]:
-        """The query vector of ``text`` (cached apart from its document vector)."""
+        """The query vector of ``text``: its cached document vector when there is one
+        (see ``share_document_vectors``), else the model's query vector, cached."""
         (key,) = self._keys(self._query_prefix, [text])
+        document = self._cached_document(text)
+        if document is not _MISSING:
+            return _floats(document)
 
         def compute(_: str) -> np.ndarray:
             raw = self.underlying.embed_query(text)
@@ -165,6 +188,9 @@ class CachedEmbeddings(Embeddings):
     async def aembed_query(self, text: str) -> list[float]:
         """Async :meth:`embed_query`, through the model's ``aembed_query``."""
         (key,) = self._keys(self._query_prefix, [text])
+        document = await asyncio.to_thread(self._cached_document, text)
+        if document is not _MISSING:
+            return _floats(document)
 
         async def compute(_: str) -> np.ndarray:
             raw = await self.underlying.aembed_query(text)

@@ -29,6 +29,7 @@ from langchain_core.load import dumps, loads
 from langchain_core.outputs import Generation
 
 from semcache_core import SemCache as EngineCache
+from semcache_core.engine_arg import check_engine
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
 
 __all__ = ["SemCache", "split_prompt"]
@@ -49,6 +50,10 @@ class SemCache(BaseCache):
         max_entries: LRU bound of the engine created here.
         cache: an existing engine (durable, Redis-backed, shared); responses live under
             keys starting ``"llm:"`` and ``clear()`` removes only those.
+
+    Raises:
+        InvalidArgumentError: a threshold outside [-1, 1], a bad ``ttl``, or a ``cache``
+            that is not a :class:`semcache_core.SemCache` (this class is not one).
     """
 
     def __init__(
@@ -60,7 +65,11 @@ class SemCache(BaseCache):
         cache: EngineCache | None = None,
     ) -> None:
         self._responses = ResponseCache(
-            cache, embedder=embedding, threshold=threshold, ttl=ttl, max_entries=max_entries
+            check_engine(cache, "semcache_integrations.langchain.SemCache"),
+            embedder=embedding,
+            threshold=threshold,
+            ttl=ttl,
+            max_entries=max_entries,
         )
 
     @property

@@ -42,6 +42,7 @@ from llama_index.core.storage.kvstore.types import (
 from semcache_core import SemCache
 from semcache_core.checks import check_key_namespace, check_ttl
 from semcache_core.codec import encode
+from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError, InvalidKeyError, InvalidValueError
 
 __all__ = ["SemCacheKVStore"]
@@ -101,6 +102,7 @@ class SemCacheKVStore(BaseKVStore):
     ) -> None:
         self.namespace = check_key_namespace(namespace)
         self.ttl = check_ttl(ttl)
+        cache = check_engine(cache, "SemCacheKVStore")
         self.cache = SemCache() if cache is None else cache
 
     def __repr__(self) -> str:

@@ -65,6 +65,7 @@ from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
 from semcache_core.checks import check_key_namespace
+from semcache_core.engine_arg import check_engine
 from semcache_core.errors import FilterValueError, InvalidArgumentError, InvalidValueError
 from semcache_core.filters import Filter, FilterCondition, FilterGroup, FilterNode, compile_filter
 from semcache_core.mmr import mmr_select
@@ -182,6 +183,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         if not check_key_namespace(namespace):
             raise InvalidArgumentError("namespace must not be empty")
         super().__init__(namespace=namespace, **kwargs)  # type: ignore[call-arg]
+        cache = check_engine(cache, "SemCacheVectorStore")
         self._cache = SemCache(index="auto") if cache is None else cache
         self._prefix = namespace + KEY_SEPARATOR
 
