@@ -51,6 +51,7 @@ def version() -> str:
     except importlib.metadata.PackageNotFoundError:
         return f"unknown ({DISTRIBUTION} is not installed; running from a source tree)"
 
+
 _TOPICS = [
     "reset my password",
     "delete my account",
