@@ -40,7 +40,15 @@ from .backends.local import LocalBackend
 from .cache_async import AsyncTwins
 from .cache_batch import BatchCalls
 from .cache_snapshots import Snapshots
-from .checks import check_k, check_key, check_namespace, check_threshold, check_ttl
+from .checks import (
+    check_count,
+    check_k,
+    check_key,
+    check_namespace,
+    check_threshold,
+    check_ttl,
+    check_write_options,
+)
 from .codec import decode, encode, encode_metadata
 from .embedders import as_embedder
 from .errors import (
@@ -119,8 +127,8 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         hnsw_params: HNSWParams | None = None,
         path: str | os.PathLike[str] | None = None,
     ) -> None:
-        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
-            raise InvalidArgumentError(f"dim must be a positive int, got {dim!r}")
+        if dim is not None:
+            dim = check_count(dim, "dim")
         self._default_ttl = check_ttl(ttl, "ttl")
         embedder = as_embedder(embedder)  # before a durable directory is opened and locked
         if backend is not None and (
@@ -255,7 +263,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
 
     def get(self, key: str, default: Any = None, *, namespace: str = "") -> Any:
         """The value stored under ``key`` in ``namespace`` (a fresh copy), or ``default``."""
-        if key.__class__ is not str:
+        if key.__class__ is not str or not key.isascii():  # non-ASCII: check it is UTF-8
             check_key(key)
         if namespace.__class__ is not str:
             check_namespace(namespace)
@@ -394,10 +402,8 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         """Live keys of ``namespace`` starting with ``prefix``, sorted, at most ``limit``."""
         if not isinstance(prefix, str):
             raise InvalidArgumentError(f"prefix must be a str, got {type(prefix).__name__}")
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
-        ):
-            raise InvalidArgumentError(f"limit must be an int >= 0 or None, got {limit!r}")
+        if limit is not None:
+            limit = check_count(limit, "limit", minimum=0)
         return self._backend.scan(check_namespace(namespace), prefix, limit, self._clock())
 
     def clear(self, namespace: str | None = None) -> None:
@@ -539,7 +545,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         embedding) is also indexed, so :meth:`get_similar` finds it.
         """
         check_key(key)
-        check_ttl(ttl)
+        check_write_options(ttl, namespace, metadata)
         namespace = check_namespace(namespace)
         found, value = self._lookup(namespace, key)
         if found:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checks import check_key, check_namespace, check_ttl
+from .checks import check_key, check_namespace, check_write_options
 from .codec import decode
 from .records import CacheStats, Entry, Hit
 
@@ -168,7 +168,7 @@ class AsyncTwins:
         with threads calling the sync twin.
         """
         check_key(key)
-        check_ttl(ttl)
+        check_write_options(ttl, namespace, metadata)
         namespace = check_namespace(namespace)
         found, value = await asyncio.to_thread(self._lookup, namespace, key)
         if found:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import NOT_DECODED, StoredEntry
-from .checks import check_keys, check_namespace, check_ttl
+from .checks import check_keys, check_namespace, check_write_options
 from .codec import decode
 from .errors import InvalidArgumentError
 from .flight import Flight
@@ -184,7 +184,7 @@ class BatchCalls:
                 InvalidArgumentError too when ``fn`` returns the wrong number of results.
         """
         plan = _ManyPlan(check_keys(keys), check_namespace(namespace))
-        check_ttl(ttl)
+        check_write_options(ttl, namespace, metadata)
         plan.lookup(self)
         plan.join(self)
         try:
@@ -224,7 +224,7 @@ class BatchCalls:
         A plain ``fn`` runs in a worker thread; flights are shared with sync callers.
         """
         plan = _ManyPlan(check_keys(keys), check_namespace(namespace))
-        check_ttl(ttl)
+        check_write_options(ttl, namespace, metadata)
         await asyncio.to_thread(plan.lookup, self)
         plan.join(self)  # on the loop, so a cancellation cannot strand a joined flight
         try:

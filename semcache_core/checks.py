@@ -2,28 +2,84 @@
 
 Each raises a typed :mod:`~semcache_core.errors` exception that names what was wrong, and
 returns the value in the form the cache uses (``None`` namespace as ``""``, ttl as float).
+
+Numbers: wherever a Python ``int`` is accepted so is a numpy integer scalar
+(``np.int64(3)``), and wherever a ``float`` is, any numpy integer or float scalar
+(``np.float32(0.5)``); each comes back as the Python type. ``bool`` (Python or numpy) is
+never a number here, and NaN is never in range.
+
+Text: keys and namespaces must encode as UTF-8 (no lone surrogates such as ``"\ud800"``),
+as snapshots, the durable journal and remote backends store them that way.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
+import numpy as np
+
+from .codec import encode_metadata
 from .errors import InvalidArgumentError, InvalidKeyError
 
 __all__ = [
+    "as_int",
+    "as_real",
+    "check_count",
     "check_k",
     "check_key",
     "check_keys",
     "check_namespace",
     "check_threshold",
     "check_ttl",
+    "check_write_options",
+    "encodes_as_utf8",
 ]
+
+
+def as_int(value: Any) -> int | None:
+    """``value`` as a Python int when it is an integer (numpy's too), not a bool; else None."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        return None
+    return int(value)
+
+
+def as_real(value: Any) -> float | None:
+    """``value`` as a Python float when it is a real number (numpy's too), not a bool;
+    else None. NaN and infinities are returned as they are: range checks refuse them."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
+
+
+def check_count(value: Any, name: str, minimum: int = 1) -> int:
+    """An int (or numpy integer) >= ``minimum``, as a Python int."""
+    number = as_int(value)
+    if number is None or number < minimum:
+        raise InvalidArgumentError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return number
+
+
+def encodes_as_utf8(text: str) -> bool:
+    """Whether ``text`` has a UTF-8 form (it does unless it holds a lone surrogate)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_key(key: Any) -> None:
     if not isinstance(key, str):
         raise InvalidKeyError(f"keys must be str, got {type(key).__name__} {key!r}")
+    if not encodes_as_utf8(key):
+        raise InvalidKeyError(
+            f"key {key!r} is not valid text: it holds a lone surrogate, which has no UTF-8 "
+            "form (snapshots, the journal and remote backends store keys as UTF-8)"
+        )
 
 
 def check_keys(keys: Any, prefix: str = "", what: str = "keys") -> list[str]:
@@ -41,6 +97,8 @@ def check_keys(keys: Any, prefix: str = "", what: str = "keys") -> list[str]:
     for key in keys:
         if not isinstance(key, str):
             raise InvalidKeyError(f"{what} must be str, got {type(key).__name__} {key!r}")
+        if not encodes_as_utf8(key):
+            raise InvalidKeyError(f"{what} must be valid text, {key!r} holds a lone surrogate")
         checked.append(prefix + key)
     return checked
 
@@ -50,34 +108,50 @@ def check_namespace(namespace: Any) -> str:
         return ""
     if not isinstance(namespace, str):
         raise InvalidArgumentError(f"namespace must be a str, got {type(namespace).__name__}")
+    _check_text(namespace, "namespace")
     return namespace
+
+
+def _check_text(text: str, what: str) -> None:
+    if not encodes_as_utf8(text):
+        raise InvalidArgumentError(
+            f"{what} {text!r} is not valid text: it holds a lone surrogate (no UTF-8 form)"
+        )
 
 
 def check_ttl(ttl: Any, name: str = "ttl") -> float | None:
     if ttl is None:
         return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl):
+    seconds = as_real(ttl)
+    if seconds is None or not math.isfinite(seconds):
         raise InvalidArgumentError(f"{name} must be a finite number of seconds, got {ttl!r}")
-    if ttl <= 0:
+    if seconds <= 0:
         raise InvalidArgumentError(f"{name} must be > 0 seconds, got {ttl!r}")
-    return float(ttl)
+    return seconds
 
 
 def check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    number = as_int(k)
+    if number is None or number < 1:
         raise InvalidArgumentError(f"k must be an int >= 1, got {k!r}")
-    return k
+    return number
 
 
 def check_threshold(threshold: Any) -> float | None:
     if threshold is None:
         return None
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, (int, float))
-        or not -1.0 <= threshold <= 1.0
-    ):
+    number = as_real(threshold)
+    if number is None or not -1.0 <= number <= 1.0:
         raise InvalidArgumentError(
             f"threshold is a cosine similarity and must be in [-1, 1], got {threshold!r}"
         )
-    return float(threshold)
+    return number
+
+
+def check_write_options(ttl: Any, namespace: Any, metadata: Any) -> None:
+    """Check what a computed entry will be stored with, before anything is computed:
+    ``get_or_compute`` must not pay for ``fn`` and then refuse to store its result."""
+    check_ttl(ttl)
+    check_namespace(namespace)
+    if metadata is not None:
+        encode_metadata(metadata)

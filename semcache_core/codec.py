@@ -22,7 +22,14 @@ import numpy as np
 
 from .errors import InvalidValueError
 
-__all__ = ["decode", "decode_many", "encode", "encode_metadata", "is_scalar"]
+__all__ = [
+    "decode",
+    "decode_many",
+    "decode_metadata",
+    "encode",
+    "encode_metadata",
+    "is_scalar",
+]
 
 _NDARRAY = 1
 
@@ -55,11 +62,28 @@ _packer_options = {"default": _default, "use_bin_type": True, "datetime": False}
 
 
 def encode(value: Any) -> bytes:
-    """Serialise a value. Raises :class:`InvalidValueError` for unsupported types."""
+    """Serialise a value that :func:`decode` gives back.
+
+    A container is decoded once here, with the options every read uses, so that what
+    msgpack can write but not read back (a dict keyed by tuples: they come back as lists,
+    which cannot be dict keys) is refused now rather than on every later read, dump or load.
+
+    Raises:
+        InvalidValueError: an unsupported type, or a value that would not read back.
+    """
     try:
-        return msgpack.packb(value, **_packer_options)
+        blob: bytes = msgpack.packb(value, **_packer_options)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidValueError(f"value cannot be stored: {exc}") from exc
+    if type(value) is not np.ndarray and not is_scalar(blob):
+        try:
+            decode(blob)
+        except Exception as exc:  # msgpack raises several types for what it cannot rebuild
+            raise InvalidValueError(
+                f"value cannot be stored: it would not read back ({exc}); dict keys must be "
+                "str, bytes, int, float, bool or None (a tuple key comes back as a list)"
+            ) from exc
+    return blob
 
 
 def decode(blob: bytes | bytearray | memoryview | np.ndarray) -> Any:
@@ -84,16 +108,42 @@ def decode_many(blobs: list[bytes]) -> list[Any]:
 
 
 def encode_metadata(metadata: Any) -> bytes:
-    """Serialise a metadata dict (``str`` keys, msgpack-able values)."""
+    """Serialise a metadata dict (``str`` keys at every level, msgpack-able values).
+
+    The result is decoded once with :func:`decode_metadata`, the reader filters use, so
+    metadata that would not read back (a nested dict with a non-``str`` key) is refused
+    here instead of breaking every filtered search of its namespace later.
+
+    Raises:
+        InvalidValueError: not a dict, a non-``str`` key, or an unsupported value.
+    """
     if not isinstance(metadata, dict):
         raise InvalidValueError(f"metadata must be a dict, got {type(metadata).__name__}")
     for key in metadata:
         if not isinstance(key, str):
             raise InvalidValueError(f"metadata keys must be str, got {key!r}")
     try:
-        return msgpack.packb(metadata, use_bin_type=True, datetime=False)
+        blob: bytes = msgpack.packb(metadata, use_bin_type=True, datetime=False)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidValueError(f"metadata cannot be stored: {exc}") from exc
+    if blob != _EMPTY_MAP:
+        try:
+            decode_metadata(blob)
+        except Exception as exc:  # msgpack raises several types for what it cannot rebuild
+            raise InvalidValueError(
+                f"metadata cannot be stored: it would not read back ({exc}); metadata keys "
+                "must be str at every level"
+            ) from exc
+    return blob
+
+
+_EMPTY_MAP = msgpack.packb({})
+
+
+def decode_metadata(blob: bytes | bytearray | memoryview) -> dict[str, Any]:
+    """Inverse of :func:`encode_metadata` (``str`` keys only, as JSON has)."""
+    metadata: dict[str, Any] = msgpack.unpackb(blob, raw=False)
+    return metadata
 
 
 # First bytes of msgpack containers and extension types (maps, arrays, ext): everything else

@@ -3,8 +3,18 @@
 The model can say everything LlamaIndex's ``MetadataFilters`` can: fourteen operators, the
 conditions AND / OR / NOT (NOT = none of the children match), and nesting. Missing keys
 behave as in ``llama_index.core.vector_stores.utils.build_metadata_filter_fn``: a missing
-(or ``None``) value matches only ``!=`` and ``nin`` (and ``is_empty``). A metadata value of
-a type the operator cannot compare (``"abc" > 3``) does not match; it never raises.
+(or ``None``) value matches only ``!=`` and ``nin`` (and ``is_empty``).
+
+Types: equality (``==``, ``!=``, ``in``, ``nin``) between different types simply does not
+match (``"2021" == 2021`` is false). An ordering comparison (``>``, ``>=``, ``<``, ``<=``)
+of a number with a str is a mistake, not a miss: a search whose range filter compares a
+number (``{"year": {"$gte": 2020}}``) on a field that holds a str in the searched namespace
+(``{"year": "2021"}``), or the reverse, raises :class:`FilterValueError` naming the field,
+whatever other conditions say (see :func:`range_leaves`). Other values an operator cannot
+order (a list, a dict) do not match.
+
+Empty groups: an empty AND (and an empty NOT) matches everything, an empty OR matches
+nothing, as ``all([])`` and ``any([])`` say. ``{"$or": []}`` therefore finds nothing.
 
 Build filters from the classes, or parse a dict (LangChain style)::
 
@@ -37,8 +47,10 @@ __all__ = [
     "FilterNode",
     "Predicate",
     "compile_filter",
+    "kind_clash",
     "matches",
     "parse_filters",
+    "range_leaves",
 ]
 
 Predicate = Callable[[Mapping[str, Any]], bool]
@@ -229,11 +241,8 @@ def _parse_entry(key: Any, value: Any) -> FilterNode:
         condition = _condition(key[1:])
         if not isinstance(value, (list, tuple)):
             raise FilterValueError(f"{key} takes a list of filter dicts, got {value!r}")
-        children = []
-        for child in value:
-            parsed = parse_filters(child)
-            if parsed is not None:
-                children.append(parsed)
+        # an empty dict restricts nothing: it is an empty AND, which an OR must keep
+        children = [parse_filters(child) or FilterGroup() for child in value]
         return FilterGroup(tuple(children), condition)
     if isinstance(value, Mapping):
         clauses = []
@@ -337,13 +346,51 @@ def compile_filter(node: FilterNode | None) -> Predicate:
     if isinstance(node, Filter):
         return _compile_leaf(node)
     children = [compile_filter(child) for child in node.filters]
-    if not children:  # as LlamaIndex: an empty filter list restricts nothing
-        return lambda metadata: True
+    if not children:  # all([]) and not any([]) are true, any([]) is false
+        return (lambda metadata: False) if node.condition is FilterCondition.OR else _everything
     if node.condition is FilterCondition.AND:
         return lambda metadata: all(child(metadata) for child in children)
     if node.condition is FilterCondition.OR:
         return lambda metadata: any(child(metadata) for child in children)
     return lambda metadata: not any(child(metadata) for child in children)
+
+
+def _everything(metadata: Mapping[str, Any]) -> bool:
+    return True
+
+
+_ORDERING = frozenset(
+    {FilterOperator.GT, FilterOperator.GTE, FilterOperator.LT, FilterOperator.LTE}
+)
+
+
+def range_leaves(node: FilterNode | None) -> list[Filter]:
+    """The ordering comparisons (``> >= < <=``) anywhere in a filter tree.
+
+    A backend checks each against the kinds of value its field holds in the searched
+    namespace (:func:`kind_clash`) before evaluating: the error must not depend on which
+    entries the evaluation happens to reach.
+    """
+    if node is None:
+        return []
+    if isinstance(node, Filter):
+        return [node] if node.op in _ORDERING else []
+    return [leaf for child in node.filters for leaf in range_leaves(child)]
+
+
+def kind_clash(leaf: Filter, stored: Any) -> FilterValueError | None:
+    """The error for ordering a stored value against ``leaf``'s value, when one is a str
+    and the other a number (``bool`` counts as a number, as in Python); else ``None``."""
+    wanted_str = isinstance(leaf.value, str)
+    if isinstance(stored, str) == wanted_str or not isinstance(stored, (str, int, float)):
+        return None
+    kind, other = ("a str", "numbers") if wanted_str else ("a number", "strs")
+    return FilterValueError(
+        f"filter on {leaf.key!r} with operator {FilterOperator(leaf.op).value!r} compares "
+        f"{kind} ({leaf.value!r}) with the {other} stored under {leaf.key!r} (e.g. "
+        f"{stored!r}): a number and a str have no order; store one kind per field, or "
+        f"filter with {'a number' if wanted_str else 'a str'}"
+    )
 
 
 def matches(spec: FilterLike, metadata: Mapping[str, Any] | None) -> bool:

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .cache import SemCache
-from .checks import check_threshold
+from .checks import check_threshold, check_ttl
 from .embedders import as_embedder
+from .engine_arg import check_engine
 from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError
 from .filters import Filter
 from .namespaces import adapter_namespace
@@ -116,7 +117,8 @@ class ResponseCache:
         max_entries: LRU bound of the cache this creates (only without ``cache``).
 
     Raises:
-        InvalidArgumentError: a threshold outside [-1, 1], or ``max_entries`` with ``cache``.
+        InvalidArgumentError: a threshold outside [-1, 1], a bad ``ttl``, ``max_entries``
+            with ``cache``, or a ``cache`` that is not a :class:`~semcache_core.SemCache`.
     """
 
     def __init__(
@@ -130,6 +132,8 @@ class ResponseCache:
         namespace: str = "default",
     ) -> None:
         self.namespace = adapter_namespace(NAMESPACE_KIND, namespace)
+        check_engine(cache, "ResponseCache")
+        ttl = check_ttl(ttl)  # now, not after the first LLM call
         checked = check_threshold(threshold)
         if checked is None:
             raise InvalidArgumentError("threshold must be a number in [-1, 1], got None")

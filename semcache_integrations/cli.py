@@ -1,4 +1,4 @@
-"""The ``semcache`` command.
+"""The ``semcache`` command (its ``--help`` prints :data:`DESCRIPTION` and :data:`EPILOG`).
 
     semcache demo            the engine on the in-process cache, then a LangChain chat model
                              behind no cache, InMemoryCache and semcache, then a LlamaIndex
@@ -13,6 +13,7 @@ answers semantic lookups from the cached vectors, and prints what the cache save
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +27,30 @@ from rich.table import Table
 from semcache_core import HashingEmbedder, SemCache, SemCacheError
 from semcache_core.persist.inspect import StoreReport, describe_size, inspect_path
 
-__all__ = ["main"]
+__all__ = ["DESCRIPTION", "DISTRIBUTION", "EPILOG", "main", "version"]
+
+DISTRIBUTION = "semcache-integrations"  # the name pip knows (semcache is another project)
+DESCRIPTION = "semcache: a semantic cache and vector store for LLM applications."
+EPILOG = """\
+commands:
+  semcache demo            the engine on the in-process cache, then a LangChain chat model
+                           behind no cache, InMemoryCache and semcache, then a LlamaIndex
+                           index: filtered query, persist, reload
+  semcache inspect PATH    what a snapshot file or durable directory holds; verifies it
+
+The demo caches the calls of a slow embedding function with get_or_compute (a stand-in
+for a remote embedding API: the built-in lexical embedder plus a fixed latency), then
+answers semantic lookups from the cached vectors, and prints what the cache saved.
+"""
+
+
+def version() -> str:
+    """The installed version of the distribution, or a note that it is not installed."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return f"unknown ({DISTRIBUTION} is not installed; running from a source tree)"
+
 
 _TOPICS = [
     "reset my password",
@@ -195,7 +219,13 @@ def _report_table(report: StoreReport) -> Table:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="semcache", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="semcache",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the epilog's columns
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="run the end-to-end demo")
     demo_parser.add_argument("--requests", type=int, default=200)

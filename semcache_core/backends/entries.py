@@ -32,9 +32,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-import msgpack
-
-from ..codec import decode_many
+from ..codec import decode_many, decode_metadata
 from .base import NOT_DECODED, StoredEntry
 
 __all__ = ["ColdEntries", "LocalEntry"]
@@ -73,7 +71,7 @@ class LocalEntry(StoredEntry):
 
     def metadata_dict(self) -> dict:
         if self.decoded_metadata is None:
-            self.decoded_metadata = msgpack.unpackb(self.metadata, raw=False)
+            self.decoded_metadata = decode_metadata(self.metadata)
         return self.decoded_metadata
 
 

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_count
 from ..errors import DimensionMismatchError, InvalidArgumentError
 from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
@@ -114,14 +115,9 @@ class LocalBackend:
     ) -> None:
         if index not in _INDEX_MODES:
             raise InvalidArgumentError(f"index must be one of {_INDEX_MODES}, got {index!r}")
-        if max_entries is not None and (
-            not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1
-        ):
-            raise InvalidArgumentError(f"max_entries must be a positive int, got {max_entries!r}")
-        if not isinstance(hnsw_threshold, int) or hnsw_threshold < 1:
-            raise InvalidArgumentError(
-                f"hnsw_threshold must be a positive int, got {hnsw_threshold!r}"
-            )
+        if max_entries is not None:
+            max_entries = check_count(max_entries, "max_entries")
+        hnsw_threshold = check_count(hnsw_threshold, "hnsw_threshold")
         self.max_entries = max_entries
         self.index_mode: IndexMode = index
         self._hnsw_threshold = hnsw_threshold

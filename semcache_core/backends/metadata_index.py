@@ -30,7 +30,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..filters import Filter, FilterCondition, FilterNode, FilterOperator
+from ..errors import FilterValueError
+from ..filters import Filter, FilterCondition, FilterNode, FilterOperator, kind_clash
 
 __all__ = ["MetadataIndex"]
 
@@ -109,6 +110,22 @@ class MetadataIndex:
         if any(s is None for s in found):  # OR: one unbounded child bounds nothing
             return None
         return set().union(*found)  # type: ignore[arg-type]
+
+    def clash(self, leaf: Filter, entries: Callable[[], Labelled]) -> FilterValueError | None:
+        """The error when range ``leaf`` orders a number against a str its field holds in
+        this namespace (or the reverse), else ``None`` (see :func:`~..filters.kind_clash`)."""
+        buckets = self._buckets(leaf.key, entries)
+        values: Iterable[Any]
+        if buckets is None:  # past the field limit: look at every entry
+            values = (metadata.get(leaf.key) for _, metadata in entries())
+        else:
+            numbers, strings = self._in_order(leaf.key, buckets)
+            values = numbers[:1] if isinstance(leaf.value, str) else strings[:1]
+        for value in values:
+            error = kind_clash(leaf, value)
+            if error is not None:
+                return error
+        return None
 
     def _all_of(
         self, children: tuple[FilterNode, ...], entries: Callable[[], Labelled]

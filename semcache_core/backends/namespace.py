@@ -17,14 +17,14 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import DimensionMismatchError
-from ..filters import FilterNode, compile_filter
+from ..filters import FilterNode, compile_filter, range_leaves
 from ..index.hybrid import HybridIndex
 from .metadata_index import MetadataIndex
 
@@ -112,9 +112,15 @@ class Namespace:
     def _evaluate(self, filters: FilterNode) -> npt.NDArray[np.int64]:
         predicate = compile_filter(filters)
         by_label = cast("dict[int, LocalEntry]", self.by_label)
-        candidates = self.metadata.candidates(
-            filters, lambda: ((label, e.metadata_dict()) for label, e in by_label.items())
-        )
+
+        def entries() -> Iterator[tuple[int, dict[str, Any]]]:
+            return ((label, e.metadata_dict()) for label, e in by_label.items())
+
+        for leaf in range_leaves(filters):  # before evaluating: see filters.range_leaves
+            error = self.metadata.clash(leaf, entries)
+            if error is not None:
+                raise error
+        candidates = self.metadata.candidates(filters, entries)
         labels = by_label.keys() if candidates is None else candidates
         return np.fromiter(
             (label for label in labels if predicate(by_label[label].metadata_dict())),

@@ -28,6 +28,8 @@ import hnswlib
 import numpy as np
 import numpy.typing as npt
 
+from ..checks import as_int
+from ..errors import InvalidArgumentError
 from ..vectors import FloatMatrix, FloatVector
 from .base import Labels, SearchResult, empty_result
 
@@ -57,12 +59,44 @@ def _threads(rows: int, parallel_from: int = _PARALLEL_ADD_MIN) -> int:
 
 @dataclass(frozen=True)
 class HNSWParams:
-    """Graph settings. ``ef_search`` trades speed for recall at query time."""
+    """Graph settings. ``ef_search`` trades speed for recall at query time.
+
+    Each field is checked here, against hnswlib's own limits, so that a bad value never
+    reaches it (``m=0`` crashes the process, ``m=1`` fails half way through an add):
+
+    - ``m``: links per node, 2 to 10,000 (hnswlib caps larger values with a warning);
+    - ``ef_construction``, ``ef_search``: candidate list sizes, >= 1;
+    - ``seed``: the level generator's seed, 0 to 2**64 - 1.
+
+    numpy integers are accepted and kept as Python ints.
+
+    Raises:
+        InvalidArgumentError: a field that is not an int, or outside its range.
+    """
 
     m: int = 24
     ef_construction: int = 100
     ef_search: int = 64
     seed: int = 100
+
+    def __post_init__(self) -> None:
+        for name, low, high in _PARAM_RANGES:
+            value = getattr(self, name)
+            number = as_int(value)
+            if number is None or not low <= number <= high:
+                raise InvalidArgumentError(
+                    f"HNSWParams.{name} must be an int in [{low}, {high}], got {value!r}"
+                )
+            object.__setattr__(self, name, number)
+
+
+_SIZE_MAX = 2**64 - 1  # hnswlib takes these as size_t
+_PARAM_RANGES = (
+    ("m", 2, 10_000),
+    ("ef_construction", 1, _SIZE_MAX),
+    ("ef_search", 1, _SIZE_MAX),
+    ("seed", 0, _SIZE_MAX),
+)
 
 
 class HNSWIndex:

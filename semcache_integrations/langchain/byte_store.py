@@ -26,6 +26,7 @@ from langchain_core.stores import ByteStore
 
 from semcache_core import SemCache
 from semcache_core.checks import check_keys, check_ttl
+from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError, InvalidValueError
 from semcache_core.namespaces import adapter_namespace
 
@@ -56,6 +57,7 @@ class SemCacheByteStore(ByteStore):
         self.engine_namespace = adapter_namespace("lc-bytes", namespace)
         self.namespace = namespace
         self.ttl = check_ttl(ttl)
+        cache = check_engine(cache, "SemCacheByteStore")
         self.cache = SemCache() if cache is None else cache
 
     def __repr__(self) -> str:

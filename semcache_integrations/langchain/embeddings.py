@@ -20,14 +20,17 @@ Where entries live (``ns`` is ``namespace``; see :mod:`semcache_core.namespaces`
     document vector of text t   key  t   engine namespace  "embed:{ns}"
     query vector of text t      key  t   engine namespace  "embed-query:{ns}"
 
-so documents and queries never answer for one another (models such as E5 embed them
-differently), and ``cache.search(vector, namespace=embeddings.document_namespace)`` ranks
-the cached documents only. Each namespace takes the model's dimension, whatever else the
-cache holds. Values are the model's float64 vectors, returned exactly.
+A query whose text is already cached as a document is answered from that document vector
+(no model call): most models embed a query and a document of the same text alike. For
+models that do not (E5, Instructor: a prefix or instruction per side), pass
+``share_document_vectors=False`` and documents and queries never answer for one another.
+``cache.search(vector, namespace=embeddings.document_namespace)`` ranks the cached
+documents only. Each namespace takes the model's dimension, whatever else the cache holds.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,10 +40,13 @@ from langchain_core.embeddings import Embeddings
 from semcache_core import SemCache
 from semcache_core.checks import check_keys
 from semcache_core.embedders import to_vector
+from semcache_core.engine_arg import check_engine
 from semcache_core.errors import EmbedderError, InvalidArgumentError
 from semcache_core.namespaces import adapter_namespace
 
 __all__ = ["CachedEmbeddings"]
+
+_MISSING: Any = object()
 
 
 def _vector(raw: Any, source: str) -> np.ndarray:
@@ -66,6 +72,8 @@ class CachedEmbeddings(Embeddings):
         namespace: separates the vectors of several models in one cache (use the model's
             name): documents live in the engine namespace ``"embed:{namespace}"``,
             queries in ``"embed-query:{namespace}"``.
+        share_document_vectors: answer ``embed_query`` from a cached document vector of
+            the same text; ``False`` for models that embed queries differently.
 
     Raises:
         InvalidArgumentError: ``underlying`` is not an embedding model, or a bad namespace.
@@ -77,6 +85,7 @@ class CachedEmbeddings(Embeddings):
         cache: SemCache | None = None,
         *,
         namespace: str = "default",
+        share_document_vectors: bool = True,
     ) -> None:
         if not (hasattr(underlying, "embed_documents") and hasattr(underlying, "embed_query")):
             raise InvalidArgumentError(
@@ -85,7 +94,9 @@ class CachedEmbeddings(Embeddings):
         self.document_namespace = adapter_namespace("embed", namespace)
         self.query_namespace = adapter_namespace("embed-query", namespace)
         self.underlying = underlying
+        self.share_document_vectors = bool(share_document_vectors)
         self.namespace = namespace
+        cache = check_engine(cache, "CachedEmbeddings")
         self.cache = SemCache(embedder=self) if cache is None else cache
 
     def __repr__(self) -> str:
@@ -150,9 +161,20 @@ class CachedEmbeddings(Embeddings):
 
     # --- queries -------------------------------------------------------------------------
 
+    def _cached_document(self, text: str) -> Any:
+        """The cached document vector of ``text`` (when shared), else ``_MISSING``."""
+        if not self.share_document_vectors:
+            return _MISSING
+        entry = self.cache.get_entry(self.document_key(text), namespace=self.document_namespace)
+        return _MISSING if entry is None else entry.value
+
     def embed_query(self, text: str) -> list[float]:
-        """The query vector of ``text`` (cached apart from its document vector)."""
+        """The query vector of ``text``: its cached document vector when there is one
+        (see ``share_document_vectors``), else the model's query vector, cached."""
         (key,) = self._keys([text])
+        document = self._cached_document(text)
+        if document is not _MISSING:
+            return _floats(document)
 
         def compute(_: str) -> np.ndarray:
             raw = self.underlying.embed_query(text)
@@ -163,6 +185,9 @@ class CachedEmbeddings(Embeddings):
     async def aembed_query(self, text: str) -> list[float]:
         """Async :meth:`embed_query`, through the model's ``aembed_query``."""
         (key,) = self._keys([text])
+        document = await asyncio.to_thread(self._cached_document, text)
+        if document is not _MISSING:
+            return _floats(document)
 
         async def compute(_: str) -> np.ndarray:
             raw = await self.underlying.aembed_query(text)

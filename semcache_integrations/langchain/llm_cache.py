@@ -29,6 +29,7 @@ from langchain_core.load import dumps, loads
 from langchain_core.outputs import Generation
 
 from semcache_core import SemCache as EngineCache
+from semcache_core.engine_arg import check_engine
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
 
 __all__ = ["SemCache", "split_prompt"]
@@ -50,6 +51,10 @@ class SemCache(BaseCache):
         cache: an existing engine (durable, Redis-backed, shared).
         namespace: this cache's share of the engine (engine namespace
             ``"llm:{namespace}"``); ``clear()`` removes only its responses.
+
+    Raises:
+        InvalidArgumentError: a threshold outside [-1, 1], a bad ``ttl``, or a ``cache``
+            that is not a :class:`semcache_core.SemCache` (this class is not one).
     """
 
     def __init__(
@@ -62,7 +67,7 @@ class SemCache(BaseCache):
         namespace: str = "default",
     ) -> None:
         self._responses = ResponseCache(
-            cache,
+            check_engine(cache, "semcache_integrations.langchain.SemCache"),
             embedder=embedding,
             threshold=threshold,
             ttl=ttl,

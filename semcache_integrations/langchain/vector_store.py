@@ -42,6 +42,7 @@ from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
 from semcache_core.codec import encode_metadata
+from semcache_core.engine_arg import check_engine
 from semcache_core.errors import EmbedderError, InvalidArgumentError, InvalidValueError
 from semcache_core.filters import FilterLike, FilterNode, parse_filters
 from semcache_core.mmr import mmr_select
@@ -110,6 +111,7 @@ class SemCacheVectorStore(VectorStore):
     ) -> None:
         self._engine_namespace = adapter_namespace("lc-vectors", namespace)
         self._embedding = embedding
+        cache = check_engine(cache, "SemCacheVectorStore")
         self._cache = SemCache(index="auto", embedder=embedding) if cache is None else cache
         self._namespace = namespace
 

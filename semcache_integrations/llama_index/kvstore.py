@@ -41,6 +41,7 @@ from llama_index.core.storage.kvstore.types import (
 from semcache_core import SemCache
 from semcache_core.checks import check_ttl
 from semcache_core.codec import encode
+from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError, InvalidKeyError, InvalidValueError
 from semcache_core.namespaces import adapter_namespace
 
@@ -102,6 +103,7 @@ class SemCacheKVStore(BaseKVStore):
         self.engine_namespace = adapter_namespace("li-kv", namespace)
         self.namespace = namespace
         self.ttl = check_ttl(ttl)
+        cache = check_engine(cache, "SemCacheKVStore")
         self.cache = SemCache() if cache is None else cache
 
     def __repr__(self) -> str:

@@ -53,6 +53,9 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.llm import LLM
 
 from semcache_core import SemCache
+from semcache_core.checks import check_ttl
+from semcache_core.engine_arg import check_engine
+from semcache_core.errors import InvalidArgumentError
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
 
 __all__ = ["SemCacheLLM", "model_identity"]
@@ -84,6 +87,18 @@ _NOT_IDENTITY = frozenset(
 _Response = TypeVar("_Response", ChatResponse, CompletionResponse)
 
 
+def _check_llm(llm: Any) -> None:
+    if isinstance(llm, LLM):
+        return
+    example = "SemCacheLLM(OpenAI(model='gpt-4o'))"
+    hint = f"; build the model first, e.g. {example}" if isinstance(llm, str) else ""
+    raise InvalidArgumentError(
+        f"SemCacheLLM wraps a LlamaIndex LLM (llama_index.core.llms.LLM), got "
+        f"{type(llm).__name__} {llm!r}"[:300]
+        + hint
+    )
+
+
 class SemCacheLLM(LLM):
     """An ``LLM`` that wraps another and caches its responses in :class:`semcache_core.SemCache`.
 
@@ -104,7 +119,9 @@ class SemCacheLLM(LLM):
             ``"llm:{namespace}"``, as LangChain's ``SemCache``).
 
     Raises:
-        InvalidArgumentError: a threshold outside [-1, 1].
+        InvalidArgumentError: ``llm`` is not a LlamaIndex ``LLM`` (a model name is not
+            one), ``cache`` is not a :class:`semcache_core.SemCache`, a bad ``ttl``, or a
+            threshold outside [-1, 1].
     """
 
     llm: SerializeAsAny[LLM] = Field(description="The wrapped LLM, called on a miss.")
@@ -124,6 +141,9 @@ class SemCacheLLM(LLM):
         namespace: str = "default",
         **kwargs: Any,
     ) -> None:
+        _check_llm(llm)
+        check_engine(cache, "SemCacheLLM")
+        check_ttl(ttl)  # ResponseCache checks it too, but only after the fields are set
         # predict() formats prompts with the wrapper's own prompt settings: copy the wrapped
         # LLM's, so that wrapping does not change what it is sent.
         for name in (

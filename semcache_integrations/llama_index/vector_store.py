@@ -64,11 +64,14 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
+from semcache_core.engine_arg import check_engine
 from semcache_core.errors import FilterValueError, InvalidArgumentError, InvalidValueError
 from semcache_core.filters import Filter, FilterCondition, FilterGroup, FilterNode, compile_filter
 from semcache_core.mmr import mmr_select
 from semcache_core.namespaces import adapter_namespace
 from semcache_core.vectors import as_unit_vector
+
+from .persist_files import check_namespace_found, read_persisted, write_persisted
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -106,6 +109,8 @@ def translate_filters(filters: Any) -> FilterNode | None:
     if filters is None or isinstance(filters, (Filter, FilterGroup)):
         return filters
     if isinstance(filters, MetadataFilters):
+        if not filters.filters:  # build_metadata_filter_fn: no filters restrict nothing
+            return _MATCH_ALL
         children = tuple(translate_filters(child) for child in filters.filters)
         return FilterGroup(children, filters.condition or FilterCondition.AND)  # type: ignore[arg-type]
     if isinstance(filters, MetadataFilter):
@@ -179,6 +184,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
     ) -> None:
         engine_namespace = adapter_namespace("li-vectors", namespace)
         super().__init__(namespace=namespace, **kwargs)  # type: ignore[call-arg]
+        cache = check_engine(cache, "SemCacheVectorStore")
         self._cache = SemCache(index="auto") if cache is None else cache
         self._engine_namespace = engine_namespace
 
@@ -567,23 +573,27 @@ class SemCacheVectorStore(BasePydanticVectorStore):
     # --- persistence ---------------------------------------------------------------------
 
     def persist(self, persist_path: str, fs: Any = None) -> None:
-        """Write the cache's binary snapshot (``SemCache.dump``) to ``persist_path``.
+        """Write the cache's binary snapshot (``SemCache.dump``) for ``persist_path``.
 
         ``StorageContext.persist(dir)`` calls this with ``dir/default__vector_store.json``:
-        the file keeps that name but holds a semcache snapshot, not JSON. The snapshot holds
-        the **whole cache**, other namespaces and other users' entries included, when the
-        cache is shared. Reload with :meth:`from_persist_dir` / :meth:`from_persist_path`
+        the snapshot goes to ``dir/default__vector_store.semcache`` and the ``.json`` file
+        becomes a small pointer to it that records this store's namespace (see
+        :mod:`.persist_files`); any other path receives the snapshot itself. The snapshot
+        holds the **whole cache**, other namespaces and other users' entries included, when
+        the cache is shared. Reload with :meth:`from_persist_dir` / :meth:`from_persist_path`
         and pass the store to ``StorageContext.from_defaults(vector_store=...,
-        persist_dir=...)`` (its default would read the file as a ``SimpleVectorStore``).
+        persist_dir=...)``: without ``vector_store=``, LlamaIndex reads the pointer as a
+        ``SimpleVectorStore`` and stops with a ``ValueError`` that says so.
 
         Raises:
             InvalidArgumentError: ``fs`` is not a local filesystem.
         """
         _check_fs(fs)
-        directory = os.path.dirname(os.fspath(persist_path))
+        persist_path = os.fspath(persist_path)
+        directory = os.path.dirname(persist_path)
         if directory:
             os.makedirs(directory, exist_ok=True)
-        self._cache.dump(persist_path)
+        write_persisted(persist_path, self._cache, self.namespace)
 
     @classmethod
     def from_persist_path(
@@ -591,26 +601,35 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         persist_path: str,
         fs: Any = None,
         *,
-        namespace: str = DEFAULT_NAMESPACE,
+        namespace: str | None = None,
         **cache_options: Any,
     ) -> Self:
-        """A store over a new in-process cache loaded from a :meth:`persist` snapshot.
+        """A store over a new in-process cache loaded from what :meth:`persist` wrote.
 
-        ``cache_options`` go to ``SemCache.from_snapshot`` (e.g. ``embedder=``, ``ttl=``).
+        ``namespace``: the store's namespace; default the one the store was persisted from
+        (recorded beside the snapshot), else ``"llama-vectors"``. ``cache_options`` go to
+        ``SemCache.from_snapshot`` (e.g. ``embedder=``, ``ttl=``).
 
         Raises:
             FileNotFoundError: no file at ``persist_path``.
             SnapshotError: not a (valid) semcache snapshot.
-            InvalidArgumentError: ``fs`` is not a local filesystem.
+            InvalidArgumentError: ``fs`` is not a local filesystem, or ``namespace`` holds
+                no node in the snapshot while other namespaces do (it names them).
         """
         _check_fs(fs)
-        return cls(SemCache.from_snapshot(persist_path, **cache_options), namespace=namespace)
+        persisted = read_persisted(os.fspath(persist_path))
+        chosen = namespace or persisted.namespace or DEFAULT_NAMESPACE
+        store = cls(SemCache.from_snapshot(persisted.snapshot, **cache_options), namespace=chosen)
+        if chosen != persisted.namespace:  # an empty store here would answer nothing
+            path = os.fspath(persist_path)
+            check_namespace_found(store.cache, store.engine_namespace, chosen, path)
+        return store
 
     @classmethod
     def from_persist_dir(
         cls,
         persist_dir: str = DEFAULT_PERSIST_DIR,
-        namespace: str = DEFAULT_NAMESPACE,
+        namespace: str | None = None,
         fs: Any = None,
         *,
         store_name: str = DEFAULT_STORE_NAME,
@@ -620,7 +639,8 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         file ``StorageContext.persist(persist_dir)`` wrote.
 
         Unlike ``SimpleVectorStore.from_persist_dir``, ``namespace`` is the cache namespace
-        (as in the constructor); the StorageContext's store name is ``store_name``.
+        (as in the constructor; default the one persisted); the StorageContext's store name
+        is ``store_name``.
         """
         fname = f"{store_name}__{DEFAULT_PERSIST_FNAME}"
         return cls.from_persist_path(

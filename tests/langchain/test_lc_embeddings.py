@@ -106,7 +106,7 @@ def test_each_distinct_text_is_embedded_once_and_misses_go_in_one_call():
 
 def test_results_are_plain_float_lists_equal_to_the_model_output():
     model = CountingEmbeddings()
-    embeddings = CachedEmbeddings(model)
+    embeddings = CachedEmbeddings(model, share_document_vectors=False)
     for _ in range(2):  # a miss, then a hit: the same exact floats
         (vector,) = embeddings.embed_documents(["x"])
         assert type(vector) is list and all(type(v) is float for v in vector)
@@ -117,7 +117,7 @@ def test_results_are_plain_float_lists_equal_to_the_model_output():
 
 async def test_async_twins_use_the_async_model_and_share_the_cache():
     model = CountingEmbeddings()
-    embeddings = CachedEmbeddings(model)
+    embeddings = CachedEmbeddings(model, share_document_vectors=False)
     texts = ["one", "two", "one"]
     assert await embeddings.aembed_documents(texts) == model.expected_documents(texts)
     assert await embeddings.aembed_query("one") == model.expected_query("one")
@@ -130,10 +130,10 @@ async def test_async_twins_use_the_async_model_and_share_the_cache():
     assert model.calls[2:] == [("documents", ["three"])]
 
 
-def test_queries_and_documents_are_cached_apart():
+def test_queries_and_documents_are_cached_apart_when_not_shared():
     model = CountingEmbeddings()
     cache = SemCache()
-    embeddings = CachedEmbeddings(model, cache)
+    embeddings = CachedEmbeddings(model, cache, share_document_vectors=False)
     document = embeddings.embed_documents(["same text"])[0]
     query = embeddings.embed_query("same text")
     assert document != query
@@ -147,13 +147,32 @@ def test_queries_and_documents_are_cached_apart():
     assert cache.get_entry("same text") is None  # nothing in the engine's default namespace
 
 
+def test_a_query_already_cached_as_a_document_costs_no_model_call():
+    model = CountingEmbeddings()
+    embeddings = CachedEmbeddings(model)
+    (document,) = embeddings.embed_documents(["cached text"])
+    assert embeddings.embed_query("cached text") == document
+    assert embeddings.embed_query("cached text") == document
+    assert model.calls == [("documents", ["cached text"])]
+    assert embeddings.embed_query("new text") == model.expected_query("new text")
+    assert model.calls[1:] == [("query", "new text")]
+
+
+async def test_an_async_query_already_cached_as_a_document_costs_no_model_call():
+    model = CountingEmbeddings()
+    embeddings = CachedEmbeddings(model)
+    (document,) = await embeddings.aembed_documents(["cached text"])
+    assert await embeddings.aembed_query("cached text") == document
+    assert model.calls == [("adocuments", ["cached text"])]
+
+
 # --- the vectors answer similarity lookups -----------------------------------------------
 
 
 def test_document_vectors_are_found_by_cache_search():
     model = CountingEmbeddings()
     cache = SemCache()
-    embeddings = CachedEmbeddings(model, cache, namespace="fake")
+    embeddings = CachedEmbeddings(model, cache, namespace="fake", share_document_vectors=False)
     texts = [f"document {i}" for i in range(20)]
     vectors = embeddings.embed_documents(texts)
     embeddings.embed_query("document 3")  # indexed too, but in the query namespace
@@ -174,7 +193,7 @@ def test_document_vectors_are_found_by_cache_search():
 
 def test_default_cache_searches_text_through_the_cached_model():
     model = CountingEmbeddings()
-    embeddings = CachedEmbeddings(model)
+    embeddings = CachedEmbeddings(model, share_document_vectors=False)
     embeddings.embed_documents(["red apple", "blue sky"])
     documents = embeddings.document_namespace
     hits = embeddings.cache.search("blue sky", k=2, namespace=documents)  # a cached query
@@ -254,14 +273,14 @@ def test_durable_cache_answers_after_reopen_without_the_model(tmp_path: Path):
     texts = ["kept", "across", "restarts"]
     with SemCache(path=tmp_path / "embeddings") as cache:
         model = CountingEmbeddings()
-        embeddings = CachedEmbeddings(model, cache, namespace="fake")
+        embeddings = CachedEmbeddings(model, cache, namespace="fake", share_document_vectors=False)
         vectors = embeddings.embed_documents(texts)
         query = embeddings.embed_query("kept")
         assert len(model.calls) == 2
 
     with SemCache(path=tmp_path / "embeddings") as cache:
         model = CountingEmbeddings()
-        embeddings = CachedEmbeddings(model, cache, namespace="fake")
+        embeddings = CachedEmbeddings(model, cache, namespace="fake", share_document_vectors=False)
         assert embeddings.embed_documents(texts) == vectors
         assert embeddings.embed_query("kept") == query
         assert model.calls == []

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 from pathlib import Path
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from semcache_core import SemCache
@@ -96,3 +98,22 @@ def test_inspect_describes_a_durable_directory_while_it_is_open(tmp_path: Path) 
     assert main(["inspect", str(directory)]) == 0
     assert inspect(str(directory), console) == 0
     assert "checkpoint: 2 entries" in output.getvalue()
+
+
+def test_help_is_plain_text(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "``" not in text  # no raw reStructuredText
+    assert "semantic cache" in text
+    assert "semcache inspect PATH" in text and "semcache demo" in text
+
+
+def test_version_comes_from_the_installed_distribution(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == (
+        f"semcache {importlib.metadata.version('semcache-integrations')}"
+    )

@@ -1,0 +1,138 @@
+"""LlamaIndex adapters: a typed error for a model name where an LLM belongs, a cache that
+is not the engine or a bad ttl; reloading names the fix when ``vector_store=`` is forgotten
+and refuses an empty namespace while the snapshot holds others."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
+from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.llms import MockLLM
+
+from semcache_core import InvalidArgumentError, SemCache, SnapshotError
+from semcache_integrations.langchain import SemCache as LangChainSemCache
+from semcache_integrations.llama_index.kvstore import SemCacheKVStore
+from semcache_integrations.llama_index.llm import SemCacheLLM
+from semcache_integrations.llama_index.vector_store import SemCacheVectorStore
+
+
+@pytest.mark.parametrize("llm", ["gpt-4o", None, SemCache()], ids=["str", "None", "engine"])
+def test_semcache_llm_needs_an_llm(llm: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="LlamaIndex LLM") as info:
+        SemCacheLLM(llm)
+    if isinstance(llm, str):
+        assert "'gpt-4o'" in str(info.value) and "OpenAI(model=" in str(info.value)
+
+
+ADAPTERS = {
+    "SemCacheLLM": lambda cache: SemCacheLLM(MockLLM(), cache=cache),
+    "SemCacheKVStore": lambda cache: SemCacheKVStore(cache),
+    "SemCacheVectorStore": lambda cache: SemCacheVectorStore(cache),
+}
+
+
+@pytest.mark.parametrize("make", list(ADAPTERS.values()), ids=list(ADAPTERS))
+def test_the_langchain_cache_is_not_the_engine(make) -> None:
+    wrong = LangChainSemCache()
+    with pytest.raises(InvalidArgumentError, match=r"semcache_core\.SemCache") as info:
+        make(wrong)
+    assert ".engine" in str(info.value)
+    make(wrong.engine)
+
+
+@pytest.mark.parametrize("make", list(ADAPTERS.values()), ids=list(ADAPTERS))
+def test_a_wrong_cache_argument_is_refused(make) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"semcache_core\.SemCache"):
+        make("in-memory")
+
+
+@pytest.mark.parametrize("ttl", [-1, 0, math.nan, "60"], ids=repr)
+def test_semcache_llm_refuses_a_bad_ttl_before_any_llm_call(ttl: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="ttl"):
+        SemCacheLLM(MockLLM(), ttl=ttl)
+
+
+# --- reload -----------------------------------------------------------------------------------
+
+EMBED = MockEmbedding(embed_dim=8)
+
+
+def _persist(directory: Path, namespace: str = "llama-vectors") -> None:
+    store = SemCacheVectorStore(namespace=namespace)
+    context = StorageContext.from_defaults(vector_store=store)
+    documents = [Document(text="cats purr"), Document(text="dogs bark")]
+    index = VectorStoreIndex.from_documents(documents, storage_context=context, embed_model=EMBED)
+    index.storage_context.persist(str(directory))
+
+
+def test_forgetting_vector_store_names_the_fix(tmp_path: Path) -> None:
+    _persist(tmp_path)
+    with pytest.raises(ValueError) as info:
+        StorageContext.from_defaults(persist_dir=str(tmp_path))
+    message = str(info.value)
+    assert "not a SimpleVectorStore" in message
+    assert f"vector_store=SemCacheVectorStore.from_persist_dir({str(tmp_path)!r})" in message
+    assert not isinstance(info.value, UnicodeDecodeError)
+
+    store = SemCacheVectorStore.from_persist_dir(str(tmp_path))  # the fix works
+    context = StorageContext.from_defaults(vector_store=store, persist_dir=str(tmp_path))
+    loaded = load_index_from_storage(context, embed_model=EMBED)
+    assert len(loaded.as_retriever(similarity_top_k=5).retrieve("cats")) == 2
+
+
+def test_a_store_persisted_under_another_namespace_reloads_its_nodes(tmp_path: Path) -> None:
+    _persist(tmp_path, namespace="docs")
+    store = SemCacheVectorStore.from_persist_dir(str(tmp_path))
+    assert store.namespace == "docs"
+    assert len(store.get_nodes()) == 2
+    same = SemCacheVectorStore.from_persist_dir(str(tmp_path), namespace="docs")
+    assert len(same.get_nodes()) == 2
+
+
+def test_asking_for_an_empty_namespace_names_those_found(tmp_path: Path) -> None:
+    _persist(tmp_path, namespace="docs")
+    with pytest.raises(InvalidArgumentError, match="'docs'") as info:
+        SemCacheVectorStore.from_persist_dir(str(tmp_path), namespace="llama-vectors")
+    assert "'llama-vectors'" in str(info.value)
+
+
+def test_a_bare_snapshot_path_checks_the_namespace_too(tmp_path: Path) -> None:
+    store = SemCacheVectorStore(namespace="docs")
+    VectorStoreIndex.from_documents(
+        [Document(text="cats purr")],
+        storage_context=StorageContext.from_defaults(vector_store=store),
+        embed_model=EMBED,
+    )
+    store.persist(str(tmp_path / "vectors.bin"))  # not .json: the snapshot itself
+    with pytest.raises(InvalidArgumentError, match="'docs'"):
+        SemCacheVectorStore.from_persist_path(str(tmp_path / "vectors.bin"))
+    again = SemCacheVectorStore.from_persist_path(str(tmp_path / "vectors.bin"), namespace="docs")
+    assert len(again.get_nodes()) == 1
+
+
+def test_an_empty_store_reloads_empty(tmp_path: Path) -> None:
+    SemCacheVectorStore(namespace="docs").persist(str(tmp_path / "default__vector_store.json"))
+    store = SemCacheVectorStore.from_persist_dir(str(tmp_path))
+    assert store.namespace == "docs" and store.get_nodes() == []
+
+
+def test_an_older_json_file_holding_a_snapshot_still_loads(tmp_path: Path) -> None:
+    cache = SemCache()
+    store = SemCacheVectorStore(cache)
+    VectorStoreIndex.from_documents(
+        [Document(text="cats purr")],
+        storage_context=StorageContext.from_defaults(vector_store=store),
+        embed_model=EMBED,
+    )
+    cache.dump(tmp_path / "default__vector_store.json")  # what persist wrote before
+    assert len(SemCacheVectorStore.from_persist_dir(str(tmp_path)).get_nodes()) == 1
+
+
+def test_a_foreign_json_file_is_a_snapshot_error(tmp_path: Path) -> None:
+    (tmp_path / "default__vector_store.json").write_text('{"embedding_dict": {}}')
+    with pytest.raises(SnapshotError, match="SemCacheVectorStore"):
+        SemCacheVectorStore.from_persist_dir(str(tmp_path))

@@ -1,0 +1,234 @@
+"""Input checks the review found missing or wrong: HNSW settings, numpy scalars, validation
+before ``fn`` runs, empty ``$or`` and ranges that order a number against a str."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from semcache_core import (
+    Filter,
+    FilterGroup,
+    FilterValueError,
+    InvalidArgumentError,
+    InvalidValueError,
+    SemCache,
+    SemCacheError,
+)
+from semcache_core.index.hnsw import HNSWParams
+from semcache_core.responses import ResponseCache
+
+# --- HNSWParams -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "name"),
+    [
+        ({"m": 0}, "m"),  # segfaulted hnswlib
+        ({"m": 1}, "m"),  # failed half way through an add
+        ({"m": -3}, "m"),
+        ({"m": 10_001}, "m"),  # hnswlib silently caps it
+        ({"m": 2.5}, "m"),
+        ({"m": True}, "m"),
+        ({"m": "8"}, "m"),
+        ({"ef_construction": 0}, "ef_construction"),
+        ({"ef_search": 0}, "ef_search"),
+        ({"ef_search": -1}, "ef_search"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 2**64}, "seed"),
+        ({"ef_construction": None}, "ef_construction"),
+    ],
+    ids=repr,
+)
+def test_hnsw_params_are_checked_at_construction(fields: dict, name: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"HNSWParams.{name}") as info:
+        HNSWParams(**fields)
+    assert isinstance(info.value, ValueError)
+
+
+def test_hnsw_params_at_the_bounds_work_end_to_end(tmp_path: Any) -> None:
+    params = HNSWParams(m=np.int64(2), ef_construction=1, ef_search=1, seed=2**64 - 1)
+    assert type(params.m) is int
+    cache = SemCache(index="hnsw", hnsw_params=params)
+    vectors = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
+    cache.set_many({f"k{i}": i for i in range(50)}, vectors=vectors)
+    assert cache.search(vectors[3], k=1)[0].key == "k3"
+    cache.dump(tmp_path / "s")
+    assert SemCache.from_snapshot(tmp_path / "s").search(vectors[3], k=1)[0].key == "k3"
+
+
+# --- numpy scalars ----------------------------------------------------------------------------
+
+
+def test_numpy_scalars_are_accepted_where_python_numbers_are() -> None:
+    cache = SemCache(
+        dim=np.int64(3), ttl=np.float32(60), max_entries=np.int32(10), hnsw_threshold=np.int64(5)
+    )
+    assert cache.dim == 3 and type(cache.dim) is int
+    for i in range(4):
+        cache.set(f"k{i}", i, vector=[1.0, 0.1 * i, 0.0], ttl=np.int64(30))
+    hits = cache.search([1.0, 0.0, 0.0], k=np.int64(2), threshold=np.float32(0.5))
+    assert [h.key for h in hits] == ["k0", "k1"]
+    assert cache.get_similar([1.0, 0.0, 0.0], np.float64(0.9)) == 0
+    assert cache.scan(limit=np.int64(2)) == ["k0", "k1"]
+    assert cache.get_or_compute("new", lambda k: 7, ttl=np.float64(1.5)) == 7
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda c: c.search([1.0, 0.0], k=np.bool_(True)), "k"),
+        (lambda c: c.search([1.0, 0.0], k=np.float64(2.0)), "k"),
+        (lambda c: c.search([1.0, 0.0], threshold=np.float32("nan")), "threshold"),
+        (lambda c: c.search([1.0, 0.0], threshold=np.bool_(False)), "threshold"),
+        (lambda c: c.set("x", 1, ttl=np.float64("nan")), "ttl"),
+        (lambda c: c.set("x", 1, ttl=np.bool_(True)), "ttl"),
+        (lambda c: c.scan(limit=np.int64(-1)), "limit"),
+    ],
+    ids=["k-bool", "k-float", "threshold-nan", "threshold-bool", "ttl-nan", "ttl-bool", "limit"],
+)
+def test_numpy_bools_and_nans_are_still_refused(call: Any, name: str) -> None:
+    cache = SemCache()
+    cache.set("a", 1, vector=[1.0, 0.0])
+    with pytest.raises(InvalidArgumentError, match=name):
+        call(cache)
+    assert cache.scan() == ["a"]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"dim": np.bool_(True)}, {"max_entries": np.float64(3.0)}, {"ttl": np.float32(math.inf)}],
+    ids=repr,
+)
+def test_numpy_values_out_of_kind_are_refused_by_the_constructor(kwargs: dict) -> None:
+    with pytest.raises(InvalidArgumentError, match=next(iter(kwargs))):
+        SemCache(**kwargs)
+
+
+# --- validation before payment ----------------------------------------------------------------
+
+BAD_OPTIONS = [
+    ({"namespace": 5}, InvalidArgumentError, "namespace"),
+    ({"namespace": "\ud800"}, InvalidArgumentError, "namespace"),
+    ({"metadata": {"a": {1: 2}}}, InvalidValueError, "metadata"),
+    ({"metadata": ["a"]}, InvalidValueError, "metadata"),
+    ({"metadata": {"a": object()}}, InvalidValueError, "metadata"),
+    ({"ttl": -1}, InvalidArgumentError, "ttl"),
+]
+BAD_IDS = ["ns-int", "ns-surrogate", "meta-nested", "meta-list", "meta-object", "ttl"]
+
+
+@pytest.mark.parametrize(("options", "error", "fragment"), BAD_OPTIONS, ids=BAD_IDS)
+def test_get_or_compute_checks_everything_before_fn_runs(
+    options: dict, error: type[SemCacheError], fragment: str
+) -> None:
+    cache = SemCache()
+    calls: list[Any] = []
+    with pytest.raises(error, match=fragment):
+        cache.get_or_compute("k", calls.append, **options)
+    with pytest.raises(error, match=fragment):
+        cache.get_or_compute_many(["a", "b"], lambda keys: calls.append(keys) or [1, 2], **options)
+    assert calls == [] and len(cache) == 0
+
+
+@pytest.mark.parametrize(("options", "error", "fragment"), BAD_OPTIONS, ids=BAD_IDS)
+async def test_async_get_or_compute_checks_everything_before_fn_runs(
+    options: dict, error: type[SemCacheError], fragment: str
+) -> None:
+    cache = SemCache()
+    calls: list[Any] = []
+
+    async def fn(key: Any) -> list[int]:
+        calls.append(key)
+        return [1, 2]
+
+    with pytest.raises(error, match=fragment):
+        await cache.aget_or_compute("k", fn, **options)
+    with pytest.raises(error, match=fragment):
+        await cache.aget_or_compute_many(["a", "b"], fn, **options)
+    assert calls == [] and len(cache) == 0
+
+
+@pytest.mark.parametrize("ttl", [-1, 0, math.nan, "10"], ids=repr)
+def test_response_cache_refuses_a_bad_ttl_at_construction(ttl: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="ttl"):
+        ResponseCache(ttl=ttl)
+
+
+@pytest.mark.parametrize("cache", ["gpt-4o", object(), {}], ids=["str", "object", "dict"])
+def test_response_cache_needs_the_engine(cache: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"semcache_core\.SemCache"):
+        ResponseCache(cache)
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def years() -> SemCache:
+    cache = SemCache()
+    cache.set("str-year", 1, vector=[1.0, 0.0], metadata={"year": "2021", "lang": "en"})
+    cache.set("int-year", 2, vector=[1.0, 0.1], metadata={"year": 2022, "lang": "fr"})
+    cache.set("no-year", 3, vector=[1.0, 0.2], metadata={"lang": "de"})
+    return cache
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"year": {"$gte": 2020}},
+        {"year": {"$lt": "2030"}},
+        {"$and": [{"lang": "fr"}, {"year": {"$gt": 2000}}]},  # whatever else narrows it
+        {"$or": [{"lang": "de"}, {"year": {"$lte": 2030}}]},
+        {"$not": [{"year": {"$gt": 1}}]},
+        Filter("year", ">", 1.5),
+    ],
+    ids=["gte-int", "lt-str", "and", "or", "not", "object"],
+)
+def test_a_range_ordering_a_number_against_a_str_names_the_field(
+    years: SemCache, filters: Any
+) -> None:
+    with pytest.raises(FilterValueError, match="'year'") as info:
+        years.search([1.0, 0.0], filters=filters)
+    assert isinstance(info.value, TypeError)
+    assert "no order" in str(info.value)
+
+
+def test_equality_across_kinds_simply_does_not_match(years: SemCache) -> None:
+    assert [h.key for h in years.search([1.0, 0.0], filters={"year": 2021})] == []
+    assert [h.key for h in years.search([1.0, 0.0], filters={"year": "2021"})] == ["str-year"]
+    assert {h.key for h in years.search([1.0, 0.0], filters={"lang": {"$gt": "a"}})} == {
+        "str-year",
+        "int-year",
+        "no-year",
+    }
+
+
+def test_a_range_on_a_field_of_one_kind_still_works(years: SemCache) -> None:
+    years.delete("str-year")
+    assert [h.key for h in years.search([1.0, 0.0], filters={"year": {"$gte": 2020}})] == [
+        "int-year"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"$or": []}, []),
+        (FilterGroup((), "or"), []),
+        ({"$or": [{}]}, ["a", "b"]),
+        ({"$and": []}, ["a", "b"]),
+        ({"$not": []}, ["a", "b"]),
+        ({"$or": [{"t": "x"}, {"$or": []}]}, ["a"]),
+        ({"$and": [{"t": "x"}, {"$or": []}]}, []),
+    ],
+    ids=["or", "or-object", "or-of-empty-dict", "and", "not", "or-nested", "and-nested"],
+)
+def test_an_empty_or_matches_nothing(filters: Any, expected: list[str]) -> None:
+    cache = SemCache()
+    cache.set("a", 1, vector=[1.0, 0.0], metadata={"t": "x"})
+    cache.set("b", 2, vector=[1.0, 0.5], metadata={"t": "y"})
+    assert sorted(h.key for h in cache.search([1.0, 0.0], filters=filters)) == expected
