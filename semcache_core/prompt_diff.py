@@ -29,12 +29,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Difference", "differing_spans", "is_trivial", "sentence_boundaries"]
+__all__ = ["Difference", "differing_spans", "is_trivial", "numbers", "sentence_boundaries"]
 
 # A sentence ends after terminal punctuation, any closing quotes/brackets, and whitespace;
 # a label ("Question: ", "Customer message: ") ends at its colon and whitespace.
 _SENTENCE_END = re.compile(r"(?:[.!?…]+[\"'”’»)\]]*|:)\s+")
 _WORD = re.compile(r"\w")
+# Digits with their inner separators: "3.11", "1,000", "2024-05-01", "9:30".
+_NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,3 +120,17 @@ def differing_spans(first: str, second: str) -> Difference:
 def is_trivial(span: str) -> bool:
     """Whether ``span`` holds no word character (only whitespace, punctuation, symbols)."""
     return _WORD.search(span) is None
+
+
+def numbers(span: str) -> list[str]:
+    """The numbers written in digits in ``span``, sorted (as written: ``"1,000"`` stays).
+
+    Sentence embeddings barely see numbers ("costs $20" and "costs $35" score 0.92 with
+    all-MiniLM-L6-v2), so a semantic hit also needs both spans to hold the same ones.
+
+    Example::
+
+        >>> numbers("Python 3.11, not 3.9, since 2024-05-01")
+        ['2024-05-01', '3.11', '3.9']
+    """
+    return sorted(_NUMBER.findall(span))

@@ -38,7 +38,7 @@ from .cache import SemCache
 from .checks import check_threshold
 from .embedders import as_embedder
 from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError
-from .prompt_diff import differing_spans, is_trivial
+from .prompt_diff import differing_spans, is_trivial, numbers
 from .records import Hit
 from .vectors import FloatVector, as_unit_vector
 
@@ -300,6 +300,7 @@ def _verdict(query: str, hit: Hit) -> bool | tuple[str, str]:
     - the texts differ only in whitespace and punctuation: yes;
     - nothing shared (the spans are the whole texts): yes, the search already compared them;
     - one side adds or drops a sentence the other lacks: no;
+    - the spans hold different numbers (embeddings barely see them): no;
     - otherwise the spans decide.
     """
     stored = hit.metadata.get(_QUERY_FIELD)
@@ -309,6 +310,8 @@ def _verdict(query: str, hit: Hit) -> bool | tuple[str, str]:
     new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)
     if new_trivial or stored_trivial:
         return new_trivial and stored_trivial
+    if numbers(difference.first) != numbers(difference.second):
+        return False
     if difference.whole:
         return True
     return difference.first, difference.second
