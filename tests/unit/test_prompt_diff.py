@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -9,6 +11,8 @@ from semcache_core.prompt_diff import (
     Difference,
     differing_spans,
     is_trivial,
+    numbers,
+    question_words,
     sentence_boundaries,
 )
 
@@ -48,7 +52,7 @@ def test_spans_widen_to_whole_sentences() -> None:
 def test_boundaries_after_newlines_terminators_quotes_and_labels() -> None:
     text = 'He said "Hi." Then left!\n- a bullet\nQ: why? Because.'
     starts = sorted(sentence_boundaries(text))
-    pieces = [text[a:b] for a, b in zip(starts, starts[1:], strict=False)]
+    pieces = [text[a:b] for a, b in itertools.pairwise(starts)]
     assert pieces == ['He said "Hi." ', "Then left!\n", "- a bullet\n", "Q: ", "why? ", "Because."]
     assert sentence_boundaries("pi is 3.14 and 9:30") == {0, 19}  # no space after . or :
 
@@ -63,6 +67,15 @@ def test_an_extra_sentence_is_a_span_against_an_empty_one() -> None:
 def test_trivial_spans_hold_no_words() -> None:
     assert is_trivial("") and is_trivial(" ?!\n") and is_trivial("- …")
     assert not is_trivial("?a") and not is_trivial("42")
+
+
+def test_numbers_and_question_words() -> None:
+    found = numbers("costs $20, not $1,000 since 2024-05-01 at 9:30")
+    assert found == ["1,000", "20", "2024-05-01", "9:30"]
+    assert numbers("no digits here") == []
+    assert question_words("Who designed it?") == {"who"}
+    assert question_words("Where's the depot, and why?") == {"where", "why"}
+    assert question_words("How tall is it? What is the height?") == frozenset()
 
 
 def test_identical_texts_have_empty_spans() -> None:
