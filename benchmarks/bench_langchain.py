@@ -466,9 +466,13 @@ def filled_cache(fx: SemanticFixture, index: str) -> tuple[SemCache, float]:
     entry = reference.engine.get_entry(written)
     assert entry is not None
     assert (written, entry.namespace, entry.value) == (keys[0], scope, fx.blob)
+    assert entry.metadata == responses._metadata(texts[0])
     vectors = fx.table.matrix[:n]
+    metadatas = [responses._metadata(text) for text in texts]
     begin = time.perf_counter()
-    engine.set_many([(k, fx.blob) for k in keys], vectors=vectors, namespace=scope)
+    engine.set_many(
+        [(k, fx.blob) for k in keys], vectors=vectors, metadatas=metadatas, namespace=scope
+    )
     built = engine.backend.index_for(scope)  # type: ignore[attr-defined]
     built.wait_until_built()  # "auto" builds its graph in the background past the threshold
     seconds = time.perf_counter() - begin

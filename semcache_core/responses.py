@@ -260,8 +260,13 @@ class ResponseCache:
             "vector": vector,
             "ttl": self.ttl,
             "namespace": self._scope(prompt, model),
-            "metadata": {_QUERY_FIELD: prompt.query} if vector is not None else None,
+            "metadata": self._metadata(prompt.query) if vector is not None else None,
         }
+
+    @staticmethod
+    def _metadata(query: str) -> dict[str, Any]:
+        """The metadata of an entry whose query text is ``query`` (what lookups compare)."""
+        return {_QUERY_FIELD: query}
 
     def _count_update(self) -> None:
         with self._lock:
