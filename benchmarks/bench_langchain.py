@@ -466,14 +466,15 @@ def filled_cache(fx: SemanticFixture, index: str) -> tuple[SemCache, float]:
     (written,) = reference.engine.scan(namespace=namespace)
     entry = reference.engine.get_entry(written, namespace=namespace)
     assert entry is not None
-    metadata = {"scope": scope}
-    assert (written, entry.metadata, entry.value) == (keys[0], metadata, fx.blob)
+    assert (written, entry.value) == (keys[0], fx.blob)
+    assert entry.metadata == {"scope": scope, **responses._metadata(texts[0])}
     vectors = fx.table.matrix[:n]
+    metadatas = [{"scope": scope, **responses._metadata(text)} for text in texts]
     begin = time.perf_counter()
     engine.set_many(
         [(k, fx.blob) for k in keys],
         vectors=vectors,
-        metadatas=[metadata] * n,
+        metadatas=metadatas,
         namespace=namespace,
     )
     built = engine.backend.index_for(namespace)  # type: ignore[attr-defined]

@@ -10,6 +10,12 @@ prompts into a :class:`Prompt` and their responses into a string, and leave the 
   metadata hashes the model and the prompt's *context* (everything but the query text);
 - a semantic lookup filters on that scope before ranking, so a hit never crosses models
   or conversation contexts; a scope costs only its entries (no index of its own);
+- a candidate above the threshold is served only if what *differs* between its query text
+  and the new one (:func:`~semcache_core.prompt_diff.differing_spans`: the texts less their
+  shared leading and trailing sentences) is similar at the threshold too. A template or a
+  retrieved context shared by both prompts says nothing about whether the questions match,
+  yet it dominates their embeddings. The query text is kept in each entry's metadata for
+  this; an entry without it (written by an earlier version) hits exactly only;
 - a model's entries share a key prefix, so ``clear(model)`` removes one model's.
 
 Example::
@@ -37,6 +43,7 @@ from .engine_arg import check_engine
 from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError
 from .filters import Filter
 from .namespaces import adapter_namespace
+from .prompt_diff import differing_spans, is_trivial, numbers, question_words
 from .records import Hit
 from .vectors import FloatVector, as_unit_vector
 
@@ -46,6 +53,10 @@ Loader = Callable[[Any], Any]
 """Turns a stored response into the caller's objects, or ``None`` when it cannot."""
 
 NAMESPACE_KIND = "llm"
+_QUERY_FIELD = "q"  # the entry's metadata field holding its query text
+# Candidates above the threshold checked per lookup: a neighbour that shares more template
+# with the new prompt may outrank the paraphrase that should hit.
+_CANDIDATES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,31 +190,55 @@ class ResponseCache:
         found = self.cache.get(self._key(prompt, model), _MISS, namespace=self.namespace)
         if found is not _MISS:
             return self._outcome(found, load, exact=True)
-        vector = _usable(self._embedder.embed_query(prompt.query)) if prompt.query else None
+        query = prompt.query
+        vector = _usable(self._embedder.embed_query(query)) if query else None
         hits = [] if vector is None else self._search(vector, prompt, model)
-        return self._outcome(hits[0].value if hits else None, load, exact=False)
+        for hit in hits:
+            verdict = _verdict(query, hit)
+            if isinstance(verdict, tuple):
+                verdict = self._spans_similar(
+                    self._embedder.embed_query(verdict[0]),
+                    self._embedder.embed_document(verdict[1]),
+                )
+            if verdict:
+                return self._outcome(hit.value, load, exact=False)
+        return self._outcome(None, load, exact=False)
 
     async def alookup(self, prompt: PromptLike, model: str, load: Loader | None = None) -> Any:
         """Async :meth:`lookup`, embedding with the embedder's async method."""
         found = await self.cache.aget(self._key(prompt, model), _MISS, namespace=self.namespace)
         if found is not _MISS:
             return self._outcome(found, load, exact=True)
-        vector = None
-        if prompt.query:
-            vector = _usable(await self._embedder.aembed_query(prompt.query))
+        query = prompt.query
+        vector = _usable(await self._embedder.aembed_query(query)) if query else None
         hits = (
             []
             if vector is None
             else await self.cache.asearch(
-                vector, 1, threshold=self.threshold, **self._in_scope(prompt, model)
+                vector, _CANDIDATES, threshold=self.threshold, **self._in_scope(prompt, model)
             )
         )
-        return self._outcome(hits[0].value if hits else None, load, exact=False)
+        for hit in hits:
+            verdict = _verdict(query, hit)
+            if isinstance(verdict, tuple):
+                verdict = self._spans_similar(
+                    await self._embedder.aembed_query(verdict[0]),
+                    await self._embedder.aembed_document(verdict[1]),
+                )
+            if verdict:
+                return self._outcome(hit.value, load, exact=False)
+        return self._outcome(None, load, exact=False)
 
     def _search(self, vector: FloatVector, prompt: PromptLike, model: str) -> list[Hit]:
         return self.cache.search(
-            vector, 1, threshold=self.threshold, **self._in_scope(prompt, model)
+            vector, _CANDIDATES, threshold=self.threshold, **self._in_scope(prompt, model)
         )
+
+    def _spans_similar(self, first: Any, second: Any) -> bool:
+        """Whether two differing spans' embeddings are similar at the threshold (a span
+        that embeds to nothing is not)."""
+        a, b = _usable(first), _usable(second)
+        return a is not None and b is not None and float(a @ b) >= self.threshold
 
     def _outcome(self, value: Any, load: Loader | None, exact: bool) -> Any:
         if value is not None and load is not None:
@@ -241,8 +276,16 @@ class ResponseCache:
             "vector": vector,
             "ttl": self.ttl,
             "namespace": self.namespace,
-            "metadata": {_SCOPE: self._scope(prompt, model)},
+            "metadata": {
+                _SCOPE: self._scope(prompt, model),
+                **(self._metadata(prompt.query) if vector is not None else {}),
+            },
         }
+
+    @staticmethod
+    def _metadata(query: str) -> dict[str, Any]:
+        """The metadata of an entry whose query text is ``query`` (what lookups compare)."""
+        return {_QUERY_FIELD: query}
 
     def _count_update(self) -> None:
         with self._lock:
@@ -271,6 +314,35 @@ class ResponseCache:
 
 _MISS: Any = object()
 _SCOPE = "scope"  # the metadata field holding an entry's (model, context) scope
+
+
+def _verdict(query: str, hit: Hit) -> bool | tuple[str, str]:
+    """Whether a candidate above the threshold may be served, or the two differing spans
+    (new, stored) whose embeddings decide it.
+
+    - no stored query text (an entry of an earlier version): no;
+    - the texts differ only in whitespace and punctuation: yes;
+    - nothing shared (the spans are the whole texts): yes, the search already compared them;
+    - one side adds or drops a sentence the other lacks: no;
+    - the spans hold different numbers (embeddings barely see them), or both name
+      question words of the who/when/where/why kind and not the same ones: no;
+    - otherwise the spans decide.
+    """
+    stored = hit.metadata.get(_QUERY_FIELD)
+    if not isinstance(stored, str):
+        return False
+    difference = differing_spans(query, stored)
+    new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)
+    if new_trivial or stored_trivial:
+        return new_trivial and stored_trivial
+    if numbers(difference.first) != numbers(difference.second):
+        return False
+    asked, stored_asked = question_words(difference.first), question_words(difference.second)
+    if asked and stored_asked and asked != stored_asked:
+        return False
+    if difference.whole:
+        return True
+    return difference.first, difference.second
 
 
 def _usable(vector: Any) -> FloatVector | None:

@@ -1,0 +1,102 @@
+"""``Settings.llm = SemCacheLLM(my_llm, threshold=0.9)`` (the README's block) under a default
+``VectorStoreIndex`` query engine: each question gets its own answer.
+
+The index is real (LlamaIndex's ``VectorStoreIndex`` over a deterministic local embedding);
+the LLM is a ``CustomLLM`` that answers the query it finds in the prompt LlamaIndex built.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from llama_index.core import Document, Settings, VectorStoreIndex
+from llama_index.core.base.llms.types import CompletionResponse, CompletionResponseGen, LLMMetadata
+from llama_index.core.llms import CustomLLM
+from llama_index.core.llms.callbacks import llm_completion_callback
+from llama_support import FunctionEmbedding
+from minilm_support import MINILM_THRESHOLD, minilm
+
+from semcache_core import HashingEmbedder
+from semcache_integrations.llama_index.llm import SemCacheLLM
+
+ANSWERS = {
+    "How tall is the Eiffel Tower?": "330 metres",
+    "What is the height of the Eiffel Tower?": "330 metres (asked again)",
+    "Who designed the Eiffel Tower?": "Gustave Eiffel's company",
+    "When was the Eiffel Tower built?": "1887 to 1889",
+    "Where is the Eiffel Tower?": "Paris",
+}
+FACTS = (
+    "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France. "
+    "It is named after the engineer Gustave Eiffel, whose company designed and built the "
+    "tower from 1887 to 1889. It is 330 metres tall."
+)
+
+
+class PerQuestionLLM(CustomLLM):
+    """Answers the ``Query:`` line of the prompt from ``ANSWERS``; counts its calls."""
+
+    calls: int = 0
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(model_name="per-question")
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        self.calls += 1
+        query = re.search(r"Query: (.*)\n", prompt)
+        return CompletionResponse(text=ANSWERS[query.group(1)] if query else "?")
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        raise NotImplementedError
+
+
+class Lexical(FunctionEmbedding):
+    """The built-in lexical embedder as a LlamaIndex embedding (retrieval only)."""
+
+    def _vector(self, text: str) -> list[float]:
+        return [float(x) for x in HashingEmbedder(dim=64).embed_query(text)]
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``Settings`` with its LLM and embedding model restored after the test."""
+    monkeypatch.setattr(Settings, "_llm", None)
+    monkeypatch.setattr(Settings, "_embed_model", None)
+    Settings.embed_model = Lexical()
+    yield Settings
+
+
+def engine() -> Any:
+    return VectorStoreIndex.from_documents([Document(text=FACTS)]).as_query_engine()
+
+
+@pytest.mark.parametrize(
+    "embed_model", [pytest.param(None, id="lexical"), pytest.param(minilm, id="minilm")]
+)
+def test_each_question_gets_its_own_answer(settings: Any, embed_model: Any) -> None:
+    inner = PerQuestionLLM()
+    settings.llm = SemCacheLLM(inner, embed_model=embed_model, threshold=0.9)
+    queries = engine()
+    questions = [q for q in ANSWERS if "height" not in q]
+    for question in questions:
+        assert str(queries.query(question)) == ANSWERS[question]
+    assert inner.calls == len(questions)
+    assert str(queries.query("Who designed the Eiffel Tower?")) == "Gustave Eiffel's company"
+    assert inner.calls == len(questions)  # the repeat is an exact hit
+
+
+def test_a_paraphrase_hits_with_minilm(settings: Any) -> None:
+    inner = PerQuestionLLM()
+    settings.llm = SemCacheLLM(inner, embed_model=minilm, threshold=MINILM_THRESHOLD)
+    queries = engine()
+    assert str(queries.query("How tall is the Eiffel Tower?")) == "330 metres"
+    assert str(queries.query("What is the height of the Eiffel Tower?")) == "330 metres"
+    assert inner.calls == 1

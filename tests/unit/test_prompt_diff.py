@@ -1,0 +1,157 @@
+"""prompt_diff: the differing sentences of two prompts, on examples and generated texts."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from semcache_core.prompt_diff import (
+    Difference,
+    differing_spans,
+    is_trivial,
+    numbers,
+    question_words,
+    sentence_boundaries,
+)
+
+RAG = "Use the context to answer.\nContext:\n{context}\n\nQuestion: {question}\nAnswer:"
+EIFFEL = "The Eiffel Tower is in Paris. It is 330 metres tall."
+
+
+def test_a_question_inside_a_template_is_all_that_differs() -> None:
+    d = differing_spans(
+        RAG.format(context=EIFFEL, question="How tall is the Eiffel Tower?"),
+        RAG.format(context=EIFFEL, question="Who designed the Eiffel Tower?"),
+    )
+    assert (d.first, d.second) == (
+        "How tall is the Eiffel Tower?\n",
+        "Who designed the Eiffel Tower?\n",
+    )
+
+
+def test_one_differing_sentence_of_a_context_line_is_all_that_differs() -> None:
+    question = "Where is the warehouse?"
+    d = differing_spans(
+        RAG.format(context="The warehouse is in Leeds. It opens at 9am.", question=question),
+        RAG.format(context="Our only depot is in Rotterdam. It opens at 9am.", question=question),
+    )
+    assert (d.first, d.second) == (
+        "The warehouse is in Leeds. ",
+        "Our only depot is in Rotterdam. ",
+    )
+
+
+def test_spans_widen_to_whole_sentences() -> None:
+    d = differing_spans("Translate 'good morning' now.", "Translate 'good night' now.")
+    assert d == Difference(0, 0, "Translate 'good morning' now.", "Translate 'good night' now.")
+    assert d.whole
+
+
+def test_boundaries_after_newlines_terminators_quotes_and_labels() -> None:
+    text = 'He said "Hi." Then left!\n- a bullet\nQ: why? Because.'
+    starts = sorted(sentence_boundaries(text))
+    pieces = [text[a:b] for a, b in itertools.pairwise(starts)]
+    assert pieces == ['He said "Hi." ', "Then left!\n", "- a bullet\n", "Q: ", "why? ", "Because."]
+    assert sentence_boundaries("pi is 3.14 and 9:30") == {0, 19}  # no space after . or :
+
+
+def test_an_extra_sentence_is_a_span_against_an_empty_one() -> None:
+    d = differing_spans(
+        "Hi.\nCancel my order.\nThanks", "Hi.\nCancel my order.\nRefund me.\nThanks"
+    )
+    assert (d.first, d.second) == ("", "Refund me.\n")
+
+
+def test_trivial_spans_hold_no_words() -> None:
+    assert is_trivial("") and is_trivial(" ?!\n") and is_trivial("- …")
+    assert not is_trivial("?a") and not is_trivial("42")
+
+
+def test_numbers_and_question_words() -> None:
+    found = numbers("costs $20, not $1,000 since 2024-05-01 at 9:30")
+    assert found == ["1,000", "20", "2024-05-01", "9:30"]
+    assert numbers("no digits here") == []
+    assert question_words("Who designed it?") == {"who"}
+    assert question_words("Where's the depot, and why?") == {"where", "why"}
+    assert question_words("How tall is it? What is the height?") == frozenset()
+
+
+def test_identical_texts_have_empty_spans() -> None:
+    d = differing_spans(RAG, RAG)
+    assert (d.first, d.second, d.prefix) == ("", "", len(RAG))
+
+
+# Texts built from sentence-like pieces, so generated pairs share prefixes and suffixes.
+_PIECES = st.sampled_from(
+    [
+        "How tall is it?",
+        "How tall is it",
+        "Who built it?",
+        " ",
+        "\n",
+        "- ",
+        "Question: ",
+        'He said "no." ',
+        "It is 3.5 m.",
+        "a",
+        "b",
+        ". ",
+        ":",
+        "!",
+    ]
+)
+_TEXTS = st.lists(_PIECES, max_size=8).map("".join) | st.text(max_size=30)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TEXTS, _TEXTS, _TEXTS, _TEXTS)
+def test_prefix_span_suffix_rebuild_each_text(head: str, x: str, y: str, tail: str) -> None:
+    first, second = head + x + tail, head + y + tail
+    d = differing_spans(first, second)
+    assert first[: d.prefix] == second[: d.prefix]
+    assert first[len(first) - d.suffix :] == second[len(second) - d.suffix :]
+    assert first[: d.prefix] + d.first + first[len(first) - d.suffix :] == first
+    assert second[: d.prefix] + d.second + second[len(second) - d.suffix :] == second
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TEXTS, _TEXTS, _TEXTS, _TEXTS)
+def test_spans_never_cut_a_sentence(head: str, x: str, y: str, tail: str) -> None:
+    first, second = head + x + tail, head + y + tail
+    d = differing_spans(first, second)
+    for text in (first, second):
+        bounds = sentence_boundaries(text)
+        assert d.prefix in bounds
+        assert len(text) - d.suffix in bounds
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TEXTS, _TEXTS, _TEXTS, _TEXTS)
+def test_symmetric(head: str, x: str, y: str, tail: str) -> None:
+    first, second = head + x + tail, head + y + tail
+    d, swapped = differing_spans(first, second), differing_spans(second, first)
+    assert (d.prefix, d.suffix, d.first, d.second) == (
+        swapped.prefix,
+        swapped.suffix,
+        swapped.second,
+        swapped.first,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS)
+def test_identical_generated_texts_have_empty_spans(text: str) -> None:
+    d = differing_spans(text, text)
+    assert (d.first, d.second) == ("", "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS, _TEXTS)
+def test_shared_parts_are_as_long_as_sentences_allow(first: str, second: str) -> None:
+    """No longer shared prefix exists on a boundary of both texts (the widening is minimal)."""
+    d = differing_spans(first, second)
+    both = sentence_boundaries(first) & sentence_boundaries(second)
+    longer = [b for b in both if b > d.prefix and first[:b] == second[:b]]
+    assert longer == []
