@@ -125,8 +125,7 @@ class LocalBackend:
         self._lock = threading.RLock()
         self._dim: int | None = None
         self._hits = self._misses = self._evictions = self._expirations = 0
-        self.discarded: list[str] | None = None
-        """When a list, the keys of entries this backend expires or evicts are appended."""
+        self._dropped: set[str] | None = None  # see record_drops()
         self._reset()
 
     def _reset(self) -> None:
@@ -341,8 +340,8 @@ class LocalBackend:
             del self._entries[entry.key]
             self._unlink(entry)
             self._evictions += 1
-            if self.discarded is not None:
-                self.discarded.append(entry.key)
+            if self._dropped is not None:
+                self._dropped.add(entry.key)
             return
 
     def _space(self, namespace: str, dim: int) -> Namespace:
@@ -435,8 +434,8 @@ class LocalBackend:
         del self._entries[entry.key]
         self._unlink(entry)
         self._expirations += 1
-        if self.discarded is not None:
-            self.discarded.append(entry.key)
+        if self._dropped is not None:
+            self._dropped.add(entry.key)
 
     def purge_expired(self, now: float) -> int:
         with self._lock:
@@ -559,8 +558,8 @@ class LocalBackend:
             self._cold = prepared.cold if prepared.cold else None
             self._tick = self._tiebreak = prepared.ticks
             self._next_label = prepared.next_label
-            if self.discarded is not None:
-                self.discarded.extend(prepared.expired_keys)
+            if self._dropped is not None:
+                self._dropped.update(prepared.expired_keys)
             for space in prepared.spaces.values():
                 space.index.start_background_work()
             if self.max_entries is not None:
@@ -604,6 +603,31 @@ class LocalBackend:
                 expired.setdefault(state.namespaces[row], []).append(label)
         for name, labels in expired.items():
             spaces[name].index.remove(np.asarray(labels, dtype=np.int64))
+
+    # --- what a journal over this backend needs ------------------------------------------
+
+    def record_drops(self) -> None:
+        """From now on, note the keys of the entries this backend expires or evicts by
+        itself, for :meth:`take_dropped` (a durable owner removes their records)."""
+        self._dropped = set()
+
+    def take_dropped(self) -> set[str]:
+        """The keys noted since the last call (see :meth:`record_drops`), forgotten now.
+
+        A key may have been written again since it was noted: ask :meth:`holds` before
+        acting on one.
+        """
+        with self._lock:
+            dropped = self._dropped
+            if not dropped:
+                return set()
+            self._dropped = set()
+            return dropped
+
+    def holds(self, key: str) -> bool:
+        """Whether ``key`` has an entry in the tables (expired or not); no side effects."""
+        with self._lock:
+            return key in self._entries or (self._cold is not None and key in self._cold)
 
     # --- bookkeeping ---------------------------------------------------------------------
 
