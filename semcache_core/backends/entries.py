@@ -119,7 +119,7 @@ class ColdEntries:
         self._namespaces = namespaces
         self._expires_at = expires_at
         self._labels = labels
-        self._decoded = decoded  # each value decoded (its plain, when a scalar)
+        self._decoded = decoded  # each value's plain (a scalar) or NOT_DECODED
         self._row_of = row_of  # rows still cold
         self._expiry = expiry  # heap of (expires_at, row)
         self._oldest = 0  # no row before this one is still cold
@@ -149,7 +149,9 @@ class ColdEntries:
         row_of = dict(zip(keys, range(count)))
         if len(row_of) != count:
             raise ValueError("a key appears twice")
-        decoded = decode_many(values)
+        # decoded to check them; only immutable scalars are kept (a thawed entry hands them
+        # out as they are), never a copy of a dict or list that nothing would read
+        decoded = list(map(_plain, decode_many(values)))
         # metadata blobs repeat (often all empty): decode each distinct one once
         if not set(map(type, decode_many(list(set(metadata))))) <= {dict}:
             raise ValueError("an entry's metadata is not a map")
