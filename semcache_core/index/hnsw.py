@@ -1,7 +1,8 @@
 """Approximate search with hnswlib: incremental adds, deletes, growth, save and load.
 
 Deleted labels are marked in the graph and their slots reused by later adds
-(``allow_replace_deleted``), so churn does not grow the graph without bound. Scores are
+(``allow_replace_deleted``), so churn does not grow the graph without bound. A saved graph
+never holds a deleted vector: :meth:`HNSWIndex.graph_state` overwrites those slots' vectors. Scores are
 cosine similarities (``1 - ip distance`` on unit vectors), best first.
 
 :meth:`HNSWIndex.graph_state` / :meth:`HNSWIndex.from_graph_state` save and restore the
@@ -134,7 +135,9 @@ class HNSWIndex:
         """
         state = dict(self._graph.__getstate__()[0])
         count = int(state["cur_element_count"])
-        state["data_level0"] = np.asarray(state["data_level0"]).view(np.int8).reshape(count, -1)
+        level0 = np.array(state["data_level0"], copy=True).view(np.int8).reshape(count, -1)
+        state["data_level0"] = level0
+        _scrub_deleted(state, level0, self.dim)
         return state
 
     def __len__(self) -> int:
@@ -246,6 +249,29 @@ def _slot_labels(slots: np.ndarray, label_at: int) -> Labels:
 def _live_slots(slots: np.ndarray) -> npt.NDArray[np.bool_]:
     """Slots not marked deleted: hnswlib sets bit 0 of byte 2 of a slot's link header."""
     return (slots[:, _DELETE_MARK_BYTE] & _DELETE_MARK) == 0
+
+
+def _scrub_deleted(state: dict[str, Any], level0: np.ndarray, dim: int) -> None:
+    """Overwrite the vector of every deleted slot in ``level0`` (a copy): a deleted entry's
+    vector must not outlive it in a snapshot. hnswlib still routes searches through deleted
+    slots, so each gets the vector of its first live level-0 neighbour (close to where it
+    was: routing stays as good), or zeros when it has none.
+    """
+    live = _live_slots(level0)
+    dead = np.flatnonzero(~live)
+    if len(dead) == 0:
+        return
+    start, stop, _ = _slot_layout(state, dim)
+    width = int(state["max_M0"])
+    links = level0[dead, :start].view(np.uint32).reshape(len(dead), 1 + width)
+    sizes, ids = links[:, 0] & 0xFFFF, links[:, 1:].astype(np.intp)
+    usable = (np.arange(width) < sizes[:, None]) & (ids < len(level0))
+    usable &= live[np.where(usable, ids, 0)]
+    donors = ids[np.arange(len(dead)), usable.argmax(axis=1)]
+    replacement = np.zeros((len(dead), stop - start), dtype=np.int8)
+    found = usable.any(axis=1)
+    replacement[found] = level0[donors[found], start:stop]
+    level0[dead, start:stop] = replacement
 
 
 def slots_of(state: dict[str, Any], labels: Labels, dim: int) -> npt.NDArray[np.intp]:
