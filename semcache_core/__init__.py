@@ -14,6 +14,7 @@ from .cache import SemCache
 from .embedders import Embedder, HashingEmbedder, as_embedder
 from .errors import (
     BackendError,
+    CacheClosedError,
     CapabilityError,
     DimensionMismatchError,
     DirectoryLockedError,
@@ -27,6 +28,7 @@ from .errors import (
     SemCacheError,
     SnapshotError,
     UnknownOperatorError,
+    UnsafeRecordError,
 )
 from .filters import Filter, FilterCondition, FilterGroup, FilterOperator, parse_filters
 from .index import HNSWParams
@@ -40,6 +42,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Backend",
     "BackendError",
+    "CacheClosedError",
     "CacheStats",
     "CapabilityError",
     "DimensionMismatchError",
@@ -69,6 +72,7 @@ __all__ = [
     "SemCacheError",
     "SnapshotError",
     "UnknownOperatorError",
+    "UnsafeRecordError",
     "__version__",
     "as_embedder",
     "mmr_select",

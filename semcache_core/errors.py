@@ -17,7 +17,9 @@ keep working::
      ├── SnapshotError              (ValueError)  a truncated, corrupted or foreign snapshot
      └── BackendError                             the storage backend failed
           ├── CapabilityError                     the backend lacks a needed feature
-          └── DirectoryLockedError                a durable directory open in another process
+          ├── DirectoryLockedError                a durable directory open in another process
+          ├── CacheClosedError                    a call on a durable cache after close()
+          └── UnsafeRecordError                   a journal row semcache never writes (pickle)
 
 Example::
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 __all__ = [
     "BackendError",
+    "CacheClosedError",
     "CapabilityError",
     "DimensionMismatchError",
     "EmbedderError",
@@ -44,6 +47,7 @@ __all__ = [
     "SemCacheError",
     "SnapshotError",
     "UnknownOperatorError",
+    "UnsafeRecordError",
 ]
 
 
@@ -106,6 +110,17 @@ class CapabilityError(BackendError):
 
 class DirectoryLockedError(BackendError):
     """A durable cache directory is already open in another process (one writer at a time)."""
+
+
+class CacheClosedError(BackendError):
+    """A call reached a durable cache after :meth:`~semcache_core.SemCache.close`: a closed
+    cache answers nothing (not even "empty"); open the directory again instead."""
+
+
+class UnsafeRecordError(BackendError):
+    """A durable journal row is not one semcache writes: a pickled key or value (diskcache's
+    pickle mode, which would run code on read), or a file outside the journal. It is refused
+    unread; the message names the row."""
 
 
 class SnapshotError(SemCacheError, ValueError):

@@ -169,7 +169,8 @@ def _when(seconds: float | None) -> str:
 
 
 def inspect(path: str, console: Console | None = None) -> int:
-    """Print what ``path`` holds; exit status 0 when every checksum holds, else 1."""
+    """Print what ``path`` holds; exit status 0 when every checksum holds and the content
+    loads (as :meth:`SemCache.load` checks it), else 1."""
     console = console or Console()
     try:
         report = inspect_path(path)
@@ -182,7 +183,7 @@ def inspect(path: str, console: Console | None = None) -> int:
     if report.damaged:
         console.print(f"[red]DAMAGED: {', '.join(report.damaged)}[/red]")
         return 1
-    console.print("[green]checksums OK[/green]")
+    console.print("[green]checksums OK; the content loads[/green]")
     return 0
 
 

@@ -119,7 +119,7 @@ class ColdEntries:
         self._namespaces = namespaces
         self._expires_at = expires_at
         self._labels = labels
-        self._decoded = decoded  # each value decoded (its plain, when a scalar)
+        self._decoded = decoded  # each value's plain (a scalar) or NOT_DECODED
         self._row_of = row_of  # namespace -> key -> row, of the rows still cold
         self._count = sum(map(len, row_of.values()))
         self._expiry = expiry  # heap of (expires_at, row)
@@ -150,7 +150,9 @@ class ColdEntries:
         row_of = _rows_by_namespace(keys, namespaces)
         if sum(map(len, row_of.values())) != count:
             raise ValueError("a key appears twice in one namespace")
-        decoded = decode_many(values)
+        # decoded to check them; only immutable scalars are kept (a thawed entry hands them
+        # out as they are), never a copy of a dict or list that nothing would read
+        decoded = list(map(_plain, decode_many(values)))
         # metadata blobs repeat (often all empty): decode each distinct one once
         if not set(map(type, decode_many(list(set(metadata))))) <= {dict}:
             raise ValueError("an entry's metadata is not a map")
@@ -180,6 +182,10 @@ class ColdEntries:
     def keys_in(self, namespace: str) -> Iterator[str]:
         """The cold keys of ``namespace``."""
         return iter(self._row_of.get(namespace, ()))
+
+    def is_cold(self, namespace: str, key: str) -> bool:
+        rows = self._row_of.get(namespace)
+        return rows is not None and key in rows
 
     def namespaces(self) -> list[str]:
         """The namespaces that still have cold entries."""

@@ -124,8 +124,7 @@ class LocalBackend:
         self._hnsw_params = hnsw_params
         self._lock = threading.RLock()
         self._hits = self._misses = self._evictions = self._expirations = 0
-        self.discarded: list[tuple[str, str]] | None = None
-        """When a list, (namespace, key) of the entries this backend expires or evicts."""
+        self._dropped: set[tuple[str, str]] | None = None  # see record_drops()
         self._reset()
 
     def _reset(self) -> None:
@@ -400,8 +399,8 @@ class LocalBackend:
                 continue
             self._remove(entry)
             self._evictions += 1
-            if self.discarded is not None:
-                self.discarded.append((entry.namespace, entry.key))
+            if self._dropped is not None:
+                self._dropped.add((entry.namespace, entry.key))
             return
 
     def delete(self, namespace: str, key: str, now: float) -> bool:
@@ -503,8 +502,8 @@ class LocalBackend:
     def _expire(self, entry: LocalEntry) -> None:
         self._remove(entry)
         self._expirations += 1
-        if self.discarded is not None:
-            self.discarded.append((entry.namespace, entry.key))
+        if self._dropped is not None:
+            self._dropped.add((entry.namespace, entry.key))
 
     def purge_expired(self, now: float) -> int:
         with self._lock:
@@ -639,8 +638,8 @@ class LocalBackend:
             self._cold = prepared.cold if prepared.cold else None
             self._tick = self._tiebreak = prepared.ticks
             self._next_label = prepared.next_label
-            if self.discarded is not None:
-                self.discarded.extend(prepared.expired)
+            if self._dropped is not None:
+                self._dropped.update(prepared.expired)
             for space in prepared.spaces.values():
                 if space.index is not None:
                     space.index.start_background_work()
@@ -688,6 +687,34 @@ class LocalBackend:
             index = spaces[name].index
             assert index is not None  # the rows had labels in it
             index.remove(np.asarray(labels, dtype=np.int64))
+
+    # --- what a journal over this backend needs ------------------------------------------
+
+    def record_drops(self) -> None:
+        """From now on, note ``(namespace, key)`` of the entries this backend expires or
+        evicts by itself, for :meth:`take_dropped` (a durable owner removes their records)."""
+        self._dropped = set()
+
+    def take_dropped(self) -> set[tuple[str, str]]:
+        """The entries noted since the last call (see :meth:`record_drops`), forgotten now.
+
+        An entry may have been written again since it was noted: ask :meth:`holds` before
+        acting on one.
+        """
+        with self._lock:
+            dropped = self._dropped
+            if not dropped:
+                return set()
+            self._dropped = set()
+            return dropped
+
+    def holds(self, namespace: str, key: str) -> bool:
+        """Whether ``key`` has an entry in ``namespace`` (expired or not); no side effects."""
+        with self._lock:
+            space = self._spaces.get(namespace)
+            if space is not None and key in space.entries:
+                return True
+            return self._cold is not None and self._cold.is_cold(namespace, key)
 
     # --- bookkeeping ---------------------------------------------------------------------
 

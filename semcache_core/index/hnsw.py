@@ -1,7 +1,9 @@
 """Approximate search with hnswlib: incremental adds, deletes, growth, save and load.
 
 Deleted labels are marked in the graph and their slots reused by later adds
-(``allow_replace_deleted``), so churn does not grow the graph without bound. Scores are
+(``allow_replace_deleted``), so churn does not grow the graph without bound. A saved graph
+never holds a deleted vector: :meth:`HNSWIndex.graph_state` overwrites those slots' vectors
+(and the live graph takes the same state, so it answers as the saved one will). Scores are
 cosine similarities (``1 - ip distance`` on unit vectors), best first.
 
 :meth:`HNSWIndex.graph_state` / :meth:`HNSWIndex.from_graph_state` save and restore the
@@ -120,6 +122,7 @@ class HNSWIndex:
         self._graph.set_num_threads(1)
         self._live: set[int] = set()
         self._deleted = 0  # marked-deleted slots that a later add may reuse
+        self._unscrubbed = 0  # deletes since the deleted slots' vectors were last overwritten
         self._highest_label = -1
 
     @classmethod
@@ -144,31 +147,33 @@ class HNSWIndex:
         live_labels = slot_labels[_live_slots(level0)]
         if not np.array_equal(np.sort(live_labels), np.sort(labels)):
             raise ValueError("the graph does not hold the saved labels")
-        state["data_level0"] = level0.reshape(-1)
-        graph = hnswlib.Index.__new__(hnswlib.Index)
-        try:
-            graph.__setstate__((state,))
-        except (RuntimeError, TypeError, KeyError) as exc:
-            raise ValueError(f"hnswlib rejected the graph state: {exc}") from exc
         index = cls.__new__(cls)
         index.dim = dim
         index.params = params or HNSWParams()
-        index._graph = graph
         index._ef = index.params.ef_search
-        graph.set_ef(index._ef)
-        graph.set_num_threads(1)
+        index._graph = _graph_from(state, level0, index._ef)
         index._live = set(live_labels.tolist())
         index._deleted = count - len(index._live)
+        index._unscrubbed = index._deleted  # a file from before scrubbing: the next save does
         index._highest_label = int(slot_labels.max()) if count else -1
         return index
 
     def graph_state(self) -> dict[str, Any]:
         """hnswlib's state of the graph as plain values and arrays (a copy), with
-        ``data_level0`` as an int8 array of one row per slot.
+        ``data_level0`` as an int8 array of one row per slot, holding no deleted vector.
+
+        After deletes, the live graph is replaced by one from this state (deleted slots'
+        vectors overwritten, see :func:`_scrub_deleted`): searches route through deleted
+        slots, so only then does a loaded copy answer exactly like this index.
         """
         state = dict(self._graph.__getstate__()[0])
         count = int(state["cur_element_count"])
-        state["data_level0"] = np.asarray(state["data_level0"]).view(np.int8).reshape(count, -1)
+        level0 = np.array(state["data_level0"], copy=True).view(np.int8).reshape(count, -1)
+        state["data_level0"] = level0
+        if self._unscrubbed:
+            _scrub_deleted(state, level0, self.dim)
+            self._graph = _graph_from(state, level0, self._ef)
+            self._unscrubbed = 0
         return state
 
     def __len__(self) -> int:
@@ -221,6 +226,7 @@ class HNSWIndex:
                 self._graph.mark_deleted(label)
                 self._live.discard(label)
                 self._deleted += 1
+                self._unscrubbed += 1
 
     def search(self, query: FloatVector, k: int, allowed: Labels | None = None) -> SearchResult:
         """Approximate top ``k``; fewer results only when the graph cannot reach ``k``."""
@@ -280,6 +286,45 @@ def _slot_labels(slots: np.ndarray, label_at: int) -> Labels:
 def _live_slots(slots: np.ndarray) -> npt.NDArray[np.bool_]:
     """Slots not marked deleted: hnswlib sets bit 0 of byte 2 of a slot's link header."""
     return (slots[:, _DELETE_MARK_BYTE] & _DELETE_MARK) == 0
+
+
+def _graph_from(state: dict[str, Any], level0: np.ndarray, ef: int) -> hnswlib.Index:
+    """An hnswlib index made from ``state`` with ``level0`` as its level-0 block.
+
+    Raises:
+        ValueError: hnswlib rejected the state.
+    """
+    graph = hnswlib.Index.__new__(hnswlib.Index)
+    try:
+        graph.__setstate__(({**state, "data_level0": level0.reshape(-1)},))
+    except (RuntimeError, TypeError, KeyError) as exc:
+        raise ValueError(f"hnswlib rejected the graph state: {exc}") from exc
+    graph.set_ef(ef)
+    graph.set_num_threads(1)
+    return graph
+
+
+def _scrub_deleted(state: dict[str, Any], level0: np.ndarray, dim: int) -> None:
+    """Overwrite the vector of every deleted slot in ``level0`` (a copy): a deleted entry's
+    vector must not outlive it in a snapshot. hnswlib still routes searches through deleted
+    slots, so each gets the vector of its first live level-0 neighbour (close to where it
+    was: routing stays as good), or zeros when it has none.
+    """
+    live = _live_slots(level0)
+    dead = np.flatnonzero(~live)
+    if len(dead) == 0:
+        return
+    start, stop, _ = _slot_layout(state, dim)
+    width = int(state["max_M0"])
+    links = level0[dead, :start].view(np.uint32).reshape(len(dead), 1 + width)
+    sizes, ids = links[:, 0] & 0xFFFF, links[:, 1:].astype(np.intp)
+    usable = (np.arange(width) < sizes[:, None]) & (ids < len(level0))
+    usable &= live[np.where(usable, ids, 0)]
+    donors = ids[np.arange(len(dead)), usable.argmax(axis=1)]
+    replacement = np.zeros((len(dead), stop - start), dtype=np.int8)
+    found = usable.any(axis=1)
+    replacement[found] = level0[donors[found], start:stop]
+    level0[dead, start:stop] = replacement
 
 
 def slots_of(state: dict[str, Any], labels: Labels, dim: int) -> npt.NDArray[np.intp]:

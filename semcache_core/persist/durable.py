@@ -18,6 +18,17 @@ the keys, then the in-memory view applies the write; a call returns only after t
 so anything acknowledged is in the journal. SQLite's WAL with ``synchronous=NORMAL`` keeps
 committed transactions through a process crash (a power cut may lose the last few).
 
+Every journal change goes through one method, :meth:`DurableBackend._journal`, called only
+by writes (``set_many``, ``delete``, ``restore_state``, ``clear``, checkpoints, open).
+Reads never write the journal: an entry the view expires (on a read) or evicts (on a
+write) is only noted by the view, and the next journal change removes its record, after
+checking that the view holds no entry of that key by then (a note is never a reason to
+delete a record written since). An expired record left in the journal by a crash is
+harmless: open skips records expired by then, and removes them.
+
+Rows are stored raw, never pickled, and a pickled row is refused unread
+(:class:`~semcache_core.persist.journal_disk.RawDisk`).
+
 Checkpoint (on ``close()`` and every ``checkpoint_interval`` seconds when something changed):
 under the lock, bump the epoch and copy the view; then, outside it, write the copy as
 ``checkpoint.semcache`` (atomic rename) and drop the log of the finished epoch.
@@ -46,7 +57,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +69,19 @@ import numpy as np
 from ..backends.base import NOT_DECODED, BackendCounters, BackendState, EntryWrite, StoredEntry
 from ..backends.local import LocalBackend
 from ..codec import decode, is_scalar
-from ..errors import BackendError, DirectoryLockedError, InvalidArgumentError, SnapshotError
+from ..errors import (
+    BackendError,
+    CacheClosedError,
+    DirectoryLockedError,
+    InvalidArgumentError,
+    SnapshotError,
+    UnsafeRecordError,
+)
 from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from ..vectors import FloatMatrix
+from .journal_disk import RawDisk
 from .snapshot import read_snapshot, write_snapshot
 
 __all__ = ["CHECKPOINT_KIND", "DurableBackend", "entry_id", "split_entry_id"]
@@ -80,9 +100,11 @@ _REPLAY_BATCH = 4096
 
 
 def open_journal(directory: Path) -> diskcache.Cache:
-    """The diskcache under a durable directory, configured never to drop a record itself."""
+    """The diskcache under a durable directory, configured never to drop a record itself,
+    and never to pickle or unpickle one (:class:`RawDisk`)."""
     return diskcache.Cache(
         str(directory / JOURNAL_DIR),
+        disk=RawDisk,
         eviction_policy="none",  # diskcache's default culls past 1 GB: a journal never may
         cull_limit=0,
         tag_index=True,  # the log of a finished epoch is dropped by tag
@@ -99,9 +121,15 @@ def entry_id(namespace: str, key: str) -> str:
 
 
 def split_entry_id(name: str) -> tuple[str, str]:
-    """``(namespace, key)`` of an :func:`entry_id`."""
+    """``(namespace, key)`` of an :func:`entry_id`.
+
+    Raises:
+        ValueError: ``name`` is not an entry id.
+    """
     length, _, rest = name.partition(":")
     size = int(length)
+    if not 0 <= size <= len(rest):
+        raise ValueError(f"{name!r} is not an entry id")
     return rest[:size], rest[size:]
 
 
@@ -138,6 +166,11 @@ class DurableBackend:
 
     Raises:
         DirectoryLockedError: another process (or another cache here) has ``path`` open.
+        UnsafeRecordError: the journal holds a row semcache never writes (a pickle).
+
+    After :meth:`close` every call raises :class:`CacheClosedError`. A backend dropped
+    without ``close()`` releases the directory when it is garbage collected (the journal
+    has every acknowledged write; the next open replays it).
 
     ``opened_from`` tells how the view was rebuilt at open: ``"checkpoint"`` (saved view
     plus the logged changes since), ``"journal"`` (every record re-read, index rebuilt) or
@@ -167,7 +200,7 @@ class DurableBackend:
         self._memory = LocalBackend(
             max_entries, index, hnsw_threshold=hnsw_threshold, hnsw_params=hnsw_params
         )
-        self._memory.discarded = []
+        self._memory.record_drops()
         self._lock = self._memory.lock
         self._checkpoint_lock = threading.Lock()
         self._clock = clock
@@ -177,31 +210,37 @@ class DurableBackend:
         self._closed = False
         self.last_checkpoint_error: BaseException | None = None
         """What made the last background checkpoint fail, if one did (the next one retries)."""
+        self._stop = threading.Event()
+        # what a dropped backend must still let go of; holds no reference to self
+        self._resources: list[Any] = [self._stop, self._lock_file]
+        self._finalizer = weakref.finalize(self, _release, self._resources)
         try:
             self._journal = open_journal(self.path)
-            self._epoch: int = self._journal.get(_EPOCH, 0)
+            self._resources.insert(1, self._journal)
+            self._epoch: int = self._read(_EPOCH, self._journal.get, _EPOCH, 0)
             self._check_format()
-            self._journal_id: str = self._journal.get(_JOURNAL_ID) or self._new_journal_id()
+            self._journal_id: str = (
+                self._read(_JOURNAL_ID, self._journal.get, _JOURNAL_ID) or self._new_journal_id()
+            )
             self._log_tags: set[int] = set()
             self._changes = 0
             self.opened_from = self._open()
         except BaseException:
-            self._release()
+            self._finalizer()
             raise
-        self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         if checkpoint_interval is not None:
             self._ticker = threading.Thread(
-                target=self._checkpoint_every,
-                args=(float(checkpoint_interval),),
+                target=_checkpoint_every,
+                args=(weakref.ref(self), self._stop, float(checkpoint_interval)),
                 name="semcache-checkpoint",
                 daemon=True,
             )
             self._ticker.start()
 
     def _check_format(self) -> None:
-        found = self._journal.get(_FORMAT)
-        if found is None and self._journal.get(_JOURNAL_ID) is not None:
+        found = self._read(_FORMAT, self._journal.get, _FORMAT)
+        if found is None and self._read(_JOURNAL_ID, self._journal.get, _JOURNAL_ID):
             raise BackendError(
                 f"{self.path} was written by an earlier semcache (journal format 1, keys "
                 "without namespaces); export it with that version and load the snapshot"
@@ -234,27 +273,23 @@ class DurableBackend:
             self._replay(dict.fromkeys(key for key, tag in log if tag > epoch), now)
             opened_from = "checkpoint"
         else:
-            keys = [
-                key[len(ENTRY_PREFIX) :]
-                for key in self._journal.iterkeys()
-                if isinstance(key, str) and key.startswith(ENTRY_PREFIX)
-            ]
+            keys = self._keys()
             self._replay(keys, now)
             opened_from = "journal" if keys or log else "new"
-        self._drain()
         if opened_from == "journal":
             self.checkpoint(force=True)  # replaces a damaged or foreign checkpoint too
         return opened_from
 
     def _read_log(self) -> list[tuple[str, int]]:
-        """(key, epoch) of every logged change, oldest first."""
-        (first, _), _ = self._journal.peek(prefix=_LOG, tag=True)
+        """(entry id, epoch) of every logged change, oldest first."""
+        (first, _), _ = self._read("the change log", self._journal.peek, prefix=_LOG, tag=True)
         if first is None:
             return []
         number = int(first.rsplit("-", 1)[1])
         log: list[tuple[str, int]] = []
         while True:  # push() numbers log keys consecutively
-            key, tag = self._journal.get(f"{_LOG}-{number:015d}", default=None, tag=True)
+            name = f"{_LOG}-{number:015d}"
+            key, tag = self._read(name, self._journal.get, name, default=None, tag=True)
             if key is None:
                 return log
             log.append((key, tag))
@@ -270,51 +305,92 @@ class DurableBackend:
             return None
         return state, int(meta["epoch"])
 
+    def _read(self, name: str, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``read(*args, **kwargs)`` on the journal, a refused row named by ``name``."""
+        try:
+            return read(*args, **kwargs)
+        except UnsafeRecordError as exc:
+            raise UnsafeRecordError(f"{self.path / JOURNAL_DIR}: {name}: {exc}") from None
+
+    def _record(self, name: str) -> bytes | None:
+        return self._read(f"record of entry {name!r}", self._journal.get, ENTRY_PREFIX + name)
+
+    def _keys(self) -> list[str]:
+        """The entry id of every record in the journal."""
+        return [
+            key[len(ENTRY_PREFIX) :]
+            for key in self._read("a key", list, self._journal.iterkeys())
+            if isinstance(key, str) and key.startswith(ENTRY_PREFIX)
+        ]
+
     def _replay(self, names: Iterable[str], now: float) -> None:
-        """Make the view match the journal for the entries ``names`` (entry ids)."""
+        """Make the view match the journal for the entries ``names`` (entry ids); records
+        expired by ``now`` go."""
         names = list(names)
+        expired: dict[str, None] = {}
         for start in range(0, len(names), _REPLAY_BATCH):
             writes = []
             for name in names[start : start + _REPLAY_BATCH]:
-                record = self._journal.get(ENTRY_PREFIX + name)
+                record = self._record(name)
                 if record is None:
                     self._memory.delete(*split_entry_id(name), now)
                     continue
                 write = _write_from(name, record)
                 if write.expires_at is not None and write.expires_at <= now:
                     self._memory.delete(write.namespace, write.key, now)
-                    self._memory.discarded.append((write.namespace, write.key))  # type: ignore[union-attr]
+                    expired[name] = None
                 else:
                     writes.append(write)
             self._memory.set_many(writes, now)
+        with self._lock:
+            self._journal_changes(expired)
 
-    # --- writes --------------------------------------------------------------------------
+    # --- writes: the only callers of _journal_changes ------------------------------------
 
     def set_many(self, writes: list[EntryWrite], now: float) -> None:
         with self._lock:
             self._check_open()
             self._memory.check_dimensions(writes)
-            latest = {entry_id(write.namespace, write.key): write for write in writes}
-            with self._journal.transact():
-                for name, write in latest.items():
-                    self._journal.set(ENTRY_PREFIX + name, _record(write))
-                    self._log(name)
+            latest: dict[str, bytes | None] = {  # a repeated entry: the last write wins
+                entry_id(w.namespace, w.key): _record(w) for w in writes
+            }
+            self._journal_changes(latest)  # acknowledged from here on
             self._memory.set_many(writes, now)
-            self._drain()
+            self._journal_changes({})  # what the write evicted
 
     def delete(self, namespace: str, key: str, now: float) -> bool:
         with self._lock:
             self._check_open()
-            self._forget([(namespace, key)])
+            self._journal_changes({entry_id(namespace, key): None})
             return self._memory.delete(namespace, key, now)
 
-    def _forget(self, entries: Iterable[tuple[str, str]]) -> None:
-        """Delete the records of ``(namespace, key)`` pairs from the journal, logged."""
+    def _journal_changes(self, records: Mapping[str, bytes | None]) -> None:
+        """The one place the journal's records change (lock held), in one transaction:
+        store each record of ``records`` (entry id -> record; ``None``: delete it), and
+        delete the records of entries the view expired or evicted since the last call,
+        unless the view holds that entry again or ``records`` writes it.
+        """
+        dropped = [
+            name
+            for namespace, key in self._memory.take_dropped()
+            if (name := entry_id(namespace, key)) not in records
+            and not self._memory.holds(namespace, key)
+        ]
+        if not dropped and not records:
+            return
         with self._journal.transact():
-            for namespace, key in entries:
-                name = entry_id(namespace, key)
-                if self._journal.delete(ENTRY_PREFIX + name):
-                    self._log(name)
+            for key in dropped:
+                self._remove(key)
+            for key, record in records.items():
+                if record is None:
+                    self._remove(key)
+                else:
+                    self._journal.set(ENTRY_PREFIX + key, record)
+                    self._log(key)
+
+    def _remove(self, name: str) -> None:
+        if self._journal.delete(ENTRY_PREFIX + name):
+            self._log(name)
 
     def _log(self, name: str) -> None:
         """Record that entry ``name`` changed in this epoch (inside the write's transaction)."""
@@ -322,24 +398,13 @@ class DurableBackend:
         self._log_tags.add(self._epoch)
         self._changes += 1
 
-    def _drain(self) -> None:
-        """Delete from the journal what the view expired or evicted."""
-        if not self._memory.discarded:
-            return
-        with self._lock:
-            entries, self._memory.discarded = self._memory.discarded, []
-            self._forget(entries)
-
     def clear(self, namespace: str | None = None) -> None:
         if namespace is not None:
             with self._lock:
                 self._check_open()
-                now = self._clock()
-                self._forget(
-                    (namespace, key) for key in self._memory.scan(namespace, "", None, now)
-                )
+                keys = self._memory.scan(namespace, "", None, self._clock())
+                self._journal_changes({entry_id(namespace, key): None for key in keys})
                 self._memory.clear(namespace)
-                self._drain()
             return
         # the checkpoint lock first (its order everywhere): no checkpoint of the old content
         # may land, or drop log records, after the journal starts over
@@ -350,13 +415,15 @@ class DurableBackend:
             self._epoch, self._log_tags, self._changes = 0, set(), 0
             self._journal_id = self._new_journal_id()
             self._memory.clear()
-            self._memory.discarded = []
+            self._memory.take_dropped()  # their records went with the journal's content
 
     def _check_open(self) -> None:
         if self._closed:
-            raise BackendError(f"the durable cache at {self.path} is closed")
+            raise CacheClosedError(
+                f"the durable cache at {self.path} is closed: open the directory again"
+            )
 
-    # --- reads: the view answers; what it expires on the way leaves the journal ----------
+    # --- reads: the view answers; they never write the journal ---------------------------
 
     def dim_of(self, namespace: str) -> int | None:
         return self._memory.dim_of(namespace)
@@ -366,30 +433,25 @@ class DurableBackend:
         return self._memory.dims
 
     def get(self, namespace: str, key: str, now: float, count: bool = True) -> StoredEntry | None:
-        entry = self._memory.get(namespace, key, now, count)
-        if self._memory.discarded:
-            self._drain()
-        return entry
+        if self._closed:
+            self._check_open()
+        return self._memory.get(namespace, key, now, count)
 
     def exists(self, namespace: str, key: str, now: float) -> bool:
-        found = self._memory.exists(namespace, key, now)
-        self._drain()
-        return found
+        self._check_open()
+        return self._memory.exists(namespace, key, now)
 
     def count(self, now: float, namespace: str | None = None) -> int:
-        found = self._memory.count(now, namespace)
-        self._drain()
-        return found
+        self._check_open()
+        return self._memory.count(now, namespace)
 
     def namespaces(self, now: float) -> list[str]:
-        found = self._memory.namespaces(now)
-        self._drain()
-        return found
+        self._check_open()
+        return self._memory.namespaces(now)
 
     def scan(self, namespace: str, prefix: str, limit: int | None, now: float) -> list[str]:
-        keys = self._memory.scan(namespace, prefix, limit, now)
-        self._drain()
-        return keys
+        self._check_open()
+        return self._memory.scan(namespace, prefix, limit, now)
 
     def search(
         self,
@@ -401,16 +463,15 @@ class DurableBackend:
         with_vectors: bool = False,
         threshold: float | None = None,
     ) -> list[list[tuple[StoredEntry, float]]]:
-        found = self._memory.search(queries, k, namespace, filters, now, with_vectors, threshold)
-        self._drain()
-        return found
+        self._check_open()
+        return self._memory.search(queries, k, namespace, filters, now, with_vectors, threshold)
 
     def purge_expired(self, now: float) -> int:
-        purged = self._memory.purge_expired(now)
-        self._drain()
-        return purged
+        self._check_open()
+        return self._memory.purge_expired(now)
 
     def counters(self) -> BackendCounters:
+        self._check_open()
         counters = self._memory.counters()
         counters.details["path"] = str(self.path)
         counters.details["opened_from"] = self.opened_from
@@ -418,6 +479,7 @@ class DurableBackend:
 
     def index_for(self, namespace: str = "") -> Any:
         """The namespace's in-memory index (for inspection and benchmarks)."""
+        self._check_open()
         return self._memory.index_for(namespace)
 
     def vector_count(self, namespace: str = "") -> int:
@@ -429,9 +491,8 @@ class DurableBackend:
     # --- snapshots -----------------------------------------------------------------------
 
     def export_state(self, now: float) -> BackendState:
-        state = self._memory.export_state(now)
-        self._drain()
-        return state
+        self._check_open()
+        return self._memory.export_state(now)
 
     def restore_state(self, state: BackendState, now: float) -> None:
         """Replace the content with ``state``, journaled in one transaction."""
@@ -442,22 +503,21 @@ class DurableBackend:
             for space in state.spaces:
                 assert space.vectors is not None  # prepare_restore found them all
                 vectors[space.name] = dict(zip(space.labels.tolist(), space.vectors))
-            incoming = set(zip(state.namespaces, state.keys))
-            with self._journal.transact():
-                self._forget(
-                    (namespace, key)
-                    for namespace in self._memory.namespaces(now)
-                    for key in self._memory.scan(namespace, "", None, now)
-                    if (namespace, key) not in incoming
-                )
-                for key, value, metadata, namespace, expires_at, label in prepared.cold.rows():
-                    vector = None if label is None else vectors[namespace][label]
-                    write = EntryWrite(key, value, metadata, namespace, expires_at, vector)
-                    name = entry_id(namespace, key)
-                    self._journal.set(ENTRY_PREFIX + name, _record(write))
-                    self._log(name)
+            incoming = set(map(entry_id, state.namespaces, state.keys))
+            # the old entries the snapshot lacks go (expired ones too: scan drops them)
+            changes: dict[str, bytes | None] = {
+                name: None
+                for namespace in self._memory.namespaces(now)
+                for key in self._memory.scan(namespace, "", None, now)
+                if (name := entry_id(namespace, key)) not in incoming
+            }
+            for key, value, metadata, namespace, expires_at, label in prepared.cold.rows():
+                vector = None if label is None else vectors[namespace][label]
+                write = EntryWrite(key, value, metadata, namespace, expires_at, vector)
+                changes[entry_id(namespace, key)] = _record(write)
+            self._journal_changes(changes)
             self._memory.commit_restore(prepared)
-            self._drain()
+            self._journal_changes({})  # the snapshot's expired keys' old records, evictions
 
     # --- checkpoints and lifecycle -------------------------------------------------------
 
@@ -469,14 +529,17 @@ class DurableBackend:
         with self._checkpoint_lock:
             target = self.path / CHECKPOINT_FILE
             with self._lock:
+                self._check_open()
+                now = self._clock()
+                self._memory.purge_expired(now)
+                self._journal_changes({})  # what the view dropped leaves the journal first
                 if not force and self._changes == 0 and target.exists():
                     return False
+                state = self._memory.export_state(now)
                 epoch = self._epoch
                 self._epoch += 1
                 self._journal.set(_EPOCH, self._epoch)
-                state = self._memory.export_state(self._clock())
                 self._changes = 0
-            self._drain()
             settings = {
                 **self._memory.settings(),
                 "ttl": None,
@@ -489,33 +552,46 @@ class DurableBackend:
                 self._log_tags.discard(tag)
             return True
 
-    def _checkpoint_every(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            if self._changes:
-                try:
-                    self.checkpoint()
-                except Exception as exc:  # the journal still has everything; retry next time
-                    self.last_checkpoint_error = exc
-
     def close(self) -> None:
         """Save a checkpoint, close the journal and release the directory."""
         if self._closed:
             return
         self._stop.set()
-        if self._ticker is not None:
+        if self._ticker is not None and self._ticker is not threading.current_thread():
             self._ticker.join()
         try:
             self.checkpoint()
         finally:
             self._closed = True
             self._memory.close()
-            self._release()
+            self._finalizer()
 
-    def _release(self) -> None:
-        journal = getattr(self, "_journal", None)
-        if journal is not None:
-            journal.close()
-        self._lock_file.close()  # closing the descriptor drops the flock
+
+def _release(resources: list[Any]) -> None:
+    """Stop the ticker, close the journal and the lock file (dropping the ``flock``): what
+    :meth:`DurableBackend.close` ends with, and what a dropped backend's finalizer runs."""
+    for resource in resources:
+        if isinstance(resource, threading.Event):
+            resource.set()
+        else:
+            resource.close()
+
+
+def _checkpoint_every(
+    ref: weakref.ref[DurableBackend], stop: threading.Event, interval: float
+) -> None:
+    """The background checkpoint loop; holds the backend only while checkpointing, so a
+    dropped backend can still be collected (and release its directory)."""
+    while not stop.wait(interval):
+        backend = ref()
+        if backend is None:
+            return
+        if backend._changes:
+            try:
+                backend.checkpoint()
+            except Exception as exc:  # the journal still has everything; retry next time
+                backend.last_checkpoint_error = exc
+        del backend
 
 
 def _lock_directory(path: Path) -> Any:

@@ -1,5 +1,9 @@
 """What a snapshot file or a durable directory holds, checked (``semcache inspect``).
 
+A file is checked as a load checks it: checksums first, then the whole content is decoded
+and its tables built aside (entries, vectors, labels, every HNSW graph bounds-checked), as
+:meth:`~semcache_core.SemCache.load` does before it changes anything; nothing is kept.
+
 Example::
 
     >>> report = inspect_path("faq.semcache")
@@ -16,6 +20,7 @@ from pathlib import Path
 
 import msgpack
 
+from ..backends.local import LocalBackend
 from ..errors import SnapshotError
 from .container import FORMAT_VERSION, open_container
 from .durable import (
@@ -26,7 +31,7 @@ from .durable import (
     open_journal,
     split_entry_id,
 )
-from .snapshot import SNAPSHOT_KIND
+from .snapshot import SNAPSHOT_KIND, read_snapshot, settings_from_meta
 
 __all__ = ["StoreReport", "describe_size", "inspect_path"]
 
@@ -96,7 +101,24 @@ def _inspect_file(path: Path) -> StoreReport:
             columns = msgpack.unpackb(container.section("entries"), raw=False)
             names = columns["namespaces"]
             report.namespaces = dict(Counter(names[i] for i in columns["namespace"]))
+    if not report.damaged and report.kind in (SNAPSHOT_KIND, CHECKPOINT_KIND):
+        problem = _load_problem(path, report.kind)
+        if problem is not None:
+            report.damaged.append(f"cannot be loaded: {problem}")
     return report
+
+
+def _load_problem(path: Path, kind: str) -> str | None:
+    """Why a load of ``path`` would fail, or None: the load's own checks, run aside."""
+    try:
+        state, meta = read_snapshot(path, kind)
+        if kind == SNAPSHOT_KIND:
+            settings_from_meta(path, meta)
+        # "auto" adopts and checks every saved graph; a huge threshold builds none
+        LocalBackend(index="auto", hnsw_threshold=2**62).prepare_restore(state, -float("inf"))
+    except (SnapshotError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def _inspect_directory(path: Path) -> StoreReport:

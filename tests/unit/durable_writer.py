@@ -11,8 +11,8 @@ Modes:
     operation it prints ``try <json>``, and ``ok`` once the call has returned (each line
     flushed), so the reader knows every acknowledged operation and the one in flight.
 ``write``
-    Run ``steps`` (set deterministic entries ``entry_for``, delete, checkpoint, clear,
-    sleep), print ``done``, then leave as ``exit`` says: ``"os_exit"``
+    Run ``steps`` (set deterministic entries ``entry_for``, delete, checkpoint, load a
+    snapshot, clear, sleep), print ``done``, then leave as ``exit`` says: ``"os_exit"``
     (no close: a crash that skips every ``finally``), ``"hang"`` (wait to be killed) or
     ``"close"``.
 ``try_open``
@@ -218,6 +218,8 @@ def write(directory: str, opts: dict[str, Any]) -> None:
             cache.delete(args[0])
         elif name == "ckpt":
             cache.backend.checkpoint()
+        elif name == "load":  # ["load", snapshot path]
+            cache.load(args[0])
         elif name == "clear":
             cache.clear()
         elif name == "sleep":

@@ -58,6 +58,13 @@ from semcache_core.persist.durable import (
 from semcache_core.persist.snapshot import read_snapshot
 
 WRITER = Path(__file__).with_name("durable_writer.py")
+# the writer imports the semcache_core under test (this checkout's), not an installed one
+WRITER_ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH")])
+    ),
+}
 NAMESPACES = ("", "a", "b")
 PROBE = vector_for(987_654_321)
 MATCH_ALL = {"no_such_field": {"$ne": 0}}  # a missing field matches "!=": every entry
@@ -262,6 +269,7 @@ class Writer:
             [sys.executable, str(WRITER), mode, str(directory), json.dumps(options or {})],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
+            env=WRITER_ENV,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -669,6 +677,7 @@ def try_open_elsewhere(directory: Path) -> dict[str, Any]:
         capture_output=True,
         timeout=60,
         check=False,
+        env=WRITER_ENV,
     )
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     return json.loads(done.stdout.decode().splitlines()[-1])
