@@ -38,6 +38,7 @@ class Flight:
         self._value: Any = None
         self._error: BaseException | None = None
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._thread_waiters = 0
 
     def finish(self, value: Any) -> None:
         self._value = value
@@ -61,7 +62,13 @@ class Flight:
 
     def wait(self) -> Any:
         """Block until the leader finishes; its value, or its exception raised here."""
-        self._done.wait()
+        with self._lock:
+            self._thread_waiters += 1
+        try:
+            self._done.wait()
+        finally:
+            with self._lock:
+                self._thread_waiters -= 1
         return self._outcome()
 
     async def await_outcome(self) -> Any:
@@ -98,6 +105,15 @@ class FlightTable:
                 return flight, False
             flight = self._flights[key] = Flight()
             return flight, True
+
+    def waiting(self, key: Any) -> int:
+        """How many callers wait for ``key``'s flight to end (0 without one): diagnostics."""
+        with self._lock:
+            flight = self._flights.get(key)
+        if flight is None:
+            return 0
+        with flight._lock:
+            return flight._thread_waiters + len(flight._async_waiters)
 
     def leave(self, key: Any, flight: Flight) -> None:
         with self._lock:
