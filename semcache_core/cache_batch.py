@@ -61,7 +61,7 @@ class _ManyPlan:
     ``found`` maps each distinct key to a stored entry (a hit) or an encoded value (computed
     here or by another caller). The flights this call leads are settled by
     :func:`~semcache_core.flight.lead` or :func:`~semcache_core.flight.launch` with what
-    :meth:`compute` or :meth:`acompute` returns, whatever happens, so no follower waits
+    :func:`_compute` or :func:`_acompute` returns, whatever happens, so no follower waits
     forever.
     """
 
@@ -235,7 +235,9 @@ class BatchCalls:
     ) -> list[Any]:
         """Async :meth:`get_or_compute_many`; ``fn`` may be a plain or an ``async`` function.
 
-        A plain ``fn`` runs in a worker thread; flights are shared with sync callers.
+        A plain ``fn`` runs in a worker thread; flights are shared with sync callers. The
+        computation runs as a task of its own: cancelling this call cancels only its wait,
+        and the keys it computes still reach the other callers waiting for them.
         """
         plan = _ManyPlan(check_keys(keys))
         check_ttl(ttl)
