@@ -541,8 +541,10 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
 
         Threads missing the same key together wait for one call of ``fn`` (single flight);
         no cache lock is held while ``fn`` runs. An exception from ``fn`` reaches every
-        waiter and stores nothing. A result that is a vector of the cache's dimension (an
-        embedding) is also indexed, so :meth:`get_similar` finds it.
+        waiter and stores nothing; an interrupt (``KeyboardInterrupt``) is the computing
+        caller's alone, and one of the waiters computes instead. A result that is a vector
+        of the cache's dimension (an embedding) is also indexed, so :meth:`get_similar`
+        finds it.
         """
         check_key(key)
         check_write_options(ttl, namespace, metadata)
@@ -550,23 +552,18 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         found, value = self._lookup(namespace, key)
         if found:
             return value
-        flight, leader = self._flights.join((namespace, key))
-        if not leader:
-            return decode(flight.wait())
-        try:
-            entry = self._peek(namespace, key)  # a leader that just finished may have stored it
-            blob = (
-                entry.value
-                if entry is not None
-                else self._store_computed(key, fn(key), ttl, namespace, metadata)
+        return decode(
+            self._flights.run(
+                (namespace, key), lambda: self._compute(key, fn, ttl, namespace, metadata)
             )
-            flight.finish(blob)
-        except BaseException as exc:
-            flight.fail(exc)
-            raise
-        finally:
-            self._flights.leave((namespace, key), flight)
-        return decode(blob)
+        )
+
+    def _compute(self, key: str, fn: Any, ttl: Any, namespace: str, metadata: Any) -> bytes:
+        """A flight leader's work: ``fn(key)`` stored, unless a leader just stored it."""
+        entry = self._peek(namespace, key)
+        if entry is not None:
+            return entry.value
+        return self._store_computed(key, fn(key), ttl, namespace, metadata)
 
     # --- semantic ------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -165,7 +165,10 @@ class AsyncTwins:
         """Async :meth:`get_or_compute`; ``fn`` may be a plain or an ``async`` function.
 
         A plain ``fn`` runs in a worker thread; waiters share the leader's single flight
-        with threads calling the sync twin.
+        with threads calling the sync twin. The computation runs as a task of its own:
+        cancelling this call (the one that started it, or any other waiter) cancels only
+        this wait; the value is still computed, stored and given to the other waiters,
+        and stored even when every waiter was cancelled.
         """
         check_key(key)
         check_write_options(ttl, namespace, metadata)
@@ -173,27 +176,43 @@ class AsyncTwins:
         found, value = await asyncio.to_thread(self._lookup, namespace, key)
         if found:
             return value
-        flight, leader = self._flights.join((namespace, key))
-        if not leader:
-            return decode(await flight.await_outcome())
-        try:
-            entry = await asyncio.to_thread(self._peek, namespace, key)
-            if entry is not None:
-                blob = entry.value
-            else:
-                if inspect.iscoroutinefunction(fn):
-                    result = await fn(key)
-                else:
-                    result = await asyncio.to_thread(fn, key)
-                    if inspect.isawaitable(result):
-                        result = await result
-                blob = await asyncio.to_thread(
-                    self._store_computed, key, result, ttl, namespace, metadata
+
+        async def compute() -> bytes:
+            if not inspect.iscoroutinefunction(fn):
+                done = await asyncio.to_thread(
+                    _compute_plain, self, key, fn, ttl, namespace, metadata
                 )
-            flight.finish(blob)
-        except BaseException as exc:
-            flight.fail(exc)
-            raise
-        finally:
-            self._flights.leave((namespace, key), flight)
-        return decode(blob)
+                if not isinstance(done, _Pending):
+                    return done
+                result = await done.awaitable
+            else:
+                entry = await asyncio.to_thread(self._peek, namespace, key)
+                if entry is not None:
+                    return entry.value
+                result = await fn(key)
+            return await asyncio.to_thread(
+                self._store_computed, key, result, ttl, namespace, metadata
+            )
+
+        return decode(await self._flights.arun((namespace, key), compute))
+
+
+class _Pending:
+    """A plain ``fn`` returned an awaitable: the loop awaits it, then stores the result."""
+
+    def __init__(self, awaitable: Awaitable[Any]) -> None:
+        self.awaitable = awaitable
+
+
+def _compute_plain(
+    cache: SemCache, key: str, fn: Callable[[str], Any], ttl: Any, namespace: str, metadata: Any
+) -> bytes | _Pending:
+    """A leader's work for a plain ``fn``, in one worker-thread hop: ``fn(key)`` stored,
+    unless a leader just stored it."""
+    entry = cache._peek(namespace, key)
+    if entry is not None:
+        return entry.value
+    result = fn(key)
+    if inspect.isawaitable(result):
+        return _Pending(result)
+    return cache._store_computed(key, result, ttl, namespace, metadata)

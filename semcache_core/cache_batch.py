@@ -38,7 +38,7 @@ from .backends.base import NOT_DECODED, StoredEntry
 from .checks import check_keys, check_namespace, check_write_options
 from .codec import decode
 from .errors import InvalidArgumentError
-from .flight import Flight
+from .flight import Flight, launch, lead
 
 if TYPE_CHECKING:
     from .cache import SemCache
@@ -59,8 +59,10 @@ class _ManyPlan:
     """One ``get_or_compute_many`` call: what was found, led, followed and computed.
 
     ``found`` maps each distinct key to a stored entry (a hit) or an encoded value (computed
-    here or by another caller). Flights this call leads must reach :meth:`settle` (or
-    :meth:`fail`) and :meth:`leave` whatever happens, so that no follower waits forever.
+    here or by another caller). The flights this call leads are settled by
+    :func:`~semcache_core.flight.lead` or :func:`~semcache_core.flight.launch` with what
+    :func:`_compute` or :func:`_acompute` returns, whatever happens, so no follower waits
+    forever.
     """
 
     def __init__(self, keys: list[str], namespace: str) -> None:
@@ -69,7 +71,6 @@ class _ManyPlan:
         self.found: dict[str, StoredEntry | bytes] = {}
         self.led: list[tuple[str, Flight]] = []
         self.followed: list[tuple[str, Flight]] = []
-        self.to_compute: list[str] = []
 
     def lookup(self, cache: SemCache) -> None:
         """Read every distinct key once (each counts as a hit or a miss)."""
@@ -86,48 +87,72 @@ class _ManyPlan:
                 flight, leader = cache._flights.join((self.namespace, key))
                 (self.led if leader else self.followed).append((key, flight))
 
-    def peek(self, cache: SemCache) -> None:
-        """Take what a leader that just finished stored; the rest is to compute."""
-        now = cache._clock()
-        for key, _ in self.led:
-            entry = cache._backend.get(self.namespace, key, now, count=False)
-            if entry is None:
-                self.to_compute.append(key)
-            else:
-                self.found[key] = entry.value
+    def led_flights(self) -> list[Flight]:
+        return [flight for _, flight in self.led]
 
-    def results_of(self, computed: Any) -> list[Any]:
-        try:
-            results = list(computed)
-        except TypeError as exc:
-            raise InvalidArgumentError(
-                f"fn must return a sequence of results, got {type(computed).__name__}"
-            ) from exc
-        if len(results) != len(self.to_compute):
-            raise InvalidArgumentError(
-                f"fn returned {len(results)} results for {len(self.to_compute)} keys"
-            )
-        return results
-
-    def store(self, cache: SemCache, results: list[Any], ttl: Any, metadata: Any) -> None:
-        blobs = cache._store_computed_many(self.to_compute, results, ttl, self.namespace, metadata)
-        self.found.update(zip(self.to_compute, blobs))
-
-    def settle(self) -> None:
-        for key, flight in self.led:
-            found = self.found[key]
-            flight.finish(found.value if isinstance(found, StoredEntry) else found)
-
-    def fail(self, exc: BaseException) -> None:
-        for _, flight in self.led:
-            flight.fail(exc)
-
-    def leave(self, cache: SemCache) -> None:
-        for key, flight in self.led:
-            cache._flights.leave((self.namespace, key), flight)
+    def led_keys(self) -> list[str]:
+        return [key for key, _ in self.led]
 
     def values(self) -> list[Any]:
         return [_fresh(self.found[key]) for key in self.keys]
+
+
+_Options = tuple[Any, str, Any]  # ttl, namespace, metadata, as _store_computed_many takes them
+
+
+def _compute(cache: SemCache, keys: list[str], fn: ManyFn, options: _Options) -> list[bytes]:
+    """A leader's work: the encoded values of ``keys``, the missing ones computed by one
+    ``fn`` call and stored."""
+    blobs, missing = _peek(cache, keys, options[1])
+    if missing:
+        results = _results_of(fn(list(missing)), len(missing))
+        blobs.update(zip(missing, cache._store_computed_many(missing, results, *options)))
+    return [blobs[key] for key in keys]
+
+
+async def _acompute(cache: SemCache, keys: list[str], fn: ManyFn, options: _Options) -> list[bytes]:
+    """Async :func:`_compute`: a plain ``fn`` and storage calls run in a worker thread."""
+    blobs, missing = await asyncio.to_thread(_peek, cache, keys, options[1])
+    if missing:
+        if inspect.iscoroutinefunction(fn):
+            computed = await fn(list(missing))
+        else:
+            computed = await asyncio.to_thread(fn, list(missing))
+            if inspect.isawaitable(computed):
+                computed = await computed
+        results = _results_of(computed, len(missing))
+        stored = await asyncio.to_thread(cache._store_computed_many, missing, results, *options)
+        blobs.update(zip(missing, stored))
+    return [blobs[key] for key in keys]
+
+
+async def _acompute_one(cache: SemCache, key: str, fn: ManyFn, options: _Options) -> bytes:
+    return (await _acompute(cache, [key], fn, options))[0]
+
+
+def _peek(cache: SemCache, keys: list[str], namespace: str) -> tuple[dict[str, bytes], list[str]]:
+    """What a leader that just finished stored for ``keys``; the keys still to compute."""
+    now = cache._clock()
+    blobs, missing = {}, []
+    for key in keys:
+        entry = cache._backend.get(namespace, key, now, count=False)
+        if entry is None:
+            missing.append(key)
+        else:
+            blobs[key] = entry.value
+    return blobs, missing
+
+
+def _results_of(computed: Any, count: int) -> list[Any]:
+    try:
+        results = list(computed)
+    except TypeError as exc:
+        raise InvalidArgumentError(
+            f"fn must return a sequence of results, got {type(computed).__name__}"
+        ) from exc
+    if len(results) != count:
+        raise InvalidArgumentError(f"fn returned {len(results)} results for {count} keys")
+    return results
 
 
 class BatchCalls:
@@ -168,7 +193,7 @@ class BatchCalls:
         fn: ManyFn,
         *,
         ttl: float | None = None,
-        namespace: str = "",
+        namespace: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> list[Any]:
         """The cached values of ``keys``, computing every miss with one ``fn(missing)`` call.
@@ -183,23 +208,20 @@ class BatchCalls:
             InvalidKeyError, InvalidArgumentError: bad input, before anything is computed;
                 InvalidArgumentError too when ``fn`` returns the wrong number of results.
         """
-        plan = _ManyPlan(check_keys(keys), check_namespace(namespace))
+        namespace = check_namespace(namespace)
+        plan = _ManyPlan(check_keys(keys), namespace)
         check_write_options(ttl, namespace, metadata)
+        options = (ttl, namespace, metadata)
         plan.lookup(self)
         plan.join(self)
-        try:
-            plan.peek(self)
-            if plan.to_compute:
-                results = plan.results_of(fn(list(plan.to_compute)))
-                plan.store(self, results, ttl, metadata)
-            plan.settle()
-        except BaseException as exc:
-            plan.fail(exc)
-            raise
-        finally:
-            plan.leave(self)
+        if plan.led:
+            led = plan.led_keys()
+            blobs = lead(plan.led_flights(), lambda: _compute(self, led, fn, options))
+            plan.found.update(zip(led, blobs))
         for key, flight in plan.followed:  # only after settling ours: no waiting in a cycle
-            plan.found[key] = flight.wait()
+            plan.found[key] = self._flights.follow(
+                (namespace, key), flight, lambda key=key: _compute(self, [key], fn, options)[0]
+            )
         return plan.values()
 
     async def aget_many(
@@ -216,35 +238,26 @@ class BatchCalls:
         fn: ManyFn,
         *,
         ttl: float | None = None,
-        namespace: str = "",
+        namespace: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> list[Any]:
         """Async :meth:`get_or_compute_many`; ``fn`` may be a plain or an ``async`` function.
 
-        A plain ``fn`` runs in a worker thread; flights are shared with sync callers.
+        A plain ``fn`` runs in a worker thread; flights are shared with sync callers. The
+        computation runs as a task of its own: cancelling this call cancels only its wait,
+        and the keys it computes still reach the other callers waiting for them.
         """
-        plan = _ManyPlan(check_keys(keys), check_namespace(namespace))
+        namespace = check_namespace(namespace)
+        plan = _ManyPlan(check_keys(keys), namespace)
         check_write_options(ttl, namespace, metadata)
+        options = (ttl, namespace, metadata)
         await asyncio.to_thread(plan.lookup, self)
         plan.join(self)  # on the loop, so a cancellation cannot strand a joined flight
-        try:
-            await asyncio.to_thread(plan.peek, self)
-            if plan.to_compute:
-                missing = list(plan.to_compute)
-                if inspect.iscoroutinefunction(fn):
-                    computed = await fn(missing)
-                else:
-                    computed = await asyncio.to_thread(fn, missing)
-                    if inspect.isawaitable(computed):
-                        computed = await computed
-                results = plan.results_of(computed)
-                await asyncio.to_thread(plan.store, self, results, ttl, metadata)
-            plan.settle()
-        except BaseException as exc:
-            plan.fail(exc)
-            raise
-        finally:
-            plan.leave(self)
-        for key, flight in plan.followed:
-            plan.found[key] = await flight.await_outcome()
+        if plan.led:  # a task of its own: cancelling this call leaves it to the followers
+            led = plan.led_keys()
+            launch(plan.led_flights(), lambda: _acompute(self, led, fn, options))
+        for key, flight in [*plan.led, *plan.followed]:
+            plan.found[key] = await self._flights.afollow(
+                (namespace, key), flight, lambda key=key: _acompute_one(self, key, fn, options)
+            )
         return plan.values()

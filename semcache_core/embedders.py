@@ -9,6 +9,11 @@
 - a LlamaIndex embedding (``get_query_embedding`` / ``get_text_embedding`` / ``aget_*``);
 - an object already implementing :class:`Embedder`.
 
+Whatever the kind, an exception the user's model raises surfaces as
+:class:`~semcache_core.errors.EmbedderError` with the original as ``__cause__``
+(``KeyboardInterrupt`` and cancellation pass through as they are), and the async methods
+never run a synchronous model on the event loop: it goes to a worker thread.
+
 Stored texts go through ``embed_document`` and search texts through ``embed_query``: models
 that embed queries and passages differently (E5, instructor, ...) get what they expect.
 
@@ -26,7 +31,7 @@ import asyncio
 import inspect
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -65,6 +70,31 @@ def to_vector(raw: Any, source: str, dtype: Any = np.float32) -> Any:
     if array.ndim != 1 or array.size == 0:
         raise EmbedderError(f"{source} returned an array of shape {array.shape}, not a vector")
     return array
+
+
+def _failed(source: str, exc: Exception) -> EmbedderError:
+    return EmbedderError(f"{source} failed: {type(exc).__name__}: {exc}")
+
+
+def _call(source: str, fn: Callable[[str], Any], text: str) -> Any:
+    """``fn(text)``; an exception it raises comes out as :class:`EmbedderError` (caused by
+    it), so callers catch one type whatever the model. Interrupts and cancellation pass."""
+    try:
+        return fn(text)
+    except EmbedderError:
+        raise
+    except Exception as exc:
+        raise _failed(source, exc) from exc
+
+
+async def _acall(source: str, fn: Callable[[str], Awaitable[Any]], text: str) -> Any:
+    """Async :func:`_call`."""
+    try:
+        return await fn(text)
+    except EmbedderError:
+        raise
+    except Exception as exc:
+        raise _failed(source, exc) from exc
 
 
 class HashingEmbedder:
@@ -113,7 +143,8 @@ class HashingEmbedder:
     embed_document = embed_query
 
     async def aembed_query(self, text: str) -> FloatVector:
-        return self.embed_query(text)  # microseconds of numpy: not worth a thread hop
+        # a pure-Python n-gram loop: ~25 ms for an 11k-character prompt, off the event loop
+        return await asyncio.to_thread(self.embed_query, text)
 
     aembed_document = aembed_query
 
@@ -132,13 +163,15 @@ class CallableEmbedder:
             raise EmbedderError(
                 f"embedder {self._name} is async; use the cache's async methods (asearch, ...)"
             )
-        return to_vector(self._fn(text), f"embedder {self._name}")
+        source = f"embedder {self._name}"
+        return to_vector(_call(source, self._fn, text), source)
 
     embed_document = embed_query
 
     async def aembed_query(self, text: str) -> FloatVector:
         if self._is_async:
-            return to_vector(await self._fn(text), f"embedder {self._name}")
+            source = f"embedder {self._name}"
+            return to_vector(await _acall(source, self._fn, text), source)
         return await asyncio.to_thread(self.embed_query, text)
 
     aembed_document = aembed_query
@@ -161,20 +194,24 @@ class _MethodEmbedder:
         self._aquery, self._adocument = aquery, adocument
 
     def embed_query(self, text: str) -> FloatVector:
-        return to_vector(self._query(text), f"{self._name} (query)")
+        source = f"{self._name} (query)"
+        return to_vector(_call(source, self._query, text), source)
 
     def embed_document(self, text: str) -> FloatVector:
-        return to_vector(self._document(text), f"{self._name} (document)")
+        source = f"{self._name} (document)"
+        return to_vector(_call(source, self._document, text), source)
 
     async def aembed_query(self, text: str) -> FloatVector:
         if self._aquery is None:
             return await asyncio.to_thread(self.embed_query, text)
-        return to_vector(await self._aquery(text), f"{self._name} (query)")
+        source = f"{self._name} (query)"
+        return to_vector(await _acall(source, self._aquery, text), source)
 
     async def aembed_document(self, text: str) -> FloatVector:
         if self._adocument is None:
             return await asyncio.to_thread(self.embed_document, text)
-        return to_vector(await self._adocument(text), f"{self._name} (document)")
+        source = f"{self._name} (document)"
+        return to_vector(await _acall(source, self._adocument, text), source)
 
 
 def _langchain(model: Any) -> _MethodEmbedder:
@@ -200,6 +237,34 @@ def _llama_index(model: Any) -> _MethodEmbedder:
     )
 
 
+class _GuardedEmbedder:
+    """A user's own :class:`Embedder`, its exceptions raised as :class:`EmbedderError`."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self._name = type(embedder).__name__
+
+    @property
+    def dim(self) -> int | None:
+        return self.embedder.dim
+
+    @dim.setter
+    def dim(self, value: int | None) -> None:
+        self.embedder.dim = value
+
+    def embed_query(self, text: str) -> FloatVector:
+        return _call(f"{self._name}.embed_query", self.embedder.embed_query, text)
+
+    def embed_document(self, text: str) -> FloatVector:
+        return _call(f"{self._name}.embed_document", self.embedder.embed_document, text)
+
+    async def aembed_query(self, text: str) -> FloatVector:
+        return await _acall(f"{self._name}.aembed_query", self.embedder.aembed_query, text)
+
+    async def aembed_document(self, text: str) -> FloatVector:
+        return await _acall(f"{self._name}.aembed_document", self.embedder.aembed_document, text)
+
+
 def as_embedder(obj: Any) -> Embedder:
     """Adapt ``obj`` (see module docstring) to the :class:`Embedder` protocol.
 
@@ -208,8 +273,10 @@ def as_embedder(obj: Any) -> Embedder:
     """
     if obj is None:
         return HashingEmbedder()
-    if isinstance(obj, Embedder):
+    if isinstance(obj, (HashingEmbedder, CallableEmbedder, _MethodEmbedder, _GuardedEmbedder)):
         return obj
+    if isinstance(obj, Embedder):
+        return _GuardedEmbedder(obj)
     if hasattr(obj, "embed_query") and hasattr(obj, "embed_documents"):
         return _langchain(obj)
     if hasattr(obj, "get_query_embedding") and hasattr(obj, "get_text_embedding"):

@@ -1,43 +1,64 @@
 """Single flight: many callers missing the same key at once share one computation.
 
 Threads wait on a :class:`threading.Event`; coroutines wait on an asyncio future resolved
-from the leader's thread with ``call_soon_threadsafe``, so an async waiter never occupies a
-worker thread (a pool full of waiters could otherwise starve the leader).
+from whichever thread settles the flight with ``call_soon_threadsafe``, so an async waiter
+never occupies a worker thread (a pool full of waiters could otherwise starve the leader).
+
+A waiter leaving is its own business (DESIGN.md, Concurrency):
+
+- a sync leader computes in its own thread (:meth:`FlightTable.run`); an exception from
+  the computation reaches every waiter, but an interrupt (``KeyboardInterrupt``,
+  ``SystemExit``) is the leader's alone: the flight is *abandoned* and the waiters start
+  over, one of them computing with its own function;
+- an async leader starts the computation as a task that no waiter owns
+  (:meth:`FlightTable.arun`) and then waits for it like everyone else, so cancelling any
+  waiter, the leader included, cancels only that wait. When every waiter is cancelled the
+  computation still finishes and its result is stored. Only the task's own cancellation
+  (its event loop shutting down, as ``asyncio.run`` does on return) abandons the flight;
+- a waiter whose event loop is closed is skipped when the flight settles.
 
 Example::
 
     flights = FlightTable()
-    flight, leader = flights.join("k")
-    if leader:
-        try:
-            flight.finish(compute())
-        except BaseException as exc:
-            flight.fail(exc)
-            raise
-        finally:
-            flights.leave("k", flight)
-    else:
-        value = flight.wait()
+    value = flights.run("k", lambda: compute("k"))            # in a thread
+    value = await flights.arun("k", lambda: acompute("k"))    # in a coroutine
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-__all__ = ["Flight", "FlightTable"]
+__all__ = ["Flight", "FlightAbandoned", "FlightTable", "launch", "lead"]
+
+
+class FlightAbandoned(Exception):
+    """Raised to a waiter whose flight ended without an outcome: it must start over.
+
+    Internal to single flight: :class:`FlightTable` catches it and retries.
+    """
 
 
 class Flight:
-    """One in-progress computation and everyone waiting for it."""
+    """One in-progress computation and everyone waiting for it.
 
-    def __init__(self) -> None:
+    Settled exactly once, by :meth:`finish`, :meth:`fail` or :meth:`abandon`, each of which
+    first takes the flight out of its table (so a caller arriving later starts afresh).
+    """
+
+    def __init__(self, release: Callable[[], None] = lambda: None) -> None:
+        self._release = release
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._value: Any = None
         self._error: BaseException | None = None
+        self._abandoned = False
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._thread_waiters = 0
+        self._task: asyncio.Future[Any] | None = None  # an async computation, kept alive
 
     def finish(self, value: Any) -> None:
         self._value = value
@@ -47,40 +68,148 @@ class Flight:
         self._error = error
         self._settle()
 
+    def abandon(self) -> None:
+        self._abandoned = True
+        self._settle()
+
     def _settle(self) -> None:
+        self._release()
         with self._lock:
             self._done.set()
             waiters, self._async_waiters = self._async_waiters, []
+            self._task = None
         for loop, future in waiters:
-            loop.call_soon_threadsafe(_resolve, future)
+            with contextlib.suppress(RuntimeError):  # a closed loop: that waiter is gone
+                loop.call_soon_threadsafe(_resolve, future)
 
     def _outcome(self) -> Any:
+        if self._abandoned:
+            raise FlightAbandoned
         if self._error is not None:
             raise self._error
         return self._value
 
+    def waiting(self) -> int:
+        """How many callers wait for this flight to end."""
+        with self._lock:
+            return self._thread_waiters + len(self._async_waiters)
+
     def wait(self) -> Any:
-        """Block until the leader finishes; its value, or its exception raised here."""
-        self._done.wait()
+        """Block until the flight settles: its value, or its exception raised here.
+
+        Raises:
+            FlightAbandoned: the computation was interrupted; start over.
+        """
+        with self._lock:
+            self._thread_waiters += 1
+        try:
+            self._done.wait()
+        finally:
+            with self._lock:
+                self._thread_waiters -= 1
         return self._outcome()
 
     async def await_outcome(self) -> Any:
-        """Like :meth:`wait`, without blocking the event loop or a worker thread."""
+        """Like :meth:`wait`, without blocking the event loop or a worker thread.
+
+        Cancelling this wait cancels nothing else.
+        """
         loop = asyncio.get_running_loop()
         with self._lock:
-            if not self._done.is_set():
-                future: asyncio.Future[None] = loop.create_future()
-                self._async_waiters.append((loop, future))
-            else:
-                future = None  # type: ignore[assignment]
-        if future is not None:
-            await future
+            if self._done.is_set():
+                return self._outcome()
+            waiter = (loop, loop.create_future())
+            self._async_waiters.append(waiter)
+        try:
+            await waiter[1]
+        except BaseException:
+            with self._lock:
+                if waiter in self._async_waiters:
+                    self._async_waiters.remove(waiter)
+            raise
         return self._outcome()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _settle_error(flights: Sequence[Flight], error: BaseException) -> None:
+    """An exception from the computation reaches every waiter; an interrupt abandons."""
+    for flight in flights:
+        if isinstance(error, Exception):
+            flight.fail(error)
+        else:
+            flight.abandon()
+
+
+def lead(flights: Sequence[Flight], compute: Callable[[], Sequence[Any]]) -> Sequence[Any]:
+    """Run ``compute`` (one value per flight) in this thread and settle ``flights`` with it.
+
+    An exception from ``compute`` fails the flights and is raised here; an interrupt
+    abandons them (their waiters start over) and is raised here alone.
+    """
+    try:
+        values = compute()
+    except BaseException as exc:
+        _settle_error(flights, exc)
+        raise
+    for flight, value in zip(flights, values):
+        flight.finish(value)
+    return values
+
+
+class _Raised:
+    """A ``CancelledError`` the computation raised itself (its task was not cancelled)."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+async def _drive(acompute: Callable[[], Awaitable[Sequence[Any]]]) -> Any:
+    try:
+        return await acompute()
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+        if cancelling is not None and not cancelling():
+            return _Raised(exc)  # the function's own error, for every waiter
+        raise
+    except Exception as exc:
+        return _Raised(exc)
+
+
+def _on_done(flights: Sequence[Flight], task: asyncio.Future[Any]) -> None:
+    if task.cancelled():
+        for flight in flights:
+            flight.abandon()
+        return
+    error = task.exception()  # KeyboardInterrupt/SystemExit stop the loop: abandon
+    if error is not None:
+        _settle_error(flights, error)
+        return
+    result = task.result()
+    if isinstance(result, _Raised):
+        for flight in flights:
+            flight.fail(result.error)
+        return
+    for flight, value in zip(flights, result):
+        flight.finish(value)
+
+
+def launch(flights: Sequence[Flight], acompute: Callable[[], Awaitable[Sequence[Any]]]) -> None:
+    """Start ``acompute()`` (one value per flight) as a task of the running loop, owned by
+    no waiter, that settles ``flights`` when it ends. Call from a coroutine."""
+    try:
+        task = asyncio.ensure_future(_drive(acompute))
+    except BaseException:
+        for flight in flights:
+            flight.abandon()
+        raise
+    for flight in flights:
+        flight._task = task
+    task.add_done_callback(lambda done: _on_done(flights, done))
 
 
 class FlightTable:
@@ -91,15 +220,63 @@ class FlightTable:
         self._flights: dict[Any, Flight] = {}
 
     def join(self, key: Any) -> tuple[Flight, bool]:
-        """The flight for ``key`` and whether the caller leads it (must compute)."""
+        """The flight for ``key`` and whether the caller leads it (must compute and settle
+        it: :func:`lead`, :func:`launch`)."""
         with self._lock:
             flight = self._flights.get(key)
             if flight is not None:
                 return flight, False
-            flight = self._flights[key] = Flight()
+            flight = Flight(lambda: self._leave(key, flight))
+            self._flights[key] = flight
             return flight, True
 
-    def leave(self, key: Any, flight: Flight) -> None:
+    def _leave(self, key: Any, flight: Flight | None) -> None:
         with self._lock:
             if self._flights.get(key) is flight:
                 del self._flights[key]
+
+    def waiting(self, key: Any) -> int:
+        """How many callers wait for ``key``'s flight to end (0 without one): diagnostics."""
+        with self._lock:
+            flight = self._flights.get(key)
+        return 0 if flight is None else flight.waiting()
+
+    def run(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``, or the value of the flight already computing ``key``."""
+        flight, leader = self.join(key)
+        if leader:
+            return lead([flight], lambda: [compute()])[0]
+        return self.follow(key, flight, compute)
+
+    def follow(self, key: Any, flight: Flight, compute: Callable[[], Any]) -> Any:
+        """``flight``'s value; :meth:`run` again when it is abandoned."""
+        while True:
+            try:
+                return flight.wait()
+            except FlightAbandoned:
+                flight, leader = self.join(key)
+                if leader:
+                    return lead([flight], lambda: [compute()])[0]
+
+    async def arun(self, key: Any, acompute: Callable[[], Awaitable[Any]]) -> Any:
+        """Async :meth:`run`: ``acompute()`` runs as a task no waiter owns."""
+        flight, leader = self.join(key)
+        if leader:
+            launch([flight], lambda: _one(acompute))
+        return await self.afollow(key, flight, acompute)
+
+    async def afollow(
+        self, key: Any, flight: Flight, acompute: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        """Async :meth:`follow`."""
+        while True:
+            try:
+                return await flight.await_outcome()
+            except FlightAbandoned:
+                flight, leader = self.join(key)
+                if leader:
+                    launch([flight], lambda: _one(acompute))
+
+
+async def _one(acompute: Callable[[], Awaitable[Any]]) -> list[Any]:
+    return [await acompute()]

@@ -33,6 +33,7 @@ __all__ = [
     "Difference",
     "differing_spans",
     "is_trivial",
+    "words",
     "numbers",
     "question_words",
     "sentence_boundaries",
@@ -42,6 +43,7 @@ __all__ = [
 # a label ("Question: ", "Customer message: ") ends at its colon and whitespace.
 _SENTENCE_END = re.compile(r"(?:[.!?…]+[\"'\u201d\u2019»)\]]*|:)\s+")
 _WORD = re.compile(r"\w")
+_WORDS = re.compile(r"\w+")
 # Digits with their inner separators: "3.11", "1,000", "2024-05-01", "9:30".
 _NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
 # English question words that fix what kind of answer is wanted ("what" and "how" do not:
@@ -125,6 +127,12 @@ def differing_spans(first: str, second: str) -> Difference:
         first=first[prefix : len(first) - suffix],
         second=second[prefix : len(second) - suffix],
     )
+
+
+def words(span: str) -> list[str]:
+    """The words of ``span`` in order: two spans with the same words differ only in
+    whitespace and punctuation."""
+    return _WORDS.findall(span)
 
 
 def is_trivial(span: str) -> bool:

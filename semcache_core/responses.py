@@ -43,7 +43,7 @@ from .engine_arg import check_engine
 from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError
 from .filters import Filter
 from .namespaces import adapter_namespace
-from .prompt_diff import differing_spans, is_trivial, numbers, question_words
+from .prompt_diff import differing_spans, is_trivial, numbers, question_words, words
 from .records import Hit
 from .vectors import FloatVector, as_unit_vector
 
@@ -332,6 +332,8 @@ def _verdict(query: str, hit: Hit) -> bool | tuple[str, str]:
     if not isinstance(stored, str):
         return False
     difference = differing_spans(query, stored)
+    if words(difference.first) == words(difference.second):
+        return True
     new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)
     if new_trivial or stored_trivial:
         return new_trivial and stored_trivial

@@ -155,3 +155,31 @@ def test_shared_parts_are_as_long_as_sentences_allow(first: str, second: str) ->
     both = sentence_boundaries(first) & sentence_boundaries(second)
     longer = [b for b in both if b > d.prefix and first[:b] == second[:b]]
     assert longer == []
+
+
+def test_words_tell_spacing_of_letters_apart() -> None:
+    from semcache_core.prompt_diff import words
+
+    assert words("Is it open?") == words("Is  it open ?!") == ["Is", "it", "open"]
+    assert words("a rose") != words("arose")  # same letters, other words
+
+
+def test_a_whitespace_only_difference_hits_without_embedding_the_spans() -> None:
+    from semcache_core import SemCache
+    from semcache_core.embedders import HashingEmbedder
+    from semcache_core.responses import Prompt, ResponseCache
+
+    calls: list[str] = []
+
+    class Counting(HashingEmbedder):
+        def embed_query(self, text: str):  # type: ignore[no-untyped-def]
+            calls.append(text)
+            return super().embed_query(text)
+
+        embed_document = embed_query
+
+    responses = ResponseCache(SemCache(embedder=Counting()), threshold=0.9)
+    question = "Context: the tower is 330 metres tall. Question: How tall is the tower?"
+    responses.update(Prompt(question, "", question), "m", "330 metres")
+    assert responses.lookup(Prompt(question + " ", "", question + " "), "m") == "330 metres"
+    assert len(calls) == 2  # the stored and the new query text: no span embeddings
