@@ -39,14 +39,13 @@ from .backends.local import LocalBackend
 from .cache_async import AsyncTwins
 from .cache_batch import BatchCalls
 from .cache_snapshots import Snapshots
-from .checks import check_k, check_key, check_namespace, check_threshold, check_ttl
+from .checks import check_index, check_k, check_key, check_namespace, check_threshold, check_ttl
 from .codec import decode, encode, encode_metadata
 from .embedders import as_embedder
 from .errors import (
     DimensionMismatchError,
     InvalidArgumentError,
     InvalidValueError,
-    InvalidVectorError,
 )
 from .filters import FilterLike, FilterNode, parse_filters
 from .flight import FlightTable
@@ -54,18 +53,14 @@ from .index.hnsw import HNSWParams
 from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from .persist.durable import DurableBackend
 from .records import CacheStats, Entry, Hit
-from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector, looks_like_vector
+from .stored_values import Outcome, fresh, outcome_of, value_of
+from .vector_values import VectorValue, vector_value_of
+from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector
 
 __all__ = ["SemCache"]
 
 _EMPTY_METADATA = encode_metadata({})
-_IMMUTABLE = (str, bytes, int, float, bool, type(None))
-
-
-def _value_of(entry: StoredEntry) -> Any:
-    """The entry's value: immutable ones as kept, others decoded fresh for each reader."""
-    value = entry.plain
-    return decode(entry.value) if value is NOT_DECODED else value
+_IMMUTABLE = (str, bytes, int, float, bool, type(None), VectorValue)
 
 
 class _Counters:
@@ -226,14 +221,14 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         with counters.lock:
             setattr(counters, name, getattr(counters, name) + 1)
 
-    def _hit(self, entry: StoredEntry, score: float) -> Hit:
+    def _hit(self, entry: StoredEntry, score: float, with_vectors: bool) -> Hit:
         return Hit(
             entry.key,
-            _value_of(entry),
+            value_of(entry),
             score,
             {} if entry.metadata == _EMPTY_METADATA else decode(entry.metadata),
             entry.namespace,
-            entry.vector,
+            entry.vector if with_vectors else None,
         )
 
     # --- exact key/value -----------------------------------------------------------------
@@ -243,10 +238,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         if key.__class__ is not str:
             check_key(key)
         entry = self._backend.get(key, self._clock())
-        if entry is None:
-            return default
-        value = entry.plain
-        return decode(entry.value) if value is NOT_DECODED else value
+        return default if entry is None else value_of(entry)
 
     def get_entry(self, key: str) -> Entry | None:
         """Value, metadata, namespace and expiry of ``key``, or ``None`` (no stats counted)."""
@@ -255,7 +247,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         if entry is None:
             return None
         return Entry(
-            entry.key, _value_of(entry), decode(entry.metadata), entry.namespace, entry.expires_at
+            entry.key, value_of(entry), decode(entry.metadata), entry.namespace, entry.expires_at
         )
 
     def set(
@@ -432,36 +424,49 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
     def _lookup(self, key: str) -> tuple[bool, Any]:
         """(found, fresh value) counting a hit or a miss."""
         entry = self._backend.get(key, self._clock())
-        return (False, None) if entry is None else (True, _value_of(entry))
+        return (False, None) if entry is None else (True, value_of(entry))
 
     def _peek(self, key: str) -> StoredEntry | None:
         return self._backend.get(key, self._clock(), count=False)
 
     def _store_computed(
-        self, key: str, result: Any, ttl: Any, namespace: Any, metadata: Any
-    ) -> bytes:
-        """Store ``fn``'s result, indexing it when it is a vector of the cache's dimension."""
-        return self._store_computed_many([key], [result], ttl, namespace, metadata)[0]
+        self, key: str, result: Any, ttl: Any, namespace: Any, metadata: Any, index: Any
+    ) -> Outcome:
+        """Store ``fn``'s result (an embedding as its entry's vector, see ``index``)."""
+        return self._store_computed_many([key], [result], ttl, namespace, metadata, index)[0]
 
     def _store_computed_many(
-        self, keys: list[str], results: list[Any], ttl: Any, namespace: Any, metadata: Any
-    ) -> list[bytes]:
-        """Store computed results in one write (vectors indexed); their encoded values."""
+        self,
+        keys: list[str],
+        results: list[Any],
+        ttl: Any,
+        namespace: Any,
+        metadata: Any,
+        index: Any,
+    ) -> list[Outcome]:
+        """Store computed results in one write; what their waiters make their values from.
+
+        A result that is a vector (see :mod:`.vector_values`; ``index`` overrides the guess)
+        is stored once, as the entry's vector with a small marker as its value.
+        """
         dim = self.dim
         writes = []
+        outcomes: list[Outcome] = []
         for key, result in zip(keys, results):
-            vector = None
-            if looks_like_vector(result) and (dim is None or len(result) == dim):
-                try:
-                    vector = as_unit_vector(result, dim)
-                    dim = len(vector)  # a batch fixing the dimension keeps to it
-                except InvalidVectorError:  # e.g. an all-zero result: stored, not indexed
-                    vector = None
-            writes.append(self._write(key, result, vector, metadata, ttl, namespace))
+            found = vector_value_of(result, dim, index)
+            if found is None:
+                write = self._write(key, result, None, metadata, ttl, namespace)
+                outcomes.append(write.value)
+            else:
+                marker, unit = found
+                dim = len(unit)  # a batch fixing the dimension keeps to it
+                write = self._write(key, marker, unit, metadata, ttl, namespace)
+                outcomes.append(found)
+            writes.append(write)
         with self._counters.lock:
             self._counters.computes += len(writes)
         self._backend.set_many(writes, self._clock())
-        return [write.value for write in writes]
+        return outcomes
 
     def get_or_compute(
         self,
@@ -471,36 +476,50 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         ttl: float | None = None,
         namespace: str | None = None,
         metadata: dict[str, Any] | None = None,
+        index: bool | None = None,
     ) -> Any:
         """The cached value of ``key``, or ``fn(key)`` computed once and stored.
 
         Threads missing the same key together wait for one call of ``fn`` (single flight);
         no cache lock is held while ``fn`` runs. An exception from ``fn`` reaches every
-        waiter and stores nothing. A result that is a vector of the cache's dimension (an
-        embedding) is also indexed, so :meth:`get_similar` finds it.
+        waiter and stores nothing.
+
+        A result that is an embedding (a non-empty list of floats or 1-D float16/32/64
+        ndarray, finite, non-zero, of the cache's dimension) is stored once, as the entry's
+        vector, so :meth:`get_similar` finds it; reads give it back in the type ``fn``
+        returned (a list, or an ndarray of its dtype) with its values **rounded to float32**.
+        Ints, bools and mixed lists are plain values. ``index=True`` requires an embedding
+        (``InvalidVectorError`` / ``DimensionMismatchError`` otherwise, nothing stored);
+        ``index=False`` stores any result as a plain value.
+
+        Example::
+
+            vec = cache.get_or_compute("hello", embed)  # embed("hello") -> list[float]
+            cache.get_or_compute("ids", lambda k: [17, 4, 99])  # a plain value
         """
         check_key(key)
         check_ttl(ttl)
+        check_index(index)
         found, value = self._lookup(key)
         if found:
             return value
         flight, leader = self._flights.join(key)
         if not leader:
-            return decode(flight.wait())
+            return fresh(flight.wait())
         try:
             entry = self._peek(key)  # a leader that just finished may have stored it
-            blob = (
-                entry.value
+            outcome = (
+                outcome_of(entry)
                 if entry is not None
-                else self._store_computed(key, fn(key), ttl, namespace, metadata)
+                else self._store_computed(key, fn(key), ttl, namespace, metadata, index)
             )
-            flight.finish(blob)
+            flight.finish(outcome)
         except BaseException as exc:
             flight.fail(exc)
             raise
         finally:
             self._flights.leave(key, flight)
-        return decode(blob)
+        return fresh(outcome)
 
     # --- semantic ------------------------------------------------------------------------
 
@@ -565,7 +584,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         found = self._backend.search(
             matrix, k, namespace, node, self._clock(), with_vectors, threshold
         )
-        return [[self._hit(entry, score) for entry, score in hits] for hits in found]
+        return [[self._hit(entry, score, with_vectors) for entry, score in hits] for hits in found]
 
     def get_similar(
         self,

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checks import check_key, check_ttl
-from .codec import decode
+from .checks import check_index, check_key, check_ttl
 from .records import CacheStats, Entry, Hit
+from .stored_values import fresh, outcome_of
 
 if TYPE_CHECKING:
     from .cache import SemCache
@@ -135,6 +135,7 @@ class AsyncTwins:
         ttl: float | None = None,
         namespace: str | None = None,
         metadata: dict[str, Any] | None = None,
+        index: bool | None = None,
     ) -> Any:
         """Async :meth:`get_or_compute`; ``fn`` may be a plain or an ``async`` function.
 
@@ -143,16 +144,17 @@ class AsyncTwins:
         """
         check_key(key)
         check_ttl(ttl)
+        check_index(index)
         found, value = await asyncio.to_thread(self._lookup, key)
         if found:
             return value
         flight, leader = self._flights.join(key)
         if not leader:
-            return decode(await flight.await_outcome())
+            return fresh(await flight.await_outcome())
         try:
             entry = await asyncio.to_thread(self._peek, key)
             if entry is not None:
-                blob = entry.value
+                outcome = outcome_of(entry)
             else:
                 if inspect.iscoroutinefunction(fn):
                     result = await fn(key)
@@ -160,13 +162,13 @@ class AsyncTwins:
                     result = await asyncio.to_thread(fn, key)
                     if inspect.isawaitable(result):
                         result = await result
-                blob = await asyncio.to_thread(
-                    self._store_computed, key, result, ttl, namespace, metadata
+                outcome = await asyncio.to_thread(
+                    self._store_computed, key, result, ttl, namespace, metadata, index
                 )
-            flight.finish(blob)
+            flight.finish(outcome)
         except BaseException as exc:
             flight.fail(exc)
             raise
         finally:
             self._flights.leave(key, flight)
-        return decode(blob)
+        return fresh(outcome)

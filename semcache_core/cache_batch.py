@@ -34,11 +34,11 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .backends.base import NOT_DECODED, StoredEntry
-from .checks import check_keys, check_namespace, check_ttl
-from .codec import decode
+from .backends.base import StoredEntry
+from .checks import check_index, check_keys, check_namespace, check_ttl
 from .errors import InvalidArgumentError
 from .flight import Flight
+from .stored_values import Outcome, fresh, outcome_of, value_of
 
 if TYPE_CHECKING:
     from .cache import SemCache
@@ -48,24 +48,25 @@ __all__ = ["BatchCalls"]
 ManyFn = Callable[[list[str]], Any]
 
 
-def _fresh(found: StoredEntry | bytes) -> Any:
-    """A value for one reader: immutable ones as kept, others decoded anew."""
+def _fresh(found: StoredEntry | Outcome) -> Any:
+    """A value for one reader: immutable ones as kept, others made anew."""
     if isinstance(found, StoredEntry):
-        return decode(found.value) if found.plain is NOT_DECODED else found.plain
-    return decode(found)
+        return value_of(found)
+    return fresh(found)
 
 
 class _ManyPlan:
     """One ``get_or_compute_many`` call: what was found, led, followed and computed.
 
-    ``found`` maps each distinct key to a stored entry (a hit) or an encoded value (computed
-    here or by another caller). Flights this call leads must reach :meth:`settle` (or
-    :meth:`fail`) and :meth:`leave` whatever happens, so that no follower waits forever.
+    ``found`` maps each distinct key to a stored entry (a hit) or an outcome (computed here
+    or by another caller; see :mod:`.stored_values`). Flights this call leads must reach
+    :meth:`settle` (or :meth:`fail`) and :meth:`leave` whatever happens, so that no follower
+    waits forever.
     """
 
     def __init__(self, keys: list[str]) -> None:
         self.keys = keys
-        self.found: dict[str, StoredEntry | bytes] = {}
+        self.found: dict[str, StoredEntry | Outcome] = {}
         self.led: list[tuple[str, Flight]] = []
         self.followed: list[tuple[str, Flight]] = []
         self.to_compute: list[str] = []
@@ -93,7 +94,7 @@ class _ManyPlan:
             if entry is None:
                 self.to_compute.append(key)
             else:
-                self.found[key] = entry.value
+                self.found[key] = outcome_of(entry)
 
     def results_of(self, computed: Any) -> list[Any]:
         try:
@@ -109,15 +110,23 @@ class _ManyPlan:
         return results
 
     def store(
-        self, cache: SemCache, results: list[Any], ttl: Any, namespace: Any, metadata: Any
+        self,
+        cache: SemCache,
+        results: list[Any],
+        ttl: Any,
+        namespace: Any,
+        metadata: Any,
+        index: bool | None,
     ) -> None:
-        blobs = cache._store_computed_many(self.to_compute, results, ttl, namespace, metadata)
-        self.found.update(zip(self.to_compute, blobs))
+        outcomes = cache._store_computed_many(
+            self.to_compute, results, ttl, namespace, metadata, index
+        )
+        self.found.update(zip(self.to_compute, outcomes))
 
     def settle(self) -> None:
         for key, flight in self.led:
             found = self.found[key]
-            flight.finish(found.value if isinstance(found, StoredEntry) else found)
+            flight.finish(outcome_of(found) if isinstance(found, StoredEntry) else found)
 
     def fail(self, exc: BaseException) -> None:
         for _, flight in self.led:
@@ -166,14 +175,16 @@ class BatchCalls:
         ttl: float | None = None,
         namespace: str | None = None,
         metadata: dict[str, Any] | None = None,
+        index: bool | None = None,
     ) -> list[Any]:
         """The cached values of ``keys``, computing every miss with one ``fn(missing)`` call.
 
         ``fn`` receives the distinct keys that missed and nobody else is computing, in
         first-seen order, and returns one result per key. Repeated keys are computed once.
-        Results are stored (a vector of the cache's dimension is also indexed) and returned
-        in the order of ``keys``. An exception from ``fn`` stores nothing and reaches the
-        callers waiting for those keys. ``fn`` must not compute its keys through this cache.
+        Results are stored (an embedding once, as its entry's vector, float32-rounded; see
+        :meth:`get_or_compute` and its ``index=``) and returned in the order of ``keys``.
+        An exception from ``fn`` stores nothing and reaches the callers waiting for those
+        keys. ``fn`` must not compute its keys through this cache.
 
         Raises:
             InvalidKeyError, InvalidArgumentError: bad input, before anything is computed;
@@ -182,13 +193,14 @@ class BatchCalls:
         plan = _ManyPlan(check_keys(keys))
         check_ttl(ttl)
         check_namespace(namespace)
+        check_index(index)
         plan.lookup(self)
         plan.join(self)
         try:
             plan.peek(self)
             if plan.to_compute:
                 results = plan.results_of(fn(list(plan.to_compute)))
-                plan.store(self, results, ttl, namespace, metadata)
+                plan.store(self, results, ttl, namespace, metadata, index)
             plan.settle()
         except BaseException as exc:
             plan.fail(exc)
@@ -213,6 +225,7 @@ class BatchCalls:
         ttl: float | None = None,
         namespace: str | None = None,
         metadata: dict[str, Any] | None = None,
+        index: bool | None = None,
     ) -> list[Any]:
         """Async :meth:`get_or_compute_many`; ``fn`` may be a plain or an ``async`` function.
 
@@ -221,6 +234,7 @@ class BatchCalls:
         plan = _ManyPlan(check_keys(keys))
         check_ttl(ttl)
         check_namespace(namespace)
+        check_index(index)
         await asyncio.to_thread(plan.lookup, self)
         plan.join(self)  # on the loop, so a cancellation cannot strand a joined flight
         try:
@@ -234,7 +248,7 @@ class BatchCalls:
                     if inspect.isawaitable(computed):
                         computed = await computed
                 results = plan.results_of(computed)
-                await asyncio.to_thread(plan.store, self, results, ttl, namespace, metadata)
+                await asyncio.to_thread(plan.store, self, results, ttl, namespace, metadata, index)
             plan.settle()
         except BaseException as exc:
             plan.fail(exc)

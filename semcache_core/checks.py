@@ -12,6 +12,7 @@ from typing import Any
 from .errors import InvalidArgumentError, InvalidKeyError
 
 __all__ = [
+    "check_index",
     "check_k",
     "check_key",
     "check_key_namespace",
@@ -98,3 +99,10 @@ def check_threshold(threshold: Any) -> float | None:
             f"threshold is a cosine similarity and must be in [-1, 1], got {threshold!r}"
         )
     return float(threshold)
+
+
+def check_index(index: Any) -> bool | None:
+    """``index=`` of ``get_or_compute``: ``None`` (guess), ``True`` or ``False``."""
+    if index is not None and index is not True and index is not False:
+        raise InvalidArgumentError(f"index must be None, True or False, got {index!r}")
+    return index

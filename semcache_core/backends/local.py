@@ -45,6 +45,7 @@ from ..errors import DimensionMismatchError, InvalidArgumentError
 from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
+from ..vector_values import VECTOR_HEAD
 from ..vectors import FloatMatrix, FloatVector
 from .base import (
     BackendCounters,
@@ -165,6 +166,8 @@ class LocalBackend:
                 return None
             self._hits += count
             entry.tick = self._tick = self._tick + 1
+            if entry.label is not None and entry.value[:2] == VECTOR_HEAD:
+                return self._with_vector(entry, self._namespaces[entry.namespace])
             return entry
         finally:
             self._lock.release()
@@ -240,13 +243,18 @@ class LocalBackend:
                     if isinstance(entry, str):  # a cold entry's key
                         entry = self._thaw_known(entry)
                     self._touch(entry)
-                    hits.append((self._with_vector(entry, space) if with_vectors else entry, score))
+                    if with_vectors or entry.value[:2] == VECTOR_HEAD:  # the value needs it
+                        hits.append((self._with_vector(entry, space), score))
+                    else:
+                        hits.append((entry, score))
                 results.append(hits)
             return results
 
     @staticmethod
     def _with_vector(entry: LocalEntry, space: Namespace) -> StoredEntry:
-        vector = space.index.vectors(np.array([entry.label], dtype=np.int64))[0]
+        """A copy of ``entry`` carrying its vector (for ``with_vectors``, and for a value
+        that is the vector itself: see :mod:`semcache_core.vector_values`)."""
+        vector = space.index.vector_of(entry.label)  # type: ignore[arg-type]
         return StoredEntry(
             entry.key,
             entry.value,
