@@ -280,7 +280,9 @@ class LocalBackend:
                     vectors.append(write.vector)
             for namespace, (labels, vectors) in added.items():  # one index call per namespace
                 space = self._namespaces[namespace]
-                space.index.add(np.asarray(labels, dtype=np.int64), np.stack(vectors))
+                # one vector (a get_or_compute miss): a view, not np.stack's copy
+                rows = vectors[0][None, :] if len(vectors) == 1 else np.stack(vectors)
+                space.index.add(np.asarray(labels, dtype=np.int64), rows)
             if self.max_entries is not None and self._size() > self.max_entries:
                 self.purge_expired(now)
                 while self._size() > self.max_entries:

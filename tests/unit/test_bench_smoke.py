@@ -14,6 +14,7 @@ SNAPSHOT_ROWS = ("1a", "1b", "1c", "1d", "1e", "1f", "1g", "2a", "2b", "2c", "2d
 OTHER_ROWS = ("3a", "3b", "4a", "4b", "5a", "5b", "5c")  # size, durable reopen, seed
 LANGCHAIN_ROWS = ("1a", "1b", "1c", "2a", "2b", "2c", "2d", "2e", "3a", "3b", "3c", "3d", "3e")
 LLAMAINDEX_ROWS = ("1a", "1b", "2a", "2b", "2c", "3", "4a", "4b", "5", "6")
+SEED_ROWS = ("1", "2", "3", "4", "5", "6")
 
 
 @pytest.mark.parametrize(
@@ -23,6 +24,7 @@ LLAMAINDEX_ROWS = ("1a", "1b", "2a", "2b", "2c", "3", "4a", "4b", "5", "6")
         ("bench_persist.py", "persistence benchmark (quick)", (*SNAPSHOT_ROWS, *OTHER_ROWS)),
         ("bench_langchain.py", "LangChain benchmark (quick)", LANGCHAIN_ROWS),
         ("bench_llamaindex.py", "LlamaIndex benchmark (quick)", LLAMAINDEX_ROWS),
+        ("bench_seed.py", "seed flow benchmark", SEED_ROWS),
     ],
 )
 def test_quick_benchmark_prints_every_row(script: str, title: str, rows: tuple[str, ...]) -> None:
