@@ -165,7 +165,7 @@ def run(cfg: Config, mode: str) -> None:
             query = query_lists[(round_no * cfg.queries + i) % len(query_lists)]
             found: list[Any] = []
             similar_samples[name].append(
-                timed(lambda c=cache, q=query: found.append(c.get_similar(q, THRESHOLD)))
+                timed(lambda c=cache, q=query, f=found: f.append(c.get_similar(q, THRESHOLD)))
             )
             assert found[0] is not None, f"{name}: get_similar found nothing"
 
