@@ -53,7 +53,6 @@ _ARRAY_KINDS = frozenset(
 )  # float16/32/64 in either byte order (dtype.str spells the order out)
 _KINDS = _ARRAY_KINDS | {_LIST}
 _FLOAT_SCALARS = frozenset([float, np.float64, np.float32, np.float16])
-_FLOAT32_MAX_SQUARED = float(np.finfo(np.float32).max) ** 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,15 +153,16 @@ def vector_value_of(
         if index:
             raise DimensionMismatchError(dim, len(result))
         return None
-    wide = result.astype(np.float64) if isinstance(result, np.ndarray) else np.array(result, float)
-    squared = float(wide.dot(wide))
-    if 0.0 < squared <= _FLOAT32_MAX_SQUARED:  # the common case: finite, non-zero, in range
+    # float32 first, as every vector entering the cache (vectors.as_unit_vector): an
+    # out-of-range component becomes inf, a float32 underflow zero, and the norm of the
+    # float32 values is what gives them back
+    with np.errstate(over="ignore"):
+        wide = np.asarray(result, dtype=np.float32).astype(np.float64)
+    squared = float(wide.dot(wide))  # float32 squares cannot overflow a float64 sum
+    if 0.0 < squared < math.inf:
         norm = math.sqrt(squared)
         return VectorValue(kind, norm), (wide / norm).astype(np.float32)
-    try:  # zeros, NaN/inf, out of float32 range, or squares that under/overflow
-        unit = as_unit_vector(wide, dim, "the computed vector")
-    except InvalidVectorError:
-        if index:
-            raise
-        return None
-    return VectorValue(kind, float(np.linalg.norm(wide))), unit
+    if index:
+        as_unit_vector(result, dim, "the computed vector")  # raises, naming what is wrong
+        raise InvalidVectorError("the computed vector is not finite and non-zero")
+    return None
