@@ -38,7 +38,8 @@ def test_quick_benchmark_prints_every_row(script: str, title: str, rows: tuple[s
     assert done.returncode == 0, done.stderr[-2000:]
     for header in (title, "measurement", "baseline (same run)"):
         assert header in done.stdout, f"{header!r} missing from:\n{done.stdout[-3000:]}"
+    width = max(map(len, rows))  # the "#" column is right-justified, as wide as its rows
     for row in rows:
-        cell = f"│ {row:>2} │"  # the "#" column is right-justified, two characters wide
+        cell = f"│ {row:>{width}} │"
         assert cell in done.stdout, f"row {cell!r} missing from:\n{done.stdout[-3000:]}"
     assert "targets met" in done.stdout
