@@ -18,7 +18,7 @@ $(BIN)/python:
 # unpinned dependency would pull a CUDA build of several GB
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[test,models]"
+	$(BIN)/python -m pip install --quiet -e ".[test,models,bench]"
 	touch $(STAMP)
 
 demo: $(STAMP)  ## run the end-to-end demo on the in-process cache

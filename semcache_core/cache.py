@@ -42,6 +42,7 @@ from .cache_batch import BatchCalls
 from .cache_snapshots import Snapshots
 from .checks import (
     check_count,
+    check_index,
     check_k,
     check_key,
     check_namespace,
@@ -55,7 +56,6 @@ from .errors import (
     DimensionMismatchError,
     InvalidArgumentError,
     InvalidValueError,
-    InvalidVectorError,
 )
 from .filters import FilterLike, FilterNode, parse_filters
 from .flight import FlightTable
@@ -63,18 +63,14 @@ from .index.hnsw import HNSWParams
 from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from .persist.durable import DurableBackend
 from .records import CacheStats, Entry, Hit
-from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector, looks_like_vector
+from .stored_values import Outcome, fresh, outcome_of, value_of
+from .vector_values import VectorValue, vector_value_of
+from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector
 
 __all__ = ["SemCache"]
 
 _EMPTY_METADATA = encode_metadata({})
-_IMMUTABLE = (str, bytes, int, float, bool, type(None))
-
-
-def _value_of(entry: StoredEntry) -> Any:
-    """The entry's value: immutable ones as kept, others decoded fresh for each reader."""
-    value = entry.plain
-    return decode(entry.value) if value is NOT_DECODED else value
+_IMMUTABLE = (str, bytes, int, float, bool, type(None), VectorValue)
 
 
 class _Counters:
@@ -249,14 +245,14 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         with counters.lock:
             setattr(counters, name, getattr(counters, name) + 1)
 
-    def _hit(self, entry: StoredEntry, score: float) -> Hit:
+    def _hit(self, entry: StoredEntry, score: float, with_vectors: bool) -> Hit:
         return Hit(
             entry.key,
-            _value_of(entry),
+            value_of(entry),
             score,
             {} if entry.metadata == _EMPTY_METADATA else decode(entry.metadata),
             entry.namespace,
-            entry.vector,
+            entry.vector if with_vectors else None,
         )
 
     # --- exact key/value -----------------------------------------------------------------
@@ -268,10 +264,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         if namespace.__class__ is not str:
             check_namespace(namespace)
         entry = self._backend.get(namespace, key, self._clock())
-        if entry is None:
-            return default
-        value = entry.plain
-        return decode(entry.value) if value is NOT_DECODED else value
+        return default if entry is None else value_of(entry)
 
     def get_entry(self, key: str, *, namespace: str = "") -> Entry | None:
         """Value, metadata, namespace and expiry of ``key``, or ``None`` (no stats counted)."""
@@ -280,7 +273,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         if entry is None:
             return None
         return Entry(
-            entry.key, _value_of(entry), decode(entry.metadata), entry.namespace, entry.expires_at
+            entry.key, value_of(entry), decode(entry.metadata), entry.namespace, entry.expires_at
         )
 
     def set(
@@ -495,37 +488,49 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
     def _lookup(self, namespace: str, key: str) -> tuple[bool, Any]:
         """(found, fresh value) counting a hit or a miss."""
         entry = self._backend.get(namespace, key, self._clock())
-        return (False, None) if entry is None else (True, _value_of(entry))
+        return (False, None) if entry is None else (True, value_of(entry))
 
     def _peek(self, namespace: str, key: str) -> StoredEntry | None:
         return self._backend.get(namespace, key, self._clock(), count=False)
 
     def _store_computed(
-        self, key: str, result: Any, ttl: Any, namespace: str, metadata: Any
-    ) -> bytes:
-        """Store ``fn``'s result, indexing it when it is a vector of its namespace's
-        dimension."""
-        return self._store_computed_many([key], [result], ttl, namespace, metadata)[0]
+        self, key: str, result: Any, ttl: Any, namespace: str, metadata: Any, index: Any
+    ) -> Outcome:
+        """Store ``fn``'s result (an embedding as its entry's vector, see ``index``)."""
+        return self._store_computed_many([key], [result], ttl, namespace, metadata, index)[0]
 
     def _store_computed_many(
-        self, keys: list[str], results: list[Any], ttl: Any, namespace: str, metadata: Any
-    ) -> list[bytes]:
-        """Store computed results in one write (vectors indexed); their encoded values."""
+        self,
+        keys: list[str],
+        results: list[Any],
+        ttl: Any,
+        namespace: str,
+        metadata: Any,
+        index: Any,
+    ) -> list[Outcome]:
+        """Store computed results in one write; what their waiters make their values from.
+
+        A result that is a vector (see :mod:`.vector_values`; ``index`` overrides the guess)
+        is stored once, as the entry's vector with a small marker as its value.
+        """
         dim = self.dim_of(namespace)
         writes = []
+        outcomes: list[Outcome] = []
         for key, result in zip(keys, results):
-            vector = None
-            if looks_like_vector(result) and (dim is None or len(result) == dim):
-                try:
-                    vector = as_unit_vector(result, dim)
-                    dim = len(vector)  # a batch fixing the dimension keeps to it
-                except InvalidVectorError:  # e.g. an all-zero result: stored, not indexed
-                    vector = None
-            writes.append(self._write(key, result, vector, metadata, ttl, namespace))
+            found = vector_value_of(result, dim, index)
+            if found is None:
+                write = self._write(key, result, None, metadata, ttl, namespace)
+                outcomes.append(write.value)
+            else:
+                marker, unit = found
+                dim = len(unit)  # a batch fixing the dimension keeps to it
+                write = self._write(key, marker, unit, metadata, ttl, namespace)
+                outcomes.append(found)
+            writes.append(write)
         with self._counters.lock:
             self._counters.computes += len(writes)
         self._backend.set_many(writes, self._clock())
-        return [write.value for write in writes]
+        return outcomes
 
     def get_or_compute(
         self,
@@ -535,6 +540,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         ttl: float | None = None,
         namespace: str = "",
         metadata: dict[str, Any] | None = None,
+        index: bool | None = None,
     ) -> Any:
         """The cached value of ``key`` in ``namespace``, or ``fn(key)`` computed once and
         stored there.
@@ -542,28 +548,43 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         Threads missing the same key together wait for one call of ``fn`` (single flight);
         no cache lock is held while ``fn`` runs. An exception from ``fn`` reaches every
         waiter and stores nothing; an interrupt (``KeyboardInterrupt``) is the computing
-        caller's alone, and one of the waiters computes instead. A result that is a vector
-        of the cache's dimension (an embedding) is also indexed, so :meth:`get_similar`
-        finds it.
+        caller's alone, and one of the waiters computes instead.
+
+        A result that is an embedding (a non-empty list of floats or 1-D float16/32/64
+        ndarray, finite, non-zero, of its namespace's dimension) is stored once, as the
+        entry's vector, so :meth:`get_similar` finds it; reads give it back in the type
+        ``fn`` returned (a list, or an ndarray of its dtype) with its values **rounded to
+        float32**. Ints, bools and mixed lists are plain values. ``index=True`` requires an
+        embedding (``InvalidVectorError`` / ``DimensionMismatchError`` otherwise, nothing
+        stored); ``index=False`` stores any result as a plain value.
+
+        Example::
+
+            vec = cache.get_or_compute("hello", embed)  # embed("hello") -> list[float]
+            cache.get_or_compute("ids", lambda k: [17, 4, 99])  # a plain value
         """
         check_key(key)
         check_write_options(ttl, namespace, metadata)
+        check_index(index)
         namespace = check_namespace(namespace)
         found, value = self._lookup(namespace, key)
         if found:
             return value
-        return decode(
+        return fresh(
             self._flights.run(
-                (namespace, key), lambda: self._compute(key, fn, ttl, namespace, metadata)
+                (namespace, key),
+                lambda: self._compute(key, fn, ttl, namespace, metadata, index),
             )
         )
 
-    def _compute(self, key: str, fn: Any, ttl: Any, namespace: str, metadata: Any) -> bytes:
+    def _compute(
+        self, key: str, fn: Any, ttl: Any, namespace: str, metadata: Any, index: Any
+    ) -> Outcome:
         """A flight leader's work: ``fn(key)`` stored, unless a leader just stored it."""
         entry = self._peek(namespace, key)
         if entry is not None:
-            return entry.value
-        return self._store_computed(key, fn(key), ttl, namespace, metadata)
+            return outcome_of(entry)
+        return self._store_computed(key, fn(key), ttl, namespace, metadata, index)
 
     # --- semantic ------------------------------------------------------------------------
 
@@ -629,7 +650,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         found = self._backend.search(
             matrix, k, namespace, node, self._clock(), with_vectors, threshold
         )
-        return [[self._hit(entry, score) for entry, score in hits] for hits in found]
+        return [[self._hit(entry, score, with_vectors) for entry, score in hits] for hits in found]
 
     def get_similar(
         self,

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checks import check_key, check_namespace, check_write_options
-from .codec import decode
+from .checks import check_index, check_key, check_namespace, check_write_options
 from .records import CacheStats, Entry, Hit
+from .stored_values import Outcome, fresh, outcome_of
 
 if TYPE_CHECKING:
     from .cache import SemCache
@@ -161,6 +161,7 @@ class AsyncTwins:
         ttl: float | None = None,
         namespace: str = "",
         metadata: dict[str, Any] | None = None,
+        index: bool | None = None,
     ) -> Any:
         """Async :meth:`get_or_compute`; ``fn`` may be a plain or an ``async`` function.
 
@@ -172,15 +173,16 @@ class AsyncTwins:
         """
         check_key(key)
         check_write_options(ttl, namespace, metadata)
+        check_index(index)
         namespace = check_namespace(namespace)
         found, value = await asyncio.to_thread(self._lookup, namespace, key)
         if found:
             return value
 
-        async def compute() -> bytes:
+        async def compute() -> Outcome:
             if not inspect.iscoroutinefunction(fn):
                 done = await asyncio.to_thread(
-                    _compute_plain, self, key, fn, ttl, namespace, metadata
+                    _compute_plain, self, key, fn, ttl, namespace, metadata, index
                 )
                 if not isinstance(done, _Pending):
                     return done
@@ -188,13 +190,13 @@ class AsyncTwins:
             else:
                 entry = await asyncio.to_thread(self._peek, namespace, key)
                 if entry is not None:
-                    return entry.value
+                    return outcome_of(entry)
                 result = await fn(key)
             return await asyncio.to_thread(
-                self._store_computed, key, result, ttl, namespace, metadata
+                self._store_computed, key, result, ttl, namespace, metadata, index
             )
 
-        return decode(await self._flights.arun((namespace, key), compute))
+        return fresh(await self._flights.arun((namespace, key), compute))
 
 
 class _Pending:
@@ -205,14 +207,20 @@ class _Pending:
 
 
 def _compute_plain(
-    cache: SemCache, key: str, fn: Callable[[str], Any], ttl: Any, namespace: str, metadata: Any
-) -> bytes | _Pending:
+    cache: SemCache,
+    key: str,
+    fn: Callable[[str], Any],
+    ttl: Any,
+    namespace: str,
+    metadata: Any,
+    index: Any,
+) -> Outcome | _Pending:
     """A leader's work for a plain ``fn``, in one worker-thread hop: ``fn(key)`` stored,
     unless a leader just stored it."""
     entry = cache._peek(namespace, key)
     if entry is not None:
-        return entry.value
+        return outcome_of(entry)
     result = fn(key)
     if inspect.isawaitable(result):
         return _Pending(result)
-    return cache._store_computed(key, result, ttl, namespace, metadata)
+    return cache._store_computed(key, result, ttl, namespace, metadata, index)

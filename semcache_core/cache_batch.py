@@ -34,11 +34,11 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .backends.base import NOT_DECODED, StoredEntry
-from .checks import check_keys, check_namespace, check_write_options
-from .codec import decode
+from .backends.base import StoredEntry
+from .checks import check_index, check_keys, check_namespace, check_write_options
 from .errors import InvalidArgumentError
 from .flight import Flight, launch, lead
+from .stored_values import Outcome, fresh, outcome_of, value_of
 
 if TYPE_CHECKING:
     from .cache import SemCache
@@ -48,27 +48,27 @@ __all__ = ["BatchCalls"]
 ManyFn = Callable[[list[str]], Any]
 
 
-def _fresh(found: StoredEntry | bytes) -> Any:
-    """A value for one reader: immutable ones as kept, others decoded anew."""
+def _fresh(found: StoredEntry | Outcome) -> Any:
+    """A value for one reader: immutable ones as kept, others made anew."""
     if isinstance(found, StoredEntry):
-        return decode(found.value) if found.plain is NOT_DECODED else found.plain
-    return decode(found)
+        return value_of(found)
+    return fresh(found)
 
 
 class _ManyPlan:
     """One ``get_or_compute_many`` call: what was found, led, followed and computed.
 
-    ``found`` maps each distinct key to a stored entry (a hit) or an encoded value (computed
-    here or by another caller). The flights this call leads are settled by
-    :func:`~semcache_core.flight.lead` or :func:`~semcache_core.flight.launch` with what
-    :func:`_compute` or :func:`_acompute` returns, whatever happens, so no follower waits
-    forever.
+    ``found`` maps each distinct key to a stored entry (a hit) or an outcome (computed here
+    or by another caller; see :mod:`.stored_values`). The flights this call leads are
+    settled by :func:`~semcache_core.flight.lead` or :func:`~semcache_core.flight.launch`
+    with what :func:`_compute` or :func:`_acompute` returns, whatever happens, so no
+    follower waits forever.
     """
 
     def __init__(self, keys: list[str], namespace: str) -> None:
         self.keys = keys
         self.namespace = namespace
-        self.found: dict[str, StoredEntry | bytes] = {}
+        self.found: dict[str, StoredEntry | Outcome] = {}
         self.led: list[tuple[str, Flight]] = []
         self.followed: list[tuple[str, Flight]] = []
 
@@ -97,10 +97,11 @@ class _ManyPlan:
         return [_fresh(self.found[key]) for key in self.keys]
 
 
-_Options = tuple[Any, str, Any]  # ttl, namespace, metadata, as _store_computed_many takes them
+# ttl, namespace, metadata, index: as _store_computed_many takes them
+_Options = tuple[Any, str, Any, Any]
 
 
-def _compute(cache: SemCache, keys: list[str], fn: ManyFn, options: _Options) -> list[bytes]:
+def _compute(cache: SemCache, keys: list[str], fn: ManyFn, options: _Options) -> list[Outcome]:
     """A leader's work: the encoded values of ``keys``, the missing ones computed by one
     ``fn`` call and stored."""
     blobs, missing = _peek(cache, keys, options[1])
@@ -110,7 +111,9 @@ def _compute(cache: SemCache, keys: list[str], fn: ManyFn, options: _Options) ->
     return [blobs[key] for key in keys]
 
 
-async def _acompute(cache: SemCache, keys: list[str], fn: ManyFn, options: _Options) -> list[bytes]:
+async def _acompute(
+    cache: SemCache, keys: list[str], fn: ManyFn, options: _Options
+) -> list[Outcome]:
     """Async :func:`_compute`: a plain ``fn`` and storage calls run in a worker thread."""
     blobs, missing = await asyncio.to_thread(_peek, cache, keys, options[1])
     if missing:
@@ -126,20 +129,21 @@ async def _acompute(cache: SemCache, keys: list[str], fn: ManyFn, options: _Opti
     return [blobs[key] for key in keys]
 
 
-async def _acompute_one(cache: SemCache, key: str, fn: ManyFn, options: _Options) -> bytes:
+async def _acompute_one(cache: SemCache, key: str, fn: ManyFn, options: _Options) -> Outcome:
     return (await _acompute(cache, [key], fn, options))[0]
 
 
-def _peek(cache: SemCache, keys: list[str], namespace: str) -> tuple[dict[str, bytes], list[str]]:
+def _peek(cache: SemCache, keys: list[str], namespace: str) -> tuple[dict[str, Outcome], list[str]]:
     """What a leader that just finished stored for ``keys``; the keys still to compute."""
     now = cache._clock()
-    blobs, missing = {}, []
+    blobs: dict[str, Outcome] = {}
+    missing = []
     for key in keys:
         entry = cache._backend.get(namespace, key, now, count=False)
         if entry is None:
             missing.append(key)
         else:
-            blobs[key] = entry.value
+            blobs[key] = outcome_of(entry)
     return blobs, missing
 
 
@@ -195,14 +199,16 @@ class BatchCalls:
         ttl: float | None = None,
         namespace: str | None = None,
         metadata: dict[str, Any] | None = None,
+        index: bool | None = None,
     ) -> list[Any]:
         """The cached values of ``keys``, computing every miss with one ``fn(missing)`` call.
 
         ``fn`` receives the distinct keys that missed and nobody else is computing, in
         first-seen order, and returns one result per key. Repeated keys are computed once.
-        Results are stored (a vector of the cache's dimension is also indexed) and returned
-        in the order of ``keys``. An exception from ``fn`` stores nothing and reaches the
-        callers waiting for those keys. ``fn`` must not compute its keys through this cache.
+        Results are stored (an embedding once, as its entry's vector, float32-rounded; see
+        :meth:`get_or_compute` and its ``index=``) and returned in the order of ``keys``.
+        An exception from ``fn`` stores nothing and reaches the callers waiting for those
+        keys. ``fn`` must not compute its keys through this cache.
 
         Raises:
             InvalidKeyError, InvalidArgumentError: bad input, before anything is computed;
@@ -211,7 +217,8 @@ class BatchCalls:
         namespace = check_namespace(namespace)
         plan = _ManyPlan(check_keys(keys), namespace)
         check_write_options(ttl, namespace, metadata)
-        options = (ttl, namespace, metadata)
+        check_index(index)
+        options = (ttl, namespace, metadata, index)
         plan.lookup(self)
         plan.join(self)
         if plan.led:
@@ -240,6 +247,7 @@ class BatchCalls:
         ttl: float | None = None,
         namespace: str | None = None,
         metadata: dict[str, Any] | None = None,
+        index: bool | None = None,
     ) -> list[Any]:
         """Async :meth:`get_or_compute_many`; ``fn`` may be a plain or an ``async`` function.
 
@@ -250,7 +258,8 @@ class BatchCalls:
         namespace = check_namespace(namespace)
         plan = _ManyPlan(check_keys(keys), namespace)
         check_write_options(ttl, namespace, metadata)
-        options = (ttl, namespace, metadata)
+        check_index(index)
+        options = (ttl, namespace, metadata, index)
         await asyncio.to_thread(plan.lookup, self)
         plan.join(self)  # on the loop, so a cancellation cannot strand a joined flight
         if plan.led:  # a task of its own: cancelling this call leaves it to the followers

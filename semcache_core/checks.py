@@ -27,6 +27,7 @@ __all__ = [
     "as_int",
     "as_real",
     "check_count",
+    "check_index",
     "check_k",
     "check_key",
     "check_keys",
@@ -155,3 +156,10 @@ def check_write_options(ttl: Any, namespace: Any, metadata: Any) -> None:
     check_namespace(namespace)
     if metadata is not None:
         encode_metadata(metadata)
+
+
+def check_index(index: Any) -> bool | None:
+    """``index=`` of ``get_or_compute``: ``None`` (guess), ``True`` or ``False``."""
+    if index is not None and index is not True and index is not False:
+        raise InvalidArgumentError(f"index must be None, True or False, got {index!r}")
+    return index

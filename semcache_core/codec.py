@@ -5,7 +5,9 @@ they get without touching the cache) and every backend, local or remote, stores 
 bytes. Never pickle: decoding stored bytes cannot run code.
 
 Round trips keep ``None, bool, int, float, str, bytes, list, dict`` and ``numpy.ndarray``
-(dtype and shape); tuples come back as lists.
+(dtype and shape); tuples come back as lists. A
+:class:`~semcache_core.vector_values.VectorValue` (the stand-in for a value stored as its
+entry's vector) encodes as extension type 2; raw ``msgpack.ExtType`` values are refused.
 
 Example::
 
@@ -21,6 +23,7 @@ import msgpack
 import numpy as np
 
 from .errors import InvalidValueError
+from .vector_values import VECTOR_EXT, VectorValue
 
 __all__ = [
     "decode",
@@ -35,6 +38,8 @@ _NDARRAY = 1
 
 
 def _default(obj: Any) -> Any:
+    if isinstance(obj, VectorValue):
+        return msgpack.ExtType(VECTOR_EXT, obj.payload())
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "biufc":
             raise TypeError(f"numpy arrays of dtype {obj.dtype} cannot be stored")
@@ -49,6 +54,8 @@ def _default(obj: Any) -> Any:
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
+    if code == VECTOR_EXT:
+        return VectorValue.from_payload(data)
     if code != _NDARRAY:
         return msgpack.ExtType(code, data)
     unpacker = msgpack.Unpacker(raw=False)
@@ -71,6 +78,8 @@ def encode(value: Any) -> bytes:
     Raises:
         InvalidValueError: an unsupported type, or a value that would not read back.
     """
+    if isinstance(value, msgpack.ExtType):  # would pass for a stored ndarray or vector value
+        raise InvalidValueError("msgpack.ExtType values cannot be stored")
     try:
         blob: bytes = msgpack.packb(value, **_packer_options)
     except (TypeError, ValueError, OverflowError) as exc:

@@ -50,6 +50,7 @@ from ..errors import DimensionMismatchError, InvalidArgumentError
 from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
+from ..vector_values import VECTOR_HEAD
 from ..vectors import FloatMatrix, FloatVector
 from .base import (
     BackendCounters,
@@ -177,6 +178,8 @@ class LocalBackend:
                 return None
             self._hits += count
             entry.tick = self._tick = self._tick + 1
+            if entry.label is not None and entry.value[:2] == VECTOR_HEAD:
+                return self._with_vector(entry, self._spaces[namespace])
             return entry
         finally:
             self._lock.release()
@@ -274,14 +277,19 @@ class LocalBackend:
                     if isinstance(entry, str):  # a cold entry's key
                         entry = self._thaw_known(namespace, entry)
                     self._touch(entry)
-                    hits.append((self._with_vector(entry, space) if with_vectors else entry, score))
+                    if with_vectors or entry.value[:2] == VECTOR_HEAD:  # the value needs it
+                        hits.append((self._with_vector(entry, space), score))
+                    else:
+                        hits.append((entry, score))
                 results.append(hits)
             return results
 
     @staticmethod
     def _with_vector(entry: LocalEntry, space: Namespace) -> StoredEntry:
+        """A copy of ``entry`` carrying its vector (for ``with_vectors``, and for a value
+        that is the vector itself: see :mod:`semcache_core.vector_values`)."""
         assert space.index is not None  # the entry has a label in it
-        vector = space.index.vectors(np.array([entry.label], dtype=np.int64))[0]
+        vector = space.index.vector_of(entry.label)  # type: ignore[arg-type]
         return StoredEntry(
             entry.key,
             entry.value,
@@ -309,7 +317,9 @@ class LocalBackend:
             for namespace, (labels, vectors) in added.items():  # one index call per namespace
                 index = self._spaces[namespace].index
                 assert index is not None  # made by _set_one for the first vector
-                index.add(np.asarray(labels, dtype=np.int64), np.stack(vectors))
+                # one vector (a get_or_compute miss): a view, not np.stack's copy
+                rows = vectors[0][None, :] if len(vectors) == 1 else np.stack(vectors)
+                index.add(np.asarray(labels, dtype=np.int64), rows)
             if self.max_entries is not None and self._size() > self.max_entries:
                 self.purge_expired(now)
                 while self._size() > self.max_entries:

@@ -123,6 +123,10 @@ class FlatIndex:
             return self._vectors[: self._n].copy()
         return self._vectors[self._rows(labels)]
 
+    def vector_of(self, label: int) -> FloatVector:
+        """A copy of the unit vector of ``label`` (``KeyError`` when not held)."""
+        return self._vectors[self._row_of[label]].copy()
+
     def _rows(self, labels: Labels) -> npt.NDArray[np.intp]:
         """Rows of ``labels``; raises ``KeyError`` for a label this index does not hold."""
         if len(labels) < _SORTED_LOOKUP_MIN:

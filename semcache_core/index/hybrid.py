@@ -183,6 +183,10 @@ class HybridIndex:
     def vectors(self, labels: Labels) -> FloatMatrix:
         return self.flat.vectors(labels)
 
+    def vector_of(self, label: int) -> FloatVector:
+        """A copy of one label's unit vector."""
+        return self.flat.vector_of(label)
+
     def _start_graph(self) -> None:
         self.hnsw = HNSWIndex(self.dim, self._hnsw_params, capacity=2 * len(self.flat))
         self._pending = dict.fromkeys(self.flat.labels.tolist())

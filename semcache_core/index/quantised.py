@@ -66,6 +66,8 @@ _PART_MIN_ROWS = 2048
 
 def quantise_rows(vectors: FloatMatrix) -> tuple[Codes, FloatVector, FloatVector]:
     """Per-row symmetric int8 quantisation: codes, scales, and residual norms."""
+    if len(vectors) == 1:
+        return _quantise_row(vectors)
     peaks = np.maximum(vectors.max(axis=1), -vectors.min(axis=1))
     scales = (peaks / np.float32(127.0)).astype(np.float32)
     work = vectors / scales[:, None]  # one scratch matrix, reused in place below
@@ -76,6 +78,22 @@ def quantise_rows(vectors: FloatMatrix) -> tuple[Codes, FloatVector, FloatVector
     np.subtract(vectors, work, out=work)  # the residuals
     errors = np.sqrt(np.einsum("ij,ij->i", work, work)).astype(np.float32)
     return codes, scales, errors
+
+
+def _quantise_row(vectors: FloatMatrix) -> tuple[Codes, FloatVector, FloatVector]:
+    """:func:`quantise_rows` of one row, with the same float32 arithmetic in fewer numpy
+    calls (a ``get_or_compute`` miss adds one row at a time)."""
+    row = vectors[0]
+    peak = max(row.max(), -row.min())
+    scale = np.float32(peak / np.float32(127.0))
+    work = row / scale
+    np.rint(work, out=work)
+    np.clip(work, -127, 127, out=work)
+    codes = work.astype(np.int8)
+    work *= scale
+    np.subtract(row, work, out=work)  # the residual
+    error = np.sqrt(np.float32(work.dot(work)))
+    return codes[None, :], np.array([scale], np.float32), np.array([error], np.float32)
 
 
 @dataclasses.dataclass(frozen=True)

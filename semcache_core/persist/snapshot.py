@@ -2,7 +2,8 @@
 
 A snapshot is a :mod:`container <semcache_core.persist.container>` with these sections:
 
-    entries          msgpack columns: keys, encoded values and metadata, namespace
+    entries          msgpack columns: keys, encoded values (an embedding's value is a
+                     16-byte marker: its vector is the entry's, below) and metadata, namespace
                      numbers, expiry times (seconds since the epoch), vector labels; least
                      recently used first; and the next free label (labels are never reused)
     vectors          the unit vectors of every space without a graph, one raw float32
@@ -33,6 +34,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import os
 from concurrent.futures import Future
 from typing import Any
@@ -47,6 +49,7 @@ from ..codec import decode, encode
 from ..errors import InvalidArgumentError, SnapshotError
 from ..index.hnsw import HNSWParams, copy_vectors, slots_of
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD
+from ..vector_values import is_vector_blob
 from .container import Container, open_container, write_container
 
 __all__ = [
@@ -283,6 +286,9 @@ def _check_types(state: BackendState) -> None:
             raise ValueError(f"column {name!r} holds values of the wrong type")
     if not all(state.values) or not all(state.metadata):
         raise ValueError("an encoded value or metadata blob is empty")
+    # a value stored as its entry's vector needs that vector (see vector_values)
+    if None in itertools.compress(state.labels, map(is_vector_blob, state.values)):
+        raise ValueError("a vector value has no vector")
     if type(state.next_label) is not int or not 0 <= state.next_label < 2**62:
         raise ValueError(f"next label {state.next_label!r} is not a label")
     if state.dim is not None and (type(state.dim) is not int or state.dim < 1):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from float32 import float32_close
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 from threads import run_threads, wait_until
@@ -92,13 +93,13 @@ def test_each_distinct_text_is_embedded_once_and_misses_go_in_one_call():
     embeddings = CachedEmbeddings(model)
     texts = ["alpha", "beta", "alpha", "gamma", "beta"]
 
-    assert embeddings.embed_documents(texts) == model.expected_documents(texts)
+    assert float32_close(embeddings.embed_documents(texts), model.expected_documents(texts))
     assert model.calls == [("documents", ["alpha", "beta", "gamma"])]
-    assert embeddings.embed_documents(texts) == model.expected_documents(texts)
+    assert float32_close(embeddings.embed_documents(texts), model.expected_documents(texts))
     assert len(model.calls) == 1
 
     mixed = ["delta", "alpha", "epsilon", "delta"]
-    assert embeddings.embed_documents(mixed) == model.expected_documents(mixed)
+    assert float32_close(embeddings.embed_documents(mixed), model.expected_documents(mixed))
     assert model.calls[1:] == [("documents", ["delta", "epsilon"])]
     assert embeddings.embed_documents([]) == []
     assert len(model.calls) == 2
@@ -107,25 +108,28 @@ def test_each_distinct_text_is_embedded_once_and_misses_go_in_one_call():
 def test_results_are_plain_float_lists_equal_to_the_model_output():
     model = CountingEmbeddings()
     embeddings = CachedEmbeddings(model, share_document_vectors=False)
-    for _ in range(2):  # a miss, then a hit: the same exact floats
+    seen = []
+    for _ in range(2):  # a miss, then a hit: the same exact floats, the model's as float32
         (vector,) = embeddings.embed_documents(["x"])
         assert type(vector) is list and all(type(v) is float for v in vector)
-        assert vector == model.expected_documents(["x"])[0]
+        assert float32_close(vector, model.expected_documents(["x"])[0])
         query = embeddings.embed_query("x")
-        assert type(query) is list and query == model.expected_query("x")
+        assert type(query) is list and float32_close(query, model.expected_query("x"))
+        seen.append((vector, query))
+    assert seen[0] == seen[1]
 
 
 async def test_async_twins_use_the_async_model_and_share_the_cache():
     model = CountingEmbeddings()
     embeddings = CachedEmbeddings(model, share_document_vectors=False)
     texts = ["one", "two", "one"]
-    assert await embeddings.aembed_documents(texts) == model.expected_documents(texts)
-    assert await embeddings.aembed_query("one") == model.expected_query("one")
+    assert float32_close(await embeddings.aembed_documents(texts), model.expected_documents(texts))
+    assert float32_close(await embeddings.aembed_query("one"), model.expected_query("one"))
     assert model.calls == [("adocuments", ["one", "two"]), ("aquery", "one")]
-    assert embeddings.embed_documents(["two", "three"]) == model.expected_documents(
-        ["two", "three"]
+    assert float32_close(
+        embeddings.embed_documents(["two", "three"]), model.expected_documents(["two", "three"])
     )
-    assert embeddings.embed_query("one") == model.expected_query("one")
+    assert float32_close(embeddings.embed_query("one"), model.expected_query("one"))
     assert await embeddings.aembed_documents([]) == []
     assert model.calls[2:] == [("documents", ["three"])]
 
@@ -154,7 +158,7 @@ def test_a_query_already_cached_as_a_document_costs_no_model_call():
     assert embeddings.embed_query("cached text") == document
     assert embeddings.embed_query("cached text") == document
     assert model.calls == [("documents", ["cached text"])]
-    assert embeddings.embed_query("new text") == model.expected_query("new text")
+    assert float32_close(embeddings.embed_query("new text"), model.expected_query("new text"))
     assert model.calls[1:] == [("query", "new text")]
 
 
@@ -217,7 +221,7 @@ def test_threads_asking_for_one_query_embed_it_once():
         [lambda: results.append(embeddings.embed_query("hot")) for _ in range(threads)], timeout=30
     )
     assert model.calls == [("query", "hot")]
-    assert results == [model.expected_query("hot")] * threads
+    assert float32_close(results, [model.expected_query("hot")] * threads)
 
 
 def test_threads_with_overlapping_batches_embed_each_text_once():
@@ -238,7 +242,7 @@ def test_threads_with_overlapping_batches_embed_each_text_once():
     assert sorted(embedded) == sorted(distinct)  # each distinct text exactly once
     assert all(kind == "documents" for kind, _ in model.calls)
     for i, batch in enumerate(batches):
-        assert results[i] == model.expected_documents(batch)
+        assert float32_close(results[i], model.expected_documents(batch))
 
 
 async def test_coroutines_asking_for_one_text_embed_it_once():
@@ -262,8 +266,8 @@ async def test_coroutines_asking_for_one_text_embed_it_once():
         30,
     )
     assert sorted(model.calls, key=str) == [("adocuments", ["hot"]), ("aquery", "hot")]
-    assert documents == [model.expected_documents(["hot", "hot"])] * callers
-    assert queries == [model.expected_query("hot")] * callers
+    assert float32_close(documents, [model.expected_documents(["hot", "hot"])] * callers)
+    assert float32_close(queries, [model.expected_query("hot")] * callers)
 
 
 # --- durability, namespaces, failures ----------------------------------------------------
@@ -295,7 +299,8 @@ def test_namespaces_keep_two_models_apart_in_one_cache():
     second = CachedEmbeddings(model_b, cache, namespace="model-b")
     a = first.embed_documents(["text"])
     b = second.embed_documents(["text"])
-    assert a == model_a.expected_documents(["text"]) and b == model_b.expected_documents(["text"])
+    assert float32_close(a, model_a.expected_documents(["text"]))
+    assert float32_close(b, model_b.expected_documents(["text"]))
     assert a != b and len(model_a.calls) == len(model_b.calls) == 1
     (hit,) = cache.search(a[0], k=5, namespace="embed:model-b")  # one entry: model b's
     assert hit.key == second.document_key("text") == "text"
@@ -316,7 +321,9 @@ def test_a_failing_model_stores_nothing_and_the_next_call_retries():
         embeddings.embed_query("a")
     assert len(embeddings.cache) == 0
     model.gate = None
-    assert embeddings.embed_documents(["a", "b"]) == model.expected_documents(["a", "b"])
+    assert float32_close(
+        embeddings.embed_documents(["a", "b"]), model.expected_documents(["a", "b"])
+    )
 
 
 def test_a_model_returning_garbage_raises_embedder_error():

@@ -55,6 +55,13 @@ def vector_for(seed: int) -> np.ndarray:
     return (rng.standard_normal(DIM) * 3.0 + 0.5).astype(np.float32)
 
 
+def embedding_for(i: int, kind: str) -> Any:
+    """What an embedding function returns for text ``i``: a list of floats (``"list"``) or
+    an ndarray of dtype ``kind``."""
+    vector = vector_for(10_000 + i).astype(np.float64) * 1.7
+    return vector.tolist() if kind == "list" else vector.astype(kind)
+
+
 def unit(vector: np.ndarray) -> np.ndarray:
     wide = np.asarray(vector, dtype=np.float64)
     return (wide / np.linalg.norm(wide)).astype(np.float32)
@@ -211,6 +218,10 @@ def write(directory: str, opts: dict[str, Any]) -> None:
                     metadata=meta_for(key, entry["ver"]) if entry["meta"] else None,
                     ttl=ttl,
                 )
+        elif name == "embed":  # ["embed", first, stop, kind]: "e<i>" -> embedding_for(i, kind)
+            first, stop, kind = args
+            for i in range(first, stop):
+                cache.get_or_compute(f"e{i}", lambda key, i=i, k=kind: embedding_for(i, k))
         elif name == "plain":  # ["plain", first, stop]: "p<i>" -> i, no vector
             for i in range(args[0], args[1]):
                 cache.set(f"p{i}", i)

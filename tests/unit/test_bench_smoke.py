@@ -15,6 +15,7 @@ OTHER_ROWS = ("3a", "3b", "4a", "4b", "5a", "5b", "5c")  # size, durable reopen,
 LANGCHAIN_ROWS = ("1a", "1b", "1c", "2a", "2b", "2c", "2d", "2e", "3a", "3b", "3c", "3d", "3e")
 LLAMAINDEX_ROWS = ("1a", "1b", "2a", "2b", "2c", "3", "4a", "4b", "5", "6")
 NAMESPACE_ROWS = ("1a", "1b", "2a", "2b")
+SEED_ROWS = ("1", "2", "3", "4", "5", "6")
 
 
 @pytest.mark.parametrize(
@@ -25,6 +26,7 @@ NAMESPACE_ROWS = ("1a", "1b", "2a", "2b")
         ("bench_langchain.py", "LangChain benchmark (quick)", LANGCHAIN_ROWS),
         ("bench_llamaindex.py", "LlamaIndex benchmark (quick)", LLAMAINDEX_ROWS),
         ("bench_namespaces.py", "namespace benchmark (quick)", NAMESPACE_ROWS),
+        ("bench_seed.py", "seed flow benchmark", SEED_ROWS),
     ],
 )
 def test_quick_benchmark_prints_every_row(script: str, title: str, rows: tuple[str, ...]) -> None:
@@ -38,7 +40,8 @@ def test_quick_benchmark_prints_every_row(script: str, title: str, rows: tuple[s
     assert done.returncode == 0, done.stderr[-2000:]
     for header in (title, "measurement", "baseline (same run)"):
         assert header in done.stdout, f"{header!r} missing from:\n{done.stdout[-3000:]}"
+    width = max(map(len, rows))  # the "#" column is right-justified, as wide as its rows
     for row in rows:
-        cell = f"│ {row:>2} │"  # the "#" column is right-justified, two characters wide
+        cell = f"│ {row:>{width}} │"
         assert cell in done.stdout, f"row {cell!r} missing from:\n{done.stdout[-3000:]}"
     assert "targets met" in done.stdout

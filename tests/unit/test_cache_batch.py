@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from float32 import float32_close
 from threads import run_threads, wait_until
 
 from semcache_core import InvalidArgumentError, InvalidKeyError, SemCache
@@ -96,10 +97,10 @@ def test_misses_are_computed_in_one_call_and_repeats_once():
     fn = Recorder()
     values = cache.get_or_compute_many(["a", "b", "a", "c"], fn, namespace="ns")
     assert fn.batches == [["a", "b", "c"]]
-    assert [v.tolist() for v in values] == [vector_of(k).tolist() for k in "abac"]
+    assert float32_close([v.tolist() for v in values], [vector_of(k).tolist() for k in "abac"])
     again = cache.get_or_compute_many(["c", "d", "a"], fn, namespace="ns")
     assert fn.batches[1:] == [["d"]]
-    assert [v.tolist() for v in again] == [vector_of(k).tolist() for k in "cda"]
+    assert float32_close([v.tolist() for v in again], [vector_of(k).tolist() for k in "cda"])
     assert cache.stats().computes == 4
     for key in "abcd":  # vector results are indexed in the namespace
         (hit,) = cache.search(vector_of(key), k=1, namespace="ns")
@@ -169,7 +170,7 @@ def test_threads_with_overlapping_batches_compute_each_key_once():
     run_threads([call(i) for i in range(threads)], timeout=30)
     assert sorted(fn.computed()) == sorted({key for batch in batches for key in batch})
     for i, batch in enumerate(batches):
-        assert [v.tolist() for v in results[i]] == [vector_of(k).tolist() for k in batch]
+        assert float32_close(results[i], [vector_of(k) for k in batch])
     assert cache.stats().computes == len(fn.computed())
 
 
@@ -206,9 +207,9 @@ async def test_coroutines_and_threads_share_flights():
         await asyncio.to_thread(worker.join, 30)
     assert sorted(computed + sync_fn.computed()) == ["x", "y"]
     for values in results:
-        assert [v.tolist() for v in values] == [vector_of(k).tolist() for k in "yxy"]
+        assert float32_close([v.tolist() for v in values], [vector_of(k).tolist() for k in "yxy"])
     for values in outcomes:
-        assert [v.tolist() for v in values] == [vector_of(k).tolist() for k in "xy"]
+        assert float32_close([v.tolist() for v in values], [vector_of(k).tolist() for k in "xy"])
 
 
 async def test_async_plain_fn_runs_in_a_thread_and_results_are_stored():

@@ -1,0 +1,55 @@
+"""What a reader gets from a stored entry: a fresh value, whatever way it was stored.
+
+A value is kept by the backend as is (an immutable scalar), as encoded bytes (decoded anew
+for each reader, who may then mutate it freely), or, for an embedding, as the entry's own
+vector plus a :class:`~semcache_core.vector_values.VectorValue` marker (the backend attaches
+the vector to the entry it returns). Single flight hands its followers an *outcome*: the
+encoded bytes, or ``(marker, unit vector)``, from which each makes its own fresh value.
+
+Example::
+
+    >>> from semcache_core.codec import encode
+    >>> fresh(encode([1, 2]))
+    [1, 2]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .backends.base import NOT_DECODED, StoredEntry
+from .codec import decode
+from .vector_values import VectorValue
+from .vectors import FloatVector
+
+__all__ = ["Outcome", "fresh", "outcome_of", "value_of"]
+
+Outcome = bytes | tuple[VectorValue, FloatVector]
+
+
+def value_of(entry: StoredEntry) -> Any:
+    """The entry's value for one reader: immutable ones as kept, others made anew."""
+    value = entry.plain
+    if value is NOT_DECODED:
+        value = decode(entry.value)
+    if value.__class__ is VectorValue:
+        return value.restore(entry.vector)
+    return value
+
+
+def outcome_of(entry: StoredEntry) -> Outcome:
+    """What followers of a flight need to make their own copy of ``entry``'s value."""
+    value = entry.plain
+    if value is NOT_DECODED and entry.vector is not None:
+        value = decode(entry.value)  # only entries with a vector can hold a marker
+    if value.__class__ is VectorValue:
+        return (value, entry.vector)  # type: ignore[return-value]
+    return entry.value
+
+
+def fresh(outcome: Outcome) -> Any:
+    """A fresh value from a flight's outcome."""
+    if isinstance(outcome, tuple):
+        marker, unit = outcome
+        return marker.restore(unit)
+    return decode(outcome)

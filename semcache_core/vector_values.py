@@ -1,0 +1,168 @@
+"""Values that are their entry's own vector: an embedding cached by ``get_or_compute``.
+
+Such a value is stored once: as the entry's unit float32 vector in the index, plus a
+16-byte :class:`VectorValue` marker in place of the encoded value, recording what the
+function returned (a list of floats, or an ndarray and its dtype) and the vector's norm
+(the index holds unit vectors). Reading the entry gives back a fresh object of that type
+with the vector's values **rounded to float32** (``unit * norm``: each component equals
+the original up to float32 rounding, a relative error of about 1e-7 of the vector's norm).
+
+Only floats qualify: a non-empty list (or tuple) of floats, or a non-empty 1-D ndarray of
+float16/32/64, finite and not all zeros, of the namespace's dimension. ``[17, 4, 99]`` (ints),
+bools and mixed lists are plain values. ``index=True`` insists (a typed error otherwise),
+``index=False`` stores any result as a plain value.
+
+Example::
+
+    >>> import numpy as np
+    >>> found = vector_value_of([3.0, 4.0], dim=None, index=None)
+    >>> marker, unit = found
+    >>> marker.kind, marker.norm, unit.tolist()
+    ('list', 5.0, [0.6000000238418579, 0.800000011920929])
+    >>> marker.restore(unit)
+    [3.0, 4.0]
+    >>> vector_value_of([17, 4, 99], dim=None, index=None) is None
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from .errors import DimensionMismatchError, InvalidVectorError
+from .vectors import FloatVector, as_unit_vector
+
+__all__ = ["VECTOR_EXT", "VECTOR_HEAD", "VectorValue", "is_vector_blob", "vector_value_of"]
+
+VECTOR_EXT = 2
+"""msgpack extension code of a :class:`VectorValue` (1 is an ndarray, see :mod:`.codec`)."""
+
+_PAYLOAD = struct.Struct("<8sd")  # kind (ascii, NUL padded), norm: 16 bytes, a fixext 16
+VECTOR_HEAD = b"\xd8" + bytes([VECTOR_EXT])
+"""First bytes of every encoded :class:`VectorValue` (msgpack fixext 16, code 2)."""
+
+_LIST = "list"
+_ARRAY_KINDS = frozenset(
+    np.dtype(f"{order}f{size}").str for order in "<>" for size in (2, 4, 8)
+)  # float16/32/64 in either byte order (dtype.str spells the order out)
+_KINDS = _ARRAY_KINDS | {_LIST}
+_FLOAT_SCALARS = frozenset([float, np.float64, np.float32, np.float16])
+
+
+@dataclass(frozen=True, slots=True)
+class VectorValue:
+    """The stored stand-in for a value that is the entry's vector.
+
+    ``kind``: ``"list"`` or the ndarray's ``dtype.str`` (``"<f4"``, ...); ``norm``: the
+    original vector's Euclidean norm (finite, > 0).
+    """
+
+    kind: str
+    norm: float
+
+    def payload(self) -> bytes:
+        return _PAYLOAD.pack(self.kind.encode("ascii"), self.norm)
+
+    @classmethod
+    def from_payload(cls, data: bytes) -> VectorValue:
+        """Raises ``ValueError`` for a payload this module never writes."""
+        if len(data) != _PAYLOAD.size:
+            raise ValueError(f"a vector value holds {_PAYLOAD.size} bytes, not {len(data)}")
+        raw_kind, norm = _PAYLOAD.unpack(data)
+        kind = raw_kind.rstrip(b"\0").decode("ascii", "replace")
+        if kind not in _KINDS or not (0.0 < norm < math.inf):
+            raise ValueError(f"not a vector value: kind {kind!r}, norm {norm!r}")
+        return cls(kind, norm)
+
+    def encode(self) -> bytes:
+        return msgpack.packb(msgpack.ExtType(VECTOR_EXT, self.payload()))
+
+    def restore(self, unit: FloatVector | None) -> Any:
+        """A fresh value of the original type from the entry's unit vector."""
+        if unit is None:  # the backend did not attach the entry's vector: a bug
+            raise RuntimeError("a vector value was read without its entry's vector")
+        wide = unit.astype(np.float64)
+        wide *= self.norm
+        values = wide.astype(np.float32)
+        if self.kind == _LIST:
+            return values.tolist()
+        return values.astype(self.kind, copy=False)
+
+
+def is_vector_blob(blob: bytes) -> bool:
+    """Whether an encoded value is a :class:`VectorValue` (its entry holds the vector)."""
+    return blob[:2] == VECTOR_HEAD
+
+
+def _kind_of(result: Any) -> str | None:
+    """``"list"`` / the dtype for a result that qualifies as an embedding, else None."""
+    if isinstance(result, (list, tuple)):
+        if not result:
+            return None
+        types = list(map(type, result))  # C loops: no Python call per component
+        if types.count(float) == len(types) or set(types) <= _FLOAT_SCALARS:
+            return _LIST
+        return None
+    if isinstance(result, np.ndarray) and result.ndim == 1 and result.size:
+        kind = result.dtype.str
+        return kind if kind in _ARRAY_KINDS else None
+    return None
+
+
+def _describe(result: Any) -> str:
+    if isinstance(result, np.ndarray):
+        return f"an ndarray of shape {result.shape} and dtype {result.dtype}"
+    if isinstance(result, (list, tuple)):
+        if not result:
+            return f"an empty {type(result).__name__}"
+        names = sorted({type(x).__name__ for x in result})
+        return f"a {type(result).__name__} of {', '.join(names)}"
+    return f"a {type(result).__name__}"
+
+
+def vector_value_of(
+    result: Any, dim: int | None, index: bool | None
+) -> tuple[VectorValue, FloatVector] | None:
+    """The marker and unit vector to store for ``result``, or None for a plain value.
+
+    ``index=None`` guesses (see the module docstring); ``True`` requires a vector;
+    ``False`` never makes one.
+
+    Raises:
+        InvalidVectorError: ``index=True`` and ``result`` does not qualify (not floats,
+            NaN/inf, all zeros).
+        DimensionMismatchError: ``index=True`` and its dimension differs from ``dim``.
+    """
+    if index is False:
+        return None
+    kind = _kind_of(result)
+    if kind is None:
+        if index:
+            raise InvalidVectorError(
+                "index=True needs a non-empty list of floats or a 1-D float ndarray, got "
+                + _describe(result)
+            )
+        return None
+    if dim is not None and len(result) != dim:
+        if index:
+            raise DimensionMismatchError(dim, len(result))
+        return None
+    # float32 first, as every vector entering the cache (vectors.as_unit_vector): an
+    # out-of-range component becomes inf, a float32 underflow zero, and the norm of the
+    # float32 values is what gives them back
+    with np.errstate(over="ignore"):
+        wide = np.asarray(result, dtype=np.float32).astype(np.float64)
+    squared = float(wide.dot(wide))  # float32 squares cannot overflow a float64 sum
+    if 0.0 < squared < math.inf:
+        norm = math.sqrt(squared)
+        return VectorValue(kind, norm), (wide / norm).astype(np.float32)
+    if index:
+        as_unit_vector(result, dim, "the computed vector")  # raises, naming what is wrong
+        raise InvalidVectorError("the computed vector is not finite and non-zero")
+    return None
