@@ -358,3 +358,19 @@ async def test_bad_input_raises_before_the_model_is_called():
     with pytest.raises(InvalidArgumentError):
         CachedEmbeddings("not a model")
     assert model.calls == [] and len(embeddings.cache) == 0
+
+
+def test_vectors_are_searchable_in_a_cache_holding_another_dimension():
+    """Each namespace has its own dimension: a cache whose other users hold 3-d vectors
+    still indexes (and finds) this model's vectors."""
+    cache = SemCache()
+    cache.set("other", "three dims", vector=[1.0, 0.0, 0.0])
+    model = CountingEmbeddings()
+    embeddings = CachedEmbeddings(model, cache)
+    texts = ["alpha", "beta"]
+    vectors = embeddings.embed_documents(texts)
+    assert cache.dim_of(embeddings.document_namespace) == len(vectors[0]) != 3
+    for text, vector in zip(texts, vectors):
+        (hit,) = cache.search(vector, k=1, namespace=embeddings.document_namespace)
+        assert hit.key == text
+    assert cache.dim_of("") == 3 and cache.get("other") == "three dims"
