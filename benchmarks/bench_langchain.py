@@ -278,6 +278,11 @@ def question(i: int) -> str:
     return f"Question {i}: how do I fix the {topic} problem on account {i * 7919 % 100_003}?"
 
 
+def paraphrase(i: int) -> str:
+    topic = TOPICS[i % len(TOPICS)]
+    return f"For question {i}, what fixes the {topic} problem on account {i * 7919 % 100_003}?"
+
+
 def chat_response(i: int) -> list[ChatGeneration]:
     """One ``ChatGeneration``: an ``AIMessage`` with content, usage and response metadata."""
     topic = TOPICS[i % len(TOPICS)]
@@ -430,7 +435,8 @@ def semantic_fixture(cfg: Config) -> SemanticFixture:
     )
     cached_texts = [question(i) for i in range(n)]
     query_texts = [
-        *(f"Paraphrase {j}: what fixes the issue of question {t}?" for j, t in enumerate(targets)),
+        # a paraphrase names the same numbers (the LLM cache refuses differing ones)
+        *(paraphrase(int(t)) for t in targets),
         *(f"Unrelated question {j}: anything new?" for j in range(q - near_count)),
     ]
     rows = {text: i for i, text in enumerate(cached_texts)}

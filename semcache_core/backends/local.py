@@ -261,6 +261,8 @@ class LocalBackend:
                 if self._cold is not None:
                     self._thaw_all()  # a filter reads every entry's metadata
                 allowed = space.allowed(filters)
+                if len(allowed) == len(space.index):
+                    allowed = None  # every vector matches: search as without a filter
             if len(queries) > 1:
                 found = space.index.search_batch(queries, k, allowed)
             else:
