@@ -31,6 +31,7 @@ from semcache_core.persist.container import MAGIC
 
 __all__ = [
     "Persisted",
+    "check_fs",
     "check_namespace_found",
     "read_persisted",
     "snapshot_path",
@@ -69,6 +70,9 @@ def _advice(persist_dir: str) -> str:
 
 def write_persisted(persist_path: str, cache: SemCache, namespace: str) -> None:
     """Dump ``cache`` (and, for a ``.json`` path, write the pointer after it, atomically)."""
+    directory = os.path.dirname(persist_path)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
     target = snapshot_path(persist_path)
     cache.dump(target)
     if target == persist_path:
@@ -141,4 +145,17 @@ def check_namespace_found(
         raise InvalidArgumentError(
             f"{persist_path} holds no node in namespace {namespace!r}; its vector stores' "
             f"namespaces are {shown}: pass namespace=... to load one of them"
+        )
+
+
+def check_fs(fs: Any) -> None:
+    """Snapshots are written with atomic renames on a local disk: other filesystems fail."""
+    if fs is None:
+        return
+    protocol = getattr(fs, "protocol", None)
+    protocols = {protocol} if isinstance(protocol, str) else set(protocol or ())
+    if not protocols & {"file", "local"}:
+        raise InvalidArgumentError(
+            f"SemCacheVectorStore persists to the local filesystem only, got fs={fs!r}; "
+            "pass fs=None (or a local fsspec filesystem)"
         )

@@ -54,7 +54,6 @@ from llama_index.core.vector_stores.types import (
     DEFAULT_PERSIST_DIR,
     DEFAULT_PERSIST_FNAME,
     BasePydanticVectorStore,
-    MetadataFilter,
     MetadataFilters,
     VectorStoreQuery,
     VectorStoreQueryMode,
@@ -65,12 +64,14 @@ from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
 from semcache_core.engine_arg import check_engine
-from semcache_core.errors import FilterValueError, InvalidArgumentError, InvalidValueError
-from semcache_core.filters import Filter, FilterCondition, FilterGroup, FilterNode, compile_filter
+from semcache_core.errors import InvalidArgumentError, InvalidValueError
+from semcache_core.filters import Filter, FilterGroup, FilterNode, compile_filter
 from semcache_core.mmr import mmr_select
 from semcache_core.namespaces import adapter_namespace
 from semcache_core.vectors import as_unit_vector
 
+from .filters import MATCH_ALL, translate_filters
+from .persist_files import check_fs as _check_fs
 from .persist_files import check_namespace_found, read_persisted, write_persisted
 
 __all__ = [
@@ -90,48 +91,6 @@ NODE_TYPE_KEY = "_node_type"
 DEFAULT_MMR_THRESHOLD = 0.5  # as llama_index.core.indices.query.embedding_utils
 DEFAULT_MMR_PREFETCH_FACTOR = 4.0  # candidates fetched per result (names as other stores)
 _QUERY_KWARGS = frozenset({"mmr_threshold", "mmr_prefetch_k", "mmr_prefetch_factor"})
-_MATCH_ALL = FilterGroup(())  # an empty group matches every entry
-
-
-def translate_filters(filters: Any) -> FilterNode | None:
-    """LlamaIndex ``MetadataFilters`` (nested, any operator or condition) -> cache filter.
-
-    A ``MetadataFilter`` becomes a :class:`~semcache_core.Filter` with the same key,
-    operator and value; a ``MetadataFilters`` a :class:`~semcache_core.FilterGroup` with its
-    condition (``None`` means AND). The cache's evaluator has the missing-key semantics of
-    ``build_metadata_filter_fn`` and also handles nesting. ``Filter`` / ``FilterGroup``
-    objects pass through unchanged.
-
-    Raises:
-        FilterError: an operator the cache does not know, or a value of the wrong type for
-            its operator (``FilterValueError``, e.g. ``EQ`` with ``None``).
-    """
-    if filters is None or isinstance(filters, (Filter, FilterGroup)):
-        return filters
-    if isinstance(filters, MetadataFilters):
-        if not filters.filters:  # build_metadata_filter_fn: no filters restrict nothing
-            return _MATCH_ALL
-        children = tuple(translate_filters(child) for child in filters.filters)
-        return FilterGroup(children, filters.condition or FilterCondition.AND)  # type: ignore[arg-type]
-    if isinstance(filters, MetadataFilter):
-        return Filter(filters.key, filters.operator, filters.value)
-    raise FilterValueError(
-        f"filters must be MetadataFilters, MetadataFilter, Filter or FilterGroup, "
-        f"got {type(filters).__name__}"
-    )
-
-
-def _check_fs(fs: Any) -> None:
-    """Snapshots are written with atomic renames on a local disk: other filesystems fail."""
-    if fs is None:
-        return
-    protocol = getattr(fs, "protocol", None)
-    protocols = {protocol} if isinstance(protocol, str) else set(protocol or ())
-    if not protocols & {"file", "local"}:
-        raise InvalidArgumentError(
-            f"SemCacheVectorStore persists to the local filesystem only, got fs={fs!r}; "
-            "pass fs=None (or a local fsspec filesystem)"
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +297,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         # A filter (the empty group matches everything) keeps the cache on its filtered
         # path, whose contract is k results whenever k entries match: with k >= the
         # cache's size that is every match, ranked against an arbitrary probe.
-        filters = _MATCH_ALL if node is None else node
+        filters = MATCH_ALL if node is None else node
         return {"namespace": self._engine_namespace, "filters": filters}
 
     def _listed(self, hits: list[Hit]) -> list[tuple[str, BaseNode]]:
@@ -576,24 +535,18 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         """Write the cache's binary snapshot (``SemCache.dump``) for ``persist_path``.
 
         ``StorageContext.persist(dir)`` calls this with ``dir/default__vector_store.json``:
-        the snapshot goes to ``dir/default__vector_store.semcache`` and the ``.json`` file
-        becomes a small pointer to it that records this store's namespace (see
-        :mod:`.persist_files`); any other path receives the snapshot itself. The snapshot
-        holds the **whole cache**, other namespaces and other users' entries included, when
-        the cache is shared. Reload with :meth:`from_persist_dir` / :meth:`from_persist_path`
-        and pass the store to ``StorageContext.from_defaults(vector_store=...,
-        persist_dir=...)``: without ``vector_store=``, LlamaIndex reads the pointer as a
-        ``SimpleVectorStore`` and stops with a ``ValueError`` that says so.
+        the snapshot goes to ``dir/default__vector_store.semcache``, and the ``.json`` file
+        becomes a pointer to it recording this store's namespace (:mod:`.persist_files`);
+        any other path receives the snapshot itself. The snapshot holds the **whole cache**
+        (other namespaces too) when it is shared. Reload with :meth:`from_persist_dir` and
+        pass the store to ``StorageContext.from_defaults(vector_store=..., persist_dir=...)``:
+        without it, LlamaIndex reads the pointer and stops with a ``ValueError`` saying so.
 
         Raises:
             InvalidArgumentError: ``fs`` is not a local filesystem.
         """
         _check_fs(fs)
-        persist_path = os.fspath(persist_path)
-        directory = os.path.dirname(persist_path)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        write_persisted(persist_path, self._cache, self.namespace)
+        write_persisted(os.fspath(persist_path), self._cache, self.namespace)
 
     @classmethod
     def from_persist_path(
@@ -607,7 +560,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         """A store over a new in-process cache loaded from what :meth:`persist` wrote.
 
         ``namespace``: the store's namespace; default the one the store was persisted from
-        (recorded beside the snapshot), else ``"llama-vectors"``. ``cache_options`` go to
+        (recorded beside the snapshot), else ``"default"``. ``cache_options`` go to
         ``SemCache.from_snapshot`` (e.g. ``embedder=``, ``ttl=``).
 
         Raises:
@@ -621,8 +574,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         chosen = namespace or persisted.namespace or DEFAULT_NAMESPACE
         store = cls(SemCache.from_snapshot(persisted.snapshot, **cache_options), namespace=chosen)
         if chosen != persisted.namespace:  # an empty store here would answer nothing
-            path = os.fspath(persist_path)
-            check_namespace_found(store.cache, store.engine_namespace, chosen, path)
+            check_namespace_found(store.cache, store.engine_namespace, chosen, persisted.snapshot)
         return store
 
     @classmethod

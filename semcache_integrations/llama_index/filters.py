@@ -1,0 +1,49 @@
+"""LlamaIndex ``MetadataFilters`` as the engine's filter model.
+
+Example::
+
+    >>> from llama_index.core.vector_stores import MetadataFilter, MetadataFilters
+    >>> translate_filters(MetadataFilters(filters=[MetadataFilter(key="lang", value="en")]))
+    FilterGroup(children=(Filter(field='lang', op='==', value='en'),), condition='and')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llama_index.core.vector_stores import MetadataFilter, MetadataFilters
+
+from semcache_core.errors import FilterValueError
+from semcache_core.filters import Filter, FilterCondition, FilterGroup, FilterNode
+
+__all__ = ["MATCH_ALL", "translate_filters"]
+
+MATCH_ALL = FilterGroup(())  # an empty group matches every entry
+
+
+def translate_filters(filters: Any) -> FilterNode | None:
+    """LlamaIndex ``MetadataFilters`` (nested, any operator or condition) -> cache filter.
+
+    A ``MetadataFilter`` becomes a :class:`~semcache_core.Filter` with the same key,
+    operator and value; a ``MetadataFilters`` a :class:`~semcache_core.FilterGroup` with its
+    condition (``None`` means AND). The cache's evaluator has the missing-key semantics of
+    ``build_metadata_filter_fn`` and also handles nesting. ``Filter`` / ``FilterGroup``
+    objects pass through unchanged.
+
+    Raises:
+        FilterError: an operator the cache does not know, or a value of the wrong type for
+            its operator (``FilterValueError``, e.g. ``EQ`` with ``None``).
+    """
+    if filters is None or isinstance(filters, (Filter, FilterGroup)):
+        return filters
+    if isinstance(filters, MetadataFilters):
+        if not filters.filters:  # build_metadata_filter_fn: no filters restrict nothing
+            return MATCH_ALL
+        children = tuple(translate_filters(child) for child in filters.filters)
+        return FilterGroup(children, filters.condition or FilterCondition.AND)  # type: ignore[arg-type]
+    if isinstance(filters, MetadataFilter):
+        return Filter(filters.key, filters.operator, filters.value)
+    raise FilterValueError(
+        f"filters must be MetadataFilters, MetadataFilter, Filter or FilterGroup, "
+        f"got {type(filters).__name__}"
+    )
