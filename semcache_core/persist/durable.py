@@ -18,8 +18,8 @@ the keys, then the in-memory view applies the write; a call returns only after t
 so anything acknowledged is in the journal. SQLite's WAL with ``synchronous=NORMAL`` keeps
 committed transactions through a process crash (a power cut may lose the last few).
 
-Every journal change goes through one method, :meth:`DurableBackend._journal`, called only
-by writes (``set_many``, ``delete``, ``restore_state``, ``clear``, checkpoints, open).
+Every journal change goes through one method, ``DurableBackend._journal_changes``, called
+only by writes (``set_many``, ``delete``, ``restore_state``, ``clear``, open).
 Reads never write the journal: an entry the view expires (on a read) or evicts (on a
 write) is only noted by the view, and the next journal change removes its record, after
 checking that the view holds no entry of that key by then (a note is never a reason to
@@ -62,13 +62,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import diskcache
-import msgpack
-import numpy as np
-
-from ..backends.base import NOT_DECODED, BackendCounters, BackendState, EntryWrite, StoredEntry
+from ..backends.base import BackendCounters, BackendState, EntryWrite, StoredEntry
 from ..backends.local import LocalBackend
-from ..codec import decode, is_scalar
 from ..errors import (
     BackendError,
     CacheClosedError,
@@ -81,77 +76,37 @@ from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from ..vectors import FloatMatrix
-from .journal_disk import RawDisk
+from .journal import (
+    ENTRY_PREFIX,
+    JOURNAL_DIR,
+    entry_id,
+    open_journal,
+    record_of,
+    split_entry_id,
+    write_from,
+)
 from .snapshot import read_snapshot, write_snapshot
 
-__all__ = ["CHECKPOINT_KIND", "DurableBackend", "entry_id", "split_entry_id"]
+__all__ = [
+    "CHECKPOINT_FILE",
+    "CHECKPOINT_KIND",
+    "ENTRY_PREFIX",
+    "JOURNAL_DIR",
+    "DurableBackend",
+    "entry_id",
+    "open_journal",
+    "split_entry_id",
+]
 
 CHECKPOINT_KIND = "checkpoint"
 CHECKPOINT_FILE = "checkpoint.semcache"
-JOURNAL_DIR = "journal"
 LOCK_FILE = "LOCK"
-ENTRY_PREFIX = "e"  # prefix of entry records: user keys never collide with log or meta keys
 _LOG = "c"  # diskcache push() prefix of the change log
 _EPOCH = "m:epoch"
 _JOURNAL_ID = "m:id"
 _FORMAT = "m:format"
 JOURNAL_FORMAT = 2
 _REPLAY_BATCH = 4096
-
-
-def open_journal(directory: Path) -> diskcache.Cache:
-    """The diskcache under a durable directory, configured never to drop a record itself,
-    and never to pickle or unpickle one (:class:`RawDisk`)."""
-    return diskcache.Cache(
-        str(directory / JOURNAL_DIR),
-        disk=RawDisk,
-        eviction_policy="none",  # diskcache's default culls past 1 GB: a journal never may
-        cull_limit=0,
-        tag_index=True,  # the log of a finished epoch is dropped by tag
-    )
-
-
-def entry_id(namespace: str, key: str) -> str:
-    """The journal's name for an entry: unambiguous whatever the namespace and key hold.
-
-    >>> entry_id("a:b", "c"), entry_id("a", "b:c")
-    ('3:a:bc', '1:ab:c')
-    """
-    return f"{len(namespace)}:{namespace}{key}"
-
-
-def split_entry_id(name: str) -> tuple[str, str]:
-    """``(namespace, key)`` of an :func:`entry_id`.
-
-    Raises:
-        ValueError: ``name`` is not an entry id.
-    """
-    length, _, rest = name.partition(":")
-    size = int(length)
-    if not 0 <= size <= len(rest):
-        raise ValueError(f"{name!r} is not an entry id")
-    return rest[:size], rest[size:]
-
-
-def _record(write: EntryWrite) -> bytes:
-    vector = None if write.vector is None else write.vector.tobytes()
-    return msgpack.packb(
-        [write.value, write.metadata, write.namespace, write.expires_at, vector],
-        use_bin_type=True,
-    )
-
-
-def _write_from(name: str, record: bytes) -> EntryWrite:
-    value, metadata, namespace, expires_at, vector = msgpack.unpackb(record, raw=False)
-    return EntryWrite(
-        split_entry_id(name)[1],
-        value,
-        metadata,
-        namespace,
-        expires_at,
-        None if vector is None else np.frombuffer(vector, dtype=np.float32),
-        decode(value) if is_scalar(value) else NOT_DECODED,
-    )
 
 
 class DurableBackend:
@@ -335,7 +290,7 @@ class DurableBackend:
                 if record is None:
                     self._memory.delete(*split_entry_id(name), now)
                     continue
-                write = _write_from(name, record)
+                write = write_from(name, record)
                 if write.expires_at is not None and write.expires_at <= now:
                     self._memory.delete(write.namespace, write.key, now)
                     expired[name] = None
@@ -352,7 +307,7 @@ class DurableBackend:
             self._check_open()
             self._memory.check_dimensions(writes)
             latest: dict[str, bytes | None] = {  # a repeated entry: the last write wins
-                entry_id(w.namespace, w.key): _record(w) for w in writes
+                entry_id(w.namespace, w.key): record_of(w) for w in writes
             }
             self._journal_changes(latest)  # acknowledged from here on
             self._memory.set_many(writes, now)
@@ -514,7 +469,7 @@ class DurableBackend:
             for key, value, metadata, namespace, expires_at, label in prepared.cold.rows():
                 vector = None if label is None else vectors[namespace][label]
                 write = EntryWrite(key, value, metadata, namespace, expires_at, vector)
-                changes[entry_id(namespace, key)] = _record(write)
+                changes[entry_id(namespace, key)] = record_of(write)
             self._journal_changes(changes)
             self._memory.commit_restore(prepared)
             self._journal_changes({})  # the snapshot's expired keys' old records, evictions

@@ -1,0 +1,93 @@
+"""The durable journal's records: its diskcache, the names of its entries, their bytes.
+
+An entry ``(namespace, key)`` is the row ``ENTRY_PREFIX + entry_id(namespace, key)``; its
+value is :func:`record_of` the write (value, metadata, namespace, expiry, vector).
+
+Example::
+
+    >>> name = entry_id("tenant-a", "q")
+    >>> split_entry_id(name)
+    ('tenant-a', 'q')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import diskcache
+import msgpack
+import numpy as np
+
+from ..backends.base import NOT_DECODED, EntryWrite
+from ..codec import decode, is_scalar
+from .journal_disk import RawDisk
+
+__all__ = [
+    "ENTRY_PREFIX",
+    "JOURNAL_DIR",
+    "entry_id",
+    "open_journal",
+    "record_of",
+    "split_entry_id",
+    "write_from",
+]
+
+JOURNAL_DIR = "journal"
+ENTRY_PREFIX = "e"  # prefix of entry records: user keys never collide with log or meta keys
+
+
+def open_journal(directory: Path) -> diskcache.Cache:
+    """The diskcache under a durable directory, configured never to drop a record itself,
+    and never to pickle or unpickle one (:class:`RawDisk`)."""
+    return diskcache.Cache(
+        str(directory / JOURNAL_DIR),
+        disk=RawDisk,
+        eviction_policy="none",  # diskcache's default culls past 1 GB: a journal never may
+        cull_limit=0,
+        tag_index=True,  # the log of a finished epoch is dropped by tag
+    )
+
+
+def entry_id(namespace: str, key: str) -> str:
+    """The journal's name for an entry: unambiguous whatever the namespace and key hold.
+
+    >>> entry_id("a:b", "c"), entry_id("a", "b:c")
+    ('3:a:bc', '1:ab:c')
+    """
+    return f"{len(namespace)}:{namespace}{key}"
+
+
+def split_entry_id(name: str) -> tuple[str, str]:
+    """``(namespace, key)`` of an :func:`entry_id`.
+
+    Raises:
+        ValueError: ``name`` is not an entry id.
+    """
+    length, _, rest = name.partition(":")
+    size = int(length)
+    if not 0 <= size <= len(rest):
+        raise ValueError(f"{name!r} is not an entry id")
+    return rest[:size], rest[size:]
+
+
+def record_of(write: EntryWrite) -> bytes:
+    """The journal record of ``write`` (msgpack; the vector as raw float32 bytes)."""
+    vector = None if write.vector is None else write.vector.tobytes()
+    return msgpack.packb(
+        [write.value, write.metadata, write.namespace, write.expires_at, vector],
+        use_bin_type=True,
+    )
+
+
+def write_from(name: str, record: bytes) -> EntryWrite:
+    """The write that :func:`record_of` recorded as entry ``name``."""
+    value, metadata, namespace, expires_at, vector = msgpack.unpackb(record, raw=False)
+    return EntryWrite(
+        split_entry_id(name)[1],
+        value,
+        metadata,
+        namespace,
+        expires_at,
+        None if vector is None else np.frombuffer(vector, dtype=np.float32),
+        decode(value) if is_scalar(value) else NOT_DECODED,
+    )
