@@ -85,14 +85,24 @@ def encode(value: Any) -> bytes:
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidValueError(f"value cannot be stored: {exc}") from exc
     if type(value) is not np.ndarray and not is_scalar(blob):
-        try:
-            decode(blob)
-        except Exception as exc:  # msgpack raises several types for what it cannot rebuild
-            raise InvalidValueError(
-                f"value cannot be stored: it would not read back ({exc}); dict keys must be "
-                "str, bytes, int, float, bool or None (a tuple key comes back as a list)"
-            ) from exc
+        _check_reads_back(
+            blob,
+            decode,
+            "value",
+            "dict keys must be str, bytes, int, float, bool or None (a tuple key comes back "
+            "as a list)",
+        )
     return blob
+
+
+def _check_reads_back(blob: bytes, read: Any, what: str, rule: str) -> None:
+    """Raise :class:`InvalidValueError` unless ``read(blob)`` rebuilds what was written."""
+    try:
+        read(blob)
+    except Exception as exc:  # msgpack raises several types for what it cannot rebuild
+        raise InvalidValueError(
+            f"{what} cannot be stored: it would not read back ({exc}); {rule}"
+        ) from exc
 
 
 def decode(blob: bytes | bytearray | memoryview | np.ndarray) -> Any:
@@ -136,13 +146,9 @@ def encode_metadata(metadata: Any) -> bytes:
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidValueError(f"metadata cannot be stored: {exc}") from exc
     if blob != _EMPTY_MAP:
-        try:
-            decode_metadata(blob)
-        except Exception as exc:  # msgpack raises several types for what it cannot rebuild
-            raise InvalidValueError(
-                f"metadata cannot be stored: it would not read back ({exc}); metadata keys "
-                "must be str at every level"
-            ) from exc
+        _check_reads_back(
+            blob, decode_metadata, "metadata", "metadata keys must be str at every level"
+        )
     return blob
 
 
