@@ -213,7 +213,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         check_key(key)
         return EntryWrite(
             key=key,
-            value=encode(value),
+            value=value.encode() if value.__class__ is VectorValue else encode(value),
             metadata=_EMPTY_METADATA if metadata is None else encode_metadata(metadata),
             namespace=check_namespace(namespace),
             expires_at=self._expires_at(ttl),
@@ -563,13 +563,21 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
             vec = cache.get_or_compute("hello", embed)  # embed("hello") -> list[float]
             cache.get_or_compute("ids", lambda k: [17, 4, 99])  # a plain value
         """
-        check_key(key)
-        check_write_options(ttl, namespace, metadata)
-        check_index(index)
-        namespace = check_namespace(namespace)
-        found, value = self._lookup(namespace, key)
-        if found:
-            return value
+        if key.__class__ is not str or not key.isascii():  # the checks a hit needs, first
+            check_key(key)
+        if not (
+            ttl is None
+            and metadata is None
+            and index is None
+            and namespace.__class__ is str
+            and namespace.isascii()
+        ):
+            check_write_options(ttl, namespace, metadata)
+            check_index(index)
+            namespace = check_namespace(namespace)
+        entry = self._backend.get(namespace, key, self._clock())
+        if entry is not None:
+            return value_of(entry)
         return fresh(
             self._flights.run(
                 (namespace, key),

@@ -51,7 +51,10 @@ class Flight:
 
     def __init__(self, release: Callable[[], None] = lambda: None) -> None:
         self._release = release
-        self._done = threading.Event()
+        self._done = False
+        # made by the first thread that waits: most flights (every get_or_compute miss)
+        # have no waiter, and an Event costs more to make and set than the rest of a flight
+        self._event: threading.Event | None = None
         self._lock = threading.Lock()
         self._value: Any = None
         self._error: BaseException | None = None
@@ -75,9 +78,12 @@ class Flight:
     def _settle(self) -> None:
         self._release()
         with self._lock:
-            self._done.set()
+            self._done = True
+            event = self._event
             waiters, self._async_waiters = self._async_waiters, []
             self._task = None
+        if event is not None:
+            event.set()
         for loop, future in waiters:
             with contextlib.suppress(RuntimeError):  # a closed loop: that waiter is gone
                 loop.call_soon_threadsafe(_resolve, future)
@@ -102,8 +108,12 @@ class Flight:
         """
         with self._lock:
             self._thread_waiters += 1
+            event = None
+            if not self._done:
+                event = self._event = self._event or threading.Event()
         try:
-            self._done.wait()
+            if event is not None:
+                event.wait()
         finally:
             with self._lock:
                 self._thread_waiters -= 1
@@ -116,7 +126,7 @@ class Flight:
         """
         loop = asyncio.get_running_loop()
         with self._lock:
-            if self._done.is_set():
+            if self._done:
                 return self._outcome()
             waiter = (loop, loop.create_future())
             self._async_waiters.append(waiter)

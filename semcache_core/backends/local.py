@@ -306,6 +306,9 @@ class LocalBackend:
 
     def set_many(self, writes: list[EntryWrite], now: float) -> None:
         with self._lock:
+            if len(writes) == 1:  # a get_or_compute miss: no batching to do
+                self._set_single(writes[0], now)
+                return
             self.check_dimensions(writes)
             # a repeated (namespace, key): the last write wins
             latest = {(write.namespace, write.key): write for write in writes}
@@ -326,6 +329,23 @@ class LocalBackend:
                 self.purge_expired(now)
                 while self._size() > self.max_entries:
                     self._evict_least_recent()
+
+    def _set_single(self, write: EntryWrite, now: float) -> None:
+        """:meth:`set_many` of one write (the lock held)."""
+        vector = write.vector
+        if vector is not None:
+            dim = self.dim_of(write.namespace)
+            if dim is not None and len(vector) != dim:
+                raise DimensionMismatchError(dim, len(vector), write.namespace)
+        label = self._set_one(write)
+        if label is not None and vector is not None:
+            index = self._spaces[write.namespace].index
+            assert index is not None  # made by _set_one for the first vector
+            index.add_one(label, vector)
+        if self.max_entries is not None and self._size() > self.max_entries:
+            self.purge_expired(now)
+            while self._size() > self.max_entries:
+                self._evict_least_recent()
 
     def check_dimensions(self, writes: list[EntryWrite]) -> None:
         """Raise :class:`DimensionMismatchError` unless every vector fits its namespace

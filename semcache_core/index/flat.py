@@ -15,7 +15,10 @@ each query the same candidates, so the same answer, as a single search.
 A bulk restore (:meth:`FlatIndex.restore`, used when a snapshot loads) adopts the float32
 rows as they are and leaves the int8 codes to :meth:`FlatIndex.code_pending`, which the
 owner calls in small steps from a background thread; until every row has its code,
-searches scan the float32 rows (exact, just slower).
+searches scan the float32 rows (exact, just slower). A row added on its own (a
+``get_or_compute`` miss) waits for its code too: rows are coded in bulk once
+``_CODE_BATCH`` of them wait, or by the next search (one row at a time would cost ten
+times as much). A code does not depend on when it is computed, so neither do results.
 
 Example::
 
@@ -48,6 +51,9 @@ _QUANTISED_BATCH_ROWS_PER_RESULT = 512
 _SORTED_LOOKUP_MIN = 8192
 # search_batch's float32 path scores at most this many (query, row) pairs at once: 128 MB.
 _BATCH_SCORES = 1 << 25
+# Rows added one at a time are coded together once this many wait (a search codes them
+# sooner; see the module docstring).
+_CODE_BATCH = 1024
 
 
 class FlatIndex:
@@ -67,6 +73,7 @@ class FlatIndex:
         self._row_of: dict[int, int] = {}
         self._n = 0
         self._uncoded = 0
+        self._added_uncoded = 0  # rows add_one() left uncoded since the last coding
 
     @classmethod
     def restore(cls, labels: Labels, vectors: FloatMatrix) -> FlatIndex:
@@ -89,7 +96,8 @@ class FlatIndex:
         return index
 
     def code_pending(self, max_rows: int) -> bool:
-        """Compute the int8 codes of up to ``max_rows`` restored rows; True while some remain."""
+        """Compute the int8 codes of up to ``max_rows`` rows waiting for them (restored,
+        or added one at a time); True while some remain."""
         if self._uncoded:
             rows = np.flatnonzero(~self._coded[: self._n])[:max_rows]
             self._codes[rows], self._scales[rows], self._errors[rows] = quantise_rows(
@@ -97,7 +105,14 @@ class FlatIndex:
             )
             self._coded[rows] = True
             self._uncoded -= len(rows)
+            self._added_uncoded = min(self._added_uncoded, self._uncoded)
         return self._uncoded > 0
+
+    def _code_waiting(self) -> None:
+        """Before a search: code the rows waiting for it when they are few (a restore's
+        many are coded in the background meanwhile; the search scans float32 rows)."""
+        if 0 < self._uncoded <= _CODE_BATCH:
+            self.code_pending(self._uncoded)
 
     def __len__(self) -> int:
         return self._n
@@ -154,8 +169,32 @@ class FlatIndex:
             new[: self._n] = old[: self._n]
             setattr(self, name, new)
 
+    def add_one(self, label: int, vector: FloatVector) -> None:
+        """:meth:`add` of one row, whose int8 code waits (see the module docstring)."""
+        row = self._row_of.get(label)
+        if row is None:
+            row = self._n
+            if row == len(self._labels):
+                self._grow(row + 1)
+            self._row_of[label] = row
+            self._labels[row] = label
+            self._n = row + 1
+        elif not self._coded[row]:  # already waiting (restored, or added before)
+            self._vectors[row] = vector
+            return
+        self._vectors[row] = vector
+        self._coded[row] = False
+        self._uncoded += 1
+        self._added_uncoded += 1
+        if self._added_uncoded >= _CODE_BATCH:
+            self.code_pending(self._added_uncoded)
+            self._added_uncoded = 0
+
     def add(self, labels: Labels, vectors: FloatMatrix) -> None:
         """Insert or replace rows; ``vectors`` must already be unit-length float32."""
+        if len(labels) == 1:
+            self.add_one(int(labels[0]), vectors[0])
+            return
         labels = np.asarray(labels, dtype=np.int64)
         codes, scales, errors = quantise_rows(vectors)
         rows = np.empty(len(labels), dtype=np.intp)
@@ -200,6 +239,7 @@ class FlatIndex:
         """Top ``k`` labels by cosine similarity, best first; ``allowed`` restricts labels."""
         if self._n == 0 or (allowed is not None and len(allowed) == 0):
             return empty_result()
+        self._code_waiting()
         rows = None if allowed is None else self._allowed_rows(allowed)
         return self._search_rows(query, k, rows)
 
@@ -231,6 +271,7 @@ class FlatIndex:
         """
         if self._n == 0 or (allowed is not None and len(allowed) == 0):
             return [empty_result() for _ in range(len(queries))]
+        self._code_waiting()
         rows = None if allowed is None else self._allowed_rows(allowed)
         searched = self._n if rows is None else len(rows)
         if not self._quantised(rows) or searched < _QUANTISED_BATCH_ROWS_PER_RESULT * k:

@@ -145,6 +145,13 @@ class HybridIndex:
         else:
             self.hnsw.add(labels, vectors)
 
+    def add_one(self, label: int, vector: FloatVector) -> None:
+        """:meth:`add` of one row (a ``get_or_compute`` miss), without the batch's arrays."""
+        if self.hnsw is None and self.mode == "flat":
+            self.flat.add_one(label, vector)
+        else:
+            self.add(np.array([label], dtype=np.int64), vector[None, :])
+
     def remove(self, labels: Labels) -> None:
         self.flat.remove(labels)
         if self.hnsw is not None:
