@@ -39,7 +39,6 @@ import heapq
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
@@ -61,6 +60,7 @@ from .base import (
 )
 from .entries import ColdEntries, LocalEntry
 from .namespace import Namespace
+from .restore import PreparedRestore, build_restore
 
 __all__ = ["LocalBackend", "PreparedRestore"]
 
@@ -77,21 +77,6 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-@dataclass(slots=True)
-class PreparedRestore:
-    """Tables built by :meth:`LocalBackend.prepare_restore`, ready to swap in."""
-
-    spaces: dict[str, Namespace]
-    cold: ColdEntries
-    expired: list[tuple[str, str]]  # (namespace, key) of the entries expired at load time
-    next_label: int
-
-    @property
-    def ticks(self) -> int:
-        """Ticks the restored entries use: a cold row ``r`` has tick ``r + 1``."""
-        return len(self.cold) + len(self.expired)
 
 
 class LocalBackend:
@@ -603,62 +588,14 @@ class LocalBackend:
         self.commit_restore(self.prepare_restore(state, now))
 
     def prepare_restore(self, state: BackendState, now: float) -> PreparedRestore:
-        """Build and check the tables for ``state`` aside; nothing changes until committed.
+        """:func:`~.restore.build_restore` with this backend's index settings: the tables
+        for ``state``, built aside; nothing changes until :meth:`commit_restore`."""
+        return build_restore(state, now, self._restored_index)
 
-        A snapshot's big blocks may still be coming in: the entry tables are built first,
-        then this waits for the graphs, and for the vectors last.
-
-        Raises:
-            ValueError: the state is inconsistent (a :class:`SnapshotError` when a block
-                of a snapshot being read turned out damaged).
-        """
-        cold, expired_rows = ColdEntries.from_columns(
-            state.keys,
-            state.values,
-            state.metadata,
-            state.namespaces,
-            state.expires_at,
-            state.labels,
-            now,
+    def _restored_index(self, labels: Any, vectors: FloatMatrix) -> HybridIndex:
+        return HybridIndex.restore(
+            self.index_mode, self._lock, labels, vectors, self._hnsw_threshold, self._hnsw_params
         )
-        spaces: dict[str, Namespace] = {}
-        for saved in state.spaces:
-            vectors = saved.vectors
-            if (
-                saved.name in spaces
-                or vectors is None
-                or vectors.shape != (len(saved.labels), saved.dim)
-                or (state.dim is not None and saved.dim != state.dim)
-            ):
-                raise ValueError(f"namespace {saved.name!r}: vectors do not match labels")
-            spaces[saved.name] = Namespace(
-                saved.name,
-                HybridIndex.restore(
-                    self.index_mode,
-                    self._lock,
-                    saved.labels,
-                    vectors,
-                    self._hnsw_threshold,
-                    self._hnsw_params,
-                ),
-            )
-        self._link_entries(state, spaces, cold, expired_rows)
-        state.wait_for_graphs()  # a snapshot's blocks were being read in meanwhile
-        for saved in state.spaces:  # while the reader copies the vectors out of the graphs
-            restored = spaces[saved.name].index
-            assert restored is not None  # made above
-            restored.restore_graph(saved.graph)
-        state.wait_for_vectors()
-        self._drop_expired_vectors(state, spaces, expired_rows)
-        next_label = max(
-            [state.next_label]
-            + [1 + int(s.labels.max()) for s in state.spaces if len(s.labels)]
-            + [1 + space.index.highest_label for space in spaces.values() if space.index]
-        )
-        expired = [(state.namespaces[row], state.keys[row]) for row in expired_rows]
-        for name in [name for name in spaces if not cold.count_in(name)]:
-            spaces.pop(name).close()  # every entry of it expired: nothing to keep
-        return PreparedRestore(spaces, cold, expired, next_label)
 
     def commit_restore(self, prepared: PreparedRestore) -> None:
         """Swap in what :meth:`prepare_restore` built (once)."""
@@ -678,47 +615,6 @@ class LocalBackend:
             if self.max_entries is not None:
                 while self._size() > self.max_entries:
                     self._evict_least_recent()
-
-    @staticmethod
-    def _link_entries(
-        state: BackendState,
-        spaces: dict[str, Namespace],
-        cold: ColdEntries,
-        expired_rows: list[int],
-    ) -> None:
-        """Fill each namespace's ``by_label`` (label -> key, while cold), checking that the
-        entries and the vectors match; the expired rows' labels stay out of it.
-        """
-        owned = cold.labelled()
-        if not owned.keys() <= spaces.keys():
-            raise ValueError(f"namespaces {sorted(owned.keys() - spaces.keys())} have no vectors")
-        for name, space in spaces.items():
-            labels, keys = owned.get(name, ([], []))
-            space.by_label = dict(zip(labels, keys))
-            assert space.index is not None  # restored from its saved vectors
-            if len(space.by_label) != len(labels) or space.by_label.keys() != set(
-                space.index.flat.labels.tolist()
-            ):
-                raise ValueError(f"namespace {name!r}: vectors and entries do not match")
-        for row in expired_rows:
-            label = state.labels[row]
-            if label is not None:
-                del spaces[state.namespaces[row]].by_label[label]
-
-    @staticmethod
-    def _drop_expired_vectors(
-        state: BackendState, spaces: dict[str, Namespace], expired_rows: list[int]
-    ) -> None:
-        """Remove the vectors of the rows expired at load time (once the vectors are in)."""
-        expired: dict[str, list[int]] = {}
-        for row in expired_rows:
-            label = state.labels[row]
-            if label is not None:
-                expired.setdefault(state.namespaces[row], []).append(label)
-        for name, labels in expired.items():
-            index = spaces[name].index
-            assert index is not None  # the rows had labels in it
-            index.remove(np.asarray(labels, dtype=np.int64))
 
     # --- what a journal over this backend needs ------------------------------------------
 
