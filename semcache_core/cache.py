@@ -262,7 +262,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         if key.__class__ is not str or not key.isascii():  # non-ASCII: check it is UTF-8
             check_key(key)
         if namespace.__class__ is not str:
-            check_namespace(namespace)
+            namespace = check_namespace(namespace)  # None is the default namespace ""
         entry = self._backend.get(namespace, key, self._clock())
         return default if entry is None else value_of(entry)
 

@@ -253,3 +253,13 @@ def test_adapters_with_the_same_name_never_see_each_other() -> None:
     vectors.delete()
     assert kv.get("default") == {"x": 1} and engine.get("default") == "core"
     assert llm_cache.lookup("prompt", "model") is None
+
+
+def test_none_is_the_default_namespace_in_every_call() -> None:
+    cache = SemCache()
+    cache.set("k", 1, namespace=None)  # type: ignore[arg-type]
+    assert cache.get("k", namespace=None) == 1  # type: ignore[arg-type]
+    assert cache.get("k") == 1 and cache.namespaces() == [""]
+    assert cache.exists("k", namespace=None)  # type: ignore[arg-type]
+    assert cache.get_or_compute("k", lambda _: 2, namespace=None) == 1  # type: ignore[arg-type]
+    assert cache.delete("k", namespace=None)  # type: ignore[arg-type]
