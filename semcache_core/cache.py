@@ -181,7 +181,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         given), ``None`` before its first vector."""
         if self._fixed_dim is not None:
             return self._fixed_dim
-        return self._backend.dim_of(check_namespace(namespace))
+        return self._backend.dim_of(check_namespace(namespace), self._clock())
 
     @property
     def backend(self) -> Backend:
@@ -513,6 +513,28 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
         A result that is a vector (see :mod:`.vector_values`; ``index`` overrides the guess)
         is stored once, as the entry's vector with a small marker as its value.
         """
+        try:
+            writes, outcomes = self._computed_writes(keys, results, ttl, namespace, metadata, index)
+            self._backend.set_many(writes, self._clock())
+        except DimensionMismatchError:
+            if index:
+                raise
+            # another writer fixed the namespace's dimension meanwhile: guess again with it
+            writes, outcomes = self._computed_writes(keys, results, ttl, namespace, metadata, index)
+            self._backend.set_many(writes, self._clock())
+        with self._counters.lock:
+            self._counters.computes += len(writes)
+        return outcomes
+
+    def _computed_writes(
+        self,
+        keys: list[str],
+        results: list[Any],
+        ttl: Any,
+        namespace: str,
+        metadata: Any,
+        index: Any,
+    ) -> tuple[list[EntryWrite], list[Outcome]]:
         dim = self.dim_of(namespace)
         writes = []
         outcomes: list[Outcome] = []
@@ -527,10 +549,7 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
                 write = self._write(key, marker, unit, metadata, ttl, namespace)
                 outcomes.append(found)
             writes.append(write)
-        with self._counters.lock:
-            self._counters.computes += len(writes)
-        self._backend.set_many(writes, self._clock())
-        return outcomes
+        return writes, outcomes
 
     def get_or_compute(
         self,

@@ -92,8 +92,9 @@ class Backend(Protocol):
     dimension, fixed by its first vector, and ``clear(namespace)`` touches no other.
     """
 
-    def dim_of(self, namespace: str) -> int | None:
-        """Dimension of ``namespace``'s vectors, ``None`` until its first vector."""
+    def dim_of(self, namespace: str, now: float | None = None) -> int | None:
+        """Dimension of ``namespace``'s vectors, ``None`` until its first vector; with
+        ``now``, entries expired by then do not count (an expired namespace has none)."""
         ...
 
     @property

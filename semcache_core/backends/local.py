@@ -125,10 +125,14 @@ class LocalBackend:
 
     # --- reads ---------------------------------------------------------------------------
 
-    def dim_of(self, namespace: str) -> int | None:
-        """The dimension of ``namespace``'s vectors, ``None`` before its first vector."""
-        space = self._spaces.get(namespace)
-        return None if space is None else space.dim
+    def dim_of(self, namespace: str, now: float | None = None) -> int | None:
+        """The dimension of ``namespace``'s vectors, ``None`` before its first vector (or
+        once every entry expired by ``now``, when given: the namespace is gone then)."""
+        with self._lock:
+            if now is not None:
+                self.purge_expired(now)
+            space = self._spaces.get(namespace)
+            return None if space is None else space.dim
 
     @property
     def dims(self) -> dict[str, int]:
@@ -446,7 +450,7 @@ class LocalBackend:
             if dropped is not None:
                 self._live -= len(dropped.entries)
                 dropped.close()
-            # the heaps keep items of the removed entries: they are skipped as not current
+            self._compact_heaps()  # the heaps' items of the removed entries, once many
 
     def _remove(self, entry: LocalEntry) -> None:
         """Take a thawed entry out of its namespace (vector included); an emptied
@@ -534,15 +538,20 @@ class LocalBackend:
                 if self._is_current(entry):
                     self._expire(entry)
                     purged += 1
-            if len(heap) > 2 * self._live + 1024:  # drop items of replaced entries
-                self._expiry = [item for item in heap if self._is_current(item[2])]
-                heapq.heapify(self._expiry)
-            if len(self._recency) > 2 * self._live + 1024:
-                self._recency = [
-                    (e.tick, e) for space in self._spaces.values() for e in space.entries.values()
-                ]
-                heapq.heapify(self._recency)
+            self._compact_heaps()
             return purged
+
+    def _compact_heaps(self) -> None:
+        """Drop the heap items of replaced or removed entries once they outnumber the live
+        ones (so what a ``clear`` removed is freed without waiting for its expiry)."""
+        if len(self._expiry) > 2 * self._live + 1024:
+            self._expiry = [item for item in self._expiry if self._is_current(item[2])]
+            heapq.heapify(self._expiry)
+        if len(self._recency) > 2 * self._live + 1024:
+            self._recency = [
+                (e.tick, e) for space in self._spaces.values() for e in space.entries.values()
+            ]
+            heapq.heapify(self._recency)
 
     # --- snapshots -----------------------------------------------------------------------
 

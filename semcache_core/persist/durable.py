@@ -282,17 +282,20 @@ class DurableBackend:
         """Make the view match the journal for the entries ``names`` (entry ids); records
         expired by ``now`` go."""
         names = list(names)
+        # every logged entry leaves the view first, then the live records come back: only
+        # the final state counts, and a namespace re-created with another dimension since
+        # the checkpoint must not meet its old entries (the log's order is not the writes')
+        for name in names:
+            self._memory.delete(*split_entry_id(name), now)
         expired: dict[str, None] = {}
         for start in range(0, len(names), _REPLAY_BATCH):
             writes = []
             for name in names[start : start + _REPLAY_BATCH]:
                 record = self._record(name)
                 if record is None:
-                    self._memory.delete(*split_entry_id(name), now)
                     continue
                 write = write_from(name, record)
                 if write.expires_at is not None and write.expires_at <= now:
-                    self._memory.delete(write.namespace, write.key, now)
                     expired[name] = None
                 else:
                     writes.append(write)
@@ -380,8 +383,8 @@ class DurableBackend:
 
     # --- reads: the view answers; they never write the journal ---------------------------
 
-    def dim_of(self, namespace: str) -> int | None:
-        return self._memory.dim_of(namespace)
+    def dim_of(self, namespace: str, now: float | None = None) -> int | None:
+        return self._memory.dim_of(namespace, now)
 
     @property
     def dims(self) -> dict[str, int]:

@@ -263,3 +263,83 @@ def test_none_is_the_default_namespace_in_every_call() -> None:
     assert cache.exists("k", namespace=None)  # type: ignore[arg-type]
     assert cache.get_or_compute("k", lambda _: 2, namespace=None) == 1  # type: ignore[arg-type]
     assert cache.delete("k", namespace=None)  # type: ignore[arg-type]
+
+
+# --- found in review: dimensions after deletes, expiry, clears and races ------------------
+
+
+def test_a_namespace_recreated_with_another_dimension_reopens_after_a_crash(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    path = tmp_path / "cache"
+    cache = SemCache(path=path)
+    cache.set("doc", "v1", vector=[1.0, 0.0, 0.0, 0.0], namespace="a")
+    cache.set("other", "o", vector=[0.0, 1.0, 0.0, 0.0], namespace="a")
+    cache.backend.checkpoint(force=True)  # type: ignore[attr-defined]
+    cache.delete("other", namespace="a")
+    cache.delete("doc", namespace="a")  # namespace "a" is gone
+    cache.set("doc", "v2", vector=[1.0] * 8, namespace="a")  # back, with 8 dimensions
+    shutil.copytree(path, tmp_path / "crashed")  # the files as a kill -9 leaves them
+    cache.close()
+    with SemCache(path=tmp_path / "crashed") as reopened:
+        assert reopened.get("doc", namespace="a") == "v2"
+        assert reopened.scan(namespace="a") == ["doc"]
+        assert reopened.dim_of("a") == 8
+
+
+def test_an_expired_namespace_no_longer_fixes_its_dimension() -> None:
+    clock = [1_000.0]
+    cache = SemCache(clock=lambda: clock[0])
+    cache.set("k1", 1, vector=[1.0, 2.0, 3.0, 4.0], ttl=5, namespace="a")
+    clock[0] += 10
+    assert cache.dim_of("a") is None and cache.namespaces() == []
+    cache.set("k2", 2, vector=[1.0] * 8, namespace="a")
+    assert cache.get_or_compute("e", lambda _: [0.5] * 8, namespace="a") == [0.5] * 8
+    assert {hit.key for hit in cache.search([1.0] * 8, k=5, namespace="a")} == {"k2", "e"}
+
+
+def test_clearing_a_namespace_frees_its_entries_at_once() -> None:
+    cache = SemCache(ttl=3_600, max_entries=100_000)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        cache.set_many({f"k{i}": "x" * 2_000 for i in range(5_000)}, namespace="a")
+        cache.set("kept", 1, namespace="b")
+        held = tracemalloc.get_traced_memory()[0] - start
+        cache.clear("a")
+        cache.set("another", 2, namespace="b")  # a write, no purge: nothing else frees them
+        gc.collect()
+        left = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert left < held * 0.1
+    assert cache.namespaces() == ["b"]
+
+
+def test_a_computed_embedding_meeting_a_dimension_fixed_meanwhile_is_stored_plain() -> None:
+    """Another writer fixes the namespace's dimension between the guess and the write."""
+    from semcache_core.backends.base import EntryWrite
+    from semcache_core.backends.local import LocalBackend
+
+    class RacedBackend(LocalBackend):
+        raced = False
+
+        def set_many(self, writes: list[EntryWrite], now: float) -> None:
+            if not self.raced and any(w.vector is not None for w in writes):
+                self.raced = True  # the other writer lands first
+                other = SemCache(backend=self)
+                other.set("first", 1, vector=[1.0] * 5, namespace="x")
+            super().set_many(writes, now)
+
+    cache = SemCache(backend=RacedBackend())
+    assert cache.get_or_compute("late", lambda _: [0.5, 0.25, 0.125], namespace="x") == [
+        0.5,
+        0.25,
+        0.125,
+    ]
+    assert cache.get("late", namespace="x") == [0.5, 0.25, 0.125]  # stored, as a plain value
+    assert cache.dim_of("x") == 5
+    assert [hit.key for hit in cache.search([1.0] * 5, k=5, namespace="x")] == ["first"]
