@@ -20,7 +20,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -40,6 +39,7 @@ from .backends.local import LocalBackend
 from .cache_async import AsyncTwins
 from .cache_batch import BatchCalls
 from .cache_snapshots import Snapshots
+from .cache_text import TextCalls
 from .checks import (
     check_count,
     check_index,
@@ -55,7 +55,6 @@ from .embedders import as_embedder
 from .errors import (
     DimensionMismatchError,
     InvalidArgumentError,
-    InvalidValueError,
 )
 from .filters import FilterLike, FilterNode, parse_filters
 from .flight import FlightTable
@@ -83,7 +82,7 @@ class _Counters:
         self.semantic_hits = self.semantic_misses = self.computes = 0
 
 
-class SemCache(BatchCalls, AsyncTwins, Snapshots):
+class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
     """An exact + semantic cache of ``key -> value`` entries with vectors, TTL and LRU.
 
     Args:
@@ -223,14 +222,6 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
 
     def _store(self, write: EntryWrite) -> None:
         self._backend.set_many([write], self._clock())
-
-    def _embed_value(self, value: Any) -> FloatVector:
-        if not isinstance(value, str):
-            raise InvalidValueError(
-                f"put() embeds its value, which must be a str, got {type(value).__name__}; "
-                "use set() for other values"
-            )
-        return self._embedder.embed_document(value)
 
     def _as_queries(self, vectors: Any, namespace: str) -> FloatMatrix:
         dim = self.dim_of(namespace)
@@ -407,81 +398,6 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
     def purge_expired(self) -> int:
         """Reclaim expired entries now (reads also do it); returns how many."""
         return self._backend.purge_expired(self._clock())
-
-    # --- seed-compatible text KV ---------------------------------------------------------
-
-    def put(
-        self,
-        key: str,
-        value: str,
-        ttl: float | None = None,
-        metadata: dict[str, Any] | None = None,
-        *,
-        namespace: str = "",
-    ) -> None:
-        """Store text and index its embedding, so :meth:`get_similar` finds it by meaning."""
-        check_key(key)
-        self.set(
-            key,
-            value,
-            vector=self._embed_value(value),
-            metadata=metadata,
-            ttl=ttl,
-            namespace=namespace,
-        )
-
-    def put_json(
-        self,
-        key: str,
-        obj: Any,
-        ttl: float | None = None,
-        metadata: dict[str, Any] | None = None,
-        *,
-        namespace: str = "",
-    ) -> None:
-        """Store a JSON-serialisable object as JSON text (not embedded)."""
-        try:
-            text = json.dumps(obj, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidValueError(f"put_json needs a JSON-serialisable object: {exc}") from exc
-        self.set(key, text, metadata=metadata, ttl=ttl, namespace=namespace)
-
-    def get_json(self, key: str, default: Any = None, *, namespace: str = "") -> Any:
-        """The object stored by :meth:`put_json`, or ``default``."""
-        text = self.get(key, _MISSING, namespace=namespace)
-        if text is _MISSING:
-            return default
-        if not isinstance(text, str):
-            raise InvalidValueError(f"{key!r} holds {type(text).__name__}, not JSON text")
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidValueError(f"{key!r} does not hold JSON text: {exc}") from exc
-
-    def put_string(
-        self,
-        key: str,
-        text: str,
-        ttl: float | None = None,
-        metadata: dict[str, Any] | None = None,
-        *,
-        namespace: str = "",
-    ) -> None:
-        """Store a string as is (not embedded; use :meth:`put` to embed)."""
-        if not isinstance(text, str):
-            raise InvalidValueError(f"put_string needs a str, got {type(text).__name__}")
-        self.set(key, text, metadata=metadata, ttl=ttl, namespace=namespace)
-
-    def get_string(
-        self, key: str, default: str | None = None, *, namespace: str = ""
-    ) -> str | None:
-        """The string stored under ``key``, or ``default``."""
-        text = self.get(key, _MISSING, namespace=namespace)
-        if text is _MISSING:
-            return default
-        if not isinstance(text, str):
-            raise InvalidValueError(f"{key!r} holds {type(text).__name__}, not a str")
-        return text
 
     # --- get_or_compute ------------------------------------------------------------------
 
@@ -727,9 +643,6 @@ class SemCache(BatchCalls, AsyncTwins, Snapshots):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-_MISSING: Any = object()
 
 
 @contextmanager

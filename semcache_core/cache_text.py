@@ -1,0 +1,116 @@
+"""The seed-compatible text calls of :class:`~semcache_core.SemCache`: ``put`` (text that
+is embedded and found by meaning), ``put_json`` / ``get_json`` and ``put_string`` /
+``get_string`` (text stored as is). Their async twins are in ``cache_async``.
+
+Example::
+
+    >>> from semcache_core import SemCache
+    >>> cache = SemCache()
+    >>> cache.put("faq:1", "How do I reset my password?")
+    >>> cache.get_similar("how do I reset my password", threshold=0.8)
+    'How do I reset my password?'
+"""
+
+# Each method annotates ``self: SemCache`` to reach the facade (as in cache_async.py).
+# mypy: disable-error-code="misc"
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .checks import check_key
+from .errors import InvalidValueError
+from .vectors import FloatVector
+
+if TYPE_CHECKING:
+    from .cache import SemCache
+
+__all__ = ["TextCalls"]
+
+_MISSING: Any = object()
+
+
+class TextCalls:
+    """Mixed into :class:`~semcache_core.SemCache`: text stored embedded, as JSON or as is."""
+
+    def _embed_value(self: SemCache, value: Any) -> FloatVector:
+        if not isinstance(value, str):
+            raise InvalidValueError(
+                f"put() embeds its value, which must be a str, got {type(value).__name__}; "
+                "use set() for other values"
+            )
+        return self._embedder.embed_document(value)
+
+    def put(
+        self: SemCache,
+        key: str,
+        value: str,
+        ttl: float | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        namespace: str = "",
+    ) -> None:
+        """Store text and index its embedding, so :meth:`get_similar` finds it by meaning."""
+        check_key(key)
+        self.set(
+            key,
+            value,
+            vector=self._embed_value(value),
+            metadata=metadata,
+            ttl=ttl,
+            namespace=namespace,
+        )
+
+    def put_json(
+        self: SemCache,
+        key: str,
+        obj: Any,
+        ttl: float | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        namespace: str = "",
+    ) -> None:
+        """Store a JSON-serialisable object as JSON text (not embedded)."""
+        try:
+            text = json.dumps(obj, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidValueError(f"put_json needs a JSON-serialisable object: {exc}") from exc
+        self.set(key, text, metadata=metadata, ttl=ttl, namespace=namespace)
+
+    def get_json(self: SemCache, key: str, default: Any = None, *, namespace: str = "") -> Any:
+        """The object stored by :meth:`put_json`, or ``default``."""
+        text = self.get(key, _MISSING, namespace=namespace)
+        if text is _MISSING:
+            return default
+        if not isinstance(text, str):
+            raise InvalidValueError(f"{key!r} holds {type(text).__name__}, not JSON text")
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidValueError(f"{key!r} does not hold JSON text: {exc}") from exc
+
+    def put_string(
+        self: SemCache,
+        key: str,
+        text: str,
+        ttl: float | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        namespace: str = "",
+    ) -> None:
+        """Store a string as is (not embedded; use :meth:`put` to embed)."""
+        if not isinstance(text, str):
+            raise InvalidValueError(f"put_string needs a str, got {type(text).__name__}")
+        self.set(key, text, metadata=metadata, ttl=ttl, namespace=namespace)
+
+    def get_string(
+        self: SemCache, key: str, default: str | None = None, *, namespace: str = ""
+    ) -> str | None:
+        """The string stored under ``key``, or ``default``."""
+        text = self.get(key, _MISSING, namespace=namespace)
+        if text is _MISSING:
+            return default
+        if not isinstance(text, str):
+            raise InvalidValueError(f"{key!r} holds {type(text).__name__}, not a str")
+        return text
