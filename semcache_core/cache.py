@@ -429,15 +429,15 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         A result that is a vector (see :mod:`.vector_values`; ``index`` overrides the guess)
         is stored once, as the entry's vector with a small marker as its value.
         """
-        try:
+        for retry in (False, True):
             writes, outcomes = self._computed_writes(keys, results, ttl, namespace, metadata, index)
-            self._backend.set_many(writes, self._clock())
-        except DimensionMismatchError:
-            if index:
-                raise
-            # another writer fixed the namespace's dimension meanwhile: guess again with it
-            writes, outcomes = self._computed_writes(keys, results, ttl, namespace, metadata, index)
-            self._backend.set_many(writes, self._clock())
+            try:
+                self._backend.set_many(writes, self._clock())
+                break
+            except DimensionMismatchError:
+                if index or retry:
+                    raise
+                # another writer fixed the namespace's dimension meanwhile: guess again
         with self._counters.lock:
             self._counters.computes += len(writes)
         return outcomes
