@@ -16,7 +16,7 @@ $(BIN)/python:
 
 # torch first, pinned: this machine's index serves 2.13.0 as a local CPU build, where an
 # unpinned dependency would pull a CUDA build of several GB
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml setup.py semcache_core/_speedups.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
 	$(BIN)/python -m pip install --quiet -e ".[test,models,bench]"
 	touch $(STAMP)

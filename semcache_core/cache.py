@@ -451,20 +451,33 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         metadata: Any,
         index: Any,
     ) -> tuple[list[EntryWrite], list[Outcome]]:
-        dim = self.dim_of(namespace)
+        """The writes of computed results; the caller checked the keys, ``ttl``,
+        ``namespace`` and ``metadata`` before computing (``check_write_options``)."""
+        dim = self._fixed_dim
+        if dim is None:
+            dim = self._backend.dim_of(namespace, self._clock())
+        encoded_metadata = _EMPTY_METADATA if metadata is None else encode_metadata(metadata)
+        expires_at = self._expires_at(ttl)
         writes = []
         outcomes: list[Outcome] = []
         for key, result in zip(keys, results):
             found = vector_value_of(result, dim, index)
             if found is None:
-                write = self._write(key, result, None, metadata, ttl, namespace)
-                outcomes.append(write.value)
+                value = encode(result)
+                plain = result if type(result) in _IMMUTABLE else NOT_DECODED
+                outcomes.append(value)
+                writes.append(
+                    EntryWrite(key, value, encoded_metadata, namespace, expires_at, None, plain)
+                )
             else:
                 marker, unit = found
                 dim = len(unit)  # a batch fixing the dimension keeps to it
-                write = self._write(key, marker, unit, metadata, ttl, namespace)
                 outcomes.append(found)
-            writes.append(write)
+                writes.append(
+                    EntryWrite(
+                        key, marker.encode(), encoded_metadata, namespace, expires_at, unit, marker
+                    )
+                )
         return writes, outcomes
 
     def get_or_compute(
@@ -515,8 +528,7 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
             return value_of(entry)
         return fresh(
             self._flights.run(
-                (namespace, key),
-                lambda: self._compute(key, fn, ttl, namespace, metadata, index),
+                (namespace, key), self._compute, key, fn, ttl, namespace, metadata, index
             )
         )
 

@@ -20,7 +20,7 @@ A waiter leaving is its own business (DESIGN.md, Concurrency):
 Example::
 
     flights = FlightTable()
-    value = flights.run("k", lambda: compute("k"))            # in a thread
+    value = flights.run("k", compute, "k")                    # in a thread: compute("k")
     value = await flights.arun("k", lambda: acompute("k"))    # in a coroutine
 """
 
@@ -49,8 +49,9 @@ class Flight:
     first takes the flight out of its table (so a caller arriving later starts afresh).
     """
 
-    def __init__(self, release: Callable[[], None] = lambda: None) -> None:
-        self._release = release
+    def __init__(self, table: FlightTable | None = None, key: Any = None) -> None:
+        self._table = table  # the table to leave when settled, under ``key``
+        self._key = key
         self._done = False
         # made by the first thread that waits: most flights (every get_or_compute miss)
         # have no waiter, and an Event costs more to make and set than the rest of a flight
@@ -76,7 +77,8 @@ class Flight:
         self._settle()
 
     def _settle(self) -> None:
-        self._release()
+        if self._table is not None:
+            self._table._leave(self._key, self)
         with self._lock:
             self._done = True
             event = self._event
@@ -236,11 +238,10 @@ class FlightTable:
             flight = self._flights.get(key)
             if flight is not None:
                 return flight, False
-            flight = Flight(lambda: self._leave(key, flight))
-            self._flights[key] = flight
+            flight = self._flights[key] = Flight(self, key)
             return flight, True
 
-    def _leave(self, key: Any, flight: Flight | None) -> None:
+    def _leave(self, key: Any, flight: Flight) -> None:
         with self._lock:
             if self._flights.get(key) is flight:
                 del self._flights[key]
@@ -251,12 +252,12 @@ class FlightTable:
             flight = self._flights.get(key)
         return 0 if flight is None else flight.waiting()
 
-    def run(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """``compute()``, or the value of the flight already computing ``key``."""
+    def run(self, key: Any, compute: Callable[..., Any], *args: Any) -> Any:
+        """``compute(*args)``, or the value of the flight already computing ``key``."""
         flight, leader = self.join(key)
         if leader:
-            return lead([flight], lambda: [compute()])[0]
-        return self.follow(key, flight, compute)
+            return _lead_one(flight, compute, args)
+        return self.follow(key, flight, lambda: compute(*args))
 
     def follow(self, key: Any, flight: Flight, compute: Callable[[], Any]) -> Any:
         """``flight``'s value; :meth:`run` again when it is abandoned."""
@@ -266,7 +267,7 @@ class FlightTable:
             except FlightAbandoned:
                 flight, leader = self.join(key)
                 if leader:
-                    return lead([flight], lambda: [compute()])[0]
+                    return _lead_one(flight, compute, ())
 
     async def arun(self, key: Any, acompute: Callable[[], Awaitable[Any]]) -> Any:
         """Async :meth:`run`: ``acompute()`` runs as a task no waiter owns."""
@@ -286,6 +287,17 @@ class FlightTable:
                 flight, leader = self.join(key)
                 if leader:
                     launch([flight], lambda: _one(acompute))
+
+
+def _lead_one(flight: Flight, compute: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """:func:`lead` of one flight, without its lists (every ``get_or_compute`` miss)."""
+    try:
+        value = compute(*args)
+    except BaseException as exc:
+        _settle_error((flight,), exc)
+        raise
+    flight.finish(value)
+    return value
 
 
 async def _one(acompute: Callable[[], Awaitable[Any]]) -> list[Any]:

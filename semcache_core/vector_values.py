@@ -38,6 +38,11 @@ import numpy as np
 from .errors import DimensionMismatchError, InvalidVectorError
 from .vectors import FloatVector, as_unit_vector
 
+try:  # the optional C loops (setup.py); without them, their Python twins below
+    from . import _speedups
+except ImportError:  # pragma: no cover - an install without a C compiler
+    _speedups = None  # type: ignore[assignment]
+
 __all__ = ["VECTOR_EXT", "VECTOR_HEAD", "VectorValue", "is_vector_blob", "vector_value_of"]
 
 VECTOR_EXT = 2
@@ -88,10 +93,10 @@ class VectorValue:
         """A fresh value of the original type from the entry's unit vector."""
         if unit is None:  # the backend did not attach the entry's vector: a bug
             raise RuntimeError("a vector value was read without its entry's vector")
+        if self.kind == _LIST:
+            return float_list_of(unit, self.norm)
         # unit * norm in float64, rounded once to float32
         values = np.multiply(unit, self.norm, dtype=np.float64).astype(np.float32)
-        if self.kind == _LIST:
-            return values.tolist()
         return values.astype(self.kind, copy=False)
 
 
@@ -141,8 +146,8 @@ def vector_value_of(
     """
     if index is False:
         return None
-    if result.__class__ is list and result and (dim is None or len(result) == dim):
-        found = _float_list_vector(result)
+    if result.__class__ is list:
+        found = float_list_vector(result, dim)
         if found is not None:
             return found
     kind = _kind_of(result)
@@ -181,11 +186,29 @@ _MARSHAL_FLOAT = b"g"
 _SAFE_COMPONENT = 1e38
 
 
-def _float_list_vector(result: list[Any]) -> tuple[VectorValue, FloatVector] | None:
-    """:func:`vector_value_of` for the common case, a list of ``float`` objects: one C pass
+def float_list_vector(result: list[Any], dim: int | None) -> tuple[VectorValue, FloatVector] | None:
+    """:func:`vector_value_of` for the common case, a list of ``float`` objects of the
+    namespace's dimension. None for any other list, and for values that need the general
+    path's care (overflow, underflow, NaN, zeros).
+
+    One C loop when the accelerator is built, else :func:`python_float_list_vector`; the
+    two agree up to the last bit of the norm (their sums of squares run in another order).
+    """
+    if _speedups is None:
+        if not result or (dim is not None and len(result) != dim):
+            return None
+        return python_float_list_vector(result)
+    found = _speedups.unit_of_float_list(result, dim)
+    if found is None:
+        return None
+    norm, unit = found
+    return VectorValue(_LIST, norm), np.frombuffer(unit, dtype=np.float32)
+
+
+def python_float_list_vector(result: list[Any]) -> tuple[VectorValue, FloatVector] | None:
+    """:func:`float_list_vector` in Python, for a non-empty list: one C pass
     (``marshal.dumps``) both checks every item's exact type and packs the values, about
-    twice as fast as checking the types and converting apart. None for any other list,
-    and for values that need the general path's care (overflow, underflow, NaN, zeros).
+    twice as fast as checking the types and converting apart.
     """
     n = len(result)
     try:
@@ -206,3 +229,17 @@ def _float_list_vector(result: list[Any]) -> tuple[VectorValue, FloatVector] | N
     norm = math.sqrt(squared)
     wide /= norm
     return VectorValue(_LIST, norm), wide.astype(np.float32)
+
+
+def float_list_of(unit: FloatVector, norm: float) -> list[float]:
+    """``unit * norm`` in float64, each component rounded to float32, as a list of floats
+    (one C loop when the accelerator is built, else :func:`python_float_list_of`)."""
+    if _speedups is None:
+        return python_float_list_of(unit, norm)
+    return _speedups.float_list_of(unit, norm)
+
+
+def python_float_list_of(unit: FloatVector, norm: float) -> list[float]:
+    """:func:`float_list_of` in numpy."""
+    values: list[float] = np.multiply(unit, norm, dtype=np.float64).astype(np.float32).tolist()
+    return values

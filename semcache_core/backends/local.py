@@ -323,13 +323,14 @@ class LocalBackend:
         """:meth:`set_many` of one write (the lock held)."""
         vector = write.vector
         if vector is not None:
-            dim = self.dim_of(write.namespace)
-            if dim is not None and len(vector) != dim:
-                raise DimensionMismatchError(dim, len(vector), write.namespace)
+            space = self._spaces.get(write.namespace)
+            index = None if space is None else space.index
+            if index is not None and len(vector) != index.dim:
+                raise DimensionMismatchError(index.dim, len(vector), write.namespace)
         label = self._set_one(write)
-        if label is not None and vector is not None:
+        if label is not None:  # a label is given to a vector only
             index = self._spaces[write.namespace].index
-            assert index is not None  # made by _set_one for the first vector
+            assert index is not None and vector is not None  # made by _set_one
             index.add_one(label, vector)
         if self.max_entries is not None and self._size() > self.max_entries:
             self.purge_expired(now)

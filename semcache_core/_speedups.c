@@ -1,0 +1,146 @@
+/* Optional accelerator for the get_or_compute hot path (see vector_values.py).
+ *
+ * Two loops that Python can only write as several numpy passes plus a temporary list:
+ *
+ *   unit_of_float_list(values, dim) -> (norm, unit float32 bytes) | None
+ *       A list of exact ``float`` objects made a unit float32 vector and its norm, the
+ *       arithmetic of ``vector_value_of``: every component rounded to float32 first, the
+ *       squares of those summed in double, each divided by the norm and rounded to
+ *       float32. None for anything the general Python path must judge: not a list, the
+ *       wrong length, an item that is not exactly a float, a NaN, an infinity or a
+ *       component outside +-1e38, or a vector whose float32 components are all zero.
+ *
+ *   float_list_of(unit, norm) -> list[float]
+ *       ``(unit * norm)`` computed in double and rounded to float32 per component, as
+ *       Python floats: ``np.multiply(unit, norm, dtype=np.float64).astype(np.float32)
+ *       .tolist()`` in one pass. ``unit`` is any C-contiguous float32 buffer.
+ *
+ * The package works without this module (the pure Python twins in vector_values.py run
+ * instead); tests check that both give the same results.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <string.h>
+
+/* Components at or above this magnitude take the Python path (float32's largest is ~3.4e38). */
+#define SAFE_COMPONENT 1e38
+
+static PyObject *
+unit_of_float_list(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "unit_of_float_list(values, dim) takes 2 arguments");
+        return NULL;
+    }
+    PyObject *values = args[0];
+    Py_ssize_t dim = -1;
+    if (args[1] != Py_None) {
+        dim = PyLong_AsSsize_t(args[1]);
+        if (dim == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    if (!PyList_CheckExact(values)) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(values);
+    if (n == 0 || (dim >= 0 && n != dim)) {
+        Py_RETURN_NONE;
+    }
+    PyObject *blob = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(float));
+    if (blob == NULL) {
+        return NULL;
+    }
+    float *unit = (float *)PyBytes_AS_STRING(blob);
+    double squared = 0.0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(values, i);
+        if (!PyFloat_CheckExact(item)) {
+            Py_DECREF(blob);
+            Py_RETURN_NONE;
+        }
+        double value = PyFloat_AS_DOUBLE(item);
+        if (!(value > -SAFE_COMPONENT && value < SAFE_COMPONENT)) { /* NaN fails both */
+            Py_DECREF(blob);
+            Py_RETURN_NONE;
+        }
+        float rounded = (float)value;
+        unit[i] = rounded;
+        squared += (double)rounded * (double)rounded;
+    }
+    if (squared == 0.0) { /* every component underflowed float32 */
+        Py_DECREF(blob);
+        Py_RETURN_NONE;
+    }
+    double norm = sqrt(squared);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unit[i] = (float)((double)unit[i] / norm);
+    }
+    PyObject *result = Py_BuildValue("(dN)", norm, blob);
+    return result;
+}
+
+static PyObject *
+float_list_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "float_list_of(unit, norm) takes 2 arguments");
+        return NULL;
+    }
+    double norm = PyFloat_AsDouble(args[1]);
+    if (norm == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        return NULL;
+    }
+    const char *format = view.format == NULL ? "" : view.format;
+    if (format[0] == '@' || format[0] == '=' || (PY_LITTLE_ENDIAN && format[0] == '<')) {
+        format++; /* native order, spelled out */
+    }
+    if (view.itemsize != (Py_ssize_t)sizeof(float) || strcmp(format, "f") != 0) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_TypeError, "float_list_of needs a C-contiguous float32 buffer");
+        return NULL;
+    }
+    Py_ssize_t n = view.len / (Py_ssize_t)sizeof(float);
+    const float *unit = (const float *)view.buf;
+    PyObject *list = PyList_New(n);
+    if (list == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyFloat_FromDouble((double)(float)((double)unit[i] * norm));
+        if (item == NULL) {
+            Py_DECREF(list);
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+    PyBuffer_Release(&view);
+    return list;
+}
+
+static PyMethodDef speedups_methods[] = {
+    {"unit_of_float_list", (PyCFunction)(void (*)(void))unit_of_float_list, METH_FASTCALL,
+     "(norm, unit float32 bytes) of a list of floats, or None for the general path."},
+    {"float_list_of", (PyCFunction)(void (*)(void))float_list_of, METH_FASTCALL,
+     "The list of floats unit * norm, rounded to float32 per component."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT, "_speedups",
+    "Optional C loops for the get_or_compute hot path (see vector_values.py).", 0,
+    speedups_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    return PyModule_Create(&speedups_module);
+}

@@ -1,0 +1,6 @@
+"""Types of the optional C accelerator (``_speedups.c``)."""
+
+from typing import Any
+
+def unit_of_float_list(values: Any, dim: int | None) -> tuple[float, bytes] | None: ...
+def float_list_of(unit: Any, norm: float) -> list[float]: ...
