@@ -60,7 +60,7 @@ class LocalCluster(LocalGroup):
 
     kind = "cluster"
 
-    def _view(self) -> ClusterView:
+    def view(self) -> ClusterView:
         """``CLUSTER NODES`` from the first running, unpaused node that answers."""
         redis = redis_module()
         for node in self.node_list:
@@ -75,9 +75,24 @@ class LocalCluster(LocalGroup):
                 client.close()
         raise RedisServerError(f"no node of the cluster in {self.run_dir} answers")
 
+    def roles(self) -> dict[str, str]:
+        """Each node's role as the cluster reports it now: ``"primary"``, ``"replica of
+        ADDRESS"``, with ``" (failed)"`` appended for a node flagged failed or suspected.
+        Empty when no node answers."""
+        try:
+            view = self.view()
+        except RedisServerError:
+            return {}
+        by_id = {n.node_id: n.address for n in view.values()}
+        roles = {}
+        for n in view.values():
+            role = "primary" if n.is_primary else f"replica of {by_id.get(n.master_id or '')}"
+            roles[n.address] = f"{role} (failed)" if n.failing else role
+        return roles
+
     def shards(self) -> list[Shard]:
         """Each primary serving slots, its live replicas and its slot ranges, in slot order."""
-        return shards_of(self._view())
+        return shards_of(self.view())
 
     @property
     def primaries(self) -> list[str]:

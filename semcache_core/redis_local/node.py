@@ -25,7 +25,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,6 @@ class LocalNode:
     directory: Path
     pid: int | None = None
     paused: bool = False
-    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:
@@ -162,27 +161,35 @@ class LocalNode:
 
     def spawn(self, binary: str, *, detach: bool = False) -> None:
         """Start ``binary`` on this node's config. ``detach=True`` puts it in its own session,
-        so it outlives the process that started it and a Ctrl-C there (the CLI's ``up``)."""
+        so it outlives the process that started it and a Ctrl-C there (the CLI's ``up``).
+
+        ``posix_spawn`` rather than ``Popen``: a detached server is meant to outlive this
+        process, which a ``Popen`` object would warn about when collected while it runs.
+        """
         if self.alive():
             raise RedisServerError(f"{self.address} is already running (pid {self.pid})")
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
+        log_flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        try:
+            self.pid = os.posix_spawn(
+                binary,
                 [binary, str(self.config_path.resolve())],
-                cwd=self.directory,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=detach,
+                os.environ,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_OPEN, 1, str(self.log_path), log_flags, 0o644),
+                    (os.POSIX_SPAWN_DUP2, 1, 2),
+                ],
+                setsid=detach,
             )
-        self.pid = self._process.pid
+        except OSError as exc:
+            raise RedisServerError(f"cannot start {binary} for {self.address}: {exc}") from exc
         self.paused = False
 
     def is_ours(self) -> bool:
         """Whether ``pid`` is alive and is the server started on this node's config."""
         if self.pid is None:
             return False
-        if self._process is not None and self._process.poll() is not None:
-            return False  # our child has exited (and is now reaped)
+        self._reap()
         args = _proc_args(self.pid)
         return args is not None and str(self.config_path.resolve()) in args
 
@@ -239,9 +246,10 @@ class LocalNode:
         return True
 
     def _reap(self) -> None:
-        if self._process is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._process.wait(timeout=1.0)
+        """Collect the exit status if the server is our child and has exited (no zombie)."""
+        if self.pid is not None:
+            with contextlib.suppress(ChildProcessError):  # not our child (attached), or reaped
+                os.waitpid(self.pid, os.WNOHANG)
 
     def client(self, **options: Any) -> Any:
         """A plain ``redis.Redis`` on this node (short timeouts unless given)."""
