@@ -37,6 +37,7 @@ HOST = "127.0.0.1"  # the only address a local server ever listens on
 CLUSTER_BUS_OFFSET = 10_000  # Redis Cluster's bus port is the data port + 10000
 NODE_TIMEOUT_MS = 2_000  # cluster-node-timeout: failure detection (and failover) in seconds
 _POLL_S = 0.02
+_RESEND_S = 0.5
 
 
 class PortInUseError(RedisServerError):
@@ -184,6 +185,9 @@ class LocalNode:
         except OSError as exc:
             raise RedisServerError(f"cannot start {binary} for {self.address}: {exc}") from exc
         self.paused = False
+        deadline = time.monotonic() + 5.0
+        while _proc_args(self.pid) == [] and time.monotonic() < deadline:
+            time.sleep(0.001)  # spawned but not yet exec'd: no command line to check yet
 
     def is_ours(self) -> bool:
         """Whether ``pid`` is alive and is the server started on this node's config."""
@@ -226,14 +230,21 @@ class LocalNode:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (a clean shutdown: the AOF is flushed), SIGKILL after ``timeout`` seconds.
-        Does nothing when the process is not ours or is gone."""
-        if not self.is_ours():
-            self._reap()
-            return
-        self.terminate()
-        if not self._wait_gone(timeout):
-            self._signal(signal.SIGKILL)
-            self._wait_gone(10.0)
+        Does nothing when the process is not ours or is gone.
+
+        SIGTERM is sent again every half second: Redis refuses a shutdown request while it
+        writes its initial AOF (just after a replica's sync) and does not retry by itself.
+        """
+        deadline = time.monotonic() + timeout
+        while self.is_ours():
+            self.terminate()
+            if self._wait_gone(min(_RESEND_S, max(deadline - time.monotonic(), 0.0))):
+                break
+            if time.monotonic() >= deadline:
+                self._signal(signal.SIGKILL)
+                self._wait_gone(10.0)
+                break
+        self._reap()
         self.paused = False
 
     def _wait_gone(self, timeout: float) -> bool:
@@ -252,10 +263,14 @@ class LocalNode:
                 os.waitpid(self.pid, os.WNOHANG)
 
     def client(self, **options: Any) -> Any:
-        """A plain ``redis.Redis`` on this node (short timeouts unless given)."""
+        """A plain ``redis.Redis`` on this node: short timeouts and no retries unless given
+        (redis-py's default retries with backoff would turn one probe of a paused or
+        starting node into seconds)."""
+        redis = redis_module()
         options.setdefault("socket_timeout", 2.0)
         options.setdefault("socket_connect_timeout", 2.0)
-        return redis_module().Redis(host=HOST, port=self.port, **options)
+        options.setdefault("retry", redis.retry.Retry(redis.backoff.NoBackoff(), 0))
+        return redis.Redis(host=HOST, port=self.port, **options)
 
     def log_tail(self, lines: int = 15) -> str:
         try:

@@ -89,6 +89,11 @@ class LocalGroup:
         """SIGKILL one node, as a crash would (its last second of AOF may be lost)."""
         self.node(ref).kill()
 
+    def stop_node(self, ref: NodeRef, timeout: float = 10.0) -> None:
+        """SIGTERM one node (a clean shutdown: its AOF is flushed), SIGKILL after
+        ``timeout`` seconds; :meth:`restart` brings it back."""
+        self.node(ref).stop(timeout)
+
     def pause(self, ref: NodeRef) -> None:
         """SIGSTOP one node: it holds its sockets and answers nothing until :meth:`resume`."""
         self.node(ref).pause()
