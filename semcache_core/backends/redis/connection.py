@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import redis
 from redis.backoff import ExponentialBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
+
+import redis
 
 from ...errors import BackendError, BackendUnavailableError, InvalidArgumentError
 
@@ -132,6 +133,15 @@ class Connection:
     def pipeline(self) -> Any:
         """A non-transactional pipeline (a cluster one sends each node its commands)."""
         return self.client.pipeline(transaction=False)
+
+    @staticmethod
+    def eval(target: Any, script: str, keys: list[str], args: list[Any]) -> Any:
+        """Queue (on a pipeline) or run (on a client) ``script``; every key in one slot.
+
+        ``EVAL`` through ``execute_command``: a cluster pipeline refuses ``.eval()`` but
+        routes the raw command by its keys.
+        """
+        return target.execute_command("EVAL", script, len(keys), *keys, *args)
 
     def has_vector_sets(self) -> bool:
         """Whether the server knows ``VCARD`` (Redis 8 vector sets)."""

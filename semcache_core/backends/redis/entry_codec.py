@@ -131,7 +131,7 @@ def expiry_of(raw: bytes | str | None) -> float | None:
 
 
 def stored_entry(
-    key: str, namespace: str, value: bytes, metadata: bytes, x: Any, blob: bytes | None
+    key: str, namespace: str, value: bytes, metadata: Any, x: Any, blob: Any
 ) -> StoredEntry:
     """A :class:`StoredEntry` from the fields read back; the vector rides along whenever
     the hash has one (a value that is its entry's vector needs it)."""

@@ -90,13 +90,14 @@ def _node(node: FilterNode) -> tuple[str, frozenset[str]] | None:
         fields = frozenset().union(*(f for _, f in parts))
         return "(" + " and ".join(e for e, _ in parts) + ")", fields
     if node.condition is FilterCondition.OR and node.filters:
-        parts = [_node(child) for child in node.filters]
-        if any(part is None for part in parts):
+        branches = [_node(child) for child in node.filters]
+        sent = [branch for branch in branches if branch is not None]
+        if len(sent) < len(branches):
             return None  # a branch that keeps everything: so does the OR
-        fields = {f for _, f in parts}  # type: ignore[misc]
-        if len(fields) != 1:
+        named = {f for _, f in sent}
+        if len(named) != 1:
             return None  # a missing field would fail a branch that does not name it
-        return "(" + " or ".join(e for e, _ in parts) + ")", fields.pop()  # type: ignore[misc]
+        return "(" + " or ".join(e for e, _ in sent) + ")", named.pop()
     return None  # NOT, and an empty OR (which matches nothing: keeping all is a superset)
 
 

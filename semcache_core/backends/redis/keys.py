@@ -25,7 +25,7 @@ Example::
     >>> scheme = KeyScheme("semcache")
     >>> tags = scheme.shard_tags("docs", 2)
     >>> scheme.entry_key(tags[0], "a")
-    'semcache:{n646f6373.0.0}:e:a'
+    'semcache:{n646f6373.0.2}:e:a'
     >>> scheme.parse_entry_key(scheme.entry_key(tags[1], "x:y"))
     ('docs', 'x:y')
 """

@@ -78,7 +78,7 @@ def run_shards(
 ) -> None:
     """Queue the search script on each shard ``(vset, expiry, entry prefix)``."""
     for (vset, expiry, prefix), full in zip(shards, exhaustive):
-        pipe.eval(SEARCH, 2, vset, expiry, *query.args(prefix, full))
+        pipe.execute_command("EVAL", SEARCH, 2, vset, expiry, *query.args(prefix, full))
 
 
 def parse_shard(
