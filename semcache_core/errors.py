@@ -17,6 +17,7 @@ keep working::
      ├── SnapshotError              (ValueError)  a truncated, corrupted or foreign snapshot
      ├── RedisServerError                         a local Redis server would not start or stop
      └── BackendError                             the storage backend failed
+          ├── BackendUnavailableError             a server unreachable within the deadline
           ├── CapabilityError                     the backend lacks a needed feature
           ├── DirectoryLockedError                a durable directory open in another process
           ├── CacheClosedError                    a call on a durable cache after close()
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 __all__ = [
     "BackendError",
+    "BackendUnavailableError",
     "CacheClosedError",
     "CapabilityError",
     "DimensionMismatchError",
@@ -104,6 +106,12 @@ class EmbedderError(SemCacheError):
 
 class BackendError(SemCacheError):
     """The storage backend failed (connection lost, server error, ...)."""
+
+
+class BackendUnavailableError(BackendError):
+    """A remote backend's server could not be reached (refused, timed out, cluster down)
+    within the call's deadline and retry budget. A write that raises this may or may not
+    have been applied."""
 
 
 class CapabilityError(BackendError):

@@ -1,0 +1,145 @@
+"""How one entry is laid out in Redis: the fields of its hash and its vector's attributes.
+
+Entry hash (binary-safe fields; nothing is ever pickled)::
+
+    v   the encoded value (msgpack bytes, as the facade encoded it)
+    m   the encoded metadata (msgpack bytes)
+    x   expires_at as ``repr(float)`` seconds since the epoch, or ``""`` for never
+    k   the key (UTF-8), so a hash read alone is complete
+    n   the namespace (UTF-8)
+    f   the unit vector as little-endian float32 bytes (absent without a vector)
+
+The vector's element in its shard's vector set is the key; its JSON attributes hold the
+metadata's top-level scalar fields that the server's ``FILTER`` can compare exactly
+(:func:`attributes`) plus :data:`EXP_FIELD`, the expiry (:data:`NEVER` for none), which
+every search filters on (``.exp > now``).
+
+Example::
+
+    >>> fields = entry_fields("k", b"\\x01", b"\\x80", "", None, None)
+    >>> sorted(fields)
+    ['k', 'm', 'n', 'v', 'x']
+    >>> attributes({"year": 2021, "tags": ["a"], "ok": True}, None)
+    '{"year":2021,"ok":true,"__semcache_exp":999999999999999}'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from ...vectors import FloatVector
+from ..base import StoredEntry
+
+__all__ = [
+    "EXP_FIELD",
+    "NEVER",
+    "FIELDS",
+    "attributes",
+    "blob_of",
+    "entry_fields",
+    "expiry_of",
+    "is_filterable_field",
+    "stored_entry",
+    "vector_of",
+]
+
+EXP_FIELD = "__semcache_exp"
+"""Attribute holding the entry's expiry; user metadata of that name is not sent."""
+NEVER = 999_999_999_999_999
+"""The expiry attribute of an entry that never expires (written without an exponent:
+the server's ``FILTER`` parser reads no ``1e+15``)."""
+FIELDS = ("v", "m", "x", "f")
+"""The hash fields a read fetches, in this order."""
+_EXACT_INT = 2**53  # ints beyond this lose digits as the server's doubles
+
+
+def is_filterable_field(name: str) -> bool:
+    """Whether ``FILTER`` can name the field (``.name``): an ASCII identifier."""
+    return (
+        name.isascii()
+        and name.isidentifier()
+        and name != EXP_FIELD
+        and not name.startswith("__semcache")
+    )
+
+
+def _attribute_value(value: Any) -> Any:
+    """The JSON value the server compares like Python does, else None (left out)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -_EXACT_INT < value < _EXACT_INT else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value if value.isascii() and value.isprintable() else None
+    return None
+
+
+def attributes(metadata: dict[str, Any], expires_at: float | None) -> str:
+    """The vector's JSON attributes: filterable scalar metadata plus the expiry."""
+    chosen = {}
+    for name, value in metadata.items():
+        if isinstance(name, str) and is_filterable_field(name):
+            kept = _attribute_value(value)
+            if kept is not None:
+                chosen[name] = kept
+    chosen[EXP_FIELD] = NEVER if expires_at is None else expires_at
+    return json.dumps(chosen, separators=(",", ":"), allow_nan=False)
+
+
+def blob_of(vector: FloatVector) -> bytes:
+    """``vector`` as the ``FP32`` blob ``VADD`` / ``VSIM`` take (little-endian float32)."""
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def vector_of(blob: bytes) -> FloatVector:
+    """The float32 vector of a blob (a fresh, writable array)."""
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+def entry_fields(
+    key: str,
+    value: bytes,
+    metadata: bytes,
+    namespace: str,
+    expires_at: float | None,
+    vector: FloatVector | None,
+) -> dict[str, bytes | str]:
+    """The hash fields of one entry."""
+    fields: dict[str, bytes | str] = {
+        "v": value,
+        "m": metadata,
+        "x": "" if expires_at is None else repr(float(expires_at)),
+        "k": key,
+        "n": namespace,
+    }
+    if vector is not None:
+        fields["f"] = blob_of(vector)
+    return fields
+
+
+def expiry_of(raw: bytes | str | None) -> float | None:
+    """``expires_at`` from the hash's ``x`` field."""
+    if not raw:
+        return None
+    return float(raw)
+
+
+def stored_entry(
+    key: str, namespace: str, value: bytes, metadata: Any, x: Any, blob: Any
+) -> StoredEntry:
+    """A :class:`StoredEntry` from the fields read back; the vector rides along whenever
+    the hash has one (a value that is its entry's vector needs it)."""
+    return StoredEntry(
+        key,
+        value,
+        metadata,
+        namespace,
+        expiry_of(x),
+        None if not blob else vector_of(blob),
+    )

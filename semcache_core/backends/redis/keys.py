@@ -1,0 +1,140 @@
+"""Redis key names of a :class:`~.backend.RedisBackend`: the hash-tag scheme.
+
+Every key starts with the backend's ``prefix`` (default ``"semcache"``), so ``clear()``
+removes what the backend owns and nothing else. A namespace is named in keys by ``n``
+plus the hex of its UTF-8 bytes (``""`` is ``n``, ``"docs"`` is ``n646f6373``): hex has no
+``{``, ``}``, ``:``, ``.`` or glob characters, so keys parse back and glob patterns match
+one namespace exactly.
+
+A namespace has ``S`` shards (``S`` is fixed when the namespace is created and kept in its
+meta hash). Shard ``i`` has a hash tag ``n<hex>.<i>.<j>`` whose cluster slot lies in the
+``i``-th of ``S`` equal slot ranges (``j`` is the first suffix that lands there), so with
+``S`` a multiple of the primaries and the usual even slot split, every primary holds
+``S / primaries`` shards. Everything of a shard shares its tag, so one script updates an
+entry, its vector and its expiry atomically on one node::
+
+    <prefix>:{n<hex>.<i>.<j>}:e:<key>   hash: one entry (fields in .entry_codec)
+    <prefix>:{n<hex>.<i>.<j>}:v         vector set: the shard's vectors, element = key
+    <prefix>:{n<hex>.<i>.<j>}:x         sorted set: key -> expires_at, for the sweeper
+    <prefix>:meta:{n<hex>}              hash: shards (S), dim
+
+A key belongs to shard ``crc32(utf-8 key) % S``.
+
+Example::
+
+    >>> scheme = KeyScheme("semcache")
+    >>> tags = scheme.shard_tags("docs", 2)
+    >>> scheme.entry_key(tags[0], "a")
+    'semcache:{n646f6373.0.2}:e:a'
+    >>> scheme.parse_entry_key(scheme.entry_key(tags[1], "x:y"))
+    ('docs', 'x:y')
+"""
+
+from __future__ import annotations
+
+import zlib
+from functools import lru_cache
+
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+
+__all__ = ["KeyScheme", "glob_escape", "namespace_id", "namespace_of_id"]
+
+
+def namespace_id(namespace: str) -> str:
+    """``n`` + hex of the namespace's UTF-8 bytes."""
+    return "n" + namespace.encode("utf-8").hex()
+
+
+def namespace_of_id(nsid: str) -> str:
+    """The namespace named by :func:`namespace_id`; ``ValueError`` for anything else."""
+    if not nsid.startswith("n"):
+        raise ValueError(f"not a namespace id: {nsid!r}")
+    return bytes.fromhex(nsid[1:]).decode("utf-8")
+
+
+def glob_escape(text: str) -> str:
+    """``text`` as a literal inside a Redis glob pattern (``SCAN MATCH``)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+@lru_cache(maxsize=4096)
+def _tags(nsid: str, shards: int) -> tuple[str, ...]:
+    tags = []
+    for i in range(shards):
+        low = i * REDIS_CLUSTER_HASH_SLOTS // shards
+        high = (i + 1) * REDIS_CLUSTER_HASH_SLOTS // shards
+        j = 0
+        while not low <= key_slot(f"{nsid}.{i}.{j}".encode()) < high:
+            j += 1  # about `shards` tries on average (CRC16 spreads evenly)
+        tags.append(f"{nsid}.{i}.{j}")
+    return tuple(tags)
+
+
+class KeyScheme:
+    """Key names under one prefix (see the module docstring)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def shard_tags(self, namespace: str, shards: int) -> tuple[str, ...]:
+        """The ``shards`` hash tags of ``namespace``, shard 0 first."""
+        return _tags(namespace_id(namespace), shards)
+
+    @staticmethod
+    def shard_of(key: str, shards: int) -> int:
+        return zlib.crc32(key.encode("utf-8")) % shards
+
+    def entry_prefix(self, tag: str) -> str:
+        return f"{self.prefix}:{{{tag}}}:e:"
+
+    def entry_key(self, tag: str, key: str) -> str:
+        return self.entry_prefix(tag) + key
+
+    def vset_key(self, tag: str) -> str:
+        return f"{self.prefix}:{{{tag}}}:v"
+
+    def expiry_key(self, tag: str) -> str:
+        return f"{self.prefix}:{{{tag}}}:x"
+
+    def meta_key(self, namespace: str) -> str:
+        return f"{self.prefix}:meta:{{{namespace_id(namespace)}}}"
+
+    # --- glob patterns (SCAN MATCH) and parsing back ----------------------------------
+
+    def entry_pattern(self, namespace: str | None = None, key_prefix: str = "") -> str:
+        """Entries of ``namespace`` (all namespaces when None) whose key starts so."""
+        nsid = "n*" if namespace is None else glob_escape(namespace_id(namespace)) + ".*"
+        return f"{glob_escape(self.prefix)}:{{{nsid}}}:e:{glob_escape(key_prefix)}*"
+
+    def namespace_pattern(self, namespace: str | None = None) -> str:
+        """Every key of ``namespace``'s shards (of every namespace when None)."""
+        nsid = "n*" if namespace is None else namespace_id(namespace) + ".*"
+        return f"{glob_escape(self.prefix)}:{{{nsid}}}:*"
+
+    def meta_pattern(self) -> str:
+        return f"{glob_escape(self.prefix)}:meta:{{n*}}"
+
+    def expiry_pattern(self) -> str:
+        return f"{glob_escape(self.prefix)}:{{n*}}:x"
+
+    def parse_entry_key(self, name: str) -> tuple[str, str]:
+        """(namespace, key) of an entry key; ``ValueError`` for a key of another shape."""
+        head = f"{self.prefix}:{{"
+        if not name.startswith(head):
+            raise ValueError(f"not an entry key: {name!r}")
+        close = name.index("}", len(head))
+        tag = name[len(head) : close]
+        rest = name[close + 1 :]
+        if not rest.startswith(":e:"):
+            raise ValueError(f"not an entry key: {name!r}")
+        return namespace_of_id(tag.split(".", 1)[0]), rest[3:]
+
+    def parse_tag(self, name: str) -> str:
+        """The hash tag of a shard key (``...:{tag}:x``)."""
+        head = f"{self.prefix}:{{"
+        return name[len(head) : name.index("}", len(head))]
+
+    def parse_meta_key(self, name: str) -> str:
+        """The namespace of a meta key."""
+        head = f"{self.prefix}:meta:{{"
+        return namespace_of_id(name[len(head) : -1])

@@ -1,0 +1,123 @@
+"""Lua scripts that change one shard atomically (every key they touch shares the shard's
+hash tag, so each runs on one node, cluster or not).
+
+``KEYS[1]`` is always the shard's vector set and ``KEYS[2]`` its expiry sorted set; entry
+hashes are ``ARGV``-given prefix + key, in the same slot.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DELETE", "PURGE", "SEARCH", "SET", "SET_ARGS"]
+
+SET_ARGS = 8
+"""ARGV per entry in :data:`SET`: key, value, metadata, x, namespace, ttl_ms, blob, attrs."""
+
+SET = """
+local dim = tonumber(ARGV[1])
+if dim > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+  local have = redis.call('VDIM', KEYS[1])
+  if have ~= dim then return {'dim', have} end
+end
+local n = #KEYS - 2
+for i = 1, n do
+  local e = KEYS[i + 2]
+  local b = 3 + (i - 1) * 8
+  local key, x, ttl, blob = ARGV[b + 1], ARGV[b + 4], ARGV[b + 6], ARGV[b + 7]
+  redis.call('DEL', e)
+  redis.call('VREM', KEYS[1], key)
+  if ttl == '-1' or x == '' then redis.call('ZREM', KEYS[2], key) end
+  if ttl ~= '-1' then
+    if blob ~= '' then
+      redis.call('HSET', e, 'v', ARGV[b + 2], 'm', ARGV[b + 3], 'x', x, 'k', key,
+                 'n', ARGV[b + 5], 'f', blob)
+      redis.call('VADD', KEYS[1], 'FP32', blob, key, 'NOQUANT', 'SETATTR', ARGV[b + 8],
+                 'M', ARGV[2], 'EF', ARGV[3])
+    else
+      redis.call('HSET', e, 'v', ARGV[b + 2], 'm', ARGV[b + 3], 'x', x, 'k', key,
+                 'n', ARGV[b + 5])
+    end
+    if ttl ~= '0' then redis.call('PEXPIRE', e, ttl) end
+    if x ~= '' then redis.call('ZADD', KEYS[2], x, key) end
+  end
+end
+return {'ok', n}
+"""
+"""Replace entries of one shard (``ttl_ms`` ``-1``: remove only, the entry is born
+expired; ``0``: no ``PEXPIRE``). ``ARGV[1..3]``: dim (0 without vectors), M, EF.
+Returns ``{'dim', d}`` without writing when the shard holds vectors of dimension d."""
+
+DELETE = """
+local e = ARGV[1] .. ARGV[2]
+local x = redis.call('HGET', e, 'x')
+redis.call('DEL', e)
+redis.call('VREM', KEYS[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[2])
+if not x then return {0, ''} end
+return {1, x}
+"""
+"""Remove one entry; ARGV: entry prefix, key. Returns ``{existed, x}``."""
+
+PURGE = """
+local now = tonumber(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+local n = 0
+for _, key in ipairs(due) do
+  local e = ARGV[2] .. key
+  local x = redis.call('HGET', e, 'x')
+  if x and x ~= '' and tonumber(x) > now then
+    redis.call('ZADD', KEYS[2], x, key)
+  elseif x == '' then
+    redis.call('ZREM', KEYS[2], key)
+  else
+    redis.call('DEL', e)
+    redis.call('VREM', KEYS[1], key)
+    redis.call('ZREM', KEYS[2], key)
+    n = n + 1
+  end
+end
+return n
+"""
+"""Reclaim the shard's entries expired at ``ARGV[1]`` (entry prefix ``ARGV[2]``): the
+hash, the vector and the expiry record. Returns how many."""
+
+SEARCH = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
+local dim = redis.call('VDIM', KEYS[1])
+if dim * 4 ~= string.len(ARGV[1]) then return {-1, dim} end
+local args = {'VSIM', KEYS[1], 'FP32', ARGV[1], 'WITHSCORES', 'COUNT', ARGV[2], 'EF', ARGV[3],
+              'FILTER', ARGV[5], 'FILTER-EF', ARGV[6]}
+if ARGV[4] ~= '' then args[#args + 1] = 'EPSILON'; args[#args + 1] = ARGV[4] end
+if ARGV[7] == '1' or redis.call('VCARD', KEYS[1]) <= tonumber(ARGV[10]) then
+  args[#args + 1] = 'TRUTH'
+end
+local found = redis.call(unpack(args))
+local out = {1, #found / 2}
+for i = 1, #found, 2 do
+  local key = found[i]
+  local h = redis.call('HMGET', ARGV[8] .. key, 'v', 'm', 'x')
+  if h[1] then
+    local blob = ''
+    if ARGV[9] == '1' or string.sub(h[1], 1, 2) == '\\216\\002' then
+      blob = redis.call('HGET', ARGV[8] .. key, 'f') or ''
+    end
+    out[#out + 1] = key
+    out[#out + 1] = found[i + 1]
+    out[#out + 1] = h[1]
+    out[#out + 1] = h[2]
+    out[#out + 1] = h[3]
+    out[#out + 1] = blob
+  else
+    -- the entry is gone (evicted by maxmemory, or expired by Redis): drop its vector
+    redis.call('VREM', KEYS[1], key)
+    redis.call('ZREM', KEYS[2], key)
+  end
+end
+return out
+"""
+"""One shard's candidates with their entries, in one round trip. ARGV: query blob,
+count, EF, epsilon ('' none), filter expression, FILTER-EF, truth ('1': exact linear
+scan), entry prefix, with vectors ('1'; else only for values that are the vector),
+exact_below (a set this small is scanned exactly too).
+Returns ``{0, 0}`` (no set), ``{-1, dim}`` (the query's dimension differs) or
+``{1, returned, key, score, v, m, x, blob, ...}`` (entries whose hash is gone are
+removed from the set and left out, but counted in ``returned``)."""
