@@ -120,7 +120,10 @@ class MetadataIndex:
             values = (metadata.get(leaf.key) for _, metadata in entries())
         else:
             numbers, strings = self._in_order(leaf.key, buckets)
-            values = numbers[:1] if isinstance(leaf.value, str) else strings[:1]
+            if not isinstance(leaf.value, str):
+                values = strings[:1]
+            else:  # NaN is a number too, though no range holds it (not in ``numbers``)
+                values = numbers[:1] or [v for v in buckets if isinstance(v, float) and v != v][:1]
         for value in values:
             error = kind_clash(leaf, value)
             if error is not None:

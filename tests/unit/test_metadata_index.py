@@ -221,3 +221,15 @@ def test_more_fields_than_the_index_keeps_are_still_filtered_right() -> None:
     for field in fields:
         found = {h.key for h in cache.search(VECTOR, 50, filters={field: 2})}
         assert found == {f"k{i}" for i in range(2, 40, 3)}, field
+
+
+def test_a_str_range_over_a_field_holding_only_nan_is_refused_like_any_number() -> None:
+    """NaN is kept out of the ordered numbers (no range holds it), but it is a number:
+    ordering it against a str is refused, as for every other number (found by the state
+    machine above)."""
+    cache = SemCache()
+    cache.set("k", 0, vector=VECTOR, metadata={"flag": math.nan})
+    assert len(cache.search(VECTOR, 5, filters=FilterGroup([], "and"))) == 1
+    with pytest.raises(FilterValueError, match="flag"):
+        cache.search(VECTOR, 5, filters=Filter("flag", ">", "a"))
+    assert cache.search(VECTOR, 5, filters=Filter("flag", ">", 0)) == []  # NaN > 0: False
