@@ -563,7 +563,9 @@ def _lock_directory(path: Path) -> Any:
         handle.close()
         raise DirectoryLockedError(
             f"{path} is already open (process {holder}); a durable directory has one owner "
-            "at a time: close the other cache first, or share a cache through Redis"
+            "at a time: close the other cache first, or share one cache between processes "
+            "on Redis: SemCache(backend=RedisBackend(url)) "
+            "(from semcache_core.backends.redis import RedisBackend)"
         ) from None
     handle.seek(0)
     handle.truncate()

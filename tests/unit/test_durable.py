@@ -691,6 +691,7 @@ def test_second_open_in_the_same_process_is_refused(tmp_path: Path) -> None:
             SemCache(path=directory)
         assert str(directory) in str(info.value)
         assert f"process {os.getpid()}" in str(info.value)
+        assert "RedisBackend" in str(info.value)  # where to go to share one cache
         with pytest.raises(DirectoryLockedError):
             DurableBackend(directory, checkpoint_interval=None)
         # the refused opens took nothing from the holder
