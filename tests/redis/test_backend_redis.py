@@ -236,3 +236,30 @@ def test_unreachable_server_is_a_typed_error() -> None:
         port = s.getsockname()[1]  # nothing listens once closed
     with pytest.raises(BackendUnavailableError):
         RedisBackend(f"redis://127.0.0.1:{port}", connect_timeout=0.5, retries=0)
+
+
+def test_a_match_beyond_one_shards_page_still_beats_another_shards_matches(
+    redis_client: redis.Redis,
+) -> None:
+    """Shard A's best candidates all fail a filter the server cannot evaluate (``!=``) and
+    its one match lies beyond the page it returned; shard B's matches score lower. The
+    top hit is A's match: a full page from A means A may hold better matches."""
+    backend = RedisBackend(client=redis_client, shards=2, exact_below=0)
+    cache = SemCache(backend=backend)
+    shard_of = backend._keys.shard_of
+    a_keys = (f"a{i}" for i in range(1000) if shard_of(f"a{i}", 2) == 0)
+    b_keys = (f"b{i}" for i in range(1000) if shard_of(f"b{i}", 2) == 1)
+    query = np.eye(8, dtype=np.float32)[0]
+    wanted = ""
+    for rank in range(30):  # A: cosine 0.99 down to 0.70, only the 21st is not tagged x
+        key = next(a_keys)
+        angle = np.arccos(0.99 - rank * 0.01)
+        vector = np.cos(angle) * query + np.sin(angle) * np.eye(8, dtype=np.float32)[1]
+        tag = "y" if rank == 20 else "x"
+        wanted = key if rank == 20 else wanted
+        cache.set(key, rank, vector=vector, metadata={"tag": tag})
+    for i in range(5):  # B: matches, cosine 0.3 and below
+        vector = (0.3 - i * 0.01) * query + np.eye(8, dtype=np.float32)[2]
+        cache.set(next(b_keys), 100 + i, vector=vector, metadata={"tag": "y"})
+    (hit,) = cache.search(query, 1, filters={"tag": {"$ne": "x"}})
+    assert hit.key == wanted and hit.score == pytest.approx(0.79, abs=1e-4)

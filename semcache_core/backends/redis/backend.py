@@ -12,7 +12,7 @@ Example::
 Layout (see :mod:`.keys` for the hash tags, :mod:`.entry_codec` for the fields): one
 hash per entry, ``S`` vector sets per namespace with ``VADD ... NOQUANT`` (scores are
 never quantised), one expiry sorted set per shard, one small meta hash per namespace
-(``shards``, ``dim``). ``S`` defaults to 2 per primary on a cluster and 1 standalone,
+(``shards``, ``dim``). ``S`` defaults to the number of primaries (1 standalone),
 and is fixed for a namespace when its first entry is written.
 
 Expiry: an entry's ``expires_at`` (the cache's clock) is in its hash and its vector's
@@ -78,7 +78,8 @@ class RedisBackend:
         client: a ``redis.Redis`` or ``redis.RedisCluster`` to use instead (not closed by
             :meth:`close`).
         prefix: first part of every key; ``clear()`` removes only keys under it.
-        shards: vector sets per new namespace (default 2 per primary, 1 standalone).
+        shards: vector sets per new namespace (default one per primary; a search costs
+            one ``VSIM`` per set, so more sets only pay when primaries will be added).
         hnsw_m, hnsw_ef_construction: graph settings of new vector sets.
         hnsw_ef_search: candidates explored per search (higher: better recall, slower).
         exact_below: a shard with at most this many vectors is searched exactly.
@@ -99,7 +100,7 @@ class RedisBackend:
         shards: int | None = None,
         hnsw_m: int = 16,
         hnsw_ef_construction: int = 200,
-        hnsw_ef_search: int = 200,
+        hnsw_ef_search: int = 100,
         exact_below: int = 1024,
         connect_timeout: float = 2.0,
         socket_timeout: float = 5.0,
@@ -145,7 +146,7 @@ class RedisBackend:
         with mapped_errors("connect"):
             primaries = len(self._conn.primaries())
         if shards is None:
-            shards = 2 * primaries if self._conn.is_cluster else 1
+            shards = primaries  # one per primary: a search asks each node one set
         if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
             raise InvalidArgumentError(f"shards must be an int >= 1, got {shards!r}")
         self._default_shards = shards
@@ -461,9 +462,8 @@ class RedisBackend:
                 ]
                 rows = [row for found, _ in per_shard for row in found]
                 hits = merge(rows, k, now, floor, predicate)
-                short = [more for _, more in per_shard]
-                if len(hits) < k and any(short):
-                    rows = self._exhaustive(shards, plan, per_shard, namespace, dim)
+                if any(_may_hold_more(found, more, hits, k) for found, more in per_shard):
+                    rows = self._exhaustive(shards, plan, per_shard, namespace, dim, hits, k)
                     hits = merge(rows, k, now, floor, predicate)
                 results.append(hits)
             return results
@@ -475,15 +475,17 @@ class RedisBackend:
         first: list[tuple[list[tuple[float, StoredEntry]], bool]],
         namespace: str,
         dim: int,
+        hits: list[tuple[StoredEntry, float]],
+        k: int,
     ) -> list[tuple[float, StoredEntry]]:
         """The candidate rows again, with the shards that may hold more searched exactly
         and without a count (see :mod:`.search`)."""
-        again = [more for _, more in first]
+        again = [_may_hold_more(found, more, hits, k) for found, more in first]
         pipe = self._conn.pipeline()
         run_shards(pipe, [s for s, more in zip(shards, again) if more], plan, [True] * sum(again))
         fresh = iter(pipe.execute())
         rows: list[tuple[float, StoredEntry]] = []
-        for found, more in first:
+        for (found, _), more in zip(first, again):
             if more:
                 found, _ = parse_shard(next(fresh), namespace, 2**31 - 1, dim)
             rows += found
@@ -532,3 +534,20 @@ def _expired(x: Any, now: float) -> bool:
     """Whether an entry whose ``x`` field is ``x`` has expired at ``now``."""
     when = expiry_of(x)
     return when is not None and when <= now
+
+
+def _may_hold_more(
+    found: list[tuple[float, StoredEntry]],
+    full: bool,
+    hits: list[tuple[StoredEntry, float]],
+    k: int,
+) -> bool:
+    """Whether a shard that returned a full page (``full``: it may hold more candidates,
+    each scoring at most its lowest returned one) could still change the top ``k``: the
+    merge came back short, or its last hit scores below that shard's lowest candidate (a
+    candidate the server did not return may pass the client-side filter and beat it)."""
+    if not full:
+        return False
+    if len(hits) < k or not found:
+        return True
+    return hits[-1][1] < min(score for score, _ in found)

@@ -82,10 +82,14 @@ hash, the vector and the expiry record. Returns how many."""
 
 SEARCH = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
+local now = tonumber(ARGV[11])
 local dim = redis.call('VDIM', KEYS[1])
 if dim * 4 ~= string.len(ARGV[1]) then return {-1, dim} end
-local args = {'VSIM', KEYS[1], 'FP32', ARGV[1], 'WITHSCORES', 'COUNT', ARGV[2], 'EF', ARGV[3],
-              'FILTER', ARGV[5], 'FILTER-EF', ARGV[6]}
+local args = {'VSIM', KEYS[1], 'FP32', ARGV[1], 'WITHSCORES', 'COUNT', ARGV[2], 'EF', ARGV[3]}
+if ARGV[5] ~= '' then
+  args[#args + 1] = 'FILTER'; args[#args + 1] = ARGV[5]
+  args[#args + 1] = 'FILTER-EF'; args[#args + 1] = ARGV[6]
+end
 if ARGV[4] ~= '' then args[#args + 1] = 'EPSILON'; args[#args + 1] = ARGV[4] end
 if ARGV[7] == '1' or redis.call('VCARD', KEYS[1]) <= tonumber(ARGV[10]) then
   args[#args + 1] = 'TRUTH'
@@ -95,7 +99,9 @@ local out = {1, #found / 2}
 for i = 1, #found, 2 do
   local key = found[i]
   local h = redis.call('HMGET', ARGV[8] .. key, 'v', 'm', 'x')
-  if h[1] then
+  if h[1] and h[3] ~= '' and tonumber(h[3]) <= now then
+    -- expired by the cache's clock: left out (the sweeper removes it), counted as returned
+  elseif h[1] then
     local blob = ''
     if ARGV[9] == '1' or string.sub(h[1], 1, 2) == '\\216\\002' then
       blob = redis.call('HGET', ARGV[8] .. key, 'f') or ''
@@ -115,9 +121,11 @@ end
 return out
 """
 """One shard's candidates with their entries, in one round trip. ARGV: query blob,
-count, EF, epsilon ('' none), filter expression, FILTER-EF, truth ('1': exact linear
-scan), entry prefix, with vectors ('1'; else only for values that are the vector),
-exact_below (a set this small is scanned exactly too).
+count, EF, epsilon ('' none), filter expression ('' none), FILTER-EF, truth ('1': exact
+linear scan), entry prefix, with vectors ('1'; else only for values that are the vector),
+exact_below (a set this small is scanned exactly too), now (the cache's clock).
+Expiry is tested here, on the candidates' hashes, not in ``FILTER``: a ``FILTER`` makes
+the server parse every candidate's attributes (4x the time of a plain ``VSIM``).
 Returns ``{0, 0}`` (no set), ``{-1, dim}`` (the query's dimension differs) or
 ``{1, returned, key, score, v, m, x, blob, ...}`` (entries whose hash is gone are
 removed from the set and left out, but counted in ``returned``)."""

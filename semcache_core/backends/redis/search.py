@@ -21,7 +21,7 @@ from typing import Any
 from ...codec import decode_metadata
 from ...errors import DimensionMismatchError
 from ..base import StoredEntry
-from .entry_codec import EXP_FIELD, expiry_of, vector_of
+from .entry_codec import expiry_of, vector_of
 from .scripts import SEARCH
 
 __all__ = ["ShardQuery", "cosine", "merge"]
@@ -54,8 +54,9 @@ class ShardQuery:
         return repr((1.0 - self.threshold) / 2.0 + _EPSILON_SLACK)
 
     def filter_text(self) -> str:
-        expiry = f".{EXP_FIELD} > {self.now:.6f}"
-        return expiry if self.expression is None else f"{expiry} and {self.expression}"
+        """The server-side ``FILTER`` ('' none): the user's filter only (expiry is tested
+        by the script on the candidates' hashes)."""
+        return "" if self.expression is None else self.expression
 
     def args(self, entry_prefix: str, exhaustive: bool) -> list[Any]:
         count = _ALL if exhaustive else self.count
@@ -70,6 +71,7 @@ class ShardQuery:
             entry_prefix,
             "1" if self.with_vectors else "0",
             self.exact_below,
+            repr(self.now),
         ]
 
 
