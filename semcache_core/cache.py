@@ -292,9 +292,12 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         namespace = check_namespace(namespace)
         unit = None
         if vector is not None:
+            # the namespace's dimension is the backend's to enforce, atomically with the
+            # write (a remote backend would pay round trips to tell it beforehand)
             with _naming(namespace):
-                unit = as_unit_vector(vector, self.dim_of(namespace))
-        self._store(self._write(key, value, unit, metadata, ttl, namespace))
+                unit = as_unit_vector(vector, self._fixed_dim)
+        with _naming(namespace):
+            self._store(self._write(key, value, unit, metadata, ttl, namespace))
 
     def set_many(
         self,

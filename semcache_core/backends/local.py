@@ -326,7 +326,10 @@ class LocalBackend:
             space = self._spaces.get(write.namespace)
             index = None if space is None else space.index
             if index is not None and len(vector) != index.dim:
-                raise DimensionMismatchError(index.dim, len(vector), write.namespace)
+                self.purge_expired(now)  # a namespace whose entries all expired is free
+                held = self.dim_of(write.namespace)
+                if held is not None:
+                    raise DimensionMismatchError(held, len(vector), write.namespace)
         label = self._set_one(write)
         if label is not None:  # a label is given to a vector only
             index = self._spaces[write.namespace].index

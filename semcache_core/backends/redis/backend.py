@@ -281,7 +281,7 @@ class RedisBackend:
             dims = {ns: self._batch_dim(ns, group) for ns, group in by_namespace.items()}
             for namespace, dim in dims.items():  # every check before any write
                 if dim is not None:
-                    self._fix_dim(namespace, dim)
+                    self._fix_dim(namespace, dim, now)
             pipe = self._conn.pipeline()
             calls = []
             for namespace, group in by_namespace.items():
@@ -308,8 +308,8 @@ class RedisBackend:
             dim = len(write.vector)
         return dim
 
-    def _fix_dim(self, namespace: str, dim: int) -> None:
-        """Record ``dim`` as the namespace's, or raise if it holds vectors of another."""
+    def _fix_dim(self, namespace: str, dim: int, now: float) -> None:
+        """Record ``dim`` as the namespace's, or raise if it holds live vectors of another."""
         meta = self._keys.meta_key(namespace)
         pipe = self._conn.pipeline()
         pipe.hsetnx(meta, "dim", dim)
@@ -317,7 +317,7 @@ class RedisBackend:
         held = int(pipe.execute()[1])
         if held == dim:
             return
-        if self.dim_of(namespace) is not None:
+        if self.dim_of(namespace, now) is not None:
             raise DimensionMismatchError(held, dim, namespace)
         self._conn.client.hset(meta, "dim", dim)  # emptied since: the dimension is free
 
