@@ -111,7 +111,9 @@ def get_rows(cfg: Config, cache: SemCache, bare: Any, where: str, number: str) -
     ours, base = Timing.of(samples["ours"]), Timing.of(samples["bare"])
     if number == "1":
         return time_ratio_row(number, label, ours, base, "bare redis-py GET", 1.5)
-    return info_row(number, label, str(ours), f"bare GET: {base}", f"{ours.seconds / base.seconds:.2f}x")
+    return info_row(
+        number, label, str(ours), f"bare GET: {base}", f"{ours.seconds / base.seconds:.2f}x"
+    )
 
 
 def search_rows(cfg: Config, cache: SemCache, raw: Any) -> list[Row]:
@@ -122,7 +124,9 @@ def search_rows(cfg: Config, cache: SemCache, raw: Any) -> list[Row]:
         chunk = slice(start, start + 1000)
         cache.set_many({k: i for i, k in enumerate(keys[chunk], start)}, vectors=vectors[chunk])
     picks = rng.integers(0, cfg.n, cfg.queries)
-    queries = unit_rows(vectors[picks] + 0.2 * unit_rows(rng.standard_normal((cfg.queries, DIM), np.float32)))
+    queries = unit_rows(
+        vectors[picks] + 0.2 * unit_rows(rng.standard_normal((cfg.queries, DIM), np.float32))
+    )
     exact = queries @ vectors.T
     truth = [set(np.argsort(-row)[:10].tolist()) for row in exact]
     for query in queries[:5]:
