@@ -36,12 +36,14 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix semcache_core semcache_integrations tests benchmarks
 	$(BIN)/ruff format semcache_core semcache_integrations tests benchmarks
 
-bench: $(STAMP)  ## run the benchmarks (core, persistence, LangChain, LlamaIndex, namespaces) beside their baselines
+bench: $(STAMP)  ## run the benchmarks (core, persistence, LangChain, LlamaIndex, namespaces, seed, Redis) beside their baselines
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_persist.py
 	$(BIN)/python benchmarks/bench_langchain.py
 	$(BIN)/python benchmarks/bench_llamaindex.py
 	$(BIN)/python benchmarks/bench_namespaces.py
+	$(BIN)/python benchmarks/bench_seed.py
+	$(BIN)/python benchmarks/bench_redis.py
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -16,6 +16,7 @@ LANGCHAIN_ROWS = ("1a", "1b", "1c", "2a", "2b", "2c", "2d", "2e", "3a", "3b", "3
 LLAMAINDEX_ROWS = ("1a", "1b", "2a", "2b", "2c", "3", "4a", "4b", "5", "6")
 NAMESPACE_ROWS = ("1a", "1b", "2a", "2b")
 SEED_ROWS = ("1", "2", "3", "4", "5", "6")
+REDIS_ROWS = ("1", "2", "3", "4", "5", "6.1", "6.2", "6.3", "6.4")
 
 
 @pytest.mark.parametrize(
@@ -27,6 +28,7 @@ SEED_ROWS = ("1", "2", "3", "4", "5", "6")
         ("bench_llamaindex.py", "LlamaIndex benchmark (quick)", LLAMAINDEX_ROWS),
         ("bench_namespaces.py", "namespace benchmark (quick)", NAMESPACE_ROWS),
         ("bench_seed.py", "seed flow benchmark", SEED_ROWS),
+        ("bench_redis.py", "Redis benchmark", REDIS_ROWS),
     ],
 )
 def test_quick_benchmark_prints_every_row(script: str, title: str, rows: tuple[str, ...]) -> None:
