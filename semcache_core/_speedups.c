@@ -36,7 +36,7 @@ unit_of_float_list(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *values = args[0];
     Py_ssize_t dim = -1;
     if (args[1] != Py_None) {
-        dim = PyLong_AsSsize_t(args[1]);
+        dim = PyNumber_AsSsize_t(args[1], PyExc_OverflowError); /* ints and __index__ */
         if (dim == -1 && PyErr_Occurred()) {
             return NULL;
         }
