@@ -23,8 +23,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,6 +51,7 @@ from .checks import (
 )
 from .codec import decode, encode, encode_metadata
 from .embedders import as_embedder
+from .entry_writes import EMPTY_METADATA, IMMUTABLE, as_queries, computed_writes, naming
 from .errors import (
     DimensionMismatchError,
     InvalidArgumentError,
@@ -63,13 +63,10 @@ from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from .persist.durable import DurableBackend
 from .records import CacheStats, Entry, Hit
 from .stored_values import Outcome, fresh, outcome_of, value_of
-from .vector_values import VectorValue, vector_value_of
+from .vector_values import VectorValue
 from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector
 
 __all__ = ["SemCache"]
-
-_EMPTY_METADATA = encode_metadata({})
-_IMMUTABLE = (str, bytes, int, float, bool, type(None), VectorValue)
 
 
 class _Counters:
@@ -213,23 +210,18 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         return EntryWrite(
             key=key,
             value=value.encode() if value.__class__ is VectorValue else encode(value),
-            metadata=_EMPTY_METADATA if metadata is None else encode_metadata(metadata),
+            metadata=EMPTY_METADATA if metadata is None else encode_metadata(metadata),
             namespace=check_namespace(namespace),
             expires_at=self._expires_at(ttl),
             vector=unit,
-            plain=value if type(value) in _IMMUTABLE else NOT_DECODED,
+            plain=value if type(value) in IMMUTABLE else NOT_DECODED,
         )
 
     def _store(self, write: EntryWrite) -> None:
         self._backend.set_many([write], self._clock())
 
     def _as_queries(self, vectors: Any, namespace: str) -> FloatMatrix:
-        dim = self.dim_of(namespace)
-        if isinstance(vectors, np.ndarray) and vectors.ndim == 2:
-            return as_unit_matrix(vectors, dim, "queries")
-        if len(vectors) == 1:  # the common single search: no stacking copy
-            return as_unit_vector(vectors[0], dim, "query")[None, :]
-        return np.stack([as_unit_vector(v, dim, "query") for v in vectors])
+        return as_queries(vectors, self.dim_of(namespace))
 
     def _count(self, name: str) -> None:
         counters = self._counters
@@ -241,7 +233,7 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
             entry.key,
             value_of(entry),
             score,
-            {} if entry.metadata == _EMPTY_METADATA else decode(entry.metadata),
+            {} if entry.metadata == EMPTY_METADATA else decode(entry.metadata),
             entry.namespace,
             entry.vector if with_vectors else None,
         )
@@ -294,9 +286,9 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         if vector is not None:
             # the namespace's dimension is the backend's to enforce, atomically with the
             # write (a remote backend would pay round trips to tell it beforehand)
-            with _naming(namespace):
+            with naming(namespace):
                 unit = as_unit_vector(vector, self._fixed_dim)
-        with _naming(namespace):
+        with naming(namespace):
             self._store(self._write(key, value, unit, metadata, ttl, namespace))
 
     def set_many(
@@ -325,7 +317,7 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         """
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
         namespace = check_namespace(namespace)
-        with _naming(namespace):
+        with naming(namespace):
             rows = self._vector_rows(vectors, len(pairs), self.dim_of(namespace))
         if metadatas is not None and len(metadatas) != len(pairs):
             raise InvalidArgumentError(
@@ -454,34 +446,21 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         metadata: Any,
         index: Any,
     ) -> tuple[list[EntryWrite], list[Outcome]]:
-        """The writes of computed results; the caller checked the keys, ``ttl``,
-        ``namespace`` and ``metadata`` before computing (``check_write_options``)."""
+        """:func:`~.entry_writes.computed_writes` with this namespace's dimension; the
+        caller checked the keys, ``ttl``, ``namespace`` and ``metadata`` before computing
+        (``check_write_options``)."""
         dim = self._fixed_dim
         if dim is None:
             dim = self._backend.dim_of(namespace, self._clock())
-        encoded_metadata = _EMPTY_METADATA if metadata is None else encode_metadata(metadata)
-        expires_at = self._expires_at(ttl)
-        writes = []
-        outcomes: list[Outcome] = []
-        for key, result in zip(keys, results):
-            found = vector_value_of(result, dim, index)
-            if found is None:
-                value = encode(result)
-                plain = result if type(result) in _IMMUTABLE else NOT_DECODED
-                outcomes.append(value)
-                writes.append(
-                    EntryWrite(key, value, encoded_metadata, namespace, expires_at, None, plain)
-                )
-            else:
-                marker, unit = found
-                dim = len(unit)  # a batch fixing the dimension keeps to it
-                outcomes.append(found)
-                writes.append(
-                    EntryWrite(
-                        key, marker.encode(), encoded_metadata, namespace, expires_at, unit, marker
-                    )
-                )
-        return writes, outcomes
+        return computed_writes(
+            keys,
+            results,
+            dim=dim,
+            index=index,
+            namespace=namespace,
+            encoded_metadata=EMPTY_METADATA if metadata is None else encode_metadata(metadata),
+            expires_at=self._expires_at(ttl),
+        )
 
     def get_or_compute(
         self,
@@ -603,7 +582,7 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         threshold = check_threshold(threshold)
         namespace = check_namespace(namespace)
         node: FilterNode | None = parse_filters(filters)
-        with _naming(namespace):
+        with naming(namespace):
             matrix = self._as_queries(vectors, namespace)
         found = self._backend.search(
             matrix, k, namespace, node, self._clock(), with_vectors, threshold
@@ -658,17 +637,6 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-@contextmanager
-def _naming(namespace: str) -> Iterator[None]:
-    """A :class:`DimensionMismatchError` raised inside names ``namespace``."""
-    try:
-        yield
-    except DimensionMismatchError as exc:
-        if exc.namespace is not None:
-            raise
-        raise DimensionMismatchError(exc.expected, exc.got, namespace) from None
 
 
 def _check_dims(backend: Backend, dim: int | None) -> None:

@@ -1,7 +1,10 @@
 """Async twins of every :class:`~semcache_core.SemCache` call.
 
-Each runs the sync call in a worker thread (after awaiting the embedder's async method for
-text), so the event loop never blocks; ``aget_or_compute`` shares the sync twin's single
+On a backend with native async calls (``backend.aio``, e.g. Redis on ``redis.asyncio``),
+the per-entry calls, searches and ``aget_or_compute`` await them (see
+:mod:`.cache_native_async`): no worker thread per call. Otherwise (the in-process backend)
+each runs the sync call in a worker thread (after awaiting the embedder's async method for
+text), so the event loop never blocks. ``aget_or_compute`` shares the sync twin's single
 flight, so threads and coroutines missing one key together compute it once.
 """
 
@@ -19,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checks import check_index, check_key, check_namespace, check_write_options
+from . import cache_native_async as native
+from .backends.base import async_backend
+from .checks import check_index, check_key, check_namespace, check_threshold, check_write_options
+from .errors import InvalidArgumentError
 from .records import CacheStats, Entry, Hit
 from .stored_values import Outcome, fresh, outcome_of
 
@@ -33,22 +39,50 @@ class AsyncTwins:
     """Mixed into :class:`~semcache_core.SemCache`: ``await cache.aget(key)`` and the rest."""
 
     async def aget(self: SemCache, key: str, default: Any = None, *, namespace: str = "") -> Any:
+        aio = async_backend(self._backend)
+        if aio is not None:
+            return await native.get(self, aio, key, default, namespace)
         return await asyncio.to_thread(lambda: self.get(key, default, namespace=namespace))
 
     async def aget_entry(self: SemCache, key: str, *, namespace: str = "") -> Entry | None:
+        aio = async_backend(self._backend)
+        if aio is not None:
+            return await native.get_entry(self, aio, key, namespace)
         return await asyncio.to_thread(lambda: self.get_entry(key, namespace=namespace))
 
     async def aset(self: SemCache, key: str, value: Any, **options: Any) -> None:
+        aio = async_backend(self._backend)
+        if aio is not None:
+            return await native.set_(self, aio, key, value, **options)
         await asyncio.to_thread(lambda: self.set(key, value, **options))
 
     async def aset_many(self: SemCache, items: Any, **options: Any) -> None:
+        aio = async_backend(self._backend)
+        if aio is not None:
+            return await native.set_many(self, aio, items, **options)
         await asyncio.to_thread(lambda: self.set_many(items, **options))
 
     async def adelete(self: SemCache, key: str, *, namespace: str = "") -> bool:
+        aio = async_backend(self._backend)
+        if aio is not None:
+            return await native.delete(self, aio, key, namespace)
         return await asyncio.to_thread(lambda: self.delete(key, namespace=namespace))
 
     async def aexists(self: SemCache, key: str, *, namespace: str = "") -> bool:
+        aio = async_backend(self._backend)
+        if aio is not None:
+            return await native.exists(self, aio, key, namespace)
         return await asyncio.to_thread(lambda: self.exists(key, namespace=namespace))
+
+    async def aclose(self: SemCache) -> None:
+        """Async :meth:`close`: closes this event loop's async client too (call it before
+        the loop ends, e.g. at the end of ``asyncio.run``'s coroutine)."""
+        aio = async_backend(self._backend)
+        if aio is None:
+            await asyncio.to_thread(self.close)
+            return
+        await aio.aclose()
+        self.close()  # a Redis client's close is local: it does no I/O to wait for
 
     async def alen(self: SemCache) -> int:
         return await asyncio.to_thread(len, self)
@@ -89,11 +123,7 @@ class AsyncTwins:
         if not isinstance(value, str):
             self._embed_value(value)  # raises the same error as put()
         vector = await self._embedder.aembed_document(value)
-        await asyncio.to_thread(
-            lambda: self.set(
-                key, value, vector=vector, metadata=metadata, ttl=ttl, namespace=namespace
-            )
-        )
+        await self.aset(key, value, vector=vector, metadata=metadata, ttl=ttl, namespace=namespace)
 
     async def aput_json(
         self: SemCache,
@@ -138,6 +168,9 @@ class AsyncTwins:
         self: SemCache, vector_or_text: Any, k: int = 10, **options: Any
     ) -> list[Hit]:
         query = await self._aquery(vector_or_text)
+        aio = async_backend(self._backend)
+        if aio is not None:
+            return (await native.search_vectors(self, aio, [query], k, **options))[0]
         return await asyncio.to_thread(lambda: self.search(query, k, **options))
 
     async def asearch_batch(
@@ -145,13 +178,27 @@ class AsyncTwins:
     ) -> list[list[Hit]]:
         if not isinstance(queries, np.ndarray):
             queries = [await self._aquery(q) for q in queries]
-        return await asyncio.to_thread(lambda: self.search_batch(queries, k, **options))
+        aio = async_backend(self._backend)
+        if aio is None:
+            return await asyncio.to_thread(lambda: self.search_batch(queries, k, **options))
+        if not isinstance(queries, np.ndarray) and not queries:
+            raise InvalidArgumentError("search_batch needs at least one query")
+        return await native.search_vectors(self, aio, queries, k, **options)
 
     async def aget_similar(
         self: SemCache, vector_or_text: Any, threshold: float = 0.95, **options: Any
     ) -> Any:
         query = await self._aquery(vector_or_text)
-        return await asyncio.to_thread(lambda: self.get_similar(query, threshold, **options))
+        aio = async_backend(self._backend)
+        if aio is None:
+            return await asyncio.to_thread(lambda: self.get_similar(query, threshold, **options))
+        check_threshold(threshold)
+        options = _similar_options(**options)  # get_similar's keywords only, as the sync twin
+        hits = (await native.search_vectors(self, aio, [query], 1, threshold=threshold, **options))[
+            0
+        ]
+        self._count("semantic_hits" if hits else "semantic_misses")
+        return hits[0].value if hits else None
 
     async def aget_or_compute(
         self: SemCache,
@@ -171,6 +218,9 @@ class AsyncTwins:
         this wait; the value is still computed, stored and given to the other waiters,
         and stored even when every waiter was cancelled.
         """
+        aio = async_backend(self._backend)
+        if aio is not None:
+            return await native.get_or_compute(self, aio, key, fn, ttl, namespace, metadata, index)
         check_key(key)
         check_write_options(ttl, namespace, metadata)
         check_index(index)
@@ -197,6 +247,10 @@ class AsyncTwins:
             )
 
         return fresh(await self._flights.arun((namespace, key), compute))
+
+
+def _similar_options(*, namespace: str = "", filters: Any = None) -> dict[str, Any]:
+    return {"namespace": namespace, "filters": filters}
 
 
 class _Pending:

@@ -9,8 +9,9 @@ the others. Each call finishes the flights it leads before it waits for anyone e
 two calls whose batches overlap cannot wait for each other.
 
 The sync and async twins drive one :class:`_ManyPlan` (lookups, flights, storing,
-results) and differ only in how they wait: the async ones run storage calls in a worker
-thread and wait for other callers' flights without blocking the event loop.
+results) and differ only in how they wait: the async ones await the backend's async calls
+when it has them (``backend.aio``, see :mod:`.cache_native_async`), else run storage
+calls in a worker thread, and wait for other callers' flights without blocking the loop.
 
 Example::
 
@@ -34,7 +35,8 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .backends.base import StoredEntry
+from . import cache_native_async as native
+from .backends.base import StoredEntry, async_backend
 from .checks import check_index, check_keys, check_namespace, check_write_options
 from .errors import InvalidArgumentError
 from .flight import Flight, launch, lead
@@ -80,6 +82,18 @@ class _ManyPlan:
             if entry is not None:
                 self.found[key] = entry
 
+    async def alookup(self, cache: SemCache) -> None:
+        """:meth:`lookup` without blocking the loop."""
+        aio = async_backend(cache._backend)
+        if aio is None:
+            await asyncio.to_thread(self.lookup, cache)
+            return
+        now = cache._clock()
+        for key in dict.fromkeys(self.keys):
+            entry = await aio.aget(self.namespace, key, now)
+            if entry is not None:
+                self.found[key] = entry
+
     def join(self, cache: SemCache) -> None:
         """Lead or follow a flight for every key that missed."""
         for key in dict.fromkeys(self.keys):
@@ -114,8 +128,13 @@ def _compute(cache: SemCache, keys: list[str], fn: ManyFn, options: _Options) ->
 async def _acompute(
     cache: SemCache, keys: list[str], fn: ManyFn, options: _Options
 ) -> list[Outcome]:
-    """Async :func:`_compute`: a plain ``fn`` and storage calls run in a worker thread."""
-    blobs, missing = await asyncio.to_thread(_peek, cache, keys, options[1])
+    """Async :func:`_compute`: a plain ``fn`` runs in a worker thread, and storage calls
+    too unless the backend has async ones."""
+    aio = async_backend(cache._backend)
+    if aio is None:
+        blobs, missing = await asyncio.to_thread(_peek, cache, keys, options[1])
+    else:
+        blobs, missing = await native.peek_many(cache, aio, keys, options[1])
     if missing:
         if inspect.iscoroutinefunction(fn):
             computed = await fn(list(missing))
@@ -124,7 +143,10 @@ async def _acompute(
             if inspect.isawaitable(computed):
                 computed = await computed
         results = _results_of(computed, len(missing))
-        stored = await asyncio.to_thread(cache._store_computed_many, missing, results, *options)
+        if aio is None:
+            stored = await asyncio.to_thread(cache._store_computed_many, missing, results, *options)
+        else:
+            stored = await native.store_computed_many(cache, aio, missing, results, *options)
         blobs.update(zip(missing, stored))
     return [blobs[key] for key in keys]
 
@@ -234,9 +256,15 @@ class BatchCalls:
     async def aget_many(
         self: SemCache, keys: Sequence[str], default: Any = None, *, namespace: str = ""
     ) -> list[Any]:
+        aio = async_backend(self._backend)
+        if aio is not None:
+            return await native.get_many(self, aio, keys, default, namespace)
         return await asyncio.to_thread(lambda: self.get_many(keys, default, namespace=namespace))
 
     async def adelete_many(self: SemCache, keys: Sequence[str], *, namespace: str = "") -> int:
+        aio = async_backend(self._backend)
+        if aio is not None:
+            return await native.delete_many(self, aio, keys, namespace)
         return await asyncio.to_thread(lambda: self.delete_many(keys, namespace=namespace))
 
     async def aget_or_compute_many(
@@ -260,7 +288,7 @@ class BatchCalls:
         check_write_options(ttl, namespace, metadata)
         check_index(index)
         options = (ttl, namespace, metadata, index)
-        await asyncio.to_thread(plan.lookup, self)
+        await plan.alookup(self)
         plan.join(self)  # on the loop, so a cancellation cannot strand a joined flight
         if plan.led:  # a task of its own: cancelling this call leaves it to the followers
             led = plan.led_keys()

@@ -34,13 +34,16 @@ from ..vectors import FloatMatrix, FloatVector
 
 __all__ = [
     "NOT_DECODED",
+    "AsyncBackend",
     "Backend",
     "BackendCounters",
     "BackendState",
     "EntryWrite",
     "SpaceState",
     "StoredEntry",
+    "SupportsAsync",
     "SupportsSnapshots",
+    "async_backend",
 ]
 
 NOT_DECODED: Any = type("NotDecoded", (), {"__repr__": lambda self: "NOT_DECODED"})()
@@ -237,3 +240,54 @@ class SupportsSnapshots(Protocol):
             ValueError: the state is inconsistent; the backend is unchanged.
         """
         ...
+
+
+@runtime_checkable
+class AsyncBackend(Protocol):
+    """Async twins of a backend's per-entry calls and search, on an async client.
+
+    Same arguments, results, errors and contract as the :class:`Backend` calls they mirror
+    (``aget`` is ``get``, ...), sharing the backend's entries and counters; awaiting one
+    never blocks the event loop and uses no worker thread.
+    """
+
+    async def adim_of(self, namespace: str, now: float | None = None) -> int | None: ...
+
+    async def aget(
+        self, namespace: str, key: str, now: float, count: bool = True
+    ) -> StoredEntry | None: ...
+
+    async def aexists(self, namespace: str, key: str, now: float) -> bool: ...
+
+    async def aset_many(self, writes: list[EntryWrite], now: float) -> None: ...
+
+    async def adelete(self, namespace: str, key: str, now: float) -> bool: ...
+
+    async def asearch(
+        self,
+        queries: FloatMatrix,
+        k: int,
+        namespace: str,
+        filters: FilterNode | None,
+        now: float,
+        with_vectors: bool = False,
+        threshold: float | None = None,
+    ) -> list[list[tuple[StoredEntry, float]]]: ...
+
+    async def aclose(self) -> None:
+        """Release what the running event loop holds; the backend stays usable."""
+        ...
+
+
+@runtime_checkable
+class SupportsAsync(Protocol):
+    """A backend with native async calls (``backend.aio``); without them, the facade's
+    async twins run the sync calls in a worker thread."""
+
+    @property
+    def aio(self) -> AsyncBackend: ...
+
+
+def async_backend(backend: object) -> AsyncBackend | None:
+    """``backend.aio`` when the backend has native async calls, else ``None``."""
+    return backend.aio if isinstance(backend, SupportsAsync) else None

@@ -44,29 +44,36 @@ A server without vector sets (Redis 7, Valkey) serves get/set/TTL exactly;
 
 from __future__ import annotations
 
-import math
-import threading
 from collections.abc import Iterable
 from typing import Any
 
-from ...codec import decode_metadata
 from ...errors import CapabilityError, DimensionMismatchError, InvalidArgumentError
-from ...filters import FilterNode, compile_filter, kind_clash, range_leaves
+from ...filters import FilterNode
 from ...vectors import FloatMatrix
 from ..base import BackendCounters, EntryWrite, StoredEntry
+from .aio import AsyncRedisBackend
+from .aio_connection import AsyncConnection
 from .connection import Connection, mapped_errors
-from .entry_codec import FIELDS, attributes, blob_of, entry_fields, expiry_of, stored_entry
-from .filter_expr import to_expression
+from .entry_codec import FIELDS
 from .keys import KeyScheme
+from .plan import (
+    SearchJob,
+    Settings,
+    Tally,
+    batch_dim,
+    by_tag,
+    check_kind_replies,
+    check_set_replies,
+    delete_outcome,
+    entry_of,
+    group_writes,
+    needs_kind_check,
+    set_call,
+)
+from .plan import expired as _expired
 from .scripts import DELETE, PURGE, SET
-from .search import ShardQuery, merge, parse_shard, run_shards
 
 __all__ = ["RedisBackend"]
-
-_NO_VECTOR_SETS = (
-    "this Redis server has no vector sets (Redis 8 or later needed): exact get/set/TTL "
-    "work, vector search and writes with vectors do not"
-)
 
 
 class RedisBackend:
@@ -151,8 +158,26 @@ class RedisBackend:
             raise InvalidArgumentError(f"shards must be an int >= 1, got {shards!r}")
         self._default_shards = shards
         self._shard_counts: dict[str, int] = {}  # namespace -> S, once known
-        self._lock = threading.Lock()
-        self._hits = self._misses = self._expirations = 0
+        self._tally = Tally()  # hits, misses, expirations: sync and async calls together
+        self._lock = self._tally.lock
+        self._settings = Settings(
+            self._keys,
+            hnsw_m,
+            hnsw_ef_construction,
+            hnsw_ef_search,
+            exact_below,
+            shards,
+            self.vector_sets,
+        )
+        self.aio = AsyncRedisBackend(
+            AsyncConnection.for_sync(
+                self._conn, url, cluster_nodes, connect_timeout, socket_timeout, retries
+            ),
+            self._settings,
+            self._shard_counts,
+            self._tally,
+        )
+        """The async twin of this backend (``redis.asyncio``, one client per event loop)."""
 
     # --- namespaces and shards ---------------------------------------------------------
 
@@ -171,11 +196,10 @@ class RedisBackend:
         return self._keys.shard_tags(namespace, count)
 
     def _tag_of(self, tags: tuple[str, ...], key: str) -> str:
-        return tags[self._keys.shard_of(key, len(tags))]
+        return self._settings.tag_of(tags, key)
 
     def _require_vector_sets(self) -> None:
-        if not self.vector_sets:
-            raise CapabilityError(_NO_VECTOR_SETS)
+        self._settings.require_vector_sets()
 
     # --- reads --------------------------------------------------------------------------
 
@@ -185,15 +209,9 @@ class RedisBackend:
             found = None
             if tags is not None:
                 name = self._keys.entry_key(self._tag_of(tags, key), key)
-                value, metadata, x, blob = self._conn.client.hmget(name, FIELDS)
-                if isinstance(value, bytes) and not _expired(x, now):
-                    found = stored_entry(key, namespace, value, metadata, x, blob)
+                found = entry_of(key, namespace, self._conn.client.hmget(name, FIELDS), now)
         if count:
-            with self._lock:
-                if found is None:
-                    self._misses += 1
-                else:
-                    self._hits += 1
+            self._tally.lookup(found is not None)
         return found
 
     def exists(self, namespace: str, key: str, now: float) -> bool:
@@ -273,10 +291,7 @@ class RedisBackend:
     def set_many(self, writes: list[EntryWrite], now: float) -> None:
         if not writes:
             return
-        latest = {(w.namespace, w.key): w for w in writes}  # a repeated key: the last wins
-        by_namespace: dict[str, list[EntryWrite]] = {}
-        for write in latest.values():
-            by_namespace.setdefault(write.namespace, []).append(write)
+        by_namespace = group_writes(writes)
         with mapped_errors("set"):
             dims = {ns: self._batch_dim(ns, group) for ns, group in by_namespace.items()}
             for namespace, dim in dims.items():  # every check before any write
@@ -287,26 +302,13 @@ class RedisBackend:
             for namespace, group in by_namespace.items():
                 tags = self._shards(namespace, create=True)
                 assert tags is not None
-                by_tag: dict[str, list[EntryWrite]] = {}
-                for write in group:
-                    by_tag.setdefault(self._tag_of(tags, write.key), []).append(write)
-                for tag, shard_writes in by_tag.items():
+                for tag, shard_writes in by_tag(self._settings, tags, group).items():
                     self._queue_set(pipe, tag, shard_writes, dims[namespace] or 0, now)
                     calls.append(namespace)
-            for namespace, reply in zip(calls, pipe.execute()):
-                if reply[0] == b"dim":
-                    raise DimensionMismatchError(int(reply[1]), dims[namespace] or 0, namespace)
+            check_set_replies(calls, pipe.execute(), dims)
 
     def _batch_dim(self, namespace: str, writes: list[EntryWrite]) -> int | None:
-        dim = None
-        for write in writes:
-            if write.vector is None:
-                continue
-            self._require_vector_sets()
-            if dim is not None and len(write.vector) != dim:
-                raise DimensionMismatchError(dim, len(write.vector), namespace)
-            dim = len(write.vector)
-        return dim
+        return batch_dim(self._settings, namespace, writes)
 
     def _fix_dim(self, namespace: str, dim: int, now: float) -> None:
         """Record ``dim`` as the namespace's, or raise if it holds live vectors of another."""
@@ -324,27 +326,7 @@ class RedisBackend:
     def _queue_set(
         self, pipe: Any, tag: str, writes: list[EntryWrite], dim: int, now: float
     ) -> None:
-        keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
-        args: list[Any] = [dim, self._m, self._ef_construction]
-        for write in writes:
-            keys.append(self._keys.entry_key(tag, write.key))
-            fields = entry_fields(
-                write.key, write.value, write.metadata, write.namespace, write.expires_at, None
-            )
-            if write.expires_at is None:
-                ttl = "0"
-            elif write.expires_at <= now:
-                ttl = "-1"  # born expired: it only replaces (removes) what was there
-            else:
-                ttl = str(max(1, math.ceil((write.expires_at - now) * 1000)))
-            if write.vector is None:
-                blob, attrs = b"", ""
-            else:
-                blob = blob_of(write.vector)
-                attrs = attributes(decode_metadata(write.metadata), write.expires_at)
-            args += [write.key, write.value, write.metadata, fields["x"], write.namespace]
-            args += [ttl, blob, attrs]
-        self._conn.eval(pipe, SET, keys, args)
+        self._conn.eval(pipe, SET, *set_call(self._settings, tag, writes, dim, now))
 
     def delete(self, namespace: str, key: str, now: float) -> bool:
         with mapped_errors("delete"):
@@ -358,13 +340,10 @@ class RedisBackend:
                 [self._keys.vset_key(tag), self._keys.expiry_key(tag)],
                 [self._keys.entry_prefix(tag), key],
             )
-        if not existed:
-            return False
-        if _expired(x, now):
-            with self._lock:
-                self._expirations += 1
-            return False
-        return True
+        removed, expired = delete_outcome(existed, x, now)
+        if expired:
+            self._tally.expired(1)
+        return removed
 
     def clear(self, namespace: str | None = None) -> None:
         with mapped_errors("clear"):
@@ -407,8 +386,7 @@ class RedisBackend:
             )
             queued += 1
         purged = sum(int(n) for n in pipe.execute()) if queued else 0
-        with self._lock:
-            self._expirations += purged
+        self._tally.expired(purged)
         return purged
 
     # --- search -------------------------------------------------------------------------
@@ -430,124 +408,47 @@ class RedisBackend:
                 return [[] for _ in range(len(queries))]
             if filters is not None:
                 self._check_kinds(namespace, filters, now)
-            shards = [
-                (self._keys.vset_key(t), self._keys.expiry_key(t), self._keys.entry_prefix(t))
-                for t in tags
-            ]
-            predicate = None if filters is None else compile_filter(filters)
-            floor = -1.0 if threshold is None else threshold
-            dim = queries.shape[1]
-            plans = [
-                ShardQuery(
-                    blob_of(row),
-                    k if filters is None else 4 * k,
-                    max(self._ef_search, k),
-                    threshold,
-                    to_expression(filters),
-                    now,
-                    with_vectors,
-                    self._exact_below,
-                )
-                for row in queries
-            ]
+            job = SearchJob.make(
+                self._settings, tags, queries, k, namespace, filters, now, with_vectors, threshold
+            )
             pipe = self._conn.pipeline()
-            for plan in plans:
-                run_shards(pipe, shards, plan, [False] * len(shards))
-            replies = pipe.execute()
+            job.queue(pipe)
             results = []
-            for i, plan in enumerate(plans):
-                per_shard = [
-                    parse_shard(reply, namespace, plan.count, dim)
-                    for reply in replies[i * len(shards) : (i + 1) * len(shards)]
-                ]
-                rows = [row for found, _ in per_shard for row in found]
-                hits = merge(rows, k, now, floor, predicate)
-                if any(_may_hold_more(found, more, hits, k) for found, more in per_shard):
-                    rows = self._exhaustive(shards, plan, per_shard, namespace, dim, hits, k)
-                    hits = merge(rows, k, now, floor, predicate)
+            for row, (hits, per_shard) in enumerate(job.first(pipe.execute())):
+                more = job.may_hold_more(hits, per_shard)
+                if any(more):
+                    again = self._conn.pipeline()
+                    job.queue_again(again, row, more)
+                    hits = job.hits_again(per_shard, more, again.execute())
                 results.append(hits)
             return results
-
-    def _exhaustive(
-        self,
-        shards: list[tuple[str, str, str]],
-        plan: ShardQuery,
-        first: list[tuple[list[tuple[float, StoredEntry]], bool]],
-        namespace: str,
-        dim: int,
-        hits: list[tuple[StoredEntry, float]],
-        k: int,
-    ) -> list[tuple[float, StoredEntry]]:
-        """The candidate rows again, with the shards that may hold more searched exactly
-        and without a count (see :mod:`.search`)."""
-        again = [_may_hold_more(found, more, hits, k) for found, more in first]
-        pipe = self._conn.pipeline()
-        run_shards(pipe, [s for s, more in zip(shards, again) if more], plan, [True] * sum(again))
-        fresh = iter(pipe.execute())
-        rows: list[tuple[float, StoredEntry]] = []
-        for (found, _), more in zip(first, again):
-            if more:
-                found, _ = parse_shard(next(fresh), namespace, 2**31 - 1, dim)
-            rows += found
-        return rows
 
     def _check_kinds(self, namespace: str, filters: FilterNode, now: float) -> None:
         """Raise :class:`FilterValueError` when a range condition orders a number against
         a str stored under its field by a live entry with a vector (as the local backend
         does, whatever the other conditions say)."""
-        leaves = range_leaves(filters)
-        if not leaves:
+        if not needs_kind_check(filters):
             return
         names = self._entry_names(self._keys.entry_pattern(namespace))
         pipe = self._conn.pipeline()
         for name in names:
             pipe.hmget(name, ["m", "x"])
             pipe.hexists(name, "f")
-        replies = pipe.execute() if names else []
-        for i in range(0, len(replies), 2):
-            (metadata, x), has_vector = replies[i], replies[i + 1]
-            if metadata is None or not has_vector or _expired(x, now):
-                continue
-            stored = decode_metadata(metadata)
-            for leaf in leaves:
-                error = kind_clash(leaf, stored.get(leaf.key))
-                if error is not None:
-                    raise error
+        check_kind_replies(filters, pipe.execute() if names else [], now)
 
     # --- bookkeeping --------------------------------------------------------------------
 
     def counters(self) -> BackendCounters:
-        with self._lock:
+        tally = self._tally
+        with tally.lock:
             return BackendCounters(
-                self._hits,
-                self._misses,
+                tally.hits,
+                tally.misses,
                 0,  # Redis's own evictions (maxmemory) are not seen here
-                self._expirations,
+                tally.expirations,
                 {"shards": self._default_shards, "vector_sets": self.vector_sets},
             )
 
     def close(self) -> None:
+        self.aio.close()
         self._conn.close()
-
-
-def _expired(x: Any, now: float) -> bool:
-    """Whether an entry whose ``x`` field is ``x`` has expired at ``now``."""
-    when = expiry_of(x)
-    return when is not None and when <= now
-
-
-def _may_hold_more(
-    found: list[tuple[float, StoredEntry]],
-    full: bool,
-    hits: list[tuple[StoredEntry, float]],
-    k: int,
-) -> bool:
-    """Whether a shard that returned a full page (``full``: it may hold more candidates,
-    each scoring at most its lowest returned one) could still change the top ``k``: the
-    merge came back short, or its last hit scores below that shard's lowest candidate (a
-    candidate the server did not return may pass the client-side filter and beat it)."""
-    if not full:
-        return False
-    if len(hits) < k or not found:
-        return True
-    return hits[-1][1] < min(score for score, _ in found)

@@ -1,0 +1,328 @@
+"""What the Redis backend sends and how it reads the replies, without any I/O: shared by
+the sync :class:`~.backend.RedisBackend` and its async twin (:mod:`.aio`), which differ
+only in how they wait for Redis.
+
+Each helper builds the arguments of one step (a script call, a pipeline of reads) or turns
+its replies into results and errors; the caller runs the step on its client. Queuing
+commands on a pipeline is not I/O either (``execute()`` is), so :meth:`SearchJob.queue`
+serves both kinds of pipeline.
+
+Example::
+
+    >>> expired(b"10.0", now=10.0), expired(b"", now=10.0)
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ...codec import decode_metadata
+from ...errors import CapabilityError, DimensionMismatchError
+from ...filters import FilterNode, compile_filter, kind_clash, range_leaves
+from ...vectors import FloatMatrix
+from ..base import EntryWrite, StoredEntry
+from .entry_codec import attributes, blob_of, entry_fields, expiry_of, stored_entry
+from .filter_expr import to_expression
+from .keys import KeyScheme
+from .search import ShardQuery, merge, parse_shard, run_shards
+
+__all__ = [
+    "NO_VECTOR_SETS",
+    "SearchJob",
+    "Settings",
+    "Tally",
+    "batch_dim",
+    "by_tag",
+    "check_kind_replies",
+    "check_set_replies",
+    "delete_outcome",
+    "entry_of",
+    "expired",
+    "group_writes",
+    "set_call",
+]
+
+NO_VECTOR_SETS = (
+    "this Redis server has no vector sets (Redis 8 or later needed): exact get/set/TTL "
+    "work, vector search and writes with vectors do not"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """A backend's fixed choices: key scheme, graph settings, default shard count."""
+
+    keys: KeyScheme
+    m: int
+    ef_construction: int
+    ef_search: int
+    exact_below: int
+    default_shards: int
+    vector_sets: bool
+
+    def require_vector_sets(self) -> None:
+        if not self.vector_sets:
+            raise CapabilityError(NO_VECTOR_SETS)
+
+    def tag_of(self, tags: tuple[str, ...], key: str) -> str:
+        return tags[self.keys.shard_of(key, len(tags))]
+
+
+class Tally:
+    """Hits, misses and expirations counted by a backend's sync and async calls together."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.hits = self.misses = self.expirations = 0
+
+    def lookup(self, hit: bool) -> None:
+        with self.lock:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
+
+    def expired(self, count: int) -> None:
+        with self.lock:
+            self.expirations += count
+
+
+def expired(x: Any, now: float) -> bool:
+    """Whether an entry whose ``x`` field is ``x`` has expired at ``now``."""
+    when = expiry_of(x)
+    return when is not None and when <= now
+
+
+def entry_of(key: str, namespace: str, reply: list[Any], now: float) -> StoredEntry | None:
+    """The live entry in an ``HMGET`` of :data:`~.entry_codec.FIELDS`, else ``None``."""
+    value, metadata, x, blob = reply
+    if isinstance(value, bytes) and not expired(x, now):
+        return stored_entry(key, namespace, value, metadata, x, blob)
+    return None
+
+
+# --- writes ------------------------------------------------------------------------------
+
+
+def group_writes(writes: list[EntryWrite]) -> dict[str, list[EntryWrite]]:
+    """Writes by namespace; a repeated ``(namespace, key)``: the last wins."""
+    latest = {(w.namespace, w.key): w for w in writes}
+    by_namespace: dict[str, list[EntryWrite]] = {}
+    for write in latest.values():
+        by_namespace.setdefault(write.namespace, []).append(write)
+    return by_namespace
+
+
+def batch_dim(settings: Settings, namespace: str, writes: list[EntryWrite]) -> int | None:
+    """The one dimension of the batch's vectors (None without vectors); raises when they
+    differ, or when the server has no vector sets."""
+    dim = None
+    for write in writes:
+        if write.vector is None:
+            continue
+        settings.require_vector_sets()
+        if dim is not None and len(write.vector) != dim:
+            raise DimensionMismatchError(dim, len(write.vector), namespace)
+        dim = len(write.vector)
+    return dim
+
+
+def by_tag(
+    settings: Settings, tags: tuple[str, ...], writes: list[EntryWrite]
+) -> dict[str, list[EntryWrite]]:
+    """One namespace's writes by shard tag."""
+    found: dict[str, list[EntryWrite]] = {}
+    for write in writes:
+        found.setdefault(settings.tag_of(tags, write.key), []).append(write)
+    return found
+
+
+def set_call(
+    settings: Settings, tag: str, writes: list[EntryWrite], dim: int, now: float
+) -> tuple[list[str], list[Any]]:
+    """Keys and arguments of the :data:`~.scripts.SET` script for one shard's writes."""
+    keys = [settings.keys.vset_key(tag), settings.keys.expiry_key(tag)]
+    args: list[Any] = [dim, settings.m, settings.ef_construction]
+    for write in writes:
+        keys.append(settings.keys.entry_key(tag, write.key))
+        fields = entry_fields(
+            write.key, write.value, write.metadata, write.namespace, write.expires_at, None
+        )
+        if write.expires_at is None:
+            ttl = "0"
+        elif write.expires_at <= now:
+            ttl = "-1"  # born expired: it only replaces (removes) what was there
+        else:
+            ttl = str(max(1, math.ceil((write.expires_at - now) * 1000)))
+        if write.vector is None:
+            blob, attrs = b"", ""
+        else:
+            blob = blob_of(write.vector)
+            attrs = attributes(decode_metadata(write.metadata), write.expires_at)
+        args += [write.key, write.value, write.metadata, fields["x"], write.namespace]
+        args += [ttl, blob, attrs]
+    return keys, args
+
+
+def check_set_replies(calls: list[str], replies: list[Any], dims: dict[str, int | None]) -> None:
+    """Raise :class:`DimensionMismatchError` for a shard that refused ``calls[i]``'s
+    namespace's dimension."""
+    for namespace, reply in zip(calls, replies):
+        if reply[0] == b"dim":
+            raise DimensionMismatchError(int(reply[1]), dims[namespace] or 0, namespace)
+
+
+def delete_outcome(existed: Any, x: Any, now: float) -> tuple[bool, bool]:
+    """(removed a live entry, removed an expired one) from the DELETE script's reply."""
+    if not existed:
+        return False, False
+    if expired(x, now):
+        return False, True
+    return True, False
+
+
+# --- search ------------------------------------------------------------------------------
+
+
+def check_kind_replies(filters: FilterNode, replies: list[Any], now: float) -> None:
+    """Raise :class:`FilterValueError` when a range condition of ``filters`` orders a
+    number against a str stored by a live entry with a vector; ``replies`` alternate the
+    ``HMGET m x`` and ``HEXISTS f`` of each entry (see :func:`kind_leaves`)."""
+    leaves = range_leaves(filters)
+    for i in range(0, len(replies), 2):
+        (metadata, x), has_vector = replies[i], replies[i + 1]
+        if metadata is None or not has_vector or expired(x, now):
+            continue
+        stored = decode_metadata(metadata)
+        for leaf in leaves:
+            error = kind_clash(leaf, stored.get(leaf.key))
+            if error is not None:
+                raise error
+
+
+def needs_kind_check(filters: FilterNode | None) -> bool:
+    """Whether ``filters`` has range conditions, whose value kinds must be checked."""
+    return filters is not None and bool(range_leaves(filters))
+
+
+@dataclass(slots=True)
+class SearchJob:
+    """One ``search`` call: a :class:`ShardQuery` per query row over the namespace's shards.
+
+    Steps: :meth:`queue` the first pass on a pipeline, :meth:`first` its replies; for a row
+    that may miss a match (:meth:`may_hold_more`), :meth:`queue_again` the exhaustive pass and
+    :meth:`hits_again` its replies.
+    """
+
+    namespace: str
+    shards: list[tuple[str, str, str]]  # (vector set, expiry set, entry prefix)
+    plans: list[ShardQuery]
+    k: int
+    now: float
+    dim: int
+    floor: float
+    predicate: Callable[[Mapping[str, Any]], bool] | None
+
+    @classmethod
+    def make(
+        cls,
+        settings: Settings,
+        tags: tuple[str, ...],
+        queries: FloatMatrix,
+        k: int,
+        namespace: str,
+        filters: FilterNode | None,
+        now: float,
+        with_vectors: bool,
+        threshold: float | None,
+    ) -> SearchJob:
+        keys = settings.keys
+        shards = [(keys.vset_key(t), keys.expiry_key(t), keys.entry_prefix(t)) for t in tags]
+        plans = [
+            ShardQuery(
+                blob_of(row),
+                k if filters is None else 4 * k,
+                max(settings.ef_search, k),
+                threshold,
+                to_expression(filters),
+                now,
+                with_vectors,
+                settings.exact_below,
+            )
+            for row in queries
+        ]
+        return cls(
+            namespace,
+            shards,
+            plans,
+            k,
+            now,
+            queries.shape[1],
+            -1.0 if threshold is None else threshold,
+            None if filters is None else compile_filter(filters),
+        )
+
+    def queue(self, pipe: Any) -> None:
+        """Queue the first pass of every row (one script per shard and row)."""
+        for plan in self.plans:
+            run_shards(pipe, self.shards, plan, [False] * len(self.shards))
+
+    def first(
+        self, replies: list[Any]
+    ) -> list[tuple[list[tuple[StoredEntry, float]], list[tuple[list[Any], bool]]]]:
+        """Per row: its hits, and each shard's (rows, may hold more)."""
+        n = len(self.shards)
+        out = []
+        for i, plan in enumerate(self.plans):
+            per_shard = [
+                parse_shard(reply, self.namespace, plan.count, self.dim)
+                for reply in replies[i * n : (i + 1) * n]
+            ]
+            rows = [row for found, _ in per_shard for row in found]
+            out.append((merge(rows, self.k, self.now, self.floor, self.predicate), per_shard))
+        return out
+
+    def may_hold_more(
+        self, hits: list[tuple[StoredEntry, float]], per_shard: list[tuple[list[Any], bool]]
+    ) -> list[bool]:
+        """Per shard, whether a row must search it again exhaustively: it returned a full
+        page (it may hold more candidates, each scoring at most its lowest returned one)
+        and the merge came back short, or the last hit scores below that lowest candidate
+        (a candidate the server did not return may pass the client-side filter and beat
+        it)."""
+        return [_may_hold_more(found, full, hits, self.k) for found, full in per_shard]
+
+    def queue_again(self, pipe: Any, row: int, more: list[bool]) -> None:
+        """Queue row ``row``'s exhaustive pass on the shards that may hold more."""
+        shards = [s for s, again in zip(self.shards, more) if again]
+        run_shards(pipe, shards, self.plans[row], [True] * sum(more))
+
+    def hits_again(
+        self, per_shard: list[tuple[list[Any], bool]], more: list[bool], replies: list[Any]
+    ) -> list[tuple[StoredEntry, float]]:
+        """A row's hits from its first pass and the replies of :meth:`queue_again`."""
+        fresh = iter(replies)
+        rows: list[tuple[float, StoredEntry]] = []
+        for (found, _), again in zip(per_shard, more):
+            if again:
+                found, _ = parse_shard(next(fresh), self.namespace, 2**31 - 1, self.dim)
+            rows += found
+        return merge(rows, self.k, self.now, self.floor, self.predicate)
+
+
+def _may_hold_more(
+    found: list[tuple[float, StoredEntry]],
+    full: bool,
+    hits: list[tuple[StoredEntry, float]],
+    k: int,
+) -> bool:
+    if not full:
+        return False
+    if len(hits) < k or not found:
+        return True
+    return hits[-1][1] < min(score for score, _ in found)

@@ -1,0 +1,288 @@
+"""The facade's async calls on a backend with native async calls (``backend.aio``, e.g.
+:class:`~semcache_core.backends.redis.RedisBackend` on ``redis.asyncio``): the same
+validation, encoding and results as the sync calls, with each backend call awaited on the
+event loop instead of run in a worker thread.
+
+:mod:`.cache_async` and :mod:`.cache_batch` call these when
+:func:`~semcache_core.backends.base.async_backend` finds the async calls, and run the sync
+calls in a worker thread otherwise (the in-process backend, whose calls do no I/O).
+
+Example::
+
+    cache = SemCache(backend=RedisBackend("redis://127.0.0.1:6379"))
+    async def main():
+        await cache.aset("k", "v")        # redis.asyncio, no worker thread
+        assert await cache.aget("k") == "v"
+        await cache.aclose()
+"""
+
+# Functions take ``cache: SemCache`` and use its helpers, as cache_async.py's twins do.
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .backends.base import AsyncBackend
+from .checks import (
+    check_index,
+    check_k,
+    check_key,
+    check_keys,
+    check_namespace,
+    check_threshold,
+    check_write_options,
+)
+from .codec import decode, encode_metadata
+from .entry_writes import EMPTY_METADATA, as_queries, computed_writes, naming
+from .errors import DimensionMismatchError, InvalidArgumentError
+from .filters import FilterLike, parse_filters
+from .records import Entry, Hit
+from .stored_values import Outcome, fresh, outcome_of, value_of
+from .vectors import FloatMatrix, as_unit_vector
+
+if TYPE_CHECKING:
+    from .cache import SemCache
+
+__all__ = [
+    "delete",
+    "delete_many",
+    "dim_of",
+    "exists",
+    "get",
+    "get_entry",
+    "get_many",
+    "get_or_compute",
+    "peek_many",
+    "search_vectors",
+    "set_",
+    "set_many",
+    "store_computed_many",
+]
+
+
+async def dim_of(cache: SemCache, aio: AsyncBackend, namespace: str) -> int | None:
+    """:meth:`SemCache.dim_of` for a checked ``namespace``."""
+    if cache._fixed_dim is not None:
+        return cache._fixed_dim
+    return await aio.adim_of(namespace, cache._clock())
+
+
+# --- exact key/value ---------------------------------------------------------------------
+
+
+async def get(cache: SemCache, aio: AsyncBackend, key: str, default: Any, namespace: Any) -> Any:
+    check_key(key)
+    namespace = check_namespace(namespace)
+    entry = await aio.aget(namespace, key, cache._clock())
+    return default if entry is None else value_of(entry)
+
+
+async def get_entry(cache: SemCache, aio: AsyncBackend, key: str, namespace: Any) -> Entry | None:
+    check_key(key)
+    entry = await aio.aget(check_namespace(namespace), key, cache._clock(), count=False)
+    if entry is None:
+        return None
+    return Entry(
+        entry.key, value_of(entry), decode(entry.metadata), entry.namespace, entry.expires_at
+    )
+
+
+async def set_(
+    cache: SemCache,
+    aio: AsyncBackend,
+    key: str,
+    value: Any,
+    *,
+    vector: Any = None,
+    metadata: dict[str, Any] | None = None,
+    ttl: float | None = None,
+    namespace: str = "",
+) -> None:
+    check_key(key)
+    namespace = check_namespace(namespace)
+    unit = None
+    if vector is not None:  # the dimension is the backend's to enforce (see SemCache.set)
+        with naming(namespace):
+            unit = as_unit_vector(vector, cache._fixed_dim)
+    write = cache._write(key, value, unit, metadata, ttl, namespace)
+    with naming(namespace):
+        await aio.aset_many([write], cache._clock())
+
+
+async def set_many(
+    cache: SemCache,
+    aio: AsyncBackend,
+    items: Mapping[str, Any] | Iterable[tuple[str, Any]],
+    *,
+    vectors: Sequence[Any] | FloatMatrix | None = None,
+    metadatas: Sequence[dict[str, Any] | None] | None = None,
+    ttl: float | None = None,
+    namespace: str = "",
+) -> None:
+    pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+    namespace = check_namespace(namespace)
+    dim = await dim_of(cache, aio, namespace) if vectors is not None else None
+    with naming(namespace):
+        rows = cache._vector_rows(vectors, len(pairs), dim)
+    if metadatas is not None and len(metadatas) != len(pairs):
+        raise InvalidArgumentError(f"metadatas has {len(metadatas)} rows for {len(pairs)} items")
+    writes = []
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise InvalidArgumentError(f"items[{i}] must be a (key, value) pair, got {pair!r}")
+        key, value = pair
+        metadata = None if metadatas is None else metadatas[i]
+        writes.append(cache._write(key, value, rows[i], metadata, ttl, namespace))
+    await aio.aset_many(writes, cache._clock())
+
+
+async def delete(cache: SemCache, aio: AsyncBackend, key: str, namespace: Any) -> bool:
+    check_key(key)
+    return await aio.adelete(check_namespace(namespace), key, cache._clock())
+
+
+async def exists(cache: SemCache, aio: AsyncBackend, key: str, namespace: Any) -> bool:
+    check_key(key)
+    return await aio.aexists(check_namespace(namespace), key, cache._clock())
+
+
+async def get_many(
+    cache: SemCache, aio: AsyncBackend, keys: Sequence[str], default: Any, namespace: Any
+) -> list[Any]:
+    keys = check_keys(keys)
+    namespace = check_namespace(namespace)
+    now = cache._clock()
+    out = []
+    for key in keys:
+        entry = await aio.aget(namespace, key, now)
+        out.append(default if entry is None else value_of(entry))
+    return out
+
+
+async def delete_many(
+    cache: SemCache, aio: AsyncBackend, keys: Sequence[str], namespace: Any
+) -> int:
+    keys = check_keys(keys)
+    namespace = check_namespace(namespace)
+    now = cache._clock()
+    return sum([await aio.adelete(namespace, key, now) for key in keys])
+
+
+# --- get_or_compute ----------------------------------------------------------------------
+
+
+async def peek_many(
+    cache: SemCache, aio: AsyncBackend, keys: list[str], namespace: str
+) -> tuple[dict[str, Outcome], list[str]]:
+    """What a leader that just finished stored for ``keys``; the keys still to compute."""
+    now = cache._clock()
+    blobs: dict[str, Outcome] = {}
+    missing = []
+    for key in keys:
+        entry = await aio.aget(namespace, key, now, count=False)
+        if entry is None:
+            missing.append(key)
+        else:
+            blobs[key] = outcome_of(entry)
+    return blobs, missing
+
+
+async def store_computed_many(
+    cache: SemCache,
+    aio: AsyncBackend,
+    keys: list[str],
+    results: list[Any],
+    ttl: Any,
+    namespace: str,
+    metadata: Any,
+    index: Any,
+) -> list[Outcome]:
+    """:meth:`SemCache._store_computed_many` with the backend's async calls."""
+    for retry in (False, True):
+        dim = await dim_of(cache, aio, namespace)
+        writes, outcomes = computed_writes(
+            keys,
+            results,
+            dim=dim,
+            index=index,
+            namespace=namespace,
+            encoded_metadata=EMPTY_METADATA if metadata is None else encode_metadata(metadata),
+            expires_at=cache._expires_at(ttl),
+        )
+        try:
+            await aio.aset_many(writes, cache._clock())
+            break
+        except DimensionMismatchError:
+            if index or retry:
+                raise
+            # another writer fixed the namespace's dimension meanwhile: guess again
+    with cache._counters.lock:
+        cache._counters.computes += len(writes)
+    return outcomes
+
+
+async def get_or_compute(
+    cache: SemCache,
+    aio: AsyncBackend,
+    key: str,
+    fn: Callable[[str], Any],
+    ttl: float | None,
+    namespace: Any,
+    metadata: dict[str, Any] | None,
+    index: bool | None,
+) -> Any:
+    """:meth:`SemCache.aget_or_compute` on the backend's async calls (same single flight:
+    the computation is a task no waiter owns; a plain ``fn`` runs in a worker thread)."""
+    check_key(key)
+    check_write_options(ttl, namespace, metadata)
+    check_index(index)
+    namespace = check_namespace(namespace)
+    entry = await aio.aget(namespace, key, cache._clock())
+    if entry is not None:
+        return value_of(entry)
+
+    async def compute() -> Outcome:
+        stored = await aio.aget(namespace, key, cache._clock(), count=False)
+        if stored is not None:  # a leader just stored it
+            return outcome_of(stored)
+        if inspect.iscoroutinefunction(fn):
+            result = await fn(key)
+        else:
+            result = await asyncio.to_thread(fn, key)
+            if inspect.isawaitable(result):
+                result = await result
+        outcomes = await store_computed_many(
+            cache, aio, [key], [result], ttl, namespace, metadata, index
+        )
+        return outcomes[0]
+
+    return fresh(await cache._flights.arun((namespace, key), compute))
+
+
+# --- semantic ----------------------------------------------------------------------------
+
+
+async def search_vectors(
+    cache: SemCache,
+    aio: AsyncBackend,
+    vectors: Any,
+    k: int = 10,
+    *,
+    threshold: float | None = None,
+    namespace: str = "",
+    filters: FilterLike = None,
+    with_vectors: bool = False,
+) -> list[list[Hit]]:
+    """:meth:`SemCache._search_vectors` with the backend's async calls."""
+    k = check_k(k)
+    threshold = check_threshold(threshold)
+    namespace = check_namespace(namespace)
+    node = parse_filters(filters)
+    dim = await dim_of(cache, aio, namespace)
+    with naming(namespace):
+        matrix = as_queries(vectors, dim)
+    found = await aio.asearch(matrix, k, namespace, node, cache._clock(), with_vectors, threshold)
+    return [[cache._hit(entry, score, with_vectors) for entry, score in hits] for hits in found]
