@@ -28,13 +28,13 @@ test: $(STAMP)  ## run the whole test suite
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff (lint + format check) and mypy
-	$(BIN)/ruff check semcache_core semcache_integrations tests benchmarks
-	$(BIN)/ruff format --check semcache_core semcache_integrations tests benchmarks
+	$(BIN)/ruff check semcache_core semcache_integrations tests benchmarks examples
+	$(BIN)/ruff format --check semcache_core semcache_integrations tests benchmarks examples
 	$(BIN)/mypy
 
 format: $(STAMP)  ## apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix semcache_core semcache_integrations tests benchmarks
-	$(BIN)/ruff format semcache_core semcache_integrations tests benchmarks
+	$(BIN)/ruff check --fix semcache_core semcache_integrations tests benchmarks examples
+	$(BIN)/ruff format semcache_core semcache_integrations tests benchmarks examples
 
 bench: $(STAMP)  ## run the benchmarks (core, persistence, LangChain, LlamaIndex, namespaces, seed, Redis) beside their baselines
 	$(BIN)/python benchmarks/bench_core.py

@@ -9,6 +9,8 @@ Example::
     'greeting'
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .backends import Backend, LocalBackend
 from .cache import SemCache
 from .embedders import Embedder, HashingEmbedder, as_embedder
@@ -37,6 +39,9 @@ from .persist import DurableBackend
 from .records import CacheStats, Entry, Hit
 from .responses import Prompt, ResponseCache, ResponseStats
 
+if TYPE_CHECKING:
+    from .semantic_kv import DistributedSemanticKV
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -47,6 +52,7 @@ __all__ = [
     "CapabilityError",
     "DimensionMismatchError",
     "DirectoryLockedError",
+    "DistributedSemanticKV",
     "DurableBackend",
     "Embedder",
     "EmbedderError",
@@ -78,3 +84,12 @@ __all__ = [
     "mmr_select",
     "parse_filters",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # imported on first use: it needs redis-py, an optional dependency (semcache[redis])
+    if name == "DistributedSemanticKV":
+        from .semantic_kv import DistributedSemanticKV
+
+        return DistributedSemanticKV
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

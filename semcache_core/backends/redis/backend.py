@@ -51,6 +51,7 @@ from ...errors import CapabilityError, DimensionMismatchError, InvalidArgumentEr
 from ...filters import FilterNode
 from ...vectors import FloatMatrix
 from ..base import BackendCounters, EntryWrite, StoredEntry
+from . import admin
 from .aio import AsyncRedisBackend
 from .aio_connection import AsyncConnection
 from .connection import Connection, mapped_errors
@@ -113,7 +114,11 @@ class RedisBackend:
         socket_timeout: float = 5.0,
         retries: int = 2,
         max_entries: int | None = None,
+        min_replica_acks: int = 0,
     ) -> None:
+        # placeholder until the write path's WAIT lands (r13-resilience): refuse, never ignore
+        if min_replica_acks != 0:
+            raise CapabilityError("min_replica_acks is not implemented in this build")
         if max_entries is not None:
             raise CapabilityError(
                 "RedisBackend has no max_entries: bound memory with Redis's maxmemory and "
@@ -435,6 +440,31 @@ class RedisBackend:
             pipe.hmget(name, ["m", "x"])
             pipe.hexists(name, "f")
         check_kind_replies(filters, pipe.execute() if names else [], now)
+
+    # --- administration (see .admin) ----------------------------------------------------
+
+    def health(self, workers: int = 8) -> dict[str, bool]:
+        """``{"host:port": answers PING}`` for every node, replicas too."""
+        return admin.health(self._conn, workers)
+
+    def cluster_stats(self, workers: int = 8) -> dict[str, dict[str, Any]]:
+        """What each node is and holds (see :func:`.admin.cluster_stats`)."""
+        return admin.cluster_stats(self._conn, self._keys, workers)
+
+    def node_of(self, namespace: str, key: str) -> str | None:
+        """``"host:port"`` of the primary holding ``key`` of ``namespace`` (None when the
+        namespace was never written). No round trip: the client's slot map answers."""
+        with mapped_errors("node_of"):
+            tags = self._shards(namespace, create=False)
+        if tags is None:
+            return None
+        return admin.node_of(self._conn, self._keys.entry_key(self._tag_of(tags, key), key))
+
+    def clear_by_node(self, namespace: str | None = None) -> dict[str, int]:
+        """:meth:`clear`, returning ``{"host:port": entries removed}`` per primary."""
+        removed = admin.unlink_entries(self._conn, self._keys.entry_pattern(namespace))
+        self.clear(namespace)
+        return removed
 
     # --- bookkeeping --------------------------------------------------------------------
 

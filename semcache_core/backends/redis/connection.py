@@ -112,7 +112,6 @@ class Connection:
             cluster = RedisCluster(
                 startup_nodes=nodes,
                 retry=retry,
-                cluster_error_retry_attempts=retries,
                 **options,
             )
             return cls(cluster, owned=True)

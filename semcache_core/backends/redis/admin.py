@@ -1,0 +1,251 @@
+"""Administration of the servers under a :class:`~.backend.RedisBackend`: which nodes there
+are, whether they answer, what each holds, and which primary holds an entry.
+
+Every function takes the backend's :class:`~.connection.Connection`; a node is named by its
+``"host:port"`` as the cluster reports it (standalone: as the URL gave it). Calls that visit
+every node run on up to ``workers`` threads, so one slow node costs one timeout, not one
+per node. A node that does not answer is reported (``False`` / ``{"error": ...}``), never
+raised: these calls describe a cluster that may be partly down.
+
+Example::
+
+    backend = RedisBackend(cluster_nodes=["127.0.0.1:7000"])
+    backend.health()          # {"127.0.0.1:7000": True, ...}: primaries and replicas
+    backend.cluster_stats()   # {"127.0.0.1:7000": {"role": "primary", "entries": 12, ...}}
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.retry import Retry
+
+import redis
+
+from ...errors import BackendUnavailableError, InvalidArgumentError
+from .connection import Connection, mapped_errors
+from .keys import KeyScheme, glob_escape, namespace_of_id
+
+__all__ = [
+    "NodeRef",
+    "cluster_stats",
+    "health",
+    "is_cluster",
+    "node_of",
+    "nodes",
+    "unlink_entries",
+]
+
+_T = TypeVar("_T")
+
+NodeRef = tuple[str, str, redis.Redis]  # (host:port, role the client knows, node client)
+
+
+def is_cluster(urls: list[str], connect_timeout: float, socket_timeout: float) -> bool:
+    """Whether the servers at ``urls`` run in cluster mode, asked of the first that answers.
+
+    Raises:
+        InvalidArgumentError: a URL redis-py cannot parse.
+        BackendUnavailableError: none of them answers in time.
+    """
+    failure: BackendUnavailableError | None = None
+    for url in urls:
+        try:
+            client = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=connect_timeout,
+                socket_timeout=socket_timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
+        except ValueError as exc:
+            raise InvalidArgumentError(f"bad Redis URL {url!r}: {exc}") from exc
+        try:
+            with mapped_errors(f"connect to {_safe(url)}"):
+                return bool(client.info("cluster").get("cluster_enabled"))
+        except BackendUnavailableError as exc:
+            failure = exc
+        finally:
+            client.close()
+    assert failure is not None  # urls is never empty
+    raise failure
+
+
+def _safe(url: str) -> str:
+    """``url`` without credentials, for messages."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port}"
+
+
+@contextmanager
+def nodes(conn: Connection) -> Iterator[list[NodeRef]]:
+    """Every node (primaries first, then replicas), each with a client, for one call.
+
+    A cluster's nodes come from ``CLUSTER NODES``: the client's own slot map lists a
+    replica only once ``CLUSTER SLOTS`` does, which is after its first replicated write.
+    Clients made here for nodes the slot map lacks are closed when the block ends.
+    """
+    client = conn.client
+    if not isinstance(client, RedisCluster):
+        ((address, node_client),) = conn.primaries()
+        yield [(address, "primary", node_client)]
+        return
+    known = {node.name: node for node in client.get_nodes()}
+    try:
+        table: dict[str, Any] = client.cluster_nodes()
+    except redis.exceptions.RedisError:
+        table = {}  # no node answers: report the ones the client knows
+    listed: dict[str, str] = {}
+    for address, row in table.items():
+        flags = set(str(row["flags"]).split(","))
+        if not flags & {"noaddr", "handshake"}:
+            listed[address] = "replica" if "slave" in flags else "primary"
+    if not listed:
+        listed = {name: str(node.server_type) for name, node in known.items()}
+    refs: list[NodeRef] = []
+    made: list[redis.Redis] = []
+    try:
+        for address, role in sorted(listed.items(), key=lambda item: (item[1], item[0])):
+            if address in known:
+                node_client = client.get_redis_connection(known[address])
+            else:
+                node_client = _client_like(
+                    client.get_redis_connection(next(iter(known.values()))), address
+                )
+                made.append(node_client)
+            refs.append((address, role, node_client))
+        yield refs
+    finally:
+        for extra in made:
+            extra.close()
+
+
+def _client_like(model: redis.Redis, address: str) -> redis.Redis:
+    """A client for ``address`` with ``model``'s timeouts and credentials."""
+    kwargs = model.connection_pool.connection_kwargs
+    host, _, port = address.rpartition(":")
+    return redis.Redis(
+        host=host,
+        port=int(port),
+        username=kwargs.get("username"),
+        password=kwargs.get("password"),
+        socket_timeout=kwargs.get("socket_timeout"),
+        socket_connect_timeout=kwargs.get("socket_connect_timeout"),
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def _each(refs: list[NodeRef], fn: Callable[[NodeRef], _T], workers: int) -> dict[str, _T]:
+    """``{address: fn(ref)}`` over ``refs``, on up to ``workers`` threads."""
+    if len(refs) <= 1 or workers <= 1:
+        return {ref[0]: fn(ref) for ref in refs}
+    with ThreadPoolExecutor(max_workers=min(workers, len(refs))) as pool:
+        return dict(zip((ref[0] for ref in refs), pool.map(fn, refs)))
+
+
+def health(conn: Connection, workers: int = 8) -> dict[str, bool]:
+    """``{"host:port": answers PING}`` for every node, replicas too."""
+
+    def ping(ref: NodeRef) -> bool:
+        try:
+            return bool(ref[2].ping())
+        except redis.exceptions.RedisError:
+            return False
+
+    with nodes(conn) as refs:
+        return _each(refs, ping, workers)
+
+
+def node_of(conn: Connection, name: str) -> str:
+    """``"host:port"`` of the primary serving the Redis key ``name`` (by the cluster's slot
+    map as the client holds it; standalone: the server)."""
+    client = conn.client
+    if isinstance(client, RedisCluster):
+        with mapped_errors("node_of"):
+            return str(client.get_node_from_key(name).name)
+    return conn.primaries()[0][0]
+
+
+def cluster_stats(conn: Connection, keys: KeyScheme, workers: int = 8) -> dict[str, dict[str, Any]]:
+    """What each node is and holds (primaries and replicas), under ``keys.prefix`` only.
+
+    Per node: ``node_id`` (the cluster's node id; standalone: the server's run id),
+    ``address``, ``role`` (``"primary"`` / ``"replica"``, as the node says now),
+    ``primary`` (a replica's primary, else None), ``redis_version``, ``used_memory``
+    (bytes), ``entries`` (entries, not Redis keys, live on that node, of every namespace)
+    and ``entries_by_namespace``, ``vector_sets`` (how many) and ``vectors`` (their total
+    size) with ``vectors_by_namespace``. A replica counts the copies it holds. A node that
+    does not answer gets ``{"address", "role", "error"}`` instead.
+    """
+    clustered = conn.is_cluster
+
+    def describe(ref: NodeRef) -> dict[str, Any]:
+        address, known_role, client = ref
+        try:
+            return _node_stats(client, keys, clustered) | {"address": address}
+        except redis.exceptions.RedisError as exc:
+            return {"address": address, "role": known_role, "error": f"{type(exc).__name__}: {exc}"}
+
+    with nodes(conn) as refs:
+        return _each(refs, describe, workers)
+
+
+def _node_stats(client: redis.Redis, keys: KeyScheme, clustered: bool) -> dict[str, Any]:
+    info = client.info()
+    role = "primary" if info.get("role") == "master" else "replica"
+    primary = None
+    if role == "replica":
+        primary = f"{info.get('master_host')}:{info.get('master_port')}"
+    node_id = client.execute_command("CLUSTER", "MYID") if clustered else info.get("run_id")
+    entries: Counter[str] = Counter()
+    for name in client.scan_iter(match=keys.entry_pattern(), count=1000):
+        entries[keys.parse_entry_key(_text(name))[0]] += 1
+    vset_pattern = f"{glob_escape(keys.prefix)}:{{n*}}:v"
+    vsets = [_text(name) for name in client.scan_iter(match=vset_pattern, count=1000)]
+    vectors: Counter[str] = Counter()
+    if vsets:
+        pipe = client.pipeline(transaction=False)
+        if clustered and role == "replica":
+            pipe.execute_command("READONLY")  # a replica serves keyed reads only so
+        for name in vsets:
+            pipe.execute_command("VCARD", name)
+        replies = pipe.execute()[-len(vsets) :]
+        for name, size in zip(vsets, replies):
+            vectors[namespace_of_id(keys.parse_tag(name).split(".", 1)[0])] += int(size or 0)
+    return {
+        "node_id": _text(node_id) if node_id is not None else None,
+        "role": role,
+        "primary": primary,
+        "redis_version": info.get("redis_version"),
+        "used_memory": int(info.get("used_memory", 0)),
+        "entries": sum(entries.values()),
+        "entries_by_namespace": dict(entries),
+        "vector_sets": len(vsets),
+        "vectors": sum(vectors.values()),
+        "vectors_by_namespace": dict(vectors),
+    }
+
+
+def unlink_entries(conn: Connection, pattern: str) -> dict[str, int]:
+    """Remove every entry hash matching ``pattern`` (an entry glob of :class:`KeyScheme`)
+    from every primary; ``{"host:port": entries removed there}``. The caller removes the
+    rest of the namespace (vector sets, expiry sets, meta) afterwards."""
+    removed: dict[str, int] = {}
+    with mapped_errors("clear"):
+        for address, client in conn.primaries():
+            names = list(client.scan_iter(match=pattern, count=1000))
+            pipe = client.pipeline(transaction=False)
+            for name in names:
+                pipe.unlink(name)
+            removed[address] = sum(int(n) for n in pipe.execute()) if names else 0
+    return removed
+
+
+def _text(name: bytes | str) -> str:
+    return name.decode("utf-8") if isinstance(name, bytes) else name
