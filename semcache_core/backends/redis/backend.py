@@ -38,35 +38,65 @@ Costs: ``get``/``exists``/``set_many``/``delete`` are one round trip per shard t
 ``namespaces``, ``clear`` and filters with ``> >= < <=`` (which check the kinds of value
 stored, as the local backend does) ``SCAN`` the keyspace of every primary.
 
-A server without vector sets (Redis 7, Valkey) serves get/set/TTL exactly;
-``search`` and writes with vectors raise :class:`CapabilityError`.
+A server without vector sets (Redis 7, Valkey, or the commands renamed away) serves
+get/set/TTL exactly; ``search`` and writes with vectors raise :class:`CapabilityError`
+naming the missing commands. It is announced once, at construction, as a WARNING on the
+``semcache.redis`` logger (not a Python warning: nothing is deprecated).
+
+Failures (see :mod:`.fanout`): a ``search`` waits at most ``socket_timeout`` seconds for
+all its shards together; a shard that does not answer by then raises
+:class:`BackendUnavailableError`, or with ``allow_partial=True`` is left out and the
+result is marked (:class:`~semcache_core.search_hits.SearchHits`). Other calls try each
+node at most ``1 + retries`` times, each attempt waiting at most ``socket_timeout``.
+
+Replication: with ``min_replica_acks=n`` every write (``set_many``, ``delete``,
+``clear``, ``purge_expired``, and the namespace meta they create) ends on each primary it
+touched with ``WAIT n`` on the same connection; fewer confirmations within
+``replica_ack_timeout`` raise :class:`ReplicationError` — the write is then applied on
+the primary (and may reach the replicas later), but not acknowledged. An acknowledged
+write is on ``n`` replicas, so it survives the loss of its primary (Redis promotes a
+replica). ``WAIT`` does not make Redis strongly consistent: a replica that confirmed can
+still lose the write if it dies too, and asynchronous replication may be mid-way.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Iterable
 from typing import Any
 
 from ...codec import decode_metadata
-from ...errors import CapabilityError, DimensionMismatchError, InvalidArgumentError
+from ...errors import (
+    CapabilityError,
+    DimensionMismatchError,
+    InvalidArgumentError,
+    ReplicationError,
+)
 from ...filters import FilterNode, compile_filter, kind_clash, range_leaves
+from ...search_hits import SearchHits
 from ...vectors import FloatMatrix
 from ..base import BackendCounters, EntryWrite, StoredEntry
 from .connection import Connection, mapped_errors
 from .entry_codec import FIELDS, attributes, blob_of, entry_fields, expiry_of, stored_entry
+from .fanout import NodeBatch, fan_out
 from .filter_expr import to_expression
 from .keys import KeyScheme
 from .scripts import DELETE, PURGE, SET
-from .search import ShardQuery, merge, parse_shard, run_shards
+from .search import ShardQuery, merge, parse_shard, shard_calls
 
 __all__ = ["RedisBackend"]
 
-_NO_VECTOR_SETS = (
-    "this Redis server has no vector sets (Redis 8 or later needed): exact get/set/TTL "
-    "work, vector search and writes with vectors do not"
-)
+_log = logging.getLogger("semcache.redis")
+
+
+def _no_vector_sets(missing: list[str]) -> str:
+    return (
+        f"this Redis server lacks the vector-set commands {', '.join(missing)} (Redis 8 or "
+        f"later, with vector sets, needed): exact get/set/TTL work, vector search and "
+        f"writes with vectors do not"
+    )
 
 
 class RedisBackend:
@@ -82,12 +112,19 @@ class RedisBackend:
         hnsw_m, hnsw_ef_construction: graph settings of new vector sets.
         hnsw_ef_search: candidates explored per search (higher: better recall, slower).
         exact_below: a shard with at most this many vectors is searched exactly.
-        connect_timeout, socket_timeout: seconds; retries: retry budget per call.
+        connect_timeout, socket_timeout: seconds; ``socket_timeout`` is also the deadline
+            of a whole ``search`` (every shard together). retries: retry budget per call.
+        min_replica_acks: replicas that must confirm every write (``WAIT``); 0: none.
+        replica_ack_timeout: seconds a write waits for them.
         max_entries: not supported (raises :class:`CapabilityError`): use ``maxmemory``.
 
     Raises:
         InvalidArgumentError: bad options. BackendUnavailableError: no server answers.
+        ReplicationError: a primary has fewer replicas connected than
+            ``min_replica_acks`` (e.g. a standalone server without replicas).
     """
+
+    partial_search = True  # search(..., allow_partial=True): see search_hits.py
 
     def __init__(
         self,
@@ -104,6 +141,8 @@ class RedisBackend:
         connect_timeout: float = 2.0,
         socket_timeout: float = 5.0,
         retries: int = 2,
+        min_replica_acks: int = 0,
+        replica_ack_timeout: float = 1.0,
         max_entries: int | None = None,
     ) -> None:
         if max_entries is not None:
@@ -128,6 +167,28 @@ class RedisBackend:
         ):
             if isinstance(number, bool) or not isinstance(number, int) or number < 1:
                 raise InvalidArgumentError(f"{name} must be an int >= 1, got {number!r}")
+        if (
+            isinstance(min_replica_acks, bool)
+            or not isinstance(min_replica_acks, int)
+            or min_replica_acks < 0
+        ):
+            raise InvalidArgumentError(
+                f"min_replica_acks must be an int >= 0, got {min_replica_acks!r}"
+            )
+        for name, seconds in (
+            ("replica_ack_timeout", replica_ack_timeout),
+            ("connect_timeout", connect_timeout),
+            ("socket_timeout", socket_timeout),
+        ):
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, (int, float))
+                or not math.isfinite(seconds)
+                or seconds <= 0
+            ):
+                raise InvalidArgumentError(f"{name} must be seconds > 0, got {seconds!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise InvalidArgumentError(f"retries must be an int >= 0, got {retries!r}")
         self._conn = Connection.open(
             url,
             cluster_nodes=cluster_nodes,
@@ -141,7 +202,14 @@ class RedisBackend:
         self._ef_construction = hnsw_ef_construction
         self._ef_search = hnsw_ef_search
         self._exact_below = exact_below
-        self.vector_sets = self._conn.has_vector_sets()
+        self._acks = min_replica_acks
+        self._ack_timeout = float(replica_ack_timeout)
+        self._missing = self._conn.missing_vector_commands()
+        self.vector_sets = not self._missing
+        if self._missing:
+            _log.warning("RedisBackend: %s", _no_vector_sets(self._missing))
+        if min_replica_acks:
+            self._check_replicas()
         with mapped_errors("connect"):
             primaries = len(self._conn.primaries())
         if shards is None:
@@ -153,6 +221,27 @@ class RedisBackend:
         self._lock = threading.Lock()
         self._hits = self._misses = self._expirations = 0
 
+    def _check_replicas(self) -> None:
+        """Refuse ``min_replica_acks`` that a primary cannot meet now (no replicas)."""
+        for node, count in self._conn.replica_counts().items():
+            if count < self._acks:
+                self._conn.close()
+                raise ReplicationError(
+                    f"min_replica_acks={self._acks}, but the Redis primary {node} has "
+                    f"{count} replica(s) connected: every write would fail; add replicas "
+                    f"or lower min_replica_acks",
+                    node,
+                    count,
+                    self._acks,
+                )
+
+    def _write_pipeline(self, what: str) -> Any:
+        """Where a write path queues its commands: a plain pipeline, or with
+        ``min_replica_acks`` a :class:`NodeBatch` that ends each node's part with WAIT."""
+        if self._acks:
+            return NodeBatch(self._conn, what, self._acks, self._ack_timeout)
+        return self._conn.pipeline()
+
     # --- namespaces and shards ---------------------------------------------------------
 
     def _shards(self, namespace: str, create: bool) -> tuple[str, ...] | None:
@@ -160,10 +249,13 @@ class RedisBackend:
         count = self._shard_counts.get(namespace)
         if count is None:
             meta = self._keys.meta_key(namespace)
-            client = self._conn.client
             if create:
-                client.hsetnx(meta, "shards", self._default_shards)
-            raw = client.hget(meta, "shards")
+                pipe = self._write_pipeline("set")
+                pipe.execute_command("HSETNX", meta, "shards", self._default_shards)
+                pipe.execute_command("HGET", meta, "shards")
+                raw = pipe.execute()[1]
+            else:
+                raw = self._conn.client.hget(meta, "shards")
             if raw is None:
                 return None
             count = self._shard_counts[namespace] = int(raw)
@@ -173,8 +265,8 @@ class RedisBackend:
         return tags[self._keys.shard_of(key, len(tags))]
 
     def _require_vector_sets(self) -> None:
-        if not self.vector_sets:
-            raise CapabilityError(_NO_VECTOR_SETS)
+        if self._missing:
+            raise CapabilityError(_no_vector_sets(self._missing))
 
     # --- reads --------------------------------------------------------------------------
 
@@ -281,7 +373,7 @@ class RedisBackend:
             for namespace, dim in dims.items():  # every check before any write
                 if dim is not None:
                     self._fix_dim(namespace, dim)
-            pipe = self._conn.pipeline()
+            pipe = self._write_pipeline("set")
             calls = []
             for namespace, group in by_namespace.items():
                 tags = self._shards(namespace, create=True)
@@ -310,15 +402,17 @@ class RedisBackend:
     def _fix_dim(self, namespace: str, dim: int) -> None:
         """Record ``dim`` as the namespace's, or raise if it holds vectors of another."""
         meta = self._keys.meta_key(namespace)
-        pipe = self._conn.pipeline()
-        pipe.hsetnx(meta, "dim", dim)
-        pipe.hget(meta, "dim")
+        pipe = self._write_pipeline("set")
+        pipe.execute_command("HSETNX", meta, "dim", dim)
+        pipe.execute_command("HGET", meta, "dim")
         held = int(pipe.execute()[1])
         if held == dim:
             return
         if self.dim_of(namespace) is not None:
             raise DimensionMismatchError(held, dim, namespace)
-        self._conn.client.hset(meta, "dim", dim)  # emptied since: the dimension is free
+        pipe = self._write_pipeline("set")
+        pipe.execute_command("HSET", meta, "dim", dim)  # emptied since: the dimension is free
+        pipe.execute()
 
     def _queue_set(
         self, pipe: Any, tag: str, writes: list[EntryWrite], dim: int, now: float
@@ -351,12 +445,14 @@ class RedisBackend:
             if tags is None:
                 return False
             tag = self._tag_of(tags, key)
-            existed, x = self._conn.eval(
-                self._conn.client,
-                DELETE,
-                [self._keys.vset_key(tag), self._keys.expiry_key(tag)],
-                [self._keys.entry_prefix(tag), key],
-            )
+            keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
+            args = [self._keys.entry_prefix(tag), key]
+            if self._acks:
+                batch = self._write_pipeline("delete")
+                self._conn.eval(batch, DELETE, keys, args)
+                existed, x = batch.execute()[0]
+            else:
+                existed, x = self._conn.eval(self._conn.client, DELETE, keys, args)
         if not existed:
             return False
         if _expired(x, now):
@@ -382,7 +478,7 @@ class RedisBackend:
                     self._shard_counts.pop(namespace, None)
 
     def _unlink(self, names: Iterable[str]) -> None:
-        pipe = self._conn.pipeline()
+        pipe = self._write_pipeline("clear")
         for name in names:
             pipe.unlink(name)  # one key a command: keys of a cluster differ in slot
         pipe.execute()
@@ -395,7 +491,7 @@ class RedisBackend:
             return self._purge_tags([self._keys.parse_tag(name) for name in names], now)
 
     def _purge_tags(self, tags: Iterable[str], now: float) -> int:
-        pipe = self._conn.pipeline()
+        pipe = self._write_pipeline("purge_expired")
         queued = 0
         for tag in tags:
             self._conn.eval(
@@ -421,7 +517,14 @@ class RedisBackend:
         now: float,
         with_vectors: bool = False,
         threshold: float | None = None,
+        *,
+        allow_partial: bool = False,
     ) -> list[list[tuple[StoredEntry, float]]]:
+        """As the Backend protocol says, within ``socket_timeout`` for all shards.
+
+        Raises :class:`BackendUnavailableError` naming the nodes that did not answer in
+        time, or with ``allow_partial`` returns a :class:`SearchHits` per query holding
+        the other shards' best, ``unreachable`` naming those nodes."""
         self._require_vector_sets()
         with mapped_errors("search"):
             tags = self._shards(namespace, create=False)
@@ -449,23 +552,26 @@ class RedisBackend:
                 )
                 for row in queries
             ]
-            pipe = self._conn.pipeline()
-            for plan in plans:
-                run_shards(pipe, shards, plan, [False] * len(shards))
-            replies = pipe.execute()
-            results = []
+            calls = [c for p in plans for c in shard_calls(shards, p, [False] * len(shards))]
+            done = fan_out(self._conn, calls, "search", allow_unreachable=allow_partial)
+            replies = done.replies
+            results: list[list[tuple[StoredEntry, float]]] = []
             for i, plan in enumerate(plans):
                 per_shard = [
-                    parse_shard(reply, namespace, plan.count, dim)
+                    ([], False) if reply is None else parse_shard(reply, namespace, plan.count, dim)
                     for reply in replies[i * len(shards) : (i + 1) * len(shards)]
                 ]
                 rows = [row for found, _ in per_shard for row in found]
                 hits = merge(rows, k, now, floor, predicate)
+                unreachable = set(done.unreachable)
                 short = [more for _, more in per_shard]
                 if len(hits) < k and any(short):
-                    rows = self._exhaustive(shards, plan, per_shard, namespace, dim)
+                    rows, missed = self._exhaustive(
+                        shards, plan, per_shard, namespace, dim, allow_partial
+                    )
+                    unreachable.update(missed)
                     hits = merge(rows, k, now, floor, predicate)
-                results.append(hits)
+                results.append(SearchHits(hits, unreachable) if allow_partial else hits)
             return results
 
     def _exhaustive(
@@ -475,19 +581,22 @@ class RedisBackend:
         first: list[tuple[list[tuple[float, StoredEntry]], bool]],
         namespace: str,
         dim: int,
-    ) -> list[tuple[float, StoredEntry]]:
+        allow_partial: bool,
+    ) -> tuple[list[tuple[float, StoredEntry]], list[str]]:
         """The candidate rows again, with the shards that may hold more searched exactly
-        and without a count (see :mod:`.search`)."""
+        and without a count (see :mod:`.search`); and the nodes that did not answer."""
         again = [more for _, more in first]
-        pipe = self._conn.pipeline()
-        run_shards(pipe, [s for s, more in zip(shards, again) if more], plan, [True] * sum(again))
-        fresh = iter(pipe.execute())
+        wanted = [shard for shard, more in zip(shards, again) if more]
+        calls = shard_calls(wanted, plan, [True] * len(wanted))
+        done = fan_out(self._conn, calls, "search", allow_unreachable=allow_partial)
+        fresh = iter(done.replies)
         rows: list[tuple[float, StoredEntry]] = []
         for found, more in first:
             if more:
-                found, _ = parse_shard(next(fresh), namespace, 2**31 - 1, dim)
+                reply = next(fresh)
+                found = [] if reply is None else parse_shard(reply, namespace, 2**31 - 1, dim)[0]
             rows += found
-        return rows
+        return rows, done.unreachable
 
     def _check_kinds(self, namespace: str, filters: FilterNode, now: float) -> None:
         """Raise :class:`FilterValueError` when a range condition orders a number against
