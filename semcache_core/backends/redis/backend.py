@@ -38,7 +38,7 @@ Costs: ``get``/``exists``/``set_many``/``delete`` are one round trip per shard t
 ``namespaces``, ``clear`` and filters with ``> >= < <=`` (which check the kinds of value
 stored, as the local backend does) ``SCAN`` the keyspace of every primary.
 
-A server without vector sets (Redis 7, Valkey, or the commands renamed away) serves
+A server without vector sets (Redis 7, Valkey, or an ACL that forbids them) serves
 get/set/TTL exactly; ``search`` and writes with vectors raise :class:`CapabilityError`
 naming the missing commands. It is announced once, at construction, as a WARNING on the
 ``semcache.redis`` logger (not a Python warning: nothing is deprecated).
@@ -93,9 +93,9 @@ _log = logging.getLogger("semcache.redis")
 
 def _no_vector_sets(missing: list[str]) -> str:
     return (
-        f"this Redis server lacks the vector-set commands {', '.join(missing)} (Redis 8 or "
-        f"later, with vector sets, needed): exact get/set/TTL work, vector search and "
-        f"writes with vectors do not"
+        f"this Redis server lacks the vector-set commands {', '.join(missing)} (unknown to "
+        f"it, or forbidden to this user by an ACL; Redis 8 or later needed): exact "
+        f"get/set/TTL work, vector search and writes with vectors do not"
     )
 
 

@@ -44,6 +44,15 @@ __all__ = ["VECTOR_COMMANDS", "Connection", "map_error", "mapped_errors"]
 VECTOR_COMMANDS = ("VADD", "VSIM", "VREM", "VCARD", "VDIM")
 """The vector-set commands semcache's scripts call."""
 
+_PROBE = """
+local missing = {}
+for _, name in ipairs(ARGV) do
+  local ok, allowed = pcall(redis.acl_check_cmd, name)
+  if not ok or not allowed then missing[#missing + 1] = name end
+end
+return missing
+"""
+
 _UNREACHABLE = (
     redis.exceptions.ConnectionError,  # TimeoutError is not one: listed apart
     redis.exceptions.TimeoutError,
@@ -61,8 +70,8 @@ def map_error(exc: Exception, what: str) -> SemCacheError:
 
     - cannot reach a server in time (refused, timed out, cluster down for the slot, a
       replica answering for a primary): :class:`BackendUnavailableError`;
-    - a command the server does not know (Redis 7, Valkey, a renamed command):
-      :class:`CapabilityError` naming it;
+    - a command the server does not know (Redis 7, Valkey) or that its ACL forbids to
+      this user: :class:`CapabilityError` naming it;
     - anything else the server refused (a script error, out of memory, auth):
       :class:`BackendError` with the server's message.
     """
@@ -75,6 +84,8 @@ def map_error(exc: Exception, what: str) -> SemCacheError:
     text = str(exc)
     if isinstance(exc, redis.exceptions.ResponseError) and "unknown command" in text.lower():
         return CapabilityError(f"{what}: this Redis server lacks a command semcache needs: {text}")
+    if isinstance(exc, redis.exceptions.NoPermissionError):
+        return CapabilityError(f"{what}: this Redis user may not run a command: {text}")
     if isinstance(exc, redis.exceptions.ResponseError) and "script" in text.lower():
         return BackendError(f"{what}: redis script error: {text}")
     return BackendError(f"{what}: redis error: {text}")
@@ -266,19 +277,15 @@ class Connection:
         return target.execute_command("EVAL", script, len(keys), *keys, *args)
 
     def missing_vector_commands(self) -> list[str]:
-        """The vector-set commands semcache uses that the server does not know (all of
-        them on Redis 7 or Valkey; some where a config ``rename-command`` removed them).
-        Asked of one node: a cluster's nodes run one build."""
+        """The vector-set commands semcache uses that this server does not know (Redis 7,
+        Valkey) or that an ACL forbids to this user; ``[]`` when all are there. Asked of
+        one node (a cluster's nodes run one build) by a script: ``redis.acl_check_cmd``
+        fails for an unknown command and says False for a forbidden one (Redis >= 7; on
+        older servers it is absent, and so are vector sets)."""
         _, node = self.primaries()[0]
         with mapped_errors("capability check"):
-            try:
-                infos = node.execute_command("COMMAND", "INFO", *VECTOR_COMMANDS)
-            except redis.exceptions.ResponseError:
-                return list(VECTOR_COMMANDS)
-        if not isinstance(infos, (list, tuple)):  # a parsed {name: info} mapping
-            known = {str(name).upper() for name in dict(infos or {})}
-            return [name for name in VECTOR_COMMANDS if name not in known]
-        return [name for name, info in zip(VECTOR_COMMANDS, infos) if not info]
+            missing = node.execute_command("EVAL", _PROBE, 0, *VECTOR_COMMANDS)
+        return [name.decode() if isinstance(name, bytes) else str(name) for name in missing]
 
     def close(self) -> None:
         with self._lock:
