@@ -69,6 +69,7 @@ from typing import Any
 
 from ...codec import decode_metadata
 from ...errors import (
+    BackendUnavailableError,
     CapabilityError,
     DimensionMismatchError,
     InvalidArgumentError,
@@ -80,7 +81,7 @@ from ...vectors import FloatMatrix
 from ..base import BackendCounters, EntryWrite, StoredEntry
 from .connection import Connection, mapped_errors
 from .entry_codec import FIELDS, attributes, blob_of, entry_fields, expiry_of, stored_entry
-from .fanout import NodeBatch, fan_out
+from .fanout import NodeBatch, NodeCall, fan_out
 from .filter_expr import to_expression
 from .keys import KeyScheme
 from .scripts import DELETE, PURGE, SET
@@ -218,6 +219,7 @@ class RedisBackend:
             raise InvalidArgumentError(f"shards must be an int >= 1, got {shards!r}")
         self._default_shards = shards
         self._shard_counts: dict[str, int] = {}  # namespace -> S, once known
+        self._last_dims: dict[str, int] = {}  # namespace -> dim last read (see dim_of)
         self._lock = threading.Lock()
         self._hits = self._misses = self._expirations = 0
 
@@ -333,19 +335,48 @@ class RedisBackend:
         return keys if limit is None else keys[:limit]
 
     def dim_of(self, namespace: str, now: float | None = None) -> int | None:
+        """One round over the namespace's shards (every search starts with it): with
+        ``now``, each shard's expired entries are purged (housekeeping: never waits for
+        replicas), then the vectors are counted and the dimension read. A shard that does
+        not answer in time is passed over (the search after says so); the dimension last
+        read stands in when the meta hash's node is the one not answering."""
         with mapped_errors("dim_of"):
             tags = self._shards(namespace, create=False)
             if tags is None or not self.vector_sets:
                 return None
+            meta = self._keys.meta_key(namespace)
+            calls = []
             if now is not None:
-                self._purge_tags(tags, now)
-            pipe = self._conn.pipeline()
-            for tag in tags:
-                pipe.execute_command("VCARD", self._keys.vset_key(tag))
-            if not sum(int(n or 0) for n in pipe.execute()):
+                for tag in tags:
+                    vset, expiry = self._keys.vset_key(tag), self._keys.expiry_key(tag)
+                    args = (repr(float(now)), self._keys.entry_prefix(tag))
+                    calls.append(NodeCall(vset, ("EVAL", PURGE, 2, vset, expiry, *args)))
+            purges = len(calls)
+            calls += [
+                NodeCall(self._keys.vset_key(t), ("VCARD", self._keys.vset_key(t))) for t in tags
+            ]
+            calls.append(NodeCall(meta, ("HGET", meta, "dim")))
+            done = fan_out(self._conn, calls, "dim_of", allow_unreachable=True)
+            replies = done.replies
+            purged = sum(int(n) for n in replies[:purges] if n is not None)
+            if purged:
+                with self._lock:
+                    self._expirations += purged
+            cards = replies[purges:-1]
+            raw = replies[-1]
+            if raw is None and done.unreachable:
+                raw = self._last_dims.get(namespace)  # the meta's node is out of reach
+            if not sum(int(n or 0) for n in cards) and not done.unreachable:
                 return None
-            raw = self._conn.client.hget(self._keys.meta_key(namespace), "dim")
-            return None if raw is None else int(raw)
+            if raw is None:
+                if done.unreachable and all(n is None for n in cards):
+                    raise BackendUnavailableError(
+                        f"dim_of: no shard of namespace {namespace!r} answered: "
+                        f"{'; '.join(done.errors)}"
+                    )
+                return None
+            self._last_dims[namespace] = int(raw)
+            return int(raw)
 
     @property
     def dims(self) -> dict[str, int]:
@@ -474,8 +505,10 @@ class RedisBackend:
             with self._lock:
                 if namespace is None:
                     self._shard_counts.clear()
+                    self._last_dims.clear()
                 else:
                     self._shard_counts.pop(namespace, None)
+                    self._last_dims.pop(namespace, None)
 
     def _unlink(self, names: Iterable[str]) -> None:
         pipe = self._write_pipeline("clear")

@@ -175,8 +175,7 @@ class Connection:
             nodes = [_node(address) for address in cluster_nodes]
             cluster = RedisCluster(
                 startup_nodes=nodes,
-                retry=retry,
-                cluster_error_retry_attempts=retries,
+                retry=retry,  # the cluster's retry budget too (not the deprecated argument)
                 **options,
             )
             return cls(cluster, True, connect_timeout, socket_timeout, retries)
