@@ -62,6 +62,7 @@ from .index.hnsw import HNSWParams
 from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from .persist.durable import DurableBackend
 from .records import CacheStats, Entry, Hit
+from .search_hits import SearchHits, backend_search, marked
 from .stored_values import Outcome, fresh, outcome_of, value_of
 from .vector_values import VectorValue
 from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector
@@ -534,20 +535,25 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         namespace: str = "",
         filters: FilterLike = None,
         with_vectors: bool = False,
-    ) -> list[Hit]:
+        allow_partial: bool = False,
+    ) -> SearchHits[Hit]:
         """The ``k`` live entries most similar to the query, best first.
 
         ``score`` is cosine similarity in [-1, 1]; ``threshold`` drops hits below it.
         ``filters`` (a :class:`~semcache_core.filters.Filter`, group or dict) applies
         before ranking, so ``k`` results come back whenever ``k`` entries match. Text is
-        embedded with the cache's embedder.
+        embedded with the cache's embedder. A shard that cannot be reached in time raises
+        ``BackendUnavailableError``; with ``allow_partial=True`` the hits of the others
+        come back marked ``.partial`` (see :mod:`semcache_core.search_hits`).
         """
         query = (
             self._embedder.embed_query(vector_or_text)
             if isinstance(vector_or_text, str)
             else vector_or_text
         )
-        return self._search_vectors([query], k, threshold, namespace, filters, with_vectors)[0]
+        return self._search_vectors(
+            [query], k, threshold, namespace, filters, with_vectors, allow_partial
+        )[0]
 
     def search_batch(
         self,
@@ -558,8 +564,10 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         namespace: str = "",
         filters: FilterLike = None,
         with_vectors: bool = False,
+        allow_partial: bool = False,
     ) -> list[list[Hit]]:
-        """:meth:`search` for many queries at once (one matrix product when unfiltered)."""
+        """:meth:`search` for many queries at once (one matrix product when unfiltered);
+        each list is a :class:`~semcache_core.search_hits.SearchHits`."""
         if isinstance(queries, np.ndarray):
             vectors: Any = queries
         else:
@@ -567,7 +575,10 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
             if not queries:
                 raise InvalidArgumentError("search_batch needs at least one query")
             vectors = [self._embedder.embed_query(q) if isinstance(q, str) else q for q in queries]
-        return self._search_vectors(vectors, k, threshold, namespace, filters, with_vectors)
+        found = self._search_vectors(
+            vectors, k, threshold, namespace, filters, with_vectors, allow_partial
+        )
+        return list[list[Hit]](found)
 
     def _search_vectors(
         self,
@@ -577,17 +588,23 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         namespace: Any,
         filters: FilterLike,
         with_vectors: bool,
-    ) -> list[list[Hit]]:
+        allow_partial: bool = False,
+    ) -> list[SearchHits[Hit]]:
         k = check_k(k)
         threshold = check_threshold(threshold)
         namespace = check_namespace(namespace)
         node: FilterNode | None = parse_filters(filters)
         with naming(namespace):
             matrix = self._as_queries(vectors, namespace)
-        found = self._backend.search(
-            matrix, k, namespace, node, self._clock(), with_vectors, threshold
+        found = backend_search(
+            self._backend,
+            *(matrix, k, namespace, node, self._clock(), with_vectors, threshold),
+            allow_partial=allow_partial,
         )
-        return [[self._hit(entry, score, with_vectors) for entry, score in hits] for hits in found]
+        return [
+            marked(hits, [self._hit(entry, score, with_vectors) for entry, score in hits])
+            for hits in found
+        ]
 
     def get_similar(
         self,

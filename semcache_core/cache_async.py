@@ -169,8 +169,9 @@ class AsyncTwins:
     ) -> list[Hit]:
         query = await self._aquery(vector_or_text)
         aio = async_backend(self._backend)
-        if aio is not None:
+        if aio is not None and not options.get("allow_partial"):
             return (await native.search_vectors(self, aio, [query], k, **options))[0]
+        # a partial search waits on every shard within one deadline: the sync fan-out's job
         return await asyncio.to_thread(lambda: self.search(query, k, **options))
 
     async def asearch_batch(
@@ -179,7 +180,7 @@ class AsyncTwins:
         if not isinstance(queries, np.ndarray):
             queries = [await self._aquery(q) for q in queries]
         aio = async_backend(self._backend)
-        if aio is None:
+        if aio is None or options.get("allow_partial"):
             return await asyncio.to_thread(lambda: self.search_batch(queries, k, **options))
         if not isinstance(queries, np.ndarray) and not queries:
             raise InvalidArgumentError("search_batch needs at least one query")

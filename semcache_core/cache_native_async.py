@@ -40,6 +40,7 @@ from .entry_writes import EMPTY_METADATA, as_queries, computed_writes, naming
 from .errors import DimensionMismatchError, InvalidArgumentError
 from .filters import FilterLike, parse_filters
 from .records import Entry, Hit
+from .search_hits import SearchHits
 from .stored_values import Outcome, fresh, outcome_of, value_of
 from .vectors import FloatMatrix, as_unit_vector
 
@@ -285,4 +286,7 @@ async def search_vectors(
     with naming(namespace):
         matrix = as_queries(vectors, dim)
     found = await aio.asearch(matrix, k, namespace, node, cache._clock(), with_vectors, threshold)
-    return [[cache._hit(entry, score, with_vectors) for entry, score in hits] for hits in found]
+    return [
+        SearchHits([cache._hit(entry, score, with_vectors) for entry, score in hits])
+        for hits in found
+    ]

@@ -18,6 +18,7 @@ keep working::
      ├── RedisServerError                         a local Redis server would not start or stop
      └── BackendError                             the storage backend failed
           ├── BackendUnavailableError             a server unreachable within the deadline
+          ├── ReplicationError                    fewer replicas confirmed a write than asked
           ├── CapabilityError                     the backend lacks a needed feature
           ├── DirectoryLockedError                a durable directory open in another process
           ├── CacheClosedError                    a call on a durable cache after close()
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidVectorError",
     "DirectoryLockedError",
     "RedisServerError",
+    "ReplicationError",
     "SemCacheError",
     "SnapshotError",
     "UnknownOperatorError",
@@ -112,6 +114,19 @@ class BackendUnavailableError(BackendError):
     """A remote backend's server could not be reached (refused, timed out, cluster down)
     within the call's deadline and retry budget. A write that raises this may or may not
     have been applied."""
+
+
+class ReplicationError(BackendError):
+    """A write reached its primary, but fewer replicas than ``min_replica_acks`` confirmed it
+    within ``replica_ack_timeout``. The write may still be applied on the primary (and
+    reach the replicas later): it is not rolled back, only not acknowledged as durable.
+    ``node`` is the primary's ``host:port``, ``acked`` / ``wanted`` the replica counts."""
+
+    def __init__(self, message: str, node: str = "", acked: int = 0, wanted: int = 0) -> None:
+        super().__init__(message)
+        self.node = node
+        self.acked = acked
+        self.wanted = wanted
 
 
 class CapabilityError(BackendError):

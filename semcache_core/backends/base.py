@@ -285,9 +285,10 @@ class SupportsAsync(Protocol):
     async twins run the sync calls in a worker thread."""
 
     @property
-    def aio(self) -> AsyncBackend: ...
+    def aio(self) -> AsyncBackend | None: ...
 
 
 def async_backend(backend: object) -> AsyncBackend | None:
-    """``backend.aio`` when the backend has native async calls, else ``None``."""
+    """``backend.aio`` when the backend has native async calls (now: ``aio`` may be None
+    for some settings), else ``None``."""
     return backend.aio if isinstance(backend, SupportsAsync) else None

@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,8 +132,9 @@ class LocalNode:
     def log_path(self) -> Path:
         return self.directory / "redis.log"
 
-    def write_config(self, *, cluster: bool, persist: bool) -> None:
-        """Write ``redis.conf`` (creating the directory)."""
+    def write_config(self, *, cluster: bool, persist: bool, extra: Sequence[str] = ()) -> None:
+        """Write ``redis.conf`` (creating the directory); ``extra`` lines go last (e.g.
+        ``'rename-command VADD ""'``)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         lines = [
             f"port {self.port}",
@@ -158,6 +160,7 @@ class LocalNode:
                 # a replica fails over however long it was cut off from its primary
                 "cluster-replica-validity-factor 0",
             ]
+        lines += list(extra)
         self.config_path.write_text("\n".join(lines) + "\n")
 
     def spawn(self, binary: str, *, detach: bool = False) -> None:

@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -60,6 +61,7 @@ class LocalGroup:
         self.persist = persist
         self.detach = detach
         self._temporary = temporary  # a run dir we made: removed by stop()
+        self.extra_config: tuple[str, ...] = ()  # more redis.conf lines (start_standalone)
 
     # -- what the group is -------------------------------------------------------------
     @property
@@ -243,7 +245,7 @@ def spawn_all(group: LocalGroup, *, cluster: bool, auto_ports: bool, timeout: fl
     deadline = time.monotonic() + timeout
     try:
         for node in group.node_list:
-            node.write_config(cluster=cluster, persist=group.persist)
+            node.write_config(cluster=cluster, persist=group.persist, extra=group.extra_config)
             node.spawn(group.binary, detach=group.detach)
         group.save_state()
         for node in group.node_list:
@@ -259,7 +261,7 @@ def spawn_all(group: LocalGroup, *, cluster: bool, auto_ports: bool, timeout: fl
                 node.port = free_port(cluster, exclude=taken)
                 node.directory = old_directory.with_name(str(node.port))
                 shutil.rmtree(old_directory, ignore_errors=True)
-                node.write_config(cluster=cluster, persist=group.persist)
+                node.write_config(cluster=cluster, persist=group.persist, extra=group.extra_config)
                 node.spawn(group.binary, detach=group.detach)
                 group.save_state()
     except BaseException:
@@ -300,6 +302,7 @@ def start_standalone(
     persist: bool = True,
     detach: bool = False,
     timeout: float = 30.0,
+    extra_config: Sequence[str] = (),
 ) -> LocalServer:
     """Start one Redis (>= 8, with vector sets) on 127.0.0.1 and wait until it answers.
 
@@ -310,6 +313,9 @@ def start_standalone(
     Raises :class:`RedisServerError` when no binary is found, the port is taken or the
     server does not start.
     """
+    extra = tuple(extra_config)
+    if any(not isinstance(line, str) or "\n" in line or "\r" in line for line in extra):
+        raise RedisServerError(f"extra_config must be single config lines, got {extra!r}")
     binary = find_redis_server().path
     if port is not None:
         check_ports_free([port], cluster=False)
@@ -319,5 +325,6 @@ def start_standalone(
     server = LocalServer(
         [node], directory, binary, persist=persist, detach=detach, temporary=temporary
     )
+    server.extra_config = extra
     spawn_all(server, cluster=False, auto_ports=port is None, timeout=timeout)
     return server

@@ -38,17 +38,43 @@ Costs: ``get``/``exists``/``set_many``/``delete`` are one round trip per shard t
 ``namespaces``, ``clear`` and filters with ``> >= < <=`` (which check the kinds of value
 stored, as the local backend does) ``SCAN`` the keyspace of every primary.
 
-A server without vector sets (Redis 7, Valkey) serves get/set/TTL exactly;
-``search`` and writes with vectors raise :class:`CapabilityError`.
+A server without vector sets (Redis 7, Valkey, or an ACL that forbids them) serves
+get/set/TTL exactly; ``search`` and writes with vectors raise :class:`CapabilityError`
+naming the missing commands. It is announced once, at construction, as a WARNING on the
+``semcache.redis`` logger (not a Python warning: nothing is deprecated).
+
+Failures (see :mod:`.fanout`): a ``search`` waits at most ``socket_timeout`` seconds for
+all its shards together; a shard that does not answer by then raises
+:class:`BackendUnavailableError`, or with ``allow_partial=True`` is left out and the
+result is marked (:class:`~semcache_core.search_hits.SearchHits`). Other calls try each
+node at most ``1 + retries`` times, each attempt waiting at most ``socket_timeout``.
+
+Replication: with ``min_replica_acks=n`` every write (``set_many``, ``delete``,
+``clear``, ``purge_expired``, and the namespace meta they create) ends on each primary it
+touched with ``WAIT n`` on the same connection; fewer confirmations within
+``replica_ack_timeout`` raise :class:`ReplicationError` — the write is then applied on
+the primary (and may reach the replicas later), but not acknowledged. An acknowledged
+write is on ``n`` replicas, so it survives the loss of its primary (Redis promotes a
+replica). ``WAIT`` does not make Redis strongly consistent: a replica that confirmed can
+still lose the write if it dies too, and asynchronous replication may be mid-way.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Iterable
 from typing import Any
 
-from ...errors import CapabilityError, DimensionMismatchError, InvalidArgumentError
+from ...errors import (
+    BackendUnavailableError,
+    CapabilityError,
+    DimensionMismatchError,
+    InvalidArgumentError,
+    ReplicationError,
+)
 from ...filters import FilterNode
+from ...search_hits import SearchHits
 from ...vectors import FloatMatrix
 from ..base import BackendCounters, EntryWrite, StoredEntry
 from . import admin
@@ -56,6 +82,7 @@ from .aio import AsyncRedisBackend
 from .aio_connection import AsyncConnection
 from .connection import Connection, mapped_errors
 from .entry_codec import FIELDS
+from .fanout import NodeBatch, NodeCall, fan_out
 from .keys import KeyScheme
 from .plan import (
     SearchJob,
@@ -69,12 +96,15 @@ from .plan import (
     entry_of,
     group_writes,
     needs_kind_check,
+    no_vector_sets,
     set_call,
 )
 from .plan import expired as _expired
 from .scripts import DELETE, PURGE, SET
 
 __all__ = ["RedisBackend"]
+
+_log = logging.getLogger("semcache.redis")
 
 
 class RedisBackend:
@@ -91,12 +121,19 @@ class RedisBackend:
         hnsw_m, hnsw_ef_construction: graph settings of new vector sets.
         hnsw_ef_search: candidates explored per search (higher: better recall, slower).
         exact_below: a shard with at most this many vectors is searched exactly.
-        connect_timeout, socket_timeout: seconds; retries: retry budget per call.
+        connect_timeout, socket_timeout: seconds; ``socket_timeout`` is also the deadline
+            of a whole ``search`` (every shard together). retries: retry budget per call.
+        min_replica_acks: replicas that must confirm every write (``WAIT``); 0: none.
+        replica_ack_timeout: seconds a write waits for them.
         max_entries: not supported (raises :class:`CapabilityError`): use ``maxmemory``.
 
     Raises:
         InvalidArgumentError: bad options. BackendUnavailableError: no server answers.
+        ReplicationError: a primary has fewer replicas connected than
+            ``min_replica_acks`` (e.g. a standalone server without replicas).
     """
+
+    partial_search = True  # search(..., allow_partial=True): see search_hits.py
 
     def __init__(
         self,
@@ -113,12 +150,10 @@ class RedisBackend:
         connect_timeout: float = 2.0,
         socket_timeout: float = 5.0,
         retries: int = 2,
-        max_entries: int | None = None,
         min_replica_acks: int = 0,
+        replica_ack_timeout: float = 1.0,
+        max_entries: int | None = None,
     ) -> None:
-        # placeholder until the write path's WAIT lands (r13-resilience): refuse, never ignore
-        if min_replica_acks != 0:
-            raise CapabilityError("min_replica_acks is not implemented in this build")
         if max_entries is not None:
             raise CapabilityError(
                 "RedisBackend has no max_entries: bound memory with Redis's maxmemory and "
@@ -141,6 +176,28 @@ class RedisBackend:
         ):
             if isinstance(number, bool) or not isinstance(number, int) or number < 1:
                 raise InvalidArgumentError(f"{name} must be an int >= 1, got {number!r}")
+        if (
+            isinstance(min_replica_acks, bool)
+            or not isinstance(min_replica_acks, int)
+            or min_replica_acks < 0
+        ):
+            raise InvalidArgumentError(
+                f"min_replica_acks must be an int >= 0, got {min_replica_acks!r}"
+            )
+        for name, seconds in (
+            ("replica_ack_timeout", replica_ack_timeout),
+            ("connect_timeout", connect_timeout),
+            ("socket_timeout", socket_timeout),
+        ):
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, (int, float))
+                or not math.isfinite(seconds)
+                or seconds <= 0
+            ):
+                raise InvalidArgumentError(f"{name} must be seconds > 0, got {seconds!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise InvalidArgumentError(f"retries must be an int >= 0, got {retries!r}")
         self._conn = Connection.open(
             url,
             cluster_nodes=cluster_nodes,
@@ -154,7 +211,14 @@ class RedisBackend:
         self._ef_construction = hnsw_ef_construction
         self._ef_search = hnsw_ef_search
         self._exact_below = exact_below
-        self.vector_sets = self._conn.has_vector_sets()
+        self._acks = min_replica_acks
+        self._ack_timeout = float(replica_ack_timeout)
+        self._missing = self._conn.missing_vector_commands()
+        self.vector_sets = not self._missing
+        if self._missing:
+            _log.warning("RedisBackend: %s", no_vector_sets(tuple(self._missing)))
+        if min_replica_acks:
+            self._check_replicas()
         with mapped_errors("connect"):
             primaries = len(self._conn.primaries())
         if shards is None:
@@ -163,6 +227,7 @@ class RedisBackend:
             raise InvalidArgumentError(f"shards must be an int >= 1, got {shards!r}")
         self._default_shards = shards
         self._shard_counts: dict[str, int] = {}  # namespace -> S, once known
+        self._last_dims: dict[str, int] = {}  # namespace -> dim last read (see dim_of)
         self._tally = Tally()  # hits, misses, expirations: sync and async calls together
         self._lock = self._tally.lock
         self._settings = Settings(
@@ -172,17 +237,42 @@ class RedisBackend:
             hnsw_ef_search,
             exact_below,
             shards,
-            self.vector_sets,
+            tuple(self._missing),
         )
-        self.aio = AsyncRedisBackend(
-            AsyncConnection.for_sync(
-                self._conn, url, cluster_nodes, connect_timeout, socket_timeout, retries
-            ),
-            self._settings,
-            self._shard_counts,
-            self._tally,
-        )
-        """The async twin of this backend (``redis.asyncio``, one client per event loop)."""
+        self.aio: AsyncRedisBackend | None = None
+        """The async twin of this backend (``redis.asyncio``, one client per event loop);
+        None with ``min_replica_acks`` (writes must WAIT on the connection that wrote them,
+        which the sync calls do: the facade's async twins then run those in a thread)."""
+        if not min_replica_acks:
+            self.aio = AsyncRedisBackend(
+                AsyncConnection.for_sync(
+                    self._conn, url, cluster_nodes, connect_timeout, socket_timeout, retries
+                ),
+                self._settings,
+                self._shard_counts,
+                self._tally,
+            )
+
+    def _check_replicas(self) -> None:
+        """Refuse ``min_replica_acks`` that a primary cannot meet now (no replicas)."""
+        for node, count in self._conn.replica_counts().items():
+            if count < self._acks:
+                self._conn.close()
+                raise ReplicationError(
+                    f"min_replica_acks={self._acks}, but the Redis primary {node} has "
+                    f"{count} replica(s) connected: every write would fail; add replicas "
+                    f"or lower min_replica_acks",
+                    node,
+                    count,
+                    self._acks,
+                )
+
+    def _write_pipeline(self, what: str) -> Any:
+        """Where a write path queues its commands: a plain pipeline, or with
+        ``min_replica_acks`` a :class:`NodeBatch` that ends each node's part with WAIT."""
+        if self._acks:
+            return NodeBatch(self._conn, what, self._acks, self._ack_timeout)
+        return self._conn.pipeline()
 
     # --- namespaces and shards ---------------------------------------------------------
 
@@ -191,10 +281,13 @@ class RedisBackend:
         count = self._shard_counts.get(namespace)
         if count is None:
             meta = self._keys.meta_key(namespace)
-            client = self._conn.client
             if create:
-                client.hsetnx(meta, "shards", self._default_shards)
-            raw = client.hget(meta, "shards")
+                pipe = self._write_pipeline("set")
+                pipe.execute_command("HSETNX", meta, "shards", self._default_shards)
+                pipe.execute_command("HGET", meta, "shards")
+                raw = pipe.execute()[1]
+            else:
+                raw = self._conn.client.hget(meta, "shards")
             if raw is None:
                 return None
             count = self._shard_counts[namespace] = int(raw)
@@ -265,19 +358,47 @@ class RedisBackend:
         return keys if limit is None else keys[:limit]
 
     def dim_of(self, namespace: str, now: float | None = None) -> int | None:
+        """One round over the namespace's shards (every search starts with it): with
+        ``now``, each shard's expired entries are purged (housekeeping: never waits for
+        replicas), then the vectors are counted and the dimension read. A shard that does
+        not answer in time is passed over (the search after says so); the dimension last
+        read stands in when the meta hash's node is the one not answering."""
         with mapped_errors("dim_of"):
             tags = self._shards(namespace, create=False)
             if tags is None or not self.vector_sets:
                 return None
+            meta = self._keys.meta_key(namespace)
+            calls = []
             if now is not None:
-                self._purge_tags(tags, now)
-            pipe = self._conn.pipeline()
-            for tag in tags:
-                pipe.execute_command("VCARD", self._keys.vset_key(tag))
-            if not sum(int(n or 0) for n in pipe.execute()):
+                for tag in tags:
+                    vset, expiry = self._keys.vset_key(tag), self._keys.expiry_key(tag)
+                    args = (repr(float(now)), self._keys.entry_prefix(tag))
+                    calls.append(NodeCall(vset, ("EVAL", PURGE, 2, vset, expiry, *args)))
+            purges = len(calls)
+            calls += [
+                NodeCall(self._keys.vset_key(t), ("VCARD", self._keys.vset_key(t))) for t in tags
+            ]
+            calls.append(NodeCall(meta, ("HGET", meta, "dim")))
+            done = fan_out(self._conn, calls, "dim_of", allow_unreachable=True)
+            replies = done.replies
+            purged = sum(int(n) for n in replies[:purges] if n is not None)
+            if purged:
+                self._tally.expired(purged)
+            cards = replies[purges:-1]
+            raw = replies[-1]
+            if raw is None and done.unreachable:
+                raw = self._last_dims.get(namespace)  # the meta's node is out of reach
+            if not sum(int(n or 0) for n in cards) and not done.unreachable:
                 return None
-            raw = self._conn.client.hget(self._keys.meta_key(namespace), "dim")
-            return None if raw is None else int(raw)
+            if raw is None:
+                if done.unreachable and all(n is None for n in cards):
+                    raise BackendUnavailableError(
+                        f"dim_of: no shard of namespace {namespace!r} answered: "
+                        f"{'; '.join(done.errors)}"
+                    )
+                return None
+            self._last_dims[namespace] = int(raw)
+            return int(raw)
 
     @property
     def dims(self) -> dict[str, int]:
@@ -302,7 +423,7 @@ class RedisBackend:
             for namespace, dim in dims.items():  # every check before any write
                 if dim is not None:
                     self._fix_dim(namespace, dim, now)
-            pipe = self._conn.pipeline()
+            pipe = self._write_pipeline("set")
             calls = []
             for namespace, group in by_namespace.items():
                 tags = self._shards(namespace, create=True)
@@ -318,15 +439,17 @@ class RedisBackend:
     def _fix_dim(self, namespace: str, dim: int, now: float) -> None:
         """Record ``dim`` as the namespace's, or raise if it holds live vectors of another."""
         meta = self._keys.meta_key(namespace)
-        pipe = self._conn.pipeline()
-        pipe.hsetnx(meta, "dim", dim)
-        pipe.hget(meta, "dim")
+        pipe = self._write_pipeline("set")
+        pipe.execute_command("HSETNX", meta, "dim", dim)
+        pipe.execute_command("HGET", meta, "dim")
         held = int(pipe.execute()[1])
         if held == dim:
             return
         if self.dim_of(namespace, now) is not None:
             raise DimensionMismatchError(held, dim, namespace)
-        self._conn.client.hset(meta, "dim", dim)  # emptied since: the dimension is free
+        pipe = self._write_pipeline("set")
+        pipe.execute_command("HSET", meta, "dim", dim)  # emptied since: the dimension is free
+        pipe.execute()
 
     def _queue_set(
         self, pipe: Any, tag: str, writes: list[EntryWrite], dim: int, now: float
@@ -339,12 +462,14 @@ class RedisBackend:
             if tags is None:
                 return False
             tag = self._tag_of(tags, key)
-            existed, x = self._conn.eval(
-                self._conn.client,
-                DELETE,
-                [self._keys.vset_key(tag), self._keys.expiry_key(tag)],
-                [self._keys.entry_prefix(tag), key],
-            )
+            keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
+            args = [self._keys.entry_prefix(tag), key]
+            if self._acks:
+                batch = self._write_pipeline("delete")
+                self._conn.eval(batch, DELETE, keys, args)
+                existed, x = batch.execute()[0]
+            else:
+                existed, x = self._conn.eval(self._conn.client, DELETE, keys, args)
         removed, expired = delete_outcome(existed, x, now)
         if expired:
             self._tally.expired(1)
@@ -363,11 +488,13 @@ class RedisBackend:
             with self._lock:
                 if namespace is None:
                     self._shard_counts.clear()
+                    self._last_dims.clear()
                 else:
                     self._shard_counts.pop(namespace, None)
+                    self._last_dims.pop(namespace, None)
 
     def _unlink(self, names: Iterable[str]) -> None:
-        pipe = self._conn.pipeline()
+        pipe = self._write_pipeline("clear")
         for name in names:
             pipe.unlink(name)  # one key a command: keys of a cluster differ in slot
         pipe.execute()
@@ -380,7 +507,7 @@ class RedisBackend:
             return self._purge_tags([self._keys.parse_tag(name) for name in names], now)
 
     def _purge_tags(self, tags: Iterable[str], now: float) -> int:
-        pipe = self._conn.pipeline()
+        pipe = self._write_pipeline("purge_expired")
         queued = 0
         for tag in tags:
             self._conn.eval(
@@ -405,7 +532,14 @@ class RedisBackend:
         now: float,
         with_vectors: bool = False,
         threshold: float | None = None,
+        *,
+        allow_partial: bool = False,
     ) -> list[list[tuple[StoredEntry, float]]]:
+        """As the Backend protocol says, within ``socket_timeout`` for all shards.
+
+        Raises :class:`BackendUnavailableError` naming the nodes that did not answer in
+        time, or with ``allow_partial`` returns a :class:`SearchHits` per query holding
+        the other shards' best, ``unreachable`` naming those nodes."""
         self._require_vector_sets()
         with mapped_errors("search"):
             tags = self._shards(namespace, create=False)
@@ -416,16 +550,21 @@ class RedisBackend:
             job = SearchJob.make(
                 self._settings, tags, queries, k, namespace, filters, now, with_vectors, threshold
             )
-            pipe = self._conn.pipeline()
-            job.queue(pipe)
-            results = []
-            for row, (hits, per_shard) in enumerate(job.first(pipe.execute())):
+            done = fan_out(self._conn, job.calls(), "search", allow_unreachable=allow_partial)
+            results: list[list[tuple[StoredEntry, float]]] = []
+            for row, (hits, per_shard) in enumerate(job.first(done.replies)):
+                unreachable = set(done.unreachable)
                 more = job.may_hold_more(hits, per_shard)
                 if any(more):
-                    again = self._conn.pipeline()
-                    job.queue_again(again, row, more)
-                    hits = job.hits_again(per_shard, more, again.execute())
-                results.append(hits)
+                    again = fan_out(
+                        self._conn,
+                        job.calls_again(row, more),
+                        "search",
+                        allow_unreachable=allow_partial,
+                    )
+                    unreachable.update(again.unreachable)
+                    hits = job.hits_again(per_shard, more, again.replies)
+                results.append(SearchHits(hits, unreachable) if allow_partial else hits)
             return results
 
     def _check_kinds(self, namespace: str, filters: FilterNode, now: float) -> None:
@@ -480,5 +619,6 @@ class RedisBackend:
             )
 
     def close(self) -> None:
-        self.aio.close()
+        if self.aio is not None:
+            self.aio.close()
         self._conn.close()

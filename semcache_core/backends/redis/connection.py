@@ -5,26 +5,53 @@ retry budget, the primaries of a cluster, pipelines, and the translation of ever
 Example::
 
     >>> conn = Connection.open(url="redis://127.0.0.1:6379")
-    >>> with conn.mapped():
+    >>> with mapped_errors("ping"):
     ...     conn.client.ping()
     True
+
+Timeouts and retries: every socket waits at most ``socket_timeout`` (connecting at most
+``connect_timeout``); the main client retries a call at most ``retries`` times (short
+exponential backoff, capped at 0.5 s), so a plain call's worst case is about
+``(1 + retries) x (connect_timeout + socket_timeout)``. ``search`` and acknowledged
+writes go through :mod:`.fanout` instead: one deadline (``socket_timeout``) for every
+node of the call together.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
 import redis
 
-from ...errors import BackendError, BackendUnavailableError, InvalidArgumentError
+from ...errors import (
+    BackendError,
+    BackendUnavailableError,
+    CapabilityError,
+    InvalidArgumentError,
+    SemCacheError,
+)
 
-__all__ = ["Connection", "mapped_errors"]
+__all__ = ["VECTOR_COMMANDS", "Connection", "map_error", "mapped_errors"]
+
+VECTOR_COMMANDS = ("VADD", "VSIM", "VREM", "VCARD", "VDIM")
+"""The vector-set commands semcache's scripts call."""
+
+_PROBE = """
+local missing = {}
+for _, name in ipairs(ARGV) do
+  local ok, allowed = pcall(redis.acl_check_cmd, name)
+  if not ok or not allowed then missing[#missing + 1] = name end
+end
+return missing
+"""
 
 _UNREACHABLE = (
     redis.exceptions.ConnectionError,  # TimeoutError is not one: listed apart
@@ -33,21 +60,44 @@ _UNREACHABLE = (
     redis.exceptions.MasterDownError,
     redis.exceptions.TryAgainError,
     redis.exceptions.BusyLoadingError,
+    redis.exceptions.ReadOnlyError,  # a primary just demoted to replica (failover)
+    redis.exceptions.AskError,  # MOVED too: a slot in migration or a failover under way
 )
+
+
+def map_error(exc: Exception, what: str) -> SemCacheError:
+    """The semcache error for a redis-py error ``exc`` met by ``what`` (httpx-style).
+
+    - cannot reach a server in time (refused, timed out, cluster down for the slot, a
+      replica answering for a primary): :class:`BackendUnavailableError`;
+    - a command the server does not know (Redis 7, Valkey) or that its ACL forbids to
+      this user: :class:`CapabilityError` naming it;
+    - anything else the server refused (a script error, out of memory, auth):
+      :class:`BackendError` with the server's message.
+    """
+    if isinstance(exc, SemCacheError):
+        return exc
+    if isinstance(exc, _UNREACHABLE):
+        return BackendUnavailableError(f"{what}: redis unreachable: {exc}")
+    if isinstance(exc, redis.exceptions.RedisClusterException):
+        return BackendUnavailableError(f"{what}: redis cluster: {exc}")
+    text = str(exc)
+    if isinstance(exc, redis.exceptions.ResponseError) and "unknown command" in text.lower():
+        return CapabilityError(f"{what}: this Redis server lacks a command semcache needs: {text}")
+    if isinstance(exc, redis.exceptions.NoPermissionError):
+        return CapabilityError(f"{what}: this Redis user may not run a command: {text}")
+    if isinstance(exc, redis.exceptions.ResponseError) and "script" in text.lower():
+        return BackendError(f"{what}: redis script error: {text}")
+    return BackendError(f"{what}: redis error: {text}")
 
 
 @contextmanager
 def mapped_errors(what: str = "redis call") -> Iterator[None]:
-    """Re-raise any redis-py error as :class:`BackendUnavailableError` (cannot reach a
-    server in time) or :class:`BackendError` (the server refused), naming ``what``."""
+    """Re-raise any redis-py error as semcache's (see :func:`map_error`), naming ``what``."""
     try:
         yield
-    except _UNREACHABLE as exc:
-        raise BackendUnavailableError(f"{what}: redis unreachable: {exc}") from exc
-    except redis.exceptions.RedisClusterException as exc:
-        raise BackendUnavailableError(f"{what}: redis cluster: {exc}") from exc
     except redis.exceptions.RedisError as exc:
-        raise BackendError(f"{what}: redis error: {exc}") from exc
+        raise map_error(exc, what) from exc
 
 
 def _node(address: str) -> ClusterNode:
@@ -60,10 +110,23 @@ def _node(address: str) -> ClusterNode:
 class Connection:
     """A redis-py client (standalone or cluster) and what the backend asks of it."""
 
-    def __init__(self, client: redis.Redis | RedisCluster, owned: bool) -> None:
+    def __init__(
+        self,
+        client: redis.Redis | RedisCluster,
+        owned: bool,
+        connect_timeout: float = 2.0,
+        socket_timeout: float = 5.0,
+        retries: int = 2,
+    ) -> None:
         self.client = client
         self.is_cluster = isinstance(client, RedisCluster)
         self._owned = owned  # closed by close() only when this module made it
+        self.connect_timeout = connect_timeout
+        self.timeout = socket_timeout  # the deadline of one fanned-out call
+        self.retries = retries
+        self._node_clients: dict[str, redis.Redis] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def open(
@@ -93,7 +156,7 @@ class Connection:
                     f"client must be a redis.Redis or redis.RedisCluster, got "
                     f"{type(client).__name__}"
                 )
-            return cls(client, owned=False)
+            return cls(client, False, connect_timeout, socket_timeout, retries)
         # bounded: redis-py's defaults can retry for seconds on a dead node
         retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries)
         options: dict[str, Any] = {
@@ -104,17 +167,18 @@ class Connection:
             if url is not None:
                 if not isinstance(url, str):
                     raise InvalidArgumentError(f"url must be a str, got {type(url).__name__}")
-                return cls(redis.Redis.from_url(url, retry=retry, **options), owned=True)
+                standalone = redis.Redis.from_url(url, retry=retry, **options)
+                return cls(standalone, True, connect_timeout, socket_timeout, retries)
             assert cluster_nodes is not None
             if isinstance(cluster_nodes, str) or not cluster_nodes:
                 raise InvalidArgumentError("cluster_nodes must be a non-empty list of 'host:port'")
             nodes = [_node(address) for address in cluster_nodes]
             cluster = RedisCluster(
                 startup_nodes=nodes,
-                retry=retry,
+                retry=retry,  # the cluster's retry budget too (not the deprecated argument)
                 **options,
             )
-            return cls(cluster, owned=True)
+            return cls(cluster, True, connect_timeout, socket_timeout, retries)
 
     def primaries(self) -> list[tuple[str, redis.Redis]]:
         """(``host:port``, a client for that node) of every primary (the one server when
@@ -126,8 +190,77 @@ class Connection:
                 node_client = client.get_redis_connection(node)
                 found.append((node.name, node_client))
             return found
-        kwargs = client.connection_pool.connection_kwargs
-        return [(f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}", client)]
+        return [(self._standalone_name(), client)]
+
+    def _standalone_name(self) -> str:
+        assert isinstance(self.client, redis.Redis)
+        kwargs = self.client.connection_pool.connection_kwargs
+        return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+
+    # --- one node at a time (fanout.py) ------------------------------------------------
+
+    def node_of(self, key: str) -> str:
+        """``host:port`` of the primary that owns ``key`` (as the client knows it now)."""
+        client = self.client
+        if isinstance(client, RedisCluster):
+            node = client.get_node_from_key(key)
+            return str(node.name)
+        return self._standalone_name()
+
+    def node_client(self, name: str) -> redis.Redis:
+        """A client of node ``name`` that tries once (no retries of its own) and waits at
+        most the deadline on its socket: :mod:`.fanout` owns the retry budget and the
+        deadline. Auth/TLS options are the main client's."""
+        with self._lock:
+            found = self._node_clients.get(name)
+            if found is not None:
+                return found
+            client = self.client
+            if isinstance(client, RedisCluster):
+                node = client.get_node(node_name=name)
+                if node is None:
+                    raise BackendUnavailableError(f"redis node {name} is not in the cluster")
+                pool = client.get_redis_connection(node).connection_pool
+            else:
+                pool = client.connection_pool
+            kwargs = dict(pool.connection_kwargs)
+            kwargs.update(
+                socket_connect_timeout=min(self.connect_timeout, self.timeout),
+                socket_timeout=self.timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
+            found = redis.Redis(
+                connection_pool=redis.ConnectionPool(
+                    connection_class=pool.connection_class, **kwargs
+                )
+            )
+            self._node_clients[name] = found
+            return found
+
+    def refresh(self) -> None:
+        """Ask the cluster for its slot layout again (after MOVED, a refused node, ...)."""
+        client = self.client
+        if isinstance(client, RedisCluster):
+            with mapped_errors("refresh cluster layout"):
+                client.nodes_manager.initialize()
+
+    def executor(self) -> ThreadPoolExecutor:
+        """Threads that wait on the other nodes of a fanned-out call. Many: a thread stuck
+        on a paused node is held until its socket times out (the deadline)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(64, thread_name_prefix="semcache-redis")
+            return self._executor
+
+    def replica_counts(self) -> dict[str, int]:
+        """``host:port`` of each primary -> replicas connected to it now (``INFO
+        replication``)."""
+        counts = {}
+        with mapped_errors("replication check"):
+            for name, node in self.primaries():
+                info = node.info("replication")
+                counts[name] = int(info.get("connected_slaves", 0))
+        return counts
 
     def pipeline(self) -> Any:
         """A non-transactional pipeline (a cluster one sends each node its commands)."""
@@ -142,18 +275,25 @@ class Connection:
         """
         return target.execute_command("EVAL", script, len(keys), *keys, *args)
 
-    def has_vector_sets(self) -> bool:
-        """Whether the server knows ``VCARD`` (Redis 8 vector sets)."""
+    def missing_vector_commands(self) -> list[str]:
+        """The vector-set commands semcache uses that this server does not know (Redis 7,
+        Valkey) or that an ACL forbids to this user; ``[]`` when all are there. Asked of
+        one node (a cluster's nodes run one build) by a script: ``redis.acl_check_cmd``
+        fails for an unknown command and says False for a forbidden one (Redis >= 7; on
+        older servers it is absent, and so are vector sets)."""
+        _, node = self.primaries()[0]
         with mapped_errors("capability check"):
-            try:
-                self.client.execute_command("VCARD", "semcache:capability-probe")
-            except redis.exceptions.ResponseError as exc:
-                if "unknown command" in str(exc).lower():
-                    return False
-                raise
-            return True
+            missing = node.execute_command("EVAL", _PROBE, 0, *VECTOR_COMMANDS)
+        return [name.decode() if isinstance(name, bytes) else str(name) for name in missing]
 
     def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+            node_clients, self._node_clients = list(self._node_clients.values()), {}
+        if executor is not None:
+            executor.shutdown(wait=False)
+        for node_client in node_clients:
+            node_client.close()
         if self._owned:
             with mapped_errors("close"):
                 self.client.close()

@@ -27,12 +27,13 @@ from ...filters import FilterNode, compile_filter, kind_clash, range_leaves
 from ...vectors import FloatMatrix
 from ..base import EntryWrite, StoredEntry
 from .entry_codec import attributes, blob_of, entry_fields, expiry_of, stored_entry
+from .fanout import NodeCall
 from .filter_expr import to_expression
 from .keys import KeyScheme
-from .search import ShardQuery, merge, parse_shard, run_shards
+from .search import ShardQuery, merge, parse_shard, run_shards, shard_calls
 
 __all__ = [
-    "NO_VECTOR_SETS",
+    "no_vector_sets",
     "SearchJob",
     "Settings",
     "Tally",
@@ -47,10 +48,14 @@ __all__ = [
     "set_call",
 ]
 
-NO_VECTOR_SETS = (
-    "this Redis server has no vector sets (Redis 8 or later needed): exact get/set/TTL "
-    "work, vector search and writes with vectors do not"
-)
+
+def no_vector_sets(missing: tuple[str, ...]) -> str:
+    """What a server lacking the vector-set commands ``missing`` can and cannot do."""
+    return (
+        f"this Redis server lacks the vector-set commands {', '.join(missing)} (unknown to "
+        f"it, or forbidden to this user by an ACL; Redis 8 or later needed): exact "
+        f"get/set/TTL work, vector search and writes with vectors do not"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +68,15 @@ class Settings:
     ef_search: int
     exact_below: int
     default_shards: int
-    vector_sets: bool
+    missing_commands: tuple[str, ...]  # vector-set commands the server lacks
+
+    @property
+    def vector_sets(self) -> bool:
+        return not self.missing_commands
 
     def require_vector_sets(self) -> None:
-        if not self.vector_sets:
-            raise CapabilityError(NO_VECTOR_SETS)
+        if self.missing_commands:
+            raise CapabilityError(no_vector_sets(self.missing_commands))
 
     def tag_of(self, tags: tuple[str, ...], key: str) -> str:
         return tags[self.keys.shard_of(key, len(tags))]
@@ -272,6 +281,16 @@ class SearchJob:
         for plan in self.plans:
             run_shards(pipe, self.shards, plan, [False] * len(self.shards))
 
+    def calls(self) -> list[NodeCall]:
+        """:meth:`queue` as calls for :func:`~.fanout.fan_out` (replies in this order)."""
+        n = len(self.shards)
+        return [c for plan in self.plans for c in shard_calls(self.shards, plan, [False] * n)]
+
+    def calls_again(self, row: int, more: list[bool]) -> list[NodeCall]:
+        """:meth:`queue_again` as calls for :func:`~.fanout.fan_out`."""
+        shards = [s for s, again in zip(self.shards, more) if again]
+        return shard_calls(shards, self.plans[row], [True] * len(shards))
+
     def first(
         self, replies: list[Any]
     ) -> list[tuple[list[tuple[StoredEntry, float]], list[tuple[list[Any], bool]]]]:
@@ -280,7 +299,9 @@ class SearchJob:
         out = []
         for i, plan in enumerate(self.plans):
             per_shard = [
-                parse_shard(reply, self.namespace, plan.count, self.dim)
+                ([], False)  # a shard out of reach (allowed partial): nothing from it
+                if reply is None
+                else parse_shard(reply, self.namespace, plan.count, self.dim)
                 for reply in replies[i * n : (i + 1) * n]
             ]
             rows = [row for found, _ in per_shard for row in found]
@@ -302,6 +323,9 @@ class SearchJob:
         shards = [s for s, again in zip(self.shards, more) if again]
         run_shards(pipe, shards, self.plans[row], [True] * sum(more))
 
+    def _all_of(self, reply: list[Any]) -> list[tuple[float, StoredEntry]]:
+        return parse_shard(reply, self.namespace, 2**31 - 1, self.dim)[0]
+
     def hits_again(
         self, per_shard: list[tuple[list[Any], bool]], more: list[bool], replies: list[Any]
     ) -> list[tuple[StoredEntry, float]]:
@@ -310,7 +334,8 @@ class SearchJob:
         rows: list[tuple[float, StoredEntry]] = []
         for (found, _), again in zip(per_shard, more):
             if again:
-                found, _ = parse_shard(next(fresh), self.namespace, 2**31 - 1, self.dim)
+                reply = next(fresh)
+                found = [] if reply is None else self._all_of(reply)
             rows += found
         return merge(rows, self.k, self.now, self.floor, self.predicate)
 

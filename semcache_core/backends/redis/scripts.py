@@ -14,7 +14,9 @@ SET_ARGS = 8
 
 SET = """
 local dim = tonumber(ARGV[1])
-if dim > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+-- VREM only where a set exists: a server without vector sets has none (and no VREM)
+local has_set = redis.call('EXISTS', KEYS[1]) == 1
+if dim > 0 and has_set then
   local have = redis.call('VDIM', KEYS[1])
   if have ~= dim then return {'dim', have} end
 end
@@ -24,7 +26,7 @@ for i = 1, n do
   local b = 3 + (i - 1) * 8
   local key, x, ttl, blob = ARGV[b + 1], ARGV[b + 4], ARGV[b + 6], ARGV[b + 7]
   redis.call('DEL', e)
-  redis.call('VREM', KEYS[1], key)
+  if has_set then redis.call('VREM', KEYS[1], key) end
   if ttl == '-1' or x == '' then redis.call('ZREM', KEYS[2], key) end
   if ttl ~= '-1' then
     if blob ~= '' then
@@ -32,6 +34,7 @@ for i = 1, n do
                  'n', ARGV[b + 5], 'f', blob)
       redis.call('VADD', KEYS[1], 'FP32', blob, key, 'NOQUANT', 'SETATTR', ARGV[b + 8],
                  'M', ARGV[2], 'EF', ARGV[3])
+      has_set = true
     else
       redis.call('HSET', e, 'v', ARGV[b + 2], 'm', ARGV[b + 3], 'x', x, 'k', key,
                  'n', ARGV[b + 5])
@@ -50,7 +53,7 @@ DELETE = """
 local e = ARGV[1] .. ARGV[2]
 local x = redis.call('HGET', e, 'x')
 redis.call('DEL', e)
-redis.call('VREM', KEYS[1], ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('VREM', KEYS[1], ARGV[2]) end
 redis.call('ZREM', KEYS[2], ARGV[2])
 if not x then return {0, ''} end
 return {1, x}
@@ -70,7 +73,7 @@ for _, key in ipairs(due) do
     redis.call('ZREM', KEYS[2], key)
   else
     redis.call('DEL', e)
-    redis.call('VREM', KEYS[1], key)
+    if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('VREM', KEYS[1], key) end
     redis.call('ZREM', KEYS[2], key)
     n = n + 1
   end

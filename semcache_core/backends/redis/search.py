@@ -22,9 +22,10 @@ from ...codec import decode_metadata
 from ...errors import DimensionMismatchError
 from ..base import StoredEntry
 from .entry_codec import expiry_of, vector_of
+from .fanout import NodeCall
 from .scripts import SEARCH
 
-__all__ = ["ShardQuery", "cosine", "merge"]
+__all__ = ["ShardQuery", "cosine", "merge", "shard_calls"]
 
 _ALL = 2**31 - 1  # COUNT of an exhaustive pass
 _EPSILON_SLACK = 1e-6
@@ -81,6 +82,16 @@ def run_shards(
     """Queue the search script on each shard ``(vset, expiry, entry prefix)``."""
     for (vset, expiry, prefix), full in zip(shards, exhaustive):
         pipe.execute_command("EVAL", SEARCH, 2, vset, expiry, *query.args(prefix, full))
+
+
+def shard_calls(
+    shards: list[tuple[str, str, str]], query: ShardQuery, exhaustive: list[bool]
+) -> list[NodeCall]:
+    """The search script of each shard ``(vset, expiry, entry prefix)``, for :func:`fan_out`."""
+    return [
+        NodeCall(vset, ("EVAL", SEARCH, 2, vset, expiry, *query.args(prefix, full)))
+        for (vset, expiry, prefix), full in zip(shards, exhaustive)
+    ]
 
 
 def parse_shard(
