@@ -39,14 +39,14 @@ class BackendMaker:
 
     def __init__(self, kind: str, client: Any) -> None:
         self.kind = kind
-        self._client = client
+        self.client = client
         self.made: list[RedisBackend] = []
 
     def __call__(self, **options: Any) -> Backend:
         if self.kind == "local":
             return LocalBackend(**options)
         options.setdefault("prefix", f"suite{next(_PREFIXES)}")
-        backend = RedisBackend(client=self._client, **options)
+        backend = RedisBackend(client=self.client, **options)
         self.made.append(backend)
         return backend
 

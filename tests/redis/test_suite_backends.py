@@ -2,9 +2,9 @@
 and the 3-primary cluster (``backend_kind``).
 
 Two parts: existing tests of ``tests/unit`` written against ``SemCache(...)`` generically,
-re-run with their caches on each Redis backend (tests/unit runs them on the local one) (see :mod:`suite_support`; the list
-below holds every such test that builds a cache, less a few slow ones, and each
-parametrised one at most :data:`CASES_PER_TEST` times), and tests written here for what
+re-run with their caches on each Redis backend (tests/unit runs them on the local one; see
+:mod:`suite_support`): every such test that builds a cache, less a few slow ones, each
+parametrised one at most :data:`CASES_PER_TEST` times. And tests written here for what
 those do not cover on Redis: TTL on a fake clock across every read, namespaces as
 partitions, filters, ``get_or_compute(_many)`` with vector values.
 

@@ -461,8 +461,7 @@ class RedisBackend:
                 ]
                 rows = [row for found, _ in per_shard for row in found]
                 hits = merge(rows, k, now, floor, predicate)
-                short = [more for _, more in per_shard]
-                if len(hits) < k and any(short):
+                if _may_hide_better(per_shard, hits, k):
                     rows = self._exhaustive(shards, plan, per_shard, namespace, dim)
                     hits = merge(rows, k, now, floor, predicate)
                 results.append(hits)
@@ -526,6 +525,20 @@ class RedisBackend:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _may_hide_better(
+    per_shard: list[tuple[list[tuple[float, StoredEntry]], bool]],
+    hits: list[tuple[StoredEntry, float]],
+    k: int,
+) -> bool:
+    """Whether a shard that returned all it was asked for may hold an unseen match that
+    belongs in the top ``k``: the hits are short, or its last candidate scores at least
+    the worst hit (its unseen entries score no higher than that candidate)."""
+    if len(hits) < k:
+        return any(more for _, more in per_shard)
+    worst = hits[-1][1]
+    return any(more and (not rows or rows[-1][0] >= worst) for rows, more in per_shard)
 
 
 def _expired(x: Any, now: float) -> bool:
