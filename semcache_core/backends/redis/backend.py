@@ -53,7 +53,8 @@ from ...codec import decode_metadata
 from ...errors import CapabilityError, DimensionMismatchError, InvalidArgumentError
 from ...filters import FilterNode, compile_filter, kind_clash, range_leaves
 from ...vectors import FloatMatrix
-from ..base import BackendCounters, EntryWrite, StoredEntry
+from ..base import BackendCounters, BackendState, EntryWrite, StoredEntry
+from . import snapshots
 from .connection import Connection, mapped_errors
 from .entry_codec import FIELDS, attributes, blob_of, entry_fields, expiry_of, stored_entry
 from .filter_expr import to_expression
@@ -510,6 +511,20 @@ class RedisBackend:
                 error = kind_clash(leaf, stored.get(leaf.key))
                 if error is not None:
                     raise error
+
+    # --- snapshots (dump / load, streamed in batches: see .snapshots) --------------------
+
+    def export_state(self, now: float) -> BackendState:
+        """Every live entry with its vector, for ``SemCache.dump``."""
+        return snapshots.export_state(self, now)
+
+    def restore_state(self, state: BackendState, now: float) -> None:
+        """Replace the whole content with ``state``, for ``SemCache.load``.
+
+        Raises:
+            ValueError: the state is inconsistent; nothing changed.
+        """
+        snapshots.restore_state(self, state, now)
 
     # --- bookkeeping --------------------------------------------------------------------
 
