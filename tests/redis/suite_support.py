@@ -93,17 +93,17 @@ def cache_class(make: Callable[[], Backend]) -> type[SemCache]:
     return OnBackend
 
 
-def load_unit_module(name: str) -> ModuleType:
-    """``tests/unit/<name>.py`` imported under a private name (pytest does not collect it
-    twice)."""
-    spec = importlib.util.spec_from_file_location(f"_suite_{name}", UNIT / f"{name}.py")
+def load_unit_module(name: str, folder: Path = UNIT) -> ModuleType:
+    """``tests/unit/<name>.py`` (or another test folder's) imported under a private name:
+    pytest does not collect it twice; take helpers from it, not ``Test*`` classes."""
+    spec = importlib.util.spec_from_file_location(f"_suite_{name}", folder / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(UNIT))  # for the helper modules beside it
+    sys.path.insert(0, str(folder))  # for the helper modules beside it
     try:
         spec.loader.exec_module(module)
     finally:
-        sys.path.remove(str(UNIT))
+        sys.path.remove(str(folder))
     return module
 
 
