@@ -9,6 +9,7 @@ same harness on the in-process backend does reach the executor, so the check has
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -332,6 +333,23 @@ def test_each_event_loop_gets_its_own_client(redis_standalone: Any, redis_client
         loop.call_soon_threadsafe(loop.stop)
         runner.join(30)
         loop.close()
+
+
+def test_a_loops_client_is_closed_when_the_loop_shuts_down(redis_standalone: Any) -> None:
+    """No ``aclose()``: ``asyncio.run`` shutting its loop down closes that loop's client
+    (an unclosed one would warn, which fails the test: filterwarnings=error)."""
+    backend = RedisBackend(redis_standalone.url)
+    cache = SemCache(backend=backend)
+
+    async def roundtrip(value: int) -> Any:
+        await cache.aset("k", value)
+        return await cache.aget("k")
+
+    for value in range(3):
+        assert asyncio.run(roundtrip(value)) == value
+        assert backend.aio is not None and backend.aio._conn._clients == {}
+    gc.collect()  # a client left unclosed would warn here at the latest
+    cache.close()
 
 
 async def _open_clients(backend: RedisBackend) -> int:

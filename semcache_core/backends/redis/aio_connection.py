@@ -19,8 +19,9 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import redis.asyncio as aredis
@@ -41,6 +42,8 @@ class AsyncConnection:
         self._make = make  # no I/O: a client connects on its first command
         self.is_cluster = is_cluster
         self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
+        # per loop, the suspended async generator that closes its client at shutdown
+        self._closers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
         self._lock = threading.Lock()
         self._closing: set[asyncio.Future[Any]] = set()  # aclose tasks, kept alive
 
@@ -90,7 +93,14 @@ class AsyncConnection:
                 if client is None:
                     with mapped_errors("connect"):
                         client = self._clients[loop] = self._make()
+                    self._closers[loop] = _close_at_shutdown(self, loop, client)
         return client
+
+    def _forget(self, loop: asyncio.AbstractEventLoop, client: Any) -> None:
+        with self._lock:
+            if self._clients.get(loop) is client:
+                del self._clients[loop]
+            self._closers.pop(loop, None)
 
     def pipeline(self) -> Any:
         """A non-transactional pipeline on the running loop's client."""
@@ -107,7 +117,9 @@ class AsyncConnection:
     async def aclose(self) -> None:
         """Close the running loop's client (a later call makes a new one)."""
         with self._lock:
-            client = self._clients.pop(asyncio.get_running_loop(), None)
+            loop = asyncio.get_running_loop()
+            client = self._clients.pop(loop, None)
+            self._closers.pop(loop, None)
         if client is not None:
             with mapped_errors("close"):
                 await client.aclose()
@@ -116,6 +128,7 @@ class AsyncConnection:
         """Close every client whose loop allows it from here, and forget them all."""
         with self._lock:
             clients, self._clients = self._clients, {}
+            self._closers = {}
         try:
             here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -152,3 +165,25 @@ def _client_options(conn: Connection) -> dict[str, Any]:
             db=kwargs.get("db", 0),
         )
     return found
+
+
+def _close_at_shutdown(
+    owner: AsyncConnection, loop: asyncio.AbstractEventLoop, client: Any
+) -> AsyncGenerator[None, None]:
+    """An async generator, started on ``loop`` and left suspended, whose ``finally``
+    closes ``client``: a loop shutting down the usual way (``asyncio.run``, pytest-asyncio,
+    ``loop.shutdown_asyncgens()``) closes every async generator still open, so the client
+    never outlives its loop unclosed. The owner keeps the generator (the loop holds it
+    weakly)."""
+
+    async def closer() -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            owner._forget(loop, client)
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    generator = closer()
+    loop.create_task(generator.__anext__())
+    return generator

@@ -76,8 +76,8 @@ from ...errors import (
 from ...filters import FilterNode
 from ...search_hits import SearchHits
 from ...vectors import FloatMatrix
-from ..base import BackendCounters, EntryWrite, StoredEntry
-from . import admin
+from ..base import BackendCounters, BackendState, EntryWrite, StoredEntry
+from . import admin, snapshots
 from .aio import AsyncRedisBackend
 from .aio_connection import AsyncConnection
 from .connection import Connection, mapped_errors
@@ -604,6 +604,20 @@ class RedisBackend:
         removed = admin.unlink_entries(self._conn, self._keys.entry_pattern(namespace))
         self.clear(namespace)
         return removed
+
+    # --- snapshots (dump / load, streamed in batches: see .snapshots) --------------------
+
+    def export_state(self, now: float) -> BackendState:
+        """Every live entry with its vector, for ``SemCache.dump``."""
+        return snapshots.export_state(self, now)
+
+    def restore_state(self, state: BackendState, now: float) -> None:
+        """Replace the whole content with ``state``, for ``SemCache.load``.
+
+        Raises:
+            ValueError: the state is inconsistent; nothing changed.
+        """
+        snapshots.restore_state(self, state, now)
 
     # --- bookkeeping --------------------------------------------------------------------
 
