@@ -16,6 +16,7 @@ from .cache import SemCache
 from .embedders import Embedder, HashingEmbedder, as_embedder
 from .errors import (
     BackendError,
+    BackendUnavailableError,
     CacheClosedError,
     CapabilityError,
     DimensionMismatchError,
@@ -27,6 +28,8 @@ from .errors import (
     InvalidKeyError,
     InvalidValueError,
     InvalidVectorError,
+    RedisServerError,
+    ReplicationError,
     SemCacheError,
     SnapshotError,
     UnknownOperatorError,
@@ -38,6 +41,7 @@ from .mmr import mmr_select
 from .persist import DurableBackend
 from .records import CacheStats, Entry, Hit
 from .responses import Prompt, ResponseCache, ResponseStats
+from .search_hits import SearchHits
 
 if TYPE_CHECKING:
     from .semantic_kv import DistributedSemanticKV
@@ -47,6 +51,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Backend",
     "BackendError",
+    "BackendUnavailableError",
     "CacheClosedError",
     "CacheStats",
     "CapabilityError",
@@ -72,8 +77,11 @@ __all__ = [
     "InvalidVectorError",
     "LocalBackend",
     "Prompt",
+    "RedisServerError",
+    "ReplicationError",
     "ResponseCache",
     "ResponseStats",
+    "SearchHits",
     "SemCache",
     "SemCacheError",
     "SnapshotError",
