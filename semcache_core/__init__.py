@@ -11,6 +11,7 @@ Example::
 
 from .backends import Backend, LocalBackend
 from .cache import SemCache
+from .calibration import Calibration, calibrate
 from .embedders import Embedder, HashingEmbedder, as_embedder
 from .errors import (
     BackendError,
@@ -23,6 +24,7 @@ from .errors import (
     FilterValueError,
     InvalidArgumentError,
     InvalidKeyError,
+    InvalidPairError,
     InvalidValueError,
     InvalidVectorError,
     SemCacheError,
@@ -44,6 +46,7 @@ __all__ = [
     "BackendError",
     "CacheClosedError",
     "CacheStats",
+    "Calibration",
     "CapabilityError",
     "DimensionMismatchError",
     "DirectoryLockedError",
@@ -62,6 +65,7 @@ __all__ = [
     "Hit",
     "InvalidArgumentError",
     "InvalidKeyError",
+    "InvalidPairError",
     "InvalidValueError",
     "InvalidVectorError",
     "LocalBackend",
@@ -75,6 +79,7 @@ __all__ = [
     "UnsafeRecordError",
     "__version__",
     "as_embedder",
+    "calibrate",
     "mmr_select",
     "parse_filters",
 ]
