@@ -153,7 +153,7 @@ class MiniLM:
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         vectors = self.model.encode(list(texts), normalize_embeddings=True, batch_size=64)
-        return np.asarray(vectors, dtype=np.float32).tolist()  # type: ignore[no-any-return]
+        return np.asarray(vectors, dtype=np.float32).tolist()
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
