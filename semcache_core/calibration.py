@@ -9,7 +9,9 @@ tabulates, for every threshold, what a cache at that threshold would serve:
 - ``recall`` = served pairs among the same ones; ``f1`` = ``2·hits / (2·hits + wrong + missed)``.
 
 The recommended threshold is the lowest one whose precision is at least ``min_precision``
-(the most hits at that precision), written with as few decimals as serve the same pairs.
+(the most hits at that precision); as every threshold between two neighbouring scores
+serves the same pairs, it is written with as few decimals as possible, near the middle of
+that gap.
 When no threshold reaches it, ``threshold`` is ``None`` and ``message`` says so and why:
 never a silent 1.0.
 
@@ -46,6 +48,7 @@ Rule = Literal["response", "cosine"]
 PLACEHOLDER = "{q}"
 _NEVER = -math.inf  # the cache's checks refuse the pair at every threshold
 _ALWAYS = math.inf  # identical prompts: an exact hit, whatever the threshold
+_MARGIN = 0.05  # the gap assumed below the lowest pair served when no pair scores lower
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,14 +348,26 @@ def _recommend(scored: tuple[PairScore, ...], floor: float, rule: Rule) -> Calib
 
 
 def _round_threshold(best: ThresholdRow, scores: list[float], same: list[bool]) -> float:
-    """The threshold serving ``best``'s pairs with the fewest decimals (the highest such)."""
-    limit = min(best.threshold, 1.0)
+    """A threshold serving exactly ``best``'s pairs, with as few decimals as possible and,
+    among those, nearest the middle of the gap between the lowest-scoring pair served
+    (``best.threshold``) and the highest-scoring pair not served (every threshold in that
+    gap serves the same pairs; the middle leaves room on both sides for pairs not seen)."""
+    upper = min(best.threshold, 1.0)
+    below = [s for s in scores if math.isfinite(s) and s < best.threshold]
+    lower = max(below) if below else upper - _MARGIN
+    middle = (lower + upper) / 2
     for decimals in range(1, 7):
         scale = 10**decimals
-        candidate = math.floor(limit * scale) / scale
-        if table(scores, same, [candidate])[0].served == best.served:
-            return candidate
+        nearest = round(middle * scale)
+        for k in sorted((nearest - 1, nearest, nearest + 1), key=lambda k: abs(k / scale - middle)):
+            candidate = k / scale
+            if lower < candidate <= upper and _serves(candidate, best, scores, same):
+                return candidate
     return best.threshold
+
+
+def _serves(threshold: float, best: ThresholdRow, scores: list[float], same: list[bool]) -> bool:
+    return table(scores, same, [threshold])[0].served == best.served
 
 
 def _why_not(rows: tuple[ThresholdRow, ...], floor: float) -> str:

@@ -188,14 +188,16 @@ def _table(result: Calibration, title: str) -> Table:
     table = Table(title=f"Calibration: {title}")
     for column in ("threshold", "served", "hits", "wrong hits", "precision", "recall", "F1"):
         table.add_column(column, justify="right")
-    rows = [(threshold, False) for threshold in GRID]
-    if result.threshold is not None:
-        rows.append((result.threshold, True))
-    for threshold, recommended in sorted(rows, key=lambda item: (item[0], item[1])):
+    table.add_column("")
+    thresholds = set(GRID) | ({result.threshold} if result.threshold is not None else set())
+    for threshold in sorted(thresholds):
         row = result.row_at(threshold)
+        recommended = threshold == result.threshold
         meets = row.precision is not None and row.precision >= result.min_precision
         table.add_row(
-            *_cells(row), style="bold green" if recommended else (None if meets else "dim")
+            *_cells(row),
+            "<- recommended" if recommended else "",
+            style="bold green" if recommended else (None if meets else "dim"),
         )
     return table
 

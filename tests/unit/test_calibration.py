@@ -327,10 +327,10 @@ def test_the_shipped_set_is_large_balanced_and_covers_every_kind() -> None:
 
 
 def test_a_calibration_reads_as_a_record() -> None:
-    result = calibrate([("a0", "b0", True), ("a1", "b1", False)], PlantedScores([0.9, 0.4]))
+    result = calibrate([("a0", "b0", True), ("a1", "b1", False)], PlantedScores([0.9, 0.5]))
     assert isinstance(result, Calibration) and result.met
-    assert result.threshold == 0.8 and result.precision == result.recall == result.f1 == 1.0
+    assert result.threshold == 0.7 and result.precision == result.recall == result.f1 == 1.0
     assert (
         result.message
-        == "threshold 0.8: precision 1.0000 >= 0.99, 1 of 1 same pairs served, 0 wrong"
+        == "threshold 0.7: precision 1.0000 >= 0.99, 1 of 1 same pairs served, 0 wrong"
     )
