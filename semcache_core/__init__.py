@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends import Backend, LocalBackend
 from .cache import SemCache
+from .calibration import Calibration, calibrate
 from .embedders import Embedder, HashingEmbedder, as_embedder
 from .errors import (
     BackendError,
@@ -26,6 +27,7 @@ from .errors import (
     FilterValueError,
     InvalidArgumentError,
     InvalidKeyError,
+    InvalidPairError,
     InvalidValueError,
     InvalidVectorError,
     RedisServerError,
@@ -54,6 +56,7 @@ __all__ = [
     "BackendUnavailableError",
     "CacheClosedError",
     "CacheStats",
+    "Calibration",
     "CapabilityError",
     "DimensionMismatchError",
     "DirectoryLockedError",
@@ -73,6 +76,7 @@ __all__ = [
     "Hit",
     "InvalidArgumentError",
     "InvalidKeyError",
+    "InvalidPairError",
     "InvalidValueError",
     "InvalidVectorError",
     "LocalBackend",
@@ -89,6 +93,7 @@ __all__ = [
     "UnsafeRecordError",
     "__version__",
     "as_embedder",
+    "calibrate",
     "mmr_select",
     "parse_filters",
 ]

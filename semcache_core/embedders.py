@@ -28,10 +28,11 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import re
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -39,7 +40,14 @@ import numpy as np
 from .errors import EmbedderError
 from .vectors import FloatVector
 
-__all__ = ["CallableEmbedder", "Embedder", "HashingEmbedder", "as_embedder", "to_vector"]
+__all__ = [
+    "CallableEmbedder",
+    "Embedder",
+    "HashingEmbedder",
+    "as_embedder",
+    "embed_documents",
+    "to_vector",
+]
 
 
 @runtime_checkable
@@ -287,3 +295,43 @@ def as_embedder(obj: Any) -> Embedder:
         f"cannot use {type(obj).__name__} as an embedder: pass a callable str -> vector, "
         "a LangChain Embeddings or a LlamaIndex embedding"
     )
+
+
+def _batch_call(model: Any) -> Callable[[list[str]], Any] | None:
+    """The model's own call for a list of texts (LangChain ``embed_documents``, LlamaIndex
+    ``get_text_embedding_batch``), or ``None`` when it embeds one text at a time."""
+    if hasattr(model, "embed_query") and hasattr(model, "embed_documents"):
+        return model.embed_documents
+    if hasattr(model, "get_text_embedding_batch"):
+        return model.get_text_embedding_batch
+    return None
+
+
+def _whole(batch: Callable[[list[str]], Any], chunk: list[str], _text: str) -> Any:
+    """``batch(chunk)``, called as :func:`_call` calls a one-text model."""
+    return batch(chunk)
+
+
+def embed_documents(model: Any, texts: Sequence[str], batch_size: int = 64) -> list[FloatVector]:
+    """The document embeddings of ``texts``, in order, for anything :func:`as_embedder`
+    takes: ``batch_size`` texts per call where the model embeds lists, one call per text
+    otherwise.
+
+    Raises:
+        EmbedderError: the model failed, or returned something other than one vector per
+            text.
+    """
+    batch = _batch_call(model)
+    if batch is None or isinstance(model, Embedder):
+        embedder = as_embedder(model)
+        return [embedder.embed_document(text) for text in texts]
+    source = f"{type(model).__name__} (documents)"
+    vectors: list[FloatVector] = []
+    for start in range(0, len(texts), batch_size):
+        chunk = list(texts[start : start + batch_size])
+        raw = _call(source, functools.partial(_whole, batch, chunk), "")
+        rows = list(raw) if raw is not None else []
+        if len(rows) != len(chunk):
+            raise EmbedderError(f"{source} returned {len(rows)} vectors for {len(chunk)} texts")
+        vectors.extend(to_vector(row, source) for row in rows)
+    return vectors

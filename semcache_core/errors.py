@@ -10,6 +10,7 @@ keep working::
      ├── InvalidVectorError         (ValueError)  NaN/inf, all-zero, not 1-D, not numeric
      │    └── DimensionMismatchError              a vector of the wrong dimension
      ├── InvalidArgumentError       (ValueError)  k < 1, threshold outside [-1, 1], ...
+     │    └── InvalidPairError                    a labelled pair calibrate() cannot read
      ├── FilterError                (ValueError)  a malformed metadata filter
      │    ├── UnknownOperatorError                an operator that does not exist
      │    └── FilterValueError      (TypeError)   a filter value of the wrong type
@@ -45,6 +46,7 @@ __all__ = [
     "FilterValueError",
     "InvalidArgumentError",
     "InvalidKeyError",
+    "InvalidPairError",
     "InvalidValueError",
     "InvalidVectorError",
     "DirectoryLockedError",
@@ -88,6 +90,15 @@ class DimensionMismatchError(InvalidVectorError):
 
 class InvalidArgumentError(SemCacheError, ValueError):
     """An argument is out of its allowed range (k < 1, threshold outside [-1, 1], ...)."""
+
+
+class InvalidPairError(InvalidArgumentError):
+    """A labelled pair given to :func:`~semcache_core.calibrate` is malformed; ``index`` is
+    its position (0-based) in the pairs given, and the message names it."""
+
+    def __init__(self, index: int, problem: str) -> None:
+        super().__init__(f"pair {index}: {problem}")
+        self.index = index
 
 
 class FilterError(SemCacheError, ValueError):

@@ -47,7 +47,7 @@ from .prompt_diff import differing_spans, is_trivial, numbers, question_words, w
 from .records import Hit
 from .vectors import FloatVector, as_unit_vector
 
-__all__ = ["Loader", "Prompt", "PromptLike", "ResponseCache", "ResponseStats"]
+__all__ = ["Loader", "Prompt", "PromptLike", "ResponseCache", "ResponseStats", "query_verdict"]
 
 Loader = Callable[[Any], Any]
 """Turns a stored response into the caller's objects, or ``None`` when it cannot."""
@@ -317,10 +317,19 @@ _SCOPE = "scope"  # the metadata field holding an entry's (model, context) scope
 
 
 def _verdict(query: str, hit: Hit) -> bool | tuple[str, str]:
-    """Whether a candidate above the threshold may be served, or the two differing spans
-    (new, stored) whose embeddings decide it.
+    """:func:`query_verdict` for a candidate; no for an entry without a stored query text
+    (an entry of an earlier version)."""
+    stored = hit.metadata.get(_QUERY_FIELD)
+    if not isinstance(stored, str):
+        return False
+    return query_verdict(query, stored)
 
-    - no stored query text (an entry of an earlier version): no;
+
+def query_verdict(query: str, stored: str) -> bool | tuple[str, str]:
+    """Whether a candidate above the threshold, whose query text is ``stored``, may be
+    served for the new query text ``query``, or the two differing spans (new, stored) whose
+    embeddings decide it (:func:`semcache_core.calibrate` scores pairs by this rule too).
+
     - the texts differ only in whitespace and punctuation: yes;
     - nothing shared (the spans are the whole texts): yes, the search already compared them;
     - one side adds or drops a sentence the other lacks: no;
@@ -328,9 +337,6 @@ def _verdict(query: str, hit: Hit) -> bool | tuple[str, str]:
       question words of the who/when/where/why kind and not the same ones: no;
     - otherwise the spans decide.
     """
-    stored = hit.metadata.get(_QUERY_FIELD)
-    if not isinstance(stored, str):
-        return False
     difference = differing_spans(query, stored)
     if words(difference.first) == words(difference.second):
         return True

@@ -4,6 +4,8 @@
                              behind no cache, InMemoryCache and semcache, then a LlamaIndex
                              index: filtered query, persist, reload
     semcache inspect PATH    what a snapshot file or durable directory holds; verifies it
+    semcache calibrate PAIRS.jsonl [--embedder lexical|minilm|module:attr] [--min-precision P]
+                             a threshold from labelled pairs: the per-threshold table
     semcache cluster up | status | down
                              a local Redis Cluster on 127.0.0.1 for development
 
@@ -29,6 +31,7 @@ from rich.table import Table
 from semcache_core import HashingEmbedder, SemCache, SemCacheError
 from semcache_core.persist.inspect import StoreReport, describe_size, inspect_path
 
+from .cli_calibrate import add_calibrate_parser, run_calibrate
 from .cli_cluster import add_cluster_parser, run_cluster
 
 __all__ = ["DESCRIPTION", "DISTRIBUTION", "EPILOG", "main", "version"]
@@ -41,6 +44,10 @@ commands:
                            behind no cache, InMemoryCache and semcache, then a LlamaIndex
                            index: filtered query, persist, reload
   semcache inspect PATH    what a snapshot file or durable directory holds; verifies it
+  semcache calibrate PAIRS.jsonl|DIR [--embedder lexical|minilm|module:attr]
+                           [--min-precision 0.99] [--rule response|cosine]
+                           the per-threshold precision/recall table of labelled pairs and the
+                           lowest threshold reaching the precision (exit 1 when none does)
   semcache cluster up [--primaries 3 --replicas 1 --port 7000 --run-dir DIR --no-persist]
   semcache cluster status | down [--purge]
                            a local Redis Cluster on 127.0.0.1 for development (Redis 8 from
@@ -246,8 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "inspect", help="describe a snapshot file or durable directory and verify it"
     )
     inspect_parser.add_argument("path")
+    add_calibrate_parser(commands)
     add_cluster_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "calibrate":
+        return run_calibrate(args)
     if args.command == "cluster":
         return run_cluster(args)
     if args.command == "inspect":

@@ -1,0 +1,89 @@
+"""``semcache calibrate``: the table as printed, the exit status, errors by file and line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "semcache_integrations.cli", "calibrate", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
+
+
+def test_the_shipped_pairs_with_the_lexical_embedder() -> None:
+    done = run("examples/pairs", "--embedder", "lexical")
+    assert done.returncode == 1, done.stdout + done.stderr  # no threshold reaches 0.99
+    out = done.stdout
+    assert "Calibration: 480 pairs (220 same), embedder lexical, rule response" in out
+    lines = [line for line in out.splitlines() if line.startswith("│")]
+    thresholds = [line.split("│")[1].strip() for line in lines[:30]]
+    assert thresholds == [f"{0.70 + step / 100:.2f}" for step in range(30)]
+    # The 0.85 row: every cell as the API counts it.
+    assert "│      0.85 │     47 │    1 │         46 │    0.0213 │ 0.0045 │ 0.0075 │" in out
+    assert "Different pairs scoring highest" in out and "build/.cache." in out
+    assert "no threshold reaches precision 0.99" in out
+
+
+def test_a_set_that_separates_gets_a_recommendation_and_exit_0(tmp_path: Path) -> None:
+    pairs = [
+        {
+            "a": "How do I reset my password?",
+            "b": "how do I reset my password",
+            "same": True,
+            "kind": "case",
+        },
+        {
+            "a": "How do I reset my password?",
+            "b": "How do I delete my account?",
+            "same": False,
+            "kind": "other",
+        },
+        {"a": "Where is my order?", "b": "Where is my order??", "same": True, "kind": "case"},
+    ]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("\n".join(json.dumps(p) for p in pairs) + "\n\n")
+    done = run(
+        str(path), "--min-precision", "1", "--embedder", "semcache_core.embedders:HashingEmbedder"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "recommended threshold 0.7: precision 1.0000 >= 1, 2 of 2 same pairs served" in (
+        done.stdout
+    )
+    assert "By kind at threshold 0.7" in done.stdout
+    rows = [line for line in done.stdout.splitlines() if "<- recommended" in line]
+    assert (
+        len(rows) == 1 and rows[0].split("│")[1].strip() == "0.70"
+    )  # the recommended row is in the table
+
+
+def test_a_bad_line_is_named_by_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"a": "x", "b": "y", "same": true}\n\n{"a": "x", "b": \n')
+    done = run(str(path))
+    assert done.returncode == 2
+    assert f"{path}:3: not JSON" in " ".join(done.stdout.split())
+
+
+def test_a_bad_pair_is_named_by_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    lines = ['{"a": "x", "b": "y", "same": true}', '{"a": "x", "b": "z", "same": "no"}']
+    path.write_text("\n".join(lines) + "\n")
+    done = run(str(path))
+    assert done.returncode == 2
+    assert f"{path}:2: pair 1: 'same' must be a bool, got 'no'" in " ".join(done.stdout.split())
+
+
+def test_an_unknown_embedder_is_refused() -> None:
+    done = run("examples/pairs", "--embedder", "no_such_module:thing")
+    assert done.returncode == 2 and "--embedder no_such_module:thing" in done.stdout
