@@ -33,6 +33,7 @@ __all__ = [
     "Difference",
     "differing_spans",
     "is_trivial",
+    "tokens",
     "words",
     "numbers",
     "question_words",
@@ -44,6 +45,10 @@ __all__ = [
 _SENTENCE_END = re.compile(r"(?:[.!?…]+[\"'\u201d\u2019»)\]]*|:)\s+")
 _WORD = re.compile(r"\w")
 _WORDS = re.compile(r"\w+")
+# Punctuation that only shapes prose around a token (a sentence's end, a quote, a clause):
+# what tokens() strips from each token's ends. Anything else ("/", ".", "=", "+", "-" inside
+# "build/.cache", "!=", "C++", "--max-cost") is part of the token.
+_PROSE_PUNCTUATION = ".,;:!?\"'()[]\u201c\u201d\u2018\u2019\u00ab\u00bb\u2026"
 # Digits with their inner separators: "3.11", "1,000", "2024-05-01", "9:30".
 _NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
 # English question words that fix what kind of answer is wanted ("what" and "how" do not:
@@ -133,6 +138,21 @@ def words(span: str) -> list[str]:
     """The words of ``span`` in order: two spans with the same words differ only in
     whitespace and punctuation."""
     return _WORDS.findall(span)
+
+
+def tokens(span: str) -> list[str]:
+    """The whitespace-separated tokens of ``span``, each stripped of the prose punctuation
+    at its ends: two spans with the same tokens differ only in how the prose around them is
+    punctuated, while the same :func:`words` with other tokens differ in a symbol that may
+    change the meaning ("build/cache" / "build/.cache", "==" / "!=", "C++" / "C#").
+
+    Example::
+
+        >>> tokens('Delete "build/.cache", then run it!')
+        ['Delete', 'build/.cache', 'then', 'run', 'it']
+    """
+    stripped = (token.strip(_PROSE_PUNCTUATION) for token in span.split())
+    return [token for token in stripped if token]
 
 
 def is_trivial(span: str) -> bool:

@@ -43,7 +43,7 @@ from .engine_arg import check_engine
 from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError
 from .filters import Filter
 from .namespaces import adapter_namespace
-from .prompt_diff import differing_spans, is_trivial, numbers, question_words, words
+from .prompt_diff import differing_spans, is_trivial, numbers, question_words, tokens, words
 from .records import Hit
 from .vectors import FloatVector, as_unit_vector
 
@@ -330,7 +330,9 @@ def query_verdict(query: str, stored: str) -> bool | tuple[str, str]:
     served for the new query text ``query``, or the two differing spans (new, stored) whose
     embeddings decide it (:func:`semcache_core.calibrate` scores pairs by this rule too).
 
-    - the texts differ only in whitespace and punctuation: yes;
+    - the texts differ only in whitespace and the punctuation of prose (a question mark, a
+      comma): yes; in a symbol inside a token ("build/cache" / "build/.cache", "==" /
+      "!="): no, whatever the embeddings say;
     - nothing shared (the spans are the whole texts): yes, the search already compared them;
     - one side adds or drops a sentence the other lacks: no;
     - the spans hold different numbers (embeddings barely see them), or both name
@@ -339,7 +341,7 @@ def query_verdict(query: str, stored: str) -> bool | tuple[str, str]:
     """
     difference = differing_spans(query, stored)
     if words(difference.first) == words(difference.second):
-        return True
+        return tokens(difference.first) == tokens(difference.second)
     new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)
     if new_trivial or stored_trivial:
         return new_trivial and stored_trivial

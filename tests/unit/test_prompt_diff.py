@@ -183,3 +183,44 @@ def test_a_whitespace_only_difference_hits_without_embedding_the_spans() -> None
     responses.update(Prompt(question, "", question), "m", "330 metres")
     assert responses.lookup(Prompt(question + " ", "", question + " "), "m") == "330 metres"
     assert len(calls) == 2  # the stored and the new query text: no span embeddings
+
+
+IDENTIFIER_SWAPS = [
+    ("Delete the folder build/cache.", "Delete the folder build/.cache."),
+    ("What is the difference between == and ===?", "What is the difference between != and !==?"),
+    ("Should I use C++ for this?", "Should I use C# for this?"),
+    ("Run it with --max-cost 3.", "Run it with -max-cost 3."),
+    ("Call the v2/api endpoint.", "Call the v2.api endpoint."),
+]
+
+
+def test_a_symbol_inside_a_token_is_a_difference_the_words_do_not_show() -> None:
+    """The same words with another symbol inside a token ("build/cache" / "build/.cache")
+    never hit without the embedder's say: with one that sees words only (the built-in
+    lexical one), each of these pairs scores 1.0 and was served the other's answer."""
+    from semcache_core import SemCache
+    from semcache_core.prompt_diff import tokens, words
+    from semcache_core.responses import Prompt, ResponseCache, query_verdict
+
+    for first, second in IDENTIFIER_SWAPS:
+        assert words(first) == words(second) and tokens(first) != tokens(second)
+        assert query_verdict(first, second) is False, (first, second)
+        responses = ResponseCache(SemCache(), threshold=0.9)  # lexical: words only
+        responses.update(Prompt(first, "", first), "m", "answer to the first")
+        assert responses.lookup(Prompt(second, "", second), "m") is None, (first, second)
+    # prose punctuation around tokens is not such a difference
+    assert query_verdict("How tall is it?", "How tall is it") is True
+    assert query_verdict('Is "alpha", the tower, open?', "Is alpha the tower open!") is True
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(alphabet="abcXY _/.=+-!?,;", min_size=1, max_size=6), min_size=1, max_size=6)
+)
+def test_tokens_ignore_whitespace_and_prose_punctuation_at_token_ends(parts: list[str]) -> None:
+    from semcache_core.prompt_diff import tokens
+
+    text = " ".join(parts)
+    assert tokens(text) == tokens("  " + "   ".join(parts) + " ")  # spacing
+    assert tokens(text) == tokens(text + "?") or text.rstrip().endswith(tuple("=+-/_cbaXY"))
+    assert all(token and not token[0].isspace() for token in tokens(text))
