@@ -281,6 +281,14 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
             InvalidKeyError, InvalidValueError, InvalidVectorError, DimensionMismatchError,
             InvalidArgumentError: bad input; nothing is stored.
         """
+        namespace, write = self._set_write(key, value, vector, metadata, ttl, namespace)
+        with naming(namespace):
+            self._store(write)
+
+    def _set_write(
+        self, key: Any, value: Any, vector: Any, metadata: Any, ttl: Any, namespace: Any
+    ) -> tuple[str, EntryWrite]:
+        """:meth:`set`'s checked namespace and validated write (its async twin's too)."""
         check_key(key)
         namespace = check_namespace(namespace)
         unit = None
@@ -289,8 +297,7 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
             # write (a remote backend would pay round trips to tell it beforehand)
             with naming(namespace):
                 unit = as_unit_vector(vector, self._fixed_dim)
-        with naming(namespace):
-            self._store(self._write(key, value, unit, metadata, ttl, namespace))
+        return namespace, self._write(key, value, unit, metadata, ttl, namespace)
 
     def set_many(
         self,
@@ -426,7 +433,12 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         is stored once, as the entry's vector with a small marker as its value.
         """
         for retry in (False, True):
-            writes, outcomes = self._computed_writes(keys, results, ttl, namespace, metadata, index)
+            dim = self._fixed_dim
+            if dim is None:
+                dim = self._backend.dim_of(namespace, self._clock())
+            writes, outcomes = self._computed_writes(
+                keys, results, ttl, namespace, metadata, index, dim
+            )
             try:
                 self._backend.set_many(writes, self._clock())
                 break
@@ -446,13 +458,11 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         namespace: str,
         metadata: Any,
         index: Any,
+        dim: int | None,
     ) -> tuple[list[EntryWrite], list[Outcome]]:
-        """:func:`~.entry_writes.computed_writes` with this namespace's dimension; the
-        caller checked the keys, ``ttl``, ``namespace`` and ``metadata`` before computing
-        (``check_write_options``)."""
-        dim = self._fixed_dim
-        if dim is None:
-            dim = self._backend.dim_of(namespace, self._clock())
+        """:func:`~.entry_writes.computed_writes` given the namespace's dimension ``dim``
+        (read by the caller, sync or async); the caller checked the keys, ``ttl``,
+        ``namespace`` and ``metadata`` before computing (``check_write_options``)."""
         return computed_writes(
             keys,
             results,

@@ -35,14 +35,14 @@ from .checks import (
     check_threshold,
     check_write_options,
 )
-from .codec import decode, encode_metadata
-from .entry_writes import EMPTY_METADATA, as_queries, computed_writes, naming
+from .codec import decode
+from .entry_writes import as_queries, naming
 from .errors import DimensionMismatchError, InvalidArgumentError
 from .filters import FilterLike, parse_filters
 from .records import Entry, Hit
 from .search_hits import SearchHits
 from .stored_values import Outcome, fresh, outcome_of, value_of
-from .vectors import FloatMatrix, as_unit_vector
+from .vectors import FloatMatrix
 
 if TYPE_CHECKING:
     from .cache import SemCache
@@ -102,13 +102,7 @@ async def set_(
     ttl: float | None = None,
     namespace: str = "",
 ) -> None:
-    check_key(key)
-    namespace = check_namespace(namespace)
-    unit = None
-    if vector is not None:  # the dimension is the backend's to enforce (see SemCache.set)
-        with naming(namespace):
-            unit = as_unit_vector(vector, cache._fixed_dim)
-    write = cache._write(key, value, unit, metadata, ttl, namespace)
+    namespace, write = cache._set_write(key, value, vector, metadata, ttl, namespace)
     with naming(namespace):
         await aio.aset_many([write], cache._clock())
 
@@ -204,14 +198,8 @@ async def store_computed_many(
     """:meth:`SemCache._store_computed_many` with the backend's async calls."""
     for retry in (False, True):
         dim = await dim_of(cache, aio, namespace)
-        writes, outcomes = computed_writes(
-            keys,
-            results,
-            dim=dim,
-            index=index,
-            namespace=namespace,
-            encoded_metadata=EMPTY_METADATA if metadata is None else encode_metadata(metadata),
-            expires_at=cache._expires_at(ttl),
+        writes, outcomes = cache._computed_writes(
+            keys, results, ttl, namespace, metadata, index, dim
         )
         try:
             await aio.aset_many(writes, cache._clock())

