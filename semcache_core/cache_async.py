@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import cache_native_async as native
-from .backends.base import async_backend
+from .backends.base import async_backend, async_keyspace
 from .checks import check_index, check_key, check_namespace, check_threshold, check_write_options
 from .errors import InvalidArgumentError
 from .records import CacheStats, Entry, Hit
@@ -85,25 +85,67 @@ class AsyncTwins:
         self.close()  # a Redis client's close is local: it does no I/O to wait for
 
     async def alen(self: SemCache) -> int:
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await native.count(self, keyspace, None)
         return await asyncio.to_thread(len, self)
 
     async def acount(self: SemCache, namespace: str | None = None) -> int:
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await native.count(self, keyspace, namespace)
         return await asyncio.to_thread(self.count, namespace)
 
     async def anamespaces(self: SemCache) -> list[str]:
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await native.namespaces(self, keyspace)
         return await asyncio.to_thread(self.namespaces)
 
     async def ascan(
         self: SemCache, prefix: str = "", limit: int | None = None, *, namespace: str = ""
     ) -> list[str]:
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await native.scan(self, keyspace, prefix, limit, namespace)
         return await asyncio.to_thread(lambda: self.scan(prefix, limit, namespace=namespace))
 
     async def aclear(self: SemCache, namespace: str | None = None) -> None:
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            await keyspace.aclear(None if namespace is None else check_namespace(namespace))
+            return
         await asyncio.to_thread(self.clear, namespace)
 
+    async def apurge_expired(self: SemCache) -> int:
+        """Async :meth:`purge_expired`."""
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await keyspace.apurge_expired(self._clock())
+        return await asyncio.to_thread(self.purge_expired)
+
     async def astats(self: SemCache) -> CacheStats:
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await native.stats(self, keyspace)
         return await asyncio.to_thread(self.stats)
 
+    async def adim_of(self: SemCache, namespace: str = "") -> int | None:
+        """Async :meth:`dim_of`."""
+        aio = async_backend(self._backend)
+        if aio is not None:
+            return await native.dim_of(self, aio, check_namespace(namespace))
+        return await asyncio.to_thread(self.dim_of, namespace)
+
+    async def adim(self: SemCache) -> int | None:
+        """Async :attr:`dim` (a property cannot be awaited)."""
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await native.dim(self, keyspace)
+        return await asyncio.to_thread(lambda: self.dim)
+
+    # adump / aload keep a worker thread: a snapshot streams file I/O (compression,
+    # checksums) through the sync snapshot code, which an event loop must not run inline
     async def adump(self: SemCache, path: str | os.PathLike[str]) -> None:
         await asyncio.to_thread(self.dump, path)
 
@@ -169,9 +211,8 @@ class AsyncTwins:
     ) -> list[Hit]:
         query = await self._aquery(vector_or_text)
         aio = async_backend(self._backend)
-        if aio is not None and not options.get("allow_partial"):
+        if aio is not None:
             return (await native.search_vectors(self, aio, [query], k, **options))[0]
-        # a partial search waits on every shard within one deadline: the sync fan-out's job
         return await asyncio.to_thread(lambda: self.search(query, k, **options))
 
     async def asearch_batch(
@@ -180,7 +221,7 @@ class AsyncTwins:
         if not isinstance(queries, np.ndarray):
             queries = [await self._aquery(q) for q in queries]
         aio = async_backend(self._backend)
-        if aio is None or options.get("allow_partial"):
+        if aio is None:
             return await asyncio.to_thread(lambda: self.search_batch(queries, k, **options))
         if not isinstance(queries, np.ndarray) and not queries:
             raise InvalidArgumentError("search_batch needs at least one query")
