@@ -100,8 +100,8 @@ class AsyncRedisBackend:
             meta = self._keys.meta_key(namespace)
             if create:
                 pipe = self._write_pipeline("set")
-                pipe.hsetnx(meta, "shards", self._settings.default_shards)
-                pipe.hget(meta, "shards")
+                pipe.execute_command("HSETNX", meta, "shards", self._settings.default_shards)
+                pipe.execute_command("HGET", meta, "shards")
                 raw = (await pipe.execute())[1]
             else:
                 raw = await self._conn.client().hget(meta, "shards")
@@ -197,7 +197,7 @@ class AsyncRedisBackend:
             names = [name for pattern in patterns for name in await self._entry_names(pattern)]
             pipe = self._write_pipeline("clear")
             for name in names + last:
-                pipe.unlink(name)  # one key a command: keys of a cluster differ in slot
+                pipe.execute_command("UNLINK", name)  # one key a command: slots differ
             await pipe.execute()
             forget(self._tally.lock, namespace, self._shard_counts, self._last_dims)
 
@@ -234,15 +234,15 @@ class AsyncRedisBackend:
         """Record ``dim`` as the namespace's, or raise if it holds live vectors of another."""
         meta = self._keys.meta_key(namespace)
         pipe = self._write_pipeline("set")
-        pipe.hsetnx(meta, "dim", dim)
-        pipe.hget(meta, "dim")
+        pipe.execute_command("HSETNX", meta, "dim", dim)
+        pipe.execute_command("HGET", meta, "dim")
         held = int((await pipe.execute())[1])
         if held == dim:
             return
         if await self.adim_of(namespace, now) is not None:
             raise DimensionMismatchError(held, dim, namespace)
         pipe = self._write_pipeline("set")
-        pipe.hset(meta, "dim", dim)  # emptied since: the dimension is free
+        pipe.execute_command("HSET", meta, "dim", dim)  # emptied since: the dimension is free
         await pipe.execute()
 
     async def adelete(self, namespace: str, key: str, now: float) -> bool:

@@ -79,8 +79,8 @@ class AsyncConnection:
         }
         if url is None and cluster_nodes is None:  # a client was passed: its address
             options.update(_client_options(conn))
-            if conn.is_cluster:
-                cluster_nodes = [name for name, _ in conn.primaries()]
+        if isinstance(conn.client, RedisCluster):  # every node the sync client knows:
+            cluster_nodes = [node.name for node in conn.client.get_nodes()]  # any may be down
 
         def make() -> Any:
             # bounded: redis-py's defaults can retry for seconds on a dead node

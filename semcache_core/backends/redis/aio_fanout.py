@@ -137,18 +137,6 @@ class AsyncNodeBatch:
     def execute_command(self, *args: Any) -> None:
         self._calls.append(routed(args))
 
-    def unlink(self, name: str) -> None:
-        self.execute_command("UNLINK", name)
-
-    def hsetnx(self, name: str, field: str, value: Any) -> None:
-        self.execute_command("HSETNX", name, field, value)
-
-    def hget(self, name: str, field: str) -> None:
-        self.execute_command("HGET", name, field)
-
-    def hset(self, name: str, field: str, value: Any) -> None:
-        self.execute_command("HSET", name, field, value)
-
     async def execute(self) -> list[Any]:
         if not self._calls:
             return []
