@@ -1,9 +1,12 @@
 """Async twins of every :class:`~semcache_core.SemCache` call.
 
 On a backend with native async calls (``backend.aio``, e.g. Redis on ``redis.asyncio``),
-the per-entry calls, searches and ``aget_or_compute`` await them (see
-:mod:`.cache_native_async`): no worker thread per call. Otherwise (the in-process backend)
-each runs the sync call in a worker thread (after awaiting the embedder's async method for
+the per-entry calls, searches (``allow_partial`` too), ``aget_or_compute`` and, when it
+has them (:class:`~.backends.base.AsyncKeyspace`), the keyspace calls (``alen``,
+``acount``, ``ascan``, ``anamespaces``, ``aclear``, ``apurge_expired``, ``astats``,
+``adim``) await them (see :mod:`.cache_native_async`): no worker thread per call.
+``adump`` / ``aload`` always use one (a snapshot is file I/O). Otherwise (the in-process
+backend) each runs the sync call in a worker thread (after awaiting the embedder's async method for
 text), so the event loop never blocks. ``aget_or_compute`` shares the sync twin's single
 flight, so threads and coroutines missing one key together compute it once.
 """
