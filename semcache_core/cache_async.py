@@ -1,9 +1,12 @@
 """Async twins of every :class:`~semcache_core.SemCache` call.
 
 On a backend with native async calls (``backend.aio``, e.g. Redis on ``redis.asyncio``),
-the per-entry calls, searches and ``aget_or_compute`` await them (see
-:mod:`.cache_native_async`): no worker thread per call. Otherwise (the in-process backend)
-each runs the sync call in a worker thread (after awaiting the embedder's async method for
+the per-entry calls, searches (``allow_partial`` too), ``aget_or_compute`` and, when it
+has them (:class:`~.backends.base.AsyncKeyspace`), the keyspace calls (``alen``,
+``acount``, ``ascan``, ``anamespaces``, ``aclear``, ``apurge_expired``, ``astats``,
+``adim``) await them (see :mod:`.cache_native_async`): no worker thread per call.
+``adump`` / ``aload`` always use one (a snapshot is file I/O). Otherwise (the in-process
+backend) each runs the sync call in a worker thread (after awaiting the embedder's async method for
 text), so the event loop never blocks. ``aget_or_compute`` shares the sync twin's single
 flight, so threads and coroutines missing one key together compute it once.
 """
@@ -23,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import cache_native_async as native
-from .backends.base import async_backend
+from .backends.base import async_backend, async_keyspace
 from .checks import check_index, check_key, check_namespace, check_threshold, check_write_options
 from .errors import InvalidArgumentError
 from .records import CacheStats, Entry, Hit
@@ -85,25 +88,67 @@ class AsyncTwins:
         self.close()  # a Redis client's close is local: it does no I/O to wait for
 
     async def alen(self: SemCache) -> int:
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await native.count(self, keyspace, None)
         return await asyncio.to_thread(len, self)
 
     async def acount(self: SemCache, namespace: str | None = None) -> int:
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await native.count(self, keyspace, namespace)
         return await asyncio.to_thread(self.count, namespace)
 
     async def anamespaces(self: SemCache) -> list[str]:
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await native.namespaces(self, keyspace)
         return await asyncio.to_thread(self.namespaces)
 
     async def ascan(
         self: SemCache, prefix: str = "", limit: int | None = None, *, namespace: str = ""
     ) -> list[str]:
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await native.scan(self, keyspace, prefix, limit, namespace)
         return await asyncio.to_thread(lambda: self.scan(prefix, limit, namespace=namespace))
 
     async def aclear(self: SemCache, namespace: str | None = None) -> None:
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            await keyspace.aclear(None if namespace is None else check_namespace(namespace))
+            return
         await asyncio.to_thread(self.clear, namespace)
 
+    async def apurge_expired(self: SemCache) -> int:
+        """Async :meth:`purge_expired`."""
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await keyspace.apurge_expired(self._clock())
+        return await asyncio.to_thread(self.purge_expired)
+
     async def astats(self: SemCache) -> CacheStats:
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await native.stats(self, keyspace)
         return await asyncio.to_thread(self.stats)
 
+    async def adim_of(self: SemCache, namespace: str = "") -> int | None:
+        """Async :meth:`dim_of`."""
+        aio = async_backend(self._backend)
+        if aio is not None:
+            return await native.dim_of(self, aio, check_namespace(namespace))
+        return await asyncio.to_thread(self.dim_of, namespace)
+
+    async def adim(self: SemCache) -> int | None:
+        """Async :attr:`dim` (a property cannot be awaited)."""
+        keyspace = async_keyspace(self._backend)
+        if keyspace is not None:
+            return await native.dim(self, keyspace)
+        return await asyncio.to_thread(lambda: self.dim)
+
+    # adump / aload keep a worker thread: a snapshot streams file I/O (compression,
+    # checksums) through the sync snapshot code, which an event loop must not run inline
     async def adump(self: SemCache, path: str | os.PathLike[str]) -> None:
         await asyncio.to_thread(self.dump, path)
 
@@ -169,9 +214,8 @@ class AsyncTwins:
     ) -> list[Hit]:
         query = await self._aquery(vector_or_text)
         aio = async_backend(self._backend)
-        if aio is not None and not options.get("allow_partial"):
+        if aio is not None:
             return (await native.search_vectors(self, aio, [query], k, **options))[0]
-        # a partial search waits on every shard within one deadline: the sync fan-out's job
         return await asyncio.to_thread(lambda: self.search(query, k, **options))
 
     async def asearch_batch(
@@ -180,7 +224,7 @@ class AsyncTwins:
         if not isinstance(queries, np.ndarray):
             queries = [await self._aquery(q) for q in queries]
         aio = async_backend(self._backend)
-        if aio is None or options.get("allow_partial"):
+        if aio is None:
             return await asyncio.to_thread(lambda: self.search_batch(queries, k, **options))
         if not isinstance(queries, np.ndarray) and not queries:
             raise InvalidArgumentError("search_batch needs at least one query")

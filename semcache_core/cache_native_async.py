@@ -25,8 +25,9 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .backends.base import AsyncBackend
+from .backends.base import AsyncBackend, AsyncKeyspace
 from .checks import (
+    check_count,
     check_index,
     check_k,
     check_key,
@@ -39,8 +40,8 @@ from .codec import decode
 from .entry_writes import as_queries, naming
 from .errors import DimensionMismatchError, InvalidArgumentError
 from .filters import FilterLike, parse_filters
-from .records import Entry, Hit
-from .search_hits import SearchHits
+from .records import CacheStats, Entry, Hit
+from .search_hits import abackend_search, marked
 from .stored_values import Outcome, fresh, outcome_of, value_of
 from .vectors import FloatMatrix
 
@@ -48,18 +49,23 @@ if TYPE_CHECKING:
     from .cache import SemCache
 
 __all__ = [
+    "count",
     "delete",
     "delete_many",
+    "dim",
     "dim_of",
     "exists",
     "get",
     "get_entry",
     "get_many",
     "get_or_compute",
+    "namespaces",
     "peek_many",
+    "scan",
     "search_vectors",
     "set_",
     "set_many",
+    "stats",
     "store_computed_many",
 ]
 
@@ -69,6 +75,56 @@ async def dim_of(cache: SemCache, aio: AsyncBackend, namespace: str) -> int | No
     if cache._fixed_dim is not None:
         return cache._fixed_dim
     return await aio.adim_of(namespace, cache._clock())
+
+
+async def dim(cache: SemCache, keyspace: AsyncKeyspace) -> int | None:
+    """:attr:`SemCache.dim`."""
+    if cache._fixed_dim is not None:
+        return cache._fixed_dim
+    dims = set((await keyspace.adims()).values())
+    return dims.pop() if len(dims) == 1 else None
+
+
+# --- keyspace ----------------------------------------------------------------------------
+
+
+async def count(cache: SemCache, keyspace: AsyncKeyspace, namespace: str | None) -> int:
+    if namespace is not None:
+        check_namespace(namespace)
+    return await keyspace.acount(cache._clock(), namespace)
+
+
+async def namespaces(cache: SemCache, keyspace: AsyncKeyspace) -> list[str]:
+    return await keyspace.anamespaces(cache._clock())
+
+
+async def scan(
+    cache: SemCache, keyspace: AsyncKeyspace, prefix: Any, limit: Any, namespace: Any
+) -> list[str]:
+    if not isinstance(prefix, str):
+        raise InvalidArgumentError(f"prefix must be a str, got {type(prefix).__name__}")
+    if limit is not None:
+        limit = check_count(limit, "limit", minimum=0)
+    return await keyspace.ascan(check_namespace(namespace), prefix, limit, cache._clock())
+
+
+async def stats(cache: SemCache, keyspace: AsyncKeyspace) -> CacheStats:
+    """:meth:`SemCache.stats`: the counters (no I/O) and the live size, counted here."""
+    size = await keyspace.acount(cache._clock())
+    backend = cache._backend.counters()
+    c = cache._counters
+    with c.lock:
+        semantic_hits, semantic_misses, computes = c.semantic_hits, c.semantic_misses, c.computes
+    return CacheStats(
+        size=size,
+        hits=backend.hits,
+        misses=backend.misses,
+        semantic_hits=semantic_hits,
+        semantic_misses=semantic_misses,
+        evictions=backend.evictions,
+        expirations=backend.expirations,
+        computes=computes,
+    )
 
 
 # --- exact key/value ---------------------------------------------------------------------
@@ -264,8 +320,10 @@ async def search_vectors(
     namespace: str = "",
     filters: FilterLike = None,
     with_vectors: bool = False,
+    allow_partial: bool = False,
 ) -> list[list[Hit]]:
-    """:meth:`SemCache._search_vectors` with the backend's async calls."""
+    """:meth:`SemCache._search_vectors` with the backend's async calls (``allow_partial``
+    passed to a backend whose shards can fail one at a time)."""
     k = check_k(k)
     threshold = check_threshold(threshold)
     namespace = check_namespace(namespace)
@@ -273,8 +331,9 @@ async def search_vectors(
     dim = await dim_of(cache, aio, namespace)
     with naming(namespace):
         matrix = as_queries(vectors, dim)
-    found = await aio.asearch(matrix, k, namespace, node, cache._clock(), with_vectors, threshold)
+    args = (matrix, k, namespace, node, cache._clock(), with_vectors, threshold)
+    found = await abackend_search(aio, *args, allow_partial=allow_partial)
     return [
-        SearchHits([cache._hit(entry, score, with_vectors) for entry, score in hits])
+        marked(hits, [cache._hit(entry, score, with_vectors) for entry, score in hits])
         for hits in found
     ]

@@ -25,7 +25,13 @@ from .backends.base import StoredEntry
 from .filters import FilterNode
 from .vectors import FloatMatrix
 
-__all__ = ["SearchHits", "SupportsPartialSearch", "backend_search"]
+__all__ = [
+    "SearchHits",
+    "SupportsAsyncPartialSearch",
+    "SupportsPartialSearch",
+    "abackend_search",
+    "backend_search",
+]
 
 _T = TypeVar("_T")
 
@@ -80,6 +86,34 @@ def backend_search(backend: Any, *args: Any, allow_partial: bool = False) -> lis
     if allow_partial and isinstance(backend, SupportsPartialSearch):
         return backend.search(*args, allow_partial=True)
     found: list[Rows] = backend.search(*args)
+    return found
+
+
+@runtime_checkable
+class SupportsAsyncPartialSearch(Protocol):
+    """The async twin of :class:`SupportsPartialSearch` (``RedisBackend.aio``)."""
+
+    partial_search: bool
+
+    async def asearch(
+        self,
+        queries: FloatMatrix,
+        k: int,
+        namespace: str,
+        filters: FilterNode | None,
+        now: float,
+        with_vectors: bool = False,
+        threshold: float | None = None,
+        *,
+        allow_partial: bool = False,
+    ) -> list[Rows]: ...
+
+
+async def abackend_search(aio: Any, *args: Any, allow_partial: bool = False) -> list[Rows]:
+    """``await aio.asearch(*args)``, as :func:`backend_search` passes ``allow_partial``."""
+    if allow_partial and isinstance(aio, SupportsAsyncPartialSearch):
+        return await aio.asearch(*args, allow_partial=True)
+    found: list[Rows] = await aio.asearch(*args)
     return found
 
 

@@ -35,6 +35,7 @@ from ..vectors import FloatMatrix, FloatVector
 __all__ = [
     "NOT_DECODED",
     "AsyncBackend",
+    "AsyncKeyspace",
     "Backend",
     "BackendCounters",
     "BackendState",
@@ -44,6 +45,7 @@ __all__ = [
     "SupportsAsync",
     "SupportsSnapshots",
     "async_backend",
+    "async_keyspace",
 ]
 
 NOT_DECODED: Any = type("NotDecoded", (), {"__repr__": lambda self: "NOT_DECODED"})()
@@ -292,3 +294,30 @@ def async_backend(backend: object) -> AsyncBackend | None:
     """``backend.aio`` when the backend has native async calls (now: ``aio`` may be None
     for some settings), else ``None``."""
     return backend.aio if isinstance(backend, SupportsAsync) else None
+
+
+@runtime_checkable
+class AsyncKeyspace(Protocol):
+    """Optional async twins of a backend's whole-keyspace calls (``acount`` is ``count``,
+    ``adims()`` the ``dims`` property, ...), on the same terms as :class:`AsyncBackend`.
+    An async backend without them leaves those facade calls to a worker thread."""
+
+    async def acount(self, now: float, namespace: str | None = None) -> int: ...
+
+    async def anamespaces(self, now: float) -> list[str]: ...
+
+    async def ascan(
+        self, namespace: str, prefix: str, limit: int | None, now: float
+    ) -> list[str]: ...
+
+    async def aclear(self, namespace: str | None = None) -> None: ...
+
+    async def apurge_expired(self, now: float) -> int: ...
+
+    async def adims(self) -> dict[str, int]: ...
+
+
+def async_keyspace(backend: object) -> AsyncKeyspace | None:
+    """``backend.aio`` when it has the :class:`AsyncKeyspace` calls, else ``None``."""
+    aio = async_backend(backend)
+    return aio if isinstance(aio, AsyncKeyspace) else None

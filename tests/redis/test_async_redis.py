@@ -366,18 +366,23 @@ async def test_unreachable_server_raises_the_sync_error(tmp_path: Any) -> None:
     finally:
         server.stop()
     try:
-        with pytest.raises(BackendUnavailableError) as sync_error:
-            cache.get("k")
-        for call in (
-            lambda: cache.aget("k"),
-            lambda: cache.aset("k", "w"),
-            lambda: cache.adelete("k"),
-            lambda: cache.asearch([1.0, 0.0], 1),
-            lambda: cache.aget_or_compute("z", lambda key: 1),
+        for sync_call, call in (
+            (lambda: cache.get("k"), lambda: cache.aget("k")),
+            (lambda: cache.set("k", "w"), lambda: cache.aset("k", "w")),
+            (lambda: cache.delete("k"), lambda: cache.adelete("k")),
+            (lambda: cache.search([1.0, 0.0], 1), lambda: cache.asearch([1.0, 0.0], 1)),
+            (lambda: cache.get_or_compute("z", str), lambda: cache.aget_or_compute("z", str)),
+            (lambda: len(cache), lambda: cache.alen()),
+            (lambda: cache.scan(), lambda: cache.ascan()),
+            (lambda: cache.clear(), lambda: cache.aclear()),
+            (lambda: cache.purge_expired(), lambda: cache.apurge_expired()),
         ):
+            with pytest.raises(BackendUnavailableError) as sync_error:
+                sync_call()
             with pytest.raises(BackendUnavailableError) as async_error:
                 await call()
-            assert type(async_error.value) is type(sync_error.value)
-            assert "redis unreachable" in str(async_error.value)
+            # the same call named, the same kind of failure (the OS's wording may differ)
+            assert str(async_error.value).split(":")[0] == str(sync_error.value).split(":")[0]
+            assert "unreachable" in str(async_error.value) or "answered" in str(async_error.value)
     finally:
         await cache.aclose()

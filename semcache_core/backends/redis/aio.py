@@ -22,9 +22,11 @@ from typing import Any
 
 from ...errors import DimensionMismatchError
 from ...filters import FilterNode
+from ...search_hits import SearchHits
 from ...vectors import FloatMatrix
 from ..base import EntryWrite, StoredEntry
 from .aio_connection import AsyncConnection
+from .aio_fanout import AsyncNodeBatch, afan_out
 from .connection import Connection, mapped_errors
 from .entry_codec import FIELDS
 from .plan import (
@@ -35,11 +37,18 @@ from .plan import (
     by_tag,
     check_kind_replies,
     check_set_replies,
+    clear_patterns,
     delete_outcome,
+    dim_answer,
+    dim_calls,
     entry_of,
     expired,
+    forget,
     group_writes,
+    live_names,
+    namespaces_of,
     needs_kind_check,
+    scan_keys,
     set_call,
 )
 from .scripts import DELETE, PURGE, SET
@@ -55,28 +64,47 @@ class AsyncRedisBackend:
     Methods mirror the sync backend's with an ``a`` prefix and take the same arguments.
     """
 
+    partial_search = True  # asearch(..., allow_partial=True): see search_hits.py
+
     def __init__(
         self,
         conn: AsyncConnection,
         settings: Settings,
         shard_counts: dict[str, int],
         tally: Tally,
+        last_dims: dict[str, int] | None = None,
+        min_replica_acks: int = 0,
+        replica_ack_timeout: float = 1.0,
     ) -> None:
         self._conn = conn
         self._settings = settings
         self._keys = settings.keys
         self._shard_counts = shard_counts  # the sync backend's: namespace -> S
+        self._last_dims = {} if last_dims is None else last_dims  # the sync backend's
         self._tally = tally
+        self._acks = min_replica_acks
+        self._ack_timeout = replica_ack_timeout
+
+    def _write_pipeline(self, what: str) -> Any:
+        """Where a write path queues its commands: a plain pipeline, or with
+        ``min_replica_acks`` an :class:`AsyncNodeBatch` that ends each node's part with
+        ``WAIT`` on the connection that wrote."""
+        if self._acks:
+            return AsyncNodeBatch(self._conn, what, self._acks, self._ack_timeout)
+        return self._conn.pipeline()
 
     async def _shards(self, namespace: str, create: bool) -> tuple[str, ...] | None:
         """The namespace's shard tags; None when it does not exist (and not ``create``)."""
         count = self._shard_counts.get(namespace)
         if count is None:
             meta = self._keys.meta_key(namespace)
-            client = self._conn.client()
             if create:
-                await client.hsetnx(meta, "shards", self._settings.default_shards)
-            raw = await client.hget(meta, "shards")
+                pipe = self._write_pipeline("set")
+                pipe.execute_command("HSETNX", meta, "shards", self._settings.default_shards)
+                pipe.execute_command("HGET", meta, "shards")
+                raw = (await pipe.execute())[1]
+            else:
+                raw = await self._conn.client().hget(meta, "shards")
             if raw is None:
                 return None
             count = self._shard_counts[namespace] = int(raw)
@@ -107,19 +135,76 @@ class AsyncRedisBackend:
             return value is not None and not expired(x, now)
 
     async def adim_of(self, namespace: str, now: float | None = None) -> int | None:
+        """As the sync ``dim_of``: one round over the namespace's shards, a shard out of
+        reach passed over (the search after says so)."""
         with mapped_errors("dim_of"):
             tags = await self._shards(namespace, create=False)
             if tags is None or not self._settings.vector_sets:
                 return None
-            if now is not None:
-                await self._purge_tags(tags, now)
-            pipe = self._conn.pipeline()
-            for tag in tags:
-                pipe.execute_command("VCARD", self._keys.vset_key(tag))
-            if not sum(int(n or 0) for n in await pipe.execute()):
-                return None
-            raw = await self._conn.client().hget(self._keys.meta_key(namespace), "dim")
-            return None if raw is None else int(raw)
+            calls, purges = dim_calls(self._settings, namespace, tags, now)
+            done = await afan_out(self._conn, calls, "dim_of", allow_unreachable=True)
+            return dim_answer(namespace, done, purges, self._last_dims, self._tally)
+
+    # --- keyspace: every primary's SCAN (as the sync calls) -----------------------------
+
+    async def _entry_names(self, pattern: str) -> list[str]:
+        """Every key matching ``pattern`` on every primary, sorted."""
+        names = {
+            name.decode("utf-8") if isinstance(name, bytes) else name
+            async for name in self._conn.scan(pattern)
+        }
+        return sorted(names)
+
+    async def _live(self, names: list[str], now: float) -> list[str]:
+        if not names:
+            return []
+        pipe = self._conn.pipeline()
+        for name in names:
+            pipe.hmget(name, ["k", "x"])
+        return live_names(names, await pipe.execute(), now)
+
+    async def acount(self, now: float, namespace: str | None = None) -> int:
+        with mapped_errors("count"):
+            names = await self._entry_names(self._keys.entry_pattern(namespace))
+            return len(await self._live(names, now))
+
+    async def anamespaces(self, now: float) -> list[str]:
+        with mapped_errors("namespaces"):
+            names = await self._entry_names(self._keys.entry_pattern())
+            return namespaces_of(self._keys, await self._live(names, now))
+
+    async def ascan(self, namespace: str, prefix: str, limit: int | None, now: float) -> list[str]:
+        with mapped_errors("scan"):
+            names = await self._entry_names(self._keys.entry_pattern(namespace, prefix))
+            live = await self._live(names, now)
+        return scan_keys(self._keys, live, prefix, limit)
+
+    async def adims(self) -> dict[str, int]:
+        """namespace -> dimension (the sync ``dims`` property's twin)."""
+        with mapped_errors("dims"):
+            metas = await self._entry_names(self._keys.meta_pattern())
+        found = {}
+        for name in metas:
+            namespace = self._keys.parse_meta_key(name)
+            dim = await self.adim_of(namespace)
+            if dim is not None:
+                found[namespace] = dim
+        return found
+
+    async def aclear(self, namespace: str | None = None) -> None:
+        with mapped_errors("clear"):
+            patterns, last = clear_patterns(self._keys, namespace)
+            names = [name for pattern in patterns for name in await self._entry_names(pattern)]
+            pipe = self._write_pipeline("clear")
+            for name in names + last:
+                pipe.execute_command("UNLINK", name)  # one key a command: slots differ
+            await pipe.execute()
+            forget(self._tally.lock, namespace, self._shard_counts, self._last_dims)
+
+    async def apurge_expired(self, now: float) -> int:
+        with mapped_errors("purge_expired"):
+            names = await self._entry_names(self._keys.expiry_pattern())
+            return await self._purge_tags(tuple(self._keys.parse_tag(n) for n in names), now)
 
     # --- writes -------------------------------------------------------------------------
 
@@ -132,7 +217,7 @@ class AsyncRedisBackend:
             for namespace, dim in dims.items():  # every check before any write
                 if dim is not None:
                     await self._fix_dim(namespace, dim, now)
-            pipe = self._conn.pipeline()
+            pipe = self._write_pipeline("set")
             calls = []
             for namespace, group in by_namespace.items():
                 tags = await self._shards(namespace, create=True)
@@ -148,15 +233,17 @@ class AsyncRedisBackend:
     async def _fix_dim(self, namespace: str, dim: int, now: float) -> None:
         """Record ``dim`` as the namespace's, or raise if it holds live vectors of another."""
         meta = self._keys.meta_key(namespace)
-        pipe = self._conn.pipeline()
-        pipe.hsetnx(meta, "dim", dim)
-        pipe.hget(meta, "dim")
+        pipe = self._write_pipeline("set")
+        pipe.execute_command("HSETNX", meta, "dim", dim)
+        pipe.execute_command("HGET", meta, "dim")
         held = int((await pipe.execute())[1])
         if held == dim:
             return
         if await self.adim_of(namespace, now) is not None:
             raise DimensionMismatchError(held, dim, namespace)
-        await self._conn.client().hset(meta, "dim", dim)  # emptied since: the dimension is free
+        pipe = self._write_pipeline("set")
+        pipe.execute_command("HSET", meta, "dim", dim)  # emptied since: the dimension is free
+        await pipe.execute()
 
     async def adelete(self, namespace: str, key: str, now: float) -> bool:
         with mapped_errors("delete"):
@@ -164,12 +251,14 @@ class AsyncRedisBackend:
             if tags is None:
                 return False
             tag = self._settings.tag_of(tags, key)
-            existed, x = await _eval(
-                self._conn.client(),
-                DELETE,
-                [self._keys.vset_key(tag), self._keys.expiry_key(tag)],
-                [self._keys.entry_prefix(tag), key],
-            )
+            keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
+            args = [self._keys.entry_prefix(tag), key]
+            if self._acks:
+                batch = self._write_pipeline("delete")
+                _eval(batch, DELETE, keys, args)
+                existed, x = (await batch.execute())[0]
+            else:
+                existed, x = await _eval(self._conn.client(), DELETE, keys, args)
         removed, was_expired = delete_outcome(existed, x, now)
         if was_expired:
             self._tally.expired(1)
@@ -178,7 +267,7 @@ class AsyncRedisBackend:
     async def _purge_tags(self, tags: tuple[str, ...], now: float) -> int:
         if not tags:
             return 0
-        pipe = self._conn.pipeline()
+        pipe = self._write_pipeline("purge_expired")
         for tag in tags:
             _eval(
                 pipe,
@@ -201,7 +290,12 @@ class AsyncRedisBackend:
         now: float,
         with_vectors: bool = False,
         threshold: float | None = None,
+        *,
+        allow_partial: bool = False,
     ) -> list[list[tuple[StoredEntry, float]]]:
+        """As the sync ``search``: every shard within ``socket_timeout`` together; one
+        out of reach raises :class:`BackendUnavailableError`, or with ``allow_partial``
+        is left out and each row is a :class:`SearchHits` naming it."""
         self._settings.require_vector_sets()
         with mapped_errors("search"):
             tags = await self._shards(namespace, create=False)
@@ -212,16 +306,23 @@ class AsyncRedisBackend:
             job = SearchJob.make(
                 self._settings, tags, queries, k, namespace, filters, now, with_vectors, threshold
             )
-            pipe = self._conn.pipeline()
-            job.queue(pipe)
-            results = []
-            for row, (hits, per_shard) in enumerate(job.first(await pipe.execute())):
+            done = await afan_out(
+                self._conn, job.calls(), "search", allow_unreachable=allow_partial
+            )
+            results: list[list[tuple[StoredEntry, float]]] = []
+            for row, (hits, per_shard) in enumerate(job.first(done.replies)):
+                unreachable = set(done.unreachable)
                 more = job.may_hold_more(hits, per_shard)
                 if any(more):
-                    again = self._conn.pipeline()
-                    job.queue_again(again, row, more)
-                    hits = job.hits_again(per_shard, more, await again.execute())
-                results.append(hits)
+                    again = await afan_out(
+                        self._conn,
+                        job.calls_again(row, more),
+                        "search",
+                        allow_unreachable=allow_partial,
+                    )
+                    unreachable.update(again.unreachable)
+                    hits = job.hits_again(per_shard, more, again.replies)
+                results.append(SearchHits(hits, unreachable) if allow_partial else hits)
             return results
 
     async def _check_kinds(self, namespace: str, filters: FilterNode, now: float) -> None:

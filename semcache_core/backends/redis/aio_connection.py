@@ -27,7 +27,7 @@ from typing import Any
 import redis.asyncio as aredis
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.cluster import RedisCluster
 
 from .connection import Connection, mapped_errors
@@ -38,10 +38,23 @@ __all__ = ["AsyncConnection"]
 class AsyncConnection:
     """Makes and keeps one ``redis.asyncio`` client per event loop."""
 
-    def __init__(self, make: Callable[[], Any], is_cluster: bool) -> None:
+    def __init__(
+        self,
+        make: Callable[[], Any],
+        is_cluster: bool,
+        make_node: Callable[[str], Any] | None = None,
+        standalone_name: str = "",
+        socket_timeout: float = 5.0,
+        retries: int = 2,
+    ) -> None:
         self._make = make  # no I/O: a client connects on its first command
+        self._make_node = make_node  # node name -> a client that tries once (.aio_fanout)
+        self._standalone_name = standalone_name
         self.is_cluster = is_cluster
+        self.timeout = socket_timeout  # the deadline of one fanned-out call
+        self.retries = retries
         self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
+        self._nodes: dict[asyncio.AbstractEventLoop, dict[str, Any]] = {}  # per loop
         # per loop, the suspended async generator that closes its client at shutdown
         self._closers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
         self._lock = threading.Lock()
@@ -66,8 +79,8 @@ class AsyncConnection:
         }
         if url is None and cluster_nodes is None:  # a client was passed: its address
             options.update(_client_options(conn))
-            if conn.is_cluster:
-                cluster_nodes = [name for name, _ in conn.primaries()]
+        if isinstance(conn.client, RedisCluster):  # every node the sync client knows:
+            cluster_nodes = [node.name for node in conn.client.get_nodes()]  # any may be down
 
         def make() -> Any:
             # bounded: redis-py's defaults can retry for seconds on a dead node
@@ -79,7 +92,19 @@ class AsyncConnection:
                 return aredis.Redis(retry=retry, **options)
             return aredis.Redis.from_url(url, retry=retry, **options)
 
-        return cls(make, conn.is_cluster)
+        def make_node(name: str) -> Any:
+            # one try, the deadline on its socket: .aio_fanout owns retries and deadline
+            once = {**options, "retry": Retry(NoBackoff(), 0)}
+            once["socket_connect_timeout"] = min(connect_timeout, socket_timeout)
+            if cluster_nodes is None and url is not None:
+                return aredis.Redis.from_url(url, **once)
+            host, port = _host_port(name)
+            if cluster_nodes is None:  # a standalone client was passed: its database too
+                return aredis.Redis(**once)
+            return aredis.Redis(host=host, port=port, **once)
+
+        standalone = "" if conn.is_cluster else conn.node_of("")
+        return cls(make, conn.is_cluster, make_node, standalone, socket_timeout, retries)
 
     def client(self) -> Any:
         """The client of the running event loop (made on its first call)."""
@@ -96,11 +121,47 @@ class AsyncConnection:
                     self._closers[loop] = _close_at_shutdown(self, loop, client)
         return client
 
-    def _forget(self, loop: asyncio.AbstractEventLoop, client: Any) -> None:
+    def _forget(self, loop: asyncio.AbstractEventLoop, client: Any) -> list[Any]:
+        """Forget ``loop``'s clients; its node clients, to be closed."""
         with self._lock:
             if self._clients.get(loop) is client:
                 del self._clients[loop]
             self._closers.pop(loop, None)
+            return list(self._nodes.pop(loop, {}).values())
+
+    # --- one node at a time (.aio_fanout) -------------------------------------------------
+
+    def node_client(self, name: str) -> Any:
+        """The running loop's client of node ``name`` (made on first use)."""
+        self.client()  # the loop's closer closes node clients too
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            nodes = self._nodes.setdefault(loop, {})
+            found = nodes.get(name)
+            if found is None:
+                assert self._make_node is not None
+                with mapped_errors("connect"):
+                    found = nodes[name] = self._make_node(name)
+            return found
+
+    def node_of(self, key: str) -> str:
+        """``host:port`` of the primary owning ``key``, from the client's slot map (see
+        :meth:`ready`)."""
+        if not self.is_cluster:
+            return self._standalone_name
+        return str(self.client().get_node_from_key(key).name)
+
+    async def ready(self) -> None:
+        """Make sure the running loop's cluster client knows the slot layout."""
+        if self.is_cluster:
+            with mapped_errors("connect"):
+                await self.client().initialize()
+
+    async def refresh(self) -> None:
+        """Ask the cluster for its slot layout again (after MOVED, a refused node, ...)."""
+        if self.is_cluster:
+            with mapped_errors("refresh cluster layout"):
+                await self.client().nodes_manager.initialize()
 
     def pipeline(self) -> Any:
         """A non-transactional pipeline on the running loop's client."""
@@ -120,14 +181,15 @@ class AsyncConnection:
             loop = asyncio.get_running_loop()
             client = self._clients.pop(loop, None)
             self._closers.pop(loop, None)
-        if client is not None:
-            with mapped_errors("close"):
-                await client.aclose()
+            nodes = list(self._nodes.pop(loop, {}).values())
+        with mapped_errors("close"):
+            await _aclose_all([client, *nodes])
 
     def close(self) -> None:
         """Close every client whose loop allows it from here, and forget them all."""
         with self._lock:
             clients, self._clients = self._clients, {}
+            nodes, self._nodes = self._nodes, {}
             self._closers = {}
         try:
             here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -136,15 +198,30 @@ class AsyncConnection:
         for loop, client in clients.items():
             if loop.is_closed():
                 continue
+            closing = _aclose_all([client, *nodes.get(loop, {}).values()])
             if loop is here:  # called from a coroutine of that loop: close soon after
-                task = loop.create_task(client.aclose())
+                task = loop.create_task(closing)
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
             elif loop.is_running():
-                asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+                asyncio.run_coroutine_threadsafe(closing, loop)
             else:
                 with mapped_errors("close"):
-                    loop.run_until_complete(client.aclose())
+                    loop.run_until_complete(closing)
+
+
+async def _aclose_all(clients: list[Any]) -> None:
+    """Close every client of ``clients`` (None skipped), the first error raised last."""
+    error: BaseException | None = None
+    for client in clients:
+        if client is None:
+            continue
+        try:
+            await client.aclose()
+        except Exception as exc:  # close the others all the same
+            error = error or exc
+    if error is not None:
+        raise error
 
 
 def _host_port(name: str) -> tuple[str, int]:
@@ -180,9 +257,9 @@ def _close_at_shutdown(
         try:
             yield
         finally:
-            owner._forget(loop, client)
+            nodes = owner._forget(loop, client)
             with contextlib.suppress(Exception):
-                await client.aclose()
+                await _aclose_all([client, *nodes])
 
     generator = closer()
     loop.create_task(generator.__anext__())

@@ -67,7 +67,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...errors import (
-    BackendUnavailableError,
     CapabilityError,
     DimensionMismatchError,
     InvalidArgumentError,
@@ -82,7 +81,7 @@ from .aio import AsyncRedisBackend
 from .aio_connection import AsyncConnection
 from .connection import Connection, mapped_errors
 from .entry_codec import FIELDS
-from .fanout import NodeBatch, NodeCall, fan_out
+from .fanout import NodeBatch, fan_out
 from .keys import KeyScheme
 from .plan import (
     SearchJob,
@@ -92,11 +91,18 @@ from .plan import (
     by_tag,
     check_kind_replies,
     check_set_replies,
+    clear_patterns,
     delete_outcome,
+    dim_answer,
+    dim_calls,
     entry_of,
+    forget,
     group_writes,
+    live_names,
+    namespaces_of,
     needs_kind_check,
     no_vector_sets,
+    scan_keys,
     set_call,
 )
 from .plan import expired as _expired
@@ -239,19 +245,19 @@ class RedisBackend:
             shards,
             tuple(self._missing),
         )
-        self.aio: AsyncRedisBackend | None = None
-        """The async twin of this backend (``redis.asyncio``, one client per event loop);
-        None with ``min_replica_acks`` (writes must WAIT on the connection that wrote them,
-        which the sync calls do: the facade's async twins then run those in a thread)."""
-        if not min_replica_acks:
-            self.aio = AsyncRedisBackend(
-                AsyncConnection.for_sync(
-                    self._conn, url, cluster_nodes, connect_timeout, socket_timeout, retries
-                ),
-                self._settings,
-                self._shard_counts,
-                self._tally,
-            )
+        self.aio: AsyncRedisBackend | None = AsyncRedisBackend(
+            AsyncConnection.for_sync(
+                self._conn, url, cluster_nodes, connect_timeout, socket_timeout, retries
+            ),
+            self._settings,
+            self._shard_counts,
+            self._tally,
+            self._last_dims,
+            min_replica_acks,
+            self._ack_timeout,
+        )
+        """The async twin of this backend (``redis.asyncio``, one client per event loop;
+        writes with ``min_replica_acks`` WAIT on the connection that wrote, as here)."""
 
     def _check_replicas(self) -> None:
         """Refuse ``min_replica_acks`` that a primary cannot meet now (no replicas)."""
@@ -334,10 +340,7 @@ class RedisBackend:
         pipe = self._conn.pipeline()
         for name in names:
             pipe.hmget(name, ["k", "x"])
-        replies = pipe.execute() if names else []
-        return [
-            name for name, (k, x) in zip(names, replies) if k is not None and not _expired(x, now)
-        ]
+        return live_names(names, pipe.execute() if names else [], now)
 
     def count(self, now: float, namespace: str | None = None) -> int:
         with mapped_errors("count"):
@@ -347,15 +350,12 @@ class RedisBackend:
     def namespaces(self, now: float) -> list[str]:
         with mapped_errors("namespaces"):
             names = self._live(self._entry_names(self._keys.entry_pattern()), now)
-            return sorted({self._keys.parse_entry_key(name)[0] for name in names})
+            return namespaces_of(self._keys, names)
 
     def scan(self, namespace: str, prefix: str, limit: int | None, now: float) -> list[str]:
         with mapped_errors("scan"):
             names = self._live(self._entry_names(self._keys.entry_pattern(namespace, prefix)), now)
-            keys = sorted(self._keys.parse_entry_key(name)[1] for name in names)
-        # the pattern's glob already holds the prefix; this guards keys with odd bytes
-        keys = [key for key in keys if key.startswith(prefix)]
-        return keys if limit is None else keys[:limit]
+        return scan_keys(self._keys, names, prefix, limit)
 
     def dim_of(self, namespace: str, now: float | None = None) -> int | None:
         """One round over the namespace's shards (every search starts with it): with
@@ -367,38 +367,9 @@ class RedisBackend:
             tags = self._shards(namespace, create=False)
             if tags is None or not self.vector_sets:
                 return None
-            meta = self._keys.meta_key(namespace)
-            calls = []
-            if now is not None:
-                for tag in tags:
-                    vset, expiry = self._keys.vset_key(tag), self._keys.expiry_key(tag)
-                    args = (repr(float(now)), self._keys.entry_prefix(tag))
-                    calls.append(NodeCall(vset, ("EVAL", PURGE, 2, vset, expiry, *args)))
-            purges = len(calls)
-            calls += [
-                NodeCall(self._keys.vset_key(t), ("VCARD", self._keys.vset_key(t))) for t in tags
-            ]
-            calls.append(NodeCall(meta, ("HGET", meta, "dim")))
+            calls, purges = dim_calls(self._settings, namespace, tags, now)
             done = fan_out(self._conn, calls, "dim_of", allow_unreachable=True)
-            replies = done.replies
-            purged = sum(int(n) for n in replies[:purges] if n is not None)
-            if purged:
-                self._tally.expired(purged)
-            cards = replies[purges:-1]
-            raw = replies[-1]
-            if raw is None and done.unreachable:
-                raw = self._last_dims.get(namespace)  # the meta's node is out of reach
-            if not sum(int(n or 0) for n in cards) and not done.unreachable:
-                return None
-            if raw is None:
-                if done.unreachable and all(n is None for n in cards):
-                    raise BackendUnavailableError(
-                        f"dim_of: no shard of namespace {namespace!r} answered: "
-                        f"{'; '.join(done.errors)}"
-                    )
-                return None
-            self._last_dims[namespace] = int(raw)
-            return int(raw)
+            return dim_answer(namespace, done, purges, self._last_dims, self._tally)
 
     @property
     def dims(self) -> dict[str, int]:
@@ -477,21 +448,10 @@ class RedisBackend:
 
     def clear(self, namespace: str | None = None) -> None:
         with mapped_errors("clear"):
-            if namespace is None:
-                names = self._entry_names(self._keys.namespace_pattern())
-                names += self._entry_names(self._keys.meta_pattern())
-            else:
-                names = self._entry_names(self._keys.namespace_pattern(namespace))
-                names.append(self._keys.meta_key(namespace))
-            # meta last: a namespace stays known until its keys are gone
-            self._unlink(names)
-            with self._lock:
-                if namespace is None:
-                    self._shard_counts.clear()
-                    self._last_dims.clear()
-                else:
-                    self._shard_counts.pop(namespace, None)
-                    self._last_dims.pop(namespace, None)
+            patterns, last = clear_patterns(self._keys, namespace)
+            names = [name for pattern in patterns for name in self._entry_names(pattern)]
+            self._unlink(names + last)
+            forget(self._lock, namespace, self._shard_counts, self._last_dims)
 
     def _unlink(self, names: Iterable[str]) -> None:
         pipe = self._write_pipeline("clear")

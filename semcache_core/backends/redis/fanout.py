@@ -39,10 +39,20 @@ import redis
 from ...errors import BackendUnavailableError, ReplicationError, SemCacheError
 from .connection import Connection, map_error
 
-__all__ = ["Fanout", "NodeBatch", "NodeCall", "fan_out"]
+__all__ = [
+    "RETRIABLE",
+    "Fanout",
+    "NodeBatch",
+    "NodeCall",
+    "NodeRetry",
+    "Progress",
+    "fan_out",
+    "node_replies",
+    "routed",
+]
 
 # errors after which the call's node is asked again, once the layout is re-read
-_RETRIABLE = (
+RETRIABLE = (
     redis.exceptions.ConnectionError,
     redis.exceptions.AskError,  # MOVED too
     redis.exceptions.TryAgainError,
@@ -69,7 +79,7 @@ class Fanout:
     errors: list[str] = field(default_factory=list)
 
 
-class _Retry(Exception):
+class NodeRetry(Exception):
     """A node's answer says: re-read the layout and send these calls again."""
 
     def __init__(self, cause: Exception) -> None:
@@ -95,49 +105,81 @@ def fan_out(
         ReplicationError: fewer than ``acks`` replicas confirmed a node's writes.
         BackendError / CapabilityError: a node refused a command (script error, ...).
     """
-    deadline = time.monotonic() + conn.timeout
-    replies: list[Any] = [None] * len(calls)
-    pending = list(range(len(calls)))
-    failures: dict[str, str] = {}  # node -> why, for nodes not retried (timed out)
-    retrying: dict[str, str] = {}  # the same for the calls of the last attempt's retries
+    progress = Progress(len(calls), conn.timeout)
     for attempt in range(conn.retries + 1):
         if attempt:
-            pause = min(0.05 * 2 ** (attempt - 1), deadline - time.monotonic())
-            if pause <= 0:
+            pause = progress.pause(attempt)
+            if pause is None:
                 break
             time.sleep(pause)
             conn.refresh()
-        retrying = {}
-        groups, retry = _group(conn, calls, pending, retrying)
-        for name, indices, outcome in _run_groups(conn, calls, groups, deadline, acks, ack_timeout):
-            if isinstance(outcome, _Retry):
-                retrying[name] = f"{name}: {outcome.cause}"
-                retry += indices
-            elif isinstance(outcome, (BackendUnavailableError, TimeoutError)):
-                failures[name] = f"{name}: {outcome}"
-            elif isinstance(outcome, BaseException):
-                raise outcome  # the server refused (script error, replicas, ...): not a reach
-            else:
-                for i, reply in zip(indices, outcome):
-                    replies[i] = reply
-        pending = retry
-        if not pending or time.monotonic() >= deadline:
+        groups = progress.start_round(conn, calls)
+        for name, indices, outcome in _run_groups(
+            conn, calls, groups, progress.deadline, acks, ack_timeout
+        ):
+            progress.record(name, indices, outcome)
+        if progress.round_done():
             break
-    failures.update(retrying)
-    if not failures:
-        return Fanout(replies)
-    unreachable = sorted(failures)
-    result = Fanout(replies, unreachable, [failures[name] for name in unreachable])
-    if not allow_unreachable:
-        raise BackendUnavailableError(
-            f"{what}: redis node(s) {', '.join(unreachable)} not reachable within "
-            f"{conn.timeout:g} s: {'; '.join(result.errors)}"
-        )
-    return result
+    return progress.result(what, conn.timeout, allow_unreachable)
+
+
+class Progress:
+    """One fan-out's bookkeeping, the same for the sync :func:`fan_out` and its async
+    twin (:mod:`.aio_fanout`): replies so far, calls still pending, nodes that failed."""
+
+    def __init__(self, count: int, timeout: float) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.replies: list[Any] = [None] * count
+        self.pending = list(range(count))
+        self._failures: dict[str, str] = {}  # node -> why, for nodes not retried (timed out)
+        self._retrying: dict[str, str] = {}  # the same for the calls of the last retries
+        self._retry: list[int] = []
+
+    def pause(self, attempt: int) -> float | None:
+        """Seconds to wait before retry ``attempt`` (>= 1); None: the deadline is spent."""
+        pause = min(0.05 * 2 ** (attempt - 1), self.deadline - time.monotonic())
+        return None if pause <= 0 else pause
+
+    def start_round(self, conn: Any, calls: Sequence[NodeCall]) -> dict[str, list[int]]:
+        """The pending calls by node name (``conn.node_of``) for this round."""
+        self._retrying = {}
+        groups, self._retry = _group(conn, calls, self.pending, self._retrying)
+        return groups
+
+    def record(self, name: str, indices: list[int], outcome: Any) -> None:
+        """A node's replies (a list) or the exception it met."""
+        if isinstance(outcome, NodeRetry):
+            self._retrying[name] = f"{name}: {outcome.cause}"
+            self._retry += indices
+        elif isinstance(outcome, (BackendUnavailableError, TimeoutError)):
+            self._failures[name] = f"{name}: {outcome}"
+        elif isinstance(outcome, BaseException):
+            raise outcome  # the server refused (script error, replicas, ...): not a reach
+        else:
+            for i, reply in zip(indices, outcome):
+                self.replies[i] = reply
+
+    def round_done(self) -> bool:
+        """Whether the fan-out is over (nothing to retry, or no time left)."""
+        self.pending = self._retry
+        return not self.pending or time.monotonic() >= self.deadline
+
+    def result(self, what: str, timeout: float, allow_unreachable: bool) -> Fanout:
+        failures = {**self._failures, **self._retrying}
+        if not failures:
+            return Fanout(self.replies)
+        unreachable = sorted(failures)
+        result = Fanout(self.replies, unreachable, [failures[name] for name in unreachable])
+        if not allow_unreachable:
+            raise BackendUnavailableError(
+                f"{what}: redis node(s) {', '.join(unreachable)} not reachable within "
+                f"{timeout:g} s: {'; '.join(result.errors)}"
+            )
+        return result
 
 
 def _group(
-    conn: Connection, calls: Sequence[NodeCall], pending: list[int], failures: dict[str, str]
+    conn: Any, calls: Sequence[NodeCall], pending: list[int], failures: dict[str, str]
 ) -> tuple[dict[str, list[int]], list[int]]:
     """Pending calls by node name, and the calls whose slot no primary serves now."""
     groups: dict[str, list[int]] = {}
@@ -197,7 +239,7 @@ def _outcome(
 ) -> Any:
     try:
         return _run_node(conn, name, calls, acks, ack_timeout)
-    except (SemCacheError, _Retry, redis.exceptions.RedisError) as exc:
+    except (SemCacheError, NodeRetry, redis.exceptions.RedisError) as exc:
         return exc
 
 
@@ -206,7 +248,7 @@ def _run_node(
 ) -> list[Any]:
     """One pipeline on node ``name`` (``WAIT`` last when ``acks``); replies of ``calls``.
 
-    Raises _Retry (see the module docstring), or the node's own error (timeout, script
+    Raises NodeRetry (see the module docstring), or the node's own error (timeout, script
     error ...) mapped to semcache's, or ReplicationError."""
     pipe = conn.node_client(name).pipeline(transaction=False)
     for call in calls:
@@ -215,13 +257,20 @@ def _run_node(
         pipe.execute_command("WAIT", acks, max(1, round(ack_timeout * 1000)))
     try:
         replies = pipe.execute(raise_on_error=False)
-    except _RETRIABLE as exc:  # not a TimeoutError (no ConnectionError): not retried
-        raise _Retry(exc) from exc
+    except RETRIABLE as exc:  # not a TimeoutError (no ConnectionError): not retried
+        raise NodeRetry(exc) from exc
     except redis.exceptions.RedisError as exc:
         raise map_error(exc, f"node {name}") from exc
+    return node_replies(name, replies, acks, ack_timeout)
+
+
+def node_replies(name: str, replies: list[Any], acks: int, ack_timeout: float) -> list[Any]:
+    """The replies of one node's pipeline (``WAIT``'s dropped), read with
+    ``raise_on_error=False``: raises NodeRetry, the node's own error mapped to semcache's,
+    or :class:`ReplicationError` when fewer than ``acks`` replicas confirmed."""
     for reply in replies:
-        if isinstance(reply, _RETRIABLE):
-            raise _Retry(reply)
+        if isinstance(reply, RETRIABLE):
+            raise NodeRetry(reply)
         if isinstance(reply, redis.exceptions.RedisError):
             raise map_error(reply, f"node {name}") from reply
     if acks:
@@ -238,6 +287,13 @@ def _run_node(
     return replies
 
 
+def routed(args: tuple[Any, ...]) -> NodeCall:
+    """A command as a :class:`NodeCall`, routed by its first key (``EVAL``'s after the
+    script and key count)."""
+    key = args[3] if str(args[0]).upper() in ("EVAL", "EVALSHA") else args[1]
+    return NodeCall(str(key), args)
+
+
 class NodeBatch:
     """A pipeline look-alike for writes that must be acknowledged by replicas: commands
     queue as :class:`NodeCall` (routed by their first key) and :meth:`execute` fans them
@@ -252,8 +308,7 @@ class NodeBatch:
         self._calls: list[NodeCall] = []
 
     def execute_command(self, *args: Any) -> None:
-        key = args[3] if str(args[0]).upper() in ("EVAL", "EVALSHA") else args[1]
-        self._calls.append(NodeCall(str(key), args))
+        self._calls.append(routed(args))
 
     def unlink(self, name: str) -> None:
         self.execute_command("UNLINK", name)

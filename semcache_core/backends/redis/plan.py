@@ -22,14 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...codec import decode_metadata
-from ...errors import CapabilityError, DimensionMismatchError
+from ...errors import BackendUnavailableError, CapabilityError, DimensionMismatchError
 from ...filters import FilterNode, compile_filter, kind_clash, range_leaves
 from ...vectors import FloatMatrix
 from ..base import EntryWrite, StoredEntry
 from .entry_codec import attributes, blob_of, entry_fields, expiry_of, stored_entry
-from .fanout import NodeCall
+from .fanout import Fanout, NodeCall
 from .filter_expr import to_expression
 from .keys import KeyScheme
+from .scripts import PURGE
 from .search import ShardQuery, merge, parse_shard, run_shards, shard_calls
 
 __all__ = [
@@ -41,10 +42,17 @@ __all__ = [
     "by_tag",
     "check_kind_replies",
     "check_set_replies",
+    "clear_patterns",
     "delete_outcome",
+    "dim_answer",
+    "dim_calls",
     "entry_of",
     "expired",
+    "forget",
     "group_writes",
+    "live_names",
+    "namespaces_of",
+    "scan_keys",
     "set_call",
 ]
 
@@ -113,6 +121,97 @@ def entry_of(key: str, namespace: str, reply: list[Any], now: float) -> StoredEn
     if isinstance(value, bytes) and not expired(x, now):
         return stored_entry(key, namespace, value, metadata, x, blob)
     return None
+
+
+# --- keyspace (count, scan, namespaces, clear) --------------------------------------------
+
+
+def live_names(names: list[str], replies: list[Any], now: float) -> list[str]:
+    """The entry keys among ``names`` whose ``HMGET k x`` reply (in ``replies``, in the
+    same order) shows a live entry at ``now``."""
+    return [name for name, (k, x) in zip(names, replies) if k is not None and not expired(x, now)]
+
+
+def namespaces_of(keys: KeyScheme, live: list[str]) -> list[str]:
+    """The sorted namespaces of the live entry keys ``live``."""
+    return sorted({keys.parse_entry_key(name)[0] for name in live})
+
+
+def scan_keys(keys: KeyScheme, live: list[str], prefix: str, limit: int | None) -> list[str]:
+    """``scan``'s answer from the live entry keys its pattern matched: sorted, starting
+    with ``prefix`` (the glob holds it already; this guards keys with odd bytes), at most
+    ``limit``."""
+    found = sorted(keys.parse_entry_key(name)[1] for name in live)
+    found = [key for key in found if key.startswith(prefix)]
+    return found if limit is None else found[:limit]
+
+
+def clear_patterns(keys: KeyScheme, namespace: str | None) -> tuple[list[str], list[str]]:
+    """What ``clear(namespace)`` removes: the patterns to ``SCAN`` (their matches in this
+    order) and the names to remove after them (the meta hash last: a namespace stays
+    known until its keys are gone)."""
+    if namespace is None:
+        return [keys.namespace_pattern(), keys.meta_pattern()], []
+    return [keys.namespace_pattern(namespace)], [keys.meta_key(namespace)]
+
+
+def forget(lock: threading.Lock, namespace: str | None, *caches: dict[str, Any]) -> None:
+    """Drop what ``caches`` (namespace -> shard count, dimension, ...) hold about a
+    cleared ``namespace`` (every namespace when None)."""
+    with lock:
+        for cache in caches:
+            if namespace is None:
+                cache.clear()
+            else:
+                cache.pop(namespace, None)
+
+
+# --- dim_of: one round over a namespace's shards -----------------------------------------
+
+
+def dim_calls(
+    settings: Settings, namespace: str, tags: tuple[str, ...], now: float | None
+) -> tuple[list[NodeCall], int]:
+    """``dim_of``'s calls (with ``now``: each shard's purge first; then every shard's
+    ``VCARD``; the meta's ``dim`` last), and how many purges lead them."""
+    keys = settings.keys
+    calls = []
+    if now is not None:
+        for tag in tags:
+            vset, expiry = keys.vset_key(tag), keys.expiry_key(tag)
+            args = (repr(float(now)), keys.entry_prefix(tag))
+            calls.append(NodeCall(vset, ("EVAL", PURGE, 2, vset, expiry, *args)))
+    purges = len(calls)
+    calls += [NodeCall(keys.vset_key(t), ("VCARD", keys.vset_key(t))) for t in tags]
+    meta = keys.meta_key(namespace)
+    calls.append(NodeCall(meta, ("HGET", meta, "dim")))
+    return calls, purges
+
+
+def dim_answer(
+    namespace: str, done: Fanout, purges: int, last_dims: dict[str, int], tally: Tally
+) -> int | None:
+    """The dimension from :func:`dim_calls`' fan-out (unreachable nodes allowed): counts
+    the purged entries, and lets the dimension last read stand in for an unreachable
+    meta node; raises :class:`BackendUnavailableError` when no shard answered."""
+    replies = done.replies
+    purged = sum(int(n) for n in replies[:purges] if n is not None)
+    if purged:
+        tally.expired(purged)
+    cards = replies[purges:-1]
+    raw = replies[-1]
+    if raw is None and done.unreachable:
+        raw = last_dims.get(namespace)  # the meta's node is out of reach
+    if not sum(int(n or 0) for n in cards) and not done.unreachable:
+        return None
+    if raw is None:
+        if done.unreachable and all(n is None for n in cards):
+            raise BackendUnavailableError(
+                f"dim_of: no shard of namespace {namespace!r} answered: {'; '.join(done.errors)}"
+            )
+        return None
+    last_dims[namespace] = int(raw)
+    return int(raw)
 
 
 # --- writes ------------------------------------------------------------------------------
