@@ -45,6 +45,7 @@ from .checks import (
     check_k,
     check_key,
     check_namespace,
+    check_scan,
     check_threshold,
     check_ttl,
     check_write_options,
@@ -387,11 +388,8 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
 
     def scan(self, prefix: str = "", limit: int | None = None, *, namespace: str = "") -> list[str]:
         """Live keys of ``namespace`` starting with ``prefix``, sorted, at most ``limit``."""
-        if not isinstance(prefix, str):
-            raise InvalidArgumentError(f"prefix must be a str, got {type(prefix).__name__}")
-        if limit is not None:
-            limit = check_count(limit, "limit", minimum=0)
-        return self._backend.scan(check_namespace(namespace), prefix, limit, self._clock())
+        prefix, limit, namespace = check_scan(prefix, limit, namespace)
+        return self._backend.scan(namespace, prefix, limit, self._clock())
 
     def clear(self, namespace: str | None = None) -> None:
         """Remove every entry of ``namespace``, or of every namespace when ``None``
@@ -636,6 +634,10 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
 
     def stats(self) -> CacheStats:
         """Counters so far and the live size."""
+        return self._stats_of(len(self))
+
+    def _stats_of(self, size: int) -> CacheStats:
+        """The counters with ``size`` (counted by the caller, sync or async)."""
         backend = self._backend.counters()
         c = self._counters
         with c.lock:
@@ -645,7 +647,7 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
                 c.computes,
             )
         return CacheStats(
-            size=len(self),
+            size=size,
             hits=backend.hits,
             misses=backend.misses,
             semantic_hits=semantic_hits,

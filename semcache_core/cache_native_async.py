@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from .backends.base import AsyncBackend, AsyncKeyspace
 from .checks import (
-    check_count,
     check_index,
     check_k,
     check_key,
     check_keys,
     check_namespace,
+    check_scan,
     check_threshold,
     check_write_options,
 )
@@ -101,30 +101,13 @@ async def namespaces(cache: SemCache, keyspace: AsyncKeyspace) -> list[str]:
 async def scan(
     cache: SemCache, keyspace: AsyncKeyspace, prefix: Any, limit: Any, namespace: Any
 ) -> list[str]:
-    if not isinstance(prefix, str):
-        raise InvalidArgumentError(f"prefix must be a str, got {type(prefix).__name__}")
-    if limit is not None:
-        limit = check_count(limit, "limit", minimum=0)
-    return await keyspace.ascan(check_namespace(namespace), prefix, limit, cache._clock())
+    prefix, limit, namespace = check_scan(prefix, limit, namespace)
+    return await keyspace.ascan(namespace, prefix, limit, cache._clock())
 
 
 async def stats(cache: SemCache, keyspace: AsyncKeyspace) -> CacheStats:
     """:meth:`SemCache.stats`: the counters (no I/O) and the live size, counted here."""
-    size = await keyspace.acount(cache._clock())
-    backend = cache._backend.counters()
-    c = cache._counters
-    with c.lock:
-        semantic_hits, semantic_misses, computes = c.semantic_hits, c.semantic_misses, c.computes
-    return CacheStats(
-        size=size,
-        hits=backend.hits,
-        misses=backend.misses,
-        semantic_hits=semantic_hits,
-        semantic_misses=semantic_misses,
-        evictions=backend.evictions,
-        expirations=backend.expirations,
-        computes=computes,
-    )
+    return cache._stats_of(await keyspace.acount(cache._clock()))
 
 
 # --- exact key/value ---------------------------------------------------------------------

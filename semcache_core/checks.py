@@ -163,3 +163,12 @@ def check_index(index: Any) -> bool | None:
     if index is not None and index is not True and index is not False:
         raise InvalidArgumentError(f"index must be None, True or False, got {index!r}")
     return index
+
+
+def check_scan(prefix: Any, limit: Any, namespace: Any) -> tuple[str, int | None, str]:
+    """``scan``'s ``prefix`` (a str), ``limit`` (None or an int >= 0) and namespace."""
+    if not isinstance(prefix, str):
+        raise InvalidArgumentError(f"prefix must be a str, got {type(prefix).__name__}")
+    if limit is not None:
+        limit = check_count(limit, "limit", minimum=0)
+    return prefix, limit, check_namespace(namespace)
