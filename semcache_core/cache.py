@@ -33,6 +33,7 @@ from .backends.base import (
     Backend,
     EntryWrite,
     StoredEntry,
+    checks_query_dimension,
 )
 from .backends.local import LocalBackend
 from .cache_async import AsyncTwins
@@ -223,6 +224,8 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
         self._backend.set_many([write], self._clock())
 
     def _as_queries(self, vectors: Any, namespace: str) -> FloatMatrix:
+        if checks_query_dimension(self._backend):  # the search checks it, with no extra trip
+            return as_queries(vectors, self._fixed_dim)
         return as_queries(vectors, self.dim_of(namespace))
 
     def _count(self, name: str) -> None:

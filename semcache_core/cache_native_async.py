@@ -25,7 +25,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .backends.base import AsyncBackend, AsyncKeyspace
+from .backends.base import AsyncBackend, AsyncKeyspace, checks_query_dimension
 from .checks import (
     check_index,
     check_k,
@@ -311,7 +311,9 @@ async def search_vectors(
     threshold = check_threshold(threshold)
     namespace = check_namespace(namespace)
     node = parse_filters(filters)
-    dim = await dim_of(cache, aio, namespace)
+    dim = cache._fixed_dim  # the backend's search checks the query's dimension
+    if not checks_query_dimension(cache._backend):
+        dim = await dim_of(cache, aio, namespace)
     with naming(namespace):
         matrix = as_queries(vectors, dim)
     args = (matrix, k, namespace, node, cache._clock(), with_vectors, threshold)

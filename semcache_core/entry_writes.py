@@ -47,9 +47,12 @@ def as_queries(vectors: Any, dim: int | None) -> FloatMatrix:
     """Query vectors (a 2-D array or a sequence of vectors) as unit rows of ``dim``."""
     if isinstance(vectors, np.ndarray) and vectors.ndim == 2:
         return as_unit_matrix(vectors, dim, "queries")
+    first = as_unit_vector(vectors[0], dim, "query")
     if len(vectors) == 1:  # the common single search: no stacking copy
-        return as_unit_vector(vectors[0], dim, "query")[None, :]
-    return np.stack([as_unit_vector(v, dim, "query") for v in vectors])
+        return first[None, :]
+    # the first query fixes the others' dimension when the namespace's is not known here
+    rows = [first] + [as_unit_vector(v, len(first), "query") for v in vectors[1:]]
+    return np.stack(rows)
 
 
 def computed_writes(

@@ -321,3 +321,10 @@ def async_keyspace(backend: object) -> AsyncKeyspace | None:
     """``backend.aio`` when it has the :class:`AsyncKeyspace` calls, else ``None``."""
     aio = async_backend(backend)
     return aio if isinstance(aio, AsyncKeyspace) else None
+
+
+def checks_query_dimension(backend: object) -> bool:
+    """Whether ``backend.search`` itself refuses a query of another dimension than its
+    namespace's (``DimensionMismatchError``), so the facade need not ask the dimension
+    first: a remote backend (``checks_query_dimension = True``) would pay a round trip."""
+    return getattr(backend, "checks_query_dimension", False) is True

@@ -263,3 +263,24 @@ def test_a_match_beyond_one_shards_page_still_beats_another_shards_matches(
         cache.set(next(b_keys), 100 + i, vector=vector, metadata={"tag": "y"})
     (hit,) = cache.search(query, 1, filters={"tag": {"$ne": "x"}})
     assert hit.key == wanted and hit.score == pytest.approx(0.79, abs=1e-4)
+
+
+def test_a_search_is_one_round_to_each_node_with_no_dimension_read_first(
+    redis_client: redis.Redis,
+) -> None:
+    """The shards' search scripts check the query's dimension (and sweep expired entries)
+    in the search's own round: no VCARD / meta read before it."""
+    cache = SemCache(backend=RedisBackend(client=redis_client))
+    cache.set("a", 1, vector=[1.0, 0.0, 0.0])
+
+    def calls(command: str) -> int:
+        stats = redis_client.info("commandstats").get(f"cmdstat_{command}", {})
+        return int(stats.get("calls", 0))
+
+    before = calls("vcard"), calls("hget"), calls("eval")
+    for _ in range(3):
+        assert [hit.key for hit in cache.search([1.0, 0.1, 0.0], 1)] == ["a"]
+    assert (calls("vcard"), calls("hget")) == before[:2]
+    assert calls("eval") == before[2] + 3 * 2  # per search: the shard's sweep and search
+    with pytest.raises(DimensionMismatchError):
+        cache.search([1.0, 0.0], 1)  # refused by the shard's script

@@ -309,8 +309,10 @@ class AsyncRedisBackend:
             done = await afan_out(
                 self._conn, job.calls(), "search", allow_unreachable=allow_partial
             )
+            purged, replies = job.swept(done.replies)
+            self._tally.expired(purged)
             results: list[list[tuple[StoredEntry, float]]] = []
-            for row, (hits, per_shard) in enumerate(job.first(done.replies)):
+            for row, (hits, per_shard) in enumerate(job.first(replies)):
                 unreachable = set(done.unreachable)
                 more = job.may_hold_more(hits, per_shard)
                 if any(more):

@@ -140,6 +140,7 @@ class RedisBackend:
     """
 
     partial_search = True  # search(..., allow_partial=True): see search_hits.py
+    checks_query_dimension = True  # each shard's search script compares it with VDIM
 
     def __init__(
         self,
@@ -511,8 +512,10 @@ class RedisBackend:
                 self._settings, tags, queries, k, namespace, filters, now, with_vectors, threshold
             )
             done = fan_out(self._conn, job.calls(), "search", allow_unreachable=allow_partial)
+            purged, replies = job.swept(done.replies)
+            self._tally.expired(purged)
             results: list[list[tuple[StoredEntry, float]]] = []
-            for row, (hits, per_shard) in enumerate(job.first(done.replies)):
+            for row, (hits, per_shard) in enumerate(job.first(replies)):
                 unreachable = set(done.unreachable)
                 more = job.may_hold_more(hits, per_shard)
                 if any(more):

@@ -381,9 +381,22 @@ class SearchJob:
             run_shards(pipe, self.shards, plan, [False] * len(self.shards))
 
     def calls(self) -> list[NodeCall]:
-        """:meth:`queue` as calls for :func:`~.fanout.fan_out` (replies in this order)."""
+        """:meth:`queue` as calls for :func:`~.fanout.fan_out` (replies in this order),
+        after each shard's sweep of its expired entries (:data:`.scripts.PURGE`: in the
+        same round, so a search costs one round trip to each node)."""
         n = len(self.shards)
-        return [c for plan in self.plans for c in shard_calls(self.shards, plan, [False] * n)]
+        sweeps = [
+            NodeCall(vset, ("EVAL", PURGE, 2, vset, expiry, repr(float(self.now)), prefix))
+            for vset, expiry, prefix in self.shards
+        ]
+        return sweeps + [
+            c for plan in self.plans for c in shard_calls(self.shards, plan, [False] * n)
+        ]
+
+    def swept(self, replies: list[Any]) -> tuple[int, list[Any]]:
+        """The entries the sweeps of :meth:`calls` removed, and the search replies."""
+        n = len(self.shards)
+        return sum(int(r) for r in replies[:n] if r is not None), replies[n:]
 
     def calls_again(self, row: int, more: list[bool]) -> list[NodeCall]:
         """:meth:`queue_again` as calls for :func:`~.fanout.fan_out`."""
