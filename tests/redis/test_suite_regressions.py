@@ -7,6 +7,7 @@ import zlib
 
 import redis
 from semcache_core import SemCache
+from semcache_core.backends.local import LocalBackend
 from semcache_core.backends.redis import RedisBackend
 
 
@@ -31,3 +32,21 @@ def test_filtered_top_k_looks_past_a_full_shard_of_non_matches(
     cache.set(other, "worse", vector=[0.1, 1.0], metadata={"tag": "yes"})
     hits = cache.search([1.0, 0.0], k=1, filters={"tag": {"$ne": "no"}})  # client-side
     assert [h.value for h in hits] == ["best"]
+
+
+def test_a_namespace_whose_vectors_all_left_has_no_dimension(redis_client: redis.Redis) -> None:
+    # Found by test_congruence_ops: the local backend kept the dimension of a namespace's
+    # last vector while vector-less entries stayed in it (refusing vectors of another
+    # dimension), and forgot it when the namespace emptied for a moment (replacing its
+    # only entry), so the answer hung on history. Redis answers from the vectors held.
+    local = SemCache(backend=LocalBackend())
+    remote = SemCache(backend=RedisBackend(client=redis_client, exact_below=1_000_000))
+    for cache in (local, remote):
+        cache.set("plain", 0)
+        cache.set("v", 1, vector=[1.0, 0.0, 0.0, 0.0])
+        cache.set("v", 1)  # the namespace's only vector leaves; "plain" stays
+        assert cache.dim_of() is None and cache.dim is None
+        assert cache.search([1.0, 0.0, 0.0], k=3) == []
+        cache.set("w", 2, vector=[0.0, 1.0, 0.0])  # another dimension: no vector clashes
+        assert cache.dim_of() == 3
+        assert [h.key for h in cache.search([0.0, 1.0, 0.0], k=3)] == ["w"]
