@@ -33,13 +33,14 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
 from suite_support import ClientPool
-from test_congruence_redis import TREES, assert_same_hits
+from test_congruence_redis import TIE, TREES
 
-from semcache_core import SemCache
+from semcache_core import Hit, SemCache
 from semcache_core.backends.local import LocalBackend
 from semcache_core.backends.redis import RedisBackend
 
@@ -47,9 +48,13 @@ EXACT = 1_000_000  # exact_below: every shard is scanned exactly
 DIM = 4
 _PREFIXES = itertools.count()
 
+def _vector(seed: int, dim: int) -> list[float]:
+    return [float(x) for x in np.random.default_rng(seed).standard_normal(dim)]
+
+
 KEYS = st.sampled_from(["k0", "k1", "k2", "k10", "é", "ék"])
 PREFIXES = st.sampled_from(["", "k", "k1", "é", "x"])
-NAMESPACES = st.sampled_from(["", "ns", "名"])
+NAMESPACES = st.sampled_from(["", "", "ns", "名"])
 METADATA_VALUES = st.sampled_from(
     [0, 1, -3, 2**60, 1.0, 2.5, math.nan, 1e20, True, None, "a", "é", "", [1, "a"], []]
 )
@@ -64,16 +69,9 @@ VALUES = st.one_of(
 )
 TTLS = st.sampled_from([None, None, 30.0, 300.0])  # far below the time a run takes
 # a few vectors, so equal scores meet; dimension 3 is the "wrong" one once DIM is fixed
-VECTORS = st.one_of(
-    st.none(),
-    st.integers(0, 5).map(lambda seed: _vector(seed, DIM)),
-    st.just([1.0, 0.0, 0.0, 0.0]),
-    st.integers(0, 1).map(lambda seed: _vector(seed, 3)),
-)
-
-
-def _vector(seed: int, dim: int) -> list[float]:
-    return [float(x) for x in np.random.default_rng(seed).standard_normal(dim)]
+FITTING = [None, None, [1.0, 0.0, 0.0, 0.0], *[_vector(seed, DIM) for seed in range(6)]]
+VECTORS = st.sampled_from([*FITTING, _vector(0, 3)])
+ROWS = st.lists(st.tuples(KEYS, VALUES, st.sampled_from(FITTING), METADATA), max_size=5)
 
 
 def _outcome(call: Callable[[SemCache], Any], cache: SemCache) -> tuple[str, Any]:
@@ -82,6 +80,29 @@ def _outcome(call: Callable[[SemCache], Any], cache: SemCache) -> tuple[str, Any
         return ("ok", call(cache))
     except Exception as exc:  # any exception: both sides must raise the same type
         return ("raised", type(exc).__name__)
+
+
+def _assert_same_hits(want: list[Hit], got: list[Hit]) -> None:
+    """Same hits: scores within 1e-5, keys in the same order up to ties (a tie group cut
+    by ``k`` may hold other members of the tie); equal keys hold equal values, metadata
+    and vectors (compared by ``repr``: NaN equals itself there)."""
+    assert len(got) == len(want), ([h.key for h in want], [h.key for h in got])
+    assert np.allclose([h.score for h in got], [h.score for h in want], atol=TIE, rtol=0)
+    start = 0
+    while start < len(want):
+        end = start + 1
+        while end < len(want) and abs(want[end].score - want[start].score) <= 2 * TIE:
+            end += 1
+        if end < len(want):  # a whole tie group: the same members
+            assert {h.key for h in got[start:end]} == {h.key for h in want[start:end]}
+        start = end
+    for w, g in zip(want, got):
+        if w.key == g.key:
+            assert repr((w.value, w.metadata, w.namespace)) == repr(
+                (g.value, g.metadata, g.namespace)
+            )
+            assert (w.vector is None) == (g.vector is None)
+            assert w.vector is None or np.allclose(w.vector, g.vector, atol=1e-6, rtol=0)
 
 
 class LocalAndRedis(RuleBasedStateMachine):
@@ -108,9 +129,10 @@ class LocalAndRedis(RuleBasedStateMachine):
         assert repr(got) == repr(want)
         return want
 
-    @initialize()
-    def start(self) -> None:
-        pass
+    @initialize(rows=ROWS)
+    def start(self, rows: list[tuple[Any, ...]]) -> None:
+        """Some entries to begin with, so searches and scans have something to find."""
+        self.set_many(rows, None, "", True, None)
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -132,16 +154,25 @@ class LocalAndRedis(RuleBasedStateMachine):
         )
 
     @rule(
-        rows=st.lists(st.tuples(KEYS, VALUES, VECTORS, METADATA), max_size=4),
+        rows=ROWS,
         ttl=TTLS,
         namespace=NAMESPACES,
         with_vectors=st.booleans(),
+        wrong=st.sampled_from([None, None, None, 0, 2]),
     )
     def set_many(
-        self, rows: list[tuple[Any, ...]], ttl: Any, namespace: str, with_vectors: bool
+        self,
+        rows: list[tuple[Any, ...]],
+        ttl: Any,
+        namespace: str,
+        with_vectors: bool,
+        wrong: int | None,
     ) -> None:
+        """``wrong``: that row's vector has the other dimension (nothing is stored)."""
         items = [(key, value) for key, value, _, _ in rows]
         vectors = [vector for _, _, vector, _ in rows] if with_vectors else None
+        if vectors is not None and wrong is not None and wrong < len(vectors):
+            vectors[wrong] = _vector(0, 3)
         metadatas = [metadata for _, _, _, metadata in rows]
         self.both(
             lambda c: c.set_many(
@@ -210,12 +241,13 @@ class LocalAndRedis(RuleBasedStateMachine):
     def count(self, namespace: str | None) -> None:
         self.both(lambda c: c.count(namespace))
 
+    @precondition(lambda self: self.local.dim is not None)  # some vectors to find
     @rule(
         seed=st.integers(0, 6),
         dim=st.sampled_from([DIM, DIM, DIM, 3]),
         k=st.sampled_from([1, 3, 20]),
         threshold=st.sampled_from([None, 0.0, 0.5]),
-        tree=st.one_of(st.none(), TREES),
+        tree=st.one_of(st.none(), st.none(), TREES),
         namespace=NAMESPACES,
     )
     def search(
@@ -228,7 +260,7 @@ class LocalAndRedis(RuleBasedStateMachine):
         if want[0] == "raised" or got[0] == "raised":
             assert got == want, tree
         else:
-            assert_same_hits(list(want[1]), list(got[1]))
+            _assert_same_hits(list(want[1]), list(got[1]))
 
     # --- after every step -----------------------------------------------------------------------
 
@@ -240,7 +272,12 @@ class LocalAndRedis(RuleBasedStateMachine):
             keys = self.both(lambda c: c.scan(namespace=namespace))[1]
             for key in keys:
                 self.both(lambda c: c.get_entry(key, namespace=namespace))
-            self.both(lambda c: c.dim_of(namespace))
+            dim = self.both(lambda c: c.dim_of(namespace))[1]
+            if dim is not None:  # every vector, ranked
+                query = _vector(99, dim)
+                want = self.local.search(query, k=20, namespace=namespace, with_vectors=True)
+                got = self.remote.search(query, k=20, namespace=namespace, with_vectors=True)
+                _assert_same_hits(list(want), list(got))
 
     @invariant()
     def same_counters(self) -> None:
@@ -250,8 +287,8 @@ class LocalAndRedis(RuleBasedStateMachine):
 
 
 SETTINGS = settings(
-    max_examples=15,
-    stateful_step_count=25,
+    max_examples=60,
+    stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
