@@ -48,6 +48,7 @@ EXACT = 1_000_000  # exact_below: every shard is scanned exactly
 DIM = 4
 _PREFIXES = itertools.count()
 
+
 def _vector(seed: int, dim: int) -> list[float]:
     return [float(x) for x in np.random.default_rng(seed).standard_normal(dim)]
 

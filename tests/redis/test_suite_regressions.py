@@ -3,6 +3,7 @@ pinned by the smallest case that showed it."""
 
 from __future__ import annotations
 
+import time
 import zlib
 
 import redis
@@ -50,3 +51,20 @@ def test_a_namespace_whose_vectors_all_left_has_no_dimension(redis_client: redis
         cache.set("w", 2, vector=[0.0, 1.0, 0.0])  # another dimension: no vector clashes
         assert cache.dim_of() == 3
         assert [h.key for h in cache.search([0.0, 1.0, 0.0], k=3)] == ["w"]
+
+
+def test_close_closes_the_connections_of_its_per_node_clients(redis_client: redis.Redis) -> None:
+    # Found by a long run of test_congruence_ops: a search's per-node clients were closed
+    # without their connection pools (redis-py closes a pool it was handed only when told),
+    # so their sockets stayed open until the garbage collector met them.
+    before = len(redis_client.client_list())
+    backend = RedisBackend(client=redis_client, exact_below=1_000_000)
+    cache = SemCache(backend=backend)
+    cache.set("v", 1, vector=[1.0, 0.0])
+    assert [h.key for h in cache.search([1.0, 0.0], k=1)] == ["v"]
+    assert len(redis_client.client_list()) > before  # the search's own connection
+    cache.close()
+    deadline = time.monotonic() + 5.0  # the server drops a closed connection soon after
+    while len(redis_client.client_list()) != before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(redis_client.client_list()) == before  # closed, not left to the collector
