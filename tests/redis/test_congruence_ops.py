@@ -270,10 +270,10 @@ class LocalAndRedis(RuleBasedStateMachine):
         assert len(self.remote) == len(self.local)
         spaces = self.both(lambda c: c.namespaces())[1]
         for namespace in spaces:
-            keys = self.both(lambda c: c.scan(namespace=namespace))[1]
+            keys = self.both(lambda c, ns=namespace: c.scan(namespace=ns))[1]
             for key in keys:
-                self.both(lambda c: c.get_entry(key, namespace=namespace))
-            dim = self.both(lambda c: c.dim_of(namespace))[1]
+                self.both(lambda c, k=key, ns=namespace: c.get_entry(k, namespace=ns))
+            dim = self.both(lambda c, ns=namespace: c.dim_of(ns))[1]
             if dim is not None:  # every vector, ranked
                 query = _vector(99, dim)
                 want = self.local.search(query, k=20, namespace=namespace, with_vectors=True)
