@@ -141,7 +141,7 @@ class LocalBackend:
             return {
                 name: space.index.dim
                 for name, space in self._spaces.items()
-                if space.index is not None
+                if space.index is not None and len(space.index)
             }
 
     @property

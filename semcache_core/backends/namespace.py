@@ -60,16 +60,20 @@ class Namespace:
 
     @property
     def dim(self) -> int | None:
-        """The dimension of this namespace's vectors, ``None`` before the first one."""
-        return None if self.index is None else self.index.dim
+        """The dimension of this namespace's vectors, ``None`` while it holds none (its
+        entries may be vector-less), as a remote backend answers from what it holds."""
+        return None if self.index is None or not len(self.index) else self.index.dim
 
     def ensure_index(self, dim: int, make: Callable[[int], HybridIndex]) -> HybridIndex:
-        """The namespace's index, made by ``make(dim)`` for its first vector.
+        """The namespace's index, made by ``make(dim)`` for its first vector (or for the
+        first after its vectors all left, when of another dimension).
 
         Raises:
             DimensionMismatchError: the namespace holds vectors of another dimension.
         """
-        if self.index is None:
+        if self.index is None or (not len(self.index) and self.index.dim != dim):
+            if self.index is not None:
+                self.index.close()  # held no vector: nothing fixes its dimension
             self.index = make(dim)
         elif self.index.dim != dim:
             raise DimensionMismatchError(self.index.dim, dim, self.name)

@@ -294,6 +294,7 @@ class Connection:
             executor.shutdown(wait=False)
         for node_client in node_clients:
             node_client.close()
+            node_client.connection_pool.close()  # its own pool: close() leaves a given one
         if self._owned:
             with mapped_errors("close"):
                 self.client.close()
