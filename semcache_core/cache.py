@@ -38,22 +38,21 @@ from .backends.base import (
 from .backends.local import LocalBackend
 from .cache_async import AsyncTwins
 from .cache_batch import BatchCalls
+from .cache_compute import ComputeCalls
 from .cache_snapshots import Snapshots
 from .cache_text import TextCalls
 from .checks import (
     check_count,
-    check_index,
     check_k,
     check_key,
     check_namespace,
     check_scan,
     check_threshold,
     check_ttl,
-    check_write_options,
 )
 from .codec import decode, encode, encode_metadata
 from .embedders import as_embedder
-from .entry_writes import EMPTY_METADATA, IMMUTABLE, as_queries, computed_writes, naming
+from .entry_writes import EMPTY_METADATA, IMMUTABLE, as_queries, naming
 from .errors import (
     DimensionMismatchError,
     InvalidArgumentError,
@@ -65,7 +64,7 @@ from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from .persist.durable import DurableBackend
 from .records import CacheStats, Entry, Hit
 from .search_hits import SearchHits, backend_search, marked
-from .stored_values import Outcome, fresh, outcome_of, value_of
+from .stored_values import value_of
 from .vector_values import VectorValue
 from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector
 
@@ -82,7 +81,7 @@ class _Counters:
         self.semantic_hits = self.semantic_misses = self.computes = 0
 
 
-class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
+class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
     """An exact + semantic cache of ``key -> value`` entries with vectors, TTL and LRU.
 
     Args:
@@ -402,138 +401,6 @@ class SemCache(TextCalls, BatchCalls, AsyncTwins, Snapshots):
     def purge_expired(self) -> int:
         """Reclaim expired entries now (reads also do it); returns how many."""
         return self._backend.purge_expired(self._clock())
-
-    # --- get_or_compute ------------------------------------------------------------------
-
-    def _lookup(self, namespace: str, key: str) -> tuple[bool, Any]:
-        """(found, fresh value) counting a hit or a miss."""
-        entry = self._backend.get(namespace, key, self._clock())
-        return (False, None) if entry is None else (True, value_of(entry))
-
-    def _peek(self, namespace: str, key: str) -> StoredEntry | None:
-        return self._backend.get(namespace, key, self._clock(), count=False)
-
-    def _store_computed(
-        self, key: str, result: Any, ttl: Any, namespace: str, metadata: Any, index: Any
-    ) -> Outcome:
-        """Store ``fn``'s result (an embedding as its entry's vector, see ``index``)."""
-        return self._store_computed_many([key], [result], ttl, namespace, metadata, index)[0]
-
-    def _store_computed_many(
-        self,
-        keys: list[str],
-        results: list[Any],
-        ttl: Any,
-        namespace: str,
-        metadata: Any,
-        index: Any,
-    ) -> list[Outcome]:
-        """Store computed results in one write; what their waiters make their values from.
-
-        A result that is a vector (see :mod:`.vector_values`; ``index`` overrides the guess)
-        is stored once, as the entry's vector with a small marker as its value.
-        """
-        for retry in (False, True):
-            dim = self._fixed_dim
-            if dim is None:
-                dim = self._backend.dim_of(namespace, self._clock())
-            writes, outcomes = self._computed_writes(
-                keys, results, ttl, namespace, metadata, index, dim
-            )
-            try:
-                self._backend.set_many(writes, self._clock())
-                break
-            except DimensionMismatchError:
-                if index or retry:
-                    raise
-                # another writer fixed the namespace's dimension meanwhile: guess again
-        with self._counters.lock:
-            self._counters.computes += len(writes)
-        return outcomes
-
-    def _computed_writes(
-        self,
-        keys: list[str],
-        results: list[Any],
-        ttl: Any,
-        namespace: str,
-        metadata: Any,
-        index: Any,
-        dim: int | None,
-    ) -> tuple[list[EntryWrite], list[Outcome]]:
-        """:func:`~.entry_writes.computed_writes` given the namespace's dimension ``dim``
-        (read by the caller, sync or async); the caller checked the keys, ``ttl``,
-        ``namespace`` and ``metadata`` before computing (``check_write_options``)."""
-        return computed_writes(
-            keys,
-            results,
-            dim=dim,
-            index=index,
-            namespace=namespace,
-            encoded_metadata=EMPTY_METADATA if metadata is None else encode_metadata(metadata),
-            expires_at=self._expires_at(ttl),
-        )
-
-    def get_or_compute(
-        self,
-        key: str,
-        fn: Callable[[str], Any],
-        *,
-        ttl: float | None = None,
-        namespace: str = "",
-        metadata: dict[str, Any] | None = None,
-        index: bool | None = None,
-    ) -> Any:
-        """The cached value of ``key`` in ``namespace``, or ``fn(key)`` computed once and
-        stored there.
-
-        Threads missing the same key together wait for one call of ``fn`` (single flight);
-        no cache lock is held while ``fn`` runs. An exception from ``fn`` reaches every
-        waiter and stores nothing; an interrupt (``KeyboardInterrupt``) is the computing
-        caller's alone, and one of the waiters computes instead.
-
-        A result that is an embedding (a non-empty list of floats or 1-D float16/32/64
-        ndarray, finite, non-zero, of its namespace's dimension) is stored once, as the
-        entry's vector, so :meth:`get_similar` finds it; reads give it back in the type
-        ``fn`` returned (a list, or an ndarray of its dtype) with its values **rounded to
-        float32**. Ints, bools and mixed lists are plain values. ``index=True`` requires an
-        embedding (``InvalidVectorError`` / ``DimensionMismatchError`` otherwise, nothing
-        stored); ``index=False`` stores any result as a plain value.
-
-        Example::
-
-            vec = cache.get_or_compute("hello", embed)  # embed("hello") -> list[float]
-            cache.get_or_compute("ids", lambda k: [17, 4, 99])  # a plain value
-        """
-        if key.__class__ is not str or not key.isascii():  # the checks a hit needs, first
-            check_key(key)
-        if not (
-            ttl is None
-            and metadata is None
-            and index is None
-            and namespace.__class__ is str
-            and namespace.isascii()
-        ):
-            check_write_options(ttl, namespace, metadata)
-            check_index(index)
-            namespace = check_namespace(namespace)
-        entry = self._backend.get(namespace, key, self._clock())
-        if entry is not None:
-            return value_of(entry)
-        return fresh(
-            self._flights.run(
-                (namespace, key), self._compute, key, fn, ttl, namespace, metadata, index
-            )
-        )
-
-    def _compute(
-        self, key: str, fn: Any, ttl: Any, namespace: str, metadata: Any, index: Any
-    ) -> Outcome:
-        """A flight leader's work: ``fn(key)`` stored, unless a leader just stored it."""
-        entry = self._peek(namespace, key)
-        if entry is not None:
-            return outcome_of(entry)
-        return self._store_computed(key, fn(key), ttl, namespace, metadata, index)
 
     # --- semantic ------------------------------------------------------------------------
 

@@ -1,0 +1,167 @@
+"""``get_or_compute``: the cached value of a key, or a function's result computed once
+(single flight) and stored, an embedding stored once as its entry's own vector (see
+:mod:`.vector_values`). The batch twin is in ``cache_batch``, the async one in
+``cache_async``.
+
+Example::
+
+    >>> from semcache_core import SemCache
+    >>> cache = SemCache()
+    >>> cache.get_or_compute("hello", lambda text: [0.6, 0.8])
+    [0.6000000238418579, 0.800000011920929]
+"""
+
+# Each method annotates ``self: SemCache`` to reach the facade (as in cache_async.py).
+# mypy: disable-error-code="misc"
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .backends.base import EntryWrite, StoredEntry
+from .checks import check_index, check_key, check_namespace, check_write_options
+from .codec import encode_metadata
+from .entry_writes import EMPTY_METADATA, computed_writes
+from .errors import DimensionMismatchError
+from .stored_values import Outcome, fresh, outcome_of, value_of
+
+if TYPE_CHECKING:
+    from .cache import SemCache
+
+__all__ = ["ComputeCalls"]
+
+
+class ComputeCalls:
+    """Mixed into :class:`~semcache_core.SemCache`: ``get_or_compute`` and what the
+    batch and async twins share with it (storing computed results)."""
+
+    def _lookup(self: SemCache, namespace: str, key: str) -> tuple[bool, Any]:
+        """(found, fresh value) counting a hit or a miss."""
+        entry = self._backend.get(namespace, key, self._clock())
+        return (False, None) if entry is None else (True, value_of(entry))
+
+    def _peek(self: SemCache, namespace: str, key: str) -> StoredEntry | None:
+        return self._backend.get(namespace, key, self._clock(), count=False)
+
+    def _store_computed(
+        self: SemCache, key: str, result: Any, ttl: Any, namespace: str, metadata: Any, index: Any
+    ) -> Outcome:
+        """Store ``fn``'s result (an embedding as its entry's vector, see ``index``)."""
+        return self._store_computed_many([key], [result], ttl, namespace, metadata, index)[0]
+
+    def _store_computed_many(
+        self: SemCache,
+        keys: list[str],
+        results: list[Any],
+        ttl: Any,
+        namespace: str,
+        metadata: Any,
+        index: Any,
+    ) -> list[Outcome]:
+        """Store computed results in one write; what their waiters make their values from.
+
+        A result that is a vector (see :mod:`.vector_values`; ``index`` overrides the guess)
+        is stored once, as the entry's vector with a small marker as its value.
+        """
+        for retry in (False, True):
+            dim = self._fixed_dim
+            if dim is None:
+                dim = self._backend.dim_of(namespace, self._clock())
+            writes, outcomes = self._computed_writes(
+                keys, results, ttl, namespace, metadata, index, dim
+            )
+            try:
+                self._backend.set_many(writes, self._clock())
+                break
+            except DimensionMismatchError:
+                if index or retry:
+                    raise
+                # another writer fixed the namespace's dimension meanwhile: guess again
+        with self._counters.lock:
+            self._counters.computes += len(writes)
+        return outcomes
+
+    def _computed_writes(
+        self: SemCache,
+        keys: list[str],
+        results: list[Any],
+        ttl: Any,
+        namespace: str,
+        metadata: Any,
+        index: Any,
+        dim: int | None,
+    ) -> tuple[list[EntryWrite], list[Outcome]]:
+        """:func:`~.entry_writes.computed_writes` given the namespace's dimension ``dim``
+        (read by the caller, sync or async); the caller checked the keys, ``ttl``,
+        ``namespace`` and ``metadata`` before computing (``check_write_options``)."""
+        return computed_writes(
+            keys,
+            results,
+            dim=dim,
+            index=index,
+            namespace=namespace,
+            encoded_metadata=EMPTY_METADATA if metadata is None else encode_metadata(metadata),
+            expires_at=self._expires_at(ttl),
+        )
+
+    def get_or_compute(
+        self: SemCache,
+        key: str,
+        fn: Callable[[str], Any],
+        *,
+        ttl: float | None = None,
+        namespace: str = "",
+        metadata: dict[str, Any] | None = None,
+        index: bool | None = None,
+    ) -> Any:
+        """The cached value of ``key`` in ``namespace``, or ``fn(key)`` computed once and
+        stored there.
+
+        Threads missing the same key together wait for one call of ``fn`` (single flight);
+        no cache lock is held while ``fn`` runs. An exception from ``fn`` reaches every
+        waiter and stores nothing; an interrupt (``KeyboardInterrupt``) is the computing
+        caller's alone, and one of the waiters computes instead.
+
+        A result that is an embedding (a non-empty list of floats or 1-D float16/32/64
+        ndarray, finite, non-zero, of its namespace's dimension) is stored once, as the
+        entry's vector, so :meth:`get_similar` finds it; reads give it back in the type
+        ``fn`` returned (a list, or an ndarray of its dtype) with its values **rounded to
+        float32**. Ints, bools and mixed lists are plain values. ``index=True`` requires an
+        embedding (``InvalidVectorError`` / ``DimensionMismatchError`` otherwise, nothing
+        stored); ``index=False`` stores any result as a plain value.
+
+        Example::
+
+            vec = cache.get_or_compute("hello", embed)  # embed("hello") -> list[float]
+            cache.get_or_compute("ids", lambda k: [17, 4, 99])  # a plain value
+        """
+        if key.__class__ is not str or not key.isascii():  # the checks a hit needs, first
+            check_key(key)
+        if not (
+            ttl is None
+            and metadata is None
+            and index is None
+            and namespace.__class__ is str
+            and namespace.isascii()
+        ):
+            check_write_options(ttl, namespace, metadata)
+            check_index(index)
+            namespace = check_namespace(namespace)
+        entry = self._backend.get(namespace, key, self._clock())
+        if entry is not None:
+            return value_of(entry)
+        return fresh(
+            self._flights.run(
+                (namespace, key), self._compute, key, fn, ttl, namespace, metadata, index
+            )
+        )
+
+    def _compute(
+        self: SemCache, key: str, fn: Any, ttl: Any, namespace: str, metadata: Any, index: Any
+    ) -> Outcome:
+        """A flight leader's work: ``fn(key)`` stored, unless a leader just stored it."""
+        entry = self._peek(namespace, key)
+        if entry is not None:
+            return outcome_of(entry)
+        return self._store_computed(key, fn(key), ttl, namespace, metadata, index)
