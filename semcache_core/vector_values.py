@@ -236,7 +236,10 @@ def float_list_of(unit: FloatVector, norm: float) -> list[float]:
     (one C loop when the accelerator is built, else :func:`python_float_list_of`)."""
     if _speedups is None:
         return python_float_list_of(unit, norm)
-    return _speedups.float_list_of(unit, norm)
+    try:
+        return _speedups.float_list_of(unit, norm)
+    except (TypeError, ValueError, BufferError):  # not a C-contiguous float32 buffer
+        return python_float_list_of(unit, norm)
 
 
 def python_float_list_of(unit: FloatVector, norm: float) -> list[float]:
