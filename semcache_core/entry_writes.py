@@ -20,7 +20,7 @@ import numpy as np
 
 from .backends.base import NOT_DECODED, EntryWrite
 from .codec import encode, encode_metadata
-from .errors import DimensionMismatchError
+from .errors import DimensionMismatchError, InvalidVectorError
 from .stored_values import Outcome
 from .vector_values import VectorValue, vector_value_of
 from .vectors import FloatMatrix, as_unit_matrix, as_unit_vector
@@ -45,7 +45,12 @@ def naming(namespace: str) -> Iterator[None]:
 
 def as_queries(vectors: Any, dim: int | None) -> FloatMatrix:
     """Query vectors (a 2-D array or a sequence of vectors) as unit rows of ``dim``."""
-    if isinstance(vectors, np.ndarray) and vectors.ndim == 2:
+    if isinstance(vectors, np.ndarray):
+        if vectors.ndim != 2:  # a 1-D array would be taken for a batch of 1-element queries
+            raise InvalidVectorError(
+                f"a batch of queries is a 2-D array (a row a query) or a sequence of vectors, "
+                f"got an array of shape {vectors.shape}"
+            )
         return as_unit_matrix(vectors, dim, "queries")
     first = as_unit_vector(vectors[0], dim, "query")
     if len(vectors) == 1:  # the common single search: no stacking copy

@@ -45,12 +45,16 @@ __all__ = [
 _SENTENCE_END = re.compile(r"(?:[.!?…]+[\"'\u201d\u2019»)\]]*|:)\s+")
 _WORD = re.compile(r"\w")
 _WORDS = re.compile(r"\w+")
-# Punctuation that only shapes prose around a token (a sentence's end, a quote, a clause):
-# what tokens() strips from each token's ends. Anything else ("/", ".", "=", "+", "-" inside
-# "build/.cache", "!=", "C++", "--max-cost") is part of the token.
-_PROSE_PUNCTUATION = ".,;:!?\"'()[]\u201c\u201d\u2018\u2019\u00ab\u00bb\u2026"
-# Digits with their inner separators: "3.11", "1,000", "2024-05-01", "9:30".
-_NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
+# Punctuation that only shapes prose around a token: what tokens() strips, opening quotes
+# from a token's start, a clause's or a question's end from its end. Anything else is part
+# of the token: "/" and "." inside "build/.cache", "!=" and "C++", and "!", "'" and brackets
+# at either end ("10!" is a factorial, "f'" a derivative, "(a)" an item), a leading "."
+# (".5") or "-" ("-40").
+_OPENING = '"\u201c\u00ab'
+_CLOSING = '.,;:?"\u201d\u00bb'
+# Digits with their inner separators ("3.11", "1,000", "2024-05-01", "9:30"), a sign and a
+# leading decimal point ("-40", ".5") when written against them.
+_NUMBER = re.compile(r"(?:(?<![\w.])[-+\u2212])?(?:(?<!\w)\.)?\d+(?:[.,:/-]\d+)*")
 # English question words that fix what kind of answer is wanted ("what" and "how" do not:
 # "How tall" and "What is the height" ask the same).
 _QUESTION_WORD = re.compile(r"\b(who|whom|whose|when|where|why)\b", re.IGNORECASE)
@@ -148,10 +152,10 @@ def tokens(span: str) -> list[str]:
 
     Example::
 
-        >>> tokens('Delete "build/.cache", then run it!')
+        >>> tokens('Delete "build/.cache", then run it?')
         ['Delete', 'build/.cache', 'then', 'run', 'it']
     """
-    stripped = (token.strip(_PROSE_PUNCTUATION) for token in span.split())
+    stripped = (token.lstrip(_OPENING).rstrip(_CLOSING) for token in span.split())
     return [token for token in stripped if token]
 
 
@@ -161,17 +165,19 @@ def is_trivial(span: str) -> bool:
 
 
 def numbers(span: str) -> list[str]:
-    """The numbers written in digits in ``span``, sorted (as written: ``"1,000"`` stays).
+    """The numbers written in digits in ``span``, in order, as written (``"1,000"``,
+    ``"-40"``, ``".5"`` stay as they are).
 
     Sentence embeddings barely see numbers ("costs $20" and "costs $35" score 0.92 with
-    all-MiniLM-L6-v2), so a semantic hit also needs both spans to hold the same ones.
+    all-MiniLM-L6-v2), so a semantic hit also needs both spans to hold the same ones, in
+    the same order ("Is 7 greater than 3?" asks the opposite of "Is 3 greater than 7?").
 
     Example::
 
-        >>> numbers("Python 3.11, not 3.9, since 2024-05-01")
-        ['2024-05-01', '3.11', '3.9']
+        >>> numbers("Python 3.11, not 3.9, since 2024-05-01; at -40 take .5 mg")
+        ['3.11', '3.9', '2024-05-01', '-40', '.5']
     """
-    return sorted(_NUMBER.findall(span))
+    return _NUMBER.findall(span)
 
 
 def question_words(span: str) -> frozenset[str]:

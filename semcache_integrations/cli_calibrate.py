@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from semcache_core import Calibration, SemCacheError, calibrate
 from semcache_core.calibration import ThresholdRow
@@ -79,10 +80,10 @@ def run_calibrate(args: argparse.Namespace, console: Console | None = None) -> i
         result = calibrate(pairs, embedder, args.min_precision, rule=args.rule)
     except InvalidPairError as exc:
         where = sources[exc.index]
-        console.print(f"[red]{where.path}:{where.line}: {exc}[/red]")
+        console.print(Text(f"{where.path}:{where.line}: {exc}", style="red"))
         return 2
     except (OSError, SemCacheError) as exc:
-        console.print(f"[red]cannot calibrate: {exc}[/red]")
+        console.print(Text(f"cannot calibrate: {exc}", style="red"))
         return 2
     same = sum(score.pair.same for score in result.scores)
     console.print(
@@ -95,9 +96,9 @@ def run_calibrate(args: argparse.Namespace, console: Console | None = None) -> i
         console.print(_by_kind(result, kinds))
     console.print(_closest(result, pairs))
     if result.threshold is None:
-        console.print(f"[red]{result.message}[/red]")
+        console.print(Text(result.message, style="red"))
         return 1
-    console.print(f"[green]recommended {result.message}[/green]")
+    console.print(Text(f"recommended {result.message}", style="green"))
     return 0
 
 
@@ -120,8 +121,8 @@ def read_pairs(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], list[PairSo
     pairs: list[dict[str, Any]] = []
     sources: list[PairSource] = []
     for file in files:
-        with file.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
+        with file.open("rb") as handle:
+            for number, line in _lines(file, handle):
                 if not line.strip():
                     continue
                 try:
@@ -232,7 +233,9 @@ def _by_kind(result: Calibration, kinds: list[str]) -> Table:
         table.add_column(column, justify="right" if column != "kind" else "left")
     for kind, (same, hits, different, wrong) in sorted(counts.items()):
         table.add_row(
-            kind, f"{hits}/{same}" if same else "-", f"{wrong}/{different}" if different else "-"
+            Text(kind),  # user text: no markup
+            f"{hits}/{same}" if same else "-",
+            f"{wrong}/{different}" if different else "-",
         )
     return table
 
@@ -246,5 +249,16 @@ def _closest(result: Calibration, pairs: list[dict[str, Any]]) -> Table:
         table.add_column(column, justify="right" if column == "score" else "left")
     for score in different[:_CLOSEST_SHOWN]:
         raw = pairs[score.pair.index]
-        table.add_row(f"{score.score:.4f}", str(raw.get("kind", "")), raw["a"], raw["b"])
+        cells = (str(raw.get("kind", "")), str(raw["a"]), str(raw["b"]))
+        table.add_row(f"{score.score:.4f}", *(Text(cell) for cell in cells))  # user text: no markup
     return table
+
+
+def _lines(file: Path, handle: Any) -> Any:
+    """``(number, text)`` of each line of a file opened in binary; a line that is not
+    UTF-8 is named by its number."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PairsFileError(f"{file}:{number}: not UTF-8 text ({exc.reason})") from exc

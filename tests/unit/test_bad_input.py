@@ -258,6 +258,14 @@ def test_two_dimensional_vector(cache: SemCache, call) -> None:
     assert_rejected(cache, call, InvalidVectorError, ValueError, "1-D")
 
 
+def test_a_batch_of_queries_given_as_one_vector_is_refused(cache: SemCache) -> None:
+    """A 1-D array is not taken for a batch of 1-element queries (which said "all zeros"
+    on one backend and "dimension" on another)."""
+    assert_rejected(
+        cache, lambda c: c.search_batch(np.ones(DIM)), InvalidVectorError, ValueError, "2-D"
+    )
+
+
 @pytest.mark.parametrize(
     "vector",
     [["a"] * DIM, "abcdefgh", np.array([True] * DIM), [], [None] * DIM],

@@ -106,3 +106,24 @@ def test_a_bad_pair_is_named_by_file_and_line(tmp_path: Path) -> None:
 def test_an_unknown_embedder_is_refused() -> None:
     done = run("examples/pairs", "--embedder", "no_such_module:thing")
     assert done.returncode == 2 and "--embedder no_such_module:thing" in done.stdout
+
+
+def test_pair_text_is_printed_as_text_and_a_non_utf8_file_is_named(tmp_path: Path) -> None:
+    """Prompts hold brackets ("[/INST]", "[red]"): printed as they are, never as markup."""
+    rows = [
+        {"a": "[INST] Who wrote it? [/INST]", "b": "[INST] Who wrote it [/INST]", "same": True},
+        {"a": "Is 7 [/red] greater than 3?", "b": "Is 3 greater than 7?", "same": False},
+        {"a": "cats", "b": "dogs", "same": False, "kind": "[bold]x[/nope]"},
+        {"a": "a cat", "b": "one cat", "same": True, "kind": "[bold]x[/nope]"},
+    ]
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    done = run(str(pairs), "--embedder", "lexical", "--min-precision", "0.5")
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "[/red]" in done.stdout
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(
+        b'{"a": "x", "b": "y", "same": true}\n{"a": "caf\xe9", "b": "c", "same": false}\n'
+    )
+    done = run(str(latin), "--embedder", "lexical")
+    assert done.returncode == 2 and f"{latin}:2: not UTF-8" in done.stdout.replace("\n", "")
