@@ -37,6 +37,7 @@ from .plan import (
     by_tag,
     check_kind_replies,
     check_set_replies,
+    claimed,
     clear_patterns,
     delete_outcome,
     dim_answer,
@@ -48,6 +49,7 @@ from .plan import (
     live_names,
     namespaces_of,
     needs_kind_check,
+    queue_claim,
     scan_keys,
     set_call,
 )
@@ -215,13 +217,11 @@ class AsyncRedisBackend:
         with mapped_errors("set"):
             dims = {ns: batch_dim(self._settings, ns, group) for ns, group in by_namespace.items()}
             for namespace, dim in dims.items():  # every check before any write
-                if dim is not None:
-                    await self._fix_dim(namespace, dim, now)
+                await self._claim(namespace, dim, now)
             pipe = self._write_pipeline("set")
             calls = []
             for namespace, group in by_namespace.items():
-                tags = await self._shards(namespace, create=True)
-                assert tags is not None
+                tags = self._keys.shard_tags(namespace, self._shard_counts[namespace])
                 for tag, shard_writes in by_tag(self._settings, tags, group).items():
                     keys, args = set_call(
                         self._settings, tag, shard_writes, dims[namespace] or 0, now
@@ -230,19 +230,19 @@ class AsyncRedisBackend:
                     calls.append(namespace)
             check_set_replies(calls, await pipe.execute(), dims)
 
-    async def _fix_dim(self, namespace: str, dim: int, now: float) -> None:
-        """Record ``dim`` as the namespace's, or raise if it holds live vectors of another."""
-        meta = self._keys.meta_key(namespace)
+    async def _claim(self, namespace: str, dim: int | None, now: float) -> None:
+        """A write's round to the namespace's meta (:func:`.plan.queue_claim`): its shard
+        count recorded and followed; ``dim`` fixed, or refused when the namespace holds
+        live vectors of another dimension."""
         pipe = self._write_pipeline("set")
-        pipe.execute_command("HSETNX", meta, "dim", dim)
-        pipe.execute_command("HGET", meta, "dim")
-        held = int((await pipe.execute())[1])
-        if held == dim:
+        queue_claim(self._settings, pipe, namespace, self._shard_counts, dim)
+        held = claimed(namespace, self._shard_counts, await pipe.execute(), dim)
+        if dim is None or held == dim:
             return
         if await self.adim_of(namespace, now) is not None:
-            raise DimensionMismatchError(held, dim, namespace)
+            raise DimensionMismatchError(held, dim, namespace)  # type: ignore[arg-type]
         pipe = self._write_pipeline("set")
-        pipe.execute_command("HSET", meta, "dim", dim)  # emptied since: the dimension is free
+        pipe.execute_command("HSET", self._keys.meta_key(namespace), "dim", dim)  # freed
         await pipe.execute()
 
     async def adelete(self, namespace: str, key: str, now: float) -> bool:

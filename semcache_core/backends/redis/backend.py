@@ -91,6 +91,7 @@ from .plan import (
     by_tag,
     check_kind_replies,
     check_set_replies,
+    claimed,
     clear_patterns,
     delete_outcome,
     dim_answer,
@@ -102,6 +103,7 @@ from .plan import (
     namespaces_of,
     needs_kind_check,
     no_vector_sets,
+    queue_claim,
     scan_keys,
     set_call,
 )
@@ -393,13 +395,11 @@ class RedisBackend:
         with mapped_errors("set"):
             dims = {ns: self._batch_dim(ns, group) for ns, group in by_namespace.items()}
             for namespace, dim in dims.items():  # every check before any write
-                if dim is not None:
-                    self._fix_dim(namespace, dim, now)
+                self._claim(namespace, dim, now)
             pipe = self._write_pipeline("set")
             calls = []
             for namespace, group in by_namespace.items():
-                tags = self._shards(namespace, create=True)
-                assert tags is not None
+                tags = self._keys.shard_tags(namespace, self._shard_counts[namespace])
                 for tag, shard_writes in by_tag(self._settings, tags, group).items():
                     self._queue_set(pipe, tag, shard_writes, dims[namespace] or 0, now)
                     calls.append(namespace)
@@ -408,19 +408,19 @@ class RedisBackend:
     def _batch_dim(self, namespace: str, writes: list[EntryWrite]) -> int | None:
         return batch_dim(self._settings, namespace, writes)
 
-    def _fix_dim(self, namespace: str, dim: int, now: float) -> None:
-        """Record ``dim`` as the namespace's, or raise if it holds live vectors of another."""
-        meta = self._keys.meta_key(namespace)
+    def _claim(self, namespace: str, dim: int | None, now: float) -> None:
+        """A write's round to the namespace's meta (:func:`.plan.queue_claim`): its shard
+        count recorded and followed; ``dim`` fixed, or refused when the namespace holds
+        live vectors of another dimension."""
         pipe = self._write_pipeline("set")
-        pipe.execute_command("HSETNX", meta, "dim", dim)
-        pipe.execute_command("HGET", meta, "dim")
-        held = int(pipe.execute()[1])
-        if held == dim:
+        queue_claim(self._settings, pipe, namespace, self._shard_counts, dim)
+        held = claimed(namespace, self._shard_counts, pipe.execute(), dim)
+        if dim is None or held == dim:
             return
         if self.dim_of(namespace, now) is not None:
-            raise DimensionMismatchError(held, dim, namespace)
+            raise DimensionMismatchError(held, dim, namespace)  # type: ignore[arg-type]
         pipe = self._write_pipeline("set")
-        pipe.execute_command("HSET", meta, "dim", dim)  # emptied since: the dimension is free
+        pipe.execute_command("HSET", self._keys.meta_key(namespace), "dim", dim)  # freed
         pipe.execute()
 
     def _queue_set(

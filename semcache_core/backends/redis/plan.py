@@ -463,3 +463,28 @@ def _may_hold_more(
     if len(hits) < k or not found:
         return True
     return hits[-1][1] < min(score for score, _ in found)
+
+
+def queue_claim(
+    settings: Settings, pipe: Any, namespace: str, counts: dict[str, int], dim: int | None
+) -> None:
+    """Queue a write's one round to its namespace's meta hash: the shard count recorded
+    again (it may be gone: another worker's ``clear``, an eviction) and read back, and with
+    vectors, ``dim`` offered and read back. See :func:`claimed`."""
+    meta = settings.keys.meta_key(namespace)
+    count = counts.get(namespace, settings.default_shards)
+    pipe.execute_command("HSETNX", meta, "shards", count)
+    pipe.execute_command("HGET", meta, "shards")
+    if dim is not None:
+        pipe.execute_command("HSETNX", meta, "dim", dim)
+        pipe.execute_command("HGET", meta, "dim")
+
+
+def claimed(
+    namespace: str, counts: dict[str, int], replies: list[Any], dim: int | None
+) -> int | None:
+    """After :func:`queue_claim`'s round: the meta's shard count becomes this process's
+    (a worker whose count is stale follows the meta, so no key lives in two shards); the
+    dimension the meta holds (None without ``dim``)."""
+    counts[namespace] = int(replies[1])
+    return None if dim is None else int(replies[3])
