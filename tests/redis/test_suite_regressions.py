@@ -4,15 +4,15 @@ pinned by the smallest case that showed it."""
 from __future__ import annotations
 
 import itertools
-import math
 import time
 import zlib
 
 import numpy as np
 import pytest
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import redis
 from semcache_core import SemCache
 from semcache_core.backends.base import EntryWrite
 from semcache_core.backends.local import LocalBackend
@@ -180,7 +180,9 @@ def test_foreign_keys_under_the_prefix_are_skipped_not_parsed_or_removed(
 
 
 @pytest.mark.parametrize("bad", [None, "many", -5, 1.5, True])
-def test_exact_below_must_be_an_int_of_at_least_zero(redis_client: redis.Redis, bad: object) -> None:
+def test_exact_below_must_be_an_int_of_at_least_zero(
+    redis_client: redis.Redis, bad: object
+) -> None:
     # Found in review: None / "many" were accepted and every later search failed with a
     # script error; -5 was accepted.
     with pytest.raises(InvalidArgumentError, match="exact_below"):
