@@ -3,13 +3,23 @@ pinned by the smallest case that showed it."""
 
 from __future__ import annotations
 
+import itertools
 import time
 import zlib
 
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 import redis
 from semcache_core import SemCache
+from semcache_core.backends.base import EntryWrite
 from semcache_core.backends.local import LocalBackend
 from semcache_core.backends.redis import RedisBackend
+from semcache_core.codec import encode_metadata
+from semcache_core.errors import InvalidArgumentError
+from semcache_core.filters import compile_filter, parse_filters
 
 
 def _on_shard(shard: int, count: int, stem: str) -> list[str]:
@@ -57,14 +67,123 @@ def test_close_closes_the_connections_of_its_per_node_clients(redis_client: redi
     # Found by a long run of test_congruence_ops: a search's per-node clients were closed
     # without their connection pools (redis-py closes a pool it was handed only when told),
     # so their sockets stayed open until the garbage collector met them.
-    before = len(redis_client.client_list())
+    # (compared by client id: connections of earlier tests' backends may close meanwhile)
+    def ids() -> set[str]:
+        return {client["id"] for client in redis_client.client_list()}
+
+    before = ids()
     backend = RedisBackend(client=redis_client, exact_below=1_000_000)
     cache = SemCache(backend=backend)
     cache.set("v", 1, vector=[1.0, 0.0])
     assert [h.key for h in cache.search([1.0, 0.0], k=1)] == ["v"]
-    assert len(redis_client.client_list()) > before  # the search's own connection
+    assert ids() - before  # the search's own connection
     cache.close()
     deadline = time.monotonic() + 5.0  # the server drops a closed connection soon after
-    while len(redis_client.client_list()) != before and time.monotonic() < deadline:
+    while ids() - before and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert len(redis_client.client_list()) == before  # closed, not left to the collector
+    assert not ids() - before  # closed, not left to the collector
+
+
+def _write(key: str, metadata: dict[str, object], vector: np.ndarray) -> EntryWrite:
+    unit = (vector / np.linalg.norm(vector)).astype(np.float32)
+    return EntryWrite(key, b"\x01", encode_metadata(metadata), "", None, unit)
+
+
+def test_a_selective_filter_on_a_large_shard_finds_its_few_matches(
+    redis_client: redis.Redis,
+) -> None:
+    # Found in review: the server's FILTER examines at most FILTER-EF (1000) candidates;
+    # on a larger shard a selective filter came back short (here: empty) and a short
+    # reply was taken as "nothing more matches", so the exhaustive pass never ran.
+    backend = RedisBackend(client=redis_client, shards=1, exact_below=100)
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=4)  # (sizes that missed the matches every time before the fix)
+    writes = [_write(f"k{i}", {"g": 0}, base + 0.3 * rng.normal(size=4)) for i in range(3000)]
+    far = -base + 0.3 * rng.normal(size=4)  # the only matches, far from the query
+    writes += [_write(f"m{j}", {"g": 1}, far + 0.01 * j) for j in range(3)]
+    now = time.time()
+    for start in range(0, len(writes), 500):
+        backend.set_many(writes[start : start + 500], now)
+    query = (base / np.linalg.norm(base)).astype(np.float32).reshape(1, -1)
+    for filters in ({"g": 1}, {"g": {"$in": [1]}}):
+        (hits,) = backend.search(query, 3, "", parse_filters(filters), now)
+        assert sorted(entry.key for entry, _ in hits) == ["m0", "m1", "m2"]
+    backend.close()
+
+
+_NUMBERS = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),  # what msgpack stores
+    st.sampled_from([2**53 - 1, 2**53, 2**53 + 1, -(2**53), float("inf"), float("-inf")]),
+    st.floats(allow_nan=False, min_value=-1e17, max_value=1e17),
+    st.sampled_from([1e300, -1e300, 9007199254740994.0, 1e-7]),
+)
+_OPS = st.sampled_from(["$gt", "$gte", "$lt", "$lte", "$eq", "$in"])
+_PREFIXES = itertools.count()
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(values=st.lists(_NUMBERS, min_size=1, max_size=6), op=_OPS, literal=_NUMBERS)
+def test_the_server_filter_keeps_every_number_the_exact_filter_accepts(
+    redis_client: redis.Redis, values: list[int | float], op: str, literal: int | float
+) -> None:
+    # Found in review: ints beyond 2**53 and +-inf were left out of the vector's
+    # attributes, and the server fails the whole FILTER for an element lacking the field,
+    # so `n >= 5` lost {"n": 2**60} and {"n": inf}: the FILTER was no superset.
+    backend = RedisBackend(client=redis_client, prefix=f"sup{next(_PREFIXES)}", exact_below=0)
+    now = time.time()
+    writes = [
+        _write(f"e{i}", {"n": value}, np.array([1.0, 0.01 * i, 0.0]))
+        for i, value in enumerate(values)
+    ]
+    backend.set_many(writes, now)
+    filters = parse_filters({"n": {op: [literal] if op == "$in" else literal}})
+    accepts = compile_filter(filters)
+    expected = sorted(f"e{i}" for i, value in enumerate(values) if accepts({"n": value}))
+    (hits,) = backend.search(np.array([[1.0, 0.0, 0.0]], np.float32), 10, "", filters, now)
+    assert sorted(entry.key for entry, _ in hits) == expected
+    backend.clear()
+    backend.close()
+
+
+@pytest.mark.parametrize("prefix", ["app:meta", "a:", ":"])
+def test_a_prefix_with_a_colon_is_refused(redis_client: redis.Redis, prefix: str) -> None:
+    # Found in review: prefix "app" globbed "app:meta:{n*}", which matched keys of prefix
+    # "app:meta", so one backend's clear() removed the other's entries.
+    with pytest.raises(InvalidArgumentError, match="prefix"):
+        RedisBackend(client=redis_client, prefix=prefix)
+    assert redis_client.dbsize() == 0
+
+
+def test_foreign_keys_under_the_prefix_are_skipped_not_parsed_or_removed(
+    redis_client: redis.Redis,
+) -> None:
+    # Found in review: a key under the backend's prefix that matched its glob patterns
+    # but was not its own (here: namespace ids that are no hex / no UTF-8) made dims
+    # raise a bare ValueError, and clear() removed it.
+    foreign = ["app:meta:{nzz}", "app:meta:{nff}", "app:{nzz.0.0}:e:k", "app:{n.0.0}:e"]
+    for name in foreign:
+        redis_client.set(name, "theirs")
+    backend = RedisBackend(client=redis_client, prefix="app")
+    now = time.time()
+    backend.set_many([_write("mine", {}, np.array([1.0, 0.0]))], now)
+    assert backend.dims == {"": 2}
+    assert backend.namespaces(now) == [""]
+    assert backend.scan("", "", None, now) == ["mine"]
+    assert backend.count(now) == 1
+    backend.clear()
+    assert sorted(n.decode() for n in redis_client.keys("*")) == sorted(foreign)
+    backend.close()
+
+
+@pytest.mark.parametrize("bad", [None, "many", -5, 1.5, True])
+def test_exact_below_must_be_an_int_of_at_least_zero(
+    redis_client: redis.Redis, bad: object
+) -> None:
+    # Found in review: None / "many" were accepted and every later search failed with a
+    # script error; -5 was accepted.
+    with pytest.raises(InvalidArgumentError, match="exact_below"):
+        RedisBackend(client=redis_client, exact_below=bad)  # type: ignore[arg-type]

@@ -31,7 +31,7 @@ import redis
 
 from ...errors import BackendUnavailableError, InvalidArgumentError
 from .connection import Connection, mapped_errors
-from .keys import KeyScheme, glob_escape, namespace_of_id
+from .keys import KeyScheme, glob_escape, namespace_of_id, owned_names
 
 __all__ = [
     "NodeRef",
@@ -204,10 +204,10 @@ def _node_stats(client: redis.Redis, keys: KeyScheme, clustered: bool) -> dict[s
         primary = f"{info.get('master_host')}:{info.get('master_port')}"
     node_id = client.execute_command("CLUSTER", "MYID") if clustered else info.get("run_id")
     entries: Counter[str] = Counter()
-    for name in client.scan_iter(match=keys.entry_pattern(), count=1000):
-        entries[keys.parse_entry_key(_text(name))[0]] += 1
+    for name in owned_names(keys, client.scan_iter(match=keys.entry_pattern(), count=1000)):
+        entries[keys.parse_entry_key(name)[0]] += 1
     vset_pattern = f"{glob_escape(keys.prefix)}:{{n*}}:v"
-    vsets = [_text(name) for name in client.scan_iter(match=vset_pattern, count=1000)]
+    vsets = sorted(owned_names(keys, client.scan_iter(match=vset_pattern, count=1000)))
     vectors: Counter[str] = Counter()
     if vsets:
         pipe = client.pipeline(transaction=False)

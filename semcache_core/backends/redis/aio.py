@@ -29,6 +29,7 @@ from .aio_connection import AsyncConnection
 from .aio_fanout import AsyncNodeBatch, afan_out
 from .connection import Connection, mapped_errors
 from .entry_codec import FIELDS
+from .keys import owned_names
 from .plan import (
     SearchJob,
     Settings,
@@ -151,11 +152,7 @@ class AsyncRedisBackend:
 
     async def _entry_names(self, pattern: str) -> list[str]:
         """Every key matching ``pattern`` on every primary, sorted."""
-        names = {
-            name.decode("utf-8") if isinstance(name, bytes) else name
-            async for name in self._conn.scan(pattern)
-        }
-        return sorted(names)
+        return sorted(owned_names(self._keys, [name async for name in self._conn.scan(pattern)]))
 
     async def _live(self, names: list[str], now: float) -> list[str]:
         if not names:

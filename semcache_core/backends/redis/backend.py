@@ -82,7 +82,7 @@ from .aio_connection import AsyncConnection
 from .connection import Connection, mapped_errors
 from .entry_codec import FIELDS
 from .fanout import NodeBatch, fan_out
-from .keys import KeyScheme
+from .keys import KeyScheme, owned_names
 from .plan import (
     SearchJob,
     Settings,
@@ -173,11 +173,15 @@ class RedisBackend:
             and prefix.isascii()
             and prefix.isprintable()
             and prefix
-            and not set(prefix) & set("{}*?[]\\")
+            and not set(prefix) & set(":{}*?[]\\")
         ):
             raise InvalidArgumentError(
-                f"prefix must be printable ASCII without {{}}*?[]\\, got {prefix!r}"
+                f"prefix must be printable ASCII without :{{}}*?[]\\ (':' would let one "
+                f"prefix's keys match another's patterns, e.g. 'app' and 'app:meta'), "
+                f"got {prefix!r}"
             )
+        if isinstance(exact_below, bool) or not isinstance(exact_below, int) or exact_below < 0:
+            raise InvalidArgumentError(f"exact_below must be an int >= 0, got {exact_below!r}")
         for name, number in (
             ("hnsw_m", hnsw_m),
             ("hnsw_ef_construction", hnsw_ef_construction),
@@ -334,8 +338,7 @@ class RedisBackend:
         """Every key matching ``pattern`` on every primary (``SCAN`` per node)."""
         names: set[str] = set()
         for _, node in self._conn.primaries():
-            for name in node.scan_iter(match=pattern, count=1000):
-                names.add(name.decode("utf-8") if isinstance(name, bytes) else name)
+            names |= owned_names(self._keys, node.scan_iter(match=pattern, count=1000))
         return sorted(names)
 
     def _live(self, names: list[str], now: float) -> list[str]:

@@ -55,6 +55,10 @@ the server's ``FILTER`` parser reads no ``1e+15``)."""
 FIELDS = ("v", "m", "x", "f")
 """The hash fields a read fetches, in this order."""
 _EXACT_INT = 2**53  # ints beyond this lose digits as the server's doubles
+_BIG = 2**53
+"""Stand-in for a number of magnitude at least 2**53 (ints beyond it, floats, ±inf), signed:
+:mod:`.filter_expr` sends only literals of smaller magnitude, against which every such
+number orders (and equals) like its stand-in, so the ``FILTER`` stays a superset."""
 
 
 def is_filterable_field(name: str) -> bool:
@@ -68,13 +72,21 @@ def is_filterable_field(name: str) -> bool:
 
 
 def _attribute_value(value: Any) -> Any:
-    """The JSON value the server compares like Python does, else None (left out)."""
+    """The JSON value the server compares like Python does against every literal
+    :mod:`.filter_expr` sends, else None (left out: a missing field fails the whole
+    expression, so only values no sent condition can accept may be left out).
+
+    >>> _attribute_value(2**60), _attribute_value(float("-inf")), _attribute_value(1.5)
+    (9007199254740992, -9007199254740992, 1.5)
+    """
     if isinstance(value, bool):
         return value
-    if isinstance(value, int):
-        return value if -_EXACT_INT < value < _EXACT_INT else None
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
+    if isinstance(value, (int, float)):
+        if math.isnan(value):
+            return None  # NaN passes no comparison, ==, or in
+        if -_EXACT_INT < value < _EXACT_INT:
+            return value
+        return _BIG if value > 0 else -_BIG
     if isinstance(value, str):
         return value if value.isascii() and value.isprintable() else None
     return None

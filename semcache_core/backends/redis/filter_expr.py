@@ -11,8 +11,9 @@ why only part of a tree is sent:
   (a missing field matches none of them), under ``and`` (every field of a match is then
   present) and under ``or`` only when all branches name the same fields. ``!=``, ``nin``,
   ``not`` and the list/text operators stay client-side.
-- Numbers are doubles; ints beyond 2**53, floats printed with an exponent (the parser
-  reads no ``1e+20``) and bools as filter values are not sent. A numeric-looking string
+- Numbers are doubles; numbers of magnitude 2**53 or more (stored values that large,
+  and ±inf, are written as ±2**53: :mod:`.entry_codec`), floats printed with an exponent
+  (the parser reads no ``1e+20``) and bools as filter values are not sent. A numeric-looking string
   equals the number (``"2021" == 2021``): a superset, which the exact filter trims.
 - Strings: printable ASCII without quotes or backslashes only (``"é"`` never matches).
 
@@ -51,7 +52,8 @@ def _literal(value: Any, strings: bool = True) -> str | None:
         return str(value) if -_EXACT_INT < value < _EXACT_INT else None
     if isinstance(value, float):
         text = repr(value)
-        return text if text[-1].isdigit() and "e" not in text else None
+        plain = text[-1].isdigit() and "e" not in text
+        return text if plain and -_EXACT_INT < value < _EXACT_INT else None
     if strings and isinstance(value, str):
         plain = value.isascii() and value.isprintable() and not set(value) & set("\"'\\")
         return f'"{value}"' if plain else None

@@ -32,12 +32,14 @@ Example::
 
 from __future__ import annotations
 
+import re
 import zlib
+from collections.abc import Iterable
 from functools import lru_cache
 
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
-__all__ = ["KeyScheme", "glob_escape", "namespace_id", "namespace_of_id"]
+__all__ = ["KeyScheme", "glob_escape", "namespace_id", "namespace_of_id", "owned_names"]
 
 
 def namespace_id(namespace: str) -> str:
@@ -70,11 +72,33 @@ def _tags(nsid: str, shards: int) -> tuple[str, ...]:
     return tuple(tags)
 
 
+def _is_nsid(nsid: str) -> bool:
+    try:
+        namespace_of_id(nsid)
+    except ValueError:  # odd hex digits, or bytes that are no UTF-8
+        return False
+    return True
+
+
 class KeyScheme:
-    """Key names under one prefix (see the module docstring)."""
+    """Key names under one prefix (see the module docstring). The prefix holds no ``:``
+    (the backend refuses one), so a key's prefix is all before its first ``:`` and no
+    two prefixes' keys overlap."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
+        head = re.escape(prefix)
+        nsid = "(n(?:[0-9a-f]{2})*)"
+        self._own = re.compile(
+            rf"{head}:(?:{{{nsid}\.[0-9]+\.[0-9]+}}:(?:e:.*|v|x)|meta:{{{nsid}}})",
+            re.DOTALL,
+        )
+
+    def owns(self, name: str) -> bool:
+        """Whether ``name`` has the shape of a key of this scheme (a foreign key that a
+        glob pattern matched has not: it is skipped, never parsed or removed)."""
+        found = self._own.fullmatch(name)
+        return found is not None and _is_nsid(found.group(1) or found.group(2))
 
     def shard_tags(self, namespace: str, shards: int) -> tuple[str, ...]:
         """The ``shards`` hash tags of ``namespace``, shard 0 first."""
@@ -138,3 +162,17 @@ class KeyScheme:
         """The namespace of a meta key."""
         head = f"{self.prefix}:meta:{{"
         return namespace_of_id(name[len(head) : -1])
+
+
+def owned_names(keys: KeyScheme, names: Iterable[bytes | str]) -> set[str]:
+    """The names of ``SCAN`` replies that are keys of ``keys`` (see :meth:`KeyScheme.owns`;
+    a name that is no UTF-8 is nobody's key here)."""
+    found = set()
+    for raw in names:
+        try:
+            name = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            continue
+        if keys.owns(name):
+            found.add(name)
+    return found

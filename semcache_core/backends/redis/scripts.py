@@ -94,11 +94,15 @@ if ARGV[5] ~= '' then
   args[#args + 1] = 'FILTER-EF'; args[#args + 1] = ARGV[6]
 end
 if ARGV[4] ~= '' then args[#args + 1] = 'EPSILON'; args[#args + 1] = ARGV[4] end
-if ARGV[7] == '1' or redis.call('VCARD', KEYS[1]) <= tonumber(ARGV[10]) then
+local card = redis.call('VCARD', KEYS[1])
+if ARGV[7] == '1' or card <= tonumber(ARGV[10]) then
   args[#args + 1] = 'TRUTH'
 end
+-- a FILTER examines at most FILTER-EF candidates: a larger set may hold unseen matches
+local capped = 0
+if ARGV[5] ~= '' and card > tonumber(ARGV[6]) then capped = 1 end
 local found = redis.call(unpack(args))
-local out = {1, #found / 2}
+local out = {1, #found / 2, capped}
 for i = 1, #found, 2 do
   local key = found[i]
   local h = redis.call('HMGET', ARGV[8] .. key, 'v', 'm', 'x')
@@ -130,5 +134,7 @@ exact_below (a set this small is scanned exactly too), now (the cache's clock).
 Expiry is tested here, on the candidates' hashes, not in ``FILTER``: a ``FILTER`` makes
 the server parse every candidate's attributes (4x the time of a plain ``VSIM``).
 Returns ``{0, 0}`` (no set), ``{-1, dim}`` (the query's dimension differs) or
-``{1, returned, key, score, v, m, x, blob, ...}`` (entries whose hash is gone are
-removed from the set and left out, but counted in ``returned``)."""
+``{1, returned, capped, key, score, v, m, x, blob, ...}`` (entries whose hash is gone
+are removed from the set and left out, but counted in ``returned``; ``capped`` 1: a
+``FILTER`` ran on a set larger than ``FILTER-EF``, so matches may remain unexamined
+however few came back)."""

@@ -8,7 +8,8 @@ A threshold becomes ``EPSILON (1 - threshold) / 2`` (plus a hair, as the server 
 
 Why k results come back whenever k live entries match: the server's ``FILTER`` keeps a
 superset of the matches (:mod:`.filter_expr`) and the expiry test; a pass that ends short
-while a shard returned all it was asked for is repeated with ``TRUTH`` (an exact linear
+while a shard returned all it was asked for (or its ``FILTER`` stopped at ``FILTER-EF``
+candidates, fewer than the shard holds) is repeated with ``TRUTH`` (an exact linear
 scan) and no count limit on those shards, so nothing that matches is left unseen.
 """
 
@@ -97,16 +98,18 @@ def shard_calls(
 def parse_shard(
     reply: list[Any], namespace: str, count: int, dim: int
 ) -> tuple[list[tuple[float, StoredEntry]], bool]:
-    """(score, entry) rows of one shard's reply, and whether it returned all it was asked
-    for (more may match). Raises :class:`DimensionMismatchError` for a ``{-1, dim}``."""
+    """(score, entry) rows of one shard's reply, and whether more may match: it returned
+    all it was asked for, or its ``FILTER`` stopped at ``FILTER-EF`` candidates on a
+    larger set (a selective filter then comes back short with matches unseen). Raises
+    :class:`DimensionMismatchError` for a ``{-1, dim}``."""
     status = int(reply[0])
     if status == 0:
         return [], False
     if status == -1:
         raise DimensionMismatchError(int(reply[1]), dim, namespace)
-    returned = int(reply[1])
+    returned, capped = int(reply[1]), bool(int(reply[2]))
     rows = []
-    for i in range(2, len(reply), 6):
+    for i in range(3, len(reply), 6):
         key, score, value, metadata, x, blob = reply[i : i + 6]
         entry = StoredEntry(
             key.decode("utf-8"),
@@ -117,7 +120,7 @@ def parse_shard(
             vector_of(blob) if blob else None,
         )
         rows.append((cosine(score), entry))
-    return rows, returned >= count
+    return rows, returned >= count or capped
 
 
 def merge(
