@@ -423,10 +423,11 @@ class SearchJob:
     def may_hold_more(
         self, hits: list[tuple[StoredEntry, float]], per_shard: list[tuple[list[Any], bool]]
     ) -> list[bool]:
-        """Per shard, whether a row must search it again exhaustively: it returned a full
-        page (it may hold more candidates, each scoring at most its lowest returned one)
-        and the merge came back short, or the last hit scores below that lowest candidate
-        (a candidate the server did not return may pass the client-side filter and beat
+        """Per shard, whether a row must search it again exhaustively: it may hold more
+        candidates (it returned a full page, each unseen one scoring at most its lowest
+        returned; or its ``FILTER`` stopped at FILTER-EF candidates on a larger set) and the
+        merge came back short, or the last hit scores below that lowest candidate (a
+        candidate the server did not return may pass the client-side filter and beat
         it)."""
         return [_may_hold_more(found, full, hits, self.k) for found, full in per_shard]
 
