@@ -14,7 +14,10 @@ A waiter leaving is its own business (DESIGN.md, Concurrency):
   (:meth:`FlightTable.arun`) and then waits for it like everyone else, so cancelling any
   waiter, the leader included, cancels only that wait. When every waiter is cancelled the
   computation still finishes and its result is stored. Only the task's own cancellation
-  (its event loop shutting down, as ``asyncio.run`` does on return) abandons the flight;
+  (its event loop shutting down, as ``asyncio.run`` does on return) abandons the flight,
+  and so does its loop being closed with the task never ended (``loop.stop(); loop.close()``
+  in a framework's loop thread): that flight is *orphaned*, and the first caller to see it
+  (a new one joining, or a waiter checking every ``ORPHAN_CHECK_S`` seconds) abandons it;
 - a waiter whose event loop is closed is skipped when the flight settles.
 
 Example::
@@ -32,7 +35,11 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-__all__ = ["Flight", "FlightAbandoned", "FlightTable", "launch", "lead"]
+__all__ = ["ORPHAN_CHECK_S", "Flight", "FlightAbandoned", "FlightTable", "launch", "lead"]
+
+# How often a waiter that could outlive the computation's event loop (a thread, a coroutine
+# on another loop) checks that loop is still open: what an orphaned flight delays it by.
+ORPHAN_CHECK_S = 0.25
 
 
 class FlightAbandoned(Exception):
@@ -90,6 +97,18 @@ class Flight:
             with contextlib.suppress(RuntimeError):  # a closed loop: that waiter is gone
                 loop.call_soon_threadsafe(_resolve, future)
 
+    def abandon_if_orphaned(self) -> bool:
+        """Abandon this flight if its async computation's event loop was closed before the
+        task ended: nothing will ever settle it then (its done callback runs on that loop,
+        and a closed loop runs nothing). Whether it did; exactly one caller does."""
+        with self._lock:
+            task = self._task
+            if self._done or task is None or not task.get_loop().is_closed():
+                return False
+            self._task = None  # claimed
+        self.abandon()
+        return True
+
     def _outcome(self) -> Any:
         if self._abandoned:
             raise FlightAbandoned
@@ -115,7 +134,8 @@ class Flight:
                 event = self._event = self._event or threading.Event()
         try:
             if event is not None:
-                event.wait()
+                while not event.wait(ORPHAN_CHECK_S) and not self.abandon_if_orphaned():
+                    pass
         finally:
             with self._lock:
                 self._thread_waiters -= 1
@@ -132,8 +152,13 @@ class Flight:
                 return self._outcome()
             waiter = (loop, loop.create_future())
             self._async_waiters.append(waiter)
+            task = self._task
         try:
-            await waiter[1]
+            if task is not None and task.get_loop() is loop:
+                await waiter[1]  # the computation's own loop: it cannot close under us
+            else:
+                while not waiter[1].done() and not self.abandon_if_orphaned():
+                    await asyncio.wait((waiter[1],), timeout=ORPHAN_CHECK_S)
         except BaseException:
             with self._lock:
                 if waiter in self._async_waiters:
@@ -233,13 +258,16 @@ class FlightTable:
 
     def join(self, key: Any) -> tuple[Flight, bool]:
         """The flight for ``key`` and whether the caller leads it (must compute and settle
-        it: :func:`lead`, :func:`launch`)."""
-        with self._lock:
-            flight = self._flights.get(key)
-            if flight is not None:
+        it: :func:`lead`, :func:`launch`). An orphaned flight found there is abandoned
+        (its waiters start over) and the caller joins afresh."""
+        while True:
+            with self._lock:
+                flight = self._flights.get(key)
+                if flight is None:
+                    flight = self._flights[key] = Flight(self, key)
+                    return flight, True
+            if not flight.abandon_if_orphaned():
                 return flight, False
-            flight = self._flights[key] = Flight(self, key)
-            return flight, True
 
     def _leave(self, key: Any, flight: Flight) -> None:
         with self._lock:

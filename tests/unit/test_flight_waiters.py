@@ -312,6 +312,80 @@ def test_leader_loop_shut_down_mid_computation_hands_the_key_to_a_waiter() -> No
     assert cache.get(KEY) == "second"
 
 
+def _orphan_a_flight(cache: SemCache, first: Computation) -> LoopThread:
+    """An async leader computing on a loop that is then stopped and closed, its task not
+    cancelled (a framework's loop thread): the computation is neither finished nor over."""
+    leader_loop = LoopThread()
+    leader_loop.submit(cache.aget_or_compute(KEY, first.coro))
+    assert first.started.wait(BOUND)
+    wait_until(lambda: cache._flights.waiting(("", KEY)) == 1, BOUND)  # the leader, parked
+    return leader_loop
+
+
+@pytest.mark.parametrize("caller", ["sync", "async"])
+def test_closed_leader_loop_without_cancelling_frees_the_key(caller: str) -> None:
+    cache = SemCache()
+    first = Computation()
+    later = Computation(value="later")
+    later.release.set()
+    out = Outcomes()
+    leader_loop = _orphan_a_flight(cache, first)
+    other = LoopThread()
+    try:
+        leader_loop.close()
+        if caller == "sync":
+            thread = out.thread("caller", lambda: cache.get_or_compute(KEY, later.sync))
+            thread.join(BOUND)
+            assert not thread.is_alive(), "the key's flight outlived its loop"
+        else:
+            future = other.submit(
+                out.coroutine("caller", lambda: cache.aget_or_compute(KEY, later.coro), False)
+            )
+            future.result(BOUND)
+        assert out.got == {"caller": "later"}
+        assert (first.calls, later.calls) == (1, 1)
+        assert cache.get(KEY) == "later"
+    finally:
+        first.release.set()
+        leader_loop.close()
+        other.close()
+
+
+def test_waiters_of_a_leader_whose_loop_closed_take_over() -> None:
+    """Waiters parked before the leader's loop closed start over; one computes for all."""
+    cache = SemCache()
+    first = Computation()
+    later = Computation(value="later")
+    later.release.set()
+    out = Outcomes()
+    leader_loop = _orphan_a_flight(cache, first)
+    other = LoopThread()
+    try:
+        threads = [
+            out.thread(f"t{i}", lambda: cache.get_or_compute(KEY, later.sync)) for i in range(2)
+        ]
+        futures = [
+            other.submit(
+                out.coroutine(f"c{i}", lambda: cache.aget_or_compute(KEY, later.coro), False)
+            )
+            for i in range(2)
+        ]
+        wait_until(lambda: cache._flights.waiting(("", KEY)) == 5, BOUND)
+        leader_loop.close()
+        for thread in threads:
+            thread.join(BOUND)
+            assert not thread.is_alive(), "a thread waiter never woke"
+        for future in futures:
+            future.result(BOUND)
+        assert out.got == {name: "later" for name in ["t0", "t1", "c0", "c1"]}
+        assert (first.calls, later.calls) == (1, 1)
+        assert cache.get(KEY) == "later"
+    finally:
+        first.release.set()
+        leader_loop.close()
+        other.close()
+
+
 def test_interrupted_thread_leader_is_its_own_the_others_compute_again() -> None:
     """SIGINT while the main thread computes: that caller gets KeyboardInterrupt, the
     waiting threads do not; one of them computes the value for all."""
