@@ -78,14 +78,14 @@ def test_memory_round_trip_gives_back_the_type_the_function_returned(kind: str) 
 def test_followers_and_async_twins_get_the_same_values() -> None:
     cache = SemCache()
 
-    def many(keys: list[str]) -> list[Any]:
+    def compute_many(keys: list[str]) -> list[Any]:
         # "a" is computed by whichever call joins its flight first: the same value either way
         return [embedding_for(2, "list") if k == "a" else embedding_for(3, "float32") for k in keys]
 
     async def compute() -> list[Any]:
         return await asyncio.gather(
             cache.aget_or_compute("a", lambda key: embedding_for(2, "list")),
-            cache.aget_or_compute_many(["b", "a"], many),
+            cache.aget_or_compute_many(["b", "a"], compute_many),
         )
 
     single, many = asyncio.run(compute())
