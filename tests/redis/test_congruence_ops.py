@@ -38,9 +38,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from suite_support import ClientPool
-from test_congruence_redis import TIE, TREES
+from test_congruence_redis import TREES, assert_same_hits
 
-from semcache_core import Hit, SemCache
+from semcache_core import SemCache
 from semcache_core.backends.local import LocalBackend
 from semcache_core.backends.redis import RedisBackend
 
@@ -81,29 +81,6 @@ def _outcome(call: Callable[[SemCache], Any], cache: SemCache) -> tuple[str, Any
         return ("ok", call(cache))
     except Exception as exc:  # any exception: both sides must raise the same type
         return ("raised", type(exc).__name__)
-
-
-def _assert_same_hits(want: list[Hit], got: list[Hit]) -> None:
-    """Same hits: scores within 1e-5, keys in the same order up to ties (a tie group cut
-    by ``k`` may hold other members of the tie); equal keys hold equal values, metadata
-    and vectors (compared by ``repr``: NaN equals itself there)."""
-    assert len(got) == len(want), ([h.key for h in want], [h.key for h in got])
-    assert np.allclose([h.score for h in got], [h.score for h in want], atol=TIE, rtol=0)
-    start = 0
-    while start < len(want):
-        end = start + 1
-        while end < len(want) and abs(want[end].score - want[start].score) <= 2 * TIE:
-            end += 1
-        if end < len(want):  # a whole tie group: the same members
-            assert {h.key for h in got[start:end]} == {h.key for h in want[start:end]}
-        start = end
-    for w, g in zip(want, got):
-        if w.key == g.key:
-            assert repr((w.value, w.metadata, w.namespace)) == repr(
-                (g.value, g.metadata, g.namespace)
-            )
-            assert (w.vector is None) == (g.vector is None)
-            assert w.vector is None or np.allclose(w.vector, g.vector, atol=1e-6, rtol=0)
 
 
 class LocalAndRedis(RuleBasedStateMachine):
@@ -261,7 +238,7 @@ class LocalAndRedis(RuleBasedStateMachine):
         if want[0] == "raised" or got[0] == "raised":
             assert got == want, tree
         else:
-            _assert_same_hits(list(want[1]), list(got[1]))
+            assert_same_hits(list(want[1]), list(got[1]))
 
     # --- after every step -----------------------------------------------------------------------
 
@@ -278,7 +255,7 @@ class LocalAndRedis(RuleBasedStateMachine):
                 query = _vector(99, dim)
                 want = self.local.search(query, k=20, namespace=namespace, with_vectors=True)
                 got = self.remote.search(query, k=20, namespace=namespace, with_vectors=True)
-                _assert_same_hits(list(want), list(got))
+                assert_same_hits(list(want), list(got))
 
     @invariant()
     def same_counters(self) -> None:

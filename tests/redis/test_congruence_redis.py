@@ -93,7 +93,8 @@ def _vector(seed: int) -> np.ndarray:
 
 def assert_same_hits(want: list[Any], got: list[Any]) -> None:
     """Same hits: scores within 1e-5, keys in the same order up to ties (a tie group cut
-    by ``k`` may hold other members of the tie)."""
+    by ``k`` may hold other members of the tie); equal keys hold equal values, metadata and
+    namespaces (compared by ``repr``: NaN equals itself there) and vectors."""
     assert len(got) == len(want), ([h.key for h in want], [h.key for h in got])
     assert np.allclose([h.score for h in got], [h.score for h in want], atol=TIE, rtol=0)
     start = 0
@@ -106,7 +107,11 @@ def assert_same_hits(want: list[Any], got: list[Any]) -> None:
         start = end
     for w, g in zip(want, got):
         if w.key == g.key:
-            assert w.value == g.value and repr(w.metadata) == repr(g.metadata)  # NaN too
+            assert repr((w.value, w.metadata, w.namespace)) == repr(
+                (g.value, g.metadata, g.namespace)
+            )
+            assert (w.vector is None) == (g.vector is None)
+            assert w.vector is None or np.allclose(w.vector, g.vector, atol=1e-6, rtol=0)
 
 
 def _search(cache: SemCache, query: Any, **options: Any) -> Any:
