@@ -62,14 +62,12 @@ still lose the write if it dies too, and asynchronous replication may be mid-way
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable
 from typing import Any
 
+from ...checks import check_count
 from ...errors import (
-    CapabilityError,
     DimensionMismatchError,
-    InvalidArgumentError,
     ReplicationError,
 )
 from ...filters import FilterNode
@@ -83,6 +81,7 @@ from .connection import Connection, mapped_errors
 from .entry_codec import FIELDS
 from .fanout import NodeBatch, fan_out
 from .keys import KeyScheme, owned_names
+from .options import check_options
 from .plan import (
     SearchJob,
     Settings,
@@ -163,54 +162,19 @@ class RedisBackend:
         replica_ack_timeout: float = 1.0,
         max_entries: int | None = None,
     ) -> None:
-        if max_entries is not None:
-            raise CapabilityError(
-                "RedisBackend has no max_entries: bound memory with Redis's maxmemory and "
-                "an eviction policy (e.g. allkeys-lru), which evicts whole entries"
-            )
-        if not (
-            isinstance(prefix, str)
-            and prefix.isascii()
-            and prefix.isprintable()
-            and prefix
-            and not set(prefix) & set(":{}*?[]\\")
-        ):
-            raise InvalidArgumentError(
-                f"prefix must be printable ASCII without :{{}}*?[]\\ (':' would let one "
-                f"prefix's keys match another's patterns, e.g. 'app' and 'app:meta'), "
-                f"got {prefix!r}"
-            )
-        if isinstance(exact_below, bool) or not isinstance(exact_below, int) or exact_below < 0:
-            raise InvalidArgumentError(f"exact_below must be an int >= 0, got {exact_below!r}")
-        for name, number in (
-            ("hnsw_m", hnsw_m),
-            ("hnsw_ef_construction", hnsw_ef_construction),
-            ("hnsw_ef_search", hnsw_ef_search),
-        ):
-            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-                raise InvalidArgumentError(f"{name} must be an int >= 1, got {number!r}")
-        if (
-            isinstance(min_replica_acks, bool)
-            or not isinstance(min_replica_acks, int)
-            or min_replica_acks < 0
-        ):
-            raise InvalidArgumentError(
-                f"min_replica_acks must be an int >= 0, got {min_replica_acks!r}"
-            )
-        for name, seconds in (
-            ("replica_ack_timeout", replica_ack_timeout),
-            ("connect_timeout", connect_timeout),
-            ("socket_timeout", socket_timeout),
-        ):
-            if (
-                isinstance(seconds, bool)
-                or not isinstance(seconds, (int, float))
-                or not math.isfinite(seconds)
-                or seconds <= 0
-            ):
-                raise InvalidArgumentError(f"{name} must be seconds > 0, got {seconds!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise InvalidArgumentError(f"retries must be an int >= 0, got {retries!r}")
+        check_options(
+            prefix=prefix,
+            exact_below=exact_below,
+            hnsw_m=hnsw_m,
+            hnsw_ef_construction=hnsw_ef_construction,
+            hnsw_ef_search=hnsw_ef_search,
+            min_replica_acks=min_replica_acks,
+            replica_ack_timeout=replica_ack_timeout,
+            connect_timeout=connect_timeout,
+            socket_timeout=socket_timeout,
+            retries=retries,
+            max_entries=max_entries,
+        )
         self._conn = Connection.open(
             url,
             cluster_nodes=cluster_nodes,
@@ -236,9 +200,7 @@ class RedisBackend:
             primaries = len(self._conn.primaries())
         if shards is None:
             shards = primaries  # one per primary: a search asks each node one set
-        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-            raise InvalidArgumentError(f"shards must be an int >= 1, got {shards!r}")
-        self._default_shards = shards
+        self._default_shards = check_count(shards, "shards")
         self._shard_counts: dict[str, int] = {}  # namespace -> S, once known
         self._last_dims: dict[str, int] = {}  # namespace -> dim last read (see dim_of)
         self._tally = Tally()  # hits, misses, expirations: sync and async calls together
