@@ -64,7 +64,7 @@ from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from .persist.durable import DurableBackend
 from .records import CacheStats, Entry, Hit
 from .search_hits import SearchHits, backend_search, marked
-from .stored_values import value_of
+from .stored_values import entry_record, value_of
 from .vector_values import VectorValue
 from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector
 
@@ -259,9 +259,7 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         entry = self._backend.get(check_namespace(namespace), key, self._clock(), count=False)
         if entry is None:
             return None
-        return Entry(
-            entry.key, value_of(entry), decode(entry.metadata), entry.namespace, entry.expires_at
-        )
+        return entry_record(entry)
 
     def set(
         self,

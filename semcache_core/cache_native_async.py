@@ -36,13 +36,12 @@ from .checks import (
     check_threshold,
     check_write_options,
 )
-from .codec import decode
 from .entry_writes import as_queries, naming
 from .errors import DimensionMismatchError, InvalidArgumentError
 from .filters import FilterLike, parse_filters
 from .records import CacheStats, Entry, Hit
 from .search_hits import abackend_search, marked
-from .stored_values import Outcome, fresh, outcome_of, value_of
+from .stored_values import Outcome, entry_record, fresh, outcome_of, value_of
 from .vectors import FloatMatrix
 
 if TYPE_CHECKING:
@@ -125,9 +124,7 @@ async def get_entry(cache: SemCache, aio: AsyncBackend, key: str, namespace: Any
     entry = await aio.aget(check_namespace(namespace), key, cache._clock(), count=False)
     if entry is None:
         return None
-    return Entry(
-        entry.key, value_of(entry), decode(entry.metadata), entry.namespace, entry.expires_at
-    )
+    return entry_record(entry)
 
 
 async def set_(

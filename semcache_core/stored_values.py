@@ -19,10 +19,11 @@ from typing import Any
 
 from .backends.base import NOT_DECODED, StoredEntry
 from .codec import decode
+from .records import Entry
 from .vector_values import VectorValue
 from .vectors import FloatVector
 
-__all__ = ["Outcome", "fresh", "outcome_of", "value_of"]
+__all__ = ["Outcome", "entry_record", "fresh", "outcome_of", "value_of"]
 
 Outcome = bytes | tuple[VectorValue, FloatVector]
 
@@ -53,3 +54,10 @@ def fresh(outcome: Outcome) -> Any:
         marker, unit = outcome
         return marker.restore(unit)
     return decode(outcome)
+
+
+def entry_record(entry: StoredEntry) -> Entry:
+    """What ``get_entry`` (and its async twin) returns for a stored entry."""
+    return Entry(
+        entry.key, value_of(entry), decode(entry.metadata), entry.namespace, entry.expires_at
+    )
