@@ -39,6 +39,7 @@ import numpy as np
 from .checks import as_real
 from .embedders import embed_documents
 from .errors import InvalidArgumentError, InvalidPairError, InvalidVectorError
+from .guards import Guard, check_guards
 from .responses import query_verdict
 from .vectors import FloatVector, as_unit_vector
 
@@ -175,6 +176,7 @@ def calibrate(
     *,
     rule: Rule = "response",
     batch_size: int = 64,
+    guards: Iterable[Guard] | None = None,
 ) -> Calibration:
     """Score labelled pairs with ``embedder`` and recommend a threshold.
 
@@ -188,14 +190,15 @@ def calibrate(
         min_precision: in (0, 1]: the share of served pairs that must be same.
         rule: what is scored.
 
-            - ``"response"`` (default): the LLM caches' rule (:class:`ResponseCache`,
-              the LangChain and LlamaIndex adapters), ``a`` as the cached prompt's query
-              text and ``b`` as the new one: identical texts are an exact hit (always
-              served); pairs the cache's checks refuse (different numbers, who/when/where/why
-              asked differently, a sentence added) are never served; otherwise the score is
-              the cosine of the whole texts, or, where they share sentences (a template,
-              a retrieved context), the lower of that and the cosine of the sentences that
-              differ, since the cache serves only when both reach its threshold.
+            - ``"response"`` (default): the LLM caches' rule (:class:`ResponseCache`, the
+              LangChain and LlamaIndex adapters), ``a`` as the cached prompt's query text
+              and ``b`` as the new one: identical texts are an exact hit (always served);
+              pairs the cache's checks refuse (a sentence added, a guard's refusal:
+              different numbers, a negation on one side...) are never served; otherwise the
+              score is the cosine of the whole texts, or, where they share sentences (a
+              template, a retrieved context), the lower of that and the cosine of the
+              sentences that differ, since the cache serves only when both reach its
+              threshold.
             - ``"cosine"``: the plain cosine of the two texts, what ``SemCache.get_similar``
               and ``search`` thresholds compare.
 
@@ -203,13 +206,15 @@ def calibrate(
             once; the cache embeds a lookup with the query embedding, which is the same
             for symmetric models (the built-in one, MiniLM and most sentence models).
         batch_size: texts per call to a model that embeds lists.
+        guards: the guards of the cache being calibrated (``"response"`` rule only):
+            ``None`` for :data:`~semcache_core.guards.DEFAULT_GUARDS`, ``()`` for none.
 
     Raises:
         InvalidPairError: a pair that is not a mapping or a 3-item sequence, lacks ``a``,
             ``b`` or ``same``, holds a non-str text, a non-bool ``same``, or a template
             that is not a str holding ``{q}``; the message names the pair's index.
         InvalidArgumentError: no pairs, pairs of one label only, ``min_precision`` outside
-            (0, 1], an unknown ``rule``.
+            (0, 1], an unknown ``rule``, ``guards`` that are not callables.
         EmbedderError: the embedder failed.
     """
     precision_floor = as_real(min_precision)
@@ -217,8 +222,9 @@ def calibrate(
         raise InvalidArgumentError(f"min_precision must be in (0, 1], got {min_precision!r}")
     if rule not in ("response", "cosine"):
         raise InvalidArgumentError(f"rule must be 'response' or 'cosine', got {rule!r}")
+    checked_guards = check_guards(guards)
     labelled = _read_pairs(pairs)
-    vectors = _Vectors(labelled, rule, embedder, batch_size)
+    vectors = _Vectors(labelled, rule, embedder, batch_size, checked_guards)
     scored = tuple(vectors.score(pair) for pair in labelled)
     return _recommend(scored, precision_floor, rule)
 
@@ -274,10 +280,19 @@ class _Vectors:
     """Every text the pairs need (whole texts, and differing spans under the response
     rule), embedded once, in batches."""
 
-    def __init__(self, pairs: list[LabelledPair], rule: Rule, embedder: Any, batch_size: int):
+    def __init__(
+        self,
+        pairs: list[LabelledPair],
+        rule: Rule,
+        embedder: Any,
+        batch_size: int,
+        guards: tuple[Guard, ...],
+    ):
         self.rule = rule
         self.verdicts = {
-            pair.index: query_verdict(pair.b, pair.a) for pair in pairs if rule == "response"
+            pair.index: query_verdict(pair.b, pair.a, guards)
+            for pair in pairs
+            if rule == "response"
         }
         texts: dict[str, None] = {}
         for pair in pairs:

@@ -12,10 +12,11 @@ prompts into a :class:`Prompt` and their responses into a string, and leave the 
   or conversation contexts; a scope costs only its entries (no index of its own);
 - a candidate above the threshold is served only if what *differs* between its query text
   and the new one (:func:`~semcache_core.prompt_diff.differing_spans`: the texts less their
-  shared leading and trailing sentences) is similar at the threshold too. A template or a
-  retrieved context shared by both prompts says nothing about whether the questions match,
-  yet it dominates their embeddings. The query text is kept in each entry's metadata for
-  this; an entry without it (written by an earlier version) hits exactly only;
+  shared leading and trailing sentences) passes the guards (:mod:`semcache_core.guards`:
+  numbers, dates, negations, names, identifiers agree) and is similar at the threshold too.
+  A template or a retrieved context shared by both prompts says nothing about whether the
+  questions match, yet it dominates their embeddings. The query text is kept in each entry's
+  metadata for this; an entry without it (written by an earlier version) hits exactly only;
 - a model's entries share a key prefix, so ``clear(model)`` removes one model's.
 
 Example::
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,8 +43,9 @@ from .embedders import as_embedder
 from .engine_arg import check_engine
 from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError
 from .filters import Filter
+from .guards import Guard, check_guards, passes
 from .namespaces import adapter_namespace
-from .prompt_diff import differing_spans, is_trivial, numbers, question_words, tokens, words
+from .prompt_diff import differing_spans, is_trivial, tokens, words
 from .records import Hit
 from .vectors import FloatVector, as_unit_vector
 
@@ -126,10 +128,15 @@ class ResponseCache:
         threshold: cosine similarity in [-1, 1] a semantic hit needs.
         ttl: seconds an entry lives (``None``: the cache's default).
         max_entries: LRU bound of the cache this creates (only without ``cache``).
+        guards: checks every semantic hit must also pass, each ``guard(new, stored) ->
+            bool`` on the differing spans of the two query texts (``None``: the built-in
+            :data:`~semcache_core.guards.DEFAULT_GUARDS`; ``()`` turns them off; add your own
+            with ``(*DEFAULT_GUARDS, my_guard)``).
 
     Raises:
         InvalidArgumentError: a threshold outside [-1, 1], a bad ``ttl``, ``max_entries``
-            with ``cache``, or a ``cache`` that is not a :class:`~semcache_core.SemCache`.
+            with ``cache``, a ``cache`` that is not a :class:`~semcache_core.SemCache`, or
+            ``guards`` that are not an iterable of callables.
     """
 
     def __init__(
@@ -141,9 +148,11 @@ class ResponseCache:
         ttl: float | None = None,
         max_entries: int | None = None,
         namespace: str = "default",
+        guards: Iterable[Guard] | None = None,
     ) -> None:
         self.namespace = adapter_namespace(NAMESPACE_KIND, namespace)
         check_engine(cache, "ResponseCache")
+        self.guards = check_guards(guards)
         ttl = check_ttl(ttl)  # now, not after the first LLM call
         checked = check_threshold(threshold)
         if checked is None:
@@ -194,7 +203,7 @@ class ResponseCache:
         vector = _usable(self._embedder.embed_query(query)) if query else None
         hits = [] if vector is None else self._search(vector, prompt, model)
         for hit in hits:
-            verdict = _verdict(query, hit)
+            verdict = _verdict(query, hit, self.guards)
             if isinstance(verdict, tuple):
                 verdict = self._spans_similar(
                     self._embedder.embed_query(verdict[0]),
@@ -219,7 +228,7 @@ class ResponseCache:
             )
         )
         for hit in hits:
-            verdict = _verdict(query, hit)
+            verdict = _verdict(query, hit, self.guards)
             if isinstance(verdict, tuple):
                 verdict = self._spans_similar(
                     await self._embedder.aembed_query(verdict[0]),
@@ -316,16 +325,18 @@ _MISS: Any = object()
 _SCOPE = "scope"  # the metadata field holding an entry's (model, context) scope
 
 
-def _verdict(query: str, hit: Hit) -> bool | tuple[str, str]:
+def _verdict(query: str, hit: Hit, guards: tuple[Guard, ...]) -> bool | tuple[str, str]:
     """:func:`query_verdict` for a candidate; no for an entry without a stored query text
     (an entry of an earlier version)."""
     stored = hit.metadata.get(_QUERY_FIELD)
     if not isinstance(stored, str):
         return False
-    return query_verdict(query, stored)
+    return query_verdict(query, stored, guards)
 
 
-def query_verdict(query: str, stored: str) -> bool | tuple[str, str]:
+def query_verdict(
+    query: str, stored: str, guards: Iterable[Guard] | None = None
+) -> bool | tuple[str, str]:
     """Whether a candidate above the threshold, whose query text is ``stored``, may be
     served for the new query text ``query``, or the two differing spans (new, stored) whose
     embeddings decide it (:func:`semcache_core.calibrate` scores pairs by this rule too).
@@ -335,8 +346,9 @@ def query_verdict(query: str, stored: str) -> bool | tuple[str, str]:
       "!="): no, whatever the embeddings say;
     - nothing shared (the spans are the whole texts): yes, the search already compared them;
     - one side adds or drops a sentence the other lacks: no;
-    - the spans hold different numbers (embeddings barely see them), or both name
-      question words of the who/when/where/why kind and not the same ones: no;
+    - a guard refuses the spans (``guards``: ``None`` for
+      :data:`~semcache_core.guards.DEFAULT_GUARDS`; different numbers, a negation on one
+      side only, other names or identifiers...): no;
     - otherwise the spans decide.
     """
     difference = differing_spans(query, stored)
@@ -345,10 +357,7 @@ def query_verdict(query: str, stored: str) -> bool | tuple[str, str]:
     new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)
     if new_trivial or stored_trivial:
         return new_trivial and stored_trivial
-    if numbers(difference.first) != numbers(difference.second):
-        return False
-    asked, stored_asked = question_words(difference.first), question_words(difference.second)
-    if asked and stored_asked and asked != stored_asked:
+    if not passes(check_guards(guards), difference.first, difference.second):
         return False
     if difference.whole:
         return True

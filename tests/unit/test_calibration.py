@@ -273,7 +273,11 @@ def test_templates_are_applied_and_only_the_differing_sentences_decide() -> None
     assert plain.how == "whole texts" and plain.score == pytest.approx(
         cos("When does the shop open?", "What time does the shop open?"), abs=1e-6
     )
-    assert close.score > -math.inf
+    # "open" / "close": the opposites guard refuses it; without guards the spans decide
+    assert close.score == -math.inf and close.how == "refused by the cache's checks"
+    unguarded = calibrate(pairs, embedder, 0.99, guards=())
+    assert unguarded.scores[1].how == "whole texts and differing sentences"
+    assert unguarded.scores[2].score > -math.inf  # no guards: no number check either
 
 
 def shipped_pairs() -> list[dict[str, Any]]:
@@ -327,7 +331,9 @@ def test_the_shipped_set_is_large_balanced_and_covers_every_kind() -> None:
 
 
 def test_a_calibration_reads_as_a_record() -> None:
-    result = calibrate([("a0", "b0", True), ("a1", "b1", False)], PlantedScores([0.9, 0.5]))
+    result = calibrate(
+        [("a0", "b0", True), ("a1", "b1", False)], PlantedScores([0.9, 0.5]), guards=()
+    )
     assert isinstance(result, Calibration) and result.met
     assert result.threshold == 0.7 and result.precision == result.recall == result.f1 == 1.0
     assert (

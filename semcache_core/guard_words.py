@@ -1,0 +1,212 @@
+"""The English word lists behind :mod:`semcache_core.guards` (lower case).
+
+General vocabulary, not tuned to any test set: negations, number words, dates, negating
+prefixes, and common pairs of opposites, each pole with its usual inflections and
+near-synonyms (so that "turn off" and "disable" are one pole, not a swap).
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def _split(words: str) -> list[str]:
+    """A word list written as one string, for readability."""
+    return words.split()
+
+
+__all__ = [
+    "DATE_WORDS",
+    "NEGATING_PREFIXES",
+    "NEGATIONS",
+    "NUMBER_WORDS",
+    "OPPOSITES",
+    "RELATIVE_DATE",
+]
+
+NEGATIONS = frozenset(
+    _split(
+        "not no never none nobody nothing nowhere neither nor without cannot cant dont doesnt "
+        "didnt isnt arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt "
+        "mustnt neednt aint"
+    )
+)
+"""Words that negate (any word ending in "n't" does too)."""
+
+NEGATING_PREFIXES = ("un", "dis", "non", "in", "im", "il", "ir", "anti", "mis")
+"""Prefixes that make a word's opposite ("unsafe", "dislike", "illegal", "nonprofit")."""
+
+_CARDINALS = _split(
+    "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+)
+_TENS = _split("twenty thirty forty fifty sixty seventy eighty ninety")
+_ORDINALS = _split("third fourth fifth sixth seventh eighth ninth tenth")
+NUMBER_WORDS: dict[str, str] = {
+    **{word: str(value) for value, word in enumerate(_CARDINALS) if word != "_"},
+    **{word: str(20 + 10 * step) for step, word in enumerate(_TENS)},
+    **{word: str(3 + step) for step, word in enumerate(_ORDINALS)},
+    "hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1000000000",
+    "trillion": "1000000000000", "dozen": "12", "half": "0.5", "quarter": "0.25",
+    "twice": "2", "double": "2", "thrice": "3", "triple": "3",
+}  # fmt: skip
+"""Numbers in words, each to its value in digits ("one", "first" and "second" are left
+out: "a new one", "first aid" and "wait a second" count nothing)."""
+
+_MONTHS = _split("january february april june july august september october november december")
+_WEEKDAYS = _split("monday tuesday wednesday thursday friday saturday sunday")
+_ABBREVIATIONS = {
+    "jan": "january", "feb": "february", "apr": "april", "jun": "june", "jul": "july",
+    "aug": "august", "sep": "september", "sept": "september", "oct": "october",
+    "nov": "november", "dec": "december", "mon": "monday", "tue": "tuesday",
+    "tues": "tuesday", "wed": "wednesday", "thu": "thursday", "thur": "thursday",
+    "thurs": "thursday", "fri": "friday", "sat": "saturday", "sun": "sunday",
+}  # fmt: skip
+_OTHER_DAYS = _split("weekday weekend today tonight tomorrow yesterday overnight")
+DATE_WORDS: dict[str, str] = {
+    **{word: word for word in (*_MONTHS, *_WEEKDAYS, *_OTHER_DAYS)},
+    **{f"{word}s": word for word in (*_WEEKDAYS, "weekday", "weekend")},
+    **_ABBREVIATIONS,
+}
+"""Month and weekday names, abbreviations, plurals and relative days, each to the day or
+month it names ("may" and "march" are verbs too: a capitalised May or March is a name,
+which :func:`~semcache_core.guards.names_agree` sees)."""
+
+RELATIVE_DATE = re.compile(
+    r"\b(this|next|last|previous|coming|past)\s+(week|month|year|quarter|weekend|season)\b",
+    re.IGNORECASE,
+)
+"""A relative period ("next week", "last year")."""
+
+
+_PAIRS = [
+    ("before earlier prior", "after afterwards later"),
+    ("open opens opened opening reopen", "close closes closed closing shut"),
+    ("good great", "bad poor terrible"),
+    ("better", "worse"),
+    ("best", "worst"),
+    (
+        "pro pros advantage advantages benefit benefits upside upsides",
+        "con cons drawback drawbacks downside downsides risk risks",
+    ),
+    (
+        "increase increases increased increasing raise raises raised raising boost boosts rise "
+        "rises",
+        "decrease decreases decreased decreasing reduce reduces reduced reducing lower lowers "
+        "lowered lowering drop drops cut cuts",
+    ),
+    ("higher highest", "lower lowest"),
+    ("high", "low"),
+    ("more most", "less least fewer fewest"),
+    (
+        "max maximum maximal maximise maximize argmax",
+        "min minimum minimal minimise minimize argmin",
+    ),
+    ("large larger largest big bigger biggest huge", "small smaller smallest little tiny"),
+    ("long longer longest", "short shorter shortest"),
+    ("fast faster fastest quick quicker quickest", "slow slower slowest"),
+    ("cheap cheaper cheapest inexpensive affordable", "expensive pricey costly"),
+    ("hot hotter hottest warm warmer heat heating", "cold colder coldest cool cooler cooling"),
+    (
+        "add adds added adding insert inserted",
+        "remove removes removed removing delete deletes deleted deleting",
+    ),
+    (
+        "on enable enables enabled enabling activate activated",
+        "off disable disables disabled disabling deactivate deactivated",
+    ),
+    (
+        "start starts started starting begin begins beginning launch",
+        "stop stops stopped stopping end ends ended ending finish",
+    ),
+    ("first earliest", "last latest final"),
+    ("early", "late"),
+    ("import imports imported importing", "export exports exported exporting"),
+    ("upload uploads uploaded uploading", "download downloads downloaded downloading"),
+    ("buy buys bought buying purchase", "sell sells sold selling"),
+    ("push pushes pushed", "pull pulls pulled"),
+    ("win wins won winning", "lose loses lost losing"),
+    (
+        "accept accepts accepted accepting approve approved",
+        "reject rejects rejected rejecting decline declined deny denied",
+    ),
+    ("allow allows allowed permitted", "forbid forbidden prohibited banned block blocks blocked"),
+    ("include includes included including", "exclude excludes excluded excluding"),
+    ("inside indoor indoors internal", "outside outdoor outdoors external"),
+    ("above over", "below under beneath"),
+    ("up upward upwards", "down downward downwards"),
+    ("left", "right"),
+    ("north northern", "south southern"),
+    ("east eastern", "west western"),
+    ("true", "false"),
+    (
+        "success successful succeed succeeds succeeded pass passes passed passing works",
+        "failure failed fail fails failing",
+    ),
+    ("safe safer safest", "dangerous unsafe risky"),
+    ("male men man boy boys husband father", "female women woman girl girls wife mother"),
+    ("adult adults", "child children kid kids baby babies infant infants"),
+    ("day daytime", "night nighttime"),
+    ("morning", "evening night"),
+    ("summer", "winter"),
+    ("spring", "autumn fall"),
+    ("new newer newest", "old older oldest"),
+    ("young younger youngest", "elderly aged senior"),
+    ("input inputs", "output outputs"),
+    ("read reads reading", "write writes writing"),
+    ("send sends sent sending", "receive receives received receiving"),
+    ("incoming inbound", "outgoing outbound"),
+    ("public", "private"),
+    ("positive", "negative"),
+    ("plus", "minus"),
+    ("ascending asc", "descending desc"),
+    ("encrypt encrypts encrypted encryption", "decrypt decrypts decrypted decryption"),
+    (
+        "compress compresses compressed compression",
+        "decompress decompresses decompressed decompression",
+    ),
+    ("connect connects connected connecting", "disconnect disconnects disconnected disconnecting"),
+    ("join joins joined joining", "leave leaves left leaving quit"),
+    ("arrive arrives arrived arrival arrivals", "depart departs departed departure departures"),
+    ("deposit deposits deposited", "withdraw withdraws withdrew withdrawal"),
+    ("credit credits", "debit debits"),
+    ("income revenue", "expense expenses cost costs"),
+    ("profit profits gain gains", "loss losses"),
+    ("forward forwards", "backward backwards"),
+    ("horizontal horizontally", "vertical vertically"),
+    ("wet", "dry"),
+    ("light lighter", "dark darker"),
+    ("heavy heavier", "light lighter"),
+    ("strong stronger", "weak weaker"),
+    ("hard harder", "soft softer"),
+    ("easy easier easiest simple", "hard harder hardest difficult complex"),
+    ("full", "empty"),
+    ("uppercase upper", "lowercase lower"),
+    ("love loves", "hate hates"),
+    ("always", "never"),
+    ("all everything everyone everybody", "none nothing nobody"),
+    ("same similar", "different"),
+    ("sync synchronous synchronously", "async asynchronous asynchronously"),
+    ("client", "server"),
+    ("frontend", "backend"),
+    ("healthy", "unhealthy"),
+    ("rich wealthy", "poor"),
+    ("legal lawful", "illegal unlawful"),
+    ("valid", "invalid"),
+    ("correct right", "incorrect wrong"),
+    ("install installs installed installing", "uninstall uninstalls uninstalled uninstalling"),
+    ("subscribe subscribes subscribed", "unsubscribe unsubscribes unsubscribed"),
+    ("lock locks locked locking", "unlock unlocks unlocked unlocking"),
+    ("mount mounts mounted", "unmount unmounts unmounted"),
+    ("enter enters entered entry", "exit exits exited"),
+    ("login signin", "logout signout"),
+    ("like likes liked", "dislike dislikes disliked"),
+    ("agree agrees agreed", "disagree disagrees disagreed"),
+    ("yes", "no"),
+]
+
+OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
+    (frozenset(_split(first)), frozenset(_split(second))) for first, second in _PAIRS
+)
+"""Pairs of opposite poles: a word of one on one side only and a word of the other on the
+other side only is a swap of meaning."""

@@ -1,0 +1,280 @@
+"""Guards: cheap checks a semantic hit must also pass, on what differs between two prompts.
+
+Sentence embeddings barely see the words that flip an answer: "Is the museum open on
+Monday?" and "...closed on Monday?" score 0.94 with all-MiniLM-L6-v2, "What is 15% of 80?"
+and "25% of 80?" 0.82, "Ireland" and "Iceland" almost nothing. A guard looks at the two
+differing spans (see :func:`semcache_core.prompt_diff.differing_spans`: the new prompt's
+and the cached one's, less what they share) and says whether the cached answer may be
+served; every guard must agree. A guard is any callable ``guard(new, stored) -> bool``.
+
+The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
+
+- :func:`numbers_agree`: the same numbers, in digits or in words, in the same order;
+- :func:`dates_agree`: the same month and weekday names and relative days;
+- :func:`negation_agrees`: as many negations ("not", "can't", "never", "without"...)
+  on each side, and no word negated by a prefix on one side only ("safe" / "unsafe");
+- :func:`names_agree`: every capitalised name on one side is on the other
+  ("Ireland" / "Iceland", "Celsius" / "Fahrenheit");
+- :func:`identifiers_agree`: the same code identifiers, flags, paths and quoted strings,
+  in the same order (``--max-cost`` / ``--max-heads``, ``fetchOrder`` / ``fetchOrders``);
+- :func:`question_words_agree`: no two different who/when/where/why questions;
+- :func:`opposites_agree`: no word on one side whose opposite is on the other only
+  ("before" / "after", "enable" / "disable", "cheapest" / "most expensive").
+
+They err on the side of a miss: a paraphrase that trips one ("I forgot my password" /
+"I can't remember my password") costs one LLM call, a wrong answer costs trust.
+
+Example::
+
+    >>> from semcache_core.guards import DEFAULT_GUARDS, passes
+    >>> passes(DEFAULT_GUARDS, "Is the museum open on Monday?", "Is the museum open Mondays?")
+    True
+    >>> passes(DEFAULT_GUARDS, "Is the museum open on Monday?", "Is it closed on Monday?")
+    False
+    >>> custom = (*DEFAULT_GUARDS, lambda new, stored: ("refund" in new) == ("refund" in stored))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .errors import InvalidArgumentError
+from .guard_words import (
+    DATE_WORDS,
+    NEGATING_PREFIXES,
+    NEGATIONS,
+    NUMBER_WORDS,
+    OPPOSITES,
+    RELATIVE_DATE,
+)
+from .prompt_diff import numbers, question_words
+
+__all__ = [
+    "DEFAULT_GUARDS",
+    "Guard",
+    "check_guards",
+    "dates_agree",
+    "identifiers_agree",
+    "names_agree",
+    "negation_agrees",
+    "numbers_agree",
+    "opposites_agree",
+    "passes",
+    "question_words_agree",
+]
+
+Guard = Callable[[str, str], bool]
+"""``guard(new, stored) -> bool``: whether the cached answer of ``stored`` may be served
+for ``new`` (both are the differing spans of the two prompts' query texts)."""
+
+# A word, contractions kept whole ("can't", "o'clock").
+_WORD = re.compile(r"\w+(?:['\u2019]\w+)*")
+# A capitalised word ("Ireland", "McDonald", "NYC"), not a single "I" or "I'm".
+_CAPITALISED = re.compile(r"\b[A-Z][\w]*(?:['\u2019]\w+)*")
+# Skipped back from a capitalised word to see whether it starts a sentence, a line or a
+# label's value (where any word is capitalised), and what ends the one before.
+_BEFORE_SENTENCE = " \t\"'(\u201c\u2018*\u2022-"
+_SENTENCE_END = ".!?\u2026:;\n\r"
+# Quoted or backticked text: what a user wants treated literally.
+_QUOTED = re.compile(
+    r"`([^`]+)`|\"([^\"]+)\"|\u201c([^\u201d]+)\u201d|(?<!\w)'([^']+)'(?!\w)|\u2018([^\u2019]+)\u2019"
+)
+# Prose punctuation around a token (as prompt_diff.tokens strips it).
+_OPENING = "\"'\u201c\u2018\u00ab(["
+_CLOSING = ".,;:?!\"'\u201d\u2019\u00bb)]"
+# What makes a token code rather than prose: an inner "_", ".", "/", ":", "=", "#", "@",
+# "$", "\\", "(" or "<"; a leading "-" or "--" before a letter (a flag); a capital after a
+# lower-case letter (camelCase); letters and digits mixed; an inner "-" beside a capital
+# or a digit ("TS-BLK-L", "gpt-4o").
+_CODE_CHAR = re.compile(r"\w[_./:=#@$\\(<]\w|_|^--?[A-Za-z]|[a-z][A-Z]|[A-Za-z]\d|\d[A-Za-z]")
+_CODE_HYPHEN = re.compile(r"\w-\w")
+_UPPER_OR_DIGIT = re.compile(r"[A-Z0-9]")
+
+
+def _words(span: str) -> list[str]:
+    return [word.lower() for word in _WORD.findall(span)]
+
+
+def numbers_agree(new: str, stored: str) -> bool:
+    """The same numbers: in digits (``"15%"``, ``"3.11"``, ``"2024-05-01"``, ``"-40"``), in
+    the same order ("Is 7 greater than 3?" is not "Is 3 greater than 7?"), or, when
+    either side writes one in words ("five", "twice", "a dozen"), the same values in any
+    order ("two times" matches "twice", "5 years" matches "five years")."""
+    new_words, stored_words = _number_words(new), _number_words(stored)
+    if not new_words and not stored_words:
+        return numbers(new) == numbers(stored)
+    return sorted(numbers(new) + new_words) == sorted(numbers(stored) + stored_words)
+
+
+def _number_words(span: str) -> list[str]:
+    return [NUMBER_WORDS[word] for word in _words(span) if word in NUMBER_WORDS]
+
+
+def dates_agree(new: str, stored: str) -> bool:
+    """The same month and weekday names (any case, abbreviations included) and relative
+    days ("today", "tomorrow", "next week")."""
+    return _dates(new) == _dates(stored)
+
+
+def _dates(span: str) -> list[str]:
+    found = [DATE_WORDS[word] for word in _words(span) if word in DATE_WORDS]
+    found += [" ".join(match.groups()).lower() for match in RELATIVE_DATE.finditer(span)]
+    return sorted(found)
+
+
+def negation_agrees(new: str, stored: str) -> bool:
+    """As many negations on each side ("not", "no", "never", "without", "can't", ...), and
+    no word on one side that is a word of the other with a negating prefix ("unsafe" /
+    "safe", "disadvantages" / "advantages", "illegal" / "legal")."""
+    new_words, stored_words = _words(new), _words(stored)
+    if _negations(new_words) != _negations(stored_words):
+        return False
+    only_new, only_stored = _one_sided(new_words, stored_words)
+    return not (_prefix_negated(only_new, only_stored) or _prefix_negated(only_stored, only_new))
+
+
+def _negations(words: list[str]) -> int:
+    return sum(word in NEGATIONS or word.endswith(("n't", "n\u2019t")) for word in words)
+
+
+def _one_sided(first: list[str], second: list[str]) -> tuple[set[str], set[str]]:
+    """The words of each side that the other side lacks."""
+    a, b = set(first), set(second)
+    return a - b, b - a
+
+
+def _prefix_negated(words: set[str], others: set[str]) -> bool:
+    for word in words:
+        for prefix in NEGATING_PREFIXES:
+            stem = word[len(prefix) :].lstrip("-")
+            if word.startswith(prefix) and len(stem) >= 3 and stem in others:
+                return True
+    return False
+
+
+def names_agree(new: str, stored: str) -> bool:
+    """Every capitalised word that is not a sentence's first (a name: "Ireland", "Celsius",
+    "NYC") on either side is on the other too, in any case and number ("france" matches
+    "France", "Monday's" matches "Mondays")."""
+    new_words = {_stem(word) for word in _words(new)}
+    stored_words = {_stem(word) for word in _words(stored)}
+    return _names(new) <= stored_words and _names(stored) <= new_words
+
+
+def _stem(word: str) -> str:
+    """A word less a possessive or plural ending: "Mondays", "Monday's" -> "monday"."""
+    for ending in ("'s", "\u2019s", "s"):
+        if word.endswith(ending) and len(word) > len(ending) + 1:
+            return word[: -len(ending)]
+    return word
+
+
+def _names(span: str) -> set[str]:
+    found = set()
+    for match in _CAPITALISED.finditer(span):
+        word = match.group()
+        if word in ("I", "I'm", "I\u2019m", "I've", "I'd", "I'll"):
+            continue
+        if _starts_sentence(span, match.start()):
+            continue
+        found.add(_stem(word.lower()))
+    return found
+
+
+def _starts_sentence(span: str, position: int) -> bool:
+    before = position - 1
+    while before >= 0 and span[before] in _BEFORE_SENTENCE:
+        before -= 1
+    return before < 0 or span[before] in _SENTENCE_END
+
+
+def identifiers_agree(new: str, stored: str) -> bool:
+    """The same code identifiers, flags and paths (``get_user_by_id``, ``--force``,
+    ``numpy.argmax``, ``fetchOrders``, ``TS-BLK-L``) and the same quoted or backticked
+    strings, in the same order: one character apart is another thing."""
+    return _identifiers(new) == _identifiers(stored)
+
+
+def _identifiers(span: str) -> list[str]:
+    found = [next(group for group in match.groups() if group) for match in _QUOTED.finditer(span)]
+    for token in span.split():
+        token = token.lstrip(_OPENING).rstrip(_CLOSING).strip("`")
+        if token and _is_code(token):
+            found.append(token)
+    return found
+
+
+def _is_code(token: str) -> bool:
+    if _CODE_CHAR.search(token):
+        return True
+    return bool(_CODE_HYPHEN.search(token) and _UPPER_OR_DIGIT.search(token))
+
+
+def question_words_agree(new: str, stored: str) -> bool:
+    """Not two questions of different kinds: when both spans name who/whom/whose/when/
+    where/why, they name the same ones ("Who designed it?" / "When was it built?")."""
+    asked, stored_asked = question_words(new), question_words(stored)
+    return not (asked and stored_asked and asked != stored_asked)
+
+
+def opposites_agree(new: str, stored: str) -> bool:
+    """No pair of opposites split across the sides: a word of one pole on one side only
+    and a word of the other pole on the other side only ("open" / "closed", "before" /
+    "after", "increase" / "lower", "small" / "large")."""
+    only_new, only_stored = _one_sided(_words(new), _words(stored))
+    if not only_new or not only_stored:
+        return True
+    for first, second in OPPOSITES:
+        if (only_new & first and only_stored & second) or (
+            only_new & second and only_stored & first
+        ):
+            return False
+    return True
+
+
+DEFAULT_GUARDS: tuple[Guard, ...] = (
+    numbers_agree,
+    dates_agree,
+    negation_agrees,
+    names_agree,
+    identifiers_agree,
+    question_words_agree,
+    opposites_agree,
+)
+"""The guards every LLM cache runs unless given ``guards=``."""
+
+
+def passes(guards: Iterable[Guard], new: str, stored: str) -> bool:
+    """Whether every guard lets ``stored``'s answer be served for ``new``."""
+    return all(guard(new, stored) for guard in guards)
+
+
+def check_guards(guards: Any) -> tuple[Guard, ...]:
+    """``guards`` as a tuple of callables (``None``: :data:`DEFAULT_GUARDS`).
+
+    Raises:
+        InvalidArgumentError: ``guards`` is not an iterable of callables (a single
+            callable must be wrapped: ``guards=(my_guard,)`` or ``(*DEFAULT_GUARDS, g)``).
+    """
+    if guards is None:
+        return DEFAULT_GUARDS
+    if callable(guards) or isinstance(guards, (str, bytes)):
+        raise InvalidArgumentError(
+            "guards must be an iterable of callables, e.g. (*DEFAULT_GUARDS, my_guard); "
+            f"got {type(guards).__name__}"
+        )
+    try:
+        checked = tuple(guards)
+    except TypeError:
+        raise InvalidArgumentError(
+            f"guards must be an iterable of callables, got {type(guards).__name__}"
+        ) from None
+    for position, guard in enumerate(checked):
+        if not callable(guard):
+            raise InvalidArgumentError(
+                f"guards[{position}] must be callable(new, stored) -> bool, "
+                f"got {type(guard).__name__}"
+            )
+    return checked
