@@ -90,8 +90,12 @@ class CachedChatModel(BaseChatModel):
 
     def __init__(self, model: Any = None, cache: Any = None, **kwargs: Any) -> None:
         if not isinstance(model, BaseChatModel):
+            hint = ""
+            if isinstance(model, Runnable):
+                hint = " (bind after wrapping: CachedChatModel(model).bind_tools(...))"
             raise InvalidArgumentError(
                 f"CachedChatModel wraps a LangChain BaseChatModel; got {type(model).__name__}"
+                + hint
             )
         if cache is None:
             cache = SemCache()

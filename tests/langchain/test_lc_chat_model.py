@@ -22,7 +22,8 @@ from langchain_core.globals import set_llm_cache
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field
 
@@ -48,6 +49,7 @@ class ScriptedChat(BaseChatModel):
     chunk_words: int = 1
     tool_args: dict[str, Any] = Field(default_factory=lambda: {"city": "Paris", "days": 3})
     fail_at: int | None = None
+    streaming: bool = False
     calls: list[str] = Field(default_factory=list)
 
     @property
@@ -203,6 +205,9 @@ def test_stream_miss_passes_chunks_through_and_a_repeat_is_replayed(
     assert again.response_metadata == whole.response_metadata
     assert whole.response_metadata == {**METADATA, "system_fingerprint": "fp_1"}
     assert chat.llm_cache.stats().updates == 1
+    # a replay is a run of its own: its chunks carry its id, not the recorded run's
+    assert len({chunk.id for chunk in second}) == 1
+    assert not {chunk.id for chunk in second} & {chunk.id for chunk in first}
 
 
 def test_invoke_miss_then_invoke_hit(model: ScriptedChat, chat: CachedChatModel) -> None:
@@ -424,8 +429,9 @@ async def test_async_callbacks_see_every_replayed_chunk(
     assert len(model.calls) == 1
 
 
-def test_invoke_with_streaming_on_replays_tokens_to_callbacks(model: ScriptedChat) -> None:
-    chat = CachedChatModel(model, streaming=True)
+def test_invoke_of_a_streaming_model_replays_tokens_to_callbacks() -> None:
+    model = ScriptedChat(streaming=True)
+    chat = CachedChatModel(model)  # follows the model's streaming=True
     chat.invoke(QUESTION)
     collector = TokenCollector()
     answer = chat.invoke(QUESTION, config={"callbacks": [collector]})
@@ -444,6 +450,18 @@ async def test_astream_events_shows_stream_events_on_a_hit(
     assert len(streamed) > 2
     assert events[-1]["event"] == "on_chat_model_end"
     assert model.calls == ["generate"]
+
+
+async def test_a_chain_streams_events_from_a_hit(
+    model: ScriptedChat, chat: CachedChatModel
+) -> None:
+    chain = ChatPromptTemplate.from_messages([("human", "{question}")]) | chat
+    await chain.ainvoke({"question": QUESTION})
+    events = [e async for e in chain.astream_events({"question": QUESTION}, version="v2")]
+    streamed = [e["data"]["chunk"].content for e in events if e["event"] == "on_chat_model_stream"]
+    assert "".join(streamed) == "The answer to What is the capital of France?"
+    assert len(streamed) > 2
+    assert len(model.calls) == 1
 
 
 # --- tools, usage and metadata round-trip; tools are part of the scope ------------------
@@ -501,6 +519,17 @@ def test_with_structured_output_is_served_from_the_cache(
 def test_with_structured_output_refuses_provider_methods(chat: CachedChatModel) -> None:
     with pytest.raises(InvalidArgumentError, match="json_schema"):
         chat.with_structured_output(Weather, method="json_schema")
+
+
+class ChainedToolsChat(ScriptedChat):
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[Any, AIMessage]:
+        return super().bind_tools(tools, **kwargs) | RunnableLambda(lambda message: message)
+
+
+def test_bind_tools_that_do_not_bind_the_model_are_refused() -> None:
+    chat = CachedChatModel(ChainedToolsChat())
+    with pytest.raises(InvalidArgumentError, match="not a binding of the model"):
+        chat.bind_tools([Weather])
 
 
 def test_bind_tools_needs_a_model_with_tools() -> None:
@@ -562,6 +591,8 @@ def test_a_global_cache_stores_no_second_copy(model: ScriptedChat, global_cache:
 def test_bad_arguments_raise_typed_errors(model: ScriptedChat) -> None:
     with pytest.raises(InvalidArgumentError, match="BaseChatModel; got str"):
         CachedChatModel("gpt-4o")
+    with pytest.raises(InvalidArgumentError, match="bind after wrapping"):
+        CachedChatModel(model.bind_tools([Weather]))
     with pytest.raises(InvalidArgumentError, match="got SemCache"):
         CachedChatModel(model, cache=Engine())  # the engine, not the LangChain cache
     assert CachedChatModel(model=model).llm_cache.stats().updates == 0
