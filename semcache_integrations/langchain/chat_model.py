@@ -44,6 +44,13 @@ __all__ = ["CachedChatModel"]
 class CachedChatModel(BaseChatModel):
     """A ``BaseChatModel`` that answers from a :class:`SemCache` before asking ``model``.
 
+    Example::
+
+        chat = CachedChatModel(ChatOpenAI(model="gpt-4o-mini"))  # a new SemCache()
+        chat = CachedChatModel(model, cache=SemCache(embedding=minilm, threshold=0.9))
+        async for chunk in chat.astream("Is the museum open on Monday?"):
+            ...
+
     ``invoke``, ``ainvoke``, ``batch``, ``stream``, ``astream`` and ``astream_events`` all
     consult the cache (exact hits, then semantic hits as the cache decides):
 
@@ -69,7 +76,10 @@ class CachedChatModel(BaseChatModel):
     model's own ``cache`` is off, so a global LLM cache never stores a second copy.
 
     ``model``'s callbacks, tags, metadata, ``output_version`` and ``streaming`` carry over
-    (pass them here to override); its rate limiter is applied to misses only.
+    (pass them here to override); its rate limiter is applied to misses only. A hit's
+    ``usage_metadata`` is the cached answer's, as stored (LangChain's own cache path adds
+    ``"total_cost": 0`` to it on a hit; this class does not alter it). Concurrent misses on
+    one prompt each call the model (no single flight); the last to complete is kept.
 
     Args:
         model: the chat model to call on a miss.
