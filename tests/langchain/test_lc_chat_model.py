@@ -30,11 +30,6 @@ from pydantic import BaseModel, Field
 from semcache_core import InvalidArgumentError
 from semcache_core import SemCache as Engine
 from semcache_integrations.langchain import CachedChatModel, SemCache
-from semcache_integrations.langchain.chat_replay import (
-    CHUNKS_KEY,
-    recorded_generation,
-    replay_chunks,
-)
 
 USAGE = {"input_tokens": 7, "output_tokens": 5, "total_tokens": 12}
 METADATA = {"model_name": "scripted-1", "finish_reason": "stop"}
@@ -606,66 +601,3 @@ def test_the_models_callbacks_and_tags_carry_over() -> None:
     list(chat.stream(QUESTION))
     list(chat.stream(QUESTION))
     assert "".join(collector.tokens) == 2 * "The answer to What is the capital of France?"
-
-
-# --- the replay module on its own ------------------------------------------------------
-
-
-tool_calls = st.lists(
-    st.fixed_dictionaries(
-        {
-            "name": st.sampled_from(["Weather", "Population"]),
-            "args": st.dictionaries(st.text(min_size=1, max_size=5), st.integers(), max_size=3),
-            "id": st.text(min_size=1, max_size=6),
-        }
-    ),
-    max_size=2,
-)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    pieces=st.lists(st.text(max_size=12), max_size=8),
-    calls=tool_calls,
-    usage=st.booleans(),
-)
-def test_replayed_chunks_add_up_to_the_recorded_answer(
-    pieces: list[str], calls: list[dict[str, Any]], usage: bool
-) -> None:
-    chunks = [ChatGenerationChunk(message=AIMessageChunk(content=p)) for p in pieces]
-    chunks.append(
-        ChatGenerationChunk(
-            message=AIMessageChunk(
-                content="",
-                tool_call_chunks=[
-                    {
-                        "name": c["name"],
-                        "args": json.dumps(c["args"]),
-                        "id": c["id"],
-                        "index": i,
-                        "type": "tool_call_chunk",
-                    }
-                    for i, c in enumerate(calls)
-                ],
-                usage_metadata=USAGE if usage else None,
-                response_metadata=METADATA,
-            )
-        )
-    )
-    stored = recorded_generation(chunks)
-    replayed = replay_chunks(stored)
-    assert texts([c.message for c in replayed]) == [p for p in pieces if p]
-    again = merge(replayed).message
-    assert again.content == stored.message.content == "".join(pieces)
-    assert again.tool_calls == stored.message.tool_calls
-    assert [c["args"] for c in again.tool_calls] == [c["args"] for c in calls]
-    assert again.usage_metadata == (USAGE if usage else None)
-    assert again.response_metadata == METADATA
-    assert CHUNKS_KEY not in (merge(replayed).generation_info or {})
-
-
-@given(text=st.text(max_size=40))
-def test_word_chunks_add_up_to_the_text(text: str) -> None:
-    replayed = replay_chunks(ChatGeneration(message=AIMessage(content=text)))
-    assert "".join(str(c.message.content) for c in replayed) == text
-    assert all(c.message.content for c in replayed[:-1])
