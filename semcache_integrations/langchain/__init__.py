@@ -1,6 +1,7 @@
 """LangChain adapters over :class:`semcache_core.SemCache`.
 
 - :class:`SemCache`: a ``BaseCache`` for ``set_llm_cache`` (exact, then semantic hits).
+- :class:`CachedChatModel`: a chat model wrapper whose ``stream`` / ``astream`` are cached too.
 - :class:`SemCacheByteStore`: a ``ByteStore`` for ``CacheBackedEmbeddings``.
 - :class:`CachedEmbeddings`: an ``Embeddings`` wrapper that pays for each text once.
 - :class:`SemCacheVectorStore`: a ``VectorStore`` with filters before ranking, MMR, async.
@@ -14,8 +15,15 @@ Example::
 """
 
 from .byte_store import SemCacheByteStore
+from .chat_model import CachedChatModel
 from .embeddings import CachedEmbeddings
 from .llm_cache import SemCache
 from .vector_store import SemCacheVectorStore
 
-__all__ = ["CachedEmbeddings", "SemCache", "SemCacheByteStore", "SemCacheVectorStore"]
+__all__ = [
+    "CachedChatModel",
+    "CachedEmbeddings",
+    "SemCache",
+    "SemCacheByteStore",
+    "SemCacheVectorStore",
+]

@@ -1,0 +1,169 @@
+"""What :class:`CachedChatModel` stores for an answer, and how it replays one as chunks.
+
+A stored answer is what LangChain's own cache path stores — a list of ``ChatGeneration``
+whose message carries the response metadata — so answers cached here and answers cached
+by ``set_llm_cache`` + ``model.invoke`` are interchangeable. One addition: an answer that
+was streamed keeps the lengths of its text chunks in ``generation_info["semcache_chunks"]``.
+
+Replay (:func:`replay_chunks`):
+
+- the text comes in the recorded chunks when those lengths are stored and still add up to
+  the text; otherwise (an answer that was not streamed) in word-sized chunks, each word
+  with the whitespace before it (``"Paris"``, ``" is"``, ``" lovely."``);
+- tool calls, ``usage_metadata``, ``response_metadata`` and ``additional_kwargs`` come in
+  one final chunk (``chunk_position="last"``), so usage is counted once and metadata
+  strings are not concatenated when LangChain adds the chunks up;
+- content that is a list of blocks (not text) comes whole in the first chunk.
+
+Adding the replayed chunks up gives the stored message back (content, tool calls, usage,
+metadata); only its id is new, as for any run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.language_models.chat_models import generate_from_stream
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult, Generation
+from langchain_core.utils.utils import LC_ID_PREFIX
+
+__all__ = ["CHUNKS_KEY", "recorded_generation", "replay_chunks", "served", "stored_generations"]
+
+CHUNKS_KEY = "semcache_chunks"
+# Per-request metadata LangChain's gateways attach (langchain_core.utils._gateway); it
+# describes the request that paid, not the answer, so it is not stored.
+_GATEWAY_KEY = "lc_gateway_metadata"
+_WORD = re.compile(r"\s*\S+")
+
+
+def recorded_generation(chunks: Sequence[ChatGenerationChunk]) -> ChatGeneration:
+    """The generation to store for a stream that completed: the chunks added up as
+    LangChain adds them, with the lengths of their text chunks noted."""
+    generation = generate_from_stream(iter(chunks)).generations[0]
+    contents = [chunk.message.content for chunk in chunks]
+    marks = None
+    if all(isinstance(content, str) for content in contents):
+        marks = [len(content) for content in contents if content]
+    return _finished(generation, marks)
+
+
+def stored_generations(result: ChatResult) -> list[ChatGeneration]:
+    """The generations to store for a model's (non-streamed) result, with the response
+    metadata LangChain's cache path folds into each message (``llm_output`` too when
+    there is one generation)."""
+    generations = [_finished(generation, None) for generation in result.generations]
+    if len(generations) == 1 and result.llm_output:
+        message = generations[0].message
+        metadata = {**result.llm_output, **message.response_metadata}
+        generations[0].message = message.model_copy(update={"response_metadata": metadata})
+    return generations
+
+
+def served(generation: Generation) -> ChatGeneration:
+    """A stored generation as a chat model returns it (without the chunk lengths)."""
+    generation = _as_chat(generation)
+    info = {k: v for k, v in (generation.generation_info or {}).items() if k != CHUNKS_KEY}
+    return ChatGeneration(message=generation.message, generation_info=info or None)
+
+
+def replay_chunks(generation: Generation, *, whole: bool = False) -> list[ChatGenerationChunk]:
+    """A stored generation as the chunks a stream yields (see the module docstring);
+    ``whole=True``: the text in one chunk (a model that does not stream, passed through)."""
+    generation = _as_chat(generation)
+    message = generation.message
+    marks = (generation.generation_info or {}).get(CHUNKS_KEY)
+    content = message.content
+    pieces: list[str | list[str | dict[str, Any]]]
+    if isinstance(content, str):
+        pieces = list(_text_pieces(content, [len(content)] if whole else marks))
+    else:
+        pieces = [content] if content else []
+    chunks = [
+        ChatGenerationChunk(message=AIMessageChunk(content=piece, id=message.id))
+        for piece in pieces
+    ]
+    last = AIMessageChunk(
+        content="" if isinstance(content, str) else [],
+        id=message.id,
+        tool_call_chunks=_tool_call_chunks(message),
+        usage_metadata=getattr(message, "usage_metadata", None),
+        response_metadata=message.response_metadata,
+        additional_kwargs=message.additional_kwargs,
+        name=message.name,
+        chunk_position="last",
+    )
+    chunks.append(
+        ChatGenerationChunk(message=last, generation_info=served(generation).generation_info)
+    )
+    return chunks
+
+
+def _finished(generation: ChatGeneration, marks: list[int] | None) -> ChatGeneration:
+    """The generation as stored: generation info folded into the message's response
+    metadata (as LangChain does before its cache stores), no run id (a hit gets its own)."""
+    info = {
+        k: v
+        for k, v in (generation.generation_info or {}).items()
+        if k not in (CHUNKS_KEY, _GATEWAY_KEY)
+    }
+    message = generation.message
+    metadata = {**info, **message.response_metadata}
+    metadata.pop(_GATEWAY_KEY, None)
+    run_id = message.id is not None and message.id.startswith(LC_ID_PREFIX)
+    message = message.model_copy(
+        update={"response_metadata": metadata, "id": None if run_id else message.id}
+    )
+    if marks:
+        info[CHUNKS_KEY] = marks
+    return ChatGeneration(message=message, generation_info=info or None)
+
+
+def _as_chat(generation: Generation) -> ChatGeneration:
+    """A chat generation; a plain ``Generation`` (a completion model's answer stored under
+    the same key) becomes an AI message with its text, as LangChain converts it."""
+    if isinstance(generation, ChatGeneration):
+        return generation
+    return ChatGeneration(
+        message=AIMessage(content=generation.text), generation_info=generation.generation_info
+    )
+
+
+def _text_pieces(text: str, marks: Any) -> list[str]:
+    """The text cut at the recorded chunk lengths, or into words when they do not fit."""
+    if (
+        isinstance(marks, list)
+        and all(isinstance(mark, int) and mark > 0 for mark in marks)
+        and sum(marks) == len(text)
+    ):
+        pieces, start = [], 0
+        for mark in marks:
+            pieces.append(text[start : start + mark])
+            start += mark
+        return pieces
+    words = _WORD.findall(text)
+    rest = text[sum(map(len, words)) :]  # trailing whitespace, or the whole of a blank text
+    if rest:
+        if words:
+            words[-1] += rest
+        else:
+            words = [rest]
+    return words
+
+
+def _tool_call_chunks(message: Any) -> list[Any]:
+    calls = [
+        (call["name"], json.dumps(call["args"]), call["id"])
+        for call in getattr(message, "tool_calls", [])
+    ]
+    calls += [
+        (bad["name"], bad["args"], bad["id"]) for bad in getattr(message, "invalid_tool_calls", [])
+    ]
+    return [
+        tool_call_chunk(name=name, args=args, id=call_id, index=index)
+        for index, (name, args, call_id) in enumerate(calls)
+    ]

@@ -1,0 +1,104 @@
+"""The replay module of CachedChatModel on its own: what is stored for a stream, and how a
+stored answer comes back as chunks that add up to it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation
+
+from semcache_integrations.langchain.chat_replay import (
+    CHUNKS_KEY,
+    recorded_generation,
+    replay_chunks,
+    served,
+)
+
+USAGE = {"input_tokens": 7, "output_tokens": 5, "total_tokens": 12}
+METADATA = {"model_name": "scripted-1", "finish_reason": "stop"}
+
+
+def merge(chunks: Sequence[ChatGenerationChunk]) -> ChatGenerationChunk:
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total = total + chunk
+    return total
+
+
+def texts(chunks: Sequence[ChatGenerationChunk]) -> list[str]:
+    return [str(chunk.message.content) for chunk in chunks if chunk.message.content]
+
+
+tool_calls = st.lists(
+    st.fixed_dictionaries(
+        {
+            "name": st.sampled_from(["Weather", "Population"]),
+            "args": st.dictionaries(st.text(min_size=1, max_size=5), st.integers(), max_size=3),
+            "id": st.text(min_size=1, max_size=6),
+        }
+    ),
+    max_size=2,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pieces=st.lists(st.text(max_size=12), max_size=8),
+    calls=tool_calls,
+    usage=st.booleans(),
+)
+def test_replayed_chunks_add_up_to_the_recorded_answer(
+    pieces: list[str], calls: list[dict[str, Any]], usage: bool
+) -> None:
+    chunks = [ChatGenerationChunk(message=AIMessageChunk(content=p)) for p in pieces]
+    chunks.append(
+        ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                tool_call_chunks=[
+                    {
+                        "name": c["name"],
+                        "args": json.dumps(c["args"]),
+                        "id": c["id"],
+                        "index": i,
+                        "type": "tool_call_chunk",
+                    }
+                    for i, c in enumerate(calls)
+                ],
+                usage_metadata=USAGE if usage else None,
+                response_metadata=METADATA,
+            )
+        )
+    )
+    stored = recorded_generation(chunks)
+    replayed = replay_chunks(stored)
+    assert texts(replayed) == [p for p in pieces if p]
+    again = merge(replayed).message
+    assert again.content == stored.message.content == "".join(pieces)
+    assert again.tool_calls == stored.message.tool_calls
+    assert [c["args"] for c in again.tool_calls] == [c["args"] for c in calls]
+    assert again.usage_metadata == (USAGE if usage else None)
+    assert again.response_metadata == METADATA
+    assert CHUNKS_KEY not in (merge(replayed).generation_info or {})
+
+
+@given(text=st.text(max_size=40))
+def test_word_chunks_add_up_to_the_text(text: str) -> None:
+    replayed = replay_chunks(ChatGeneration(message=AIMessage(content=text)))
+    assert "".join(str(c.message.content) for c in replayed) == text
+    assert all(c.message.content for c in replayed[:-1])
+
+
+def test_a_completion_answer_is_served_as_an_ai_message() -> None:
+    generation = served(Generation(text="Paris", generation_info={CHUNKS_KEY: [5], "k": 1}))
+    assert generation.message == AIMessage(content="Paris")
+    assert generation.generation_info == {"k": 1}
+    assert [str(c.message.content) for c in replay_chunks(Generation(text="Paris"))] == [
+        "Paris",
+        "",
+    ]
