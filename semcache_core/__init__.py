@@ -38,6 +38,7 @@ from .errors import (
     UnsafeRecordError,
 )
 from .filters import Filter, FilterCondition, FilterGroup, FilterOperator, parse_filters
+from .guards import DEFAULT_GUARDS, Guard
 from .index import HNSWParams
 from .mmr import mmr_select
 from .persist import DurableBackend
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_GUARDS",
     "Backend",
     "BackendError",
     "BackendUnavailableError",
@@ -71,6 +73,7 @@ __all__ = [
     "FilterGroup",
     "FilterOperator",
     "FilterValueError",
+    "Guard",
     "HNSWParams",
     "HashingEmbedder",
     "Hit",

@@ -26,12 +26,12 @@ __all__ = [
 
 NEGATIONS = frozenset(
     _split(
-        "not no never none nobody nothing nowhere neither nor without cannot cant dont doesnt "
+        "not no non never none nobody nothing nowhere neither nor without cannot cant dont doesnt "
         "didnt isnt arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt "
         "mustnt neednt aint"
     )
 )
-"""Words that negate (any word ending in "n't" does too)."""
+"""Words that negate (any word ending in "n't" does too; "non" as in "non-toxic")."""
 
 NEGATING_PREFIXES = ("un", "dis", "non", "in", "im", "il", "ir", "anti", "mis")
 """Prefixes that make a word's opposite ("unsafe", "dislike", "illegal", "nonprofit")."""

@@ -17,6 +17,8 @@ The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
   ("Ireland" / "Iceland", "Celsius" / "Fahrenheit");
 - :func:`identifiers_agree`: the same code identifiers, flags, paths and quoted strings,
   in the same order (``--max-cost`` / ``--max-heads``, ``fetchOrder`` / ``fetchOrders``);
+- :func:`order_agrees`: not the same words in another order ("Celsius to Fahrenheit" /
+  "Fahrenheit to Celsius");
 - :func:`question_words_agree`: no two different who/when/where/why questions;
 - :func:`opposites_agree`: no word on one side whose opposite is on the other only
   ("before" / "after", "enable" / "disable", "cheapest" / "most expensive").
@@ -37,6 +39,7 @@ Example::
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -61,6 +64,7 @@ __all__ = [
     "negation_agrees",
     "numbers_agree",
     "opposites_agree",
+    "order_agrees",
     "passes",
     "question_words_agree",
 ]
@@ -90,6 +94,10 @@ _CLOSING = ".,;:?!\"'\u201d\u2019\u00bb)]"
 # or a digit ("TS-BLK-L", "gpt-4o").
 _CODE_CHAR = re.compile(r"\w[_./:=#@$\\(<]\w|_|^--?[A-Za-z]|[a-z][A-Z]|[A-Za-z]\d|\d[A-Za-z]")
 _CODE_HYPHEN = re.compile(r"\w-\w")
+# A symbol prose does not use ("%s", "@staticmethod", "==", "C++", "C#", "a|b"), in a
+# token that is not an amount ("$20", "15%", "£3.50").
+_CODE_SYMBOL = re.compile(r"[%@#&*=<>|~^\\+]")
+_AMOUNT = re.compile(r"[-+]?[$\u20ac\u00a3\u00a5]?[\d.,]+%?")
 _UPPER_OR_DIGIT = re.compile(r"[A-Z0-9]")
 
 
@@ -209,7 +217,17 @@ def _identifiers(span: str) -> list[str]:
 def _is_code(token: str) -> bool:
     if _CODE_CHAR.search(token):
         return True
+    if _CODE_SYMBOL.search(token) and not _AMOUNT.fullmatch(token):
+        return True
     return bool(_CODE_HYPHEN.search(token) and _UPPER_OR_DIGIT.search(token))
+
+
+def order_agrees(new: str, stored: str) -> bool:
+    """Not the same words in another order: "convert Celsius to Fahrenheit" / "convert
+    Fahrenheit to Celsius", "make a public repo private" / "make a private repo public"
+    (what embeddings, bags of meaning, see least)."""
+    new_words, stored_words = _words(new), _words(stored)
+    return new_words == stored_words or sorted(new_words) != sorted(stored_words)
 
 
 def question_words_agree(new: str, stored: str) -> bool:
@@ -220,18 +238,22 @@ def question_words_agree(new: str, stored: str) -> bool:
 
 
 def opposites_agree(new: str, stored: str) -> bool:
-    """No pair of opposites split across the sides: a word of one pole on one side only
-    and a word of the other pole on the other side only ("open" / "closed", "before" /
-    "after", "increase" / "lower", "small" / "large")."""
-    only_new, only_stored = _one_sided(_words(new), _words(stored))
-    if not only_new or not only_stored:
+    """No pair of opposites swapped: one side holding more words of one pole and the other
+    more words of the opposite pole ("open" / "closed", "before" / "after", "increase" /
+    "lower", "small" / "large"; "safe or dangerous?" / "safe?" is not a swap)."""
+    new_counts, stored_counts = Counter(_words(new)), Counter(_words(stored))
+    if new_counts == stored_counts:
         return True
     for first, second in OPPOSITES:
-        if (only_new & first and only_stored & second) or (
-            only_new & second and only_stored & first
-        ):
+        first_gap = _pole_count(new_counts, first) - _pole_count(stored_counts, first)
+        second_gap = _pole_count(new_counts, second) - _pole_count(stored_counts, second)
+        if first_gap * second_gap < 0:
             return False
     return True
+
+
+def _pole_count(counts: Counter[str], pole: frozenset[str]) -> int:
+    return sum(counts[word] for word in pole if word in counts)
 
 
 DEFAULT_GUARDS: tuple[Guard, ...] = (
@@ -240,6 +262,7 @@ DEFAULT_GUARDS: tuple[Guard, ...] = (
     negation_agrees,
     names_agree,
     identifiers_agree,
+    order_agrees,
     question_words_agree,
     opposites_agree,
 )

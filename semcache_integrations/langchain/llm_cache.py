@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
@@ -30,6 +30,7 @@ from langchain_core.outputs import Generation
 
 from semcache_core import SemCache as EngineCache
 from semcache_core.engine_arg import check_engine
+from semcache_core.guards import Guard
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
 
 __all__ = ["SemCache", "split_prompt"]
@@ -51,10 +52,15 @@ class SemCache(BaseCache):
         cache: an existing engine (durable, Redis-backed, shared).
         namespace: this cache's share of the engine (engine namespace
             ``"llm:{namespace}"``); ``clear()`` removes only its responses.
+        guards: checks every semantic hit must also pass (see
+            :mod:`semcache_core.guards`): ``None`` for the default ones (numbers, dates,
+            negations, names, identifiers...), ``()`` for none, or your own callables
+            ``guard(new, stored) -> bool``, e.g. ``(*DEFAULT_GUARDS, my_guard)``.
 
     Raises:
-        InvalidArgumentError: a threshold outside [-1, 1], a bad ``ttl``, or a ``cache``
-            that is not a :class:`semcache_core.SemCache` (this class is not one).
+        InvalidArgumentError: a threshold outside [-1, 1], a bad ``ttl``, a ``cache``
+            that is not a :class:`semcache_core.SemCache` (this class is not one), or
+            ``guards`` that are not callables.
     """
 
     def __init__(
@@ -65,6 +71,7 @@ class SemCache(BaseCache):
         max_entries: int | None = None,
         cache: EngineCache | None = None,
         namespace: str = "default",
+        guards: Iterable[Guard] | None = None,
     ) -> None:
         self._responses = ResponseCache(
             check_engine(cache, "semcache_integrations.langchain.SemCache"),
@@ -73,6 +80,7 @@ class SemCache(BaseCache):
             ttl=ttl,
             max_entries=max_entries,
             namespace=namespace,
+            guards=guards,
         )
 
     @property

@@ -34,7 +34,15 @@ calls; give an agent that calls tools the wrapped LLM itself.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from typing import Any, TypeVar
 
 from llama_index.core.base.llms.types import (
@@ -56,6 +64,7 @@ from semcache_core import SemCache
 from semcache_core.checks import check_ttl
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError
+from semcache_core.guards import Guard, check_guards
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
 
 __all__ = ["SemCacheLLM", "model_identity"]
@@ -117,11 +126,15 @@ class SemCacheLLM(LLM):
             wrapped LLM's fields change between runs without changing its answers.
         namespace: this wrapper's share of the engine (engine namespace
             ``"llm:{namespace}"``, as LangChain's ``SemCache``).
+        guards: checks every semantic hit must also pass (see
+            :mod:`semcache_core.guards`): ``None`` for the default ones (numbers, dates,
+            negations, names, identifiers...), ``()`` for none, or your own callables
+            ``guard(new, stored) -> bool``.
 
     Raises:
         InvalidArgumentError: ``llm`` is not a LlamaIndex ``LLM`` (a model name is not
-            one), ``cache`` is not a :class:`semcache_core.SemCache`, a bad ``ttl``, or a
-            threshold outside [-1, 1].
+            one), ``cache`` is not a :class:`semcache_core.SemCache`, a bad ``ttl``, a
+            threshold outside [-1, 1], or ``guards`` that are not callables.
     """
 
     llm: SerializeAsAny[LLM] = Field(description="The wrapped LLM, called on a miss.")
@@ -139,11 +152,13 @@ class SemCacheLLM(LLM):
         *,
         model_id: str | None = None,
         namespace: str = "default",
+        guards: Iterable[Guard] | None = None,
         **kwargs: Any,
     ) -> None:
         _check_llm(llm)
         check_engine(cache, "SemCacheLLM")
         check_ttl(ttl)  # ResponseCache checks it too, but only after the fields are set
+        check_guards(guards)
         # predict() formats prompts with the wrapper's own prompt settings: copy the wrapped
         # LLM's, so that wrapping does not change what it is sent.
         for name in (
@@ -161,7 +176,12 @@ class SemCacheLLM(LLM):
         kwargs["llm"] = llm
         super().__init__(**kwargs)
         self._responses = ResponseCache(
-            cache, embedder=embed_model, threshold=threshold, ttl=ttl, namespace=namespace
+            cache,
+            embedder=embed_model,
+            threshold=threshold,
+            ttl=ttl,
+            namespace=namespace,
+            guards=guards,
         )
 
     @classmethod

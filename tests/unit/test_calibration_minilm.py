@@ -19,24 +19,9 @@ from semcache_integrations.cli_calibrate import MiniLM
 PAIRS_DIR = Path(__file__).resolve().parents[2] / "examples" / "pairs"
 
 
-class MemoMiniLM(MiniLM):
-    """MiniLM embedding each distinct text once for the whole module (the calibrations
-    below score the same texts)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.memo: dict[str, list[float]] = {}
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        missing = [text for text in dict.fromkeys(texts) if text not in self.memo]
-        if missing:
-            self.memo.update(zip(missing, super().embed_documents(missing)))
-        return [self.memo[text] for text in texts]
-
-
 @pytest.fixture(scope="module")
 def minilm() -> MiniLM:
-    return MemoMiniLM()
+    return MiniLM()  # embeds each distinct text once: the calibrations below share texts
 
 
 def shipped_pairs() -> list[dict[str, object]]:

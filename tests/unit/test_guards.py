@@ -1,0 +1,276 @@
+"""Guards: each built-in one on the swaps it exists for and the paraphrases it must let
+through, invariants over generated texts, and ``guards=`` on ResponseCache and both LLM
+caches (defaults on, ``()`` off, custom callables, bad values refused at construction)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langchain_core.language_models.fake import FakeListLLM
+
+from semcache_core import DEFAULT_GUARDS, InvalidArgumentError, ResponseCache, calibrate
+from semcache_core.guard_words import OPPOSITES
+from semcache_core.guards import (
+    check_guards,
+    dates_agree,
+    identifiers_agree,
+    names_agree,
+    negation_agrees,
+    numbers_agree,
+    opposites_agree,
+    order_agrees,
+    passes,
+    question_words_agree,
+)
+from semcache_core.responses import Prompt, query_verdict
+from semcache_integrations.langchain import SemCache as LangChainCache
+
+REFUSED = [
+    (numbers_agree, "What is 15% of 80?", "What is 25% of 80?"),
+    (numbers_agree, "Is 7 greater than 3?", "Is 3 greater than 7?"),
+    (numbers_agree, "Convert five miles to km", "Convert fifty miles to km"),
+    (numbers_agree, "Explain it to a five year old", "Explain it to a young child"),
+    (dates_agree, "Train times on Sunday", "Train times on Saturday"),
+    (dates_agree, "days between june 1 and july 30", "days between june 1 and june 30"),
+    (dates_agree, "Is it raining today?", "Is it raining tomorrow?"),
+    (dates_agree, "meetings next week", "meetings last week"),
+    (negation_agrees, "Is this safe for children?", "Is this not safe for children?"),
+    (negation_agrees, "Why can't I log in?", "How do I log in?"),
+    (negation_agrees, "Record a call with consent", "Record a call without consent"),
+    (negation_agrees, "Which areas are safe?", "Which areas are unsafe?"),
+    (negation_agrees, "What are the advantages?", "What are the disadvantages?"),
+    (negation_agrees, "Is it legal here?", "Is it illegal here?"),
+    (names_agree, "Visa rules for Ireland", "Visa rules for Iceland"),
+    (names_agree, "Is Austria in the EU?", "Is Australia in the EU?"),
+    (names_agree, "Boiling point in Celsius", "Boiling point in Fahrenheit"),
+    (identifiers_agree, "What does --max-cost do?", "What does --max-heads do?"),
+    (identifiers_agree, "Where is fetchOrder called?", "Where is fetchOrders called?"),
+    (identifiers_agree, "`npm ci` over `npm install`?", "`npm install` over `npm ci`?"),
+    (identifiers_agree, "What does %s mean in printf?", "What does %d mean in printf?"),
+    (identifiers_agree, "Explain @staticmethod", "Explain @classmethod"),
+    (identifiers_agree, "What does == compare?", "What does != compare?"),
+    (order_agrees, "Convert Celsius to Fahrenheit", "Convert Fahrenheit to Celsius"),
+    (order_agrees, "convert a string to an int", "convert an int to a string"),
+    (negation_agrees, "Which plants are toxic to cats?", "Which plants are non-toxic to cats?"),
+    (identifiers_agree, "What is AWS_REGION for?", "What is AWS_DEFAULT_REGION for?"),
+    (identifiers_agree, "Price of SKU TS-BLK-L", "Price of SKU TS-BLK-M"),
+    (identifiers_agree, "Translate 'good morning'", "Translate 'good night'"),
+    (identifiers_agree, "What does numpy.argmin return?", "What does numpy.argmax return?"),
+    (question_words_agree, "Who designed the tower?", "When was the tower built?"),
+    (opposites_agree, "Is the museum open on Monday?", "Is the museum closed on Monday?"),
+    (opposites_agree, "Cancel before it ships", "Cancel after it ships"),
+    (opposites_agree, "How do I enable dark mode?", "How do I disable dark mode?"),
+    (opposites_agree, "Which foods lower cholesterol?", "Which foods increase cholesterol?"),
+    (opposites_agree, "Order a small pizza", "Order a large pizza"),
+]
+
+SERVED = [
+    "How do I reset my password?|how can I reset my password",
+    "How tall is the Eiffel Tower?|What is the height of the Eiffel Tower?",
+    "Is the museum open on Monday?|Is the museum open Mondays?",
+    "What is 15% of 80?|Calculate 15 percent of 80.",
+    "Why does it render two times?|Why does it render twice?",
+    "What's the capital of France?|what is france's capital",
+    "How do I turn off notifications?|How can I disable notifications?",
+    "What does `git rebase` do?|Explain `git rebase`.",
+    "Is it open on Christmas Day?|Is it open on Christmas Day??",
+    "Does it cost $20?|Is the price $20?",
+    "Is 15% off the sale price?|Is the discount 15% off the sale price?",
+]
+
+
+@pytest.mark.parametrize(("guard", "new", "stored"), REFUSED)
+def test_each_guard_refuses_the_swap_it_exists_for(guard: Any, new: str, stored: str) -> None:
+    assert guard(new, stored) is False
+    assert guard(stored, new) is False  # whichever side is cached
+    assert not passes(DEFAULT_GUARDS, new, stored)
+
+
+@pytest.mark.parametrize("pair", SERVED)
+def test_the_default_guards_let_paraphrases_through(pair: str) -> None:
+    new, stored = pair.split("|")
+    refused_by = [guard.__name__ for guard in DEFAULT_GUARDS if not guard(new, stored)]
+    assert refused_by == []
+
+
+VOCABULARY = [
+    "the", "a", "is", "open", "closed", "not", "never", "without", "can't", "Ireland",
+    "Iceland", "7", "15%", "3.11", "five", "twice", "Monday", "tomorrow", "next week",
+    "--force", "fetchOrder", "`npm ci`", "'good night'", "who", "when", "before", "after",
+    "safe", "unsafe", "Paris", "and", "?", ".", "\n", "How", "do", "I", "reset", "enable",
+]  # fmt: skip
+texts = st.lists(st.sampled_from(VOCABULARY), max_size=14).map(" ".join)
+any_text = st.one_of(texts, st.text(max_size=60))
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_text, any_text)
+def test_every_default_guard_is_symmetric_and_lets_a_text_match_itself(a: str, b: str) -> None:
+    for guard in DEFAULT_GUARDS:
+        assert guard(a, a) is True, guard.__name__
+        assert guard(a, b) == guard(b, a), guard.__name__
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts, st.sampled_from(["not", "never", "without", "can't", "doesn't", "no"]), st.data())
+def test_a_negation_added_on_one_side_is_always_refused(text: str, word: str, data: Any) -> None:
+    words = text.split()
+    at = data.draw(st.integers(0, len(words)))
+    negated = " ".join([*words[:at], word, *words[at:]])
+    assert not negation_agrees(negated, text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts, st.integers(0, 10**6), st.integers(0, 10**6))
+def test_a_changed_number_is_always_refused(text: str, first: int, second: int) -> None:
+    if first != second:
+        assert not numbers_agree(f"{text} {first} items", f"{text} {second} items")
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts, st.sampled_from(OPPOSITES), st.data())
+def test_a_word_swapped_for_its_opposite_is_always_refused(
+    text: str, poles: tuple[frozenset[str], frozenset[str]], data: Any
+) -> None:
+    first = data.draw(st.sampled_from(sorted(poles[0] - poles[1])))
+    second = data.draw(st.sampled_from(sorted(poles[1] - poles[0])))
+    assert not opposites_agree(f"{text} {first} x", f"{text} {second} x")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["Ireland", "Austria", "Sweden", "Java", "Celsius", "Oslo"]),
+    st.sampled_from(["Iceland", "Australia", "Switzerland", "JavaScript", "Kelvin", "Osaka"]),
+    texts,
+)
+def test_a_capitalised_name_swapped_mid_sentence_is_always_refused(
+    name: str, other: str, text: str
+) -> None:
+    assert not names_agree(f"Tell me about {name} {text}", f"Tell me about {other} {text}")
+
+
+def test_guards_see_the_differing_sentences_not_the_shared_template() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def recording(new: str, stored: str) -> bool:
+        seen.append((new, stored))
+        return True
+
+    template = "Context: our shop opens at 9 on Monday.\nQuestion: {q}\nAnswer:"
+    verdict = query_verdict(
+        template.replace("{q}", "How tall is it?"),
+        template.replace("{q}", "What is its height?"),
+        (recording,),
+    )
+    assert seen == [("How tall is it?\n", "What is its height?\n")]
+    assert verdict == ("How tall is it?\n", "What is its height?\n")
+
+
+def test_check_guards_takes_iterables_of_callables_and_refuses_the_rest() -> None:
+    assert check_guards(None) == DEFAULT_GUARDS
+    assert check_guards(()) == ()
+    assert check_guards([numbers_agree]) == (numbers_agree,)
+    assert check_guards(g for g in (dates_agree,)) == (dates_agree,)
+    for bad, needle in [
+        (numbers_agree, "iterable of callables"),  # a bare callable, not wrapped
+        ("numbers", "iterable of callables"),
+        (42, "iterable of callables"),
+        ([numbers_agree, "x"], r"guards\[1\] must be callable"),
+    ]:
+        with pytest.raises(InvalidArgumentError, match=needle):
+            check_guards(bad)
+
+
+# --- in the caches -------------------------------------------------------------------------
+
+OPEN = "Is the museum open on Monday?"
+CLOSED = "Is the museum closed on Monday?"
+
+
+def prompt(text: str) -> Prompt:
+    return Prompt(exact=text, context="", query=text)
+
+
+def test_response_cache_guards_are_on_by_default_and_off_with_an_empty_tuple() -> None:
+    # threshold 0.3: the lexical embedder puts the two questions well above it
+    guarded = ResponseCache(threshold=0.3)
+    unguarded = ResponseCache(threshold=0.3, guards=())
+    for cache in (guarded, unguarded):
+        cache.update(prompt(OPEN), "model", "Yes, 9 to 5.")
+    assert guarded.lookup(prompt(CLOSED), "model") is None
+    assert unguarded.lookup(prompt(CLOSED), "model") == "Yes, 9 to 5."  # the wrong answer
+    assert guarded.lookup(prompt(OPEN), "model") == "Yes, 9 to 5."  # exact hits unaffected
+    assert guarded.stats().misses == 1 and guarded.stats().exact_hits == 1
+
+
+async def test_custom_guards_decide_semantic_hits_sync_and_async() -> None:
+    def no_refunds(new: str, stored: str) -> bool:
+        return ("refund" in new) == ("refund" in stored)
+
+    cache = ResponseCache(threshold=0.3, guards=(*DEFAULT_GUARDS, no_refunds))
+    cache.update(prompt("How do I cancel my order?"), "m", "Use the orders page.")
+    assert cache.lookup(prompt("How do I cancel my order quickly?"), "m") is not None
+    assert cache.lookup(prompt("How do I cancel my order for a refund?"), "m") is None
+    assert await cache.alookup(prompt("How do I cancel my order for a refund?"), "m") is None
+    assert await cache.alookup(prompt("How do I cancel my order quickly?"), "m") is not None
+
+
+def test_a_guard_that_raises_reaches_the_caller() -> None:
+    class Broken(Exception):
+        pass
+
+    def broken(new: str, stored: str) -> bool:
+        raise Broken(new)
+
+    cache = ResponseCache(threshold=0.3, guards=(broken,))
+    cache.update(prompt(OPEN), "m", "yes")
+    with pytest.raises(Broken):
+        cache.lookup(prompt("Is the museum open on Mondays?"), "m")
+
+
+def test_the_langchain_cache_takes_guards_and_refuses_bad_ones_at_construction() -> None:
+    with pytest.raises(InvalidArgumentError, match="guards"):
+        LangChainCache(guards=42)  # type: ignore[arg-type]
+    cache = LangChainCache(threshold=0.3)
+    llm = FakeListLLM(responses=["Yes, 9 to 5.", "No, closed."])
+    from langchain_core.globals import set_llm_cache
+
+    set_llm_cache(cache)
+    try:
+        assert llm.invoke(OPEN) == "Yes, 9 to 5."
+        assert llm.invoke(CLOSED) == "No, closed."  # guarded: the model was asked
+        unguarded = LangChainCache(threshold=0.3, guards=())
+        set_llm_cache(unguarded)
+        llm = FakeListLLM(responses=["Yes, 9 to 5.", "No, closed."])
+        assert llm.invoke(OPEN) == "Yes, 9 to 5."
+        assert llm.invoke(CLOSED) == "Yes, 9 to 5."  # what guards exist to stop
+    finally:
+        set_llm_cache(None)
+
+
+def test_the_llama_index_wrapper_takes_guards_and_refuses_bad_ones_first() -> None:
+    from llama_index.core.llms import MockLLM
+
+    from semcache_core import SemCache
+    from semcache_integrations.llama_index import SemCacheLLM
+
+    engine = SemCache()
+    with pytest.raises(InvalidArgumentError, match="guards"):
+        SemCacheLLM(MockLLM(), cache=engine, guards=[object()])
+    assert engine.namespaces() == []
+    llm = SemCacheLLM(MockLLM(), cache=engine, threshold=0.3, guards=())
+    first = llm.complete(OPEN).text
+    assert llm.complete(CLOSED).text == first  # no guards: served
+    guarded = SemCacheLLM(MockLLM(), cache=SemCache(), threshold=0.3)
+    guarded.complete(OPEN)
+    assert guarded.stats().misses == 1
+    guarded.complete(CLOSED)
+    assert guarded.stats().misses == 2 and guarded.stats().semantic_hits == 0
+
+
+def test_calibrate_refuses_bad_guards() -> None:
+    with pytest.raises(InvalidArgumentError, match="guards"):
+        calibrate([("a", "b", True), ("a", "c", False)], None, guards=7)
