@@ -34,7 +34,15 @@ calls; give an agent that calls tools the wrapped LLM itself.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any, TypeVar
 
 from llama_index.core.base.llms.types import (
@@ -57,6 +65,9 @@ from semcache_core.checks import check_ttl
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
+from semcache_core.savings import Usage, check_prices
+
+from .usage import response_usage
 
 __all__ = ["SemCacheLLM", "model_identity"]
 
@@ -117,11 +128,18 @@ class SemCacheLLM(LLM):
             wrapped LLM's fields change between runs without changing its answers.
         namespace: this wrapper's share of the engine (engine namespace
             ``"llm:{namespace}"``, as LangChain's ``SemCache``).
+        sliding_ttl: ``True``: serving a response restarts its ``ttl``; ``False`` (the
+            default): a response expires ``ttl`` after it was stored.
+        prices: ``{"gpt-4o-mini": (0.15, 0.6)}``: USD per 1k input and output tokens,
+            by the wrapped LLM's ``metadata.model_name``, for ``stats().cost_saved``.
+
+    ``stats()`` counts the tokens each hit saved from the usage the cached response
+    reported (see :mod:`semcache_integrations.llama_index.usage`).
 
     Raises:
         InvalidArgumentError: ``llm`` is not a LlamaIndex ``LLM`` (a model name is not
-            one), ``cache`` is not a :class:`semcache_core.SemCache`, a bad ``ttl``, or a
-            threshold outside [-1, 1].
+            one), ``cache`` is not a :class:`semcache_core.SemCache`, a bad ``ttl``, a
+            threshold outside [-1, 1], or a bad ``prices`` entry.
     """
 
     llm: SerializeAsAny[LLM] = Field(description="The wrapped LLM, called on a miss.")
@@ -139,11 +157,14 @@ class SemCacheLLM(LLM):
         *,
         model_id: str | None = None,
         namespace: str = "default",
+        sliding_ttl: bool = False,
+        prices: Mapping[str, tuple[float, float]] | None = None,
         **kwargs: Any,
     ) -> None:
         _check_llm(llm)
         check_engine(cache, "SemCacheLLM")
         check_ttl(ttl)  # ResponseCache checks it too, but only after the fields are set
+        check_prices(prices)  # likewise
         # predict() formats prompts with the wrapper's own prompt settings: copy the wrapped
         # LLM's, so that wrapping does not change what it is sent.
         for name in (
@@ -161,7 +182,13 @@ class SemCacheLLM(LLM):
         kwargs["llm"] = llm
         super().__init__(**kwargs)
         self._responses = ResponseCache(
-            cache, embedder=embed_model, threshold=threshold, ttl=ttl, namespace=namespace
+            cache,
+            embedder=embed_model,
+            threshold=threshold,
+            ttl=ttl,
+            namespace=namespace,
+            sliding_ttl=sliding_ttl,
+            prices=prices,
         )
 
     @classmethod
@@ -179,7 +206,7 @@ class SemCacheLLM(LLM):
         return self._responses.cache
 
     def stats(self) -> ResponseStats:
-        """Exact hits, semantic hits, misses and updates so far."""
+        """Exact hits, semantic hits, misses, updates, and the tokens and USD saved."""
         return self._responses.stats()
 
     def clear(self) -> None:
@@ -295,12 +322,15 @@ class SemCacheLLM(LLM):
     def _store(self, prompt: Prompt, response: ChatResponse | CompletionResponse) -> None:
         blob = _dump(response)
         if blob is not None:
-            self._responses.update(prompt, self.model_id, blob)
+            self._responses.update(prompt, self.model_id, blob, self._usage(response))
 
     async def _astore(self, prompt: Prompt, response: ChatResponse | CompletionResponse) -> None:
         blob = _dump(response)
         if blob is not None:
-            await self._responses.aupdate(prompt, self.model_id, blob)
+            await self._responses.aupdate(prompt, self.model_id, blob, self._usage(response))
+
+    def _usage(self, response: ChatResponse | CompletionResponse) -> Usage:
+        return response_usage(response, self.llm.metadata.model_name)
 
     def _tee(self, prompt: Prompt, stream: Iterator[_Response]) -> Generator[_Response, None, None]:
         """Pass a wrapped stream through; store its last chunk (LlamaIndex streams carry
