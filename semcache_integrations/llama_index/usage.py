@@ -5,6 +5,8 @@ places, read in this order (the first that holds a count wins):
 
 1. ``additional_kwargs``: ``prompt_tokens`` / ``completion_tokens`` (the OpenAI
    integration's ``_get_response_token_counts``), or ``input_tokens`` / ``output_tokens``;
+   for a chat response, its message's ``additional_kwargs`` next (where
+   ``CustomLLM.chat`` puts its completion's);
 2. ``raw``'s ``usage`` (``raw["usage"]`` or ``raw.usage``, a mapping or an object): the
    same two pairs of names (OpenAI's ``CompletionUsage``, Anthropic's ``Usage``).
 
@@ -37,7 +39,12 @@ _PAIRS = (("prompt_tokens", "completion_tokens"), ("input_tokens", "output_token
 def response_usage(response: ChatResponse | CompletionResponse, model_name: str | None) -> Usage:
     """The usage ``response`` reports (see the module docstring), for ``model_name``."""
     raw = response.raw
-    sources = (response.additional_kwargs, _field(raw, "usage") if raw is not None else None)
+    message = response.message if isinstance(response, ChatResponse) else None
+    sources = (
+        response.additional_kwargs,
+        None if message is None else message.additional_kwargs,
+        None if raw is None else _field(raw, "usage"),
+    )
     for source in sources:
         counts = _counts(source)
         if counts is not None:
