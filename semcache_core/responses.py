@@ -45,7 +45,7 @@ from .filters import Filter
 from .namespaces import adapter_namespace
 from .prompt_diff import differing_spans, is_trivial, numbers, question_words, tokens, words
 from .records import Hit
-from .savings import Savings, Usage, check_prices, usage_fields, usage_of
+from .savings import Savings, Usage, check_prices, usage_fields
 from .vectors import FloatVector, as_unit_vector
 
 __all__ = [
@@ -288,7 +288,7 @@ class ResponseCache:
             else:
                 self._semantic_hits += 1
             if value is not None:
-                self._savings.add(usage_of(metadata))
+                self._savings.add(metadata)
         return value
 
     def _served(self, value: Any, key: str) -> Any:

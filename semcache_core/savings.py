@@ -15,7 +15,7 @@ Example::
 
     >>> prices = check_prices({"gpt-4o-mini": (0.15, 0.6)})
     >>> savings = Savings(prices)
-    >>> savings.add(usage_of(usage_fields(Usage(1000, 500, "gpt-4o-mini"))))
+    >>> savings.add(usage_fields(Usage(1000, 500, "gpt-4o-mini")))  # an entry's metadata
     >>> savings.input_tokens, savings.output_tokens, round(savings.cost, 6)
     (1000, 500, 0.45)
 """
@@ -30,7 +30,7 @@ from typing import Any
 from .checks import as_int, as_real
 from .errors import InvalidArgumentError
 
-__all__ = ["Savings", "Usage", "check_prices", "token_count", "usage_fields", "usage_of"]
+__all__ = ["Savings", "Usage", "check_prices", "token_count", "usage_fields"]
 
 _USAGE_FIELD = "u"  # an entry's metadata field: [input_tokens, output_tokens, model_name]
 
@@ -99,18 +99,6 @@ def usage_fields(usage: Usage | None) -> dict[str, Any]:
     return {_USAGE_FIELD: [usage.input_tokens, usage.output_tokens, usage.model_name]}
 
 
-def usage_of(metadata: Mapping[str, Any] | None) -> Usage | None:
-    """The usage an entry's metadata records (:func:`usage_fields`); ``None`` when it
-    records none or something else (an entry of an earlier version)."""
-    if not metadata:
-        return None
-    fields = metadata.get(_USAGE_FIELD)
-    if not isinstance(fields, list) or len(fields) != 3:
-        return None
-    name = fields[2] if isinstance(fields[2], str) else None
-    return Usage(token_count(fields[0]), token_count(fields[1]), name)
-
-
 class Savings:
     """Tokens and USD that served hits saved. Not locked: its owner adds under its own
     lock (so one lock guards every counter a stats call reads together)."""
@@ -122,18 +110,28 @@ class Savings:
         self.input_tokens = self.output_tokens = self.unpriced_hits = 0
         self.cost = 0.0
 
-    def add(self, usage: Usage | None) -> None:
-        """Count one hit served from an entry recording ``usage``."""
-        if usage is None:
+    def add(self, metadata: Mapping[str, Any] | None) -> None:
+        """Count one hit served from the entry of ``metadata``: the usage it records
+        (:func:`usage_fields`), or none (an entry stored without, or by an earlier version).
+
+        On every hit, so written for speed: no :class:`Usage` is built.
+        """
+        fields = None if metadata is None else metadata.get(_USAGE_FIELD)
+        if fields.__class__ is not list or len(fields) != 3:
             if self.prices:
                 self.unpriced_hits += 1
             return
-        self.input_tokens += usage.input_tokens
-        self.output_tokens += usage.output_tokens
+        tokens_in, tokens_out, name = fields
+        if tokens_in.__class__ is not int or tokens_in < 0:
+            tokens_in = 0
+        if tokens_out.__class__ is not int or tokens_out < 0:
+            tokens_out = 0
+        self.input_tokens += tokens_in
+        self.output_tokens += tokens_out
         if not self.prices:
             return
-        price = None if usage.model_name is None else self.prices.get(usage.model_name)
+        price = self.prices.get(name) if name.__class__ is str else None
         if price is None:
             self.unpriced_hits += 1
             return
-        self.cost += (usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1000
+        self.cost += (tokens_in * price[0] + tokens_out * price[1]) / 1000
