@@ -362,6 +362,20 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         check_key(key)
         return self._backend.delete(check_namespace(namespace), key, self._clock())
 
+    def touch(self, key: str, ttl: float | None = None, *, namespace: str = "") -> bool:
+        """Give ``key``'s live entry of ``namespace`` a new expiry, ``ttl`` seconds from
+        now (``None``: the cache's default ttl, or no expiry without one); value, vector,
+        metadata and LRU recency unchanged. Durable mode journals the new expiry.
+
+        Returns True when a live entry was there (False: nothing changed).
+
+        Raises:
+            InvalidKeyError, InvalidArgumentError: bad input.
+        """
+        check_key(key)
+        namespace = check_namespace(namespace)
+        return self._backend.touch(namespace, key, self._expires_at(ttl), self._clock())
+
     def exists(self, key: str, *, namespace: str = "") -> bool:
         """Whether ``key`` holds a live entry in ``namespace`` (does not count as a hit or
         refresh LRU)."""

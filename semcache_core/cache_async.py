@@ -71,6 +71,14 @@ class AsyncTwins:
             return await native.delete(self, aio, key, namespace)
         return await asyncio.to_thread(lambda: self.delete(key, namespace=namespace))
 
+    async def atouch(
+        self: SemCache, key: str, ttl: float | None = None, *, namespace: str = ""
+    ) -> bool:
+        aio = async_backend(self._backend)
+        if aio is not None:
+            return await native.touch(self, aio, key, ttl, namespace)
+        return await asyncio.to_thread(lambda: self.touch(key, ttl, namespace=namespace))
+
     async def aexists(self: SemCache, key: str, *, namespace: str = "") -> bool:
         aio = async_backend(self._backend)
         if aio is not None:

@@ -175,6 +175,12 @@ async def delete(cache: SemCache, aio: AsyncBackend, key: str, namespace: Any) -
     return await aio.adelete(check_namespace(namespace), key, cache._clock())
 
 
+async def touch(cache: SemCache, aio: AsyncBackend, key: str, ttl: Any, namespace: Any) -> bool:
+    check_key(key)
+    namespace = check_namespace(namespace)
+    return await aio.atouch(namespace, key, cache._expires_at(ttl), cache._clock())
+
+
 async def exists(cache: SemCache, aio: AsyncBackend, key: str, namespace: Any) -> bool:
     check_key(key)
     return await aio.aexists(check_namespace(namespace), key, cache._clock())

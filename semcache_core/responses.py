@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,9 +47,18 @@ from .guards import Guard, check_guards, passes
 from .namespaces import adapter_namespace
 from .prompt_diff import differing_spans, is_trivial, tokens, words
 from .records import Hit
+from .savings import Savings, Usage, check_prices, usage_fields
 from .vectors import FloatVector, as_unit_vector
 
-__all__ = ["Loader", "Prompt", "PromptLike", "ResponseCache", "ResponseStats", "query_verdict"]
+__all__ = [
+    "Loader",
+    "Prompt",
+    "PromptLike",
+    "ResponseCache",
+    "ResponseStats",
+    "Usage",
+    "query_verdict",
+]
 
 Loader = Callable[[Any], Any]
 """Turns a stored response into the caller's objects, or ``None`` when it cannot."""
@@ -94,12 +103,19 @@ class PromptLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ResponseStats:
-    """Lookups so far: exact hits, semantic hits and misses (``hits`` counts both kinds)."""
+    """Lookups so far: exact hits, semantic hits and misses (``hits`` counts both kinds),
+    and what the hits saved (see :mod:`semcache_core.savings`): each hit saves one call's
+    tokens, as recorded with the response it served; ``cost_saved`` (USD) counts the hits
+    whose model ``prices`` name, ``unpriced_hits`` the others (0 without ``prices``)."""
 
     exact_hits: int
     semantic_hits: int
     misses: int
     updates: int
+    input_tokens_saved: int = 0
+    output_tokens_saved: int = 0
+    cost_saved: float = 0.0
+    unpriced_hits: int = 0
 
     @property
     def hits(self) -> int:
@@ -132,10 +148,17 @@ class ResponseCache:
             bool`` on the differing spans of the two query texts (``None``: the built-in
             :data:`~semcache_core.guards.DEFAULT_GUARDS`; ``()`` turns them off; add your own
             with ``(*DEFAULT_GUARDS, my_guard)``).
+        sliding_ttl: ``True``: serving an entry (exact or semantic hit) restarts its
+            ``ttl`` from now (:meth:`SemCache.touch`); ``False``: an entry expires ``ttl``
+            after it was stored, however often it is served.
+        prices: ``{"model-name": (usd_per_1k_input, usd_per_1k_output)}`` for
+            ``stats().cost_saved``; names are matched exactly against the model name each
+            response was stored with (see :class:`~semcache_core.savings.Usage`).
 
     Raises:
         InvalidArgumentError: a threshold outside [-1, 1], a bad ``ttl``, ``max_entries``
-            with ``cache``, a ``cache`` that is not a :class:`~semcache_core.SemCache`, or
+            with ``cache``, a ``cache`` that is not a :class:`~semcache_core.SemCache`,
+            a ``sliding_ttl`` that is not a bool, a bad ``prices`` entry (named), or
             ``guards`` that are not an iterable of callables.
     """
 
@@ -149,7 +172,13 @@ class ResponseCache:
         max_entries: int | None = None,
         namespace: str = "default",
         guards: Iterable[Guard] | None = None,
+        sliding_ttl: bool = False,
+        prices: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
+        if not isinstance(sliding_ttl, bool):
+            raise InvalidArgumentError(f"sliding_ttl must be True or False, got {sliding_ttl!r}")
+        self._savings = Savings(check_prices(prices))
+        self.sliding_ttl = sliding_ttl
         self.namespace = adapter_namespace(NAMESPACE_KIND, namespace)
         check_engine(cache, "ResponseCache")
         self.guards = check_guards(guards)
@@ -196,9 +225,10 @@ class ResponseCache:
         ``load`` turns the stored value into what the caller returns (``None`` when it
         cannot: that lookup counts as a miss).
         """
-        found = self.cache.get(self._key(prompt, model), _MISS, namespace=self.namespace)
-        if found is not _MISS:
-            return self._outcome(found, load, exact=True)
+        key = self._key(prompt, model)
+        found = self.cache.get_entry(key, namespace=self.namespace)
+        if found is not None:
+            return self._served(self._outcome(found.value, load, True, found.metadata), key)
         query = prompt.query
         vector = _usable(self._embedder.embed_query(query)) if query else None
         hits = [] if vector is None else self._search(vector, prompt, model)
@@ -210,14 +240,16 @@ class ResponseCache:
                     self._embedder.embed_document(verdict[1]),
                 )
             if verdict:
-                return self._outcome(hit.value, load, exact=False)
+                return self._served(self._outcome(hit.value, load, False, hit.metadata), hit.key)
         return self._outcome(None, load, exact=False)
 
     async def alookup(self, prompt: PromptLike, model: str, load: Loader | None = None) -> Any:
         """Async :meth:`lookup`, embedding with the embedder's async method."""
-        found = await self.cache.aget(self._key(prompt, model), _MISS, namespace=self.namespace)
-        if found is not _MISS:
-            return self._outcome(found, load, exact=True)
+        key = self._key(prompt, model)
+        found = await self.cache.aget_entry(key, namespace=self.namespace)
+        if found is not None:
+            value = self._outcome(found.value, load, True, found.metadata)
+            return await self._aserved(value, key)
         query = prompt.query
         vector = _usable(await self._embedder.aembed_query(query)) if query else None
         hits = (
@@ -235,7 +267,8 @@ class ResponseCache:
                     await self._embedder.aembed_document(verdict[1]),
                 )
             if verdict:
-                return self._outcome(hit.value, load, exact=False)
+                value = self._outcome(hit.value, load, False, hit.metadata)
+                return await self._aserved(value, hit.key)
         return self._outcome(None, load, exact=False)
 
     def _search(self, vector: FloatVector, prompt: PromptLike, model: str) -> list[Hit]:
@@ -249,7 +282,11 @@ class ResponseCache:
         a, b = _usable(first), _usable(second)
         return a is not None and b is not None and float(a @ b) >= self.threshold
 
-    def _outcome(self, value: Any, load: Loader | None, exact: bool) -> Any:
+    def _outcome(
+        self, value: Any, load: Loader | None, exact: bool, metadata: dict[str, Any] | None = None
+    ) -> Any:
+        """``value`` loaded, counted as a hit (with what the entry of ``metadata`` saves)
+        or a miss."""
         if value is not None and load is not None:
             value = load(value)
         with self._lock:
@@ -259,25 +296,48 @@ class ResponseCache:
                 self._exact_hits += 1
             else:
                 self._semantic_hits += 1
+            if value is not None:
+                self._savings.add(metadata)
+        return value
+
+    def _served(self, value: Any, key: str) -> Any:
+        """``value`` (None: a miss); with ``sliding_ttl``, a served entry's expiry restarts."""
+        if value is not None and self.sliding_ttl:
+            self.cache.touch(key, self.ttl, namespace=self.namespace)
+        return value
+
+    async def _aserved(self, value: Any, key: str) -> Any:
+        if value is not None and self.sliding_ttl:
+            await self.cache.atouch(key, self.ttl, namespace=self.namespace)
         return value
 
     # --- writes --------------------------------------------------------------------------
 
-    def update(self, prompt: PromptLike, model: str, response: Any) -> None:
-        """Store ``response`` (anything the cache stores: usually serialised text)."""
+    def update(
+        self, prompt: PromptLike, model: str, response: Any, usage: Usage | None = None
+    ) -> None:
+        """Store ``response`` (anything the cache stores: usually serialised text), with
+        the ``usage`` of the call that produced it (what each hit on it saves)."""
         vector = _usable(self._embedder.embed_document(prompt.query)) if prompt.query else None
-        self.cache.set(**self._entry(prompt, model, response, vector))
+        self.cache.set(**self._entry(prompt, model, response, vector, usage))
         self._count_update()
 
-    async def aupdate(self, prompt: PromptLike, model: str, response: Any) -> None:
+    async def aupdate(
+        self, prompt: PromptLike, model: str, response: Any, usage: Usage | None = None
+    ) -> None:
         vector = None
         if prompt.query:
             vector = _usable(await self._embedder.aembed_document(prompt.query))
-        await self.cache.aset(**self._entry(prompt, model, response, vector))
+        await self.cache.aset(**self._entry(prompt, model, response, vector, usage))
         self._count_update()
 
     def _entry(
-        self, prompt: PromptLike, model: str, response: Any, vector: FloatVector | None
+        self,
+        prompt: PromptLike,
+        model: str,
+        response: Any,
+        vector: FloatVector | None,
+        usage: Usage | None = None,
     ) -> dict[str, Any]:
         return {
             "key": self._key(prompt, model),
@@ -288,6 +348,7 @@ class ResponseCache:
             "metadata": {
                 _SCOPE: self._scope(prompt, model),
                 **(self._metadata(prompt.query) if vector is not None else {}),
+                **usage_fields(usage),
             },
         }
 
@@ -318,10 +379,19 @@ class ResponseCache:
 
     def stats(self) -> ResponseStats:
         with self._lock:
-            return ResponseStats(self._exact_hits, self._semantic_hits, self._misses, self._updates)
+            saved = self._savings
+            return ResponseStats(
+                self._exact_hits,
+                self._semantic_hits,
+                self._misses,
+                self._updates,
+                saved.input_tokens,
+                saved.output_tokens,
+                saved.cost,
+                saved.unpriced_hits,
+            )
 
 
-_MISS: Any = object()
 _SCOPE = "scope"  # the metadata field holding an entry's (model, context) scope
 
 

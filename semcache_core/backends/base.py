@@ -126,6 +126,11 @@ class Backend(Protocol):
         """Remove ``key``; True when a live entry was removed."""
         ...
 
+    def touch(self, namespace: str, key: str, expires_at: float | None, now: float) -> bool:
+        """Give ``key``'s live entry the expiry ``expires_at`` (``None``: never), nothing
+        else changed (recency untouched); True when a live entry was there."""
+        ...
+
     def count(self, now: float, namespace: str | None = None) -> int:
         """Number of live entries (of ``namespace`` only, when given)."""
         ...
@@ -264,6 +269,10 @@ class AsyncBackend(Protocol):
     async def aset_many(self, writes: list[EntryWrite], now: float) -> None: ...
 
     async def adelete(self, namespace: str, key: str, now: float) -> bool: ...
+
+    async def atouch(
+        self, namespace: str, key: str, expires_at: float | None, now: float
+    ) -> bool: ...
 
     async def asearch(
         self,

@@ -436,6 +436,17 @@ class LocalBackend(LocalState):
                 return False
             return True
 
+    def touch(self, namespace: str, key: str, expires_at: float | None, now: float) -> bool:
+        with self._lock:
+            if not self.exists(namespace, key, now):  # which thaws a cold entry
+                return False
+            entry = self._spaces[namespace].entries[key]
+            entry.expires_at = expires_at  # its old heap item is skipped by purge_expired
+            if expires_at is not None:
+                self._tiebreak += 1
+                heapq.heappush(self._expiry, (expires_at, self._tiebreak, entry))
+            return True
+
     def clear(self, namespace: str | None = None) -> None:
         """Remove every entry of ``namespace`` (of every namespace when ``None``)."""
         with self._lock:
@@ -535,8 +546,8 @@ class LocalBackend(LocalState):
             purged = 0
             heap = self._expiry
             while heap and heap[0][0] <= now:
-                _, _, entry = heapq.heappop(heap)
-                if self._is_current(entry):
+                due, _, entry = heapq.heappop(heap)
+                if self._is_current(entry) and entry.expires_at == due:  # not touched since
                     self._expire(entry)
                     purged += 1
             self._compact_heaps()

@@ -19,7 +19,7 @@ so anything acknowledged is in the journal. SQLite's WAL with ``synchronous=NORM
 committed transactions through a process crash (a power cut may lose the last few).
 
 Every journal change goes through one method, ``DurableBackend._journal_changes``, called
-only by writes (``set_many``, ``delete``, ``restore_state``, ``clear``, open).
+only by writes (``set_many``, ``delete``, ``touch``, ``restore_state``, ``clear``, open).
 Reads never write the journal: an entry the view expires (on a read) or evicts (on a
 write) is only noted by the view, and the next journal change removes its record, after
 checking that the view holds no entry of that key by then (a note is never a reason to
@@ -83,6 +83,7 @@ from .journal import (
     open_journal,
     record_of,
     split_entry_id,
+    with_expiry,
     write_from,
 )
 from .snapshot import read_snapshot, write_snapshot
@@ -321,6 +322,18 @@ class DurableBackend:
             self._check_open()
             self._journal_changes({entry_id(namespace, key): None})
             return self._memory.delete(namespace, key, now)
+
+    def touch(self, namespace: str, key: str, expires_at: float | None, now: float) -> bool:
+        """The new expiry is journaled (it survives a reopen) before the view takes it."""
+        with self._lock:
+            self._check_open()
+            if not self._memory.exists(namespace, key, now):
+                return False
+            name = entry_id(namespace, key)
+            record = self._record(name)
+            if record is not None:  # None: a view entry the journal lost is not invented
+                self._journal_changes({name: with_expiry(record, expires_at)})
+            return self._memory.touch(namespace, key, expires_at, now)
 
     def _journal_changes(self, records: Mapping[str, bytes | None]) -> None:
         """The one place the journal's records change (lock held), in one transaction:

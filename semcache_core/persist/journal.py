@@ -29,6 +29,7 @@ __all__ = [
     "open_journal",
     "record_of",
     "split_entry_id",
+    "with_expiry",
     "write_from",
 ]
 
@@ -91,3 +92,10 @@ def write_from(name: str, record: bytes) -> EntryWrite:
         None if vector is None else np.frombuffer(vector, dtype=np.float32),
         decode(value) if is_scalar(value) else NOT_DECODED,
     )
+
+
+def with_expiry(record: bytes, expires_at: float | None) -> bytes:
+    """``record`` (of :func:`record_of`) with its expiry replaced by ``expires_at``."""
+    fields = msgpack.unpackb(record, raw=False)
+    fields[3] = expires_at
+    return msgpack.packb(fields, use_bin_type=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
@@ -32,6 +32,8 @@ from semcache_core import SemCache as EngineCache
 from semcache_core.engine_arg import check_engine
 from semcache_core.guards import Guard
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
+
+from .usage import response_usage
 
 __all__ = ["SemCache", "split_prompt"]
 
@@ -56,11 +58,20 @@ class SemCache(BaseCache):
             :mod:`semcache_core.guards`): ``None`` for the default ones (numbers, dates,
             negations, names, identifiers...), ``()`` for none, or your own callables
             ``guard(new, stored) -> bool``, e.g. ``(*DEFAULT_GUARDS, my_guard)``.
+        sliding_ttl: ``True``: serving a response restarts its ``ttl``; ``False`` (the
+            default): a response expires ``ttl`` after it was stored.
+        prices: ``{"gpt-4o-mini": (0.15, 0.6)}``: USD per 1k input and output tokens,
+            by the model name read from ``llm_string`` (see
+            :func:`~semcache_integrations.langchain.usage.model_name`), for
+            ``stats().cost_saved``.
+
+    ``stats()`` counts the tokens each hit saved from the cached response's
+    ``usage_metadata`` (see :mod:`semcache_integrations.langchain.usage`).
 
     Raises:
         InvalidArgumentError: a threshold outside [-1, 1], a bad ``ttl``, a ``cache``
-            that is not a :class:`semcache_core.SemCache` (this class is not one), or
-            ``guards`` that are not callables.
+            that is not a :class:`semcache_core.SemCache` (this class is not one), a bad
+            ``prices`` entry, or ``guards`` that are not callables.
     """
 
     def __init__(
@@ -72,6 +83,8 @@ class SemCache(BaseCache):
         cache: EngineCache | None = None,
         namespace: str = "default",
         guards: Iterable[Guard] | None = None,
+        sliding_ttl: bool = False,
+        prices: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         self._responses = ResponseCache(
             check_engine(cache, "semcache_integrations.langchain.SemCache"),
@@ -81,6 +94,8 @@ class SemCache(BaseCache):
             max_entries=max_entries,
             namespace=namespace,
             guards=guards,
+            prices=prices,
+            sliding_ttl=sliding_ttl,
         )
 
     @property
@@ -96,10 +111,12 @@ class SemCache(BaseCache):
         return await self._responses.alookup(_Prompt(prompt), llm_string, _load_generations)
 
     def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
-        self._responses.update(_Prompt(prompt), llm_string, dumps(list(return_val)))
+        usage = response_usage(return_val, llm_string)
+        self._responses.update(_Prompt(prompt), llm_string, dumps(list(return_val)), usage)
 
     async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
-        await self._responses.aupdate(_Prompt(prompt), llm_string, dumps(list(return_val)))
+        usage = response_usage(return_val, llm_string)
+        await self._responses.aupdate(_Prompt(prompt), llm_string, dumps(list(return_val)), usage)
 
     def clear(self, **kwargs: Any) -> None:
         """Remove every cached response, or one model's with ``llm_string=...``."""
@@ -109,7 +126,7 @@ class SemCache(BaseCache):
         await self._responses.aclear(kwargs.get("llm_string"))
 
     def stats(self) -> ResponseStats:
-        """Exact hits, semantic hits, misses and updates so far."""
+        """Exact hits, semantic hits, misses, updates, and the tokens and USD saved."""
         return self._responses.stats()
 
 

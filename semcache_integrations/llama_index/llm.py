@@ -41,6 +41,7 @@ from collections.abc import (
     Generator,
     Iterable,
     Iterator,
+    Mapping,
     Sequence,
 )
 from typing import Any, TypeVar
@@ -66,6 +67,9 @@ from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError
 from semcache_core.guards import Guard, check_guards
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
+from semcache_core.savings import Usage, check_prices
+
+from .usage import response_usage
 
 __all__ = ["SemCacheLLM", "model_identity"]
 
@@ -130,11 +134,19 @@ class SemCacheLLM(LLM):
             :mod:`semcache_core.guards`): ``None`` for the default ones (numbers, dates,
             negations, names, identifiers...), ``()`` for none, or your own callables
             ``guard(new, stored) -> bool``.
+        sliding_ttl: ``True``: serving a response restarts its ``ttl``; ``False`` (the
+            default): a response expires ``ttl`` after it was stored.
+        prices: ``{"gpt-4o-mini": (0.15, 0.6)}``: USD per 1k input and output tokens,
+            by the wrapped LLM's ``metadata.model_name``, for ``stats().cost_saved``.
+
+    ``stats()`` counts the tokens each hit saved from the usage the cached response
+    reported (see :mod:`semcache_integrations.llama_index.usage`).
 
     Raises:
         InvalidArgumentError: ``llm`` is not a LlamaIndex ``LLM`` (a model name is not
             one), ``cache`` is not a :class:`semcache_core.SemCache`, a bad ``ttl``, a
-            threshold outside [-1, 1], or ``guards`` that are not callables.
+            threshold outside [-1, 1], a bad ``prices`` entry, or ``guards`` that are not
+            callables.
     """
 
     llm: SerializeAsAny[LLM] = Field(description="The wrapped LLM, called on a miss.")
@@ -153,12 +165,15 @@ class SemCacheLLM(LLM):
         model_id: str | None = None,
         namespace: str = "default",
         guards: Iterable[Guard] | None = None,
+        sliding_ttl: bool = False,
+        prices: Mapping[str, tuple[float, float]] | None = None,
         **kwargs: Any,
     ) -> None:
         _check_llm(llm)
         check_engine(cache, "SemCacheLLM")
         check_ttl(ttl)  # ResponseCache checks it too, but only after the fields are set
         check_guards(guards)
+        check_prices(prices)  # likewise
         # predict() formats prompts with the wrapper's own prompt settings: copy the wrapped
         # LLM's, so that wrapping does not change what it is sent.
         for name in (
@@ -182,6 +197,8 @@ class SemCacheLLM(LLM):
             ttl=ttl,
             namespace=namespace,
             guards=guards,
+            prices=prices,
+            sliding_ttl=sliding_ttl,
         )
 
     @classmethod
@@ -199,7 +216,7 @@ class SemCacheLLM(LLM):
         return self._responses.cache
 
     def stats(self) -> ResponseStats:
-        """Exact hits, semantic hits, misses and updates so far."""
+        """Exact hits, semantic hits, misses, updates, and the tokens and USD saved."""
         return self._responses.stats()
 
     def clear(self) -> None:
@@ -315,12 +332,15 @@ class SemCacheLLM(LLM):
     def _store(self, prompt: Prompt, response: ChatResponse | CompletionResponse) -> None:
         blob = _dump(response)
         if blob is not None:
-            self._responses.update(prompt, self.model_id, blob)
+            self._responses.update(prompt, self.model_id, blob, self._usage(response))
 
     async def _astore(self, prompt: Prompt, response: ChatResponse | CompletionResponse) -> None:
         blob = _dump(response)
         if blob is not None:
-            await self._responses.aupdate(prompt, self.model_id, blob)
+            await self._responses.aupdate(prompt, self.model_id, blob, self._usage(response))
+
+    def _usage(self, response: ChatResponse | CompletionResponse) -> Usage:
+        return response_usage(response, self.llm.metadata.model_name)
 
     def _tee(self, prompt: Prompt, stream: Iterator[_Response]) -> Generator[_Response, None, None]:
         """Pass a wrapped stream through; store its last chunk (LlamaIndex streams carry

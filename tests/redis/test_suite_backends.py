@@ -171,6 +171,16 @@ REUSED = {
         "test_bad_rows_store_nothing",
         "test_rows_without_vectors_and_pairs_input",
     ],
+    "test_touch": [
+        "test_a_touched_vector_stays_searchable_past_its_first_expiry",
+        "test_atouch_is_the_async_twin",
+        "test_bad_key_and_namespace_raise",
+        "test_bad_ttl_raises_and_changes_nothing",
+        "test_touch_keeps_value_vector_metadata_and_namespace",
+        "test_touch_moves_the_expiry_from_now",
+        "test_touch_of_a_missing_or_expired_key_is_false_and_creates_nothing",
+        "test_touch_without_ttl_takes_the_cache_default_or_none",
+    ],
     "test_ttl_lru": [
         "test_get_or_compute_recomputes_after_expiry",
         "test_no_ttl_never_expires",

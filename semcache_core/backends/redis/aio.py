@@ -53,8 +53,9 @@ from .plan import (
     queue_claim,
     scan_keys,
     set_call,
+    touch_call,
 )
-from .scripts import DELETE, PURGE, SET
+from .scripts import DELETE, PURGE, SET, TOUCH
 
 __all__ = ["AsyncRedisBackend"]
 
@@ -260,6 +261,19 @@ class AsyncRedisBackend:
         if was_expired:
             self._tally.expired(1)
         return removed
+
+    async def atouch(self, namespace: str, key: str, expires_at: float | None, now: float) -> bool:
+        with mapped_errors("touch"):
+            tags = await self._shards(namespace, create=False)
+            if tags is None:
+                return False
+            tag = self._settings.tag_of(tags, key)
+            keys, args = touch_call(self._settings, tag, key, expires_at, now)
+            if self._acks:
+                batch = self._write_pipeline("touch")
+                _eval(batch, TOUCH, keys, args)
+                return bool((await batch.execute())[0])
+            return bool(await _eval(self._conn.client(), TOUCH, keys, args))
 
     async def _purge_tags(self, tags: tuple[str, ...], now: float) -> int:
         if not tags:

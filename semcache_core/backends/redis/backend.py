@@ -32,7 +32,7 @@ atomic across them. A namespace's dimension lives in its meta hash and is checke
 writing and again by each shard's script; two writers racing to fix *different*
 dimensions in an empty namespace can leave one shard refusing the other's vectors.
 
-Costs: ``get``/``exists``/``set_many``/``delete`` are one round trip per shard touched
+Costs: ``get``/``exists``/``set_many``/``delete``/``touch`` are one round trip per shard touched
 (plus one meta read the first time a namespace is used, and one per write with vectors);
 ``search`` is one pipelined round (one script per shard); ``count``, ``scan``,
 ``namespaces``, ``clear`` and filters with ``> >= < <=`` (which check the kinds of value
@@ -105,9 +105,10 @@ from .plan import (
     queue_claim,
     scan_keys,
     set_call,
+    touch_call,
 )
 from .plan import expired as _expired
-from .scripts import DELETE, PURGE, SET
+from .scripts import DELETE, PURGE, SET, TOUCH
 
 __all__ = ["RedisBackend"]
 
@@ -411,6 +412,18 @@ class RedisBackend:
         if expired:
             self._tally.expired(1)
         return removed
+
+    def touch(self, namespace: str, key: str, expires_at: float | None, now: float) -> bool:
+        with mapped_errors("touch"):
+            tags = self._shards(namespace, create=False)
+            if tags is None:
+                return False
+            keys, args = touch_call(self._settings, self._tag_of(tags, key), key, expires_at, now)
+            if self._acks:
+                batch = self._write_pipeline("touch")
+                self._conn.eval(batch, TOUCH, keys, args)
+                return bool(batch.execute()[0])
+            return bool(self._conn.eval(self._conn.client, TOUCH, keys, args))
 
     def clear(self, namespace: str | None = None) -> None:
         with mapped_errors("clear"):

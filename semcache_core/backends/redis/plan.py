@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ from ...errors import BackendUnavailableError, CapabilityError, DimensionMismatc
 from ...filters import FilterNode, compile_filter, kind_clash, range_leaves
 from ...vectors import FloatMatrix
 from ..base import EntryWrite, StoredEntry
-from .entry_codec import attributes, blob_of, entry_fields, expiry_of, stored_entry
+from .entry_codec import NEVER, attributes, blob_of, entry_fields, expiry_of, stored_entry
 from .fanout import Fanout, NodeCall
 from .filter_expr import to_expression
 from .keys import KeyScheme
@@ -54,6 +55,7 @@ __all__ = [
     "namespaces_of",
     "scan_keys",
     "set_call",
+    "touch_call",
 ]
 
 
@@ -275,6 +277,20 @@ def set_call(
         args += [write.key, write.value, write.metadata, fields["x"], write.namespace]
         args += [ttl, blob, attrs]
     return keys, args
+
+
+def touch_call(
+    settings: Settings, tag: str, key: str, expires_at: float | None, now: float
+) -> tuple[list[str], list[Any]]:
+    """Keys and arguments of the :data:`~.scripts.TOUCH` script (``expires_at`` > ``now``)."""
+    keys = [settings.keys.vset_key(tag), settings.keys.expiry_key(tag)]
+    if expires_at is None:
+        x, ttl, attribute = "", "0", str(NEVER)
+    else:
+        x = repr(float(expires_at))
+        ttl = str(max(1, math.ceil((expires_at - now) * 1000)))
+        attribute = json.dumps(expires_at, allow_nan=False)
+    return keys, [settings.keys.entry_prefix(tag), key, repr(float(now)), x, ttl, attribute]
 
 
 def check_set_replies(calls: list[str], replies: list[Any], dims: dict[str, int | None]) -> None:

@@ -7,7 +7,7 @@ hashes are ``ARGV``-given prefix + key, in the same slot.
 
 from __future__ import annotations
 
-__all__ = ["DELETE", "PURGE", "SEARCH", "SET", "SET_ARGS"]
+__all__ = ["DELETE", "PURGE", "SEARCH", "SET", "SET_ARGS", "TOUCH"]
 
 SET_ARGS = 8
 """ARGV per entry in :data:`SET`: key, value, metadata, x, namespace, ttl_ms, blob, attrs."""
@@ -59,6 +59,28 @@ if not x then return {0, ''} end
 return {1, x}
 """
 """Remove one entry; ARGV: entry prefix, key. Returns ``{existed, x}``."""
+
+TOUCH = """
+local e = ARGV[1] .. ARGV[2]
+local x = redis.call('HGET', e, 'x')
+if not x or (x ~= '' and tonumber(x) <= tonumber(ARGV[3])) then return 0 end
+redis.call('HSET', e, 'x', ARGV[4])
+if ARGV[5] == '0' then redis.call('PERSIST', e) else redis.call('PEXPIRE', e, ARGV[5]) end
+if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[2])
+else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2]) end
+if redis.call('HEXISTS', e, 'f') == 1 and redis.call('EXISTS', KEYS[1]) == 1 then
+  local a = redis.call('VGETATTR', KEYS[1], ARGV[2])
+  if a then
+    a = string.gsub(a, '"__semcache_exp":[^,}]*}$', '"__semcache_exp":' .. ARGV[6] .. '}')
+    redis.call('VSETATTR', KEYS[1], ARGV[2], a)
+  end
+end
+return 1
+"""
+"""Give one live entry a new expiry; ARGV: entry prefix, key, now, ``x`` ('' never),
+``ttl_ms`` ('0': ``PERSIST``), the expiry attribute (JSON number, last in the vector's
+attributes: see :func:`.entry_codec.attributes`). Returns 1, or 0 when no live entry
+(by the cache's clock) was there; changes nothing then."""
 
 PURGE = """
 local now = tonumber(ARGV[1])
