@@ -6,7 +6,8 @@ Layout::
                   from its first vector, by_label: label -> entry, or label -> key while
                   the entry is cold); a namespace whose last entry leaves is dropped
     _cold         ColdEntries restored from a snapshot and not touched yet (or None)
-    _expiry       heap of (expires_at, seq, entry); items of replaced entries are skipped
+    _expiry       heap of (expires_at, seq, entry); items of replaced or touched entries
+                  are skipped
     _recency      heap of (tick, entry), only with max_entries (exact LRU, lazily kept)
 
 An entry is identified by ``(namespace, key)``: the same key in two namespaces is two
@@ -34,11 +35,9 @@ Example::
 
 from __future__ import annotations
 
-import gc
 import heapq
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -49,31 +48,15 @@ from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
 from ..vector_values import VECTOR_HEAD
 from ..vectors import FloatMatrix, FloatVector
-from .base import (
-    BackendCounters,
-    EntryWrite,
-    StoredEntry,
-)
+from .base import BackendCounters, EntryWrite, StoredEntry
 from .entries import ColdEntries, LocalEntry
 from .local_state import LocalState
 from .namespace import Namespace
-from .restore import PreparedRestore
+from .restore import PreparedRestore, gc_paused
 
 __all__ = ["LocalBackend", "PreparedRestore"]
 
 _INDEX_MODES = ("flat", "hnsw", "auto")
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many objects that form no cycles."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class LocalBackend(LocalState):
@@ -445,6 +428,7 @@ class LocalBackend(LocalState):
             if expires_at is not None:
                 self._tiebreak += 1
                 heapq.heappush(self._expiry, (expires_at, self._tiebreak, entry))
+                self._compact_heaps()  # a hot entry touched on every hit must not pile up
             return True
 
     def clear(self, namespace: str | None = None) -> None:
@@ -509,7 +493,7 @@ class LocalBackend(LocalState):
         """Thaw every cold entry at once (before calls that visit them all)."""
         if self._cold is None:
             return
-        with _gc_paused():  # 100k new objects would trigger full collections for nothing
+        with gc_paused():  # 100k new objects would trigger full collections for nothing
             entries = self._cold.thaw_all()
         self._cold = None
         self._live += len(entries)
@@ -554,10 +538,14 @@ class LocalBackend(LocalState):
             return purged
 
     def _compact_heaps(self) -> None:
-        """Drop the heap items of replaced or removed entries once they outnumber the live
-        ones (so what a ``clear`` removed is freed without waiting for its expiry)."""
+        """Drop the heap items of replaced, removed or touched entries once they outnumber
+        the live ones (so what a ``clear`` removed is freed without waiting for its expiry)."""
         if len(self._expiry) > 2 * self._live + 1024:
-            self._expiry = [item for item in self._expiry if self._is_current(item[2])]
+            self._expiry = [
+                item
+                for item in self._expiry
+                if self._is_current(item[2]) and item[2].expires_at == item[0]
+            ]
             heapq.heapify(self._expiry)
         if len(self._recency) > 2 * self._live + 1024:
             self._recency = [

@@ -11,7 +11,9 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,7 @@ from .base import BackendState
 from .entries import ColdEntries
 from .namespace import Namespace
 
-__all__ = ["PreparedRestore", "build_restore"]
+__all__ = ["PreparedRestore", "build_restore", "gc_paused"]
 
 
 @dataclass(slots=True)
@@ -132,3 +134,15 @@ def _drop_expired_vectors(
         index = spaces[name].index
         assert index is not None  # the rows had labels in it
         index.remove(np.asarray(labels, dtype=np.int64))
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many objects that form no cycles."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -174,3 +174,20 @@ def test_durable_touch_of_an_expired_entry_writes_nothing(tmp_path: Path) -> Non
         assert cache.touch("a", ttl=100) is False
     with SemCache(path=tmp_path, clock=clock) as reopened:
         assert reopened.get("a") is None and len(reopened) == 0
+
+
+def test_touching_one_hot_entry_many_times_keeps_the_expiry_heap_bounded() -> None:
+    """Sliding TTL touches an entry on every hit: the stale expiry items of a hot entry
+    must be compacted away, not kept until their due times (memory growing with hits)."""
+    clock = FakeClock(T0)
+    cache = SemCache(clock=clock)
+    backend = cache._backend
+    cache.set("hot", "v", ttl=3600)
+    for _ in range(5_000):
+        clock.advance(0.001)
+        assert cache.touch("hot", ttl=3600)
+    assert len(backend._expiry) <= 2 * 1 + 1024 + 1  # type: ignore[attr-defined]
+    clock.advance(3599)
+    assert cache.get("hot") == "v"  # the newest expiry still rules
+    clock.advance(2)
+    assert cache.get("hot") is None
