@@ -70,6 +70,11 @@ def add_calibrate_parser(commands: Any) -> None:
         default="response",
         help="score as the LLM caches decide (default) or by plain cosine",
     )
+    parser.add_argument(
+        "--no-guards",
+        action="store_true",
+        help="score without the LLM caches' guards (as a cache with guards=())",
+    )
 
 
 def run_calibrate(args: argparse.Namespace, console: Console | None = None) -> int:
@@ -77,7 +82,13 @@ def run_calibrate(args: argparse.Namespace, console: Console | None = None) -> i
     try:
         pairs, sources = read_pairs([Path(p) for p in args.paths])
         embedder = load_embedder(args.embedder)
-        result = calibrate(pairs, embedder, args.min_precision, rule=args.rule)
+        result = calibrate(
+            pairs,
+            embedder,
+            args.min_precision,
+            rule=args.rule,
+            guards=() if args.no_guards else None,
+        )
     except InvalidPairError as exc:
         where = sources[exc.index]
         console.print(Text(f"{where.path}:{where.line}: {exc}", style="red"))
@@ -88,7 +99,9 @@ def run_calibrate(args: argparse.Namespace, console: Console | None = None) -> i
     same = sum(score.pair.same for score in result.scores)
     console.print(
         _table(
-            result, f"{len(pairs)} pairs ({same} same), embedder {args.embedder}, rule {args.rule}"
+            result,
+            f"{len(pairs)} pairs ({same} same), embedder {args.embedder}, rule {args.rule}"
+            + (", no guards" if args.no_guards else ""),
         )
     )
     kinds = [str(pair.get("kind", "")) for pair in pairs]

@@ -45,6 +45,19 @@ def test_the_shipped_pairs_with_the_lexical_embedder() -> None:
     assert expected.message.split(":")[0] in out
 
 
+def test_no_guards_scores_as_a_cache_with_guards_off() -> None:
+    done = run("examples/pairs", "--embedder", "lexical", "--no-guards")
+    unguarded = calibrate(shipped_pairs(), None, min_precision=0.99, guards=())
+    guarded = calibrate(shipped_pairs(), None, min_precision=0.99)
+    out = done.stdout
+    assert "embedder lexical, rule response, no guards" in out
+    lines = [line for line in out.splitlines() if line.startswith("│")]
+    cells = [cell.strip() for cell in lines[15].split("│")[1:4]]
+    assert cells == ["0.85", str(unguarded.row_at(0.85).served), str(unguarded.row_at(0.85).hits)]
+    # the guards refuse pairs the lexical embedder alone would serve at 0.85
+    assert unguarded.row_at(0.85).wrong_hits > guarded.row_at(0.85).wrong_hits
+
+
 def shipped_pairs() -> list[dict[str, object]]:
     return [
         json.loads(line)
