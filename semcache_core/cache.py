@@ -253,10 +253,13 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         entry = self._backend.get(namespace, key, self._clock())
         return default if entry is None else value_of(entry)
 
-    def get_entry(self, key: str, *, namespace: str = "") -> Entry | None:
-        """Value, metadata, namespace and expiry of ``key``, or ``None`` (no stats counted)."""
+    def get_entry(self, key: str, *, namespace: str = "", count: bool = False) -> Entry | None:
+        """Value, metadata, namespace and expiry of ``key``, or ``None``; counted in
+        :meth:`stats` as a hit or a miss only with ``count=True`` (as :meth:`get` is)."""
         check_key(key)
-        entry = self._backend.get(check_namespace(namespace), key, self._clock(), count=False)
+        entry = self._backend.get(
+            check_namespace(namespace), key, self._clock(), count=count is True
+        )
         if entry is None:
             return None
         return entry_record(entry)

@@ -47,11 +47,15 @@ class AsyncTwins:
             return await native.get(self, aio, key, default, namespace)
         return await asyncio.to_thread(lambda: self.get(key, default, namespace=namespace))
 
-    async def aget_entry(self: SemCache, key: str, *, namespace: str = "") -> Entry | None:
+    async def aget_entry(
+        self: SemCache, key: str, *, namespace: str = "", count: bool = False
+    ) -> Entry | None:
         aio = async_backend(self._backend)
         if aio is not None:
-            return await native.get_entry(self, aio, key, namespace)
-        return await asyncio.to_thread(lambda: self.get_entry(key, namespace=namespace))
+            return await native.get_entry(self, aio, key, namespace, count)
+        return await asyncio.to_thread(
+            lambda: self.get_entry(key, namespace=namespace, count=count)
+        )
 
     async def aset(self: SemCache, key: str, value: Any, **options: Any) -> None:
         aio = async_backend(self._backend)

@@ -119,9 +119,11 @@ async def get(cache: SemCache, aio: AsyncBackend, key: str, default: Any, namesp
     return default if entry is None else value_of(entry)
 
 
-async def get_entry(cache: SemCache, aio: AsyncBackend, key: str, namespace: Any) -> Entry | None:
+async def get_entry(
+    cache: SemCache, aio: AsyncBackend, key: str, namespace: Any, count: bool = False
+) -> Entry | None:
     check_key(key)
-    entry = await aio.aget(check_namespace(namespace), key, cache._clock(), count=False)
+    entry = await aio.aget(check_namespace(namespace), key, cache._clock(), count=count is True)
     if entry is None:
         return None
     return entry_record(entry)

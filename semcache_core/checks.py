@@ -120,6 +120,11 @@ def _check_text(text: str, what: str) -> None:
         )
 
 
+MAX_TTL = 1e10
+"""The longest ``ttl`` taken, in seconds (about 317 years): its milliseconds stay exact in a
+double and within what Redis's ``PEXPIRE`` takes, on every backend alike."""
+
+
 def check_ttl(ttl: Any, name: str = "ttl") -> float | None:
     if ttl is None:
         return None
@@ -128,6 +133,11 @@ def check_ttl(ttl: Any, name: str = "ttl") -> float | None:
         raise InvalidArgumentError(f"{name} must be a finite number of seconds, got {ttl!r}")
     if seconds <= 0:
         raise InvalidArgumentError(f"{name} must be > 0 seconds, got {ttl!r}")
+    if seconds > MAX_TTL:
+        raise InvalidArgumentError(
+            f"{name} must be at most {MAX_TTL:g} seconds (about 317 years; use None for no "
+            f"expiry), got {ttl!r}"
+        )
     return seconds
 
 

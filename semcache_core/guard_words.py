@@ -28,13 +28,15 @@ NEGATIONS = frozenset(
     _split(
         "not no non never none nobody nothing nowhere neither nor without cannot cant dont doesnt "
         "didnt isnt arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt "
-        "mustnt neednt aint"
+        "mustnt neednt aint avoid avoids avoiding skip skips skipping except excluding"
     )
 )
-"""Words that negate (any word ending in "n't" does too; "non" as in "non-toxic")."""
+"""Words that negate (any word ending in "n't" does too; "non" as in "non-toxic"; "avoid",
+"skip" and "except" ask the opposite of the same question without them)."""
 
-NEGATING_PREFIXES = ("un", "dis", "non", "in", "im", "il", "ir", "anti", "mis")
-"""Prefixes that make a word's opposite ("unsafe", "dislike", "illegal", "nonprofit")."""
+NEGATING_PREFIXES = ("un", "dis", "non", "in", "im", "il", "ir", "anti", "mis", "de")
+"""Prefixes that make a word's opposite ("unsafe", "dislike", "illegal", "nonprofit",
+"deserialize")."""
 
 _CARDINALS = _split(
     "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -203,7 +205,55 @@ _PAIRS = [
     ("like likes liked", "dislike dislikes disliked"),
     ("agree agrees agreed", "disagree disagrees disagreed"),
     ("yes", "no"),
+    ("in", "out"),
+    ("am", "pm"),
+    ("next", "previous"),
+    ("show shows showing showed unhide", "hide hides hiding hid"),
+    ("online", "offline"),
+    ("sunrise dawn", "sunset dusk"),
+    ("encode encodes encoded encoding encoder", "decode decodes decoded decoding decoder"),
+    ("increment increments incremented", "decrement decrements decremented"),
+    ("upgrade upgrades upgraded upgrading", "downgrade downgrades downgraded downgrading"),
+    ("attach attaches attached", "detach detaches detached"),
+    ("asleep", "awake"),
+    ("alive living", "dead"),
+    ("inhale", "exhale"),
 ]
+
+_UNIT_NAMES = {
+    "mg": "mg milligram milligrams", "g": "g gram grams gr",
+    "kg": "kg kilo kilos kilogram kilograms",
+    "mcg": "mcg microgram micrograms \u00b5g", "lb": "lb lbs pound pounds",
+    "oz": "oz ounce ounces", "t": "ton tons tonne tonnes",
+    "ml": "ml milliliter milliliters millilitre millilitres", "l": "l liter liters litre litres",
+    "gal": "gal gallon gallons", "cup": "cup cups", "tbsp": "tbsp tablespoon tablespoons",
+    "tsp": "tsp teaspoon teaspoons", "pint": "pint pints", "quart": "quart quarts",
+    "mm": "mm millimeter millimeters millimetre millimetres",
+    "cm": "cm centimeter centimeters centimetre centimetres",
+    "m": "m meter meters metre metres", "km": "km kilometer kilometers kilometre kilometres",
+    "mi": "mi mile miles", "ft": "ft foot feet", "in": "inch inches", "yd": "yd yard yards",
+    "ms": "ms millisecond milliseconds", "s": "s sec secs second seconds",
+    "min": "min mins minute minutes", "h": "h hr hrs hour hours", "day": "day days",
+    "week": "week weeks", "month": "month months", "year": "year years yr yrs",
+    "b": "byte bytes", "kb": "kb kib kilobyte kilobytes", "mb": "mb mib megabyte megabytes",
+    "gb": "gb gib gigabyte gigabytes", "tb": "tb tib terabyte terabytes",
+    "kbps": "kbps", "mbps": "mbps", "gbps": "gbps", "hz": "hz hertz", "khz": "khz",
+    "mhz": "mhz", "ghz": "ghz", "w": "w watt watts", "kw": "kw kilowatt kilowatts",
+    "kwh": "kwh", "v": "v volt volts", "a": "amp amps ampere amperes", "mah": "mah",
+    "kcal": "kcal calorie calories cal", "mph": "mph", "kph": "kph kmh", "psi": "psi",
+    "rpm": "rpm", "fps": "fps", "dpi": "dpi", "px": "px pixel pixels",
+    "percent": "percent % pct", "degree": "degree degrees \u00b0",
+    "usd": "usd dollar dollars $", "eur": "eur euro euros \u20ac", "gbp": "gbp \u00a3",
+    "jpy": "jpy yen \u00a5", "cent": "cent cents",
+}  # fmt: skip
+UNITS: dict[str, str] = {
+    name: unit for unit, names in _UNIT_NAMES.items() for name in _split(names)
+}
+"""Units of measure and currencies, each spelling to one name ("kilometres" -> "km"); a
+unit counts when a number or "a"/"per" comes before it ("5 mg", "per hour")."""
+
+SCALES = frozenset(_split("celsius fahrenheit kelvin centigrade"))
+"""Temperature scales: they count wherever they stand ("in celsius")."""
 
 OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
     (frozenset(_split(first)), frozenset(_split(second))) for first, second in _PAIRS

@@ -10,6 +10,8 @@ served; every guard must agree. A guard is any callable ``guard(new, stored) -> 
 The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
 
 - :func:`numbers_agree`: the same numbers, in digits or in words, in the same order;
+- :func:`units_agree`: the same units and currencies ("5 mg" / "5 g", "per hour" /
+  "per minute", "in Celsius" / "in Fahrenheit");
 - :func:`dates_agree`: the same month and weekday names and relative days;
 - :func:`negation_agrees`: as many negations ("not", "can't", "never", "without"...)
   on each side, and no word negated by a prefix on one side only ("safe" / "unsafe");
@@ -51,6 +53,8 @@ from .guard_words import (
     NUMBER_WORDS,
     OPPOSITES,
     RELATIVE_DATE,
+    SCALES,
+    UNITS,
 )
 from .prompt_diff import numbers, question_words
 
@@ -67,6 +71,7 @@ __all__ = [
     "order_agrees",
     "passes",
     "question_words_agree",
+    "units_agree",
 ]
 
 Guard = Callable[[str, str], bool]
@@ -120,6 +125,39 @@ def _number_words(span: str) -> list[str]:
     return [NUMBER_WORDS[word] for word in _words(span) if word in NUMBER_WORDS]
 
 
+# A quantity's unit: after a number (digits or words), "a", "an", "one" or "per".
+_QUANTITY = re.compile(
+    r"(?:(?<![\w.])\d[\d.,]*|\b(?:a|an|one|per|"
+    + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+    + r")\b)\s*-?\s*([%\u00b0]|[^\W\d_]+)",
+    re.IGNORECASE,
+)
+_CURRENCY = re.compile(r"[$\u20ac\u00a3\u00a5]")
+_DEGREES = re.compile(r"\u00b0\s*([CFK])\b", re.IGNORECASE)
+_SCALE_LETTER = {"c": "celsius", "f": "fahrenheit", "k": "kelvin"}
+
+
+def units_agree(new: str, stored: str) -> bool:
+    """The same units of measure and currencies ("5 mg" / "5 g", "per hour" / "per
+    minute", "$20" / "\u20ac20", "30\u00b0C" / "30\u00b0F", "in celsius" / "in fahrenheit"),
+    however spelled ("5 km" matches "5 kilometres")."""
+    return _units(new) == _units(stored)
+
+
+def _units(span: str) -> list[str]:
+    found = [UNITS[name] for name in _unit_names(span) if name in UNITS]
+    found += [UNITS[symbol] for symbol in _CURRENCY.findall(span)]
+    found += [_SCALE_LETTER[letter.lower()] for letter in _DEGREES.findall(span)]
+    found += [
+        "celsius" if word == "centigrade" else word for word in _words(span) if word in SCALES
+    ]
+    return sorted(found)
+
+
+def _unit_names(span: str) -> list[str]:
+    return [match.group(1).lower() for match in _QUANTITY.finditer(span)]
+
+
 def dates_agree(new: str, stored: str) -> bool:
     """The same month and weekday names (any case, abbreviations included) and relative
     days ("today", "tomorrow", "next week")."""
@@ -137,7 +175,8 @@ def negation_agrees(new: str, stored: str) -> bool:
     no word on one side that is a word of the other with a negating prefix ("unsafe" /
     "safe", "disadvantages" / "advantages", "illegal" / "legal")."""
     new_words, stored_words = _words(new), _words(stored)
-    if _negations(new_words) != _negations(stored_words):
+    new_count = _negations(new_words) + len(_FREE_OF.findall(new))
+    if new_count != _negations(stored_words) + len(_FREE_OF.findall(stored)):
         return False
     only_new, only_stored = _one_sided(new_words, stored_words)
     return not (_prefix_negated(only_new, only_stored) or _prefix_negated(only_stored, only_new))
@@ -145,6 +184,9 @@ def negation_agrees(new: str, stored: str) -> bool:
 
 def _negations(words: list[str]) -> int:
     return sum(word in NEGATIONS or word.endswith(("n't", "n\u2019t")) for word in words)
+
+
+_FREE_OF = re.compile(r"\w-free\b", re.IGNORECASE)  # "gluten-free": without gluten
 
 
 def _one_sided(first: list[str], second: list[str]) -> tuple[set[str], set[str]]:
@@ -258,6 +300,7 @@ def _pole_count(counts: Counter[str], pole: frozenset[str]) -> int:
 
 DEFAULT_GUARDS: tuple[Guard, ...] = (
     numbers_agree,
+    units_agree,
     dates_agree,
     negation_agrees,
     names_agree,

@@ -226,7 +226,7 @@ class ResponseCache:
         cannot: that lookup counts as a miss).
         """
         key = self._key(prompt, model)
-        found = self.cache.get_entry(key, namespace=self.namespace)
+        found = self.cache.get_entry(key, namespace=self.namespace, count=True)
         if found is not None:
             return self._served(self._outcome(found.value, load, True, found.metadata), key)
         query = prompt.query
@@ -246,7 +246,7 @@ class ResponseCache:
     async def alookup(self, prompt: PromptLike, model: str, load: Loader | None = None) -> Any:
         """Async :meth:`lookup`, embedding with the embedder's async method."""
         key = self._key(prompt, model)
-        found = await self.cache.aget_entry(key, namespace=self.namespace)
+        found = await self.cache.aget_entry(key, namespace=self.namespace, count=True)
         if found is not None:
             value = self._outcome(found.value, load, True, found.metadata)
             return await self._aserved(value, key)

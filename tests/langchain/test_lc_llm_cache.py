@@ -264,3 +264,19 @@ async def test_async_calls_embed_with_the_async_methods() -> None:
     await cache.aupdate("How do I reset my password?", "model", [Generation(text="reset")])
     assert await cache.alookup("how do I reset my password", "model") == [Generation(text="reset")]
     assert cache.stats().semantic_hits == 1
+
+
+async def test_exact_hits_count_in_the_shared_engine_stats_sync_and_async() -> None:
+    """An engine shared with an LLM cache reports its exact hits and misses (reading the
+    entry with its metadata must not bypass the engine's counters)."""
+    engine = Engine()
+    cache = SemCache(cache=engine)
+    cache.update("prompt", "llm", [Generation(text="answer")])
+    for _ in range(3):
+        assert cache.lookup("prompt", "llm") is not None
+    assert await cache.alookup("prompt", "llm") is not None
+    stats = engine.stats()
+    assert stats.hits == 4 and cache.stats().exact_hits == 4
+    assert engine.get_entry("missing") is None and engine.stats().misses == stats.misses
+    assert engine.get_entry("missing", count=True) is None
+    assert engine.stats().misses == stats.misses + 1

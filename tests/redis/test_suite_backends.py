@@ -173,6 +173,7 @@ REUSED = {
     ],
     "test_touch": [
         "test_a_touched_vector_stays_searchable_past_its_first_expiry",
+        "test_a_ttl_past_the_longest_is_refused_by_set_and_touch_and_changes_nothing",
         "test_atouch_is_the_async_twin",
         "test_bad_key_and_namespace_raise",
         "test_bad_ttl_raises_and_changes_nothing",

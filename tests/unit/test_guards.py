@@ -24,6 +24,7 @@ from semcache_core.guards import (
     order_agrees,
     passes,
     question_words_agree,
+    units_agree,
 )
 from semcache_core.responses import Prompt, query_verdict
 from semcache_integrations.langchain import SemCache as LangChainCache
@@ -33,6 +34,22 @@ REFUSED = [
     (numbers_agree, "Is 7 greater than 3?", "Is 3 greater than 7?"),
     (numbers_agree, "Convert five miles to km", "Convert fifty miles to km"),
     (numbers_agree, "Explain it to a five year old", "Explain it to a young child"),
+    (units_agree, "Take 5 mg twice a day", "Take 5 g twice a day"),
+    (units_agree, "How many km per hour?", "How many km per minute?"),
+    (units_agree, "Is it 30\u00b0C today?", "Is it 30\u00b0F today?"),
+    (units_agree, "Boiling point in celsius", "Boiling point in fahrenheit"),
+    (units_agree, "Does it cost $20?", "Does it cost \u20ac20?"),
+    (negation_agrees, "Is this bread gluten-free?", "Does this bread contain gluten?"),
+    (
+        negation_agrees,
+        "What foods should I avoid when pregnant?",
+        "What foods should I eat when pregnant?",
+    ),
+    (negation_agrees, "How do I deserialize JSON?", "How do I serialize JSON?"),
+    (opposites_agree, "How do I zoom in on a Mac?", "How do I zoom out on a Mac?"),
+    (opposites_agree, "Is the pharmacy open at 9 am?", "Is the pharmacy open at 9 pm?"),
+    (opposites_agree, "How do I base64 encode a string?", "How do I base64 decode a string?"),
+    (opposites_agree, "How do I show hidden files?", "How do I hide files?"),
     (dates_agree, "Train times on Sunday", "Train times on Saturday"),
     (dates_agree, "days between june 1 and july 30", "days between june 1 and june 30"),
     (dates_agree, "Is it raining today?", "Is it raining tomorrow?"),
@@ -78,6 +95,8 @@ SERVED = [
     "What does `git rebase` do?|Explain `git rebase`.",
     "Is it open on Christmas Day?|Is it open on Christmas Day??",
     "Does it cost $20?|Is the price $20?",
+    "How long is 5 km in miles?|How long is 5 kilometres in miles?",
+    "How many hours of sleep does a teen need?|How much sleep does a teen need?",
     "Is 15% off the sale price?|Is the discount 15% off the sale price?",
 ]
 

@@ -191,3 +191,20 @@ def test_touching_one_hot_entry_many_times_keeps_the_expiry_heap_bounded() -> No
     assert cache.get("hot") == "v"  # the newest expiry still rules
     clock.advance(2)
     assert cache.get("hot") is None
+
+
+@pytest.mark.parametrize("ttl", [1e10 + 1, 1e300])
+def test_a_ttl_past_the_longest_is_refused_by_set_and_touch_and_changes_nothing(
+    ttl: float,
+) -> None:
+    clock = FakeClock(T0)
+    cache = SemCache(clock=clock)
+    cache.set("k", "v", vector=[1.0, 0.0], ttl=60)
+    with pytest.raises(InvalidArgumentError, match="at most 1e\\+10 seconds"):
+        cache.touch("k", ttl=ttl)
+    with pytest.raises(InvalidArgumentError, match="at most"):
+        cache.set("k", "other", ttl=ttl)
+    entry = cache.get_entry("k")
+    assert entry is not None and entry.value == "v" and entry.expires_at == T0 + 60
+    cache.set("long", "v", ttl=1e10)  # the longest taken
+    assert cache.touch("long", ttl=1e10)

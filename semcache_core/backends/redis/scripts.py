@@ -64,8 +64,9 @@ TOUCH = """
 local e = ARGV[1] .. ARGV[2]
 local x = redis.call('HGET', e, 'x')
 if not x or (x ~= '' and tonumber(x) <= tonumber(ARGV[3])) then return 0 end
-redis.call('HSET', e, 'x', ARGV[4])
+-- the one call that can refuse its argument goes first: a failure then writes nothing
 if ARGV[5] == '0' then redis.call('PERSIST', e) else redis.call('PEXPIRE', e, ARGV[5]) end
+redis.call('HSET', e, 'x', ARGV[4])
 if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[2])
 else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2]) end
 if redis.call('HEXISTS', e, 'f') == 1 and redis.call('EXISTS', KEYS[1]) == 1 then
