@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
@@ -31,6 +31,7 @@ from langchain_core.outputs import Generation
 from semcache_core import SemCache as EngineCache
 from semcache_core.engine_arg import check_engine
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
+from semcache_core.verified_responses import text_judge
 
 __all__ = ["SemCache", "split_prompt"]
 
@@ -51,10 +52,19 @@ class SemCache(BaseCache):
         cache: an existing engine (durable, Redis-backed, shared).
         namespace: this cache's share of the engine (engine namespace
             ``"llm:{namespace}"``); ``clear()`` removes only its responses.
+        max_error_rate: δ in (0, 1) for verified mode: per-entry thresholds learned
+            online (vCache), serving a wrong answer with probability at most δ; then
+            ``threshold`` is only the floor for candidates (set it low, e.g. 0.5). Some
+            candidate hits are answered as misses (explored): the model's fresh answer is
+            compared with the cached one by ``judge``. See
+            :class:`semcache_core.responses.ResponseCache`.
+        judge: ``judge(cached_text, fresh_text) -> bool`` on the generations' text;
+            default exact equality.
 
     Raises:
-        InvalidArgumentError: a threshold outside [-1, 1], a bad ``ttl``, or a ``cache``
-            that is not a :class:`semcache_core.SemCache` (this class is not one).
+        InvalidArgumentError: a threshold outside [-1, 1], a bad ``ttl``, a ``cache``
+            that is not a :class:`semcache_core.SemCache` (this class is not one),
+            ``max_error_rate`` not in (0, 1), or a ``judge`` that is not callable.
     """
 
     def __init__(
@@ -65,7 +75,10 @@ class SemCache(BaseCache):
         max_entries: int | None = None,
         cache: EngineCache | None = None,
         namespace: str = "default",
+        max_error_rate: float | None = None,
+        judge: Callable[[str, str], bool] | None = None,
     ) -> None:
+        self._judge, on_stored = text_judge(judge, _generations_text)
         self._responses = ResponseCache(
             check_engine(cache, "semcache_integrations.langchain.SemCache"),
             embedder=embedding,
@@ -73,6 +86,8 @@ class SemCache(BaseCache):
             ttl=ttl,
             max_entries=max_entries,
             namespace=namespace,
+            max_error_rate=max_error_rate,
+            judge=on_stored,
         )
 
     @property
@@ -104,6 +119,32 @@ class SemCache(BaseCache):
         """Exact hits, semantic hits, misses and updates so far."""
         return self._responses.stats()
 
+    @property
+    def max_error_rate(self) -> float | None:
+        """δ of verified mode, or ``None`` (a static threshold)."""
+        return self._responses.max_error_rate
+
+    @property
+    def judge(self) -> Callable[[str, str], bool]:
+        """``judge(cached_text, fresh_text) -> bool``, what explorations learn from."""
+        return self._judge
+
+    def feedback(self, prompt: str, llm_string: str, correct: bool) -> bool:
+        """Whether the semantic hit last served for ``prompt`` was right: the entry that
+        served it learns it. Returns whether there was one to learn from."""
+        return self._responses.feedback(_Prompt(prompt), llm_string, correct)
+
+    async def afeedback(self, prompt: str, llm_string: str, correct: bool) -> bool:
+        return await self._responses.afeedback(_Prompt(prompt), llm_string, correct)
+
+    def invalidate(self, prompt: str, llm_string: str) -> bool:
+        """Remove the response cached for exactly ``prompt``; a semantic hit served for it
+        counts as wrong for the entry that served it. Returns whether anything changed."""
+        return self._responses.invalidate(_Prompt(prompt), llm_string)
+
+    async def ainvalidate(self, prompt: str, llm_string: str) -> bool:
+        return await self._responses.ainvalidate(_Prompt(prompt), llm_string)
+
 
 def _spend_loads_beta_warning() -> None:
     """langchain-core marks ``loads`` beta and warns on the first call in a process. Users
@@ -115,6 +156,11 @@ def _spend_loads_beta_warning() -> None:
 
 
 _spend_loads_beta_warning()
+
+
+def _generations_text(blob: Any) -> str | None:
+    generations = _load_generations(blob)
+    return None if generations is None else "".join(g.text for g in generations)
 
 
 def _load_generations(blob: Any) -> list[Generation] | None:

@@ -57,6 +57,7 @@ from semcache_core.checks import check_ttl
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
+from semcache_core.verified_responses import text_judge
 
 __all__ = ["SemCacheLLM", "model_identity"]
 
@@ -117,17 +118,25 @@ class SemCacheLLM(LLM):
             wrapped LLM's fields change between runs without changing its answers.
         namespace: this wrapper's share of the engine (engine namespace
             ``"llm:{namespace}"``, as LangChain's ``SemCache``).
+        max_error_rate: δ in (0, 1) for verified mode: per-entry thresholds learned online
+            (vCache), serving a wrong answer with probability at most δ; ``threshold`` is
+            then only the floor for candidates (set it low, e.g. 0.5). See
+            :class:`semcache_core.responses.ResponseCache`.
+        judge: ``judge(cached_text, fresh_text) -> bool`` on the responses' text, what
+            explorations learn from; default exact equality.
 
     Raises:
         InvalidArgumentError: ``llm`` is not a LlamaIndex ``LLM`` (a model name is not
-            one), ``cache`` is not a :class:`semcache_core.SemCache`, a bad ``ttl``, or a
-            threshold outside [-1, 1].
+            one), ``cache`` is not a :class:`semcache_core.SemCache`, a bad ``ttl``, a
+            threshold outside [-1, 1], ``max_error_rate`` not in (0, 1), or a ``judge``
+            that is not callable.
     """
 
     llm: SerializeAsAny[LLM] = Field(description="The wrapped LLM, called on a miss.")
     model_id: str = Field(description="The model identity responses are scoped by.")
 
     _responses: ResponseCache = PrivateAttr()
+    _judge: Callable[[str, str], bool] = PrivateAttr()
 
     def __init__(
         self,
@@ -139,9 +148,12 @@ class SemCacheLLM(LLM):
         *,
         model_id: str | None = None,
         namespace: str = "default",
+        max_error_rate: float | None = None,
+        judge: Callable[[str, str], bool] | None = None,
         **kwargs: Any,
     ) -> None:
         _check_llm(llm)
+        judge, on_stored = text_judge(judge, _text_of)
         check_engine(cache, "SemCacheLLM")
         check_ttl(ttl)  # ResponseCache checks it too, but only after the fields are set
         # predict() formats prompts with the wrapper's own prompt settings: copy the wrapped
@@ -160,8 +172,15 @@ class SemCacheLLM(LLM):
         kwargs["model_id"] = model_identity(llm) if model_id is None else model_id
         kwargs["llm"] = llm
         super().__init__(**kwargs)
+        self._judge = judge
         self._responses = ResponseCache(
-            cache, embedder=embed_model, threshold=threshold, ttl=ttl, namespace=namespace
+            cache,
+            embedder=embed_model,
+            threshold=threshold,
+            ttl=ttl,
+            namespace=namespace,
+            max_error_rate=max_error_rate,
+            judge=on_stored,
         )
 
     @classmethod
@@ -188,6 +207,59 @@ class SemCacheLLM(LLM):
 
     async def aclear(self) -> None:
         await self._responses.aclear(self.model_id)
+
+    @property
+    def max_error_rate(self) -> float | None:
+        """δ of verified mode, or ``None`` (a static threshold)."""
+        return self._responses.max_error_rate
+
+    @property
+    def judge(self) -> Callable[[str, str], bool]:
+        """``judge(cached_text, fresh_text) -> bool``, what explorations learn from."""
+        return self._judge
+
+    def feedback(
+        self,
+        prompt: str | Sequence[ChatMessage],
+        correct: bool,
+        *,
+        formatted: bool = False,
+        **kwargs: Any,
+    ) -> bool:
+        """Whether the semantic hit last served for ``prompt`` (a ``complete`` prompt, or a
+        ``chat`` message list; ``formatted`` and ``kwargs`` as that call had them) was
+        right: the entry that served it learns it. Returns whether there was one."""
+        key = _call_prompt(prompt, formatted, kwargs)
+        if key is None:
+            return False
+        return self._responses.feedback(key, self.model_id, correct)
+
+    async def afeedback(
+        self,
+        prompt: str | Sequence[ChatMessage],
+        correct: bool,
+        *,
+        formatted: bool = False,
+        **kwargs: Any,
+    ) -> bool:
+        key = _call_prompt(prompt, formatted, kwargs)
+        if key is None:
+            return False
+        return await self._responses.afeedback(key, self.model_id, correct)
+
+    def invalidate(
+        self, prompt: str | Sequence[ChatMessage], *, formatted: bool = False, **kwargs: Any
+    ) -> bool:
+        """Remove the response cached for exactly this call; a semantic hit served for it
+        counts as wrong for the entry that served it. Returns whether anything changed."""
+        key = _call_prompt(prompt, formatted, kwargs)
+        return key is not None and self._responses.invalidate(key, self.model_id)
+
+    async def ainvalidate(
+        self, prompt: str | Sequence[ChatMessage], *, formatted: bool = False, **kwargs: Any
+    ) -> bool:
+        key = _call_prompt(prompt, formatted, kwargs)
+        return key is not None and await self._responses.ainvalidate(key, self.model_id)
 
     # --- chat ----------------------------------------------------------------------------
 
@@ -405,6 +477,15 @@ def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "\n".join(texts), {**message, "blocks": blanked}
 
 
+def _call_prompt(
+    prompt: str | Sequence[ChatMessage], formatted: bool, kwargs: dict[str, Any]
+) -> Prompt | None:
+    """The cache's prompt for a ``complete`` (a string) or ``chat`` (messages) call."""
+    if isinstance(prompt, str):
+        return _completion_prompt(prompt, formatted, kwargs)
+    return _chat_prompt(prompt, kwargs)
+
+
 def _completion_prompt(prompt: str, formatted: bool, kwargs: dict[str, Any]) -> Prompt | None:
     extra = _kwargs_json(kwargs)
     if extra is _UNCACHEABLE or not isinstance(prompt, str):
@@ -443,6 +524,14 @@ def _loader(kind: str, cls: type[_Response]) -> Callable[[Any], _Response | None
 
 _load_chat = _loader("chat", ChatResponse)
 _load_completion = _loader("completion", CompletionResponse)
+
+
+def _text_of(blob: Any) -> str | None:
+    chat = _load_chat(blob)
+    if chat is not None:
+        return chat.message.content or ""
+    completion = _load_completion(blob)
+    return None if completion is None else completion.text
 
 
 def _chat_chunk(response: ChatResponse) -> ChatResponse:
