@@ -31,6 +31,7 @@ from langchain_core.outputs import Generation
 from semcache_core import SemCache as EngineCache
 from semcache_core.engine_arg import check_engine
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
+from semcache_core.verified import Random
 from semcache_core.verified_responses import text_judge
 
 __all__ = ["SemCache", "split_prompt"]
@@ -60,6 +61,8 @@ class SemCache(BaseCache):
             :class:`semcache_core.responses.ResponseCache`.
         judge: ``judge(cached_text, fresh_text) -> bool`` on the generations' text;
             default exact equality.
+        rng: the exploration draws (``random.Random``, numpy ``Generator``); pass a seeded
+            one for reproducible runs. Default: a new unseeded ``random.Random``.
 
     Raises:
         InvalidArgumentError: a threshold outside [-1, 1], a bad ``ttl``, a ``cache``
@@ -77,6 +80,7 @@ class SemCache(BaseCache):
         namespace: str = "default",
         max_error_rate: float | None = None,
         judge: Callable[[str, str], bool] | None = None,
+        rng: Random | None = None,
     ) -> None:
         self._judge, on_stored = text_judge(judge, _generations_text)
         self._responses = ResponseCache(
@@ -88,6 +92,7 @@ class SemCache(BaseCache):
             namespace=namespace,
             max_error_rate=max_error_rate,
             judge=on_stored,
+            rng=rng,
         )
 
     @property

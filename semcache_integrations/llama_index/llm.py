@@ -57,6 +57,7 @@ from semcache_core.checks import check_ttl
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
+from semcache_core.verified import Random
 from semcache_core.verified_responses import text_judge
 
 __all__ = ["SemCacheLLM", "model_identity"]
@@ -124,6 +125,8 @@ class SemCacheLLM(LLM):
             :class:`semcache_core.responses.ResponseCache`.
         judge: ``judge(cached_text, fresh_text) -> bool`` on the responses' text, what
             explorations learn from; default exact equality.
+        rng: the exploration draws (``random.Random``, numpy ``Generator``); pass a seeded
+            one for reproducible runs. Default: a new unseeded ``random.Random``.
 
     Raises:
         InvalidArgumentError: ``llm`` is not a LlamaIndex ``LLM`` (a model name is not
@@ -150,6 +153,7 @@ class SemCacheLLM(LLM):
         namespace: str = "default",
         max_error_rate: float | None = None,
         judge: Callable[[str, str], bool] | None = None,
+        rng: Random | None = None,
         **kwargs: Any,
     ) -> None:
         _check_llm(llm)
@@ -181,6 +185,7 @@ class SemCacheLLM(LLM):
             namespace=namespace,
             max_error_rate=max_error_rate,
             judge=on_stored,
+            rng=rng,
         )
 
     @classmethod
