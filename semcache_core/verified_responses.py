@@ -144,7 +144,6 @@ class Verifier:
     def serves(self, prompt_key: str, hit: Hit) -> bool:
         """Whether to serve ``hit`` for the prompt whose exact key is ``prompt_key``
         (remembering it as served, or as pending when explored)."""
-        candidate = Candidate(hit.key, hit.score, hit.value, hit.vector)
         with self._lock:
             explore = self.max_error_rate is not None and (
                 decide(
@@ -155,6 +154,8 @@ class Verifier:
                 )
                 is Action.EXPLORE
             )
+            # a served hit needs no value (nothing compares it): keep the memory small
+            candidate = Candidate(hit.key, hit.score, hit.value if explore else None, hit.vector)
             _remember(self._pending if explore else self._served, prompt_key, candidate)
             if not explore:
                 self._pending.pop(prompt_key, None)

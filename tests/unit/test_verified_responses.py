@@ -15,9 +15,10 @@ from fakeclock import FakeClock
 
 from semcache_core import SemCache
 from semcache_core.errors import InvalidArgumentError
+from semcache_core.records import Hit
 from semcache_core.responses import Prompt, ResponseCache
 from semcache_core.verified import MIN_OBSERVATIONS, Observations
-from semcache_core.verified_responses import OBSERVATIONS_FIELD
+from semcache_core.verified_responses import OBSERVATIONS_FIELD, REMEMBERED, Verifier
 
 MODEL = "model-a"
 
@@ -254,3 +255,14 @@ async def test_async_twins_learn_the_same() -> None:
     assert await static.alookup(prompt(OTHER), MODEL) == "soak"
     assert await static.ainvalidate(prompt(OTHER), MODEL) is True
     assert observations(static) == [[0.93, 1], [0.91, 0]]
+
+
+def test_the_remembered_prompts_are_bounded_newest_kept() -> None:
+    verifier = Verifier(None, judge=None)
+    hit = Hit("entry", "soak", 0.93, {}, "llm:default", None)
+    for n in range(REMEMBERED + 10):
+        assert verifier.serves(f"prompt-{n}", hit)
+    assert verifier.pop_served("prompt-9") is None  # the oldest are forgotten
+    newest = verifier.pop_served(f"prompt-{REMEMBERED + 9}")
+    assert newest is not None and newest.key == "entry" and newest.value is None
+    assert verifier.pop_served("prompt-10") is not None
