@@ -473,9 +473,11 @@ def filled_cache(fx: SemanticFixture, index: str) -> tuple[SemCache, float]:
     entry = reference.engine.get_entry(written, namespace=namespace)
     assert entry is not None
     assert (written, entry.value) == (keys[0], fx.blob)
-    assert entry.metadata == {"scope": scope, **responses._metadata(texts[0])}
+    written_fields = {"scope": scope, **responses._metadata(texts[0])}
+    assert {name: entry.metadata[name] for name in written_fields} == written_fields
+    usage = {name: v for name, v in entry.metadata.items() if name not in written_fields}
     vectors = fx.table.matrix[:n]
-    metadatas = [{"scope": scope, **responses._metadata(text)} for text in texts]
+    metadatas = [{"scope": scope, **responses._metadata(text), **usage} for text in texts]
     begin = time.perf_counter()
     engine.set_many(
         [(k, fx.blob) for k in keys],

@@ -189,6 +189,10 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
     def embedder(self) -> Any:
         return self._embedder
 
+    def now(self) -> float:
+        """Seconds since the epoch by this cache's clock (the one its TTLs count on)."""
+        return self._clock()
+
     def __repr__(self) -> str:
         return f"SemCache(dim={self.dim}, backend={type(self._backend).__name__})"
 

@@ -80,8 +80,7 @@ for ``new`` (both are the differing spans of the two prompts' query texts)."""
 
 # A word, contractions kept whole ("can't", "o'clock").
 _WORD = re.compile(r"\w+(?:['\u2019]\w+)*")
-# A capitalised word ("Ireland", "McDonald", "NYC"), not a single "I" or "I'm".
-_CAPITALISED = re.compile(r"\b[A-Z][\w]*(?:['\u2019]\w+)*")
+_PRONOUN_I = frozenset(["I", "I'm", "I\u2019m", "I've", "I'd", "I'll"])
 # Skipped back from a capitalised word to see whether it starts a sentence, a line or a
 # label's value (where any word is capitalised), and what ends the one before.
 _BEFORE_SENTENCE = " \t\"'(\u201c\u2018*\u2022-"
@@ -223,9 +222,9 @@ def _stem(word: str) -> str:
 
 def _names(span: str) -> set[str]:
     found = set()
-    for match in _CAPITALISED.finditer(span):
+    for match in _WORD.finditer(span):  # the words the other side is searched for
         word = match.group()
-        if word in ("I", "I'm", "I\u2019m", "I've", "I'd", "I'll"):
+        if not word[0].isupper() or word in _PRONOUN_I:
             continue
         if _starts_sentence(span, match.start()):
             continue

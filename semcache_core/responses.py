@@ -49,6 +49,8 @@ from .prompt_diff import differing_spans, is_trivial, tokens, words
 from .records import Hit
 from .savings import Savings, Usage, check_prices, usage_fields
 from .vectors import FloatVector, as_unit_vector
+from .verified import Random
+from .verified_responses import Judge, Verifier, arecord, record
 
 __all__ = [
     "Loader",
@@ -154,12 +156,21 @@ class ResponseCache:
         prices: ``{"model-name": (usd_per_1k_input, usd_per_1k_output)}`` for
             ``stats().cost_saved``; names are matched exactly against the model name each
             response was stored with (see :class:`~semcache_core.savings.Usage`).
+        max_error_rate: δ in (0, 1) for verified mode (:mod:`semcache_core.verified`):
+            each candidate above ``threshold`` (then only a floor: set it low, e.g. 0.5)
+            is served or explored by its entry's learned curve, keeping the probability
+            of serving a wrong answer at most δ. Exploring answers the lookup as a miss;
+            the :meth:`update` that follows compares the fresh response with the
+            candidate's by ``judge`` and the candidate learns from it. ``None``: static.
+        judge: ``judge(cached, fresh) -> bool`` on stored responses; default equality.
+        rng: the exploration draws (``random.Random``, numpy ``Generator``).
 
     Raises:
         InvalidArgumentError: a threshold outside [-1, 1], a bad ``ttl``, ``max_entries``
             with ``cache``, a ``cache`` that is not a :class:`~semcache_core.SemCache`,
-            a ``sliding_ttl`` that is not a bool, a bad ``prices`` entry (named), or
-            ``guards`` that are not an iterable of callables.
+            a ``sliding_ttl`` that is not a bool, a bad ``prices`` entry (named),
+            ``guards`` that are not an iterable of callables, ``max_error_rate`` not in
+            (0, 1), or a ``judge`` that is not callable.
     """
 
     def __init__(
@@ -174,12 +185,16 @@ class ResponseCache:
         guards: Iterable[Guard] | None = None,
         sliding_ttl: bool = False,
         prices: Mapping[str, tuple[float, float]] | None = None,
+        max_error_rate: float | None = None,
+        judge: Judge | None = None,
+        rng: Random | None = None,
     ) -> None:
         if not isinstance(sliding_ttl, bool):
             raise InvalidArgumentError(f"sliding_ttl must be True or False, got {sliding_ttl!r}")
         self._savings = Savings(check_prices(prices))
         self.sliding_ttl = sliding_ttl
         self.namespace = adapter_namespace(NAMESPACE_KIND, namespace)
+        self._verifier = Verifier(max_error_rate, judge, rng)
         check_engine(cache, "ResponseCache")
         self.guards = check_guards(guards)
         ttl = check_ttl(ttl)  # now, not after the first LLM call
@@ -196,6 +211,16 @@ class ResponseCache:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._exact_hits = self._semantic_hits = self._misses = self._updates = 0
+
+    @property
+    def max_error_rate(self) -> float | None:
+        """δ of verified mode, or ``None`` (static threshold)."""
+        return self._verifier.max_error_rate
+
+    @property
+    def judge(self) -> Judge:
+        """``judge(cached, fresh) -> bool``: what explorations learn from."""
+        return self._verifier.judge
 
     # --- keys ----------------------------------------------------------------------------
 
@@ -240,7 +265,10 @@ class ResponseCache:
                     self._embedder.embed_document(verdict[1]),
                 )
             if verdict:
-                return self._served(self._outcome(hit.value, load, False, hit.metadata), hit.key)
+                if self._verifier.serves(self._key(prompt, model), hit):
+                    value = self._outcome(hit.value, load, False, hit.metadata)
+                    return self._served(value, hit.key)
+                break  # explored: a miss, and the update that follows teaches the entry
         return self._outcome(None, load, exact=False)
 
     async def alookup(self, prompt: PromptLike, model: str, load: Loader | None = None) -> Any:
@@ -256,7 +284,11 @@ class ResponseCache:
             []
             if vector is None
             else await self.cache.asearch(
-                vector, _CANDIDATES, threshold=self.threshold, **self._in_scope(prompt, model)
+                vector,
+                _CANDIDATES,
+                threshold=self.threshold,
+                with_vectors=True,
+                **self._in_scope(prompt, model),
             )
         )
         for hit in hits:
@@ -267,13 +299,19 @@ class ResponseCache:
                     await self._embedder.aembed_document(verdict[1]),
                 )
             if verdict:
-                value = self._outcome(hit.value, load, False, hit.metadata)
-                return await self._aserved(value, hit.key)
+                if self._verifier.serves(self._key(prompt, model), hit):
+                    value = self._outcome(hit.value, load, False, hit.metadata)
+                    return await self._aserved(value, hit.key)
+                break  # explored: a miss, and the update that follows teaches the entry
         return self._outcome(None, load, exact=False)
 
     def _search(self, vector: FloatVector, prompt: PromptLike, model: str) -> list[Hit]:
         return self.cache.search(
-            vector, _CANDIDATES, threshold=self.threshold, **self._in_scope(prompt, model)
+            vector,
+            _CANDIDATES,
+            threshold=self.threshold,
+            with_vectors=True,  # to rewrite an entry's observations (it keeps its vector)
+            **self._in_scope(prompt, model),
         )
 
     def _spans_similar(self, first: Any, second: Any) -> bool:
@@ -317,19 +355,70 @@ class ResponseCache:
         self, prompt: PromptLike, model: str, response: Any, usage: Usage | None = None
     ) -> None:
         """Store ``response`` (anything the cache stores: usually serialised text), with
-        the ``usage`` of the call that produced it (what each hit on it saves)."""
-        vector = _usable(self._embedder.embed_document(prompt.query)) if prompt.query else None
+        the ``usage`` of the call that produced it (what each hit on it saves).
+
+        After an exploration of this prompt, the explored entry learns whether its response
+        was right (``judge``); when it was, the new one is stored for exact hits only, so
+        that the entry that learned stays the one its neighbours meet (as vCache does).
+        """
+        key = self._key(prompt, model)
+        explored = self._verifier.settle(key)
+        right = explored is not None and bool(self._verifier.judge(explored.value, response))
+        vector = None
+        if prompt.query and not right:
+            vector = _usable(self._embedder.embed_document(prompt.query))
         self.cache.set(**self._entry(prompt, model, response, vector, usage))
+        if explored is not None:
+            record(self.cache, self.namespace, explored, right)
         self._count_update()
 
     async def aupdate(
         self, prompt: PromptLike, model: str, response: Any, usage: Usage | None = None
     ) -> None:
+        key = self._key(prompt, model)
+        explored = self._verifier.settle(key)
+        right = explored is not None and bool(self._verifier.judge(explored.value, response))
         vector = None
-        if prompt.query:
+        if prompt.query and not right:
             vector = _usable(await self._embedder.aembed_document(prompt.query))
         await self.cache.aset(**self._entry(prompt, model, response, vector, usage))
+        if explored is not None:
+            await arecord(self.cache, self.namespace, explored, right)
         self._count_update()
+
+    def feedback(self, prompt: PromptLike, model: str, correct: bool) -> bool:
+        """The application's word on the semantic hit last served for ``prompt``: the entry
+        that served it learns it (verified mode exploits it accordingly). Returns whether
+        there was such a hit (exact hits and unknown prompts teach nothing).
+
+        Raises:
+            InvalidArgumentError: ``correct`` is not a bool.
+        """
+        _check_correct(correct)
+        served = self._verifier.pop_served(self._key(prompt, model))
+        return served is not None and record(self.cache, self.namespace, served, correct)
+
+    async def afeedback(self, prompt: PromptLike, model: str, correct: bool) -> bool:
+        _check_correct(correct)
+        served = self._verifier.pop_served(self._key(prompt, model))
+        return served is not None and await arecord(self.cache, self.namespace, served, correct)
+
+    def invalidate(self, prompt: PromptLike, model: str) -> bool:
+        """Remove the response cached for exactly ``prompt``; if the last answer for it was
+        a semantic hit, the entry that served it learns that it was wrong. Returns whether
+        anything was removed or learned."""
+        key = self._key(prompt, model)
+        removed = self.cache.delete(key, namespace=self.namespace)
+        served = self._verifier.pop_served(key)
+        learned = served is not None and record(self.cache, self.namespace, served, False)
+        return removed or learned
+
+    async def ainvalidate(self, prompt: PromptLike, model: str) -> bool:
+        key = self._key(prompt, model)
+        removed = await self.cache.adelete(key, namespace=self.namespace)
+        served = self._verifier.pop_served(key)
+        learned = served is not None and await arecord(self.cache, self.namespace, served, False)
+        return removed or learned
 
     def _entry(
         self,
@@ -432,6 +521,11 @@ def query_verdict(
     if difference.whole:
         return True
     return difference.first, difference.second
+
+
+def _check_correct(correct: Any) -> None:
+    if not isinstance(correct, bool):
+        raise InvalidArgumentError(f"correct must be True or False, got {correct!r}")
 
 
 def _usable(vector: Any) -> FloatVector | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
@@ -32,6 +32,8 @@ from semcache_core import SemCache as EngineCache
 from semcache_core.engine_arg import check_engine
 from semcache_core.guards import Guard
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
+from semcache_core.verified import Random
+from semcache_core.verified_responses import text_judge
 
 from .usage import response_usage
 
@@ -48,7 +50,7 @@ class SemCache(BaseCache):
             engine's embedder (the built-in lexical one unless ``cache`` has another).
         threshold: cosine similarity a semantic hit needs. The default 0.95 suits the
             lexical embedder (near-identical phrasings); a sentence model such as
-            all-MiniLM-L6-v2 wants about 0.85.
+            all-MiniLM-L6-v2 wants about 0.87 (``semcache calibrate``, README).
         ttl: seconds a response stays cached (``None``: the engine's default).
         max_entries: LRU bound of the engine created here.
         cache: an existing engine (durable, Redis-backed, shared).
@@ -64,6 +66,16 @@ class SemCache(BaseCache):
             by the model name read from ``llm_string`` (see
             :func:`~semcache_integrations.langchain.usage.model_name`), for
             ``stats().cost_saved``.
+        max_error_rate: δ in (0, 1) for verified mode: per-entry thresholds learned
+            online (vCache), serving a wrong answer with probability at most δ; then
+            ``threshold`` is only the floor for candidates (set it low, e.g. 0.5). Some
+            candidate hits are answered as misses (explored): the model's fresh answer is
+            compared with the cached one by ``judge``. See
+            :class:`semcache_core.responses.ResponseCache`.
+        judge: ``judge(cached_text, fresh_text) -> bool`` on the generations' text;
+            default exact equality.
+        rng: the exploration draws (``random.Random``, numpy ``Generator``); pass a seeded
+            one for reproducible runs. Default: a new unseeded ``random.Random``.
 
     ``stats()`` counts the tokens each hit saved from the cached response's
     ``usage_metadata`` (see :mod:`semcache_integrations.langchain.usage`).
@@ -71,7 +83,8 @@ class SemCache(BaseCache):
     Raises:
         InvalidArgumentError: a threshold outside [-1, 1], a bad ``ttl``, a ``cache``
             that is not a :class:`semcache_core.SemCache` (this class is not one), a bad
-            ``prices`` entry, or ``guards`` that are not callables.
+            ``prices`` entry, ``guards`` that are not callables, ``max_error_rate``
+            not in (0, 1), or a ``judge`` that is not callable.
     """
 
     def __init__(
@@ -85,7 +98,11 @@ class SemCache(BaseCache):
         guards: Iterable[Guard] | None = None,
         sliding_ttl: bool = False,
         prices: Mapping[str, tuple[float, float]] | None = None,
+        max_error_rate: float | None = None,
+        judge: Callable[[str, str], bool] | None = None,
+        rng: Random | None = None,
     ) -> None:
+        self._judge, on_stored = text_judge(judge, _generations_text)
         self._responses = ResponseCache(
             check_engine(cache, "semcache_integrations.langchain.SemCache"),
             embedder=embedding,
@@ -96,6 +113,9 @@ class SemCache(BaseCache):
             guards=guards,
             prices=prices,
             sliding_ttl=sliding_ttl,
+            max_error_rate=max_error_rate,
+            judge=on_stored,
+            rng=rng,
         )
 
     @property
@@ -129,6 +149,32 @@ class SemCache(BaseCache):
         """Exact hits, semantic hits, misses, updates, and the tokens and USD saved."""
         return self._responses.stats()
 
+    @property
+    def max_error_rate(self) -> float | None:
+        """δ of verified mode, or ``None`` (a static threshold)."""
+        return self._responses.max_error_rate
+
+    @property
+    def judge(self) -> Callable[[str, str], bool]:
+        """``judge(cached_text, fresh_text) -> bool``, what explorations learn from."""
+        return self._judge
+
+    def feedback(self, prompt: str, llm_string: str, correct: bool) -> bool:
+        """Whether the semantic hit last served for ``prompt`` was right: the entry that
+        served it learns it. Returns whether there was one to learn from."""
+        return self._responses.feedback(_Prompt(prompt), llm_string, correct)
+
+    async def afeedback(self, prompt: str, llm_string: str, correct: bool) -> bool:
+        return await self._responses.afeedback(_Prompt(prompt), llm_string, correct)
+
+    def invalidate(self, prompt: str, llm_string: str) -> bool:
+        """Remove the response cached for exactly ``prompt``; a semantic hit served for it
+        counts as wrong for the entry that served it. Returns whether anything changed."""
+        return self._responses.invalidate(_Prompt(prompt), llm_string)
+
+    async def ainvalidate(self, prompt: str, llm_string: str) -> bool:
+        return await self._responses.ainvalidate(_Prompt(prompt), llm_string)
+
 
 def _spend_loads_beta_warning() -> None:
     """langchain-core marks ``loads`` beta and warns on the first call in a process. Users
@@ -140,6 +186,11 @@ def _spend_loads_beta_warning() -> None:
 
 
 _spend_loads_beta_warning()
+
+
+def _generations_text(blob: Any) -> str | None:
+    generations = _load_generations(blob)
+    return None if generations is None else "".join(g.text for g in generations)
 
 
 def _load_generations(blob: Any) -> list[Generation] | None:

@@ -68,6 +68,8 @@ from semcache_core.errors import InvalidArgumentError
 from semcache_core.guards import Guard, check_guards
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
 from semcache_core.savings import Usage, check_prices
+from semcache_core.verified import Random
+from semcache_core.verified_responses import text_judge
 
 from .usage import response_usage
 
@@ -123,7 +125,7 @@ class SemCacheLLM(LLM):
             engine's embedder (the built-in lexical one unless ``cache`` has another).
         threshold: cosine similarity in [-1, 1] a semantic hit needs. The default 0.95
             suits the lexical embedder (near-identical phrasings); a sentence model such
-            as all-MiniLM-L6-v2 wants about 0.85.
+            as all-MiniLM-L6-v2 wants about 0.87 (``semcache calibrate``, README).
         ttl: seconds a response stays cached (``None``: the engine's default).
         model_id: the model identity responses are scoped by; default
             :func:`model_identity` of ``llm``. Give a stable name of your own when the
@@ -138,6 +140,14 @@ class SemCacheLLM(LLM):
             default): a response expires ``ttl`` after it was stored.
         prices: ``{"gpt-4o-mini": (0.15, 0.6)}``: USD per 1k input and output tokens,
             by the wrapped LLM's ``metadata.model_name``, for ``stats().cost_saved``.
+        max_error_rate: δ in (0, 1) for verified mode: per-entry thresholds learned online
+            (vCache), serving a wrong answer with probability at most δ; ``threshold`` is
+            then only the floor for candidates (set it low, e.g. 0.5). See
+            :class:`semcache_core.responses.ResponseCache`.
+        judge: ``judge(cached_text, fresh_text) -> bool`` on the responses' text, what
+            explorations learn from; default exact equality.
+        rng: the exploration draws (``random.Random``, numpy ``Generator``); pass a seeded
+            one for reproducible runs. Default: a new unseeded ``random.Random``.
 
     ``stats()`` counts the tokens each hit saved from the usage the cached response
     reported (see :mod:`semcache_integrations.llama_index.usage`).
@@ -145,14 +155,16 @@ class SemCacheLLM(LLM):
     Raises:
         InvalidArgumentError: ``llm`` is not a LlamaIndex ``LLM`` (a model name is not
             one), ``cache`` is not a :class:`semcache_core.SemCache`, a bad ``ttl``, a
-            threshold outside [-1, 1], a bad ``prices`` entry, or ``guards`` that are not
-            callables.
+            threshold outside [-1, 1], a bad ``prices`` entry, ``guards`` that are not
+            callables, ``max_error_rate`` not in (0, 1), or a ``judge`` that is not
+            callable.
     """
 
     llm: SerializeAsAny[LLM] = Field(description="The wrapped LLM, called on a miss.")
     model_id: str = Field(description="The model identity responses are scoped by.")
 
     _responses: ResponseCache = PrivateAttr()
+    _judge: Callable[[str, str], bool] = PrivateAttr()
 
     def __init__(
         self,
@@ -167,9 +179,13 @@ class SemCacheLLM(LLM):
         guards: Iterable[Guard] | None = None,
         sliding_ttl: bool = False,
         prices: Mapping[str, tuple[float, float]] | None = None,
+        max_error_rate: float | None = None,
+        judge: Callable[[str, str], bool] | None = None,
+        rng: Random | None = None,
         **kwargs: Any,
     ) -> None:
         _check_llm(llm)
+        judge, on_stored = text_judge(judge, _text_of)
         check_engine(cache, "SemCacheLLM")
         check_ttl(ttl)  # ResponseCache checks it too, but only after the fields are set
         check_guards(guards)
@@ -190,6 +206,7 @@ class SemCacheLLM(LLM):
         kwargs["model_id"] = model_identity(llm) if model_id is None else model_id
         kwargs["llm"] = llm
         super().__init__(**kwargs)
+        self._judge = judge
         self._responses = ResponseCache(
             cache,
             embedder=embed_model,
@@ -199,6 +216,9 @@ class SemCacheLLM(LLM):
             guards=guards,
             prices=prices,
             sliding_ttl=sliding_ttl,
+            max_error_rate=max_error_rate,
+            judge=on_stored,
+            rng=rng,
         )
 
     @classmethod
@@ -225,6 +245,59 @@ class SemCacheLLM(LLM):
 
     async def aclear(self) -> None:
         await self._responses.aclear(self.model_id)
+
+    @property
+    def max_error_rate(self) -> float | None:
+        """δ of verified mode, or ``None`` (a static threshold)."""
+        return self._responses.max_error_rate
+
+    @property
+    def judge(self) -> Callable[[str, str], bool]:
+        """``judge(cached_text, fresh_text) -> bool``, what explorations learn from."""
+        return self._judge
+
+    def feedback(
+        self,
+        prompt: str | Sequence[ChatMessage],
+        correct: bool,
+        *,
+        formatted: bool = False,
+        **kwargs: Any,
+    ) -> bool:
+        """Whether the semantic hit last served for ``prompt`` (a ``complete`` prompt, or a
+        ``chat`` message list; ``formatted`` and ``kwargs`` as that call had them) was
+        right: the entry that served it learns it. Returns whether there was one."""
+        key = _call_prompt(prompt, formatted, kwargs)
+        if key is None:
+            return False
+        return self._responses.feedback(key, self.model_id, correct)
+
+    async def afeedback(
+        self,
+        prompt: str | Sequence[ChatMessage],
+        correct: bool,
+        *,
+        formatted: bool = False,
+        **kwargs: Any,
+    ) -> bool:
+        key = _call_prompt(prompt, formatted, kwargs)
+        if key is None:
+            return False
+        return await self._responses.afeedback(key, self.model_id, correct)
+
+    def invalidate(
+        self, prompt: str | Sequence[ChatMessage], *, formatted: bool = False, **kwargs: Any
+    ) -> bool:
+        """Remove the response cached for exactly this call; a semantic hit served for it
+        counts as wrong for the entry that served it. Returns whether anything changed."""
+        key = _call_prompt(prompt, formatted, kwargs)
+        return key is not None and self._responses.invalidate(key, self.model_id)
+
+    async def ainvalidate(
+        self, prompt: str | Sequence[ChatMessage], *, formatted: bool = False, **kwargs: Any
+    ) -> bool:
+        key = _call_prompt(prompt, formatted, kwargs)
+        return key is not None and await self._responses.ainvalidate(key, self.model_id)
 
     # --- chat ----------------------------------------------------------------------------
 
@@ -445,6 +518,15 @@ def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "\n".join(texts), {**message, "blocks": blanked}
 
 
+def _call_prompt(
+    prompt: str | Sequence[ChatMessage], formatted: bool, kwargs: dict[str, Any]
+) -> Prompt | None:
+    """The cache's prompt for a ``complete`` (a string) or ``chat`` (messages) call."""
+    if isinstance(prompt, str):
+        return _completion_prompt(prompt, formatted, kwargs)
+    return _chat_prompt(prompt, kwargs)
+
+
 def _completion_prompt(prompt: str, formatted: bool, kwargs: dict[str, Any]) -> Prompt | None:
     extra = _kwargs_json(kwargs)
     if extra is _UNCACHEABLE or not isinstance(prompt, str):
@@ -483,6 +565,14 @@ def _loader(kind: str, cls: type[_Response]) -> Callable[[Any], _Response | None
 
 _load_chat = _loader("chat", ChatResponse)
 _load_completion = _loader("completion", CompletionResponse)
+
+
+def _text_of(blob: Any) -> str | None:
+    chat = _load_chat(blob)
+    if chat is not None:
+        return chat.message.content or ""
+    completion = _load_completion(blob)
+    return None if completion is None else completion.text
 
 
 def _chat_chunk(response: ChatResponse) -> ChatResponse:

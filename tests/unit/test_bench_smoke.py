@@ -47,3 +47,21 @@ def test_quick_benchmark_prints_every_row(script: str, title: str, rows: tuple[s
         cell = f"│ {row:>{width}} │"
         assert cell in done.stdout, f"row {cell!r} missing from:\n{done.stdout[-3000:]}"
     assert "targets met" in done.stdout
+
+
+def test_quick_verified_benchmark_prints_every_mode() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_verified.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    modes = ("no cache", "exact only", "static 0.80", "static 0.95", "verified δ=0.01",
+             "verified δ=0.02", "verified δ=0.05")  # fmt: skip
+    for mode in modes:
+        assert done.stdout.count(f"│ {mode} ") == 2, f"{mode!r} missing from:\n{done.stdout}"
+    for delta in ("0.01", "0.02", "0.05"):
+        assert done.stdout.count(f"δ={delta}: verified ") == 2
+    assert "verified-vs-static benchmark (quick): 300 requests" in done.stdout

@@ -1,0 +1,262 @@
+"""Static thresholds against verified ones (vCache) on a labelled stream, through LangChain.
+
+Run::
+
+    .venv/bin/python benchmarks/bench_verified.py [--quick] [--requests N]
+
+Data: ``examples/stream/intents.jsonl``, 105 intents with 5 phrasings each, in families of
+near-miss siblings (cancel my order / my subscription, how do I / why can't I, 15% / 25% of
+80, Austria / Australia, open / closed on Monday, ...). A seeded stream draws requests from
+it (intents by a Zipf-like popularity, phrasings uniformly) and replays them through
+``llm.invoke`` with the LangChain LLM cache installed by ``set_llm_cache``; the model is a
+fake that answers with the intent of its prompt, so a served answer is right exactly when it
+names the request's intent. Embeddings: all-MiniLM-L6-v2 (the offline package).
+
+Rows: no cache; an exact-only cache; static thresholds (with the checks the cache applies
+today on what differs between two questions); the default guards when the cache has them;
+verified mode (``max_error_rate=δ``, candidates from a floor of :data:`FLOOR`) at
+δ = 0.01, 0.02, 0.05. *error* is wrong answers over all requests; the target for verified
+mode: error <= δ and more hits than the best static threshold whose error is <= δ.
+
+Exit code is 0 whatever the figures: this is a report, not a gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.globals import set_llm_cache
+from langchain_core.language_models.llms import LLM
+
+from semcache_integrations.cli_calibrate import load_embedder
+from semcache_integrations.langchain import SemCache
+
+INTENTS = Path(__file__).resolve().parents[1] / "examples" / "stream" / "intents.jsonl"
+SEED = 20240611
+REQUESTS, QUICK_REQUESTS = 1500, 300
+STATIC = (0.80, 0.83, 0.86, 0.89, 0.92, 0.95)
+DELTAS = (0.01, 0.02, 0.05)
+FLOOR = 0.5  # verified mode's candidate floor: the learned thresholds do the rest
+ZIPF = 0.8
+
+console = Console(width=150)
+
+
+def load_intents() -> dict[str, str]:
+    """Every phrasing and its intent."""
+    intent_of: dict[str, str] = {}
+    for line in INTENTS.read_text().splitlines():
+        record = json.loads(line)
+        for phrasing in record["phrasings"]:
+            intent_of[phrasing] = record["intent"]
+    return intent_of
+
+
+OPENINGS = ("", "Hi! ", "Hello, ", "Quick question: ", "Hey there. ", "Good morning. ")
+CLOSINGS = ("", " Thanks!", " Thank you.", " Cheers.", " Please answer quickly.")
+
+
+def make_stream(intent_of: dict[str, str], n: int, seed: int, reworded: bool = False) -> list[str]:
+    """``n`` requests: intents by a Zipf-like popularity (a seeded order), phrasings
+    uniformly; ``reworded``: each with a random greeting and sign-off (few exact repeats).
+    A reworded text is added to ``intent_of``."""
+    rng = np.random.default_rng(seed)
+    intents = sorted(set(intent_of.values()))
+    phrasings = {i: [p for p, j in intent_of.items() if j == i] for i in intents}
+    order = rng.permutation(len(intents))
+    weights = 1.0 / (np.arange(1, len(intents) + 1) ** ZIPF)
+    weights /= weights.sum()
+    chosen = rng.choice(order, size=n, p=weights)
+    stream = []
+    for i in chosen:
+        text = str(rng.choice(phrasings[intents[i]]))
+        if reworded:
+            text = f"{rng.choice(OPENINGS)}{text}{rng.choice(CLOSINGS)}"
+            intent_of[text] = intents[i]
+        stream.append(text)
+    return stream
+
+
+class IntentLLM(LLM):
+    """Answers ``"intent: <id>"`` for every known phrasing; counts its calls."""
+
+    intent_of: dict[str, str]
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "intent-fake"
+
+    def _call(self, prompt: str, stop: Any = None, run_manager: Any = None, **kw: Any) -> str:
+        self.calls += 1
+        return f"intent: {self.intent_of[prompt]}"
+
+
+class MemoEmbeddings(Embeddings):
+    """MiniLM, each text embedded once per run of the script."""
+
+    def __init__(self) -> None:
+        self.model = load_embedder("minilm")
+        self._memo: dict[str, tuple[float, ...]] = {}
+        self._done: set[str] = set()
+
+    def _one(self, text: str) -> tuple[float, ...]:
+        if text not in self._memo:
+            self._memo[text] = tuple(self.model.embed_query(text))
+            self._done.add(text)
+        return self._memo[text]
+
+    def warm(self, texts: list[str]) -> None:
+        """Embed ``texts`` in batches now (one at a time later would be slower)."""
+        todo = [t for t in texts if t not in self._done]
+        for text, vector in zip(todo, self.model.embed_documents(todo)):
+            self._memo[text] = tuple(vector)
+            self._done.add(text)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [list(self._one(t)) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return list(self._one(text))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    label: str
+    requests: int
+    exact: int
+    semantic: int
+    wrong: int
+    seconds: float
+
+    @property
+    def hits(self) -> int:
+        return self.exact + self.semantic
+
+    @property
+    def error(self) -> float:
+        return self.wrong / self.requests
+
+
+def replay(
+    label: str, cache: SemCache | None, stream: list[str], intent_of: dict[str, str]
+) -> Outcome:
+    llm = IntentLLM(intent_of=intent_of)
+    set_llm_cache(cache)
+    wrong = 0
+    started = time.perf_counter()
+    try:
+        for text in stream:
+            calls = llm.calls
+            answer = llm.invoke(text)
+            if llm.calls == calls and answer != f"intent: {intent_of[text]}":
+                wrong += 1
+    finally:
+        set_llm_cache(None)
+    seconds = time.perf_counter() - started
+    if cache is None:
+        return Outcome(label, len(stream), 0, 0, 0, seconds)
+    stats = cache.stats()
+    return Outcome(label, len(stream), stats.exact_hits, stats.semantic_hits, wrong, seconds)
+
+
+def has_guards() -> bool:
+    return "guards" in inspect.signature(SemCache.__init__).parameters
+
+
+def run(requests: int, reworded: bool, embeddings: MemoEmbeddings) -> list[Outcome]:
+    intent_of = load_intents()
+    stream = make_stream(intent_of, requests, SEED, reworded)
+    embeddings.warm(sorted(set(stream)))  # time the cache, not the model
+    rows = [replay("no cache", None, stream, intent_of)]
+    rows.append(replay("exact only", SemCache(embeddings, threshold=1.0), stream, intent_of))
+    for threshold in STATIC:
+        cache = SemCache(embeddings, threshold=threshold)
+        rows.append(replay(f"static {threshold:.2f}", cache, stream, intent_of))
+    if has_guards():
+        for threshold in STATIC:
+            cache = SemCache(embeddings, threshold=threshold)  # guards on by default
+            rows.append(replay(f"static {threshold:.2f} + guards", cache, stream, intent_of))
+    for delta in DELTAS:
+        cache = SemCache(embeddings, threshold=FLOOR, max_error_rate=delta, rng=random.Random(SEED))
+        rows.append(replay(f"verified δ={delta:g}", cache, stream, intent_of))
+    return rows
+
+
+def table(rows: list[Outcome], title: str) -> Table:
+    out = Table(title=title)
+    for column in ("mode", "hits", "hit rate", "exact", "semantic", "wrong", "error",
+                   "wrong / hits", "time (embeddings of new spans incl.)"):  # fmt: skip
+        out.add_column(column, justify="left" if column == "mode" else "right")
+    for row in rows:
+        out.add_row(
+            row.label,
+            str(row.hits),
+            f"{row.hits / row.requests:.1%}",
+            str(row.exact),
+            str(row.semantic),
+            str(row.wrong),
+            f"{row.error:.2%}",
+            f"{row.wrong / row.hits:.2%}" if row.hits else "-",
+            f"{row.seconds:.2f} s",
+        )
+    return out
+
+
+def verdicts(rows: list[Outcome]) -> list[str]:
+    """Per δ: the best static row whose error is <= δ, and whether verified mode beats it."""
+    lines = []
+    static = [r for r in rows if r.label.startswith(("static", "exact"))]
+    for delta in DELTAS:
+        verified = next(r for r in rows if r.label == f"verified δ={delta:g}")
+        within = [r for r in static if r.error <= delta]
+        best = max(within, key=lambda r: r.hits) if within else None
+        bound_ok = verified.error <= delta
+        beats = best is None or verified.hits > best.hits
+        lines.append(
+            f"δ={delta:g}: verified {verified.hits} hits at {verified.error:.2%} error "
+            f"({'<=' if bound_ok else '>'} δ); best static within δ: "
+            + (f"{best.label}, {best.hits} hits at {best.error:.2%}" if best else "none")
+            + f" -> target {'met' if bound_ok and beats else 'NOT met'}"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_REQUESTS} requests")
+    parser.add_argument("--requests", type=int, default=REQUESTS, help="stream length")
+    args = parser.parse_args()
+    quick = args.quick
+    requests = QUICK_REQUESTS if quick else args.requests
+    embeddings = MemoEmbeddings()
+    for reworded, title in (
+        (False, "A. the phrasings as written (exact repeats are common)"),
+        (True, "B. every request with a random greeting and sign-off (few exact repeats)"),
+    ):
+        rows = run(requests, reworded, embeddings)
+        console.print(table(rows, f"Verified vs static thresholds, LangChain + MiniLM: {title}"))
+        for line in verdicts(rows):
+            console.print(line)
+    if not has_guards():
+        console.print("guards: not in this build; static rows use the current checks only")
+    console.print(f"verified-vs-static benchmark{' (quick)' if quick else ''}: {requests} requests")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""What :class:`~semcache_core.responses.ResponseCache` needs to learn per-entry thresholds
+(:mod:`semcache_core.verified`) in the adapters' flow, where the cache cannot call the model:
+
+- a candidate hit is exploited (served) or explored: answered as a miss, with the candidate
+  remembered as *pending* under the new prompt's exact key; the ``update`` that follows for
+  that prompt brings the fresh answer, ``judge(cached, fresh)`` says whether the candidate's
+  answer was right, and that observation is appended to the candidate entry;
+- every semantic hit served is remembered (*served*) under the prompt's exact key, so that
+  ``feedback(prompt, model, correct)`` and ``invalidate`` can tell the entry that served it;
+- an entry's observations live in its metadata (field :data:`OBSERVATIONS_FIELD`), so
+  snapshots, durable mode and Redis carry them; recording one rewrites the entry with the
+  same value, vector and expiry.
+
+Both memories are bounded (the newest :data:`REMEMBERED` prompts each) and thread-safe, and
+observation writes in one process are serialised (threads). Two processes, or two async
+tasks, recording on one entry at once may lose one observation (a read-modify-write on the
+engine): a lost observation only delays learning.
+
+Example::
+
+    >>> verifier = Verifier(0.02, judge=None)
+    >>> verifier.max_error_rate
+    0.02
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .cache import SemCache
+from .errors import InvalidArgumentError
+from .records import Entry, Hit
+from .verified import Action, Observations, Random, check_error_rate, decide
+
+__all__ = [
+    "OBSERVATIONS_FIELD",
+    "REMEMBERED",
+    "Candidate",
+    "Judge",
+    "TextJudge",
+    "Verifier",
+    "arecord",
+    "observations_of",
+    "record",
+    "text_judge",
+]
+
+OBSERVATIONS_FIELD = "v"
+"""The entry metadata field holding its observations (``[[similarity, 0 | 1], ...]``)."""
+REMEMBERED = 4096
+"""Prompts remembered, each, as pending explorations and as served semantic hits."""
+
+Judge = Callable[[Any, Any], bool]
+"""``judge(cached, fresh)``: whether the cached response was right where ``fresh`` came."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An entry that was (or could have been) served for a prompt, at ``similarity``."""
+
+    key: str
+    similarity: float
+    value: Any
+    vector: Any
+
+
+def _equal(cached: Any, fresh: Any) -> bool:
+    return bool(cached == fresh)
+
+
+TextJudge = Callable[[str, str], bool]
+"""``judge(cached_text, fresh_text)``: the adapters' judge, on the responses' text."""
+
+
+def _same_text(cached: str, fresh: str) -> bool:
+    return cached == fresh
+
+
+def text_judge(
+    judge: TextJudge | None, text_of: Callable[[Any], str | None]
+) -> tuple[TextJudge, Judge]:
+    """An adapter's ``judge`` (checked; default text equality), and the :data:`Judge` on
+    stored responses that calls it on their text (``text_of``: ``None`` for a response
+    that does not load, which is never right).
+
+    Raises:
+        InvalidArgumentError: ``judge`` is not callable.
+    """
+    if judge is None:
+        judge = _same_text
+    elif not callable(judge):
+        raise InvalidArgumentError(
+            f"judge must be callable(cached_text, fresh_text), got {judge!r}"
+        )
+    chosen = judge
+
+    def on_stored(cached: Any, fresh: Any) -> bool:
+        first, second = text_of(cached), text_of(fresh)
+        return first is not None and second is not None and bool(chosen(first, second))
+
+    return chosen, on_stored
+
+
+def observations_of(metadata: dict[str, Any]) -> Observations:
+    """An entry's observations; none when its field is missing or not one we wrote."""
+    try:
+        return Observations.decode(metadata.get(OBSERVATIONS_FIELD))
+    except InvalidArgumentError:
+        return Observations()
+
+
+class Verifier:
+    """Pending explorations, served hits and the exploit-or-explore choice of one
+    :class:`~semcache_core.responses.ResponseCache`.
+
+    Args:
+        max_error_rate: δ in (0, 1), or ``None``: every candidate is served (static
+            threshold), and served hits are still remembered for :meth:`feedback`.
+        judge: ``judge(cached, fresh) -> bool``; default ``cached == fresh``.
+        rng: the exploration draws (``random.Random``, numpy ``Generator``); default a new
+            ``random.Random()``.
+
+    Raises:
+        InvalidArgumentError: ``max_error_rate`` not in (0, 1), ``judge`` not callable.
+    """
+
+    def __init__(
+        self, max_error_rate: float | None, judge: Judge | None, rng: Random | None = None
+    ) -> None:
+        self.max_error_rate = None if max_error_rate is None else check_error_rate(max_error_rate)
+        if judge is not None and not callable(judge):
+            raise InvalidArgumentError(f"judge must be callable(cached, fresh), got {judge!r}")
+        self.judge: Judge = _equal if judge is None else judge
+        self._rng: Random = random.Random() if rng is None else rng
+        self._lock = threading.Lock()
+        self._pending: OrderedDict[str, Candidate] = OrderedDict()
+        self._served: OrderedDict[str, Candidate] = OrderedDict()
+
+    def serves(self, prompt_key: str, hit: Hit) -> bool:
+        """Whether to serve ``hit`` for the prompt whose exact key is ``prompt_key``
+        (remembering it as served, or as pending when explored)."""
+        with self._lock:
+            explore = self.max_error_rate is not None and (
+                decide(
+                    observations_of(hit.metadata),
+                    min(max(hit.score, -1.0), 1.0),
+                    self.max_error_rate,
+                    self._rng,
+                )
+                is Action.EXPLORE
+            )
+            # a served hit needs no value (nothing compares it): keep the memory small
+            candidate = Candidate(hit.key, hit.score, hit.value if explore else None, hit.vector)
+            _remember(self._pending if explore else self._served, prompt_key, candidate)
+            if not explore:
+                self._pending.pop(prompt_key, None)
+        return not explore
+
+    def settle(self, prompt_key: str) -> Candidate | None:
+        """The prompt got its own answer (an ``update``): its pending exploration, if any,
+        is returned to learn from, and what served it before is forgotten."""
+        with self._lock:
+            self._served.pop(prompt_key, None)
+            return self._pending.pop(prompt_key, None)
+
+    def pop_served(self, prompt_key: str) -> Candidate | None:
+        """The semantic hit last served for the prompt, forgotten (one feedback each)."""
+        with self._lock:
+            return self._served.pop(prompt_key, None)
+
+
+def _remember(memory: OrderedDict[str, Candidate], key: str, candidate: Candidate) -> None:
+    memory[key] = candidate
+    memory.move_to_end(key)
+    while len(memory) > REMEMBERED:
+        memory.popitem(last=False)
+
+
+def observed_write(
+    cache: SemCache, entry: Entry | None, candidate: Candidate, correct: bool
+) -> dict[str, Any] | None:
+    """The ``cache.set`` arguments that rewrite ``entry`` with one more observation (same
+    value, vector and expiry); ``None`` when the entry is gone or expired."""
+    if entry is None or candidate.vector is None:
+        return None
+    ttl = None
+    if entry.expires_at is not None:
+        ttl = entry.expires_at - cache.now()
+        if ttl <= 0:
+            return None
+    record = observations_of(entry.metadata).add(min(max(candidate.similarity, -1.0), 1.0), correct)
+    return {
+        "key": entry.key,
+        "value": entry.value,
+        "vector": candidate.vector,
+        "metadata": {**entry.metadata, OBSERVATIONS_FIELD: record.encode()},
+        "ttl": ttl,
+        "namespace": entry.namespace,
+    }
+
+
+_WRITING = threading.Lock()  # one observation write at a time in this process
+
+
+def record(cache: SemCache, namespace: str, candidate: Candidate, correct: bool) -> bool:
+    """Append an observation to ``candidate``'s entry; whether it was still there."""
+    with _WRITING:
+        write = observed_write(
+            cache, cache.get_entry(candidate.key, namespace=namespace), candidate, correct
+        )
+        if write is not None:
+            cache.set(**write)
+    return write is not None
+
+
+async def arecord(cache: SemCache, namespace: str, candidate: Candidate, correct: bool) -> bool:
+    """Async :func:`record` (not serialised with other writers: see the module's notes)."""
+    entry = await cache.aget_entry(candidate.key, namespace=namespace)
+    write = observed_write(cache, entry, candidate, correct)
+    if write is not None:
+        await cache.aset(**write)
+    return write is not None

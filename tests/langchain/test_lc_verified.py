@@ -1,0 +1,128 @@
+"""Verified mode, feedback and invalidate through LangChain's own flow (set_llm_cache and a
+real fake model): explorations call the model, and the model's answer teaches the entry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from angle_texts import OTHER, PARAPHRASE, STORED, angle_embedder
+from langchain_core.embeddings import Embeddings
+from langchain_core.globals import set_llm_cache
+from langchain_core.language_models import FakeListChatModel
+from langchain_core.messages import HumanMessage
+
+from semcache_core import InvalidArgumentError
+from semcache_core.verified_responses import OBSERVATIONS_FIELD
+from semcache_integrations.langchain.llm_cache import SemCache
+
+
+class AngleEmbeddings(Embeddings):
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [angle_embedder(text) for text in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return angle_embedder(text)
+
+
+class CountingChat(FakeListChatModel):
+    calls: int = 0
+
+    def _call(self, *args: object, **kwargs: object) -> str:
+        self.calls += 1
+        return super()._call(*args, **kwargs)
+
+
+class RecordingCache(SemCache):
+    """Remembers what LangChain passed to the last lookup (to give feedback on it)."""
+
+    last: tuple[str, str] = ("", "")
+
+    def lookup(self, prompt: str, llm_string: str) -> object:
+        self.last = (prompt, llm_string)
+        return super().lookup(prompt, llm_string)
+
+    async def alookup(self, prompt: str, llm_string: str) -> object:
+        self.last = (prompt, llm_string)
+        return await super().alookup(prompt, llm_string)
+
+
+def install(**options: object) -> RecordingCache:
+    cache = RecordingCache(embedding=AngleEmbeddings(), **options)  # type: ignore[arg-type]
+    set_llm_cache(cache)
+    return cache
+
+
+@pytest.fixture(autouse=True)
+def _no_global_cache() -> Iterator[None]:
+    yield
+    set_llm_cache(None)
+
+
+def ask(model: CountingChat, text: str) -> str:
+    return str(model.invoke([HumanMessage(text)]).content)
+
+
+def stored_observations(cache: SemCache) -> list[object]:
+    engine, namespace = cache.engine, "llm:default"
+    found = []
+    for key in engine.scan("", namespace=namespace):
+        entry = engine.get_entry(key, namespace=namespace)
+        if entry is not None and OBSERVATIONS_FIELD in entry.metadata:
+            found.append(entry.metadata[OBSERVATIONS_FIELD])
+    return found
+
+
+def test_an_exploration_calls_the_model_and_its_answer_teaches_the_entry() -> None:
+    cache = install(threshold=0.5, max_error_rate=0.02)
+    model = CountingChat(responses=["soak, then let dry"])
+    ask(model, STORED)
+    assert ask(model, PARAPHRASE) == "soak, then let dry"
+    assert model.calls == 2  # explored: the model answered
+    # the messages carry different run ids: the default judge compares the text only
+    assert stored_observations(cache) == [[[0.93, 1]]]
+    assert cache.max_error_rate == 0.02
+    assert cache.judge("a", "a") and not cache.judge("a", "b")
+
+
+def test_a_judge_on_texts_sees_the_answers() -> None:
+    seen: list[tuple[str, str]] = []
+    cache = install(threshold=0.5, max_error_rate=0.02, judge=lambda a, b: seen.append((a, b)))
+    model = CountingChat(responses=["first", "second"])
+    ask(model, STORED)
+    ask(model, PARAPHRASE)
+    assert seen == [("first", "second")]
+    assert stored_observations(cache) == [[[0.93, 0]]]
+
+
+def test_feedback_and_invalidate_reach_the_entry_that_served() -> None:
+    cache = install(threshold=0.9)
+    model = CountingChat(responses=["soak"])
+    ask(model, STORED)
+    assert ask(model, PARAPHRASE) == "soak" and model.calls == 1  # a semantic hit
+    assert cache.feedback(*cache.last, correct=False) is True
+    assert stored_observations(cache) == [[[0.93, 0]]]
+    ask(model, OTHER)
+    assert cache.invalidate(*cache.last) is True
+    assert stored_observations(cache) == [[[0.93, 0], [0.91, 0]]]
+    ask(model, STORED)
+    assert cache.invalidate(*cache.last) is True  # its own entry, removed
+    ask(model, STORED)
+    assert model.calls == 2
+
+
+async def test_async_feedback_and_invalidate() -> None:
+    cache = install(threshold=0.9)
+    model = CountingChat(responses=["soak"])
+    await model.ainvoke([HumanMessage(STORED)])
+    await model.ainvoke([HumanMessage(PARAPHRASE)])
+    assert await cache.afeedback(*cache.last, correct=True) is True
+    await model.ainvoke([HumanMessage(OTHER)])
+    assert await cache.ainvalidate(*cache.last) is True
+    assert stored_observations(cache) == [[[0.93, 1], [0.91, 0]]]
+
+
+@pytest.mark.parametrize(("option", "value"), [("max_error_rate", 0), ("judge", "exact")])
+def test_bad_options_are_refused(option: str, value: object) -> None:
+    with pytest.raises(InvalidArgumentError, match=option):
+        SemCache(**{option: value})  # type: ignore[arg-type]

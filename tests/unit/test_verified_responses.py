@@ -1,0 +1,268 @@
+"""Verified mode, feedback and invalidate on ResponseCache (real engine, local and durable).
+
+Similarities are chosen by the test (tests/support/angle_texts.py).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+
+import pytest
+from angle_texts import OTHER, PARAPHRASE, STORED, angle_embedder
+from fakeclock import FakeClock
+
+from semcache_core import SemCache
+from semcache_core.errors import InvalidArgumentError
+from semcache_core.records import Hit
+from semcache_core.responses import Prompt, ResponseCache
+from semcache_core.verified import MIN_OBSERVATIONS, Observations
+from semcache_core.verified_responses import OBSERVATIONS_FIELD, REMEMBERED, Verifier
+
+MODEL = "model-a"
+
+
+def prompt(text: str) -> Prompt:
+    return Prompt(exact=text, context="", query=text)
+
+
+def responses(cache: SemCache | None = None, **options: object) -> ResponseCache:
+    options.setdefault("threshold", 0.5)
+    options.setdefault("max_error_rate", 0.05)
+    return ResponseCache(cache, embedder=angle_embedder, rng=random.Random(3), **options)  # type: ignore[arg-type]
+
+
+def observations(cache: ResponseCache, text: str = STORED) -> list[list[float | int]]:
+    entry = cache.cache.get_entry(cache._key(prompt(text), MODEL), namespace=cache.namespace)
+    assert entry is not None
+    return list(entry.metadata.get(OBSERVATIONS_FIELD, []))
+
+
+def teach(cache: ResponseCache, similarity: float, right: bool, times: int) -> None:
+    """Write ``times`` observations straight into the stored entry's metadata."""
+    key = cache._key(prompt(STORED), MODEL)
+    entry = cache.cache.get_entry(key, namespace=cache.namespace)
+    assert entry is not None
+    record = Observations()
+    for _ in range(times):
+        record = record.add(similarity, right)
+    cache.cache.set(
+        key,
+        entry.value,
+        vector=angle_embedder(STORED),
+        metadata={**entry.metadata, OBSERVATIONS_FIELD: record.encode()},
+        namespace=cache.namespace,
+    )
+
+
+def test_an_unproven_candidate_is_explored_and_learns_a_right_answer() -> None:
+    cache = responses()
+    cache.update(prompt(STORED), MODEL, "soak, then let dry")
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) is None  # explored: answered as a miss
+    cache.update(prompt(PARAPHRASE), MODEL, "soak, then let dry")  # the model agrees
+    assert observations(cache) == [[0.93, 1]]
+    # the paraphrase is stored for exact hits only: the entry that learned stays the one
+    # its neighbours meet
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) == "soak, then let dry"
+    hits = cache.cache.search(angle_embedder(OTHER), 5, namespace=cache.namespace)
+    assert [hit.key for hit in hits] == [cache._key(prompt(STORED), MODEL)]
+
+
+def test_a_wrong_exploration_is_learned_and_the_fresh_answer_gets_its_own_entry() -> None:
+    cache = responses()
+    cache.update(prompt(STORED), MODEL, "soak, then let dry")
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) is None
+    cache.update(prompt(PARAPHRASE), MODEL, "every day")
+    assert observations(cache) == [[0.93, 0]]
+    assert observations(cache, PARAPHRASE) == []
+    hits = cache.cache.search(angle_embedder(OTHER), 5, namespace=cache.namespace)
+    assert len(hits) == 2
+
+
+def test_candidates_are_explored_until_the_minimum_observations() -> None:
+    cache = responses()
+    cache.update(prompt(STORED), MODEL, "soak")
+    for _ in range(MIN_OBSERVATIONS - 2):  # the two priors count
+        assert cache.lookup(prompt(OTHER), MODEL) is None
+        cache.update(prompt(OTHER), MODEL, "soak")
+        cache.cache.delete(cache._key(prompt(OTHER), MODEL), namespace=cache.namespace)
+    assert observations(cache) == [[0.91, 1]] * (MIN_OBSERVATIONS - 2)
+    assert cache.stats().semantic_hits == 0
+
+
+def test_a_proven_entry_is_served_and_a_failing_one_is_not() -> None:
+    cache = responses(max_error_rate=0.02)
+    cache.update(prompt(STORED), MODEL, "soak")
+    teach(cache, 0.92, True, 30)
+    assert [cache.lookup(prompt(PARAPHRASE), MODEL) for _ in range(20)] == ["soak"] * 20
+    teach(cache, 0.93, False, 30)
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) is None  # tau = 1 - 0.02: explored
+    assert cache.stats().semantic_hits == 20
+
+
+def test_the_static_mode_serves_every_candidate_above_the_threshold() -> None:
+    cache = responses(max_error_rate=None, threshold=0.9)
+    cache.update(prompt(STORED), MODEL, "soak")
+    assert cache.max_error_rate is None
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) == "soak"
+    assert cache.lookup(prompt("what about feeding succulents"), MODEL) is None
+
+
+def test_the_judge_decides_what_an_exploration_learns() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def judge(cached: str, fresh: str) -> bool:
+        seen.append((cached, fresh))
+        return cached.lower() == fresh.lower()
+
+    cache = responses(judge=judge)
+    cache.update(prompt(STORED), MODEL, "Soak")
+    cache.lookup(prompt(PARAPHRASE), MODEL)
+    cache.update(prompt(PARAPHRASE), MODEL, "SOAK")
+    assert seen == [("Soak", "SOAK")]
+    assert observations(cache) == [[0.93, 1]]
+
+
+def test_an_observation_keeps_the_entry_value_vector_and_expiry() -> None:
+    clock = FakeClock()
+    engine = SemCache(clock=clock)
+    cache = responses(engine, ttl=100)
+    cache.update(prompt(STORED), MODEL, "soak")
+    clock.advance(60)
+    cache.lookup(prompt(PARAPHRASE), MODEL)
+    cache.update(prompt(PARAPHRASE), MODEL, "soak")
+    entry = engine.get_entry(cache._key(prompt(STORED), MODEL), namespace=cache.namespace)
+    assert entry is not None and entry.value == "soak"
+    assert entry.expires_at == pytest.approx(clock.now + 40)
+    assert entry.metadata["q"] == STORED  # the query text the guards compare stays
+    clock.advance(41)
+    assert engine.get_entry(entry.key, namespace=cache.namespace) is None
+
+
+def test_feedback_teaches_the_entry_that_served_the_prompt() -> None:
+    cache = responses(max_error_rate=None, threshold=0.9)
+    cache.update(prompt(STORED), MODEL, "soak")
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) == "soak"
+    assert cache.feedback(prompt(PARAPHRASE), MODEL, False) is True
+    assert observations(cache) == [[0.93, 0]]
+    assert cache.feedback(prompt(PARAPHRASE), MODEL, True) is False  # one word per hit
+    assert cache.lookup(prompt(STORED), MODEL) == "soak"
+    assert cache.feedback(prompt(STORED), MODEL, False) is False  # an exact hit: nothing
+    assert cache.feedback(prompt(OTHER), MODEL, True) is False  # never served
+    assert observations(cache) == [[0.93, 0]]
+
+
+@pytest.mark.parametrize("correct", [1, None, "no"])
+def test_feedback_refuses_a_non_bool_and_changes_nothing(correct: object) -> None:
+    cache = responses(max_error_rate=None, threshold=0.9)
+    cache.update(prompt(STORED), MODEL, "soak")
+    cache.lookup(prompt(PARAPHRASE), MODEL)
+    with pytest.raises(InvalidArgumentError, match="correct"):
+        cache.feedback(prompt(PARAPHRASE), MODEL, correct)  # type: ignore[arg-type]
+    assert observations(cache) == []
+    assert cache.feedback(prompt(PARAPHRASE), MODEL, True) is True
+
+
+def test_invalidate_removes_one_response_and_teaches_the_one_that_served() -> None:
+    cache = responses(max_error_rate=None, threshold=0.9)
+    cache.update(prompt(STORED), MODEL, "soak")
+    cache.update(prompt("unrelated weather forecast today"), MODEL, "sunny")
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) == "soak"
+    assert cache.invalidate(prompt(PARAPHRASE), MODEL) is True
+    assert observations(cache) == [[0.93, 0]]
+    assert cache.invalidate(prompt("unrelated weather forecast today"), MODEL) is True
+    assert cache.lookup(prompt("unrelated weather forecast today"), MODEL) is None
+    assert cache.lookup(prompt(STORED), MODEL) == "soak"
+    assert cache.invalidate(prompt(OTHER), MODEL) is False
+
+
+@pytest.mark.parametrize("delta", [0, 1, 1.5, -0.1, "0.02", True, float("nan")])
+def test_a_bad_error_rate_is_refused(delta: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="max_error_rate"):
+        ResponseCache(max_error_rate=delta)  # type: ignore[arg-type]
+
+
+def test_a_judge_that_cannot_be_called_is_refused() -> None:
+    with pytest.raises(InvalidArgumentError, match="judge"):
+        ResponseCache(max_error_rate=0.02, judge="exact")  # type: ignore[arg-type]
+
+
+def test_observations_survive_a_snapshot_and_a_durable_reopen(tmp_path: Path) -> None:
+    durable = SemCache(path=tmp_path / "durable")
+    cache = responses(durable)
+    cache.update(prompt(STORED), MODEL, "soak")
+    cache.lookup(prompt(PARAPHRASE), MODEL)
+    cache.update(prompt(PARAPHRASE), MODEL, "soak")
+    durable.dump(tmp_path / "snap.bin")
+    durable.close()
+    with SemCache(path=tmp_path / "durable") as reopened:
+        assert observations(responses(reopened)) == [[0.93, 1]]
+    loaded = SemCache()
+    loaded.load(tmp_path / "snap.bin")
+    assert observations(responses(loaded)) == [[0.93, 1]]
+
+
+def test_a_stored_record_we_did_not_write_counts_as_none() -> None:
+    cache = responses()
+    cache.update(prompt(STORED), MODEL, "soak")
+    key = cache._key(prompt(STORED), MODEL)
+    entry = cache.cache.get_entry(key, namespace=cache.namespace)
+    assert entry is not None
+    cache.cache.set(
+        key,
+        "soak",
+        vector=angle_embedder(STORED),
+        metadata={**entry.metadata, OBSERVATIONS_FIELD: "garbage"},
+        namespace=cache.namespace,
+    )
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) is None  # explored, not an error
+    cache.update(prompt(PARAPHRASE), MODEL, "soak")
+    assert observations(cache) == [[0.93, 1]]
+
+
+def test_threads_learning_at_once_lose_no_observation() -> None:
+    cache = responses(max_error_rate=None, threshold=0.9)
+    cache.update(prompt(STORED), MODEL, "soak")
+    barrier = threading.Barrier(3)
+
+    def serve_and_blame(text: str) -> None:
+        barrier.wait()
+        for _ in range(10):
+            assert cache.lookup(prompt(text), MODEL) == "soak"
+            assert cache.feedback(prompt(text), MODEL, False)
+
+    texts = [PARAPHRASE, OTHER, "how often does a cactus need water"]
+    threads = [threading.Thread(target=serve_and_blame, args=(text,)) for text in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(observations(cache)) == 30
+
+
+async def test_async_twins_learn_the_same() -> None:
+    cache = responses()
+    await cache.aupdate(prompt(STORED), MODEL, "soak")
+    assert await cache.alookup(prompt(PARAPHRASE), MODEL) is None
+    await cache.aupdate(prompt(PARAPHRASE), MODEL, "soak")
+    assert observations(cache) == [[0.93, 1]]
+    static = responses(max_error_rate=None, threshold=0.9)
+    await static.aupdate(prompt(STORED), MODEL, "soak")
+    assert await static.alookup(prompt(PARAPHRASE), MODEL) == "soak"
+    assert await static.afeedback(prompt(PARAPHRASE), MODEL, True) is True
+    assert observations(static) == [[0.93, 1]]
+    assert await static.alookup(prompt(OTHER), MODEL) == "soak"
+    assert await static.ainvalidate(prompt(OTHER), MODEL) is True
+    assert observations(static) == [[0.93, 1], [0.91, 0]]
+
+
+def test_the_remembered_prompts_are_bounded_newest_kept() -> None:
+    verifier = Verifier(None, judge=None)
+    hit = Hit("entry", "soak", 0.93, {}, "llm:default", None)
+    for n in range(REMEMBERED + 10):
+        assert verifier.serves(f"prompt-{n}", hit)
+    assert verifier.pop_served("prompt-9") is None  # the oldest are forgotten
+    newest = verifier.pop_served(f"prompt-{REMEMBERED + 9}")
+    assert newest is not None and newest.key == "entry" and newest.value is None
+    assert verifier.pop_served("prompt-10") is not None
