@@ -50,7 +50,7 @@ from .records import Hit
 from .savings import Savings, Usage, check_prices, usage_fields
 from .vectors import FloatVector, as_unit_vector
 from .verified import Random
-from .verified_responses import Judge, Verifier, arecord, record
+from .verified_responses import Candidate, Judge, Verifier, arecord, record
 
 __all__ = [
     "Loader",
@@ -369,7 +369,7 @@ class ResponseCache:
             vector = _usable(self._embedder.embed_document(prompt.query))
         self.cache.set(**self._entry(prompt, model, response, vector, usage))
         if explored is not None:
-            record(self.cache, self.namespace, explored, right)
+            self._learn(explored, right)
         self._count_update()
 
     async def aupdate(
@@ -383,7 +383,7 @@ class ResponseCache:
             vector = _usable(await self._embedder.aembed_document(prompt.query))
         await self.cache.aset(**self._entry(prompt, model, response, vector, usage))
         if explored is not None:
-            await arecord(self.cache, self.namespace, explored, right)
+            await self._alearn(explored, right)
         self._count_update()
 
     def feedback(self, prompt: PromptLike, model: str, correct: bool) -> bool:
@@ -396,12 +396,12 @@ class ResponseCache:
         """
         _check_correct(correct)
         served = self._verifier.pop_served(self._key(prompt, model))
-        return served is not None and record(self.cache, self.namespace, served, correct)
+        return served is not None and self._learn(served, correct)
 
     async def afeedback(self, prompt: PromptLike, model: str, correct: bool) -> bool:
         _check_correct(correct)
         served = self._verifier.pop_served(self._key(prompt, model))
-        return served is not None and await arecord(self.cache, self.namespace, served, correct)
+        return served is not None and await self._alearn(served, correct)
 
     def invalidate(self, prompt: PromptLike, model: str) -> bool:
         """Remove the response cached for exactly ``prompt``; if the last answer for it was
@@ -410,15 +410,25 @@ class ResponseCache:
         key = self._key(prompt, model)
         removed = self.cache.delete(key, namespace=self.namespace)
         served = self._verifier.pop_served(key)
-        learned = served is not None and record(self.cache, self.namespace, served, False)
+        learned = served is not None and self._learn(served, False)
         return removed or learned
 
     async def ainvalidate(self, prompt: PromptLike, model: str) -> bool:
         key = self._key(prompt, model)
         removed = await self.cache.adelete(key, namespace=self.namespace)
         served = self._verifier.pop_served(key)
-        learned = served is not None and await arecord(self.cache, self.namespace, served, False)
+        learned = served is not None and await self._alearn(served, False)
         return removed or learned
+
+    def _learn(self, candidate: Candidate, correct: bool) -> bool:
+        """One observation on ``candidate``'s entry, and on the cache-wide curve; whether
+        the entry was still there."""
+        self._verifier.learned(candidate, correct)
+        return record(self.cache, self.namespace, candidate, correct)
+
+    async def _alearn(self, candidate: Candidate, correct: bool) -> bool:
+        self._verifier.learned(candidate, correct)
+        return await arecord(self.cache, self.namespace, candidate, correct)
 
     def _entry(
         self,

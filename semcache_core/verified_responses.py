@@ -9,7 +9,14 @@
   ``feedback(prompt, model, correct)`` and ``invalidate`` can tell the entry that served it;
 - an entry's observations live in its metadata (field :data:`OBSERVATIONS_FIELD`), so
   snapshots, durable mode and Redis carry them; recording one rewrites the entry with the
-  same value, vector and expiry.
+  same value, vector and expiry;
+- an entry too young to be judged on its own observations (fewer than
+  :data:`~semcache_core.verified.MIN_OBSERVATIONS`, priors included) is judged by the
+  cache-wide curve: the same rule over the newest observations of *all* entries (a
+  population prior, kept in memory). vCache explores such an entry every time, which
+  spends most chances of a hit on learning when each entry sees few paraphrases; here the
+  young entry is exploited only where the whole cache's record says a hit is right with
+  the confidence δ asks for, and explored otherwise.
 
 Both memories are bounded (the newest :data:`REMEMBERED` prompts each) and thread-safe, and
 observation writes in one process are serialised (threads). Two processes, or two async
@@ -35,7 +42,14 @@ from typing import Any
 from .cache import SemCache
 from .errors import InvalidArgumentError
 from .records import Entry, Hit
-from .verified import Action, Observations, Random, check_error_rate, decide
+from .verified import (
+    MIN_OBSERVATIONS,
+    Action,
+    Observations,
+    Random,
+    check_error_rate,
+    decide,
+)
 
 __all__ = [
     "OBSERVATIONS_FIELD",
@@ -140,14 +154,23 @@ class Verifier:
         self._lock = threading.Lock()
         self._pending: OrderedDict[str, Candidate] = OrderedDict()
         self._served: OrderedDict[str, Candidate] = OrderedDict()
+        self._population = Observations()  # every entry's observations, the newest kept
+
+    def learned(self, candidate: Candidate, correct: bool) -> None:
+        """Add an observation on ``candidate`` to the cache-wide curve."""
+        similarity = min(max(candidate.similarity, -1.0), 1.0)
+        with self._lock:
+            self._population = self._population.add(similarity, correct)
 
     def serves(self, prompt_key: str, hit: Hit) -> bool:
         """Whether to serve ``hit`` for the prompt whose exact key is ``prompt_key``
         (remembering it as served, or as pending when explored)."""
         with self._lock:
+            own = observations_of(hit.metadata)
+            judged_by = own if len(own) >= MIN_OBSERVATIONS else self._population
             explore = self.max_error_rate is not None and (
                 decide(
-                    observations_of(hit.metadata),
+                    judged_by,
                     min(max(hit.score, -1.0), 1.0),
                     self.max_error_rate,
                     self._rng,

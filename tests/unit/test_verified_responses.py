@@ -266,3 +266,22 @@ def test_the_remembered_prompts_are_bounded_newest_kept() -> None:
     newest = verifier.pop_served(f"prompt-{REMEMBERED + 9}")
     assert newest is not None and newest.key == "entry" and newest.value is None
     assert verifier.pop_served("prompt-10") is not None
+
+
+def test_a_young_entry_is_judged_by_the_cache_wide_curve() -> None:
+    """An entry with no observations of its own is explored while the whole cache has
+    learned nothing, and exploited at a high similarity once every entry's observations
+    say hits there are right; wrong ones make it explore again."""
+    from semcache_core.verified_responses import Candidate
+
+    young = Hit("young", "answer", 0.97, {}, "llm:default", None)
+    learning = Verifier(0.05, judge=None, rng=random.Random(7))
+    assert not any(learning.serves(f"p{i}", young) for i in range(20))  # nothing learned
+    for i in range(40):
+        learning.learned(Candidate(f"other{i}", 0.9 + (i % 10) / 100, None, None), True)
+    served = sum(learning.serves(f"q{i}", young) for i in range(200))
+    assert served > 150  # exploited most of the time, explored now and then
+    doubtful = Verifier(0.05, judge=None, rng=random.Random(7))
+    for i in range(40):
+        doubtful.learned(Candidate(f"other{i}", 0.9 + (i % 10) / 100, None, None), i % 2 == 0)
+    assert sum(doubtful.serves(f"q{i}", young) for i in range(200)) < 20
