@@ -10,9 +10,7 @@ first on ``sys.path``. Each script keeps its own timing type (``Timing``: median
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import gc
 import os
 import platform
 import statistics
@@ -25,6 +23,9 @@ from typing import Any, Protocol
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+
+# timed blocks pause the garbage collector, as timeit does
+from semcache_core.backends.restore import gc_paused as gc_paused
 
 SEED = 20240611
 
@@ -45,18 +46,6 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
 
 
 # --- timing ------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Garbage collection paused inside the block (as ``timeit`` does), then restored."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def fmt_time(seconds: float) -> str:

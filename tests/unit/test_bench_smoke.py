@@ -58,10 +58,14 @@ def test_quick_verified_benchmark_prints_every_mode() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    modes = ("no cache", "exact only", "static 0.80", "static 0.95", "verified δ=0.01",
-             "verified δ=0.02", "verified δ=0.05")  # fmt: skip
+    modes = ("no cache", "exact only", "static 0.80", "static 0.95", "static 0.80 + guards",
+             "static 0.95 + guards", "verified δ=0.01", "verified δ=0.02",
+             "verified δ=0.05")  # fmt: skip
+    first_cells = [
+        line.split("│")[1].strip() for line in done.stdout.splitlines() if line.startswith("│")
+    ]
     for mode in modes:
-        assert done.stdout.count(f"│ {mode} ") == 2, f"{mode!r} missing from:\n{done.stdout}"
+        assert first_cells.count(mode) == 2, f"{mode!r} missing from:\n{done.stdout}"
     for delta in ("0.01", "0.02", "0.05"):
         assert done.stdout.count(f"δ={delta}: verified ") == 2
     assert "verified-vs-static benchmark (quick): 300 requests" in done.stdout
