@@ -31,8 +31,10 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -50,7 +52,7 @@ from .records import Hit
 from .savings import Savings, Usage, check_prices, usage_fields
 from .vectors import FloatVector, as_unit_vector
 from .verified import Random
-from .verified_responses import Candidate, Judge, Verifier, arecord, record
+from .verified_responses import ENTRY_WRITES, Candidate, Judge, Verifier, record
 
 __all__ = [
     "Loader",
@@ -159,8 +161,10 @@ class ResponseCache:
         max_error_rate: δ in (0, 1) for verified mode (:mod:`semcache_core.verified`):
             each candidate above ``threshold`` (then only a floor: set it low, e.g. 0.5)
             is served or explored by its entry's learned curve, keeping the probability
-            of serving a wrong answer at most δ. Exploring answers the lookup as a miss;
-            the :meth:`update` that follows compares the fresh response with the
+            of serving a wrong answer at most δ; an entry with fewer than 6 observations
+            (priors included) is judged by the cache-wide curve instead (see
+            :mod:`semcache_core.verified_responses`). Exploring answers the lookup as a
+            miss; the :meth:`update` that follows compares the fresh response with the
             candidate's by ``judge`` and the candidate learns from it. ``None``: static.
         judge: ``judge(cached, fresh) -> bool`` on stored responses; default equality.
         rng: the exploration draws (``random.Random``, numpy ``Generator``).
@@ -359,31 +363,59 @@ class ResponseCache:
 
         After an exploration of this prompt, the explored entry learns whether its response
         was right (``judge``); when it was, the new one is stored for exact hits only, so
-        that the entry that learned stays the one its neighbours meet (as vCache does).
+        that the entry that learned stays the one its neighbours meet (as vCache does). A
+        judge that raises teaches nothing (a ``RuntimeWarning`` says so): the response is
+        stored as after a plain miss.
         """
-        key = self._key(prompt, model)
-        explored = self._verifier.settle(key)
-        right = explored is not None and bool(self._verifier.judge(explored.value, response))
+        explored = self._verifier.settle(self._key(prompt, model))
+        right = self._judged(explored, response)
         vector = None
         if prompt.query and not right:
             vector = _usable(self._embedder.embed_document(prompt.query))
-        self.cache.set(**self._entry(prompt, model, response, vector, usage))
-        if explored is not None:
-            self._learn(explored, right)
-        self._count_update()
+        self._write(prompt, model, response, vector, usage, explored, right)
 
     async def aupdate(
         self, prompt: PromptLike, model: str, response: Any, usage: Usage | None = None
     ) -> None:
-        key = self._key(prompt, model)
-        explored = self._verifier.settle(key)
-        right = explored is not None and bool(self._verifier.judge(explored.value, response))
+        explored = self._verifier.settle(self._key(prompt, model))
+        right = self._judged(explored, response)
         vector = None
         if prompt.query and not right:
             vector = _usable(await self._embedder.aembed_document(prompt.query))
-        await self.cache.aset(**self._entry(prompt, model, response, vector, usage))
-        if explored is not None:
-            await self._alearn(explored, right)
+        await asyncio.to_thread(
+            self._write, prompt, model, response, vector, usage, explored, right
+        )
+
+    def _judged(self, explored: Candidate | None, response: Any) -> bool | None:
+        """Whether the explored candidate's response was right (``None``: nothing to
+        judge, or the judge failed)."""
+        if explored is None:
+            return None
+        try:
+            return bool(self._verifier.judge(explored.value, response))
+        except Exception as exc:  # the user's judge: its failure must not lose the answer
+            warnings.warn(
+                f"judge raised {type(exc).__name__}: {exc}; nothing learned",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
+
+    def _write(
+        self,
+        prompt: PromptLike,
+        model: str,
+        response: Any,
+        vector: FloatVector | None,
+        usage: Usage | None,
+        explored: Candidate | None,
+        right: bool | None,
+    ) -> None:
+        """Store the response and teach the explored entry, under :data:`ENTRY_WRITES`."""
+        with ENTRY_WRITES:
+            self.cache.set(**self._entry(prompt, model, response, vector, usage))
+            if explored is not None and right is not None:
+                self._learn(explored, right)
         self._count_update()
 
     def feedback(self, prompt: PromptLike, model: str, correct: bool) -> bool:
@@ -394,41 +426,38 @@ class ResponseCache:
         Raises:
             InvalidArgumentError: ``correct`` is not a bool.
         """
-        _check_correct(correct)
+        check_correct(correct)
         served = self._verifier.pop_served(self._key(prompt, model))
         return served is not None and self._learn(served, correct)
 
     async def afeedback(self, prompt: PromptLike, model: str, correct: bool) -> bool:
-        _check_correct(correct)
-        served = self._verifier.pop_served(self._key(prompt, model))
-        return served is not None and await self._alearn(served, correct)
+        return await asyncio.to_thread(self.feedback, prompt, model, correct)
 
     def invalidate(self, prompt: PromptLike, model: str) -> bool:
         """Remove the response cached for exactly ``prompt``; if the last answer for it was
         a semantic hit, the entry that served it learns that it was wrong. Returns whether
-        anything was removed or learned."""
+        anything was removed or learned.
+
+        That entry keeps its response (right, maybe, for its own prompt): in verified mode
+        what it learned makes it explore such neighbours again; with a static threshold it
+        may serve them again, so remove it too (``invalidate`` its own prompt) when its
+        answer is wrong for any.
+        """
         key = self._key(prompt, model)
-        removed = self.cache.delete(key, namespace=self.namespace)
-        served = self._verifier.pop_served(key)
-        learned = served is not None and self._learn(served, False)
+        with ENTRY_WRITES:
+            removed = self.cache.delete(key, namespace=self.namespace)
+            served = self._verifier.pop_served(key)
+            learned = served is not None and self._learn(served, False)
         return removed or learned
 
     async def ainvalidate(self, prompt: PromptLike, model: str) -> bool:
-        key = self._key(prompt, model)
-        removed = await self.cache.adelete(key, namespace=self.namespace)
-        served = self._verifier.pop_served(key)
-        learned = served is not None and await self._alearn(served, False)
-        return removed or learned
+        return await asyncio.to_thread(self.invalidate, prompt, model)
 
     def _learn(self, candidate: Candidate, correct: bool) -> bool:
         """One observation on ``candidate``'s entry, and on the cache-wide curve; whether
         the entry was still there."""
         self._verifier.learned(candidate, correct)
         return record(self.cache, self.namespace, candidate, correct)
-
-    async def _alearn(self, candidate: Candidate, correct: bool) -> bool:
-        self._verifier.learned(candidate, correct)
-        return await arecord(self.cache, self.namespace, candidate, correct)
 
     def _entry(
         self,
@@ -463,18 +492,15 @@ class ResponseCache:
     def clear(self, model: str | None = None) -> None:
         """Remove every response of this cache (of ``model`` only, when given); nothing
         outside its namespace is touched."""
-        if model is None:
-            self.cache.clear(self.namespace)
-            return
-        keys = self.cache.scan(self._model_prefix(model), namespace=self.namespace)
-        self.cache.delete_many(keys, namespace=self.namespace)
+        with ENTRY_WRITES:
+            if model is None:
+                self.cache.clear(self.namespace)
+                return
+            keys = self.cache.scan(self._model_prefix(model), namespace=self.namespace)
+            self.cache.delete_many(keys, namespace=self.namespace)
 
     async def aclear(self, model: str | None = None) -> None:
-        if model is None:
-            await self.cache.aclear(self.namespace)
-            return
-        keys = await self.cache.ascan(self._model_prefix(model), namespace=self.namespace)
-        await self.cache.adelete_many(keys, namespace=self.namespace)
+        await asyncio.to_thread(self.clear, model)
 
     def stats(self) -> ResponseStats:
         with self._lock:
@@ -533,7 +559,8 @@ def query_verdict(
     return difference.first, difference.second
 
 
-def _check_correct(correct: Any) -> None:
+def check_correct(correct: Any) -> None:
+    """Raises ``InvalidArgumentError`` unless ``correct`` is a bool (``feedback``'s word)."""
     if not isinstance(correct, bool):
         raise InvalidArgumentError(f"correct must be True or False, got {correct!r}")
 

@@ -8,7 +8,10 @@ github.com/vcache-project/vCache, read at commit 5829293:
 - every cached entry keeps observations ``(similarity, correct?)``: a prompt at that cosine
   similarity to the entry, and whether the entry's answer was right for it. Each entry
   starts with two prior points, ``(0.0, wrong)`` and ``(1.0, right)``;
-- with fewer than 6 observations (the two priors included) the entry is always explored;
+- with fewer than 6 observations (the two priors included) the entry is always explored
+  (here: judged by the cache-wide curve instead, see
+  :mod:`semcache_core.verified_responses`; this module decides on whatever record it is
+  given);
 - otherwise a logistic curve ``P(correct | s) = sigmoid(gamma * (s - t))`` is fitted to
   them (maximum likelihood, no penalty); ``t`` gets a variance by the delta method, or, when
   the observations separate perfectly (where no maximum exists), from vCache's table of
@@ -216,7 +219,8 @@ def _arrays(record: Observations) -> tuple[npt.NDArray[np.float64], npt.NDArray[
 
 def fit(record: Observations) -> Fit | None:
     """The logistic fit of ``record`` (its priors included); ``None`` when it fails
-    numerically (vCache then explores)."""
+    numerically or slopes the wrong way (the entry is then explored, as vCache does when
+    its fit fails)."""
     s, y = _arrays(record)
     right, wrong = s[y == 1.0], s[y == 0.0]
     if right.min() > wrong.max():  # no maximum-likelihood fit exists
@@ -228,7 +232,11 @@ def fit(record: Observations) -> Fit | None:
     if beta is None:
         return None
     intercept, slope = float(beta[0]), float(beta[1])
-    slope = min(max(slope, _MIN_SLOPE), _MAX_SLOPE)
+    if slope < _MIN_SLOPE:
+        # right answers less likely as the similarity grows: no threshold to learn, and a
+        # flattened curve would serve at P(right) = 0.5 (explore instead)
+        return None
+    slope = min(slope, _MAX_SLOPE)
     threshold = min(max(-intercept / slope, 0.0), 1.0)
     # delta method: Var(t) = g' Cov(beta) g for t = -b0 / b1
     p = _sigmoid(x @ beta)
@@ -241,7 +249,7 @@ def fit(record: Observations) -> Fit | None:
     variance = max(0.0, float(gradient @ covariance @ gradient))
     if not math.isfinite(variance):
         return None
-    return Fit(round(threshold, 3), round(slope, 3), variance)
+    return Fit(round(threshold, 3), slope, variance)
 
 
 def _newton(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> Any:

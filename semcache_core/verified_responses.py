@@ -18,10 +18,11 @@
   young entry is exploited only where the whole cache's record says a hit is right with
   the confidence δ asks for, and explored otherwise.
 
-Both memories are bounded (the newest :data:`REMEMBERED` prompts each) and thread-safe, and
-observation writes in one process are serialised (threads). Two processes, or two async
-tasks, recording on one entry at once may lose one observation (a read-modify-write on the
-engine): a lost observation only delays learning.
+Both memories are bounded (the newest :data:`REMEMBERED` prompts each) and thread-safe.
+The LLM caches' writes in one process are serialised (:data:`ENTRY_WRITES`), and an
+observation only goes to the response it was made on (:attr:`Candidate.digest`). Two
+processes recording on one entry at once may lose one observation (a read-modify-write on
+the engine): a lost observation only delays learning.
 
 Example::
 
@@ -32,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 from collections import OrderedDict
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cache import SemCache
+from .codec import encode
 from .errors import InvalidArgumentError
 from .records import Entry, Hit
 from .verified import (
@@ -52,13 +55,14 @@ from .verified import (
 )
 
 __all__ = [
+    "ENTRY_WRITES",
     "OBSERVATIONS_FIELD",
     "REMEMBERED",
     "Candidate",
     "Judge",
     "TextJudge",
     "Verifier",
-    "arecord",
+    "digest_of",
     "observations_of",
     "record",
     "text_judge",
@@ -75,12 +79,20 @@ Judge = Callable[[Any, Any], bool]
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """An entry that was (or could have been) served for a prompt, at ``similarity``."""
+    """An entry that was (or could have been) served for a prompt, at ``similarity``;
+    ``digest`` identifies the response it held then (an observation on it must not go to
+    another response stored under the same key since)."""
 
     key: str
     similarity: float
     value: Any
     vector: Any
+    digest: str = ""
+
+
+def digest_of(value: Any) -> str:
+    """A fingerprint of a stored response (its encoding's BLAKE2b)."""
+    return hashlib.blake2b(encode(value), digest_size=16).hexdigest()
 
 
 def _equal(cached: Any, fresh: Any) -> bool:
@@ -140,7 +152,8 @@ class Verifier:
             ``random.Random()``.
 
     Raises:
-        InvalidArgumentError: ``max_error_rate`` not in (0, 1), ``judge`` not callable.
+        InvalidArgumentError: ``max_error_rate`` not in (0, 1), ``judge`` not callable,
+            an ``rng`` without a ``random()`` method.
     """
 
     def __init__(
@@ -150,6 +163,10 @@ class Verifier:
         if judge is not None and not callable(judge):
             raise InvalidArgumentError(f"judge must be callable(cached, fresh), got {judge!r}")
         self.judge: Judge = _equal if judge is None else judge
+        if rng is not None and not callable(getattr(rng, "random", None)):
+            raise InvalidArgumentError(
+                f"rng must have a random() method (random.Random, a numpy Generator), got {rng!r}"
+            )
         self._rng: Random = random.Random() if rng is None else rng
         self._lock = threading.Lock()
         self._pending: OrderedDict[str, Candidate] = OrderedDict()
@@ -178,7 +195,9 @@ class Verifier:
                 is Action.EXPLORE
             )
             # a served hit needs no value (nothing compares it): keep the memory small
-            candidate = Candidate(hit.key, hit.score, hit.value if explore else None, hit.vector)
+            candidate = Candidate(
+                hit.key, hit.score, hit.value if explore else None, hit.vector, digest_of(hit.value)
+            )
             _remember(self._pending if explore else self._served, prompt_key, candidate)
             if not explore:
                 self._pending.pop(prompt_key, None)
@@ -208,8 +227,11 @@ def observed_write(
     cache: SemCache, entry: Entry | None, candidate: Candidate, correct: bool
 ) -> dict[str, Any] | None:
     """The ``cache.set`` arguments that rewrite ``entry`` with one more observation (same
-    value, vector and expiry); ``None`` when the entry is gone or expired."""
+    value, vector and expiry); ``None`` when the entry is gone, expired, or holds another
+    response than the one observed."""
     if entry is None or candidate.vector is None:
+        return None
+    if digest_of(entry.value) != candidate.digest:
         return None
     ttl = None
     if entry.expires_at is not None:
@@ -227,24 +249,19 @@ def observed_write(
     }
 
 
-_WRITING = threading.Lock()  # one observation write at a time in this process
+ENTRY_WRITES = threading.RLock()
+"""Held by every write of the LLM caches' entries in this process (stores, removals and
+observations), so that recording an observation (read, then rewrite) never brings back
+an entry removed meanwhile, nor undoes a newer response."""
 
 
 def record(cache: SemCache, namespace: str, candidate: Candidate, correct: bool) -> bool:
-    """Append an observation to ``candidate``'s entry; whether it was still there."""
-    with _WRITING:
+    """Append an observation to ``candidate``'s entry; whether it was still there, with
+    the response observed."""
+    with ENTRY_WRITES:
         write = observed_write(
             cache, cache.get_entry(candidate.key, namespace=namespace), candidate, correct
         )
         if write is not None:
             cache.set(**write)
-    return write is not None
-
-
-async def arecord(cache: SemCache, namespace: str, candidate: Candidate, correct: bool) -> bool:
-    """Async :func:`record` (not serialised with other writers: see the module's notes)."""
-    entry = await cache.aget_entry(candidate.key, namespace=namespace)
-    write = observed_write(cache, entry, candidate, correct)
-    if write is not None:
-        await cache.aset(**write)
     return write is not None

@@ -55,7 +55,6 @@ from llama_index.core.base.llms.types import (
     CompletionResponseAsyncGen,
     CompletionResponseGen,
     LLMMetadata,
-    MessageRole,
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
@@ -66,11 +65,12 @@ from semcache_core.checks import check_ttl
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError
 from semcache_core.guards import Guard, check_guards
-from semcache_core.responses import Prompt, ResponseCache, ResponseStats
+from semcache_core.responses import Prompt, ResponseCache, ResponseStats, check_correct
 from semcache_core.savings import Usage, check_prices
 from semcache_core.verified import Random
 from semcache_core.verified_responses import text_judge
 
+from .prompts import called_prompt, chat_prompt, completion_prompt
 from .usage import response_usage
 
 __all__ = ["SemCacheLLM", "model_identity"]
@@ -267,7 +267,8 @@ class SemCacheLLM(LLM):
         """Whether the semantic hit last served for ``prompt`` (a ``complete`` prompt, or a
         ``chat`` message list; ``formatted`` and ``kwargs`` as that call had them) was
         right: the entry that served it learns it. Returns whether there was one."""
-        key = _call_prompt(prompt, formatted, kwargs)
+        check_correct(correct)
+        key = called_prompt(prompt, formatted, kwargs)
         if key is None:
             return False
         return self._responses.feedback(key, self.model_id, correct)
@@ -280,7 +281,8 @@ class SemCacheLLM(LLM):
         formatted: bool = False,
         **kwargs: Any,
     ) -> bool:
-        key = _call_prompt(prompt, formatted, kwargs)
+        check_correct(correct)
+        key = called_prompt(prompt, formatted, kwargs)
         if key is None:
             return False
         return await self._responses.afeedback(key, self.model_id, correct)
@@ -290,20 +292,20 @@ class SemCacheLLM(LLM):
     ) -> bool:
         """Remove the response cached for exactly this call; a semantic hit served for it
         counts as wrong for the entry that served it. Returns whether anything changed."""
-        key = _call_prompt(prompt, formatted, kwargs)
+        key = called_prompt(prompt, formatted, kwargs)
         return key is not None and self._responses.invalidate(key, self.model_id)
 
     async def ainvalidate(
         self, prompt: str | Sequence[ChatMessage], *, formatted: bool = False, **kwargs: Any
     ) -> bool:
-        key = _call_prompt(prompt, formatted, kwargs)
+        key = called_prompt(prompt, formatted, kwargs)
         return key is not None and await self._responses.ainvalidate(key, self.model_id)
 
     # --- chat ----------------------------------------------------------------------------
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        prompt = _chat_prompt(messages, kwargs)
+        prompt = chat_prompt(messages, kwargs)
         if prompt is None:
             return self.llm.chat(messages, **kwargs)
         cached = self._responses.lookup(prompt, self.model_id, _load_chat)
@@ -315,7 +317,7 @@ class SemCacheLLM(LLM):
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        prompt = _chat_prompt(messages, kwargs)
+        prompt = chat_prompt(messages, kwargs)
         if prompt is None:
             return await self.llm.achat(messages, **kwargs)
         cached = await self._responses.alookup(prompt, self.model_id, _load_chat)
@@ -327,7 +329,7 @@ class SemCacheLLM(LLM):
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        prompt = _chat_prompt(messages, kwargs)
+        prompt = chat_prompt(messages, kwargs)
         if prompt is None:
             return self.llm.stream_chat(messages, **kwargs)
         cached = self._responses.lookup(prompt, self.model_id, _load_chat)
@@ -339,7 +341,7 @@ class SemCacheLLM(LLM):
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        prompt = _chat_prompt(messages, kwargs)
+        prompt = chat_prompt(messages, kwargs)
         if prompt is None:
             return await self.llm.astream_chat(messages, **kwargs)
         cached = await self._responses.alookup(prompt, self.model_id, _load_chat)
@@ -351,7 +353,7 @@ class SemCacheLLM(LLM):
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        key = _completion_prompt(prompt, formatted, kwargs)
+        key = completion_prompt(prompt, formatted, kwargs)
         if key is None:
             return self.llm.complete(prompt, formatted=formatted, **kwargs)
         cached = self._responses.lookup(key, self.model_id, _load_completion)
@@ -365,7 +367,7 @@ class SemCacheLLM(LLM):
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
-        key = _completion_prompt(prompt, formatted, kwargs)
+        key = completion_prompt(prompt, formatted, kwargs)
         if key is None:
             return await self.llm.acomplete(prompt, formatted=formatted, **kwargs)
         cached = await self._responses.alookup(key, self.model_id, _load_completion)
@@ -379,7 +381,7 @@ class SemCacheLLM(LLM):
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        key = _completion_prompt(prompt, formatted, kwargs)
+        key = completion_prompt(prompt, formatted, kwargs)
         if key is None:
             return self.llm.stream_complete(prompt, formatted=formatted, **kwargs)
         cached = self._responses.lookup(key, self.model_id, _load_completion)
@@ -391,7 +393,7 @@ class SemCacheLLM(LLM):
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        key = _completion_prompt(prompt, formatted, kwargs)
+        key = completion_prompt(prompt, formatted, kwargs)
         if key is None:
             return await self.llm.astream_complete(prompt, formatted=formatted, **kwargs)
         cached = await self._responses.alookup(key, self.model_id, _load_completion)
@@ -470,70 +472,6 @@ def _function_name(function: Any) -> str | None:
 def _type_name(value: Any) -> str:
     """JSON stand-in for a value that has none (stable across processes, unlike repr)."""
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
-
-
-# --- prompts -----------------------------------------------------------------------------
-
-
-def _kwargs_json(kwargs: dict[str, Any]) -> Any:
-    """The call's keyword arguments as JSON data, or ``_UNCACHEABLE``."""
-    try:
-        return json.loads(json.dumps(kwargs, sort_keys=True))
-    except (TypeError, ValueError):
-        return _UNCACHEABLE
-
-
-_UNCACHEABLE: Any = object()
-
-
-def _chat_prompt(messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Prompt | None:
-    """Exact text, context and query of a chat call; ``None`` when it cannot be cached.
-
-    The query is the text of the last user message; the context is the call with that text
-    blanked (its other blocks, its role and ``additional_kwargs`` kept).
-    """
-    extra = _kwargs_json(kwargs)
-    if extra is _UNCACHEABLE:
-        return None
-    try:
-        dumped = [ChatMessage.model_validate(m).model_dump(mode="json") for m in messages]
-    except Exception:  # not messages LlamaIndex can serialise: let the wrapped LLM decide
-        return None
-    exact = json.dumps({"chat": dumped, "kwargs": extra}, sort_keys=True)
-    for position in range(len(dumped) - 1, -1, -1):
-        if dumped[position].get("role") == MessageRole.USER.value:
-            query, blanked = _take_text(dumped[position])
-            context = [*dumped[:position], blanked, *dumped[position + 1 :]]
-            context_json = json.dumps({"chat": context, "kwargs": extra}, sort_keys=True)
-            return Prompt(exact=exact, context=context_json, query=query)
-    return Prompt(exact=exact, context=exact, query="")  # no user turn: exact hits only
-
-
-def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """A serialised message's text (its text blocks, as ``ChatMessage.content`` joins
-    them), and the message with those texts blanked."""
-    blocks = message.get("blocks") or []
-    texts = [b.get("text", "") for b in blocks if b.get("block_type") == "text"]
-    blanked = [{**b, "text": ""} if b.get("block_type") == "text" else b for b in blocks]
-    return "\n".join(texts), {**message, "blocks": blanked}
-
-
-def _call_prompt(
-    prompt: str | Sequence[ChatMessage], formatted: bool, kwargs: dict[str, Any]
-) -> Prompt | None:
-    """The cache's prompt for a ``complete`` (a string) or ``chat`` (messages) call."""
-    if isinstance(prompt, str):
-        return _completion_prompt(prompt, formatted, kwargs)
-    return _chat_prompt(prompt, kwargs)
-
-
-def _completion_prompt(prompt: str, formatted: bool, kwargs: dict[str, Any]) -> Prompt | None:
-    extra = _kwargs_json(kwargs)
-    if extra is _UNCACHEABLE or not isinstance(prompt, str):
-        return None
-    context = json.dumps({"complete": bool(formatted), "kwargs": extra}, sort_keys=True)
-    exact = json.dumps({"complete": bool(formatted), "kwargs": extra, "prompt": prompt})
-    return Prompt(exact=exact, context=context, query=prompt)
 
 
 # --- responses ---------------------------------------------------------------------------

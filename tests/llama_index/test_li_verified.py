@@ -114,3 +114,24 @@ async def test_async_feedback_and_invalidate() -> None:
 def test_bad_options_are_refused(option: str, value: object) -> None:
     with pytest.raises(InvalidArgumentError, match=option):
         SemCacheLLM(FixedLLM(), **{option: value})  # type: ignore[arg-type]
+
+
+async def test_feedback_and_invalidate_refuse_bad_input_with_a_typed_error() -> None:
+    from llama_index.core.llms import MockLLM
+
+    from semcache_core import InvalidArgumentError
+
+    llm = SemCacheLLM(MockLLM(), max_error_rate=0.02)
+    for bad_correct in ("yes", 1, None):
+        with pytest.raises(InvalidArgumentError, match="correct must be True or False"):
+            llm.feedback("hi", bad_correct)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError, match="correct must be True or False"):
+            await llm.afeedback("hi", bad_correct)  # type: ignore[arg-type]
+    for bad_prompt in (42, [1, 2], None):
+        with pytest.raises(InvalidArgumentError, match="prompt must be the str"):
+            llm.feedback(bad_prompt, True)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError, match="prompt must be the str"):
+            llm.invalidate(bad_prompt)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError, match="prompt must be the str"):
+            await llm.ainvalidate(bad_prompt)  # type: ignore[arg-type]
+    assert llm.feedback("never asked", True) is False  # a fine call with nothing to learn

@@ -285,3 +285,63 @@ def test_a_young_entry_is_judged_by_the_cache_wide_curve() -> None:
     for i in range(40):
         doubtful.learned(Candidate(f"other{i}", 0.9 + (i % 10) / 100, None, None), i % 2 == 0)
     assert sum(doubtful.serves(f"q{i}", young) for i in range(200)) < 20
+
+
+# --- found in review: each failed before its fix --------------------------------------------
+
+
+def test_an_observation_never_goes_to_a_response_stored_since_under_the_same_key() -> None:
+    cache = responses()
+    cache.update(prompt(STORED), MODEL, "answer-A")
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) is None  # explored against answer-A
+    cache.update(prompt(STORED), MODEL, "answer-B")  # the entry is replaced meanwhile
+    cache.update(prompt(PARAPHRASE), MODEL, "answer-A")  # "right" about answer-A only
+    assert observations(cache) == []  # answer-B was never compared: it learns nothing
+    entry = cache.cache.get_entry(cache._key(prompt(STORED), MODEL), namespace=cache.namespace)
+    assert entry is not None and entry.value == "answer-B"
+
+
+async def test_learning_never_brings_back_an_invalidated_entry() -> None:
+    import asyncio
+
+    for _ in range(10):
+        cache = responses(max_error_rate=None)  # static: every candidate is served
+        cache.update(prompt(STORED), MODEL, "wrong answer")
+        assert cache.lookup(prompt(PARAPHRASE), MODEL) == "wrong answer"
+        await asyncio.gather(
+            cache.afeedback(prompt(PARAPHRASE), MODEL, False),
+            cache.ainvalidate(prompt(STORED), MODEL),
+        )
+        key = cache._key(prompt(STORED), MODEL)
+        assert cache.cache.get_entry(key, namespace=cache.namespace) is None
+
+
+def test_a_curve_sloping_the_wrong_way_is_always_explored() -> None:
+    from semcache_core.verified import explore_probability, fit
+
+    record = Observations()
+    for _ in range(8):
+        record = record.add(0.55, True).add(0.95, False)
+    assert fit(record) is None
+    assert explore_probability(record, 0.95, 0.02) == 1.0
+
+
+def test_a_judge_that_raises_keeps_the_fresh_answer_and_teaches_nothing() -> None:
+    def broken(cached: object, fresh: object) -> bool:
+        raise ValueError("judge backend timed out")
+
+    cache = responses(judge=broken)
+    cache.update(prompt(STORED), MODEL, "soak")
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) is None  # explored
+    with pytest.warns(RuntimeWarning, match="judge raised ValueError"):
+        cache.update(prompt(PARAPHRASE), MODEL, "soak")
+    assert observations(cache) == []
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) == "soak"  # stored, exact hit
+    hits = cache.cache.search(angle_embedder(PARAPHRASE), 5, namespace=cache.namespace)
+    assert len(hits) == 2  # and with its vector, as after a plain miss
+
+
+@pytest.mark.parametrize("rng", [42, object(), "seed"])
+def test_an_rng_without_random_is_refused_at_construction(rng: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="rng must have a random"):
+        ResponseCache(max_error_rate=0.02, rng=rng)  # type: ignore[arg-type]
