@@ -149,8 +149,8 @@ class Observations:
 
     items: tuple[Observation, ...] = ()
 
-    def add(self, similarity: Any, correct: bool) -> Observations:
-        """A record with one more observation (the oldest dropped beyond the bound).
+    def add(self, similarity: Any, correct: bool, limit: int = MAX_OBSERVATIONS) -> Observations:
+        """A record with one more observation (the oldest dropped beyond ``limit``).
 
         Raises:
             InvalidArgumentError: a similarity outside [-1, 1] or not a number, or
@@ -159,7 +159,7 @@ class Observations:
         if not isinstance(correct, bool):
             raise InvalidArgumentError(f"correct must be True or False, got {correct!r}")
         new = Observation(_similarity(similarity), correct)
-        return Observations((*self.items, new)[-MAX_OBSERVATIONS:])
+        return Observations((*self.items, new)[-limit:])
 
     def __len__(self) -> int:
         """Observations, the two priors included (what :data:`MIN_OBSERVATIONS` counts)."""

@@ -70,6 +70,8 @@ __all__ = [
 
 OBSERVATIONS_FIELD = "v"
 """The entry metadata field holding its observations (``[[similarity, 0 | 1], ...]``)."""
+POPULATION = 512
+"""Observations the cache-wide curve keeps (the newest, of all entries)."""
 REMEMBERED = 4096
 """Prompts remembered, each, as pending explorations and as served semantic hits."""
 
@@ -177,7 +179,7 @@ class Verifier:
         """Add an observation on ``candidate`` to the cache-wide curve."""
         similarity = min(max(candidate.similarity, -1.0), 1.0)
         with self._lock:
-            self._population = self._population.add(similarity, correct)
+            self._population = self._population.add(similarity, correct, POPULATION)
 
     def serves(self, prompt_key: str, hit: Hit) -> bool:
         """Whether to serve ``hit`` for the prompt whose exact key is ``prompt_key``

@@ -345,3 +345,14 @@ def test_a_judge_that_raises_keeps_the_fresh_answer_and_teaches_nothing() -> Non
 def test_an_rng_without_random_is_refused_at_construction(rng: object) -> None:
     with pytest.raises(InvalidArgumentError, match="rng must have a random"):
         ResponseCache(max_error_rate=0.02, rng=rng)  # type: ignore[arg-type]
+
+
+def test_the_cache_wide_curve_keeps_the_newest_observations_up_to_its_bound() -> None:
+    from semcache_core.verified_responses import POPULATION, Candidate
+
+    verifier = Verifier(0.02, judge=None, rng=random.Random(1))
+    for i in range(POPULATION + 100):
+        verifier.learned(Candidate(f"k{i}", 0.5 + (i % 50) / 100, None, None), i % 7 != 0)
+    kept = verifier._population.items
+    assert len(kept) == POPULATION > 48  # more than one entry's record keeps
+    assert kept[-1].similarity == 0.5 + ((POPULATION + 99) % 50) / 100  # the newest
