@@ -200,9 +200,9 @@ class Verifier:
             candidate = Candidate(
                 hit.key, hit.score, hit.value if explore else None, hit.vector, digest_of(hit.value)
             )
+            # serving leaves a pending exploration of the same prompt in place: its
+            # update is still on its way (two requests for one prompt at once)
             _remember(self._pending if explore else self._served, prompt_key, candidate)
-            if not explore:
-                self._pending.pop(prompt_key, None)
         return not explore
 
     def settle(self, prompt_key: str) -> Candidate | None:

@@ -356,3 +356,26 @@ def test_the_cache_wide_curve_keeps_the_newest_observations_up_to_its_bound() ->
     kept = verifier._population.items
     assert len(kept) == POPULATION > 48  # more than one entry's record keeps
     assert kept[-1].similarity == 0.5 + ((POPULATION + 99) % 50) / 100  # the newest
+
+
+def test_a_hit_served_meanwhile_keeps_the_pending_exploration_of_the_same_prompt() -> None:
+    """Two requests for one prompt at once: the first is explored, the second served;
+    the first one's update still teaches the entry."""
+
+    class Draws:
+        def __init__(self, values: list[float]) -> None:
+            self.values = values
+
+        def random(self) -> float:
+            return self.values.pop(0)
+
+    cache = ResponseCache(
+        embedder=angle_embedder, threshold=0.5, max_error_rate=0.05, rng=Draws([0.0, 0.999])
+    )
+    cache.update(prompt(STORED), MODEL, "soak")
+    teach(cache, 0.93, True, 10)
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) is None  # drawn 0.0: explored
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) == "soak"  # drawn 0.999: served
+    before = len(observations(cache))
+    cache.update(prompt(PARAPHRASE), MODEL, "soak")  # the first request's fresh answer
+    assert len(observations(cache)) == before + 1
