@@ -11,9 +11,9 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.globals import set_llm_cache
 from langchain_core.language_models import FakeListChatModel
 from langchain_core.messages import HumanMessage
+from observed import stored_observations
 
 from semcache_core import InvalidArgumentError
-from semcache_core.verified_responses import OBSERVATIONS_FIELD
 from semcache_integrations.langchain.llm_cache import SemCache
 
 
@@ -63,16 +63,6 @@ def ask(model: CountingChat, text: str) -> str:
     return str(model.invoke([HumanMessage(text)]).content)
 
 
-def stored_observations(cache: SemCache) -> list[object]:
-    engine, namespace = cache.engine, "llm:default"
-    found = []
-    for key in engine.scan("", namespace=namespace):
-        entry = engine.get_entry(key, namespace=namespace)
-        if entry is not None and OBSERVATIONS_FIELD in entry.metadata:
-            found.append(entry.metadata[OBSERVATIONS_FIELD])
-    return found
-
-
 def test_an_exploration_calls_the_model_and_its_answer_teaches_the_entry() -> None:
     cache = install(threshold=0.5, max_error_rate=0.02)
     model = CountingChat(responses=["soak, then let dry"])
@@ -80,7 +70,7 @@ def test_an_exploration_calls_the_model_and_its_answer_teaches_the_entry() -> No
     assert ask(model, PARAPHRASE) == "soak, then let dry"
     assert model.calls == 2  # explored: the model answered
     # the messages carry different run ids: the default judge compares the text only
-    assert stored_observations(cache) == [[[0.93, 1]]]
+    assert stored_observations(cache.engine) == [[[0.93, 1]]]
     assert cache.max_error_rate == 0.02
     assert cache.judge("a", "a") and not cache.judge("a", "b")
 
@@ -92,7 +82,7 @@ def test_a_judge_on_texts_sees_the_answers() -> None:
     ask(model, STORED)
     ask(model, PARAPHRASE)
     assert seen == [("first", "second")]
-    assert stored_observations(cache) == [[[0.93, 0]]]
+    assert stored_observations(cache.engine) == [[[0.93, 0]]]
 
 
 def test_feedback_and_invalidate_reach_the_entry_that_served() -> None:
@@ -101,10 +91,10 @@ def test_feedback_and_invalidate_reach_the_entry_that_served() -> None:
     ask(model, STORED)
     assert ask(model, PARAPHRASE) == "soak" and model.calls == 1  # a semantic hit
     assert cache.feedback(*cache.last, correct=False) is True
-    assert stored_observations(cache) == [[[0.93, 0]]]
+    assert stored_observations(cache.engine) == [[[0.93, 0]]]
     ask(model, OTHER)
     assert cache.invalidate(*cache.last) is True
-    assert stored_observations(cache) == [[[0.93, 0], [0.91, 0]]]
+    assert stored_observations(cache.engine) == [[[0.93, 0], [0.91, 0]]]
     ask(model, STORED)
     assert cache.invalidate(*cache.last) is True  # its own entry, removed
     ask(model, STORED)
@@ -119,7 +109,7 @@ async def test_async_feedback_and_invalidate() -> None:
     assert await cache.afeedback(*cache.last, correct=True) is True
     await model.ainvoke([HumanMessage(OTHER)])
     assert await cache.ainvalidate(*cache.last) is True
-    assert stored_observations(cache) == [[[0.93, 1], [0.91, 0]]]
+    assert stored_observations(cache.engine) == [[[0.93, 1], [0.91, 0]]]
 
 
 @pytest.mark.parametrize(("option", "value"), [("max_error_rate", 0), ("judge", "exact")])

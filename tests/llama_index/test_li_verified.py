@@ -16,9 +16,9 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.bridge.pydantic import Field
 from llama_index.core.llms import CustomLLM
 from llama_index.core.llms.callbacks import llm_completion_callback
+from observed import stored_observations
 
 from semcache_core import InvalidArgumentError
-from semcache_core.verified_responses import OBSERVATIONS_FIELD
 from semcache_integrations.llama_index.llm import SemCacheLLM
 
 
@@ -44,23 +44,13 @@ class FixedLLM(CustomLLM):
         raise NotImplementedError
 
 
-def stored_observations(llm: SemCacheLLM) -> list[object]:
-    engine, namespace = llm.engine, "llm:default"
-    found = []
-    for key in engine.scan("", namespace=namespace):
-        entry = engine.get_entry(key, namespace=namespace)
-        if entry is not None and OBSERVATIONS_FIELD in entry.metadata:
-            found.append(entry.metadata[OBSERVATIONS_FIELD])
-    return found
-
-
 def test_an_exploration_calls_the_wrapped_llm_and_learns() -> None:
     inner = FixedLLM()
     llm = SemCacheLLM(inner, embed_model=angle_embedder, threshold=0.5, max_error_rate=0.02)
     llm.complete(STORED)
     assert llm.complete(PARAPHRASE).text == "soak"
     assert inner.calls == 2
-    assert stored_observations(llm) == [[[0.93, 1]]]
+    assert stored_observations(llm.engine) == [[[0.93, 1]]]
     assert llm.max_error_rate == 0.02
     assert llm.judge("x", "x")
 
@@ -78,7 +68,7 @@ def test_a_judge_on_texts_decides() -> None:
     llm.complete(STORED)
     llm.complete(PARAPHRASE)
     assert seen == [("soak", "soak")]
-    assert stored_observations(llm) == [[[0.93, 0]]]
+    assert stored_observations(llm.engine) == [[[0.93, 0]]]
 
 
 def test_feedback_and_invalidate_for_complete_and_chat() -> None:
@@ -90,7 +80,7 @@ def test_feedback_and_invalidate_for_complete_and_chat() -> None:
     assert llm.feedback(PARAPHRASE, False) is False
     llm.complete(OTHER)
     assert llm.invalidate(OTHER) is True
-    assert stored_observations(llm) == [[[0.93, 0], [0.91, 0]]]
+    assert stored_observations(llm.engine) == [[[0.93, 0], [0.91, 0]]]
     assert llm.invalidate(STORED) is True
     llm.complete(STORED)
     assert inner.calls == 2
@@ -107,7 +97,7 @@ async def test_async_feedback_and_invalidate() -> None:
     assert await llm.afeedback(PARAPHRASE, True) is True
     await llm.acomplete(OTHER)
     assert await llm.ainvalidate(OTHER) is True
-    assert stored_observations(llm) == [[[0.93, 1], [0.91, 0]]]
+    assert stored_observations(llm.engine) == [[[0.93, 1], [0.91, 0]]]
 
 
 @pytest.mark.parametrize(("option", "value"), [("max_error_rate", 1.0), ("judge", 3)])
