@@ -2,10 +2,11 @@
 
 Sentence embeddings barely see the words that flip an answer: "Is the museum open on
 Monday?" and "...closed on Monday?" score 0.94 with all-MiniLM-L6-v2, "What is 15% of 80?"
-and "25% of 80?" 0.82, "Ireland" and "Iceland" almost nothing. A guard looks at the two
-differing spans (see :func:`semcache_core.prompt_diff.differing_spans`: the new prompt's
-and the cached one's, less what they share) and says whether the cached answer may be
-served; every guard must agree. A guard is any callable ``guard(new, stored) -> bool``.
+and "25% of 80?" 0.82, "Is this safe for children?" and "...not safe...?" 0.99. A guard
+looks at the two differing spans (see :func:`semcache_core.prompt_diff.differing_spans`:
+the new prompt's and the cached one's, less what they share) and says whether the cached
+answer may be served; every guard must agree. A guard is any callable
+``guard(new, stored) -> bool``.
 
 The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
 
@@ -205,11 +206,12 @@ def _prefix_negated(words: set[str], others: set[str]) -> bool:
 
 def names_agree(new: str, stored: str) -> bool:
     """Every capitalised word that is not a sentence's first (a name: "Ireland", "Celsius",
-    "NYC") on either side is on the other too, in any case and number ("france" matches
-    "France", "Monday's" matches "Mondays")."""
-    new_words = {_stem(word) for word in _words(new)}
-    stored_words = {_stem(word) for word in _words(stored)}
-    return _names(new) <= stored_words and _names(stored) <= new_words
+    "NYC") on either side is on the other too, as many times, in any case and number
+    ("france" matches "France", "Monday's" matches "Mondays")."""
+    new_counts = Counter(_stem(word) for word in _words(new))
+    stored_counts = Counter(_stem(word) for word in _words(stored))
+    names = _names(new) | _names(stored)
+    return all(new_counts[name] == stored_counts[name] for name in names)
 
 
 def _stem(word: str) -> str:

@@ -7,11 +7,14 @@ widened outwards to sentence boundaries that both texts share, and returns what 
 each: the sentences a semantic comparison should look at.
 
 Sentence boundaries are the start and end of the text, the position after every newline
-(lines, bullets, headings), the end of the whitespace after a ``.``, ``!``, ``?`` or ``…``
-run (closing quotes and brackets included: ``He said "Hi." Then``), and the end of the
-whitespace after a colon, so that a label the template puts before the question
-(``Question: ``, ``Customer message: ``) stays with the shared text. A span therefore always
-begins and ends on a boundary of its own text, and never cuts a sentence.
+(lines, bullets, headings), the end of a ``.``, ``!``, ``?`` or ``…`` run followed by
+whitespace (closing quotes and brackets included: ``He said "Hi." Then``) and the end of
+that whitespace, and the same around a colon, so that a label the template puts before the
+question (``Question: ``, ``Customer message: ``) stays with the shared text. Both ends of
+the whitespace count, so a text that stops at a question mark shares that sentence with
+one that goes on after it (``"...password?"`` / ``"...password? Also, ..."``: the second
+adds a sentence). A span therefore always begins and ends on a boundary of its own text,
+and never cuts a sentence.
 
 Example::
 
@@ -19,7 +22,7 @@ Example::
     >>> b = "Answer from the context.\\nQuestion: Who designed the Eiffel Tower?\\nAnswer:"
     >>> d = differing_spans(a, b)
     >>> d.first, d.second
-    ('How tall is the Eiffel Tower?\\n', 'Who designed the Eiffel Tower?\\n')
+    ('How tall is the Eiffel Tower?', 'Who designed the Eiffel Tower?')
     >>> differing_spans(a, a).first
     ''
 """
@@ -42,7 +45,7 @@ __all__ = [
 
 # A sentence ends after terminal punctuation, any closing quotes/brackets, and whitespace;
 # a label ("Question: ", "Customer message: ") ends at its colon and whitespace.
-_SENTENCE_END = re.compile(r"(?:[.!?…]+[\"'\u201d\u2019»)\]]*|:)\s+")
+_SENTENCE_END = re.compile(r"((?:[.!?…]+[\"'\u201d\u2019»)\]]*|:))\s+")
 _WORD = re.compile(r"\w")
 _WORDS = re.compile(r"\w+")
 # Punctuation that only shapes prose around a token: what tokens() strips, opening quotes
@@ -85,7 +88,10 @@ class Difference:
 def sentence_boundaries(text: str) -> set[int]:
     """Offsets in ``text`` where a sentence starts (``0`` and ``len(text)`` included)."""
     bounds = {0, len(text)}
-    bounds.update(match.end() for match in _SENTENCE_END.finditer(text))
+    for match in _SENTENCE_END.finditer(text):
+        # before and after the whitespace: a text that ends at the punctuation shares the
+        # sentence with one that goes on ("...password?" / "...password? Also, ...")
+        bounds.update((match.end(1), match.end()))
     position = text.find("\n")
     while position != -1:
         bounds.add(position + 1)

@@ -9,10 +9,10 @@ Example::
 
     from semcache_integrations.langchain import CachedChatModel, SemCache
 
-    chat = CachedChatModel(ChatOpenAI(model="gpt-4o-mini"), cache=SemCache())
+    chat = CachedChatModel(ChatOpenAI(model="gpt-4o-mini"), cache=SemCache(embedding=minilm))
     for chunk in chat.stream("What is the capital of France?"):    # miss: from the model
         print(chunk.content, end="")
-    for chunk in chat.stream("What's the capital of France?"):     # hit: replayed
+    for chunk in chat.stream("What's the capital of France?"):     # hit (MiniLM: 0.99)
         print(chunk.content, end="")
     chat.bind_tools([get_weather]).invoke("Weather in Paris?")     # its own cache scope
 """

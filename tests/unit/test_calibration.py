@@ -253,7 +253,7 @@ def test_templates_are_applied_and_only_the_differing_sentences_decide() -> None
     assert len(embedded) == len(set(embedded))  # each distinct text once
     whole = TEMPLATE.replace("{q}", "When does the shop open?")
     assert whole in embedded and '{"answer": "<text>"}' in whole  # braces kept, {q} filled
-    assert "When does the shop open?\n" in embedded  # the differing sentence, on its own
+    assert "When does the shop open?" in embedded  # the differing sentence, on its own
     first, close, numbers, identical, plain = result.scores
     assert first.pair.a == whole and first.how == "whole texts and differing sentences"
     inner = HashingEmbedder()
@@ -264,7 +264,7 @@ def test_templates_are_applied_and_only_the_differing_sentences_decide() -> None
     templated_b = TEMPLATE.replace("{q}", "What time does the shop open?")
     expected = min(
         cos(whole, templated_b),
-        cos("When does the shop open?\n", "What time does the shop open?\n"),
+        cos("When does the shop open?", "What time does the shop open?"),
     )
     assert first.score == pytest.approx(expected, abs=1e-6)
     assert first.score < cos(whole, templated_b)  # the template alone made them look alike

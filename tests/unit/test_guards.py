@@ -184,8 +184,8 @@ def test_guards_see_the_differing_sentences_not_the_shared_template() -> None:
         template.replace("{q}", "What is its height?"),
         (recording,),
     )
-    assert seen == [("How tall is it?\n", "What is its height?\n")]
-    assert verdict == ("How tall is it?\n", "What is its height?\n")
+    assert seen == [("How tall is it?", "What is its height?")]
+    assert verdict == ("How tall is it?", "What is its height?")
 
 
 def test_check_guards_takes_iterables_of_callables_and_refuses_the_rest() -> None:
@@ -293,3 +293,17 @@ def test_the_llama_index_wrapper_takes_guards_and_refuses_bad_ones_first() -> No
 def test_calibrate_refuses_bad_guards() -> None:
     with pytest.raises(InvalidArgumentError, match="guards"):
         calibrate([("a", "b", True), ("a", "c", False)], None, guards=7)
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        "How do I reset my password? Also, how do I delete my account?",
+        "How do I reset my password?\nAlso how do I delete my account?",
+        "How do I reset my password? I am in a hurry.",
+    ],
+)
+def test_a_question_with_a_sentence_added_is_never_served(new: str) -> None:
+    stored = "How do I reset my password?"
+    assert query_verdict(new, stored, ()) is False  # whatever the guards and the threshold
+    assert query_verdict(stored, new, ()) is False

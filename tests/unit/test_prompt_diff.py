@@ -26,8 +26,8 @@ def test_a_question_inside_a_template_is_all_that_differs() -> None:
         RAG.format(context=EIFFEL, question="Who designed the Eiffel Tower?"),
     )
     assert (d.first, d.second) == (
-        "How tall is the Eiffel Tower?\n",
-        "Who designed the Eiffel Tower?\n",
+        "How tall is the Eiffel Tower?",
+        "Who designed the Eiffel Tower?",
     )
 
 
@@ -38,8 +38,8 @@ def test_one_differing_sentence_of_a_context_line_is_all_that_differs() -> None:
         RAG.format(context="Our only depot is in Rotterdam. It opens at 9am.", question=question),
     )
     assert (d.first, d.second) == (
-        "The warehouse is in Leeds. ",
-        "Our only depot is in Rotterdam. ",
+        "The warehouse is in Leeds.",
+        "Our only depot is in Rotterdam.",
     )
 
 
@@ -53,7 +53,18 @@ def test_boundaries_after_newlines_terminators_quotes_and_labels() -> None:
     text = 'He said "Hi." Then left!\n- a bullet\nQ: why? Because.'
     starts = sorted(sentence_boundaries(text))
     pieces = [text[a:b] for a, b in itertools.pairwise(starts)]
-    assert pieces == ['He said "Hi." ', "Then left!\n", "- a bullet\n", "Q: ", "why? ", "Because."]
+    assert pieces == [
+        'He said "Hi."',
+        " ",
+        "Then left!",
+        "\n",
+        "- a bullet\n",
+        "Q:",
+        " ",
+        "why?",
+        " ",
+        "Because.",
+    ]
     assert sentence_boundaries("pi is 3.14 and 9:30") == {0, 19}  # no space after . or :
 
 
@@ -253,3 +264,11 @@ def test_numbers_keep_their_sign_point_and_order() -> None:
     assert numbers("at -40 take .5 mg, then 3.11 and 3.9") == ["-40", ".5", "3.11", "3.9"]
     assert numbers("pages 10-20, model x-5, v2.0, Python3.11") == ["10-20", "5", "2.0", "3.11"]
     assert numbers("2 - 3") == ["2", "3"]  # a minus between numbers is no sign
+
+
+def test_a_sentence_added_after_the_shared_one_is_its_own_span() -> None:
+    """A text that stops at its question mark shares that sentence with one that goes on
+    (found in review: the boundary after the whitespace alone made both texts whole)."""
+    for extra in (" Also, how do I delete my account?", "\nAlso how do I delete it?"):
+        d = differing_spans("How do I reset my password?" + extra, "How do I reset my password?")
+        assert (d.first, d.second) == (extra, "")
