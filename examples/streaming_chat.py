@@ -2,8 +2,9 @@
 
 The first ``stream()`` of a question is a miss: the wrapped model's chunks pass through as
 they come, and the whole answer is stored once the stream completes. Asking again — the
-same words, or a near-identical phrasing — replays the stored answer as the same chunks,
-without calling the model; ``astream()`` replays it too.
+same words, or a near-identical phrasing — replays the stored answer as the same chunks
+(plus an empty last one carrying the response's metadata), without calling the model;
+``astream()`` replays it too.
 
 The model is langchain-core's ``GenericFakeChatModel`` (it streams word by word), wrapped
 to count its calls. The cache is ``SemCache()`` with its defaults: the built-in lexical
