@@ -1,4 +1,4 @@
-"""``Settings.llm = SemCacheLLM(my_llm, threshold=0.9)`` (the README's block) under a default
+"""``Settings.llm = SemCacheLLM(my_llm, threshold=0.87)`` (the README's block) under a default
 ``VectorStoreIndex`` query engine: each question gets its own answer.
 
 The index is real (LlamaIndex's ``VectorStoreIndex`` over a deterministic local embedding);
@@ -83,7 +83,7 @@ def engine() -> Any:
 )
 def test_each_question_gets_its_own_answer(settings: Any, embed_model: Any) -> None:
     inner = PerQuestionLLM()
-    settings.llm = SemCacheLLM(inner, embed_model=embed_model, threshold=0.9)
+    settings.llm = SemCacheLLM(inner, embed_model=embed_model, threshold=0.87)
     queries = engine()
     questions = [q for q in ANSWERS if "height" not in q]
     for question in questions:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-MINILM_THRESHOLD = 0.9
+MINILM_THRESHOLD = 0.87
 
 
 @cache

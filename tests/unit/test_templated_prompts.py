@@ -143,9 +143,9 @@ def test_a_wrong_template_neighbour_ranked_first_does_not_hide_the_paraphrase() 
             template.format(near): 1.0,  # whole texts: the wrong neighbour ranks first
             template.format(paraphrase): 5.0,
             template.format(query): 0.0,
-            near + "\n": 60.0,  # differing sentences: only the paraphrase is close
-            paraphrase + "\n": 2.0,
-            query + "\n": 0.0,
+            near: 60.0,  # differing sentences: only the paraphrase is close
+            paraphrase: 2.0,
+            query: 0.0,
         }
     )
     responses = ResponseCache(embedder=embed, threshold=0.99)
