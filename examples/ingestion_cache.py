@@ -17,30 +17,21 @@ from __future__ import annotations
 import tempfile
 
 from llama_index.core import Document
-from llama_index.core.embeddings import BaseEmbedding
 from llama_index.core.ingestion import IngestionCache, IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
 
-from semcache_core import HashingEmbedder, SemCache
-from semcache_integrations.llama_index import SemCacheKVStore
-
-_LEXICAL = HashingEmbedder()
+from semcache_core import SemCache
+from semcache_integrations.llama_index import HashingEmbedding, SemCacheKVStore
 
 
-class CountingEmbedding(BaseEmbedding):
+class CountingEmbedding(HashingEmbedding):
     """The built-in lexical embedder as a LlamaIndex embedding, counting texts embedded."""
 
     texts_embedded: int = 0
 
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return _LEXICAL.embed_query(query).tolist()
-
     def _get_text_embedding(self, text: str) -> list[float]:
         self.texts_embedded += 1
-        return _LEXICAL.embed_document(text).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
+        return super()._get_text_embedding(text)
 
 
 DOCUMENTS = [

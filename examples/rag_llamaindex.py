@@ -27,27 +27,10 @@ from llama_index.core import (
     load_index_from_storage,
 )
 from llama_index.core.base.llms.types import CompletionResponse
-from llama_index.core.embeddings import BaseEmbedding
 from llama_index.core.llms import MockLLM
 from llama_index.core.vector_stores import MetadataFilter, MetadataFilters
 
-from semcache_core import HashingEmbedder
-from semcache_integrations.llama_index import SemCacheLLM, SemCacheVectorStore
-
-_LEXICAL = HashingEmbedder()
-
-
-class LexicalEmbedding(BaseEmbedding):
-    """semcache's built-in lexical embedder as a LlamaIndex embedding."""
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return _LEXICAL.embed_query(query).tolist()
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return _LEXICAL.embed_document(text).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
+from semcache_integrations.llama_index import HashingEmbedding, SemCacheLLM, SemCacheVectorStore
 
 
 class CountingLLM(MockLLM):
@@ -72,7 +55,7 @@ DOCUMENTS = [
 
 def main() -> None:
     mock = CountingLLM(max_tokens=12)
-    Settings.embed_model = LexicalEmbedding()
+    Settings.embed_model = HashingEmbedding()
     llm = SemCacheLLM(mock)
     Settings.llm = llm
 

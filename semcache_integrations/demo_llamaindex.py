@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
-from llama_index.core.embeddings import BaseEmbedding
 from llama_index.core.vector_stores import (
     FilterCondition,
     FilterOperator,
@@ -24,9 +23,7 @@ from llama_index.core.vector_stores import (
 from rich.console import Console
 from rich.table import Table
 
-from semcache_core import HashingEmbedder
-
-from .llama_index import SemCacheVectorStore
+from .llama_index import HashingEmbedding, SemCacheVectorStore
 
 __all__ = ["llamaindex_demo"]
 
@@ -45,22 +42,6 @@ _FILTERS = MetadataFilters(
     ],
     condition=FilterCondition.AND,
 )
-
-
-class _LexicalEmbedding(BaseEmbedding):
-    """semcache's built-in lexical embedder as a LlamaIndex embedding."""
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return _LEXICAL.embed_query(query).tolist()
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return _LEXICAL.embed_document(text).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-
-_LEXICAL = HashingEmbedder()
 
 
 def _documents(count: int) -> list[Document]:
@@ -88,7 +69,7 @@ def _size(directory: Path) -> int:
 
 
 def _run(name: str, make_store: Any, reload_store: Any, docs: list[Document], root: Path) -> dict:
-    embed = _LexicalEmbedding()
+    embed = HashingEmbedding()
     start = time.perf_counter()
     context = StorageContext.from_defaults(vector_store=make_store())
     index = VectorStoreIndex.from_documents(docs, storage_context=context, embed_model=embed)

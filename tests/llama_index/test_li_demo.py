@@ -18,3 +18,16 @@ def test_both_stores_find_the_same_filtered_hits_before_and_after_reload() -> No
     assert ours["same_after_reload"] and simple["same_after_reload"]
     assert ours["bytes"] < simple["bytes"]
     assert "same hits" in output.getvalue()
+
+
+def test_the_hashing_embedding_is_the_engines_lexical_embedder() -> None:
+    import numpy as np
+
+    from semcache_core import HashingEmbedder
+    from semcache_integrations.llama_index import HashingEmbedding
+
+    text = "How do I reset my password?"
+    ours = HashingEmbedding()
+    engine = HashingEmbedder()
+    assert np.allclose(ours.get_text_embedding(text), engine.embed_document(text))
+    assert np.allclose(ours.get_query_embedding(text), engine.embed_query(text))
