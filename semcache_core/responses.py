@@ -269,7 +269,7 @@ class ResponseCache:
                     self._embedder.embed_document(verdict[1]),
                 )
             if verdict:
-                if self._verifier.serves(self._key(prompt, model), hit):
+                if self._verifier.serves(key, hit):
                     value = self._outcome(hit.value, load, False, hit.metadata)
                     return self._served(value, hit.key)
                 break  # explored: a miss, and the update that follows teaches the entry
@@ -303,7 +303,7 @@ class ResponseCache:
                     await self._embedder.aembed_document(verdict[1]),
                 )
             if verdict:
-                if self._verifier.serves(self._key(prompt, model), hit):
+                if self._verifier.serves(key, hit):
                     value = self._outcome(hit.value, load, False, hit.metadata)
                     return await self._aserved(value, hit.key)
                 break  # explored: a miss, and the update that follows teaches the entry
