@@ -41,9 +41,10 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .errors import InvalidArgumentError
@@ -106,8 +107,11 @@ _AMOUNT = re.compile(r"[-+]?[$\u20ac\u00a3\u00a5]?[\d.,]+%?")
 _UPPER_OR_DIGIT = re.compile(r"[A-Z0-9]")
 
 
-def _words(span: str) -> list[str]:
-    return [word.lower() for word in _WORD.findall(span)]
+@functools.lru_cache(maxsize=64)
+def _words(span: str) -> tuple[str, ...]:
+    """The span's words, lower-cased (kept for the next guards: every default guard reads
+    the same two spans)."""
+    return tuple(word.lower() for word in _WORD.findall(span))
 
 
 def numbers_agree(new: str, stored: str) -> bool:
@@ -182,14 +186,14 @@ def negation_agrees(new: str, stored: str) -> bool:
     return not (_prefix_negated(only_new, only_stored) or _prefix_negated(only_stored, only_new))
 
 
-def _negations(words: list[str]) -> int:
+def _negations(words: Sequence[str]) -> int:
     return sum(word in NEGATIONS or word.endswith(("n't", "n\u2019t")) for word in words)
 
 
 _FREE_OF = re.compile(r"\w-free\b", re.IGNORECASE)  # "gluten-free": without gluten
 
 
-def _one_sided(first: list[str], second: list[str]) -> tuple[set[str], set[str]]:
+def _one_sided(first: Sequence[str], second: Sequence[str]) -> tuple[set[str], set[str]]:
     """The words of each side that the other side lacks."""
     a, b = set(first), set(second)
     return a - b, b - a
