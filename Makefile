@@ -18,7 +18,7 @@ $(BIN)/python:
 # unpinned dependency would pull a CUDA build of several GB
 $(STAMP): pyproject.toml setup.py semcache_core/_speedups.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[test,models,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[test,models,bench,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)  ## run the end-to-end demo on the in-process cache

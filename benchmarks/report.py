@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import platform
 import statistics
@@ -30,6 +31,27 @@ from semcache_core.backends.restore import gc_paused as gc_paused
 SEED = 20240611
 
 console = Console(width=150)
+
+# ``semcache bench`` sets this to a JSON-lines file per script: every table printed and every
+# series recorded goes there, and the runner builds results.json, REPORT.md and charts from it
+RESULTS_ENV = "SEMCACHE_BENCH_RESULTS"
+
+
+def record(kind: str, name: str, data: Any) -> None:
+    """Append ``{"kind", "name", "data"}`` (``data`` JSON-able) to the results file named by
+    ``$SEMCACHE_BENCH_RESULTS``; nothing when it is unset (a script run by hand).
+
+    ``kind`` is ``"table"`` for a printed report (done by :func:`print_report`) or
+    ``"series"`` for figures a chart draws, e.g.::
+
+        record("series", "search_latency", {"n": [1000, 10000], "numpy": [1.2e-4, 9e-4]})
+    """
+    path = os.environ.get(RESULTS_ENV)
+    if not path:
+        return
+    line = json.dumps({"kind": kind, "name": name, "data": data}, allow_nan=False)
+    with open(path, "a", encoding="utf-8") as sink:
+        sink.write(line + "\n")
 
 
 # --- data --------------------------------------------------------------------------------
@@ -191,6 +213,16 @@ def print_report(
     console.print()
     console.print(results_table(rows, title, **widths))
     print_summary(rows, started, load_before, noise_hint)
+    record(
+        "table",
+        title,
+        {
+            "rows": [dataclasses.asdict(row) for row in rows],
+            "seconds": time.perf_counter() - started,
+            "load_before": load_before,
+            "load_after": os.getloadavg()[0],
+        },
+    )
 
 
 def run_from_command_line(
