@@ -3,7 +3,7 @@
 Run::
 
     .venv/bin/pip install -e ".[bench]"                    # faiss-cpu, usearch (the peers)
-    .venv/bin/python benchmarks/bench_search.py            # full (1k to 100k, ~5 min)
+    .venv/bin/python benchmarks/bench_search.py            # full (1k to 100k, ~5-10 min)
     .venv/bin/python benchmarks/bench_search.py --quick    # smoke run (1k to 10k, < 60 s)
 
 Exit code is 0 whatever the verdicts: this is a report, not a gate.
