@@ -46,6 +46,10 @@ Rows (targets from the issue, ours vs ``SimpleVectorStore``):
 5. File size: ours >= 3x smaller than the baseline's JSON.
 6. Filling: ``add`` in batches, ours until the calls return and until its background graph
    build finishes; info only.
+7. A second baseline, llama-index's ``FaissVectorStore`` over ``faiss.IndexFlatIP`` (exact
+   cosine on the unit rows), measured with ours in the same rounds: add, query, filtered
+   query (it has none), persist and ``from_persist_dir`` (see ``faiss_store_peer.py``);
+   information only, "not installed" when its package is missing.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQueryResult,
 )
 
+from faiss_store_peer import faiss_store_rows
 from report import (
     SEED,
     LowRankSource,
@@ -346,6 +351,7 @@ class Filled:
     ours: Any  # the store, or a Missing
     rows: list[Row]
     simple: SimpleVectorStore
+    ours_add_s: float | None = None  # add calls + background build
 
 
 def add_all(store: Any, nodes: list[TextNode], batch: int) -> float:
@@ -383,7 +389,7 @@ def fill(data: Data, cfg: Config) -> Filled:
         base,
         f"{(added + built_s) / simple_s:.2f}x its time (with the build)",
     )
-    return Filled(ours, [row], simple)
+    return Filled(ours, [row], simple, added + built_s)
 
 
 # --- rows 1 and 2: queries ---------------------------------------------------------------
@@ -723,6 +729,18 @@ def run(cfg: Config, mode: str) -> None:
                 rows += persistence_rows(filled, data, cfg, scratch, before)
             except Exception as exc:
                 rows.append(error_row("3", "persist, load, file size", exc))
+        console.print("[bold]row 7[/] FaissVectorStore")
+        rows += faiss_store_rows(
+            None if isinstance(filled.ours, Missing) else filled.ours,
+            filled.ours_add_s,
+            data.nodes,
+            data.queries,
+            data.exact(),
+            batch=cfg.batch,
+            repeats=cfg.repeats,
+            scratch=scratch,
+            settle=wait_built,
+        )
         del filled
         gc.collect()
 

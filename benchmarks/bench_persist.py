@@ -28,7 +28,10 @@ Rows (targets from the issue):
    plus ``json.dump`` / ``json.load`` of the ``{key: value}`` dict. Targets: dump <= 2x
    the floor's time, load <= 2x. Also printed: ours vs a plain JSON file of keys, values
    and vectors as lists (timed once: it takes seconds), and a dump over an existing
-   snapshot (the atomic rename replaces the old file).
+   snapshot (the atomic rename replaces the old file). Row 1h prints a peer's format:
+   ``pickle`` (protocol 5) of ``{key: (value, vector row)}``, dumped and loaded in the
+   same rounds as ours. Only a peer: semcache never unpickles its own files (a pickle
+   runs code when loaded); this one is loaded here because this run just wrote it.
 2. HNSW snapshot: the same data in ``SemCache(index="hnsw")`` (bulk ``set_many``), dumped
    and loaded into a fresh ``SemCache(index="hnsw")``; the budget is 2x the floor plus
    hnswlib's own ``save_index`` / ``load_index`` of the cache's graph, measured in the same
@@ -51,6 +54,7 @@ import dataclasses
 import gc
 import json
 import os
+import pickle
 import shutil
 import statistics
 import sys
@@ -74,6 +78,7 @@ from report import (
     gc_paused,
     info_row,
     print_report,
+    record,
     rng_for,
     run_from_command_line,
     system_pieces,
@@ -290,6 +295,31 @@ def floor_dump(data: Data, mapping: dict[str, str]) -> Callable[[Path], None]:
     return run
 
 
+def pickle_dump(data: Data) -> Callable[[Path], None]:
+    """The pickle peer: ``pickle.dump`` (protocol 5) of ``{key: (value, vector row)}``."""
+    document = {k: (v, row) for k, v, row in zip(data.keys, data.values, data.vectors)}
+
+    def run(call_dir: Path) -> None:
+        with open(call_dir / "entries.pickle", "wb") as out:
+            pickle.dump(document, out, protocol=5)
+
+    return run
+
+
+def pickle_load(saved: Path) -> Callable[[Path], dict[str, tuple[str, np.ndarray]]]:
+    """The pickle peer's load of the file this run wrote (never done with our own files)."""
+
+    def run(_: Path) -> dict[str, tuple[str, np.ndarray]]:
+        with open(saved / "entries.pickle", "rb") as src:
+            return pickle.load(src)  # a file this process just wrote
+
+    return run
+
+
+def floor_size(saved: Path) -> int:
+    return (saved / "vectors.npy").stat().st_size + (saved / "entries.json").stat().st_size
+
+
 def save_for_loads(
     cache: SemCache, data: Data, mapping: dict[str, str], scratch: Scratch
 ) -> tuple[Path, Path]:
@@ -353,14 +383,17 @@ def row_flat(data: Data, cfg: Config, scratch: Scratch) -> FlatResult:
     queries = probe_queries()
     expected = result_keys(cache, queries)
 
-    console.print("  [dim]dump: ours vs np.save + json.dump[/dim]")
+    console.print("  [dim]dump: ours vs np.save + json.dump vs pickle[/dim]")
+    dump_pickle = pickle_dump(data)
     dumps = best_of(
-        {"ours": dump_into(cache), "floor": floor_dump(data, mapping)},
+        {"ours": dump_into(cache), "floor": floor_dump(data, mapping), "pickle": dump_pickle},
         cfg.repeats,
         scratch,
     )
     saved, snapshot = save_for_loads(cache, data, mapping, scratch)
+    dump_pickle(saved)
     size = snapshot.stat().st_size
+    sizes = {"floor": floor_size(saved), "pickle": (saved / "entries.pickle").stat().st_size}
 
     console.print("  [dim]dump over an existing snapshot[/dim]")
     existing = saved / "existing.semcache"
@@ -368,7 +401,7 @@ def row_flat(data: Data, cfg: Config, scratch: Scratch) -> FlatResult:
     overwrite = best_of({"over": dump_over(cache, existing)}, cfg.repeats, scratch)["over"]
     existing.unlink()
 
-    console.print("  [dim]load: ours vs np.load + json.load[/dim]")
+    console.print("  [dim]load: ours vs np.load + json.load vs pickle[/dim]")
     until_built: list[float] = []
     checks: list[bool] = []
 
@@ -392,7 +425,12 @@ def row_flat(data: Data, cfg: Config, scratch: Scratch) -> FlatResult:
             return load_ours(call_dir)
 
     loads = best_of(
-        {"ours": load_ours, "floor": floor_load(saved), "no-gc": load_without_gc},
+        {
+            "ours": load_ours,
+            "floor": floor_load(saved),
+            "pickle": pickle_load(saved),
+            "no-gc": load_without_gc,
+        },
         cfg.repeats,
         scratch,
         after={"ours": after_load, "no-gc": after_load},
@@ -404,6 +442,26 @@ def row_flat(data: Data, cfg: Config, scratch: Scratch) -> FlatResult:
     console.print(f"  [dim]plain JSON baseline ({cfg.json_repeats}x; takes seconds)[/dim]")
     json_dump, json_load, json_size = json_baseline(data, cfg, scratch)
     free_memory()
+    record(
+        "series",
+        "persistence",
+        {
+            "formats": ["ours", "JSON", "pickle", ".npy + JSON"],
+            "dump_s": [
+                dumps["ours"].best,
+                json_dump.best,
+                dumps["pickle"].best,
+                dumps["floor"].best,
+            ],
+            "load_s": [
+                loads["ours"].best,
+                json_load.best,
+                loads["pickle"].best,
+                loads["floor"].best,
+            ],
+            "size_bytes": [size, json_size, sizes["pickle"], sizes["floor"]],
+        },
+    )
 
     rows = [
         time_ratio_row(
@@ -456,6 +514,15 @@ def row_flat(data: Data, cfg: Config, scratch: Scratch) -> FlatResult:
             str(loads["no-gc"]),
             f"collector on (1b): {loads['ours']}",
             f"{loads['no-gc'].best / loads['ours'].best:.2f}x its time",
+        ),
+        info_row(
+            "1h",
+            "flat dump | load | size vs pickle protocol 5 of {key: (value, vector)}, "
+            "a peer's format (we never unpickle)",
+            f"{dumps['ours']} | {loads['ours']} | {fmt_mb(size)}",
+            f"pickle: {dumps['pickle']} | {loads['pickle']} | {fmt_mb(sizes['pickle'])}",
+            f"{dumps['pickle'].best / dumps['ours'].best:.1f}x | "
+            f"{loads['pickle'].best / loads['ours'].best:.1f}x faster",
         ),
     ]
     return FlatResult(rows, dumps["ours"], loads["ours"], size)
