@@ -92,7 +92,8 @@ def _quantise_row(vectors: FloatMatrix) -> tuple[Codes, FloatVector, FloatVector
     codes = work.astype(np.int8)
     work *= scale
     np.subtract(row, work, out=work)  # the residual
-    error = np.sqrt(np.float32(work.dot(work)))
+    # einsum, as quantise_rows sums: BLAS's dot sums in another order (the last bit differs)
+    error = np.sqrt(np.einsum("i,i->", work, work))
     return codes[None, :], np.array([scale], np.float32), np.array([error], np.float32)
 
 
