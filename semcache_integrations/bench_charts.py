@@ -25,6 +25,7 @@ global state.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,20 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def _label(text: object) -> str:
+    """``text`` as matplotlib shows it literally: no mathtext (``$``), no control
+    characters (no glyph), and not hidden from the legend (a leading ``_``)."""
+    shown = "".join(ch if ch.isprintable() else " " for ch in str(text)).replace("$", r"\$")
+    return f" {shown}" if shown.startswith("_") else shown
+
+
+def _save(fig: Any, path: Path) -> None:
+    with warnings.catch_warnings():
+        # a character the font lacks is drawn as a box: not worth losing the chart
+        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
+        fig.savefig(path, dpi=110)
+
+
 def _floats(values: Any, name: str, length: int | None = None) -> list[float]:
     if not isinstance(values, Sequence) or isinstance(values, str):
         raise ValueError(f"{name} is not a list")
@@ -81,7 +96,7 @@ def _floats(values: Any, name: str, length: int | None = None) -> list[float]:
 def _names(values: Any, name: str) -> list[str]:
     if not isinstance(values, Sequence) or isinstance(values, str) or not values:
         raise ValueError(f"{name} is not a non-empty list")
-    return [str(v) for v in values]
+    return [_label(v) for v in values]
 
 
 def search_latency_chart(data: Mapping[str, Any], path: Path) -> None:
@@ -90,22 +105,33 @@ def search_latency_chart(data: Mapping[str, Any], path: Path) -> None:
     series = data["series"]
     if not isinstance(series, Mapping) or not series:
         raise ValueError("series is not a non-empty mapping")
-    fig = _figure(7.5, 5)
-    ax = fig.add_subplot()
+    lines = {}
     for name, seconds in series.items():
         ys = _floats(seconds, f"series[{name!r}]", len(n))
-        # a peer that could not run at some size records null/0: leave those points out
+        # a peer that could not run at some size records 0: leave those points out
         points = [(x, y * 1e6) for x, y in zip(n, ys) if x > 0 and y > 0 and math.isfinite(y)]
         if points:
-            ax.plot(*zip(*points), marker="o", label=str(name))
+            lines[_label(name)] = points
+    if not lines:
+        raise ValueError("no positive figure to draw on log axes")
+    fig = _figure(7.5, 5)
+    ax = fig.add_subplot()
+    # explicit limits: one size or one figure alone would make log autoscaling singular
+    xs = [x for points in lines.values() for x, _ in points]
+    ys = [y for points in lines.values() for _, y in points]
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xlim(min(xs) / 1.5, max(xs) * 1.5)
+    ax.set_ylim(min(ys) / 1.5, max(ys) * 1.5)
+    ax.set_autoscale_on(False)
+    for name, points in lines.items():
+        ax.plot(*zip(*points), marker="o", label=name)
     ax.set_xlabel("entries")
     ax.set_ylabel("µs per query")
     ax.set_title("Search latency vs number of entries")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
 
 
 def _bars(ax: Any, labels: list[str], values: list[float], title: str, unit: str) -> None:
@@ -128,7 +154,7 @@ def persistence_chart(data: Mapping[str, Any], path: Path) -> None:
     _bars(axes[1], formats, load, "load", "seconds")
     _bars(axes[2], formats, [s / 1e6 for s in size], "size on disk", "MB")
     fig.suptitle("Persistence: dump, load and size per format")
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
 
 
 def llm_cache_chart(data: Mapping[str, Any], path: Path) -> None:
@@ -146,7 +172,7 @@ def llm_cache_chart(data: Mapping[str, Any], path: Path) -> None:
         if count:  # a wrong answer served is the figure that matters most: mark it
             right.annotate(f"{count:g} wrong", (i, requests - calls[i]), ha="center", color="red")
     fig.suptitle("LLM cache: time per request and LLM calls saved")
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
 
 
 _FAMILIES = {"static": ("C0", "o", "-"), "guards": ("C1", "s", "--"), "verified": ("C2", "D", "")}
@@ -165,16 +191,19 @@ def wrong_vs_hits_chart(data: Mapping[str, Any], path: Path) -> None:
             raise ValueError(f"unknown family {family!r}; expected one of {sorted(_FAMILIES)}")
         key = (family, str(point.get("set", "")))
         xy = (float(point["hit_rate"]) * 100, float(point["wrong_rate"]) * 100)
-        groups.setdefault(key, []).append((*xy, str(point["label"])))
+        groups.setdefault(key, []).append((*xy, _label(point["label"])))
     sets = sorted({s for _, s in groups})
     fig = _figure(7.5, 5.5)
     ax = fig.add_subplot()
-    for (family, set_name), members in sorted(groups.items()):
+    order = list(_FAMILIES)
+    for (family, set_name), members in sorted(
+        groups.items(), key=lambda g: (order.index(g[0][0]), g[0][1])
+    ):
         color, marker, line = _FAMILIES[family]
         members.sort()
         xs, ys, _ = zip(*members)
         fill = "full" if sets.index(set_name) == 0 else "none"
-        label = f"{family} ({set_name})" if set_name else family
+        label = f"{family} ({_label(set_name)})" if set_name else family
         ax.plot(
             xs,
             ys,
@@ -187,14 +216,18 @@ def wrong_vs_hits_chart(data: Mapping[str, Any], path: Path) -> None:
         if family == "verified":
             for x, y, text in members:
                 ax.annotate(
-                    text, (x, y), fontsize="x-small", xytext=(4, 4), textcoords="offset points"
+                    text.removeprefix("verified "),
+                    (x, y),
+                    fontsize="x-small",
+                    xytext=(4, 4),
+                    textcoords="offset points",
                 )
     ax.set_xlabel("hit rate (% of requests)")
     ax.set_ylabel("wrong answers served (% of requests)")
     ax.set_title("Wrong hits vs hits: static thresholds, guards, verified")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
 
 
 Drawer = Callable[[Mapping[str, Any], Path], None]
@@ -224,8 +257,8 @@ def draw_charts(
             draw(series[name], out_dir / file)
         except ChartsUnavailable as exc:
             outcomes[file] = ChartOutcome(file, name, False, str(exc))
-        except (KeyError, TypeError, ValueError) as exc:
-            reason = f"series {name!r} is malformed ({type(exc).__name__}: {exc})"
+        except Exception as exc:  # a chart that cannot be drawn must not lose the results
+            reason = f"series {name!r} could not be drawn ({type(exc).__name__}: {exc})"
             outcomes[file] = ChartOutcome(file, name, False, reason)
         else:
             outcomes[file] = ChartOutcome(file, name, True)
