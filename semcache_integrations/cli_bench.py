@@ -205,14 +205,15 @@ def run_bench(args: argparse.Namespace, console: Console | None = None) -> int:
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[done]}"),  # "2/10" on the overall bar only
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        overall = progress.add_task("benchmarks", total=len(runs))
+        overall = progress.add_task("benchmarks", total=len(runs), done=f"0/{len(runs)}")
         for run in runs:
             _run_script(run, directory.parent, out, args.quick, timeout, progress)
-            progress.advance(overall)
+            finished = runs.index(run) + 1
+            progress.update(overall, advance=1, done=f"{finished}/{len(runs)}")
             colour = "green" if not run.crashed else "red"
             progress.console.print(
                 f"[{colour}]{run.name}: {run.status}[/] in {run.seconds:.1f} s ({run.log})"
@@ -262,7 +263,7 @@ def _run_script(
     # the scripts measure the code beside them (a checkout), not another installed copy
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), os.environ.get("PYTHONPATH")]))
     command = [sys.executable, str(run.script), *(["--quick"] if quick else [])]
-    task = progress.add_task(run.name, total=None)
+    task = progress.add_task(run.name, total=None, done="")
     started = time.perf_counter()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
