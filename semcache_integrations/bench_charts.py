@@ -107,8 +107,8 @@ def search_latency_chart(data: Mapping[str, Any], path: Path) -> None:
         raise ValueError("series is not a non-empty mapping")
     lines = {}
     for name, seconds in series.items():
-        ys = _floats(seconds, f"series[{name!r}]", len(n))
-        # a peer that could not run at some size records 0: leave those points out
+        # a peer that could not run at some size records 0 or null: leave those points out
+        ys = _floats([v or 0.0 for v in seconds], f"series[{name!r}]", len(n))
         points = [(x, y * 1e6) for x, y in zip(n, ys) if x > 0 and y > 0 and math.isfinite(y)]
         if points:
             lines[_label(name)] = points
@@ -170,7 +170,9 @@ def llm_cache_chart(data: Mapping[str, Any], path: Path) -> None:
     _bars(right, caches, [requests - c for c in calls], f"LLM calls saved of {requests:g}", "")
     for i, count in enumerate(wrong):
         if count:  # a wrong answer served is the figure that matters most: mark it
-            right.annotate(f"{count:g} wrong", (i, requests - calls[i]), ha="center", color="red")
+            right.annotate(
+                f"{count:g} wrong", (i, requests - calls[i]), ha="center", va="bottom", color="red"
+            )
     fig.suptitle("LLM cache: time per request and LLM calls saved")
     _save(fig, path)
 

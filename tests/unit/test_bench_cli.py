@@ -265,3 +265,10 @@ def test_langchain_rows_go_to_the_llm_or_the_embedding_cache_area_by_their_numbe
     )
     assert area_of("llamaindex", {"number": "3"}) == "vector store"
     assert area_of("a_new_one", {"number": "1"}) == "other"
+
+
+def test_a_peer_missing_at_some_sizes_leaves_only_those_points_out(tmp_path: Path) -> None:
+    series = {"n": [1000, 10000], "series": {"ours": [1e-4, 2e-4], "peer": [3e-4, None]}}
+    outcome = draw_charts({"search_latency": series}, tmp_path)["search_latency.png"]
+    assert outcome.drawn, outcome.reason
+    assert (tmp_path / "search_latency.png").read_bytes().startswith(PNG)
