@@ -5,10 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint format bench clean
+.PHONY: help demo test lint format bench bench-quick clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,14 +36,11 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix semcache_core semcache_integrations tests benchmarks examples
 	$(BIN)/ruff format semcache_core semcache_integrations tests benchmarks examples
 
-bench: $(STAMP)  ## run the benchmarks (core, persistence, LangChain, LlamaIndex, namespaces, seed, Redis) beside their baselines
-	$(BIN)/python benchmarks/bench_core.py
-	$(BIN)/python benchmarks/bench_persist.py
-	$(BIN)/python benchmarks/bench_langchain.py
-	$(BIN)/python benchmarks/bench_llamaindex.py
-	$(BIN)/python benchmarks/bench_namespaces.py
-	$(BIN)/python benchmarks/bench_seed.py
-	$(BIN)/python benchmarks/bench_redis.py
+bench: $(STAMP)  ## run every benchmark beside its peers: bench-results/REPORT.md, results.json, charts
+	$(BIN)/semcache bench --out bench-results
+
+bench-quick: $(STAMP)  ## the same, small sizes (< 5 min)
+	$(BIN)/semcache bench --quick --out bench-results
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

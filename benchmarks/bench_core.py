@@ -83,6 +83,7 @@ from report import (
     gc_paused,
     info_row,
     print_summary,
+    record,
     results_table,
     rng_for,
     system_pieces,
@@ -847,6 +848,11 @@ def run(cfg: Config, mode: str, crossover: bool, quick: bool) -> None:
 
     console.print()
     console.print(results_table(rows, f"semcache_core benchmark ({mode})"))
+    record(
+        "table",
+        f"semcache_core benchmark ({mode})",
+        {"rows": [dataclasses.asdict(row) for row in rows]},
+    )
     console.print(sweep_line(extras["sweep"], extras["n"]))
     console.print(
         f"row 4 exact flat SemCache.search on the low-rank data: {extras['flat']} "

@@ -38,7 +38,7 @@ from typing import Any
 
 from rich.table import Table
 
-from report import console, environment_line, run_from_command_line, system_pieces
+from report import Row, console, environment_line, record, run_from_command_line, system_pieces
 from semcache_core import calibrate
 from semcache_core.calibration import Calibration
 
@@ -170,6 +170,7 @@ def threshold_table(
         table.add_column(f"{set_name}: guards", justify="right")
     recommended = results[embedder, "shipped", True].result.threshold
     thresholds = sorted({*THRESHOLDS, *([recommended] if recommended else [])})
+    rows = []
     for threshold in thresholds:
         mark = " (calibrated)" if threshold == recommended else ""
         cells = [
@@ -178,6 +179,10 @@ def threshold_table(
             for guarded in (False, True)
         ]
         table.add_row(f"{threshold:g}{mark}", *cells)
+        for set_name, plain, guarded in zip(sets, cells[::2], cells[1::2]):
+            label = f"{set_name} at {threshold:g}{mark}: with guards"
+            rows.append(Row(f"{threshold:g}", label, guarded, f"no guards: {plain}", "", "info"))
+    record("table", str(table.title), {"rows": [dataclasses.asdict(row) for row in rows]})
     return table
 
 
@@ -203,6 +208,8 @@ def target_table(results: dict[tuple[str, str, bool], Scored]) -> Table:
     ]  # fmt: skip
     for label, figure, target, passed in rows:
         table.add_row(label, figure, target, "[green]PASS[/]" if passed else "[red]FAIL[/]")
+    recorded = [Row(str(i), r[0], r[1], "", "", r[2], r[3]) for i, r in enumerate(rows, 1)]
+    record("table", str(table.title), {"rows": [dataclasses.asdict(row) for row in recorded]})
     return table
 
 

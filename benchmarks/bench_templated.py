@@ -27,6 +27,7 @@ Exit code is 0 whatever the figures: this is a report, not a gate.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import statistics
@@ -42,6 +43,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from report import Row, record
 from semcache_core import HashingEmbedder
 from semcache_core.responses import Prompt, ResponseCache
 
@@ -114,6 +116,7 @@ def comparison(pairs: list[dict[str, Any]], embedders: list[tuple[str, Embed, fl
     table = Table(title="wrong hits / hits, before (whole texts) and after (differing spans)")
     for column in ("embedder @ threshold", "pairs", "labelled", "before", "after"):
         table.add_column(column, justify="left" if column == "pairs" else "right")
+    rows = []
     for name, embed, threshold in embedders:
         for kind in [*kinds, "all"]:
             subset = pairs if kind == "all" else [p for p in pairs if p["kind"] == kind]
@@ -126,8 +129,13 @@ def comparison(pairs: list[dict[str, Any]], embedders: list[tuple[str, Embed, fl
                 )
                 cells.append(f"{wrong} wrong / {hits} of {same} hits")
             table.add_row(f"{name} @ {threshold}", kind, label, *cells)
+            row_label = f"{name} @ {threshold}, {kind} ({label}): after"
+            rows.append(
+                Row(str(len(rows) + 1), row_label, cells[1], f"before: {cells[0]}", "", "info")
+            )
         table.add_section()
     console.print(table)
+    record("table", str(table.title), {"rows": [dataclasses.asdict(row) for row in rows]})
 
 
 def distributions(pairs: list[dict[str, Any]], embed: Embed) -> None:
@@ -156,6 +164,7 @@ def distributions(pairs: list[dict[str, Any]], embed: Embed) -> None:
     for column in ("threshold", "wrong hits", "hits", "missed paraphrases"):
         sweep.add_column(column, justify="right")
     paraphrases = len(scores[True])
+    rows = []
     for threshold in SWEEP:
         wrong = sum(x >= threshold for x in scores[False])
         hits = sum(x >= threshold for x in scores[True])
@@ -165,7 +174,10 @@ def distributions(pairs: list[dict[str, Any]], embed: Embed) -> None:
             str(hits),
             str(paraphrases - hits),
         )
+        figure = f"{wrong} of {len(scores[False])} wrong, {hits} of {paraphrases} hits"
+        rows.append(Row(f"{threshold:.2f}", f"threshold {threshold:.2f}", figure, "", "", "info"))
     console.print(sweep)
+    record("table", str(sweep.title), {"rows": [dataclasses.asdict(row) for row in rows]})
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ Exit code is 0 whatever the figures: this is a report, not a gate.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import sys
@@ -42,6 +43,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.globals import set_llm_cache
 from langchain_core.language_models.llms import LLM
 
+from report import Row, record
 from semcache_integrations.cli_calibrate import load_embedder
 from semcache_integrations.langchain import SemCache
 
@@ -231,6 +233,41 @@ def verdicts(rows: list[Outcome]) -> list[str]:
     return lines
 
 
+def family(label: str) -> str | None:
+    """The wrong-vs-hits chart's family of a row (``None``: not on the chart)."""
+    if label.startswith("verified"):
+        return "verified"
+    if label.endswith("+ guards"):
+        return "guards"
+    return "static" if label.startswith(("static", "exact")) else None
+
+
+def record_rows(rows: list[Outcome], title: str, stream: str, points: list[dict[str, Any]]) -> None:
+    """Record the table for ``semcache bench`` (a verified row judged as :func:`verdicts`
+    judges it) and add each row's point to the wrong-vs-hits series."""
+    static = [r for r in rows if r.label.startswith(("static", "exact"))]
+    recorded = []
+    for number, row in enumerate(rows, 1):
+        rates = f"({row.hits / row.requests:.1%}), {row.wrong} wrong ({row.error:.2%})"
+        baseline, target, passed = "", "info", None
+        if row.label.startswith("verified δ="):
+            delta = float(row.label.removeprefix("verified δ="))
+            within = [r for r in static if r.error <= delta]
+            best = max(within, key=lambda r: r.hits) if within else None
+            if best is not None:
+                baseline = f"best static within δ: {best.label}, {best.hits} hits"
+            target = f"error <= {delta:g}, more hits than the best static within δ"
+            passed = row.error <= delta and (best is None or row.hits > best.hits)
+        recorded.append(Row(str(number), row.label, f"{row.hits} hits {rates}", baseline, "",
+                            target, passed))  # fmt: skip
+        kind = family(row.label)
+        if kind is not None:
+            rate = row.hits / row.requests
+            point = {"label": row.label, "family": kind, "set": stream, "hit_rate": rate}
+            points.append({**point, "wrong_rate": row.error})
+    record("table", title, {"rows": [dataclasses.asdict(row) for row in recorded]})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_REQUESTS} requests")
@@ -239,6 +276,7 @@ def main() -> None:
     quick = args.quick
     requests = QUICK_REQUESTS if quick else args.requests
     embeddings = MemoEmbeddings()
+    points: list[dict[str, Any]] = []
     for reworded, title in (
         (False, "A. the phrasings as written (exact repeats are common)"),
         (True, "B. every request with a random greeting and sign-off (few exact repeats)"),
@@ -247,6 +285,8 @@ def main() -> None:
         console.print(table(rows, f"Verified vs static thresholds, LangChain + MiniLM: {title}"))
         for line in verdicts(rows):
             console.print(line)
+        record_rows(rows, f"Verified vs static thresholds: {title}", title[0], points)
+    record("series", "wrong_vs_hits", {"points": points})
     console.print(f"verified-vs-static benchmark{' (quick)' if quick else ''}: {requests} requests")
 
 

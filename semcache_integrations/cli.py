@@ -31,6 +31,7 @@ from rich.table import Table
 from semcache_core import HashingEmbedder, SemCache, SemCacheError
 from semcache_core.persist.inspect import StoreReport, describe_size, inspect_path
 
+from .cli_bench import add_bench_parser, run_bench
 from .cli_calibrate import add_calibrate_parser, run_calibrate
 from .cli_cluster import add_cluster_parser, run_cluster
 
@@ -255,7 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     inspect_parser.add_argument("path")
     add_calibrate_parser(commands)
     add_cluster_parser(commands)
+    add_bench_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return run_bench(args)
     if args.command == "calibrate":
         return run_calibrate(args)
     if args.command == "cluster":
