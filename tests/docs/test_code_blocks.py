@@ -21,7 +21,10 @@ The rule for each kind of block (its fence's language):
   every ``--option`` of the line appears in that help; ``python FILE`` / ``python -m
   MODULE``: the file or module exists here and every ``--option`` appears in its source.
   Any other command fails the test until a rule for it is added here.
-- ``text``: not code (file layouts, the exception tree, printed output); not run.
+- ``text``: not code (file layouts, printed output); not run. The exception tree (a
+  ``text`` block opening with ``SemCacheError``) is checked: it names every subclass of
+  ``SemCacheError`` in ``semcache_core.errors`` and nothing else, and a mix-in written
+  after a name (``InvalidKeyError (TypeError)``) is one of that class's bases.
 - An unlabelled fence, or another language, fails the test: label it.
 
 A block that cannot run (say, it needs a real API key) is preceded by a visible marker
@@ -131,6 +134,28 @@ def test_python_blocks_run(page: str, tmp_path: Path, request: pytest.FixtureReq
     assert done.returncode == 0, done.stdout + done.stderr
     ran = (tmp_path / "ran.txt").read_text().split()
     assert ran == [b.where for b in blocks], done.stdout + done.stderr
+
+
+TREE_BLOCKS = [b for b in ALL_BLOCKS if b.lang == "text" and b.code.startswith("SemCacheError")]
+
+
+@pytest.mark.parametrize("block", TREE_BLOCKS, ids=[b.where for b in TREE_BLOCKS])
+def test_exception_trees_match_the_hierarchy(block: Block) -> None:
+    import semcache_core.errors as errors
+
+    classes = {
+        name: cls
+        for name, cls in vars(errors).items()
+        if isinstance(cls, type) and issubclass(cls, errors.SemCacheError)
+    }
+    named = set(re.findall(r"\b([A-Z]\w*Error)\b", block.code)) - {"ValueError", "TypeError"}
+    assert named == set(classes), (
+        f"{block.where}: missing {sorted(set(classes) - named)}, "
+        f"unknown {sorted(named - set(classes))}"
+    )
+    for name, mixin in re.findall(r"\b([A-Z]\w*Error) \((ValueError|TypeError)\)", block.code):
+        bases = [base.__name__ for base in classes[name].__mro__]
+        assert mixin in bases, f"{block.where}: {name} is no {mixin}"
 
 
 @pytest.mark.parametrize("block", SHELL_BLOCKS, ids=[b.where for b in SHELL_BLOCKS])
