@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint format bench bench-quick clean
+.PHONY: help demo test docs lint format bench bench-quick clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -24,8 +24,11 @@ $(STAMP): pyproject.toml setup.py semcache_core/_speedups.c | $(BIN)/python
 demo: $(STAMP)  ## run the end-to-end demo on the in-process cache
 	$(BIN)/semcache demo
 
-test: $(STAMP)  ## run the whole test suite
+test: $(STAMP)  ## run the whole test suite (it builds the docs and runs their code blocks too)
 	$(BIN)/python -m pytest
+
+docs: $(STAMP)  ## build the documentation site into site/ (mkdocs --strict: a warning fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lint: $(STAMP)  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check semcache_core semcache_integrations tests benchmarks examples
@@ -43,4 +46,4 @@ bench-quick: $(STAMP)  ## the same, small sizes (< 5 min)
 	$(BIN)/semcache bench --quick --out bench-results
 
 clean:  ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis site

@@ -286,8 +286,12 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         previous entry of ``(namespace, key)``.
 
         Raises:
-            InvalidKeyError, InvalidValueError, InvalidVectorError, DimensionMismatchError,
-            InvalidArgumentError: bad input; nothing is stored.
+            InvalidKeyError: ``key`` is not a valid key; nothing is stored.
+            InvalidValueError: ``value`` cannot be encoded; nothing is stored.
+            InvalidVectorError: ``vector`` is not a finite, non-zero vector (a
+                :class:`DimensionMismatchError` when its dimension is not the
+                namespace's); nothing is stored.
+            InvalidArgumentError: another argument is out of range; nothing is stored.
         """
         namespace, write = self._set_write(key, value, vector, metadata, ttl, namespace)
         with naming(namespace):

@@ -161,7 +161,8 @@ class DistributedSemanticKV:
         namespace: the cache namespace holding this client's entries.
 
     Raises:
-        InvalidArgumentError: bad options. BackendUnavailableError: no node answers.
+        InvalidArgumentError: bad options.
+        BackendUnavailableError: no node answers.
         EmbedderError: an ``embedding_provider`` of no supported kind.
     """
 
@@ -244,8 +245,9 @@ class DistributedSemanticKV:
         ``ttl_ms`` > 0 makes it expire after that many milliseconds. True once stored.
 
         Raises:
-            InvalidKeyError: ``key`` not a str. InvalidValueError: ``value`` not bytes.
-            InvalidArgumentError: ``ttl_ms`` not an int >= 0. Nothing is stored then.
+            InvalidKeyError: ``key`` not a str; nothing is stored.
+            InvalidValueError: ``value`` not bytes; nothing is stored.
+            InvalidArgumentError: ``ttl_ms`` not an int >= 0; nothing is stored.
         """
         check_key(key)
         if not isinstance(value, (bytes, bytearray, memoryview)):
@@ -303,7 +305,8 @@ class DistributedSemanticKV:
 
         Raises:
             InvalidArgumentError: ``query`` not a str, ``top_k`` < 1, ``threshold``
-                outside [-1, 1]. BackendError: a shard did not answer (no partial result).
+                outside [-1, 1].
+            BackendError: a shard did not answer (no partial result).
         """
         if not isinstance(query, str):
             raise InvalidArgumentError(f"query must be a str, got {type(query).__name__}")

@@ -126,17 +126,21 @@ class RedisBackend:
         prefix: first part of every key; ``clear()`` removes only keys under it.
         shards: vector sets per new namespace (default one per primary; a search costs
             one ``VSIM`` per set, so more sets only pay when primaries will be added).
-        hnsw_m, hnsw_ef_construction: graph settings of new vector sets.
+        hnsw_m: graph degree (``M``) of new vector sets.
+        hnsw_ef_construction: build-time candidates (``EF``) of new vector sets.
         hnsw_ef_search: candidates explored per search (higher: better recall, slower).
         exact_below: a shard with at most this many vectors is searched exactly.
-        connect_timeout, socket_timeout: seconds; ``socket_timeout`` is also the deadline
-            of a whole ``search`` (every shard together). retries: retry budget per call.
+        connect_timeout: seconds to open a connection.
+        socket_timeout: seconds a reply may take; also the deadline of a whole
+            ``search`` (every shard together).
+        retries: retry budget per call.
         min_replica_acks: replicas that must confirm every write (``WAIT``); 0: none.
         replica_ack_timeout: seconds a write waits for them.
         max_entries: not supported (raises :class:`CapabilityError`): use ``maxmemory``.
 
     Raises:
-        InvalidArgumentError: bad options. BackendUnavailableError: no server answers.
+        InvalidArgumentError: bad options.
+        BackendUnavailableError: no server answers.
         ReplicationError: a primary has fewer replicas connected than
             ``min_replica_acks`` (e.g. a standalone server without replicas).
     """
