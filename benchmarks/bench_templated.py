@@ -49,7 +49,7 @@ from semcache_core.responses import Prompt, ResponseCache
 
 DATA = Path(__file__).resolve().parent / "data"
 LEXICAL_THRESHOLD = 0.95  # the LLM caches' default
-MINILM_THRESHOLD = 0.9  # what the README recommends for all-MiniLM-L6-v2
+MINILM_THRESHOLD = 0.9  # the README's templated-prompt table (calibration recommends 0.87)
 SWEEP = [round(0.80 + 0.01 * i, 2) for i in range(17)]
 
 console = Console(width=150)
