@@ -81,3 +81,6 @@ def test_minilm_serves_more_paraphrases_and_no_wrong_answer(
     assert chat["wrong"] == 0 and chat["near_misses"] > 0
     assert chat["paraphrase_hits"] > lexical[0]["chat"]["paraphrase_hits"]
     assert "all-MiniLM-L6-v2" in text
+    ours = figures["index"]["semcache"]  # 384-d nodes beside 256-d embeddings: one cache
+    assert ours["node_ids"] and ours["reloaded_ids"] == ours["node_ids"]
+    assert ours["hits"] == figures["index"]["SimpleVectorStore"]["hits"]
