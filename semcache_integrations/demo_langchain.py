@@ -42,6 +42,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from semcache_core import SemCache as Engine
+from semcache_core import SemCacheError
 
 from .langchain import CachedChatModel, SemCache
 
@@ -60,7 +61,16 @@ def holdout_questions(
     """``(intents, near_miss_pairs)`` from the held-out data: the first ``intents``
     intents of ``stream.jsonl`` (each a list of phrasings) and the first
     ``near_misses_per_kind`` pairs of each kind in ``hard_negatives.jsonl`` that share no
-    text with a question taken before them (so every near miss is a new text)."""
+    text with a question taken before them (so every near miss is a new text).
+
+    Raises:
+        SemCacheError: the files are not there (an install without the source tree).
+    """
+    if not (root / "stream.jsonl").is_file() or not (root / "hard_negatives.jsonl").is_file():
+        raise SemCacheError(
+            f"the demo's held-out questions are not at {root} (stream.jsonl, "
+            "hard_negatives.jsonl): run `semcache demo` from a source checkout of semcache"
+        )
     with open(root / "stream.jsonl", encoding="utf-8") as handle:
         stream = [json.loads(line) for line in handle if line.strip()][:intents]
     seen = {text for item in stream for text in item["phrasings"]}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console
 
+from semcache_core import SemCacheError
 from semcache_integrations.demo_langchain import holdout_questions
 from semcache_integrations.demo_tour import tour
 
@@ -29,6 +31,11 @@ def _tour(lexical: bool, redis_url: str | None = None) -> tuple[dict[str, Any], 
 @pytest.fixture(scope="module")
 def lexical() -> tuple[dict[str, Any], str]:
     return _tour(lexical=True)
+
+
+def test_without_the_held_out_data_the_error_says_where_it_looked(tmp_path: Path) -> None:
+    with pytest.raises(SemCacheError, match=r"held-out questions are not at .*source checkout"):
+        holdout_questions(root=tmp_path)
 
 
 def test_the_embedding_calls_are_saved(lexical: tuple[dict[str, Any], str]) -> None:
