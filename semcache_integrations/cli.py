@@ -139,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_parser.add_argument("--latency-ms", type=float, default=10.0, help="per embedding call")
     demo_parser.add_argument("--chat-latency-ms", type=float, default=50.0)
     demo_parser.add_argument("--documents", type=int, default=200)
+    demo_parser.add_argument(
+        "--near-misses", type=int, default=8, metavar="N", help="held-out near misses per kind"
+    )
     inspect_parser = commands.add_parser(
         "inspect", help="describe a snapshot file or durable directory and verify it"
     )
@@ -160,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         embed_latency_ms=args.latency_ms,
         chat_latency_ms=args.chat_latency_ms,
         documents=args.documents,
+        near_misses_per_kind=args.near_misses,
     )
     return 0 if figures["chat"]["wrong"] == 0 else 1
 

@@ -217,7 +217,7 @@ def chat_section(
     kinds = sorted({pair["kind"] for pair in pairs})
     console.print(
         f"near misses: {near['asked']} held-out questions ({', '.join(kinds)}), each one "
-        f"word or number away from a cached question: {near['hits']} served from the "
+        f"a cached question but asking something else: {near['hits']} served from the "
         f"cache, [bold]{near['wrong']} wrong answers[/bold]"
     )
     return {
