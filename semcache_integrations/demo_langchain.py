@@ -216,7 +216,7 @@ def chat_section(
     _print_stream(streamed, console)
     kinds = sorted({pair["kind"] for pair in pairs})
     console.print(
-        f"near misses: {near['asked']} held-out questions ({', '.join(kinds)}), each one "
+        f"near misses: {near['asked']} held-out questions ({', '.join(kinds)}), each close to "
         f"a cached question but asking something else: {near['hits']} served from the "
         f"cache, [bold]{near['wrong']} wrong answers[/bold]"
     )

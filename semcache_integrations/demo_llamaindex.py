@@ -194,4 +194,9 @@ def llamaindex_demo(
             "yes" if run["same_after_reload"] else "NO",
         )
     console.print(table)
+    if isinstance(embed, ModelEmbedding):
+        console.print(
+            "build s: semcache's build embeds the documents with the model; the second "
+            "build reuses those vectors (the tour's model embeds each text once)"
+        )
     return figures
