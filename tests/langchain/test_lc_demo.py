@@ -1,22 +1,93 @@
-"""The LangChain part of the demo: its figures add up and the semantic cache is never wrong."""
+"""The demo tour (``semcache demo``): its figures, with the lexical embedder and MiniLM."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
+from typing import Any
 
+import pytest
 from rich.console import Console
 
-from semcache_integrations.demo_langchain import chat_requests, langchain_demo
+from semcache_core import SemCacheError
+from semcache_integrations.demo_langchain import holdout_questions
+from semcache_integrations.demo_tour import tour
 
 
-def test_semantic_cache_saves_more_calls_than_exact_and_answers_right() -> None:
+def _tour(lexical: bool, redis_url: str | None = None) -> tuple[dict[str, Any], str]:
     output = io.StringIO()
-    figures = langchain_demo(60, 0, Console(file=output, width=150))
-    none = figures["no cache"]
-    exact = figures["InMemoryCache (exact)"]
-    semantic = figures["semcache SemCache (semantic, 0.9)"]
-    assert none["calls"] == 60
-    assert exact["calls"] == len(set(chat_requests(60)))  # one call per distinct text
-    assert semantic["calls"] < exact["calls"] and figures["semantic_hits"] > 0
-    assert none["wrong"] == exact["wrong"] == semantic["wrong"] == 0
-    assert "wrong answers" in output.getvalue()
+    figures = tour(
+        redis_url,
+        lexical,
+        Console(file=output, width=150),
+        embed_requests=120,
+        embed_latency_ms=0,
+        chat_latency_ms=0,
+        documents=60,
+    )
+    return figures, output.getvalue()
+
+
+@pytest.fixture(scope="module")
+def lexical() -> tuple[dict[str, Any], str]:
+    return _tour(lexical=True)
+
+
+def test_without_the_held_out_data_the_error_says_where_it_looked(tmp_path: Path) -> None:
+    with pytest.raises(SemCacheError, match=r"held-out questions are not at .*source checkout"):
+        holdout_questions(root=tmp_path)
+
+
+def test_the_embedding_calls_are_saved(lexical: tuple[dict[str, Any], str]) -> None:
+    figures, text = lexical
+    for run in figures["embeddings"].values():
+        assert 0 < run["calls"] < run["asked"] == 120
+    assert figures["saved"]["embedding_calls"] > 0
+    assert "1. Embedding calls saved" in text and "lexical" in text
+
+
+def test_the_chat_app_calls_the_model_less_and_is_never_wrong(
+    lexical: tuple[dict[str, Any], str],
+) -> None:
+    chat = lexical[0]["chat"]
+    assert chat["model_calls"] < chat["requests"]
+    assert chat["rounds"]["repeats"]["hits"] == chat["rounds"]["repeats"]["asked"] > 0
+    assert chat["wrong"] == 0
+    assert chat["near_misses"] == len(holdout_questions()[1]) > 0
+    assert chat["near_miss_hits"] == 0
+    assert "0 wrong answers" in lexical[1]
+
+
+def test_the_streamed_answer_is_replayed_chunk_for_chunk(
+    lexical: tuple[dict[str, Any], str],
+) -> None:
+    streamed = lexical[0]["chat"]["stream"]
+    assert (streamed["model_calls"], streamed["replay_calls"]) == (1, 0)
+    assert len(streamed["chunks"]) > 1 and streamed["same"]
+    assert streamed["replayed"][: len(streamed["chunks"])] == streamed["chunks"]
+
+
+def test_the_reloaded_index_returns_the_same_nodes(lexical: tuple[dict[str, Any], str]) -> None:
+    ours = lexical[0]["index"]["semcache"]
+    assert ours["node_ids"] and ours["reloaded_ids"] == ours["node_ids"]
+    assert all(m["topic"] == "billing" and m["year"] >= 2022 for _, m in ours["hits"])
+
+
+def test_the_savings_are_counted(lexical: tuple[dict[str, Any], str]) -> None:
+    saved = lexical[0]["saved"]
+    assert saved["model_calls"] > 0 and saved["input_tokens"] > 0 and saved["usd"] > 0
+    assert saved["embedding_seconds"] >= 0 and "4. What the cache saved" in lexical[1]
+
+
+def test_minilm_serves_more_paraphrases_and_no_wrong_answer(
+    lexical: tuple[dict[str, Any], str],
+) -> None:
+    figures, text = _tour(lexical=False)
+    assert figures["embedder"] == "all-MiniLM-L6-v2" and figures["threshold"] == 0.87
+    chat = figures["chat"]
+    assert chat["wrong"] == 0 and chat["near_misses"] > 0
+    assert chat["paraphrase_hits"] > lexical[0]["chat"]["paraphrase_hits"]
+    assert "all-MiniLM-L6-v2" in text
+    ours = figures["index"]["semcache"]  # 384-d nodes beside 256-d embeddings: one cache
+    assert ours["node_ids"] and ours["reloaded_ids"] == ours["node_ids"]
+    assert ours["hits"] == figures["index"]["SimpleVectorStore"]["hits"]

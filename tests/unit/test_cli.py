@@ -1,4 +1,4 @@
-"""The command line: the demo runs end to end and its figures add up; inspect reports."""
+"""The command line: the demo tour runs (test_lc_demo.py checks its figures); inspect."""
 
 from __future__ import annotations
 
@@ -12,23 +12,12 @@ from rich.console import Console
 
 from semcache_core import SemCache
 from semcache_core.persist.container import open_container
-from semcache_integrations.cli import _requests, demo, inspect, main
+from semcache_integrations.cli import inspect, main
 
 
-def test_demo_saves_every_repeated_embedding_call() -> None:
-    output = io.StringIO()
-    figures = demo(requests=120, latency_ms=0.5, console=Console(file=output, width=120))
-    distinct = len(set(_requests(120)))
-    assert figures["uncached_calls"] == 120
-    assert figures["cached_calls"] == distinct  # one API call per distinct text, no more
-    assert figures["semantic_hits"] == 3  # three paraphrases hit, the unrelated query misses
-    text = output.getvalue()
-    assert "saved" in text and "Semantic lookups" in text
-
-
-def test_main_runs_the_demo_command() -> None:
-    options = ["--requests", "20", "--latency-ms", "0", "--chat-latency-ms", "0"]
-    assert main(["demo", *options, "--documents", "200"]) == 0
+def test_main_runs_the_demo_tour_lexical() -> None:
+    options = ["--lexical", "--latency-ms", "0", "--chat-latency-ms", "0", "--documents", "60"]
+    assert main(["demo", *options]) == 0  # 0: no wrong answer was served
 
 
 def _console() -> tuple[Console, io.StringIO]:
