@@ -2,8 +2,8 @@
 
 Run::
 
-    .venv/bin/python benchmarks/bench_llm_cache.py            # full (1,000 requests, ~4 min)
-    .venv/bin/python benchmarks/bench_llm_cache.py --quick    # smoke run (200 requests, < 1 min)
+    .venv/bin/python benchmarks/bench_llm_cache.py            # full (1,000 requests, ~6 min)
+    .venv/bin/python benchmarks/bench_llm_cache.py --quick    # smoke run (200 requests, ~1 min)
 
 Exit code is 0 whatever the verdicts: this is a report, not a gate.
 
@@ -43,8 +43,9 @@ Caches, in one run on the same requests:
   ``llm_string``), with the same embeddings (a function returning the float32 vector),
   SQLite + faiss storage in a temporary directory, ``SearchDistanceEvaluation`` and its
   default ``similarity_threshold=0.8``. Its hit rule (read from its source): faiss
-  ``IndexFlatL2`` returns the squared L2 distance d (2 - 2 cos for unit vectors), the
-  evaluation scores 4 - d, and a hit needs score >= 0.8 * 4, i.e. cos >= 0.6; the text
+  ``IndexFlatL2`` returns the top-1 (its default) squared L2 distance d (2 - 2 cos for
+  unit vectors), the evaluation scores 4 - d, and a hit needs score >= 0.8 * 4, i.e.
+  cos >= 0.6; the text
   embedded is what ``pre_embedding_func`` returns: ``get_prompt``, the prompt LangChain
   passes (the JSON of the message list). When the default serves wrong answers a stricter
   row follows: the question's text only (the last human message) and threshold 0.935
