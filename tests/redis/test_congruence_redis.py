@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from suite_support import ClientPool
 
-from semcache_core import Filter, FilterGroup, FilterValueError, SemCache
+from semcache_core import DimensionMismatchError, Filter, FilterGroup, FilterValueError, SemCache
 from semcache_core.backends.local import LocalBackend
 from semcache_core.backends.redis import RedisBackend
 
@@ -164,3 +164,28 @@ def test_random_filter_trees_agree(
         assert got == want, tree
     else:
         assert_same_hits(want, got)
+
+
+@pytest.mark.parametrize("kind", REDIS_KINDS)
+async def test_a_query_of_another_dimension_is_refused_before_a_filter_on_stored_kinds(
+    clients: ClientPool, kind: str
+) -> None:
+    """The call's own argument first: a query of another dimension raises
+    DimensionMismatchError on both backends even when the filter would also order a
+    number against a stored str (Redis checked the stored kinds first: FilterValueError)."""
+    local, remote = _pair(clients, kind, FakeClock())
+    try:
+        for cache in (local, remote):
+            cache.set("k0", 0, vector=[1.0, 0.0, 0.0, 0.0], metadata={"n": "a"})
+            clash = {"n": {"$gt": 0}}
+            with pytest.raises(DimensionMismatchError):
+                cache.search([1.0, 0.0, 0.0], k=1, filters=clash)
+            with pytest.raises(DimensionMismatchError):
+                await cache.asearch([1.0, 0.0, 0.0], k=1, filters=clash)
+            with pytest.raises(FilterValueError):  # the right dimension: the filter's turn
+                cache.search([1.0, 0.0, 0.0, 0.0], k=1, filters=clash)
+            with pytest.raises(FilterValueError):
+                await cache.asearch([1.0, 0.0, 0.0, 0.0], k=1, filters=clash)
+    finally:
+        remote.clear()
+        await remote.aclose()

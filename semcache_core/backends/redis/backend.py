@@ -488,8 +488,6 @@ class RedisBackend:
             tags = self._shards(namespace, create=False)
             if tags is None:
                 return [[] for _ in range(len(queries))]
-            if filters is not None:
-                self._check_kinds(namespace, filters, now)
             job = SearchJob.make(
                 self._settings, tags, queries, k, namespace, filters, now, with_vectors, threshold
             )
@@ -497,7 +495,10 @@ class RedisBackend:
             purged, replies = job.swept(done.replies)
             self._tally.expired(purged)
             results: list[list[tuple[StoredEntry, float]]] = []
-            for row, (hits, per_shard) in enumerate(job.first(replies)):
+            first = list(job.first(replies))  # a query of another dimension raises here
+            if filters is not None:  # after it, as the local backend checks: the call's
+                self._check_kinds(namespace, filters, now)  # own arguments first
+            for row, (hits, per_shard) in enumerate(first):
                 unreachable = set(done.unreachable)
                 more = job.may_hold_more(hits, per_shard)
                 if any(more):
