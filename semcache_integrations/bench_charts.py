@@ -134,8 +134,14 @@ def search_latency_chart(data: Mapping[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
-def _bars(ax: Any, labels: list[str], values: list[float], title: str, unit: str) -> None:
+def _bars(
+    ax: Any, labels: list[str], values: list[float], title: str, unit: str, log: bool = False
+) -> None:
+    """One bar per label; ``log``: a log axis (when every value is positive), so bars
+    a hundred times apart both show."""
     ax.bar(range(len(labels)), values, color=[f"C{i % 10}" for i in range(len(labels))])
+    if log and values and min(values) > 0:
+        ax.set_yscale("log")
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize="small")
     ax.set_title(title)
     ax.set_ylabel(unit)
@@ -150,8 +156,8 @@ def persistence_chart(data: Mapping[str, Any], path: Path) -> None:
     size = _floats(data["size_bytes"], "size_bytes", len(formats))
     fig = _figure(12, 4.5)
     axes = fig.subplots(1, 3)
-    _bars(axes[0], formats, dump, "dump", "seconds")
-    _bars(axes[1], formats, load, "load", "seconds")
+    _bars(axes[0], formats, dump, "dump", "seconds (log)", log=True)
+    _bars(axes[1], formats, load, "load", "seconds (log)", log=True)
     _bars(axes[2], formats, [s / 1e6 for s in size], "size on disk", "MB")
     fig.suptitle("Persistence: dump, load and size per format")
     _save(fig, path)
@@ -171,7 +177,12 @@ def llm_cache_chart(data: Mapping[str, Any], path: Path) -> None:
     for i, count in enumerate(wrong):
         if count:  # a wrong answer served is the figure that matters most: mark it
             right.annotate(
-                f"{count:g} wrong", (i, requests - calls[i]), ha="center", va="bottom", color="red"
+                f"{count:g}\nwrong",
+                (i, requests - calls[i]),
+                ha="center",
+                va="bottom",
+                color="red",
+                fontsize="x-small",
             )
     fig.suptitle("LLM cache: time per request and LLM calls saved")
     _save(fig, path)

@@ -53,7 +53,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
-# docs/benchmarks/ holds the generated report (included into docs/benchmarks.md), not a page
+# docs/benchmarks/ holds the generated report (`semcache bench` output): no code blocks of ours
 PAGES = [
     ROOT / "README.md",
     *sorted(
