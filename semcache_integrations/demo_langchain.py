@@ -128,7 +128,7 @@ def answer_text(intent: str) -> str:
 
 def _ask(
     model: SupportModel, questions: Iterable[str], label: str, console: Console
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Invoke ``model`` on each question; counts of model calls, hits and wrong answers,
     and the questions answered wrongly (``"wrong_questions"``)."""
     questions = list(questions)
@@ -256,7 +256,7 @@ def chat_section(
     }
 
 
-def _print_rounds(rounds: dict[str, dict[str, int]], console: Console, latency_ms: float) -> None:
+def _print_rounds(rounds: dict[str, dict[str, Any]], console: Console, latency_ms: float) -> None:
     table = Table(title=f"Chat requests through set_llm_cache ({latency_ms:g} ms per model call)")
     for column in ("requests", "asked", "model calls", "served from cache", "wrong answers"):
         table.add_column(column, justify="right")
