@@ -225,7 +225,9 @@ class SemCacheVectorStore(VectorStore):
             if hit.vector is not None
             and (doc := self._document(hit.key, hit.value, hit.metadata)) is not None
         ]
-        unit_query = as_unit_vector(query, self._cache.dim, "query")
+        # the dimension of what it is compared with: the cache-wide ``dim`` is another
+        # namespace's on a shared cache (a query against an empty store was refused)
+        unit_query = as_unit_vector(query, pairs[0][1].size if pairs else None, "query")
         matrix = (
             np.stack([vector for _, vector in pairs])
             if pairs

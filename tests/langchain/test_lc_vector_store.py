@@ -267,6 +267,19 @@ def test_mmr_picks_the_different_document_second() -> None:
     assert SemCacheVectorStore(AxisEmbeddings()).max_marginal_relevance_search("1,0") == []
 
 
+def test_mmr_on_a_cache_shared_with_a_namespace_of_another_dimension() -> None:
+    """The store's own namespace decides the query's dimension: a cache whose only vectors
+    are another component's (2-d) left the empty 3-d store refusing MMR queries with
+    DimensionMismatchError instead of answering nothing."""
+    cache = SemCache()
+    cache.set("elsewhere", "x", vector=[1.0, 0.0], namespace="other")
+    store = SemCacheVectorStore(AxisEmbeddings(), cache, namespace="docs")
+    assert store.max_marginal_relevance_search("1,0.3,0", k=2) == []
+    store.add_texts(["1,0.25,0", "1,0.2,0", "0.2,1,0"], ids=["dup1", "dup2", "other"])
+    mmr = store.max_marginal_relevance_search("1,0.3,0", k=2, fetch_k=3, lambda_mult=0.5)
+    assert ids_of(mmr) == ["dup1", "other"]
+
+
 def test_mmr_through_the_retriever() -> None:
     store = SemCacheVectorStore(AxisEmbeddings())
     store.add_texts(["1,0.25,0", "1,0.2,0", "0.2,1,0"], ids=["dup1", "dup2", "other"])
