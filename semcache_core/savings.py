@@ -13,11 +13,11 @@ counted in ``unpriced_hits`` instead of in the cost.
 
 Example::
 
-    >>> prices = check_prices({"gpt-4o-mini": (0.15, 0.6)})
+    >>> prices = check_prices({"gpt-4o-mini": (0.00015, 0.0006)})  # $0.15 / $0.60 per 1M
     >>> savings = Savings(prices)
     >>> savings.add(usage_fields(Usage(1000, 500, "gpt-4o-mini")))  # an entry's metadata
     >>> savings.input_tokens, savings.output_tokens, round(savings.cost, 6)
-    (1000, 500, 0.45)
+    (1000, 500, 0.00045)
 """
 
 from __future__ import annotations

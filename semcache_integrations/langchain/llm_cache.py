@@ -62,7 +62,7 @@ class SemCache(BaseCache):
             ``guard(new, stored) -> bool``, e.g. ``(*DEFAULT_GUARDS, my_guard)``.
         sliding_ttl: ``True``: serving a response restarts its ``ttl``; ``False`` (the
             default): a response expires ``ttl`` after it was stored.
-        prices: ``{"gpt-4o-mini": (0.15, 0.6)}``: USD per 1k input and output tokens,
+        prices: ``{"gpt-4o-mini": (0.00015, 0.0006)}``: USD per 1k input and output tokens,
             by the model name read from ``llm_string`` (see
             :func:`~semcache_integrations.langchain.usage.model_name`), for
             ``stats().cost_saved``.

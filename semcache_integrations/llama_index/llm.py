@@ -138,7 +138,7 @@ class SemCacheLLM(LLM):
             ``guard(new, stored) -> bool``.
         sliding_ttl: ``True``: serving a response restarts its ``ttl``; ``False`` (the
             default): a response expires ``ttl`` after it was stored.
-        prices: ``{"gpt-4o-mini": (0.15, 0.6)}``: USD per 1k input and output tokens,
+        prices: ``{"gpt-4o-mini": (0.00015, 0.0006)}``: USD per 1k input and output tokens,
             by the wrapped LLM's ``metadata.model_name``, for ``stats().cost_saved``.
         max_error_rate: δ in (0, 1) for verified mode: per-entry thresholds learned online
             (vCache), serving a wrong answer with probability at most δ; ``threshold`` is
