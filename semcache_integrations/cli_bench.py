@@ -20,8 +20,10 @@ cannot start (no benchmarks directory, an unknown ``--only`` name).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -52,6 +54,7 @@ __all__ = [
 RESULTS_ENV = "SEMCACHE_BENCH_RESULTS"  # the variable benchmarks/report.py reads
 TIMEOUT_QUICK_S, TIMEOUT_FULL_S = 300.0, 1200.0
 _POLL_S = 0.25
+_GRACE_S = 10.0  # after SIGINT, for a stopped script's own clean-up (servers, temp dirs)
 _TAIL_LINES = 15
 # which benchmark records each chart's series (only to say why a chart is missing)
 _SERIES_SOURCE = {
@@ -222,6 +225,8 @@ def run_bench(args: argparse.Namespace, console: Console | None = None) -> int:
     results["benchmarks"] = [run.as_json(directory.parent) for run in runs]
     series = {name: data for run in runs for name, data in run.series.items()}
     ran = {run.name: run for run in runs}
+    for file in CHARTS:  # a chart not drawn this run must not show an earlier run's
+        (out / file).unlink(missing_ok=True)
     outcomes = draw_charts(series, out, lambda name: _why_no_series(name, ran, scripts))
     results["charts"] = {file: vars(outcome) for file, outcome in outcomes.items()}
     (out / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
@@ -273,20 +278,19 @@ def _run_script(
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: what it starts stops with it
         )
         try:
             while process.poll() is None:
                 if time.perf_counter() - started > timeout:
-                    process.kill()
-                    process.wait()
+                    _stop_group(process)
                     run.status = f"timed out after {timeout:g} s"
                     break
                 progress.update(task, description=f"{run.name}: {_last_line(log_path)}")
                 time.sleep(_POLL_S)
         finally:
             if process.poll() is None:  # interrupted (Ctrl-C): leave no script behind
-                process.kill()
-                process.wait()
+                _stop_group(process)
     run.seconds = time.perf_counter() - started
     run.returncode = process.returncode
     if run.status == "not run":
@@ -294,6 +298,20 @@ def _run_script(
     progress.remove_task(task)
     run.log_tail = "\n".join(_read_text(log_path).splitlines()[-_TAIL_LINES:])
     _read_records(run, records)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a script and every process it started (servers included): SIGINT to its
+    process group first, so its own clean-up runs (servers stopped by pid, temporary
+    directories removed), then SIGKILL to whatever of the group is left."""
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:  # the whole group is gone
+            break
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(_GRACE_S)
+    process.wait()
 
 
 def _read_text(path: Path) -> str:

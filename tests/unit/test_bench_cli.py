@@ -84,18 +84,43 @@ SCRIPTS = {
             sink.write(json.dumps(line) + "\\n" + json.dumps(series) + "\\n")
         print("argv", sys.argv[1:], "cwd", os.getcwd())
         """,
-    "bench_slow.py": "import time\ntime.sleep(60)\n",
+    # starts a process of its own (as bench_redis starts servers), then hangs
+    "bench_slow.py": """\
+        import os, subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        with open(os.path.join(os.environ["CHILD_PID_DIR"], "child.pid"), "w") as sink:
+            sink.write(str(child.pid))
+        time.sleep(60)
+        """,
 }
 
 
-def test_a_crash_and_a_timeout_are_reported_and_the_others_still_run(tmp_path: Path) -> None:
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, reaped by nobody yet, is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_crash_and_a_timeout_are_reported_and_the_others_still_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     benchmarks = tmp_path / "checkout" / "benchmarks"
     benchmarks.mkdir(parents=True)
     for name, text in SCRIPTS.items():
         (benchmarks / name).write_text(textwrap.dedent(text))
     out = tmp_path / "out"
+    out.mkdir()
+    (out / "search_latency.png").write_bytes(PNG)  # an earlier run's chart
+    monkeypatch.setenv("CHILD_PID_DIR", str(tmp_path))
     argv = ["bench", "--quick", "--benchmarks", str(benchmarks), "--out", str(out)]
     assert main([*argv, "--timeout", "3"]) == 1
+    # the timed-out script's own child (a server, in bench_redis) was stopped with it
+    child = int((tmp_path / "child.pid").read_text())
+    assert not _running(child)
+    assert not (out / "search_latency.png").exists()  # not drawn this run: not shown
 
     results = json.loads((out / "results.json").read_text())
     runs = {bench["name"]: bench for bench in results["benchmarks"]}
