@@ -186,8 +186,26 @@ def _header(results: Mapping[str, Any]) -> list[str]:
         f"semcache-integrations {found.get('semcache-integrations') or '(source tree)'}",
         f"- peers installed: {', '.join(peers) or 'none'}",
         f"- peers not installed (their rows are missing or read FAIL): {absent or 'none'}",
+        f"- peers installed that could not run: {', '.join(_could_not_run(results)) or 'none'}",
         "",
     ]
+
+
+_NOT_RUN_MARKS = ("cannot run", "not installed", "error:")
+
+
+def _could_not_run(results: Mapping[str, Any]) -> list[str]:
+    """``"row label (benchmark)"`` of every row whose peer figure says it did not run
+    (a script prints "cannot run: why" / "not installed" / "error: ..." there), so a peer
+    that failed shows in the header, not only deep in its table."""
+    found = []
+    for bench in results.get("benchmarks", []):
+        for table in bench.get("tables", []):
+            for row in table.get("rows", []):
+                baseline = str(row.get("baseline", "")).lower()
+                if any(mark in baseline for mark in _NOT_RUN_MARKS):
+                    found.append(f"{row.get('label', '?')} (`{bench['name']}`)")
+    return found
 
 
 def _status_line(bench: Mapping[str, Any]) -> str:

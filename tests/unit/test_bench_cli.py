@@ -76,7 +76,10 @@ SCRIPTS = {
         line = {"kind": "table", "name": "fine table | piped",
                 "data": {"rows": [{"number": "1", "label": "a\\nb", "ours": "1 s",
                                    "baseline": "2 s", "ratio": "0.5x", "target": "<= 1x",
-                                   "passed": True}]}}
+                                   "passed": True},
+                                  {"number": "2", "label": "a peer", "ours": "1 s",
+                                   "baseline": "cannot run: no server", "ratio": "",
+                                   "target": "info", "passed": None}]}}
         series = {"kind": "series", "name": "persistence",
                   "data": {"formats": ["ours", "json"], "dump_s": [0.1, 0.5],
                            "load_s": [0.2, 0.9], "size_bytes": [1000, 5000]}}
@@ -140,6 +143,7 @@ def test_a_crash_and_a_timeout_are_reported_and_the_others_still_run(
     assert "| `slow` | timed out after 3 s |" in report
     assert "### fine table | piped (`fine`)" in report
     assert "| 1 | a<br>b | 1 s | 2 s | 0.5x | <= 1x | PASS |" in report
+    assert "- peers installed that could not run: a peer (`fine`)" in report
     assert "- [persistence.png](persistence.png)" in report
     assert "- search_latency.png: not drawn: series 'search_latency' not recorded: no " in report
 
