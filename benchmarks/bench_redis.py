@@ -62,6 +62,7 @@ DIM = 384
 VALUE = b"v" * 512
 SEED_FIGURES = {"get": 7_195, "put": 3_579, "search": 46, "mixed": 3_726}  # ops/s, published
 SEED_SEARCH_P50 = 0.0216  # seconds, 10k vectors, its 4-node cluster
+SEED_N = 10_000  # the vectors behind the seed's search figures: a ratio only at this size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,8 +150,9 @@ def search_rows(cfg: Config, cache: SemCache, raw: Any) -> list[Row]:
             "3",
             f"search top-10 over {cfg.n:,} x {DIM}, 3-primary cluster, p50",
             str(p50),
-            f"bare VSIM, one set: {bare}; seed: 21.6 ms",
-            f"{p50.seconds / SEED_SEARCH_P50:.2f}x the seed's",
+            f"bare VSIM, one set: {bare}; seed, published (10k, its 4-node cluster, not "
+            "this run): 21.6 ms",
+            f"{p50.seconds / SEED_SEARCH_P50:.2f}x the seed's" if cfg.n == SEED_N else "",
             "<= 2 ms",
             p50.seconds <= 0.002,
         ),
@@ -238,8 +240,8 @@ def throughput_rows(cfg: Config, cache: SemCache) -> list[Row]:
                 f"6.{number}",
                 f"8 threads: {name}" + (f"@{cfg.n // 1000}k" if name == "search" else ""),
                 f"{ops:,.0f} ops/s",
-                f"seed (published): {seed:,} ops/s",
-                f"{ops / seed:.2f}x the seed's",
+                f"seed, published (its cluster, not this run): {seed:,} ops/s",
+                f"{ops / seed:.2f}x the seed's" if name != "search" or cfg.n == SEED_N else "",
             )
         )
     return rows
