@@ -563,9 +563,14 @@ def run(cfg: Config, mode: str) -> None:
             "llm_calls": [o.calls for o in ran],
             "wrong": [o.wrong for o in ran],
             "requests": cfg.requests,
+            "not_run": [o.name for o in sc.outcomes if o.error],  # named under the chart
         },
     )
-    title = f"LLM cache benchmark: the seed's business-impact scenario ({mode})"
+    title = (
+        f"LLM cache benchmark: the seed's business-impact scenario ({mode}); the ours column "
+        f"is ours at {sc.threshold} on {sc.embedder} with the default guards, each row a "
+        "peer or another setting of ours beside it"
+    )
     widths = {"label_width": 40, "baseline_width": 44, "figure_width": 18}
     print_report(report_rows(sc, cfg), title, started, load_before, "time is mostly sleeps",
                  **widths)  # fmt: skip

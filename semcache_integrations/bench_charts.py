@@ -185,6 +185,11 @@ def llm_cache_chart(data: Mapping[str, Any], path: Path) -> None:
                 fontsize="x-small",
             )
     fig.suptitle("LLM cache: time per request and LLM calls saved")
+    not_run = data.get("not_run") or []
+    if not_run:  # a cache that could not run is named, not silently left out
+        names = "; ".join(_names(not_run, "not_run"))
+        fig.text(0.5, 0.005, _label(f"not run: {names}"), ha="center",
+                 fontsize="small", color="C3")  # fmt: skip
     _save(fig, path)
 
 

@@ -226,6 +226,7 @@ def chart_series(draw: Any) -> dict[str, Any]:
             "llm_calls": [draw(st.integers(0, requests)) for _ in caches],
             "wrong": [draw(st.integers(0, 5)) for _ in caches],
             "requests": requests,
+            "not_run": draw(st.lists(st.text(min_size=1, max_size=30), max_size=3)),
         },
         "wrong_vs_hits": {
             "points": [
