@@ -40,9 +40,16 @@ def test_without_the_held_out_data_the_error_says_where_it_looked(tmp_path: Path
 
 def test_the_embedding_calls_are_saved(lexical: tuple[dict[str, Any], str]) -> None:
     figures, text = lexical
-    for run in figures["embeddings"].values():
-        assert 0 < run["calls"] < run["asked"] == 120
-    assert figures["saved"]["embedding_calls"] > 0
+    runs = figures["embeddings"]
+    for run in runs.values():  # texts saved by both; calls by get_or_compute (one per text)
+        assert 0 < run["texts"] < run["asked"] == 120 and run["calls_saved"] >= 0
+    # one call per text asked without a cache; CacheBackedEmbeddings: one per batch of 20
+    assert runs["get_or_compute"]["calls"] + runs["get_or_compute"]["calls_saved"] == 120
+    assert runs["get_or_compute"]["calls"] == runs["get_or_compute"]["texts"]
+    assert (
+        runs["CacheBackedEmbeddings"]["calls"] + runs["CacheBackedEmbeddings"]["calls_saved"] == 6
+    )
+    assert figures["saved"]["embedding_calls"] == sum(r["calls_saved"] for r in runs.values())
     assert "1. Embedding calls saved" in text and "lexical" in text
 
 
@@ -74,7 +81,9 @@ def test_the_reloaded_index_returns_the_same_nodes(lexical: tuple[dict[str, Any]
 
 
 def test_the_savings_are_counted(lexical: tuple[dict[str, Any], str]) -> None:
-    saved = lexical[0]["saved"]
+    saved, chat = lexical[0]["saved"], lexical[0]["chat"]
+    # calls saved: requests answered from the cache, less any near miss answered wrongly
+    assert saved["model_calls"] == chat["requests"] - chat["model_calls"] - chat["near_miss_wrong"]
     assert saved["model_calls"] > 0 and saved["input_tokens"] > 0 and saved["usd"] > 0
     assert saved["embedding_seconds"] >= 0 and "4. What the cache saved" in lexical[1]
 
