@@ -152,7 +152,7 @@ def tour(
             "Embedding calls saved",
             "A slow fake embedding API (the lexical embedder plus a fixed latency) behind "
             "SemCache.get_or_compute, then behind LangChain's CacheBackedEmbeddings over "
-            "SemCacheByteStore: each distinct text is embedded once.",
+            "SemCacheByteStore: a text embedded once is not sent again.",
         )
         embeddings = embedding_section(
             engine, HashingEmbedder(), console, embed_requests, embed_latency_ms
