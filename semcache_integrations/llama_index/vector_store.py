@@ -44,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,7 +55,6 @@ from llama_index.core.vector_stores.types import (
     BasePydanticVectorStore,
     MetadataFilters,
     VectorStoreQuery,
-    VectorStoreQueryMode,
     VectorStoreQueryResult,
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
@@ -73,6 +71,7 @@ from semcache_core.vectors import as_unit_vector
 from .filters import MATCH_ALL, translate_filters
 from .persist_files import check_fs as _check_fs
 from .persist_files import check_namespace_found, read_persisted, write_persisted
+from .query_plan import QueryPlan, plan_query
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -88,20 +87,6 @@ NODE_ID_KEY = "_node_id"  # reserved metadata key: the node id, for node_ids res
 REF_DOC_ID_KEY = "ref_doc_id"  # written by node_to_metadata_dict ("None" when absent)
 NODE_CONTENT_KEY = "_node_content"
 NODE_TYPE_KEY = "_node_type"
-DEFAULT_MMR_THRESHOLD = 0.5  # as llama_index.core.indices.query.embedding_utils
-DEFAULT_MMR_PREFETCH_FACTOR = 4.0  # candidates fetched per result (names as other stores)
-_QUERY_KWARGS = frozenset({"mmr_threshold", "mmr_prefetch_k", "mmr_prefetch_factor"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """A validated query: what to ask the cache, and how to finish the answer."""
-
-    vector: Any  # the query embedding, or None for a pure filter query
-    top_k: int | None  # None: every match
-    fetch_k: int | None  # ranked queries: how many hits to ask for (None: every match)
-    node: FilterNode | None
-    mmr_lambda: float | None  # None: plain similarity order
 
 
 class SemCacheVectorStore(BasePydanticVectorStore):
@@ -234,55 +219,11 @@ class SemCacheVectorStore(BasePydanticVectorStore):
             return None
         return parts[0] if len(parts) == 1 else FilterGroup.all_of(*parts)
 
-    def _plan(self, query: VectorStoreQuery, kwargs: dict[str, Any]) -> _Plan:
+    def _plan(self, query: VectorStoreQuery, kwargs: dict[str, Any]) -> QueryPlan:
         """Validate ``query`` (before the cache is asked anything)."""
-        unknown = set(kwargs) - _QUERY_KWARGS
-        if unknown:
-            raise TypeError(
-                f"query() got unexpected keyword arguments: {', '.join(sorted(unknown))}"
-            )
-        asked: Any = query.similarity_top_k
-        if isinstance(asked, bool) or not isinstance(asked, (int, type(None))) or (asked or 0) < 0:
-            raise InvalidArgumentError(f"similarity_top_k must be an int >= 0, got {asked!r}")
-        top_k: int | None = asked or None  # 0 / None: every match, as get_top_k_embeddings
-        node = self._restriction(query.filters, query.node_ids, query.doc_ids)
-        mode = VectorStoreQueryMode(query.mode)
-        if mode not in (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR):
-            raise InvalidArgumentError(
-                f"SemCacheVectorStore supports query modes 'default' and 'mmr', got {mode.value!r}"
-            )
-        if query.query_embedding is None:
-            if mode is VectorStoreQueryMode.MMR:
-                raise InvalidArgumentError("an MMR query needs a query_embedding")
-            return _Plan(None, top_k, None, node, None)
-        if mode is VectorStoreQueryMode.DEFAULT:
-            return _Plan(query.query_embedding, top_k, top_k, node, None)
-        threshold = kwargs.get("mmr_threshold")
-        if threshold is None:
-            threshold = query.mmr_threshold
-        if threshold is None:
-            threshold = DEFAULT_MMR_THRESHOLD
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-            raise InvalidArgumentError(f"mmr_threshold must be in [0, 1], got {threshold!r}")
-        if not 0.0 <= threshold <= 1.0:
-            raise InvalidArgumentError(f"mmr_threshold must be in [0, 1], got {threshold!r}")
-        return _Plan(query.query_embedding, top_k, self._fetch_k(top_k, kwargs), node, threshold)
-
-    @staticmethod
-    def _fetch_k(top_k: int | None, kwargs: dict[str, Any]) -> int | None:
-        if top_k is None:
-            return None
-        prefetch_k = kwargs.get("mmr_prefetch_k")
-        if prefetch_k is not None:
-            if isinstance(prefetch_k, bool) or not isinstance(prefetch_k, int) or prefetch_k < 1:
-                raise InvalidArgumentError(
-                    f"mmr_prefetch_k must be an int >= 1, got {prefetch_k!r}"
-                )
-            return max(top_k, prefetch_k)
-        factor = kwargs.get("mmr_prefetch_factor", DEFAULT_MMR_PREFETCH_FACTOR)
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 1:
-            raise InvalidArgumentError(f"mmr_prefetch_factor must be >= 1, got {factor!r}")
-        return max(top_k, int(top_k * factor))
+        return plan_query(
+            query, kwargs, lambda: self._restriction(query.filters, query.node_ids, query.doc_ids)
+        )
 
     @staticmethod
     def _probe(dim: int | None) -> np.ndarray | None:
@@ -323,7 +264,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
     def _unique_keys(self, node_ids: Sequence[str]) -> list[str]:
         return list(dict.fromkeys(self._key(i) for i in node_ids))
 
-    def _result(self, plan: _Plan, hits: list[Hit]) -> VectorStoreQueryResult:
+    def _result(self, plan: QueryPlan, hits: list[Hit]) -> VectorStoreQueryResult:
         """Hits of a ranked query (best first) -> the query's result."""
         scored = [
             (node, float(hit.score), hit.vector)
@@ -340,7 +281,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
             ids=[node.node_id for node, _, _ in scored],
         )
 
-    def _mmr(self, plan: _Plan, scored: list[Any]) -> list[Any]:
+    def _mmr(self, plan: QueryPlan, scored: list[Any]) -> list[Any]:
         if not scored or plan.mmr_lambda is None:
             return scored
         dim = len(scored[0][2])  # the store's vectors' dimension
@@ -350,7 +291,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         return [scored[i] for i in mmr_select(query, matrix, k, plan.mmr_lambda)]
 
     @staticmethod
-    def _unranked(plan: _Plan, listed: list[tuple[str, BaseNode]]) -> VectorStoreQueryResult:
+    def _unranked(plan: QueryPlan, listed: list[tuple[str, BaseNode]]) -> VectorStoreQueryResult:
         if plan.top_k is not None:
             listed = listed[: plan.top_k]
         return VectorStoreQueryResult(

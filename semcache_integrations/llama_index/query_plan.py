@@ -1,0 +1,89 @@
+"""A LlamaIndex ``VectorStoreQuery`` checked and turned into what to ask the cache.
+
+:func:`plan_query` validates everything before the cache is asked anything (so a bad
+query changes nothing and costs no search):
+
+    plan = plan_query(query, {"mmr_threshold": 0.3}, lambda: None)
+    plan.fetch_k  # how many hits to fetch; plan.mmr_lambda: None for plain similarity
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode
+
+from semcache_core.errors import InvalidArgumentError
+from semcache_core.filters import FilterNode
+
+__all__ = ["DEFAULT_MMR_PREFETCH_FACTOR", "DEFAULT_MMR_THRESHOLD", "QueryPlan", "plan_query"]
+
+DEFAULT_MMR_THRESHOLD = 0.5  # as llama_index.core.indices.query.embedding_utils
+DEFAULT_MMR_PREFETCH_FACTOR = 4.0  # candidates fetched per result (names as other stores)
+_QUERY_KWARGS = frozenset({"mmr_threshold", "mmr_prefetch_k", "mmr_prefetch_factor"})
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPlan:
+    """A validated query: what to ask the cache, and how to finish the answer."""
+
+    vector: Any  # the query embedding, or None for a pure filter query
+    top_k: int | None  # None: every match
+    fetch_k: int | None  # ranked queries: how many hits to ask for (None: every match)
+    node: FilterNode | None
+    mmr_lambda: float | None  # None: plain similarity order
+
+
+def plan_query(
+    query: VectorStoreQuery, kwargs: dict[str, Any], restriction: Callable[[], FilterNode | None]
+) -> QueryPlan:
+    """Validate ``query`` and ``query()``'s keyword arguments; ``restriction()`` gives the
+    cache filter of its ``filters`` / ``node_ids`` / ``doc_ids`` (called after the top-k
+    check, as its own errors come second)."""
+    unknown = set(kwargs) - _QUERY_KWARGS
+    if unknown:
+        raise TypeError(f"query() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    asked: Any = query.similarity_top_k
+    if isinstance(asked, bool) or not isinstance(asked, (int, type(None))) or (asked or 0) < 0:
+        raise InvalidArgumentError(f"similarity_top_k must be an int >= 0, got {asked!r}")
+    top_k: int | None = asked or None  # 0 / None: every match, as get_top_k_embeddings
+    node = restriction()
+    mode = VectorStoreQueryMode(query.mode)
+    if mode not in (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR):
+        raise InvalidArgumentError(
+            f"SemCacheVectorStore supports query modes 'default' and 'mmr', got {mode.value!r}"
+        )
+    if query.query_embedding is None:
+        if mode is VectorStoreQueryMode.MMR:
+            raise InvalidArgumentError("an MMR query needs a query_embedding")
+        return QueryPlan(None, top_k, None, node, None)
+    if mode is VectorStoreQueryMode.DEFAULT:
+        return QueryPlan(query.query_embedding, top_k, top_k, node, None)
+    threshold = kwargs.get("mmr_threshold")
+    if threshold is None:
+        threshold = query.mmr_threshold
+    if threshold is None:
+        threshold = DEFAULT_MMR_THRESHOLD
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise InvalidArgumentError(f"mmr_threshold must be in [0, 1], got {threshold!r}")
+    if not 0.0 <= threshold <= 1.0:
+        raise InvalidArgumentError(f"mmr_threshold must be in [0, 1], got {threshold!r}")
+    return QueryPlan(query.query_embedding, top_k, _fetch_k(top_k, kwargs), node, threshold)
+
+
+def _fetch_k(top_k: int | None, kwargs: dict[str, Any]) -> int | None:
+    """How many candidates an MMR query fetches: ``mmr_prefetch_k``, else ``top_k`` times
+    ``mmr_prefetch_factor`` (at least ``top_k``; None: every match)."""
+    if top_k is None:
+        return None
+    prefetch_k = kwargs.get("mmr_prefetch_k")
+    if prefetch_k is not None:
+        if isinstance(prefetch_k, bool) or not isinstance(prefetch_k, int) or prefetch_k < 1:
+            raise InvalidArgumentError(f"mmr_prefetch_k must be an int >= 1, got {prefetch_k!r}")
+        return max(top_k, prefetch_k)
+    factor = kwargs.get("mmr_prefetch_factor", DEFAULT_MMR_PREFETCH_FACTOR)
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 1:
+        raise InvalidArgumentError(f"mmr_prefetch_factor must be >= 1, got {factor!r}")
+    return max(top_k, int(top_k * factor))
