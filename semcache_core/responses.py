@@ -110,7 +110,10 @@ class ResponseStats:
     """Lookups so far: exact hits, semantic hits and misses (``hits`` counts both kinds),
     and what the hits saved (see :mod:`semcache_core.savings`): each hit saves one call's
     tokens, as recorded with the response it served; ``cost_saved`` (USD) counts the hits
-    whose model ``prices`` name, ``unpriced_hits`` the others (0 without ``prices``)."""
+    whose model ``prices`` name, ``unpriced_hits`` the others (0 without ``prices``).
+    ``explorations`` counts the misses that verified mode chose (``max_error_rate``): a
+    candidate hit answered as a miss so that the model's fresh answer could judge it; each
+    is one model call spent on learning (counted in ``misses`` too)."""
 
     exact_hits: int
     semantic_hits: int
@@ -120,6 +123,7 @@ class ResponseStats:
     output_tokens_saved: int = 0
     cost_saved: float = 0.0
     unpriced_hits: int = 0
+    explorations: int = 0
 
     @property
     def hits(self) -> int:
@@ -215,6 +219,7 @@ class ResponseCache:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._exact_hits = self._semantic_hits = self._misses = self._updates = 0
+        self._explorations = 0
 
     @property
     def max_error_rate(self) -> float | None:
@@ -272,6 +277,7 @@ class ResponseCache:
                 if self._verifier.serves(key, hit):
                     value = self._outcome(hit.value, load, False, hit.metadata)
                     return self._served(value, hit.key)
+                self._count_exploration()
                 break  # explored: a miss, and the update that follows teaches the entry
         return self._outcome(None, load, exact=False)
 
@@ -306,6 +312,7 @@ class ResponseCache:
                 if self._verifier.serves(key, hit):
                     value = self._outcome(hit.value, load, False, hit.metadata)
                     return await self._aserved(value, hit.key)
+                self._count_exploration()
                 break  # explored: a miss, and the update that follows teaches the entry
         return self._outcome(None, load, exact=False)
 
@@ -485,6 +492,10 @@ class ResponseCache:
         """The metadata of an entry whose query text is ``query`` (what lookups compare)."""
         return {_QUERY_FIELD: query}
 
+    def _count_exploration(self) -> None:
+        with self._lock:
+            self._explorations += 1
+
     def _count_update(self) -> None:
         with self._lock:
             self._updates += 1
@@ -514,6 +525,7 @@ class ResponseCache:
                 saved.output_tokens,
                 saved.cost,
                 saved.unpriced_hits,
+                self._explorations,
             )
 
 

@@ -81,3 +81,12 @@ def test_a_loose_cache_is_caught_serving_wrong_answers(bench: ModuleType) -> Non
     outcome = bench.replay("loose", loose, requests, cfg, embeddings)
     assert outcome.hits > 48 and outcome.wrong > 0  # more hits than repeats: some wrong
     assert outcome.embed_seconds > 0
+
+
+def test_model_latency_is_added_per_call_not_slept(bench: ModuleType) -> None:
+    requests = bench.make_requests(20, np.random.default_rng(bench.SEED))
+    cfg = bench.Config(requests=20, latency=30.0, peers=False)
+    exact = bench.replay("exact", bench.SemCache(threshold=1.0), requests, cfg)
+    # 30 s a call: slept, this test would take minutes
+    assert exact.calls < 20 and exact.hits == 20 - exact.calls
+    assert exact.calls * 30.0 <= exact.seconds < exact.calls * 30.0 + 10.0

@@ -60,6 +60,8 @@ def test_an_unproven_candidate_is_explored_and_learns_a_right_answer() -> None:
     cache = responses()
     cache.update(prompt(STORED), MODEL, "soak, then let dry")
     assert cache.lookup(prompt(PARAPHRASE), MODEL) is None  # explored: answered as a miss
+    stats = cache.stats()
+    assert (stats.explorations, stats.misses, stats.hits) == (1, 1, 0)
     cache.update(prompt(PARAPHRASE), MODEL, "soak, then let dry")  # the model agrees
     assert observations(cache) == [[0.93, 1]]
     # the paraphrase is stored for exact hits only: the entry that learned stays the one
@@ -245,6 +247,7 @@ async def test_async_twins_learn_the_same() -> None:
     cache = responses()
     await cache.aupdate(prompt(STORED), MODEL, "soak")
     assert await cache.alookup(prompt(PARAPHRASE), MODEL) is None
+    assert cache.stats().explorations == 1
     await cache.aupdate(prompt(PARAPHRASE), MODEL, "soak")
     assert observations(cache) == [[0.93, 1]]
     static = responses(max_error_rate=None, threshold=0.9)
@@ -255,6 +258,7 @@ async def test_async_twins_learn_the_same() -> None:
     assert await static.alookup(prompt(OTHER), MODEL) == "soak"
     assert await static.ainvalidate(prompt(OTHER), MODEL) is True
     assert observations(static) == [[0.93, 1], [0.91, 0]]
+    assert static.stats().explorations == 0  # a static threshold serves every candidate
 
 
 def test_the_remembered_prompts_are_bounded_newest_kept() -> None:
