@@ -40,7 +40,7 @@ from .checks import as_real
 from .embedders import embed_documents
 from .errors import InvalidArgumentError, InvalidPairError, InvalidVectorError
 from .guards import Guard, check_guards
-from .responses import query_verdict
+from .hit_rule import query_verdict
 from .vectors import FloatVector, as_unit_vector
 
 __all__ = ["Calibration", "LabelledPair", "PairScore", "ThresholdRow", "calibrate", "table"]

@@ -45,9 +45,10 @@ from .embedders import as_embedder
 from .engine_arg import check_engine
 from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError
 from .filters import Filter
-from .guards import Guard, check_guards, passes
+from .guards import Guard, check_guards
+from .hit_rule import query_verdict
 from .namespaces import adapter_namespace
-from .prompt_diff import differing_spans, is_trivial, tokens, words
+from .query_vectors import QueryVectors
 from .records import Hit
 from .savings import Savings, Usage, check_prices, usage_fields
 from .vectors import FloatVector, as_unit_vector
@@ -215,6 +216,7 @@ class ResponseCache:
             )
         self.cache = cache if cache is not None else SemCache(max_entries=max_entries)
         self._embedder = self.cache.embedder if embedder is None else as_embedder(embedder)
+        self._query_vectors = QueryVectors(self._embedder)  # one embedding per miss
         self.threshold = checked
         self.ttl = ttl
         self._lock = threading.Lock()
@@ -279,7 +281,7 @@ class ResponseCache:
                     return self._served(value, hit.key)
                 self._count_exploration()
                 break  # explored: a miss, and the update that follows teaches the entry
-        return self._outcome(None, load, exact=False)
+        return self._missed(key, query, vector, load)
 
     async def alookup(self, prompt: PromptLike, model: str, load: Loader | None = None) -> Any:
         """Async :meth:`lookup`, embedding with the embedder's async method."""
@@ -314,6 +316,13 @@ class ResponseCache:
                     return await self._aserved(value, hit.key)
                 self._count_exploration()
                 break  # explored: a miss, and the update that follows teaches the entry
+        return self._missed(key, query, vector, load)
+
+    def _missed(self, key: str, query: str, vector: FloatVector | None, load: Loader | None) -> Any:
+        """A miss, its query vector kept for the ``update`` that follows (see
+        :mod:`semcache_core.query_vectors`)."""
+        if vector is not None:
+            self._query_vectors.remember(key, query, vector)
         return self._outcome(None, load, exact=False)
 
     def _search(self, vector: FloatVector, prompt: PromptLike, model: str) -> list[Hit]:
@@ -374,21 +383,35 @@ class ResponseCache:
         judge that raises teaches nothing (a ``RuntimeWarning`` says so): the response is
         stored as after a plain miss.
         """
-        explored = self._verifier.settle(self._key(prompt, model))
+        key = self._key(prompt, model)
+        explored = self._verifier.settle(key)
         right = self._judged(explored, response)
         vector = None
         if prompt.query and not right:
-            vector = _usable(self._embedder.embed_document(prompt.query))
+            query = prompt.query
+            vector = self._query_vectors.document(
+                key, query, lambda: _usable(self._embedder.embed_document(query))
+            )
+        else:
+            self._query_vectors.discard(key)
         self._write(prompt, model, response, vector, usage, explored, right)
 
     async def aupdate(
         self, prompt: PromptLike, model: str, response: Any, usage: Usage | None = None
     ) -> None:
-        explored = self._verifier.settle(self._key(prompt, model))
+        key = self._key(prompt, model)
+        explored = self._verifier.settle(key)
         right = self._judged(explored, response)
         vector = None
         if prompt.query and not right:
-            vector = _usable(await self._embedder.aembed_document(prompt.query))
+            query = prompt.query
+
+            async def embed() -> FloatVector | None:
+                return _usable(await self._embedder.aembed_document(query))
+
+            vector = await self._query_vectors.adocument(key, query, embed)
+        else:
+            self._query_vectors.discard(key)
         await asyncio.to_thread(
             self._write, prompt, model, response, vector, usage, explored, right
         )
@@ -539,36 +562,6 @@ def _verdict(query: str, hit: Hit, guards: tuple[Guard, ...]) -> bool | tuple[st
     if not isinstance(stored, str):
         return False
     return query_verdict(query, stored, guards)
-
-
-def query_verdict(
-    query: str, stored: str, guards: Iterable[Guard] | None = None
-) -> bool | tuple[str, str]:
-    """Whether a candidate above the threshold, whose query text is ``stored``, may be
-    served for the new query text ``query``, or the two differing spans (new, stored) whose
-    embeddings decide it (:func:`semcache_core.calibrate` scores pairs by this rule too).
-
-    - the texts differ only in whitespace and the punctuation of prose (a question mark, a
-      comma): yes; in a symbol inside a token ("build/cache" / "build/.cache", "==" /
-      "!="): no, whatever the embeddings say;
-    - nothing shared (the spans are the whole texts): yes, the search already compared them;
-    - one side adds or drops a sentence the other lacks: no;
-    - a guard refuses the spans (``guards``: ``None`` for
-      :data:`~semcache_core.guards.DEFAULT_GUARDS`; different numbers, a negation on one
-      side only, other names or identifiers...): no;
-    - otherwise the spans decide.
-    """
-    difference = differing_spans(query, stored)
-    if words(difference.first) == words(difference.second):
-        return tokens(difference.first) == tokens(difference.second)
-    new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)
-    if new_trivial or stored_trivial:
-        return new_trivial and stored_trivial
-    if not passes(check_guards(guards), difference.first, difference.second):
-        return False
-    if difference.whole:
-        return True
-    return difference.first, difference.second
 
 
 def check_correct(correct: Any) -> None:

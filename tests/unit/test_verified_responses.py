@@ -64,6 +64,7 @@ def test_an_unproven_candidate_is_explored_and_learns_a_right_answer() -> None:
     assert (stats.explorations, stats.misses, stats.hits) == (1, 1, 0)
     cache.update(prompt(PARAPHRASE), MODEL, "soak, then let dry")  # the model agrees
     assert observations(cache) == [[0.93, 1]]
+    assert len(cache._query_vectors) == 0  # stored without a vector: its query's is dropped
     # the paraphrase is stored for exact hits only: the entry that learned stays the one
     # its neighbours meet
     assert cache.lookup(prompt(PARAPHRASE), MODEL) == "soak, then let dry"

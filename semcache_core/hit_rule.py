@@ -1,0 +1,54 @@
+"""The text side of a semantic hit: whether a cached prompt's query text may answer a new one.
+
+The search proposes candidates by embedding; :func:`query_verdict` then looks at what the two
+query texts do not share (:func:`~semcache_core.prompt_diff.differing_spans`) and decides,
+or hands the two differing spans back for their own embeddings to decide. The LLM caches
+(:mod:`semcache_core.responses`) and calibration (:mod:`semcache_core.calibration`) judge by
+this one rule.
+
+Example::
+
+    >>> query_verdict("Is the museum open on Monday?", "Is the museum closed on Monday?")
+    False
+    >>> query_verdict("How tall is the Eiffel Tower?", "How tall is the Eiffel Tower")
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .guards import Guard, check_guards, passes
+from .prompt_diff import differing_spans, is_trivial, tokens, words
+
+__all__ = ["query_verdict"]
+
+
+def query_verdict(
+    query: str, stored: str, guards: Iterable[Guard] | None = None
+) -> bool | tuple[str, str]:
+    """Whether a candidate above the threshold, whose query text is ``stored``, may be
+    served for the new query text ``query``, or the two differing spans (new, stored) whose
+    embeddings decide it (:func:`semcache_core.calibrate` scores pairs by this rule too).
+
+    - the texts differ only in whitespace and the punctuation of prose (a question mark, a
+      comma): yes; in a symbol inside a token ("build/cache" / "build/.cache", "==" /
+      "!="): no, whatever the embeddings say;
+    - nothing shared (the spans are the whole texts): yes, the search already compared them;
+    - one side adds or drops a sentence the other lacks: no;
+    - a guard refuses the spans (``guards``: ``None`` for
+      :data:`~semcache_core.guards.DEFAULT_GUARDS`; different numbers, a negation on one
+      side only, other names or identifiers...): no;
+    - otherwise the spans decide.
+    """
+    difference = differing_spans(query, stored)
+    if words(difference.first) == words(difference.second):
+        return tokens(difference.first) == tokens(difference.second)
+    new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)
+    if new_trivial or stored_trivial:
+        return new_trivial and stored_trivial
+    if not passes(check_guards(guards), difference.first, difference.second):
+        return False
+    if difference.whole:
+        return True
+    return difference.first, difference.second

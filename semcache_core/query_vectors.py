@@ -1,0 +1,152 @@
+"""One embedding per LLM-cache miss instead of two.
+
+A lookup embeds the prompt's query text (``embed_query``) to search; after a miss the
+``update`` that stores the model's answer embeds the same text again (``embed_document``)
+as the entry's vector. For most embedders the two calls give the same vector, and the
+second is pure cost: a model run, or an API request with a price. :class:`QueryVectors`
+keeps the query vectors of recent misses (bounded: the newest :data:`REMEMBERED`), and hands
+one to the update for the same prompt in place of a new ``embed_document`` call when the
+embedder is **symmetric**:
+
+- by construction: its ``embed_document`` is its ``embed_query`` (the built-in
+  :class:`~semcache_core.embedders.HashingEmbedder`, a plain callable);
+- or as observed: the first :data:`CHECKS` updates that find a remembered vector still call
+  ``embed_document`` and compare; all within :data:`TOLERANCE` of the query vector, the
+  embedder counts as symmetric from then on. One that differs (an embedder with query and
+  document prefixes, such as E5 or Nomic) is never trusted again: every update embeds
+  the document as before.
+
+Nothing else changes: the stored vector is the one ``embed_document`` gives (to within the
+tolerance), so every later hit decision is the same.
+
+Example::
+
+    >>> import numpy as np
+    >>> from semcache_core.embedders import HashingEmbedder
+    >>> vectors = QueryVectors(HashingEmbedder())
+    >>> unit = np.array([0.6, 0.8], dtype=np.float32)
+    >>> vectors.remember("k", "hello", unit)
+    >>> def embed_document():
+    ...     raise AssertionError("not called: the embedder is symmetric by construction")
+    >>> vectors.document("k", "hello", embed_document) is unit
+    True
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .vectors import FloatVector
+
+__all__ = ["CHECKS", "REMEMBERED", "TOLERANCE", "QueryVectors", "symmetric_by_construction"]
+
+REMEMBERED = 1024
+"""Query vectors kept, the newest (a miss's update normally follows within one LLM call)."""
+CHECKS = 3
+"""Updates that compare ``embed_document`` with the query vector before trusting it."""
+TOLERANCE = 1e-6
+"""How far below 1 the cosine of the two vectors may be and still count as the same (the
+vectors then differ by at most 0.0014 in length: no similarity moves by more)."""
+
+
+def symmetric_by_construction(embedder: Any) -> bool:
+    """Whether ``embedder``'s ``embed_document`` is its ``embed_query`` (sync and async)."""
+    kind = type(embedder)
+    return bool(
+        getattr(kind, "embed_document", None) is getattr(kind, "embed_query", 1)
+        and getattr(kind, "aembed_document", None) is getattr(kind, "aembed_query", 1)
+    )
+
+
+class QueryVectors:
+    """The query vectors of recent misses by exact key, and what is known of the embedder's
+    symmetry (thread-safe).
+
+    Args:
+        embedder: the :class:`~semcache_core.embedders.Embedder` both calls go to.
+        limit: vectors kept (the newest).
+    """
+
+    def __init__(self, embedder: Any, limit: int = REMEMBERED) -> None:
+        self._symmetric: bool | None = True if symmetric_by_construction(embedder) else None
+        self._agreements = 0
+        self._limit = limit
+        self._vectors: OrderedDict[str, tuple[str, FloatVector]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def symmetric(self) -> bool | None:
+        """True once trusted, False once a pair differed, None while still checking."""
+        return self._symmetric
+
+    def remember(self, key: str, query: str, vector: FloatVector) -> None:
+        """Keep the unit query ``vector`` of a lookup that missed (unless the embedder is
+        known to differ: then nothing will use it)."""
+        if self._symmetric is False:
+            return
+        with self._lock:
+            self._vectors[key] = (query, vector)
+            self._vectors.move_to_end(key)
+            while len(self._vectors) > self._limit:
+                self._vectors.popitem(last=False)
+
+    def document(
+        self, key: str, query: str, embed: Callable[[], FloatVector | None]
+    ) -> FloatVector | None:
+        """The entry vector for ``query``: the remembered query vector when trusted, else
+        ``embed()`` (the unit ``embed_document`` vector, None when it embeds to nothing),
+        compared with the remembered one while the symmetry is being checked."""
+        remembered = self._pop(key, query)
+        if remembered is not None and self._symmetric:
+            return remembered
+        vector = embed()
+        self._compare(remembered, vector)
+        return vector
+
+    async def adocument(
+        self, key: str, query: str, aembed: Callable[[], Awaitable[FloatVector | None]]
+    ) -> FloatVector | None:
+        """Async :meth:`document`."""
+        remembered = self._pop(key, query)
+        if remembered is not None and self._symmetric:
+            return remembered
+        vector = await aembed()
+        self._compare(remembered, vector)
+        return vector
+
+    def discard(self, key: str) -> None:
+        """Forget ``key``'s vector (its update stores no vector)."""
+        with self._lock:
+            self._vectors.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def _pop(self, key: str, query: str) -> FloatVector | None:
+        with self._lock:
+            found = self._vectors.pop(key, None)
+        if found is None or found[0] != query:
+            return None
+        return found[1]
+
+    def _compare(self, remembered: FloatVector | None, vector: FloatVector | None) -> None:
+        if remembered is None or self._symmetric is not None:
+            return
+        same = (
+            vector is not None
+            and vector.shape == remembered.shape
+            and float(remembered @ vector) >= 1.0 - TOLERANCE
+        )
+        with self._lock:
+            if self._symmetric is not None:
+                return
+            if not same:
+                self._symmetric = False
+                self._vectors.clear()
+                return
+            self._agreements += 1
+            if self._agreements >= CHECKS:
+                self._symmetric = True
