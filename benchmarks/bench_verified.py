@@ -227,9 +227,9 @@ def table(rows: list[Outcome], title: str) -> Table:
 
 def verdicts(rows: list[Outcome], first_requests: int) -> list[str]:
     """Per δ: the best static row whose error is <= δ, whether verified mode beats it, and
-    the room it had: the best static row's misses less the ``first_requests`` (the first
-    request of each intent, a miss for any cache that serves no wrong answer), against
-    the explorations verified mode spent."""
+    the room it had: the best static row's misses less ``first_requests`` (the intents the
+    stream asks: a cache that serves no wrong answer misses the first request of each),
+    against the explorations verified mode spent."""
     lines = []
     static = [r for r in rows if r.label.startswith(("static", "exact"))]
     for delta in DELTAS:
@@ -247,9 +247,10 @@ def verdicts(rows: list[Outcome], first_requests: int) -> list[str]:
         if best is not None:
             room = best.requests - best.hits - first_requests
             lines.append(
-                f"  room: {best.label} misses {best.requests - best.hits} requests, "
-                f"{first_requests} of them the first of an intent; verified mode explored "
-                f"{verified.explorations} times (beating it needs fewer than about {room})"
+                f"  room: {best.label} misses {best.requests - best.hits} requests; the "
+                f"stream asks {first_requests} intents, and a cache serving no wrong answer "
+                f"misses the first request of each; verified mode explored "
+                f"{verified.explorations} times (beating the row allows about {room})"
             )
     return lines
 

@@ -10,14 +10,18 @@ embedder is **symmetric**:
 
 - by construction: its ``embed_document`` is its ``embed_query`` (the built-in
   :class:`~semcache_core.embedders.HashingEmbedder`, a plain callable);
-- or as observed: the first :data:`CHECKS` updates that find a remembered vector still call
-  ``embed_document`` and compare; all within :data:`TOLERANCE` of the query vector, the
-  embedder counts as symmetric from then on. One that differs (an embedder with query and
-  document prefixes, such as E5 or Nomic) is never trusted again: every update embeds
-  the document as before.
+- or as observed: updates that find a remembered vector still call ``embed_document`` and
+  compare, until :data:`CHECKS` distinct query texts gave vectors within :data:`TOLERANCE`
+  of their query vectors; the embedder counts as symmetric from then on. One that differs
+  (an embedder with query and document prefixes, such as E5 or Nomic, whose two vectors
+  of a text differ by far more) is never trusted again: every update embeds the document
+  as before.
 
-Nothing else changes: the stored vector is the one ``embed_document`` gives (to within the
-tolerance), so every later hit decision is the same.
+The stored vector is the one ``embed_document`` gives, to within the tolerance, which is
+the call-to-call noise of embedding APIs (two calls for one text may differ as much): a
+similarity moves by at most 0.015, as it may between two ``embed_document`` calls. The
+remembered query is kept as a digest, so a cache whose misses never get their update (a
+failed model call, an abandoned stream) holds 1,024 vectors at most, not their prompts.
 
 Example::
 
@@ -34,6 +38,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -47,9 +52,11 @@ REMEMBERED = 1024
 """Query vectors kept, the newest (a miss's update normally follows within one LLM call)."""
 CHECKS = 3
 """Updates that compare ``embed_document`` with the query vector before trusting it."""
-TOLERANCE = 1e-6
-"""How far below 1 the cosine of the two vectors may be and still count as the same (the
-vectors then differ by at most 0.0014 in length: no similarity moves by more)."""
+TOLERANCE = 1e-4
+"""How far below 1 the cosine of the two vectors may be and still count as the same: the
+call-to-call noise of embedding APIs (~1e-5 for OpenAI's) passes, a query/document prefix
+(1e-2 and more) does not. The vectors then differ by at most 0.014 in length: no
+similarity moves by more."""
 
 
 def symmetric_by_construction(embedder: Any) -> bool:
@@ -72,9 +79,9 @@ class QueryVectors:
 
     def __init__(self, embedder: Any, limit: int = REMEMBERED) -> None:
         self._symmetric: bool | None = True if symmetric_by_construction(embedder) else None
-        self._agreements = 0
+        self._agreed: set[bytes] = set()  # digests of the queries that agreed
         self._limit = limit
-        self._vectors: OrderedDict[str, tuple[str, FloatVector]] = OrderedDict()
+        self._vectors: OrderedDict[str, tuple[bytes, FloatVector]] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -87,8 +94,9 @@ class QueryVectors:
         known to differ: then nothing will use it)."""
         if self._symmetric is False:
             return
+        digest = _digest(query)
         with self._lock:
-            self._vectors[key] = (query, vector)
+            self._vectors[key] = (digest, vector)
             self._vectors.move_to_end(key)
             while len(self._vectors) > self._limit:
                 self._vectors.popitem(last=False)
@@ -99,22 +107,24 @@ class QueryVectors:
         """The entry vector for ``query``: the remembered query vector when trusted, else
         ``embed()`` (the unit ``embed_document`` vector, None when it embeds to nothing),
         compared with the remembered one while the symmetry is being checked."""
-        remembered = self._pop(key, query)
+        digest = _digest(query)
+        remembered = self._pop(key, digest)
         if remembered is not None and self._symmetric:
             return remembered
         vector = embed()
-        self._compare(remembered, vector)
+        self._compare(digest, remembered, vector)
         return vector
 
     async def adocument(
         self, key: str, query: str, aembed: Callable[[], Awaitable[FloatVector | None]]
     ) -> FloatVector | None:
         """Async :meth:`document`."""
-        remembered = self._pop(key, query)
+        digest = _digest(query)
+        remembered = self._pop(key, digest)
         if remembered is not None and self._symmetric:
             return remembered
         vector = await aembed()
-        self._compare(remembered, vector)
+        self._compare(digest, remembered, vector)
         return vector
 
     def discard(self, key: str) -> None:
@@ -125,14 +135,16 @@ class QueryVectors:
     def __len__(self) -> int:
         return len(self._vectors)
 
-    def _pop(self, key: str, query: str) -> FloatVector | None:
+    def _pop(self, key: str, digest: bytes) -> FloatVector | None:
         with self._lock:
             found = self._vectors.pop(key, None)
-        if found is None or found[0] != query:
+        if found is None or found[0] != digest:
             return None
         return found[1]
 
-    def _compare(self, remembered: FloatVector | None, vector: FloatVector | None) -> None:
+    def _compare(
+        self, digest: bytes, remembered: FloatVector | None, vector: FloatVector | None
+    ) -> None:
         if remembered is None or self._symmetric is not None:
             return
         same = (
@@ -147,6 +159,11 @@ class QueryVectors:
                 self._symmetric = False
                 self._vectors.clear()
                 return
-            self._agreements += 1
-            if self._agreements >= CHECKS:
+            self._agreed.add(digest)
+            if len(self._agreed) >= CHECKS:
                 self._symmetric = True
+                self._agreed.clear()
+
+
+def _digest(query: str) -> bytes:
+    return hashlib.blake2b(query.encode("utf-8", "surrogatepass"), digest_size=16).digest()

@@ -107,6 +107,12 @@ class CachedChatModel(BaseChatModel):
                 f"CachedChatModel wraps a LangChain BaseChatModel; got {type(model).__name__}"
                 + hint
             )
+        if "llm_cache" in kwargs:  # the field's own name: the same cache, not one to drop
+            if cache is not None:
+                raise InvalidArgumentError(
+                    "CachedChatModel takes its cache once: cache=... or llm_cache=..., not both"
+                )
+            cache = kwargs.pop("llm_cache")
         if cache is None:
             cache = SemCache()
         elif not isinstance(cache, SemCache):

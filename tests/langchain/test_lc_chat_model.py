@@ -591,6 +591,10 @@ def test_bad_arguments_raise_typed_errors(model: ScriptedChat) -> None:
     with pytest.raises(InvalidArgumentError, match="got SemCache"):
         CachedChatModel(model, cache=Engine())  # the engine, not the LangChain cache
     assert CachedChatModel(model=model).llm_cache.stats().updates == 0
+    mine = SemCache()
+    assert CachedChatModel(model, llm_cache=mine).llm_cache is mine  # the field's name too
+    with pytest.raises(InvalidArgumentError, match="not both"):
+        CachedChatModel(model, cache=mine, llm_cache=SemCache())
 
 
 def test_the_models_callbacks_and_tags_carry_over() -> None:
