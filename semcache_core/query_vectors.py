@@ -60,7 +60,11 @@ similarity moves by more."""
 
 
 def symmetric_by_construction(embedder: Any) -> bool:
-    """Whether ``embedder``'s ``embed_document`` is its ``embed_query`` (sync and async)."""
+    """Whether ``embedder``'s ``embed_document`` is its ``embed_query`` (sync and async); a
+    wrapper that only guards another embedder's calls answers for that one."""
+    unwrap = getattr(embedder, "same_calls", None)
+    if callable(unwrap):
+        embedder = unwrap()
     kind = type(embedder)
     return bool(
         getattr(kind, "embed_document", None) is getattr(kind, "embed_query", 1)

@@ -111,6 +111,26 @@ def test_the_built_in_embedder_is_symmetric_by_construction() -> None:
         cache.update(prompt(text), MODEL, "answer")
     assert calls == QUESTIONS[:4]  # one call per miss from the first
 
+    class OwnEmbedder:  # the Embedder protocol, written by a user
+        dim = 64
+
+        def embed_query(self, text: str) -> np.ndarray:
+            calls.append(text)
+            return LEXICAL.embed_query(text)
+
+        async def aembed_query(self, text: str) -> np.ndarray:
+            return self.embed_query(text)
+
+        embed_document = embed_query
+        aembed_document = aembed_query
+
+    calls.clear()
+    own = ResponseCache(SemCache(dim=64), embedder=OwnEmbedder(), threshold=0.999)
+    for text in QUESTIONS[:4]:
+        own.lookup(prompt(text), MODEL)
+        own.update(prompt(text), MODEL, "answer")
+    assert calls == QUESTIONS[:4]
+
 
 def test_an_update_without_a_lookup_still_embeds() -> None:
     embeddings = CountingEmbeddings()
