@@ -168,7 +168,8 @@ class HNSWIndex:
         """
         state = dict(self._graph.__getstate__()[0])
         count = int(state["cur_element_count"])
-        level0 = np.array(state["data_level0"], copy=True).view(np.int8).reshape(count, -1)
+        # hnswlib hands out a fresh copy of its level-0 block: ours to scrub, not to copy again
+        level0 = np.asarray(state["data_level0"]).view(np.int8).reshape(count, -1)
         state["data_level0"] = level0
         if self._unscrubbed:
             _scrub_deleted(state, level0, self.dim)

@@ -1400,6 +1400,21 @@ def test_a_graph_state_must_hold_exactly_the_given_labels() -> None:
             HNSWIndex.from_graph_state(8, None, state, labels)
 
 
+def test_a_graph_state_is_the_callers_own_copy() -> None:
+    vectors = unit(np.random.default_rng(5).standard_normal((30, 8))).astype("f4")
+    index = HNSWIndex(8)
+    index.add(np.arange(30), vectors)
+
+    def answers() -> list[list[int]]:
+        return [index.search(v, 3)[0].tolist() for v in vectors[:5]]
+
+    before = answers()
+    state = index.graph_state()
+    state["data_level0"][:] = 0  # a snapshot writer may scrub or reuse it
+    assert answers() == before
+    assert index.graph_state()["data_level0"].any()
+
+
 def test_ids_past_a_link_lists_size_are_ignored(tmp_path: Path) -> None:
     """hnswlib reads only ``size`` links of a list: a stale id past it is no reason to refuse
     a snapshot (the bounds check looks closer before it refuses one)."""
