@@ -2,8 +2,8 @@
 
 Run::
 
-    .venv/bin/python benchmarks/bench_llm_cache.py            # full (1,000 requests, ~6 min)
-    .venv/bin/python benchmarks/bench_llm_cache.py --quick    # smoke run (200 requests, ~1 min)
+    .venv/bin/python benchmarks/bench_llm_cache.py            # full (1,000 requests, ~2 min)
+    .venv/bin/python benchmarks/bench_llm_cache.py --quick    # smoke run (200 requests, ~30 s)
 
 Exit code is 0 whatever the verdicts: this is a report, not a gate.
 

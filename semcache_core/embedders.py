@@ -248,13 +248,13 @@ def _llama_index(model: Any) -> _MethodEmbedder:
 class _GuardedEmbedder:
     """A user's own :class:`Embedder`, its exceptions raised as :class:`EmbedderError`."""
 
-    def same_calls(self) -> Any:
-        """The embedder whose calls these are (what decides if its two calls agree)."""
-        return self.embedder
-
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
         self._name = type(embedder).__name__
+
+    def same_calls(self) -> Any:
+        """The embedder whose calls these are (what decides if its two calls agree)."""
+        return self.embedder
 
     @property
     def dim(self) -> int | None:

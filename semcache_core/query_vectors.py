@@ -19,7 +19,7 @@ embedder is **symmetric**:
 
 The stored vector is the one ``embed_document`` gives, to within the tolerance, which is
 the call-to-call noise of embedding APIs (two calls for one text may differ as much): a
-similarity moves by at most 0.015, as it may between two ``embed_document`` calls. The
+similarity moves by at most 0.014, as it may between two ``embed_document`` calls. The
 remembered query is kept as a digest, so a cache whose misses never get their update (a
 failed model call, an abandoned stream) holds 1,024 vectors at most, not their prompts.
 
