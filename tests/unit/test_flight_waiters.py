@@ -31,6 +31,16 @@ BOUND = 20.0  # seconds any single wait may take before the test fails
 CANCELLED = "cancelled"
 
 
+@pytest.fixture(autouse=True)
+def sigint_interrupts() -> Any:
+    """Python's own SIGINT handler for each test, whatever the process inherited: a shell
+    starts a background job (``make test &``) with SIGINT ignored, and then raising the
+    signal would interrupt nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class Computation:
     """Every waiter's ``fn``: counts its calls, holds until released, returns ``value``."""
 
