@@ -82,6 +82,7 @@ from report import (
     fmt_time,
     gc_paused,
     info_row,
+    numpy_top_k,
     print_summary,
     record,
     results_table,
@@ -276,13 +277,6 @@ def bulk_fill_seconds(index: str, vectors: np.ndarray, batch: int = 1000) -> flo
             zip(keys[i : i + batch], values[i : i + batch]), vectors=vectors[i : i + batch]
         )
     return time.perf_counter() - begin
-
-
-def numpy_top_k(matrix: np.ndarray, query: np.ndarray, k: int = K) -> np.ndarray:
-    """The baseline: ``X @ q``, ``argpartition``, then sort the top k."""
-    scores = matrix @ query
-    top = np.argpartition(scores, -k)[-k:]
-    return top[np.argsort(-scores[top])]
 
 
 def key_index(key: str) -> int:

@@ -93,6 +93,7 @@ from report import (
     fmt_time,
     gc_paused,
     info_row,
+    numpy_top_k,
     print_report,
     record,
     rng_for,
@@ -217,13 +218,6 @@ def raw_flat(vectors: np.ndarray, queries: np.ndarray) -> Engine:
         lambda i: index.search(queries[i], K),
         lambda i: index.search(queries[i], K)[0].tolist(),
     )
-
-
-def numpy_top_k(matrix: np.ndarray, query: np.ndarray, k: int = K) -> np.ndarray:
-    """The plain exact baseline: ``X @ q``, ``argpartition``, then sort the top k."""
-    scores = matrix @ query
-    top = np.argpartition(scores, -k)[-k:]
-    return top[np.argsort(-scores[top])]
 
 
 def numpy_engine(vectors: np.ndarray, queries: np.ndarray) -> Engine:

@@ -67,6 +67,13 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
     return (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
 
 
+def numpy_top_k(matrix: np.ndarray, query: np.ndarray, k: int = 10) -> np.ndarray:
+    """The plain exact baseline: ``X @ q``, ``argpartition``, then sort the top k."""
+    scores = matrix @ query
+    top = np.argpartition(scores, -k)[-k:]
+    return top[np.argsort(-scores[top])]
+
+
 # --- timing ------------------------------------------------------------------------------
 
 
