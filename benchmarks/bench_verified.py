@@ -225,24 +225,28 @@ def table(rows: list[Outcome], title: str) -> Table:
     return out
 
 
+def judged(rows: list[Outcome], verified: Outcome, delta: float) -> tuple[Outcome | None, bool]:
+    """The best static row whose error is <= δ (``None``: none is), and whether
+    ``verified`` meets the target against it: error <= δ and more hits."""
+    within = [r for r in rows if r.label.startswith(("static", "exact")) and r.error <= delta]
+    best = max(within, key=lambda r: r.hits) if within else None
+    return best, verified.error <= delta and (best is None or verified.hits > best.hits)
+
+
 def verdicts(rows: list[Outcome], first_requests: int) -> list[str]:
     """Per δ: the best static row whose error is <= δ, whether verified mode beats it, and
     the room it had: the best static row's misses less ``first_requests`` (the intents the
     stream asks: a cache that serves no wrong answer misses the first request of each),
     against the explorations verified mode spent."""
     lines = []
-    static = [r for r in rows if r.label.startswith(("static", "exact"))]
     for delta in DELTAS:
         verified = next(r for r in rows if r.label == f"verified δ={delta:g}")
-        within = [r for r in static if r.error <= delta]
-        best = max(within, key=lambda r: r.hits) if within else None
-        bound_ok = verified.error <= delta
-        beats = best is None or verified.hits > best.hits
+        best, met = judged(rows, verified, delta)
         lines.append(
             f"δ={delta:g}: verified {verified.hits} hits at {verified.error:.2%} error "
-            f"({'<=' if bound_ok else '>'} δ); best static within δ: "
+            f"({'<=' if verified.error <= delta else '>'} δ); best static within δ: "
             + (f"{best.label}, {best.hits} hits at {best.error:.2%}" if best else "none")
-            + f" -> target {'met' if bound_ok and beats else 'NOT met'}"
+            + f" -> target {'met' if met else 'NOT met'}"
         )
         if best is not None:
             room = best.requests - best.hits - first_requests
@@ -267,19 +271,16 @@ def family(label: str) -> str | None:
 def record_rows(rows: list[Outcome], title: str, stream: str, points: list[dict[str, Any]]) -> None:
     """Record the table for ``semcache bench`` (a verified row judged as :func:`verdicts`
     judges it) and add each row's point to the wrong-vs-hits series."""
-    static = [r for r in rows if r.label.startswith(("static", "exact"))]
     recorded = []
     for number, row in enumerate(rows, 1):
         rates = f"({row.hits / row.requests:.1%}), {row.wrong} wrong ({row.error:.2%})"
         baseline, target, passed = "", "info", None
         if row.label.startswith("verified δ="):
             delta = float(row.label.removeprefix("verified δ="))
-            within = [r for r in static if r.error <= delta]
-            best = max(within, key=lambda r: r.hits) if within else None
+            best, passed = judged(rows, row, delta)
             if best is not None:
                 baseline = f"best static within δ: {best.label}, {best.hits} hits"
             target = f"error <= {delta:g}, more hits than the best static within δ"
-            passed = row.error <= delta and (best is None or row.hits > best.hits)
         recorded.append(Row(str(number), row.label, f"{row.hits} hits {rates}", baseline, "",
                             target, passed))  # fmt: skip
         kind = family(row.label)
