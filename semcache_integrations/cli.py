@@ -1,20 +1,8 @@
-"""The ``semcache`` command (its ``--help`` prints :data:`DESCRIPTION` and :data:`EPILOG`).
+"""The ``semcache`` command: ``demo``, ``inspect``, ``calibrate``, ``cluster`` and ``bench``.
 
-    semcache demo [--redis URL] [--lexical]
-                             a guided tour: embedding calls saved, a LangChain chat app
-                             (repeats, paraphrases, a streamed replay, near misses counted),
-                             a LlamaIndex index (filters, persist, reload), what was saved
-    semcache inspect PATH    what a snapshot file or durable directory holds; verifies it
-    semcache calibrate PAIRS.jsonl [--embedder lexical|minilm|module:attr] [--min-precision P]
-                             a threshold from labelled pairs: the per-threshold table
-    semcache cluster up | status | down
-                             a local Redis Cluster on 127.0.0.1 for development
-    semcache bench [--quick] [--only NAME,...] [--out DIR]
-                             every benchmark beside its peers: REPORT.md, results.json, charts
-
-The demo runs on the embedded in-process cache (on Redis with ``--redis URL``) with the
-all-MiniLM-L6-v2 sentence model when installed, else (or with ``--lexical``) the built-in
-lexical embedder; see :mod:`semcache_integrations.demo_tour`.
+Its ``--help`` prints :data:`DESCRIPTION` and :data:`EPILOG`, the one list of the commands
+and their options. The demo is :mod:`semcache_integrations.demo_tour`; the other commands
+live in ``cli_calibrate``, ``cli_cluster`` and ``cli_bench``.
 """
 
 from __future__ import annotations

@@ -213,9 +213,8 @@ def run_bench(args: argparse.Namespace, console: Console | None = None) -> int:
         console=console,
     ) as progress:
         overall = progress.add_task("benchmarks", total=len(runs), done=f"0/{len(runs)}")
-        for run in runs:
+        for finished, run in enumerate(runs, 1):
             _run_script(run, directory.parent, out, args.quick, timeout, progress)
-            finished = runs.index(run) + 1
             progress.update(overall, advance=1, done=f"{finished}/{len(runs)}")
             colour = "green" if not run.crashed else "red"
             progress.console.print(
