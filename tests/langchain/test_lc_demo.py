@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
+from tour_run import run_tour
 
 from semcache_core import SemCacheError
 from semcache_integrations.demo_langchain import holdout_questions
-from semcache_integrations.demo_tour import tour
-
-
-def _tour(lexical: bool, redis_url: str | None = None) -> tuple[dict[str, Any], str]:
-    output = io.StringIO()
-    figures = tour(
-        redis_url,
-        lexical,
-        Console(file=output, width=150),
-        embed_requests=120,
-        embed_latency_ms=0,
-        chat_latency_ms=0,
-        documents=60,
-    )
-    return figures, output.getvalue()
 
 
 @pytest.fixture(scope="module")
 def lexical() -> tuple[dict[str, Any], str]:
-    return _tour(lexical=True)
+    return run_tour(lexical=True)
 
 
 def test_without_the_held_out_data_the_error_says_where_it_looked(tmp_path: Path) -> None:
@@ -91,7 +75,7 @@ def test_the_savings_are_counted(lexical: tuple[dict[str, Any], str]) -> None:
 def test_minilm_serves_more_paraphrases_and_no_wrong_answer(
     lexical: tuple[dict[str, Any], str],
 ) -> None:
-    figures, text = _tour(lexical=False)
+    figures, text = run_tour(lexical=False)
     assert figures["embedder"] == "all-MiniLM-L6-v2" and figures["threshold"] == 0.87
     chat = figures["chat"]
     assert chat["wrong"] == 0 and chat["near_misses"] > 200  # every held-out near miss

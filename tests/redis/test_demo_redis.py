@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
-from rich.console import Console
+from tour_run import run_tour
 
 import redis
 from semcache_core.redis_local import LocalServer
-from semcache_integrations.demo_tour import tour
 
 
 def test_the_tour_runs_on_redis(redis_standalone: LocalServer, redis_client: redis.Redis) -> None:
-    output = io.StringIO()
-    figures = tour(
-        redis_standalone.url,
-        True,
-        Console(file=output, width=150),
-        embed_requests=60,
-        embed_latency_ms=0,
-        chat_latency_ms=0,
-        documents=60,
-    )
-    assert figures["backend"] == "redis" and "Redis at" in output.getvalue()
+    figures, printed = run_tour(True, redis_standalone.url, embed_requests=60)
+    assert figures["backend"] == "redis" and "Redis at" in printed
     assert (
         figures["chat"]["wrong"] == 0
         and figures["chat"]["model_calls"] < figures["chat"]["requests"]
