@@ -56,6 +56,7 @@ from .entry_writes import EMPTY_METADATA, IMMUTABLE, as_queries, naming
 from .errors import (
     DimensionMismatchError,
     InvalidArgumentError,
+    shown,
 )
 from .filters import FilterLike, FilterNode, parse_filters
 from .flight import FlightTable
@@ -346,7 +347,9 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         writes = []
         for i, pair in enumerate(pairs):
             if not isinstance(pair, tuple) or len(pair) != 2:
-                raise InvalidArgumentError(f"items[{i}] must be a (key, value) pair, got {pair!r}")
+                raise InvalidArgumentError(
+                    f"items[{i}] must be a (key, value) pair, got {shown(pair)}"
+                )
             key, value = pair
             metadata = None if metadatas is None else metadatas[i]
             writes.append(self._write(key, value, rows[i], metadata, ttl, namespace))

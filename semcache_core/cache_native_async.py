@@ -37,7 +37,7 @@ from .checks import (
     check_write_options,
 )
 from .entry_writes import as_queries, naming
-from .errors import DimensionMismatchError, InvalidArgumentError
+from .errors import DimensionMismatchError, InvalidArgumentError, shown
 from .filters import FilterLike, parse_filters
 from .records import CacheStats, Entry, Hit
 from .search_hits import abackend_search, marked
@@ -165,7 +165,7 @@ async def set_many(
     writes = []
     for i, pair in enumerate(pairs):
         if not isinstance(pair, tuple) or len(pair) != 2:
-            raise InvalidArgumentError(f"items[{i}] must be a (key, value) pair, got {pair!r}")
+            raise InvalidArgumentError(f"items[{i}] must be a (key, value) pair, got {shown(pair)}")
         key, value = pair
         metadata = None if metadatas is None else metadatas[i]
         writes.append(cache._write(key, value, rows[i], metadata, ttl, namespace))

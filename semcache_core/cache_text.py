@@ -20,7 +20,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .checks import check_key
-from .errors import InvalidValueError
+from .errors import InvalidValueError, shown
 from .vectors import FloatVector
 
 if TYPE_CHECKING:
@@ -84,11 +84,11 @@ class TextCalls:
         if text is _MISSING:
             return default
         if not isinstance(text, str):
-            raise InvalidValueError(f"{key!r} holds {type(text).__name__}, not JSON text")
+            raise InvalidValueError(f"{shown(key)} holds {type(text).__name__}, not JSON text")
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidValueError(f"{key!r} does not hold JSON text: {exc}") from exc
+            raise InvalidValueError(f"{shown(key)} does not hold JSON text: {exc}") from exc
 
     def put_string(
         self: SemCache,
@@ -112,5 +112,5 @@ class TextCalls:
         if text is _MISSING:
             return default
         if not isinstance(text, str):
-            raise InvalidValueError(f"{key!r} holds {type(text).__name__}, not a str")
+            raise InvalidValueError(f"{shown(key)} holds {type(text).__name__}, not a str")
         return text

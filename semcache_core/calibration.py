@@ -38,7 +38,7 @@ import numpy as np
 
 from .checks import as_real
 from .embedders import embed_documents
-from .errors import InvalidArgumentError, InvalidPairError, InvalidVectorError
+from .errors import InvalidArgumentError, InvalidPairError, InvalidVectorError, shown
 from .guards import Guard, check_guards
 from .hit_rule import query_verdict
 from .vectors import FloatVector, as_unit_vector
@@ -219,9 +219,9 @@ def calibrate(
     """
     precision_floor = as_real(min_precision)
     if precision_floor is None or not 0.0 < precision_floor <= 1.0:
-        raise InvalidArgumentError(f"min_precision must be in (0, 1], got {min_precision!r}")
+        raise InvalidArgumentError(f"min_precision must be in (0, 1], got {shown(min_precision)}")
     if rule not in ("response", "cosine"):
-        raise InvalidArgumentError(f"rule must be 'response' or 'cosine', got {rule!r}")
+        raise InvalidArgumentError(f"rule must be 'response' or 'cosine', got {shown(rule)}")
     checked_guards = check_guards(guards)
     labelled = _read_pairs(pairs)
     vectors = _Vectors(labelled, rule, embedder, batch_size, checked_guards)
@@ -266,11 +266,11 @@ def _read_pair(index: int, raw: Any) -> LabelledPair:
         if not isinstance(text, str):
             raise InvalidPairError(index, f"{name!r} must be a str, got {type(text).__name__}")
     if not isinstance(same, (bool, np.bool_)):
-        raise InvalidPairError(index, f"'same' must be a bool, got {same!r}")
+        raise InvalidPairError(index, f"'same' must be a bool, got {shown(same)}")
     if template is not None:
         if not isinstance(template, str) or PLACEHOLDER not in template:
             raise InvalidPairError(
-                index, f"'template' must be a str holding {{q}}, got {template!r}"
+                index, f"'template' must be a str holding {{q}}, got {shown(template)}"
             )
         a, b = template.replace(PLACEHOLDER, a), template.replace(PLACEHOLDER, b)
     return LabelledPair(index, a, b, bool(same))

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .codec import encode_metadata
-from .errors import InvalidArgumentError, InvalidKeyError
+from .errors import InvalidArgumentError, InvalidKeyError, shown
 
 __all__ = [
     "as_int",
@@ -58,7 +58,7 @@ def check_count(value: Any, name: str, minimum: int = 1) -> int:
     """An int (or numpy integer) >= ``minimum``, as a Python int."""
     number = as_int(value)
     if number is None or number < minimum:
-        raise InvalidArgumentError(f"{name} must be an int >= {minimum}, got {value!r}")
+        raise InvalidArgumentError(f"{name} must be an int >= {minimum}, got {shown(value)}")
     return number
 
 
@@ -75,10 +75,10 @@ def encodes_as_utf8(text: str) -> bool:
 
 def check_key(key: Any) -> None:
     if not isinstance(key, str):
-        raise InvalidKeyError(f"keys must be str, got {type(key).__name__} {key!r}")
+        raise InvalidKeyError(f"keys must be str, got {type(key).__name__} {shown(key)}")
     if not encodes_as_utf8(key):
         raise InvalidKeyError(
-            f"key {key!r} is not valid text: it holds a lone surrogate, which has no UTF-8 "
+            f"key {shown(key)} is not valid text: it holds a lone surrogate, which has no UTF-8 "
             "form (snapshots, the journal and remote backends store keys as UTF-8)"
         )
 
@@ -97,9 +97,9 @@ def check_keys(keys: Any, prefix: str = "", what: str = "keys") -> list[str]:
     checked = []
     for key in keys:
         if not isinstance(key, str):
-            raise InvalidKeyError(f"{what} must be str, got {type(key).__name__} {key!r}")
+            raise InvalidKeyError(f"{what} must be str, got {type(key).__name__} {shown(key)}")
         if not encodes_as_utf8(key):
-            raise InvalidKeyError(f"{what} must be valid text, {key!r} holds a lone surrogate")
+            raise InvalidKeyError(f"{what} must be valid text, {shown(key)} holds a lone surrogate")
         checked.append(prefix + key)
     return checked
 
@@ -116,7 +116,7 @@ def check_namespace(namespace: Any) -> str:
 def _check_text(text: str, what: str) -> None:
     if not encodes_as_utf8(text):
         raise InvalidArgumentError(
-            f"{what} {text!r} is not valid text: it holds a lone surrogate (no UTF-8 form)"
+            f"{what} {shown(text)} is not valid text: it holds a lone surrogate (no UTF-8 form)"
         )
 
 
@@ -130,13 +130,13 @@ def check_ttl(ttl: Any, name: str = "ttl") -> float | None:
         return None
     seconds = as_real(ttl)
     if seconds is None or not math.isfinite(seconds):
-        raise InvalidArgumentError(f"{name} must be a finite number of seconds, got {ttl!r}")
+        raise InvalidArgumentError(f"{name} must be a finite number of seconds, got {shown(ttl)}")
     if seconds <= 0:
-        raise InvalidArgumentError(f"{name} must be > 0 seconds, got {ttl!r}")
+        raise InvalidArgumentError(f"{name} must be > 0 seconds, got {shown(ttl)}")
     if seconds > MAX_TTL:
         raise InvalidArgumentError(
             f"{name} must be at most {MAX_TTL:g} seconds (about 317 years; use None for no "
-            f"expiry), got {ttl!r}"
+            f"expiry), got {shown(ttl)}"
         )
     return seconds
 
@@ -144,7 +144,7 @@ def check_ttl(ttl: Any, name: str = "ttl") -> float | None:
 def check_k(k: Any) -> int:
     number = as_int(k)
     if number is None or number < 1:
-        raise InvalidArgumentError(f"k must be an int >= 1, got {k!r}")
+        raise InvalidArgumentError(f"k must be an int >= 1, got {shown(k)}")
     return number
 
 
@@ -154,7 +154,7 @@ def check_threshold(threshold: Any) -> float | None:
     number = as_real(threshold)
     if number is None or not -1.0 <= number <= 1.0:
         raise InvalidArgumentError(
-            f"threshold is a cosine similarity and must be in [-1, 1], got {threshold!r}"
+            f"threshold is a cosine similarity and must be in [-1, 1], got {shown(threshold)}"
         )
     return number
 
@@ -171,7 +171,7 @@ def check_write_options(ttl: Any, namespace: Any, metadata: Any) -> None:
 def check_index(index: Any) -> bool | None:
     """``index=`` of ``get_or_compute``: ``None`` (guess), ``True`` or ``False``."""
     if index is not None and index is not True and index is not False:
-        raise InvalidArgumentError(f"index must be None, True or False, got {index!r}")
+        raise InvalidArgumentError(f"index must be None, True or False, got {shown(index)}")
     return index
 
 

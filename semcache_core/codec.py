@@ -22,7 +22,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from .errors import InvalidValueError
+from .errors import InvalidValueError, shown
 from .vector_values import VECTOR_EXT, VectorValue
 
 __all__ = [
@@ -155,7 +155,7 @@ def encode_metadata(metadata: Any) -> bytes:
         raise InvalidValueError(f"metadata must be a dict, got {type(metadata).__name__}")
     for key in metadata:
         if not isinstance(key, str):
-            raise InvalidValueError(f"metadata keys must be str, got {key!r}")
+            raise InvalidValueError(f"metadata keys must be str, got {shown(key)}")
     try:
         blob: bytes = msgpack.packb(metadata, use_bin_type=True, datetime=False)
     except (TypeError, ValueError, OverflowError) as exc:

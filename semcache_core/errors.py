@@ -35,6 +35,9 @@ Example::
 
 from __future__ import annotations
 
+import reprlib
+from typing import Any
+
 __all__ = [
     "BackendError",
     "BackendUnavailableError",
@@ -56,7 +59,28 @@ __all__ = [
     "SnapshotError",
     "UnknownOperatorError",
     "UnsafeRecordError",
+    "shown",
 ]
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 80
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxset = _SHOWN.maxfrozenset = 8
+_SHOWN.maxdict = _SHOWN.maxdeque = _SHOWN.maxarray = 8
+_SHOWN.maxlevel = 3
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut to a readable length, for error messages: a rejected 1 MB key,
+    100k-element list or 384-d array is named by its start, not copied into the message.
+
+    Example::
+
+        >>> len(shown("x" * 1_000_000))
+        80
+        >>> shown(list(range(100)))
+        '[0, 1, 2, 3, 4, 5, 6, 7, ...]'
+    """
+    return _SHOWN.repr(value)  # a repr that raises gives "<T instance at 0x...>"
 
 
 class SemCacheError(Exception):

@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import FilterError, FilterValueError, UnknownOperatorError
+from .errors import FilterError, FilterValueError, UnknownOperatorError, shown
 
 __all__ = [
     "Filter",
@@ -104,7 +104,7 @@ def _operator(op: Any) -> FilterOperator:
     if isinstance(name, str) and name.lower() in _OPERATOR_ALIASES:
         return _OPERATOR_ALIASES[name.lower()]
     known = ", ".join(op.value for op in FilterOperator)
-    raise UnknownOperatorError(f"unknown filter operator {op!r}; known operators: {known}")
+    raise UnknownOperatorError(f"unknown filter operator {shown(op)}; known operators: {known}")
 
 
 def _condition(condition: Any) -> FilterCondition:
@@ -113,7 +113,7 @@ def _condition(condition: Any) -> FilterCondition:
         return FilterCondition(str(name).lower())
     except ValueError:
         raise UnknownOperatorError(
-            f"unknown filter condition {condition!r}; known conditions: and, or, not"
+            f"unknown filter condition {shown(condition)}; known conditions: and, or, not"
         ) from None
 
 
@@ -130,8 +130,8 @@ def _check_value(key: str, op: FilterOperator, value: Any) -> Any:
 
     def wrong(expected: str) -> FilterValueError:
         return FilterValueError(
-            f"filter on {key!r} with operator {op.value!r} needs {expected}, "
-            f"got {type(value).__name__} {value!r}"
+            f"filter on {shown(key)} with operator {shown(op.value)} needs {expected}, "
+            f"got {type(value).__name__} {shown(value)}"
         )
 
     if op is FilterOperator.IS_EMPTY:
@@ -172,7 +172,7 @@ class Filter:
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key:
-            raise FilterValueError(f"filter key must be a non-empty str, got {self.key!r}")
+            raise FilterValueError(f"filter key must be a non-empty str, got {shown(self.key)}")
         op = _operator(self.op)
         object.__setattr__(self, "op", op)
         object.__setattr__(self, "value", _check_value(self.key, op, self.value))
@@ -190,7 +190,7 @@ class FilterGroup:
         for child in children:
             if not isinstance(child, (Filter, FilterGroup)):
                 raise FilterValueError(
-                    f"a filter group holds Filter or FilterGroup objects, got {child!r}"
+                    f"a filter group holds Filter or FilterGroup objects, got {shown(child)}"
                 )
         object.__setattr__(self, "filters", children)
         object.__setattr__(self, "condition", _condition(self.condition))
@@ -236,11 +236,11 @@ def parse_filters(spec: FilterLike) -> FilterNode | None:
 
 def _parse_entry(key: Any, value: Any) -> FilterNode:
     if not isinstance(key, str):
-        raise FilterValueError(f"filter keys must be str, got {key!r}")
+        raise FilterValueError(f"filter keys must be str, got {shown(key)}")
     if key.startswith("$"):
         condition = _condition(key[1:])
         if not isinstance(value, (list, tuple)):
-            raise FilterValueError(f"{key} takes a list of filter dicts, got {value!r}")
+            raise FilterValueError(f"{key} takes a list of filter dicts, got {shown(value)}")
         # an empty dict restricts nothing: it is an empty AND, which an OR must keep
         children = [parse_filters(child) or FilterGroup() for child in value]
         return FilterGroup(tuple(children), condition)
@@ -249,11 +249,11 @@ def _parse_entry(key: Any, value: Any) -> FilterNode:
         for op_name, operand in value.items():
             if not isinstance(op_name, str) or not op_name.startswith("$"):
                 raise FilterValueError(
-                    f"filter on {key!r}: expected {{'$op': value}}, got key {op_name!r}"
+                    f"filter on {shown(key)}: expected {{'$op': value}}, got key {shown(op_name)}"
                 )
             clauses.append(Filter(key, _operator(op_name[1:]), operand))
         if not clauses:
-            raise FilterError(f"filter on {key!r} has no operator")
+            raise FilterError(f"filter on {shown(key)} has no operator")
         return clauses[0] if len(clauses) == 1 else FilterGroup(tuple(clauses))
     return Filter(key, FilterOperator.EQ, value)
 
@@ -386,9 +386,9 @@ def kind_clash(leaf: Filter, stored: Any) -> FilterValueError | None:
         return None
     kind, other = ("a str", "numbers") if wanted_str else ("a number", "strs")
     return FilterValueError(
-        f"filter on {leaf.key!r} with operator {FilterOperator(leaf.op).value!r} compares "
-        f"{kind} ({leaf.value!r}) with the {other} stored under {leaf.key!r} (e.g. "
-        f"{stored!r}): a number and a str have no order; store one kind per field, or "
+        f"filter on {shown(leaf.key)} with operator {FilterOperator(leaf.op).value!r} compares "
+        f"{kind} ({shown(leaf.value)}) with the {other} stored under {shown(leaf.key)} (e.g. "
+        f"{shown(stored)}): a number and a str have no order; store one kind per field, or "
         f"filter with {'a number' if wanted_str else 'a str'}"
     )
 

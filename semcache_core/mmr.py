@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import InvalidArgumentError, InvalidVectorError
+from .errors import InvalidArgumentError, InvalidVectorError, shown
 
 __all__ = ["mmr_select"]
 
@@ -65,13 +65,13 @@ def mmr_select(
             2-D, or their dimensions differ).
     """
     if isinstance(k, bool) or not isinstance(k, int):
-        raise InvalidArgumentError(f"k must be an int, got {k!r}")
+        raise InvalidArgumentError(f"k must be an int, got {shown(k)}")
     if (
         isinstance(lambda_mult, bool)
         or not isinstance(lambda_mult, (int, float))
         or not 0.0 <= lambda_mult <= 1.0
     ):
-        raise InvalidArgumentError(f"lambda_mult must be in [0, 1], got {lambda_mult!r}")
+        raise InvalidArgumentError(f"lambda_mult must be in [0, 1], got {shown(lambda_mult)}")
     q = np.asarray(query, dtype=np.float64)
     if q.ndim != 1:
         raise InvalidVectorError(f"query must be 1-D, got shape {q.shape}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, shown
 
 __all__ = ["adapter_namespace"]
 
@@ -29,5 +29,5 @@ def adapter_namespace(kind: str, name: Any, what: str = "namespace") -> str:
         InvalidArgumentError: ``name`` is not a non-empty str.
     """
     if not isinstance(name, str) or not name:
-        raise InvalidArgumentError(f"{what} must be a non-empty str, got {name!r}")
+        raise InvalidArgumentError(f"{what} must be a non-empty str, got {shown(name)}")
     return f"{kind}:{name}"

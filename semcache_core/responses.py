@@ -43,7 +43,7 @@ from .cache import SemCache
 from .checks import check_threshold, check_ttl
 from .embedders import as_embedder
 from .engine_arg import check_engine
-from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError
+from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError, shown
 from .filters import Filter
 from .guards import Guard, check_guards
 from .hit_rule import query_verdict
@@ -199,7 +199,9 @@ class ResponseCache:
         rng: Random | None = None,
     ) -> None:
         if not isinstance(sliding_ttl, bool):
-            raise InvalidArgumentError(f"sliding_ttl must be True or False, got {sliding_ttl!r}")
+            raise InvalidArgumentError(
+                f"sliding_ttl must be True or False, got {shown(sliding_ttl)}"
+            )
         self._savings = Savings(check_prices(prices))
         self.sliding_ttl = sliding_ttl
         self.namespace = adapter_namespace(NAMESPACE_KIND, namespace)
@@ -567,7 +569,7 @@ def _verdict(query: str, hit: Hit, guards: tuple[Guard, ...]) -> bool | tuple[st
 def check_correct(correct: Any) -> None:
     """Raises ``InvalidArgumentError`` unless ``correct`` is a bool (``feedback``'s word)."""
     if not isinstance(correct, bool):
-        raise InvalidArgumentError(f"correct must be True or False, got {correct!r}")
+        raise InvalidArgumentError(f"correct must be True or False, got {shown(correct)}")
 
 
 def _usable(vector: Any) -> FloatVector | None:

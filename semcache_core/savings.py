@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .checks import as_int, as_real
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, shown
 
 __all__ = ["Savings", "Usage", "check_prices", "token_count", "usage_fields"]
 
@@ -72,12 +72,12 @@ def check_prices(prices: Any) -> dict[str, tuple[float, float]]:
     checked = {}
     for name, price in prices.items():
         if not isinstance(name, str):
-            raise InvalidArgumentError(f"prices: model names are str, got {name!r}")
+            raise InvalidArgumentError(f"prices: model names are str, got {shown(name)}")
         pair = _price_pair(price)
         if pair is None:
             raise InvalidArgumentError(
-                f"prices[{name!r}] must be (usd_per_1k_input, usd_per_1k_output), two "
-                f"finite numbers >= 0, got {price!r}"
+                f"prices[{shown(name)}] must be (usd_per_1k_input, usd_per_1k_output), two "
+                f"finite numbers >= 0, got {shown(price)}"
             )
         checked[name] = pair
     return checked

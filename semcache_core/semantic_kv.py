@@ -52,6 +52,7 @@ from .errors import (
     CacheClosedError,
     InvalidArgumentError,
     InvalidValueError,
+    shown,
 )
 
 __all__ = ["DistributedSemanticKV", "SemanticKVClient", "provider_embedder"]
@@ -95,7 +96,9 @@ def provider_embedder(provider: Any) -> Embedder:
 def _urls(nodes: Any) -> list[str]:
     """``nodes`` as Redis URLs (``"host:port"`` gets ``redis://``)."""
     if isinstance(nodes, (str, bytes)) or not isinstance(nodes, Sequence) or not nodes:
-        raise InvalidArgumentError(f"nodes must be a non-empty list of Redis URLs, got {nodes!r}")
+        raise InvalidArgumentError(
+            f"nodes must be a non-empty list of Redis URLs, got {shown(nodes)}"
+        )
     urls = []
     for node in nodes:
         if not isinstance(node, str):
@@ -104,7 +107,7 @@ def _urls(nodes: Any) -> list[str]:
         scheme = urlsplit(url).scheme
         if scheme not in ("redis", "rediss", "unix"):
             raise InvalidArgumentError(
-                f"node {node!r} is not a Redis URL (redis://host:port); the seed's "
+                f"node {shown(node)} is not a Redis URL (redis://host:port); the seed's "
                 "grpc:// Flight nodes are replaced by a Redis Cluster or server"
             )
         urls.append(url)
@@ -131,14 +134,16 @@ def _host_port(url: str) -> str:
 def _seconds(value: Any, name: str) -> float:
     number = as_real(value)
     if number is None or not math.isfinite(number) or number <= 0:
-        raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
+        raise InvalidArgumentError(
+            f"{name} must be a positive number of seconds, got {shown(value)}"
+        )
     return number
 
 
 def _bytes_of(key: str, value: Any) -> bytes:
     if not isinstance(value, bytes):
         raise InvalidValueError(
-            f"{key!r} holds {type(value).__name__}, not bytes: it was not written by "
+            f"{shown(key)} holds {type(value).__name__}, not bytes: it was not written by "
             "DistributedSemanticKV"
         )
     return value
@@ -346,7 +351,7 @@ class DistributedSemanticKV:
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InvalidValueError(f"{key!r} does not hold UTF-8 text: {exc}") from exc
+            raise InvalidValueError(f"{shown(key)} does not hold UTF-8 text: {exc}") from exc
 
     def put_json(self, key: str, value: Any, ttl_ms: int = 0) -> bool:
         """:meth:`put` of ``value`` as JSON text (embedded)."""
@@ -364,7 +369,7 @@ class DistributedSemanticKV:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidValueError(f"{key!r} does not hold JSON: {exc}") from exc
+            raise InvalidValueError(f"{shown(key)} does not hold JSON: {exc}") from exc
 
     # --- cluster -------------------------------------------------------------------------
 

@@ -56,7 +56,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .checks import as_real
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, shown
 
 __all__ = [
     "MAX_OBSERVATIONS",
@@ -124,7 +124,7 @@ def _similarity(value: Any, what: str = "similarity") -> float:
     number = as_real(value)
     if number is None or not -1.0 <= number <= 1.0:
         raise InvalidArgumentError(
-            f"{what} is a cosine similarity and must be a number in [-1, 1], got {value!r}"
+            f"{what} is a cosine similarity and must be a number in [-1, 1], got {shown(value)}"
         )
     return round(number, 3)
 
@@ -134,7 +134,7 @@ def check_error_rate(delta: Any) -> float:
     number = as_real(delta)
     if number is None or not 0.0 < number < 1.0:
         raise InvalidArgumentError(
-            f"max_error_rate must be a number strictly between 0 and 1, got {delta!r}"
+            f"max_error_rate must be a number strictly between 0 and 1, got {shown(delta)}"
         )
     return number
 
@@ -157,7 +157,7 @@ class Observations:
                 ``correct`` not a bool.
         """
         if not isinstance(correct, bool):
-            raise InvalidArgumentError(f"correct must be True or False, got {correct!r}")
+            raise InvalidArgumentError(f"correct must be True or False, got {shown(correct)}")
         new = Observation(_similarity(similarity), correct)
         return Observations((*self.items, new)[-limit:])
 

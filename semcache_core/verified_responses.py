@@ -43,7 +43,7 @@ from typing import Any
 
 from .cache import SemCache
 from .codec import encode
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, shown
 from .records import Entry, Hit
 from .verified import (
     MIN_OBSERVATIONS,
@@ -123,7 +123,7 @@ def text_judge(
         judge = _same_text
     elif not callable(judge):
         raise InvalidArgumentError(
-            f"judge must be callable(cached_text, fresh_text), got {judge!r}"
+            f"judge must be callable(cached_text, fresh_text), got {shown(judge)}"
         )
     chosen = judge
 
@@ -163,11 +163,12 @@ class Verifier:
     ) -> None:
         self.max_error_rate = None if max_error_rate is None else check_error_rate(max_error_rate)
         if judge is not None and not callable(judge):
-            raise InvalidArgumentError(f"judge must be callable(cached, fresh), got {judge!r}")
+            raise InvalidArgumentError(f"judge must be callable(cached, fresh), got {shown(judge)}")
         self.judge: Judge = _equal if judge is None else judge
         if rng is not None and not callable(getattr(rng, "random", None)):
             raise InvalidArgumentError(
-                f"rng must have a random() method (random.Random, a numpy Generator), got {rng!r}"
+                "rng must have a random() method (random.Random, a numpy Generator), "
+                f"got {shown(rng)}"
             )
         self._rng: Random = random.Random() if rng is None else rng
         self._lock = threading.Lock()

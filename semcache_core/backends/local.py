@@ -42,7 +42,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..checks import check_count
-from ..errors import DimensionMismatchError, InvalidArgumentError
+from ..errors import DimensionMismatchError, InvalidArgumentError, shown
 from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
@@ -80,7 +80,7 @@ class LocalBackend(LocalState):
         hnsw_params: HNSWParams | None = None,
     ) -> None:
         if index not in _INDEX_MODES:
-            raise InvalidArgumentError(f"index must be one of {_INDEX_MODES}, got {index!r}")
+            raise InvalidArgumentError(f"index must be one of {_INDEX_MODES}, got {shown(index)}")
         if max_entries is not None:
             max_entries = check_count(max_entries, "max_entries")
         hnsw_threshold = check_count(hnsw_threshold, "hnsw_threshold")

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..checks import as_int
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, shown
 from ..vectors import FloatMatrix, FloatVector
 from .base import Labels, SearchResult, empty_result
 
@@ -87,7 +87,7 @@ class HNSWParams:
             number = as_int(value)
             if number is None or not low <= number <= high:
                 raise InvalidArgumentError(
-                    f"HNSWParams.{name} must be an int in [{low}, {high}], got {value!r}"
+                    f"HNSWParams.{name} must be an int in [{low}, {high}], got {shown(value)}"
                 )
             object.__setattr__(self, name, number)
 

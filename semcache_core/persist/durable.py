@@ -71,6 +71,7 @@ from ..errors import (
     InvalidArgumentError,
     SnapshotError,
     UnsafeRecordError,
+    shown,
 )
 from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
@@ -151,7 +152,7 @@ class DurableBackend:
         ):
             raise InvalidArgumentError(
                 f"checkpoint_interval must be a number of seconds > 0 or None, got "
-                f"{checkpoint_interval!r}"
+                f"{shown(checkpoint_interval)}"
             )
         self._memory = LocalBackend(
             max_entries, index, hnsw_threshold=hnsw_threshold, hnsw_params=hnsw_params

@@ -27,7 +27,7 @@ from langchain_core.stores import ByteStore
 from semcache_core import SemCache
 from semcache_core.checks import check_keys, check_ttl
 from semcache_core.engine_arg import check_engine
-from semcache_core.errors import InvalidArgumentError, InvalidValueError
+from semcache_core.errors import InvalidArgumentError, InvalidValueError, shown
 from semcache_core.namespaces import adapter_namespace
 
 __all__ = ["SemCacheByteStore"]
@@ -77,14 +77,14 @@ class SemCacheByteStore(ByteStore):
         for i, pair in enumerate(key_value_pairs):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise InvalidArgumentError(
-                    f"key_value_pairs[{i}] must be a (key, value) pair, got {pair!r}"
+                    f"key_value_pairs[{i}] must be a (key, value) pair, got {shown(pair)}"
                 )
             key, value = pair
             (cache_key,) = self._cache_keys([key])
             if not isinstance(value, bytes):
                 raise InvalidValueError(
                     f"values of a ByteStore must be bytes, got {type(value).__name__} "
-                    f"for key {key!r}"
+                    f"for key {shown(key)}"
                 )
             items.append((cache_key, value))
         return items

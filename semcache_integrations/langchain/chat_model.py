@@ -33,7 +33,7 @@ from langchain_core.runnables import Runnable, RunnableBinding
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel
 
-from semcache_core.errors import InvalidArgumentError
+from semcache_core.errors import InvalidArgumentError, shown
 
 from .chat_replay import recorded_generation, replay_chunks, served, stored_generations
 from .llm_cache import SemCache
@@ -186,7 +186,7 @@ class CachedChatModel(BaseChatModel):
         if method != "function_calling":
             raise InvalidArgumentError(
                 f"CachedChatModel.with_structured_output supports method='function_calling' "
-                f"(tool calling) only; got method={method!r}"
+                f"(tool calling) only; got method={shown(method)}"
             )
         return super().with_structured_output(schema, include_raw=include_raw, **kwargs)
 

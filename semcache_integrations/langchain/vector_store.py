@@ -43,7 +43,7 @@ from typing_extensions import Self
 from semcache_core import Entry, Hit, SemCache
 from semcache_core.codec import encode_metadata
 from semcache_core.engine_arg import check_engine
-from semcache_core.errors import EmbedderError, InvalidArgumentError, InvalidValueError
+from semcache_core.errors import EmbedderError, InvalidArgumentError, InvalidValueError, shown
 from semcache_core.filters import FilterLike, FilterNode, parse_filters
 from semcache_core.mmr import mmr_select
 from semcache_core.namespaces import adapter_namespace
@@ -139,7 +139,9 @@ class SemCacheVectorStore(VectorStore):
 
     def _key(self, doc_id: Any) -> str:
         if not isinstance(doc_id, str):
-            raise TypeError(f"document ids must be str, got {type(doc_id).__name__} {doc_id!r}")
+            raise TypeError(
+                f"document ids must be str, got {type(doc_id).__name__} {shown(doc_id)}"
+            )
         return doc_id
 
     def _batch(

@@ -42,7 +42,7 @@ from semcache_core import SemCache
 from semcache_core.checks import check_ttl
 from semcache_core.codec import encode
 from semcache_core.engine_arg import check_engine
-from semcache_core.errors import InvalidArgumentError, InvalidKeyError, InvalidValueError
+from semcache_core.errors import InvalidArgumentError, InvalidKeyError, InvalidValueError, shown
 from semcache_core.namespaces import adapter_namespace
 
 __all__ = ["SemCacheKVStore"]
@@ -51,14 +51,14 @@ __all__ = ["SemCacheKVStore"]
 def _escape(collection: Any) -> str:
     if not isinstance(collection, str):
         raise InvalidArgumentError(
-            f"collection must be a str, got {type(collection).__name__} {collection!r}"
+            f"collection must be a str, got {type(collection).__name__} {shown(collection)}"
         )
     return collection.replace("%", "%25").replace(":", "%3A")
 
 
 def _check_batch_size(batch_size: Any) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidArgumentError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        raise InvalidArgumentError(f"batch_size must be an int >= 1, got {shown(batch_size)}")
     return batch_size
 
 
@@ -69,7 +69,7 @@ def _encodable(items: list[tuple[str, dict]], prefix: str) -> None:
         try:
             encode(value)
         except InvalidValueError as exc:
-            raise InvalidValueError(f"value of key {cache_key[start:]!r}: {exc}") from exc
+            raise InvalidValueError(f"value of key {shown(cache_key[start:])}: {exc}") from exc
 
 
 class SemCacheKVStore(BaseKVStore):
@@ -117,14 +117,14 @@ class SemCacheKVStore(BaseKVStore):
 
     def _cache_key(self, key: str, collection: str) -> str:
         if not isinstance(key, str):
-            raise InvalidKeyError(f"store keys must be str, got {type(key).__name__} {key!r}")
+            raise InvalidKeyError(f"store keys must be str, got {type(key).__name__} {shown(key)}")
         return self._prefix(collection) + key
 
     def _item(self, key: str, val: dict, collection: str) -> tuple[str, dict]:
         cache_key = self._cache_key(key, collection)
         if not isinstance(val, dict):
             raise InvalidValueError(
-                f"values of a KV store must be dicts, got {type(val).__name__} for key {key!r}"
+                f"values of a KV store must be dicts, got {type(val).__name__} for key {shown(key)}"
             )
         return cache_key, val
 
@@ -145,7 +145,7 @@ class SemCacheKVStore(BaseKVStore):
         for i, pair in enumerate(kv_pairs):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise InvalidArgumentError(
-                    f"kv_pairs[{i}] must be a (key, value) pair, got {pair!r}"
+                    f"kv_pairs[{i}] must be a (key, value) pair, got {shown(pair)}"
                 )
             items.append(self._item(pair[0], pair[1], collection))
         if len(items) > batch_size:

@@ -15,7 +15,7 @@ from typing import Any
 
 from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode
 
-from semcache_core.errors import InvalidArgumentError
+from semcache_core.errors import InvalidArgumentError, shown
 from semcache_core.filters import FilterNode
 
 __all__ = ["DEFAULT_MMR_PREFETCH_FACTOR", "DEFAULT_MMR_THRESHOLD", "QueryPlan", "plan_query"]
@@ -47,7 +47,7 @@ def plan_query(
         raise TypeError(f"query() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
     asked: Any = query.similarity_top_k
     if isinstance(asked, bool) or not isinstance(asked, (int, type(None))) or (asked or 0) < 0:
-        raise InvalidArgumentError(f"similarity_top_k must be an int >= 0, got {asked!r}")
+        raise InvalidArgumentError(f"similarity_top_k must be an int >= 0, got {shown(asked)}")
     top_k: int | None = asked or None  # 0 / None: every match, as get_top_k_embeddings
     node = restriction()
     mode = VectorStoreQueryMode(query.mode)
@@ -67,9 +67,9 @@ def plan_query(
     if threshold is None:
         threshold = DEFAULT_MMR_THRESHOLD
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise InvalidArgumentError(f"mmr_threshold must be in [0, 1], got {threshold!r}")
+        raise InvalidArgumentError(f"mmr_threshold must be in [0, 1], got {shown(threshold)}")
     if not 0.0 <= threshold <= 1.0:
-        raise InvalidArgumentError(f"mmr_threshold must be in [0, 1], got {threshold!r}")
+        raise InvalidArgumentError(f"mmr_threshold must be in [0, 1], got {shown(threshold)}")
     return QueryPlan(query.query_embedding, top_k, _fetch_k(top_k, kwargs), node, threshold)
 
 
@@ -81,9 +81,11 @@ def _fetch_k(top_k: int | None, kwargs: dict[str, Any]) -> int | None:
     prefetch_k = kwargs.get("mmr_prefetch_k")
     if prefetch_k is not None:
         if isinstance(prefetch_k, bool) or not isinstance(prefetch_k, int) or prefetch_k < 1:
-            raise InvalidArgumentError(f"mmr_prefetch_k must be an int >= 1, got {prefetch_k!r}")
+            raise InvalidArgumentError(
+                f"mmr_prefetch_k must be an int >= 1, got {shown(prefetch_k)}"
+            )
         return max(top_k, prefetch_k)
     factor = kwargs.get("mmr_prefetch_factor", DEFAULT_MMR_PREFETCH_FACTOR)
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 1:
-        raise InvalidArgumentError(f"mmr_prefetch_factor must be >= 1, got {factor!r}")
+        raise InvalidArgumentError(f"mmr_prefetch_factor must be >= 1, got {shown(factor)}")
     return max(top_k, int(top_k * factor))

@@ -62,7 +62,7 @@ from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
 from semcache_core.engine_arg import check_engine
-from semcache_core.errors import InvalidArgumentError, InvalidValueError
+from semcache_core.errors import InvalidArgumentError, InvalidValueError, shown
 from semcache_core.filters import Filter, FilterGroup, FilterNode, compile_filter
 from semcache_core.mmr import mmr_select
 from semcache_core.namespaces import adapter_namespace
@@ -158,7 +158,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
     def _key(self, node_id: Any) -> str:
         if not isinstance(node_id, str):
             raise InvalidArgumentError(
-                f"node ids must be str, got {type(node_id).__name__} {node_id!r}"
+                f"node ids must be str, got {type(node_id).__name__} {shown(node_id)}"
             )
         return node_id
 
@@ -173,7 +173,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
                 raise InvalidValueError(f"nodes[{i}] must be a BaseNode, got {type(node).__name__}")
             if node.embedding is None:
                 raise InvalidArgumentError(
-                    f"node {node.node_id!r} has no embedding; embed nodes before adding them "
+                    f"node {shown(node.node_id)} has no embedding; embed nodes before adding them "
                     "(VectorStoreIndex does it)"
                 )
             metadata = node_to_metadata_dict(node, remove_text=False, flat_metadata=False)

@@ -29,7 +29,7 @@ from redis.retry import Retry
 
 import redis
 
-from ...errors import BackendUnavailableError, InvalidArgumentError
+from ...errors import BackendUnavailableError, InvalidArgumentError, shown
 from .connection import Connection, mapped_errors
 from .keys import KeyScheme, glob_escape, namespace_of_id, owned_names
 
@@ -65,7 +65,7 @@ def is_cluster(urls: list[str], connect_timeout: float, socket_timeout: float) -
                 retry=Retry(NoBackoff(), 0),
             )
         except ValueError as exc:
-            raise InvalidArgumentError(f"bad Redis URL {url!r}: {exc}") from exc
+            raise InvalidArgumentError(f"bad Redis URL {shown(url)}: {exc}") from exc
         try:
             with mapped_errors(f"connect to {_safe(url)}"):
                 return bool(client.info("cluster").get("cluster_enabled"))

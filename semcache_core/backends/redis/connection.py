@@ -37,6 +37,7 @@ from ...errors import (
     CapabilityError,
     InvalidArgumentError,
     SemCacheError,
+    shown,
 )
 
 __all__ = ["VECTOR_COMMANDS", "Connection", "map_error", "mapped_errors"]
@@ -103,7 +104,7 @@ def mapped_errors(what: str = "redis call") -> Iterator[None]:
 def _node(address: str) -> ClusterNode:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
-        raise InvalidArgumentError(f"cluster node must be 'host:port', got {address!r}")
+        raise InvalidArgumentError(f"cluster node must be 'host:port', got {shown(address)}")
     return ClusterNode(host, int(port))
 
 

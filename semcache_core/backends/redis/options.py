@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from ...checks import as_real, check_count
-from ...errors import CapabilityError, InvalidArgumentError
+from ...errors import CapabilityError, InvalidArgumentError, shown
 
 __all__ = ["check_options"]
 
@@ -50,7 +50,7 @@ def check_options(
         raise InvalidArgumentError(
             f"prefix must be printable ASCII without :{{}}*?[]\\ (':' would let one "
             f"prefix's keys match another's patterns, e.g. 'app' and 'app:meta'), "
-            f"got {prefix!r}"
+            f"got {shown(prefix)}"
         )
     check_count(exact_below, "exact_below", minimum=0)
     check_count(hnsw_m, "hnsw_m")
@@ -65,4 +65,4 @@ def check_options(
     ):
         seconds = as_real(value)
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
-            raise InvalidArgumentError(f"{name} must be seconds > 0, got {value!r}")
+            raise InvalidArgumentError(f"{name} must be seconds > 0, got {shown(value)}")
