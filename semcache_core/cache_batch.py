@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from . import cache_native_async as native
@@ -170,6 +171,18 @@ def _peek(cache: SemCache, keys: list[str], namespace: str) -> tuple[dict[str, O
 
 
 def _results_of(computed: Any, count: int) -> list[Any]:
+    """``fn``'s results as a list, one per key in the order ``fn`` was given them.
+
+    Raises:
+        InvalidArgumentError: not an ordered collection of results (a mapping or a set
+            has no order to match the keys with, and a str or bytes would be split into
+            characters: each would be stored as a wrong value), or the wrong count.
+    """
+    if isinstance(computed, (str, bytes, bytearray, memoryview, Mapping, AbstractSet)):
+        raise InvalidArgumentError(
+            "fn must return one result per key, in the order of the keys it was given (a "
+            f"list, tuple, generator or array), got {type(computed).__name__}"
+        )
     try:
         results = list(computed)
     except TypeError as exc:
@@ -226,7 +239,9 @@ class BatchCalls:
         """The cached values of ``keys``, computing every miss with one ``fn(missing)`` call.
 
         ``fn`` receives the distinct keys that missed and nobody else is computing, in
-        first-seen order, and returns one result per key. Repeated keys are computed once.
+        first-seen order, and returns one result per key in that order (a list, tuple,
+        generator or array; a dict, set or str is refused: it has no such order, or would
+        be split into characters). Repeated keys are computed once.
         Results are stored (an embedding once, as its entry's vector, float32-rounded; see
         :meth:`get_or_compute` and its ``index=``) and returned in the order of ``keys``.
         An exception from ``fn`` stores nothing and reaches the callers waiting for those
@@ -234,7 +249,8 @@ class BatchCalls:
 
         Raises:
             InvalidKeyError, InvalidArgumentError: bad input, before anything is computed;
-                InvalidArgumentError too when ``fn`` returns the wrong number of results.
+                InvalidArgumentError too when ``fn`` returns the wrong number of results,
+                or results without an order (see above); nothing is stored then.
         """
         namespace = check_namespace(namespace)
         plan = _ManyPlan(check_keys(keys), namespace)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from float32 import float32_close
 from threads import run_threads, wait_until
 
@@ -131,6 +133,33 @@ async def test_fn_with_the_wrong_number_of_results_stores_nothing(bad):
         await cache.aget_or_compute_many(["a", "b"], bad)
     assert len(cache) == 0
     assert cache.get_or_compute_many(["a", "b"], lambda keys: keys) == ["a", "b"]  # no stale flight
+
+
+UNORDERED = {
+    "dict": lambda keys: {key: f"answer to {key}" for key in keys},
+    "dict keys": lambda keys: {key: 1 for key in keys}.keys(),
+    "set": lambda keys: {f"answer to {key}" for key in keys},
+    "frozenset": lambda keys: frozenset(f"answer to {key}" for key in keys),
+    "str": lambda keys: "x" * len(keys),
+    "bytes": lambda keys: b"x" * len(keys),
+}
+
+
+@pytest.mark.parametrize("bad", list(UNORDERED.values()), ids=list(UNORDERED))
+@settings(max_examples=20, deadline=None, derandomize=True, database=None)
+@given(keys=st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=6, unique=True))
+def test_fn_returning_results_without_the_keys_order_is_refused(bad, keys):
+    """A mapping or set of the right size, or a str with one character per key, was taken
+    as the results in order: the keys themselves, or characters, or another key's value,
+    were stored as the answers (a wrong cached value)."""
+    cache = SemCache()
+    with pytest.raises(InvalidArgumentError, match="one result per key"):
+        cache.get_or_compute_many(keys, bad)
+    with pytest.raises(InvalidArgumentError, match="one result per key"):
+        asyncio.run(cache.aget_or_compute_many(keys, bad))
+    assert len(cache) == 0
+    expected = [f"answer to {key}" for key in keys]
+    assert cache.get_or_compute_many(keys, lambda ks: [f"answer to {k}" for k in ks]) == expected
 
 
 def test_an_exception_reaches_the_waiters_and_stores_nothing():
