@@ -42,6 +42,11 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, VectorValue):
         return msgpack.ExtType(VECTOR_EXT, obj.payload())
     if isinstance(obj, np.ndarray):
+        if isinstance(obj, np.ma.MaskedArray):
+            raise TypeError(
+                "a numpy masked array cannot be stored: its mask would be lost (store "
+                "array.filled(...) or the data and the mask as two arrays)"
+            )
         if obj.dtype.kind not in "biufc":
             raise TypeError(f"numpy arrays of dtype {obj.dtype} cannot be stored")
         array = obj if obj.flags.c_contiguous else obj.copy(order="C")  # keeps 0-d shapes

@@ -114,13 +114,20 @@ def _kind_of(result: Any) -> str | None:
         if types.count(float) == len(types) or set(types) <= _FLOAT_SCALARS:
             return _LIST
         return None
-    if isinstance(result, np.ndarray) and result.ndim == 1 and result.size:
+    if (
+        isinstance(result, np.ndarray)
+        and result.ndim == 1
+        and result.size
+        and not isinstance(result, np.ma.MaskedArray)  # its masked components have no value
+    ):
         kind = result.dtype.str
         return kind if kind in _ARRAY_KINDS else None
     return None
 
 
 def _describe(result: Any) -> str:
+    if isinstance(result, np.ma.MaskedArray):
+        return "a masked array"
     if isinstance(result, np.ndarray):
         return f"an ndarray of shape {result.shape} and dtype {result.dtype}"
     if isinstance(result, (list, tuple)):

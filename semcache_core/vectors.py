@@ -38,6 +38,8 @@ def looks_like_vector(obj: Any) -> bool:
 def _as_float32(obj: Any, what: str) -> FloatMatrix:
     if isinstance(obj, (str, bytes)):
         raise InvalidVectorError(f"{what} must be numeric, got {type(obj).__name__}")
+    if isinstance(obj, np.ma.MaskedArray):
+        raise InvalidVectorError(f"{what} is a masked array: its masked components have no value")
     try:
         array = np.asarray(obj)
     except (TypeError, ValueError) as exc:

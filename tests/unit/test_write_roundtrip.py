@@ -17,12 +17,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from semcache_core import (
     Filter,
     InvalidArgumentError,
     InvalidKeyError,
     InvalidValueError,
+    InvalidVectorError,
     SemCache,
     SemCacheError,
 )
@@ -38,6 +40,18 @@ SCALARS = st.one_of(
     TEXT,
     st.binary(max_size=6),
 )
+ARRAYS = st.one_of(
+    hnp.arrays(
+        st.sampled_from([np.int64, np.float32, np.float64]),
+        hnp.array_shapes(min_dims=0, max_dims=2, max_side=3),
+        elements={"allow_nan": False, "min_value": -100, "max_value": 100},
+    ),
+    st.builds(  # a masked array reads back without its mask: it must be refused
+        lambda data, mask: np.ma.array(data, mask=mask),
+        hnp.arrays(np.float64, 3, elements={"min_value": -100, "max_value": 100}),
+        st.lists(st.booleans(), min_size=3, max_size=3),
+    ),
+)
 HASHABLE_KEYS = st.one_of(
     TEXT,
     st.integers(-100, 100),
@@ -48,7 +62,7 @@ HASHABLE_KEYS = st.one_of(
     st.frozensets(st.integers(0, 3), max_size=2),
 )
 VALUES = st.recursive(
-    SCALARS,
+    st.one_of(SCALARS, ARRAYS),
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
         st.tuples(inner, inner),
@@ -247,3 +261,26 @@ def test_reads_with_a_lone_surrogate_key() -> None:
     with pytest.raises(InvalidKeyError, match="surrogate"):
         cache.exists("\ud800")
     assert cache.get("caf\u00e9", 5) == 5  # valid non-ASCII text is fine
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(
+    data=hnp.arrays(np.float32, 3, elements={"min_value": 0.5, "max_value": 2.0}),
+    mask=st.lists(st.booleans(), min_size=3, max_size=3),
+)
+def test_a_masked_array_is_no_vector_and_no_embedding(data: np.ndarray, mask: list[bool]) -> None:
+    """Its masked components have no value: taking the data behind them as a vector, or
+    storing it as an embedding, would index numbers the caller masked out."""
+    masked = np.ma.array(data, mask=mask)
+    cache = SemCache()
+    cache.set("other", 1, vector=VECTOR)
+    before = _observable(cache)
+    with pytest.raises(InvalidVectorError, match="masked"):
+        cache.set("v", 1, vector=masked)
+    with pytest.raises(InvalidVectorError, match="masked"):
+        cache.search(masked)
+    with pytest.raises(InvalidValueError, match="masked"):
+        cache.get_or_compute("g", lambda key: masked)
+    with pytest.raises(InvalidVectorError, match="masked"):
+        cache.get_or_compute("g", lambda key: masked, index=True)
+    assert _observable(cache) == before
