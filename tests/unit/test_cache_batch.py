@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from float32 import float32_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from float32 import float32_close
 from threads import run_threads, wait_until
 
 from semcache_core import InvalidArgumentError, InvalidKeyError, SemCache
