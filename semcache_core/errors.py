@@ -103,7 +103,7 @@ class DimensionMismatchError(InvalidVectorError):
     """A vector's dimension differs from its namespace's (or the cache's ``dim=``)."""
 
     def __init__(self, expected: int, got: int, namespace: str | None = None) -> None:
-        where = "this cache" if namespace is None else f"namespace {namespace!r}"
+        where = "this cache" if namespace is None else f"namespace {shown(namespace)}"
         super().__init__(
             f"vector has dimension {got}, but {where} holds vectors of dimension {expected}"
         )

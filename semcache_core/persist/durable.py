@@ -270,7 +270,7 @@ class DurableBackend:
             raise UnsafeRecordError(f"{self.path / JOURNAL_DIR}: {name}: {exc}") from None
 
     def _record(self, name: str) -> bytes | None:
-        return self._read(f"record of entry {name!r}", self._journal.get, ENTRY_PREFIX + name)
+        return self._read(f"record of entry {shown(name)}", self._journal.get, ENTRY_PREFIX + name)
 
     def _keys(self) -> list[str]:
         """The entry id of every record in the journal."""

@@ -21,7 +21,7 @@ from pathlib import Path
 import msgpack
 
 from ..backends.local import LocalBackend
-from ..errors import SnapshotError
+from ..errors import SnapshotError, shown
 from .container import FORMAT_VERSION, open_container
 from .durable import (
     CHECKPOINT_FILE,
@@ -165,7 +165,7 @@ def _entry_name(record_key: str) -> str:
         namespace, key = split_entry_id(entry)
     except ValueError:
         return repr(entry)
-    return f"{key!r} of namespace {namespace!r}"
+    return f"{shown(key)} of namespace {shown(namespace)}"
 
 
 def _shared(dims: dict[str, int]) -> int | None:

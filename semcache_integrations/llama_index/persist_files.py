@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from semcache_core import SemCache
-from semcache_core.errors import InvalidArgumentError, SnapshotError
+from semcache_core.errors import InvalidArgumentError, SnapshotError, shown
 from semcache_core.persist.container import MAGIC
 
 __all__ = [
@@ -141,10 +141,10 @@ def check_namespace_found(
     kind = engine_namespace.split(":", 1)[0] + ":"
     stores = [name[len(kind) :] for name in found if name.startswith(kind)]
     if stores:
-        shown = ", ".join(repr(name) for name in stores[:10])
+        listed = ", ".join(shown(name) for name in stores[:10])
         raise InvalidArgumentError(
-            f"{persist_path} holds no node in namespace {namespace!r}; its vector stores' "
-            f"namespaces are {shown}: pass namespace=... to load one of them"
+            f"{persist_path} holds no node in namespace {shown(namespace)}; its vector stores' "
+            f"namespaces are {listed}: pass namespace=... to load one of them"
         )
 
 

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from semcache_core import (
+    DimensionMismatchError,
     FilterError,
     InvalidArgumentError,
     InvalidKeyError,
@@ -78,22 +79,71 @@ QUERY = np.ones(DIM, dtype=np.float32)
 
 # (name, call(cache, bulk), the error type it must raise)
 CASES: list[tuple[str, Callable[[SemCache, Any], Any], type[Exception]]] = [
-    ("set: a key that is not a str", lambda c, b: c.set(b if not isinstance(b, str) else [b], 1), InvalidKeyError),
+    (
+        "set: a key that is not a str",
+        lambda c, b: c.set(b if not isinstance(b, str) else [b], 1),
+        InvalidKeyError,
+    ),
     ("set: a key with a lone surrogate", lambda c, b: c.set("\ud800" + str(b), 1), InvalidKeyError),
     ("get_many: keys holding a non-str", lambda c, b: c.get_many(["ok", [b]]), InvalidKeyError),
     ("set: ttl not a number", lambda c, b: c.set("new", 1, ttl=b), InvalidArgumentError),
-    ("set: metadata with a non-str key", lambda c, b: c.set("new", 1, metadata={(str(b),): 1}), InvalidValueError),
-    ("set_many: a row that is not a pair", lambda c, b: c.set_many([("new", 1), ("x", 2, b)]), InvalidArgumentError),
+    (
+        "set: metadata with a non-str key",
+        lambda c, b: c.set("new", 1, metadata={(str(b),): 1}),
+        InvalidValueError,
+    ),
+    (
+        "set_many: a row that is not a pair",
+        lambda c, b: c.set_many([("new", 1), ("x", 2, b)]),
+        InvalidArgumentError,
+    ),
+    (
+        "set: a vector of another dimension, in a long namespace",
+        lambda c, b: c.set("new", 1, vector=QUERY[:3], namespace="ns" + str(b)[:100_000]),
+        DimensionMismatchError,
+    ),
     ("search: k not an int", lambda c, b: c.search(QUERY, k=b), InvalidArgumentError),
-    ("search: threshold not a number", lambda c, b: c.search(QUERY, threshold=b), InvalidArgumentError),
-    ("search: unknown filter operator", lambda c, b: c.search(QUERY, filters={"n": {"$" + str(b)[:50_000]: 1}}), FilterError),
-    ("search: $in with a non-list", lambda c, b: c.search(QUERY, filters={"n": {"$in": str(b)}}), FilterError),
-    ("search: $gt with a list", lambda c, b: c.search(QUERY, filters={"n": {"$gt": [b]}}), FilterError),
-    ("get_or_compute: index not a bool", lambda c, b: c.get_or_compute("new", lambda k: 1, index=[b]), InvalidArgumentError),
-    ("namespace with a lone surrogate", lambda c, b: c.set("new", 1, namespace="\ud800" + str(b)), InvalidArgumentError),
-    ("ResponseCache: sliding_ttl not a bool", lambda c, b: ResponseCache(c, sliding_ttl=[b]), InvalidArgumentError),
-    ("ResponseCache.feedback: correct not a bool", lambda c, b: ResponseCache(c).feedback(Prompt("q", "", "q"), "m", [b]), InvalidArgumentError),
-]  # fmt: skip
+    (
+        "search: threshold not a number",
+        lambda c, b: c.search(QUERY, threshold=b),
+        InvalidArgumentError,
+    ),
+    (
+        "search: unknown filter operator",
+        lambda c, b: c.search(QUERY, filters={"n": {"$" + str(b)[:50_000]: 1}}),
+        FilterError,
+    ),
+    (
+        "search: $in with a non-list",
+        lambda c, b: c.search(QUERY, filters={"n": {"$in": str(b)}}),
+        FilterError,
+    ),
+    (
+        "search: $gt with a list",
+        lambda c, b: c.search(QUERY, filters={"n": {"$gt": [b]}}),
+        FilterError,
+    ),
+    (
+        "get_or_compute: index not a bool",
+        lambda c, b: c.get_or_compute("new", lambda k: 1, index=[b]),
+        InvalidArgumentError,
+    ),
+    (
+        "namespace with a lone surrogate",
+        lambda c, b: c.set("new", 1, namespace="\ud800" + str(b)),
+        InvalidArgumentError,
+    ),
+    (
+        "ResponseCache: sliding_ttl not a bool",
+        lambda c, b: ResponseCache(c, sliding_ttl=[b]),
+        InvalidArgumentError,
+    ),
+    (
+        "ResponseCache.feedback: correct not a bool",
+        lambda c, b: ResponseCache(c).feedback(Prompt("q", "", "q"), "m", [b]),
+        InvalidArgumentError,
+    ),
+]
 
 
 @pytest.mark.parametrize(("name", "call", "error"), CASES, ids=[case[0] for case in CASES])
