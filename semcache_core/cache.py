@@ -253,8 +253,8 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         """The value stored under ``key`` in ``namespace`` (a fresh copy), or ``default``."""
         if key.__class__ is not str or not key.isascii():  # non-ASCII: check it is UTF-8
             check_key(key)
-        if namespace.__class__ is not str:
-            namespace = check_namespace(namespace)  # None is the default namespace ""
+        if namespace.__class__ is not str or not namespace.isascii():
+            namespace = check_namespace(namespace)  # None is "", a lone surrogate refused
         entry = self._backend.get(namespace, key, self._clock())
         return default if entry is None else value_of(entry)
 

@@ -9,6 +9,7 @@ error while the cache stays exactly as it was.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from pathlib import Path
 from typing import Any
@@ -261,6 +262,42 @@ def test_reads_with_a_lone_surrogate_key() -> None:
     with pytest.raises(InvalidKeyError, match="surrogate"):
         cache.exists("\ud800")
     assert cache.get("caf\u00e9", 5) == 5  # valid non-ASCII text is fine
+
+
+READS_IN_A_NAMESPACE = {
+    "get": lambda c, ns: c.get("k", "default", namespace=ns),
+    "aget": lambda c, ns: asyncio.run(c.aget("k", "default", namespace=ns)),
+    "get_entry": lambda c, ns: c.get_entry("k", namespace=ns),
+    "exists": lambda c, ns: c.exists("k", namespace=ns),
+    "get_many": lambda c, ns: c.get_many(["k"], namespace=ns),
+    "aget_many": lambda c, ns: asyncio.run(c.aget_many(["k"], namespace=ns)),
+    "get_or_compute": lambda c, ns: c.get_or_compute("k", lambda key: 1, namespace=ns),
+    "delete": lambda c, ns: c.delete("k", namespace=ns),
+    "touch": lambda c, ns: c.touch("k", 5, namespace=ns),
+    "scan": lambda c, ns: c.scan(namespace=ns),
+    "search": lambda c, ns: c.search(VECTOR, namespace=ns),
+}
+
+
+@pytest.mark.parametrize(
+    "call", list(READS_IN_A_NAMESPACE.values()), ids=list(READS_IN_A_NAMESPACE)
+)
+@settings(max_examples=10, deadline=None, derandomize=True, database=None)
+@given(
+    before=st.text(max_size=4),
+    surrogate=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+    after=st.text(max_size=4),
+)
+def test_every_call_refuses_a_namespace_with_a_lone_surrogate(
+    call: Any, before: str, surrogate: str, after: str
+) -> None:
+    """``get`` and ``aget`` took it (their fast path checked only that it was a str) and
+    answered the default, where every other call refused it."""
+    cache = SemCache()
+    cache.set("k", 1, vector=VECTOR)
+    with pytest.raises(InvalidArgumentError, match="surrogate"):
+        call(cache, before + surrogate + after)
+    assert cache.get("k") == 1 and len(cache) == 1
 
 
 @settings(max_examples=30, deadline=None, derandomize=True, database=None)
