@@ -49,6 +49,7 @@ from .checks import (
     check_scan,
     check_threshold,
     check_ttl,
+    parallel_rows,
 )
 from .codec import decode, encode, encode_metadata
 from .embedders import as_embedder
@@ -336,14 +337,26 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         Raises:
             The errors of :meth:`set`, naming the offending row; nothing is stored then.
         """
-        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
         namespace = check_namespace(namespace)
+        dim = None if vectors is None else self.dim_of(namespace)
+        writes = self._many_writes(items, vectors, metadatas, ttl, namespace, dim)
+        self._backend.set_many(writes, self._clock())
+
+    def _many_writes(
+        self,
+        items: Any,
+        vectors: Any,
+        metadatas: Any,
+        ttl: Any,
+        namespace: str,
+        dim: int | None,
+    ) -> list[EntryWrite]:
+        """:meth:`set_many`'s writes (its async twin's too), every row checked first;
+        ``dim``: the namespace's dimension, read by the caller."""
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
         with naming(namespace):
-            rows = self._vector_rows(vectors, len(pairs), self.dim_of(namespace))
-        if metadatas is not None and len(metadatas) != len(pairs):
-            raise InvalidArgumentError(
-                f"metadatas has {len(metadatas)} rows for {len(pairs)} items"
-            )
+            rows = self._vector_rows(vectors, len(pairs), dim)
+        metadata_rows = parallel_rows(metadatas, "metadatas", len(pairs))
         writes = []
         for i, pair in enumerate(pairs):
             if not isinstance(pair, tuple) or len(pair) != 2:
@@ -351,15 +364,17 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
                     f"items[{i}] must be a (key, value) pair, got {shown(pair)}"
                 )
             key, value = pair
-            metadata = None if metadatas is None else metadatas[i]
+            metadata = None if metadata_rows is None else metadata_rows[i]
             writes.append(self._write(key, value, rows[i], metadata, ttl, namespace))
-        self._backend.set_many(writes, self._clock())
+        return writes
 
     def _vector_rows(self, vectors: Any, count: int, dim: int | None) -> list[Any]:
         """Parallel vectors as unit rows (or ``None``s), validated in one pass for a matrix."""
         if vectors is None:
             return [None] * count
-        if len(vectors) != count:
+        if not isinstance(vectors, np.ndarray):
+            vectors = parallel_rows(vectors, "vectors", count)
+        elif len(vectors) != count:
             raise InvalidArgumentError(f"vectors has {len(vectors)} rows for {count} items")
         if isinstance(vectors, np.ndarray) and vectors.ndim == 2:
             return list(as_unit_matrix(vectors, dim)) if count else []

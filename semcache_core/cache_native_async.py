@@ -37,7 +37,7 @@ from .checks import (
     check_write_options,
 )
 from .entry_writes import as_queries, naming
-from .errors import DimensionMismatchError, InvalidArgumentError, shown
+from .errors import DimensionMismatchError
 from .filters import FilterLike, parse_filters
 from .records import CacheStats, Entry, Hit
 from .search_hits import abackend_search, marked
@@ -155,20 +155,9 @@ async def set_many(
     ttl: float | None = None,
     namespace: str = "",
 ) -> None:
-    pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     namespace = check_namespace(namespace)
     dim = await dim_of(cache, aio, namespace) if vectors is not None else None
-    with naming(namespace):
-        rows = cache._vector_rows(vectors, len(pairs), dim)
-    if metadatas is not None and len(metadatas) != len(pairs):
-        raise InvalidArgumentError(f"metadatas has {len(metadatas)} rows for {len(pairs)} items")
-    writes = []
-    for i, pair in enumerate(pairs):
-        if not isinstance(pair, tuple) or len(pair) != 2:
-            raise InvalidArgumentError(f"items[{i}] must be a (key, value) pair, got {shown(pair)}")
-        key, value = pair
-        metadata = None if metadatas is None else metadatas[i]
-        writes.append(cache._write(key, value, rows[i], metadata, ttl, namespace))
+    writes = cache._many_writes(items, vectors, metadatas, ttl, namespace, dim)
     await aio.aset_many(writes, cache._clock())
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,31 @@ def encodes_as_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def parallel_rows(rows: Any, name: str, count: int) -> list[Any] | None:
+    """``rows`` given beside ``count`` items (``set_many``'s ``vectors`` and ``metadatas``:
+    a sequence or any iterable, one row per item) as a list; ``None`` stays ``None``.
+
+    Raises:
+        InvalidArgumentError: not an iterable of rows (a str or a single dict included),
+            or not ``count`` of them.
+    """
+    if rows is None:
+        return None
+    if isinstance(rows, (str, bytes, Mapping)):
+        raise InvalidArgumentError(
+            f"{name} holds one row per item (a list), got a single {type(rows).__name__}"
+        )
+    try:
+        listed = list(rows)
+    except TypeError as exc:
+        raise InvalidArgumentError(
+            f"{name} holds one row per item (a list), got {type(rows).__name__}"
+        ) from exc
+    if len(listed) != count:
+        raise InvalidArgumentError(f"{name} has {len(listed)} rows for {count} items")
+    return listed
 
 
 def check_key(key: Any) -> None:

@@ -6,6 +6,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from semcache_core import (
     DimensionMismatchError,
@@ -138,3 +140,47 @@ async def test_aset_many_matches_set_many() -> None:
     assert (await cache.asearch(vectors[7], k=1))[0].key == "k7"
     entry = cache.get_entry("k7")
     assert entry is not None and entry.expires_at is not None
+
+
+SHAPES = {
+    "list": list,
+    "tuple": tuple,
+    "generator": lambda rows: (row for row in rows),
+    "map": lambda rows: map(lambda row: row, rows),
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES.values()), ids=list(SHAPES))
+@settings(max_examples=15, deadline=None, derandomize=True, database=None)
+@given(count=st.integers(0, 6), seed=st.integers(0, 1000), extra=st.integers(-2, 2))
+def test_vectors_and_metadatas_may_be_any_iterable_of_rows(shape, count, seed, extra) -> None:
+    """A generator of rows raised a raw ``TypeError`` (no ``len()``); any iterable of one
+    row per item is taken now, and a wrong count is refused with nothing stored."""
+    vectors = unit_rows(count, seed)
+    metadatas = [{"i": i} for i in range(count)]
+    items = {f"k{i}": i for i in range(count)}
+    expected = SemCache()
+    expected.set_many(items, vectors=list(vectors), metadatas=metadatas)
+    cache = SemCache()
+    cache.set_many(items, vectors=shape(list(vectors)), metadatas=shape(metadatas))
+    query = unit_rows(1, seed + 1)[0]
+    assert snapshot(cache, query) == snapshot(expected, query)
+    assert [cache.get_entry(key).metadata for key in items] == metadatas
+
+    if extra:  # one row too many or too few
+        rows = [{"i": 0}] * max(count + extra, 0)
+        if len(rows) != count:
+            fresh = SemCache()
+            with pytest.raises(InvalidArgumentError, match="metadatas has"):
+                fresh.set_many(items, metadatas=shape(rows))
+            assert len(fresh) == 0
+
+
+@pytest.mark.parametrize("single", [{"topic": "a"}, "topic", b"x"])
+def test_a_single_row_where_rows_are_expected_is_refused(single) -> None:
+    cache = SemCache()
+    with pytest.raises(InvalidArgumentError, match="one row per item"):
+        cache.set_many({"a": 1}, metadatas=single)
+    with pytest.raises(InvalidArgumentError, match="one row per item"):
+        cache.set_many({"a": 1}, vectors=single)
+    assert len(cache) == 0
