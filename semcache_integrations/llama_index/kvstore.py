@@ -39,7 +39,7 @@ from llama_index.core.storage.kvstore.types import (
 )
 
 from semcache_core import SemCache
-from semcache_core.checks import check_ttl
+from semcache_core.checks import check_key, check_ttl, encodes_as_utf8
 from semcache_core.codec import encode
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError, InvalidKeyError, InvalidValueError, shown
@@ -52,6 +52,10 @@ def _escape(collection: Any) -> str:
     if not isinstance(collection, str):
         raise InvalidArgumentError(
             f"collection must be a str, got {type(collection).__name__} {shown(collection)}"
+        )
+    if not encodes_as_utf8(collection):
+        raise InvalidArgumentError(
+            f"collection {shown(collection)} is not valid text: it holds a lone surrogate"
         )
     return collection.replace("%", "%25").replace(":", "%3A")
 
@@ -118,6 +122,7 @@ class SemCacheKVStore(BaseKVStore):
     def _cache_key(self, key: str, collection: str) -> str:
         if not isinstance(key, str):
             raise InvalidKeyError(f"store keys must be str, got {type(key).__name__} {shown(key)}")
+        check_key(key)  # a lone surrogate, named as the caller wrote the key
         return self._prefix(collection) + key
 
     def _item(self, key: str, val: dict, collection: str) -> tuple[str, dict]:

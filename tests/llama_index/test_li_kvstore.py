@@ -7,11 +7,14 @@ collections are separate, ``get_all`` of an unknown collection is ``{}``.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fakeclock import FakeClock
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from llama_index.core import Document
 from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.data_structs import IndexDict
@@ -213,6 +216,31 @@ def test_bad_writes_raise_and_store_nothing(call: Any, error: type[Exception]) -
     store = SemCacheKVStore()
     with pytest.raises(error):
         call(store)
+    assert len(store.cache) == 0
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(
+    good=st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=8, unique=True),
+    position=st.integers(0, 8),
+    batch_size=st.integers(1, 4),
+    surrogate=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+)
+def test_put_all_with_a_lone_surrogate_key_stores_no_batch(good, position, batch_size, surrogate):
+    """The key check was ``isinstance(key, str)`` only: the engine refused the bad key
+    when its batch was written, after the earlier batches were (and its message showed
+    the internal ``data:`` prefix)."""
+    bad = f"bad{surrogate}"
+    pairs = [(key, {"v": i}) for i, key in enumerate(good)]
+    pairs.insert(min(position, len(pairs)), (bad, {"v": -1}))
+    store = SemCacheKVStore()
+    with pytest.raises(InvalidKeyError, match="surrogate") as raised:
+        store.put_all(pairs, collection="data", batch_size=batch_size)
+    assert "data:" not in str(raised.value)
+    with pytest.raises(InvalidKeyError, match="surrogate"):
+        asyncio.run(store.aput_all(pairs, collection="data", batch_size=batch_size))
+    with pytest.raises(InvalidArgumentError, match="surrogate"):
+        store.put_all(pairs[:1], collection=f"c{surrogate}")
     assert len(store.cache) == 0
 
 
