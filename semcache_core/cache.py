@@ -42,11 +42,12 @@ from .cache_compute import ComputeCalls
 from .cache_snapshots import Snapshots
 from .cache_text import TextCalls
 from .checks import (
+    SearchOptions,
     check_count,
-    check_k,
     check_key,
     check_namespace,
     check_scan,
+    check_search,
     check_threshold,
     check_ttl,
     parallel_rows,
@@ -59,7 +60,7 @@ from .errors import (
     InvalidArgumentError,
     shown,
 )
-from .filters import FilterLike, FilterNode, parse_filters
+from .filters import FilterLike
 from .flight import FlightTable
 from .index.hnsw import HNSWParams
 from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
@@ -465,14 +466,13 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         ``BackendUnavailableError``; with ``allow_partial=True`` the hits of the others
         come back marked ``.partial`` (see :mod:`semcache_core.search_hits`).
         """
+        options = check_search(k, threshold, namespace, filters)
         query = (
             self._embedder.embed_query(vector_or_text)
             if isinstance(vector_or_text, str)
             else vector_or_text
         )
-        return self._search_vectors(
-            [query], k, threshold, namespace, filters, with_vectors, allow_partial
-        )[0]
+        return self._search_vectors([query], options, with_vectors, allow_partial)[0]
 
     def search_batch(
         self,
@@ -487,6 +487,7 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
     ) -> list[list[Hit]]:
         """:meth:`search` for many queries at once (one matrix product when unfiltered);
         each list is a :class:`~semcache_core.search_hits.SearchHits`."""
+        options = check_search(k, threshold, namespace, filters)
         if isinstance(queries, np.ndarray):
             vectors: Any = queries
         else:
@@ -494,25 +495,18 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
             if not queries:
                 raise InvalidArgumentError("search_batch needs at least one query")
             vectors = [self._embedder.embed_query(q) if isinstance(q, str) else q for q in queries]
-        found = self._search_vectors(
-            vectors, k, threshold, namespace, filters, with_vectors, allow_partial
-        )
+        found = self._search_vectors(vectors, options, with_vectors, allow_partial)
         return list[list[Hit]](found)
 
     def _search_vectors(
         self,
         vectors: Any,
-        k: int,
-        threshold: Any,
-        namespace: Any,
-        filters: FilterLike,
+        options: SearchOptions,
         with_vectors: bool,
         allow_partial: bool = False,
     ) -> list[SearchHits[Hit]]:
-        k = check_k(k)
-        threshold = check_threshold(threshold)
-        namespace = check_namespace(namespace)
-        node: FilterNode | None = parse_filters(filters)
+        """Hits of query ``vectors`` under checked ``options`` (:func:`check_search`)."""
+        k, threshold, namespace, node = options
         with naming(namespace):
             matrix = self._as_queries(vectors, namespace)
         found = backend_search(

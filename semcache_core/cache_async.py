@@ -27,7 +27,14 @@ import numpy as np
 
 from . import cache_native_async as native
 from .backends.base import async_backend, async_keyspace
-from .checks import check_index, check_key, check_namespace, check_threshold, check_write_options
+from .checks import (
+    check_index,
+    check_key,
+    check_namespace,
+    check_search,
+    check_threshold,
+    check_write_options,
+)
 from .errors import InvalidArgumentError
 from .records import CacheStats, Entry, Hit
 from .stored_values import Outcome, fresh, outcome_of
@@ -176,9 +183,7 @@ class AsyncTwins:
         *,
         namespace: str = "",
     ) -> None:
-        check_key(key)
-        if not isinstance(value, str):
-            self._embed_value(value)  # raises the same error as put()
+        self._check_put(key, value, ttl, metadata, namespace)
         vector = await self._embedder.aembed_document(value)
         await self.aset(key, value, vector=vector, metadata=metadata, ttl=ttl, namespace=namespace)
 
@@ -224,6 +229,7 @@ class AsyncTwins:
     async def asearch(
         self: SemCache, vector_or_text: Any, k: int = 10, **options: Any
     ) -> list[Hit]:
+        _check_search_options(k, options)
         query = await self._aquery(vector_or_text)
         aio = async_backend(self._backend)
         if aio is not None:
@@ -233,6 +239,7 @@ class AsyncTwins:
     async def asearch_batch(
         self: SemCache, queries: Any, k: int = 10, **options: Any
     ) -> list[list[Hit]]:
+        _check_search_options(k, options)
         if not isinstance(queries, np.ndarray):
             queries = [await self._aquery(q) for q in queries]
         aio = async_backend(self._backend)
@@ -335,3 +342,9 @@ def _compute_plain(
     if inspect.isawaitable(result):
         return _Pending(result)
     return cache._store_computed(key, result, ttl, namespace, metadata, index)
+
+
+def _check_search_options(k: Any, options: dict[str, Any]) -> None:
+    """Check an async search's options before its queries are embedded (the search checks
+    them again, as its sync twin does)."""
+    check_search(k, options.get("threshold"), options.get("namespace", ""), options.get("filters"))

@@ -28,17 +28,16 @@ from typing import TYPE_CHECKING, Any
 from .backends.base import AsyncBackend, AsyncKeyspace, checks_query_dimension
 from .checks import (
     check_index,
-    check_k,
     check_key,
     check_keys,
     check_namespace,
     check_scan,
-    check_threshold,
+    check_search,
     check_write_options,
 )
 from .entry_writes import as_queries, naming
 from .errors import DimensionMismatchError
-from .filters import FilterLike, parse_filters
+from .filters import FilterLike
 from .records import CacheStats, Entry, Hit
 from .search_hits import abackend_search, marked
 from .stored_values import Outcome, entry_record, fresh, outcome_of, value_of
@@ -301,10 +300,7 @@ async def search_vectors(
 ) -> list[list[Hit]]:
     """:meth:`SemCache._search_vectors` with the backend's async calls (``allow_partial``
     passed to a backend whose shards can fail one at a time)."""
-    k = check_k(k)
-    threshold = check_threshold(threshold)
-    namespace = check_namespace(namespace)
-    node = parse_filters(filters)
+    k, threshold, namespace, node = check_search(k, threshold, namespace, filters)
     dim = cache._fixed_dim  # the backend's search checks the query's dimension
     if not checks_query_dimension(cache._backend):
         dim = await dim_of(cache, aio, namespace)

@@ -58,14 +58,12 @@ class Snapshots:
 
         The cache keeps its own settings (index kind, LRU bound, default TTL); a saved HNSW
         graph is reused, not rebuilt, unless this cache is ``index="flat"``. Statistics are
-        kept.
+        kept. Every namespace of the file is loaded; namespaces of this cache not in the
+        file are emptied (a load replaces the whole content).
 
         Raises:
             SnapshotError: the file is truncated, corrupted, not a snapshot, or holds vectors
                 of another dimension than ``dim=``; the cache is left exactly as it was.
-
-        Every namespace of the file is loaded; namespaces of this cache not in the file
-        are emptied (a load replaces the whole content).
             FileNotFoundError: there is no file at ``path``.
         """
         backend = self._snapshot_backend()

@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .checks import check_key
+from .checks import check_key, check_write_options
+from .codec import encode
 from .errors import InvalidValueError, shown
-from .vectors import FloatVector
 
 if TYPE_CHECKING:
     from .cache import SemCache
@@ -34,13 +34,19 @@ _MISSING: Any = object()
 class TextCalls:
     """Mixed into :class:`~semcache_core.SemCache`: text stored embedded, as JSON or as is."""
 
-    def _embed_value(self: SemCache, value: Any) -> FloatVector:
+    def _check_put(
+        self: SemCache, key: Any, value: Any, ttl: Any, metadata: Any, namespace: Any
+    ) -> None:
+        """Everything :meth:`put` (and its async twin) stores, checked before the value is
+        embedded: bad input must not cost an embedding call."""
+        check_key(key)
         if not isinstance(value, str):
             raise InvalidValueError(
                 f"put() embeds its value, which must be a str, got {type(value).__name__}; "
                 "use set() for other values"
             )
-        return self._embedder.embed_document(value)
+        encode(value)  # a lone surrogate has no UTF-8 form
+        check_write_options(ttl, namespace, metadata)
 
     def put(
         self: SemCache,
@@ -52,11 +58,11 @@ class TextCalls:
         namespace: str = "",
     ) -> None:
         """Store text and index its embedding, so :meth:`get_similar` finds it by meaning."""
-        check_key(key)
+        self._check_put(key, value, ttl, metadata, namespace)
         self.set(
             key,
             value,
-            vector=self._embed_value(value),
+            vector=self._embedder.embed_document(value),
             metadata=metadata,
             ttl=ttl,
             namespace=namespace,

@@ -23,6 +23,7 @@ import numpy as np
 
 from .codec import encode_metadata
 from .errors import InvalidArgumentError, InvalidKeyError, shown
+from .filters import FilterNode, parse_filters
 
 __all__ = [
     "as_int",
@@ -183,6 +184,26 @@ def check_threshold(threshold: Any) -> float | None:
             f"threshold is a cosine similarity and must be in [-1, 1], got {shown(threshold)}"
         )
     return number
+
+
+SearchOptions = tuple[int, float | None, str, FilterNode | None]
+"""``(k, threshold, namespace, filter tree)`` of a search, checked (:func:`check_search`)."""
+
+
+def check_search(k: Any, threshold: Any, namespace: Any, filters: Any) -> SearchOptions:
+    """A search's options checked, before its query is embedded: a bad ``k``, threshold,
+    namespace or filter must not cost an embedding call.
+
+    Raises:
+        InvalidArgumentError, FilterError: as :func:`check_k`, :func:`check_threshold`,
+            :func:`check_namespace` and :func:`~.filters.parse_filters`.
+    """
+    return (
+        check_k(k),
+        check_threshold(threshold),
+        check_namespace(namespace),
+        parse_filters(filters),
+    )
 
 
 def check_write_options(ttl: Any, namespace: Any, metadata: Any) -> None:

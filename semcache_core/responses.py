@@ -137,7 +137,19 @@ class ResponseStats:
 
 
 def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    """The fingerprint of a prompt's text or a model name.
+
+    Raises:
+        InvalidArgumentError: the text holds a lone surrogate (no UTF-8 form, so it
+            cannot be stored or compared with what is).
+    """
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:
+        raise InvalidArgumentError(
+            f"prompt or model {shown(text)} is not valid text: it holds a lone surrogate"
+        ) from None
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 class ResponseCache:

@@ -41,11 +41,18 @@ from langchain_core.vectorstores import VectorStore
 from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
+from semcache_core.checks import check_count, check_key, encodes_as_utf8
 from semcache_core.codec import encode_metadata
 from semcache_core.engine_arg import check_engine
-from semcache_core.errors import EmbedderError, InvalidArgumentError, InvalidValueError, shown
+from semcache_core.errors import (
+    EmbedderError,
+    InvalidArgumentError,
+    InvalidKeyError,
+    InvalidValueError,
+    shown,
+)
 from semcache_core.filters import FilterLike, FilterNode, parse_filters
-from semcache_core.mmr import mmr_select
+from semcache_core.mmr import check_lambda_mult, mmr_select
 from semcache_core.namespaces import adapter_namespace
 from semcache_core.vectors import as_unit_vector
 
@@ -139,9 +146,10 @@ class SemCacheVectorStore(VectorStore):
 
     def _key(self, doc_id: Any) -> str:
         if not isinstance(doc_id, str):
-            raise TypeError(
+            raise InvalidKeyError(  # a TypeError, as LangChain's stores raise
                 f"document ids must be str, got {type(doc_id).__name__} {shown(doc_id)}"
             )
+        check_key(doc_id)  # a lone surrogate
         return doc_id
 
     def _batch(
@@ -161,6 +169,8 @@ class SemCacheVectorStore(VectorStore):
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise InvalidValueError(f"texts[{i}] must be a str, got {type(text).__name__}")
+            if not encodes_as_utf8(text):
+                raise InvalidValueError(f"texts[{i}] is not valid text: it holds a lone surrogate")
         given = list(ids) if ids is not None else [None] * n
         fallback = list(fallback_ids) if fallback_ids is not None else [None] * n
         # An explicit id wins, then Document.id, then a fresh one ("" counts as none, as in
@@ -238,7 +248,15 @@ class SemCacheVectorStore(VectorStore):
         return [pairs[i][0] for i in mmr_select(unit_query, matrix, k, lambda_mult)]
 
     @staticmethod
-    def _fetch_k(k: int, fetch_k: int) -> int:
+    def _fetch_k(k: Any, fetch_k: Any, lambda_mult: Any) -> int:
+        """How many matches MMR picks from, every argument checked (before a text query is
+        embedded): ``k`` and ``fetch_k`` ints >= 1, ``lambda_mult`` in [0, 1].
+
+        Raises:
+            InvalidArgumentError: any of them out of its range or of another type.
+        """
+        k, fetch_k = check_count(k, "k"), check_count(fetch_k, "fetch_k")
+        check_lambda_mult(lambda_mult)
         return max(k, fetch_k)
 
     # --- writes --------------------------------------------------------------------------
@@ -466,7 +484,7 @@ class SemCacheVectorStore(VectorStore):
         """
         options = self._search_options("max_marginal_relevance_search_by_vector", filter, kwargs)
         hits = self._cache.search(
-            embedding, self._fetch_k(k, fetch_k), with_vectors=True, **options
+            embedding, self._fetch_k(k, fetch_k, lambda_mult), with_vectors=True, **options
         )
         return self._mmr(embedding, hits, k, lambda_mult)
 
@@ -482,6 +500,7 @@ class SemCacheVectorStore(VectorStore):
     ) -> list[Document]:
         """:meth:`max_marginal_relevance_search_by_vector` for a text query."""
         self._search_options("max_marginal_relevance_search", filter, kwargs)
+        self._fetch_k(k, fetch_k, lambda_mult)
         return self.max_marginal_relevance_search_by_vector(
             self._embedding.embed_query(query), k, fetch_k, lambda_mult, filter=filter
         )
@@ -498,7 +517,7 @@ class SemCacheVectorStore(VectorStore):
     ) -> list[Document]:
         options = self._search_options("amax_marginal_relevance_search_by_vector", filter, kwargs)
         hits = await self._cache.asearch(
-            embedding, self._fetch_k(k, fetch_k), with_vectors=True, **options
+            embedding, self._fetch_k(k, fetch_k, lambda_mult), with_vectors=True, **options
         )
         # O(k * fetch_k * dim) of numpy: off the loop, like the search itself.
         return await asyncio.to_thread(self._mmr, embedding, hits, k, lambda_mult)
@@ -514,6 +533,7 @@ class SemCacheVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         self._search_options("amax_marginal_relevance_search", filter, kwargs)
+        self._fetch_k(k, fetch_k, lambda_mult)
         vector = await self._embedding.aembed_query(query)
         return await self.amax_marginal_relevance_search_by_vector(
             vector, k, fetch_k, lambda_mult, filter=filter

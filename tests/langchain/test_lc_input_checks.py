@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.globals import set_llm_cache
 from langchain_core.language_models import FakeListLLM
+from langchain_core.outputs import Generation
 
 from semcache_core import InvalidArgumentError, SemCache
 from semcache_integrations.langchain import SemCache as LangChainSemCache
@@ -63,3 +67,32 @@ def test_a_good_ttl_still_caches_through_langchain() -> None:
     finally:
         set_llm_cache(None)
     assert cache.stats().exact_hits == 1
+
+
+PROMPT_CALLS = {
+    "lookup": lambda cache, prompt, model: cache.lookup(prompt, model),
+    "alookup": lambda cache, prompt, model: asyncio.run(cache.alookup(prompt, model)),
+    "update": lambda cache, prompt, model: cache.update(prompt, model, [Generation(text="x")]),
+    "aupdate": lambda cache, prompt, model: asyncio.run(
+        cache.aupdate(prompt, model, [Generation(text="x")])
+    ),
+}
+
+
+@pytest.mark.parametrize("call", list(PROMPT_CALLS.values()), ids=list(PROMPT_CALLS))
+@settings(max_examples=10, deadline=None, derandomize=True, database=None)
+@given(
+    text=st.text(max_size=6),
+    surrogate=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+    in_model=st.booleans(),
+)
+def test_a_prompt_or_model_with_a_lone_surrogate_gets_a_typed_error(
+    call, text: str, surrogate: str, in_model: bool
+) -> None:
+    """Hashing the prompt raised a raw ``UnicodeEncodeError`` from inside the cache."""
+    cache = LangChainSemCache()
+    bad = text + surrogate
+    prompt, model = ("fine prompt", bad) if in_model else (bad, "model")
+    with pytest.raises(InvalidArgumentError, match="surrogate"):
+        call(cache, prompt, model)
+    assert len(cache.engine) == 0
