@@ -42,6 +42,7 @@ from semcache_core.checks import check_keys
 from semcache_core.embedders import to_vector
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import EmbedderError, InvalidArgumentError
+from semcache_core.model_identity import digest
 from semcache_core.namespaces import adapter_namespace
 
 __all__ = ["CachedEmbeddings"]
@@ -69,9 +70,13 @@ class CachedEmbeddings(Embeddings):
         cache: where vectors live; default a fresh in-process ``SemCache`` whose embedder
             is this object, so ``cache.search("some text")`` works too. Pass a durable
             ``SemCache(path=...)`` to keep vectors across restarts.
-        namespace: separates the vectors of several models in one cache (use the model's
-            name): documents live in the engine namespace ``"embed:{namespace}"``,
-            queries in ``"embed-query:{namespace}"``.
+        namespace: separates the vectors of several models in one cache: documents live
+            in the engine namespace ``"embed:{namespace}"``, queries in
+            ``"embed-query:{namespace}"``. Default: named after the model and its
+            settings (``"{class}-{digest}"``, :func:`semcache_core.model_identity.digest`:
+            its fields less credentials and transport settings), so two models, or one
+            model with two ``dimensions``, never share vectors; give a name of your own to
+            keep one store across setting changes that leave the vectors alike.
         share_document_vectors: answer ``embed_query`` from a cached document vector of
             the same text; ``False`` for models that embed queries differently.
 
@@ -84,13 +89,15 @@ class CachedEmbeddings(Embeddings):
         underlying: Embeddings,
         cache: SemCache | None = None,
         *,
-        namespace: str = "default",
+        namespace: str | None = None,
         share_document_vectors: bool = True,
     ) -> None:
         if not (hasattr(underlying, "embed_documents") and hasattr(underlying, "embed_query")):
             raise InvalidArgumentError(
                 f"underlying must be a LangChain Embeddings, got {type(underlying).__name__}"
             )
+        if namespace is None:
+            namespace = f"{type(underlying).__name__}-{digest(underlying)}"
         self.document_namespace = adapter_namespace("embed", namespace)
         self.query_namespace = adapter_namespace("embed-query", namespace)
         self.underlying = underlying

@@ -65,6 +65,7 @@ from semcache_core.checks import check_ttl
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError
 from semcache_core.guards import Guard, check_guards
+from semcache_core.model_identity import describe
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats, check_correct
 from semcache_core.savings import Usage, check_prices
 from semcache_core.verified import Random
@@ -76,28 +77,6 @@ from .usage import response_usage
 __all__ = ["SemCacheLLM", "model_identity"]
 
 _FORMAT = 1  # version of the stored response JSON; another version loads as a miss
-
-# Fields of an LLM that do not change its answers (credentials, transport settings): left
-# out of the model identity so that rotating a key or a timeout keeps the cache.
-_NOT_IDENTITY = frozenset(
-    {
-        "api_key",
-        "api_secret",
-        "secret_key",
-        "access_token",
-        "token",
-        "password",
-        "timeout",
-        "request_timeout",
-        "max_retries",
-        "reuse_client",
-        "default_headers",
-        "http_client",
-        "async_http_client",
-        "callback_manager",
-        "rate_limiter",
-    }
-)
 
 _Response = TypeVar("_Response", ChatResponse, CompletionResponse)
 
@@ -440,38 +419,16 @@ class SemCacheLLM(LLM):
 
 
 def model_identity(llm: LLM) -> str:
-    """A stable string naming ``llm`` and every setting that changes its answers.
-
-    The JSON of: the class (module and qualified name), its serialised fields
-    (``model_dump(mode="json")``: model name, temperature, max tokens, system prompt, ...)
-    less credentials and transport settings, its ``metadata``, and the names of its
-    ``messages_to_prompt`` / ``completion_to_prompt`` functions. A field that does not
-    serialise leaves out the fields (class and metadata remain).
+    """A stable string naming ``llm`` and every setting that changes its answers:
+    :func:`semcache_core.model_identity.describe` (its class, its fields less credentials
+    and transport settings — a field without a JSON form is named by its type, the others
+    still count — and its ``messages_to_prompt`` / ``completion_to_prompt`` functions by
+    name, code and closure, so two lambdas from one factory differ) and its ``metadata``.
     """
-    cls = type(llm)
-    identity: dict[str, Any] = {"class": f"{cls.__module__}.{cls.__qualname__}"}
-    try:
-        fields = llm.model_dump(mode="json")
-        identity["fields"] = {k: v for k, v in fields.items() if k not in _NOT_IDENTITY}
-    except Exception:  # an arbitrary object in a field: fall back to class and metadata
-        identity["fields"] = None
-    identity["metadata"] = llm.metadata.model_dump(mode="json")
-    for name in ("messages_to_prompt", "completion_to_prompt"):
-        identity[name] = _function_name(getattr(llm, name, None))
-    return json.dumps(identity, sort_keys=True, default=_type_name)
-
-
-def _function_name(function: Any) -> str | None:
-    if function is None:
-        return None
-    module = getattr(function, "__module__", None) or type(function).__module__
-    name = getattr(function, "__qualname__", None) or type(function).__qualname__
-    return f"{module}.{name}"
-
-
-def _type_name(value: Any) -> str:
-    """JSON stand-in for a value that has none (stable across processes, unlike repr)."""
-    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+    return json.dumps(
+        {"model": describe(llm), "metadata": llm.metadata.model_dump(mode="json")},
+        sort_keys=True,
+    )
 
 
 # --- responses ---------------------------------------------------------------------------

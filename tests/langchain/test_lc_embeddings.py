@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from float32 import float32_close
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 from threads import run_threads, wait_until
@@ -147,7 +149,9 @@ def test_queries_and_documents_are_cached_apart_when_not_shared():
     assert embeddings.document_namespace != embeddings.query_namespace
     doc = cache.get_entry("same text", namespace=embeddings.document_namespace)
     query = cache.get_entry("same text", namespace=embeddings.query_namespace)
-    assert (doc.namespace, query.namespace) == ("embed:default", "embed-query:default")
+    name = embeddings.namespace
+    assert name.startswith("CountingEmbeddings-")  # named after the model and its settings
+    assert (doc.namespace, query.namespace) == (f"embed:{name}", f"embed-query:{name}")
     assert cache.get_entry("same text") is None  # nothing in the engine's default namespace
 
 
@@ -305,6 +309,26 @@ def test_namespaces_keep_two_models_apart_in_one_cache():
     (hit,) = cache.search(a[0], k=5, namespace="embed:model-b")  # one entry: model b's
     assert hit.key == second.document_key("text") == "text"
     assert hit.namespace == second.document_namespace == "embed:model-b"
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, database=None)
+@given(
+    sizes=st.lists(st.integers(2, 12), min_size=2, max_size=4),
+    texts=st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=4, unique=True),
+)
+def test_models_left_on_the_default_namespace_never_share_vectors(sizes, texts):
+    """With one default namespace ("default"), the second model on an engine was handed
+    the first one's vectors (another dimension), with no model call and no error."""
+    cache = SemCache()
+    for size in sizes:
+        model = DeterministicFakeEmbedding(size=size)
+        embeddings = CachedEmbeddings(model, cache)
+        assert float32_close(embeddings.embed_documents(texts), model.embed_documents(texts))
+        assert float32_close([embeddings.embed_query(texts[0])], [model.embed_query(texts[0])])
+        # the same model, configured alike, finds its own vectors again
+        assert CachedEmbeddings(DeterministicFakeEmbedding(size=size), cache).namespace == (
+            embeddings.namespace
+        )
 
 
 def test_a_failing_model_stores_nothing_and_the_next_call_retries():

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fakeclock import FakeClock
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from llama_index.core import Document, Settings, VectorStoreIndex
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -385,3 +391,83 @@ async def test_chat_response_round_trips_fields() -> None:
     assert hit.message.additional_kwargs == {"id": 7}
     assert hit.additional_kwargs == {"usage": {"total_tokens": 3}}
     assert hit.raw is None and fixed.calls == 1
+
+
+class EchoLLM(CustomLLM):
+    """Applies its ``completion_to_prompt`` itself (as LlamaCPP and HuggingFaceLLM do) and
+    echoes what the model saw; ``handle`` is a setting without a JSON form."""
+
+    style: str = ""
+    handle: Any = None
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(model_name="echo")
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        if not formatted:
+            prompt = self.completion_to_prompt(prompt)
+        return CompletionResponse(text=f"[{self.style}] {prompt}")
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        raise NotImplementedError
+
+
+def persona(language: str) -> Any:
+    return lambda prompt: f"Answer in {language}. {prompt}"
+
+
+@examples(max_examples=15, deadline=None, derandomize=True, database=None)
+@given(languages=st.lists(st.text(min_size=1, max_size=8), min_size=2, max_size=4, unique=True))
+def test_prompt_functions_from_one_factory_are_told_apart(languages: list[str]) -> None:
+    """Every lambda ``persona`` returns is ``persona.<locals>.<lambda>``: named by module
+    and qualified name only, the German wrapper was served the French-framed answer."""
+    engine = SemCache()
+    for language in languages:
+        wrapped = SemCacheLLM(EchoLLM(completion_to_prompt=persona(language)), cache=engine)
+        assert wrapped.complete(QUESTION).text == f"[] Answer in {language}. {QUESTION}"
+    again = SemCacheLLM(EchoLLM(completion_to_prompt=persona(languages[0])), cache=engine)
+    assert again.model_id == model_identity(EchoLLM(completion_to_prompt=persona(languages[0])))
+
+
+@examples(max_examples=15, deadline=None, derandomize=True, database=None)
+@given(styles=st.lists(st.text(max_size=8), min_size=2, max_size=4, unique=True))
+def test_a_setting_without_a_json_form_keeps_the_other_settings_in_the_identity(
+    styles: list[str],
+) -> None:
+    """One field that does not serialise dropped *every* field from the identity: two
+    wrappers differing in ``style`` shared answers."""
+    engine = SemCache()
+    for style in styles:
+        wrapped = SemCacheLLM(EchoLLM(style=style, handle=threading.Lock()), cache=engine)
+        assert wrapped.complete(QUESTION).text == f"[{style}] {QUESTION}"
+    assert "<_thread.lock>" in model_identity(EchoLLM(handle=threading.Lock()))
+
+
+def test_the_model_identity_is_the_same_in_another_process() -> None:
+    """A durable or Redis cache is shared across processes and restarts: the identity may
+    hold no memory address (a closure's code object, a function's repr)."""
+    script = (
+        "import sys; sys.path[:0] = sys.argv[1:]\n"
+        "from test_li_llm import EchoLLM, persona\n"
+        "from semcache_integrations.llama_index.llm import model_identity\n"
+        "print(model_identity(EchoLLM(style='s', completion_to_prompt=persona('fr'))))\n"
+    )
+    here = str(Path(__file__).parent)
+    support = str(Path(__file__).parents[1] / "support")
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script, here, support],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for _ in range(2)
+    ]
+    expected = model_identity(EchoLLM(style="s", completion_to_prompt=persona("fr")))
+    assert runs == [expected + "\n"] * 2
+    assert " at 0x" not in expected
