@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 import redis
 from semcache_core.backends.base import EntryWrite
@@ -52,3 +53,81 @@ def test_workers_with_other_shard_counts_keep_one_copy_of_a_key(
         found = backend.get("", "x", NOW)
         assert found is not None and found.value == b"v3"
     assert reader.delete("", "x", NOW) and one.get("", "x", NOW) is None
+
+
+LATE = {f"k{i}": np.eye(6, dtype=np.float32)[i] for i in range(2, 6)}  # keys of every shard
+
+
+def seen_by_a_fresh_worker(client: Any) -> dict[str, tuple[Any, ...]]:
+    """For each key of :data:`LATE`, what a worker that just started sees of it: its
+    value by ``get``, ``exists``, found by ``search`` of its own vector, listed by ``scan``."""
+    fresh = RedisBackend(client=client)
+    listed = fresh.scan("", "", None, NOW)
+    seen = {}
+    for key, vector in LATE.items():
+        found = fresh.get("", key, NOW)
+        hits = fresh.search(vector[None, :], 1, "", None, NOW)[0]
+        seen[key] = (
+            None if found is None else found.value,
+            fresh.exists("", key, NOW),
+            [entry.key for entry, _ in hits] == [key],
+            key in listed,
+        )
+    return seen
+
+
+def whole(key: str) -> tuple[Any, ...]:
+    return (key.encode(), True, True, True)
+
+
+GONE = (None, False, False, False)
+
+
+@pytest.mark.parametrize("topology", ["standalone", "cluster"])
+@pytest.mark.parametrize(
+    "moment", ["_entry_names", "_drop_shards"], ids=["after-the-scan", "after-the-shards-went"]
+)
+def test_a_write_during_another_workers_clear_stays_whole_or_goes_whole(
+    topology: str, moment: str, request: pytest.FixtureRequest
+) -> None:
+    """Found by review: a write landing between ``clear``'s SCAN and its removals lost its
+    vector (the vector set was in the scan) and, with the meta hash removed last, hid the
+    entry from ``get``/``search`` of every new worker while ``count``/``scan`` listed it.
+    A write during a clear may go or stay, but whole."""
+    fixture = "redis_client" if topology == "standalone" else "cluster_client"
+    client = request.getfixturevalue(fixture)
+    clearing, writing = RedisBackend(client=client), RedisBackend(client=client)
+    writing.set_many([write(f"k{i}", b"old", np.ones(6)) for i in range(2)], NOW)
+    original = getattr(clearing, moment)
+    late = [write(key, key.encode(), vector) for key, vector in LATE.items()]
+
+    def then_the_other_worker_writes(*args: Any) -> Any:
+        result = original(*args)
+        if late:  # the first call only
+            writing.set_many(late, NOW)
+            late.clear()
+        return result
+
+    setattr(clearing, moment, then_the_other_worker_writes)
+    clearing.clear("")
+    assert not late  # every late write landed during the clear
+    seen = seen_by_a_fresh_worker(client)
+    assert all(state in (whole(key), GONE) for key, state in seen.items()), seen
+    assert RedisBackend(client=client).count(NOW, "") == sum(s != GONE for s in seen.values())
+    if moment == "_drop_shards":  # written after every shard went: nothing takes them
+        assert all(state == whole(key) for key, state in seen.items())
+    assert writing.get("", "k0", NOW) is None and writing.get("", "k1", NOW) is None
+
+
+@pytest.mark.parametrize("topology", ["standalone", "cluster"])
+def test_entries_stay_readable_when_their_namespace_meta_is_evicted(
+    topology: str, request: pytest.FixtureRequest
+) -> None:
+    """``allkeys-lru`` (the eviction policy the docs advise) may evict the small, rarely
+    read meta hash while the entries live: every read of the namespace then missed."""
+    fixture = "redis_client" if topology == "standalone" else "cluster_client"
+    client = request.getfixturevalue(fixture)
+    writer = RedisBackend(client=client)
+    writer.set_many([write(key, key.encode(), vector) for key, vector in LATE.items()], NOW)
+    client.delete(writer._keys.meta_key(""))
+    assert seen_by_a_fresh_worker(client) == {key: whole(key) for key in LATE}

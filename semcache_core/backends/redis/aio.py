@@ -39,6 +39,7 @@ from .plan import (
     check_kind_replies,
     check_set_replies,
     claimed,
+    clear_order,
     clear_patterns,
     delete_outcome,
     dim_answer,
@@ -55,7 +56,7 @@ from .plan import (
     set_call,
     touch_call,
 )
-from .scripts import DELETE, PURGE, SET, TOUCH
+from .scripts import DELETE, DROP, PURGE, SET, TOUCH
 
 __all__ = ["AsyncRedisBackend"]
 
@@ -97,8 +98,11 @@ class AsyncRedisBackend:
             return AsyncNodeBatch(self._conn, what, self._acks, self._ack_timeout)
         return self._conn.pipeline()
 
-    async def _shards(self, namespace: str, create: bool) -> tuple[str, ...] | None:
-        """The namespace's shard tags; None when it does not exist (and not ``create``)."""
+    async def _shards(self, namespace: str, create: bool) -> tuple[str, ...]:
+        """The namespace's shard tags. Without its meta hash (a namespace never written,
+        one just cleared, or a meta evicted by ``allkeys-lru`` while its entries live) a
+        read takes the default shard count, not remembered: an entry written meanwhile
+        stays readable (it was None, and every read of the namespace missed)."""
         count = self._shard_counts.get(namespace)
         if count is None:
             meta = self._keys.meta_key(namespace)
@@ -110,7 +114,7 @@ class AsyncRedisBackend:
             else:
                 raw = await self._conn.client().hget(meta, "shards")
             if raw is None:
-                return None
+                return self._keys.shard_tags(namespace, self._settings.default_shards)
             count = self._shard_counts[namespace] = int(raw)
         return self._keys.shard_tags(namespace, count)
 
@@ -121,10 +125,8 @@ class AsyncRedisBackend:
     ) -> StoredEntry | None:
         with mapped_errors("get"):
             tags = await self._shards(namespace, create=False)
-            found = None
-            if tags is not None:
-                name = self._keys.entry_key(self._settings.tag_of(tags, key), key)
-                found = entry_of(key, namespace, await self._conn.client().hmget(name, FIELDS), now)
+            name = self._keys.entry_key(self._settings.tag_of(tags, key), key)
+            found = entry_of(key, namespace, await self._conn.client().hmget(name, FIELDS), now)
         if count:
             self._tally.lookup(found is not None)
         return found
@@ -132,8 +134,6 @@ class AsyncRedisBackend:
     async def aexists(self, namespace: str, key: str, now: float) -> bool:
         with mapped_errors("exists"):
             tags = await self._shards(namespace, create=False)
-            if tags is None:
-                return False
             name = self._keys.entry_key(self._settings.tag_of(tags, key), key)
             value, x = await self._conn.client().hmget(name, ["k", "x"])
             return value is not None and not expired(x, now)
@@ -142,9 +142,9 @@ class AsyncRedisBackend:
         """As the sync ``dim_of``: one round over the namespace's shards, a shard out of
         reach passed over (the search after says so)."""
         with mapped_errors("dim_of"):
-            tags = await self._shards(namespace, create=False)
-            if tags is None or not self._settings.vector_sets:
+            if not self._settings.vector_sets:
                 return None
+            tags = await self._shards(namespace, create=False)
             calls, purges = dim_calls(self._settings, namespace, tags, now)
             done = await afan_out(self._conn, calls, "dim_of", allow_unreachable=True)
             return dim_answer(namespace, done, purges, self._last_dims, self._tally)
@@ -195,11 +195,22 @@ class AsyncRedisBackend:
         with mapped_errors("clear"):
             patterns, last = clear_patterns(self._keys, namespace)
             names = [name for pattern in patterns for name in await self._entry_names(pattern)]
-            pipe = self._write_pipeline("clear")
-            for name in names + last:
-                pipe.execute_command("UNLINK", name)  # one key a command: slots differ
-            await pipe.execute()
+            entries, tags, metas = clear_order(self._keys, names)  # see the sync clear
+            await self._unlink(entries)
+            if tags:
+                pipe = self._write_pipeline("clear")
+                for tag in tags:
+                    keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
+                    _eval(pipe, DROP, keys, [self._keys.entry_prefix(tag)])
+                await pipe.execute()
+            await self._unlink(metas + last)
             forget(self._tally.lock, namespace, self._shard_counts, self._last_dims)
+
+    async def _unlink(self, names: list[str]) -> None:
+        pipe = self._write_pipeline("clear")
+        for name in names:
+            pipe.execute_command("UNLINK", name)  # one key a command: slots differ
+        await pipe.execute()
 
     async def apurge_expired(self, now: float) -> int:
         with mapped_errors("purge_expired"):
@@ -246,8 +257,6 @@ class AsyncRedisBackend:
     async def adelete(self, namespace: str, key: str, now: float) -> bool:
         with mapped_errors("delete"):
             tags = await self._shards(namespace, create=False)
-            if tags is None:
-                return False
             tag = self._settings.tag_of(tags, key)
             keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
             args = [self._keys.entry_prefix(tag), key]
@@ -265,8 +274,6 @@ class AsyncRedisBackend:
     async def atouch(self, namespace: str, key: str, expires_at: float | None, now: float) -> bool:
         with mapped_errors("touch"):
             tags = await self._shards(namespace, create=False)
-            if tags is None:
-                return False
             tag = self._settings.tag_of(tags, key)
             keys, args = touch_call(self._settings, tag, key, expires_at, now)
             if self._acks:
@@ -310,8 +317,6 @@ class AsyncRedisBackend:
         self._settings.require_vector_sets()
         with mapped_errors("search"):
             tags = await self._shards(namespace, create=False)
-            if tags is None:
-                return [[] for _ in range(len(queries))]
             job = SearchJob.make(
                 self._settings, tags, queries, k, namespace, filters, now, with_vectors, threshold
             )

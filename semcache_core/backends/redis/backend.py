@@ -28,7 +28,8 @@ still returns ``k`` results when ``k`` live entries match. Evictions by Redis ar
 counted in :meth:`~RedisBackend.counters`.
 
 Consistency: a write is atomic per shard (one Lua script); a batch spanning shards is not
-atomic across them. A namespace's dimension lives in its meta hash and is checked before
+atomic across them. ``clear`` removes each shard in one script too (:data:`.scripts.DROP`),
+so a write racing it stays or goes whole. A namespace's dimension lives in its meta hash and is checked before
 writing and again by each shard's script; two writers racing to fix *different*
 dimensions in an empty namespace can leave one shard refusing the other's vectors.
 
@@ -91,6 +92,7 @@ from .plan import (
     check_kind_replies,
     check_set_replies,
     claimed,
+    clear_order,
     clear_patterns,
     delete_outcome,
     dim_answer,
@@ -108,7 +110,7 @@ from .plan import (
     touch_call,
 )
 from .plan import expired as _expired
-from .scripts import DELETE, PURGE, SET, TOUCH
+from .scripts import DELETE, DROP, PURGE, SET, TOUCH
 
 __all__ = ["RedisBackend"]
 
@@ -256,8 +258,11 @@ class RedisBackend:
 
     # --- namespaces and shards ---------------------------------------------------------
 
-    def _shards(self, namespace: str, create: bool) -> tuple[str, ...] | None:
-        """The namespace's shard tags; None when it does not exist (and not ``create``)."""
+    def _shards(self, namespace: str, create: bool) -> tuple[str, ...]:
+        """The namespace's shard tags. Without its meta hash (a namespace never written,
+        one just cleared, or a meta evicted by ``allkeys-lru`` while its entries live) a
+        read takes the default shard count, not remembered: an entry written meanwhile
+        stays readable (it was None, and every read of the namespace missed)."""
         count = self._shard_counts.get(namespace)
         if count is None:
             meta = self._keys.meta_key(namespace)
@@ -269,7 +274,7 @@ class RedisBackend:
             else:
                 raw = self._conn.client.hget(meta, "shards")
             if raw is None:
-                return None
+                return self._keys.shard_tags(namespace, self._default_shards)
             count = self._shard_counts[namespace] = int(raw)
         return self._keys.shard_tags(namespace, count)
 
@@ -284,10 +289,8 @@ class RedisBackend:
     def get(self, namespace: str, key: str, now: float, count: bool = True) -> StoredEntry | None:
         with mapped_errors("get"):
             tags = self._shards(namespace, create=False)
-            found = None
-            if tags is not None:
-                name = self._keys.entry_key(self._tag_of(tags, key), key)
-                found = entry_of(key, namespace, self._conn.client.hmget(name, FIELDS), now)
+            name = self._keys.entry_key(self._tag_of(tags, key), key)
+            found = entry_of(key, namespace, self._conn.client.hmget(name, FIELDS), now)
         if count:
             self._tally.lookup(found is not None)
         return found
@@ -295,8 +298,6 @@ class RedisBackend:
     def exists(self, namespace: str, key: str, now: float) -> bool:
         with mapped_errors("exists"):
             tags = self._shards(namespace, create=False)
-            if tags is None:
-                return False
             name = self._keys.entry_key(self._tag_of(tags, key), key)
             value, x = self._conn.client.hmget(name, ["k", "x"])
             return value is not None and not _expired(x, now)
@@ -337,9 +338,9 @@ class RedisBackend:
         not answer in time is passed over (the search after says so); the dimension last
         read stands in when the meta hash's node is the one not answering."""
         with mapped_errors("dim_of"):
-            tags = self._shards(namespace, create=False)
-            if tags is None or not self.vector_sets:
+            if not self.vector_sets:
                 return None
+            tags = self._shards(namespace, create=False)
             calls, purges = dim_calls(self._settings, namespace, tags, now)
             done = fan_out(self._conn, calls, "dim_of", allow_unreachable=True)
             return dim_answer(namespace, done, purges, self._last_dims, self._tally)
@@ -400,10 +401,7 @@ class RedisBackend:
 
     def delete(self, namespace: str, key: str, now: float) -> bool:
         with mapped_errors("delete"):
-            tags = self._shards(namespace, create=False)
-            if tags is None:
-                return False
-            tag = self._tag_of(tags, key)
+            tag = self._tag_of(self._shards(namespace, create=False), key)
             keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
             args = [self._keys.entry_prefix(tag), key]
             if self._acks:
@@ -420,8 +418,6 @@ class RedisBackend:
     def touch(self, namespace: str, key: str, expires_at: float | None, now: float) -> bool:
         with mapped_errors("touch"):
             tags = self._shards(namespace, create=False)
-            if tags is None:
-                return False
             keys, args = touch_call(self._settings, self._tag_of(tags, key), key, expires_at, now)
             if self._acks:
                 batch = self._write_pipeline("touch")
@@ -433,8 +429,21 @@ class RedisBackend:
         with mapped_errors("clear"):
             patterns, last = clear_patterns(self._keys, namespace)
             names = [name for pattern in patterns for name in self._entry_names(pattern)]
-            self._unlink(names + last)
+            entries, tags, metas = clear_order(self._keys, names)
+            self._unlink(entries)
+            self._drop_shards(tags)
+            self._unlink(metas + last)
             forget(self._lock, namespace, self._shard_counts, self._last_dims)
+
+    def _drop_shards(self, tags: list[str]) -> None:
+        """Each shard of ``tags`` removed whole (:data:`.scripts.DROP`), one pipeline."""
+        if not tags:
+            return
+        pipe = self._write_pipeline("clear")
+        for tag in tags:
+            keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
+            self._conn.eval(pipe, DROP, keys, [self._keys.entry_prefix(tag)])
+        pipe.execute()
 
     def _unlink(self, names: Iterable[str]) -> None:
         pipe = self._write_pipeline("clear")
@@ -486,8 +495,6 @@ class RedisBackend:
         self._require_vector_sets()
         with mapped_errors("search"):
             tags = self._shards(namespace, create=False)
-            if tags is None:
-                return [[] for _ in range(len(queries))]
             job = SearchJob.make(
                 self._settings, tags, queries, k, namespace, filters, now, with_vectors, threshold
             )
@@ -536,13 +543,12 @@ class RedisBackend:
         """What each node is and holds (see :func:`.admin.cluster_stats`)."""
         return admin.cluster_stats(self._conn, self._keys, workers)
 
-    def node_of(self, namespace: str, key: str) -> str | None:
-        """``"host:port"`` of the primary holding ``key`` of ``namespace`` (None when the
-        namespace was never written). No round trip: the client's slot map answers."""
+    def node_of(self, namespace: str, key: str) -> str:
+        """``"host:port"`` of the primary that holds (or would hold) ``key`` of
+        ``namespace``: the client's slot map answers, after one read of the namespace's
+        shard count the first time."""
         with mapped_errors("node_of"):
             tags = self._shards(namespace, create=False)
-        if tags is None:
-            return None
         return admin.node_of(self._conn, self._keys.entry_key(self._tag_of(tags, key), key))
 
     def clear_by_node(self, namespace: str | None = None) -> dict[str, int]:

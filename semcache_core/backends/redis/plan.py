@@ -157,6 +157,27 @@ def clear_patterns(keys: KeyScheme, namespace: str | None) -> tuple[list[str], l
     return [keys.namespace_pattern(namespace)], [keys.meta_key(namespace)]
 
 
+def clear_order(keys: KeyScheme, names: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """``clear``'s scanned ``names`` in the order it removes them: the entry hashes (and
+    any other key), then the shards' tags (each shard dropped whole by one script,
+    :data:`.scripts.DROP`: an entry written since the scan goes with its shard or stays
+    whole), then the meta hashes (a namespace stays known until its keys are gone)."""
+    entries: list[str] = []
+    tags: list[str] = []
+    metas: list[str] = []
+    meta_head = f"{keys.prefix}:meta:"
+    for name in names:
+        if name.startswith(meta_head):
+            metas.append(name)
+        elif name.endswith(("}:v", "}:x")):
+            tag = keys.parse_tag(name)
+            if tag not in tags:
+                tags.append(tag)
+        else:
+            entries.append(name)
+    return entries, tags, metas
+
+
 def forget(lock: threading.Lock, namespace: str | None, *caches: dict[str, Any]) -> None:
     """Drop what ``caches`` (namespace -> shard count, dimension, ...) hold about a
     cleared ``namespace`` (every namespace when None)."""

@@ -7,7 +7,7 @@ hashes are ``ARGV``-given prefix + key, in the same slot.
 
 from __future__ import annotations
 
-__all__ = ["DELETE", "PURGE", "SEARCH", "SET", "SET_ARGS", "TOUCH"]
+__all__ = ["DELETE", "DROP", "PURGE", "SEARCH", "SET", "SET_ARGS", "TOUCH"]
 
 SET_ARGS = 8
 """ARGV per entry in :data:`SET`: key, value, metadata, x, namespace, ttl_ms, blob, attrs."""
@@ -59,6 +59,22 @@ if not x then return {0, ''} end
 return {1, x}
 """
 """Remove one entry; ARGV: entry prefix, key. Returns ``{existed, x}``."""
+
+DROP = """
+local function unlink_entries(keys)
+  for _, key in ipairs(keys) do redis.call('UNLINK', ARGV[1] .. key) end
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  unlink_entries(redis.call('VRANDMEMBER', KEYS[1], redis.call('VCARD', KEYS[1])))
+end
+unlink_entries(redis.call('ZRANGE', KEYS[2], 0, -1))
+redis.call('UNLINK', KEYS[1], KEYS[2])
+return 1
+"""
+"""Remove a whole shard for ``clear``: every entry its vector set or expiry set names
+(ARGV: entry prefix), then both sets. One script, so a write the shard takes during a
+``clear`` lands wholly before it (and goes) or wholly after (and stays): never a hash
+whose vector or expiry record went with the sets."""
 
 TOUCH = """
 local e = ARGV[1] .. ARGV[2]
