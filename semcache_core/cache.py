@@ -50,7 +50,7 @@ from .checks import (
     check_search,
     check_threshold,
     check_ttl,
-    parallel_rows,
+    ordered_rows,
 )
 from .codec import decode, encode, encode_metadata
 from .embedders import as_embedder
@@ -357,7 +357,9 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
         with naming(namespace):
             rows = self._vector_rows(vectors, len(pairs), dim)
-        metadata_rows = parallel_rows(metadatas, "metadatas", len(pairs))
+        metadata_rows = (
+            None if metadatas is None else ordered_rows(metadatas, len(pairs), "metadatas")
+        )
         writes = []
         for i, pair in enumerate(pairs):
             if not isinstance(pair, tuple) or len(pair) != 2:
@@ -374,7 +376,7 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         if vectors is None:
             return [None] * count
         if not isinstance(vectors, np.ndarray):
-            vectors = parallel_rows(vectors, "vectors", count)
+            vectors = ordered_rows(vectors, count, "vectors")
         elif len(vectors) != count:
             raise InvalidArgumentError(f"vectors has {len(vectors)} rows for {count} items")
         if isinstance(vectors, np.ndarray) and vectors.ndim == 2:

@@ -32,14 +32,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Mapping, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import cache_native_async as native
 from .backends.base import StoredEntry, async_backend
-from .checks import check_index, check_keys, check_namespace, check_write_options
-from .errors import InvalidArgumentError
+from .checks import check_index, check_keys, check_namespace, check_write_options, ordered_rows
 from .flight import Flight, launch, lead
 from .stored_values import Outcome, fresh, outcome_of, value_of
 
@@ -171,27 +169,9 @@ def _peek(cache: SemCache, keys: list[str], namespace: str) -> tuple[dict[str, O
 
 
 def _results_of(computed: Any, count: int) -> list[Any]:
-    """``fn``'s results as a list, one per key in the order ``fn`` was given them.
-
-    Raises:
-        InvalidArgumentError: not an ordered collection of results (a mapping or a set
-            has no order to match the keys with, and a str or bytes would be split into
-            characters: each would be stored as a wrong value), or the wrong count.
-    """
-    if isinstance(computed, (str, bytes, bytearray, memoryview, Mapping, AbstractSet)):
-        raise InvalidArgumentError(
-            "fn must return one result per key, in the order of the keys it was given (a "
-            f"list, tuple, generator or array), got {type(computed).__name__}"
-        )
-    try:
-        results = list(computed)
-    except TypeError as exc:
-        raise InvalidArgumentError(
-            f"fn must return a sequence of results, got {type(computed).__name__}"
-        ) from exc
-    if len(results) != count:
-        raise InvalidArgumentError(f"fn returned {len(results)} results for {count} keys")
-    return results
+    """``fn``'s results as a list, one per key in the order ``fn`` was given them (see
+    :func:`~.checks.ordered_rows`: a dict, set or str is refused)."""
+    return ordered_rows(computed, count, "fn's result", per="key")
 
 
 class BatchCalls:

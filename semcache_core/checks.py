@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -75,28 +76,28 @@ def encodes_as_utf8(text: str) -> bool:
     return True
 
 
-def parallel_rows(rows: Any, name: str, count: int) -> list[Any] | None:
-    """``rows`` given beside ``count`` items (``set_many``'s ``vectors`` and ``metadatas``:
-    a sequence or any iterable, one row per item) as a list; ``None`` stays ``None``.
+_UNORDERED = (str, bytes, bytearray, memoryview, Mapping, AbstractSet)
+
+
+def ordered_rows(rows: Any, count: int, name: str, per: str = "item") -> list[Any]:
+    """``rows``, one per ``per`` in order (a sequence, generator or array), as a list of
+    ``count``: ``set_many``'s ``vectors`` and ``metadatas``, ``get_or_compute_many``'s
+    results.
 
     Raises:
-        InvalidArgumentError: not an iterable of rows (a str or a single dict included),
-            or not ``count`` of them.
+        InvalidArgumentError: rows without that order (a mapping or a set has none, and a
+            str or bytes would be split into characters: each row would be stored against
+            the wrong item), not an iterable, or not ``count`` of them.
     """
-    if rows is None:
-        return None
-    if isinstance(rows, (str, bytes, Mapping)):
-        raise InvalidArgumentError(
-            f"{name} holds one row per item (a list), got a single {type(rows).__name__}"
-        )
+    wanted = f"{name} must hold one row per {per}, in order (a list, tuple, generator or array)"
+    if isinstance(rows, _UNORDERED):
+        raise InvalidArgumentError(f"{wanted}, got {type(rows).__name__}")
     try:
         listed = list(rows)
     except TypeError as exc:
-        raise InvalidArgumentError(
-            f"{name} holds one row per item (a list), got {type(rows).__name__}"
-        ) from exc
+        raise InvalidArgumentError(f"{wanted}, got {type(rows).__name__}") from exc
     if len(listed) != count:
-        raise InvalidArgumentError(f"{name} has {len(listed)} rows for {count} items")
+        raise InvalidArgumentError(f"{name} has {len(listed)} rows for {count} {per}s")
     return listed
 
 

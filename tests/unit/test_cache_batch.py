@@ -153,9 +153,9 @@ def test_fn_returning_results_without_the_keys_order_is_refused(bad, keys):
     as the results in order: the keys themselves, or characters, or another key's value,
     were stored as the answers (a wrong cached value)."""
     cache = SemCache()
-    with pytest.raises(InvalidArgumentError, match="one result per key"):
+    with pytest.raises(InvalidArgumentError, match="one row per key"):
         cache.get_or_compute_many(keys, bad)
-    with pytest.raises(InvalidArgumentError, match="one result per key"):
+    with pytest.raises(InvalidArgumentError, match="one row per key"):
         asyncio.run(cache.aget_or_compute_many(keys, bad))
     assert len(cache) == 0
     expected = [f"answer to {key}" for key in keys]

@@ -176,7 +176,7 @@ def test_vectors_and_metadatas_may_be_any_iterable_of_rows(shape, count, seed, e
             assert len(fresh) == 0
 
 
-@pytest.mark.parametrize("single", [{"topic": "a"}, "topic", b"x"])
+@pytest.mark.parametrize("single", [{"topic": "a"}, "topic", b"x", {(1.0, 2.0)}])
 def test_a_single_row_where_rows_are_expected_is_refused(single) -> None:
     cache = SemCache()
     with pytest.raises(InvalidArgumentError, match="one row per item"):

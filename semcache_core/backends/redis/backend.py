@@ -29,9 +29,10 @@ counted in :meth:`~RedisBackend.counters`.
 
 Consistency: a write is atomic per shard (one Lua script); a batch spanning shards is not
 atomic across them. ``clear`` removes each shard in one script too (:data:`.scripts.DROP`),
-so a write racing it stays or goes whole. A namespace's dimension lives in its meta hash and is checked before
-writing and again by each shard's script; two writers racing to fix *different*
-dimensions in an empty namespace can leave one shard refusing the other's vectors.
+so a write racing it stays or goes whole. A namespace's dimension lives in its meta hash
+and is checked before writing and again by each shard's script; two writers racing to fix
+*different* dimensions in an empty namespace can leave one shard refusing the other's
+vectors.
 
 Costs: ``get``/``exists``/``set_many``/``delete``/``touch`` are one round trip per shard touched
 (plus one meta read the first time a namespace is used, and one per write with vectors);
