@@ -38,7 +38,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from semcache_core import SemCache
-from semcache_core.checks import check_keys
+from semcache_core.checks import check_keys, ordered_rows
 from semcache_core.embedders import to_vector
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import EmbedderError, InvalidArgumentError
@@ -129,12 +129,10 @@ class CachedEmbeddings(Embeddings):
 
     def _vectors(self, raw: Any, count: int) -> list[np.ndarray]:
         source = f"{type(self.underlying).__name__}.embed_documents"
-        try:
-            rows = list(raw)
-        except TypeError as exc:
-            raise EmbedderError(f"{source} returned {type(raw).__name__}, not vectors") from exc
-        if len(rows) != count:
-            raise EmbedderError(f"{source} returned {len(rows)} vectors for {count} texts")
+        try:  # a set of vectors would be stored against the wrong texts
+            rows = ordered_rows(raw, count, f"the result of {source}", per="text")
+        except InvalidArgumentError as exc:  # the model's fault, not the caller's
+            raise EmbedderError(str(exc)) from exc
         return [_vector(row, source) for row in rows]
 
     # --- documents: the misses of a call are embedded in one underlying call -------------

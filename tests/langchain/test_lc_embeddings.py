@@ -359,7 +359,7 @@ def test_a_model_returning_garbage_raises_embedder_error():
             return []
 
     embeddings = CachedEmbeddings(Short())
-    with pytest.raises(EmbedderError, match="1 vectors for 2 texts"):
+    with pytest.raises(EmbedderError, match="has 1 rows for 2 texts"):
         embeddings.embed_documents(["a", "b"])
     with pytest.raises(EmbedderError):
         embeddings.embed_query("a")
