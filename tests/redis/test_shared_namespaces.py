@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import redis
 from semcache_core.backends.base import EntryWrite
@@ -131,3 +133,30 @@ def test_entries_stay_readable_when_their_namespace_meta_is_evicted(
     writer.set_many([write(key, key.encode(), vector) for key, vector in LATE.items()], NOW)
     client.delete(writer._keys.meta_key(""))
     assert seen_by_a_fresh_worker(client) == {key: whole(key) for key in LATE}
+
+
+ODD_KEY = st.lists(
+    st.sampled_from(["}:v", "}:x", ":v", ":x", "{", "}", ":e:", "a", "*", "\u00e9"]),
+    min_size=1,
+    max_size=4,
+).map("".join)
+
+
+@pytest.mark.parametrize("topology", ["standalone", "cluster"])
+@settings(max_examples=10, deadline=None, derandomize=True, database=None)
+@given(keys=st.lists(ODD_KEY, min_size=1, max_size=6, unique=True), with_vectors=st.booleans())
+def test_clear_leaves_nothing_whatever_the_keys_end_with(
+    topology: str, keys: list[str], with_vectors: bool, request: pytest.FixtureRequest
+) -> None:
+    """Found by review: ``clear`` took every scanned name ending in ``}:v`` or ``}:x`` for
+    a shard's vector or expiry set; an entry whose *key* ends so, with no vector and no
+    TTL, is in neither set, so it survived the clear and was served after it."""
+    fixture = "redis_client" if topology == "standalone" else "cluster_client"
+    client = request.getfixturevalue(fixture)
+    backend = RedisBackend(client=client)
+    vectors = [np.eye(4)[i % 4] + 0.5 if with_vectors else None for i in range(len(keys))]
+    backend.set_many([write(key, b"v", vector) for key, vector in zip(keys, vectors)], NOW)
+    backend.clear("")
+    fresh = RedisBackend(client=client)
+    assert [key for key in keys if fresh.get("", key, NOW) is not None] == []
+    assert fresh.count(NOW, "") == 0 and fresh.scan("", "", None, NOW) == []

@@ -165,12 +165,14 @@ def clear_order(keys: KeyScheme, names: list[str]) -> tuple[list[str], list[str]
     entries: list[str] = []
     tags: list[str] = []
     metas: list[str] = []
-    meta_head = f"{keys.prefix}:meta:"
+    meta_head, shard_head = f"{keys.prefix}:meta:", f"{keys.prefix}:{{"
     for name in names:
         if name.startswith(meta_head):
             metas.append(name)
-        elif name.endswith(("}:v", "}:x")):
-            tag = keys.parse_tag(name)
+            continue
+        tag = keys.parse_tag(name)
+        # a shard's sets end right after the tag; an entry's key may end in "}:v" too
+        if name[len(shard_head) + len(tag) + 1 :] in (":v", ":x"):
             if tag not in tags:
                 tags.append(tag)
         else:
