@@ -2,18 +2,24 @@
 
 What keeps a cached answer or embedding from crossing models: two objects get the same
 identity only when their class, their settings and the functions they call agree, and the
-identity is the same in every process (no ``id()``, no memory address), so a durable or
-Redis cache keeps hitting after a restart. Credentials and transport settings
+identity is the same in every process (no ``id()``, no memory address, no set order), so a
+durable or Redis cache keeps hitting after a restart. Credentials and transport settings
 (:data:`NOT_IDENTITY`) are left out: rotating a key or a timeout keeps the cache.
 
-- settings: a pydantic model's fields (``model_dump(mode="json")``), field by field when
-  one of them does not serialise (that one is named by its type, the others still count);
-  any other object's attributes (``vars``);
+- settings: a pydantic model's fields (less those it excludes from dumps), any other
+  object's attributes (``vars`` and ``__slots__``), walked in full: values of every kind
+  that has a stable text (numbers, text, enums, dates, paths, containers, sets sorted);
 - a function (``completion_to_prompt=...``): its module and qualified name **and** what
-  makes two functions of one name differ: its code, defaults and the values it closes
-  over. Every lambda a factory returns is ``factory.<locals>.<lambda>``; the closure
-  (``"French"`` / ``"German"``) tells them apart;
-- anything else without a JSON form: its type.
+  makes two functions of one name differ: its bytecode, the names it uses, its defaults
+  and the values it closes over (every lambda a factory returns is
+  ``factory.<locals>.<lambda>``: the closure, ``"French"`` / ``"German"``, tells them
+  apart); a ``functools.partial`` by its function and arguments; a bound method by its
+  object too;
+- an object nested in another object's attributes beyond :data:`OBJECT_DEPTH` levels (a
+  model's tokenizer's internals), or anything else without a stable text: its type.
+
+A Python upgrade changes the bytecode of the functions a model names, and so its
+identity: the cache misses once (never the other way round).
 
 Example::
 
@@ -27,12 +33,18 @@ Example::
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import enum
+import functools
 import hashlib
 import json
+import pathlib
 import types
+import uuid
 from typing import Any
 
-__all__ = ["NOT_IDENTITY", "describe", "digest", "identity", "settings_of"]
+__all__ = ["NOT_IDENTITY", "OBJECT_DEPTH", "SECRET_SUFFIXES", "describe", "digest", "identity"]
 
 NOT_IDENTITY = frozenset(
     {
@@ -56,23 +68,29 @@ NOT_IDENTITY = frozenset(
         "rate_limiter",
     }
 )
-"""Settings that do not change a model's output (credentials, transport)."""
+"""Settings that do not change a model's output (credentials, transport); so do names
+ending in one of :data:`SECRET_SUFFIXES` (``openai_api_key``)."""
+
+SECRET_SUFFIXES = ("api_key", "_secret", "secret_key", "access_token", "password")
+
+OBJECT_DEPTH = 3
+"""Objects nested deeper than this in other objects' attributes are named by their type."""
 
 _PLAIN = (str, int, float, bool, type(None))
-_DEPTH = 6  # nested settings deeper than this are named by their type
-_OBJECT_DEPTH = 2  # an object nested deeper (a model's tokenizer's ...) is named by its type
-_ITEMS = 64  # a longer list or dict (a vocabulary) is named by its type and length
+_TEXTUAL = (datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, uuid.UUID)
+_FUNCTIONS = (types.FunctionType, types.MethodType, types.BuiltinFunctionType)
+_CALLABLES = (*_FUNCTIONS, functools.partial)
 
 
 def identity(model: Any) -> str:
     """The JSON naming ``model`` (an LLM, an embedding model, a function): its class and
-    :func:`settings_of`. Equal for equally configured objects, in any process."""
+    settings. Equal for equally configured objects, in any process."""
     return json.dumps(describe(model), sort_keys=True)
 
 
 def describe(model: Any) -> Any:
     """What :func:`identity` writes as JSON: plain values, lists and dicts."""
-    return _stand_in(model, 0)
+    return _Walk().stand_in(model, 0)
 
 
 def digest(model: Any, size: int = 8) -> str:
@@ -80,94 +98,144 @@ def digest(model: Any, size: int = 8) -> str:
     return hashlib.blake2b(identity(model).encode(), digest_size=size).hexdigest()
 
 
-def settings_of(model: Any) -> dict[str, Any]:
-    """``model``'s settings as JSON values, less :data:`NOT_IDENTITY`."""
-    return _settings(model, 0)
-
-
 def _type_name(value: Any) -> str:
     cls = value if isinstance(value, type) else type(value)
     return f"<{cls.__module__}.{cls.__qualname__}>"
 
 
-def _stand_in(value: Any, depth: int) -> Any:
-    """A JSON value standing for ``value`` (see the module docstring)."""
-    if isinstance(value, _PLAIN):
-        return value
-    if depth >= _DEPTH:
-        return _type_name(value)
-    if isinstance(value, (list, tuple, dict)) and len(value) > _ITEMS:
-        return {"class": _type_name(value), "len": len(value)}
-    if isinstance(value, (list, tuple)):
-        return [_stand_in(item, depth + 1) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _stand_in(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, (types.FunctionType, types.MethodType, types.BuiltinFunctionType)):
-        return _function(value, depth)
-    if isinstance(value, type) or depth > _OBJECT_DEPTH:
-        return _type_name(value)
-    if hasattr(type(value), "model_fields") or hasattr(value, "__dict__"):
-        return {"class": _type_name(value), "settings": _settings(value, depth + 1)}
-    return _type_name(value)
+def _sort_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
-def _settings(model: Any, depth: int) -> dict[str, Any]:
-    fields = getattr(type(model), "model_fields", None)
-    if fields is not None and hasattr(model, "model_dump"):
+class _Walk:
+    """One :func:`describe`: the objects on the current path, to cut cycles."""
+
+    def __init__(self) -> None:
+        self._path: set[int] = set()
+
+    def stand_in(self, value: Any, depth: int) -> Any:
+        """A JSON value standing for ``value`` (see the module docstring); ``depth``
+        counts the objects (not containers) it is nested in."""
+        if isinstance(value, _PLAIN):
+            return value
+        if isinstance(value, enum.Enum):
+            return self.stand_in(value.value, depth)
+        if isinstance(value, (_TEXTUAL, pathlib.PurePath)):
+            return f"{_type_name(value)}{value}"
+        if isinstance(value, (bytes, bytearray)):
+            return f"<bytes>{bytes(value).hex()}"
+        if isinstance(value, type):
+            return _type_name(value)
+        if type(value).__name__ in ("SecretStr", "SecretBytes"):  # pydantic's, v1 or v2
+            return "<secret>"
+        if id(value) in self._path:
+            return "<cycle>"
+        self._path.add(id(value))
         try:
-            dumped = model.model_dump(mode="json")
-        except Exception:  # a field without a JSON form: the others still count
-            dumped = {}
-            for name in fields:
-                try:
-                    dumped.update(model.model_dump(mode="json", include={name}))
-                except Exception:
-                    dumped[name] = _type_name(getattr(model, name, None))
-        # callables are not dumped by pydantic: name them here (prompt functions)
-        for name in fields:
-            value = getattr(model, name, None)
-            if callable(value) and not isinstance(value, type):
-                dumped[name] = _stand_in(value, depth)
-        items = dumped.items()
-    else:
-        items = getattr(model, "__dict__", {}).items()
-    return {
-        str(name): _stand_in(value, depth)
-        for name, value in items
-        if name not in NOT_IDENTITY and not str(name).startswith("_")
-    }
+            return self._composite(value, depth)
+        finally:
+            self._path.discard(id(value))
 
+    def _composite(self, value: Any, depth: int) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [self.stand_in(item, depth) for item in value]
+        if isinstance(value, (set, frozenset)):
+            return {"set": sorted((self.stand_in(item, depth) for item in value), key=_sort_key)}
+        if isinstance(value, dict):
+            return {str(key): self.stand_in(item, depth) for key, item in value.items()}
+        if isinstance(value, functools.partial):
+            return {
+                "partial": self.stand_in(value.func, depth),
+                "args": self.stand_in(value.args, depth),
+                "keywords": self.stand_in(value.keywords, depth),
+            }
+        if isinstance(value, _FUNCTIONS):
+            return self._function(value, depth)
+        if depth >= OBJECT_DEPTH:
+            return _type_name(value)
+        settings = self._settings(value, depth + 1)
+        if settings is None:
+            return _type_name(value)
+        return {"class": _type_name(value), "settings": settings}
 
-def _function(function: Any, depth: int) -> dict[str, Any]:
-    """A function's name, and for Python functions what else tells two of one name apart:
-    its code, defaults and closure values (a bound method: its object's settings)."""
-    if isinstance(function, types.MethodType):
+    def _settings(self, model: Any, depth: int) -> dict[str, Any] | None:
+        """A model's settings, less :data:`NOT_IDENTITY`; None for an object without any
+        attributes to read (it is named by its type)."""
+        fields = getattr(type(model), "model_fields", None)
+        if isinstance(fields, dict) and hasattr(model, "model_dump"):  # pydantic
+            # a field left out of dumps counts when it is a function (LlamaIndex's
+            # completion_to_prompt): it shapes what the model is sent
+            items = []
+            for name, field in fields.items():
+                value = getattr(model, name, None)
+                if not getattr(field, "exclude", False) or isinstance(value, _CALLABLES):
+                    items.append((name, value))
+        else:
+            slots = [
+                name
+                for cls in type(model).__mro__
+                for name in getattr(cls, "__slots__", ())
+                if hasattr(model, name)
+            ]
+            attributes = getattr(model, "__dict__", None)
+            if attributes is None and not slots:
+                return None
+            items = [*(attributes or {}).items(), *((name, getattr(model, name)) for name in slots)]
         return {
-            "method": _function(function.__func__, depth),
-            "of": _stand_in(function.__self__, depth + 1),
+            str(name): self.stand_in(value, depth)
+            for name, value in items
+            if not _left_out(str(name))
         }
-    module = getattr(function, "__module__", None) or type(function).__module__
-    name = getattr(function, "__qualname__", None) or type(function).__qualname__
-    found: dict[str, Any] = {"function": f"{module}.{name}"}
-    code = getattr(function, "__code__", None)
-    if code is not None:
-        found["code"] = _code_digest(code)
-        found["defaults"] = _stand_in(function.__defaults__, depth + 1)
-        cells = function.__closure__ or ()
-        found["closure"] = [_stand_in(_cell(cell), depth + 1) for cell in cells]
-    return found
+
+    def _function(self, function: Any, depth: int) -> dict[str, Any]:
+        """A function's name, and what else tells two of one name apart: for a Python
+        function its code, defaults and closure values; for a bound method (or a builtin
+        bound to an object, such as ``"...{}".format``) its object."""
+        if isinstance(function, types.MethodType):
+            return {
+                "method": self._function(function.__func__, depth),
+                "of": self.stand_in(function.__self__, depth),
+            }
+        module = getattr(function, "__module__", None) or type(function).__module__
+        name = getattr(function, "__qualname__", None) or type(function).__qualname__
+        found: dict[str, Any] = {"function": f"{module}.{name}"}
+        bound = getattr(function, "__self__", None)
+        if bound is not None and not isinstance(bound, types.ModuleType):
+            found["of"] = self.stand_in(bound, depth)
+        code = getattr(function, "__code__", None)
+        if code is not None:
+            found["code"] = _code_digest(code)
+            found["defaults"] = self.stand_in(function.__defaults__, depth)
+            found["keyword_defaults"] = self.stand_in(function.__kwdefaults__, depth)
+            cells = function.__closure__ or ()
+            found["closure"] = [self.stand_in(_cell(cell), depth) for cell in cells]
+        return found
+
+
+def _left_out(name: str) -> bool:
+    return name in NOT_IDENTITY or name.endswith(SECRET_SUFFIXES) or name.startswith("__")
 
 
 def _code_digest(code: types.CodeType) -> str:
     """A digest of a function's bytecode, constants and the names it uses (``t.upper()``
-    and ``t.lower()`` differ only there); a nested function's code counts by its own
-    digest (the repr of a code object holds its memory address)."""
+    and ``t.lower()`` differ only there), independent of the process: a nested function's
+    code counts by its own digest (the repr of a code object holds its memory address)
+    and a set constant by its sorted items (its repr follows the hash seed)."""
     hashed = hashlib.blake2b(code.co_code, digest_size=8)
     hashed.update(" ".join(code.co_names).encode("utf-8", "backslashreplace"))
     for constant in code.co_consts:
-        part = _code_digest(constant) if isinstance(constant, types.CodeType) else repr(constant)
-        hashed.update(part.encode("utf-8", "backslashreplace"))
+        hashed.update(_constant(constant).encode("utf-8", "backslashreplace"))
     return hashed.hexdigest()
+
+
+def _constant(constant: Any) -> str:
+    if isinstance(constant, types.CodeType):
+        return _code_digest(constant)
+    if isinstance(constant, frozenset):
+        return "frozenset(" + ",".join(sorted(_constant(item) for item in constant)) + ")"
+    if isinstance(constant, tuple):
+        return "(" + ",".join(_constant(item) for item in constant) + ")"
+    return repr(constant)
 
 
 def _cell(cell: Any) -> Any:

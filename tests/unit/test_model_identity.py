@@ -3,14 +3,20 @@ setting that changes their output, the same in every process, and finite for any
 
 from __future__ import annotations
 
+import functools
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
-from semcache_core.model_identity import NOT_IDENTITY, digest, identity
+from semcache_core.model_identity import NOT_IDENTITY, identity
 
 SETTINGS = st.dictionaries(
     st.text(alphabet="abcdefghij", min_size=1, max_size=6),
@@ -86,10 +92,102 @@ def test_functions_differ_by_code_and_defaults() -> None:
     assert identity(lambda t: t.upper()) != identity(lambda t: t.lower())
 
 
-def test_huge_and_self_referring_settings_stay_small_and_finite() -> None:
-    vocabulary = {f"token{i}": i for i in range(50_000)}
+def test_huge_and_self_referring_settings_are_told_apart_and_finite() -> None:
+    """Every item counts (a 65-entry ``logit_bias``, a schema nested deep in kwargs: an
+    earlier version named big or deep settings by their type and merged models)."""
+    vocabulary = {f"token{i}": i for i in range(20_000)}
     looped = Plain(vocabulary=vocabulary, name="x")
     looped.me = looped
-    text = identity(looped)
-    assert len(text) < 2_000 and "50000" in text
-    assert len(digest(looped)) == 16
+    changed = Plain(vocabulary={**vocabulary, "token19999": -1}, name="x")
+    changed.me = changed
+    assert '"<cycle>"' in identity(looped)
+    assert identity(looped) != identity(changed)
+    deep: dict[str, Any] = {"leaf": 1}
+    other: dict[str, Any] = {"leaf": 2}
+    for _ in range(12):
+        deep, other = {"nested": deep}, {"nested": other}
+    assert identity(Plain(kwargs=deep)) != identity(Plain(kwargs=other))
+
+
+def fmt(text: str, language: str) -> str:
+    return f"{language}: {text}"
+
+
+def keyword_factory(language: str) -> Any:
+    def prompt(text: str, *, lang: str = language) -> str:
+        return f"{lang}: {text}"
+
+    return prompt
+
+
+class Slotted:
+    __slots__ = ("model",)
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+
+class Private:
+    def __init__(self, model: str) -> None:
+        self._model = model
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (functools.partial(fmt, language="French"), functools.partial(fmt, language="German")),
+        ("Answer in French: {}".format, "Answer in German: {}".format),
+        (keyword_factory("French"), keyword_factory("German")),
+        (Slotted("small"), Slotted("large")),
+        (Private("small"), Private("large")),
+        (
+            Plain(bias=dict.fromkeys(range(65), 1)),
+            Plain(bias={**dict.fromkeys(range(65), 1), 64: 2}),
+        ),
+        (Plain(tags={"a", "b"}), Plain(tags={"a", "c"})),
+    ],
+    ids=["partial", "bound-builtin", "keyword-default", "slots", "private", "65-items", "set"],
+)
+def test_settings_review_found_merged_are_told_apart(first: Any, second: Any) -> None:
+    assert identity(first) != identity(second)
+
+
+class Keyed(BaseModel):
+    model: str = "m"
+    openai_api_key: SecretStr | None = None
+    max_tokens: int = 5
+
+
+def test_secrets_do_not_count_and_token_limits_do() -> None:
+    assert identity(Keyed(openai_api_key=SecretStr("one"))) == identity(
+        Keyed(openai_api_key=SecretStr("two"))
+    )
+    assert identity(Keyed(max_tokens=5)) != identity(Keyed(max_tokens=6))
+
+
+SEEDED = """
+import sys
+sys.path[:0] = sys.argv[1:]
+from test_model_identity import Plain
+from semcache_core.model_identity import digest
+def pick(word):
+    return lambda text: word if text in {"what", "who", "when", "where"} else text
+print(digest(Plain(tags={"alpha", "beta", "gamma"}, prompt=pick("x"))))
+"""
+
+
+def test_the_identity_does_not_follow_the_hash_seed() -> None:
+    """A set literal in a prompt function, or a set setting, iterates in hash-seed order:
+    an identity built from their repr changed with every restart."""
+    here = str(Path(__file__).parent)
+    found = {
+        subprocess.run(
+            [sys.executable, "-c", SEEDED, here],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in (1, 2, 3, 4)
+    }
+    assert len(found) == 1
