@@ -31,9 +31,11 @@ def main() -> None:
             kv.put("doc:deploy", b"Kubernetes deployment guide")
             print("get doc:readme ->", kv.get("doc:readme"))
 
-            # the built-in embedder is lexical: pass a sentence-transformers model as
-            # embedding_provider= to find paraphrases
-            for key, value, similarity, node in kv.search("API authentication", top_k=3):
+            # the built-in embedder is lexical: a query sharing two words of five scores
+            # under the seed's default threshold (0.7); pass a sentence-transformers model
+            # as embedding_provider= to find paraphrases
+            found = kv.search("API authentication", top_k=3, threshold=0.3)
+            for key, value, similarity, node in found:
                 print(f"{similarity:.2f} | {key}: {value[:40]!r} (on {node})")
 
             kv.put_string("config:host", "localhost")

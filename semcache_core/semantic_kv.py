@@ -152,17 +152,23 @@ def _bytes_of(key: str, value: Any) -> bytes:
 class DistributedSemanticKV:
     """The Semantic KV seed's client API on Redis (see the module docstring).
 
+    The positional arguments are the seed's, in the seed's order, so that a seed user's
+    call works unchanged; what is new is keyword-only.
+
     Args:
         nodes: Redis URLs (``redis://host:port``; ``host:port`` works too): one node of a
             cluster is enough, or one standalone server.
+        replication_factor: copies of each write (the seed's): ``n`` makes every ``put``
+            wait until ``n - 1`` replicas hold it (``min_replica_acks``).
+        search_timeout: seconds a server may take to answer any call (socket timeout).
+        connection_timeout: seconds to connect to a server.
+        max_workers: threads for calls that visit every node (health, stats); default 8.
+        retry_count: retries of a call that could not reach a server.
         embedding_provider: what embeds values and queries: anything
             ``SemCache(embedder=)`` takes, a sentence-transformers model, or a seed
             embedding provider; default the built-in lexical embedder.
-        min_replica_acks: replicas that must confirm each write before ``put`` returns.
-        search_timeout: seconds a server may take to answer any call (socket timeout).
-        connection_timeout: seconds to connect to a server.
-        max_workers: threads for calls that visit every node (health, stats).
-        retry_count: retries of a call that could not reach a server.
+        min_replica_acks: replicas that must confirm each write before ``put`` returns;
+            default ``replication_factor - 1``.
         namespace: the cache namespace holding this client's entries.
 
     Raises:
@@ -174,13 +180,14 @@ class DistributedSemanticKV:
     def __init__(
         self,
         nodes: list[str],
-        embedding_provider: Any = None,
-        min_replica_acks: int = 0,
+        replication_factor: int = 1,
         search_timeout: float = 5.0,
         connection_timeout: float = 2.0,
-        max_workers: int | None = 8,
-        *,
+        max_workers: int | None = None,
         retry_count: int = 2,
+        *,
+        embedding_provider: Any = None,
+        min_replica_acks: int | None = None,
         namespace: str = "kv",
     ) -> None:
         urls = _urls(nodes)
@@ -188,7 +195,11 @@ class DistributedSemanticKV:
         connection_timeout = _seconds(connection_timeout, "connection_timeout")
         self._workers = 8 if max_workers is None else check_count(max_workers, "max_workers")
         retries = check_count(retry_count, "retry_count", minimum=0)
-        acks = check_count(min_replica_acks, "min_replica_acks", minimum=0)
+        copies = check_count(replication_factor, "replication_factor")
+        if min_replica_acks is None:
+            acks = copies - 1
+        else:
+            acks = check_count(min_replica_acks, "min_replica_acks", minimum=0)
         self._namespace = check_namespace(namespace)
         embedder = provider_embedder(embedding_provider)
         options: dict[str, Any] = {
@@ -301,7 +312,7 @@ class DistributedSemanticKV:
     # --- semantic ------------------------------------------------------------------------
 
     def search(
-        self, query: str, top_k: int = 5, threshold: float = 0.0
+        self, query: str, top_k: int = 10, threshold: float = 0.7
     ) -> list[tuple[str, bytes, float, str]]:
         """The ``top_k`` entries whose value is most similar to ``query``, merged from
         every shard, best first, as ``(key, value, similarity, node)``: similarity is

@@ -4,6 +4,7 @@ from every shard with the node that holds each hit, health, stats, clear_all, cl
 
 from __future__ import annotations
 
+import inspect
 import os
 import socket
 import subprocess
@@ -161,7 +162,9 @@ def test_search_merges_every_shard_and_names_the_primary_of_each_hit(
     assert best[0][0] == "doc:9" and best[0][2] > 0.99
     above = kv.search("password reset", top_k=36, threshold=0.3)
     assert above and all(similarity >= 0.3 for _, _, similarity, _ in above)
-    assert kv.search("password reset", top_k=2) == above[:2]
+    assert kv.search("password reset", top_k=2, threshold=0.3) == above[:2]
+    # the seed's defaults, top_k=10 and threshold=0.7: a weak match is not an answer
+    assert kv.search("password reset") == [hit for hit in above if hit[2] >= 0.7][:10]
 
     kv.put("doc:2", b"\xff\xfe not text any more")  # its vector goes with the text
     assert "doc:2" not in {key for key, *_ in kv.search("Kubernetes deployment", top_k=50)}
@@ -372,7 +375,7 @@ def test_standalone_server(redis_standalone: LocalServer, redis_client: redis.Re
         kv.put("doc:api", b"REST API endpoints and authentication")
         kv.put("doc:deploy", b"Kubernetes deployment guide", ttl_ms=60_000)
         assert kv.get("doc:api") == b"REST API endpoints and authentication"
-        found = kv.search("API authentication", top_k=1)
+        found = kv.search("API authentication", top_k=1, threshold=0.3)
         assert found == [
             ("doc:api", b"REST API endpoints and authentication", found[0][2], address)
         ]
@@ -430,3 +433,53 @@ def test_example_script_runs(tmp_path: Path) -> None:
     assert "6/6 nodes healthy" in done.stdout
     assert "| doc:api:" in done.stdout
     assert "cleared 34 entries from 3 primaries" in done.stdout
+
+
+# --- the seed's signatures: a seed user's call works unchanged -----------------------------
+
+SEED_CALLS = {  # the seed client's parameters, in order, with their defaults
+    "__init__": [
+        ("nodes", inspect.Parameter.empty),
+        ("replication_factor", 1),
+        ("search_timeout", 5.0),
+        ("connection_timeout", 2.0),
+        ("max_workers", None),
+        ("retry_count", 2),
+    ],
+    "search": [("query", inspect.Parameter.empty), ("top_k", 10), ("threshold", 0.7)],
+    "scan": [("prefix", ""), ("limit", 100)],
+    "put": [("key", inspect.Parameter.empty), ("value", inspect.Parameter.empty), ("ttl_ms", 0)],
+    "put_string": [
+        ("key", inspect.Parameter.empty),
+        ("value", inspect.Parameter.empty),
+        ("ttl_ms", 0),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", list(SEED_CALLS))
+def test_positional_parameters_and_defaults_are_the_seeds(name: str) -> None:
+    """Found by review: ``search`` defaulted to ``top_k=5, threshold=0.0`` (the seed:
+    10 and 0.7), so a seed user's ``kv.search(q)`` returned unrelated entries; and the
+    constructor took ``embedding_provider`` second, where the seed has
+    ``replication_factor``."""
+    parameters = list(inspect.signature(getattr(DistributedSemanticKV, name)).parameters.values())
+    positional = [
+        (p.name, p.default)
+        for p in parameters
+        if p.name != "self" and p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    ]
+    assert positional == SEED_CALLS[name]
+
+
+def test_replication_factor_waits_for_that_many_copies(
+    redis_cluster: LocalCluster, cluster_client: Any
+) -> None:
+    """The seed's ``replication_factor=n`` (n copies) is ``n - 1`` replica acks here."""
+    with DistributedSemanticKV([redis_cluster.urls[0]], 2) as kv:
+        assert kv.cache.backend._acks == 1
+        assert kv.put("copied", b"on a primary and a replica")
+    with DistributedSemanticKV([redis_cluster.urls[0]], 2, min_replica_acks=0) as kv:
+        assert kv.cache.backend._acks == 0
+    with pytest.raises(InvalidArgumentError, match="replication_factor"):
+        DistributedSemanticKV([redis_cluster.urls[0]], 0)
