@@ -61,8 +61,9 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
+from semcache_core.checks import check_keys
 from semcache_core.engine_arg import check_engine
-from semcache_core.errors import InvalidArgumentError, InvalidValueError, shown
+from semcache_core.errors import InvalidArgumentError, InvalidKeyError, InvalidValueError, shown
 from semcache_core.filters import Filter, FilterGroup, FilterNode, compile_filter
 from semcache_core.mmr import mmr_select
 from semcache_core.namespaces import adapter_namespace
@@ -208,10 +209,10 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         Empty (or None) ``node_ids`` / ``doc_ids`` restrict nothing.
         """
         parts: list[FilterNode] = []
-        if node_ids:
-            parts.append(Filter(NODE_ID_KEY, "in", list(node_ids)))
+        if node_ids:  # a lone str would be read letter by letter: refused
+            parts.append(Filter(NODE_ID_KEY, "in", check_keys(node_ids, what="node_ids")))
         if doc_ids:
-            parts.append(Filter(REF_DOC_ID_KEY, "in", list(doc_ids)))
+            parts.append(Filter(REF_DOC_ID_KEY, "in", check_keys(doc_ids, what="doc_ids")))
         node = translate_filters(filters)
         if node is not None:
             parts.append(node)
@@ -262,7 +263,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         return [n for n in found if n is not None]
 
     def _unique_keys(self, node_ids: Sequence[str]) -> list[str]:
-        return list(dict.fromkeys(self._key(i) for i in node_ids))
+        return list(dict.fromkeys(check_keys(node_ids, what="node_ids")))
 
     def _result(self, plan: QueryPlan, hits: list[Hit]) -> VectorStoreQueryResult:
         """Hits of a ranked query (best first) -> the query's result."""
@@ -323,12 +324,12 @@ class SemCacheVectorStore(BasePydanticVectorStore):
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Remove every node of document ``ref_doc_id`` (nodes whose ``ref_doc_id`` is it)."""
-        node = self._restriction(None, doc_ids=[ref_doc_id])
+        node = self._restriction(None, doc_ids=[_ref_doc_id(ref_doc_id)])
         self._cache.delete_many(self._matching_keys(node), namespace=self._engine_namespace)
 
     async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Async :meth:`delete`."""
-        node = self._restriction(None, doc_ids=[ref_doc_id])
+        node = self._restriction(None, doc_ids=[_ref_doc_id(ref_doc_id)])
         await self._cache.adelete_many(
             await self._amatching_keys(node), namespace=self._engine_namespace
         )
@@ -544,3 +545,12 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         return cls.from_persist_path(
             os.path.join(persist_dir, fname), fs, namespace=namespace, **cache_options
         )
+
+
+def _ref_doc_id(ref_doc_id: Any) -> str:
+    """``delete``'s document id, a str (another type matched nothing, silently)."""
+    if not isinstance(ref_doc_id, str):
+        raise InvalidKeyError(
+            f"ref_doc_id must be a str, got {type(ref_doc_id).__name__} {shown(ref_doc_id)}"
+        )
+    return ref_doc_id

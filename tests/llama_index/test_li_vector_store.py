@@ -42,6 +42,7 @@ from semcache_core import (
     DimensionMismatchError,
     FilterGroup,
     InvalidArgumentError,
+    InvalidKeyError,
     SemCache,
 )
 from semcache_core import Filter as CacheFilter
@@ -485,3 +486,47 @@ def test_durable_cache_across_reopen(tmp_path: Path) -> None:
         cache.close()
     with SemCache(path=tmp_path / "d") as reopened:
         assert [n.node_id for n in SemCacheVectorStore(reopened).get_nodes()] == ["a", "b"]
+
+
+# --- found by review: a lone str id, an empty nested group ----------------------------------
+
+IDS_OF = {
+    "get_nodes": lambda s, ids: s.get_nodes(ids),
+    "delete_nodes": lambda s, ids: s.delete_nodes(ids),
+    "query node_ids": lambda s, ids: s.query(q(unit(1, 0, 0, 0), node_ids=ids)),
+    "query doc_ids": lambda s, ids: s.query(q(unit(1, 0, 0, 0), doc_ids=ids)),
+}
+
+
+@pytest.mark.parametrize("call", list(IDS_OF.values()), ids=list(IDS_OF))
+@pytest.mark.parametrize("ids", ["ab", "d1", b"ab"])
+def test_a_single_str_where_ids_are_expected_is_refused(call: Any, ids: Any) -> None:
+    """``list("ab")`` is ``["a", "b"]``: ``delete_nodes("ab")`` deleted nodes a and b (and
+    kept ab), ``get_nodes("ab")`` returned them."""
+    store = SemCacheVectorStore()
+    store.add([*corpus(), make_node("ab", unit(1, 0, 1, 0), doc="d3")])
+    with pytest.raises(InvalidArgumentError, match="single"):
+        call(store, ids)
+    assert sorted(n.node_id for n in store.get_nodes()) == ["a", "ab", "b", "c", "d", "e"]
+
+
+def test_delete_takes_a_str_document_id(store: SemCacheVectorStore) -> None:
+    with pytest.raises(InvalidKeyError, match="ref_doc_id"):
+        store.delete(5)  # type: ignore[arg-type]
+    assert len(store.get_nodes()) == 5
+
+
+@pytest.mark.parametrize(
+    ("nested", "expected"),
+    [("or", []), ("and", ["a", "b", "c", "d", "e"])],
+)
+def test_an_empty_nested_group_follows_the_engine_rule(nested: str, expected: list[str]) -> None:
+    """An empty OR group nested in another matched everything (the top-level rule, "no
+    filters restrict nothing", was applied at every depth); the engine's
+    ``{"$and": [{"$or": []}]}`` matches nothing."""
+    store = SemCacheVectorStore()
+    store.add(corpus())
+    outer = MetadataFilters(filters=[filters(condition=nested)], condition=FilterCondition.AND)
+    assert sorted(n.node_id for n in store.get_nodes(filters=outer)) == expected
+    top_level_empty = store.get_nodes(filters=filters(condition=nested))
+    assert sorted(n.node_id for n in top_level_empty) == ["a", "b", "c", "d", "e"]
