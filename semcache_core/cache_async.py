@@ -252,12 +252,13 @@ class AsyncTwins:
     async def aget_similar(
         self: SemCache, vector_or_text: Any, threshold: float = 0.95, **options: Any
     ) -> Any:
+        check_threshold(threshold)
+        options = _similar_options(**options)  # get_similar's keywords only, as the sync twin
+        _check_search_options(1, options)  # before the query is embedded
         query = await self._aquery(vector_or_text)
         aio = async_backend(self._backend)
         if aio is None:
             return await asyncio.to_thread(lambda: self.get_similar(query, threshold, **options))
-        check_threshold(threshold)
-        options = _similar_options(**options)  # get_similar's keywords only, as the sync twin
         hits = (await native.search_vectors(self, aio, [query], 1, threshold=threshold, **options))[
             0
         ]
@@ -344,7 +345,14 @@ def _compute_plain(
     return cache._store_computed(key, result, ttl, namespace, metadata, index)
 
 
+_SEARCH_OPTIONS = frozenset({"threshold", "namespace", "filters", "with_vectors", "allow_partial"})
+
+
 def _check_search_options(k: Any, options: dict[str, Any]) -> None:
     """Check an async search's options before its queries are embedded (the search checks
-    them again, as its sync twin does)."""
+    them again, as its sync twin does); an unknown keyword is the ``TypeError`` the sync
+    twin raises, before any embedding."""
+    unknown = sorted(set(options) - _SEARCH_OPTIONS)
+    if unknown:
+        raise TypeError(f"search() got an unexpected keyword argument {unknown[0]!r}")
     check_search(k, options.get("threshold"), options.get("namespace", ""), options.get("filters"))

@@ -227,6 +227,7 @@ def check_scan(prefix: Any, limit: Any, namespace: Any) -> tuple[str, int | None
     """``scan``'s ``prefix`` (a str), ``limit`` (None or an int >= 0) and namespace."""
     if not isinstance(prefix, str):
         raise InvalidArgumentError(f"prefix must be a str, got {type(prefix).__name__}")
+    _check_text(prefix, "prefix")  # a lone surrogate matches no key, and Redis cannot send it
     if limit is not None:
         limit = check_count(limit, "limit", minimum=0)
     return prefix, limit, check_namespace(namespace)

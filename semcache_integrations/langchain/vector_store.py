@@ -248,16 +248,17 @@ class SemCacheVectorStore(VectorStore):
         return [pairs[i][0] for i in mmr_select(unit_query, matrix, k, lambda_mult)]
 
     @staticmethod
-    def _fetch_k(k: Any, fetch_k: Any, lambda_mult: Any) -> int:
-        """How many matches MMR picks from, every argument checked (before a text query is
-        embedded): ``k`` and ``fetch_k`` ints >= 1, ``lambda_mult`` in [0, 1].
+    def _fetch_k(k: Any, fetch_k: Any, lambda_mult: Any) -> tuple[int, int]:
+        """``(k, how many matches MMR picks from)``, every argument checked (before a text
+        query is embedded): ``k`` an int >= 1, ``fetch_k`` an int >= 0 (below ``k`` it is
+        ``k``), ``lambda_mult`` in [0, 1].
 
         Raises:
             InvalidArgumentError: any of them out of its range or of another type.
         """
-        k, fetch_k = check_count(k, "k"), check_count(fetch_k, "fetch_k")
+        k, fetch_k = check_count(k, "k"), check_count(fetch_k, "fetch_k", minimum=0)
         check_lambda_mult(lambda_mult)
-        return max(k, fetch_k)
+        return k, max(k, fetch_k)
 
     # --- writes --------------------------------------------------------------------------
 
@@ -483,9 +484,8 @@ class SemCacheVectorStore(VectorStore):
         selection is :func:`semcache_core.mmr.mmr_select` on the vectors the cache returns.
         """
         options = self._search_options("max_marginal_relevance_search_by_vector", filter, kwargs)
-        hits = self._cache.search(
-            embedding, self._fetch_k(k, fetch_k, lambda_mult), with_vectors=True, **options
-        )
+        k, fetch = self._fetch_k(k, fetch_k, lambda_mult)
+        hits = self._cache.search(embedding, fetch, with_vectors=True, **options)
         return self._mmr(embedding, hits, k, lambda_mult)
 
     def max_marginal_relevance_search(
@@ -516,9 +516,8 @@ class SemCacheVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         options = self._search_options("amax_marginal_relevance_search_by_vector", filter, kwargs)
-        hits = await self._cache.asearch(
-            embedding, self._fetch_k(k, fetch_k, lambda_mult), with_vectors=True, **options
-        )
+        k, fetch = self._fetch_k(k, fetch_k, lambda_mult)
+        hits = await self._cache.asearch(embedding, fetch, with_vectors=True, **options)
         # O(k * fetch_k * dim) of numpy: off the loop, like the search itself.
         return await asyncio.to_thread(self._mmr, embedding, hits, k, lambda_mult)
 

@@ -86,6 +86,14 @@ CACHE_CALLS: dict[str, tuple[CacheCall, st.SearchStrategy[Any]]] = {
         lambda c, bad: asyncio.run(c.asearch_batch(["one", "two"], threshold=bad)),
         BAD_THRESHOLDS,
     ),
+    "aget_similar threshold": (
+        lambda c, bad: asyncio.run(c.aget_similar("a query", threshold=bad)),
+        BAD_THRESHOLDS,
+    ),
+    "aget_similar namespace": (
+        lambda c, bad: asyncio.run(c.aget_similar("a query", namespace=bad)),
+        BAD_NAMESPACES,
+    ),
     "get_similar threshold": (
         lambda c, bad: c.get_similar("a query", threshold=bad),
         BAD_THRESHOLDS,
@@ -113,10 +121,10 @@ STORE_CALLS: dict[str, Callable[[SemCacheVectorStore], Any]] = {
     "add_texts: an id with a lone surrogate": lambda s: s.add_texts(["text"], ids=["id\ud800"]),
     "add_texts: a text with a lone surrogate": lambda s: s.add_texts(["ok", "bad\udc00"]),
     "mmr: fetch_k a str": lambda s: s.max_marginal_relevance_search("q", fetch_k="20"),
-    "mmr: fetch_k below 1": lambda s: s.max_marginal_relevance_search("q", fetch_k=-1),
+    "mmr: fetch_k below 0": lambda s: s.max_marginal_relevance_search("q", fetch_k=-1),
     "mmr: k a float": lambda s: s.max_marginal_relevance_search("q", k=2.5),
     "mmr: lambda_mult above 1": lambda s: s.max_marginal_relevance_search("q", lambda_mult=1.5),
-    "ammr: fetch_k 0": lambda s: asyncio.run(s.amax_marginal_relevance_search("q", fetch_k=0)),
+    "ammr: fetch_k -3": lambda s: asyncio.run(s.amax_marginal_relevance_search("q", fetch_k=-3)),
     "mmr by vector: fetch_k a list": lambda s: s.max_marginal_relevance_search_by_vector(
         [1.0] * DIM, fetch_k=[3]
     ),
@@ -135,3 +143,24 @@ def test_the_langchain_vector_store_refuses_bad_input_before_embedding(name: str
     assert embedder.texts == before
     assert [doc.id for doc in store.get_by_ids(["kept"])] == ["kept"]
     assert len(store._cache) == 1
+
+
+def test_an_unknown_search_keyword_costs_no_embedding() -> None:
+    embedder = CountingEmbedder()
+    cache = SemCache(embedder=embedder)
+    with pytest.raises(TypeError, match="tresholdd"):
+        cache.search("a query", tresholdd=0.5)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="tresholdd"):
+        asyncio.run(cache.asearch("a query", tresholdd=0.5))
+    with pytest.raises(TypeError, match="tresholdd"):
+        asyncio.run(cache.asearch_batch(["a query"], tresholdd=0.5))
+    assert embedder.texts == 0
+
+
+def test_mmr_takes_fetch_k_zero_and_numpy_counts() -> None:
+    """``fetch_k`` below ``k`` (0 included) is ``k``, as before; a numpy integer ``k``
+    passed the checks and was then refused after the search."""
+    store = SemCacheVectorStore(CountingEmbedder())
+    store.add_texts(["one", "two", "three"], ids=["1", "2", "3"])
+    assert len(store.max_marginal_relevance_search("two", k=np.int64(2), fetch_k=0)) == 2
+    assert len(asyncio.run(store.amax_marginal_relevance_search("two", k=np.int32(1)))) == 1

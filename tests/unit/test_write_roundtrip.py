@@ -275,6 +275,7 @@ READS_IN_A_NAMESPACE = {
     "delete": lambda c, ns: c.delete("k", namespace=ns),
     "touch": lambda c, ns: c.touch("k", 5, namespace=ns),
     "scan": lambda c, ns: c.scan(namespace=ns),
+    "scan prefix": lambda c, ns: c.scan(ns),  # the generated text as a key prefix
     "search": lambda c, ns: c.search(VECTOR, namespace=ns),
 }
 
