@@ -142,6 +142,8 @@ def read_pairs(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], list[PairSo
                     pair = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise PairsFileError(f"{file}:{number}: not JSON: {exc.msg}") from exc
+                except (ValueError, RecursionError) as exc:  # a 5,000-digit int, deep nesting
+                    raise PairsFileError(f"{file}:{number}: not readable JSON: {exc}") from exc
                 if not isinstance(pair, dict):
                     raise PairsFileError(
                         f"{file}:{number}: a pair is a JSON object, got {type(pair).__name__}"

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from semcache_core import calibrate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +107,19 @@ def test_a_bad_line_is_named_by_file_and_line(tmp_path: Path) -> None:
     done = run(str(path))
     assert done.returncode == 2
     assert f"{path}:3: not JSON" in " ".join(done.stdout.split())
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['{"a": "x", "b": "y", "same": true, "n": ' + "9" * 5000 + "}", "[" * 100_000 + "]" * 100_000],
+    ids=["5000-digit-int", "nested-100000-deep"],
+)
+def test_json_python_cannot_read_is_a_bad_line_not_a_traceback(tmp_path: Path, line: str) -> None:
+    path = tmp_path / "odd.jsonl"
+    path.write_text('{"a": "x", "b": "y", "same": true}\n' + line + "\n")
+    done = run(str(path))
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert f"{path}:2: not readable JSON" in " ".join(done.stdout.split())
 
 
 def test_a_bad_pair_is_named_by_file_and_line(tmp_path: Path) -> None:
