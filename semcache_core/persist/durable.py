@@ -54,6 +54,7 @@ from __future__ import annotations
 import fcntl
 import math
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -80,6 +81,7 @@ from ..vectors import FloatMatrix
 from .journal import (
     ENTRY_PREFIX,
     JOURNAL_DIR,
+    damaged_journal,
     entry_id,
     open_journal,
     record_of,
@@ -182,6 +184,9 @@ class DurableBackend:
             self._log_tags: set[int] = set()
             self._changes = 0
             self.opened_from = self._open()
+        except sqlite3.DatabaseError as exc:
+            self._finalizer()
+            raise damaged_journal(self.path, exc) from exc
         except BaseException:
             self._finalizer()
             raise

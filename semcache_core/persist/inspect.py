@@ -14,9 +14,11 @@ Example::
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgpack
 
@@ -79,29 +81,43 @@ def inspect_path(path: str | os.PathLike[str]) -> StoreReport:
 
 def _inspect_file(path: Path) -> StoreReport:
     with open_container(path) as container:
-        meta = container.meta
-        spaces = [s if len(s) == 4 else [*s, meta.get("dim")] for s in meta.get("spaces", [])]
-        report = StoreReport(
-            str(path),
-            container.kind,
-            container.file_size,
-            entries=meta.get("entries", 0),
-            vectors=meta.get("vectors", 0),
-            index=meta.get("index"),
-            dims={name: dim for name, _, _, dim in spaces},
-            graphs=[name for name, _, has_graph, _ in spaces if has_graph],
-            format_version=FORMAT_VERSION,
-            created_at=container.created_at,
-        )
-        report.dim = meta.get("dim") or _shared(report.dims)
-        expiry = meta.get("expiry_range")
-        report.expiry_range = None if expiry is None else (expiry[0], expiry[1])
-        report.damaged = container.verify()
-        if "entries" not in report.damaged and container.kind in (SNAPSHOT_KIND, CHECKPOINT_KIND):
-            columns = msgpack.unpackb(container.section("entries"), raw=False)
-            names = columns["namespaces"]
-            report.namespaces = dict(Counter(names[i] for i in columns["namespace"]))
-    if not report.damaged and report.kind in (SNAPSHOT_KIND, CHECKPOINT_KIND):
+        if container.kind not in (SNAPSHOT_KIND, CHECKPOINT_KIND):
+            raise SnapshotError(
+                f"{path} is a {shown(container.kind)} container, not a semcache snapshot or "
+                "checkpoint"
+            )
+        try:
+            return _described(path, container)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            # checksums hold, but the metadata is not what semcache writes
+            raise SnapshotError(f"{path} has metadata semcache never writes: {exc!r}") from exc
+
+
+def _described(path: Path, container: Any) -> StoreReport:
+    """:func:`_inspect_file`'s report of an open snapshot or checkpoint container."""
+    meta = container.meta
+    spaces = [s if len(s) == 4 else [*s, meta.get("dim")] for s in meta.get("spaces", [])]
+    report = StoreReport(
+        str(path),
+        container.kind,
+        container.file_size,
+        entries=meta.get("entries", 0),
+        vectors=meta.get("vectors", 0),
+        index=meta.get("index"),
+        dims={name: dim for name, _, _, dim in spaces},
+        graphs=[name for name, _, has_graph, _ in spaces if has_graph],
+        format_version=FORMAT_VERSION,
+        created_at=container.created_at,
+    )
+    report.dim = meta.get("dim") or _shared(report.dims)
+    expiry = meta.get("expiry_range")
+    report.expiry_range = None if expiry is None else (expiry[0], expiry[1])
+    report.damaged = container.verify()
+    if "entries" not in report.damaged:
+        columns = msgpack.unpackb(container.section("entries"), raw=False)
+        names = columns["namespaces"]
+        report.namespaces = dict(Counter(names[i] for i in columns["namespace"]))
+    if not report.damaged:
         problem = _load_problem(path, report.kind)
         if problem is not None:
             report.damaged.append(f"cannot be loaded: {problem}")
@@ -129,6 +145,22 @@ def _inspect_directory(path: Path) -> StoreReport:
     report = StoreReport(str(path), "durable directory", size)
     namespaces: Counter[str] = Counter()
     expiries: list[float] = []
+    try:
+        _read_journal(path, report, namespaces, expiries)
+    except sqlite3.DatabaseError as exc:
+        report.damaged.append(f"journal: {exc}")
+    report.dim = _shared(report.dims)
+    report.entries = sum(namespaces.values())
+    report.namespaces = dict(namespaces)
+    report.expiry_range = (min(expiries), max(expiries)) if expiries else None
+    _describe_checkpoint(path / CHECKPOINT_FILE, report)
+    return report
+
+
+def _read_journal(
+    path: Path, report: StoreReport, namespaces: Counter[str], expiries: list[float]
+) -> None:
+    """Count the journal's records into ``report``, ``namespaces`` and ``expiries``."""
     journal = open_journal(path)
     try:
         for key in journal.iterkeys():
@@ -150,12 +182,6 @@ def _inspect_directory(path: Path) -> StoreReport:
                 expiries.append(expires_at)
     finally:
         journal.close()
-    report.dim = _shared(report.dims)
-    report.entries = sum(namespaces.values())
-    report.namespaces = dict(namespaces)
-    report.expiry_range = (min(expiries), max(expiries)) if expiries else None
-    _describe_checkpoint(path / CHECKPOINT_FILE, report)
-    return report
 
 
 def _entry_name(record_key: str) -> str:

@@ -20,9 +20,11 @@ import numpy as np
 
 from ..backends.base import NOT_DECODED, EntryWrite
 from ..codec import decode, is_scalar
+from ..errors import SnapshotError
 from .journal_disk import RawDisk
 
 __all__ = [
+    "damaged_journal",
     "ENTRY_PREFIX",
     "JOURNAL_DIR",
     "entry_id",
@@ -46,6 +48,15 @@ def open_journal(directory: Path) -> diskcache.Cache:
         eviction_policy="none",  # diskcache's default culls past 1 GB: a journal never may
         cull_limit=0,
         tag_index=True,  # the log of a finished epoch is dropped by tag
+    )
+
+
+def damaged_journal(directory: Path, exc: Exception) -> SnapshotError:
+    """The error for a journal SQLite cannot read (``sqlite3.DatabaseError``): semcache
+    does not repair it."""
+    return SnapshotError(
+        f"{directory / JOURNAL_DIR}: the journal is damaged ({exc}); semcache does not "
+        "repair it: load a snapshot or a backup of the directory"
     )
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from semcache_core import SemCache
-from semcache_core.persist.container import open_container
+from semcache_core import SemCache, SnapshotError
+from semcache_core.persist.container import open_container, write_container
 from semcache_integrations.cli import inspect, main
 
 
@@ -70,6 +70,41 @@ def test_inspect_rejects_a_foreign_or_missing_file(tmp_path: Path) -> None:
     assert inspect(str(tmp_path / "missing"), console) == 1
     text = output.getvalue()
     assert "not a semcache snapshot" in text and "No such file" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "meta", "said"),
+    [
+        ("weird", {}, "not a semcache snapshot"),
+        ("snapshot", {"spaces": [[1]]}, "metadata semcache never writes"),
+        ("snapshot", {"spaces": "x", "entries": 3}, "metadata semcache never writes"),
+    ],
+    ids=["foreign-kind", "short-space-row", "spaces-a-str"],
+)
+def test_inspect_refuses_a_sound_container_semcache_never_wrote(
+    tmp_path: Path, kind: str, meta: dict, said: str
+) -> None:
+    """Checksums that hold prove nothing about the content: a foreign kind was reported
+    "checksums OK; the content loads", a crafted meta ended in a traceback."""
+    path = tmp_path / "crafted.semcache"
+    write_container(path, kind, meta, {"a": b"abc"})
+    console, output = _console()
+    assert inspect(str(path), console) == 1
+    assert said in " ".join(output.getvalue().split())
+
+
+def test_a_damaged_journal_is_reported_and_refused_with_a_typed_error(tmp_path: Path) -> None:
+    """SQLite's own ``DatabaseError`` escaped from the durable open and from ``inspect``."""
+    directory = tmp_path / "durable"
+    with SemCache(path=directory) as cache:
+        cache.set("kept", 1)
+    journal = directory / "journal" / "cache.db"
+    journal.write_bytes(b"garbage garbage!" + journal.read_bytes()[16:])
+    console, output = _console()
+    assert inspect(str(directory), console) == 1
+    assert "DAMAGED: journal: file is not a database" in " ".join(output.getvalue().split())
+    with pytest.raises(SnapshotError, match="journal is damaged"):
+        SemCache(path=directory)
 
 
 def test_inspect_describes_a_durable_directory_while_it_is_open(tmp_path: Path) -> None:
