@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 from .backends.redis import RedisBackend
 from .backends.redis.admin import is_cluster
 from .cache import SemCache
-from .checks import as_real, check_count, check_key, check_namespace, check_threshold
+from .checks import MAX_TTL, as_real, check_count, check_key, check_namespace, check_threshold
 from .embedders import Embedder, as_embedder
 from .errors import (
     BackendError,
@@ -263,13 +263,18 @@ class DistributedSemanticKV:
         Raises:
             InvalidKeyError: ``key`` not a str; nothing is stored.
             InvalidValueError: ``value`` not bytes; nothing is stored.
-            InvalidArgumentError: ``ttl_ms`` not an int >= 0; nothing is stored.
+            InvalidArgumentError: ``ttl_ms`` not an int in [0, 1e13]; nothing is stored.
         """
         check_key(key)
         if not isinstance(value, (bytes, bytearray, memoryview)):
             raise InvalidValueError(f"value must be bytes, got {type(value).__name__}")
         data = bytes(value)
         ttl = check_count(ttl_ms, "ttl_ms", minimum=0)
+        if ttl / 1000 > MAX_TTL:  # checked before the value is embedded
+            raise InvalidArgumentError(
+                f"ttl_ms must be at most {MAX_TTL * 1000:.0f} (about 317 years; 0 for no "
+                f"expiry), got {shown(ttl_ms)}"
+            )
         with self._call() as cache:
             try:
                 text: str | None = data.decode("utf-8")

@@ -296,6 +296,8 @@ def test_bad_input_is_a_typed_error_and_changes_nothing(kv: DistributedSemanticK
         lambda: kv.put("keep", b"v", ttl_ms=-1),
         lambda: kv.put("keep", b"v", ttl_ms=1.5),  # type: ignore[arg-type]
         lambda: kv.put("keep", b"v", ttl_ms=True),  # type: ignore[arg-type]
+        lambda: kv.put("keep", b"v", ttl_ms=10**16),  # named as ttl_ms, before embedding
+        lambda: kv.scan("\ud800"),  # was a UnicodeEncodeError from the Redis client
         lambda: kv.search("q", top_k=0),
         lambda: kv.search("q", top_k=-3),
         lambda: kv.search("q", threshold=1.5),
