@@ -28,26 +28,21 @@ def translate_filters(filters: Any) -> FilterNode | None:
     operator and value; a ``MetadataFilters`` a :class:`~semcache_core.FilterGroup` with its
     condition (``None`` means AND). The cache's evaluator has the missing-key semantics of
     ``build_metadata_filter_fn`` and also handles nesting. An empty ``MetadataFilters``
-    restricts nothing at the top, as in LlamaIndex; nested, it keeps the engine's rule
-    (an empty OR group matches nothing, an empty AND group everything). ``Filter`` / ``FilterGroup``
+    restricts nothing at any depth: LlamaIndex's rule for no filters, applied to nested
+    groups as the conformance suite's reference does (the engine's own ``{"$or": []}``
+    matches nothing). ``Filter`` / ``FilterGroup``
     objects pass through unchanged.
 
     Raises:
         FilterError: an operator the cache does not know, or a value of the wrong type for
             its operator (``FilterValueError``, e.g. ``EQ`` with ``None``).
     """
-    if isinstance(filters, MetadataFilters) and not filters.filters:
-        return MATCH_ALL  # build_metadata_filter_fn: no filters restrict nothing
-    return _translated(filters)
-
-
-def _translated(filters: Any) -> FilterNode | None:
-    """:func:`translate_filters` below the top: an empty nested group keeps its condition
-    (the engine's rule: an empty OR matches nothing, an empty AND everything)."""
     if filters is None or isinstance(filters, (Filter, FilterGroup)):
         return filters
     if isinstance(filters, MetadataFilters):
-        children = tuple(_translated(child) for child in filters.filters)
+        if not filters.filters:  # build_metadata_filter_fn: no filters restrict nothing
+            return MATCH_ALL
+        children = tuple(translate_filters(child) for child in filters.filters)
         return FilterGroup(children, filters.condition or FilterCondition.AND)  # type: ignore[arg-type]
     if isinstance(filters, MetadataFilter):
         return Filter(filters.key, filters.operator, filters.value)

@@ -488,7 +488,7 @@ def test_durable_cache_across_reopen(tmp_path: Path) -> None:
         assert [n.node_id for n in SemCacheVectorStore(reopened).get_nodes()] == ["a", "b"]
 
 
-# --- found by review: a lone str id, an empty nested group ----------------------------------
+# --- found by review: a lone str id -----------------------------------------------------------
 
 IDS_OF = {
     "get_nodes": lambda s, ids: s.get_nodes(ids),
@@ -514,19 +514,3 @@ def test_delete_takes_a_str_document_id(store: SemCacheVectorStore) -> None:
     with pytest.raises(InvalidKeyError, match="ref_doc_id"):
         store.delete(5)  # type: ignore[arg-type]
     assert len(store.get_nodes()) == 5
-
-
-@pytest.mark.parametrize(
-    ("nested", "expected"),
-    [("or", []), ("and", ["a", "b", "c", "d", "e"])],
-)
-def test_an_empty_nested_group_follows_the_engine_rule(nested: str, expected: list[str]) -> None:
-    """An empty OR group nested in another matched everything (the top-level rule, "no
-    filters restrict nothing", was applied at every depth); the engine's
-    ``{"$and": [{"$or": []}]}`` matches nothing."""
-    store = SemCacheVectorStore()
-    store.add(corpus())
-    outer = MetadataFilters(filters=[filters(condition=nested)], condition=FilterCondition.AND)
-    assert sorted(n.node_id for n in store.get_nodes(filters=outer)) == expected
-    top_level_empty = store.get_nodes(filters=filters(condition=nested))
-    assert sorted(n.node_id for n in top_level_empty) == ["a", "b", "c", "d", "e"]
