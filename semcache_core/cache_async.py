@@ -345,14 +345,20 @@ def _compute_plain(
     return cache._store_computed(key, result, ttl, namespace, metadata, index)
 
 
-_SEARCH_OPTIONS = frozenset({"threshold", "namespace", "filters", "with_vectors", "allow_partial"})
-
-
 def _check_search_options(k: Any, options: dict[str, Any]) -> None:
     """Check an async search's options before its queries are embedded (the search checks
-    them again, as its sync twin does); an unknown keyword is the ``TypeError`` the sync
-    twin raises, before any embedding."""
-    unknown = sorted(set(options) - _SEARCH_OPTIONS)
-    if unknown:
-        raise TypeError(f"search() got an unexpected keyword argument {unknown[0]!r}")
-    check_search(k, options.get("threshold"), options.get("namespace", ""), options.get("filters"))
+    them again, as its sync twin does); an unknown keyword is a ``TypeError``, as there."""
+    _search_keywords(k, **options)
+
+
+def _search_keywords(
+    k: Any,
+    *,
+    threshold: Any = None,
+    namespace: Any = "",
+    filters: Any = None,
+    with_vectors: Any = False,
+    allow_partial: Any = False,
+) -> None:
+    """:meth:`SemCache.search`'s keywords: the call raises for any other, as search does."""
+    check_search(k, threshold, namespace, filters)

@@ -44,6 +44,7 @@ from .plan import (
     delete_outcome,
     dim_answer,
     dim_calls,
+    drop_call,
     entry_of,
     expired,
     forget,
@@ -200,8 +201,7 @@ class AsyncRedisBackend:
             if tags:
                 pipe = self._write_pipeline("clear")
                 for tag in tags:
-                    keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
-                    _eval(pipe, DROP, keys, [self._keys.entry_prefix(tag)])
+                    _eval(pipe, DROP, *drop_call(self._settings, tag))
                 await pipe.execute()
             await self._unlink(metas + last)
             forget(self._tally.lock, namespace, self._shard_counts, self._last_dims)

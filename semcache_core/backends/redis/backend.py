@@ -98,6 +98,7 @@ from .plan import (
     delete_outcome,
     dim_answer,
     dim_calls,
+    drop_call,
     entry_of,
     forget,
     group_writes,
@@ -442,8 +443,7 @@ class RedisBackend:
             return
         pipe = self._write_pipeline("clear")
         for tag in tags:
-            keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
-            self._conn.eval(pipe, DROP, keys, [self._keys.entry_prefix(tag)])
+            self._conn.eval(pipe, DROP, *drop_call(self._settings, tag))
         pipe.execute()
 
     def _unlink(self, names: Iterable[str]) -> None:

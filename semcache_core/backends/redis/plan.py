@@ -316,6 +316,12 @@ def touch_call(
     return keys, [settings.keys.entry_prefix(tag), key, repr(float(now)), x, ttl, attribute]
 
 
+def drop_call(settings: Settings, tag: str) -> tuple[list[str], list[Any]]:
+    """Keys and arguments of the :data:`~.scripts.DROP` script (``clear``) for one shard."""
+    keys = [settings.keys.vset_key(tag), settings.keys.expiry_key(tag)]
+    return keys, [settings.keys.entry_prefix(tag)]
+
+
 def check_set_replies(calls: list[str], replies: list[Any], dims: dict[str, int | None]) -> None:
     """Raise :class:`DimensionMismatchError` for a shard that refused ``calls[i]``'s
     namespace's dimension."""
