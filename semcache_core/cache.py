@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -67,7 +68,7 @@ from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from .persist.durable import DurableBackend
 from .records import CacheStats, Entry, Hit
 from .search_hits import SearchHits, backend_search, marked
-from .stored_values import entry_record, value_of
+from .stored_values import MISSING, entry_record, read_value, value_of
 from .vector_values import VectorValue
 from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector
 
@@ -159,6 +160,10 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
             )
         _check_dims(backend, dim)
         self._backend = backend
+        own_reader = getattr(backend, "read_value", None)  # the local and durable backends'
+        self._read_value: Callable[[str, str, float], Any] = (
+            own_reader if callable(own_reader) else functools.partial(read_value, backend)
+        )
         self._fixed_dim = dim
         self._embedder = embedder
         self._clock = clock
@@ -257,8 +262,8 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
             check_key(key)
         if namespace.__class__ is not str or not namespace.isascii():
             namespace = check_namespace(namespace)  # None is "", a lone surrogate refused
-        entry = self._backend.get(namespace, key, self._clock())
-        return default if entry is None else value_of(entry)
+        value = self._read_value(namespace, key, self._clock())
+        return default if value is MISSING else value
 
     def get_entry(self, key: str, *, namespace: str = "", count: bool = False) -> Entry | None:
         """Value, metadata, namespace and expiry of ``key``, or ``None``; counted in

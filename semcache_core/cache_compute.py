@@ -24,7 +24,7 @@ from .checks import check_index, check_key, check_namespace, check_write_options
 from .codec import encode_metadata
 from .entry_writes import EMPTY_METADATA, computed_writes
 from .errors import DimensionMismatchError
-from .stored_values import Outcome, fresh, outcome_of, value_of
+from .stored_values import MISSING, Outcome, fresh, outcome_of
 
 if TYPE_CHECKING:
     from .cache import SemCache
@@ -38,8 +38,8 @@ class ComputeCalls:
 
     def _lookup(self: SemCache, namespace: str, key: str) -> tuple[bool, Any]:
         """(found, fresh value) counting a hit or a miss."""
-        entry = self._backend.get(namespace, key, self._clock())
-        return (False, None) if entry is None else (True, value_of(entry))
+        value = self._read_value(namespace, key, self._clock())
+        return (False, None) if value is MISSING else (True, value)
 
     def _peek(self: SemCache, namespace: str, key: str) -> StoredEntry | None:
         return self._backend.get(namespace, key, self._clock(), count=False)
@@ -148,9 +148,9 @@ class ComputeCalls:
             check_write_options(ttl, namespace, metadata)
             check_index(index)
             namespace = check_namespace(namespace)
-        entry = self._backend.get(namespace, key, self._clock())
-        if entry is not None:
-            return value_of(entry)
+        found = self._read_value(namespace, key, self._clock())
+        if found is not MISSING:
+            return found
         return fresh(
             self._flights.run(
                 (namespace, key), self._compute, key, fn, ttl, namespace, metadata, index

@@ -17,15 +17,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backends.base import NOT_DECODED, StoredEntry
+from .backends.base import NOT_DECODED, Backend, StoredEntry
 from .codec import decode
 from .records import Entry
 from .vector_values import VectorValue
 from .vectors import FloatVector
 
-__all__ = ["Outcome", "entry_record", "fresh", "outcome_of", "value_of"]
+__all__ = ["MISSING", "Outcome", "entry_record", "fresh", "outcome_of", "read_value", "value_of"]
 
 Outcome = bytes | tuple[VectorValue, FloatVector]
+
+MISSING: Any = object()
+"""What :func:`read_value` gives for a key holding no live entry (any value can be
+cached, ``None`` included)."""
 
 
 def value_of(entry: StoredEntry) -> Any:
@@ -36,6 +40,14 @@ def value_of(entry: StoredEntry) -> Any:
     if value.__class__ is VectorValue:
         return value.restore(entry.vector)
     return value
+
+
+def read_value(backend: Backend, namespace: str, key: str, now: float) -> Any:
+    """The value of ``(namespace, key)`` for one reader (a counted read), or
+    :data:`MISSING`: for a backend without a ``read_value`` of its own (the local backend
+    has one, see :mod:`.backends.local_reads`)."""
+    entry = backend.get(namespace, key, now)
+    return MISSING if entry is None else value_of(entry)
 
 
 def outcome_of(entry: StoredEntry) -> Outcome:

@@ -43,7 +43,14 @@ try:  # the optional C loops (setup.py); without them, their Python twins below
 except ImportError:  # pragma: no cover - an install without a C compiler
     _speedups = None  # type: ignore[assignment]
 
-__all__ = ["VECTOR_EXT", "VECTOR_HEAD", "VectorValue", "is_vector_blob", "vector_value_of"]
+__all__ = [
+    "LIST_KIND",
+    "VECTOR_EXT",
+    "VECTOR_HEAD",
+    "VectorValue",
+    "is_vector_blob",
+    "vector_value_of",
+]
 
 VECTOR_EXT = 2
 """msgpack extension code of a :class:`VectorValue` (1 is an ndarray, see :mod:`.codec`)."""
@@ -52,11 +59,12 @@ _PAYLOAD = struct.Struct("<8sd")  # kind (ascii, NUL padded), norm: 16 bytes, a 
 VECTOR_HEAD = b"\xd8" + bytes([VECTOR_EXT])
 """First bytes of every encoded :class:`VectorValue` (msgpack fixext 16, code 2)."""
 
-_LIST = "list"
+LIST_KIND = "list"
+"""The :attr:`VectorValue.kind` of an embedding that a function returned as a list."""
 _ARRAY_KINDS = frozenset(
     np.dtype(f"{order}f{size}").str for order in "<>" for size in (2, 4, 8)
 )  # float16/32/64 in either byte order (dtype.str spells the order out)
-_KINDS = _ARRAY_KINDS | {_LIST}
+_KINDS = _ARRAY_KINDS | {LIST_KIND}
 _FLOAT_SCALARS = frozenset([float, np.float64, np.float32, np.float16])
 
 
@@ -93,7 +101,7 @@ class VectorValue:
         """A fresh value of the original type from the entry's unit vector."""
         if unit is None:  # the backend did not attach the entry's vector: a bug
             raise RuntimeError("a vector value was read without its entry's vector")
-        if self.kind == _LIST:
+        if self.kind == LIST_KIND:
             return float_list_of(unit, self.norm)
         # unit * norm in float64, rounded once to float32
         values = np.multiply(unit, self.norm, dtype=np.float64).astype(np.float32)
@@ -112,7 +120,7 @@ def _kind_of(result: Any) -> str | None:
             return None
         types = list(map(type, result))  # C loops: no Python call per component
         if types.count(float) == len(types) or set(types) <= _FLOAT_SCALARS:
-            return _LIST
+            return LIST_KIND
         return None
     if (
         isinstance(result, np.ndarray)
@@ -209,7 +217,7 @@ def float_list_vector(result: list[Any], dim: int | None) -> tuple[VectorValue, 
     if found is None:
         return None
     norm, unit = found
-    return VectorValue(_LIST, norm), np.frombuffer(unit, dtype=np.float32)
+    return VectorValue(LIST_KIND, norm), np.frombuffer(unit, dtype=np.float32)
 
 
 def python_float_list_vector(result: list[Any]) -> tuple[VectorValue, FloatVector] | None:
@@ -235,7 +243,7 @@ def python_float_list_vector(result: list[Any]) -> tuple[VectorValue, FloatVecto
         return None
     norm = math.sqrt(squared)
     wide /= norm
-    return VectorValue(_LIST, norm), wide.astype(np.float32)
+    return VectorValue(LIST_KIND, norm), wide.astype(np.float32)
 
 
 def float_list_of(unit: FloatVector, norm: float) -> list[float]:

@@ -50,6 +50,7 @@ from ..vector_values import VECTOR_HEAD
 from ..vectors import FloatMatrix, FloatVector
 from .base import BackendCounters, EntryWrite, StoredEntry
 from .entries import ColdEntries, LocalEntry
+from .local_reads import LocalReads
 from .local_state import LocalState
 from .namespace import Namespace
 from .restore import PreparedRestore, gc_paused
@@ -59,7 +60,7 @@ __all__ = ["LocalBackend", "PreparedRestore"]
 _INDEX_MODES = ("flat", "hnsw", "auto")
 
 
-class LocalBackend(LocalState):
+class LocalBackend(LocalReads, LocalState):
     """Entries and vectors in this process's memory.
 
     Args:
@@ -128,53 +129,6 @@ class LocalBackend(LocalState):
     def lock(self) -> threading.RLock:
         """The one lock guarding this backend (a wrapping backend may share it)."""
         return self._lock
-
-    def get(self, namespace: str, key: str, now: float, count: bool = True) -> StoredEntry | None:
-        # the exact-hit hot path: acquire/release in try/finally costs ~50 ns less than
-        # `with` (whose __exit__ takes three arguments), and _touch is inlined
-        self._lock.acquire()
-        try:
-            space = self._spaces.get(namespace)
-            entry = None if space is None else space.entries.get(key)
-            if entry is None and (
-                self._cold is None or (entry := self._thaw(namespace, key)) is None
-            ):
-                self._misses += count
-                return None
-            if entry.expires_at is not None and entry.expires_at <= now:
-                self._expire(entry)
-                self._misses += count
-                return None
-            self._hits += count
-            entry.tick = self._tick = self._tick + 1
-            if entry.label is not None and entry.value[:2] == VECTOR_HEAD:
-                return self._with_vector(entry, self._spaces[namespace])
-            return entry
-        finally:
-            self._lock.release()
-
-    def _touch(self, entry: LocalEntry) -> None:
-        """Mark a read: the entry becomes the most recently used (see module docstring)."""
-        self._tick += 1
-        entry.tick = self._tick
-
-    def exists(self, namespace: str, key: str, now: float) -> bool:
-        with self._lock:
-            entry = self._find(namespace, key)  # a thawed entry keeps its place in LRU order
-            if entry is None:
-                return False
-            if entry.expires_at is not None and entry.expires_at <= now:
-                self._expire(entry)
-                return False
-            return True
-
-    def _find(self, namespace: str, key: str) -> LocalEntry | None:
-        """The entry of ``key`` (thawed if it was cold), expired or not."""
-        space = self._spaces.get(namespace)
-        entry = None if space is None else space.entries.get(key)
-        if entry is None and self._cold is not None:
-            entry = self._thaw(namespace, key)
-        return entry
 
     def count(self, now: float, namespace: str | None = None) -> int:
         with self._lock:
@@ -254,22 +208,6 @@ class LocalBackend(LocalState):
                         hits.append((entry, score))
                 results.append(hits)
             return results
-
-    @staticmethod
-    def _with_vector(entry: LocalEntry, space: Namespace) -> StoredEntry:
-        """A copy of ``entry`` carrying its vector (for ``with_vectors``, and for a value
-        that is the vector itself: see :mod:`semcache_core.vector_values`)."""
-        assert space.index is not None  # the entry has a label in it
-        vector = space.index.vector_of(entry.label)  # type: ignore[arg-type]
-        return StoredEntry(
-            entry.key,
-            entry.value,
-            entry.metadata,
-            entry.namespace,
-            entry.expires_at,
-            vector,
-            entry.plain,
-        )
 
     # --- writes --------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ class LocalState:
     """Mixed into :class:`~.local.LocalBackend`: snapshots and the journal's drop log."""
 
     _dropped: set[tuple[str, str]] | None  # the backend's, see record_drops
+    _tick: int  # the backend's read clock, see LocalBackend._reset
 
     # --- snapshots -----------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import simsimd
 
+from ..vector_values import float_list_of
 from ..vectors import FloatMatrix, FloatVector
 from .base import Labels, SearchResult, empty_result, top_k, top_k_rows
 from .quantised import batch_candidates, candidates, quantise_queries, quantise_rows
@@ -141,6 +142,12 @@ class FlatIndex:
     def vector_of(self, label: int) -> FloatVector:
         """A copy of the unit vector of ``label`` (``KeyError`` when not held)."""
         return self._vectors[self._row_of[label]].copy()
+
+    def float_list(self, label: int, norm: float) -> list[float]:
+        """``vector_of(label) * norm`` as a list of floats, rounded to float32 per component
+        (:func:`~semcache_core.vector_values.float_list_of`), read in place: no copy of the
+        row (``KeyError`` when not held)."""
+        return float_list_of(self._vectors[self._row_of[label]], norm)
 
     def _rows(self, labels: Labels) -> npt.NDArray[np.intp]:
         """Rows of ``labels``; raises ``KeyError`` for a label this index does not hold."""

@@ -194,6 +194,10 @@ class HybridIndex:
         """A copy of one label's unit vector."""
         return self.flat.vector_of(label)
 
+    def float_list(self, label: int, norm: float) -> list[float]:
+        """One label's vector times ``norm``, as floats (see :meth:`FlatIndex.float_list`)."""
+        return self.flat.float_list(label, norm)
+
     def _start_graph(self) -> None:
         self.hnsw = HNSWIndex(self.dim, self._hnsw_params, capacity=2 * len(self.flat))
         self._pending = dict.fromkeys(self.flat.labels.tolist())

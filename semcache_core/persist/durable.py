@@ -414,6 +414,12 @@ class DurableBackend:
             self._check_open()
         return self._memory.get(namespace, key, now, count)
 
+    def read_value(self, namespace: str, key: str, now: float) -> Any:
+        """:meth:`LocalBackend.read_value` of the memory copy (reads write no journal)."""
+        if self._closed:
+            self._check_open()
+        return self._memory.read_value(namespace, key, now)
+
     def exists(self, namespace: str, key: str, now: float) -> bool:
         self._check_open()
         return self._memory.exists(namespace, key, now)
