@@ -136,18 +136,20 @@ class ResponseStats:
         return self.hits / lookups if lookups else 0.0
 
 
-def _digest(text: str) -> str:
-    """The fingerprint of a prompt's text or a model name.
+def _digest(text: str, what: str) -> str:
+    """The fingerprint of a prompt's text or a model name (``what`` names it in errors).
 
     Raises:
-        InvalidArgumentError: the text holds a lone surrogate (no UTF-8 form, so it
-            cannot be stored or compared with what is).
+        InvalidArgumentError: not a str, or the text holds a lone surrogate (no UTF-8
+            form, so it cannot be stored or compared with what is).
     """
+    if not isinstance(text, str):
+        raise InvalidArgumentError(f"{what} must be a str, got {type(text).__name__}")
     try:
         data = text.encode()
     except UnicodeEncodeError:
         raise InvalidArgumentError(
-            f"prompt or model {shown(text)} is not valid text: it holds a lone surrogate"
+            f"{what} {shown(text)} is not valid text: it holds a lone surrogate"
         ) from None
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
@@ -251,14 +253,14 @@ class ResponseCache:
 
     @staticmethod
     def _model_prefix(model: str) -> str:
-        return f"{_digest(model)}:"
+        return f"{_digest(model, 'model (llm_string)')}:"
 
     def _key(self, prompt: PromptLike, model: str) -> str:
-        return self._model_prefix(model) + _digest(prompt.exact)
+        return self._model_prefix(model) + _digest(prompt.exact, "prompt")
 
     @staticmethod
     def _scope(prompt: PromptLike, model: str) -> str:
-        return f"{_digest(model)}:{_digest(prompt.context)}"
+        return f"{_digest(model, 'model (llm_string)')}:{_digest(prompt.context, 'prompt context')}"
 
     def _in_scope(self, prompt: PromptLike, model: str) -> dict[str, Any]:
         """Search options: this cache's namespace, the prompt's scope only."""

@@ -16,7 +16,8 @@ Replay (:func:`replay_chunks`):
 - content that is a list of blocks (not text) comes whole in the first chunk.
 
 Adding the replayed chunks up gives the stored message back (content, tool calls, usage,
-metadata); only its id is new, as for any run.
+metadata); only its id is new, as for any run. An answer holding an invalid tool call comes
+whole, in one chunk (see ``_one_chunk``): its invalid call stays invalid.
 """
 
 from __future__ import annotations
@@ -73,9 +74,13 @@ def served(generation: Generation) -> ChatGeneration:
 
 def replay_chunks(generation: Generation, *, whole: bool = False) -> list[ChatGenerationChunk]:
     """A stored generation as the chunks a stream yields (see the module docstring);
-    ``whole=True``: the text in one chunk (a model that does not stream, passed through)."""
+    ``whole=True``: the text in one chunk (a model that does not stream, passed through).
+    """
     generation = _as_chat(generation)
     message = generation.message
+    info = served(generation).generation_info
+    if getattr(message, "invalid_tool_calls", None):
+        return [ChatGenerationChunk(message=_one_chunk(message), generation_info=info)]
     marks = (generation.generation_info or {}).get(CHUNKS_KEY)
     content = message.content
     pieces: list[str | list[str | dict[str, Any]]]
@@ -97,10 +102,30 @@ def replay_chunks(generation: Generation, *, whole: bool = False) -> list[ChatGe
         name=message.name,
         chunk_position="last",
     )
-    chunks.append(
-        ChatGenerationChunk(message=last, generation_info=served(generation).generation_info)
-    )
+    chunks.append(ChatGenerationChunk(message=last, generation_info=info))
     return chunks
+
+
+def _one_chunk(message: Any) -> AIMessageChunk:
+    """The whole message as one (last) chunk, its tool calls valid and invalid as they are.
+
+    For a message holding an invalid tool call (malformed arguments): LangChain re-parses
+    the arguments of tool call chunks when it adds chunks up, leniently
+    (``parse_partial_json`` completes a truncated JSON and reads none as ``{}``), so over
+    several chunks the call would come back *valid*, for an agent to run. One chunk is not
+    added to anything.
+    """
+    return AIMessageChunk(
+        content=message.content,
+        id=message.id,
+        tool_calls=message.tool_calls,
+        invalid_tool_calls=message.invalid_tool_calls,
+        usage_metadata=getattr(message, "usage_metadata", None),
+        response_metadata=message.response_metadata,
+        additional_kwargs=message.additional_kwargs,
+        name=message.name,
+        chunk_position="last",
+    )
 
 
 def _finished(generation: ChatGeneration, marks: list[int] | None) -> ChatGeneration:
@@ -159,9 +184,6 @@ def _tool_call_chunks(message: Any) -> list[Any]:
     calls = [
         (call["name"], json.dumps(call["args"]), call["id"])
         for call in getattr(message, "tool_calls", [])
-    ]
-    calls += [
-        (bad["name"], bad["args"], bad["id"]) for bad in getattr(message, "invalid_tool_calls", [])
     ]
     return [
         tool_call_chunk(name=name, args=args, id=call_id, index=index)

@@ -30,6 +30,7 @@ from langchain_core.outputs import Generation
 
 from semcache_core import SemCache as EngineCache
 from semcache_core.engine_arg import check_engine
+from semcache_core.errors import InvalidArgumentError, InvalidValueError
 from semcache_core.guards import Guard
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
 from semcache_core.verified import Random
@@ -40,6 +41,8 @@ from .usage import response_usage
 __all__ = ["SemCache", "split_prompt"]
 
 _HUMAN = "HumanMessage"
+# What LangChain's dumps writes in place of an object it cannot serialise (loads refuses it)
+_NOT_SERIALISABLE = '"type": "not_implemented"'
 
 
 class SemCache(BaseCache):
@@ -131,19 +134,41 @@ class SemCache(BaseCache):
         return await self._responses.alookup(_Prompt(prompt), llm_string, _load_generations)
 
     def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
-        usage = response_usage(return_val, llm_string)
-        self._responses.update(_Prompt(prompt), llm_string, dumps(list(return_val)), usage)
+        """Store ``return_val`` (a non-empty sequence of generations) for ``prompt``.
+
+        A response that would not load back (an object LangChain cannot serialise in a
+        message's ``additional_kwargs``, such as a parsed pydantic model) is not stored,
+        with a warning: it would never be served, and would replace a servable one.
+
+        Raises:
+            InvalidArgumentError: ``prompt`` or ``llm_string`` not a str.
+            InvalidValueError: ``return_val`` not a non-empty sequence of generations.
+        """
+        stored = _stored_response(prompt, llm_string, return_val)
+        if stored is not None:
+            generations, blob = stored
+            usage = response_usage(generations, llm_string)
+            self._responses.update(_Prompt(prompt), llm_string, blob, usage)
 
     async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
-        usage = response_usage(return_val, llm_string)
-        await self._responses.aupdate(_Prompt(prompt), llm_string, dumps(list(return_val)), usage)
+        stored = _stored_response(prompt, llm_string, return_val)
+        if stored is not None:
+            generations, blob = stored
+            usage = response_usage(generations, llm_string)
+            await self._responses.aupdate(_Prompt(prompt), llm_string, blob, usage)
 
     def clear(self, **kwargs: Any) -> None:
-        """Remove every cached response, or one model's with ``llm_string=...``."""
-        self._responses.clear(kwargs.get("llm_string"))
+        """Remove every cached response, or one model's with ``llm_string=...``.
+
+        Raises:
+            InvalidArgumentError: another keyword (a misspelt ``llm_string`` would
+                otherwise clear every model's), or an ``llm_string`` that is not a str;
+                nothing is removed.
+        """
+        self._responses.clear(_cleared_model(kwargs))
 
     async def aclear(self, **kwargs: Any) -> None:
-        await self._responses.aclear(kwargs.get("llm_string"))
+        await self._responses.aclear(_cleared_model(kwargs))
 
     def stats(self) -> ResponseStats:
         """Exact hits, semantic hits, misses, updates, and the tokens and USD saved."""
@@ -186,6 +211,50 @@ def _spend_loads_beta_warning() -> None:
 
 
 _spend_loads_beta_warning()
+
+
+def _stored_response(
+    prompt: Any, llm_string: Any, return_val: Any
+) -> tuple[list[Generation], str] | None:
+    """The generations of an update and their JSON, checked; ``None`` (warned) for a
+    response whose JSON would not load back."""
+    for name, value in (("prompt", prompt), ("llm_string", llm_string)):
+        if not isinstance(value, str):
+            raise InvalidArgumentError(f"{name} must be a str, got {type(value).__name__}")
+    if isinstance(return_val, (str, bytes, Mapping)) or not isinstance(return_val, Iterable):
+        raise InvalidValueError(
+            f"return_val must be a sequence of generations, got {type(return_val).__name__}"
+        )
+    generations = list(return_val)  # once: an iterator is read here only
+    if not generations or not all(isinstance(g, Generation) for g in generations):
+        kinds = sorted({type(g).__name__ for g in generations}) or ["nothing"]
+        raise InvalidValueError(
+            f"return_val must hold one or more generations, got {', '.join(kinds)}"
+        )
+    blob = dumps(generations)
+    if _NOT_SERIALISABLE in blob:
+        warnings.warn(
+            "semcache: a response was not cached: LangChain cannot serialise part of it "
+            "(an object in a message's additional_kwargs, such as a parsed pydantic model), "
+            "so it would not load back",
+            stacklevel=3,
+        )
+        return None
+    return generations, blob
+
+
+def _cleared_model(kwargs: Mapping[str, Any]) -> str | None:
+    """The ``llm_string`` of a ``clear(**kwargs)``, checked before anything is removed."""
+    unknown = sorted(set(kwargs) - {"llm_string"})
+    if unknown:
+        raise InvalidArgumentError(
+            f"clear() takes only llm_string=, got {', '.join(map(repr, unknown))}: "
+            "nothing was removed"
+        )
+    model = kwargs.get("llm_string")
+    if model is not None and not isinstance(model, str):
+        raise InvalidArgumentError(f"llm_string must be a str, got {type(model).__name__}")
+    return model
 
 
 def _generations_text(blob: Any) -> str | None:

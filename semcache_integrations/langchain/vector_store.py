@@ -41,7 +41,7 @@ from langchain_core.vectorstores import VectorStore
 from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
-from semcache_core.checks import check_count, check_key, encodes_as_utf8
+from semcache_core.checks import check_count, check_key, check_keys, encodes_as_utf8
 from semcache_core.codec import encode_metadata
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import (
@@ -152,6 +152,11 @@ class SemCacheVectorStore(VectorStore):
         check_key(doc_id)  # a lone surrogate
         return doc_id
 
+    @staticmethod
+    def _keys(ids: Any) -> list[str]:
+        """Document ids as keys; a single str is refused, not read letter by letter."""
+        return check_keys(ids, what="ids")
+
     def _batch(
         self,
         texts: Iterable[str],
@@ -164,6 +169,8 @@ class SemCacheVectorStore(VectorStore):
         n = len(texts)
         if metadatas is not None and len(metadatas) != n:
             raise InvalidArgumentError(f"got {len(metadatas)} metadatas for {n} texts")
+        if isinstance(ids, (str, bytes)):
+            raise InvalidArgumentError(f"ids must be a sequence, got a single {type(ids).__name__}")
         if ids is not None and len(ids) != n:
             raise InvalidArgumentError(f"got {len(ids)} ids for {n} texts")
         for i, text in enumerate(texts):
@@ -357,7 +364,7 @@ class SemCacheVectorStore(VectorStore):
         if ids is None:
             self._cache.clear(self._engine_namespace)
         else:
-            self._cache.delete_many([self._key(i) for i in ids], namespace=self._engine_namespace)
+            self._cache.delete_many(self._keys(ids), namespace=self._engine_namespace)
         return True
 
     async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
@@ -366,22 +373,21 @@ class SemCacheVectorStore(VectorStore):
         if ids is None:
             await self._cache.aclear(self._engine_namespace)
         else:
-            keys = [self._key(i) for i in ids]
-            await self._cache.adelete_many(keys, namespace=self._engine_namespace)
+            await self._cache.adelete_many(self._keys(ids), namespace=self._engine_namespace)
         return True
 
     # --- reads by id ---------------------------------------------------------------------
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """The stored documents among ``ids``, in the order asked; missing ids are skipped."""
-        keys = [self._key(i) for i in ids]
+        keys = self._keys(ids)
         ns = self._engine_namespace
         found = (self._from_entry(self._cache.get_entry(key, namespace=ns)) for key in keys)
         return [doc for doc in found if doc is not None]
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Async :meth:`get_by_ids`."""
-        keys = [self._key(i) for i in ids]
+        keys = self._keys(ids)
         ns = self._engine_namespace
         found = [self._from_entry(await self._cache.aget_entry(k, namespace=ns)) for k in keys]
         return [doc for doc in found if doc is not None]

@@ -102,3 +102,32 @@ def test_a_completion_answer_is_served_as_an_ai_message() -> None:
         "Paris",
         "",
     ]
+
+
+invalid_args = st.one_of(
+    st.none(),
+    st.sampled_from(['{"amount": 1000, "to": "acc', '{"a": ', "[1, 2", "not json", '{"x": 1}}']),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(args=invalid_args, calls=tool_calls, text=st.text(max_size=20), whole=st.booleans())
+def test_an_invalid_tool_call_is_replayed_invalid(
+    args: str | None, calls: list[dict[str, Any]], text: str, whole: bool
+) -> None:
+    """LangChain re-parses tool call chunks leniently when it adds them up (a truncated JSON
+    completed, none read as {}): replayed in pieces, a malformed call came back valid, for
+    an agent to run. However the replayed chunks are added up, it stays invalid."""
+    bad = {"type": "invalid_tool_call", "name": "pay", "args": args, "id": "c9", "error": "bad"}
+    message = AIMessage(
+        content=text,
+        tool_calls=[{"type": "tool_call", **call} for call in calls],
+        invalid_tool_calls=[bad],
+        usage_metadata=USAGE,
+    )
+    replayed = replay_chunks(ChatGeneration(message=message), whole=whole)
+    again = merge(replayed).message
+    assert again.invalid_tool_calls == [bad]
+    assert [c["args"] for c in again.tool_calls] == [c["args"] for c in calls]
+    assert again.content == text and again.usage_metadata == USAGE

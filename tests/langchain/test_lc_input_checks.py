@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.globals import set_llm_cache
 from langchain_core.language_models import FakeListLLM
-from langchain_core.outputs import Generation
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, Generation
+from pydantic import BaseModel
 
-from semcache_core import InvalidArgumentError, SemCache
+from semcache_core import InvalidArgumentError, InvalidValueError, SemCache
 from semcache_integrations.langchain import SemCache as LangChainSemCache
 from semcache_integrations.langchain.byte_store import SemCacheByteStore
 from semcache_integrations.langchain.embeddings import CachedEmbeddings
@@ -76,6 +78,8 @@ PROMPT_CALLS = {
     "aupdate": lambda cache, prompt, model: asyncio.run(
         cache.aupdate(prompt, model, [Generation(text="x")])
     ),
+    "feedback": lambda cache, prompt, model: cache.feedback(prompt, model, True),
+    "invalidate": lambda cache, prompt, model: cache.invalidate(prompt, model),
 }
 
 
@@ -96,3 +100,94 @@ def test_a_prompt_or_model_with_a_lone_surrogate_gets_a_typed_error(
     with pytest.raises(InvalidArgumentError, match="surrogate"):
         call(cache, prompt, model)
     assert len(cache.engine) == 0
+
+
+NOT_TEXT = st.one_of(
+    st.none(), st.integers(), st.binary(max_size=4), st.lists(st.text(max_size=3), max_size=2)
+)
+
+
+@pytest.mark.parametrize("call", list(PROMPT_CALLS.values()), ids=list(PROMPT_CALLS))
+@settings(max_examples=15, deadline=None)
+@given(bad=NOT_TEXT, in_model=st.booleans())
+def test_a_prompt_or_model_that_is_not_text_gets_a_typed_error(
+    call, bad: Any, in_model: bool
+) -> None:
+    """A raw AttributeError ('NoneType' object has no attribute 'encode') came from inside."""
+    cache = LangChainSemCache()
+    cache.update("fine prompt", "model", [Generation(text="kept")])
+    prompt, model = ("fine prompt", bad) if in_model else (bad, "model")
+    with pytest.raises(InvalidArgumentError, match="llm_string" if in_model else "prompt"):
+        call(cache, prompt, model)
+    assert [g.text for g in cache.lookup("fine prompt", "model")] == ["kept"]
+
+
+UNSERVABLE = st.one_of(
+    st.just([]),
+    st.text(max_size=5),
+    st.binary(max_size=5),
+    st.none(),
+    st.integers(),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.lists(st.one_of(st.text(max_size=3), st.integers(), st.none()), min_size=1, max_size=3),
+    st.lists(st.just({"text": "x"}), min_size=1, max_size=2),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(bad=UNSERVABLE, use_async=st.booleans())
+def test_an_update_that_could_never_be_served_is_refused_and_keeps_the_answer(
+    bad: Any, use_async: bool
+) -> None:
+    """``[]`` was stored and served as a hit (LangChain then raised IndexError); a str or a
+    list of dicts replaced a good answer with one that never loads."""
+    cache = LangChainSemCache()
+    cache.update("p", "m", [Generation(text="good")])
+    with pytest.raises(InvalidValueError, match="return_val"):
+        if use_async:
+            asyncio.run(cache.aupdate("p", "m", bad))
+        else:
+            cache.update("p", "m", bad)
+    assert [g.text for g in cache.lookup("p", "m")] == ["good"]
+    assert cache.stats().updates == 1
+
+
+def test_generations_given_as_an_iterator_are_stored_whole() -> None:
+    """Usage accounting read the iterator first, and an empty list was stored."""
+    cache = LangChainSemCache()
+    cache.update("p", "m", iter([Generation(text="one"), Generation(text="two")]))
+    assert [g.text for g in cache.lookup("p", "m")] == ["one", "two"]
+
+
+def test_a_response_langchain_cannot_serialise_is_not_stored_and_keeps_the_answer() -> None:
+    """A parsed pydantic model in additional_kwargs (structured output) serialises as
+    'not_implemented', which never loads: it was counted, replaced a good answer, and was
+    never served."""
+
+    class Parsed(BaseModel):
+        answer: int
+
+    cache = LangChainSemCache()
+    cache.update("p", "m", [ChatGeneration(message=AIMessage("good"))])
+    unloadable = AIMessage("new", additional_kwargs={"parsed": Parsed(answer=4)})
+    with pytest.warns(UserWarning, match="not cached"):
+        cache.update("p", "m", [ChatGeneration(message=unloadable)])
+    assert [g.text for g in cache.lookup("p", "m")] == ["good"]
+    assert cache.stats().updates == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"llm_strng": "model-a"}, {"model": "model-a"}, {"llm_string": 5}]
+)
+def test_clear_with_a_misspelt_or_bad_keyword_removes_nothing(kwargs: dict[str, Any]) -> None:
+    """An unknown keyword was ignored: clear(llm_strng="model-a") removed every model's."""
+    cache = LangChainSemCache()
+    for model in ("model-a", "model-b"):
+        cache.update("p", model, [Generation(text=model)])
+    with pytest.raises(InvalidArgumentError):
+        cache.clear(**kwargs)
+    with pytest.raises(InvalidArgumentError):
+        asyncio.run(cache.aclear(**kwargs))
+    assert [cache.lookup("p", m)[0].text for m in ("model-a", "model-b")] == ["model-a", "model-b"]
+    cache.clear(llm_string="model-a")
+    assert cache.lookup("p", "model-a") is None and cache.lookup("p", "model-b") is not None

@@ -17,7 +17,14 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from langchain_tests.integration_tests import VectorStoreIntegrationTests
 
-from semcache_core import Filter, FilterGroup, FilterValueError, InvalidValueError, SemCache
+from semcache_core import (
+    Filter,
+    FilterGroup,
+    FilterValueError,
+    InvalidArgumentError,
+    InvalidValueError,
+    SemCache,
+)
 from semcache_integrations.langchain.vector_store import (
     SemCacheVectorStore,
 )
@@ -231,6 +238,28 @@ def test_delete(fake: Embeddings) -> None:
     assert sorted(ids_of(store.similarity_search("a", k=5))) == ["2", "3"]
     store.delete()  # None: every document of this store
     assert store.similarity_search("a", k=5) == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda store: store.delete("ab"),
+        lambda store: asyncio.run(store.adelete("ab")),
+        lambda store: store.get_by_ids("ab"),
+        lambda store: asyncio.run(store.aget_by_ids("ab")),
+        lambda store: store.add_texts(["x", "y"], ids="ab"),
+        lambda store: asyncio.run(store.aadd_texts(["x", "y"], ids="ab")),
+    ],
+    ids=["delete", "adelete", "get_by_ids", "aget_by_ids", "add_texts", "aadd_texts"],
+)
+def test_a_single_str_of_ids_is_refused_not_read_letter_by_letter(fake: Embeddings, call) -> None:
+    """delete("ab") deleted documents "a" and "b" and kept "ab"."""
+    store = SemCacheVectorStore(fake)
+    store.add_texts(["one", "two", "three"], ids=["a", "b", "ab"])
+    with pytest.raises(InvalidArgumentError, match="ids"):
+        call(store)
+    assert ids_of(store.get_by_ids(["a", "b", "ab"])) == ["a", "b", "ab"]
+    assert len(store.similarity_search("one", k=10)) == 3
 
 
 def test_bad_input_raises_before_anything_is_stored(fake: Embeddings) -> None:
