@@ -212,15 +212,16 @@ def names_agree(new: str, stored: str) -> bool:
     """Every capitalised word that is not a sentence's first (a name: "Ireland", "Celsius",
     "NYC") on either side is on the other too, as many times, in any case and number
     ("france" matches "France", "Monday's" matches "Mondays")."""
-    new_counts = Counter(_stem(word) for word in _words(new))
-    stored_counts = Counter(_stem(word) for word in _words(stored))
+    new_counts = Counter(map(_name_key, _WORD.findall(new)))
+    stored_counts = Counter(map(_name_key, _WORD.findall(stored)))
     names = _names(new) | _names(stored)
     return all(new_counts[name] == stored_counts[name] for name in names)
 
 
-def _stem(word: str) -> str:
-    """A word less a possessive or plural ending: "Mondays", "Monday's" -> "monday"."""
-    for ending in ("'s", "\u2019s", "s"):
+def _stem(word: str, plural: bool = True) -> str:
+    """A word less a possessive or (``plural``) a plural ending: "Mondays", "Monday's" ->
+    "monday"."""
+    for ending in ("'s", "\u2019s", "s") if plural else ("'s", "\u2019s"):
         if word.endswith(ending) and len(word) > len(ending) + 1:
             return word[: -len(ending)]
     return word
@@ -234,8 +235,14 @@ def _names(span: str) -> set[str]:
             continue
         if _starts_sentence(span, match.start()):
             continue
-        found.add(_stem(word.lower()))
+        found.add(_name_key(word))
     return found
+
+
+def _name_key(word: str) -> str:
+    """How a word counts as a name: lower case, less a possessive or plural ending, except
+    an acronym's final S, which is its own letter (HTTP / HTTPS; but "APIs" is "api")."""
+    return _stem(word.lower(), plural=not word.isupper())
 
 
 def _starts_sentence(span: str, position: int) -> bool:

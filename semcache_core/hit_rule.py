@@ -1,7 +1,7 @@
 """The text side of a semantic hit: whether a cached prompt's query text may answer a new one.
 
 The search proposes candidates by embedding; :func:`query_verdict` then looks at what the two
-query texts do not share (:func:`~semcache_core.prompt_diff.differing_spans`) and decides,
+query texts do not share (:func:`~semcache_core.prompt_diff.differing_sentences`) and decides,
 or hands the two differing spans back for their own embeddings to decide. The LLM caches
 (:mod:`semcache_core.responses`) and calibration (:mod:`semcache_core.calibration`) judge by
 this one rule.
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .guards import Guard, check_guards, passes
-from .prompt_diff import differing_spans, is_trivial, tokens, words
+from .prompt_diff import differing_sentences, is_trivial, tokens, words
 
 __all__ = ["query_verdict"]
 
@@ -36,12 +36,17 @@ def query_verdict(
       "!="): no, whatever the embeddings say;
     - nothing shared (the spans are the whole texts): yes, the search already compared them;
     - one side adds or drops a sentence the other lacks: no;
+    - the texts differ in several places (a RAG prompt's context line and its question):
+      the differing sentences of each, without the sentences shared between them
+      (:func:`~semcache_core.prompt_diff.differing_sentences`), are what the rest judges;
     - a guard refuses the spans (``guards``: ``None`` for
       :data:`~semcache_core.guards.DEFAULT_GUARDS`; different numbers, a negation on one
       side only, other names or identifiers...): no;
     - otherwise the spans decide.
     """
-    difference = differing_spans(query, stored)
+    difference = differing_sentences(query, stored)
+    if difference.one_sided:
+        return False
     if words(difference.first) == words(difference.second):
         return tokens(difference.first) == tokens(difference.second)
     new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)

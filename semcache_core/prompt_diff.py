@@ -29,11 +29,14 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 __all__ = [
     "Difference",
+    "differing_sentences",
     "differing_spans",
     "is_trivial",
     "tokens",
@@ -70,19 +73,26 @@ class Difference:
     Attributes:
         prefix: length of the shared leading sentences (the same in both texts).
         suffix: length of the shared trailing sentences (the same in both texts).
-        first: what differs in the first text (``first_text[prefix:len - suffix]``).
+        first: what differs in the first text (``first_text[prefix:len - suffix]``; from
+            :func:`differing_sentences`, the differing sentences only, joined).
         second: what differs in the second text.
+        shared_inside: the spans also share sentences, between their differences (set by
+            :func:`differing_sentences`, which leaves those out of ``first`` / ``second``).
+        one_sided: a sentence of one span has no counterpart in the other (an insertion
+            between shared sentences; set by :func:`differing_sentences`).
     """
 
     prefix: int
     suffix: int
     first: str
     second: str
+    shared_inside: bool = False
+    one_sided: bool = False
 
     @property
     def whole(self) -> bool:
         """Nothing is shared: the spans are the texts themselves."""
-        return self.prefix == 0 and self.suffix == 0
+        return self.prefix == 0 and self.suffix == 0 and not self.shared_inside
 
 
 def sentence_boundaries(text: str) -> set[int]:
@@ -142,6 +152,53 @@ def differing_spans(first: str, second: str) -> Difference:
         first=first[prefix : len(first) - suffix],
         second=second[prefix : len(second) - suffix],
     )
+
+
+def differing_sentences(first: str, second: str) -> Difference:
+    """:func:`differing_spans`, less the sentences the two spans still share.
+
+    Two prompts can differ in more than one place: a RAG prompt whose retrieved context
+    differs in one line *and* whose question differs. The spans then run from the first
+    difference to the last and hold the shared context between them, whose embedding
+    would decide. Here the spans' sentences are aligned (:class:`difflib.SequenceMatcher`)
+    and only the differing ones are kept, each side's joined by a space, in order.
+
+    Example::
+
+        >>> a = "Source: wiki.\\nIt is 330 m tall.\\nQ: How tall is it?"
+        >>> b = "Source: encyclopedia.\\nIt is 330 m tall.\\nQ: What is it made of?"
+        >>> d = differing_sentences(a, b)
+        >>> d.first, d.second, d.shared_inside
+        ('wiki. How tall is it?', 'encyclopedia. What is it made of?', True)
+    """
+    difference = differing_spans(first, second)
+    pieces = _sentences(difference.first), _sentences(difference.second)
+    matcher = SequenceMatcher(None, *pieces, autojunk=False)
+    if not any(block.size for block in matcher.get_matching_blocks()):
+        return difference
+    kept: tuple[list[str], list[str]] = ([], [])
+    one_sided = False
+    for tag, start, end, other_start, other_end in matcher.get_opcodes():
+        if tag != "equal":
+            kept[0].extend(pieces[0][start:end])
+            kept[1].extend(pieces[1][other_start:other_end])
+            one_sided |= start == end or other_start == other_end
+    return Difference(
+        difference.prefix,
+        difference.suffix,
+        " ".join(kept[0]),
+        " ".join(kept[1]),
+        shared_inside=True,
+        one_sided=one_sided,
+    )
+
+
+def _sentences(span: str) -> list[str]:
+    """The sentences of ``span`` (see :func:`sentence_boundaries`), stripped; those holding
+    no word character (whitespace, a lone bullet) are left out."""
+    cuts = sorted(sentence_boundaries(span))
+    pieces = (span[start:end].strip() for start, end in itertools.pairwise(cuts))
+    return [piece for piece in pieces if not is_trivial(piece)]
 
 
 def words(span: str) -> list[str]:

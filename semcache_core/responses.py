@@ -32,9 +32,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -50,6 +48,7 @@ from .hit_rule import query_verdict
 from .namespaces import adapter_namespace
 from .query_vectors import QueryVectors
 from .records import Hit
+from .response_checks import check_correct, check_storable, check_usage, digest, prompt_text
 from .savings import Savings, Usage, check_prices, usage_fields
 from .vectors import FloatVector, as_unit_vector
 from .verified import Random
@@ -134,24 +133,6 @@ class ResponseStats:
     def hit_rate(self) -> float:
         lookups = self.hits + self.misses
         return self.hits / lookups if lookups else 0.0
-
-
-def _digest(text: str, what: str) -> str:
-    """The fingerprint of a prompt's text or a model name (``what`` names it in errors).
-
-    Raises:
-        InvalidArgumentError: not a str, or the text holds a lone surrogate (no UTF-8
-            form, so it cannot be stored or compared with what is).
-    """
-    if not isinstance(text, str):
-        raise InvalidArgumentError(f"{what} must be a str, got {type(text).__name__}")
-    try:
-        data = text.encode()
-    except UnicodeEncodeError:
-        raise InvalidArgumentError(
-            f"{what} {shown(text)} is not valid text: it holds a lone surrogate"
-        ) from None
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 class ResponseCache:
@@ -253,14 +234,20 @@ class ResponseCache:
 
     @staticmethod
     def _model_prefix(model: str) -> str:
-        return f"{_digest(model, 'model (llm_string)')}:"
+        return f"{digest(model, 'model (llm_string)')}:"
 
     def _key(self, prompt: PromptLike, model: str) -> str:
-        return self._model_prefix(model) + _digest(prompt.exact, "prompt")
+        try:
+            exact = prompt.exact
+        except AttributeError:
+            raise InvalidArgumentError(
+                f"prompt must be a Prompt (exact, context, query), got {type(prompt).__name__}"
+            ) from None
+        return self._model_prefix(model) + digest(exact, "prompt")
 
     @staticmethod
     def _scope(prompt: PromptLike, model: str) -> str:
-        return f"{_digest(model, 'model (llm_string)')}:{_digest(prompt.context, 'prompt context')}"
+        return f"{digest(model, 'model (llm_string)')}:{digest(prompt.context, 'prompt context')}"
 
     def _in_scope(self, prompt: PromptLike, model: str) -> dict[str, Any]:
         """Search options: this cache's namespace, the prompt's scope only."""
@@ -282,6 +269,7 @@ class ResponseCache:
         if found is not None:
             return self._served(self._outcome(found.value, load, True, found.metadata), key)
         query = prompt.query
+        prompt_text(query, "prompt query")  # before the model is called on a miss
         vector = _usable(self._embedder.embed_query(query)) if query else None
         hits = [] if vector is None else self._search(vector, prompt, model)
         for hit in hits:
@@ -398,10 +386,16 @@ class ResponseCache:
         that the entry that learned stays the one its neighbours meet (as vCache does). A
         judge that raises teaches nothing (a ``RuntimeWarning`` says so): the response is
         stored as after a plain miss.
+
+        Raises:
+            InvalidArgumentError: a prompt text or ``model`` not a str (or not valid
+                text), ``usage`` not a :class:`Usage`.
+            InvalidValueError: a ``response`` the cache cannot store.
+            Either before anything changed: a pending exploration still waits.
         """
-        key = self._key(prompt, model)
+        key = self._checked_write(prompt, model, response, usage)
         explored = self._verifier.settle(key)
-        right = self._judged(explored, response)
+        right = self._verifier.judged(explored, response)
         vector = None
         if prompt.query and not right:
             query = prompt.query
@@ -415,9 +409,9 @@ class ResponseCache:
     async def aupdate(
         self, prompt: PromptLike, model: str, response: Any, usage: Usage | None = None
     ) -> None:
-        key = self._key(prompt, model)
+        key = self._checked_write(prompt, model, response, usage)
         explored = self._verifier.settle(key)
-        right = self._judged(explored, response)
+        right = self._verifier.judged(explored, response)
         vector = None
         if prompt.query and not right:
             query = prompt.query
@@ -432,20 +426,17 @@ class ResponseCache:
             self._write, prompt, model, response, vector, usage, explored, right
         )
 
-    def _judged(self, explored: Candidate | None, response: Any) -> bool | None:
-        """Whether the explored candidate's response was right (``None``: nothing to
-        judge, or the judge failed)."""
-        if explored is None:
-            return None
-        try:
-            return bool(self._verifier.judge(explored.value, response))
-        except Exception as exc:  # the user's judge: its failure must not lose the answer
-            warnings.warn(
-                f"judge raised {type(exc).__name__}: {exc}; nothing learned",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return None
+    def _checked_write(
+        self, prompt: PromptLike, model: str, response: Any, usage: Usage | None
+    ) -> str:
+        """The key an update writes, once everything it writes is known to be storable."""
+        key = self._key(prompt, model)
+        check_usage(usage)
+        query = prompt.query
+        prompt_text(query, "prompt query")
+        metadata = self._entry(prompt, model, response, None, usage)["metadata"]
+        check_storable(response, {**metadata, **(self._metadata(query) if query else {})})
+        return key
 
     def _write(
         self,
@@ -578,12 +569,6 @@ def _verdict(query: str, hit: Hit, guards: tuple[Guard, ...]) -> bool | tuple[st
     if not isinstance(stored, str):
         return False
     return query_verdict(query, stored, guards)
-
-
-def check_correct(correct: Any) -> None:
-    """Raises ``InvalidArgumentError`` unless ``correct`` is a bool (``feedback``'s word)."""
-    if not isinstance(correct, bool):
-        raise InvalidArgumentError(f"correct must be True or False, got {shown(correct)}")
 
 
 def _usable(vector: Any) -> FloatVector | None:

@@ -36,10 +36,13 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from .cache import SemCache
 from .codec import encode
@@ -47,11 +50,10 @@ from .errors import InvalidArgumentError, shown
 from .records import Entry, Hit
 from .verified import (
     MIN_OBSERVATIONS,
-    Action,
     Observations,
     Random,
     check_error_rate,
-    decide,
+    explore_probability,
 )
 
 __all__ = [
@@ -72,6 +74,10 @@ OBSERVATIONS_FIELD = "v"
 """The entry metadata field holding its observations (``[[similarity, 0 | 1], ...]``)."""
 POPULATION = 512
 """Observations the cache-wide curve keeps (the newest, of all entries)."""
+POPULATION_MIN = 24
+"""The cache-wide curve judges young entries once it holds this many observations."""
+YOUNG_EXPLORATION = 0.5
+"""The least an entry without observations of its own is explored (see ``_exploring``)."""
 REMEMBERED = 4096
 """Prompts remembered, each, as pending explorations and as served semantic hits."""
 
@@ -129,7 +135,9 @@ def text_judge(
 
     def on_stored(cached: Any, fresh: Any) -> bool:
         first, second = text_of(cached), text_of(fresh)
-        return first is not None and second is not None and bool(chosen(first, second))
+        if first is None or second is None:
+            return False
+        return chosen(first, second)  # as returned: the cache refuses what is not a bool
 
     return chosen, on_stored
 
@@ -186,16 +194,8 @@ class Verifier:
         """Whether to serve ``hit`` for the prompt whose exact key is ``prompt_key``
         (remembering it as served, or as pending when explored)."""
         with self._lock:
-            own = observations_of(hit.metadata)
-            judged_by = own if len(own) >= MIN_OBSERVATIONS else self._population
             explore = self.max_error_rate is not None and (
-                decide(
-                    judged_by,
-                    min(max(hit.score, -1.0), 1.0),
-                    self.max_error_rate,
-                    self._rng,
-                )
-                is Action.EXPLORE
+                self._rng.random() <= self._exploring(observations_of(hit.metadata), hit.score)
             )
             # a served hit needs no value (nothing compares it): keep the memory small
             candidate = Candidate(
@@ -205,6 +205,51 @@ class Verifier:
             # update is still on its way (two requests for one prompt at once)
             _remember(self._pending if explore else self._served, prompt_key, candidate)
         return not explore
+
+    def _exploring(self, own: Observations, score: float) -> float:
+        """The probability of exploring a candidate of an entry with ``own`` observations.
+
+        An entry with :data:`MIN_OBSERVATIONS` of its own is judged by its own curve. A
+        younger one by the cache-wide curve once that holds :data:`POPULATION_MIN`
+        observations (before: always explored), and explored at least
+        ``YOUNG_EXPLORATION`` of the time, less as its own observations come in, whatever
+        that curve says: an entry unlike the others then still gathers its own observations
+        (the cache-wide curve alone, fitted on other entries' right answers, had it served
+        wrong answers forever, never explored).
+        """
+        assert self.max_error_rate is not None
+        similarity = min(max(score, -1.0), 1.0)
+        if len(own) >= MIN_OBSERVATIONS:
+            return explore_probability(own, similarity, self.max_error_rate)
+        if len(self._population.items) < POPULATION_MIN:
+            return 1.0
+        tau = explore_probability(self._population, similarity, self.max_error_rate)
+        needed = MIN_OBSERVATIONS - (len(own) - len(own.items))  # the priors count too
+        return max(tau, YOUNG_EXPLORATION * (1 - len(own.items) / needed))
+
+    def judged(self, explored: Candidate | None, response: Any) -> bool | None:
+        """Whether the explored candidate's response was right, by ``judge``; ``None``:
+        nothing to judge, or the judge raised or answered something else than a bool (a
+        ``RuntimeWarning`` says so, and nothing is learned: ``bool("no")`` is True)."""
+        if explored is None:
+            return None
+        try:
+            verdict = self.judge(explored.value, response)
+        except Exception as exc:  # the user's judge: its failure must not lose the answer
+            warnings.warn(
+                f"judge raised {type(exc).__name__}: {exc}; nothing learned",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
+        if not isinstance(verdict, (bool, np.bool_)):  # "no", "False", NaN are truthy
+            warnings.warn(
+                f"judge returned {shown(verdict)}, not a bool; nothing learned",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
+        return bool(verdict)
 
     def settle(self, prompt_key: str) -> Candidate | None:
         """The prompt got its own answer (an ``update``): its pending exploration, if any,

@@ -107,8 +107,10 @@ class SemCacheLLM(LLM):
             as all-MiniLM-L6-v2 wants about 0.87 (``semcache calibrate``, README).
         ttl: seconds a response stays cached (``None``: the engine's default).
         model_id: the model identity responses are scoped by; default
-            :func:`model_identity` of ``llm``. Give a stable name of your own when the
-            wrapped LLM's fields change between runs without changing its answers.
+            :func:`model_identity` of ``llm``, read at each call (so a setting changed
+            after wrapping, ``llm.max_tokens = 40``, gets answers of its own). Give a
+            stable name of your own when the wrapped LLM's fields change between runs
+            without changing its answers.
         namespace: this wrapper's share of the engine (engine namespace
             ``"llm:{namespace}"``, as LangChain's ``SemCache``).
         guards: checks every semantic hit must also pass (see
@@ -144,6 +146,7 @@ class SemCacheLLM(LLM):
 
     _responses: ResponseCache = PrivateAttr()
     _judge: Callable[[str, str], bool] = PrivateAttr()
+    _follows_llm: bool = PrivateAttr(default=False)
 
     def __init__(
         self,
@@ -185,6 +188,7 @@ class SemCacheLLM(LLM):
         kwargs["model_id"] = model_identity(llm) if model_id is None else model_id
         kwargs["llm"] = llm
         super().__init__(**kwargs)
+        self._follows_llm = model_id is None
         self._judge = judge
         self._responses = ResponseCache(
             cache,
@@ -214,16 +218,27 @@ class SemCacheLLM(LLM):
         """The engine underneath."""
         return self._responses.cache
 
+    def _model(self) -> str:
+        """The identity responses are scoped by now: ``model_id`` as given, else the wrapped
+        LLM's :func:`model_identity` at this call (a setting changed since, such as
+        ``llm.max_tokens = 40``, changes it; ``model_id`` then shows the new one)."""
+        if not self._follows_llm:
+            return self.model_id
+        current = model_identity(self.llm)
+        if current != self.model_id:
+            self.model_id = current
+        return current
+
     def stats(self) -> ResponseStats:
         """Exact hits, semantic hits, misses, updates, and the tokens and USD saved."""
         return self._responses.stats()
 
     def clear(self) -> None:
         """Remove this model's cached responses (other models' stay)."""
-        self._responses.clear(self.model_id)
+        self._responses.clear(self._model())
 
     async def aclear(self) -> None:
-        await self._responses.aclear(self.model_id)
+        await self._responses.aclear(self._model())
 
     @property
     def max_error_rate(self) -> float | None:
@@ -250,7 +265,7 @@ class SemCacheLLM(LLM):
         key = called_prompt(prompt, formatted, kwargs)
         if key is None:
             return False
-        return self._responses.feedback(key, self.model_id, correct)
+        return self._responses.feedback(key, self._model(), correct)
 
     async def afeedback(
         self,
@@ -264,7 +279,7 @@ class SemCacheLLM(LLM):
         key = called_prompt(prompt, formatted, kwargs)
         if key is None:
             return False
-        return await self._responses.afeedback(key, self.model_id, correct)
+        return await self._responses.afeedback(key, self._model(), correct)
 
     def invalidate(
         self, prompt: str | Sequence[ChatMessage], *, formatted: bool = False, **kwargs: Any
@@ -272,13 +287,13 @@ class SemCacheLLM(LLM):
         """Remove the response cached for exactly this call; a semantic hit served for it
         counts as wrong for the entry that served it. Returns whether anything changed."""
         key = called_prompt(prompt, formatted, kwargs)
-        return key is not None and self._responses.invalidate(key, self.model_id)
+        return key is not None and self._responses.invalidate(key, self._model())
 
     async def ainvalidate(
         self, prompt: str | Sequence[ChatMessage], *, formatted: bool = False, **kwargs: Any
     ) -> bool:
         key = called_prompt(prompt, formatted, kwargs)
-        return key is not None and await self._responses.ainvalidate(key, self.model_id)
+        return key is not None and await self._responses.ainvalidate(key, self._model())
 
     # --- chat ----------------------------------------------------------------------------
 
@@ -287,11 +302,12 @@ class SemCacheLLM(LLM):
         prompt = chat_prompt(messages, kwargs)
         if prompt is None:
             return self.llm.chat(messages, **kwargs)
-        cached = self._responses.lookup(prompt, self.model_id, _load_chat)
+        model = self._model()
+        cached = self._responses.lookup(prompt, model, _load_chat)
         if cached is not None:
             return cached
         response = self.llm.chat(messages, **kwargs)
-        self._store(prompt, response)
+        self._store(prompt, model, response)
         return response
 
     @llm_chat_callback()
@@ -299,11 +315,12 @@ class SemCacheLLM(LLM):
         prompt = chat_prompt(messages, kwargs)
         if prompt is None:
             return await self.llm.achat(messages, **kwargs)
-        cached = await self._responses.alookup(prompt, self.model_id, _load_chat)
+        model = self._model()
+        cached = await self._responses.alookup(prompt, model, _load_chat)
         if cached is not None:
             return cached
         response = await self.llm.achat(messages, **kwargs)
-        await self._astore(prompt, response)
+        await self._astore(prompt, model, response)
         return response
 
     @llm_chat_callback()
@@ -311,10 +328,11 @@ class SemCacheLLM(LLM):
         prompt = chat_prompt(messages, kwargs)
         if prompt is None:
             return self.llm.stream_chat(messages, **kwargs)
-        cached = self._responses.lookup(prompt, self.model_id, _load_chat)
+        model = self._model()
+        cached = self._responses.lookup(prompt, model, _load_chat)
         if cached is not None:
             return _replay(_chat_chunk(cached))
-        return self._tee(prompt, self.llm.stream_chat(messages, **kwargs))
+        return self._tee(prompt, model, self.llm.stream_chat(messages, **kwargs))
 
     @llm_chat_callback()
     async def astream_chat(
@@ -323,10 +341,11 @@ class SemCacheLLM(LLM):
         prompt = chat_prompt(messages, kwargs)
         if prompt is None:
             return await self.llm.astream_chat(messages, **kwargs)
-        cached = await self._responses.alookup(prompt, self.model_id, _load_chat)
+        model = self._model()
+        cached = await self._responses.alookup(prompt, model, _load_chat)
         if cached is not None:
             return _areplay(_chat_chunk(cached))
-        return self._atee(prompt, await self.llm.astream_chat(messages, **kwargs))
+        return self._atee(prompt, model, await self.llm.astream_chat(messages, **kwargs))
 
     # --- complete ------------------------------------------------------------------------
 
@@ -335,11 +354,12 @@ class SemCacheLLM(LLM):
         key = completion_prompt(prompt, formatted, kwargs)
         if key is None:
             return self.llm.complete(prompt, formatted=formatted, **kwargs)
-        cached = self._responses.lookup(key, self.model_id, _load_completion)
+        model = self._model()
+        cached = self._responses.lookup(key, model, _load_completion)
         if cached is not None:
             return cached
         response = self.llm.complete(prompt, formatted=formatted, **kwargs)
-        self._store(key, response)
+        self._store(key, model, response)
         return response
 
     @llm_completion_callback()
@@ -349,11 +369,12 @@ class SemCacheLLM(LLM):
         key = completion_prompt(prompt, formatted, kwargs)
         if key is None:
             return await self.llm.acomplete(prompt, formatted=formatted, **kwargs)
-        cached = await self._responses.alookup(key, self.model_id, _load_completion)
+        model = self._model()
+        cached = await self._responses.alookup(key, model, _load_completion)
         if cached is not None:
             return cached
         response = await self.llm.acomplete(prompt, formatted=formatted, **kwargs)
-        await self._astore(key, response)
+        await self._astore(key, model, response)
         return response
 
     @llm_completion_callback()
@@ -363,10 +384,12 @@ class SemCacheLLM(LLM):
         key = completion_prompt(prompt, formatted, kwargs)
         if key is None:
             return self.llm.stream_complete(prompt, formatted=formatted, **kwargs)
-        cached = self._responses.lookup(key, self.model_id, _load_completion)
+        model = self._model()
+        cached = self._responses.lookup(key, model, _load_completion)
         if cached is not None:
             return _replay(_completion_chunk(cached))
-        return self._tee(key, self.llm.stream_complete(prompt, formatted=formatted, **kwargs))
+        stream = self.llm.stream_complete(prompt, formatted=formatted, **kwargs)
+        return self._tee(key, model, stream)
 
     @llm_completion_callback()
     async def astream_complete(
@@ -375,44 +398,51 @@ class SemCacheLLM(LLM):
         key = completion_prompt(prompt, formatted, kwargs)
         if key is None:
             return await self.llm.astream_complete(prompt, formatted=formatted, **kwargs)
-        cached = await self._responses.alookup(key, self.model_id, _load_completion)
+        model = self._model()
+        cached = await self._responses.alookup(key, model, _load_completion)
         if cached is not None:
             return _areplay(_completion_chunk(cached))
         stream = await self.llm.astream_complete(prompt, formatted=formatted, **kwargs)
-        return self._atee(key, stream)
+        return self._atee(key, model, stream)
 
     # --- storing -------------------------------------------------------------------------
 
-    def _store(self, prompt: Prompt, response: ChatResponse | CompletionResponse) -> None:
+    def _store(
+        self, prompt: Prompt, model: str, response: ChatResponse | CompletionResponse
+    ) -> None:
         blob = _dump(response)
         if blob is not None:
-            self._responses.update(prompt, self.model_id, blob, self._usage(response))
+            self._responses.update(prompt, model, blob, self._usage(response))
 
-    async def _astore(self, prompt: Prompt, response: ChatResponse | CompletionResponse) -> None:
+    async def _astore(
+        self, prompt: Prompt, model: str, response: ChatResponse | CompletionResponse
+    ) -> None:
         blob = _dump(response)
         if blob is not None:
-            await self._responses.aupdate(prompt, self.model_id, blob, self._usage(response))
+            await self._responses.aupdate(prompt, model, blob, self._usage(response))
 
     def _usage(self, response: ChatResponse | CompletionResponse) -> Usage:
         return response_usage(response, self.llm.metadata.model_name)
 
-    def _tee(self, prompt: Prompt, stream: Iterator[_Response]) -> Generator[_Response, None, None]:
+    def _tee(
+        self, prompt: Prompt, model: str, stream: Iterator[_Response]
+    ) -> Generator[_Response, None, None]:
         """Pass a wrapped stream through; store its last chunk (LlamaIndex streams carry
         the text so far in every chunk) once it has run to the end, not when abandoned."""
         last = None
         for last in stream:
             yield last
         if last is not None:
-            self._store(prompt, last)
+            self._store(prompt, model, last)
 
     async def _atee(
-        self, prompt: Prompt, stream: AsyncIterator[_Response]
+        self, prompt: Prompt, model: str, stream: AsyncIterator[_Response]
     ) -> AsyncGenerator[_Response, None]:
         last = None
         async for last in stream:
             yield last
         if last is not None:
-            await self._astore(prompt, last)
+            await self._astore(prompt, model, last)
 
 
 # --- model identity ----------------------------------------------------------------------

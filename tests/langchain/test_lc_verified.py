@@ -77,7 +77,12 @@ def test_an_exploration_calls_the_model_and_its_answer_teaches_the_entry() -> No
 
 def test_a_judge_on_texts_sees_the_answers() -> None:
     seen: list[tuple[str, str]] = []
-    cache = install(threshold=0.5, max_error_rate=0.02, judge=lambda a, b: seen.append((a, b)))
+
+    def judge(cached: str, fresh: str) -> bool:
+        seen.append((cached, fresh))
+        return False
+
+    cache = install(threshold=0.5, max_error_rate=0.02, judge=judge)
     model = CountingChat(responses=["first", "second"])
     ask(model, STORED)
     ask(model, PARAPHRASE)

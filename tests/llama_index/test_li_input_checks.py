@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
 from llama_index.core.embeddings import MockEmbedding
-from llama_index.core.llms import MockLLM
+from llama_index.core.llms import ChatMessage, MockLLM
+from pydantic import Field
 
 from semcache_core import InvalidArgumentError, SemCache, SnapshotError
 from semcache_integrations.langchain import SemCache as LangChainSemCache
@@ -136,3 +137,26 @@ def test_a_foreign_json_file_is_a_snapshot_error(tmp_path: Path) -> None:
     (tmp_path / "default__vector_store.json").write_text('{"embedding_dict": {}}')
     with pytest.raises(SnapshotError, match="SemCacheVectorStore"):
         SemCacheVectorStore.from_persist_dir(str(tmp_path))
+
+
+class CountedMock(MockLLM):
+    calls: int = Field(default=0, exclude=True)
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+        self.calls += 1
+        return super().complete(prompt, formatted=formatted, **kwargs)
+
+
+@pytest.mark.parametrize("surrogate", ["\ud800", "\udfff", "\ud83d"])
+def test_a_prompt_that_cannot_be_stored_is_refused_before_the_model_is_paid(
+    surrogate: str,
+) -> None:
+    """The exact key (JSON, the surrogate escaped) passed; the model was called, then
+    storing its answer failed and the caller lost the answer it paid for."""
+    inner = CountedMock(max_tokens=3)
+    wrapper = SemCacheLLM(inner)
+    with pytest.raises(InvalidArgumentError, match="surrogate"):
+        wrapper.complete(f"what is {surrogate} ?")
+    with pytest.raises(InvalidArgumentError, match="surrogate"):
+        wrapper.chat([ChatMessage(role="user", content=f"what is {surrogate} ?")])
+    assert inner.calls == 0 and len(wrapper.engine) == 0

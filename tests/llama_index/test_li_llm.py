@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -154,6 +155,28 @@ def test_model_identity_is_stable_and_leaves_out_credentials() -> None:
     assert model_identity(MockLLM(max_tokens=3)) == model_identity(MockLLM(max_tokens=3))
     assert model_identity(MockLLM(max_tokens=3)) != model_identity(MockLLM(max_tokens=4))
     assert "counting-1" in model_identity(CountingLLM())
+
+
+@pytest.mark.parametrize("call", ["complete", "chat", "stream_complete", "acomplete"])
+def test_a_setting_changed_after_wrapping_gets_answers_of_its_own(call: str) -> None:
+    """The identity was fixed when the wrapper was made: after ``inner.max_tokens = 40``
+    the short answer written under the old setting was still served."""
+    inner = MockLLM(max_tokens=3)
+    wrapper = SemCacheLLM(inner)
+    ask = {
+        "complete": lambda: wrapper.complete(QUESTION).text,
+        "chat": lambda: wrapper.chat([ChatMessage(role="user", content=QUESTION)]).message.content,
+        "stream_complete": lambda: list(wrapper.stream_complete(QUESTION))[-1].text,
+        "acomplete": lambda: asyncio.run(wrapper.acomplete(QUESTION)).text,
+    }[call]
+    short = ask()
+    inner.max_tokens = 40
+    longer = ask()
+    assert len(longer.split()) > len(short.split())
+    assert wrapper.model_id == model_identity(inner)  # shows the identity now in use
+    assert wrapper.stats().exact_hits == 0
+    inner.max_tokens = 3
+    assert ask() == short and wrapper.stats().exact_hits == 1  # the first setting's answer
 
 
 def test_model_id_override_shares_entries() -> None:

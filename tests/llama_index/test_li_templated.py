@@ -18,6 +18,7 @@ from llama_index.core.llms import CustomLLM
 from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_support import FunctionEmbedding
 from minilm_support import MINILM_THRESHOLD, minilm
+from pydantic import Field
 
 from semcache_core import HashingEmbedder
 from semcache_integrations.llama_index.llm import SemCacheLLM
@@ -39,7 +40,7 @@ FACTS = (
 class PerQuestionLLM(CustomLLM):
     """Answers the ``Query:`` line of the prompt from ``ANSWERS``; counts its calls."""
 
-    calls: int = 0
+    calls: int = Field(default=0, exclude=True)  # not part of the model identity
 
     @property
     def metadata(self) -> LLMMetadata:

@@ -82,6 +82,15 @@ REFUSED = [
     (opposites_agree, "How do I enable dark mode?", "How do I disable dark mode?"),
     (opposites_agree, "Which foods lower cholesterol?", "Which foods increase cholesterol?"),
     (opposites_agree, "Order a small pizza", "Order a large pizza"),
+    (
+        opposites_agree,
+        "List the planets closest to the sun",
+        "List the planets farthest from the sun",
+    ),
+    (opposites_agree, "What is a synonym of happy?", "What is an antonym of happy?"),
+    (opposites_agree, "Time complexity of quicksort?", "Space complexity of quicksort?"),
+    (opposites_agree, "The differences between TCP and UDP", "The similarities of TCP and UDP"),
+    (names_agree, "What is the default port for HTTP?", "What is the default port for HTTPS?"),
 ]
 
 SERVED = [
@@ -98,6 +107,8 @@ SERVED = [
     "How long is 5 km in miles?|How long is 5 kilometres in miles?",
     "How many hours of sleep does a teen need?|How much sleep does a teen need?",
     "Is 15% off the sale price?|Is the discount 15% off the sale price?",
+    "What is the opposite of happy?|What is an antonym of happy?",
+    "How do Python's APIs work?|How does the Python API work?",
 ]
 
 
@@ -307,3 +318,17 @@ def test_a_question_with_a_sentence_added_is_never_served(new: str) -> None:
     stored = "How do I reset my password?"
     assert query_verdict(new, stored, ()) is False  # whatever the guards and the threshold
     assert query_verdict(stored, new, ()) is False
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    acronym=st.text(alphabet="ABCDEFGHIJKLMNOPQRTUVWXYZ", min_size=2, max_size=5),
+    name=st.text(alphabet="abcdefghijklmnopqrtuvwxyz", min_size=3, max_size=8),
+)
+def test_an_acronyms_final_s_is_a_letter_not_a_plural(acronym: str, name: str) -> None:
+    """HTTP and HTTPS counted as one name (a plural S stripped), so the default cache served
+    the port of HTTP for HTTPS."""
+    assert not names_agree(f"The default port for {acronym}?", f"The default port for {acronym}S?")
+    assert names_agree(f"List the {acronym}s here", f"List the {acronym} here")  # "APIs"
+    capitalised = name.capitalize()
+    assert names_agree(f"Open on {capitalised}s?", f"Open on {capitalised}'s?")

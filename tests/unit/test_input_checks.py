@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from semcache_core import (
     Filter,
@@ -19,7 +21,7 @@ from semcache_core import (
     SemCacheError,
 )
 from semcache_core.index.hnsw import HNSWParams
-from semcache_core.responses import ResponseCache
+from semcache_core.responses import Prompt, ResponseCache
 
 # --- HNSWParams -------------------------------------------------------------------------------
 
@@ -162,6 +164,35 @@ def test_response_cache_refuses_a_bad_ttl_at_construction(ttl: Any) -> None:
 def test_response_cache_needs_the_engine(cache: Any) -> None:
     with pytest.raises(InvalidArgumentError, match=r"semcache_core\.SemCache"):
         ResponseCache(cache)
+
+
+NOT_TEXT = st.one_of(st.none(), st.integers(), st.binary(max_size=3), st.lists(st.just("x")))
+FIELDS = ("exact", "context", "query", "model")
+
+
+@settings(max_examples=60, deadline=None)
+@given(field=st.sampled_from(FIELDS), bad=NOT_TEXT, call=st.sampled_from(["lookup", "update"]))
+def test_response_cache_names_a_prompt_field_that_is_not_text(
+    field: str, bad: Any, call: str
+) -> None:
+    """A raw AttributeError or TypeError came from inside (None.encode, bytes in a regex)."""
+    cache = ResponseCache()
+    cache.update(Prompt("kept", "", "kept"), "m", "answer")
+    texts = {"exact": "How tall is it?", "context": "", "query": "How tall is it?", "model": "m"}
+    texts[field] = bad
+    prompt = Prompt(texts["exact"], texts["context"], texts["query"])
+    with pytest.raises(InvalidArgumentError, match="model" if field == "model" else "prompt"):
+        if call == "lookup":
+            cache.lookup(prompt, texts["model"])
+        else:
+            cache.update(prompt, texts["model"], "new answer")
+    assert len(cache.cache) == 1 and cache.lookup(Prompt("kept", "", "kept"), "m") == "answer"
+
+
+@pytest.mark.parametrize("prompt", ["How tall is it?", None, 5], ids=repr)
+def test_response_cache_needs_a_prompt_object(prompt: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="Prompt"):
+        ResponseCache().lookup(prompt, "m")
 
 
 # --- filters ----------------------------------------------------------------------------------

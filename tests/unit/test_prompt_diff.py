@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 from hypothesis import given, settings
@@ -9,6 +10,8 @@ from hypothesis import strategies as st
 
 from semcache_core.prompt_diff import (
     Difference,
+    _sentences,
+    differing_sentences,
     differing_spans,
     is_trivial,
     numbers,
@@ -272,3 +275,49 @@ def test_a_sentence_added_after_the_shared_one_is_its_own_span() -> None:
     for extra in (" Also, how do I delete my account?", "\nAlso how do I delete it?"):
         d = differing_spans("How do I reset my password?" + extra, "How do I reset my password?")
         assert (d.first, d.second) == (extra, "")
+
+
+def test_two_differing_places_keep_only_their_own_sentences() -> None:
+    context = "Source: wiki.\n" + EIFFEL
+    first = RAG.format(context=context, question="How tall is it?")
+    second = RAG.format(context=context.replace("wiki", "encyclopedia"), question="Who built it?")
+    d = differing_sentences(first, second)
+    assert (d.first, d.second) == ("wiki. How tall is it?", "encyclopedia. Who built it?")
+    assert d.shared_inside and not d.whole and not d.one_sided
+    assert differing_sentences(first, first.replace("How tall", "How high")) == differing_spans(
+        first, first.replace("How tall", "How high")
+    )  # one place: the spans as they are
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXTS, _TEXTS, _TEXTS, _TEXTS, _TEXTS, _TEXTS)
+def test_differing_sentences_drop_only_sentences_both_spans_hold(
+    head: str, x: str, y: str, middle: str, z: str, w: str
+) -> None:
+    first, second = head + x + middle + z, head + y + middle + w
+    spans, d = differing_spans(first, second), differing_sentences(first, second)
+    pairs = ((spans.first, d.first, spans.second), (spans.second, d.second, spans.first))
+    for span, kept, other in pairs:
+        if not d.shared_inside:
+            assert kept == span
+            continue
+        assert joins_a_subsequence(kept, _sentences(span))
+        # a sentence the other span lacks is never left out of the comparison
+        assert all(s in kept for s in _sentences(span) if s not in _sentences(other))
+
+
+def joins_a_subsequence(text: str, pieces: list[str]) -> bool:
+    """Whether ``text`` is ``" ".join`` of some of ``pieces``, in their order."""
+
+    @functools.cache
+    def fits(at: int, start: int) -> bool:
+        if at == len(text):
+            return True
+        for index in range(start, len(pieces)):
+            piece = pieces[index]
+            glue = "" if at == 0 else " "
+            if text.startswith(glue + piece, at) and fits(at + len(glue + piece), index + 1):
+                return True
+        return False
+
+    return text == "" or fits(0, 0)

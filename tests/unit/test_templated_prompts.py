@@ -114,6 +114,62 @@ def test_a_paraphrase_inside_the_template_hits_with_minilm() -> None:
     assert responses.lookup(support("Do you ship to Australia?"), "m") is None
 
 
+SOURCES = ("Source: wiki.", "Source: encyclopedia.")
+MORE = " It is the most visited paid monument in the world. Tickets are sold online."
+
+
+def test_a_context_line_and_the_question_both_differing_misses(
+    responses: ResponseCache,
+) -> None:
+    """The span ran from the first difference to the last, holding the shared context
+    whose embedding decided: "What is the Eiffel Tower made of?" got "330 metres"."""
+    context = f"{SOURCES[0]}\n{EIFFEL}{MORE}"
+    responses.update(rag("How tall is the Eiffel Tower?", context), "m", "330 metres")
+    other = f"{SOURCES[1]}\n{EIFFEL}{MORE}"
+    for question in ("What is the Eiffel Tower made of?", "How tall is the Eiffel Tower?"):
+        assert responses.lookup(rag(question, other), "m") is None  # the context differs
+
+
+def test_retrieved_chunks_in_another_order_with_another_question_miss(
+    responses: ResponseCache,
+) -> None:
+    """Retrievers rank the same chunks in another order for another question: the span ran
+    from the first chunk to the question, and the shared chunks decided."""
+    template = (
+        "Context information is below.\n---------------------\n{context}\n"
+        "---------------------\nGiven the context information and not prior knowledge, "
+        "answer the query.\nQuery: {question}\nAnswer: "
+    )
+    chunks = [
+        "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris. It "
+        "is made of puddled iron.",
+        "The tower was designed by the company of the engineer Gustave Eiffel and built for "
+        "the World's Fair.",
+        "It is the most visited paid monument in the world. Visitors can climb the stairs or "
+        "take the lifts.",
+    ]
+
+    def asked(question: str, order: tuple[int, ...]) -> Prompt:
+        context = "\n\n".join(chunks[i] for i in order)
+        return prompt(template.format(context=context, question=question))
+
+    responses.update(asked("How tall is the Eiffel Tower?", (0, 1, 2)), "m", "330 metres")
+    for question in ("What is the Eiffel Tower made of?", "Who designed the Eiffel Tower?"):
+        assert responses.lookup(asked(question, (1, 0, 2)), "m") is None
+
+
+def test_a_paraphrase_still_hits_when_a_shared_sentence_follows_it() -> None:
+    """Sentences shared after the differing ones are left out of the comparison, not
+    counted against it."""
+    responses = ResponseCache(embedder=minilm, threshold=MINILM_THRESHOLD)
+    template = "Question: {}\nContext:\n" + EIFFEL + "\nAnswer briefly."
+    responses.update(prompt(template.format("How tall is the Eiffel Tower?")), "m", "330 m")
+    found = responses.lookup(
+        prompt(template.format("What is the height of the Eiffel Tower?")), "m"
+    )
+    assert found == "330 m"
+
+
 @pytest.mark.parametrize("setting", EMBEDDERS)
 async def test_async_lookups_decide_the_same(setting: tuple[Any, float]) -> None:
     embedder, threshold = setting

@@ -8,13 +8,17 @@ from __future__ import annotations
 import random
 import threading
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from angle_texts import OTHER, PARAPHRASE, STORED, angle_embedder
 from fakeclock import FakeClock
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from semcache_core import SemCache
-from semcache_core.errors import InvalidArgumentError
+from semcache_core.errors import InvalidArgumentError, InvalidValueError
 from semcache_core.records import Hit
 from semcache_core.responses import Prompt, ResponseCache
 from semcache_core.verified import MIN_OBSERVATIONS, Observations
@@ -275,21 +279,55 @@ def test_the_remembered_prompts_are_bounded_newest_kept() -> None:
 
 def test_a_young_entry_is_judged_by_the_cache_wide_curve() -> None:
     """An entry with no observations of its own is explored while the whole cache has
-    learned nothing, and exploited at a high similarity once every entry's observations
-    say hits there are right; wrong ones make it explore again."""
-    from semcache_core.verified_responses import Candidate
+    learned little, and served at a high similarity once many observations say hits there
+    are right (explored still, at YOUNG_EXPLORATION); wrong ones make it explore more."""
+    from semcache_core.verified_responses import YOUNG_EXPLORATION, Candidate
 
     young = Hit("young", "answer", 0.97, {}, "llm:default", None)
     learning = Verifier(0.05, judge=None, rng=random.Random(7))
     assert not any(learning.serves(f"p{i}", young) for i in range(20))  # nothing learned
     for i in range(40):
         learning.learned(Candidate(f"other{i}", 0.9 + (i % 10) / 100, None, None), True)
-    served = sum(learning.serves(f"q{i}", young) for i in range(200))
-    assert served > 150  # exploited most of the time, explored now and then
+    served = sum(learning.serves(f"q{i}", young) for i in range(400))
+    assert 0.8 * (1 - YOUNG_EXPLORATION) * 400 < served < 1.2 * (1 - YOUNG_EXPLORATION) * 400
     doubtful = Verifier(0.05, judge=None, rng=random.Random(7))
     for i in range(40):
         doubtful.learned(Candidate(f"other{i}", 0.9 + (i % 10) / 100, None, None), i % 2 == 0)
     assert sum(doubtful.serves(f"q{i}", young) for i in range(200)) < 20
+
+
+def test_a_few_right_observations_elsewhere_do_not_stop_young_entries_exploring() -> None:
+    """Four right observations in the whole cache made the cache-wide curve's exploration
+    probability 0 at 0.9 and above: every young entry was served, never explored."""
+    from semcache_core.verified_responses import POPULATION_MIN, Candidate
+
+    verifier = Verifier(0.05, judge=None, rng=random.Random(3))
+    for i in range(POPULATION_MIN - 1):
+        verifier.learned(Candidate(f"other{i}", 0.96, None, None), True)
+    young = Hit("young", "answer", 0.93, {}, "llm:default", None)
+    assert not any(verifier.serves(f"q{i}", young) for i in range(100))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_an_entry_unlike_the_others_learns_its_own_curve_and_stops_serving(seed: int) -> None:
+    """The cache-wide curve says hits at 0.9+ are right; this entry's are all wrong. It is
+    still explored, gathers observations of its own, and its own curve takes over: wrong
+    answers become rare (they went on forever: the entry was never explored)."""
+    from semcache_core.verified_responses import Candidate
+
+    verifier = Verifier(0.05, judge=None, rng=random.Random(seed))
+    for i in range(60):
+        verifier.learned(Candidate(f"other{i}", 0.9 + (i % 10) / 100, None, None), True)
+    record, served = Observations(), []
+    for i in range(400):
+        hit = Hit("odd", "answer", 0.93, {OBSERVATIONS_FIELD: record.encode()}, "ns", None)
+        served.append(verifier.serves(f"q{i}", hit))
+        if not served[-1]:  # the exploration's fresh answer differed: it was wrong
+            record = record.add(0.93, False)
+    assert len(record) >= MIN_OBSERVATIONS
+    # its own curve then serves about as often as vCache's rule allows (~ δ plus its fit's
+    # doubt at one similarity), not every time
+    assert sum(served[-200:]) <= 0.15 * 200
 
 
 # --- found in review: each failed before its fix --------------------------------------------
@@ -384,3 +422,68 @@ def test_a_hit_served_meanwhile_keeps_the_pending_exploration_of_the_same_prompt
     before = len(observations(cache))
     cache.update(prompt(PARAPHRASE), MODEL, "soak")  # the first request's fresh answer
     assert len(observations(cache)) == before + 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    verdict=st.one_of(
+        st.sampled_from(["no", "False", "", "yes", None, float("nan"), 0.0, 1, 0]),
+        st.text(max_size=5),
+        st.floats(allow_nan=True),
+        st.integers(),
+    )
+)
+def test_a_judge_answer_that_is_not_a_bool_teaches_nothing(verdict: object) -> None:
+    """bool() of the answer was learned: an LLM-as-judge answering "no" or "False", or a
+    NaN score, taught the entry that its wrong answer was right."""
+    cache = responses(judge=lambda cached, fresh: verdict)
+    cache.update(prompt(STORED), MODEL, "soak")
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) is None  # explored
+    with pytest.warns(RuntimeWarning, match="not a bool; nothing learned"):
+        cache.update(prompt(PARAPHRASE), MODEL, "never")
+    assert observations(cache) == []
+
+
+@pytest.mark.parametrize("verdict", [True, False, np.bool_(True), np.bool_(False)])
+def test_a_judge_answering_a_bool_teaches_it(verdict: object) -> None:
+    cache = responses(judge=lambda cached, fresh: verdict)
+    cache.update(prompt(STORED), MODEL, "soak")
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) is None
+    cache.update(prompt(PARAPHRASE), MODEL, "never")
+    assert [right for _, right in observations(cache)] == [int(bool(verdict))]
+
+
+BAD_WRITES = {
+    "unstorable response": {"response": "soak \ud800"},
+    "usage not a Usage": {"usage": (10, 5, "m")},
+    "query not valid text": {"query": "how often \ud800?"},
+    "model not a str": {"model": 42},
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_WRITES.values()), ids=list(BAD_WRITES))
+def test_a_refused_update_leaves_the_pending_exploration_to_the_retry(
+    bad: dict[str, Any],
+) -> None:
+    """The exploration was settled (and the judge called) before the response was found
+    unstorable: the retry with a good one taught the explored entry nothing."""
+    judged: list[tuple[object, object]] = []
+
+    def judge(cached: object, fresh: object) -> bool:
+        judged.append((cached, fresh))
+        return cached == fresh
+
+    cache = responses(judge=judge)
+    cache.update(prompt(STORED), MODEL, "soak")
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) is None  # explored
+    query = bad.get("query", PARAPHRASE)
+    with pytest.raises((InvalidArgumentError, InvalidValueError)):
+        cache.update(
+            Prompt(exact=PARAPHRASE, context="", query=query),
+            bad.get("model", MODEL),
+            bad.get("response", "soak"),
+            bad.get("usage"),
+        )
+    assert judged == [] and observations(cache) == []  # nothing changed
+    cache.update(prompt(PARAPHRASE), MODEL, "soak")  # the retry
+    assert judged == [("soak", "soak")] and observations(cache) == [[0.93, 1]]
