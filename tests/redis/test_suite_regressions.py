@@ -3,6 +3,7 @@ pinned by the smallest case that showed it."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 import zlib
@@ -187,3 +188,32 @@ def test_exact_below_must_be_an_int_of_at_least_zero(
     # script error; -5 was accepted.
     with pytest.raises(InvalidArgumentError, match="exact_below"):
         RedisBackend(client=redis_client, exact_below=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_a_range_filter_skips_foreign_keys_under_the_prefix(
+    redis_client: redis.Redis, use_async: bool
+) -> None:
+    # Found in review: the async range-filter check read every key its SCAN pattern matched,
+    # not only the backend's own (as the sync one does): a foreign string key there made
+    # the search fail with WRONGTYPE.
+    foreign = "fk:{n.zz}:e:theirs"
+    redis_client.set(foreign, "a foreign string key under the prefix")
+    cache = SemCache(backend=RedisBackend(client=redis_client, prefix="fk"))
+    cache.set("mine", 1, vector=[1.0, 0.0], metadata={"year": 2021})
+    filters = {"year": {"$gte": 2020}}
+
+    async def searched() -> list[str]:
+        try:
+            return [h.key for h in await cache.asearch([1.0, 0.0], k=5, filters=filters)]
+        finally:
+            await cache.aclose()
+
+    if use_async:
+        found = asyncio.run(searched())
+    else:
+        found = [h.key for h in cache.search([1.0, 0.0], k=5, filters=filters)]
+    assert found == ["mine"]
+    cache.clear()
+    assert redis_client.get(foreign) == b"a foreign string key under the prefix"
+    cache.close()

@@ -349,9 +349,7 @@ class AsyncRedisBackend:
         raises :class:`FilterValueError`."""
         if not needs_kind_check(filters):
             return
-        names = sorted(
-            {name async for name in self._conn.scan(self._keys.entry_pattern(namespace))}
-        )
+        names = await self._entry_names(self._keys.entry_pattern(namespace))
         replies: list[Any] = []
         if names:
             pipe = self._conn.pipeline()
