@@ -142,9 +142,13 @@ class ResponseCache:
         cache: the engine to store in (durable, Redis-backed, ...); default a new in-process
             :class:`~semcache_core.SemCache`.
         namespace: this cache's share of the engine: its entries live in the engine
-            namespace ``"llm:{namespace}"``, and :meth:`clear` touches nothing else.
+            namespace ``"{kind}:{namespace}"`` (``"llm:default"`` by default), and
+            :meth:`clear` touches nothing else.
         embedder: embeds query texts (a callable, a LangChain or LlamaIndex embedding);
             default the cache's own embedder.
+        kind: the first part of the engine namespace (``"llm"``; LlamaIndex's
+            ``SemCacheLLM`` passes ``"li-llm"``, so that neither adapter clears the other's
+            responses on a shared engine).
         threshold: cosine similarity in [-1, 1] a semantic hit needs.
         ttl: seconds an entry lives (``None``: the cache's default).
         max_entries: LRU bound of the cache this creates (only without ``cache``).
@@ -192,6 +196,7 @@ class ResponseCache:
         max_error_rate: float | None = None,
         judge: Judge | None = None,
         rng: Random | None = None,
+        kind: str = NAMESPACE_KIND,
     ) -> None:
         if not isinstance(sliding_ttl, bool):
             raise InvalidArgumentError(
@@ -199,7 +204,7 @@ class ResponseCache:
             )
         self._savings = Savings(check_prices(prices))
         self.sliding_ttl = sliding_ttl
-        self.namespace = adapter_namespace(NAMESPACE_KIND, namespace)
+        self.namespace = adapter_namespace(kind, namespace)
         self._verifier = Verifier(max_error_rate, judge, rng)
         check_engine(cache, "ResponseCache")
         self.guards = check_guards(guards)

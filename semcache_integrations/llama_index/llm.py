@@ -74,7 +74,10 @@ from semcache_core.verified_responses import text_judge
 from .prompts import called_prompt, chat_prompt, completion_prompt
 from .usage import response_usage
 
-__all__ = ["SemCacheLLM", "model_identity"]
+__all__ = ["NAMESPACE_KIND", "SemCacheLLM", "model_identity"]
+
+NAMESPACE_KIND = "li-llm"
+"""Engine namespaces of :class:`SemCacheLLM` are ``"li-llm:{namespace}"``."""
 
 _FORMAT = 1  # version of the stored response JSON; another version loads as a miss
 
@@ -112,7 +115,8 @@ class SemCacheLLM(LLM):
             stable name of your own when the wrapped LLM's fields change between runs
             without changing its answers.
         namespace: this wrapper's share of the engine (engine namespace
-            ``"llm:{namespace}"``, as LangChain's ``SemCache``).
+            ``"li-llm:{namespace}"``: a LangChain ``SemCache`` on the same engine, in
+            ``"llm:{namespace}"``, never clears it).
         guards: checks every semantic hit must also pass (see
             :mod:`semcache_core.guards`): ``None`` for the default ones (numbers, dates,
             negations, names, identifiers...), ``()`` for none, or your own callables
@@ -202,6 +206,7 @@ class SemCacheLLM(LLM):
             max_error_rate=max_error_rate,
             judge=on_stored,
             rng=rng,
+            kind=NAMESPACE_KIND,
         )
 
     @classmethod

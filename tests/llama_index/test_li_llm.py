@@ -300,7 +300,7 @@ def test_ttl_expiry_with_fake_clock(inner: CountingLLM) -> None:
     assert inner.calls == 2
 
 
-NS = "llm:default"  # the engine namespace of a SemCacheLLM without namespace=
+NS = "li-llm:default"  # the engine namespace of a SemCacheLLM without namespace=
 
 
 @pytest.mark.parametrize("garbage", ['{"not": "a response"}', "not json", b"\x00\x01"])
@@ -494,3 +494,26 @@ def test_the_model_identity_is_the_same_in_another_process() -> None:
     expected = model_identity(EchoLLM(style="s", completion_to_prompt=persona("fr")))
     assert runs == [expected + "\n"] * 2
     assert " at 0x" not in expected
+
+
+def test_a_langchain_cache_on_the_same_engine_never_clears_it() -> None:
+    """Both adapters lived in "llm:default": LangChain's clear() removed the LlamaIndex
+    wrapper's answers (and the other way round)."""
+    from langchain_core.outputs import Generation
+
+    from semcache_integrations.langchain import SemCache as LangChainSemCache
+
+    engine = SemCache()
+    inner = CountingLLM()
+    wrapper = SemCacheLLM(inner, cache=engine)
+    langchain = LangChainSemCache(cache=engine)
+    wrapper.complete(QUESTION)
+    langchain.update("a prompt", "a model", [Generation(text="kept")])
+    langchain.clear()
+    wrapper.complete(QUESTION)
+    assert inner.calls == 1  # still cached
+    assert langchain.lookup("a prompt", "a model") is None
+    langchain.update("a prompt", "a model", [Generation(text="kept")])
+    wrapper.clear()
+    assert [g.text for g in langchain.lookup("a prompt", "a model")] == ["kept"]
+    assert sorted(engine.namespaces()) == ["llm:default"]

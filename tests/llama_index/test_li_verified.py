@@ -50,7 +50,7 @@ def test_an_exploration_calls_the_wrapped_llm_and_learns() -> None:
     llm.complete(STORED)
     assert llm.complete(PARAPHRASE).text == "soak"
     assert inner.calls == 2
-    assert stored_observations(llm.engine) == [[[0.93, 1]]]
+    assert stored_observations(llm.engine, "li-llm:default") == [[[0.93, 1]]]
     assert llm.max_error_rate == 0.02
     assert llm.judge("x", "x")
 
@@ -68,7 +68,7 @@ def test_a_judge_on_texts_decides() -> None:
     llm.complete(STORED)
     llm.complete(PARAPHRASE)
     assert seen == [("soak", "soak")]
-    assert stored_observations(llm.engine) == [[[0.93, 0]]]
+    assert stored_observations(llm.engine, "li-llm:default") == [[[0.93, 0]]]
 
 
 def test_feedback_and_invalidate_for_complete_and_chat() -> None:
@@ -80,7 +80,7 @@ def test_feedback_and_invalidate_for_complete_and_chat() -> None:
     assert llm.feedback(PARAPHRASE, False) is False
     llm.complete(OTHER)
     assert llm.invalidate(OTHER) is True
-    assert stored_observations(llm.engine) == [[[0.93, 0], [0.91, 0]]]
+    assert stored_observations(llm.engine, "li-llm:default") == [[[0.93, 0], [0.91, 0]]]
     assert llm.invalidate(STORED) is True
     llm.complete(STORED)
     assert inner.calls == 2
@@ -97,7 +97,7 @@ async def test_async_feedback_and_invalidate() -> None:
     assert await llm.afeedback(PARAPHRASE, True) is True
     await llm.acomplete(OTHER)
     assert await llm.ainvalidate(OTHER) is True
-    assert stored_observations(llm.engine) == [[[0.93, 1], [0.91, 0]]]
+    assert stored_observations(llm.engine, "li-llm:default") == [[[0.93, 1], [0.91, 0]]]
 
 
 @pytest.mark.parametrize(("option", "value"), [("max_error_rate", 1.0), ("judge", 3)])
