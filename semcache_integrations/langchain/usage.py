@@ -41,21 +41,28 @@ and Ollama's ``model``, Bedrock's ``model_id``)."""
 _FIELD_REPR = re.compile(r"\('(model_name|model|model_id)', '([^'\\]*)'\)")
 
 
+_DECODER = json.JSONDecoder()
+
+
 def model_name(llm_string: str) -> str | None:
     """The model name in ``llm_string`` (see the module docstring), else ``None``."""
-    serialised, separator, params = llm_string.partition("---")
-    if separator:  # a serialisable model: its JSON, then the call's params
-        return _in_params(params) or _in_mapping(_json_kwargs(serialised))
+    data, end = _json_prefix(llm_string)
+    if data is not None and llm_string.startswith("---", end):
+        # a serialisable model: its JSON, then the call's params (a "---" inside either,
+        # a stop sequence say, is not the separator)
+        kwargs = data.get("kwargs") if isinstance(data, dict) else None
+        return _in_params(llm_string[end + 3 :]) or _in_mapping(
+            kwargs if isinstance(kwargs, dict) else {}
+        )
     return _in_params(llm_string)
 
 
-def _json_kwargs(text: str) -> dict[str, Any]:
+def _json_prefix(text: str) -> tuple[Any, int]:
+    """The JSON value ``text`` starts with and where it ends, or ``(None, 0)``."""
     try:
-        data = json.loads(text)
+        return _DECODER.raw_decode(text)
     except ValueError:
-        return {}
-    kwargs = data.get("kwargs") if isinstance(data, dict) else None
-    return kwargs if isinstance(kwargs, dict) else {}
+        return None, 0
 
 
 def _in_params(text: str) -> str | None:

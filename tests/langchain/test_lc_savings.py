@@ -5,11 +5,14 @@ installed with ``set_llm_cache``."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fakeclock import FakeClock
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.globals import set_llm_cache
 from langchain_core.language_models import FakeListLLM
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -141,6 +144,26 @@ def test_async_calls_count_savings(installed: list[SemCache]) -> None:
 )
 def test_model_name_rule(llm_string: str, name: str | None) -> None:
     assert model_name(llm_string) == name
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    name=st.text(alphabet="abcdefghij-0123456789.", min_size=1, max_size=12),
+    stop=st.lists(st.sampled_from(["---", "--", "\n---\n", "END", "a---b"]), max_size=3),
+    serialisable=st.booleans(),
+)
+def test_a_stop_sequence_with_dashes_hides_no_model_name(
+    name: str, stop: list[str], serialisable: bool
+) -> None:
+    """The llm_string was split at its first "---": a stop sequence "---" (in the call's
+    params, or in a serialisable model's JSON) hid the name, and hits went unpriced."""
+    params = str(sorted({"model_name": name, "stop": stop}.items()))
+    if serialisable:
+        model = json.dumps({"lc": 1, "kwargs": {"model_name": name, "stop": stop}})
+        assert model_name(f"{model}---{params}") == name
+        assert model_name(f"{model}---[('stop', {stop!r})]") == name  # from the JSON
+    else:
+        assert model_name(params) == name
 
 
 @pytest.mark.parametrize(
