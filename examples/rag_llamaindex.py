@@ -29,6 +29,7 @@ from llama_index.core import (
 from llama_index.core.base.llms.types import CompletionResponse
 from llama_index.core.llms import MockLLM
 from llama_index.core.vector_stores import MetadataFilter, MetadataFilters
+from pydantic import Field
 
 from semcache_integrations.llama_index import HashingEmbedding, SemCacheLLM, SemCacheVectorStore
 
@@ -36,7 +37,9 @@ from semcache_integrations.llama_index import HashingEmbedding, SemCacheLLM, Sem
 class CountingLLM(MockLLM):
     """LlamaIndex's mock LLM (it answers with the prompt's start), counting its calls."""
 
-    calls: int = 0
+    # a counter is state, not a setting: left out of the model identity (which SemCacheLLM
+    # reads at each call, so that a changed setting never gets another setting's answers)
+    calls: int = Field(default=0, exclude=True)
 
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         self.calls += 1

@@ -111,9 +111,10 @@ class SemCacheLLM(LLM):
         ttl: seconds a response stays cached (``None``: the engine's default).
         model_id: the model identity responses are scoped by; default
             :func:`model_identity` of ``llm``, read at each call (so a setting changed
-            after wrapping, ``llm.max_tokens = 40``, gets answers of its own). Give a
-            stable name of your own when the wrapped LLM's fields change between runs
-            without changing its answers.
+            after wrapping, ``llm.max_tokens = 40``, gets answers of its own; a field
+            that holds state, such as a call counter, belongs out of it:
+            ``Field(exclude=True)``). Give a stable name of your own when the wrapped
+            LLM's fields change without changing its answers.
         namespace: this wrapper's share of the engine (engine namespace
             ``"li-llm:{namespace}"``: a LangChain ``SemCache`` on the same engine, in
             ``"llm:{namespace}"``, never clears it).
