@@ -16,6 +16,7 @@ def _split(words: str) -> list[str]:
 
 
 __all__ = [
+    "CONTRASTING_PREFIXES",
     "DATE_WORDS",
     "NEGATING_PREFIXES",
     "NEGATIONS",
@@ -37,6 +38,24 @@ NEGATIONS = frozenset(
 NEGATING_PREFIXES = ("un", "dis", "non", "in", "im", "il", "ir", "anti", "mis", "de")
 """Prefixes that make a word's opposite ("unsafe", "dislike", "illegal", "nonprofit",
 "deserialize")."""
+
+CONTRASTING_PREFIXES = (
+    ("hyper", "hypo"),
+    ("over", "under"),
+    ("super", "sub"),
+    ("inter", "intra"),
+    ("macro", "micro"),
+    ("milli", "micro"),
+    ("kilo", "mega"),
+    ("mega", "giga"),
+    ("giga", "tera"),
+    ("pre", "post"),
+    ("up", "down"),
+    ("in", "out"),
+)
+"""Prefixes of opposite or other sizes and directions: the same stem behind each is a swap
+("hypertension" / "hypotension", "overestimate" / "underestimate", "milligrams" /
+"micrograms", "inbound" / "outbound")."""
 
 _CARDINALS = _split(
     "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -194,6 +213,7 @@ _PAIRS = [
     ("near nearer nearest closer closest nearby", "far farther farthest further furthest distant"),
     ("synonym synonyms synonymous", "antonym antonyms opposite opposites"),
     ("time", "space"),
+    ("pre", "post"),
     ("sync synchronous synchronously", "async asynchronous asynchronously"),
     ("client", "server"),
     ("frontend", "backend"),

@@ -49,6 +49,7 @@ from typing import Any
 
 from .errors import InvalidArgumentError
 from .guard_words import (
+    CONTRASTING_PREFIXES,
     DATE_WORDS,
     NEGATING_PREFIXES,
     NEGATIONS,
@@ -137,6 +138,7 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _CURRENCY = re.compile(r"[$\u20ac\u00a3\u00a5]")
+_ASKED = re.compile(r"\b(?:many|much)\s+([^\W\d_]+)", re.IGNORECASE)
 _DEGREES = re.compile(r"\u00b0\s*([CFK])\b", re.IGNORECASE)
 _SCALE_LETTER = {"c": "celsius", "f": "fahrenheit", "k": "kelvin"}
 
@@ -144,8 +146,19 @@ _SCALE_LETTER = {"c": "celsius", "f": "fahrenheit", "k": "kelvin"}
 def units_agree(new: str, stored: str) -> bool:
     """The same units of measure and currencies ("5 mg" / "5 g", "per hour" / "per
     minute", "$20" / "\u20ac20", "30\u00b0C" / "30\u00b0F", "in celsius" / "in fahrenheit"),
-    however spelled ("5 km" matches "5 kilometres")."""
-    return _units(new) == _units(stored)
+    however spelled ("5 km" matches "5 kilometres"); and when both ask "how many" or "how
+    much" of a unit, the same one ("tablespoons" / "teaspoons"; "hours of sleep" / "how
+    much sleep" asks in no unit on one side, and passes)."""
+    if _units(new) != _units(stored):
+        return False
+    asked_new, asked_stored = _asked_units(new), _asked_units(stored)
+    return not (asked_new and asked_stored and asked_new != asked_stored)
+
+
+def _asked_units(span: str) -> list[str]:
+    """The units asked for in ``span``: ``how many tablespoons`` -> ``["tbsp"]``."""
+    names = (match.group(1).lower() for match in _ASKED.finditer(span))
+    return sorted(UNITS[name] for name in names if name in UNITS)
 
 
 def _units(span: str) -> list[str]:
@@ -298,12 +311,29 @@ def opposites_agree(new: str, stored: str) -> bool:
     new_counts, stored_counts = Counter(_words(new)), Counter(_words(stored))
     if new_counts == stored_counts:
         return True
+    only_new, only_stored = _one_sided(new_counts, stored_counts)
+    if _prefix_swapped(only_new, only_stored):
+        return False
     for first, second in OPPOSITES:
         first_gap = _pole_count(new_counts, first) - _pole_count(stored_counts, first)
         second_gap = _pole_count(new_counts, second) - _pole_count(stored_counts, second)
         if first_gap * second_gap < 0:
             return False
     return True
+
+
+def _prefix_swapped(first: set[str], second: set[str]) -> bool:
+    """A word of ``first`` and one of ``second`` that are one stem behind contrasting
+    prefixes (:data:`~semcache_core.guard_words.CONTRASTING_PREFIXES`)."""
+    for one, other in CONTRASTING_PREFIXES:
+        for prefix, opposite, words, others in (
+            (one, other, first, second),
+            (other, one, first, second),
+        ):
+            stems = {w[len(prefix) :] for w in words if w.startswith(prefix)}
+            if any(len(stem) >= 3 and opposite + stem in others for stem in stems):
+                return True
+    return False
 
 
 def _pole_count(counts: Counter[str], pole: frozenset[str]) -> int:

@@ -91,6 +91,15 @@ REFUSED = [
     (opposites_agree, "Time complexity of quicksort?", "Space complexity of quicksort?"),
     (opposites_agree, "The differences between TCP and UDP", "The similarities of TCP and UDP"),
     (names_agree, "What is the default port for HTTP?", "What is the default port for HTTPS?"),
+    (
+        opposites_agree,
+        "Blood pressure range for hypertension",
+        "Blood pressure range for hypotension",
+    ),
+    (opposites_agree, "Did we overestimate the cost?", "Did we underestimate the cost?"),
+    (opposites_agree, "What is my pre-tax income?", "What is my post-tax income?"),
+    (opposites_agree, "Daily dose in milligrams?", "Daily dose in micrograms?"),
+    (units_agree, "How many tablespoons in a cup?", "How many teaspoons in a cup?"),
 ]
 
 SERVED = [
@@ -109,6 +118,8 @@ SERVED = [
     "Is 15% off the sale price?|Is the discount 15% off the sale price?",
     "What is the opposite of happy?|What is an antonym of happy?",
     "How do Python's APIs work?|How does the Python API work?",
+    "How many people live in Paris?|How many residents live in Paris?",
+    "Give me an overview of the plan|Give me a summary of the plan",
 ]
 
 
