@@ -194,11 +194,11 @@ def differing_sentences(first: str, second: str) -> Difference:
 
 
 def _sentences(span: str) -> list[str]:
-    """The sentences of ``span`` (see :func:`sentence_boundaries`), stripped; those holding
-    no word character (whitespace, a lone bullet) are left out."""
+    """The sentences of ``span`` (see :func:`sentence_boundaries`), stripped; whitespace
+    alone is left out (a line of symbols is kept: "==" / "!=" must still be compared)."""
     cuts = sorted(sentence_boundaries(span))
     pieces = (span[start:end].strip() for start, end in itertools.pairwise(cuts))
-    return [piece for piece in pieces if not is_trivial(piece)]
+    return [piece for piece in pieces if piece]
 
 
 def words(span: str) -> list[str]:

@@ -321,3 +321,11 @@ def joins_a_subsequence(text: str, pieces: list[str]) -> bool:
         return False
 
     return text == "" or fits(0, 0)
+
+
+def test_a_differing_line_of_symbols_is_still_compared() -> None:
+    """Dropping lines without words from the alignment hid "==" / "!=" from the guards."""
+    first = "Head.\nCompare the values.\nShared sentence.\n==\nTail."
+    second = "Head.\nCompare the numbers.\nShared sentence.\n!=\nTail."
+    d = differing_sentences(first, second)
+    assert (d.first, d.second) == ("Compare the values. ==", "Compare the numbers. !=")
