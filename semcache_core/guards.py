@@ -138,7 +138,7 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _CURRENCY = re.compile(r"[$\u20ac\u00a3\u00a5]")
-_ASKED = re.compile(r"\b(?:many|much)\s+([^\W\d_]+)", re.IGNORECASE)
+_ASKED = re.compile(r"\b(?:many|much|in|into|to)\s+([^\W\d_]+)", re.IGNORECASE)
 _DEGREES = re.compile(r"\u00b0\s*([CFK])\b", re.IGNORECASE)
 _SCALE_LETTER = {"c": "celsius", "f": "fahrenheit", "k": "kelvin"}
 
@@ -146,9 +146,10 @@ _SCALE_LETTER = {"c": "celsius", "f": "fahrenheit", "k": "kelvin"}
 def units_agree(new: str, stored: str) -> bool:
     """The same units of measure and currencies ("5 mg" / "5 g", "per hour" / "per
     minute", "$20" / "\u20ac20", "30\u00b0C" / "30\u00b0F", "in celsius" / "in fahrenheit"),
-    however spelled ("5 km" matches "5 kilometres"); and when both ask "how many" or "how
-    much" of a unit, the same one ("tablespoons" / "teaspoons"; "hours of sleep" / "how
-    much sleep" asks in no unit on one side, and passes)."""
+    however spelled ("5 km" matches "5 kilometres"); and when both ask for a unit ("how
+    many tablespoons", "in miles", "to kilograms"), the same one ("tablespoons" /
+    "teaspoons"; "hours of sleep" / "how much sleep" asks in no unit on one side, and
+    passes)."""
     if _units(new) != _units(stored):
         return False
     asked_new, asked_stored = _asked_units(new), _asked_units(stored)
@@ -156,7 +157,8 @@ def units_agree(new: str, stored: str) -> bool:
 
 
 def _asked_units(span: str) -> list[str]:
-    """The units asked for in ``span``: ``how many tablespoons`` -> ``["tbsp"]``."""
+    """The units asked for in ``span``: ``how many tablespoons`` -> ``["tbsp"]``, ``in
+    miles`` -> ``["mi"]``."""
     names = (match.group(1).lower() for match in _ASKED.finditer(span))
     return sorted(UNITS[name] for name in names if name in UNITS)
 

@@ -161,7 +161,8 @@ def differing_sentences(first: str, second: str) -> Difference:
     differs in one line *and* whose question differs. The spans then run from the first
     difference to the last and hold the shared context between them, whose embedding
     would decide. Here the spans' sentences are aligned (:class:`difflib.SequenceMatcher`)
-    and only the differing ones are kept, each side's joined by a space, in order.
+    and only the differing ones are kept, each side's on lines of their own, in order (a
+    line ends a sentence for the guards too: the next line's capital is no name).
 
     Example::
 
@@ -169,7 +170,7 @@ def differing_sentences(first: str, second: str) -> Difference:
         >>> b = "Source: encyclopedia.\\nIt is 330 m tall.\\nQ: What is it made of?"
         >>> d = differing_sentences(a, b)
         >>> d.first, d.second, d.shared_inside
-        ('wiki. How tall is it?', 'encyclopedia. What is it made of?', True)
+        ('wiki.\\nHow tall is it?', 'encyclopedia.\\nWhat is it made of?', True)
     """
     difference = differing_spans(first, second)
     pieces = _sentences(difference.first), _sentences(difference.second)
@@ -186,8 +187,8 @@ def differing_sentences(first: str, second: str) -> Difference:
     return Difference(
         difference.prefix,
         difference.suffix,
-        " ".join(kept[0]),
-        " ".join(kept[1]),
+        "\n".join(kept[0]),
+        "\n".join(kept[1]),
         shared_inside=True,
         one_sided=one_sided,
     )

@@ -300,6 +300,7 @@ class ResponseCache:
             value = self._outcome(found.value, load, True, found.metadata)
             return await self._aserved(value, key)
         query = prompt.query
+        prompt_text(query, "prompt query")  # before the model is called on a miss
         vector = _usable(await self._embedder.aembed_query(query)) if query else None
         hits = (
             []

@@ -82,7 +82,11 @@ class LocalReads:
             entry = None if space is None else space.entries.get(key)
             if entry is not None and (entry.expires_at is None or entry.expires_at > now):
                 marker = entry.plain
-                if marker.__class__ is VectorValue and marker.kind == LIST_KIND:
+                if (
+                    marker.__class__ is VectorValue
+                    and marker.kind == LIST_KIND
+                    and entry.label is not None  # else get() says what is wrong
+                ):
                     self._hits += 1
                     entry.tick = self._tick = self._tick + 1
                     # an embedding's entry has a label in its namespace's index

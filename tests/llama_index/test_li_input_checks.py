@@ -4,6 +4,7 @@ and refuses an empty namespace while the snapshot holds others."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from pathlib import Path
 from typing import Any
@@ -159,4 +160,8 @@ def test_a_prompt_that_cannot_be_stored_is_refused_before_the_model_is_paid(
         wrapper.complete(f"what is {surrogate} ?")
     with pytest.raises(InvalidArgumentError, match="surrogate"):
         wrapper.chat([ChatMessage(role="user", content=f"what is {surrogate} ?")])
+    with pytest.raises(InvalidArgumentError, match="surrogate"):
+        asyncio.run(wrapper.acomplete(f"what is {surrogate} ?"))
+    with pytest.raises(InvalidArgumentError, match="surrogate"):
+        asyncio.run(wrapper.achat([ChatMessage(role="user", content=f"what is {surrogate} ?")]))
     assert inner.calls == 0 and len(wrapper.engine) == 0

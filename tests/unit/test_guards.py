@@ -100,6 +100,9 @@ REFUSED = [
     (opposites_agree, "What is my pre-tax income?", "What is my post-tax income?"),
     (opposites_agree, "Daily dose in milligrams?", "Daily dose in micrograms?"),
     (units_agree, "How many tablespoons in a cup?", "How many teaspoons in a cup?"),
+    (units_agree, "Convert 2 cups to tablespoons", "Convert 2 cups to teaspoons"),
+    (units_agree, "How long is a marathon in miles?", "How long is a marathon in kilometers?"),
+    (units_agree, "How much does it weigh in pounds?", "How much does it weigh in kilograms?"),
 ]
 
 SERVED = [

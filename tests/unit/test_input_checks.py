@@ -3,6 +3,7 @@ before ``fn`` runs, empty ``$or`` and ranges that order a number against a str."
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -171,7 +172,11 @@ FIELDS = ("exact", "context", "query", "model")
 
 
 @settings(max_examples=60, deadline=None)
-@given(field=st.sampled_from(FIELDS), bad=NOT_TEXT, call=st.sampled_from(["lookup", "update"]))
+@given(
+    field=st.sampled_from(FIELDS),
+    bad=NOT_TEXT,
+    call=st.sampled_from(["lookup", "alookup", "update"]),
+)
 def test_response_cache_names_a_prompt_field_that_is_not_text(
     field: str, bad: Any, call: str
 ) -> None:
@@ -184,6 +189,8 @@ def test_response_cache_names_a_prompt_field_that_is_not_text(
     with pytest.raises(InvalidArgumentError, match="model" if field == "model" else "prompt"):
         if call == "lookup":
             cache.lookup(prompt, texts["model"])
+        elif call == "alookup":  # the async twin checked less: the model was paid first
+            asyncio.run(cache.alookup(prompt, texts["model"]))
         else:
             cache.update(prompt, texts["model"], "new answer")
     assert len(cache.cache) == 1 and cache.lookup(Prompt("kept", "", "kept"), "m") == "answer"

@@ -8,6 +8,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from semcache_core.hit_rule import query_verdict
 from semcache_core.prompt_diff import (
     Difference,
     _sentences,
@@ -282,7 +283,7 @@ def test_two_differing_places_keep_only_their_own_sentences() -> None:
     first = RAG.format(context=context, question="How tall is it?")
     second = RAG.format(context=context.replace("wiki", "encyclopedia"), question="Who built it?")
     d = differing_sentences(first, second)
-    assert (d.first, d.second) == ("wiki. How tall is it?", "encyclopedia. Who built it?")
+    assert (d.first, d.second) == ("wiki.\nHow tall is it?", "encyclopedia.\nWho built it?")
     assert d.shared_inside and not d.whole and not d.one_sided
     assert differing_sentences(first, first.replace("How tall", "How high")) == differing_spans(
         first, first.replace("How tall", "How high")
@@ -307,7 +308,7 @@ def test_differing_sentences_drop_only_sentences_both_spans_hold(
 
 
 def joins_a_subsequence(text: str, pieces: list[str]) -> bool:
-    """Whether ``text`` is ``" ".join`` of some of ``pieces``, in their order."""
+    """Whether ``text`` is ``"\\n".join`` of some of ``pieces``, in their order."""
 
     @functools.cache
     def fits(at: int, start: int) -> bool:
@@ -315,7 +316,7 @@ def joins_a_subsequence(text: str, pieces: list[str]) -> bool:
             return True
         for index in range(start, len(pieces)):
             piece = pieces[index]
-            glue = "" if at == 0 else " "
+            glue = "" if at == 0 else "\n"
             if text.startswith(glue + piece, at) and fits(at + len(glue + piece), index + 1):
                 return True
         return False
@@ -328,4 +329,16 @@ def test_a_differing_line_of_symbols_is_still_compared() -> None:
     first = "Head.\nCompare the values.\nShared sentence.\n==\nTail."
     second = "Head.\nCompare the numbers.\nShared sentence.\n!=\nTail."
     d = differing_sentences(first, second)
-    assert (d.first, d.second) == ("Compare the values. ==", "Compare the numbers. !=")
+    assert (d.first, d.second) == ("Compare the values.\n==", "Compare the numbers.\n!=")
+
+
+def test_differing_lines_without_punctuation_are_not_read_as_one_sentence() -> None:
+    """Joined by a space, the next line's capitalised first word ("How") stood mid-sentence
+    and the names guard read it as a name: an obvious paraphrase was refused."""
+    first = "Context:\nthe tower is tall\nshared line\nHow tall is the tower"
+    second = "Context:\nthe tower is very tall\nshared line\nWhat is the height of the tower"
+    verdict = query_verdict(first, second)
+    assert verdict == (
+        "the tower is tall\nHow tall is the tower",
+        "the tower is very tall\nWhat is the height of the tower",
+    )  # the embeddings decide
