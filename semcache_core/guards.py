@@ -208,7 +208,7 @@ def _negations(words: Sequence[str]) -> int:
 _FREE_OF = re.compile(r"\w-free\b", re.IGNORECASE)  # "gluten-free": without gluten
 
 
-def _one_sided(first: Sequence[str], second: Sequence[str]) -> tuple[set[str], set[str]]:
+def _one_sided(first: Iterable[str], second: Iterable[str]) -> tuple[set[str], set[str]]:
     """The words of each side that the other side lacks."""
     a, b = set(first), set(second)
     return a - b, b - a

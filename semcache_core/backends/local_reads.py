@@ -90,7 +90,7 @@ class LocalReads:
                     self._hits += 1
                     entry.tick = self._tick = self._tick + 1
                     # an embedding's entry has a label in its namespace's index
-                    return space.index.float_list(entry.label, marker.norm)  # type: ignore[union-attr, arg-type]
+                    return space.index.float_list(entry.label, marker.norm)  # type: ignore[union-attr]
         finally:
             self._lock.release()
         found = self.get(namespace, key, now)
