@@ -32,13 +32,15 @@ TIE = 1e-5
 _PREFIXES = itertools.count()
 
 FIELDS = ["n", "s", "flag", "tags", "big", "é"]
+# around the length at which a stored string's attribute is cut (ATTRIBUTE_STRING_MAX)
+LONG = ["L" * 127, "L" * 128, "L" * 128 + "a", "L" * 128 + "b", "L" * 300]
 STORED = st.one_of(
     st.sampled_from([0, 1, 2, -3, 1.0, 2.5, math.nan, 1e20, 2**60, True, False, None]),
-    st.sampled_from(["a", "b", "1", "é", "a b", 'q"t']),
+    st.sampled_from(["a", "b", "1", "é", "a b", 'q"t', *LONG]),
     st.lists(st.sampled_from([1, "a", "b", 2.5]), max_size=3),
 )
 METADATA = st.dictionaries(st.sampled_from(FIELDS), STORED, max_size=4)
-SCALARS = st.sampled_from([0, 1, 2, 1.0, 2.5, 2**60, 1e20, True, False, "a", "b", "1", "é"])
+SCALARS = st.sampled_from([0, 1, 2, 1.0, 2.5, 2**60, 1e20, True, False, "a", "b", "1", "é", *LONG])
 ORDERED = st.sampled_from([0, 1, 1.5, -2, 2**60, 1e20, math.nan, "a", "1"])
 LEAVES = st.one_of(
     st.builds(Filter, st.sampled_from(FIELDS), st.sampled_from(["==", "!="]), SCALARS),
@@ -134,7 +136,7 @@ def filtered_pair(
     metadatas: list[dict[str, Any]] = []
     rng = np.random.default_rng(5)
     pool_values = [0, 1, 2, -3, 1.0, 2.5, math.nan, 1e20, 2**60, True, False, None, "a", "b"]
-    pool_values += ["1", "é", "a b", 'q"t', [1, "a"], ["b"], [], [2.5, "b"]]
+    pool_values += ["1", "é", "a b", 'q"t', [1, "a"], ["b"], [], [2.5, "b"], *LONG]
     for _ in range(80):
         meta: dict[str, Any] = {}
         for field in FIELDS:

@@ -217,3 +217,43 @@ def test_a_range_filter_skips_foreign_keys_under_the_prefix(
     cache.clear()
     assert redis_client.get(foreign) == b"a foreign string key under the prefix"
     cache.close()
+
+
+def test_long_strings_are_cut_in_the_attributes_and_long_literals_stay_client_side() -> None:
+    # Found in review: every string went whole into the vector's FILTER attributes, which
+    # the server re-reads per condition per candidate: a 20 KB summary behind a 20-term OR
+    # blocked the server for 0.7 s a search; a 2 MB one timed it out.
+    from semcache_core.backends.redis.entry_codec import ATTRIBUTE_STRING_MAX, attributes
+    from semcache_core.backends.redis.filter_expr import to_expression
+
+    stored = attributes({"summary": "s" * 20_000, "lang": "en"}, None)
+    assert len(stored) < ATTRIBUTE_STRING_MAX + 100
+    assert '"lang":"en"' in stored
+    at_most = "s" * ATTRIBUTE_STRING_MAX
+    assert to_expression(parse_filters({"summary": at_most})) == f'.summary == "{at_most}"'
+    assert to_expression(parse_filters({"summary": at_most + "s"})) is None
+    assert to_expression(parse_filters({"summary": {"$in": ["a", at_most + "s"]}})) is None
+
+
+def test_filters_on_strings_around_the_cut_agree_with_the_local_backend(
+    redis_client: redis.Redis,
+) -> None:
+    # The stored attribute holds a long string's first ATTRIBUTE_STRING_MAX characters: a
+    # longer literal sent to the server would miss the entry that holds it exactly.
+    from semcache_core.backends.redis.entry_codec import ATTRIBUTE_STRING_MAX
+
+    cut = ATTRIBUTE_STRING_MAX
+    values = ["L" * (cut - 1), "L" * cut, "L" * cut + "a", "L" * cut + "b", "L" * 3 * cut]
+    remote = SemCache(backend=RedisBackend(client=redis_client, prefix="cut"))
+    local = SemCache(backend=LocalBackend(index="flat"))
+    for cache in (local, remote):
+        for i, value in enumerate(values):
+            cache.set(f"k{i}", i, vector=[1.0, 0.1 * i], metadata={"s": value})
+    filters = [{"s": value} for value in values]
+    filters += [{"s": {"$in": [value, "other"]}} for value in values]
+    for condition in filters:
+        want = sorted(h.key for h in local.search([1.0, 0.0], k=10, filters=condition))
+        got = sorted(h.key for h in remote.search([1.0, 0.0], k=10, filters=condition))
+        assert got == want, condition
+    remote.clear()
+    remote.close()

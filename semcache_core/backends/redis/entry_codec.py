@@ -61,6 +61,12 @@ _BIG = 2**53
 number orders (and equals) like its stand-in, so the ``FILTER`` stays a superset."""
 
 
+ATTRIBUTE_STRING_MAX = 128
+"""A string is kept in the vector's attributes as its first this many characters, and
+:mod:`.filter_expr` sends no longer string literal (a 20 KB string behind a 20-term OR made
+each search block the server for half a second)."""
+
+
 def is_filterable_field(name: str) -> bool:
     """Whether ``FILTER`` can name the field (``.name``): an ASCII identifier."""
     return (
@@ -88,7 +94,12 @@ def _attribute_value(value: Any) -> Any:
             return value
         return _BIG if value > 0 else -_BIG
     if isinstance(value, str):
-        return value if value.isascii() and value.isprintable() else None
+        if not (value.isascii() and value.isprintable()):
+            return None
+        # the server re-reads the attributes for every condition of every candidate: a long
+        # string is kept as its first characters (what a sent literal may hold, see
+        # .filter_expr: the FILTER stays a superset, the exact filter trims)
+        return value[:ATTRIBUTE_STRING_MAX]
     return None
 
 

@@ -15,7 +15,10 @@ why only part of a tree is sent:
   and ±inf, are written as ±2**53: :mod:`.entry_codec`), floats printed with an exponent
   (the parser reads no ``1e+20``) and bools as filter values are not sent. A numeric-looking string
   equals the number (``"2021" == 2021``): a superset, which the exact filter trims.
-- Strings: printable ASCII without quotes or backslashes only (``"é"`` never matches).
+- Strings: printable ASCII without quotes or backslashes only (``"é"`` never matches), of
+  at most :data:`~.entry_codec.ATTRIBUTE_STRING_MAX` characters: a stored string longer
+  than that is kept in the attributes as its first characters, which equal such a literal
+  whenever the whole string does.
 
 Example::
 
@@ -30,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...filters import Filter, FilterCondition, FilterNode, FilterOperator
-from .entry_codec import is_filterable_field
+from .entry_codec import ATTRIBUTE_STRING_MAX, is_filterable_field
 
 __all__ = ["to_expression"]
 
@@ -56,7 +59,8 @@ def _literal(value: Any, strings: bool = True) -> str | None:
         return text if plain and -_EXACT_INT < value < _EXACT_INT else None
     if strings and isinstance(value, str):
         plain = value.isascii() and value.isprintable() and not set(value) & set("\"'\\")
-        return f'"{value}"' if plain else None
+        short = len(value) <= ATTRIBUTE_STRING_MAX  # as long as a stored value's stand-in
+        return f'"{value}"' if plain and short else None
     return None
 
 
