@@ -34,7 +34,8 @@ under the lock, bump the epoch and copy the view; then, outside it, write the co
 ``checkpoint.semcache`` (atomic rename) and drop the log of the finished epoch.
 
 Open: load the checkpoint (entries, vectors and graph as saved: no graph rebuild), then
-re-read from the journal only the keys logged after its epoch. Without a usable checkpoint
+re-read from the journal only the keys logged after its epoch, in the order of their last
+logged change (the LRU order of the writes). Without a usable checkpoint
 (first open after a crash before any checkpoint, or a damaged file) every record is read
 and the index rebuilt, then a checkpoint is written.
 
@@ -51,7 +52,6 @@ Example::
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 import sqlite3
@@ -68,7 +68,7 @@ from ..backends.local import LocalBackend
 from ..errors import (
     BackendError,
     CacheClosedError,
-    DirectoryLockedError,
+    DimensionMismatchError,
     InvalidArgumentError,
     SnapshotError,
     UnsafeRecordError,
@@ -78,9 +78,11 @@ from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from ..vectors import FloatMatrix
+from .directory_lock import lock_directory
 from .journal import (
     ENTRY_PREFIX,
     JOURNAL_DIR,
+    by_last_change,
     damaged_journal,
     entry_id,
     open_journal,
@@ -104,7 +106,6 @@ __all__ = [
 
 CHECKPOINT_KIND = "checkpoint"
 CHECKPOINT_FILE = "checkpoint.semcache"
-LOCK_FILE = "LOCK"
 _LOG = "c"  # diskcache push() prefix of the change log
 _EPOCH = "m:epoch"
 _JOURNAL_ID = "m:id"
@@ -165,7 +166,7 @@ class DurableBackend:
         self._clock = clock
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self._lock_file = _lock_directory(self.path)
+        self._lock_file = lock_directory(self.path)
         self._closed = False
         self.last_checkpoint_error: BaseException | None = None
         """What made the last background checkpoint fail, if one did (the next one retries)."""
@@ -232,10 +233,11 @@ class DurableBackend:
             except ValueError:  # passed its checksums but does not hold together
                 saved = None
         if saved is not None:
-            self._replay(dict.fromkeys(key for key, tag in log if tag > epoch), now)
+            changed = dict.fromkeys(key for key, tag in log if tag > epoch)
+            self._replay(by_last_change(changed, log), now)
             opened_from = "checkpoint"
         else:
-            keys = self._keys()
+            keys = by_last_change(self._keys(), log)
             self._replay(keys, now)
             opened_from = "journal" if keys or log else "new"
         if opened_from == "journal":
@@ -301,7 +303,10 @@ class DurableBackend:
                 record = self._record(name)
                 if record is None:
                     continue
-                write = write_from(name, record)
+                try:
+                    write = write_from(name, record)
+                except ValueError as exc:
+                    raise damaged_journal(self.path, exc) from exc
                 if write.expires_at is not None and write.expires_at <= now:
                     expired[name] = None
                 else:
@@ -315,7 +320,11 @@ class DurableBackend:
     def set_many(self, writes: list[EntryWrite], now: float) -> None:
         with self._lock:
             self._check_open()
-            self._memory.check_dimensions(writes)
+            try:
+                self._memory.check_dimensions(writes)
+            except DimensionMismatchError:  # held by expired entries only? then it is free
+                self._memory.purge_expired(now)
+                self._memory.check_dimensions(writes)
             latest: dict[str, bytes | None] = {  # a repeated entry: the last write wins
                 entry_id(w.namespace, w.key): record_of(w) for w in writes
             }
@@ -575,25 +584,3 @@ def _checkpoint_every(
             except Exception as exc:  # the journal still has everything; retry next time
                 backend.last_checkpoint_error = exc
         del backend
-
-
-def _lock_directory(path: Path) -> Any:
-    """Hold an exclusive ``flock`` on ``path/LOCK`` for as long as the file stays open."""
-    handle = open(path / LOCK_FILE, "a+")  # noqa: SIM115  # held open until close()
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
-        raise DirectoryLockedError(
-            f"{path} is already open (process {holder}); a durable directory has one owner "
-            "at a time: close the other cache first, or share one cache between processes "
-            "on Redis: SemCache(backend=RedisBackend(url)) "
-            "(from semcache_core.backends.redis import RedisBackend)"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle

@@ -12,7 +12,9 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import diskcache
 import msgpack
@@ -24,6 +26,7 @@ from ..errors import SnapshotError
 from .journal_disk import RawDisk
 
 __all__ = [
+    "by_last_change",
     "damaged_journal",
     "ENTRY_PREFIX",
     "JOURNAL_DIR",
@@ -92,8 +95,18 @@ def record_of(write: EntryWrite) -> bytes:
 
 
 def write_from(name: str, record: bytes) -> EntryWrite:
-    """The write that :func:`record_of` recorded as entry ``name``."""
-    value, metadata, namespace, expires_at, vector = msgpack.unpackb(record, raw=False)
+    """The write that :func:`record_of` recorded as entry ``name``.
+
+    Raises:
+        ValueError: a record :func:`record_of` never writes (a damaged journal).
+    """
+    try:
+        fields = msgpack.unpackb(record, raw=False)
+    except Exception as exc:  # msgpack raises several types for malformed input
+        raise ValueError(f"the record of entry {name!r} does not decode: {exc!r}") from None
+    if not _well_formed(name, fields):
+        raise ValueError(f"the record of entry {name!r} is not one semcache writes")
+    value, metadata, namespace, expires_at, vector = fields
     return EntryWrite(
         split_entry_id(name)[1],
         value,
@@ -103,6 +116,36 @@ def write_from(name: str, record: bytes) -> EntryWrite:
         None if vector is None else np.frombuffer(vector, dtype=np.float32),
         decode(value) if is_scalar(value) else NOT_DECODED,
     )
+
+
+def _well_formed(name: str, fields: Any) -> bool:
+    """Whether ``fields`` are those :func:`record_of` writes for entry ``name``."""
+    if not isinstance(fields, list) or len(fields) != 5:
+        return False
+    value, metadata, namespace, expires_at, vector = fields
+    return (
+        isinstance(value, bytes)
+        and isinstance(metadata, bytes)
+        and isinstance(namespace, str)
+        and split_entry_id(name)[0] == namespace
+        and (expires_at is None or type(expires_at) in (int, float))
+        and (
+            vector is None
+            or (isinstance(vector, bytes) and len(vector) % 4 == 0 and len(vector) > 0)
+        )
+    )
+
+
+def _is_float32_blob(vector: Any) -> bool:
+    return isinstance(vector, bytes) and len(vector) > 0 and len(vector) % 4 == 0
+
+
+def by_last_change(names: Iterable[str], log: Sequence[tuple[str, int]]) -> list[str]:
+    """``names`` (entry ids) in the order of their last change in ``log`` ((entry id,
+    epoch), oldest first), the most recent last; those the log does not hold first, in the
+    order given: the order a reopened view's LRU gets them in."""
+    last = {name: position for position, (name, _) in enumerate(log)}
+    return sorted(names, key=lambda name: last.get(name, -1))
 
 
 def with_expiry(record: bytes, expires_at: float | None) -> bytes:

@@ -33,7 +33,8 @@ from test_durable import (
 )
 
 from semcache_core import SemCache
-from semcache_core.persist.durable import CHECKPOINT_FILE, LOCK_FILE
+from semcache_core.persist.directory_lock import LOCK_FILE
+from semcache_core.persist.durable import CHECKPOINT_FILE
 
 # --- the case itself, with a real SIGKILL ------------------------------------------------
 
