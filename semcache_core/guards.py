@@ -159,8 +159,7 @@ def units_agree(new: str, stored: str) -> bool:
 def _asked_units(span: str) -> list[str]:
     """The units asked for in ``span``: ``how many tablespoons`` -> ``["tbsp"]``, ``in
     miles`` -> ``["mi"]``."""
-    names = (match.group(1).lower() for match in _ASKED.finditer(span))
-    return sorted(UNITS[name] for name in names if name in UNITS)
+    return sorted(UNITS[name] for name in _unit_names(span, _ASKED) if name in UNITS)
 
 
 def _units(span: str) -> list[str]:
@@ -173,8 +172,9 @@ def _units(span: str) -> list[str]:
     return sorted(found)
 
 
-def _unit_names(span: str) -> list[str]:
-    return [match.group(1).lower() for match in _QUANTITY.finditer(span)]
+def _unit_names(span: str, pattern: re.Pattern[str] = _QUANTITY) -> list[str]:
+    """The unit words ``pattern`` captures (its group 1), lower-cased."""
+    return [match.group(1).lower() for match in pattern.finditer(span)]
 
 
 def dates_agree(new: str, stored: str) -> bool:

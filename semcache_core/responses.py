@@ -436,13 +436,12 @@ class ResponseCache:
         self, prompt: PromptLike, model: str, response: Any, usage: Usage | None
     ) -> str:
         """The key an update writes, once everything it writes is known to be storable."""
-        key = self._key(prompt, model)
         check_usage(usage)
         query = prompt.query
         prompt_text(query, "prompt query")
-        metadata = self._entry(prompt, model, response, None, usage)["metadata"]
-        check_storable(response, {**metadata, **(self._metadata(query) if query else {})})
-        return key
+        entry = self._entry(prompt, model, response, None, usage)
+        check_storable(response, {**entry["metadata"], **(self._metadata(query) if query else {})})
+        return entry["key"]
 
     def _write(
         self,

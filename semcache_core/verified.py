@@ -59,6 +59,7 @@ from .checks import as_real
 from .errors import InvalidArgumentError, shown
 
 __all__ = [
+    "draw",
     "MAX_OBSERVATIONS",
     "MIN_OBSERVATIONS",
     "SEPARATED_SLOPE",
@@ -318,5 +319,9 @@ def decide(record: Observations, similarity: Any, delta: Any, rng: Random) -> Ac
     Raises:
         InvalidArgumentError: as :func:`explore_probability`.
     """
-    tau = explore_probability(record, similarity, delta)
+    return draw(explore_probability(record, similarity, delta), rng)
+
+
+def draw(tau: float, rng: Random) -> Action:
+    """Explore with probability ``tau``: one draw of ``rng`` (deterministic given it)."""
     return Action.EXPLORE if rng.random() <= tau else Action.EXPLOIT

@@ -50,9 +50,11 @@ from .errors import InvalidArgumentError, shown
 from .records import Entry, Hit
 from .verified import (
     MIN_OBSERVATIONS,
+    Action,
     Observations,
     Random,
     check_error_rate,
+    draw,
     explore_probability,
 )
 
@@ -195,7 +197,8 @@ class Verifier:
         (remembering it as served, or as pending when explored)."""
         with self._lock:
             explore = self.max_error_rate is not None and (
-                self._rng.random() <= self._exploring(observations_of(hit.metadata), hit.score)
+                draw(self._exploring(observations_of(hit.metadata), hit.score), self._rng)
+                is Action.EXPLORE
             )
             # a served hit needs no value (nothing compares it): keep the memory small
             candidate = Candidate(

@@ -92,15 +92,8 @@ def replay_chunks(generation: Generation, *, whole: bool = False) -> list[ChatGe
         ChatGenerationChunk(message=AIMessageChunk(content=piece, id=message.id))
         for piece in pieces
     ]
-    last = AIMessageChunk(
-        content="" if isinstance(content, str) else [],
-        id=message.id,
-        tool_call_chunks=_tool_call_chunks(message),
-        usage_metadata=getattr(message, "usage_metadata", None),
-        response_metadata=message.response_metadata,
-        additional_kwargs=message.additional_kwargs,
-        name=message.name,
-        chunk_position="last",
+    last = _last_chunk(
+        message, "" if isinstance(content, str) else [], tool_call_chunks=_tool_call_chunks(message)
     )
     chunks.append(ChatGenerationChunk(message=last, generation_info=info))
     return chunks
@@ -115,16 +108,27 @@ def _one_chunk(message: Any) -> AIMessageChunk:
     several chunks the call would come back *valid*, for an agent to run. One chunk is not
     added to anything.
     """
-    return AIMessageChunk(
-        content=message.content,
-        id=message.id,
+    return _last_chunk(
+        message,
+        message.content,
         tool_calls=message.tool_calls,
         invalid_tool_calls=message.invalid_tool_calls,
+    )
+
+
+def _last_chunk(message: Any, content: Any, **calls: Any) -> AIMessageChunk:
+    """A replay's last chunk: ``content``, the tool calls given (``calls``), and the
+    message's usage, metadata and name, which come once so that adding the chunks up
+    counts usage once and does not concatenate metadata strings."""
+    return AIMessageChunk(
+        content=content,
+        id=message.id,
         usage_metadata=getattr(message, "usage_metadata", None),
         response_metadata=message.response_metadata,
         additional_kwargs=message.additional_kwargs,
         name=message.name,
         chunk_position="last",
+        **calls,
     )
 
 

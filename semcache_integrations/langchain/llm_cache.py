@@ -32,6 +32,7 @@ from semcache_core import SemCache as EngineCache
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError, InvalidValueError
 from semcache_core.guards import Guard
+from semcache_core.response_checks import prompt_text
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
 from semcache_core.verified import Random
 from semcache_core.verified_responses import text_judge
@@ -218,9 +219,8 @@ def _stored_response(
 ) -> tuple[list[Generation], str] | None:
     """The generations of an update and their JSON, checked; ``None`` (warned) for a
     response whose JSON would not load back."""
-    for name, value in (("prompt", prompt), ("llm_string", llm_string)):
-        if not isinstance(value, str):
-            raise InvalidArgumentError(f"{name} must be a str, got {type(value).__name__}")
+    prompt_text(prompt, "prompt")  # before usage accounting reads llm_string
+    prompt_text(llm_string, "llm_string")
     if isinstance(return_val, (str, bytes, Mapping)) or not isinstance(return_val, Iterable):
         raise InvalidValueError(
             f"return_val must be a sequence of generations, got {type(return_val).__name__}"
