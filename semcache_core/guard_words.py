@@ -18,18 +18,20 @@ def _split(words: str) -> list[str]:
 __all__ = [
     "CONTRASTING_PREFIXES",
     "DATE_WORDS",
+    "KINDS",
     "NEGATING_PREFIXES",
     "NEGATIONS",
     "NUMBER_WORDS",
     "OPPOSITES",
     "RELATIVE_DATE",
+    "SCOPES",
 ]
 
 NEGATIONS = frozenset(
     _split(
         "not no non never none nobody nothing nowhere neither nor without cannot cant dont doesnt "
         "didnt isnt arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt "
-        "mustnt neednt aint avoid avoids avoiding skip skips skipping except excluding"
+        "mustnt neednt aint unable avoid avoids avoiding skip skips skipping except excluding"
     )
 )
 """Words that negate (any word ending in "n't" does too; "non" as in "non-toxic"; "avoid",
@@ -83,15 +85,15 @@ _ABBREVIATIONS = {
     "tues": "tuesday", "wed": "wednesday", "thu": "thursday", "thur": "thursday",
     "thurs": "thursday", "fri": "friday", "sat": "saturday", "sun": "sunday",
 }  # fmt: skip
-_OTHER_DAYS = _split("weekday weekend today tonight tomorrow yesterday overnight")
+_OTHER_DAYS = _split("weekday weekend today tonight tomorrow yesterday overnight eve")
 DATE_WORDS: dict[str, str] = {
     **{word: word for word in (*_MONTHS, *_WEEKDAYS, *_OTHER_DAYS)},
     **{f"{word}s": word for word in (*_WEEKDAYS, "weekday", "weekend")},
     **_ABBREVIATIONS,
 }
-"""Month and weekday names, abbreviations, plurals and relative days, each to the day or
-month it names ("may" and "march" are verbs too: a capitalised May or March is a name,
-which :func:`~semcache_core.guards.names_agree` sees)."""
+"""Month and weekday names, abbreviations, plurals and relative days ("eve": Christmas Eve is
+not Christmas), each to the day or month it names ("may" and "march" are verbs too: a
+capitalised May or March is a name, which :func:`~semcache_core.guards.names_agree` sees)."""
 
 RELATIVE_DATE = re.compile(
     r"\b(this|next|last|previous|coming|past)\s+(week|month|year|quarter|weekend|season)\b",
@@ -112,16 +114,16 @@ _PAIRS = [
     ),
     (
         "increase increases increased increasing raise raises raised raising boost boosts rise "
-        "rises",
+        "rises up",
         "decrease decreases decreased decreasing reduce reduces reduced reducing lower lowers "
-        "lowered lowering drop drops cut cuts",
+        "lowered lowering drop drops cut cuts down",
     ),
     ("higher highest", "lower lowest"),
     ("high", "low"),
     ("more most", "less least fewer fewest"),
     (
-        "max maximum maximal maximise maximize argmax",
-        "min minimum minimal minimise minimize argmin",
+        "max maximum maximal maximise maximize argmax upper oldest",
+        "min minimum minimal minimise minimize argmin lower young youngest",
     ),
     ("large larger largest big bigger biggest huge", "small smaller smallest little tiny"),
     ("long longer longest", "short shorter shortest"),
@@ -164,7 +166,7 @@ _PAIRS = [
         "success successful succeed succeeds succeeded pass passes passed passing works",
         "failure failed fail fails failing",
     ),
-    ("safe safer safest", "dangerous unsafe risky"),
+    ("safe safer safest fine", "dangerous unsafe risky"),
     ("male men man boy boys husband father", "female women woman girl girls wife mother"),
     ("adult adults", "child children kid kids baby babies infant infants"),
     ("day daytime", "night nighttime"),
@@ -286,3 +288,57 @@ OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
 )
 """Pairs of opposite poles: a word of one on one side only and a word of the other on the
 other side only is a swap of meaning."""
+
+
+_KIND_GROUPS = [
+    ("checking chequing", "savings", "credit", "debit", "prepaid"),
+    (
+        "plane planes airplane airplanes aeroplane flight flights airline airlines",
+        "train trains rail railway",
+        "bus buses coach coaches",
+        "car cars",
+        "ferry ferries boat boats",
+        "bike bikes bicycle bicycles",
+        "motorcycle motorcycles motorbike motorbikes",
+        "taxi taxis cab cabs",
+    ),
+    (
+        "dog dogs puppy puppies",
+        "cat cats kitten kittens",
+        "rabbit rabbits",
+        "horse horses",
+        "bird birds parrot parrots",
+        "hamster hamsters",
+        "cow cows cattle",
+        "pig pigs",
+        "sheep",
+        "goat goats",
+    ),
+    ("breakfast", "brunch", "lunch", "dinner supper"),
+    ("spring", "summer", "autumn fall", "winter"),
+    ("red", "blue", "green", "yellow", "black", "white", "purple", "pink", "brown", "grey gray"),
+    ("gold", "silver", "bronze", "platinum", "copper", "iron", "steel", "aluminium aluminum"),
+    ("son sons", "daughter daughters"),
+    ("brother brothers", "sister sisters"),
+    ("aunt aunts", "uncle uncles"),
+    ("laptop laptops notebook", "phone phones smartphone", "tablet tablets", "desktop"),
+    ("windows", "linux ubuntu", "mac macos osx", "android", "ios"),
+    (
+        "python", "java", "javascript", "typescript", "ruby", "php", "kotlin", "swift",
+        "rust", "scala", "perl", "golang",
+    ),
+]  # fmt: skip
+KINDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
+    tuple(frozenset(_split(kind)) for kind in group) for group in _KIND_GROUPS
+)
+"""Closed classes whose members answer different questions: one kind on one side only and
+another kind of the same class on the other is a swap ("checking account" / "credit card",
+"by plane" / "by bus", "Can dogs eat grapes?" / "Can cats eat grapes?"). Each kind lists
+its spellings and plurals."""
+
+SCOPES: tuple[frozenset[str], ...] = (
+    frozenset(_split("abroad overseas international internationally foreign worldwide")),
+    frozenset(_split("domestic domestically inland nationwide")),
+)
+"""Words that change what a question covers: a word of a scope on one side only is another
+question ("send money abroad" / "send money to another bank in this country")."""

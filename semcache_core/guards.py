@@ -20,11 +20,16 @@ The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
   ("Ireland" / "Iceland", "Celsius" / "Fahrenheit");
 - :func:`identifiers_agree`: the same code identifiers, flags, paths and quoted strings,
   in the same order (``--max-cost`` / ``--max-heads``, ``fetchOrder`` / ``fetchOrders``);
-- :func:`order_agrees`: not the same words in another order ("Celsius to Fahrenheit" /
-  "Fahrenheit to Celsius");
+- :func:`order_agrees`: not the same words in another order, and no direction reversed
+  ("Celsius to Fahrenheit" / "Fahrenheit into Celsius", "int to string" / "a string to
+  an int");
 - :func:`question_words_agree`: no two different who/when/where/why questions;
 - :func:`opposites_agree`: no word on one side whose opposite is on the other only
-  ("before" / "after", "enable" / "disable", "cheapest" / "most expensive").
+  ("before" / "after", "enable" / "disable", "cheapest" / "most expensive");
+- :func:`kinds_agree`: no two kinds of one closed class swapped ("checking account" /
+  "credit card", "by plane" / "by bus", "dogs" / "cats");
+- :func:`qualifiers_agree`: a scope ("abroad", "domestic") or a "too" ("too old") on
+  both sides or neither.
 
 They err on the side of a miss: a paraphrase that trips one ("I forgot my password" /
 "I can't remember my password") costs one LLM call, a wrong answer costs trust.
@@ -51,12 +56,14 @@ from .errors import InvalidArgumentError
 from .guard_words import (
     CONTRASTING_PREFIXES,
     DATE_WORDS,
+    KINDS,
     NEGATING_PREFIXES,
     NEGATIONS,
     NUMBER_WORDS,
     OPPOSITES,
     RELATIVE_DATE,
     SCALES,
+    SCOPES,
     UNITS,
 )
 from .prompt_diff import numbers, question_words
@@ -67,12 +74,14 @@ __all__ = [
     "check_guards",
     "dates_agree",
     "identifiers_agree",
+    "kinds_agree",
     "names_agree",
     "negation_agrees",
     "numbers_agree",
     "opposites_agree",
     "order_agrees",
     "passes",
+    "qualifiers_agree",
     "question_words_agree",
     "units_agree",
 ]
@@ -184,7 +193,8 @@ def dates_agree(new: str, stored: str) -> bool:
 
 
 def _dates(span: str) -> list[str]:
-    found = [DATE_WORDS[word] for word in _words(span) if word in DATE_WORDS]
+    stems = (_stem(word, plural=False) for word in _words(span))  # "today's": "today"
+    found = [DATE_WORDS[word] for word in stems if word in DATE_WORDS]
     found += [" ".join(match.groups()).lower() for match in RELATIVE_DATE.finditer(span)]
     return sorted(found)
 
@@ -215,11 +225,16 @@ def _one_sided(first: Iterable[str], second: Iterable[str]) -> tuple[set[str], s
 
 
 def _prefix_negated(words: set[str], others: set[str]) -> bool:
+    """A word of ``words`` that is a word of ``others`` with a negating prefix ("unsafe" /
+    "safe") or with "less" after it ("eggless" / "eggs", "sugarless" / "sugar")."""
     for word in words:
         for prefix in NEGATING_PREFIXES:
             stem = word[len(prefix) :].lstrip("-")
             if word.startswith(prefix) and len(stem) >= 3 and stem in others:
                 return True
+        stem = word[: -len("less")].rstrip("-")
+        if word.endswith("less") and len(stem) >= 3 and others & {stem, stem + "s", stem + "es"}:
+            return True
     return False
 
 
@@ -292,11 +307,42 @@ def _is_code(token: str) -> bool:
 
 
 def order_agrees(new: str, stored: str) -> bool:
-    """Not the same words in another order: "convert Celsius to Fahrenheit" / "convert
-    Fahrenheit to Celsius", "make a public repo private" / "make a private repo public"
-    (what embeddings, bags of meaning, see least)."""
+    """Not the same words in another order ("make a public repo private" / "make a private
+    repo public"), and no word going one way on one side and the other way on the other:
+    "convert Celsius to Fahrenheit" / "converting fahrenheit into celsius", "int to
+    string" / "get an int from a String" agree, "int to string" / "a string to an int"
+    do not (what embeddings, bags of meaning, see least)."""
     new_words, stored_words = _words(new), _words(stored)
-    return new_words == stored_words or sorted(new_words) != sorted(stored_words)
+    if new_words == stored_words:
+        return True
+    if sorted(new_words) == sorted(stored_words):
+        return False
+    new_from, new_to = _ends(new_words)
+    stored_from, stored_to = _ends(stored_words)
+    return not (new_from & stored_to or new_to & stored_from)
+
+
+_TOWARD = frozenset(["to", "into"])  # "X to Y": from X to Y
+_AWAY = frozenset(["from"])  # "Y from X": from X to Y
+_DETERMINERS = frozenset(["a", "an", "the", "my", "your", "our", "their", "his", "her", "its"])
+
+
+def _ends(words: Sequence[str]) -> tuple[set[str], set[str]]:
+    """The words a span goes from and goes to: "convert a string to an int" ->
+    ({"string"}, {"int"}); "an int from a String" -> ({"string"}, {"int"}). Plurals are
+    folded ("strings" is "string")."""
+    sources, targets = set(), set()
+    for at, word in enumerate(words):
+        if word not in _TOWARD and word not in _AWAY:
+            continue
+        before = next((w for w in reversed(words[:at]) if w not in _DETERMINERS), None)
+        after = next((w for w in words[at + 1 :] if w not in _DETERMINERS), None)
+        if before is None or after is None:
+            continue
+        source, target = (before, after) if word in _TOWARD else (after, before)
+        sources.add(_stem(source))
+        targets.add(_stem(target))
+    return sources, targets
 
 
 def question_words_agree(new: str, stored: str) -> bool:
@@ -304,6 +350,28 @@ def question_words_agree(new: str, stored: str) -> bool:
     where/why, they name the same ones ("Who designed it?" / "When was it built?")."""
     asked, stored_asked = question_words(new), question_words(stored)
     return not (asked and stored_asked and asked != stored_asked)
+
+
+def kinds_agree(new: str, stored: str) -> bool:
+    """No two kinds of one closed class swapped (:data:`~semcache_core.guard_words.KINDS`):
+    "checking account" / "credit card", "by plane" / "by bus", "dogs" / "cats"."""
+    new_counts, stored_counts = Counter(_words(new)), Counter(_words(stored))
+    return new_counts == stored_counts or not any(
+        _poles_swapped(new_counts, stored_counts, kinds) for kinds in KINDS
+    )
+
+
+def qualifiers_agree(new: str, stored: str) -> bool:
+    """Both sides or neither name each scope (:data:`~semcache_core.guard_words.SCOPES`:
+    "abroad", "international"; "domestic") and say "too" before a word ("too old", "too
+    much"): each changes what is asked."""
+    new_words, stored_words = set(_words(new)), set(_words(stored))
+    if any(bool(scope & new_words) != bool(scope & stored_words) for scope in SCOPES):
+        return False
+    return bool(_TOO.search(new)) == bool(_TOO.search(stored))
+
+
+_TOO = re.compile(r"\btoo\s+\w", re.IGNORECASE)  # "too old", not "me too"
 
 
 def opposites_agree(new: str, stored: str) -> bool:
@@ -316,12 +384,15 @@ def opposites_agree(new: str, stored: str) -> bool:
     only_new, only_stored = _one_sided(new_counts, stored_counts)
     if _prefix_swapped(only_new, only_stored):
         return False
-    for first, second in OPPOSITES:
-        first_gap = _pole_count(new_counts, first) - _pole_count(stored_counts, first)
-        second_gap = _pole_count(new_counts, second) - _pole_count(stored_counts, second)
-        if first_gap * second_gap < 0:
-            return False
-    return True
+    return not any(_poles_swapped(new_counts, stored_counts, poles) for poles in OPPOSITES)
+
+
+def _poles_swapped(
+    new_counts: Counter[str], stored_counts: Counter[str], poles: Sequence[frozenset[str]]
+) -> bool:
+    """One side holding more words of one pole and the other more words of another."""
+    gaps = [_pole_count(new_counts, pole) - _pole_count(stored_counts, pole) for pole in poles]
+    return any(gap > 0 for gap in gaps) and any(gap < 0 for gap in gaps)
 
 
 def _prefix_swapped(first: set[str], second: set[str]) -> bool:
@@ -352,6 +423,8 @@ DEFAULT_GUARDS: tuple[Guard, ...] = (
     order_agrees,
     question_words_agree,
     opposites_agree,
+    kinds_agree,
+    qualifiers_agree,
 )
 """The guards every LLM cache runs unless given ``guards=``."""
 

@@ -12,17 +12,19 @@ from hypothesis import strategies as st
 from langchain_core.language_models.fake import FakeListLLM
 
 from semcache_core import DEFAULT_GUARDS, InvalidArgumentError, ResponseCache, calibrate
-from semcache_core.guard_words import OPPOSITES
+from semcache_core.guard_words import KINDS, OPPOSITES
 from semcache_core.guards import (
     check_guards,
     dates_agree,
     identifiers_agree,
+    kinds_agree,
     names_agree,
     negation_agrees,
     numbers_agree,
     opposites_agree,
     order_agrees,
     passes,
+    qualifiers_agree,
     question_words_agree,
     units_agree,
 )
@@ -103,6 +105,34 @@ REFUSED = [
     (units_agree, "Convert 2 cups to tablespoons", "Convert 2 cups to teaspoons"),
     (units_agree, "How long is a marathon in miles?", "How long is a marathon in kilometers?"),
     (units_agree, "How much does it weigh in pounds?", "How much does it weigh in kilograms?"),
+    # the business-impact stream's near misses (benchmarks/bench_llm_cache.py)
+    (dates_agree, "Tomorrow's forecast for Chicago?", "Today's forecast for Chicago?"),
+    (dates_agree, "bank hours christmas eve", "bank hours christmas day"),
+    (order_agrees, "converting celsius into fahrenheit", "How do I convert Fahrenheit to Celsius?"),
+    (order_agrees, "java int to string", "How do I convert a string to an int in Java?"),
+    (order_agrees, "Java: turn an integer into a String", "convert a string to an int in Java"),
+    (order_agrees, "a flight from Paris to Rome", "a flight to Paris from Rome"),
+    (negation_agrees, "simple pancakes recipe using eggs", "simple eggless pancakes recipe"),
+    (negation_agrees, "I am unable to reset my password", "How do I reset my password?"),
+    (opposites_agree, "Upper age limit for car rental?", "Minimum age for car rental?"),
+    (
+        opposites_agree,
+        "how young can you be to rent a car",
+        "What is the maximum age to rent a car?",
+    ),
+    (opposites_agree, "Which foods raise cholesterol?", "What foods bring cholesterol down?"),
+    (
+        opposites_agree,
+        "Vegetables that are fine for dogs",
+        "Vegetables that are dangerous for dogs",
+    ),
+    (kinds_agree, "The balance of my credit card?", "The balance of my checking account?"),
+    (kinds_agree, "How much luggage can I bring on the plane?", "How much luggage on the bus?"),
+    (kinds_agree, "Can dogs eat grapes?", "Can cats eat grapes?"),
+    (kinds_agree, "How do I install pip on windows?", "How do I install pip on linux?"),
+    (qualifiers_agree, "I want to send money abroad", "I want to send money to my mother"),
+    (qualifiers_agree, "Send money to a bank abroad", "Send money to a domestic bank"),
+    (qualifiers_agree, "How old is too old to rent a car?", "How old must you be to rent a car?"),
 ]
 
 SERVED = [
@@ -123,6 +153,13 @@ SERVED = [
     "How do Python's APIs work?|How does the Python API work?",
     "How many people live in Paris?|How many residents live in Paris?",
     "Give me an overview of the plan|Give me a summary of the plan",
+    "How do I convert Celsius to Fahrenheit?|converting celsius into fahrenheit - how?",
+    "How do I convert a string to an int in Java?|How to get an int from a String in Java?",
+    "Flights from London to Paris|London to Paris flights",
+    "Can I send money abroad?|Can I send money overseas?",
+    "How many calories are in a puppy's food?|How many calories are in puppy food?",
+    "Is it safe for dogs?|Is it fine for dogs?",
+    "Can I bring my dog too?|Can I also bring my dog?",
 ]
 
 
@@ -145,6 +182,8 @@ VOCABULARY = [
     "Iceland", "7", "15%", "3.11", "five", "twice", "Monday", "tomorrow", "next week",
     "--force", "fetchOrder", "`npm ci`", "'good night'", "who", "when", "before", "after",
     "safe", "unsafe", "Paris", "and", "?", ".", "\n", "How", "do", "I", "reset", "enable",
+    "to", "from", "into", "string", "int", "too", "old", "abroad", "dogs", "cats", "eggless",
+    "eggs", "eve", "today's", "upper", "minimum", "credit", "checking",
 ]  # fmt: skip
 texts = st.lists(st.sampled_from(VOCABULARY), max_size=14).map(" ".join)
 any_text = st.one_of(texts, st.text(max_size=60))
@@ -182,6 +221,38 @@ def test_a_word_swapped_for_its_opposite_is_always_refused(
     first = data.draw(st.sampled_from(sorted(poles[0] - poles[1])))
     second = data.draw(st.sampled_from(sorted(poles[1] - poles[0])))
     assert not opposites_agree(f"{text} {first} x", f"{text} {second} x")
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts, st.sampled_from(KINDS), st.data())
+def test_two_kinds_of_a_closed_class_swapped_are_always_refused(
+    text: str, group: tuple[frozenset[str], ...], data: Any
+) -> None:
+    first, second = data.draw(st.permutations(range(len(group))))[:2]
+    one = data.draw(st.sampled_from(sorted(group[first])))
+    other = data.draw(st.sampled_from(sorted(group[second])))
+    assert not kinds_agree(f"{text} {one} x", f"{text} {other} x")
+    assert not passes(DEFAULT_GUARDS, f"{text} {one} x", f"{text} {other} x")
+
+
+ENDS = ["string", "int", "euros", "dollars", "pdf", "docx", "celsius", "kelvin", "json"]
+undirected = st.lists(
+    st.sampled_from([w for w in VOCABULARY if w not in ("to", "from", "into")]), max_size=14
+).map(" ".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(undirected, undirected, st.sampled_from(ENDS), st.sampled_from(ENDS))
+def test_a_reversed_direction_is_refused_and_the_same_one_served(
+    before: str, other_before: str, source: str, target: str
+) -> None:
+    if source == target:
+        return
+    forward = f"{before} convert {source} to {target}"
+    assert order_agrees(forward, f"{other_before} get {target} from {source}")
+    assert order_agrees(forward, f"{other_before} turn {source} into {target}")
+    assert not order_agrees(forward, f"{other_before} get {source} from {target}")
+    assert not order_agrees(forward, f"{other_before} turn {target} into {source}")
 
 
 @settings(max_examples=200, deadline=None)
