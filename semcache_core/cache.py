@@ -223,7 +223,10 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         check_key(key)
         return EntryWrite(
             key=key,
-            value=value.encode() if value.__class__ is VectorValue else encode(value),
+            # a marker reads back from its entry's vector: without one, encode() refuses it
+            value=value.encode()
+            if unit is not None and value.__class__ is VectorValue
+            else encode(value),
             metadata=EMPTY_METADATA if metadata is None else encode_metadata(metadata),
             namespace=check_namespace(namespace),
             expires_at=self._expires_at(ttl),

@@ -86,6 +86,8 @@ def encode(value: Any) -> bytes:
     """
     if isinstance(value, msgpack.ExtType):  # would pass for a stored ndarray or vector value
         raise InvalidValueError("msgpack.ExtType values cannot be stored")
+    if isinstance(value, VectorValue):  # read back from an entry's vector, which this is not
+        raise InvalidValueError("a VectorValue marks a value stored as its entry's vector")
     try:
         blob: bytes = msgpack.packb(value, **_packer_options)
     except (TypeError, ValueError, OverflowError) as exc:

@@ -277,3 +277,18 @@ def test_msgpack_ext_values_are_refused() -> None:
     with pytest.raises(InvalidValueError):
         cache.set("k", forged)
     assert len(cache) == 0
+
+
+@pytest.mark.parametrize("kind", ["list", "<f4", "<f8"])
+def test_a_marker_given_as_a_value_is_refused_and_nothing_changes(kind: str) -> None:
+    cache = SemCache()
+    cache.set("kept", "v")
+    marker = VectorValue(kind, 1.0)
+    for write in (
+        lambda: cache.set("k", marker),
+        lambda: cache.set_many({"k": marker}),
+        lambda: cache.get_or_compute("k", lambda key: marker),
+    ):
+        with pytest.raises(InvalidValueError, match="VectorValue"):
+            write()
+    assert len(cache) == 1 and cache.get("kept") == "v"
