@@ -44,6 +44,10 @@ Rows (targets from the issue):
    returns, with ``kind == "hnsw"`` and a working search, vs rebuilding the graph from the
    vectors (``HNSWIndex(384).add(labels, vectors)``, same parameters). Target: >= 10x
    faster. Printed "not available" (FAIL) where ``SemCache`` does not take ``path=``.
+4c. Durable reopen after a crash: a process writes N entries by ``set_many`` and dies
+   without a checkpoint (``os._exit``), so the reopen replays every record of the journal;
+   the same for N/2 entries is the baseline. Target: <= 2.5x the half's time (linear in
+   the journal's records, not quadratic).
 5. Seed anchor: the Rust seed's figures (dump 0.79 s, load 1.10 s, 109 MB file for 100k
    vectors; another machine) beside ours; info only.
 """
@@ -57,6 +61,7 @@ import os
 import pickle
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -810,6 +815,51 @@ def durable_rows(data: Data, cfg: Config, scratch: Scratch) -> list[Row]:
     ]
 
 
+# --- row 4c: reopen after a crash ---------------------------------------------------------
+
+# run in a child process: fill a durable directory, then die with no checkpoint
+CRASH_FILL = """
+import os, sys
+from semcache_core import SemCache
+directory, n, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+cache = SemCache(path=directory)
+for start in range(0, n, batch):
+    cache.set_many({f"key-{i}": f"value-{i}" for i in range(start, min(start + batch, n))})
+os._exit(0)
+"""
+
+
+def crash_reopen_seconds(n: int, batch: int, directory: Path) -> float:
+    """Seconds to reopen a durable directory whose writer (``n`` entries) crashed."""
+    subprocess.run([sys.executable, "-c", CRASH_FILL, str(directory), str(n), str(batch)],
+                   check=True)  # fmt: skip
+    begin = time.perf_counter()
+    reopened = SemCache(path=directory)
+    seconds = time.perf_counter() - begin
+    opened_from = reopened.backend.counters().details.get("opened_from")
+    count = len(reopened)
+    reopened.close()
+    shutil.rmtree(directory)
+    if opened_from != "journal" or count != n:
+        raise RuntimeError(f"reopened from {opened_from} with {count} of {n} entries")
+    return seconds
+
+
+def crash_row(cfg: Config, scratch: Scratch) -> Row:
+    half, full = (crash_reopen_seconds(n, cfg.batch, scratch.root / f"crash-{n}")
+                  for n in (cfg.n // 2, cfg.n))  # fmt: skip
+    ratio = full / half
+    return Row(
+        "4c",
+        f"durable reopen after a crash: {cfg.n:,} journal records replayed (no checkpoint)",
+        fmt_time(full),
+        f"{cfg.n // 2:,} records: {fmt_time(half)}",
+        f"{ratio:.2f}x the half's time",
+        "<= 2.5x (linear)",
+        ratio <= 2.5,
+    )
+
+
 # --- row 5: the seed anchor --------------------------------------------------------------
 
 
@@ -891,6 +941,8 @@ def run(cfg: Config, mode: str) -> None:
         console.print("[bold]row 4[/] durable reopen")
         rows += durable_rows(data, cfg, scratch)
         free_memory()
+        console.print("[bold]row 4c[/] durable reopen after a crash")
+        rows.append(crash_row(cfg, scratch))
 
     rows += seed_rows(flat, hnsw, cfg.n)
     rows.sort(key=lambda row: row.number)

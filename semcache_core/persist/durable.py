@@ -280,10 +280,13 @@ class DurableBackend:
         return self._read(f"record of entry {shown(name)}", self._journal.get, ENTRY_PREFIX + name)
 
     def _keys(self) -> list[str]:
-        """The entry id of every record in the journal."""
+        """The entry id of every record in the journal, oldest record first.
+
+        ``iter()`` pages through the rows by rowid; ``iterkeys()`` pages with a query that
+        SQLite sorts whole for each page of 100 (a crash's reopen of 100k records took 20 s)."""
         return [
             key[len(ENTRY_PREFIX) :]
-            for key in self._read("a key", list, self._journal.iterkeys())
+            for key in self._read("a key", list, iter(self._journal))
             if isinstance(key, str) and key.startswith(ENTRY_PREFIX)
         ]
 
