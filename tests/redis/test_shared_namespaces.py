@@ -5,6 +5,7 @@ namespace from new workers, and workers with different shard counts kept two cop
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import redis
+from semcache_core import SemCache
 from semcache_core.backends.base import EntryWrite
 from semcache_core.backends.redis import RedisBackend
 from semcache_core.codec import encode_metadata
@@ -160,3 +162,49 @@ def test_clear_leaves_nothing_whatever_the_keys_end_with(
     fresh = RedisBackend(client=client)
     assert [key for key in keys if fresh.get("", key, NOW) is not None] == []
     assert fresh.count(NOW, "") == 0 and fresh.scan("", "", None, NOW) == []
+
+
+@pytest.mark.parametrize("topology", ["standalone", "cluster"])
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_worker_follows_a_namespace_written_again_with_another_shard_count(
+    topology: str, asynchronous: bool, request: pytest.FixtureRequest
+) -> None:
+    """Found by review: a worker kept the shard count it had read for a namespace after
+    another worker cleared the namespace and wrote it again with another count; its
+    get/exists/search then missed live entries, and delete/touch answered False while the
+    entry lived on."""
+    fixture = "redis_client" if topology == "standalone" else "cluster_client"
+    client = request.getfixturevalue(fixture)
+    reader = SemCache(backend=RedisBackend(client=client, shards=1))
+    writer = SemCache(backend=RedisBackend(client=client, shards=6))
+    reader.set("old", "v0", vector=[1.0, 0.0], namespace="docs")  # one shard, now cached
+    assert writer.get("old", namespace="docs") == "v0"  # cached by the writer too
+    writer.clear("docs")  # the writer forgets it; the reader cannot know
+    keys = [f"k{i}" for i in range(12)]
+    for key in keys:  # the namespace again, with the writer's six shards
+        writer.set(key, key.upper(), vector=[1.0, 0.0], namespace="docs")
+
+    async def reads() -> tuple[list[Any], list[bool], int, bool, list[bool]]:
+        seen = (
+            [await reader.aget(key, namespace="docs") for key in keys],
+            [await reader.aexists(key, namespace="docs") for key in keys],
+            len(await reader.asearch([1.0, 0.0], k=20, namespace="docs")),
+            await reader.atouch(keys[0], 60.0, namespace="docs"),
+            [await reader.adelete(key, namespace="docs") for key in keys],
+        )
+        await reader.aclose()  # this loop's client, before the loop ends
+        return seen
+
+    if asynchronous:
+        values, present, found, touched, deleted = asyncio.run(reads())
+    else:
+        values = [reader.get(key, namespace="docs") for key in keys]
+        present = [reader.exists(key, namespace="docs") for key in keys]
+        found = len(reader.search([1.0, 0.0], k=20, namespace="docs"))
+        touched = reader.touch(keys[0], 60.0, namespace="docs")
+        deleted = [reader.delete(key, namespace="docs") for key in keys]
+    assert values == [key.upper() for key in keys] and all(present)
+    assert found == len(keys) and touched and all(deleted)
+    assert [writer.get(key, namespace="docs") for key in keys] == [None] * len(keys)
+    reader.close()
+    writer.close()

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from redis.backoff import NoBackoff
@@ -33,7 +33,11 @@ from ...errors import BackendUnavailableError, InvalidArgumentError, shown
 from .connection import Connection, mapped_errors
 from .keys import KeyScheme, glob_escape, namespace_of_id, owned_names
 
+if TYPE_CHECKING:
+    from .backend import RedisBackend
+
 __all__ = [
+    "Administration",
     "NodeRef",
     "cluster_stats",
     "health",
@@ -249,3 +253,34 @@ def unlink_entries(conn: Connection, pattern: str) -> dict[str, int]:
 
 def _text(name: bytes | str) -> str:
     return name.decode("utf-8") if isinstance(name, bytes) else name
+
+
+class Administration:
+    """Mixed into :class:`~.backend.RedisBackend`: the calls above as its methods."""
+
+    # each method annotates ``self: RedisBackend`` to reach the backend's connection
+    def health(self: RedisBackend, workers: int = 8) -> dict[str, bool]:  # type: ignore[misc]
+        """``{"host:port": answers PING}`` for every node, replicas too."""
+        return health(self._conn, workers)
+
+    def cluster_stats(  # type: ignore[misc]
+        self: RedisBackend, workers: int = 8
+    ) -> dict[str, dict[str, Any]]:
+        """What each node is and holds (see :func:`cluster_stats`)."""
+        return cluster_stats(self._conn, self._keys, workers)
+
+    def node_of(self: RedisBackend, namespace: str, key: str) -> str:  # type: ignore[misc]
+        """``"host:port"`` of the primary that holds (or would hold) ``key`` of
+        ``namespace``: the client's slot map answers, after one read of the namespace's
+        shard count the first time."""
+        with mapped_errors("node_of"):
+            tags = self._shards(namespace, create=False)
+        return node_of(self._conn, self._keys.entry_key(self._tag_of(tags, key), key))
+
+    def clear_by_node(  # type: ignore[misc]
+        self: RedisBackend, namespace: str | None = None
+    ) -> dict[str, int]:
+        """``clear``, returning ``{"host:port": entries removed}`` per primary."""
+        removed = unlink_entries(self._conn, self._keys.entry_pattern(namespace))
+        self.clear(namespace)
+        return removed

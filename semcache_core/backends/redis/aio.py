@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ...errors import DimensionMismatchError
@@ -47,6 +48,7 @@ from .plan import (
     drop_call,
     entry_of,
     expired,
+    follow_count,
     forget,
     group_writes,
     live_names,
@@ -119,25 +121,42 @@ class AsyncRedisBackend:
             count = self._shard_counts[namespace] = int(raw)
         return self._keys.shard_tags(namespace, count)
 
+    async def _retried(
+        self, namespace: str, read: Callable[[tuple[str, ...]], Awaitable[Any]]
+    ) -> Any:
+        """As the sync backend's: ``read(tags)`` once more after a miss when this process's
+        shard count was stale (:func:`.plan.follow_count`)."""
+        found = await read(await self._shards(namespace, create=False))
+        if found or namespace not in self._shard_counts:
+            return found
+        raw = await self._conn.client().hget(self._keys.meta_key(namespace), "shards")
+        if follow_count(self._shard_counts, namespace, raw, self._settings.default_shards):
+            found = await read(await self._shards(namespace, create=False))
+        return found
+
     # --- reads --------------------------------------------------------------------------
 
     async def aget(
         self, namespace: str, key: str, now: float, count: bool = True
     ) -> StoredEntry | None:
-        with mapped_errors("get"):
-            tags = await self._shards(namespace, create=False)
+        async def read(tags: tuple[str, ...]) -> StoredEntry | None:
             name = self._keys.entry_key(self._settings.tag_of(tags, key), key)
-            found = entry_of(key, namespace, await self._conn.client().hmget(name, FIELDS), now)
+            return entry_of(key, namespace, await self._conn.client().hmget(name, FIELDS), now)
+
+        with mapped_errors("get"):
+            found: StoredEntry | None = await self._retried(namespace, read)
         if count:
             self._tally.lookup(found is not None)
         return found
 
     async def aexists(self, namespace: str, key: str, now: float) -> bool:
-        with mapped_errors("exists"):
-            tags = await self._shards(namespace, create=False)
+        async def read(tags: tuple[str, ...]) -> bool:
             name = self._keys.entry_key(self._settings.tag_of(tags, key), key)
             value, x = await self._conn.client().hmget(name, ["k", "x"])
             return value is not None and not expired(x, now)
+
+        with mapped_errors("exists"):
+            return bool(await self._retried(namespace, read))
 
     async def adim_of(self, namespace: str, now: float | None = None) -> int | None:
         """As the sync ``dim_of``: one round over the namespace's shards, a shard out of
@@ -145,10 +164,14 @@ class AsyncRedisBackend:
         with mapped_errors("dim_of"):
             if not self._settings.vector_sets:
                 return None
-            tags = await self._shards(namespace, create=False)
-            calls, purges = dim_calls(self._settings, namespace, tags, now)
-            done = await afan_out(self._conn, calls, "dim_of", allow_unreachable=True)
-            return dim_answer(namespace, done, purges, self._last_dims, self._tally)
+
+            async def read(tags: tuple[str, ...]) -> int | None:
+                calls, purges = dim_calls(self._settings, namespace, tags, now)
+                done = await afan_out(self._conn, calls, "dim_of", allow_unreachable=True)
+                return dim_answer(namespace, done, purges, self._last_dims, self._tally)
+
+            dim: int | None = await self._retried(namespace, read)
+            return dim
 
     # --- keyspace: every primary's SCAN (as the sync calls) -----------------------------
 
@@ -255,8 +278,7 @@ class AsyncRedisBackend:
         await pipe.execute()
 
     async def adelete(self, namespace: str, key: str, now: float) -> bool:
-        with mapped_errors("delete"):
-            tags = await self._shards(namespace, create=False)
+        async def read(tags: tuple[str, ...]) -> tuple[Any, Any] | None:
             tag = self._settings.tag_of(tags, key)
             keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
             args = [self._keys.entry_prefix(tag), key]
@@ -266,14 +288,17 @@ class AsyncRedisBackend:
                 existed, x = (await batch.execute())[0]
             else:
                 existed, x = await _eval(self._conn.client(), DELETE, keys, args)
+            return (existed, x) if existed else None
+
+        with mapped_errors("delete"):
+            existed, x = await self._retried(namespace, read) or (0, None)
         removed, was_expired = delete_outcome(existed, x, now)
         if was_expired:
             self._tally.expired(1)
         return removed
 
     async def atouch(self, namespace: str, key: str, expires_at: float | None, now: float) -> bool:
-        with mapped_errors("touch"):
-            tags = await self._shards(namespace, create=False)
+        async def read(tags: tuple[str, ...]) -> bool:
             tag = self._settings.tag_of(tags, key)
             keys, args = touch_call(self._settings, tag, key, expires_at, now)
             if self._acks:
@@ -281,6 +306,9 @@ class AsyncRedisBackend:
                 _eval(batch, TOUCH, keys, args)
                 return bool((await batch.execute())[0])
             return bool(await _eval(self._conn.client(), TOUCH, keys, args))
+
+        with mapped_errors("touch"):
+            return bool(await self._retried(namespace, read))
 
     async def _purge_tags(self, tags: tuple[str, ...], now: float) -> int:
         if not tags:

@@ -64,7 +64,7 @@ still lose the write if it dies too, and asynchronous replication may be mid-way
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ...checks import check_count
@@ -100,6 +100,7 @@ from .plan import (
     dim_calls,
     drop_call,
     entry_of,
+    follow_count,
     forget,
     group_writes,
     live_names,
@@ -119,7 +120,7 @@ __all__ = ["RedisBackend"]
 _log = logging.getLogger("semcache.redis")
 
 
-class RedisBackend:
+class RedisBackend(admin.Administration):
     """Entries on a Redis 8 server or cluster (see the module docstring).
 
     Args:
@@ -280,6 +281,18 @@ class RedisBackend:
             count = self._shard_counts[namespace] = int(raw)
         return self._keys.shard_tags(namespace, count)
 
+    def _retried(self, namespace: str, read: Callable[[tuple[str, ...]], Any]) -> Any:
+        """``read(tags)`` of the namespace's shards, once more when it found nothing (a
+        falsy answer) and the shard count this process holds was stale (one ``HGET``:
+        :func:`.plan.follow_count`)."""
+        found = read(self._shards(namespace, create=False))
+        if found or namespace not in self._shard_counts:
+            return found
+        raw = self._conn.client.hget(self._keys.meta_key(namespace), "shards")
+        if follow_count(self._shard_counts, namespace, raw, self._default_shards):
+            found = read(self._shards(namespace, create=False))
+        return found
+
     def _tag_of(self, tags: tuple[str, ...], key: str) -> str:
         return self._settings.tag_of(tags, key)
 
@@ -289,20 +302,24 @@ class RedisBackend:
     # --- reads --------------------------------------------------------------------------
 
     def get(self, namespace: str, key: str, now: float, count: bool = True) -> StoredEntry | None:
-        with mapped_errors("get"):
-            tags = self._shards(namespace, create=False)
+        def read(tags: tuple[str, ...]) -> StoredEntry | None:
             name = self._keys.entry_key(self._tag_of(tags, key), key)
-            found = entry_of(key, namespace, self._conn.client.hmget(name, FIELDS), now)
+            return entry_of(key, namespace, self._conn.client.hmget(name, FIELDS), now)
+
+        with mapped_errors("get"):
+            found: StoredEntry | None = self._retried(namespace, read)
         if count:
             self._tally.lookup(found is not None)
         return found
 
     def exists(self, namespace: str, key: str, now: float) -> bool:
-        with mapped_errors("exists"):
-            tags = self._shards(namespace, create=False)
+        def read(tags: tuple[str, ...]) -> bool:
             name = self._keys.entry_key(self._tag_of(tags, key), key)
             value, x = self._conn.client.hmget(name, ["k", "x"])
             return value is not None and not _expired(x, now)
+
+        with mapped_errors("exists"):
+            return bool(self._retried(namespace, read))
 
     def _entry_names(self, pattern: str) -> list[str]:
         """Every key matching ``pattern`` on every primary (``SCAN`` per node)."""
@@ -342,10 +359,14 @@ class RedisBackend:
         with mapped_errors("dim_of"):
             if not self.vector_sets:
                 return None
-            tags = self._shards(namespace, create=False)
-            calls, purges = dim_calls(self._settings, namespace, tags, now)
-            done = fan_out(self._conn, calls, "dim_of", allow_unreachable=True)
-            return dim_answer(namespace, done, purges, self._last_dims, self._tally)
+
+            def read(tags: tuple[str, ...]) -> int | None:
+                calls, purges = dim_calls(self._settings, namespace, tags, now)
+                done = fan_out(self._conn, calls, "dim_of", allow_unreachable=True)
+                return dim_answer(namespace, done, purges, self._last_dims, self._tally)
+
+            dim: int | None = self._retried(namespace, read)
+            return dim
 
     @property
     def dims(self) -> dict[str, int]:
@@ -402,8 +423,8 @@ class RedisBackend:
         self._conn.eval(pipe, SET, *set_call(self._settings, tag, writes, dim, now))
 
     def delete(self, namespace: str, key: str, now: float) -> bool:
-        with mapped_errors("delete"):
-            tag = self._tag_of(self._shards(namespace, create=False), key)
+        def read(tags: tuple[str, ...]) -> tuple[Any, Any] | None:
+            tag = self._tag_of(tags, key)
             keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
             args = [self._keys.entry_prefix(tag), key]
             if self._acks:
@@ -412,20 +433,26 @@ class RedisBackend:
                 existed, x = batch.execute()[0]
             else:
                 existed, x = self._conn.eval(self._conn.client, DELETE, keys, args)
+            return (existed, x) if existed else None
+
+        with mapped_errors("delete"):
+            existed, x = self._retried(namespace, read) or (0, None)
         removed, expired = delete_outcome(existed, x, now)
         if expired:
             self._tally.expired(1)
         return removed
 
     def touch(self, namespace: str, key: str, expires_at: float | None, now: float) -> bool:
-        with mapped_errors("touch"):
-            tags = self._shards(namespace, create=False)
+        def read(tags: tuple[str, ...]) -> bool:
             keys, args = touch_call(self._settings, self._tag_of(tags, key), key, expires_at, now)
             if self._acks:
                 batch = self._write_pipeline("touch")
                 self._conn.eval(batch, TOUCH, keys, args)
                 return bool(batch.execute()[0])
             return bool(self._conn.eval(self._conn.client, TOUCH, keys, args))
+
+        with mapped_errors("touch"):
+            return bool(self._retried(namespace, read))
 
     def clear(self, namespace: str | None = None) -> None:
         with mapped_errors("clear"):
@@ -533,30 +560,6 @@ class RedisBackend:
             pipe.hmget(name, ["m", "x"])
             pipe.hexists(name, "f")
         check_kind_replies(filters, pipe.execute() if names else [], now)
-
-    # --- administration (see .admin) ----------------------------------------------------
-
-    def health(self, workers: int = 8) -> dict[str, bool]:
-        """``{"host:port": answers PING}`` for every node, replicas too."""
-        return admin.health(self._conn, workers)
-
-    def cluster_stats(self, workers: int = 8) -> dict[str, dict[str, Any]]:
-        """What each node is and holds (see :func:`.admin.cluster_stats`)."""
-        return admin.cluster_stats(self._conn, self._keys, workers)
-
-    def node_of(self, namespace: str, key: str) -> str:
-        """``"host:port"`` of the primary that holds (or would hold) ``key`` of
-        ``namespace``: the client's slot map answers, after one read of the namespace's
-        shard count the first time."""
-        with mapped_errors("node_of"):
-            tags = self._shards(namespace, create=False)
-        return admin.node_of(self._conn, self._keys.entry_key(self._tag_of(tags, key), key))
-
-    def clear_by_node(self, namespace: str | None = None) -> dict[str, int]:
-        """:meth:`clear`, returning ``{"host:port": entries removed}`` per primary."""
-        removed = admin.unlink_entries(self._conn, self._keys.entry_pattern(namespace))
-        self.clear(namespace)
-        return removed
 
     # --- snapshots (dump / load, streamed in batches: see .snapshots) --------------------
 

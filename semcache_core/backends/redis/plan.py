@@ -180,6 +180,19 @@ def clear_order(keys: KeyScheme, names: list[str]) -> tuple[list[str], list[str]
     return entries, tags, metas
 
 
+def follow_count(counts: dict[str, int], namespace: str, raw: Any, default: int) -> bool:
+    """After a keyed read of ``namespace`` found nothing: its meta's shard count (``raw``,
+    read again) becomes this process's; whether the namespace's shards changed under it
+    (another worker cleared it and wrote it again with another count, or the meta is gone
+    and reads take ``default``), so the read is worth one more try."""
+    cached = counts.get(namespace)
+    if raw is None:
+        counts.pop(namespace, None)
+        return cached != default
+    counts[namespace] = int(raw)
+    return counts[namespace] != cached
+
+
 def forget(lock: threading.Lock, namespace: str | None, *caches: dict[str, Any]) -> None:
     """Drop what ``caches`` (namespace -> shard count, dimension, ...) hold about a
     cleared ``namespace`` (every namespace when None)."""
