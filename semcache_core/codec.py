@@ -39,8 +39,8 @@ _NDARRAY = 1
 
 
 def _default(obj: Any) -> Any:
-    if isinstance(obj, VectorValue):
-        return msgpack.ExtType(VECTOR_EXT, obj.payload())
+    if isinstance(obj, VectorValue):  # read back from an entry's vector, which this is not
+        raise TypeError("a VectorValue marks a value stored as its entry's vector")
     if isinstance(obj, np.ndarray):
         if isinstance(obj, np.ma.MaskedArray):
             raise TypeError(
@@ -86,8 +86,6 @@ def encode(value: Any) -> bytes:
     """
     if isinstance(value, msgpack.ExtType):  # would pass for a stored ndarray or vector value
         raise InvalidValueError("msgpack.ExtType values cannot be stored")
-    if isinstance(value, VectorValue):  # read back from an entry's vector, which this is not
-        raise InvalidValueError("a VectorValue marks a value stored as its entry's vector")
     try:
         blob: bytes = msgpack.packb(value, **_packer_options)
     except (TypeError, ValueError, OverflowError) as exc:

@@ -24,6 +24,7 @@ __all__ = [
     "NUMBER_WORDS",
     "OPPOSITES",
     "RELATIVE_DATE",
+    "RELATIVE_DAY",
     "SCOPES",
 ]
 
@@ -101,6 +102,15 @@ RELATIVE_DATE = re.compile(
 )
 """A relative period ("next week", "last year")."""
 
+RELATIVE_DAY = re.compile(
+    r"\b(day\s+after\s+tomorrow|day\s+before\s+yesterday|(?:next|last|previous|past)\s+(?:"
+    + "|".join(_WEEKDAYS)
+    + r"))\b",
+    re.IGNORECASE,
+)
+"""Another day than its words alone: "the day after tomorrow" is not "tomorrow", "next
+Friday" not "this Friday" (which is "Friday")."""
+
 
 _PAIRS = [
     ("before earlier prior", "after afterwards later"),
@@ -114,9 +124,9 @@ _PAIRS = [
     ),
     (
         "increase increases increased increasing raise raises raised raising boost boosts rise "
-        "rises up",
+        "rises",
         "decrease decreases decreased decreasing reduce reduces reduced reducing lower lowers "
-        "lowered lowering drop drops cut cuts down",
+        "lowered lowering drop drops cut cuts",
     ),
     ("higher highest", "lower lowest"),
     ("high", "low"),
@@ -174,7 +184,7 @@ _PAIRS = [
     ("summer", "winter"),
     ("spring", "autumn fall"),
     ("new newer newest", "old older oldest"),
-    ("young younger youngest", "elderly aged senior"),
+    ("young younger youngest", "elderly aged senior old older oldest"),
     ("input inputs", "output outputs"),
     ("read reads reading", "write writes writing"),
     ("send sends sent sending", "receive receives received receiving"),
@@ -304,8 +314,8 @@ _KIND_GROUPS = [
     ),
     (
         "dog dogs puppy puppies",
-        "cat cats kitten kittens",
-        "rabbit rabbits",
+        "cat cats kitten kittens kitty kitties",
+        "rabbit rabbits bunny bunnies",
         "horse horses",
         "bird birds parrot parrots",
         "hamster hamsters",
@@ -315,6 +325,7 @@ _KIND_GROUPS = [
         "goat goats",
     ),
     ("breakfast", "brunch", "lunch", "dinner supper"),
+    ("morning mornings", "afternoon afternoons", "evening evenings"),
     ("spring", "summer", "autumn fall", "winter"),
     ("red", "blue", "green", "yellow", "black", "white", "purple", "pink", "brown", "grey gray"),
     ("gold", "silver", "bronze", "platinum", "copper", "iron", "steel", "aluminium aluminum"),

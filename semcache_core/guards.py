@@ -46,10 +46,11 @@ Example::
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .errors import InvalidArgumentError
@@ -62,6 +63,7 @@ from .guard_words import (
     NUMBER_WORDS,
     OPPOSITES,
     RELATIVE_DATE,
+    RELATIVE_DAY,
     SCALES,
     SCOPES,
     UNITS,
@@ -193,9 +195,13 @@ def dates_agree(new: str, stored: str) -> bool:
 
 
 def _dates(span: str) -> list[str]:
-    stems = (_stem(word, plural=False) for word in _words(span))  # "today's": "today"
-    found = [DATE_WORDS[word] for word in stems if word in DATE_WORDS]
-    found += [" ".join(match.groups()).lower() for match in RELATIVE_DATE.finditer(span)]
+    found = []
+    for word in _words(span):  # "today's", "todays": "today"
+        form = next((f for f in (word, _stem(word, False), _stem(word)) if f in DATE_WORDS), None)
+        if form is not None:
+            found.append(DATE_WORDS[form])
+    for pattern in (RELATIVE_DATE, RELATIVE_DAY):
+        found += [" ".join(match.group().lower().split()) for match in pattern.finditer(span)]
     return sorted(found)
 
 
@@ -317,32 +323,69 @@ def order_agrees(new: str, stored: str) -> bool:
         return True
     if sorted(new_words) == sorted(stored_words):
         return False
-    new_from, new_to = _ends(new_words)
-    stored_from, stored_to = _ends(stored_words)
-    return not (new_from & stored_to or new_to & stored_from)
+    moves = _moves(stored)
+    return not any(_reversed(move, other) for move in _moves(new) for other in moves)
 
 
-_TOWARD = frozenset(["to", "into"])  # "X to Y": from X to Y
-_AWAY = frozenset(["from"])  # "Y from X": from X to Y
+_CONNECTORS = frozenset(["to", "into", "from"])  # "X to Y", "X into Y", "Y from X"
+# words, and the punctuation that ends a clause (a dash between spaces too)
+_CLAUSE_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*|[,;:.!?()\[\]\u2013\u2014]|(?<!\w)-+(?!\w)")
 _DETERMINERS = frozenset(["a", "an", "the", "my", "your", "our", "their", "his", "her", "its"])
+_REACH = 3  # words of each end beside its connector ("a JSON string" into "a Python dict")
+_MOVES_MAX = 32  # moves compared per side: thousands of "to"s stay cheap
+
+Move = tuple[frozenset[str], frozenset[str]]
 
 
-def _ends(words: Sequence[str]) -> tuple[set[str], set[str]]:
-    """The words a span goes from and goes to: "convert a string to an int" ->
-    ({"string"}, {"int"}); "an int from a String" -> ({"string"}, {"int"}). Plurals are
-    folded ("strings" is "string")."""
-    sources, targets = set(), set()
-    for at, word in enumerate(words):
-        if word not in _TOWARD and word not in _AWAY:
-            continue
-        before = next((w for w in reversed(words[:at]) if w not in _DETERMINERS), None)
-        after = next((w for w in words[at + 1 :] if w not in _DETERMINERS), None)
-        if before is None or after is None:
-            continue
-        source, target = (before, after) if word in _TOWARD else (after, before)
-        sources.add(_stem(source))
-        targets.add(_stem(target))
-    return sources, targets
+def _moves(span: str) -> list[Move]:
+    """(source words, target words) of each "X to Y", "X into Y" and "Y from X" in a span:
+    up to :data:`_REACH` words on each side of the connector, short of the next connector
+    or punctuation, determiners skipped, possessives and plurals folded: "convert a JSON
+    string into a Python dict" -> ``({"convert", "json", "string"}, {"python", "dict"})``."""
+    words = [token.lower() for token in _CLAUSE_TOKEN.findall(span)]
+    at = [i for i, word in enumerate(words) if word in _CONNECTORS]
+    stops = [i for i, word in enumerate(words) if word in _CONNECTORS or not word[0].isalnum()]
+    moves = []
+    for i in at[:_MOVES_MAX]:
+        n = bisect.bisect_left(stops, i)  # i is stops[n]
+        start, stop = (
+            stops[n - 1] + 1 if n else 0,
+            stops[n + 1] if n + 1 < len(stops) else len(words),
+        )
+        before = _end(words[j] for j in range(i - 1, start - 1, -1))
+        after = _end(words[j] for j in range(i + 1, stop))
+        before, after = before - after, after - before  # a word at both ends says nothing
+        if before and after:
+            moves.append((after, before) if words[i] == "from" else (before, after))
+    return moves
+
+
+def _end(words: Iterable[str]) -> frozenset[str]:
+    """The first :data:`_REACH` words of ``words`` that are not determiners, folded."""
+    found: list[str] = []
+    for word in words:
+        if word not in _DETERMINERS:
+            found.append(_stem(word))
+            if len(found) == _REACH:
+                break
+    return frozenset(found)
+
+
+def _reversed(move: Move, other: Move) -> bool:
+    """Whether ``other`` goes the other way: a word of each end at the other end."""
+    return _crossing(move[0], other[1]) and _crossing(move[1], other[0])
+
+
+def _crossing(words: frozenset[str], others: frozenset[str]) -> bool:
+    """A word of ``words`` in ``others``, or one a prefix of the other ("int" / "integer")."""
+    return any(_same_end(word, other) for word in words for other in others)
+
+
+def _same_end(word: str, other: str) -> bool:
+    if word == other:
+        return True
+    short, long = sorted((word, other), key=len)
+    return len(short) >= 3 and long.startswith(short)
 
 
 def question_words_agree(new: str, stored: str) -> bool:
@@ -354,11 +397,41 @@ def question_words_agree(new: str, stored: str) -> bool:
 
 def kinds_agree(new: str, stored: str) -> bool:
     """No two kinds of one closed class swapped (:data:`~semcache_core.guard_words.KINDS`):
-    "checking account" / "credit card", "by plane" / "by bus", "dogs" / "cats"."""
-    new_counts, stored_counts = Counter(_words(new)), Counter(_words(stored))
-    return new_counts == stored_counts or not any(
-        _poles_swapped(new_counts, stored_counts, kinds) for kinds in KINDS
-    )
+    "checking account" / "credit card", "by plane" / "by bus", "my dog's ears" / "my
+    cat's ears", "lunches" / "breakfasts"."""
+    gaps = _kinds(new)
+    gaps.subtract(_kinds(stored))
+    more = {group for (group, _), gap in gaps.items() if gap > 0}
+    return not more & {group for (group, _), gap in gaps.items() if gap < 0}
+
+
+_KIND_OF = {
+    word: (group, kind)
+    for group, kinds in enumerate(KINDS)
+    for kind, spellings in enumerate(kinds)
+    for word in spellings
+}
+
+
+def _singulars(word: str) -> Iterator[str]:
+    """``word``, then what it may be the plural of: "kitties" -> "kitty", "lunches" ->
+    "lunch", "cats" -> "cat"."""
+    yield word
+    for ending, replacement in (("ies", "y"), ("es", ""), ("s", "")):
+        if word.endswith(ending) and len(word) > len(ending) + 1:
+            yield word[: -len(ending)] + replacement
+
+
+def _kinds(span: str) -> Counter[tuple[int, int]]:
+    """(class, kind) of each word of a closed class in ``span``, possessives and plurals
+    folded ("cat's", "lunches", "kitties")."""
+    found: Counter[tuple[int, int]] = Counter()
+    for word in _words(span):
+        bare = _stem(word, plural=False).rstrip("'\u2019")
+        kind = next((_KIND_OF[form] for form in _singulars(bare) if form in _KIND_OF), None)
+        if kind is not None:
+            found[kind] += 1
+    return found
 
 
 def qualifiers_agree(new: str, stored: str) -> bool:
@@ -371,6 +444,13 @@ def qualifiers_agree(new: str, stored: str) -> bool:
     return bool(_TOO.search(new)) == bool(_TOO.search(stored))
 
 
+# a verb of motion with "up" or "down", an object between or not: a rise or a drop
+_MOTION = re.compile(
+    r"\b(?:go|goes|going|gone|went|push|pushes|pushing|pushed|drive|drives|driving|drove|"
+    r"driven|bring|brings|bringing|brought|shoot|shoots|shooting|shot)\s+(?:\w+\s+)?(up|down)\b",
+    re.IGNORECASE,
+)
+_MOTION_WORD = {"up": "rises", "down": "drops"}
 _TOO = re.compile(r"\btoo\s+\w", re.IGNORECASE)  # "too old", not "me too"
 
 
@@ -381,6 +461,8 @@ def opposites_agree(new: str, stored: str) -> bool:
     new_counts, stored_counts = Counter(_words(new)), Counter(_words(stored))
     if new_counts == stored_counts:
         return True
+    for counts, span in ((new_counts, new), (stored_counts, stored)):  # "go up", "bring it down"
+        counts.update(_MOTION_WORD[m.group(1).lower()] for m in _MOTION.finditer(span))
     only_new, only_stored = _one_sided(new_counts, stored_counts)
     if _prefix_swapped(only_new, only_stored):
         return False

@@ -166,45 +166,76 @@ def test_clear_leaves_nothing_whatever_the_keys_end_with(
 
 @pytest.mark.parametrize("topology", ["standalone", "cluster"])
 @pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("namespace", ["docs", "docs2", "n3", "n4"])
 def test_a_worker_follows_a_namespace_written_again_with_another_shard_count(
-    topology: str, asynchronous: bool, request: pytest.FixtureRequest
+    topology: str, asynchronous: bool, namespace: str, request: pytest.FixtureRequest
 ) -> None:
     """Found by review: a worker kept the shard count it had read for a namespace after
     another worker cleared the namespace and wrote it again with another count; its
-    get/exists/search then missed live entries, and delete/touch answered False while the
-    entry lived on."""
+    search, get and exists then missed live entries, and delete/touch answered False while
+    the entry lived on. Search comes first (it reads no meta of its own otherwise), and
+    some namespaces' one-shard tag is a tag of the six shards too (a partial miss)."""
     fixture = "redis_client" if topology == "standalone" else "cluster_client"
     client = request.getfixturevalue(fixture)
     reader = SemCache(backend=RedisBackend(client=client, shards=1))
     writer = SemCache(backend=RedisBackend(client=client, shards=6))
-    reader.set("old", "v0", vector=[1.0, 0.0], namespace="docs")  # one shard, now cached
-    assert writer.get("old", namespace="docs") == "v0"  # cached by the writer too
-    writer.clear("docs")  # the writer forgets it; the reader cannot know
+    reader.set("old", "v0", vector=[1.0, 0.0], namespace=namespace)  # one shard, cached
+    assert writer.get("old", namespace=namespace) == "v0"  # cached by the writer too
+    writer.clear(namespace)  # the writer forgets it; the reader cannot know
     keys = [f"k{i}" for i in range(12)]
     for key in keys:  # the namespace again, with the writer's six shards
-        writer.set(key, key.upper(), vector=[1.0, 0.0], namespace="docs")
+        writer.set(key, key.upper(), vector=[1.0, 0.0], namespace=namespace)
 
-    async def reads() -> tuple[list[Any], list[bool], int, bool, list[bool]]:
+    async def reads() -> tuple[int, list[Any], list[bool], bool, list[bool]]:
         seen = (
-            [await reader.aget(key, namespace="docs") for key in keys],
-            [await reader.aexists(key, namespace="docs") for key in keys],
-            len(await reader.asearch([1.0, 0.0], k=20, namespace="docs")),
-            await reader.atouch(keys[0], 60.0, namespace="docs"),
-            [await reader.adelete(key, namespace="docs") for key in keys],
+            len(await reader.asearch([1.0, 0.0], k=20, namespace=namespace)),
+            [await reader.aget(key, namespace=namespace) for key in keys],
+            [await reader.aexists(key, namespace=namespace) for key in keys],
+            await reader.atouch(keys[0], 60.0, namespace=namespace),
+            [await reader.adelete(key, namespace=namespace) for key in keys],
         )
         await reader.aclose()  # this loop's client, before the loop ends
         return seen
 
     if asynchronous:
-        values, present, found, touched, deleted = asyncio.run(reads())
+        found, values, present, touched, deleted = asyncio.run(reads())
     else:
-        values = [reader.get(key, namespace="docs") for key in keys]
-        present = [reader.exists(key, namespace="docs") for key in keys]
-        found = len(reader.search([1.0, 0.0], k=20, namespace="docs"))
-        touched = reader.touch(keys[0], 60.0, namespace="docs")
-        deleted = [reader.delete(key, namespace="docs") for key in keys]
+        found = len(reader.search([1.0, 0.0], k=20, namespace=namespace))
+        values = [reader.get(key, namespace=namespace) for key in keys]
+        present = [reader.exists(key, namespace=namespace) for key in keys]
+        touched = reader.touch(keys[0], 60.0, namespace=namespace)
+        deleted = [reader.delete(key, namespace=namespace) for key in keys]
+    assert found == len(keys)
     assert values == [key.upper() for key in keys] and all(present)
-    assert found == len(keys) and touched and all(deleted)
-    assert [writer.get(key, namespace="docs") for key in keys] == [None] * len(keys)
+    assert touched and all(deleted)
+    assert [writer.get(key, namespace=namespace) for key in keys] == [None] * len(keys)
     reader.close()
     writer.close()
+
+
+@pytest.mark.parametrize("topology", ["standalone", "cluster"])
+def test_a_worker_keeps_its_shard_count_when_the_meta_is_evicted(
+    topology: str, request: pytest.FixtureRequest
+) -> None:
+    """Found by review: after the meta hash was evicted (``allkeys-lru``), one miss made a
+    worker drop the count it held for the default, so it missed live entries and its next
+    write recorded the default in the meta, orphaning the entries for every worker."""
+    fixture = "redis_client" if topology == "standalone" else "cluster_client"
+    client = request.getfixturevalue(fixture)
+    writer = SemCache(backend=RedisBackend(client=client, shards=6))
+    reader = SemCache(backend=RedisBackend(client=client, shards=1))
+    keys = [f"k{i}" for i in range(12)]
+    for key in keys:
+        writer.set(key, key.upper(), vector=[1.0, 0.0], namespace="ns")
+    assert [reader.get(key, namespace="ns") for key in keys] == [k.upper() for k in keys]
+    client.delete(reader.backend._keys.meta_key("ns"))  # what allkeys-lru may do
+    assert reader.get("absent", namespace="ns") is None  # a miss reads the meta: gone
+    assert [reader.get(key, namespace="ns") for key in keys] == [k.upper() for k in keys]
+    reader.set("new", "NEW", vector=[1.0, 0.0], namespace="ns")  # records the meta again
+    fresh = SemCache(backend=RedisBackend(client=client, shards=6))
+    assert [fresh.get(key, namespace="ns") for key in [*keys, "new"]] == [
+        k.upper() for k in [*keys, "new"]
+    ]
+    assert len(fresh.search([1.0, 0.0], k=20, namespace="ns")) == len(keys) + 1
+    for cache in (writer, reader, fresh):
+        cache.close()

@@ -133,6 +133,18 @@ REFUSED = [
     (qualifiers_agree, "I want to send money abroad", "I want to send money to my mother"),
     (qualifiers_agree, "Send money to a bank abroad", "Send money to a domestic bank"),
     (qualifiers_agree, "How old is too old to rent a car?", "How old must you be to rent a car?"),
+    # found by review of the above
+    (order_agrees, "Convert a JSON string into a Python dict", "Convert a Python dict to JSON"),
+    (order_agrees, "Convert a Word document to a PDF", "Convert a PDF file into a Word doc"),
+    (kinds_agree, "How do I clean my cat's ears?", "How do I clean my dog\u2019s ears?"),
+    (kinds_agree, "Healthy lunches for kids", "Healthy breakfasts for kids"),
+    (kinds_agree, "Can kitties eat tuna?", "Can puppies eat tuna?"),
+    (dates_agree, "The weather the day after tomorrow?", "The weather tomorrow?"),
+    (dates_agree, "What was todays score?", "What was yesterdays score?"),
+    (dates_agree, "Is there a holiday this Friday?", "Is there a holiday next Friday?"),
+    (kinds_agree, "What's on TV this morning?", "What's on TV this afternoon?"),
+    (opposites_agree, "Is my dog too old to be trained?", "Is my dog too young to be trained?"),
+    (opposites_agree, "Which foods raise cholesterol?", "What foods bring cholesterol down?"),
 ]
 
 SERVED = [
@@ -160,6 +172,12 @@ SERVED = [
     "How many calories are in a puppy's food?|How many calories are in puppy food?",
     "Is it safe for dogs?|Is it fine for dogs?",
     "Can I bring my dog too?|Can I also bring my dog?",
+    "How to get to the airport?|How do I get to the airport?",
+    "What is the best way to learn to code?|How do I learn to code?",
+    "Convert a JSON string into a Python dict|Parse JSON string to dict in Python",
+    "upload to google drive via terminal|Command line tool to upload a file to Google Drive?",
+    "How do I free up disk space?|How do I reduce disk usage?",
+    "How do I speed up my laptop?|How do I reduce lag on my laptop?",
 ]
 
 
@@ -236,8 +254,10 @@ def test_two_kinds_of_a_closed_class_swapped_are_always_refused(
 
 
 ENDS = ["string", "int", "euros", "dollars", "pdf", "docx", "celsius", "kelvin", "json"]
+# context without connectors or end words: a context that repeats an end is ambiguous
 undirected = st.lists(
-    st.sampled_from([w for w in VOCABULARY if w not in ("to", "from", "into")]), max_size=14
+    st.sampled_from([w for w in VOCABULARY if w not in ("to", "from", "into", *ENDS)]),
+    max_size=14,
 ).map(" ".join)
 
 

@@ -288,6 +288,8 @@ def test_a_marker_given_as_a_value_is_refused_and_nothing_changes(kind: str) -> 
         lambda: cache.set("k", marker),
         lambda: cache.set_many({"k": marker}),
         lambda: cache.get_or_compute("k", lambda key: marker),
+        lambda: cache.set("k", [1.0, marker]),  # read back as the marker object itself
+        lambda: cache.set("k", {"inner": marker}),
     ):
         with pytest.raises(InvalidValueError, match="VectorValue"):
             write()

@@ -42,6 +42,7 @@ from .plan import (
     claimed,
     clear_order,
     clear_patterns,
+    count_call,
     delete_outcome,
     dim_answer,
     dim_calls,
@@ -344,13 +345,18 @@ class AsyncRedisBackend:
         is left out and each row is a :class:`SearchHits` naming it."""
         self._settings.require_vector_sets()
         with mapped_errors("search"):
-            tags = await self._shards(namespace, create=False)
-            job = SearchJob.make(
-                self._settings, tags, queries, k, namespace, filters, now, with_vectors, threshold
-            )
-            done = await afan_out(
-                self._conn, job.calls(), "search", allow_unreachable=allow_partial
-            )
+            args = (queries, k, namespace, filters, now, with_vectors, threshold)
+            for retry in (False, True):  # once more when another worker changed the count
+                tags = await self._shards(namespace, create=False)
+                job = SearchJob.make(self._settings, tags, *args)
+                checked = not retry and namespace in self._shard_counts
+                calls = job.calls() + ([count_call(self._keys, namespace)] if checked else [])
+                done = await afan_out(self._conn, calls, "search", allow_unreachable=allow_partial)
+                raw = done.replies.pop() if checked else None
+                if not follow_count(
+                    self._shard_counts, namespace, raw, self._settings.default_shards
+                ):
+                    break
             purged, replies = job.swept(done.replies)
             self._tally.expired(purged)
             results: list[list[tuple[StoredEntry, float]]] = []

@@ -181,16 +181,21 @@ def clear_order(keys: KeyScheme, names: list[str]) -> tuple[list[str], list[str]
 
 
 def follow_count(counts: dict[str, int], namespace: str, raw: Any, default: int) -> bool:
-    """After a keyed read of ``namespace`` found nothing: its meta's shard count (``raw``,
-    read again) becomes this process's; whether the namespace's shards changed under it
-    (another worker cleared it and wrote it again with another count, or the meta is gone
-    and reads take ``default``), so the read is worth one more try."""
-    cached = counts.get(namespace)
-    if raw is None:
-        counts.pop(namespace, None)
-        return cached != default
+    """After a keyed read of ``namespace`` found nothing, or with a search's replies: its
+    meta's shard count (``raw``, read again) becomes this process's; whether it changed
+    (another worker cleared the namespace and wrote it again with another count), so the
+    read is worth one more try. A missing meta (evicted) leaves the count held."""
+    if raw is None:  # evicted meta, or its node out of reach: the count held stands
+        return False
+    cached = counts.get(namespace, default)
     counts[namespace] = int(raw)
     return counts[namespace] != cached
+
+
+def count_call(keys: KeyScheme, namespace: str) -> NodeCall:
+    """The meta's shard count, read in a search's round (see :func:`follow_count`)."""
+    meta = keys.meta_key(namespace)
+    return NodeCall(meta, ("HGET", meta, "shards"))
 
 
 def forget(lock: threading.Lock, namespace: str | None, *caches: dict[str, Any]) -> None:
