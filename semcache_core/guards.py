@@ -344,7 +344,7 @@ def _moves(span: str) -> list[Move]:
     string into a Python dict" -> ``({"convert", "json", "string"}, {"python", "dict"})``."""
     words = [token.lower() for token in _CLAUSE_TOKEN.findall(span)]
     at = [i for i, word in enumerate(words) if word in _CONNECTORS]
-    stops = [i for i, word in enumerate(words) if word in _CONNECTORS or not word[0].isalnum()]
+    stops = [i for i, word in enumerate(words) if word in _CONNECTORS or not _WORD.match(word)]
     moves = []
     for i in at[:_MOVES_MAX]:
         n = bisect.bisect_left(stops, i)  # i is stops[n]
