@@ -18,6 +18,7 @@ def _split(words: str) -> list[str]:
 __all__ = [
     "CONTRASTING_PREFIXES",
     "DATE_WORDS",
+    "INFINITIVE_VERBS",
     "KINDS",
     "NEGATING_PREFIXES",
     "NEGATIONS",
@@ -26,6 +27,7 @@ __all__ = [
     "RELATIVE_DATE",
     "RELATIVE_DAY",
     "SCOPES",
+    "TOO_AS_ALSO_BEFORE",
 ]
 
 NEGATIONS = frozenset(
@@ -103,13 +105,14 @@ RELATIVE_DATE = re.compile(
 """A relative period ("next week", "last year")."""
 
 RELATIVE_DAY = re.compile(
-    r"\b(day\s+after\s+tomorrow|day\s+before\s+yesterday|(?:next|last|previous|past)\s+(?:"
+    r"\b(?:day\s+(?:after|before)\s+\w+|\w+\s+after\s+next|(?:next|last|previous|past)\s+(?:"
     + "|".join(_WEEKDAYS)
     + r"))\b",
     re.IGNORECASE,
 )
-"""Another day than its words alone: "the day after tomorrow" is not "tomorrow", "next
-Friday" not "this Friday" (which is "Friday")."""
+"""Another day than its words alone: "the day after tomorrow" is not "tomorrow", "the day
+after Christmas" not "Christmas", "Monday after next" not "Monday", "next Friday" not "this
+Friday" (which is "Friday"); "past" and "previous" Friday are "last" Friday."""
 
 
 _PAIRS = [
@@ -184,7 +187,7 @@ _PAIRS = [
     ("summer", "winter"),
     ("spring", "autumn fall"),
     ("new newer newest", "old older oldest"),
-    ("young younger youngest", "elderly aged senior old older oldest"),
+    ("young younger youngest", "elderly aged senior"),
     ("input inputs", "output outputs"),
     ("read reads reading", "write writes writing"),
     ("send sends sent sending", "receive receives received receiving"),
@@ -204,7 +207,10 @@ _PAIRS = [
     ("deposit deposits deposited", "withdraw withdraws withdrew withdrawal"),
     ("credit credits", "debit debits"),
     ("income revenue", "expense expenses cost costs"),
-    ("profit profits gain gains", "loss losses"),
+    ("profit profits gain gains gaining gained", "loss losses lose loses losing"),
+    ("thick thicker thickest", "thin thinner thinnest"),
+    ("loud louder loudest", "quiet quieter quietest"),
+    ("tighten tightens tightened tight", "loosen loosens loosened loose"),
     ("forward forwards", "backward backwards"),
     ("horizontal horizontally", "vertical vertically"),
     ("wet", "dry"),
@@ -303,17 +309,17 @@ other side only is a swap of meaning."""
 _KIND_GROUPS = [
     ("checking chequing", "savings", "credit", "debit", "prepaid"),
     (
-        "plane planes airplane airplanes aeroplane flight flights airline airlines",
+        "plane planes airplane airplanes aeroplane flight flights airline airlines fly flying",
         "train trains rail railway",
         "bus buses coach coaches",
-        "car cars",
+        "car cars drive driving",
         "ferry ferries boat boats",
         "bike bikes bicycle bicycles",
         "motorcycle motorcycles motorbike motorbikes",
         "taxi taxis cab cabs",
     ),
     (
-        "dog dogs puppy puppies",
+        "dog dogs puppy puppies pup pups",
         "cat cats kitten kittens kitty kitties",
         "rabbit rabbits bunny bunnies",
         "horse horses",
@@ -321,21 +327,23 @@ _KIND_GROUPS = [
         "hamster hamsters",
         "cow cows cattle",
         "pig pigs",
+        "chicken chickens hen hens",
         "sheep",
         "goat goats",
     ),
     ("breakfast", "brunch", "lunch", "dinner supper"),
-    ("morning mornings", "afternoon afternoons", "evening evenings"),
+    ("morning mornings", "noon midday", "afternoon afternoons", "evening evenings",
+     "night nights tonight", "midnight"),
     ("spring", "summer", "autumn fall", "winter"),
     ("red", "blue", "green", "yellow", "black", "white", "purple", "pink", "brown", "grey gray"),
     ("gold", "silver", "bronze", "platinum", "copper", "iron", "steel", "aluminium aluminum"),
     ("son sons", "daughter daughters"),
     ("brother brothers", "sister sisters"),
     ("aunt aunts", "uncle uncles"),
-    ("laptop laptops notebook", "phone phones smartphone", "tablet tablets", "desktop"),
-    ("windows", "linux ubuntu", "mac macos osx", "android", "ios"),
+    ("laptop laptops notebook", "phone phones smartphone", "tablet tablets ipad", "desktop"),
+    ("windows pc pcs", "linux ubuntu", "mac macos osx", "android", "ios iphone iphones"),
     (
-        "python", "java", "javascript", "typescript", "ruby", "php", "kotlin", "swift",
+        "python", "java", "javascript js", "typescript ts", "ruby", "php", "kotlin", "swift",
         "rust", "scala", "perl", "golang",
     ),
 ]  # fmt: skip
@@ -347,9 +355,37 @@ another kind of the same class on the other is a swap ("checking account" / "cre
 "by plane" / "by bus", "Can dogs eat grapes?" / "Can cats eat grapes?"). Each kind lists
 its spellings and plurals."""
 
-SCOPES: tuple[frozenset[str], ...] = (
-    frozenset(_split("abroad overseas international internationally foreign worldwide")),
-    frozenset(_split("domestic domestically inland nationwide")),
+_COUNTRY = r"(?:the\s+|this\s+|my\s+|our\s+)?(?:country|us|usa|uk|eu)\b"
+SCOPES: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r"\b(?:abroad|overseas|international(?:ly)?|worldwide|foreign(?!\s+(?:keys?|languages?|"
+        r"objects?|bod(?:y|ies)|policy|affairs|films?)\b)|(?:another|other)\s+countr(?:y|ies)\b|"
+        r"(?:out\s+of|outside(?:\s+of)?)\s+" + _COUNTRY + r")",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:domestic(?:ally)?|inland|nationwide|(?:with)?in\s+" + _COUNTRY + r")",
+        re.IGNORECASE,
+    ),
 )
-"""Words that change what a question covers: a word of a scope on one side only is another
-question ("send money abroad" / "send money to another bank in this country")."""
+"""What a question covers, abroad or at home: a scope named on one side only is another
+question ("send money abroad" / "send money to another bank in this country"; "abroad" /
+"in other countries" is one scope). "foreign key" or "foreign language" names none."""
+
+INFINITIVE_VERBS = frozenset(
+    _split(
+        "be eat drink take have use get stop go make do give feed start learn try keep let see "
+        "buy pay send put find know swim fly drive travel walk run sleep wear bring open close "
+        "change cook bake boil freeze rent book visit apply cancel return convert turn parse "
+        "cast transfer move upgrade switch connect upload download install reset log sign check "
+        "become speak write read call add remove delete create update fix clean lose gain"
+    )
+)
+"""Verbs that a "to" before them marks as an infinitive ("how to get to the airport"), not
+a direction."""
+
+TOO_AS_ALSO_BEFORE = frozenset(
+    _split("if on in at for and or with to of by as so but when while because since the a an my")
+)
+"""Words after which "too" means "also" ("cash too if...", "come too on the tour"), not a
+degree ("too old")."""

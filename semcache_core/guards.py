@@ -57,6 +57,7 @@ from .errors import InvalidArgumentError
 from .guard_words import (
     CONTRASTING_PREFIXES,
     DATE_WORDS,
+    INFINITIVE_VERBS,
     KINDS,
     NEGATING_PREFIXES,
     NEGATIONS,
@@ -66,6 +67,7 @@ from .guard_words import (
     RELATIVE_DAY,
     SCALES,
     SCOPES,
+    TOO_AS_ALSO_BEFORE,
     UNITS,
 )
 from .prompt_diff import numbers, question_words
@@ -201,8 +203,13 @@ def _dates(span: str) -> list[str]:
         if form is not None:
             found.append(DATE_WORDS[form])
     for pattern in (RELATIVE_DATE, RELATIVE_DAY):
-        found += [" ".join(match.group().lower().split()) for match in pattern.finditer(span)]
+        found += [
+            _PAST.sub("last", " ".join(m.group().lower().split())) for m in pattern.finditer(span)
+        ]
     return sorted(found)
+
+
+_PAST = re.compile(r"^(?:past|previous)\b")  # "past Friday", "previous Friday": "last Friday"
 
 
 def negation_agrees(new: str, stored: str) -> bool:
@@ -331,6 +338,9 @@ _CONNECTORS = frozenset(["to", "into", "from"])  # "X to Y", "X into Y", "Y from
 # words, and the punctuation that ends a clause (a dash between spaces too)
 _CLAUSE_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*|[,;:.!?()\[\]\u2013\u2014]|(?<!\w)-+(?!\w)")
 _DETERMINERS = frozenset(["a", "an", "the", "my", "your", "our", "their", "his", "her", "its"])
+_ARROW = re.compile(r"\s*(?:\u2192|\u21d2|\u27f6|=>|->)\s*")
+_OUT_OF = re.compile(r"\bout\s+of\b", re.IGNORECASE)
+_PRONOUNS = {"me": "i", "us": "we", "him": "he", "them": "they"}  # "from me" / "I ... from"
 _REACH = 3  # words of each end beside its connector ("a JSON string" into "a Python dict")
 _MOVES_MAX = 32  # moves compared per side: thousands of "to"s stay cheap
 
@@ -342,8 +352,14 @@ def _moves(span: str) -> list[Move]:
     up to :data:`_REACH` words on each side of the connector, short of the next connector
     or punctuation, determiners skipped, possessives and plurals folded: "convert a JSON
     string into a Python dict" -> ``({"convert", "json", "string"}, {"python", "dict"})``."""
+    span = _OUT_OF.sub(" from ", _ARROW.sub(" to ", span))  # "X -> Y", "out of X"
     words = [token.lower() for token in _CLAUSE_TOKEN.findall(span)]
-    at = [i for i, word in enumerate(words) if word in _CONNECTORS]
+    at = [
+        i
+        for i, word in enumerate(words)
+        if word in _CONNECTORS  # not an infinitive: "how to get to the airport"
+        and not (word == "to" and i + 1 < len(words) and words[i + 1] in INFINITIVE_VERBS)
+    ]
     stops = [i for i, word in enumerate(words) if word in _CONNECTORS or not _WORD.match(word)]
     moves = []
     for i in at[:_MOVES_MAX]:
@@ -365,7 +381,7 @@ def _end(words: Iterable[str]) -> frozenset[str]:
     found: list[str] = []
     for word in words:
         if word not in _DETERMINERS:
-            found.append(_stem(word))
+            found.append(_PRONOUNS.get(word) or _stem(word))
             if len(found) == _REACH:
                 break
     return frozenset(found)
@@ -438,10 +454,19 @@ def qualifiers_agree(new: str, stored: str) -> bool:
     """Both sides or neither name each scope (:data:`~semcache_core.guard_words.SCOPES`:
     "abroad", "international"; "domestic") and say "too" before a word ("too old", "too
     much"): each changes what is asked."""
-    new_words, stored_words = set(_words(new)), set(_words(stored))
-    if any(bool(scope & new_words) != bool(scope & stored_words) for scope in SCOPES):
+    if any(bool(scope.search(new)) != bool(scope.search(stored)) for scope in SCOPES):
         return False
-    return bool(_TOO.search(new)) == bool(_TOO.search(stored))
+    return _too(new) == _too(stored)
+
+
+def _too(span: str) -> list[str]:
+    """The words "too" qualifies ("too old", "too much"), sorted; not "too" as "also"
+    ("me too", "cash too if...")."""
+    return sorted(
+        m.group(1).lower()
+        for m in _TOO.finditer(span)
+        if m.group(1).lower() not in TOO_AS_ALSO_BEFORE
+    )
 
 
 # a verb of motion with "up" or "down", an object between or not: a rise or a drop
@@ -451,7 +476,7 @@ _MOTION = re.compile(
     re.IGNORECASE,
 )
 _MOTION_WORD = {"up": "rises", "down": "drops"}
-_TOO = re.compile(r"\btoo\s+\w", re.IGNORECASE)  # "too old", not "me too"
+_TOO = re.compile(r"\btoo\s+(\w+)", re.IGNORECASE)
 
 
 def opposites_agree(new: str, stored: str) -> bool:

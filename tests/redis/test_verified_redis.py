@@ -38,3 +38,5 @@ def test_observations_are_carried_by_redis(redis_client: redis.Redis) -> None:
     assert reader.lookup(prompt(PARAPHRASE), "m") is not None  # exact (stored without vector)
     hits = reader.cache.search(angle_embedder(STORED), 3, namespace=reader.namespace)
     assert [hit.key for hit in hits] == [key]  # the rewritten entry keeps its vector
+    for cache in (learner.cache, reader.cache):
+        cache.close()  # its node clients: left to the GC, a socket warns in another test

@@ -143,8 +143,30 @@ REFUSED = [
     (dates_agree, "What was todays score?", "What was yesterdays score?"),
     (dates_agree, "Is there a holiday this Friday?", "Is there a holiday next Friday?"),
     (kinds_agree, "What's on TV this morning?", "What's on TV this afternoon?"),
-    (opposites_agree, "Is my dog too old to be trained?", "Is my dog too young to be trained?"),
+    (qualifiers_agree, "Is my dog too old to be trained?", "Is my dog too young to be trained?"),
     (opposites_agree, "Which foods raise cholesterol?", "What foods bring cholesterol down?"),
+    # found by a second review
+    (order_agrees, "Celsius \u2192 Fahrenheit formula", "Formula to convert Fahrenheit to Celsius"),
+    (order_agrees, "Move money out of my savings account", "Move money into my savings account"),
+    (order_agrees, "Can I catch a cold from my dog?", "Can my dog catch a cold from me?"),
+    (
+        qualifiers_agree,
+        "Is it bad to drink too much water?",
+        "Is it bad to drink too little water?",
+    ),
+    (
+        qualifiers_agree,
+        "Can I send money out of the country?",
+        "Can I send money within the country?",
+    ),
+    (qualifiers_agree, "Is shipping free for local orders?", "Free shipping to other countries?"),
+    (opposites_agree, "Why is my cat gaining weight?", "Why is my cat losing weight?"),
+    (opposites_agree, "How do I make my sauce thicker?", "How do I make my sauce thinner?"),
+    (dates_agree, "Open the day after Christmas?", "Open on Christmas?"),
+    (dates_agree, "Is the gym open Monday after next?", "Is the gym open Monday?"),
+    (kinds_agree, "Will it rain tomorrow afternoon?", "Will it rain tomorrow night?"),
+    (kinds_agree, "How do I take a screenshot on a pc?", "How do I take a screenshot on a mac?"),
+    (kinds_agree, "how do i screenshot on iphone", "how do i screenshot on android"),
 ]
 
 SERVED = [
@@ -178,6 +200,13 @@ SERVED = [
     "upload to google drive via terminal|Command line tool to upload a file to Google Drive?",
     "How do I free up disk space?|How do I reduce disk usage?",
     "How do I speed up my laptop?|How do I reduce lag on my laptop?",
+    "Is it safe for my cat to drink milk?|Can I give milk to my cat?",
+    "How do I stop my dog from barking at night?|How to get my dog to stop barking at night?",
+    "What is the youngest age to get a credit card?|How old do I need to be to get a credit card?",
+    "Can I pay with cash too if I have a card?|Can I also pay with cash if I have a card?",
+    "Was the store open this past Friday?|Was the store open last Friday?",
+    "Can I use my debit card abroad?|Can I use my debit card in other countries?",
+    "How do I learn a foreign language fast?|How do I learn a new language quickly?",
 ]
 
 
