@@ -452,8 +452,9 @@ def _kinds(span: str) -> Counter[tuple[int, int]]:
 
 def qualifiers_agree(new: str, stored: str) -> bool:
     """Both sides or neither name each scope (:data:`~semcache_core.guard_words.SCOPES`:
-    "abroad", "international"; "domestic") and say "too" before a word ("too old", "too
-    much"): each changes what is asked."""
+    "abroad", "out of the country"; "domestic", "within the country"), and "too" qualifies
+    the same words on both ("too old" / "too young", "too much" / none; "too" as "also"
+    does not count): each changes what is asked."""
     if any(bool(scope.search(new)) != bool(scope.search(stored)) for scope in SCOPES):
         return False
     return _too(new) == _too(stored)
