@@ -7,7 +7,8 @@ bytes. Never pickle: decoding stored bytes cannot run code.
 Round trips keep ``None, bool, int, float, str, bytes, list, dict`` and ``numpy.ndarray``
 (dtype and shape); tuples come back as lists. A
 :class:`~semcache_core.vector_values.VectorValue` (the stand-in for a value stored as its
-entry's vector) encodes as extension type 2; raw ``msgpack.ExtType`` values are refused.
+entry's vector) is written by its own ``encode()`` as extension type 2 and decoded here;
+given as a value, or inside one, it is refused, as raw ``msgpack.ExtType`` values are.
 
 Example::
 

