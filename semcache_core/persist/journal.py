@@ -129,10 +129,7 @@ def _well_formed(name: str, fields: Any) -> bool:
         and isinstance(namespace, str)
         and split_entry_id(name)[0] == namespace
         and (expires_at is None or type(expires_at) in (int, float))
-        and (
-            vector is None
-            or (isinstance(vector, bytes) and len(vector) % 4 == 0 and len(vector) > 0)
-        )
+        and (vector is None or _is_float32_blob(vector))
     )
 
 
