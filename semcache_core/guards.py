@@ -330,8 +330,11 @@ def order_agrees(new: str, stored: str) -> bool:
         return True
     if sorted(new_words) == sorted(stored_words):
         return False
-    moves = _moves(stored)
-    return not any(_reversed(move, other) for move in _moves(new) for other in moves)
+    moves = _moves(new)
+    if not moves:  # the other side's moves are not needed
+        return True
+    others = _moves(stored)
+    return not any(_reversed(move, other) for move in moves for other in others)
 
 
 _CONNECTORS = frozenset(["to", "into", "from"])  # "X to Y", "X into Y", "Y from X"
