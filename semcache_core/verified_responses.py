@@ -10,13 +10,16 @@
 - an entry's observations live in its metadata (field :data:`OBSERVATIONS_FIELD`), so
   snapshots, durable mode and Redis carry them; recording one rewrites the entry with the
   same value, vector and expiry;
-- an entry too young to be judged on its own observations (fewer than
-  :data:`~semcache_core.verified.MIN_OBSERVATIONS`, priors included) is judged by the
-  cache-wide curve: the same rule over the newest observations of *all* entries (a
-  population prior, kept in memory). vCache explores such an entry every time, which
-  spends most chances of a hit on learning when each entry sees few paraphrases; here the
-  young entry is exploited only where the whole cache's record says a hit is right with
-  the confidence δ asks for, and explored otherwise.
+- a candidate is served when its entry's own curve or the cache-wide curve (the same
+  rule over the newest observations of *all* entries, kept in memory) is confident
+  enough, unless the entry has been wrong near the candidate's similarity (a wrong
+  observation of its own at most :data:`NEAR_WRONG` below it, or above it): such an entry
+  is unlike the others there, and its own curve alone decides (explored until it has
+  :data:`~semcache_core.verified.MIN_OBSERVATIONS`, priors included). vCache judges every
+  entry by its own curve alone, exploring it every time until it has those observations:
+  that spends most chances of a hit on learning when each entry sees few paraphrases. An
+  entry with no observation of its own is still explored at least
+  :data:`YOUNG_EXPLORATION` of the time, so that one unlike the others shows it.
 
 Both memories are bounded (the newest :data:`REMEMBERED` prompts each) and thread-safe.
 The LLM caches' writes in one process are serialised (:data:`ENTRY_WRITES`), and an
@@ -49,7 +52,6 @@ from .codec import encode
 from .errors import InvalidArgumentError, shown
 from .records import Entry, Hit
 from .verified import (
-    MIN_OBSERVATIONS,
     Action,
     Observations,
     Random,
@@ -60,6 +62,7 @@ from .verified import (
 
 __all__ = [
     "ENTRY_WRITES",
+    "NEAR_WRONG",
     "OBSERVATIONS_FIELD",
     "REMEMBERED",
     "Candidate",
@@ -78,8 +81,11 @@ POPULATION = 512
 """Observations the cache-wide curve keeps (the newest, of all entries)."""
 POPULATION_MIN = 24
 """The cache-wide curve judges young entries once it holds this many observations."""
-YOUNG_EXPLORATION = 0.5
+YOUNG_EXPLORATION = 0.25
 """The least an entry without observations of its own is explored (see ``_exploring``)."""
+NEAR_WRONG = 0.05
+"""An entry wrong at a similarity at most this far below a candidate's (or above it) is
+judged by its own curve there (see ``_exploring``)."""
 REMEMBERED = 4096
 """Prompts remembered, each, as pending explorations and as served semantic hits."""
 
@@ -212,23 +218,24 @@ class Verifier:
     def _exploring(self, own: Observations, score: float) -> float:
         """The probability of exploring a candidate of an entry with ``own`` observations.
 
-        An entry with :data:`MIN_OBSERVATIONS` of its own is judged by its own curve. A
-        younger one by the cache-wide curve once that holds :data:`POPULATION_MIN`
-        observations (before: always explored), and explored at least
-        ``YOUNG_EXPLORATION`` of the time, less as its own observations come in, whatever
-        that curve says: an entry unlike the others then still gathers its own observations
-        (the cache-wide curve alone, fitted on other entries' right answers, had it served
-        wrong answers forever, never explored).
+        An entry that has been wrong at a similarity at least ``score - NEAR_WRONG`` is
+        judged by its own curve alone (explored until it has
+        :data:`~semcache_core.verified.MIN_OBSERVATIONS`): it is unlike the others there.
+        Any other is served when either its own curve or the cache-wide one (once that
+        holds :data:`POPULATION_MIN` observations) is confident enough; an entry with no
+        observation of its own is still explored at least :data:`YOUNG_EXPLORATION` of the
+        time, so that one unlike the others shows it (the cache-wide curve alone, fitted on
+        other entries' right answers, had it serve wrong answers forever, never explored).
         """
         assert self.max_error_rate is not None
         similarity = min(max(score, -1.0), 1.0)
-        if len(own) >= MIN_OBSERVATIONS:
-            return explore_probability(own, similarity, self.max_error_rate)
+        own_tau = explore_probability(own, similarity, self.max_error_rate)
+        if any(not o.correct and o.similarity >= similarity - NEAR_WRONG for o in own.items):
+            return own_tau
         if len(self._population.items) < POPULATION_MIN:
-            return 1.0
-        tau = explore_probability(self._population, similarity, self.max_error_rate)
-        needed = MIN_OBSERVATIONS - (len(own) - len(own.items))  # the priors count too
-        return max(tau, YOUNG_EXPLORATION * (1 - len(own.items) / needed))
+            return own_tau
+        tau = min(own_tau, explore_probability(self._population, similarity, self.max_error_rate))
+        return tau if own.items else max(tau, YOUNG_EXPLORATION)
 
     def judged(self, explored: Candidate | None, response: Any) -> bool | None:
         """Whether the explored candidate's response was right, by ``judge``; ``None``:

@@ -330,6 +330,80 @@ def test_an_entry_unlike_the_others_learns_its_own_curve_and_stops_serving(seed:
     assert sum(served[-200:]) <= 0.15 * 200
 
 
+def _confident_cache(seed: int = 5) -> Verifier:
+    """A verifier whose cache-wide curve says hits at 0.9 and above are right."""
+    from semcache_core.verified_responses import Candidate
+
+    verifier = Verifier(0.05, judge=None, rng=random.Random(seed))
+    for i in range(60):
+        verifier.learned(Candidate(f"other{i}", 0.9 + (i % 10) / 100, None, None), True)
+    return verifier
+
+
+def _served_of(verifier: Verifier, record: Observations, score: float, times: int) -> int:
+    hit = Hit("entry", "answer", score, {OBSERVATIONS_FIELD: record.encode()}, "ns", None)
+    return sum(verifier.serves(f"q{i}", hit) for i in range(times))
+
+
+def test_an_entry_wrong_near_the_candidate_is_judged_by_its_own_curve_alone() -> None:
+    """The cache-wide curve says 0.93 is safe; this entry was wrong at 0.91, just below:
+    its neighbours there are not like the others', so it is explored until its own curve
+    can judge (before, the cache-wide curve served it most of the time)."""
+    from semcache_core.verified_responses import NEAR_WRONG
+
+    wrong_near = Observations().add(0.93 - NEAR_WRONG / 2, False)
+    assert _served_of(_confident_cache(), wrong_near, 0.93, 200) == 0
+
+
+def test_an_entry_wrong_only_far_below_is_served_as_the_cache_wide_curve_says() -> None:
+    """A wrong answer at 0.7 (a sibling question) says nothing about a candidate at 0.97:
+    the cache-wide curve serves it, without the young entry's exploration (before: one
+    observation of its own still had it explored 3 times in 8)."""
+    wrong_far = Observations().add(0.7, False)
+    assert _served_of(_confident_cache(), wrong_far, 0.97, 200) >= 190
+    right = Observations().add(0.95, True)
+    assert _served_of(_confident_cache(), right, 0.97, 200) >= 190
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    own=st.lists(st.tuples(st.floats(0.0, 1.0), st.booleans()), max_size=12),
+    population=st.lists(st.tuples(st.floats(0.0, 1.0), st.booleans()), max_size=60),
+    score=st.floats(0.0, 1.0),
+)
+def test_which_curve_decides(
+    own: list[tuple[float, bool]], population: list[tuple[float, bool]], score: float
+) -> None:
+    """Over generated records: an entry wrong near the candidate is explored exactly as its
+    own curve says; any other never more than either curve asks (once the cache-wide one
+    has enough observations), and at least YOUNG_EXPLORATION with no observation of its own."""
+    from semcache_core.verified import explore_probability
+    from semcache_core.verified_responses import (
+        NEAR_WRONG,
+        POPULATION_MIN,
+        YOUNG_EXPLORATION,
+        Candidate,
+    )
+
+    verifier = Verifier(0.05, judge=None, rng=random.Random(0))
+    for i, (similarity, correct) in enumerate(population):
+        verifier.learned(Candidate(f"p{i}", similarity, None, None), correct)
+    record = Observations()
+    for similarity, correct in own:
+        record = record.add(similarity, correct)
+    tau = verifier._exploring(record, score)
+    own_tau = explore_probability(record, score, 0.05)
+    if any(not o.correct and o.similarity >= score - NEAR_WRONG for o in record.items):
+        assert tau == own_tau
+        return
+    assert tau <= own_tau
+    if len(population) >= POPULATION_MIN:
+        cache_tau = explore_probability(verifier._population, score, 0.05)
+        assert tau <= max(cache_tau, YOUNG_EXPLORATION if not own else 0.0)
+    if not own:
+        assert tau >= YOUNG_EXPLORATION
+
+
 # --- found in review: each failed before its fix --------------------------------------------
 
 
