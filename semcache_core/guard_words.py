@@ -114,6 +114,10 @@ RELATIVE_DAY = re.compile(
 after Christmas" not "Christmas", "Monday after next" not "Monday", "next Friday" not "this
 Friday" (which is "Friday"); "past" and "previous" Friday are "last" Friday."""
 
+RELATIVE_SHIFT = re.compile(r"\b(?:ago|from\s+now(?!\s+on\b))\b", re.IGNORECASE)
+"""Which way from now a stretch of time runs: "a week ago" is not "a week from now" ("from
+now on" is not a stretch of time)."""
+
 
 _PAIRS = [
     ("before earlier prior", "after afterwards later"),
@@ -127,9 +131,9 @@ _PAIRS = [
     ),
     (
         "increase increases increased increasing raise raises raised raising boost boosts rise "
-        "rises",
+        "rises enlarge enlarges enlarged enlarging",
         "decrease decreases decreased decreasing reduce reduces reduced reducing lower lowers "
-        "lowered lowering drop drops cut cuts",
+        "lowered lowering drop drops cut cuts shrink shrinks shrank shrunk shrinking",
     ),
     ("higher highest", "lower lowest"),
     ("high", "low"),
@@ -307,7 +311,7 @@ other side only is a swap of meaning."""
 
 
 _KIND_GROUPS = [
-    ("checking chequing", "savings", "credit", "debit", "prepaid"),
+    ("checking chequing currentaccount", "savings", "credit", "debit", "prepaid"),
     (
         "plane planes airplane airplanes aeroplane flight flights airline airlines fly flying",
         "train trains rail railway",
@@ -327,11 +331,20 @@ _KIND_GROUPS = [
         "hamster hamsters",
         "cow cows cattle",
         "pig pigs",
+        "guineapig guineapigs",
         "chicken chickens hen hens",
         "sheep",
         "goat goats",
     ),
     ("breakfast", "brunch", "lunch", "dinner supper"),
+    (
+        "bake bakes baked baking roast roasts roasted roasting",
+        "grill grills grilled grilling broil broiled", "fry fries fried frying",
+        "boil boils boiled boiling",
+        "steam steams steamed steaming", "poach poached poaching",
+        "microwave microwaves microwaved microwaving",
+    ),
+    ("rugbyunion", "rugbyleague", "rugbysevens"),
     ("morning mornings", "noon midday", "afternoon afternoons", "evening evenings",
      "night nights tonight", "midnight"),
     ("spring", "summer", "autumn fall", "winter"),
@@ -347,6 +360,13 @@ _KIND_GROUPS = [
         "rust", "scala", "perl", "golang",
     ),
 ]  # fmt: skip
+KIND_PHRASES = re.compile(
+    r"\b(?:guinea[\s-]+pig|current[\s-]+account|rugby[\s-]+(?:union|league|sevens))",
+    re.IGNORECASE,
+)
+"""Kinds named by two words, read as one (their words joined: "guineapig"; a hyphen
+between them too): a guinea pig is not a pig, a current account is a checking account,
+rugby union is not rugby league."""
 KINDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(_split(kind)) for kind in group) for group in _KIND_GROUPS
 )

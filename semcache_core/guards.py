@@ -13,7 +13,8 @@ The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
 - :func:`numbers_agree`: the same numbers, in digits or in words, in the same order;
 - :func:`units_agree`: the same units and currencies ("5 mg" / "5 g", "per hour" /
   "per minute", "in Celsius" / "in Fahrenheit");
-- :func:`dates_agree`: the same month and weekday names and relative days;
+- :func:`dates_agree`: the same month and weekday names and relative days, and not
+  "ago" against "from now";
 - :func:`negation_agrees`: as many negations ("not", "can't", "never", "without"...)
   on each side, and no word negated by a prefix on one side only ("safe" / "unsafe");
 - :func:`names_agree`: every capitalised name on one side is on the other
@@ -58,6 +59,7 @@ from .guard_words import (
     CONTRASTING_PREFIXES,
     DATE_WORDS,
     INFINITIVE_VERBS,
+    KIND_PHRASES,
     KINDS,
     NEGATING_PREFIXES,
     NEGATIONS,
@@ -65,6 +67,7 @@ from .guard_words import (
     OPPOSITES,
     RELATIVE_DATE,
     RELATIVE_DAY,
+    RELATIVE_SHIFT,
     SCALES,
     SCOPES,
     TOO_AS_ALSO_BEFORE,
@@ -192,8 +195,13 @@ def _unit_names(span: str, pattern: re.Pattern[str] = _QUANTITY) -> list[str]:
 
 def dates_agree(new: str, stored: str) -> bool:
     """The same month and weekday names (any case, abbreviations included) and relative
-    days ("today", "tomorrow", "next week")."""
-    return _dates(new) == _dates(stored)
+    days ("today", "tomorrow", "next week"); and not "ago" on one side only where the
+    other says "from now" only (a side that says neither passes: "How long ago did ..." /
+    "When did ...")."""
+    if _dates(new) != _dates(stored):
+        return False
+    only_new, only_stored = _one_sided(_shifts(new), _shifts(stored))
+    return not (only_new and only_stored)
 
 
 def _dates(span: str) -> list[str]:
@@ -207,6 +215,13 @@ def _dates(span: str) -> list[str]:
             _PAST.sub("last", " ".join(m.group().lower().split())) for m in pattern.finditer(span)
         ]
     return sorted(found)
+
+
+def _shifts(span: str) -> set[str]:
+    """Which ways from now the span's stretches of time run: "ago", "from now"."""
+    return {
+        "ago" if m.group().lower() == "ago" else "from now" for m in RELATIVE_SHIFT.finditer(span)
+    }
 
 
 _PAST = re.compile(r"^(?:past|previous)\b")  # "past Friday", "previous Friday": "last Friday"
@@ -445,6 +460,7 @@ def _kinds(span: str) -> Counter[tuple[int, int]]:
     """(class, kind) of each word of a closed class in ``span``, possessives and plurals
     folded ("cat's", "lunches", "kitties")."""
     found: Counter[tuple[int, int]] = Counter()
+    span = KIND_PHRASES.sub(lambda match: re.sub(r"[\s-]+", "", match.group()), span)
     for word in _words(span):
         bare = _stem(word, plural=False).rstrip("'\u2019")
         kind = next((_KIND_OF[form] for form in _singulars(bare) if form in _KIND_OF), None)

@@ -164,12 +164,14 @@ class ResponseCache:
             response was stored with (see :class:`~semcache_core.savings.Usage`).
         max_error_rate: δ in (0, 1) for verified mode (:mod:`semcache_core.verified`):
             each candidate above ``threshold`` (then only a floor: set it low, e.g. 0.5)
-            is served or explored by a learned curve, keeping the probability of serving
-            a wrong answer at most δ: the cache-wide curve, or the entry's own where it
-            has been wrong near the candidate's similarity (see
-            :mod:`semcache_core.verified_responses`). Exploring answers the lookup as a
-            miss; the :meth:`update` that follows compares the fresh response with the
-            candidate's by ``judge`` and the candidate learns from it. ``None``: static.
+            is served or explored by its entry's learned curve, keeping the probability
+            of serving a wrong answer at most δ; an entry with fewer than 6 observations
+            (priors included) is judged by the cache-wide curve instead, but explored at
+            least a quarter of the time, and always where it has been wrong near the
+            candidate's similarity (see :mod:`semcache_core.verified_responses`).
+            Exploring answers the lookup as a miss; the :meth:`update` that follows
+            compares the fresh response with the candidate's by ``judge`` and the
+            candidate learns from it. ``None``: static.
         judge: ``judge(cached, fresh) -> bool`` on stored responses; default equality.
         rng: the exploration draws (``random.Random``, numpy ``Generator``).
 

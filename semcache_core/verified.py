@@ -9,9 +9,10 @@ github.com/vcache-project/vCache, read at commit 5829293:
   similarity to the entry, and whether the entry's answer was right for it. Each entry
   starts with two prior points, ``(0.0, wrong)`` and ``(1.0, right)``;
 - with fewer than 6 observations (the two priors included) the entry is always explored
-  (here: an entry is judged by the cache-wide curve unless it has been wrong near the
-  candidate's similarity, see :mod:`semcache_core.verified_responses`; this module
-  decides on whatever record it is given);
+  (here: judged by the cache-wide curve instead, but explored at least a quarter of the
+  time, and always where it has been wrong near the candidate's similarity: see
+  :mod:`semcache_core.verified_responses`; this module decides on whatever record it is
+  given);
 - otherwise a logistic curve ``P(correct | s) = sigmoid(gamma * (s - t))`` is fitted to
   them (maximum likelihood, no penalty); ``t`` gets a variance by the delta method, or, when
   the observations separate perfectly (where no maximum exists), from vCache's table of

@@ -10,16 +10,15 @@
 - an entry's observations live in its metadata (field :data:`OBSERVATIONS_FIELD`), so
   snapshots, durable mode and Redis carry them; recording one rewrites the entry with the
   same value, vector and expiry;
-- a candidate is served when its entry's own curve or the cache-wide curve (the same
-  rule over the newest observations of *all* entries, kept in memory) is confident
-  enough, unless the entry has been wrong near the candidate's similarity (a wrong
-  observation of its own at most :data:`NEAR_WRONG` below it, or above it): such an entry
-  is unlike the others there, and its own curve alone decides (explored until it has
-  :data:`~semcache_core.verified.MIN_OBSERVATIONS`, priors included). vCache judges every
-  entry by its own curve alone, exploring it every time until it has those observations:
-  that spends most chances of a hit on learning when each entry sees few paraphrases. An
-  entry with no observation of its own is still explored at least
-  :data:`YOUNG_EXPLORATION` of the time, so that one unlike the others shows it.
+- an entry with :data:`~semcache_core.verified.MIN_OBSERVATIONS` (priors included) is
+  judged by its own curve, as vCache does. A younger one is judged by the cache-wide curve
+  (the same rule over the newest observations of *all* entries, kept in memory), but
+  explored at least :data:`YOUNG_EXPLORATION` of the time whatever that curve says, so
+  that it gathers observations of its own and its own curve takes over; and always where
+  it has been wrong near the candidate's similarity (a wrong observation of its own at
+  most :data:`NEAR_WRONG` below it, or above): there it is unlike the others. vCache
+  explores a young entry every time, which spends most chances of a hit on learning when
+  each entry sees few paraphrases.
 
 Both memories are bounded (the newest :data:`REMEMBERED` prompts each) and thread-safe.
 The LLM caches' writes in one process are serialised (:data:`ENTRY_WRITES`), and an
@@ -52,6 +51,7 @@ from .codec import encode
 from .errors import InvalidArgumentError, shown
 from .records import Entry, Hit
 from .verified import (
+    MIN_OBSERVATIONS,
     Action,
     Observations,
     Random,
@@ -82,7 +82,8 @@ POPULATION = 512
 POPULATION_MIN = 24
 """The cache-wide curve judges young entries once it holds this many observations."""
 YOUNG_EXPLORATION = 0.25
-"""The least an entry without observations of its own is explored (see ``_exploring``)."""
+"""The least an entry with fewer than :data:`~semcache_core.verified.MIN_OBSERVATIONS` is
+explored (see ``_exploring``)."""
 NEAR_WRONG = 0.05
 """An entry wrong at a similarity at most this far below a candidate's (or above it) is
 judged by its own curve there (see ``_exploring``)."""
@@ -218,24 +219,26 @@ class Verifier:
     def _exploring(self, own: Observations, score: float) -> float:
         """The probability of exploring a candidate of an entry with ``own`` observations.
 
-        An entry that has been wrong at a similarity at least ``score - NEAR_WRONG`` is
-        judged by its own curve alone (explored until it has
-        :data:`~semcache_core.verified.MIN_OBSERVATIONS`): it is unlike the others there.
-        Any other is served when either its own curve or the cache-wide one (once that
-        holds :data:`POPULATION_MIN` observations) is confident enough; an entry with no
-        observation of its own is still explored at least :data:`YOUNG_EXPLORATION` of the
-        time, so that one unlike the others shows it (the cache-wide curve alone, fitted on
-        other entries' right answers, had it serve wrong answers forever, never explored).
+        Its own curve decides once it has :data:`~semcache_core.verified.MIN_OBSERVATIONS`,
+        or where it has been wrong at a similarity at least ``score - NEAR_WRONG`` (then it
+        is explored until it has them). Otherwise the cache-wide curve decides, once that
+        holds :data:`POPULATION_MIN` observations (before: explored), and the entry is
+        explored at least :data:`YOUNG_EXPLORATION` of the time whatever that curve says:
+        an entry unlike the others then gathers observations of its own, and its own curve
+        takes over (the cache-wide curve alone, fitted on other entries' right answers,
+        had it serve wrong answers forever, never explored, even after one right answer of
+        its own at a lower similarity than its wrong ones).
         """
         assert self.max_error_rate is not None
-        similarity = min(max(score, -1.0), 1.0)
-        own_tau = explore_probability(own, similarity, self.max_error_rate)
-        if any(not o.correct and o.similarity >= similarity - NEAR_WRONG for o in own.items):
-            return own_tau
+        similarity = round(min(max(score, -1.0), 1.0), 3)  # as observations are kept
+        if len(own) >= MIN_OBSERVATIONS or any(
+            not o.correct and o.similarity >= similarity - NEAR_WRONG for o in own.items
+        ):
+            return explore_probability(own, similarity, self.max_error_rate)
         if len(self._population.items) < POPULATION_MIN:
-            return own_tau
-        tau = min(own_tau, explore_probability(self._population, similarity, self.max_error_rate))
-        return tau if own.items else max(tau, YOUNG_EXPLORATION)
+            return 1.0
+        tau = explore_probability(self._population, similarity, self.max_error_rate)
+        return max(tau, YOUNG_EXPLORATION)
 
     def judged(self, explored: Candidate | None, response: Any) -> bool | None:
         """Whether the explored candidate's response was right, by ``judge``; ``None``:

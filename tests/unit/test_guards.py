@@ -167,9 +167,32 @@ REFUSED = [
     (kinds_agree, "Will it rain tomorrow afternoon?", "Will it rain tomorrow night?"),
     (kinds_agree, "How do I take a screenshot on a pc?", "How do I take a screenshot on a mac?"),
     (kinds_agree, "how do i screenshot on iphone", "how do i screenshot on android"),
+    (kinds_agree, "What do guinea pigs eat?", "What do pigs eat?"),
+    (kinds_agree, "How long do I grill a salmon?", "How long do I bake a salmon?"),
+    (
+        opposites_agree,
+        "VS Code: how to shrink the editor font?",
+        "VS Code: how to enlarge the font?",
+    ),
+    (kinds_agree, "What do guinea-pigs eat?", "What do pigs eat?"),
+    (kinds_agree, "How many players in rugby union?", "How many players in rugby league?"),
+    (kinds_agree, "Interest on my current account?", "Interest on my savings account?"),
+    (dates_agree, "What was the price a week ago?", "What will the price be a week from now?"),
+    (dates_agree, "Where was it 3 days ago?", "Where will it be 3 days from now?"),
 ]
 
 SERVED = [
+    "How long to bake chicken breast at 400F?|How long to roast chicken breast at 400F?",
+    "Started 2 weeks ago; the date 6 weeks from now?|Started 2 weeks ago; the date in 6 weeks?",
+    "Paid 2 years ago, hence is it still on my report?|Paid 2 years ago, is it still on my report?",
+    "How long to bake a potato?|Baking time for a potato?",
+    "How do I enlarge the font?|How do I make the font bigger?",
+    "How long ago did the Romans leave Britain?|When did the Romans leave Britain?",
+    "What's the weather 3 days from now?|What's the weather in 3 days?",
+    "Summarize the top stories from today's news|Summarize today's top news stories",
+    "Can I open a current account online?|Can I open a checking account online?",
+    "Do guinea pigs need a friend?|Does my guinea pig need a friend?",
+    "What was the price a week ago?|What was the price one week ago?",
     "How do I reset my password?|how can I reset my password",
     "How tall is the Eiffel Tower?|What is the height of the Eiffel Tower?",
     "Is the museum open on Monday?|Is the museum open Mondays?",
@@ -230,7 +253,9 @@ VOCABULARY = [
     "--force", "fetchOrder", "`npm ci`", "'good night'", "who", "when", "before", "after",
     "safe", "unsafe", "Paris", "and", "?", ".", "\n", "How", "do", "I", "reset", "enable",
     "to", "from", "into", "string", "int", "too", "old", "abroad", "dogs", "cats", "eggless",
-    "eggs", "eve", "today's", "upper", "minimum", "credit", "checking",
+    "eggs", "eve", "today's", "upper", "minimum", "credit", "checking", "ago", "from now",
+    "\u2013", "guinea pig", "pigs", "rugby union", "league",
+    "current account", "savings",
 ]  # fmt: skip
 texts = st.lists(st.sampled_from(VOCABULARY), max_size=14).map(" ".join)
 any_text = st.one_of(texts, st.text(max_size=60))
@@ -285,7 +310,9 @@ def test_two_kinds_of_a_closed_class_swapped_are_always_refused(
 ENDS = ["string", "int", "euros", "dollars", "pdf", "docx", "celsius", "kelvin", "json"]
 # context without connectors or end words: a context that repeats an end is ambiguous
 undirected = st.lists(
-    st.sampled_from([w for w in VOCABULARY if w not in ("to", "from", "into", *ENDS)]),
+    st.sampled_from(
+        [w for w in VOCABULARY if not {"to", "from", "into", *ENDS} & set(w.lower().split())]
+    ),
     max_size=14,
 ).map(" ".join)
 
