@@ -220,19 +220,21 @@ class Verifier:
         """The probability of exploring a candidate of an entry with ``own`` observations.
 
         Its own curve decides once it has :data:`~semcache_core.verified.MIN_OBSERVATIONS`,
-        or where it has been wrong at a similarity at least ``score - NEAR_WRONG`` (then it
-        is explored until it has them). Otherwise the cache-wide curve decides, once that
-        holds :data:`POPULATION_MIN` observations (before: explored), and the entry is
-        explored at least :data:`YOUNG_EXPLORATION` of the time whatever that curve says:
-        an entry unlike the others then gathers observations of its own, and its own curve
-        takes over (the cache-wide curve alone, fitted on other entries' right answers,
-        had it serve wrong answers forever, never explored, even after one right answer of
-        its own at a lower similarity than its wrong ones).
+        or where it has been wrong at a similarity at least ``score`` (to 3 places) less
+        :data:`NEAR_WRONG` (then it is explored until it has them). Otherwise the
+        cache-wide curve decides, once that holds :data:`POPULATION_MIN` observations
+        (before: explored), and the entry is explored at least :data:`YOUNG_EXPLORATION` of
+        the time whatever that curve says: an entry unlike the others then gathers
+        observations of its own, and its own curve takes over (the cache-wide curve alone,
+        fitted on other entries' right answers, had it serve wrong answers forever, never
+        explored, even after one right answer of its own at a lower similarity than its
+        wrong ones).
         """
         assert self.max_error_rate is not None
         similarity = round(min(max(score, -1.0), 1.0), 3)  # as observations are kept
+        near = similarity - NEAR_WRONG - 1e-9  # 0.53 - 0.05 is 0.48000000000000004
         if len(own) >= MIN_OBSERVATIONS or any(
-            not o.correct and o.similarity >= similarity - NEAR_WRONG for o in own.items
+            not o.correct and o.similarity >= near for o in own.items
         ):
             return explore_probability(own, similarity, self.max_error_rate)
         if len(self._population.items) < POPULATION_MIN:
