@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -309,28 +310,6 @@ def test_a_few_right_observations_elsewhere_do_not_stop_young_entries_exploring(
     assert not any(verifier.serves(f"q{i}", young) for i in range(100))
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_an_entry_unlike_the_others_learns_its_own_curve_and_stops_serving(seed: int) -> None:
-    """The cache-wide curve says hits at 0.9+ are right; this entry's are all wrong. It is
-    still explored, gathers observations of its own, and its own curve takes over: wrong
-    answers become rare (they went on forever: the entry was never explored)."""
-    from semcache_core.verified_responses import Candidate
-
-    verifier = Verifier(0.05, judge=None, rng=random.Random(seed))
-    for i in range(60):
-        verifier.learned(Candidate(f"other{i}", 0.9 + (i % 10) / 100, None, None), True)
-    record, served = Observations(), []
-    for i in range(400):
-        hit = Hit("odd", "answer", 0.93, {OBSERVATIONS_FIELD: record.encode()}, "ns", None)
-        served.append(verifier.serves(f"q{i}", hit))
-        if not served[-1]:  # the exploration's fresh answer differed: it was wrong
-            record = record.add(0.93, False)
-    assert len(record) >= MIN_OBSERVATIONS
-    # its own curve then serves about as often as vCache's rule allows (~ δ plus its fit's
-    # doubt at one similarity), not every time
-    assert sum(served[-200:]) <= 0.15 * 200
-
-
 def _confident_cache(seed: int = 5) -> Verifier:
     """A verifier whose cache-wide curve says hits at 0.9 and above are right."""
     from semcache_core.verified_responses import Candidate
@@ -344,6 +323,33 @@ def _confident_cache(seed: int = 5) -> Verifier:
 def _served_of(verifier: Verifier, record: Observations, score: float, times: int) -> int:
     hit = Hit("entry", "answer", score, {OBSERVATIONS_FIELD: record.encode()}, "ns", None)
     return sum(verifier.serves(f"q{i}", hit) for i in range(times))
+
+
+def _served_to_wrong(
+    verifier: Verifier, record: Observations, scores: Iterable[float]
+) -> tuple[Observations, list[bool]]:
+    """Candidates at ``scores`` for which the entry's answer is wrong, one after another:
+    whether each was served, and the record after each explored one added its wrong
+    observation (the exploration's fresh answer differed)."""
+    served = []
+    for i, score in enumerate(scores):
+        hit = Hit("odd", "answer", score, {OBSERVATIONS_FIELD: record.encode()}, "ns", None)
+        served.append(verifier.serves(f"q{i}", hit))
+        if not served[-1]:
+            record = record.add(score, False)
+    return record, served
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_an_entry_unlike_the_others_learns_its_own_curve_and_stops_serving(seed: int) -> None:
+    """The cache-wide curve says hits at 0.9+ are right; this entry's are all wrong. It is
+    still explored, gathers observations of its own, and its own curve takes over: wrong
+    answers become rare (they went on forever: the entry was never explored)."""
+    record, served = _served_to_wrong(_confident_cache(seed), Observations(), [0.93] * 400)
+    assert len(record) >= MIN_OBSERVATIONS
+    # its own curve then serves about as often as vCache's rule allows (~ δ plus its fit's
+    # doubt at one similarity), not every time
+    assert sum(served[-200:]) <= 0.15 * 200
 
 
 def test_an_entry_wrong_near_the_candidate_is_judged_by_its_own_curve_alone() -> None:
@@ -384,15 +390,10 @@ def test_an_entry_right_below_its_siblings_learns_its_own_curve(seed: int) -> No
     of its own and stops serving them (it served every one when one right answer lifted its
     exploration)."""
     rng = random.Random(seed)
-    verifier = _confident_cache(seed)
-    record = Observations().add(0.87, True)
-    served = []
-    for i in range(300):
-        score = rng.uniform(0.90, 0.95)
-        hit = Hit("odd", "answer", score, {OBSERVATIONS_FIELD: record.encode()}, "ns", None)
-        served.append(verifier.serves(f"q{i}", hit))
-        if not served[-1]:  # the exploration's fresh answer differed: it was wrong
-            record = record.add(score, False)
+    scores = (rng.uniform(0.90, 0.95) for _ in range(300))
+    record, served = _served_to_wrong(
+        _confident_cache(seed), Observations().add(0.87, True), scores
+    )
     assert len(record) >= MIN_OBSERVATIONS
     assert sum(served[-100:]) <= 0.15 * 100
 
