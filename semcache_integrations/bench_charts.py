@@ -141,6 +141,9 @@ def _bars(
     a hundred times apart both show."""
     ax.bar(range(len(labels)), values, color=[f"C{i % 10}" for i in range(len(labels))])
     if log and values and min(values) > 0:
+        # limits first: switching to log autoscaled one bar just above a power of ten
+        # (1.0000000000000001e-07) to identical low and high limits (a warned singularity)
+        ax.set_ylim(min(values) / 2, max(values) * 2)
         ax.set_yscale("log")
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize="small")
     ax.set_title(title)

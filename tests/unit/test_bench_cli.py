@@ -240,6 +240,16 @@ def chart_series(draw: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
+@pytest.mark.parametrize("load", [1.0000000000000001e-07, 1e-07, 3.5e-05, 12.0])
+def test_a_log_panel_draws_one_bar_at_any_height(load: float, tmp_path: Path) -> None:
+    """One bar just above a power of ten was autoscaled, on switching to a log axis, to
+    identical low and high limits: a warning, and the chart was reported undrawable."""
+    series = {"formats": ["ours"], "dump_s": [1.0], "load_s": [load], "size_bytes": [0]}
+    outcome = draw_charts({"persistence": series}, tmp_path)["persistence.png"]
+    assert outcome.drawn, outcome.reason
+    assert (tmp_path / "persistence.png").stat().st_size > 0
+
+
 @given(series=chart_series())
 @settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
