@@ -16,18 +16,26 @@ def _split(words: str) -> list[str]:
 
 
 __all__ = [
+    "CODE_CONTEXT",
+    "CODE_KINDS",
+    "CONTRACTED",
     "CONTRASTING_PREFIXES",
     "DATE_WORDS",
     "INFINITIVE_VERBS",
     "KINDS",
+    "KIND_PHRASES",
+    "LOOKING_BACK",
     "NEGATING_PREFIXES",
     "NEGATIONS",
     "NUMBER_WORDS",
     "OPPOSITES",
     "RELATIVE_DATE",
     "RELATIVE_DAY",
+    "RELATIVE_SHIFT",
+    "SCALES",
     "SCOPES",
     "TOO_AS_ALSO_BEFORE",
+    "UNITS",
 ]
 
 NEGATIONS = frozenset(
@@ -79,6 +87,14 @@ NUMBER_WORDS: dict[str, str] = {
 """Numbers in words, each to its value in digits ("one", "first" and "second" are left
 out: "a new one", "first aid" and "wait a second" count nothing)."""
 
+CONTRACTED = frozenset(
+    _split(
+        "what how who where when why it that there here this he she let something everything "
+        "nothing anything"
+    )
+)
+"""Words whose "'s" is "is" or "us" ("What's", "It's", "Let's"), not a possessive."""
+
 _MONTHS = _split("january february april june july august september october november december")
 _WEEKDAYS = _split("monday tuesday wednesday thursday friday saturday sunday")
 _ABBREVIATIONS = {
@@ -114,9 +130,22 @@ RELATIVE_DAY = re.compile(
 after Christmas" not "Christmas", "Monday after next" not "Monday", "next Friday" not "this
 Friday" (which is "Friday"); "past" and "previous" Friday are "last" Friday."""
 
-RELATIVE_SHIFT = re.compile(r"\b(?:ago|from\s+now(?!\s+on\b))\b", re.IGNORECASE)
-"""Which way from now a stretch of time runs: "a week ago" is not "a week from now" ("from
-now on" is not a stretch of time)."""
+_STRETCH = (
+    r"(?:an?|\d+(?:\.\d+)?|(?:a\s+)?few|several|(?:a\s+)?couple(?:\s+of)?|half\s+an|"
+    + "|".join(["one", "hundred", *(word for word in _CARDINALS if word != "_"), *_TENS])
+    + r")\s+(?:second|minute|hour|day|week|fortnight|month|year|decade|centur(?:y|ie))s?"
+)
+RELATIVE_SHIFT = re.compile(
+    rf"\b(?:(?P<past>ago)|from\s+now(?!\s+on\b)|(?P<within>in\s+{_STRETCH}))\b",
+    re.IGNORECASE,
+)
+"""Which way from now a stretch of time runs, group ``past`` set for the past: "a week
+ago" is not "a week from now" nor "in a week" ("from now on" is not a stretch of time).
+"In a week" is a stretch of time (group ``within``) where its sentence looks back
+(:data:`LOOKING_BACK`: "How much has rent gone up in 5 years?")."""
+
+LOOKING_BACK = re.compile(r"\b(?:has|have|had|did|was|were|since|than|last|past)\b", re.IGNORECASE)
+"""Words of a sentence about the past: there "in 5 years" is not five years from now."""
 
 
 _PAIRS = [
@@ -183,7 +212,10 @@ _PAIRS = [
         "success successful succeed succeeds succeeded pass passes passed passing works",
         "failure failed fail fails failing",
     ),
-    ("safe safer safest fine", "dangerous unsafe risky"),
+    (
+        "safe safer safest fine harmless edible benign",
+        "dangerous unsafe risky toxic poisonous harmful hazardous deadly lethal",
+    ),
     ("male men man boy boys husband father", "female women woman girl girls wife mother"),
     ("adult adults", "child children kid kids baby babies infant infants"),
     ("day daytime", "night nighttime"),
@@ -256,7 +288,7 @@ _PAIRS = [
     ("in", "out"),
     ("am", "pm"),
     ("next", "previous"),
-    ("show shows showing showed unhide", "hide hides hiding hid"),
+    ("show shows showing showed unhide unhides unhiding unhid", "hide hides hiding hid"),
     ("online", "offline"),
     ("sunrise dawn", "sunset dusk"),
     ("encode encodes encoded encoding encoder", "decode decodes decoded decoding decoder"),
@@ -332,6 +364,7 @@ _KIND_GROUPS = [
         "cow cows cattle",
         "pig pigs",
         "guineapig guineapigs",
+        "guineafowl guineafowls guineahen guineahens",
         "chicken chickens hen hens",
         "sheep",
         "goat goats",
@@ -339,12 +372,13 @@ _KIND_GROUPS = [
     ("breakfast", "brunch", "lunch", "dinner supper"),
     (
         "bake bakes baked baking roast roasts roasted roasting",
-        "grill grills grilled grilling broil broiled", "fry fries fried frying",
+        "grill grills grilled grilling broil broiled", "fry fries fried frying fryer fryers",
+        "airfry airfries airfried airfrying airfryer",
         "boil boils boiled boiling",
         "steam steams steamed steaming", "poach poached poaching",
         "microwave microwaves microwaved microwaving",
     ),
-    ("rugbyunion", "rugbyleague", "rugbysevens"),
+    ("rugbyunion", "rugbyleague", "rugbysevens", "touchrugby"),
     ("morning mornings", "noon midday", "afternoon afternoons", "evening evenings",
      "night nights tonight", "midnight"),
     ("spring", "summer", "autumn fall", "winter"),
@@ -360,13 +394,33 @@ _KIND_GROUPS = [
         "rust", "scala", "perl", "golang",
     ),
 ]  # fmt: skip
+_DATA_TYPES = (
+    "string strings str", "list lists array arrays", "tuple tuples",
+    "dict dicts dictionary dictionaries hashmap hashmaps", "integer integers int ints",
+    "float floats", "boolean booleans bool bools",
+)  # fmt: skip
+_KIND_GROUPS.append(_DATA_TYPES)
+CODE_KINDS = len(_KIND_GROUPS) - 1
+"""The class of :data:`KINDS` (its index) that counts only in a question about code
+(:data:`CODE_CONTEXT`): elsewhere "list", "string", "float" and "dictionary" are everyday
+words ("a list of synonyms", "what floats in water")."""
+CODE_CONTEXT = re.compile(
+    r"\b(?:python|java|javascript|js|typescript|ts|ruby|php|kotlin|swift|rust|scala|perl|"
+    r"golang|sql|numpy|pandas|code|coding|programming|script|function|variable|regex|json)\b"
+    r"|c\+\+|c#",
+    re.IGNORECASE,
+)
+"""A question about code: it names a language or a programming word."""
+
 KIND_PHRASES = re.compile(
-    r"\b(?:guinea[\s-]+pig|current[\s-]+account|rugby[\s-]+(?:union|league|sevens))",
+    r"\b(?:guinea[\s-]+(?:pig|fowl|hen)|current[\s-]+account|touch[\s-]+rugby|"
+    r"rugby[\s-]+(?:union|league|sevens)|air[\s-]+fr(?:y|ies|ied|ying|yers?)\b)",
     re.IGNORECASE,
 )
 """Kinds named by two words, read as one (their words joined: "guineapig"; a hyphen
-between them too): a guinea pig is not a pig, a current account is a checking account,
-rugby union is not rugby league."""
+between them too): a guinea pig is not a pig, nor a guinea fowl (or hen) a chicken; a
+current account is a checking account; rugby union is not rugby league, nor touch rugby;
+air frying is not frying."""
 KINDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(_split(kind)) for kind in group) for group in _KIND_GROUPS
 )

@@ -47,20 +47,25 @@ Example::
 
 from __future__ import annotations
 
-import bisect
 import functools
+import inspect
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, shown
+from .guard_order import order_agrees
+from .guard_text import WORD, span_words, stem
 from .guard_words import (
+    CODE_CONTEXT,
+    CODE_KINDS,
+    CONTRACTED,
     CONTRASTING_PREFIXES,
     DATE_WORDS,
-    INFINITIVE_VERBS,
     KIND_PHRASES,
     KINDS,
+    LOOKING_BACK,
     NEGATING_PREFIXES,
     NEGATIONS,
     NUMBER_WORDS,
@@ -97,8 +102,6 @@ Guard = Callable[[str, str], bool]
 """``guard(new, stored) -> bool``: whether the cached answer of ``stored`` may be served
 for ``new`` (both are the differing spans of the two prompts' query texts)."""
 
-# A word, contractions kept whole ("can't", "o'clock").
-_WORD = re.compile(r"\w+(?:['\u2019]\w+)*")
 _PRONOUN_I = frozenset(["I", "I'm", "I\u2019m", "I've", "I'd", "I'll"])
 # Skipped back from a capitalised word to see whether it starts a sentence, a line or a
 # label's value (where any word is capitalised), and what ends the one before.
@@ -124,13 +127,6 @@ _AMOUNT = re.compile(r"[-+]?[$\u20ac\u00a3\u00a5]?[\d.,]+%?")
 _UPPER_OR_DIGIT = re.compile(r"[A-Z0-9]")
 
 
-@functools.lru_cache(maxsize=64)
-def _words(span: str) -> tuple[str, ...]:
-    """The span's words, lower-cased (kept for the next guards: every default guard reads
-    the same two spans)."""
-    return tuple(word.lower() for word in _WORD.findall(span))
-
-
 def numbers_agree(new: str, stored: str) -> bool:
     """The same numbers: in digits (``"15%"``, ``"3.11"``, ``"2024-05-01"``, ``"-40"``), in
     the same order ("Is 7 greater than 3?" is not "Is 3 greater than 7?"), or, when
@@ -143,7 +139,7 @@ def numbers_agree(new: str, stored: str) -> bool:
 
 
 def _number_words(span: str) -> list[str]:
-    return [NUMBER_WORDS[word] for word in _words(span) if word in NUMBER_WORDS]
+    return [NUMBER_WORDS[word] for word in span_words(span) if word in NUMBER_WORDS]
 
 
 # A quantity's unit: after a number (digits or words), "a", "an", "one" or "per".
@@ -183,7 +179,7 @@ def _units(span: str) -> list[str]:
     found += [UNITS[symbol] for symbol in _CURRENCY.findall(span)]
     found += [_SCALE_LETTER[letter.lower()] for letter in _DEGREES.findall(span)]
     found += [
-        "celsius" if word == "centigrade" else word for word in _words(span) if word in SCALES
+        "celsius" if word == "centigrade" else word for word in span_words(span) if word in SCALES
     ]
     return sorted(found)
 
@@ -206,8 +202,8 @@ def dates_agree(new: str, stored: str) -> bool:
 
 def _dates(span: str) -> list[str]:
     found = []
-    for word in _words(span):  # "today's", "todays": "today"
-        form = next((f for f in (word, _stem(word, False), _stem(word)) if f in DATE_WORDS), None)
+    for word in span_words(span):  # "today's", "todays": "today"
+        form = next((f for f in (word, stem(word, False), stem(word)) if f in DATE_WORDS), None)
         if form is not None:
             found.append(DATE_WORDS[form])
     for pattern in (RELATIVE_DATE, RELATIVE_DAY):
@@ -219,8 +215,11 @@ def _dates(span: str) -> list[str]:
 
 def _shifts(span: str) -> set[str]:
     """Which ways from now the span's stretches of time run: "ago", "from now"."""
+    back = LOOKING_BACK.search(span) is not None  # "has gone up in 5 years": a stretch
     return {
-        "ago" if m.group().lower() == "ago" else "from now" for m in RELATIVE_SHIFT.finditer(span)
+        "ago" if m.group("past") else "from now"
+        for m in RELATIVE_SHIFT.finditer(span)
+        if not (back and m.group("within"))
     }
 
 
@@ -231,7 +230,7 @@ def negation_agrees(new: str, stored: str) -> bool:
     """As many negations on each side ("not", "no", "never", "without", "can't", ...), and
     no word on one side that is a word of the other with a negating prefix ("unsafe" /
     "safe", "disadvantages" / "advantages", "illegal" / "legal")."""
-    new_words, stored_words = _words(new), _words(stored)
+    new_words, stored_words = span_words(new), span_words(stored)
     new_count = _negations(new_words) + len(_FREE_OF.findall(new))
     if new_count != _negations(stored_words) + len(_FREE_OF.findall(stored)):
         return False
@@ -269,25 +268,20 @@ def _prefix_negated(words: set[str], others: set[str]) -> bool:
 def names_agree(new: str, stored: str) -> bool:
     """Every capitalised word that is not a sentence's first (a name: "Ireland", "Celsius",
     "NYC") on either side is on the other too, as many times, in any case and number
-    ("france" matches "France", "Monday's" matches "Mondays")."""
-    new_counts = Counter(map(_name_key, _WORD.findall(new)))
-    stored_counts = Counter(map(_name_key, _WORD.findall(stored)))
+    ("france" matches "France", "Monday's" matches "Mondays"); and sentences opening with
+    an owner on both sides open with the same ones ("Nigeria's capital..." / "Niger's")."""
+    owners, stored_owners = _opening_owners(new), _opening_owners(stored)
+    if owners and stored_owners and owners != stored_owners:
+        return False
+    new_counts = Counter(map(_name_key, WORD.findall(new)))
+    stored_counts = Counter(map(_name_key, WORD.findall(stored)))
     names = _names(new) | _names(stored)
     return all(new_counts[name] == stored_counts[name] for name in names)
 
 
-def _stem(word: str, plural: bool = True) -> str:
-    """A word less a possessive or (``plural``) a plural ending: "Mondays", "Monday's" ->
-    "monday"."""
-    for ending in ("'s", "\u2019s", "s") if plural else ("'s", "\u2019s"):
-        if word.endswith(ending) and len(word) > len(ending) + 1:
-            return word[: -len(ending)]
-    return word
-
-
 def _names(span: str) -> set[str]:
     found = set()
-    for match in _WORD.finditer(span):  # the words the other side is searched for
+    for match in WORD.finditer(span):  # the words the other side is searched for
         word = match.group()
         if not word[0].isupper() or word in _PRONOUN_I:
             continue
@@ -297,10 +291,23 @@ def _names(span: str) -> set[str]:
     return found
 
 
+def _opening_owners(span: str) -> set[str]:
+    """The capitalised possessives that open a sentence ("Nigeria's capital is..."), not
+    contractions ("What's", "It's")."""
+    return {
+        _name_key(match.group())
+        for match in WORD.finditer(span)
+        if match.group()[0].isupper()
+        and (owner := stem(match.group(), plural=False)) != match.group()
+        and owner.lower() not in CONTRACTED
+        and _starts_sentence(span, match.start())
+    }
+
+
 def _name_key(word: str) -> str:
     """How a word counts as a name: lower case, less a possessive or plural ending, except
     an acronym's final S, which is its own letter (HTTP / HTTPS; but "APIs" is "api")."""
-    return _stem(word.lower(), plural=not word.isupper())
+    return stem(word.lower(), plural=not word.isupper())
 
 
 def _starts_sentence(span: str, position: int) -> bool:
@@ -334,94 +341,6 @@ def _is_code(token: str) -> bool:
     return bool(_CODE_HYPHEN.search(token) and _UPPER_OR_DIGIT.search(token))
 
 
-def order_agrees(new: str, stored: str) -> bool:
-    """Not the same words in another order ("make a public repo private" / "make a private
-    repo public"), and no word going one way on one side and the other way on the other:
-    "convert Celsius to Fahrenheit" / "converting fahrenheit into celsius", "int to
-    string" / "get an int from a String" agree, "int to string" / "a string to an int"
-    do not (what embeddings, bags of meaning, see least)."""
-    new_words, stored_words = _words(new), _words(stored)
-    if new_words == stored_words:
-        return True
-    if sorted(new_words) == sorted(stored_words):
-        return False
-    moves = _moves(new)
-    if not moves:  # the other side's moves are not needed
-        return True
-    others = _moves(stored)
-    return not any(_reversed(move, other) for move in moves for other in others)
-
-
-_CONNECTORS = frozenset(["to", "into", "from"])  # "X to Y", "X into Y", "Y from X"
-# words, and the punctuation that ends a clause (a dash between spaces too)
-_CLAUSE_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*|[,;:.!?()\[\]\u2013\u2014]|(?<!\w)-+(?!\w)")
-_DETERMINERS = frozenset(["a", "an", "the", "my", "your", "our", "their", "his", "her", "its"])
-_ARROW = re.compile(r"\s*(?:\u2192|\u21d2|\u27f6|=>|->)\s*")
-_OUT_OF = re.compile(r"\bout\s+of\b", re.IGNORECASE)
-_PRONOUNS = {"me": "i", "us": "we", "him": "he", "them": "they"}  # "from me" / "I ... from"
-_REACH = 3  # words of each end beside its connector ("a JSON string" into "a Python dict")
-_MOVES_MAX = 32  # moves compared per side: thousands of "to"s stay cheap
-
-Move = tuple[frozenset[str], frozenset[str]]
-
-
-def _moves(span: str) -> list[Move]:
-    """(source words, target words) of each "X to Y", "X into Y" and "Y from X" in a span:
-    up to :data:`_REACH` words on each side of the connector, short of the next connector
-    or punctuation, determiners skipped, possessives and plurals folded: "convert a JSON
-    string into a Python dict" -> ``({"convert", "json", "string"}, {"python", "dict"})``."""
-    span = _OUT_OF.sub(" from ", _ARROW.sub(" to ", span))  # "X -> Y", "out of X"
-    words = [token.lower() for token in _CLAUSE_TOKEN.findall(span)]
-    at = [
-        i
-        for i, word in enumerate(words)
-        if word in _CONNECTORS  # not an infinitive: "how to get to the airport"
-        and not (word == "to" and i + 1 < len(words) and words[i + 1] in INFINITIVE_VERBS)
-    ]
-    stops = [i for i, word in enumerate(words) if word in _CONNECTORS or not _WORD.match(word)]
-    moves = []
-    for i in at[:_MOVES_MAX]:
-        n = bisect.bisect_left(stops, i)  # i is stops[n]
-        start, stop = (
-            stops[n - 1] + 1 if n else 0,
-            stops[n + 1] if n + 1 < len(stops) else len(words),
-        )
-        before = _end(words[j] for j in range(i - 1, start - 1, -1))
-        after = _end(words[j] for j in range(i + 1, stop))
-        before, after = before - after, after - before  # a word at both ends says nothing
-        if before and after:
-            moves.append((after, before) if words[i] == "from" else (before, after))
-    return moves
-
-
-def _end(words: Iterable[str]) -> frozenset[str]:
-    """The first :data:`_REACH` words of ``words`` that are not determiners, folded."""
-    found: list[str] = []
-    for word in words:
-        if word not in _DETERMINERS:
-            found.append(_PRONOUNS.get(word) or _stem(word))
-            if len(found) == _REACH:
-                break
-    return frozenset(found)
-
-
-def _reversed(move: Move, other: Move) -> bool:
-    """Whether ``other`` goes the other way: a word of each end at the other end."""
-    return _crossing(move[0], other[1]) and _crossing(move[1], other[0])
-
-
-def _crossing(words: frozenset[str], others: frozenset[str]) -> bool:
-    """A word of ``words`` in ``others``, or one a prefix of the other ("int" / "integer")."""
-    return any(_same_end(word, other) for word in words for other in others)
-
-
-def _same_end(word: str, other: str) -> bool:
-    if word == other:
-        return True
-    short, long = sorted((word, other), key=len)
-    return len(short) >= 3 and long.startswith(short)
-
-
 def question_words_agree(new: str, stored: str) -> bool:
     """Not two questions of different kinds: when both spans name who/whom/whose/when/
     where/why, they name the same ones ("Who designed it?" / "When was it built?")."""
@@ -432,9 +351,10 @@ def question_words_agree(new: str, stored: str) -> bool:
 def kinds_agree(new: str, stored: str) -> bool:
     """No two kinds of one closed class swapped (:data:`~semcache_core.guard_words.KINDS`):
     "checking account" / "credit card", "by plane" / "by bus", "my dog's ears" / "my
-    cat's ears", "lunches" / "breakfasts"."""
-    gaps = _kinds(new)
-    gaps.subtract(_kinds(stored))
+    cat's ears", "lunches" / "breakfasts"; data types where either side is about code)."""
+    code = CODE_CONTEXT.search(new) is not None or CODE_CONTEXT.search(stored) is not None
+    gaps = _kinds(new, code)
+    gaps.subtract(_kinds(stored, code))
     more = {group for (group, _), gap in gaps.items() if gap > 0}
     return not more & {group for (group, _), gap in gaps.items() if gap < 0}
 
@@ -456,15 +376,15 @@ def _singulars(word: str) -> Iterator[str]:
             yield word[: -len(ending)] + replacement
 
 
-def _kinds(span: str) -> Counter[tuple[int, int]]:
+def _kinds(span: str, code: bool) -> Counter[tuple[int, int]]:
     """(class, kind) of each word of a closed class in ``span``, possessives and plurals
-    folded ("cat's", "lunches", "kitties")."""
+    folded ("cat's", "lunches", "kitties"); data types only in a question about ``code``."""
     found: Counter[tuple[int, int]] = Counter()
     span = KIND_PHRASES.sub(lambda match: re.sub(r"[\s-]+", "", match.group()), span)
-    for word in _words(span):
-        bare = _stem(word, plural=False).rstrip("'\u2019")
+    for word in span_words(span):
+        bare = stem(word, plural=False).rstrip("'\u2019")
         kind = next((_KIND_OF[form] for form in _singulars(bare) if form in _KIND_OF), None)
-        if kind is not None:
+        if kind is not None and (code or kind[0] != CODE_KINDS):
             found[kind] += 1
     return found
 
@@ -503,7 +423,7 @@ def opposites_agree(new: str, stored: str) -> bool:
     """No pair of opposites swapped: one side holding more words of one pole and the other
     more words of the opposite pole ("open" / "closed", "before" / "after", "increase" /
     "lower", "small" / "large"; "safe or dangerous?" / "safe?" is not a swap)."""
-    new_counts, stored_counts = Counter(_words(new)), Counter(_words(stored))
+    new_counts, stored_counts = Counter(span_words(new)), Counter(span_words(stored))
     if new_counts == stored_counts:
         return True
     for counts, span in ((new_counts, new), (stored_counts, stored)):  # "go up", "bring it down"
@@ -582,9 +502,29 @@ def check_guards(guards: Any) -> tuple[Guard, ...]:
             f"guards must be an iterable of callables, got {type(guards).__name__}"
         ) from None
     for position, guard in enumerate(checked):
-        if not callable(guard):
+        if not callable(guard) or not _takes_two(guard):
             raise InvalidArgumentError(
-                f"guards[{position}] must be callable(new, stored) -> bool, "
-                f"got {type(guard).__name__}"
+                f"guards[{position}] must be callable(new, stored) -> bool, got {shown(guard)}"
             )
     return checked
+
+
+def _takes_two(guard: Callable[..., Any]) -> bool:
+    """Whether ``guard`` can be called with two positional arguments (a callable whose
+    signature Python cannot read is given the benefit of the doubt). Remembered per
+    guard: every candidate's verdict checks its cache's guards again."""
+    try:
+        return _signature_takes_two(guard)
+    except TypeError:  # an unhashable callable: read its signature every time
+        return _signature_takes_two.__wrapped__(guard)
+
+
+@functools.lru_cache(maxsize=256)
+def _signature_takes_two(guard: Callable[..., Any]) -> bool:
+    try:
+        inspect.signature(guard).bind("", "")
+    except TypeError:
+        return False
+    except ValueError:
+        return True
+    return True

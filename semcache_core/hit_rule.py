@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 from .guards import Guard, check_guards, passes
 from .prompt_diff import differing_sentences, is_trivial, tokens, words
+from .word_swaps import swapped_words
 
 __all__ = ["query_verdict"]
 
@@ -42,6 +43,9 @@ def query_verdict(
     - a guard refuses the spans (``guards``: ``None`` for
       :data:`~semcache_core.guards.DEFAULT_GUARDS`; different numbers, a negation on one
       side only, other names or identifiers...): no;
+    - the spans share a long sentence but for one or two words swapped (not misspelt;
+      :func:`~semcache_core.word_swaps.swapped_words`): the swapped words, whose
+      embeddings decide;
     - otherwise the spans decide.
     """
     difference = differing_sentences(query, stored)
@@ -54,6 +58,9 @@ def query_verdict(
         return new_trivial and stored_trivial
     if not passes(check_guards(guards), difference.first, difference.second):
         return False
+    swap = swapped_words(difference.first, difference.second)
+    if swap is not None:  # a long shared sentence embeds alike: its swapped words decide
+        return swap
     if difference.whole:
         return True
     return difference.first, difference.second

@@ -47,8 +47,10 @@ __all__ = [
 ]
 
 # A sentence ends after terminal punctuation, any closing quotes/brackets, and whitespace;
-# a label ("Question: ", "Customer message: ") ends at its colon and whitespace.
-_SENTENCE_END = re.compile(r"((?:[.!?…]+[\"'\u201d\u2019»)\]]*|:))\s+")
+# a label ("Question: ", "Customer message: ") ends at its colon and whitespace. A run of
+# punctuation is matched from its start only and whole (possessive): a line of 40,000 dots
+# is one attempt, not 40,000 that each scan the rest of it.
+_SENTENCE_END = re.compile(r"((?:(?<![.!?…])[.!?…]++[\"'\u201d\u2019»)\]]*+|:))\s+")
 _WORD = re.compile(r"\w")
 _WORDS = re.compile(r"\w+")
 # Punctuation that only shapes prose around a token: what tokens() strips, opening quotes

@@ -280,6 +280,8 @@ class ResponseCache:
         vector = _usable(self._embedder.embed_query(query)) if query else None
         hits = [] if vector is None else self._search(vector, prompt, model)
         for hit in hits:
+            if hit.key == key:  # stored since the exact read (a concurrent update): exact
+                return self._served(self._outcome(hit.value, load, True, hit.metadata), key)
             verdict = _verdict(query, hit, self.guards)
             if isinstance(verdict, tuple):
                 verdict = self._spans_similar(
@@ -316,6 +318,9 @@ class ResponseCache:
             )
         )
         for hit in hits:
+            if hit.key == key:  # stored since the exact read (a concurrent update): exact
+                value = self._outcome(hit.value, load, True, hit.metadata)
+                return await self._aserved(value, key)
             verdict = _verdict(query, hit, self.guards)
             if isinstance(verdict, tuple):
                 verdict = self._spans_similar(

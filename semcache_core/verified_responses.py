@@ -36,11 +36,12 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,7 @@ __all__ = [
     "Judge",
     "TextJudge",
     "Verifier",
+    "answer_text",
     "digest_of",
     "observations_of",
     "record",
@@ -122,6 +124,24 @@ TextJudge = Callable[[str, str], bool]
 
 def _same_text(cached: str, fresh: str) -> bool:
     return cached == fresh
+
+
+def answer_text(text: str, tool_calls: Iterable[tuple[str, Any]] = ()) -> str:
+    """What a judge compares of a response: its ``text``, then each ``(name, arguments)``
+    tool call it makes as a JSON line (keys sorted; call ids left out: they differ on every
+    call). A response that only calls a tool has no text, and two of them calling it with
+    other arguments must not compare equal.
+
+    Example::
+
+        >>> answer_text("", [("get_weather", {"city": "Paris"})])
+        '\\n{"args": {"city": "Paris"}, "name": "get_weather"}'
+    """
+    calls = [
+        json.dumps({"name": name, "args": args}, sort_keys=True, default=str)
+        for name, args in tool_calls
+    ]
+    return "\n".join([text, *calls])
 
 
 def text_judge(

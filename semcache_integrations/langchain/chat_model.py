@@ -254,7 +254,7 @@ class CachedChatModel(BaseChatModel):
         source = self.model._stream(messages, stop=stop, **kwargs)
         try:
             for chunk in source:
-                chunks.append(chunk)
+                chunks.append(_kept(chunk))
                 yield chunk
         finally:  # also on close(): the model's stream ends with ours
             close = getattr(source, "close", None)
@@ -291,7 +291,7 @@ class CachedChatModel(BaseChatModel):
         source = self.model._astream(messages, stop=stop, **kwargs)
         try:
             async for chunk in source:
-                chunks.append(chunk)
+                chunks.append(_kept(chunk))
                 yield chunk
         finally:  # also on aclose() and cancellation
             aclose = getattr(source, "aclose", None)
@@ -339,3 +339,10 @@ class CachedChatModel(BaseChatModel):
 
 def _takes_run_manager(method: Callable[..., Any]) -> bool:
     return "run_manager" in inspect.signature(method).parameters
+
+
+def _kept(chunk: ChatGenerationChunk) -> ChatGenerationChunk:
+    """A chunk as the model streamed it, for the record: LangChain's ``stream()`` replaces
+    the ``message`` of the chunk it is handed (``output_version="v1"`` turns its text into
+    content blocks), and the stored answer keeps the model's own text and chunk lengths."""
+    return ChatGenerationChunk(message=chunk.message, generation_info=chunk.generation_info)

@@ -35,7 +35,7 @@ from semcache_core.guards import Guard
 from semcache_core.response_checks import prompt_text
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
 from semcache_core.verified import Random
-from semcache_core.verified_responses import text_judge
+from semcache_core.verified_responses import answer_text, text_judge
 
 from .usage import response_usage
 
@@ -76,8 +76,10 @@ class SemCache(BaseCache):
             candidate hits are answered as misses (explored): the model's fresh answer is
             compared with the cached one by ``judge``. See
             :class:`semcache_core.responses.ResponseCache`.
-        judge: ``judge(cached_text, fresh_text) -> bool`` on the generations' text;
-            default exact equality.
+        judge: ``judge(cached_text, fresh_text) -> bool`` on the generations' text, each
+            tool call they make appended as a JSON line ``{"args": ..., "name": ...}``
+            (an answer that only calls a tool is judged by its calls); default exact
+            equality.
         rng: the exploration draws (``random.Random``, numpy ``Generator``); pass a seeded
             one for reproducible runs. Default: a new unseeded ``random.Random``.
 
@@ -159,7 +161,9 @@ class SemCache(BaseCache):
             await self._responses.aupdate(_Prompt(prompt), llm_string, blob, usage)
 
     def clear(self, **kwargs: Any) -> None:
-        """Remove every cached response, or one model's with ``llm_string=...``.
+        """Remove every cached response, or those of one ``llm_string=...``: one model
+        with one set of parameters (LangChain's ``llm_string`` holds them all, so a call
+        with another ``stop``, ``temperature`` or bound tool set has another one).
 
         Raises:
             InvalidArgumentError: another keyword (a misspelt ``llm_string`` would
@@ -258,8 +262,17 @@ def _cleared_model(kwargs: Mapping[str, Any]) -> str | None:
 
 
 def _generations_text(blob: Any) -> str | None:
+    """What ``judge`` compares: the generations' text, then the tool calls they make
+    (see :func:`~semcache_core.verified_responses.answer_text`)."""
     generations = _load_generations(blob)
-    return None if generations is None else "".join(g.text for g in generations)
+    if generations is None:
+        return None
+    calls = [
+        (call["name"], call["args"])
+        for generation in generations
+        for call in getattr(getattr(generation, "message", None), "tool_calls", None) or ()
+    ]
+    return answer_text("".join(g.text for g in generations), calls)
 
 
 def _load_generations(blob: Any) -> list[Generation] | None:

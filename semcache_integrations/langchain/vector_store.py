@@ -95,8 +95,9 @@ class SemCacheVectorStore(VectorStore):
         cache: where documents live; default a fresh in-process ``SemCache(index="auto")``
             (exact search while small, HNSW beyond). Pass ``SemCache(path=...)`` for a
             durable store, or a cache shared with other components (same dimension).
-        namespace: the cache namespace holding this store's documents; it must not
-            contain ``":"``.
+        namespace: this store's share of the cache (engine namespace
+            ``"lc-vectors:{namespace}"``): stores of other names on one cache never see
+            each other's documents.
 
     Scores from ``similarity_search_with_score`` are cosine similarities in [-1, 1],
     higher is closer; ``similarity_search_with_relevance_scores`` clamps them to [0, 1].
@@ -106,7 +107,9 @@ class SemCacheVectorStore(VectorStore):
     it before ranking, so ``k`` results come back whenever ``k`` documents match.
 
     Raises:
-        InvalidArgumentError: ``namespace`` is empty, not a str, or contains ``":"``.
+        InvalidArgumentError: ``namespace`` empty or not a str, ``embedding`` without
+            ``embed_documents`` and ``embed_query``, a ``cache`` that is not a
+            :class:`~semcache_core.SemCache`.
     """
 
     def __init__(
@@ -117,6 +120,13 @@ class SemCacheVectorStore(VectorStore):
         namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
         self._engine_namespace = adapter_namespace("lc-vectors", namespace)
+        if not all(
+            callable(getattr(embedding, m, None)) for m in ("embed_documents", "embed_query")
+        ):
+            raise InvalidArgumentError(
+                "embedding must be LangChain Embeddings (embed_documents and embed_query), "
+                f"got {shown(embedding)}"
+            )
         self._embedding = embedding
         cache = check_engine(cache, "SemCacheVectorStore")
         self._cache = SemCache(index="auto", embedder=embedding) if cache is None else cache

@@ -55,9 +55,9 @@ from llama_index.core.base.llms.types import (
     CompletionResponseAsyncGen,
     CompletionResponseGen,
     LLMMetadata,
+    ToolCallBlock,
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny
-from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
 
 from semcache_core import SemCache
@@ -69,7 +69,7 @@ from semcache_core.model_identity import describe
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats, check_correct
 from semcache_core.savings import Usage, check_prices
 from semcache_core.verified import Random
-from semcache_core.verified_responses import text_judge
+from semcache_core.verified_responses import answer_text, text_judge
 
 from .prompts import called_prompt, chat_prompt, completion_prompt
 from .usage import response_usage
@@ -131,12 +131,16 @@ class SemCacheLLM(LLM):
             then only the floor for candidates (set it low, e.g. 0.5). See
             :class:`semcache_core.responses.ResponseCache`.
         judge: ``judge(cached_text, fresh_text) -> bool`` on the responses' text, what
-            explorations learn from; default exact equality.
+            explorations learn from (a chat response's tool calls appended as JSON lines
+            ``{"args": ..., "name": ...}``); default exact equality.
         rng: the exploration draws (``random.Random``, numpy ``Generator``); pass a seeded
             one for reproducible runs. Default: a new unseeded ``random.Random``.
 
     ``stats()`` counts the tokens each hit saved from the usage the cached response
-    reported (see :mod:`semcache_integrations.llama_index.usage`).
+    reported (see :mod:`semcache_integrations.llama_index.usage`). The wrapper fires no
+    LLM callback events of its own: on a miss the wrapped LLM's events report its call
+    (once, so ``TokenCountingHandler`` counts what was paid for), and a hit, which calls
+    no model, fires none.
 
     Raises:
         InvalidArgumentError: ``llm`` is not a LlamaIndex ``LLM`` (a model name is not
@@ -303,7 +307,6 @@ class SemCacheLLM(LLM):
 
     # --- chat ----------------------------------------------------------------------------
 
-    @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         prompt = chat_prompt(messages, kwargs)
         if prompt is None:
@@ -316,7 +319,6 @@ class SemCacheLLM(LLM):
         self._store(prompt, model, response)
         return response
 
-    @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         prompt = chat_prompt(messages, kwargs)
         if prompt is None:
@@ -329,7 +331,6 @@ class SemCacheLLM(LLM):
         await self._astore(prompt, model, response)
         return response
 
-    @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         prompt = chat_prompt(messages, kwargs)
         if prompt is None:
@@ -340,7 +341,6 @@ class SemCacheLLM(LLM):
             return _replay(_chat_chunk(cached))
         return self._tee(prompt, model, self.llm.stream_chat(messages, **kwargs))
 
-    @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
@@ -355,7 +355,6 @@ class SemCacheLLM(LLM):
 
     # --- complete ------------------------------------------------------------------------
 
-    @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         key = completion_prompt(prompt, formatted, kwargs)
         if key is None:
@@ -368,7 +367,6 @@ class SemCacheLLM(LLM):
         self._store(key, model, response)
         return response
 
-    @llm_completion_callback()
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
@@ -383,7 +381,6 @@ class SemCacheLLM(LLM):
         await self._astore(key, model, response)
         return response
 
-    @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
@@ -397,7 +394,6 @@ class SemCacheLLM(LLM):
         stream = self.llm.stream_complete(prompt, formatted=formatted, **kwargs)
         return self._tee(key, model, stream)
 
-    @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
@@ -435,20 +431,22 @@ class SemCacheLLM(LLM):
     ) -> Generator[_Response, None, None]:
         """Pass a wrapped stream through; store its last chunk (LlamaIndex streams carry
         the text so far in every chunk) once it has run to the end, not when abandoned."""
-        last = None
+        last, deltas = None, []
         for last in stream:
+            deltas.append(last.delta)
             yield last
         if last is not None:
-            self._store(prompt, model, last)
+            self._store(prompt, model, _as_streamed(last, deltas))
 
     async def _atee(
         self, prompt: Prompt, model: str, stream: AsyncIterator[_Response]
     ) -> AsyncGenerator[_Response, None]:
-        last = None
+        last, deltas = None, []
         async for last in stream:
+            deltas.append(last.delta)
             yield last
         if last is not None:
-            await self._astore(prompt, model, last)
+            await self._astore(prompt, model, _as_streamed(last, deltas))
 
 
 # --- model identity ----------------------------------------------------------------------
@@ -499,11 +497,45 @@ _load_completion = _loader("completion", CompletionResponse)
 
 
 def _text_of(blob: Any) -> str | None:
+    """What ``judge`` compares: the response's text, then the tool calls a chat response
+    makes (see :func:`~semcache_core.verified_responses.answer_text`)."""
     chat = _load_chat(blob)
     if chat is not None:
-        return chat.message.content or ""
+        calls: list[tuple[str, Any]] = [
+            (block.tool_name, block.tool_kwargs)
+            for block in chat.message.blocks
+            if isinstance(block, ToolCallBlock)
+        ]
+        for call in chat.message.additional_kwargs.get("tool_calls") or ():  # OpenAI's form
+            calls.append(_named_call(call))
+        return answer_text(chat.message.content or "", calls)
     completion = _load_completion(blob)
     return None if completion is None else completion.text
+
+
+def _named_call(call: Any) -> tuple[str, Any]:
+    """(name, arguments) of a tool call kept in ``additional_kwargs``: OpenAI's ``{"id",
+    "function": {"name", "arguments"}}`` or a flat ``{"id", "name", "args"}``; its id is
+    left out (every call has a new one)."""
+    if not isinstance(call, dict):
+        return "", call
+    function = call.get("function", call)
+    if not isinstance(function, dict):
+        return "", function
+    arguments = function.get("arguments", function.get("args", function.get("input")))
+    if arguments is None:
+        arguments = {k: v for k, v in function.items() if k not in ("id", "name", "type")}
+    return str(function.get("name", "")), arguments
+
+
+def _as_streamed(last: _Response, deltas: list[str | None]) -> _Response:
+    """What a completed completion stream stored: its last chunk, its text the one its
+    deltas spelt (what the caller saw) where every chunk had one (``MockLLM``'s ``text``
+    lags a delta behind). A chat stream's last message is kept as it is."""
+    if not isinstance(last, CompletionResponse) or any(d is None for d in deltas):
+        return last
+    text = "".join(d for d in deltas if d is not None)
+    return last if text == last.text else last.model_copy(update={"text": text})
 
 
 def _chat_chunk(response: ChatResponse) -> ChatResponse:

@@ -290,6 +290,25 @@ def test_replay_keeps_the_recorded_chunk_boundaries(model: ScriptedChat) -> None
     assert texts(list(chat.stream(QUESTION))) == first
 
 
+@pytest.mark.parametrize("output_version", ["v0", "v1"])
+async def test_a_replay_keeps_the_chunks_whatever_the_output_version(output_version: str) -> None:
+    """With ``output_version="v1"`` LangChain's ``stream()`` turns each chunk's text into
+    content blocks as it passes: the record keeps the model's own chunks."""
+    from langchain_core.language_models import GenericFakeChatModel
+
+    answer = AIMessage("Paris is the capital of France.")
+    model = GenericFakeChatModel(messages=iter([answer, answer]), output_version=output_version)
+    chat = CachedChatModel(model)
+    first = [chunk.content for chunk in chat.stream("q") if chunk.content]
+    assert len(first) > 5
+    # the replay's last chunk carries the metadata alone (no content)
+    assert [chunk.content for chunk in chat.stream("q") if chunk.content] == first
+    assert [chunk.content async for chunk in chat.astream("q") if chunk.content] == first
+    assert chat.invoke("q").content == (
+        answer.content if output_version == "v0" else [{"type": "text", "text": answer.content}]
+    )
+
+
 def test_an_answer_that_was_not_streamed_replays_in_words(
     model: ScriptedChat, chat: CachedChatModel
 ) -> None:

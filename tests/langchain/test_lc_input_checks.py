@@ -51,6 +51,21 @@ def test_any_other_cache_argument_is_refused(make, wrong: Any) -> None:
         make(wrong)
 
 
+@pytest.mark.parametrize("wrong", [None, "minilm", object()], ids=["None", "str", "object"])
+def test_a_vector_store_without_embeddings_is_refused_at_construction(wrong: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="embedding must be LangChain Embeddings"):
+        SemCacheVectorStore(wrong)
+
+
+def test_a_vector_store_namespace_may_hold_a_colon_and_stays_its_own() -> None:
+    engine = SemCache()
+    first = SemCacheVectorStore(EMBEDDING, engine, namespace="a:b")
+    second = SemCacheVectorStore(EMBEDDING, engine, namespace="a")
+    first.add_texts(["alpha"], ids=["1"])
+    assert second.get_by_ids(["1"]) == []
+    assert [d.page_content for d in first.get_by_ids(["1"])] == ["alpha"]
+
+
 @pytest.mark.parametrize("ttl", [-1, 0, math.nan, "60"], ids=repr)
 def test_llm_cache_refuses_a_bad_ttl_before_any_llm_call(ttl: Any) -> None:
     engine = SemCache()

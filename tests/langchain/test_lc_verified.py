@@ -9,8 +9,9 @@ import pytest
 from angle_texts import OTHER, PARAPHRASE, STORED, angle_embedder
 from langchain_core.embeddings import Embeddings
 from langchain_core.globals import set_llm_cache
-from langchain_core.language_models import FakeListChatModel
-from langchain_core.messages import HumanMessage
+from langchain_core.language_models import BaseChatModel, FakeListChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from observed import stored_observations
 
 from semcache_core import InvalidArgumentError
@@ -115,6 +116,54 @@ async def test_async_feedback_and_invalidate() -> None:
     await model.ainvoke([HumanMessage(OTHER)])
     assert await cache.ainvalidate(*cache.last) is True
     assert stored_observations(cache.engine) == [[[0.93, 1], [0.91, 0]]]
+
+
+class ToolCaller(BaseChatModel):
+    """Answers every prompt with a tool call only (no text), its argument ``argument`` or
+    else the prompt's last word, under a new call id each time: how tool-calling and
+    structured-output models answer."""
+
+    calls: int = 0
+    argument: str | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "tool-caller"
+
+    def _generate(self, messages: list[BaseMessage], *args: object, **kwargs: object) -> ChatResult:
+        self.calls += 1
+        about = self.argument or str(messages[-1].content).split()[-1]
+        call = {"name": "lookup", "args": {"about": about}}
+        message = AIMessage("", tool_calls=[{**call, "id": f"call-{self.calls}"}])
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def test_an_answer_that_only_calls_a_tool_is_judged_by_its_calls() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def judge(cached: str, fresh: str) -> bool:
+        seen.append((cached, fresh))
+        return cached == fresh
+
+    cache = install(threshold=0.5, max_error_rate=0.02, judge=judge)
+    model = ToolCaller()
+    model.invoke([HumanMessage(STORED)])
+    model.invoke([HumanMessage(PARAPHRASE)])  # explored: the model calls with another argument
+    assert model.calls == 2
+    assert seen == [
+        ('\n{"args": {"about": "cactus"}, "name": "lookup"}',
+         '\n{"args": {"about": "routine"}, "name": "lookup"}'),
+    ]  # fmt: skip
+    assert stored_observations(cache.engine) == [[[0.93, 0]]]  # text alone ("" == "") was right
+
+
+def test_the_same_tool_call_under_a_new_call_id_is_judged_right() -> None:
+    cache = install(threshold=0.5, max_error_rate=0.02)
+    model = ToolCaller(argument="cactus")
+    model.invoke([HumanMessage(STORED)])
+    model.invoke([HumanMessage("how often does a cactus need water")])
+    assert model.calls == 2
+    assert stored_observations(cache.engine) == [[[0.95, 1]]]
 
 
 @pytest.mark.parametrize(("option", "value"), [("max_error_rate", 0), ("judge", "exact")])

@@ -166,7 +166,10 @@ def test_a_setting_changed_after_wrapping_gets_answers_of_its_own(call: str) -> 
     ask = {
         "complete": lambda: wrapper.complete(QUESTION).text,
         "chat": lambda: wrapper.chat([ChatMessage(role="user", content=QUESTION)]).message.content,
-        "stream_complete": lambda: list(wrapper.stream_complete(QUESTION))[-1].text,
+        # what a stream says is what its deltas spell (MockLLM's ``text`` lags one behind)
+        "stream_complete": lambda: "".join(
+            r.delta or "" for r in wrapper.stream_complete(QUESTION)
+        ),
         "acomplete": lambda: asyncio.run(wrapper.acomplete(QUESTION)).text,
     }[call]
     short = ask()
@@ -517,3 +520,32 @@ def test_a_langchain_cache_on_the_same_engine_never_clears_it() -> None:
     wrapper.clear()
     assert [g.text for g in langchain.lookup("a prompt", "a model")] == ["kept"]
     assert sorted(engine.namespaces()) == ["llm:default"]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_callbacks_see_each_model_call_once_and_no_hit(
+    monkeypatch: pytest.MonkeyPatch, streamed: bool
+) -> None:
+    """Token counting and tracing see what the wrapped LLM reports on a miss (once: the
+    wrapper fires no event of its own) and nothing on a hit, where no call was made."""
+    from llama_index.core import Settings
+    from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
+    from llama_index.core.llms import MockLLM
+
+    counter = TokenCountingHandler()
+    monkeypatch.setattr(Settings, "_callback_manager", CallbackManager([counter]))
+
+    def ask(llm: Any, prompt: str) -> str:
+        if streamed:
+            return "".join(r.delta or "" for r in llm.stream_complete(prompt))
+        return llm.complete(prompt).text
+
+    ask(MockLLM(max_tokens=5), "How do I reset my password?")
+    unwrapped = (len(counter.llm_token_counts), counter.total_llm_token_count)
+    counter.reset_counts()
+    llm = SemCacheLLM(MockLLM(max_tokens=5))
+    first = ask(llm, "How do I reset my password?")
+    assert (len(counter.llm_token_counts), counter.total_llm_token_count) == unwrapped
+    counter.reset_counts()
+    assert ask(llm, "How do I reset my password?") == first  # an exact hit
+    assert counter.llm_token_counts == []

@@ -101,3 +101,40 @@ def test_a_paraphrase_hits_with_minilm(settings: Any) -> None:
     assert str(queries.query("How tall is the Eiffel Tower?")) == "330 metres"
     assert str(queries.query("What is the height of the Eiffel Tower?")) == "330 metres"
     assert inner.calls == 1
+
+
+class ContextEchoLLM(PerQuestionLLM):
+    """Answers with the retrieved context (between the dashed lines of LlamaIndex's QA
+    prompt): what a model grounded in that context says."""
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(model_name="context-echo")
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        self.calls += 1
+        return CompletionResponse(text=re.split(r"-{5,}", prompt)[1].strip())
+
+
+POLICY = (
+    "For every order placed through the online store or through the mobile application "
+    "during the regular season, refunds are paid back to the {} after the returned parcel "
+    "has been inspected by our warehouse team in the usual way."
+)
+
+
+@pytest.mark.parametrize(
+    "embed_model", [pytest.param(None, id="lexical"), pytest.param(minilm, id="minilm")]
+)
+def test_a_context_one_word_apart_gets_its_own_answer(settings: Any, embed_model: Any) -> None:
+    """Two tenants' documents differ in one word of a long sentence ("buyer" / "seller"):
+    the whole sentences embed alike (lexical 0.95, MiniLM 0.95), the swapped words do not."""
+    inner = ContextEchoLLM()
+    threshold = 0.95 if embed_model is None else MINILM_THRESHOLD
+    settings.llm = SemCacheLLM(inner, embed_model=embed_model, threshold=threshold)
+    for party in ("buyer", "seller"):
+        index = VectorStoreIndex.from_documents([Document(text=POLICY.format(party))])
+        answer = str(index.as_query_engine().query("How are refunds paid?"))
+        assert f"paid back to the {party}" in answer
+    assert inner.calls == 2

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from angle_texts import OTHER, PARAPHRASE, STORED, angle_embedder
 from llama_index.core.base.llms.types import (
     ChatMessage,
+    ChatResponse,
     CompletionResponse,
     CompletionResponseGen,
     LLMMetadata,
     MessageRole,
+    ToolCallBlock,
 )
 from llama_index.core.bridge.pydantic import Field
 from llama_index.core.llms import CustomLLM
-from llama_index.core.llms.callbacks import llm_completion_callback
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from observed import stored_observations
 
 from semcache_core import InvalidArgumentError
@@ -125,3 +128,67 @@ async def test_feedback_and_invalidate_refuse_bad_input_with_a_typed_error() -> 
         with pytest.raises(InvalidArgumentError, match="prompt must be the str"):
             await llm.ainvalidate(bad_prompt)  # type: ignore[arg-type]
     assert llm.feedback("never asked", True) is False  # a fine call with nothing to learn
+
+
+class ToolCallingLLM(CustomLLM):
+    """Answers every chat with a tool call only (no text), its argument ``argument`` or
+    else the last message's last word, under a new call id each time."""
+
+    argument: str | None = None
+    form: str = "block"  # or the call in additional_kwargs: "openai" ({"function": ...}), "flat"
+    calls: int = Field(default=0, exclude=True)
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(model_name="tool-caller", is_chat_model=True)
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        self.calls += 1
+        about = self.argument or str(messages[-1].content).split()[-1]
+        if self.form != "block":
+            function = {"name": "lookup", "arguments": {"about": about}}
+            call = {"id": f"call-{self.calls}", "function": function}
+            if self.form == "flat":
+                call = {"id": f"call-{self.calls}", "name": "lookup", "args": {"about": about}}
+            kwargs = {"tool_calls": [call]}
+            message = ChatMessage(role=MessageRole.ASSISTANT, content="", additional_kwargs=kwargs)
+            return ChatResponse(message=message)
+        call = ToolCallBlock(
+            tool_call_id=f"call-{self.calls}", tool_name="lookup", tool_kwargs={"about": about}
+        )
+        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, blocks=[call]))
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        raise NotImplementedError
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize("form", ["block", "openai", "flat"])
+@pytest.mark.parametrize("argument", [None, "cactus"])
+def test_a_chat_answer_that_only_calls_a_tool_is_judged_by_its_calls(
+    argument: str | None, form: str
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def judge(cached: str, fresh: str) -> bool:
+        seen.append((cached, fresh))
+        return cached == fresh
+
+    inner = ToolCallingLLM(argument=argument, form=form)
+    llm = SemCacheLLM(inner, embed_model=angle_embedder, threshold=0.5, max_error_rate=0.02,
+                      judge=judge)  # fmt: skip
+    llm.chat([ChatMessage(role=MessageRole.USER, content=STORED)])
+    llm.chat([ChatMessage(role=MessageRole.USER, content=PARAPHRASE)])  # explored
+    assert inner.calls == 2
+    call = '\n{{"args": {{"about": "{}"}}, "name": "lookup"}}'
+    fresh = argument or "routine"  # PARAPHRASE's last word: the model calls with another
+    assert seen == [(call.format("cactus"), call.format(fresh))]  # call ids left out
+    right = int(argument is not None)
+    assert stored_observations(llm.engine, "li-llm:default") == [[[0.93, right]]]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from langchain_core.language_models.fake import FakeListLLM
 
 from semcache_core import DEFAULT_GUARDS, InvalidArgumentError, ResponseCache, calibrate
-from semcache_core.guard_words import KINDS, OPPOSITES
+from semcache_core.guard_words import CODE_KINDS, KINDS, OPPOSITES
 from semcache_core.guards import (
     check_guards,
     dates_agree,
@@ -179,6 +179,25 @@ REFUSED = [
     (kinds_agree, "Interest on my current account?", "Interest on my savings account?"),
     (dates_agree, "What was the price a week ago?", "What will the price be a week from now?"),
     (dates_agree, "Where was it 3 days ago?", "Where will it be 3 days from now?"),
+    (dates_agree, "What did I spend 3 days ago?", "What will I spend in 3 days?"),
+    (names_agree, "Nigeria's capital is which city?", "Niger's capital is which city?"),
+    (opposites_agree, "veggies that are toxic to dogs", "safe veggies for dogs"),
+    (opposites_agree, "Is this mushroom poisonous?", "Is this mushroom harmless?"),
+    (opposites_agree, "excel hide column", "Unhiding columns in Excel - how?"),
+    (
+        kinds_agree,
+        "Show me how to reverse a string with Python",
+        "Show me how to reverse a list with Python",
+    ),
+    (kinds_agree, "How do I sort a dict in Python?", "How do I sort a tuple in Python?"),
+    (kinds_agree, "What do guinea fowl eat?", "What do chickens eat?"),
+    (kinds_agree, "Can I air fry chicken wings?", "Can I deep fry chicken wings?"),
+    (kinds_agree, "How many players in touch rugby?", "How many players in rugby union?"),
+    (dates_agree, "What was the price one week ago?", "What will the price be in one week?"),
+    (dates_agree, "Where was it twenty years ago?", "Where will it be in twenty years?"),
+    (opposites_agree, "Is this mushroom edible?", "Is this mushroom poisonous?"),
+    (kinds_agree, "What do guinea hens eat?", "What do chickens eat?"),
+    (kinds_agree, "Are air fryers healthy?", "Are deep fryers healthy?"),
 ]
 
 SERVED = [
@@ -230,6 +249,24 @@ SERVED = [
     "Was the store open this past Friday?|Was the store open last Friday?",
     "Can I use my debit card abroad?|Can I use my debit card in other countries?",
     "How do I learn a foreign language fast?|How do I learn a new language quickly?",
+    "Nigeria's capital is which city?|What is the capital of Nigeria?",
+    "Today's weather in Paris?|What is the weather in Paris today?",
+    "What's the capital of Austria?|Tell me the capital city of Austria",
+    "It's raining in Oslo, what should I wear?|What should I wear for rain in Oslo?",
+    "Is chocolate toxic to dogs?|Is chocolate poisonous to dogs?",
+    "How do I reverse an array in JavaScript?|How do I reverse a list in JavaScript?",
+    "Why does my login keep failing?|My login fails every time, why?",
+    "I tried to log in but it keeps failing|Something stops me when I try to log in",
+    "Will it arrive within 3 days?|Will it arrive in 3 days?",
+    "I want my money back|I want a refund of my money",
+    "Driver's license renewal, how do I do it?|How do I renew my license to drive?",
+    "What's the capital of Nigeria?|Nigeria's capital is which city?",
+    "Give me a list of synonyms for happy|What does the dictionary give as synonyms for happy?",
+    "Which fruits float in water?|List fruits that are buoyant in water",
+    "How much has rent gone up in 5 years?|How much higher is rent now than 5 years ago?",
+    "What do guinea fowl eat?|What do guinea hens eat?",
+    "Are air fryers healthier than deep frying?|Is an air fryer healthier than a deep fryer?",
+    "My car battery failed, can I jump start it?|My car battery died, can I jump start it?",
 ]
 
 
@@ -255,7 +292,8 @@ VOCABULARY = [
     "to", "from", "into", "string", "int", "too", "old", "abroad", "dogs", "cats", "eggless",
     "eggs", "eve", "today's", "upper", "minimum", "credit", "checking", "ago", "from now",
     "\u2013", "guinea pig", "pigs", "rugby union", "league",
-    "current account", "savings",
+    "current account", "savings", "fails", "stops me", "Nigeria's", "What's", "in 3 days",
+    "toxic", "air fry", "list",
 ]  # fmt: skip
 texts = st.lists(st.sampled_from(VOCABULARY), max_size=14).map(" ".join)
 any_text = st.one_of(texts, st.text(max_size=60))
@@ -303,8 +341,20 @@ def test_two_kinds_of_a_closed_class_swapped_are_always_refused(
     first, second = data.draw(st.permutations(range(len(group))))[:2]
     one = data.draw(st.sampled_from(sorted(group[first])))
     other = data.draw(st.sampled_from(sorted(group[second])))
+    text += " in Python" if group is KINDS[CODE_KINDS] else ""  # data types: about code
     assert not kinds_agree(f"{text} {one} x", f"{text} {other} x")
     assert not passes(DEFAULT_GUARDS, f"{text} {one} x", f"{text} {other} x")
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts, st.data())
+def test_data_types_swapped_outside_code_are_not_kinds(text: str, data: Any) -> None:
+    """ "a list of synonyms" / "the dictionary's synonyms": everyday words, not types."""
+    first, second = data.draw(st.permutations(range(len(KINDS[CODE_KINDS]))))[:2]
+    one = data.draw(st.sampled_from(sorted(KINDS[CODE_KINDS][first])))
+    other = data.draw(st.sampled_from(sorted(KINDS[CODE_KINDS][second])))
+    assert kinds_agree(f"{text} {one} x", f"{text} {other} x")
+    assert not kinds_agree(f"{text} {one} x in Java", f"{text} {other} x in Java")
 
 
 ENDS = ["string", "int", "euros", "dollars", "pdf", "docx", "celsius", "kelvin", "json"]
@@ -365,11 +415,15 @@ def test_check_guards_takes_iterables_of_callables_and_refuses_the_rest() -> Non
     assert check_guards(()) == ()
     assert check_guards([numbers_agree]) == (numbers_agree,)
     assert check_guards(g for g in (dates_agree,)) == (dates_agree,)
+    flexible = (lambda *texts: True, lambda new, stored, extra=None: True, max)
+    assert check_guards(flexible) == flexible  # two positional arguments bind (max: builtin)
     for bad, needle in [
         (numbers_agree, "iterable of callables"),  # a bare callable, not wrapped
         ("numbers", "iterable of callables"),
         (42, "iterable of callables"),
         ([numbers_agree, "x"], r"guards\[1\] must be callable"),
+        ([lambda new: True], r"guards\[0\] must be callable\(new, stored\)"),  # one argument
+        ([numbers_agree, lambda a, b, c: True], r"guards\[1\]"),
     ]:
         with pytest.raises(InvalidArgumentError, match=needle):
             check_guards(bad)

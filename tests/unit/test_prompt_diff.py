@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
+import threading
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -342,3 +344,39 @@ def test_differing_lines_without_punctuation_are_not_read_as_one_sentence() -> N
         "the tower is tall\nHow tall is the tower",
         "the tower is very tall\nWhat is the height of the tower",
     )  # the embeddings decide
+
+
+# --- long runs of punctuation and blanks: one pass, not one per character -----------------
+
+# The sentence end as first written (a run of punctuation backtracked at every start):
+# what sentence_boundaries must still find.
+_PLAIN_SENTENCE_END = re.compile(r"((?:[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*|:))\s+")
+_PUNCTUATED = st.text(alphabet=list("ab .!?\u2026:\"')]\n\t\u00bb\u2019\u201d"), max_size=40)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_PUNCTUATED)
+def test_sentence_boundaries_are_those_of_the_plain_pattern(text: str) -> None:
+    expected = {0, len(text)}
+    for match in _PLAIN_SENTENCE_END.finditer(text):
+        expected.update((match.end(1), match.end()))
+    expected.update(i + 1 for i, char in enumerate(text) if char == "\n")
+    assert sentence_boundaries(text) == expected
+
+
+def test_a_long_run_of_punctuation_or_blanks_is_read_in_one_pass() -> None:
+    """100,000 dots, dashes or blanks in a prompt took minutes per lookup (each regex
+    attempt scanned the rest of the run); a hung lookup fails here instead of hanging."""
+    finished: list[bool] = []
+
+    def compare_all() -> None:
+        for run in (".", "!", "\u2026", "-", ")", " ", "\t"):
+            long = "convert x to y" + run * 100_000 + "?"
+            query_verdict(long, "convert y to x" + "." * 100_000 + "!")
+            query_verdict(long, long + " Why?")
+        finished.append(True)
+
+    worker = threading.Thread(target=compare_all, daemon=True)
+    worker.start()
+    worker.join(timeout=120)  # seconds of work take ~1 s; the old patterns, hours
+    assert finished == [True]

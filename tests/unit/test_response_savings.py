@@ -270,3 +270,26 @@ def test_async_lookups_slide_and_count_savings() -> None:
     assert (stats.exact_hits, stats.semantic_hits, stats.misses) == (2, 1, 1)
     assert (stats.input_tokens_saved, stats.output_tokens_saved) == (30, 15)
     assert stats.cost_saved == pytest.approx(3 * 0.02)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_response_stored_during_a_lookup_counts_as_an_exact_hit(asynchronous: bool) -> None:
+    """Another caller's ``update`` of the same prompt lands between this lookup's exact read
+    and its search (here: while the query is embedded): the search finds the prompt's own
+    entry, an exact hit, not a semantic one."""
+    question = exact(QUESTIONS[1])
+    storing = True
+
+    def embed(text: str) -> list[float]:
+        nonlocal storing
+        if storing:
+            storing = False
+            responses.update(question, "llm", "blob")  # the concurrent caller's write
+        return [1.0, 0.0, 0.0]
+
+    responses = ResponseCache(embedder=embed, threshold=0.9)
+    lookup = responses.alookup(question, "llm") if asynchronous else None
+    found = asyncio.run(lookup) if lookup is not None else responses.lookup(question, "llm")
+    assert found == "blob"
+    stats = responses.stats()
+    assert (stats.exact_hits, stats.semantic_hits, stats.misses) == (1, 0, 0)

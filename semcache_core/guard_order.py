@@ -1,0 +1,110 @@
+"""The direction guard of :mod:`semcache_core.guards`: the same words in another order,
+or a word going one way on one side and the other way on the other ("int to string" / "a
+string to an int"), is another question.
+
+Example::
+
+    >>> order_agrees("convert Celsius to Fahrenheit", "fahrenheit from celsius")
+    True
+    >>> order_agrees("convert int to string", "convert a string to an int")
+    False
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable
+
+from .guard_text import WORD, span_words, stem
+from .guard_words import INFINITIVE_VERBS
+
+__all__ = ["order_agrees"]
+
+
+def order_agrees(new: str, stored: str) -> bool:
+    """Not the same words in another order ("make a public repo private" / "make a private
+    repo public"), and no word going one way on one side and the other way on the other:
+    "convert Celsius to Fahrenheit" / "converting fahrenheit into celsius", "int to
+    string" / "get an int from a String" agree, "int to string" / "a string to an int"
+    do not (what embeddings, bags of meaning, see least)."""
+    new_words, stored_words = span_words(new), span_words(stored)
+    if new_words == stored_words:
+        return True
+    if sorted(new_words) == sorted(stored_words):
+        return False
+    moves = _moves(new)
+    if not moves:  # the other side's moves are not needed
+        return True
+    others = _moves(stored)
+    return not any(_reversed(move, other) for move in moves for other in others)
+
+
+_CONNECTORS = frozenset(["to", "into", "from"])  # "X to Y", "X into Y", "Y from X"
+# words, and the punctuation that ends a clause (a dash between spaces too)
+_CLAUSE_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*|[,;:.!?()\[\]\u2013\u2014]|(?<!\w)-+(?!\w)")
+_DETERMINERS = frozenset(["a", "an", "the", "my", "your", "our", "their", "his", "her", "its"])
+_ARROW = re.compile(r"\u2192|\u21d2|\u27f6|=>|->")  # no \s* around: quadratic on long blanks
+_OUT_OF = re.compile(r"\bout\s+of\b", re.IGNORECASE)
+_PRONOUNS = {"me": "i", "us": "we", "him": "he", "them": "they"}  # "from me" / "I ... from"
+_REACH = 3  # words of each end beside its connector ("a JSON string" into "a Python dict")
+_MOVES_MAX = 32  # moves compared per side: thousands of "to"s stay cheap
+
+Move = tuple[frozenset[str], frozenset[str]]
+
+
+def _moves(span: str) -> list[Move]:
+    """(source words, target words) of each "X to Y", "X into Y" and "Y from X" in a span:
+    up to :data:`_REACH` words on each side of the connector, short of the next connector
+    or punctuation, determiners skipped, possessives and plurals folded: "convert a JSON
+    string into a Python dict" -> ``({"convert", "json", "string"}, {"python", "dict"})``."""
+    span = _OUT_OF.sub(" from ", _ARROW.sub(" to ", span))  # "X -> Y", "out of X"
+    words = [token.lower() for token in _CLAUSE_TOKEN.findall(span)]
+    at = [
+        i
+        for i, word in enumerate(words)
+        if word in _CONNECTORS  # not an infinitive: "how to get to the airport"
+        and not (word == "to" and i + 1 < len(words) and words[i + 1] in INFINITIVE_VERBS)
+    ]
+    stops = [i for i, word in enumerate(words) if word in _CONNECTORS or not WORD.match(word)]
+    moves = []
+    for i in at[:_MOVES_MAX]:
+        n = bisect.bisect_left(stops, i)  # i is stops[n]
+        start, stop = (
+            stops[n - 1] + 1 if n else 0,
+            stops[n + 1] if n + 1 < len(stops) else len(words),
+        )
+        before = _end(words[j] for j in range(i - 1, start - 1, -1))
+        after = _end(words[j] for j in range(i + 1, stop))
+        before, after = before - after, after - before  # a word at both ends says nothing
+        if before and after:
+            moves.append((after, before) if words[i] == "from" else (before, after))
+    return moves
+
+
+def _end(words: Iterable[str]) -> frozenset[str]:
+    """The first :data:`_REACH` words of ``words`` that are not determiners, folded."""
+    found: list[str] = []
+    for word in words:
+        if word not in _DETERMINERS:
+            found.append(_PRONOUNS.get(word) or stem(word))
+            if len(found) == _REACH:
+                break
+    return frozenset(found)
+
+
+def _reversed(move: Move, other: Move) -> bool:
+    """Whether ``other`` goes the other way: a word of each end at the other end."""
+    return _crossing(move[0], other[1]) and _crossing(move[1], other[0])
+
+
+def _crossing(words: frozenset[str], others: frozenset[str]) -> bool:
+    """A word of ``words`` in ``others``, or one a prefix of the other ("int" / "integer")."""
+    return any(_same_end(word, other) for word in words for other in others)
+
+
+def _same_end(word: str, other: str) -> bool:
+    if word == other:
+        return True
+    short, long = sorted((word, other), key=len)
+    return len(short) >= 3 and long.startswith(short)
