@@ -144,8 +144,9 @@ ago" is not "a week from now" nor "in a week" ("from now on" is not a stretch of
 "In a week" is a stretch of time (group ``within``) where its sentence looks back
 (:data:`LOOKING_BACK`: "How much has rent gone up in 5 years?")."""
 
-LOOKING_BACK = re.compile(r"\b(?:has|have|had|did|was|were|since|than|last|past)\b", re.IGNORECASE)
-"""Words of a sentence about the past: there "in 5 years" is not five years from now."""
+LOOKING_BACK = re.compile(r"\b(?:has|have|had|did|was|were|since)\b", re.IGNORECASE)
+"""Words of a sentence about the past: there "in 5 years" is not five years from now ("How
+much has rent gone up in 5 years?")."""
 
 
 _PAIRS = [

@@ -195,6 +195,7 @@ REFUSED = [
     (kinds_agree, "How many players in touch rugby?", "How many players in rugby union?"),
     (dates_agree, "What was the price one week ago?", "What will the price be in one week?"),
     (dates_agree, "Where was it twenty years ago?", "Where will it be in twenty years?"),
+    (dates_agree, "Was it colder than now 3 days ago?", "Will it be colder than now in 3 days?"),
     (opposites_agree, "Is this mushroom edible?", "Is this mushroom poisonous?"),
     (kinds_agree, "What do guinea hens eat?", "What do chickens eat?"),
     (kinds_agree, "Are air fryers healthy?", "Are deep fryers healthy?"),
