@@ -40,7 +40,7 @@ from .checks import as_real
 from .embedders import embed_documents
 from .errors import InvalidArgumentError, InvalidPairError, InvalidVectorError, shown
 from .guards import Guard, check_guards
-from .hit_rule import query_verdict
+from .hit_rule import checked_verdict
 from .vectors import FloatVector, as_unit_vector
 
 __all__ = ["Calibration", "LabelledPair", "PairScore", "ThresholdRow", "calibrate", "table"]
@@ -290,7 +290,7 @@ class _Vectors:
     ):
         self.rule = rule
         self.verdicts = {
-            pair.index: query_verdict(pair.b, pair.a, guards)
+            pair.index: checked_verdict(pair.b, pair.a, guards)
             for pair in pairs
             if rule == "response"
         }

@@ -47,7 +47,6 @@ Example::
 
 from __future__ import annotations
 
-import functools
 import inspect
 import re
 from collections import Counter
@@ -511,16 +510,7 @@ def check_guards(guards: Any) -> tuple[Guard, ...]:
 
 def _takes_two(guard: Callable[..., Any]) -> bool:
     """Whether ``guard`` can be called with two positional arguments (a callable whose
-    signature Python cannot read is given the benefit of the doubt). Remembered per
-    guard: every candidate's verdict checks its cache's guards again."""
-    try:
-        return _signature_takes_two(guard)
-    except TypeError:  # an unhashable callable: read its signature every time
-        return _signature_takes_two.__wrapped__(guard)
-
-
-@functools.lru_cache(maxsize=256)
-def _signature_takes_two(guard: Callable[..., Any]) -> bool:
+    signature Python cannot read is given the benefit of the doubt)."""
     try:
         inspect.signature(guard).bind("", "")
     except TypeError:

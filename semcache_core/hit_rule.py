@@ -22,7 +22,7 @@ from .guards import Guard, check_guards, passes
 from .prompt_diff import differing_sentences, is_trivial, tokens, words
 from .word_swaps import swapped_words
 
-__all__ = ["query_verdict"]
+__all__ = ["checked_verdict", "query_verdict"]
 
 
 def query_verdict(
@@ -48,6 +48,12 @@ def query_verdict(
       embeddings decide;
     - otherwise the spans decide.
     """
+    return checked_verdict(query, stored, check_guards(guards))
+
+
+def checked_verdict(query: str, stored: str, guards: tuple[Guard, ...]) -> bool | tuple[str, str]:
+    """:func:`query_verdict` with ``guards`` already checked (:func:`check_guards`), as the
+    LLM caches and calibration hold them: every candidate of every lookup comes here."""
     difference = differing_sentences(query, stored)
     if difference.one_sided:
         return False
@@ -56,7 +62,7 @@ def query_verdict(
     new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)
     if new_trivial or stored_trivial:
         return new_trivial and stored_trivial
-    if not passes(check_guards(guards), difference.first, difference.second):
+    if not passes(guards, difference.first, difference.second):
         return False
     swap = swapped_words(difference.first, difference.second)
     if swap is not None:  # a long shared sentence embeds alike: its swapped words decide

@@ -44,7 +44,7 @@ from .engine_arg import check_engine
 from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError, shown
 from .filters import Filter
 from .guards import Guard, check_guards
-from .hit_rule import query_verdict
+from .hit_rule import checked_verdict, query_verdict
 from .namespaces import adapter_namespace
 from .query_vectors import QueryVectors
 from .records import Hit
@@ -580,7 +580,7 @@ def _verdict(query: str, hit: Hit, guards: tuple[Guard, ...]) -> bool | tuple[st
     stored = hit.metadata.get(_QUERY_FIELD)
     if not isinstance(stored, str):
         return False
-    return query_verdict(query, stored, guards)
+    return checked_verdict(query, stored, guards)
 
 
 def _usable(vector: Any) -> FloatVector | None:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import re
 
+from .prompt_diff import words
+
 __all__ = ["FUNCTION_WORDS", "SHARED_MIN", "SWAPPED_MAX", "is_misspelling", "swapped_words"]
 
 SHARED_MIN = 6
@@ -31,7 +33,6 @@ SHARED_MIN = 6
 SWAPPED_MAX = 2
 """The most words a swap replaces on each side."""
 
-_WORDS = re.compile(r"\w+")
 _CONTRACTIONS = re.compile(r"n't\b|'(?:m|re|ve|ll|d|s)\b")
 _EXPANDED = {"n't": " not", "'m": " am", "'re": " are", "'ve": " have", "'ll": " will",
              "'d": " would", "'s": " is"}  # fmt: skip
@@ -55,7 +56,7 @@ def swapped_words(first: str, second: str) -> tuple[str, str] | None:
     explain"), the same letters split otherwise ("e-mail" / "email", "log in" /
     "login"), one that only misspells (:func:`is_misspelling`), or one of function words
     alone ("my" / "the")."""
-    a, b = _words(first), _words(second)
+    a, b = _plain_words(first), _plain_words(second)
     start = 0
     while start < min(len(a), len(b)) and a[start] == b[start]:
         start += 1
@@ -79,11 +80,11 @@ def swapped_words(first: str, second: str) -> tuple[str, str] | None:
     return " ".join(replaced), " ".join(replacing)
 
 
-def _words(text: str) -> list[str]:
+def _plain_words(text: str) -> list[str]:
     """The words of ``text`` in lower case, contractions spelt out ("can't" -> "can not")."""
     text = text.lower().replace("\u2019", "'")
     text = _CONTRACTIONS.sub(lambda match: _EXPANDED[match.group()], text)
-    return [_STEMS.get(word, word) for word in _WORDS.findall(text)]
+    return [_STEMS.get(word, word) for word in words(text)]
 
 
 def is_misspelling(word: str, other: str) -> bool:
