@@ -2,13 +2,18 @@
  *
  * Two loops that Python can only write as several numpy passes plus a temporary list:
  *
- *   unit_of_float_list(values, dim) -> (norm, unit float32 bytes) | None
+ *   unit_of_float_list(values, dim) -> (norm, unit float32 bytes, read back) | None
  *       A list of exact ``float`` objects made a unit float32 vector and its norm, the
  *       arithmetic of ``vector_value_of``: every component rounded to float32 first, the
  *       squares of those summed in double, each divided by the norm and rounded to
  *       float32. None for anything the general Python path must judge: not a list, the
  *       wrong length, an item that is not exactly a float, a NaN, an infinity or a
  *       component outside +-1e38, or a vector whose float32 components are all zero.
+ *       ``read back`` is the list ``float_list_of(unit, norm)`` gives, made in the same
+ *       pass: where a component reads back as the very double it came in as (every one,
+ *       for an already normalised float32 embedding), it holds the input's own float
+ *       object (floats are immutable), so a computed embedding is returned without
+ *       making hundreds of new floats.
  *
  *   float_list_of(unit, norm) -> list[float]
  *       ``(unit * norm)`` computed in double and rounded to float32 per component, as
@@ -25,6 +30,13 @@
 
 /* Components at or above this magnitude take the Python path (float32's largest is ~3.4e38). */
 #define SAFE_COMPONENT 1e38
+
+/* A stored unit component given back: times the norm in double, rounded to float32. */
+static inline double
+read_back(float unit, double norm)
+{
+    return (double)(float)((double)unit * norm);
+}
 
 static PyObject *
 unit_of_float_list(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -48,37 +60,59 @@ unit_of_float_list(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (n == 0 || (dim >= 0 && n != dim)) {
         Py_RETURN_NONE;
     }
+    /* both made before the items are read: an allocation that starts a garbage
+     * collection may run a finaliser, which may change ``values`` (floats, made below,
+     * never start one) */
     PyObject *blob = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(float));
-    if (blob == NULL) {
+    PyObject *back = blob == NULL ? NULL : PyList_New(n);
+    if (back == NULL) {
+        Py_XDECREF(blob);
         return NULL;
+    }
+    if (PyList_GET_SIZE(values) != n) {
+        goto general_path;
     }
     float *unit = (float *)PyBytes_AS_STRING(blob);
     double squared = 0.0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(values, i);
         if (!PyFloat_CheckExact(item)) {
-            Py_DECREF(blob);
-            Py_RETURN_NONE;
+            goto general_path;
         }
         double value = PyFloat_AS_DOUBLE(item);
         if (!(value > -SAFE_COMPONENT && value < SAFE_COMPONENT)) { /* NaN fails both */
-            Py_DECREF(blob);
-            Py_RETURN_NONE;
+            goto general_path;
         }
         float rounded = (float)value;
         unit[i] = rounded;
         squared += (double)rounded * (double)rounded;
     }
     if (squared == 0.0) { /* every component underflowed float32 */
-        Py_DECREF(blob);
-        Py_RETURN_NONE;
+        goto general_path;
     }
     double norm = sqrt(squared);
     for (Py_ssize_t i = 0; i < n; i++) {
         unit[i] = (float)((double)unit[i] / norm);
+        double read = read_back(unit[i], norm);
+        PyObject *item = PyList_GET_ITEM(values, i);
+        double given = PyFloat_AS_DOUBLE(item);
+        /* bitwise: 0.0 == -0.0, yet they are different values to give back */
+        if (memcmp(&read, &given, sizeof(double)) == 0) {
+            Py_INCREF(item);
+        }
+        else if ((item = PyFloat_FromDouble(read)) == NULL) {
+            Py_DECREF(back);
+            Py_DECREF(blob);
+            return NULL;
+        }
+        PyList_SET_ITEM(back, i, item);
     }
-    PyObject *result = Py_BuildValue("(dN)", norm, blob);
-    return result;
+    return Py_BuildValue("(dNN)", norm, blob, back);
+
+general_path:
+    Py_DECREF(back);
+    Py_DECREF(blob);
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -113,7 +147,7 @@ float_list_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyFloat_FromDouble((double)(float)((double)unit[i] * norm));
+        PyObject *item = PyFloat_FromDouble(read_back(unit[i], norm));
         if (item == NULL) {
             Py_DECREF(list);
             PyBuffer_Release(&view);
@@ -127,7 +161,7 @@ float_list_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef speedups_methods[] = {
     {"unit_of_float_list", (PyCFunction)(void (*)(void))unit_of_float_list, METH_FASTCALL,
-     "(norm, unit float32 bytes) of a list of floats, or None for the general path."},
+     "(norm, unit float32 bytes, read back) of a list of floats, or None for the general path."},
     {"float_list_of", (PyCFunction)(void (*)(void))float_list_of, METH_FASTCALL,
      "The list of floats unit * norm, rounded to float32 per component."},
     {NULL, NULL, 0, NULL},

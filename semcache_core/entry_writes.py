@@ -86,9 +86,9 @@ def computed_writes(
                 EntryWrite(key, value, encoded_metadata, namespace, expires_at, None, plain)
             )
         else:
-            marker, unit = found
+            marker, unit, read_back = found
             dim = len(unit)  # a batch fixing the dimension keeps to it
-            outcomes.append(found)
+            outcomes.append((marker, unit) if read_back is None else read_back)
             writes.append(
                 EntryWrite(
                     key, marker.encode(), encoded_metadata, namespace, expires_at, unit, marker

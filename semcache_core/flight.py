@@ -20,6 +20,9 @@ A waiter leaving is its own business (DESIGN.md, Concurrency):
   (a new one joining, or a waiter checking every ``ORPHAN_CHECK_S`` seconds) abandons it;
 - a waiter whose event loop is closed is skipped when the flight settles.
 
+A sync leader that nobody has joined yet holds only a placeholder in the table (most
+``get_or_compute`` misses are never joined); the first follower makes the flight.
+
 Example::
 
     flights = FlightTable()
@@ -249,12 +252,23 @@ def launch(flights: Sequence[Flight], acompute: Callable[[], Awaitable[Sequence[
     task.add_done_callback(lambda done: _on_done(flights, done))
 
 
+class _Unwatched:
+    """A sync leader's place in the table while nobody waits for it (:meth:`FlightTable.run`):
+    most ``get_or_compute`` misses have no follower, and a :class:`Flight` costs more to
+    make and settle than the rest of the miss. The first follower makes the flight."""
+
+    __slots__ = ("flight",)
+
+    def __init__(self) -> None:
+        self.flight: Flight | None = None
+
+
 class FlightTable:
     """Flights by key."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._flights: dict[Any, Flight] = {}
+        self._flights: dict[Any, Flight | _Unwatched] = {}
 
     def join(self, key: Any) -> tuple[Flight, bool]:
         """The flight for ``key`` and whether the caller leads it (must compute and settle
@@ -262,12 +276,20 @@ class FlightTable:
         (its waiters start over) and the caller joins afresh."""
         while True:
             with self._lock:
-                flight = self._flights.get(key)
-                if flight is None:
+                found = self._flights.get(key)
+                if found is None:
                     flight = self._flights[key] = Flight(self, key)
                     return flight, True
+                flight = self._watched(key, found)
             if not flight.abandon_if_orphaned():
                 return flight, False
+
+    def _watched(self, key: Any, found: Flight | _Unwatched) -> Flight:
+        """The flight of what ``join`` found: an unwatched leader's made now (lock held)."""
+        if isinstance(found, Flight):
+            return found
+        flight = found.flight = self._flights[key] = Flight(self, key)
+        return flight
 
     def _leave(self, key: Any, flight: Flight) -> None:
         with self._lock:
@@ -277,15 +299,46 @@ class FlightTable:
     def waiting(self, key: Any) -> int:
         """How many callers wait for ``key``'s flight to end (0 without one): diagnostics."""
         with self._lock:
-            flight = self._flights.get(key)
-        return 0 if flight is None else flight.waiting()
+            found = self._flights.get(key)
+        return found.waiting() if isinstance(found, Flight) else 0
 
     def run(self, key: Any, compute: Callable[..., Any], *args: Any) -> Any:
         """``compute(*args)``, or the value of the flight already computing ``key``."""
-        flight, leader = self.join(key)
+        with self._lock:
+            found = self._flights.get(key)
+            if found is None:
+                place = self._flights[key] = _Unwatched()
+        if found is None:
+            return self._lead_unwatched(key, place, compute, args)
+        flight, leader = self.join(key)  # a flight in progress (or one just ended)
         if leader:
             return _lead_one(flight, compute, args)
         return self.follow(key, flight, lambda: compute(*args))
+
+    def _lead_unwatched(
+        self, key: Any, place: _Unwatched, compute: Callable[..., Any], args: tuple[Any, ...]
+    ) -> Any:
+        """:func:`_lead_one` from an unwatched place: the flight a follower made meanwhile,
+        if any, is settled as :func:`lead` settles it."""
+        try:
+            value = compute(*args)
+        except BaseException as exc:
+            flight = self._vacate(key, place)
+            if flight is not None:
+                _settle_error((flight,), exc)
+            raise
+        flight = self._vacate(key, place)
+        if flight is not None:
+            flight.finish(value)
+        return value
+
+    def _vacate(self, key: Any, place: _Unwatched) -> Flight | None:
+        """Leave ``place``: the flight a follower made of it (it leaves when settled), or
+        None, and then ``place`` is still the table's entry (only a follower replaces it)."""
+        with self._lock:
+            if place.flight is None:
+                del self._flights[key]
+            return place.flight
 
     def follow(self, key: Any, flight: Flight, compute: Callable[[], Any]) -> Any:
         """``flight``'s value; :meth:`run` again when it is abandoned."""

@@ -4,7 +4,9 @@ A value is kept by the backend as is (an immutable scalar), as encoded bytes (de
 for each reader, who may then mutate it freely), or, for an embedding, as the entry's own
 vector plus a :class:`~semcache_core.vector_values.VectorValue` marker (the backend attaches
 the vector to the entry it returns). Single flight hands its followers an *outcome*: the
-encoded bytes, or ``(marker, unit vector)``, from which each makes its own fresh value.
+encoded bytes, ``(marker, unit vector)``, or, for an embedding just computed as a list,
+the list of floats a read would give (never handed out itself), from which each makes its
+own fresh value.
 
 Example::
 
@@ -25,7 +27,7 @@ from .vectors import FloatVector
 
 __all__ = ["MISSING", "Outcome", "entry_record", "fresh", "outcome_of", "read_value", "value_of"]
 
-Outcome = bytes | tuple[VectorValue, FloatVector]
+Outcome = bytes | tuple[VectorValue, FloatVector] | list[float]
 
 MISSING: Any = object()
 """What :func:`read_value` gives for a key holding no live entry (any value can be
@@ -62,6 +64,8 @@ def outcome_of(entry: StoredEntry) -> Outcome:
 
 def fresh(outcome: Outcome) -> Any:
     """A fresh value from a flight's outcome."""
+    if isinstance(outcome, list):  # floats are immutable: a shallow copy is fresh
+        return outcome.copy()
     if isinstance(outcome, tuple):
         marker, unit = outcome
         return marker.restore(unit)

@@ -110,8 +110,8 @@ class LocalBackend(LocalReads, LocalState):
         """The dimension of ``namespace``'s vectors, ``None`` before its first vector (or
         once every entry expired by ``now``, when given: the namespace is gone then)."""
         with self._lock:
-            if now is not None:
-                self.purge_expired(now)
+            if now is not None and (self._expiry or self._cold is not None):
+                self.purge_expired(now)  # nothing can have expired otherwise
             space = self._spaces.get(namespace)
             return None if space is None else space.dim
 

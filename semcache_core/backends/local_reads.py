@@ -73,14 +73,18 @@ class LocalReads:
 
         An embedding stored as a list (see :mod:`semcache_core.vector_values`) is made
         straight from its index row while the lock is held: no copy of the row and no
-        :class:`StoredEntry` on the way, a third of a ``get_or_compute`` hit. Every other
-        entry takes :meth:`get`.
+        :class:`StoredEntry` on the way, a third of a ``get_or_compute`` hit; a key with no
+        entry (hot or cold) is a miss at once. Every other entry takes :meth:`get`.
         """
         self._lock.acquire()
         try:
             space = self._spaces.get(namespace)
             entry = None if space is None else space.entries.get(key)
-            if entry is not None and (entry.expires_at is None or entry.expires_at > now):
+            if entry is None:
+                if self._cold is None:  # nothing to thaw: a miss (every get_or_compute's)
+                    self._misses += 1
+                    return MISSING
+            elif entry.expires_at is None or entry.expires_at > now:
                 marker = entry.plain
                 if (
                     marker.__class__ is VectorValue

@@ -71,7 +71,7 @@ class Namespace:
         Raises:
             DimensionMismatchError: the namespace holds vectors of another dimension.
         """
-        if self.index is None or (not len(self.index) and self.index.dim != dim):
+        if self.index is None or (self.index.dim != dim and not len(self.index)):
             if self.index is not None:
                 self.index.close()  # held no vector: nothing fixes its dimension
             self.index = make(dim)

@@ -254,6 +254,35 @@ def test_single_flight_calls_fn_once_for_16_threads():
     assert cache.get("hot") == results[0]
 
 
+def test_single_flight_waiters_of_a_computed_embedding_get_their_own_lists():
+    """Every waiter gets a list of its own, bit for bit what a later read gives (the
+    computing call's list shares float objects with ``fn``'s, never the list itself)."""
+    cache = SemCache()
+    n = 8
+    embedding = [0.1 * i - 0.35 for i in range(12)]  # not float32 values: rounded
+
+    def fn(key):
+        wait_for(lambda: cache.stats().misses >= n)
+        return embedding
+
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def call(i):
+        barrier.wait()
+        results[i] = cache.get_or_compute("hot", fn)
+
+    run_threads([lambda i=i: call(i) for i in range(n)])
+    read = cache.get_or_compute("hot", fn)
+    assert len({id(r) for r in [*results, read, embedding]}) == n + 2
+    as_bits = [np.asarray(r, dtype=np.float64).tobytes() for r in [*results, read]]
+    assert len(set(as_bits)) == 1
+    assert results[0] != embedding  # rounded to float32, as every read of it
+    results[0][0] = 99.0  # a caller's own list: nobody else sees the change
+    assert cache.get_or_compute("hot", fn) == read and results[1] == read
+    assert embedding[0] == -0.35
+
+
 def test_single_flight_exception_reaches_every_waiter_and_stores_nothing():
     cache = SemCache()
     n = 16

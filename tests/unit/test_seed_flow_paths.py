@@ -148,6 +148,30 @@ def test_a_list_of_floats_gives_the_marker_and_unit_vector_of_the_general_path(
     if fast is not None and general is not None:
         assert fast[0] == general[0]
         assert fast[1].dtype == np.float32 and np.array_equal(fast[1], general[1])
+        assert general[2] is None  # the general path makes no read-back list
+        # the list path's read-back list, where it took the list (not 1e38: see _speedups.c)
+        assert fast[2] is None or fast[2] == fast[0].restore(fast[1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(components, min_size=1, max_size=10))
+def test_the_computing_call_returns_what_every_later_read_returns(values: list[Any]) -> None:
+    """A miss returns its embedding from the pass that stores it (see _speedups.c): the
+    same value, bit for bit, as a hit, in a list of its own."""
+    cache = SemCache()
+    given_bits = bits(values)
+    first = cache.get_or_compute("k", lambda key: values)
+    again = cache.get_or_compute("k", lambda key: 1 / 0)
+    assert first is not values and type(first) is type(again)
+    assert bits(first) == bits(again)
+    first.append(1.0)  # the caller's own list
+    assert bits(cache.get_or_compute("k", lambda key: 1 / 0)) == bits(again)
+    assert bits(values) == given_bits  # fn's list untouched
+
+
+def bits(values: list[Any]) -> bytes:
+    """The values as float64 bytes: NaN equal to itself, -0.0 unequal to 0.0."""
+    return np.asarray(values, dtype=np.float64).tobytes()
 
 
 def test_a_vector_value_encodes_as_msgpack_writes_it() -> None:

@@ -58,7 +58,7 @@ def test_c_and_python_accept_the_same_lists_and_give_the_same_vectors(
     assert (native is None) == (expected is None)
     if native is None or expected is None:
         return
-    (marker, unit), (want_marker, want_unit) = native, expected
+    (marker, unit, read_back), (want_marker, want_unit, want_read_back) = native, expected
     assert marker.kind == want_marker.kind == "list"
     assert marker.norm == pytest.approx(want_marker.norm, rel=1e-15)  # sums in another order
     assert unit.dtype == np.float32 and unit.shape == want_unit.shape
@@ -67,6 +67,36 @@ def test_c_and_python_accept_the_same_lists_and_give_the_same_vectors(
     # plus float32's absolute floor for subnormal components
     error = np.abs(np.asarray(marker.restore(unit)) - np.asarray(values, dtype=np.float64))
     assert np.all(error <= 1e-6 * marker.norm + 1e-30)
+    # what the computing call returns is what a read gives, to the bit (-0.0 is not 0.0)
+    assert bits(read_back) == bits(marker.restore(unit))
+    assert bits(want_read_back) == bits(want_marker.restore(want_unit))
+    assert all(type(x) is float for x in read_back)
+
+
+def bits(values: list[float]) -> bytes:
+    return np.asarray(values, dtype=np.float64).tobytes()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(-1e3, 1e3, width=32), min_size=1, max_size=40),
+    st.booleans(),
+)
+def test_the_read_back_list_reuses_the_given_floats_that_read_back_unchanged(
+    components: list[float], normalised: bool
+) -> None:
+    values = [float(x) for x in components]
+    if normalised and any(values):
+        norm = float(np.linalg.norm(np.asarray(values, dtype=np.float32).astype(np.float64)))
+        values = np.asarray([x / norm for x in values], dtype=np.float32).tolist()
+    found = float_list_vector(values, None)
+    if found is None:  # all zeros
+        return
+    _, _, read_back = found
+    assert read_back is not values
+    for given_float, got in zip(values, read_back):
+        same_bits = bits([given_float]) == bits([got])
+        assert (got is given_float) == same_bits
 
 
 @settings(max_examples=300, deadline=None)
