@@ -236,6 +236,7 @@ class LocalBackend(LocalReads, LocalState):
                 self.purge_expired(now)
                 while self._size() > self.max_entries:
                     self._evict_least_recent()
+            self._compact_heaps()  # the items of what these writes replaced, once many
 
     def _set_single(self, write: EntryWrite, now: float) -> None:
         """:meth:`set_many` of one write (the lock held)."""
@@ -257,6 +258,7 @@ class LocalBackend(LocalReads, LocalState):
             self.purge_expired(now)
             while self._size() > self.max_entries:
                 self._evict_least_recent()
+        self._compact_heaps()  # the items of what this write replaced, once many
 
     def check_dimensions(self, writes: list[EntryWrite]) -> None:
         """Raise :class:`DimensionMismatchError` unless every vector fits its namespace

@@ -516,3 +516,23 @@ def test_lru_and_ttl_together_keep_index_consistent():
             assert_index_consistent(cache)
     assert len(cache) == len(cache.scan()) <= 25
     assert_index_consistent(cache)
+
+
+@pytest.mark.parametrize("write", ["get_or_compute", "set", "set_many"])
+def test_rewriting_deleted_keys_keeps_the_recency_heap_bounded(write: str) -> None:
+    """Every write pushes an LRU heap item, and a deleted or replaced entry's stays there:
+    the writes themselves must compact them away (a cache that never fills up evicts
+    nothing, and each stale item holds its entry's value)."""
+    cache = SemCache(max_entries=100)
+    backend = cache._backend
+    for i in range(5_000):
+        key = f"k{i % 50}"
+        if write == "get_or_compute":
+            cache.get_or_compute(key, lambda k: k * 3)
+        elif write == "set":
+            cache.set(key, i)
+        else:
+            cache.set_many({key: i, f"other{i % 7}": i})
+        cache.delete(key)
+    heap = len(backend._recency)  # type: ignore[attr-defined]
+    assert heap <= 2 * len(cache) + 1024 + 2  # len() purges (and compacts): read it after
