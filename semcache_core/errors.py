@@ -23,7 +23,7 @@ keep working::
           ├── CapabilityError                     the backend lacks a needed feature
           ├── DirectoryLockedError                a durable directory open in another process
           ├── CacheClosedError                    a call on a durable cache after close()
-          └── UnsafeRecordError                   a journal row semcache never writes (pickle)
+          └── UnsafeRecordError                   a journal row or Redis field semcache never writes
 
 Example::
 
@@ -178,9 +178,11 @@ class CacheClosedError(BackendError):
 
 
 class UnsafeRecordError(BackendError):
-    """A durable journal row is not one semcache writes: a pickled key or value (diskcache's
-    pickle mode, which would run code on read), or a file outside the journal. It is refused
-    unread; the message names the row."""
+    """A record read from storage is not one semcache writes, and is refused unread: a
+    durable journal row holding a pickled key or value (diskcache's pickle mode, which would
+    run code on read) or a file outside the journal; a Redis entry or meta field that does
+    not decode as semcache writes it (crafted, or written by another program). The message
+    names the row or field. A Redis entry refused so can still be deleted."""
 
 
 class RedisServerError(SemCacheError):

@@ -21,11 +21,21 @@ from typing import Any
 
 from .backends.base import NOT_DECODED, Backend, StoredEntry
 from .codec import decode
+from .errors import UnsafeRecordError
 from .records import Entry
 from .vector_values import VectorValue
 from .vectors import FloatVector
 
-__all__ = ["MISSING", "Outcome", "entry_record", "fresh", "outcome_of", "read_value", "value_of"]
+__all__ = [
+    "MISSING",
+    "Outcome",
+    "entry_record",
+    "fresh",
+    "outcome_of",
+    "read_value",
+    "stored",
+    "value_of",
+]
 
 Outcome = bytes | tuple[VectorValue, FloatVector] | list[float]
 
@@ -34,11 +44,24 @@ MISSING: Any = object()
 cached, ``None`` included)."""
 
 
+def stored(blob: bytes, key: str) -> Any:
+    """A stored value or metadata blob decoded; one that does not decode (a remote store's
+    record written by something else) raises :class:`~semcache_core.errors.
+    UnsafeRecordError` naming the entry, not msgpack's own error."""
+    try:
+        return decode(blob)
+    except Exception as exc:  # whatever msgpack makes of foreign bytes
+        raise UnsafeRecordError(
+            f"entry {key!r}: its stored value does not decode as semcache writes it "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+
+
 def value_of(entry: StoredEntry) -> Any:
     """The entry's value for one reader: immutable ones as kept, others made anew."""
     value = entry.plain
     if value is NOT_DECODED:
-        value = decode(entry.value)
+        value = stored(entry.value, entry.key)
     if value.__class__ is VectorValue:
         return value.restore(entry.vector)
     return value
@@ -55,8 +78,8 @@ def read_value(backend: Backend, namespace: str, key: str, now: float) -> Any:
 def outcome_of(entry: StoredEntry) -> Outcome:
     """What followers of a flight need to make their own copy of ``entry``'s value."""
     value = entry.plain
-    if value is NOT_DECODED and entry.vector is not None:
-        value = decode(entry.value)  # only entries with a vector can hold a marker
+    if value is NOT_DECODED:  # decoded to check it (and find a marker): rare, a peek
+        value = stored(entry.value, entry.key)
     if value.__class__ is VectorValue:
         return (value, entry.vector)  # type: ignore[return-value]
     return entry.value

@@ -19,7 +19,7 @@ from semcache_core.backends.base import EntryWrite
 from semcache_core.backends.local import LocalBackend
 from semcache_core.backends.redis import RedisBackend
 from semcache_core.codec import encode_metadata
-from semcache_core.errors import InvalidArgumentError
+from semcache_core.errors import DimensionMismatchError, InvalidArgumentError
 from semcache_core.filters import compile_filter, parse_filters
 
 
@@ -257,3 +257,67 @@ def test_filters_on_strings_around_the_cut_agree_with_the_local_backend(
         assert got == want, condition
     remote.clear()
     remote.close()
+
+
+@pytest.mark.parametrize("k", [2**30, 2**40, 2**53, 2**63 - 1])
+@pytest.mark.parametrize("filtered", [False, True])
+def test_a_huge_k_finds_what_the_local_backend_finds(
+    redis_client: redis.Redis, k: int, filtered: bool
+) -> None:
+    # Found by review: k went to VSIM unchanged (COUNT 4k, EF k, FILTER-EF 400k): from
+    # 2**30 the server's COUNT overflowed and nothing came back, and at 2**53 or
+    # sys.maxsize the server spun and grew without limit (one SIGSEGV in VSIM at 2**33).
+    # The script caps them at the set's size: no search can return more.
+    filters = {"g": 1} if filtered else None
+    local = SemCache()
+    remote = SemCache(backend=RedisBackend(client=redis_client, exact_below=0))
+    for cache in (local, remote):
+        for i in range(3):
+            cache.set(f"k{i}", i, vector=[1.0, 0.1 * i, 0.0], metadata={"g": 1})
+        cache.set("other", 9, vector=[0.0, 1.0, 0.0], metadata={"g": 2})
+    want = [h.key for h in local.search([1.0, 0.0, 0.0], k=k, filters=filters)]
+    got = [h.key for h in remote.search([1.0, 0.0, 0.0], k=k, filters=filters)]
+    assert got == want and len(want) == (3 if filtered else 4)
+    assert redis_client.ping()  # the server still answers
+
+
+@pytest.mark.parametrize("batch", [1, 30])
+def test_a_lost_meta_hash_refuses_a_write_of_another_dimension_whole(
+    redis_client: redis.Redis, batch: int
+) -> None:
+    # Found by review: with the meta hash gone (evicted under allkeys-lru, as the docs
+    # allow) a write of another dimension claimed the namespace afresh; the shards holding
+    # the old vectors refused their part and the others wrote theirs (20 of 30 stored),
+    # and every search failed after. The claim now checks a fresh dimension against the
+    # vectors held, restores the meta, and writes nothing.
+    backend = RedisBackend(client=redis_client, shards=4)
+    cache = SemCache(backend=backend)
+    cache.set("old", "o", vector=[1.0, 0.0, 0.0])
+    redis_client.delete(backend._keys.meta_key(""))
+    writes = {f"new{i}": i for i in range(batch)}
+    with pytest.raises(DimensionMismatchError):
+        if batch == 1:
+            cache.set("new0", 0, vector=[1.0, 0.0, 0.0, 0.0])
+        else:
+            cache.set_many(writes, vectors=[[1.0, 0.0, 0.0, float(i)] for i in range(batch)])
+    assert len(cache) == 1 and cache.get("new0") is None
+    assert [h.key for h in cache.search([1.0, 0.0, 0.0], k=5)] == ["old"]
+    assert cache.dim_of() == 3
+    cache.set("more", "m", vector=[0.0, 1.0, 0.0])  # the namespace's own dimension still
+    assert len(cache) == 2
+
+
+def test_a_lost_meta_hash_refuses_an_async_write_of_another_dimension(
+    redis_client: redis.Redis,
+) -> None:
+    backend = RedisBackend(client=redis_client, shards=4)
+    cache = SemCache(backend=backend)
+    cache.set("old", "o", vector=[1.0, 0.0, 0.0])
+    redis_client.delete(backend._keys.meta_key(""))
+
+    async def write() -> None:
+        await cache.aset("new", 1, vector=[1.0, 0.0, 0.0, 0.0])
+
+    with pytest.raises(DimensionMismatchError):
+        asyncio.run(write())
+    assert len(cache) == 1 and cache.dim_of() == 3

@@ -29,7 +29,7 @@ from ..base import EntryWrite, StoredEntry
 from .aio_connection import AsyncConnection
 from .aio_fanout import AsyncNodeBatch, afan_out
 from .connection import Connection, mapped_errors
-from .entry_codec import FIELDS
+from .entry_codec import FIELDS, meta_count
 from .keys import owned_names
 from .plan import (
     SearchJob,
@@ -59,6 +59,8 @@ from .plan import (
     scan_keys,
     set_call,
     touch_call,
+    vector_dim_calls,
+    vectors_dim,
 )
 from .scripts import DELETE, DROP, PURGE, SET, TOUCH
 
@@ -119,7 +121,7 @@ class AsyncRedisBackend:
                 raw = await self._conn.client().hget(meta, "shards")
             if raw is None:
                 return self._keys.shard_tags(namespace, self._settings.default_shards)
-            count = self._shard_counts[namespace] = int(raw)
+            count = self._shard_counts[namespace] = meta_count(raw, namespace, "shards")
         return self._keys.shard_tags(namespace, count)
 
     async def _retried(
@@ -269,14 +271,18 @@ class AsyncRedisBackend:
         live vectors of another dimension."""
         pipe = self._write_pipeline("set")
         queue_claim(self._settings, pipe, namespace, self._shard_counts, dim)
-        held = claimed(namespace, self._shard_counts, await pipe.execute(), dim)
+        held, fresh = claimed(namespace, self._shard_counts, await pipe.execute(), dim)
+        if fresh:  # the meta had no dimension: the vectors left in its sets have theirs
+            calls = vector_dim_calls(self._settings, namespace, self._shard_counts[namespace])
+            held = vectors_dim(await afan_out(self._conn, calls, "set"), dim)  # type: ignore[arg-type]
         if dim is None or held == dim:
             return
-        if await self.adim_of(namespace, now) is not None:
-            raise DimensionMismatchError(held, dim, namespace)  # type: ignore[arg-type]
+        free = await self.adim_of(namespace, now) is None  # else the meta keeps the vectors'
         pipe = self._write_pipeline("set")
-        pipe.execute_command("HSET", self._keys.meta_key(namespace), "dim", dim)  # freed
+        pipe.execute_command("HSET", self._keys.meta_key(namespace), "dim", dim if free else held)
         await pipe.execute()
+        if not free:
+            raise DimensionMismatchError(held, dim, namespace)  # type: ignore[arg-type]
 
     async def adelete(self, namespace: str, key: str, now: float) -> bool:
         async def read(tags: tuple[str, ...]) -> tuple[Any, Any] | None:

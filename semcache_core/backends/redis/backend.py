@@ -16,10 +16,10 @@ never quantised), one expiry sorted set per shard, one small meta hash per names
 and is fixed for a namespace when its first entry is written.
 
 Expiry: an entry's ``expires_at`` (the cache's clock) is in its hash and its vector's
-attributes; reads and searches test it against the ``now`` they are given, so a fake
-clock works as with the local backend. ``PEXPIRE`` (the TTL relative to ``now``) lets
-Redis reclaim the hash by itself; :meth:`RedisBackend.purge_expired` sweeps the expiry
-sorted sets and removes expired hashes *and* their vectors.
+attributes, tested against the ``now`` reads and searches are given; ``PEXPIRE`` (the TTL
+from ``now``) also has Redis reclaim the hash in real time, so a fake clock can expire
+entries sooner, never keep them longer. :meth:`RedisBackend.purge_expired` sweeps the
+expiry sorted sets and removes expired hashes *and* their vectors.
 
 Bounds: there is no ``max_entries`` (passing one raises :class:`CapabilityError`): bound
 memory with Redis's ``maxmemory`` and an eviction policy (``allkeys-lru``), which evicts
@@ -27,12 +27,12 @@ whole entries; a search meeting a vector whose entry is gone removes it (``VREM`
 still returns ``k`` results when ``k`` live entries match. Evictions by Redis are not
 counted in :meth:`~RedisBackend.counters`.
 
-Consistency: a write is atomic per shard (one Lua script); a batch spanning shards is not
-atomic across them. ``clear`` removes each shard in one script too (:data:`.scripts.DROP`),
-so a write racing it stays or goes whole. A namespace's dimension lives in its meta hash
-and is checked before writing and again by each shard's script; two writers racing to fix
-*different* dimensions in an empty namespace can leave one shard refusing the other's
-vectors.
+Consistency: a write is atomic per shard (one Lua script), a batch across shards is not.
+``clear`` removes each shard in one script too (:data:`.scripts.DROP`), so a write racing
+it stays or goes whole. A namespace's dimension lives in its meta hash (checked against
+the shards' vector sets when the meta had none: an evicted meta) and is checked before
+writing and by each shard's script; two writers racing to fix *different* dimensions in an
+empty namespace can leave one shard refusing the other's vectors.
 
 Costs: ``get``/``exists``/``set_many``/``delete``/``touch`` are one round trip per shard touched
 (plus one meta read the first time a namespace is used, and one per write with vectors);
@@ -69,18 +69,17 @@ from typing import Any
 
 from ...checks import check_count
 from ...errors import (
-    DimensionMismatchError,
     ReplicationError,
 )
 from ...filters import FilterNode
 from ...search_hits import SearchHits
 from ...vectors import FloatMatrix
-from ..base import BackendCounters, BackendState, EntryWrite, StoredEntry
-from . import admin, snapshots
+from ..base import BackendCounters, BackendState, StoredEntry
+from . import admin, snapshots, writes
 from .aio import AsyncRedisBackend
 from .aio_connection import AsyncConnection
 from .connection import Connection, mapped_errors
-from .entry_codec import FIELDS
+from .entry_codec import FIELDS, meta_count
 from .fanout import NodeBatch, fan_out
 from .keys import KeyScheme, owned_names
 from .options import check_options
@@ -88,11 +87,7 @@ from .plan import (
     SearchJob,
     Settings,
     Tally,
-    batch_dim,
-    by_tag,
     check_kind_replies,
-    check_set_replies,
-    claimed,
     clear_order,
     clear_patterns,
     count_call,
@@ -103,25 +98,22 @@ from .plan import (
     entry_of,
     follow_count,
     forget,
-    group_writes,
     live_names,
     namespaces_of,
     needs_kind_check,
     no_vector_sets,
-    queue_claim,
     scan_keys,
-    set_call,
     touch_call,
 )
 from .plan import expired as _expired
-from .scripts import DELETE, DROP, PURGE, SET, TOUCH
+from .scripts import DELETE, DROP, PURGE, TOUCH
 
 __all__ = ["RedisBackend"]
 
 _log = logging.getLogger("semcache.redis")
 
 
-class RedisBackend(admin.Administration):
+class RedisBackend(admin.Administration, writes.Writes):
     """Entries on a Redis 8 server or cluster (see the module docstring).
 
     Args:
@@ -279,7 +271,7 @@ class RedisBackend(admin.Administration):
                 raw = self._conn.client.hget(meta, "shards")
             if raw is None:
                 return self._keys.shard_tags(namespace, self._default_shards)
-            count = self._shard_counts[namespace] = int(raw)
+            count = self._shard_counts[namespace] = meta_count(raw, namespace, "shards")
         return self._keys.shard_tags(namespace, count)
 
     def _retried(self, namespace: str, read: Callable[[tuple[str, ...]], Any]) -> Any:
@@ -382,46 +374,6 @@ class RedisBackend(admin.Administration):
         return found
 
     # --- writes -------------------------------------------------------------------------
-
-    def set_many(self, writes: list[EntryWrite], now: float) -> None:
-        if not writes:
-            return
-        by_namespace = group_writes(writes)
-        with mapped_errors("set"):
-            dims = {ns: self._batch_dim(ns, group) for ns, group in by_namespace.items()}
-            for namespace, dim in dims.items():  # every check before any write
-                self._claim(namespace, dim, now)
-            pipe = self._write_pipeline("set")
-            calls = []
-            for namespace, group in by_namespace.items():
-                tags = self._keys.shard_tags(namespace, self._shard_counts[namespace])
-                for tag, shard_writes in by_tag(self._settings, tags, group).items():
-                    self._queue_set(pipe, tag, shard_writes, dims[namespace] or 0, now)
-                    calls.append(namespace)
-            check_set_replies(calls, pipe.execute(), dims)
-
-    def _batch_dim(self, namespace: str, writes: list[EntryWrite]) -> int | None:
-        return batch_dim(self._settings, namespace, writes)
-
-    def _claim(self, namespace: str, dim: int | None, now: float) -> None:
-        """A write's round to the namespace's meta (:func:`.plan.queue_claim`): its shard
-        count recorded and followed; ``dim`` fixed, or refused when the namespace holds
-        live vectors of another dimension."""
-        pipe = self._write_pipeline("set")
-        queue_claim(self._settings, pipe, namespace, self._shard_counts, dim)
-        held = claimed(namespace, self._shard_counts, pipe.execute(), dim)
-        if dim is None or held == dim:
-            return
-        if self.dim_of(namespace, now) is not None:
-            raise DimensionMismatchError(held, dim, namespace)  # type: ignore[arg-type]
-        pipe = self._write_pipeline("set")
-        pipe.execute_command("HSET", self._keys.meta_key(namespace), "dim", dim)  # freed
-        pipe.execute()
-
-    def _queue_set(
-        self, pipe: Any, tag: str, writes: list[EntryWrite], dim: int, now: float
-    ) -> None:
-        self._conn.eval(pipe, SET, *set_call(self._settings, tag, writes, dim, now))
 
     def delete(self, namespace: str, key: str, now: float) -> bool:
         def read(tags: tuple[str, ...]) -> tuple[Any, Any] | None:

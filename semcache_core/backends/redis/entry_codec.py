@@ -27,10 +27,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ...codec import decode_metadata
+from ...errors import UnsafeRecordError
+from ...vector_values import is_vector_blob
 from ...vectors import FloatVector
 from ..base import StoredEntry
 
@@ -43,7 +47,11 @@ __all__ = [
     "entry_fields",
     "expiry_of",
     "is_filterable_field",
+    "meta_count",
+    "metadata_of",
+    "refused",
     "stored_entry",
+    "text_of",
     "vector_of",
 ]
 
@@ -121,8 +129,40 @@ def blob_of(vector: FloatVector) -> bytes:
 
 
 def vector_of(blob: bytes) -> FloatVector:
-    """The float32 vector of a blob (a fresh, writable array)."""
+    """The float32 vector of a blob (a fresh, writable array).
+
+    Raises:
+        UnsafeRecordError: not a whole number of float32 values.
+    """
+    if len(blob) % 4:
+        raise refused("f", f"{len(blob)} bytes, not float32 values")
     return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+def refused(field: str, why: str, key: Any = None) -> UnsafeRecordError:
+    """The error for a field read from Redis that this module never writes (crafted, or
+    written by something else): refused, named, never decoded further."""
+    where = "" if key is None else f" of entry {key!r}"
+    return UnsafeRecordError(f"Redis field {field!r}{where} is not what semcache writes: {why}")
+
+
+def text_of(raw: Any, field: str) -> str:
+    """A key, namespace or element name read back (UTF-8)."""
+    try:
+        return bytes(raw).decode("utf-8") if not isinstance(raw, str) else raw
+    except (TypeError, UnicodeDecodeError) as exc:
+        raise refused(field, f"not UTF-8 text ({exc})") from None
+
+
+def meta_count(raw: Any, namespace: str, field: str) -> int:
+    """A namespace meta's ``shards`` or ``dim`` field: a positive int."""
+    try:
+        count = int(raw)
+    except (TypeError, ValueError):
+        count = 0
+    if count < 1:
+        raise refused(field, f"{raw!r} in namespace {namespace!r}'s meta, not an int >= 1")
+    return count
 
 
 def entry_fields(
@@ -147,17 +187,62 @@ def entry_fields(
 
 
 def expiry_of(raw: bytes | str | None) -> float | None:
-    """``expires_at`` from the hash's ``x`` field."""
+    """``expires_at`` from the hash's ``x`` field.
+
+    Raises:
+        UnsafeRecordError: not a number.
+    """
     if not raw:
         return None
-    return float(raw)
+    try:
+        when = float(raw)
+    except (TypeError, ValueError):
+        raise refused("x", f"{raw!r} is not a time") from None
+    if when != when:  # NaN: never expired, never live
+        raise refused("x", f"{raw!r} is not a time")
+    return when
+
+
+def _decoded(blob: Any, field: str, read: Callable[[bytes], Any], key: Any) -> Any:
+    if not isinstance(blob, bytes):
+        raise refused(field, "missing", key)
+    try:
+        return read(blob)
+    except Exception as exc:  # whatever msgpack makes of foreign bytes
+        raise refused(field, f"{type(exc).__name__}: {exc}", key) from None
+
+
+def metadata_of(blob: Any, key: Any = None) -> dict[str, Any]:
+    """The decoded ``m`` field (a dict, as :func:`entry_fields` writes it).
+
+    Raises:
+        UnsafeRecordError: it is missing, does not decode, or is not a dict.
+    """
+    metadata = _decoded(blob, "m", decode_metadata, key)
+    if not isinstance(metadata, dict):
+        raise refused("m", f"a {type(metadata).__name__}, not a dict", key)
+    return metadata
 
 
 def stored_entry(
-    key: str, namespace: str, value: bytes, metadata: Any, x: Any, blob: Any
+    key: str, namespace: str, value: Any, metadata: Any, x: Any, blob: Any
 ) -> StoredEntry:
     """A :class:`StoredEntry` from the fields read back; the vector rides along whenever
-    the hash has one (a value that is its entry's vector needs it)."""
+    the hash has one (a value that is its entry's vector needs it).
+
+    Every field is checked as this backend reads it (the metadata decoded once, for
+    filters), so a hash that semcache did not write raises here, naming the entry and
+    field, instead of a raw decoding error later; the value is checked where it is decoded
+    (:func:`semcache_core.stored_values.stored`).
+
+    Raises:
+        UnsafeRecordError: a field is not what :func:`entry_fields` writes.
+    """
+    if not isinstance(value, bytes):
+        raise refused("v", "missing", key)
+    metadata_of(metadata, key)  # the value decodes where it is read (stored_values)
+    if is_vector_blob(value) and not blob:
+        raise refused("f", "missing, and the value is the entry's vector", key)
     return StoredEntry(
         key,
         value,

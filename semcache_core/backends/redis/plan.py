@@ -23,15 +23,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...codec import decode_metadata
-from ...errors import BackendUnavailableError, CapabilityError, DimensionMismatchError
+from ...errors import (
+    BackendUnavailableError,
+    CapabilityError,
+    DimensionMismatchError,
+    UnsafeRecordError,
+)
 from ...filters import FilterNode, compile_filter, kind_clash, range_leaves
 from ...vectors import FloatMatrix
 from ..base import EntryWrite, StoredEntry
-from .entry_codec import NEVER, attributes, blob_of, entry_fields, expiry_of, stored_entry
+from .entry_codec import (
+    NEVER,
+    attributes,
+    blob_of,
+    entry_fields,
+    expiry_of,
+    meta_count,
+    metadata_of,
+    stored_entry,
+)
 from .fanout import Fanout, NodeCall
 from .filter_expr import to_expression
 from .keys import KeyScheme
-from .scripts import PURGE
+from .scripts import PURGE, VECTOR_DIM
 from .search import ShardQuery, merge, parse_shard, run_shards, shard_calls
 
 __all__ = [
@@ -188,7 +202,7 @@ def follow_count(counts: dict[str, int], namespace: str, raw: Any, default: int)
     if raw is None:  # evicted meta, or its node out of reach: the count held stands
         return False
     cached = counts.get(namespace, default)
-    counts[namespace] = int(raw)
+    counts[namespace] = meta_count(raw, namespace, "shards")
     return counts[namespace] != cached
 
 
@@ -253,8 +267,8 @@ def dim_answer(
                 f"dim_of: no shard of namespace {namespace!r} answered: {'; '.join(done.errors)}"
             )
         return None
-    last_dims[namespace] = int(raw)
-    return int(raw)
+    dim = last_dims[namespace] = meta_count(raw, namespace, "dim")
+    return dim
 
 
 # --- writes ------------------------------------------------------------------------------
@@ -352,9 +366,11 @@ def delete_outcome(existed: Any, x: Any, now: float) -> tuple[bool, bool]:
     """(removed a live entry, removed an expired one) from the DELETE script's reply."""
     if not existed:
         return False, False
-    if expired(x, now):
-        return False, True
-    return True, False
+    try:
+        gone = expired(x, now)
+    except UnsafeRecordError:  # a foreign expiry: the entry is deleted all the same
+        gone = False
+    return (False, True) if gone else (True, False)
 
 
 # --- search ------------------------------------------------------------------------------
@@ -369,7 +385,7 @@ def check_kind_replies(filters: FilterNode, replies: list[Any], now: float) -> N
         (metadata, x), has_vector = replies[i], replies[i + 1]
         if metadata is None or not has_vector or expired(x, now):
             continue
-        stored = decode_metadata(metadata)
+        stored = metadata_of(metadata)
         for leaf in leaves:
             error = kind_clash(leaf, stored.get(leaf.key))
             if error is not None:
@@ -546,9 +562,26 @@ def queue_claim(
 
 def claimed(
     namespace: str, counts: dict[str, int], replies: list[Any], dim: int | None
-) -> int | None:
+) -> tuple[int | None, bool]:
     """After :func:`queue_claim`'s round: the meta's shard count becomes this process's
     (a worker whose count is stale follows the meta, so no key lives in two shards); the
-    dimension the meta holds (None without ``dim``)."""
-    counts[namespace] = int(replies[1])
-    return None if dim is None else int(replies[3])
+    dimension the meta holds (None without ``dim``), and whether this round set it: then
+    the meta had none (a new namespace, or a meta hash evicted while its vector sets
+    stayed) and :func:`vector_dim_calls` must confirm it."""
+    counts[namespace] = meta_count(replies[1], namespace, "shards")
+    if dim is None:
+        return None, False
+    return meta_count(replies[3], namespace, "dim"), int(replies[2]) == 1
+
+
+def vector_dim_calls(settings: Settings, namespace: str, count: int) -> list[NodeCall]:
+    """Each shard's vector dimension (0: no set), for :func:`vectors_dim`."""
+    sets = [settings.keys.vset_key(tag) for tag in settings.keys.shard_tags(namespace, count)]
+    return [NodeCall(vset, ("EVAL", VECTOR_DIM, 1, vset)) for vset in sets]
+
+
+def vectors_dim(done: Fanout, claimed_dim: int) -> int:
+    """The dimension a write must keep to after claiming ``claimed_dim`` afresh: that of
+    the vectors a shard still holds, where one does (the meta hash was lost), else the
+    claimed one."""
+    return next((int(d) for d in done.replies if int(d) not in (0, claimed_dim)), claimed_dim)

@@ -7,7 +7,7 @@ hashes are ``ARGV``-given prefix + key, in the same slot.
 
 from __future__ import annotations
 
-__all__ = ["DELETE", "DROP", "PURGE", "SEARCH", "SET", "SET_ARGS", "TOUCH"]
+__all__ = ["DELETE", "DROP", "PURGE", "SEARCH", "SET", "SET_ARGS", "TOUCH", "VECTOR_DIM"]
 
 SET_ARGS = 8
 """ARGV per entry in :data:`SET`: key, value, metadata, x, namespace, ttl_ms, blob, attrs."""
@@ -79,7 +79,10 @@ whose vector or expiry record went with the sets."""
 TOUCH = """
 local e = ARGV[1] .. ARGV[2]
 local x = redis.call('HGET', e, 'x')
-if not x or (x ~= '' and tonumber(x) <= tonumber(ARGV[3])) then return 0 end
+-- an x semcache never writes (not a number) is no live entry either
+if not x or (x ~= '' and not (tonumber(x) and tonumber(x) > tonumber(ARGV[3]))) then
+  return 0
+end
 -- the one call that can refuse its argument goes first: a failure then writes nothing
 if ARGV[5] == '0' then redis.call('PERSIST', e) else redis.call('PEXPIRE', e, ARGV[5]) end
 redis.call('HSET', e, 'x', ARGV[4])
@@ -106,7 +109,7 @@ local n = 0
 for _, key in ipairs(due) do
   local e = ARGV[2] .. key
   local x = redis.call('HGET', e, 'x')
-  if x and x ~= '' and tonumber(x) > now then
+  if x and x ~= '' and tonumber(x) and tonumber(x) > now then  -- else expired, or foreign
     redis.call('ZADD', KEYS[2], x, key)
   elseif x == '' then
     redis.call('ZREM', KEYS[2], key)
@@ -127,13 +130,17 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
 local now = tonumber(ARGV[11])
 local dim = redis.call('VDIM', KEYS[1])
 if dim * 4 ~= string.len(ARGV[1]) then return {-1, dim} end
-local args = {'VSIM', KEYS[1], 'FP32', ARGV[1], 'WITHSCORES', 'COUNT', ARGV[2], 'EF', ARGV[3]}
+local card = redis.call('VCARD', KEYS[1])
+-- no search returns more than the set holds: a larger COUNT, EF or FILTER-EF (a huge k)
+-- overflows the server's counters or has it allocate without bound
+local function upto(n) return string.format('%d', math.min(tonumber(n), card)) end
+local args = {'VSIM', KEYS[1], 'FP32', ARGV[1], 'WITHSCORES', 'COUNT', upto(ARGV[2]),
+              'EF', upto(ARGV[3])}
 if ARGV[5] ~= '' then
   args[#args + 1] = 'FILTER'; args[#args + 1] = ARGV[5]
-  args[#args + 1] = 'FILTER-EF'; args[#args + 1] = ARGV[6]
+  args[#args + 1] = 'FILTER-EF'; args[#args + 1] = upto(ARGV[6])
 end
 if ARGV[4] ~= '' then args[#args + 1] = 'EPSILON'; args[#args + 1] = ARGV[4] end
-local card = redis.call('VCARD', KEYS[1])
 if ARGV[7] == '1' or card <= tonumber(ARGV[10]) then
   args[#args + 1] = 'TRUTH'
 end
@@ -145,7 +152,8 @@ local out = {1, #found / 2, capped}
 for i = 1, #found, 2 do
   local key = found[i]
   local h = redis.call('HMGET', ARGV[8] .. key, 'v', 'm', 'x')
-  if h[1] and h[3] ~= '' and tonumber(h[3]) <= now then
+  -- a foreign x (not a number) comes back, for the client to refuse by name
+  if h[1] and h[3] ~= '' and tonumber(h[3]) and tonumber(h[3]) <= now then
     -- expired by the cache's clock: left out (the sweeper removes it), counted as returned
   elseif h[1] then
     local blob = ''
@@ -169,7 +177,8 @@ return out
 """One shard's candidates with their entries, in one round trip. ARGV: query blob,
 count, EF, epsilon ('' none), filter expression ('' none), FILTER-EF, truth ('1': exact
 linear scan), entry prefix, with vectors ('1'; else only for values that are the vector),
-exact_below (a set this small is scanned exactly too), now (the cache's clock).
+exact_below (a set this small is scanned exactly too), now (the cache's clock). COUNT, EF and
+FILTER-EF are capped at the set's size.
 Expiry is tested here, on the candidates' hashes, not in ``FILTER``: a ``FILTER`` makes
 the server parse every candidate's attributes (4x the time of a plain ``VSIM``).
 Returns ``{0, 0}`` (no set), ``{-1, dim}`` (the query's dimension differs) or
@@ -177,3 +186,9 @@ Returns ``{0, 0}`` (no set), ``{-1, dim}`` (the query's dimension differs) or
 are removed from the set and left out, but counted in ``returned``; ``capped`` 1: a
 ``FILTER`` ran on a set larger than ``FILTER-EF``, so matches may remain unexamined
 however few came back)."""
+
+VECTOR_DIM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('VDIM', KEYS[1])
+"""
+"""The dimension of the vector set ``KEYS[1]`` (0: no set)."""

@@ -22,7 +22,7 @@ from typing import Any
 from ...codec import decode_metadata
 from ...errors import DimensionMismatchError
 from ..base import StoredEntry
-from .entry_codec import expiry_of, vector_of
+from .entry_codec import stored_entry, text_of
 from .fanout import NodeCall
 from .scripts import SEARCH
 
@@ -111,14 +111,7 @@ def parse_shard(
     rows = []
     for i in range(3, len(reply), 6):
         key, score, value, metadata, x, blob = reply[i : i + 6]
-        entry = StoredEntry(
-            key.decode("utf-8"),
-            value,
-            metadata,
-            namespace,
-            expiry_of(x),
-            vector_of(blob) if blob else None,
-        )
+        entry = stored_entry(text_of(key, "element"), namespace, value, metadata, x, blob)
         rows.append((cosine(score), entry))
     return rows, returned >= count or capped
 

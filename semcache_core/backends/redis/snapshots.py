@@ -27,7 +27,7 @@ import numpy as np
 
 from ..base import BackendState, EntryWrite, SpaceState
 from .connection import mapped_errors
-from .entry_codec import expiry_of
+from .entry_codec import stored_entry, text_of
 
 if TYPE_CHECKING:
     from .backend import RedisBackend
@@ -51,11 +51,14 @@ def export_state(backend: RedisBackend, now: float) -> BackendState:
             for name in names[start : start + BATCH]:
                 pipe.hmget(name, _FIELDS)
             for key, value, metadata, x, namespace, blob in pipe.execute():
-                expires_at = expiry_of(x)
-                if key is None or (expires_at is not None and expires_at <= now):
-                    continue  # gone or expired meanwhile
-                namespace_text, key_text = namespace.decode("utf-8"), key.decode("utf-8")
-                rows.append((namespace_text, key_text, value, metadata, expires_at, blob))
+                if key is None:
+                    continue  # gone meanwhile
+                entry = stored_entry(
+                    text_of(key, "k"), text_of(namespace, "n"), value, metadata, x, blob
+                )
+                if entry.expires_at is not None and entry.expires_at <= now:
+                    continue  # expired meanwhile
+                rows.append((entry.namespace, entry.key, value, metadata, entry.expires_at, blob))
     rows.sort(key=lambda row: (row[0], row[1]))
     for namespace, key, value, metadata, expires_at, blob in rows:
         label = None
