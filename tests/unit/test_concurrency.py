@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -224,6 +225,19 @@ def test_mixed_workload_keeps_table_and_indexes_consistent(mode):
 # --- (b) single flight with threads -----------------------------------------------------
 
 
+def get_or_compute_together(cache: SemCache, key: str, fn: Any, n: int) -> list:
+    """``cache.get_or_compute(key, fn)`` from ``n`` threads released at once: each result."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def call(i: int) -> None:
+        barrier.wait()
+        results[i] = cache.get_or_compute(key, fn)
+
+    run_threads([lambda i=i: call(i) for i in range(n)])
+    return results
+
+
 def test_single_flight_calls_fn_once_for_16_threads():
     cache = SemCache()
     n = 16
@@ -237,14 +251,7 @@ def test_single_flight_calls_fn_once_for_16_threads():
         everyone_missed = wait_for(lambda: cache.stats().misses >= n)
         return {"key": key, "everyone_missed": everyone_missed, "items": [1, 2, 3]}
 
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def call(i):
-        barrier.wait()
-        results[i] = cache.get_or_compute("hot", fn)
-
-    run_threads([lambda i=i: call(i) for i in range(n)])
+    results = get_or_compute_together(cache, "hot", fn, n)
     assert calls == ["hot"]
     assert results[0] == {"key": "hot", "everyone_missed": True, "items": [1, 2, 3]}
     assert all(r == results[0] for r in results)
@@ -265,14 +272,7 @@ def test_single_flight_waiters_of_a_computed_embedding_get_their_own_lists():
         wait_for(lambda: cache.stats().misses >= n)
         return embedding
 
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def call(i):
-        barrier.wait()
-        results[i] = cache.get_or_compute("hot", fn)
-
-    run_threads([lambda i=i: call(i) for i in range(n)])
+    results = get_or_compute_together(cache, "hot", fn, n)
     read = cache.get_or_compute("hot", fn)
     assert len({id(r) for r in [*results, read, embedding]}) == n + 2
     as_bits = [np.asarray(r, dtype=np.float64).tobytes() for r in [*results, read]]
@@ -343,14 +343,7 @@ def test_fn_runs_without_the_backend_lock():
         helper.join(timeout=5)
         return finished
 
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def call(i):
-        barrier.wait()
-        results[i] = cache.get_or_compute("slow", fn)
-
-    run_threads([lambda i=i: call(i) for i in range(n)])
+    results = get_or_compute_together(cache, "slow", fn, n)
     assert results == [True] * n
     assert seen == {"get": "O", "search": ["other"], "len": 1}
 
