@@ -53,7 +53,7 @@ from .checks import (
     check_ttl,
     ordered_rows,
 )
-from .codec import decode, encode, encode_metadata
+from .codec import encode, encode_metadata
 from .embedders import as_embedder
 from .entry_writes import EMPTY_METADATA, IMMUTABLE, as_queries, naming
 from .errors import (
@@ -68,7 +68,7 @@ from .index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from .persist.durable import DurableBackend
 from .records import CacheStats, Entry, Hit
 from .search_hits import SearchHits, backend_search, marked
-from .stored_values import MISSING, entry_record, read_value, value_of
+from .stored_values import MISSING, entry_record, read_value, stored, value_of
 from .vector_values import VectorValue
 from .vectors import FloatMatrix, FloatVector, as_unit_matrix, as_unit_vector
 
@@ -248,11 +248,12 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
             setattr(counters, name, getattr(counters, name) + 1)
 
     def _hit(self, entry: StoredEntry, score: float, with_vectors: bool) -> Hit:
+        empty = entry.metadata == EMPTY_METADATA
         return Hit(
             entry.key,
             value_of(entry),
             score,
-            {} if entry.metadata == EMPTY_METADATA else decode(entry.metadata),
+            {} if empty else stored(entry.metadata, entry.key, "metadata"),
             entry.namespace,
             entry.vector if with_vectors else None,
         )

@@ -44,17 +44,20 @@ MISSING: Any = object()
 cached, ``None`` included)."""
 
 
-def stored(blob: bytes, key: str) -> Any:
-    """A stored value or metadata blob decoded; one that does not decode (a remote store's
-    record written by something else) raises :class:`~semcache_core.errors.
-    UnsafeRecordError` naming the entry, not msgpack's own error."""
+def stored(blob: bytes, key: str, what: str = "value") -> Any:
+    """A stored value (or metadata, ``what``) decoded; one that does not decode (a remote
+    store's record written by something else) raises :class:`~semcache_core.errors.
+    UnsafeRecordError` naming the entry, not msgpack's own error; metadata must be a dict."""
     try:
-        return decode(blob)
+        decoded = decode(blob)
     except Exception as exc:  # whatever msgpack makes of foreign bytes
         raise UnsafeRecordError(
-            f"entry {key!r}: its stored value does not decode as semcache writes it "
+            f"entry {key!r}: its stored {what} does not decode as semcache writes it "
             f"({type(exc).__name__}: {exc})"
         ) from None
+    if what == "metadata" and not isinstance(decoded, dict):
+        raise UnsafeRecordError(f"entry {key!r}: its stored metadata is not a dict")
+    return decoded
 
 
 def value_of(entry: StoredEntry) -> Any:
@@ -98,5 +101,9 @@ def fresh(outcome: Outcome) -> Any:
 def entry_record(entry: StoredEntry) -> Entry:
     """What ``get_entry`` (and its async twin) returns for a stored entry."""
     return Entry(
-        entry.key, value_of(entry), decode(entry.metadata), entry.namespace, entry.expires_at
+        entry.key,
+        value_of(entry),
+        stored(entry.metadata, entry.key, "metadata"),
+        entry.namespace,
+        entry.expires_at,
     )

@@ -278,9 +278,11 @@ class AsyncRedisBackend:
         if dim is None or held == dim:
             return
         free = await self.adim_of(namespace, now) is None  # else the meta keeps the vectors'
-        pipe = self._write_pipeline("set")
-        pipe.execute_command("HSET", self._keys.meta_key(namespace), "dim", dim if free else held)
-        await pipe.execute()
+        if free or fresh:  # freed, or the meta this round claimed (not one read earlier)
+            pipe = self._write_pipeline("set")
+            restored = dim if free else held
+            pipe.execute_command("HSET", self._keys.meta_key(namespace), "dim", restored)
+            await pipe.execute()
         if not free:
             raise DimensionMismatchError(held, dim, namespace)  # type: ignore[arg-type]
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ...codec import decode_metadata
+from ...codec import decode
 from ...errors import UnsafeRecordError
 from ...vector_values import is_vector_blob
 from ...vectors import FloatVector
@@ -154,14 +154,19 @@ def text_of(raw: Any, field: str) -> str:
         raise refused(field, f"not UTF-8 text ({exc})") from None
 
 
+MAX_SHARDS = 16384
+"""The most shards a namespace's meta may name: a cluster's hash slots (each shard's tag
+takes one slot range)."""
+
+
 def meta_count(raw: Any, namespace: str, field: str) -> int:
-    """A namespace meta's ``shards`` or ``dim`` field: a positive int."""
+    """A namespace meta's ``shards`` (1 to :data:`MAX_SHARDS`) or ``dim`` (>= 1) field."""
     try:
         count = int(raw)
     except (TypeError, ValueError):
         count = 0
-    if count < 1:
-        raise refused(field, f"{raw!r} in namespace {namespace!r}'s meta, not an int >= 1")
+    if count < 1 or (field == "shards" and count > MAX_SHARDS):
+        raise refused(field, f"{raw!r} in namespace {namespace!r}'s meta, out of range")
     return count
 
 
@@ -213,36 +218,38 @@ def _decoded(blob: Any, field: str, read: Callable[[bytes], Any], key: Any) -> A
 
 
 def metadata_of(blob: Any, key: Any = None) -> dict[str, Any]:
-    """The decoded ``m`` field (a dict, as :func:`entry_fields` writes it).
+    """The decoded ``m`` field (a dict, as :func:`entry_fields` writes it), decoded as
+    every reader decodes it (:func:`~semcache_core.codec.decode`).
 
     Raises:
         UnsafeRecordError: it is missing, does not decode, or is not a dict.
     """
-    metadata = _decoded(blob, "m", decode_metadata, key)
+    metadata = _decoded(blob, "m", decode, key)
     if not isinstance(metadata, dict):
         raise refused("m", f"a {type(metadata).__name__}, not a dict", key)
     return metadata
 
 
 def stored_entry(
-    key: str, namespace: str, value: Any, metadata: Any, x: Any, blob: Any
+    key: str, namespace: str, value: Any, metadata: Any, x: Any, blob: Any, dim: int | None = None
 ) -> StoredEntry:
     """A :class:`StoredEntry` from the fields read back; the vector rides along whenever
     the hash has one (a value that is its entry's vector needs it).
 
-    Every field is checked as this backend reads it (the metadata decoded once, for
-    filters), so a hash that semcache did not write raises here, naming the entry and
-    field, instead of a raw decoding error later; the value is checked where it is decoded
-    (:func:`semcache_core.stored_values.stored`).
+    The fields this backend reads are checked here (``x``, ``f``: of ``dim`` floats when
+    given), so a hash that semcache did not write raises, naming the entry and field,
+    instead of a raw error later; value and metadata are checked where they are decoded
+    (:func:`semcache_core.stored_values.stored`, :func:`metadata_of` for filters).
 
     Raises:
         UnsafeRecordError: a field is not what :func:`entry_fields` writes.
     """
-    if not isinstance(value, bytes):
-        raise refused("v", "missing", key)
-    metadata_of(metadata, key)  # the value decodes where it is read (stored_values)
+    if not isinstance(value, bytes) or not isinstance(metadata, bytes):
+        raise refused("v" if not isinstance(value, bytes) else "m", "missing", key)
     if is_vector_blob(value) and not blob:
         raise refused("f", "missing, and the value is the entry's vector", key)
+    if blob and dim is not None and len(blob) != 4 * dim:
+        raise refused("f", f"{len(blob)} bytes in a namespace of {dim} floats", key)
     return StoredEntry(
         key,
         value,

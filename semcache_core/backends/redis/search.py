@@ -19,10 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...codec import decode_metadata
 from ...errors import DimensionMismatchError
 from ..base import StoredEntry
-from .entry_codec import stored_entry, text_of
+from .entry_codec import metadata_of, stored_entry, text_of
 from .fanout import NodeCall
 from .scripts import SEARCH
 
@@ -111,7 +110,7 @@ def parse_shard(
     rows = []
     for i in range(3, len(reply), 6):
         key, score, value, metadata, x, blob = reply[i : i + 6]
-        entry = stored_entry(text_of(key, "element"), namespace, value, metadata, x, blob)
+        entry = stored_entry(text_of(key, "element"), namespace, value, metadata, x, blob, dim)
         rows.append((cosine(score), entry))
     return rows, returned >= count or capped
 
@@ -131,7 +130,7 @@ def merge(
             break
         if entry.expires_at is not None and entry.expires_at <= now:
             continue
-        if predicate is not None and not predicate(decode_metadata(entry.metadata)):
+        if predicate is not None and not predicate(metadata_of(entry.metadata, entry.key)):
             continue
         hits.append((entry, score))
         if len(hits) == k:

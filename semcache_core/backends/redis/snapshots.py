@@ -27,7 +27,7 @@ import numpy as np
 
 from ..base import BackendState, EntryWrite, SpaceState
 from .connection import mapped_errors
-from .entry_codec import stored_entry, text_of
+from .entry_codec import refused, stored_entry, text_of
 
 if TYPE_CHECKING:
     from .backend import RedisBackend
@@ -64,8 +64,10 @@ def export_state(backend: RedisBackend, now: float) -> BackendState:
         label = None
         if blob:
             buffer = buffers.setdefault(namespace, bytearray())
+            if len(blob) != 4 * dims.setdefault(namespace, len(blob) // 4):
+                why = f"{len(blob)} bytes in a namespace of {dims[namespace]} floats"
+                raise refused("f", why, key)
             label = len(buffer) // len(blob)
-            dims[namespace] = len(blob) // 4
             buffer += blob
         state.keys.append(key)
         state.values.append(value)
