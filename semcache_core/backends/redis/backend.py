@@ -68,9 +68,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ...checks import check_count
-from ...errors import (
-    ReplicationError,
-)
+from ...errors import ReplicationError
 from ...filters import FilterNode
 from ...search_hits import SearchHits
 from ...vectors import FloatMatrix
