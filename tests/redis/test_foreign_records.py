@@ -17,7 +17,11 @@ import pytest
 import redis
 from semcache_core import SemCache
 from semcache_core.backends.redis import RedisBackend
-from semcache_core.errors import DimensionMismatchError, UnsafeRecordError
+from semcache_core.errors import (
+    DimensionMismatchError,
+    InvalidArgumentError,
+    UnsafeRecordError,
+)
 
 ENTRY_FIELDS: dict[str, list[Any]] = {
     "x": [b"abc", b"nan", b""],  # "" is "never expires": fine
@@ -146,3 +150,13 @@ def test_a_refused_write_leaves_a_meta_it_did_not_claim(redis_client: redis.Redi
     fresh = SemCache(backend=RedisBackend(client=redis_client))
     assert fresh.dim_of() == 3
     fresh.set("c", 1, vector=[0.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("shards", [0, 16385])
+def test_a_shard_count_beyond_the_slots_is_refused_at_construction(
+    redis_client: redis.Redis, shards: int
+) -> None:
+    """Found by review: past 16,384 shards (a cluster's hash slots) choosing each shard's
+    slot range looped forever; the meta's count is refused above, the argument here."""
+    with pytest.raises(InvalidArgumentError, match="shards"):
+        RedisBackend(client=redis_client, shards=shards)

@@ -68,7 +68,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ...checks import check_count
-from ...errors import ReplicationError
+from ...errors import InvalidArgumentError, ReplicationError
 from ...filters import FilterNode
 from ...search_hits import SearchHits
 from ...vectors import FloatMatrix
@@ -77,7 +77,7 @@ from . import admin, snapshots, writes
 from .aio import AsyncRedisBackend
 from .aio_connection import AsyncConnection
 from .connection import Connection, mapped_errors
-from .entry_codec import FIELDS, meta_count
+from .entry_codec import FIELDS, MAX_SHARDS, meta_count
 from .fanout import NodeBatch, fan_out
 from .keys import KeyScheme, owned_names
 from .options import check_options
@@ -202,6 +202,9 @@ class RedisBackend(admin.Administration, writes.Writes):
         if shards is None:
             shards = primaries  # one per primary: a search asks each node one set
         self._default_shards = check_count(shards, "shards")
+        if self._default_shards > MAX_SHARDS:  # each shard's tag takes its own slot range
+            self._conn.close()
+            raise InvalidArgumentError(f"shards must be at most {MAX_SHARDS}, got {shards}")
         self._shard_counts: dict[str, int] = {}  # namespace -> S, once known
         self._last_dims: dict[str, int] = {}  # namespace -> dim last read (see dim_of)
         self._tally = Tally()  # hits, misses, expirations: sync and async calls together

@@ -42,6 +42,7 @@ __all__ = [
     "EXP_FIELD",
     "NEVER",
     "FIELDS",
+    "MAX_SHARDS",
     "attributes",
     "blob_of",
     "entry_fields",
