@@ -44,19 +44,21 @@ MISSING: Any = object()
 cached, ``None`` included)."""
 
 
-def stored(blob: bytes, key: str, what: str = "value") -> Any:
+def stored(blob: bytes, key: str | None, what: str = "value") -> Any:
     """A stored value (or metadata, ``what``) decoded; one that does not decode (a remote
     store's record written by something else) raises :class:`~semcache_core.errors.
-    UnsafeRecordError` naming the entry, not msgpack's own error; metadata must be a dict."""
+    UnsafeRecordError` naming the entry (``key``, when known), not msgpack's own error;
+    metadata must be a dict."""
+    entry = "an entry" if key is None else f"entry {key!r}"
     try:
         decoded = decode(blob)
     except Exception as exc:  # whatever msgpack makes of foreign bytes
         raise UnsafeRecordError(
-            f"entry {key!r}: its stored {what} does not decode as semcache writes it "
+            f"{entry}: its stored {what} does not decode as semcache writes it "
             f"({type(exc).__name__}: {exc})"
         ) from None
     if what == "metadata" and not isinstance(decoded, dict):
-        raise UnsafeRecordError(f"entry {key!r}: its stored metadata is not a dict")
+        raise UnsafeRecordError(f"{entry}: its stored metadata is not a dict")
     return decoded
 
 

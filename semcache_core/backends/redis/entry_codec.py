@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ...codec import decode
 from ...errors import UnsafeRecordError
+from ...stored_values import stored
 from ...vector_values import is_vector_blob
 from ...vectors import FloatVector
 from ..base import StoredEntry
@@ -209,25 +208,16 @@ def expiry_of(raw: bytes | str | None) -> float | None:
     return when
 
 
-def _decoded(blob: Any, field: str, read: Callable[[bytes], Any], key: Any) -> Any:
-    if not isinstance(blob, bytes):
-        raise refused(field, "missing", key)
-    try:
-        return read(blob)
-    except Exception as exc:  # whatever msgpack makes of foreign bytes
-        raise refused(field, f"{type(exc).__name__}: {exc}", key) from None
-
-
-def metadata_of(blob: Any, key: Any = None) -> dict[str, Any]:
+def metadata_of(blob: Any, key: str | None = None) -> dict[str, Any]:
     """The decoded ``m`` field (a dict, as :func:`entry_fields` writes it), decoded as
-    every reader decodes it (:func:`~semcache_core.codec.decode`).
+    every reader decodes it (:func:`~semcache_core.stored_values.stored`).
 
     Raises:
         UnsafeRecordError: it is missing, does not decode, or is not a dict.
     """
-    metadata = _decoded(blob, "m", decode, key)
-    if not isinstance(metadata, dict):
-        raise refused("m", f"a {type(metadata).__name__}, not a dict", key)
+    if not isinstance(blob, bytes):
+        raise refused("m", "missing", key)
+    metadata: dict[str, Any] = stored(blob, key, "metadata")
     return metadata
 
 
