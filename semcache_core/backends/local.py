@@ -232,11 +232,7 @@ class LocalBackend(LocalReads, LocalState):
                 # one vector (a get_or_compute miss): a view, not np.stack's copy
                 rows = vectors[0][None, :] if len(vectors) == 1 else np.stack(vectors)
                 index.add(np.asarray(labels, dtype=np.int64), rows)
-            if self.max_entries is not None and self._size() > self.max_entries:
-                self.purge_expired(now)
-                while self._size() > self.max_entries:
-                    self._evict_least_recent()
-            self._compact_heaps()  # the items of what these writes replaced, once many
+            self._after_writes(now)
 
     def _set_single(self, write: EntryWrite, now: float) -> None:
         """:meth:`set_many` of one write (the lock held)."""
@@ -254,11 +250,16 @@ class LocalBackend(LocalReads, LocalState):
             index = self._spaces[write.namespace].index
             assert index is not None and vector is not None  # made by _set_one
             index.add_one(label, vector)
+        self._after_writes(now)
+
+    def _after_writes(self, now: float) -> None:
+        """Back within ``max_entries`` (the expired first, then the least recently used),
+        and the heaps rid of the items of what the writes replaced, once many (lock held)."""
         if self.max_entries is not None and self._size() > self.max_entries:
             self.purge_expired(now)
             while self._size() > self.max_entries:
                 self._evict_least_recent()
-        self._compact_heaps()  # the items of what this write replaced, once many
+        self._compact_heaps()
 
     def check_dimensions(self, writes: list[EntryWrite]) -> None:
         """Raise :class:`DimensionMismatchError` unless every vector fits its namespace
