@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "check_k",
     "check_key",
     "check_keys",
+    "check_keywords",
     "check_namespace",
     "check_threshold",
     "check_ttl",
@@ -205,6 +206,24 @@ def check_search(k: Any, threshold: Any, namespace: Any, filters: Any) -> Search
         check_namespace(namespace),
         parse_filters(filters),
     )
+
+
+def check_keywords(call: str, given: Iterable[str], known: Iterable[str] = (), hint: str = "") -> None:
+    """Raise ``TypeError`` naming the keyword arguments of ``call`` that are not ``known``
+    (as Python does for a function's own parameters): an adapter passing ``**kwargs`` on
+    to a base that ignores names it does not know would otherwise drop a misspelt one
+    (``namepsace="tenant-a"``) without a word.
+
+    Example::
+
+        >>> check_keywords("SemCacheLLM", ["thresold"], ["system_prompt"])
+        Traceback (most recent call last):
+        ...
+        TypeError: SemCacheLLM() got unexpected keyword arguments: thresold
+    """
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise TypeError(f"{call}() got unexpected keyword arguments: {', '.join(unknown)}{hint}")
 
 
 def check_write_options(ttl: Any, namespace: Any, metadata: Any) -> None:

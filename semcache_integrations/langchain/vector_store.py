@@ -41,7 +41,7 @@ from langchain_core.vectorstores import VectorStore
 from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
-from semcache_core.checks import check_count, check_key, check_keys, encodes_as_utf8
+from semcache_core.checks import check_count, check_key, check_keys, check_keywords, encodes_as_utf8
 from semcache_core.codec import encode_metadata
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import (
@@ -81,10 +81,8 @@ def _relevance(similarity: float) -> float:
 
 
 def _check_no_extra(method: str, kwargs: dict[str, Any]) -> None:
-    if kwargs:
-        names = ", ".join(sorted(kwargs))
-        hint = " (the metadata filter argument is `filter`)" if "filters" in kwargs else ""
-        raise TypeError(f"{method}() got unexpected keyword arguments: {names}{hint}")
+    hint = " (the metadata filter argument is `filter`)" if "filters" in kwargs else ""
+    check_keywords(method, kwargs, hint=hint)
 
 
 class SemCacheVectorStore(VectorStore):

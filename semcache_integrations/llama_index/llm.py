@@ -61,7 +61,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny
 from llama_index.core.llms.llm import LLM
 
 from semcache_core import SemCache
-from semcache_core.checks import check_ttl
+from semcache_core.checks import check_keywords, check_ttl
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError
 from semcache_core.guards import Guard, check_guards
@@ -176,6 +176,7 @@ class SemCacheLLM(LLM):
         **kwargs: Any,
     ) -> None:
         _check_llm(llm)
+        check_keywords("SemCacheLLM", kwargs, set(type(self).model_fields) - {"llm", "model_id"})
         judge, on_stored = text_judge(judge, _text_of)
         check_engine(cache, "SemCacheLLM")
         check_ttl(ttl)  # ResponseCache checks it too, but only after the fields are set

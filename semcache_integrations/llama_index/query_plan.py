@@ -9,12 +9,15 @@ query changes nothing and costs no search):
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode
 
+from semcache_core.checks import as_real, check_keywords
 from semcache_core.errors import InvalidArgumentError, shown
 from semcache_core.filters import FilterNode
 
@@ -42,19 +45,18 @@ def plan_query(
     """Validate ``query`` and ``query()``'s keyword arguments; ``restriction()`` gives the
     cache filter of its ``filters`` / ``node_ids`` / ``doc_ids`` (called after the top-k
     check, as its own errors come second)."""
-    unknown = set(kwargs) - _QUERY_KWARGS
-    if unknown:
-        raise TypeError(f"query() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    check_keywords("query", kwargs, _QUERY_KWARGS)
     asked: Any = query.similarity_top_k
     if isinstance(asked, bool) or not isinstance(asked, (int, type(None))) or (asked or 0) < 0:
         raise InvalidArgumentError(f"similarity_top_k must be an int >= 0, got {shown(asked)}")
     top_k: int | None = asked or None  # 0 / None: every match, as get_top_k_embeddings
     node = restriction()
-    mode = VectorStoreQueryMode(query.mode)
-    if mode not in (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR):
+    if query.mode not in (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR):  # by ==
+        shown_mode = getattr(query.mode, "value", query.mode)
         raise InvalidArgumentError(
-            f"SemCacheVectorStore supports query modes 'default' and 'mmr', got {mode.value!r}"
+            f"SemCacheVectorStore supports query modes 'default' and 'mmr', got {shown(shown_mode)}"
         )
+    mode = VectorStoreQueryMode(query.mode)
     if query.query_embedding is None:
         if mode is VectorStoreQueryMode.MMR:
             raise InvalidArgumentError("an MMR query needs a query_embedding")
@@ -86,6 +88,9 @@ def _fetch_k(top_k: int | None, kwargs: dict[str, Any]) -> int | None:
             )
         return max(top_k, prefetch_k)
     factor = kwargs.get("mmr_prefetch_factor", DEFAULT_MMR_PREFETCH_FACTOR)
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 1:
-        raise InvalidArgumentError(f"mmr_prefetch_factor must be >= 1, got {shown(factor)}")
-    return max(top_k, int(top_k * factor))
+    real = as_real(factor)
+    if real is None or not 1 <= real < math.inf:  # NaN fails both
+        raise InvalidArgumentError(
+            f"mmr_prefetch_factor must be a finite number >= 1, got {shown(factor)}"
+        )
+    return max(top_k, int(min(top_k * real, sys.maxsize)))  # 3 * 1e308 is inf

@@ -61,7 +61,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
-from semcache_core.checks import check_keys
+from semcache_core.checks import check_keys, check_keywords
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError, InvalidKeyError, InvalidValueError, shown
 from semcache_core.filters import Filter, FilterGroup, FilterNode, compile_filter
@@ -127,6 +127,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         namespace: str = DEFAULT_NAMESPACE,
         **kwargs: Any,
     ) -> None:
+        check_keywords("SemCacheVectorStore", kwargs, set(type(self).model_fields) - {"namespace"})
         engine_namespace = adapter_namespace("li-vectors", namespace)
         super().__init__(namespace=namespace, **kwargs)  # type: ignore[call-arg]
         cache = check_engine(cache, "SemCacheVectorStore")

@@ -58,6 +58,27 @@ def test_semcache_llm_refuses_a_bad_ttl_before_any_llm_call(ttl: Any) -> None:
         SemCacheLLM(MockLLM(), ttl=ttl)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SemCacheLLM(MockLLM(), thresold=0.5),
+        lambda: SemCacheLLM(MockLLM(), namepsace="tenant-a"),
+        lambda: SemCacheVectorStore(namepsace="tenant-a"),
+    ],
+    ids=["llm-threshold", "llm-namespace", "store-namespace"],
+)
+def test_a_misspelt_keyword_is_refused_by_name(make: Any) -> None:
+    # the pydantic bases drop names they do not know: the tenant's nodes went to "default"
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments: (thresold|namepsace)$"):
+        make()
+
+
+def test_the_bases_own_keywords_still_reach_them() -> None:
+    llm = SemCacheLLM(MockLLM(), system_prompt="Be brief.", model_id="m")
+    assert llm.system_prompt == "Be brief." and llm.model_id == "m"
+    assert SemCacheVectorStore(namespace="t", stores_text=True).namespace == "t"
+
+
 # --- reload -----------------------------------------------------------------------------------
 
 EMBED = MockEmbedding(embed_dim=8)

@@ -14,6 +14,8 @@ from typing import Any
 
 import fsspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from llama_index.core import (
     Document,
     StorageContext,
@@ -254,8 +256,9 @@ def test_query_without_embedding_lists_matches(store: SemCacheVectorStore) -> No
 
 
 def test_modes_and_keyword_checks(store: SemCacheVectorStore) -> None:
-    with pytest.raises(InvalidArgumentError, match="query modes"):
-        store.query(q(unit(1, 0, 0, 0), mode=VectorStoreQueryMode.SVM))
+    for mode in (VectorStoreQueryMode.SVM, "bogus", ["mmr"]):  # "bogus": a raw ValueError before
+        with pytest.raises(InvalidArgumentError, match="query modes"):
+            store.query(q(unit(1, 0, 0, 0), mode=mode))
     with pytest.raises(TypeError, match="mmr_treshold"):
         store.query(q(unit(1, 0, 0, 0)), mmr_treshold=0.2)
     with pytest.raises(InvalidArgumentError, match="mmr_threshold"):
@@ -374,6 +377,35 @@ def test_mmr_threshold_one_is_relevance_zero_is_diversity(mmr_store: SemCacheVec
     overridden = mmr_store.query(q(query, k=2, mode="mmr", mmr_threshold=0.0), mmr_threshold=1.0)
     assert overridden.ids == ["twin", "best"]
     assert mmr_store.query(q(query, k=5, mode="mmr")).ids[0] == "twin"
+
+
+def test_mmr_chooses_among_the_prefetched_candidates(mmr_store: SemCacheVectorStore) -> None:
+    query = q(unit(1, 0.2, 0), k=2, mode="mmr")
+    assert mmr_store.query(query, mmr_threshold=0.0).ids == ["twin", "other"]
+    # only the two nearest fetched: "other" is not among them
+    assert mmr_store.query(query, mmr_threshold=0.0, mmr_prefetch_factor=1).ids == ["twin", "best"]
+    assert mmr_store.query(query, mmr_threshold=0.0, mmr_prefetch_k=2).ids == ["twin", "best"]
+    huge = mmr_store.query(query, mmr_threshold=0.0, mmr_prefetch_factor=1e300)  # 2e300 > any k
+    assert huge.ids == ["twin", "other"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    factor=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from([True, "2", None, [2]]),
+        st.integers(max_value=0),
+    )
+)
+def test_a_bad_prefetch_factor_is_refused_by_name(factor: Any) -> None:
+    store = SemCacheVectorStore()
+    store.add([make_node("a", unit(1, 0, 0)), make_node("b", unit(0, 1, 0))])
+    query = q(unit(1, 0, 0), k=1, mode="mmr")
+    if isinstance(factor, float) and 1 <= factor < math.inf:
+        assert store.query(query, mmr_prefetch_factor=factor).ids == ["a"]
+        return
+    with pytest.raises(InvalidArgumentError, match="mmr_prefetch_factor"):
+        store.query(query, mmr_prefetch_factor=factor)
 
 
 # --- persistence ------------------------------------------------------------------------------
