@@ -302,7 +302,7 @@ class _Vectors:
                 texts.update(dict.fromkeys(verdict))
         ordered = list(texts)
         embedded = embed_documents(embedder, ordered, batch_size) if ordered else []
-        self.vectors = {text: _unit(vector) for text, vector in zip(ordered, embedded)}
+        self.vectors = {text: _unit(vector, text) for text, vector in zip(ordered, embedded)}
 
     def cosine(self, first: str, second: str) -> float | None:
         a, b = self.vectors[first], self.vectors[second]
@@ -333,11 +333,25 @@ class _Vectors:
         return PairScore(pair, min(whole, spans), "whole texts and differing sentences")
 
 
-def _unit(vector: FloatVector) -> FloatVector | None:
+def _unit(vector: FloatVector, text: str) -> FloatVector | None:
+    """The unit vector of ``text``'s embedding; ``None`` for all zeros (the cache gives
+    such a text no semantic hit either).
+
+    Raises:
+        InvalidVectorError: NaN or infinite components, or not a 1-D vector (the embedder
+            is broken: every score would be meaningless).
+    """
     try:
-        return as_unit_vector(vector, None)
-    except InvalidVectorError:
-        return None  # all zeros: the cache gives such a text no semantic hit either
+        return as_unit_vector(vector, None, f"the embedding of {shown(text)}")
+    except InvalidVectorError as exc:
+        try:
+            with np.errstate(all="ignore"):
+                values = np.asarray(vector, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise exc from None
+        if values.ndim == 1 and values.size and np.isfinite(values).all() and not values.any():
+            return None
+        raise
 
 
 def _recommend(scored: tuple[PairScore, ...], floor: float, rule: Rule) -> Calibration:

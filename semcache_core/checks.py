@@ -208,7 +208,9 @@ def check_search(k: Any, threshold: Any, namespace: Any, filters: Any) -> Search
     )
 
 
-def check_keywords(call: str, given: Iterable[str], known: Iterable[str] = (), hint: str = "") -> None:
+def check_keywords(
+    call: str, given: Iterable[str], known: Iterable[str] = (), hint: str = ""
+) -> None:
     """Raise ``TypeError`` naming the keyword arguments of ``call`` that are not ``known``
     (as Python does for a function's own parameters): an adapter passing ``**kwargs`` on
     to a base that ignores names it does not know would otherwise drop a misspelt one

@@ -50,6 +50,7 @@ from .embedders import Embedder, as_embedder
 from .errors import (
     BackendError,
     CacheClosedError,
+    EmbedderError,
     InvalidArgumentError,
     InvalidValueError,
     shown,
@@ -80,6 +81,11 @@ def provider_embedder(provider: Any) -> Embedder:
     Raises:
         EmbedderError: none of these.
     """
+    if isinstance(provider, (str, bytes)):  # a model's name: it has .encode, yet no vectors
+        raise EmbedderError(
+            f"embedding_provider takes a model, not its name {shown(provider)}: pass e.g. "
+            "SentenceTransformer(name), or a callable str -> vector"
+        )
     known = (
         provider is None
         or isinstance(provider, Embedder)

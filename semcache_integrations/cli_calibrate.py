@@ -188,7 +188,8 @@ def load_embedder(spec: str) -> Any:
     object ``attr`` of an importable module (a class is instantiated with no arguments).
 
     Raises:
-        SemCacheError: the module or attribute cannot be found.
+        SemCacheError: the module or attribute cannot be found, or importing the module or
+            making the object raised.
     """
     if spec == "lexical":
         return None
@@ -197,11 +198,11 @@ def load_embedder(spec: str) -> Any:
     module_name, colon, attr = spec.partition(":")
     if not colon or not module_name or not attr:
         raise SemCacheError(f"--embedder must be lexical, minilm or module:attr, got {spec!r}")
-    try:
+    try:  # the user's module: whatever its import or its class's constructor raises
         found = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
+        return found() if isinstance(found, type) else found
+    except Exception as exc:
         raise SemCacheError(f"--embedder {spec}: {type(exc).__name__}: {exc}") from exc
-    return found() if isinstance(found, type) else found
 
 
 def _percent(value: float | None) -> str:

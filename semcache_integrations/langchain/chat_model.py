@@ -33,6 +33,7 @@ from langchain_core.runnables import Runnable, RunnableBinding
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel
 
+from semcache_core.checks import check_keywords
 from semcache_core.errors import InvalidArgumentError, shown
 
 from .chat_replay import recorded_generation, replay_chunks, served, stored_generations
@@ -107,6 +108,8 @@ class CachedChatModel(BaseChatModel):
                 f"CachedChatModel wraps a LangChain BaseChatModel; got {type(model).__name__}"
                 + hint
             )
+        # BaseChatModel drops names it does not know: a misspelt cache= would go unnoticed
+        check_keywords("CachedChatModel", kwargs, set(type(self).model_fields) - {"model", "cache"})
         if "llm_cache" in kwargs:  # the field's own name: the same cache, not one to drop
             if cache is not None:
                 raise InvalidArgumentError(

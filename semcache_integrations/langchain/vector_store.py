@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,8 +173,14 @@ class SemCacheVectorStore(VectorStore):
         fallback_ids: Sequence[str | None] | None = None,
     ) -> _Batch:
         """Validate a write before anything is embedded (embedding is what costs money)."""
+        if isinstance(texts, (str, bytes)):  # list("hello") would store five documents
+            raise InvalidArgumentError(
+                f"texts must be a sequence of str, got a single {type(texts).__name__}"
+            )
         texts = list(texts)
         n = len(texts)
+        if isinstance(metadatas, Mapping):
+            raise InvalidArgumentError("metadatas must be a sequence of dicts, one per text")
         if metadatas is not None and len(metadatas) != n:
             raise InvalidArgumentError(f"got {len(metadatas)} metadatas for {n} texts")
         if isinstance(ids, (str, bytes)):
@@ -193,6 +199,11 @@ class SemCacheVectorStore(VectorStore):
         final_ids = [g or f or uuid.uuid4().hex for g, f in zip(given, fallback)]
         for doc_id in final_ids:
             self._key(doc_id)
+        for i, given_metadata in enumerate(metadatas or ()):
+            if given_metadata is not None and not isinstance(given_metadata, Mapping):
+                raise InvalidValueError(
+                    f"metadatas[{i}] must be a dict or None, got {type(given_metadata).__name__}"
+                )
         final_metadatas = [dict(m or {}) for m in (metadatas or [None] * n)]
         for i, metadata in enumerate(final_metadatas):
             try:

@@ -206,3 +206,40 @@ def test_clear_with_a_misspelt_or_bad_keyword_removes_nothing(kwargs: dict[str, 
     assert [cache.lookup("p", m)[0].text for m in ("model-a", "model-b")] == ["model-a", "model-b"]
     cache.clear(llm_string="model-a")
     assert cache.lookup("p", "model-a") is None and cache.lookup("p", "model-b") is not None
+
+
+# --- what the pydantic bases and list() would have taken silently (review) -------------------
+
+
+def test_cached_chat_model_refuses_a_misspelt_keyword_and_keeps_the_bases_own() -> None:
+    from langchain_core.language_models import FakeListChatModel
+
+    from semcache_integrations.langchain import CachedChatModel
+
+    mine = LangChainSemCache()
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments: cahce$"):
+        CachedChatModel(FakeListChatModel(responses=["a"]), cahce=mine)  # a fresh cache before
+    wrapped = CachedChatModel(FakeListChatModel(responses=["a"]), cache=mine, tags=["t"])
+    assert wrapped.llm_cache is mine and wrapped.tags == ["t"]
+
+
+@pytest.mark.parametrize(
+    ("texts", "metadatas", "error", "named"),
+    [
+        ("hello", None, InvalidArgumentError, "single str"),  # stored as h, e, l, l, o
+        (b"hi", None, InvalidArgumentError, "single bytes"),
+        (["ab"], [["ab"]], InvalidValueError, r"metadatas\[0\]"),  # stored as {"a": "b"}
+        (["a", "b"], [{"k": 1}, 5], InvalidValueError, r"metadatas\[1\]"),
+        (["a"], {"k": 1}, InvalidArgumentError, "metadatas"),
+    ],
+    ids=["str", "bytes", "pair-list", "int", "one-dict"],
+)
+def test_add_texts_refuses_what_it_would_misread_and_stores_nothing(
+    texts: Any, metadatas: Any, error: type[Exception], named: str
+) -> None:
+    store = SemCacheVectorStore(DeterministicFakeEmbedding(size=8))
+    with pytest.raises(error, match=named):
+        store.add_texts(texts, metadatas=metadatas)
+    with pytest.raises(error, match=named):
+        asyncio.run(store.aadd_texts(texts, metadatas=metadatas))
+    assert len(store.cache) == 0

@@ -24,6 +24,7 @@ from semcache_core.backends.redis import RedisBackend
 from semcache_core.errors import (
     BackendUnavailableError,
     CacheClosedError,
+    EmbedderError,
     InvalidArgumentError,
     InvalidKeyError,
     InvalidValueError,
@@ -485,3 +486,11 @@ def test_replication_factor_waits_for_that_many_copies(
         assert kv.cache.backend._acks == 0
     with pytest.raises(InvalidArgumentError, match="replication_factor"):
         DistributedSemanticKV([redis_cluster.urls[0]], 0)
+
+
+@pytest.mark.parametrize("name", ["all-MiniLM-L6-v2", b"all-MiniLM-L6-v2", ""])
+def test_a_model_name_for_embedding_provider_is_refused_at_construction(name: Any) -> None:
+    """Found by review: a str has a callable ``.encode``, so it was taken for a
+    sentence-transformers model, and every later ``put`` failed on ``str.encode``."""
+    with pytest.raises(EmbedderError, match="takes a model, not its name"):
+        DistributedSemanticKV(["127.0.0.1:1"], embedding_provider=name)  # before connecting

@@ -19,6 +19,7 @@ from semcache_core import (
     HashingEmbedder,
     InvalidArgumentError,
     InvalidPairError,
+    InvalidVectorError,
     Prompt,
     ResponseCache,
     calibrate,
@@ -340,3 +341,24 @@ def test_a_calibration_reads_as_a_record() -> None:
         result.message
         == "threshold 0.7: precision 1.0000 >= 0.99, 1 of 1 same pairs served, 0 wrong"
     )
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf], ids=repr)
+def test_an_embedder_giving_nan_or_infinity_is_named_not_taken_for_an_empty_text(
+    bad: float,
+) -> None:
+    """Found by review: every InvalidVectorError counted as "embeds to nothing", so a
+    broken embedder read as "no threshold serves any same pair"."""
+
+    def broken(text: str) -> list[float]:
+        return [1.0, bad] if text == "b0" else [1.0, 0.0]
+
+    with pytest.raises(InvalidVectorError, match="the embedding of 'b0' has NaN or infinite"):
+        calibrate([("a0", "b0", True), ("a1", "b1", False)], broken, guards=())
+
+
+def test_an_all_zero_embedding_still_serves_nothing() -> None:
+    zero_for_b0 = PlantedScores([0.9, 0.2])
+    zero_for_b0.vectors["b0"] = np.zeros(zero_for_b0.dim)
+    result = calibrate([("a0", "b0", True), ("a1", "b1", False)], zero_for_b0, guards=())
+    assert result.threshold is None

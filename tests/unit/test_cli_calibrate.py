@@ -155,3 +155,44 @@ def test_pair_text_is_printed_as_text_and_a_non_utf8_file_is_named(tmp_path: Pat
     )
     done = run(str(latin), "--embedder", "lexical")
     assert done.returncode == 2 and f"{latin}:2: not UTF-8" in done.stdout.replace("\n", "")
+
+
+@pytest.mark.parametrize(
+    ("source", "attr", "said"),
+    [
+        ("raise RuntimeError('import boom')\n", "x", "RuntimeError: import boom"),
+        ("def x(:\n", "x", "SyntaxError"),
+        (
+            "class Raises:\n    def __init__(self):\n        raise RuntimeError('boom')\n",
+            "Raises",
+            "RuntimeError: boom",
+        ),
+        ("class NeedsArg:\n    def __init__(self, x):\n        pass\n", "NeedsArg", "TypeError"),
+    ],
+    ids=["import-raises", "syntax-error", "init-raises", "init-needs-args"],
+)
+def test_an_embedder_module_that_raises_is_a_one_line_error_not_a_traceback(
+    tmp_path: Path, source: str, attr: str, said: str
+) -> None:
+    """Found by review: only ImportError / AttributeError were caught; anything else
+    printed a traceback and exited 1, which means "no threshold reaches the precision"."""
+    (tmp_path / "user_embedder.py").write_text(source)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "semcache_integrations.cli",
+            "calibrate",
+            "examples/pairs",
+            "--embedder",
+            f"user_embedder:{attr}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)},
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert f"--embedder user_embedder:{attr}" in done.stdout and said in done.stdout
