@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +38,7 @@ __all__ = [
     "check_keys",
     "check_keywords",
     "check_namespace",
+    "check_path",
     "check_threshold",
     "check_ttl",
     "check_write_options",
@@ -226,6 +229,21 @@ def check_keywords(
     unknown = sorted(set(given) - set(known))
     if unknown:
         raise TypeError(f"{call}() got unexpected keyword arguments: {', '.join(unknown)}{hint}")
+
+
+def check_path(path: Any, what: str = "path") -> Path:
+    """``path`` (a str or ``os.PathLike`` naming something) as a :class:`~pathlib.Path`.
+
+    Raises:
+        InvalidArgumentError: anything else, or the empty string (what an unset
+            environment variable gives, which would put the files in the current directory).
+    """
+    text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+    if not isinstance(text, str):
+        raise InvalidArgumentError(f"{what} must be a str or os.PathLike, got {shown(path)}")
+    if not text:
+        raise InvalidArgumentError(f"{what} is empty: name a file or directory ('.' for here)")
+    return Path(text)
 
 
 def check_write_options(ttl: Any, namespace: Any, metadata: Any) -> None:

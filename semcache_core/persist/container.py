@@ -49,7 +49,8 @@ import numpy as np
 import numpy.typing as npt
 from isal.isal_zlib import crc32
 
-from ..errors import SnapshotError
+from ..checks import check_path
+from ..errors import InvalidArgumentError, SnapshotError
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "Container", "open_container", "write_container"]
 
@@ -74,8 +75,15 @@ class SectionInfo:
 def write_container(
     path: str | os.PathLike[str], kind: str, meta: Mapping[str, Any], sections: Mapping[str, Buffer]
 ) -> int:
-    """Write a container atomically (temporary file, fsync, rename); returns its size."""
-    target = Path(path)
+    """Write a container atomically (temporary file, fsync, rename); returns its size.
+
+    Raises:
+        InvalidArgumentError: ``path`` is not a str or ``os.PathLike``, is empty, or names
+            a directory.
+    """
+    target = check_path(path)
+    if target.is_dir():
+        raise InvalidArgumentError(f"{target} is a directory: a snapshot is written to a file")
     tmp_name = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     for stale in target.parent.glob(f".{target.name}.*.old"):  # left by an earlier crash
         stale.unlink(missing_ok=True)
@@ -279,7 +287,8 @@ class Container:
 
 @contextmanager
 def open_container(path: str | os.PathLike[str]) -> Iterator[Container]:
-    """Open a container for reading; raises :class:`SnapshotError` if it is not a sound one."""
-    target = Path(path)
+    """Open a container for reading; raises :class:`SnapshotError` if it is not a sound one
+    (:class:`InvalidArgumentError` for a ``path`` that is not a str or ``os.PathLike``)."""
+    target = check_path(path)
     with open(target, "rb") as handle:
         yield Container(target, handle)

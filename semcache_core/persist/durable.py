@@ -60,11 +60,11 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from ..backends.base import BackendCounters, BackendState, EntryWrite, StoredEntry
 from ..backends.local import LocalBackend
+from ..checks import check_path
 from ..errors import (
     BackendError,
     CacheClosedError,
@@ -148,6 +148,13 @@ class DurableBackend:
         checkpoint_interval: float | None = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        # absolute: diskcache opens a connection per thread from the directory it was given,
+        # so a relative one would follow a later os.chdir (another directory's journal)
+        self.path = check_path(path).absolute()
+        if self.path.exists() and not self.path.is_dir():
+            raise InvalidArgumentError(
+                f"path {self.path} is a file: durable mode needs a directory"
+            )
         if checkpoint_interval is not None and (
             isinstance(checkpoint_interval, bool)
             or not isinstance(checkpoint_interval, (int, float))
@@ -164,7 +171,6 @@ class DurableBackend:
         self._lock = self._memory.lock
         self._checkpoint_lock = threading.Lock()
         self._clock = clock
-        self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock_file = lock_directory(self.path)
         self._closed = False
@@ -256,6 +262,11 @@ class DurableBackend:
             key, tag = self._read(name, self._journal.get, name, default=None, tag=True)
             if key is None:
                 return log
+            if type(key) is not str or type(tag) is not int:  # semcache writes no other
+                raise UnsafeRecordError(
+                    f"{self.path / JOURNAL_DIR}: {name}: a log row holding {shown(key)} "
+                    f"tagged {shown(tag)}: the journal is damaged"
+                )
             log.append((key, tag))
             number += 1
 
@@ -401,9 +412,12 @@ class DurableBackend:
         with self._checkpoint_lock, self._lock:
             self._check_open()
             (self.path / CHECKPOINT_FILE).unlink(missing_ok=True)  # first: never resurrected
-            self._journal.clear()
+            # one transaction: diskcache's clear() commits every 100 rows, and a kill -9
+            # between two batches left an arbitrary part of the cache behind
+            with self._journal.transact():
+                self._journal.clear()
+                self._journal_id = self._new_journal_id()
             self._epoch, self._log_tags, self._changes = 0, set(), 0
-            self._journal_id = self._new_journal_id()
             self._memory.clear()
             self._memory.take_dropped()  # their records went with the journal's content
 

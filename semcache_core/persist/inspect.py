@@ -23,6 +23,7 @@ from typing import Any
 import msgpack
 
 from ..backends.local import LocalBackend
+from ..checks import check_path
 from ..errors import SnapshotError, shown
 from .container import FORMAT_VERSION, open_container
 from .durable import (
@@ -73,7 +74,7 @@ def inspect_path(path: str | os.PathLike[str]) -> StoreReport:
         FileNotFoundError: nothing at ``path``.
         SnapshotError: a file that is not a semcache snapshot at all.
     """
-    target = Path(path)
+    target = check_path(path)
     if target.is_dir():
         return _inspect_directory(target)
     return _inspect_file(target)

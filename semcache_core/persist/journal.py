@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,14 +45,22 @@ ENTRY_PREFIX = "e"  # prefix of entry records: user keys never collide with log 
 
 def open_journal(directory: Path) -> diskcache.Cache:
     """The diskcache under a durable directory, configured never to drop a record itself,
-    and never to pickle or unpickle one (:class:`RawDisk`)."""
-    return diskcache.Cache(
-        str(directory / JOURNAL_DIR),
-        disk=RawDisk,
-        eviction_policy="none",  # diskcache's default culls past 1 GB: a journal never may
-        cull_limit=0,
-        tag_index=True,  # the log of a finished epoch is dropped by tag
-    )
+    and never to pickle or unpickle one (:class:`RawDisk`).
+
+    Raises:
+        sqlite3.DatabaseError: SQLite cannot read it, or diskcache cannot read its settings
+            (a damaged row raises ``UnicodeDecodeError``, ``AttributeError``... there).
+    """
+    try:
+        return diskcache.Cache(
+            str(directory / JOURNAL_DIR),
+            disk=RawDisk,
+            eviction_policy="none",  # diskcache's default culls past 1 GB: a journal never may
+            cull_limit=0,
+            tag_index=True,  # the log of a finished epoch is dropped by tag
+        )
+    except (ValueError, TypeError, AttributeError) as exc:  # UnicodeDecodeError is a ValueError
+        raise sqlite3.DatabaseError(f"unreadable settings: {type(exc).__name__}: {exc}") from exc
 
 
 def damaged_journal(directory: Path, exc: Exception) -> SnapshotError:

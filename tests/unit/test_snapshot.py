@@ -1129,14 +1129,19 @@ def test_dump_over_an_existing_snapshot_leaves_no_temporary_files(tmp_path: Path
     assert sorted(os.listdir(tmp_path)) == ["c.semcache", "d.semcache"]
 
 
-def test_failed_dump_removes_its_temporary_file(tmp_path: Path) -> None:
+def test_failed_dump_removes_its_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = SemCache()
     cache.set("a", 1, vector=np.ones(4))
-    (tmp_path / "taken").mkdir()  # the rename over a directory fails
-    with pytest.raises(IsADirectoryError):
-        cache.dump(tmp_path / "taken")
-    assert os.listdir(tmp_path) == ["taken"]
-    assert os.listdir(tmp_path / "taken") == []
+
+    def full_disk(source: Any, target: Any) -> None:  # the rename is the last step
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        cache.dump(tmp_path / "snap.semcache")
+    assert os.listdir(tmp_path) == []
 
 
 CHILD = """
