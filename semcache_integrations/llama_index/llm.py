@@ -59,6 +59,8 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny
 from llama_index.core.llms.llm import LLM
+from llama_index.core.prompts import BasePromptTemplate
+from llama_index.core.types import TokenAsyncGen, TokenGen
 
 from semcache_core import SemCache
 from semcache_core.checks import check_keywords, check_ttl
@@ -71,7 +73,7 @@ from semcache_core.savings import Usage, check_prices
 from semcache_core.verified import Random
 from semcache_core.verified_responses import answer_text, text_judge
 
-from .prompts import called_prompt, chat_prompt, completion_prompt
+from .prompts import called_prompt, chat_prompt, completion_prompt, template_question
 from .usage import response_usage
 
 __all__ = ["NAMESPACE_KIND", "SemCacheLLM", "model_identity"]
@@ -305,6 +307,24 @@ class SemCacheLLM(LLM):
     ) -> bool:
         key = called_prompt(prompt, formatted, kwargs)
         return key is not None and await self._responses.ainvalidate(key, self._model())
+
+    # --- template calls: the question alone is compared by meaning (see .prompts) ------
+
+    def predict(self, prompt: BasePromptTemplate, **prompt_args: Any) -> str:
+        with template_question(prompt, prompt_args):
+            return super().predict(prompt, **prompt_args)
+
+    def stream(self, prompt: BasePromptTemplate, **prompt_args: Any) -> TokenGen:
+        with template_question(prompt, prompt_args):  # the lookup happens here, not when iterated
+            return super().stream(prompt, **prompt_args)
+
+    async def apredict(self, prompt: BasePromptTemplate, **prompt_args: Any) -> str:
+        with template_question(prompt, prompt_args):
+            return await super().apredict(prompt, **prompt_args)
+
+    async def astream(self, prompt: BasePromptTemplate, **prompt_args: Any) -> TokenAsyncGen:
+        with template_question(prompt, prompt_args):
+            return await super().astream(prompt, **prompt_args)
 
     # --- chat ----------------------------------------------------------------------------
 

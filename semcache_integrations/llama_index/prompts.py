@@ -3,16 +3,29 @@
 messages, the keyword arguments) and the query text compared by meaning (the last user
 message, or the completion prompt).
 
+Inside a template call (``predict`` / ``stream`` and their async twins, which every query
+engine and response synthesizer makes) whose arguments name the question (``query_str``,
+or ``question``), only that question is compared by meaning: the rest of the formatted
+prompt (the template, the retrieved context, an earlier answer being refined) must match
+exactly. A retrieved context differing in one sentence ("Shipping is free for members." /
+"...for everyone.", 0.875 with all-MiniLM-L6-v2) is another question's evidence.
+
 Example::
 
     >>> completion_prompt("How tall is it?", False, {}).query
     'How tall is it?'
+    >>> with template_question(None, {"context_str": "It is 330 m.", "query_str": "How tall?"}):
+    ...     prompt = completion_prompt("Context: It is 330 m. Q: How tall? A:", False, {})
+    >>> prompt.query, "It is 330 m." in prompt.context
+    ('How tall?', True)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
@@ -20,7 +33,48 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from semcache_core.errors import InvalidArgumentError
 from semcache_core.responses import Prompt
 
-__all__ = ["call_prompt", "called_prompt", "chat_prompt", "completion_prompt", "kwargs_json"]
+__all__ = [
+    "QUESTION_ARGUMENTS",
+    "call_prompt",
+    "called_prompt",
+    "chat_prompt",
+    "completion_prompt",
+    "kwargs_json",
+    "template_question",
+]
+
+QUESTION_ARGUMENTS = ("query_str", "question")
+"""The template arguments that hold the question (LlamaIndex's own templates use these)."""
+
+_QUESTION: ContextVar[str | None] = ContextVar("semcache_template_question", default=None)
+_BLANK = "\x00"  # stands for the question in the context that must match exactly
+
+
+@contextmanager
+def template_question(template: Any, prompt_args: Mapping[str, Any]) -> Iterator[None]:
+    """Within it, the ``chat`` / ``complete`` calls compare only the question named by the
+    call's ``prompt_args`` or the template's partial arguments (response synthesizers
+    give ``query_str`` by ``partial_format``) by meaning (see the module)."""
+    partial = getattr(template, "kwargs", None)
+    arguments = {**(partial if isinstance(partial, Mapping) else {}), **prompt_args}
+    question = next(
+        (v for k in QUESTION_ARGUMENTS if isinstance(v := arguments.get(k), str) and v.strip()),
+        None,
+    )
+    token = _QUESTION.set(question)
+    try:
+        yield
+    finally:
+        _QUESTION.reset(token)
+
+
+def _split(text: str) -> tuple[str, str] | None:
+    """``(text with the current template's question blanked, the question)``, or None
+    outside a template call or when the text does not hold the question."""
+    question = _QUESTION.get()
+    if question is None or question not in text:
+        return None
+    return text.replace(question, _BLANK), question
 
 
 def kwargs_json(kwargs: dict[str, Any]) -> Any:
@@ -51,9 +105,12 @@ def chat_prompt(messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Prom
     for position in range(len(dumped) - 1, -1, -1):
         if dumped[position].get("role") == MessageRole.USER.value:
             query, blanked = _take_text(dumped[position])
-            context = [*dumped[:position], blanked, *dumped[position + 1 :]]
-            context_json = json.dumps({"chat": context, "kwargs": extra}, sort_keys=True)
-            return Prompt(exact=exact, context=context_json, query=query)
+            scope: dict[str, Any] = {"chat": [*dumped[:position], blanked, *dumped[position + 1 :]]}
+            split = _split(query)
+            if split is not None:  # the retrieved context is in the user's message
+                scope["rest"], query = split
+            context = json.dumps({**scope, "kwargs": extra}, sort_keys=True)
+            return Prompt(exact=exact, context=context, query=query)
     return Prompt(exact=exact, context=exact, query="")  # no user turn: exact hits only
 
 
@@ -97,6 +154,10 @@ def completion_prompt(prompt: str, formatted: bool, kwargs: dict[str, Any]) -> P
     extra = kwargs_json(kwargs)
     if extra is _UNCACHEABLE or not isinstance(prompt, str):
         return None
-    context = json.dumps({"complete": bool(formatted), "kwargs": extra}, sort_keys=True)
+    scope: dict[str, Any] = {"complete": bool(formatted), "kwargs": extra}
+    query = prompt
+    split = _split(prompt)
+    if split is not None:  # the template and the retrieved context must match exactly
+        scope["rest"], query = split
     exact = json.dumps({"complete": bool(formatted), "kwargs": extra, "prompt": prompt})
-    return Prompt(exact=exact, context=context, query=prompt)
+    return Prompt(exact=exact, context=json.dumps(scope, sort_keys=True), query=query)

@@ -116,6 +116,15 @@ class ContextEchoLLM(PerQuestionLLM):
         self.calls += 1
         return CompletionResponse(text=re.split(r"-{5,}", prompt)[1].strip())
 
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        text = self.complete(prompt, formatted).text
+        half = len(text) // 2
+        yield CompletionResponse(text=text[:half], delta=text[:half])
+        yield CompletionResponse(text=text, delta=text[half:])
+
 
 POLICY = (
     "For every order placed through the online store or through the mobile application "
@@ -138,3 +147,71 @@ def test_a_context_one_word_apart_gets_its_own_answer(settings: Any, embed_model
         answer = str(index.as_query_engine().query("How are refunds paid?"))
         assert f"paid back to the {party}" in answer
     assert inner.calls == 2
+
+
+# --- the review: short contexts whose differing sentences embed alike (MiniLM 0.875) -------
+
+SHORT_CONTEXTS = [
+    ("Shipping is free for members.", "Shipping is free for everyone.", "Who gets free shipping?"),
+    ("Tickets can be refunded online.", "Tickets can be refunded at the counter.", "How?"),
+    ("The gym is open to residents.", "The gym is open to the public.", "Who can use the gym?"),
+]
+
+
+@pytest.mark.parametrize(("first", "second", "question"), SHORT_CONTEXTS)
+@pytest.mark.parametrize("streaming", [False, True], ids=["query", "streaming"])
+def test_the_same_question_over_another_context_is_never_served(
+    settings: Any, first: str, second: str, question: str, streaming: bool
+) -> None:
+    """Only the template call's question is compared by meaning: its retrieved context,
+    like the template, must match exactly."""
+    inner = ContextEchoLLM()
+    settings.llm = SemCacheLLM(inner, embed_model=minilm, threshold=MINILM_THRESHOLD)
+    for context in (first, second, first):
+        index = VectorStoreIndex.from_documents([Document(text=context)])
+        answer = index.as_query_engine(streaming=streaming).query(question)
+        text = "".join(answer.response_gen) if streaming else str(answer)
+        assert text == context
+    assert inner.calls == 2  # the third is the first's exact hit
+
+
+class ChatContextEcho(ContextEchoLLM):
+    """A chat model (LlamaIndex formats templates into messages for it)."""
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(model_name="chat-context-echo", is_chat_model=True)
+
+
+@pytest.mark.parametrize("chat", [False, True], ids=["completion", "chat"])
+def test_template_calls_compare_only_the_question(chat: bool) -> None:
+    """predict / stream / apredict / astream, the question given or partially formatted
+    (as response synthesizers do): a paraphrase over the same context hits, the same
+    question over another context does not, and a call outside any template compares
+    the whole prompt as before."""
+    import asyncio
+
+    from llama_index.core.prompts import PromptTemplate
+
+    inner = ChatContextEcho() if chat else ContextEchoLLM()
+    llm = SemCacheLLM(inner, embed_model=minilm, threshold=MINILM_THRESHOLD)
+    template = PromptTemplate("Context:\n-----\n{context_str}\n-----\nQuery: {query_str}\nAnswer:")
+
+    async def astreamed(**args: Any) -> str:
+        return "".join([token async for token in await llm.astream(template, **args)])
+
+    calls = [
+        lambda **args: llm.predict(template, **args),
+        lambda **args: "".join(llm.stream(template, **args)),
+        lambda **args: asyncio.run(llm.apredict(template, **args)),
+        lambda **args: asyncio.run(astreamed(**args)),
+    ]
+    for number, call in enumerate(calls):
+        first, second, _ = SHORT_CONTEXTS[0]
+        question = f"Who gets free shipping, case {number}?"
+        assert call(context_str=first, query_str=question) == first
+        paraphrase = f"Who is given free shipping, case {number}?"
+        assert call(context_str=first, query_str=paraphrase) == first  # served
+        partial = template.partial_format(query_str=question)
+        assert llm.predict(partial, context_str=second) == second  # not served
+        assert inner.calls == 2 * (number + 1)
