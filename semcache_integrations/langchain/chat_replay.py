@@ -140,23 +140,32 @@ def _finished(generation: ChatGeneration, marks: list[int] | None) -> ChatGenera
         for k, v in (generation.generation_info or {}).items()
         if k not in (CHUNKS_KEY, _GATEWAY_KEY)
     }
-    message = generation.message
+    message = _without_run_id(generation.message)
     metadata = {**info, **message.response_metadata}
     metadata.pop(_GATEWAY_KEY, None)
-    run_id = message.id is not None and message.id.startswith(LC_ID_PREFIX)
-    message = message.model_copy(
-        update={"response_metadata": metadata, "id": None if run_id else message.id}
-    )
+    message = message.model_copy(update={"response_metadata": metadata})
     if marks:
         info[CHUNKS_KEY] = marks
     return ChatGeneration(message=message, generation_info=info or None)
 
 
+def _without_run_id(message: Any) -> Any:
+    """``message`` less the id of the run that made it (``lc_run--...``): an answer stored
+    by LangChain's own cache path keeps it, and a hit gets its own run's."""
+    if isinstance(message.id, str) and message.id.startswith(LC_ID_PREFIX):
+        return message.model_copy(update={"id": None})
+    return message
+
+
 def _as_chat(generation: Generation) -> ChatGeneration:
-    """A chat generation; a plain ``Generation`` (a completion model's answer stored under
-    the same key) becomes an AI message with its text, as LangChain converts it."""
+    """A chat generation without a run id; a plain ``Generation`` (a completion model's
+    answer stored under the same key) becomes an AI message with its text, as LangChain
+    converts it."""
     if isinstance(generation, ChatGeneration):
-        return generation
+        message = _without_run_id(generation.message)
+        if message is generation.message:
+            return generation
+        return ChatGeneration(message=message, generation_info=generation.generation_info)
     return ChatGeneration(
         message=AIMessage(content=generation.text), generation_info=generation.generation_info
     )

@@ -577,6 +577,22 @@ def test_answers_cached_by_plain_invoke_are_replayed(
     assert merge(replayed).usage_metadata == USAGE  # as LangChain stored it
 
 
+def test_an_answer_langchain_stored_gets_this_runs_id_on_every_hit(
+    model: ScriptedChat, global_cache: SemCache
+) -> None:
+    """Found by review: LangChain's cache path stores the message with its run's id
+    (``lc_run--<run>-0``), and every hit served that first run's id, so two runs returned
+    messages with one id (same-id messages replace each other in LangGraph)."""
+    first = model.invoke(QUESTION)
+    assert first.id is not None and first.id.startswith("lc_run--")
+    chat = CachedChatModel(model, cache=global_cache)
+    invoked = chat.invoke(QUESTION)
+    streamed = {chunk.id for chunk in chat.stream(QUESTION)}
+    assert model.calls == ["generate"]
+    ids = {first.id, invoked.id, *streamed}
+    assert len(ids) == 3 and all(i is not None and i.startswith("lc_run--") for i in ids)
+
+
 def test_answers_streamed_here_serve_plain_invoke(
     model: ScriptedChat, global_cache: SemCache
 ) -> None:
