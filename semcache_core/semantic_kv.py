@@ -124,11 +124,11 @@ def _host_port(url: str) -> str:
     """``host:port`` of a plain cluster node URL; options RedisBackend's cluster mode does
     not carry (credentials, TLS, a database) are refused rather than dropped."""
     parts = urlsplit(url)
-    plain = parts.scheme == "redis" and parts.path in ("", "/", "/0")
+    plain = parts.scheme == "redis" and parts.path in ("", "/", "/0") and not parts.query
     if not plain or parts.username or parts.password:
         raise InvalidArgumentError(
             f"cluster node {url!r}: only redis://host:port is supported for a cluster "
-            "(no credentials, TLS or database)"
+            "(no credentials, TLS, database or other options)"
         )
     try:
         port = parts.port or 6379

@@ -229,6 +229,16 @@ def prepare_run_dir(run_dir: str | os.PathLike[str] | None) -> tuple[Path, bool]
 
 
 def check_ports_free(ports: list[int], *, cluster: bool) -> None:
+    """Raise :class:`RedisServerError` naming the ports (and, for a cluster, the bus
+    ports: each + 10,000) that are outside 1-65535 or in use."""
+    needed = [*ports, *(p + 10_000 for p in ports if cluster)]
+    outside = [p for p in needed if not 1 <= p <= 65_535]
+    if outside:
+        bus = " (a cluster node's bus port is its port + 10,000)" if cluster else ""
+        raise RedisServerError(
+            f"port(s) {', '.join(map(str, sorted(outside)))} are outside 1-65535{bus}; "
+            "choose another --port (or none, for free ports)"
+        )
     busy = [p for p in ports if not port_is_free(p)]
     if cluster:
         busy += [p + 10_000 for p in ports if not port_is_free(p + 10_000)]

@@ -175,3 +175,18 @@ def test_a_redis_8_on_path_comes_first(tmp_path: Path) -> None:
         find_redis_server().version_text,
         str(bin_dir / "redis-server"),
     ]
+
+
+def test_ports_outside_the_tcp_range_are_named_not_reported_in_use(tmp_path: Path) -> None:
+    """Found by review: --port 70000, -5 or 60000 (bus ports 70000+) said "in use"."""
+    import pytest
+
+    from semcache_core.errors import RedisServerError
+    from semcache_core.redis_local import start_cluster, start_standalone
+
+    for port, named in ((70_000, "70000"), (-5, "-5"), (60_000, "70000")):
+        with pytest.raises(RedisServerError, match=rf"{named}.* outside 1-65535"):
+            start_cluster(port=port, run_dir=tmp_path / "cluster", persist=False)
+    with pytest.raises(RedisServerError, match="70000 are outside 1-65535; "):
+        start_standalone(port=70_000, run_dir=tmp_path / "standalone", persist=False)
+    assert not (tmp_path / "cluster").exists() and not (tmp_path / "standalone").exists()

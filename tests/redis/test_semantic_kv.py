@@ -494,3 +494,13 @@ def test_a_model_name_for_embedding_provider_is_refused_at_construction(name: An
     sentence-transformers model, and every later ``put`` failed on ``str.encode``."""
     with pytest.raises(EmbedderError, match="takes a model, not its name"):
         DistributedSemanticKV(["127.0.0.1:1"], embedding_provider=name)  # before connecting
+
+
+@pytest.mark.parametrize("suffix", ["/1", "/2?", "?db=3"])
+def test_a_cluster_node_url_with_a_database_is_refused_by_name(
+    redis_cluster: LocalCluster, suffix: str
+) -> None:
+    """Found by review: the probe connected with the URL's database, and the cluster node's
+    refusal of SELECT came back as a BackendError instead of the promised refusal."""
+    with pytest.raises(InvalidArgumentError, match="only redis://host:port is supported"):
+        DistributedSemanticKV([redis_cluster.urls[0] + suffix])

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
@@ -63,7 +63,7 @@ def is_cluster(urls: list[str], connect_timeout: float, socket_timeout: float) -
     for url in urls:
         try:
             client = redis.Redis.from_url(
-                url,
+                _without_database(url),
                 socket_connect_timeout=connect_timeout,
                 socket_timeout=socket_timeout,
                 retry=Retry(NoBackoff(), 0),
@@ -79,6 +79,17 @@ def is_cluster(urls: list[str], connect_timeout: float, socket_timeout: float) -
             client.close()
     assert failure is not None  # urls is never empty
     raise failure
+
+
+def _without_database(url: str) -> str:
+    """``url`` less its database (``/1``, ``?db=1``): asked with one, a cluster node fails
+    the connection's ``SELECT`` instead of saying it is a cluster node (whose URL is then
+    refused for the database, by name). A ``unix://`` URL's path is its socket: kept."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        return url
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "db"])
+    return urlunsplit(parts._replace(path="", query=query))
 
 
 def _safe(url: str) -> str:
