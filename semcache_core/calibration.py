@@ -41,7 +41,7 @@ from .embedders import embed_documents
 from .errors import InvalidArgumentError, InvalidPairError, InvalidVectorError, shown
 from .guards import Guard, check_guards
 from .hit_rule import checked_verdict
-from .vectors import FloatVector, as_unit_vector
+from .vectors import FloatVector, as_unit_vector, score_floor
 
 __all__ = ["Calibration", "LabelledPair", "PairScore", "ThresholdRow", "calibrate", "table"]
 
@@ -140,7 +140,8 @@ class Calibration:
 def table(
     scores: Sequence[float], same: Sequence[bool], thresholds: Iterable[float]
 ) -> list[ThresholdRow]:
-    """One :class:`ThresholdRow` per threshold: pairs with ``score >= threshold`` served.
+    """One :class:`ThresholdRow` per threshold: pairs with ``score >= threshold`` served
+    (less :data:`~semcache_core.vectors.SCORE_TOLERANCE`, as the cache compares).
 
     ``scores`` may hold ``-inf`` (never served) and ``+inf`` (always served).
     """
@@ -151,8 +152,9 @@ def table(
     positives = int(labels.sum())
     rows = []
     for threshold in thresholds:
-        served = len(all_sorted) - int(np.searchsorted(all_sorted, threshold, side="left"))
-        hits = len(same_sorted) - int(np.searchsorted(same_sorted, threshold, side="left"))
+        floor = score_floor(threshold)  # as the cache compares: see vectors.SCORE_TOLERANCE
+        served = len(all_sorted) - int(np.searchsorted(all_sorted, floor, side="left"))
+        hits = len(same_sorted) - int(np.searchsorted(same_sorted, floor, side="left"))
         wrong, missed = served - hits, positives - hits
         rows.append(
             ThresholdRow(

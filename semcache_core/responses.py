@@ -50,7 +50,7 @@ from .query_vectors import QueryVectors
 from .records import Hit
 from .response_checks import check_correct, check_storable, check_usage, digest, prompt_text
 from .savings import Savings, Usage, check_prices, usage_fields
-from .vectors import FloatVector, as_unit_vector
+from .vectors import FloatVector, as_unit_vector, score_floor
 from .verified import Random
 from .verified_responses import ENTRY_WRITES, Candidate, Judge, Verifier, record
 
@@ -355,7 +355,7 @@ class ResponseCache:
         """Whether two differing spans' embeddings are similar at the threshold (a span
         that embeds to nothing is not)."""
         a, b = _usable(first), _usable(second)
-        return a is not None and b is not None and float(a @ b) >= self.threshold
+        return a is not None and b is not None and float(a @ b) >= score_floor(self.threshold)
 
     def _outcome(
         self, value: Any, load: Loader | None, exact: bool, metadata: dict[str, Any] | None = None

@@ -23,7 +23,27 @@ from .errors import DimensionMismatchError, InvalidVectorError
 FloatVector = npt.NDArray[np.float32]
 FloatMatrix = npt.NDArray[np.float32]
 
-__all__ = ["FloatMatrix", "FloatVector", "as_unit_matrix", "as_unit_vector", "looks_like_vector"]
+__all__ = [
+    "SCORE_TOLERANCE",
+    "FloatMatrix",
+    "FloatVector",
+    "as_unit_matrix",
+    "as_unit_vector",
+    "looks_like_vector",
+    "score_floor",
+]
+
+SCORE_TOLERANCE = 1e-6
+"""How far below a threshold a cosine similarity still meets it. Similarities are computed
+from float32 vectors, each backend in its own order: the same pair scores up to ~5e-7
+apart between the local index and Redis, and a vector against itself 0.99999988 locally
+(so ``threshold=1.0`` found no identical vector). Far below any difference between
+texts an embedding tells apart."""
+
+
+def score_floor(threshold: float | None) -> float:
+    """The lowest similarity that meets ``threshold`` (``None``: every one does)."""
+    return -2.0 if threshold is None else threshold - SCORE_TOLERANCE
 
 
 def looks_like_vector(obj: Any) -> bool:

@@ -47,7 +47,7 @@ from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
 from ..vector_values import VECTOR_HEAD
-from ..vectors import FloatMatrix, FloatVector
+from ..vectors import FloatMatrix, FloatVector, score_floor
 from .base import BackendCounters, EntryWrite, StoredEntry
 from .entries import ColdEntries, LocalEntry
 from .local_reads import LocalReads
@@ -171,7 +171,7 @@ class LocalBackend(LocalReads, LocalState):
         with_vectors: bool = False,
         threshold: float | None = None,
     ) -> list[list[tuple[StoredEntry, float]]]:
-        floor = -1.0 if threshold is None else threshold
+        floor = score_floor(threshold)
         with self._lock:
             self.purge_expired(now)
             space = self._spaces.get(namespace)

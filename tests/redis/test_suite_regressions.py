@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import time
 import zlib
+from typing import Any
 
 import numpy as np
 import pytest
@@ -321,3 +322,36 @@ def test_a_lost_meta_hash_refuses_an_async_write_of_another_dimension(
     with pytest.raises(DimensionMismatchError):
         asyncio.run(write())
     assert len(cache) == 1 and cache.dim_of() == 3
+
+
+# --- threshold 1.0 and float32 rounding (review) ------------------------------------------
+
+
+@pytest.mark.parametrize("threshold", [1.0, 0.9999999])
+def test_threshold_one_finds_identical_vectors_on_both_backends(
+    redis_client: Any, redis_standalone: Any, threshold: float
+) -> None:
+    """Found by review: locally a vector scores 0.99999988 against itself (float32), on
+    Redis 1.0 from its (cos + 1) / 2 score: threshold=1.0 found every identical vector on
+    Redis and some on the local backend. A score within SCORE_TOLERANCE meets it now."""
+    from semcache_core.backends.redis import RedisBackend
+
+    texts = ["hello world", "how to install the system", "REST API endpoints", "a b c"]
+    found = {}
+    for name, cache in (
+        ("local", SemCache()),
+        ("redis", SemCache(backend=RedisBackend(redis_standalone.url))),
+    ):
+        with cache:
+            for i, text in enumerate(texts):
+                cache.set(f"k{i}", text, vector=cache.embedder.embed_document(text))
+            found[name] = [
+                [
+                    hit.key
+                    for hit in cache.search(
+                        cache.embedder.embed_document(t), 1, threshold=threshold
+                    )
+                ]
+                for t in texts
+            ]
+    assert found["local"] == found["redis"] == [[f"k{i}"] for i in range(len(texts))]

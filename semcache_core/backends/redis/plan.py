@@ -30,7 +30,7 @@ from ...errors import (
     UnsafeRecordError,
 )
 from ...filters import FilterNode, compile_filter, kind_clash, range_leaves
-from ...vectors import FloatMatrix
+from ...vectors import FloatMatrix, score_floor
 from ..base import EntryWrite, StoredEntry
 from .entry_codec import (
     NEVER,
@@ -450,7 +450,7 @@ class SearchJob:
             k,
             now,
             queries.shape[1],
-            -1.0 if threshold is None else threshold,
+            score_floor(threshold),
             None if filters is None else compile_filter(filters),
         )
 
