@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .guard_marks import marks_agree
 from .guards import Guard, check_guards, passes
 from .prompt_diff import differing_sentences, is_trivial, tokens, words
 from .word_swaps import swapped_words
@@ -32,9 +33,11 @@ def query_verdict(
     served for the new query text ``query``, or the two differing spans (new, stored) whose
     embeddings decide it (:func:`semcache_core.calibrate` scores pairs by this rule too).
 
-    - the texts differ only in whitespace and the punctuation of prose (a question mark, a
-      comma): yes; in a symbol inside a token ("build/cache" / "build/.cache", "==" /
-      "!="): no, whatever the embeddings say;
+    - the texts differ only in whitespace and the punctuation of prose (a comma, a last
+      question mark left off): yes; in a symbol inside a token ("build/cache" /
+      "build/.cache", "==" / "!="), or in how their sentences end ("Translate: Yes." /
+      "Translate: Yes?", "Count the dots: ..." / "...: .", "?" / "...":
+      :func:`~semcache_core.guard_marks.marks_agree`): no, whatever the embeddings say;
     - nothing shared (the spans are the whole texts): yes, the search already compared them;
     - one side adds or drops a sentence the other lacks: no;
     - the texts differ in several places (a RAG prompt's context line and its question):
@@ -58,10 +61,12 @@ def checked_verdict(query: str, stored: str, guards: tuple[Guard, ...]) -> bool 
     if difference.one_sided:
         return False
     if words(difference.first) == words(difference.second):
-        return tokens(difference.first) == tokens(difference.second)
+        return tokens(difference.first) == tokens(difference.second) and marks_agree(
+            difference.first, difference.second
+        )
     new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)
     if new_trivial or stored_trivial:
-        return new_trivial and stored_trivial
+        return new_trivial and stored_trivial and marks_agree(difference.first, difference.second)
     if not passes(guards, difference.first, difference.second):
         return False
     swap = swapped_words(difference.first, difference.second)
