@@ -148,13 +148,10 @@ class DurableBackend:
         checkpoint_interval: float | None = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        # absolute: diskcache opens a connection per thread from the directory it was given,
-        # so a relative one would follow a later os.chdir (another directory's journal)
+        # absolute: diskcache opens each thread's connection from it (a chdir would move it)
         self.path = check_path(path).absolute()
         if self.path.exists() and not self.path.is_dir():
-            raise InvalidArgumentError(
-                f"path {self.path} is a file: durable mode needs a directory"
-            )
+            raise InvalidArgumentError(f"{self.path} is a file: durable mode needs a directory")
         if checkpoint_interval is not None and (
             isinstance(checkpoint_interval, bool)
             or not isinstance(checkpoint_interval, (int, float))
@@ -412,8 +409,7 @@ class DurableBackend:
         with self._checkpoint_lock, self._lock:
             self._check_open()
             (self.path / CHECKPOINT_FILE).unlink(missing_ok=True)  # first: never resurrected
-            # one transaction: diskcache's clear() commits every 100 rows, and a kill -9
-            # between two batches left an arbitrary part of the cache behind
+            # one transaction: diskcache's clear() commits every 100 rows (a kill left a part)
             with self._journal.transact():
                 self._journal.clear()
                 self._journal_id = self._new_journal_id()
