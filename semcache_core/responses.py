@@ -52,7 +52,7 @@ from .response_checks import check_correct, check_storable, check_usage, digest,
 from .savings import Savings, Usage, check_prices, usage_fields
 from .vectors import FloatVector, as_unit_vector, score_floor
 from .verified import Random
-from .verified_responses import ENTRY_WRITES, Candidate, Judge, Verifier, record
+from .verified_responses import ENTRY_WRITES, Candidate, Judge, Verifier, held, record
 
 __all__ = [
     "Loader",
@@ -395,10 +395,10 @@ class ResponseCache:
         the ``usage`` of the call that produced it (what each hit on it saves).
 
         After an exploration of this prompt, the explored entry learns whether its response
-        was right (``judge``); when it was, the new one is stored for exact hits only, so
-        that the entry that learned stays the one its neighbours meet (as vCache does). A
-        judge that raises teaches nothing (a ``RuntimeWarning`` says so): the response is
-        stored as after a plain miss.
+        was right (``judge``); when it was (and the entry is still there), the new one is
+        stored for exact hits only, so that the entry that learned stays the one its
+        neighbours meet (as vCache does), and feedback or invalidation of the prompt go to
+        it. A judge that raises teaches nothing (a ``RuntimeWarning`` says so).
 
         Raises:
             InvalidArgumentError: a prompt text or ``model`` not a str (or not valid
@@ -410,7 +410,7 @@ class ResponseCache:
         explored = self._verifier.settle(key)
         right = self._verifier.judged(explored, response)
         vector = None
-        if prompt.query and not right:
+        if prompt.query and not (right and self._holds(explored)):
             query = prompt.query
             vector = self._query_vectors.document(
                 key, query, lambda: _usable(self._embedder.embed_document(query))
@@ -426,7 +426,7 @@ class ResponseCache:
         explored = self._verifier.settle(key)
         right = self._verifier.judged(explored, response)
         vector = None
-        if prompt.query and not right:
+        if prompt.query and not (right and await asyncio.to_thread(self._holds, explored)):
             query = prompt.query
 
             async def embed() -> FloatVector | None:
@@ -461,11 +461,17 @@ class ResponseCache:
         right: bool | None,
     ) -> None:
         """Store the response and teach the explored entry, under :data:`ENTRY_WRITES`."""
+        entry = self._entry(prompt, model, response, vector, usage)
         with ENTRY_WRITES:
-            self.cache.set(**self._entry(prompt, model, response, vector, usage))
-            if explored is not None and right is not None:
-                self._learn(explored, right)
+            self.cache.set(**entry)
+            learned = explored is not None and right is not None and self._learn(explored, right)
+            if learned and right and explored is not None:
+                self._verifier.vouched(entry["key"], explored)
         self._count_update()
+
+    def _holds(self, candidate: Candidate | None) -> bool:
+        """Whether ``candidate``'s entry still holds its explored response (see update)."""
+        return candidate is not None and held(self.cache, self.namespace, candidate) is not None
 
     def feedback(self, prompt: PromptLike, model: str, correct: bool) -> bool:
         """The application's word on the semantic hit last served for ``prompt``: the entry

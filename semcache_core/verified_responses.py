@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from .backends.base import EntryWrite
 from .cache import SemCache
 from .codec import encode
 from .errors import InvalidArgumentError, shown
@@ -72,6 +73,7 @@ __all__ = [
     "Verifier",
     "answer_text",
     "digest_of",
+    "held",
     "observations_of",
     "record",
     "text_judge",
@@ -293,6 +295,13 @@ class Verifier:
             self._served.pop(prompt_key, None)
             return self._pending.pop(prompt_key, None)
 
+    def vouched(self, prompt_key: str, candidate: Candidate) -> None:
+        """An exploration found ``candidate``'s response right for the prompt, whose
+        answer (the same response) is now cached for exact hits only: feedback on it, or
+        its invalidation, is the candidate entry's to learn, as if it had served it."""
+        with self._lock:
+            _remember(self._served, prompt_key, candidate)
+
     def pop_served(self, prompt_key: str) -> Candidate | None:
         """The semantic hit last served for the prompt, forgotten (one feedback each)."""
         with self._lock:
@@ -306,30 +315,29 @@ def _remember(memory: OrderedDict[str, Candidate], key: str, candidate: Candidat
         memory.popitem(last=False)
 
 
+def held(cache: SemCache, namespace: str, candidate: Candidate) -> Entry | None:
+    """``candidate``'s entry while it holds the response the candidate was made on."""
+    entry = cache.get_entry(candidate.key, namespace=namespace)
+    return entry if entry is not None and digest_of(entry.value) == candidate.digest else None
+
+
 def observed_write(
     cache: SemCache, entry: Entry | None, candidate: Candidate, correct: bool
-) -> dict[str, Any] | None:
-    """The ``cache.set`` arguments that rewrite ``entry`` with one more observation (same
-    value, vector and expiry); ``None`` when the entry is gone, expired, or holds another
-    response than the one observed."""
+) -> EntryWrite | None:
+    """The write that rewrites ``entry`` (:func:`held`) with one more observation, with
+    the same value, vector and expiry (none stays none, whatever the cache's default
+    ``ttl``); ``None`` when the entry is gone or expired."""
     if entry is None or candidate.vector is None:
         return None
-    if digest_of(entry.value) != candidate.digest:
+    if entry.expires_at is not None and entry.expires_at <= cache.now():
         return None
-    ttl = None
-    if entry.expires_at is not None:
-        ttl = entry.expires_at - cache.now()
-        if ttl <= 0:
-            return None
     record = observations_of(entry.metadata).add(min(max(candidate.similarity, -1.0), 1.0), correct)
-    return {
-        "key": entry.key,
-        "value": entry.value,
-        "vector": candidate.vector,
-        "metadata": {**entry.metadata, OBSERVATIONS_FIELD: record.encode()},
-        "ttl": ttl,
-        "namespace": entry.namespace,
-    }
+    metadata = {**entry.metadata, OBSERVATIONS_FIELD: record.encode()}
+    _, write = cache._set_write(
+        entry.key, entry.value, candidate.vector, metadata, None, entry.namespace
+    )
+    write.expires_at = entry.expires_at  # set()'s ttl=None would mean the default ttl
+    return write
 
 
 ENTRY_WRITES = threading.RLock()
@@ -342,9 +350,7 @@ def record(cache: SemCache, namespace: str, candidate: Candidate, correct: bool)
     """Append an observation to ``candidate``'s entry; whether it was still there, with
     the response observed."""
     with ENTRY_WRITES:
-        write = observed_write(
-            cache, cache.get_entry(candidate.key, namespace=namespace), candidate, correct
-        )
+        write = observed_write(cache, held(cache, namespace, candidate), candidate, correct)
         if write is not None:
-            cache.set(**write)
+            cache._store(write)
     return write is not None

@@ -609,3 +609,66 @@ def test_a_refused_update_leaves_the_pending_exploration_to_the_retry(
     assert judged == [] and observations(cache) == []  # nothing changed
     cache.update(prompt(PARAPHRASE), MODEL, "soak")  # the retry
     assert judged == [("soak", "soak")] and observations(cache) == [[0.93, 1]]
+
+
+# --- found by review: invalidation after a right exploration, expiry, a removed entry ------
+
+
+def test_invalidating_a_prompt_an_exploration_vouched_for_teaches_the_entry() -> None:
+    """The paraphrase's answer (the same response) was stored for exact hits only; its
+    invalidation removed that entry and taught nothing, so the next lookup served the
+    invalidated text from the entry that vouched for it."""
+    cache = responses()
+    cache.update(prompt(STORED), MODEL, "soak")
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) is None  # explored
+    cache.update(prompt(PARAPHRASE), MODEL, "soak")  # right: exact hits only
+    assert observations(cache) == [[0.93, 1]]
+    assert cache.invalidate(prompt(PARAPHRASE), MODEL) is True
+    assert observations(cache) == [[0.93, 1], [0.93, 0]]
+    for _ in range(20):  # wrong right at this similarity: explored, never served
+        assert cache.lookup(prompt(PARAPHRASE), MODEL) is None
+
+
+def test_feedback_on_a_vouched_prompt_reaches_the_entry() -> None:
+    cache = responses()
+    cache.update(prompt(STORED), MODEL, "soak")
+    cache.lookup(prompt(PARAPHRASE), MODEL)
+    cache.update(prompt(PARAPHRASE), MODEL, "soak")
+    assert cache.feedback(prompt(PARAPHRASE), MODEL, False) is True
+    assert observations(cache) == [[0.93, 1], [0.93, 0]]
+
+
+def test_an_observation_keeps_no_expiry_whatever_the_engine_default(tmp_path: Path) -> None:
+    """set(ttl=None) means the engine's default ttl: an observation gave a response stored
+    without expiry the default of the engine recording it, and it was lost later."""
+    clock = FakeClock()
+    with SemCache(path=tmp_path / "c", clock=clock) as engine:
+        responses(engine).update(prompt(STORED), MODEL, "soak")
+    engine = SemCache(path=tmp_path / "c", clock=clock, ttl=60)
+    cache = responses(engine)
+    cache.lookup(prompt(PARAPHRASE), MODEL)
+    cache.update(prompt(PARAPHRASE), MODEL, "soak")
+    entry = engine.get_entry(cache._key(prompt(STORED), MODEL), namespace=cache.namespace)
+    assert entry is not None and entry.expires_at is None
+    assert observations(cache) == [[0.93, 1]]
+    clock.advance(61)
+    assert engine.get_entry(entry.key, namespace=cache.namespace) is not None
+    engine.close()
+
+
+@pytest.mark.parametrize("removal", ["clear", "invalidate"])
+def test_a_right_answer_whose_explored_entry_left_is_stored_for_its_neighbours(
+    removal: str,
+) -> None:
+    """With the explored entry gone nothing learned: the answer is stored as after a plain
+    miss (it was stored for exact hits only, and its paraphrases met no candidate)."""
+    cache = responses()
+    cache.update(prompt(STORED), MODEL, "soak")
+    assert cache.lookup(prompt(PARAPHRASE), MODEL) is None  # explored
+    if removal == "clear":
+        cache.clear()
+    else:
+        cache.invalidate(prompt(STORED), MODEL)
+    cache.update(prompt(PARAPHRASE), MODEL, "soak")
+    hits = cache.cache.search(angle_embedder(OTHER), 5, namespace=cache.namespace)
+    assert [hit.key for hit in hits] == [cache._key(prompt(PARAPHRASE), MODEL)]
