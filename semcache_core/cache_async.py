@@ -36,6 +36,7 @@ from .checks import (
     check_write_options,
 )
 from .errors import InvalidArgumentError
+from .flight import in_thread
 from .records import CacheStats, Entry, Hit
 from .stored_values import Outcome, fresh, outcome_of
 
@@ -296,7 +297,7 @@ class AsyncTwins:
 
         async def compute() -> Outcome:
             if not inspect.iscoroutinefunction(fn):
-                done = await asyncio.to_thread(
+                done = await in_thread(
                     _compute_plain, self, key, fn, ttl, namespace, metadata, index
                 )
                 if not isinstance(done, _Pending):

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from . import cache_native_async as native
 from .backends.base import StoredEntry, async_backend
 from .checks import check_index, check_keys, check_namespace, check_write_options, ordered_rows
-from .flight import Flight, launch, lead
+from .flight import Flight, in_thread, launch, lead
 from .stored_values import Outcome, fresh, outcome_of, value_of
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ async def _acompute(
         if inspect.iscoroutinefunction(fn):
             computed = await fn(list(missing))
         else:
-            computed = await asyncio.to_thread(fn, list(missing))
+            computed = await in_thread(fn, list(missing))
             if inspect.isawaitable(computed):
                 computed = await computed
         results = _results_of(computed, len(missing))

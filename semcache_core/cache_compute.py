@@ -121,7 +121,8 @@ class ComputeCalls:
         Threads missing the same key together wait for one call of ``fn`` (single flight);
         no cache lock is held while ``fn`` runs. An exception from ``fn`` reaches every
         waiter and stores nothing; an interrupt (``KeyboardInterrupt``) is the computing
-        caller's alone, and one of the waiters computes instead.
+        caller's alone, and one of the waiters computes instead. ``fn`` asking the cache
+        for the key it computes raises ``RecursionError`` (it would wait for itself).
 
         A result that is an embedding (a non-empty list of floats or 1-D float16/32/64
         ndarray, finite, non-zero, of its namespace's dimension) is stored once, as the

@@ -20,7 +20,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -38,6 +37,7 @@ from .checks import (
 from .entry_writes import as_queries, naming
 from .errors import DimensionMismatchError
 from .filters import FilterLike
+from .flight import in_thread
 from .records import CacheStats, Entry, Hit
 from .search_hits import abackend_search, marked
 from .stored_values import Outcome, entry_record, fresh, outcome_of, value_of
@@ -272,7 +272,7 @@ async def get_or_compute(
         if inspect.iscoroutinefunction(fn):
             result = await fn(key)
         else:
-            result = await asyncio.to_thread(fn, key)
+            result = await in_thread(fn, key)
             if inspect.isawaitable(result):
                 result = await result
         outcomes = await store_computed_many(

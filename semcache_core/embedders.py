@@ -69,15 +69,30 @@ def to_vector(raw: Any, source: str, dtype: Any = np.float32) -> Any:
     """What an embedding model returned, as a 1-D array of ``dtype``.
 
     Raises:
-        EmbedderError: naming ``source``, when ``raw`` is not a non-empty 1-D vector.
+        EmbedderError: naming ``source``, when ``raw`` is not a non-empty 1-D vector of
+            finite real numbers (``None``, ``"0.5"`` or ``True`` components included: a
+            plain conversion reads them as NaN, 0.5 and 1).
     """
     try:
-        array = np.asarray(raw, dtype=dtype)
+        given = np.asarray(raw)
+        if given.dtype.kind not in "fiu":
+            raise EmbedderError(f"{source} returned {_components(given)}, not numbers")
+        with np.errstate(over="ignore"):
+            array = given.astype(dtype, copy=False)
     except (TypeError, ValueError) as exc:
         raise EmbedderError(f"{source} returned {type(raw).__name__}, not a vector") from exc
     if array.ndim != 1 or array.size == 0:
         raise EmbedderError(f"{source} returned an array of shape {array.shape}, not a vector")
+    if not np.isfinite(array).all():
+        raise EmbedderError(f"{source} returned a vector with NaN or infinite components")
     return array
+
+
+def _components(array: np.ndarray) -> str:
+    if array.dtype.kind == "b":
+        return "bools"
+    kinds = sorted({type(item).__name__ for item in array.ravel().tolist()})
+    return f"components of type {', '.join(kinds)}" if kinds else f"dtype {array.dtype}"
 
 
 def _failed(source: str, exc: Exception) -> EmbedderError:

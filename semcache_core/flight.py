@@ -38,7 +38,15 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-__all__ = ["ORPHAN_CHECK_S", "Flight", "FlightAbandoned", "FlightTable", "launch", "lead"]
+__all__ = [
+    "ORPHAN_CHECK_S",
+    "Flight",
+    "FlightAbandoned",
+    "FlightTable",
+    "in_thread",
+    "launch",
+    "lead",
+]
 
 # How often a waiter that could outlive the computation's event loop (a thread, a coroutine
 # on another loop) checks that loop is still open: what an orphaned flight delays it by.
@@ -73,6 +81,7 @@ class Flight:
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._thread_waiters = 0
         self._task: asyncio.Future[Any] | None = None  # an async computation, kept alive
+        self.leader: int | None = None  # the thread computing it, when it is one
 
     def finish(self, value: Any) -> None:
         self._value = value
@@ -216,8 +225,24 @@ async def _drive(acompute: Callable[[], Awaitable[Sequence[Any]]]) -> Any:
         if cancelling is not None and not cancelling():
             return _Raised(exc)  # the function's own error, for every waiter
         raise
-    except Exception as exc:
-        return _Raised(exc)
+    except (KeyboardInterrupt, SystemExit):
+        raise  # they stop the event loop: the flights are abandoned
+    except BaseException as exc:  # Exception, and the like of GreenletExit: no waiter
+        return _Raised(exc)  # owns the task to raise it alone, so every waiter does
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """``await asyncio.to_thread(fn, *args)``, a ``StopIteration`` from ``fn`` raised as a
+    ``RuntimeError``: asyncio cannot set one on a future, whose task then never ends (nor
+    the flight waiting on it)."""
+    return await asyncio.to_thread(_stopped_as_error, fn, *args)
+
+
+def _stopped_as_error(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except StopIteration as exc:
+        raise RuntimeError("the function raised StopIteration (see __cause__)") from exc
 
 
 def _on_done(flights: Sequence[Flight], task: asyncio.Future[Any]) -> None:
@@ -257,10 +282,11 @@ class _Unwatched:
     most ``get_or_compute`` misses have no follower, and a :class:`Flight` costs more to
     make and settle than the rest of the miss. The first follower makes the flight."""
 
-    __slots__ = ("flight",)
+    __slots__ = ("flight", "leader")
 
     def __init__(self) -> None:
         self.flight: Flight | None = None
+        self.leader = threading.get_ident()
 
 
 class FlightTable:
@@ -289,6 +315,7 @@ class FlightTable:
         if isinstance(found, Flight):
             return found
         flight = found.flight = self._flights[key] = Flight(self, key)
+        flight.leader = found.leader
         return flight
 
     def _leave(self, key: Any, flight: Flight) -> None:
@@ -312,7 +339,10 @@ class FlightTable:
             return self._lead_unwatched(key, place, compute, args)
         flight, leader = self.join(key)  # a flight in progress (or one just ended)
         if leader:
+            flight.leader = threading.get_ident()
             return _lead_one(flight, compute, args)
+        if flight.leader == threading.get_ident():  # in the table: still computing
+            raise _asked_itself(key)
         return self.follow(key, flight, lambda: compute(*args))
 
     def _lead_unwatched(
@@ -355,6 +385,8 @@ class FlightTable:
         flight, leader = self.join(key)
         if leader:
             launch([flight], lambda: _one(acompute))
+        elif flight._task is not None and flight._task is asyncio.current_task():
+            raise _asked_itself(key)
         return await self.afollow(key, flight, acompute)
 
     async def afollow(
@@ -368,6 +400,13 @@ class FlightTable:
                 flight, leader = self.join(key)
                 if leader:
                     launch([flight], lambda: _one(acompute))
+
+
+def _asked_itself(key: Any) -> RecursionError:
+    return RecursionError(
+        f"the function computing {key!r} asked the cache for that key: it would wait for "
+        "itself (compute it directly, or use another key)"
+    )
 
 
 def _lead_one(flight: Flight, compute: Callable[..., Any], args: tuple[Any, ...]) -> Any:

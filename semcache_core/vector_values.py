@@ -217,7 +217,7 @@ def float_list_vector(
     returns its embedding without making hundreds of floats anew.
 
     One C loop when the accelerator is built, else :func:`python_float_list_vector`; the
-    two agree up to the last bit of the norm (their sums of squares run in another order).
+    two give the same bits (their sums of squares run in the same order).
     """
     if _speedups is None:
         if not result or (dim is not None and len(result) != dim):
@@ -251,7 +251,9 @@ def python_float_list_vector(
     if not (values.min() > -_SAFE_COMPONENT and values.max() < _SAFE_COMPONENT):  # NaN too
         return None  # the general path handles (or refuses) these
     wide = values.astype(np.float32).astype(np.float64)  # as the general path does
-    squared = float(wide.dot(wide))
+    # summed in order, as the C loop sums (a dot product pairs them otherwise): the same
+    # norm to the bit, so the same values given back whichever twin stored them
+    squared = float(np.cumsum(wide * wide)[-1])
     if squared == 0.0:  # every component underflowed float32
         return None
     norm = math.sqrt(squared)
