@@ -67,6 +67,8 @@ def checked_verdict(query: str, stored: str, guards: tuple[Guard, ...]) -> bool 
     new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)
     if new_trivial or stored_trivial:
         return new_trivial and stored_trivial and marks_agree(difference.first, difference.second)
+    if not marks_agree(difference.first, difference.second):  # the same words in other cases
+        return False
     if not passes(guards, difference.first, difference.second):
         return False
     swap = swapped_words(difference.first, difference.second)

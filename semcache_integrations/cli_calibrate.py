@@ -33,6 +33,7 @@ from rich.text import Text
 from semcache_core import Calibration, SemCacheError, calibrate
 from semcache_core.calibration import ThresholdRow
 from semcache_core.errors import InvalidPairError
+from semcache_core.vectors import score_floor
 
 __all__ = ["GRID", "add_calibrate_parser", "load_embedder", "read_pairs", "run_calibrate"]
 
@@ -244,7 +245,7 @@ def _by_kind(result: Calibration, kinds: list[str]) -> Table:
     assert threshold is not None
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for score, kind in zip(result.scores, kinds):
-        served = score.score >= threshold
+        served = score.score >= score_floor(threshold)  # as the cache compares
         entry = counts[kind or "-"]
         if score.pair.same:
             entry[0] += 1

@@ -54,7 +54,7 @@ from semcache_core.errors import (
 from semcache_core.filters import FilterLike, FilterNode, parse_filters
 from semcache_core.mmr import check_lambda_mult, mmr_select
 from semcache_core.namespaces import adapter_namespace
-from semcache_core.vectors import as_unit_vector
+from semcache_core.vectors import as_unit_vector, score_floor
 
 __all__ = ["DEFAULT_NAMESPACE", "SemCacheVectorStore"]
 
@@ -71,13 +71,13 @@ class _Batch:
 
 
 def _relevance(similarity: float) -> float:
-    """Cosine similarity in [-1, 1] -> LangChain relevance in [0, 1]: clamped at 0.
+    """Cosine similarity in [-1, 1] -> LangChain relevance in [0, 1]: clamped at 0, and 1
+    within ``SCORE_TOLERANCE`` of it (a vector scores 0.99999988 against itself).
 
-    Relevance equals the cosine similarity wherever it is positive, so a ``score_threshold``
-    means the same as a ``threshold`` everywhere else in semcache; opposite vectors
-    (negative cosine) are as irrelevant as orthogonal ones.
-    """
-    return min(1.0, max(0.0, similarity))
+    Relevance is the cosine wherever it is positive: a ``score_threshold`` (LangChain
+    compares it) means a semcache ``threshold``; opposite vectors are as irrelevant as
+    orthogonal ones."""
+    return 1.0 if similarity >= score_floor(1.0) else max(0.0, similarity)
 
 
 def _check_no_extra(method: str, kwargs: dict[str, Any]) -> None:

@@ -70,11 +70,14 @@ def template_question(template: Any, prompt_args: Mapping[str, Any]) -> Iterator
 
 def _split(text: str) -> tuple[str, str] | None:
     """``(text with the current template's question blanked, the question)``, or None
-    outside a template call or when the text does not hold the question."""
+    outside a template call or when the text does not hold the question. Its last
+    occurrence is the template's: a retrieved FAQ chunk may hold the question word for
+    word, and blanking that too would set apart the prompts of its paraphrases."""
     question = _QUESTION.get()
-    if question is None or question not in text:
+    at = -1 if question is None else text.rfind(question)
+    if question is None or at < 0:
         return None
-    return text.replace(question, _BLANK), question
+    return text[:at] + _BLANK + text[at + len(question) :], question
 
 
 def kwargs_json(kwargs: dict[str, Any]) -> Any:

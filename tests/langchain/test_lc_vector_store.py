@@ -436,3 +436,35 @@ def test_selective_filter_and_mmr_on_each_index(index: Literal["flat", "hnsw"]) 
     mmr = store.max_marginal_relevance_search(query, k=5, fetch_k=50, filter={"rare": True})
     assert sorted(ids_of(mmr)) == sorted(ids_of(rare))
     assert store.similarity_search(query, k=1)[0].page_content == query
+
+
+def test_score_threshold_one_keeps_the_identical_document() -> None:
+    """float32 scores some vectors 0.99999988 against themselves: LangChain's own
+    score_threshold filter dropped the identical document semcache's threshold=1.0 keeps
+    (found by review; relevance within SCORE_TOLERANCE of 1 is 1)."""
+    from langchain_core.embeddings import Embeddings
+
+    from semcache_core.vectors import as_unit_vector
+
+    rng = np.random.default_rng(0)
+    vector = next(
+        v
+        for v in (rng.standard_normal(64).astype(np.float32) for _ in range(1000))
+        if float(as_unit_vector(v, None) @ as_unit_vector(v, None)) < 1.0 - 1e-7
+    )
+
+    class Fixed(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return [vector.tolist() for _ in texts]
+
+        def embed_query(self, text: str) -> list[float]:
+            return vector.tolist()
+
+    store = SemCacheVectorStore(Fixed())
+    store.add_texts(["the same text"])
+    kept = store.similarity_search_with_relevance_scores("x", k=1, score_threshold=1.0)
+    assert [(doc.page_content, score) for doc, score in kept] == [("the same text", 1.0)]
+    retriever = store.as_retriever(
+        search_type="similarity_score_threshold", search_kwargs={"score_threshold": 1.0}
+    )
+    assert [doc.page_content for doc in retriever.invoke("x")] == ["the same text"]

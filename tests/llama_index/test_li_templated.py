@@ -215,3 +215,19 @@ def test_template_calls_compare_only_the_question(chat: bool) -> None:
         partial = template.partial_format(query_str=question)
         assert llm.predict(partial, context_str=second) == second  # not served
         assert inner.calls == 2 * (number + 1)
+
+
+def test_a_paraphrase_hits_when_the_context_holds_the_question_word_for_word() -> None:
+    """An FAQ chunk retrieved for its own question: blanking every occurrence of the
+    question set its paraphrases' prompts apart (found by the change's review)."""
+    from llama_index.core.prompts import PromptTemplate
+
+    inner = ContextEchoLLM()
+    llm = SemCacheLLM(inner, embed_model=minilm, threshold=MINILM_THRESHOLD)
+    template = PromptTemplate("Context:\n-----\n{context_str}\n-----\nQuery: {query_str}\nAnswer:")
+    faq = "Eiffel Tower FAQ. How tall is the Eiffel Tower? It is 330 metres tall."
+    first = llm.predict(template, context_str=faq, query_str="How tall is the Eiffel Tower?")
+    again = llm.predict(
+        template, context_str=faq, query_str="What is the height of the Eiffel Tower?"
+    )
+    assert first == again == faq and inner.calls == 1

@@ -196,3 +196,32 @@ def test_an_embedder_module_that_raises_is_a_one_line_error_not_a_traceback(
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert f"--embedder user_embedder:{attr}" in done.stdout and said in done.stdout
+
+
+def test_the_by_kind_table_counts_as_the_recommendation_does() -> None:
+    """A same pair scoring 5e-7 below the threshold is served by the cache
+    (SCORE_TOLERANCE) and by calibrate's table; the by-kind table said it was not."""
+    import dataclasses
+    import io
+    import math
+
+    from rich.console import Console
+
+    from semcache_core.calibration import table
+    from semcache_integrations.cli_calibrate import _by_kind
+
+    cosines = {"b0": 0.95, "b1": 0.9499995, "b2": 0.5}
+
+    def planted(text: str) -> list[float]:
+        if text.startswith("a"):
+            return [1.0, 0.0]
+        return [cosines[text], math.sqrt(1 - cosines[text] ** 2)]
+
+    pairs = [("a", "b0", True), ("a", "b1", True), ("a", "b2", False)]
+    result = calibrate(pairs, planted, min_precision=0.9, guards=(), rule="cosine")
+    at = dataclasses.replace(result, threshold=0.95)
+    row = table([s.score for s in result.scores], [s.pair.same for s in result.scores], [0.95])[0]
+    assert (row.hits, row.wrong_hits) == (2, 0)
+    out = io.StringIO()
+    Console(file=out, width=200).print(_by_kind(at, ["k"] * 3))
+    assert "2/2" in out.getvalue() and "0/1" in out.getvalue()
