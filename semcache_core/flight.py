@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar, Token
 from typing import Any
 
 __all__ = [
@@ -81,7 +82,6 @@ class Flight:
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._thread_waiters = 0
         self._task: asyncio.Future[Any] | None = None  # an async computation, kept alive
-        self.leader: int | None = None  # the thread computing it, when it is one
 
     def finish(self, value: Any) -> None:
         self._value = value
@@ -199,11 +199,14 @@ def lead(flights: Sequence[Flight], compute: Callable[[], Sequence[Any]]) -> Seq
     An exception from ``compute`` fails the flights and is raised here; an interrupt
     abandons them (their waiters start over) and is raised here alone.
     """
+    token = computing([flight._key for flight in flights])
     try:
         values = compute()
     except BaseException as exc:
         _settle_error(flights, exc)
         raise
+    finally:
+        _COMPUTING.reset(token)
     for flight, value in zip(flights, values):
         flight.finish(value)
     return values
@@ -216,7 +219,8 @@ class _Raised:
         self.error = error
 
 
-async def _drive(acompute: Callable[[], Awaitable[Sequence[Any]]]) -> Any:
+async def _drive(acompute: Callable[[], Awaitable[Sequence[Any]]], keys: list[Any]) -> Any:
+    computing(keys)  # in this task's own context: nothing to reset
     try:
         return await acompute()
     except asyncio.CancelledError as exc:
@@ -267,7 +271,7 @@ def launch(flights: Sequence[Flight], acompute: Callable[[], Awaitable[Sequence[
     """Start ``acompute()`` (one value per flight) as a task of the running loop, owned by
     no waiter, that settles ``flights`` when it ends. Call from a coroutine."""
     try:
-        task = asyncio.ensure_future(_drive(acompute))
+        task = asyncio.ensure_future(_drive(acompute, [flight._key for flight in flights]))
     except BaseException:
         for flight in flights:
             flight.abandon()
@@ -282,11 +286,10 @@ class _Unwatched:
     most ``get_or_compute`` misses have no follower, and a :class:`Flight` costs more to
     make and settle than the rest of the miss. The first follower makes the flight."""
 
-    __slots__ = ("flight", "leader")
+    __slots__ = ("flight",)
 
     def __init__(self) -> None:
         self.flight: Flight | None = None
-        self.leader = threading.get_ident()
 
 
 class FlightTable:
@@ -315,7 +318,6 @@ class FlightTable:
         if isinstance(found, Flight):
             return found
         flight = found.flight = self._flights[key] = Flight(self, key)
-        flight.leader = found.leader
         return flight
 
     def _leave(self, key: Any, flight: Flight) -> None:
@@ -337,12 +339,10 @@ class FlightTable:
                 place = self._flights[key] = _Unwatched()
         if found is None:
             return self._lead_unwatched(key, place, compute, args)
-        flight, leader = self.join(key)  # a flight in progress (or one just ended)
+        check_not_computing(key)  # a flight in progress: not this caller's own
+        flight, leader = self.join(key)
         if leader:
-            flight.leader = threading.get_ident()
             return _lead_one(flight, compute, args)
-        if flight.leader == threading.get_ident():  # in the table: still computing
-            raise _asked_itself(key)
         return self.follow(key, flight, lambda: compute(*args))
 
     def _lead_unwatched(
@@ -350,6 +350,7 @@ class FlightTable:
     ) -> Any:
         """:func:`_lead_one` from an unwatched place: the flight a follower made meanwhile,
         if any, is settled as :func:`lead` settles it."""
+        token = computing((key,))
         try:
             value = compute(*args)
         except BaseException as exc:
@@ -357,6 +358,8 @@ class FlightTable:
             if flight is not None:
                 _settle_error((flight,), exc)
             raise
+        finally:
+            _COMPUTING.reset(token)
         flight = self._vacate(key, place)
         if flight is not None:
             flight.finish(value)
@@ -382,11 +385,10 @@ class FlightTable:
 
     async def arun(self, key: Any, acompute: Callable[[], Awaitable[Any]]) -> Any:
         """Async :meth:`run`: ``acompute()`` runs as a task no waiter owns."""
+        check_not_computing(key)
         flight, leader = self.join(key)
         if leader:
             launch([flight], lambda: _one(acompute))
-        elif flight._task is not None and flight._task is asyncio.current_task():
-            raise _asked_itself(key)
         return await self.afollow(key, flight, acompute)
 
     async def afollow(
@@ -402,20 +404,44 @@ class FlightTable:
                     launch([flight], lambda: _one(acompute))
 
 
-def _asked_itself(key: Any) -> RecursionError:
-    return RecursionError(
-        f"the function computing {key!r} asked the cache for that key: it would wait for "
-        "itself (compute it directly, or use another key)"
-    )
+_COMPUTING: ContextVar[tuple[Any, Any] | None] = ContextVar("semcache_computing", default=None)
+"""The keys whose computation the current code runs inside, innermost first, as a chain
+``(key, outer chain)``: a thread's, a task's, and the worker threads a task hands ``fn``
+to (``asyncio.to_thread`` copies the context)."""
+
+
+def computing(keys: Sequence[Any]) -> Token[tuple[Any, Any] | None]:
+    """Mark the current context as computing ``keys``; give the token to
+    ``_COMPUTING.reset`` when done."""
+    chain = _COMPUTING.get()
+    for key in keys:
+        chain = (key, chain)
+    return _COMPUTING.set(chain)
+
+
+def check_not_computing(key: Any) -> None:
+    """Raise ``RecursionError`` when the current context computes ``key``: its ``fn``
+    asked the cache for the very key it computes, and would wait for itself."""
+    chain = _COMPUTING.get()
+    while chain is not None:
+        if chain[0] == key:
+            raise RecursionError(
+                f"the function computing {key!r} asked the cache for that key: it would "
+                "wait for itself (compute it directly, or use another key)"
+            )
+        chain = chain[1]
 
 
 def _lead_one(flight: Flight, compute: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     """:func:`lead` of one flight, without its lists (every ``get_or_compute`` miss)."""
+    token = computing((flight._key,))
     try:
         value = compute(*args)
     except BaseException as exc:
         _settle_error((flight,), exc)
         raise
+    finally:
+        _COMPUTING.reset(token)
     flight.finish(value)
     return value
 

@@ -35,17 +35,24 @@ __all__ = ["marks_agree"]
 
 _MARKS = re.compile(r"[.!?\u2026]+")
 """A run of sentence marks: full stops, question and exclamation marks, ellipses."""
-_TOKEN = re.compile(rf"{WORD.pattern}|{_MARKS.pattern}")
+_TOKEN = re.compile(rf"{WORD.pattern}|{_MARKS.pattern}|[,;:]")
 _REPEATED = re.compile(r"(.)\1+")
+# Words that make a question when they open a sentence or a clause ("So, what is...").
 _QUESTION_WORDS = frozenset(
-    {"what", "whats", "which", "who", "whom", "whose", "when", "where", "why", "how"}
+    {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "whats"}
+    | {"what's", "who's", "where's", "when's", "why's", "how's"}
 )
-# Words that make a question when they open the sentence.
+# Auxiliaries that make a question when they open a clause before its subject ("Is the
+# museum open.", "Isn't it cold."; not "Don't go.").
 _AUXILIARIES = frozenset(
     {"is", "are", "was", "were", "am", "do", "does", "did", "can", "could", "should"}
     | {"would", "will", "shall", "may", "might", "must", "have", "has", "had"}
     | {"isn't", "aren't", "wasn't", "weren't", "don't", "doesn't", "didn't", "can't"}
     | {"couldn't", "shouldn't", "wouldn't", "won't", "haven't", "hasn't", "hadn't"}
+)
+_SUBJECTS = frozenset(
+    {"i", "you", "he", "she", "we", "they", "it", "there", "this", "that", "these", "those"}
+    | {"the", "a", "an", "my", "your", "his", "her", "our", "their", "anyone", "someone"}
 )
 
 Mark = tuple[int, str]
@@ -53,8 +60,8 @@ Mark = tuple[int, str]
 
 
 def marks_agree(new: str, stored: str) -> bool:
-    """Whether spans with the same words (any case) end their sentences alike: the same
-    runs of sentence marks after the same words (see the module for what is forgiven).
+    """Whether spans with the same words (any case) ask alike: question marks after the
+    same words, and the same mark ending them (see the module for what is forgiven).
     Spans without any word must carry exactly the same runs: the marks are all they ask.
     Spans with other words pass (other guards, and the embedding, judge those)."""
     words = span_words(new)
@@ -63,10 +70,22 @@ def marks_agree(new: str, stored: str) -> bool:
     if not words:
         return _MARKS.findall(new) == _MARKS.findall(stored)
     first, second = _marks(new), _marks(stored)
-    if first == second:
-        return True
-    shorter, longer = (first, second) if len(first) < len(second) else (second, first)
-    return longer[:-1] == shorter and longer[-1][0] == len(words)  # a last mark left off
+    first_end, second_end = _ending(first, len(words)), _ending(second, len(words))
+    if (first_end is None) != (second_end is None):  # one mark left off at the very end
+        first, second = (first[:-1], second) if second_end is None else (first, second[:-1])
+        first_end = second_end = None
+    return first_end == second_end and _questions(first) == _questions(second)
+
+
+def _ending(marks: list[Mark], words: int) -> str | None:
+    """The run ending the span, if one does."""
+    return marks[-1][1] if marks and marks[-1][0] == words else None
+
+
+def _questions(marks: list[Mark]) -> list[int]:
+    """Where the span asks: the words before each question mark (other marks inside a
+    span, "Hi! How are you?" / "Hi, how are you?", "I think... maybe", are prose)."""
+    return [words for words, run in marks if "?" in run]
 
 
 def _marks(span: str) -> list[Mark]:
@@ -75,25 +94,30 @@ def _marks(span: str) -> list[Mark]:
     stop ending a question as the question mark it stands for; a run after anything else
     ("Count them: ???") is text to keep as it is."""
     marks: list[Mark] = []
-    sentence: list[str] = []  # the words since the last run
+    openings: list[list[str]] = [[]]  # the words of each clause of the current sentence
     count = 0
     for token in _TOKEN.finditer(span):
         text = token.group()
+        if text in ",;:":
+            openings.append([])
+            continue
         if not _MARKS.fullmatch(text):
-            sentence.append(text.lower())
+            openings[-1].append(text.lower().replace("\u2019", "'"))
             count += 1
             continue
         if span[: token.start()].rstrip(" \t")[-1:].isalnum():  # it ends a word
             text = _REPEATED.sub(r"\1", text.replace("\u2026", "."))
-            if text == "." and _asks(sentence):
+            if text == "." and any(_asks(clause) for clause in openings):
                 text = "?"
         marks.append((count, text))
-        sentence = []
+        openings = [[]]
     return marks
 
 
-def _asks(sentence: list[str]) -> bool:
-    """Whether a sentence's words ask a question whatever mark ends it."""
-    return bool(sentence) and (
-        sentence[0] in _AUXILIARIES or any(word in _QUESTION_WORDS for word in sentence)
+def _asks(clause: list[str]) -> bool:
+    """Whether a clause's words ask, whatever mark ends its sentence: it opens with a
+    question word, or with an auxiliary before its subject."""
+    return bool(clause) and (
+        clause[0] in _QUESTION_WORDS
+        or (clause[0] in _AUXILIARIES and len(clause) > 1 and clause[1] in _SUBJECTS)
     )

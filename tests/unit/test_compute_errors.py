@@ -145,3 +145,22 @@ def test_a_model_vector_that_is_not_finite_numbers_is_refused_not_cached(
         with pytest.raises(EmbedderError, match=said):
             embeddings.embed_documents(["a"])
     assert model.calls == 2 and len(embeddings.cache) == 0
+
+
+def test_fn_of_a_batch_or_of_an_async_call_asking_for_its_key_is_an_error() -> None:
+    """The first fix caught the sync call only: a batch's fn, and an async call's plain
+    fn asking through the sync API (in a worker thread), still waited for themselves."""
+    cache = SemCache()
+    with pytest.raises(RecursionError, match="asked the cache for that key"):
+        cache.get_or_compute_many(["s"], lambda keys: [cache.get_or_compute("s", lambda k: 1)])
+
+    def plain(key: str) -> Any:
+        return cache.get_or_compute(key, lambda k: 2)
+
+    with pytest.raises(RecursionError, match="asked the cache for that key"):
+        asyncio.run(_bounded(cache.aget_or_compute("a", plain)))
+    with pytest.raises(RecursionError, match="asked the cache for that key"):
+        asyncio.run(_bounded(cache.aget_or_compute_many(["b"], lambda ks: [plain("b")])))
+    # other keys, and the same key after the computation ended, are fine
+    assert cache.get_or_compute_many(["x"], lambda ks: [cache.get_or_compute("y", len)]) == [1]
+    assert asyncio.run(_bounded(cache.aget_or_compute("a", lambda k: 3))) == 3
