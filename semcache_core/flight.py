@@ -199,7 +199,7 @@ def lead(flights: Sequence[Flight], compute: Callable[[], Sequence[Any]]) -> Seq
     An exception from ``compute`` fails the flights and is raised here; an interrupt
     abandons them (their waiters start over) and is raised here alone.
     """
-    token = computing([flight._key for flight in flights])
+    token = computing([(flight._table, flight._key) for flight in flights])
     try:
         values = compute()
     except BaseException as exc:
@@ -271,7 +271,8 @@ def launch(flights: Sequence[Flight], acompute: Callable[[], Awaitable[Sequence[
     """Start ``acompute()`` (one value per flight) as a task of the running loop, owned by
     no waiter, that settles ``flights`` when it ends. Call from a coroutine."""
     try:
-        task = asyncio.ensure_future(_drive(acompute, [flight._key for flight in flights]))
+        keys = [(flight._table, flight._key) for flight in flights]
+        task = asyncio.ensure_future(_drive(acompute, keys))
     except BaseException:
         for flight in flights:
             flight.abandon()
@@ -339,7 +340,7 @@ class FlightTable:
                 place = self._flights[key] = _Unwatched()
         if found is None:
             return self._lead_unwatched(key, place, compute, args)
-        check_not_computing(key)  # a flight in progress: not this caller's own
+        check_not_computing(self, key)  # a flight in progress: not this caller's own
         flight, leader = self.join(key)
         if leader:
             return _lead_one(flight, compute, args)
@@ -350,7 +351,7 @@ class FlightTable:
     ) -> Any:
         """:func:`_lead_one` from an unwatched place: the flight a follower made meanwhile,
         if any, is settled as :func:`lead` settles it."""
-        token = computing((key,))
+        token = computing(((self, key),))
         try:
             value = compute(*args)
         except BaseException as exc:
@@ -385,7 +386,7 @@ class FlightTable:
 
     async def arun(self, key: Any, acompute: Callable[[], Awaitable[Any]]) -> Any:
         """Async :meth:`run`: ``acompute()`` runs as a task no waiter owns."""
-        check_not_computing(key)
+        check_not_computing(self, key)
         flight, leader = self.join(key)
         if leader:
             launch([flight], lambda: _one(acompute))
@@ -405,26 +406,26 @@ class FlightTable:
 
 
 _COMPUTING: ContextVar[tuple[Any, Any] | None] = ContextVar("semcache_computing", default=None)
-"""The keys whose computation the current code runs inside, innermost first, as a chain
-``(key, outer chain)``: a thread's, a task's, and the worker threads a task hands ``fn``
-to (``asyncio.to_thread`` copies the context)."""
+"""The ``(table, key)`` pairs whose computation the current code runs inside, innermost
+first, as a chain ``(pair, outer chain)``: a thread's, a task's, and the worker threads a
+task hands ``fn`` to (``asyncio.to_thread`` copies the context)."""
 
 
-def computing(keys: Sequence[Any]) -> Token[tuple[Any, Any] | None]:
-    """Mark the current context as computing ``keys``; give the token to
-    ``_COMPUTING.reset`` when done."""
+def computing(keys: Sequence[tuple[Any, Any]]) -> Token[tuple[Any, Any] | None]:
+    """Mark the current context as computing ``keys`` (``(table, key)`` pairs: another
+    cache's same key is another computation); give the token to ``_COMPUTING.reset``."""
     chain = _COMPUTING.get()
     for key in keys:
         chain = (key, chain)
     return _COMPUTING.set(chain)
 
 
-def check_not_computing(key: Any) -> None:
-    """Raise ``RecursionError`` when the current context computes ``key``: its ``fn``
-    asked the cache for the very key it computes, and would wait for itself."""
+def check_not_computing(table: FlightTable, key: Any) -> None:
+    """Raise ``RecursionError`` when the current context computes ``key`` of ``table``:
+    its ``fn`` asked the cache for the very key it computes, and would wait for itself."""
     chain = _COMPUTING.get()
     while chain is not None:
-        if chain[0] == key:
+        if chain[0][0] is table and chain[0][1] == key:
             raise RecursionError(
                 f"the function computing {key!r} asked the cache for that key: it would "
                 "wait for itself (compute it directly, or use another key)"
@@ -434,7 +435,7 @@ def check_not_computing(key: Any) -> None:
 
 def _lead_one(flight: Flight, compute: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     """:func:`lead` of one flight, without its lists (every ``get_or_compute`` miss)."""
-    token = computing((flight._key,))
+    token = computing(((flight._table, flight._key),))
     try:
         value = compute(*args)
     except BaseException as exc:

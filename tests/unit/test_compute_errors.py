@@ -164,3 +164,23 @@ def test_fn_of_a_batch_or_of_an_async_call_asking_for_its_key_is_an_error() -> N
     # other keys, and the same key after the computation ended, are fine
     assert cache.get_or_compute_many(["x"], lambda ks: [cache.get_or_compute("y", len)]) == [1]
     assert asyncio.run(_bounded(cache.aget_or_compute("a", lambda k: 3))) == 3
+
+
+def test_another_caches_same_key_is_another_computation() -> None:
+    """Two levels of cache (an in-process one in front of a shared one) ask the same key
+    of each other: not a recursion."""
+    shared, local = SemCache(), SemCache()
+
+    def from_shared(key: str) -> Any:
+        return shared.get_or_compute(key, lambda k: [0.6, 0.8])
+
+    assert local.get_or_compute("k", from_shared) == pytest.approx([0.6, 0.8])
+
+    async def afrom_shared(key: str) -> Any:
+        return await shared.aget_or_compute(key, lambda k: [0.6, 0.8])
+
+    assert asyncio.run(_bounded(local.aget_or_compute("j", afrom_shared))) == pytest.approx(
+        [0.6, 0.8]
+    )
+    [many] = local.get_or_compute_many(["m"], lambda ks: [from_shared("m")])
+    assert many == pytest.approx([0.6, 0.8])
