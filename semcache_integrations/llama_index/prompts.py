@@ -46,7 +46,10 @@ __all__ = [
 QUESTION_ARGUMENTS = ("query_str", "question")
 """The template arguments that hold the question (LlamaIndex's own templates use these)."""
 
-_QUESTION: ContextVar[str | None] = ContextVar("semcache_template_question", default=None)
+# the current template call's question, and the template's text before its slot
+_QUESTION: ContextVar[tuple[str, str] | None] = ContextVar(
+    "semcache_template_question", default=None
+)
 _BLANK = "\x00"  # stands for the question in the context that must match exactly
 
 
@@ -57,25 +60,45 @@ def template_question(template: Any, prompt_args: Mapping[str, Any]) -> Iterator
     give ``query_str`` by ``partial_format``) by meaning (see the module)."""
     partial = getattr(template, "kwargs", None)
     arguments = {**(partial if isinstance(partial, Mapping) else {}), **prompt_args}
-    question = next(
-        (v for k in QUESTION_ARGUMENTS if isinstance(v := arguments.get(k), str) and v.strip()),
-        None,
+    name, question = next(
+        (
+            (k, v)
+            for k in QUESTION_ARGUMENTS
+            if isinstance(v := arguments.get(k), str) and v.strip()
+        ),
+        (None, None),
     )
-    token = _QUESTION.set(question)
+    token = _QUESTION.set(None if question is None else (question, _slot_anchor(template, name)))
     try:
         yield
     finally:
         _QUESTION.reset(token)
 
 
+def _slot_anchor(template: Any, name: str | None) -> str:
+    """The template's own text just before its ``{name}`` slot ("Query: "), which finds
+    the question's place in the formatted prompt; "" when the template does not say."""
+    try:
+        text = template.get_template()
+    except Exception:  # not a LlamaIndex template: the last occurrence decides
+        return ""
+    at = text.find(f"{{{name}}}") if isinstance(text, str) else -1
+    return "" if at < 0 else text[text.rfind("}", 0, at) + 1 : at]
+
+
 def _split(text: str) -> tuple[str, str] | None:
     """``(text with the current template's question blanked, the question)``, or None
-    outside a template call or when the text does not hold the question. Its last
-    occurrence is the template's: a retrieved FAQ chunk may hold the question word for
+    outside a template call or when the text does not hold the question. Only the
+    template's occurrence is blanked, found after the template's text before its slot
+    ("Query: "), else the last one: a retrieved FAQ chunk may hold the question word for
     word, and blanking that too would set apart the prompts of its paraphrases."""
-    question = _QUESTION.get()
-    at = -1 if question is None else text.rfind(question)
-    if question is None or at < 0:
+    current = _QUESTION.get()
+    if current is None:
+        return None
+    question, anchor = current
+    at = text.find(anchor + question) if anchor else -1
+    at = at + len(anchor) if at >= 0 else text.rfind(question)
+    if at < 0:
         return None
     return text[:at] + _BLANK + text[at + len(question) :], question
 

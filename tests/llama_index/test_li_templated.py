@@ -231,3 +231,21 @@ def test_a_paraphrase_hits_when_the_context_holds_the_question_word_for_word() -
         template, context_str=faq, query_str="What is the height of the Eiffel Tower?"
     )
     assert first == again == faq and inner.calls == 1
+
+
+def test_the_refine_template_blanks_its_own_question_not_the_chunks_copy() -> None:
+    """LlamaIndex's refine template puts the question before the context: its last
+    occurrence was the FAQ chunk's copy (found by review). The template's text before its
+    slot finds the right one."""
+    from llama_index.core.prompts.default_prompts import DEFAULT_REFINE_PROMPT
+
+    inner = ContextEchoLLM()
+    llm = SemCacheLLM(inner, embed_model=minilm, threshold=MINILM_THRESHOLD)
+    faq = "FAQ. Q: How do I reset my password? A: Use the reset link on the login page."
+    args = {"context_msg": f"-----\n{faq}\n-----", "existing_answer": "Use the reset link."}
+    first = llm.predict(DEFAULT_REFINE_PROMPT, query_str="How do I reset my password?", **args)
+    again = llm.predict(DEFAULT_REFINE_PROMPT, query_str="how can I reset my password", **args)
+    assert first == again and inner.calls == 1
+    other_chunk = {**args, "context_msg": "-----\nPasswords are reset by support.\n-----"}
+    llm.predict(DEFAULT_REFINE_PROMPT, query_str="How do I reset my password?", **other_chunk)
+    assert inner.calls == 2  # another context: its own answer
