@@ -35,6 +35,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -299,8 +300,8 @@ class Verifier:
         """An exploration found ``candidate``'s response right for the prompt, whose
         answer (the same response) is now cached for exact hits only: feedback on it, or
         its invalidation, is the candidate entry's to learn, as if it had served it."""
-        with self._lock:
-            _remember(self._served, prompt_key, candidate)
+        with self._lock:  # the value is not needed to learn (as for a served hit)
+            _remember(self._served, prompt_key, dataclasses.replace(candidate, value=None))
 
     def pop_served(self, prompt_key: str) -> Candidate | None:
         """The semantic hit last served for the prompt, forgotten (one feedback each)."""
