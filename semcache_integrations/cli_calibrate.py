@@ -31,9 +31,8 @@ from rich.table import Table
 from rich.text import Text
 
 from semcache_core import Calibration, SemCacheError, calibrate
-from semcache_core.calibration import ThresholdRow
+from semcache_core.calibration import PairScore, ThresholdRow, table
 from semcache_core.errors import InvalidPairError
-from semcache_core.vectors import score_floor
 
 __all__ = ["GRID", "add_calibrate_parser", "load_embedder", "read_pairs", "run_calibrate"]
 
@@ -211,21 +210,21 @@ def _percent(value: float | None) -> str:
 
 
 def _table(result: Calibration, title: str) -> Table:
-    table = Table(title=f"Calibration: {title}")
+    shown = Table(title=f"Calibration: {title}")
     for column in ("threshold", "served", "hits", "wrong hits", "precision", "recall", "F1"):
-        table.add_column(column, justify="right")
-    table.add_column("")
+        shown.add_column(column, justify="right")
+    shown.add_column("")
     thresholds = set(GRID) | ({result.threshold} if result.threshold is not None else set())
     for threshold in sorted(thresholds):
         row = result.row_at(threshold)
         recommended = threshold == result.threshold
         meets = row.precision is not None and row.precision >= result.min_precision
-        table.add_row(
+        shown.add_row(
             *_cells(row),
             "<- recommended" if recommended else "",
             style="bold green" if recommended else (None if meets else "dim"),
         )
-    return table
+    return shown
 
 
 def _cells(row: ThresholdRow) -> list[str]:
@@ -243,26 +242,22 @@ def _cells(row: ThresholdRow) -> list[str]:
 def _by_kind(result: Calibration, kinds: list[str]) -> Table:
     threshold = result.threshold
     assert threshold is not None
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    groups: dict[str, list[PairScore]] = defaultdict(list)
     for score, kind in zip(result.scores, kinds):
-        served = score.score >= score_floor(threshold)  # as the cache compares
-        entry = counts[kind or "-"]
-        if score.pair.same:
-            entry[0] += 1
-            entry[1] += served
-        else:
-            entry[2] += 1
-            entry[3] += served
-    table = Table(title=f"By kind at threshold {threshold:g}")
+        groups[kind or "-"].append(score)
+    shown = Table(title=f"By kind at threshold {threshold:g}")
     for column in ("kind", "same pairs served", "different pairs served (wrong)"):
-        table.add_column(column, justify="right" if column != "kind" else "left")
-    for kind, (same, hits, different, wrong) in sorted(counts.items()):
-        table.add_row(
+        shown.add_column(column, justify="right" if column != "kind" else "left")
+    for kind, scores in sorted(groups.items()):
+        same = sum(score.pair.same for score in scores)
+        # served as the recommendation's row counts them (calibration.table)
+        row = table([s.score for s in scores], [s.pair.same for s in scores], [threshold])[0]
+        shown.add_row(
             Text(kind),  # user text: no markup
-            f"{hits}/{same}" if same else "-",
-            f"{wrong}/{different}" if different else "-",
+            f"{row.hits}/{same}" if same else "-",
+            f"{row.wrong_hits}/{len(scores) - same}" if len(scores) > same else "-",
         )
-    return table
+    return shown
 
 
 def _closest(result: Calibration, pairs: list[dict[str, Any]]) -> Table:
