@@ -20,6 +20,10 @@
  *       Python floats: ``np.multiply(unit, norm, dtype=np.float64).astype(np.float32)
  *       .tolist()`` in one pass. ``unit`` is any C-contiguous float32 buffer.
  *
+ *       Its floats are recycled (see ``recycled_float``): making and freeing hundreds of
+ *       float objects is most of a ``get_or_compute`` hit, and a caller that drops each
+ *       embedding once used (converted to an array, sent on) hands them back.
+ *
  * The package works without this module (the pure Python twins in vector_values.py run
  * instead); tests check that both give the same results.
  */
@@ -115,6 +119,45 @@ general_path:
     Py_RETURN_NONE;
 }
 
+/* The floats float_list_of last made, in a ring. A float in the ring that nothing else
+ * holds any more (reference count 1: the ring's own) is given its new value and handed
+ * out again instead of freeing one float and making another: no float a caller can still
+ * reach is ever changed, as CPython's own zip() and dict.items() iterators reuse a result
+ * tuple only while nothing else holds it. A ring of 4096 covers two calls at every
+ * common embedding size up to 2048, so a caller may keep the previous result while
+ * asking for the next. It relies on the GIL to see a count of 1 and change the value in
+ * one step: without a GIL every float is made anew. */
+#ifndef Py_GIL_DISABLED
+#define RING_SIZE 4096 /* a power of two */
+static PyObject *ring[RING_SIZE];
+static size_t ring_next;
+#endif
+
+static inline PyObject *
+recycled_float(double value)
+{
+#ifdef Py_GIL_DISABLED
+    return PyFloat_FromDouble(value);
+#else
+    PyObject **slot = &ring[ring_next];
+    ring_next = (ring_next + 1) & (RING_SIZE - 1);
+    PyObject *held = *slot;
+    if (held != NULL && Py_REFCNT(held) == 1) {
+        ((PyFloatObject *)held)->ob_fval = value;
+        Py_INCREF(held);
+        return held;
+    }
+    PyObject *made = PyFloat_FromDouble(value);
+    if (made == NULL) {
+        return NULL;
+    }
+    Py_INCREF(made);
+    *slot = made;
+    Py_XDECREF(held); /* still held elsewhere (count above 1): never freed here */
+    return made;
+#endif
+}
+
 static PyObject *
 float_list_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -147,7 +190,7 @@ float_list_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyFloat_FromDouble(read_back(unit[i], norm));
+        PyObject *item = recycled_float(read_back(unit[i], norm));
         if (item == NULL) {
             Py_DECREF(list);
             PyBuffer_Release(&view);
