@@ -237,14 +237,7 @@ def run(cfg: Config, mode: str) -> None:
             "seed",
             1.0,
         ),
-        info_row(
-            "2b",
-            "get_or_compute hit, last 100 results held",
-            str(per_call(kept_samples["ours"])),
-            f"seed: {per_call(kept_samples['seed'])}",
-            f"{per_call(kept_samples['ours']).seconds / per_call(kept_samples['seed']).seconds:.2f}x"
-            " its time",
-        ),
+        kept_row(per_call(kept_samples["ours"]), per_call(kept_samples["seed"])),
         time_ratio_row(
             "3",
             f"get_similar over {n}, per call",
@@ -269,6 +262,16 @@ def run(cfg: Config, mode: str) -> None:
     title = f"seed flow benchmark: semcache_core vs semcache-rs ({mode})"
     widths = {"label_width": 40, "baseline_width": 36, "figure_width": 14}
     print_report(rows, title, started, load_before, "compare the spreads", **widths)
+
+
+def kept_row(ours: Timing, seed: Timing) -> Row:
+    return info_row(
+        "2b",
+        "get_or_compute hit, last 100 results held",
+        str(ours),
+        f"seed: {seed}",
+        f"{ours.seconds / seed.seconds:.2f}x its time",
+    )
 
 
 def size_row(ours: int, seed: int, n: int) -> Row:
