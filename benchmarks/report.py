@@ -10,7 +10,9 @@ first on ``sys.path``. Each script keeps its own timing type (``Timing``: median
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import gc
 import json
 import os
 import platform
@@ -52,6 +54,23 @@ def record(kind: str, name: str, data: Any) -> None:
     line = json.dumps({"kind": kind, "name": name, "data": data}, allow_nan=False)
     with open(path, "a", encoding="utf-8") as sink:
         sink.write(line + "\n")
+
+
+@contextlib.contextmanager
+def collector_on_new_objects() -> Iterator[None]:
+    """The garbage collector running, as in an application, over the objects made from here
+    on: what exists already (the benchmark's own data) is frozen out of its walks, so a
+    timing counts the collections a cache's own objects cause, not the data's size."""
+    gc.collect()
+    gc.freeze()
+    was_enabled = gc.isenabled()
+    gc.enable()
+    try:
+        yield
+    finally:
+        if not was_enabled:
+            gc.disable()
+        gc.unfreeze()
 
 
 # --- data --------------------------------------------------------------------------------

@@ -24,6 +24,9 @@
  *       float objects is most of a ``get_or_compute`` hit, and a caller that drops each
  *       embedding once used (converted to an array, sent on) hands them back.
  *
+ *   untrack(*objects) -> None
+ *       Takes each object out of the garbage collector's lists (see untracked.py).
+ *
  * The package works without this module (the pure Python twins in vector_values.py run
  * instead); tests check that both give the same results.
  */
@@ -202,11 +205,24 @@ float_list_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return list;
 }
 
+static PyObject *
+untrack(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        if (PyObject_IS_GC(args[i]) && PyObject_GC_IsTracked(args[i])) {
+            PyObject_GC_UnTrack(args[i]);
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"unit_of_float_list", (PyCFunction)(void (*)(void))unit_of_float_list, METH_FASTCALL,
      "(norm, unit float32 bytes, read back) of a list of floats, or None for the general path."},
     {"float_list_of", (PyCFunction)(void (*)(void))float_list_of, METH_FASTCALL,
      "The list of floats unit * norm, rounded to float32 per component."},
+    {"untrack", (PyCFunction)(void (*)(void))untrack, METH_FASTCALL,
+     "Take each object out of the garbage collector's lists."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..codec import decode_many, decode_metadata
+from ..untracked import untrack
 from .base import NOT_DECODED, StoredEntry
 
 __all__ = ["ColdEntries", "LocalEntry"]
@@ -68,6 +69,7 @@ class LocalEntry(StoredEntry):
         self.label = label
         self.decoded_metadata: dict | None = None
         self.tick = tick
+        untrack(self, plain)  # nothing it holds leads back to it: see untracked.py
 
     def metadata_dict(self) -> dict:
         if self.decoded_metadata is None:

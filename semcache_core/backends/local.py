@@ -46,6 +46,7 @@ from ..errors import DimensionMismatchError, InvalidArgumentError, shown
 from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
+from ..untracked import untrack
 from ..vector_values import VECTOR_HEAD
 from ..vectors import FloatMatrix, FloatVector, score_floor
 from .base import BackendCounters, EntryWrite, StoredEntry
@@ -302,7 +303,7 @@ class LocalBackend(LocalReads, LocalState):
             self._tick,
         )
         if self.max_entries is not None:
-            heapq.heappush(self._recency, (entry.tick, entry))
+            self._queue_recency(entry)
         space = self._space(write.namespace)
         if label is not None and write.vector is not None:
             space.ensure_index(len(write.vector), self._new_index)
@@ -310,8 +311,7 @@ class LocalBackend(LocalReads, LocalState):
         space.entries[write.key] = entry
         self._live += 1
         if write.expires_at is not None:
-            self._tiebreak += 1
-            heapq.heappush(self._expiry, (write.expires_at, self._tiebreak, entry))
+            self._queue_expiry(entry, write.expires_at)
         return label
 
     def _new_index(self, dim: int) -> HybridIndex:
@@ -341,7 +341,7 @@ class LocalBackend(LocalReads, LocalState):
             if not self._is_current(entry):
                 continue  # replaced or deleted since
             if entry.tick != tick:
-                heapq.heappush(heap, (entry.tick, entry))  # read since: requeue
+                self._queue_recency(entry)  # read since: requeue
                 continue
             self._remove(entry)
             self._evictions += 1
@@ -367,8 +367,7 @@ class LocalBackend(LocalReads, LocalState):
             entry = self._spaces[namespace].entries[key]
             entry.expires_at = expires_at  # its old heap item is skipped by purge_expired
             if expires_at is not None:
-                self._tiebreak += 1
-                heapq.heappush(self._expiry, (expires_at, self._tiebreak, entry))
+                self._queue_expiry(entry, expires_at)
                 self._compact_heaps()  # a hot entry touched on every hit must not pile up
             return True
 
@@ -415,10 +414,9 @@ class LocalBackend(LocalReads, LocalState):
         if entry.label is not None:
             space.by_label[entry.label] = entry
         if self.max_entries is not None:
-            heapq.heappush(self._recency, (entry.tick, entry))
+            self._queue_recency(entry)
         if entry.expires_at is not None:
-            self._tiebreak += 1
-            heapq.heappush(self._expiry, (entry.expires_at, self._tiebreak, entry))
+            self._queue_expiry(entry, entry.expires_at)
         if not cold:
             self._cold = None  # frees the columns
         return entry
@@ -492,7 +490,21 @@ class LocalBackend(LocalReads, LocalState):
             self._recency = [
                 (e.tick, e) for space in self._spaces.values() for e in space.entries.values()
             ]
+            untrack(*self._recency)
             heapq.heapify(self._recency)
+
+    def _queue_recency(self, entry: LocalEntry) -> None:
+        """Put ``entry`` on the recency heap at its tick (untracked: see
+        :mod:`semcache_core.untracked`)."""
+        item = (entry.tick, entry)
+        untrack(item)
+        heapq.heappush(self._recency, item)
+
+    def _queue_expiry(self, entry: LocalEntry, expires_at: float) -> None:
+        self._tiebreak += 1
+        item = (expires_at, self._tiebreak, entry)
+        untrack(item)
+        heapq.heappush(self._expiry, item)
 
     # --- bookkeeping ---------------------------------------------------------------------
 

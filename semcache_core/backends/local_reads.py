@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..codec import decode
 from ..stored_values import MISSING, value_of
+from ..untracked import untrack
 from ..vector_values import LIST_KIND, VECTOR_HEAD, VectorValue
 from .base import NOT_DECODED, StoredEntry
 from .entries import LocalEntry
@@ -61,6 +62,7 @@ class LocalReads:
             if entry.label is not None and entry.value[:2] == VECTOR_HEAD:
                 if entry.plain is NOT_DECODED:  # restored: its marker (immutable) is kept
                     entry.plain = decode(entry.value)  # from now on, for read_value too
+                    untrack(entry.plain)
                 return self._with_vector(entry, self._spaces[namespace])
             return entry
         finally:
