@@ -136,6 +136,28 @@ static PyObject *ring[RING_SIZE];
 static size_t ring_next;
 #endif
 
+/* Whether the ring has floats to give back where it stands: when a caller holds on to the
+ * floats it was given (keeps each result), checking each would cost a cache miss per
+ * float for nothing, so the whole list is made anew and the ring moves past. */
+static inline int
+ring_ready(void)
+{
+#ifdef Py_GIL_DISABLED
+    return 0;
+#else
+    PyObject *held = ring[ring_next];
+    return held == NULL || Py_REFCNT(held) == 1;
+#endif
+}
+
+static inline void
+ring_skip(Py_ssize_t count)
+{
+#ifndef Py_GIL_DISABLED
+    ring_next = (ring_next + (size_t)count) & (RING_SIZE - 1);
+#endif
+}
+
 static inline PyObject *
 recycled_float(double value)
 {
@@ -192,8 +214,13 @@ float_list_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyBuffer_Release(&view);
         return NULL;
     }
+    int recycle = ring_ready();
+    if (!recycle) {
+        ring_skip(n);
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = recycled_float(read_back(unit[i], norm));
+        double value = read_back(unit[i], norm);
+        PyObject *item = recycle ? recycled_float(value) : PyFloat_FromDouble(value);
         if (item == NULL) {
             Py_DECREF(list);
             PyBuffer_Release(&view);
