@@ -353,7 +353,9 @@ def question_words_agree(new: str, stored: str) -> bool:
     if asked and stored_asked and asked != stored_asked:
         return False
     new_words, stored_words = span_words(new), span_words(stored)
-    return not (_asks_about(new_words, stored_words) or _asks_about(stored_words, new_words))
+    return not (
+        _asks_about(new_words, stored_words) or _asks_about(stored_words, new_words)
+    )
 
 
 def _asks_about(which: tuple[str, ...], whether: tuple[str, ...]) -> bool:
