@@ -38,19 +38,19 @@ _MARKS = re.compile(r"[.!?\u2026]+")
 _TOKEN = re.compile(rf"{WORD.pattern}|{_MARKS.pattern}|[,;:]")
 _REPEATED = re.compile(r"(.)\1+")
 # Words that make a question when they open a sentence or a clause ("So, what is...").
-QUESTION_WORDS = frozenset(
+_QUESTION_WORDS = frozenset(
     {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "whats"}
     | {"what's", "who's", "where's", "when's", "why's", "how's"}
 )
 # Auxiliaries that make a question when they open a clause before its subject ("Is the
 # museum open.", "Isn't it cold."; not "Don't go.").
-AUXILIARIES = frozenset(
+_AUXILIARIES = frozenset(
     {"is", "are", "was", "were", "am", "do", "does", "did", "can", "could", "should"}
     | {"would", "will", "shall", "may", "might", "must", "have", "has", "had"}
     | {"isn't", "aren't", "wasn't", "weren't", "don't", "doesn't", "didn't", "can't"}
     | {"couldn't", "shouldn't", "wouldn't", "won't", "haven't", "hasn't", "hadn't"}
 )
-SUBJECTS = frozenset(
+_SUBJECTS = frozenset(
     {"i", "you", "he", "she", "we", "they", "it", "there", "this", "that", "these", "those"}
     | {"the", "a", "an", "my", "your", "his", "her", "our", "their", "anyone", "someone"}
 )
@@ -118,6 +118,6 @@ def _asks(clause: list[str]) -> bool:
     """Whether a clause's words ask, whatever mark ends its sentence: it opens with a
     question word, or with an auxiliary before its subject."""
     return bool(clause) and (
-        clause[0] in QUESTION_WORDS
-        or (clause[0] in AUXILIARIES and len(clause) > 1 and clause[1] in SUBJECTS)
+        clause[0] in _QUESTION_WORDS
+        or (clause[0] in _AUXILIARIES and len(clause) > 1 and clause[1] in _SUBJECTS)
     )

@@ -151,7 +151,6 @@ much has rent gone up in 5 years?")."""
 
 _PAIRS = [
     ("before earlier prior", "after afterwards later"),
-    ("within", "after beyond"),
     ("open opens opened opening reopen", "close closes closed closing shut"),
     ("good great", "bad poor terrible"),
     ("better", "worse"),
@@ -443,21 +442,10 @@ SCOPES: tuple[re.Pattern[str], ...] = (
         r"\b(?:domestic(?:ally)?|inland|nationwide|(?:with)?in\s+" + _COUNTRY + r")",
         re.IGNORECASE,
     ),
-    re.compile(
-        r"\b(?:for\s+free|free\s+of\s+charge|complimentary|gratis|"
-        r"(?:at\s+)?no\s+(?:extra\s+|additional\s+)?(?:cost|charge)|"
-        r"(?:^|(?<=[.?!,;:]\s))(?:is|are)\s+(?:[\w']+\s+){0,2}free(?![\w-]|\s+(?:of|from)\b)|"
-        r"free\s+(?:parking|shipping|delivery|wi-?fi|internet|breakfast|returns?|trials?|"
-        r"cancellations?|access|entry|admission|upgrades?|refills?|samples?|tickets?|meals?|"
-        r"drinks?|consultations?|estimates?|quotes?|versions?|plans?|tiers?|accounts?))\b",
-        re.IGNORECASE,
-    ),
 )
-"""What a question covers, abroad or at home, or at no charge: a scope named on one side
-only is another question ("send money abroad" / "send money to another bank in this
-country"; "abroad" / "in other countries" is one scope; "Does the hotel have parking?" /
-"...free parking?"). "foreign key" or "foreign language" names none, nor "free" as a verb
-("free up disk space", "free memory in C")."""
+"""What a question covers, abroad or at home: a scope named on one side only is another
+question ("send money abroad" / "send money to another bank in this country"; "abroad" /
+"in other countries" is one scope). "foreign key" or "foreign language" names none."""
 
 INFINITIVE_VERBS = frozenset(
     _split(

@@ -24,15 +24,13 @@ The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
 - :func:`order_agrees`: not the same words in another order, and no direction reversed
   ("Celsius to Fahrenheit" / "Fahrenheit into Celsius", "int to string" / "a string to
   an int");
-- :func:`question_words_agree`: no two different who/when/where/why questions, and not
-  a yes/no question against a how/what/when question on its words ("Is the store open on
-  Sunday?" / "How late is the store open on Sunday?");
+- :func:`question_words_agree`: no two different who/when/where/why questions;
 - :func:`opposites_agree`: no word on one side whose opposite is on the other only
   ("before" / "after", "enable" / "disable", "cheapest" / "most expensive");
 - :func:`kinds_agree`: no two kinds of one closed class swapped ("checking account" /
   "credit card", "by plane" / "by bus", "dogs" / "cats");
-- :func:`qualifiers_agree`: a scope ("abroad", "domestic", "free of charge") or a "too"
-  ("too old") on both sides or neither.
+- :func:`qualifiers_agree`: a scope ("abroad", "domestic") or a "too" ("too old") on
+  both sides or neither.
 
 They err on the side of a miss: a paraphrase that trips one ("I forgot my password" /
 "I can't remember my password") costs one LLM call, a wrong answer costs trust.
@@ -56,7 +54,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .errors import InvalidArgumentError, shown
-from .guard_marks import AUXILIARIES, QUESTION_WORDS, SUBJECTS
 from .guard_order import order_agrees
 from .guard_text import WORD, span_words, stem
 from .guard_words import (
@@ -345,33 +342,9 @@ def _is_code(token: str) -> bool:
 
 def question_words_agree(new: str, stored: str) -> bool:
     """Not two questions of different kinds: when both spans name who/whom/whose/when/
-    where/why, they name the same ones ("Who designed it?" / "When was it built?"); and
-    not a yes/no question against a question word asking about its very words ("Is the
-    store open on Sunday?" / "How late is the store open on Sunday?": "yes" answers one,
-    a time the other)."""
+    where/why, they name the same ones ("Who designed it?" / "When was it built?")."""
     asked, stored_asked = question_words(new), question_words(stored)
-    if asked and stored_asked and asked != stored_asked:
-        return False
-    new_words, stored_words = span_words(new), span_words(stored)
-    return not (
-        _asks_about(new_words, stored_words) or _asks_about(stored_words, new_words)
-    )
-
-
-def _asks_about(which: tuple[str, ...], whether: tuple[str, ...]) -> bool:
-    """``which`` opens with a question word, ``whether`` is a yes/no question (opens with
-    an auxiliary, no question word in it), and every word ``whether`` rests on is in
-    ``which`` (plurals folded): the same ask, asked for how, when, what..."""
-    if not which or which[0] not in QUESTION_WORDS:
-        return False
-    if not whether or whether[0] not in AUXILIARIES or QUESTION_WORDS.intersection(whether):
-        return False
-    content = {stem(word) for word in whether if word not in _FRAME_WORDS}
-    return bool(content) and content <= {stem(word) for word in which}
-
-
-# Words a yes/no question is framed with rather than about.
-_FRAME_WORDS = AUXILIARIES | SUBJECTS | {"me", "us", "him", "them", "to", "of", "for", "in"}
+    return not (asked and stored_asked and asked != stored_asked)
 
 
 def kinds_agree(new: str, stored: str) -> bool:
@@ -417,8 +390,7 @@ def _kinds(span: str, code: bool) -> Counter[tuple[int, int]]:
 
 def qualifiers_agree(new: str, stored: str) -> bool:
     """Both sides or neither name each scope (:data:`~semcache_core.guard_words.SCOPES`:
-    "abroad", "out of the country"; "domestic", "within the country"; "free parking", "at
-    no extra cost"), and "too" qualifies
+    "abroad", "out of the country"; "domestic", "within the country"), and "too" qualifies
     the same words on both ("too old" / "too young", "too much" / none; "too" as "also"
     does not count): each changes what is asked."""
     if any(bool(scope.search(new)) != bool(scope.search(stored)) for scope in SCOPES):

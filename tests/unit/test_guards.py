@@ -199,19 +199,6 @@ REFUSED = [
     (opposites_agree, "Is this mushroom edible?", "Is this mushroom poisonous?"),
     (kinds_agree, "What do guinea hens eat?", "What do chickens eat?"),
     (kinds_agree, "Are air fryers healthy?", "Are deep fryers healthy?"),
-    # served with MiniLM at 0.87 before (found this session)
-    (opposites_agree, "Can I cancel within 24 hours?", "Can I cancel after 24 hours?"),
-    (opposites_agree, "Is it covered within the warranty?", "Is it covered beyond the warranty?"),
-    (qualifiers_agree, "Does the hotel have parking?", "Does the hotel have free parking?"),
-    (qualifiers_agree, "Can I return shoes?", "Can I return shoes at no extra cost?"),
-    (qualifiers_agree, "Is the museum open to children?", "Is the museum free for children?"),
-    (
-        question_words_agree,
-        "Is the store open on Sunday?",
-        "How late is the store open on Sunday?",
-    ),
-    (question_words_agree, "Is the pool heated?", "When is the pool heated?"),
-    (question_words_agree, "Does the plan include roaming?", "Which plans include roaming?"),
 ]
 
 SERVED = [
@@ -281,15 +268,6 @@ SERVED = [
     "What do guinea fowl eat?|What do guinea hens eat?",
     "Are air fryers healthier than deep frying?|Is an air fryer healthier than a deep fryer?",
     "My car battery failed, can I jump start it?|My car battery died, can I jump start it?",
-    "Is shipping free?|Do you offer free shipping?",
-    "Is there a free trial?|Can I try it for free?",
-    "How do I free up disk space?|How can I clear up disk space?",
-    "How do I free memory in C?|How do I release memory in C?",
-    "Is the wifi free?|Is there free wifi?",
-    "How much memory is free on my server?|How do I see free memory on my server?",
-    "Do you know when the store opens?|When does the store open?",
-    "Can you explain recursion?|What is recursion?",
-    "Is there a way to reset my password?|How do I reset my password?",
 ]
 
 
