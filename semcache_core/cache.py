@@ -208,7 +208,8 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
 
     def _expires_at(self, ttl: Any) -> float | None:
         ttl = check_ttl(ttl) if ttl is not None else self._default_ttl
-        return None if ttl is None else self._clock() + ttl
+        # a float of its own: never an object of the clock's (see semcache_core.untracked)
+        return None if ttl is None else float(self._clock() + ttl)
 
     def _write(
         self,

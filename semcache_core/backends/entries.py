@@ -34,6 +34,7 @@ from typing import Any
 
 from ..codec import decode_many, decode_metadata
 from ..untracked import untrack
+from ..vector_values import VectorValue
 from .base import NOT_DECODED, StoredEntry
 
 __all__ = ["ColdEntries", "LocalEntry"]
@@ -69,12 +70,28 @@ class LocalEntry(StoredEntry):
         self.label = label
         self.decoded_metadata: dict | None = None
         self.tick = tick
-        untrack(self, plain)  # nothing it holds leads back to it: see untracked.py
+        if _made_by_the_cache(key, namespace, expires_at, plain):
+            untrack(self, plain)  # nothing it holds leads back to it: see untracked.py
 
     def metadata_dict(self) -> dict:
         if self.decoded_metadata is None:
             self.decoded_metadata = decode_metadata(self.metadata)
         return self.decoded_metadata
+
+
+def _made_by_the_cache(key: str, namespace: str, expires_at: Any, plain: Any) -> bool:
+    """Whether an entry's fields are all of the cache's own making (exact built-in types):
+    a caller's ``str`` subclass as a key or namespace, or a float subclass from a clock,
+    may carry attributes that lead back to the entry, a cycle the collector must see."""
+    foreign_marker = plain.__class__ is VectorValue and (
+        plain.kind.__class__ is not str or plain.norm.__class__ is not float
+    )
+    return (
+        not foreign_marker
+        and key.__class__ is str
+        and namespace.__class__ is str
+        and (expires_at is None or expires_at.__class__ is float)
+    )
 
 
 def _plain(decoded: Any) -> Any:

@@ -35,6 +35,7 @@ Example::
 
 from __future__ import annotations
 
+import gc
 import heapq
 import threading
 from collections.abc import Iterable
@@ -365,6 +366,8 @@ class LocalBackend(LocalReads, LocalState):
             if not self.exists(namespace, key, now):  # which thaws a cold entry
                 return False
             entry = self._spaces[namespace].entries[key]
+            if expires_at is not None:  # a float of its own (the entry may be untracked)
+                expires_at = float(expires_at)
             entry.expires_at = expires_at  # its old heap item is skipped by purge_expired
             if expires_at is not None:
                 self._queue_expiry(entry, expires_at)
@@ -490,20 +493,22 @@ class LocalBackend(LocalReads, LocalState):
             self._recency = [
                 (e.tick, e) for space in self._spaces.values() for e in space.entries.values()
             ]
-            untrack(*self._recency)
+            untrack(*(item for item in self._recency if not gc.is_tracked(item[1])))
             heapq.heapify(self._recency)
 
     def _queue_recency(self, entry: LocalEntry) -> None:
         """Put ``entry`` on the recency heap at its tick (untracked: see
         :mod:`semcache_core.untracked`)."""
         item = (entry.tick, entry)
-        untrack(item)
+        if not gc.is_tracked(entry):  # an entry of the cache's own making (entries.py)
+            untrack(item)
         heapq.heappush(self._recency, item)
 
     def _queue_expiry(self, entry: LocalEntry, expires_at: float) -> None:
         self._tiebreak += 1
         item = (expires_at, self._tiebreak, entry)
-        untrack(item)
+        if not gc.is_tracked(entry) and expires_at.__class__ is float:
+            untrack(item)
         heapq.heappush(self._expiry, item)
 
     # --- bookkeeping ---------------------------------------------------------------------

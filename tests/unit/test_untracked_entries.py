@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+import weakref
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -91,3 +94,82 @@ def test_a_dropped_cache_frees_what_its_entries_held() -> None:
     finally:
         tracemalloc.stop()
     assert left < 200_000, f"{left} bytes still held after the caches were dropped"
+
+
+class Tagged(str):
+    """A caller's str subclass: it may carry attributes, here a way back to the cache."""
+
+
+class TickingClock:
+    """A clock whose times are float subclasses that lead back to their owner."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.owner: object = None
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        stamp = TaggedTime(self.now)
+        stamp.owner = self.owner
+        return stamp
+
+
+class TaggedTime(float):
+    """A time that stays tagged through arithmetic (``now + ttl``)."""
+
+    owner: object
+
+    def __add__(self, other: Any) -> TaggedTime:
+        later = TaggedTime(float(self) + other)
+        later.owner = self.owner
+        return later
+
+
+STORES = {
+    "set(key)": lambda cache, tagged: cache.set(tagged, "v"),
+    "get_or_compute(key)": lambda cache, tagged: cache.get_or_compute(
+        tagged, lambda _key: [1.0, 2.0, 3.0, 4.0]
+    ),
+    "set(namespace=)": lambda cache, tagged: cache.set("k", "v", namespace=tagged),
+    "set_many(key)": lambda cache, tagged: cache.set_many({tagged: 1}, ttl=30),
+    "set(value=)": lambda cache, tagged: cache.set("k", tagged),
+    "touch(key)": lambda cache, tagged: (cache.set(tagged, 1), cache.touch(tagged, ttl=5)),
+}
+
+
+@pytest.mark.parametrize("store", STORES.values(), ids=STORES.keys())
+def test_a_cycle_through_a_callers_str_subclass_is_still_collected(store: Any) -> None:
+    """A key or namespace of the caller's own str subclass stays tracked: otherwise a
+    cycle through it (key -> its owner -> the cache -> the entry -> key) would never be
+    freed, nor a durable cache's directory lock released."""
+
+    class Owner:
+        cache: SemCache
+
+    owner = Owner()
+    owner.cache = SemCache(dim=4, max_entries=100, ttl=60)
+    tagged = Tagged("k")
+    tagged.owner = owner  # type: ignore[attr-defined]
+    store(owner.cache, tagged)
+    gone = weakref.ref(owner)
+    del owner, tagged
+    gc.collect()
+    assert gone() is None
+
+
+def test_a_clock_whose_times_lead_back_to_the_cache_leaks_nothing() -> None:
+    class Owner:
+        cache: SemCache
+
+    clock = TickingClock()
+    owner = Owner()
+    clock.owner = owner
+    owner.cache = SemCache(dim=4, max_entries=100, ttl=60, clock=clock)
+    owner.cache.set("a", 1)
+    owner.cache.set("b", 2, ttl=5)
+    owner.cache.touch("a", ttl=9)
+    owner.cache.get_or_compute("c", lambda _key: [1.0, 0.0, 0.0, 0.0])
+    gone = weakref.ref(owner)
+    del owner, clock
+    gc.collect()
+    assert gone() is None
