@@ -9,7 +9,9 @@ with the collector on against 1.40 s with it paused. Nothing these objects hold 
 to them (keys, byte strings, numbers, an immutable marker, a metadata dict decoded from
 bytes that never leaves the backend), so no reference cycle runs through them and a
 collection has nothing to find there: CPython untracks a tuple or dict of atomic items for
-the same reason. They still live and die by their reference counts.
+the same reason. They still live and die by their reference counts. Only entries whose
+fields are all of built-in types are untracked: a caller's ``str`` subclass as a key can
+carry an attribute that leads back to the cache, a cycle only the collector can free.
 
 Example::
 
