@@ -32,6 +32,7 @@ __all__ = [
     "RELATIVE_DATE",
     "RELATIVE_DAY",
     "RELATIVE_SHIFT",
+    "TIME_WINDOW",
     "SCALES",
     "SCOPES",
     "TOO_AS_ALSO_BEFORE",
@@ -143,6 +144,26 @@ RELATIVE_SHIFT = re.compile(
 ago" is not "a week from now" nor "in a week" ("from now on" is not a stretch of time).
 "In a week" is a stretch of time (group ``within``) where its sentence looks back
 (:data:`LOOKING_BACK`: "How much has rent gone up in 5 years?")."""
+
+_WINDOW_QUANTITY = (
+    r"(?:\d+(?:[.,]\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"fifteen|twenty|thirty|forty|fifty|sixty|ninety|(?:a\s+)?few|several|the\s+first)"
+    r"[\s-]*(?:business\s+|working\s+|calendar\s+)?"
+    r"(?:second|sec|minute|min|hour|hr|day|night|week|fortnight|month|year|yr)s?"
+)
+TIME_WINDOW = re.compile(
+    r"\b(?:(?P<inside>within|inside(?:\s+of)?|in\s+under|under|(?:in\s+)?less\s+than|"
+    r"fewer\s+than|no\s+more\s+than|no\s+later\s+than|up\s+to|below)|"
+    r"after|beyond|(?<!the\s)past|over|above|more\s+than|later\s+than|longer\s+than|"
+    r"in\s+excess\s+of|outside(?:\s+of)?)\s+"
+    rf"(?:{_WINDOW_QUANTITY}|the\s+(?:[\w-]+\s+){{0,2}}"
+    r"(?:window|period|limit|deadline|time\s*frame))\b",
+    re.IGNORECASE,
+)
+"""A stretch of time or a limit, and which side of it a question is on: group ``inside``
+set for "within 24 hours", "up to 30 days", "under the limit"; unset for "after 24 hours",
+"beyond 60 days", "past 30 days", "outside the warranty period". Only a word right before
+the stretch counts: "30 days after purchase" is a deadline, as "within 30 days" is."""
 
 LOOKING_BACK = re.compile(r"\b(?:has|have|had|did|was|were|since)\b", re.IGNORECASE)
 """Words of a sentence about the past: there "in 5 years" is not five years from now ("How

@@ -74,6 +74,7 @@ from .guard_words import (
     RELATIVE_SHIFT,
     SCALES,
     SCOPES,
+    TIME_WINDOW,
     TOO_AS_ALSO_BEFORE,
     UNITS,
 )
@@ -190,13 +191,24 @@ def _unit_names(span: str, pattern: re.Pattern[str] = _QUANTITY) -> list[str]:
 
 def dates_agree(new: str, stored: str) -> bool:
     """The same month and weekday names (any case, abbreviations included) and relative
-    days ("today", "tomorrow", "next week"); and not "ago" on one side only where the
-    other says "from now" only (a side that says neither passes: "How long ago did ..." /
-    "When did ...")."""
+    days ("today", "tomorrow", "next week"); not "ago" on one side only where the other
+    says "from now" only (a side that says neither passes: "How long ago did ..." / "When
+    did ..."); and not inside a stretch of time on one side only where the other is past
+    it only ("within 24 hours" / "after 24 hours", "up to 30 days" / "beyond 30 days")."""
     if _dates(new) != _dates(stored):
         return False
-    only_new, only_stored = _one_sided(_shifts(new), _shifts(stored))
-    return not (only_new and only_stored)
+    for sides in (_shifts, _windows):
+        only_new, only_stored = _one_sided(sides(new), sides(stored))
+        if only_new and only_stored:
+            return False
+    return True
+
+
+def _windows(span: str) -> set[str]:
+    """Which sides of a stretch of time or a limit the span asks about: "inside" ("within
+    24 hours", "up to 30 days"), "outside" ("after 24 hours", "beyond the warranty
+    period")."""
+    return {"inside" if m.group("inside") else "outside" for m in TIME_WINDOW.finditer(span)}
 
 
 def _dates(span: str) -> list[str]:

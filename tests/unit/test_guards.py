@@ -199,6 +199,11 @@ REFUSED = [
     (opposites_agree, "Is this mushroom edible?", "Is this mushroom poisonous?"),
     (kinds_agree, "What do guinea hens eat?", "What do chickens eat?"),
     (kinds_agree, "Are air fryers healthy?", "Are deep fryers healthy?"),
+    # served with MiniLM at 0.87 before (a review of time windows)
+    (dates_agree, "Can I cancel within 24 hours?", "Can I cancel after 24 hours?"),
+    (dates_agree, "Refundable if I cancel within a week?", "...more than a week in advance?"),
+    (dates_agree, "Covered within the warranty period?", "Covered beyond the warranty period?"),
+    (dates_agree, "Can I exchange a gift within 60 days?", "Exchange a gift past 60 days?"),
 ]
 
 SERVED = [
@@ -268,6 +273,10 @@ SERVED = [
     "What do guinea fowl eat?|What do guinea hens eat?",
     "Are air fryers healthier than deep frying?|Is an air fryer healthier than a deep fryer?",
     "My car battery failed, can I jump start it?|My car battery died, can I jump start it?",
+    "Can I return an item within 30 days?|Can I return an item up to 30 days after purchase?",
+    "Can I still get a refund after 14 days?|Can I still get a refund beyond 14 days?",
+    "How many cases in the past 24 hours?|How many cases within 24 hours?",
+    "Is the refund made within 5 days after approval?|Is the refund made within 5 days of it?",
 ]
 
 
@@ -322,6 +331,24 @@ def test_a_negation_added_on_one_side_is_always_refused(text: str, word: str, da
 def test_a_changed_number_is_always_refused(text: str, first: int, second: int) -> None:
     if first != second:
         assert not numbers_agree(f"{text} {first} items", f"{text} {second} items")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    texts,
+    st.sampled_from(["24 hours", "30 days", "a week", "two months", "the first year"]),
+    st.sampled_from(["within", "up to", "in less than", "under", "no later than"]),
+    st.sampled_from(["after", "beyond", "past", "more than", "later than", "over"]),
+)
+def test_inside_a_stretch_of_time_against_past_it_is_always_refused(
+    text: str, stretch: str, inside: str, outside: str
+) -> None:
+    text += ". Can I do it"  # its own words do not run into the stretch
+    within = f"{text} {inside} {stretch}?"
+    assert not dates_agree(within, f"{text} {outside} {stretch}?")
+    assert dates_agree(within, f"{text} within {stretch}?")
+    assert dates_agree(f"{text} {outside} {stretch}?", f"{text} after {stretch}?")
+    assert dates_agree(within, f"{text} {stretch} after it?")  # a deadline, as "within"
 
 
 @settings(max_examples=200, deadline=None)
