@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from . import cache_native_async as native
 from .backends.base import StoredEntry, async_backend
 from .checks import check_index, check_keys, check_namespace, check_write_options, ordered_rows
-from .flight import Flight, in_thread, launch, lead
+from .flight import Flight, check_not_computing, in_thread, launch, lead
 from .stored_values import Outcome, fresh, outcome_of, value_of
 
 if TYPE_CHECKING:
@@ -94,11 +94,14 @@ class _ManyPlan:
                 self.found[key] = entry
 
     def join(self, cache: SemCache) -> None:
-        """Lead or follow a flight for every key that missed."""
-        for key in dict.fromkeys(self.keys):
-            if key not in self.found:
-                flight, leader = cache._flights.join((self.namespace, key))
-                (self.led if leader else self.followed).append((key, flight))
+        """Lead or follow a flight for every key that missed; ``RecursionError`` (before
+        joining any) when the calling code computes one of them (see ``get_or_compute``)."""
+        missed = [key for key in dict.fromkeys(self.keys) if key not in self.found]
+        for key in missed:
+            check_not_computing(cache._flights, (self.namespace, key))
+        for key in missed:
+            flight, leader = cache._flights.join((self.namespace, key))
+            (self.led if leader else self.followed).append((key, flight))
 
     def led_flights(self) -> list[Flight]:
         return [flight for _, flight in self.led]

@@ -111,6 +111,71 @@ def test_an_async_fn_asking_for_its_own_key_is_an_error_not_a_deadlock() -> None
         asyncio.run(_bounded(cache.aget_or_compute("k", fallback)))
 
 
+OUTER = {  # the call whose fn asks again: single or batch, sync or async
+    "get_or_compute": lambda cache, key, inner: cache.get_or_compute(key, inner),
+    "get_or_compute_many": lambda cache, key, inner: cache.get_or_compute_many(
+        [key, "sibling"], lambda keys: [inner(k) for k in keys]
+    ),
+}
+INNER = {  # how it asks for its own key again
+    "get_or_compute": lambda cache: lambda key: cache.get_or_compute(key, lambda k: 1),
+    "get_or_compute_many": lambda cache: lambda key: cache.get_or_compute_many(
+        [key], lambda keys: [1] * len(keys)
+    )[0],
+}
+
+
+@pytest.mark.parametrize("inner", INNER, ids=INNER.keys())
+@pytest.mark.parametrize("outer", OUTER, ids=OUTER.keys())
+def test_fn_asking_for_its_own_key_by_any_call_is_an_error_and_leaves_no_flight(
+    outer: str, inner: str
+) -> None:
+    """A batch call joined its flights without the check: the call waited for itself and
+    every later miss of the key waited forever (review)."""
+    cache = SemCache()
+    outcome: list[Any] = []
+
+    def call() -> None:
+        try:
+            OUTER[outer](cache, "k", INNER[inner](cache))
+        except RecursionError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "deadlocked"
+    assert len(outcome) == 1 and "asked the cache for that key" in str(outcome[0])
+    assert cache._flights._flights == {}
+    assert cache.get_or_compute("k", lambda k: 42) == 42  # the key is free again
+
+
+@pytest.mark.parametrize("inner_batch", [False, True], ids=["single", "batch"])
+@pytest.mark.parametrize("outer_batch", [False, True], ids=["single", "batch"])
+def test_an_async_fn_asking_for_its_own_key_by_any_call_is_an_error(
+    outer_batch: bool, inner_batch: bool
+) -> None:
+    cache = SemCache()
+
+    async def again(key: str) -> Any:
+        if inner_batch:
+            return (await cache.aget_or_compute_many([key], lambda keys: [1] * len(keys)))[0]
+        return await cache.aget_or_compute(key, lambda k: 1)
+
+    async def outer() -> Any:
+        if outer_batch:
+
+            async def many(keys: list[str]) -> list[Any]:
+                return [await again(key) for key in keys]
+
+            return await cache.aget_or_compute_many(["k"], many)
+        return await cache.aget_or_compute("k", again)
+
+    with pytest.raises(RecursionError, match="asked the cache for that key"):
+        asyncio.run(_bounded(outer()))
+    assert cache.get_or_compute("k", lambda k: 42) == 42
+
+
 class Model(Embeddings):
     def __init__(self, vector: list[Any]) -> None:
         self.vector = vector
