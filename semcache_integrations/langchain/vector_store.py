@@ -32,13 +32,12 @@ import asyncio
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
-from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
 from semcache_core.checks import check_count, check_key, check_keys, check_keywords, encodes_as_utf8

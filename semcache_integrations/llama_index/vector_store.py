@@ -44,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
@@ -58,7 +58,6 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQueryResult,
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
-from typing_extensions import Self
 
 from semcache_core import Entry, Hit, SemCache
 from semcache_core.checks import check_keys, check_keywords

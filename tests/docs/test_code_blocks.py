@@ -39,6 +39,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from functools import cache
 from pathlib import Path
 
@@ -46,11 +47,6 @@ import pytest
 from doc_blocks import Block, blocks_of
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 # docs/benchmarks/ holds the generated report (`semcache bench` output): no code blocks of ours

@@ -119,9 +119,9 @@ OUTER = {  # the call whose fn asks again: single or batch, sync or async
 }
 INNER = {  # how it asks for its own key again
     "get_or_compute": lambda cache: lambda key: cache.get_or_compute(key, lambda k: 1),
-    "get_or_compute_many": lambda cache: lambda key: cache.get_or_compute_many(
-        [key], lambda keys: [1] * len(keys)
-    )[0],
+    "get_or_compute_many": lambda cache: (
+        lambda key: cache.get_or_compute_many([key], lambda keys: [1] * len(keys))[0]
+    ),
 }
 
 
