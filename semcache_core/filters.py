@@ -32,6 +32,7 @@ does not exist, :class:`FilterValueError` for a value of the wrong type.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +118,14 @@ def _condition(condition: Any) -> FilterCondition:
         ) from None
 
 
+def _has_nan(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(isinstance(v, float) and math.isnan(v) for v in value)
+    return False
+
+
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, Scalar)
 
@@ -134,8 +143,13 @@ def _check_value(key: str, op: FilterOperator, value: Any) -> Any:
             f"got {type(value).__name__} {shown(value)}"
         )
 
+    if _has_nan(value):  # equal to nothing, not even itself: a filter on it finds nothing
+        raise wrong("a value that is not NaN")
+
     if op is FilterOperator.IS_EMPTY:
-        return None
+        if value is None or value is True:  # no operand, or {"$is_empty": True}
+            return None
+        raise wrong("True or None (for not empty: $not around it)")
     if op in (FilterOperator.EQ, FilterOperator.NE):
         if _is_scalar(value):
             return value

@@ -14,7 +14,7 @@ from typing import Any
 from llama_index.core.vector_stores import MetadataFilter, MetadataFilters
 
 from semcache_core.errors import FilterValueError
-from semcache_core.filters import Filter, FilterCondition, FilterGroup, FilterNode
+from semcache_core.filters import Filter, FilterCondition, FilterGroup, FilterNode, FilterOperator
 
 __all__ = ["MATCH_ALL", "translate_filters"]
 
@@ -45,7 +45,9 @@ def translate_filters(filters: Any) -> FilterNode | None:
         children = tuple(translate_filters(child) for child in filters.filters)
         return FilterGroup(children, filters.condition or FilterCondition.AND)  # type: ignore[arg-type]
     if isinstance(filters, MetadataFilter):
-        return Filter(filters.key, filters.operator, filters.value)
+        # LlamaIndex's own stores ignore an is_empty filter's value, whatever it is
+        is_empty = filters.operator == FilterOperator.IS_EMPTY.value  # str enums, both
+        return Filter(filters.key, filters.operator, None if is_empty else filters.value)
     raise FilterValueError(
         f"filters must be MetadataFilters, MetadataFilter, Filter or FilterGroup, "
         f"got {type(filters).__name__}"

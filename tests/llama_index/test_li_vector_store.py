@@ -247,6 +247,14 @@ def test_translate_filters_keeps_structure() -> None:
         translate_filters({"a": 1})
 
 
+@pytest.mark.parametrize("value", [None, "x", 0, ["a"]], ids=repr)
+def test_an_is_empty_filter_ignores_its_value_as_llama_index_does(value: Any) -> None:
+    """LlamaIndex's own stores ignore an is_empty filter's value; the core refuses any but
+    True or None, so the adapter drops it."""
+    node = MetadataFilter(key="a", operator=FilterOperator.IS_EMPTY, value=value)
+    assert translate_filters(node) == CacheFilter("a", "is_empty")
+
+
 def test_query_without_embedding_lists_matches(store: SemCacheVectorStore) -> None:
     result = store.query(q(None, filters=filters(mf("lang", "==", "en"))))
     assert result.ids == ["a", "c", "e"]
