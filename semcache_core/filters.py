@@ -32,7 +32,6 @@ does not exist, :class:`FilterValueError` for a value of the wrong type.
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,14 +117,6 @@ def _condition(condition: Any) -> FilterCondition:
         ) from None
 
 
-def _has_nan(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isnan(value)
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return any(isinstance(v, float) and math.isnan(v) for v in value)
-    return False
-
-
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, Scalar)
 
@@ -142,9 +133,6 @@ def _check_value(key: str, op: FilterOperator, value: Any) -> Any:
             f"filter on {shown(key)} with operator {shown(op.value)} needs {expected}, "
             f"got {type(value).__name__} {shown(value)}"
         )
-
-    if _has_nan(value):  # equal to nothing, not even itself: a filter on it finds nothing
-        raise wrong("a value that is not NaN")
 
     if op is FilterOperator.IS_EMPTY:
         if value is None or value is True:  # no operand, or {"$is_empty": True}

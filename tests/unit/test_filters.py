@@ -311,25 +311,6 @@ def test_an_is_empty_operand_other_than_true_is_refused_not_ignored(operand: Any
 
 
 @pytest.mark.parametrize(
-    "spec",
-    [
-        {"k": float("nan")},
-        {"k": {"$ne": float("nan")}},
-        {"k": {"$gte": float("nan")}},
-        {"k": {"$in": [1, float("nan")]}},
-        {"k": {"$nin": (float("nan"),)}},
-        {"k": {"$contains": float("nan")}},
-    ],
-    ids=repr,
-)
-def test_a_nan_filter_value_is_refused(spec: dict) -> None:
-    """NaN equals nothing, not even itself: ``$ne`` on it matched everything, the rest
-    nothing, without a word (review)."""
-    with pytest.raises(FilterValueError, match="not NaN"):
-        SemCache(dim=2).search([1.0, 0.0], k=5, filters=spec)
-
-
-@pytest.mark.parametrize(
     ("op", "value", "actual"),
     [
         (">", 3, "abc"),
