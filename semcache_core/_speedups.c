@@ -129,8 +129,13 @@ general_path:
  * tuple only while nothing else holds it. A ring of 4096 covers two calls at every
  * common embedding size up to 2048, so a caller may keep the previous result while
  * asking for the next. It relies on the GIL to see a count of 1 and change the value in
- * one step: without a GIL every float is made anew. */
-#ifndef Py_GIL_DISABLED
+ * one step, and on CPython's own reference counts: without a GIL, or on PyPy (whose
+ * counts here are emulated), every float is made anew. */
+#if !defined(Py_GIL_DISABLED) && !defined(PYPY_VERSION)
+#define RECYCLE_FLOATS
+#endif
+
+#ifdef RECYCLE_FLOATS
 #define RING_SIZE 4096 /* a power of two */
 static PyObject *ring[RING_SIZE];
 static size_t ring_next;
@@ -142,7 +147,7 @@ static size_t ring_next;
 static inline int
 ring_ready(void)
 {
-#ifdef Py_GIL_DISABLED
+#ifndef RECYCLE_FLOATS
     return 0;
 #else
     PyObject *held = ring[ring_next];
@@ -153,15 +158,17 @@ ring_ready(void)
 static inline void
 ring_skip(Py_ssize_t count)
 {
-#ifndef Py_GIL_DISABLED
+#ifdef RECYCLE_FLOATS
     ring_next = (ring_next + (size_t)count) & (RING_SIZE - 1);
+#else
+    (void)count;
 #endif
 }
 
 static inline PyObject *
 recycled_float(double value)
 {
-#ifdef Py_GIL_DISABLED
+#ifndef RECYCLE_FLOATS
     return PyFloat_FromDouble(value);
 #else
     PyObject **slot = &ring[ring_next];
