@@ -39,6 +39,7 @@ import gc
 import heapq
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -491,25 +492,18 @@ class LocalBackend(LocalReads, LocalState):
             heapq.heapify(self._expiry)
         if len(self._recency) > 2 * self._live + 1024:
             self._recency = [
-                (e.tick, e) for space in self._spaces.values() for e in space.entries.values()
+                _heap_item(e.tick, e)
+                for space in self._spaces.values()
+                for e in space.entries.values()
             ]
-            untrack(*(item for item in self._recency if not gc.is_tracked(item[1])))
             heapq.heapify(self._recency)
 
     def _queue_recency(self, entry: LocalEntry) -> None:
-        """Put ``entry`` on the recency heap at its tick (untracked: see
-        :mod:`semcache_core.untracked`)."""
-        item = (entry.tick, entry)
-        if not gc.is_tracked(entry):  # an entry of the cache's own making (entries.py)
-            untrack(item)
-        heapq.heappush(self._recency, item)
+        heapq.heappush(self._recency, _heap_item(entry.tick, entry))
 
     def _queue_expiry(self, entry: LocalEntry, expires_at: float) -> None:
         self._tiebreak += 1
-        item = (expires_at, self._tiebreak, entry)
-        if not gc.is_tracked(entry) and expires_at.__class__ is float:
-            untrack(item)
-        heapq.heappush(self._expiry, item)
+        heapq.heappush(self._expiry, _heap_item(expires_at, self._tiebreak, entry))
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -552,3 +546,12 @@ class LocalBackend(LocalReads, LocalState):
 
     def close(self) -> None:
         self.clear()
+
+
+def _heap_item(*fields: Any) -> tuple[Any, ...]:
+    """A recency or expiry heap item, its entry last: untracked when the entry is (an
+    entry of the cache's own making, whose expiry is a float of its own: see
+    :mod:`semcache_core.untracked` and ``entries.py``)."""
+    if not gc.is_tracked(fields[-1]):
+        untrack(fields)
+    return fields
