@@ -1,6 +1,6 @@
 /* Optional accelerator for the get_or_compute hot path (see vector_values.py).
  *
- * Two loops that Python can only write as several numpy passes plus a temporary list:
+ * Loops that Python can only write as several numpy passes plus a temporary list:
  *
  *   unit_of_float_list(values, dim) -> (norm, unit float32 bytes, read back) | None
  *       A list of exact ``float`` objects made a unit float32 vector and its norm, the
@@ -14,6 +14,13 @@
  *       for an already normalised float32 embedding), it holds the input's own float
  *       object (floats are immutable), so a computed embedding is returned without
  *       making hundreds of new floats.
+ *
+ *   unit_into(values, matrix, row) -> (norm, read back) | None
+ *       The same, the unit vector written into ``matrix[row]`` (a C-contiguous float32
+ *       matrix of ``len(values)`` columns: an index's next row) instead of a new bytes
+ *       object, and ``read back`` is ``values`` itself when every component reads back
+ *       as given: a ``get_or_compute`` miss stores its embedding and returns the
+ *       function's own list, touching each float once. On None the row holds garbage.
  *
  *   float_list_of(unit, norm) -> list[float]
  *       ``(unit * norm)`` computed in double and rounded to float32 per component, as
@@ -45,6 +52,72 @@ read_back(float unit, double norm)
     return (double)(float)((double)unit * norm);
 }
 
+/* ``values`` (a list of n items) made a unit vector in ``unit``: 1, with its norm, or 0
+ * when the general Python path must judge it (an item that is not exactly a float, a NaN,
+ * an infinity or a component outside +-1e38, or float32 components all zero). Allocates
+ * nothing, so nothing can run meanwhile and change ``values``. */
+static int
+fill_unit(PyObject *values, float *unit, Py_ssize_t n, double *norm)
+{
+    double squared = 0.0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(values, i);
+        if (!PyFloat_CheckExact(item)) {
+            return 0;
+        }
+        double value = PyFloat_AS_DOUBLE(item);
+        if (!(value > -SAFE_COMPONENT && value < SAFE_COMPONENT)) { /* NaN fails both */
+            return 0;
+        }
+        float rounded = (float)value;
+        unit[i] = rounded;
+        squared += (double)rounded * (double)rounded;
+    }
+    if (squared == 0.0) { /* every component underflowed float32 */
+        return 0;
+    }
+    *norm = sqrt(squared);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unit[i] = (float)((double)unit[i] / *norm);
+    }
+    return 1;
+}
+
+/* Whether component i of ``values`` is, to the bit, what its unit component reads back as
+ * (0.0 == -0.0, yet they are different values to give back). */
+static inline int
+reads_back_as_given(PyObject *values, Py_ssize_t i, const float *unit, double norm)
+{
+    double read = read_back(unit[i], norm);
+    double given = PyFloat_AS_DOUBLE(PyList_GET_ITEM(values, i));
+    return memcmp(&read, &given, sizeof(double)) == 0;
+}
+
+/* The list a read of ``unit`` gives back, holding ``values``' own float where a component
+ * reads back as given. Making the list may start a garbage collection, whose finalisers
+ * may change ``values``: then every component is made anew from ``unit``. */
+static PyObject *
+read_back_list(PyObject *values, const float *unit, Py_ssize_t n, double norm)
+{
+    PyObject *back = PyList_New(n);
+    if (back == NULL) {
+        return NULL;
+    }
+    int intact = PyList_GET_SIZE(values) == n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = intact ? PyList_GET_ITEM(values, i) : NULL;
+        if (item != NULL && PyFloat_CheckExact(item) && reads_back_as_given(values, i, unit, norm)) {
+            Py_INCREF(item);
+        }
+        else if ((item = PyFloat_FromDouble(read_back(unit[i], norm))) == NULL) {
+            Py_DECREF(back);
+            return NULL;
+        }
+        PyList_SET_ITEM(back, i, item);
+    }
+    return back;
+}
+
 static PyObject *
 unit_of_float_list(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -67,59 +140,75 @@ unit_of_float_list(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (n == 0 || (dim >= 0 && n != dim)) {
         Py_RETURN_NONE;
     }
-    /* both made before the items are read: an allocation that starts a garbage
-     * collection may run a finaliser, which may change ``values`` (floats, made below,
-     * never start one) */
+    /* made before the items are read: an allocation that starts a garbage collection may
+     * run a finaliser, which may change ``values`` */
     PyObject *blob = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(float));
-    PyObject *back = blob == NULL ? NULL : PyList_New(n);
-    if (back == NULL) {
-        Py_XDECREF(blob);
+    if (blob == NULL) {
         return NULL;
     }
-    if (PyList_GET_SIZE(values) != n) {
-        goto general_path;
-    }
     float *unit = (float *)PyBytes_AS_STRING(blob);
-    double squared = 0.0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyList_GET_ITEM(values, i);
-        if (!PyFloat_CheckExact(item)) {
-            goto general_path;
-        }
-        double value = PyFloat_AS_DOUBLE(item);
-        if (!(value > -SAFE_COMPONENT && value < SAFE_COMPONENT)) { /* NaN fails both */
-            goto general_path;
-        }
-        float rounded = (float)value;
-        unit[i] = rounded;
-        squared += (double)rounded * (double)rounded;
+    double norm;
+    if (PyList_GET_SIZE(values) != n || !fill_unit(values, unit, n, &norm)) {
+        Py_DECREF(blob);
+        Py_RETURN_NONE;
     }
-    if (squared == 0.0) { /* every component underflowed float32 */
-        goto general_path;
-    }
-    double norm = sqrt(squared);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unit[i] = (float)((double)unit[i] / norm);
-        double read = read_back(unit[i], norm);
-        PyObject *item = PyList_GET_ITEM(values, i);
-        double given = PyFloat_AS_DOUBLE(item);
-        /* bitwise: 0.0 == -0.0, yet they are different values to give back */
-        if (memcmp(&read, &given, sizeof(double)) == 0) {
-            Py_INCREF(item);
-        }
-        else if ((item = PyFloat_FromDouble(read)) == NULL) {
-            Py_DECREF(back);
-            Py_DECREF(blob);
-            return NULL;
-        }
-        PyList_SET_ITEM(back, i, item);
+    PyObject *back = read_back_list(values, unit, n, norm);
+    if (back == NULL) {
+        Py_DECREF(blob);
+        return NULL;
     }
     return Py_BuildValue("(dNN)", norm, blob, back);
+}
 
-general_path:
-    Py_DECREF(back);
-    Py_DECREF(blob);
-    Py_RETURN_NONE;
+static PyObject *
+unit_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "unit_into(values, matrix, row) takes 3 arguments");
+        return NULL;
+    }
+    PyObject *values = args[0];
+    Py_ssize_t row = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
+    if (row == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[1], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+        != 0) {
+        return NULL;
+    }
+    const char *format = view.format == NULL ? "" : view.format;
+    if (format[0] == '@' || format[0] == '=' || (PY_LITTLE_ENDIAN && format[0] == '<')) {
+        format++; /* native order, spelled out */
+    }
+    if (view.ndim != 2 || view.itemsize != (Py_ssize_t)sizeof(float) || strcmp(format, "f") != 0
+        || row < 0 || row >= view.shape[0]) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError,
+                        "unit_into needs a C-contiguous 2-D float32 matrix and a row inside it");
+        return NULL;
+    }
+    Py_ssize_t n = view.shape[1];
+    float *unit = (float *)view.buf + row * n;
+    double norm;
+    if (!PyList_CheckExact(values) || n == 0 || PyList_GET_SIZE(values) != n
+        || !fill_unit(values, unit, n, &norm)) {
+        PyBuffer_Release(&view);
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t i = 0;
+    while (i < n && reads_back_as_given(values, i, unit, norm)) {
+        i++;
+    }
+    PyObject *back = values; /* every component reads back as given: the list itself */
+    if (i < n) {
+        back = read_back_list(values, unit, n, norm);
+    }
+    else {
+        Py_INCREF(back);
+    }
+    PyBuffer_Release(&view);
+    return back == NULL ? NULL : Py_BuildValue("(dN)", norm, back);
 }
 
 /* The floats float_list_of last made, in a ring. A float in the ring that nothing else
@@ -253,6 +342,8 @@ untrack(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef speedups_methods[] = {
     {"unit_of_float_list", (PyCFunction)(void (*)(void))unit_of_float_list, METH_FASTCALL,
      "(norm, unit float32 bytes, read back) of a list of floats, or None for the general path."},
+    {"unit_into", (PyCFunction)(void (*)(void))unit_into, METH_FASTCALL,
+     "(norm, read back) of a list of floats made a unit row of a float32 matrix, or None."},
     {"float_list_of", (PyCFunction)(void (*)(void))float_list_of, METH_FASTCALL,
      "The list of floats unit * norm, rounded to float32 per component."},
     {"untrack", (PyCFunction)(void (*)(void))untrack, METH_FASTCALL,

@@ -164,6 +164,13 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         self._read_value: Callable[[str, str, float], Any] = (
             own_reader if callable(own_reader) else functools.partial(read_value, backend)
         )
+        # a computed embedding's write in one step (cache_compute); not for a subclass
+        # that intercepts set_many, which would not see the write
+        self._add_float_list = (
+            backend.add_float_list
+            if isinstance(backend, LocalBackend) and type(backend).set_many is LocalBackend.set_many
+            else None
+        )
         self._fixed_dim = dim
         self._embedder = embedder
         self._clock = clock

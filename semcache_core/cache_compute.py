@@ -24,7 +24,7 @@ from .checks import check_index, check_key, check_namespace, check_write_options
 from .codec import encode_metadata
 from .entry_writes import EMPTY_METADATA, computed_writes
 from .errors import DimensionMismatchError
-from .stored_values import MISSING, Outcome, fresh, outcome_of
+from .stored_values import MISSING, OUTCOMES, Outcome, outcome_of
 
 if TYPE_CHECKING:
     from .cache import SemCache
@@ -78,9 +78,12 @@ class ComputeCalls:
                 if index or retry:
                     raise
                 # another writer fixed the namespace's dimension meanwhile: guess again
-        with self._counters.lock:
-            self._counters.computes += len(writes)
+        self._count_computes(len(writes))
         return outcomes
+
+    def _count_computes(self: SemCache, count: int) -> None:
+        with self._counters.lock:
+            self._counters.computes += count
 
     def _computed_writes(
         self: SemCache,
@@ -128,7 +131,10 @@ class ComputeCalls:
         ndarray, finite, non-zero, of its namespace's dimension) is stored once, as the
         entry's vector, so :meth:`get_similar` finds it; reads give it back in the type
         ``fn`` returned (a list, or an ndarray of its dtype) with its values **rounded to
-        float32**. Ints, bools and mixed lists are plain values. ``index=True`` requires an
+        float32**. A computing call nobody else waited for may return ``fn``'s own list, as
+        calling ``fn`` would, when storing it rounded none of its values (as with most
+        embedders, whose values are float32 already); the cache keeps no reference to it.
+        Ints, bools and mixed lists are plain values. ``index=True`` requires an
         embedding (``InvalidVectorError`` / ``DimensionMismatchError`` otherwise, nothing
         stored); ``index=False`` stores any result as a plain value.
 
@@ -152,17 +158,39 @@ class ComputeCalls:
         found = self._read_value(namespace, key, self._clock())
         if found is not MISSING:
             return found
-        return fresh(
-            self._flights.run(
-                (namespace, key), self._compute, key, fn, ttl, namespace, metadata, index
-            )
+        return self._flights.run(
+            (namespace, key),
+            self._compute,
+            key,
+            fn,
+            ttl,
+            namespace,
+            metadata,
+            index,
+            handoff=OUTCOMES,
         )
 
     def _compute(
         self: SemCache, key: str, fn: Any, ttl: Any, namespace: str, metadata: Any, index: Any
     ) -> Outcome:
-        """A flight leader's work: ``fn(key)`` stored, unless a leader just stored it."""
+        """A flight leader's work: ``fn(key)`` stored, unless a leader just stored it.
+
+        An embedding returned as a list, the common case, is written in one step where
+        the backend can (:meth:`~.backends.local.LocalBackend.add_float_list`)."""
         entry = self._peek(namespace, key)
         if entry is not None:
             return outcome_of(entry)
-        return self._store_computed(key, fn(key), ttl, namespace, metadata, index)
+        result = fn(key)
+        if result.__class__ is list and index is not False and self._add_float_list is not None:
+            read_back = self._add_float_list(
+                namespace,
+                key,
+                result,
+                EMPTY_METADATA if metadata is None else encode_metadata(metadata),
+                self._expires_at(ttl),
+                self._clock(),
+            )
+            if read_back is not None:
+                self._count_computes(1)
+                return read_back
+        return self._store_computed(key, result, ttl, namespace, metadata, index)

@@ -41,9 +41,11 @@ from typing import Any
 
 __all__ = [
     "ORPHAN_CHECK_S",
+    "SAME",
     "Flight",
     "FlightAbandoned",
     "FlightTable",
+    "Handoff",
     "in_thread",
     "launch",
     "lead",
@@ -282,6 +284,30 @@ def launch(flights: Sequence[Flight], acompute: Callable[[], Awaitable[Sequence[
     task.add_done_callback(lambda done: _on_done(flights, done))
 
 
+class Handoff:
+    """How :meth:`FlightTable.run` makes each caller's value from what its computation
+    returned: as it is, here; a subclass gives each caller a copy of its own.
+
+    - :meth:`own`: the leader's value (nothing else holds what it computed);
+    - :meth:`publish`: what the flight's waiters are given, made by the leader before it
+      returns (its caller may change what :meth:`own` gave it);
+    - :meth:`copy`: a waiter's value from the published one, which every waiter shares.
+    """
+
+    def own(self, value: Any) -> Any:
+        return value
+
+    def publish(self, value: Any) -> Any:
+        return value
+
+    def copy(self, value: Any) -> Any:
+        return value
+
+
+SAME = Handoff()
+"""Every caller gets the computation's value itself."""
+
+
 class _Unwatched:
     """A sync leader's place in the table while nobody waits for it (:meth:`FlightTable.run`):
     most ``get_or_compute`` misses have no follower, and a :class:`Flight` costs more to
@@ -332,26 +358,34 @@ class FlightTable:
             found = self._flights.get(key)
         return found.waiting() if isinstance(found, Flight) else 0
 
-    def run(self, key: Any, compute: Callable[..., Any], *args: Any) -> Any:
-        """``compute(*args)``, or the value of the flight already computing ``key``."""
+    def run(
+        self, key: Any, compute: Callable[..., Any], *args: Any, handoff: Handoff = SAME
+    ) -> Any:
+        """``compute(*args)``, or the value of the flight already computing ``key``, each
+        caller's value made by ``handoff`` from what ``compute`` returned."""
         with self._lock:
             found = self._flights.get(key)
             if found is None:
                 place = self._flights[key] = _Unwatched()
         if found is None:
-            return self._lead_unwatched(key, place, compute, args)
+            return self._lead_unwatched(key, place, compute, args, handoff)
         check_not_computing(self, key)  # a flight in progress: not this caller's own
         flight, leader = self.join(key)
         if leader:
-            return _lead_one(flight, compute, args)
-        return self.follow(key, flight, lambda: compute(*args))
+            return _lead_one(flight, compute, args, handoff)
+        return self.follow(key, flight, lambda: compute(*args), handoff)
 
     def _lead_unwatched(
-        self, key: Any, place: _Unwatched, compute: Callable[..., Any], args: tuple[Any, ...]
+        self,
+        key: Any,
+        place: _Unwatched,
+        compute: Callable[..., Any],
+        args: tuple[Any, ...],
+        handoff: Handoff,
     ) -> Any:
         """:func:`_lead_one` from an unwatched place: the flight a follower made meanwhile,
         if any, is settled as :func:`lead` settles it."""
-        token = computing(((self, key),))
+        token = _COMPUTING.set(((self, key), _COMPUTING.get()))  # computing(), inlined
         try:
             value = compute(*args)
         except BaseException as exc:
@@ -363,8 +397,8 @@ class FlightTable:
             _COMPUTING.reset(token)
         flight = self._vacate(key, place)
         if flight is not None:
-            flight.finish(value)
-        return value
+            flight.finish(handoff.publish(value))
+        return handoff.own(value)
 
     def _vacate(self, key: Any, place: _Unwatched) -> Flight | None:
         """Leave ``place``: the flight a follower made of it (it leaves when settled), or
@@ -374,15 +408,17 @@ class FlightTable:
                 del self._flights[key]
             return place.flight
 
-    def follow(self, key: Any, flight: Flight, compute: Callable[[], Any]) -> Any:
+    def follow(
+        self, key: Any, flight: Flight, compute: Callable[[], Any], handoff: Handoff = SAME
+    ) -> Any:
         """``flight``'s value; :meth:`run` again when it is abandoned."""
         while True:
             try:
-                return flight.wait()
+                return handoff.copy(flight.wait())
             except FlightAbandoned:
                 flight, leader = self.join(key)
                 if leader:
-                    return _lead_one(flight, compute, ())
+                    return _lead_one(flight, compute, (), handoff)
 
     async def arun(self, key: Any, acompute: Callable[[], Awaitable[Any]]) -> Any:
         """Async :meth:`run`: ``acompute()`` runs as a task no waiter owns."""
@@ -433,8 +469,10 @@ def check_not_computing(table: FlightTable, key: Any) -> None:
         chain = chain[1]
 
 
-def _lead_one(flight: Flight, compute: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    """:func:`lead` of one flight, without its lists (every ``get_or_compute`` miss)."""
+def _lead_one(
+    flight: Flight, compute: Callable[..., Any], args: tuple[Any, ...], handoff: Handoff
+) -> Any:
+    """:func:`lead` of one flight, without its lists."""
     token = computing(((flight._table, flight._key),))
     try:
         value = compute(*args)
@@ -443,8 +481,8 @@ def _lead_one(flight: Flight, compute: Callable[..., Any], args: tuple[Any, ...]
         raise
     finally:
         _COMPUTING.reset(token)
-    flight.finish(value)
-    return value
+    flight.finish(handoff.publish(value))
+    return handoff.own(value)
 
 
 async def _one(acompute: Callable[[], Awaitable[Any]]) -> list[Any]:

@@ -6,7 +6,9 @@ vector plus a :class:`~semcache_core.vector_values.VectorValue` marker (the back
 the vector to the entry it returns). Single flight hands its followers an *outcome*: the
 encoded bytes, ``(marker, unit vector)``, or, for an embedding just computed as a list,
 the list of floats a read would give (never handed out itself), from which each makes its
-own fresh value.
+own fresh value. A leader that nobody followed takes its outcome as it is
+(:data:`OUTCOMES`): for a list that reads back as the function returned it, that is the
+function's own list.
 
 Example::
 
@@ -22,12 +24,14 @@ from typing import Any
 from .backends.base import NOT_DECODED, Backend, StoredEntry
 from .codec import decode
 from .errors import UnsafeRecordError
+from .flight import Handoff
 from .records import Entry
 from .vector_values import VectorValue
 from .vectors import FloatVector
 
 __all__ = [
     "MISSING",
+    "OUTCOMES",
     "Outcome",
     "entry_record",
     "fresh",
@@ -98,6 +102,24 @@ def fresh(outcome: Outcome) -> Any:
         marker, unit = outcome
         return marker.restore(unit)
     return decode(outcome)
+
+
+class _OutcomeHandoff(Handoff):
+    """Single flight's callers' values from an outcome (see the module docstring)."""
+
+    def own(self, value: Outcome) -> Any:
+        return value if value.__class__ is list else fresh(value)
+
+    def publish(self, value: Outcome) -> Outcome:
+        return value.copy() if isinstance(value, list) else value
+
+    def copy(self, value: Outcome) -> Any:
+        return fresh(value)
+
+
+OUTCOMES = _OutcomeHandoff()
+"""``get_or_compute``'s :class:`~semcache_core.flight.Handoff`: a leader nobody followed
+takes a list as it is; everyone else gets a fresh value of their own."""
 
 
 def entry_record(entry: StoredEntry) -> Entry:

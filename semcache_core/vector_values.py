@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DimensionMismatchError, InvalidVectorError
-from .vectors import FloatVector, as_unit_vector
+from .vectors import FloatMatrix, FloatVector, as_unit_vector
 
 try:  # the optional C loops (setup.py); without them, their Python twins below
     from . import _speedups
@@ -48,6 +48,7 @@ __all__ = [
     "VECTOR_EXT",
     "VECTOR_HEAD",
     "VectorValue",
+    "float_list_into",
     "is_vector_blob",
     "vector_value_of",
 ]
@@ -229,6 +230,18 @@ def float_list_vector(
     norm, unit, read_back = found
     # dtype passed by position: numpy parses a keyword argument 0.2 µs slower
     return VectorValue(LIST_KIND, norm), np.frombuffer(unit, _FLOAT32), read_back
+
+
+def float_list_into(
+    values: list[Any], matrix: FloatMatrix, row: int
+) -> tuple[float, list[float]] | None:
+    """:func:`float_list_vector` with the unit vector written into ``matrix[row]`` (an
+    index's next free row): ``(norm, read back)``, the read back being ``values`` itself
+    when every component reads back as given; None for what :func:`vector_value_of` must
+    judge (``matrix[row]`` then holds garbage), and always without the C accelerator."""
+    if _speedups is None:
+        return None
+    return _speedups.unit_into(values, matrix, row)
 
 
 def python_float_list_vector(

@@ -53,6 +53,7 @@ from ..vector_values import VECTOR_HEAD
 from ..vectors import FloatMatrix, FloatVector, score_floor
 from .base import BackendCounters, EntryWrite, StoredEntry
 from .entries import ColdEntries, LocalEntry
+from .local_computed import LocalComputedWrites
 from .local_reads import LocalReads
 from .local_state import LocalState
 from .namespace import Namespace
@@ -63,7 +64,7 @@ __all__ = ["LocalBackend", "PreparedRestore"]
 _INDEX_MODES = ("flat", "hnsw", "auto")
 
 
-class LocalBackend(LocalReads, LocalState):
+class LocalBackend(LocalReads, LocalComputedWrites, LocalState):
     """Entries and vectors in this process's memory.
 
     Args:
@@ -289,32 +290,39 @@ class LocalBackend(LocalReads, LocalState):
         old = self._find(write.namespace, write.key)
         if old is not None:
             self._remove(old)
+        space = self._space(write.namespace)
         label = None
         if write.vector is not None:
+            space.ensure_index(len(write.vector), self._new_index)
             label = self._next_label
             self._next_label += 1
         self._tick += 1
-        entry = LocalEntry(
-            write.key,
-            write.value,
-            write.metadata,
-            write.namespace,
-            write.expires_at,
-            write.plain,
-            label,
-            self._tick,
+        self._enter(
+            space,
+            LocalEntry(
+                write.key,
+                write.value,
+                write.metadata,
+                write.namespace,
+                write.expires_at,
+                write.plain,
+                label,
+                self._tick,
+            ),
         )
+        return label
+
+    def _enter(self, space: Namespace, entry: LocalEntry) -> None:
+        """A new entry into the tables (its vector, if it has a label, is the caller's to
+        add to the index)."""
         if self.max_entries is not None:
             self._queue_recency(entry)
-        space = self._space(write.namespace)
-        if label is not None and write.vector is not None:
-            space.ensure_index(len(write.vector), self._new_index)
-            space.link(label, entry)
-        space.entries[write.key] = entry
+        if entry.label is not None:
+            space.link(entry.label, entry)
+        space.entries[entry.key] = entry
         self._live += 1
-        if write.expires_at is not None:
-            self._queue_expiry(entry, write.expires_at)
-        return label
+        if entry.expires_at is not None:
+            self._queue_expiry(entry, entry.expires_at)
 
     def _new_index(self, dim: int) -> HybridIndex:
         return HybridIndex(

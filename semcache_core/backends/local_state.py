@@ -34,6 +34,7 @@ class LocalState:
 
     _dropped: set[tuple[str, str]] | None  # the backend's, see record_drops
     _tick: int  # the backend's read clock, see LocalBackend._reset
+    _next_label: int  # labels are never reused, see LocalBackend._reset
 
     # --- snapshots -----------------------------------------------------------------------
 

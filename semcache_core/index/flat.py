@@ -30,11 +30,13 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import simsimd
 
-from ..vector_values import float_list_of
+from ..vector_values import float_list_into, float_list_of
 from ..vectors import FloatMatrix, FloatVector
 from .base import Labels, SearchResult, empty_result, top_k, top_k_rows
 from .quantised import batch_candidates, candidates, quantise_queries, quantise_rows
@@ -180,16 +182,40 @@ class FlatIndex:
         """:meth:`add` of one row, whose int8 code waits (see the module docstring)."""
         row = self._row_of.get(label)
         if row is None:
-            row = self._n
-            if row == len(self._labels):
-                self._grow(row + 1)
-            self._row_of[label] = row
-            self._labels[row] = label
-            self._n = row + 1
-        elif not self._coded[row]:  # already waiting (restored, or added before)
+            row = self._free_row()
             self._vectors[row] = vector
+            self._append(label)
             return
         self._vectors[row] = vector
+        if self._coded[row]:  # else already waiting (restored, or added before)
+            self._code_later(row)
+
+    def add_float_list(self, label: int, values: list[Any]) -> tuple[float, list[float]] | None:
+        """A new label's row made from a list of floats in one pass, straight into the
+        matrix (:func:`~semcache_core.vector_values.float_list_into`): its ``(norm, read
+        back)``, or None, nothing changed, for a list the general path must judge."""
+        row = self._free_row()  # first: it may grow the matrix
+        found = float_list_into(values, self._vectors, row)
+        if found is not None:
+            self._append(label)
+        return found
+
+    def _free_row(self) -> int:
+        """The row the next new label takes, room made for it."""
+        if self._n == len(self._labels):
+            self._grow(self._n + 1)
+        return self._n
+
+    def _append(self, label: int) -> None:
+        """Take the free row, its vector written, for a new ``label``."""
+        row = self._n
+        self._row_of[label] = row
+        self._labels[row] = label
+        self._n = row + 1
+        self._code_later(row)
+
+    def _code_later(self, row: int) -> None:
+        """Mark a changed row's code pending; code the waiting rows once they are many."""
         self._coded[row] = False
         self._uncoded += 1
         self._added_uncoded += 1

@@ -136,6 +136,19 @@ class HybridIndex:
     def add(self, labels: Labels, vectors: FloatMatrix) -> None:
         """Insert or replace; the caller holds the lock."""
         self.flat.add(labels, vectors)
+        self._graph_follows(labels, vectors)
+
+    def add_float_list(self, label: int, values: list[Any]) -> tuple[float, list[float]] | None:
+        """:meth:`FlatIndex.add_float_list`, the graph following (the caller holds the
+        lock and gives a new label)."""
+        found = self.flat.add_float_list(label, values)
+        if found is not None and (self.hnsw is not None or self.mode != "flat"):
+            self._graph_follows(np.array([label], np.int64), self.flat.vectors(np.array([label])))
+        return found
+
+    def _graph_follows(self, labels: Labels, vectors: FloatMatrix) -> None:
+        """The graph's part of :meth:`add`: made once ``auto`` reaches its threshold, and
+        given the rows (or, while it builds, their labels)."""
         if self.hnsw is None:
             if self.mode == "auto" and len(self.flat) >= self._threshold:
                 self._start_graph()
