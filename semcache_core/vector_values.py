@@ -232,16 +232,18 @@ def float_list_vector(
     return VectorValue(LIST_KIND, norm), np.frombuffer(unit, _FLOAT32), read_back
 
 
-def float_list_into(
+def _no_float_list_into(
     values: list[Any], matrix: FloatMatrix, row: int
 ) -> tuple[float, list[float]] | None:
-    """:func:`float_list_vector` with the unit vector written into ``matrix[row]`` (an
-    index's next free row): ``(norm, read back)``, the read back being ``values`` itself
-    when every component reads back as given; None for what :func:`vector_value_of` must
-    judge (``matrix[row]`` then holds garbage), and always without the C accelerator."""
-    if _speedups is None:
-        return None
-    return _speedups.unit_into(values, matrix, row)
+    return None  # without the C accelerator, the general path takes every list
+
+
+float_list_into = _no_float_list_into if _speedups is None else _speedups.unit_into
+""":func:`float_list_vector` with the unit vector written into ``matrix[row]`` (an index's
+next free row): ``(norm, read back)``, the read back being ``values`` itself when every
+component reads back as given; None for what :func:`vector_value_of` must judge
+(``matrix[row]`` then holds garbage), and always without the C accelerator. The C function
+itself when built: a ``get_or_compute`` miss calls it with no Python frame between."""
 
 
 def python_float_list_vector(
