@@ -15,12 +15,12 @@
  *       object (floats are immutable), so a computed embedding is returned without
  *       making hundreds of new floats.
  *
- *   unit_into(values, matrix, row) -> (norm, read back) | None
+ *   unit_into(values, matrix, row) -> (norm, read back, unit float32 bytes) | None
  *       The same, the unit vector written into ``matrix[row]`` (a C-contiguous float32
- *       matrix of ``len(values)`` columns: an index's next row) instead of a new bytes
- *       object, and ``read back`` is ``values`` itself when every component reads back
- *       as given: a ``get_or_compute`` miss stores its embedding and returns the
- *       function's own list, touching each float once. On None the row holds garbage.
+ *       matrix of ``len(values)`` columns: an index's next row) and copied to the bytes,
+ *       and ``read back`` is ``values`` itself when every component reads back as given:
+ *       a ``get_or_compute`` miss stores its embedding and returns the function's own
+ *       list, making no list of floats. On None the row holds garbage.
  *
  *   float_list_of(unit, norm) -> list[float]
  *       ``(unit * norm)`` computed in double and rounded to float32 per component, as
@@ -196,6 +196,13 @@ unit_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyBuffer_Release(&view);
         Py_RETURN_NONE;
     }
+    /* the stored row's own copy, before anything can run (bytes start no collection):
+     * what the flight's waiters get is made from it, whatever becomes of ``values`` */
+    PyObject *stored = PyBytes_FromStringAndSize((const char *)unit, n * (Py_ssize_t)sizeof(float));
+    if (stored == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     Py_ssize_t i = 0;
     while (i < n && reads_back_as_given(values, i, unit, norm)) {
         i++;
@@ -208,7 +215,11 @@ unit_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_INCREF(back);
     }
     PyBuffer_Release(&view);
-    return back == NULL ? NULL : Py_BuildValue("(dN)", norm, back);
+    if (back == NULL) {
+        Py_DECREF(stored);
+        return NULL;
+    }
+    return Py_BuildValue("(dNN)", norm, back, stored);
 }
 
 /* The floats float_list_of last made, in a ring. A float in the ring that nothing else

@@ -131,9 +131,10 @@ class ComputeCalls:
         ndarray, finite, non-zero, of its namespace's dimension) is stored once, as the
         entry's vector, so :meth:`get_similar` finds it; reads give it back in the type
         ``fn`` returned (a list, or an ndarray of its dtype) with its values **rounded to
-        float32**. A computing call nobody else waited for may return ``fn``'s own list, as
-        calling ``fn`` would, when storing it rounded none of its values (as with most
-        embedders, whose values are float32 already); the cache keeps no reference to it.
+        float32**. The computing call may return ``fn``'s own list, as calling ``fn``
+        would, when storing it rounded none of its values (as with most embedders, whose
+        values are float32 already); the cache keeps no reference to it, and waiters get
+        lists of their own made from what was stored.
         Ints, bools and mixed lists are plain values. ``index=True`` requires an
         embedding (``InvalidVectorError`` / ``DimensionMismatchError`` otherwise, nothing
         stored); ``index=False`` stores any result as a plain value.
@@ -181,8 +182,13 @@ class ComputeCalls:
         if entry is not None:
             return outcome_of(entry)
         result = fn(key)
-        if result.__class__ is list and index is not False and self._add_float_list is not None:
-            read_back = self._add_float_list(
+        if (
+            result.__class__ is list
+            and index is not False
+            and self._add_float_list is not None
+            and (self._fixed_dim is None or len(result) == self._fixed_dim)
+        ):
+            stored = self._add_float_list(
                 namespace,
                 key,
                 result,
@@ -190,7 +196,7 @@ class ComputeCalls:
                 self._expires_at(ttl),
                 self._clock(),
             )
-            if read_back is not None:
+            if stored is not None:
                 self._count_computes(1)
-                return read_back
+                return stored
         return self._store_computed(key, result, ttl, namespace, metadata, index)

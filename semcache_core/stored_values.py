@@ -6,9 +6,10 @@ vector plus a :class:`~semcache_core.vector_values.VectorValue` marker (the back
 the vector to the entry it returns). Single flight hands its followers an *outcome*: the
 encoded bytes, ``(marker, unit vector)``, or, for an embedding just computed as a list,
 the list of floats a read would give (never handed out itself), from which each makes its
-own fresh value. A leader that nobody followed takes its outcome as it is
-(:data:`OUTCOMES`): for a list that reads back as the function returned it, that is the
-function's own list.
+own fresh value. The leader takes its outcome as it is (:data:`OUTCOMES`): for an
+embedding list written in one step that reads back as the function returned it, that is
+the function's own list (a :data:`~semcache_core.vector_values.ComputedList`), and its
+waiters get theirs made from the stored row, whatever becomes of that list.
 
 Example::
 
@@ -21,12 +22,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .backends.base import NOT_DECODED, Backend, StoredEntry
 from .codec import decode
 from .errors import UnsafeRecordError
 from .flight import Handoff
 from .records import Entry
-from .vector_values import VectorValue
+from .vector_values import ComputedList, VectorValue
 from .vectors import FloatVector
 
 __all__ = [
@@ -41,7 +44,7 @@ __all__ = [
     "value_of",
 ]
 
-Outcome = bytes | tuple[VectorValue, FloatVector] | list[float]
+Outcome = bytes | tuple[VectorValue, FloatVector] | list[float] | ComputedList
 
 MISSING: Any = object()
 """What :func:`read_value` gives for a key holding no live entry (any value can be
@@ -99,6 +102,9 @@ def fresh(outcome: Outcome) -> Any:
     if isinstance(outcome, list):  # floats are immutable: a shallow copy is fresh
         return outcome.copy()
     if isinstance(outcome, tuple):
+        if len(outcome) == 3:  # a ComputedList: made from what was stored
+            _, marker, row = outcome
+            return marker.restore(np.frombuffer(row, np.float32))
         marker, unit = outcome
         return marker.restore(unit)
     return decode(outcome)
@@ -108,18 +114,26 @@ class _OutcomeHandoff(Handoff):
     """Single flight's callers' values from an outcome (see the module docstring)."""
 
     def own(self, value: Outcome) -> Any:
-        return value if value.__class__ is list else fresh(value)
+        if value.__class__ is list:  # made for this call: nobody else holds it
+            return value
+        if value.__class__ is tuple and len(value) == 3:  # a ComputedList
+            return value[0]
+        return fresh(value)
 
     def publish(self, value: Outcome) -> Outcome:
-        return value.copy() if isinstance(value, list) else value
+        if isinstance(value, list):
+            return value.copy()
+        if isinstance(value, tuple) and len(value) == 3:  # not the function's own list
+            return fresh(value)
+        return value
 
     def copy(self, value: Outcome) -> Any:
         return fresh(value)
 
 
 OUTCOMES = _OutcomeHandoff()
-"""``get_or_compute``'s :class:`~semcache_core.flight.Handoff`: a leader nobody followed
-takes a list as it is; everyone else gets a fresh value of their own."""
+"""``get_or_compute``'s :class:`~semcache_core.flight.Handoff`: the leader takes a list made
+for it as it is; everyone else gets a fresh value of their own."""
 
 
 def entry_record(entry: StoredEntry) -> Entry:

@@ -47,6 +47,7 @@ __all__ = [
     "LIST_KIND",
     "VECTOR_EXT",
     "VECTOR_HEAD",
+    "ComputedList",
     "VectorValue",
     "float_list_into",
     "is_vector_blob",
@@ -234,16 +235,23 @@ def float_list_vector(
 
 def _no_float_list_into(
     values: list[Any], matrix: FloatMatrix, row: int
-) -> tuple[float, list[float]] | None:
+) -> tuple[float, list[float], bytes] | None:
     return None  # without the C accelerator, the general path takes every list
 
 
-float_list_into = _no_float_list_into if _speedups is None else _speedups.unit_into
+# a stale in-place build may lack it: the general path then takes every list
+float_list_into = getattr(_speedups, "unit_into", None) or _no_float_list_into
 """:func:`float_list_vector` with the unit vector written into ``matrix[row]`` (an index's
-next free row): ``(norm, read back)``, the read back being ``values`` itself when every
-component reads back as given; None for what :func:`vector_value_of` must judge
-(``matrix[row]`` then holds garbage), and always without the C accelerator. The C function
-itself when built: a ``get_or_compute`` miss calls it with no Python frame between."""
+next free row): ``(norm, read back, the row's bytes)``, the read back being ``values``
+itself when every component reads back as given; None for what :func:`vector_value_of`
+must judge (``matrix[row]`` then holds garbage), and always without the C accelerator.
+The C function itself when built: a ``get_or_compute`` miss calls it with no Python frame
+between."""
+
+ComputedList = tuple[list[float], VectorValue, bytes]
+"""A list embedding just stored in one step: what its computing call returns (the
+function's own list, where it reads back unchanged), its marker, and its stored unit
+row's bytes (what everyone else's value is made from)."""
 
 
 def python_float_list_vector(

@@ -9,9 +9,11 @@ general write leaves (``tests/unit/test_computed_write.py``), in about half the 
 
 Example::
 
-    read_back = backend.add_float_list("", "hello", [0.6, 0.8], EMPTY_METADATA, None, now)
-    if read_back is None:  # not this write's case: the general write takes it
+    stored = backend.add_float_list("", "hello", [0.6, 0.8], EMPTY_METADATA, None, now)
+    if stored is None:  # not this write's case: the general write takes it
         backend.set_many(writes, now)
+    else:
+        read_back, marker, unit_row = stored
 """
 
 # Each method annotates ``self: LocalBackend`` to reach the backend's tables.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..vector_values import LIST_KIND, VectorValue
+from ..vector_values import LIST_KIND, ComputedList, VectorValue
 from .entries import LocalEntry
 
 if TYPE_CHECKING:
@@ -44,17 +46,21 @@ class LocalComputedWrites:
         metadata: bytes,
         expires_at: float | None,
         now: float,
-    ) -> list[float] | None:
+    ) -> ComputedList | None:
         """A ``get_or_compute`` miss's common write in one step: a new key whose computed
         value is a list of floats of its namespace's dimension, stored as the entry's
         vector (its unit row written straight into the index) with its marker as value,
         as :meth:`set_many` would store the write
         :func:`~semcache_core.entry_writes.computed_writes` makes of it.
 
-        Returns what a read gives back (``values`` itself when every component reads back
-        as given), or None, nothing changed, where :meth:`set_many` must write instead:
-        the key is held (or cold entries may hold it), the namespace has no index yet, or
-        the list is not one :func:`~semcache_core.vector_values.float_list_into` takes.
+        Returns ``(read back, marker, unit row bytes)``: what a read gives back
+        (``values`` itself when every component reads back as given), and what the entry
+        holds, from which the flight's waiters get theirs (see
+        :data:`~semcache_core.stored_values.OUTCOMES`). None where :meth:`set_many` must
+        write instead, having stored nothing (expired entries purged and the matrix grown,
+        as the general write would): the key is held (or cold entries may hold it), the
+        namespace has no index yet, or the list is not one
+        :func:`~semcache_core.vector_values.float_list_into` takes.
         """
         with self._lock:
             if self._expiry:  # as the general write's dim_of(namespace, now) does first
@@ -64,19 +70,20 @@ class LocalComputedWrites:
                 return None
             if key in space.entries:
                 return None
-            label = self._next_label
-            found = space.index.add_float_list(label, values)
+            found = space.index.write_float_list(values)
             if found is None:
                 return None
-            self._next_label = label + 1
-            norm, read_back = found
+            norm, read_back, unit = found
             marker = VectorValue(LIST_KIND, norm)
+            label = self._next_label
+            self._next_label += 1
             self._tick += 1
-            self._enter(
-                space,
-                LocalEntry(
-                    key, marker.encode(), metadata, namespace, expires_at, marker, label, self._tick
-                ),
+            entry = LocalEntry(
+                key, marker.encode(), metadata, namespace, expires_at, marker, label, self._tick
             )
+            # the entry first, then its row, as set_many does: an interrupt (Ctrl-C) landing
+            # in between leaves a key that fails loudly, never a row another entry answers
+            self._enter(space, entry)
+            space.index.add_written(label)
             self._after_writes(now)
-            return read_back
+            return read_back, marker, unit

@@ -185,20 +185,27 @@ class FlatIndex:
             row = self._free_row()
             self._vectors[row] = vector
             self._append(label)
+        elif self._coded[row]:  # else already waiting (restored, or added before)
+            self._vectors[row] = vector
+            self._mark_uncoded(row)
+        else:
+            self._vectors[row] = vector
             return
-        self._vectors[row] = vector
-        if self._coded[row]:  # else already waiting (restored, or added before)
-            self._code_later(row)
+        self.code_if_due()
 
-    def add_float_list(self, label: int, values: list[Any]) -> tuple[float, list[float]] | None:
-        """A new label's row made from a list of floats in one pass, straight into the
-        matrix (:func:`~semcache_core.vector_values.float_list_into`): its ``(norm, read
-        back)``, or None, nothing changed, for a list the general path must judge."""
-        row = self._free_row()  # first: it may grow the matrix
-        found = float_list_into(values, self._vectors, row)
-        if found is not None:
-            self._append(label)
-        return found
+    def write_float_list(self, values: list[Any]) -> tuple[float, list[float], bytes] | None:
+        """A list of floats made a unit row in one pass, straight into the matrix's free
+        row (:func:`~semcache_core.vector_values.float_list_into`): its ``(norm, read
+        back, row bytes)``, or None for a list the general path must judge. The row is
+        nobody's until :meth:`append_written` gives it a label: meanwhile the index
+        holds what it held (the matrix may have grown)."""
+        row = self._free_row()  # first: it may grow (move) the matrix
+        return float_list_into(values, self._vectors, row)
+
+    def append_written(self, label: int) -> None:
+        """Give the row :meth:`write_float_list` wrote to a new ``label``; its code waits
+        (:meth:`code_if_due`)."""
+        self._append(label)
 
     def _free_row(self) -> int:
         """The row the next new label takes, room made for it."""
@@ -212,13 +219,15 @@ class FlatIndex:
         self._row_of[label] = row
         self._labels[row] = label
         self._n = row + 1
-        self._code_later(row)
+        self._mark_uncoded(row)
 
-    def _code_later(self, row: int) -> None:
-        """Mark a changed row's code pending; code the waiting rows once they are many."""
+    def _mark_uncoded(self, row: int) -> None:
         self._coded[row] = False
         self._uncoded += 1
         self._added_uncoded += 1
+
+    def code_if_due(self) -> None:
+        """Code the rows added one at a time once they are many (``_CODE_BATCH``)."""
         if self._added_uncoded >= _CODE_BATCH:
             self.code_pending(self._added_uncoded)
             self._added_uncoded = 0

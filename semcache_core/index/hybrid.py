@@ -138,13 +138,18 @@ class HybridIndex:
         self.flat.add(labels, vectors)
         self._graph_follows(labels, vectors)
 
-    def add_float_list(self, label: int, values: list[Any]) -> tuple[float, list[float]] | None:
-        """:meth:`FlatIndex.add_float_list`, the graph following (the caller holds the
-        lock and gives a new label)."""
-        found = self.flat.add_float_list(label, values)
-        if found is not None and (self.hnsw is not None or self.mode != "flat"):
-            self._graph_follows(np.array([label], np.int64), self.flat.vectors(np.array([label])))
-        return found
+    def write_float_list(self, values: list[Any]) -> tuple[float, list[float], bytes] | None:
+        """:meth:`FlatIndex.write_float_list` (the caller holds the lock); then
+        :meth:`add_written` gives the row its label."""
+        return self.flat.write_float_list(values)
+
+    def add_written(self, label: int) -> None:
+        """:meth:`add` of the row :meth:`write_float_list` wrote, under a new label."""
+        self.flat.append_written(label)
+        self.flat.code_if_due()
+        if self.hnsw is not None or self.mode != "flat":
+            labels = np.array([label], np.int64)
+            self._graph_follows(labels, self.flat.vectors(labels))
 
     def _graph_follows(self, labels: Labels, vectors: FloatMatrix) -> None:
         """The graph's part of :meth:`add`: made once ``auto`` reaches its threshold, and

@@ -7,12 +7,14 @@ and counters, whatever came before it (other namespaces, plain values, replaced 
 deleted keys, expiry, eviction, a snapshot's cold entries, graph indexes). A cache whose
 one-step write is switched off is the reference.
 
-A miss nobody else waited for returns the function's own list when storing it rounded
-nothing; every other caller gets a list of its own.
+The computing call returns the function's own list when storing it rounded nothing;
+every waiter gets a list of its own, made from what was stored.
 """
 
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from hypothesis import strategies as st
 from semcache_core import SemCache, _speedups
 from semcache_core.backends.base import EntryWrite
 from semcache_core.backends.local import LocalBackend
+from semcache_core.errors import DimensionMismatchError
 
 DIM = 6
 
@@ -248,7 +251,7 @@ def test_a_fill_by_misses_leaves_what_the_general_write_leaves(config: dict[str,
 
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(KINDS))
-def test_a_lone_miss_returns_the_functions_own_list_only_when_it_reads_back_unchanged(
+def test_a_miss_returns_the_functions_own_list_only_when_it_reads_back_unchanged(
     seed: int, kind: str
 ) -> None:
     rng = np.random.default_rng(seed)
@@ -343,8 +346,9 @@ def test_graph_indexes_find_the_rows_written_in_one_step(index: str) -> None:
 def test_unit_into_writes_the_row_and_refuses_what_it_cannot_write() -> None:
     matrix = np.zeros((2, 3), np.float32)
     values = [0.6, 0.8, 0.0]
-    norm, back = _speedups.unit_into(values, matrix, 1)
+    norm, back, row = _speedups.unit_into(values, matrix, 1)
     assert norm == pytest.approx(1.0) and matrix[0].tolist() == [0.0, 0.0, 0.0]
+    assert row == matrix[1].tobytes()
     assert np.array_equal(matrix[1], np.asarray(values, np.float32) / np.float32(norm))
     assert back == [float(np.float32(x)) for x in values]
     assert _speedups.unit_into([1, 2, 3], matrix, 0) is None  # ints: the general path's
@@ -373,8 +377,118 @@ def test_unit_into_agrees_with_unit_of_float_list(values: list[float]) -> None:
     assert (found is None) == (reference is None)
     if found is None or reference is None:
         return
-    (norm, back), (want_norm, unit, want_back) = found, reference
+    (norm, back, row), (want_norm, unit, want_back) = found, reference
     assert bits([norm]) == bits([want_norm])
-    assert matrix[2].tobytes() == unit and (matrix[:2] == 7.0).all()
+    assert matrix[2].tobytes() == unit == row and (matrix[:2] == 7.0).all()
     assert bits(back) == bits(want_back)
     assert (back is values) == (bits(want_back) == bits(values))
+
+
+def test_waiters_get_the_stored_value_even_when_the_functions_list_changes_at_once() -> None:
+    """The function's list is checked against the stored row in C; a finaliser (here a
+    collector callback, as a ``__del__`` would) changing it right after must not reach the
+    waiters: theirs is made from the stored row."""
+    cache = SemCache()
+    cache.get_or_compute("first", lambda _: [1.0, 0.0, 0.0, 0.0])
+    buffer = [0.5, 0.5, 0.5, 0.5]
+    stored = threading.Event()
+    go = threading.Event()
+
+    def recycle(phase: str, info: dict) -> None:  # the function's buffer refilled
+        if phase == "start" and stored.is_set():
+            buffer[:] = [9.0] * 4
+
+    def fn(_: str) -> list[float]:
+        assert go.wait(10)
+        gc.set_threshold(1)  # a collection on each container allocation
+        return buffer
+
+    write = cache.backend._after_writes  # type: ignore[attr-defined]
+
+    def after_writes(now: float) -> None:  # the entry is stored: from here on, refill
+        write(now)
+        stored.set()
+
+    cache.backend._after_writes = after_writes  # type: ignore[attr-defined]
+
+    got: dict[str, Any] = {}
+    gc.callbacks.append(recycle)
+    thresholds = gc.get_threshold()
+    try:
+        leader = threading.Thread(
+            target=lambda: got.setdefault("leader", cache.get_or_compute("k", fn))
+        )
+        leader.start()
+        while not cache._flights._flights:
+            pass
+        follower = threading.Thread(
+            target=lambda: got.setdefault("follower", cache.get_or_compute("k", fn))
+        )
+        follower.start()
+        while cache._flights.waiting(("", "k")) < 1:
+            pass
+        go.set()
+        leader.join(10)
+        follower.join(10)
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.callbacks.remove(recycle)
+    assert buffer == [9.0] * 4  # the finaliser ran
+    assert cache.get("k") == [0.5] * 4
+    assert got["follower"] == [0.5] * 4
+
+
+@pytest.mark.parametrize(
+    ("index", "at"),
+    [
+        (index, at)
+        for index in ("flat", "auto", "hnsw")
+        for at in ("_enter", "add_written", "code_if_due", "_graph_follows")
+        if index != "flat" or at != "_graph_follows"  # no graph to follow
+    ],
+)
+def test_an_interrupt_in_the_write_never_makes_a_row_answer_for_another_key(
+    index: str, at: str
+) -> None:
+    """Ctrl-C landing inside the one-step write (a ``KeyboardInterrupt`` raised at a call
+    there): later misses and searches never give one key's entry for another's vector."""
+    cache = SemCache(index=index, hnsw_threshold=2)
+    rows = [[1.0 if i == j else 0.0 for i in range(8)] for j in range(8)]
+    cache.get_or_compute("k0", returning(rows[0]))
+    fired: list[str] = []
+
+    def interrupt(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_name == at and not fired:
+            fired.append(at)
+            raise KeyboardInterrupt
+
+    sys.settrace(interrupt)
+    try:
+        cache.get_or_compute("k1", returning(rows[1]))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sys.settrace(None)
+    assert fired
+    for j in range(2, 8):
+        assert cache.get_or_compute(f"k{j}", returning(rows[j])) == rows[j]
+    for j in range(8):
+        try:
+            hits = cache.search(rows[j], k=1)
+        except KeyError:  # the interrupted key's own row or entry, loudly missing
+            assert j == 1
+            continue
+        assert not hits or hits[0].key == f"k{j}" or (j == 1 and hits[0].score < 0.5)
+
+
+def test_a_cache_of_fixed_dimension_keeps_to_it_on_a_shared_backend() -> None:
+    """``dim=`` is the cache's: another cache on the same backend may hold vectors of
+    another size in a namespace, and this one must not store such a list as a vector."""
+    backend = LocalBackend()
+    fixed = SemCache(dim=4, backend=backend)
+    SemCache(backend=backend).set("seed", "x", vector=[1.0] + [0.0] * 5, namespace="n")
+    with pytest.raises(DimensionMismatchError):
+        fixed.get_or_compute("a", lambda _: [0.1] * 6, namespace="n", index=True)
+    assert not fixed.exists("a", namespace="n")
+    assert fixed.get_or_compute("b", lambda _: [0.1] * 6, namespace="n") == [0.1] * 6  # plain
+    assert backend.vector_count("n") == 1
