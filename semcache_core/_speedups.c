@@ -52,6 +52,29 @@ read_back(float unit, double norm)
     return (double)(float)((double)unit * norm);
 }
 
+/* 1 when ``nargs`` is ``want``, else 0 with a TypeError showing how to call ``usage``. */
+static int
+takes(Py_ssize_t nargs, Py_ssize_t want, const char *usage)
+{
+    if (nargs == want) {
+        return 1;
+    }
+    PyErr_Format(PyExc_TypeError, "%s takes %zd arguments", usage, want);
+    return 0;
+}
+
+/* Whether a buffer's items are native float32 (its format spelled with or without the
+ * native byte order). */
+static int
+is_float32(const Py_buffer *view)
+{
+    const char *format = view->format == NULL ? "" : view->format;
+    if (format[0] == '@' || format[0] == '=' || (PY_LITTLE_ENDIAN && format[0] == '<')) {
+        format++;
+    }
+    return view->itemsize == (Py_ssize_t)sizeof(float) && strcmp(format, "f") == 0;
+}
+
 /* ``values`` (a list of n items) made a unit vector in ``unit``: 1, with its norm, or 0
  * when the general Python path must judge it (an item that is not exactly a float, a NaN,
  * an infinity or a component outside +-1e38, or float32 components all zero). Allocates
@@ -121,8 +144,7 @@ read_back_list(PyObject *values, const float *unit, Py_ssize_t n, double norm)
 static PyObject *
 unit_of_float_list(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "unit_of_float_list(values, dim) takes 2 arguments");
+    if (!takes(nargs, 2, "unit_of_float_list(values, dim)")) {
         return NULL;
     }
     PyObject *values = args[0];
@@ -163,8 +185,7 @@ unit_of_float_list(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 unit_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "unit_into(values, matrix, row) takes 3 arguments");
+    if (!takes(nargs, 3, "unit_into(values, matrix, row)")) {
         return NULL;
     }
     PyObject *values = args[0];
@@ -177,12 +198,7 @@ unit_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         != 0) {
         return NULL;
     }
-    const char *format = view.format == NULL ? "" : view.format;
-    if (format[0] == '@' || format[0] == '=' || (PY_LITTLE_ENDIAN && format[0] == '<')) {
-        format++; /* native order, spelled out */
-    }
-    if (view.ndim != 2 || view.itemsize != (Py_ssize_t)sizeof(float) || strcmp(format, "f") != 0
-        || row < 0 || row >= view.shape[0]) {
+    if (view.ndim != 2 || !is_float32(&view) || row < 0 || row >= view.shape[0]) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_ValueError,
                         "unit_into needs a C-contiguous 2-D float32 matrix and a row inside it");
@@ -293,8 +309,7 @@ recycled_float(double value)
 static PyObject *
 float_list_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "float_list_of(unit, norm) takes 2 arguments");
+    if (!takes(nargs, 2, "float_list_of(unit, norm)")) {
         return NULL;
     }
     double norm = PyFloat_AsDouble(args[1]);
@@ -305,11 +320,7 @@ float_list_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (PyObject_GetBuffer(args[0], &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
         return NULL;
     }
-    const char *format = view.format == NULL ? "" : view.format;
-    if (format[0] == '@' || format[0] == '=' || (PY_LITTLE_ENDIAN && format[0] == '<')) {
-        format++; /* native order, spelled out */
-    }
-    if (view.itemsize != (Py_ssize_t)sizeof(float) || strcmp(format, "f") != 0) {
+    if (!is_float32(&view)) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_TypeError, "float_list_of needs a C-contiguous float32 buffer");
         return NULL;
