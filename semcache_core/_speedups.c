@@ -118,7 +118,8 @@ reads_back_as_given(PyObject *values, Py_ssize_t i, const float *unit, double no
 
 /* The list a read of ``unit`` gives back, holding ``values``' own float where a component
  * reads back as given. Making the list may start a garbage collection, whose finalisers
- * may change ``values``: then every component is made anew from ``unit``. */
+ * may change ``values``: each item is checked again as it is taken, and every component
+ * is made anew from ``unit`` if the list's length changed. */
 static PyObject *
 read_back_list(PyObject *values, const float *unit, Py_ssize_t n, double norm)
 {
@@ -365,7 +366,8 @@ static PyMethodDef speedups_methods[] = {
     {"unit_of_float_list", (PyCFunction)(void (*)(void))unit_of_float_list, METH_FASTCALL,
      "(norm, unit float32 bytes, read back) of a list of floats, or None for the general path."},
     {"unit_into", (PyCFunction)(void (*)(void))unit_into, METH_FASTCALL,
-     "(norm, read back) of a list of floats made a unit row of a float32 matrix, or None."},
+     "(norm, read back, row bytes) of a list of floats made a unit row of a float32 matrix, "
+     "or None."},
     {"float_list_of", (PyCFunction)(void (*)(void))float_list_of, METH_FASTCALL,
      "The list of floats unit * norm, rounded to float32 per component."},
     {"untrack", (PyCFunction)(void (*)(void))untrack, METH_FASTCALL,

@@ -82,8 +82,10 @@ class LocalComputedWrites:
                 key, marker.encode(), metadata, namespace, expires_at, marker, label, self._tick
             )
             # the entry first, then its row, as set_many does: an interrupt (Ctrl-C) landing
-            # in between leaves a key that fails loudly, never a row another entry answers
+            # in between leaves a key that fails loudly, never a row another entry answers;
+            # a finaliser re-entering the lock meanwhile (allocations above may start the
+            # collector) may take the written row: add_written writes it again then
             self._enter(space, entry)
-            space.index.add_written(label)
+            space.index.add_written(label, unit)
             self._after_writes(now)
             return read_back, marker, unit

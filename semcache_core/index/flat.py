@@ -77,6 +77,10 @@ class FlatIndex:
         self._n = 0
         self._uncoded = 0
         self._added_uncoded = 0  # rows add_one() left uncoded since the last coding
+        # moves on whenever rows are taken, moved or the matrix replaced: the free row
+        # write_float_list wrote is still free and as written only while it stands
+        self._layout = 0
+        self._written_at = -1
 
     @classmethod
     def restore(cls, labels: Labels, vectors: FloatMatrix) -> FlatIndex:
@@ -172,6 +176,7 @@ class FlatIndex:
         if needed <= capacity:
             return
         new_capacity = max(needed, capacity * 2)
+        self._layout += 1
         for name in ("_vectors", "_codes", "_scales", "_errors", "_labels", "_coded"):
             old = getattr(self, name)
             new = np.empty((new_capacity, *old.shape[1:]), dtype=old.dtype)
@@ -200,11 +205,18 @@ class FlatIndex:
         nobody's until :meth:`append_written` gives it a label: meanwhile the index
         holds what it held (the matrix may have grown)."""
         row = self._free_row()  # first: it may grow (move) the matrix
-        return float_list_into(values, self._vectors, row)
+        found = float_list_into(values, self._vectors, row)
+        self._written_at = self._layout
+        return found
 
-    def append_written(self, label: int) -> None:
-        """Give the row :meth:`write_float_list` wrote to a new ``label``; its code waits
-        (:meth:`code_if_due`)."""
+    def append_written(self, label: int, row_bytes: bytes) -> None:
+        """Give the row :meth:`write_float_list` wrote (``row_bytes``, its copy) to a new
+        ``label``; its code waits (:meth:`code_if_due`). Code that ran in between on this
+        thread (a finaliser started by an allocation, re-entering the lock) may have taken
+        or moved that row: it is written again then."""
+        if self._layout != self._written_at:
+            self._vectors[self._free_row()] = np.frombuffer(row_bytes, np.float32)
+        self._written_at = -1
         self._append(label)
 
     def _free_row(self) -> int:
@@ -215,6 +227,7 @@ class FlatIndex:
 
     def _append(self, label: int) -> None:
         """Take the free row, its vector written, for a new ``label``."""
+        self._layout += 1
         row = self._n
         self._row_of[label] = row
         self._labels[row] = label
@@ -241,6 +254,7 @@ class FlatIndex:
         codes, scales, errors = quantise_rows(vectors)
         rows = np.empty(len(labels), dtype=np.intp)
         self._grow(self._n + len(labels))
+        self._layout += 1
         for i, label in enumerate(labels.tolist()):
             row = self._row_of.get(label)
             if row is None:
@@ -260,6 +274,7 @@ class FlatIndex:
 
     def remove(self, labels: Labels) -> None:
         """Delete rows by label (unknown labels are ignored)."""
+        self._layout += 1
         for label in np.asarray(labels, dtype=np.int64).tolist():
             row = self._row_of.pop(label, None)
             if row is None:

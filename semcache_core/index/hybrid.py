@@ -143,9 +143,9 @@ class HybridIndex:
         :meth:`add_written` gives the row its label."""
         return self.flat.write_float_list(values)
 
-    def add_written(self, label: int) -> None:
+    def add_written(self, label: int, row_bytes: bytes) -> None:
         """:meth:`add` of the row :meth:`write_float_list` wrote, under a new label."""
-        self.flat.append_written(label)
+        self.flat.append_written(label, row_bytes)
         self.flat.code_if_due()
         if self.hnsw is not None or self.mode != "flat":
             labels = np.array([label], np.int64)

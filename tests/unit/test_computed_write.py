@@ -492,3 +492,48 @@ def test_a_cache_of_fixed_dimension_keeps_to_it_on_a_shared_backend() -> None:
     assert not fixed.exists("a", namespace="n")
     assert fixed.get_or_compute("b", lambda _: [0.1] * 6, namespace="n") == [0.1] * 6  # plain
     assert backend.vector_count("n") == 1
+
+
+@pytest.mark.parametrize("action", ["delete", "write", "write_and_delete"])
+def test_code_re_entering_the_cache_inside_the_write_never_takes_its_row(action: str) -> None:
+    """An allocation inside the one-step write may start the collector, whose finalisers
+    (here a callback, as a ``__del__`` would) may use the cache on this thread: the lock
+    lets them in. Deleting a key moves the last row; writing one takes the free row the
+    write already filled. Every key must still give its own vector, and searches their
+    own key."""
+    rng = np.random.default_rng(9)
+    rows = {key: float32_unit(rng, 8) for key in "abcdefg"}
+    cache = SemCache(index="flat")
+    for key in "abcde":  # five rows, room for eight
+        cache.get_or_compute(key, returning(rows[key]))
+    fired: list[bool] = []
+
+    def re_enter(phase: str, info: dict) -> None:
+        frame = sys._getframe(1)
+        while frame is not None and not (  # the row written, its entry not yet in
+            frame.f_code.co_name == "add_float_list" and "found" in frame.f_locals
+        ):
+            frame = frame.f_back
+        if fired or phase != "start" or frame is None:
+            return
+        fired.append(True)
+        if action != "write":
+            cache.delete("a")  # the last row moves into a's place
+        if action != "delete":
+            cache.get_or_compute("f", returning(rows["f"]))  # takes the free row
+
+    thresholds = gc.get_threshold()
+    gc.callbacks.append(re_enter)
+    gc.set_threshold(1)
+    try:
+        assert cache.get_or_compute("g", returning(rows["g"])) == rows["g"]
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.callbacks.remove(re_enter)
+    assert fired
+    for key, row in rows.items():
+        if (key == "a" and action != "write") or (key == "f" and action == "delete"):
+            assert cache.get(key) is None
+            continue
+        assert cache.get(key) == row, key
+        assert cache.search(row, k=1)[0].key == key
