@@ -5,10 +5,11 @@ for each reader, who may then mutate it freely), or, for an embedding, as the en
 vector plus a :class:`~semcache_core.vector_values.VectorValue` marker (the backend attaches
 the vector to the entry it returns). Single flight hands its followers an *outcome*: the
 encoded bytes, ``(marker, unit vector)``, or, for an embedding just computed as a list,
-the list of floats a read would give, from which each makes its own fresh value. The leader takes its outcome as it is (:data:`OUTCOMES`): for an
-embedding list written in one step that reads back as the function returned it, that is
-the function's own list (a :data:`~semcache_core.vector_values.ComputedList`), and its
-waiters get theirs made from the stored row, whatever becomes of that list.
+the list of floats a read would give, from which each makes its own fresh value. The
+leader takes its outcome as it is (:data:`OUTCOMES`): for an embedding list written in
+one step that reads back as the function returned it, that is the function's own list (a
+:data:`~semcache_core.vector_values.ComputedList`), and its waiters get theirs made from
+the stored row, whatever becomes of that list.
 
 Example::
 
