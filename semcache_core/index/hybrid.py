@@ -147,9 +147,10 @@ class HybridIndex:
         """:meth:`add` of the row :meth:`write_float_list` wrote, under a new label."""
         self.flat.append_written(label, row_bytes)
         self.flat.code_if_due()
-        if self.hnsw is not None or self.mode != "flat":
-            labels = np.array([label], np.int64)
-            self._graph_follows(labels, self.flat.vectors(labels))
+        # only where _graph_follows has something to do: no arrays made for nothing
+        if self.hnsw is not None or (self.mode == "auto" and len(self.flat) >= self._threshold):
+            vectors = np.frombuffer(row_bytes, np.float32)[None, :]
+            self._graph_follows(np.array([label], np.int64), vectors)
 
     def _graph_follows(self, labels: Labels, vectors: FloatMatrix) -> None:
         """The graph's part of :meth:`add`: made once ``auto`` reaches its threshold, and
