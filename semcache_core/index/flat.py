@@ -205,9 +205,9 @@ class FlatIndex:
         nobody's until :meth:`append_written` gives it a label: meanwhile the index
         holds what it held (the matrix may have grown)."""
         row = self._free_row()  # first: it may grow (move) the matrix
-        found = float_list_into(values, self._vectors, row)
+        # before the call: an allocation inside it may already run a finaliser
         self._written_at = self._layout
-        return found
+        return float_list_into(values, self._vectors, row)
 
     def append_written(self, label: int, row_bytes: bytes) -> None:
         """Give the row :meth:`write_float_list` wrote (``row_bytes``, its copy) to a new
