@@ -43,6 +43,7 @@ __all__ = [
     "FilterCondition",
     "FilterGroup",
     "FilterLike",
+    "MAX_FILTER_DEPTH",
     "FilterOperator",
     "FilterNode",
     "Predicate",
@@ -180,20 +181,40 @@ class Filter:
         object.__setattr__(self, "value", _check_value(self.key, op, self.value))
 
 
+MAX_FILTER_DEPTH = 64
+"""How deep filter groups (``$and`` / ``$or`` / ``$not``) may nest: a deeper filter is a
+:class:`FilterValueError` when it is given, before anything walks it (a walk thousands of
+levels deep would exhaust Python's stack)."""
+
+
+def _too_deep() -> FilterValueError:
+    return FilterValueError(
+        f"filter groups ($and / $or / $not) nest more than {MAX_FILTER_DEPTH} levels deep"
+    )
+
+
 @dataclass(frozen=True)
 class FilterGroup:
-    """Children combined by a condition: ``FilterGroup([f1, f2], "or")``. Groups nest."""
+    """Children combined by a condition: ``FilterGroup([f1, f2], "or")``. Groups nest, up to
+    :data:`MAX_FILTER_DEPTH` levels."""
 
     filters: tuple[FilterNode, ...] = field(default_factory=tuple)
     condition: FilterCondition | str = FilterCondition.AND
+    depth: int = field(default=1, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         children = tuple(self.filters)
+        depth = 1
         for child in children:
-            if not isinstance(child, (Filter, FilterGroup)):
+            if isinstance(child, FilterGroup):
+                depth = max(depth, child.depth + 1)
+            elif not isinstance(child, Filter):
                 raise FilterValueError(
                     f"a filter group holds Filter or FilterGroup objects, got {shown(child)}"
                 )
+        if depth > MAX_FILTER_DEPTH:
+            raise _too_deep()
+        object.__setattr__(self, "depth", depth)
         object.__setattr__(self, "filters", children)
         object.__setattr__(self, "condition", _condition(self.condition))
 
@@ -222,8 +243,13 @@ def parse_filters(spec: FilterLike) -> FilterNode | None:
 
     A dict maps keys to a value (equality) or to ``{"$op": value}`` with ``op`` any operator
     name (``$eq $ne $gt $gte $lt $lte $in $nin $any $all $contains $text_match
-    $text_match_insensitive $is_empty``); ``$and`` / ``$or`` / ``$not`` take lists of dicts.
+    $text_match_insensitive $is_empty``); ``$and`` / ``$or`` / ``$not`` take lists of dicts,
+    nested up to :data:`MAX_FILTER_DEPTH` levels.
     """
+    return _parse(spec, 0)
+
+
+def _parse(spec: FilterLike, depth: int) -> FilterNode | None:
     if spec is None or isinstance(spec, (Filter, FilterGroup)):
         return spec
     if not isinstance(spec, Mapping):
@@ -232,19 +258,21 @@ def parse_filters(spec: FilterLike) -> FilterNode | None:
         )
     if not spec:
         return None
-    nodes = [_parse_entry(key, value) for key, value in spec.items()]
+    nodes = [_parse_entry(key, value, depth) for key, value in spec.items()]
     return nodes[0] if len(nodes) == 1 else FilterGroup(tuple(nodes), FilterCondition.AND)
 
 
-def _parse_entry(key: Any, value: Any) -> FilterNode:
+def _parse_entry(key: Any, value: Any, depth: int) -> FilterNode:
     if not isinstance(key, str):
         raise FilterValueError(f"filter keys must be str, got {shown(key)}")
     if key.startswith("$"):
         condition = _condition(key[1:])
         if not isinstance(value, (list, tuple)):
             raise FilterValueError(f"{key} takes a list of filter dicts, got {shown(value)}")
+        if depth >= MAX_FILTER_DEPTH:  # refused on the way down, before the stack runs out
+            raise _too_deep()
         # an empty dict restricts nothing: it is an empty AND, which an OR must keep
-        children = [parse_filters(child) or FilterGroup() for child in value]
+        children = [_parse(child, depth + 1) or FilterGroup() for child in value]
         return FilterGroup(tuple(children), condition)
     if isinstance(value, Mapping):
         clauses = []

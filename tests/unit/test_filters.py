@@ -23,7 +23,7 @@ from semcache_core import (
     SemCache,
     parse_filters,
 )
-from semcache_core.filters import compile_filter, matches
+from semcache_core.filters import MAX_FILTER_DEPTH, compile_filter, matches
 
 Op = FilterOperator
 
@@ -624,3 +624,35 @@ def test_long_membership_lists_answer_as_short_ones(op: str) -> None:
     for probe in probes:
         found = any(probe == value for value in values)
         assert long_filter({"v": probe}) == (found if op == "in" else not found), probe
+
+
+def _nested(depth: int, leaf: dict[str, Any]) -> dict[str, Any]:
+    spec = leaf
+    for level in range(depth):
+        spec = {["$and", "$or", "$not"][level % 3]: [spec]}
+    return spec
+
+
+@pytest.mark.parametrize("depth", [MAX_FILTER_DEPTH - 1, MAX_FILTER_DEPTH])
+def test_filters_nested_to_the_limit_are_evaluated(depth: int) -> None:
+    cache = SemCache()
+    cache.set("a", 1, vector=[1.0, 0.0], metadata={"n": 3})
+    cache.set("b", 2, vector=[0.9, 0.1], metadata={"n": 4})
+    spec = _nested(depth, {"n": 3})
+    expected = [key for key, n in (("a", 3), ("b", 4)) if matches(spec, {"n": n})]
+    assert sorted(hit.key for hit in cache.search([1.0, 0.0], k=2, filters=spec)) == expected
+    # $not flips at every third level: both answers occur across the two depths
+    assert expected in (["a"], ["b"])
+
+
+@pytest.mark.parametrize("depth", [MAX_FILTER_DEPTH + 1, 5_000])
+def test_filters_nested_past_the_limit_are_refused_with_a_typed_error(depth: int) -> None:
+    """Thousands of levels used to exhaust Python's stack (a bare RecursionError)."""
+    cache = SemCache()
+    cache.set("a", 1, vector=[1.0, 0.0], metadata={"n": 3})
+    with pytest.raises(FilterValueError, match=f"more than {MAX_FILTER_DEPTH} levels"):
+        cache.search([1.0, 0.0], k=1, filters=_nested(depth, {"n": 3}))
+    group: FilterGroup | Filter = Filter("n", "==", 3)
+    with pytest.raises(FilterValueError, match="levels deep"):
+        for _ in range(depth):
+            group = FilterGroup((group,))
