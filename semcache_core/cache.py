@@ -36,7 +36,7 @@ from .backends.base import (
     StoredEntry,
     checks_query_dimension,
 )
-from .backends.local import LocalBackend
+from .backends.local import LocalBackend, one_step_writer
 from .cache_async import AsyncTwins
 from .cache_batch import BatchCalls
 from .cache_compute import ComputeCalls
@@ -164,13 +164,7 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         self._read_value: Callable[[str, str, float], Any] = (
             own_reader if callable(own_reader) else functools.partial(read_value, backend)
         )
-        # a computed embedding's write in one step (cache_compute); not for a subclass
-        # that intercepts set_many, which would not see the write
-        self._add_float_list = (
-            backend.add_float_list
-            if isinstance(backend, LocalBackend) and type(backend).set_many is LocalBackend.set_many
-            else None
-        )
+        self._add_float_list = one_step_writer(backend)  # see cache_compute
         self._fixed_dim = dim
         self._embedder = embedder
         self._clock = clock

@@ -38,7 +38,7 @@ from __future__ import annotations
 import gc
 import heapq
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,7 @@ from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
 from ..untracked import untrack
-from ..vector_values import VECTOR_HEAD
+from ..vector_values import VECTOR_HEAD, ComputedList
 from ..vectors import FloatMatrix, FloatVector, score_floor
 from .base import BackendCounters, EntryWrite, StoredEntry
 from .entries import ColdEntries, LocalEntry
@@ -59,7 +59,7 @@ from .local_state import LocalState
 from .namespace import Namespace
 from .restore import PreparedRestore, gc_paused
 
-__all__ = ["LocalBackend", "PreparedRestore"]
+__all__ = ["LocalBackend", "PreparedRestore", "one_step_writer"]
 
 _INDEX_MODES = ("flat", "hnsw", "auto")
 
@@ -563,3 +563,12 @@ def _heap_item(*fields: Any) -> tuple[Any, ...]:
     if not gc.is_tracked(fields[-1]):
         untrack(fields)
     return fields
+
+
+def one_step_writer(backend: object) -> Callable[..., ComputedList | None] | None:
+    """``backend.add_float_list``, a computed embedding's write in one step, where it writes
+    what ``set_many`` would: not for another backend, nor for a subclass that overrides
+    ``set_many`` (it would not see the write)."""
+    if isinstance(backend, LocalBackend) and type(backend).set_many is LocalBackend.set_many:
+        return backend.add_float_list
+    return None
