@@ -53,9 +53,9 @@ from .checks import (
     check_ttl,
     ordered_rows,
 )
-from .codec import encode, encode_metadata
+from .codec import encode
 from .embedders import as_embedder
-from .entry_writes import EMPTY_METADATA, IMMUTABLE, as_queries, naming
+from .entry_writes import EMPTY_METADATA, IMMUTABLE, as_queries, naming, stored_metadata
 from .errors import (
     DimensionMismatchError,
     InvalidArgumentError,
@@ -229,7 +229,7 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
             value=value.encode()
             if unit is not None and value.__class__ is VectorValue
             else encode(value),
-            metadata=EMPTY_METADATA if metadata is None else encode_metadata(metadata),
+            metadata=stored_metadata(metadata),
             namespace=check_namespace(namespace),
             expires_at=self._expires_at(ttl),
             vector=unit,

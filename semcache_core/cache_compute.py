@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends.base import EntryWrite, StoredEntry
 from .checks import check_index, check_key, check_namespace, check_write_options
-from .codec import encode_metadata
-from .entry_writes import EMPTY_METADATA, computed_writes
+from .entry_writes import computed_writes, stored_metadata
 from .errors import DimensionMismatchError
 from .stored_values import MISSING, OUTCOMES, Outcome, outcome_of
 
@@ -104,7 +103,7 @@ class ComputeCalls:
             dim=dim,
             index=index,
             namespace=namespace,
-            encoded_metadata=EMPTY_METADATA if metadata is None else encode_metadata(metadata),
+            encoded_metadata=stored_metadata(metadata),
             expires_at=self._expires_at(ttl),
         )
 
@@ -192,7 +191,7 @@ class ComputeCalls:
                 namespace,
                 key,
                 result,
-                EMPTY_METADATA if metadata is None else encode_metadata(metadata),
+                stored_metadata(metadata),
                 self._expires_at(ttl),
                 self._clock(),
             )

@@ -25,9 +25,23 @@ from .stored_values import Outcome
 from .vector_values import VectorValue, vector_value_of
 from .vectors import FloatMatrix, as_unit_matrix, as_unit_vector
 
-__all__ = ["EMPTY_METADATA", "IMMUTABLE", "as_queries", "computed_writes", "naming"]
+__all__ = [
+    "EMPTY_METADATA",
+    "IMMUTABLE",
+    "as_queries",
+    "computed_writes",
+    "naming",
+    "stored_metadata",
+]
 
 EMPTY_METADATA = encode_metadata({})
+
+
+def stored_metadata(metadata: dict[str, Any] | None) -> bytes:
+    """A write's metadata as stored (``None``: none, without encoding an empty dict)."""
+    return EMPTY_METADATA if metadata is None else encode_metadata(metadata)
+
+
 IMMUTABLE = (str, bytes, int, float, bool, type(None), VectorValue)
 """Values a backend may keep decoded (``EntryWrite.plain``): nobody can change them."""
 
