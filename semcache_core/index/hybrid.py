@@ -147,8 +147,9 @@ class HybridIndex:
         """:meth:`add` of the row :meth:`write_float_list` wrote, under a new label."""
         self.flat.append_written(label, row_bytes)
         self.flat.code_if_due()
-        # only where _graph_follows has something to do: no arrays made for nothing
-        if self.hnsw is not None or (self.mode == "auto" and len(self.flat) >= self._threshold):
+        if self.hnsw is None:  # no arrays made for nothing: _graph_follows's first step
+            self._start_graph_when_due()
+        else:
             vectors = np.frombuffer(row_bytes, np.float32)[None, :]
             self._graph_follows(np.array([label], np.int64), vectors)
 
@@ -156,8 +157,7 @@ class HybridIndex:
         """The graph's part of :meth:`add`: made once ``auto`` reaches its threshold, and
         given the rows (or, while it builds, their labels)."""
         if self.hnsw is None:
-            if self.mode == "auto" and len(self.flat) >= self._threshold:
-                self._start_graph()
+            self._start_graph_when_due()
             return
         if self._pending:
             self._pending.update(dict.fromkeys(np.asarray(labels).tolist()))
@@ -216,6 +216,11 @@ class HybridIndex:
     def float_list(self, label: int, norm: float) -> list[float]:
         """One label's vector times ``norm``, as floats (see :meth:`FlatIndex.float_list`)."""
         return self.flat.float_list(label, norm)
+
+    def _start_graph_when_due(self) -> None:
+        """``auto`` mode's graph, made once the namespace reaches its threshold."""
+        if self.mode == "auto" and len(self.flat) >= self._threshold:
+            self._start_graph()
 
     def _start_graph(self) -> None:
         self.hnsw = HNSWIndex(self.dim, self._hnsw_params, capacity=2 * len(self.flat))

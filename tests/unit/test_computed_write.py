@@ -441,10 +441,10 @@ def test_waiters_get_the_stored_value_even_when_the_functions_list_changes_at_on
 @pytest.mark.parametrize(
     ("index", "at"),
     [
-        (index, at)
-        for index in ("flat", "auto", "hnsw")
-        for at in ("_enter", "add_written", "code_if_due", "_graph_follows")
-        if index != "flat" or at != "_graph_follows"  # no graph to follow
+        *[(index, at) for index in ("flat", "auto", "hnsw") for at in ("_enter", "add_written")],
+        *[(index, "code_if_due") for index in ("flat", "auto", "hnsw")],
+        ("auto", "_start_graph_when_due"),  # the write that reaches the threshold
+        ("hnsw", "_graph_follows"),
     ],
 )
 def test_an_interrupt_in_the_write_never_makes_a_row_answer_for_another_key(
