@@ -155,10 +155,12 @@ class ComputeCalls:
             check_write_options(ttl, namespace, metadata)
             check_index(index)
             namespace = check_namespace(namespace)
+        flights = self._flights
+        ended = flights.ended  # before the lookup: see _compute
         found = self._read_value(namespace, key, self._clock())
         if found is not MISSING:
             return found
-        return self._flights.run(
+        return flights.run(
             (namespace, key),
             self._compute,
             key,
@@ -167,19 +169,29 @@ class ComputeCalls:
             namespace,
             metadata,
             index,
+            ended,
             handoff=OUTCOMES,
         )
 
     def _compute(
-        self: SemCache, key: str, fn: Any, ttl: Any, namespace: str, metadata: Any, index: Any
+        self: SemCache,
+        key: str,
+        fn: Any,
+        ttl: Any,
+        namespace: str,
+        metadata: Any,
+        index: Any,
+        ended: int,
     ) -> Outcome:
-        """A flight leader's work: ``fn(key)`` stored, unless a leader just stored it.
+        """A flight leader's work: ``fn(key)`` stored, unless a leader stored it since the
+        caller's lookup, which read ``ended`` (:attr:`~.flight.FlightTable.ended`) first.
 
         An embedding returned as a list, the common case, is written in one step where
         the backend can (:meth:`~.backends.local.LocalBackend.add_float_list`)."""
-        entry = self._peek(namespace, key)
-        if entry is not None:
-            return outcome_of(entry)
+        if self._flights.ended != ended:  # a flight ended meanwhile: it may be this key's
+            entry = self._peek(namespace, key)
+            if entry is not None:
+                return outcome_of(entry)
         result = fn(key)
         if (
             result.__class__ is list
@@ -196,6 +208,8 @@ class ComputeCalls:
                 self._clock(),
             )
             if stored is not None:
-                self._count_computes(1)
+                counters = self._counters  # _count_computes(1), written out
+                with counters.lock:
+                    counters.computes += 1
                 return stored
         return self._store_computed(key, result, ttl, namespace, metadata, index)

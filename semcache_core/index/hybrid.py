@@ -8,7 +8,8 @@ When ``auto`` crosses the threshold, a background thread copies the existing vec
 the graph in small chunks, taking the owner's lock for each chunk, so no single call pays
 for the whole build; queries stay exact (flat) until the graph has caught up, and from
 then on every add goes into both. The same thread computes the int8 codes of rows adopted
-by :meth:`HybridIndex.restore` (a snapshot load), which also takes a saved graph as is.
+by :meth:`HybridIndex.restore` (a snapshot load), which also takes a saved graph as is, and
+of rows added one at a time that a search found waiting in numbers (see :mod:`.flat`).
 Below 1,000 vectors queries stay exact even with a graph.
 
 The threshold default comes from ``benchmarks/bench_core.py --crossover`` (384-dim low-rank
@@ -146,7 +147,6 @@ class HybridIndex:
     def add_written(self, label: int, row_bytes: bytes) -> None:
         """:meth:`add` of the row :meth:`write_float_list` wrote, under a new label."""
         self.flat.append_written(label, row_bytes)
-        self.flat.code_if_due()
         if self.hnsw is None:  # no arrays made for nothing: _graph_follows's first step
             self._start_graph_when_due()
         else:
@@ -191,14 +191,18 @@ class HybridIndex:
             labels, scores = self.hnsw.search(query, k)
             if len(labels) >= min(k, len(self.flat)):
                 return labels, scores
-        return self.flat.search(query, k, allowed)
+        found = self.flat.search(query, k, allowed)
+        self._code_in_background()
+        return found
 
     def search_batch(
         self, queries: FloatMatrix, k: int, allowed: Labels | None = None
     ) -> list[SearchResult]:
         """:meth:`search` for many queries: one graph call, or one exact matrix product."""
         if allowed is not None or not (self._graph_ready and len(self.flat) >= _EXACT_BELOW):
-            return self.flat.search_batch(queries, k, allowed)
+            found = self.flat.search_batch(queries, k, allowed)
+            self._code_in_background()
+            return found
         assert self.hnsw is not None
         wanted = min(k, len(self.flat))
         return [
@@ -227,6 +231,12 @@ class HybridIndex:
         self._pending = dict.fromkeys(self.flat.labels.tolist())
         self.start_background_work()
 
+    def _code_in_background(self) -> None:
+        """After a flat search that left rows waiting for their int8 codes (too many to
+        code first: a fill by ``get_or_compute`` misses), code them in the background."""
+        if self.flat.codes_wanted:
+            self.start_background_work()
+
     def start_background_work(self) -> None:
         """Start the thread that catches the index up, if there is work (lock held)."""
         if self._worker is None and not self._closed and (self._pending or self.flat.uncoded):
@@ -245,7 +255,7 @@ class HybridIndex:
             time.sleep(_HANDOVER_SECONDS)
 
     def _step(self) -> bool:
-        """One chunk of background work: int8 codes of restored rows, then graph inserts."""
+        """One chunk of background work: int8 codes of rows waiting for them, then graph inserts."""
         if self._closed:
             return False
         if self.flat.code_pending(_CODE_CHUNK):

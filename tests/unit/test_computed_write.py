@@ -403,13 +403,14 @@ def test_waiters_get_the_stored_value_even_when_the_functions_list_changes_at_on
         gc.set_threshold(1)  # a collection on each container allocation
         return buffer
 
-    write = cache.backend._after_writes  # type: ignore[attr-defined]
+    index = cache.backend.index_for("")  # type: ignore[attr-defined]
+    write = index.add_written
 
-    def after_writes(now: float) -> None:  # the entry is stored: from here on, refill
-        write(now)
+    def add_written(label: int, row: bytes) -> None:  # the entry is stored: then refill
+        write(label, row)
         stored.set()
 
-    cache.backend._after_writes = after_writes  # type: ignore[attr-defined]
+    index.add_written = add_written
 
     got: dict[str, Any] = {}
     gc.callbacks.append(recycle)
@@ -442,7 +443,7 @@ def test_waiters_get_the_stored_value_even_when_the_functions_list_changes_at_on
     ("index", "at"),
     [
         *[(index, at) for index in ("flat", "auto", "hnsw") for at in ("_enter", "add_written")],
-        *[(index, "code_if_due") for index in ("flat", "auto", "hnsw")],
+        *[(index, "append_written") for index in ("flat", "auto", "hnsw")],
         ("auto", "_start_graph_when_due"),  # the write that reaches the threshold
         ("hnsw", "_graph_follows"),
     ],

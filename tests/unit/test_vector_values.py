@@ -8,6 +8,7 @@ function returned with float32-rounded values; only floats qualify as an embeddi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from semcache_core import (
     SemCache,
 )
 from semcache_core.persist.durable import entry_id
-from semcache_core.vector_values import VectorValue, vector_value_of
+from semcache_core.vector_values import LIST_KIND, VectorValue, list_marker, vector_value_of
 
 WRITER = Path(__file__).with_name("durable_writer.py")
 KINDS = ["list", "float16", "float32", "float64"]
@@ -294,3 +295,17 @@ def test_a_marker_given_as_a_value_is_refused_and_nothing_changes(kind: str) -> 
         with pytest.raises(InvalidValueError, match="VectorValue"):
             write()
     assert len(cache) == 1 and cache.get("kept") == "v"
+
+
+@settings(max_examples=200)
+@given(norm=st.floats(min_value=5e-324, max_value=1.7e308, allow_infinity=False))
+def test_list_marker_is_the_dataclasss_marker_and_its_encoding(norm: float) -> None:
+    """The one-step write's fast marker: equal, hashed and encoded as the dataclass makes
+    it, decoded back the same, and just as frozen."""
+    marker, value = list_marker(norm)
+    want = VectorValue(LIST_KIND, norm)
+    assert marker == want and hash(marker) == hash(want) and repr(marker) == repr(want)
+    assert value == want.encode()
+    assert VectorValue.from_payload(value[2:]) == want
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        marker.norm = 1.0  # type: ignore[misc]
