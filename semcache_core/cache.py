@@ -36,7 +36,7 @@ from .backends.base import (
     StoredEntry,
     checks_query_dimension,
 )
-from .backends.local import LocalBackend, one_step_writer
+from .backends.local import LocalBackend, entry_counter, one_step_writer
 from .cache_async import AsyncTwins
 from .cache_batch import BatchCalls
 from .cache_compute import ComputeCalls
@@ -165,6 +165,7 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
             own_reader if callable(own_reader) else functools.partial(read_value, backend)
         )
         self._add_float_list = one_step_writer(backend)  # see cache_compute
+        self._entry_counter = entry_counter(backend)  # see cache_compute
         self._fixed_dim = dim
         self._embedder = embedder
         self._clock = clock

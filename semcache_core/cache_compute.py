@@ -155,12 +155,12 @@ class ComputeCalls:
             check_write_options(ttl, namespace, metadata)
             check_index(index)
             namespace = check_namespace(namespace)
-        flights = self._flights
-        ended = flights.ended  # before the lookup: see _compute
+        counter = self._entry_counter
+        entered = 0 if counter is None else counter.entered  # before the lookup: see _compute
         found = self._read_value(namespace, key, self._clock())
         if found is not MISSING:
             return found
-        return flights.run(
+        return self._flights.run(
             (namespace, key),
             self._compute,
             key,
@@ -169,7 +169,7 @@ class ComputeCalls:
             namespace,
             metadata,
             index,
-            ended,
+            entered,
             handoff=OUTCOMES,
         )
 
@@ -181,14 +181,18 @@ class ComputeCalls:
         namespace: str,
         metadata: Any,
         index: Any,
-        ended: int,
+        entered: int,
     ) -> Outcome:
-        """A flight leader's work: ``fn(key)`` stored, unless a leader stored it since the
-        caller's lookup, which read ``ended`` (:attr:`~.flight.FlightTable.ended`) first.
+        """A flight leader's work: ``fn(key)`` stored, unless something stored it since the
+        caller's lookup (a leader that finished meanwhile, a ``set``, another facade on the
+        same backend). Where the backend counts the entries it stores
+        (:attr:`~.backends.local.LocalBackend.entered`, read by the caller before its
+        lookup as ``entered``), the key is looked up again only when that count moved.
 
         An embedding returned as a list, the common case, is written in one step where
         the backend can (:meth:`~.backends.local.LocalBackend.add_float_list`)."""
-        if self._flights.ended != ended:  # a flight ended meanwhile: it may be this key's
+        counter = self._entry_counter
+        if counter is None or counter.entered != entered:  # maybe this key, stored since
             entry = self._peek(namespace, key)
             if entry is not None:
                 return outcome_of(entry)

@@ -320,19 +320,11 @@ class _Unwatched:
 
 
 class FlightTable:
-    """Flights by key.
-
-    :attr:`ended` counts the flights (and unwatched leaders) that have left the table, each
-    after its computation stored what it computed: a caller that reads it before looking a
-    key up, misses, and then leads that key's flight with the count unchanged knows that no
-    flight of this table stored the key in between, and need not look again (had one been
-    in progress, the caller would have joined it instead of leading).
-    """
+    """Flights by key."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._flights: dict[Any, Flight | _Unwatched] = {}
-        self.ended = 0
 
     def join(self, key: Any) -> tuple[Flight, bool]:
         """The flight for ``key`` and whether the caller leads it (must compute and settle
@@ -357,7 +349,6 @@ class FlightTable:
 
     def _leave(self, key: Any, flight: Flight) -> None:
         with self._lock:
-            self.ended += 1
             if self._flights.get(key) is flight:
                 del self._flights[key]
 
@@ -404,7 +395,6 @@ class FlightTable:
         """Leave ``place``: the flight a follower made of it (it leaves when settled), or
         None, and then ``place`` is still the table's entry (only a follower replaces it)."""
         with self._lock:
-            self.ended += 1
             if place.flight is None:
                 del self._flights[key]
             return place.flight

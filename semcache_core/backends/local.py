@@ -96,6 +96,10 @@ class LocalBackend(LocalReads, LocalComputedWrites, LocalState):
         self._lock = threading.RLock()
         self._hits = self._misses = self._evictions = self._expirations = 0
         self._dropped: set[tuple[str, str]] | None = None  # see record_drops()
+        # moves on, under the lock, with every entry a write or a restore brings in, and
+        # never back (not on clear): a caller that reads it before a lookup and finds it
+        # unchanged later knows nothing was stored meanwhile (see cache_compute)
+        self.entered = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -321,6 +325,7 @@ class LocalBackend(LocalReads, LocalComputedWrites, LocalState):
             space.link(entry.label, entry)
         space.entries[entry.key] = entry
         self._live += 1
+        self.entered += 1
         if entry.expires_at is not None:
             self._queue_expiry(entry, entry.expires_at)
 
@@ -569,6 +574,13 @@ def one_step_writer(backend: object) -> Callable[..., ComputedList | None] | Non
     """``backend.add_float_list``, a computed embedding's write in one step, where it writes
     what ``set_many`` would: not for another backend, nor for a subclass that overrides
     ``set_many`` (it would not see the write)."""
+    known = entry_counter(backend)
+    return None if known is None else known.add_float_list
+
+
+def entry_counter(backend: object) -> LocalBackend | None:
+    """``backend`` where its :attr:`~LocalBackend.entered` counts every entry stored: a
+    :class:`LocalBackend` whose ``set_many`` is its own (a subclass's may store elsewhere)."""
     if isinstance(backend, LocalBackend) and type(backend).set_many is LocalBackend.set_many:
-        return backend.add_float_list
+        return backend
     return None

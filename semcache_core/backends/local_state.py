@@ -97,6 +97,7 @@ class LocalState:
             self._reset()
             self._spaces = prepared.spaces
             self._cold = prepared.cold if prepared.cold else None
+            self.entered += 1  # what the restore brought in
             self._tick = self._tiebreak = prepared.ticks
             self._next_label = prepared.next_label
             if self._dropped is not None:

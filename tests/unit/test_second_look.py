@@ -1,0 +1,173 @@
+"""A ``get_or_compute`` miss looks the key up again before computing only when the
+backend stored an entry since the first lookup (:attr:`LocalBackend.entered`, moved on
+under the backend's lock with each store): whatever stored the key in between (another
+caller's flight, a late store of an abandoned async flight, a ``set``, another facade on
+the same backend) is seen, and the function is not called.
+
+The race is made deterministic with a backend whose lookup, having missed, runs a store of
+the same key before it returns the miss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from semcache_core import SemCache
+from semcache_core.backends import LocalBackend
+from semcache_core.stored_values import MISSING
+
+
+class MissThenRun(LocalBackend):
+    """A local backend whose next missing lookup runs ``on_miss`` before it returns, and
+    which counts the uncounted lookups (``count=False``: a flight leader's second look)."""
+
+    def __init__(self) -> None:
+        super().__init__(index="flat")
+        self.on_miss: Callable[[], None] | None = None
+        self.second_looks = 0
+
+    def read_value(self, namespace: str, key: str, now: float) -> Any:
+        found = super().read_value(namespace, key, now)
+        hook, self.on_miss = self.on_miss, None
+        if found is MISSING and hook is not None:
+            hook()
+        return found
+
+    def get(self, namespace: str, key: str, now: float, count: bool = True) -> Any:
+        if not count:
+            self.second_looks += 1
+        return super().get(namespace, key, now, count=count)
+
+
+def in_another_thread(call: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        thread = threading.Thread(target=call)
+        thread.start()
+        thread.join(10)
+        assert not thread.is_alive()
+
+    return run
+
+
+def refusing(key: str) -> list[float]:
+    raise AssertionError(f"computed {key!r} again after something stored it")
+
+
+def started(stored: Any) -> tuple[MissThenRun, SemCache, Any]:
+    backend = MissThenRun()
+    cache = SemCache(backend=backend)
+    cache.get_or_compute("first", lambda _: [1.0, 0.0])  # the namespace's index
+    want = pytest.approx(stored, rel=1e-6) if isinstance(stored, list) else stored
+    return backend, cache, want
+
+
+@pytest.mark.parametrize("stored", [[0.6, 0.8], "a plain value"])
+@pytest.mark.parametrize("how", ["get_or_compute", "set", "another facade"])
+def test_a_miss_whose_key_was_stored_meanwhile_returns_that_value(stored: Any, how: str) -> None:
+    backend, cache, want = started(stored)
+    other = SemCache(backend=backend) if how == "another facade" else cache
+    store: Callable[[], Any] = {
+        "get_or_compute": lambda: cache.get_or_compute("k", lambda _: stored),
+        "set": lambda: cache.set("k", stored),
+        "another facade": lambda: other.get_or_compute("k", lambda _: stored),
+    }[how]
+    backend.on_miss = in_another_thread(store)
+    assert cache.get_or_compute("k", refusing) == want
+    assert cache.get("k") == want
+    assert backend.second_looks == 1
+
+
+def test_an_abandoned_async_flights_late_store_is_seen() -> None:
+    """``asyncio.run`` cancels a leader whose caller timed out: its flight leaves the table
+    at once, and its plain ``fn``, still running in a worker thread, stores the key later.
+    A caller whose lookup missed just before that store must not compute again."""
+    backend, cache, want = started([0.6, 0.8])
+    running, release = threading.Event(), threading.Event()
+
+    def slow(_: str) -> list[float]:
+        running.set()
+        assert release.wait(10)
+        return [0.6, 0.8]
+
+    async def timed_out() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(cache.aget_or_compute("k", slow), timeout=0.2)
+
+    loop = threading.Thread(target=lambda: asyncio.run(timed_out()))
+    loop.start()
+    assert running.wait(10)
+    while cache._flights._flights:  # abandoned: its flight left the table
+        time.sleep(0.005)
+
+    def late_store() -> None:
+        release.set()
+        while not backend.holds("", "k"):
+            time.sleep(0.001)
+
+    backend.on_miss = late_store
+    assert cache.get_or_compute("k", refusing) == want
+    loop.join(10)
+
+
+def test_an_entry_of_another_key_stored_meanwhile_costs_only_a_second_look() -> None:
+    backend, cache, _ = started(None)
+    backend.on_miss = in_another_thread(lambda: cache.get_or_compute("other", lambda _: 1))
+    assert cache.get_or_compute("k", lambda _: [0.5, 0.5]) == [0.5, 0.5]
+    assert backend.second_looks == 1
+    assert cache.get("other") == 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(keys=st.lists(st.text("abc", min_size=1, max_size=3), min_size=1, max_size=30))
+def test_misses_with_nothing_stored_between_look_the_key_up_once(keys: list[str]) -> None:
+    backend = MissThenRun()
+    cache = SemCache(backend=backend)
+    for key in keys:
+        cache.get_or_compute(key, lambda k: [float(len(k)), 1.0])
+    assert backend.second_looks == 0
+    assert cache.stats().computes == len(set(keys))
+    assert cache.stats().misses == len(set(keys))
+
+
+def test_every_store_moves_the_count_on_and_nothing_moves_it_back(tmp_path: Path) -> None:
+    cache = SemCache(index="flat")
+    backend = cache.backend
+    assert isinstance(backend, LocalBackend)
+    seen = [backend.entered]
+
+    def moved(by: int = 1) -> None:
+        assert backend.entered >= seen[-1] + by
+        seen.append(backend.entered)
+
+    cache.set("a", 1)
+    moved()
+    cache.set("a", 2)  # a replacement is a store too
+    moved()
+    cache.set_many({"b": 1, "c": 2})
+    moved(2)
+    cache.get_or_compute("d", lambda _: [0.5, 0.5])  # the general write (first vector)
+    moved()
+    cache.get_or_compute("e", lambda _: [0.6, 0.8])  # the one-step write
+    moved()
+    cache.get_or_compute("f", lambda _: 7)
+    moved()
+    cache.set("g", "text", vector=np.array([0.6, 0.8], np.float32))
+    moved()
+    cache.put("h", "a text to embed", namespace="texts")
+    moved()
+    cache.dump(tmp_path / "snap")
+    cache.delete("a")
+    cache.clear()
+    assert backend.entered == seen[-1]  # removals never move it back
+    cache.load(tmp_path / "snap")
+    moved()
