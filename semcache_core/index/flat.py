@@ -119,10 +119,13 @@ class FlatIndex:
             self._uncoded -= len(rows)
         return self._uncoded > 0
 
-    def _code_waiting(self) -> None:
-        """Before a search: code the rows waiting for it when they are few (when many, the
-        search scans float32 rows and the owner codes them in the background)."""
-        if 0 < self.codes_wanted <= max(_CODE_AT_SEARCH, self._n // _CODE_AT_SEARCH_SHARE):
+    def _code_waiting(self, rows: npt.NDArray[np.intp] | None) -> None:
+        """Before a search over ``rows`` that the int8 pass pays for: code the rows waiting
+        for it when they are few (when many, the search scans float32 rows and the owner
+        codes them in the background)."""
+        if 0 < self._uncoded <= max(
+            _CODE_AT_SEARCH, self._n // _CODE_AT_SEARCH_SHARE
+        ) and self._int8_pays(rows):
             self.code_pending(self._uncoded)
 
     def __len__(self) -> int:
@@ -140,7 +143,7 @@ class FlatIndex:
     def codes_wanted(self) -> int:
         """Rows waiting for int8 codes that searches would use: none while the index is too
         small for the int8 pass (``_QUANTISED_MIN_ROWS``), its rows then scanned in float32."""
-        return self._uncoded if self._n >= _QUANTISED_MIN_ROWS else 0
+        return self._uncoded if self._int8_pays(None) else 0
 
     @property
     def labels(self) -> Labels:
@@ -299,8 +302,8 @@ class FlatIndex:
         """Top ``k`` labels by cosine similarity, best first; ``allowed`` restricts labels."""
         if self._n == 0 or (allowed is not None and len(allowed) == 0):
             return empty_result()
-        self._code_waiting()
         rows = None if allowed is None else self._allowed_rows(allowed)
+        self._code_waiting(rows)
         return self._search_rows(query, k, rows)
 
     def _search_rows(
@@ -331,8 +334,8 @@ class FlatIndex:
         """
         if self._n == 0 or (allowed is not None and len(allowed) == 0):
             return [empty_result() for _ in range(len(queries))]
-        self._code_waiting()
         rows = None if allowed is None else self._allowed_rows(allowed)
+        self._code_waiting(rows)
         searched = self._n if rows is None else len(rows)
         if not self._quantised(rows) or searched < _QUANTISED_BATCH_ROWS_PER_RESULT * k:
             return self._rescored_batch(rows, queries, k)
@@ -353,8 +356,13 @@ class FlatIndex:
         return np.sort(self._rows(allowed))
 
     def _quantised(self, rows: npt.NDArray[np.intp] | None) -> bool:
+        """Whether a search over ``rows`` (None: every row) takes the int8 pass: it pays,
+        and every row has its code."""
+        return not self._uncoded and self._int8_pays(rows)
+
+    def _int8_pays(self, rows: npt.NDArray[np.intp] | None) -> bool:
         """Whether the int8 pass pays for a search over ``rows`` (None: every row)."""
-        if self._uncoded or self._n < _QUANTISED_MIN_ROWS:
+        if self._n < _QUANTISED_MIN_ROWS:
             return False
         return rows is None or len(rows) >= max(_QUANTISED_MIN_ROWS, self._n // 8)
 
