@@ -579,8 +579,13 @@ def one_step_writer(backend: object) -> Callable[..., ComputedList | None] | Non
 
 
 def entry_counter(backend: object) -> LocalBackend | None:
-    """``backend`` where its :attr:`~LocalBackend.entered` counts every entry stored: a
-    :class:`LocalBackend` whose ``set_many`` is its own (a subclass's may store elsewhere)."""
-    if isinstance(backend, LocalBackend) and type(backend).set_many is LocalBackend.set_many:
+    """``backend`` where its :attr:`~LocalBackend.entered` counts every entry its reads can
+    find: a :class:`LocalBackend` whose ``set_many``, ``get`` and ``read_value`` are its
+    own (a subclass's may store elsewhere, or read another tier too)."""
+    kind = type(backend)
+    if isinstance(backend, LocalBackend) and all(
+        getattr(kind, name) is getattr(LocalBackend, name)
+        for name in ("set_many", "get", "read_value")
+    ):
         return backend
     return None

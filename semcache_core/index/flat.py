@@ -123,10 +123,12 @@ class FlatIndex:
         """Before a search over ``rows`` that the int8 pass pays for: code the rows waiting
         for it when they are few (when many, the search scans float32 rows and the owner
         codes them in the background)."""
-        if 0 < self._uncoded <= max(
-            _CODE_AT_SEARCH, self._n // _CODE_AT_SEARCH_SHARE
-        ) and self._int8_pays(rows):
+        if 0 < self._uncoded <= self._coded_at_search() and self._int8_pays(rows):
             self.code_pending(self._uncoded)
+
+    def _coded_at_search(self) -> int:
+        """The most waiting rows a search codes itself (see ``_CODE_AT_SEARCH``)."""
+        return max(_CODE_AT_SEARCH, self._n // _CODE_AT_SEARCH_SHARE)
 
     def __len__(self) -> int:
         return self._n
@@ -140,10 +142,12 @@ class FlatIndex:
         return self._uncoded
 
     @property
-    def codes_wanted(self) -> int:
-        """Rows waiting for int8 codes that searches would use: none while the index is too
-        small for the int8 pass (``_QUANTISED_MIN_ROWS``), its rows then scanned in float32."""
-        return self._uncoded if self._int8_pays(None) else 0
+    def coding_backlog(self) -> int:
+        """Rows waiting for int8 codes that are the owner's to code in the background: more
+        than a search codes itself, in an index large enough for the int8 pass (0 else)."""
+        if self._uncoded > self._coded_at_search() and self._int8_pays(None):
+            return self._uncoded
+        return 0
 
     @property
     def labels(self) -> Labels:

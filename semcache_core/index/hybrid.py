@@ -234,7 +234,7 @@ class HybridIndex:
     def _code_in_background(self) -> None:
         """After a flat search that left rows waiting for their int8 codes (too many to
         code first: a fill by ``get_or_compute`` misses), code them in the background."""
-        if self.flat.codes_wanted:
+        if self.flat.coding_backlog:
             self.start_background_work()
 
     def start_background_work(self) -> None:

@@ -93,7 +93,8 @@ def test_a_cache_too_small_for_the_int8_pass_never_codes_a_row(n: int, seed: int
 
 def test_a_filtered_search_over_few_rows_codes_nothing() -> None:
     """A search the int8 pass does not pay for (a filter leaving few rows) scans those rows
-    in float32: coding the rows waiting would be work under the lock for nothing."""
+    in float32: coding the rows waiting, there or in a thread, would be work for nothing
+    (the next search that wants them codes them)."""
     rng = np.random.default_rng(5)
     rows = rng.standard_normal((_QUANTISED_MIN_ROWS + 300, DIM)).astype(np.float32)
     cache = filled(rows[:_QUANTISED_MIN_ROWS])
@@ -103,8 +104,9 @@ def test_a_filtered_search_over_few_rows_codes_nothing() -> None:
     for i, row in enumerate(rows[_QUANTISED_MIN_ROWS:], _QUANTISED_MIN_ROWS):
         metadata = {"few": True} if i % 30 == 0 else None
         cache.get_or_compute(f"t{i}", lambda _, row=row: row.tolist(), metadata=metadata)
+    starts = watch_background_starts(index)
     hits = cache.search(rows[-1], k=3, filters={"few": True})
     assert len(hits) == 3 and all(int(hit.key[1:]) % 30 == 0 for hit in hits)
-    assert index.flat.uncoded == 300
+    assert index.flat.uncoded == 300 and starts == []  # nor a thread to code them
     assert_exact(cache, rows, rng.standard_normal((2, DIM)).astype(np.float32), k=4)
     assert index.flat.uncoded == 0

@@ -24,29 +24,37 @@ from hypothesis import strategies as st
 
 from semcache_core import SemCache
 from semcache_core.backends import LocalBackend
+from semcache_core.backends.base import StoredEntry
+from semcache_core.codec import encode
 from semcache_core.stored_values import MISSING
 
 
-class MissThenRun(LocalBackend):
-    """A local backend whose next missing lookup runs ``on_miss`` before it returns, and
-    which counts the uncounted lookups (``count=False``: a flight leader's second look)."""
+class MissThenRun:
+    """A plain :class:`LocalBackend` (so the cache trusts its count of entries) whose next
+    missing lookup runs ``on_miss`` before it returns, and which counts the uncounted
+    lookups (``count=False``: a flight leader's second look). Instance attributes, not a
+    subclass: a subclass that overrides reads is never trusted."""
 
     def __init__(self) -> None:
-        super().__init__(index="flat")
+        self.backend = LocalBackend(index="flat")
         self.on_miss: Callable[[], None] | None = None
         self.second_looks = 0
+        read_value, get = self.backend.read_value, self.backend.get
 
-    def read_value(self, namespace: str, key: str, now: float) -> Any:
-        found = super().read_value(namespace, key, now)
-        hook, self.on_miss = self.on_miss, None
-        if found is MISSING and hook is not None:
-            hook()
-        return found
+        def hooked_read_value(namespace: str, key: str, now: float) -> Any:
+            found = read_value(namespace, key, now)
+            hook, self.on_miss = self.on_miss, None
+            if found is MISSING and hook is not None:
+                hook()
+            return found
 
-    def get(self, namespace: str, key: str, now: float, count: bool = True) -> Any:
-        if not count:
-            self.second_looks += 1
-        return super().get(namespace, key, now, count=count)
+        def counting_get(namespace: str, key: str, now: float, count: bool = True) -> Any:
+            if not count:
+                self.second_looks += 1
+            return get(namespace, key, now, count=count)
+
+        self.backend.read_value = hooked_read_value  # type: ignore[method-assign]
+        self.backend.get = counting_get  # type: ignore[method-assign]
 
 
 def in_another_thread(call: Callable[[], Any]) -> Callable[[], None]:
@@ -65,7 +73,7 @@ def refusing(key: str) -> list[float]:
 
 def started(stored: Any) -> tuple[MissThenRun, SemCache, Any]:
     backend = MissThenRun()
-    cache = SemCache(backend=backend)
+    cache = SemCache(backend=backend.backend)
     cache.get_or_compute("first", lambda _: [1.0, 0.0])  # the namespace's index
     want = pytest.approx(stored, rel=1e-6) if isinstance(stored, list) else stored
     return backend, cache, want
@@ -75,7 +83,7 @@ def started(stored: Any) -> tuple[MissThenRun, SemCache, Any]:
 @pytest.mark.parametrize("how", ["get_or_compute", "set", "another facade"])
 def test_a_miss_whose_key_was_stored_meanwhile_returns_that_value(stored: Any, how: str) -> None:
     backend, cache, want = started(stored)
-    other = SemCache(backend=backend) if how == "another facade" else cache
+    other = SemCache(backend=backend.backend) if how == "another facade" else cache
     store: Callable[[], Any] = {
         "get_or_compute": lambda: cache.get_or_compute("k", lambda _: stored),
         "set": lambda: cache.set("k", stored),
@@ -111,7 +119,7 @@ def test_an_abandoned_async_flights_late_store_is_seen() -> None:
 
     def late_store() -> None:
         release.set()
-        while not backend.holds("", "k"):
+        while not backend.backend.holds("", "k"):
             time.sleep(0.001)
 
     backend.on_miss = late_store
@@ -131,7 +139,7 @@ def test_an_entry_of_another_key_stored_meanwhile_costs_only_a_second_look() -> 
 @given(keys=st.lists(st.text("abc", min_size=1, max_size=3), min_size=1, max_size=30))
 def test_misses_with_nothing_stored_between_look_the_key_up_once(keys: list[str]) -> None:
     backend = MissThenRun()
-    cache = SemCache(backend=backend)
+    cache = SemCache(backend=backend.backend)
     for key in keys:
         cache.get_or_compute(key, lambda k: [float(len(k)), 1.0])
     assert backend.second_looks == 0
@@ -171,3 +179,35 @@ def test_every_store_moves_the_count_on_and_nothing_moves_it_back(tmp_path: Path
     assert backend.entered == seen[-1]  # removals never move it back
     cache.load(tmp_path / "snap")
     moved()
+
+
+class ReadThrough(LocalBackend):
+    """Reads that also find what a second tier (another process's store, say) holds."""
+
+    def __init__(self) -> None:
+        super().__init__(index="flat")
+        self.tier: dict[str, Any] = {}
+        self.on_miss: Callable[[], None] | None = None
+
+    def get(self, namespace: str, key: str, now: float, count: bool = True) -> Any:
+        found = super().get(namespace, key, now, count)
+        if found is None and key in self.tier:
+            return StoredEntry(key, encode(self.tier[key]), encode({}), namespace, None, None)
+        return found
+
+    def read_value(self, namespace: str, key: str, now: float) -> Any:
+        found = super().read_value(namespace, key, now)
+        if found is MISSING and key in self.tier:
+            return self.tier[key]
+        hook, self.on_miss = self.on_miss, None
+        if found is MISSING and hook is not None:
+            hook()
+        return found
+
+
+def test_a_backend_whose_reads_see_more_than_its_entries_is_always_looked_at_again() -> None:
+    """Its count of entries says nothing of the other tier: the second look stays."""
+    backend = ReadThrough()
+    cache = SemCache(backend=backend)
+    backend.on_miss = lambda: backend.tier.__setitem__("k", "from the other tier")
+    assert cache.get_or_compute("k", refusing) == "from the other tier"
