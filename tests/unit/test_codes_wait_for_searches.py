@@ -25,6 +25,17 @@ def filled(rows: np.ndarray, cache: SemCache | None = None, start: int = 0) -> S
     return cache
 
 
+def coded(rows: np.ndarray) -> tuple[SemCache, Any]:
+    """A cache of ``rows`` (at least ``_QUANTISED_MIN_ROWS``) whose rows all have their codes
+    (a search started the coding, which has finished), and its index."""
+    cache = filled(rows)
+    index = cache.backend.index_for("")  # type: ignore[attr-defined]
+    cache.search(rows[0], k=1)
+    assert index.wait_until_built(timeout=60)
+    assert index.flat.uncoded == 0
+    return cache, index
+
+
 def watch_background_starts(index: Any) -> list[int]:
     """How many rows waited each time the index was asked to start its background work."""
     starts: list[int] = []
@@ -67,10 +78,7 @@ def test_a_fill_by_misses_codes_nothing_until_a_search_then_codes_in_the_backgro
 def test_a_search_codes_the_few_rows_waiting_itself() -> None:
     rng = np.random.default_rng(4)
     rows = rng.standard_normal((_QUANTISED_MIN_ROWS + 200, DIM)).astype(np.float32)
-    cache = filled(rows[:_QUANTISED_MIN_ROWS])
-    index = cache.backend.index_for("")  # type: ignore[attr-defined]
-    cache.search(rows[0], k=1)
-    assert index.wait_until_built(timeout=60)
+    cache, index = coded(rows[:_QUANTISED_MIN_ROWS])
     starts = watch_background_starts(index)
     filled(rows[_QUANTISED_MIN_ROWS:], cache, start=_QUANTISED_MIN_ROWS)
     assert index.flat.uncoded == 200
@@ -97,10 +105,7 @@ def test_a_filtered_search_over_few_rows_codes_nothing() -> None:
     (the next search that wants them codes them)."""
     rng = np.random.default_rng(5)
     rows = rng.standard_normal((_QUANTISED_MIN_ROWS + 300, DIM)).astype(np.float32)
-    cache = filled(rows[:_QUANTISED_MIN_ROWS])
-    index = cache.backend.index_for("")  # type: ignore[attr-defined]
-    cache.search(rows[0], k=1)
-    assert index.wait_until_built(timeout=60)
+    cache, index = coded(rows[:_QUANTISED_MIN_ROWS])
     for i, row in enumerate(rows[_QUANTISED_MIN_ROWS:], _QUANTISED_MIN_ROWS):
         metadata = {"few": True} if i % 30 == 0 else None
         cache.get_or_compute(f"t{i}", lambda _, row=row: row.tolist(), metadata=metadata)
