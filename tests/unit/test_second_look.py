@@ -29,7 +29,7 @@ from semcache_core.codec import encode
 from semcache_core.stored_values import MISSING
 
 
-class MissThenRun:
+class Probe:
     """A plain :class:`LocalBackend` (so the cache trusts its count of entries) whose next
     missing lookup runs ``on_miss`` before it returns, and which counts the uncounted
     lookups (``count=False``: a flight leader's second look). Instance attributes, not a
@@ -71,35 +71,35 @@ def refusing(key: str) -> list[float]:
     raise AssertionError(f"computed {key!r} again after something stored it")
 
 
-def started(stored: Any) -> tuple[MissThenRun, SemCache, Any]:
-    backend = MissThenRun()
-    cache = SemCache(backend=backend.backend)
+def started(stored: Any) -> tuple[Probe, SemCache, Any]:
+    probe = Probe()
+    cache = SemCache(backend=probe.backend)
     cache.get_or_compute("first", lambda _: [1.0, 0.0])  # the namespace's index
     want = pytest.approx(stored, rel=1e-6) if isinstance(stored, list) else stored
-    return backend, cache, want
+    return probe, cache, want
 
 
 @pytest.mark.parametrize("stored", [[0.6, 0.8], "a plain value"])
 @pytest.mark.parametrize("how", ["get_or_compute", "set", "another facade"])
 def test_a_miss_whose_key_was_stored_meanwhile_returns_that_value(stored: Any, how: str) -> None:
-    backend, cache, want = started(stored)
-    other = SemCache(backend=backend.backend) if how == "another facade" else cache
+    probe, cache, want = started(stored)
+    other = SemCache(backend=probe.backend) if how == "another facade" else cache
     store: Callable[[], Any] = {
         "get_or_compute": lambda: cache.get_or_compute("k", lambda _: stored),
         "set": lambda: cache.set("k", stored),
         "another facade": lambda: other.get_or_compute("k", lambda _: stored),
     }[how]
-    backend.on_miss = in_another_thread(store)
+    probe.on_miss = in_another_thread(store)
     assert cache.get_or_compute("k", refusing) == want
     assert cache.get("k") == want
-    assert backend.second_looks == 1
+    assert probe.second_looks == 1
 
 
 def test_an_abandoned_async_flights_late_store_is_seen() -> None:
     """``asyncio.run`` cancels a leader whose caller timed out: its flight leaves the table
     at once, and its plain ``fn``, still running in a worker thread, stores the key later.
     A caller whose lookup missed just before that store must not compute again."""
-    backend, cache, want = started([0.6, 0.8])
+    probe, cache, want = started([0.6, 0.8])
     running, release = threading.Event(), threading.Event()
 
     def slow(_: str) -> list[float]:
@@ -119,30 +119,30 @@ def test_an_abandoned_async_flights_late_store_is_seen() -> None:
 
     def late_store() -> None:
         release.set()
-        while not backend.backend.holds("", "k"):
+        while not probe.backend.holds("", "k"):
             time.sleep(0.001)
 
-    backend.on_miss = late_store
+    probe.on_miss = late_store
     assert cache.get_or_compute("k", refusing) == want
     loop.join(10)
 
 
 def test_an_entry_of_another_key_stored_meanwhile_costs_only_a_second_look() -> None:
-    backend, cache, _ = started(None)
-    backend.on_miss = in_another_thread(lambda: cache.get_or_compute("other", lambda _: 1))
+    probe, cache, _ = started(None)
+    probe.on_miss = in_another_thread(lambda: cache.get_or_compute("other", lambda _: 1))
     assert cache.get_or_compute("k", lambda _: [0.5, 0.5]) == [0.5, 0.5]
-    assert backend.second_looks == 1
+    assert probe.second_looks == 1
     assert cache.get("other") == 1
 
 
 @settings(max_examples=30, deadline=None)
 @given(keys=st.lists(st.text("abc", min_size=1, max_size=3), min_size=1, max_size=30))
 def test_misses_with_nothing_stored_between_look_the_key_up_once(keys: list[str]) -> None:
-    backend = MissThenRun()
-    cache = SemCache(backend=backend.backend)
+    probe = Probe()
+    cache = SemCache(backend=probe.backend)
     for key in keys:
         cache.get_or_compute(key, lambda k: [float(len(k)), 1.0])
-    assert backend.second_looks == 0
+    assert probe.second_looks == 0
     assert cache.stats().computes == len(set(keys))
     assert cache.stats().misses == len(set(keys))
 
