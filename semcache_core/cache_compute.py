@@ -212,8 +212,6 @@ class ComputeCalls:
                 self._clock(),
             )
             if stored is not None:
-                counters = self._counters  # _count_computes(1), written out
-                with counters.lock:
-                    counters.computes += 1
+                self._count_computes(1)
                 return stored
         return self._store_computed(key, result, ttl, namespace, metadata, index)

@@ -218,9 +218,7 @@ class FlatIndex:
         back, row bytes)``, or None for a list the general path must judge. The row is
         nobody's until :meth:`append_written` gives it a label: meanwhile the index
         holds what it held (the matrix may have grown)."""
-        row = self._n  # the free row, made first: growing moves the matrix
-        if row == len(self._labels):
-            self._grow(row + 1)
+        row = self._free_row()  # first: growing moves the matrix
         # before the call: an allocation inside it may already run a finaliser
         self._written_at = self._layout
         return float_list_into(values, self._vectors, row)
