@@ -39,7 +39,7 @@ import gc
 import heapq
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -574,18 +574,19 @@ def one_step_writer(backend: object) -> Callable[..., ComputedList | None] | Non
     """``backend.add_float_list``, a computed embedding's write in one step, where it writes
     what ``set_many`` would: not for another backend, nor for a subclass that overrides
     ``set_many`` (it would not see the write)."""
-    known = entry_counter(backend)
-    return None if known is None else known.add_float_list
+    return backend.add_float_list if _keeps_own(backend, ("set_many",)) else None
 
 
 def entry_counter(backend: object) -> LocalBackend | None:
     """``backend`` where its :attr:`~LocalBackend.entered` counts every entry its reads can
     find: a :class:`LocalBackend` whose ``set_many``, ``get`` and ``read_value`` are its
     own (a subclass's may store elsewhere, or read another tier too)."""
+    return backend if _keeps_own(backend, ("set_many", "get", "read_value")) else None
+
+
+def _keeps_own(backend: object, methods: tuple[str, ...]) -> TypeGuard[LocalBackend]:
+    """Whether ``backend`` is a :class:`LocalBackend` whose ``methods`` are its own."""
     kind = type(backend)
-    if isinstance(backend, LocalBackend) and all(
-        getattr(kind, name) is getattr(LocalBackend, name)
-        for name in ("set_many", "get", "read_value")
-    ):
-        return backend
-    return None
+    return isinstance(backend, LocalBackend) and all(
+        getattr(kind, name) is getattr(LocalBackend, name) for name in methods
+    )

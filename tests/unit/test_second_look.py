@@ -211,3 +211,13 @@ def test_a_backend_whose_reads_see_more_than_its_entries_is_always_looked_at_aga
     cache = SemCache(backend=backend)
     backend.on_miss = lambda: backend.tier.__setitem__("k", "from the other tier")
     assert cache.get_or_compute("k", refusing) == "from the other tier"
+
+
+def test_a_subclass_that_reads_another_tier_keeps_the_one_step_write() -> None:
+    """Only the second look depends on its reads; its writes are still LocalBackend's."""
+    backend = ReadThrough()
+    cache = SemCache(backend=backend)
+    assert cache._add_float_list is not None and cache._entry_counter is None
+    cache.get_or_compute("first", lambda _: [1.0, 0.0])
+    assert cache.get_or_compute("k", lambda _: [0.5, 0.5]) == [0.5, 0.5]
+    assert cache.get("k") == [0.5, 0.5]
