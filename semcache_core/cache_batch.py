@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from . import cache_native_async as native
 from .backends.base import StoredEntry, async_backend
 from .checks import check_index, check_keys, check_namespace, check_write_options, ordered_rows
-from .flight import Flight, check_not_computing, in_thread, launch, lead
+from .flight import Flight, check_not_computing, in_thread, launch, lead, settle_error
 from .stored_values import Outcome, fresh, outcome_of, value_of
 
 if TYPE_CHECKING:
@@ -241,11 +241,15 @@ class BatchCalls:
         check_index(index)
         options = (ttl, namespace, metadata, index)
         plan.lookup(self)
-        plan.join(self)
-        if plan.led:
-            led = plan.led_keys()
-            blobs = lead(plan.led_flights(), lambda: _compute(self, led, fn, options))
-            plan.found.update(zip(led, blobs))
+        try:  # an interrupt anywhere here leaves no flight of ours unsettled
+            plan.join(self)
+            if plan.led:
+                led = plan.led_keys()
+                blobs = lead(plan.led_flights(), lambda: _compute(self, led, fn, options))
+                plan.found.update(zip(led, blobs))
+        except BaseException as exc:
+            settle_error(plan.led_flights(), exc)
+            raise
         for key, flight in plan.followed:  # only after settling ours: no waiting in a cycle
             plan.found[key] = self._flights.follow(
                 (namespace, key), flight, lambda key=key: _compute(self, [key], fn, options)[0]
@@ -288,10 +292,14 @@ class BatchCalls:
         check_index(index)
         options = (ttl, namespace, metadata, index)
         await plan.alookup(self)
-        plan.join(self)  # on the loop, so a cancellation cannot strand a joined flight
-        if plan.led:  # a task of its own: cancelling this call leaves it to the followers
-            led = plan.led_keys()
-            launch(plan.led_flights(), lambda: _acompute(self, led, fn, options))
+        try:  # on the loop, so a cancellation cannot strand a joined flight
+            plan.join(self)
+            if plan.led:  # a task of its own: cancelling this call leaves it to the followers
+                led = plan.led_keys()
+                launch(plan.led_flights(), lambda: _acompute(self, led, fn, options))
+        except BaseException as exc:  # an interrupt before the launch is done
+            settle_error(plan.led_flights(), exc)
+            raise
         for key, flight in [*plan.led, *plan.followed]:
             plan.found[key] = await self._flights.afollow(
                 (namespace, key), flight, lambda key=key: _acompute_one(self, key, fn, options)

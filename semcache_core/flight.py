@@ -49,6 +49,7 @@ __all__ = [
     "in_thread",
     "launch",
     "lead",
+    "settle_error",
 ]
 
 # How often a waiter that could outlive the computation's event loop (a thread, a coroutine
@@ -78,23 +79,29 @@ class Flight:
         # have no waiter, and an Event costs more to make and set than the rest of a flight
         self._event: threading.Event | None = None
         self._lock = threading.Lock()
+        self._kind: str | None = None  # the outcome: "value", "error" or "abandoned"
         self._value: Any = None
         self._error: BaseException | None = None
-        self._abandoned = False
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._thread_waiters = 0
         self._task: asyncio.Future[Any] | None = None  # an async computation, kept alive
 
     def finish(self, value: Any) -> None:
-        self._value = value
-        self._settle()
+        self._record("value", value)
 
     def fail(self, error: BaseException) -> None:
-        self._error = error
-        self._settle()
+        self._record("error", error=error)
 
     def abandon(self) -> None:
-        self._abandoned = True
+        self._record("abandoned")
+
+    def _record(self, kind: str, value: Any = None, error: BaseException | None = None) -> None:
+        """Settle with the first outcome given; a later call only delivers it again. An
+        interrupt (Ctrl-C) may stop a settlement half way: the leader's handler settles
+        again (:func:`settle_error`), and that one reaches every waiter."""
+        with self._lock:
+            if self._kind is None:
+                self._kind, self._value, self._error = kind, value, error
         self._settle()
 
     def _settle(self) -> None:
@@ -103,7 +110,7 @@ class Flight:
         with self._lock:
             self._done = True
             event = self._event
-            waiters, self._async_waiters = self._async_waiters, []
+            waiters = list(self._async_waiters)  # kept: a settlement cut short is redone
             self._task = None
         if event is not None:
             event.set()
@@ -124,10 +131,10 @@ class Flight:
         return True
 
     def _outcome(self) -> Any:
-        if self._abandoned:
+        if self._kind == "abandoned":
             raise FlightAbandoned
-        if self._error is not None:
-            raise self._error
+        if self._kind == "error":
+            raise self._error  # type: ignore[misc]
         return self._value
 
     def waiting(self) -> int:
@@ -148,7 +155,11 @@ class Flight:
                 event = self._event = self._event or threading.Event()
         try:
             if event is not None:
-                while not event.wait(ORPHAN_CHECK_S) and not self.abandon_if_orphaned():
+                while (
+                    not event.wait(ORPHAN_CHECK_S)
+                    and not self._done  # settled, its wake-up cut short by an interrupt
+                    and not self.abandon_if_orphaned()
+                ):
                     pass
         finally:
             with self._lock:
@@ -171,7 +182,7 @@ class Flight:
             if task is not None and task.get_loop() is loop:
                 await waiter[1]  # the computation's own loop: it cannot close under us
             else:
-                while not waiter[1].done() and not self.abandon_if_orphaned():
+                while not waiter[1].done() and not self._done and not self.abandon_if_orphaned():
                     await asyncio.wait((waiter[1],), timeout=ORPHAN_CHECK_S)
         except BaseException:
             with self._lock:
@@ -186,8 +197,9 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def _settle_error(flights: Sequence[Flight], error: BaseException) -> None:
-    """An exception from the computation reaches every waiter; an interrupt abandons."""
+def settle_error(flights: Sequence[Flight], error: BaseException) -> None:
+    """An exception from the computation reaches every waiter; an interrupt abandons
+    (a flight settled already keeps its outcome)."""
     for flight in flights:
         if isinstance(error, Exception):
             flight.fail(error)
@@ -201,16 +213,19 @@ def lead(flights: Sequence[Flight], compute: Callable[[], Sequence[Any]]) -> Seq
     An exception from ``compute`` fails the flights and is raised here; an interrupt
     abandons them (their waiters start over) and is raised here alone.
     """
-    token = computing([(flight._table, flight._key) for flight in flights])
     try:
-        values = compute()
+        token = computing([(flight._table, flight._key) for flight in flights])
+        try:
+            values = compute()
+        finally:
+            _COMPUTING.reset(token)
+        for flight, value in zip(flights, values):
+            flight.finish(value)
     except BaseException as exc:
-        _settle_error(flights, exc)
+        for flight in flights:
+            _unmark(flight._table, flight._key)
+        settle_error(flights, exc)  # the flights finished meanwhile keep their value
         raise
-    finally:
-        _COMPUTING.reset(token)
-    for flight, value in zip(flights, values):
-        flight.finish(value)
     return values
 
 
@@ -258,7 +273,7 @@ def _on_done(flights: Sequence[Flight], task: asyncio.Future[Any]) -> None:
         return
     error = task.exception()  # KeyboardInterrupt/SystemExit stop the loop: abandon
     if error is not None:
-        _settle_error(flights, error)
+        settle_error(flights, error)
         return
     result = task.result()
     if isinstance(result, _Raised):
@@ -272,10 +287,14 @@ def _on_done(flights: Sequence[Flight], task: asyncio.Future[Any]) -> None:
 def launch(flights: Sequence[Flight], acompute: Callable[[], Awaitable[Sequence[Any]]]) -> None:
     """Start ``acompute()`` (one value per flight) as a task of the running loop, owned by
     no waiter, that settles ``flights`` when it ends. Call from a coroutine."""
+    coroutine = task = None
     try:
         keys = [(flight._table, flight._key) for flight in flights]
-        task = asyncio.ensure_future(_drive(acompute, keys))
+        coroutine = _drive(acompute, keys)
+        task = asyncio.ensure_future(coroutine)
     except BaseException:
+        if task is None and coroutine is not None:
+            coroutine.close()  # never started: no "never awaited" warning
         for flight in flights:
             flight.abandon()
         raise
@@ -331,12 +350,20 @@ class FlightTable:
         it: :func:`lead`, :func:`launch`). An orphaned flight found there is abandoned
         (its waiters start over) and the caller joins afresh."""
         while True:
-            with self._lock:
-                found = self._flights.get(key)
-                if found is None:
-                    flight = self._flights[key] = Flight(self, key)
-                    return flight, True
-                flight = self._watched(key, found)
+            made: Flight | None = None
+            try:
+                with self._lock:
+                    found = self._flights.get(key)
+                    if found is None:
+                        made = self._flights[key] = Flight(self, key)
+                    else:
+                        flight = self._watched(key, found)
+            except BaseException:
+                if made is not None:  # interrupted before its leader got it
+                    made.abandon()
+                raise
+            if made is not None:
+                return made, True
             if not flight.abandon_if_orphaned():
                 return flight, False
 
@@ -362,42 +389,69 @@ class FlightTable:
         self, key: Any, compute: Callable[..., Any], *args: Any, handoff: Handoff = SAME
     ) -> Any:
         """``compute(*args)``, or the value of the flight already computing ``key``, each
-        caller's value made by ``handoff`` from what ``compute`` returned."""
-        with self._lock:
-            found = self._flights.get(key)
-            if found is None:
-                place = self._flights[key] = _Unwatched()
-        if found is not None:
-            check_not_computing(self, key)  # a flight in progress: not this caller's own
-            flight, leader = self.join(key)
-            if leader:
-                return _lead_one(flight, compute, args, handoff)
-            return self.follow(key, flight, lambda: compute(*args), handoff)
-        # _lead_one from an unwatched place (written out: most get_or_compute misses come
-        # here): the flight a follower made of it meanwhile, if any, is settled as lead()
-        # settles it
-        token = _COMPUTING.set(((self, key), _COMPUTING.get()))  # computing(), inlined
+        caller's value made by ``handoff`` from what ``compute`` returned.
+
+        Whatever ends this call, an interrupt (Ctrl-C) included wherever it lands, leaves
+        no flight of its own unsettled: nobody waits forever on a flight nobody leads."""
+        place: _Unwatched | None = None
         try:
-            value = compute(*args)
-        except BaseException as exc:
+            with self._lock:
+                found = self._flights.get(key)
+                if found is None:
+                    place = self._flights[key] = _Unwatched()
+            if place is None:
+                check_not_computing(self, key)  # a flight in progress: not this caller's own
+                flight, value = self._lead_or_join(key, compute, args, handoff)
+                if flight is None:
+                    return value
+                return self.follow(key, flight, lambda: compute(*args), handoff)
+            # _lead_one from an unwatched place (written out: most get_or_compute misses
+            # come here): the flight a follower made of it meanwhile, if any, is settled as
+            # lead() settles it
+            token = _COMPUTING.set(((self, key), _COMPUTING.get()))  # computing(), inlined
+            try:
+                value = compute(*args)
+            finally:
+                _COMPUTING.reset(token)
             made = self._vacate(key, place)
             if made is not None:
-                _settle_error((made,), exc)
+                made.finish(handoff.publish(value))
+            return handoff.own(value)
+        except BaseException as exc:
+            if place is not None:
+                _unmark(self, key)
+                made = self._vacate(key, place)
+                if made is not None:
+                    settle_error((made,), exc)
             raise
-        finally:
-            _COMPUTING.reset(token)
-        made = self._vacate(key, place)
-        if made is not None:
-            made.finish(handoff.publish(value))
-        return handoff.own(value)
 
     def _vacate(self, key: Any, place: _Unwatched) -> Flight | None:
         """Leave ``place``: the flight a follower made of it (it leaves when settled), or
-        None, and then ``place`` is still the table's entry (only a follower replaces it)."""
+        None. Again after that: the same answer, nothing else removed."""
         with self._lock:
-            if place.flight is None:
+            if place.flight is None and self._flights.get(key) is place:
                 del self._flights[key]
             return place.flight
+
+    def _lead_or_join(
+        self, key: Any, compute: Callable[..., Any], args: tuple[Any, ...], handoff: Handoff
+    ) -> tuple[Flight | None, Any]:
+        """Join ``key``'s flight: ``(None, value)`` having led it (``compute(*args)``), or
+        ``(flight, None)`` to follow. A flight this call leads is settled however the call
+        ends (an interrupt at any point: abandoned, its waiters start over)."""
+        flight: Flight | None = None
+        leader = False
+        try:
+            flight, leader = self.join(key)
+            if leader:
+                return None, _lead_one(flight, compute, args, handoff)
+        except BaseException as exc:
+            if leader:
+                assert flight is not None
+                _unmark(self, key)
+                settle_error((flight,), exc)
+            raise
+        return flight, None
 
     def follow(
         self, key: Any, flight: Flight, compute: Callable[[], Any], handoff: Handoff = SAME
@@ -407,17 +461,33 @@ class FlightTable:
             try:
                 return handoff.copy(flight.wait())
             except FlightAbandoned:
-                flight, leader = self.join(key)
-                if leader:
-                    return _lead_one(flight, compute, (), handoff)
+                pass
+            joined, value = self._lead_or_join(key, compute, (), handoff)
+            if joined is None:
+                return value
+            flight = joined
 
     async def arun(self, key: Any, acompute: Callable[[], Awaitable[Any]]) -> Any:
         """Async :meth:`run`: ``acompute()`` runs as a task no waiter owns."""
         check_not_computing(self, key)
-        flight, leader = self.join(key)
-        if leader:
-            launch([flight], lambda: _one(acompute))
+        flight = self._join_launching(key, acompute)
         return await self.afollow(key, flight, acompute)
+
+    def _join_launching(self, key: Any, acompute: Callable[[], Awaitable[Any]]) -> Flight:
+        """Join ``key``'s flight, launching ``acompute()`` when this call leads it; a flight
+        it leads is abandoned when this ends in an interrupt before the launch is done."""
+        flight: Flight | None = None
+        leader = False
+        try:
+            flight, leader = self.join(key)
+            if leader:
+                launch([flight], lambda: _one(acompute))
+        except BaseException:
+            if leader:
+                assert flight is not None
+                flight.abandon()  # the task, if started, stores its result all the same
+            raise
+        return flight
 
     async def afollow(
         self, key: Any, flight: Flight, acompute: Callable[[], Awaitable[Any]]
@@ -427,9 +497,7 @@ class FlightTable:
             try:
                 return await flight.await_outcome()
             except FlightAbandoned:
-                flight, leader = self.join(key)
-                if leader:
-                    launch([flight], lambda: _one(acompute))
+                flight = self._join_launching(key, acompute)
 
 
 _COMPUTING: ContextVar[tuple[Any, Any] | None] = ContextVar("semcache_computing", default=None)
@@ -445,6 +513,15 @@ def computing(keys: Sequence[tuple[Any, Any]]) -> Token[tuple[Any, Any] | None]:
     for key in keys:
         chain = (key, chain)
     return _COMPUTING.set(chain)
+
+
+def _unmark(table: FlightTable | None, key: Any) -> None:
+    """Take ``(table, key)`` off the top of the current context's computing chain if an
+    interrupt left it there (it landed between marking it and the ``try`` that unmarks):
+    the next call for that key would take itself for its own computation."""
+    chain = _COMPUTING.get()
+    if chain is not None and chain[0][0] is table and chain[0][1] == key:
+        _COMPUTING.set(chain[1])
 
 
 def check_not_computing(table: FlightTable, key: Any) -> None:
@@ -468,12 +545,12 @@ def _lead_one(
     try:
         value = compute(*args)
     except BaseException as exc:
-        _settle_error((flight,), exc)
+        settle_error((flight,), exc)
         raise
     finally:
         _COMPUTING.reset(token)
     flight.finish(handoff.publish(value))
-    return handoff.own(value)
+    return handoff.own(value)  # the caller settles the flight if this is interrupted
 
 
 async def _one(acompute: Callable[[], Awaitable[Any]]) -> list[Any]:

@@ -50,12 +50,13 @@ from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, HybridIndex, IndexMode
 from ..untracked import untrack
 from ..vector_values import VECTOR_HEAD, ComputedList
-from ..vectors import FloatMatrix, FloatVector, score_floor
-from .base import BackendCounters, EntryWrite, StoredEntry
+from ..vectors import FloatMatrix, score_floor
+from .base import BackendCounters, StoredEntry
 from .entries import ColdEntries, LocalEntry
 from .local_computed import LocalComputedWrites
 from .local_reads import LocalReads
 from .local_state import LocalState
+from .local_writes import LocalWrites
 from .namespace import Namespace
 from .restore import PreparedRestore, gc_paused
 
@@ -64,7 +65,7 @@ __all__ = ["LocalBackend", "PreparedRestore", "one_step_writer"]
 _INDEX_MODES = ("flat", "hnsw", "auto")
 
 
-class LocalBackend(LocalReads, LocalComputedWrites, LocalState):
+class LocalBackend(LocalReads, LocalWrites, LocalComputedWrites, LocalState):
     """Entries and vectors in this process's memory.
 
     Args:
@@ -219,47 +220,6 @@ class LocalBackend(LocalReads, LocalComputedWrites, LocalState):
 
     # --- writes --------------------------------------------------------------------------
 
-    def set_many(self, writes: list[EntryWrite], now: float) -> None:
-        with self._lock:
-            if len(writes) == 1:  # a get_or_compute miss: no batching to do
-                self._set_single(writes[0], now)
-                return
-            self.check_dimensions(writes)
-            # a repeated (namespace, key): the last write wins
-            latest = {(write.namespace, write.key): write for write in writes}
-            added: dict[str, tuple[list[int], list[FloatVector]]] = {}
-            for write in latest.values():
-                label = self._set_one(write)
-                if label is not None and write.vector is not None:
-                    labels, vectors = added.setdefault(write.namespace, ([], []))
-                    labels.append(label)
-                    vectors.append(write.vector)
-            for namespace, (labels, vectors) in added.items():  # one index call per namespace
-                index = self._spaces[namespace].index
-                assert index is not None  # made by _set_one for the first vector
-                # one vector (a get_or_compute miss): a view, not np.stack's copy
-                rows = vectors[0][None, :] if len(vectors) == 1 else np.stack(vectors)
-                index.add(np.asarray(labels, dtype=np.int64), rows)
-            self._after_writes(now)
-
-    def _set_single(self, write: EntryWrite, now: float) -> None:
-        """:meth:`set_many` of one write (the lock held)."""
-        vector = write.vector
-        if vector is not None:
-            space = self._spaces.get(write.namespace)
-            index = None if space is None else space.index
-            if index is not None and len(vector) != index.dim:
-                self.purge_expired(now)  # a namespace whose entries all expired is free
-                held = self.dim_of(write.namespace)
-                if held is not None:
-                    raise DimensionMismatchError(held, len(vector), write.namespace)
-        label = self._set_one(write)
-        if label is not None:  # a label is given to a vector only
-            index = self._spaces[write.namespace].index
-            assert index is not None and vector is not None  # made by _set_one
-            index.add_one(label, vector)
-        self._after_writes(now)
-
     def _after_writes(self, now: float) -> None:
         """Back within ``max_entries`` (the expired first, then the least recently used),
         and the heaps rid of the items of what the writes replaced, once many (lock held)."""
@@ -268,53 +228,6 @@ class LocalBackend(LocalReads, LocalComputedWrites, LocalState):
             while self._size() > self.max_entries:
                 self._evict_least_recent()
         self._compact_heaps()
-
-    def check_dimensions(self, writes: list[EntryWrite]) -> None:
-        """Raise :class:`DimensionMismatchError` unless every vector fits its namespace
-        (nothing changes).
-
-        The facade checks dimensions first; this catches a write racing another that fixed
-        a namespace's dimension.
-        """
-        with self._lock:
-            expected: dict[str, int | None] = {}
-            for write in writes:
-                if write.vector is None:
-                    continue
-                name = write.namespace
-                if name not in expected:
-                    expected[name] = self.dim_of(name)
-                dim = expected[name]
-                if dim is not None and len(write.vector) != dim:
-                    raise DimensionMismatchError(dim, len(write.vector), name)
-                expected[name] = len(write.vector)
-
-    def _set_one(self, write: EntryWrite) -> int | None:
-        """Replace the key's entry in the tables; returns the label its vector must get."""
-        old = self._find(write.namespace, write.key)
-        if old is not None:
-            self._remove(old)
-        space = self._space(write.namespace)
-        label = None
-        if write.vector is not None:
-            space.ensure_index(len(write.vector), self._new_index)
-            label = self._next_label
-            self._next_label += 1
-        self._tick += 1
-        self._enter(
-            space,
-            LocalEntry(
-                write.key,
-                write.value,
-                write.metadata,
-                write.namespace,
-                write.expires_at,
-                write.plain,
-                label,
-                self._tick,
-            ),
-        )
-        return label
 
     def _enter(self, space: Namespace, entry: LocalEntry) -> None:
         """A new entry into the tables (its vector, if it has a label, is the caller's to
@@ -415,6 +328,10 @@ class LocalBackend(LocalReads, LocalComputedWrites, LocalState):
             assert space.index is not None
             space.index.remove(np.array([entry.label], dtype=np.int64))
             space.unlink(entry.label)
+        self._drop_if_empty(space)
+
+    def _drop_if_empty(self, space: Namespace) -> None:
+        """Drop ``space``, index and all, when it holds nothing (hot or cold)."""
         if not space.entries and (self._cold is None or not self._cold.count_in(space.name)):
             del self._spaces[space.name]
             space.close()

@@ -83,11 +83,15 @@ class LocalComputedWrites:
                 key, value, metadata, namespace, expires_at, marker, label, self._tick
             )
             # the entry first, then its row, as set_many does: an interrupt (Ctrl-C) landing
-            # in between leaves a key that fails loudly, never a row another entry answers;
+            # in between takes the entry out again (never a row another entry answers);
             # a finaliser re-entering the lock meanwhile (allocations above may start the
             # collector) may take the written row: add_written writes it again then
-            self._enter(space, entry)
-            space.index.add_written(label, unit)
+            try:
+                self._enter(space, entry)
+                space.index.add_written(label, unit)
+            except BaseException:
+                self._undo_unindexed((namespace,), label)
+                raise
             if self.max_entries is not None or expires_at is not None:
                 self._after_writes(now)  # else it queued nothing that could make this due
             return read_back, marker, unit

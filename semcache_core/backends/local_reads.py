@@ -42,10 +42,10 @@ class LocalReads:
     def get(
         self: LocalBackend, namespace: str, key: str, now: float, count: bool = True
     ) -> StoredEntry | None:
-        # the exact-hit hot path: acquire/release in try/finally costs ~50 ns less than
-        # `with` (whose __exit__ takes three arguments), and _touch is inlined
-        self._lock.acquire()
-        try:
+        # the exact-hit hot path: _touch is inlined. `with`, not acquire() and try: an
+        # interrupt (Ctrl-C) can land right after acquire() returns, and the lock is held
+        # for good
+        with self._lock:
             space = self._spaces.get(namespace)
             entry = None if space is None else space.entries.get(key)
             if entry is None and (
@@ -65,8 +65,6 @@ class LocalReads:
                     untrack(entry.plain)
                 return self._with_vector(entry, self._spaces[namespace])
             return entry
-        finally:
-            self._lock.release()
 
     def read_value(self: LocalBackend, namespace: str, key: str, now: float) -> Any:
         """The value of ``(namespace, key)`` for one reader, or :data:`MISSING`: what
@@ -78,8 +76,7 @@ class LocalReads:
         :class:`StoredEntry` on the way, a third of a ``get_or_compute`` hit; a key with no
         entry (hot or cold) is a miss at once. Every other entry takes :meth:`get`.
         """
-        self._lock.acquire()
-        try:
+        with self._lock:
             space = self._spaces.get(namespace)
             entry = None if space is None else space.entries.get(key)
             if entry is None:
@@ -97,8 +94,6 @@ class LocalReads:
                     entry.tick = self._tick = self._tick + 1
                     # an embedding's entry has a label in its namespace's index
                     return space.index.float_list(entry.label, marker.norm)  # type: ignore[union-attr]
-        finally:
-            self._lock.release()
         found = self.get(namespace, key, now)
         return MISSING if found is None else value_of(found)
 

@@ -193,12 +193,16 @@ class FlatIndex:
         if needed <= capacity:
             return
         new_capacity = max(needed, capacity * 2)
-        self._layout += 1
-        for name in ("_vectors", "_codes", "_scales", "_errors", "_labels", "_coded"):
-            old = getattr(self, name)
+        grown = []
+        arrays = (self._vectors, self._codes, self._scales, self._errors, self._labels, self._coded)
+        for old in arrays:
             new = np.empty((new_capacity, *old.shape[1:]), dtype=old.dtype)
             new[: self._n] = old[: self._n]
-            setattr(self, name, new)
+            grown.append(new)
+        # one statement without a call: an interrupt (Ctrl-C) cannot land between the
+        # swaps and leave arrays of two capacities
+        self._vectors, self._codes, self._scales, self._errors, self._labels, self._coded = grown
+        self._layout += 1
 
     def add_one(self, label: int, vector: FloatVector) -> None:
         """:meth:`add` of one row, whose int8 code waits (see the module docstring)."""
@@ -262,34 +266,40 @@ class FlatIndex:
         rows = np.empty(len(labels), dtype=np.intp)
         self._grow(self._n + len(labels))
         self._layout += 1
+        new: dict[int, int] = {}  # label -> the free row it takes
         for i, label in enumerate(labels.tolist()):
             row = self._row_of.get(label)
             if row is None:
-                row = self._n
-                self._row_of[label] = row
-                self._labels[row] = label
-                self._n += 1
-                self._coded[row] = True
-            elif not self._coded[row]:
-                self._coded[row] = True
-                self._uncoded -= 1
+                row = new.setdefault(label, self._n + len(new))
             rows[i] = row
+        # every row written before a new label points at it: an interrupt (Ctrl-C) between
+        # two labels below leaves each row whole and labelled, or free
         self._vectors[rows] = vectors
         self._codes[rows] = codes
         self._scales[rows] = scales
         self._errors[rows] = errors
+        for label, row in new.items():
+            self._row_of[label] = row
+            self._labels[row] = label
+            self._coded[row] = True
+            self._n = row + 1
+        for row in rows.tolist():
+            if not self._coded[row]:  # a replaced row waiting for its code: it has it now
+                self._coded[row] = True
+                self._uncoded -= 1
 
     def remove(self, labels: Labels) -> None:
         """Delete rows by label (unknown labels are ignored)."""
         self._layout += 1
         for label in np.asarray(labels, dtype=np.int64).tolist():
-            row = self._row_of.pop(label, None)
+            row = self._row_of.get(label)
             if row is None:
                 continue
-            self._uncoded -= not self._coded[row]
             last = self._n - 1
+            moved = int(self._labels[last])
+            # from here on no call: an interrupt (Ctrl-C) cannot land half way
+            self._uncoded -= not self._coded[row]
             if row != last:
-                moved = int(self._labels[last])
                 self._vectors[row] = self._vectors[last]
                 self._codes[row] = self._codes[last]
                 self._scales[row] = self._scales[last]
@@ -297,6 +307,7 @@ class FlatIndex:
                 self._coded[row] = self._coded[last]
                 self._labels[row] = moved
                 self._row_of[moved] = row
+            del self._row_of[label]
             self._n = last
 
     def search(self, query: FloatVector, k: int, allowed: Labels | None = None) -> SearchResult:

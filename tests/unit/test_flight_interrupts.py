@@ -1,0 +1,310 @@
+"""Ctrl-C wherever it lands in a miss or a write leaves nothing stuck and nothing broken.
+
+CPython delivers a signal's ``KeyboardInterrupt`` only where its eval loop checks for one:
+at a Python function's entry and right after a call to a C function returns (and at a
+loop's backward jump). :class:`Interrupter`, a profile function, raises one at the n-th
+such point in the engine's code (but a generator's resumption); each test tries every n
+a call reaches, one call each.
+
+After each interrupt of a ``get_or_compute`` miss: a thread that joined the interrupted
+flight still gets the value (it computes it itself if need be), the flight table is
+empty, the backend's lock is free, every key reads back its own vector (an entry the
+write had made without its row is taken out again: no ``KeyError``), searches find their
+own keys, and the same key works from the interrupted thread too (its context does not
+still take it for a computation of its own). Before this was checked, 26 of the 66 points
+of a joined miss outside the write left the waiter and every later caller of the key
+waiting forever, one (right after the read path's ``lock.acquire()``) the whole cache,
+and 3 inside the write a key raising ``KeyError`` until deleted.
+
+After each interrupt of ``set``, an overwrite, ``set_many`` or ``delete``: each key reads
+back its old value, its new one, or nothing, and its own vector finds it. Before, a
+``delete`` or an overwrite stopped inside the flat index's removal left a row whose label
+no longer led to it (searches raised ``KeyError``), and a ``set_many`` stopped inside
+its index's batch add left labelled rows whose vectors were never written (a key
+holding its new value that its own vector could not find).
+
+Not tried here: coroutines. ``asyncio.run`` turns Ctrl-C into the main task's
+cancellation; a loop driven by ``run_until_complete`` can take the interrupt inside
+asyncio's own callbacks, which then leave its tasks never woken (the flights of such a
+loop, once it is closed, are orphans: the next caller to join abandons them).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import semcache_core
+from semcache_core import SemCache
+from semcache_core.flight import Flight
+
+CORE = str(Path(semcache_core.__file__).parent)
+BOUND = 10.0  # seconds any wait may take before the test fails
+KEY = "k"
+RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+MOST_POINTS = 400  # far more than a miss reaches: the loop below must end before
+
+
+def vector(i: int) -> list[float]:
+    values = [0.0] * 8
+    values[i % 8], values[(i + 1) % 8] = 1.0, 0.5
+    return values
+
+
+class Interrupter:
+    """``sys.setprofile`` function raising ``KeyboardInterrupt`` at the ``at``-th point
+    where a signal can be delivered in the engine's code."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+        self.seen = 0
+        self.fired: str | None = None
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_flags & RESUMABLE:
+            return  # a generator resumed, or closed by the collector wherever it runs
+        if event == "call":  # the callee's entry: engine code or called by it
+            caller = frame.f_back
+            inside = _engine(frame) or (
+                caller is not None
+                and _engine(caller)
+                and not frame.f_code.co_filename.endswith("_weakrefset.py")
+            )  # a weak set's callback runs where a collection happens to free an item
+        elif event == "c_return":  # back from a C call made by engine code
+            inside = _engine(frame)
+        else:
+            return
+        if not inside:
+            return
+        self.seen += 1
+        if self.seen == self.at:
+            self.fired = f"{event} in {frame.f_code.co_name}:{frame.f_lineno}"
+            raise KeyboardInterrupt
+
+
+def _engine(frame: Any) -> bool:
+    return str(frame.f_code.co_filename).startswith(CORE)
+
+
+def interrupted(call: Callable[[], Any], at: int) -> Interrupter:
+    """Run ``call`` in this thread with an interrupt at point ``at`` (if it gets there)."""
+    interrupter = Interrupter(at)
+    sys.setprofile(interrupter)
+    try:
+        call()
+    except KeyboardInterrupt:
+        assert interrupter.fired is not None  # only ours
+    finally:
+        sys.setprofile(None)
+    return interrupter
+
+
+def in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    got: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            got["value"] = call()
+        except BaseException as exc:  # reported by the test
+            got["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, got
+
+
+def finished(thread: threading.Thread, got: dict[str, Any], where: str) -> Any:
+    thread.join(BOUND)
+    assert not thread.is_alive(), f"{where}: still waiting after {BOUND} s"
+    assert "error" not in got, f"{where}: {got.get('error')!r}"
+    return got["value"]
+
+
+def holding(cache: SemCache, key: str) -> Callable[[str], list[float]]:
+    """The leader's function: returns once a waiter has joined ``key``'s flight."""
+
+    def fn(_: str) -> list[float]:
+        deadline = time.monotonic() + BOUND
+        while cache._flights.waiting(("", key)) < 1 and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        return vector(1)
+
+    return fn
+
+
+def joiner(cache: SemCache, leading: threading.Event, call: Callable[[], Any]) -> dict[str, Any]:
+    """Start ``call`` in a thread once this thread's flight is in the table (or never, if
+    the leader ends first): ``{"thread", "got"}`` once started."""
+    started: dict[str, Any] = {}
+
+    def start() -> None:
+        while not cache._flights._flights:
+            if leading.is_set():
+                return
+            time.sleep(0.0002)
+        started["thread"], started["got"] = in_thread(call)
+
+    threading.Thread(target=start, daemon=True).start()
+    return started
+
+
+def check_nothing_stuck(cache: SemCache, keys: list[str], where: str) -> None:
+    """From another thread (bounded), then from this one: nothing waits forever, every
+    key gives its vector, the flight table is empty (but for flights of an event loop
+    closed mid-way: orphans, which the next caller to join abandons)."""
+
+    def use() -> list[Any]:
+        return [cache.get_or_compute(key, lambda _: vector(1)) for key in keys]
+
+    assert finished(*in_thread(use), where) == [vector(1)] * len(keys)
+    for flight in list(cache._flights._flights.values()):
+        assert isinstance(flight, Flight) and flight.abandon_if_orphaned(), where
+    assert not cache._flights._flights, f"{where}: {cache._flights._flights}"
+    assert [cache.get_or_compute(key, lambda _: vector(1)) for key in keys] == [vector(1)] * len(
+        keys
+    ), where  # the interrupted thread too: no RecursionError, no stale mark
+    assert cache.search(vector(1), k=1)[0].score > 0.99, where
+    assert cache.search(vector(5), k=1)[0].key == "p2", where
+
+
+def prepared(index: str) -> SemCache:
+    cache = SemCache(index=index, hnsw_threshold=2)
+    for i in range(3):
+        cache.get_or_compute(f"p{i}", lambda _, i=i: vector(i + 3))
+    return cache
+
+
+def every_point(trial: Callable[[int], Interrupter]) -> int:
+    """Run ``trial(at)`` for at = 1, 2, ... until the call ends before ``at``; how many
+    points there were."""
+    for at in range(1, MOST_POINTS):
+        if trial(at).fired is None:
+            return at - 1
+    raise AssertionError(f"more than {MOST_POINTS} interrupt points: the filter is wrong")
+
+
+@pytest.mark.parametrize("index", ["flat", "hnsw", "auto"])
+def test_an_interrupt_anywhere_in_a_joined_miss_strands_no_one(index: str) -> None:
+    def trial(at: int) -> Interrupter:
+        cache = prepared(index)
+        leading = threading.Event()
+        waiter = joiner(cache, leading, lambda: cache.get_or_compute(KEY, lambda _: vector(1)))
+        try:
+            interrupter = interrupted(lambda: cache.get_or_compute(KEY, holding(cache, KEY)), at)
+        finally:
+            leading.set()
+        where = f"{index}, {interrupter.fired}"
+        if "thread" in waiter:
+            assert finished(waiter["thread"], waiter["got"], where) == vector(1)
+        check_nothing_stuck(cache, [KEY], where)
+        return interrupter
+
+    assert every_point(trial) > 40
+
+
+def test_an_interrupt_anywhere_in_a_batch_miss_strands_no_one() -> None:
+    keys = ["a", "b", KEY]
+
+    def fn(texts: list[str]) -> list[list[float]]:
+        holding(cache, KEY)(KEY)
+        return [vector(1) for _ in texts]
+
+    def trial(at: int) -> Interrupter:
+        nonlocal cache
+        cache = prepared("flat")
+        leading = threading.Event()
+        waiter = joiner(cache, leading, lambda: cache.get_or_compute(KEY, lambda _: vector(1)))
+        try:
+            interrupter = interrupted(lambda: cache.get_or_compute_many(keys, fn), at)
+        finally:
+            leading.set()
+        where = f"batch, {interrupter.fired}"
+        if "thread" in waiter:
+            assert finished(waiter["thread"], waiter["got"], where) == vector(1)
+        check_nothing_stuck(cache, keys, where)
+        return interrupter
+
+    cache = prepared("flat")
+    assert every_point(trial) > 40
+
+
+def test_an_interrupt_anywhere_in_a_follower_taking_over_strands_no_one() -> None:
+    """The leader's computation is interrupted (its own Ctrl-C, in another thread); this
+    thread, following, leads again, and is interrupted at each point in turn."""
+
+    def trial(at: int) -> Interrupter:
+        cache = prepared("flat")
+        joined, left = threading.Event(), threading.Event()
+
+        def interrupted_leader(_: str) -> list[float]:
+            assert joined.wait(BOUND)
+            deadline = time.monotonic() + BOUND
+            while cache._flights.waiting(("", KEY)) < 1 and not left.is_set():
+                assert time.monotonic() < deadline
+                time.sleep(0.0005)
+            raise KeyboardInterrupt  # the leader's own: its followers start over
+
+        leader, got = in_thread(lambda: cache.get_or_compute(KEY, interrupted_leader))
+        while not cache._flights._flights:
+            time.sleep(0.0002)
+
+        def follow() -> Any:
+            joined.set()
+            return cache.get_or_compute(KEY, lambda _: vector(1))
+
+        try:
+            interrupter = interrupted(follow, at)
+        finally:
+            left.set()  # interrupted before it joined: the leader waits no more
+        leader.join(BOUND)
+        assert not leader.is_alive() and isinstance(got.get("error"), KeyboardInterrupt)
+        check_nothing_stuck(cache, [KEY], f"follower, {interrupter.fired}")
+        return interrupter
+
+    assert every_point(trial) > 20
+
+
+NEW_VECTORS = {KEY: vector(1), "p1": vector(1), "q": vector(7)}
+WRITES: dict[str, Callable[[SemCache], Any]] = {
+    "set a new key": lambda cache: cache.set(KEY, "new", vector=vector(1)),
+    "overwrite a key": lambda cache: cache.set("p1", "new", vector=vector(1)),
+    "set_many, new and old keys": lambda cache: cache.set_many(
+        [(key, "new") for key in NEW_VECTORS], vectors=list(NEW_VECTORS.values())
+    ),
+    "delete": lambda cache: cache.delete("p1"),
+}
+
+
+@pytest.mark.parametrize("index", ["flat", "hnsw"])
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_an_interrupt_anywhere_in_a_write_leaves_every_key_whole(index: str, write: str) -> None:
+    """Each key touched reads back its old value, its new one, or nothing (an overwrite
+    stopped half way has removed the old one); every key present is found by its own
+    vector; the untouched keys are as they were; nothing raises."""
+    before = {"p0": vector(3), "p1": vector(4), "p2": vector(5)}
+
+    def trial(at: int) -> Interrupter:
+        cache = prepared(index)
+        interrupter = interrupted(lambda: WRITES[write](cache), at)
+        where = f"{index}, {write}, {interrupter.fired}"
+        for key in ("p0", "p1", "p2", KEY, "q"):
+            value = cache.get(key)
+            assert value in (None, "new", before.get(key)), where
+            if value is not None:
+                own = NEW_VECTORS[key] if value == "new" else before[key]
+                hits = cache.search(own, k=5)
+                assert key in [hit.key for hit in hits if hit.score > 0.99], where
+        assert cache.get("p0") == before["p0"] and cache.get("p2") == before["p2"], where
+        assert len(cache) == sum(cache.exists(key) for key in ("p0", "p1", "p2", KEY, "q"))
+        cache.set("after", "x", vector=vector(6))  # the cache still takes writes
+        assert cache.get("after") == "x", where
+        return interrupter
+
+    assert every_point(trial) > 5
