@@ -320,14 +320,28 @@ class LocalBackend(LocalReads, LocalWrites, LocalComputedWrites, LocalState):
 
     def _remove(self, entry: LocalEntry) -> None:
         """Take a thawed entry out of its namespace (vector included); an emptied
-        namespace is dropped, index and all."""
-        space = self._spaces[entry.namespace]
-        del space.entries[entry.key]
-        self._live -= 1
-        if entry.label is not None:
-            assert space.index is not None
-            space.index.remove(np.array([entry.label], dtype=np.int64))
-            space.unlink(entry.label)
+        namespace is dropped, index and all. Stopped half way (Ctrl-C), it is finished
+        before the interrupt goes on: a key half gone could still answer searches."""
+        try:
+            self._take_out(entry)
+        except BaseException:
+            self._take_out(entry)
+            raise
+
+    def _take_out(self, entry: LocalEntry) -> None:
+        """:meth:`_remove`'s steps, each skipped once done."""
+        space = self._spaces.get(entry.namespace)
+        if space is None:
+            return
+        if space.entries.get(entry.key) is entry:
+            del space.entries[entry.key]
+            self._live -= 1
+        label = entry.label
+        if label is not None:
+            if space.index is not None and label in space.index:
+                space.index.remove(np.array([label], dtype=np.int64))
+            if space.by_label.get(label) is entry:
+                space.unlink(label)
         self._drop_if_empty(space)
 
     def _drop_if_empty(self, space: Namespace) -> None:

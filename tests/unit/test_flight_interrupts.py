@@ -174,8 +174,8 @@ def check_nothing_stuck(cache: SemCache, keys: list[str], where: str) -> None:
     assert cache.search(vector(5), k=1)[0].key == "p2", where
 
 
-def prepared(index: str) -> SemCache:
-    cache = SemCache(index=index, hnsw_threshold=2)
+def prepared(index: str, **options: Any) -> SemCache:
+    cache = SemCache(index=index, hnsw_threshold=2, **options)
     for i in range(3):
         cache.get_or_compute(f"p{i}", lambda _, i=i: vector(i + 3))
     return cache
@@ -282,18 +282,24 @@ WRITES: dict[str, Callable[[SemCache], Any]] = {
 }
 
 
-@pytest.mark.parametrize("index", ["flat", "hnsw"])
+@pytest.mark.parametrize(
+    ("index", "bounded"), [("flat", False), ("hnsw", False), ("flat", True), ("hnsw", True)]
+)
 @pytest.mark.parametrize("write", sorted(WRITES))
-def test_an_interrupt_anywhere_in_a_write_leaves_every_key_whole(index: str, write: str) -> None:
+def test_an_interrupt_anywhere_in_a_write_leaves_every_key_whole(
+    index: str, bounded: bool, write: str
+) -> None:
     """Each key touched reads back its old value, its new one, or nothing (an overwrite
-    stopped half way has removed the old one); every key present is found by its own
-    vector; the untouched keys are as they were; nothing raises."""
+    stopped half way has removed the old one; ``bounded``: a cache of at most 4 entries
+    may evict any, and holds 4 again after the next write); every key present is found by
+    its own vector; no search finds a key that is gone; the untouched keys are as they
+    were (unless evicted); nothing raises."""
     before = {"p0": vector(3), "p1": vector(4), "p2": vector(5)}
 
     def trial(at: int) -> Interrupter:
-        cache = prepared(index)
+        cache = prepared(index, **({"max_entries": 4} if bounded else {}))
         interrupter = interrupted(lambda: WRITES[write](cache), at)
-        where = f"{index}, {write}, {interrupter.fired}"
+        where = f"{index}, {bounded}, {write}, {interrupter.fired}"
         for key in ("p0", "p1", "p2", KEY, "q"):
             value = cache.get(key)
             assert value in (None, "new", before.get(key)), where
@@ -301,10 +307,18 @@ def test_an_interrupt_anywhere_in_a_write_leaves_every_key_whole(index: str, wri
                 own = NEW_VECTORS[key] if value == "new" else before[key]
                 hits = cache.search(own, k=5)
                 assert key in [hit.key for hit in hits if hit.score > 0.99], where
-        assert cache.get("p0") == before["p0"] and cache.get("p2") == before["p2"], where
+        for query in range(8):  # no search, filtered or not, finds a key that is gone
+            for hits in (
+                cache.search(vector(query), k=10),
+                cache.search(vector(query), k=10, filters={"no": {"$ne": 1}}),
+            ):
+                assert all(cache.get(hit.key) == hit.value for hit in hits), where
+        if not bounded:
+            assert cache.get("p0") == before["p0"] and cache.get("p2") == before["p2"], where
         assert len(cache) == sum(cache.exists(key) for key in ("p0", "p1", "p2", KEY, "q"))
         cache.set("after", "x", vector=vector(6))  # the cache still takes writes
         assert cache.get("after") == "x", where
+        assert len(cache) <= 4 or not bounded, where  # the bound holds again after it
         return interrupter
 
     assert every_point(trial) > 5
