@@ -222,7 +222,7 @@ def lead(flights: Sequence[Flight], compute: Callable[[], Sequence[Any]]) -> Seq
         for flight, value in zip(flights, values):
             flight.finish(value)
     except BaseException as exc:
-        for flight in flights:
+        for flight in reversed(flights):  # computing() marked them in order: last on top
             _unmark(flight._table, flight._key)
         settle_error(flights, exc)  # the flights finished meanwhile keep their value
         raise

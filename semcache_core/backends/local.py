@@ -265,16 +265,21 @@ class LocalBackend(LocalReads, LocalWrites, LocalComputedWrites, LocalState):
             if oldest is not None:
                 self._thaw(*oldest)  # on the heap now, with its old tick: compared below
         while True:
-            tick, entry = heapq.heappop(heap)
+            # the oldest item leaves the heap only once dealt with: an interrupt (Ctrl-C)
+            # landing after a pop would lose it, and its entry would never be evicted
+            tick, entry = heap[0]
             if not self._is_current(entry):
+                heapq.heappop(heap)
                 continue  # replaced or deleted since
             if entry.tick != tick:
                 self._queue_recency(entry)  # read since: requeue
+                heapq.heappop(heap)
                 continue
+            if self._dropped is not None:  # first: a drop noted of an entry still held
+                self._dropped.add((entry.namespace, entry.key))  # is ignored
             self._remove(entry)
             self._evictions += 1
-            if self._dropped is not None:
-                self._dropped.add((entry.namespace, entry.key))
+            heapq.heappop(heap)
             return
 
     def delete(self, namespace: str, key: str, now: float) -> bool:
@@ -404,10 +409,10 @@ class LocalBackend(LocalReads, LocalWrites, LocalComputedWrites, LocalState):
             heapq.heapify(self._expiry)
 
     def _expire(self, entry: LocalEntry) -> None:
+        if self._dropped is not None:  # first, as in _evict_least_recent
+            self._dropped.add((entry.namespace, entry.key))
         self._remove(entry)
         self._expirations += 1
-        if self._dropped is not None:
-            self._dropped.add((entry.namespace, entry.key))
 
     def purge_expired(self, now: float) -> int:
         with self._lock:
@@ -417,10 +422,11 @@ class LocalBackend(LocalReads, LocalWrites, LocalComputedWrites, LocalState):
             purged = 0
             heap = self._expiry
             while heap and heap[0][0] <= now:
-                due, _, entry = heapq.heappop(heap)
+                due, _, entry = heap[0]  # popped once dealt with, as in _evict_least_recent
                 if self._is_current(entry) and entry.expires_at == due:  # not touched since
                     self._expire(entry)
                     purged += 1
+                heapq.heappop(heap)
             self._compact_heaps()
             return purged
 

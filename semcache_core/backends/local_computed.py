@@ -90,7 +90,7 @@ class LocalComputedWrites:
                 self._enter(space, entry)
                 space.index.add_written(label, unit)
             except BaseException:
-                self._undo_unindexed((namespace,), label)
+                self._undo_unindexed([(namespace, key)], label)
                 raise
             if self.max_entries is not None or expires_at is not None:
                 self._after_writes(now)  # else it queued nothing that could make this due

@@ -19,7 +19,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,7 +53,7 @@ class LocalWrites:
             try:
                 self._set_latest(latest.values())
             except BaseException:  # Ctrl-C or an error half way: no entry without its row
-                self._undo_unindexed([namespace for namespace, _ in latest], first)
+                self._undo_unindexed(list(latest), first)
                 raise
             self._after_writes(now)
 
@@ -92,7 +92,7 @@ class LocalWrites:
                 assert index is not None and vector is not None  # made by _set_one
                 index.add_one(label, vector)
         except BaseException:  # Ctrl-C or an error half way: no entry without its row
-            self._undo_unindexed((write.namespace,), first)
+            self._undo_unindexed([(write.namespace, write.key)], first)
             raise
         self._after_writes(now)
 
@@ -143,11 +143,16 @@ class LocalWrites:
         )
         return label
 
-    def _undo_unindexed(self: LocalBackend, namespaces: Iterable[str], first_label: int) -> None:
-        """Take out each entry of ``namespaces`` labelled ``first_label`` or later (the
-        write's own: labels are never reused) whose label has no row in the index; then
-        drop a namespace left empty, as a removal would (lock held)."""
-        for name in set(namespaces):
+    def _undo_unindexed(
+        self: LocalBackend, keys: Collection[tuple[str, str]], first_label: int
+    ) -> None:
+        """After a write of ``keys`` (``(namespace, key)`` pairs) stopped half way: take out
+        each entry of their namespaces labelled ``first_label`` or later (the write's own:
+        labels are never reused) whose label has no row in the index, drop a namespace left
+        empty, as a removal would, and note the keys as dropped for a durable owner
+        (:meth:`record_drops`: it deletes the journal's records of those it no longer
+        holds, which the write had journaled first). Lock held."""
+        for name in {namespace for namespace, _ in keys}:
             space = self._spaces.get(name)
             if space is None:
                 continue
@@ -164,3 +169,5 @@ class LocalWrites:
                     del space.entries[entry.key]
                     self._live -= 1
             self._drop_if_empty(space)
+        if self._dropped is not None:
+            self._dropped.update(keys)

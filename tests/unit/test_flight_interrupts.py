@@ -17,11 +17,17 @@ waiting forever, one (right after the read path's ``lock.acquire()``) the whole 
 and 3 inside the write a key raising ``KeyError`` until deleted.
 
 After each interrupt of ``set``, an overwrite, ``set_many`` or ``delete``: each key reads
-back its old value, its new one, or nothing, and its own vector finds it. Before, a
-``delete`` or an overwrite stopped inside the flat index's removal left a row whose label
-no longer led to it (searches raised ``KeyError``), and a ``set_many`` stopped inside
-its index's batch add left labelled rows whose vectors were never written (a key
-holding its new value that its own vector could not find).
+back its old value, its new one, or nothing, its own vector finds it, no search finds a
+key that is gone, a bounded cache evicts in recency order again, and in durable mode the
+journal agrees with the view. Before, a ``delete`` or an overwrite stopped inside the
+flat index's removal left a row whose label no longer led to it (searches raised
+``KeyError``), or a deleted key that searches still returned; a ``set_many`` stopped
+inside its index's batch add left labelled rows whose vectors were never written (a key
+holding its new value that its own vector could not find); an eviction stopped after
+its heap pop kept that entry for good; a write undone in the view stayed journaled.
+
+Not tried here either: the HNSW graph, used from 1,000 entries (these caches hold a few):
+an interrupt between the flat copy and the graph is still a known gap.
 
 Not tried here: coroutines. ``asyncio.run`` turns Ctrl-C into the main task's
 cancellation; a loop driven by ``run_until_complete`` can take the interrupt inside
@@ -43,7 +49,8 @@ import pytest
 
 import semcache_core
 from semcache_core import SemCache
-from semcache_core.flight import Flight
+from semcache_core.flight import _COMPUTING, Flight
+from semcache_core.persist.journal import entry_id
 
 CORE = str(Path(semcache_core.__file__).parent)
 BOUND = 10.0  # seconds any wait may take before the test fails
@@ -163,6 +170,7 @@ def check_nothing_stuck(cache: SemCache, keys: list[str], where: str) -> None:
     def use() -> list[Any]:
         return [cache.get_or_compute(key, lambda _: vector(1)) for key in keys]
 
+    assert _COMPUTING.get() is None, where  # no mark left on this thread's context
     assert finished(*in_thread(use), where) == [vector(1)] * len(keys)
     for flight in list(cache._flights._flights.values()):
         assert isinstance(flight, Flight) and flight.abandon_if_orphaned(), where
@@ -174,10 +182,11 @@ def check_nothing_stuck(cache: SemCache, keys: list[str], where: str) -> None:
     assert cache.search(vector(5), k=1)[0].key == "p2", where
 
 
-def prepared(index: str, **options: Any) -> SemCache:
+def prepared(index: Any, **options: Any) -> SemCache:
+    """A cache holding p0, p1, p2 (vectors 3, 4, 5)."""
     cache = SemCache(index=index, hnsw_threshold=2, **options)
     for i in range(3):
-        cache.get_or_compute(f"p{i}", lambda _, i=i: vector(i + 3))
+        cache.set(f"p{i}", vector(i + 3), vector=vector(i + 3))
     return cache
 
 
@@ -212,13 +221,13 @@ def test_an_interrupt_anywhere_in_a_joined_miss_strands_no_one(index: str) -> No
 def test_an_interrupt_anywhere_in_a_batch_miss_strands_no_one() -> None:
     keys = ["a", "b", KEY]
 
-    def fn(texts: list[str]) -> list[list[float]]:
-        holding(cache, KEY)(KEY)
-        return [vector(1) for _ in texts]
-
     def trial(at: int) -> Interrupter:
-        nonlocal cache
         cache = prepared("flat")
+
+        def fn(texts: list[str]) -> list[list[float]]:
+            holding(cache, KEY)(KEY)
+            return [vector(1) for _ in texts]
+
         leading = threading.Event()
         waiter = joiner(cache, leading, lambda: cache.get_or_compute(KEY, lambda _: vector(1)))
         try:
@@ -231,7 +240,6 @@ def test_an_interrupt_anywhere_in_a_batch_miss_strands_no_one() -> None:
         check_nothing_stuck(cache, keys, where)
         return interrupter
 
-    cache = prepared("flat")
     assert every_point(trial) > 40
 
 
@@ -319,6 +327,37 @@ def test_an_interrupt_anywhere_in_a_write_leaves_every_key_whole(
         cache.set("after", "x", vector=vector(6))  # the cache still takes writes
         assert cache.get("after") == "x", where
         assert len(cache) <= 4 or not bounded, where  # the bound holds again after it
+        if bounded:  # and least recent goes first: no entry is left out of the order
+            for i in range(4):
+                cache.set(f"later{i}", i, vector=vector(i))
+            assert sorted(cache.scan()) == [f"later{i}" for i in range(4)], where
+        return interrupter
+
+    assert every_point(trial) > 5
+
+
+def test_an_interrupted_durable_write_leaves_the_view_and_the_journal_agreeing(
+    tmp_path: Path,
+) -> None:
+    """Durable mode journals a write before the view takes it: a write the view undid
+    (stopped half way) must leave the journal by the next journal change (else a crash
+    would bring it back), and a key the view holds must not go missing on reopening."""
+
+    def trial(at: int) -> Interrupter:
+        directory = tmp_path / str(at)
+        cache = SemCache(path=directory)
+        cache.set("k", "old", vector=vector(3))
+        interrupter = interrupted(lambda: cache.set("k", "new", vector=vector(1)), at)
+        where = f"durable, {interrupter.fired}"
+        seen = cache.get("k")
+        assert seen in (None, "old", "new"), where
+        cache.set("other", "x", vector=vector(6))  # the next journal change
+        journaled = cache.backend._record(entry_id("", "k"))  # type: ignore[attr-defined]
+        assert (journaled is None) == (seen is None), where  # what a crash would reopen
+        cache.close()
+        with SemCache(path=directory) as reopened:
+            assert reopened.get("k") == seen, where
+            assert reopened.get("other") == "x", where
         return interrupter
 
     assert every_point(trial) > 5
