@@ -247,10 +247,13 @@ class FlatIndex:
         """Take the free row, its vector written, for a new ``label``; its code waits."""
         self._layout += 1
         row = self._n
+        # no call from here on (not even _mark_uncoded's): an interrupt (Ctrl-C) cannot
+        # leave the row labelled with a stale code counted as its own
+        self._coded[row] = False
+        self._uncoded += 1
         self._row_of[label] = row
         self._labels[row] = label
         self._n = row + 1
-        self._mark_uncoded(row)
 
     def _mark_uncoded(self, row: int) -> None:
         self._coded[row] = False

@@ -198,7 +198,29 @@ class HNSWIndex:
 
         A label that was removed must never be added again: hnswlib keeps the label of a
         freed slot until the slot is reused, and a second owner of it would be erased then.
+        Stopped half way (Ctrl-C), the live set is made to agree with the graph again.
         """
+        try:
+            self._add(labels, vectors)
+        except BaseException:
+            self._agree(labels)
+            raise
+
+    def _agree(self, labels: Labels) -> None:
+        """Make :attr:`live_labels` and the deleted count agree with the graph for
+        ``labels`` (the graph's word is the truth: an interrupt may land right after one
+        of its calls returns), and have the next save scrub deleted slots."""
+        for label in np.asarray(labels, dtype=np.int64).tolist():
+            try:
+                self._graph.get_items([label])  # raises for a label absent or deleted
+            except RuntimeError:
+                self._live.discard(label)
+            else:
+                self._live.add(label)
+        self._deleted = self._graph.get_current_count() - len(self._live)
+        self._unscrubbed = max(self._unscrubbed, 1)
+
+    def _add(self, labels: Labels, vectors: FloatMatrix) -> None:
         labels = np.asarray(labels, dtype=np.int64)
         if len(labels):
             self._highest_label = max(self._highest_label, int(labels.max()))
@@ -222,12 +244,16 @@ class HNSWIndex:
         self._live.update(fresh_labels.tolist())
 
     def remove(self, labels: Labels) -> None:
-        for label in np.asarray(labels, dtype=np.int64).tolist():
-            if label in self._live:
-                self._graph.mark_deleted(label)
-                self._live.discard(label)
-                self._deleted += 1
-                self._unscrubbed += 1
+        try:
+            for label in np.asarray(labels, dtype=np.int64).tolist():
+                if label in self._live:
+                    self._graph.mark_deleted(label)
+                    self._live.discard(label)
+                    self._deleted += 1
+                    self._unscrubbed += 1
+        except BaseException:  # Ctrl-C half way: as in add
+            self._agree(labels)
+            raise
 
     def search(self, query: FloatVector, k: int, allowed: Labels | None = None) -> SearchResult:
         """Approximate top ``k``; fewer results only when the graph cannot reach ``k``."""

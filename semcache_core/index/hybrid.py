@@ -136,8 +136,12 @@ class HybridIndex:
 
     def add(self, labels: Labels, vectors: FloatMatrix) -> None:
         """Insert or replace; the caller holds the lock."""
-        self.flat.add(labels, vectors)
-        self._graph_follows(labels, vectors)
+        try:
+            self.flat.add(labels, vectors)
+            self._graph_follows(labels, vectors)
+        except BaseException:
+            self._graph_catches_up(labels)
+            raise
 
     def write_float_list(self, values: list[Any]) -> tuple[float, list[float], bytes] | None:
         """:meth:`FlatIndex.write_float_list` (the caller holds the lock); then
@@ -146,12 +150,16 @@ class HybridIndex:
 
     def add_written(self, label: int, row_bytes: bytes) -> None:
         """:meth:`add` of the row :meth:`write_float_list` wrote, under a new label."""
-        self.flat.append_written(label, row_bytes)
-        if self.hnsw is None:  # no arrays made for nothing: _graph_follows's first step
-            self._start_graph_when_due()
-        else:
-            vectors = np.frombuffer(row_bytes, np.float32)[None, :]
-            self._graph_follows(np.array([label], np.int64), vectors)
+        try:
+            self.flat.append_written(label, row_bytes)
+            if self.hnsw is None:  # no arrays made for nothing: _graph_follows's first step
+                self._start_graph_when_due()
+            else:
+                vectors = np.frombuffer(row_bytes, np.float32)[None, :]
+                self._graph_follows(np.array([label], np.int64), vectors)
+        except BaseException:
+            self._graph_catches_up(np.array([label], np.int64))
+            raise
 
     def _graph_follows(self, labels: Labels, vectors: FloatMatrix) -> None:
         """The graph's part of :meth:`add`: made once ``auto`` reaches its threshold, and
@@ -161,8 +169,20 @@ class HybridIndex:
             return
         if self._pending:
             self._pending.update(dict.fromkeys(np.asarray(labels).tolist()))
-        else:
-            self.hnsw.add(labels, vectors)
+            return
+        self.hnsw.add(labels, vectors)
+
+    def _graph_catches_up(self, labels: Labels) -> None:
+        """After an add stopped half way (Ctrl-C): the rows flat holds and the graph
+        misses are queued for it (else the graph's searches never find them)."""
+        graph = self.hnsw
+        if graph is None:
+            return
+        missed = [label for label in np.asarray(labels).tolist() if label in self.flat]
+        missed = [label for label in missed if label not in graph]
+        if missed:
+            self._pending.update(dict.fromkeys(missed))
+            self.start_background_work()
 
     def add_one(self, label: int, vector: FloatVector) -> None:
         """:meth:`add` of one row (a ``get_or_compute`` miss), without the batch's arrays."""
@@ -172,6 +192,13 @@ class HybridIndex:
             self.add(np.array([label], dtype=np.int64), vector[None, :])
 
     def remove(self, labels: Labels) -> None:
+        try:
+            self._remove(labels)
+        except BaseException:  # Ctrl-C half way: finished (each step skips what is done),
+            self._remove(labels)  # else the graph could still return a removed label
+            raise
+
+    def _remove(self, labels: Labels) -> None:
         self.flat.remove(labels)
         if self.hnsw is not None:
             for label in np.asarray(labels).tolist():
@@ -227,14 +254,15 @@ class HybridIndex:
             self._start_graph()
 
     def _start_graph(self) -> None:
-        self.hnsw = HNSWIndex(self.dim, self._hnsw_params, capacity=2 * len(self.flat))
-        self._pending = dict.fromkeys(self.flat.labels.tolist())
+        graph = HNSWIndex(self.dim, self._hnsw_params, capacity=2 * len(self.flat))
+        pending = dict.fromkeys(self.flat.labels.tolist())
+        self.hnsw, self._pending = graph, pending  # together: no interrupt between them
         self.start_background_work()
 
     def _code_in_background(self) -> None:
         """After a flat search that left rows waiting for their int8 codes (too many to
         code first: a fill by ``get_or_compute`` misses), code them in the background."""
-        if self.flat.coding_backlog:
+        if self.flat.coding_backlog or self._pending:  # pending: an interrupted start
             self.start_background_work()
 
     def start_background_work(self) -> None:
