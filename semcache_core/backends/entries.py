@@ -242,12 +242,9 @@ class ColdEntries:
     def thaw(self, namespace: str, key: str) -> LocalEntry | None:
         """The entry of ``key`` as an object, leaving the cold rows; None if not cold."""
         rows = self._row_of.get(namespace)
-        row = None if rows is None else rows.pop(key, None)
-        if row is None:
+        if rows is None or key not in rows:
             return None
-        self._count -= 1
-        if not rows:
-            del self._row_of[namespace]
+        row = rows[key]
         entry = LocalEntry(
             key,
             self._values[row],
@@ -258,7 +255,13 @@ class ColdEntries:
             self._labels[row],
             row + 1,
         )
-        # the entry owns these now: once it is replaced or deleted, nothing keeps them
+        # made: it leaves the rows in code without a call, where an interrupt (Ctrl-C)
+        # cannot land; the entry owns its values now: once it is replaced or deleted,
+        # nothing keeps them
+        del rows[key]
+        self._count -= 1
+        if not rows:
+            del self._row_of[namespace]
         self._values[row] = self._metadata[row] = self._decoded[row] = None
         return entry
 
@@ -299,16 +302,18 @@ class ColdEntries:
         rows = self._row_of.get(self._namespaces[row])
         return rows is not None and rows.get(self._keys[row]) == row
 
-    def due(self, now: float) -> list[tuple[str, str]]:
-        """(namespace, key) of the cold entries expired at ``now``: the caller thaws (and
-        expires) them, as they leave this table's expiry order."""
+    def next_due(self, now: float) -> tuple[str, str] | None:
+        """(namespace, key) of a cold entry expired at ``now``, or None: the caller thaws
+        (and expires) it, and the next call drops its expiry item. Items leave only once
+        their entry is thawed: an interrupt (Ctrl-C) must not lose one, or its entry would
+        never expire while cold."""
         heap = self._expiry
-        due = []
         while heap and heap[0][0] <= now:
-            _, row = heapq.heappop(heap)
+            _, row = heap[0]
             if self._is_cold(row):  # not thawed since
-                due.append((self._namespaces[row], self._keys[row]))
-        return due
+                return self._namespaces[row], self._keys[row]
+            heapq.heappop(heap)
+        return None
 
 
 def _rows_by_namespace(keys: list[str], namespaces: list[str]) -> dict[str, dict[str, int]]:

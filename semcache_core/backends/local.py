@@ -361,18 +361,28 @@ class LocalBackend(LocalReads, LocalWrites, LocalComputedWrites, LocalState):
         entry = None if cold is None else cold.thaw(namespace, key)
         if entry is None:
             return None
-        space = self._space(namespace)
-        space.entries[key] = entry
-        self._live += 1
+        try:
+            self._place_thawed(entry)
+        except BaseException:  # Ctrl-C half way: out of the cold table, it must land here
+            self._place_thawed(entry)
+            raise
+        if not cold:
+            self._cold = None  # frees the columns
+        return entry
+
+    def _place_thawed(self, entry: LocalEntry) -> None:
+        """:meth:`_thaw`'s placing of a thawed entry; again, it adds nothing twice (but
+        heap items, which are skipped when stale)."""
+        space = self._space(entry.namespace)
+        if space.entries.get(entry.key) is not entry:
+            space.entries[entry.key] = entry
+            self._live += 1
         if entry.label is not None:
             space.by_label[entry.label] = entry
         if self.max_entries is not None:
             self._queue_recency(entry)
         if entry.expires_at is not None:
             self._queue_expiry(entry, entry.expires_at)
-        if not cold:
-            self._cold = None  # frees the columns
-        return entry
 
     def _thaw_known(self, namespace: str, key: str) -> LocalEntry:
         """Thaw ``key``, known to be cold (its label maps to it)."""
@@ -416,9 +426,8 @@ class LocalBackend(LocalReads, LocalWrites, LocalComputedWrites, LocalState):
 
     def purge_expired(self, now: float) -> int:
         with self._lock:
-            if self._cold is not None:
-                for namespace, key in self._cold.due(now):
-                    self._thaw(namespace, key)  # its expiry joins the heap below
+            while self._cold is not None and (thawing := self._cold.next_due(now)) is not None:
+                self._thaw(*thawing)  # its expiry joins the heap below
             purged = 0
             heap = self._expiry
             while heap and heap[0][0] <= now:

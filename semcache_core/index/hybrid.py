@@ -268,11 +268,12 @@ class HybridIndex:
     def start_background_work(self) -> None:
         """Start the thread that catches the index up, if there is work (lock held)."""
         if self._worker is None and not self._closed and (self._pending or self.flat.uncoded):
-            self._worker = threading.Thread(
+            worker = threading.Thread(
                 target=self._catch_up, name="semcache-index-build", daemon=True
             )
             _BUILDING.add(self)
-            self._worker.start()
+            worker.start()  # then ours: a worker interrupted before it started is not,
+            self._worker = worker  # or it would bar every later start
 
     def _catch_up(self) -> None:
         while True:

@@ -173,6 +173,8 @@ def check_nothing_stuck(cache: SemCache, keys: list[str], where: str) -> None:
         return [cache.get_or_compute(key, lambda _: vector(1)) for key in keys]
 
     assert _COMPUTING.get() is None, where  # no mark left on this thread's context
+    index = cache.backend.index_for("")  # type: ignore[attr-defined]
+    assert index is None or index.wait_until_built(BOUND), where  # no worker left unstarted
     assert finished(*in_thread(use), where) == [vector(1)] * len(keys)
     for flight in list(cache._flights._flights.values()):
         assert isinstance(flight, Flight) and flight.abandon_if_orphaned(), where
@@ -186,7 +188,7 @@ def check_nothing_stuck(cache: SemCache, keys: list[str], where: str) -> None:
 
 def prepared(index: Any, **options: Any) -> SemCache:
     """A cache holding p0, p1, p2 (vectors 3, 4, 5)."""
-    cache = SemCache(index=index, hnsw_threshold=2, **options)
+    cache = SemCache(index=index, **{"hnsw_threshold": 2, **options})
     for i in range(3):
         cache.set(f"p{i}", vector(i + 3), vector=vector(i + 3))
     return cache
@@ -201,10 +203,12 @@ def every_point(trial: Callable[[int], Interrupter]) -> int:
     raise AssertionError(f"more than {MOST_POINTS} interrupt points: the filter is wrong")
 
 
-@pytest.mark.parametrize("index", ["flat", "hnsw", "auto"])
-def test_an_interrupt_anywhere_in_a_joined_miss_strands_no_one(index: str) -> None:
+@pytest.mark.parametrize(
+    ("index", "threshold"), [("flat", 2), ("hnsw", 2), ("auto", 2), ("auto", 4)]
+)  # auto at 4: the miss is the write that starts the graph, and its builder
+def test_an_interrupt_anywhere_in_a_joined_miss_strands_no_one(index: str, threshold: int) -> None:
     def trial(at: int) -> Interrupter:
-        cache = prepared(index)
+        cache = prepared(index, hnsw_threshold=threshold)
         leading = threading.Event()
         waiter = joiner(cache, leading, lambda: cache.get_or_compute(KEY, lambda _: vector(1)))
         try:
@@ -404,6 +408,43 @@ def test_an_interrupt_anywhere_in_a_write_to_a_graph_leaves_every_key_whole(
             assert all(cache.get(hit.key) == hit.value for hit in hits), where
         cache.delete("p0")  # every key can still go
         assert not cache.exists("p0") and cache.get("b1") == 1, where
+        return interrupter
+
+    assert every_point(trial) > 5
+
+
+@pytest.mark.parametrize("how", ["evicted", "expired"])
+def test_an_interrupt_anywhere_in_dropping_a_loaded_entry_loses_nothing(
+    tmp_path: Path, how: str
+) -> None:
+    """A load leaves entries cold (in columns) until touched; evicting or purging one
+    thaws it first. Interrupted anywhere there, the entry is either still held, whole,
+    or gone: searches never raise, and the cache holds what it counts."""
+    clock = [1000.0]
+    source = prepared("flat", clock=lambda: clock[0])
+    source.set("t", "soon", vector=vector(7), ttl=10)
+    snapshot = tmp_path / "cache.semcache"
+    source.dump(snapshot)
+
+    def trial(at: int) -> Interrupter:
+        clock[0] = 1000.0
+        cache = SemCache(max_entries=4, clock=lambda: clock[0])
+        cache.load(snapshot)
+        if how == "evicted":
+            drop = lambda: cache.set(KEY, "new", vector=vector(1))  # noqa: E731
+        else:
+            clock[0] = 2000.0  # "t" has expired
+            drop = cache.purge_expired
+        interrupter = interrupted(drop, at)
+        where = f"{how}, {interrupter.fired}"
+        for query in range(8):
+            hits = cache.search(vector(query), k=10)
+            assert all(cache.get(hit.key) == hit.value for hit in hits), where
+        held = [key for key in ("p0", "p1", "p2", "t", KEY) if cache.exists(key)]
+        assert len(cache) == len(held), where
+        for i in range(4):  # the cache goes on, within its bound
+            cache.set(f"later{i}", i, vector=vector(i))
+        assert sorted(cache.scan()) == [f"later{i}" for i in range(4)], where
         return interrupter
 
     assert every_point(trial) > 5
