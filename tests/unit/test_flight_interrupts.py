@@ -51,7 +51,7 @@ import pytest
 
 import semcache_core
 from semcache_core import SemCache
-from semcache_core.flight import _COMPUTING, Flight
+from semcache_core.flight import _COMPUTING
 from semcache_core.persist.journal import entry_id
 
 CORE = str(Path(semcache_core.__file__).parent)
@@ -166,8 +166,7 @@ def joiner(cache: SemCache, leading: threading.Event, call: Callable[[], Any]) -
 
 def check_nothing_stuck(cache: SemCache, keys: list[str], where: str) -> None:
     """From another thread (bounded), then from this one: nothing waits forever, every
-    key gives its vector, the flight table is empty (but for flights of an event loop
-    closed mid-way: orphans, which the next caller to join abandons)."""
+    key gives its vector, the flight table is empty."""
 
     def use() -> list[Any]:
         return [cache.get_or_compute(key, lambda _: vector(1)) for key in keys]
@@ -176,8 +175,6 @@ def check_nothing_stuck(cache: SemCache, keys: list[str], where: str) -> None:
     index = cache.backend.index_for("")  # type: ignore[attr-defined]
     assert index is None or index.wait_until_built(BOUND), where  # no worker left unstarted
     assert finished(*in_thread(use), where) == [vector(1)] * len(keys)
-    for flight in list(cache._flights._flights.values()):
-        assert isinstance(flight, Flight) and flight.abandon_if_orphaned(), where
     assert not cache._flights._flights, f"{where}: {cache._flights._flights}"
     assert [cache.get_or_compute(key, lambda _: vector(1)) for key in keys] == [vector(1)] * len(
         keys
@@ -430,6 +427,7 @@ def test_an_interrupt_anywhere_in_dropping_a_loaded_entry_loses_nothing(
         clock[0] = 1000.0
         cache = SemCache(max_entries=4, clock=lambda: clock[0])
         cache.load(snapshot)
+        drop: Callable[[], Any]
         if how == "evicted":
             drop = lambda: cache.set(KEY, "new", vector=vector(1))  # noqa: E731
         else:
