@@ -282,6 +282,7 @@ def test_an_interrupt_anywhere_in_a_follower_taking_over_strands_no_one() -> Non
     assert every_point(trial) > 20
 
 
+BEFORE = {"p0": vector(3), "p1": vector(4), "p2": vector(5)}  # prepared()'s
 NEW_VECTORS = {KEY: vector(1), "p1": vector(1), "q": vector(7)}
 WRITES: dict[str, Callable[[SemCache], Any]] = {
     "set a new key": lambda cache: cache.set(KEY, "new", vector=vector(1)),
@@ -291,6 +292,24 @@ WRITES: dict[str, Callable[[SemCache], Any]] = {
     ),
     "delete": lambda cache: cache.delete("p1"),
 }
+
+
+def check_keys_whole(cache: SemCache, where: str) -> None:
+    """Each key a write may touch reads back its old value, its new one, or nothing; one
+    present is found by its own vector; no search, filtered or not, finds a key gone."""
+    for key in ("p0", "p1", "p2", KEY, "q"):
+        value = cache.get(key)
+        assert value in (None, "new", BEFORE.get(key)), where
+        if value is not None:
+            own = NEW_VECTORS[key] if value == "new" else BEFORE[key]
+            hits = cache.search(own, k=5)
+            assert key in [hit.key for hit in hits if hit.score > 0.99], where
+    for query in range(8):
+        for hits in (
+            cache.search(vector(query), k=10),
+            cache.search(vector(query), k=10, filters={"no": {"$ne": 1}}),
+        ):
+            assert all(cache.get(hit.key) == hit.value for hit in hits), where
 
 
 @pytest.mark.parametrize(
@@ -305,27 +324,14 @@ def test_an_interrupt_anywhere_in_a_write_leaves_every_key_whole(
     may evict any, and holds 4 again after the next write); every key present is found by
     its own vector; no search finds a key that is gone; the untouched keys are as they
     were (unless evicted); nothing raises."""
-    before = {"p0": vector(3), "p1": vector(4), "p2": vector(5)}
 
     def trial(at: int) -> Interrupter:
         cache = prepared(index, **({"max_entries": 4} if bounded else {}))
         interrupter = interrupted(lambda: WRITES[write](cache), at)
         where = f"{index}, {bounded}, {write}, {interrupter.fired}"
-        for key in ("p0", "p1", "p2", KEY, "q"):
-            value = cache.get(key)
-            assert value in (None, "new", before.get(key)), where
-            if value is not None:
-                own = NEW_VECTORS[key] if value == "new" else before[key]
-                hits = cache.search(own, k=5)
-                assert key in [hit.key for hit in hits if hit.score > 0.99], where
-        for query in range(8):  # no search, filtered or not, finds a key that is gone
-            for hits in (
-                cache.search(vector(query), k=10),
-                cache.search(vector(query), k=10, filters={"no": {"$ne": 1}}),
-            ):
-                assert all(cache.get(hit.key) == hit.value for hit in hits), where
+        check_keys_whole(cache, where)
         if not bounded:
-            assert cache.get("p0") == before["p0"] and cache.get("p2") == before["p2"], where
+            assert cache.get("p0") == BEFORE["p0"] and cache.get("p2") == BEFORE["p2"], where
         assert len(cache) == sum(cache.exists(key) for key in ("p0", "p1", "p2", KEY, "q"))
         cache.set("after", "x", vector=vector(6))  # the cache still takes writes
         assert cache.get("after") == "x", where
@@ -387,22 +393,12 @@ def test_an_interrupt_anywhere_in_a_write_to_a_graph_leaves_every_key_whole(
     """As above, with the namespace searched through its graph: the graph must find
     each key present by its own vector (a row the graph missed is queued for it, and
     searched exactly meanwhile) and never return one that is gone."""
-    before = {"p0": vector(3), "p1": vector(4), "p2": vector(5)}
 
     def trial(at: int) -> Interrupter:
         cache = graphed(index)
         interrupter = interrupted(lambda: WRITES[write](cache), at)
         where = f"{index}, {write}, {interrupter.fired}"
-        for key in ("p0", "p1", "p2", KEY, "q"):
-            value = cache.get(key)
-            assert value in (None, "new", before.get(key)), where
-            if value is not None:
-                own = NEW_VECTORS[key] if value == "new" else before[key]
-                hits = cache.search(own, k=5)
-                assert key in [hit.key for hit in hits if hit.score > 0.99], where
-        for query in range(8):
-            hits = cache.search(vector(query), k=10)
-            assert all(cache.get(hit.key) == hit.value for hit in hits), where
+        check_keys_whole(cache, where)
         cache.delete("p0")  # every key can still go
         assert not cache.exists("p0") and cache.get("b1") == 1, where
         return interrupter
