@@ -20,7 +20,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -162,12 +162,9 @@ class LocalWrites:
                 for label in space.by_label
                 if label >= first_label and (index is None or label not in index)
             ]
-            for label in stray:
-                entry = space.by_label[label]
-                space.unlink(label)
-                if isinstance(entry, LocalEntry) and space.entries.get(entry.key) is entry:
-                    del space.entries[entry.key]
-                    self._live -= 1
-            self._drop_if_empty(space)
+            for label in stray:  # a removal, as of any entry (its row is simply not there)
+                self._take_out(cast(LocalEntry, space.by_label[label]))  # the write's: not cold
+            if self._spaces.get(name) is space:  # not dropped by a removal above
+                self._drop_if_empty(space)
         if self._dropped is not None:
             self._dropped.update(keys)
