@@ -18,7 +18,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import msgpack
 import numpy as np
@@ -33,6 +33,7 @@ __all__ = [
     "decode_metadata",
     "encode",
     "encode_metadata",
+    "is_numpy_number",
     "is_scalar",
 ]
 
@@ -55,6 +56,25 @@ def _default(obj: Any) -> Any:
         return msgpack.ExtType(_NDARRAY, header + array.tobytes())
     if isinstance(obj, np.generic):
         return obj.item()
+    _refuse(obj)
+
+
+def _metadata_default(obj: Any) -> Any:
+    if is_numpy_number(obj):
+        return obj.item()
+    if isinstance(obj, np.ndarray):  # filters compare scalars and lists, never arrays
+        raise TypeError("a numpy array cannot be a metadata value: store array.tolist()")
+    _refuse(obj)
+
+
+def is_numpy_number(obj: Any) -> bool:
+    """Whether metadata and filters take ``obj`` as the Python number it holds: a numpy
+    bool, int or float scalar; not a ``datetime64`` or ``timedelta64`` (numpy counts the
+    latter as an int), whose ``item()`` may be a bare count of nanoseconds."""
+    return isinstance(obj, (np.bool_, np.number)) and not isinstance(obj, np.timedelta64)
+
+
+def _refuse(obj: Any) -> NoReturn:
     if isinstance(obj, int):
         raise TypeError(f"integer {obj} is outside the 64-bit range msgpack can store")
     raise TypeError(f"cannot store an object of type {type(obj).__name__}")
@@ -148,7 +168,8 @@ def decode_many(blobs: list[bytes]) -> list[Any]:
 
 
 def encode_metadata(metadata: Any) -> bytes:
-    """Serialise a metadata dict (``str`` keys at every level, msgpack-able values).
+    """Serialise a metadata dict (``str`` keys at every level, msgpack-able values; a
+    numpy number is stored as the Python number it holds, and reads back as one).
 
     The result is decoded once with :func:`decode_metadata`, the reader filters use, so
     metadata that would not read back (a nested dict with a non-``str`` key) is refused
@@ -163,7 +184,9 @@ def encode_metadata(metadata: Any) -> bytes:
         if not isinstance(key, str):
             raise InvalidValueError(f"metadata keys must be str, got {shown(key)}")
     try:
-        blob: bytes = msgpack.packb(metadata, use_bin_type=True, datetime=False)
+        blob: bytes = msgpack.packb(
+            metadata, use_bin_type=True, datetime=False, default=_metadata_default
+        )
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidValueError(f"metadata cannot be stored: {exc}") from exc
     if blob != _EMPTY_MAP:

@@ -36,6 +36,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from .codec import is_numpy_number
 from .errors import FilterError, FilterValueError, UnknownOperatorError, shown
 
 __all__ = [
@@ -126,13 +129,27 @@ def _is_scalar_list(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and all(_is_scalar(v) for v in value)
 
 
-def _check_value(key: str, op: FilterOperator, value: Any) -> Any:
-    """Validate ``value`` for ``op``; returns it normalised (lists as tuples)."""
+def _native(value: Any) -> Any:
+    """``value`` with numpy numbers as the Python numbers they hold, and a 1-d numpy
+    array (``df["id"].unique()``) as a list: metadata stores numpy numbers so."""
+    if is_numpy_number(value):
+        return value.item()
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return value.tolist()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return type(value)(_native(item) for item in value)
+    return value
+
+
+def _check_value(key: str, op: FilterOperator, given: Any) -> Any:
+    """Validate ``given`` for ``op``; returns it normalised (lists as tuples, numpy
+    scalars as Python numbers)."""
+    value = _native(given)
 
     def wrong(expected: str) -> FilterValueError:
         return FilterValueError(
             f"filter on {shown(key)} with operator {shown(op.value)} needs {expected}, "
-            f"got {type(value).__name__} {shown(value)}"
+            f"got {type(given).__name__} {shown(given)}"
         )
 
     if op is FilterOperator.IS_EMPTY:

@@ -159,6 +159,7 @@ REUSED = {
         "test_async_get_or_compute_checks_everything_before_fn_runs",
         "test_get_or_compute_checks_everything_before_fn_runs",
         "test_numpy_bools_and_nans_are_still_refused",
+        "test_numpy_numbers_in_metadata_and_filters_act_as_python_numbers",
     ],
     "test_namespaces": [
         "test_an_expired_namespace_no_longer_fixes_its_dimension",

@@ -21,6 +21,7 @@ from semcache_core import (
     SemCache,
     SemCacheError,
 )
+from semcache_core.codec import decode_metadata, encode_metadata
 from semcache_core.index.hnsw import HNSWParams
 from semcache_core.responses import Prompt, ResponseCache
 
@@ -78,6 +79,112 @@ def test_numpy_scalars_are_accepted_where_python_numbers_are() -> None:
     assert cache.get_similar([1.0, 0.0, 0.0], np.float64(0.9)) == 0
     assert cache.scan(limit=np.int64(2)) == ["k0", "k1"]
     assert cache.get_or_compute("new", lambda k: 7, ttl=np.float64(1.5)) == 7
+
+
+NUMPY_NUMBERS = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint32, np.uint64,
+                 np.float16, np.float32, np.float64, np.bool_]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", NUMPY_NUMBERS, ids=lambda t: t.__name__)
+def test_numpy_numbers_in_metadata_and_filters_act_as_python_numbers(dtype: Any) -> None:
+    """A numpy number (a pandas column's cell) is stored in metadata, and filters with
+    one, as the Python number it holds: reads give that number back, and each operator
+    finds what it finds with the Python number (they were refused as unserialisable)."""
+    cache = SemCache()
+    numbers = [dtype(n) for n in (0, 1, 1, 3)]
+    for i, number in enumerate(numbers):
+        metadata = {"n": number, "nested": {"all": [number, dtype(1)]}}
+        cache.set(f"k{i}", i, vector=[1.0, 0.1 * i], metadata=metadata)
+    for i, number in enumerate(numbers):
+        stored = cache.get_entry(f"k{i}").metadata
+        assert stored == {"n": number.item(), "nested": {"all": [number.item(), dtype(1).item()]}}
+        assert type(stored["n"]) is type(number.item())
+    one, three, zero = dtype(1), dtype(3), dtype(0)
+    python_one, python_three, python_zero = one.item(), three.item(), zero.item()
+    for numpy_spec, python_spec in [
+        ({"n": one}, {"n": python_one}),
+        ({"n": {"$ne": one}}, {"n": {"$ne": python_one}}),
+        *(  # bools are not ordered, numpy's as Python's (refused: tested below)
+            []
+            if dtype is np.bool_
+            else [
+                ({"n": {"$gte": one}}, {"n": {"$gte": python_one}}),
+                ({"n": {"$lt": one}}, {"n": {"$lt": python_one}}),
+            ]
+        ),
+        ({"n": {"$in": [one, three]}}, {"n": {"$in": [python_one, python_three]}}),
+        ({"n": {"$in": np.array([1, 3], dtype=dtype)}}, {"n": {"$in": [python_one, python_three]}}),
+        ({"n": {"$nin": np.array([0], dtype=dtype)}}, {"n": {"$nin": [python_zero]}}),
+    ]:
+        found = sorted(h.key for h in cache.search([1.0, 0.0], k=10, filters=numpy_spec))
+        expected = sorted(h.key for h in cache.search([1.0, 0.0], k=10, filters=python_spec))
+        assert found == expected and found, numpy_spec  # each matches some entry
+
+
+@pytest.mark.parametrize(
+    ("metadata", "match"),
+    [
+        ({"n": np.array([1, 2])}, "tolist"),
+        ({"n": np.datetime64("2021-01-01T00:00:00.000000000")}, "datetime64"),
+        ({"n": np.timedelta64(5, "ns")}, "timedelta64"),
+        ({"n": [np.complex64(1j)]}, "complex"),
+    ],
+    ids=["array", "datetime64", "timedelta64", "complex"],
+)
+def test_numpy_values_that_are_not_numbers_are_refused_as_metadata(
+    metadata: dict[str, Any], match: str
+) -> None:
+    cache = SemCache()
+    with pytest.raises(InvalidValueError, match=match):
+        cache.set("k", 1, vector=[1.0, 0.0], metadata=metadata)
+    assert cache.scan() == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [np.datetime64("2021-01-01T00:00:00.000000000"), np.timedelta64(5, "ns"), np.zeros((2, 2))],
+    ids=["datetime64", "timedelta64", "2d-array"],
+)
+def test_numpy_values_that_are_not_numbers_are_refused_in_filters(value: Any) -> None:
+    with pytest.raises(FilterValueError, match="'n'"):
+        Filter("n", ">=", value)
+    with pytest.raises(FilterValueError, match="'n'"):
+        Filter("n", "in", [value])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(NUMPY_NUMBERS),
+    st.lists(st.integers(0, 100), min_size=1, max_size=8),
+    st.sampled_from(["==", "!=", ">", ">=", "<", "<=", "in", "nin", "any", "all", "contains"]),
+)
+def test_numpy_numbers_become_the_python_numbers_they_hold(
+    dtype: Any, given_numbers: list[int], op: str
+) -> None:
+    """In metadata and in every filter operand: the same stored bytes and the same filter
+    as the Python numbers, or the same refusal (a bool is not ordered)."""
+    numbers = [dtype(n) for n in given_numbers]
+    python = [n.item() for n in numbers]
+    assert decode_metadata(encode_metadata({"n": numbers, "first": numbers[0]})) == {
+        "n": python,
+        "first": python[0],
+    }
+    listed = op in ("in", "nin", "any", "all")
+    for operand, as_python in (
+        ((numbers, python) if listed else (numbers[0], python[0])),
+        ((np.array(numbers, dtype=dtype), python) if listed else (numbers[-1], python[-1])),
+    ):
+        try:
+            expected = Filter("n", op, as_python)
+        except FilterValueError:
+            with pytest.raises(FilterValueError, match="'n'"):
+                Filter("n", op, operand)
+            assert dtype is np.bool_ and op in (">", ">=", "<", "<=")
+            continue
+        made = Filter("n", op, operand)
+        assert made == expected
+        values = made.value if isinstance(made.value, tuple) else (made.value,)
+        assert all(type(v) in (bool, int, float) for v in values)
 
 
 @pytest.mark.parametrize(
