@@ -197,6 +197,7 @@ _PAIRS = [
     ("long longer longest", "short shorter shortest"),
     ("fast faster fastest quick quicker quickest", "slow slower slowest"),
     ("cheap cheaper cheapest inexpensive affordable", "expensive pricey costly"),
+    ("free", "paid premium"),
     ("hot hotter hottest warm warmer heat heating", "cold colder coldest cool cooler cooling"),
     (
         "add adds added adding insert inserted",

@@ -52,6 +52,8 @@ REFUSED = [
     (opposites_agree, "Is the pharmacy open at 9 am?", "Is the pharmacy open at 9 pm?"),
     (opposites_agree, "How do I base64 encode a string?", "How do I base64 decode a string?"),
     (opposites_agree, "How do I show hidden files?", "How do I hide files?"),
+    (opposites_agree, "Is the basic plan free?", "Is the basic plan paid?"),
+    (opposites_agree, "Does the free tier include SSO?", "Does the premium tier include SSO?"),
     (dates_agree, "Train times on Sunday", "Train times on Saturday"),
     (dates_agree, "days between june 1 and july 30", "days between june 1 and june 30"),
     (dates_agree, "Is it raining today?", "Is it raining tomorrow?"),
@@ -207,6 +209,7 @@ REFUSED = [
 ]
 
 SERVED = [
+    "Is there a free trial?|Can I try it for free?",
     "How long to bake chicken breast at 400F?|How long to roast chicken breast at 400F?",
     "Started 2 weeks ago; the date 6 weeks from now?|Started 2 weeks ago; the date in 6 weeks?",
     "Paid 2 years ago, hence is it still on my report?|Paid 2 years ago, is it still on my report?",
