@@ -16,7 +16,11 @@ Three sets:
   someone who never saw the guards' code (negations, numbers, dates, names, identifiers,
   antonyms, same-topic other asks);
 - ``held-out x templates``: the same pairs inside six real prompt templates (RAG, support
-  agent, JSON output, translation, coding, chat transcript).
+  agent, JSON output, translation, coding, chat transcript);
+- ``one-word swaps``: ``benchmarks/data/one_word_swaps.jsonl``, 30 short questions each
+  with one word swapped for a synonym (paraphrases) and 30 with one content word swapped
+  for another ("students" / "teachers", "reset" / "restart"): where the guards see no
+  rule to apply and the whole sentence's embedding decides (a known weak spot, shown).
 
 For each embedder (the built-in lexical one; all-MiniLM-L6-v2 when installed) and
 threshold, the table gives ``wrong/negatives`` served and ``hits/paraphrases`` served,
@@ -45,6 +49,7 @@ from semcache_core.calibration import Calibration
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "examples" / "pairs"
 HOLDOUT = Path(__file__).resolve().parent / "data" / "holdout"
+ONE_WORD_SWAPS = HOLDOUT.parent / "one_word_swaps.jsonl"
 THRESHOLDS = (0.80, 0.85, 0.875, 0.90, 0.925, 0.95)
 PARAPHRASE_SHARE = 0.25  # "at least 40/162 paraphrases served"
 SWAP_KINDS = ("number", "identifier")
@@ -138,6 +143,7 @@ def run(cfg: Config, mode: str) -> None:
         "held-out": holdout_pairs(cfg),
     }
     sets["held-out x templates"] = in_templates(sets["held-out"], cfg)
+    sets["one-word swaps"] = read_lines(ONE_WORD_SWAPS)[:: cfg.every]
     console.print(environment_line(mode, *system_pieces("sentence-transformers")))
     embedders: dict[str, Any] = {"lexical": None}
     minilm = load_minilm()
