@@ -111,7 +111,9 @@ class CachedChatModel(BaseChatModel):
         # BaseChatModel drops names it does not know: a misspelt cache= would go unnoticed
         check_keywords("CachedChatModel", kwargs, set(type(self).model_fields) - {"model", "cache"})
         if "llm_cache" in kwargs:  # the field's own name: the same cache, not one to drop
-            if cache is not None:
+            # cache=False with it: this model rebuilt from its fields (configurable_fields),
+            # BaseChatModel's own cache field among them, as __init__ set it
+            if cache is not None and cache is not False:
                 raise InvalidArgumentError(
                     "CachedChatModel takes its cache once: cache=... or llm_cache=..., not both"
                 )
@@ -313,6 +315,11 @@ class CachedChatModel(BaseChatModel):
             message.model_copy(update={"id": None}) if message.id is not None else message
             for message in messages
         ]
+        # langchain-core keeps a serialisable model's dumpd in a cached property from its
+        # first use: a model changed since (model.temperature = 1), or a model_copy(update=)
+        # of it, would key its answers as the model it was. Dropped, the key is of the
+        # model as it is now.
+        vars(self.model).pop("_serialized", None)
         return dumps(normalised), self.model._get_llm_string(stop=stop, **kwargs)
 
     def _model_generate(

@@ -23,9 +23,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import ConfigurableField, Runnable, RunnableLambda
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from semcache_core import InvalidArgumentError
 from semcache_core import SemCache as Engine
@@ -640,3 +640,74 @@ def test_the_models_callbacks_and_tags_carry_over() -> None:
     list(chat.stream(QUESTION))
     list(chat.stream(QUESTION))
     assert "".join(collector.tokens) == 2 * "The answer to What is the capital of France?"
+
+
+def test_a_model_rebuilt_from_its_fields_keeps_its_cache() -> None:
+    """``configurable_fields`` rebuilds the model as ``cls(**fields, **configured)``:
+    ``cache=False`` (BaseChatModel's own field) comes back beside ``llm_cache``."""
+    model = ScriptedChat()
+    chat = CachedChatModel(model)
+    configurable = chat.configurable_fields(tags=ConfigurableField(id="tags"))
+    config: Any = {"configurable": {"tags": ["configured"]}}
+    first = configurable.invoke(QUESTION, config=config)
+    again = configurable.invoke(QUESTION, config=config)
+    assert first.content == again.content == f"The answer to {QUESTION}"
+    assert model.calls == ["generate"]  # the rebuilt model shares the cache: a hit
+    rebuilt = CachedChatModel(**{name: getattr(chat, name) for name in type(chat).model_fields})
+    assert rebuilt.llm_cache is chat.llm_cache
+
+
+class ProviderLikeChat(BaseChatModel):
+    """Serialisable, as provider models are (LangChain then keys a model by its
+    ``dumpd``, which langchain-core caches on the instance at first use)."""
+
+    model_name: str = "small"
+    temperature: float = 0.0
+    _calls: list[str] = PrivateAttr(default_factory=list)
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @property
+    def _llm_type(self) -> str:
+        return "provider-like"
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        self._calls.append(messages[-1].text)
+        answer = AIMessage(content=f"{self.model_name} at {self.temperature}")
+        return ChatResult(generations=[ChatGeneration(message=answer)])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["small", "large"]), st.sampled_from([0.0, 0.5, 1.0]),
+                  st.booleans()),
+        min_size=1, max_size=8,
+    )
+)  # fmt: skip
+def test_a_changed_or_copied_model_is_never_served_another_settings_answer(
+    steps: list[tuple[str, float, bool]],
+) -> None:
+    """Each step changes the model in place, or wraps a ``model_copy(update=...)`` of it,
+    on one shared cache: every answer is of the settings asked, and each settings'
+    first question is the only one the model answers (a repeat is a hit)."""
+    cache = SemCache()
+    model = ProviderLikeChat()
+    CachedChatModel(model, cache=cache).invoke(QUESTION)  # its dumpd now cached
+    asked = {("small", 0.0)}
+    calls = 1
+    for name, temperature, copy in steps:
+        if copy:
+            model = model.model_copy(update={"model_name": name, "temperature": temperature})
+            calls = len(model._calls)  # the copy shares the original's private list
+        else:
+            model.model_name, model.temperature = name, temperature
+        answer = CachedChatModel(model, cache=cache).invoke(QUESTION)
+        assert answer.content == f"{name} at {temperature}"
+        calls += (name, temperature) not in asked
+        asked.add((name, temperature))
+        assert len(model._calls) == calls
