@@ -25,6 +25,9 @@ keep working::
           ├── CacheClosedError                    a call on a durable cache after close()
           └── UnsafeRecordError                   a journal row or Redis field semcache never writes
 
+One warning: :class:`CacheWriteWarning` (a ``RuntimeWarning``), an LLM cache's write of a
+model's answer that failed; the answer still reached the caller.
+
 Example::
 
     try:
@@ -42,6 +45,7 @@ __all__ = [
     "BackendError",
     "BackendUnavailableError",
     "CacheClosedError",
+    "CacheWriteWarning",
     "CapabilityError",
     "DimensionMismatchError",
     "EmbedderError",
@@ -183,6 +187,13 @@ class UnsafeRecordError(BackendError):
     run code on read) or a file outside the journal; a Redis entry or meta field that does
     not decode as semcache writes it (crafted, or written by another program). The message
     names the row or field. A Redis entry refused so can still be deleted."""
+
+
+class CacheWriteWarning(RuntimeWarning):
+    """An LLM cache could not store a model's answer (the embedder's API refused, the
+    Redis server was down, the cache was closed): the answer was returned all the same,
+    and the next call of that prompt asks the model again. The message names the error.
+    To fail instead: ``warnings.simplefilter("error", CacheWriteWarning)``."""
 
 
 class RedisServerError(SemCacheError):

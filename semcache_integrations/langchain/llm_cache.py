@@ -29,6 +29,7 @@ from langchain_core.load import dumps, loads
 from langchain_core.outputs import Generation
 
 from semcache_core import SemCache as EngineCache
+from semcache_core.answer_kept import answer_kept
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError, InvalidValueError
 from semcache_core.guards import Guard
@@ -42,8 +43,6 @@ from .usage import response_usage
 __all__ = ["SemCache", "split_prompt"]
 
 _HUMAN = "HumanMessage"
-# What LangChain's dumps writes in place of an object it cannot serialise (loads refuses it)
-_NOT_SERIALISABLE = '"type": "not_implemented"'
 
 
 class SemCache(BaseCache):
@@ -141,7 +140,10 @@ class SemCache(BaseCache):
 
         A response that would not load back (an object LangChain cannot serialise in a
         message's ``additional_kwargs``, such as a parsed pydantic model) is not stored,
-        with a warning: it would never be served, and would replace a servable one.
+        with a warning: it would never be served, and would replace a servable one. A
+        write that fails (the embedder, the backend) is a
+        :class:`~semcache_core.errors.CacheWriteWarning`, not an error: LangChain calls
+        this with the model's answer in hand, and the caller gets it.
 
         Raises:
             InvalidArgumentError: ``prompt`` or ``llm_string`` not a str.
@@ -151,14 +153,16 @@ class SemCache(BaseCache):
         if stored is not None:
             generations, blob = stored
             usage = response_usage(generations, llm_string)
-            self._responses.update(_Prompt(prompt), llm_string, blob, usage)
+            with answer_kept():
+                self._responses.update(_Prompt(prompt), llm_string, blob, usage)
 
     async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
         stored = _stored_response(prompt, llm_string, return_val)
         if stored is not None:
             generations, blob = stored
             usage = response_usage(generations, llm_string)
-            await self._responses.aupdate(_Prompt(prompt), llm_string, blob, usage)
+            with answer_kept():
+                await self._responses.aupdate(_Prompt(prompt), llm_string, blob, usage)
 
     def clear(self, **kwargs: Any) -> None:
         """Remove every cached response, or those of one ``llm_string=...``: one model
@@ -236,7 +240,7 @@ def _stored_response(
             f"return_val must hold one or more generations, got {', '.join(kinds)}"
         )
     blob = dumps(generations)
-    if _NOT_SERIALISABLE in blob:
+    if _load_generations(blob) is None:  # what every hit would do with it
         warnings.warn(
             "semcache: a response was not cached: LangChain cannot serialise part of it "
             "(an object in a message's additional_kwargs, such as a parsed pydantic model), "

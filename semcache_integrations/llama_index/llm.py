@@ -63,6 +63,7 @@ from llama_index.core.prompts import BasePromptTemplate
 from llama_index.core.types import TokenAsyncGen, TokenGen
 
 from semcache_core import SemCache
+from semcache_core.answer_kept import answer_kept
 from semcache_core.checks import check_keywords, check_ttl
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError
@@ -435,14 +436,16 @@ class SemCacheLLM(LLM):
     ) -> None:
         blob = _dump(response)
         if blob is not None:
-            self._responses.update(prompt, model, blob, self._usage(response))
+            with answer_kept():
+                self._responses.update(prompt, model, blob, self._usage(response))
 
     async def _astore(
         self, prompt: Prompt, model: str, response: ChatResponse | CompletionResponse
     ) -> None:
         blob = _dump(response)
         if blob is not None:
-            await self._responses.aupdate(prompt, model, blob, self._usage(response))
+            with answer_kept():
+                await self._responses.aupdate(prompt, model, blob, self._usage(response))
 
     def _usage(self, response: ChatResponse | CompletionResponse) -> Usage:
         return response_usage(response, self.llm.metadata.model_name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import warnings
 from typing import Any
 
 import pytest
@@ -189,6 +190,25 @@ def test_a_response_langchain_cannot_serialise_is_not_stored_and_keeps_the_answe
         cache.update("p", "m", [ChatGeneration(message=unloadable)])
     assert [g.text for g in cache.lookup("p", "m")] == ["good"]
     assert cache.stats().updates == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"type": "not_implemented"', '{"lc": 1, "type": "not_implemented", "id": ["x"]}'],
+)
+def test_an_answer_that_only_reads_like_langchains_marker_is_stored(text: str) -> None:
+    """The refusal above looked for the marker's text anywhere in the JSON: an answer or
+    a tool call argument holding it was never cached, with a warning each time."""
+    cache = LangChainSemCache()
+    message = AIMessage(
+        text, tool_calls=[{"name": "triage", "id": "c1", "args": {"type": "not_implemented"}}]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cache.update("p", "m", [ChatGeneration(message=message)])
+    served = cache.lookup("p", "m")
+    assert served is not None and served[0].text == text
+    assert served[0].message.tool_calls[0]["args"] == {"type": "not_implemented"}
 
 
 @pytest.mark.parametrize(

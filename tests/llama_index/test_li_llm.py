@@ -24,46 +24,13 @@ from llama_index.core.base.llms.types import (
     LLMMetadata,
     MessageRole,
 )
-from llama_index.core.bridge.pydantic import Field
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import CustomLLM, MockLLM
 from llama_index.core.llms.callbacks import llm_completion_callback
+from llama_support import CountingLLM
 
 from semcache_core import SemCache
 from semcache_integrations.llama_index.llm import SemCacheLLM, model_identity
-
-
-class CountingLLM(CustomLLM):
-    """Answers ``"<model_name>: <prompt>"`` and counts the calls that reach it."""
-
-    model_name: str = "counting-1"
-    temperature: float = 0.0
-    calls: int = Field(default=0, exclude=True)  # not part of the model identity
-    chat_model: bool = False
-
-    @property
-    def metadata(self) -> LLMMetadata:
-        return LLMMetadata(model_name=self.model_name, is_chat_model=self.chat_model)
-
-    @llm_completion_callback()
-    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        self.calls += 1
-        return CompletionResponse(text=f"{self.model_name}: {prompt}", raw=object())
-
-    @llm_completion_callback()
-    def stream_complete(
-        self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponseGen:
-        self.calls += 1
-        answer = f"{self.model_name}: {prompt}"
-        words = answer.split(" ")
-
-        def gen() -> CompletionResponseGen:
-            for n in range(1, len(words) + 1):
-                delta = words[n - 1] if n == 1 else " " + words[n - 1]
-                yield CompletionResponse(text=" ".join(words[:n]), delta=delta)
-
-        return gen()
 
 
 def user(text: str) -> ChatMessage:
