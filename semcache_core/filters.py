@@ -321,10 +321,12 @@ def _safe(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
 
 
 def _contains(container: Any, item: Any) -> bool:
+    """``item in container`` as LlamaIndex's filters test it: a substring of a str, a
+    member of a list, a key of a nested dict; nothing is in a number."""
     if isinstance(container, str):
         return isinstance(item, str) and item in container
-    if isinstance(container, (list, tuple, set, frozenset)):
-        return item in container
+    if isinstance(container, (list, tuple, set, frozenset, dict)):
+        return item in container  # item is a scalar (checked): hashable
     return False
 
 

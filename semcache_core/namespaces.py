@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .checks import encodes_as_utf8
 from .errors import InvalidArgumentError, shown
 
 __all__ = ["adapter_namespace"]
@@ -26,8 +27,13 @@ def adapter_namespace(kind: str, name: Any, what: str = "namespace") -> str:
     """The engine namespace of an adapter of ``kind`` named ``name``.
 
     Raises:
-        InvalidArgumentError: ``name`` is not a non-empty str.
+        InvalidArgumentError: ``name`` is not a non-empty str, or holds a lone surrogate
+            (no UTF-8 form: every call with it would fail, after an embedding was paid).
     """
     if not isinstance(name, str) or not name:
         raise InvalidArgumentError(f"{what} must be a non-empty str, got {shown(name)}")
+    if not encodes_as_utf8(name):
+        raise InvalidArgumentError(
+            f"{what} {shown(name)} is not valid text: it holds a lone surrogate (no UTF-8 form)"
+        )
     return f"{kind}:{name}"

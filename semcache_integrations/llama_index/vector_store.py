@@ -63,7 +63,7 @@ from semcache_core import Entry, Hit, SemCache
 from semcache_core.checks import check_keys, check_keywords
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError, InvalidKeyError, InvalidValueError, shown
-from semcache_core.filters import Filter, FilterGroup, FilterNode, compile_filter
+from semcache_core.filters import Filter, FilterGroup, FilterNode, compile_filter, range_leaves
 from semcache_core.mmr import mmr_select
 from semcache_core.namespaces import adapter_namespace
 from semcache_core.vectors import as_unit_vector
@@ -414,6 +414,8 @@ class SemCacheVectorStore(BasePydanticVectorStore):
             return [n for _, n in self._matching(self._restriction(filters))]
         node = translate_filters(filters)
         keys = self._unique_keys(node_ids)
+        if range_leaves(node):  # ordering a number against a str raises, as in a search
+            return _in_order(keys, self._matching(self._restriction(filters, keys)))
         ns = self._engine_namespace
         return self._by_ids([self._cache.get_entry(key, namespace=ns) for key in keys], node)
 
@@ -427,6 +429,8 @@ class SemCacheVectorStore(BasePydanticVectorStore):
             return [n for _, n in await self._amatching(self._restriction(filters))]
         node = translate_filters(filters)
         keys = self._unique_keys(node_ids)
+        if range_leaves(node):  # as get_nodes
+            return _in_order(keys, await self._amatching(self._restriction(filters, keys)))
         ns = self._engine_namespace
         entries = [await self._cache.aget_entry(key, namespace=ns) for key in keys]
         return self._by_ids(entries, node)
@@ -554,3 +558,15 @@ def _ref_doc_id(ref_doc_id: Any) -> str:
             f"ref_doc_id must be a str, got {type(ref_doc_id).__name__} {shown(ref_doc_id)}"
         )
     return ref_doc_id
+
+
+def _in_order(keys: list[str], matching: list[tuple[str, BaseNode]]) -> list[BaseNode]:
+    """The nodes of ``matching`` whose ids are among ``keys``, in the order of ``keys``.
+
+    ``get_nodes`` takes this path for a filter that orders (``>``...): the search it comes
+    from raises, whichever nodes are asked for, when the filter orders a number against a
+    str stored under its field (:func:`~semcache_core.filters.range_leaves`); reading the
+    asked nodes alone would answer for some ids and raise for others.
+    """
+    found = dict(matching)
+    return [found[key] for key in keys if key in found]

@@ -7,6 +7,7 @@ query restrictions, deletes, async parity, MMR, persistence and ``VectorStoreInd
 
 from __future__ import annotations
 
+import asyncio
 import math
 import zlib
 from pathlib import Path
@@ -43,6 +44,7 @@ from llama_support import FunctionEmbedding
 from semcache_core import (
     DimensionMismatchError,
     FilterGroup,
+    FilterValueError,
     InvalidArgumentError,
     InvalidKeyError,
     SemCache,
@@ -308,6 +310,50 @@ def test_get_nodes(store: SemCacheVectorStore) -> None:
         "e",
     ]
     assert store.get_nodes([]) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ids=st.lists(st.sampled_from(["a", "b", "c", "d", "e", "missing"]), max_size=8),
+    op=st.sampled_from([">", ">=", "<", "<="]),
+    year=st.integers(2019, 2024),
+)
+def test_get_nodes_with_ids_and_a_range_filter_keeps_the_ids_order(
+    ids: list[str], op: str, year: int
+) -> None:
+    """A range filter takes the filtered search (see the clash test below): the answer is
+    still the asked ids, in their order, repeats and missing ones dropped, that match."""
+    store = SemCacheVectorStore()
+    store.add(corpus())
+    years = {node.node_id: node.metadata.get("year") for node in corpus()}
+    compare = {">": int.__gt__, ">=": int.__ge__, "<": int.__lt__, "<=": int.__le__}[op]
+    expected = [
+        i for i in dict.fromkeys(ids) if isinstance(years.get(i), int) and compare(years[i], year)
+    ]
+    spec = filters(mf("year", op, year))
+    assert [n.node_id for n in store.get_nodes(ids, spec)] == expected
+    assert [n.node_id for n in asyncio.run(store.aget_nodes(ids, spec))] == expected
+
+
+def test_a_range_filter_ordering_a_number_against_a_str_raises_with_node_ids_too() -> None:
+    """With ``node_ids``, get_nodes read only the asked nodes: ``year > 2020`` against a
+    ``"2021"`` stored on another node answered (and delete_nodes removed a subset),
+    where the same filter without ids raises."""
+    store = SemCacheVectorStore()
+    store.add(corpus())
+    store.add([make_node("s", unit(0, 0, 1, 1), year="2021")])
+    spec = filters(mf("year", ">", 2020))
+    for call in (
+        lambda: store.get_nodes(filters=spec),
+        lambda: store.get_nodes(["a", "b", "s"], spec),
+        lambda: store.get_nodes(["b"], spec),  # the str is elsewhere: still a mistake
+        lambda: asyncio.run(store.aget_nodes(["a", "b"], spec)),
+        lambda: store.delete_nodes(["a", "b", "s"], spec),
+        lambda: asyncio.run(store.adelete_nodes(["a", "b"], spec)),
+    ):
+        with pytest.raises(FilterValueError, match="'year'"):
+            call()
+    assert len(store.get_nodes()) == 6  # nothing deleted
 
 
 def test_clear_and_namespaces_stay_apart() -> None:

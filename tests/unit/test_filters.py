@@ -33,6 +33,7 @@ METADATA: dict[str, Any] = {
     "s": "Hello World",
     "l": ["a", "b", "c"],
     "li": [1, 2, 3],
+    "d": {"color": "red", "size": 2},  # a nested dict: ``in`` asks for a key
     "none": None,
     "empty_s": "",
     "empty_l": [],
@@ -158,6 +159,13 @@ CASES: list[tuple[str, Op, Any, bool]] = [
     ("s", Op.CONTAINS, "world", False),
     ("s", Op.CONTAINS, 5, False),
     ("i", Op.CONTAINS, 5, False),
+    ("d", Op.CONTAINS, "color", True),
+    ("d", Op.CONTAINS, "red", False),  # a value, not a key
+    ("d", Op.CONTAINS, 2, False),
+    ("d", Op.ANY, ["x", "size"], True),
+    ("d", Op.ANY, ["x", "red"], False),
+    ("d", Op.ALL, ["size", "color"], True),
+    ("d", Op.ALL, ["color", "x"], False),
     ("f", Op.CONTAINS, 2.5, False),
     # TEXT_MATCH
     ("s", Op.TEXT_MATCH, "World", True),

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from semcache_core import SemCache
+from semcache_core import InvalidArgumentError, SemCache
 from semcache_core.errors import DimensionMismatchError
 from semcache_core.responses import Prompt, ResponseCache
 
@@ -253,6 +253,35 @@ def test_adapters_with_the_same_name_never_see_each_other() -> None:
     vectors.delete()
     assert kv.get("default") == {"x": 1} and engine.get("default") == "core"
     assert llm_cache.lookup("prompt", "model") is None
+
+
+def test_every_adapter_refuses_a_namespace_without_utf8_at_construction() -> None:
+    """A lone surrogate was taken, and every later call failed (the LangChain vector
+    store's after paying for the embedding)."""
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+    from llama_index.core.llms import MockLLM
+
+    from semcache_integrations.langchain import CachedEmbeddings, SemCacheByteStore
+    from semcache_integrations.langchain import SemCache as LangChainCache
+    from semcache_integrations.langchain import SemCacheVectorStore as LangChainStore
+    from semcache_integrations.llama_index import SemCacheKVStore, SemCacheLLM
+    from semcache_integrations.llama_index import SemCacheVectorStore as LlamaIndexStore
+
+    engine = SemCache()
+    embedding = DeterministicFakeEmbedding(size=8)
+    for make in (
+        lambda name: LangChainCache(cache=engine, namespace=name),
+        lambda name: LangChainStore(embedding, engine, namespace=name),
+        lambda name: SemCacheByteStore(engine, namespace=name),
+        lambda name: CachedEmbeddings(embedding, cache=engine, namespace=name),
+        lambda name: SemCacheKVStore(engine, namespace=name),
+        lambda name: LlamaIndexStore(engine, namespace=name),
+        lambda name: SemCacheLLM(MockLLM(), cache=engine, namespace=name),
+    ):
+        with pytest.raises(InvalidArgumentError, match="lone surrogate"):
+            make("tenant-\ud800")
+        make("tenant-\u00e9")  # any other text is a name
+    assert engine.namespaces() == []
 
 
 def test_none_is_the_default_namespace_in_every_call() -> None:
