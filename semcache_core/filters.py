@@ -143,7 +143,7 @@ def _native(value: Any) -> Any:
 
 def _check_value(key: str, op: FilterOperator, given: Any) -> Any:
     """Validate ``given`` for ``op``; returns it normalised (lists as tuples, numpy
-    scalars as Python numbers)."""
+    numbers as Python numbers)."""
     value = _native(given)
 
     def wrong(expected: str) -> FilterValueError:

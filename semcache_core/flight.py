@@ -37,6 +37,7 @@ import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar, Token
+from types import TracebackType
 from typing import Any
 
 __all__ = [
@@ -82,6 +83,7 @@ class Flight:
         self._kind: str | None = None  # the outcome: "value", "error" or "abandoned"
         self._value: Any = None
         self._error: BaseException | None = None
+        self._traceback: TracebackType | None = None  # the error's, as the leader raised it
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._thread_waiters = 0
         self._task: asyncio.Future[Any] | None = None  # an async computation, kept alive
@@ -102,6 +104,7 @@ class Flight:
         with self._lock:
             if self._kind is None:
                 self._kind, self._value, self._error = kind, value, error
+                self._traceback = None if error is None else error.__traceback__
         self._settle()
 
     def _settle(self) -> None:
@@ -118,13 +121,18 @@ class Flight:
             with contextlib.suppress(RuntimeError):  # a closed loop: that waiter is gone
                 loop.call_soon_threadsafe(_resolve, future)
 
-    def abandon_if_orphaned(self) -> bool:
-        """Abandon this flight if its async computation's event loop was closed before the
-        task ended: nothing will ever settle it then (its done callback runs on that loop,
-        and a closed loop runs nothing). Whether it did; exactly one caller does."""
+    def abandon_if_orphaned(self, blocking: bool = False) -> bool:
+        """Abandon this flight if its async computation cannot end while waited for: its
+        event loop was closed before the task ended, or is not running (a caller that
+        stopped waiting, ``wait_for`` timing out under ``run_until_complete``, left its
+        task on a loop nobody runs now), or, for a thread about to block (``blocking``),
+        it is the loop of that very thread (a sync call inside a coroutine), which the wait
+        would stop for good. Nothing would settle it (its done callback runs on that loop).
+        Whether it did; exactly one caller does. A task that goes on later still stores
+        its value: the key is computed twice, and nobody hangs."""
         with self._lock:
             task = self._task
-            if self._done or task is None or not task.get_loop().is_closed():
+            if self._done or task is None or not _cannot_end(task.get_loop(), blocking):
                 return False
             self._task = None  # claimed
         self.abandon()
@@ -134,7 +142,10 @@ class Flight:
         if self._kind == "abandoned":
             raise FlightAbandoned
         if self._kind == "error":
-            raise self._error  # type: ignore[misc]
+            assert self._error is not None
+            # the leader's traceback, not the last waiter's: each raise adds the raising
+            # frames to the one exception every waiter shares (as an asyncio future does)
+            raise self._error.with_traceback(self._traceback)
         return self._value
 
     def waiting(self) -> int:
@@ -156,9 +167,9 @@ class Flight:
         try:
             if event is not None:
                 while (
-                    not event.wait(ORPHAN_CHECK_S)
-                    and not self._done  # settled, its wake-up cut short by an interrupt
-                    and not self.abandon_if_orphaned()
+                    not self._done  # settled, its wake-up cut short by an interrupt
+                    and not self.abandon_if_orphaned(blocking=True)
+                    and not event.wait(ORPHAN_CHECK_S)
                 ):
                     pass
         finally:
@@ -190,6 +201,18 @@ class Flight:
                     self._async_waiters.remove(waiter)
             raise
         return self._outcome()
+
+
+def _cannot_end(loop: asyncio.AbstractEventLoop, blocking: bool) -> bool:
+    """Whether a task of ``loop`` cannot progress (see ``Flight.abandon_if_orphaned``)."""
+    if loop.is_closed() or not loop.is_running():
+        return True
+    if not blocking:
+        return False
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:  # no loop runs in this thread
+        return False
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

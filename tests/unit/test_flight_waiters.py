@@ -14,6 +14,7 @@ import concurrent.futures
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -516,3 +517,122 @@ def test_interrupted_batch_leader_is_its_own() -> None:
     assert out.got["ta"] in ("theirs", "a=theirs")  # whichever caller computed "a" again
     assert out.got["tab"][0] == "b=theirs" and out.got["tab"][1] == out.got["ta"]
     assert cache.get("a") == out.got["ta"]
+
+
+# --- a leader whose loop cannot run it, and a failure shared by many -----------------------
+
+
+def _in_thread(call: Callable[[], Any]) -> Any:
+    """``call()`` in a thread of its own, bounded: a deadlock fails the test, not the run."""
+    out = Outcomes()
+    thread = out.thread("call", call)
+    thread.join(BOUND)
+    assert not thread.is_alive(), "deadlocked"
+    if isinstance(out.got["call"], BaseException):
+        raise out.got["call"]
+    return out.got["call"]
+
+
+def test_a_sync_call_on_the_loop_of_an_async_leader_computes_instead_of_deadlocking() -> None:
+    """A sync ``get_or_compute`` inside a coroutine, while a task of that same loop
+    computes the key: waiting would block the only thread that can finish it. The sync
+    caller computes for itself (the flight is abandoned: the task's own caller starts
+    over and reads that value)."""
+    cache = SemCache()
+
+    async def scenario() -> tuple[Any, Any]:
+        started, never = asyncio.Event(), asyncio.Event()
+
+        async def slow(key: str) -> str:
+            started.set()
+            await never.wait()  # still computing when the sync call comes
+            return "async"
+
+        leader = asyncio.ensure_future(cache.aget_or_compute(KEY, slow))
+        await started.wait()
+        blocking = cache.get_or_compute(KEY, lambda key: "sync")  # on the loop's thread
+        return blocking, await leader
+
+    assert _in_thread(lambda: asyncio.run(scenario())) == ("sync", "sync")
+    assert cache.get(KEY) == "sync"  # the task was cancelled when asyncio.run ended
+    assert cache._flights.waiting(("", KEY)) == 0
+
+
+@pytest.mark.parametrize("caller", ["sync", "async"])
+def test_a_leader_left_on_an_idle_loop_frees_the_key(caller: str) -> None:
+    """``wait_for`` timing out under ``run_until_complete`` leaves the computation a task
+    of a loop nobody runs now (neither running nor closed): every later caller of the key
+    waited for it forever. They now compute."""
+    cache = SemCache()
+    first = Computation()
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(asyncio.TimeoutError):
+            loop.run_until_complete(asyncio.wait_for(cache.aget_or_compute(KEY, first.coro), 0.05))
+        assert first.calls == 1 and not loop.is_running() and not loop.is_closed()
+        if caller == "sync":
+            got = _in_thread(lambda: cache.get_or_compute(KEY, lambda key: "later"))
+        else:
+
+            async def later(key: str) -> str:
+                return "later"
+
+            got = _in_thread(lambda: asyncio.run(cache.aget_or_compute(KEY, later)))
+        assert got == "later" and cache.get(KEY) == "later"
+    finally:
+        first.release.set()
+        loop.run_until_complete(asyncio.sleep(0.05))  # the task ends, and writes its value
+        loop.close()
+    assert cache.get(KEY) == VALUE
+
+
+def test_each_waiter_of_a_failed_flight_gets_the_leaders_traceback() -> None:
+    """Every waiter raises the one exception the computation raised. Each raise added the
+    raising frames to it, so a later waiter's traceback held every earlier waiter's
+    frames (and kept them alive). The waiters here are coroutines of one loop, woken one
+    after the other once the leader's raise is over: each records its traceback as caught."""
+    cache = SemCache()
+    entered, release = threading.Event(), threading.Event()
+
+    def fails(key: str) -> Any:
+        entered.set()
+        assert release.wait(BOUND)
+        raise ValueError("the model is down")
+
+    def frames(error: ValueError) -> set[str]:
+        assert str(error) == "the model is down"
+        return {entry.name for entry in traceback.extract_tb(error.__traceback__)}
+
+    async def waiter_alpha() -> set[str]:
+        try:
+            await cache.aget_or_compute(KEY, fails)
+        except ValueError as error:
+            return frames(error)
+        raise AssertionError("no error")
+
+    async def waiter_beta() -> set[str]:
+        try:
+            await cache.aget_or_compute(KEY, fails)
+        except ValueError as error:
+            return frames(error)
+        raise AssertionError("no error")
+
+    out = Outcomes()
+    leader = out.thread("leader", lambda: cache.get_or_compute(KEY, fails))
+    assert entered.wait(BOUND)
+
+    async def scenario() -> list[set[str]]:
+        waiters = [asyncio.ensure_future(waiter_alpha()), asyncio.ensure_future(waiter_beta())]
+        deadline = time.monotonic() + BOUND
+        while cache._flights.waiting(("", KEY)) < 2:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.001)
+        release.set()
+        leader.join(BOUND)  # blocks this loop: its waiters run after the leader's raise
+        return list(await asyncio.gather(*waiters))
+
+    alpha, beta = _in_thread(lambda: asyncio.run(scenario()))
+    assert isinstance(out.got["leader"], ValueError)
+    assert "fails" in alpha and "fails" in beta  # the leader's frames, where it failed
+    assert "waiter_alpha" in alpha and "waiter_alpha" not in beta
+    assert "waiter_beta" in beta and "waiter_beta" not in alpha
