@@ -31,7 +31,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableBinding
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 from semcache_core.checks import check_keywords
 from semcache_core.errors import InvalidArgumentError, shown
@@ -98,6 +98,7 @@ class CachedChatModel(BaseChatModel):
     streaming: bool = False
     """Stream from the model (and replay hits as chunks) inside ``invoke`` too, so that
     callbacks see tokens; follows ``model.streaming`` unless given."""
+    _model_fields: dict[str, Any] | None = PrivateAttr(default=None)
 
     def __init__(self, model: Any = None, cache: Any = None, **kwargs: Any) -> None:
         if not isinstance(model, BaseChatModel):
@@ -315,12 +316,28 @@ class CachedChatModel(BaseChatModel):
             message.model_copy(update={"id": None}) if message.id is not None else message
             for message in messages
         ]
-        # langchain-core keeps a serialisable model's dumpd in a cached property from its
-        # first use: a model changed since (model.temperature = 1), or a model_copy(update=)
-        # of it, would key its answers as the model it was. Dropped, the key is of the
-        # model as it is now.
-        vars(self.model).pop("_serialized", None)
+        self._forget_stale_serialisation()
         return dumps(normalised), self.model._get_llm_string(stop=stop, **kwargs)
+
+    def _forget_stale_serialisation(self) -> None:
+        """langchain-core keeps a serialisable model's ``dumpd`` (what its ``llm_string``
+        is made of) in a property cached at first use: a model changed since
+        (``model.temperature = 1.0``), or a ``model_copy(update=...)`` of it, would key its
+        answers as the model it was, and be served that model's. Whenever the model's
+        fields are not those last seen (the same objects, or equal ones), the cached
+        ``dumpd`` is dropped, to be made again from the model as it is (a new ``dumpd``
+        on every call would cost a hit about 80 us). A field changed in place
+        (``model.model_kwargs["top_p"] = 0.5``) is still the same object: assign a new
+        value instead."""
+        fields = vars(self.model)
+        now = {name: value for name, value in fields.items() if name != "_serialized"}
+        try:
+            unchanged = now == self._model_fields
+        except Exception:  # a field whose == gives no bool (a numpy array): changed
+            unchanged = False
+        if not unchanged:
+            fields.pop("_serialized", None)
+            self._model_fields = now
 
     def _model_generate(
         self,

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -711,3 +712,18 @@ def test_a_changed_or_copied_model_is_never_served_another_settings_answer(
         calls += (name, temperature) not in asked
         asked.add((name, temperature))
         assert len(model._calls) == calls
+
+
+def test_a_model_field_without_a_boolean_equality_does_not_break_the_key() -> None:
+    """The model's fields are compared with the last seen to tell a changed model: a
+    numpy array's ``==`` gives an array, whose truth raises; the model counts as
+    changed, and the call goes on."""
+    model = ProviderLikeChat()
+    object.__setattr__(model, "bias", np.zeros(3))  # as a custom model's array field
+    chat = CachedChatModel(model)
+    assert chat.invoke(QUESTION).content == "small at 0.0"
+    object.__setattr__(model, "bias", np.ones(3))
+    model.temperature = 0.5
+    assert chat.invoke(QUESTION).content == "small at 0.5"
+    assert chat.invoke(QUESTION).content == "small at 0.5"
+    assert len(model._calls) == 2
