@@ -36,7 +36,6 @@ from .plan import (
     Settings,
     Tally,
     batch_dim,
-    by_tag,
     check_kind_replies,
     check_set_replies,
     claimed,
@@ -58,6 +57,7 @@ from .plan import (
     queue_claim,
     scan_keys,
     set_call,
+    shard_batches,
     touch_call,
     vector_dim_calls,
     vectors_dim,
@@ -257,7 +257,7 @@ class AsyncRedisBackend:
             calls = []
             for namespace, group in by_namespace.items():
                 tags = self._keys.shard_tags(namespace, self._shard_counts[namespace])
-                for tag, shard_writes in by_tag(self._settings, tags, group).items():
+                for tag, shard_writes in shard_batches(self._settings, tags, group):
                     keys, args = set_call(
                         self._settings, tag, shard_writes, dims[namespace] or 0, now
                     )

@@ -27,7 +27,8 @@ whole entries; a search meeting a vector whose entry is gone removes it (``VREM`
 still returns ``k`` results when ``k`` live entries match. Evictions by Redis are not
 counted in :meth:`~RedisBackend.counters`.
 
-Consistency: a write is atomic per shard (one Lua script), a batch across shards is not.
+Consistency: a write is atomic per shard (one Lua script), a batch across shards is not,
+nor one of more than :data:`.plan.SET_BATCH` entries on a shard (a script per batch of them).
 ``clear`` removes each shard in one script too (:data:`.scripts.DROP`), so a write racing
 it stays or goes whole. A namespace's dimension lives in its meta hash (checked against
 the shards' vector sets when the meta had none: an evicted meta) and is checked before

@@ -49,12 +49,12 @@ from .scripts import PURGE, VECTOR_DIM
 from .search import ShardQuery, merge, parse_shard, run_shards, shard_calls
 
 __all__ = [
+    "SET_BATCH",
     "no_vector_sets",
     "SearchJob",
     "Settings",
     "Tally",
     "batch_dim",
-    "by_tag",
     "check_kind_replies",
     "check_set_replies",
     "clear_patterns",
@@ -69,6 +69,7 @@ __all__ = [
     "namespaces_of",
     "scan_keys",
     "set_call",
+    "shard_batches",
     "touch_call",
 ]
 
@@ -297,14 +298,25 @@ def batch_dim(settings: Settings, namespace: str, writes: list[EntryWrite]) -> i
     return dim
 
 
-def by_tag(
+SET_BATCH = 512
+"""The most writes one :data:`~.scripts.SET` script applies: a shard's writes of a large
+``set_many`` go in several scripts, each atomic. One script for 40,000 vectors ran past
+the client's socket timeout (the write reported failed though applied, and retried
+whole), while the server, busy in it, answered nobody else."""
+
+
+def shard_batches(
     settings: Settings, tags: tuple[str, ...], writes: list[EntryWrite]
-) -> dict[str, list[EntryWrite]]:
-    """One namespace's writes by shard tag."""
+) -> list[tuple[str, list[EntryWrite]]]:
+    """One namespace's writes by shard tag, in batches of at most :data:`SET_BATCH`."""
     found: dict[str, list[EntryWrite]] = {}
     for write in writes:
         found.setdefault(settings.tag_of(tags, write.key), []).append(write)
-    return found
+    return [
+        (tag, shard[start : start + SET_BATCH])
+        for tag, shard in found.items()
+        for start in range(0, len(shard), SET_BATCH)
+    ]
 
 
 def set_call(

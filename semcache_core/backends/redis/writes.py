@@ -20,12 +20,12 @@ from .connection import mapped_errors
 from .fanout import fan_out
 from .plan import (
     batch_dim,
-    by_tag,
     check_set_replies,
     claimed,
     group_writes,
     queue_claim,
     set_call,
+    shard_batches,
     vector_dim_calls,
     vectors_dim,
 )
@@ -52,7 +52,7 @@ class Writes:
             calls = []
             for namespace, group in by_namespace.items():
                 tags = self._keys.shard_tags(namespace, self._shard_counts[namespace])
-                for tag, shard_writes in by_tag(self._settings, tags, group).items():
+                for tag, shard_writes in shard_batches(self._settings, tags, group):
                     self._queue_set(pipe, tag, shard_writes, dims[namespace] or 0, now)
                     calls.append(namespace)
             check_set_replies(calls, pipe.execute(), dims)
