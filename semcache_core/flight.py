@@ -16,8 +16,10 @@ A waiter leaving is its own business (DESIGN.md, Concurrency):
   computation still finishes and its result is stored. Only the task's own cancellation
   (its event loop shutting down, as ``asyncio.run`` does on return) abandons the flight,
   and so does its loop being closed with the task never ended (``loop.stop(); loop.close()``
-  in a framework's loop thread): that flight is *orphaned*, and the first caller to see it
-  (a new one joining, or a waiter checking every ``ORPHAN_CHECK_S`` seconds) abandons it;
+  in a framework's loop thread), or left not running (``wait_for`` timing out under
+  ``run_until_complete``), or blocked by a thread that would wait for it (a sync call
+  inside a coroutine of that loop): that flight is *orphaned*, and the first caller to see
+  it (a new one joining, or a waiter checking every ``ORPHAN_CHECK_S`` seconds) abandons it;
 - a waiter whose event loop is closed is skipped when the flight settles.
 
 A sync leader that nobody has joined yet holds only a placeholder in the table (most
