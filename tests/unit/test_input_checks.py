@@ -161,8 +161,8 @@ def test_numpy_values_that_are_not_numbers_are_refused_in_filters(value: Any) ->
 def test_numpy_numbers_become_the_python_numbers_they_hold(
     dtype: Any, given_numbers: list[int], op: str
 ) -> None:
-    """In metadata and in every filter operand: the same stored bytes and the same filter
-    as the Python numbers, or the same refusal (a bool is not ordered)."""
+    """In metadata and in every filter operand: the same metadata read back and the same
+    filter as with the Python numbers, or the same refusal (a bool is not ordered)."""
     numbers = [dtype(n) for n in given_numbers]
     python = [n.item() for n in numbers]
     assert decode_metadata(encode_metadata({"n": numbers, "first": numbers[0]})) == {
