@@ -93,7 +93,11 @@ def test_a_clear_killed_midway_leaves_all_or_nothing(tmp_path: Path, delay: floa
         child.send_signal(signal.SIGKILL)
         acknowledged = "cleared" in child.stdout.read()
     with SemCache(path=directory) as reopened:
-        assert len(reopened) == (0 if acknowledged else 30_000)
+        # all or nothing; a clear killed after its commit but before it returned (not
+        # acknowledged) may have happened
+        assert len(reopened) in (0, 30_000)
+        if acknowledged:
+            assert len(reopened) == 0
 
 
 def test_a_clear_that_fails_midway_changes_nothing(tmp_path: Path) -> None:
