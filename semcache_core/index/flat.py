@@ -386,9 +386,9 @@ class FlatIndex:
     ) -> SearchResult:
         """The exact top ``k`` among ``rows`` (ascending; None: every row) in float32."""
         if rows is None:
-            ids, scores = top_k(self._vectors[: self._n] @ query, k)
+            ids, scores = top_k(_products(self._vectors[: self._n], query), k)
             return self._labels[ids], scores
-        ids, scores = top_k(self._vectors[rows] @ query, k)
+        ids, scores = top_k(_products(self._vectors[rows], query), k)
         return self._labels[rows[ids]], scores
 
     def _rescored_batch(
@@ -399,9 +399,18 @@ class FlatIndex:
         results: list[SearchResult] = []
         step = max(1, _BATCH_SCORES // len(matrix))  # bounds the score matrix's memory
         for start in range(0, len(queries), step):
-            scores = queries[start : start + step] @ matrix.T
+            scores = _products(queries[start : start + step], matrix.T)
             results += [
                 (self._labels[found if rows is None else rows[found]], best)
                 for found, best in top_k_rows(scores, k)
             ]
         return results
+
+
+def _products(left: Any, right: Any) -> Any:
+    """``left @ right`` of finite float32 rows (every vector is checked on the way in).
+    OpenBLAS may set the floating-point "invalid" flag by itself, now and then (numpy
+    #24067, OpenBLAS #1924), which numpy reports as a ``RuntimeWarning``: an error that
+    fails at random a caller's test suite run with ``-W error`` (ours did, once in CI)."""
+    with np.errstate(invalid="ignore"):
+        return left @ right
