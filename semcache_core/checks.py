@@ -39,6 +39,7 @@ __all__ = [
     "check_keywords",
     "check_namespace",
     "check_path",
+    "check_text",
     "check_threshold",
     "check_ttl",
     "check_write_options",
@@ -141,11 +142,13 @@ def check_namespace(namespace: Any) -> str:
         return ""
     if not isinstance(namespace, str):
         raise InvalidArgumentError(f"namespace must be a str, got {type(namespace).__name__}")
-    _check_text(namespace, "namespace")
+    check_text(namespace, "namespace")
     return namespace
 
 
-def _check_text(text: str, what: str) -> None:
+def check_text(text: str, what: str) -> None:
+    """Raise :class:`InvalidArgumentError` naming ``what`` unless ``text`` has a UTF-8
+    form (no lone surrogate)."""
     if not encodes_as_utf8(text):
         raise InvalidArgumentError(
             f"{what} {shown(text)} is not valid text: it holds a lone surrogate (no UTF-8 form)"
@@ -266,7 +269,7 @@ def check_scan(prefix: Any, limit: Any, namespace: Any) -> tuple[str, int | None
     """``scan``'s ``prefix`` (a str), ``limit`` (None or an int >= 0) and namespace."""
     if not isinstance(prefix, str):
         raise InvalidArgumentError(f"prefix must be a str, got {type(prefix).__name__}")
-    _check_text(prefix, "prefix")  # a lone surrogate matches no key, and Redis cannot send it
+    check_text(prefix, "prefix")  # a lone surrogate matches no key, and Redis cannot send it
     if limit is not None:
         limit = check_count(limit, "limit", minimum=0)
     return prefix, limit, check_namespace(namespace)

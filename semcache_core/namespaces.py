@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .checks import encodes_as_utf8
+from .checks import check_text
 from .errors import InvalidArgumentError, shown
 
 __all__ = ["adapter_namespace"]
@@ -32,8 +32,5 @@ def adapter_namespace(kind: str, name: Any, what: str = "namespace") -> str:
     """
     if not isinstance(name, str) or not name:
         raise InvalidArgumentError(f"{what} must be a non-empty str, got {shown(name)}")
-    if not encodes_as_utf8(name):
-        raise InvalidArgumentError(
-            f"{what} {shown(name)} is not valid text: it holds a lone surrogate (no UTF-8 form)"
-        )
+    check_text(name, what)
     return f"{kind}:{name}"
