@@ -19,7 +19,7 @@ github.com/vcache-project/vCache, read at commit 5829293:
   variances by observation count;
 - for a new prompt at similarity ``s`` the exploration probability is
   ``tau = min over eps of 1 - delta / (1 - (1 - eps) * sigmoid(gamma * (s - t'_eps)))``,
-  ``t'_eps`` the upper ``1 - eps`` confidence bound of ``t`` (eps on a grid of 50): serving
+  ``t'_eps`` the upper ``1 - eps`` confidence bound of ``t`` (eps on a grid: see below): serving
   with probability ``1 - tau`` keeps the probability of a wrong answer at or below δ;
 - draw ``u`` uniform in [0, 1): explore when ``u <= tau``, exploit otherwise.
 
@@ -32,6 +32,14 @@ large slope, 40-320 in our trials) ``t`` is the middle of the gap between the hi
 and the lowest right similarity (where L-BFGS heads) and the slope is :data:`SEPARATED_SLOPE`;
 the normal quantile comes from :class:`statistics.NormalDist`; a record keeps the last
 :data:`MAX_OBSERVATIONS` observations (vCache keeps all; its variance table ends at 48).
+
+One departure by choice: vCache's grid of eps is 50 evenly spaced points from 1e-6, whose
+second is 0.0204; since ``1 - (1 - eps) * sigmoid(...) >= eps``, an entry whose first
+point's bound is loose is then explored at least ``1 - δ / 0.0204`` of the time (51% at
+δ = 0.01) however well its curve is known. Our grid adds 60 points spaced geometrically
+from 1e-6 to 0.05. Each eps gives a bound that holds, as on vCache's grid; the minimum over
+more points is never higher (:func:`explore_probability` never explores more than vCache's
+grid would), and lower for well-known entries at small δ.
 
 Example::
 
@@ -64,6 +72,7 @@ __all__ = [
     "MAX_OBSERVATIONS",
     "MIN_OBSERVATIONS",
     "SEPARATED_SLOPE",
+    "VCACHE_EPSILONS",
     "Action",
     "Fit",
     "Observation",
@@ -83,7 +92,9 @@ SEPARATED_SLOPE = 100.0
 """The logistic slope used when right and wrong similarities separate perfectly."""
 
 _PRIORS = ((0.0, False), (1.0, True))
-_EPSILONS = np.linspace(1e-6, 1 - 1e-6, 50)
+VCACHE_EPSILONS = np.linspace(1e-6, 1 - 1e-6, 50)
+"""vCache's grid of eps (see the module docstring for ours)."""
+_EPSILONS = np.union1d(VCACHE_EPSILONS, np.geomspace(1e-6, 0.05, 60))
 _QUANTILES = np.array([NormalDist().inv_cdf(1 - e) for e in _EPSILONS])
 _MIN_SLOPE = 1e-6
 _MAX_SLOPE = 1e4
@@ -291,26 +302,43 @@ def _sigmoid(z: Any) -> Any:
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z)))  # exact, and no overflow warning
 
 
-def explore_probability(record: Observations, similarity: Any, delta: Any) -> float:
+def explore_probability(
+    record: Observations, similarity: Any, delta: Any, *, epsilons: Any = None
+) -> float:
     """The probability of exploring a candidate at ``similarity`` to the entry whose
     observations are ``record``, under the error bound ``delta``: 1.0 below
     :data:`MIN_OBSERVATIONS` or when the fit fails; otherwise vCache's ``tau``, clipped to
-    [0, 1].
+    [0, 1], minimised over ``epsilons`` (default: our grid; :data:`VCACHE_EPSILONS` gives
+    vCache's).
 
     Raises:
-        InvalidArgumentError: a similarity outside [-1, 1], or ``delta`` not in (0, 1).
+        InvalidArgumentError: a similarity outside [-1, 1], ``delta`` not in (0, 1), or
+            ``epsilons`` not a non-empty sequence of numbers in (0, 1).
     """
     s = _similarity(similarity)
     delta = check_error_rate(delta)
+    grid, quantiles = (_EPSILONS, _QUANTILES) if epsilons is None else _grid(epsilons)
     if len(record) < MIN_OBSERVATIONS:
         return 1.0
     fitted = fit(record)
     if fitted is None:
         return 1.0
-    bounds = np.clip(fitted.threshold + _QUANTILES * math.sqrt(fitted.variance), 0.0, 1.0)
-    right_at_least = (1 - _EPSILONS) * _sigmoid(fitted.slope * (s - bounds))
+    bounds = np.clip(fitted.threshold + quantiles * math.sqrt(fitted.variance), 0.0, 1.0)
+    right_at_least = (1 - grid) * _sigmoid(fitted.slope * (s - bounds))
     taus = 1 - delta / (1 - right_at_least)
     return min(max(round(float(np.min(taus)), 5), 0.0), 1.0)
+
+
+def _grid(epsilons: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    numbers = (
+        [as_real(e) for e in epsilons] if isinstance(epsilons, (list, tuple, np.ndarray)) else []
+    )
+    if not numbers or any(e is None or not 0.0 < e < 1.0 for e in numbers):
+        raise InvalidArgumentError(
+            f"epsilons must be a non-empty sequence of numbers in (0, 1), got {shown(epsilons)}"
+        )
+    grid = np.array(numbers, dtype=np.float64)
+    return grid, np.array([NormalDist().inv_cdf(1 - float(e)) for e in grid])
 
 
 def decide(record: Observations, similarity: Any, delta: Any, rng: Random) -> Action:

@@ -16,6 +16,7 @@ from semcache_core.errors import InvalidArgumentError
 from semcache_core.verified import (
     MAX_OBSERVATIONS,
     MIN_OBSERVATIONS,
+    VCACHE_EPSILONS,
     Action,
     Observations,
     check_error_rate,
@@ -75,6 +76,42 @@ def test_an_entry_always_right_is_exploited_at_high_similarity(
     record = record_of([(s, True) for s in right])
     assert explore_probability(record, 0.97, 0.05) == 0.0
     assert decide(record, 0.97, 0.05, random.Random(seed)) is Action.EXPLOIT
+
+
+@settings(max_examples=80)
+@given(observations, similarities, deltas)
+def test_never_explores_more_than_on_vcaches_grid(
+    pairs: list[tuple[float, bool]], similarity: float, delta: float
+) -> None:
+    record = record_of(pairs)
+    ours = explore_probability(record, similarity, delta)
+    assert ours <= explore_probability(record, similarity, delta, epsilons=VCACHE_EPSILONS)
+
+
+def test_a_well_known_entry_is_served_at_a_small_bound_where_vcaches_grid_explores() -> None:
+    """vCache's grid's second point is 0.0204, so an entry whose tightest point's bound is
+    loose is explored at least 1 - 0.01 / 0.0204 (51%) of the time at δ = 0.01; ours has
+    points below it."""
+    rng = np.random.default_rng(3)
+    sims = rng.uniform(0.5, 1.0, MAX_OBSERVATIONS)
+    right = rng.uniform(size=MAX_OBSERVATIONS) < 1 / (1 + np.exp(-40 * (sims - 0.75)))
+    record = record_of(list(zip(sims.tolist(), right.tolist())))
+    fitted = fit(record)
+    assert fitted is not None and fitted.slope < 1e3  # a fit, not a perfect separation
+    ours = [explore_probability(record, s, 0.01) for s in np.arange(0.8, 1.0, 0.01)]
+    theirs = [
+        explore_probability(record, s, 0.01, epsilons=VCACHE_EPSILONS)
+        for s in np.arange(0.8, 1.0, 0.01)
+    ]
+    assert all(a <= b for a, b in zip(ours, theirs))
+    assert any(0.0 < b < 0.5 and a < b / 2 for a, b in zip(ours, theirs))
+
+
+@pytest.mark.parametrize("epsilons", [[], [0.0], [1.0], [0.1, 1.5], "0.1", [float("nan")]])
+def test_a_bad_grid_of_epsilons_is_refused(epsilons: object) -> None:
+    record = record_of([(0.9, True)] * 10)
+    with pytest.raises(InvalidArgumentError, match="epsilons"):
+        explore_probability(record, 0.9, 0.05, epsilons=epsilons)
 
 
 def test_an_entry_often_wrong_is_rarely_exploited() -> None:
