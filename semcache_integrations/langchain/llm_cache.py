@@ -365,16 +365,21 @@ def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         text, blank_content = content, ""
     else:
         text = "\n".join(_texts(content))
-        blank_content = [
-            {**part, "text": ""} if isinstance(part, dict) and part.get("type") == "text" else part
-            for part in content
-        ]
+        blank_content = [{**part, "text": ""} if _is_text_part(part) else part for part in content]
     return text, {**message, "kwargs": {**message["kwargs"], "content": blank_content}}
+
+
+def _is_text_part(part: Any) -> bool:
+    """A ``{"type": "text", "text": str}`` part (one whose text is not a str, such as
+    ``None``, stays whole in the context: it must match exactly)."""
+    return (
+        isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+    )
 
 
 def _texts(parts: Sequence[Any]) -> list[str]:
     return [
-        part if isinstance(part, str) else part.get("text", "")
+        part if isinstance(part, str) else part["text"]
         for part in parts
-        if isinstance(part, str) or (isinstance(part, dict) and part.get("type") == "text")
+        if isinstance(part, str) or _is_text_part(part)
     ]

@@ -22,10 +22,12 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
@@ -125,8 +127,9 @@ def chat_prompt(messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Prom
         return None
     try:
         dumped = [ChatMessage.model_validate(m).model_dump(mode="json") for m in messages]
-    except Exception:  # not messages LlamaIndex can serialise: let the wrapped LLM decide
-        return None
+        dumped = [_with_file_contents(message) for message in dumped]
+    except Exception:  # not messages LlamaIndex can serialise, or a file it cannot read:
+        return None  # let the wrapped LLM decide
     exact = json.dumps({"chat": dumped, "kwargs": extra}, sort_keys=True)
     for position in range(len(dumped) - 1, -1, -1):
         if dumped[position].get("role") == MessageRole.USER.value:
@@ -138,6 +141,30 @@ def chat_prompt(messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Prom
             context = json.dumps({**scope, "kwargs": extra}, sort_keys=True)
             return Prompt(exact=exact, context=context, query=query)
     return Prompt(exact=exact, context=exact, query="")  # no user turn: exact hits only
+
+
+def _with_file_contents(message: dict[str, Any]) -> dict[str, Any]:
+    """The serialised message with each block given by ``path`` (an image, audio, a video,
+    a document) keyed by the file's contents too: an app that saves each upload to the
+    same path sends another image under the same path.
+
+    Raises:
+        OSError: a file that cannot be read.
+    """
+    blocks = message.get("blocks")
+    if not isinstance(blocks, list) or not any(_has_path(b) for b in blocks):
+        return message
+    keyed = [
+        {**b, "path_contents": hashlib.blake2b(Path(b["path"]).read_bytes()).hexdigest()}
+        if _has_path(b)
+        else b
+        for b in blocks
+    ]
+    return {**message, "blocks": keyed}
+
+
+def _has_path(block: Any) -> bool:
+    return isinstance(block, dict) and isinstance(block.get("path"), str)
 
 
 def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 from fakeclock import FakeClock
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.caches import BaseCache
 from langchain_core.embeddings import Embeddings
 from langchain_core.globals import set_llm_cache
@@ -231,6 +233,37 @@ def test_prompt_split_blanks_only_the_last_human_text() -> None:
     assert (plain.query, plain.context) == ("[not json", "")
     no_human = split_prompt(dumps([SYSTEM]))
     assert no_human.query == ""
+
+
+odd_texts = st.one_of(
+    st.none(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.lists(st.text(max_size=3), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(odd_texts, odd_texts)
+def test_a_text_part_whose_text_is_not_a_str_stays_whole_in_the_context(
+    odd: object, other: object
+) -> None:
+    """A ``{"type": "text", "text": None}`` part (LangChain takes it, and so do models) raised
+    a bare TypeError on every cached call; it now keeps the part as it is in the context,
+    so two prompts that differ only in it never share an answer."""
+    question = {"type": "text", "text": "Describe this picture"}
+    first = split_prompt(dumps([HumanMessage([question, {"type": "text", "text": odd}])]))
+    assert first.query == "Describe this picture"
+    second = split_prompt(dumps([HumanMessage([question, {"type": "text", "text": other}])]))
+    assert (first.context == second.context) == (dumps(odd) == dumps(other))
+    cached = CountingChat(responses=["first", "second"], cache=SemCache(threshold=0.5))
+    served = [
+        cached.invoke([HumanMessage([question, {"type": "text", "text": text}])]).content
+        for text in (odd, other)
+    ]
+    assert served == (["first", "first"] if dumps(odd) == dumps(other) else ["first", "second"])
 
 
 def test_bad_arguments_are_refused() -> None:

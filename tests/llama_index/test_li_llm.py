@@ -21,8 +21,10 @@ from llama_index.core.base.llms.types import (
     ChatResponse,
     CompletionResponse,
     CompletionResponseGen,
+    ImageBlock,
     LLMMetadata,
     MessageRole,
+    TextBlock,
 )
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import CustomLLM, MockLLM
@@ -184,6 +186,32 @@ def test_chat_no_hit_across_system_prompts_or_turns(llm: SemCacheLLM, inner: Cou
     other = [user("Hey"), ChatMessage(role=MessageRole.ASSISTANT, content="Hello!")]
     llm.chat([*other, user(PARAPHRASE)])
     assert inner.calls == 4
+
+
+@examples(max_examples=25, deadline=None)
+@given(uploads=st.lists(st.binary(min_size=1, max_size=8), min_size=1, max_size=6))
+def test_a_file_block_is_keyed_by_the_file_contents_not_its_path(
+    uploads: list[bytes], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """An app that saves each upload to the same path: another image under that path is
+    another prompt (it was served the first image's answer, as an exact hit)."""
+    path = tmp_path_factory.mktemp("uploads") / "upload.png"
+    inner = CountingLLM(chat_model=True)
+    llm = SemCacheLLM(inner, threshold=0.9)
+    seen: list[bytes] = []
+    for contents in uploads:
+        path.write_bytes(contents)
+        image = ImageBlock(path=path, image_mimetype="image/png")
+        llm.chat([ChatMessage(role=MessageRole.USER, blocks=[TextBlock(text=QUESTION), image])])
+        if contents not in seen:
+            seen.append(contents)
+        assert inner.calls == len(seen)  # a repeat of an image is a hit, another one a miss
+    path.unlink()  # a block whose file is gone: the model has the call, uncached
+    message = ChatMessage(role=MessageRole.USER, blocks=[TextBlock(text=QUESTION), image])
+    for _ in range(2):
+        calls = inner.calls
+        llm.chat([message])
+        assert inner.calls == calls + 1
 
 
 def test_chat_query_is_last_user_message(llm: SemCacheLLM, inner: CountingLLM) -> None:
