@@ -56,7 +56,13 @@ from .errors import (
     shown,
 )
 
-__all__ = ["DistributedSemanticKV", "SemanticKVClient", "provider_embedder"]
+__all__ = [
+    "DistributedSemanticKV",
+    "SemanticKVClient",
+    "StoredJSONError",
+    "StoredTextError",
+    "provider_embedder",
+]
 
 _METRICS = ("puts", "gets", "searches", "hits", "misses", "errors")
 
@@ -155,6 +161,26 @@ def _bytes_of(key: str, value: Any) -> bytes:
     return value
 
 
+class StoredTextError(InvalidValueError, UnicodeDecodeError):
+    """``get_string`` (or ``get_json``) of a key that holds bytes that are not UTF-8; also
+    the ``UnicodeDecodeError`` (a ``ValueError``) the seed raised, so its handlers work."""
+
+    def __init__(self, key: str, exc: UnicodeDecodeError) -> None:
+        UnicodeDecodeError.__init__(self, exc.encoding, exc.object, exc.start, exc.end, exc.reason)
+        self.key = key
+        self.add_note(f"{shown(key)} does not hold UTF-8 text")
+
+
+class StoredJSONError(InvalidValueError, json.JSONDecodeError):
+    """``get_json`` of a key that holds text that is not JSON; also the
+    ``json.JSONDecodeError`` (a ``ValueError``) the seed raised, so its handlers work."""
+
+    def __init__(self, key: str, exc: json.JSONDecodeError) -> None:
+        json.JSONDecodeError.__init__(self, exc.msg, exc.doc, exc.pos)
+        self.key = key
+        self.args = (f"{shown(key)} does not hold JSON: {exc}",)
+
+
 class DistributedSemanticKV:
     """The Semantic KV seed's client API on Redis (see the module docstring).
 
@@ -165,10 +191,11 @@ class DistributedSemanticKV:
         nodes: Redis URLs (``redis://host:port``; ``host:port`` works too): one node of a
             cluster is enough, or one standalone server.
         replication_factor: copies of each write (the seed's): ``n`` makes every ``put``
-            wait until ``n - 1`` replicas hold it (``min_replica_acks``).
+            wait until ``n - 1`` replicas hold it (``min_replica_acks``); 0 is 1.
         search_timeout: seconds a server may take to answer any call (socket timeout).
         connection_timeout: seconds to connect to a server.
-        max_workers: threads for calls that visit every node (health, stats); default 8.
+        max_workers: threads for calls that visit every node (health, stats); default (or
+            0, as in the seed) 8.
         retry_count: retries of a call that could not reach a server.
         embedding_provider: what embeds values and queries: anything
             ``SemCache(embedder=)`` takes, a sentence-transformers model, or a seed
@@ -199,11 +226,14 @@ class DistributedSemanticKV:
         urls = _urls(nodes)
         search_timeout = _seconds(search_timeout, "search_timeout")
         connection_timeout = _seconds(connection_timeout, "connection_timeout")
-        self._workers = 8 if max_workers is None else check_count(max_workers, "max_workers")
+        # 0 means the default for max_workers, and one copy for replication_factor, as
+        # in the seed (``max_workers or ...``; it only stored the factor)
+        workers = None if max_workers is None else check_count(max_workers, "max_workers", 0)
+        self._workers = workers or 8
         retries = check_count(retry_count, "retry_count", minimum=0)
-        copies = check_count(replication_factor, "replication_factor")
+        copies = check_count(replication_factor, "replication_factor", minimum=0)
         if min_replica_acks is None:
-            acks = copies - 1
+            acks = max(copies - 1, 0)
         else:
             acks = check_count(min_replica_acks, "min_replica_acks", minimum=0)
         self._namespace = check_namespace(namespace)
@@ -331,14 +361,16 @@ class DistributedSemanticKV:
         primary that holds the entry.
 
         Raises:
-            InvalidArgumentError: ``query`` not a str, ``top_k`` < 1, ``threshold``
-                outside [-1, 1].
+            InvalidArgumentError: ``query`` not a str, ``top_k`` < 0 (0 gives ``[]``, as
+                in the seed), ``threshold`` outside [-1, 1].
             BackendError: a shard did not answer (no partial result).
         """
         if not isinstance(query, str):
             raise InvalidArgumentError(f"query must be a str, got {type(query).__name__}")
-        top_k = check_count(top_k, "top_k")
+        top_k = check_count(top_k, "top_k", minimum=0)
         floor = check_threshold(threshold)
+        if top_k == 0:  # the seed's all_results[:0]
+            return []
         with self._call() as cache:
             hits = cache.search(query, top_k, threshold=floor, namespace=self._namespace)
             found = [
@@ -366,14 +398,18 @@ class DistributedSemanticKV:
         return self.put(key, data, ttl_ms)
 
     def get_string(self, key: str) -> str | None:
-        """The value of ``key`` decoded as UTF-8, or None."""
+        """The value of ``key`` decoded as UTF-8, or None.
+
+        Raises:
+            StoredTextError: the value is not UTF-8 (a ``UnicodeDecodeError``, as the seed's).
+        """
         data = self.get(key)
         if data is None:
             return None
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InvalidValueError(f"{shown(key)} does not hold UTF-8 text: {exc}") from exc
+            raise StoredTextError(key, exc) from exc
 
     def put_json(self, key: str, value: Any, ttl_ms: int = 0) -> bool:
         """:meth:`put` of ``value`` as JSON text (embedded)."""
@@ -384,14 +420,19 @@ class DistributedSemanticKV:
         return self.put_string(key, text, ttl_ms)
 
     def get_json(self, key: str) -> Any:
-        """The value of ``key`` parsed as JSON, or None when absent."""
+        """The value of ``key`` parsed as JSON, or None when absent.
+
+        Raises:
+            StoredJSONError: the value is not JSON (a ``json.JSONDecodeError``, as the seed's).
+            StoredTextError: the value is not UTF-8.
+        """
         text = self.get_string(key)
         if text is None:
             return None
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidValueError(f"{shown(key)} does not hold JSON: {exc}") from exc
+            raise StoredJSONError(key, exc) from exc
 
     # --- cluster -------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from every shard with the node that holds each hit, health, stats, clear_all, cl
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import socket
 import subprocess
@@ -30,6 +31,7 @@ from semcache_core.errors import (
     InvalidValueError,
 )
 from semcache_core.redis_local import LocalCluster, LocalServer
+from semcache_core.semantic_kv import StoredJSONError, StoredTextError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -299,7 +301,6 @@ def test_bad_input_is_a_typed_error_and_changes_nothing(kv: DistributedSemanticK
         lambda: kv.put("keep", b"v", ttl_ms=True),  # type: ignore[arg-type]
         lambda: kv.put("keep", b"v", ttl_ms=10**16),  # named as ttl_ms, before embedding
         lambda: kv.scan("\ud800"),  # was a UnicodeEncodeError from the Redis client
-        lambda: kv.search("q", top_k=0),
         lambda: kv.search("q", top_k=-3),
         lambda: kv.search("q", threshold=1.5),
         lambda: kv.search(["q"]),  # type: ignore[arg-type]
@@ -309,12 +310,33 @@ def test_bad_input_is_a_typed_error_and_changes_nothing(kv: DistributedSemanticK
         with pytest.raises(InvalidArgumentError):
             call()
     assert kv.scan() == ["keep"] and kv.get("keep") == b"kept"
+    assert kv.search("kept", top_k=0) == []  # the seed's all_results[:0]
+
+
+def test_a_stored_value_that_does_not_decode_raises_what_the_seed_raised(
+    kv: DistributedSemanticKV,
+) -> None:
+    """The seed let ``UnicodeDecodeError`` / ``json.JSONDecodeError`` through (both
+    ``ValueError``s); ours raised ``InvalidValueError``, a ``TypeError``, so a seed user's
+    ``except ValueError`` no longer caught it. Ours is both now."""
     kv.put("raw", b"\xff")
-    with pytest.raises(InvalidValueError, match="UTF-8"):
-        kv.get_string("raw")
     kv.put_string("text", "not json")
-    with pytest.raises(InvalidValueError, match="JSON"):
+    for call, seed_error in (
+        (lambda: kv.get_string("raw"), UnicodeDecodeError),
+        (lambda: kv.get_json("raw"), UnicodeDecodeError),
+        (lambda: kv.get_json("text"), json.JSONDecodeError),
+    ):
+        for caught in (seed_error, ValueError, InvalidValueError):
+            with pytest.raises(caught):
+                call()
+    with pytest.raises(StoredTextError) as text_error:
+        kv.get_string("raw")
+    assert (text_error.value.key, text_error.value.object) == ("raw", b"\xff")
+    assert "'raw' does not hold UTF-8 text" in text_error.value.__notes__
+    with pytest.raises(StoredJSONError, match="'text' does not hold JSON") as json_error:
         kv.get_json("text")
+    assert (json_error.value.doc, json_error.value.pos) == ("not json", 0)
+    assert kv.get("raw") == b"\xff" and kv.get_string("text") == "not json"
 
 
 def test_bad_options_are_typed_errors(
@@ -331,7 +353,7 @@ def test_bad_options_are_typed_errors(
         with pytest.raises(InvalidArgumentError):
             DistributedSemanticKV(nodes)  # type: ignore[arg-type]
     for options in (
-        {"max_workers": 0},
+        {"max_workers": -1},
         {"search_timeout": 0},
         {"connection_timeout": float("nan")},
         {"min_replica_acks": -1},
@@ -484,8 +506,12 @@ def test_replication_factor_waits_for_that_many_copies(
         assert kv.put("copied", b"on a primary and a replica")
     with DistributedSemanticKV([redis_cluster.urls[0]], 2, min_replica_acks=0) as kv:
         assert kv.cache.backend._acks == 0
+    # the seed took 0 (it only stored the factor) and max_workers=0 (its default)
+    with DistributedSemanticKV([redis_cluster.urls[0]], 0, max_workers=0) as kv:
+        assert kv.cache.backend._acks == 0 and kv._workers == 8
+        assert kv.put("one copy", b"enough")
     with pytest.raises(InvalidArgumentError, match="replication_factor"):
-        DistributedSemanticKV([redis_cluster.urls[0]], 0)
+        DistributedSemanticKV([redis_cluster.urls[0]], -1)
 
 
 @pytest.mark.parametrize("name", ["all-MiniLM-L6-v2", b"all-MiniLM-L6-v2", ""])
