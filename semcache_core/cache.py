@@ -49,6 +49,7 @@ from .checks import (
     check_namespace,
     check_scan,
     check_search,
+    check_sequence,
     check_threshold,
     check_ttl,
     ordered_rows,
@@ -181,7 +182,9 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         differ (see :meth:`dim_of`)."""
         if self._fixed_dim is not None:
             return self._fixed_dim
-        dims = set(self._backend.dims.values())
+        now = self._clock()  # a namespace whose vectors all expired has none
+        dims = {self._backend.dim_of(namespace, now) for namespace in self._backend.dims}
+        dims.discard(None)
         return dims.pop() if len(dims) == 1 else None
 
     def dim_of(self, namespace: str = "") -> int | None:
@@ -366,6 +369,8 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
     ) -> list[EntryWrite]:
         """:meth:`set_many`'s writes (its async twin's too), every row checked first;
         ``dim``: the namespace's dimension, read by the caller."""
+        if not isinstance(items, Mapping):
+            check_sequence(items, "items")
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
         with naming(namespace):
             rows = self._vector_rows(vectors, len(pairs), dim)
@@ -505,6 +510,7 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         if isinstance(queries, np.ndarray):
             vectors: Any = queries
         else:
+            check_sequence(queries, "queries")
             queries = list(queries)
             if not queries:
                 raise InvalidArgumentError("search_batch needs at least one query")

@@ -28,10 +28,12 @@ import numpy as np
 from . import cache_native_async as native
 from .backends.base import async_backend, async_keyspace
 from .checks import (
+    check_fn,
     check_index,
     check_key,
     check_namespace,
     check_search,
+    check_sequence,
     check_threshold,
     check_write_options,
 )
@@ -242,6 +244,7 @@ class AsyncTwins:
     ) -> list[list[Hit]]:
         _check_search_options(k, options)
         if not isinstance(queries, np.ndarray):
+            check_sequence(queries, "queries")
             queries = [await self._aquery(q) for q in queries]
         aio = async_backend(self._backend)
         if aio is None:
@@ -288,6 +291,7 @@ class AsyncTwins:
         if aio is not None:
             return await native.get_or_compute(self, aio, key, fn, ttl, namespace, metadata, index)
         check_key(key)
+        check_fn(fn)
         check_write_options(ttl, namespace, metadata)
         check_index(index)
         namespace = check_namespace(namespace)

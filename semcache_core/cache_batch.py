@@ -37,7 +37,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import cache_native_async as native
 from .backends.base import StoredEntry, async_backend
-from .checks import check_index, check_keys, check_namespace, check_write_options, ordered_rows
+from .checks import (
+    check_fn,
+    check_index,
+    check_keys,
+    check_namespace,
+    check_write_options,
+    ordered_rows,
+)
 from .flight import Flight, check_not_computing, in_thread, launch, lead, settle_error
 from .stored_values import Outcome, fresh, outcome_of, value_of
 
@@ -237,6 +244,7 @@ class BatchCalls:
         """
         namespace = check_namespace(namespace)
         plan = _ManyPlan(check_keys(keys), namespace)
+        check_fn(fn, "fn(keys)")
         check_write_options(ttl, namespace, metadata)
         check_index(index)
         options = (ttl, namespace, metadata, index)
@@ -288,6 +296,7 @@ class BatchCalls:
         """
         namespace = check_namespace(namespace)
         plan = _ManyPlan(check_keys(keys), namespace)
+        check_fn(fn, "fn(keys)")
         check_write_options(ttl, namespace, metadata)
         check_index(index)
         options = (ttl, namespace, metadata, index)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import EntryWrite, StoredEntry
-from .checks import check_index, check_key, check_namespace, check_write_options
+from .checks import check_fn, check_index, check_key, check_namespace, check_write_options
 from .entry_writes import computed_writes, stored_metadata
 from .errors import DimensionMismatchError
 from .stored_values import MISSING, OUTCOMES, Outcome, outcome_of
@@ -160,6 +160,7 @@ class ComputeCalls:
         found = self._read_value(namespace, key, self._clock())
         if found is not MISSING:
             return found
+        check_fn(fn)  # a hit has no use for it: checked where it would be called
         return self._flights.run(
             (namespace, key),
             self._compute,

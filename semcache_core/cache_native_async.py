@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends.base import AsyncBackend, AsyncKeyspace, checks_query_dimension
 from .checks import (
+    check_fn,
     check_index,
     check_key,
     check_keys,
@@ -258,6 +259,7 @@ async def get_or_compute(
     """:meth:`SemCache.aget_or_compute` on the backend's async calls (same single flight:
     the computation is a task no waiter owns; a plain ``fn`` runs in a worker thread)."""
     check_key(key)
+    check_fn(fn)
     check_write_options(ttl, namespace, metadata)
     check_index(index)
     namespace = check_namespace(namespace)

@@ -116,6 +116,25 @@ def check_key(key: Any) -> None:
         )
 
 
+def check_fn(fn: Any, signature: str = "fn(key)") -> None:
+    """:class:`InvalidArgumentError` unless ``fn`` is callable (``signature`` names it)."""
+    if not callable(fn):
+        raise InvalidArgumentError(
+            f"{signature.split('(')[0]} must be callable as {signature}, got {shown(fn)}"
+        )
+
+
+def check_sequence(items: Any, what: str) -> None:
+    """:class:`InvalidArgumentError` for a single str or bytes (which would be split into
+    characters) or for something that is not iterable, in place of a sequence."""
+    if isinstance(items, (str, bytes)):
+        raise InvalidArgumentError(
+            f"{what} must be a sequence, got a single {type(items).__name__}"
+        )
+    if not isinstance(items, Iterable):
+        raise InvalidArgumentError(f"{what} must be a sequence, got {shown(items)}")
+
+
 def check_keys(keys: Any, prefix: str = "", what: str = "keys") -> list[str]:
     """``keys`` (a sequence of str, not one str) as a list, each behind ``prefix``.
 
@@ -127,6 +146,7 @@ def check_keys(keys: Any, prefix: str = "", what: str = "keys") -> list[str]:
         raise InvalidArgumentError(
             f"{what} must be a sequence of str, got a single {type(keys).__name__}"
         )
+    check_sequence(keys, what)
     checked = []
     for key in keys:
         if not isinstance(key, str):

@@ -377,3 +377,91 @@ def test_an_empty_or_matches_nothing(filters: Any, expected: list[str]) -> None:
     cache.set("a", 1, vector=[1.0, 0.0], metadata={"t": "x"})
     cache.set("b", 2, vector=[1.0, 0.5], metadata={"t": "y"})
     assert sorted(h.key for h in cache.search([1.0, 0.0], filters=filters)) == expected
+
+
+# --- sequences, callables and the cache's dimension (review, 2026-12) ----------------------
+
+NOT_SEQUENCES = st.one_of(
+    st.text(min_size=1, max_size=12),
+    st.binary(min_size=1, max_size=6),
+    st.none(),
+    st.integers(),
+    st.floats(allow_nan=False),
+)
+
+
+def _filled() -> SemCache:
+    cache = SemCache()
+    cache.put("faq:1", "How do I reset my password?")
+    cache.set("plain", 3)
+    return cache
+
+
+@settings(max_examples=40, deadline=None)
+@given(not_a_sequence=NOT_SEQUENCES)
+def test_a_lone_str_or_a_non_sequence_is_refused_where_a_sequence_is_due(
+    not_a_sequence: Any,
+) -> None:
+    """``search_batch("reset password")`` searched each character (14 result lists); None
+    raised a bare TypeError in the batch calls. Each is a typed error and changes nothing."""
+    cache = _filled()
+    before = sorted(cache.scan())
+    calls = [
+        lambda: cache.search_batch(not_a_sequence, 1),
+        lambda: asyncio.run(cache.asearch_batch(not_a_sequence, 1)),
+        lambda: cache.set_many(not_a_sequence),
+        lambda: cache.get_many(not_a_sequence),
+        lambda: cache.delete_many(not_a_sequence),
+        lambda: cache.get_or_compute_many(not_a_sequence, lambda keys: [0] * len(keys)),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidArgumentError, match="sequence"):
+            call()
+    assert sorted(cache.scan()) == before and cache.get("plain") == 3
+
+
+@pytest.mark.parametrize("fn", [None, 3, "embed", b"x", [len]], ids=repr)
+def test_a_fn_that_cannot_be_called_is_refused_before_anything_is_stored(fn: Any) -> None:
+    cache = _filled()
+    for call in (
+        lambda: cache.get_or_compute("new", fn),
+        lambda: asyncio.run(cache.aget_or_compute("new", fn)),
+        lambda: cache.get_or_compute_many(["new", "other"], fn),
+        lambda: asyncio.run(cache.aget_or_compute_many(["new"], fn)),
+    ):
+        with pytest.raises(InvalidArgumentError, match="callable"):
+            call()
+    assert cache.get("new") is None and len(cache) == 2
+    assert cache.get_or_compute("plain", fn) == 3  # a hit calls nothing: nothing to check
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    spaces=st.lists(
+        st.tuples(st.integers(2, 4), st.sampled_from([None, 5.0, 50.0])), min_size=1, max_size=4
+    ),
+    elapsed=st.sampled_from([0.0, 10.0, 100.0]),
+)
+def test_dim_counts_only_namespaces_holding_live_vectors(
+    spaces: list[tuple[int, float | None]], elapsed: float
+) -> None:
+    """``dim`` read the dimensions of namespaces whose vectors had all expired (None where
+    the live ones agreed) until something purged; ``dim_of`` and ``len`` purged first."""
+    clock = _Clock()
+    cache = SemCache(clock=clock)
+    for number, (dim, ttl) in enumerate(spaces):
+        vector = [1.0] + [0.0] * (dim - 1)
+        cache.set(f"k{number}", number, vector=vector, ttl=ttl, namespace=f"ns{number}")
+    clock.now += elapsed
+    live = {dim for dim, ttl in spaces if ttl is None or ttl > elapsed}
+    expected = live.pop() if len(live) == 1 else None
+    assert cache.dim == expected
+    assert cache.dim == expected  # reading it again (after its purge) agrees
