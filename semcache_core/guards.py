@@ -78,7 +78,7 @@ from .guard_words import (
     TOO_AS_ALSO_BEFORE,
     UNITS,
 )
-from .prompt_diff import numbers, question_words
+from .prompt_diff import numbers_at, question_words
 
 __all__ = [
     "DEFAULT_GUARDS",
@@ -128,18 +128,21 @@ _UPPER_OR_DIGIT = re.compile(r"[A-Z0-9]")
 
 
 def numbers_agree(new: str, stored: str) -> bool:
-    """The same numbers: in digits (``"15%"``, ``"3.11"``, ``"2024-05-01"``, ``"-40"``), in
-    the same order ("Is 7 greater than 3?" is not "Is 3 greater than 7?"), or, when
-    either side writes one in words ("five", "twice", "a dozen"), the same values in any
-    order ("two times" matches "twice", "5 years" matches "five years")."""
-    new_words, stored_words = _number_words(new), _number_words(stored)
-    if not new_words and not stored_words:
-        return numbers(new) == numbers(stored)
-    return sorted(numbers(new) + new_words) == sorted(numbers(stored) + stored_words)
+    """The same numbers in the same order ("Is 7 greater than 3?" is not "Is 3 greater
+    than 7?"), in digits (``"15%"``, ``"3.11"``, ``"2024-05-01"``, ``"-40"``) or in words,
+    each word as its value ("two times" matches "twice", "5 years" matches "five years",
+    "10 divided by two" is not "2 divided by ten")."""
+    return _numbers_in_order(new) == _numbers_in_order(stored)
 
 
-def _number_words(span: str) -> list[str]:
-    return [NUMBER_WORDS[word] for word in span_words(span) if word in NUMBER_WORDS]
+def _numbers_in_order(span: str) -> list[str]:
+    """The numbers of ``span`` in order, those in words as their value in digits."""
+    found = numbers_at(span)
+    for match in WORD.finditer(span):
+        value = NUMBER_WORDS.get(match.group().lower())
+        if value is not None:
+            found.append((match.start(), value))
+    return [value for _, value in sorted(found)]
 
 
 # A quantity's unit: after a number (digits or words), "a", "an", "one" or "per".

@@ -246,6 +246,11 @@ def numbers(span: str) -> list[str]:
     return _NUMBER.findall(span)
 
 
+def numbers_at(span: str) -> list[tuple[int, str]]:
+    """:func:`numbers` with where each starts in ``span``."""
+    return [(match.start(), match.group()) for match in _NUMBER.finditer(span)]
+
+
 def question_words(span: str) -> frozenset[str]:
     """The question words in ``span`` that fix the kind of answer (who, when, where, why).
 

@@ -336,6 +336,33 @@ def test_a_changed_number_is_always_refused(text: str, first: int, second: int) 
         assert not numbers_agree(f"{text} {first} items", f"{text} {second} items")
 
 
+_SMALL_WORDS = ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve"]
+_VALUES = {word: str(value) for word, value in zip(_SMALL_WORDS, [2, 3, 4, 5, 6, 7, 8, 9, 10, 12])}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_SMALL_WORDS), min_size=2, max_size=4, unique=True),
+    st.lists(st.booleans(), min_size=4, max_size=4),
+    st.lists(st.booleans(), min_size=4, max_size=4),
+    st.data(),
+)
+def test_numbers_in_words_or_digits_agree_in_order_only(
+    numbers: list[str], worded: list[bool], other_worded: list[bool], data: Any
+) -> None:
+    """Found by review: once either side wrote a number in words, the values were
+    compared in any order, so "10 divided by two" was served "2 divided by ten"."""
+
+    def written(values: list[str], in_words: list[bool]) -> str:
+        parts = [word if as_word else _VALUES[word] for word, as_word in zip(values, in_words)]
+        return "Split " + " by ".join(parts) + " items for the team."
+
+    assert numbers_agree(written(numbers, worded), written(numbers, other_worded))
+    order = data.draw(st.permutations(numbers))
+    same = order == numbers
+    assert numbers_agree(written(order, worded), written(numbers, other_worded)) == same
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     texts,
