@@ -7,7 +7,8 @@ whatever the model: the shared words dominate both vectors (all-MiniLM-L6-v2 put
 seller" / "pay the buyer" inside one such sentence at 0.949, the lexical embedder
 "approve" / "appeal" at 0.950). :func:`swapped_words` finds such a swap, so that the
 replaced words themselves are compared instead; a misspelling ("pasword", "refnud") is no
-swap: it is what the lexical embedder exists to forgive.
+swap: it is what the lexical embedder exists to forgive. Two English words a letter apart
+("employer" / "employee") are a swap, not a misspelling.
 
 Example::
 
@@ -22,11 +23,20 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Container
 
 from .prompt_diff import words
 
-__all__ = ["FUNCTION_WORDS", "SHARED_MIN", "SWAPPED_MAX", "is_misspelling", "swapped_words"]
+__all__ = [
+    "FUNCTION_WORDS",
+    "SHARED_MIN",
+    "SWAPPED_MAX",
+    "is_english_word",
+    "is_misspelling",
+    "swapped_words",
+]
 
 SHARED_MIN = 6
 """Words the two sentences must share (before and after the swap) for a swap to count."""
@@ -91,13 +101,30 @@ def is_misspelling(word: str, other: str) -> bool:
     """Whether two words are one misspelt as the other: at most one edit apart (an
     insertion, a deletion, a substitution or two neighbours transposed), two for words
     of seven letters or more, with their first letter the same (and neither longer than
-    :data:`LONGEST_WORD`)."""
+    :data:`LONGEST_WORD`), and not both English words (:func:`is_english_word`:
+    "employer" / "employee", "prevent" / "present", "trial" / "trail" ask other things)."""
     if word == other:
         return True
     if word[0] != other[0] or max(len(word), len(other)) > LONGEST_WORD:
         return False
     allowed = 2 if min(len(word), len(other)) >= 7 else 1
-    return _edits(word, other, allowed) <= allowed
+    if _edits(word, other, allowed) > allowed:
+        return False
+    return not (is_english_word(word) and is_english_word(other))
+
+
+def is_english_word(word: str) -> bool:
+    """Whether lower-case ``word`` is in pyspellchecker's English word list (about 160,000
+    words, US spellings; loaded on first use, about half a second)."""
+    return word in _english_words()
+
+
+@functools.cache
+def _english_words() -> Container[str]:
+    from spellchecker import SpellChecker  # its list loads in ~0.5 s: only when needed
+
+    words: Container[str] = SpellChecker(distance=1).word_frequency.dictionary
+    return words
 
 
 def _edits(a: str, b: str, limit: int) -> int:

@@ -13,6 +13,7 @@ from semcache_core.word_swaps import (
     FUNCTION_WORDS,
     SHARED_MIN,
     _edits,
+    is_english_word,
     is_misspelling,
     swapped_words,
 )
@@ -139,8 +140,34 @@ def test_one_edit_after_the_first_letter_is_a_misspelling(word: str, data: st.Da
     if at + 1 < len(word):
         edits.append(word[:at] + word[at + 1] + word[at] + word[at + 2 :])  # transposition
     for edited in edits:
-        assert is_misspelling(word, edited) and is_misspelling(edited, word)
+        both_words = is_english_word(word) and is_english_word(edited)  # "bead" / "bend"
+        assert is_misspelling(word, edited) == is_misspelling(edited, word) == (not both_words)
     assert not is_misspelling(word, "z" + word[1:])  # another first letter: another word
+
+
+@pytest.mark.parametrize(
+    ("word", "other"),
+    [("employer", "employee"), ("payer", "payee"), ("grantor", "grantee"),
+     ("mortgagor", "mortgagee"), ("prevent", "present"), ("upload", "unload"),
+     ("trial", "trail")],
+)  # fmt: skip
+def test_two_english_words_a_letter_apart_are_a_swap_not_a_misspelling(
+    word: str, other: str
+) -> None:
+    """Found by review: each was taken for a typo of the other, so the swap was never
+    compared and the cached answer for the other role or verb was served."""
+    assert not is_misspelling(word, other)
+    assert swapped_words(LONG.format(word), LONG.format(other)) == (word, other)
+
+
+@pytest.mark.parametrize(
+    ("word", "typo"),
+    [("password", "pasword"), ("receive", "recieve"), ("refund", "refnud"),
+     ("separate", "seperate"), ("address", "adress"), ("color", "colour")],
+)  # fmt: skip
+def test_a_misspelt_word_is_still_forgiven(word: str, typo: str) -> None:
+    assert is_misspelling(word, typo)
+    assert swapped_words(LONG.format(word), LONG.format(typo)) is None
 
 
 @settings(max_examples=500, deadline=None)
