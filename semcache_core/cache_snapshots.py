@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Snapshots"]
 
+_BACKEND_SETTINGS = ("max_entries", "index", "hnsw_threshold", "hnsw_params")
+"""Saved settings that configure the default backend (see :class:`SemCache`)."""
+
 
 class Snapshots:
     """``dump`` / ``load`` / ``from_snapshot`` (``adump`` / ``aload`` are in cache_async)."""
@@ -94,13 +97,20 @@ class Snapshots:
     ) -> SemCache:
         """A new cache with the snapshot's content and settings (``options`` override them).
 
-        Pass the ``embedder`` the snapshot was made with: embedders are not saved.
+        Pass the ``embedder`` the snapshot was made with: embedders are not saved. With
+        ``backend=``, the content goes into that backend, which keeps its own settings:
+        the saved LRU bound, index kind and HNSW settings are not applied (the default
+        TTL is); passing those options too is refused, as by the constructor.
 
         Raises:
             SnapshotError, FileNotFoundError: as :meth:`load`.
         """
         state, meta = read_snapshot(path, wait=False)
-        settings = {**settings_from_meta(path, meta), **options}
+        saved = settings_from_meta(path, meta)
+        if options.get("backend") is not None:  # it is configured already
+            for name in _BACKEND_SETTINGS:
+                saved.pop(name, None)
+        settings = {**saved, **options}
         cache = cls(dim=settings.pop("dim", state.dim), embedder=embedder, **settings)
         try:
             cache._restore(cache._snapshot_backend(), path, state)

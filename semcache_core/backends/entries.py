@@ -29,15 +29,26 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
+import struct
 from collections.abc import Iterator
 from typing import Any
 
-from ..codec import decode_many, decode_metadata
+import msgpack
+import numpy as np
+
+from ..codec import EXTENSION, decode_many, decode_metadata
 from ..untracked import untrack
-from ..vector_values import VectorValue
+from ..vector_values import VECTOR_EXT, VECTOR_HEAD, VectorValue
 from .base import NOT_DECODED, StoredEntry
 
-__all__ = ["ColdEntries", "LocalEntry"]
+__all__ = [
+    "EXTENSION_HEADS",
+    "ColdEntries",
+    "LocalEntry",
+    "check_extensions",
+    "check_metadata",
+]
 
 _SCALARS = frozenset([str, bytes, int, float, bool, type(None)])  # kept decoded (immutable)
 
@@ -171,10 +182,11 @@ class ColdEntries:
             raise ValueError("a key appears twice in one namespace")
         # decoded to check them; only immutable scalars are kept (a thawed entry hands them
         # out as they are), never a copy of a dict or list that nothing would read
-        decoded = list(map(_plain, decode_many(values)))
+        values_decoded = decode_many(values)
+        check_extensions(values, values_decoded)
+        decoded = list(map(_plain, values_decoded))
         # metadata blobs repeat (often all empty): decode each distinct one once
-        if not set(map(type, decode_many(list(set(metadata))))) <= {dict}:
-            raise ValueError("an entry's metadata is not a map")
+        check_metadata(list(set(metadata)))
         expired: list[int] = []
         expiry: list[tuple[float, int]] = []
         if expires_at.count(None) != count:
@@ -314,6 +326,94 @@ class ColdEntries:
                 return self._namespaces[row], self._keys[row]
             heapq.heappop(heap)
         return None
+
+
+_NDARRAY_EXT = 1  # the codec's extension code of an ndarray
+_EXT_CODE_AT = {0xC7: 2, 0xC8: 3, 0xC9: 5, **dict.fromkeys(range(0xD4, 0xD9), 1)}
+"""Where the code of a msgpack extension lies, by its first byte (ext 8/16/32, fixext)."""
+EXTENSION_HEADS = frozenset(_EXT_CODE_AT)
+"""First bytes of a msgpack extension: a value starting with one is checked by
+:func:`check_extensions`."""
+_VECTOR_BLOB_SIZE = len(VECTOR_HEAD) + 16  # the head, then the kind (8 bytes) and norm
+_NORM_AT = len(VECTOR_HEAD) + 8
+_UNIT_NORM = struct.pack("<d", 1.0)
+_FIRST = operator.itemgetter(0)
+_EXTENSIONS = itertools.repeat(EXTENSION)
+
+
+def check_metadata(blobs: list[bytes]) -> None:
+    """Check encoded metadata as :func:`~semcache_core.codec.encode_metadata` accepts it:
+    a map with ``str`` keys at its top, and ``str`` or ``bytes`` keys below (what
+    :func:`~semcache_core.codec.decode_metadata`, the filters' reader, takes). One msgpack
+    call for all of ``blobs``.
+
+    Raises:
+        ValueError: a blob that does not decode, is not a map, or has another key.
+    """
+    header = msgpack.Packer().pack_array_header(len(blobs))
+    try:  # strict_map_key: str or bytes keys at every level, as decode_metadata reads
+        decoded = msgpack.unpackb(header + b"".join(blobs), raw=False)
+    except Exception as exc:  # msgpack raises several types for malformed input
+        raise ValueError(
+            f"an entry's metadata does not decode as a filter reads it: {exc!r}"
+        ) from None
+    if not isinstance(decoded, list) or len(decoded) != len(blobs):
+        raise ValueError("stored metadata do not decode one by one")
+    if not set(map(type, decoded)) <= {dict}:
+        raise ValueError("an entry's metadata is not a map")
+    if not set(map(type, itertools.chain.from_iterable(decoded))) <= {str}:
+        raise ValueError("an entry's metadata has a key that is not a str")
+
+
+def check_extensions(values: list[bytes], decoded: list[Any]) -> None:
+    """Check the values that are an extension type as a whole (``decoded``: their
+    :func:`~semcache_core.codec.decode_many`, where each is ``EXTENSION``), as
+    :func:`~semcache_core.codec.encode` writes them: an ndarray, or a vector value (head,
+    a kind :class:`VectorValue` knows, a finite positive norm); never another code.
+
+    An ndarray's payload is checked when it is read (decoding each would cost a restore
+    a copy of every array). Vector values are checked all at once, with numpy.
+
+    Raises:
+        ValueError: another extension code, or a vector value semcache never writes.
+    """
+    if EXTENSION not in decoded:  # the common case, in C
+        return
+    # C loops throughout (a cache of embeddings has an extension value per entry): the
+    # values grouped by their first byte, which says where their code lies
+    blobs = list(itertools.compress(values, map(operator.is_, decoded, _EXTENSIONS)))
+    firsts = list(map(_FIRST, blobs))
+    heads = set(firsts)
+    for head in heads:
+        chosen = (
+            blobs if len(heads) == 1 else list(itertools.compress(blobs, map(head.__eq__, firsts)))
+        )
+        codes = list(map(operator.itemgetter(_EXT_CODE_AT[head]), chosen))
+        known = {_NDARRAY_EXT, VECTOR_EXT} if head == VECTOR_HEAD[0] else {_NDARRAY_EXT}
+        if not set(codes) <= known:
+            raise ValueError(f"a value is of msgpack extension type {min(set(codes) - known)}")
+        markers = codes.count(VECTOR_EXT) if head == VECTOR_HEAD[0] else 0
+        if markers:
+            every = markers == len(chosen)
+            _check_vector_markers(
+                chosen if every else list(itertools.compress(chosen, map(VECTOR_EXT.__eq__, codes)))
+            )
+
+
+def _check_vector_markers(blobs: list[bytes]) -> None:
+    """Check encoded :class:`VectorValue` markers (msgpack fixext 16 of code 2)."""
+    joined = b"".join(blobs)
+    if len(joined) != _VECTOR_BLOB_SIZE * len(blobs):
+        raise ValueError("a vector value is not 16 bytes")
+    rows = np.frombuffer(joined, dtype=np.uint8).reshape(-1, _VECTOR_BLOB_SIZE)
+    norms = rows[:, _NORM_AT:].copy().view("<f8").ravel()
+    if not ((norms > 0) & (norms < np.inf)).all():  # False for NaN too
+        raise ValueError("a vector value's norm is not a finite positive number")
+    kinds = rows[:, len(VECTOR_HEAD) : _NORM_AT].copy().view("<u8").ravel()
+    # usually a single kind: no sort then
+    raw = (kinds[:1] if (kinds == kinds[0]).all() else np.unique(kinds)).tobytes()
+    for start in range(0, len(raw), 8):  # each distinct kind once
+        VectorValue.from_payload(raw[start : start + 8] + _UNIT_NORM)  # raises for another
 
 
 def _rows_by_namespace(keys: list[str], namespaces: list[str]) -> dict[str, dict[str, int]]:

@@ -125,6 +125,12 @@ class LocalBackend(LocalReads, LocalWrites, LocalComputedWrites, LocalState):
             return None if space is None else space.dim
 
     @property
+    def recency_clock(self) -> int:
+        """The LRU clock: every read and write of an entry moves it on, so an unchanged
+        value means an unchanged LRU order."""
+        return self._tick
+
+    @property
     def dims(self) -> dict[str, int]:
         """namespace -> dimension, for every namespace holding vectors."""
         with self._lock:

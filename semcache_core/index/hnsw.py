@@ -143,6 +143,7 @@ class HNSWIndex:
             raise ValueError("graph state does not match its own sizes or the dimension")
         start, _, label_at = _slot_layout(state, dim)
         _check_links(state, level0[:, :start], count)
+        state = _right_sized(state, count)
         slot_labels = _slot_labels(level0, label_at)
         live_labels = slot_labels[_live_slots(level0)]
         if not np.array_equal(np.sort(live_labels), np.sort(labels)):
@@ -326,6 +327,8 @@ def _graph_from(state: dict[str, Any], level0: np.ndarray, ef: int) -> hnswlib.I
         graph.__setstate__(({**state, "data_level0": level0.reshape(-1)},))
     except (RuntimeError, TypeError, KeyError) as exc:
         raise ValueError(f"hnswlib rejected the graph state: {exc}") from exc
+    except MemoryError as exc:  # hnswlib's std::bad_alloc
+        raise ValueError(f"the graph state needs more memory than there is: {exc}") from exc
     graph.set_ef(ef)
     graph.set_num_threads(1)
     return graph
@@ -387,6 +390,30 @@ def copy_vectors(state: dict[str, Any], slots: npt.NDArray[np.intp], out: FloatM
     # one call that releases the GIL throughout and needs no temporary: this runs beside
     # a thread busy in hnswlib, which holds the GIL (slots_of checked every slot)
     np.take(vectors, slots, axis=0, out=out, mode="clip")
+
+
+def _right_sized(state: dict[str, Any], count: int) -> dict[str, Any]:
+    """``state`` with room for at most ``max(16, 2 * count)`` slots (``count``: its
+    elements, checked against the blocks): hnswlib allocates every slot of
+    ``max_elements`` at once, so a file claiming millions for a few elements must not
+    make a load take gigabytes. A live index never reserves more than that (it doubles
+    as it grows), and grows again as needed after the load.
+
+    ``element_levels`` is resized to match: hnswlib copies it whole into a table of
+    ``max_elements`` levels.
+
+    Raises:
+        ValueError: ``element_levels`` or the label tables hold fewer than ``count`` rows.
+    """
+    capacity = min(int(state["max_elements"]), max(16, 2 * count))
+    levels = np.asarray(state["element_levels"])
+    external = np.asarray(state["label_lookup_external"])
+    internal = np.asarray(state["label_lookup_internal"])
+    if levels.ndim != 1 or len(levels) < count or not len(external) == len(internal) >= count:
+        raise ValueError("the graph's level or label tables are shorter than the graph")
+    sized = np.zeros(capacity, dtype=np.intc)  # hnswlib's int
+    sized[:count] = levels[:count]
+    return {**state, "max_elements": capacity, "element_levels": sized}
 
 
 def _check_links(state: dict[str, Any], level0_links: np.ndarray, count: int) -> None:

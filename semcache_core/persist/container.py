@@ -198,6 +198,7 @@ class Container:
                 name: SectionInfo(name, offset, length, crc)
                 for name, offset, length, crc in fields["sections"]
             }
+            _check_header_types(self.kind, self.created_at, self.meta, self.sections)
         except Exception as exc:  # a header that passed its CRC but is not ours
             raise SnapshotError(f"{path} has an unreadable header: {exc!r}") from exc
         for info in self.sections.values():
@@ -283,6 +284,26 @@ class Container:
             except SnapshotError:
                 damaged.append(name)
         return damaged
+
+
+def _check_header_types(
+    kind: Any, created_at: Any, meta: Any, sections: dict[Any, SectionInfo]
+) -> None:
+    """Check the types of a decoded header's fields, as :func:`_write` writes them.
+
+    Raises:
+        ValueError: a field of another type (a header that passed its CRC but is not ours).
+    """
+    if type(kind) is not str:
+        raise ValueError(f"its kind is {type(kind).__name__}, not str")
+    if type(created_at) not in (int, float):
+        raise ValueError(f"its creation time is {type(created_at).__name__}, not a number")
+    if type(meta) is not dict:
+        raise ValueError(f"its meta is {type(meta).__name__}, not a map")
+    for info in sections.values():
+        numbers = (info.offset, info.length, info.crc32)
+        if type(info.name) is not str or any(type(number) is not int for number in numbers):
+            raise ValueError(f"section {info.name!r} is not described by a name and counts")
 
 
 @contextmanager

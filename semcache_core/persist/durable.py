@@ -32,6 +32,9 @@ Rows are stored raw, never pickled, and a pickled row is refused unread
 Checkpoint (on ``close()`` and every ``checkpoint_interval`` seconds when something changed):
 under the lock, bump the epoch and copy the view; then, outside it, write the copy as
 ``checkpoint.semcache`` (atomic rename) and drop the log of the finished epoch.
+Reads write nothing, but with ``max_entries`` they move the LRU order, which ``close()``
+and :meth:`~DurableBackend.checkpoint` then save (the background one runs for writes only:
+a crash loses the recency of the reads since the last checkpoint, never an entry).
 
 Open: load the checkpoint (entries, vectors and graph as saved: no graph rebuild), then
 re-read from the journal only the keys logged after its epoch, in the order of their last
@@ -78,6 +81,7 @@ from ..filters import FilterNode
 from ..index.hnsw import HNSWParams
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD, IndexMode
 from ..vectors import FloatMatrix
+from .checkpoint_loop import checkpoint_every, release
 from .directory_lock import lock_directory
 from .journal import (
     ENTRY_PREFIX,
@@ -176,7 +180,7 @@ class DurableBackend:
         self._stop = threading.Event()
         # what a dropped backend must still let go of; holds no reference to self
         self._resources: list[Any] = [self._stop, self._lock_file]
-        self._finalizer = weakref.finalize(self, _release, self._resources)
+        self._finalizer = weakref.finalize(self, release, self._resources)
         try:
             self._journal = open_journal(self.path)
             self._resources.insert(1, self._journal)
@@ -187,7 +191,9 @@ class DurableBackend:
             )
             self._log_tags: set[int] = set()
             self._changes = 0
+            self._saved_tick = self._read_clock()
             self.opened_from = self._open()
+            self._saved_tick = self._read_clock()  # the order the next open rebuilds
         except sqlite3.DatabaseError as exc:
             self._finalizer()
             raise damaged_journal(self.path, exc) from exc
@@ -197,7 +203,7 @@ class DurableBackend:
         self._ticker: threading.Thread | None = None
         if checkpoint_interval is not None:
             self._ticker = threading.Thread(
-                target=_checkpoint_every,
+                target=checkpoint_every,
                 args=(weakref.ref(self), self._stop, float(checkpoint_interval)),
                 name="semcache-checkpoint",
                 daemon=True,
@@ -271,11 +277,16 @@ class DurableBackend:
         """The saved view and its epoch, when it exists and belongs to this journal."""
         try:
             state, meta = read_snapshot(self.path / CHECKPOINT_FILE, CHECKPOINT_KIND, wait=False)
-        except (FileNotFoundError, SnapshotError):
+        except (OSError, SnapshotError):  # none, unreadable (a directory...) or damaged
             return None  # the journal has everything: rebuild from it
-        if meta.get("journal_id") != self._journal_id or meta.get("epoch", -1) > self._epoch:
+        epoch = meta.get("epoch")
+        if (
+            meta.get("journal_id") != self._journal_id
+            or type(epoch) is not int  # a damaged header: not a checkpoint of this journal
+            or not 0 <= epoch <= self._epoch
+        ):
             return None
-        return state, int(meta["epoch"])
+        return state, epoch
 
     def _read(self, name: str, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``read(*args, **kwargs)`` on the journal, a refused row named by ``name``."""
@@ -530,7 +541,8 @@ class DurableBackend:
     def checkpoint(self, force: bool = False) -> bool:
         """Save the view now, so the next open skips re-reading; False when nothing changed.
 
-        Without ``force``, an existing checkpoint with no change since is kept.
+        Without ``force``, an existing checkpoint with no change since (no write, and no
+        read that moved an entry in the LRU order) is kept.
         """
         with self._checkpoint_lock:
             target = self.path / CHECKPOINT_FILE
@@ -539,13 +551,15 @@ class DurableBackend:
                 now = self._clock()
                 self._memory.purge_expired(now)
                 self._journal_changes({})  # what the view dropped leaves the journal first
-                if not force and self._changes == 0 and target.exists():
+                unchanged = self._changes == 0 and not self._recency_moved()
+                if not force and unchanged and target.exists():
                     return False
                 state = self._memory.export_state(now)
                 epoch = self._epoch
                 self._epoch += 1
                 self._journal.set(_EPOCH, self._epoch)
                 self._changes = 0
+                self._saved_tick = self._read_clock()
             settings = {
                 **self._memory.settings(),
                 "ttl": None,
@@ -558,8 +572,18 @@ class DurableBackend:
                 self._log_tags.discard(tag)
             return True
 
+    def _read_clock(self) -> int:
+        return self._memory.recency_clock  # see LocalBackend.recency_clock (lock held)
+
+    def _recency_moved(self) -> bool:
+        """Whether the view's LRU order may differ from the last checkpoint's (or from
+        what open rebuilt) where it matters: an entry was read or written since, and the
+        view evicts by it (``max_entries``; lock held)."""
+        return self._memory.max_entries is not None and self._read_clock() != self._saved_tick
+
     def close(self) -> None:
-        """Save a checkpoint, close the journal and release the directory."""
+        """Save a checkpoint (when anything changed since the last one, the LRU order of
+        reads included), close the journal and release the directory."""
         if self._closed:
             return
         self._stop.set()
@@ -571,30 +595,3 @@ class DurableBackend:
             self._closed = True
             self._memory.close()
             self._finalizer()
-
-
-def _release(resources: list[Any]) -> None:
-    """Stop the ticker, close the journal and the lock file (dropping the ``flock``): what
-    :meth:`DurableBackend.close` ends with, and what a dropped backend's finalizer runs."""
-    for resource in resources:
-        if isinstance(resource, threading.Event):
-            resource.set()
-        else:
-            resource.close()
-
-
-def _checkpoint_every(
-    ref: weakref.ref[DurableBackend], stop: threading.Event, interval: float
-) -> None:
-    """The background checkpoint loop; holds the backend only while checkpointing, so a
-    dropped backend can still be collected (and release its directory)."""
-    while not stop.wait(interval):
-        backend = ref()
-        if backend is None:
-            return
-        if backend._changes:
-            try:
-                backend.checkpoint()
-            except Exception as exc:  # the journal still has everything; retry next time
-                backend.last_checkpoint_error = exc
-        del backend

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from math import isfinite
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ import msgpack
 import numpy as np
 
 from ..backends.base import NOT_DECODED, EntryWrite
-from ..codec import decode, is_scalar
+from ..backends.entries import EXTENSION_HEADS, check_extensions
+from ..codec import decode, decode_many, decode_metadata, is_scalar
 from ..errors import SnapshotError
 from .journal_disk import RawDisk
 
@@ -134,12 +136,38 @@ def _well_formed(name: str, fields: Any) -> bool:
     value, metadata, namespace, expires_at, vector = fields
     return (
         isinstance(value, bytes)
+        and len(value) > 0  # record_of always writes an encoded value: never empty
         and isinstance(metadata, bytes)
         and isinstance(namespace, str)
         and split_entry_id(name)[0] == namespace
-        and (expires_at is None or type(expires_at) in (int, float))
+        and (expires_at is None or (type(expires_at) in (int, float) and isfinite(expires_at)))
         and (vector is None or _is_float32_blob(vector))
+        and _is_metadata(metadata)
+        and _is_known_extension(value)
     )
+
+
+def _is_known_extension(value: bytes) -> bool:
+    """False for a value that is an extension type :func:`~semcache_core.codec.encode`
+    never writes (see :func:`~semcache_core.backends.entries.check_extensions`)."""
+    if value[0] not in EXTENSION_HEADS:
+        return True
+    try:
+        check_extensions([value], decode_many([value]))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_metadata(blob: bytes) -> bool:
+    """Whether ``blob`` is metadata as :func:`~semcache_core.codec.encode_metadata` writes
+    it: one msgpack map, ``str`` keys at its top (and ``str`` or ``bytes`` keys below, all
+    that the filters' reader takes)."""
+    try:
+        metadata = decode_metadata(blob)
+    except Exception:  # msgpack raises several types for malformed input
+        return False
+    return type(metadata) is dict and all(type(key) is str for key in metadata)
 
 
 def _is_float32_blob(vector: Any) -> bool:

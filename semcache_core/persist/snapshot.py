@@ -34,10 +34,14 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
+import operator
 import os
+from collections.abc import Iterator
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 import numpy as np
@@ -240,6 +244,9 @@ class _BigBlocks:
             self._slots_found.set_result(None)
             for j, state, slots in plans:
                 copy_vectors(state, slots, self.graph_vectors[j])
+            _check_finite(blocks["vectors"].view(np.float32), "vectors")
+            for j, vectors in self.graph_vectors.items():
+                _check_finite(vectors, f"graph/{j}/level0")
 
         self.blocks, self._read, self._copied = container.sections_in_background(
             ["vectors", *(f"graph/{j}/level0" for j in self.graphs)], copy_out
@@ -255,6 +262,20 @@ class _BigBlocks:
     def vectors_in(self) -> None:
         """Block until every vector is in; raises if a block is damaged or inconsistent."""
         self._copied.result()
+
+
+def _check_finite(vectors: np.ndarray, section: str) -> None:
+    """Reject a vector component that is NaN or infinite (no write stores one: it would
+    make every score it enters NaN). One summing pass, which releases the GIL; the unit
+    vectors of a cache cannot overflow it.
+
+    Raises:
+        ValueError: naming ``section``.
+    """
+    with np.errstate(all="ignore"):
+        total = np.add.reduce(vectors, axis=None)
+    if not np.isfinite(total):
+        raise ValueError(f"section {section!r} holds a vector component that is not finite")
 
 
 def _with_level0(graph: dict[str, Any], block: np.ndarray) -> dict[str, Any]:
@@ -284,6 +305,7 @@ def _check_types(state: BackendState) -> None:
     for name, column, types in checks:
         if not set(map(type, column)) <= types:
             raise ValueError(f"column {name!r} holds values of the wrong type")
+    _check_expiries(state.expires_at)
     if not all(state.values) or not all(state.metadata):
         raise ValueError("an encoded value or metadata blob is empty")
     # a value stored as its entry's vector needs that vector (see vector_values)
@@ -293,6 +315,24 @@ def _check_types(state: BackendState) -> None:
         raise ValueError(f"next label {state.next_label!r} is not a label")
     if state.dim is not None and (type(state.dim) is not int or state.dim < 1):
         raise ValueError(f"dimension {state.dim!r} is not a positive int")
+
+
+_IS_SET = functools.partial(operator.is_not, None)
+
+
+def _times(expires_at: list[float | None]) -> Iterator[float]:
+    """The expiry times of ``expires_at`` that are set (a C-level filter)."""
+    return cast(Iterator[float], filter(_IS_SET, expires_at))
+
+
+def _check_expiries(expires_at: list[float | None]) -> None:
+    """Reject an expiry time that is not a finite number of seconds (NaN, infinity): no
+    write makes one, and a NaN would stall the expiry of every other entry."""
+    if math.isfinite(sum(_times(expires_at), 0.0)):  # C loops; NaN or infinity makes it not
+        return
+    for when in _times(expires_at):  # or finite times overflowing it: look closer
+        if not math.isfinite(when):
+            raise ValueError(f"column 'expires_at' holds {when!r}, not a finite time")
 
 
 def settings_from_meta(path: Any, meta: dict[str, Any]) -> dict[str, Any]:
