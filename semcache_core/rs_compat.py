@@ -47,6 +47,8 @@ def _floats(value: Any, what: str) -> list[float]:
     Raises:
         InvalidValueError: a str or bytes, or not a sequence of real numbers.
     """
+    if value.__class__ is list and set(map(type, value)) <= {float}:  # an embedder's list
+        return value
     if isinstance(value, (str, bytes)):
         raise InvalidValueError(
             f"{what} must be a sequence of numbers, got a {type(value).__name__}"
