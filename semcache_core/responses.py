@@ -444,11 +444,12 @@ class ResponseCache:
     ) -> str:
         """The key an update writes, once everything it writes is known to be storable."""
         check_usage(usage)
+        key = self._key(prompt, model)  # a prompt that is no Prompt, named first
         query = prompt.query
         prompt_text(query, "prompt query")
         entry = self._entry(prompt, model, response, None, usage)
         check_storable(response, {**entry["metadata"], **(self._metadata(query) if query else {})})
-        return entry["key"]
+        return key
 
     def _write(
         self,
@@ -564,11 +565,9 @@ class ResponseCache:
     def stats(self) -> ResponseStats:
         with self._lock:
             saved = self._savings
+            counts = (self._exact_hits, self._semantic_hits, self._misses, self._updates)
             return ResponseStats(
-                self._exact_hits,
-                self._semantic_hits,
-                self._misses,
-                self._updates,
+                *counts,
                 saved.input_tokens,
                 saved.output_tokens,
                 saved.cost,

@@ -112,9 +112,13 @@ class Candidate:
     digest: str = ""
 
 
-def digest_of(value: Any) -> str:
-    """A fingerprint of a stored response (its encoding's BLAKE2b)."""
-    return hashlib.blake2b(encode(value), digest_size=16).hexdigest()
+def digest_of(value: Any, metadata: dict[str, Any] | None = None) -> str:
+    """A fingerprint of a stored response and its entry's metadata (less its observations,
+    which recording one rewrites): the BLAKE2b of their encoding. The same response
+    stored since under the same key for exact hits only (no query text, so no semantic
+    candidate) is another entry, whose observations are not the served one's."""
+    kept = {k: v for k, v in sorted((metadata or {}).items()) if k != OBSERVATIONS_FIELD}
+    return hashlib.blake2b(encode([value, kept]), digest_size=16).hexdigest()
 
 
 def _equal(cached: Any, fresh: Any) -> bool:
@@ -232,7 +236,11 @@ class Verifier:
             )
             # a served hit needs no value (nothing compares it): keep the memory small
             candidate = Candidate(
-                hit.key, hit.score, hit.value if explore else None, hit.vector, digest_of(hit.value)
+                hit.key,
+                hit.score,
+                hit.value if explore else None,
+                hit.vector,
+                digest_of(hit.value, hit.metadata),
             )
             # serving leaves a pending exploration of the same prompt in place: its
             # update is still on its way (two requests for one prompt at once)
@@ -319,7 +327,9 @@ def _remember(memory: OrderedDict[str, Candidate], key: str, candidate: Candidat
 def held(cache: SemCache, namespace: str, candidate: Candidate) -> Entry | None:
     """``candidate``'s entry while it holds the response the candidate was made on."""
     entry = cache.get_entry(candidate.key, namespace=namespace)
-    return entry if entry is not None and digest_of(entry.value) == candidate.digest else None
+    if entry is None or digest_of(entry.value, entry.metadata) != candidate.digest:
+        return None
+    return entry
 
 
 def observed_write(

@@ -363,6 +363,8 @@ def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     blank_content: str | list[Any]
     if isinstance(content, str):
         text, blank_content = content, ""
+    elif not isinstance(content, list):  # no message LangChain makes: all of it is context
+        return "", message
     else:
         text = "\n".join(_texts(content))
         blank_content = [{**part, "text": ""} if _is_text_part(part) else part for part in content]

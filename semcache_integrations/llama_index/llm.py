@@ -55,6 +55,7 @@ from llama_index.core.base.llms.types import (
     CompletionResponseAsyncGen,
     CompletionResponseGen,
     LLMMetadata,
+    TextBlock,
     ToolCallBlock,
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny
@@ -553,13 +554,22 @@ def _named_call(call: Any) -> tuple[str, Any]:
 
 
 def _as_streamed(last: _Response, deltas: list[str | None]) -> _Response:
-    """What a completed completion stream stored: its last chunk, its text the one its
-    deltas spelt (what the caller saw) where every chunk had one (``MockLLM``'s ``text``
-    lags a delta behind). A chat stream's last message is kept as it is."""
-    if not isinstance(last, CompletionResponse) or any(d is None for d in deltas):
+    """What a completed stream stored: its last chunk, its text the one its deltas spelt
+    (what the caller saw) where every chunk had one (``MockLLM``'s ``text`` lags a delta
+    behind, and a ``CustomLLM``'s chat stream copies it). A chat message of other blocks
+    than one text (tool calls, images) is kept as it is: its deltas spell its text only."""
+    if any(d is None for d in deltas):
         return last
     text = "".join(d for d in deltas if d is not None)
-    return last if text == last.text else last.model_copy(update={"text": text})
+    if isinstance(last, CompletionResponse):
+        return last if text == last.text else last.model_copy(update={"text": text})
+    blocks = last.message.blocks
+    if text == last.message.content or len(blocks) > 1 or not all(
+        isinstance(block, TextBlock) for block in blocks
+    ):
+        return last
+    message = last.message.model_copy(update={"blocks": [TextBlock(text=text)]})
+    return last.model_copy(update={"message": message})
 
 
 def _chat_chunk(response: ChatResponse) -> ChatResponse:

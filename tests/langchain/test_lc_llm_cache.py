@@ -7,6 +7,7 @@ cache installed by ``set_llm_cache``, so prompts arrive exactly as LangChain bui
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -24,6 +25,7 @@ from langchain_tests.integration_tests import AsyncCacheTestSuite, SyncCacheTest
 
 from semcache_core import HashingEmbedder, InvalidArgumentError
 from semcache_core import SemCache as Engine
+from semcache_core.responses import ResponseCache
 from semcache_integrations.langchain.llm_cache import SemCache, split_prompt
 
 
@@ -264,6 +266,50 @@ def test_a_text_part_whose_text_is_not_a_str_stays_whole_in_the_context(
         for text in (odd, other)
     ]
     assert served == (["first", "first"] if dumps(odd) == dumps(other) else ["first", "second"])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+    lambda inner: st.dictionaries(st.text(max_size=3), inner, max_size=2),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(json_values, json_values)
+def test_a_message_json_whose_content_is_no_str_or_list_is_all_context(
+    content: object, other: object
+) -> None:
+    """Found by review: a plain LLM's prompt (any str) that parses as serialised messages
+    whose content is null or a number raised a bare TypeError in lookup. Such content is
+    context now: it must match exactly."""
+
+    def prompt(value: object) -> str:
+        human = {"lc": 1, "type": "constructor", "id": ["langchain", "schema", "messages",
+                 "HumanMessage"], "kwargs": {"content": value}}  # fmt: skip
+        return json.dumps([human])
+
+    cache = SemCache(threshold=0.5)
+    assert cache.lookup(prompt(content), "llm") is None
+    cache.update(prompt(content), "llm", [Generation(text="first")])
+    served = cache.lookup(prompt(other), "llm")
+    same = json.dumps(content) == json.dumps(other)
+    if isinstance(content, str) and isinstance(other, str):
+        return  # text: compared by meaning (other tests)
+    assert served == ([Generation(text="first")] if same else None)
+
+
+def test_update_of_a_prompt_that_is_no_prompt_is_refused_by_name() -> None:
+    """Found by review: lookup, feedback and invalidate named it; update raised a bare
+    AttributeError."""
+    responses = ResponseCache()
+    for call in (
+        lambda: responses.update("a str", "model", "answer"),  # type: ignore[arg-type]
+        lambda: asyncio.run(responses.aupdate("a str", "model", "answer")),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(InvalidArgumentError, match="prompt must be a Prompt"):
+            call()
+    assert len(responses.cache) == 0
 
 
 def test_bad_arguments_are_refused() -> None:

@@ -273,6 +273,29 @@ def test_stream_chat_miss_then_hit(llm: SemCacheLLM, inner: CountingLLM) -> None
     assert inner.calls == 1
 
 
+@examples(max_examples=15, deadline=None)
+@given(tokens=st.integers(1, 12))
+def test_a_chat_stream_hit_replays_what_the_miss_streamed(tokens: int) -> None:
+    """Found by review: a chat stream stored its last message as it was, and a
+    ``CustomLLM``'s (``MockLLM``'s) lags a delta behind the text the caller saw: every
+    later hit served an answer one token short."""
+    llm = SemCacheLLM(MockLLM(max_tokens=tokens))
+    miss = list(llm.stream_chat([user(QUESTION)]))
+    seen = "".join(chunk.delta or "" for chunk in miss)
+    assert seen == MockLLM(max_tokens=tokens).chat([user(QUESTION)]).message.content
+    hit = list(llm.stream_chat([user(QUESTION)]))
+    assert hit[-1].message.content == llm.chat([user(QUESTION)]).message.content == seen
+
+    async def streamed() -> tuple[str, str]:
+        fresh = SemCacheLLM(MockLLM(max_tokens=tokens))
+        chunks = [c async for c in await fresh.astream_chat([user(QUESTION)])]
+        again = [c async for c in await fresh.astream_chat([user(QUESTION)])]
+        return "".join(c.delta or "" for c in chunks), again[-1].message.content or ""
+
+    seen_async, served_async = asyncio.run(streamed())
+    assert served_async == seen_async == seen
+
+
 async def test_async_streams(llm: SemCacheLLM, inner: CountingLLM) -> None:
     miss = [c async for c in await llm.astream_complete(QUESTION)]
     hit = [c async for c in await llm.astream_complete(PARAPHRASE)]

@@ -672,3 +672,40 @@ def test_a_right_answer_whose_explored_entry_left_is_stored_for_its_neighbours(
     cache.update(prompt(PARAPHRASE), MODEL, "soak")
     hits = cache.cache.search(angle_embedder(OTHER), 5, namespace=cache.namespace)
     assert [hit.key for hit in hits] == [cache._key(prompt(PARAPHRASE), MODEL)]
+
+
+class _Draws:
+    """An rng giving these draws in turn (0.0: explore whatever the probability)."""
+
+    def __init__(self, draws: Iterable[float]) -> None:
+        self.draws = list(draws)
+
+    def random(self) -> float:
+        return self.draws.pop(0)
+
+
+def test_feedback_never_reaches_an_entry_stored_since_under_the_key_that_served() -> None:
+    """Found by review: an entry that served a semantic hit was invalidated, and the same
+    response came back under its key for exact hits only (a right exploration). Feedback on
+    the old hit rewrote that new entry, putting the old vector back in the index with no
+    query text: an observation on an entry that never served, which could never serve."""
+    engine = SemCache()
+    static = ResponseCache(engine, embedder=angle_embedder, threshold=0.5)
+    verified = ResponseCache(
+        engine, embedder=angle_embedder, threshold=0.5, max_error_rate=0.05, rng=_Draws([0.0])
+    )
+    static.update(prompt(STORED), MODEL, "answer")
+    assert static.lookup(prompt(PARAPHRASE), MODEL) == "answer"  # served by STORED's entry
+    assert static.invalidate(prompt(STORED), MODEL)
+    verified.update(prompt(OTHER), MODEL, "answer")  # another prompt with that answer
+    assert verified.lookup(prompt(STORED), MODEL) is None  # explored
+    verified.update(prompt(STORED), MODEL, "answer")  # right: stored for exact hits only
+    key = static._key(prompt(STORED), MODEL)
+    before = engine.get_entry(key, namespace=static.namespace)
+    assert before is not None and OBSERVATIONS_FIELD not in before.metadata
+
+    assert static.feedback(prompt(PARAPHRASE), MODEL, True) is False  # its server is gone
+    after = engine.get_entry(key, namespace=static.namespace)
+    assert after == before
+    vector = angle_embedder(STORED)
+    assert key not in [hit.key for hit in engine.search(vector, 10, namespace=static.namespace)]
