@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .checks import as_real
+from .checks import as_real, check_count, encodes_as_utf8
 from .embedders import embed_documents
 from .errors import InvalidArgumentError, InvalidPairError, InvalidVectorError, shown
 from .guards import Guard, check_guards
@@ -214,9 +214,11 @@ def calibrate(
     Raises:
         InvalidPairError: a pair that is not a mapping or a 3-item sequence, lacks ``a``,
             ``b`` or ``same``, holds a non-str text, a non-bool ``same``, or a template
-            that is not a str holding ``{q}``; the message names the pair's index.
+            that is not a str holding ``{q}``, or a text with a lone surrogate (no UTF-8
+            form); the message names the pair's index.
         InvalidArgumentError: no pairs, pairs of one label only, ``min_precision`` outside
-            (0, 1], an unknown ``rule``, ``guards`` that are not callables.
+            (0, 1], an unknown ``rule``, ``guards`` that are not callables, a
+            ``batch_size`` that is not an int >= 1.
         EmbedderError: the embedder failed.
     """
     precision_floor = as_real(min_precision)
@@ -225,6 +227,7 @@ def calibrate(
     if rule not in ("response", "cosine"):
         raise InvalidArgumentError(f"rule must be 'response' or 'cosine', got {shown(rule)}")
     checked_guards = check_guards(guards)
+    batch_size = check_count(batch_size, "batch_size")
     labelled = _read_pairs(pairs)
     vectors = _Vectors(labelled, rule, embedder, batch_size, checked_guards)
     scored = tuple(vectors.score(pair) for pair in labelled)
@@ -267,6 +270,8 @@ def _read_pair(index: int, raw: Any) -> LabelledPair:
     for name, text in (("a", a), ("b", b)):
         if not isinstance(text, str):
             raise InvalidPairError(index, f"{name!r} must be a str, got {type(text).__name__}")
+        if not encodes_as_utf8(text):
+            raise InvalidPairError(index, f"{name!r} holds a lone surrogate: {shown(text)}")
     if not isinstance(same, (bool, np.bool_)):
         raise InvalidPairError(index, f"'same' must be a bool, got {shown(same)}")
     if template is not None:
@@ -359,8 +364,10 @@ def _unit(vector: FloatVector, text: str) -> FloatVector | None:
 def _recommend(scored: tuple[PairScore, ...], floor: float, rule: Rule) -> Calibration:
     scores = [s.score for s in scored]
     same = [s.pair.same for s in scored]
-    finite = sorted({s for s in scores if math.isfinite(s)}, reverse=True)
-    rows = tuple(table(scores, same, finite))
+    finite = {s for s in scores if math.isfinite(s)}
+    if _ALWAYS in scores:  # identical prompts: served at any threshold, 1.0 included
+        finite.add(1.0)
+    rows = tuple(table(scores, same, sorted(finite, reverse=True)))
     best: ThresholdRow | None = None
     for row in rows:  # highest first: the last that qualifies is the lowest
         if row.hits and row.precision is not None and row.precision >= floor:
@@ -369,9 +376,11 @@ def _recommend(scored: tuple[PairScore, ...], floor: float, rule: Rule) -> Calib
         return Calibration(None, None, None, None, floor, rows, scored, rule, _why_not(rows, floor))
     threshold = _round_threshold(best, scores, same)
     row = table(scores, same, [threshold])[0]
+    exact_only = all(score == _ALWAYS for score in scores if score >= threshold)
     message = (
         f"threshold {threshold:g}: precision {row.precision:.4f} >= {floor:g}, "
         f"{row.hits} of {row.hits + row.missed} same pairs served, {row.wrong_hits} wrong"
+        + (" (identical prompts only: no semantic hit reaches it)" if exact_only else "")
     )
     return Calibration(
         threshold, row.precision, row.recall, row.f1, floor, rows, scored, rule, message

@@ -129,6 +129,50 @@ def test_the_recommendation_is_the_lowest_threshold_reaching_the_precision(
     assert sorted(embedder.calls) == sorted(set(embedder.calls))
 
 
+class PlantedWithRepeats(PlantedScores):
+    """:class:`PlantedScores`, and any other text (an identical pair's) along one axis."""
+
+    def __call__(self, text: str) -> np.ndarray:
+        if text in self.vectors:
+            return super().__call__(text)
+        vector = np.zeros(self.dim)
+        vector[0] = 1.0
+        return vector
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(FINITE, st.booleans()), min_size=1, max_size=12),
+    st.lists(st.booleans(), min_size=1, max_size=4),
+    st.sampled_from([0.9, 0.99, 1.0]),
+)
+def test_identical_prompts_count_above_every_semantic_score(
+    labelled: list[tuple[float, bool]], repeats: list[bool], floor: float
+) -> None:
+    """Found by review: identical prompts (exact hits, served at any threshold) were only
+    counted at the thresholds of finite scores, so a set whose same pairs were all exact
+    hits was told "no threshold reaches" although 1.0 serves them alone."""
+    pairs = [(f"a{i}", f"b{i}", same) for i, (_, same) in enumerate(labelled)]
+    pairs += [(f"repeat {i}", f"repeat {i}", same) for i, same in enumerate(repeats)]
+    if all(same for *_, same in pairs) or not any(same for *_, same in pairs):
+        return  # one label only: refused (another test)
+    result = calibrate(pairs, PlantedWithRepeats([s for s, _ in labelled]), floor, guards=())
+    scores = [s.score for s in result.scores]
+    same = [y for *_, y in pairs]
+    candidates = {s for s in scores if math.isfinite(s)} | {1.0}
+    qualifying = [
+        t
+        for t in candidates
+        if brute_force(scores, same, t)["hits"]
+        and brute_force(scores, same, t)["precision"] >= floor
+    ]
+    assert (result.threshold is not None) == bool(qualifying)
+    if result.threshold is not None:
+        chosen = brute_force(scores, same, result.threshold)
+        assert chosen == brute_force(scores, same, min(qualifying))
+        assert result.precision == chosen["precision"] >= floor
+
+
 def test_no_threshold_reaching_the_precision_is_said_not_rounded_to_one() -> None:
     # The closest pair is a different one: no threshold serves a same pair at precision 1.
     pairs = [("a0", "b0", False), ("a1", "b1", True), ("a2", "b2", False)]
@@ -156,6 +200,7 @@ BAD_PAIRS = [
     (("x", None, True), "'b' must be a str, got NoneType"),
     (good(template="Answer this: {question}"), "'template' must be a str holding {q}"),
     (good(template=["{q}"]), "'template' must be a str holding {q}"),
+    (good(a="reset my password \ud800"), "'a' holds a lone surrogate"),  # no UTF-8 form
 ]
 
 
@@ -168,6 +213,14 @@ def test_a_bad_pair_is_named_before_anything_is_embedded(bad: Any, said: str) ->
     assert caught.value.index == 2
     assert str(caught.value).startswith("pair 2: ") and said in str(caught.value)
     assert isinstance(caught.value, ValueError)
+    assert embedder.calls == []
+
+
+@pytest.mark.parametrize("size", [0, -1, 1.5, "8", None, True])
+def test_a_batch_size_that_is_no_count_is_refused(size: Any) -> None:
+    embedder = PlantedScores([0.5, 0.9])
+    with pytest.raises(InvalidArgumentError, match="batch_size"):
+        calibrate([("a0", "b0", True), ("a1", "b1", False)], embedder, batch_size=size)
     assert embedder.calls == []
 
 
