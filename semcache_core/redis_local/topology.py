@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .node import HOST
+
 __all__ = ["SLOTS", "ClusterView", "NodeView", "Shard", "parse_cluster_nodes", "shards_of"]
 
 SLOTS = 16_384
@@ -68,17 +70,19 @@ def _slot_range(field: str) -> tuple[int, int] | None:
 
 
 def parse_cluster_nodes(text: str) -> ClusterView:
-    """Parse the reply of ``CLUSTER NODES``."""
+    """Parse the reply of ``CLUSTER NODES``. A node that has met no other (the one node of
+    a one-node cluster) gives its own address as ``:PORT``: a local node is on 127.0.0.1."""
     view: ClusterView = {}
     for line in text.splitlines():
         fields = line.split()
         if len(fields) < 8:
             continue
         node_id, address, flags, master = fields[:4]
+        address = address.split("@", 1)[0]
         ranges = (_slot_range(field) for field in fields[8:])
         view[node_id] = NodeView(
             node_id=node_id,
-            address=address.split("@", 1)[0],
+            address=HOST + address if address.startswith(":") else address,
             flags=frozenset(flags.split(",")),
             master_id=None if master == "-" else master,
             slots=tuple(sorted(r for r in ranges if r is not None)),

@@ -20,6 +20,7 @@ from semcache_core.redis_local import (
     LocalNode,
     LocalServer,
     find_redis_server,
+    start_cluster,
     start_standalone,
 )
 from semcache_core.redis_local.topology import SLOTS
@@ -96,6 +97,22 @@ def test_cluster_spreads_slots_and_keys_over_three_primaries(
             per_primary[address] = client.dbsize()
     assert sum(per_primary.values()) == 300
     assert all(count > 50 for count in per_primary.values()), per_primary
+
+
+def test_a_one_node_cluster_forms_and_serves_every_slot(tmp_path: Path) -> None:
+    """Found by review: a node that met no other names itself ":PORT" in CLUSTER NODES, so
+    a one-primary cluster (accepted) never got ready: 60 s, then "not running"."""
+    cluster = start_cluster(primaries=1, replicas=0, run_dir=tmp_path / "one", persist=False)
+    try:
+        (shard,) = cluster.shards()
+        assert shard.slot_count == SLOTS and [shard.primary] == cluster.primaries
+        assert shard.primary.startswith("127.0.0.1:")
+        client = cluster.client()
+        client.set("k", "v")
+        assert client.get("k") == b"v"
+        client.close()
+    finally:
+        cluster.stop()
 
 
 def test_cluster_client_fixture_starts_each_test_empty(cluster_client: redis.RedisCluster) -> None:
