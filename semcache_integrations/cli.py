@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -115,6 +116,28 @@ def _report_table(report: StoreReport) -> Table:
     return table
 
 
+def _milliseconds(text: str) -> float:
+    """An argparse type: a finite number of milliseconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of milliseconds >= 0, got {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    """An argparse type: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an int: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="semcache",
@@ -129,9 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_parser.add_argument(
         "--lexical", action="store_true", help="the built-in lexical embedder, not MiniLM"
     )
-    demo_parser.add_argument("--latency-ms", type=float, default=10.0, help="per embedding call")
-    demo_parser.add_argument("--chat-latency-ms", type=float, default=50.0)
-    demo_parser.add_argument("--documents", type=int, default=200)
+    demo_parser.add_argument(
+        "--latency-ms", type=_milliseconds, default=10.0, help="per embedding call"
+    )
+    demo_parser.add_argument("--chat-latency-ms", type=_milliseconds, default=50.0)
+    demo_parser.add_argument("--documents", type=_positive, default=200)
     demo_parser.add_argument(
         "--near-misses",
         type=int,

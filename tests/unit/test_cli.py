@@ -141,3 +141,25 @@ def test_version_comes_from_the_installed_distribution(capsys) -> None:
     assert capsys.readouterr().out.strip() == (
         f"semcache {importlib.metadata.version('semcache-integrations')}"
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--latency-ms", "-5", "milliseconds >= 0"),
+        ("--latency-ms", "nan", "milliseconds >= 0"),
+        ("--chat-latency-ms", "inf", "milliseconds >= 0"),
+        ("--chat-latency-ms", "soon", "not a number"),
+        ("--documents", "0", "int >= 1"),
+        ("--documents", "2.5", "not an int"),
+    ],
+)
+def test_a_bad_demo_option_is_a_usage_error_naming_it(
+    option: str, value: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by review: ``--latency-ms -5`` ran the tour up to a ValueError traceback."""
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--lexical", option, value])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert option in error and said in error
