@@ -60,9 +60,13 @@ def version() -> str:
 
 
 def _when(seconds: float | None) -> str:
+    """A time as a UTC date, or its seconds where it is outside the calendar."""
     if seconds is None:
         return "-"
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (ValueError, OverflowError, OSError):  # year 0 or past 9999, NaN
+        return f"{seconds!r} s since the epoch"
 
 
 def inspect(path: str, console: Console | None = None) -> int:

@@ -35,7 +35,7 @@ from ..errors import InvalidArgumentError, shown
 from ..vectors import FloatMatrix, FloatVector
 from .base import Labels, SearchResult, empty_result
 
-__all__ = ["HNSWIndex", "HNSWParams", "copy_vectors", "slots_of"]
+__all__ = ["HNSWIndex", "HNSWParams", "check_graph_fields", "copy_vectors", "slots_of"]
 
 # hnswlib marks a deleted slot in the third byte of its level-0 link header (hnswalg.h)
 _DELETE_MARK_BYTE, _DELETE_MARK = 2, 0x01
@@ -134,8 +134,12 @@ class HNSWIndex:
         The graph's live slots must hold exactly ``labels`` (in any order).
 
         Raises:
-            ValueError: the state is inconsistent with ``dim``, ``labels`` or itself.
+            ValueError: the state is inconsistent with ``dim``, ``labels`` or itself, or
+                has fields of the wrong types (see :func:`check_graph_fields`).
         """
+        check_graph_fields(state)
+        if not isinstance(state.get("data_level0"), np.ndarray):
+            raise ValueError("the graph's level-0 block is not an array")
         state = dict(state)
         level0 = np.asarray(state.pop("data_level0"), dtype=np.int8)
         count = int(state["cur_element_count"])
@@ -298,6 +302,56 @@ class HNSWIndex:
         if ef != self._ef:  # hnswlib needs ef >= k to return k results
             self._graph.set_ef(ef)
             self._ef = ef
+
+
+_INT_FIELDS = (
+    "dim",
+    "offset_level0",
+    "max_elements",
+    "cur_element_count",
+    "size_data_per_element",
+    "label_offset",
+    "offset_data",
+    "max_level",
+    "enterpoint_node",
+    "max_M",
+    "max_M0",
+    "M",
+    "ef_construction",
+    "ef",
+    "size_links_per_element",
+)
+# the tables hnswlib's __getstate__ hands out, with their dtypes
+_ARRAY_FIELDS = {
+    "label_lookup_external": np.uint64,
+    "label_lookup_internal": np.uint32,
+    "element_levels": np.int32,
+    "link_lists": np.int8,
+}
+_INT64 = (-(2**63), 2**63)
+
+
+def check_graph_fields(state: Any) -> None:
+    """Refuse a graph state (a decoded file's) whose fields are not of the types
+    :meth:`HNSWIndex.graph_state` gives them, before any of them is used: sizes and
+    positions are ints (not bools) within 64 bits, the tables one-dimensional arrays of
+    hnswlib's dtypes (``data_level0``, the level-0 block, is not looked at).
+
+    Raises:
+        ValueError: naming the first field that is missing or of the wrong type.
+    """
+    if not isinstance(state, dict):
+        raise ValueError(f"the graph state is a {type(state).__name__}, not a map")
+    for name in _INT_FIELDS:
+        value = state.get(name)
+        if type(value) is not int or not _INT64[0] <= value < _INT64[1]:
+            raise ValueError(f"graph field {name!r} holds {shown(value)}, not an int")
+    for name, dtype in _ARRAY_FIELDS.items():
+        table = state.get(name)
+        if not isinstance(table, np.ndarray) or table.ndim != 1 or table.dtype != dtype:
+            raise ValueError(
+                f"graph field {name!r} holds {shown(table)}, not a table of {np.dtype(dtype)}"
+            )
 
 
 def _slot_layout(state: dict[str, Any], dim: int) -> tuple[int, int, int]:

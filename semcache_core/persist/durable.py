@@ -69,12 +69,10 @@ from ..backends.base import BackendCounters, BackendState, EntryWrite, StoredEnt
 from ..backends.local import LocalBackend
 from ..checks import check_path
 from ..errors import (
-    BackendError,
     CacheClosedError,
     DimensionMismatchError,
     InvalidArgumentError,
     SnapshotError,
-    UnsafeRecordError,
     shown,
 )
 from ..filters import FilterNode
@@ -85,11 +83,21 @@ from .checkpoint_loop import checkpoint_every, release
 from .directory_lock import lock_directory
 from .journal import (
     ENTRY_PREFIX,
+    EPOCH_KEY,
+    FORMAT_KEY,
     JOURNAL_DIR,
+    JOURNAL_FORMAT,
+    JOURNAL_ID_KEY,
+    LOG_PREFIX,
     by_last_change,
+    check_format,
     damaged_journal,
     entry_id,
     open_journal,
+    read_epoch,
+    read_journal_id,
+    read_log,
+    read_row,
     record_of,
     split_entry_id,
     with_expiry,
@@ -110,11 +118,6 @@ __all__ = [
 
 CHECKPOINT_KIND = "checkpoint"
 CHECKPOINT_FILE = "checkpoint.semcache"
-_LOG = "c"  # diskcache push() prefix of the change log
-_EPOCH = "m:epoch"
-_JOURNAL_ID = "m:id"
-_FORMAT = "m:format"
-JOURNAL_FORMAT = 2
 _REPLAY_BATCH = 4096
 
 
@@ -184,17 +187,15 @@ class DurableBackend:
         try:
             self._journal = open_journal(self.path)
             self._resources.insert(1, self._journal)
-            self._epoch: int = self._read(_EPOCH, self._journal.get, _EPOCH, 0)
-            self._check_format()
-            self._journal_id: str = (
-                self._read(_JOURNAL_ID, self._journal.get, _JOURNAL_ID) or self._new_journal_id()
-            )
+            self._epoch = read_epoch(self.path, self._journal)
+            check_format(self.path, self._journal)
+            self._journal_id = read_journal_id(self.path, self._journal) or self._new_journal_id()
             self._log_tags: set[int] = set()
             self._changes = 0
             self._saved_tick = self._read_clock()
             self.opened_from = self._open()
             self._saved_tick = self._read_clock()  # the order the next open rebuilds
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # SQLite's or a text row's
             self._finalizer()
             raise damaged_journal(self.path, exc) from exc
         except BaseException:
@@ -210,20 +211,10 @@ class DurableBackend:
             )
             self._ticker.start()
 
-    def _check_format(self) -> None:
-        found = self._read(_FORMAT, self._journal.get, _FORMAT)
-        if found is None and self._read(_JOURNAL_ID, self._journal.get, _JOURNAL_ID):
-            raise BackendError(
-                f"{self.path} was written by an earlier semcache (journal format 1, keys "
-                "without namespaces); export it with that version and load the snapshot"
-            )
-        if found is not None and found != JOURNAL_FORMAT:
-            raise BackendError(f"{self.path} has journal format {found!r}, not {JOURNAL_FORMAT}")
-
     def _new_journal_id(self) -> str:
-        self._journal.set(_FORMAT, JOURNAL_FORMAT)
+        self._journal.set(FORMAT_KEY, JOURNAL_FORMAT)
         journal_id = uuid.uuid4().hex
-        self._journal.set(_JOURNAL_ID, journal_id)
+        self._journal.set(JOURNAL_ID_KEY, journal_id)
         return journal_id
 
     # --- open ----------------------------------------------------------------------------
@@ -231,7 +222,7 @@ class DurableBackend:
     def _open(self) -> str:
         for stale in self.path.glob(f".{CHECKPOINT_FILE}.*.tmp"):  # a checkpoint cut short
             stale.unlink(missing_ok=True)
-        log = self._read_log()
+        log = read_log(self.path, self._journal)
         self._log_tags = {tag for _, tag in log}
         saved = self._read_checkpoint()
         now = self._clock()
@@ -253,26 +244,6 @@ class DurableBackend:
             self.checkpoint(force=True)  # replaces a damaged or foreign checkpoint too
         return opened_from
 
-    def _read_log(self) -> list[tuple[str, int]]:
-        """(entry id, epoch) of every logged change, oldest first."""
-        (first, _), _ = self._read("the change log", self._journal.peek, prefix=_LOG, tag=True)
-        if first is None:
-            return []
-        number = int(first.rsplit("-", 1)[1])
-        log: list[tuple[str, int]] = []
-        while True:  # push() numbers log keys consecutively
-            name = f"{_LOG}-{number:015d}"
-            key, tag = self._read(name, self._journal.get, name, default=None, tag=True)
-            if key is None:
-                return log
-            if type(key) is not str or type(tag) is not int:  # semcache writes no other
-                raise UnsafeRecordError(
-                    f"{self.path / JOURNAL_DIR}: {name}: a log row holding {shown(key)} "
-                    f"tagged {shown(tag)}: the journal is damaged"
-                )
-            log.append((key, tag))
-            number += 1
-
     def _read_checkpoint(self) -> tuple[BackendState, int] | None:
         """The saved view and its epoch, when it exists and belongs to this journal."""
         try:
@@ -290,10 +261,7 @@ class DurableBackend:
 
     def _read(self, name: str, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``read(*args, **kwargs)`` on the journal, a refused row named by ``name``."""
-        try:
-            return read(*args, **kwargs)
-        except UnsafeRecordError as exc:
-            raise UnsafeRecordError(f"{self.path / JOURNAL_DIR}: {name}: {exc}") from None
+        return read_row(self.path, name, read, *args, **kwargs)
 
     def _record(self, name: str) -> bytes | None:
         return self._read(f"record of entry {shown(name)}", self._journal.get, ENTRY_PREFIX + name)
@@ -318,7 +286,7 @@ class DurableBackend:
         # the final state counts, and a namespace re-created with another dimension since
         # the checkpoint must not meet its old entries (the log's order is not the writes')
         for name in names:
-            self._memory.delete(*split_entry_id(name), now)
+            self._memory.delete(*self._entry_of(name), now)
         expired: dict[str, None] = {}
         for start in range(0, len(names), _REPLAY_BATCH):
             writes = []
@@ -334,9 +302,23 @@ class DurableBackend:
                     expired[name] = None
                 else:
                     writes.append(write)
-            self._memory.set_many(writes, now)
+            try:
+                self._memory.set_many(writes, now)
+            except DimensionMismatchError as exc:  # live records of one namespace disagree
+                raise damaged_journal(self.path, exc) from exc
         with self._lock:
             self._journal_changes(expired)
+
+    def _entry_of(self, name: str) -> tuple[str, str]:
+        """``(namespace, key)`` of the entry id ``name`` read from the journal.
+
+        Raises:
+            SnapshotError: ``name`` is not an entry id (a damaged journal).
+        """
+        try:
+            return split_entry_id(name)
+        except ValueError as exc:
+            raise damaged_journal(self.path, exc) from exc
 
     # --- writes: the only callers of _journal_changes ------------------------------------
 
@@ -403,7 +385,7 @@ class DurableBackend:
 
     def _log(self, name: str) -> None:
         """Record that entry ``name`` changed in this epoch (inside the write's transaction)."""
-        self._journal.push(name, prefix=_LOG, tag=self._epoch)
+        self._journal.push(name, prefix=LOG_PREFIX, tag=self._epoch)
         self._log_tags.add(self._epoch)
         self._changes += 1
 
@@ -557,7 +539,7 @@ class DurableBackend:
                 state = self._memory.export_state(now)
                 epoch = self._epoch
                 self._epoch += 1
-                self._journal.set(_EPOCH, self._epoch)
+                self._journal.set(EPOCH_KEY, self._epoch)
                 self._changes = 0
                 self._saved_tick = self._read_clock()
             settings = {

@@ -15,24 +15,35 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import diskcache
 import msgpack
+from diskcache.core import DBNAME
 
+from ..backends.base import EntryWrite
 from ..backends.local import LocalBackend
 from ..checks import check_path
-from ..errors import SnapshotError, shown
+from ..errors import SemCacheError, SnapshotError, shown
 from .container import FORMAT_VERSION, open_container
-from .durable import (
-    CHECKPOINT_FILE,
-    CHECKPOINT_KIND,
+from .durable import CHECKPOINT_FILE, CHECKPOINT_KIND
+from .journal import (
     ENTRY_PREFIX,
+    EPOCH_KEY,
     JOURNAL_DIR,
+    check_format,
+    damaged_journal,
     open_journal,
+    read_epoch,
+    read_journal_id,
+    read_log,
+    read_row,
     split_entry_id,
+    write_from,
 )
 from .snapshot import SNAPSHOT_KIND, read_snapshot, settings_from_meta
 
@@ -80,7 +91,9 @@ def inspect_path(path: str | os.PathLike[str]) -> StoreReport:
     return _inspect_file(target)
 
 
-def _inspect_file(path: Path) -> StoreReport:
+def _inspect_file(path: Path, standalone: bool = True) -> StoreReport:
+    """Describe and verify a snapshot or checkpoint file; ``standalone``: the file itself
+    was named (a checkpoint is then reported as not loadable on its own)."""
     with open_container(path) as container:
         if container.kind not in (SNAPSHOT_KIND, CHECKPOINT_KIND):
             raise SnapshotError(
@@ -88,10 +101,17 @@ def _inspect_file(path: Path) -> StoreReport:
                 "checkpoint"
             )
         try:
-            return _described(path, container)
+            report = _described(path, container)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             # checksums hold, but the metadata is not what semcache writes
             raise SnapshotError(f"{path} has metadata semcache never writes: {exc!r}") from exc
+    if standalone and report.kind == CHECKPOINT_KIND:
+        report.damaged.append(
+            "not loadable on its own: it is a durable directory's checkpoint, which "
+            "SemCache.load and SemCache.from_snapshot refuse; open its directory "
+            f"(SemCache(path={str(path.parent)!r})) to load it"
+        )
+    return report
 
 
 def _described(path: Path, container: Any) -> StoreReport:
@@ -148,7 +168,8 @@ def _inspect_directory(path: Path) -> StoreReport:
     expiries: list[float] = []
     try:
         _read_journal(path, report, namespaces, expiries)
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError, SemCacheError) as exc:
+        # what the open raises too (a damaged journal, another format, a refused row)
         report.damaged.append(f"journal: {exc}")
     report.dim = _shared(report.dims)
     report.entries = sum(namespaces.values())
@@ -161,28 +182,117 @@ def _inspect_directory(path: Path) -> StoreReport:
 def _read_journal(
     path: Path, report: StoreReport, namespaces: Counter[str], expiries: list[float]
 ) -> None:
-    """Count the journal's records into ``report``, ``namespaces`` and ``expiries``."""
+    """Run the open's checks of the journal aside, counting its records into ``report``,
+    ``namespaces`` and ``expiries``: SQLite's own check of the database, the format and
+    epoch rows, the change log, and every record turned into its write and stored in a
+    view of its own, as the open stores it (each record the open would refuse is named
+    in ``report.damaged``).
+
+    Raises:
+        sqlite3.DatabaseError, UnicodeDecodeError, SemCacheError: what the open raises.
+    """
     journal = open_journal(path)
     try:
-        for key in iter(journal):  # by rowid: iterkeys() is quadratic (see durable._keys)
-            if not (isinstance(key, str) and key.startswith(ENTRY_PREFIX)):
+        _check_database(path)
+        epoch = read_epoch(path, journal)
+        check_format(path, journal)
+        read_journal_id(path, journal)
+        _check_writable(journal, epoch)
+        _check_log(path, journal)
+        view = LocalBackend(index="flat")
+        now = time.time()
+        live: list[EntryWrite] = []
+        for name in _entry_names(path, journal):
+            write = _write_of(path, journal, name, report)
+            if write is None:
                 continue
-            record = journal.get(key)
-            if record is None:
-                continue  # deleted while we read
-            try:
-                _, _, namespace, expires_at, vector = msgpack.unpackb(record, raw=False)
-            except Exception:
-                report.damaged.append(f"journal record {_entry_name(key)}")
-                continue
-            namespaces[namespace] += 1
-            if vector is not None:
+            namespaces[write.namespace] += 1
+            if write.vector is not None:
                 report.vectors += 1
-                report.dims[namespace] = len(vector) // 4
-            if expires_at is not None:
-                expiries.append(expires_at)
+                report.dims[write.namespace] = len(write.vector)
+            if write.expires_at is not None:
+                expiries.append(write.expires_at)
+                if write.expires_at <= now:
+                    continue  # the open drops it
+            live.append(write)
+        view.set_many(live, now)  # what the open's view refuses (vectors that disagree)
+        view.close()
     finally:
         journal.close()
+
+
+def _check_log(path: Path, journal: diskcache.Cache) -> None:
+    """Read the change log as the open reads it: the open replays logged entries by id.
+
+    Raises:
+        SnapshotError: a log row that names no entry (a damaged journal).
+        UnsafeRecordError: a log row semcache never writes.
+    """
+    for name, _ in read_log(path, journal):
+        try:
+            split_entry_id(name)
+        except ValueError as exc:
+            raise damaged_journal(path, exc) from exc
+
+
+class _RolledBack(Exception):
+    """Ends :func:`_check_writable`'s transaction, undoing its write."""
+
+
+def _check_writable(journal: diskcache.Cache, epoch: int) -> None:
+    """Write what an open's checkpoint writes (the epoch row), in a transaction rolled
+    back: a damaged schema or trigger fails only when SQLite writes.
+
+    Raises:
+        sqlite3.DatabaseError, UnicodeDecodeError: SQLite cannot write the journal.
+    """
+    try:
+        with journal.transact():
+            journal.set(EPOCH_KEY, epoch)
+            raise _RolledBack
+    except _RolledBack:
+        pass
+
+
+def _check_database(path: Path) -> None:
+    """SQLite's ``integrity_check`` of the journal database (every page and index).
+
+    Raises:
+        sqlite3.DatabaseError: SQLite finds the database damaged.
+    """
+    connection = sqlite3.connect(str(path / JOURNAL_DIR / DBNAME), timeout=60)
+    connection.text_factory = lambda raw: raw.decode("utf-8", "replace")
+    try:
+        problems = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+    finally:
+        connection.close()
+    if problems != ["ok"]:
+        raise sqlite3.DatabaseError(f"SQLite finds the database damaged: {problems[:3]}")
+
+
+def _entry_names(path: Path, journal: diskcache.Cache) -> list[str]:
+    """The entry id of every record (by rowid: iterkeys() is quadratic, see
+    ``DurableBackend._keys``)."""
+    return [
+        key[len(ENTRY_PREFIX) :]
+        for key in read_row(path, "a key", list, iter(journal))
+        if isinstance(key, str) and key.startswith(ENTRY_PREFIX)
+    ]
+
+
+def _write_of(
+    path: Path, journal: diskcache.Cache, name: str, report: StoreReport
+) -> EntryWrite | None:
+    """The write the open makes of entry ``name``'s record (:func:`write_from`), or None:
+    deleted while we read, or refused (then named in ``report.damaged``)."""
+    record = read_row(path, f"record of entry {shown(name)}", journal.get, ENTRY_PREFIX + name)
+    if record is None:
+        return None
+    try:
+        return write_from(name, record)
+    except ValueError:
+        report.damaged.append(f"journal record {_entry_name(ENTRY_PREFIX + name)}")
+        return None
 
 
 def _entry_name(record_key: str) -> str:
@@ -205,7 +315,7 @@ def _describe_checkpoint(path: Path, report: StoreReport) -> None:
         report.notes.append("no checkpoint yet: the next open re-reads the journal")
         return
     try:
-        checkpoint = _inspect_file(path)
+        checkpoint = _inspect_file(path, standalone=False)
     except SnapshotError as exc:
         report.damaged.append(f"checkpoint ({exc})")
         return

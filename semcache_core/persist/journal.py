@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from math import isfinite
 from pathlib import Path
 from typing import Any
@@ -25,16 +25,26 @@ import numpy as np
 from ..backends.base import NOT_DECODED, EntryWrite
 from ..backends.entries import EXTENSION_HEADS, check_extensions
 from ..codec import decode, decode_many, decode_metadata, is_scalar
-from ..errors import SnapshotError
+from ..errors import BackendError, SnapshotError, UnsafeRecordError, shown
 from .journal_disk import RawDisk
 
 __all__ = [
+    "EPOCH_KEY",
+    "FORMAT_KEY",
+    "JOURNAL_FORMAT",
+    "JOURNAL_ID_KEY",
+    "LOG_PREFIX",
     "by_last_change",
+    "check_format",
     "damaged_journal",
     "ENTRY_PREFIX",
     "JOURNAL_DIR",
     "entry_id",
     "open_journal",
+    "read_epoch",
+    "read_journal_id",
+    "read_log",
+    "read_row",
     "record_of",
     "split_entry_id",
     "with_expiry",
@@ -43,6 +53,11 @@ __all__ = [
 
 JOURNAL_DIR = "journal"
 ENTRY_PREFIX = "e"  # prefix of entry records: user keys never collide with log or meta keys
+LOG_PREFIX = "c"  # diskcache push() prefix of the change log
+EPOCH_KEY = "m:epoch"
+JOURNAL_ID_KEY = "m:id"
+FORMAT_KEY = "m:format"
+JOURNAL_FORMAT = 2
 
 
 def open_journal(directory: Path) -> diskcache.Cache:
@@ -74,6 +89,98 @@ def damaged_journal(directory: Path, exc: Exception) -> SnapshotError:
     )
 
 
+def read_row(
+    directory: Path, name: str, read: Callable[..., Any], *args: Any, **kwargs: Any
+) -> Any:
+    """``read(*args, **kwargs)`` on the journal of ``directory``, a refused row named by
+    ``name``."""
+    try:
+        return read(*args, **kwargs)
+    except UnsafeRecordError as exc:
+        raise UnsafeRecordError(f"{directory / JOURNAL_DIR}: {name}: {exc}") from None
+
+
+def read_epoch(directory: Path, journal: diskcache.Cache) -> int:
+    """The journal's current epoch (0 for a new journal).
+
+    Raises:
+        SnapshotError: the row holds something else than a count (a damaged journal).
+    """
+    epoch = read_row(directory, EPOCH_KEY, journal.get, EPOCH_KEY, 0)
+    if type(epoch) is not int or epoch < 0:
+        raise damaged_journal(directory, ValueError(f"{EPOCH_KEY} holds {shown(epoch)}"))
+    return epoch
+
+
+def read_journal_id(directory: Path, journal: diskcache.Cache) -> str | None:
+    """The journal's id (None for a new journal).
+
+    Raises:
+        SnapshotError: the row holds something else than a text id (a damaged journal).
+    """
+    journal_id = read_row(directory, JOURNAL_ID_KEY, journal.get, JOURNAL_ID_KEY)
+    if journal_id is not None and (type(journal_id) is not str or not journal_id):
+        raise damaged_journal(directory, ValueError(f"{JOURNAL_ID_KEY} holds {shown(journal_id)}"))
+    return journal_id
+
+
+def check_format(directory: Path, journal: diskcache.Cache) -> None:
+    """Refuse a journal of another layout than :data:`JOURNAL_FORMAT` (a new, empty
+    journal has no format row yet: it gets one with its id).
+
+    Raises:
+        BackendError: an earlier semcache's journal (format 1: no format row, but an id),
+            or another format number.
+    """
+    found = read_row(directory, FORMAT_KEY, journal.get, FORMAT_KEY)
+    if found is None and read_row(directory, JOURNAL_ID_KEY, journal.get, JOURNAL_ID_KEY):
+        raise BackendError(
+            f"{directory} was written by an earlier semcache (journal format 1, keys "
+            "without namespaces); export it with that version and load the snapshot"
+        )
+    if found is not None and found != JOURNAL_FORMAT:
+        raise BackendError(f"{directory} has journal format {found!r}, not {JOURNAL_FORMAT}")
+
+
+def read_log(directory: Path, journal: diskcache.Cache) -> list[tuple[str, int]]:
+    """(entry id, epoch) of every logged change, oldest first.
+
+    Raises:
+        UnsafeRecordError: a log row semcache never writes (a damaged journal).
+    """
+    (first, _), _ = read_row(directory, "the change log", journal.peek, prefix=LOG_PREFIX, tag=True)
+    if first is None:
+        return []
+    number = _log_number(directory, first)
+    log: list[tuple[str, int]] = []
+    while True:  # push() numbers log keys consecutively
+        name = f"{LOG_PREFIX}-{number:015d}"
+        key, tag = read_row(directory, name, journal.get, name, default=None, tag=True)
+        if key is None:
+            return log
+        if type(key) is not str or type(tag) is not int:  # semcache writes no other
+            raise UnsafeRecordError(
+                f"{directory / JOURNAL_DIR}: {name}: a log row holding {shown(key)} "
+                f"tagged {shown(tag)}: the journal is damaged"
+            )
+        log.append((key, tag))
+        number += 1
+
+
+def _log_number(directory: Path, name: Any) -> int:
+    """The number of the log row ``name`` (``"c-000000000000042"``: 42).
+
+    Raises:
+        UnsafeRecordError: ``name`` is not the name of a log row.
+    """
+    digits = name[len(LOG_PREFIX) + 1 :] if isinstance(name, str) else ""
+    if not (digits.isascii() and digits.isdigit()):
+        raise UnsafeRecordError(
+            f"{directory / JOURNAL_DIR}: a log row named {shown(name)}: the journal is damaged"
+        )
+    return int(digits)
+
+
 def entry_id(namespace: str, key: str) -> str:
     """The journal's name for an entry: unambiguous whatever the namespace and key hold.
 
@@ -89,10 +196,12 @@ def split_entry_id(name: str) -> tuple[str, str]:
     Raises:
         ValueError: ``name`` is not an entry id.
     """
-    length, _, rest = name.partition(":")
-    size = int(length)
-    if not 0 <= size <= len(rest):
+    length, colon, rest = name.partition(":")
+    # entry_id writes the length in ASCII decimal digits, without sign or leading zeros
+    canonical = colon and length.isascii() and length.isdigit() and str(int(length)) == length
+    if not canonical or int(length) > len(rest):
         raise ValueError(f"{name!r} is not an entry id")
+    size = int(length)
     return rest[:size], rest[size:]
 
 
@@ -171,7 +280,11 @@ def _is_metadata(blob: bytes) -> bool:
 
 
 def _is_float32_blob(vector: Any) -> bool:
-    return isinstance(vector, bytes) and len(vector) > 0 and len(vector) % 4 == 0
+    """Whether ``vector`` is what :func:`record_of` writes for one: float32 components,
+    at least one, all finite (a NaN or infinity would make every score it enters NaN)."""
+    if not (isinstance(vector, bytes) and len(vector) > 0 and len(vector) % 4 == 0):
+        return False
+    return bool(np.isfinite(np.frombuffer(vector, dtype=np.float32)).all())
 
 
 def by_last_change(names: Iterable[str], log: Sequence[tuple[str, int]]) -> list[str]:

@@ -51,7 +51,7 @@ from ..backends.local import LocalBackend
 from ..checks import check_ttl
 from ..codec import decode, encode
 from ..errors import InvalidArgumentError, SnapshotError
-from ..index.hnsw import HNSWParams, copy_vectors, slots_of
+from ..index.hnsw import HNSWParams, check_graph_fields, copy_vectors, slots_of
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD
 from ..vector_values import is_vector_blob
 from .container import Container, open_container, write_container
@@ -219,7 +219,7 @@ class _BigBlocks:
 
     def __init__(self, container: Container, spaces: list[Any], labels: np.ndarray) -> None:
         self.graphs: dict[int, dict[str, Any]] = {
-            j: decode(container.section(f"graph/{j}"))
+            j: _graph_fields(decode(container.section(f"graph/{j}")))
             for j, (_, _, has_graph, _) in enumerate(spaces)
             if has_graph
         }
@@ -262,6 +262,17 @@ class _BigBlocks:
     def vectors_in(self) -> None:
         """Block until every vector is in; raises if a block is damaged or inconsistent."""
         self._copied.result()
+
+
+def _graph_fields(graph: Any) -> dict[str, Any]:
+    """A decoded ``graph/<j>`` section, once its fields have the types hnswlib's state
+    has (the thread and the restore use them as such).
+
+    Raises:
+        ValueError: from :func:`~semcache_core.index.hnsw.check_graph_fields`.
+    """
+    check_graph_fields(graph)
+    return cast(dict[str, Any], graph)
 
 
 def _check_finite(vectors: np.ndarray, section: str) -> None:

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from semcache_core import SemCache, SnapshotError
 from semcache_core.persist.container import open_container, write_container
-from semcache_integrations.cli import inspect, main
+from semcache_integrations.cli import _when, inspect, main
 
 
 def test_main_runs_the_demo_tour_lexical() -> None:
@@ -163,3 +165,17 @@ def test_a_bad_demo_option_is_a_usage_error_naming_it(
     assert exited.value.code == 2
     error = capsys.readouterr().err
     assert option in error and said in error
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    seconds=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-(2**63), 2**63 - 1),
+    )
+)
+def test_a_time_outside_the_calendar_prints_as_seconds(seconds: float) -> None:
+    """Found by review: ``semcache inspect`` of a journal whose expiry was far past year
+    9999 (which opens) crashed printing it."""
+    assert _when(seconds)
+    assert _when(None) == "-"
