@@ -206,18 +206,20 @@ def test_a_range_filter_skips_foreign_keys_under_the_prefix(
 
     async def searched() -> list[str]:
         try:
-            return [h.key for h in await cache.asearch([1.0, 0.0], k=5, filters=filters)]
+            found = [h.key for h in await cache.asearch([1.0, 0.0], k=5, filters=filters)]
+            await cache.aclear()
+            return found
         finally:
-            await cache.aclose()
+            await cache.aclose()  # closes the backend: later calls raise CacheClosedError
 
     if use_async:
         found = asyncio.run(searched())
     else:
         found = [h.key for h in cache.search([1.0, 0.0], k=5, filters=filters)]
+        cache.clear()
+        cache.close()
     assert found == ["mine"]
-    cache.clear()
     assert redis_client.get(foreign) == b"a foreign string key under the prefix"
-    cache.close()
 
 
 def test_long_strings_are_cut_in_the_attributes_and_long_literals_stay_client_side() -> None:

@@ -106,7 +106,7 @@ class AsyncRedisBackend:
 
     async def _shards(self, namespace: str, create: bool) -> tuple[str, ...]:
         """The namespace's shard tags. Without its meta hash (a namespace never written,
-        one just cleared, or a meta evicted by ``allkeys-lru`` while its entries live) a
+        one just cleared, or a meta evicted (``allkeys-*``) while its entries live) a
         read takes the default shard count, not remembered: an entry written meanwhile
         stays readable (it was None, and every read of the namespace missed)."""
         count = self._shard_counts.get(namespace)
@@ -291,12 +291,10 @@ class AsyncRedisBackend:
             tag = self._settings.tag_of(tags, key)
             keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
             args = [self._keys.entry_prefix(tag), key]
-            if self._acks:
-                batch = self._write_pipeline("delete")
-                _eval(batch, DELETE, keys, args)
-                existed, x = (await batch.execute())[0]
-            else:
-                existed, x = await _eval(self._conn.client(), DELETE, keys, args)
+            # through the fan-out, never retried after a timeout (see RedisBackend.delete)
+            batch = AsyncNodeBatch(self._conn, "delete", self._acks, self._ack_timeout)
+            _eval(batch, DELETE, keys, args)
+            existed, x = (await batch.execute())[0]
             return (existed, x) if existed else None
 
         with mapped_errors("delete"):

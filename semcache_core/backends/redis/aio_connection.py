@@ -30,7 +30,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.cluster import RedisCluster
 
-from .connection import Connection, mapped_errors
+from ...errors import CacheClosedError
+from .connection import RETRY_ON, Connection, mapped_errors
 
 __all__ = ["AsyncConnection"]
 
@@ -51,6 +52,7 @@ class AsyncConnection:
         self._make_node = make_node  # node name -> a client that tries once (.aio_fanout)
         self._standalone_name = standalone_name
         self.is_cluster = is_cluster
+        self.closed = False  # after close(): every call raises CacheClosedError
         self.timeout = socket_timeout  # the deadline of one fanned-out call
         self.retries = retries
         self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
@@ -84,7 +86,7 @@ class AsyncConnection:
 
         def make() -> Any:
             # bounded: redis-py's defaults can retry for seconds on a dead node
-            retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries)
+            retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries, RETRY_ON)
             if cluster_nodes is not None:
                 nodes = [ClusterNode(*_host_port(name)) for name in cluster_nodes]
                 return aredis.RedisCluster(startup_nodes=nodes, retry=retry, **options)
@@ -107,7 +109,13 @@ class AsyncConnection:
         return cls(make, conn.is_cluster, make_node, standalone, socket_timeout, retries)
 
     def client(self) -> Any:
-        """The client of the running event loop (made on its first call)."""
+        """The client of the running event loop (made on its first call).
+
+        Raises:
+            CacheClosedError: after :meth:`close`.
+        """
+        if self.closed:
+            raise CacheClosedError("this RedisBackend is closed")
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
@@ -186,8 +194,10 @@ class AsyncConnection:
             await _aclose_all([client, *nodes])
 
     def close(self) -> None:
-        """Close every client whose loop allows it from here, and forget them all."""
+        """Close every client whose loop allows it from here, and forget them all; later
+        calls raise CacheClosedError."""
         with self._lock:
+            self.closed = True
             clients, self._clients = self._clients, {}
             nodes, self._nodes = self._nodes, {}
             self._closers = {}

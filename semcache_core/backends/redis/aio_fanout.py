@@ -25,7 +25,7 @@ from typing import Any
 
 import redis
 
-from ...errors import SemCacheError
+from ...errors import CacheClosedError, SemCacheError
 from .aio_connection import AsyncConnection
 from .connection import map_error
 from .fanout import RETRIABLE, Fanout, NodeCall, NodeRetry, Progress, node_replies, routed
@@ -51,6 +51,8 @@ async def afan_out(
         ReplicationError: fewer than ``acks`` replicas confirmed a node's writes.
         BackendError / CapabilityError: a node refused a command (script error, ...).
     """
+    if conn.closed:
+        raise CacheClosedError("this RedisBackend is closed")
     progress = Progress(len(calls), conn.timeout)
     await conn.ready()
     for attempt in range(conn.retries + 1):

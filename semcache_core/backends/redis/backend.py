@@ -22,10 +22,15 @@ entries sooner, never keep them longer. :meth:`RedisBackend.purge_expired` sweep
 expiry sorted sets and removes expired hashes *and* their vectors.
 
 Bounds: there is no ``max_entries`` (passing one raises :class:`CapabilityError`): bound
-memory with Redis's ``maxmemory`` and an eviction policy (``allkeys-lru``), which evicts
-whole entries; a search meeting a vector whose entry is gone removes it (``VREM``) and
-still returns ``k`` results when ``k`` live entries match. Evictions by Redis are not
-counted in :meth:`~RedisBackend.counters`.
+memory with Redis's ``maxmemory``, ``maxmemory-policy volatile-lru`` and a ``ttl=`` on the
+cache. Every entry hash then carries ``PEXPIRE`` and is the only kind of key Redis may
+evict (vector sets, expiry sets and meta hashes have no TTL); a search meeting a vector
+whose entry is gone removes it (``VREM``) and still returns ``k`` results when ``k`` live
+entries match. ``allkeys-*`` policies are unsafe: a shard's vector set is one key, and
+once it is evicted ``get`` still returns its entries but ``search`` never finds them (the
+hashes do not hold vectors, so it cannot be rebuilt); the constructor warns
+(``RuntimeWarning``) when it can read such a policy with ``maxmemory`` set. Evictions by
+Redis are not counted in :meth:`~RedisBackend.counters`.
 
 Consistency: a write is atomic per shard (one Lua script), a batch across shards is not,
 nor one of more than :data:`.plan.SET_BATCH` entries on a shard (a script per batch of them).
@@ -65,6 +70,7 @@ still lose the write if it dies too, and asynchronous replication may be mid-way
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -196,6 +202,15 @@ class RedisBackend(admin.Administration, writes.Writes):
         self.vector_sets = not self._missing
         if self._missing:
             _log.warning("RedisBackend: %s", no_vector_sets(tuple(self._missing)))
+        policy = self._conn.unsafe_eviction_policy()
+        if policy is not None:
+            warnings.warn(
+                f"RedisBackend: maxmemory-policy {policy} may evict a whole vector set (one "
+                "key), after which search never finds its entries again; use "
+                "maxmemory-policy volatile-lru and a ttl= on the cache",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         if min_replica_acks:
             self._check_replicas()
         with mapped_errors("connect"):
@@ -258,7 +273,7 @@ class RedisBackend(admin.Administration, writes.Writes):
 
     def _shards(self, namespace: str, create: bool) -> tuple[str, ...]:
         """The namespace's shard tags. Without its meta hash (a namespace never written,
-        one just cleared, or a meta evicted by ``allkeys-lru`` while its entries live) a
+        one just cleared, or a meta evicted (``allkeys-*``) while its entries live) a
         read takes the default shard count, not remembered: an entry written meanwhile
         stays readable (it was None, and every read of the namespace missed)."""
         count = self._shard_counts.get(namespace)
@@ -382,12 +397,11 @@ class RedisBackend(admin.Administration, writes.Writes):
             tag = self._tag_of(tags, key)
             keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
             args = [self._keys.entry_prefix(tag), key]
-            if self._acks:
-                batch = self._write_pipeline("delete")
-                self._conn.eval(batch, DELETE, keys, args)
-                existed, x = batch.execute()[0]
-            else:
-                existed, x = self._conn.eval(self._conn.client, DELETE, keys, args)
+            # through the fan-out, never retried after a timeout: the timed-out attempt
+            # may have deleted the entry, and a retry would then answer False
+            batch = NodeBatch(self._conn, "delete", self._acks, self._ack_timeout)
+            self._conn.eval(batch, DELETE, keys, args)
+            existed, x = batch.execute()[0]
             return (existed, x) if existed else None
 
         with mapped_errors("delete"):

@@ -11,7 +11,8 @@ Example::
 
 Timeouts and retries: every socket waits at most ``socket_timeout`` (connecting at most
 ``connect_timeout``); the main client retries a call at most ``retries`` times (short
-exponential backoff, capped at 0.5 s), so a plain call's worst case is about
+exponential backoff, capped at 0.5 s) after a connection error, never after a timeout
+(:data:`RETRY_ON`), so a plain call's worst case is about
 ``(1 + retries) x (connect_timeout + socket_timeout)``. ``search`` and acknowledged
 writes go through :mod:`.fanout` instead: one deadline (``socket_timeout``) for every
 node of the call together.
@@ -34,13 +35,14 @@ import redis
 from ...errors import (
     BackendError,
     BackendUnavailableError,
+    CacheClosedError,
     CapabilityError,
     InvalidArgumentError,
     SemCacheError,
     shown,
 )
 
-__all__ = ["VECTOR_COMMANDS", "Connection", "map_error", "mapped_errors"]
+__all__ = ["RETRY_ON", "VECTOR_COMMANDS", "Connection", "map_error", "mapped_errors"]
 
 VECTOR_COMMANDS = ("VADD", "VSIM", "VREM", "VCARD", "VDIM")
 """The vector-set commands semcache's scripts call."""
@@ -53,6 +55,10 @@ for _, name in ipairs(ARGV) do
 end
 return missing
 """
+
+RETRY_ON: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
+"""What the main client's ``Retry`` retries: a connection refused or dropped, never a
+timeout (the timed-out command may have run; a retried delete would then answer False)."""
 
 _UNREACHABLE = (
     redis.exceptions.ConnectionError,  # TimeoutError is not one: listed apart
@@ -97,8 +103,23 @@ def mapped_errors(what: str = "redis call") -> Iterator[None]:
     """Re-raise any redis-py error as semcache's (see :func:`map_error`), naming ``what``."""
     try:
         yield
-    except redis.exceptions.RedisError as exc:
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
         raise map_error(exc, what) from exc
+
+
+def _decodes_responses(client: redis.Redis | RedisCluster) -> bool:
+    """Whether ``client`` decodes replies to ``str`` (``decode_responses=True``)."""
+    get_encoder = getattr(client, "get_encoder", None)
+    if get_encoder is None:
+        return False
+    return bool(getattr(get_encoder(), "decode_responses", False))
+
+
+def _text(value: Any) -> str:
+    """A CONFIG GET reply field as text (``""`` when absent)."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _node(address: str) -> ClusterNode:
@@ -119,7 +140,8 @@ class Connection:
         socket_timeout: float = 5.0,
         retries: int = 2,
     ) -> None:
-        self.client = client
+        self._client = client
+        self.closed = False  # after close(): every call raises CacheClosedError
         self.is_cluster = isinstance(client, RedisCluster)
         self._owned = owned  # closed by close() only when this module made it
         self.connect_timeout = connect_timeout
@@ -157,9 +179,14 @@ class Connection:
                     f"client must be a redis.Redis or redis.RedisCluster, got "
                     f"{type(client).__name__}"
                 )
+            if _decodes_responses(client):
+                raise InvalidArgumentError(
+                    "client must be made with decode_responses=False (the default): "
+                    "semcache stores bytes (msgpack) that do not decode as text"
+                )
             return cls(client, False, connect_timeout, socket_timeout, retries)
         # bounded: redis-py's defaults can retry for seconds on a dead node
-        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries)
+        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries, RETRY_ON)
         options: dict[str, Any] = {
             "socket_connect_timeout": connect_timeout,
             "socket_timeout": socket_timeout,
@@ -168,7 +195,10 @@ class Connection:
             if url is not None:
                 if not isinstance(url, str):
                     raise InvalidArgumentError(f"url must be a str, got {type(url).__name__}")
-                standalone = redis.Redis.from_url(url, retry=retry, **options)
+                try:
+                    standalone = redis.Redis.from_url(url, retry=retry, **options)
+                except ValueError as exc:  # no scheme, a bad port ...
+                    raise InvalidArgumentError(f"url {shown(url)}: {exc}") from exc
                 return cls(standalone, True, connect_timeout, socket_timeout, retries)
             assert cluster_nodes is not None
             if isinstance(cluster_nodes, str) or not cluster_nodes:
@@ -180,6 +210,17 @@ class Connection:
                 **options,
             )
             return cls(cluster, True, connect_timeout, socket_timeout, retries)
+
+    @property
+    def client(self) -> redis.Redis | RedisCluster:
+        """The main client.
+
+        Raises:
+            CacheClosedError: after :meth:`close`.
+        """
+        if self.closed:
+            raise CacheClosedError("this RedisBackend is closed")
+        return self._client
 
     def primaries(self) -> list[tuple[str, redis.Redis]]:
         """(``host:port``, a client for that node) of every primary (the one server when
@@ -213,6 +254,8 @@ class Connection:
         most the deadline on its socket: :mod:`.fanout` owns the retry budget and the
         deadline. Auth/TLS options are the main client's."""
         with self._lock:
+            if self.closed:
+                raise CacheClosedError("this RedisBackend is closed")
             found = self._node_clients.get(name)
             if found is not None:
                 return found
@@ -287,8 +330,27 @@ class Connection:
             missing = node.execute_command("EVAL", _PROBE, 0, *VECTOR_COMMANDS)
         return [name.decode() if isinstance(name, bytes) else str(name) for name in missing]
 
+    def unsafe_eviction_policy(self) -> str | None:
+        """The ``allkeys-*`` eviction policy of a primary that has ``maxmemory`` set, or
+        None: such a policy may evict a whole vector set (one key), and the entries it
+        indexed are then never found by ``search`` again. None too when ``CONFIG GET`` is
+        refused or fails (a managed Redis may forbid it): nothing is known then."""
+        try:
+            for _, node in self.primaries():
+                reply: dict[Any, Any] = dict(node.config_get("maxmemory*"))
+                config = {_text(name): _text(value) for name, value in reply.items()}
+                policy = config.get("maxmemory-policy", "")
+                limit = config.get("maxmemory", "")
+                if policy.startswith("allkeys-") and limit not in ("", "0"):
+                    return policy
+        except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException):
+            return None
+        return None
+
     def close(self) -> None:
+        """Close the clients this module made; later calls raise CacheClosedError."""
         with self._lock:
+            self.closed = True
             executor, self._executor = self._executor, None
             node_clients, self._node_clients = list(self._node_clients.values()), {}
         if executor is not None:
@@ -298,4 +360,4 @@ class Connection:
             node_client.connection_pool.close()  # its own pool: close() leaves a given one
         if self._owned:
             with mapped_errors("close"):
-                self.client.close()
+                self._client.close()

@@ -36,7 +36,7 @@ from typing import Any
 
 import redis
 
-from ...errors import BackendUnavailableError, ReplicationError, SemCacheError
+from ...errors import BackendUnavailableError, CacheClosedError, ReplicationError, SemCacheError
 from .connection import Connection, map_error
 
 __all__ = [
@@ -105,6 +105,8 @@ def fan_out(
         ReplicationError: fewer than ``acks`` replicas confirmed a node's writes.
         BackendError / CapabilityError: a node refused a command (script error, ...).
     """
+    if conn.closed:
+        raise CacheClosedError("this RedisBackend is closed")
     progress = Progress(len(calls), conn.timeout)
     for attempt in range(conn.retries + 1):
         if attempt:

@@ -37,8 +37,8 @@ def check_options(
     """Raise for the first bad option (see the module docstring); nothing is returned."""
     if max_entries is not None:
         raise CapabilityError(
-            "RedisBackend has no max_entries: bound memory with Redis's maxmemory and "
-            "an eviction policy (e.g. allkeys-lru), which evicts whole entries"
+            "RedisBackend has no max_entries: bound memory with Redis's maxmemory, "
+            "maxmemory-policy volatile-lru and a ttl= on the cache, which evicts whole entries"
         )
     if not (
         isinstance(prefix, str)
