@@ -183,8 +183,7 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         if self._fixed_dim is not None:
             return self._fixed_dim
         now = self._clock()  # a namespace whose vectors all expired has none
-        dims = {self._backend.dim_of(namespace, now) for namespace in self._backend.dims}
-        dims.discard(None)
+        dims = {self._backend.dim_of(namespace, now) for namespace in self._backend.dims} - {None}
         return dims.pop() if len(dims) == 1 else None
 
     def dim_of(self, namespace: str = "") -> int | None:
@@ -369,9 +368,9 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
     ) -> list[EntryWrite]:
         """:meth:`set_many`'s writes (its async twin's too), every row checked first;
         ``dim``: the namespace's dimension, read by the caller."""
-        if not isinstance(items, Mapping):
-            check_sequence(items, "items")
-        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        pairs = (
+            list(items.items()) if isinstance(items, Mapping) else check_sequence(items, "items")
+        )
         with naming(namespace):
             rows = self._vector_rows(vectors, len(pairs), dim)
         metadata_rows = (
@@ -510,8 +509,7 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
         if isinstance(queries, np.ndarray):
             vectors: Any = queries
         else:
-            check_sequence(queries, "queries")
-            queries = list(queries)
+            queries = check_sequence(queries, "queries")
             if not queries:
                 raise InvalidArgumentError("search_batch needs at least one query")
             vectors = [self._embedder.embed_query(q) if isinstance(q, str) else q for q in queries]

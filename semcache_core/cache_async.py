@@ -244,8 +244,7 @@ class AsyncTwins:
     ) -> list[list[Hit]]:
         _check_search_options(k, options)
         if not isinstance(queries, np.ndarray):
-            check_sequence(queries, "queries")
-            queries = [await self._aquery(q) for q in queries]
+            queries = [await self._aquery(q) for q in check_sequence(queries, "queries")]
         aio = async_backend(self._backend)
         if aio is None:
             return await asyncio.to_thread(lambda: self.search_batch(queries, k, **options))

@@ -124,15 +124,16 @@ def check_fn(fn: Any, signature: str = "fn(key)") -> None:
         )
 
 
-def check_sequence(items: Any, what: str) -> None:
-    """:class:`InvalidArgumentError` for a single str or bytes (which would be split into
-    characters) or for something that is not iterable, in place of a sequence."""
+def check_sequence(items: Any, what: str) -> list[Any]:
+    """``items`` as a list; :class:`InvalidArgumentError` for a single str or bytes (which
+    would be split into characters) or for something that is not iterable."""
     if isinstance(items, (str, bytes)):
         raise InvalidArgumentError(
             f"{what} must be a sequence, got a single {type(items).__name__}"
         )
     if not isinstance(items, Iterable):
         raise InvalidArgumentError(f"{what} must be a sequence, got {shown(items)}")
+    return list(items)
 
 
 def check_keys(keys: Any, prefix: str = "", what: str = "keys") -> list[str]:
@@ -146,9 +147,8 @@ def check_keys(keys: Any, prefix: str = "", what: str = "keys") -> list[str]:
         raise InvalidArgumentError(
             f"{what} must be a sequence of str, got a single {type(keys).__name__}"
         )
-    check_sequence(keys, what)
     checked = []
-    for key in keys:
+    for key in check_sequence(keys, what):
         if not isinstance(key, str):
             raise InvalidKeyError(f"{what} must be str, got {type(key).__name__} {shown(key)}")
         if not encodes_as_utf8(key):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -120,26 +121,23 @@ def _report_table(report: StoreReport) -> Table:
     return table
 
 
-def _milliseconds(text: str) -> float:
-    """An argparse type: a finite number of milliseconds >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of milliseconds >= 0, got {text}")
-    return value
+def _argument(convert: Callable[[str], Any], kind: str, minimum: float, what: str) -> Any:
+    """An argparse type: ``convert(text)``, finite and at least ``minimum``."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
+        if not (math.isfinite(value) and value >= minimum):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    return parse
 
 
-def _positive(text: str) -> int:
-    """An argparse type: an int >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an int: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text}")
-    return value
+_milliseconds = _argument(float, "a number", 0, "a number of milliseconds >= 0")
+_positive = _argument(int, "an int", 1, "an int >= 1")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -564,8 +564,10 @@ def _as_streamed(last: _Response, deltas: list[str | None]) -> _Response:
     if isinstance(last, CompletionResponse):
         return last if text == last.text else last.model_copy(update={"text": text})
     blocks = last.message.blocks
-    if text == last.message.content or len(blocks) > 1 or not all(
-        isinstance(block, TextBlock) for block in blocks
+    if (
+        text == last.message.content
+        or len(blocks) > 1
+        or not all(isinstance(block, TextBlock) for block in blocks)
     ):
         return last
     message = last.message.model_copy(update={"blocks": [TextBlock(text=text)]})
