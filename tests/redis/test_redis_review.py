@@ -241,3 +241,26 @@ def test_cluster_client_with_decode_responses_is_refused(redis_cluster: LocalClu
             RedisBackend(client=client)
     finally:
         client.close()
+
+
+# --- 5. calls that visit every primary learn of a failover -----------------------------
+
+
+def test_keyspace_calls_recover_after_a_failover_without_a_keyed_call(
+    disposable_cluster: LocalCluster,
+) -> None:
+    """Found by review: count, scan and namespaces visit every primary of the client's
+    cached map; after a failover they failed on the dead node at every attempt, until a
+    keyed call happened to refresh the map."""
+    backend = RedisBackend(cluster_nodes=disposable_cluster.nodes, socket_timeout=1.0)
+    cache = SemCache(backend=backend)
+    try:
+        cache.set_many({f"k{i}": i for i in range(30)})
+        assert cache.count() == 30
+        disposable_cluster.kill(backend.node_of("", "k1"))
+        disposable_cluster.wait_ready(60)
+        assert cache.count() == 30  # no keyed call since the kill
+        assert cache.namespaces() == [""]
+        assert sorted(cache.scan()) == sorted(f"k{i}" for i in range(30))
+    finally:
+        cache.close()

@@ -333,10 +333,10 @@ class RedisBackend(admin.Administration, writes.Writes):
 
     def _entry_names(self, pattern: str) -> list[str]:
         """Every key matching ``pattern`` on every primary (``SCAN`` per node)."""
-        names: set[str] = set()
-        for _, node in self._conn.primaries():
-            names |= owned_names(self._keys, node.scan_iter(match=pattern, count=1000))
-        return sorted(names)
+        found = self._conn.on_primaries(
+            lambda _, node: owned_names(self._keys, node.scan_iter(match=pattern, count=1000))
+        )
+        return sorted(set().union(*found))
 
     def _live(self, names: list[str], now: float) -> list[str]:
         """The entry keys among ``names`` whose entry is live at ``now``."""

@@ -21,10 +21,10 @@ node of the call together.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
@@ -43,6 +43,8 @@ from ...errors import (
 )
 
 __all__ = ["RETRY_ON", "VECTOR_COMMANDS", "Connection", "map_error", "mapped_errors"]
+
+_T = TypeVar("_T")
 
 VECTOR_COMMANDS = ("VADD", "VSIM", "VREM", "VCARD", "VDIM")
 """The vector-set commands semcache's scripts call."""
@@ -233,6 +235,19 @@ class Connection:
                 found.append((node.name, node_client))
             return found
         return [(self._standalone_name(), client)]
+
+    def on_primaries(self, visit: Callable[[str, redis.Redis], _T]) -> list[_T]:
+        """``visit(address, client)`` on every primary, in order. On a cluster, a primary
+        that cannot be reached has the slot map asked again (a failover since the client
+        learned it names a dead node) and the whole visit run once more: calls that only
+        visit every primary would otherwise never learn the new one."""
+        try:
+            return [visit(name, node) for name, node in self.primaries()]
+        except _UNREACHABLE:
+            if not self.is_cluster:
+                raise
+        self.refresh()
+        return [visit(name, node) for name, node in self.primaries()]
 
     def _standalone_name(self) -> str:
         assert isinstance(self.client, redis.Redis)
