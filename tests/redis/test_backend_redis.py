@@ -213,6 +213,7 @@ def test_cluster_entries_land_on_every_primary(cluster_client: Any) -> None:
     assert len(per_node) == 3
     assert all(entries > 0 and sets > 0 for entries, sets in per_node.values()), per_node
     assert len(cache) == 60
+    cache.close()  # its node clients' sockets (a fan-out's), not the fixture's client
 
 
 def test_max_entries_and_other_apps_keys(redis_client: redis.Redis) -> None:
@@ -224,6 +225,7 @@ def test_max_entries_and_other_apps_keys(redis_client: redis.Redis) -> None:
     cache.clear()
     assert redis_client.get("someone-else") == b"x"
     assert [k for k in redis_client.scan_iter() if k != b"someone-else"] == []
+    cache.close()
 
 
 def test_unreachable_server_is_a_typed_error() -> None:
@@ -263,6 +265,7 @@ def test_a_match_beyond_one_shards_page_still_beats_another_shards_matches(
         cache.set(next(b_keys), 100 + i, vector=vector, metadata={"tag": "y"})
     (hit,) = cache.search(query, 1, filters={"tag": {"$ne": "x"}})
     assert hit.key == wanted and hit.score == pytest.approx(0.79, abs=1e-4)
+    cache.close()
 
 
 def test_a_search_is_one_round_to_each_node_with_no_dimension_read_first(
@@ -285,3 +288,4 @@ def test_a_search_is_one_round_to_each_node_with_no_dimension_read_first(
     assert calls("eval") == before[2] + 3 * 2  # per search: the shard's sweep and search
     with pytest.raises(DimensionMismatchError):
         cache.search([1.0, 0.0], 1)  # refused by the shard's script
+    cache.close()
