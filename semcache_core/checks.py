@@ -124,15 +124,16 @@ def check_fn(fn: Any, signature: str = "fn(key)") -> None:
         )
 
 
-def check_sequence(items: Any, what: str) -> list[Any]:
-    """``items`` as a list; :class:`InvalidArgumentError` for a single str or bytes (which
-    would be split into characters) or for something that is not iterable."""
+def check_sequence(items: Any, what: str, expected: str = "a sequence") -> list[Any]:
+    """``items`` as a list; :class:`InvalidArgumentError` ("``what`` must be ``expected``")
+    for a single str or bytes (which would be split into characters) or for something
+    that is not iterable."""
     if isinstance(items, (str, bytes)):
         raise InvalidArgumentError(
-            f"{what} must be a sequence, got a single {type(items).__name__}"
+            f"{what} must be {expected}, got a single {type(items).__name__}"
         )
     if not isinstance(items, Iterable):
-        raise InvalidArgumentError(f"{what} must be a sequence, got {shown(items)}")
+        raise InvalidArgumentError(f"{what} must be {expected}, got {shown(items)}")
     return list(items)
 
 
@@ -143,12 +144,8 @@ def check_keys(keys: Any, prefix: str = "", what: str = "keys") -> list[str]:
         InvalidArgumentError: a single str or bytes instead of a sequence.
         InvalidKeyError: an item that is not a str; nothing is returned then.
     """
-    if isinstance(keys, (str, bytes)):
-        raise InvalidArgumentError(
-            f"{what} must be a sequence of str, got a single {type(keys).__name__}"
-        )
     checked = []
-    for key in check_sequence(keys, what):
+    for key in check_sequence(keys, what, "a sequence of str"):
         if not isinstance(key, str):
             raise InvalidKeyError(f"{what} must be str, got {type(key).__name__} {shown(key)}")
         if not encodes_as_utf8(key):

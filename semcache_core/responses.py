@@ -444,12 +444,11 @@ class ResponseCache:
     ) -> str:
         """The key an update writes, once everything it writes is known to be storable."""
         check_usage(usage)
-        key = self._key(prompt, model)  # a prompt that is no Prompt, named first
+        entry = self._entry(prompt, model, response, None, usage)  # names a non-Prompt first
         query = prompt.query
         prompt_text(query, "prompt query")
-        entry = self._entry(prompt, model, response, None, usage)
         check_storable(response, {**entry["metadata"], **(self._metadata(query) if query else {})})
-        return key
+        return str(entry["key"])
 
     def _write(
         self,

@@ -23,8 +23,8 @@ import msgpack
 import numpy as np
 
 from ..backends.base import NOT_DECODED, EntryWrite
-from ..backends.entries import EXTENSION_HEADS, check_extensions
-from ..codec import decode, decode_many, decode_metadata, is_scalar
+from ..backends.entries import EXTENSION_HEADS, check_extensions, check_metadata
+from ..codec import decode, decode_many, is_scalar
 from ..errors import BackendError, SnapshotError, UnsafeRecordError, shown
 from .journal_disk import RawDisk
 
@@ -273,10 +273,10 @@ def _is_metadata(blob: bytes) -> bool:
     it: one msgpack map, ``str`` keys at its top (and ``str`` or ``bytes`` keys below, all
     that the filters' reader takes)."""
     try:
-        metadata = decode_metadata(blob)
-    except Exception:  # msgpack raises several types for malformed input
+        check_metadata([blob])
+    except ValueError:
         return False
-    return type(metadata) is dict and all(type(key) is str for key in metadata)
+    return True
 
 
 def _is_float32_blob(vector: Any) -> bool:

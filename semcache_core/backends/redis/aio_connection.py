@@ -30,8 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.cluster import RedisCluster
 
-from ...errors import CacheClosedError
-from .connection import RETRY_ON, Connection, mapped_errors
+from .connection import RETRY_ON, Connection, check_open, mapped_errors
 
 __all__ = ["AsyncConnection"]
 
@@ -114,8 +113,7 @@ class AsyncConnection:
         Raises:
             CacheClosedError: after :meth:`close`.
         """
-        if self.closed:
-            raise CacheClosedError("this RedisBackend is closed")
+        check_open(self)
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:

@@ -25,9 +25,9 @@ from typing import Any
 
 import redis
 
-from ...errors import CacheClosedError, SemCacheError
+from ...errors import SemCacheError
 from .aio_connection import AsyncConnection
-from .connection import map_error
+from .connection import check_open, map_error
 from .fanout import RETRIABLE, Fanout, NodeCall, NodeRetry, Progress, node_replies, routed
 
 __all__ = ["AsyncNodeBatch", "afan_out"]
@@ -51,8 +51,7 @@ async def afan_out(
         ReplicationError: fewer than ``acks`` replicas confirmed a node's writes.
         BackendError / CapabilityError: a node refused a command (script error, ...).
     """
-    if conn.closed:
-        raise CacheClosedError("this RedisBackend is closed")
+    check_open(conn)
     progress = Progress(len(calls), conn.timeout)
     await conn.ready()
     for attempt in range(conn.retries + 1):

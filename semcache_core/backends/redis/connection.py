@@ -42,7 +42,14 @@ from ...errors import (
     shown,
 )
 
-__all__ = ["RETRY_ON", "VECTOR_COMMANDS", "Connection", "map_error", "mapped_errors"]
+__all__ = [
+    "RETRY_ON",
+    "VECTOR_COMMANDS",
+    "Connection",
+    "check_open",
+    "map_error",
+    "mapped_errors",
+]
 
 _T = TypeVar("_T")
 
@@ -107,6 +114,13 @@ def mapped_errors(what: str = "redis call") -> Iterator[None]:
         yield
     except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
         raise map_error(exc, what) from exc
+
+
+def check_open(conn: Any) -> None:
+    """:class:`CacheClosedError` once ``conn`` (a :class:`Connection` or its async twin)
+    is closed."""
+    if conn.closed:
+        raise CacheClosedError("this RedisBackend is closed")
 
 
 def _decodes_responses(client: redis.Redis | RedisCluster) -> bool:
@@ -220,8 +234,7 @@ class Connection:
         Raises:
             CacheClosedError: after :meth:`close`.
         """
-        if self.closed:
-            raise CacheClosedError("this RedisBackend is closed")
+        check_open(self)
         return self._client
 
     def primaries(self) -> list[tuple[str, redis.Redis]]:
@@ -269,8 +282,7 @@ class Connection:
         most the deadline on its socket: :mod:`.fanout` owns the retry budget and the
         deadline. Auth/TLS options are the main client's."""
         with self._lock:
-            if self.closed:
-                raise CacheClosedError("this RedisBackend is closed")
+            check_open(self)
             found = self._node_clients.get(name)
             if found is not None:
                 return found

@@ -36,8 +36,8 @@ from typing import Any
 
 import redis
 
-from ...errors import BackendUnavailableError, CacheClosedError, ReplicationError, SemCacheError
-from .connection import Connection, map_error
+from ...errors import BackendUnavailableError, ReplicationError, SemCacheError
+from .connection import Connection, check_open, map_error
 
 __all__ = [
     "RETRIABLE",
@@ -105,8 +105,7 @@ def fan_out(
         ReplicationError: fewer than ``acks`` replicas confirmed a node's writes.
         BackendError / CapabilityError: a node refused a command (script error, ...).
     """
-    if conn.closed:
-        raise CacheClosedError("this RedisBackend is closed")
+    check_open(conn)
     progress = Progress(len(calls), conn.timeout)
     for attempt in range(conn.retries + 1):
         if attempt:
