@@ -254,13 +254,19 @@ def test_keyspace_calls_recover_after_a_failover_without_a_keyed_call(
     keyed call happened to refresh the map."""
     backend = RedisBackend(cluster_nodes=disposable_cluster.nodes, socket_timeout=1.0)
     cache = SemCache(backend=backend)
+    # a second client, its map learned before the kill too, for clear_by_node
+    clearing = RedisBackend(cluster_nodes=disposable_cluster.nodes, socket_timeout=1.0)
     try:
         cache.set_many({f"k{i}": i for i in range(30)})
         assert cache.count() == 30
+        assert clearing.count(now=0.0) == 30
         disposable_cluster.kill(backend.node_of("", "k1"))
         disposable_cluster.wait_ready(60)
         assert cache.count() == 30  # no keyed call since the kill
         assert cache.namespaces() == [""]
         assert sorted(cache.scan()) == sorted(f"k{i}" for i in range(30))
+        assert sum(clearing.clear_by_node().values()) == 30  # its first call since
+        assert cache.count() == 0
     finally:
+        clearing.close()
         cache.close()

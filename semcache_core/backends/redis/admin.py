@@ -250,15 +250,21 @@ def _node_stats(client: redis.Redis, keys: KeyScheme, clustered: bool) -> dict[s
 def unlink_entries(conn: Connection, pattern: str) -> dict[str, int]:
     """Remove every entry hash matching ``pattern`` (an entry glob of :class:`KeyScheme`)
     from every primary; ``{"host:port": entries removed there}``. The caller removes the
-    rest of the namespace (vector sets, expiry sets, meta) afterwards."""
+    rest of the namespace (vector sets, expiry sets, meta) afterwards. After a failover
+    the visit runs again on the new map (:meth:`~.connection.Connection.on_primaries`):
+    counts add up across the two runs."""
     removed: dict[str, int] = {}
+
+    def visit(address: str, client: redis.Redis) -> None:
+        names = list(client.scan_iter(match=pattern, count=1000))
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.unlink(name)
+        unlinked = sum(int(n) for n in pipe.execute()) if names else 0
+        removed[address] = removed.get(address, 0) + unlinked
+
     with mapped_errors("clear"):
-        for address, client in conn.primaries():
-            names = list(client.scan_iter(match=pattern, count=1000))
-            pipe = client.pipeline(transaction=False)
-            for name in names:
-                pipe.unlink(name)
-            removed[address] = sum(int(n) for n in pipe.execute()) if names else 0
+        conn.on_primaries(visit)
     return removed
 
 
