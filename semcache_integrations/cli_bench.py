@@ -82,10 +82,12 @@ class ScriptRun:
     log_tail: str = ""
     tables: list[dict[str, Any]] = field(default_factory=list)
     series: dict[str, Any] = field(default_factory=dict)
+    unreadable: int = 0  # record lines that did not parse (a script killed mid-write)
 
     @property
     def crashed(self) -> bool:
-        return self.status != "ok"
+        """Failed or timed out (a run that ended well with unreadable records did not)."""
+        return not self.status.startswith("ok")
 
     def as_json(self, root: Path) -> dict[str, Any]:
         return {
@@ -95,7 +97,7 @@ class ScriptRun:
             "returncode": self.returncode,
             "seconds": self.seconds,
             "log": self.log,
-            "log_tail": self.log_tail if self.crashed else "",
+            "log_tail": self.log_tail if self.status != "ok" else "",
             "tables": self.tables,
             "series": self.series,
         }
@@ -241,7 +243,10 @@ def run_bench(args: argparse.Namespace, console: Console | None = None) -> int:
     crashed = [run.name for run in runs if run.crashed]
     if crashed:
         console.print(f"[red]crashed or timed out: {', '.join(crashed)} (see their logs)[/]")
-    return 1 if crashed else 0
+    damaged = [run.name for run in runs if run.unreadable and not run.crashed]
+    if damaged:
+        console.print(f"[red]unreadable record lines: {', '.join(damaged)} (see results.json)[/]")
+    return 1 if crashed or damaged else 0
 
 
 def _why_no_series(name: str, ran: dict[str, ScriptRun], known: dict[str, Path]) -> str:
@@ -344,4 +349,5 @@ def _read_records(run: ScriptRun, path: Path) -> None:
         elif kind == "series":
             run.series[name] = data
     if bad:
+        run.unreadable = bad
         run.status += f"; {bad} unreadable record line(s)"

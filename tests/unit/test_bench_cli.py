@@ -148,6 +148,34 @@ def test_a_crash_and_a_timeout_are_reported_and_the_others_still_run(
     assert "- search_latency.png: not drawn: series 'search_latency' not recorded: no " in report
 
 
+def test_a_run_that_ended_well_with_a_torn_record_line_is_not_called_crashed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: a run that exited 0 with one unreadable record line was listed as
+    "crashed or timed out"; it is reported as what it is (and still fails the command)."""
+    benchmarks = tmp_path / "checkout" / "benchmarks"
+    benchmarks.mkdir(parents=True)
+    (benchmarks / "bench_torn.py").write_text(
+        textwrap.dedent(
+            """\
+            import json, os
+            line = {"kind": "table", "name": "torn", "data": {"rows": []}}
+            with open(os.environ["SEMCACHE_BENCH_RESULTS"], "a") as sink:
+                sink.write(json.dumps(line) + "\\n" + '{"kind": "tab' + "\\n")
+            """
+        )
+    )
+    monkeypatch.setenv("COLUMNS", "200")
+    out = tmp_path / "out"
+    assert main(["bench", "--benchmarks", str(benchmarks), "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "unreadable record lines: torn" in printed
+    assert "crashed or timed out" not in printed
+    [bench] = json.loads((out / "results.json").read_text())["benchmarks"]
+    assert bench["status"] == "ok; 1 unreadable record line(s)"
+    assert [table["title"] for table in bench["tables"]] == ["torn"]
+
+
 def split_row(line: str) -> list[str]:
     """The cells of a markdown table row: split on pipes that no backslash escapes."""
     assert line.startswith("| ") and line.endswith(" |"), line
