@@ -8,7 +8,8 @@ Round trips keep ``None, bool, int, float, str, bytes, list, dict`` and ``numpy.
 (dtype and shape); tuples come back as lists. A
 :class:`~semcache_core.vector_values.VectorValue` (the stand-in for a value stored as its
 entry's vector) is written by its own ``encode()`` as extension type 2 and decoded here;
-given as a value, or inside one, it is refused, as raw ``msgpack.ExtType`` values are.
+given as a value, or inside one, it is refused, as raw ``msgpack.ExtType`` values are (at
+any depth).
 
 Example::
 
@@ -114,12 +115,24 @@ def encode(value: Any) -> bytes:
     if type(value) is not np.ndarray and not is_scalar(blob):
         _check_reads_back(
             blob,
-            decode,
+            _decode_written,
             "value",
             "dict keys must be str, bytes, int, float, bool or None (a tuple key comes back "
-            "as a list)",
+            "as a list), and a msgpack.ExtType is not a value, at any depth",
         )
     return blob
+
+
+def _written_ext_hook(code: int, data: bytes) -> Any:
+    if code != _NDARRAY:  # a raw msgpack.ExtType inside the value: no reader knows it
+        raise ValueError(f"msgpack extension type {code}")
+    return _ext_hook(code, data)
+
+
+def _decode_written(blob: bytes) -> Any:
+    """:func:`decode` of what :func:`encode` just wrote: every extension inside must be an
+    ndarray (a value's only extension type; a vector value is only ever a whole value)."""
+    return msgpack.unpackb(blob, raw=False, ext_hook=_written_ext_hook, strict_map_key=False)
 
 
 def _check_reads_back(blob: bytes, read: Any, what: str, rule: str) -> None:

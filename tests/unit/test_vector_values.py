@@ -280,6 +280,30 @@ def test_msgpack_ext_values_are_refused() -> None:
     assert len(cache) == 0
 
 
+@given(
+    code=st.integers(0, 127).filter(lambda c: c != 1),
+    data=st.binary(max_size=12),
+    wrap=st.sampled_from([lambda x: [x], lambda x: {"a": [0, x]}, lambda x: [{"b": x}]]),
+)
+def test_a_raw_msgpack_ext_inside_a_value_is_refused_at_any_depth(
+    code: int, data: bytes, wrap: Any
+) -> None:
+    """Found by review: only a whole-value ExtType was refused; one inside a list was
+    stored and read back as a raw ExtType (code 2: as a VectorValue marker object)."""
+    cache = SemCache()
+    with pytest.raises(InvalidValueError, match=f"extension type {code}"):
+        cache.set("k", wrap(msgpack.ExtType(code, data)))
+    assert len(cache) == 0
+    cache.set("k", wrap(np.arange(3)))  # an ndarray is the extension a value may hold
+    assert np.array_equal(_only_array(cache.get("k")), np.arange(3))
+
+
+def _only_array(value: Any) -> Any:
+    while not isinstance(value, np.ndarray):
+        value = value[-1] if isinstance(value, list) else next(iter(value.values()))
+    return value
+
+
 @pytest.mark.parametrize("kind", ["list", "<f4", "<f8"])
 def test_a_marker_given_as_a_value_is_refused_and_nothing_changes(kind: str) -> None:
     cache = SemCache()
