@@ -341,7 +341,9 @@ class FlatIndex:
     def search_batch(
         self, queries: FloatMatrix, k: int, allowed: Labels | None = None
     ) -> list[SearchResult]:
-        """Top ``k`` for each query, the same answers as :meth:`search` gives each one.
+        """Top ``k`` for each query, the same answers as :meth:`search` gives each one,
+        scores within float32 rounding of its (about 1e-7: a matrix product may sum in
+        another order than one query's product), well inside the thresholds' tolerance.
 
         From four queries on, one int8 matrix product (:func:`.quantised.batch_candidates`,
         on every core) finds each query's candidates. ``allowed`` restricts labels, as in
