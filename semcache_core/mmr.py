@@ -33,24 +33,23 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .checks import as_real
 from .errors import InvalidArgumentError, InvalidVectorError, shown
 
 __all__ = ["check_lambda_mult", "mmr_select"]
 
 
 def check_lambda_mult(lambda_mult: Any) -> float:
-    """MMR's ``lambda_mult``, a number in [0, 1] (1: relevance order, 0: most diverse).
+    """MMR's ``lambda_mult``, a number in [0, 1] (1: relevance order, 0: most diverse), as
+    a Python float; numpy scalars (``np.float32(0.5)``) count as numbers.
 
     Raises:
         InvalidArgumentError: not a number in [0, 1].
     """
-    if (
-        isinstance(lambda_mult, bool)
-        or not isinstance(lambda_mult, (int, float))
-        or not 0.0 <= lambda_mult <= 1.0
-    ):
+    number = as_real(lambda_mult)
+    if number is None or not 0.0 <= number <= 1.0:  # NaN fails both
         raise InvalidArgumentError(f"lambda_mult must be in [0, 1], got {shown(lambda_mult)}")
-    return float(lambda_mult)
+    return number
 
 
 def mmr_select(
@@ -81,7 +80,7 @@ def mmr_select(
     """
     if isinstance(k, bool) or not isinstance(k, int):
         raise InvalidArgumentError(f"k must be an int, got {shown(k)}")
-    check_lambda_mult(lambda_mult)
+    lambda_mult = check_lambda_mult(lambda_mult)
     q = np.asarray(query, dtype=np.float64)
     if q.ndim != 1:
         raise InvalidVectorError(f"query must be 1-D, got shape {q.shape}")

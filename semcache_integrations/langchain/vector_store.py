@@ -29,9 +29,7 @@ the store's namespace, so nothing another adapter writes is ever seen or removed
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Self
 
 import numpy as np
@@ -40,33 +38,19 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
 from semcache_core import Entry, Hit, SemCache
-from semcache_core.checks import check_count, check_key, check_keys, check_keywords, encodes_as_utf8
-from semcache_core.codec import encode_metadata
+from semcache_core.checks import check_count, check_k, check_keys, check_keywords
 from semcache_core.engine_arg import check_engine
-from semcache_core.errors import (
-    EmbedderError,
-    InvalidArgumentError,
-    InvalidKeyError,
-    InvalidValueError,
-    shown,
-)
+from semcache_core.errors import InvalidArgumentError, shown
 from semcache_core.filters import FilterLike, FilterNode, parse_filters
 from semcache_core.mmr import check_lambda_mult, mmr_select
 from semcache_core.namespaces import adapter_namespace
 from semcache_core.vectors import as_unit_vector, score_floor
 
+from .vector_batch import Batch, check_vectors, document_batch
+
 __all__ = ["DEFAULT_NAMESPACE", "SemCacheVectorStore"]
 
 DEFAULT_NAMESPACE = "default"
-
-
-@dataclass(frozen=True, slots=True)
-class _Batch:
-    """Documents to write, validated: parallel ids, texts and metadata dicts."""
-
-    ids: list[str]
-    texts: list[str]
-    metadatas: list[dict[str, Any]]
 
 
 def _relevance(similarity: float) -> float:
@@ -151,74 +135,17 @@ class SemCacheVectorStore(VectorStore):
 
     # --- shared logic (sync and async twins differ only in the awaited calls) -------------
 
-    def _key(self, doc_id: Any) -> str:
-        if not isinstance(doc_id, str):
-            raise InvalidKeyError(  # a TypeError, as LangChain's stores raise
-                f"document ids must be str, got {type(doc_id).__name__} {shown(doc_id)}"
-            )
-        check_key(doc_id)  # a lone surrogate
-        return doc_id
-
     @staticmethod
     def _keys(ids: Any) -> list[str]:
         """Document ids as keys; a single str is refused, not read letter by letter."""
         return check_keys(ids, what="ids")
 
-    def _batch(
-        self,
-        texts: Iterable[str],
-        metadatas: Sequence[dict[str, Any] | None] | None,
-        ids: Sequence[str | None] | None,
-        fallback_ids: Sequence[str | None] | None = None,
-    ) -> _Batch:
-        """Validate a write before anything is embedded (embedding is what costs money)."""
-        if isinstance(texts, (str, bytes)):  # list("hello") would store five documents
-            raise InvalidArgumentError(
-                f"texts must be a sequence of str, got a single {type(texts).__name__}"
-            )
-        texts = list(texts)
-        n = len(texts)
-        if isinstance(metadatas, Mapping):
-            raise InvalidArgumentError("metadatas must be a sequence of dicts, one per text")
-        if metadatas is not None and len(metadatas) != n:
-            raise InvalidArgumentError(f"got {len(metadatas)} metadatas for {n} texts")
-        if isinstance(ids, (str, bytes)):
-            raise InvalidArgumentError(f"ids must be a sequence, got a single {type(ids).__name__}")
-        if ids is not None and len(ids) != n:
-            raise InvalidArgumentError(f"got {len(ids)} ids for {n} texts")
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise InvalidValueError(f"texts[{i}] must be a str, got {type(text).__name__}")
-            if not encodes_as_utf8(text):
-                raise InvalidValueError(f"texts[{i}] is not valid text: it holds a lone surrogate")
-        given = list(ids) if ids is not None else [None] * n
-        fallback = list(fallback_ids) if fallback_ids is not None else [None] * n
-        # An explicit id wins, then Document.id, then a fresh one ("" counts as none, as in
-        # langchain_core's InMemoryVectorStore).
-        final_ids = [g or f or uuid.uuid4().hex for g, f in zip(given, fallback)]
-        for doc_id in final_ids:
-            self._key(doc_id)
-        for i, given_metadata in enumerate(metadatas or ()):
-            if given_metadata is not None and not isinstance(given_metadata, Mapping):
-                raise InvalidValueError(
-                    f"metadatas[{i}] must be a dict or None, got {type(given_metadata).__name__}"
-                )
-        final_metadatas = [dict(m or {}) for m in (metadatas or [None] * n)]
-        for i, metadata in enumerate(final_metadatas):
-            try:
-                encode_metadata(metadata)
-            except TypeError as exc:  # InvalidValueError: say which document
-                raise type(exc)(f"metadatas[{i}]: {exc}") from exc
-        return _Batch(final_ids, texts, final_metadatas)
-
     def _writes(
-        self, batch: _Batch, vectors: list[list[float]]
+        self, batch: Batch, vectors: list[list[float]]
     ) -> tuple[list[tuple[str, str]], dict[str, Any]]:
-        """``(items, options)`` of the ``set_many`` call that writes ``batch``."""
-        if len(vectors) != len(batch.texts):
-            raise EmbedderError(
-                f"the embedding returned {len(vectors)} vectors for {len(batch.texts)} texts"
-            )
+        """``(items, options)`` of the ``set_many`` call that writes ``batch``, once the
+        embedder's ``vectors`` are checked (:func:`~.vector_batch.check_vectors`)."""
+        check_vectors(vectors, batch)
         items = list(zip(batch.ids, batch.texts))
         options = {
             "vectors": vectors,
@@ -247,10 +174,12 @@ class SemCacheVectorStore(VectorStore):
         return scored
 
     def _search_options(
-        self, method: str, filter: FilterLike, kwargs: dict[str, Any]
+        self, method: str, k: Any, filter: FilterLike, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        """The cache's search options; a bad filter raises before the query is embedded."""
+        """The cache's search options; a bad ``k`` or filter raises before the query is
+        embedded (as :func:`semcache_core.checks.check_search` has the cache do)."""
         _check_no_extra(method, kwargs)
+        check_k(k)
         node: FilterNode | None = parse_filters(filter)
         return {"namespace": self._engine_namespace, "filters": node}
 
@@ -301,9 +230,16 @@ class SemCacheVectorStore(VectorStore):
         whole batch goes to the cache in one ``set_many`` call, validated before anything
         is embedded or stored.
 
+        ``metadatas`` and ``ids`` may be any ordered iterables (an iterator is read once);
+        an id of ``None`` or ``""`` gets a fresh uuid4 hex.
+
         Raises:
-            ValueError: ``metadatas`` or ``ids`` of another length than ``texts``.
-            TypeError: a non-str text or id, or metadata msgpack cannot store.
+            ValueError: ``metadatas`` or ``ids`` of another length than ``texts``, or
+                unordered (a dict or set).
+            TypeError: a non-str text or id (``0`` included), or metadata msgpack cannot
+                store.
+            EmbedderError: the embedding returned another number of vectors, or ``None``
+                for a text; nothing is stored.
         """
         return self._add(texts, metadatas, ids, None, "add_texts", kwargs)
 
@@ -321,15 +257,15 @@ class SemCacheVectorStore(VectorStore):
     def _add(
         self,
         texts: Iterable[str],
-        metadatas: Sequence[dict[str, Any] | None] | None,
-        ids: Sequence[str | None] | None,
-        fallback: Sequence[str | None] | None,
+        metadatas: Iterable[dict[str, Any] | None] | None,
+        ids: Iterable[str | None] | None,
+        fallback: Iterable[str | None] | None,
         method: str,
         kwargs: dict[str, Any],
     ) -> list[str]:
         kwargs.pop("batch_size", None)
         _check_no_extra(method, kwargs)
-        batch = self._batch(texts, metadatas, ids, fallback)
+        batch = document_batch(texts, metadatas, ids, fallback)
         if batch.texts:
             items, options = self._writes(batch, self._embedding.embed_documents(batch.texts))
             self._cache.set_many(items, **options)
@@ -357,15 +293,15 @@ class SemCacheVectorStore(VectorStore):
     async def _aadd(
         self,
         texts: Iterable[str],
-        metadatas: Sequence[dict[str, Any] | None] | None,
-        ids: Sequence[str | None] | None,
-        fallback: Sequence[str | None] | None,
+        metadatas: Iterable[dict[str, Any] | None] | None,
+        ids: Iterable[str | None] | None,
+        fallback: Iterable[str | None] | None,
         method: str,
         kwargs: dict[str, Any],
     ) -> list[str]:
         kwargs.pop("batch_size", None)
         _check_no_extra(method, kwargs)
-        batch = self._batch(texts, metadatas, ids, fallback)
+        batch = document_batch(texts, metadatas, ids, fallback)
         if batch.texts:
             vectors = await self._embedding.aembed_documents(batch.texts)
             items, options = self._writes(batch, vectors)
@@ -421,7 +357,7 @@ class SemCacheVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[tuple[Document, float]]:
         """The ``k`` documents closest to ``embedding``, with cosine similarity, best first."""
-        options = self._search_options("similarity_search_with_score_by_vector", filter, kwargs)
+        options = self._search_options("similarity_search_with_score_by_vector", k, filter, kwargs)
         return self._scored(self._cache.search(embedding, k, **options))
 
     def similarity_search_with_score(
@@ -433,7 +369,7 @@ class SemCacheVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[tuple[Document, float]]:
         """The ``k`` documents closest to ``query``, with cosine similarity in [-1, 1]."""
-        options = self._search_options("similarity_search_with_score", filter, kwargs)
+        options = self._search_options("similarity_search_with_score", k, filter, kwargs)
         vector = self._embedding.embed_query(query)
         return self._scored(self._cache.search(vector, k, **options))
 
@@ -461,7 +397,7 @@ class SemCacheVectorStore(VectorStore):
         filter: FilterLike = None,
         **kwargs: Any,
     ) -> list[tuple[Document, float]]:
-        options = self._search_options("asimilarity_search_with_score_by_vector", filter, kwargs)
+        options = self._search_options("asimilarity_search_with_score_by_vector", k, filter, kwargs)
         return self._scored(await self._cache.asearch(embedding, k, **options))
 
     async def asimilarity_search_with_score(
@@ -472,7 +408,7 @@ class SemCacheVectorStore(VectorStore):
         filter: FilterLike = None,
         **kwargs: Any,
     ) -> list[tuple[Document, float]]:
-        options = self._search_options("asimilarity_search_with_score", filter, kwargs)
+        options = self._search_options("asimilarity_search_with_score", k, filter, kwargs)
         vector = await self._embedding.aembed_query(query)
         return self._scored(await self._cache.asearch(vector, k, **options))
 
@@ -507,7 +443,7 @@ class SemCacheVectorStore(VectorStore):
         ``lambda_mult`` in [0, 1]: 1 is plain relevance order, 0 maximum diversity. The
         selection is :func:`semcache_core.mmr.mmr_select` on the vectors the cache returns.
         """
-        options = self._search_options("max_marginal_relevance_search_by_vector", filter, kwargs)
+        options = self._search_options("max_marginal_relevance_search_by_vector", k, filter, kwargs)
         k, fetch = self._fetch_k(k, fetch_k, lambda_mult)
         hits = self._cache.search(embedding, fetch, with_vectors=True, **options)
         return self._mmr(embedding, hits, k, lambda_mult)
@@ -523,7 +459,7 @@ class SemCacheVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         """:meth:`max_marginal_relevance_search_by_vector` for a text query."""
-        self._search_options("max_marginal_relevance_search", filter, kwargs)
+        self._search_options("max_marginal_relevance_search", k, filter, kwargs)
         self._fetch_k(k, fetch_k, lambda_mult)
         return self.max_marginal_relevance_search_by_vector(
             self._embedding.embed_query(query), k, fetch_k, lambda_mult, filter=filter
@@ -539,7 +475,9 @@ class SemCacheVectorStore(VectorStore):
         filter: FilterLike = None,
         **kwargs: Any,
     ) -> list[Document]:
-        options = self._search_options("amax_marginal_relevance_search_by_vector", filter, kwargs)
+        options = self._search_options(
+            "amax_marginal_relevance_search_by_vector", k, filter, kwargs
+        )
         k, fetch = self._fetch_k(k, fetch_k, lambda_mult)
         hits = await self._cache.asearch(embedding, fetch, with_vectors=True, **options)
         # O(k * fetch_k * dim) of numpy: off the loop, like the search itself.
@@ -555,7 +493,7 @@ class SemCacheVectorStore(VectorStore):
         filter: FilterLike = None,
         **kwargs: Any,
     ) -> list[Document]:
-        self._search_options("amax_marginal_relevance_search", filter, kwargs)
+        self._search_options("amax_marginal_relevance_search", k, filter, kwargs)
         self._fetch_k(k, fetch_k, lambda_mult)
         vector = await self._embedding.aembed_query(query)
         return await self.amax_marginal_relevance_search_by_vector(

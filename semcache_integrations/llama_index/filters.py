@@ -14,7 +14,14 @@ from typing import Any
 from llama_index.core.vector_stores import MetadataFilter, MetadataFilters
 
 from semcache_core.errors import FilterValueError
-from semcache_core.filters import Filter, FilterCondition, FilterGroup, FilterNode, FilterOperator
+from semcache_core.filters import (
+    MAX_FILTER_DEPTH,
+    Filter,
+    FilterCondition,
+    FilterGroup,
+    FilterNode,
+    FilterOperator,
+)
 
 __all__ = ["MATCH_ALL", "translate_filters"]
 
@@ -35,14 +42,23 @@ def translate_filters(filters: Any) -> FilterNode | None:
 
     Raises:
         FilterError: an operator the cache does not know, or a value of the wrong type for
-            its operator (``FilterValueError``, e.g. ``EQ`` with ``None``).
+            its operator (``FilterValueError``, e.g. ``EQ`` with ``None``); groups nested
+            more than :data:`~semcache_core.filters.MAX_FILTER_DEPTH` levels deep
+            (``FilterValueError``, at any depth).
     """
+    return _translate(filters, 1)
+
+
+def _translate(filters: Any, depth: int) -> FilterNode | None:
+    """:func:`translate_filters` of a node ``depth`` groups down (the top one is 1)."""
     if filters is None or isinstance(filters, (Filter, FilterGroup)):
         return filters
     if isinstance(filters, MetadataFilters):
+        if depth > MAX_FILTER_DEPTH:  # refused on the way down, before the stack runs out
+            raise FilterValueError(f"MetadataFilters nest more than {MAX_FILTER_DEPTH} levels deep")
         if not filters.filters:  # build_metadata_filter_fn: no filters restrict nothing
             return MATCH_ALL
-        children = tuple(translate_filters(child) for child in filters.filters)
+        children = tuple(_translate(child, depth + 1) for child in filters.filters)
         return FilterGroup(children, filters.condition or FilterCondition.AND)  # type: ignore[arg-type]
     if isinstance(filters, MetadataFilter):
         # LlamaIndex's own stores ignore an is_empty filter's value, whatever it is

@@ -68,11 +68,10 @@ def plan_query(
         threshold = query.mmr_threshold
     if threshold is None:
         threshold = DEFAULT_MMR_THRESHOLD
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+    mmr_lambda = as_real(threshold)  # numpy floats too (np.float32(0.5))
+    if mmr_lambda is None or not 0.0 <= mmr_lambda <= 1.0:  # NaN fails both
         raise InvalidArgumentError(f"mmr_threshold must be in [0, 1], got {shown(threshold)}")
-    if not 0.0 <= threshold <= 1.0:
-        raise InvalidArgumentError(f"mmr_threshold must be in [0, 1], got {shown(threshold)}")
-    return QueryPlan(query.query_embedding, top_k, _fetch_k(top_k, kwargs), node, threshold)
+    return QueryPlan(query.query_embedding, top_k, _fetch_k(top_k, kwargs), node, mmr_lambda)
 
 
 def _fetch_k(top_k: int | None, kwargs: dict[str, Any]) -> int | None:

@@ -11,14 +11,21 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from langchain_core.embeddings import DeterministicFakeEmbedding
+from langchain_core.documents import Document
+from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from langchain_core.globals import set_llm_cache
 from langchain_core.language_models import FakeListLLM
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, Generation
 from pydantic import BaseModel
 
-from semcache_core import InvalidArgumentError, InvalidValueError, SemCache
+from semcache_core import (
+    EmbedderError,
+    InvalidArgumentError,
+    InvalidKeyError,
+    InvalidValueError,
+    SemCache,
+)
 from semcache_integrations.langchain import SemCache as LangChainSemCache
 from semcache_integrations.langchain.byte_store import SemCacheByteStore
 from semcache_integrations.langchain.embeddings import CachedEmbeddings
@@ -263,3 +270,194 @@ def test_add_texts_refuses_what_it_would_misread_and_stores_nothing(
     with pytest.raises(error, match=named):
         asyncio.run(store.aadd_texts(texts, metadatas=metadatas))
     assert len(store.cache) == 0
+
+
+# --- the vector store's writes and searches (review) ------------------------------------------
+
+
+class HoleyEmbeddings(Embeddings):
+    """2-d vectors; ``None`` for a text starting "hole" (an embedder that failed on it).
+    Counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed_documents(self, texts: list[str]) -> list[Any]:
+        self.calls += 1
+        return [None if t.startswith("hole") else [1.0, float(len(t))] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        self.calls += 1
+        return [1.0, 0.0]
+
+
+def _stored(store: SemCacheVectorStore) -> list[tuple[str | None, str]]:
+    """Every document a search finds, as (id, text), by id."""
+    return sorted((d.id, d.page_content) for d in store.similarity_search("q", k=100))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    holes=st.lists(st.booleans(), min_size=1, max_size=5).filter(any),
+    replaces=st.booleans(),
+    use_async=st.booleans(),
+)
+def test_a_none_vector_from_the_embedder_is_refused_and_stores_nothing(
+    holes: list[bool], replaces: bool, use_async: bool
+) -> None:
+    """A ``None`` row was stored as a document with no vector: reported added and returned
+    by get_by_ids, never found by a search; for an existing id it dropped out of search."""
+    store = SemCacheVectorStore(HoleyEmbeddings())
+    store.add_texts(["kept"], [{"v": 1}], ids=["old"])
+    texts = ["hole" if hole else f"text {i}" for i, hole in enumerate(holes)]
+    ids = [f"new{i}" for i in range(len(texts))]
+    if replaces:
+        ids[holes.index(True)] = "old"
+    with pytest.raises(EmbedderError, match="None"):
+        if use_async:
+            asyncio.run(store.aadd_texts(texts, ids=ids))
+        else:
+            store.add_texts(texts, ids=ids)
+    asked = list(dict.fromkeys([*ids, "old"]))
+    found = [(d.id, d.page_content, d.metadata) for d in store.get_by_ids(asked)]
+    assert found == [("old", "kept", {"v": 1})]
+    assert _stored(store) == [("old", "kept")]
+    assert len(store.cache) == 1
+
+
+NOT_STR_IDS = st.one_of(
+    st.sampled_from([0, False, 0.0, b"", [], (), 1, True, b"id"]),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.binary(max_size=3),
+    st.lists(st.text(max_size=2), max_size=2),
+)
+ADD_WITH_IDS = {
+    "add_texts": lambda s, ids: s.add_texts(["a", "b"], ids=ids),
+    "aadd_texts": lambda s, ids: asyncio.run(s.aadd_texts(["a", "b"], ids=ids)),
+    "add_documents": lambda s, ids: s.add_documents(
+        [Document("a", id="doc-a"), Document("b")], ids=ids
+    ),
+    "aadd_documents": lambda s, ids: asyncio.run(
+        s.aadd_documents([Document("a"), Document("b", id="doc-b")], ids=ids)
+    ),
+}
+
+
+@pytest.mark.parametrize("call", list(ADD_WITH_IDS.values()), ids=list(ADD_WITH_IDS))
+@settings(max_examples=25, deadline=None)
+@given(bad=NOT_STR_IDS, position=st.integers(0, 1))
+def test_every_non_str_id_is_refused_falsy_ones_too(call: Any, bad: Any, position: int) -> None:
+    """``ids=[0]`` (or False, 0.0, b"") was replaced by a random uuid: the caller's id was
+    lost, while ``ids=[1]`` raised."""
+    embedder = HoleyEmbeddings()
+    store = SemCacheVectorStore(embedder)
+    store.add_texts(["kept"], ids=["old"])
+    ids: list[Any] = ["good", "good2"]
+    ids[position] = bad
+    with pytest.raises(InvalidKeyError, match="document ids must be str"):
+        call(store, ids)
+    assert embedder.calls == 1  # refused before embedding
+    assert _stored(store) == [("old", "kept")]
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (ADD_WITH_IDS["add_texts"], [None, None]),
+        (ADD_WITH_IDS["aadd_texts"], [None, None]),
+        (ADD_WITH_IDS["add_documents"], ["doc-a", None]),
+        (ADD_WITH_IDS["aadd_documents"], [None, "doc-b"]),
+    ],
+    ids=list(ADD_WITH_IDS),
+)
+def test_a_none_or_empty_id_means_document_id_or_a_fresh_one(
+    call: Any, expected: list[str | None]
+) -> None:
+    """As in LangChain's InMemoryVectorStore (None in ``expected``: a fresh uuid4 hex)."""
+    store = SemCacheVectorStore(HoleyEmbeddings())
+    added = call(store, [None, ""])
+    for got, wanted in zip(added, expected, strict=True):
+        assert got == wanted if wanted else len(got) == 32
+    assert sorted(added) == [doc_id for doc_id, _ in _stored(store)]
+
+
+ITERABLES = {
+    "iterator": iter,
+    "generator": lambda rows: (row for row in rows),
+    "tuple": tuple,
+    "map": lambda rows: map(lambda row: row, rows),
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 4),
+    metadata_form=st.sampled_from([None, *ITERABLES]),
+    id_form=st.sampled_from([None, *ITERABLES]),
+    use_async=st.booleans(),
+)
+def test_metadatas_and_ids_may_be_any_iterable(
+    n: int, metadata_form: str | None, id_form: str | None, use_async: bool
+) -> None:
+    """An iterator of metadatas or ids raised a bare TypeError from len()."""
+    store = SemCacheVectorStore(HoleyEmbeddings())
+    texts = [f"text {i}" for i in range(n)]
+    metadatas = [{"i": i} for i in range(n)]
+    ids = [f"id{i}" for i in range(n)]
+    given_metadatas = ITERABLES[metadata_form](metadatas) if metadata_form else metadatas
+    given_ids = ITERABLES[id_form](ids) if id_form else ids
+    if use_async:
+        added = asyncio.run(store.aadd_texts(texts, given_metadatas, ids=given_ids))
+    else:
+        added = store.add_texts(texts, given_metadatas, ids=given_ids)
+    assert added == ids
+    assert [(d.id, d.page_content, d.metadata) for d in store.get_by_ids(ids)] == list(
+        zip(ids, texts, metadatas, strict=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"metadatas": iter([{"a": 1}])}, "metadatas"),
+        ({"ids": iter(["x", "y", "z"])}, "ids"),
+        ({"ids": {"x", "y"}}, "ids"),  # a set has no order to pair with the texts
+        ({"ids": 5}, "ids"),
+    ],
+    ids=["short-metadatas", "long-ids", "set", "int"],
+)
+def test_iterables_of_the_wrong_length_or_kind_are_refused(kwargs: Any, named: str) -> None:
+    embedder = HoleyEmbeddings()
+    store = SemCacheVectorStore(embedder)
+    with pytest.raises(InvalidArgumentError, match=named):
+        store.add_texts(["a", "b"], **kwargs)
+    assert embedder.calls == 0 and len(store.cache) == 0
+
+
+TEXT_SEARCHES = {
+    "similarity_search": lambda s, k: s.similarity_search("q", k=k),
+    "similarity_search_with_score": lambda s, k: s.similarity_search_with_score("q", k=k),
+    "relevance_scores": lambda s, k: s.similarity_search_with_relevance_scores("q", k=k),
+    "asimilarity_search": lambda s, k: asyncio.run(s.asimilarity_search("q", k=k)),
+    "asimilarity_search_with_score": lambda s, k: asyncio.run(
+        s.asimilarity_search_with_score("q", k=k)
+    ),
+}
+
+
+@pytest.mark.parametrize("call", list(TEXT_SEARCHES.values()), ids=list(TEXT_SEARCHES))
+@settings(max_examples=20, deadline=None)
+@given(
+    k=st.one_of(
+        st.integers(max_value=0), st.floats(), st.booleans(), st.text(max_size=2), st.none()
+    )
+)
+def test_a_bad_k_costs_no_embedding_call(call: Any, k: Any) -> None:
+    """similarity_search(k=0) paid for embed_query before refusing k (MMR checked first)."""
+    embedder = HoleyEmbeddings()
+    store = SemCacheVectorStore(embedder)
+    store.add_texts(["kept"], ids=["kept"])
+    with pytest.raises(InvalidArgumentError, match="k must be an int"):
+        call(store, k)
+    assert embedder.calls == 1  # the add_texts only

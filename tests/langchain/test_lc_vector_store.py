@@ -7,12 +7,15 @@ cache shared with another namespace's entries (which must never show up).
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from langchain_tests.integration_tests import VectorStoreIntegrationTests
@@ -294,6 +297,33 @@ def test_mmr_picks_the_different_document_second() -> None:
     assert ids_of(plain) == ["dup1", "dup2"]
     assert store.max_marginal_relevance_search(query, k=10) != []
     assert SemCacheVectorStore(AxisEmbeddings()).max_marginal_relevance_search("1,0") == []
+
+
+NUMPY_FLOATS = st.sampled_from([np.float16, np.float32, np.float64, np.longdouble])
+WEIGHTS = st.one_of(st.floats(-0.5, 1.5), st.just(math.nan))
+
+
+@settings(max_examples=40, deadline=None)
+@given(dtype=NUMPY_FLOATS, value=WEIGHTS, use_async=st.booleans())
+def test_mmr_takes_lambda_mult_as_any_numpy_float(
+    dtype: Any, value: float, use_async: bool
+) -> None:
+    """np.float32(0.5) was refused: "lambda_mult must be in [0, 1], got np.float32(0.5)"."""
+    store = SemCacheVectorStore(AxisEmbeddings())
+    store.add_texts(["1,0.25,0", "1,0.2,0", "0.2,1,0"], ids=["dup1", "dup2", "other"])
+    weight = dtype(value)
+
+    def mmr(lambda_mult: Any) -> list[str | None]:
+        if use_async:
+            search = store.amax_marginal_relevance_search("1,0.3,0", 2, 3, lambda_mult)
+            return [d.id for d in asyncio.run(search)]
+        return [d.id for d in store.max_marginal_relevance_search("1,0.3,0", 2, 3, lambda_mult)]
+
+    if 0.0 <= float(weight) <= 1.0:
+        assert mmr(weight) == mmr(float(weight))
+    else:
+        with pytest.raises(InvalidArgumentError, match="lambda_mult"):
+            mmr(weight)
 
 
 def test_mmr_on_a_cache_shared_with_a_namespace_of_another_dimension() -> None:

@@ -9,13 +9,25 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import ChatMessage, MockLLM
+from llama_index.core.schema import TextNode
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+)
 from pydantic import Field
 
-from semcache_core import InvalidArgumentError, SemCache, SnapshotError
+from semcache_core import FilterValueError, InvalidArgumentError, SemCache, SnapshotError
+from semcache_core.filters import MAX_FILTER_DEPTH
 from semcache_integrations.langchain import SemCache as LangChainSemCache
 from semcache_integrations.llama_index.kvstore import SemCacheKVStore
 from semcache_integrations.llama_index.llm import SemCacheLLM
@@ -186,3 +198,90 @@ def test_a_prompt_that_cannot_be_stored_is_refused_before_the_model_is_paid(
     with pytest.raises(InvalidArgumentError, match="surrogate"):
         asyncio.run(wrapper.achat([ChatMessage(role="user", content=f"what is {surrogate} ?")]))
     assert inner.calls == 0 and len(wrapper.engine) == 0
+
+
+# --- filters and MMR arguments of the vector store (review) ------------------------------------
+
+
+def _nodes() -> list[TextNode]:
+    vectors = {"best": [1.0, 0.3, 0.0], "twin": [1.0, 0.28, 0.0], "other": [0.3, 1.0, 0.0]}
+    nodes = []
+    for i, (node_id, vector) in enumerate(vectors.items()):
+        node = TextNode(id_=node_id, text=node_id, metadata={"n": i})
+        node.embedding = vector
+        nodes.append(node)
+    return nodes
+
+
+def _nested(depth: int, condition: str) -> MetadataFilters:
+    """``n >= 0`` (every node) inside ``depth`` single-child groups."""
+    nest = MetadataFilters(filters=[MetadataFilter(key="n", value=0, operator=">=")])
+    for _ in range(depth - 1):
+        nest = MetadataFilters(filters=[nest], condition=FilterCondition(condition))
+    return nest
+
+
+@settings(max_examples=25, deadline=None)
+@example(depth=MAX_FILTER_DEPTH, condition="and")
+@example(depth=MAX_FILTER_DEPTH + 1, condition="or")
+@example(depth=3000, condition="and")  # past Python's recursion limit
+@given(depth=st.integers(1, 3000), condition=st.sampled_from(["and", "or"]))
+def test_filters_nested_too_deep_are_a_filter_value_error_at_any_depth(
+    depth: int, condition: str
+) -> None:
+    """3000 levels raised a bare RecursionError from translate_filters; the engine's own
+    dict syntax refuses anything over MAX_FILTER_DEPTH on the way down."""
+    store = SemCacheVectorStore()
+    store.add(_nodes())
+    nest = _nested(depth, condition)
+    query = VectorStoreQuery(query_embedding=[1.0, 0.0, 0.0], similarity_top_k=5, filters=nest)
+    calls = [
+        lambda: store.query(query).ids,
+        lambda: sorted(n.node_id for n in store.get_nodes(filters=nest)),
+        lambda: asyncio.run(store.aquery(query)).ids,
+        lambda: store.delete_nodes(filters=nest),
+    ]
+    if depth <= MAX_FILTER_DEPTH:  # single-child AND / OR groups: every node matches
+        unfiltered = store.query(VectorStoreQuery([1.0, 0.0, 0.0], similarity_top_k=5)).ids
+        assert calls[0]() == calls[2]() == unfiltered
+        assert calls[1]() == ["best", "other", "twin"]
+        calls[3]()
+        assert store.get_nodes() == []
+        return
+    for call in calls:
+        with pytest.raises(FilterValueError, match=f"more than {MAX_FILTER_DEPTH} levels"):
+            call()
+    assert sorted(n.node_id for n in store.get_nodes()) == ["best", "other", "twin"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    dtype=st.sampled_from([np.float16, np.float32, np.float64, np.longdouble]),
+    value=st.one_of(st.floats(-0.5, 1.5), st.just(math.nan)),
+    in_query=st.booleans(),
+)
+def test_mmr_threshold_may_be_any_numpy_float(dtype: Any, value: float, in_query: bool) -> None:
+    """np.float32(0.5) was refused: "mmr_threshold must be in [0, 1], got np.float32(0.5)"."""
+    store = SemCacheVectorStore()
+    store.add(_nodes())
+
+    def mmr(threshold: Any) -> list[str]:
+        if in_query:
+            query = VectorStoreQuery(
+                query_embedding=[1.0, 0.3, 0.0],
+                similarity_top_k=2,
+                mode=VectorStoreQueryMode.MMR,
+                mmr_threshold=threshold,
+            )
+            return store.query(query).ids
+        query = VectorStoreQuery(
+            query_embedding=[1.0, 0.3, 0.0], similarity_top_k=2, mode=VectorStoreQueryMode.MMR
+        )
+        return store.query(query, mmr_threshold=threshold).ids
+
+    threshold = dtype(value)
+    if 0.0 <= float(threshold) <= 1.0:
+        assert mmr(threshold) == mmr(float(threshold))
+    else:
+        with pytest.raises(InvalidArgumentError, match="mmr_threshold"):
+            mmr(threshold)
