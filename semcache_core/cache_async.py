@@ -290,13 +290,13 @@ class AsyncTwins:
         if aio is not None:
             return await native.get_or_compute(self, aio, key, fn, ttl, namespace, metadata, index)
         check_key(key)
-        check_fn(fn)
         check_write_options(ttl, namespace, metadata)
         check_index(index)
         namespace = check_namespace(namespace)
         found, value = await asyncio.to_thread(self._lookup, namespace, key)
         if found:
             return value
+        check_fn(fn)  # a hit has no use for it: checked where it would be called, as in sync
 
         async def compute() -> Outcome:
             if not inspect.iscoroutinefunction(fn):

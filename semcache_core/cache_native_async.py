@@ -259,13 +259,13 @@ async def get_or_compute(
     """:meth:`SemCache.aget_or_compute` on the backend's async calls (same single flight:
     the computation is a task no waiter owns; a plain ``fn`` runs in a worker thread)."""
     check_key(key)
-    check_fn(fn)
     check_write_options(ttl, namespace, metadata)
     check_index(index)
     namespace = check_namespace(namespace)
     entry = await aio.aget(namespace, key, cache._clock())
     if entry is not None:
         return value_of(entry)
+    check_fn(fn)  # a hit has no use for it: checked where it would be called, as in sync
 
     async def compute() -> Outcome:
         stored = await aio.aget(namespace, key, cache._clock(), count=False)

@@ -262,3 +262,18 @@ async def test_paused_shard_async_search_raises_or_gives_a_marked_partial_result
     again = await _threadless(lambda: cache.asearch(query, k=60, allow_partial=True))
     assert not again.partial and [h.key for h in again] == [h.key for h in full]
     await cache.aclose()
+
+
+@pytest.mark.parametrize("fn", [None, "embed"], ids=repr)
+async def test_a_hit_answers_whatever_fn_is_as_the_sync_twin_does(
+    backend: RedisBackend, fn: Any
+) -> None:
+    """As tests/unit/test_async_fn_check.py, on the native async calls: ``fn`` is checked
+    on a miss only, where it would be called."""
+    cache = SemCache(backend=backend)
+    cache.set("k", "v")
+    assert cache.get_or_compute("k", fn) == "v"
+    assert await _threadless(lambda: cache.aget_or_compute("k", fn)) == "v"
+    with pytest.raises(InvalidArgumentError, match="callable"):
+        await cache.aget_or_compute("miss", fn)
+    assert cache.get("miss") is None
