@@ -70,17 +70,21 @@ class CachedChatModel(BaseChatModel):
       and never share answers with plain calls.
 
     Interplay with ``set_llm_cache``: an answer cached here is stored as LangChain's own
-    cache path stores it, so a ``SemCache`` given both here and to ``set_llm_cache`` serves
-    each side's answers to the other (``model.invoke`` gets an answer first streamed here;
-    ``chat.stream`` replays an answer first cached by ``model.invoke``). The wrapped model
-    is called through its generation methods, below LangChain's cache layer, and this
-    model's own ``cache`` is off, so a global LLM cache never stores a second copy.
+    cache path stores it (its content in the model's ``output_version``: what that path
+    serves, as stored, under the same key), so a ``SemCache`` given both here and to
+    ``set_llm_cache`` serves each side's answers to the other (``model.invoke`` gets an
+    answer first streamed here; ``chat.stream`` replays an answer first cached by
+    ``model.invoke``). The wrapped model is called through its generation methods, below
+    LangChain's cache layer, and this model's own ``cache`` is off, so a global LLM cache
+    never stores a second copy.
 
-    ``model``'s callbacks, tags, metadata, ``output_version`` and ``streaming`` carry over
-    (pass them here to override); its rate limiter is applied to misses only. A hit's
-    ``usage_metadata`` is the cached answer's, as stored (LangChain's own cache path adds
-    ``"total_cost": 0`` to it on a hit; this class does not alter it). Concurrent misses on
-    one prompt each call the model (no single flight); the last to complete is kept.
+    ``model``'s callbacks, tags, metadata, ``output_version``, ``profile`` and
+    ``streaming`` carry over (pass them here to override); token counting
+    (``get_num_tokens_from_messages``, ``get_num_tokens``, ``get_token_ids``) is the
+    model's; its rate limiter is applied to misses only. A hit's ``usage_metadata`` is the
+    cached answer's, as stored (LangChain's own cache path adds ``"total_cost": 0`` to it
+    on a hit; this class does not alter it). Concurrent misses on one prompt each call the
+    model (no single flight); the last to complete is kept.
 
     Args:
         model: the chat model to call on a miss.
@@ -99,6 +103,7 @@ class CachedChatModel(BaseChatModel):
     """Stream from the model (and replay hits as chunks) inside ``invoke`` too, so that
     callbacks see tokens; follows ``model.streaming`` unless given."""
     _model_fields: dict[str, Any] | None = PrivateAttr(default=None)
+    _model_serialised: Any = PrivateAttr(default=None)
 
     def __init__(self, model: Any = None, cache: Any = None, **kwargs: Any) -> None:
         if not isinstance(model, BaseChatModel):
@@ -126,8 +131,9 @@ class CachedChatModel(BaseChatModel):
                 "CachedChatModel(cache=...) takes a semcache_integrations.langchain.SemCache "
                 f"or None; got {type(cache).__name__}"
             )
-        for name in ("callbacks", "tags", "metadata", "output_version"):
-            kwargs.setdefault(name, getattr(model, name))
+        for name in ("callbacks", "tags", "metadata", "output_version", "profile"):
+            if name in BaseChatModel.model_fields:  # profile: langchain-core 1.1 and later
+                kwargs.setdefault(name, getattr(model, name))
         if getattr(model, "streaming", None) is True:
             kwargs.setdefault("streaming", True)
         # LangChain's own cache off: this class does the caching, once.
@@ -144,6 +150,24 @@ class CachedChatModel(BaseChatModel):
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
         return self.model._get_ls_params(stop=stop, **kwargs)
+
+    # --- token counting: the model's own tokenizer -----------------------------------
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """``model.get_token_ids``."""
+        return self.model.get_token_ids(text)
+
+    def get_num_tokens(self, text: str) -> int:
+        """``model.get_num_tokens``."""
+        return self.model.get_num_tokens(text)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """``model.get_num_tokens_from_messages`` (``tools`` passed on when given)."""
+        if tools is None:  # a model's override may predate the tools argument
+            return self.model.get_num_tokens_from_messages(messages)
+        return self.model.get_num_tokens_from_messages(messages, tools=tools)
 
     # --- tools and structured output -------------------------------------------------
 
@@ -206,13 +230,13 @@ class CachedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         prompt, llm_string = self._key(messages, stop, kwargs)
-        cached = self.llm_cache.lookup(prompt, llm_string)
+        cached = self.llm_cache._lookup_recorded(prompt, llm_string)
         if cached:
             return ChatResult(generations=[served(generation) for generation in cached])
         if self.model.rate_limiter:
             self.model.rate_limiter.acquire(blocking=True)
         result = self._model_generate(messages, stop, run_manager, kwargs)
-        generations = stored_generations(result)
+        generations = stored_generations(result, self.model.output_version)
         self.llm_cache.update(prompt, llm_string, generations)
         return ChatResult(generations=generations, llm_output=result.llm_output)
 
@@ -224,13 +248,13 @@ class CachedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         prompt, llm_string = self._key(messages, stop, kwargs)
-        cached = await self.llm_cache.alookup(prompt, llm_string)
+        cached = await self.llm_cache._alookup_recorded(prompt, llm_string)
         if cached:
             return ChatResult(generations=[served(generation) for generation in cached])
         if self.model.rate_limiter:
             await self.model.rate_limiter.aacquire(blocking=True)
         result = await self._amodel_generate(messages, stop, run_manager, kwargs)
-        generations = stored_generations(result)
+        generations = stored_generations(result, self.model.output_version)
         await self.llm_cache.aupdate(prompt, llm_string, generations)
         return ChatResult(generations=generations, llm_output=result.llm_output)
 
@@ -242,7 +266,7 @@ class CachedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         prompt, llm_string = self._key(messages, stop, kwargs)
-        cached = self.llm_cache.lookup(prompt, llm_string)
+        cached = self.llm_cache._lookup_recorded(prompt, llm_string)
         if cached:
             yield from replay_chunks(cached[0])
             return
@@ -251,7 +275,8 @@ class CachedChatModel(BaseChatModel):
         if not self.model._should_stream(async_api=False, **{**kwargs, "stream": True}):
             # A model that does not stream answers whole: stored as soon as it has.
             generations = stored_generations(
-                self._model_generate(messages, stop, run_manager, kwargs)
+                self._model_generate(messages, stop, run_manager, kwargs),
+                self.model.output_version,
             )
             self.llm_cache.update(prompt, llm_string, generations)
             yield from replay_chunks(generations[0], whole=True)
@@ -268,7 +293,8 @@ class CachedChatModel(BaseChatModel):
                 close()
         # Only a stream that ran to its end gets here: an early stop raised above.
         if chunks:
-            self.llm_cache.update(prompt, llm_string, [recorded_generation(chunks)])
+            recorded = recorded_generation(chunks, self.model.output_version)
+            self.llm_cache.update(prompt, llm_string, [recorded])
 
     async def _astream(
         self,
@@ -278,7 +304,7 @@ class CachedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         prompt, llm_string = self._key(messages, stop, kwargs)
-        cached = await self.llm_cache.alookup(prompt, llm_string)
+        cached = await self.llm_cache._alookup_recorded(prompt, llm_string)
         if cached:
             for chunk in replay_chunks(cached[0]):
                 yield chunk
@@ -287,7 +313,8 @@ class CachedChatModel(BaseChatModel):
             await self.model.rate_limiter.aacquire(blocking=True)
         if not self.model._should_stream(async_api=True, **{**kwargs, "stream": True}):
             generations = stored_generations(
-                await self._amodel_generate(messages, stop, run_manager, kwargs)
+                await self._amodel_generate(messages, stop, run_manager, kwargs),
+                self.model.output_version,
             )
             await self.llm_cache.aupdate(prompt, llm_string, generations)
             for chunk in replay_chunks(generations[0], whole=True):
@@ -304,7 +331,8 @@ class CachedChatModel(BaseChatModel):
             if aclose is not None:
                 await aclose()
         if chunks:
-            await self.llm_cache.aupdate(prompt, llm_string, [recorded_generation(chunks)])
+            recorded = recorded_generation(chunks, self.model.output_version)
+            await self.llm_cache.aupdate(prompt, llm_string, [recorded])
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -317,25 +345,32 @@ class CachedChatModel(BaseChatModel):
             for message in messages
         ]
         self._forget_stale_serialisation()
-        return dumps(normalised), self.model._get_llm_string(stop=stop, **kwargs)
+        llm_string = self.model._get_llm_string(stop=stop, **kwargs)
+        # the dumpd that llm_string was made of, made or checked here
+        self._model_serialised = vars(self.model).get("_serialized")
+        return dumps(normalised), llm_string
 
     def _forget_stale_serialisation(self) -> None:
         """langchain-core keeps a serialisable model's ``dumpd`` (what its ``llm_string``
         is made of) in a property cached at first use: a model changed since
         (``model.temperature = 1.0``), or a ``model_copy(update=...)`` of it, would key its
-        answers as the model it was, and be served that model's. Whenever the model's
-        fields are not those last seen (the same objects, or equal ones), the cached
-        ``dumpd`` is dropped, to be made again from the model as it is (a new ``dumpd``
-        on every call would cost a hit about 80 us). A field changed in place
-        (``model.model_kwargs["top_p"] = 0.5``) is still the same object: assign a new
-        value instead."""
+        answers as the model it was, and be served that model's. The cached ``dumpd`` is
+        kept only when the model's fields are those this wrapper last saw (the same
+        objects, or equal ones) *and* it is the very ``dumpd`` this wrapper made or kept
+        then; otherwise it is dropped, to be made again from the model as it is (a new
+        ``dumpd`` on every call would cost a hit about 80 us). A ``dumpd`` made by someone
+        else (another wrapper of the model, while the model had other settings that it
+        has since changed back) describes the model as it was then, not as it is. A
+        field changed in place (``model.model_kwargs["top_p"] = 0.5``) is still the same
+        object: assign a new value instead."""
         fields = vars(self.model)
         now = {name: value for name, value in fields.items() if name != "_serialized"}
         try:
             unchanged = now == self._model_fields
         except Exception:  # a field whose == gives no bool (a numpy array): changed
             unchanged = False
-        if not unchanged:
+        cached = fields.get("_serialized")
+        if not unchanged or (cached is not None and cached is not self._model_serialised):
             fields.pop("_serialized", None)
             self._model_fields = now
 

@@ -1,9 +1,11 @@
 """What :class:`CachedChatModel` stores for an answer, and how it replays one as chunks.
 
 A stored answer is what LangChain's own cache path stores — a list of ``ChatGeneration``
-whose message carries the response metadata — so answers cached here and answers cached
+whose message carries the response metadata, its content in the model's
+``output_version`` (``"v1"``: content blocks) — so answers cached here and answers cached
 by ``set_llm_cache`` + ``model.invoke`` are interchangeable. One addition: an answer that
-was streamed keeps the lengths of its text chunks in ``generation_info["semcache_chunks"]``.
+was streamed keeps the lengths of its text chunks in ``generation_info["semcache_chunks"]``,
+for the replay alone: :func:`served` and ``SemCache.lookup`` hand out no generation with it.
 
 Replay (:func:`replay_chunks`):
 
@@ -13,7 +15,9 @@ Replay (:func:`replay_chunks`):
 - tool calls, ``usage_metadata``, ``response_metadata`` and ``additional_kwargs`` come in
   one final chunk (``chunk_position="last"``), so usage is counted once and metadata
   strings are not concatenated when LangChain adds the chunks up;
-- content that is a list of blocks (not text) comes whole in the first chunk.
+- content that is a list of blocks comes whole in the first chunk, unless every block has
+  an ``index`` no other has (a streamed ``"v1"`` answer's blocks do): then block by block,
+  each text block in text chunks as above (LangChain adds them up by that index).
 
 Adding the replayed chunks up gives the stored message back (content, tool calls, usage,
 metadata); only its id is new, as for any run. An answer holding an invalid tool call comes
@@ -39,25 +43,35 @@ CHUNKS_KEY = "semcache_chunks"
 # Per-request metadata LangChain's gateways attach (langchain_core.utils._gateway); it
 # describes the request that paid, not the answer, so it is not stored.
 _GATEWAY_KEY = "lc_gateway_metadata"
+_VERSION_KEY = "output_version"
 _WORD = re.compile(r"\s*\S+")
 
 
-def recorded_generation(chunks: Sequence[ChatGenerationChunk]) -> ChatGeneration:
-    """The generation to store for a stream that completed: the chunks added up as
-    LangChain adds them, with the lengths of their text chunks noted."""
-    generation = generate_from_stream(iter(chunks)).generations[0]
+def recorded_generation(
+    chunks: Sequence[ChatGenerationChunk], output_version: str | None = None
+) -> ChatGeneration:
+    """The generation to store for a stream that completed: the model's chunks as
+    LangChain's own cache path adds them up for a model of ``output_version``, with the
+    lengths of their text chunks noted."""
+    generation = generate_from_stream(iter(_as_streamed(chunks, output_version)))
     contents = [chunk.message.content for chunk in chunks]
     marks = None
     if all(isinstance(content, str) for content in contents):
         marks = [len(content) for content in contents if content]
-    return _finished(generation, marks)
+    return _finished(_in_version(generation.generations[0], output_version), marks)
 
 
-def stored_generations(result: ChatResult) -> list[ChatGeneration]:
-    """The generations to store for a model's (non-streamed) result, with the response
-    metadata LangChain's cache path folds into each message (``llm_output`` too when
-    there is one generation)."""
-    generations = [_finished(generation, None) for generation in result.generations]
+def stored_generations(
+    result: ChatResult, output_version: str | None = None
+) -> list[ChatGeneration]:
+    """The generations to store for a model's (non-streamed) result, as LangChain's cache
+    path stores them for a model of ``output_version``: content in that version, the
+    response metadata folded into each message (``llm_output`` too when there is one
+    generation)."""
+    generations = [
+        _finished(_in_version(generation, output_version), None)
+        for generation in result.generations
+    ]
     if len(generations) == 1 and result.llm_output:
         message = generations[0].message
         metadata = {**result.llm_output, **message.response_metadata}
@@ -74,7 +88,7 @@ def served(generation: Generation) -> ChatGeneration:
 
 def replay_chunks(generation: Generation, *, whole: bool = False) -> list[ChatGenerationChunk]:
     """A stored generation as the chunks a stream yields (see the module docstring);
-    ``whole=True``: the text in one chunk (a model that does not stream, passed through).
+    ``whole=True``: the content in one chunk (a model that does not stream, passed through).
     """
     generation = _as_chat(generation)
     message = generation.message
@@ -86,10 +100,19 @@ def replay_chunks(generation: Generation, *, whole: bool = False) -> list[ChatGe
     pieces: list[str | list[str | dict[str, Any]]]
     if isinstance(content, str):
         pieces = list(_text_pieces(content, [len(content)] if whole else marks))
-    else:
+    elif whole:
         pieces = [content] if content else []
+    else:
+        pieces = _block_pieces(content, marks)
+    # Content blocks of a "v1" answer say so in every chunk, as in a live "v1" stream:
+    # LangChain then takes them as they are (a metadata value equal in every chunk is
+    # not concatenated when chunks are added up).
+    version = message.response_metadata.get(_VERSION_KEY)
+    tag = {_VERSION_KEY: version} if version == "v1" and isinstance(content, list) else {}
     chunks = [
-        ChatGenerationChunk(message=AIMessageChunk(content=piece, id=message.id))
+        ChatGenerationChunk(
+            message=AIMessageChunk(content=piece, id=message.id, response_metadata=tag)
+        )
         for piece in pieces
     ]
     last = _last_chunk(
@@ -130,6 +153,95 @@ def _last_chunk(message: Any, content: Any, **calls: Any) -> AIMessageChunk:
         chunk_position="last",
         **calls,
     )
+
+
+def _block_pieces(
+    content: list[str | dict[str, Any]], marks: Any
+) -> list[str | list[str | dict[str, Any]]]:
+    """List content as the contents of replayed chunks. When each block has an index no
+    other block has (a streamed ``"v1"`` answer's blocks do): block by block, a text
+    block with an int index cut into text chunks (at ``marks`` when they add up to its
+    text), the first carrying the block's other keys and the rest only its type, text and
+    index, so that LangChain, adding chunks' blocks of one index up, gives the block back.
+    Otherwise whole, in one chunk: LangChain would number or merge its blocks otherwise."""
+    indexes = [block.get("index") if isinstance(block, dict) else None for block in content]
+    if None in indexes or any(indexes.count(index) > 1 for index in indexes):
+        return [content] if content else []
+    pieces: list[str | list[str | dict[str, Any]]] = []
+    for block, index in zip(content, indexes):
+        if (
+            isinstance(block, dict)
+            and block.get("type") == "text"
+            and isinstance(block.get("text"), str)
+            and type(index) is int  # merged by index (a bool is no index)
+        ):
+            texts = _text_pieces(block["text"], marks) or [""]
+            pieces.append([{**block, "text": texts[0]}])
+            pieces.extend([{"type": "text", "text": text, "index": index}] for text in texts[1:])
+        else:
+            pieces.append([block])
+    return pieces
+
+
+def _as_streamed(
+    chunks: Sequence[ChatGenerationChunk], output_version: str | None
+) -> list[ChatGenerationChunk]:
+    """The model's chunks as LangChain's cache path hands them to ``generate_from_stream``
+    (``BaseChatModel._generate_with_cache``): each one's generation info folded into its
+    metadata; for ``"v1"``, its content made content blocks, each numbered by the run of
+    same-type blocks it is in unless it has an ``index``; then a last empty chunk
+    (``chunk_position="last"``, on which LangChain turns tool call chunks into tool calls)
+    unless the model sent one. The model's chunks and blocks are not changed."""
+    streamed: list[ChatGenerationChunk] = []
+    index, index_type = -1, ""
+    for chunk in chunks:
+        message = chunk.message.model_copy(update={"response_metadata": _metadata(chunk)})
+        if output_version == "v1":
+            message = _as_blocks(message)
+            blocks = [dict(block) for block in message.content if isinstance(block, dict)]
+            for block in blocks:
+                if block.get("type") != index_type:
+                    index_type = block.get("type", "")
+                    index += 1
+                block.setdefault("index", index)
+            message = message.model_copy(update={"content": blocks})
+        streamed.append(ChatGenerationChunk(message=message, generation_info=chunk.generation_info))
+    last = streamed[-1].message if streamed else None
+    if isinstance(last, AIMessageChunk) and not last.chunk_position:
+        empty: str | list[Any] = "" if isinstance(last.content, str) else []
+        streamed.append(
+            ChatGenerationChunk(message=AIMessageChunk(content=empty, chunk_position="last"))
+        )
+    return streamed
+
+
+def _in_version(generation: ChatGeneration, output_version: str | None) -> ChatGeneration:
+    """``generation`` with its content in ``output_version`` (as LangChain's cache path
+    makes it before storing: only ``"v1"`` changes anything)."""
+    if output_version != "v1":
+        return generation
+    return ChatGeneration(
+        message=_as_blocks(generation.message), generation_info=generation.generation_info
+    )
+
+
+def _as_blocks(message: Any) -> Any:
+    """``message`` in ``output_version="v1"``: its ``content_blocks`` as content, and
+    noted in its metadata (langchain-core's ``_update_message_content_to_blocks``)."""
+    metadata = {**message.response_metadata, _VERSION_KEY: "v1"}
+    return message.model_copy(
+        update={"content": message.content_blocks, "response_metadata": metadata}
+    )
+
+
+def _metadata(generation: ChatGeneration | ChatGenerationChunk) -> dict[str, Any]:
+    """The message's response metadata with the generation info (less the gateway's)
+    folded in, as LangChain folds it before it stores or streams a message."""
+    info = generation.generation_info or {}
+    return {
+        **{key: value for key, value in info.items() if key != _GATEWAY_KEY},
+        **generation.message.response_metadata,
+    }
 
 
 def _finished(generation: ChatGeneration, marks: list[int] | None) -> ChatGeneration:

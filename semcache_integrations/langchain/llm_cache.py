@@ -12,7 +12,9 @@ For chat models LangChain passes the JSON of the message list as ``prompt``. The
 the last human message is what gets embedded; every other message — system prompt, earlier
 turns, tool results — and the rest of that message (images, names) must match exactly, so a
 paraphrased question in the same conversation hits and the same question under another
-system prompt does not. Plain LLM prompts are embedded whole. Scoping, storage, TTL and
+system prompt does not. In a message whose text stands among images or other parts, only
+the last text part with text is embedded, and the others must match exactly, each in its
+place among those parts. Plain LLM prompts are embedded whole. Scoping, storage, TTL and
 statistics live in the engine (:class:`semcache_core.responses.ResponseCache`).
 """
 
@@ -38,6 +40,7 @@ from semcache_core.responses import Prompt, ResponseCache, ResponseStats
 from semcache_core.verified import Random
 from semcache_core.verified_responses import answer_text, text_judge
 
+from .chat_replay import CHUNKS_KEY
 from .usage import response_usage
 
 __all__ = ["SemCache", "split_prompt"]
@@ -130,9 +133,19 @@ class SemCache(BaseCache):
 
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         """Fresh generations for an exact or semantic hit, else ``None``."""
-        return self._responses.lookup(_Prompt(prompt), llm_string, _load_generations)
+        return self._responses.lookup(_Prompt(prompt), llm_string, _served_generations)
 
     async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        return await self._responses.alookup(_Prompt(prompt), llm_string, _served_generations)
+
+    def _lookup_recorded(self, prompt: str, llm_string: str) -> list[Generation] | None:
+        """:meth:`lookup` for :class:`~semcache_integrations.langchain.CachedChatModel`:
+        the generations as stored, with the chunk lengths its replays cut text at, which
+        ``lookup`` hands to no one (see :mod:`~semcache_integrations.langchain.chat_replay`).
+        """
+        return self._responses.lookup(_Prompt(prompt), llm_string, _load_generations)
+
+    async def _alookup_recorded(self, prompt: str, llm_string: str) -> list[Generation] | None:
         return await self._responses.alookup(_Prompt(prompt), llm_string, _load_generations)
 
     def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
@@ -291,6 +304,19 @@ def _load_generations(blob: Any) -> list[Generation] | None:
     return None
 
 
+def _served_generations(blob: Any) -> list[Generation] | None:
+    """A stored response as :meth:`SemCache.lookup` hands it out: without the chunk
+    lengths ``CachedChatModel`` notes in an answer it streamed, which are its replay's
+    business, not the model's (LangChain would pass them on to the caller and to
+    ``on_llm_end``)."""
+    generations = _load_generations(blob)
+    for generation in generations or ():
+        info = generation.generation_info
+        if info and CHUNKS_KEY in info:
+            generation.generation_info = {k: v for k, v in info.items() if k != CHUNKS_KEY} or None
+    return generations
+
+
 class _Prompt:
     """A LangChain prompt, split into context and query only when a lookup needs them: an
     exact hit (the common case) reads ``exact`` alone, and parsing the message JSON would
@@ -320,8 +346,9 @@ def split_prompt(prompt: str) -> Prompt:
     """Exact text, context and query text of a LangChain prompt.
 
     A chat prompt (the JSON of serialised messages) embeds the text of its last human
-    message; its context is the whole message list with that text blanked out. Anything
-    else is a plain prompt: embedded whole, with no context.
+    message (of one of its text parts when the message has other parts: see
+    :func:`_take_text`); its context is the whole message list with that text blanked
+    out. Anything else is a plain prompt: embedded whole, with no context.
     """
     messages = _chat_messages(prompt)
     if messages is None:
@@ -358,17 +385,48 @@ def _is_message(item: Any) -> bool:
 
 
 def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """A message's text, and the message with its text blanked (other parts kept)."""
+    """A message's query text, and the message with that text blanked: what else must
+    match exactly.
+
+    Text alone (a str, or a list of str and ``"text"`` parts) is all query: its parts read
+    as one text, blanked in place (a part whose text is no str stays whole). Text among
+    other parts (images, files...) is not: where each text stands among them is part of
+    the request ("this is Rex: <image> and this is Fido: <image>"), and moving one to
+    another slot must not look like a paraphrase. There the query is the text of the last
+    part with any (see :func:`_take_last_text`).
+    """
     content = message["kwargs"].get("content", "")
     blank_content: str | list[Any]
     if isinstance(content, str):
         text, blank_content = content, ""
     elif not isinstance(content, list):  # no message LangChain makes: all of it is context
         return "", message
-    else:
+    elif all(isinstance(part, str) or _is_text_type(part) for part in content):
         text = "\n".join(_texts(content))
         blank_content = [{**part, "text": ""} if _is_text_part(part) else part for part in content]
+    else:
+        text, blank_content = _take_last_text(content)
     return text, {**message, "kwargs": {**message["kwargs"], "content": blank_content}}
+
+
+def _take_last_text(content: list[Any]) -> tuple[str, list[Any]]:
+    """The text of the last text part that holds more than whitespace, and the content
+    with that part blanked and wrapped in a list (no part of a message LangChain makes is
+    a list, so a blanked part is never taken for one that was empty); every other part,
+    text included, stays as it is, in place. Two such messages share a context only when
+    they differ in that one part's text, in the same place. None with text: no query, the
+    whole content is context."""
+    for position in range(len(content) - 1, -1, -1):
+        part = content[position]
+        if _is_text_part(part) and part["text"].strip():
+            blanked = [{**part, "text": ""}]
+            return part["text"], [*content[:position], blanked, *content[position + 1 :]]
+    return "", content
+
+
+def _is_text_type(part: Any) -> bool:
+    """A part of type ``"text"``, whatever its text."""
+    return isinstance(part, dict) and part.get("type") == "text"
 
 
 def _is_text_part(part: Any) -> bool:

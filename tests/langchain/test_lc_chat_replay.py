@@ -131,3 +131,49 @@ def test_an_invalid_tool_call_is_replayed_invalid(
     assert again.invalid_tool_calls == [bad]
     assert [c["args"] for c in again.tool_calls] == [c["args"] for c in calls]
     assert again.content == text and again.usage_metadata == USAGE
+
+
+blocks = st.lists(
+    st.one_of(
+        st.fixed_dictionaries(
+            {"type": st.just("text"), "text": st.text(max_size=15)},
+            optional={"id": st.sampled_from(["msg_1", "msg_2"]), "annotations": st.just([{}])},
+        ),
+        st.fixed_dictionaries(
+            {"type": st.just("reasoning"), "reasoning": st.text(max_size=6)},
+        ),
+        st.fixed_dictionaries(
+            {"type": st.just("image"), "url": st.just("https://x/y.png")},
+        ),
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    content=blocks,
+    numbered=st.sampled_from(["all", "none", "clash"]),
+    marks=st.one_of(st.none(), st.lists(st.integers(1, 6), max_size=5)),
+    v1=st.booleans(),
+)
+def test_block_content_replays_into_the_stored_blocks(
+    content: list[dict[str, Any]], numbered: str, marks: list[int] | None, v1: bool
+) -> None:
+    """A list of content blocks (a "v1" answer's, or a provider's) comes back block for
+    block, however its text blocks are cut: LangChain adds chunks' blocks of one index up,
+    so text blocks are cut only when every block has an index of its own."""
+    if numbered == "all":
+        content = [{**block, "index": i} for i, block in enumerate(content)]
+    elif numbered == "clash":
+        content = [{**block, "index": 0} for block in content]
+    metadata = {"output_version": "v1", "model_provider": "x"} if v1 else METADATA
+    message = AIMessage(content=list(content), response_metadata=metadata, usage_metadata=USAGE)
+    info = {CHUNKS_KEY: marks} if marks is not None else None
+    replayed = replay_chunks(ChatGeneration(message=message, generation_info=info))
+    again = merge(replayed).message
+    assert again.content == content
+    assert again.response_metadata == metadata and again.usage_metadata == USAGE
+    several = sum(1 for chunk in replayed if chunk.message.content) > 1
+    indexes = [block.get("index") for block in content]
+    assert not several or (None not in indexes and len(set(indexes)) == len(indexes))
