@@ -35,6 +35,7 @@ from semcache_core.answer_kept import answer_kept
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError, InvalidValueError
 from semcache_core.guards import Guard
+from semcache_core.message_parts import take_last_text
 from semcache_core.response_checks import prompt_text
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats
 from semcache_core.verified import Random
@@ -393,7 +394,7 @@ def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     other parts (images, files...) is not: where each text stands among them is part of
     the request ("this is Rex: <image> and this is Fido: <image>"), and moving one to
     another slot must not look like a paraphrase. There the query is the text of the last
-    part with any (see :func:`_take_last_text`).
+    part with any (:func:`semcache_core.message_parts.take_last_text`).
     """
     content = message["kwargs"].get("content", "")
     blank_content: str | list[Any]
@@ -405,23 +406,8 @@ def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         text = "\n".join(_texts(content))
         blank_content = [{**part, "text": ""} if _is_text_part(part) else part for part in content]
     else:
-        text, blank_content = _take_last_text(content)
+        text, blank_content = take_last_text(content, _is_text_part)
     return text, {**message, "kwargs": {**message["kwargs"], "content": blank_content}}
-
-
-def _take_last_text(content: list[Any]) -> tuple[str, list[Any]]:
-    """The text of the last text part that holds more than whitespace, and the content
-    with that part blanked and wrapped in a list (no part of a message LangChain makes is
-    a list, so a blanked part is never taken for one that was empty); every other part,
-    text included, stays as it is, in place. Two such messages share a context only when
-    they differ in that one part's text, in the same place. None with text: no query, the
-    whole content is context."""
-    for position in range(len(content) - 1, -1, -1):
-        part = content[position]
-        if _is_text_part(part) and part["text"].strip():
-            blanked = [{**part, "text": ""}]
-            return part["text"], [*content[:position], blanked, *content[position + 1 :]]
-    return "", content
 
 
 def _is_text_type(part: Any) -> bool:

@@ -33,6 +33,7 @@ from typing import Any
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from semcache_core.errors import InvalidArgumentError
+from semcache_core.message_parts import take_last_text
 from semcache_core.responses import Prompt
 
 __all__ = [
@@ -168,12 +169,26 @@ def _has_path(block: Any) -> bool:
 
 
 def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """A serialised message's text (its text blocks, as ``ChatMessage.content`` joins
-    them), and the message with those texts blanked."""
+    """A serialised message's query text, and the message with it blanked: what else
+    must match exactly. Text blocks alone read as one text (as ``ChatMessage.content``
+    joins them), blanked in place; among images or other blocks, the query is the last
+    text block with any, and where every other text stands is part of the request
+    (:func:`semcache_core.message_parts.take_last_text`)."""
     blocks = message.get("blocks") or []
-    texts = [b.get("text", "") for b in blocks if b.get("block_type") == "text"]
-    blanked = [{**b, "text": ""} if b.get("block_type") == "text" else b for b in blocks]
+    if not all(_is_text_block(b) for b in blocks):
+        text, kept = take_last_text(blocks, _is_text_block)
+        return text, {**message, "blocks": kept}
+    texts = [b.get("text", "") for b in blocks]
+    blanked = [{**b, "text": ""} for b in blocks]
     return "\n".join(texts), {**message, "blocks": blanked}
+
+
+def _is_text_block(block: Any) -> bool:
+    return (
+        isinstance(block, dict)
+        and block.get("block_type") == "text"
+        and isinstance(block.get("text"), str)
+    )
 
 
 def called_prompt(prompt: Any, formatted: bool, kwargs: dict[str, Any]) -> Prompt | None:

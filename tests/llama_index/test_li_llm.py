@@ -214,6 +214,30 @@ def test_a_file_block_is_keyed_by_the_file_contents_not_its_path(
         assert inner.calls == calls + 1
 
 
+@pytest.mark.parametrize("other", ["", " ", "\n", "Thanks!", "What breed is it?"])
+def test_a_question_moved_to_another_image_is_a_miss(other: str, tmp_path: Path) -> None:
+    """As in the LangChain cache: text blocks were joined into one query and blanked in
+    place, so a question moved to the other image's text slot was served the first dog's
+    answer by meaning. With no threshold and no guards, only the context keeps them apart."""
+    rex, fido = tmp_path / "rex.png", tmp_path / "fido.png"
+    rex.write_bytes(b"rex")
+    fido.write_bytes(b"fido")
+
+    def message(first: str, second: str) -> ChatMessage:
+        blocks = [TextBlock(text=first), ImageBlock(path=rex, image_mimetype="image/png")]
+        blocks += [TextBlock(text=second), ImageBlock(path=fido, image_mimetype="image/png")]
+        return ChatMessage(role=MessageRole.USER, blocks=blocks)
+
+    inner = CountingLLM(chat_model=True)
+    llm = SemCacheLLM(inner, threshold=0.0, guards=())
+    llm.chat([message("What breed is this dog?", other)])
+    llm.chat([message(other, "What breed is this dog?")])
+    assert inner.calls == 2
+    llm.chat([message("Which breed is this dog?", other)])  # a paraphrase in its place
+    # it is the query only when the other slot holds no text (else the last text is)
+    assert inner.calls == (2 if not other.strip() else 3)
+
+
 def test_chat_query_is_last_user_message(llm: SemCacheLLM, inner: CountingLLM) -> None:
     tagged = ChatMessage(role=MessageRole.USER, content=QUESTION, additional_kwargs={"n": 1})
     llm.chat([tagged])
