@@ -44,6 +44,8 @@ import types
 import uuid
 from typing import Any
 
+import numpy as np
+
 __all__ = ["NOT_IDENTITY", "OBJECT_DEPTH", "SECRET_SUFFIXES", "describe", "digest", "identity"]
 
 NOT_IDENTITY = frozenset(
@@ -125,7 +127,9 @@ class _Walk:
         if isinstance(value, (bytes, bytearray)):
             return f"<bytes>{bytes(value).hex()}"
         if isinstance(value, type):
-            return _type_name(value)
+            return self._class(value)
+        if isinstance(value, (np.generic, np.ndarray)):
+            return self._numpy(value, depth)
         if type(value).__name__ in ("SecretStr", "SecretBytes"):  # pydantic's, v1 or v2
             return "<secret>"
         if id(value) in self._path:
@@ -142,7 +146,9 @@ class _Walk:
         if isinstance(value, (set, frozenset)):
             return {"set": sorted((self.stand_in(item, depth) for item in value), key=_sort_key)}
         if isinstance(value, dict):
-            return {str(key): self.stand_in(item, depth) for key, item in value.items()}
+            return {
+                self._key(key, depth): self.stand_in(item, depth) for key, item in value.items()
+            }
         if isinstance(value, functools.partial):
             return {
                 "partial": self.stand_in(value.func, depth),
@@ -164,11 +170,12 @@ class _Walk:
         fields = getattr(type(model), "model_fields", None)
         if isinstance(fields, dict) and hasattr(model, "model_dump"):  # pydantic
             # a field left out of dumps counts when it is a function (LlamaIndex's
-            # completion_to_prompt): it shapes what the model is sent
+            # completion_to_prompt) or a class (a StructuredLLM's output_cls): it shapes
+            # what the model is sent
             items = []
             for name, field in fields.items():
                 value = getattr(model, name, None)
-                if not getattr(field, "exclude", False) or isinstance(value, _CALLABLES):
+                if not getattr(field, "exclude", False) or isinstance(value, (*_CALLABLES, type)):
                     items.append((name, value))
         else:
             slots = [
@@ -186,6 +193,38 @@ class _Walk:
             for name, value in items
             if not _left_out(str(name))
         }
+
+    @staticmethod
+    def _class(cls: type) -> Any:
+        """A class by its name, and a pydantic model class by its JSON schema too (an
+        output class: two of one name, redefined with other fields, ask for another
+        answer)."""
+        schema = getattr(cls, "model_json_schema", None)
+        if not callable(schema):
+            return _type_name(cls)
+        try:
+            described = json.loads(json.dumps(schema(), sort_keys=True, default=str))
+        except Exception:  # a model class whose schema cannot be made: its name alone
+            return _type_name(cls)
+        return {"class": _type_name(cls), "schema": described}
+
+    def _numpy(self, value: np.generic | np.ndarray, depth: int) -> Any:
+        """A numpy scalar as the Python value it holds; an array by its dtype, shape and
+        contents (a ``seed`` of ``np.int64(1)`` and one of ``np.int64(2)`` ask for other
+        answers: both were named by their type alone)."""
+        if isinstance(value, np.generic):
+            return self.stand_in(value.item(), depth)
+        if value.dtype.hasobject:  # its bytes are pointers: walk its items instead
+            return {"ndarray": self.stand_in(value.tolist(), depth)}
+        data = hashlib.blake2b(np.ascontiguousarray(value).tobytes(), digest_size=16)
+        return f"<ndarray {value.dtype.str} {list(value.shape)}>{data.hexdigest()}"
+
+    def _key(self, key: Any, depth: int) -> str:
+        """A dict key as text: a str as it is, any other key tagged with its type (the
+        keys ``1`` and ``"1"`` name other settings)."""
+        if isinstance(key, str):
+            return key
+        return f"<{type(key).__qualname__}>{_sort_key(self.stand_in(key, depth))}"
 
     def _function(self, function: Any, depth: int) -> dict[str, Any]:
         """A function's name, and what else tells two of one name apart: for a Python

@@ -591,3 +591,21 @@ def test_callbacks_see_each_model_call_once_and_no_hit(
     counter.reset_counts()
     assert ask(llm, "How do I reset my password?") == first  # an exact hit
     assert counter.llm_token_counts == []
+
+
+def test_structured_llms_of_other_output_classes_are_other_models() -> None:
+    """Found by review: ``as_structured_llm(Person)`` and ``(Company)`` shared an identity
+    (``output_cls`` is left out of dumps), so one was served the other's JSON."""
+    from pydantic import BaseModel
+
+    class Person(BaseModel):
+        name: str
+
+    class Company(BaseModel):
+        name: str
+        employees: int
+
+    inner = MockLLM()
+    people, companies = inner.as_structured_llm(Person), inner.as_structured_llm(Company)
+    assert model_identity(people) != model_identity(companies)
+    assert model_identity(people) == model_identity(inner.as_structured_llm(Person))

@@ -11,10 +11,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from semcache_core.model_identity import NOT_IDENTITY, identity
 
@@ -191,3 +192,63 @@ def test_the_identity_does_not_follow_the_hash_seed() -> None:
         for seed in (1, 2, 3, 4)
     }
     assert len(found) == 1
+
+
+# --- found by a review of tenancy: settings that were named by their type alone --------
+
+NUMPY_VALUES = st.one_of(
+    st.integers(-(2**31), 2**31 - 1).map(np.int64),
+    st.floats(-1e6, 1e6, width=32).map(np.float32),
+    st.lists(st.integers(0, 9), min_size=1, max_size=4).map(np.array),
+)
+
+
+@EXAMPLES
+@given(first=NUMPY_VALUES, second=NUMPY_VALUES)
+def test_numpy_settings_count_by_their_values(first: Any, second: Any) -> None:
+    """``additional_kwargs={"seed": np.int64(1)}`` and ``... np.int64(2)``: one identity,
+    so the second model was served the first's answers."""
+    if identity(Plain(seed=first)) == identity(Plain(seed=second)):
+        assert np.shape(first) == np.shape(second) and np.array_equal(first, second)
+    assert identity(Plain(seed=first)) == identity(Plain(seed=first.copy()))
+    assert identity(Plain(seed=np.int64(1))) != identity(Plain(seed=np.int64(2)))
+
+
+def test_dict_keys_of_other_types_are_other_settings() -> None:
+    assert identity(Plain(bias={1: 5})) != identity(Plain(bias={"1": 5}))
+    assert identity(Plain(bias={"a": 5})) == identity(Plain(bias={"a": 5}))
+
+
+class Person(BaseModel):
+    name: str
+    age: int
+
+
+class Company(BaseModel):
+    name: str
+    employees: int
+
+
+class Structured(BaseModel):
+    """As LlamaIndex's ``StructuredLLM``: the output class is left out of dumps."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model: str = "m"
+    output_cls: Any = Field(default=None, exclude=True)
+
+
+def test_an_output_class_left_out_of_dumps_still_counts_with_its_schema() -> None:
+    assert identity(Structured(output_cls=Person)) != identity(Structured(output_cls=Company))
+    assert identity(Structured(output_cls=Person)) == identity(Structured(output_cls=Person))
+
+    class Redefined(BaseModel):  # a notebook cell run again with another field
+        name: str
+
+    first = Redefined
+
+    class Redefined(BaseModel):  # type: ignore[no-redef]
+        name: str
+        age: int
+
+    assert identity(Structured(output_cls=first)) != identity(Structured(output_cls=Redefined))
