@@ -22,9 +22,10 @@
 
 Both memories are bounded (the newest :data:`REMEMBERED` prompts each) and thread-safe.
 The LLM caches' writes in one process are serialised (:data:`ENTRY_WRITES`), and an
-observation only goes to the response it was made on (:attr:`Candidate.digest`). Two
-processes recording on one entry at once may lose one observation (a read-modify-write on
-the engine): a lost observation only delays learning.
+observation only goes to the response it was made on (:attr:`Candidate.digest`). On a
+backend processes share (Redis), an observation is written only if the entry is as it was
+read: another process's change in between (an ``invalidate``, a newer response, another
+observation) is never undone, and the observation is lost, which only delays learning.
 
 Example::
 
@@ -48,11 +49,12 @@ from typing import Any
 
 import numpy as np
 
-from .backends.base import EntryWrite
+from .backends.base import EntryWrite, StoredEntry
 from .cache import SemCache
 from .codec import encode
 from .errors import InvalidArgumentError, shown
 from .records import Entry, Hit
+from .stored_values import entry_record
 from .verified import (
     MIN_OBSERVATIONS,
     Action,
@@ -326,10 +328,21 @@ def _remember(memory: OrderedDict[str, Candidate], key: str, candidate: Candidat
 
 def held(cache: SemCache, namespace: str, candidate: Candidate) -> Entry | None:
     """``candidate``'s entry while it holds the response the candidate was made on."""
-    entry = cache.get_entry(candidate.key, namespace=namespace)
-    if entry is None or digest_of(entry.value, entry.metadata) != candidate.digest:
+    found = _held_stored(cache, namespace, candidate)
+    return None if found is None else found[1]
+
+
+def _held_stored(
+    cache: SemCache, namespace: str, candidate: Candidate
+) -> tuple[StoredEntry, Entry] | None:
+    """:func:`held`, with the entry as the backend stored it (encoded)."""
+    stored = cache._backend.get(namespace, candidate.key, cache.now(), count=False)
+    if stored is None:
         return None
-    return entry
+    entry = entry_record(stored)
+    if digest_of(entry.value, entry.metadata) != candidate.digest:
+        return None
+    return stored, entry
 
 
 def observed_write(
@@ -359,9 +372,21 @@ an entry removed meanwhile, nor undoes a newer response."""
 
 def record(cache: SemCache, namespace: str, candidate: Candidate, correct: bool) -> bool:
     """Append an observation to ``candidate``'s entry; whether it was still there, with
-    the response observed."""
+    the response observed.
+
+    The entry is read, then rewritten: :data:`ENTRY_WRITES` keeps this process's writes
+    out of the way, and a backend shared by processes (Redis) rewrites it only if no one
+    changed it since it was read (``replace_if_unchanged``): another process's
+    ``invalidate`` or newer response is never undone, at worst the observation is lost.
+    """
     with ENTRY_WRITES:
-        write = observed_write(cache, held(cache, namespace, candidate), candidate, correct)
-        if write is not None:
+        found = _held_stored(cache, namespace, candidate)
+        write = None if found is None else observed_write(cache, found[1], candidate, correct)
+        if write is None or found is None:
+            return False
+        stored = found[0]
+        replace = getattr(cache._backend, "replace_if_unchanged", None)
+        if replace is None:  # one process's backend: the lock above is enough
             cache._store(write)
-    return write is not None
+            return True
+        return bool(replace(write, stored.value, stored.metadata, cache.now()))

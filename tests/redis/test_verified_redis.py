@@ -4,6 +4,8 @@ engine, read through another on the same server, value / vector / expiry kept.""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 from angle_texts import PARAPHRASE, STORED, angle_embedder
 
@@ -40,3 +42,50 @@ def test_observations_are_carried_by_redis(redis_client: redis.Redis) -> None:
     assert [hit.key for hit in hits] == [key]  # the rewritten entry keeps its vector
     for cache in (learner.cache, reader.cache):
         cache.close()  # its node clients: left to the GC, a socket warns in another test
+
+
+def _between_read_and_write(engine: SemCache, then: Callable[[], None]) -> None:
+    """Run ``then`` (another client's call) right after ``engine``'s next entry read:
+    the interleaving two processes can meet, forced."""
+    backend = engine._backend
+    read = backend.get
+
+    def get_then(*args: Any, **kwargs: Any) -> Any:
+        found = read(*args, **kwargs)
+        del backend.get  # once
+        then()
+        return found
+
+    backend.get = get_then  # type: ignore[method-assign]
+
+
+def test_an_observation_never_undoes_another_clients_invalidate_or_newer_answer(
+    redis_client: redis.Redis,
+) -> None:
+    """Found by review: recording an observation read the entry, then wrote it whole:
+    another process's ``invalidate`` in between was undone (its wrong answer served
+    again), as was a newer response. Now the write happens only if the entry is as read.
+    """
+
+    def responses() -> ResponseCache:
+        engine = SemCache(backend=RedisBackend(client=redis_client))
+        return ResponseCache(engine, embedder=angle_embedder, threshold=0.5)
+
+    first, other = responses(), responses()
+    for interleaved, left in (
+        (lambda: other.invalidate(prompt(STORED), "m"), None),
+        (lambda: other.update(prompt(STORED), "m", "newer"), "newer"),
+    ):
+        first.update(prompt(STORED), "m", "wrong")
+        assert first.lookup(prompt(PARAPHRASE), "m") == "wrong"  # served by meaning
+        _between_read_and_write(first.cache, interleaved)
+        assert first.feedback(prompt(PARAPHRASE), "m", False) is False  # nothing learned
+        assert other.lookup(prompt(STORED), "m") == left
+    # undisturbed, feedback is recorded as before
+    first.update(prompt(STORED), "m", "wrong")
+    assert first.lookup(prompt(PARAPHRASE), "m") == "wrong"
+    assert first.feedback(prompt(PARAPHRASE), "m", False) is True
+    entry = other.cache.get_entry(other._key(prompt(STORED), "m"), namespace=other.namespace)
+    assert entry is not None and entry.metadata[OBSERVATIONS_FIELD] == [[0.93, 0]]
+    for cache in (first.cache, other.cache):
+        cache.close()

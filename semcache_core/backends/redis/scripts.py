@@ -7,7 +7,17 @@ hashes are ``ARGV``-given prefix + key, in the same slot.
 
 from __future__ import annotations
 
-__all__ = ["DELETE", "DROP", "PURGE", "SEARCH", "SET", "SET_ARGS", "TOUCH", "VECTOR_DIM"]
+__all__ = [
+    "DELETE",
+    "DROP",
+    "PURGE",
+    "SEARCH",
+    "SET",
+    "SET_ARGS",
+    "SET_IF_UNCHANGED",
+    "TOUCH",
+    "VECTOR_DIM",
+]
 
 SET_ARGS = 8
 """ARGV per entry in :data:`SET`: key, value, metadata, x, namespace, ttl_ms, blob, attrs."""
@@ -48,6 +58,17 @@ return {'ok', n}
 """Replace entries of one shard (``ttl_ms`` ``-1``: remove only, the entry is born
 expired; ``0``: no ``PEXPIRE``). ``ARGV[1..3]``: dim (0 without vectors), M, EF.
 Returns ``{'dim', d}`` without writing when the shard holds vectors of dimension d."""
+
+SET_IF_UNCHANGED = (
+    """
+local held = redis.call('HMGET', KEYS[3], 'v', 'm')
+if held[1] ~= ARGV[#ARGV - 1] or held[2] ~= ARGV[#ARGV] then return {'changed', 0} end
+"""
+    + SET
+)
+""":data:`SET` of one entry, only while its hash still holds the value and metadata given
+as the last two ``ARGV`` (after :data:`SET`'s); ``{'changed', 0}`` without writing when it
+does not (removed, expired, or rewritten since it was read)."""
 
 DELETE = """
 local e = ARGV[1] .. ARGV[2]

@@ -29,7 +29,7 @@ from .plan import (
     vector_dim_calls,
     vectors_dim,
 )
-from .scripts import SET
+from .scripts import SET, SET_IF_UNCHANGED
 
 if TYPE_CHECKING:
     from .backend import RedisBackend
@@ -84,3 +84,24 @@ class Writes:
         self: RedisBackend, pipe: Any, tag: str, writes: list[EntryWrite], dim: int, now: float
     ) -> None:
         self._conn.eval(pipe, SET, *set_call(self._settings, tag, writes, dim, now))
+
+    def replace_if_unchanged(
+        self: RedisBackend, write: EntryWrite, value: bytes, metadata: bytes, now: float
+    ) -> bool:
+        """``set_many([write])``, only while the entry still holds the encoded ``value``
+        and ``metadata`` it was read with (one script on its shard: atomic against every
+        other client); whether it wrote. An observation of verified mode is written so:
+        a plain rewrite could bring back an entry another process removed since it was
+        read (``invalidate``), or undo a newer response."""
+        namespace = write.namespace
+        with mapped_errors("set"):
+            dim = self._batch_dim(namespace, [write])
+            self._claim(namespace, dim, now)
+            tags = self._keys.shard_tags(namespace, self._shard_counts[namespace])
+            [(tag, writes)] = shard_batches(self._settings, tags, [write])
+            keys, args = set_call(self._settings, tag, writes, dim or 0, now)
+            pipe = self._write_pipeline("set")
+            self._conn.eval(pipe, SET_IF_UNCHANGED, keys, [*args, value, metadata])
+            [reply] = pipe.execute()
+            check_set_replies([namespace], [reply], {namespace: dim})
+        return bool(reply[0] != b"changed")
