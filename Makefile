@@ -1,4 +1,4 @@
-# semcache — every target sets itself up: a fresh machine needs only python3 (>= 3.10).
+# semcache — every target sets itself up: a fresh machine needs only python3 (>= 3.11).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

@@ -44,6 +44,7 @@ from .cache_snapshots import Snapshots
 from .cache_text import TextCalls
 from .checks import (
     SearchOptions,
+    check_backend_options,
     check_count,
     check_key,
     check_namespace,
@@ -100,7 +101,7 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
             namespace is small, HNSW beyond ``hnsw_threshold`` vectors).
         backend: where entries live; default an in-process
             :class:`~semcache_core.backends.LocalBackend` built from ``max_entries`` and
-            ``index`` (pass those to your own backend instead).
+            ``index`` (refused beside ``backend=``: the error says what to do instead).
         clock: seconds since the epoch; inject a fake one to test TTLs without sleeping.
         path: a directory for durable mode: every acknowledged write survives a crash and
             reopening restores the cache (see :class:`~semcache_core.persist.DurableBackend`;
@@ -130,16 +131,14 @@ class SemCache(ComputeCalls, TextCalls, BatchCalls, AsyncTwins, Snapshots):
             dim = check_count(dim, "dim")
         self._default_ttl = check_ttl(ttl, "ttl")
         embedder = as_embedder(embedder)  # before a durable directory is opened and locked
-        if backend is not None and (
-            max_entries is not None
-            or index != "auto"
-            or hnsw_params is not None
-            or hnsw_threshold != DEFAULT_HNSW_THRESHOLD
-            or path is not None
-        ):
-            raise InvalidArgumentError(
-                "max_entries, index, hnsw_threshold, hnsw_params and path configure the "
-                "default backend; set them on the backend you pass instead"
+        if backend is not None:  # a message that says where each option goes instead
+            check_backend_options(
+                backend,
+                max_entries=max_entries is not None,
+                index=index != "auto",
+                hnsw_threshold=hnsw_threshold != DEFAULT_HNSW_THRESHOLD,
+                hnsw_params=hnsw_params is not None,
+                path=path is not None,
             )
         if backend is None and path is not None:
             backend = DurableBackend(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -31,6 +32,7 @@ from .filters import FilterNode, parse_filters
 __all__ = [
     "as_int",
     "as_real",
+    "check_backend_options",
     "check_count",
     "check_index",
     "check_k",
@@ -249,6 +251,63 @@ def check_keywords(
     unknown = sorted(set(given) - set(known))
     if unknown:
         raise TypeError(f"{call}() got unexpected keyword arguments: {', '.join(unknown)}{hint}")
+
+
+# Where SemCache's options for the backend it builds go when a RedisBackend is given
+# instead: it takes none of them (the server bounds, searches and keeps the entries).
+_REDIS_INSTEAD = {
+    "max_entries": (
+        "bound memory with Redis's maxmemory and maxmemory-policy volatile-lru, and give "
+        "the cache a ttl= (SemCache(ttl=..., backend=...); docs/redis.md, Bounds)"
+    ),
+    "index": "tune the server's search with RedisBackend(hnsw_m=, hnsw_ef_search=, exact_below=)",
+    "path": "rely on Redis's own persistence (AOF or RDB): the entries live on the server",
+}
+_REDIS_INSTEAD["hnsw_threshold"] = _REDIS_INSTEAD["hnsw_params"] = _REDIS_INSTEAD["index"]
+
+
+def check_backend_options(backend: Any, **given: bool) -> None:
+    """Raise :class:`InvalidArgumentError` when ``SemCache(backend=...)`` also got options
+    of the backend it would build (``given``: option name -> passed), saying where they
+    go instead: on the backend for the local and durable ones, else what does their job.
+
+    Example::
+
+        >>> from semcache_core import LocalBackend
+        >>> check_backend_options(LocalBackend(), max_entries=True, path=False)
+        Traceback (most recent call last):
+        ...
+        semcache_core.errors.InvalidArgumentError: max_entries configures the backend \
+SemCache builds, not one you pass; set it on that backend: LocalBackend(max_entries=...)
+    """
+    from .backends.local import LocalBackend  # here: checks is imported by the backends
+    from .persist.durable import DurableBackend
+
+    names = [name for name, passed in given.items() if passed]
+    if not names:
+        return
+    verb = "configures" if len(names) == 1 else "configure"
+    message = f"{', '.join(names)} {verb} the backend SemCache builds, not one you pass"
+    redis = sys.modules.get("semcache_core.backends.redis")  # loaded if backend is one
+    if redis is not None and isinstance(backend, redis.RedisBackend):
+        advice: dict[str, list[str]] = {}  # what to do -> the options it replaces
+        for name in names:
+            advice.setdefault(_REDIS_INSTEAD[name], []).append(name)
+        steps = "; ".join(f"instead of {', '.join(them)}, {what}" for what, them in advice.items())
+        raise InvalidArgumentError(f"{message}, and a RedisBackend has no such option: {steps}")
+    pronoun = "it" if len(names) == 1 else "them"
+    if not isinstance(backend, (LocalBackend, DurableBackend)):
+        kind = type(backend).__name__
+        raise InvalidArgumentError(f"{message}; set {pronoun} on the {kind} if it has {pronoun}")
+    kind = "DurableBackend" if isinstance(backend, DurableBackend) else "LocalBackend"
+    on_it = [name for name in names if name != "path" or kind == "DurableBackend"]
+    if on_it:
+        keywords = ", ".join(f"{name}=..." for name in on_it)
+        pronoun = "it" if len(on_it) == 1 else "them"
+        message += f"; set {pronoun} on that backend: {kind}({keywords})"
+    if len(on_it) < len(names):
+        message += "; LocalBackend takes no path (for a durable cache: SemCache(path=...) alone)"
+    raise InvalidArgumentError(message)
 
 
 def check_path(path: Any, what: str = "path") -> Path:

@@ -13,7 +13,8 @@ prompts into a :class:`Prompt` and their responses into a string, and leave the 
 - a candidate above the threshold is served only if what *differs* between its query text
   and the new one (:func:`~semcache_core.prompt_diff.differing_spans`: the texts less their
   shared leading and trailing sentences) passes the guards (:mod:`semcache_core.guards`:
-  numbers, dates, negations, names, identifiers agree) and is similar at the threshold too.
+  numbers, dates, negations, capitalised names, identifiers agree) and is similar at the
+  threshold too.
   A template or a retrieved context shared by both prompts says nothing about whether the
   questions match, yet it dominates their embeddings. The query text is kept in each entry's
   metadata for this; an entry without it (written by an earlier version) hits exactly only;

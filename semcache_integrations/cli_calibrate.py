@@ -19,6 +19,7 @@ import argparse
 import importlib
 import json
 import os
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,7 +62,8 @@ def add_calibrate_parser(commands: Any) -> None:
     parser.add_argument(
         "--embedder",
         default="lexical",
-        help="lexical (built-in), minilm (all-MiniLM-L6-v2, offline) or module:attr",
+        help="lexical (built-in), minilm (all-MiniLM-L6-v2, offline) or module:attr "
+        "(from the current directory or an installed module)",
     )
     parser.add_argument("--min-precision", type=float, default=0.99)
     parser.add_argument(
@@ -185,7 +187,8 @@ class MiniLM:
 
 def load_embedder(spec: str) -> Any:
     """``lexical`` (``None``: the built-in embedder), ``minilm``, or ``module:attr``: the
-    object ``attr`` of an importable module (a class is instantiated with no arguments).
+    object ``attr`` of a module importable from the current directory or ``sys.path``
+    (a class is instantiated with no arguments).
 
     Raises:
         SemCacheError: the module or attribute cannot be found, or importing the module or
@@ -198,6 +201,10 @@ def load_embedder(spec: str) -> Any:
     module_name, colon, attr = spec.partition(":")
     if not colon or not module_name or not attr:
         raise SemCacheError(f"--embedder must be lexical, minilm or module:attr, got {spec!r}")
+    # The installed `semcache` command has its bin directory first on sys.path, not the
+    # current directory: put that first, as `python -m` does, so ./my_embedder.py is found.
+    if not {"", os.curdir, os.getcwd()} & set(sys.path):
+        sys.path.insert(0, os.getcwd())
     try:  # the user's module: whatever its import or its class's constructor raises
         found = getattr(importlib.import_module(module_name), attr)
         return found() if isinstance(found, type) else found

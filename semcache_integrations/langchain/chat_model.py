@@ -33,6 +33,7 @@ from langchain_core.runnables import Runnable, RunnableBinding
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, PrivateAttr
 
+from semcache_core import SemCache as EngineCache
 from semcache_core.checks import check_keywords
 from semcache_core.errors import InvalidArgumentError, shown
 
@@ -88,7 +89,9 @@ class CachedChatModel(BaseChatModel):
 
     Args:
         model: the chat model to call on a miss.
-        cache: the cache to consult; a new in-process ``SemCache()`` when ``None``.
+        cache: the LangChain :class:`SemCache` to consult (not the engine: to use one, a
+            durable or Redis-backed ``semcache_core.SemCache``, pass
+            ``SemCache(cache=engine)``); a new in-process ``SemCache()`` when ``None``.
 
     Raises:
         InvalidArgumentError: ``model`` is not a LangChain chat model, or ``cache`` is not
@@ -127,9 +130,13 @@ class CachedChatModel(BaseChatModel):
         if cache is None:
             cache = SemCache()
         elif not isinstance(cache, SemCache):
+            kind = type(cache)
+            hint = ""
+            if isinstance(cache, EngineCache):  # every other adapter takes the engine itself
+                hint = " (the engine: wrap it, cache=SemCache(cache=engine))"
             raise InvalidArgumentError(
                 "CachedChatModel(cache=...) takes a semcache_integrations.langchain.SemCache "
-                f"or None; got {type(cache).__name__}"
+                f"or None; got {kind.__module__}.{kind.__qualname__}{hint}"
             )
         for name in ("callbacks", "tags", "metadata", "output_version", "profile"):
             if name in BaseChatModel.model_fields:  # profile: langchain-core 1.1 and later

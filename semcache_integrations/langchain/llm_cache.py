@@ -65,8 +65,8 @@ class SemCache(BaseCache):
             ``"llm:{namespace}"``); ``clear()`` removes only its responses.
         guards: checks every semantic hit must also pass (see
             :mod:`semcache_core.guards`): ``None`` for the default ones (numbers, dates,
-            negations, names, identifiers...), ``()`` for none, or your own callables
-            ``guard(new, stored) -> bool``, e.g. ``(*DEFAULT_GUARDS, my_guard)``.
+            negations, capitalised names, identifiers...), ``()`` for none, or your own
+            callables ``guard(new, stored) -> bool``, e.g. ``(*DEFAULT_GUARDS, my_guard)``.
         sliding_ttl: ``True``: serving a response restarts its ``ttl``; ``False`` (the
             default): a response expires ``ttl`` after it was stored.
         prices: ``{"gpt-4o-mini": (0.00015, 0.0006)}``: USD per 1k input and output tokens,

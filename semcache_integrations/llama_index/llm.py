@@ -124,8 +124,8 @@ class SemCacheLLM(LLM):
             ``"llm:{namespace}"``, never clears it).
         guards: checks every semantic hit must also pass (see
             :mod:`semcache_core.guards`): ``None`` for the default ones (numbers, dates,
-            negations, names, identifiers...), ``()`` for none, or your own callables
-            ``guard(new, stored) -> bool``.
+            negations, capitalised names, identifiers...), ``()`` for none, or your own
+            callables ``guard(new, stored) -> bool``.
         sliding_ttl: ``True``: serving a response restarts its ``ttl``; ``False`` (the
             default): a response expires ``ttl`` after it was stored.
         prices: ``{"gpt-4o-mini": (0.00015, 0.0006)}``: USD per 1k input and output tokens,

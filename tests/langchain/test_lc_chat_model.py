@@ -624,8 +624,12 @@ def test_bad_arguments_raise_typed_errors(model: ScriptedChat) -> None:
         CachedChatModel("gpt-4o")
     with pytest.raises(InvalidArgumentError, match="bind after wrapping"):
         CachedChatModel(model.bind_tools([Weather]))
-    with pytest.raises(InvalidArgumentError, match="got SemCache"):
+    with pytest.raises(InvalidArgumentError) as raised:
         CachedChatModel(model, cache=Engine())  # the engine, not the LangChain cache
+    message = str(raised.value)  # both classes are called SemCache: the paths tell them apart
+    assert "takes a semcache_integrations.langchain.SemCache" in message
+    assert "got semcache_core.cache.SemCache" in message
+    assert "SemCache(cache=engine)" in message
     assert CachedChatModel(model=model).llm_cache.stats().updates == 0
     mine = SemCache()
     assert CachedChatModel(model, llm_cache=mine).llm_cache is mine  # the field's name too

@@ -228,6 +228,24 @@ def test_max_entries_and_other_apps_keys(redis_client: redis.Redis) -> None:
     cache.close()
 
 
+def test_engine_options_beside_a_redis_backend_say_what_to_do_instead(
+    redis_client: redis.Redis,
+) -> None:
+    """``RedisBackend`` takes no ``max_entries`` either: the engine's refusal must not send
+    the caller there, but to Redis's own bound (docs/redis.md, Bounds)."""
+    backend = RedisBackend(client=redis_client)
+    try:
+        with pytest.raises(InvalidArgumentError) as raised:
+            SemCache(max_entries=10, backend=backend)
+        message = str(raised.value)
+        assert "maxmemory" in message and "volatile-lru" in message and "ttl=" in message
+        assert "RedisBackend(max_entries" not in message
+        with pytest.raises(InvalidArgumentError, match=r"RedisBackend\(hnsw_m="):
+            SemCache(index="flat", backend=backend)
+    finally:
+        backend.close()
+
+
 def test_unreachable_server_is_a_typed_error() -> None:
     import socket
 

@@ -24,6 +24,8 @@ from semcache_core import (
     FilterGroup,
     HashingEmbedder,
     Hit,
+    HNSWParams,
+    InvalidArgumentError,
     InvalidValueError,
     LocalBackend,
     SemCache,
@@ -1224,6 +1226,17 @@ def test_context_manager_closes_on_error_and_propagates() -> None:
     with pytest.raises(KeyError, match="inside"), SemCache(backend=backend):
         raise KeyError("inside")
     assert backend.closed == 1
+
+
+def test_backend_options_beside_a_backend_say_where_each_goes() -> None:
+    backend = RecordingBackend()
+    with pytest.raises(InvalidArgumentError, match=r"set it on that backend: LocalBackend\(max_e"):
+        SemCache(max_entries=10, backend=backend)
+    with pytest.raises(InvalidArgumentError, match=r"takes no path \(for a durable cache"):
+        SemCache(path="unused", backend=backend)
+    with pytest.raises(InvalidArgumentError, match=r"index, hnsw_params configure"):
+        SemCache(index="flat", hnsw_params=HNSWParams(), backend=backend)
+    assert backend.closed == 0  # refused before the cache took it
 
 
 # --- async twins -----------------------------------------------------------------------------

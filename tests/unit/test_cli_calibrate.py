@@ -198,6 +198,38 @@ def test_an_embedder_module_that_raises_is_a_one_line_error_not_a_traceback(
     assert f"--embedder user_embedder:{attr}" in done.stdout and said in done.stdout
 
 
+def test_an_embedder_module_in_the_current_directory_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: the installed ``semcache`` command has its bin directory on
+    ``sys.path``, not the current one, so ``--embedder my_embedder:embed`` beside the
+    pairs was "No module named" where ``python -m`` found it."""
+    from semcache_integrations.cli import main
+
+    name = "calibrate_cwd_embedder"
+    (tmp_path / f"{name}.py").write_text(
+        "from semcache_core import HashingEmbedder\n"
+        "_embedder = HashingEmbedder()\n"
+        "def embed(text):\n"
+        "    return _embedder.embed_query(text)\n"
+    )
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(
+        json.dumps({"a": "Where is my order?", "b": "where is my order", "same": True})
+        + "\n"
+        + json.dumps({"a": "Where is my order?", "b": "How do I delete my account?", "same": False})
+        + "\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    here = {"", ".", str(tmp_path)}  # the current directory: the installed command lacks it
+    monkeypatch.setattr(sys, "path", [entry for entry in sys.path if entry not in here])
+    try:
+        status = main(["calibrate", str(pairs), "--embedder", f"{name}:embed"])
+    finally:
+        sys.modules.pop(name, None)
+    assert status == 0  # 2: the module was not found
+
+
 def test_the_by_kind_table_counts_as_the_recommendation_does() -> None:
     """A same pair scoring 5e-7 below the threshold is served by the cache
     (SCORE_TOLERANCE) and by calibrate's table; the by-kind table said it was not."""
