@@ -31,7 +31,10 @@ def order_agrees(new: str, stored: str) -> bool:
     new_words, stored_words = span_words(new), span_words(stored)
     if new_words == stored_words:
         return True
-    if sorted(new_words) == sorted(stored_words):
+    # the same words in another order, a pronoun's case and a plural aside ("Can I sue my
+    # roommate?" / "Can my roommate sue me?")
+    new_folded, stored_folded = _folded(new_words), _folded(stored_words)
+    if new_folded != stored_folded and sorted(new_folded) == sorted(stored_folded):
         return False
     moves = _moves(new)
     if not moves:  # the other side's moves are not needed
@@ -80,6 +83,15 @@ def _moves(span: str) -> list[Move]:
         if before and after:
             moves.append((after, before) if words[i] == "from" else (before, after))
     return moves
+
+
+_FOLDED = {**_PRONOUNS, "does": "do", "has": "have", "am": "be", "is": "be", "are": "be"}
+
+
+def _folded(words: Iterable[str]) -> list[str]:
+    """``words`` with a pronoun's object case, an inflected "do" / "have" / "be" and a
+    plural or possessive folded ("me" -> "i", "does" -> "do", "tenant's" -> "tenant")."""
+    return [_FOLDED.get(word) or stem(word) for word in words]
 
 
 def _end(words: Iterable[str]) -> frozenset[str]:

@@ -76,17 +76,28 @@ _CARDINALS = _split(
     "fifteen sixteen seventeen eighteen nineteen"
 )
 _TENS = _split("twenty thirty forty fifty sixty seventy eighty ninety")
-_ORDINALS = _split("third fourth fifth sixth seventh eighth ninth tenth")
+_ORDINALS = _split(
+    "third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+    "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth"
+)
+_TENTHS = _split("twentieth thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth")
+_MAGNITUDES = {
+    "hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1000000000",
+    "trillion": "1000000000000", "dozen": "12",
+}  # fmt: skip
 NUMBER_WORDS: dict[str, str] = {
     **{word: str(value) for value, word in enumerate(_CARDINALS) if word != "_"},
     **{word: str(20 + 10 * step) for step, word in enumerate(_TENS)},
     **{word: str(3 + step) for step, word in enumerate(_ORDINALS)},
-    "hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1000000000",
-    "trillion": "1000000000000", "dozen": "12", "half": "0.5", "quarter": "0.25",
-    "twice": "2", "double": "2", "thrice": "3", "triple": "3",
+    **{word: str(20 + 10 * step) for step, word in enumerate(_TENTHS)},
+    **_MAGNITUDES,
+    **{f"{word}s": value for word, value in _MAGNITUDES.items()},  # "thousands of users"
+    "half": "0.5", "quarter": "0.25", "twice": "2", "double": "2", "thrice": "3",
+    "triple": "3",
 }  # fmt: skip
 """Numbers in words, each to its value in digits ("one", "first" and "second" are left
-out: "a new one", "first aid" and "wait a second" count nothing)."""
+out: "a new one", "first aid" and "wait a second" count nothing); a plural magnitude
+counts as its magnitude ("thousands" / "millions" of users ask other things)."""
 
 CONTRACTED = frozenset(
     _split(
@@ -170,8 +181,16 @@ LOOKING_BACK = re.compile(r"\b(?:has|have|had|did|was|were|since)\b", re.IGNOREC
 much has rent gone up in 5 years?")."""
 
 
-_PAIRS = [
-    ("before earlier prior", "after afterwards later"),
+_PAIRS: list[tuple[str, ...]] = [
+    ("before earlier prior", "during while", "after afterwards later"),
+    ("until till", "since"),
+    ("can may", "must"),  # permission / obligation: "Can I disclose...?" / "Must I...?"
+    ("all every", "some most few"),
+    ("most", "few"),
+    (
+        "instead substitute substitutes replace replacement alternative alternatives",
+        "with alongside along",
+    ),
     ("open opens opened opening reopen", "close closes closed closing shut"),
     ("good great", "bad poor terrible"),
     ("better", "worse"),
@@ -358,11 +377,11 @@ unit counts when a number or "a"/"per" comes before it ("5 mg", "per hour")."""
 SCALES = frozenset(_split("celsius fahrenheit kelvin centigrade"))
 """Temperature scales: they count wherever they stand ("in celsius")."""
 
-OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
-    (frozenset(_split(first)), frozenset(_split(second))) for first, second in _PAIRS
+OPPOSITES: tuple[tuple[frozenset[str], ...], ...] = tuple(
+    tuple(frozenset(_split(pole)) for pole in poles) for poles in _PAIRS
 )
-"""Pairs of opposite poles: a word of one on one side only and a word of the other on the
-other side only is a swap of meaning."""
+"""Groups of opposite poles (pairs, or more: before / during / after): a word of one on
+one side only and a word of another on the other side only is a swap of meaning."""
 
 
 _KIND_GROUPS = [

@@ -206,6 +206,28 @@ REFUSED = [
     (dates_agree, "Refundable if I cancel within a week?", "...more than a week in advance?"),
     (dates_agree, "Covered within the warranty period?", "Covered beyond the warranty period?"),
     (dates_agree, "Can I exchange a gift within 60 days?", "Exchange a gift past 60 days?"),
+    # served with MiniLM at 0.87 before (a hunt for classes the guards missed)
+    (order_agrees, "Can I sue my roommate?", "Can my roommate sue me?"),
+    (order_agrees, "Do I owe my tenant money?", "Does my tenant owe me money?"),
+    (order_agrees, "Am I older than my brother?", "Is my brother older than me?"),
+    (
+        opposites_agree,
+        "Can I disclose a DUI on a job form?",
+        "Must I disclose a DUI on a job form?",
+    ),
+    (opposites_agree, "Do all cats hate water?", "Do most cats hate water?"),
+    (opposites_agree, "Do all insects have six legs?", "Do some insects have six legs?"),
+    (opposites_agree, "Do most cats hate water?", "Do few cats hate water?"),
+    (opposites_agree, "How many days until Halloween?", "How many days since Halloween?"),
+    (opposites_agree, "What to drink during a workout?", "What to drink after a workout?"),
+    (opposites_agree, "Can I take tylenol during surgery?", "Can I take tylenol before surgery?"),
+    (opposites_agree, "What can I take instead of ibuprofen?", "What can I take with ibuprofen?"),
+    (
+        numbers_agree,
+        "Handle thousands of requests a second?",
+        "Handle millions of requests a second?",
+    ),
+    (numbers_agree, "Who won the eleventh season?", "Who won the twelfth season?"),
 ]
 
 SERVED = [
@@ -280,6 +302,11 @@ SERVED = [
     "Can I still get a refund after 14 days?|Can I still get a refund beyond 14 days?",
     "How many cases in the past 24 hours?|How many cases within 24 hours?",
     "Is the refund made within 5 days after approval?|Is the refund made within 5 days of it?",
+    "What can I use instead of butter?|What is a substitute for butter?",
+    "Can I get a refund?|May I get a refund?",
+    "How can I reset my password?|How do I reset my password?",
+    "Do all dogs need vaccines?|Do all dogs need to be vaccinated?",
+    "How many days until Christmas?|How many days till Christmas?",
 ]
 
 
@@ -384,10 +411,11 @@ def test_inside_a_stretch_of_time_against_past_it_is_always_refused(
 @settings(max_examples=200, deadline=None)
 @given(texts, st.sampled_from(OPPOSITES), st.data())
 def test_a_word_swapped_for_its_opposite_is_always_refused(
-    text: str, poles: tuple[frozenset[str], frozenset[str]], data: Any
+    text: str, poles: tuple[frozenset[str], ...], data: Any
 ) -> None:
-    first = data.draw(st.sampled_from(sorted(poles[0] - poles[1])))
-    second = data.draw(st.sampled_from(sorted(poles[1] - poles[0])))
+    one, other = data.draw(st.permutations(range(len(poles))))[:2]
+    first = data.draw(st.sampled_from(sorted(poles[one] - poles[other])))
+    second = data.draw(st.sampled_from(sorted(poles[other] - poles[one])))
     assert not opposites_agree(f"{text} {first} x", f"{text} {second} x")
 
 
