@@ -33,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import datetime
 import decimal
 import enum
@@ -199,14 +200,10 @@ class _Walk:
         """A class by its name, and a pydantic model class by its JSON schema too (an
         output class: two of one name, redefined with other fields, ask for another
         answer)."""
-        schema = getattr(cls, "model_json_schema", None)
-        if not callable(schema):
+        schema = _schema_of(cls)  # a copy: describe()'s caller may change what it gets
+        if schema is None:
             return _type_name(cls)
-        try:
-            described = json.loads(json.dumps(schema(), sort_keys=True, default=str))
-        except Exception:  # a model class whose schema cannot be made: its name alone
-            return _type_name(cls)
-        return {"class": _type_name(cls), "schema": described}
+        return {"class": _type_name(cls), "schema": copy.deepcopy(schema)}
 
     def _numpy(self, value: np.generic | np.ndarray, depth: int) -> Any:
         """A numpy scalar as the Python value it holds; an array by its dtype, shape and
@@ -249,6 +246,20 @@ class _Walk:
             cells = function.__closure__ or ()
             found["closure"] = [self.stand_in(_cell(cell), depth) for cell in cells]
         return found
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_of(cls: type) -> Any:
+    """A pydantic model class's JSON schema as JSON data (made once per class: an identity
+    is read at every call); ``None`` for another class, or one whose schema cannot be
+    made."""
+    schema = getattr(cls, "model_json_schema", None)
+    if not callable(schema):
+        return None
+    try:
+        return json.loads(json.dumps(schema(), sort_keys=True, default=str))
+    except Exception:  # a model class whose schema cannot be made: its name alone
+        return None
 
 
 def _left_out(name: str) -> bool:
