@@ -150,7 +150,14 @@ class HashingEmbedder:
         padded = f" {' '.join(words)} "
         for n in self._ngrams:
             features.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
-        return features or ["<empty>"]  # empty text still gets a (fixed) non-zero vector
+        if features:
+            return features
+        # no word: the text itself and its characters ("?" / "🎉"), so that two wordless
+        # texts do not share one vector (they scored 1.0: a semantic hit for any two)
+        stripped = text.strip()
+        if not stripped:
+            return ["<empty>"]  # empty text still gets a (fixed) non-zero vector
+        return [f"t:{stripped}", *(f"c:{char}" for char in stripped if not char.isspace())]
 
     def embed_query(self, text: str) -> FloatVector:
         counts = np.zeros(self._dim, dtype=np.float64)
@@ -159,8 +166,8 @@ class HashingEmbedder:
             sign = 1.0 if digest & 0x80000000 else -1.0
             counts[digest % self._dim] += sign
         vector = np.sign(counts) * np.log1p(np.abs(counts))
-        if not vector.any():  # every feature cancelled out: fall back to a fixed bucket
-            vector[0] = 1.0
+        if not vector.any():  # every feature cancelled out: a bucket of the text's own
+            vector[zlib.crc32(text.encode("utf-8", "surrogatepass")) % self._dim] = 1.0
         return (vector / np.linalg.norm(vector)).astype(np.float32)
 
     embed_document = embed_query

@@ -227,3 +227,19 @@ async def test_cancellation_in_an_async_embedder_is_not_wrapped(kind: str) -> No
     cache = SemCache(embedder=getattr(Failing(asyncio.CancelledError()), kind)())
     with pytest.raises(asyncio.CancelledError):
         await cache.asearch("text")
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked"), [("🎉", "😀"), ("?", "!!!"), (":)", ":("), ("👍", "👎"), ("?", "??")]
+)
+def test_two_texts_without_words_are_not_one_question_to_the_default_embedder(
+    stored: str, asked: str
+) -> None:
+    """Found by review: the built-in embedder gave every text without a word one fixed
+    vector, so any two (an emoji reaction, a lone "?") were a semantic hit at 1.0."""
+    embedder = HashingEmbedder()
+    assert float(embedder.embed_query(stored) @ embedder.embed_query(asked)) < 0.8
+    responses = ResponseCache()  # the default embedder and threshold
+    responses.update(prompt(stored), "gpt-x", "answer to " + stored)
+    assert responses.lookup(prompt(asked), "gpt-x") is None
+    assert responses.lookup(prompt(stored), "gpt-x") == "answer to " + stored
