@@ -184,6 +184,7 @@ much has rent gone up in 5 years?")."""
 _PAIRS: list[tuple[str, ...]] = [
     ("before earlier prior", "during while", "after afterwards later"),
     ("until till", "since"),
+    ("is are am", "was were"),  # "Who is the CEO?" / "Who was the CEO?"
     ("can may", "must"),  # permission / obligation: "Can I disclose...?" / "Must I...?"
     ("all every", "some most few"),
     ("most", "few"),

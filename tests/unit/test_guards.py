@@ -228,6 +228,7 @@ REFUSED = [
         "Handle millions of requests a second?",
     ),
     (numbers_agree, "Who won the eleventh season?", "Who won the twelfth season?"),
+    (opposites_agree, "Who is the CEO of Twitter?", "Who was the CEO of Twitter?"),
 ]
 
 SERVED = [
