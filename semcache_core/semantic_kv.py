@@ -15,7 +15,8 @@ a cluster is enough: the client discovers the rest)::
         kv.health_check()                          # {"127.0.0.1:7000": True, ...}
 
 What a value means: ``put`` stores the bytes as given and, when they are UTF-8 text,
-embeds that text so :meth:`~DistributedSemanticKV.search` finds the key by meaning. Bytes
+embeds that text so :meth:`~DistributedSemanticKV.search` finds the key by meaning (the
+seed's node embedded the key itself, though its README said values). Bytes
 that are not UTF-8 (an image, a pickle, compressed data) are stored and read back exactly
 but not embedded: they have no text to search, and a vector of replacement characters
 would only add noise to every search.
@@ -161,6 +162,22 @@ def _bytes_of(key: str, value: Any) -> bytes:
     return value
 
 
+def _server_counters(node: dict[str, Any]) -> dict[str, Any]:
+    """The seed's per-node counters, from what the Redis server's ``INFO`` says (every
+    client and key of that server since it started)."""
+    hits, misses = node["keyspace_hits"], node["keyspace_misses"]
+    return {
+        "uptime_seconds": node["uptime_seconds"],
+        "metrics": {
+            "commands": node["commands_processed"],
+            "keyspace_hits": hits,
+            "keyspace_misses": misses,
+        },
+        "total_ops": node["commands_processed"],
+        "hit_rate": hits / (hits + misses) if hits + misses else 0.0,
+    }
+
+
 class StoredTextError(InvalidValueError, UnicodeDecodeError):
     """``get_string`` (or ``get_json``) of a key that holds bytes that are not UTF-8; also
     the ``UnicodeDecodeError`` (a ``ValueError``) the seed raised, so its handlers work."""
@@ -191,8 +208,13 @@ class DistributedSemanticKV:
         nodes: Redis URLs (``redis://host:port``; ``host:port`` works too): one node of a
             cluster is enough, or one standalone server.
         replication_factor: copies of each write (the seed's): ``n`` makes every ``put``
-            wait until ``n - 1`` replicas hold it (``min_replica_acks``); 0 is 1.
-        search_timeout: seconds a server may take to answer any call (socket timeout).
+            wait until ``n - 1`` replicas hold it (``min_replica_acks``); 0 is 1. A
+            primary short of replicas (one died, or its replica was promoted after a
+            failover) does not stop the client: reads work, and a ``put`` to its shards
+            raises :class:`~semcache_core.errors.ReplicationError` (the value is stored
+            on the primary, not acknowledged by its replicas) until it has them again.
+        search_timeout: seconds a server may take to answer any call (socket timeout);
+            a write waits at most ``min(1, search_timeout / 2)`` seconds for its replicas.
         connection_timeout: seconds to connect to a server.
         max_workers: threads for calls that visit every node (health, stats); default (or
             0, as in the seed) 8.
@@ -243,6 +265,12 @@ class DistributedSemanticKV:
             "socket_timeout": search_timeout,
             "retries": retries,
             "min_replica_acks": acks,
+            # WAIT within the socket timeout, so a shortfall of replicas is said as such
+            # (ReplicationError), not as a node that timed out
+            "replica_ack_timeout": min(1.0, search_timeout / 2),
+            # a replica down stops no client from starting (the seed never refused): only
+            # the writes to its primary's shards raise ReplicationError meanwhile
+            "check_replicas": False,
         }
         if is_cluster(urls, connection_timeout, search_timeout):
             backend = RedisBackend(cluster_nodes=[_host_port(url) for url in urls], **options)
@@ -446,22 +474,37 @@ class DistributedSemanticKV:
 
         A node's stats are the backend's (:func:`~semcache_core.backends.redis.admin.
         cluster_stats`: ``node_id``, ``role``, ``used_memory``, ``entries`` of every
-        namespace, ...) and the seed's names for this client's namespace: ``total_keys``
+        namespace, ...) and the seed's names: for this client's namespace ``total_keys``
         (its entries on that node: a replica counts its copies, so sum over primaries for
-        the number of entries), ``index_size`` (its vectors there) and ``embedding_dim``.
+        the number of entries), ``index_size`` (its vectors there) and ``embedding_dim``
+        (of the vectors stored; before any, the embedder's when it declares one, else
+        None); and from the node's ``INFO``, for every client and key of that Redis
+        server since it started (not this client's: those are ``"_client"``'s
+        ``metrics``), ``uptime_seconds``, ``metrics`` (``commands``, ``keyspace_hits``,
+        ``keyspace_misses``), ``total_ops`` (commands) and ``hit_rate`` (keyspace hits
+        over lookups, 0.0 before any).
+
+        A node that does not answer has ``role`` None (see the backend's), so summing
+        ``total_keys`` over ``role == "primary"`` counts every entry on a live primary.
         """
         with self._call() as cache:
             per_node = self._backend.cluster_stats(self._workers)
             dim = cache.dim_of(self._namespace)
+            if dim is None:
+                dim = cache.embedder.dim  # None when it learns its dimension on first use
         stats: dict[str, Any] = {}
         for address, node in per_node.items():
             if "error" not in node:
-                node = node | {
-                    "location": address,
-                    "total_keys": node["entries_by_namespace"].get(self._namespace, 0),
-                    "index_size": node["vectors_by_namespace"].get(self._namespace, 0),
-                    "embedding_dim": dim,
-                }
+                node = (
+                    node
+                    | {
+                        "location": address,
+                        "total_keys": node["entries_by_namespace"].get(self._namespace, 0),
+                        "index_size": node["vectors_by_namespace"].get(self._namespace, 0),
+                        "embedding_dim": dim,
+                    }
+                    | _server_counters(node)
+                )
             stats[address] = node
         with self._lock:
             metrics = dict(self._metrics)
@@ -475,9 +518,18 @@ class DistributedSemanticKV:
 
     def clear_all(self) -> dict[str, int]:
         """Remove every entry of this client; ``{"host:port": entries removed}`` per
-        primary (replicas follow their primary)."""
+        primary (replicas follow their primary), ``-1`` for a primary that could not be
+        cleared (each counted in ``"_client"``'s ``errors``): the others are cleared all
+        the same, as in the seed. A primary whose replicas did not confirm in time
+        reports its count (the entries are gone from it); after a failover the new
+        primary is cleared instead of the dead one (see the backend's
+        ``clear_each_node``)."""
         with self._call():
-            return self._backend.clear_by_node(self._namespace)
+            removed = self._backend.clear_each_node(self._namespace)
+        for count in removed.values():
+            if count < 0:
+                self._count("errors")
+        return removed
 
     def close(self) -> None:
         """Close the connections; later calls raise :class:`CacheClosedError`."""

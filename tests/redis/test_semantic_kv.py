@@ -440,7 +440,8 @@ def test_health_and_stats_report_a_dead_node(disposable_cluster: LocalCluster) -
         health = kv.health_check()
         assert health == {address: address != victim for address in disposable_cluster.nodes}
         stats = kv.cluster_stats()
-        assert set(stats[victim]) == {"address", "role", "error"}
+        assert set(stats[victim]) == {"address", "role", "last_role", "error"}
+        assert stats[victim]["role"] is None and stats[victim]["last_role"] == "replica"
         assert kv.get("k") == b"v"  # the primaries still serve
 
 

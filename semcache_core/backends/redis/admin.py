@@ -29,9 +29,19 @@ from redis.retry import Retry
 
 import redis
 
-from ...errors import BackendUnavailableError, InvalidArgumentError, shown
+from ...errors import (
+    BackendError,
+    BackendUnavailableError,
+    InvalidArgumentError,
+    ReplicationError,
+    SemCacheError,
+    shown,
+)
 from .connection import Connection, mapped_errors
+from .fanout import NodeRetry, node_replies
 from .keys import KeyScheme, glob_escape, namespace_of_id, owned_names
+from .plan import clear_order, drop_call, forget
+from .scripts import DROP
 
 if TYPE_CHECKING:
     from .backend import RedisBackend
@@ -195,8 +205,13 @@ def cluster_stats(conn: Connection, keys: KeyScheme, workers: int = 8) -> dict[s
     ``primary`` (a replica's primary, else None), ``redis_version``, ``used_memory``
     (bytes), ``entries`` (entries, not Redis keys, live on that node, of every namespace)
     and ``entries_by_namespace``, ``vector_sets`` (how many) and ``vectors`` (their total
-    size) with ``vectors_by_namespace``. A replica counts the copies it holds. A node that
-    does not answer gets ``{"address", "role", "error"}`` instead.
+    size) with ``vectors_by_namespace``; from the server's ``INFO``, for every client and
+    key of the node since it started: ``uptime_seconds``, ``commands_processed``,
+    ``keyspace_hits`` and ``keyspace_misses``. A replica counts the copies it holds.
+
+    A node that does not answer gets ``{"address", "role": None, "last_role", "error"}``
+    instead: its role now is unknown (a dead primary may have been failed over), so it is
+    never counted as a primary; ``last_role`` is the one the cluster last reported.
     """
     clustered = conn.is_cluster
 
@@ -205,7 +220,12 @@ def cluster_stats(conn: Connection, keys: KeyScheme, workers: int = 8) -> dict[s
         try:
             return _node_stats(client, keys, clustered) | {"address": address}
         except redis.exceptions.RedisError as exc:
-            return {"address": address, "role": known_role, "error": f"{type(exc).__name__}: {exc}"}
+            return {
+                "address": address,
+                "role": None,
+                "last_role": known_role,
+                "error": f"{type(exc).__name__}: {exc}",
+            }
 
     with nodes(conn) as refs:
         return _each(refs, describe, workers)
@@ -239,6 +259,10 @@ def _node_stats(client: redis.Redis, keys: KeyScheme, clustered: bool) -> dict[s
         "primary": primary,
         "redis_version": info.get("redis_version"),
         "used_memory": int(info.get("used_memory", 0)),
+        "uptime_seconds": int(info.get("uptime_in_seconds", 0)),
+        "commands_processed": int(info.get("total_commands_processed", 0)),
+        "keyspace_hits": int(info.get("keyspace_hits", 0)),
+        "keyspace_misses": int(info.get("keyspace_misses", 0)),
         "entries": sum(entries.values()),
         "entries_by_namespace": dict(entries),
         "vector_sets": len(vsets),
@@ -301,3 +325,82 @@ class Administration:
         removed = unlink_entries(self._conn, self._keys.entry_pattern(namespace))
         self.clear(namespace)
         return removed
+
+    def clear_each_node(self: RedisBackend, namespace: str) -> dict[str, int]:  # type: ignore[misc]
+        """``clear(namespace)`` primary by primary, never raising for one of them (the
+        Semantic KV seed's ``clear_all``): ``{"host:port": entries removed}``, ``-1`` for a
+        primary that did not answer or refused; the others are cleared all the same.
+
+        A primary whose replicas did not confirm in time (``min_replica_acks``) reports its
+        count: the entries are gone from it, only not acknowledged. After a failover the
+        slot map is read again and the new primaries are cleared (a dead node no longer
+        in it is left out: its slots are another's now). The namespace's meta hash goes
+        last, and only once every primary is cleared: entries left on a node that failed
+        keep their shard count and dimension (its node reports ``-1`` if that fails).
+        """
+        removed: dict[str, int] = {}
+
+        def visit(primaries: list[tuple[str, redis.Redis]]) -> None:
+            for name, client in primaries:
+                if removed.get(name, -1) < 0:
+                    removed[name] = self._clear_primary(name, client, namespace)
+
+        with mapped_errors("clear"):
+            visit(self._conn.primaries())
+        if -1 in removed.values() and self._conn.is_cluster:
+            try:
+                self._conn.refresh()  # a failover since the client learned the slot map
+                with mapped_errors("clear"):
+                    primaries = self._conn.primaries()
+            except BackendError:
+                primaries = []  # no node answers: the -1s stand
+            names = {name for name, _ in primaries}
+            for gone in [n for n, count in removed.items() if count < 0 and n not in names]:
+                del removed[gone]
+            visit(primaries)
+        if -1 in removed.values():
+            return removed
+        meta = self._keys.meta_key(namespace)
+        try:
+            with mapped_errors("clear"):
+                self._unlink([meta])
+        except ReplicationError:
+            pass  # removed from its primary: the count stands
+        except BackendError:
+            removed[self._conn.node_of(meta)] = -1
+            return removed
+        forget(self._lock, namespace, self._shard_counts, self._last_dims)
+        return removed
+
+    def _clear_primary(  # type: ignore[misc]
+        self: RedisBackend, name: str, client: redis.Redis, namespace: str
+    ) -> int:
+        """Entries removed from the primary ``name``: the namespace's entry hashes there,
+        then each of its shards there whole (:data:`.scripts.DROP`), one pipeline (``WAIT``
+        last with ``min_replica_acks``); ``-1`` when the node did not answer or refused."""
+        keys = self._keys
+        try:
+            entries = sorted(
+                owned_names(keys, client.scan_iter(match=keys.entry_pattern(namespace), count=1000))
+            )
+            rest = owned_names(
+                keys, client.scan_iter(match=keys.namespace_pattern(namespace), count=1000)
+            )
+            others, tags, _ = clear_order(keys, sorted(rest.difference(entries)))
+            if not entries and not tags and not others:
+                return 0
+            pipe = client.pipeline(transaction=False)
+            for entry in entries + others:
+                pipe.unlink(entry)
+            for tag in tags:
+                self._conn.eval(pipe, DROP, *drop_call(self._settings, tag))
+            if self._acks:
+                pipe.execute_command("WAIT", self._acks, max(1, round(self._ack_timeout * 1000)))
+            replies = pipe.execute(raise_on_error=False)
+            count = sum(int(reply) for reply in replies[: len(entries)] if isinstance(reply, int))
+            node_replies(name, replies, self._acks, self._ack_timeout)
+        except ReplicationError:
+            pass  # applied on the primary, not acknowledged: the count stands
+        except (redis.exceptions.RedisError, SemCacheError, NodeRetry):
+            return -1
+        return count

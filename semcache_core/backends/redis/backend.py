@@ -139,13 +139,18 @@ class RedisBackend(admin.Administration, writes.Writes):
         retries: retry budget per call.
         min_replica_acks: replicas that must confirm every write (``WAIT``); 0: none.
         replica_ack_timeout: seconds a write waits for them.
+        check_replicas: refuse at construction a ``min_replica_acks`` that a primary
+            cannot meet now (the default); False starts anyway, and writes to the shards
+            of a primary short of replicas raise :class:`ReplicationError` (applied, not
+            acknowledged) until enough are connected again; reads are unaffected.
         max_entries: not supported (raises :class:`CapabilityError`): use ``maxmemory``.
 
     Raises:
         InvalidArgumentError: bad options.
         BackendUnavailableError: no server answers.
         ReplicationError: a primary has fewer replicas connected than
-            ``min_replica_acks`` (e.g. a standalone server without replicas).
+            ``min_replica_acks`` (e.g. a standalone server without replicas), unless
+            ``check_replicas=False``.
     """
 
     partial_search = True  # search(..., allow_partial=True): see search_hits.py
@@ -168,6 +173,7 @@ class RedisBackend(admin.Administration, writes.Writes):
         retries: int = 2,
         min_replica_acks: int = 0,
         replica_ack_timeout: float = 1.0,
+        check_replicas: bool = True,
         max_entries: int | None = None,
     ) -> None:
         check_options(
@@ -211,7 +217,7 @@ class RedisBackend(admin.Administration, writes.Writes):
                 RuntimeWarning,
                 stacklevel=2,
             )
-        if min_replica_acks:
+        if min_replica_acks and check_replicas:
             self._check_replicas()
         with mapped_errors("connect"):
             primaries = len(self._conn.primaries())
@@ -255,7 +261,7 @@ class RedisBackend(admin.Administration, writes.Writes):
                 self._conn.close()
                 raise ReplicationError(
                     f"min_replica_acks={self._acks}, but the Redis primary {node} has "
-                    f"{count} replica(s) connected: every write would fail; add replicas "
+                    f"{count} replica(s) connected: every write to it would fail; add replicas "
                     f"or lower min_replica_acks",
                     node,
                     count,
