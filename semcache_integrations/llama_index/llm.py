@@ -15,10 +15,19 @@ miss, storing its response. What must match for a hit:
 
 - the *model*: :func:`model_identity` of the wrapped LLM (class, its serialised fields and
   metadata), so a hit never crosses models or model settings (temperature, max_tokens, ...);
-- for ``chat``: every message except the *text* of the last user message — system prompt,
-  earlier turns, roles, ``additional_kwargs``, images — and the call's keyword arguments;
-  the text of the last user message is what gets embedded and compared;
-- for ``complete``: ``formatted`` and the keyword arguments; the prompt is embedded whole.
+- for ``chat``: every message but the *text* of the last user message (a ReAct tool result
+  is not one) — system prompt, earlier turns, roles, ``additional_kwargs``, images — and
+  the call's keyword arguments; that text is what gets embedded and compared;
+- for ``complete``: ``formatted`` and the keyword arguments; the prompt is embedded whole;
+- inside template calls (``predict``, ``stream``, ``structured_predict`` and their twins):
+  everything but the question named by the call (``query_str``, ``question``, ``query``),
+  and no semantic hit when it is not found; a ReAct tool result (a user message
+  ``"Observation: ..."``) and a structured-output prompt outside a template call are never
+  compared by meaning (see :mod:`semcache_integrations.llama_index.prompts`).
+
+Template calls are formatted with the wrapped LLM's prompt settings (``system_prompt``,
+``query_wrapper_prompt``, ``output_parser``...) read at each call, so the wrapper sends
+what the wrapped LLM alone would send; one given to the wrapper, or set on it, is its own.
 
 A call whose keyword arguments are not JSON (tool objects, classes) is not cached: it goes
 straight to the wrapped LLM. Responses are stored as JSON (``raw`` and ``delta`` dropped)
@@ -34,6 +43,7 @@ calls; give an agent that calls tools the wrapped LLM itself.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -44,7 +54,8 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, TypeVar
+from contextlib import contextmanager
+from typing import Any
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -55,13 +66,11 @@ from llama_index.core.base.llms.types import (
     CompletionResponseAsyncGen,
     CompletionResponseGen,
     LLMMetadata,
-    TextBlock,
-    ToolCallBlock,
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny
 from llama_index.core.llms.llm import LLM
-from llama_index.core.prompts import BasePromptTemplate
-from llama_index.core.types import TokenAsyncGen, TokenGen
+from llama_index.core.prompts import BasePromptTemplate, PromptTemplate
+from llama_index.core.types import Model, TokenAsyncGen, TokenGen
 
 from semcache_core import SemCache
 from semcache_core.answer_kept import answer_kept
@@ -73,9 +82,28 @@ from semcache_core.model_identity import describe
 from semcache_core.responses import Prompt, ResponseCache, ResponseStats, check_correct
 from semcache_core.savings import Usage, check_prices
 from semcache_core.verified import Random
-from semcache_core.verified_responses import answer_text, text_judge
+from semcache_core.verified_responses import text_judge
 
-from .prompts import called_prompt, chat_prompt, completion_prompt, template_question
+from .prompts import (
+    astepwise,
+    called_prompt,
+    chat_prompt,
+    completion_prompt,
+    stepwise,
+    template_question,
+)
+from .stored import (
+    Response,
+    areplay,
+    as_streamed,
+    chat_chunk,
+    completion_chunk,
+    dump_response,
+    load_chat,
+    load_completion,
+    replay,
+    text_of,
+)
 from .usage import response_usage
 
 __all__ = ["NAMESPACE_KIND", "SemCacheLLM", "model_identity"]
@@ -83,9 +111,15 @@ __all__ = ["NAMESPACE_KIND", "SemCacheLLM", "model_identity"]
 NAMESPACE_KIND = "li-llm"
 """Engine namespaces of :class:`SemCacheLLM` are ``"li-llm:{namespace}"``."""
 
-_FORMAT = 1  # version of the stored response JSON; another version loads as a miss
-
-_Response = TypeVar("_Response", ChatResponse, CompletionResponse)
+PROMPT_SETTINGS = (
+    "system_prompt",
+    "messages_to_prompt",
+    "completion_to_prompt",
+    "output_parser",
+    "pydantic_program_mode",
+    "query_wrapper_prompt",
+)
+"""The wrapped LLM's fields that shape what ``predict`` sends: the wrapper follows them."""
 
 
 def _check_llm(llm: Any) -> None:
@@ -160,6 +194,8 @@ class SemCacheLLM(LLM):
     _responses: ResponseCache = PrivateAttr()
     _judge: Callable[[str, str], bool] = PrivateAttr()
     _follows_llm: bool = PrivateAttr(default=False)
+    _followed: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _settings_lock: threading.Lock = PrivateAttr()
 
     def __init__(
         self,
@@ -181,21 +217,16 @@ class SemCacheLLM(LLM):
     ) -> None:
         _check_llm(llm)
         check_keywords("SemCacheLLM", kwargs, set(type(self).model_fields) - {"llm", "model_id"})
-        judge, on_stored = text_judge(judge, _text_of)
+        judge, on_stored = text_judge(judge, text_of)
         check_engine(cache, "SemCacheLLM")
         check_ttl(ttl)  # ResponseCache checks it too, but only after the fields are set
         check_guards(guards)
         check_prices(prices)  # likewise
-        # predict() formats prompts with the wrapper's own prompt settings: copy the wrapped
-        # LLM's, so that wrapping does not change what it is sent.
-        for name in (
-            "system_prompt",
-            "messages_to_prompt",
-            "completion_to_prompt",
-            "output_parser",
-            "pydantic_program_mode",
-            "query_wrapper_prompt",
-        ):
+        # predict() and structured_predict() format prompts with the wrapper's own prompt
+        # settings: they follow the wrapped LLM's, read at each call (_follow_llm), so that
+        # wrapping does not change what it is sent; those given here stay the wrapper's.
+        own = {name for name in PROMPT_SETTINGS if name in kwargs}
+        for name in PROMPT_SETTINGS:
             kwargs.setdefault(name, getattr(llm, name, None))
         if kwargs["pydantic_program_mode"] is None:
             del kwargs["pydantic_program_mode"]
@@ -203,6 +234,8 @@ class SemCacheLLM(LLM):
         kwargs["llm"] = llm
         super().__init__(**kwargs)
         self._follows_llm = model_id is None
+        self._followed = {n: getattr(self, n) for n in PROMPT_SETTINGS if n not in own}
+        self._settings_lock = threading.Lock()
         self._judge = judge
         self._responses = ResponseCache(
             cache,
@@ -312,21 +345,95 @@ class SemCacheLLM(LLM):
 
     # --- template calls: the question alone is compared by meaning (see .prompts) ------
 
-    def predict(self, prompt: BasePromptTemplate, **prompt_args: Any) -> str:
+    def _follow_llm(self) -> None:
+        """Take the wrapped LLM's prompt settings as they are now (``llm.system_prompt``
+        set after wrapping is sent, as the unwrapped LLM would send it). A setting given
+        to the wrapper, or set on it since, stays the wrapper's own."""
+        with self._settings_lock:
+            for name, taken in list(self._followed.items()):
+                if getattr(self, name) is not taken:  # set on the wrapper: its own now
+                    del self._followed[name]
+                    continue
+                current = getattr(self.llm, name, None)
+                if current is not taken:
+                    setattr(self, name, current)
+                    self._followed[name] = getattr(self, name)
+
+    @contextmanager
+    def _template_call(self, prompt: Any, prompt_args: Mapping[str, Any]) -> Iterator[None]:
+        self._follow_llm()
         with template_question(prompt, prompt_args):
+            yield
+
+    def _extend_prompt(self, formatted_prompt: str) -> str:
+        self._follow_llm()  # structured-output programs call it directly
+        return super()._extend_prompt(formatted_prompt)
+
+    def _extend_messages(self, messages: list[ChatMessage]) -> list[ChatMessage]:
+        self._follow_llm()
+        return super()._extend_messages(messages)
+
+    def predict(self, prompt: BasePromptTemplate, **prompt_args: Any) -> str:
+        with self._template_call(prompt, prompt_args):
             return super().predict(prompt, **prompt_args)
 
     def stream(self, prompt: BasePromptTemplate, **prompt_args: Any) -> TokenGen:
-        with template_question(prompt, prompt_args):  # the lookup happens here, not when iterated
+        with self._template_call(prompt, prompt_args):  # the lookup is here, not when iterated
             return super().stream(prompt, **prompt_args)
 
     async def apredict(self, prompt: BasePromptTemplate, **prompt_args: Any) -> str:
-        with template_question(prompt, prompt_args):
+        with self._template_call(prompt, prompt_args):
             return await super().apredict(prompt, **prompt_args)
 
     async def astream(self, prompt: BasePromptTemplate, **prompt_args: Any) -> TokenAsyncGen:
-        with template_question(prompt, prompt_args):
+        with self._template_call(prompt, prompt_args):
             return await super().astream(prompt, **prompt_args)
+
+    # structured outputs (query engines with output_cls=) format the template themselves
+    # and call complete / chat: the same scope tells those calls the question
+
+    def structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        with self._template_call(prompt, prompt_args):
+            return super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+
+    async def astructured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        with self._template_call(prompt, prompt_args):
+            return await super().astructured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+
+    def stream_structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Generator[Any, None, None]:
+        stream = super().stream_structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+        return stepwise(stream, lambda: self._template_call(prompt, prompt_args))
+
+    async def astream_structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> AsyncGenerator[Any, None]:
+        with self._template_call(prompt, prompt_args):
+            stream = await super().astream_structured_predict(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+        return astepwise(stream, lambda: self._template_call(prompt, prompt_args))
 
     # --- chat ----------------------------------------------------------------------------
 
@@ -335,7 +442,7 @@ class SemCacheLLM(LLM):
         if prompt is None:
             return self.llm.chat(messages, **kwargs)
         model = self._model()
-        cached = self._responses.lookup(prompt, model, _load_chat)
+        cached = self._responses.lookup(prompt, model, load_chat)
         if cached is not None:
             return cached
         response = self.llm.chat(messages, **kwargs)
@@ -347,7 +454,7 @@ class SemCacheLLM(LLM):
         if prompt is None:
             return await self.llm.achat(messages, **kwargs)
         model = self._model()
-        cached = await self._responses.alookup(prompt, model, _load_chat)
+        cached = await self._responses.alookup(prompt, model, load_chat)
         if cached is not None:
             return cached
         response = await self.llm.achat(messages, **kwargs)
@@ -359,9 +466,9 @@ class SemCacheLLM(LLM):
         if prompt is None:
             return self.llm.stream_chat(messages, **kwargs)
         model = self._model()
-        cached = self._responses.lookup(prompt, model, _load_chat)
+        cached = self._responses.lookup(prompt, model, load_chat)
         if cached is not None:
-            return _replay(_chat_chunk(cached))
+            return replay(chat_chunk(cached))
         return self._tee(prompt, model, self.llm.stream_chat(messages, **kwargs))
 
     async def astream_chat(
@@ -371,9 +478,9 @@ class SemCacheLLM(LLM):
         if prompt is None:
             return await self.llm.astream_chat(messages, **kwargs)
         model = self._model()
-        cached = await self._responses.alookup(prompt, model, _load_chat)
+        cached = await self._responses.alookup(prompt, model, load_chat)
         if cached is not None:
-            return _areplay(_chat_chunk(cached))
+            return areplay(chat_chunk(cached))
         return self._atee(prompt, model, await self.llm.astream_chat(messages, **kwargs))
 
     # --- complete ------------------------------------------------------------------------
@@ -383,7 +490,7 @@ class SemCacheLLM(LLM):
         if key is None:
             return self.llm.complete(prompt, formatted=formatted, **kwargs)
         model = self._model()
-        cached = self._responses.lookup(key, model, _load_completion)
+        cached = self._responses.lookup(key, model, load_completion)
         if cached is not None:
             return cached
         response = self.llm.complete(prompt, formatted=formatted, **kwargs)
@@ -397,7 +504,7 @@ class SemCacheLLM(LLM):
         if key is None:
             return await self.llm.acomplete(prompt, formatted=formatted, **kwargs)
         model = self._model()
-        cached = await self._responses.alookup(key, model, _load_completion)
+        cached = await self._responses.alookup(key, model, load_completion)
         if cached is not None:
             return cached
         response = await self.llm.acomplete(prompt, formatted=formatted, **kwargs)
@@ -411,9 +518,9 @@ class SemCacheLLM(LLM):
         if key is None:
             return self.llm.stream_complete(prompt, formatted=formatted, **kwargs)
         model = self._model()
-        cached = self._responses.lookup(key, model, _load_completion)
+        cached = self._responses.lookup(key, model, load_completion)
         if cached is not None:
-            return _replay(_completion_chunk(cached))
+            return replay(completion_chunk(cached))
         stream = self.llm.stream_complete(prompt, formatted=formatted, **kwargs)
         return self._tee(key, model, stream)
 
@@ -424,9 +531,9 @@ class SemCacheLLM(LLM):
         if key is None:
             return await self.llm.astream_complete(prompt, formatted=formatted, **kwargs)
         model = self._model()
-        cached = await self._responses.alookup(key, model, _load_completion)
+        cached = await self._responses.alookup(key, model, load_completion)
         if cached is not None:
-            return _areplay(_completion_chunk(cached))
+            return areplay(completion_chunk(cached))
         stream = await self.llm.astream_complete(prompt, formatted=formatted, **kwargs)
         return self._atee(key, model, stream)
 
@@ -435,7 +542,7 @@ class SemCacheLLM(LLM):
     def _store(
         self, prompt: Prompt, model: str, response: ChatResponse | CompletionResponse
     ) -> None:
-        blob = _dump(response)
+        blob = dump_response(response)
         if blob is not None:
             with answer_kept():
                 self._responses.update(prompt, model, blob, self._usage(response))
@@ -443,7 +550,7 @@ class SemCacheLLM(LLM):
     async def _astore(
         self, prompt: Prompt, model: str, response: ChatResponse | CompletionResponse
     ) -> None:
-        blob = _dump(response)
+        blob = dump_response(response)
         if blob is not None:
             with answer_kept():
                 await self._responses.aupdate(prompt, model, blob, self._usage(response))
@@ -452,8 +559,8 @@ class SemCacheLLM(LLM):
         return response_usage(response, self.llm.metadata.model_name)
 
     def _tee(
-        self, prompt: Prompt, model: str, stream: Iterator[_Response]
-    ) -> Generator[_Response, None, None]:
+        self, prompt: Prompt, model: str, stream: Iterator[Response]
+    ) -> Generator[Response, None, None]:
         """Pass a wrapped stream through; store its last chunk (LlamaIndex streams carry
         the text so far in every chunk) once it has run to the end, not when abandoned."""
         last, deltas = None, []
@@ -461,17 +568,17 @@ class SemCacheLLM(LLM):
             deltas.append(last.delta)
             yield last
         if last is not None:
-            self._store(prompt, model, _as_streamed(last, deltas))
+            self._store(prompt, model, as_streamed(last, deltas))
 
     async def _atee(
-        self, prompt: Prompt, model: str, stream: AsyncIterator[_Response]
-    ) -> AsyncGenerator[_Response, None]:
+        self, prompt: Prompt, model: str, stream: AsyncIterator[Response]
+    ) -> AsyncGenerator[Response, None]:
         last, deltas = None, []
         async for last in stream:
             deltas.append(last.delta)
             yield last
         if last is not None:
-            await self._astore(prompt, model, _as_streamed(last, deltas))
+            await self._astore(prompt, model, as_streamed(last, deltas))
 
 
 # --- model identity ----------------------------------------------------------------------
@@ -488,104 +595,3 @@ def model_identity(llm: LLM) -> str:
         {"model": describe(llm), "metadata": llm.metadata.model_dump(mode="json")},
         sort_keys=True,
     )
-
-
-# --- responses ---------------------------------------------------------------------------
-
-
-def _dump(response: ChatResponse | CompletionResponse) -> str | None:
-    """A response as JSON (no ``raw``, no ``delta``); ``None`` when it does not serialise
-    (then it is not cached)."""
-    kind = "chat" if isinstance(response, ChatResponse) else "completion"
-    try:
-        data = response.model_dump(mode="json", exclude={"raw", "delta"})
-        return json.dumps({"format": _FORMAT, "kind": kind, "response": data})
-    except Exception:  # an arbitrary object in additional_kwargs
-        return None
-
-
-def _loader(kind: str, cls: type[_Response]) -> Callable[[Any], _Response | None]:
-    def load(blob: Any) -> _Response | None:
-        try:
-            data = json.loads(blob)
-            if data["format"] != _FORMAT or data["kind"] != kind:
-                return None
-            return cls.model_validate(data["response"])
-        except Exception:  # written by another version, or not by us: a miss
-            return None
-
-    return load
-
-
-_load_chat = _loader("chat", ChatResponse)
-_load_completion = _loader("completion", CompletionResponse)
-
-
-def _text_of(blob: Any) -> str | None:
-    """What ``judge`` compares: the response's text, then the tool calls a chat response
-    makes (see :func:`~semcache_core.verified_responses.answer_text`)."""
-    chat = _load_chat(blob)
-    if chat is not None:
-        calls: list[tuple[str, Any]] = [
-            (block.tool_name, block.tool_kwargs)
-            for block in chat.message.blocks
-            if isinstance(block, ToolCallBlock)
-        ]
-        for call in chat.message.additional_kwargs.get("tool_calls") or ():  # OpenAI's form
-            calls.append(_named_call(call))
-        return answer_text(chat.message.content or "", calls)
-    completion = _load_completion(blob)
-    return None if completion is None else completion.text
-
-
-def _named_call(call: Any) -> tuple[str, Any]:
-    """(name, arguments) of a tool call kept in ``additional_kwargs``: OpenAI's ``{"id",
-    "function": {"name", "arguments"}}`` or a flat ``{"id", "name", "args"}``; its id is
-    left out (every call has a new one)."""
-    if not isinstance(call, dict):
-        return "", call
-    function = call.get("function", call)
-    if not isinstance(function, dict):
-        return "", function
-    arguments = function.get("arguments", function.get("args", function.get("input")))
-    if arguments is None:
-        arguments = {k: v for k, v in function.items() if k not in ("id", "name", "type")}
-    return str(function.get("name", "")), arguments
-
-
-def _as_streamed(last: _Response, deltas: list[str | None]) -> _Response:
-    """What a completed stream stored: its last chunk, its text the one its deltas spelt
-    (what the caller saw) where every chunk had one (``MockLLM``'s ``text`` lags a delta
-    behind, and a ``CustomLLM``'s chat stream copies it). A chat message of other blocks
-    than one text (tool calls, images) is kept as it is: its deltas spell its text only."""
-    if any(d is None for d in deltas):
-        return last
-    text = "".join(d for d in deltas if d is not None)
-    if isinstance(last, CompletionResponse):
-        return last if text == last.text else last.model_copy(update={"text": text})
-    blocks = last.message.blocks
-    if (
-        text == last.message.content
-        or len(blocks) > 1
-        or not all(isinstance(block, TextBlock) for block in blocks)
-    ):
-        return last
-    message = last.message.model_copy(update={"blocks": [TextBlock(text=text)]})
-    return last.model_copy(update={"message": message})
-
-
-def _chat_chunk(response: ChatResponse) -> ChatResponse:
-    return response.model_copy(update={"delta": response.message.content or ""})
-
-
-def _completion_chunk(response: CompletionResponse) -> CompletionResponse:
-    return response.model_copy(update={"delta": response.text})
-
-
-def _replay(chunk: _Response) -> Generator[_Response, None, None]:
-    """A cached response as a stream of one chunk holding the whole text."""
-    yield chunk
-
-
-async def _areplay(chunk: _Response) -> AsyncGenerator[_Response, None]:
-    yield chunk

@@ -3,12 +3,26 @@
 messages, the keyword arguments) and the query text compared by meaning (the last user
 message, or the completion prompt).
 
-Inside a template call (``predict`` / ``stream`` and their async twins, which every query
-engine and response synthesizer makes) whose arguments name the question (``query_str``,
-or ``question``), only that question is compared by meaning: the rest of the formatted
-prompt (the template, the retrieved context, an earlier answer being refined) must match
-exactly. A retrieved context differing in one sentence ("Shipping is free for members." /
-"...for everyone.", 0.875 with all-MiniLM-L6-v2) is another question's evidence.
+Inside a template call (``predict`` / ``stream``, ``structured_predict`` /
+``stream_structured_predict`` and their async twins, which query engines, response
+synthesizers and evaluators make) whose arguments name the question (``query_str``,
+``question`` or ``query``), only that question is compared by meaning: the rest of the
+formatted prompt (the template, the retrieved context, an earlier answer being refined, an
+answer being graded) must match exactly. A retrieved context differing in one sentence
+("Shipping is free for members." / "...for everyone.", 0.875 with all-MiniLM-L6-v2) is
+another question's evidence. A template call whose question is not found (no argument
+names one, it is blank, the template has no slot for it, the prompt does not hold it) hits
+exactly only: its whole prompt is never compared by meaning.
+
+Outside template calls, two kinds of text are never compared by meaning:
+
+- a ReAct agent's tool result, which LlamaIndex's ``ReActChatFormatter`` sends as a user
+  message ``"Observation: ..."``: such a message is context (it must match exactly) and the
+  query is the last user message that is not one;
+- a structured-output program's prompt (``LLMTextCompletionProgram``, which
+  ``structured_answer_filtering`` and ``get_program_for_llm`` build and call directly), known
+  by its ``PydanticOutputParser`` schema instruction ("Here's a JSON schema to follow:"):
+  its question is unknown, so the call hits exactly only.
 
 Example::
 
@@ -24,35 +38,50 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import re
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
+from llama_index.core.output_parsers.pydantic import PYDANTIC_FORMAT_TMPL
 
 from semcache_core.errors import InvalidArgumentError
 from semcache_core.message_parts import take_last_text
 from semcache_core.responses import Prompt
 
 __all__ = [
+    "OBSERVATION_PREFIX",
     "QUESTION_ARGUMENTS",
+    "SCHEMA_MARKER",
+    "astepwise",
     "call_prompt",
     "called_prompt",
     "chat_prompt",
     "completion_prompt",
     "kwargs_json",
+    "stepwise",
     "template_question",
 ]
 
-QUESTION_ARGUMENTS = ("query_str", "question")
-"""The template arguments that hold the question (LlamaIndex's own templates use these)."""
+QUESTION_ARGUMENTS = ("query_str", "question", "query")
+"""The template arguments that hold the question, first found first (LlamaIndex's query
+engines and synthesizers use ``query_str``, its evaluators ``query``)."""
 
-# the current template call's question, and the template's text before its slot
-_QUESTION: ContextVar[tuple[str, str] | None] = ContextVar(
+OBSERVATION_PREFIX = "Observation:"
+"""How ``ObservationReasoningStep.get_content`` opens a ReAct tool result."""
+
+SCHEMA_MARKER = next(line for line in PYDANTIC_FORMAT_TMPL.splitlines() if line.strip())
+"""The first line of ``PydanticOutputParser``'s schema instruction (structured outputs)."""
+
+# The current template call: (its question, the template's text before its slot), or
+# (None, "") when the call names no question it can be found by: then exact hits only.
+_QUESTION: ContextVar[tuple[str | None, str] | None] = ContextVar(
     "semcache_template_question", default=None
 )
+_Item = TypeVar("_Item")
 _BLANK = "\x00"  # stands for the question in the context that must match exactly
 
 
@@ -60,50 +89,93 @@ _BLANK = "\x00"  # stands for the question in the context that must match exactl
 def template_question(template: Any, prompt_args: Mapping[str, Any]) -> Iterator[None]:
     """Within it, the ``chat`` / ``complete`` calls compare only the question named by the
     call's ``prompt_args`` or the template's partial arguments (response synthesizers
-    give ``query_str`` by ``partial_format``) by meaning (see the module)."""
+    give ``query_str`` by ``partial_format``) by meaning, or hit exactly only when there
+    is none (see the module)."""
     partial = getattr(template, "kwargs", None)
     arguments = {**(partial if isinstance(partial, Mapping) else {}), **prompt_args}
-    name, question = next(
-        (
-            (k, v)
-            for k in QUESTION_ARGUMENTS
-            if isinstance(v := arguments.get(k), str) and v.strip()
-        ),
-        (None, None),
-    )
-    token = _QUESTION.set(None if question is None else (question, _slot_anchor(template, name)))
+    question: tuple[str | None, str] = (None, "")
+    name = next((k for k in QUESTION_ARGUMENTS if isinstance(arguments.get(k), str)), None)
+    if name is not None and arguments[name].strip():
+        anchor = _slot_anchor(template, name)
+        if anchor is not None:
+            question = (arguments[name], anchor)
+    token = _QUESTION.set(question)
     try:
         yield
     finally:
         _QUESTION.reset(token)
 
 
-def _slot_anchor(template: Any, name: str | None) -> str:
+def _slot_anchor(template: Any, name: str) -> str | None:
     """The template's own text just before its ``{name}`` slot ("Query: "), which finds
-    the question's place in the formatted prompt; "" when the template does not say."""
+    the question's place in the formatted prompt; "" when the template does not say
+    (not a LlamaIndex template), ``None`` when its text has no such slot (the argument is
+    not the question it asks)."""
     try:
         text = template.get_template()
     except Exception:  # not a LlamaIndex template: the last occurrence decides
         return ""
-    at = text.find(f"{{{name}}}") if isinstance(text, str) else -1
-    return "" if at < 0 else text[text.rfind("}", 0, at) + 1 : at]
+    if not isinstance(text, str):
+        return ""
+    slot = re.search(r"\{\{?\s*" + re.escape(name) + r"\s*\}\}?", text)
+    if slot is None:
+        return None
+    at = slot.start()
+    return text[text.rfind("}", 0, at) + 1 : at]
 
 
 def _split(text: str) -> tuple[str, str] | None:
     """``(text with the current template's question blanked, the question)``, or None
-    outside a template call or when the text does not hold the question. Only the
-    template's occurrence is blanked, found after the template's text before its slot
-    ("Query: "), else the last one: a retrieved FAQ chunk may hold the question word for
-    word, and blanking that too would set apart the prompts of its paraphrases."""
-    current = _QUESTION.get()
-    if current is None:
+    outside a template call, when it names no question, or when the text does not hold
+    it. Only the template's occurrence is blanked, found after the template's text before
+    its slot ("Query: "), else the last one: a retrieved FAQ chunk may hold the question
+    word for word, and blanking that too would set apart the prompts of its paraphrases."""
+    question, anchor = _QUESTION.get() or (None, "")
+    if question is None:
         return None
-    question, anchor = current
     at = text.find(anchor + question) if anchor else -1
     at = at + len(anchor) if at >= 0 else text.rfind(question)
     if at < 0:
         return None
     return text[:at] + _BLANK + text[at + len(question) :], question
+
+
+def stepwise(
+    stream: Generator[_Item, None, None], scope: Callable[[], AbstractContextManager[None]]
+) -> Generator[_Item, None, None]:
+    """``stream`` advanced one step at a time inside ``scope()``: a generator's body (here
+    the model call) runs when it is iterated, after the call that made it has returned,
+    and a scope held across its ``yield`` would reach the caller's code between steps
+    (``template_question`` around ``stream_structured_predict``)."""
+    try:
+        while True:
+            with scope():
+                try:
+                    item = next(stream)
+                except StopIteration:
+                    return
+            yield item
+    finally:
+        stream.close()
+
+
+async def astepwise(
+    stream: AsyncGenerator[_Item, None], scope: Callable[[], AbstractContextManager[None]]
+) -> AsyncGenerator[_Item, None]:
+    try:
+        while True:
+            with scope():
+                try:
+                    item = await stream.__anext__()
+                except StopAsyncIteration:
+                    return
+            yield item
+    finally:
+        await stream.aclose()
+
+
+def _in_template_call() -> bool:
+    return _QUESTION.get() is not None
 
 
 def kwargs_json(kwargs: dict[str, Any]) -> Any:
@@ -120,8 +192,11 @@ _UNCACHEABLE: Any = object()
 def chat_prompt(messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Prompt | None:
     """Exact text, context and query of a chat call; ``None`` when it cannot be cached.
 
-    The query is the text of the last user message; the context is the call with that text
-    blanked (its other blocks, its role and ``additional_kwargs`` kept).
+    The query is the text of the last user message that is not a ReAct observation; the
+    context is the call with that text blanked (its other blocks, its role and
+    ``additional_kwargs`` kept). Exact hits only (see the module): no such message, a
+    structured-output prompt outside a template call, or a template call whose question
+    that message does not hold.
     """
     extra = kwargs_json(kwargs)
     if extra is _UNCACHEABLE:
@@ -132,16 +207,35 @@ def chat_prompt(messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Prom
     except Exception:  # not messages LlamaIndex can serialise, or a file it cannot read:
         return None  # let the wrapped LLM decide
     exact = json.dumps({"chat": dumped, "kwargs": extra}, sort_keys=True)
+    exact_only = Prompt(exact=exact, context=exact, query="")
+    if not _in_template_call() and any(SCHEMA_MARKER in _text(m) for m in dumped):
+        return exact_only
     for position in range(len(dumped) - 1, -1, -1):
-        if dumped[position].get("role") == MessageRole.USER.value:
+        if dumped[position].get("role") == MessageRole.USER.value and not _is_observation(
+            dumped[position]
+        ):
             query, blanked = _take_text(dumped[position])
             scope: dict[str, Any] = {"chat": [*dumped[:position], blanked, *dumped[position + 1 :]]}
             split = _split(query)
             if split is not None:  # the retrieved context is in the user's message
                 scope["rest"], query = split
+            elif _in_template_call():  # its question is not there: nothing is a paraphrase
+                return exact_only
             context = json.dumps({**scope, "kwargs": extra}, sort_keys=True)
             return Prompt(exact=exact, context=context, query=query)
-    return Prompt(exact=exact, context=exact, query="")  # no user turn: exact hits only
+    return exact_only  # no user turn: exact hits only
+
+
+def _text(message: dict[str, Any]) -> str:
+    """A serialised message's text blocks, joined (as ``ChatMessage.content`` reads)."""
+    blocks = message.get("blocks") or []
+    return "\n".join(b["text"] for b in blocks if _is_text_block(b))
+
+
+def _is_observation(message: dict[str, Any]) -> bool:
+    """A ReAct tool result (``ReActChatFormatter`` sends it as a user message): context,
+    never the query (see the module)."""
+    return _text(message).lstrip().startswith(OBSERVATION_PREFIX)
 
 
 def _with_file_contents(message: dict[str, Any]) -> dict[str, Any]:
@@ -219,13 +313,22 @@ def call_prompt(
 
 
 def completion_prompt(prompt: str, formatted: bool, kwargs: dict[str, Any]) -> Prompt | None:
+    """Exact text, context and query of a complete call; ``None`` when it cannot be cached.
+
+    The query is the whole prompt; inside a template call, its question (the rest must
+    match exactly), or none when the prompt does not hold it; outside one, none for a
+    structured-output prompt (see the module). No query: exact hits only.
+    """
     extra = kwargs_json(kwargs)
     if extra is _UNCACHEABLE or not isinstance(prompt, str):
         return None
+    exact = json.dumps({"complete": bool(formatted), "kwargs": extra, "prompt": prompt})
     scope: dict[str, Any] = {"complete": bool(formatted), "kwargs": extra}
-    query = prompt
     split = _split(prompt)
     if split is not None:  # the template and the retrieved context must match exactly
         scope["rest"], query = split
-    exact = json.dumps({"complete": bool(formatted), "kwargs": extra, "prompt": prompt})
+    elif _in_template_call() or SCHEMA_MARKER in prompt:
+        return Prompt(exact=exact, context=exact, query="")
+    else:
+        query = prompt
     return Prompt(exact=exact, context=json.dumps(scope, sort_keys=True), query=query)
