@@ -43,7 +43,7 @@ def order_agrees(new: str, stored: str) -> bool:
     return not any(_reversed(move, other) for move in moves for other in others)
 
 
-_CONNECTORS = frozenset(["to", "into", "from"])  # "X to Y", "X into Y", "Y from X"
+_CONNECTORS = frozenset(["to", "into", "from", "than", "over"])  # "X to Y", "Y from X", "X than Y"
 # words, and the punctuation that ends a clause (a dash between spaces too)
 _CLAUSE_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*|[,;:.!?()\[\]\u2013\u2014]|(?<!\w)-+(?!\w)")
 _DETERMINERS = frozenset(["a", "an", "the", "my", "your", "our", "their", "his", "her", "its"])
@@ -57,7 +57,8 @@ Move = tuple[frozenset[str], frozenset[str]]
 
 
 def _moves(span: str) -> list[Move]:
-    """(source words, target words) of each "X to Y", "X into Y" and "Y from X" in a span:
+    """(source words, target words) of each "X to Y", "X into Y", "Y from X", "X than Y"
+    ("bigger than") and "X over Y" ("prefer X over Y") in a span:
     up to :data:`_REACH` words on each side of the connector, short of the next connector
     or punctuation, determiners skipped, possessives and plurals folded: "convert a JSON
     string into a Python dict" -> ``({"convert", "json", "string"}, {"python", "dict"})``."""

@@ -229,6 +229,12 @@ REFUSED = [
     ),
     (numbers_agree, "Who won the eleventh season?", "Who won the twelfth season?"),
     (opposites_agree, "Who is the CEO of Twitter?", "Who was the CEO of Twitter?"),
+    (
+        order_agrees,
+        "Is a crocodile bigger than an alligator?",
+        "Is an alligator larger than a crocodile?",
+    ),
+    (order_agrees, "Why do people prefer vim to emacs?", "Why do people prefer emacs over vim?"),
 ]
 
 SERVED = [
@@ -308,6 +314,8 @@ SERVED = [
     "How can I reset my password?|How do I reset my password?",
     "Do all dogs need vaccines?|Do all dogs need to be vaccinated?",
     "How many days until Christmas?|How many days till Christmas?",
+    "Is Python faster than Java?|Is Python quicker than Java?",
+    "Is it safe for kids over 12?|Is it safe for children over 12?",
 ]
 
 
