@@ -272,9 +272,8 @@ def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if not all(_is_text_block(b) for b in blocks):
         text, kept = take_last_text(blocks, _is_text_block)
         return text, {**message, "blocks": kept}
-    texts = [b.get("text", "") for b in blocks]
     blanked = [{**b, "text": ""} for b in blocks]
-    return "\n".join(texts), {**message, "blocks": blanked}
+    return _text(message), {**message, "blocks": blanked}
 
 
 def _is_text_block(block: Any) -> bool:
