@@ -115,32 +115,41 @@ def _scaled(values: Iterable[float] | FloatArray) -> FloatArray | None:
     return array / top
 
 
-def _similarity(query: FloatArray, values: list[float]) -> float | None:
-    """The seed's cosine similarity of ``query`` and a stored vector, computed exactly;
-    ``None`` for vectors of different lengths, which the seed never matches.
+class _Query:
+    """A query vector prepared once for :meth:`similarity` to each candidate."""
 
-    The seed's SimSIMD distance is 0 for two zero vectors, 1 when the dot product is 0,
-    else ``1 - cos`` clipped to at least 0, where a NaN (from a NaN or an infinity)
-    clips to 0 as well.
-    """
-    vector = np.asarray(values, dtype=np.float64)
-    if vector.shape != query.shape:
-        return None
-    if not (np.isfinite(query).all() and np.isfinite(vector).all()):
-        return 1.0
-    query_top = float(np.abs(query).max(initial=0.0))
-    vector_top = float(np.abs(vector).max(initial=0.0))
-    if query_top == 0.0 or vector_top == 0.0:
-        return 1.0 if query_top == vector_top else 0.0
-    a, b = query / query_top, vector / vector_top  # no square overflows or underflows
-    return min(1.0, float(a @ b) / math.sqrt(float(a @ a) * float(b @ b)))
+    __slots__ = ("finite", "shape", "unit", "unit_norm_sq")
+
+    def __init__(self, query: FloatArray) -> None:
+        self.shape = query.shape
+        self.finite = bool(np.isfinite(query).all())
+        self.unit = _scaled(query) if self.finite else None  # None: all zeros (or not finite)
+        self.unit_norm_sq = 0.0 if self.unit is None else float(self.unit @ self.unit)
+
+    def similarity(self, values: list[float]) -> float | None:
+        """The seed's cosine similarity of the query and a stored vector, computed
+        exactly; ``None`` for vectors of different lengths, which the seed never matches.
+
+        The seed's SimSIMD distance is 0 for two zero vectors, 1 when the dot product is
+        0, else ``1 - cos`` clipped to at least 0, where a NaN (from a NaN or an infinity)
+        clips to 0 as well.
+        """
+        vector = np.asarray(values, dtype=np.float64)
+        if vector.shape != self.shape:
+            return None
+        if not (self.finite and np.isfinite(vector).all()):
+            return 1.0
+        unit = _scaled(vector)  # scaled, no square overflows or underflows
+        if self.unit is None or unit is None:
+            return 1.0 if self.unit is None and unit is None else 0.0
+        return min(1.0, float(self.unit @ unit) / math.sqrt(self.unit_norm_sq * float(unit @ unit)))
 
 
-def _best_of(query: FloatArray, candidates: Iterable[list[float]], best: Best) -> Best:
+def _best_of(query: _Query, candidates: Iterable[list[float]], best: Best) -> Best:
     """``best`` (similarity, vector) or the first candidate more similar to ``query``."""
     best_similarity, best_vector = best
     for values in candidates:
-        similarity = _similarity(query, values)
+        similarity = query.similarity(values)
         if similarity is not None and similarity > best_similarity:
             best_similarity, best_vector = similarity, values
     return best_similarity, best_vector
@@ -232,10 +241,11 @@ class SemCache:
             raise InvalidValueError(f"threshold must be a number, got {shown(threshold)}")
         if not bar < 1.0:  # NaN too: no similarity is above it
             return None
-        similarity, best = _best_of(query, self._unindexed(), self._indexed_best(query, bar))
+        prepared = _Query(query)
+        similarity, best = _best_of(prepared, self._unindexed(), self._indexed_best(prepared, bar))
         return best if similarity > bar else None
 
-    def _indexed_best(self, query: FloatArray, bar: float) -> Best:
+    def _indexed_best(self, query: _Query, bar: float) -> Best:
         """The entry of the index most similar to ``query`` by the exact similarity, with
         that similarity; ``(-1.0, None)`` (the seed's start) when none is above -1.
 
@@ -246,9 +256,9 @@ class SemCache:
         dim = self.engine.dim_of()
         if dim is None:
             return best
-        scaled = _scaled(query)
+        scaled = query.unit
         if scaled is None:  # all zeros, NaN or infinite: it scores every entry alike
-            if len(query) != dim:
+            if query.shape != (dim,):
                 return best
             hits = self.engine.search(np.eye(1, dim)[0], 1)
             return _best_of(query, (hit.value for hit in hits), best)
