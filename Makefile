@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml setup.py semcache_core/_speedups.c | $(BIN)/python
 demo: $(STAMP)  ## a guided tour of the three jobs with measured figures (MiniLM when installed)
 	$(BIN)/semcache demo
 
+# one worker per core (each starts its own Redis servers); worksteal evens out the slow tests
 test: $(STAMP)  ## run the whole test suite (it builds the docs and runs their code blocks too)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 8 --dist worksteal
 
 docs: $(STAMP)  ## build the documentation site into site/ (mkdocs --strict: a warning fails)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
