@@ -185,7 +185,17 @@ _PAIRS: list[tuple[str, ...]] = [
     ("before earlier prior", "during while", "after afterwards later"),
     ("until till", "since"),
     ("is are am", "was were"),  # "Who is the CEO?" / "Who was the CEO?"
-    ("can may", "must"),  # permission / obligation: "Can I disclose...?" / "Must I...?"
+    # the future against a question about the past ("Will the Fed cut rates?" / "Did the
+    # Fed cut rates?"): "'ll", "going to" and "gonna" are read as "will", "did" / "was" /
+    # "were" opening a question as "pastasked" ("My flight was cancelled, will I..." asks
+    # about the future); see guards
+    ("will shall", "pastasked"),
+    # permission / obligation / advice: "Can I disclose...?" / "Must I...?", "Do I have to
+    # tip?" / "Should I tip?" ("do I have to" is read as "haveto", "do I need to" as
+    # "needto", which advice does not oppose; a modal after "how" or "what" as none: "How
+    # can I treat it?" / "What should I do for it?" is one question; see guards)
+    ("can may", "must haveto needto"),
+    ("must haveto", "should ought"),
     ("all every", "some most few"),
     ("most", "few"),
     (
@@ -341,6 +351,29 @@ _PAIRS: list[tuple[str, ...]] = [
     ("asleep", "awake"),
     ("alive living", "dead"),
     ("inhale", "exhale"),
+    ("deep deeper deepest", "shallow shallower shallowest"),
+    ("wide wider widest", "narrow narrower narrowest"),
+    ("raw uncooked undercooked", "cooked"),
+    ("acidic", "alkaline"),
+    ("odd", "evennum"),  # "Is 7 odd?" / "Is 7 even?" ("even" as a number's: see guards)
+    ("mild minor", "severe serious major"),
+    ("front", "back rear"),
+    ("tall taller tallest", "short shorter shortest"),
+    ("rare rarer rarest", "common"),
+    ("fresh", "stale"),
+    ("inner interior", "outer exterior"),
+    ("rising", "falling"),
+    ("top", "bottom"),
+    ("acute", "chronic"),
+    ("normal", "abnormal"),
+    ("workby", "workabout"),  # "Songs by Elvis" / "Songs about Elvis" (see guards)
+    # "Who voted for the bill?" / "...against the bill?" (a stance: see guards)
+    ("stancefor", "stanceagainst"),
+    (
+        "prevent prevents prevented preventing prevention",
+        "treat treats treated treating treatment cure cures cured heal heals remedy remedies rid "
+        "fix fixes fixed fixing remove removes removed removing",
+    ),
 ]
 
 _UNIT_NAMES = {
@@ -427,6 +460,8 @@ _KIND_GROUPS = [
     ("spring", "summer", "autumn fall", "winter"),
     ("red", "blue", "green", "yellow", "black", "white", "purple", "pink", "brown", "grey gray"),
     ("gold", "silver", "bronze", "platinum", "copper", "iron", "steel", "aluminium aluminum"),
+    ("newborn newborns infant infants baby babies", "toddler toddlers",
+     "teen teens teenager teenagers"),
     ("son sons", "daughter daughters"),
     ("brother brothers", "sister sisters"),
     ("aunt aunts", "uncle uncles"),

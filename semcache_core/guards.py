@@ -24,7 +24,13 @@ The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
 - :func:`order_agrees`: not the same words in another order, and no direction reversed
   ("Celsius to Fahrenheit" / "Fahrenheit into Celsius", "int to string" / "a string to
   an int");
-- :func:`question_words_agree`: no two different who/when/where/why questions;
+- :func:`roles_agree`: the doer and the done-to not swapped by the passive or by asking
+  about the object ("How does stress affect sleep?" / "How is stress affected by
+  sleep?", "Who killed Caesar?" / "Who did Caesar kill?");
+- :func:`question_words_agree`: no two different who/when/where/why questions, nor why
+  against how, nor how many against which;
+- :func:`persons_agree`: "my" / "your" asked about the same people ("What is my IP
+  address?" / "What is your IP address?"; a "you" after "do" or "if" is anyone);
 - :func:`opposites_agree`: no word on one side whose opposite is on the other only
   ("before" / "after", "enable" / "disable", "cheapest" / "most expensive");
 - :func:`kinds_agree`: no two kinds of one closed class swapped ("checking account" /
@@ -55,6 +61,9 @@ from typing import Any
 
 from .errors import InvalidArgumentError, shown
 from .guard_order import order_agrees
+from .guard_persons import persons_agree
+from .guard_questions import question_words_agree
+from .guard_roles import roles_agree
 from .guard_text import WORD, span_words, stem
 from .guard_words import (
     CODE_CONTEXT,
@@ -78,7 +87,7 @@ from .guard_words import (
     TOO_AS_ALSO_BEFORE,
     UNITS,
 )
-from .prompt_diff import numbers_at, question_words
+from .prompt_diff import numbers_at
 
 __all__ = [
     "DEFAULT_GUARDS",
@@ -93,8 +102,10 @@ __all__ = [
     "opposites_agree",
     "order_agrees",
     "passes",
+    "persons_agree",
     "qualifiers_agree",
     "question_words_agree",
+    "roles_agree",
     "units_agree",
 ]
 
@@ -355,13 +366,6 @@ def _is_code(token: str) -> bool:
     return bool(_CODE_HYPHEN.search(token) and _UPPER_OR_DIGIT.search(token))
 
 
-def question_words_agree(new: str, stored: str) -> bool:
-    """Not two questions of different kinds: when both spans name who/whom/whose/when/
-    where/why, they name the same ones ("Who designed it?" / "When was it built?")."""
-    asked, stored_asked = question_words(new), question_words(stored)
-    return not (asked and stored_asked and asked != stored_asked)
-
-
 def kinds_agree(new: str, stored: str) -> bool:
     """No two kinds of one closed class swapped (:data:`~semcache_core.guard_words.KINDS`):
     "checking account" / "credit card", "by plane" / "by bus", "my dog's ears" / "my
@@ -430,6 +434,41 @@ _MOTION = re.compile(
     re.IGNORECASE,
 )
 _MOTION_WORD = {"up": "rises", "down": "drops"}
+# phrases read as one word of a pole (the group's name):
+# - an obligation or a need asked ("do I have to", "required to", "does my landlord need
+#   to"; "I need to change my order" asks no question), permission ("allowed to");
+# - a question about the past ("Did the Fed...?", "How much did...?"; "I was charged
+#   twice" asks none) and the future ("I'll", "going to" before a verb, "gonna");
+# - "even" as a number's ("Is 7 even?", "even numbers"; not "why does it even...");
+# - a stance ("voted for", "argue against": "for" and "against" alone are too common)
+#   and a work's author or subject ("songs by" / "songs about": "by" and "about" too)
+_PHRASE_POLE = re.compile(
+    r"\b(?P<haveto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?have\s+to|"
+    r"(?:required|obliged|obligated)\s+to|mandatory|compulsory)\b|"
+    r"\b(?P<needto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?need\s+to)\b|"
+    r"(?P<pastasked>(?:^|(?<=[.!?;:,\n]))\s*(?:did|was|were)\b|"
+    r"\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+(?:did|was|were)\b)|"
+    r"(?P<evennum>(?<=\d\s)even\b|\beven(?=\s+(?:numbers?|integers?|or\s+odd)\b))|"
+    r"\b(?P<can>(?:allowed|permitted|able)\s+to)\b|"
+    r"(?P<will>\b\w+['\u2019]ll\b|\bgonna\b|\bgoing\s+to\s+(?!(?:the|a|an|my|your|our|"
+    r"their|his|her|its|this|that|these|those)\b)[^\W\d_]+)|"
+    r"\b(?:vot|argu|testif|campaign|protest|lobb|rul|decid|fight|fought|case|evidence|"
+    r"stand|stood|speak|spoke)\w*\s+(?:(?P<stancefor>for|in\s+favou?r\s+of)|"
+    r"(?P<stanceagainst>against))\b|"
+    r"\b(?:books?|songs?|poems?|movies?|films?|quotes?|paintings?|letters?|speech(?:es)?|"
+    r"documentar(?:y|ies)|tweets?|podcasts?|biograph(?:y|ies)|articles?|essays?|novels?|"
+    r"written|made|directed)\s+(?:(?P<workby>by)|(?P<workabout>about|on))\b",
+    re.IGNORECASE,
+)
+# a modal asking how or which, not whether ("How can I treat it?" is "How should I treat
+# it?", "At what age can you rent a car?" is "What age do you have to be...?"), or asking
+# for a service ("Can you tell me whether to tip?" is "Should I tip?")
+_MODAL_ASKING_HOW = re.compile(
+    r"\b(?:(?:how|what|which)(?:\s+\w+)?|where|when|who)\s+(can|could|should|may|might)\b|"
+    r"\b(can|could|would|will)\s+you\s+(?:please\s+)?(?:tell|explain|check|recommend|help|"
+    r"show|let|give|find|say|list|suggest|advise|describe|confirm|remind|look)\b",
+    re.IGNORECASE,
+)
 _TOO = re.compile(r"\btoo\s+(\w+)", re.IGNORECASE)
 
 
@@ -442,6 +481,11 @@ def opposites_agree(new: str, stored: str) -> bool:
         return True
     for counts, span in ((new_counts, new), (stored_counts, stored)):  # "go up", "bring it down"
         counts.update(_MOTION_WORD[m.group(1).lower()] for m in _MOTION.finditer(span))
+        counts.update(str(m.lastgroup) for m in _PHRASE_POLE.finditer(span))
+        counts.subtract(
+            (m.group(1) or m.group(2)).lower() for m in _MODAL_ASKING_HOW.finditer(span)
+        )
+    new_counts, stored_counts = +new_counts, +stored_counts  # what the subtraction emptied
     only_new, only_stored = _one_sided(new_counts, stored_counts)
     if _prefix_swapped(only_new, only_stored):
         return False
@@ -482,7 +526,9 @@ DEFAULT_GUARDS: tuple[Guard, ...] = (
     names_agree,
     identifiers_agree,
     order_agrees,
+    roles_agree,
     question_words_agree,
+    persons_agree,
     opposites_agree,
     kinds_agree,
     qualifiers_agree,

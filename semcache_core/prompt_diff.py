@@ -66,6 +66,8 @@ _NUMBER = re.compile(r"(?:(?<![\w.])[-+\u2212])?(?:(?<!\w)\.)?\d+(?:[.,:/-]\d+)*
 # English question words that fix what kind of answer is wanted ("what" and "how" do not:
 # "How tall" and "What is the height" ask the same).
 _QUESTION_WORD = re.compile(r"\b(who|whom|whose|when|where|why)\b", re.IGNORECASE)
+# "how come...?" asks why, "how long ago...?" when
+_HOW_WHEN = re.compile(r"\bhow\s+(?:(come)|long\s+ago)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +254,8 @@ def numbers_at(span: str) -> list[tuple[int, str]]:
 
 
 def question_words(span: str) -> frozenset[str]:
-    """The question words in ``span`` that fix the kind of answer (who, when, where, why).
+    """The question words in ``span`` that fix the kind of answer (who, when, where, why;
+    "how come" is "why", "how long ago" is "when").
 
     Sentence embeddings put "Who designed the Eiffel Tower?" and "When was the Eiffel Tower
     built?" at 0.93 (all-MiniLM-L6-v2): two spans that both name such words, different
@@ -262,5 +265,8 @@ def question_words(span: str) -> frozenset[str]:
 
         >>> sorted(question_words("Who built it, and WHEN? Where's it?"))
         ['when', 'where', 'who']
+        >>> sorted(question_words("How come it fell, and how long ago?"))
+        ['when', 'why']
     """
-    return frozenset(word.lower() for word in _QUESTION_WORD.findall(span))
+    asked = _HOW_WHEN.sub(lambda match: "why" if match.group(1) else "when", span)
+    return frozenset(word.lower() for word in _QUESTION_WORD.findall(asked))

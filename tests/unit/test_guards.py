@@ -24,8 +24,10 @@ from semcache_core.guards import (
     opposites_agree,
     order_agrees,
     passes,
+    persons_agree,
     qualifiers_agree,
     question_words_agree,
+    roles_agree,
     units_agree,
 )
 from semcache_core.responses import Prompt, query_verdict
@@ -235,6 +237,37 @@ REFUSED = [
         "Is an alligator larger than a crocodile?",
     ),
     (order_agrees, "Why do people prefer vim to emacs?", "Why do people prefer emacs over vim?"),
+    # served with MiniLM at 0.87 before (a second hunt)
+    (persons_agree, "What is my IP address?", "What is your IP address?"),
+    (persons_agree, "What's your favorite book of all time?", "What's my favorite book?"),
+    (persons_agree, "Do you have access to my files?", "Do I have access to your files?"),
+    (persons_agree, "Can you see my screen?", "Can I see your screen?"),
+    (opposites_agree, "Do I have to give two weeks' notice?", "Should I give two weeks' notice?"),
+    (opposites_agree, "Is a permit required to build a shed?", "Should I get a permit for a shed?"),
+    (opposites_agree, "Will the Fed cut rates in June?", "Did the Fed cut rates in June?"),
+    (opposites_agree, "How much will eggs cost?", "How much did eggs cost?"),
+    (opposites_agree, "Is it going to snow in Denver?", "Did it snow in Denver?"),
+    (question_words_agree, "Why do cats purr?", "How do cats purr?"),
+    (opposites_agree, "How to treat a mild sunburn", "How to treat a severe sunburn"),
+    (opposites_agree, "Why is my top lip swollen?", "Why is my bottom lip swollen?"),
+    (opposites_agree, "Is lemon juice acidic?", "Is lemon juice alkaline?"),
+    (opposites_agree, "Is a normal heartbeat regular?", "Is an abnormal heartbeat regular?"),
+    (opposites_agree, "How deep is the pool?", "How shallow is the pool?"),
+    (opposites_agree, "Can dogs eat raw chicken?", "Can dogs eat cooked chicken?"),
+    (opposites_agree, "How to prevent shin splints?", "How to treat shin splints?"),
+    (opposites_agree, "How do you prevent root rot?", "How do you fix root rot?"),
+    (kinds_agree, "Can a toddler eat honey?", "Can a newborn eat honey?"),
+    (roles_agree, "How does stress affect sleep?", "How is stress affected by sleep?"),
+    (roles_agree, "Does the immune system attack cancer cells?", "Is it attacked by cancer?"),
+    (roles_agree, "Who killed Caesar?", "Who was killed by Caesar?"),
+    (roles_agree, "Who killed Caesar?", "Who did Caesar kill?"),
+    (roles_agree, "What company owns Instagram?", "What company does Instagram own?"),
+    (roles_agree, "What is sleep affected by?", "What does sleep affect?"),
+    (roles_agree, "Who was Caesar killed by?", "Who did Caesar kill?"),
+    (opposites_agree, "Who voted for the bill?", "Who voted against the bill?"),
+    (opposites_agree, "Arguments in favor of nuclear power", "Arguments against nuclear power"),
+    (opposites_agree, "Does my landlord need to give notice?", "Can my landlord give notice?"),
+    (opposites_agree, "Do I need to register my drone?", "Am I allowed to register my drone?"),
 ]
 
 SERVED = [
@@ -316,6 +349,42 @@ SERVED = [
     "How many days until Christmas?|How many days till Christmas?",
     "Is Python faster than Java?|Is Python quicker than Java?",
     "Is it safe for kids over 12?|Is it safe for children over 12?",
+    "How do I reset my password?|How do you reset your password?",
+    "What happens if I'm late on rent?|What happens if you're late on rent?",
+    "Can I take ibuprofen with coffee?|Can one take ibuprofen with coffee?",
+    "How come the sky is blue?|Why is the sky blue?",
+    "Is it going to rain in Oslo?|Will it rain in Oslo?",
+    "What must I do to get a visa?|What do I have to do to get a visa?",
+    "How can I treat heat stroke?|What should I do for heat stroke?",
+    "How many days until Christmas?|How long until Christmas?",
+    "How does sleep affect stress?|How is stress affected by sleep?",
+    "Who did Caesar kill?|Who was killed by Caesar?",
+    "Is my data collected by Google?|Does Google collect my data?",
+    "What is covered by my insurance?|What does my insurance cover?",
+    "Who did Kim Kardashian marry?|Who married Kim Kardashian?",
+    "Who did Taylor Swift date?|Who dated Taylor Swift?",
+    "Could you explain how to upload a photo?|I'd like to upload a photo, how does it work?",
+    "Tell me whether pets are allowed on the plane|Can you check whether pets are allowed?",
+    "What are the steps to cancel an order? Thank you.|How do I cancel my order?",
+    # found by a review of the rules above: paraphrases they refused at first
+    "Is it bad to crack my knuckles?|Is it bad to crack your knuckles?",
+    "How much water does my body need?|How much water does your body need?",
+    "How do I change my email?|How to change your email?",
+    "Can you tell me if I have to tip in Japan?|Do I have to tip in Japan?",
+    "Could you recommend a laptop for coding?|Which laptop should I buy for coding?",
+    "Can tickets be purchased by phone?|Can I purchase tickets by phone?",
+    "Is my house insured against theft?|Is my house insured for theft?",
+    "What is sleep affected by?|What affects sleep?",
+    "Who did John Lennon work with?|Who worked with John Lennon?",
+    "What age do you have to be to rent a car?|At what age can you rent a car?",
+    "Why does smoking cause cancer?|How does smoking cause cancer?",
+    "How is my battery draining so fast?|Why is my battery draining so fast?",
+    "Can my baby eat honey?|Can my newborn eat honey?",
+    "Why can't I log in?|Why can't you log in?",
+    "I want you to write me a poem about autumn|Can you write me a poem about autumn?",
+    "How do I track my order?|Where can I see the tracking for my order?",
+    "How long should the dough proof?|How much time does the dough need to rise?",
+    "Do I have to file a tax return?|Do I need to file a tax return?",
 ]
 
 
@@ -426,6 +495,83 @@ def test_a_word_swapped_for_its_opposite_is_always_refused(
     first = data.draw(st.sampled_from(sorted(poles[one] - poles[other])))
     second = data.draw(st.sampled_from(sorted(poles[other] - poles[one])))
     assert not opposites_agree(f"{text} {first} x", f"{text} {second} x")
+
+
+PERSON_FREE = [w for w in VOCABULARY if w not in ("I", "How", "do", "stops me")]
+person_free_texts = st.lists(st.sampled_from(PERSON_FREE), max_size=10).map(" ".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    person_free_texts,
+    st.sampled_from(["is", "was", "are", "about"]),
+    st.sampled_from([("my", "your"), ("me", "you"), ("mine", "yours"), ("myself", "yourself")]),
+)
+def test_my_against_your_is_refused_unless_both_are_anyone(
+    text: str, before: str, persons: tuple[str, str]
+) -> None:
+    mine, yours = persons
+    assert not persons_agree(f"What {before} {mine} {text}?", f"What {before} {yours} {text}?")
+    # "you" after "do", a modal or "if" is anyone, as "I" is there
+    for asking in ("How do", "Can", "What if", "Should"):
+        assert persons_agree(f"{asking} I {text} {mine}?", f"{asking} you {text} {yours}?")
+    # both named on each side, in the other order: who does what to whom changed
+    assert not persons_agree(f"Can you {text} {mine}?", f"Can I {text} {yours}?")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    texts,
+    st.sampled_from(["Do I have to", "Will I have to", "Am I required to", "Is it mandatory to"]),
+    st.sampled_from(["Should I", "Ought I to", "Can I", "May I", "Am I allowed to"]),
+)
+def test_an_obligation_against_advice_or_permission_is_always_refused(
+    text: str, obliged: str, other: str
+) -> None:
+    assert not opposites_agree(f"{obliged} {text}?", f"{other} {text}?")
+    assert opposites_agree(f"{obliged} {text}?", f"Must I {text}?")
+    # a need asked is against permission, not advice ("Do I need to see a doctor?")
+    needed = f"Does my landlord need to {text}?"
+    assert not opposites_agree(needed, f"Can my landlord {text}?")
+    assert opposites_agree(needed, f"Should my landlord {text}?")
+    # a need stated asks nothing: "I need to change my order" / "Can you help me change it?"
+    assert opposites_agree(f"I need to {text}", f"can you help me {text}?")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    texts,
+    st.sampled_from(["will", "shall", "I'll", "you\u2019ll", "is it going to rain", "gonna"]),
+    st.sampled_from(["Was", "Were", "Did", "When did", "How much was"]),
+)
+def test_the_future_against_a_question_about_the_past_is_always_refused(
+    text: str, future: str, past: str
+) -> None:
+    assert not opposites_agree(f"{future} {text}?", f"{past} {text}?")
+    # the past told, not asked: "My flight was cancelled, will I get compensation?"
+    assert opposites_agree(f"My x was y, {future} {text}?", f"{future} {text}?")
+
+
+NOUNS = ["stress", "sleep", "the manager", "my landlord", "Caesar", "cancer cells", "diet"]
+VERBS = [
+    ("affect", "affects", "affected"), ("kill", "kills", "killed"), ("own", "owns", "owned"),
+    ("cause", "causes", "caused"), ("write", "writes", "written"), ("pay", "pays", "paid"),
+]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(NOUNS), st.sampled_from(NOUNS), st.sampled_from(VERBS))
+def test_the_passive_with_the_doer_swapped_is_refused_and_kept_is_served(
+    doer: str, done_to: str, verb: tuple[str, str, str]
+) -> None:
+    base, third_person, participle = verb
+    if doer == done_to:
+        return
+    active = f"How does {doer} {base} {done_to}?"
+    assert roles_agree(active, f"How is {done_to} {participle} by {doer}?")
+    assert not roles_agree(active, f"How is {doer} {participle} by {done_to}?")
+    assert not roles_agree(f"Who {third_person} {done_to}?", f"Who did {done_to} {base}?")
+    assert roles_agree(f"Who did {done_to} {base}?", f"Who was {participle} by {done_to}?")
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,0 +1,75 @@
+"""The question guard of :mod:`semcache_core.guards`: two questions of different kinds.
+
+"Who designed the Eiffel Tower?" / "When was the Eiffel Tower built?" score 0.93 with
+all-MiniLM-L6-v2, "Why do cats purr?" / "How do cats purr?" 0.94, "How many moons does
+Jupiter have?" / "Which moons does Jupiter have?" 0.95: each asks for another kind of
+answer.
+
+Example::
+
+    >>> question_words_agree("Who designed it?", "When was it built?")
+    False
+    >>> question_words_agree("Why do cats purr?", "How do cats purr?")
+    False
+    >>> question_words_agree("Why does smoking cause cancer?", "How does smoking cause cancer?")
+    True
+"""
+
+from __future__ import annotations
+
+import re
+
+from .guard_text import span_words
+from .prompt_diff import question_words
+
+__all__ = ["question_words_agree"]
+
+_HOW = re.compile(r"\bhow\b(?!\s+(?:come|long\s+ago)\b)", re.IGNORECASE)
+_HOW_MANY = re.compile(r"\bhow\s+many\b", re.IGNORECASE)
+_WHY_TO_HOW = {"why": "how"}
+# where "how" asks why: a cause ("How does smoking cause cancer?", "...keep you awake?")
+# or "how is it so..." ("How is my battery draining so fast?")
+_WHY_AS_HOW = re.compile(
+    r"\b(?:caus\w*|lead(?:s|ing)?\s+to|led\s+to|makes?|made|keeps?|kept|trigger\w*|"
+    r"results?\s+in)\b|\bhow\s+(?:is|are|am|was|were)\b[^.?!]*\bso\b",
+    re.IGNORECASE,
+)
+
+
+def question_words_agree(new: str, stored: str) -> bool:
+    """Not two questions of different kinds: when both spans name who/whom/whose/when/
+    where/why, they name the same ones ("Who designed it?" / "When was it built?"), and
+    not "why" against "how" where they are all that differs ("Why do cats purr?" / "How do
+    cats purr?"; "how come" asks why), nor "how many" against "which" ("How many moons
+    does Jupiter have?" / "Which moons does Jupiter have?")."""
+    asked, stored_asked = question_words(new), question_words(stored)
+    if asked and stored_asked and asked != stored_asked:
+        return False
+    kinds = {_why_or_how(new, asked), _why_or_how(stored, stored_asked)}
+    if kinds == {"why", "how"} and _only_why_how(new, stored):
+        return False
+    # "How many moons does Jupiter have?" / "Which moons...?"
+    return {_counted_or_picked(new), _counted_or_picked(stored)} != {"count", "which"}
+
+
+def _why_or_how(span: str, asked: frozenset[str]) -> str | None:
+    """``"why"`` for a span asking why and not how, ``"how"`` the other way."""
+    why, how = "why" in asked, bool(_HOW.search(span))
+    return "why" if why and not how else "how" if how and not why else None
+
+
+def _only_why_how(new: str, stored: str) -> bool:
+    """Whether "why" and "how" are all the two spans differ in ("Why do cats purr?" /
+    "How do cats purr?"), and neither asks for a cause, where "how" asks why too ("How
+    does smoking cause cancer?", "How is my battery draining so fast?")."""
+    if _WHY_AS_HOW.search(new) or _WHY_AS_HOW.search(stored):
+        return False
+    return sorted(_WHY_TO_HOW.get(w, w) for w in span_words(new)) == sorted(
+        _WHY_TO_HOW.get(w, w) for w in span_words(stored)
+    )
+
+
+def _counted_or_picked(span: str) -> str | None:
+    """``"count"`` for a span asking how many and not which, ``"which"`` the other way."""
+    counted, picked = bool(_HOW_MANY.search(span)), "which" in span_words(span)
+    return "count" if counted and not picked else "which" if picked and not counted else None

@@ -1,0 +1,162 @@
+"""The role guard of :mod:`semcache_core.guards`: who does what to whom.
+
+"How does stress affect sleep?" / "How is stress affected by sleep?" score 0.99 with
+all-MiniLM-L6-v2, "Who killed Caesar?" / "Who did Caesar kill?" 0.98: the same words, the
+doer and the one done to swapped, by the passive voice or by asking about the object.
+
+Example::
+
+    >>> roles_agree("How does stress affect sleep?", "How is stress affected by sleep?")
+    False
+    >>> roles_agree("How does sleep affect stress?", "How is stress affected by sleep?")
+    True
+    >>> roles_agree("Who killed Caesar?", "Who did Caesar kill?")
+    False
+    >>> roles_agree("Who did Kim marry?", "Who married Kim?")  # it takes two either way
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .guard_text import span_words, stem
+from .guard_words import DATE_WORDS
+
+__all__ = ["roles_agree"]
+
+_BE = frozenset(["is", "are", "was", "were", "be", "been", "being", "am", "get", "gets", "got"])
+_DO = frozenset(["do", "does", "did"])
+_ASKING = frozenset(["who", "whom", "what", "which", "whose"])
+_DETERMINERS = frozenset(
+    ["a", "an", "the", "my", "your", "our", "their", "his", "her", "its", "this", "that"]
+)
+_NOT_VERBS = _BE | _DO | frozenset(["can", "could", "will", "would", "should", "must", "may"])
+_IRREGULAR = {
+    "written": "write", "wrote": "write", "taught": "teach", "made": "make", "built": "build",
+    "bought": "buy", "held": "hold", "eaten": "eat", "ate": "eat", "bitten": "bite",
+    "given": "give", "gave": "give", "taken": "take", "took": "take", "driven": "drive",
+    "drove": "drive", "chosen": "choose", "chose": "choose", "known": "know", "knew": "know",
+    "seen": "see", "saw": "see", "shot": "shoot", "beaten": "beat", "caught": "catch",
+    "found": "find", "led": "lead", "won": "win", "sold": "sell", "told": "tell",
+    "struck": "strike", "fed": "feed", "paid": "pay", "sent": "send", "brought": "bring",
+    "thrown": "throw", "threw": "throw", "drawn": "draw", "drew": "draw", "stolen": "steal",
+    "stole": "steal", "hidden": "hide", "hid": "hide", "sung": "sing", "sang": "sing",
+    "forgiven": "forgive", "forgave": "forgive", "kept": "keep", "left": "leave",
+    "met": "meet", "fought": "fight", "hurt": "hurt", "hit": "hit",
+}  # fmt: skip
+# verbs whose doer and done-to can swap and keep the answer ("Who did Kim marry?")
+_SYMMETRIC = frozenset(
+    ["marry", "date", "meet", "divorce", "border", "play", "fight", "face", "star", "see",
+     "visit", "consult"]
+)  # fmt: skip
+_PARTNERING = frozenset(["with", "against", "alongside"])
+
+
+def roles_agree(new: str, stored: str) -> bool:
+    """The doer and the done-to in the same roles: not "X affects Y" on one side and "X is
+    affected by Y" on the other (the passive with the same verb and its doer after that
+    verb on the active side), nor "Who did X kill?" against "Who killed X?" (a question
+    about the object against one about the subject, with the same verb and X)."""
+    new_words, stored_words = span_words(new), span_words(stored)
+    if new_words == stored_words:
+        return True
+    for one, other in ((new_words, stored_words), (stored_words, new_words)):
+        if _passive_reversed(one, other) or _object_asked(one, other):
+            return False
+    return True
+
+
+def _passive_reversed(passive: tuple[str, ...], active: tuple[str, ...]) -> bool:
+    """``passive`` says "... <be> <verb>ed by <doer>", ``active`` has no passive, and in
+    ``active`` the same verb comes before the doer (which is then its object); or
+    ``passive`` ends in "by" ("What is sleep affected by?") and the one done to comes
+    before the verb in ``active`` ("What does sleep affect?")."""
+    found = _passive(passive)
+    if found is None or _passive(active) is not None:
+        return False
+    verb, doer, stranded = found
+    at_verb = next((i for i, word in enumerate(active) if _same_verb(word, verb)), None)
+    if at_verb is None or _symmetric(verb) or _partnered(active, at_verb):
+        return False
+    at = next((i for i, word in enumerate(active) if stem(word) == doer), None)
+    if at is None:
+        return False
+    if stranded:  # ``doer`` is the one done to: the subject of the active verb swaps it
+        return at < at_verb
+    # "by phone", "by my phone": a means on both sides, not a doer
+    return at > at_verb and "by" not in active[max(0, at - 2) : at]
+
+
+def _passive(words: tuple[str, ...]) -> tuple[str, str, bool] | None:
+    """(verb, doer, False) of the first "<be> ... <participle> by <doer>" in ``words``, or
+    (verb, the one done to, True) of "<be> <it> <participle> by" ending them."""
+    be_at = None
+    for i, word in enumerate(words):
+        if word in _BE:
+            be_at = i if be_at is None else be_at
+        if word != "by" or be_at is None or i < 2 or not _participle(words[i - 1]):
+            continue
+        if i + 1 == len(words):  # stranded: "Who was Caesar killed by?"
+            done_to = next((w for w in words[be_at + 1 : i - 1] if w not in _DETERMINERS), None)
+            return None if done_to is None else (words[i - 1], stem(done_to), True)
+        doer = next((w for w in words[i + 1 :] if w not in _DETERMINERS), None)
+        if doer is not None and not doer.isdigit() and doer not in DATE_WORDS:
+            return words[i - 1], stem(doer), False
+    return None
+
+
+def _object_asked(asked: tuple[str, ...], other: tuple[str, ...]) -> bool:
+    """``asked`` is "Who [noun] did X <verb> ...?" and ``other`` "Who [noun] <verb>ed X
+    ...?" with the same verb and X after it."""
+    if len(asked) < 4 or len(other) < 3 or asked[0] not in _ASKING or other[0] not in _ASKING:
+        return False
+    at_do = 1 if asked[1] in _DO else 2 if asked[2] in _DO else None
+    if at_do is None:
+        return False
+    # the other side's verb: right after the question word, or after its noun
+    at_verb = 1 if at_do == 1 else 2
+    if at_verb >= len(other) or other[at_verb] in _NOT_VERBS:
+        return False
+    verb = other[at_verb]
+    rest = [word for word in asked[at_do + 1 :] if word not in _DETERMINERS]
+    at = next((i for i, word in enumerate(rest) if i and _same_verb(word, verb)), None)
+    if at is None or _symmetric(verb) or _partnered(rest, at):
+        return False
+    doers = {stem(word) for word in rest[:at]}
+    return doers <= {stem(word) for word in other[at_verb + 1 :]}
+
+
+def _partnered(words: Sequence[str], at_verb: int) -> bool:
+    """Whether the verb at ``at_verb`` takes a partner, not an object ("work with",
+    "compete against", "check with"): "Who did Lennon work with?" / "Who worked with
+    Lennon?" ask one thing."""
+    return at_verb + 1 < len(words) and words[at_verb + 1] in _PARTNERING
+
+
+def _symmetric(verb: str) -> bool:
+    return any(_same_verb(verb, symmetric) for symmetric in _SYMMETRIC)
+
+
+def _participle(word: str) -> bool:
+    return (word.endswith("ed") and len(word) > 4) or word in _IRREGULAR
+
+
+def _root(word: str) -> str:
+    """A verb less its ending ("affected", "affects" -> "affect"; "married" -> "marry")."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    for ending, replacement in (("ied", "y"), ("ies", "y"), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)] + replacement
+    return word
+
+
+def _same_verb(word: str, other: str) -> bool:
+    """One verb inflected two ways ("affect" / "affected", "cause" / "caused", "kill" /
+    "killed"; a root a prefix of the other: "caus" of "cause", "stop" of "stopp")."""
+    first, second = _root(word), _root(other)
+    if first == second:
+        return True
+    short, long = sorted((first, second), key=len)
+    return len(short) >= 3 and long.startswith(short) and len(long) - len(short) <= 1
