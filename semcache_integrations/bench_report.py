@@ -77,6 +77,7 @@ AREA_OF_BENCHMARK = {
     "guards": SAFETY,
     "templated": SAFETY,
     "verified": SAFETY,
+    "hunts": SAFETY,
 }
 _HEADER = ("#", "measurement", "ours", "baseline (same run)", "ratio", "target", "result")
 _VERDICT = {True: "PASS", False: "**FAIL**", None: "info"}

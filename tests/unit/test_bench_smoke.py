@@ -129,3 +129,19 @@ def test_quick_verified_benchmark_prints_every_mode() -> None:
     for delta in ("0.01", "0.02", "0.05"):
         assert done.stdout.count(f"δ={delta}: verified ") == 2
     assert "verified-vs-static benchmark (quick): 300 requests" in done.stdout
+
+
+def test_quick_hunts_benchmark_records_every_set_and_counts_each_pair_once(
+    tmp_path: Path,
+) -> None:
+    results = tmp_path / "results.jsonl"
+    done = run_benchmark("bench_hunts.py", "--quick", results=results)
+    assert done.returncode == 0, done.stderr[-2000:]
+    recorded = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines()]
+    assert [line["name"] for line in recorded] == ["guard hunts (quick)"]
+    rows = recorded[0]["data"]["rows"]
+    assert [row["number"] for row in rows] == ["1", "2", "3", "4"]
+    for row in rows:  # --quick: the first 40 pairs of each file, each looked up once
+        served, pairs = row["ours"].removesuffix(" served").split("/")
+        assert pairs == "40" and 0 <= int(served) <= 40
+    assert done.stdout.count("│ all ") == 4  # a table per file, its total last

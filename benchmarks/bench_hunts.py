@@ -1,0 +1,99 @@
+"""The guard hunts' pairs, replayed through the LangChain LLM cache: what is served, by class.
+
+Run::
+
+    .venv/bin/python benchmarks/bench_hunts.py [--quick]
+
+Data: ``benchmarks/data/hunts/``, question pairs written by helpers hunting for classes of
+wrong hits that the guards missed (JSON lines ``{"a", "b", "same", "class"}``):
+
+- ``first_wrong.jsonl``: 958 pairs in 17 classes that need other answers, each served the
+  other's answer when written (word order, tense, modals, quantifiers...);
+- ``first_caught.jsonl``: 890 such pairs in 15 classes the guards already refused then;
+- ``second_wrong.jsonl``: 372 pairs in 11 classes (my / your, the passive, obligation,
+  "will", why / how, subject / object questions...);
+- ``second_paraphrases.jsonl``: 156 paraphrases of those classes, which a rule should
+  still serve.
+
+Each pair: ``a`` is cached (its own model string, so pairs never meet), ``b`` is looked up
+at :data:`THRESHOLD` (the README's advice for MiniLM) with the default guards; *served*
+counts hits (``--quick``: the first 40 pairs of each file). For the wrong
+pairs a hit is a wrong answer; for the paraphrases a hit is what the cache is for. The
+CHANGELOG quotes these counts before and after each guard change.
+
+Exit code is 0 whatever the figures: this is a report, not a gate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from langchain_core.outputs import Generation
+
+from report import Row, console, record, run_from_command_line
+from semcache_integrations.cli_calibrate import load_embedder
+from semcache_integrations.langchain import SemCache
+
+HUNTS = Path(__file__).resolve().parent / "data" / "hunts"
+THRESHOLD = 0.87
+SETS = (
+    ("1", "first hunt: wrong answers served", "first_wrong.jsonl"),
+    ("2", "first hunt: wrong answers served (caught then)", "first_caught.jsonl"),
+    ("3", "second hunt: wrong answers served", "second_wrong.jsonl"),
+    ("4", "second hunt: paraphrases served", "second_paraphrases.jsonl"),
+)
+QUICK, FULL = 40, None  # pairs per file
+
+
+def served_by_class(
+    path: Path, embedder: Any, limit: int | None
+) -> tuple[Counter[str], Counter[str]]:
+    """(served, pairs) per class of the first ``limit`` pairs in ``path`` (all: None)."""
+    cache = SemCache(embedder, threshold=THRESHOLD)
+    served: Counter[str] = Counter()
+    pairs: Counter[str] = Counter()
+    for number, line in enumerate(path.read_text().splitlines()[:limit]):
+        pair = json.loads(line)
+        model = f"pair-{number}"  # one model string a pair: pairs never serve each other
+        cache.update(pair["a"], model, [Generation(text="cached")])
+        pairs[pair["class"]] += 1
+        served[pair["class"]] += cache.lookup(pair["b"], model) is not None
+    return served, pairs
+
+
+def run(limit: int | None, mode: str) -> None:
+    started = time.perf_counter()
+    embedder = load_embedder("minilm")
+    rows = []
+    console.print(f"guard hunts benchmark ({mode}): MiniLM at {THRESHOLD}, default guards")
+    for number, label, name in SETS:
+        served, pairs = served_by_class(HUNTS / name, embedder, limit)
+        table = Table(title=f"{label} ({name})")
+        table.add_column("class")
+        table.add_column("served", justify="right")
+        for kind in sorted(pairs):
+            table.add_row(kind, f"{served[kind]}/{pairs[kind]}")
+        total = f"{sum(served.values())}/{sum(pairs.values())}"
+        table.add_row("all", total, style="bold")
+        console.print(table)
+        rows.append(Row(number, label, f"{total} served", "", "", "info"))
+    record("table", f"guard hunts ({mode})", {"rows": [dataclasses.asdict(row) for row in rows]})
+    console.print(f"total {time.perf_counter() - started:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_from_command_line(__doc__ or "", run, QUICK, FULL, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
