@@ -28,10 +28,11 @@ _HOW = re.compile(r"\bhow\b(?!\s+(?:come|long\s+ago)\b)", re.IGNORECASE)
 _HOW_MANY = re.compile(r"\bhow\s+many\b", re.IGNORECASE)
 _WHY_TO_HOW = {"why": "how"}
 # where "how" asks why: a cause ("How does smoking cause cancer?", "...keep you awake?")
-# or "how is it so..." ("How is my battery draining so fast?")
+# or "how is it so..." ("How is my battery draining so fast?"; a "so" within 80 characters:
+# a scan to the end of the sentence from every "how is" would be quadratic)
 _WHY_AS_HOW = re.compile(
     r"\b(?:caus\w*|lead(?:s|ing)?\s+to|led\s+to|makes?|made|keeps?|kept|trigger\w*|"
-    r"results?\s+in)\b|\bhow\s+(?:is|are|am|was|were)\b[^.?!]*\bso\b",
+    r"results?\s+in)\b|\bhow\s+(?:is|are|am|was|were)\b[^.?!]{0,80}?\bso\b",
     re.IGNORECASE,
 )
 
