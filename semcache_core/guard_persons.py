@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from .guard_text import span_words
+from .guard_text import WORD, span_words
 
 __all__ = ["persons_agree"]
 
@@ -97,8 +97,8 @@ def _generic(span: str) -> bool:
     "is" or "about" ("crack my knuckles", "how much water does your body need")."""
     for clause in _CLAUSE_END.split(span):
         previous = ""
-        for word in span_words(clause):
-            word = word.replace("\u2019", "'")
+        for word in WORD.findall(clause):  # not span_words: its cache keeps the two spans
+            word = word.lower().replace("\u2019", "'")
             if word in _FIRST or word in _SECOND:
                 if word == "me":
                     return True
