@@ -49,6 +49,10 @@ _CLAUSE_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*|[,;:.!?()\[\]\u2013\u2014]|(?<
 _DETERMINERS = frozenset(["a", "an", "the", "my", "your", "our", "their", "his", "her", "its"])
 _ARROW = re.compile(r"\u2192|\u21d2|\u27f6|=>|->")  # no \s* around: quadratic on long blanks
 _OUT_OF = re.compile(r"\bout\s+of\b", re.IGNORECASE)
+# "X instead of Y" and "X in place of Y" prefer X as "X over Y" does; "X compared with Y"
+# compares as "X compared to Y" does
+_OVER = re.compile(r"\b(?:instead|in\s+place)\s+of\b", re.IGNORECASE)
+_COMPARED_WITH = re.compile(r"\bcompared\s+with\b", re.IGNORECASE)
 _PRONOUNS = {"me": "i", "us": "we", "him": "he", "them": "they"}  # "from me" / "I ... from"
 _REACH = 3  # words of each end beside its connector ("a JSON string" into "a Python dict")
 _MOVES_MAX = 32  # moves compared per side: thousands of "to"s stay cheap
@@ -58,11 +62,12 @@ Move = tuple[frozenset[str], frozenset[str]]
 
 def _moves(span: str) -> list[Move]:
     """(source words, target words) of each "X to Y", "X into Y", "Y from X", "X than Y"
-    ("bigger than") and "X over Y" ("prefer X over Y") in a span:
+    ("bigger than") and "X over Y" ("prefer X over Y", "X instead of Y") in a span:
     up to :data:`_REACH` words on each side of the connector, short of the next connector
     or punctuation, determiners skipped, possessives and plurals folded: "convert a JSON
     string into a Python dict" -> ``({"convert", "json", "string"}, {"python", "dict"})``."""
     span = _OUT_OF.sub(" from ", _ARROW.sub(" to ", span))  # "X -> Y", "out of X"
+    span = _COMPARED_WITH.sub("compared to", _OVER.sub(" over ", span))
     words = [token.lower() for token in _CLAUSE_TOKEN.findall(span)]
     at = [
         i

@@ -197,6 +197,7 @@ _PAIRS: list[tuple[str, ...]] = [
     ("can may", "must haveto needto"),
     ("must haveto", "should ought"),
     ("all every", "some most few"),
+    ("any", "most all every"),  # "Are any mushrooms poisonous?" / "Are most...?"
     ("most", "few"),
     (
         "instead substitute substitutes replace replacement alternative alternatives",

@@ -436,7 +436,8 @@ _MOTION = re.compile(
 _MOTION_WORD = {"up": "rises", "down": "drops"}
 # phrases read as one word of a pole (the group's name):
 # - an obligation or a need asked ("do I have to", "required to", "does my landlord need
-#   to"; "I need to change my order" asks no question), permission ("allowed to");
+#   to"; "I need to change my order" asks no question), permission ("allowed to"),
+#   "in place of" as "instead";
 # - a question about the past ("Did the Fed...?", "How much did...?"; "I was charged
 #   twice" asks none) and the future ("I'll", "going to" before a verb, "gonna");
 # - "even" as a number's ("Is 7 even?", "even numbers"; not "why does it even...");
@@ -449,7 +450,7 @@ _PHRASE_POLE = re.compile(
     r"(?P<pastasked>(?:^|(?<=[.!?;:,\n]))\s*(?:did|was|were)\b|"
     r"\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+(?:did|was|were)\b)|"
     r"(?P<evennum>(?<=\d\s)even\b|\beven(?=\s+(?:numbers?|integers?|or\s+odd)\b))|"
-    r"\b(?P<can>(?:allowed|permitted|able)\s+to)\b|"
+    r"\b(?P<can>(?:allowed|permitted|able)\s+to)\b|\b(?P<instead>in\s+place\s+of)\b|"
     r"(?P<will>\b\w+['\u2019]ll\b|\bgonna\b|\bgoing\s+to\s+(?!(?:the|a|an|my|your|our|"
     r"their|his|her|its|this|that|these|those)\b)[^\W\d_]+)|"
     r"\b(?:vot|argu|testif|campaign|protest|lobb|rul|decid|fight|fought|case|evidence|"

@@ -267,6 +267,10 @@ REFUSED = [
     (opposites_agree, "Who voted for the bill?", "Who voted against the bill?"),
     (opposites_agree, "Arguments in favor of nuclear power", "Arguments against nuclear power"),
     (opposites_agree, "Does my landlord need to give notice?", "Can my landlord give notice?"),
+    (opposites_agree, "Are any mushrooms poisonous?", "Are most mushrooms poisonous?"),
+    (opposites_agree, "What can I use in place of eggs?", "What can I use along with eggs?"),
+    (order_agrees, "Reasons to choose cats over dogs", "Reasons to pick dogs instead of cats"),
+    (order_agrees, "Benefits of tea compared with coffee", "Advantages of coffee compared to tea"),
     (opposites_agree, "Do I need to register my drone?", "Am I allowed to register my drone?"),
 ]
 
@@ -382,6 +386,9 @@ SERVED = [
     "Can my baby eat honey?|Can my newborn eat honey?",
     "Why can't I log in?|Why can't you log in?",
     "I want you to write me a poem about autumn|Can you write me a poem about autumn?",
+    "What can I use in place of butter?|What can I use instead of butter?",
+    "Reasons to choose cats over dogs|Reasons to pick cats instead of dogs",
+    "Is there any way to fix it?|Is there a way to fix it?",
     "How do I track my order?|Where can I see the tracking for my order?",
     "How long should the dough proof?|How much time does the dough need to rise?",
     "Do I have to file a tax return?|Do I need to file a tax return?",
