@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 
 from .guard_text import WORD, span_words, stem
-from .guard_words import INFINITIVE_VERBS
+from .guard_words import DETERMINERS, INFINITIVE_VERBS
 
 __all__ = ["order_agrees"]
 
@@ -46,7 +46,6 @@ def order_agrees(new: str, stored: str) -> bool:
 _CONNECTORS = frozenset(["to", "into", "from", "than", "over"])  # "X to Y", "Y from X", "X than Y"
 # words, and the punctuation that ends a clause (a dash between spaces too)
 _CLAUSE_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*|[,;:.!?()\[\]\u2013\u2014]|(?<!\w)-+(?!\w)")
-_DETERMINERS = frozenset(["a", "an", "the", "my", "your", "our", "their", "his", "her", "its"])
 _ARROW = re.compile(r"\u2192|\u21d2|\u27f6|=>|->")  # no \s* around: quadratic on long blanks
 _OUT_OF = re.compile(r"\bout\s+of\b", re.IGNORECASE)
 # "X instead of Y" and "X in place of Y" prefer X as "X over Y" does; "X compared with Y"
@@ -104,7 +103,7 @@ def _end(words: Iterable[str]) -> frozenset[str]:
     """The first :data:`_REACH` words of ``words`` that are not determiners, folded."""
     found: list[str] = []
     for word in words:
-        if word not in _DETERMINERS:
+        if word not in DETERMINERS:
             found.append(_PRONOUNS.get(word) or stem(word))
             if len(found) == _REACH:
                 break

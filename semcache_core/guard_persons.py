@@ -63,7 +63,8 @@ def persons_agree(new: str, stored: str) -> bool:
     how to upload a photo?", "How do I change my email?" / "How to change your email?");
     where each side names both, not swapped ("Can you help me?" / "Can I help you?" do
     not agree)."""
-    new, stored = _COURTESY.sub(" ", new), _COURTESY.sub(" ", stored)
+    # one apostrophe for the word lists ("I\u2019m" is "I'm"), and no "thank you"
+    new, stored = (_COURTESY.sub(" ", side).replace("\u2019", "'") for side in (new, stored))
     new_persons, stored_persons = _persons(new), _persons(stored)
     if new_persons == stored_persons:
         return True
@@ -82,7 +83,6 @@ def _persons(span: str) -> list[int]:
     your ... me": [2, 1])."""
     found = []
     for word in span_words(span):
-        word = word.replace("\u2019", "'")
         if word in _FIRST:
             found.append(1)
         elif word in _SECOND:
@@ -98,7 +98,7 @@ def _generic(span: str) -> bool:
     for clause in _CLAUSE_END.split(span):
         previous = ""
         for word in WORD.findall(clause):  # not span_words: its cache keeps the two spans
-            word = word.lower().replace("\u2019", "'")
+            word = word.lower()
             if word in _FIRST or word in _SECOND:
                 if word == "me":
                     return True

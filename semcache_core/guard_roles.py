@@ -21,16 +21,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .guard_text import span_words, stem
-from .guard_words import DATE_WORDS
+from .guard_words import DATE_WORDS, DETERMINERS
 
 __all__ = ["roles_agree"]
 
 _BE = frozenset(["is", "are", "was", "were", "be", "been", "being", "am", "get", "gets", "got"])
 _DO = frozenset(["do", "does", "did"])
 _ASKING = frozenset(["who", "whom", "what", "which", "whose"])
-_DETERMINERS = frozenset(
-    ["a", "an", "the", "my", "your", "our", "their", "his", "her", "its", "this", "that"]
-)
+_DETERMINERS = DETERMINERS | {"this", "that"}  # "Is this form signed by that manager?"
 _NOT_VERBS = _BE | _DO | frozenset(["can", "could", "will", "would", "should", "must", "may"])
 _IRREGULAR = {
     "written": "write", "wrote": "write", "taught": "teach", "made": "make", "built": "build",

@@ -21,6 +21,7 @@ __all__ = [
     "CONTRACTED",
     "CONTRASTING_PREFIXES",
     "DATE_WORDS",
+    "DETERMINERS",
     "INFINITIVE_VERBS",
     "KINDS",
     "KIND_PHRASES",
@@ -70,6 +71,10 @@ CONTRASTING_PREFIXES = (
 """Prefixes of opposite or other sizes and directions: the same stem behind each is a swap
 ("hypertension" / "hypotension", "overestimate" / "underestimate", "milligrams" /
 "micrograms", "inbound" / "outbound")."""
+
+DETERMINERS = frozenset(_split("a an the my your our their his her its"))
+"""Words before a noun that say which one, skipped where the guards read a phrase's words
+("a JSON string", "my landlord")."""
 
 _CARDINALS = _split(
     "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen "
