@@ -465,7 +465,8 @@ _PHRASE_POLE = re.compile(
 # it?", "At what age can you rent a car?" is "What age do you have to be...?"), or asking
 # for a service ("Can you tell me whether to tip?" is "Should I tip?")
 _MODAL_ASKING_HOW = re.compile(
-    r"\b(?:(?:how|what|which)(?:\s+\w+)?|where|when|who)\s+(can|could|should|may|might)\b|"
+    r"\b(?:(?:how|what|which)(?:\s+\w+)?|where|when|who)\s+(can|could|should|may|might)\b"
+    r"(?!['\u2019])|"  # not the "can" of "who can't": that word is "can't", not "can"
     r"\b(can|could|would|will)\s+you\s+(?:please\s+)?(?:tell|explain|check|recommend|help|"
     r"show|let|give|find|say|list|suggest|advise|describe|confirm|remind|look)\b",
     re.IGNORECASE,

@@ -267,6 +267,11 @@ REFUSED = [
     (opposites_agree, "Who voted for the bill?", "Who voted against the bill?"),
     (opposites_agree, "Arguments in favor of nuclear power", "Arguments against nuclear power"),
     (opposites_agree, "Does my landlord need to give notice?", "Can my landlord give notice?"),
+    (
+        opposites_agree,
+        "Do I have to help people who can't pay?",
+        "Can I help people who can't pay?",
+    ),
     (opposites_agree, "Are any mushrooms poisonous?", "Are most mushrooms poisonous?"),
     (opposites_agree, "What can I use in place of eggs?", "What can I use along with eggs?"),
     (order_agrees, "Reasons to choose cats over dogs", "Reasons to pick dogs instead of cats"),
