@@ -41,6 +41,7 @@ from .embedders import embed_documents
 from .errors import InvalidArgumentError, InvalidPairError, InvalidVectorError, shown
 from .guards import Guard, check_guards
 from .hit_rule import checked_verdict
+from .pleasantries import without_pleasantries
 from .vectors import FloatVector, as_unit_vector, score_floor
 
 __all__ = ["Calibration", "LabelledPair", "PairScore", "ThresholdRow", "calibrate", "table"]
@@ -303,13 +304,20 @@ class _Vectors:
         }
         texts: dict[str, None] = {}
         for pair in pairs:
-            texts.update({pair.a: None, pair.b: None})
+            texts.update(dict.fromkeys(self.searched(pair)))
             verdict = self.verdicts.get(pair.index)
             if isinstance(verdict, tuple):
                 texts.update(dict.fromkeys(verdict))
         ordered = list(texts)
         embedded = embed_documents(embedder, ordered, batch_size) if ordered else []
         self.vectors = {text: _unit(vector, text) for text, vector in zip(ordered, embedded)}
+
+    def searched(self, pair: LabelledPair) -> tuple[str, str]:
+        """What the search compares of the pair: under the response rule, the texts less
+        their pleasantries, as the LLM caches embed them."""
+        if self.rule == "response":
+            return without_pleasantries(pair.a), without_pleasantries(pair.b)
+        return pair.a, pair.b
 
     def cosine(self, first: str, second: str) -> float | None:
         a, b = self.vectors[first], self.vectors[second]
@@ -324,7 +332,7 @@ class _Vectors:
     def score(self, pair: LabelledPair) -> PairScore:
         if self.rule == "response" and pair.a == pair.b:
             return PairScore(pair, _ALWAYS, "identical prompts: an exact hit")
-        whole = self.cosine(pair.a, pair.b)
+        whole = self.cosine(*self.searched(pair))
         if whole is None:
             return PairScore(pair, _NEVER, "a text embeds to nothing")
         if self.rule == "cosine":

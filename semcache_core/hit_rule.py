@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 from .guard_marks import marks_agree
 from .guards import Guard, check_guards, passes
+from .pleasantries import times_apart, without_pleasantries
 from .prompt_diff import differing_sentences, is_trivial, tokens, words
 from .word_swaps import swapped_words
 
@@ -33,12 +34,17 @@ def query_verdict(
     served for the new query text ``query``, or the two differing spans (new, stored) whose
     embeddings decide it (:func:`semcache_core.calibrate` scores pairs by this rule too).
 
+    - greetings, thanks and sign-offs at either end of a text
+      (:func:`~semcache_core.pleasantries.without_pleasantries`) are not compared: "Hi!
+      Is the gym open? Thanks." asks what "Is the gym open?" asks; but two greetings of
+      other times of day ("Good morning!" / "Good evening!") are a no;
     - the texts differ only in whitespace and the punctuation of prose (a comma, a last
       question mark left off): yes; in a symbol inside a token ("build/cache" /
       "build/.cache", "==" / "!="), or in how their sentences end ("Translate: Yes." /
       "Translate: Yes?", "Count the dots: ..." / "...: .", "?" / "...":
       :func:`~semcache_core.guard_marks.marks_agree`): no, whatever the embeddings say;
-    - nothing shared (the spans are the whole texts): yes, the search already compared them;
+    - nothing shared (the spans are the whole texts): yes, the search already compared them
+      (the LLM caches and calibration embed a query text less its pleasantries);
     - one side adds or drops a sentence the other lacks: no;
     - the texts differ in several places (a RAG prompt's context line and its question):
       the differing sentences of each, without the sentences shared between them
@@ -57,7 +63,9 @@ def query_verdict(
 def checked_verdict(query: str, stored: str, guards: tuple[Guard, ...]) -> bool | tuple[str, str]:
     """:func:`query_verdict` with ``guards`` already checked (:func:`check_guards`), as the
     LLM caches and calibration hold them: every candidate of every lookup comes here."""
-    difference = differing_sentences(query, stored)
+    if times_apart(query, stored):
+        return False
+    difference = differing_sentences(without_pleasantries(query), without_pleasantries(stored))
     if difference.one_sided:
         return False
     if words(difference.first) == words(difference.second):

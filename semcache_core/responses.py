@@ -47,6 +47,7 @@ from .filters import Filter
 from .guards import Guard, check_guards
 from .hit_rule import checked_verdict, query_verdict
 from .namespaces import adapter_namespace
+from .pleasantries import without_pleasantries
 from .query_vectors import QueryVectors
 from .records import Hit
 from .response_checks import check_correct, check_storable, check_usage, digest, prompt_text
@@ -278,7 +279,8 @@ class ResponseCache:
             return self._served(self._outcome(found.value, load, True, found.metadata), key)
         query = prompt.query
         prompt_text(query, "prompt query")  # before the model is called on a miss
-        vector = _usable(self._embedder.embed_query(query)) if query else None
+        searched = without_pleasantries(query)  # what the entries' vectors embed too
+        vector = _usable(self._embedder.embed_query(searched)) if query else None
         hits = [] if vector is None else self._search(vector, prompt, model)
         for hit in hits:
             if hit.key == key:  # stored since the exact read (a concurrent update): exact
@@ -295,7 +297,7 @@ class ResponseCache:
                     return self._served(value, hit.key)
                 self._count_exploration()
                 break  # explored: a miss, and the update that follows teaches the entry
-        return self._missed(key, query, vector, load)
+        return self._missed(key, searched, vector, load)
 
     async def alookup(self, prompt: PromptLike, model: str, load: Loader | None = None) -> Any:
         """Async :meth:`lookup`, embedding with the embedder's async method."""
@@ -306,7 +308,8 @@ class ResponseCache:
             return await self._aserved(value, key)
         query = prompt.query
         prompt_text(query, "prompt query")  # before the model is called on a miss
-        vector = _usable(await self._embedder.aembed_query(query)) if query else None
+        searched = without_pleasantries(query)
+        vector = _usable(await self._embedder.aembed_query(searched)) if query else None
         hits = (
             []
             if vector is None
@@ -334,13 +337,15 @@ class ResponseCache:
                     return await self._aserved(value, hit.key)
                 self._count_exploration()
                 break  # explored: a miss, and the update that follows teaches the entry
-        return self._missed(key, query, vector, load)
+        return self._missed(key, searched, vector, load)
 
-    def _missed(self, key: str, query: str, vector: FloatVector | None, load: Loader | None) -> Any:
-        """A miss, its query vector kept for the ``update`` that follows (see
-        :mod:`semcache_core.query_vectors`)."""
+    def _missed(
+        self, key: str, searched: str, vector: FloatVector | None, load: Loader | None
+    ) -> Any:
+        """A miss, the vector of its ``searched`` text kept for the ``update`` that follows
+        (see :mod:`semcache_core.query_vectors`)."""
         if vector is not None:
-            self._query_vectors.remember(key, query, vector)
+            self._query_vectors.remember(key, searched, vector)
         return self._outcome(None, load, exact=False)
 
     def _search(self, vector: FloatVector, prompt: PromptLike, model: str) -> list[Hit]:
@@ -412,9 +417,9 @@ class ResponseCache:
         right = self._verifier.judged(explored, response)
         vector = None
         if prompt.query and not (right and self._holds(explored)):
-            query = prompt.query
+            searched = without_pleasantries(prompt.query)
             vector = self._query_vectors.document(
-                key, query, lambda: _usable(self._embedder.embed_document(query))
+                key, searched, lambda: _usable(self._embedder.embed_document(searched))
             )
         else:
             self._query_vectors.discard(key)
@@ -428,12 +433,12 @@ class ResponseCache:
         right = self._verifier.judged(explored, response)
         vector = None
         if prompt.query and not (right and await asyncio.to_thread(self._holds, explored)):
-            query = prompt.query
+            searched = without_pleasantries(prompt.query)
 
             async def embed() -> FloatVector | None:
-                return _usable(await self._embedder.aembed_document(query))
+                return _usable(await self._embedder.aembed_document(searched))
 
-            vector = await self._query_vectors.adocument(key, query, embed)
+            vector = await self._query_vectors.adocument(key, searched, embed)
         else:
             self._query_vectors.discard(key)
         await asyncio.to_thread(
