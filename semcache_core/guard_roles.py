@@ -1,8 +1,10 @@
 """The role guard of :mod:`semcache_core.guards`: who does what to whom.
 
 "How does stress affect sleep?" / "How is stress affected by sleep?" score 0.99 with
-all-MiniLM-L6-v2, "Who killed Caesar?" / "Who did Caesar kill?" 0.98: the same words, the
-doer and the one done to swapped, by the passive voice or by asking about the object.
+all-MiniLM-L6-v2, "Who killed Caesar?" / "Who did Caesar kill?" 0.98, "Can I track my
+landlord's phone?" / "Can my landlord track my phone?" 0.98: the same words, the doer and
+the one done to swapped, by the passive voice, by asking about the object, or by the
+owner of the thing acted on becoming the one who acts.
 
 Example::
 
@@ -14,6 +16,8 @@ Example::
     False
     >>> roles_agree("Who did Kim marry?", "Who married Kim?")  # it takes two either way
     True
+    >>> roles_agree("Can I track my landlord's phone?", "Can my landlord track my phone?")
+    False
 """
 
 from __future__ import annotations
@@ -49,18 +53,22 @@ _SYMMETRIC = frozenset(
      "visit", "consult"]
 )  # fmt: skip
 _PARTNERING = frozenset(["with", "against", "alongside"])
+_PRONOUNS = frozenset(["i", "you", "we", "he", "she", "they", "it", "me", "us", "them"])
+_NOT_ACTING = _DETERMINERS | _NOT_VERBS | _PRONOUNS  # what the verb of "<verb> my X's" is not
 
 
 def roles_agree(new: str, stored: str) -> bool:
     """The doer and the done-to in the same roles: not "X affects Y" on one side and "X is
     affected by Y" on the other (the passive with the same verb and its doer after that
     verb on the active side), nor "Who did X kill?" against "Who killed X?" (a question
-    about the object against one about the subject, with the same verb and X)."""
+    about the object against one about the subject, with the same verb and X), nor
+    "<verb> my X's thing" against "my X <verb> ..." (the owner of what is acted on is the
+    doer on the other side)."""
     new_words, stored_words = span_words(new), span_words(stored)
     if new_words == stored_words:
         return True
     for one, other in ((new_words, stored_words), (stored_words, new_words)):
-        if _passive_reversed(one, other) or _object_asked(one, other):
+        if _passive_reversed(one, other) or _object_asked(one, other) or _owner_acts(one, other):
             return False
     return True
 
@@ -123,6 +131,26 @@ def _object_asked(asked: tuple[str, ...], other: tuple[str, ...]) -> bool:
         return False
     doers = {stem(word) for word in rest[:at]}
     return doers <= {stem(word) for word in other[at_verb + 1 :]}
+
+
+def _owner_acts(owned: tuple[str, ...], acting: tuple[str, ...]) -> bool:
+    """``owned`` has "<verb> [my] X's ..." and ``acting`` "X [one or two words] <verb>",
+    the same verb ("can I track my landlord's phone" / "can my landlord track my phone";
+    "what if I hit my ex's car" / "what if my ex hits my car"): X owns what is acted on
+    in one and acts in the other. X as an owner on both sides ("Can my doctor's notes be
+    read by me?") is no swap."""
+    for at, word in enumerate(owned):
+        if not word.endswith(("'s", "\u2019s")) or at == 0:
+            continue
+        owner = stem(word)
+        verbs = [w for w in owned[max(0, at - 3) : at] if w not in _NOT_ACTING]
+        for place, other in enumerate(acting):
+            if other != owner:
+                continue
+            after = acting[place + 1 : place + 4]
+            if any(_same_verb(w, verb) for w in after for verb in verbs if w not in _NOT_VERBS):
+                return True
+    return False
 
 
 def _partnered(words: Sequence[str], at_verb: int) -> bool:

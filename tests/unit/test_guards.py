@@ -277,6 +277,9 @@ REFUSED = [
     (order_agrees, "Reasons to choose cats over dogs", "Reasons to pick dogs instead of cats"),
     (order_agrees, "Benefits of tea compared with coffee", "Advantages of coffee compared to tea"),
     (opposites_agree, "Do I need to register my drone?", "Am I allowed to register my drone?"),
+    (roles_agree, "can I track my landlord's phone", "can my landlord track my phone"),
+    (roles_agree, "What if I hit my neighbor's car?", "What if my neighbor hits my car?"),
+    (roles_agree, "Can I check my husband's phone?", "Can my husband check his phone?"),
 ]
 
 SERVED = [
@@ -293,6 +296,8 @@ SERVED = [
     "Do guinea pigs need a friend?|Does my guinea pig need a friend?",
     "What was the price a week ago?|What was the price one week ago?",
     "How do I reset my password?|how can I reset my password",
+    "Can I see my doctor's notes?|Can my doctor's notes be seen by me?",
+    "How do I reset my router's password?|How do I reset the password of my router?",
     "How tall is the Eiffel Tower?|What is the height of the Eiffel Tower?",
     "Is the museum open on Monday?|Is the museum open Mondays?",
     "What is 15% of 80?|Calculate 15 percent of 80.",
@@ -584,6 +589,27 @@ def test_the_passive_with_the_doer_swapped_is_refused_and_kept_is_served(
     assert not roles_agree(active, f"How is {doer} {participle} by {done_to}?")
     assert not roles_agree(f"Who {third_person} {done_to}?", f"Who did {done_to} {base}?")
     assert roles_agree(f"Who did {done_to} {base}?", f"Who was {participle} by {done_to}?")
+
+
+OWNERS = ["landlord", "boss", "ex", "neighbor", "roommate", "sister", "employer"]
+ACTS = [("track", "tracks"), ("read", "reads"), ("hit", "hits"), ("sue", "sues"), ("call", "calls")]
+THINGS = ["phone", "car", "messages", "email", "bank account"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(OWNERS), st.sampled_from(ACTS), st.sampled_from(THINGS))
+def test_the_owner_of_what_is_acted_on_acting_is_refused(
+    owner: str, verb: tuple[str, str], thing: str
+) -> None:
+    base, third_person = verb
+    owned = f"Can I {base} my {owner}'s {thing}?"
+    assert not roles_agree(owned, f"Can my {owner} {base} my {thing}?")
+    assert not roles_agree(
+        f"What if my {owner} {third_person} my {thing}?", f"What if I {base} my {owner}'s {thing}?"
+    )
+    # the same roles told another way: no swap
+    assert roles_agree(owned, f"Am I allowed to {base} my {owner}'s {thing}?")
+    assert roles_agree(owned, f"Can I {base} the {thing} of my {owner}?")
 
 
 @settings(max_examples=200, deadline=None)
