@@ -16,6 +16,7 @@ def _split(words: str) -> list[str]:
 
 
 __all__ = [
+    "is_superlative",
     "CODE_CONTEXT",
     "CODE_KINDS",
     "CONTRACTED",
@@ -103,6 +104,20 @@ NUMBER_WORDS: dict[str, str] = {
 """Numbers in words, each to its value in digits ("one", "first" and "second" are left
 out: "a new one", "first aid" and "wait a second" count nothing); a plural magnitude
 counts as its magnitude ("thousands" / "millions" of users ask other things)."""
+
+_NOT_SUPERLATIVES = _split(
+    "interest guest quest request forest chest protest contest harvest invest suggest arrest "
+    "digest honest modest manifest conquest priest crest unrest behest inquest bequest earnest"
+)
+
+
+def is_superlative(word: str) -> bool:
+    """Whether a lower-case word is a superlative ("largest", "most", "best"; not "test",
+    "interest"): "second" before one is a rank."""
+    return word in ("most", "least", "best", "worst") or (
+        word.endswith("est") and len(word) > 4 and word not in _NOT_SUPERLATIVES
+    )
+
 
 CONTRACTED = frozenset(
     _split(

@@ -86,6 +86,7 @@ from .guard_words import (
     TIME_WINDOW,
     TOO_AS_ALSO_BEFORE,
     UNITS,
+    is_superlative,
 )
 from .prompt_diff import numbers_at
 
@@ -147,13 +148,22 @@ def numbers_agree(new: str, stored: str) -> bool:
 
 
 def _numbers_in_order(span: str) -> list[str]:
-    """The numbers of ``span`` in order, those in words as their value in digits."""
+    """The numbers of ``span`` in order, those in words as their value in digits ("second"
+    only as a rank: before a superlative)."""
     found = numbers_at(span)
     for match in WORD.finditer(span):
         value = NUMBER_WORDS.get(match.group().lower())
         if value is not None:
             found.append((match.start(), value))
+    for match in _SECOND.finditer(span):
+        if is_superlative(match.group(1).lower()):
+            found.append((match.start(), "2"))
     return [value for _, value in sorted(found)]
+
+
+# "second" is a rank before a superlative ("the second largest", "second-most common");
+# alone it is a unit or "another" ("wait a second", "a second opinion", "a second test")
+_SECOND = re.compile(r"\bsecond[\s-]+(\w+)", re.IGNORECASE)
 
 
 # A quantity's unit: after a number (digits or words), "a", "an", "one" or "per".

@@ -278,6 +278,9 @@ REFUSED = [
     (order_agrees, "Benefits of tea compared with coffee", "Advantages of coffee compared to tea"),
     (opposites_agree, "Do I need to register my drone?", "Am I allowed to register my drone?"),
     (roles_agree, "can I track my landlord's phone", "can my landlord track my phone"),
+    (numbers_agree, "What is the largest country?", "What is the second largest country?"),
+    (numbers_agree, "the most spoken language", "the second-most spoken language"),
+    (numbers_agree, "the second best option", "the third best option"),
     (roles_agree, "What if I hit my neighbor's car?", "What if my neighbor hits my car?"),
     (roles_agree, "Can I check my husband's phone?", "Can my husband check his phone?"),
 ]
@@ -410,6 +413,14 @@ def test_each_guard_refuses_the_swap_it_exists_for(guard: Any, new: str, stored:
     assert guard(new, stored) is False
     assert guard(stored, new) is False  # whichever side is cached
     assert not passes(DEFAULT_GUARDS, new, stored)
+
+
+def test_second_counts_as_a_number_only_as_a_rank() -> None:
+    assert not numbers_agree("the tallest mountain", "the second tallest mountain")
+    assert not numbers_agree("the second-most visited city", "the 3rd most visited city")
+    assert numbers_agree("the second largest city", "the 2nd largest city")
+    for other in ("a second opinion", "a second test", "wait a second", "a second interest"):
+        assert numbers_agree(other, other.replace("a second", "another")), other
 
 
 @pytest.mark.parametrize("pair", SERVED)
