@@ -216,6 +216,21 @@ _PAIRS: list[tuple[str, ...]] = [
     # can I treat it?" / "What should I do for it?" is one question; see guards)
     ("can may", "must haveto needto"),
     ("must haveto", "should ought"),
+    # the two sides of one relation ("What can a landlord legally do?" / "... a tenant..."):
+    # a question naming both ("Can a landlord evict a tenant?") swaps nothing
+    ("landlord landlords landlady", "tenant tenants renter renters lodger lodgers"),
+    ("buyer buyers purchaser purchasers", "seller sellers vendor vendors"),
+    ("lender lenders", "borrower borrowers"),
+    ("employer employers", "employee employees"),
+    ("creditor creditors", "debtor debtors"),
+    ("plaintiff plaintiffs claimant claimants", "defendant defendants respondent"),
+    ("host hosts", "guest guests"),
+    ("franchisor franchisors", "franchisee franchisees"),
+    ("sender senders", "recipient recipients receiver receivers"),
+    ("donor donors", "recipient recipients"),
+    ("parent parents", "child children kid kids"),
+    ("teacher teachers", "student students pupil pupils"),
+    ("doctor doctors physician physicians", "patient patients"),
     ("all every", "some most few"),
     ("any", "most all every"),  # "Are any mushrooms poisonous?" / "Are most...?"
     ("most", "few"),
