@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .guard_text import span_words, stem
-from .guard_words import DATE_WORDS, DETERMINERS
+from .guard_words import CONTRACTED, DATE_WORDS, DETERMINERS
 
 __all__ = ["roles_agree"]
 
@@ -138,11 +138,13 @@ def _owner_acts(owned: tuple[str, ...], acting: tuple[str, ...]) -> bool:
     the same verb ("can I track my landlord's phone" / "can my landlord track my phone";
     "what if I hit my ex's car" / "what if my ex hits my car"): X owns what is acted on
     in one and acts in the other. X as an owner on both sides ("Can my doctor's notes be
-    read by me?") is no swap."""
+    read by me?") is no swap; a plural owner ("my parents' phone") is not read."""
     for at, word in enumerate(owned):
         if not word.endswith(("'s", "\u2019s")) or at == 0:
             continue
         owner = stem(word)
+        if owner in CONTRACTED or owner in _PRONOUNS or owner in _ASKING:
+            continue  # "what's" is "what is", not an owner
         verbs = [w for w in owned[max(0, at - 3) : at] if w not in _NOT_ACTING]
         for place, other in enumerate(acting):
             if other != owner:

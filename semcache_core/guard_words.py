@@ -16,7 +16,6 @@ def _split(words: str) -> list[str]:
 
 
 __all__ = [
-    "is_superlative",
     "CODE_CONTEXT",
     "CODE_KINDS",
     "CONTRACTED",
@@ -39,6 +38,7 @@ __all__ = [
     "SCOPES",
     "TOO_AS_ALSO_BEFORE",
     "UNITS",
+    "is_superlative",
 ]
 
 NEGATIONS = frozenset(
@@ -107,13 +107,20 @@ counts as its magnitude ("thousands" / "millions" of users ask other things)."""
 
 _NOT_SUPERLATIVES = _split(
     "interest guest quest request forest chest protest contest harvest invest suggest arrest "
-    "digest honest modest manifest conquest priest crest unrest behest inquest bequest earnest"
+    "digest honest modest manifest conquest priest crest unrest behest inquest bequest earnest "
+    "budapest bucharest midwest southwest northwest tempest everest palimpsest"
 )
 
 
 def is_superlative(word: str) -> bool:
     """Whether a lower-case word is a superlative ("largest", "most", "best"; not "test",
-    "interest"): "second" before one is a rank."""
+    "interest"): "second" before one is a rank.
+
+    Example::
+
+        >>> is_superlative("largest"), is_superlative("most"), is_superlative("interest")
+        (True, True, False)
+    """
     return word in ("most", "least", "best", "worst") or (
         word.endswith("est") and len(word) > 4 and word not in _NOT_SUPERLATIVES
     )

@@ -139,6 +139,11 @@ _AMOUNT = re.compile(r"[-+]?[$\u20ac\u00a3\u00a5]?[\d.,]+%?")
 _UPPER_OR_DIGIT = re.compile(r"[A-Z0-9]")
 
 
+# "second" is a rank before a superlative ("the second largest", "second-most common");
+# alone it is a unit or "another" ("wait a second", "a second opinion", "a second test")
+_SECOND = re.compile(r"\bsecond[\s-]+(\w+)", re.IGNORECASE)
+
+
 def numbers_agree(new: str, stored: str) -> bool:
     """The same numbers in the same order ("Is 7 greater than 3?" is not "Is 3 greater
     than 7?"), in digits (``"15%"``, ``"3.11"``, ``"2024-05-01"``, ``"-40"``) or in words,
@@ -159,11 +164,6 @@ def _numbers_in_order(span: str) -> list[str]:
         if is_superlative(match.group(1).lower()):
             found.append((match.start(), "2"))
     return [value for _, value in sorted(found)]
-
-
-# "second" is a rank before a superlative ("the second largest", "second-most common");
-# alone it is a unit or "another" ("wait a second", "a second opinion", "a second test")
-_SECOND = re.compile(r"\bsecond[\s-]+(\w+)", re.IGNORECASE)
 
 
 # A quantity's unit: after a number (digits or words), "a", "an", "one" or "per".

@@ -52,7 +52,6 @@ Example::
 
 from __future__ import annotations
 
-import functools
 import re
 
 __all__ = ["times_apart", "without_pleasantries"]
@@ -60,7 +59,7 @@ __all__ = ["times_apart", "without_pleasantries"]
 _TIME_OF_DAY = r"good\s+(morning|afternoon|evening|day|night)"
 _GREETING = (
     rf"(?:(?-i:hi|Hi)|hello|hey|hiya|howdy|greetings|{_TIME_OF_DAY})"  # "HI": Hawaii
-    r"(?:\s+(?:there|all|everyone|everybody|team|folks|guys))?"
+    r"(?:[^\S\n]*,?[^\S\n]*(?:there|all|everyone|everybody|team|folks|guys)\b)?"
 )
 _OPENER = (
     r"(?:(?:a\s+)?quick\s+(?:question|q)|(?:one\s+more\s+|another\s+)?question"
@@ -74,19 +73,20 @@ _CLOSER = (
     rf"(?:{_THANKS}|cheers|much\s+appreciated|(?:i\s+)?appreciate\s+it"
     r"|(?:best|kind|warm)\s+regards)"
 )
-# a greeting then its punctuation (matched from a position: no \A); not one followed by a
-# name or title ("Good morning, Vietnam!", "Hi, John!"): a capital word and punctuation;
-# and only before a word ("Hi! 👋 How..." keeps its emoji, which the other side lacks)
+# a greeting then its punctuation (matched from a position: no \A), and only before a
+# word ("Hi! 👋 How..." keeps its emoji, which the other side lacks)
 _LEADING = re.compile(
-    rf"[ \t]*(?:{_GREETING}|{_OPENER})[ \t]*[!.,:;]+[ \t]+(?!(?-i:[A-Z])\w*[!.,])(?=[\w¿¡(])",
-    re.IGNORECASE,
+    rf"[^\S\n]*(?:{_GREETING}|{_OPENER})[^\S\n]*[!.,:;]+[^\S\n]+(?=[\w¿¡(])", re.IGNORECASE
 )
+# a capitalised word and its punctuation after a greeting: a name or a title ("Good
+# morning, Vietnam!", "Hi, Émile!"), unless it greets too ("Hi! Hello! How do I...")
+_ADDRESSED = re.compile(r"(\w+)[!.,]")
 # after a sentence's end ("...password? Thanks!")
-_AFTER_END = re.compile(rf"(?<=[.?!])[ \t]+{_CLOSER}[!.]*[ \t]*\Z", re.IGNORECASE)
+_AFTER_END = re.compile(rf"(?<=[.?!])[^\S\n]+{_CLOSER}[!.]*[^\S\n]*\Z", re.IGNORECASE)
 # a thanks starting a new sentence, its capital right after a word, and ending with "!"
 # or "." ("sort a list Thanks!"; "the sitcom Cheers." is a title)
 _NEW_SENTENCE = re.compile(
-    rf"(?<!\w)(\w+)[ \t]+(?=(?-i:[A-Z]))({_THANKS})[ \t]*[!.]+[ \t]*\Z", re.IGNORECASE
+    rf"(?<!\w)(\w+)[^\S\n]+(?=(?-i:[A-Z]))({_THANKS})[^\S\n]*[!.]+[^\S\n]*\Z", re.IGNORECASE
 )
 # words that take a sign-off as their object: "end it with Thanks!", "sign off Cheers."
 _TAKES_OBJECT = frozenset(
@@ -97,8 +97,8 @@ _TAKES_OBJECT = frozenset(
 _HELLO_WORLD = re.compile(r"\A\s*hello\W+world\b", re.IGNORECASE)
 # the text may be about words, a message or its tone: nothing in it is a pleasantry then
 _ABOUT_WORDS = re.compile(
-    r"\b(?:translat\w*|say|says|saying|said|spell\w*|pronounc\w*|repeat\w*|mean|means|meaning|stand\s+for|abbreviat\w*|acronym\w*|defin\w*"
-    r"|synonym\w*|antonym\w*|word|words|phrase\w*|expression\w*|slang|greet|greets"
+    r"\b(?:translat\w*|say|says|saying|said|spell\w*|pronounc\w*|repeat\w*|mean|means"
+    r"|meaning|stand\s+for|abbreviat\w*|acronym\w*|defin\w*|synonym\w*|antonym\w*|word|words|phrase\w*|expression\w*|slang|greet|greets"
     r"|greeted|greeting|salutation\w*|polite\w*|rude|formal|informal|casual|tone|sentiment"
     r"|sarcas\w*|sign(?:ing)?[- ]?offs?|(?:opening|closing)\s+lines?|classif\w*"
     r"|categori[sz]\w*|proofread\w*|rewrite|rewrit\w*|rephras\w*|paraphras\w*"
@@ -122,24 +122,33 @@ _NOW = re.compile(
 )
 _ONLY = re.compile(rf"(?:{_GREETING}|{_OPENER}|{_CLOSER})[!.,:;]*", re.IGNORECASE)
 _WORD = re.compile(r"\w")
-_MOST = 4  # pleasantries taken off each end: a longer run is kept (each is a search)
+_MOST = 4  # pleasantries taken off each end at most (each is a search): a longer run keeps
+# the rest, and a text that keeps one is compared with it
 
 
 def without_pleasantries(text: str) -> str:
     """``text`` less the greetings at its start and the thanks and sign-offs at its end
     (see the module's notes); ``text`` itself when nothing would be left, or where they
-    may be part of what is asked."""
+    may be part of what is asked.
+
+    Example::
+
+        >>> without_pleasantries("Good morning, everyone! Is the gym open? Cheers.")
+        'Is the gym open?'
+        >>> without_pleasantries("Good morning, Vietnam! Who starred in it?")  # a title
+        'Good morning, Vietnam! Who starred in it?'
+    """
     return _split(text)[1]
 
 
-@functools.lru_cache(maxsize=256)  # a lookup splits its own text and each candidate's
 def _split(text: str) -> tuple[str, str]:
     """The greetings ``text`` opens with, and ``text`` less its pleasantries."""
-    if "\n" in text or _ABOUT_WORDS.search(text) or _HELLO_WORLD.match(text):
+    if len(text.splitlines()) > 1 or _ABOUT_WORDS.search(text) or _HELLO_WORLD.match(text):
         return "", text
     opened = 0
     for _ in range(_MOST):
-        if (match := _LEADING.match(text, opened)) is None:
+        match = _LEADING.match(text, opened)
+        if match is None or _addressed(text, match.end()):
             break
         opened = match.end()
     kept = text[opened:]
@@ -155,6 +164,12 @@ def _split(text: str) -> tuple[str, str]:
     if kept == text or not _WORD.search(kept) or _ONLY.fullmatch(kept.strip()):
         return "", text  # nothing else asked: "Good morning. Thanks!" wants its own reply
     return text[:opened], kept.strip()
+
+
+def _addressed(text: str, at: int) -> bool:
+    """Whether the greeting ending at ``at`` greets someone by name, or names a title."""
+    named = _ADDRESSED.match(text, at)
+    return named is not None and named.group(1)[0].isupper() and _LEADING.match(text, at) is None
 
 
 def _takes_it(before: str, thanks: str) -> bool:
@@ -174,7 +189,15 @@ def times_apart(first: str, second: str) -> bool:
     "Good evening!"), or only one names a time and the question is about now ("Good
     morning! Is the bakery still open?" / "Is the bakery still open?"): whatever else
     they share, they may not ask the same (what to eat now, whether it is too late for
-    coffee)."""
+    coffee).
+
+    Example::
+
+        >>> times_apart("Good morning! Is it too late?", "Good morning! Is it too late?")
+        False
+        >>> times_apart("Good morning! How do I reset my password?", "How do I reset it?")
+        False
+    """
     times = []
     for text in (first, second):
         found = _TIME.search(_split(text)[0])

@@ -423,7 +423,10 @@ def test_second_counts_as_a_number_only_as_a_rank() -> None:
     assert not numbers_agree("the tallest mountain", "the second tallest mountain")
     assert not numbers_agree("the second-most visited city", "the 3rd most visited city")
     assert numbers_agree("the second largest city", "the 2nd largest city")
-    for other in ("a second opinion", "a second test", "wait a second", "a second interest"):
+    for other in (
+        "a second opinion", "a second test", "wait a second", "a second interest",
+        "a second Budapest hotel",
+    ):  # fmt: skip
         assert numbers_agree(other, other.replace("a second", "another")), other
 
 
@@ -625,6 +628,14 @@ def test_the_owner_of_what_is_acted_on_acting_is_refused(
     # the same roles told another way: no swap
     assert roles_agree(owned, f"Am I allowed to {base} my {owner}'s {thing}?")
     assert roles_agree(owned, f"Can I {base} the {thing} of my {owner}?")
+    # "what's" is "what is": no owner
+    assert roles_agree(
+        f"Can you tell me what's my {owner}'s {thing}?", f"What is my {owner}'s {thing}?"
+    )
+    assert roles_agree(
+        "Can you tell me what's the capital of France?",
+        "What can you tell me about the capital of France?",
+    )
 
 
 @settings(max_examples=200, deadline=None)

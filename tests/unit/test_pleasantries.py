@@ -32,6 +32,9 @@ PAIRS = Path(__file__).resolve().parents[2] / "examples" / "pairs"
         ("Is it open? Thanks in advance. Best regards", "Is it open?"),
         ("Is it urgent? Thanks", "Is it urgent?"),
         ("Greetings! Where is the station?", "Where is the station?"),
+        ("Hi, everyone! How do I sort?", "How do I sort?"),
+        ("Hi! Hello! How do I sort a list?", "How do I sort a list?"),
+        ("Hi!\u00a0How do I sort?\u00a0Thanks!", "How do I sort?"),  # no-break spaces
     ],
 )
 def test_pleasantries_at_either_end_are_taken_off(text: str, asked: str) -> None:
@@ -52,6 +55,8 @@ def test_pleasantries_at_either_end_are_taken_off(text: str, asked: str) -> None
         "Who starred in Cheers",
         "Who starred in the sitcom Cheers.",
         "Good morning, Vietnam! Who starred in it?",  # a title after the greeting
+        "Hi, \u00c9mile! What time is it?",  # a name, not in ASCII
+        "Hi!\u2028How do I sort?",  # a line separator: two lines
         "Is it OK to end an email with Thanks in advance.",  # the sign-off asked about
         "Is it rude to sign off with Cheers.",
         "Is my sign-off too casual for my boss? Thx.",
@@ -250,6 +255,23 @@ async def test_the_async_lookup_and_update_embed_the_bare_question_too() -> None
     await responses.aupdate(_prompt("Is the gym open on Sunday? Thank you."), "m", "Yes.")
     assert await responses.alookup(_prompt("Hey there. Is the gym open on Sunday?"), "m") == "Yes."
     assert await responses.alookup(_prompt("Is the gym open on Monday? Thanks!"), "m") is None
+
+
+def test_a_greeted_miss_is_embedded_once_for_its_lookup_and_update() -> None:
+    """The lookup's vector of the bare question is the one its update stores (a plain
+    callable is one embedder for queries and documents): one embedding, not two."""
+    embedded: list[str] = []
+
+    def recording(text: str) -> list[float]:
+        embedded.append(text)
+        return minilm(text)
+
+    responses = ResponseCache(embedder=recording, threshold=MINILM_THRESHOLD)
+    asked = _prompt("Hi! Where is my order? Thanks!")
+    assert responses.lookup(asked, "m") is None
+    responses.update(asked, "m", "On its way.")
+    assert embedded == ["Where is my order?"]
+    assert responses.lookup(_prompt("Where is my order?"), "m") == "On its way."
 
 
 def test_calibration_scores_a_greeted_repeat_as_the_cache_does() -> None:
