@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from .guard_marks import marks_agree
 from .guards import Guard, check_guards, passes
-from .pleasantries import times_apart, without_pleasantries
+from .pleasantries import compared_texts
 from .prompt_diff import differing_sentences, is_trivial, tokens, words
 from .word_swaps import swapped_words
 
@@ -63,9 +63,10 @@ def query_verdict(
 def checked_verdict(query: str, stored: str, guards: tuple[Guard, ...]) -> bool | tuple[str, str]:
     """:func:`query_verdict` with ``guards`` already checked (:func:`check_guards`), as the
     LLM caches and calibration hold them: every candidate of every lookup comes here."""
-    if times_apart(query, stored):
+    texts = compared_texts(query, stored)
+    if texts is None:  # greetings at other times of day
         return False
-    difference = differing_sentences(without_pleasantries(query), without_pleasantries(stored))
+    difference = differing_sentences(*texts)
     if difference.one_sided:
         return False
     if words(difference.first) == words(difference.second):

@@ -32,7 +32,8 @@ Nothing is taken where it may be part of what is asked:
 Greetings that name a time of day are pleasantries too, but two texts greeting at
 different times ("Good morning! What should I eat now?" / "Good evening! ..."), or one of
 them asking about now ("Good morning! Is the bakery still open?" / "Is the bakery still
-open?"), do not ask the same: :func:`times_apart` says so, and the hit rule refuses them.
+open?"), do not ask the same: :func:`times_apart` says so, and the hit rule refuses them
+(:func:`compared_texts` gives what it compares).
 Requests for speed ("Please answer quickly.", "Urgent!") are not pleasantries: they may
 be what is asked (the priority of a ticket) or change the answer.
 
@@ -54,7 +55,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["times_apart", "without_pleasantries"]
+__all__ = ["compared_texts", "times_apart", "without_pleasantries"]
 
 _TIME_OF_DAY = r"good\s+(morning|afternoon|evening|day|night)"
 _GREETING = (
@@ -98,8 +99,9 @@ _HELLO_WORLD = re.compile(r"\A\s*hello\W+world\b", re.IGNORECASE)
 # the text may be about words, a message or its tone: nothing in it is a pleasantry then
 _ABOUT_WORDS = re.compile(
     r"\b(?:translat\w*|say|says|saying|said|spell\w*|pronounc\w*|repeat\w*|mean|means"
-    r"|meaning|stand\s+for|abbreviat\w*|acronym\w*|defin\w*|synonym\w*|antonym\w*|word|words|phrase\w*|expression\w*|slang|greet|greets"
-    r"|greeted|greeting|salutation\w*|polite\w*|rude|formal|informal|casual|tone|sentiment"
+    r"|meaning|stand\s+for|abbreviat\w*|acronym\w*|defin\w*|synonym\w*|antonym\w*|word"
+    r"|words|phrase\w*|expression\w*|slang|greet|greets|greeted|greeting|salutation\w*"
+    r"|polite\w*|rude|formal|informal|casual|tone|sentiment"
     r"|sarcas\w*|sign(?:ing)?[- ]?offs?|(?:opening|closing)\s+lines?|classif\w*"
     r"|categori[sz]\w*|proofread\w*|rewrite|rewrit\w*|rephras\w*|paraphras\w*"
     r"|summari[sz]\w*|convert\w*|turn\s+(?:this|it|that)|count|counts|counting"
@@ -198,10 +200,27 @@ def times_apart(first: str, second: str) -> bool:
         >>> times_apart("Good morning! How do I reset my password?", "How do I reset it?")
         False
     """
+    return _apart(_split(first), _split(second))
+
+
+def compared_texts(first: str, second: str) -> tuple[str, str] | None:
+    """The two texts as the hit rule compares them, each less its pleasantries; ``None``
+    where they greet at other times (:func:`times_apart`).
+
+    Example::
+
+        >>> compared_texts("Hi! Is the gym open? Thanks.", "Is the gym open?")
+        ('Is the gym open?', 'Is the gym open?')
+    """
+    one, other = _split(first), _split(second)
+    return None if _apart(one, other) else (one[1], other[1])
+
+
+def _apart(one: tuple[str, str], other: tuple[str, str]) -> bool:
     times = []
-    for text in (first, second):
-        found = _TIME.search(_split(text)[0])
+    for opened, _ in (one, other):
+        found = _TIME.search(opened)
         times.append(None if found is None else found.group(1).lower())
     if times[0] == times[1]:
         return False
-    return None not in times or any(_NOW.search(_split(text)[1]) for text in (first, second))
+    return None not in times or any(_NOW.search(kept) for _, kept in (one, other))
