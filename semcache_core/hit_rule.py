@@ -36,8 +36,9 @@ def query_verdict(
 
     - greetings, thanks and sign-offs at either end of a text
       (:func:`~semcache_core.pleasantries.without_pleasantries`) are not compared: "Hi!
-      Is the gym open? Thanks." asks what "Is the gym open?" asks; but two greetings of
-      other times of day ("Good morning!" / "Good evening!") are a no;
+      Is the gym open? Thanks." asks what "Is the gym open?" asks; but greetings at other
+      times of day ("Good morning!" / "Good evening!"), or at one where the question is
+      about now, are a no (:func:`~semcache_core.pleasantries.times_apart`);
     - the texts differ only in whitespace and the punctuation of prose (a comma, a last
       question mark left off): yes; in a symbol inside a token ("build/cache" /
       "build/.cache", "==" / "!="), or in how their sentences end ("Translate: Yes." /
