@@ -41,7 +41,9 @@ def test_a_swap_inside_a_long_sentence_is_its_words(
     first: str, second: str, swapped: tuple[str, str]
 ) -> None:
     assert swapped_words(LONG.format(first), LONG.format(second)) == swapped
-    assert query_verdict(LONG.format(second), LONG.format(first)) == swapped[::-1]
+    # the swap rule alone (the guards may refuse first: "seller" / "buyer" are opposites)
+    assert query_verdict(LONG.format(second), LONG.format(first), guards=()) == swapped[::-1]
+    assert query_verdict(LONG.format(second), LONG.format(first)) in (swapped[::-1], False)
 
 
 @pytest.mark.parametrize(("first", "second"), MISSPELT)
