@@ -242,7 +242,7 @@ _PAIRS: list[tuple[str, ...]] = [
     ("any", "most all every"),  # "Are any mushrooms poisonous?" / "Are most...?"
     ("most", "few"),
     (
-        "instead substitute substitutes replace replacement alternative alternatives",
+        "instead substitute substitutes replace replacement alternative alternatives besides",
         "with alongside along",
     ),
     ("open opens opened opening reopen", "close closes closed closing shut"),
@@ -328,6 +328,9 @@ _PAIRS: list[tuple[str, ...]] = [
     ("positive", "negative"),
     ("plus", "minus"),
     ("ascending asc", "descending desc"),
+    ("ascend ascends ascended", "descend descends descended"),
+    ("freeze freezes freezing froze frozen", "thaw thaws thawing thawed defrost defrosting"),
+    ("learn learns learning learned learnt", "teach teaches teaching taught"),
     ("encrypt encrypts encrypted encryption", "decrypt decrypts decrypted decryption"),
     (
         "compress compresses compressed compression",
