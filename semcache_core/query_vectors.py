@@ -44,9 +44,17 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .vectors import FloatVector
+from .errors import DimensionMismatchError, InvalidVectorError
+from .vectors import FloatVector, as_unit_vector
 
-__all__ = ["CHECKS", "REMEMBERED", "TOLERANCE", "QueryVectors", "symmetric_by_construction"]
+__all__ = [
+    "CHECKS",
+    "REMEMBERED",
+    "TOLERANCE",
+    "QueryVectors",
+    "symmetric_by_construction",
+    "usable_vector",
+]
 
 REMEMBERED = 1024
 """Query vectors kept, the newest (a miss's update normally follows within one LLM call)."""
@@ -171,3 +179,15 @@ class QueryVectors:
 
 def _digest(query: str) -> bytes:
     return hashlib.blake2b(query.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def usable_vector(vector: Any) -> FloatVector | None:
+    """A query's embedding as a unit vector; ``None`` when it embeds to nothing (a text
+    too short for the embedder gives zeros): such prompts hit exactly only. A vector of
+    the wrong dimension still raises :class:`DimensionMismatchError`."""
+    try:
+        return as_unit_vector(vector, None)
+    except DimensionMismatchError:
+        raise
+    except InvalidVectorError:
+        return None

@@ -42,17 +42,17 @@ from .cache import SemCache
 from .checks import check_threshold, check_ttl
 from .embedders import as_embedder
 from .engine_arg import check_engine
-from .errors import DimensionMismatchError, InvalidArgumentError, InvalidVectorError, shown
+from .errors import InvalidArgumentError, shown
 from .filters import Filter
 from .guards import Guard, check_guards
 from .hit_rule import checked_verdict, query_verdict
 from .namespaces import adapter_namespace
 from .pleasantries import without_pleasantries
-from .query_vectors import QueryVectors
+from .query_vectors import QueryVectors, usable_vector
 from .records import Hit
 from .response_checks import check_correct, check_storable, check_usage, digest, prompt_text
 from .savings import Savings, Usage, check_prices, usage_fields
-from .vectors import FloatVector, as_unit_vector, score_floor
+from .vectors import FloatVector, score_floor
 from .verified import Random
 from .verified_responses import ENTRY_WRITES, Candidate, Judge, Verifier, held, record
 
@@ -280,7 +280,7 @@ class ResponseCache:
         query = prompt.query
         prompt_text(query, "prompt query")  # before the model is called on a miss
         searched = without_pleasantries(query)  # what the entries' vectors embed too
-        vector = _usable(self._embedder.embed_query(searched)) if query else None
+        vector = usable_vector(self._embedder.embed_query(searched)) if query else None
         hits = [] if vector is None else self._search(vector, prompt, model)
         for hit in hits:
             if hit.key == key:  # stored since the exact read (a concurrent update): exact
@@ -309,7 +309,7 @@ class ResponseCache:
         query = prompt.query
         prompt_text(query, "prompt query")  # before the model is called on a miss
         searched = without_pleasantries(query)
-        vector = _usable(await self._embedder.aembed_query(searched)) if query else None
+        vector = usable_vector(await self._embedder.aembed_query(searched)) if query else None
         hits = (
             []
             if vector is None
@@ -360,7 +360,7 @@ class ResponseCache:
     def _spans_similar(self, first: Any, second: Any) -> bool:
         """Whether two differing spans' embeddings are similar at the threshold (a span
         that embeds to nothing is not)."""
-        a, b = _usable(first), _usable(second)
+        a, b = usable_vector(first), usable_vector(second)
         return a is not None and b is not None and float(a @ b) >= score_floor(self.threshold)
 
     def _outcome(
@@ -419,7 +419,7 @@ class ResponseCache:
         if prompt.query and not (right and self._holds(explored)):
             searched = without_pleasantries(prompt.query)
             vector = self._query_vectors.document(
-                key, searched, lambda: _usable(self._embedder.embed_document(searched))
+                key, searched, lambda: usable_vector(self._embedder.embed_document(searched))
             )
         else:
             self._query_vectors.discard(key)
@@ -436,7 +436,7 @@ class ResponseCache:
             searched = without_pleasantries(prompt.query)
 
             async def embed() -> FloatVector | None:
-                return _usable(await self._embedder.aembed_document(searched))
+                return usable_vector(await self._embedder.aembed_document(searched))
 
             vector = await self._query_vectors.adocument(key, searched, embed)
         else:
@@ -591,14 +591,3 @@ def _verdict(query: str, hit: Hit, guards: tuple[Guard, ...]) -> bool | tuple[st
     if not isinstance(stored, str):
         return False
     return checked_verdict(query, stored, guards)
-
-
-def _usable(vector: Any) -> FloatVector | None:
-    """The query's embedding as a unit vector; ``None`` when it embeds to nothing (a text
-    too short for the embedder gives zeros): such prompts hit exactly only."""
-    try:
-        return as_unit_vector(vector, None)
-    except DimensionMismatchError:
-        raise
-    except InvalidVectorError:
-        return None
