@@ -24,7 +24,7 @@ from .pleasantries import compared_texts
 from .prompt_diff import differing_sentences, is_trivial, tokens, words
 from .word_swaps import swapped_words
 
-__all__ = ["checked_verdict", "query_verdict"]
+__all__ = ["checked_verdict", "query_verdict", "same_question"]
 
 
 def query_verdict(
@@ -87,3 +87,19 @@ def checked_verdict(query: str, stored: str, guards: tuple[Guard, ...]) -> bool 
     if difference.whole:
         return True
     return difference.first, difference.second
+
+
+def same_question(query: str, stored: str) -> bool:
+    """Whether the two query texts ask the very same thing: they differ at most in their
+    greetings, thanks and sign-offs (at the same time of day) and in spacing. Verified mode
+    serves such a candidate as it serves an exact hit: there is nothing to learn.
+
+    Example::
+
+        >>> same_question("Hi! Is the gym open?  Thanks.", "Is the gym open?")
+        True
+        >>> same_question("Is the gym open?", "Is the gym open")
+        False
+    """
+    texts = compared_texts(query, stored)
+    return texts is not None and texts[0].split() == texts[1].split()

@@ -45,7 +45,7 @@ from .engine_arg import check_engine
 from .errors import InvalidArgumentError, shown
 from .filters import Filter
 from .guards import Guard, check_guards
-from .hit_rule import checked_verdict, query_verdict
+from .hit_rule import checked_verdict, query_verdict, same_question
 from .namespaces import adapter_namespace
 from .pleasantries import without_pleasantries
 from .query_vectors import QueryVectors, usable_vector
@@ -170,10 +170,12 @@ class ResponseCache:
             of serving a wrong answer at most δ; an entry with fewer than 6 observations
             (priors included) is judged by the cache-wide curve instead, but explored at
             least a quarter of the time, and always where it has been wrong near the
-            candidate's similarity (see :mod:`semcache_core.verified_responses`).
-            Exploring answers the lookup as a miss; the :meth:`update` that follows
-            compares the fresh response with the candidate's by ``judge`` and the
-            candidate learns from it. ``None``: static.
+            candidate's similarity (see :mod:`semcache_core.verified_responses`); one
+            asking the very same question under other pleasantries is served, never
+            explored (:func:`~semcache_core.hit_rule.same_question`). Exploring answers
+            the lookup as a miss; the :meth:`update` that follows compares the fresh
+            response with the candidate's by ``judge`` and the candidate learns from it.
+            ``None``: static.
         judge: ``judge(cached, fresh) -> bool`` on stored responses; default equality.
         rng: the exploration draws (``random.Random``, numpy ``Generator``).
 
@@ -292,7 +294,7 @@ class ResponseCache:
                     self._embedder.embed_document(verdict[1]),
                 )
             if verdict:
-                if self._verifier.serves(key, hit):
+                if self._verifier.serves(key, hit, self._same_question(query, hit)):
                     value = self._outcome(hit.value, load, False, hit.metadata)
                     return self._served(value, hit.key)
                 self._count_exploration()
@@ -332,7 +334,7 @@ class ResponseCache:
                     await self._embedder.aembed_document(verdict[1]),
                 )
             if verdict:
-                if self._verifier.serves(key, hit):
+                if self._verifier.serves(key, hit, self._same_question(query, hit)):
                     value = self._outcome(hit.value, load, False, hit.metadata)
                     return await self._aserved(value, hit.key)
                 self._count_exploration()
@@ -356,6 +358,12 @@ class ResponseCache:
             with_vectors=True,  # to rewrite an entry's observations (it keeps its vector)
             **self._in_scope(prompt, model),
         )
+
+    def _same_question(self, query: str, hit: Hit) -> bool:
+        """Verified mode: whether ``hit``, which the hit rule passed (so its stored query
+        text is a str), asks the very question of ``query`` (served, never explored)."""
+        stored = hit.metadata[_QUERY_FIELD]
+        return self.max_error_rate is not None and same_question(query, stored)
 
     def _spans_similar(self, first: Any, second: Any) -> bool:
         """Whether two differing spans' embeddings are similar at the threshold (a span
@@ -585,8 +593,7 @@ _SCOPE = "scope"  # the metadata field holding an entry's (model, context) scope
 
 
 def _verdict(query: str, hit: Hit, guards: tuple[Guard, ...]) -> bool | tuple[str, str]:
-    """:func:`query_verdict` for a candidate; no for an entry without a stored query text
-    (an entry of an earlier version)."""
+    """:func:`query_verdict` for a candidate; no for an entry with no stored query text."""
     stored = hit.metadata.get(_QUERY_FIELD)
     if not isinstance(stored, str):
         return False

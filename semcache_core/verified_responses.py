@@ -228,12 +228,16 @@ class Verifier:
         with self._lock:
             self._population = self._population.add(similarity, correct, POPULATION)
 
-    def serves(self, prompt_key: str, hit: Hit) -> bool:
+    def serves(self, prompt_key: str, hit: Hit, same_question: bool = False) -> bool:
         """Whether to serve ``hit`` for the prompt whose exact key is ``prompt_key``
-        (remembering it as served, or as pending when explored)."""
+        (remembering it as served, or as pending when explored); ``same_question``: the
+        hit asks the very question of the prompt (:func:`~semcache_core.hit_rule.
+        same_question`), and is served as an exact hit would be, never explored."""
         with self._lock:
-            explore = self.max_error_rate is not None and (
-                draw(self._exploring(observations_of(hit.metadata), hit.score), self._rng)
+            explore = (
+                self.max_error_rate is not None
+                and not same_question
+                and draw(self._exploring(observations_of(hit.metadata), hit.score), self._rng)
                 is Action.EXPLORE
             )
             # a served hit needs no value (nothing compares it): keep the memory small

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from minilm_support import MINILM_THRESHOLD, minilm
 
 from semcache_core import calibrate
-from semcache_core.hit_rule import query_verdict
+from semcache_core.hit_rule import query_verdict, same_question
 from semcache_core.pleasantries import times_apart, without_pleasantries
 from semcache_core.responses import Prompt, ResponseCache
 
@@ -209,6 +209,36 @@ def test_what_is_kept_is_a_piece_of_the_text_with_its_words(
     assert any(c.isalnum() or c == "_" for c in kept) == any(
         c.isalnum() or c == "_" for c in dressed
     )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(QUESTIONS),
+    st.sampled_from(QUESTIONS),
+    st.sampled_from(OPENINGS),
+    st.sampled_from(CLOSINGS),
+    st.sampled_from(OPENINGS),
+    st.sampled_from(CLOSINGS),
+)
+def test_the_same_question_is_the_text_less_its_pleasantries(
+    first: str, second: str, open_a: str, close_a: str, open_b: str, close_b: str
+) -> None:
+    """What verified mode serves without exploring: the very question under other
+    pleasantries, which the hit rule serves too; never another text, nor other times."""
+    one, other = open_a + first + close_a, open_b + second + close_b
+    same = same_question(one, other)
+    assert same == same_question(other, one)
+    apart = times_apart(one, other)
+    assert same == (first.split() == second.split() and not apart)
+    if same:
+        assert query_verdict(one, other) is True
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80))
+def test_any_text_is_the_same_question_as_itself(text: str) -> None:
+    assert same_question(text, text)
+    assert same_question(text, f"  {text} ") == (text.split() == f"  {text} ".split())
 
 
 def _prompt(text: str) -> Prompt:

@@ -109,6 +109,27 @@ def test_a_proven_entry_is_served_and_a_failing_one_is_not() -> None:
     assert cache.stats().semantic_hits == 20
 
 
+class _AlwaysExplore:
+    def random(self) -> float:
+        return 0.0
+
+
+def test_the_same_question_under_other_pleasantries_is_served_never_explored() -> None:
+    """Nothing to learn where the question is the very same: served as an exact hit would
+    be, whatever the entry's record, and feedback still reaches the entry; a text that
+    differs otherwise (a question mark) is explored."""
+    cache = ResponseCache(threshold=0.5, max_error_rate=0.01, rng=_AlwaysExplore())
+    cache.update(prompt("How should I water a cactus?"), MODEL, "soak")
+    greeted = "Hi! How should I water a cactus? Thanks!"
+    assert cache.lookup(prompt(greeted), MODEL) == "soak"
+    assert cache.lookup(prompt("Good morning.  How should I water a cactus?"), MODEL) == "soak"
+    assert cache.lookup(prompt("How should I water a cactus"), MODEL) is None  # explored
+    stats = cache.stats()
+    assert (stats.semantic_hits, stats.explorations, stats.misses) == (2, 1, 1)
+    assert cache.feedback(prompt(greeted), MODEL, False) is True
+    assert observations(cache, "How should I water a cactus?") == [[1.0, 0]]
+
+
 def test_the_static_mode_serves_every_candidate_above_the_threshold() -> None:
     cache = responses(max_error_rate=None, threshold=0.9)
     cache.update(prompt(STORED), MODEL, "soak")
