@@ -167,12 +167,8 @@ def _questions() -> list[str]:
 QUESTIONS = _questions()
 
 
-def test_the_labelled_pairs_give_enough_questions() -> None:
-    assert len(QUESTIONS) > 300
-
-
-@settings(max_examples=400, deadline=None)
-@given(
+# two questions, each between a greeting and a sign-off (possibly none)
+DRESSED_PAIRS = (
     st.sampled_from(QUESTIONS),
     st.sampled_from(QUESTIONS),
     st.sampled_from(OPENINGS),
@@ -180,6 +176,14 @@ def test_the_labelled_pairs_give_enough_questions() -> None:
     st.sampled_from(OPENINGS),
     st.sampled_from(CLOSINGS),
 )
+
+
+def test_the_labelled_pairs_give_enough_questions() -> None:
+    assert len(QUESTIONS) > 300
+
+
+@settings(max_examples=400, deadline=None)
+@given(*DRESSED_PAIRS)
 def test_pleasantries_never_change_a_verdict(
     first: str, second: str, open_a: str, close_a: str, open_b: str, close_b: str
 ) -> None:
@@ -212,14 +216,7 @@ def test_what_is_kept_is_a_piece_of_the_text_with_its_words(
 
 
 @settings(max_examples=400, deadline=None)
-@given(
-    st.sampled_from(QUESTIONS),
-    st.sampled_from(QUESTIONS),
-    st.sampled_from(OPENINGS),
-    st.sampled_from(CLOSINGS),
-    st.sampled_from(OPENINGS),
-    st.sampled_from(CLOSINGS),
-)
+@given(*DRESSED_PAIRS)
 def test_the_same_question_is_the_text_less_its_pleasantries(
     first: str, second: str, open_a: str, close_a: str, open_b: str, close_b: str
 ) -> None:
