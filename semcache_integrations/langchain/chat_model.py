@@ -368,10 +368,10 @@ class CachedChatModel(BaseChatModel):
         ``dumpd`` on every call would cost a hit about 80 us). A ``dumpd`` made by someone
         else (another wrapper of the model, while the model had other settings that it
         has since changed back) describes the model as it was then, not as it is. A
-        field changed in place (``model.model_kwargs["top_p"] = 0.5``) is still the same
-        object: assign a new value instead."""
+        field that is a dict, list, tuple or set is kept as a copy, so that one changed
+        in place (``model.model_kwargs["top_p"] = 0.5``) counts as changed too."""
         fields = vars(self.model)
-        now = {name: value for name, value in fields.items() if name != "_serialized"}
+        now = {name: _kept_value(value) for name, value in fields.items() if name != "_serialized"}
         try:
             unchanged = now == self._model_fields
         except Exception:  # a field whose == gives no bool (a numpy array): changed
@@ -404,6 +404,20 @@ class CachedChatModel(BaseChatModel):
                 messages, stop=stop, run_manager=run_manager, **kwargs
             )
         return await self.model._agenerate(messages, stop=stop, **kwargs)
+
+
+def _kept_value(value: Any, depth: int = 0) -> Any:
+    """``value`` with every dict, list, tuple and set in it copied, down to 8 levels;
+    anything else, such as a client object, is kept as it is, never deep-copied."""
+    if depth == 8:
+        return value
+    if isinstance(value, dict):
+        return {key: _kept_value(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):  # compared with another copy: a list is enough
+        return [_kept_value(item, depth + 1) for item in value]
+    if isinstance(value, (set, frozenset)):
+        return set(value)
+    return value
 
 
 def _takes_run_manager(method: Callable[..., Any]) -> bool:

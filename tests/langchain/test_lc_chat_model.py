@@ -718,6 +718,40 @@ def test_a_changed_or_copied_model_is_never_served_another_settings_answer(
         assert len(model._calls) == calls
 
 
+class KwargsChat(ProviderLikeChat):
+    """A provider-like model whose answer names its ``model_kwargs``."""
+
+    model_kwargs: dict[str, Any] = {}
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        self._calls.append(messages[-1].text)
+        answer = AIMessage(content=f"{self.model_name} with {sorted(self.model_kwargs.items())}")
+        return ChatResult(generations=[ChatGeneration(message=answer)])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["top_p", "seed"]), st.sampled_from([1, 2])),
+                min_size=1, max_size=6))  # fmt: skip
+def test_a_setting_changed_in_place_is_never_served_the_old_settings_answer(
+    changes: list[tuple[str, int]],
+) -> None:
+    """``model.model_kwargs[name] = value`` leaves the same dict object: the wrapper keeps
+    a copy of such fields, so the key follows the change (before, the cached ``dumpd``
+    kept the old settings and served their answer)."""
+    model = KwargsChat(model_kwargs={"top_p": 0})
+    chat = CachedChatModel(model, cache=SemCache())
+    asked = {(("top_p", 0),)}
+    assert chat.invoke(QUESTION).content == "small with [('top_p', 0)]"
+    for name, value in changes:
+        model.model_kwargs[name] = value
+        settings_now = tuple(sorted(model.model_kwargs.items()))
+        assert chat.invoke(QUESTION).content == f"small with {list(settings_now)}"
+        asked.add(settings_now)
+        assert len(model._calls) == len(asked)  # a repeat of settings is a hit
+
+
 def test_a_model_field_without_a_boolean_equality_does_not_break_the_key() -> None:
     """The model's fields are compared with the last seen to tell a changed model: a
     numpy array's ``==`` gives an array, whose truth raises; the model counts as
