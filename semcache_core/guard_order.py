@@ -54,6 +54,8 @@ _OVER = re.compile(r"\b(?:instead|in\s+place)\s+of\b", re.IGNORECASE)
 _COMPARED_WITH = re.compile(r"\bcompared\s+with\b", re.IGNORECASE)
 _PRONOUNS = {"me": "i", "us": "we", "him": "he", "them": "they"}  # "from me" / "I ... from"
 _REACH = 3  # words of each end beside its connector ("a JSON string" into "a Python dict")
+# what "than" compares may stand before a longer comparative: "is tea better for you than"
+_THAN_REACH = 6
 _MOVES_MAX = 32  # moves compared per side: thousands of "to"s stay cheap
 
 Move = tuple[frozenset[str], frozenset[str]]
@@ -82,7 +84,8 @@ def _moves(span: str) -> list[Move]:
             stops[n - 1] + 1 if n else 0,
             stops[n + 1] if n + 1 < len(stops) else len(words),
         )
-        before = _end(words[j] for j in range(i - 1, start - 1, -1))
+        reach = _THAN_REACH if words[i] == "than" else _REACH
+        before = _end((words[j] for j in range(i - 1, start - 1, -1)), reach)
         after = _end(words[j] for j in range(i + 1, stop))
         before, after = before - after, after - before  # a word at both ends says nothing
         if before and after:
@@ -99,13 +102,13 @@ def _folded(words: Iterable[str]) -> list[str]:
     return [_FOLDED.get(word) or stem(word) for word in words]
 
 
-def _end(words: Iterable[str]) -> frozenset[str]:
-    """The first :data:`_REACH` words of ``words`` that are not determiners, folded."""
+def _end(words: Iterable[str], reach: int = _REACH) -> frozenset[str]:
+    """The first ``reach`` words of ``words`` that are not determiners, folded."""
     found: list[str] = []
     for word in words:
         if word not in DETERMINERS:
             found.append(_PRONOUNS.get(word) or stem(word))
-            if len(found) == _REACH:
+            if len(found) == reach:
                 break
     return frozenset(found)
 

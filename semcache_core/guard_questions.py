@@ -31,7 +31,8 @@ _WHY_TO_HOW = {"why": "how"}
 # or "how is it so..." ("How is my battery draining so fast?"; a "so" within 80 characters:
 # a scan to the end of the sentence from every "how is" would be quadratic)
 _WHY_AS_HOW = re.compile(
-    r"\b(?:caus\w*|lead(?:s|ing)?\s+to|led\s+to|makes?|made|keeps?|kept|trigger\w*|"
+    r"\b(?:caus\w*|lead(?:s|ing)?\s+to|led\s+to|(?:makes?|made|keeps?|kept)\s+(?:me|you|him|"
+    r"her|us|them|it|people|someone|somebody|one)\b|trigger\w*|"
     r"results?\s+in)\b|\bhow\s+(?:is|are|am|was|were)\b[^.?!]{0,80}?\bso\b",
     re.IGNORECASE,
 )
@@ -48,6 +49,9 @@ def question_words_agree(new: str, stored: str) -> bool:
         return False
     kinds = {_why_or_how(new, asked), _why_or_how(stored, stored_asked)}
     if kinds == {"why", "how"} and _only_why_how(new, stored):
+        return False
+    swapped = _swapped_question_words(new, stored)
+    if swapped is not None and swapped != {"why", "how"}:  # "How / When did Curie die?"
         return False
     # "How many moons does Jupiter have?" / "Which moons...?"
     return {_counted_or_picked(new), _counted_or_picked(stored)} != {"count", "which"}
@@ -68,6 +72,25 @@ def _only_why_how(new: str, stored: str) -> bool:
     return sorted(_WHY_TO_HOW.get(w, w) for w in span_words(new)) == sorted(
         _WHY_TO_HOW.get(w, w) for w in span_words(stored)
     )
+
+
+_KINDS = frozenset(["how", "when", "where", "who", "why"])  # not "what" / "which": alike
+
+
+def _swapped_question_words(new: str, stored: str) -> frozenset[str] | None:
+    """The two question words, when one each of how / when / where / who / why, other
+    ones, is all the two spans differ in ("Where do I renew my passport?" / "How do I
+    ..."); else ``None``."""
+    new_words, stored_words = span_words(new), span_words(stored)
+    new_kinds = [w for w in new_words if w in _KINDS]
+    stored_kinds = [w for w in stored_words if w in _KINDS]
+    if len(new_kinds) != 1 or len(stored_kinds) != 1 or new_kinds == stored_kinds:
+        return None
+    if sorted(w for w in new_words if w not in _KINDS) != sorted(
+        w for w in stored_words if w not in _KINDS
+    ):
+        return None
+    return frozenset([*new_kinds, *stored_kinds])
 
 
 def _counted_or_picked(span: str) -> str | None:

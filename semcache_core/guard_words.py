@@ -34,10 +34,8 @@ __all__ = [
     "RELATIVE_DAY",
     "RELATIVE_SHIFT",
     "TIME_WINDOW",
-    "SCALES",
     "SCOPES",
     "TOO_AS_ALSO_BEFORE",
-    "UNITS",
     "is_superlative",
 ]
 
@@ -218,11 +216,11 @@ _PAIRS: list[tuple[str, ...]] = [
     # about the future); see guards
     ("will shall", "pastasked"),
     # permission / obligation / advice: "Can I disclose...?" / "Must I...?", "Do I have to
-    # tip?" / "Should I tip?" ("do I have to" is read as "haveto", "do I need to" as
-    # "needto", which advice does not oppose; a modal after "how" or "what" as none: "How
-    # can I treat it?" / "What should I do for it?" is one question; see guards)
+    # tip?" / "Should I tip?", "Do I need to hire a lawyer?" / "Should I...?" ("do I have
+    # to" is read as "haveto", "do I need to" as "needto"; a modal after "how" or "what" as
+    # none: "How can I treat it?" / "What should I do for it?" is one question; see guards)
     ("can may", "must haveto needto"),
-    ("must haveto", "should ought"),
+    ("must haveto needto", "should ought"),
     # the two sides of one relation ("What can a landlord legally do?" / "... a tenant..."):
     # a question naming both ("Can a landlord evict a tenant?") swaps nothing
     ("landlord landlords landlady", "tenant tenants renter renters lodger lodgers"),
@@ -238,6 +236,14 @@ _PAIRS: list[tuple[str, ...]] = [
     ("parent parents", "child children kid kids"),
     ("teacher teachers", "student students pupil pupils"),
     ("doctor doctors physician physicians", "patient patients"),
+    # young and grown ("What vaccines does a kitten need?" / "... does a cat need?")
+    ("puppy puppies", "dog dogs"),
+    ("kitten kittens", "cat cats"),
+    ("duckling ducklings", "duck ducks"),
+    ("chick chicks", "chicken chickens hen hens"),
+    ("calf calves", "cow cows cattle"),
+    ("foal foals", "horse horses"),
+    ("piglet piglets", "pig pigs"),
     ("all every", "some most few"),
     ("any", "most all every"),  # "Are any mushrooms poisonous?" / "Are most...?"
     ("most", "few"),
@@ -412,7 +418,8 @@ _PAIRS: list[tuple[str, ...]] = [
     ("top", "bottom"),
     ("acute", "chronic"),
     ("normal", "abnormal"),
-    ("workby", "workabout"),  # "Songs by Elvis" / "Songs about Elvis" (see guards)
+    # "Songs by Elvis" / "Songs about Elvis" / "Letters to Elvis" (see guards)
+    ("workby", "workabout", "workto"),
     # "Who voted for the bill?" / "...against the bill?" (a stance: see guards)
     ("stancefor", "stanceagainst"),
     (
@@ -422,40 +429,21 @@ _PAIRS: list[tuple[str, ...]] = [
     ),
 ]
 
-_UNIT_NAMES = {
-    "mg": "mg milligram milligrams", "g": "g gram grams gr",
-    "kg": "kg kilo kilos kilogram kilograms",
-    "mcg": "mcg microgram micrograms \u00b5g", "lb": "lb lbs pound pounds",
-    "oz": "oz ounce ounces", "t": "ton tons tonne tonnes",
-    "ml": "ml milliliter milliliters millilitre millilitres", "l": "l liter liters litre litres",
-    "gal": "gal gallon gallons", "cup": "cup cups", "tbsp": "tbsp tablespoon tablespoons",
-    "tsp": "tsp teaspoon teaspoons", "pint": "pint pints", "quart": "quart quarts",
-    "mm": "mm millimeter millimeters millimetre millimetres",
-    "cm": "cm centimeter centimeters centimetre centimetres",
-    "m": "m meter meters metre metres", "km": "km kilometer kilometers kilometre kilometres",
-    "mi": "mi mile miles", "ft": "ft foot feet", "in": "inch inches", "yd": "yd yard yards",
-    "ms": "ms millisecond milliseconds", "s": "s sec secs second seconds",
-    "min": "min mins minute minutes", "h": "h hr hrs hour hours", "day": "day days",
-    "week": "week weeks", "month": "month months", "year": "year years yr yrs",
-    "b": "byte bytes", "kb": "kb kib kilobyte kilobytes", "mb": "mb mib megabyte megabytes",
-    "gb": "gb gib gigabyte gigabytes", "tb": "tb tib terabyte terabytes",
-    "kbps": "kbps", "mbps": "mbps", "gbps": "gbps", "hz": "hz hertz", "khz": "khz",
-    "mhz": "mhz", "ghz": "ghz", "w": "w watt watts", "kw": "kw kilowatt kilowatts",
-    "kwh": "kwh", "v": "v volt volts", "a": "amp amps ampere amperes", "mah": "mah",
-    "kcal": "kcal calorie calories cal", "mph": "mph", "kph": "kph kmh", "psi": "psi",
-    "rpm": "rpm", "fps": "fps", "dpi": "dpi", "px": "px pixel pixels",
-    "percent": "percent % pct", "degree": "degree degrees \u00b0",
-    "usd": "usd dollar dollars $", "eur": "eur euro euros \u20ac", "gbp": "gbp \u00a3",
-    "jpy": "jpy yen \u00a5", "cent": "cent cents",
-}  # fmt: skip
-UNITS: dict[str, str] = {
-    name: unit for unit, names in _UNIT_NAMES.items() for name in _split(names)
-}
-"""Units of measure and currencies, each spelling to one name ("kilometres" -> "km"); a
-unit counts when a number or "a"/"per" comes before it ("5 mg", "per hour")."""
+LIFE_STAGES = frozenset(
+    _split(
+        "baby babies infant infants newborn newborns toddler toddlers child children kid kids "
+        "teen teens teenager teenagers pregnant"
+    )
+)
+"""Words that narrow a question to a stage of life: one side naming one where the other
+names none asks about someone else ("What should I feed a baby bird?" / "... a bird?").
+Not "adult", which a question without it usually means ("Is 3 mg of melatonin safe?" /
+"... safe for adults?"), nor "senior" or "elderly", said "older" too."""
 
-SCALES = frozenset(_split("celsius fahrenheit kelvin centigrade"))
-"""Temperature scales: they count wherever they stand ("in celsius")."""
+FUTURE_AGAINST_PRESENT = (frozenset(["will", "shall"]), frozenset(["is", "are", "am"]))
+"""The future against the present ("Who will be the CEO?" / "Who is the CEO?"), a swap where
+no date says when ("Is the museum open on Monday?" / "Will it be open this Monday?" is one
+question; see guards)."""
 
 OPPOSITES: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(_split(pole)) for pole in poles) for poles in _PAIRS

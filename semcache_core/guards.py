@@ -11,8 +11,8 @@ answer may be served; every guard must agree. A guard is any callable
 The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
 
 - :func:`numbers_agree`: the same numbers, in digits or in words, in the same order;
-- :func:`units_agree`: the same units and currencies ("5 mg" / "5 g", "per hour" /
-  "per minute", "in Celsius" / "in Fahrenheit");
+- :func:`units_agree` (:mod:`semcache_core.guard_units`): the same units and
+  currencies ("5 mg" / "5 g", "per hour" / "per minute", "in Celsius" / "in Fahrenheit");
 - :func:`dates_agree`: the same month and weekday names and relative days, and not
   "ago" against "from now";
 - :func:`negation_agrees`: as many negations ("not", "can't", "never", "without"...)
@@ -28,11 +28,14 @@ The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
   about the object ("How does stress affect sleep?" / "How is stress affected by
   sleep?", "Who killed Caesar?" / "Who did Caesar kill?");
 - :func:`question_words_agree`: no two different who/when/where/why questions, nor why
-  against how, nor how many against which;
+  against how, nor one question word for another where it is all that differs ("Where
+  do I renew my passport?" / "How do I..."), nor how many against which;
 - :func:`persons_agree`: "my" / "your" asked about the same people ("What is my IP
   address?" / "What is your IP address?"; a "you" after "do" or "if" is anyone);
 - :func:`opposites_agree`: no word on one side whose opposite is on the other only
-  ("before" / "after", "enable" / "disable", "cheapest" / "most expensive");
+  ("before" / "after", "enable" / "disable", "cheapest" / "most expensive", "kitten" /
+  "cat"; "will" / "is" where no date says when), and a stage of life on both sides or
+  neither ("a baby bird" / "a bird");
 - :func:`kinds_agree`: no two kinds of one closed class swapped ("checking account" /
   "credit card", "by plane" / "by bus", "dogs" / "cats");
 - :func:`qualifiers_agree`: a scope ("abroad", "domestic") or a "too" ("too old") on
@@ -65,14 +68,17 @@ from .guard_persons import persons_agree
 from .guard_questions import question_words_agree
 from .guard_roles import roles_agree
 from .guard_text import WORD, span_words, stem
+from .guard_units import units_agree
 from .guard_words import (
     CODE_CONTEXT,
     CODE_KINDS,
     CONTRACTED,
     CONTRASTING_PREFIXES,
     DATE_WORDS,
+    FUTURE_AGAINST_PRESENT,
     KIND_PHRASES,
     KINDS,
+    LIFE_STAGES,
     LOOKING_BACK,
     NEGATING_PREFIXES,
     NEGATIONS,
@@ -81,11 +87,9 @@ from .guard_words import (
     RELATIVE_DATE,
     RELATIVE_DAY,
     RELATIVE_SHIFT,
-    SCALES,
     SCOPES,
     TIME_WINDOW,
     TOO_AS_ALSO_BEFORE,
-    UNITS,
     is_superlative,
 )
 from .prompt_diff import numbers_at
@@ -164,53 +168,6 @@ def _numbers_in_order(span: str) -> list[str]:
         if is_superlative(match.group(1).lower()):
             found.append((match.start(), "2"))
     return [value for _, value in sorted(found)]
-
-
-# A quantity's unit: after a number (digits or words), "a", "an", "one" or "per".
-_QUANTITY = re.compile(
-    r"(?:(?<![\w.])\d[\d.,]*|\b(?:a|an|one|per|"
-    + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
-    + r")\b)\s*-?\s*([%\u00b0]|[^\W\d_]+)",
-    re.IGNORECASE,
-)
-_CURRENCY = re.compile(r"[$\u20ac\u00a3\u00a5]")
-_ASKED = re.compile(r"\b(?:many|much|in|into|to)\s+([^\W\d_]+)", re.IGNORECASE)
-_DEGREES = re.compile(r"\u00b0\s*([CFK])\b", re.IGNORECASE)
-_SCALE_LETTER = {"c": "celsius", "f": "fahrenheit", "k": "kelvin"}
-
-
-def units_agree(new: str, stored: str) -> bool:
-    """The same units of measure and currencies ("5 mg" / "5 g", "per hour" / "per
-    minute", "$20" / "\u20ac20", "30\u00b0C" / "30\u00b0F", "in celsius" / "in fahrenheit"),
-    however spelled ("5 km" matches "5 kilometres"); and when both ask for a unit ("how
-    many tablespoons", "in miles", "to kilograms"), the same one ("tablespoons" /
-    "teaspoons"; "hours of sleep" / "how much sleep" asks in no unit on one side, and
-    passes)."""
-    if _units(new) != _units(stored):
-        return False
-    asked_new, asked_stored = _asked_units(new), _asked_units(stored)
-    return not (asked_new and asked_stored and asked_new != asked_stored)
-
-
-def _asked_units(span: str) -> list[str]:
-    """The units asked for in ``span``: ``how many tablespoons`` -> ``["tbsp"]``, ``in
-    miles`` -> ``["mi"]``."""
-    return sorted(UNITS[name] for name in _unit_names(span, _ASKED) if name in UNITS)
-
-
-def _units(span: str) -> list[str]:
-    found = [UNITS[name] for name in _unit_names(span) if name in UNITS]
-    found += [UNITS[symbol] for symbol in _CURRENCY.findall(span)]
-    found += [_SCALE_LETTER[letter.lower()] for letter in _DEGREES.findall(span)]
-    found += [
-        "celsius" if word == "centigrade" else word for word in span_words(span) if word in SCALES
-    ]
-    return sorted(found)
-
-
-def _unit_names(span: str, pattern: re.Pattern[str] = _QUANTITY) -> list[str]:
-    """The unit words ``pattern`` captures (its group 1), lower-cased."""
-    return [match.group(1).lower() for match in pattern.finditer(span)]
 
 
 def dates_agree(new: str, stored: str) -> bool:
@@ -452,7 +409,8 @@ _MOTION_WORD = {"up": "rises", "down": "drops"}
 #   twice" asks none) and the future ("I'll", "going to" before a verb, "gonna");
 # - "even" as a number's ("Is 7 even?", "even numbers"; not "why does it even...");
 # - a stance ("voted for", "argue against": "for" and "against" alone are too common)
-#   and a work's author or subject ("songs by" / "songs about": "by" and "about" too)
+#   and a work's author, subject or addressee ("songs by" / "songs about" / "letters to":
+#   "by", "about" and "to" too)
 _PHRASE_POLE = re.compile(
     r"\b(?P<haveto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?have\s+to|"
     r"(?:required|obliged|obligated)\s+to|mandatory|compulsory)\b|"
@@ -468,7 +426,8 @@ _PHRASE_POLE = re.compile(
     r"(?P<stanceagainst>against))\b|"
     r"\b(?:books?|songs?|poems?|movies?|films?|quotes?|paintings?|letters?|speech(?:es)?|"
     r"documentar(?:y|ies)|tweets?|podcasts?|biograph(?:y|ies)|articles?|essays?|novels?|"
-    r"written|made|directed)\s+(?:(?P<workby>by)|(?P<workabout>about|on))\b",
+    r"interviews?|writes?|wrote|written|made|directed)\s+"
+    r"(?:(?P<workby>by)|(?P<workabout>about|on)|(?P<workto>to|for|with))\b",
     re.IGNORECASE,
 )
 # a modal asking how or which, not whether ("How can I treat it?" is "How should I treat
@@ -487,7 +446,10 @@ _TOO = re.compile(r"\btoo\s+(\w+)", re.IGNORECASE)
 def opposites_agree(new: str, stored: str) -> bool:
     """No pair of opposites swapped: one side holding more words of one pole and the other
     more words of the opposite pole ("open" / "closed", "before" / "after", "increase" /
-    "lower", "small" / "large"; "safe or dangerous?" / "safe?" is not a swap)."""
+    "lower", "small" / "large"; "safe or dangerous?" / "safe?" is not a swap); the future
+    against the present only where neither side names a date ("Who will be the CEO?" /
+    "Who is the CEO?"); and no stage of life named on one side only ("What should I feed a
+    baby bird?" / "... a bird?")."""
     new_counts, stored_counts = Counter(span_words(new)), Counter(span_words(stored))
     if new_counts == stored_counts:
         return True
@@ -501,7 +463,18 @@ def opposites_agree(new: str, stored: str) -> bool:
     only_new, only_stored = _one_sided(new_counts, stored_counts)
     if _prefix_swapped(only_new, only_stored):
         return False
+    if _names_life_stage(new_counts) != _names_life_stage(stored_counts):
+        return False  # "a baby bird" / "a bird"
+    if not (_dates(new) or _dates(stored)) and _poles_swapped(
+        new_counts, stored_counts, FUTURE_AGAINST_PRESENT
+    ):
+        return False  # "Who will be the CEO?" / "Who is the CEO?"
     return not any(_poles_swapped(new_counts, stored_counts, poles) for poles in OPPOSITES)
+
+
+def _names_life_stage(words: Iterable[str]) -> bool:
+    """Whether a word (a possessive too: "my child's") names a stage of life."""
+    return any(stem(word, plural=False) in LIFE_STAGES for word in words)
 
 
 def _poles_swapped(

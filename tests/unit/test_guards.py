@@ -237,6 +237,13 @@ REFUSED = [
         "Is an alligator larger than a crocodile?",
     ),
     (order_agrees, "Why do people prefer vim to emacs?", "Why do people prefer emacs over vim?"),
+    # a longer comparative between the sides (the first hunt's comparative reversals)
+    (order_agrees, "is coffee healthier than tea", "is tea better for you than coffee"),
+    (
+        order_agrees,
+        "why is a roth ira more popular than a traditional ira",
+        "why is a traditional ira more widespread than a roth ira",
+    ),
     # served with MiniLM at 0.87 before (a second hunt)
     (persons_agree, "What is my IP address?", "What is your IP address?"),
     (persons_agree, "What's your favorite book of all time?", "What's my favorite book?"),
@@ -248,6 +255,27 @@ REFUSED = [
     (opposites_agree, "How much will eggs cost?", "How much did eggs cost?"),
     (opposites_agree, "Is it going to snow in Denver?", "Did it snow in Denver?"),
     (question_words_agree, "Why do cats purr?", "How do cats purr?"),
+    # served with MiniLM at 0.87 before (the second hunt's obligation against advice)
+    (
+        opposites_agree,
+        "Do I need to report a minor car accident to the police?",
+        "Should I report a minor car accident to the police?",
+    ),
+    # served with MiniLM at 0.87 before (the hunts' future against present)
+    (opposites_agree, "who is the ceo of twitter", "who will be the ceo of twitter"),
+    (opposites_agree, "Will the roads be icy?", "Are the roads icy?"),
+    # served with MiniLM at 0.87 before (the second hunt's author, subject, addressee)
+    (opposites_agree, "Letters written by Van Gogh", "Letters written to Van Gogh"),
+    (opposites_agree, "Interviews with Keanu Reeves", "Interviews by Keanu Reeves"),
+    (opposites_agree, "What did critics write about Hemingway?", "What did critics write for him?"),
+    # served with MiniLM at 0.87 before (the second hunt's life stages)
+    (opposites_agree, "What vaccines does a kitten need?", "What vaccines does a cat need?"),
+    (opposites_agree, "Can a puppy eat peanut butter?", "Can a dog eat peanut butter?"),
+    (opposites_agree, "What should I feed a baby bird?", "What should I feed a bird?"),
+    # served with MiniLM at 0.87 before (the second hunt's question words)
+    (question_words_agree, "Why do bees make honey?", "How do bees make honey?"),
+    (question_words_agree, "Where do I renew my passport?", "How do I renew my passport?"),
+    (question_words_agree, "How did Marie Curie die?", "When did Marie Curie die?"),
     (opposites_agree, "How to treat a mild sunburn", "How to treat a severe sunburn"),
     (opposites_agree, "Why is my top lip swollen?", "Why is my bottom lip swollen?"),
     (opposites_agree, "Is lemon juice acidic?", "Is lemon juice alkaline?"),
@@ -373,6 +401,18 @@ SERVED = [
     "Do all dogs need vaccines?|Do all dogs need to be vaccinated?",
     "How many days until Christmas?|How many days till Christmas?",
     "Is Python faster than Java?|Is Python quicker than Java?",
+    "What is the best laptop for students?|Which is the best laptop for students?",
+    "Is ibuprofen safe for kids?|Is ibuprofen safe for children?",
+    "Good books on Python|Good books about Python",
+    "Movies with Tom Hanks|Movies starring Tom Hanks",
+    "How do I write to a file in Python?|How do I write a file in Python?",
+    "Is the museum open on Monday?|Will the museum be open this Monday?",
+    "What is the weather in Paris tomorrow?|Will it rain in Paris tomorrow?",
+    "What happens if I cancel?|What will happen if I cancel?",
+    "Is 3 mg of melatonin safe?|Is a 3 mg dose of melatonin safe for adults?",
+    "Why does coffee make you jittery?|How does coffee make you jittery?",
+    "Is coffee healthier than tea?|Is coffee better for you than tea?",
+    "Is a cheetah faster than a lion?|Which is faster, a cheetah or a lion?",
     "Is it safe for kids over 12?|Is it safe for children over 12?",
     "How do I reset my password?|How do you reset your password?",
     "What happens if I'm late on rent?|What happens if you're late on rent?",
@@ -569,12 +609,67 @@ def test_an_obligation_against_advice_or_permission_is_always_refused(
 ) -> None:
     assert not opposites_agree(f"{obliged} {text}?", f"{other} {text}?")
     assert opposites_agree(f"{obliged} {text}?", f"Must I {text}?")
-    # a need asked is against permission, not advice ("Do I need to see a doctor?")
+    # a need asked is an obligation, against permission and advice alike ("Do I need to
+    # report it to the police?" asks whether the law says so, "Should I...?" for advice)
     needed = f"Does my landlord need to {text}?"
     assert not opposites_agree(needed, f"Can my landlord {text}?")
-    assert opposites_agree(needed, f"Should my landlord {text}?")
+    assert not opposites_agree(needed, f"Should my landlord {text}?")
+    assert opposites_agree(needed, f"Does my landlord have to {text}?")
     # a need stated asks nothing: "I need to change my order" / "Can you help me change it?"
     assert opposites_agree(f"I need to {text}", f"can you help me {text}?")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["bird", "dog", "rabbit", "patient", "person"]),
+    st.sampled_from(["baby", "newborn", "toddler", "pregnant", "child's"]),
+    st.sampled_from(["What should I feed a {}?", "How much sleep does a {} need?"]),
+)
+def test_a_life_stage_named_on_one_side_only_is_always_refused(
+    noun: str, stage: str, question: str
+) -> None:
+    narrowed = question.format(f"{stage} {noun}")
+    assert not opposites_agree(narrowed, question.format(noun))
+    assert opposites_agree(narrowed, narrowed.replace(noun, f"young {noun}"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["the museum", "the roads", "the pharmacy", "it", "my flight"]),
+    st.sampled_from(["open", "icy", "busy", "late", "the best choice"]),
+    st.sampled_from(["", " tomorrow", " on Monday", " this weekend", " in June"]),
+)
+def test_the_future_against_the_present_is_refused_unless_a_date_says_when(
+    subject: str, state: str, when: str
+) -> None:
+    verb = "are" if subject.endswith("s") else "is"
+    present, future = f"{verb} {subject} {state}{when}?", f"Will {subject} be {state}{when}?"
+    assert opposites_agree(present, future) == bool(when)
+    assert opposites_agree(future, f"Is {subject} going to be {state}{when}?")
+
+
+QUESTION_BODIES = [
+    "did Marie Curie die",
+    "do I renew my passport",
+    "should I plant tulip bulbs",
+    "does the museum open",
+    "can I park near the station",
+    "do bees make honey",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(QUESTION_BODIES),
+    st.permutations(["how", "when", "where", "who"]),
+    st.booleans(),
+)
+def test_one_question_word_swapped_for_another_kind_is_always_refused(
+    text: str, kinds: list[str], capitalised: bool
+) -> None:
+    first, second = (k.capitalize() if capitalised else k for k in kinds[:2])
+    assert not question_words_agree(f"{first} {text}?", f"{second} {text}?")
+    assert question_words_agree(f"What {text}?", f"Which {text}?")  # alike
 
 
 @settings(max_examples=200, deadline=None)
