@@ -721,7 +721,7 @@ def test_a_changed_or_copied_model_is_never_served_another_settings_answer(
 class KwargsChat(ProviderLikeChat):
     """A provider-like model whose answer names its ``model_kwargs``."""
 
-    model_kwargs: dict[str, Any] = {}
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
 
     def _generate(
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
