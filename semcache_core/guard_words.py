@@ -211,9 +211,10 @@ _PAIRS: list[tuple[str, ...]] = [
     ("until till", "since"),
     ("is are am", "was were"),  # "Who is the CEO?" / "Who was the CEO?"
     # the future against a question about the past ("Will the Fed cut rates?" / "Did the
-    # Fed cut rates?"): "'ll", "going to" and "gonna" are read as "will", "did" / "was" /
-    # "were" opening a question as "pastasked" ("My flight was cancelled, will I..." asks
-    # about the future); see guards
+    # Fed cut rates?", "Has AI replaced programmers?"): "'ll", "going to" and "gonna" are
+    # read as "will", "did" / "was" / "were" / "has" / "have" / "had" opening a question
+    # as "pastasked" ("My flight was cancelled, will I..." asks about the future); see
+    # guards
     ("will shall", "pastasked"),
     # permission / obligation / advice: "Can I disclose...?" / "Must I...?", "Do I have to
     # tip?" / "Should I tip?", "Do I need to hire a lawyer?" / "Should I...?" ("do I have

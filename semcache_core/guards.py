@@ -405,8 +405,9 @@ _MOTION_WORD = {"up": "rises", "down": "drops"}
 # - an obligation or a need asked ("do I have to", "required to", "does my landlord need
 #   to"; "I need to change my order" asks no question), permission ("allowed to"),
 #   "in place of" as "instead";
-# - a question about the past ("Did the Fed...?", "How much did...?"; "I was charged
-#   twice" asks none) and the future ("I'll", "going to" before a verb, "gonna");
+# - a question about the past ("Did the Fed...?", "How much did...?", "Has AI
+#   replaced...?"; "I was charged twice" asks none) and the future ("I'll", "going to"
+#   before a verb, "gonna");
 # - "even" as a number's ("Is 7 even?", "even numbers"; not "why does it even...");
 # - a stance ("voted for", "argue against": "for" and "against" alone are too common)
 #   and a work's author, subject or addressee ("songs by" / "songs about" / "letters to":
@@ -415,8 +416,8 @@ _PHRASE_POLE = re.compile(
     r"\b(?P<haveto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?have\s+to|"
     r"(?:required|obliged|obligated)\s+to|mandatory|compulsory)\b|"
     r"\b(?P<needto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?need\s+to)\b|"
-    r"(?P<pastasked>(?:^|(?<=[.!?;:,\n]))\s*(?:did|was|were)\b|"
-    r"\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+(?:did|was|were)\b)|"
+    r"(?P<pastasked>(?:^|(?<=[.!?;:,\n]))\s*(?:did|was|were|has|have|had)\b|"
+    r"\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+(?:did|was|were|has|have|had)\b)|"
     r"(?P<evennum>(?<=\d\s)even\b|\beven(?=\s+(?:numbers?|integers?|or\s+odd)\b))|"
     r"\b(?P<can>(?:allowed|permitted|able)\s+to)\b|\b(?P<instead>in\s+place\s+of)\b|"
     r"(?P<will>\b\w+['\u2019]ll\b|\bgonna\b|\bgoing\s+to\s+(?!(?:the|a|an|my|your|our|"

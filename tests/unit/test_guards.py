@@ -261,7 +261,8 @@ REFUSED = [
         "Do I need to report a minor car accident to the police?",
         "Should I report a minor car accident to the police?",
     ),
-    # served with MiniLM at 0.87 before (the hunts' future against present)
+    # served with MiniLM at 0.87 before (the hunts' future against present and past)
+    (opposites_agree, "Will AI replace programmers?", "Has AI replaced programmers?"),
     (opposites_agree, "who is the ceo of twitter", "who will be the ceo of twitter"),
     (opposites_agree, "Will the roads be icy?", "Are the roads icy?"),
     # served with MiniLM at 0.87 before (the second hunt's author, subject, addressee)
@@ -676,7 +677,7 @@ def test_one_question_word_swapped_for_another_kind_is_always_refused(
 @given(
     texts,
     st.sampled_from(["will", "shall", "I'll", "you\u2019ll", "is it going to rain", "gonna"]),
-    st.sampled_from(["Was", "Were", "Did", "When did", "How much was"]),
+    st.sampled_from(["Was", "Were", "Did", "When did", "How much was", "Has", "What have"]),
 )
 def test_the_future_against_a_question_about_the_past_is_always_refused(
     text: str, future: str, past: str
