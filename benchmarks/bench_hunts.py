@@ -13,7 +13,12 @@ wrong hits that the guards missed (JSON lines ``{"a", "b", "same", "class"}``):
 - ``second_wrong.jsonl``: 372 pairs in 11 classes (my / your, the passive, obligation,
   "will", why / how, subject / object questions...);
 - ``second_paraphrases.jsonl``: 156 paraphrases of those classes, which a rule should
-  still serve.
+  still serve;
+- ``third_wrong.jsonl`` and ``third_paraphrases.jsonl``: 127 pairs that need other
+  answers and 143 paraphrases (24 of them ambiguous, in classes of their own), written
+  by a review of the guards for comparatives, question words, the future against the
+  present or the past, life stages and a work's author or addressee, and obligation
+  against advice.
 
 Each pair: ``a`` is cached (its own model string, so pairs never meet), ``b`` is looked up
 at :data:`THRESHOLD` (the README's advice for MiniLM) with the default guards; *served*
@@ -51,6 +56,8 @@ SETS = (
     ("2", "first hunt: wrong answers served (caught then)", "first_caught.jsonl"),
     ("3", "second hunt: wrong answers served", "second_wrong.jsonl"),
     ("4", "second hunt: paraphrases served", "second_paraphrases.jsonl"),
+    ("5", "third hunt (a review): wrong answers served", "third_wrong.jsonl"),
+    ("6", "third hunt (a review): paraphrases served", "third_paraphrases.jsonl"),
 )
 QUICK, FULL = 40, None  # pairs per file
 

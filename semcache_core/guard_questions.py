@@ -27,12 +27,15 @@ __all__ = ["question_words_agree"]
 _HOW = re.compile(r"\bhow\b(?!\s+(?:come|long\s+ago)\b)", re.IGNORECASE)
 _HOW_MANY = re.compile(r"\bhow\s+many\b", re.IGNORECASE)
 _WHY_TO_HOW = {"why": "how"}
-# where "how" asks why: a cause ("How does smoking cause cancer?", "...keep you awake?")
+# where "how" asks why: a cause ("How does smoking cause cancer?", "...keep you awake?",
+# "...make your eyes water?": "make" or "keep" with a thing and what becomes of it, not
+# "Why do bees make honey?", which asks another thing than "How do bees make honey?")
 # or "how is it so..." ("How is my battery draining so fast?"; a "so" within 80 characters:
 # a scan to the end of the sentence from every "how is" would be quadratic)
 _WHY_AS_HOW = re.compile(
-    r"\b(?:caus\w*|lead(?:s|ing)?\s+to|led\s+to|(?:makes?|made|keeps?|kept)\s+(?:me|you|him|"
-    r"her|us|them|it|people|someone|somebody|one)\b|trigger\w*|"
+    r"\b(?:caus\w*|lead(?:s|ing)?\s+to|led\s+to|trigger\w*|"
+    r"(?:makes?|made|keeps?|kept)\s+(?:(?:the|a|an|my|your|our|their|his|her|its)\s+)?"
+    r"(?!(?:the|a|an|my|your|our|their|his|her|its)\b)\w+\s+\w+|"
     r"results?\s+in)\b|\bhow\s+(?:is|are|am|was|were)\b[^.?!]{0,80}?\bso\b",
     re.IGNORECASE,
 )
@@ -42,8 +45,11 @@ def question_words_agree(new: str, stored: str) -> bool:
     """Not two questions of different kinds: when both spans name who/whom/whose/when/
     where/why, they name the same ones ("Who designed it?" / "When was it built?"), and
     not "why" against "how" where they are all that differs ("Why do cats purr?" / "How do
-    cats purr?"; "how come" asks why), nor "how many" against "which" ("How many moons
-    does Jupiter have?" / "Which moons does Jupiter have?")."""
+    cats purr?"; "how come" asks why), nor another question word against "how" or each
+    other where that is all they differ in ("How did Marie Curie die?" / "When did...?";
+    but "Where do I change my password?" asks how to, as "How do I...?" does), nor "how
+    many" against "which" ("How many moons does Jupiter have?" / "Which moons does
+    Jupiter have?")."""
     asked, stored_asked = question_words(new), question_words(stored)
     if asked and stored_asked and asked != stored_asked:
         return False
@@ -52,7 +58,10 @@ def question_words_agree(new: str, stored: str) -> bool:
         return False
     swapped = _swapped_question_words(new, stored)
     if swapped is not None and swapped != {"why", "how"}:  # "How / When did Curie die?"
-        return False
+        # "Where do I change my password?" asks how to, as "How do I...?" does
+        how_to = swapped == {"where", "how"} and all(_HOW_TO.search(s) for s in (new, stored))
+        if not how_to:
+            return False
     # "How many moons does Jupiter have?" / "Which moons...?"
     return {_counted_or_picked(new), _counted_or_picked(stored)} != {"count", "which"}
 
@@ -74,13 +83,14 @@ def _only_why_how(new: str, stored: str) -> bool:
     )
 
 
+_HOW_TO = re.compile(r"\b(?:where|how)\s+(?:do|does|can|could|should)\s+(?:i|you|we)\b", re.I)
 _KINDS = frozenset(["how", "when", "where", "who", "why"])  # not "what" / "which": alike
 
 
 def _swapped_question_words(new: str, stored: str) -> frozenset[str] | None:
     """The two question words, when one each of how / when / where / who / why, other
-    ones, is all the two spans differ in ("Where do I renew my passport?" / "How do I
-    ..."); else ``None``."""
+    ones, is all the two spans differ in ("How did Marie Curie die?" / "When did...");
+    else ``None``."""
     new_words, stored_words = span_words(new), span_words(stored)
     new_kinds = [w for w in new_words if w in _KINDS]
     stored_kinds = [w for w in stored_words if w in _KINDS]

@@ -25,9 +25,11 @@ __all__ = [
     "INFINITIVE_VERBS",
     "KINDS",
     "KIND_PHRASES",
+    "LIFE_STAGES",
     "LOOKING_BACK",
     "NEGATING_PREFIXES",
     "NEGATIONS",
+    "NOT_LIFE_STAGES",
     "NUMBER_WORDS",
     "OPPOSITES",
     "RELATIVE_DATE",
@@ -217,11 +219,12 @@ _PAIRS: list[tuple[str, ...]] = [
     # guards
     ("will shall", "pastasked"),
     # permission / obligation / advice: "Can I disclose...?" / "Must I...?", "Do I have to
-    # tip?" / "Should I tip?", "Do I need to hire a lawyer?" / "Should I...?" ("do I have
-    # to" is read as "haveto", "do I need to" as "needto"; a modal after "how" or "what" as
-    # none: "How can I treat it?" / "What should I do for it?" is one question; see guards)
+    # tip?" / "Should I tip?" ("do I have to" is read as "haveto", "do I need to" as
+    # "needto", which advice does not oppose: "Do I need to see a doctor for a sprain?"
+    # asks for advice; a modal after "how" or "what" as none: "How can I treat it?" /
+    # "What should I do for it?" is one question; see guards)
     ("can may", "must haveto needto"),
-    ("must haveto needto", "should ought"),
+    ("must haveto", "should ought"),
     # the two sides of one relation ("What can a landlord legally do?" / "... a tenant..."):
     # a question naming both ("Can a landlord evict a tenant?") swaps nothing
     ("landlord landlords landlady", "tenant tenants renter renters lodger lodgers"),
@@ -420,7 +423,7 @@ _PAIRS: list[tuple[str, ...]] = [
     ("acute", "chronic"),
     ("normal", "abnormal"),
     # "Songs by Elvis" / "Songs about Elvis" / "Letters to Elvis" (see guards)
-    ("workby", "workabout", "workto"),
+    ("workby", "workabout", "workto workfor"),
     # "Who voted for the bill?" / "...against the bill?" (a stance: see guards)
     ("stancefor", "stanceagainst"),
     (
@@ -433,7 +436,7 @@ _PAIRS: list[tuple[str, ...]] = [
 LIFE_STAGES = frozenset(
     _split(
         "baby babies infant infants newborn newborns toddler toddlers child children kid kids "
-        "teen teens teenager teenagers pregnant"
+        "teen teens teenager teenagers pregnant pregnancy"
     )
 )
 """Words that narrow a question to a stage of life: one side naming one where the other
@@ -441,10 +444,15 @@ names none asks about someone else ("What should I feed a baby bird?" / "... a b
 Not "adult", which a question without it usually means ("Is 3 mg of melatonin safe?" /
 "... safe for adults?"), nor "senior" or "elderly", said "older" too."""
 
-FUTURE_AGAINST_PRESENT = (frozenset(["will", "shall"]), frozenset(["is", "are", "am"]))
-"""The future against the present ("Who will be the CEO?" / "Who is the CEO?"), a swap where
-no date says when ("Is the museum open on Monday?" / "Will it be open this Monday?" is one
-question; see guards)."""
+NOT_LIFE_STAGES = re.compile(
+    r"\bchild(?:ren)?\s+(?:process(?:es)?|elements?|nodes?|themes?|windows?|components?|"
+    r"threads?|tables?|class(?:es)?|widgets?|views?|tags?)\b|"
+    r"\bbaby[-\s](?:proof\w*|carrots?|back|spinach|corn|potato(?:es)?|bok)\b|"
+    r"\b(?:kids?|child|baby)[-\s]friendly\b",
+    re.IGNORECASE,
+)
+"""Phrases whose life-stage word names none: "a child process", "baby carrots",
+"baby-proof", "kid-friendly"."""
 
 OPPOSITES: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(_split(pole)) for pole in poles) for poles in _PAIRS

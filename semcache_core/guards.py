@@ -28,14 +28,14 @@ The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
   about the object ("How does stress affect sleep?" / "How is stress affected by
   sleep?", "Who killed Caesar?" / "Who did Caesar kill?");
 - :func:`question_words_agree`: no two different who/when/where/why questions, nor why
-  against how, nor one question word for another where it is all that differs ("Where
-  do I renew my passport?" / "How do I..."), nor how many against which;
+  against how, nor one question word for another where it is all that differs ("How did
+  Marie Curie die?" / "When did..."), nor how many against which;
 - :func:`persons_agree`: "my" / "your" asked about the same people ("What is my IP
   address?" / "What is your IP address?"; a "you" after "do" or "if" is anyone);
 - :func:`opposites_agree`: no word on one side whose opposite is on the other only
   ("before" / "after", "enable" / "disable", "cheapest" / "most expensive", "kitten" /
-  "cat"; "will" / "is" where no date says when), and a stage of life on both sides or
-  neither ("a baby bird" / "a bird");
+  "cat"; "will be" / "is" where the tense is all that differs and no date says when), and
+  a stage of life on both sides or neither ("a baby bird" / "a bird");
 - :func:`kinds_agree`: no two kinds of one closed class swapped ("checking account" /
   "credit card", "by plane" / "by bus", "dogs" / "cats");
 - :func:`qualifiers_agree`: a scope ("abroad", "domestic") or a "too" ("too old") on
@@ -67,6 +67,7 @@ from .guard_order import order_agrees
 from .guard_persons import persons_agree
 from .guard_questions import question_words_agree
 from .guard_roles import roles_agree
+from .guard_tense import future_against_present
 from .guard_text import WORD, span_words, stem
 from .guard_units import units_agree
 from .guard_words import (
@@ -75,13 +76,13 @@ from .guard_words import (
     CONTRACTED,
     CONTRASTING_PREFIXES,
     DATE_WORDS,
-    FUTURE_AGAINST_PRESENT,
     KIND_PHRASES,
     KINDS,
     LIFE_STAGES,
     LOOKING_BACK,
     NEGATING_PREFIXES,
     NEGATIONS,
+    NOT_LIFE_STAGES,
     NUMBER_WORDS,
     OPPOSITES,
     RELATIVE_DATE,
@@ -412,12 +413,22 @@ _MOTION_WORD = {"up": "rises", "down": "drops"}
 # - a stance ("voted for", "argue against": "for" and "against" alone are too common)
 #   and a work's author, subject or addressee ("songs by" / "songs about" / "letters to":
 #   "by", "about" and "to" too)
+# a past participle, after "has" / "have" / "had" opening a question ("Has AI replaced
+# programmers?"; not "Have you got a table?", "Which has more caffeine?", "What has to
+# happen?")
+_PARTICIPLE = (
+    r"(?:\w+ed|been|done|gone|seen|made|won|lost|left|taken|given|become|begun|come|run|"
+    r"sold|bought|paid|found|built|known|shown|grown|written|spoken|broken|chosen|eaten|"
+    r"fallen|driven|risen|stolen|sent|spent|kept|held|told|heard|met|put|set|cut|hit|shut)\b"
+)
 _PHRASE_POLE = re.compile(
     r"\b(?P<haveto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?have\s+to|"
     r"(?:required|obliged|obligated)\s+to|mandatory|compulsory)\b|"
     r"\b(?P<needto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?need\s+to)\b|"
-    r"(?P<pastasked>(?:^|(?<=[.!?;:,\n]))\s*(?:did|was|were|has|have|had)\b|"
-    r"\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+(?:did|was|were|has|have|had)\b)|"
+    r"(?P<pastasked>(?:^|(?<=[.!?;:,\n]))\s*(?:did|was|were)\b|"
+    r"\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+(?:did|was|were)\b|"
+    r"(?:^|(?<=[.!?;:,\n])|\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?)\s*"
+    r"\b(?:has|have|had)\s+(?:\w+\s+){0,3}?" + _PARTICIPLE + r")|"
     r"(?P<evennum>(?<=\d\s)even\b|\beven(?=\s+(?:numbers?|integers?|or\s+odd)\b))|"
     r"\b(?P<can>(?:allowed|permitted|able)\s+to)\b|\b(?P<instead>in\s+place\s+of)\b|"
     r"(?P<will>\b\w+['\u2019]ll\b|\bgonna\b|\bgoing\s+to\s+(?!(?:the|a|an|my|your|our|"
@@ -428,7 +439,8 @@ _PHRASE_POLE = re.compile(
     r"\b(?:books?|songs?|poems?|movies?|films?|quotes?|paintings?|letters?|speech(?:es)?|"
     r"documentar(?:y|ies)|tweets?|podcasts?|biograph(?:y|ies)|articles?|essays?|novels?|"
     r"interviews?|writes?|wrote|written|made|directed)\s+"
-    r"(?:(?P<workby>by)|(?P<workabout>about|on)|(?P<workto>to|for|with))\b",
+    r"(?:(?P<workby>by)|(?P<workabout>about|on)|(?P<workto>to|with))\b|"
+    r"\b(?:writes?|wrote|written|made)\s+(?P<workfor>for)\b",
     re.IGNORECASE,
 )
 # a modal asking how or which, not whether ("How can I treat it?" is "How should I treat
@@ -447,10 +459,11 @@ _TOO = re.compile(r"\btoo\s+(\w+)", re.IGNORECASE)
 def opposites_agree(new: str, stored: str) -> bool:
     """No pair of opposites swapped: one side holding more words of one pole and the other
     more words of the opposite pole ("open" / "closed", "before" / "after", "increase" /
-    "lower", "small" / "large"; "safe or dangerous?" / "safe?" is not a swap); the future
-    against the present only where neither side names a date ("Who will be the CEO?" /
-    "Who is the CEO?"); and no stage of life named on one side only ("What should I feed a
-    baby bird?" / "... a bird?")."""
+    "lower", "small" / "large"; "safe or dangerous?" / "safe?" is not a swap); not the
+    future against the present where that is all that differs and no date says when
+    ("Who will be the CEO?" / "Who is the CEO?": :mod:`semcache_core.guard_tense`); and no
+    stage of life named on one side only ("What should I feed a baby bird?" / "... a
+    bird?")."""
     new_counts, stored_counts = Counter(span_words(new)), Counter(span_words(stored))
     if new_counts == stored_counts:
         return True
@@ -464,17 +477,17 @@ def opposites_agree(new: str, stored: str) -> bool:
     only_new, only_stored = _one_sided(new_counts, stored_counts)
     if _prefix_swapped(only_new, only_stored):
         return False
-    if _names_life_stage(new_counts) != _names_life_stage(stored_counts):
+    if _names_life_stage(new) != _names_life_stage(stored):
         return False  # "a baby bird" / "a bird"
-    if not (_dates(new) or _dates(stored)) and _poles_swapped(
-        new_counts, stored_counts, FUTURE_AGAINST_PRESENT
-    ):
+    if not (_dates(new) or _dates(stored)) and future_against_present(new, stored):
         return False  # "Who will be the CEO?" / "Who is the CEO?"
     return not any(_poles_swapped(new_counts, stored_counts, poles) for poles in OPPOSITES)
 
 
-def _names_life_stage(words: Iterable[str]) -> bool:
-    """Whether a word (a possessive too: "my child's") names a stage of life."""
+def _names_life_stage(span: str) -> bool:
+    """Whether a word (a possessive too: "my child's") names a stage of life, outside
+    the phrases where it names none ("a child process", "baby carrots")."""
+    words = span_words(NOT_LIFE_STAGES.sub(" ", span))
     return any(stem(word, plural=False) in LIFE_STAGES for word in words)
 
 

@@ -255,16 +255,12 @@ REFUSED = [
     (opposites_agree, "How much will eggs cost?", "How much did eggs cost?"),
     (opposites_agree, "Is it going to snow in Denver?", "Did it snow in Denver?"),
     (question_words_agree, "Why do cats purr?", "How do cats purr?"),
-    # served with MiniLM at 0.87 before (the second hunt's obligation against advice)
-    (
-        opposites_agree,
-        "Do I need to report a minor car accident to the police?",
-        "Should I report a minor car accident to the police?",
-    ),
     # served with MiniLM at 0.87 before (the hunts' future against present and past)
     (opposites_agree, "Will AI replace programmers?", "Has AI replaced programmers?"),
     (opposites_agree, "who is the ceo of twitter", "who will be the ceo of twitter"),
     (opposites_agree, "Will the roads be icy?", "Are the roads icy?"),
+    (opposites_agree, "Who's the CEO of Twitter?", "Who will be the CEO of Twitter?"),
+    (opposites_agree, "Is coffee safe during pregnancy?", "Is coffee safe?"),
     # served with MiniLM at 0.87 before (the second hunt's author, subject, addressee)
     (opposites_agree, "Letters written by Van Gogh", "Letters written to Van Gogh"),
     (opposites_agree, "Interviews with Keanu Reeves", "Interviews by Keanu Reeves"),
@@ -275,7 +271,7 @@ REFUSED = [
     (opposites_agree, "What should I feed a baby bird?", "What should I feed a bird?"),
     # served with MiniLM at 0.87 before (the second hunt's question words)
     (question_words_agree, "Why do bees make honey?", "How do bees make honey?"),
-    (question_words_agree, "Where do I renew my passport?", "How do I renew my passport?"),
+    (question_words_agree, "Where did Lincoln die?", "How did Lincoln die?"),
     (question_words_agree, "How did Marie Curie die?", "When did Marie Curie die?"),
     (opposites_agree, "How to treat a mild sunburn", "How to treat a severe sunburn"),
     (opposites_agree, "Why is my top lip swollen?", "Why is my bottom lip swollen?"),
@@ -404,6 +400,20 @@ SERVED = [
     "Is Python faster than Java?|Is Python quicker than Java?",
     "What is the best laptop for students?|Which is the best laptop for students?",
     "Is ibuprofen safe for kids?|Is ibuprofen safe for children?",
+    "Do I need to see a doctor for a sprained ankle?|Should I see a doctor for a sprained ankle?",
+    # found by a review of this release's rules: each was refused by a first version
+    "Where do I change my password?|How do I change my password?",
+    "Why does salt make ice melt?|How does salt make ice melt?",
+    "How much is shipping?|How much will shipping cost?",
+    "What time is the meeting?|What time will the meeting be?",
+    "Are my photos safe if I delete the app?|Will my photos be safe if I delete the app?",
+    "Have you got a table for four tonight?|Will you have a table for four tonight?",
+    "Which has more caffeine, coffee or tea?|Which will give me more caffeine, coffee or tea?",
+    "Can you eat sushi while pregnant?|Can you eat sushi during pregnancy?",
+    "How do I kill a child process in Linux?|How do I kill a subprocess in Linux?",
+    "Are baby carrots healthy?|Are carrots healthy?",
+    "Best movies for kids on Netflix?|Best children's movies on Netflix?",
+    "Poems about grief to read at a funeral?|Poems for a funeral about grief?",
     "Good books on Python|Good books about Python",
     "Movies with Tom Hanks|Movies starring Tom Hanks",
     "How do I write to a file in Python?|How do I write a file in Python?",
@@ -610,12 +620,10 @@ def test_an_obligation_against_advice_or_permission_is_always_refused(
 ) -> None:
     assert not opposites_agree(f"{obliged} {text}?", f"{other} {text}?")
     assert opposites_agree(f"{obliged} {text}?", f"Must I {text}?")
-    # a need asked is an obligation, against permission and advice alike ("Do I need to
-    # report it to the police?" asks whether the law says so, "Should I...?" for advice)
+    # a need asked is against permission, not advice ("Do I need to see a doctor?")
     needed = f"Does my landlord need to {text}?"
     assert not opposites_agree(needed, f"Can my landlord {text}?")
-    assert not opposites_agree(needed, f"Should my landlord {text}?")
-    assert opposites_agree(needed, f"Does my landlord have to {text}?")
+    assert opposites_agree(needed, f"Should my landlord {text}?")
     # a need stated asks nothing: "I need to change my order" / "Can you help me change it?"
     assert opposites_agree(f"I need to {text}", f"can you help me {text}?")
 
@@ -669,7 +677,9 @@ def test_one_question_word_swapped_for_another_kind_is_always_refused(
     text: str, kinds: list[str], capitalised: bool
 ) -> None:
     first, second = (k.capitalize() if capitalised else k for k in kinds[:2])
-    assert not question_words_agree(f"{first} {text}?", f"{second} {text}?")
+    how_to = set(kinds[:2]) == {"where", "how"} and text.split()[1] in ("I", "you", "we")
+    # "Where do I renew my passport?" asks how to, as "How do I...?" does
+    assert question_words_agree(f"{first} {text}?", f"{second} {text}?") == how_to
     assert question_words_agree(f"What {text}?", f"Which {text}?")  # alike
 
 
@@ -677,7 +687,9 @@ def test_one_question_word_swapped_for_another_kind_is_always_refused(
 @given(
     texts,
     st.sampled_from(["will", "shall", "I'll", "you\u2019ll", "is it going to rain", "gonna"]),
-    st.sampled_from(["Was", "Were", "Did", "When did", "How much was", "Has", "What have"]),
+    st.sampled_from(
+        ["Was", "Were", "Did", "When did", "How much was", "Has it been", "What have we done"]
+    ),
 )
 def test_the_future_against_a_question_about_the_past_is_always_refused(
     text: str, future: str, past: str
