@@ -83,7 +83,9 @@ def _only_why_how(new: str, stored: str) -> bool:
     )
 
 
-_HOW_TO = re.compile(r"\b(?:where|how)\s+(?:do|does|can|could|should)\s+(?:i|you|we)\b", re.I)
+_HOW_TO = re.compile(
+    r"\b(?:where|how)\s+(?:do|does|can|could|should)\s+(?:i|you|we)\b", re.IGNORECASE
+)
 _KINDS = frozenset(["how", "when", "where", "who", "why"])  # not "what" / "which": alike
 
 

@@ -214,9 +214,9 @@ _PAIRS: list[tuple[str, ...]] = [
     ("is are am", "was were"),  # "Who is the CEO?" / "Who was the CEO?"
     # the future against a question about the past ("Will the Fed cut rates?" / "Did the
     # Fed cut rates?", "Has AI replaced programmers?"): "'ll", "going to" and "gonna" are
-    # read as "will", "did" / "was" / "were" / "has" / "have" / "had" opening a question
-    # as "pastasked" ("My flight was cancelled, will I..." asks about the future); see
-    # guards
+    # read as "will", "did" / "was" / "were" opening a question, and "has" / "have" /
+    # "had" there before a past participle, as "pastasked" ("My flight was cancelled,
+    # will I..." asks about the future); see guards
     ("will shall", "pastasked"),
     # permission / obligation / advice: "Can I disclose...?" / "Must I...?", "Do I have to
     # tip?" / "Should I tip?" ("do I have to" is read as "haveto", "do I need to" as

@@ -682,8 +682,10 @@ class ProviderLikeChat(BaseChatModel):
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
     ) -> ChatResult:
         self._calls.append(messages[-1].text)
-        answer = AIMessage(content=f"{self.model_name} at {self.temperature}")
-        return ChatResult(generations=[ChatGeneration(message=answer)])
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self._answer()))])
+
+    def _answer(self) -> str:
+        return f"{self.model_name} at {self.temperature}"
 
 
 @settings(max_examples=30, deadline=None)
@@ -723,12 +725,8 @@ class KwargsChat(ProviderLikeChat):
 
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
 
-    def _generate(
-        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
-    ) -> ChatResult:
-        self._calls.append(messages[-1].text)
-        answer = AIMessage(content=f"{self.model_name} with {sorted(self.model_kwargs.items())}")
-        return ChatResult(generations=[ChatGeneration(message=answer)])
+    def _answer(self) -> str:
+        return f"{self.model_name} with {sorted(self.model_kwargs.items())}"
 
 
 @settings(max_examples=30, deadline=None)
