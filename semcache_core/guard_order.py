@@ -54,8 +54,15 @@ _OVER = re.compile(r"\b(?:instead|in\s+place)\s+of\b", re.IGNORECASE)
 _COMPARED_WITH = re.compile(r"\bcompared\s+with\b", re.IGNORECASE)
 _PRONOUNS = {"me": "i", "us": "we", "him": "he", "them": "they"}  # "from me" / "I ... from"
 _REACH = 3  # words of each end beside its connector ("a JSON string" into "a Python dict")
-# what "than" compares may stand before a longer comparative: "is tea better for you than"
+# what "than" compares may stand before a longer comparative: "is tea better for you than",
+# words of degree left out ("is coffee really that much better for your heart than")
 _THAN_REACH = 6
+_DEGREE = frozenset(
+    [
+        "really", "much", "that", "lot", "way", "far", "even", "so", "any", "still",
+        "actually", "truly", "significantly", "considerably", "slightly", "somewhat", "bit",
+    ]
+)  # fmt: skip
 _MOVES_MAX = 32  # moves compared per side: thousands of "to"s stay cheap
 
 Move = tuple[frozenset[str], frozenset[str]]
@@ -84,8 +91,11 @@ def _moves(span: str) -> list[Move]:
             stops[n - 1] + 1 if n else 0,
             stops[n + 1] if n + 1 < len(stops) else len(words),
         )
-        reach = _THAN_REACH if words[i] == "than" else _REACH
-        before = _end((words[j] for j in range(i - 1, start - 1, -1)), reach)
+        than = words[i] == "than"
+        before = _end(
+            (words[j] for j in range(i - 1, start - 1, -1) if not (than and words[j] in _DEGREE)),
+            _THAN_REACH if than else _REACH,
+        )
         after = _end(words[j] for j in range(i + 1, stop))
         before, after = before - after, after - before  # a word at both ends says nothing
         if before and after:

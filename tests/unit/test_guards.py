@@ -241,6 +241,11 @@ REFUSED = [
     (order_agrees, "is coffee healthier than tea", "is tea better for you than coffee"),
     (
         order_agrees,
+        "Is coffee really that much better for your heart than tea?",
+        "Is tea really that much better for the heart than coffee?",
+    ),
+    (
+        order_agrees,
         "why is a roth ira more popular than a traditional ira",
         "why is a traditional ira more widespread than a roth ira",
     ),
