@@ -116,7 +116,7 @@ class _AlwaysExplore:
 
 def test_the_same_question_under_other_pleasantries_is_served_never_explored() -> None:
     """Nothing to learn where the question is the very same: served as an exact hit would
-    be, whatever the entry's record, and feedback still reaches the entry; a text that
+    be, though every draw says explore, and feedback still reaches the entry; a text that
     differs otherwise (a question mark) is explored."""
     cache = ResponseCache(threshold=0.5, max_error_rate=0.01, rng=_AlwaysExplore())
     cache.update(prompt("How should I water a cactus?"), MODEL, "soak")
