@@ -4,7 +4,9 @@ people, unless "you" is anyone.
 "What is my IP address?" / "What is your IP address?" score 0.92 with all-MiniLM-L6-v2,
 "Can you see my screen?" / "Can I see your screen?" 0.97. Yet "How do I reset my
 password?" / "How do you reset your password?" is one question: a "you" that follows "do",
-a modal, "if" or "when" is anyone (a generic subject), as is an "I" there.
+a modal, "if" or "when" is anyone (a generic subject), as is an "I" there. Only the whole
+sentence's persons turn so: "How do I update my / your phone number?" and "Can you reset
+my / your password?" ask about someone else.
 
 Example::
 
@@ -14,6 +16,8 @@ Example::
     False
     >>> persons_agree("How do I reset my password?", "How do you reset your password?")
     True
+    >>> persons_agree("How do I update my phone number?", "How do I update your phone number?")
+    False
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ def persons_agree(new: str, stored: str) -> bool:
     not agree)."""
     # one apostrophe for the word lists ("I\u2019m" is "I'm"), and no "thank you"
     new, stored = (_COURTESY.sub(" ", side).replace("\u2019", "'") for side in (new, stored))
+    if _partly_turned(span_words(new), span_words(stored)):
+        return False  # "How do I update my / your phone number?"
     new_persons, stored_persons = _persons(new), _persons(stored)
     if new_persons == stored_persons:
         return True
@@ -78,15 +84,50 @@ def persons_agree(new: str, stored: str) -> bool:
     return True
 
 
+def _partly_turned(new: tuple[str, ...], stored: tuple[str, ...]) -> bool:
+    """Whether the two word lists differ only in person words turned to the other person
+    ("my" / "your"), word for word, while another person word stays as it was ("How do
+    I update my / your...?", "Can you reset my / your...?", "Tell me about myself /
+    yourself"); not where the turned ones all follow a "how" that asks how anyone does a
+    thing and the kept ones all precede it ("Can you tell me how to reset my / your
+    password?", "Tell me how I / you reset my / your router")."""
+    if len(new) != len(stored) or new == stored:
+        return False
+    turned: list[int] = []
+    kept: list[int] = []
+    for position, (one, other) in enumerate(zip(new, stored)):
+        person = _person(one)
+        if one == other:
+            if person:
+                kept.append(position)
+        elif person == 0 or _person(other) != 3 - person:
+            return False
+        else:
+            turned.append(position)
+    if not turned or not kept:
+        return False
+    return not any(
+        kept[-1] < at < turned[0] and _asks_anyone(new, at, turned) for at in range(len(new))
+    )
+
+
+def _asks_anyone(words: tuple[str, ...], at: int, turned: list[int]) -> bool:
+    """Whether ``words[at]`` is a "how" asking how anyone does a thing: "how to", "how
+    I / you" (a person word turned), or either one word later ("how often I", "how best
+    to")."""
+    following = enumerate(words[at + 1 : at + 3], at + 1)
+    return words[at] == "how" and any(word == "to" or p in turned for p, word in following)
+
+
+def _person(word: str) -> int:
+    """1 for a word naming the first person, 2 for the second, 0 for neither."""
+    return 1 if word in _FIRST else 2 if word in _SECOND else 0
+
+
 def _persons(span: str) -> list[int]:
     """The persons named in order, 1 for "I" and 2 for "you", repeats folded ("you ...
     your ... me": [2, 1])."""
-    found = []
-    for word in span_words(span):
-        if word in _FIRST:
-            found.append(1)
-        elif word in _SECOND:
-            found.append(2)
+    found = [_person(word) for word in span_words(span) if _person(word)]
     return [person for person, _ in itertools.groupby(found)]
 
 

@@ -423,7 +423,9 @@ _PAIRS: list[tuple[str, ...]] = [
     ("acute", "chronic"),
     ("normal", "abnormal"),
     # "Songs by Elvis" / "Songs about Elvis" / "Letters to Elvis" (see guards)
-    ("workby", "workabout", "workto workfor"),
+    ("workby", "workabout", "workto workfor workdedicated"),
+    # "By whom was Hamlet written?" / "For whom...?" (see guards)
+    ("bywhom", "forwhom", "aboutwhom"),
     # "Who voted for the bill?" / "...against the bill?" (a stance: see guards)
     ("stancefor", "stanceagainst"),
     (
@@ -436,11 +438,13 @@ _PAIRS: list[tuple[str, ...]] = [
 LIFE_STAGES = frozenset(
     _split(
         "baby babies infant infants newborn newborns toddler toddlers child children kid kids "
-        "teen teens teenager teenagers pregnant pregnancy"
+        "teen teens teenager teenagers pregnant pregnancy lamb lambs cub cubs pup pups "
+        "puppy puppies tadpole tadpoles caterpillar caterpillars larva larvae"
     )
 )
 """Words that narrow a question to a stage of life: one side naming one where the other
-names none asks about someone else ("What should I feed a baby bird?" / "... a bird?").
+names none asks about someone else ("What should I feed a baby bird?" / "... a bird?",
+"What do lambs eat?" / "What do sheep eat?").
 Not "adult", which a question without it usually means ("Is 3 mg of melatonin safe?" /
 "... safe for adults?"), nor "senior" or "elderly", said "older" too."""
 
@@ -448,11 +452,13 @@ NOT_LIFE_STAGES = re.compile(
     r"\bchild(?:ren)?\s+(?:process(?:es)?|elements?|nodes?|themes?|windows?|components?|"
     r"threads?|tables?|class(?:es)?|widgets?|views?|tags?)\b|"
     r"\bbaby[-\s](?:proof\w*|carrots?|back|spinach|corn|potato(?:es)?|bok)\b|"
-    r"\b(?:kids?|child|baby)[-\s]friendly\b",
+    r"\b(?:kids?|child|baby)[-\s]friendly\b|"
+    r"\blamb['\u2019]?s?[-\s](?:lettuce|ears?|wool)\b|\bcub\s+(?:reporters?|scouts?)\b|"
+    r"\bpup\s+tents?\b",
     re.IGNORECASE,
 )
 """Phrases whose life-stage word names none: "a child process", "baby carrots",
-"baby-proof", "kid-friendly"."""
+"baby-proof", "kid-friendly", "lamb's lettuce", "Cub Scouts", "a pup tent"."""
 
 OPPOSITES: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(_split(pole)) for pole in poles) for poles in _PAIRS

@@ -411,8 +411,9 @@ _MOTION_WORD = {"up": "rises", "down": "drops"}
 #   before a verb, "gonna");
 # - "even" as a number's ("Is 7 even?", "even numbers"; not "why does it even...");
 # - a stance ("voted for", "argue against": "for" and "against" alone are too common)
-#   and a work's author, subject or addressee ("songs by" / "songs about" / "letters to":
-#   "by", "about" and "to" too)
+#   and a work's author, subject or addressee ("songs by" / "songs about" / "letters to"
+#   or "songs dedicated to": "by", "about" and "to" too), and who "whom" is ("by whom" /
+#   "for whom"; not "with whom", which is often "to whom": "lodge a complaint with")
 # a past participle, after "has" / "have" / "had" opening a question ("Has AI replaced
 # programmers?"; not "Have you got a table?", "Which has more caffeine?", "What has to
 # happen?")
@@ -440,7 +441,9 @@ _PHRASE_POLE = re.compile(
     r"documentar(?:y|ies)|tweets?|podcasts?|biograph(?:y|ies)|articles?|essays?|novels?|"
     r"interviews?|writes?|wrote|written|made|directed)\s+"
     r"(?:(?P<workby>by)|(?P<workabout>about|on)|(?P<workto>to|with))\b|"
-    r"\b(?:writes?|wrote|written|made)\s+(?P<workfor>for)\b",
+    r"\b(?:writes?|wrote|written|made)\s+(?P<workfor>for)\b|"
+    r"\b(?:songs?|poems?|books?|letters?|novels?|albums?)\s+dedicated\s+(?P<workdedicated>to)\b|"
+    r"\b(?:(?P<bywhom>by)|(?P<forwhom>for|to)|(?P<aboutwhom>about))\s+whom\b",
     re.IGNORECASE,
 )
 # a modal asking how or which, not whether ("How can I treat it?" is "How should I treat

@@ -24,9 +24,9 @@ Example::
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Container
 
+from .guard_text import spelt_out
 from .prompt_diff import words
 
 __all__ = [
@@ -43,10 +43,6 @@ SHARED_MIN = 6
 SWAPPED_MAX = 2
 """The most words a swap replaces on each side."""
 
-_CONTRACTIONS = re.compile(r"n't\b|'(?:m|re|ve|ll|d|s)\b")
-_EXPANDED = {"n't": " not", "'m": " am", "'re": " are", "'ve": " have", "'ll": " will",
-             "'d": " would", "'s": " is"}  # fmt: skip
-_STEMS = {"ca": "can", "wo": "will", "sha": "shall"}  # "can't", "won't", "shan't"
 _FUNCTION_WORDS = (
     "a an the this that these those my your our his her its their some any each every "
     "in on at of for with by into onto about please"
@@ -91,10 +87,9 @@ def swapped_words(first: str, second: str) -> tuple[str, str] | None:
 
 
 def _plain_words(text: str) -> list[str]:
-    """The words of ``text`` in lower case, contractions spelt out ("can't" -> "can not")."""
-    text = text.lower().replace("\u2019", "'")
-    text = _CONTRACTIONS.sub(lambda match: _EXPANDED[match.group()], text)
-    return [_STEMS.get(word, word) for word in words(text)]
+    """The words of ``text`` in lower case, contractions spelt out ("can't" -> "can not",
+    every "'s" as "is": a possessive is one on both sides)."""
+    return words(spelt_out(text, every_s=True).lower())
 
 
 def is_misspelling(word: str, other: str) -> bool:
