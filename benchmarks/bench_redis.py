@@ -24,7 +24,14 @@ Rows:
 6. throughput of 8 client threads (one cache shared) for get, put (a precomputed vector:
    no embedding), search and a mix (80% get, 15% put, 5% search), beside the seed's
    published figures (GET 7,195, PUT 3,579, SEARCH@10k 46, mixed 3,726 ops/s; not measured
-   here: its cluster is not ours to run).
+   here: its cluster is not ours to run);
+7. selective metadata-filtered ``search`` top-10 in the cluster, over N other vectors in a
+   namespace of their own (entries with metadata; rows 3 to 6 stay as they were), p50
+   against the unfiltered search of that namespace, the turns interleaved: a filter the
+   server evaluates matching 1% (7.1, target: at most 5x) and 10% (7.2, at most 5x), one
+   only the client evaluates (``$contains`` on a list, 1%: 7.3, at most 20x); 7.4: every
+   filtered search returns min(k, matches) hits, each a match (matches counted here; target:
+   all); 7.5: their recall@10 against the exact filtered top-10 (information).
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from report import (
 )
 from semcache_core import SemCache
 from semcache_core.backends.redis import RedisBackend
+from semcache_core.filters import matches
 from semcache_core.redis_local import start_cluster, start_standalone
 
 DIM = 384
@@ -189,6 +197,106 @@ def bare_vsim(raw: Any, vectors: np.ndarray, queries: np.ndarray) -> Timing:
     return Timing.of(samples)
 
 
+FILTERED_NS = "filtered"  # the namespace of row 7's entries, apart from rows 3 to 6's
+# row 7's filters: (name, label, filter, target as a multiple of the unfiltered p50)
+FILTERS: list[tuple[str, str, dict[str, Any], float]] = [
+    ("server 1%", "server-side filter, 1% match (g == 7)", {"g": 7}, 5.0),
+    ("server 10%", "server-side filter, 10% match (b == 3)", {"b": 3}, 5.0),
+    (
+        "client 1%",
+        'client-side filter, 1% match (tags $contains "t7")',
+        {"tags": {"$contains": "t7"}},
+        20.0,
+    ),
+]
+
+
+def filtered_metadata(i: int) -> dict[str, Any]:
+    """Entry ``i``'s metadata: ``g`` (1% per value), ``b`` (10%), ``tags`` (a list, 1%)."""
+    return {"g": i % 100, "b": i % 10, "tags": [f"t{(i * 37) % 100}", "all"]}
+
+
+def filtered_rows(cfg: Config, cache: SemCache) -> list[Row]:
+    """k=10 searches with selective metadata filters against the unfiltered search, p50."""
+    rng = rng_for(7)
+    vectors = clustered(cfg.n, rng)
+    metadatas = [filtered_metadata(i) for i in range(cfg.n)]
+    for start in range(0, cfg.n, 1000):
+        chunk = slice(start, start + 1000)
+        cache.set_many(
+            {f"f:{i}": i for i in range(start, min(start + 1000, cfg.n))},
+            vectors=vectors[chunk],
+            metadatas=metadatas[chunk],
+            namespace=FILTERED_NS,
+        )
+    picks = rng.integers(0, cfg.n, cfg.queries)
+    queries = list(
+        unit_rows(
+            vectors[picks] + 0.2 * unit_rows(rng.standard_normal((cfg.queries, DIM), np.float32))
+        )
+    )
+    specs: dict[str, dict[str, Any] | None] = {"unfiltered": None}
+    specs.update({name: spec for name, _, spec, _ in FILTERS})
+    for spec in specs.values():  # warm the scripts and connections
+        cache.search(queries[0], 10, namespace=FILTERED_NS, filters=spec)
+    samples: dict[str, list[float]] = {name: [] for name in specs}
+    found: dict[str, list[Any]] = {name: [] for name in specs}
+    for _, name in turns(list(specs), min(cfg.rounds, 2)):  # the client-side filter is slow
+        spec = specs[name]
+        for query in queries:
+            started = time.perf_counter()
+            hits = cache.search(query, 10, namespace=FILTERED_NS, filters=spec)
+            samples[name].append(time.perf_counter() - started)
+            found[name].append(hits)
+    exact = np.stack(queries) @ vectors.T
+    checked = right = 0
+    recalls = []
+    for name, _, spec, _ in FILTERS:
+        mask = np.array([matches(spec, meta) for meta in metadatas])
+        want = min(10, int(mask.sum()))
+        scores = np.where(mask, exact, -np.inf)
+        for i, hits in enumerate(found[name]):
+            q = i % len(queries)
+            checked += 1
+            right += len(hits) == want and all(matches(spec, hit.metadata) for hit in hits)
+            truth = set(np.argsort(-scores[q])[:want].tolist())
+            got = {int(hit.key.split(":")[1]) for hit in hits}
+            recalls.append((name, len(truth & got) / max(want, 1)))
+    base = Timing.of(samples["unfiltered"])
+    rows = [
+        time_ratio_row(
+            f"7.{number}",
+            f"search top-10 + {label}, {cfg.n // 1000}k, cluster, p50",
+            Timing.of(samples[name]),
+            base,
+            "unfiltered, same entries",
+            target,
+        )
+        for number, (name, label, _, target) in enumerate(FILTERS, start=1)
+    ]
+    per_filter = " / ".join(
+        f"{statistics.mean(r for n, r in recalls if n == name):.3f}" for name, *_ in FILTERS
+    )
+    return [
+        *rows,
+        Row(
+            "7.4",
+            "filtered searches returning min(k, matches) hits, each a match",
+            f"{right}/{checked}",
+            "matches counted here",
+            "",
+            "all",
+            right == checked,
+        ),
+        info_row(
+            "7.5",
+            "filtered recall@10 vs exact filtered top-10",
+            per_filter,
+            "server 1% / server 10% / client 1%",
+        ),
+    ]
+
+
 def throughput(seconds: float, work: Callable[[int, int], Any], threads: int = 8) -> float:
     """Calls per second of ``work(thread, i)`` over ``threads`` threads for ``seconds``."""
     done = [0] * threads
@@ -265,6 +373,7 @@ def run(cfg: Config, mode: str) -> None:
             get_rows(cfg, cluster_cache, bare_cluster, "cluster", "2"),
             *search_rows(cfg, cluster_cache, bare_cluster),
             *throughput_rows(cfg, cluster_cache),
+            *filtered_rows(cfg, cluster_cache),
         ]
         local_cache.close()
         cluster_cache.close()

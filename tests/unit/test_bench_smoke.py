@@ -20,7 +20,8 @@ LLAMAINDEX_ROWS = ("1a", "1b", "2a", "2b", "2c", "3", "4a", "4b", "5", "6")
 FAISS_STORE_ROWS = ("7a", "7b", "7c", "7d", "7e")  # FaissVectorStore, the second baseline
 NAMESPACE_ROWS = ("1a", "1b", "2a", "2b")
 SEED_ROWS = ("1", "2", "2b", "3", "4", "5", "6")
-REDIS_ROWS = ("1", "2", "3", "4", "5", "6.1", "6.2", "6.3", "6.4")
+REDIS_ROWS = ("1", "2", "3", "4", "5", *(f"6.{i}" for i in range(1, 5)),
+              *(f"7.{i}" for i in range(1, 6)))  # fmt: skip
 SEARCH_ROWS = tuple(f"{i}{letter}" for i in (1, 2) for letter in "abcdef")
 SEARCH_ENGINES = {
     "ours flat",

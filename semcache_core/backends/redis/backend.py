@@ -516,15 +516,15 @@ class RedisBackend(admin.Administration, writes.Writes):
             for row, (hits, per_shard) in enumerate(first):
                 unreachable = set(done.unreachable)
                 more = job.may_hold_more(hits, per_shard)
-                if any(more):
+                while any(more):  # deeper passes, each a scan with a larger COUNT
                     again = fan_out(
                         self._conn,
-                        job.calls_again(row, more),
+                        job.calls_again(row, len(hits), more),
                         "search",
                         allow_unreachable=allow_partial,
                     )
                     unreachable.update(again.unreachable)
-                    hits = job.hits_again(per_shard, more, again.replies)
+                    hits, more = job.hits_again(row, per_shard, more, again.replies)
                 results.append(SearchHits(hits, unreachable) if allow_partial else hits)
             return results
 

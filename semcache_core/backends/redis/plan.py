@@ -46,7 +46,7 @@ from .fanout import Fanout, NodeCall
 from .filter_expr import to_expression
 from .keys import KeyScheme
 from .scripts import PURGE, VECTOR_DIM
-from .search import ShardQuery, merge, parse_shard, run_shards, shard_calls
+from .search import ShardQuery, merge, parse_shard, shard_calls
 
 __all__ = [
     "SET_BATCH",
@@ -413,9 +413,9 @@ def needs_kind_check(filters: FilterNode | None) -> bool:
 class SearchJob:
     """One ``search`` call: a :class:`ShardQuery` per query row over the namespace's shards.
 
-    Steps: :meth:`queue` the first pass on a pipeline, :meth:`first` its replies; for a row
-    that may miss a match (:meth:`may_hold_more`), :meth:`queue_again` the exhaustive pass and
-    :meth:`hits_again` its replies.
+    Steps: :meth:`calls` the first pass, :meth:`first` its replies; while a row may miss a
+    match (:meth:`may_hold_more`), :meth:`calls_again` a deeper pass and :meth:`hits_again`
+    its replies.
     """
 
     namespace: str
@@ -466,33 +466,28 @@ class SearchJob:
             None if filters is None else compile_filter(filters),
         )
 
-    def queue(self, pipe: Any) -> None:
-        """Queue the first pass of every row (one script per shard and row)."""
-        for plan in self.plans:
-            run_shards(pipe, self.shards, plan, [False] * len(self.shards))
-
     def calls(self) -> list[NodeCall]:
-        """:meth:`queue` as calls for :func:`~.fanout.fan_out` (replies in this order),
-        after each shard's sweep of its expired entries (:data:`.scripts.PURGE`: in the
-        same round, so a search costs one round trip to each node)."""
-        n = len(self.shards)
+        """The first pass of every row (one script per shard and row) as calls for
+        :func:`~.fanout.fan_out` (replies in this order), after each shard's sweep of its
+        expired entries (:data:`.scripts.PURGE`: in the same round, so a search costs one
+        round trip to each node)."""
         sweeps = [
             NodeCall(vset, ("EVAL", PURGE, 2, vset, expiry, repr(float(self.now)), prefix))
             for vset, expiry, prefix in self.shards
         ]
-        return sweeps + [
-            c for plan in self.plans for c in shard_calls(self.shards, plan, [False] * n)
-        ]
+        return sweeps + [c for plan in self.plans for c in shard_calls(self.shards, plan, False)]
 
     def swept(self, replies: list[Any]) -> tuple[int, list[Any]]:
         """The entries the sweeps of :meth:`calls` removed, and the search replies."""
         n = len(self.shards)
         return sum(int(r) for r in replies[:n] if r is not None), replies[n:]
 
-    def calls_again(self, row: int, more: list[bool]) -> list[NodeCall]:
-        """:meth:`queue_again` as calls for :func:`~.fanout.fan_out`."""
-        shards = [s for s, again in zip(self.shards, more) if again]
-        return shard_calls(shards, self.plans[row], [True] * len(shards))
+    def calls_again(self, row: int, hits: int, more: list[bool]) -> list[NodeCall]:
+        """Row ``row``'s deeper pass, after one whose merge kept ``hits``: a scan with a
+        larger ``COUNT`` (:meth:`.ShardQuery.deepen`) of the shards that may hold more."""
+        plan = self.plans[row]
+        plan.deepen(hits, self.k)
+        return shard_calls([s for s, again in zip(self.shards, more) if again], plan, True)
 
     def first(
         self, replies: list[Any]
@@ -514,34 +509,36 @@ class SearchJob:
     def may_hold_more(
         self, hits: list[tuple[StoredEntry, float]], per_shard: list[tuple[list[Any], bool]]
     ) -> list[bool]:
-        """Per shard, whether a row must search it again exhaustively: it may hold more
-        candidates (it returned a full page, each unseen one scoring at most its lowest
-        returned; or its ``FILTER`` stopped at FILTER-EF candidates on a larger set) and the
-        merge came back short, or the last hit scores below that lowest candidate (a
-        candidate the server did not return may pass the client-side filter and beat
+        """Per shard, whether a row must search it deeper: it may hold more candidates (it
+        returned all it was asked for, each unseen one scoring at most its lowest returned)
+        and the merge came back short, or the last hit scores below that lowest candidate
+        (a candidate the server did not return may pass the client-side filter and beat
         it)."""
         return [_may_hold_more(found, full, hits, self.k) for found, full in per_shard]
 
-    def queue_again(self, pipe: Any, row: int, more: list[bool]) -> None:
-        """Queue row ``row``'s exhaustive pass on the shards that may hold more."""
-        shards = [s for s, again in zip(self.shards, more) if again]
-        run_shards(pipe, shards, self.plans[row], [True] * sum(more))
-
-    def _all_of(self, reply: list[Any]) -> list[tuple[float, StoredEntry]]:
-        return parse_shard(reply, self.namespace, 2**31 - 1, self.dim)[0]
-
     def hits_again(
-        self, per_shard: list[tuple[list[Any], bool]], more: list[bool], replies: list[Any]
-    ) -> list[tuple[StoredEntry, float]]:
-        """A row's hits from its first pass and the replies of :meth:`queue_again`."""
+        self,
+        row: int,
+        per_shard: list[tuple[list[Any], bool]],
+        more: list[bool],
+        replies: list[Any],
+    ) -> tuple[list[tuple[StoredEntry, float]], list[bool]]:
+        """A row's hits once the replies of :meth:`calls_again` replace the rows of the
+        shards it searched in ``per_shard`` (a shard out of reach: none, and no more), and
+        which shards may still hold more (:meth:`may_hold_more`)."""
         fresh = iter(replies)
-        rows: list[tuple[float, StoredEntry]] = []
-        for (found, _), again in zip(per_shard, more):
+        count = self.plans[row].count
+        for i, again in enumerate(more):
             if again:
                 reply = next(fresh)
-                found = [] if reply is None else self._all_of(reply)
-            rows += found
-        return merge(rows, self.k, self.now, self.floor, self.predicate)
+                per_shard[i] = (
+                    ([], False)
+                    if reply is None
+                    else parse_shard(reply, self.namespace, count, self.dim)
+                )
+        rows = [one for found, _ in per_shard for one in found]
+        hits = merge(rows, self.k, self.now, self.floor, self.predicate)
+        return hits, self.may_hold_more(hits, per_shard)
 
 
 def _may_hold_more(
