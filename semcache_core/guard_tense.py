@@ -8,12 +8,12 @@ a verb of something going on in "-ing" after those standing for the same verb af
 "will" ("Who is winning the election?" / "Who will win the election?", "Is it raining?" /
 "Is it going to rain?"; not what is arranged: "Are you shipping to Canada?" is "Will you
 ship...?", nor "When is it arriving?"), and "next" on the future's side ("Who will be the
-next CEO?"). A question worded otherwise besides ("How
-much is shipping?" / "How much will shipping cost?") is left to the rest of the rule, as
-are those where the tense rarely matters: a condition ("What will happen if I skip a
-dose?"), an amount or a time of day ("How long is the flight?", "What time is the
-meeting?"). The caller leaves out pairs where a date says when ("Is the museum open on
-Monday?" / "Will it be open this Monday?").
+next CEO?"). A question worded otherwise besides ("How much is shipping?" / "How much will
+shipping cost?") is left to the rest of the rule, as are those where the tense rarely
+matters: a condition ("What will happen if I skip a dose?"), an amount or a time of day
+("How long is the flight?", "What time is the meeting?"). The caller leaves out pairs
+where a date says when ("Is the museum open on Monday?" / "Will it be open this
+Monday?").
 
 Example::
 
