@@ -229,3 +229,30 @@ def test_a_walk_that_comes_back_short_is_replaced_by_a_scan(redis_client: redis.
     best = np.argsort(-(unit @ unit[0]))[:20]
     assert full and [entry.key for _, entry in rows] == [f"e{i}" for i in best]
     backend.close()
+
+
+@pytest.mark.parametrize("spec", [None, {"tags": {"$contains": "t3"}}])
+async def test_a_search_for_every_entry_returns_every_entry(
+    redis_client: redis.Redis, spec: dict[str, Any] | None
+) -> None:
+    """Found by review: a walk the server cannot filter (none, or a filter only the client
+    tests) asked for at least the whole shard returns the nodes the graph reaches, a few
+    short of all on a large random set; that reply, shorter than its COUNT, read as "no
+    more", and the search came back short. Such a walk is now followed by the scan."""
+    n, dim = 6000, 32
+    backend = RedisBackend(client=redis_client, prefix="every", shards=1)
+    local = SemCache(backend=LocalBackend(index="flat"))
+    remote = SemCache(backend=backend)
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    metadatas = [{"tags": [f"t{i % 50}"]} for i in range(n)]
+    for cache in (local, remote):
+        cache.set_many({f"e{i}": i for i in range(n)}, vectors=vectors, metadatas=metadatas)
+    k = n if spec is None else n // 4  # COUNT: k, or 4 k for a filter the client tests
+    for seed in range(3):
+        query = np.random.default_rng(100 + seed).standard_normal(dim).astype(np.float32)
+        want = len(local.search(query, k=k, filters=spec))
+        assert len(remote.search(query, k=k, filters=spec)) == want
+        assert len(await remote.asearch(query, k=k, filters=spec)) == want
+    remote.clear()
+    await remote.aclose()

@@ -8,14 +8,15 @@ A threshold becomes ``EPSILON (1 - threshold) / 2`` (plus a hair, as the server 
 
 Why k results come back whenever k live entries match: the server's ``FILTER`` keeps a
 superset of the matches (:mod:`.filter_expr`), and a shard whose reply holds fewer
-candidates than it was asked for holds no more (a filtered walk that comes back short is
-replaced by a scan: :data:`.scripts.SEARCH`). A pass whose merge ends short, or whose last
-hit scores below a full shard's lowest candidate, is repeated on those shards with
-``TRUTH`` (an exact linear scan) and a larger ``COUNT`` (:meth:`ShardQuery.deepen`), until
-no shard may hold a better match. ``COUNT`` grows geometrically: a pass of ``COUNT n``
-costs the server O(n²) (its result queue is a sorted array), and every candidate comes
-back with its entry, so asking each shard for everything at once (as this module once
-did) cost 130 ms on 20,000 entries for a filter only the client can test.
+candidates than it was asked for holds no more (a walk that comes back short, filtered
+or without a threshold, is replaced by a scan: :data:`.scripts.SEARCH`). A pass whose
+merge ends short, or whose last hit scores below a full shard's lowest candidate, is
+repeated on those shards with ``TRUTH`` (an exact linear scan) and a larger ``COUNT``
+(:meth:`ShardQuery.deepen`), until no shard may hold a better match. ``COUNT`` grows
+geometrically: a pass of ``COUNT n`` costs the server O(n²) (its result queue is a
+sorted array), and every candidate comes back with its entry, so asking each shard for
+everything at once (as this module once did) cost 130 ms on 20,000 entries for a filter
+only the client can test.
 """
 
 from __future__ import annotations
