@@ -496,7 +496,7 @@ SERVED = [
     "I was wondering how often I should replace my filter|I was wondering how often you "
     "should replace your filter",
     "What should I feed my pup?|What should I feed my puppy?",
-    "Is lamb's lettuce healthy?|Is lamb lettuce healthy?",
+    "Where can I buy lamb's lettuce?|Where can I buy corn salad?",
     "With whom should I lodge a complaint?|To whom should I lodge a complaint?",
     "How do I download songs from Spotify?|How do I download songs on Spotify?",
     "A podcast dedicated to personal finance|A podcast about personal finance",
