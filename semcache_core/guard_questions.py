@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from .guard_text import span_words
-from .guard_words import DETERMINERS
+from .guard_words import DETERMINER_PATTERN
 from .prompt_diff import question_words
 
 __all__ = ["question_words_agree"]
@@ -28,7 +28,6 @@ __all__ = ["question_words_agree"]
 _HOW = re.compile(r"\bhow\b(?!\s+(?:come|long\s+ago)\b)", re.IGNORECASE)
 _HOW_MANY = re.compile(r"\bhow\s+many\b", re.IGNORECASE)
 _WHY_TO_HOW = {"why": "how"}
-_DETERMINER = "|".join(sorted(DETERMINERS))
 # where "how" asks why: a cause ("How does smoking cause cancer?", "...keep you awake?",
 # "...make your eyes water?": "make" or "keep" with a thing and what becomes of it, not
 # "Why do bees make honey?", which asks another thing than "How do bees make honey?")
@@ -36,7 +35,8 @@ _DETERMINER = "|".join(sorted(DETERMINERS))
 # a scan to the end of the sentence from every "how is" would be quadratic)
 _WHY_AS_HOW = re.compile(
     r"\b(?:caus\w*|lead(?:s|ing)?\s+to|led\s+to|trigger\w*|"
-    rf"(?:makes?|made|keeps?|kept)\s+(?:(?:{_DETERMINER})\s+)?(?!(?:{_DETERMINER})\b)\w+\s+\w+|"
+    rf"(?:makes?|made|keeps?|kept)\s+(?:(?:{DETERMINER_PATTERN})\s+)?"
+    rf"(?!(?:{DETERMINER_PATTERN})\b)\w+\s+\w+|"
     r"results?\s+in)\b|\bhow\s+(?:is|are|am|was|were)\b[^.?!]{0,80}?\bso\b",
     re.IGNORECASE,
 )

@@ -33,7 +33,7 @@ import re
 from collections import Counter
 
 from .guard_text import span_words, spelt_out
-from .guard_words import DETERMINERS
+from .guard_words import DETERMINER_PATTERN
 
 __all__ = ["future_against_present"]
 
@@ -54,7 +54,7 @@ _GOING_ON = frozenset(
 # "are" / "am" it leans on goes with it
 _GOING_TO = re.compile(
     r"\b(?:is|are|am)\b(?P<subject>(?:\s+\w+){0,3}?)\s+(?:going\s+to|gonna)\b"
-    rf"(?=\s+(?!(?:{'|'.join(sorted(DETERMINERS))})\b)[^\W\d_])",
+    rf"(?=\s+(?!(?:{DETERMINER_PATTERN})\b)[^\W\d_])",
     re.IGNORECASE,
 )
 _EXEMPT = re.compile(

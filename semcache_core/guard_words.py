@@ -22,6 +22,7 @@ __all__ = [
     "CONTRASTING_PREFIXES",
     "DATE_WORDS",
     "DETERMINERS",
+    "DETERMINER_PATTERN",
     "INFINITIVE_VERBS",
     "KINDS",
     "KIND_PHRASES",
@@ -76,6 +77,8 @@ CONTRASTING_PREFIXES = (
 DETERMINERS = frozenset(_split("a an the my your our their his her its"))
 """Words before a noun that say which one, skipped where the guards read a phrase's words
 ("a JSON string", "my landlord")."""
+DETERMINER_PATTERN = "|".join(sorted(DETERMINERS))
+""":data:`DETERMINERS` as a regular expression's alternation ("a|an|her|...")."""
 
 _CARDINALS = _split(
     "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen "

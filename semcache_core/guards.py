@@ -76,6 +76,7 @@ from .guard_words import (
     CONTRACTED,
     CONTRASTING_PREFIXES,
     DATE_WORDS,
+    DETERMINER_PATTERN,
     KIND_PHRASES,
     KINDS,
     LIFE_STAGES,
@@ -432,8 +433,8 @@ _PHRASE_POLE = re.compile(
     r"\b(?:has|have|had)\s+(?:\w+\s+){0,3}?" + _PARTICIPLE + r")|"
     r"(?P<evennum>(?<=\d\s)even\b|\beven(?=\s+(?:numbers?|integers?|or\s+odd)\b))|"
     r"\b(?P<can>(?:allowed|permitted|able)\s+to)\b|\b(?P<instead>in\s+place\s+of)\b|"
-    r"(?P<will>\b\w+['\u2019]ll\b|\bgonna\b|\bgoing\s+to\s+(?!(?:the|a|an|my|your|our|"
-    r"their|his|her|its|this|that|these|those)\b)[^\W\d_]+)|"
+    r"(?P<will>\b\w+['\u2019]ll\b|\bgonna\b|\bgoing\s+to\s+"
+    rf"(?!(?:{DETERMINER_PATTERN}|this|that|these|those)\b)[^\W\d_]+)|"
     r"\b(?:vot|argu|testif|campaign|protest|lobb|rul|decid|fight|fought|case|evidence|"
     r"stand|stood|speak|spoke)\w*\s+(?:(?P<stancefor>for|in\s+favou?r\s+of)|"
     r"(?P<stanceagainst>against))\b|"
