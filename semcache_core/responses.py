@@ -170,7 +170,9 @@ class ResponseCache:
             of serving a wrong answer at most δ; an entry with fewer than 6 observations
             (priors included) is judged by the cache-wide curve instead, but explored at
             least a quarter of the time, and always where it has been wrong near the
-            candidate's similarity (see :mod:`semcache_core.verified_responses`); one
+            candidate's similarity; an older one no more than that, unless it has been
+            wrong within 0.10 of the candidate's similarity (see
+            :mod:`semcache_core.verified_responses`); one
             asking the very same question under other pleasantries is served, never
             explored (:func:`~semcache_core.hit_rule.same_question`). Exploring answers
             the lookup as a miss; the :meth:`update` that follows compares the fresh

@@ -20,7 +20,9 @@ github.com/vcache-project/vCache, read at commit 5829293:
 - for a new prompt at similarity ``s`` the exploration probability is
   ``tau = min over eps of 1 - delta / (1 - (1 - eps) * sigmoid(gamma * (s - t'_eps)))``,
   ``t'_eps`` the upper ``1 - eps`` confidence bound of ``t`` (eps on a grid: see below): serving
-  with probability ``1 - tau`` keeps the probability of a wrong answer at or below δ;
+  with probability ``1 - tau`` keeps the probability of a wrong answer at or below δ
+  (here, away from the entry's wrong answers, ``tau`` is at most a young entry's: see
+  :mod:`semcache_core.verified_responses`);
 - draw ``u`` uniform in [0, 1): explore when ``u <= tau``, exploit otherwise.
 
 Exploring means answering as a miss, calling the model, and comparing its answer with the

@@ -18,7 +18,12 @@
   it has been wrong near the candidate's similarity (a wrong observation of its own at
   most :data:`NEAR_WRONG` below it, or above): there it is unlike the others. vCache
   explores a young entry every time, which spends most chances of a hit on learning when
-  each entry sees few paraphrases.
+  each entry sees few paraphrases;
+- an entry's own curve never has it explored more than a young entry would be, except
+  where it has been wrong within :data:`FAR_WRONG` of the candidate: with its wrong
+  answers far below and its right ones above, its own fit's doubt at a high similarity
+  comes from vCache's variance for few, perfectly separated points, not from anything it
+  met there (it explored such candidates 96% of the time at δ = 0.01, a young entry 25%).
 
 Both memories are bounded (the newest :data:`REMEMBERED` prompts each) and thread-safe.
 The LLM caches' writes in one process are serialised (:data:`ENTRY_WRITES`), and an
@@ -67,6 +72,7 @@ from .verified import (
 
 __all__ = [
     "ENTRY_WRITES",
+    "FAR_WRONG",
     "NEAR_WRONG",
     "OBSERVATIONS_FIELD",
     "REMEMBERED",
@@ -94,6 +100,9 @@ explored (see ``_exploring``)."""
 NEAR_WRONG = 0.05
 """An entry wrong at a similarity at most this far below a candidate's (or above it) is
 judged by its own curve there (see ``_exploring``)."""
+FAR_WRONG = 0.10
+"""An entry with enough observations, wrong at a similarity at most this far below a
+candidate's (or above it), is judged by its own curve alone there (see ``_exploring``)."""
 REMEMBERED = 4096
 """Prompts remembered, each, as pending explorations and as served semantic hits."""
 
@@ -256,28 +265,29 @@ class Verifier:
     def _exploring(self, own: Observations, score: float) -> float:
         """The probability of exploring a candidate of an entry with ``own`` observations.
 
-        Its own curve decides once it has :data:`~semcache_core.verified.MIN_OBSERVATIONS`,
-        or where it has been wrong at a similarity at least ``score`` (to 3 places) less
-        :data:`NEAR_WRONG` (then it is explored until it has them). Otherwise the
-        cache-wide curve decides, once that holds :data:`POPULATION_MIN` observations
-        (before: explored), and the entry is explored at least :data:`YOUNG_EXPLORATION` of
-        the time whatever that curve says: an entry unlike the others then gathers
-        observations of its own, and its own curve takes over (the cache-wide curve alone,
-        fitted on other entries' right answers, had it serve wrong answers forever, never
-        explored, even after one right answer of its own at a lower similarity than its
-        wrong ones).
+        Its own curve alone decides where it has been wrong at a similarity at least
+        ``score`` (to 3 places) less :data:`NEAR_WRONG` (then it is explored until it has
+        :data:`~semcache_core.verified.MIN_OBSERVATIONS`), or less :data:`FAR_WRONG` once
+        it has them. Otherwise the cache-wide curve decides, once that holds
+        :data:`POPULATION_MIN` observations (before: explored), and the entry is explored
+        at least :data:`YOUNG_EXPLORATION` of the time whatever that curve says: an entry
+        unlike the others then gathers observations of its own, and its own curve takes
+        over (the cache-wide curve alone, fitted on other entries' right answers, had it
+        serve wrong answers forever, never explored, even after one right answer of its own
+        at a lower similarity than its wrong ones). An entry with enough observations is
+        explored as the less doubtful of that and its own curve.
         """
         assert self.max_error_rate is not None
         similarity = round(min(max(score, -1.0), 1.0), 3)  # as observations are kept
-        near = similarity - NEAR_WRONG - 1e-9  # 0.53 - 0.05 is 0.48000000000000004
-        if len(own) >= MIN_OBSERVATIONS or any(
-            not o.correct and o.similarity >= near for o in own.items
+        by_own = explore_probability(own, similarity, self.max_error_rate)  # young: 1.0
+        reach = FAR_WRONG if len(own) >= MIN_OBSERVATIONS else NEAR_WRONG
+        lowest = similarity - reach - 1e-9  # 0.53 - 0.05 is 0.48000000000000004
+        if len(self._population.items) < POPULATION_MIN or any(
+            not o.correct and o.similarity >= lowest for o in own.items
         ):
-            return explore_probability(own, similarity, self.max_error_rate)
-        if len(self._population.items) < POPULATION_MIN:
-            return 1.0
-        tau = explore_probability(self._population, similarity, self.max_error_rate)
-        return max(tau, YOUNG_EXPLORATION)
+            return by_own
+        by_cache = explore_probability(self._population, similarity, self.max_error_rate)
+        return min(by_own, max(by_cache, YOUNG_EXPLORATION))
 
     def judged(self, explored: Candidate | None, response: Any) -> bool | None:
         """Whether the explored candidate's response was right, by ``judge``; ``None``:

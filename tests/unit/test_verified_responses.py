@@ -432,6 +432,43 @@ def test_an_entry_with_enough_observations_is_judged_by_its_own_curve() -> None:
     assert _served_of(_confident_cache(), record, 0.91, 200) <= 0.25 * 200  # its tau: 0.91
 
 
+def test_an_entry_grown_on_right_answers_is_explored_no_more_than_a_young_one() -> None:
+    """Wrong for siblings at 0.55-0.70, right for paraphrases at 0.86-0.95: perfectly
+    separated, its own fit (vCache's variance for few points) explores a candidate at 0.93
+    nearly every time at δ = 0.01, a young entry a quarter of the time. With its wrong
+    answers far below, the confident cache-wide curve decides, at least a quarter of the
+    time (before: served 16 of 400, by its own curve alone)."""
+    from semcache_core.verified import explore_probability
+    from semcache_core.verified_responses import YOUNG_EXPLORATION, Candidate
+
+    record = Observations()
+    grown_on = ((0.55, False), (0.7, False), (0.86, True), (0.9, True), (0.95, True))
+    for similarity, correct in grown_on:
+        record = record.add(similarity, correct)
+    assert len(record) >= MIN_OBSERVATIONS
+    assert explore_probability(record, 0.93, 0.01) > 0.9
+    verifier = Verifier(0.01, judge=None, rng=random.Random(11))
+    for i in range(300):
+        verifier.learned(Candidate(f"other{i}", 0.85 + (i % 15) / 100, None, None), True)
+    expected = (1 - YOUNG_EXPLORATION) * 400
+    assert 0.85 * expected < _served_of(verifier, record, 0.93, 400) < 1.15 * expected
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_grown_entry_right_below_its_siblings_learns_its_own_curve(seed: int) -> None:
+    """Grown on right answers at 0.84-0.88 (its wrong ones far below), wrong for siblings
+    at 0.90-0.95 where the cache-wide curve is sure: explored a quarter of the time, it
+    gathers wrong observations there and its own curve stops serving them."""
+    record = Observations()
+    for similarity, correct in ((0.6, False), (0.84, True), (0.86, True), (0.88, True)):
+        record = record.add(similarity, correct)
+    assert len(record) >= MIN_OBSERVATIONS
+    rng = random.Random(seed)
+    scores = (rng.uniform(0.90, 0.95) for _ in range(300))
+    record, served = _served_to_wrong(_confident_cache(seed), record, scores)
+    assert sum(served[-100:]) <= 0.15 * 100
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     own=st.lists(st.tuples(st.floats(0.0, 1.0), st.booleans()), max_size=12),
@@ -441,12 +478,13 @@ def test_an_entry_with_enough_observations_is_judged_by_its_own_curve() -> None:
 def test_which_curve_decides(
     own: list[tuple[float, bool]], population: list[tuple[float, bool]], score: float
 ) -> None:
-    """Over generated records: an entry with enough observations, or wrong near the
-    candidate, is explored exactly as its own curve says; a younger one as the cache-wide
-    curve says, but at least YOUNG_EXPLORATION (always, before that curve has enough
-    observations)."""
+    """Over generated records: an entry wrong near the candidate (within NEAR_WRONG, or
+    FAR_WRONG once it has enough observations) is explored exactly as its own curve says;
+    any other as the cache-wide curve says, but at least YOUNG_EXPLORATION (always, before
+    that curve has enough observations), and never more than its own curve says."""
     from semcache_core.verified import explore_probability
     from semcache_core.verified_responses import (
+        FAR_WRONG,
         NEAR_WRONG,
         POPULATION_MIN,
         YOUNG_EXPLORATION,
@@ -461,16 +499,17 @@ def test_which_curve_decides(
         record = record.add(similarity, correct)
     tau = verifier._exploring(record, score)
     s = round(score, 3)
+    own_tau = explore_probability(record, score, 0.05)
+    grown = len(record) >= MIN_OBSERVATIONS
+    reach = FAR_WRONG if grown else NEAR_WRONG
     assert 0.0 <= tau <= 1.0
-    if len(record) >= MIN_OBSERVATIONS or any(
-        not o.correct and o.similarity >= s - NEAR_WRONG - 1e-9 for o in record.items
-    ):
-        assert tau == explore_probability(record, score, 0.05)
+    if any(not o.correct and o.similarity >= s - reach - 1e-9 for o in record.items):
+        assert tau == own_tau
     elif len(population) < POPULATION_MIN:
-        assert tau == 1.0
+        assert tau == (own_tau if grown else 1.0)
     else:
-        cache_tau = explore_probability(verifier._population, score, 0.05)
-        assert tau == max(cache_tau, YOUNG_EXPLORATION)
+        cache_tau = max(explore_probability(verifier._population, score, 0.05), YOUNG_EXPLORATION)
+        assert tau == (min(own_tau, cache_tau) if grown else cache_tau)
 
 
 # --- found in review: each failed before its fix --------------------------------------------
