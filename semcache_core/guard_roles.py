@@ -18,6 +18,10 @@ Example::
     True
     >>> roles_agree("Can I track my landlord's phone?", "Can my landlord track my phone?")
     False
+    >>> roles_agree("Who is the letter from?", "Who is the letter for?")
+    False
+    >>> roles_agree("Who was the letter meant for?", "Who was the letter addressed to?")
+    True
 """
 
 from __future__ import annotations
@@ -55,6 +59,15 @@ _SYMMETRIC = frozenset(
 _PARTNERING = frozenset(["with", "against", "alongside"])
 _PRONOUNS = frozenset(["i", "you", "we", "he", "she", "they", "it", "me", "us", "them"])
 _NOT_ACTING = _DETERMINERS | _NOT_VERBS | _PRONOUNS  # what the verb of "<verb> my X's" is not
+_WH = frozenset(["who", "whom", "what", "which", "where", "when", "how"])
+# a question's last word, a preposition left stranded, gives the asked word its role ("Who
+# is the letter from?" / "... for?"); "to" and "for" both name a recipient ("meant for" /
+# "addressed to")
+_STRANDED = {
+    "to": "to", "for": "to", "from": "from", "with": "with", "at": "at", "of": "of",
+    "by": "by", "about": "about", "into": "into", "against": "against",
+    "without": "without", "towards": "towards", "toward": "towards",
+}  # fmt: skip
 
 
 def roles_agree(new: str, stored: str) -> bool:
@@ -63,14 +76,25 @@ def roles_agree(new: str, stored: str) -> bool:
     verb on the active side), nor "Who did X kill?" against "Who killed X?" (a question
     about the object against one about the subject, with the same verb and X), nor
     "<verb> my X's thing" against "my X <verb> ..." (the owner of what is acted on is the
-    doer on the other side)."""
+    doer on the other side), nor questions ending in other prepositions ("Who is the
+    letter from?" / "... for?")."""
     new_words, stored_words = span_words(new), span_words(stored)
     if new_words == stored_words:
         return True
+    stranded = _stranded(new_words), _stranded(stored_words)
+    if None not in stranded and stranded[0] != stranded[1]:
+        return False
     for one, other in ((new_words, stored_words), (stored_words, new_words)):
         if _passive_reversed(one, other) or _object_asked(one, other) or _owner_acts(one, other):
             return False
     return True
+
+
+def _stranded(words: tuple[str, ...]) -> str | None:
+    """The preposition a question ends on (its kind: see :data:`_STRANDED`), if any."""
+    if len(words) > 1 and words[-1] in _STRANDED and not _WH.isdisjoint(words[:-1]):
+        return _STRANDED[words[-1]]
+    return None
 
 
 def _passive_reversed(passive: tuple[str, ...], active: tuple[str, ...]) -> bool:

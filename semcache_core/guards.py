@@ -423,6 +423,11 @@ _PARTICIPLE = (
     r"sold|bought|paid|found|built|known|shown|grown|written|spoken|broken|chosen|eaten|"
     r"fallen|driven|risen|stolen|sent|spent|kept|held|told|heard|met|put|set|cut|hit|shut)\b"
 )
+# pictures are "of" what they show ("photos of Ansel Adams" / "... by Ansel Adams")
+_PICTURES = (
+    r"photos?|photographs?|pictures?|pics|images?|portraits?|paintings?|drawings?|"
+    r"sketch(?:es)?|sculptures?|statues?|selfies?"
+)
 _PHRASE_POLE = re.compile(
     r"\b(?P<haveto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?have\s+to|"
     r"(?:required|obliged|obligated)\s+to|mandatory|compulsory)\b|"
@@ -438,11 +443,12 @@ _PHRASE_POLE = re.compile(
     r"\b(?:vot|argu|testif|campaign|protest|lobb|rul|decid|fight|fought|case|evidence|"
     r"stand|stood|speak|spoke)\w*\s+(?:(?P<stancefor>for|in\s+favou?r\s+of)|"
     r"(?P<stanceagainst>against))\b|"
-    r"\b(?:books?|songs?|poems?|movies?|films?|quotes?|paintings?|letters?|speech(?:es)?|"
+    r"\b(?:books?|songs?|poems?|movies?|films?|quotes?|letters?|speech(?:es)?|"
     r"documentar(?:y|ies)|tweets?|podcasts?|biograph(?:y|ies)|articles?|essays?|novels?|"
-    r"interviews?|writes?|wrote|written|made|directed)\s+"
+    r"interviews?|writes?|wrote|written|made|directed|painted|taken|" + _PICTURES + r")\s+"
     r"(?:(?P<workby>by)|(?P<workabout>about|on)|(?P<workto>to|with))\b|"
     r"\b(?:writes?|wrote|written|made)\s+(?P<workfor>for)\b|"
+    r"\b(?:" + _PICTURES + r")\s+(?P<workof>of)\b|"
     r"\b(?:songs?|poems?|books?|letters?|novels?|albums?)\s+dedicated\s+(?P<workdedicated>to)\b|"
     r"\b(?:(?P<bywhom>by)|(?P<forwhom>for|to)|(?P<aboutwhom>about))\s+whom\b",
     re.IGNORECASE,

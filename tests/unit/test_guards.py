@@ -332,6 +332,16 @@ REFUSED = [
     (opposites_agree, "What do cubs eat?", "What do bears eat?"),
     (opposites_agree, "By whom was Hamlet written?", "For whom was Hamlet written?"),
     (opposites_agree, "Songs dedicated to Elvis", "Songs by Elvis"),
+    # served with MiniLM at 0.87 before (the fourth hunt's pictures, song for / by, young)
+    (opposites_agree, "Photos of Obama", "Photos by Obama"),
+    (opposites_agree, "famous portraits of Rembrandt", "famous portraits by Rembrandt"),
+    (roles_agree, "Who is this song for?", "Who is this song by?"),
+    (opposites_agree, "What do fawns eat?", "What do deer eat?"),
+    (opposites_agree, "What do joeys eat?", "What do kangaroos eat?"),
+    (opposites_agree, "What do young goats eat?", "What do goats eat?"),
+    (roles_agree, "Who is the letter from?", "Who is the letter for?"),
+    (roles_agree, "what city did they move from", "what city did they move to"),
+    (roles_agree, "Who did Taylor Swift write the song about?", "Who did she write it with?"),
 ]
 
 SERVED = [
@@ -500,6 +510,19 @@ SERVED = [
     "With whom should I lodge a complaint?|To whom should I lodge a complaint?",
     "How do I download songs from Spotify?|How do I download songs on Spotify?",
     "A podcast dedicated to personal finance|A podcast about personal finance",
+    # the pictures, "for" at the end and "young" rules keep these
+    "What do young lions eat?|What do lion cubs eat?",
+    "How young can you be to rent a car?|What is the minimum age to rent a car?",
+    "Am I young enough to join the army?|Am I under the age limit to join the army?",
+    "Young's modulus of steel|the elastic modulus of steel",
+    "Pictures of the Eiffel Tower|Photos of the Eiffel Tower",
+    "Photographs taken by Ansel Adams|Pictures by Ansel Adams",
+    "The songs of Bob Dylan|Songs by Bob Dylan",
+    "Is this song for kids?|Is this song suitable for kids?",
+    "best chick flicks of the 90s|best romantic comedies of the 90s",
+    "Who was the letter meant for?|Who was the letter addressed to?",
+    "What is this tool used for?|What's this tool for?",
+    "Where does this wine come from?|Where is this wine from?",
 ]
 
 
@@ -740,6 +763,31 @@ def test_one_person_turned_while_another_stays_is_always_refused(
     # so is what follows "how to": "Can you tell me how to reset my / your password?"
     asked = f"Can you tell me how to {text} {mine}?"
     assert persons_agree(asked, f"Can you tell me how to {text} {yours}?")
+
+
+STRANDED_BODIES = [
+    "who is this song",
+    "what city did they move",
+    "who did she write the letter",
+    "what is the cake made",
+    "which team does he play",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(STRANDED_BODIES),
+    st.permutations(["to", "from", "with", "by", "of", "about", "at", "against"]),
+    st.sampled_from(["?", "", " ?"]),
+)
+def test_a_question_ending_on_another_preposition_is_always_refused(
+    body: str, prepositions: list[str], end: str
+) -> None:
+    first, second = prepositions[:2]
+    assert not roles_agree(f"{body} {first}{end}", f"{body} {second}{end}")
+    assert roles_agree(f"{body} {first}{end}", f"{body.capitalize()} {first}?")
+    # a recipient either way ("meant for" / "addressed to")
+    assert roles_agree(f"{body} to{end}", f"{body} for{end}")
 
 
 QUESTION_BODIES = [
