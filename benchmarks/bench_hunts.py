@@ -26,7 +26,11 @@ wrong hits that the guards missed (JSON lines ``{"a", "b", "same", "class"}``):
 - ``fifth_wrong.jsonl`` and ``fifth_paraphrases.jsonl``: 78 pairs that need other answers
   and 82 paraphrases (11 of them ambiguous), written by a helper for pictures "of" and
   "by", a question's last preposition, "young" and young animals, and near misses of
-  its own choosing.
+  its own choosing;
+- ``sixth_wrong.jsonl`` and ``sixth_paraphrases.jsonl``: 75 pairs that need other answers
+  and 146 paraphrases, written by a review of those rules: "young" in its other senses,
+  names and idioms (kitten heels, fawn over), pictures "on" or "sorted by", prepositions
+  that alternate freely ("made of / from", "talk to / speak with").
 
 Each pair: ``a`` is cached (its own model string, so pairs never meet), ``b`` is looked up
 at :data:`THRESHOLD` (the README's advice for MiniLM) with the default guards; *served*
@@ -70,6 +74,8 @@ SETS = (
     ("8", "fourth hunt (a review): paraphrases served", "fourth_paraphrases.jsonl"),
     ("9", "fifth hunt: wrong answers served", "fifth_wrong.jsonl"),
     ("10", "fifth hunt: paraphrases served", "fifth_paraphrases.jsonl"),
+    ("11", "sixth hunt (a review): wrong answers served", "sixth_wrong.jsonl"),
+    ("12", "sixth hunt (a review): paraphrases served", "sixth_paraphrases.jsonl"),
 )
 QUICK, FULL = 40, None  # pairs per file
 

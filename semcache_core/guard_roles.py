@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .guard_text import span_words, stem
+from .guard_text import span_words, spelt_out, stem
 from .guard_words import CONTRACTED, DATE_WORDS, DETERMINERS
 
 __all__ = ["roles_agree"]
@@ -64,10 +64,19 @@ _WH = frozenset(["who", "whom", "what", "which", "where", "when", "how"])
 # is the letter from?" / "... for?"); "to" and "for" both name a recipient ("meant for" /
 # "addressed to")
 _STRANDED = {
-    "to": "to", "for": "to", "from": "from", "with": "with", "at": "at", "of": "of",
-    "by": "by", "about": "about", "into": "into", "against": "against",
-    "without": "without", "towards": "towards", "toward": "towards",
+    "to": "to", "for": "to", "from": "from", "with": "with", "of": "of", "by": "by",
+    "about": "about", "into": "into", "against": "against", "towards": "to", "toward": "to",
 }  # fmt: skip
+# endings naming other roles: a source and a destination or recipient, an opponent and a
+# partner, a topic and a partner ("made of / from", "talk to / speak with", "translated to /
+# into" alternate freely)
+_OPPOSED = frozenset(
+    map(frozenset, [("from", "to"), ("from", "into"), ("against", "with"), ("against", "to"),
+                    ("about", "with")])
+)  # fmt: skip
+# and these where nothing else differs ("Who is this song for / by?", "Who does she work
+# with / for?"; not "Who did he lose to?" / "Who was he beaten by?")
+_OPPOSED_ALONE = frozenset(map(frozenset, [("by", "to"), ("with", "to"), ("of", "to")]))
 
 
 def roles_agree(new: str, stored: str) -> bool:
@@ -81,13 +90,22 @@ def roles_agree(new: str, stored: str) -> bool:
     new_words, stored_words = span_words(new), span_words(stored)
     if new_words == stored_words:
         return True
-    stranded = _stranded(new_words), _stranded(stored_words)
-    if None not in stranded and stranded[0] != stranded[1]:
+    if _strandings_oppose(new, stored):
         return False
     for one, other in ((new_words, stored_words), (stored_words, new_words)):
         if _passive_reversed(one, other) or _object_asked(one, other) or _owner_acts(one, other):
             return False
     return True
+
+
+def _strandings_oppose(new: str, stored: str) -> bool:
+    """Whether the questions end on prepositions naming other roles (see :data:`_OPPOSED`)."""
+    one, other = (span_words(spelt_out(text, every_s=True)) for text in (new, stored))
+    kinds = _stranded(one), _stranded(other)
+    if kinds[0] is None or kinds[1] is None or kinds[0] == kinds[1]:
+        return False
+    pair = frozenset(kinds)
+    return pair in _OPPOSED or (pair in _OPPOSED_ALONE and one[:-1] == other[:-1])
 
 
 def _stranded(words: tuple[str, ...]) -> str | None:

@@ -30,7 +30,6 @@ __all__ = [
     "LOOKING_BACK",
     "NEGATING_PREFIXES",
     "NEGATIONS",
-    "NOT_LIFE_STAGES",
     "NUMBER_WORDS",
     "OPPOSITES",
     "RELATIVE_DATE",
@@ -426,7 +425,7 @@ _PAIRS: list[tuple[str, ...]] = [
     ("acute", "chronic"),
     ("normal", "abnormal"),
     # "Songs by Elvis" / "Songs about Elvis" / "Letters to Elvis" / "Photos of Elvis"
-    ("workby", "workabout workof", "workto workfor workdedicated"),
+    ("workby pictureby", "workabout workof", "workto workfor workdedicated"),
     # "By whom was Hamlet written?" / "For whom...?" (see guards)
     ("bywhom", "forwhom", "aboutwhom"),
     # "Who voted for the bill?" / "...against the bill?" (a stance: see guards)
@@ -441,31 +440,15 @@ _PAIRS: list[tuple[str, ...]] = [
 LIFE_STAGES = frozenset(
     _split(
         "baby babies infant infants newborn newborns toddler toddlers child children kid kids "
-        "teen teens teenager teenagers pregnant pregnancy lamb lambs cub cubs pup pups "
-        "puppy puppies tadpole tadpoles caterpillar caterpillars larva larvae young kitten "
-        "kittens foal foals fawn fawns joey joeys piglet piglets duckling ducklings chick chicks"
+        "teen teens teenager teenagers pregnant pregnancy lamb lambs cub cubs pup pups puppy "
+        "puppies tadpole tadpoles caterpillar caterpillars larva larvae kitten kittens foal "
+        "foals fawn fawns joey joeys piglet piglets duckling ducklings chick chicks"
     )
 )
 """Words that narrow a question to a stage of life: one side naming one where the other
-names none asks about someone else ("What should I feed a baby bird?" / "... a bird?",
-"What do lambs eat?" / "... sheep eat?"; "young lions" are "lion cubs", not "lions").
-Not "adult", which a question without it usually means ("Is 3 mg of melatonin safe?" /
-"... safe for adults?"), nor "senior" or "elderly", said "older" too."""
-
-NOT_LIFE_STAGES = re.compile(
-    r"\bchild(?:ren)?\s+(?:process(?:es)?|elements?|nodes?|themes?|windows?|components?|"
-    r"threads?|tables?|class(?:es)?|widgets?|views?|tags?)\b|"
-    r"\bbaby[-\s](?:proof\w*|carrots?|back|spinach|corn|potato(?:es)?|bok)\b|"
-    r"\b(?:kids?|child|baby)[-\s]friendly\b|"
-    r"\blamb['\u2019]?s?[-\s](?:lettuce|ears?|wool)\b|\bcub\s+(?:reporters?|scouts?)\b|"
-    r"\bpup\s+tents?\b|\bchick\s+(?:flicks?|lit)\b|\byoung['\u2019]s\s+modulus\b|"
-    r"\b(?:how|too|so|as)\s+young\b|\byoung\s+enough\b|\byoung[-\s]onset\b",
-    re.IGNORECASE,
-)
-"""Phrases whose life-stage word names none: "a child process", "baby carrots",
-"baby-proof", "kid-friendly", "lamb's lettuce", "Cub Scouts", "a pup tent", "a chick
-flick", "Young's modulus", "young-onset", and "young" asked of an age ("how young can
-you be to rent a car?" is "what is the minimum age...?")."""
+names none asks about someone else (:mod:`semcache_core.guard_life`). Not "adult", which
+a question without it usually means ("Is 3 mg of melatonin safe?" / "... safe for
+adults?"), nor "senior" or "elderly", said "older" too; "young" as that module says."""
 
 OPPOSITES: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(_split(pole)) for pole in poles) for poles in _PAIRS

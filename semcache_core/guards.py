@@ -63,6 +63,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .errors import InvalidArgumentError, shown
+from .guard_life import life_stages_agree
 from .guard_order import order_agrees
 from .guard_persons import persons_agree
 from .guard_questions import question_words_agree
@@ -79,11 +80,9 @@ from .guard_words import (
     DETERMINER_PATTERN,
     KIND_PHRASES,
     KINDS,
-    LIFE_STAGES,
     LOOKING_BACK,
     NEGATING_PREFIXES,
     NEGATIONS,
-    NOT_LIFE_STAGES,
     NUMBER_WORDS,
     OPPOSITES,
     RELATIVE_DATE,
@@ -443,11 +442,15 @@ _PHRASE_POLE = re.compile(
     r"\b(?:vot|argu|testif|campaign|protest|lobb|rul|decid|fight|fought|case|evidence|"
     r"stand|stood|speak|spoke)\w*\s+(?:(?P<stancefor>for|in\s+favou?r\s+of)|"
     r"(?P<stanceagainst>against))\b|"
-    r"\b(?:books?|songs?|poems?|movies?|films?|quotes?|letters?|speech(?:es)?|"
+    r"\b(?:books?|songs?|poems?|movies?|films?|quotes?|paintings?|letters?|speech(?:es)?|"
     r"documentar(?:y|ies)|tweets?|podcasts?|biograph(?:y|ies)|articles?|essays?|novels?|"
-    r"interviews?|writes?|wrote|written|made|directed|painted|taken|" + _PICTURES + r")\s+"
+    r"interviews?|writes?|wrote|written|made|directed)\s+"
     r"(?:(?P<workby>by)|(?P<workabout>about|on)|(?P<workto>to|with))\b|"
     r"\b(?:writes?|wrote|written|made)\s+(?P<workfor>for)\b|"
+    # pictures are "by" their maker, not "sorted by date", and not "on Instagram" nor
+    # "taken with my phone"
+    r"\b(?:(?:" + _PICTURES + r")(?:\s+(?:taken|painted|drawn))?|painted)\s+(?P<pictureby>by)\b"
+    r"(?!\s+(?:date|name|size|person|people|face|location|place|year|month|type|default)\b)|"
     r"\b(?:" + _PICTURES + r")\s+(?P<workof>of)\b|"
     r"\b(?:songs?|poems?|books?|letters?|novels?|albums?)\s+dedicated\s+(?P<workdedicated>to)\b|"
     r"\b(?:(?P<bywhom>by)|(?P<forwhom>for|to)|(?P<aboutwhom>about))\s+whom\b",
@@ -487,18 +490,11 @@ def opposites_agree(new: str, stored: str) -> bool:
     only_new, only_stored = _one_sided(new_counts, stored_counts)
     if _prefix_swapped(only_new, only_stored):
         return False
-    if _names_life_stage(new) != _names_life_stage(stored):
+    if not life_stages_agree(new, stored):
         return False  # "a baby bird" / "a bird"
     if not (_dates(new) or _dates(stored)) and future_against_present(new, stored):
         return False  # "Who will be the CEO?" / "Who is the CEO?"
     return not any(_poles_swapped(new_counts, stored_counts, poles) for poles in OPPOSITES)
-
-
-def _names_life_stage(span: str) -> bool:
-    """Whether a word (a possessive too: "my child's") names a stage of life, outside
-    the phrases where it names none ("a child process", "baby carrots")."""
-    words = span_words(NOT_LIFE_STAGES.sub(" ", span))
-    return any(stem(word, plural=False) in LIFE_STAGES for word in words)
 
 
 def _poles_swapped(

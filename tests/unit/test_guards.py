@@ -339,6 +339,7 @@ REFUSED = [
     (opposites_agree, "What do fawns eat?", "What do deer eat?"),
     (opposites_agree, "What do joeys eat?", "What do kangaroos eat?"),
     (opposites_agree, "What do young goats eat?", "What do goats eat?"),
+    (opposites_agree, "Is this course for young adults?", "Is this course for adults?"),
     (roles_agree, "Who is the letter from?", "Who is the letter for?"),
     (roles_agree, "what city did they move from", "what city did they move to"),
     (roles_agree, "Who did Taylor Swift write the song about?", "Who did she write it with?"),
@@ -523,6 +524,15 @@ SERVED = [
     "Who was the letter meant for?|Who was the letter addressed to?",
     "What is this tool used for?|What's this tool for?",
     "Where does this wine come from?|Where is this wine from?",
+    "Who did he lose to?|Who was he beaten by?",
+    "Who should I talk to?|Who should I speak with?",
+    "What is it made of?|What is it made from?",
+    "Post photos on Instagram|Upload pictures to Instagram",
+    "Sort the photos of my trip by date|Sort my trip photos by date",
+    "Jobs for young professionals|Jobs for early-career professionals",
+    "Is the night young?|Is it still early in the night?",
+    "Where can I buy kitten heels?|Where can I buy low heels?",
+    "Why do people fawn over celebrities?|Why do people idolize celebrities?",
 ]
 
 
@@ -774,20 +784,36 @@ STRANDED_BODIES = [
 ]
 
 
+# endings naming other roles: refused however the rest is worded
+OPPOSED_ENDINGS = [
+    ("from", "to"), ("from", "for"), ("from", "into"), ("against", "with"), ("against", "to"),
+    ("about", "with"),
+]  # fmt: skip
+# refused where nothing else differs ("work with / for"; not "lose to" / "beaten by")
+ALONE_ENDINGS = [("by", "to"), ("by", "for"), ("with", "to"), ("with", "for"), ("of", "to")]
+# alternating freely ("made of / from", "meant for / addressed to", "translated to / into")
+ALIKE_ENDINGS = [("of", "from"), ("to", "for"), ("to", "into"), ("at", "for"), ("to", "towards")]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.sampled_from(STRANDED_BODIES),
-    st.permutations(["to", "from", "with", "by", "of", "about", "at", "against"]),
+    st.sampled_from(STRANDED_BODIES),
+    st.sampled_from(OPPOSED_ENDINGS + ALONE_ENDINGS + ALIKE_ENDINGS),
+    st.booleans(),
     st.sampled_from(["?", "", " ?"]),
 )
-def test_a_question_ending_on_another_preposition_is_always_refused(
-    body: str, prepositions: list[str], end: str
+def test_a_question_ending_on_a_preposition_of_another_role_is_refused(
+    body: str, other_body: str, endings: tuple[str, str], swapped: bool, end: str
 ) -> None:
-    first, second = prepositions[:2]
-    assert not roles_agree(f"{body} {first}{end}", f"{body} {second}{end}")
+    first, second = reversed(endings) if swapped else endings
+    same_words = roles_agree(f"{body} {first}{end}", f"{body} {second}{end}")
+    assert same_words == (endings in ALIKE_ENDINGS)
+    if endings in OPPOSED_ENDINGS:
+        assert not roles_agree(f"{body} {first}{end}", f"{other_body} {second}?")
     assert roles_agree(f"{body} {first}{end}", f"{body.capitalize()} {first}?")
-    # a recipient either way ("meant for" / "addressed to")
-    assert roles_agree(f"{body} to{end}", f"{body} for{end}")
+    contracted = body.replace("who is", "who's")
+    assert roles_agree(f"{contracted} {first}{end}", f"{body} {second}{end}") == same_words
 
 
 QUESTION_BODIES = [
