@@ -159,6 +159,12 @@ class DurableBackend:
         self.path = check_path(path).absolute()
         if self.path.exists() and not self.path.is_dir():
             raise InvalidArgumentError(f"{self.path} is a file: durable mode needs a directory")
+        checkpoint = self.path / CHECKPOINT_FILE
+        if checkpoint.exists() and not checkpoint.is_file():
+            # the first checkpoint (at close, or the next open) could never be written
+            raise InvalidArgumentError(
+                f"{checkpoint} is not a file: durable mode writes its checkpoint there"
+            )
         if checkpoint_interval is not None and (
             isinstance(checkpoint_interval, bool)
             or not isinstance(checkpoint_interval, (int, float))

@@ -196,3 +196,19 @@ def test_a_file_is_not_a_durable_directory_and_a_directory_is_not_a_snapshot(
         cache.dump(tmp_path)  # was IsADirectoryError about a hidden temporary name
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
     assert not (tmp_path / CHECKPOINT_FILE).exists()
+
+
+def test_a_directory_where_the_checkpoint_goes_is_refused_at_open(tmp_path: Path) -> None:
+    """It was opened, took writes, and then every close and open failed on it."""
+    (tmp_path / CHECKPOINT_FILE / "mine").mkdir(parents=True)
+    with pytest.raises(InvalidArgumentError, match=f"{CHECKPOINT_FILE} is not a file"):
+        SemCache(path=tmp_path, dim=4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_FILE]  # no lock, journal
+    (tmp_path / CHECKPOINT_FILE / "mine").rmdir()
+    (tmp_path / CHECKPOINT_FILE).rmdir()
+    cache = SemCache(path=tmp_path, dim=4)
+    cache.set("k", "v")
+    cache.close()
+    reopened = SemCache(path=tmp_path, dim=4)
+    assert reopened.get("k") == "v"
+    reopened.close()
