@@ -442,7 +442,9 @@ LIFE_STAGES = frozenset(
         "baby babies infant infants newborn newborns toddler toddlers child children kid kids "
         "teen teens teenager teenagers pregnant pregnancy lamb lambs cub cubs pup pups puppy "
         "puppies tadpole tadpoles caterpillar caterpillars larva larvae kitten kittens foal "
-        "foals fawn fawns joey joeys piglet piglets duckling ducklings chick chicks"
+        "foals fawn fawns joey joeys piglet piglets duckling ducklings chick chicks gosling "
+        "goslings cygnet cygnets eaglet eaglets owlet owlets hatchling hatchlings nestling "
+        "nestlings adolescent adolescents preteen preteens tween tweens juvenile juveniles"
     )
 )
 """Words that narrow a question to a stage of life: one side naming one where the other

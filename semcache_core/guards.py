@@ -425,7 +425,8 @@ _PARTICIPLE = (
 # pictures are "of" what they show ("photos of Ansel Adams" / "... by Ansel Adams")
 _PICTURES = (
     r"photos?|photographs?|pictures?|pics|images?|portraits?|paintings?|drawings?|"
-    r"sketch(?:es)?|sculptures?|statues?|selfies?"
+    r"sketch(?:es)?|sculptures?|statues?|selfies?|videos?|footage|murals?|prints|"
+    r"cartoons?|carvings?|engravings?|illustrations?"
 )
 _PHRASE_POLE = re.compile(
     r"\b(?P<haveto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?have\s+to|"
