@@ -514,7 +514,7 @@ SERVED = [
     "With whom should I lodge a complaint?|To whom should I lodge a complaint?",
     "How do I download songs from Spotify?|How do I download songs on Spotify?",
     "A podcast dedicated to personal finance|A podcast about personal finance",
-    # the pictures, "for" at the end and "young" rules keep these
+    # the pictures, last-preposition and life-stage rules keep these
     "What do young lions eat?|What do lion cubs eat?",
     "How young can you be to rent a car?|What is the minimum age to rent a car?",
     "Am I young enough to join the army?|Am I under the age limit to join the army?",
