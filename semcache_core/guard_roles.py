@@ -99,13 +99,20 @@ def roles_agree(new: str, stored: str) -> bool:
 
 
 def _strandings_oppose(new: str, stored: str) -> bool:
-    """Whether the questions end on prepositions naming other roles (see :data:`_OPPOSED`)."""
-    one, other = (span_words(spelt_out(text, every_s=True)) for text in (new, stored))
+    """Whether the questions end on prepositions naming other roles (see :data:`_OPPOSED`);
+    the first question of a text, where it asks one ("Who is the letter from? I must
+    thank them.")."""
+    one, other = (span_words(spelt_out(_question(text), every_s=True)) for text in (new, stored))
     kinds = _stranded(one), _stranded(other)
     if kinds[0] is None or kinds[1] is None or kinds[0] == kinds[1]:
         return False
     pair = frozenset(kinds)
     return pair in _OPPOSED or (pair in _OPPOSED_ALONE and one[:-1] == other[:-1])
+
+
+def _question(text: str) -> str:
+    """``text`` up to its first question mark (all of it without one)."""
+    return text.split("?", 1)[0]
 
 
 def _stranded(words: tuple[str, ...]) -> str | None:

@@ -452,9 +452,9 @@ _PHRASE_POLE = re.compile(
     # "taken with my phone"
     r"\b(?:(?:" + _PICTURES + r")(?:\s+(?:taken|painted|drawn))?|painted)\s+(?P<pictureby>by)\b"
     r"(?!\s+(?:date|name|size|person|people|face|location|place|year|month|type|default)\b)|"
-    r"\b(?:" + _PICTURES + r")\s+(?P<workof>of)\b|"
+    r"\b(?:" + _PICTURES + r")(?:\s+(?:taken|painted|drawn|made))?\s+(?P<workof>of)\b|"
     r"\b(?:songs?|poems?|books?|letters?|novels?|albums?)\s+dedicated\s+(?P<workdedicated>to)\b|"
-    r"\b(?:(?P<bywhom>by)|(?P<forwhom>for|to)|(?P<aboutwhom>about))\s+whom\b",
+    r"\b(?:(?P<bywhom>by|from)|(?P<forwhom>for|to)|(?P<aboutwhom>about))\s+whom\b",
     re.IGNORECASE,
 )
 # a modal asking how or which, not whether ("How can I treat it?" is "How should I treat

@@ -346,6 +346,9 @@ REFUSED = [
     (roles_agree, "Who is the letter from?", "Who is the letter for?"),
     (roles_agree, "what city did they move from", "what city did they move to"),
     (roles_agree, "Who did Taylor Swift write the song about?", "Who did she write it with?"),
+    (roles_agree, "Who is the letter from? I can't read it.", "Who is it for? I can't read it."),
+    (opposites_agree, "Photos taken of Marilyn Monroe", "Photos taken by Marilyn Monroe"),
+    (opposites_agree, "From whom is the letter?", "For whom is the letter?"),
 ]
 
 SERVED = [
