@@ -170,14 +170,12 @@ class ResponseCache:
             of serving a wrong answer at most δ; an entry with fewer than 6 observations
             (priors included) is judged by the cache-wide curve instead, but explored at
             least a quarter of the time, and always where it has been wrong near the
-            candidate's similarity; an older one no more than that, unless it has been
-            wrong within 0.10 of the candidate's similarity (see
-            :mod:`semcache_core.verified_responses`); one
-            asking the very same question under other pleasantries is served, never
-            explored (:func:`~semcache_core.hit_rule.same_question`). Exploring answers
-            the lookup as a miss; the :meth:`update` that follows compares the fresh
-            response with the candidate's by ``judge`` and the candidate learns from it.
-            ``None``: static.
+            candidate's similarity; an older one no more, unless wrong within 0.10 of it
+            (see :mod:`semcache_core.verified_responses`); one asking the very same
+            question under other pleasantries is served, never explored
+            (:func:`~semcache_core.hit_rule.same_question`). Exploring answers the lookup
+            as a miss; the :meth:`update` that follows compares the fresh response with
+            the candidate's by ``judge`` and the candidate learns from it. ``None``: static.
         judge: ``judge(cached, fresh) -> bool`` on stored responses; default equality.
         rng: the exploration draws (``random.Random``, numpy ``Generator``).
 
