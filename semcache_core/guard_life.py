@@ -58,21 +58,23 @@ def life_stages_agree(new: str, stored: str) -> bool:
     words = [span_words(NOT_LIFE_STAGES.sub(" ", span)) for span in (new, stored)]
     named = [any(stem(w, plural=False) in LIFE_STAGES for w in side) for side in words]
     if named[0] != named[1]:
-        return _says_young(words[0] if named[1] else words[1])
+        return bool(_young_nouns(words[0] if named[1] else words[1]))
     return named[0] or not (_young_dropped(*words) or _young_dropped(*reversed(words)))
 
 
-def _says_young(words: tuple[str, ...]) -> bool:
-    """Whether ``words`` say "young <noun>"."""
-    return any(w == "young" and n not in _NOT_NOUNS for w, n in itertools.pairwise(words))
+def _young_nouns(words: tuple[str, ...]) -> list[int]:
+    """Where ``words`` say "young <noun>": the positions of those "young"."""
+    return [
+        i
+        for i, (word, following) in enumerate(itertools.pairwise(words))
+        if word == "young" and following not in _NOT_NOUNS
+    ]
 
 
 def _young_dropped(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
     """``one`` says "young <noun>" where ``other`` says "<noun>" (not after "young") after
     the same word or a determiner, or first."""
-    for i, word in enumerate(one[:-1]):
-        if word != "young" or one[i + 1] in _NOT_NOUNS:
-            continue
+    for i in _young_nouns(one):
         head, before = stem(one[i + 1]), one[i - 1] if i else None
         for j, other_word in enumerate(other):
             if stem(other_word) != head:
