@@ -9,8 +9,8 @@ github.com/vcache-project/vCache, read at commit 5829293:
   similarity to the entry, and whether the entry's answer was right for it. Each entry
   starts with two prior points, ``(0.0, wrong)`` and ``(1.0, right)``;
 - with fewer than 6 observations (the two priors included) the entry is always explored
-  (here: judged by the cache-wide curve instead, but explored at least a quarter of the
-  time, and always where it has been wrong near the candidate's similarity: see
+  (here: judged by the cache-wide curve and an error budget instead, and always explored
+  where it has been wrong near the candidate's similarity: see
   :mod:`semcache_core.verified_responses`; this module decides on whatever record it is
   given);
 - otherwise a logistic curve ``P(correct | s) = sigmoid(gamma * (s - t))`` is fitted to
@@ -21,8 +21,8 @@ github.com/vcache-project/vCache, read at commit 5829293:
   ``tau = min over eps of 1 - delta / (1 - (1 - eps) * sigmoid(gamma * (s - t'_eps)))``,
   ``t'_eps`` the upper ``1 - eps`` confidence bound of ``t`` (eps on a grid: see below): serving
   with probability ``1 - tau`` keeps the probability of a wrong answer at or below δ
-  (here, away from the entry's wrong answers, ``tau`` is at most a young entry's: see
-  :mod:`semcache_core.verified_responses`);
+  (here, away from the entry's wrong answers, the entry is explored no more than the
+  cache-wide rule would: see :mod:`semcache_core.verified_responses`);
 - draw ``u`` uniform in [0, 1): explore when ``u <= tau``, exploit otherwise.
 
 Exploring means answering as a miss, calling the model, and comparing its answer with the
@@ -84,6 +84,7 @@ __all__ = [
     "decide",
     "explore_probability",
     "fit",
+    "wrong_bound",
 ]
 
 MIN_OBSERVATIONS = 6
@@ -319,16 +320,31 @@ def explore_probability(
     """
     s = _similarity(similarity)
     delta = check_error_rate(delta)
-    grid, quantiles = (_EPSILONS, _QUANTILES) if epsilons is None else _grid(epsilons)
+    grid = None if epsilons is None else _grid(epsilons)
     if len(record) < MIN_OBSERVATIONS:
         return 1.0
     fitted = fit(record)
     if fitted is None:
         return 1.0
+    wrong = float(wrong_bound(fitted, np.array([s]), grid)[0])
+    return min(max(round(1 - delta / wrong, 5), 0.0), 1.0)
+
+
+def wrong_bound(
+    fitted: Fit,
+    similarities: npt.NDArray[np.float64],
+    grid: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
+) -> npt.NDArray[np.float64]:
+    """vCache's bound on the probability that a candidate at each of ``similarities`` is
+    wrong, by the curve ``fitted``: the least over eps of ``1 - (1 - eps) * sigmoid(slope *
+    (s - t'_eps))`` (always above 0); :func:`explore_probability` is ``1 - delta / bound``.
+    ``grid``: eps and their normal quantiles (default: our grid)."""
+    epsilons, quantiles = (_EPSILONS, _QUANTILES) if grid is None else grid
     bounds = np.clip(fitted.threshold + quantiles * math.sqrt(fitted.variance), 0.0, 1.0)
-    right_at_least = (1 - grid) * _sigmoid(fitted.slope * (s - bounds))
-    taus = 1 - delta / (1 - right_at_least)
-    return min(max(round(float(np.min(taus)), 5), 0.0), 1.0)
+    right_at_least = (1 - epsilons) * _sigmoid(
+        fitted.slope * (np.asarray(similarities, dtype=np.float64)[:, None] - bounds)
+    )
+    return np.asarray(np.min(1 - right_at_least, axis=1), dtype=np.float64)
 
 
 def _grid(epsilons: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:

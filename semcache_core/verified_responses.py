@@ -10,20 +10,24 @@
 - an entry's observations live in its metadata (field :data:`OBSERVATIONS_FIELD`), so
   snapshots, durable mode and Redis carry them; recording one rewrites the entry with the
   same value, vector and expiry;
-- an entry with :data:`~semcache_core.verified.MIN_OBSERVATIONS` (priors included) is
-  judged by its own curve, as vCache does. A younger one is judged by the cache-wide curve
-  (the same rule over the newest observations of *all* entries, kept in memory), but
-  explored at least :data:`YOUNG_EXPLORATION` of the time whatever that curve says, so
-  that it gathers observations of its own and its own curve takes over; and always where
-  it has been wrong near the candidate's similarity (a wrong observation of its own at
-  most :data:`NEAR_WRONG` below it, or above): there it is unlike the others. vCache
-  explores a young entry every time, which spends most chances of a hit on learning when
-  each entry sees few paraphrases;
-- an entry's own curve never has it explored more than a young entry would be, except
-  where it has been wrong within :data:`FAR_WRONG` of the candidate: with its wrong
-  answers far below and its right ones above, its own fit's doubt at a high similarity
-  comes from vCache's variance for few, perfectly separated points, not from anything it
-  met there (it explored such candidates 96% of the time at δ = 0.01, a young entry 25%).
+- a candidate is judged by the cache-wide curve (the same rule over the newest observations
+  of *all* entries, kept in memory) and an error budget (:mod:`semcache_core.error_budget`):
+  ``max_error_rate`` bounds the share of wrong answers among all the cache's answers, and
+  the budget gives the lowest similarity at which that curve may serve. Above it a
+  candidate is still explored :data:`EXPLORATION` of the time, so that an entry unlike the
+  others gathers observations of its own; below it, it is explored (a static threshold
+  there would have missed it: learning costs nothing). vCache explores an entry with fewer
+  than :data:`~semcache_core.verified.MIN_OBSERVATIONS` every time, and serves the others
+  only where each hit's own probability of being wrong is at most δ: that spends most
+  chances of a hit on learning when each entry sees few paraphrases, and most answers are
+  exact hits;
+- an entry's own curve (vCache's rule, once it has
+  :data:`~semcache_core.verified.MIN_OBSERVATIONS`, priors included) decides where it
+  explores less than the cache-wide rule would; and alone where the entry has been wrong
+  near the candidate's similarity (a wrong observation of its own at most
+  :data:`NEAR_WRONG` below it, or above; :data:`FAR_WRONG` once it has enough
+  observations): there it is unlike the others, and a young entry is explored until it
+  has enough.
 
 Both memories are bounded (the newest :data:`REMEMBERED` prompts each) and thread-safe.
 The LLM caches' writes in one process are serialised (:data:`ENTRY_WRITES`), and an
@@ -57,21 +61,25 @@ import numpy as np
 from .backends.base import EntryWrite, StoredEntry
 from .cache import SemCache
 from .codec import encode
+from .error_budget import ErrorBudget
 from .errors import InvalidArgumentError, shown
 from .records import Entry, Hit
 from .stored_values import entry_record
 from .verified import (
     MIN_OBSERVATIONS,
     Action,
+    Fit,
     Observations,
     Random,
     check_error_rate,
     draw,
     explore_probability,
+    fit,
 )
 
 __all__ = [
     "ENTRY_WRITES",
+    "EXPLORATION",
     "FAR_WRONG",
     "NEAR_WRONG",
     "OBSERVATIONS_FIELD",
@@ -93,16 +101,14 @@ OBSERVATIONS_FIELD = "v"
 POPULATION = 512
 """Observations the cache-wide curve keeps (the newest, of all entries)."""
 POPULATION_MIN = 24
-"""The cache-wide curve judges young entries once it holds this many observations."""
-YOUNG_EXPLORATION = 0.25
-"""The least an entry with fewer than :data:`~semcache_core.verified.MIN_OBSERVATIONS` is
-explored (see ``_exploring``)."""
+"""The cache-wide curve serves once it holds this many observations (before: explored)."""
+EXPLORATION = 0.05
+"""The share of candidates above the error budget's threshold explored all the same."""
 NEAR_WRONG = 0.05
 """An entry wrong at a similarity at most this far below a candidate's (or above it) is
-judged by its own curve there (see ``_exploring``)."""
+judged by its own curve alone there (see ``_exploring``)."""
 FAR_WRONG = 0.10
-"""An entry with enough observations, wrong at a similarity at most this far below a
-candidate's (or above it), is judged by its own curve alone there (see ``_exploring``)."""
+""":data:`NEAR_WRONG` for an entry with enough observations."""
 REMEMBERED = 4096
 """Prompts remembered, each, as pending explorations and as served semantic hits."""
 
@@ -126,8 +132,8 @@ class Candidate:
 def digest_of(value: Any, metadata: dict[str, Any] | None = None) -> str:
     """A fingerprint of a stored response and its entry's metadata (less its observations,
     which recording one rewrites): the BLAKE2b of their encoding. The same response
-    stored since under the same key for exact hits only (no query text, so no semantic
-    candidate) is another entry, whose observations are not the served one's."""
+    stored since under the same key for exact hits only (a prompt with no query text, so
+    no semantic candidate) is another entry, whose observations are not the served one's."""
     kept = {k: v for k, v in sorted((metadata or {}).items()) if k != OBSERVATIONS_FIELD}
     return hashlib.blake2b(encode([value, kept]), digest_size=16).hexdigest()
 
@@ -230,12 +236,23 @@ class Verifier:
         self._pending: OrderedDict[str, Candidate] = OrderedDict()
         self._served: OrderedDict[str, Candidate] = OrderedDict()
         self._population = Observations()  # every entry's observations, the newest kept
+        self._population_fit: Fit | None = None  # its curve, fitted once per observation
+        self._budget = ErrorBudget(self.max_error_rate or 1.0)  # unused when static
 
     def learned(self, candidate: Candidate, correct: bool) -> None:
         """Add an observation on ``candidate`` to the cache-wide curve."""
         similarity = min(max(candidate.similarity, -1.0), 1.0)
         with self._lock:
             self._population = self._population.add(similarity, correct, POPULATION)
+            if len(self._population.items) >= POPULATION_MIN:
+                self._population_fit = fit(self._population)
+
+    def answered(self) -> None:
+        """The cache gave one more answer (an exact or semantic hit, or a miss): the error
+        budget is a share of them."""
+        if self.max_error_rate is not None:
+            with self._lock:
+                self._budget.answered()
 
     def serves(self, prompt_key: str, hit: Hit, same_question: bool = False) -> bool:
         """Whether to serve ``hit`` for the prompt whose exact key is ``prompt_key``
@@ -268,26 +285,28 @@ class Verifier:
         Its own curve alone decides where it has been wrong at a similarity at least
         ``score`` (to 3 places) less :data:`NEAR_WRONG` (then it is explored until it has
         :data:`~semcache_core.verified.MIN_OBSERVATIONS`), or less :data:`FAR_WRONG` once
-        it has them. Otherwise the cache-wide curve decides, once that holds
-        :data:`POPULATION_MIN` observations (before: explored), and the entry is explored
-        at least :data:`YOUNG_EXPLORATION` of the time whatever that curve says: an entry
-        unlike the others then gathers observations of its own, and its own curve takes
-        over (the cache-wide curve alone, fitted on other entries' right answers, had it
-        serve wrong answers forever, never explored, even after one right answer of its own
-        at a lower similarity than its wrong ones). An entry with enough observations is
-        explored as the less doubtful of that and its own curve.
+        it has them. Otherwise: :data:`EXPLORATION` at or above the error budget's
+        threshold, always below it (and before the cache-wide curve holds
+        :data:`POPULATION_MIN` observations), or as its own curve says where that explores
+        less. An entry the cache-wide curve would serve wrongly forever, never explored
+        (an entry right for a paraphrase at 0.88, wrong for its siblings at 0.90-0.95),
+        is explored now and then, and its own wrong answers then make it explored.
         """
         assert self.max_error_rate is not None
         similarity = round(min(max(score, -1.0), 1.0), 3)  # as observations are kept
         by_own = explore_probability(own, similarity, self.max_error_rate)  # young: 1.0
         reach = FAR_WRONG if len(own) >= MIN_OBSERVATIONS else NEAR_WRONG
         lowest = similarity - reach - 1e-9  # 0.53 - 0.05 is 0.48000000000000004
-        if len(self._population.items) < POPULATION_MIN or any(
-            not o.correct and o.similarity >= lowest for o in own.items
-        ):
+        if any(not o.correct and o.similarity >= lowest for o in own.items):
+            self._budget.decided_by_own()
             return by_own
-        by_cache = explore_probability(self._population, similarity, self.max_error_rate)
-        return min(by_own, max(by_cache, YOUNG_EXPLORATION))
+        threshold = self._budget.threshold(self._population_fit)  # None before POPULATION_MIN
+        by_cache = 1.0 if threshold is None or similarity < threshold else EXPLORATION
+        if by_own < by_cache:
+            self._budget.decided_by_own()
+            return by_own
+        self._budget.judged(similarity)
+        return by_cache
 
     def judged(self, explored: Candidate | None, response: Any) -> bool | None:
         """Whether the explored candidate's response was right, by ``judge``; ``None``:
@@ -322,8 +341,8 @@ class Verifier:
 
     def vouched(self, prompt_key: str, candidate: Candidate) -> None:
         """An exploration found ``candidate``'s response right for the prompt, whose
-        answer (the same response) is now cached for exact hits only: feedback on it, or
-        its invalidation, is the candidate entry's to learn, as if it had served it."""
+        answer (the same response) is now cached: feedback on it, or its invalidation,
+        is the candidate entry's to learn too, as if it had served it."""
         with self._lock:  # the value is not needed to learn (as for a served hit)
             _remember(self._served, prompt_key, dataclasses.replace(candidate, value=None))
 

@@ -73,9 +73,10 @@ class SemCache(BaseCache):
             by the model name read from ``llm_string`` (see
             :func:`~semcache_integrations.langchain.usage.model_name`), for
             ``stats().cost_saved``.
-        max_error_rate: δ in (0, 1) for verified mode: per-entry thresholds learned
-            online (vCache), serving a wrong answer with probability at most δ; then
-            ``threshold`` is only the floor for candidates (set it low, e.g. 0.5). Some
+        max_error_rate: δ in (0, 1) for verified mode: thresholds learned online
+            (vCache's per-entry curves and a cache-wide error budget), at most δ of all
+            answers wrong; then ``threshold`` is only the floor for candidates (set it
+            low, e.g. 0.5). Some
             candidate hits are answered as misses (explored): the model's fresh answer is
             compared with the cached one by ``judge``. See
             :class:`semcache_core.responses.ResponseCache`.

@@ -164,9 +164,10 @@ class SemCacheLLM(LLM):
             default): a response expires ``ttl`` after it was stored.
         prices: ``{"gpt-4o-mini": (0.00015, 0.0006)}``: USD per 1k input and output tokens,
             by the wrapped LLM's ``metadata.model_name``, for ``stats().cost_saved``.
-        max_error_rate: δ in (0, 1) for verified mode: per-entry thresholds learned online
-            (vCache), serving a wrong answer with probability at most δ; ``threshold`` is
-            then only the floor for candidates (set it low, e.g. 0.5). See
+        max_error_rate: δ in (0, 1) for verified mode: thresholds learned online
+            (vCache's per-entry curves and a cache-wide error budget), at most δ of all
+            answers wrong; ``threshold`` is then only the floor for candidates (set it
+            low, e.g. 0.5). See
             :class:`semcache_core.responses.ResponseCache`.
         judge: ``judge(cached_text, fresh_text) -> bool`` on the responses' text, what
             explorations learn from (a chat response's tool calls appended as JSON lines

@@ -37,9 +37,11 @@ def test_observations_are_carried_by_redis(redis_client: redis.Redis) -> None:
     assert entry is not None and entry.value == "soak"
     assert entry.metadata[OBSERVATIONS_FIELD] == [[0.93, 1]]
     assert entry.expires_at is not None
-    assert reader.lookup(prompt(PARAPHRASE), "m") is not None  # exact (stored without vector)
+    assert reader.lookup(prompt(PARAPHRASE), "m") is not None  # exact
     hits = reader.cache.search(angle_embedder(STORED), 3, namespace=reader.namespace)
-    assert [hit.key for hit in hits] == [key]  # the rewritten entry keeps its vector
+    assert hits[0].key == key  # the rewritten entry keeps its vector
+    assert hits[0].metadata[OBSERVATIONS_FIELD] == [[0.93, 1]]
+    assert len(hits) == 2  # the paraphrase has an entry of its own, as after a plain miss
     for cache in (learner.cache, reader.cache):
         cache.close()  # its node clients: left to the GC, a socket warns in another test
 
