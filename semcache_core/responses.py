@@ -412,7 +412,7 @@ class ResponseCache:
         was right (``judge``); when it was, feedback on or invalidation of the prompt teach
         it too. The new response is stored as after any miss (vCache stores it only when
         wrong: its neighbours then met the explored entry alone, and the two streams of
-        ``bench_verified`` were served 21 and 77 fewer of 1,500 requests at δ = 0.01). A
+        ``bench_verified`` were served 18 and 82 fewer of 1,500 requests at δ = 0.01). A
         judge that raises teaches nothing (a ``RuntimeWarning`` says so).
 
         Raises:

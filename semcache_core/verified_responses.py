@@ -260,12 +260,12 @@ class Verifier:
         hit asks the very question of the prompt (:func:`~semcache_core.hit_rule.
         same_question`), and is served as an exact hit would be, never explored."""
         with self._lock:
-            explore = (
-                self.max_error_rate is not None
-                and not same_question
-                and draw(self._exploring(observations_of(hit.metadata), hit.score), self._rng)
-                is Action.EXPLORE
-            )
+            explore = False
+            if self.max_error_rate is not None and not same_question:
+                tau, judged = self._exploring(observations_of(hit.metadata), hit.score)
+                explore = draw(tau, self._rng) is Action.EXPLORE
+                if judged and not explore and self._population_fit is not None:
+                    self._budget.served(self._population_fit)
             # a served hit needs no value (nothing compares it): keep the memory small
             candidate = Candidate(
                 hit.key,
@@ -279,34 +279,35 @@ class Verifier:
             _remember(self._pending if explore else self._served, prompt_key, candidate)
         return not explore
 
-    def _exploring(self, own: Observations, score: float) -> float:
-        """The probability of exploring a candidate of an entry with ``own`` observations.
+    def _exploring(self, own: Observations, score: float) -> tuple[float, bool]:
+        """The probability of exploring a candidate of an entry with ``own`` observations,
+        and whether the cache-wide rule judged it (then the budget remembers it).
 
         Its own curve alone decides where it has been wrong at a similarity at least
         ``score`` (to 3 places) less :data:`NEAR_WRONG` (then it is explored until it has
         :data:`~semcache_core.verified.MIN_OBSERVATIONS`), or less :data:`FAR_WRONG` once
-        it has them. Otherwise: :data:`EXPLORATION` at or above the error budget's
-        threshold, always below it (and before the cache-wide curve holds
-        :data:`POPULATION_MIN` observations), or as its own curve says where that explores
-        less. An entry the cache-wide curve would serve wrongly forever, never explored
-        (an entry right for a paraphrase at 0.88, wrong for its siblings at 0.90-0.95),
-        is explored now and then, and its own wrong answers then make it explored.
+        it has them. Otherwise: :data:`EXPLORATION` where the error budget affords it
+        (:meth:`~semcache_core.error_budget.ErrorBudget.affords`), always elsewhere (and
+        before the cache-wide curve holds :data:`POPULATION_MIN` observations), or as its
+        own curve says where that explores less. An entry the cache-wide curve would serve
+        wrongly forever, never explored (an entry right for a paraphrase at 0.88, wrong for
+        its siblings at 0.90-0.95), is explored now and then, and its own wrong answers
+        then make it explored.
         """
         assert self.max_error_rate is not None
         similarity = round(min(max(score, -1.0), 1.0), 3)  # as observations are kept
         by_own = explore_probability(own, similarity, self.max_error_rate)  # young: 1.0
         reach = FAR_WRONG if len(own) >= MIN_OBSERVATIONS else NEAR_WRONG
         lowest = similarity - reach - 1e-9  # 0.53 - 0.05 is 0.48000000000000004
-        if any(not o.correct and o.similarity >= lowest for o in own.items):
-            self._budget.decided_by_own()
-            return by_own
-        threshold = self._budget.threshold(self._population_fit)  # None before POPULATION_MIN
-        by_cache = 1.0 if threshold is None or similarity < threshold else EXPLORATION
-        if by_own < by_cache:
-            self._budget.decided_by_own()
-            return by_own
+        near_wrong = any(not o.correct and o.similarity >= lowest for o in own.items)
+        affords = not near_wrong and self._budget.affords(self._population_fit, similarity)
+        by_cache = EXPLORATION if affords else 1.0  # (the curve is None before POPULATION_MIN)
+        if near_wrong or by_own < by_cache:
+            if by_own < 1.0:
+                self._budget.decided_by_own()  # it may serve: δ of the budget is its
+            return by_own, False
         self._budget.judged(similarity)
-        return by_cache
+        return by_cache, True
 
     def judged(self, explored: Candidate | None, response: Any) -> bool | None:
         """Whether the explored candidate's response was right, by ``judge``; ``None``:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,8 +112,16 @@ def test_search_benchmark_measures_every_engine_at_every_size(tmp_path: Path) ->
 
 
 def test_quick_verified_benchmark_prints_every_mode() -> None:
+    """On the held-out intents (``--intents``), which the full run's default is not."""
+    holdout = BENCHMARKS / "data" / "holdout" / "stream.jsonl"
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_verified.py"), "--quick"],
+        [
+            sys.executable,
+            str(BENCHMARKS / "bench_verified.py"),
+            "--quick",
+            "--intents",
+            str(holdout),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -129,7 +138,10 @@ def test_quick_verified_benchmark_prints_every_mode() -> None:
         assert first_cells.count(mode) == 2, f"{mode!r} missing from:\n{done.stdout}"
     for delta in ("0.01", "0.02", "0.05"):
         assert done.stdout.count(f"δ={delta}: verified ") == 2
-    assert "verified-vs-static benchmark (quick): 300 requests" in done.stdout
+    assert "verified-vs-static benchmark (quick): 300 requests of stream.jsonl" in done.stdout
+    # the stream asks held-out intents only: every one the verdict counts is one of them
+    asked = {int(n) for n in re.findall(r"the stream asks (\d+) intents", done.stdout)}
+    assert asked and all(0 < n <= 162 for n in asked) and max(asked) > 105
 
 
 def test_quick_hunts_benchmark_records_every_set_and_counts_each_pair_once(

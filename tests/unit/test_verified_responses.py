@@ -5,6 +5,7 @@ Similarities are chosen by the test (tests/support/angle_texts.py).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import threading
@@ -23,7 +24,7 @@ from semcache_core import SemCache
 from semcache_core.errors import InvalidArgumentError, InvalidValueError
 from semcache_core.records import Hit
 from semcache_core.responses import Prompt, ResponseCache
-from semcache_core.verified import MIN_OBSERVATIONS, Observations
+from semcache_core.verified import MIN_OBSERVATIONS, Fit, Observations
 from semcache_core.verified_responses import OBSERVATIONS_FIELD, REMEMBERED, Verifier
 
 MODEL = "model-a"
@@ -576,17 +577,11 @@ def test_which_curve_decides(
 ) -> None:
     """Over generated records and histories: an entry wrong near the candidate (within
     NEAR_WRONG, or FAR_WRONG once it has enough observations) is explored exactly as its
-    own curve says, and takes δ of the budget; any other at EXPLORATION at or above the
-    budget's threshold (always below it, or before the cache-wide curve has enough
-    observations), or as its own curve says where that is less (taking δ of the budget),
-    and is otherwise summed into the budget."""
+    own curve says; any other at EXPLORATION where the error budget affords it (always
+    elsewhere), or as its own curve says where that is less. A candidate its own curve
+    decides takes δ of the budget if it may be served; any other is remembered by it."""
     from semcache_core.verified import explore_probability
-    from semcache_core.verified_responses import (
-        EXPLORATION,
-        FAR_WRONG,
-        NEAR_WRONG,
-        Candidate,
-    )
+    from semcache_core.verified_responses import EXPLORATION, FAR_WRONG, NEAR_WRONG, Candidate
 
     verifier = Verifier(0.05, judge=None, rng=random.Random(0))
     for i, (similarity, correct) in enumerate(population):
@@ -598,25 +593,191 @@ def test_which_curve_decides(
     record = Observations()
     for similarity, correct in own:
         record = record.add(similarity, correct)
-    threshold = verifier._budget.threshold(verifier._population_fit)
-    judged_before, own_before = len(verifier._budget._judged), verifier._budget._own
-    tau = verifier._exploring(record, score)
     s = round(score, 3)
+    affords = verifier._budget.affords(verifier._population_fit, s)
+    judged_before, own_before = len(verifier._budget._judged), verifier._budget._own
+    tau, judged = verifier._exploring(record, score)
     own_tau = explore_probability(record, score, 0.05)
     reach = FAR_WRONG if len(record) >= MIN_OBSERVATIONS else NEAR_WRONG
-    by_cache = 1.0 if threshold is None or s < threshold else EXPLORATION
+    by_cache = EXPLORATION if affords else 1.0
     assert 0.0 <= tau <= 1.0
     if any(not o.correct and o.similarity >= s - reach - 1e-9 for o in record.items):
-        assert tau == own_tau
-        decided_by_own = True
+        assert (tau, judged) == (own_tau, False)
     else:
         assert tau == min(own_tau, by_cache)
-        decided_by_own = own_tau < by_cache
-    assert verifier._budget._own == own_before + decided_by_own
-    judged = list(verifier._budget._judged)
-    assert len(judged) == judged_before + (not decided_by_own)
-    if not decided_by_own:
-        assert judged[-1][0] == s
+        assert judged == (own_tau >= by_cache)
+    assert verifier._budget._own == own_before + (not judged and tau < 1.0)
+    remembered = list(verifier._budget._judged)
+    assert len(remembered) == judged_before + judged
+    if judged:
+        assert remembered[-1].similarity == s and remembered[-1].spent == 0.0
+
+
+def test_every_lookup_is_one_answer_of_the_budget() -> None:
+    """The budget is a share of all answers: each lookup counts once, whatever answered
+    it (exact hit, exploration, miss with no candidate, the same question served, a
+    value that does not load, async), and a static cache counts none."""
+    cache = responses()
+    counted = cache._verifier._budget
+
+    def one_more(call: Any) -> None:
+        before = counted._answers
+        call()
+        assert counted._answers == before + 1
+
+    cache.update(prompt(STORED), MODEL, "soak")
+    one_more(lambda: cache.lookup(prompt(STORED), MODEL))  # exact
+    one_more(lambda: cache.lookup(prompt(PARAPHRASE), MODEL))  # explored: young
+    one_more(lambda: cache.lookup(Prompt(exact="no query", context="", query=""), MODEL))
+    one_more(lambda: cache.lookup(prompt("unrelated weather forecast today"), MODEL))
+    one_more(lambda: cache.lookup(prompt(STORED), MODEL, load=lambda value: None))
+    greeted = ResponseCache(threshold=0.5, max_error_rate=0.05, rng=random.Random(1))
+    greeted.update(prompt("How should I water a cactus?"), MODEL, "soak")
+    counted = greeted._verifier._budget
+    one_more(lambda: greeted.lookup(prompt("Hi! How should I water a cactus?"), MODEL))
+    assert greeted.stats().semantic_hits == 1  # the same question: served
+    counted = cache._verifier._budget
+    one_more(lambda: asyncio.run(cache.alookup(prompt(STORED), MODEL)))
+    static = responses(max_error_rate=None)
+    static.update(prompt(STORED), MODEL, "soak")
+    static.lookup(prompt(STORED), MODEL)
+    static.lookup(prompt(PARAPHRASE), MODEL)
+    assert static._verifier._budget._answers == 0
+
+
+_FROZEN = Fit(
+    threshold=0.75, slope=40.0, variance=1e-4
+)  # wrong 0.66 / 0.25 / 0.05 at 0.75 / 0.8 / 0.85
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    events=st.lists(
+        st.one_of(
+            st.just("exact"),
+            st.just("own"),
+            st.floats(0.5, 1.0).map(lambda s: round(s, 2)),  # a candidate (ties likely)
+        ),
+        max_size=120,
+    ),
+    delta=st.sampled_from([0.01, 0.02, 0.05]),
+)
+def test_the_served_candidates_bounds_stay_within_the_budget(
+    events: list[str | float], delta: float
+) -> None:
+    """Whatever the order (a run of exact hits first, then candidates rising in
+    similarity, spent the banked budget twice before the spent sum counted), the bounds of
+    the candidates served sum to at most δ times the answers less the own-curve decisions,
+    and none served is more likely wrong than right."""
+    from semcache_core.error_budget import MOST_WRONG, ErrorBudget
+    from semcache_core.verified import wrong_bound
+
+    budget = ErrorBudget(delta)
+    served: list[float] = []
+    for event in events:
+        if event == "own":
+            budget.decided_by_own()
+        elif isinstance(event, float):
+            affords = budget.affords(_FROZEN, event)
+            budget.judged(event)
+            if affords:
+                budget.served(_FROZEN)
+                served.append(event)
+        budget.answered()
+    bounds = wrong_bound(_FROZEN, np.array(served, dtype=np.float64))
+    first = next((i for i, e in enumerate(events) if isinstance(e, float)), len(events))
+    window = len(events[first:]) - events[first:].count("own")
+    assert budget.allowed() == pytest.approx(delta * window if first < len(events) else 0.0)
+    assert float(bounds.sum()) <= budget.allowed() + 1e-9
+    assert all(bound <= MOST_WRONG for bound in bounds)
+
+
+def test_a_run_of_exact_hits_then_rising_candidates_spends_the_budget_once() -> None:
+    """The reviewer's order: a run of exact hits, then candidates at 0.78, 0.80, 0.82,
+    0.85. The threshold alone served the 0.78s on the banked budget, then the 0.85s on it
+    again once they had pushed the threshold up (about twice δ); the spent sum stops
+    that."""
+    from semcache_core.error_budget import ErrorBudget
+    from semcache_core.verified import wrong_bound
+
+    budget = ErrorBudget(0.01)
+    served = []
+    stream = [0.95] * 20 + [None] * 1000 + [0.78] * 40 + [0.8] * 80 + [0.82] * 200 + [0.85] * 180
+    for similarity in stream:
+        if similarity is not None:
+            affords = budget.affords(_FROZEN, similarity)
+            budget.judged(similarity)
+            if affords:
+                budget.served(_FROZEN)
+                served.append(similarity)
+        budget.answered()
+    spent = float(wrong_bound(_FROZEN, np.array(served)).sum())
+    assert spent <= 0.01 * len(stream)  # the window: every answer since the first candidate
+    assert 0.78 in served and 0.85 in served  # both spent on, within the one budget
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    similarities=st.lists(st.floats(0.5, 1.0).map(lambda s: round(s, 2)), min_size=1, max_size=60),
+    exact_hits=st.integers(0, 400),
+    delta=st.sampled_from([0.01, 0.02, 0.05]),
+)
+def test_the_threshold_is_the_lowest_that_fits(
+    similarities: list[float], exact_hits: int, delta: float
+) -> None:
+    """Every remembered candidate at or above the threshold fits together (their bounds
+    sum within the budget, none above MOST_WRONG); the next lower one would not; equal
+    similarities are in or out together; no threshold when not even the highest fits."""
+    from semcache_core.error_budget import MOST_WRONG, ErrorBudget
+    from semcache_core.verified import wrong_bound
+
+    budget = ErrorBudget(delta)
+    for similarity in similarities:
+        budget.judged(similarity)
+        budget.answered()
+    for _ in range(exact_hits):
+        budget.answered()
+    allowed = delta * (len(similarities) + exact_hits)
+    assert budget.allowed() == pytest.approx(allowed)
+
+    def fits(floor: float) -> bool:
+        bounds = wrong_bound(_FROZEN, np.array([s for s in similarities if s >= floor]))
+        return float(bounds.sum()) <= allowed + 1e-12 and bool(np.all(bounds <= MOST_WRONG))
+
+    threshold = budget.threshold(_FROZEN)
+    if threshold is None:
+        assert not fits(max(similarities))
+        return
+    assert threshold in similarities and fits(threshold)
+    lower = [s for s in similarities if s < threshold]
+    assert not lower or not fits(max(lower))
+
+
+def test_a_window_past_its_history_counts_the_answers_since_its_oldest_candidate() -> None:
+    from semcache_core.error_budget import ErrorBudget
+
+    budget = ErrorBudget(0.1, history=3)
+    for similarity in (0.9, 0.91, 0.92, 0.93, 0.94):  # the first two drop out
+        budget.judged(similarity)
+        for _ in range(10):
+            budget.answered()
+        budget.decided_by_own()
+    assert [j.similarity for j in budget._judged] == [0.92, 0.93, 0.94]
+    assert budget.allowed() == pytest.approx(0.1 * (30 - 3))
+
+
+def test_a_coin_flip_is_never_served_however_much_budget_is_left() -> None:
+    from semcache_core.error_budget import MOST_WRONG, ErrorBudget
+    from semcache_core.verified import wrong_bound
+
+    budget = ErrorBudget(0.05)
+    for similarity in (0.9, 0.78, 0.75):
+        budget.judged(similarity)
+    for _ in range(100_000):
+        budget.answered()
+    assert budget.threshold(_FROZEN) == 0.78
+    assert wrong_bound(_FROZEN, np.array([0.75]))[0] > MOST_WRONG
+    assert budget.affords(_FROZEN, 0.78) and not budget.affords(_FROZEN, 0.75)
 
 
 # --- found in review: each failed before its fix --------------------------------------------
