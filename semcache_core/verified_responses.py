@@ -90,7 +90,6 @@ __all__ = [
     "Verifier",
     "answer_text",
     "digest_of",
-    "held",
     "observations_of",
     "record",
     "text_judge",
@@ -360,16 +359,11 @@ def _remember(memory: OrderedDict[str, Candidate], key: str, candidate: Candidat
         memory.popitem(last=False)
 
 
-def held(cache: SemCache, namespace: str, candidate: Candidate) -> Entry | None:
-    """``candidate``'s entry while it holds the response the candidate was made on."""
-    found = _held_stored(cache, namespace, candidate)
-    return None if found is None else found[1]
-
-
 def _held_stored(
     cache: SemCache, namespace: str, candidate: Candidate
 ) -> tuple[StoredEntry, Entry] | None:
-    """:func:`held`, with the entry as the backend stored it (encoded)."""
+    """``candidate``'s entry while it holds the response the candidate was made on, as
+    the backend stored it (encoded) and decoded."""
     stored = cache._backend.get(namespace, candidate.key, cache.now(), count=False)
     if stored is None:
         return None
@@ -382,9 +376,9 @@ def _held_stored(
 def observed_write(
     cache: SemCache, entry: Entry | None, candidate: Candidate, correct: bool
 ) -> EntryWrite | None:
-    """The write that rewrites ``entry`` (:func:`held`) with one more observation, with
-    the same value, vector and expiry (none stays none, whatever the cache's default
-    ``ttl``); ``None`` when the entry is gone or expired."""
+    """The write that rewrites ``entry`` (as ``_held_stored`` found it) with one more
+    observation, with the same value, vector and expiry (none stays none, whatever the
+    cache's default ``ttl``); ``None`` when the entry is gone or expired."""
     if entry is None or candidate.vector is None:
         return None
     if entry.expires_at is not None and entry.expires_at <= cache.now():

@@ -358,7 +358,7 @@ def test_exact_hits_between_candidates_let_the_budget_serve_lower(seed: int) -> 
     """max_error_rate is a share of all answers: where nine of ten answers are exact hits
     (never wrong), a candidate the curve thinks wrong 14% of the time fits a 2% budget;
     where every answer is a candidate, it does not (vCache's per-hit rule explored it
-    85% of the time either way)."""
+    86% of the time either way)."""
     from semcache_core.verified_responses import EXPLORATION
 
     hit = Hit("young", "answer", 0.87, {}, "llm:default", None)
