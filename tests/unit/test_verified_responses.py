@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from semcache_core import SemCache
+from semcache_core.error_budget import ErrorBudget
 from semcache_core.errors import InvalidArgumentError, InvalidValueError
 from semcache_core.records import Hit
 from semcache_core.responses import Prompt, ResponseCache
@@ -650,6 +651,16 @@ _FROZEN = Fit(
 )  # wrong 0.66 / 0.25 / 0.05 at 0.75 / 0.8 / 0.85
 
 
+def _candidate(budget: ErrorBudget, similarity: float) -> bool:
+    """A candidate judged on the still curve, as the verifier does (EXPLORATION aside):
+    whether it was served (then its bound is spent)."""
+    affords = budget.affords(_FROZEN, similarity)
+    budget.judged(similarity)
+    if affords:
+        budget.served(_FROZEN)
+    return bool(affords)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     events=st.lists(
@@ -677,12 +688,8 @@ def test_the_served_candidates_bounds_stay_within_the_budget(
     for event in events:
         if event == "own":
             budget.decided_by_own()
-        elif isinstance(event, float):
-            affords = budget.affords(_FROZEN, event)
-            budget.judged(event)
-            if affords:
-                budget.served(_FROZEN)
-                served.append(event)
+        elif isinstance(event, float) and _candidate(budget, event):
+            served.append(event)
         budget.answered()
     bounds = wrong_bound(_FROZEN, np.array(served, dtype=np.float64))
     first = next((i for i, e in enumerate(events) if isinstance(e, float)), len(events))
@@ -704,12 +711,8 @@ def test_a_run_of_exact_hits_then_rising_candidates_spends_the_budget_once() -> 
     served = []
     stream = [0.95] * 20 + [None] * 1000 + [0.78] * 40 + [0.8] * 80 + [0.82] * 200 + [0.85] * 180
     for similarity in stream:
-        if similarity is not None:
-            affords = budget.affords(_FROZEN, similarity)
-            budget.judged(similarity)
-            if affords:
-                budget.served(_FROZEN)
-                served.append(similarity)
+        if similarity is not None and _candidate(budget, similarity):
+            served.append(similarity)
         budget.answered()
     spent = float(wrong_bound(_FROZEN, np.array(served)).sum())
     assert spent <= 0.01 * len(stream)  # the window: every answer since the first candidate
