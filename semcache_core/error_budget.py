@@ -17,10 +17,11 @@ oldest of them:
   those candidates with that expected number of wrong answers holds more of them (the best
   static threshold in hindsight, learned online);
 - the *spent* budget: the bounds of the candidates actually served (each as the curve
-  gave it when it was served), plus the new one's, must fit too. The threshold alone
-  forgets what it served: a budget banked by a run of exact hits, then spent on
-  candidates at 0.81, was spent again on those at 0.90 that came later, once they had
-  pushed the threshold up.
+  gave it when it was served), and one for each served answer the application reported
+  wrong (:meth:`ErrorBudget.wrong_served`), plus the new one's, must fit too. The
+  threshold alone forgets what it served: a budget banked by a run of exact hits, then
+  spent on candidates at 0.81, was spent again on those at 0.90 that came later, once
+  they had pushed the threshold up.
 
 Candidates whose entry's own curve decides (:mod:`semcache_core.verified_responses`) keep
 vCache's per-hit bound δ: each that may be served takes δ of the budget, and none is
@@ -72,7 +73,7 @@ class _Judged:
     similarity: float
     answers: int  # the answers given before it
     own: int  # the own-curve decisions before it
-    spent: float = 0.0  # its bound when it was served (0: not served)
+    spent: float = 0.0  # its bound when it was served, and wrong answers reported since
 
 
 class ErrorBudget:
@@ -107,7 +108,13 @@ class ErrorBudget:
         """The candidate last :meth:`judged` was served, on the curve ``fitted``: its bound
         there is spent."""
         last = self._judged[-1]
-        last.spent = float(wrong_bound(fitted, np.array([last.similarity]))[0])
+        last.spent += float(wrong_bound(fitted, np.array([last.similarity]))[0])
+
+    def wrong_served(self) -> None:
+        """A served answer was found wrong (the application said so): one whole wrong
+        answer is spent, for as long as the newest candidate stays remembered."""
+        if self._judged:
+            self._judged[-1].spent += 1.0
 
     def allowed(self) -> float:
         """δ times the answers since the oldest remembered candidate, less the own-curve

@@ -119,13 +119,15 @@ Judge = Callable[[Any, Any], bool]
 class Candidate:
     """An entry that was (or could have been) served for a prompt, at ``similarity``;
     ``digest`` identifies the response it held then (an observation on it must not go to
-    another response stored under the same key since)."""
+    another response stored under the same key since); ``served``: it was served (a
+    wrong observation on it is a wrong answer given)."""
 
     key: str
     similarity: float
     value: Any
     vector: Any
     digest: str = ""
+    served: bool = False
 
 
 def digest_of(value: Any, metadata: dict[str, Any] | None = None) -> str:
@@ -239,9 +241,13 @@ class Verifier:
         self._budget = ErrorBudget(self.max_error_rate or 1.0)  # unused when static
 
     def learned(self, candidate: Candidate, correct: bool) -> None:
-        """Add an observation on ``candidate`` to the cache-wide curve."""
+        """Add an observation on ``candidate`` to the cache-wide curve; a served candidate
+        found wrong (``feedback``, ``invalidate``) is a wrong answer the error budget
+        counts whole."""
         similarity = min(max(candidate.similarity, -1.0), 1.0)
         with self._lock:
+            if candidate.served and not correct and self.max_error_rate is not None:
+                self._budget.wrong_served()
             self._population = self._population.add(similarity, correct, POPULATION)
             if len(self._population.items) >= POPULATION_MIN:
                 self._population_fit = fit(self._population)
@@ -272,6 +278,7 @@ class Verifier:
                 hit.value if explore else None,
                 hit.vector,
                 digest_of(hit.value, hit.metadata),
+                served=not explore,
             )
             # serving leaves a pending exploration of the same prompt in place: its
             # update is still on its way (two requests for one prompt at once)

@@ -1037,3 +1037,46 @@ def test_feedback_never_reaches_an_entry_stored_since_under_the_key_that_served(
     assert after == before
     vector = angle_embedder(STORED)
     assert key not in [hit.key for hit in engine.search(vector, 10, namespace=static.namespace)]
+
+
+def test_a_served_answer_reported_wrong_is_spent_whole() -> None:
+    """feedback(False) or invalidate on a semantic hit is a wrong answer given: the budget
+    counts it as one, and the cache-wide rule serves nothing more until the answers since
+    make room; a right one, or a wrong one on a prompt an exploration vouched for (the
+    model answered it), costs nothing."""
+    from semcache_core.verified_responses import Candidate
+
+    verifier = _confident_cache()
+    hit = Hit("entry", "answer", 0.95, {}, "ns", None)
+    served = [i for i in range(40) if _serve(verifier, f"q{i}", hit)]
+    assert len(served) > 30
+    budget, curve = verifier._budget, verifier._population_fit
+
+    def spent() -> float:
+        return sum(j.spent for j in budget._judged)
+
+    before = spent()
+    verifier.learned(verifier.pop_served(f"q{served[0]}"), True)  # type: ignore[arg-type]
+    verifier.learned(Candidate("entry", 0.95, None, None), False)  # vouched: not served
+    assert spent() == before and budget.affords(curve, 0.95)
+    for i in served[1:3]:
+        verifier.learned(verifier.pop_served(f"q{i}"), False)  # type: ignore[arg-type]
+    assert spent() == pytest.approx(before + 2.0)
+    assert budget.allowed() == pytest.approx(0.05 * 40) and not budget.affords(curve, 0.95)
+
+
+def test_invalidating_a_served_hit_spends_a_wrong_answer() -> None:
+    from semcache_core.verified_responses import Candidate
+
+    cache = responses(max_error_rate=0.05)
+    cache.update(prompt(STORED), MODEL, "soak")
+    verifier = cache._verifier
+    for i in range(60):
+        verifier.learned(Candidate(f"other{i}", 0.9 + (i % 10) / 100, None, None), True)
+    answers: list[Any] = []
+    while "soak" not in answers and len(answers) < 30:  # explored now and then
+        answers.append(cache.lookup(prompt(PARAPHRASE), MODEL))
+    assert answers[-1] == "soak"  # served: the last answer for the prompt
+    spent = sum(j.spent for j in verifier._budget._judged)
+    assert cache.invalidate(prompt(PARAPHRASE), MODEL) is True
+    assert sum(j.spent for j in verifier._budget._judged) == pytest.approx(spent + 1.0)
