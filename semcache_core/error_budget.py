@@ -136,11 +136,8 @@ class ErrorBudget:
         """Whether the cache-wide rule may serve a candidate at ``similarity``: at or above
         :meth:`threshold`, and with its bound and those of the candidates served in the
         window within :meth:`allowed`."""
-        found = self._bounds(fitted)
-        if found is None or fitted is None:
-            return False
-        threshold = self._cut(*found)
-        if threshold is None or similarity < threshold:
+        threshold = self.threshold(fitted)
+        if fitted is None or threshold is None or similarity < threshold:
             return False
         own = float(wrong_bound(fitted, np.array([similarity]))[0])
         return sum(j.spent for j in self._judged) + own <= self.allowed()
