@@ -30,7 +30,14 @@ wrong hits that the guards missed (JSON lines ``{"a", "b", "same", "class"}``):
 - ``sixth_wrong.jsonl`` and ``sixth_paraphrases.jsonl``: 75 pairs that need other answers
   and 146 paraphrases, written by a review of those rules: "young" in its other senses,
   names and idioms (kitten heels, fawn over), pictures "on" or "sorted by", prepositions
-  that alternate freely ("made of / from", "talk to / speak with").
+  that alternate freely ("made of / from", "talk to / speak with");
+- ``seventh_wrong.jsonl`` and ``seventh_paraphrases.jsonl``: 86 pairs that need other
+  answers and 117 paraphrases (17 of them ambiguous), written by a helper for a
+  question's last preposition swapped ("What is the book about / for?") or left out
+  ("Where is this wine from?" / "Where is this wine?"), and "did" against "do" / "does"
+  ("When does / did the store open?"); the rules for them were refined after reading it;
+- ``eighth_wrong.jsonl`` and ``eighth_paraphrases.jsonl``: the same classes, written by
+  another helper after those rules, to check them on pairs they were not fitted to.
 
 Each pair: ``a`` is cached (its own model string, so pairs never meet), ``b`` is looked up
 at :data:`THRESHOLD` (the README's advice for MiniLM) with the default guards; *served*
@@ -76,6 +83,10 @@ SETS = (
     ("10", "fifth hunt: paraphrases served", "fifth_paraphrases.jsonl"),
     ("11", "sixth hunt (a review): wrong answers served", "sixth_wrong.jsonl"),
     ("12", "sixth hunt (a review): paraphrases served", "sixth_paraphrases.jsonl"),
+    ("13", "seventh hunt: wrong answers served", "seventh_wrong.jsonl"),
+    ("14", "seventh hunt: paraphrases served", "seventh_paraphrases.jsonl"),
+    ("15", "eighth hunt (validation): wrong answers served", "eighth_wrong.jsonl"),
+    ("16", "eighth hunt (validation): paraphrases served", "eighth_paraphrases.jsonl"),
 )
 QUICK, FULL = 40, None  # pairs per file
 

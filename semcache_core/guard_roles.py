@@ -22,6 +22,10 @@ Example::
     False
     >>> roles_agree("Who was the letter meant for?", "Who was the letter addressed to?")
     True
+    >>> roles_agree("Where is this wine from?", "Where is this wine?")
+    False
+    >>> roles_agree("Where are you going to?", "Where are you going?")
+    True
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ _WH = frozenset(["who", "whom", "what", "which", "where", "when", "how"])
 _STRANDED = {
     "to": "to", "for": "to", "from": "from", "with": "with", "of": "of", "by": "by",
     "about": "about", "into": "into", "against": "against", "towards": "to", "toward": "to",
+    "in": "in", "inside": "in", "on": "on", "onto": "on", "upon": "on", "at": "at",
+    "through": "through", "like": "like", "as": "as", "under": "under", "over": "about",
 }  # fmt: skip
 # endings naming other roles: a source and a destination or recipient, an opponent and a
 # partner, a topic and a partner ("made of / from", "talk to / speak with", "translated to /
@@ -74,9 +80,29 @@ _OPPOSED = frozenset(
     map(frozenset, [("from", "to"), ("from", "into"), ("against", "with"), ("against", "to"),
                     ("about", "with")])
 )  # fmt: skip
-# and these where nothing else differs ("Who is this song for / by?", "Who does she work
-# with / for?"; not "Who did he lose to?" / "Who was he beaten by?")
-_OPPOSED_ALONE = frozenset(map(frozenset, [("by", "to"), ("with", "to"), ("of", "to")]))
+# where nothing else differs, every other two endings ask two things ("What is the book
+# about / for?", "What did you cook the fish with / in?", "What is she good at / for?");
+# these alternate freely ("made of / from", "translated to / into", "put it in / into",
+# "a story of / about", "taste like / of", "angry at / about", "work for / at", "bank
+# with / at", "fly with / on", "suffer from / with")
+_ALIKE = frozenset(
+    map(frozenset, [("of", "from"), ("to", "into"), ("in", "into"), ("about", "of"),
+                    ("like", "of"), ("at", "about"), ("at", "to"), ("with", "at"),
+                    ("with", "on"), ("with", "from"), ("against", "from")])
+)  # fmt: skip
+# endings a question asking where, or what or which thing, may leave out and ask the same
+# ("Where are you going (to)?", "What country do you live (in)?", "Which lands did he rule
+# (over)?"); other endings, or these after a bare "what" or "who", say what is asked:
+# "Where is this wine from?" / "Where is this wine?", "Who is it for?" / "Who is it?",
+# "What did she invest in?" / "What did she invest?"
+_LEFT_OUT_FREELY = frozenset(
+    ["to", "towards", "toward", "into", "in", "inside", "on", "onto", "upon", "at", "over"]
+)
+_AUXILIARIES = _NOT_VERBS | {"has", "have", "had", "might", "shall"}
+# but "from" after leaving names where it leaves ("Which gate does it leave / board
+# (from)?"), and "for" after "how long" the time asked ("How long should it rise (for)?")
+_LEAVING = frozenset(["leave", "leaves", "left", "leaving", "depart", "departs", "departed",
+                      "departing", "board", "boards", "boarded", "boarding"])  # fmt: skip
 
 
 def roles_agree(new: str, stored: str) -> bool:
@@ -86,7 +112,8 @@ def roles_agree(new: str, stored: str) -> bool:
     about the object against one about the subject, with the same verb and X), nor
     "<verb> my X's thing" against "my X <verb> ..." (the owner of what is acted on is the
     doer on the other side), nor questions ending in other prepositions ("Who is the
-    letter from?" / "... for?")."""
+    letter from?" / "... for?"), or one ending on a preposition the other leaves out
+    where that asks another thing ("Where is this wine from?" / "Where is this wine?")."""
     new_words, stored_words = span_words(new), span_words(stored)
     if new_words == stored_words:
         return True
@@ -99,15 +126,43 @@ def roles_agree(new: str, stored: str) -> bool:
 
 
 def _strandings_oppose(new: str, stored: str) -> bool:
-    """Whether the questions end on prepositions naming other roles (see :data:`_OPPOSED`);
-    the first question of a text, where it asks one ("Who is the letter from? I must
-    thank them.")."""
+    """Whether the questions end on prepositions naming other roles (see :data:`_OPPOSED`
+    and :data:`_ALIKE`), or one ends on a preposition the other leaves out where that
+    asks another thing (:func:`_ending_left_out`); the first question of a text, where it
+    asks one ("Who is the letter from? I must thank them.")."""
     one, other = (span_words(spelt_out(_question(text), every_s=True)) for text in (new, stored))
     kinds = _stranded(one), _stranded(other)
-    if kinds[0] is None or kinds[1] is None or kinds[0] == kinds[1]:
+    if kinds[0] is None or kinds[1] is None:
+        return _ending_left_out(one, other) or _ending_left_out(other, one)
+    if kinds[0] == kinds[1]:
         return False
     pair = frozenset(kinds)
-    return pair in _OPPOSED or (pair in _OPPOSED_ALONE and one[:-1] == other[:-1])
+    return pair in _OPPOSED or (pair not in _ALIKE and one[:-1] == other[:-1])
+
+
+def _ending_left_out(ending: tuple[str, ...], without: tuple[str, ...]) -> bool:
+    """Whether ``without`` is the question ``ending`` less the preposition it ends on, and
+    that preposition says what is asked (see :data:`_LEFT_OUT_FREELY`)."""
+    if ending[:-1] != without or _stranded(ending) is None:
+        return False
+    last = ending[-1]
+    if (last == "from" and ending[-2] in _LEAVING) or (last == "for" and _how_long(ending)):
+        return False
+    return last not in _LEFT_OUT_FREELY or not _asks_where_or_which(ending)
+
+
+def _how_long(words: tuple[str, ...]) -> bool:
+    return any(words[i : i + 2] == ("how", "long") for i in range(len(words) - 1))
+
+
+def _asks_where_or_which(words: tuple[str, ...]) -> bool:
+    """Whether a question asks where or when, or what or which thing ("What city...?",
+    "Which hotel...?"; not a bare "What did...?")."""
+    at = next(i for i, word in enumerate(words) if word in _WH)
+    asked, after = words[at], words[at + 1 : at + 2]
+    if asked in ("where", "when"):
+        return True
+    return asked in ("what", "which", "whose") and bool(after) and after[0] not in _AUXILIARIES
 
 
 def _question(text: str) -> str:

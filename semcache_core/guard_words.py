@@ -220,6 +220,7 @@ _PAIRS: list[tuple[str, ...]] = [
     # "had" there before a past participle, as "pastasked" ("My flight was cancelled,
     # will I..." asks about the future); see guards
     ("will shall", "pastasked"),
+    ("presentasked", "pastasked"),  # "When does / did the store open?"
     # permission / obligation / advice: "Can I disclose...?" / "Must I...?", "Do I have to
     # tip?" / "Should I tip?" ("do I have to" is read as "haveto", "do I need to" as
     # "needto", which advice does not oppose: "Do I need to see a doctor for a sprain?"

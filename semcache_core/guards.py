@@ -467,6 +467,14 @@ _MODAL_ASKING_HOW = re.compile(
     r"show|let|give|find|say|list|suggest|advise|describe|confirm|remind|look)\b",
     re.IGNORECASE,
 )
+# a question in the present asked with "do" / "does" where "pastasked" reads "did" ("When
+# does the store open?" / "When did the store open?"; "do I have to" too, whose "did" is
+# "haveto" alone): read apart from _PHRASE_POLE, whose matches would take its words
+_PRESENT_ASKED = re.compile(
+    r"(?:^|(?<=[.!?;:,\n]))\s*(?:do|does)\b|"
+    r"\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+(?:do|does)\b",
+    re.IGNORECASE,
+)
 _TOO = re.compile(r"\btoo\s+(\w+)", re.IGNORECASE)
 
 
@@ -484,6 +492,7 @@ def opposites_agree(new: str, stored: str) -> bool:
     for counts, span in ((new_counts, new), (stored_counts, stored)):  # "go up", "bring it down"
         counts.update(_MOTION_WORD[m.group(1).lower()] for m in _MOTION.finditer(span))
         counts.update(str(m.lastgroup) for m in _PHRASE_POLE.finditer(span))
+        counts.update("presentasked" for _ in _PRESENT_ASKED.finditer(span))
         counts.subtract(
             (m.group(1) or m.group(2)).lower() for m in _MODAL_ASKING_HOW.finditer(span)
         )
