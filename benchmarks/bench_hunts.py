@@ -36,8 +36,14 @@ wrong hits that the guards missed (JSON lines ``{"a", "b", "same", "class"}``):
   question's last preposition swapped ("What is the book about / for?") or left out
   ("Where is this wine from?" / "Where is this wine?"), and "did" against "do" / "does"
   ("When does / did the store open?"); the rules for them were refined after reading it;
-- ``eighth_wrong.jsonl`` and ``eighth_paraphrases.jsonl``: the same classes, written by
-  another helper after those rules, to check them on pairs they were not fitted to.
+- ``eighth_wrong.jsonl`` and ``eighth_paraphrases.jsonl``: 61 pairs that need other
+  answers and 71 paraphrases (6 ambiguous) in the same classes, written by another helper
+  after those rules, to check them on pairs they were not fitted to ("how long ... for"
+  and "board from" were added after reading it);
+- ``ninth_wrong.jsonl`` and ``ninth_paraphrases.jsonl``: 47 pairs that need other answers
+  and 67 paraphrases (18 ambiguous), a verb's particle on one side only ("How do I shut
+  down my server?" / "... shut my server?"), written by a helper after the particle rule,
+  which the eighth hunt's wrong answers still served had called for.
 
 Each pair: ``a`` is cached (its own model string, so pairs never meet), ``b`` is looked up
 at :data:`THRESHOLD` (the README's advice for MiniLM) with the default guards; *served*
@@ -87,6 +93,8 @@ SETS = (
     ("14", "seventh hunt: paraphrases served", "seventh_paraphrases.jsonl"),
     ("15", "eighth hunt (validation): wrong answers served", "eighth_wrong.jsonl"),
     ("16", "eighth hunt (validation): paraphrases served", "eighth_paraphrases.jsonl"),
+    ("17", "ninth hunt (validation): wrong answers served", "ninth_wrong.jsonl"),
+    ("18", "ninth hunt (validation): paraphrases served", "ninth_paraphrases.jsonl"),
 )
 QUICK, FULL = 40, None  # pairs per file
 

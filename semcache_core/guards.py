@@ -27,6 +27,8 @@ The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
 - :func:`roles_agree`: the doer and the done-to not swapped by the passive or by asking
   about the object ("How does stress affect sleep?" / "How is stress affected by
   sleep?", "Who killed Caesar?" / "Who did Caesar kill?");
+- :func:`particles_agree` (:mod:`semcache_core.guard_particles`): no particle that makes
+  another verb on one side only ("shut my laptop down" / "shut my laptop");
 - :func:`question_words_agree`: no two different who/when/where/why questions, nor why
   against how, nor one question word for another where it is all that differs ("How did
   Marie Curie die?" / "When did..."), nor how many against which;
@@ -65,6 +67,7 @@ from typing import Any
 from .errors import InvalidArgumentError, shown
 from .guard_life import life_stages_agree
 from .guard_order import order_agrees
+from .guard_particles import particles_agree
 from .guard_persons import persons_agree
 from .guard_questions import question_words_agree
 from .guard_roles import roles_agree
@@ -107,6 +110,7 @@ __all__ = [
     "numbers_agree",
     "opposites_agree",
     "order_agrees",
+    "particles_agree",
     "passes",
     "persons_agree",
     "qualifiers_agree",
@@ -471,10 +475,9 @@ _MODAL_ASKING_HOW = re.compile(
 # does the store open?" / "When did the store open?"; "do I have to" too, whose "did" is
 # "haveto" alone): read apart from _PHRASE_POLE, whose matches would take its words
 _PRESENT_ASKED = re.compile(
-    r"(?:^|(?<=[.!?;:,\n]))\s*(?:do|does)\b|"
-    r"\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+(?:do|does)\b",
-    re.IGNORECASE,
-)
+    r"(?:(?:^|(?<=[.!?;:,\n]))\s*|\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+)"
+    r"(?:do|does)\b", re.IGNORECASE
+)  # fmt: skip
 _TOO = re.compile(r"\btoo\s+(\w+)", re.IGNORECASE)
 
 
@@ -542,6 +545,7 @@ DEFAULT_GUARDS: tuple[Guard, ...] = (
     identifiers_agree,
     order_agrees,
     roles_agree,
+    particles_agree,
     question_words_agree,
     persons_agree,
     opposites_agree,
