@@ -45,29 +45,50 @@ _FINISHING = {
     "back": frozenset(),
     "away": frozenset(["put", "store", "pack"]),
 }  # fmt: skip
+# a distance, not a particle: "How far away is it?", "How many miles out is the storm?"
+_DISTANCES = frozenset(
+    ["far", "miles", "mile", "kilometers", "kilometres", "km", "blocks", "minutes", "hours",
+     "days", "weeks", "months", "years", "steps", "feet", "meters", "metres"]
+)  # fmt: skip
+# after these comes the verb of "How do I log my users out?" ("to": "How to turn it off?")
+_SUBJECTS = frozenset(["i", "you", "we", "they", "he", "she", "to"])
 
 
 def particles_agree(new: str, stored: str) -> bool:
     """No particle ("up", "down", "out", "off", "back", "away") on one side only where the
-    two are the same words otherwise, unless it only finishes the verb (see
-    :data:`_FINISHING`)."""
+    two are the same words otherwise, unless it only finishes its verb (see
+    :data:`_FINISHING`) or measures a distance ("How far away is it?")."""
     first, second = span_words(new), span_words(stored)
     added, dropped = Counter(first) - Counter(second), Counter(second) - Counter(first)
     for extra, missing, words in ((added, dropped, first), (dropped, added, second)):
         if missing or sum(extra.values()) != 1:
             continue
         particle = next(iter(extra))
-        if particle in _FINISHING:
-            verbs = _FINISHING[particle]
-            return any(root in verbs for word in words for root in _roots(word))
+        if particle not in _FINISHING:
+            continue
+        at = words.index(particle)
+        if at and words[at - 1] in _DISTANCES:
+            return True  # "how far away", "how many miles out"
+        return any(root in _FINISHING[particle] for root in _verb_roots(words, at))
     return True
 
 
+def _verb_roots(words: tuple[str, ...], at: int) -> set[str]:
+    """What the verb of the particle at ``at`` may be, inflections undone: the word before
+    it ("set up a VPN"), and each word after a subject or "to" before it ("do I log my test
+    users out"; not "it", more often the object: "turn it off")."""
+    verbs = {words[at - 1]} if at else set()
+    verbs.update(words[i + 1] for i in range(at - 1) if words[i] in _SUBJECTS)
+    return {root for verb in verbs for root in _roots(verb)}
+
+
 def _roots(word: str) -> set[str]:
-    """The word and what it may inflect ("cleaning", "wiped", "dried", "cutting" give
-    "clean", "wipe", "dry", "cut")."""
+    """The word and what it may inflect ("cleaning", "wiped", "dried", "empties", "cutting"
+    give "clean", "wipe", "dry", "empty", "cut")."""
     roots = {word}
-    for ending, replacement in (("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+    for ending, replacement in (
+        ("ied", "y"), ("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")
+    ):  # fmt: skip
         base = word[: -len(ending)] + replacement
         if word.endswith(ending) and len(base) >= 3:
             roots |= {base, base + "e", base[:-1] if base[-1] == base[-2] else base}

@@ -30,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from .guard_text import span_words, spelt_out, stem
@@ -63,7 +64,7 @@ _SYMMETRIC = frozenset(
 _PARTNERING = frozenset(["with", "against", "alongside"])
 _PRONOUNS = frozenset(["i", "you", "we", "he", "she", "they", "it", "me", "us", "them"])
 _NOT_ACTING = _DETERMINERS | _NOT_VERBS | _PRONOUNS  # what the verb of "<verb> my X's" is not
-_WH = frozenset(["who", "whom", "what", "which", "where", "when", "how"])
+_WH = frozenset(["who", "whom", "whose", "what", "which", "where", "when", "how"])
 # a question's last word, a preposition left stranded, gives the asked word its role ("Who
 # is the letter from?" / "... for?"); "to" and "for" both name a recipient ("meant for" /
 # "addressed to")
@@ -80,11 +81,11 @@ _OPPOSED = frozenset(
     map(frozenset, [("from", "to"), ("from", "into"), ("against", "with"), ("against", "to"),
                     ("about", "with")])
 )  # fmt: skip
-# where nothing else differs, every other two endings ask two things ("What is the book
-# about / for?", "What did you cook the fish with / in?", "What is she good at / for?");
-# these alternate freely ("made of / from", "translated to / into", "put it in / into",
-# "a story of / about", "taste like / of", "angry at / about", "work for / at", "bank
-# with / at", "fly with / on", "suffer from / with")
+# where nothing else differs, endings of two other kinds (see _STRANDED: "for" is a "to",
+# "over" an "about") ask two things ("What is the book about / for?", "What did you cook
+# the fish with / in?"); these alternate freely ("made of / from", "translated to /
+# into", "put it in / into", "a story of / about", "taste like / of", "angry at / about",
+# "work for / at", "bank with / at", "fly with / on", "suffer from / with")
 _ALIKE = frozenset(
     map(frozenset, [("of", "from"), ("to", "into"), ("in", "into"), ("about", "of"),
                     ("like", "of"), ("at", "about"), ("at", "to"), ("with", "at"),
@@ -100,9 +101,12 @@ _LEFT_OUT_FREELY = frozenset(
 )
 _AUXILIARIES = _NOT_VERBS | {"has", "have", "had", "might", "shall"}
 # but "from" after leaving names where it leaves ("Which gate does it leave / board
-# (from)?"), and "for" after "how long" the time asked ("How long should it rise (for)?")
+# (from)?"), and "for" after "how long" the time asked ("How long should it rise (for)?",
+# "How many minutes should I boil it (for)?")
 _LEAVING = frozenset(["leave", "leaves", "left", "leaving", "depart", "departs", "departed",
                       "departing", "board", "boards", "boarded", "boarding"])  # fmt: skip
+_TIMES = frozenset(["seconds", "minutes", "hours", "days", "nights", "weeks", "months", "years",
+                    "time"])  # fmt: skip
 
 
 def roles_agree(new: str, stored: str) -> bool:
@@ -130,39 +134,64 @@ def _strandings_oppose(new: str, stored: str) -> bool:
     and :data:`_ALIKE`), or one ends on a preposition the other leaves out where that
     asks another thing (:func:`_ending_left_out`); the first question of a text, where it
     asks one ("Who is the letter from? I must thank them.")."""
-    one, other = (span_words(spelt_out(_question(text), every_s=True)) for text in (new, stored))
+    questions = [spelt_out(_question(text), every_s=True) for text in (new, stored)]
+    one, other = (span_words(question) for question in questions)
     kinds = _stranded(one), _stranded(other)
     if kinds[0] is None or kinds[1] is None:
-        return _ending_left_out(one, other) or _ending_left_out(other, one)
+        return _ending_left_out(one, other, questions[0]) or _ending_left_out(
+            other, one, questions[1]
+        )
     if kinds[0] == kinds[1]:
         return False
     pair = frozenset(kinds)
     return pair in _OPPOSED or (pair not in _ALIKE and one[:-1] == other[:-1])
 
 
-def _ending_left_out(ending: tuple[str, ...], without: tuple[str, ...]) -> bool:
-    """Whether ``without`` is the question ``ending`` less the preposition it ends on, and
-    that preposition says what is asked (see :data:`_LEFT_OUT_FREELY`)."""
+def _ending_left_out(ending: tuple[str, ...], without: tuple[str, ...], question: str) -> bool:
+    """Whether ``without`` is the question ``ending`` (the words of ``question``) less the
+    preposition it ends on, and that preposition says what is asked (see
+    :data:`_LEFT_OUT_FREELY`)."""
     if ending[:-1] != without or _stranded(ending) is None:
         return False
     last = ending[-1]
-    if (last == "from" and ending[-2] in _LEAVING) or (last == "for" and _how_long(ending)):
+    if (last == "from" and ending[-2] in _LEAVING) or (last == "for" and _asks_how_long(ending)):
         return False
-    return last not in _LEFT_OUT_FREELY or not _asks_where_or_which(ending)
+    return last not in _LEFT_OUT_FREELY or not _asks_where_or_which(_asking_clause(question))
 
 
-def _how_long(words: tuple[str, ...]) -> bool:
-    return any(words[i : i + 2] == ("how", "long") for i in range(len(words) - 1))
+def _asks_how_long(words: tuple[str, ...]) -> bool:
+    """ "how long", or "how many" / "how much" a measure of time ("how many minutes")."""
+    for i in range(len(words) - 1):
+        if words[i] == "how" and (
+            words[i + 1] == "long"
+            or (words[i + 1] in ("many", "much") and not _TIMES.isdisjoint(words[i + 2 : i + 4]))
+        ):
+            return True
+    return False
+
+
+def _asking_clause(question: str) -> tuple[str, ...]:
+    """The words of the question's last clause that holds a question word ("When the
+    market crashed, what did she invest in" asks "what"), or of all of it."""
+    for clause in reversed(re.split(r"[,;:]", question)):
+        words = span_words(clause)
+        if not _WH.isdisjoint(words):
+            return words
+    return span_words(question)
 
 
 def _asks_where_or_which(words: tuple[str, ...]) -> bool:
     """Whether a question asks where or when, or what or which thing ("What city...?",
-    "Which hotel...?"; not a bare "What did...?")."""
+    "Which hotel...?"; not a bare "What did...?", nor "What else...?")."""
     at = next(i for i, word in enumerate(words) if word in _WH)
     asked, after = words[at], words[at + 1 : at + 2]
     if asked in ("where", "when"):
         return True
-    return asked in ("what", "which", "whose") and bool(after) and after[0] not in _AUXILIARIES
+    return (
+        asked in ("what", "which", "whose")
+        and bool(after)
+        and after[0] not in _AUXILIARIES | {"else"}
+    )
 
 
 def _question(text: str) -> str:

@@ -358,6 +358,9 @@ REFUSED = [
 ]
 
 SERVED = [
+    "What if he empties out the tank?|What if he empties the tank?",
+    "How far away is the nearest gas station?|How far is the nearest gas station?",
+    "How many minutes should I boil an egg for?|How many minutes should I boil an egg?",
     "Is there a free trial?|Can I try it for free?",
     "How long to bake chicken breast at 400F?|How long to roast chicken breast at 400F?",
     "Started 2 weeks ago; the date 6 weeks from now?|Started 2 weeks ago; the date in 6 weeks?",
@@ -849,29 +852,35 @@ def test_a_question_ending_on_a_preposition_of_another_role_is_refused(
 # thing ("What city did they move (to)?")
 CHANGING_ENDINGS = ["from", "for", "with", "by", "of", "about", "like", "through", "against"]
 FREE_ENDINGS = ["to", "towards", "into", "in", "on", "onto", "at", "over"]
-ASKING_WHICH = ["what city did they move", "which team does he play", "where is this wine"]
+ASKING_WHICH = ["what city did they move", "which team does he play", "where is this wine",
+                "whose gift is this", "when is it due"]  # fmt: skip
+NOT_ASKING_WHICH = ["what can I pay", "what else did she invest"]
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.sampled_from(STRANDED_BODIES + ASKING_WHICH[2:] + ["what can I pay", "when is it due"]),
+    st.sampled_from(STRANDED_BODIES + ASKING_WHICH[2:] + NOT_ASKING_WHICH),
     st.sampled_from(CHANGING_ENDINGS + FREE_ENDINGS),
     st.booleans(),
     st.sampled_from(["?", "", " ?"]),
+    st.sampled_from(["", "When the market crashed, ", "If it rains; "]),
 )
 def test_a_question_ending_on_a_preposition_the_other_leaves_out_is_refused_if_it_asks(
-    body: str, ending: str, swapped: bool, end: str
+    body: str, ending: str, swapped: bool, end: str, leading: str
 ) -> None:
-    pair = (f"{body} {ending}{end}", f"{body.capitalize()}{end}")
+    # a clause before the question ("When the market crashed, what did she invest (in)?")
+    # does not make it ask when
+    short = f"{leading}{body}{end}" if leading else f"{body.capitalize()}{end}"
+    pair = (f"{leading}{body} {ending}{end}", short)
     first, second = reversed(pair) if swapped else pair
-    asking_which = body in ASKING_WHICH or body.startswith("when")
-    assert roles_agree(first, second) == (ending in FREE_ENDINGS and asking_which)
-    # a statement ends on no question: "I want to know what it is made of."
+    assert roles_agree(first, second) == (ending in FREE_ENDINGS and body in ASKING_WHICH)
+    # a text with no question word asks nothing
     assert roles_agree(f"tell me the {ending}", "tell me the")
     # leaving, "from" names where from: "Which gate does the flight leave (from)?"; after
-    # "how long", "for" names the time asked: "How long should the dough rise (for)?"
+    # "how long", "how many minutes", "how much time", "for" names the time asked
     assert roles_agree(f"{body} leave from{end}", f"{body} leave{end}")
-    assert roles_agree(f"how long is {body} for{end}", f"how long is {body}{end}")
+    for asking in ("how long is", "how many minutes is", "how much time is"):
+        assert roles_agree(f"{asking} {body} for{end}", f"{asking} {body}{end}")
 
 
 # a particle that makes another verb ("shut down", "pay off"), and one that only finishes
@@ -893,7 +902,8 @@ FINISHING_PARTICLES = [("clean", "up"), ("calm", "down"), ("print", "out"), ("dr
 @settings(max_examples=200, deadline=None)
 @given(
     st.sampled_from(CHANGING_PARTICLES + FINISHING_PARTICLES),
-    st.sampled_from(["my server", "the old files", "everything", "it"]),
+    # a word of the finishing lists that is not the particle's verb changes nothing
+    st.sampled_from(["my server", "the test users", "the cooling fan", "a free website", "it"]),
     st.sampled_from(["How do I", "Can I", "Why should I", "Is it safe to"]),
     st.sampled_from(["ing", "", "s"]),
     st.booleans(),
@@ -919,6 +929,8 @@ def test_a_particle_on_one_side_only_is_refused_unless_it_only_finishes_the_verb
     assert particles_agree(phrased, moved)
     # more than the particle differs: other guards and the embeddings decide
     assert particles_agree(phrased, f"{asking} {verb} {thing} today?")
+    # a distance is no particle: "How far away is the nearest gas station?"
+    assert particles_agree(f"How far {particle} is {thing}?", f"How far is {thing}?")
 
 
 QUESTION_BODIES = [
