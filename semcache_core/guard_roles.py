@@ -160,7 +160,8 @@ def _ending_left_out(ending: tuple[str, ...], without: tuple[str, ...], question
 
 
 def _asks_how_long(words: tuple[str, ...]) -> bool:
-    """ "how long", or "how many" / "how much" a measure of time ("how many minutes")."""
+    """Whether the question asks "how long", or "how many" / "how much" of a measure of
+    time ("how many minutes")."""
     for i in range(len(words) - 1):
         if words[i] == "how" and (
             words[i + 1] == "long"

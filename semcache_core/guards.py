@@ -471,9 +471,9 @@ _MODAL_ASKING_HOW = re.compile(
     r"show|let|give|find|say|list|suggest|advise|describe|confirm|remind|look)\b",
     re.IGNORECASE,
 )
-# a question in the present asked with "do" / "does" where "pastasked" reads "did" ("When
-# does the store open?" / "When did the store open?"; "do I have to" too, whose "did" is
-# "haveto" alone): read apart from _PHRASE_POLE, whose matches would take its words
+# "do" / "does" asking, where "pastasked" reads "did" ("When does / did the store open?";
+# "Do I have to...?" too, "Did I have to...?" is "haveto" only): apart from _PHRASE_POLE,
+# whose matches would take its words
 _PRESENT_ASKED = re.compile(
     r"(?:(?:^|(?<=[.!?;:,\n]))\s*|\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+)"
     r"(?:do|does)\b", re.IGNORECASE
