@@ -432,12 +432,14 @@ _PICTURES = (
     r"sketch(?:es)?|sculptures?|statues?|selfies?|videos?|footage|murals?|prints|"
     r"cartoons?|carvings?|engravings?|illustrations?"
 )
+# where a question asks with its auxiliary: at a sentence's start, or after a question
+# word and at most one more ("How much did...?"); the past and present poles share it
+_ASKING_AT = r"(?:(?:^|(?<=[.!?;:,\n]))\s*|\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+)"
 _PHRASE_POLE = re.compile(
     r"\b(?P<haveto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?have\s+to|"
     r"(?:required|obliged|obligated)\s+to|mandatory|compulsory)\b|"
     r"\b(?P<needto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?need\s+to)\b|"
-    r"(?P<pastasked>(?:^|(?<=[.!?;:,\n]))\s*(?:did|was|were)\b|"
-    r"\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+(?:did|was|were)\b|"
+    rf"(?P<pastasked>{_ASKING_AT}(?:did|was|were)\b|"
     r"(?:^|(?<=[.!?;:,\n])|\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?)\s*"
     r"\b(?:has|have|had)\s+(?:\w+\s+){0,3}?" + _PARTICIPLE + r")|"
     r"(?P<evennum>(?<=\d\s)even\b|\beven(?=\s+(?:numbers?|integers?|or\s+odd)\b))|"
@@ -474,10 +476,7 @@ _MODAL_ASKING_HOW = re.compile(
 # "do" / "does" asking, where "pastasked" reads "did" ("When does / did the store open?";
 # "Do I have to...?" too, "Did I have to...?" is "haveto" only): apart from _PHRASE_POLE,
 # whose matches would take its words
-_PRESENT_ASKED = re.compile(
-    r"(?:(?:^|(?<=[.!?;:,\n]))\s*|\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+)"
-    r"(?:do|does)\b", re.IGNORECASE
-)  # fmt: skip
+_PRESENT_ASKED = re.compile(rf"{_ASKING_AT}(?:do|does)\b", re.IGNORECASE)
 _TOO = re.compile(r"\btoo\s+(\w+)", re.IGNORECASE)
 
 
