@@ -293,6 +293,7 @@ class ResponseCache:
                     self._embedder.embed_document(verdict[1]),
                 )
             if verdict:
+                self._verifier.recall(self.cache, self.namespace)
                 if self._verifier.serves(key, hit, self._same_question(query, hit)):
                     value = self._outcome(hit.value, load, False, hit.metadata)
                     return self._served(value, hit.key)
@@ -333,6 +334,8 @@ class ResponseCache:
                     await self._embedder.aembed_document(verdict[1]),
                 )
             if verdict:
+                if not self._verifier.recalled:  # reads the backend: off the event loop
+                    await asyncio.to_thread(self._verifier.recall, self.cache, self.namespace)
                 if self._verifier.serves(key, hit, self._same_question(query, hit)):
                     value = self._outcome(hit.value, load, False, hit.metadata)
                     return await self._aserved(value, hit.key)

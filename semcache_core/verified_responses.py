@@ -52,7 +52,7 @@ import random
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,7 @@ from .verified import (
     MIN_OBSERVATIONS,
     Action,
     Fit,
+    Observation,
     Observations,
     Random,
     check_error_rate,
@@ -83,6 +84,9 @@ __all__ = [
     "FAR_WRONG",
     "NEAR_WRONG",
     "OBSERVATIONS_FIELD",
+    "POPULATION",
+    "POPULATION_MIN",
+    "RECALLED_ENTRIES",
     "REMEMBERED",
     "Candidate",
     "Judge",
@@ -92,6 +96,7 @@ __all__ = [
     "digest_of",
     "observations_of",
     "record",
+    "stored_observations",
     "text_judge",
 ]
 
@@ -108,6 +113,9 @@ NEAR_WRONG = 0.05
 judged by its own curve alone there (see ``_exploring``)."""
 FAR_WRONG = 0.10
 """:data:`NEAR_WRONG` for an entry with enough observations."""
+RECALLED_ENTRIES = 2048
+"""Entries read, at most, for the observations stored with them when the cache-wide curve
+starts (:meth:`Verifier.recall`)."""
 REMEMBERED = 4096
 """Prompts remembered, each, as pending explorations and as served semantic hits."""
 
@@ -239,6 +247,38 @@ class Verifier:
         self._population = Observations()  # every entry's observations, the newest kept
         self._population_fit: Fit | None = None  # its curve, fitted once per observation
         self._budget = ErrorBudget(self.max_error_rate or 1.0)  # unused when static
+        self._recalled = self.max_error_rate is None  # static: no curve to start
+        self._recall_lock = threading.Lock()
+
+    @property
+    def recalled(self) -> bool:
+        """Whether the cache-wide curve has started from the stored observations
+        (:meth:`recall`; always true when static)."""
+        return self._recalled
+
+    def recall(self, cache: SemCache, namespace: str) -> None:
+        """Once, before the first candidate is judged: start the cache-wide curve from the
+        observations stored with the entries of ``namespace`` in ``cache``
+        (:func:`stored_observations`). A restart, or another process on a shared backend,
+        made them: without them the curve would learn again from nothing, exploring every
+        candidate until it holds :data:`POPULATION_MIN` observations.
+
+        Taken newest first from each entry in turn, :data:`POPULATION` at most, and older
+        than anything learned since. A backend error is raised (the lookup fails, as its
+        search would have), and the next lookup reads them again.
+        """
+        if self._recalled:
+            return
+        with self._recall_lock:
+            if self._recalled:
+                return
+            recalled = _interleaved(list(stored_observations(cache, namespace)), POPULATION)
+            with self._lock:
+                items = (*recalled, *self._population.items)[-POPULATION:]
+                self._population = Observations(items)
+                if len(items) >= POPULATION_MIN:
+                    self._population_fit = fit(self._population)
+                self._recalled = True
 
     def learned(self, candidate: Candidate, correct: bool) -> None:
         """Add an observation on ``candidate`` to the cache-wide curve; a served candidate
@@ -357,6 +397,29 @@ class Verifier:
         """The semantic hit last served for the prompt, forgotten (one feedback each)."""
         with self._lock:
             return self._served.pop(prompt_key, None)
+
+
+def _interleaved(records: list[Observations], limit: int) -> tuple[Observation, ...]:
+    """Up to ``limit`` observations of ``records``: the newest of each record, then the
+    next newest of each, and so on (an entry explored often does not crowd out the
+    others), oldest first."""
+    taken: list[Observation] = []
+    depth = 1
+    while len(taken) < limit and any(len(r.items) >= depth for r in records):
+        taken.extend(r.items[-depth] for r in records if len(r.items) >= depth)
+        depth += 1
+    return tuple(reversed(taken[:limit]))
+
+
+def stored_observations(
+    cache: SemCache, namespace: str, entries: int = RECALLED_ENTRIES
+) -> Iterator[Observations]:
+    """The observations stored with the entries of ``namespace`` (at most ``entries`` of
+    them read, by sorted key: digests, so spread over models and prompts)."""
+    for key in cache.scan(limit=entries, namespace=namespace):
+        entry = cache.get_entry(key, namespace=namespace)
+        if entry is not None:
+            yield observations_of(entry.metadata)
 
 
 def _remember(memory: OrderedDict[str, Candidate], key: str, candidate: Candidate) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from angle_texts import PARAPHRASE, STORED, angle_embedder
+from restart_stock import YOUNG, restarted_lookups, stock
 
 import redis
 from semcache_core import SemCache
@@ -90,4 +91,18 @@ def test_an_observation_never_undoes_another_clients_invalidate_or_newer_answer(
     entry = other.cache.get_entry(other._key(prompt(STORED), "m"), namespace=other.namespace)
     assert entry is not None and entry.metadata[OBSERVATIONS_FIELD] == [[0.93, 0]]
     for cache in (first.cache, other.cache):
+        cache.close()
+
+
+def test_a_new_process_starts_its_curve_from_the_observations_on_redis(
+    redis_client: redis.Redis,
+) -> None:
+    earlier = SemCache(backend=RedisBackend(client=redis_client))
+    stock(earlier)  # another process's entries and what it learned
+    newcomer = SemCache(backend=RedisBackend(client=redis_client))
+    assert restarted_lookups(newcomer) >= YOUNG * 3 // 4
+    redis_client.flushall()
+    stock(earlier, carried=None)  # the same entries, nothing learned
+    assert restarted_lookups(newcomer) == 0
+    for cache in (earlier, newcomer):
         cache.close()
