@@ -415,11 +415,12 @@ def stored_observations(
     cache: SemCache, namespace: str, entries: int = RECALLED_ENTRIES
 ) -> Iterator[Observations]:
     """The observations stored with the entries of ``namespace`` (at most ``entries`` of
-    them read, by sorted key: digests, so spread over models and prompts)."""
+    them read, by sorted key: digests, so spread over models and prompts; reading leaves
+    their recency, hence the LRU order, as it was)."""
     for key in cache.scan(limit=entries, namespace=namespace):
-        entry = cache.get_entry(key, namespace=namespace)
-        if entry is not None:
-            yield observations_of(entry.metadata)
+        stored = cache._backend.get(namespace, key, cache.now(), count=False, touch=False)
+        if stored is not None:
+            yield observations_of(entry_record(stored).metadata)
 
 
 def _remember(memory: OrderedDict[str, Candidate], key: str, candidate: Candidate) -> None:

@@ -107,8 +107,10 @@ class Backend(Protocol):
         """namespace -> dimension, for every namespace holding vectors."""
         ...
 
-    def get(self, namespace: str, key: str, now: float, count: bool = True) -> StoredEntry | None:
-        """The live entry for ``key`` (refreshing its recency), else ``None``.
+    def get(
+        self, namespace: str, key: str, now: float, count: bool = True, touch: bool = True
+    ) -> StoredEntry | None:
+        """The live entry for ``key`` (refreshing its recency with ``touch``), else ``None``.
 
         With ``count``, the call counts as a hit or a miss in :meth:`counters`.
         """

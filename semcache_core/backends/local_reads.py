@@ -40,7 +40,12 @@ class LocalReads:
     _tick: int  # the backend's read clock, see LocalBackend._reset
 
     def get(
-        self: LocalBackend, namespace: str, key: str, now: float, count: bool = True
+        self: LocalBackend,
+        namespace: str,
+        key: str,
+        now: float,
+        count: bool = True,
+        touch: bool = True,
     ) -> StoredEntry | None:
         # the exact-hit hot path: _touch is inlined. `with`, not acquire() and try: an
         # interrupt (Ctrl-C) can land right after acquire() returns, and the lock is held
@@ -58,7 +63,8 @@ class LocalReads:
                 self._misses += count
                 return None
             self._hits += count
-            entry.tick = self._tick = self._tick + 1
+            if touch:
+                entry.tick = self._tick = self._tick + 1
             if entry.label is not None and entry.value[:2] == VECTOR_HEAD:
                 if entry.plain is NOT_DECODED:  # restored: its marker (immutable) is kept
                     entry.plain = decode(entry.value)  # from now on, for read_value too

@@ -431,10 +431,12 @@ class DurableBackend:
     def dims(self) -> dict[str, int]:
         return self._memory.dims
 
-    def get(self, namespace: str, key: str, now: float, count: bool = True) -> StoredEntry | None:
+    def get(
+        self, namespace: str, key: str, now: float, count: bool = True, touch: bool = True
+    ) -> StoredEntry | None:
         if self._closed:
             self._check_open()
-        return self._memory.get(namespace, key, now, count)
+        return self._memory.get(namespace, key, now, count, touch)
 
     def read_value(self, namespace: str, key: str, now: float) -> Any:
         """:meth:`LocalBackend.read_value` of the memory copy (reads write no journal)."""

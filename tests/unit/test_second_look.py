@@ -189,8 +189,10 @@ class ReadThrough(LocalBackend):
         self.tier: dict[str, Any] = {}
         self.on_miss: Callable[[], None] | None = None
 
-    def get(self, namespace: str, key: str, now: float, count: bool = True) -> Any:
-        found = super().get(namespace, key, now, count)
+    def get(
+        self, namespace: str, key: str, now: float, count: bool = True, touch: bool = True
+    ) -> Any:
+        found = super().get(namespace, key, now, count, touch)
         if found is None and key in self.tier:
             return StoredEntry(key, encode(self.tier[key]), encode({}), namespace, None, None)
         return found

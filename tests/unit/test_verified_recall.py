@@ -149,3 +149,19 @@ def test_interleaving_takes_the_newest_of_each_entry_in_turn(
     places = [divmod(round(o.similarity * 1000), 50) for o in taken]  # (record, position)
     rounds = [lengths[record] - position for record, position in places]
     assert rounds == sorted(rounds, reverse=True)
+
+
+def test_reading_the_observations_leaves_the_lru_order_as_it_was() -> None:
+    engine = SemCache(max_entries=TAUGHT + YOUNG)
+    stock(engine)
+    static = responses(engine, max_error_rate=None)
+    for i in reversed(range(TAUGHT + YOUNG)):  # "stored 49" is now the least recently used
+        assert static.lookup(prompt(f"stored {i}"), MODEL) == f"answer {i}"
+    cache = responses(engine)
+    cache.lookup(prompt(f"asked {TAUGHT}"), MODEL)  # the first candidate: entries read
+    assert len(cache._verifier._population.items) == TAUGHT * len(CARRIED)
+    newer = range(TAUGHT + YOUNG, TAUGHT + YOUNG + 10)
+    for i in newer:
+        cache.update(prompt(f"stored {i}"), MODEL, f"answer {i}")
+    kept = [i for i in range(TAUGHT + YOUNG) if static.lookup(prompt(f"stored {i}"), MODEL)]
+    assert kept == list(range(TAUGHT + YOUNG - 10))  # the ten least recently used went

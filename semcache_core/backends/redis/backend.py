@@ -317,7 +317,11 @@ class RedisBackend(admin.Administration, writes.Writes):
 
     # --- reads --------------------------------------------------------------------------
 
-    def get(self, namespace: str, key: str, now: float, count: bool = True) -> StoredEntry | None:
+    def get(
+        self, namespace: str, key: str, now: float, count: bool = True, touch: bool = True
+    ) -> StoredEntry | None:
+        del touch  # no recency of ours to refresh: the server's maxmemory policy bounds it
+
         def read(tags: tuple[str, ...]) -> StoredEntry | None:
             name = self._keys.entry_key(self._tag_of(tags, key), key)
             return entry_of(key, namespace, self._conn.client.hmget(name, FIELDS), now)
