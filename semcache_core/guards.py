@@ -432,15 +432,17 @@ _PICTURES = (
     r"sketch(?:es)?|sculptures?|statues?|selfies?|videos?|footage|murals?|prints|"
     r"cartoons?|carvings?|engravings?|illustrations?"
 )
-# where a question asks with its auxiliary: at a sentence's start, or after a question
-# word and at most one more ("How much did...?"); the past and present poles share it
-_ASKING_AT = r"(?:(?:^|(?<=[.!?;:,\n]))\s*|\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?\s+)"
+# where a question asks with its auxiliary (the past and present poles): at a sentence's
+# start, or after a question word and at most three more ("What kind of music did...?")
+_WH_WORD = r"\b(?:who|what|when|where|why|how|which)"
+_ASKING_AT = rf"(?:(?:^|(?<=[.!?;:,\n]))\s*|{_WH_WORD}(?:\s+\w+){{0,3}}?\s+)"
+_NOT = r"(?:n['\u2019]t)?"  # "didn't", "doesn't": the auxiliary all the same
 _PHRASE_POLE = re.compile(
     r"\b(?P<haveto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?have\s+to|"
     r"(?:required|obliged|obligated)\s+to|mandatory|compulsory)\b|"
     r"\b(?P<needto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?need\s+to)\b|"
-    rf"(?P<pastasked>{_ASKING_AT}(?:did|was|were)\b|"
-    r"(?:^|(?<=[.!?;:,\n])|\b(?:who|what|when|where|why|how|which)(?:\s+\w+)?)\s*"
+    rf"(?P<pastasked>{_ASKING_AT}(?:did|was|were){_NOT}\b|"
+    rf"(?:^|(?<=[.!?;:,\n])|{_WH_WORD}(?:\s+\w+)?)\s*"
     r"\b(?:has|have|had)\s+(?:\w+\s+){0,3}?" + _PARTICIPLE + r")|"
     r"(?P<evennum>(?<=\d\s)even\b|\beven(?=\s+(?:numbers?|integers?|or\s+odd)\b))|"
     r"\b(?P<can>(?:allowed|permitted|able)\s+to)\b|\b(?P<instead>in\s+place\s+of)\b|"
@@ -473,10 +475,9 @@ _MODAL_ASKING_HOW = re.compile(
     r"show|let|give|find|say|list|suggest|advise|describe|confirm|remind|look)\b",
     re.IGNORECASE,
 )
-# "do" / "does" asking, where "pastasked" reads "did" ("When does / did the store open?";
-# "Do I have to...?" too, "Did I have to...?" is "haveto" only): apart from _PHRASE_POLE,
-# whose matches would take its words
-_PRESENT_ASKED = re.compile(rf"{_ASKING_AT}(?:do|does)\b", re.IGNORECASE)
+# "do" / "does" asking, opposite "pastasked"'s "did" ("When does / did the store open?"):
+# apart from _PHRASE_POLE, whose matches would take its words
+_PRESENT_ASKED = re.compile(rf"{_ASKING_AT}(?:do|does){_NOT}\b", re.IGNORECASE)
 _TOO = re.compile(r"\btoo\s+(\w+)", re.IGNORECASE)
 
 
