@@ -494,7 +494,10 @@ def opposites_agree(new: str, stored: str) -> bool:
         return True
     for counts, span in ((new_counts, new), (stored_counts, stored)):  # "go up", "bring it down"
         counts.update(_MOTION_WORD[m.group(1).lower()] for m in _MOTION.finditer(span))
-        counts.update(str(m.lastgroup) for m in _PHRASE_POLE.finditer(span))
+        for m in _PHRASE_POLE.finditer(span):
+            counts[str(m.lastgroup)] += 1
+            if m.lastgroup in ("haveto", "needto") and m.group().lower().startswith("did"):
+                counts["pastasked"] += 1  # "Did / Do I need to...?": its tense asks too
         counts.update("presentasked" for _ in _PRESENT_ASKED.finditer(span))
         counts.subtract(
             (m.group(1) or m.group(2)).lower() for m in _MODAL_ASKING_HOW.finditer(span)
@@ -522,12 +525,9 @@ def _prefix_swapped(first: set[str], second: set[str]) -> bool:
     """A word of ``first`` and one of ``second`` that are one stem behind contrasting
     prefixes (:data:`~semcache_core.guard_words.CONTRASTING_PREFIXES`)."""
     for one, other in CONTRASTING_PREFIXES:
-        for prefix, opposite, words, others in (
-            (one, other, first, second),
-            (other, one, first, second),
-        ):
-            stems = {w[len(prefix) :] for w in words if w.startswith(prefix)}
-            if any(len(stem) >= 3 and opposite + stem in others for stem in stems):
+        for prefix, opposite in ((one, other), (other, one)):
+            stems = {w[len(prefix) :] for w in first if w.startswith(prefix)}
+            if any(len(stem) >= 3 and opposite + stem in second for stem in stems):
                 return True
     return False
 

@@ -983,6 +983,26 @@ def test_a_question_in_the_present_against_one_about_the_past_is_always_refused(
     assert opposites_agree(f"Things to do with {body}", f"Things I did with {body}")
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(["bring my passport", "pay tax on it", "tell my employer", "sign it"]),
+    st.sampled_from(["need to", "have to"]),
+    st.sampled_from(["", "why ", "when "]),
+    st.booleans(),
+)
+def test_an_obligation_asked_now_against_one_asked_of_the_past_is_refused(
+    body: str, must: str, asking: str, swapped: bool
+) -> None:
+    # "Do / Did I need to...?": "did" is read inside "need to" as well
+    pair = (
+        f"{asking}do I {must} {body}?".capitalize(),
+        f"{asking}did I {must} {body}?".capitalize(),
+    )
+    first, second = reversed(pair) if swapped else pair
+    assert not opposites_agree(first, second)
+    assert opposites_agree(f"Did I {must} {body}?", f"Did we {must} {body}?")  # same tense
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     texts,
