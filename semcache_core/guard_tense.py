@@ -1,4 +1,5 @@
-"""The future against the present, a rule of :func:`semcache_core.guards.opposites_agree`:
+"""The future against the present, a rule of :func:`semcache_core.guards.opposites_agree`
+(and where a question asks with its auxiliary, which its past and present poles read):
 "Who is the CEO of Twitter?" and "Who will be the CEO of Twitter?" score 0.96 with
 all-MiniLM-L6-v2, and ask about two people.
 
@@ -35,7 +36,26 @@ from collections import Counter
 from .guard_text import span_words, spelt_out
 from .guard_words import DETERMINER_PATTERN
 
-__all__ = ["future_against_present"]
+__all__ = ["ASKING_AT", "NEGATED", "PRESENT_ASKED", "WH_WORD", "future_against_present"]
+
+# where a question asks with its auxiliary (the past and present poles of
+# guards.opposites_agree): at a sentence's start, after a question word opening it and
+# at most three more words that open no clause ("What kind of music did...?"), or after
+# a question word and at most one more ("How do I..., when my card was stolen?" asks
+# nothing with "was")
+WH_WORD = r"\b(?:who|what|when|where|why|how|which)"
+_CLAUSE = (
+    r"(?:if|when|whenever|because|since|after|before|that|who|which|where|while|unless|"
+    r"until|once)"
+)
+ASKING_AT = (
+    rf"(?:(?:^|(?<=[.!?;:,\n]))\s*(?:{WH_WORD}(?:\s+(?!{_CLAUSE}\b)\w+){{0,3}}?\s+)?|"
+    rf"{WH_WORD}(?:\s+\w+)?\s+)"
+)
+NEGATED = r"(?:n['\u2019]t)?"  # "didn't", "doesn't": the auxiliary all the same
+# "do" / "does" asking, opposite "pastasked"'s "did" ("When does / did the store open?"):
+# apart from the guards' phrase poles, whose matches would take its words
+PRESENT_ASKED = re.compile(rf"{ASKING_AT}(?:do|does){NEGATED}\b", re.IGNORECASE)
 
 _FUTURE = frozenset(["will", "shall"])
 _PRESENT = frozenset(["is", "are", "am"])

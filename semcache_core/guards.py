@@ -71,7 +71,7 @@ from .guard_particles import particles_agree
 from .guard_persons import persons_agree
 from .guard_questions import question_words_agree
 from .guard_roles import roles_agree
-from .guard_tense import future_against_present
+from .guard_tense import ASKING_AT, NEGATED, PRESENT_ASKED, WH_WORD, future_against_present
 from .guard_text import WORD, span_words, stem
 from .guard_units import units_agree
 from .guard_words import (
@@ -432,17 +432,12 @@ _PICTURES = (
     r"sketch(?:es)?|sculptures?|statues?|selfies?|videos?|footage|murals?|prints|"
     r"cartoons?|carvings?|engravings?|illustrations?"
 )
-# where a question asks with its auxiliary (the past and present poles): at a sentence's
-# start, or after a question word and at most three more ("What kind of music did...?")
-_WH_WORD = r"\b(?:who|what|when|where|why|how|which)"
-_ASKING_AT = rf"(?:(?:^|(?<=[.!?;:,\n]))\s*|{_WH_WORD}(?:\s+\w+){{0,3}}?\s+)"
-_NOT = r"(?:n['\u2019]t)?"  # "didn't", "doesn't": the auxiliary all the same
 _PHRASE_POLE = re.compile(
     r"\b(?P<haveto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?have\s+to|"
     r"(?:required|obliged|obligated)\s+to|mandatory|compulsory)\b|"
     r"\b(?P<needto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?need\s+to)\b|"
-    rf"(?P<pastasked>{_ASKING_AT}(?:did|was|were){_NOT}\b|"
-    rf"(?:^|(?<=[.!?;:,\n])|{_WH_WORD}(?:\s+\w+)?)\s*"
+    rf"(?P<pastasked>{ASKING_AT}(?:did|was|were){NEGATED}\b|"
+    rf"(?:^|(?<=[.!?;:,\n])|{WH_WORD}(?:\s+\w+)?)\s*"
     r"\b(?:has|have|had)\s+(?:\w+\s+){0,3}?" + _PARTICIPLE + r")|"
     r"(?P<evennum>(?<=\d\s)even\b|\beven(?=\s+(?:numbers?|integers?|or\s+odd)\b))|"
     r"\b(?P<can>(?:allowed|permitted|able)\s+to)\b|\b(?P<instead>in\s+place\s+of)\b|"
@@ -475,9 +470,6 @@ _MODAL_ASKING_HOW = re.compile(
     r"show|let|give|find|say|list|suggest|advise|describe|confirm|remind|look)\b",
     re.IGNORECASE,
 )
-# "do" / "does" asking, opposite "pastasked"'s "did" ("When does / did the store open?"):
-# apart from _PHRASE_POLE, whose matches would take its words
-_PRESENT_ASKED = re.compile(rf"{_ASKING_AT}(?:do|does){_NOT}\b", re.IGNORECASE)
 _TOO = re.compile(r"\btoo\s+(\w+)", re.IGNORECASE)
 
 
@@ -498,7 +490,7 @@ def opposites_agree(new: str, stored: str) -> bool:
             counts[str(m.lastgroup)] += 1
             if m.lastgroup in ("haveto", "needto") and m.group().lower().startswith("did"):
                 counts["pastasked"] += 1  # "Did / Do I need to...?": its tense asks too
-        counts.update("presentasked" for _ in _PRESENT_ASKED.finditer(span))
+        counts.update("presentasked" for _ in PRESENT_ASKED.finditer(span))
         counts.subtract(
             (m.group(1) or m.group(2)).lower() for m in _MODAL_ASKING_HOW.finditer(span)
         )

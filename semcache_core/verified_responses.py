@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import random
 import threading
@@ -62,9 +63,10 @@ from .backends.base import EntryWrite, StoredEntry
 from .cache import SemCache
 from .codec import encode
 from .error_budget import ErrorBudget
-from .errors import InvalidArgumentError, shown
+from .errors import InvalidArgumentError, SemCacheError, shown
 from .records import Entry, Hit
 from .stored_values import entry_record
+from .stored_values import stored as decoded
 from .verified import (
     MIN_OBSERVATIONS,
     Action,
@@ -264,15 +266,28 @@ class Verifier:
         candidate until it holds :data:`POPULATION_MIN` observations.
 
         Taken newest first from each entry in turn, :data:`POPULATION` at most, and older
-        than anything learned since. A backend error is raised (the lookup fails, as its
-        search would have), and the next lookup reads them again.
+        than anything learned since (nothing is: the first candidate comes after this). A
+        backend that fails meanwhile fails no lookup: a ``RuntimeWarning`` says so, and
+        the curve starts from what was read, learning the rest as a new cache does.
         """
         if self._recalled:
             return
         with self._recall_lock:
             if self._recalled:
                 return
-            recalled = _interleaved(list(stored_observations(cache, namespace)), POPULATION)
+            records: list[Observations] = []
+            try:
+                for record in stored_observations(cache, namespace):
+                    records.append(record)
+            except SemCacheError as exc:
+                warnings.warn(
+                    f"verified mode read the stored observations of {len(records)} entries, "
+                    f"then the backend failed ({type(exc).__name__}: {exc}); the cache-wide "
+                    "curve learns the rest",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+            recalled = _interleaved(records, POPULATION)
             with self._lock:
                 items = (*recalled, *self._population.items)[-POPULATION:]
                 self._population = Observations(items)
@@ -414,13 +429,23 @@ def _interleaved(records: list[Observations], limit: int) -> tuple[Observation, 
 def stored_observations(
     cache: SemCache, namespace: str, entries: int = RECALLED_ENTRIES
 ) -> Iterator[Observations]:
-    """The observations stored with the entries of ``namespace`` (at most ``entries`` of
-    them read, by sorted key: digests, so spread over models and prompts; reading leaves
-    their recency, hence the LRU order, as it was)."""
+    """The observations stored with the entries of ``namespace``: at most ``entries`` of
+    them read, the first by sorted key (the LLM caches' keys start with the model's
+    digest: past that many, some models' entries are left out). An in-process backend's
+    LRU order is left as it was (``get(..., touch=False)``, where its ``get`` takes it);
+    Redis counts the reads as accesses for its own ``maxmemory`` policy. An entry whose
+    metadata does not decode (written by something else) is passed over."""
+    backend = cache._backend
+    peek = {"touch": False} if "touch" in inspect.signature(backend.get).parameters else {}
     for key in cache.scan(limit=entries, namespace=namespace):
-        stored = cache._backend.get(namespace, key, cache.now(), count=False, touch=False)
-        if stored is not None:
-            yield observations_of(entry_record(stored).metadata)
+        found = backend.get(namespace, key, cache.now(), count=False, **peek)
+        if found is None:
+            continue
+        try:
+            metadata = decoded(found.metadata, key, "metadata")
+        except SemCacheError:
+            continue
+        yield observations_of(metadata)
 
 
 def _remember(memory: OrderedDict[str, Candidate], key: str, candidate: Candidate) -> None:

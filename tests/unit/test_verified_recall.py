@@ -3,10 +3,12 @@ entries carry (real engines: in-process, durable, snapshot), not from nothing.""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -23,6 +25,10 @@ from restart_stock import (
 )
 
 from semcache_core import SemCache
+from semcache_core.backends.base import EntryWrite
+from semcache_core.backends.local import LocalBackend
+from semcache_core.codec import encode
+from semcache_core.errors import BackendUnavailableError, UnsafeRecordError
 from semcache_core.verified import Observation, Observations
 from semcache_core.verified_responses import (
     Candidate,
@@ -151,8 +157,12 @@ def test_interleaving_takes_the_newest_of_each_entry_in_turn(
     assert rounds == sorted(rounds, reverse=True)
 
 
-def test_reading_the_observations_leaves_the_lru_order_as_it_was() -> None:
-    engine = SemCache(max_entries=TAUGHT + YOUNG)
+@pytest.mark.parametrize("durable", [False, True])
+def test_reading_the_observations_leaves_the_lru_order_as_it_was(
+    durable: bool, tmp_path: Path
+) -> None:
+    path = tmp_path / "durable" if durable else None
+    engine = SemCache(path=path, max_entries=TAUGHT + YOUNG)
     stock(engine)
     static = responses(engine, max_error_rate=None)
     for i in reversed(range(TAUGHT + YOUNG)):  # "stored 49" is now the least recently used
@@ -165,3 +175,76 @@ def test_reading_the_observations_leaves_the_lru_order_as_it_was() -> None:
         cache.update(prompt(f"stored {i}"), MODEL, f"answer {i}")
     kept = [i for i in range(TAUGHT + YOUNG) if static.lookup(prompt(f"stored {i}"), MODEL)]
     assert kept == list(range(TAUGHT + YOUNG - 10))  # the ten least recently used went
+
+
+class _OldBackend(LocalBackend):
+    """A backend written before ``get`` took ``touch`` (``Backend`` is public)."""
+
+    def get(self, namespace: str, key: str, now: float, count: bool = True) -> Any:
+        return super().get(namespace, key, now, count)
+
+
+class _FailingPeeks(LocalBackend):
+    """A backend whose reads of stored observations fail (a shard gone meanwhile)."""
+
+    def get(
+        self, namespace: str, key: str, now: float, count: bool = True, touch: bool = True
+    ) -> Any:
+        if not touch:
+            raise BackendUnavailableError("node 127.0.0.1:1 did not answer")
+        return super().get(namespace, key, now, count, touch)
+
+
+class _PeekThreads(LocalBackend):
+    """A backend noting the threads that read stored observations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[int] = set()
+
+    def get(
+        self, namespace: str, key: str, now: float, count: bool = True, touch: bool = True
+    ) -> Any:
+        if not touch:
+            self.threads.add(threading.get_ident())
+        return super().get(namespace, key, now, count, touch)
+
+
+def test_a_backend_whose_get_takes_no_touch_is_still_read() -> None:
+    engine = SemCache(backend=_OldBackend())
+    stock(engine)
+    assert restarted_lookups(engine) >= YOUNG * 3 // 4
+
+
+def test_a_backend_failing_while_the_entries_are_read_fails_no_lookup() -> None:
+    engine = SemCache(backend=_FailingPeeks())
+    stock(engine)
+    cache = responses(engine)
+    with pytest.warns(RuntimeWarning, match="BackendUnavailableError"):
+        assert cache.lookup(prompt(f"asked {TAUGHT}"), MODEL) is None  # explored
+    assert cache._verifier.recalled and cache._verifier._population.items == ()
+    cache.lookup(prompt(f"asked {TAUGHT + 1}"), MODEL)  # warned once: read no more
+
+
+def test_an_entry_whose_metadata_does_not_decode_is_passed_over() -> None:
+    engine = SemCache()
+    stock(engine)
+    foreign = EntryWrite("foreign", encode("x"), b"\xc1 not msgpack", "llm:default", None)
+    engine._backend.set_many([foreign], engine.now())
+    with pytest.raises(UnsafeRecordError):
+        engine.get_entry("foreign", namespace="llm:default")  # what a full read meets
+    assert restarted_lookups(engine) >= YOUNG * 3 // 4
+
+
+def test_an_async_lookup_reads_the_entries_off_the_event_loop() -> None:
+    backend = _PeekThreads()
+    engine = SemCache(backend=backend)
+    stock(engine)
+    loop_thread: list[int] = []
+
+    async def first() -> None:
+        loop_thread.append(threading.get_ident())
+        await responses(engine).alookup(prompt(f"asked {TAUGHT}"), MODEL)
+
+    asyncio.run(first())
+    assert backend.threads and loop_thread[0] not in backend.threads
