@@ -278,14 +278,14 @@ class Verifier:
             records: list[Observations] = []
             try:
                 for record in stored_observations(cache, namespace):
-                    records.append(record)
+                    records.append(record)  # a loop: what was read before a failure stays
             except SemCacheError as exc:
                 warnings.warn(
                     f"verified mode read the stored observations of {len(records)} entries, "
                     f"then the backend failed ({type(exc).__name__}: {exc}); the cache-wide "
                     "curve learns the rest",
                     RuntimeWarning,
-                    stacklevel=4,
+                    stacklevel=3,  # the lookup's caller
                 )
             recalled = _interleaved(records, POPULATION)
             with self._lock:
