@@ -289,10 +289,9 @@ class Verifier:
                 )
             recalled = _interleaved(records, POPULATION)
             with self._lock:
-                items = (*recalled, *self._population.items)[-POPULATION:]
-                self._population = Observations(items)
-                if len(items) >= POPULATION_MIN:
-                    self._population_fit = fit(self._population)
+                self._set_population(
+                    Observations((*recalled, *self._population.items)[-POPULATION:])
+                )
                 self._recalled = True
 
     def learned(self, candidate: Candidate, correct: bool) -> None:
@@ -303,9 +302,14 @@ class Verifier:
         with self._lock:
             if candidate.served and not correct and self.max_error_rate is not None:
                 self._budget.wrong_served()
-            self._population = self._population.add(similarity, correct, POPULATION)
-            if len(self._population.items) >= POPULATION_MIN:
-                self._population_fit = fit(self._population)
+            self._set_population(self._population.add(similarity, correct, POPULATION))
+
+    def _set_population(self, population: Observations) -> None:
+        """The cache-wide curve's observations, fitted again once they are
+        :data:`POPULATION_MIN` or more (the lock held)."""
+        self._population = population
+        if len(population.items) >= POPULATION_MIN:
+            self._population_fit = fit(population)
 
     def answered(self) -> None:
         """The cache gave one more answer (an exact or semantic hit, or a miss): the error
