@@ -36,7 +36,15 @@ from collections import Counter
 from .guard_text import span_words, spelt_out
 from .guard_words import DETERMINER_PATTERN
 
-__all__ = ["ASKING_AT", "NEGATED", "PRESENT_ASKED", "WH_WORD", "future_against_present"]
+__all__ = [
+    "ASKING_AT",
+    "NEGATED",
+    "PARTICIPLE",
+    "PRESENT_ASKED",
+    "WH_WORD",
+    "future_against_present",
+    "obligation_against_event",
+]
 
 # where a question asks with its auxiliary (the past and present poles of
 # guards.opposites_agree): at a sentence's start, after a question word opening it and
@@ -53,6 +61,14 @@ ASKING_AT = (
     rf"{WH_WORD}(?:\s+\w+)?\s+)"
 )
 NEGATED = r"(?:n['\u2019]t)?"  # "didn't", "doesn't": the auxiliary all the same
+# a past participle, after "has" / "have" / "had" opening a question ("Has AI replaced
+# programmers?"; not "Have you got a table?", "Which has more caffeine?", "What has to
+# happen?")
+PARTICIPLE = (
+    r"(?:\w+ed|been|done|gone|seen|made|won|lost|left|taken|given|become|begun|come|run|"
+    r"sold|bought|paid|found|built|known|shown|grown|written|spoken|broken|chosen|eaten|"
+    r"fallen|driven|risen|stolen|sent|spent|kept|held|told|heard|met|put|set|cut|hit|shut)\b"
+)
 # "do" / "does" asking, opposite "pastasked"'s "did" ("When does / did the store open?"):
 # apart from the guards' phrase poles, whose matches would take its words
 PRESENT_ASKED = re.compile(rf"{ASKING_AT}(?:do|does){NEGATED}\b", re.IGNORECASE)
@@ -132,3 +148,14 @@ def _tense(words: list[str]) -> str | None:
 
 def _rest(words: list[str]) -> Counter[str]:
     return Counter(word for word in words if word not in _TENSE)
+
+
+def obligation_against_event(new: Counter[str], stored: Counter[str]) -> bool:
+    """Whether both ask about the past, one whether something had to (or needed to) be
+    done and the other whether it was ("Did I have to pay?" / "Did I pay?"), given the
+    counts of :func:`semcache_core.guards.opposites_agree`'s poles. In the present the
+    two are often one question ("Do I have to pay at the counter?" / "Do I pay at the
+    counter?") and are left alone."""
+    if not (new["pastasked"] and stored["pastasked"]):
+        return False
+    return bool(new["haveto"] + new["needto"]) != bool(stored["haveto"] + stored["needto"])

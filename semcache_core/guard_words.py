@@ -228,6 +228,7 @@ _PAIRS: list[tuple[str, ...]] = [
     # "What should I do for it?" is one question; see guards)
     ("can may", "must haveto needto"),
     ("must haveto", "should ought"),
+    ("can may", "should ought"),  # "Can I pay by card?" / "Should I pay by card?"
     # the two sides of one relation ("What can a landlord legally do?" / "... a tenant..."):
     # a question naming both ("Can a landlord evict a tenant?") swaps nothing
     ("landlord landlords landlady", "tenant tenants renter renters lodger lodgers"),

@@ -71,7 +71,15 @@ from .guard_particles import particles_agree
 from .guard_persons import persons_agree
 from .guard_questions import question_words_agree
 from .guard_roles import roles_agree
-from .guard_tense import ASKING_AT, NEGATED, PRESENT_ASKED, WH_WORD, future_against_present
+from .guard_tense import (
+    ASKING_AT,
+    NEGATED,
+    PARTICIPLE,
+    PRESENT_ASKED,
+    WH_WORD,
+    future_against_present,
+    obligation_against_event,
+)
 from .guard_text import WORD, span_words, stem
 from .guard_units import units_agree
 from .guard_words import (
@@ -418,14 +426,6 @@ _MOTION_WORD = {"up": "rises", "down": "drops"}
 #   and a work's author, subject or addressee ("songs by" / "songs about" / "letters to"
 #   or "songs dedicated to": "by", "about" and "to" too), and who "whom" is ("by whom" /
 #   "for whom"; not "with whom", which is often "to whom": "lodge a complaint with")
-# a past participle, after "has" / "have" / "had" opening a question ("Has AI replaced
-# programmers?"; not "Have you got a table?", "Which has more caffeine?", "What has to
-# happen?")
-_PARTICIPLE = (
-    r"(?:\w+ed|been|done|gone|seen|made|won|lost|left|taken|given|become|begun|come|run|"
-    r"sold|bought|paid|found|built|known|shown|grown|written|spoken|broken|chosen|eaten|"
-    r"fallen|driven|risen|stolen|sent|spent|kept|held|told|heard|met|put|set|cut|hit|shut)\b"
-)
 # pictures are "of" what they show ("photos of Ansel Adams" / "... by Ansel Adams")
 _PICTURES = (
     r"photos?|photographs?|pictures?|pics|images?|portraits?|paintings?|drawings?|"
@@ -438,9 +438,10 @@ _PHRASE_POLE = re.compile(
     r"\b(?P<needto>(?:do|does|did|will|would)\s+(?:\w+\s+){1,3}?need\s+to)\b|"
     rf"(?P<pastasked>{ASKING_AT}(?:did|was|were){NEGATED}\b|"
     rf"(?:^|(?<=[.!?;:,\n])|{WH_WORD}(?:\s+\w+)?)\s*"
-    r"\b(?:has|have|had)\s+(?:\w+\s+){0,3}?" + _PARTICIPLE + r")|"
+    r"\b(?:has|have|had)\s+(?:\w+\s+){0,3}?" + PARTICIPLE + r")|"
     r"(?P<evennum>(?<=\d\s)even\b|\beven(?=\s+(?:numbers?|integers?|or\s+odd)\b))|"
-    r"\b(?P<can>(?:allowed|permitted|able)\s+to)\b|\b(?P<instead>in\s+place\s+of)\b|"
+    r"\b(?P<can>(?:allowed|permitted|able|possible)\s+to)\b|\b(?P<instead>in\s+place\s+of)\b|"
+    r"\b(?P<should>(?:recommended|advisable|advised|a\s+good\s+idea)\s+to)\b|"
     r"(?P<will>\b\w+['\u2019]ll\b|\bgonna\b|\bgoing\s+to\s+"
     rf"(?!(?:{DETERMINER_PATTERN}|this|that|these|those)\b)[^\W\d_]+)|"
     r"\b(?:vot|argu|testif|campaign|protest|lobb|rul|decid|fight|fought|case|evidence|"
@@ -502,6 +503,8 @@ def opposites_agree(new: str, stored: str) -> bool:
         return False  # "a baby bird" / "a bird"
     if not (_dates(new) or _dates(stored)) and future_against_present(new, stored):
         return False  # "Who will be the CEO?" / "Who is the CEO?"
+    if obligation_against_event(new_counts, stored_counts):
+        return False  # "Did I have to pay?" / "Did I pay?"
     return not any(_poles_swapped(new_counts, stored_counts, poles) for poles in OPPOSITES)
 
 

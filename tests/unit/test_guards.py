@@ -699,7 +699,10 @@ def test_my_against_your_is_refused_unless_both_are_anyone(
 @given(
     texts,
     st.sampled_from(["Do I have to", "Will I have to", "Am I required to", "Is it mandatory to"]),
-    st.sampled_from(["Should I", "Ought I to", "Can I", "May I", "Am I allowed to"]),
+    st.sampled_from(
+        ["Should I", "Ought I to", "Can I", "May I", "Am I allowed to", "Is it possible to"]
+    )
+    | st.sampled_from(["Is it recommended to", "Is it advisable to", "Is it a good idea to"]),
 )
 def test_an_obligation_against_advice_or_permission_is_always_refused(
     text: str, obliged: str, other: str
@@ -712,6 +715,39 @@ def test_an_obligation_against_advice_or_permission_is_always_refused(
     assert opposites_agree(needed, f"Should my landlord {text}?")
     # a need stated asks nothing: "I need to change my order" / "Can you help me change it?"
     assert opposites_agree(f"I need to {text}", f"can you help me {text}?")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    texts,
+    st.sampled_from(["Can I", "May I", "Am I allowed to", "Is it possible to"]),
+    st.sampled_from(["Should I", "Ought I to", "Is it recommended to", "Is it a good idea to"]),
+)
+def test_permission_against_advice_is_always_refused(text: str, allowed: str, advised: str) -> None:
+    # "Can I pay by card?" asks what is accepted, "Should I pay by card?" what is wise
+    assert not opposites_agree(f"{allowed} {text}?", f"{advised} {text}?")
+    assert opposites_agree(f"{allowed} {text}?", f"Can I {text}?")
+    assert opposites_agree(f"{advised} {text}?", f"Should I {text}?")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(["pay for parking", "bring my passport", "tell my employer", "sign it"]),
+    st.sampled_from(["have to", "need to"]),
+    st.sampled_from(["I", "you", "we"]),
+    st.booleans(),
+)
+def test_a_past_obligation_against_the_past_event_is_refused(
+    body: str, must: str, person: str, swapped: bool
+) -> None:
+    # "Did I have to pay?" asks whether it was required, "Did I pay?" whether it happened
+    pair = (f"Did {person} {must} {body}?", f"Did {person} {body}?")
+    first, second = reversed(pair) if swapped else pair
+    assert not opposites_agree(first, second)
+    other_must = "need to" if must == "have to" else "have to"
+    assert opposites_agree(pair[0], f"Did {person} {other_must} {body}?")
+    # asked now, the two are often one question ("Do I pay at the counter?")
+    assert opposites_agree(f"Do {person} {must} {body}?", f"Do {person} {body}?")
 
 
 @settings(max_examples=200, deadline=None)
