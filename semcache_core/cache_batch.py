@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import cache_native_async as native
-from .backends.base import StoredEntry, async_backend
+from .backends.base import StoredEntry, aread_many, async_backend, read_many
 from .checks import (
     check_fn,
     check_index,
@@ -46,7 +46,7 @@ from .checks import (
     ordered_rows,
 )
 from .flight import Flight, check_not_computing, in_thread, launch, lead, settle_error
-from .stored_values import Outcome, fresh, outcome_of, value_of
+from .stored_values import Outcome, fresh, peeked, value_of
 
 if TYPE_CHECKING:
     from .cache import SemCache
@@ -82,11 +82,7 @@ class _ManyPlan:
 
     def lookup(self, cache: SemCache) -> None:
         """Read every distinct key once (each counts as a hit or a miss)."""
-        now = cache._clock()
-        for key in dict.fromkeys(self.keys):
-            entry = cache._backend.get(self.namespace, key, now)
-            if entry is not None:
-                self.found[key] = entry
+        self._found(read_many(cache._backend, self.namespace, self._distinct(), cache._clock()))
 
     async def alookup(self, cache: SemCache) -> None:
         """:meth:`lookup` without blocking the loop."""
@@ -94,11 +90,13 @@ class _ManyPlan:
         if aio is None:
             await asyncio.to_thread(self.lookup, cache)
             return
-        now = cache._clock()
-        for key in dict.fromkeys(self.keys):
-            entry = await aio.aget(self.namespace, key, now)
-            if entry is not None:
-                self.found[key] = entry
+        self._found(await aread_many(aio, self.namespace, self._distinct(), cache._clock()))
+
+    def _distinct(self) -> list[str]:
+        return list(dict.fromkeys(self.keys))
+
+    def _found(self, entries: list[StoredEntry | None]) -> None:
+        self.found.update((k, e) for k, e in zip(self._distinct(), entries) if e is not None)
 
     def join(self, cache: SemCache) -> None:
         """Lead or follow a flight for every key that missed; ``RecursionError`` (before
@@ -166,16 +164,7 @@ async def _acompute_one(cache: SemCache, key: str, fn: ManyFn, options: _Options
 
 def _peek(cache: SemCache, keys: list[str], namespace: str) -> tuple[dict[str, Outcome], list[str]]:
     """What a leader that just finished stored for ``keys``; the keys still to compute."""
-    now = cache._clock()
-    blobs: dict[str, Outcome] = {}
-    missing = []
-    for key in keys:
-        entry = cache._backend.get(namespace, key, now, count=False)
-        if entry is None:
-            missing.append(key)
-        else:
-            blobs[key] = outcome_of(entry)
-    return blobs, missing
+    return peeked(keys, read_many(cache._backend, namespace, keys, cache._clock(), count=False))
 
 
 def _results_of(computed: Any, count: int) -> list[Any]:
@@ -198,12 +187,8 @@ class BatchCalls:
         """
         keys = check_keys(keys)
         namespace = check_namespace(namespace)
-        now = self._clock()
-        out = []
-        for key in keys:
-            entry = self._backend.get(namespace, key, now)
-            out.append(default if entry is None else _fresh(entry))
-        return out
+        entries = read_many(self._backend, namespace, keys, self._clock())
+        return [default if entry is None else _fresh(entry) for entry in entries]
 
     def delete_many(self: SemCache, keys: Sequence[str], *, namespace: str = "") -> int:
         """Remove ``keys`` of ``namespace`` and their vectors; how many held a live entry.

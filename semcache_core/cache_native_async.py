@@ -24,7 +24,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .backends.base import AsyncBackend, AsyncKeyspace, checks_query_dimension
+from .backends.base import AsyncBackend, AsyncKeyspace, aread_many, checks_query_dimension
 from .checks import (
     check_fn,
     check_index,
@@ -41,7 +41,7 @@ from .filters import FilterLike
 from .flight import in_thread
 from .records import CacheStats, Entry, Hit
 from .search_hits import abackend_search, marked
-from .stored_values import Outcome, entry_record, fresh, outcome_of, value_of
+from .stored_values import Outcome, entry_record, fresh, outcome_of, peeked, value_of
 from .vectors import FloatMatrix
 
 if TYPE_CHECKING:
@@ -181,13 +181,8 @@ async def get_many(
     cache: SemCache, aio: AsyncBackend, keys: Sequence[str], default: Any, namespace: Any
 ) -> list[Any]:
     keys = check_keys(keys)
-    namespace = check_namespace(namespace)
-    now = cache._clock()
-    out = []
-    for key in keys:
-        entry = await aio.aget(namespace, key, now)
-        out.append(default if entry is None else value_of(entry))
-    return out
+    entries = await aread_many(aio, check_namespace(namespace), keys, cache._clock())
+    return [default if entry is None else value_of(entry) for entry in entries]
 
 
 async def delete_many(
@@ -206,16 +201,7 @@ async def peek_many(
     cache: SemCache, aio: AsyncBackend, keys: list[str], namespace: str
 ) -> tuple[dict[str, Outcome], list[str]]:
     """What a leader that just finished stored for ``keys``; the keys still to compute."""
-    now = cache._clock()
-    blobs: dict[str, Outcome] = {}
-    missing = []
-    for key in keys:
-        entry = await aio.aget(namespace, key, now, count=False)
-        if entry is None:
-            missing.append(key)
-        else:
-            blobs[key] = outcome_of(entry)
-    return blobs, missing
+    return peeked(keys, await aread_many(aio, namespace, keys, cache._clock(), count=False))
 
 
 async def store_computed_many(

@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ __all__ = [
     "entry_record",
     "fresh",
     "outcome_of",
+    "peeked",
     "read_value",
     "stored",
     "value_of",
@@ -95,6 +97,15 @@ def outcome_of(entry: StoredEntry) -> Outcome:
     if value.__class__ is VectorValue:
         return (value, entry.vector)  # type: ignore[return-value]
     return entry.value
+
+
+def peeked(
+    keys: Sequence[str], entries: Sequence[StoredEntry | None]
+) -> tuple[dict[str, Outcome], list[str]]:
+    """The outcomes of ``keys`` whose entry (in ``entries``, in the same order) was found,
+    and the keys not found: what a flight's leader finds stored before it computes."""
+    blobs = {key: outcome_of(entry) for key, entry in zip(keys, entries) if entry is not None}
+    return blobs, [key for key, entry in zip(keys, entries) if entry is None]
 
 
 def fresh(outcome: Outcome) -> Any:

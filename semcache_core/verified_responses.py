@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import json
 import random
 import threading
@@ -59,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends.base import EntryWrite, StoredEntry
+from .backends.base import EntryWrite, StoredEntry, read_many
 from .cache import SemCache
 from .codec import encode
 from .error_budget import ErrorBudget
@@ -89,6 +88,7 @@ __all__ = [
     "POPULATION",
     "POPULATION_MIN",
     "RECALLED_ENTRIES",
+    "RECALL_BATCH",
     "REMEMBERED",
     "Candidate",
     "Judge",
@@ -118,6 +118,9 @@ FAR_WRONG = 0.10
 RECALLED_ENTRIES = 2048
 """Entries read, at most, for the observations stored with them when the cache-wide curve
 starts (:meth:`Verifier.recall`)."""
+RECALL_BATCH = 256
+"""Entries :func:`stored_observations` reads at once (what was read before a backend
+failure is kept: see :meth:`Verifier.recall`)."""
 REMEMBERED = 4096
 """Prompts remembered, each, as pending explorations and as served semantic hits."""
 
@@ -437,19 +440,20 @@ def stored_observations(
     them read, the first by sorted key (the LLM caches' keys start with the model's
     digest: past that many, some models' entries are left out). An in-process backend's
     LRU order is left as it was (``get(..., touch=False)``, where its ``get`` takes it);
-    Redis counts the reads as accesses for its own ``maxmemory`` policy. An entry whose
-    metadata does not decode (written by something else) is passed over."""
-    backend = cache._backend
-    peek = {"touch": False} if "touch" in inspect.signature(backend.get).parameters else {}
-    for key in cache.scan(limit=entries, namespace=namespace):
-        found = backend.get(namespace, key, cache.now(), count=False, **peek)
-        if found is None:
-            continue
-        try:
-            metadata = decoded(found.metadata, key, "metadata")
-        except SemCacheError:
-            continue
-        yield observations_of(metadata)
+    Redis counts the reads as accesses for its own ``maxmemory`` policy, and reads
+    :data:`RECALL_BATCH` entries per round trip. An entry whose metadata does not decode
+    (written by something else) is passed over."""
+    keys = cache.scan(limit=entries, namespace=namespace)
+    for start in range(0, len(keys), RECALL_BATCH):
+        batch = keys[start : start + RECALL_BATCH]
+        for found in read_many(cache._backend, namespace, batch, cache.now(), False, False):
+            if found is None:
+                continue
+            try:
+                metadata = decoded(found.metadata, found.key, "metadata")
+            except SemCacheError:
+                continue
+            yield observations_of(metadata)
 
 
 def _remember(memory: OrderedDict[str, Candidate], key: str, candidate: Candidate) -> None:

@@ -22,7 +22,8 @@ Contract, for every backend:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -43,9 +44,13 @@ __all__ = [
     "SpaceState",
     "StoredEntry",
     "SupportsAsync",
+    "SupportsGetMany",
     "SupportsSnapshots",
+    "AsyncGetMany",
+    "aread_many",
     "async_backend",
     "async_keyspace",
+    "read_many",
 ]
 
 NOT_DECODED: Any = type("NotDecoded", (), {"__repr__": lambda self: "NOT_DECODED"})()
@@ -180,6 +185,52 @@ class Backend(Protocol):
         ...
 
 
+@runtime_checkable
+class SupportsGetMany(Protocol):
+    """A backend that reads many entries at once (Redis: a pipeline, one round trip,
+    where a loop of ``get`` takes one per key); :func:`read_many` uses it."""
+
+    def get_many(
+        self,
+        namespace: str,
+        keys: Sequence[str],
+        now: float,
+        count: bool = True,
+        touch: bool = True,
+    ) -> list[StoredEntry | None]:
+        """``get`` of each of ``keys``, in order (repeats read again)."""
+        ...
+
+
+def read_many(
+    backend: Backend,
+    namespace: str,
+    keys: Sequence[str],
+    now: float,
+    count: bool = True,
+    touch: bool = True,
+) -> list[StoredEntry | None]:
+    """``backend.get`` of each of ``keys``, in order: in one call where the backend reads
+    many at once (:class:`SupportsGetMany`), else one ``get`` per key. ``touch=False``
+    reaches a ``get`` that takes it (a backend written before it was added reads as
+    before).
+
+    Example::
+
+        >>> from semcache_core.backends.local import LocalBackend
+        >>> read_many(LocalBackend(), "", ["a", "b"], 0.0)
+        [None, None]
+    """
+    if isinstance(backend, SupportsGetMany):
+        return backend.get_many(namespace, keys, now, count, touch)
+    peek = (
+        {}
+        if touch or "touch" not in inspect.signature(backend.get).parameters
+        else {"touch": False}
+    )
+    return [backend.get(namespace, key, now, count, **peek) for key in keys]
+
+
 @dataclass(slots=True)
 class SpaceState:
     """One namespace's vectors in index row order, and its graph when one is complete.
@@ -290,6 +341,26 @@ class AsyncBackend(Protocol):
     async def aclose(self) -> None:
         """Release what the running event loop holds; the backend stays usable."""
         ...
+
+
+@runtime_checkable
+class AsyncGetMany(Protocol):
+    """An async backend that reads many entries at once (``aget_many`` is ``get_many``
+    of :class:`SupportsGetMany`); :func:`aread_many` uses it."""
+
+    async def aget_many(
+        self, namespace: str, keys: Sequence[str], now: float, count: bool = True
+    ) -> list[StoredEntry | None]: ...
+
+
+async def aread_many(
+    aio: AsyncBackend, namespace: str, keys: Sequence[str], now: float, count: bool = True
+) -> list[StoredEntry | None]:
+    """:func:`read_many` on an async backend: one ``aget_many`` where it has one
+    (:class:`AsyncGetMany`), else one ``aget`` per key."""
+    if isinstance(aio, AsyncGetMany):
+        return await aio.aget_many(namespace, keys, now, count)
+    return [await aio.aget(namespace, key, now, count) for key in keys]
 
 
 @runtime_checkable

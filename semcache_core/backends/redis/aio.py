@@ -18,7 +18,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ...errors import DimensionMismatchError
@@ -29,7 +29,7 @@ from ..base import EntryWrite, StoredEntry
 from .aio_connection import AsyncConnection
 from .aio_fanout import AsyncNodeBatch, afan_out
 from .connection import Connection, mapped_errors
-from .entry_codec import FIELDS, meta_count
+from .entry_codec import FIELDS, MANY_READS, all_found, meta_count
 from .keys import owned_names
 from .plan import (
     SearchJob,
@@ -125,12 +125,15 @@ class AsyncRedisBackend:
         return self._keys.shard_tags(namespace, count)
 
     async def _retried(
-        self, namespace: str, read: Callable[[tuple[str, ...]], Awaitable[Any]]
+        self,
+        namespace: str,
+        read: Callable[[tuple[str, ...]], Awaitable[Any]],
+        done: Callable[[Any], bool] = bool,
     ) -> Any:
         """As the sync backend's: ``read(tags)`` once more after a miss when this process's
         shard count was stale (:func:`.plan.follow_count`)."""
         found = await read(await self._shards(namespace, create=False))
-        if found or namespace not in self._shard_counts:
+        if done(found) or namespace not in self._shard_counts:
             return found
         raw = await self._conn.client().hget(self._keys.meta_key(namespace), "shards")
         if follow_count(self._shard_counts, namespace, raw, self._settings.default_shards):
@@ -150,6 +153,30 @@ class AsyncRedisBackend:
             found: StoredEntry | None = await self._retried(namespace, read)
         if count:
             self._tally.lookup(found is not None)
+        return found
+
+    async def aget_many(
+        self, namespace: str, keys: Sequence[str], now: float, count: bool = True
+    ) -> list[StoredEntry | None]:
+        """As the sync backend's ``get_many``: a pipeline per :data:`MANY_READS` keys."""
+
+        async def read(tags: tuple[str, ...]) -> list[StoredEntry | None]:
+            found: list[StoredEntry | None] = []
+            for start in range(0, len(keys), MANY_READS):
+                chunk = keys[start : start + MANY_READS]
+                pipe = self._conn.pipeline()
+                for key in chunk:
+                    pipe.hmget(self._keys.entry_key(self._settings.tag_of(tags, key), key), FIELDS)
+                replies = await pipe.execute()
+                found += [entry_of(k, namespace, r, now) for k, r in zip(chunk, replies)]
+            return found
+
+        if not keys:
+            return []
+        with mapped_errors("get"):
+            found: list[StoredEntry | None] = await self._retried(namespace, read, all_found)
+        for entry in found if count else ():
+            self._tally.lookup(entry is not None)
         return found
 
     async def aexists(self, namespace: str, key: str, now: float) -> bool:

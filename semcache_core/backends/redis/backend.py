@@ -80,11 +80,11 @@ from ...filters import FilterNode
 from ...search_hits import SearchHits
 from ...vectors import FloatMatrix
 from ..base import BackendCounters, BackendState, StoredEntry
-from . import admin, snapshots, writes
+from . import admin, reads, snapshots, writes
 from .aio import AsyncRedisBackend
 from .aio_connection import AsyncConnection
 from .connection import Connection, mapped_errors
-from .entry_codec import FIELDS, MAX_SHARDS, meta_count
+from .entry_codec import MAX_SHARDS, meta_count
 from .fanout import NodeBatch, fan_out
 from .keys import KeyScheme, owned_names
 from .options import check_options
@@ -100,7 +100,6 @@ from .plan import (
     dim_answer,
     dim_calls,
     drop_call,
-    entry_of,
     follow_count,
     forget,
     live_names,
@@ -110,7 +109,6 @@ from .plan import (
     scan_keys,
     touch_call,
 )
-from .plan import expired as _expired
 from .scripts import DELETE, DROP, PURGE, TOUCH
 
 __all__ = ["RedisBackend"]
@@ -118,7 +116,7 @@ __all__ = ["RedisBackend"]
 _log = logging.getLogger("semcache.redis")
 
 
-class RedisBackend(admin.Administration, writes.Writes):
+class RedisBackend(admin.Administration, reads.EntryReads, writes.Writes):
     """Entries on a Redis 8 server or cluster (see the module docstring).
 
     Args:
@@ -297,12 +295,17 @@ class RedisBackend(admin.Administration, writes.Writes):
             count = self._shard_counts[namespace] = meta_count(raw, namespace, "shards")
         return self._keys.shard_tags(namespace, count)
 
-    def _retried(self, namespace: str, read: Callable[[tuple[str, ...]], Any]) -> Any:
-        """``read(tags)`` of the namespace's shards, once more when it found nothing (a
-        falsy answer) and the shard count this process holds was stale (one ``HGET``:
-        :func:`.plan.follow_count`)."""
+    def _retried(
+        self,
+        namespace: str,
+        read: Callable[[tuple[str, ...]], Any],
+        done: Callable[[Any], bool] = bool,
+    ) -> Any:
+        """``read(tags)`` of the namespace's shards, once more when it missed (``done`` of
+        its answer is false: by default, a falsy answer) and the shard count this process
+        holds was stale (one ``HGET``: :func:`.plan.follow_count`)."""
         found = read(self._shards(namespace, create=False))
-        if found or namespace not in self._shard_counts:
+        if done(found) or namespace not in self._shard_counts:
             return found
         raw = self._conn.client.hget(self._keys.meta_key(namespace), "shards")
         if follow_count(self._shard_counts, namespace, raw, self._default_shards):
@@ -316,30 +319,6 @@ class RedisBackend(admin.Administration, writes.Writes):
         self._settings.require_vector_sets()
 
     # --- reads --------------------------------------------------------------------------
-
-    def get(
-        self, namespace: str, key: str, now: float, count: bool = True, touch: bool = True
-    ) -> StoredEntry | None:
-        del touch  # no recency of ours to refresh: the server's maxmemory policy bounds it
-
-        def read(tags: tuple[str, ...]) -> StoredEntry | None:
-            name = self._keys.entry_key(self._tag_of(tags, key), key)
-            return entry_of(key, namespace, self._conn.client.hmget(name, FIELDS), now)
-
-        with mapped_errors("get"):
-            found: StoredEntry | None = self._retried(namespace, read)
-        if count:
-            self._tally.lookup(found is not None)
-        return found
-
-    def exists(self, namespace: str, key: str, now: float) -> bool:
-        def read(tags: tuple[str, ...]) -> bool:
-            name = self._keys.entry_key(self._tag_of(tags, key), key)
-            value, x = self._conn.client.hmget(name, ["k", "x"])
-            return value is not None and not _expired(x, now)
-
-        with mapped_errors("exists"):
-            return bool(self._retried(namespace, read))
 
     def _entry_names(self, pattern: str) -> list[str]:
         """Every key matching ``pattern`` on every primary (``SCAN`` per node)."""

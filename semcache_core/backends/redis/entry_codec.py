@@ -41,7 +41,9 @@ __all__ = [
     "EXP_FIELD",
     "NEVER",
     "FIELDS",
+    "MANY_READS",
     "MAX_SHARDS",
+    "all_found",
     "attributes",
     "blob_of",
     "entry_fields",
@@ -62,6 +64,15 @@ NEVER = 999_999_999_999_999
 the server's ``FILTER`` parser reads no ``1e+15``)."""
 FIELDS = ("v", "m", "x", "f")
 """The hash fields a read fetches, in this order."""
+MANY_READS = 512
+"""Keys a ``get_many`` reads per pipeline (one round trip each)."""
+
+
+def all_found(entries: list[Any]) -> bool:
+    """Whether a ``get_many`` found every key (else a stale shard count may hide some)."""
+    return None not in entries
+
+
 _EXACT_INT = 2**53  # ints beyond this lose digits as the server's doubles
 _BIG = 2**53
 """Stand-in for a number of magnitude at least 2**53 (ints beyond it, floats, ±inf), signed:
