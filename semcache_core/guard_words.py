@@ -16,16 +16,12 @@ def _split(words: str) -> list[str]:
 
 
 __all__ = [
-    "CODE_CONTEXT",
-    "CODE_KINDS",
     "CONTRACTED",
     "CONTRASTING_PREFIXES",
     "DATE_WORDS",
     "DETERMINERS",
     "DETERMINER_PATTERN",
     "INFINITIVE_VERBS",
-    "KINDS",
-    "KIND_PHRASES",
     "LIFE_STAGES",
     "LOOKING_BACK",
     "NEGATING_PREFIXES",
@@ -460,95 +456,6 @@ OPPOSITES: tuple[tuple[frozenset[str], ...], ...] = tuple(
 """Groups of opposite poles (pairs, or more: before / during / after): a word of one on
 one side only and a word of another on the other side only is a swap of meaning."""
 
-
-_KIND_GROUPS = [
-    ("checking chequing currentaccount", "savings", "credit", "debit", "prepaid"),
-    (
-        "plane planes airplane airplanes aeroplane flight flights airline airlines fly flying",
-        "train trains rail railway",
-        "bus buses coach coaches",
-        "car cars drive driving",
-        "ferry ferries boat boats",
-        "bike bikes bicycle bicycles",
-        "motorcycle motorcycles motorbike motorbikes",
-        "taxi taxis cab cabs",
-    ),
-    (
-        "dog dogs puppy puppies pup pups",
-        "cat cats kitten kittens kitty kitties",
-        "rabbit rabbits bunny bunnies",
-        "horse horses",
-        "bird birds parrot parrots",
-        "hamster hamsters",
-        "cow cows cattle",
-        "pig pigs",
-        "guineapig guineapigs",
-        "guineafowl guineafowls guineahen guineahens",
-        "chicken chickens hen hens",
-        "sheep",
-        "goat goats",
-    ),
-    ("breakfast", "brunch", "lunch", "dinner supper"),
-    (
-        "bake bakes baked baking roast roasts roasted roasting",
-        "grill grills grilled grilling broil broiled", "fry fries fried frying fryer fryers",
-        "airfry airfries airfried airfrying airfryer",
-        "boil boils boiled boiling",
-        "steam steams steamed steaming", "poach poached poaching",
-        "microwave microwaves microwaved microwaving",
-    ),
-    ("rugbyunion", "rugbyleague", "rugbysevens", "touchrugby"),
-    ("morning mornings", "noon midday", "afternoon afternoons", "evening evenings",
-     "night nights tonight", "midnight"),
-    ("spring", "summer", "autumn fall", "winter"),
-    ("red", "blue", "green", "yellow", "black", "white", "purple", "pink", "brown", "grey gray"),
-    ("gold", "silver", "bronze", "platinum", "copper", "iron", "steel", "aluminium aluminum"),
-    ("newborn newborns infant infants baby babies", "toddler toddlers",
-     "teen teens teenager teenagers"),
-    ("son sons", "daughter daughters"),
-    ("brother brothers", "sister sisters"),
-    ("aunt aunts", "uncle uncles"),
-    ("laptop laptops notebook", "phone phones smartphone", "tablet tablets ipad", "desktop"),
-    ("windows pc pcs", "linux ubuntu", "mac macos osx", "android", "ios iphone iphones"),
-    (
-        "python", "java", "javascript js", "typescript ts", "ruby", "php", "kotlin", "swift",
-        "rust", "scala", "perl", "golang",
-    ),
-]  # fmt: skip
-_DATA_TYPES = (
-    "string strings str", "list lists array arrays", "tuple tuples",
-    "dict dicts dictionary dictionaries hashmap hashmaps", "integer integers int ints",
-    "float floats", "boolean booleans bool bools",
-)  # fmt: skip
-_KIND_GROUPS.append(_DATA_TYPES)
-CODE_KINDS = len(_KIND_GROUPS) - 1
-"""The class of :data:`KINDS` (its index) that counts only in a question about code
-(:data:`CODE_CONTEXT`): elsewhere "list", "string", "float" and "dictionary" are everyday
-words ("a list of synonyms", "what floats in water")."""
-CODE_CONTEXT = re.compile(
-    r"\b(?:python|java|javascript|js|typescript|ts|ruby|php|kotlin|swift|rust|scala|perl|"
-    r"golang|sql|numpy|pandas|code|coding|programming|script|function|variable|regex|json)\b"
-    r"|c\+\+|c#",
-    re.IGNORECASE,
-)
-"""A question about code: it names a language or a programming word."""
-
-KIND_PHRASES = re.compile(
-    r"\b(?:guinea[\s-]+(?:pig|fowl|hen)|current[\s-]+account|touch[\s-]+rugby|"
-    r"rugby[\s-]+(?:union|league|sevens)|air[\s-]+fr(?:y|ies|ied|ying|yers?)\b)",
-    re.IGNORECASE,
-)
-"""Kinds named by two words, read as one (their words joined: "guineapig"; a hyphen
-between them too): a guinea pig is not a pig, nor a guinea fowl (or hen) a chicken; a
-current account is a checking account; rugby union is not rugby league, nor touch rugby;
-air frying is not frying."""
-KINDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
-    tuple(frozenset(_split(kind)) for kind in group) for group in _KIND_GROUPS
-)
-"""Closed classes whose members answer different questions: one kind on one side only and
-another kind of the same class on the other is a swap ("checking account" / "credit card",
-"by plane" / "by bus", "Can dogs eat grapes?" / "Can cats eat grapes?"). Each kind lists
-its spellings and plurals."""
 
 _COUNTRY = r"(?:the\s+|this\s+|my\s+|our\s+)?(?:country|us|usa|uk|eu)\b"
 SCOPES: tuple[re.Pattern[str], ...] = (

@@ -61,10 +61,11 @@ from __future__ import annotations
 import inspect
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .errors import InvalidArgumentError, shown
+from .guard_kinds import kinds_agree
 from .guard_life import life_stages_agree
 from .guard_order import order_agrees
 from .guard_particles import particles_agree
@@ -83,14 +84,10 @@ from .guard_tense import (
 from .guard_text import WORD, span_words, stem
 from .guard_units import units_agree
 from .guard_words import (
-    CODE_CONTEXT,
-    CODE_KINDS,
     CONTRACTED,
     CONTRASTING_PREFIXES,
     DATE_WORDS,
     DETERMINER_PATTERN,
-    KIND_PHRASES,
-    KINDS,
     LOOKING_BACK,
     NEGATING_PREFIXES,
     NEGATIONS,
@@ -344,47 +341,6 @@ def _is_code(token: str) -> bool:
     if _CODE_SYMBOL.search(token) and not _AMOUNT.fullmatch(token):
         return True
     return bool(_CODE_HYPHEN.search(token) and _UPPER_OR_DIGIT.search(token))
-
-
-def kinds_agree(new: str, stored: str) -> bool:
-    """No two kinds of one closed class swapped (:data:`~semcache_core.guard_words.KINDS`):
-    "checking account" / "credit card", "by plane" / "by bus", "my dog's ears" / "my
-    cat's ears", "lunches" / "breakfasts"; data types where either side is about code)."""
-    code = CODE_CONTEXT.search(new) is not None or CODE_CONTEXT.search(stored) is not None
-    gaps = _kinds(new, code)
-    gaps.subtract(_kinds(stored, code))
-    more = {group for (group, _), gap in gaps.items() if gap > 0}
-    return not more & {group for (group, _), gap in gaps.items() if gap < 0}
-
-
-_KIND_OF = {
-    word: (group, kind)
-    for group, kinds in enumerate(KINDS)
-    for kind, spellings in enumerate(kinds)
-    for word in spellings
-}
-
-
-def _singulars(word: str) -> Iterator[str]:
-    """``word``, then what it may be the plural of: "kitties" -> "kitty", "lunches" ->
-    "lunch", "cats" -> "cat"."""
-    yield word
-    for ending, replacement in (("ies", "y"), ("es", ""), ("s", "")):
-        if word.endswith(ending) and len(word) > len(ending) + 1:
-            yield word[: -len(ending)] + replacement
-
-
-def _kinds(span: str, code: bool) -> Counter[tuple[int, int]]:
-    """(class, kind) of each word of a closed class in ``span``, possessives and plurals
-    folded ("cat's", "lunches", "kitties"); data types only in a question about ``code``."""
-    found: Counter[tuple[int, int]] = Counter()
-    span = KIND_PHRASES.sub(lambda match: re.sub(r"[\s-]+", "", match.group()), span)
-    for word in span_words(span):
-        bare = stem(word, plural=False).rstrip("'\u2019")
-        kind = next((_KIND_OF[form] for form in _singulars(bare) if form in _KIND_OF), None)
-        if kind is not None and (code or kind[0] != CODE_KINDS):
-            found[kind] += 1
-    return found
 
 
 def qualifiers_agree(new: str, stored: str) -> bool:

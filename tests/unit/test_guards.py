@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from langchain_core.language_models.fake import FakeListLLM
 
 from semcache_core import DEFAULT_GUARDS, InvalidArgumentError, ResponseCache, calibrate
-from semcache_core.guard_words import CODE_KINDS, KINDS, OPPOSITES
+from semcache_core.guard_kinds import CODE_KINDS, KINDS
+from semcache_core.guard_words import OPPOSITES
 from semcache_core.guards import (
     check_guards,
     dates_agree,

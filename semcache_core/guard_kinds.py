@@ -1,0 +1,158 @@
+"""Closed classes of kinds, a guard of :mod:`semcache_core.guards`: one kind of a class
+on one side only and another kind of the same class on the other is another question
+("checking account" / "credit card", "by plane" / "by bus", "Can dogs eat grapes?" /
+"Can cats eat grapes?", "How tall is a giraffe?" / "How heavy is a giraffe?", "the
+minimum wage" / "the average wage").
+
+Example::
+
+    >>> kinds_agree("Can dogs eat grapes?", "Can cats eat grapes?")
+    False
+    >>> kinds_agree("How tall is a giraffe?", "What is the height of a giraffe?")
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+from .guard_text import span_words, stem
+
+__all__ = ["CODE_CONTEXT", "CODE_KINDS", "KINDS", "KIND_PHRASES", "kinds_agree"]
+
+
+def _split(words: str) -> list[str]:
+    return words.split()
+
+
+_KIND_GROUPS = [
+    ("checking chequing currentaccount", "savings", "credit", "debit", "prepaid"),
+    (
+        "plane planes airplane airplanes aeroplane flight flights airline airlines fly flying",
+        "train trains rail railway",
+        "bus buses coach coaches",
+        "car cars drive driving",
+        "ferry ferries boat boats",
+        "bike bikes bicycle bicycles",
+        "motorcycle motorcycles motorbike motorbikes",
+        "taxi taxis cab cabs",
+    ),
+    (
+        "dog dogs puppy puppies pup pups",
+        "cat cats kitten kittens kitty kitties",
+        "rabbit rabbits bunny bunnies",
+        "horse horses",
+        "bird birds parrot parrots",
+        "hamster hamsters",
+        "cow cows cattle",
+        "pig pigs",
+        "guineapig guineapigs",
+        "guineafowl guineafowls guineahen guineahens",
+        "chicken chickens hen hens",
+        "sheep",
+        "goat goats",
+    ),
+    ("breakfast", "brunch", "lunch", "dinner supper"),
+    (
+        "bake bakes baked baking roast roasts roasted roasting",
+        "grill grills grilled grilling broil broiled", "fry fries fried frying fryer fryers",
+        "airfry airfries airfried airfrying airfryer",
+        "boil boils boiled boiling",
+        "steam steams steamed steaming", "poach poached poaching",
+        "microwave microwaves microwaved microwaving",
+    ),
+    ("rugbyunion", "rugbyleague", "rugbysevens", "touchrugby"),
+    ("morning mornings", "noon midday", "afternoon afternoons", "evening evenings",
+     "night nights tonight", "midnight"),
+    ("spring", "summer", "autumn fall", "winter"),
+    ("red", "blue", "green", "yellow", "black", "white", "purple", "pink", "brown", "grey gray"),
+    ("gold", "silver", "bronze", "platinum", "copper", "iron", "steel", "aluminium aluminum"),
+    ("newborn newborns infant infants baby babies", "toddler toddlers",
+     "teen teens teenager teenagers"),
+    ("son sons", "daughter daughters"),
+    ("brother brothers", "sister sisters"),
+    ("aunt aunts", "uncle uncles"),
+    ("laptop laptops notebook", "phone phones smartphone", "tablet tablets ipad", "desktop"),
+    ("windows pc pcs", "linux ubuntu", "mac macos osx", "android", "ios iphone iphones"),
+    (
+        "python", "java", "javascript js", "typescript ts", "ruby", "php", "kotlin", "swift",
+        "rust", "scala", "perl", "golang",
+    ),
+]  # fmt: skip
+_DATA_TYPES = (
+    "string strings str", "list lists array arrays", "tuple tuples",
+    "dict dicts dictionary dictionaries hashmap hashmaps", "integer integers int ints",
+    "float floats", "boolean booleans bool bools",
+)  # fmt: skip
+_KIND_GROUPS.append(_DATA_TYPES)
+CODE_KINDS = len(_KIND_GROUPS) - 1
+"""The class of :data:`KINDS` (its index) that counts only in a question about code
+(:data:`CODE_CONTEXT`): elsewhere "list", "string", "float" and "dictionary" are everyday
+words ("a list of synonyms", "what floats in water")."""
+CODE_CONTEXT = re.compile(
+    r"\b(?:python|java|javascript|js|typescript|ts|ruby|php|kotlin|swift|rust|scala|perl|"
+    r"golang|sql|numpy|pandas|code|coding|programming|script|function|variable|regex|json)\b"
+    r"|c\+\+|c#",
+    re.IGNORECASE,
+)
+"""A question about code: it names a language or a programming word."""
+
+KIND_PHRASES = re.compile(
+    r"\b(?:guinea[\s-]+(?:pig|fowl|hen)|current[\s-]+account|touch[\s-]+rugby|"
+    r"rugby[\s-]+(?:union|league|sevens)|air[\s-]+fr(?:y|ies|ied|ying|yers?)\b)",
+    re.IGNORECASE,
+)
+"""Kinds named by two words, read as one (their words joined: "guineapig"; a hyphen
+between them too): a guinea pig is not a pig, nor a guinea fowl (or hen) a chicken; a
+current account is a checking account; rugby union is not rugby league, nor touch rugby;
+air frying is not frying."""
+KINDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
+    tuple(frozenset(_split(kind)) for kind in group) for group in _KIND_GROUPS
+)
+"""Closed classes whose members answer different questions: one kind on one side only and
+another kind of the same class on the other is a swap ("checking account" / "credit card",
+"by plane" / "by bus", "Can dogs eat grapes?" / "Can cats eat grapes?"). Each kind lists
+its spellings and plurals."""
+
+
+def kinds_agree(new: str, stored: str) -> bool:
+    """No two kinds of one closed class swapped (:data:`KINDS`):
+    "checking account" / "credit card", "by plane" / "by bus", "my dog's ears" / "my
+    cat's ears", "lunches" / "breakfasts"; data types where either side is about code)."""
+    code = CODE_CONTEXT.search(new) is not None or CODE_CONTEXT.search(stored) is not None
+    gaps = _kinds(new, code)
+    gaps.subtract(_kinds(stored, code))
+    more = {group for (group, _), gap in gaps.items() if gap > 0}
+    return not more & {group for (group, _), gap in gaps.items() if gap < 0}
+
+
+_KIND_OF = {
+    word: (group, kind)
+    for group, kinds in enumerate(KINDS)
+    for kind, spellings in enumerate(kinds)
+    for word in spellings
+}
+
+
+def _singulars(word: str) -> Iterator[str]:
+    """``word``, then what it may be the plural of: "kitties" -> "kitty", "lunches" ->
+    "lunch", "cats" -> "cat"."""
+    yield word
+    for ending, replacement in (("ies", "y"), ("es", ""), ("s", "")):
+        if word.endswith(ending) and len(word) > len(ending) + 1:
+            yield word[: -len(ending)] + replacement
+
+
+def _kinds(span: str, code: bool) -> Counter[tuple[int, int]]:
+    """(class, kind) of each word of a closed class in ``span``, possessives and plurals
+    folded ("cat's", "lunches", "kitties"); data types only in a question about ``code``."""
+    found: Counter[tuple[int, int]] = Counter()
+    span = KIND_PHRASES.sub(lambda match: re.sub(r"[\s-]+", "", match.group()), span)
+    for word in span_words(span):
+        bare = stem(word, plural=False).rstrip("'\u2019")
+        kind = next((_KIND_OF[form] for form in _singulars(bare) if form in _KIND_OF), None)
+        if kind is not None and (code or kind[0] != CODE_KINDS):
+            found[kind] += 1
+    return found
