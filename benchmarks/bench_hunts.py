@@ -43,7 +43,16 @@ wrong hits that the guards missed (JSON lines ``{"a", "b", "same", "class"}``):
 - ``ninth_wrong.jsonl`` and ``ninth_paraphrases.jsonl``: 47 pairs that need other answers
   and 67 paraphrases (18 ambiguous), a verb's particle on one side only ("How do I shut
   down my server?" / "... shut my server?"), written by a helper after the particle rule,
-  which the eighth hunt's wrong answers still served had called for.
+  which the eighth hunt's wrong answers still served had called for;
+- ``tenth_wrong.jsonl`` and ``tenth_paraphrases.jsonl``: 332 pairs that need other
+  answers and 141 paraphrases in 19 classes of near misses the earlier hunts left out
+  (what is measured, which figure, a difference or a likeness, cause or remedy, what a
+  choice is made for, a part or the whole, in or near...), written by a helper who never
+  read the guards; the rules for five of them were written after reading it;
+- ``eleventh_wrong.jsonl`` and ``eleventh_paraphrases.jsonl``: 127 pairs that need other
+  answers and 168 paraphrases (42 of them everyday questions that merely hold such
+  words: "high in fiber", "a big deal", "sign up"), in those five classes, written by
+  another helper after the rules, without reading them: the rules' validation.
 
 Each pair: ``a`` is cached (its own model string, so pairs never meet), ``b`` is looked up
 at :data:`THRESHOLD` (the README's advice for MiniLM) with the default guards; *served*
@@ -95,6 +104,10 @@ SETS = (
     ("16", "eighth hunt (validation): paraphrases served", "eighth_paraphrases.jsonl"),
     ("17", "ninth hunt (validation): wrong answers served", "ninth_wrong.jsonl"),
     ("18", "ninth hunt (validation): paraphrases served", "ninth_paraphrases.jsonl"),
+    ("19", "tenth hunt: wrong answers served", "tenth_wrong.jsonl"),
+    ("20", "tenth hunt: paraphrases served", "tenth_paraphrases.jsonl"),
+    ("21", "eleventh hunt (validation): wrong answers served", "eleventh_wrong.jsonl"),
+    ("22", "eleventh hunt (validation): paraphrases served", "eleventh_paraphrases.jsonl"),
 )
 QUICK, FULL = 40, None  # pairs per file
 

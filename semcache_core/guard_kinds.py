@@ -80,6 +80,43 @@ _KIND_GROUPS = [
         "python", "java", "javascript js", "typescript ts", "ruby", "php", "kotlin", "swift",
         "rust", "scala", "perl", "golang",
     ),
+    # what is measured ("How tall / heavy is a giraffe?", "How high / far can a cat
+    # jump?"); "how long does / can / to ..." is a duration, one kind with speed ("How fast
+    # is shipping?" / "How long does shipping take?"), and "long" alone none ("How long is
+    # the flight?" may ask either)
+    (
+        "height tall high altitude elevation", "width wide breadth", "length distance far",
+        "depth deep", "weight weigh weighs weighed heavy mass", "thickness thick",
+        "size big large", "speed fast howlong",
+    ),
+    # which figure of a quantity ("the minimum / average wage", "the recommended /
+    # maximum tire pressure")
+    (
+        "minimum min lowest", "average typical typically usual usually normal",
+        "median", "maximum max highest upper", "recommended ideal",
+    ),
+    # how two things relate ("What's the difference between X and Y?" / "What do X and Y
+    # have in common?")
+    (
+        "difference differences different differ differs distinguish distinguishes",
+        "similar similarity similarities alike incommon",
+    ),
+    # cause, signs, consequences and remedy of a condition ("What causes / cures
+    # migraines?", "What are the symptoms / causes of iron deficiency?")
+    (
+        "cause causes caused causing trigger triggers triggered",
+        "symptom symptoms sign signs",
+        "effect effects consequence consequences complication complications",
+        "treat treats treated treating treatment treatments cure cures cured remedy remedies "
+        "relieve relieves relief fix fixes fixing repair repairs",
+    ),
+    # what a choice is made for ("cheapest" / "fastest way to...", "naturally" /
+    # "permanently")
+    (
+        "cheap cheaper cheapest cheaply inexpensive affordable", "fastest quickest",
+        "safest", "easiest", "naturally", "permanently", "reliable", "comfortable",
+        "quiet quietest", "durable", "lightweight",
+    ),
 ]  # fmt: skip
 _DATA_TYPES = (
     "string strings str", "list lists array arrays", "tuple tuples",
@@ -101,13 +138,15 @@ CODE_CONTEXT = re.compile(
 
 KIND_PHRASES = re.compile(
     r"\b(?:guinea[\s-]+(?:pig|fowl|hen)|current[\s-]+account|touch[\s-]+rugby|"
-    r"rugby[\s-]+(?:union|league|sevens)|air[\s-]+fr(?:y|ies|ied|ying|yers?)\b)",
+    r"rugby[\s-]+(?:union|league|sevens)|air[\s-]+fr(?:y|ies|ied|ying|yers?)\b|in\s+common\b)|"
+    r"\bhow\s+long(?=\s+(?:does|do|did|will|would|can|could|should|to|has|have)\b)",
     re.IGNORECASE,
 )
 """Kinds named by two words, read as one (their words joined: "guineapig"; a hyphen
 between them too): a guinea pig is not a pig, nor a guinea fowl (or hen) a chicken; a
 current account is a checking account; rugby union is not rugby league, nor touch rugby;
-air frying is not frying."""
+air frying is not frying; "in common" is a likeness, and "how long" before "does", "can",
+"to" ... a duration."""
 KINDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(_split(kind)) for kind in group) for group in _KIND_GROUPS
 )
@@ -120,7 +159,9 @@ its spellings and plurals."""
 def kinds_agree(new: str, stored: str) -> bool:
     """No two kinds of one closed class swapped (:data:`KINDS`):
     "checking account" / "credit card", "by plane" / "by bus", "my dog's ears" / "my
-    cat's ears", "lunches" / "breakfasts"; data types where either side is about code)."""
+    cat's ears", "lunches" / "breakfasts", "How tall / heavy is it?", "the minimum /
+    average wage", "What causes / cures it?"; data types where either side is about
+    code)."""
     code = CODE_CONTEXT.search(new) is not None or CODE_CONTEXT.search(stored) is not None
     gaps = _kinds(new, code)
     gaps.subtract(_kinds(stored, code))

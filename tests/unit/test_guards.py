@@ -356,6 +356,21 @@ REFUSED = [
     (particles_agree, "How do I log all my users out?", "How do I log all my users?"),
     (particles_agree, "How much cash can I take out?", "How much cash can I take?"),
     (particles_agree, "How do I get my passport back?", "How do I get my passport?"),
+    # served with MiniLM at 0.80 before (the tenth hunt: what is measured, which figure, a
+    # difference or a likeness, cause or remedy, what a choice is made for)
+    (kinds_agree, "How tall is a giraffe?", "How heavy is a giraffe?"),
+    (kinds_agree, "How high can a cat jump?", "How far can a cat jump?"),
+    (kinds_agree, "How thick should a concrete driveway be?", "How wide should it be?"),
+    (kinds_agree, "What's the minimum wage in California?", "What's the average wage there?"),
+    (kinds_agree, "Recommended tire pressure for a Civic?", "Maximum tire pressure for a Civic?"),
+    (kinds_agree, "What's the average cost of a wedding?", "What's the median cost of a wedding?"),
+    (kinds_agree, "How do mitosis and meiosis differ?", "What do they have in common?"),
+    (kinds_agree, "How are viruses and bacteria different?", "How are they similar?"),
+    (kinds_agree, "What causes acid reflux at night?", "What relieves acid reflux at night?"),
+    (kinds_agree, "What are the symptoms of strep throat?", "What is the treatment for it?"),
+    (kinds_agree, "What is the main cause of soil erosion?", "What is its main consequence?"),
+    (kinds_agree, "Which airline is cheapest to Hawaii?", "Which airline is safest to Hawaii?"),
+    (kinds_agree, "How do I get rid of ants naturally?", "How do I get rid of ants permanently?"),
 ]
 
 SERVED = [
@@ -549,6 +564,22 @@ SERVED = [
     "Is the night young?|Is it still early in the night?",
     "Where can I buy kitten heels?|Where can I buy low heels?",
     "Why do people fawn over celebrities?|Why do people idolize celebrities?",
+    # the tenth and eleventh hunts' paraphrases beside the rules for what is measured,
+    # which figure, a likeness, cause or remedy, and what a choice is made for
+    "How long does standard shipping take?|How fast is standard shipping?",
+    "How long is a marathon?|What's the distance of a marathon?",
+    "How high does a Boeing 737 fly?|What's the cruising altitude of a Boeing 737?",
+    "How deep is Lake Tahoe?|What's the depth of Lake Tahoe?",
+    "What's the normal resting heart rate?|What's a typical resting heart rate for adults?",
+    "What's the minimum wage in California?|What's the lowest legal pay in California?",
+    "What's the average lifespan of a house cat?|How long do house cats usually live?",
+    "What do mitosis and meiosis have in common?|What are the similarities between them?",
+    "What causes migraines?|What triggers migraine headaches?",
+    "What are the symptoms of iron deficiency?|What are the signs of low iron?",
+    "How do you fix a leaky faucet?|How do I repair a dripping faucet?",
+    "What's the cheapest way to Paris from London?|How to get to Paris from London on a budget?",
+    "What foods are high in fiber?|What foods are rich in fiber?",
+    "Is it a big deal if I miss a dose?|Does it matter if I miss a dose?",
 ]
 
 
@@ -1152,6 +1183,30 @@ def test_two_kinds_of_a_closed_class_swapped_are_always_refused(
     text += " in Python" if group is KINDS[CODE_KINDS] else ""  # data types: about code
     assert not kinds_agree(f"{text} {one} x", f"{text} {other} x")
     assert not passes(DEFAULT_GUARDS, f"{text} {one} x", f"{text} {other} x")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(["shipping", "delivery", "a refund", "the ferry", "my visa"]),
+    st.sampled_from(["does", "will", "did", "can", "would"]),
+)
+def test_how_long_before_a_verb_is_a_duration_one_kind_with_speed(thing: str, aux: str) -> None:
+    duration = f"How long {aux} {thing} take?"
+    assert kinds_agree(duration, f"How fast is {thing}?")
+    assert not kinds_agree(duration, f"How far is {thing}?")
+    assert not kinds_agree(duration, f"How heavy is {thing}?")
+    # "How long is the flight?" may ask a length or a duration: no kind of its own
+    assert kinds_agree(f"How long is {thing}?", duration)
+    assert kinds_agree(f"How long is {thing}?", f"What is the distance of {thing}?")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["Python", "a crocodile", "tea", "the flu"]), st.sampled_from(
+    ["Java", "an alligator", "coffee", "a cold"]))  # fmt: skip
+def test_what_two_things_have_in_common_is_not_how_they_differ(one: str, other: str) -> None:
+    likeness = f"What do {one} and {other} have in common?"
+    assert not kinds_agree(f"What's the difference between {one} and {other}?", likeness)
+    assert kinds_agree(f"What are the similarities between {one} and {other}?", likeness)
 
 
 @settings(max_examples=200, deadline=None)
