@@ -110,6 +110,9 @@ _KIND_GROUPS = [
         "treat treats treated treating treatment treatments cure cures cured remedy remedies "
         "relieve relieves relief fix fixes fixing repair repairs",
     ),
+    # in a place or near it ("the best beach in / near Lisbon"; "near me" is anywhere
+    # around, as "in my area" is)
+    ("in inside within", "near nearby closeto"),
     # what a choice is made for ("cheapest" / "fastest way to...", "naturally" /
     # "permanently")
     (
@@ -138,15 +141,16 @@ CODE_CONTEXT = re.compile(
 
 KIND_PHRASES = re.compile(
     r"\b(?:guinea[\s-]+(?:pig|fowl|hen)|current[\s-]+account|touch[\s-]+rugby|"
-    r"rugby[\s-]+(?:union|league|sevens)|air[\s-]+fr(?:y|ies|ied|ying|yers?)\b|in\s+common\b)|"
+    r"rugby[\s-]+(?:union|league|sevens)|air[\s-]+fr(?:y|ies|ied|ying|yers?)\b|in\s+common\b|close\s+to\b|near\s+(?:me|here|us|you)\b)|"
     r"\bhow\s+long(?=\s+(?:does|do|did|will|would|can|could|should|to|has|have)\b)",
     re.IGNORECASE,
 )
 """Kinds named by two words, read as one (their words joined: "guineapig"; a hyphen
 between them too): a guinea pig is not a pig, nor a guinea fowl (or hen) a chicken; a
 current account is a checking account; rugby union is not rugby league, nor touch rugby;
-air frying is not frying; "in common" is a likeness, and "how long" before "does", "can",
-"to" ... a duration."""
+air frying is not frying; "in common" is a likeness, "close to" is "near" (and "near me",
+"near here" none: "in my area"), and "how long" before "does", "can", "to" ... a
+duration."""
 KINDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(_split(kind)) for kind in group) for group in _KIND_GROUPS
 )

@@ -260,8 +260,10 @@ _PAIRS: list[tuple[str, ...]] = [
     ("better", "worse"),
     ("best", "worst"),
     (
-        "pro pros advantage advantages benefit benefits upside upsides",
-        "con cons drawback drawbacks downside downsides risk risks",
+        "pro pros advantage advantages benefit benefits upside upsides positives strength "
+        "strengths",
+        "con cons drawback drawbacks downside downsides risk risks negatives weakness "
+        "weaknesses danger dangers",
     ),
     (
         "increase increases increased increasing raise raises raised raising boost boosts rise "

@@ -371,6 +371,10 @@ REFUSED = [
     (kinds_agree, "What is the main cause of soil erosion?", "What is its main consequence?"),
     (kinds_agree, "Which airline is cheapest to Hawaii?", "Which airline is safest to Hawaii?"),
     (kinds_agree, "How do I get rid of ants naturally?", "How do I get rid of ants permanently?"),
+    (kinds_agree, "What's the best beach in Lisbon?", "What's the best beach near Lisbon?"),
+    (kinds_agree, "Where can I swim in Central Park?", "Where can I swim close to Central Park?"),
+    (opposites_agree, "What are the positives of homeschooling?", "... the negatives of it?"),
+    (opposites_agree, "Strengths of a microservices architecture?", "Its weaknesses?"),
 ]
 
 SERVED = [
@@ -580,6 +584,9 @@ SERVED = [
     "What's the cheapest way to Paris from London?|How to get to Paris from London on a budget?",
     "What foods are high in fiber?|What foods are rich in fiber?",
     "Is it a big deal if I miss a dose?|Does it matter if I miss a dose?",
+    "Are there restaurants near me?|Are there restaurants in my area?",
+    "What are the best hotels near Yosemite?|Where should I stay close to Yosemite?",
+    "Pros and cons of microservices?|Strengths and weaknesses of microservices?",
 ]
 
 
