@@ -80,20 +80,23 @@ _KIND_GROUPS = [
         "python", "java", "javascript js", "typescript ts", "ruby", "php", "kotlin", "swift",
         "rust", "scala", "perl", "golang",
     ),
-    # what is measured ("How tall / heavy is a giraffe?", "How high / far can a cat
-    # jump?"); "how long does / can / to ..." is a duration, one kind with speed ("How fast
-    # is shipping?" / "How long does shipping take?"), and "long" alone none ("How long is
-    # the flight?" may ask either)
+    # what is measured ("How tall / heavy is a giraffe?", "How thick / wide should a
+    # driveway be?"); "how long" before "does", "can", "to" ... is a duration, one kind
+    # with speed ("How fast is shipping?" / "How long does shipping take?"), "how high" a
+    # height; "long", "high", "far", "big" and "large" alone are none: they often say
+    # how much ("Is my bill so high / big?", "How far down should I plant bulbs?")
     (
-        "height tall high altitude elevation", "width wide breadth", "length distance far",
+        "height tall altitude elevation howhigh", "width wide breadth", "length distance",
         "depth deep", "weight weigh weighs weighed heavy mass", "thickness thick",
-        "size big large", "speed fast howlong",
+        "speed fast howlong",
     ),
     # which figure of a quantity ("the minimum / average wage", "the recommended /
-    # maximum tire pressure")
+    # maximum tire pressure"; the usual, typical, normal, median or recommended one is
+    # one figure to most who ask)
     (
-        "minimum min lowest", "average typical typically usual usually normal",
-        "median", "maximum max highest upper", "recommended ideal",
+        "minimum min lowest",
+        "average typical typically usual usually normal median recommended ideal",
+        "maximum max highest upper",
     ),
     # how two things relate ("What's the difference between X and Y?" / "What do X and Y
     # have in common?")
@@ -102,17 +105,15 @@ _KIND_GROUPS = [
         "similar similarity similarities alike incommon",
     ),
     # cause, signs, consequences and remedy of a condition ("What causes / cures
-    # migraines?", "What are the symptoms / causes of iron deficiency?")
+    # migraines?", "What are the symptoms / causes of iron deficiency?"; "effect" is
+    # none: "Is hair loss a side effect of stress?" asks "Can stress cause hair loss?")
     (
         "cause causes caused causing trigger triggers triggered",
-        "symptom symptoms sign signs",
-        "effect effects consequence consequences complication complications",
+        "symptom symptoms signof signsof",
+        "consequence consequences complication complications",
         "treat treats treated treating treatment treatments cure cures cured remedy remedies "
         "relieve relieves relief fix fixes fixing repair repairs",
     ),
-    # in a place or near it ("the best beach in / near Lisbon"; "near me" is anywhere
-    # around, as "in my area" is)
-    ("in inside within", "near nearby closeto"),
     # what a choice is made for ("cheapest" / "fastest way to...", "naturally" /
     # "permanently")
     (
@@ -141,16 +142,16 @@ CODE_CONTEXT = re.compile(
 
 KIND_PHRASES = re.compile(
     r"\b(?:guinea[\s-]+(?:pig|fowl|hen)|current[\s-]+account|touch[\s-]+rugby|"
-    r"rugby[\s-]+(?:union|league|sevens)|air[\s-]+fr(?:y|ies|ied|ying|yers?)\b|in\s+common\b|close\s+to\b|near\s+(?:me|here|us|you)\b)|"
-    r"\bhow\s+long(?=\s+(?:does|do|did|will|would|can|could|should|to|has|have)\b)",
+    r"rugby[\s-]+(?:union|league|sevens)|air[\s-]+fr(?:y|ies|ied|ying|yers?)\b|in\s+common\b|signs?\s+of\b)|"
+    r"\bhow\s+long(?=\s+(?:does|do|did|will|would|can|could|should|to|has|have)\b)|"
+    r"\bhow\s+high\b",
     re.IGNORECASE,
 )
 """Kinds named by two words, read as one (their words joined: "guineapig"; a hyphen
 between them too): a guinea pig is not a pig, nor a guinea fowl (or hen) a chicken; a
 current account is a checking account; rugby union is not rugby league, nor touch rugby;
-air frying is not frying; "in common" is a likeness, "close to" is "near" (and "near me",
-"near here" none: "in my area"), and "how long" before "does", "can", "to" ... a
-duration."""
+air frying is not frying; "in common" is a likeness, "signs of" a symptom ("sign in" is
+none), "how high" a height, and "how long" before "does", "can", "to" ... a duration."""
 KINDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(_split(kind)) for kind in group) for group in _KIND_GROUPS
 )

@@ -153,9 +153,22 @@ def _rest(words: list[str]) -> Counter[str]:
 def obligation_against_event(new: Counter[str], stored: Counter[str]) -> bool:
     """Whether both ask about the past, one whether something had to (or needed to) be
     done and the other whether it was ("Did I have to pay?" / "Did I pay?"), given the
-    counts of :func:`semcache_core.guards.opposites_agree`'s poles. In the present the
-    two are often one question ("Do I have to pay at the counter?" / "Do I pay at the
-    counter?") and are left alone."""
+    counts of :func:`semcache_core.guards.opposites_agree`'s poles, the other side holding
+    no word of an obligation ("Did I need a visa?", "Were they forced to...?", "Was ID
+    required?"). In the present the two are often one question ("Do I have to pay at the
+    counter?" / "Do I pay at the counter?") and are left alone."""
     if not (new["pastasked"] and stored["pastasked"]):
         return False
-    return bool(new["haveto"] + new["needto"]) != bool(stored["haveto"] + stored["needto"])
+    obliged = [bool(side["haveto"] + side["needto"]) for side in (new, stored)]
+    if obliged[0] == obliged[1]:
+        return False
+    plain = stored if obliged[0] else new  # worded otherwise? ("Were they forced to...?")
+    return not any(plain[word] for word in _OBLIGATION_WORDS)
+
+
+_OBLIGATION_WORDS = frozenset(
+    [
+        "need", "needs", "needed", "supposed", "forced", "required", "obliged", "obligated",
+        "mandatory", "compulsory", "must", "should", "ought",
+    ]
+)  # fmt: skip

@@ -22,6 +22,7 @@ Contract, for every backend:
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -188,7 +189,9 @@ class Backend(Protocol):
 @runtime_checkable
 class SupportsGetMany(Protocol):
     """A backend that reads many entries at once (Redis: a pipeline, one round trip,
-    where a loop of ``get`` takes one per key); :func:`read_many` uses it."""
+    where a loop of ``get`` takes one per key); :func:`read_many` uses it where the
+    backend's class defines ``get_many`` with these arguments, so a subclass that changes
+    how ``get`` reads must change ``get_many`` alike."""
 
     def get_many(
         self,
@@ -221,14 +224,34 @@ def read_many(
         >>> read_many(LocalBackend(), "", ["a", "b"], 0.0)
         [None, None]
     """
-    if isinstance(backend, SupportsGetMany):
-        return backend.get_many(namespace, keys, now, count, touch)
-    peek = (
-        {}
-        if touch or "touch" not in inspect.signature(backend.get).parameters
-        else {"touch": False}
-    )
-    return [backend.get(namespace, key, now, count, **peek) for key in keys]
+    kind = type(backend)
+    if _defines(kind, "get_many", _GET_MANY):
+        return backend.get_many(namespace, keys, now, count, touch)  # type: ignore[attr-defined]
+    get = backend.get
+    if touch or not _defines(kind, "get", _TOUCH):
+        return [get(namespace, key, now, count) for key in keys]
+    return [get(namespace, key, now, count, touch=False) for key in keys]
+
+
+_GET_MANY = frozenset(["namespace", "keys", "now", "count", "touch"])
+_AGET_MANY = frozenset(["namespace", "keys", "now", "count"])
+_TOUCH = frozenset(["touch"])
+
+
+@functools.lru_cache(maxsize=256)
+def _defines(kind: type, method: str, parameters: frozenset[str]) -> bool:
+    """Whether the class ``kind`` has ``method`` taking every one of ``parameters`` by
+    name: a backend of one's own with a ``get_many`` of other arguments is read one
+    ``get`` at a time. Answered once per class (``isinstance`` against a runtime
+    protocol costs some 13 µs a call on Python 3.11)."""
+    found = getattr(kind, method, None)
+    if not callable(found):
+        return False
+    try:
+        names = inspect.signature(found).parameters
+    except (TypeError, ValueError):
+        return False
+    return parameters <= names.keys()
 
 
 @dataclass(slots=True)
@@ -358,8 +381,8 @@ async def aread_many(
 ) -> list[StoredEntry | None]:
     """:func:`read_many` on an async backend: one ``aget_many`` where it has one
     (:class:`AsyncGetMany`), else one ``aget`` per key."""
-    if isinstance(aio, AsyncGetMany):
-        return await aio.aget_many(namespace, keys, now, count)
+    if _defines(type(aio), "aget_many", _AGET_MANY):
+        return await aio.aget_many(namespace, keys, now, count)  # type: ignore[attr-defined]
     return [await aio.aget(namespace, key, now, count) for key in keys]
 
 
