@@ -1,5 +1,6 @@
 """The future against the present, a rule of :func:`semcache_core.guards.opposites_agree`
-(and where a question asks with its auxiliary, which its past and present poles read):
+(and where a question asks with its auxiliary, which its past and present poles read, and
+a past obligation against the past event: :func:`obligation_against_event`):
 "Who is the CEO of Twitter?" and "Who will be the CEO of Twitter?" score 0.96 with
 all-MiniLM-L6-v2, and ask about two people.
 
