@@ -142,7 +142,8 @@ CODE_CONTEXT = re.compile(
 
 KIND_PHRASES = re.compile(
     r"\b(?:guinea[\s-]+(?:pig|fowl|hen)|current[\s-]+account|touch[\s-]+rugby|"
-    r"rugby[\s-]+(?:union|league|sevens)|air[\s-]+fr(?:y|ies|ied|ying|yers?)\b|in\s+common\b|signs?\s+of\b)|"
+    r"rugby[\s-]+(?:union|league|sevens)|air[\s-]+fr(?:y|ies|ied|ying|yers?)\b|"
+    r"in\s+common\b|signs?\s+of\b)|"
     r"\bhow\s+long(?=\s+(?:does|do|did|will|would|can|could|should|to|has|have)\b)|"
     r"\bhow\s+high\b",
     re.IGNORECASE,
