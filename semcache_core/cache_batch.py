@@ -82,7 +82,8 @@ class _ManyPlan:
 
     def lookup(self, cache: SemCache) -> None:
         """Read every distinct key once (each counts as a hit or a miss)."""
-        self._found(read_many(cache._backend, self.namespace, self._distinct(), cache._clock()))
+        distinct = list(dict.fromkeys(self.keys))
+        self._found(distinct, read_many(cache._backend, self.namespace, distinct, cache._clock()))
 
     async def alookup(self, cache: SemCache) -> None:
         """:meth:`lookup` without blocking the loop."""
@@ -90,13 +91,11 @@ class _ManyPlan:
         if aio is None:
             await asyncio.to_thread(self.lookup, cache)
             return
-        self._found(await aread_many(aio, self.namespace, self._distinct(), cache._clock()))
+        distinct = list(dict.fromkeys(self.keys))
+        self._found(distinct, await aread_many(aio, self.namespace, distinct, cache._clock()))
 
-    def _distinct(self) -> list[str]:
-        return list(dict.fromkeys(self.keys))
-
-    def _found(self, entries: list[StoredEntry | None]) -> None:
-        self.found.update((k, e) for k, e in zip(self._distinct(), entries) if e is not None)
+    def _found(self, keys: list[str], entries: list[StoredEntry | None]) -> None:
+        self.found.update((k, e) for k, e in zip(keys, entries) if e is not None)
 
     def join(self, cache: SemCache) -> None:
         """Lead or follow a flight for every key that missed; ``RecursionError`` (before

@@ -233,8 +233,6 @@ def read_many(
     return [get(namespace, key, now, count, touch=False) for key in keys]
 
 
-_GET_MANY = frozenset(["namespace", "keys", "now", "count", "touch"])
-_AGET_MANY = frozenset(["namespace", "keys", "now", "count"])
 _TOUCH = frozenset(["touch"])
 
 
@@ -374,6 +372,15 @@ class AsyncGetMany(Protocol):
     async def aget_many(
         self, namespace: str, keys: Sequence[str], now: float, count: bool = True
     ) -> list[StoredEntry | None]: ...
+
+
+def _arguments(method: Callable[..., Any]) -> frozenset[str]:
+    """The arguments ``method`` of a protocol takes, less ``self``."""
+    return frozenset(inspect.signature(method).parameters) - {"self"}
+
+
+_GET_MANY = _arguments(SupportsGetMany.get_many)
+_AGET_MANY = _arguments(AsyncGetMany.aget_many)
 
 
 async def aread_many(
