@@ -317,6 +317,7 @@ class AsyncRedisBackend:
         async def read(tags: tuple[str, ...]) -> tuple[Any, Any] | None:
             tag = self._settings.tag_of(tags, key)
             keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
+            keys.append(self._keys.entry_key(tag, key))
             args = [self._keys.entry_prefix(tag), key]
             # through the fan-out, never retried after a timeout (see RedisBackend.delete)
             batch = AsyncNodeBatch(self._conn, "delete", self._acks, self._ack_timeout)

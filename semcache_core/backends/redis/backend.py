@@ -385,6 +385,7 @@ class RedisBackend(admin.Administration, reads.EntryReads, writes.Writes):
         def read(tags: tuple[str, ...]) -> tuple[Any, Any] | None:
             tag = self._tag_of(tags, key)
             keys = [self._keys.vset_key(tag), self._keys.expiry_key(tag)]
+            keys.append(self._keys.entry_key(tag, key))
             args = [self._keys.entry_prefix(tag), key]
             # through the fan-out, never retried after a timeout: the timed-out attempt
             # may have deleted the entry, and a retry would then answer False

@@ -20,6 +20,7 @@ node of the call together.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -78,6 +79,12 @@ _UNREACHABLE = (
     redis.exceptions.BusyLoadingError,
     redis.exceptions.ReadOnlyError,  # a primary just demoted to replica (failover)
     redis.exceptions.AskError,  # MOVED too: a slot in migration or a failover under way
+    redis.exceptions.ClusterError,  # "TTL exhausted": redirected or told to try again, too often
+)
+# the same, as a cluster pipeline reports them (in a plain ResponseError), and a script
+# that met a key of a slot under migration on the other node
+_UNREACHABLE_TEXT = re.compile(
+    r"\b(?:TRYAGAIN|ASK \d+|MOVED \d+|CLUSTERDOWN|TTL exhausted)|non local key", re.IGNORECASE
 )
 
 
@@ -85,7 +92,8 @@ def map_error(exc: Exception, what: str) -> SemCacheError:
     """The semcache error for a redis-py error ``exc`` met by ``what`` (httpx-style).
 
     - cannot reach a server in time (refused, timed out, cluster down for the slot, a
-      replica answering for a primary): :class:`BackendUnavailableError`;
+      replica answering for a primary, a slot under migration that the call cannot use
+      yet): :class:`BackendUnavailableError`;
     - a command the server does not know (Redis 7, Valkey) or that its ACL forbids to
       this user: :class:`CapabilityError` naming it;
     - anything else the server refused (a script error, out of memory, auth):
@@ -95,6 +103,8 @@ def map_error(exc: Exception, what: str) -> SemCacheError:
         return exc
     if isinstance(exc, _UNREACHABLE):
         return BackendUnavailableError(f"{what}: redis unreachable: {exc}")
+    if isinstance(exc, redis.exceptions.ResponseError) and _UNREACHABLE_TEXT.search(str(exc)):
+        return BackendUnavailableError(f"{what}: redis cluster slot in migration: {exc}")
     if isinstance(exc, redis.exceptions.RedisClusterException):
         return BackendUnavailableError(f"{what}: redis cluster: {exc}")
     text = str(exc)

@@ -351,6 +351,7 @@ def touch_call(
 ) -> tuple[list[str], list[Any]]:
     """Keys and arguments of the :data:`~.scripts.TOUCH` script (``expires_at`` > ``now``)."""
     keys = [settings.keys.vset_key(tag), settings.keys.expiry_key(tag)]
+    keys.append(settings.keys.entry_key(tag, key))
     if expires_at is None:
         x, ttl, attribute = "", "0", str(NEVER)
     else:

@@ -30,33 +30,51 @@ if dim > 0 and has_set then
   local have = redis.call('VDIM', KEYS[1])
   if have ~= dim then return {'dim', have} end
 end
+-- While the shard's slot migrates, Redis refuses a script any key it does not hold (it may
+-- be on the other node), and does not undo what the script did before: so no key is
+-- deleted and then used again. Each entry is overwritten in place (VADD replaces an
+-- element's vector), and every removal comes after every write, the sets' sizes followed
+-- so that one emptied (and so deleted) is not used again.
 local n = #KEYS - 2
+local last = {}  -- only the last write of a key counts
+for i = 1, n do last[ARGV[3 + (i - 1) * 8 + 1]] = i end
 for i = 1, n do
-  local e = KEYS[i + 2]
-  local b = 3 + (i - 1) * 8
+  local e, b = KEYS[i + 2], 3 + (i - 1) * 8
   local key, x, ttl, blob = ARGV[b + 1], ARGV[b + 4], ARGV[b + 6], ARGV[b + 7]
-  redis.call('DEL', e)
-  if has_set then redis.call('VREM', KEYS[1], key) end
-  if ttl == '-1' or x == '' then redis.call('ZREM', KEYS[2], key) end
-  if ttl ~= '-1' then
+  if last[key] == i and ttl ~= '-1' then
+    redis.call('HSET', e, 'v', ARGV[b + 2], 'm', ARGV[b + 3], 'x', x, 'k', key,
+               'n', ARGV[b + 5])
     if blob ~= '' then
-      redis.call('HSET', e, 'v', ARGV[b + 2], 'm', ARGV[b + 3], 'x', x, 'k', key,
-                 'n', ARGV[b + 5], 'f', blob)
+      redis.call('HSET', e, 'f', blob)
       redis.call('VADD', KEYS[1], 'FP32', blob, key, 'NOQUANT', 'SETATTR', ARGV[b + 8],
                  'M', ARGV[2], 'EF', ARGV[3])
       has_set = true
     else
-      redis.call('HSET', e, 'v', ARGV[b + 2], 'm', ARGV[b + 3], 'x', x, 'k', key,
-                 'n', ARGV[b + 5])
+      redis.call('HDEL', e, 'f')
     end
-    if ttl ~= '0' then redis.call('PEXPIRE', e, ttl) end
+    if ttl == '0' then redis.call('PERSIST', e) else redis.call('PEXPIRE', e, ttl) end
     if x ~= '' then redis.call('ZADD', KEYS[2], x, key) end
+  end
+end
+local vectors = has_set and redis.call('VCARD', KEYS[1]) or 0
+local expiries = redis.call('ZCARD', KEYS[2])
+for i = 1, n do
+  local e, b = KEYS[i + 2], 3 + (i - 1) * 8
+  local key, x, ttl, blob = ARGV[b + 1], ARGV[b + 4], ARGV[b + 6], ARGV[b + 7]
+  if last[key] == i then
+    if ttl == '-1' then redis.call('DEL', e) end
+    if vectors > 0 and (ttl == '-1' or blob == '') then
+      vectors = vectors - redis.call('VREM', KEYS[1], key)
+    end
+    if expiries > 0 and (ttl == '-1' or x == '') then
+      expiries = expiries - redis.call('ZREM', KEYS[2], key)
+    end
   end
 end
 return {'ok', n}
 """
 """Replace entries of one shard (``ttl_ms`` ``-1``: remove only, the entry is born
-expired; ``0``: no ``PEXPIRE``). ``ARGV[1..3]``: dim (0 without vectors), M, EF.
+expired; ``0``: no expiry; of a key given twice, the last write). ``ARGV[1..3]``: dim (0 without vectors), M, EF.
 Returns ``{'dim', d}`` without writing when the shard holds vectors of dimension d."""
 
 SET_IF_UNCHANGED = (
@@ -71,7 +89,7 @@ as the last two ``ARGV`` (after :data:`SET`'s); ``{'changed', 0}`` without writi
 does not (removed, expired, or rewritten since it was read)."""
 
 DELETE = """
-local e = ARGV[1] .. ARGV[2]
+local e = KEYS[3]
 local x = redis.call('HGET', e, 'x')
 redis.call('DEL', e)
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('VREM', KEYS[1], ARGV[2]) end
@@ -79,7 +97,9 @@ redis.call('ZREM', KEYS[2], ARGV[2])
 if not x then return {0, ''} end
 return {1, x}
 """
-"""Remove one entry; ARGV: entry prefix, key. Returns ``{existed, x}``."""
+"""Remove one entry; KEYS[3]: its hash (declared, as every key a script changes: in a
+slot under migration Redis then refuses the script whole rather than run it where the hash
+is not); ARGV: entry prefix, key. Returns ``{existed, x}``."""
 
 DROP = """
 local function unlink_entries(keys)
@@ -98,7 +118,7 @@ return 1
 whose vector or expiry record went with the sets."""
 
 TOUCH = """
-local e = ARGV[1] .. ARGV[2]
+local e = KEYS[3]
 local x = redis.call('HGET', e, 'x')
 -- an x semcache never writes (not a number) is no live entry either
 if not x or (x ~= '' and not (tonumber(x) and tonumber(x) > tonumber(ARGV[3]))) then
@@ -118,7 +138,8 @@ if redis.call('HEXISTS', e, 'f') == 1 and redis.call('EXISTS', KEYS[1]) == 1 the
 end
 return 1
 """
-"""Give one live entry a new expiry; ARGV: entry prefix, key, now, ``x`` ('' never),
+"""Give one live entry a new expiry; KEYS[3]: its hash (declared, as DELETE's); ARGV:
+entry prefix, key, now, ``x`` ('' never),
 ``ttl_ms`` ('0': ``PERSIST``), the expiry attribute (JSON number, last in the vector's
 attributes: see :func:`.entry_codec.attributes`). Returns 1, or 0 when no live entry
 (by the cache's clock) was there; changes nothing then."""
