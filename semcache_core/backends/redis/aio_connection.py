@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
@@ -30,6 +31,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.cluster import RedisCluster
 
+import redis
+
+from ...errors import CapabilityError
 from .connection import RETRY_ON, Connection, check_open, mapped_errors
 
 __all__ = ["AsyncConnection"]
@@ -78,12 +82,18 @@ class AsyncConnection:
             "socket_connect_timeout": connect_timeout,
             "socket_timeout": socket_timeout,
         }
+        refused: CapabilityError | None = None
         if url is None and cluster_nodes is None:  # a client was passed: its address
-            options.update(_client_options(conn))
+            try:
+                options.update(_client_options(conn))
+            except CapabilityError as exc:  # the sync calls work: only async ones refuse
+                refused = exc
         if isinstance(conn.client, RedisCluster):  # every node the sync client knows:
             cluster_nodes = [node.name for node in conn.client.get_nodes()]  # any may be down
 
         def make() -> Any:
+            if refused is not None:
+                raise refused
             # bounded: redis-py's defaults can retry for seconds on a dead node
             retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries, RETRY_ON)
             if cluster_nodes is not None:
@@ -94,6 +104,8 @@ class AsyncConnection:
             return aredis.Redis.from_url(url, retry=retry, **options)
 
         def make_node(name: str) -> Any:
+            if refused is not None:
+                raise refused
             # one try, the deadline on its socket: .aio_fanout owns retries and deadline
             once = {**options, "retry": Retry(NoBackoff(), 0)}
             once["socket_connect_timeout"] = min(connect_timeout, socket_timeout)
@@ -238,18 +250,45 @@ def _host_port(name: str) -> tuple[str, int]:
 
 
 def _client_options(conn: Connection) -> dict[str, Any]:
-    """Address, database and credentials of a sync client (a cluster's: of a node)."""
+    """Address, database, credentials and TLS settings of a sync client (a cluster's: of a
+    node): a unix socket stays a unix socket, TLS stays TLS.
+
+    Raises:
+        CapabilityError: a connection class of another kind (its own ``connect``): the
+            async client could only guess at it, and would reach another server.
+    """
     _, node = conn.primaries()[0]
-    kwargs = node.connection_pool.connection_kwargs
-    wanted = ("username", "password", "client_name")
+    pool = node.connection_pool
+    kwargs = pool.connection_kwargs
+    kind = pool.connection_class
+    if kind not in (redis.Connection, redis.SSLConnection, redis.UnixDomainSocketConnection):
+        raise CapabilityError(
+            f"async calls cannot copy this client's connection class {kind.__qualname__}; "
+            "give RedisBackend url= or cluster_nodes= (with its options) for them"
+        )
+    wanted = ("username", "password", "client_name", "credential_provider")
     found = {name: kwargs[name] for name in wanted if kwargs.get(name) is not None}
-    if not conn.is_cluster:
+    if kind is redis.SSLConnection:
+        found["ssl"] = True
+        found.update(
+            (name, value)
+            for name, value in kwargs.items()
+            if name in _ASYNC_SSL_OPTIONS and value is not None
+        )
+    if kind is redis.UnixDomainSocketConnection:
+        found.update(unix_socket_path=kwargs["path"], db=kwargs.get("db", 0))
+    elif not conn.is_cluster:
         found.update(
             host=kwargs.get("host", "localhost"),
             port=kwargs.get("port", 6379),
             db=kwargs.get("db", 0),
         )
     return found
+
+
+_ASYNC_SSL_OPTIONS = frozenset(
+    name for name in inspect.signature(aredis.Redis).parameters if name.startswith("ssl_")
+)
 
 
 def _close_at_shutdown(
