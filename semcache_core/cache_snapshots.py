@@ -93,10 +93,17 @@ class Snapshots:
 
     @classmethod
     def from_snapshot(
-        cls: type[SemCache], path: str | os.PathLike[str], *, embedder: Any = None, **options: Any
+        cls: type[SemCache],
+        path: str | os.PathLike[str],
+        /,
+        *,
+        embedder: Any = None,
+        **options: Any,
     ) -> SemCache:
         """A new cache with the snapshot's content and settings (``options`` override them).
 
+        ``path`` (the snapshot's) is positional, so ``path=`` in ``options`` is the
+        constructor's: a durable cache in that directory, filled from the snapshot.
         Pass the ``embedder`` the snapshot was made with: embedders are not saved. With
         ``backend=``, the content goes into that backend, which keeps its own settings:
         the saved LRU bound, index kind and HNSW settings are not applied (the default

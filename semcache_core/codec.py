@@ -86,11 +86,19 @@ def _ext_hook(code: int, data: bytes) -> Any:
         return VectorValue.from_payload(data)
     if code != _NDARRAY:
         return msgpack.ExtType(code, data)
-    unpacker = msgpack.Unpacker(raw=False)
+    return _array_of(data).copy()
+
+
+def _array_of(data: bytes) -> np.ndarray:
+    """The ndarray an extension's ``data`` holds (a read-only view of it): its header
+    ``[dtype, shape]``, then the raw elements."""
+    # the Unpacker takes the whole payload in: at its default bound (100 MiB) a bigger
+    # array, which set accepts, would never read back
+    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=max(len(data), 1))
     unpacker.feed(data)
     dtype, shape = unpacker.unpack()
     offset = unpacker.tell()
-    return np.frombuffer(data, dtype=np.dtype(dtype), offset=offset).reshape(shape).copy()
+    return np.frombuffer(data, dtype=np.dtype(dtype), offset=offset).reshape(shape)
 
 
 _packer_options = {"default": _default, "use_bin_type": True, "datetime": False}
@@ -112,7 +120,7 @@ def encode(value: Any) -> bytes:
         blob: bytes = msgpack.packb(value, **_packer_options)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidValueError(f"value cannot be stored: {exc}") from exc
-    if type(value) is not np.ndarray and not is_scalar(blob):
+    if not is_scalar(blob):  # an ndarray too: one too big for a reader is refused here
         _check_reads_back(
             blob,
             _decode_written,
@@ -126,7 +134,7 @@ def encode(value: Any) -> bytes:
 def _written_ext_hook(code: int, data: bytes) -> Any:
     if code != _NDARRAY:  # a raw msgpack.ExtType inside the value: no reader knows it
         raise ValueError(f"msgpack extension type {code}")
-    return _ext_hook(code, data)
+    return _array_of(data)  # read as decode does, less the copy (the result is dropped)
 
 
 def _decode_written(blob: bytes) -> Any:
@@ -140,8 +148,9 @@ def _check_reads_back(blob: bytes, read: Any, what: str, rule: str) -> None:
     try:
         read(blob)
     except Exception as exc:  # msgpack raises several types for what it cannot rebuild
+        problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise InvalidValueError(
-            f"{what} cannot be stored: it would not read back ({exc}); {rule}"
+            f"{what} cannot be stored: it would not read back ({problem}); {rule}"
         ) from exc
 
 

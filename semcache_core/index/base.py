@@ -18,6 +18,7 @@ __all__ = [
     "SearchResult",
     "VectorIndex",
     "empty_result",
+    "first_not_unit",
     "rank",
     "top_k",
     "top_k_rows",
@@ -25,6 +26,24 @@ __all__ = [
 
 Labels = npt.NDArray[np.int64]
 SearchResult = tuple[Labels, npt.NDArray[np.float32]]
+
+
+UNIT_TOLERANCE = 1e-4
+"""How far a stored vector's squared norm may be from 1: what every write stores, a unit
+vector rounded to float32, is off by ~1e-7 (~1e-6 at 12,288 dimensions)."""
+
+
+def first_not_unit(vectors: FloatMatrix) -> int | None:
+    """The first row of ``vectors`` (2-D) that is not a unit vector within
+    :data:`UNIT_TOLERANCE` (all zeros, NaN or infinite components included), or None.
+
+    Stored vectors are normalised, so an inner product is a cosine: one of norm 10 would
+    score 10x, and make a distant entry the best hit. One pass that releases the GIL.
+    """
+    with np.errstate(all="ignore"):
+        squared = np.einsum("ij,ij->i", vectors, vectors)
+        off = ~(np.abs(squared - 1) <= UNIT_TOLERANCE)  # NaN compares False: off too
+    return int(np.argmax(off)) if off.any() else None
 
 
 class VectorIndex(Protocol):

@@ -486,13 +486,16 @@ def _check_links(state: dict[str, Any], level0_links: np.ndarray, count: int) ->
         "label_offset": vector_end,
         "size_data_per_element": vector_end + 8,
         "size_links_per_element": 4 + 4 * max_m,
-        "max_level": int(levels.max()) if count else state["max_level"],
+        "max_level": int(levels.max()) if count else -1,  # hnswlib's empty graph: -1
     }
     wrong = [name for name, value in expected.items() if state[name] != value]
     if wrong or not 0 <= count <= int(state["max_elements"]) or (count and levels.min() < 0):
         raise ValueError(f"graph header fields are inconsistent: {wrong or 'sizes'}")
-    if count and not 0 <= int(state["enterpoint_node"]) < count:
+    entry = int(state["enterpoint_node"])
+    if not (0 <= entry < count if count else entry == -1):
         raise ValueError("the graph's entry point lies outside it")
+    if count and levels[entry] != expected["max_level"]:  # hnswlib starts every search there
+        raise ValueError("the graph's entry point is not on its top level")
     if len(links) != int(levels.sum()) * expected["size_links_per_element"]:
         raise ValueError("the graph's upper-level link lists have the wrong size")
     internal = np.asarray(state["label_lookup_internal"])
@@ -507,3 +510,23 @@ def _check_links(state: dict[str, Any], level0_links: np.ndarray, count: int) ->
         # earlier links: only when some id is out of range do the sizes need a closer look
         if (ids >= count).any() and (ids[np.arange(width) < sizes[:, None]] >= count).any():
             raise ValueError("the graph holds a link outside it")
+    _check_link_levels(links.view(np.uint32).reshape(-1, 1 + max_m), levels)
+
+
+def _check_link_levels(rows: np.ndarray, levels: np.ndarray) -> None:
+    """Refuse an upper-level link to an element that has no list on that level: hnswlib
+    follows it there (and reads memory that is not a list). ``rows``: the ``link_lists``
+    table, whose ids :func:`_check_links` found in range, one row per level 1 to
+    ``levels[i]`` of each element ``i`` in turn.
+
+    Raises:
+        ValueError: a link from level ``l`` to an element whose top level is below ``l``.
+    """
+    if not len(rows):
+        return
+    owners = np.repeat(np.arange(len(levels)), levels)
+    row_level = np.arange(len(rows)) - np.searchsorted(owners, owners) + 1
+    sizes, ids = rows[:, 0] & 0xFFFF, rows[:, 1:].astype(np.intp)
+    used = np.arange(ids.shape[1]) < sizes[:, None]
+    if (used & (levels[np.where(used, ids, 0)] < row_level[:, None])).any():
+        raise ValueError("the graph links a level to an element that is not on it")

@@ -43,7 +43,9 @@ logged change (the LRU order of the writes). Without a usable checkpoint
 and the index rebuilt, then a checkpoint is written.
 
 A second process opening the same directory gets :class:`DirectoryLockedError` at once:
-one process owns a durable directory (share a cache between processes through Redis).
+one process owns a durable directory (share a cache between processes through Redis). So
+does a process forked from the owner at its first call: it inherits the lock, but its
+writes would go behind the owner's view (lost at the owner's next checkpoint).
 
 Example::
 
@@ -417,10 +419,13 @@ class DurableBackend:
             self._memory.take_dropped()  # their records went with the journal's content
 
     def _check_open(self) -> None:
+        """Raises :class:`CacheClosedError` after :meth:`close`, and
+        :class:`DirectoryLockedError` in a process forked from the one that opened it."""
         if self._closed:
             raise CacheClosedError(
                 f"the durable cache at {self.path} is closed: open the directory again"
             )
+        self._lock_file.check_owner()
 
     # --- reads: the view answers; they never write the journal ---------------------------
 
@@ -434,13 +439,13 @@ class DurableBackend:
     def get(
         self, namespace: str, key: str, now: float, count: bool = True, touch: bool = True
     ) -> StoredEntry | None:
-        if self._closed:
+        if self._closed or self._lock_file.forked:
             self._check_open()
         return self._memory.get(namespace, key, now, count, touch)
 
     def read_value(self, namespace: str, key: str, now: float) -> Any:
         """:meth:`LocalBackend.read_value` of the memory copy (reads write no journal)."""
-        if self._closed:
+        if self._closed or self._lock_file.forked:
             self._check_open()
         return self._memory.read_value(namespace, key, now)
 
@@ -573,14 +578,18 @@ class DurableBackend:
 
     def close(self) -> None:
         """Save a checkpoint (when anything changed since the last one, the LRU order of
-        reads included), close the journal and release the directory."""
+        reads included), close the journal and release the directory.
+
+        In a process forked from the owner it saves nothing: it drops its copies (the
+        owner keeps the directory locked)."""
         if self._closed:
             return
         self._stop.set()
         if self._ticker is not None and self._ticker is not threading.current_thread():
             self._ticker.join()
         try:
-            self.checkpoint()
+            if self._lock_file.owned():
+                self.checkpoint()
         finally:
             self._closed = True
             self._memory.close()

@@ -26,6 +26,7 @@ from ..backends.base import NOT_DECODED, EntryWrite
 from ..backends.entries import EXTENSION_HEADS, check_extensions, check_metadata
 from ..codec import decode, decode_many, is_scalar
 from ..errors import BackendError, SnapshotError, UnsafeRecordError, shown
+from ..index.base import first_not_unit
 from .journal_disk import RawDisk
 
 __all__ = [
@@ -281,10 +282,11 @@ def _is_metadata(blob: bytes) -> bool:
 
 def _is_float32_blob(vector: Any) -> bool:
     """Whether ``vector`` is what :func:`record_of` writes for one: float32 components,
-    at least one, all finite (a NaN or infinity would make every score it enters NaN)."""
+    at least one, of a unit vector (see :func:`~semcache_core.index.base.first_not_unit`:
+    a NaN would make every score it enters NaN, a longer one outscore the true match)."""
     if not (isinstance(vector, bytes) and len(vector) > 0 and len(vector) % 4 == 0):
         return False
-    return bool(np.isfinite(np.frombuffer(vector, dtype=np.float32)).all())
+    return first_not_unit(np.frombuffer(vector, dtype=np.float32).reshape(1, -1)) is None
 
 
 def by_last_change(names: Iterable[str], log: Sequence[tuple[str, int]]) -> list[str]:

@@ -51,6 +51,7 @@ from ..backends.local import LocalBackend
 from ..checks import check_ttl
 from ..codec import decode, encode
 from ..errors import InvalidArgumentError, SnapshotError
+from ..index.base import first_not_unit
 from ..index.hnsw import HNSWParams, check_graph_fields, copy_vectors, slots_of
 from ..index.hybrid import DEFAULT_HNSW_THRESHOLD
 from ..vector_values import is_vector_blob
@@ -244,9 +245,13 @@ class _BigBlocks:
             self._slots_found.set_result(None)
             for j, state, slots in plans:
                 copy_vectors(state, slots, self.graph_vectors[j])
-            _check_finite(blocks["vectors"].view(np.float32), "vectors")
+            plain, at = blocks["vectors"].view(np.float32), 0
+            for j, (_, count, _, space_dim) in enumerate(spaces):
+                if j not in own:  # the block holds these rows, one space after another
+                    _check_unit(plain[at : at + count * space_dim], space_dim, "vectors")
+                    at += count * space_dim
             for j, vectors in self.graph_vectors.items():
-                _check_finite(vectors, f"graph/{j}/level0")
+                _check_unit(vectors, spaces[j][3], f"graph/{j}/level0")
 
         self.blocks, self._read, self._copied = container.sections_in_background(
             ["vectors", *(f"graph/{j}/level0" for j in self.graphs)], copy_out
@@ -275,18 +280,25 @@ def _graph_fields(graph: Any) -> dict[str, Any]:
     return cast(dict[str, Any], graph)
 
 
-def _check_finite(vectors: np.ndarray, section: str) -> None:
-    """Reject a vector component that is NaN or infinite (no write stores one: it would
-    make every score it enters NaN). One summing pass, which releases the GIL; the unit
-    vectors of a cache cannot overflow it.
+def _check_unit(vectors: np.ndarray, dim: int, section: str) -> None:
+    """Reject a vector that is not of unit length (see
+    :func:`~semcache_core.index.base.first_not_unit`): every write stores one normalised,
+    so a longer one would outscore the true match, and a NaN make every score it enters NaN.
 
     Raises:
-        ValueError: naming ``section``.
+        ValueError: naming ``section`` and the vector's row in it.
     """
-    with np.errstate(all="ignore"):
-        total = np.add.reduce(vectors, axis=None)
-    if not np.isfinite(total):
+    rows = vectors.reshape(-1, dim)
+    bad = first_not_unit(rows)
+    if bad is None:
+        return
+    if not np.isfinite(rows[bad]).all():
         raise ValueError(f"section {section!r} holds a vector component that is not finite")
+    norm = float(np.linalg.norm(rows[bad].astype(np.float64)))
+    raise ValueError(
+        f"section {section!r} holds a vector of norm {norm:.6g} (row {bad}), not a unit "
+        "vector as every write stores"
+    )
 
 
 def _with_level0(graph: dict[str, Any], block: np.ndarray) -> dict[str, Any]:
