@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .checks import check_key, check_write_options
 from .codec import encode
 from .errors import InvalidValueError, shown
+from .json_text import dump_json, load_json
 
 if TYPE_CHECKING:
     from .cache import SemCache
@@ -77,11 +78,13 @@ class TextCalls:
         *,
         namespace: str = "",
     ) -> None:
-        """Store a JSON-serialisable object as JSON text (not embedded)."""
-        try:
-            text = json.dumps(obj, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidValueError(f"put_json needs a JSON-serialisable object: {exc}") from exc
+        """Store a JSON-serialisable object as JSON text (not embedded), nested at most
+        :data:`~semcache_core.json_text.MAX_JSON_DEPTH` levels deep.
+
+        Raises:
+            InvalidValueError: ``obj`` is not JSON-serialisable, or nests deeper.
+        """
+        text = dump_json(obj)
         self.set(key, text, metadata=metadata, ttl=ttl, namespace=namespace)
 
     def get_json(self: SemCache, key: str, default: Any = None, *, namespace: str = "") -> Any:
@@ -92,7 +95,7 @@ class TextCalls:
         if not isinstance(text, str):
             raise InvalidValueError(f"{shown(key)} holds {type(text).__name__}, not JSON text")
         try:
-            return json.loads(text)
+            return load_json(text, key)
         except json.JSONDecodeError as exc:
             raise InvalidValueError(f"{shown(key)} does not hold JSON text: {exc}") from exc
 

@@ -56,6 +56,7 @@ from .errors import (
     InvalidValueError,
     shown,
 )
+from .json_text import dump_json, load_json
 
 __all__ = [
     "DistributedSemanticKV",
@@ -440,12 +441,13 @@ class DistributedSemanticKV:
             raise StoredTextError(key, exc) from exc
 
     def put_json(self, key: str, value: Any, ttl_ms: int = 0) -> bool:
-        """:meth:`put` of ``value`` as JSON text (embedded)."""
-        try:
-            text = json.dumps(value)
-        except (TypeError, ValueError) as exc:
-            raise InvalidValueError(f"put_json needs a JSON-serialisable value: {exc}") from exc
-        return self.put_string(key, text, ttl_ms)
+        """:meth:`put` of ``value`` as JSON text (embedded), nested at most
+        :data:`~semcache_core.json_text.MAX_JSON_DEPTH` levels deep.
+
+        Raises:
+            InvalidValueError: ``value`` is not JSON-serialisable, or nests deeper.
+        """
+        return self.put_string(key, dump_json(value, allow_nan=True), ttl_ms)
 
     def get_json(self, key: str) -> Any:
         """The value of ``key`` parsed as JSON, or None when absent.
@@ -453,12 +455,13 @@ class DistributedSemanticKV:
         Raises:
             StoredJSONError: the value is not JSON (a ``json.JSONDecodeError``, as the seed's).
             StoredTextError: the value is not UTF-8.
+            InvalidValueError: the JSON nests too deep to parse (see :func:`load_json`).
         """
         text = self.get_string(key)
         if text is None:
             return None
         try:
-            return json.loads(text)
+            return load_json(text, key)
         except json.JSONDecodeError as exc:
             raise StoredJSONError(key, exc) from exc
 

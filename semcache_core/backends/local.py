@@ -7,7 +7,7 @@ Layout::
                   the entry is cold); a namespace whose last entry leaves is dropped
     _cold         ColdEntries restored from a snapshot and not touched yet (or None)
     _expiry       heap of (expires_at, seq, entry); items of replaced or touched entries
-                  are skipped
+                  are skipped; every write pops a few due items, purge_expired all
     _recency      heap of (tick, entry), only with max_entries (exact LRU, lazily kept)
 
 An entry is identified by ``(namespace, key)``: the same key in two namespaces is two
@@ -63,6 +63,11 @@ from .restore import PreparedRestore, gc_paused
 __all__ = ["LocalBackend", "PreparedRestore", "one_step_writer"]
 
 _INDEX_MODES = ("flat", "hnsw", "auto")
+_RECLAIM_PER_WRITE = 2
+"""Expiry items a write reclaims at most, beyond :data:`_RECLAIM_SLACK` per call: more
+than the one it may add, so a backlog of expired entries shrinks with every write."""
+_RECLAIM_SLACK = 8
+"""Expiry items any write may reclaim, whatever its size."""
 
 
 class LocalBackend(LocalReads, LocalWrites, LocalComputedWrites, LocalState):
@@ -226,9 +231,13 @@ class LocalBackend(LocalReads, LocalWrites, LocalComputedWrites, LocalState):
 
     # --- writes --------------------------------------------------------------------------
 
-    def _after_writes(self, now: float) -> None:
-        """Back within ``max_entries`` (the expired first, then the least recently used),
-        and the heaps rid of the items of what the writes replaced, once many (lock held)."""
+    def _after_writes(self, now: float, writes: int = 1) -> None:
+        """Some of the entries expired by ``now`` reclaimed (see :meth:`_reclaim_some`),
+        back within ``max_entries`` (the expired first, then the least recently used), and
+        the heaps rid of the items of what the writes replaced, once many (lock held)."""
+        heap = self._expiry
+        if (heap and heap[0][0] <= now) or self._cold is not None:
+            self._reclaim_some(now, _RECLAIM_PER_WRITE * writes + _RECLAIM_SLACK)
         if self.max_entries is not None and self._size() > self.max_entries:
             self.purge_expired(now)
             while self._size() > self.max_entries:
@@ -434,16 +443,34 @@ class LocalBackend(LocalReads, LocalWrites, LocalComputedWrites, LocalState):
         with self._lock:
             while self._cold is not None and (thawing := self._cold.next_due(now)) is not None:
                 self._thaw(*thawing)  # its expiry joins the heap below
-            purged = 0
-            heap = self._expiry
-            while heap and heap[0][0] <= now:
-                due, _, entry = heap[0]  # popped once dealt with, as in _evict_least_recent
-                if self._is_current(entry) and entry.expires_at == due:  # not touched since
-                    self._expire(entry)
-                    purged += 1
-                heapq.heappop(heap)
+            purged = self._expire_due(now, len(self._expiry))
             self._compact_heaps()
             return purged
+
+    def _reclaim_some(self, now: float, budget: int) -> None:
+        """:meth:`purge_expired` of at most ``budget`` items (cold entries thawed, heap
+        items popped), so that a workload of writes and keyed reads, which search, count
+        or scan nothing, does not hold its expired entries for good, and no one write pays
+        for a long backlog (a clock jump, a restore): each write takes
+        :data:`_RECLAIM_PER_WRITE` items off a backlog it adds at most one to (lock held)."""
+        while budget > 0 and self._cold is not None and (thawing := self._cold.next_due(now)):
+            self._thaw(*thawing)
+            budget -= 1
+        self._expire_due(now, budget)
+
+    def _expire_due(self, now: float, limit: int) -> int:
+        """Pop up to ``limit`` items due by ``now`` off the expiry heap, expiring their
+        entries (those not replaced or touched since); returns how many (lock held)."""
+        purged = 0
+        heap = self._expiry
+        while limit > 0 and heap and heap[0][0] <= now:
+            due, _, entry = heap[0]  # popped once dealt with, as in _evict_least_recent
+            if self._is_current(entry) and entry.expires_at == due:  # not touched since
+                self._expire(entry)
+                purged += 1
+            heapq.heappop(heap)
+            limit -= 1
+        return purged
 
     def _compact_heaps(self) -> None:
         """Drop the heap items of replaced, removed or touched entries once they outnumber

@@ -55,7 +55,7 @@ class LocalWrites:
             except BaseException:  # Ctrl-C or an error half way: no entry without its row
                 self._undo_unindexed(list(latest), first)
                 raise
-            self._after_writes(now)
+            self._after_writes(now, len(latest))
 
     def _set_latest(self: LocalBackend, writes: Iterable[EntryWrite]) -> None:
         """:meth:`set_many`'s writes, one per key, then their vectors (lock held)."""
