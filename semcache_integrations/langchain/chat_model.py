@@ -27,6 +27,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.load import dumps
+from langchain_core.load.serializable import Serializable
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableBinding
@@ -368,8 +369,10 @@ class CachedChatModel(BaseChatModel):
         ``dumpd`` on every call would cost a hit about 80 us). A ``dumpd`` made by someone
         else (another wrapper of the model, while the model had other settings that it
         has since changed back) describes the model as it was then, not as it is. A
-        field that is a dict, list, tuple or set is kept as a copy, so that one changed
-        in place (``model.model_kwargs["top_p"] = 0.5``) counts as changed too."""
+        field that is a dict, list, tuple or set is kept as a copy, and a serialisable
+        object as its fields, so that one changed in place
+        (``model.model_kwargs["top_p"] = 0.5``, ``model.config.temperature = 1.5``) counts
+        as changed too."""
         fields = vars(self.model)
         now = {name: _kept_value(value) for name, value in fields.items() if name != "_serialized"}
         try:
@@ -407,10 +410,15 @@ class CachedChatModel(BaseChatModel):
 
 
 def _kept_value(value: Any, depth: int = 0) -> Any:
-    """``value`` with every dict, list, tuple and set in it copied, down to 8 levels;
-    anything else, such as a client object, is kept as it is, never deep-copied."""
+    """``value`` with every dict, list, tuple and set in it copied, and every serialisable
+    object in it (a nested config: ``dumpd`` describes it too) kept as its type and fields,
+    down to 8 levels; anything else, such as a client object, is kept as it is, never
+    deep-copied."""
     if depth == 8:
         return value
+    if isinstance(value, Serializable):  # changed in place: model.config.temperature = 1.5
+        fields = vars(value).items()
+        return type(value), {k: _kept_value(v, depth + 1) for k, v in fields if k != "_serialized"}
     if isinstance(value, dict):
         return {key: _kept_value(item, depth + 1) for key, item in value.items()}
     if isinstance(value, (list, tuple)):  # compared with another copy: a list is enough

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.globals import set_llm_cache
 from langchain_core.language_models import BaseChatModel
+from langchain_core.load.serializable import Serializable
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
@@ -747,6 +748,44 @@ def test_a_setting_changed_in_place_is_never_served_the_old_settings_answer(
         settings_now = tuple(sorted(model.model_kwargs.items()))
         assert chat.invoke(QUESTION).content == f"small with {list(settings_now)}"
         asked.add(settings_now)
+        assert len(model._calls) == len(asked)  # a repeat of settings is a hit
+
+
+class GenerationConfig(Serializable):
+    """A serialisable settings object a model holds (its ``dumpd`` describes it)."""
+
+    temperature: float = 0.0
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+
+class ConfiguredChat(ProviderLikeChat):
+    """A provider-like model whose settings live in a nested serialisable object."""
+
+    config: GenerationConfig = Field(default_factory=GenerationConfig)
+
+    def _answer(self) -> str:
+        return f"{self.model_name} at {self.config.temperature}"
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 0.5, 1.5]), min_size=1, max_size=6))
+def test_a_nested_setting_changed_in_place_is_never_served_the_old_answer(
+    temperatures: list[float],
+) -> None:
+    """``model.config.temperature = 1.5`` leaves the same config object: the wrapper keeps
+    a serialisable field as its fields (before, it kept the object, equal to itself, and
+    served the answer of the old temperature, found by review)."""
+    model = ConfiguredChat()
+    chat = CachedChatModel(model, cache=SemCache())
+    assert chat.invoke(QUESTION).content == "small at 0.0"
+    asked = {0.0}
+    for temperature in temperatures:
+        model.config.temperature = temperature
+        assert chat.invoke(QUESTION).content == f"small at {temperature}"
+        asked.add(temperature)
         assert len(model._calls) == len(asked)  # a repeat of settings is a hit
 
 
