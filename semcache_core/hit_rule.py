@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from .guard_marks import marks_agree
 from .guards import Guard, check_guards, passes
 from .pleasantries import compared_texts
-from .prompt_diff import differing_sentences, is_trivial, tokens, words
+from .prompt_diff import asks_after, differing_sentences, is_trivial, line_layout, tokens, words
 from .word_swaps import swapped_words
 
 __all__ = ["checked_verdict", "query_verdict", "same_question"]
@@ -39,14 +39,20 @@ def query_verdict(
       Is the gym open? Thanks." asks what "Is the gym open?" asks; but greetings at other
       times of day ("Good morning!" / "Good evening!"), or at one where the question is
       about now, are a no (:func:`~semcache_core.pleasantries.times_apart`);
+    - the texts are laid out in other lines (:func:`~semcache_core.prompt_diff.line_layout`:
+      code indented into a loop or out of it, the same words on more lines): no;
     - the texts differ only in whitespace and the punctuation of prose (a comma, a last
-      question mark left off): yes; in a symbol inside a token ("build/cache" /
+      question mark left off): yes; a number or a literal of code in double quotes against
+      the bare one ('"1" === 1', 'typeof "null"'): no; in a symbol inside a token ("build/cache" /
       "build/.cache", "==" / "!="), or in how their sentences end ("Translate: Yes." /
       "Translate: Yes?", "Count the dots: ..." / "...: .", "?" / "...":
       :func:`~semcache_core.guard_marks.marks_agree`): no, whatever the embeddings say;
     - nothing shared (the spans are the whole texts): yes, the search already compared them
       (the LLM caches and calibration embed a query text less its pleasantries);
     - one side adds or drops a sentence the other lacks: no;
+    - what differs comes before a question the texts share (a question mark or a
+      "Question:" label after it: :func:`~semcache_core.prompt_diff.asks_after`): no, it is
+      what the question is asked about (a context formatted into the same message);
     - the texts differ in several places (a RAG prompt's context line and its question):
       the differing sentences of each, without the sentences shared between them
       (:func:`~semcache_core.prompt_diff.differing_sentences`), are what the rest judges;
@@ -67,6 +73,8 @@ def checked_verdict(query: str, stored: str, guards: tuple[Guard, ...]) -> bool 
     texts = compared_texts(query, stored)
     if texts is None:  # greetings at other times of day
         return False
+    if line_layout(texts[0]) != line_layout(texts[1]):  # code indented otherwise, ...
+        return False
     difference = differing_sentences(*texts)
     if difference.one_sided:
         return False
@@ -77,6 +85,8 @@ def checked_verdict(query: str, stored: str, guards: tuple[Guard, ...]) -> bool 
     new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)
     if new_trivial or stored_trivial:
         return new_trivial and stored_trivial
+    if asks_after(texts[0], difference):  # the same question about another context
+        return False
     if not marks_agree(difference.first, difference.second):  # the same words in other cases
         return False
     if not passes(guards, difference.first, difference.second):
@@ -102,4 +112,6 @@ def same_question(query: str, stored: str) -> bool:
         False
     """
     texts = compared_texts(query, stored)
-    return texts is not None and texts[0].split() == texts[1].split()
+    if texts is None or line_layout(texts[0]) != line_layout(texts[1]):
+        return False
+    return texts[0].split() == texts[1].split()

@@ -38,7 +38,9 @@ __all__ = [
     "Difference",
     "differing_sentences",
     "differing_spans",
+    "asks_after",
     "is_trivial",
+    "line_layout",
     "tokens",
     "words",
     "numbers",
@@ -223,8 +225,67 @@ def tokens(span: str) -> list[str]:
         >>> tokens('Delete "build/.cache", then run it?')
         ['Delete', 'build/.cache', 'then', 'run', 'it']
     """
-    stripped = (token.lstrip(_OPENING).rstrip(_CLOSING) for token in span.split())
+    stripped = (_token(token) for token in span.split())
     return [token for token in stripped if token]
+
+
+# a number or a literal of code in double quotes is a string, not the number or the literal
+# ('Is "1" === 1 true?', 'typeof "null"', 'WHERE name = "NULL"'), as in single quotes
+_QUOTED_LITERAL = re.compile(
+    r"[\"\u201c]((?:[-+]?(?:\d+(?:[.,]\d+)*|\.\d+))|null|none|nil|true|false|undefined|nan)"
+    r"[\"\u201d][.,;:?]*",
+    re.IGNORECASE,
+)
+
+
+def _token(raw: str) -> str:
+    """One token less the prose punctuation at its ends, but a quoted literal's quotes."""
+    quoted = _QUOTED_LITERAL.fullmatch(raw)
+    if quoted is not None:
+        return f'"{quoted.group(1)}"'
+    return raw.lstrip(_OPENING).rstrip(_CLOSING)
+
+
+def line_layout(text: str) -> tuple[int, ...]:
+    """How ``text`` is laid out in lines: after its first, each line's indentation (tabs to
+    8 columns, less the least of all lines) and ``-1`` for a run of blank lines; blank
+    lines around the text left out. Two texts of the same words laid out otherwise may ask
+    different things: code indented into a loop or out of it, a YAML key moved, "How many
+    lines does this text have?" (a paragraph break of two blank lines is one of one). The
+    first line's own indentation is not kept: a stray space before a prompt changes
+    nothing.
+
+    Example::
+
+        >>> line_layout("What does it print?\\nfor i in x:\\n    pass\\nprint(i)")
+        (0, 4, 0)
+        >>> line_layout("  What is it?  ")
+        ()
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").expandtabs(8).split("\n")
+    indents: list[int] = []
+    for line in lines:
+        indent = len(line) - len(line.lstrip()) if line.strip() else -1
+        if indent != -1 or (indents and indents[-1] != -1):  # blank runs: one, none first
+            indents.append(indent)
+    while indents and indents[-1] == -1:
+        indents.pop()
+    least = min((i for i in indents if i != -1), default=0)
+    return tuple(-1 if i == -1 else i - least for i in indents[1:])
+
+
+# a label that names what is asked ("Question: ", "Query: ")
+_QUESTION_LABEL = re.compile(r"\b(?:question|query)\s*:", re.IGNORECASE)
+
+
+def asks_after(text: str, difference: Difference) -> bool:
+    """Whether the text shared after ``difference`` (two prompts' differing sentences)
+    asks something: a question mark, or a "Question:" label. What differs before the
+    question is then what it is asked about (a retrieved context formatted into the same
+    message: "Context: Shipping is free for members.\\nQuestion: Do I pay for shipping?"),
+    whose answer it may change however alike the two read."""
+    shared = text[len(text) - difference.suffix :] if difference.suffix else ""
+    return "?" in shared or _QUESTION_LABEL.search(shared) is not None
 
 
 def is_trivial(span: str) -> bool:
