@@ -74,7 +74,8 @@ end
 return {'ok', n}
 """
 """Replace entries of one shard (``ttl_ms`` ``-1``: remove only, the entry is born
-expired; ``0``: no expiry; of a key given twice, the last write). ``ARGV[1..3]``: dim (0 without vectors), M, EF.
+expired; ``0``: no expiry; of a key given twice, the last write). ``ARGV[1..3]``: dim (0
+without vectors), M, EF.
 Returns ``{'dim', d}`` without writing when the shard holds vectors of dimension d."""
 
 SET_IF_UNCHANGED = (
