@@ -85,11 +85,15 @@ def _floats(value: Any, what: str) -> list[float]:
     """``value`` (a sequence of numbers) as a new list of floats, as the seed extracts it.
 
     Raises:
-        InvalidValueError: a str or bytes, or not a sequence of real numbers or bools.
+        InvalidValueError: a str, bytes, dict, set or other non-sequence (a generator), or
+            not a sequence of real numbers or bools.
     """
     if value.__class__ is list and set(map(type, value)) <= {float}:  # an embedder's list
         return value.copy()
-    if isinstance(value, (str, bytes)):
+    if isinstance(value, (str, bytes, bytearray, dict, set, frozenset)) or not (
+        isinstance(value, np.ndarray)
+        or (hasattr(value, "__len__") and hasattr(value, "__getitem__"))
+    ):  # the seed reads a Sequence: a dict's keys, a set's hash order, a generator are none
         raise InvalidValueError(
             f"{what} must be a sequence of numbers, got a {type(value).__name__}"
         )

@@ -11,6 +11,7 @@ more: no similarity exceeds 1), the answers must be equal, bit for bit.
 
 from __future__ import annotations
 
+import array
 import math
 from pathlib import Path
 from typing import Any
@@ -357,3 +358,33 @@ def test_ttl_none_never_expires_as_in_the_seed() -> None:
     for text, namespace in (("a", ""), ("b", rs_compat.UNINDEXED)):
         entry = ours.engine.get_entry(text, namespace=namespace)
         assert entry is not None and entry.expires_at is None
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: (x for x in [1.0, 2.0]), id="generator"),
+        pytest.param(lambda: {0.5: "x", 0.25: "y"}, id="dict"),
+        pytest.param(lambda: {3.0, 1.0, 2.0}, id="set"),
+        pytest.param(lambda: {1.0: 2}.keys(), id="dict-keys"),
+        pytest.param(lambda: (1.0, 2.0), id="tuple"),
+        pytest.param(lambda: range(1, 3), id="range"),
+        pytest.param(lambda: array.array("f", [1, 2]), id="array"),
+        pytest.param(lambda: memoryview(array.array("f", [1, 2])), id="memoryview"),
+    ],
+)
+def test_what_is_a_vector_is_the_seeds_call(make: Any) -> None:
+    """A dict (its keys), a set (its hash order) or a generator is no sequence to the seed
+    (``TypeError``): before, one was stored as a vector; any sequence of numbers is one."""
+    seed, ours = semcache_rs.SemCache(), SemCache()
+    try:
+        seed.put("p", make())
+    except TypeError:
+        with pytest.raises(InvalidValueError):
+            ours.put("p", make())
+        with pytest.raises(InvalidValueError):
+            ours.get_or_compute("k", lambda _: make())
+        assert ours.size() == 0
+    else:
+        ours.put("p", make())
+        assert ours.get("p") == seed.get("p")
