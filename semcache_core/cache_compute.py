@@ -128,9 +128,9 @@ class ComputeCalls:
 
         A result that is an embedding (a non-empty list of floats or 1-D float16/32/64
         ndarray, finite, non-zero, of its namespace's dimension) is stored once, as the
-        entry's vector, so :meth:`get_similar` finds it; reads give it back in the type
-        ``fn`` returned (a list, or an ndarray of its dtype) with its values **rounded to
-        float32**. The computing call may return ``fn``'s own list, as calling ``fn``
+        entry's vector, so :meth:`get_similar` finds it; reads give it back as ``fn``
+        returned it (a list, a tuple as a list, or an ndarray of its dtype) with its
+        values **rounded to float32**. The computing call may return ``fn``'s own list, as calling ``fn``
         would, when storing it rounded none of its values (as with most embedders, whose
         values are float32 already); the cache keeps no reference to it, and waiters get
         lists of their own made from what was stored.

@@ -236,7 +236,7 @@ def calibrate(
 
 
 def _read_pairs(pairs: Iterable[Mapping[str, Any] | Sequence[Any]]) -> list[LabelledPair]:
-    if isinstance(pairs, (str, bytes, Mapping)):
+    if isinstance(pairs, (str, bytes, Mapping)) or not isinstance(pairs, Iterable):
         raise InvalidArgumentError(
             f"pairs must be an iterable of pairs, got a {type(pairs).__name__}"
         )

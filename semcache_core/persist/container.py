@@ -309,7 +309,10 @@ def _check_header_types(
 @contextmanager
 def open_container(path: str | os.PathLike[str]) -> Iterator[Container]:
     """Open a container for reading; raises :class:`SnapshotError` if it is not a sound one
-    (:class:`InvalidArgumentError` for a ``path`` that is not a str or ``os.PathLike``)."""
+    (:class:`InvalidArgumentError` for a ``path`` that is not a str or ``os.PathLike``), or
+    not a regular file (a FIFO would block the read for good, a device never end)."""
     target = check_path(path)
+    if target.exists() and not target.is_file():
+        raise SnapshotError(f"{target} is not a regular file: a snapshot is one")
     with open(target, "rb") as handle:
         yield Container(target, handle)

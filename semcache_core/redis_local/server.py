@@ -206,11 +206,19 @@ def read_state(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
 def nodes_from_state(state: dict[str, Any]) -> list[LocalNode]:
     try:
         return [
-            LocalNode(port=int(n["port"]), directory=Path(n["directory"]), pid=n.get("pid"))
+            LocalNode(port=int(n["port"]), directory=Path(n["directory"]), pid=_pid(n.get("pid")))
             for n in state["nodes"]
         ]
     except (KeyError, TypeError, ValueError) as exc:
         raise RedisServerError(f"malformed node record in the state file: {exc}") from exc
+
+
+def _pid(value: Any) -> int | None:
+    """A node record's pid: a positive int, or None (not started); else ValueError (a pid
+    of another type would be signalled, or fail deep in a stop)."""
+    if value is None or (type(value) is int and value > 0):
+        return value
+    raise ValueError(f"pid must be a positive integer, got {value!r}")
 
 
 def prepare_run_dir(run_dir: str | os.PathLike[str] | None) -> tuple[Path, bool]:
