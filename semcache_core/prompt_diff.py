@@ -283,7 +283,11 @@ def asks_after(text: str, difference: Difference) -> bool:
     asks something: a question mark, or a "Question:" label. What differs before the
     question is then what it is asked about (a retrieved context formatted into the same
     message: "Context: Shipping is free for members.\\nQuestion: Do I pay for shipping?"),
-    whose answer it may change however alike the two read."""
+    whose answer it may change however alike the two read. Not where both differ in a
+    label before a colon: that names the question's topic ("Boil an egg: how long?"), and
+    is compared as the question is."""
+    if difference.first.rstrip().endswith(":") and difference.second.rstrip().endswith(":"):
+        return False  # a topic the question is about ("boil an egg: how long?"): compared
     shared = text[len(text) - difference.suffix :] if difference.suffix else ""
     return "?" in shared or _QUESTION_LABEL.search(shared) is not None
 

@@ -117,6 +117,9 @@ def test_the_same_question_about_another_context_is_a_miss(embedder: tuple[objec
         assert (
             responses.lookup(_prompt(RAG.format(context=context, question=question)), "m") is None
         )
+    # a label before a colon names the question's topic: compared as the question is
+    assert query_verdict("Boil an egg: how long?", "Boiling an egg: how long?") is not False
+    assert query_verdict("Boil an egg: how long?", "Poach an egg: how long?") is False  # kinds
     labelled = "Context: Shipping is free for members.\nQuestion: list the shipping fees"
     assert query_verdict(labelled.replace("members", "everyone"), labelled) is False
     asked = RAG.format(
