@@ -16,7 +16,8 @@ How nodes are stored: each node is one cache entry in the engine namespace
 ``"li-vectors:{namespace}"`` (see :mod:`semcache_core.namespaces`), with
 
 - key: the node id;
-- vector: ``node.get_embedding()`` (stored unit length; similarities are cosine);
+- vector: ``node.get_embedding()`` (stored unit length; similarities are cosine), the
+  embedding of every node read back (``get_nodes``, ``query``), so it can be added again;
 - value: the node itself, as the JSON string ``node_to_metadata_dict`` makes of it
   (``_node_content``: id, text, metadata, relationships, ...; no embedding);
 - metadata: what filters see, i.e. ``node_to_metadata_dict(node)`` without
@@ -59,11 +60,11 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
-from semcache_core import Entry, Hit, SemCache
+from semcache_core import Hit, SemCache
 from semcache_core.checks import check_keys, check_keywords
 from semcache_core.engine_arg import check_engine
 from semcache_core.errors import InvalidArgumentError, InvalidKeyError, InvalidValueError, shown
-from semcache_core.filters import Filter, FilterGroup, FilterNode, compile_filter, range_leaves
+from semcache_core.filters import Filter, FilterGroup, FilterNode
 from semcache_core.mmr import mmr_select
 from semcache_core.namespaces import adapter_namespace
 from semcache_core.vectors import as_unit_vector
@@ -186,17 +187,17 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         options = {"vectors": vectors, "metadatas": metadatas, "namespace": self._engine_namespace}
         return items, options
 
-    def _node(self, key: str, value: Any, metadata: dict[str, Any]) -> BaseNode | None:
-        """The node an entry holds, or None for an entry this store did not write."""
-        if not isinstance(value, str):
+    def _node(self, hit: Hit) -> BaseNode | None:
+        """The node a hit's entry holds, with the entry's vector as its embedding when the
+        hit carries it (the stored unit vector: a node read back can be added again), or
+        None for an entry this store did not write."""
+        if not isinstance(hit.value, str):
             return None
-        payload = {NODE_CONTENT_KEY: value, NODE_TYPE_KEY: metadata.get(NODE_TYPE_KEY)}
-        return metadata_dict_to_node(payload)
-
-    def _from_entry(self, entry: Entry | None, predicate: Any) -> BaseNode | None:
-        if entry is None or not predicate(entry.metadata):
-            return None
-        return self._node(entry.key, entry.value, entry.metadata)
+        payload = {NODE_CONTENT_KEY: hit.value, NODE_TYPE_KEY: hit.metadata.get(NODE_TYPE_KEY)}
+        node = metadata_dict_to_node(payload)
+        if hit.vector is not None:
+            node.embedding = [float(x) for x in hit.vector]
+        return node
 
     @staticmethod
     def _restriction(
@@ -248,19 +249,9 @@ class SemCacheVectorStore(BasePydanticVectorStore):
 
     def _listed(self, hits: list[Hit]) -> list[tuple[str, BaseNode]]:
         """The nodes among ``hits``, by node id."""
-        found = [
-            (hit.key, node)
-            for hit in hits
-            if (node := self._node(hit.key, hit.value, hit.metadata)) is not None
-        ]
+        found = [(hit.key, node) for hit in hits if (node := self._node(hit)) is not None]
         found.sort(key=lambda pair: pair[0])
         return found
-
-    def _by_ids(self, entries: list[Entry | None], node: FilterNode | None) -> list[BaseNode]:
-        """The nodes among ``entries`` (fetched by key) that match ``node``."""
-        predicate = compile_filter(node)
-        found = (self._from_entry(entry, predicate) for entry in entries)
-        return [n for n in found if n is not None]
 
     def _unique_keys(self, node_ids: Sequence[str]) -> list[str]:
         return list(dict.fromkeys(check_keys(node_ids, what="node_ids")))
@@ -270,7 +261,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         scored = [
             (node, float(hit.score), hit.vector)
             for hit in hits
-            if (node := self._node(hit.key, hit.value, hit.metadata)) is not None
+            if (node := self._node(hit)) is not None
         ]
         if plan.mmr_lambda is not None:
             scored = self._mmr(plan, scored)
@@ -387,21 +378,26 @@ class SemCacheVectorStore(BasePydanticVectorStore):
     async def _amatching_keys(self, node: FilterNode | None) -> list[str]:
         return [self._key(node_id) for node_id, _ in await self._amatching(node)]
 
-    def _matching(self, node: FilterNode | None) -> list[tuple[str, BaseNode]]:
-        """Every node matching ``node``, by node id."""
+    def _matching(
+        self, node: FilterNode | None, vectors: bool = False
+    ) -> list[tuple[str, BaseNode]]:
+        """Every node matching ``node``, by node id (``vectors``: with their embeddings)."""
         probe = self._probe(self._cache.dim_of(self._engine_namespace))
         size = len(self._cache)
         if probe is None or size == 0:
             return []
-        return self._listed(self._cache.search(probe, size, **self._matching_options(node)))
+        options = self._matching_options(node)
+        return self._listed(self._cache.search(probe, size, with_vectors=vectors, **options))
 
-    async def _amatching(self, node: FilterNode | None) -> list[tuple[str, BaseNode]]:
+    async def _amatching(
+        self, node: FilterNode | None, vectors: bool = False
+    ) -> list[tuple[str, BaseNode]]:
         probe = self._probe(await self._cache.adim_of(self._engine_namespace))
         size = await self._cache.alen()
         if probe is None or size == 0:
             return []
-        hits = await self._cache.asearch(probe, size, **self._matching_options(node))
-        return self._listed(hits)
+        options = self._matching_options(node)
+        return self._listed(await self._cache.asearch(probe, size, with_vectors=vectors, **options))
 
     def get_nodes(
         self,
@@ -409,15 +405,14 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         filters: MetadataFilters | None = None,
     ) -> list[BaseNode]:
         """Stored nodes among ``node_ids`` (in that order; missing ids skipped) matching
-        ``filters``; ``node_ids=None``: every node matching ``filters``, by node id."""
+        ``filters``; ``node_ids=None``: every node matching ``filters``, by node id. Each
+        with its embedding (the stored unit vector)."""
         if node_ids is None:
-            return [n for _, n in self._matching(self._restriction(filters))]
-        node = translate_filters(filters)
+            return [n for _, n in self._matching(self._restriction(filters), vectors=True)]
         keys = self._unique_keys(node_ids)
-        if range_leaves(node):  # ordering a number against a str raises, as in a search
-            return _in_order(keys, self._matching(self._restriction(filters, keys)))
-        ns = self._engine_namespace
-        return self._by_ids([self._cache.get_entry(key, namespace=ns) for key in keys], node)
+        if not keys:  # an empty restriction restricts nothing
+            return []
+        return _in_order(keys, self._matching(self._restriction(filters, keys), vectors=True))
 
     async def aget_nodes(
         self,
@@ -426,14 +421,12 @@ class SemCacheVectorStore(BasePydanticVectorStore):
     ) -> list[BaseNode]:
         """Async :meth:`get_nodes`."""
         if node_ids is None:
-            return [n for _, n in await self._amatching(self._restriction(filters))]
-        node = translate_filters(filters)
+            return [n for _, n in await self._amatching(self._restriction(filters), vectors=True)]
         keys = self._unique_keys(node_ids)
-        if range_leaves(node):  # as get_nodes
-            return _in_order(keys, await self._amatching(self._restriction(filters, keys)))
-        ns = self._engine_namespace
-        entries = [await self._cache.aget_entry(key, namespace=ns) for key in keys]
-        return self._by_ids(entries, node)
+        if not keys:  # as get_nodes
+            return []
+        matching = await self._amatching(self._restriction(filters, keys), vectors=True)
+        return _in_order(keys, matching)
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """The ``similarity_top_k`` nodes closest to ``query.query_embedding``, best first,
@@ -447,7 +440,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         """
         plan = self._plan(query, kwargs)
         if plan.vector is None:
-            return self._unranked(plan, self._matching(plan.node))
+            return self._unranked(plan, self._matching(plan.node, vectors=True))
         k = plan.fetch_k if plan.fetch_k is not None else len(self._cache)
         if self._cache.dim_of(self._engine_namespace) is None or k == 0:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
@@ -456,7 +449,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
             k,
             namespace=self._engine_namespace,
             filters=plan.node,
-            with_vectors=plan.mmr_lambda is not None,
+            with_vectors=True,  # MMR's, and each node's embedding
         )
         return self._result(plan, hits)
 
@@ -464,7 +457,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
         """Async :meth:`query` (the cache's ``asearch``; MMR runs off the event loop)."""
         plan = self._plan(query, kwargs)
         if plan.vector is None:
-            return self._unranked(plan, await self._amatching(plan.node))
+            return self._unranked(plan, await self._amatching(plan.node, vectors=True))
         k = plan.fetch_k if plan.fetch_k is not None else await self._cache.alen()
         if await self._cache.adim_of(self._engine_namespace) is None or k == 0:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
@@ -473,7 +466,7 @@ class SemCacheVectorStore(BasePydanticVectorStore):
             k,
             namespace=self._engine_namespace,
             filters=plan.node,
-            with_vectors=plan.mmr_lambda is not None,
+            with_vectors=True,  # MMR's, and each node's embedding
         )
         if plan.mmr_lambda is None:
             return self._result(plan, hits)

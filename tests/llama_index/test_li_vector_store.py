@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -600,3 +601,52 @@ def test_delete_takes_a_str_document_id(store: SemCacheVectorStore) -> None:
     with pytest.raises(InvalidKeyError, match="ref_doc_id"):
         store.delete(5)  # type: ignore[arg-type]
     assert len(store.get_nodes()) == 5
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    vectors=st.lists(
+        st.lists(st.floats(-10, 10, allow_nan=False), min_size=3, max_size=3).filter(
+            lambda v: sum(x * x for x in v) > 1e-3
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_node_read_back_carries_its_embedding_and_can_be_added_again(
+    vectors: list[list[float]],
+) -> None:
+    """Found by review: nodes from ``get_nodes``, ``query`` and a persisted store had no
+    embedding, so adding them to another store raised. Each now carries the stored unit
+    vector (the direction of the one added: a cosine store keeps no length)."""
+    store = SemCacheVectorStore()
+    nodes = [TextNode(id_=f"n{i}", text=f"text {i}", embedding=v) for i, v in enumerate(vectors)]
+    store.add(nodes)
+    ids = [node.node_id for node in nodes]
+    query = VectorStoreQuery(query_embedding=vectors[0], similarity_top_k=len(vectors))
+    read = {
+        "get_nodes": store.get_nodes(ids),
+        "get_nodes(None)": store.get_nodes(),
+        "aget_nodes": asyncio.run(store.aget_nodes(ids)),
+        "query": store.query(query).nodes or [],
+    }
+    for how, got in read.items():
+        assert sorted(node.node_id for node in got) == sorted(ids), how
+        for node in got:
+            added = np.asarray(vectors[int(node.node_id[1:])])
+            expected = added / np.linalg.norm(added)
+            assert node.embedding is not None, how
+            assert np.allclose(node.embedding, expected, atol=1e-6), how
+    other = SemCacheVectorStore()
+    other.add(read["get_nodes"])  # raised InvalidArgumentError: no embedding
+    assert sorted(n.node_id for n in other.get_nodes(ids)) == sorted(ids)
+    assert store.get_nodes([]) == []
+
+
+def test_a_persisted_store_gives_its_nodes_back_with_their_embeddings(tmp_path: Path) -> None:
+    store = SemCacheVectorStore()
+    store.add([TextNode(id_="n1", text="hello", embedding=[3.0, 4.0])])
+    store.persist(str(tmp_path / "default__vector_store.json"))
+    loaded = SemCacheVectorStore.from_persist_dir(str(tmp_path))
+    (node,) = loaded.get_nodes(["n1"])
+    assert node.embedding is not None and np.allclose(node.embedding, [0.6, 0.8], atol=1e-7)
