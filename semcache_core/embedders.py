@@ -162,7 +162,7 @@ class HashingEmbedder:
     def embed_query(self, text: str) -> FloatVector:
         counts = np.zeros(self._dim, dtype=np.float64)
         for feature in self._features(text):
-            digest = zlib.crc32(feature.encode("utf-8"))
+            digest = zlib.crc32(feature.encode("utf-8", "surrogatepass"))  # a lone one too
             sign = 1.0 if digest & 0x80000000 else -1.0
             counts[digest % self._dim] += sign
         vector = np.sign(counts) * np.log1p(np.abs(counts))

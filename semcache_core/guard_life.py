@@ -74,11 +74,15 @@ def _young_nouns(words: tuple[str, ...]) -> list[int]:
 def _young_dropped(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
     """``one`` says "young <noun>" where ``other`` says "<noun>" (not after "young") after
     the same word or a determiner, or first."""
-    for i in _young_nouns(one):
+    young = _young_nouns(one)
+    if not young:
+        return False
+    at: dict[str, list[int]] = {}  # each stem's places in ``other``: one pass, not one a noun
+    for j, other_word in enumerate(other):
+        at.setdefault(stem(other_word), []).append(j)
+    for i in young:
         head, before = stem(one[i + 1]), one[i - 1] if i else None
-        for j, other_word in enumerate(other):
-            if stem(other_word) != head:
-                continue
+        for j in at.get(head, ()):
             previous = other[j - 1] if j else None
             if previous != "young" and (
                 previous is None or previous == before or previous in DETERMINERS

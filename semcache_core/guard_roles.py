@@ -273,6 +273,9 @@ def _owner_acts(owned: tuple[str, ...], acting: tuple[str, ...]) -> bool:
     "what if I hit my ex's car" / "what if my ex hits my car"): X owns what is acted on
     in one and acts in the other. X as an owner on both sides ("Can my doctor's notes be
     read by me?") is no swap; a plural owner ("my parents' phone") is not read."""
+    places: dict[str, list[int]] = {}  # each word's places in ``acting``, found once
+    for place, other in enumerate(acting):
+        places.setdefault(other, []).append(place)
     for at, word in enumerate(owned):
         if not word.endswith(("'s", "\u2019s")) or at == 0:
             continue
@@ -280,9 +283,7 @@ def _owner_acts(owned: tuple[str, ...], acting: tuple[str, ...]) -> bool:
         if owner in CONTRACTED or owner in _PRONOUNS or owner in _ASKING:
             continue  # "what's" is "what is", not an owner
         verbs = [w for w in owned[max(0, at - 3) : at] if w not in _NOT_ACTING]
-        for place, other in enumerate(acting):
-            if other != owner:
-                continue
+        for place in places.get(owner, ()):
             after = acting[place + 1 : place + 4]
             if any(_same_verb(w, verb) for w in after for verb in verbs if w not in _NOT_VERBS):
                 return True

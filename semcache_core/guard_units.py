@@ -59,7 +59,7 @@ SCALES = frozenset(["celsius", "fahrenheit", "kelvin", "centigrade"])
 _QUANTITY = re.compile(
     r"(?:(?<![\w.])\d[\d.,]*|\b(?:a|an|one|per|"
     + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
-    + r")\b)\s*-?\s*([%\u00b0]|[^\W\d_]+)",
+    + r")\b)\s*+-?\s*+([%\u00b0]|[^\W\d_]+)",  # possessive: blanks split one way
     re.IGNORECASE,
 )
 _CURRENCY = re.compile(r"[$\u20ac\u00a3\u00a5]")

@@ -24,7 +24,12 @@ from .pleasantries import compared_texts
 from .prompt_diff import asks_after, differing_sentences, is_trivial, line_layout, tokens, words
 from .word_swaps import swapped_words
 
-__all__ = ["checked_verdict", "query_verdict", "same_question"]
+__all__ = ["MAX_COMPARED", "checked_verdict", "query_verdict", "same_question"]
+
+MAX_COMPARED = 2000
+"""The longest differing span (characters) compared by meaning; a longer one is a miss:
+two prompts that differ in that much text are seldom one question, and the guards, which
+read every word, took over a second on 64,000 characters."""
 
 
 def query_verdict(
@@ -56,6 +61,8 @@ def query_verdict(
     - the texts differ in several places (a RAG prompt's context line and its question):
       the differing sentences of each, without the sentences shared between them
       (:func:`~semcache_core.prompt_diff.differing_sentences`), are what the rest judges;
+    - a differing span longer than :data:`MAX_COMPARED` characters, or sentences too many
+      to align (:data:`~semcache_core.prompt_diff.MAX_ALIGNMENTS`): no;
     - a guard refuses the spans (``guards``: ``None`` for
       :data:`~semcache_core.guards.DEFAULT_GUARDS`; different numbers, a negation on one
       side only, other names or identifiers...): no;
@@ -87,6 +94,8 @@ def checked_verdict(query: str, stored: str, guards: tuple[Guard, ...]) -> bool 
         return new_trivial and stored_trivial
     if asks_after(texts[0], difference):  # the same question about another context
         return False
+    if max(len(difference.first), len(difference.second)) > MAX_COMPARED:
+        return False  # the guards read every word: a long span would cost seconds
     if not marks_agree(difference.first, difference.second):  # the same words in other cases
         return False
     if not passes(guards, difference.first, difference.second):
