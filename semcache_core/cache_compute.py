@@ -130,10 +130,10 @@ class ComputeCalls:
         ndarray, finite, non-zero, of its namespace's dimension) is stored once, as the
         entry's vector, so :meth:`get_similar` finds it; reads give it back as ``fn``
         returned it (a list, a tuple as a list, or an ndarray of its dtype) with its
-        values **rounded to float32**. The computing call may return ``fn``'s own list, as calling ``fn``
-        would, when storing it rounded none of its values (as with most embedders, whose
-        values are float32 already); the cache keeps no reference to it, and waiters get
-        lists of their own made from what was stored.
+        values **rounded to float32**. The computing call may return ``fn``'s own list,
+        as calling ``fn`` would, when storing it rounded none of its values (as with most
+        embedders, whose values are float32 already); the cache keeps no reference to it,
+        and waiters get lists of their own made from what was stored.
         Ints, bools and mixed lists are plain values. ``index=True`` requires an
         embedding (``InvalidVectorError`` / ``DimensionMismatchError`` otherwise, nothing
         stored); ``index=False`` stores any result as a plain value.
