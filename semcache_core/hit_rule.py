@@ -47,10 +47,11 @@ def query_verdict(
     - the texts are laid out in other lines (:func:`~semcache_core.prompt_diff.line_layout`:
       code indented into a loop or out of it, the same words on more lines): no;
     - the texts differ only in whitespace and the punctuation of prose (a comma, a last
-      question mark left off): yes; a number or a literal of code in double quotes against
-      the bare one ('"1" === 1', 'typeof "null"'): no; in a symbol inside a token ("build/cache" /
-      "build/.cache", "==" / "!="), or in how their sentences end ("Translate: Yes." /
-      "Translate: Yes?", "Count the dots: ..." / "...: .", "?" / "...":
+      question mark left off): yes; in a number or a literal of code in double quotes
+      against the bare one ('"1" === 1', 'typeof "null"'), in a symbol inside a token
+      ("build/cache" / "build/.cache", "==" / "!="), or in how their sentences end
+      ("Translate: Yes." / "Translate: Yes?", "Count the dots: ..." / "...: .", "?" /
+      "...":
       :func:`~semcache_core.guard_marks.marks_agree`): no, whatever the embeddings say;
     - nothing shared (the spans are the whole texts): yes, the search already compared them
       (the LLM caches and calibration embed a query text less its pleasantries);
