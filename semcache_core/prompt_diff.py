@@ -265,12 +265,11 @@ def _token(raw: str) -> str:
 
 def line_layout(text: str) -> tuple[int, ...]:
     """How ``text`` is laid out in lines: after its first, each line's indentation (tabs to
-    8 columns, less the least of all lines) and ``-1`` for a run of blank lines; blank
-    lines around the text left out. Two texts of the same words laid out otherwise may ask
-    different things: code indented into a loop or out of it, a YAML key moved, "How many
-    lines does this text have?" (a paragraph break of two blank lines is one of one). The
-    first line's own indentation is not kept: a stray space before a prompt changes
-    nothing.
+    8 columns) and ``-1`` for a run of blank lines; the whitespace around the text left
+    out. Two texts of the same words laid out otherwise may ask different things: code
+    indented into a loop or out of it, a YAML key moved, "How many lines does this text
+    have?" (a paragraph break of two blank lines is one of one). Spaces before the first
+    line change nothing.
 
     Example::
 
@@ -279,16 +278,13 @@ def line_layout(text: str) -> tuple[int, ...]:
         >>> line_layout("  What is it?  ")
         ()
     """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").expandtabs(8).split("\n")
+    lines = text.strip().replace("\r\n", "\n").replace("\r", "\n").expandtabs(8).split("\n")
     indents: list[int] = []
-    for line in lines:
+    for line in lines[1:]:
         indent = len(line) - len(line.lstrip()) if line.strip() else -1
-        if indent != -1 or (indents and indents[-1] != -1):  # blank runs: one, none first
+        if indent != -1 or not indents or indents[-1] != -1:  # a blank run: one
             indents.append(indent)
-    while indents and indents[-1] == -1:
-        indents.pop()
-    least = min((i for i in indents if i != -1), default=0)
-    return tuple(-1 if i == -1 else i - least for i in indents[1:])
+    return tuple(indents)
 
 
 # a label that names what is asked ("Question: ", "Query: ")
