@@ -75,6 +75,7 @@ class _ManyPlan:
 
     def __init__(self, keys: list[str], namespace: str) -> None:
         self.keys = keys
+        self.distinct = list(dict.fromkeys(keys))  # first-seen order
         self.namespace = namespace
         self.found: dict[str, StoredEntry | Outcome] = {}
         self.led: list[tuple[str, Flight]] = []
@@ -82,8 +83,7 @@ class _ManyPlan:
 
     def lookup(self, cache: SemCache) -> None:
         """Read every distinct key once (each counts as a hit or a miss)."""
-        distinct = list(dict.fromkeys(self.keys))
-        self._found(distinct, read_many(cache._backend, self.namespace, distinct, cache._clock()))
+        self._found(read_many(cache._backend, self.namespace, self.distinct, cache._clock()))
 
     async def alookup(self, cache: SemCache) -> None:
         """:meth:`lookup` without blocking the loop."""
@@ -91,16 +91,15 @@ class _ManyPlan:
         if aio is None:
             await asyncio.to_thread(self.lookup, cache)
             return
-        distinct = list(dict.fromkeys(self.keys))
-        self._found(distinct, await aread_many(aio, self.namespace, distinct, cache._clock()))
+        self._found(await aread_many(aio, self.namespace, self.distinct, cache._clock()))
 
-    def _found(self, keys: list[str], entries: list[StoredEntry | None]) -> None:
-        self.found.update((k, e) for k, e in zip(keys, entries) if e is not None)
+    def _found(self, entries: list[StoredEntry | None]) -> None:
+        self.found.update((k, e) for k, e in zip(self.distinct, entries) if e is not None)
 
     def join(self, cache: SemCache) -> None:
         """Lead or follow a flight for every key that missed; ``RecursionError`` (before
         joining any) when the calling code computes one of them (see ``get_or_compute``)."""
-        missed = [key for key in dict.fromkeys(self.keys) if key not in self.found]
+        missed = [key for key in self.distinct if key not in self.found]
         for key in missed:
             check_not_computing(cache._flights, (self.namespace, key))
         for key in missed:

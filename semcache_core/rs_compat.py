@@ -90,10 +90,9 @@ def _floats(value: Any, what: str) -> list[float]:
     """
     if value.__class__ is list and set(map(type, value)) <= {float}:  # an embedder's list
         return value.copy()
-    if isinstance(value, (str, bytes, bytearray, dict, set, frozenset)) or not (
-        isinstance(value, np.ndarray)
-        or (hasattr(value, "__len__") and hasattr(value, "__getitem__"))
-    ):  # the seed reads a Sequence: a dict's keys, a set's hash order, a generator are none
+    # the seed reads a Sequence: a dict, a set or a generator is none
+    sequence = hasattr(value, "__len__") and hasattr(value, "__getitem__")
+    if isinstance(value, (str, bytes, bytearray, dict)) or not sequence:
         raise InvalidValueError(
             f"{what} must be a sequence of numbers, got a {type(value).__name__}"
         )
