@@ -92,7 +92,7 @@ def _floats(value: Any, what: str) -> list[float]:
         return value.copy()
     # the seed reads a Sequence: a dict, a set or a generator is none
     sequence = hasattr(value, "__len__") and hasattr(value, "__getitem__")
-    if isinstance(value, (str, bytes, bytearray, dict)) or not sequence:
+    if isinstance(value, (str, bytes, dict)) or not sequence:
         raise InvalidValueError(
             f"{what} must be a sequence of numbers, got a {type(value).__name__}"
         )

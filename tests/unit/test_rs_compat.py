@@ -371,6 +371,7 @@ def test_ttl_none_never_expires_as_in_the_seed() -> None:
         pytest.param(lambda: range(1, 3), id="range"),
         pytest.param(lambda: array.array("f", [1, 2]), id="array"),
         pytest.param(lambda: memoryview(array.array("f", [1, 2])), id="memoryview"),
+        pytest.param(lambda: bytearray(b"\x01\x02"), id="bytearray"),
     ],
 )
 def test_what_is_a_vector_is_the_seeds_call(make: Any) -> None:
