@@ -149,6 +149,7 @@ class HNSWIndex:
         _check_links(state, level0[:, :start], count)
         state = _right_sized(state, count)
         slot_labels = _slot_labels(level0, label_at)
+        _check_label_table(state, slot_labels)
         live_labels = slot_labels[_live_slots(level0)]
         if not np.array_equal(np.sort(live_labels), np.sort(labels)):
             raise ValueError("the graph does not hold the saved labels")
@@ -511,6 +512,26 @@ def _check_links(state: dict[str, Any], level0_links: np.ndarray, count: int) ->
         if (ids >= count).any() and (ids[np.arange(width) < sizes[:, None]] >= count).any():
             raise ValueError("the graph holds a link outside it")
     _check_link_levels(links.view(np.uint32).reshape(-1, 1 + max_m), levels)
+
+
+def _check_label_table(state: dict[str, Any], slot_labels: Labels) -> None:
+    """Refuse a label table that does not name each slot by the label the slot holds:
+    hnswlib finds the slot to update or delete through it, so a swapped pair would have a
+    ``set`` write one entry's vector into another's slot, or delete the wrong one.
+
+    Raises:
+        ValueError: the table is not one row per slot, each slot's own label.
+    """
+    external = np.asarray(state["label_lookup_external"])
+    internal = np.asarray(state["label_lookup_internal"]).astype(np.intp)
+    count = len(slot_labels)
+    if (
+        len(external) != count
+        or len(internal) != count
+        or not np.array_equal(np.sort(internal), np.arange(count))
+        or not np.array_equal(slot_labels[internal], external.astype(np.int64))
+    ):
+        raise ValueError("the graph's label table does not name each slot by its label")
 
 
 def _check_link_levels(rows: np.ndarray, levels: np.ndarray) -> None:

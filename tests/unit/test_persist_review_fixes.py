@@ -1,7 +1,9 @@
 """Persistence, found in a second review: a crafted HNSW graph that crashed the process on
-its first search, a forked child writing to its parent's durable directory, numpy values
-over 100 MiB that never read back, snapshot and journal vectors that are not unit length,
-and ``from_snapshot(file, path=dir)``. Each test failed before its fix.
+its first search (or whose label table misnamed its slots), a forked child writing to its
+parent's durable directory, numpy values over 100 MiB that never read back, snapshot and
+journal vectors that are not unit length, and ``from_snapshot(file, path=dir)``. Each test
+failed before its fix, but the properties that the new checks refuse nothing a write
+stores.
 """
 
 from __future__ import annotations
@@ -135,6 +137,65 @@ def test_a_checkpoint_graph_hnswlib_would_read_outside_of_is_rebuilt(
     with SemCache(path=directory, index="hnsw", hnsw_params=HNSWParams(m=4)) as cache:
         assert cache.backend.opened_from == "journal"  # type: ignore[attr-defined]
         assert [hit.key for hit in cache.search(VECTORS[9], k=1)] == ["k9"]
+
+
+def swap_two_labels(graph: dict[str, Any]) -> None:
+    """The label table names two slots by each other's label."""
+    external = graph["label_lookup_external"].copy()
+    external[[0, 1]] = external[[1, 0]]
+    graph["label_lookup_external"] = external
+
+
+def test_a_graph_whose_label_table_misnames_its_slots_is_refused(tmp_path: Path) -> None:
+    """It loaded, and the next ``set`` of one of the two keys wrote its vector into the
+    other's slot (hnswlib finds a slot through that table): the second key's ``set`` then
+    raised RuntimeError("Label not found")."""
+    source = tmp_path / "good.semcache"
+    hnsw_cache().dump(source)
+    assert_refused(edited_graph(source, tmp_path / "bad.semcache", swap_two_labels))
+    directory = tmp_path / "durable"
+    with hnsw_cache(path=directory):
+        pass
+    checkpoint = directory / CHECKPOINT_FILE
+    edited_graph(checkpoint, checkpoint, swap_two_labels)
+    with SemCache(path=directory, index="hnsw", hnsw_params=HNSWParams(m=4)) as cache:
+        assert cache.backend.opened_from == "journal"  # type: ignore[attr-defined]
+        for i in range(len(VECTORS)):
+            cache.set(f"k{i}", -i, vector=-VECTORS[i])
+        assert [hit.key for hit in cache.search(-VECTORS[1], k=1)] == ["k1"]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["set", "delete"]), st.integers(0, 39), st.integers(0, 299)),
+        max_size=120,
+    )
+)
+def test_every_graph_a_cache_writes_has_a_label_table_that_loads(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, int, int]]
+) -> None:
+    """The label-table check refuses no graph that writes, overwrites and deletes leave
+    (deleted slots reused, vectors replaced in place), and the loaded cache keeps
+    finding each key by its vector."""
+    cache = hnsw_cache()
+    vectors = {f"k{i}": VECTORS[i] for i in range(len(VECTORS))}
+    for action, key, row in steps:
+        if action == "set":
+            cache.set(f"k{key}", row, vector=VECTORS[row])
+            vectors[f"k{key}"] = VECTORS[row]
+        elif cache.delete(f"k{key}"):
+            del vectors[f"k{key}"]
+    path = tmp_path_factory.mktemp("labels") / "s.semcache"
+    cache.dump(path)
+    loaded = SemCache.from_snapshot(path)
+    for key in sorted(vectors)[:40]:
+        loaded.set(key, "again", vector=vectors[key])
+        assert key in {
+            hit.key for hit in loaded.search(vectors[key], k=45)
+        }  # ties: one row, many keys
 
 
 # --- 2: a forked child and its parent's durable directory -------------------------------
