@@ -21,7 +21,15 @@ from collections.abc import Iterable
 from .guard_marks import marks_agree
 from .guards import Guard, check_guards, passes
 from .pleasantries import compared_texts
-from .prompt_diff import asks_after, differing_sentences, is_trivial, line_layout, tokens, words
+from .prompt_diff import (
+    asked_before,
+    asks_after,
+    differing_sentences,
+    is_trivial,
+    line_layout,
+    tokens,
+    words,
+)
 from .word_swaps import swapped_words
 
 __all__ = ["MAX_COMPARED", "checked_verdict", "query_verdict", "same_question"]
@@ -59,6 +67,9 @@ def query_verdict(
     - what differs comes before a question the texts share (a question mark or a
       "Question:" label after it: :func:`~semcache_core.prompt_diff.asks_after`): no, it is
       what the question is asked about (a context formatted into the same message);
+    - what differs comes after a question the texts share and asks nothing itself
+      (:func:`~semcache_core.prompt_diff.asked_before`: "Is shipping free for me? Policy:
+      shipping is free for members.", "Is this grammatical? 'He don't like it.'"): no;
     - the texts differ in several places (a RAG prompt's context line and its question):
       the differing sentences of each, without the sentences shared between them
       (:func:`~semcache_core.prompt_diff.differing_sentences`), are what the rest judges;
@@ -75,9 +86,13 @@ def query_verdict(
     return checked_verdict(query, stored, check_guards(guards))
 
 
-def checked_verdict(query: str, stored: str, guards: tuple[Guard, ...]) -> bool | tuple[str, str]:
+def checked_verdict(
+    query: str, stored: str, guards: tuple[Guard, ...], after_question: bool = False
+) -> bool | tuple[str, str]:
     """:func:`query_verdict` with ``guards`` already checked (:func:`check_guards`), as the
-    LLM caches and calibration hold them: every candidate of every lookup comes here."""
+    LLM caches and calibration hold them: every candidate of every lookup comes here.
+    ``after_question``: an earlier message of both prompts asks a question
+    (:attr:`~semcache_core.responses.Prompt.after_question`)."""
     texts = compared_texts(query, stored)
     if texts is None:  # greetings at other times of day
         return False
@@ -93,8 +108,8 @@ def checked_verdict(query: str, stored: str, guards: tuple[Guard, ...]) -> bool 
     new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)
     if new_trivial or stored_trivial:
         return new_trivial and stored_trivial
-    if asks_after(texts[0], difference):  # the same question about another context
-        return False
+    if asks_after(texts[0], difference) or asked_before(texts[0], difference, after_question):
+        return False  # the same question about another context (before it, or after)
     if max(len(difference.first), len(difference.second)) > MAX_COMPARED:
         return False  # the guards read every word: a long span would cost seconds
     if not marks_agree(difference.first, difference.second):  # the same words in other cases

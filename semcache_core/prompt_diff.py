@@ -42,6 +42,7 @@ __all__ = [
     "differing_sentences",
     "differing_spans",
     "asks_after",
+    "asked_before",
     "is_trivial",
     "line_layout",
     "tokens",
@@ -303,6 +304,19 @@ def asks_after(text: str, difference: Difference) -> bool:
         return False  # a topic the question is about ("boil an egg: how long?"): compared
     shared = text[len(text) - difference.suffix :] if difference.suffix else ""
     return "?" in shared or _QUESTION_LABEL.search(shared) is not None
+
+
+def asked_before(text: str, difference: Difference, earlier: bool = False) -> bool:
+    """Whether a question comes before ``difference`` (a question mark in the text shared
+    before it, or ``earlier``: in an earlier message of the conversation) and neither
+    differing span asks one: what differs is then what the question is asked about, given
+    after it ("Is shipping free for me? Policy: shipping is free for members.", "Is this
+    sentence grammatical? 'He don't like it.'", an answer to the assistant's "When does it
+    happen?"), as :func:`asks_after` finds it given before. A differing span that asks
+    something of its own ("What is X? And what is Y?") is compared as a question is."""
+    if "?" in difference.first or "?" in difference.second:
+        return False
+    return earlier or "?" in text[: difference.prefix]
 
 
 def is_trivial(span: str) -> bool:

@@ -86,11 +86,18 @@ class Prompt:
             earlier turns, tool results), serialised.
         query: the text whose meaning is compared (the last user message); empty for
             prompts that only ever hit exactly.
+        after_question: an earlier message asks a question (holds a question mark): a
+            query that asks nothing itself is what that question is about (a statement,
+            an answer to the assistant's question, a retrieved context sent after the
+            question), and one that differs from a cached query in such text is a miss
+            (see :func:`~semcache_core.prompt_diff.asked_before`). A prompt object
+            without this attribute reads as ``False``.
     """
 
     exact: str
     context: str
     query: str
+    after_question: bool = False
 
 
 class PromptLike(Protocol):
@@ -286,7 +293,7 @@ class ResponseCache:
         for hit in hits:
             if hit.key == key:  # stored since the exact read (a concurrent update): exact
                 return self._served(self._outcome(hit.value, load, True, hit.metadata), key)
-            verdict = _verdict(query, hit, self.guards)
+            verdict = _verdict(query, hit, self.guards, _after_question(prompt))
             if isinstance(verdict, tuple):
                 verdict = self._spans_similar(
                     self._embedder.embed_query(verdict[0]),
@@ -327,7 +334,7 @@ class ResponseCache:
             if hit.key == key:  # stored since the exact read (a concurrent update): exact
                 value = self._outcome(hit.value, load, True, hit.metadata)
                 return await self._aserved(value, key)
-            verdict = _verdict(query, hit, self.guards)
+            verdict = _verdict(query, hit, self.guards, _after_question(prompt))
             if isinstance(verdict, tuple):
                 verdict = self._spans_similar(
                     await self._embedder.aembed_query(verdict[0]),
@@ -588,9 +595,16 @@ class ResponseCache:
 _SCOPE = "scope"  # the metadata field holding an entry's (model, context) scope
 
 
-def _verdict(query: str, hit: Hit, guards: tuple[Guard, ...]) -> bool | tuple[str, str]:
+def _verdict(
+    query: str, hit: Hit, guards: tuple[Guard, ...], after_question: bool
+) -> bool | tuple[str, str]:
     """:func:`query_verdict` for a candidate; no for an entry with no stored query text."""
     stored = hit.metadata.get(_QUERY_FIELD)
     if not isinstance(stored, str):
         return False
-    return checked_verdict(query, stored, guards)
+    return checked_verdict(query, stored, guards, after_question)
+
+
+def _after_question(prompt: PromptLike) -> bool:
+    """:attr:`Prompt.after_question` of any prompt object (``False`` where it has none)."""
+    return getattr(prompt, "after_question", False) is True

@@ -343,6 +343,10 @@ class _Prompt:
     def query(self) -> str:
         return self._parts().query
 
+    @property
+    def after_question(self) -> bool:
+        return self._parts().after_question
+
 
 def split_prompt(prompt: str) -> Prompt:
     """Exact text, context and query text of a LangChain prompt.
@@ -350,7 +354,9 @@ def split_prompt(prompt: str) -> Prompt:
     A chat prompt (the JSON of serialised messages) embeds the text of its last human
     message (of one of its text parts when the message has other parts: see
     :func:`_take_text`); its context is the whole message list with that text blanked
-    out. Anything else is a plain prompt: embedded whole, with no context.
+    out, and it follows a question when an earlier message's text holds a question mark
+    (:attr:`~semcache_core.responses.Prompt.after_question`). Anything else is a plain
+    prompt: embedded whole, with no context.
     """
     messages = _chat_messages(prompt)
     if messages is None:
@@ -359,7 +365,12 @@ def split_prompt(prompt: str) -> Prompt:
         if messages[position]["id"][-1] == _HUMAN:
             query, blanked = _take_text(messages[position])
             context = [*messages[:position], blanked, *messages[position + 1 :]]
-            return Prompt(exact=prompt, context=json.dumps(context, sort_keys=True), query=query)
+            return Prompt(
+                exact=prompt,
+                context=json.dumps(context, sort_keys=True),
+                query=query,
+                after_question=any("?" in _text_of(m) for m in messages[:position]),
+            )
     return Prompt(exact=prompt, context=prompt, query="")  # no human turn: exact hits only
 
 
@@ -409,6 +420,14 @@ def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     else:
         text, blank_content = take_last_text(content, _is_text_part)
     return text, {**message, "kwargs": {**message["kwargs"], "content": blank_content}}
+
+
+def _text_of(message: dict[str, Any]) -> str:
+    """A serialised message's text (its text parts joined), whatever its role."""
+    content = message["kwargs"].get("content", "")
+    if isinstance(content, str):
+        return content
+    return "\n".join(_texts(content)) if isinstance(content, list) else ""
 
 
 def _is_text_type(part: Any) -> bool:

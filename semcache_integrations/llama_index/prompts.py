@@ -194,7 +194,9 @@ def chat_prompt(messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Prom
 
     The query is the text of the last user message that is not a ReAct observation; the
     context is the call with that text blanked (its other blocks, its role and
-    ``additional_kwargs`` kept). Exact hits only (see the module): no such message, a
+    ``additional_kwargs`` kept); it follows a question when an earlier message's text
+    holds a question mark (:attr:`~semcache_core.responses.Prompt.after_question`). Exact
+    hits only (see the module): no such message, a
     structured-output prompt outside a template call, or a template call whose question
     that message does not hold.
     """
@@ -222,7 +224,8 @@ def chat_prompt(messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Prom
             elif _in_template_call():  # its question is not there: nothing is a paraphrase
                 return exact_only
             context = json.dumps({**scope, "kwargs": extra}, sort_keys=True)
-            return Prompt(exact=exact, context=context, query=query)
+            after_question = any("?" in _text(m) for m in dumped[:position])
+            return Prompt(exact=exact, context=context, query=query, after_question=after_question)
     return exact_only  # no user turn: exact hits only
 
 
