@@ -52,7 +52,13 @@ wrong hits that the guards missed (JSON lines ``{"a", "b", "same", "class"}``):
 - ``eleventh_wrong.jsonl`` and ``eleventh_paraphrases.jsonl``: 127 pairs that need other
   answers and 168 paraphrases (42 of them everyday questions that merely hold such
   words: "high in fiber", "a big deal", "sign up"), in those five classes, written by
-  another helper after the rules, without reading them: the rules' validation.
+  another helper after the rules, without reading them: the rules' validation;
+- ``twelfth_wrong.jsonl`` and ``twelfth_paraphrases.jsonl``: 405 pairs that need other
+  answers and 136 paraphrases of *instructions* (output format, target language, length
+  and depth, tone, audience, exercise type, stance, order, scope...: "Briefly explain /
+  Explain in depth how vaccines work."), written by a helper who never read the guards
+  (its report: ``twelfth_REPORT.md``); the instruction classes of
+  :mod:`semcache_core.guard_kinds` were written after reading it.
 
 Each pair: ``a`` is cached (its own model string, so pairs never meet), ``b`` is looked up
 at :data:`THRESHOLD` (the README's advice for MiniLM) with the default guards; *served*
@@ -108,6 +114,8 @@ SETS = (
     ("20", "tenth hunt: paraphrases served", "tenth_paraphrases.jsonl"),
     ("21", "eleventh hunt (validation): wrong answers served", "eleventh_wrong.jsonl"),
     ("22", "eleventh hunt (validation): paraphrases served", "eleventh_paraphrases.jsonl"),
+    ("23", "twelfth hunt (instructions): wrong answers served", "twelfth_wrong.jsonl"),
+    ("24", "twelfth hunt (instructions): paraphrases served", "twelfth_paraphrases.jsonl"),
 )
 QUICK, FULL = 40, None  # pairs per file
 

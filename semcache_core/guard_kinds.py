@@ -121,6 +121,45 @@ _KIND_GROUPS = [
         "safest", "easiest", "naturally", "permanently", "reliable", "comfortable",
         "quiet quietest", "durable", "lightweight",
     ),
+    # what an instruction asks for: how much detail ("Briefly explain / Explain in depth
+    # how vaccines work", "a quick overview / a comprehensive guide"), for whom or how hard
+    # ("for beginners / for experts"), which exercise ("multiple-choice / true-or-false
+    # questions"), which side ("in favor of / against school uniforms", "Defend /
+    # Criticize the decision"), which tone ("a cheerful / gloomy poem", "decline politely /
+    # bluntly"), which language ("translate ... in swedish / in norwegian") and which diet
+    (
+        "brief briefly concise concisely succinct succinctly short shorter overview gist "
+        "inanutshell ataglance inafewwords",
+        "detail detailed indetail indepth thorough thoroughly comprehensive "
+        "comprehensively exhaustive exhaustively extensive extensively elaborate stepbystep",
+    ),
+    (
+        "beginner beginners novice novices introductory basic basics easy",
+        "intermediate",
+        "advanced expert experts hard difficult challenging",
+    ),
+    (
+        "multiplechoice", "trueorfalse truefalse", "fillintheblank fillintheblanks",
+        "matching", "shortanswer", "essay essays", "openended",
+    ),
+    (
+        "infavorof infavourof defend defends defending praise praises praising",
+        "against criticize criticise criticizes criticises criticizing criticising critique "
+        "critiques",
+    ),
+    (
+        "formal formally professional", "casual casually informal informally",
+        "funny humorous humorously witty", "serious seriously", "romantic",
+        "sad melancholy melancholic gloomy", "cheerful happy upbeat joyful",
+        "polite politely", "blunt bluntly rude rudely",
+    ),
+    (
+        "english", "french", "german", "spanish", "italian", "portuguese", "dutch",
+        "swedish", "norwegian", "danish", "finnish", "polish", "russian", "ukrainian",
+        "chinese mandarin", "cantonese", "japanese", "korean", "arabic", "hindi", "turkish",
+        "greek", "hebrew", "latin", "vietnamese", "thai", "indonesian",
+    ),
+    ("vegan vegans", "vegetarian vegetarians", "pescatarian pescatarians"),
 ]  # fmt: skip
 _DATA_TYPES = (
     "string strings str", "list lists array arrays", "tuple tuples",
@@ -143,7 +182,11 @@ CODE_CONTEXT = re.compile(
 KIND_PHRASES = re.compile(
     r"\b(?:guinea[\s-]+(?:pig|fowl|hen)|current[\s-]+account|touch[\s-]+rugby|"
     r"rugby[\s-]+(?:union|league|sevens)|air[\s-]+fr(?:y|ies|ied|ying|yers?)\b|"
-    r"in\s+common\b|signs?\s+of\b)|"
+    r"in\s+common\b|signs?\s+of\b|in[\s-]+(?:depth|detail)\b|in\s+a\s+nutshell\b|"
+    r"at\s+a\s+glance\b|in\s+a\s+few\s+words\b|step[\s-]+by[\s-]+step\b|"
+    r"multiple[\s-]+choice\b|true[\s-]+(?:or[\s-]+)?false\b|"
+    r"fill[\s-]+in[\s-]+the[\s-]+blanks?\b|short[\s-]+answer\b|open[\s-]+ended\b|"
+    r"in\s+favou?r\s+of\b)|"
     r"\bhow\s+long(?=\s+(?:does|do|did|will|would|can|could|should|to|has|have)\b)|"
     r"\bhow\s+high\b",
     re.IGNORECASE,
@@ -152,7 +195,9 @@ KIND_PHRASES = re.compile(
 between them too): a guinea pig is not a pig, nor a guinea fowl (or hen) a chicken; a
 current account is a checking account; rugby union is not rugby league, nor touch rugby;
 air frying is not frying; "in common" is a likeness, "signs of" a symptom ("sign in" is
-none), "how high" a height, and "how long" before "does", "can", "to" ... a duration."""
+none), "how high" a height, and "how long" before "does", "can", "to" ... a duration; "in
+depth", "in a nutshell", "step by step" say how much detail, "multiple choice" and "true or
+false" which exercise, "in favor of" which side."""
 KINDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(_split(kind)) for kind in group) for group in _KIND_GROUPS
 )
