@@ -160,6 +160,15 @@ _KIND_GROUPS = [
         "greek", "hebrew", "latin", "vietnamese", "thai", "indonesian",
     ),
     ("vegan vegans", "vegetarian vegetarians", "pescatarian pescatarians"),
+    # in which order ("alphabetically / by length", "in chronological order / in order of
+    # importance") and how much of a text ("the first chapter / every chapter")
+    (
+        "alphabetical alphabetically alphabetic", "chronological chronologically",
+        "bylength", "bysize", "bydate", "byprice", "byimportance orderofimportance",
+        "ascending", "descending",
+        "reversealphabetical reversechronological reverseorder reversedorder",
+    ),
+    ("whole entire every", "first opening", "last final closing"),
 ]  # fmt: skip
 _DATA_TYPES = (
     "string strings str", "list lists array arrays", "tuple tuples",
@@ -186,7 +195,8 @@ KIND_PHRASES = re.compile(
     r"at\s+a\s+glance\b|in\s+a\s+few\s+words\b|step[\s-]+by[\s-]+step\b|"
     r"multiple[\s-]+choice\b|true[\s-]+(?:or[\s-]+)?false\b|"
     r"fill[\s-]+in[\s-]+the[\s-]+blanks?\b|short[\s-]+answer\b|open[\s-]+ended\b|"
-    r"in\s+favou?r\s+of\b)|"
+    r"in\s+favou?r\s+of\b|by\s+(?:length|size|date|price|importance)\b|"
+    r"order\s+of\s+importance\b|reversed?\s+(?:alphabetical|chronological|order)\b)|"
     r"\bhow\s+long(?=\s+(?:does|do|did|will|would|can|could|should|to|has|have)\b)|"
     r"\bhow\s+high\b",
     re.IGNORECASE,
@@ -197,7 +207,8 @@ current account is a checking account; rugby union is not rugby league, nor touc
 air frying is not frying; "in common" is a likeness, "signs of" a symptom ("sign in" is
 none), "how high" a height, and "how long" before "does", "can", "to" ... a duration; "in
 depth", "in a nutshell", "step by step" say how much detail, "multiple choice" and "true or
-false" which exercise, "in favor of" which side."""
+false" which exercise, "in favor of" which side, "by length" and "reverse alphabetical"
+which order."""
 KINDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(_split(kind)) for kind in group) for group in _KIND_GROUPS
 )

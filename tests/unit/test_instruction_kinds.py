@@ -38,7 +38,16 @@ REFUSED = [
     ("Write a formal email to my landlord.", "Write a casual email to my landlord."),
     ("translate 'see you tomorrow' in swedish", "translate 'see you tomorrow' in norwegian"),
     ("Write a vegan lasagna recipe.", "Write a vegetarian lasagna recipe."),
+    ("Sort these words alphabetically: zebra, kiwi", "Sort these words by length: zebra, kiwi"),
+    ("List the events in chronological order.", "List the events in order of importance."),
+    ("Sort the prices in ascending order.", "Sort the prices in descending order."),
+    ("Summarize just the first chapter of this report.", "Summarize every chapter of this report."),
+    ("Rewrite the opening line of my cover letter.", "Rewrite my whole cover letter."),
+    ("Rewrite the last sentence of this paragraph.", "Rewrite the entire paragraph."),
+    ("Sort alphabetically: pear, fig", "Sort in reverse alphabetical order: pear, fig"),
+    ("List the presidents in chronological order.", "List them in reverse chronological order."),
 ]  # fmt: skip
+
 AGREE = [
     ("Briefly explain how vaccines work.", "Give me a short explanation of how vaccines work."),
     ("Explain recursion for beginners.", "Explain recursion for novices."),
@@ -47,6 +56,8 @@ AGREE = [
     ("Translate this into French.", "Please translate this into french."),
     ("Write a multiple-choice quiz.", "Write a multiple choice quiz."),
     ("How deep is Lake Baikal?", "What is the depth of Lake Baikal?"),  # a measure, still
+    ("Sort the names alphabetically.", "Put the names in alphabetical order."),
+    ("Summarize the whole report.", "Summarize the entire report."),
 ]
 
 
@@ -69,7 +80,8 @@ def test_through_the_llm_cache_they_are_misses() -> None:
         assert responses.lookup(Prompt(first, "", first), "m") == f"answer to {first}"
 
 
-_MEMBERS = ("brief", "intermediate", "multiplechoice", "infavorof", "romantic", "swedish", "vegan")
+_MEMBERS = ("brief", "intermediate", "multiplechoice", "infavorof", "romantic", "swedish", "vegan",
+            "bylength", "whole")  # fmt: skip
 _INSTRUCTION_CLASSES = [
     group
     for group, kinds in enumerate(KINDS)
