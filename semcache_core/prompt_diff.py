@@ -308,15 +308,33 @@ def asks_after(text: str, difference: Difference) -> bool:
 
 def asked_before(text: str, difference: Difference, earlier: bool = False) -> bool:
     """Whether a question comes before ``difference`` (a question mark in the text shared
-    before it, or ``earlier``: in an earlier message of the conversation) and neither
+    before it, a label that asks: "Is this correct: ...", "What does this mean: ...", or
+    ``earlier``: in an earlier message of the conversation) and neither
     differing span asks one: what differs is then what the question is asked about, given
     after it ("Is shipping free for me? Policy: shipping is free for members.", "Is this
     sentence grammatical? 'He don't like it.'", an answer to the assistant's "When does it
     happen?"), as :func:`asks_after` finds it given before. A differing span that asks
-    something of its own ("What is X? And what is Y?") is compared as a question is."""
-    if "?" in difference.first or "?" in difference.second:
+    something of its own ("What is X? And what is Y?", or one that opens as a question
+    does: "how do i get a library card") is compared as a question is."""
+    if _asks(difference.first) or _asks(difference.second):
         return False
-    return earlier or "?" in text[: difference.prefix]
+    before = text[: difference.prefix]
+    return earlier or "?" in before or _ASKING_LABEL.search(before) is not None
+
+
+def _asks(span: str) -> bool:
+    """A question mark, or a question's first word ("how do i get a library card")."""
+    return "?" in span or _ASKING_START.match(span) is not None
+
+
+_ASKING_WORDS = (
+    r"(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have|"
+    r"what|which|who|whom|whose|how|why|where|when)\b"
+)
+_ASKING_START = re.compile(rf"\s*+{_ASKING_WORDS}", re.IGNORECASE)
+# a label that asks, before the text it asks about: "Is this correct: ...", "What does this
+# mean: ..." (a label that names, "Question: ...", asks nothing itself)
+_ASKING_LABEL = re.compile(rf"(?:^|[.!?\n])\s*+{_ASKING_WORDS}[^.!?\n:]*+:\s*+$", re.IGNORECASE)
 
 
 def is_trivial(span: str) -> bool:

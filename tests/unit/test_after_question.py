@@ -41,6 +41,9 @@ AFTER = [
         "Is my answer right? The capital of australia is sydney.",
         "Is my answer right? The capital of australia is canberra.",
     ),
+    # a label that asks ("Is this correct:") is a question before what it asks about
+    ("Is this correct: The dog wagged its tail.", "Is this correct: The dog wagged it's tail."),
+    ("What does this phrase mean: carpe diem", "What does this phrase mean: carpe noctem"),
 ]
 # the last message, after an earlier one that asks (a user's question, the assistant's)
 STATEMENTS = [
@@ -83,9 +86,17 @@ def test_a_question_reworded_after_an_earlier_one_is_still_compared() -> None:
     assert responses.lookup(prompt("How can I reset my password?", True), "m") == (
         "Click 'Forgot'."
     )
+    # a label that names what follows asks nothing: the question after it is compared
+    assert query_verdict("Question: what's the capital of france", "Question: what is the "
+                         "capital of france") is True  # fmt: skip
     asked = "What is the capital of France? And what is its population?"
     reworded = "What is the capital of France? And how many people live there?"
     assert asked_before(reworded, differing_sentences(reworded, asked)) is False
+    # without its question mark, a question still opens as one: compared, not refused
+    shared = "Where are you going? I am going to the library. "
+    first, second = shared + "how do i get a library card", shared + "how can i get a card"
+    assert asked_before(second, differing_sentences(second, first)) is False
+    assert asked_before(second, differing_sentences(second, first), earlier=True) is False
 
 
 _WORD = st.text(st.characters(codec="ascii", categories=["Ll"]), min_size=2, max_size=9)
@@ -109,7 +120,7 @@ def test_any_statement_after_a_question_with_a_word_replaced_is_refused(
     changed = [*statement[:at], other, *statement[at + 1 :]]
     if changed == statement:
         return
-    first, second = " ".join(statement) + ".", " ".join(changed) + "."
+    first, second = "The " + " ".join(statement) + ".", "The " + " ".join(changed) + "."
     if earlier:
         responses = ResponseCache(threshold=0.01)
         responses.update(prompt(first, True), "m", "a")
