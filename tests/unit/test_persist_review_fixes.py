@@ -129,14 +129,21 @@ def test_a_graph_hnswlib_would_read_outside_of_is_a_snapshot_error(
 def test_a_checkpoint_graph_hnswlib_would_read_outside_of_is_rebuilt(
     tmp_path: Path, edit: Any
 ) -> None:
+    with reopened_after_edit(tmp_path, edit) as cache:
+        assert [hit.key for hit in cache.search(VECTORS[9], k=1)] == ["k9"]
+
+
+def reopened_after_edit(tmp_path: Path, edit: Any) -> SemCache:
+    """A durable HNSW cache reopened after ``edit`` to its checkpoint's graph: rebuilt
+    from its journal."""
     directory = tmp_path / "durable"
     with hnsw_cache(path=directory):
         pass
     checkpoint = directory / CHECKPOINT_FILE
     edited_graph(checkpoint, checkpoint, edit)
-    with SemCache(path=directory, index="hnsw", hnsw_params=HNSWParams(m=4)) as cache:
-        assert cache.backend.opened_from == "journal"  # type: ignore[attr-defined]
-        assert [hit.key for hit in cache.search(VECTORS[9], k=1)] == ["k9"]
+    cache = SemCache(path=directory, index="hnsw", hnsw_params=HNSWParams(m=4))
+    assert cache.backend.opened_from == "journal"  # type: ignore[attr-defined]
+    return cache
 
 
 def swap_two_labels(graph: dict[str, Any]) -> None:
@@ -153,13 +160,7 @@ def test_a_graph_whose_label_table_misnames_its_slots_is_refused(tmp_path: Path)
     source = tmp_path / "good.semcache"
     hnsw_cache().dump(source)
     assert_refused(edited_graph(source, tmp_path / "bad.semcache", swap_two_labels))
-    directory = tmp_path / "durable"
-    with hnsw_cache(path=directory):
-        pass
-    checkpoint = directory / CHECKPOINT_FILE
-    edited_graph(checkpoint, checkpoint, swap_two_labels)
-    with SemCache(path=directory, index="hnsw", hnsw_params=HNSWParams(m=4)) as cache:
-        assert cache.backend.opened_from == "journal"  # type: ignore[attr-defined]
+    with reopened_after_edit(tmp_path, swap_two_labels) as cache:
         for i in range(len(VECTORS)):
             cache.set(f"k{i}", -i, vector=-VECTORS[i])
         assert [hit.key for hit in cache.search(-VECTORS[1], k=1)] == ["k1"]
@@ -182,20 +183,19 @@ def test_every_graph_a_cache_writes_has_a_label_table_that_loads(
     finding each key by its vector."""
     cache = hnsw_cache()
     vectors = {f"k{i}": VECTORS[i] for i in range(len(VECTORS))}
-    for action, key, row in steps:
+    for action, number, row in steps:
         if action == "set":
-            cache.set(f"k{key}", row, vector=VECTORS[row])
-            vectors[f"k{key}"] = VECTORS[row]
-        elif cache.delete(f"k{key}"):
-            del vectors[f"k{key}"]
+            cache.set(f"k{number}", row, vector=VECTORS[row])
+            vectors[f"k{number}"] = VECTORS[row]
+        elif cache.delete(f"k{number}"):
+            del vectors[f"k{number}"]
     path = tmp_path_factory.mktemp("labels") / "s.semcache"
     cache.dump(path)
     loaded = SemCache.from_snapshot(path)
     for key in sorted(vectors)[:40]:
         loaded.set(key, "again", vector=vectors[key])
-        assert key in {
-            hit.key for hit in loaded.search(vectors[key], k=45)
-        }  # ties: one row, many keys
+        found = {hit.key for hit in loaded.search(vectors[key], k=45)}  # ties: one row, 40 keys
+        assert key in found
 
 
 # --- 2: a forked child and its parent's durable directory -------------------------------
