@@ -92,7 +92,7 @@ def checked_verdict(
     """:func:`query_verdict` with ``guards`` already checked (:func:`check_guards`), as the
     LLM caches and calibration hold them: every candidate of every lookup comes here.
     ``after_question``: an earlier message of both prompts asks a question
-    (:attr:`~semcache_core.responses.Prompt.after_question`)."""
+    (:attr:`~semcache_core.llm_prompt.Prompt.after_question`)."""
     texts = compared_texts(query, stored)
     if texts is None:  # greetings at other times of day
         return False

@@ -36,7 +36,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from .cache import SemCache
 from .checks import check_threshold, check_ttl
@@ -46,6 +46,7 @@ from .errors import InvalidArgumentError, shown
 from .filters import Filter
 from .guards import Guard, check_guards
 from .hit_rule import checked_verdict, query_verdict, same_question
+from .llm_prompt import Prompt, PromptLike, after_question
 from .namespaces import adapter_namespace
 from .pleasantries import without_pleasantries
 from .query_vectors import QueryVectors, usable_vector
@@ -74,44 +75,6 @@ _QUERY_FIELD = "q"  # the entry's metadata field holding its query text
 # Candidates above the threshold checked per lookup: a neighbour that shares more template
 # with the new prompt may outrank the paraphrase that should hit.
 _CANDIDATES = 4
-
-
-@dataclass(frozen=True, slots=True)
-class Prompt:
-    """A prompt as the cache sees it.
-
-    Attributes:
-        exact: the whole prompt, serialised; equal strings are an exact hit.
-        context: everything that must match exactly for a semantic hit (system prompt,
-            earlier turns, tool results), serialised.
-        query: the text whose meaning is compared (the last user message); empty for
-            prompts that only ever hit exactly.
-        after_question: an earlier message asks a question (holds a question mark): a
-            query that asks nothing itself is what that question is about (a statement,
-            an answer to the assistant's question, a retrieved context sent after the
-            question), and one that differs from a cached query in such text is a miss
-            (see :func:`~semcache_core.prompt_diff.asked_before`). A prompt object
-            without this attribute reads as ``False``.
-    """
-
-    exact: str
-    context: str
-    query: str
-    after_question: bool = False
-
-
-class PromptLike(Protocol):
-    """What :class:`ResponseCache` reads of a prompt (see :class:`Prompt`). An adapter may
-    compute ``context`` and ``query`` lazily: an exact hit reads only ``exact``."""
-
-    @property
-    def exact(self) -> str: ...
-
-    @property
-    def context(self) -> str: ...
-
-    @property
-    def query(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +256,7 @@ class ResponseCache:
         for hit in hits:
             if hit.key == key:  # stored since the exact read (a concurrent update): exact
                 return self._served(self._outcome(hit.value, load, True, hit.metadata), key)
-            verdict = _verdict(query, hit, self.guards, _after_question(prompt))
+            verdict = _verdict(query, hit, self.guards, after_question(prompt))
             if isinstance(verdict, tuple):
                 verdict = self._spans_similar(
                     self._embedder.embed_query(verdict[0]),
@@ -334,7 +297,7 @@ class ResponseCache:
             if hit.key == key:  # stored since the exact read (a concurrent update): exact
                 value = self._outcome(hit.value, load, True, hit.metadata)
                 return await self._aserved(value, key)
-            verdict = _verdict(query, hit, self.guards, _after_question(prompt))
+            verdict = _verdict(query, hit, self.guards, after_question(prompt))
             if isinstance(verdict, tuple):
                 verdict = self._spans_similar(
                     await self._embedder.aembed_query(verdict[0]),
@@ -603,8 +566,3 @@ def _verdict(
     if not isinstance(stored, str):
         return False
     return checked_verdict(query, stored, guards, after_question)
-
-
-def _after_question(prompt: PromptLike) -> bool:
-    """:attr:`Prompt.after_question` of any prompt object (``False`` where it has none)."""
-    return getattr(prompt, "after_question", False) is True

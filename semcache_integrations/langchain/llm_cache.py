@@ -355,7 +355,7 @@ def split_prompt(prompt: str) -> Prompt:
     message (of one of its text parts when the message has other parts: see
     :func:`_take_text`); its context is the whole message list with that text blanked
     out, and it follows a question when an earlier message's text holds a question mark
-    (:attr:`~semcache_core.responses.Prompt.after_question`). Anything else is a plain
+    (:attr:`~semcache_core.llm_prompt.Prompt.after_question`). Anything else is a plain
     prompt: embedded whole, with no context.
     """
     messages = _chat_messages(prompt)

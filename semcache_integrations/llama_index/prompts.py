@@ -195,7 +195,7 @@ def chat_prompt(messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Prom
     The query is the text of the last user message that is not a ReAct observation; the
     context is the call with that text blanked (its other blocks, its role and
     ``additional_kwargs`` kept); it follows a question when an earlier message's text
-    holds a question mark (:attr:`~semcache_core.responses.Prompt.after_question`). Exact
+    holds a question mark (:attr:`~semcache_core.llm_prompt.Prompt.after_question`). Exact
     hits only (see the module): no such message, a
     structured-output prompt outside a template call, or a template call whose question
     that message does not hold.
