@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import math
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeGuard
@@ -441,24 +442,24 @@ class LocalBackend(LocalReads, LocalWrites, LocalComputedWrites, LocalState):
 
     def purge_expired(self, now: float) -> int:
         with self._lock:
-            while self._cold is not None and (thawing := self._cold.next_due(now)) is not None:
-                self._thaw(*thawing)  # its expiry joins the heap below
-            purged = self._expire_due(now, len(self._expiry))
+            purged = self._reclaim_some(now, math.inf)
             self._compact_heaps()
             return purged
 
-    def _reclaim_some(self, now: float, budget: int) -> None:
-        """:meth:`purge_expired` of at most ``budget`` items (cold entries thawed, heap
-        items popped), so that a workload of writes and keyed reads, which search, count
-        or scan nothing, does not hold its expired entries for good, and no one write pays
-        for a long backlog (a clock jump, a restore): each write takes
-        :data:`_RECLAIM_PER_WRITE` items off a backlog it adds at most one to (lock held)."""
+    def _reclaim_some(self, now: float, budget: float) -> int:
+        """Entries expired by ``now`` expired, at most ``budget`` items dealt with (cold
+        entries thawed, their expiry joining the heap; heap items popped); returns how many
+        expired (lock held). Writes pass a small budget, so that a workload of writes and
+        keyed reads, which search, count or scan nothing, does not hold its expired
+        entries for good, and no one write pays for a long backlog (a clock jump, a
+        restore): each write takes :data:`_RECLAIM_PER_WRITE` items off a backlog it adds
+        at most one to; :meth:`purge_expired` passes no bound."""
         while budget > 0 and self._cold is not None and (thawing := self._cold.next_due(now)):
             self._thaw(*thawing)
             budget -= 1
-        self._expire_due(now, budget)
+        return self._expire_due(now, budget)
 
-    def _expire_due(self, now: float, limit: int) -> int:
+    def _expire_due(self, now: float, limit: float) -> int:
         """Pop up to ``limit`` items due by ``now`` off the expiry heap, expiring their
         entries (those not replaced or touched since); returns how many (lock held)."""
         purged = 0
