@@ -415,7 +415,7 @@ def _take_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     elif not isinstance(content, list):  # no message LangChain makes: all of it is context
         return "", message
     elif all(isinstance(part, str) or _is_text_type(part) for part in content):
-        text = "\n".join(_texts(content))
+        text = _text_of(message)
         blank_content = [{**part, "text": ""} if _is_text_part(part) else part for part in content]
     else:
         text, blank_content = take_last_text(content, _is_text_part)
