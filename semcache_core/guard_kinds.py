@@ -151,7 +151,8 @@ _KIND_GROUPS = [
         "formal formally professional", "casual casually informal informally",
         "funny humorous humorously witty", "serious seriously", "romantic",
         "sad melancholy melancholic gloomy", "cheerful happy upbeat joyful",
-        "polite politely", "blunt bluntly rude rudely",
+        "polite politely", "blunt bluntly rude rudely", "persuasive persuasively",
+        "neutral neutrally objective objectively impartial impartially unbiased",
     ),
     (
         "english", "french", "german", "spanish", "italian", "portuguese", "dutch",
@@ -169,6 +170,18 @@ _KIND_GROUPS = [
         "reversealphabetical reversechronological reverseorder reversedorder",
     ),
     ("whole entire every", "first opening", "last final closing"),
+    # which form or layout ("a haiku / a limerick", "as a bulleted list / as a paragraph
+    # of prose", "as a table"), and which voice ("Rewrite in the passive / active voice")
+    (
+        "haiku haikus", "limerick limericks", "sonnet sonnets", "acrostic acrostics",
+        "ode odes", "ballad ballads", "story stories", "song songs lyrics", "joke jokes",
+        "riddle riddles", "tweet tweets", "slogan slogans tagline taglines",
+    ),
+    (
+        "bullet bullets bulleted bulletpoint bulletpoints", "numbered",
+        "table tables tabular", "paragraph paragraphs prose",
+    ),
+    ("passive", "active"),
 ]  # fmt: skip
 _DATA_TYPES = (
     "string strings str", "list lists array arrays", "tuple tuples",

@@ -1,7 +1,7 @@
 """Closed classes for what an instruction asks for (:mod:`semcache_core.guard_kinds`): how
 much detail, for whom or how hard, which exercise, which side, which tone, which
-language, which diet. A hunt of instruction prompts (``benchmarks/data/hunts/
-twelfth_wrong.jsonl``) found each served the other's answer with MiniLM at 0.87
+language, which diet, which form or layout, which voice. A hunt of instruction prompts
+(``benchmarks/data/hunts/twelfth_wrong.jsonl``) found each served the other's answer with MiniLM at 0.87
 ("Briefly explain / Explain in depth how vaccines work.", "...in favor of / against
 school uniforms.", "translate 'see you tomorrow' in swedish / in norwegian")."""
 
@@ -46,6 +46,14 @@ REFUSED = [
     ("Rewrite the last sentence of this paragraph.", "Rewrite the entire paragraph."),
     ("Sort alphabetically: pear, fig", "Sort in reverse alphabetical order: pear, fig"),
     ("List the presidents in chronological order.", "List them in reverse chronological order."),
+    ("Write a haiku about the ocean.", "Write a limerick about the ocean."),
+    ("Write a limerick about a cat named Max.", "Write an acrostic poem about a cat named Max."),
+    ("Tell me a joke about penguins.", "Tell me a story about penguins."),
+    ("Format the ingredients as a bulleted list.", "Format the ingredients as a paragraph of prose."),
+    ("Compare the phones in a table.", "Compare the phones in bullet points."),
+    ("Write a persuasive paragraph about recycling.", "Write a neutral paragraph about recycling."),
+    ("Describe the merger objectively.", "Describe the merger persuasively."),
+    ("Rewrite in the passive voice: the cat ate it.", "Rewrite in the active voice: the cat ate it."),
 ]  # fmt: skip
 
 AGREE = [
@@ -58,6 +66,9 @@ AGREE = [
     ("How deep is Lake Baikal?", "What is the depth of Lake Baikal?"),  # a measure, still
     ("Sort the names alphabetically.", "Put the names in alphabetical order."),
     ("Summarize the whole report.", "Summarize the entire report."),
+    ("Write a short poem in haiku form about rain.", "Write a haiku about rain."),
+    ("List the planets as bullet points.", "Give me the planets as a bulleted list."),
+    ("Write an unbiased summary of the debate.", "Write an impartial summary of the debate."),
 ]
 
 
@@ -81,7 +92,7 @@ def test_through_the_llm_cache_they_are_misses() -> None:
 
 
 _MEMBERS = ("brief", "intermediate", "multiplechoice", "infavorof", "romantic", "swedish", "vegan",
-            "bylength", "whole")  # fmt: skip
+            "bylength", "whole", "haiku", "bulleted", "passive")  # fmt: skip
 _INSTRUCTION_CLASSES = [
     group
     for group, kinds in enumerate(KINDS)
