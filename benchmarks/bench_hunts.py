@@ -58,7 +58,12 @@ wrong hits that the guards missed (JSON lines ``{"a", "b", "same", "class"}``):
   and depth, tone, audience, exercise type, stance, order, scope...: "Briefly explain /
   Explain in depth how vaccines work."), written by a helper who never read the guards
   (its report: ``twelfth_REPORT.md``); the instruction classes of
-  :mod:`semcache_core.guard_kinds` were written after reading it.
+  :mod:`semcache_core.guard_kinds` were written after reading it;
+- ``thirteenth_wrong.jsonl`` and ``thirteenth_paraphrases.jsonl``: 404 pairs that need
+  other answers and 138 paraphrases of questions in eleven other languages (Spanish,
+  French, German, Portuguese, Italian, Dutch, Russian, Chinese, Japanese, Arabic, Hindi)
+  and code-switched ones, written by a helper who never read the guards (its report:
+  ``thirteenth_REPORT.md``); :mod:`semcache_core.guard_language` was written after it.
 
 Each pair: ``a`` is cached (its own model string, so pairs never meet), ``b`` is looked up
 at :data:`THRESHOLD` (the README's advice for MiniLM) with the default guards; *served*
@@ -116,6 +121,8 @@ SETS = (
     ("22", "eleventh hunt (validation): paraphrases served", "eleventh_paraphrases.jsonl"),
     ("23", "twelfth hunt (instructions): wrong answers served", "twelfth_wrong.jsonl"),
     ("24", "twelfth hunt (instructions): paraphrases served", "twelfth_paraphrases.jsonl"),
+    ("25", "thirteenth hunt (other languages): wrong answers served", "thirteenth_wrong.jsonl"),
+    ("26", "thirteenth hunt (other languages): paraphrases served", "thirteenth_paraphrases.jsonl"),
 )
 QUICK, FULL = 40, None  # pairs per file
 

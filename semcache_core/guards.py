@@ -10,6 +10,9 @@ answer may be served; every guard must agree. A guard is any callable
 
 The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
 
+- :func:`in_english` (:mod:`semcache_core.guard_language`): both spans read as English,
+  the language the others read; a prompt in another language or script is served exact
+  hits only ("Welche Lebensmittel darf man (nicht) essen?", "オーストリア / オーストラリア");
 - :func:`numbers_agree`: the same numbers, in digits or in words, in the same order;
 - :func:`units_agree` (:mod:`semcache_core.guard_units`): the same units and
   currencies ("5 mg" / "5 g", "per hour" / "per minute", "in Celsius" / "in Fahrenheit");
@@ -66,6 +69,7 @@ from typing import Any
 
 from .errors import InvalidArgumentError, shown
 from .guard_kinds import kinds_agree
+from .guard_language import in_english
 from .guard_life import life_stages_agree
 from .guard_order import order_agrees
 from .guard_particles import particles_agree
@@ -109,6 +113,7 @@ __all__ = [
     "check_guards",
     "dates_agree",
     "identifiers_agree",
+    "in_english",
     "kinds_agree",
     "names_agree",
     "negation_agrees",
@@ -488,6 +493,7 @@ def _pole_count(counts: Counter[str], pole: frozenset[str]) -> int:
 
 
 DEFAULT_GUARDS: tuple[Guard, ...] = (
+    in_english,
     numbers_agree,
     units_agree,
     dates_agree,
