@@ -170,12 +170,17 @@ _KIND_GROUPS = [
         "reversealphabetical reversechronological reverseorder reversedorder",
     ),
     ("whole entire every", "first opening", "last final closing"),
-    # which form or layout ("a haiku / a limerick", "as a bulleted list / as a paragraph
-    # of prose", "as a table"), and which voice ("Rewrite in the passive / active voice")
+    # which kind of work or text ("a haiku / a limerick", "a book / a movie like Dune",
+    # "an email / a letter", "a blog post / a tweet"), which layout ("as a bulleted list /
+    # as a paragraph of prose", "as a table"), and which voice ("the passive / active")
     (
         "haiku haikus", "limerick limericks", "sonnet sonnets", "acrostic acrostics",
-        "ode odes", "ballad ballads", "story stories", "song songs lyrics", "joke jokes",
+        "ode odes", "ballad ballads", "song songs lyrics", "joke jokes",
         "riddle riddles", "tweet tweets", "slogan slogans tagline taglines",
+        "poem poems poetry", "book books novel novels story stories",
+        "movie movies film films", "tvshow tvshows",
+        "album albums", "game games videogame videogames", "podcast podcasts",
+        "email emails", "letter letters", "blogpost blogposts",
     ),
     (
         "bullet bullets bulleted bulletpoint bulletpoints", "numbered",
@@ -209,7 +214,8 @@ KIND_PHRASES = re.compile(
     r"multiple[\s-]+choice\b|true[\s-]+(?:or[\s-]+)?false\b|"
     r"fill[\s-]+in[\s-]+the[\s-]+blanks?\b|short[\s-]+answer\b|open[\s-]+ended\b|"
     r"in\s+favou?r\s+of\b|by\s+(?:length|size|date|price|importance)\b|"
-    r"order\s+of\s+importance\b|reversed?\s+(?:alphabetical|chronological|order)\b)|"
+    r"order\s+of\s+importance\b|reversed?\s+(?:alphabetical|chronological|order)\b|"
+    r"tv\s+shows?\b|blog\s+posts?\b|video\s+games?\b)|"
     r"\bhow\s+long(?=\s+(?:does|do|did|will|would|can|could|should|to|has|have)\b)|"
     r"\bhow\s+high\b",
     re.IGNORECASE,
@@ -221,7 +227,7 @@ air frying is not frying; "in common" is a likeness, "signs of" a symptom ("sign
 none), "how high" a height, and "how long" before "does", "can", "to" ... a duration; "in
 depth", "in a nutshell", "step by step" say how much detail, "multiple choice" and "true or
 false" which exercise, "in favor of" which side, "by length" and "reverse alphabetical"
-which order."""
+which order, "tv show", "blog post" and "video game" which kind of work."""
 KINDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(_split(kind)) for kind in group) for group in _KIND_GROUPS
 )

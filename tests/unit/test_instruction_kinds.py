@@ -1,8 +1,8 @@
 """Closed classes for what an instruction asks for (:mod:`semcache_core.guard_kinds`): how
 much detail, for whom or how hard, which exercise, which side, which tone, which
 language, which diet, which form or layout, which voice. A hunt of instruction prompts
-(``benchmarks/data/hunts/twelfth_wrong.jsonl``) found each served the other's answer with MiniLM at 0.87
-("Briefly explain / Explain in depth how vaccines work.", "...in favor of / against
+(``benchmarks/data/hunts/twelfth_wrong.jsonl``) found each served the other's answer with
+MiniLM at 0.87 ("Briefly explain / Explain in depth how vaccines work.", "...in favor of / against
 school uniforms.", "translate 'see you tomorrow' in swedish / in norwegian")."""
 
 from __future__ import annotations
@@ -49,11 +49,13 @@ REFUSED = [
     ("Write a haiku about the ocean.", "Write a limerick about the ocean."),
     ("Write a limerick about a cat named Max.", "Write an acrostic poem about a cat named Max."),
     ("Tell me a joke about penguins.", "Tell me a story about penguins."),
-    ("Format the ingredients as a bulleted list.", "Format the ingredients as a paragraph of prose."),
+    ("Format the ingredients as a bulleted list.",
+     "Format the ingredients as a paragraph of prose."),
     ("Compare the phones in a table.", "Compare the phones in bullet points."),
     ("Write a persuasive paragraph about recycling.", "Write a neutral paragraph about recycling."),
     ("Describe the merger objectively.", "Describe the merger persuasively."),
-    ("Rewrite in the passive voice: the cat ate it.", "Rewrite in the active voice: the cat ate it."),
+    ("Rewrite in the passive voice: the cat ate it.",
+     "Rewrite in the active voice: the cat ate it."),
 ]  # fmt: skip
 
 AGREE = [
