@@ -31,7 +31,22 @@ import re
 
 from .guard_text import WORD, span_words
 
-__all__ = ["marks_agree"]
+__all__ = ["marks_agree", "marks_asked_about"]
+
+# A text that asks about its punctuation or its spacing, or holds code: there the marks
+# and the spaces are what is asked ("Add the missing commas: ...", "Count the spaces in:
+# a  b  c", "Is this valid JSON: [1, 2, 3]").
+_ABOUT_PUNCTUATION = re.compile(
+    r"\b(?:punctuat\w*|commas?|semicolons?|colons?|apostrophes?|hyphens?|dash(?:es)?|"
+    r"full\s+stops?|quotation\s+marks?|splices?|parenthes[ie]s|brackets?|grammar|"
+    r"grammatical(?:ly)?|proofread\w*|json|sql|python|javascript|regex|code|syntax)\b",
+    re.IGNORECASE,
+)
+_ABOUT_SPACING = re.compile(
+    r"\b(?:spaces?|spacing|whitespace|characters?|typos?|indent\w*|tabs?)\b", re.IGNORECASE
+)
+_CODE_MARKS = re.compile(r"[()\[\]{}<>=;]")
+_ENDING = ".!?\u2026 \t\n"
 
 _MARKS = re.compile(r"[.!?\u2026]+")
 """A run of sentence marks: full stops, question and exclamation marks, ellipses."""
@@ -121,3 +136,31 @@ def _asks(clause: list[str]) -> bool:
         clause[0] in _QUESTION_WORDS
         or (clause[0] in _AUXILIARIES and len(clause) > 1 and clause[1] in _SUBJECTS)
     )
+
+
+def marks_asked_about(texts: tuple[str, str], new: str, stored: str) -> bool:
+    """Whether two spans with the same words (``new`` and ``stored``, of the two
+    ``texts``) differ in punctuation inside a text that asks about punctuation or holds
+    code (a bracket, a brace, "=", ";" in a span, or "JSON", "SQL", "Python", "code"... in
+    a text), or in spacing inside one that asks about spacing: then the marks are the
+    question ("Add the missing commas: Woman without her man is nothing.",
+    "print(1, 2)" / "print(1 2)", "Count the spaces in: a b c" / "a  b  c"). How a
+    sentence ends is :func:`marks_agree`'s to judge.
+
+    Example::
+
+        >>> texts = ("What does this print: print(1, 2)", "What does this print: print(1 2)")
+        >>> marks_asked_about(texts, "print(1, 2)", "print(1 2)")
+        True
+        >>> texts = ("How do I boil an egg, quickly?", "How do I boil an egg quickly")
+        >>> marks_asked_about(texts, *texts)
+        False
+    """
+    spaced_alike = " ".join(new.split()) == " ".join(stored.split())
+    if not spaced_alike:
+        if " ".join(new.split()).rstrip(_ENDING) == " ".join(stored.split()).rstrip(_ENDING):
+            return False  # only the ending differs
+        return any(_ABOUT_PUNCTUATION.search(text) for text in texts) or any(
+            _CODE_MARKS.search(span) for span in (new, stored)
+        )
+    return new != stored and any(_ABOUT_SPACING.search(text) for text in texts)

@@ -22,6 +22,9 @@ The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
   on each side, and no word negated by a prefix on one side only ("safe" / "unsafe");
 - :func:`names_agree`: every capitalised name on one side is on the other
   ("Ireland" / "Iceland", "Celsius" / "Fahrenheit");
+- :func:`capitals_agree` (:mod:`semcache_core.guard_capitals`): a word in capitals is
+  not the same letters in another case ("CO" / "Co", "IT" / "it") where both sides mix
+  cases;
 - :func:`identifiers_agree`: the same code identifiers, flags, paths and quoted strings,
   in the same order (``--max-cost`` / ``--max-heads``, ``fetchOrder`` / ``fetchOrders``);
 - :func:`order_agrees`: not the same words in another order, and no direction reversed
@@ -44,7 +47,10 @@ The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
 - :func:`kinds_agree`: no two kinds of one closed class swapped ("checking account" /
   "credit card", "by plane" / "by bus", "dogs" / "cats");
 - :func:`qualifiers_agree`: a scope ("abroad", "domestic") or a "too" ("too old") on
-  both sides or neither.
+  both sides or neither;
+- :func:`additions_agree` (:mod:`semcache_core.guard_additions`): no request or
+  condition added to the same sentence on one side only ("How do I reset my password
+  (and delete my account)?", "Summarize the plot of Hamlet (as a poem).").
 
 They err on the side of a miss: a paraphrase that trips one ("I forgot my password" /
 "I can't remember my password") costs one LLM call, a wrong answer costs trust.
@@ -68,6 +74,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .errors import InvalidArgumentError, shown
+from .guard_additions import additions_agree
+from .guard_capitals import capitals_agree
 from .guard_kinds import kinds_agree
 from .guard_language import in_english
 from .guard_life import life_stages_agree
@@ -110,6 +118,8 @@ from .prompt_diff import numbers_at
 __all__ = [
     "DEFAULT_GUARDS",
     "Guard",
+    "additions_agree",
+    "capitals_agree",
     "check_guards",
     "dates_agree",
     "identifiers_agree",
@@ -499,6 +509,7 @@ DEFAULT_GUARDS: tuple[Guard, ...] = (
     dates_agree,
     negation_agrees,
     names_agree,
+    capitals_agree,
     identifiers_agree,
     order_agrees,
     roles_agree,
@@ -508,6 +519,7 @@ DEFAULT_GUARDS: tuple[Guard, ...] = (
     opposites_agree,
     kinds_agree,
     qualifiers_agree,
+    additions_agree,
 )
 """The guards every LLM cache runs unless given ``guards=``."""
 

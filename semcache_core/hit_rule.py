@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .guard_marks import marks_agree
+from .guard_marks import marks_agree, marks_asked_about
 from .guards import Guard, check_guards, passes
 from .pleasantries import compared_texts
 from .prompt_diff import (
     asked_before,
     asks_after,
+    context_changed,
     differing_sentences,
     is_trivial,
     line_layout,
@@ -57,16 +58,21 @@ def query_verdict(
     - the texts differ only in whitespace and the punctuation of prose (a comma, a last
       question mark left off): yes; in a number or a literal of code in double quotes
       against the bare one ('"1" === 1', 'typeof "null"'), in a symbol inside a token
-      ("build/cache" / "build/.cache", "==" / "!="), or in how their sentences end
+      ("build/cache" / "build/.cache", "==" / "!="), in how their sentences end
       ("Translate: Yes." / "Translate: Yes?", "Count the dots: ..." / "...: .", "?" /
-      "...":
-      :func:`~semcache_core.guard_marks.marks_agree`): no, whatever the embeddings say;
+      "...": :func:`~semcache_core.guard_marks.marks_agree`), or in a text that asks
+      about punctuation or spacing or holds code ("Add the missing commas: ...", "Count
+      the spaces in: a  b", "What does this print: print(1, 2)":
+      :func:`~semcache_core.guard_marks.marks_asked_about`): no, whatever the embeddings
+      say;
     - nothing shared (the spans are the whole texts): yes, the search already compared them
       (the LLM caches and calibration embed a query text less its pleasantries);
     - one side adds or drops a sentence the other lacks: no;
     - what differs comes before a question the texts share (a question mark or a
       "Question:" label after it: :func:`~semcache_core.prompt_diff.asks_after`): no, it is
       what the question is asked about (a context formatted into the same message);
+    - both differ in a statement and, after it, a question (a context and a question
+      worded otherwise: :func:`~semcache_core.prompt_diff.context_changed`): no;
     - what differs comes after a question the texts share and asks nothing itself
       (:func:`~semcache_core.prompt_diff.asked_before`: "Is shipping free for me? Policy:
       shipping is free for members.", "Is this grammatical? 'He don't like it.'"): no;
@@ -102,13 +108,19 @@ def checked_verdict(
     if difference.one_sided:
         return False
     if words(difference.first) == words(difference.second):
-        return tokens(difference.first) == tokens(difference.second) and marks_agree(
-            difference.first, difference.second
+        return (
+            tokens(difference.first) == tokens(difference.second)
+            and marks_agree(difference.first, difference.second)
+            and not marks_asked_about(texts, difference.first, difference.second)
         )
     new_trivial, stored_trivial = is_trivial(difference.first), is_trivial(difference.second)
     if new_trivial or stored_trivial:
         return new_trivial and stored_trivial
-    if asks_after(texts[0], difference) or asked_before(texts[0], difference, after_question):
+    if (
+        asks_after(texts[0], difference)
+        or asked_before(texts[0], difference, after_question)
+        or context_changed(difference)
+    ):
         return False  # the same question about another context (before it, or after)
     if max(len(difference.first), len(difference.second)) > MAX_COMPARED:
         return False  # the guards read every word: a long span would cost seconds

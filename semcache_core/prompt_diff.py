@@ -43,6 +43,7 @@ __all__ = [
     "differing_spans",
     "asks_after",
     "asked_before",
+    "context_changed",
     "is_trivial",
     "line_layout",
     "tokens",
@@ -320,6 +321,32 @@ def asked_before(text: str, difference: Difference, earlier: bool = False) -> bo
         return False
     before = text[: difference.prefix]
     return earlier or "?" in before or _ASKING_LABEL.search(before) is not None
+
+
+def context_changed(difference: Difference) -> bool:
+    """Whether both differing spans hold a statement and, after it, a question: the
+    context a question is asked about changed along with the question's words (a RAG
+    prompt's "Context: Shipping is free for members.\nQuestion: Is shipping free?" /
+    "Context: Shipping is free for everyone.\nQuestion: Is shipping free of charge?"),
+    which :func:`asks_after` cannot see, the two questions being worded otherwise."""
+    return _statement_then_question(difference.first) and _statement_then_question(
+        difference.second
+    )
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?\u2026:])\s++|\n++")
+
+
+def _statement_then_question(span: str) -> bool:
+    """A sentence with words that asks nothing, then one that asks (labels skipped)."""
+    stated = False
+    for sentence in _SENTENCE_BREAK.split(span):
+        if sentence.rstrip().endswith(":") or _WORD.search(sentence) is None:
+            continue  # a label ("Context:", "Question:") or no words
+        if _asks(sentence):
+            return stated
+        stated = True
+    return False
 
 
 def _asks(span: str) -> bool:

@@ -10,10 +10,12 @@ import threading
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from semcache_core.guards import DEFAULT_GUARDS, passes
 from semcache_core.hit_rule import query_verdict
 from semcache_core.prompt_diff import (
     Difference,
     _sentences,
+    context_changed,
     differing_sentences,
     differing_spans,
     is_trivial,
@@ -336,14 +338,17 @@ def test_a_differing_line_of_symbols_is_still_compared() -> None:
 
 def test_differing_lines_without_punctuation_are_not_read_as_one_sentence() -> None:
     """Joined by a space, the next line's capitalised first word ("How") stood mid-sentence
-    and the names guard read it as a name: an obvious paraphrase was refused."""
+    and the names guard read it as a name: an obvious paraphrase was refused. (The pair
+    as a whole is a miss now: its context changed along with its question.)"""
     first = "Context:\nthe tower is tall\nshared line\nHow tall is the tower"
     second = "Context:\nthe tower is very tall\nshared line\nWhat is the height of the tower"
-    verdict = query_verdict(first, second)
-    assert verdict == (
+    difference = differing_sentences(first, second)
+    assert (difference.first, difference.second) == (
         "the tower is tall\nHow tall is the tower",
         "the tower is very tall\nWhat is the height of the tower",
-    )  # the embeddings decide
+    )
+    assert passes(DEFAULT_GUARDS, difference.first, difference.second)  # "How": no name
+    assert context_changed(difference) and query_verdict(first, second) is False
 
 
 # --- long runs of punctuation and blanks: one pass, not one per character -----------------
