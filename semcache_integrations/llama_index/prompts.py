@@ -11,8 +11,10 @@ formatted prompt (the template, the retrieved context, an earlier answer being r
 answer being graded) must match exactly. A retrieved context differing in one sentence
 ("Shipping is free for members." / "...for everyone.", 0.875 with all-MiniLM-L6-v2) is
 another question's evidence. A template call whose question is not found (no argument
-names one, it is blank, the template has no slot for it, the prompt does not hold it) hits
-exactly only: its whole prompt is never compared by meaning.
+names one, it is blank, the template has no slot for it, the prompt does not hold it, or
+the template's label before the slot names something else: an evaluator's "Information:
+{query_str}" holds the answer it grades) hits exactly only: its whole prompt is never
+compared by meaning.
 
 Outside template calls, two kinds of text are never compared by meaning:
 
@@ -121,7 +123,21 @@ def _slot_anchor(template: Any, name: str) -> str | None:
     if slot is None:
         return None
     at = slot.start()
-    return text[text.rfind("}", 0, at) + 1 : at]
+    anchor = text[text.rfind("}", 0, at) + 1 : at]
+    label = next((line for line in reversed(anchor.splitlines()) if line.strip()), "")
+    if _NOT_A_QUESTION.search(label) is not None:
+        return None  # "Information: {query_str}": an answer being graded, not a question
+    return anchor
+
+
+# A label that names what fills a question's slot as something else: LlamaIndex's
+# evaluators pass the answer they grade as ``query_str`` or ``query`` ("Information:
+# {query_str}", "Query and Response: {query_str}"); two answers alike in meaning may
+# differ in what they claim ("free for students" / "...students and seniors")
+_NOT_A_QUESTION = re.compile(
+    r"\b(?:response|answer|information|claim|statement|passage|document|context)\b",
+    re.IGNORECASE,
+)
 
 
 def _split(text: str) -> tuple[str, str] | None:

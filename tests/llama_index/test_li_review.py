@@ -29,7 +29,12 @@ from llama_index.core.base.llms.types import (
     MessageRole,
 )
 from llama_index.core.embeddings import MockEmbedding
-from llama_index.core.evaluation import CorrectnessEvaluator, GuidelineEvaluator
+from llama_index.core.evaluation import (
+    CorrectnessEvaluator,
+    FaithfulnessEvaluator,
+    GuidelineEvaluator,
+    RelevancyEvaluator,
+)
 from llama_index.core.llms import CustomLLM, MockLLM
 from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.core.program import LLMTextCompletionProgram
@@ -298,7 +303,7 @@ class Grader(CustomLLM):
 
 
 @pytest.mark.parametrize("kind", ["correctness", "guideline"])
-def test_an_evaluator_grades_each_answer(kind: str) -> None:
+async def test_an_evaluator_grades_each_answer(kind: str) -> None:
     """``{query}`` is the question of LlamaIndex's evaluators: the answer being graded was
     compared by meaning with the rest, and a grade was served for another answer."""
     inner = Grader(as_json=kind == "guideline")
@@ -309,11 +314,57 @@ def test_an_evaluator_grades_each_answer(kind: str) -> None:
     else:
         judge = GuidelineEvaluator(llm=llm, guidelines="Be correct.")
         extra = {}
-    first = judge.evaluate(query="Who gets free shipping?", response=MEMBERS, **extra)
-    second = judge.evaluate(query="Who gets free shipping?", response=EVERYONE, **extra)
+    # the async entry: the sync one runs its own event loop, left for the collector
+    first = await judge.aevaluate(query="Who gets free shipping?", response=MEMBERS, **extra)
+    second = await judge.aevaluate(query="Who gets free shipping?", response=EVERYONE, **extra)
     assert (first.passing, second.passing) == (True, False) and inner.calls == 2
-    again = judge.evaluate(query="Who is given free shipping?", response=MEMBERS, **extra)
+    again = await judge.aevaluate(query="Who is given free shipping?", response=MEMBERS, **extra)
     assert again.passing and inner.calls == 2  # the question paraphrased: served
+
+
+class Checker(CustomLLM):
+    """Says YES to a graded answer about members, NO to any other (what LlamaIndex's
+    faithfulness and relevancy evaluators ask)."""
+
+    calls: int = Field(default=0, exclude=True)
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(model_name="checker")
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        self.calls += 1
+        graded = re.findall(r"(?:Information|Response): (\S.*)", prompt)
+        return CompletionResponse(text="YES" if graded and "members" in graded[-1] else "NO")
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize("kind", ["faithfulness", "relevancy"])
+async def test_an_evaluator_that_passes_the_graded_answer_as_its_question_grades_each(
+    kind: str, li_settings: Any
+) -> None:
+    """Faithfulness passes the answer it grades as ``query_str`` ("Information:
+    {query_str}"), relevancy the question and the answer ("Query and Response:"): a
+    hunt found two answers alike in meaning given one grade ("free for students" / "...
+    students and seniors"). Such a slot is no question: the call hits exactly only."""
+    inner = Checker()
+    llm = cached(inner)
+    judge: Any = (
+        FaithfulnessEvaluator(llm=llm) if kind == "faithfulness" else RelevancyEvaluator(llm=llm)
+    )
+    contexts = ["Members get free shipping."]
+    asked = "Who gets free shipping?"
+    first = await judge.aevaluate(query=asked, response=MEMBERS, contexts=contexts)
+    second = await judge.aevaluate(query=asked, response=EVERYONE, contexts=contexts)
+    assert (first.passing, second.passing) == (True, False) and inner.calls == 2
+    again = await judge.aevaluate(query=asked, response=MEMBERS, contexts=contexts)
+    assert again.passing and inner.calls == 2  # the same call: an exact hit
 
 
 # --- 4. a template call whose question is not found hits exactly only --------------------
