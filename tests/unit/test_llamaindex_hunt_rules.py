@@ -12,8 +12,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
-from llama_index.core.llms.callbacks import llm_completion_callback
+from llama_support import CountingLLM
 from minilm_support import MINILM_THRESHOLD, minilm
 
 from semcache_core.guard_additions import JOINING_WORDS, additions_agree
@@ -173,57 +172,35 @@ def test_only_the_ending_never_counts_and_spacing_only_where_asked(
     assert marks_asked_about((asked, asked.replace(" ", "  ")), asked, asked.replace(" ", "  "))
 
 
-_STATEMENTS = st.sampled_from(
-    ["Shipping is free for members.", "The pool opens at 7am.", "Dogs are allowed inside.",
-     "The tenant pays for water.", "Refunds go to the card.", "The soup contains peanuts."]
-)  # fmt: skip
-_QUESTIONS = st.sampled_from(
-    ["Is shipping free?", "When does it open?", "Can I bring my dog?", "Who pays?",
-     "Where do refunds go?", "Is it safe for me?", "what should I do"]
+_WHO = st.sampled_from(["members", "everyone", "students", "seniors", "staff", "guests"])
+_ASKED = st.sampled_from(
+    ["Is shipping free?", "Is shipping free of charge?", "Do I pay for shipping?",
+     "Will I be charged for shipping?", "is shipping free for me"]
 )  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    contexts=st.lists(_STATEMENTS, min_size=2, max_size=2, unique=True),
-    questions=st.lists(_QUESTIONS, min_size=2, max_size=2, unique=True),
-    label=st.sampled_from(["", "Context: ", "Document: "]),
+    who=st.lists(_WHO, min_size=2, max_size=2, unique=True),
+    asked=st.lists(_ASKED, min_size=2, max_size=2, unique=True),
+    label=st.sampled_from(["", "Context: ", "Policy: "]),
     joint=st.sampled_from([" ", "\n", "\nQuestion: "]),
 )
-def test_another_context_with_another_question_is_refused(
-    contexts: list[str], questions: list[str], label: str, joint: str
+def test_another_context_with_the_question_reworded_is_refused(
+    who: list[str], asked: list[str], label: str, joint: str
 ) -> None:
-    first = f"{label}{contexts[0]}{joint}{questions[0]}"
-    second = f"{label}{contexts[1]}{joint}{questions[1]}"
+    first = f"{label}Shipping is free for {who[0]}.{joint}{asked[0]}"
+    second = f"{label}Shipping is free for {who[1]}.{joint}{asked[1]}"
     assert query_verdict(first, second) is False
 
 
-class _Echo(CustomLLM):
-    """A fake model: answers each prompt with the prompt itself (so a wrong hit shows)."""
-
-    calls: int = 0
-
-    @property
-    def metadata(self) -> LLMMetadata:
-        return LLMMetadata(model_name="echo")
-
-    @llm_completion_callback()
-    def complete(
-        self, prompt: str, formatted: bool = False, **kwargs: object
-    ) -> CompletionResponse:
-        self.calls += 1
-        return CompletionResponse(text=f"answer to {prompt}")
-
-    @llm_completion_callback()
-    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: object) -> object:
-        raise NotImplementedError
-
-
 def test_through_semcache_llm_each_gets_its_own_answer() -> None:
-    llm = SemCacheLLM(_Echo(), embed_model=minilm, threshold=MINILM_THRESHOLD)
+    inner = CountingLLM()  # answers "<model>: <prompt>"
+    llm = SemCacheLLM(inner, embed_model=minilm, threshold=MINILM_THRESHOLD)
     pairs = ADDED + CAPITALS + MARKS + WORKS + CONTEXTS
     for first, _ in pairs:
         llm.complete(first)
     for first, second in pairs:
-        assert llm.complete(second).text == f"answer to {second}"
-        assert llm.complete(first).text == f"answer to {first}"
+        assert llm.complete(second).text == f"counting-1: {second}"
+        assert llm.complete(first).text == f"counting-1: {first}"
+    assert inner.calls == len({text for pair in pairs for text in pair})  # once each
