@@ -1,6 +1,6 @@
 """The capitals guard of :mod:`semcache_core.guards`: a word in capitals is another word
-than the same letters in lower case ("CO" is carbon monoxide, "Co" cobalt; "IT" is not
-"it", "MB" not "mb").
+than the same letters with other capitals ("CO" is carbon monoxide, "Co" cobalt; "SI"
+the units, "Si" silicon).
 
 Sentence models such as all-MiniLM-L6-v2 are uncased: "What is Co in chemistry?" and
 "What is CO in chemistry?" embed to the same vector, and a hunt through LlamaIndex

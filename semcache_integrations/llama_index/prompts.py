@@ -125,7 +125,9 @@ def _slot_anchor(template: Any, name: str) -> str | None:
     at = slot.start()
     anchor = text[text.rfind("}", 0, at) + 1 : at]
     label = next((line for line in reversed(anchor.splitlines()) if line.strip()), "")
-    if _NOT_A_QUESTION.search(label) is not None:
+    if _NOT_A_QUESTION.search(label) is not None and (
+        _A_QUESTION.search(label) is None or _RESPONSE.search(label) is not None
+    ):
         return None  # "Information: {query_str}": an answer being graded, not a question
     return anchor
 
@@ -134,10 +136,14 @@ def _slot_anchor(template: Any, name: str) -> str | None:
 # evaluators pass the answer they grade as ``query_str`` or ``query`` ("Information:
 # {query_str}", "Query and Response: {query_str}"); two answers alike in meaning may
 # differ in what they claim ("free for students" / "...students and seniors")
+# (a label that names a question too asks one, "Answer the question about the context:",
+# unless it names a response beside it)
 _NOT_A_QUESTION = re.compile(
     r"\b(?:response|answer|information|claim|statement|passage|document|context)\b",
     re.IGNORECASE,
 )
+_A_QUESTION = re.compile(r"\b(?:question|query)\b", re.IGNORECASE)
+_RESPONSE = re.compile(r"\bresponses?\b", re.IGNORECASE)
 
 
 def _split(text: str) -> tuple[str, str] | None:

@@ -367,6 +367,17 @@ async def test_an_evaluator_that_passes_the_graded_answer_as_its_question_grades
     assert again.passing and inner.calls == 2  # the same call: an exact hit
 
 
+def test_a_question_slot_labelled_with_the_context_it_is_about_is_still_a_question() -> None:
+    """Only a label that names no question ("Information:") or a response beside one
+    ("Query and Response:") makes the slot an answer being graded."""
+    inner = CountingLLM()
+    llm = cached(inner)
+    template = PromptTemplate("Answer the question about the context: {query_str}")
+    first = llm.predict(template, query_str="Is shipping free?")
+    assert llm.predict(template, query_str="Is shipping free of charge?") == first
+    assert inner.calls == 1  # the question compared by meaning: a semantic hit
+
+
 # --- 4. a template call whose question is not found hits exactly only --------------------
 
 QA = PromptTemplate("Context:\n-----\n{context_str}\n-----\nQuery: {query_str}\nAnswer:")
