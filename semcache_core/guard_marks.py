@@ -156,9 +156,9 @@ def marks_asked_about(texts: tuple[str, str], new: str, stored: str) -> bool:
         >>> marks_asked_about(texts, *texts)
         False
     """
-    spaced_alike = " ".join(new.split()) == " ".join(stored.split())
-    if not spaced_alike:
-        if " ".join(new.split()).rstrip(_ENDING) == " ".join(stored.split()).rstrip(_ENDING):
+    new_spaced, stored_spaced = " ".join(new.split()), " ".join(stored.split())
+    if new_spaced != stored_spaced:
+        if new_spaced.rstrip(_ENDING) == stored_spaced.rstrip(_ENDING):
             return False  # only the ending differs
         return any(_ABOUT_PUNCTUATION.search(text) for text in texts) or any(
             _CODE_MARKS.search(span) for span in (new, stored)

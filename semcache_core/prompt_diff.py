@@ -334,14 +334,11 @@ def context_changed(difference: Difference) -> bool:
     )
 
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?\u2026:])\s++|\n++")
-
-
 def _statement_then_question(span: str) -> bool:
     """A sentence with words that asks nothing, then one that asks (labels skipped)."""
     stated = False
-    for sentence in _SENTENCE_BREAK.split(span):
-        if sentence.rstrip().endswith(":") or _WORD.search(sentence) is None:
+    for sentence in _sentences(span):
+        if sentence.endswith(":") or _WORD.search(sentence) is None:
             continue  # a label ("Context:", "Question:") or no words
         if _asks(sentence):
             return stated
