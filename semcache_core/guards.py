@@ -23,8 +23,8 @@ The built-in guards (:data:`DEFAULT_GUARDS`, on by default in every LLM cache):
 - :func:`names_agree`: every capitalised name on one side is on the other
   ("Ireland" / "Iceland", "Celsius" / "Fahrenheit");
 - :func:`capitals_agree` (:mod:`semcache_core.guard_capitals`): a word in capitals is
-  not the same letters in another case ("CO" / "Co", "IT" / "it") where both sides mix
-  cases;
+  not the same letters with other capitals ("CO" / "Co", "SI" / "Si") where both sides
+  mix cases (one in lower case passes: "IP" / "ip");
 - :func:`identifiers_agree`: the same code identifiers, flags, paths and quoted strings,
   in the same order (``--max-cost`` / ``--max-heads``, ``fetchOrder`` / ``fetchOrders``);
 - :func:`order_agrees`: not the same words in another order, and no direction reversed
